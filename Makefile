@@ -1,0 +1,126 @@
+# groqgate — make builds bin/groqgated, bin/groqtop, bin/fakegroq.
+#   make            build (warnings shown; WERROR=1 makes them errors)
+#   make check      install missing packages, build, run every test
+#   make asan       the whole check under ASan+UBSan (build/asan, own bin)
+#   make demo       install, build, run the live demo (see README.md)
+#   make install PREFIX=/usr/local
+.SUFFIXES:
+
+CC      ?= cc
+PREFIX  ?= /usr/local
+O       ?= build/default
+BIN     ?= bin
+PKGCONF ?= pkg-config
+
+WARN = -Wall -Wextra -Wformat=2 -Wshadow -Wstrict-prototypes \
+       -Wmissing-prototypes -Wwrite-strings
+ifeq ($(WERROR),1)
+WARN += -Werror
+endif
+ifeq ($(SAN),1)
+SANFLAGS = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+OPT = -O1 -g
+else
+OPT ?= -O2 -g
+endif
+
+DEPS_COMMON  = jansson libconfig libcrypto
+DEPS_GATEWAY = $(DEPS_COMMON) libevent libevent_openssl libssl libcurl sqlite3
+DEPS_FAKE    = $(DEPS_COMMON) libevent
+DEPS_CONSOLE = $(DEPS_COMMON) libcurl ncursesw
+
+pc_cflags = $(shell $(PKGCONF) --cflags $(1))
+pc_libs   = $(shell $(PKGCONF) --libs $(1))
+
+CFLAGS_ALL = -std=c11 -D_POSIX_C_SOURCE=200809L $(OPT) $(WARN) $(SANFLAGS) \
+	     -Iinclude -MMD -MP $(CFLAGS)
+LDFLAGS_ALL = $(SANFLAGS) $(LDFLAGS)
+
+COMMON_SRC  = $(wildcard src/common/*.c)
+GATEWAY_SRC = $(wildcard src/gateway/*.c)
+CONSOLE_SRC = $(wildcard src/console/*.c)
+FAKE_SRC    = $(wildcard src/fakegroq/*.c)
+UNIT_SRC    = $(wildcard tests/unit/*.c)
+
+objs = $(patsubst %.c,$(O)/%.o,$(1))
+COMMON_OBJ  = $(call objs,$(COMMON_SRC))
+GATEWAY_OBJ = $(call objs,$(GATEWAY_SRC))
+CONSOLE_OBJ = $(call objs,$(CONSOLE_SRC))
+FAKE_OBJ    = $(call objs,$(FAKE_SRC))
+# the gateway's modules without main, for unit tests
+GATEWAY_LIB_OBJ = $(filter-out $(O)/src/gateway/main.o,$(GATEWAY_OBJ))
+CONSOLE_LIB_OBJ = $(filter-out $(O)/src/console/main.o,$(CONSOLE_OBJ))
+
+PROGS = $(BIN)/groqgated $(BIN)/groqtop $(BIN)/fakegroq
+
+all: $(PROGS)
+
+$(O)/src/common/%.o: src/common/%.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS_ALL) $(call pc_cflags,$(DEPS_COMMON) libevent) -c $< -o $@
+$(O)/src/gateway/%.o: src/gateway/%.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS_ALL) -Isrc/gateway $(call pc_cflags,$(DEPS_GATEWAY)) -c $< -o $@
+$(O)/src/console/%.o: src/console/%.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS_ALL) -Isrc/console $(call pc_cflags,$(DEPS_CONSOLE)) -c $< -o $@
+$(O)/src/fakegroq/%.o: src/fakegroq/%.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS_ALL) $(call pc_cflags,$(DEPS_FAKE)) -c $< -o $@
+$(O)/tests/unit/%.o: tests/unit/%.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS_ALL) -Isrc/gateway -Isrc/console -Itests/unit $(call pc_cflags,$(DEPS_GATEWAY) ncursesw) -c $< -o $@
+
+$(BIN)/groqgated: $(GATEWAY_OBJ) $(COMMON_OBJ)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(call pc_libs,$(DEPS_GATEWAY)) -lm
+$(BIN)/groqtop: $(CONSOLE_OBJ) $(COMMON_OBJ)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(call pc_libs,$(DEPS_CONSOLE) libevent) -lm
+$(BIN)/fakegroq: $(FAKE_OBJ) $(COMMON_OBJ)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(call pc_libs,$(DEPS_FAKE)) -lm
+$(O)/unit-tests: $(call objs,$(UNIT_SRC)) $(GATEWAY_LIB_OBJ) $(CONSOLE_LIB_OBJ) $(COMMON_OBJ)
+	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(call pc_libs,$(DEPS_GATEWAY) ncursesw) -lm
+
+-include $(shell find $(O) -name '*.d' 2>/dev/null)
+
+deps:
+	@scripts/deps
+
+check: deps
+	@$(MAKE) --no-print-directory all $(O)/unit-tests
+	@BIN=$(BIN) UNIT=$(O)/unit-tests tests/run-all
+
+asan:
+	@$(MAKE) --no-print-directory check SAN=1 O=build/asan BIN=build/asan/bin
+
+unit: $(O)/unit-tests
+	$(O)/unit-tests
+
+demo: deps
+	@$(MAKE) --no-print-directory all
+	@scripts/demo run
+
+demo-up: deps
+	@$(MAKE) --no-print-directory all
+	@scripts/demo up
+
+demo-down:
+	@scripts/demo down
+
+bench: deps all
+	@bench/run
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/groqgate/themes \
+		$(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(PREFIX)/share/man/man8
+	install -m 755 $(PROGS) $(DESTDIR)$(PREFIX)/bin/
+	install -m 644 themes/*.conf $(DESTDIR)$(PREFIX)/share/groqgate/themes/
+	install -m 644 man/*.1 $(DESTDIR)$(PREFIX)/share/man/man1/
+	install -m 644 man/*.8 $(DESTDIR)$(PREFIX)/share/man/man8/
+
+clean:
+	rm -rf build bin
+
+.PHONY: all deps check asan unit demo demo-up demo-down bench install clean

@@ -1,0 +1,26 @@
+/* buf.h — a growable byte buffer (always NUL-terminated for convenience).
+ * A buf owns its data; buf_free() releases it, buf_detach() hands it over. */
+#ifndef GG_BUF_H
+#define GG_BUF_H
+
+#include <stddef.h>
+#include "util.h"
+
+typedef struct buf {
+	char *data;
+	size_t len;
+	size_t cap;
+} buf;
+
+void buf_init(buf *b);
+void buf_free(buf *b);
+void buf_reset(buf *b);
+void buf_add(buf *b, const void *p, size_t n);
+void buf_adds(buf *b, const char *s);
+void buf_addf(buf *b, const char *fmt, ...) GG_PRINTF(2, 3);
+/* Removes the first n bytes. */
+void buf_consume(buf *b, size_t n);
+/* Returns the data (caller frees) and leaves b empty. */
+char *buf_detach(buf *b);
+
+#endif

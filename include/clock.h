@@ -1,0 +1,29 @@
+/* clock.h — an injectable clock. Everything on the request path asks a
+ * clock_src for the time, so tests can freeze and step it. */
+#ifndef GG_CLOCK_H
+#define GG_CLOCK_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct clock_src {
+	int64_t (*now_ms)(void *arg); /* milliseconds since the epoch */
+	void *arg;
+} clock_src;
+
+extern const clock_src clock_real;
+
+static inline int64_t clock_now(const clock_src *c)
+{
+	return c->now_ms(c->arg);
+}
+
+/* Start of the UTC calendar month containing t (ms), and of the next one. */
+int64_t month_start_ms(int64_t t);
+int64_t month_next_ms(int64_t t);
+/* "2026-11" for t. */
+void month_label(int64_t t, char out[8]);
+/* RFC 3339 UTC "2026-11-26T21:24:21Z" into out (>= 21 bytes). */
+void time_iso(int64_t ms, char *out, size_t outlen);
+
+#endif

@@ -1,0 +1,35 @@
+/* httpd.h — small helpers over libevent's evhttp, shared by the gateway
+ * and fakegroq: binding, headers, bodies, JSON and Groq-shaped errors. */
+#ifndef GG_HTTPD_H
+#define GG_HTTPD_H
+
+#include <jansson.h>
+#include <stddef.h>
+
+struct evhttp;
+struct evhttp_request;
+
+/* Binds to "HOST:PORT" (port 0 picks a free one) and writes the bound
+ * address ("127.0.0.1:40123") into out. Returns 0, or -1 with *cause. */
+int httpd_bind(struct evhttp *http, const char *hostport, char *out, size_t outlen, char **cause);
+const char *httpd_header(struct evhttp_request *req, const char *name);
+void httpd_set_header(struct evhttp_request *req, const char *name, const char *value);
+/* "Bearer X" -> "X" (pointer into the header), else NULL. */
+const char *httpd_bearer(struct evhttp_request *req);
+/* The request body as an allocated NUL-terminated string (caller frees). */
+char *httpd_body(struct evhttp_request *req, size_t *len);
+const char *httpd_method_name(struct evhttp_request *req);
+const char *httpd_reason(int status);
+void httpd_send(struct evhttp_request *req, int status, const char *ctype, const char *body, size_t len);
+/* Sends j as JSON and releases the reference (j may be NULL -> {}). */
+void httpd_send_json(struct evhttp_request *req, int status, json_t *j);
+/* {"error":{"message":...,"type":...,"code":...}} (code may be NULL). */
+json_t *groq_error_json(const char *message, const char *type, const char *code);
+void httpd_send_groq_error(struct evhttp_request *req, int status, const char *message,
+			   const char *type, const char *code);
+/* Value of query parameter name in the request URI (allocated), or NULL. */
+char *httpd_query(struct evhttp_request *req, const char *name);
+/* The decoded path of the request URI (points into libevent's URI). */
+const char *httpd_path(struct evhttp_request *req);
+
+#endif

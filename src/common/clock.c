@@ -1,0 +1,57 @@
+/* clock.c — see clock.h. */
+#define _DEFAULT_SOURCE /* timegm */
+#include "clock.h"
+
+#include <stdio.h>
+#include <time.h>
+
+#include "util.h"
+
+static int64_t real_now(void *arg)
+{
+	(void)arg;
+	return wall_ms();
+}
+
+const clock_src clock_real = { real_now, NULL };
+
+int64_t month_start_ms(int64_t t)
+{
+	time_t s = (time_t)(t / 1000);
+	struct tm tm;
+	gmtime_r(&s, &tm);
+	tm.tm_mday = 1;
+	tm.tm_hour = tm.tm_min = tm.tm_sec = 0;
+	return (int64_t)timegm(&tm) * 1000;
+}
+
+int64_t month_next_ms(int64_t t)
+{
+	time_t s = (time_t)(t / 1000);
+	struct tm tm;
+	gmtime_r(&s, &tm);
+	tm.tm_mday = 1;
+	tm.tm_hour = tm.tm_min = tm.tm_sec = 0;
+	tm.tm_mon += 1;
+	return (int64_t)timegm(&tm) * 1000;
+}
+
+void month_label(int64_t t, char out[8])
+{
+	time_t s = (time_t)(t / 1000);
+	struct tm tm;
+	gmtime_r(&s, &tm);
+	snprintf(out, 8, "%04u-%02u", (unsigned)(tm.tm_year + 1900) % 10000u, (unsigned)(tm.tm_mon + 1) % 100u);
+}
+
+void time_iso(int64_t ms, char *out, size_t outlen)
+{
+	if (ms <= 0) {
+		snprintf(out, outlen, "-");
+		return;
+	}
+	time_t s = (time_t)(ms / 1000);
+	struct tm tm;
+	gmtime_r(&s, &tm);
+	strftime(out, outlen, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}

@@ -1,0 +1,908 @@
+/* fakegroq.c — a faithful stand-in for Groq's OpenAI-compatible API, for
+ * tests, the demo and benchmarks. One libevent loop; streams are paced by
+ * timers, never by threads. See docs/fakegroq.md for what is faithful and
+ * what is simplified. */
+#include <errno.h>
+#include <event2/buffer.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <getopt.h>
+#include <jansson.h>
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "buf.h"
+#include "conf.h"
+#include "gotime.h"
+#include "httpd.h"
+#include "secret.h"
+#include "util.h"
+
+#define MAX_KEYS 4096
+#define MAX_MODELS 64
+
+struct model {
+	char *id, *owned_by;
+	int64_t created, context_window;
+};
+
+struct keystat {
+	char fp[48];
+	int64_t requests, completions, streams, streams_cut, errors;
+	int64_t prompt_tokens, completion_tokens;
+};
+
+struct faults {
+	int64_t latency_ms;    /* added before any answer */
+	double error_rate;     /* share of chat requests answered error_status */
+	int64_t error_status;  /* 500 or 503 */
+	int64_t cut_after;     /* cut streams after this many content chunks; -1 off */
+	bool hang;             /* accept and never answer */
+	int64_t rate_limit;    /* answer the next N requests 429; -1 until cleared */
+	int64_t chunk_delay_ms;
+};
+
+static struct {
+	struct event_base *base;
+	struct evhttp *http;
+	const char *keys_path;
+	char *keys[MAX_KEYS];
+	char key_hash[MAX_KEYS][SHA256_HEX_LEN + 1];
+	struct keystat stats[MAX_KEYS];
+	int nkeys;
+	struct model models[MAX_MODELS];
+	int nmodels;
+	int64_t completion_tokens;
+	int64_t rpd_limit, tpm_limit;
+	int64_t rpd_used, rpd_window_end;
+	int64_t tpm_used, tpm_window_end;
+	struct faults f, f_default;
+	uint64_t rng;
+	uint64_t seq;
+	bool quiet;
+	int64_t inflight;
+} G;
+
+static const char *const default_models[][3] = {
+	{ "llama-3.1-8b-instant", "Meta", "131072" },
+	{ "llama-3.3-70b-versatile", "Meta", "131072" },
+	{ "openai/gpt-oss-20b", "OpenAI", "131072" },
+	{ "openai/gpt-oss-120b", "OpenAI", "131072" },
+	{ "qwen/qwen3-32b", "Alibaba Cloud", "131072" },
+	{ "meta-llama/llama-4-scout-17b-16e-instruct", "Meta", "131072" },
+	{ "whisper-large-v3-turbo", "OpenAI", "448" },
+};
+
+static const char *const words[] = {
+	"Fast", "language", "models", "matter", "because", "latency", "shapes",
+	"what", "people", "build", "and", "how", "they", "feel", "using", "it.",
+};
+
+/* ---- keys ---------------------------------------------------------- */
+
+static int keys_load(const char *path, char **cause)
+{
+	size_t len;
+	char *text = file_read(path, 1 << 22, &len, cause);
+	if (!text)
+		return -1;
+	for (int i = 0; i < G.nkeys; i++)
+		secret_free(G.keys[i]);
+	int n = 0;
+	for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n")) {
+		char *k = str_trim(line);
+		if (!*k || *k == '#')
+			continue;
+		if (!str_starts(k, "gsk_")) {
+			fprintf(stderr, "fakegroq: %s: ignoring a line that is not a gsk_ key\n", path);
+			continue;
+		}
+		if (n >= MAX_KEYS)
+			break;
+		G.keys[n] = xstrdup(k);
+		sha256_hex(k, strlen(k), G.key_hash[n]);
+		char fp[48];
+		secret_fingerprint(k, fp, sizeof fp);
+		if (strcmp(G.stats[n].fp, fp) != 0) {
+			memset(&G.stats[n], 0, sizeof G.stats[n]);
+			snprintf(G.stats[n].fp, sizeof G.stats[n].fp, "%s", fp);
+		}
+		n++;
+	}
+	G.nkeys = n;
+	secret_wipe(text, len);
+	free(text);
+	return 0;
+}
+
+/* Index of the caller's key, or -1. */
+static int key_lookup(struct evhttp_request *req)
+{
+	const char *k = httpd_bearer(req);
+	if (!k)
+		return -1;
+	char h[SHA256_HEX_LEN + 1];
+	sha256_hex(k, strlen(k), h);
+	for (int i = 0; i < G.nkeys; i++)
+		if (ct_equal(h, G.key_hash[i], SHA256_HEX_LEN))
+			return i;
+	return -1;
+}
+
+static const struct model *model_find(const char *id)
+{
+	for (int i = 0; i < G.nmodels; i++)
+		if (strcmp(G.models[i].id, id) == 0)
+			return &G.models[i];
+	return NULL;
+}
+
+/* ---- organisation rate limits (fixed windows that really count) ---- */
+
+static void limits_roll(int64_t now)
+{
+	if (now >= G.rpd_window_end) {
+		G.rpd_used = 0;
+		G.rpd_window_end = now + 86400000;
+	}
+	if (now >= G.tpm_window_end) {
+		G.tpm_used = 0;
+		G.tpm_window_end = now + 60000;
+	}
+}
+
+static void add_limit_headers(struct evhttp_request *req)
+{
+	int64_t now = wall_ms();
+	limits_roll(now);
+	char v[64];
+	snprintf(v, sizeof v, "%lld", (long long)G.rpd_limit);
+	httpd_set_header(req, "x-ratelimit-limit-requests", v);
+	snprintf(v, sizeof v, "%lld", (long long)G.tpm_limit);
+	httpd_set_header(req, "x-ratelimit-limit-tokens", v);
+	int64_t rr = G.rpd_limit - G.rpd_used, rt = G.tpm_limit - G.tpm_used;
+	snprintf(v, sizeof v, "%lld", (long long)(rr < 0 ? 0 : rr));
+	httpd_set_header(req, "x-ratelimit-remaining-requests", v);
+	snprintf(v, sizeof v, "%lld", (long long)(rt < 0 ? 0 : rt));
+	httpd_set_header(req, "x-ratelimit-remaining-tokens", v);
+	gotime_format(G.rpd_window_end - now, v, sizeof v);
+	httpd_set_header(req, "x-ratelimit-reset-requests", v);
+	gotime_format(G.tpm_window_end - now, v, sizeof v);
+	httpd_set_header(req, "x-ratelimit-reset-tokens", v);
+}
+
+static void new_request_id(char *out, size_t n)
+{
+	static const char a[] = "0123456789abcdefghjkmnpqrstvwxyz";
+	uint64_t x = ++G.seq * 0x9E3779B97F4A7C15ull ^ (uint64_t)wall_ms();
+	char s[27];
+	for (int i = 0; i < 26; i++) {
+		s[i] = a[x % 32];
+		x = x / 32 ^ (x << 7) ^ (uint64_t)i * 0xBF58476D1CE4E5B9ull;
+	}
+	s[26] = '\0';
+	snprintf(out, n, "req_%s", s);
+}
+
+static double rnd01(void)
+{
+	/* xorshift64*: deterministic for a given --seed */
+	G.rng ^= G.rng >> 12;
+	G.rng ^= G.rng << 25;
+	G.rng ^= G.rng >> 27;
+	return (double)((G.rng * 2685821657736338717ull) >> 11) / 9007199254740992.0;
+}
+
+/* ---- per-request state ------------------------------------------- */
+
+enum { ST_DELAY, ST_STREAM };
+
+struct freq {
+	struct evhttp_request *req;
+	struct evhttp_connection *conn;
+	struct event *timer;
+	int key;
+	int kind;            /* 0 models, 1 chat */
+	json_t *body;
+	char id[64], xid[40];
+	char *model;
+	int64_t prompt_tokens, n_tokens, sent;
+	bool stream, include_usage, length_cut, stream_started;
+	int64_t cut_after;
+};
+
+static void freq_free(struct freq *fr)
+{
+	if (fr->conn)
+		evhttp_connection_set_closecb(fr->conn, NULL, NULL);
+	if (fr->timer)
+		event_free(fr->timer);
+	json_decref(fr->body);
+	free(fr->model);
+	free(fr);
+	G.inflight--;
+}
+
+static void on_close(struct evhttp_connection *conn, void *arg)
+{
+	(void)conn;
+	struct freq *fr = arg;
+	if (fr->stream_started)
+		G.stats[fr->key].streams_cut++;
+	fr->conn = NULL;
+	freq_free(fr);
+}
+
+static struct freq *freq_new(struct evhttp_request *req, int key)
+{
+	struct freq *fr = xcalloc(1, sizeof *fr);
+	fr->req = req;
+	fr->key = key;
+	fr->conn = evhttp_request_get_connection(req);
+	evhttp_connection_set_closecb(fr->conn, on_close, fr);
+	new_request_id(fr->xid, sizeof fr->xid);
+	G.inflight++;
+	return fr;
+}
+
+static void send_error(struct freq *fr, int status, const char *msg, const char *type, const char *code)
+{
+	if (fr->key >= 0)
+		G.stats[fr->key].errors++;
+	add_limit_headers(fr->req);
+	httpd_set_header(fr->req, "x-request-id", fr->xid);
+	httpd_send_groq_error(fr->req, status, msg, type, code);
+}
+
+/* ---- chat completions ------------------------------------------- */
+
+static int64_t text_bytes(json_t *content)
+{
+	if (json_is_string(content))
+		return (int64_t)json_string_length(content);
+	int64_t n = 0;
+	size_t i;
+	json_t *part;
+	if (json_is_array(content))
+		json_array_foreach(content, i, part) {
+			json_t *t = json_object_get(part, "text");
+			if (json_is_string(t))
+				n += (int64_t)json_string_length(t);
+		}
+	return n;
+}
+
+/* Deterministic token count of the prompt (documented in docs/fakegroq.md):
+ * 3 + sum over messages of (4 + ceil(bytes(content) / 4)). */
+static int64_t prompt_tokens_of(json_t *messages)
+{
+	int64_t n = 3;
+	size_t i;
+	json_t *m;
+	json_array_foreach(messages, i, m)
+		n += 4 + (text_bytes(json_object_get(m, "content")) + 3) / 4;
+	return n;
+}
+
+static json_t *usage_json(int64_t p, int64_t c)
+{
+	double qt = 0.011, pt = (double)p * 0.00002, ct = (double)c * 0.0008;
+	return json_pack("{s:f,s:I,s:f,s:I,s:f,s:I,s:f}", "queue_time", qt, "prompt_tokens",
+			 (json_int_t)p, "prompt_time", pt, "completion_tokens", (json_int_t)c,
+			 "completion_time", ct, "total_tokens", (json_int_t)(p + c), "total_time",
+			 pt + ct);
+}
+
+static json_t *chunk_base(struct freq *fr)
+{
+	return json_pack("{s:s,s:s,s:I,s:s,s:s}", "id", fr->id, "object", "chat.completion.chunk",
+			 "created", (json_int_t)(wall_ms() / 1000), "model", fr->model,
+			 "system_fingerprint", "fp_179b0f92c9");
+}
+
+static void send_event(struct freq *fr, json_t *j)
+{
+	char *s = json_dumps(j, JSON_COMPACT | JSON_REAL_PRECISION(9));
+	json_decref(j);
+	struct evbuffer *b = evbuffer_new();
+	evbuffer_add_printf(b, "data: %s\n\n", s);
+	free(s);
+	evhttp_send_reply_chunk(fr->req, b);
+	evbuffer_free(b);
+}
+
+static void account_done(struct freq *fr)
+{
+	struct keystat *st = &G.stats[fr->key];
+	st->completions++;
+	st->prompt_tokens += fr->prompt_tokens;
+	st->completion_tokens += fr->n_tokens;
+	G.tpm_used += fr->prompt_tokens + fr->n_tokens;
+}
+
+static void stream_step(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	struct freq *fr = arg;
+	if (!fr->stream_started) {
+		fr->stream_started = true;
+		G.stats[fr->key].streams++;
+		add_limit_headers(fr->req);
+		httpd_set_header(fr->req, "x-request-id", fr->xid);
+		httpd_set_header(fr->req, "Content-Type", "text/event-stream");
+		httpd_set_header(fr->req, "Cache-Control", "no-cache");
+		evhttp_send_reply_start(fr->req, 200, "OK");
+		json_t *c = chunk_base(fr);
+		json_object_set_new(c, "choices",
+				    json_pack("[{s:i,s:{s:s,s:s},s:n,s:n}]", "index", 0, "delta", "role",
+					      "assistant", "content", "", "logprobs", "finish_reason"));
+		json_object_set_new(c, "x_groq", json_pack("{s:s}", "id", fr->xid));
+		send_event(fr, c);
+	} else if (fr->sent < fr->n_tokens) {
+		if (fr->cut_after >= 0 && fr->sent >= fr->cut_after) {
+			/* cut the stream mid-way: drop the connection without an end */
+			G.stats[fr->key].streams_cut++;
+			G.stats[fr->key].completion_tokens += 0;
+			struct evhttp_connection *conn = fr->conn;
+			fr->stream_started = false;
+			evhttp_connection_set_closecb(conn, NULL, NULL);
+			fr->conn = NULL;
+			freq_free(fr);
+			evhttp_connection_free(conn);
+			return;
+		}
+		char w[32];
+		snprintf(w, sizeof w, "%s%s", fr->sent ? " " : "", words[fr->sent % ARRAY_LEN(words)]);
+		json_t *c = chunk_base(fr);
+		json_object_set_new(c, "choices",
+				    json_pack("[{s:i,s:{s:s},s:n,s:n}]", "index", 0, "delta", "content", w,
+					      "logprobs", "finish_reason"));
+		send_event(fr, c);
+		fr->sent++;
+	} else {
+		json_t *c = chunk_base(fr);
+		json_object_set_new(c, "choices",
+				    json_pack("[{s:i,s:{},s:n,s:s}]", "index", 0, "delta", "logprobs",
+					      "finish_reason", fr->length_cut ? "length" : "stop"));
+		json_object_set_new(c, "x_groq", json_pack("{s:s,s:o}", "id", fr->xid, "usage",
+							   usage_json(fr->prompt_tokens, fr->n_tokens)));
+		send_event(fr, c);
+		if (fr->include_usage) {
+			c = chunk_base(fr);
+			json_object_set_new(c, "choices", json_array());
+			json_object_set_new(c, "usage", usage_json(fr->prompt_tokens, fr->n_tokens));
+			send_event(fr, c);
+		}
+		struct evbuffer *b = evbuffer_new();
+		evbuffer_add_printf(b, "data: [DONE]\n\n");
+		evhttp_send_reply_chunk(fr->req, b);
+		evbuffer_free(b);
+		account_done(fr);
+		fr->stream_started = false;
+		evhttp_send_reply_end(fr->req);
+		freq_free(fr);
+		return;
+	}
+	struct timeval tv = { (time_t)(G.f.chunk_delay_ms / 1000), (suseconds_t)(G.f.chunk_delay_ms % 1000) * 1000 };
+	evtimer_add(fr->timer, &tv);
+}
+
+static void chat_answer(struct freq *fr)
+{
+	if (fr->stream) {
+		fr->timer = evtimer_new(G.base, stream_step, fr);
+		stream_step(-1, 0, fr);
+		return;
+	}
+	buf content;
+	buf_init(&content);
+	for (int64_t i = 0; i < fr->n_tokens; i++)
+		buf_addf(&content, "%s%s", i ? " " : "", words[i % ARRAY_LEN(words)]);
+	json_t *r = json_pack("{s:s,s:s,s:I,s:s,s:[{s:i,s:{s:s,s:s},s:n,s:s}],s:o,s:s,s:{s:s}}",
+			      "id", fr->id, "object", "chat.completion", "created",
+			      (json_int_t)(wall_ms() / 1000), "model", fr->model, "choices", "index", 0,
+			      "message", "role", "assistant", "content", content.data ? content.data : "",
+			      "logprobs", "finish_reason", fr->length_cut ? "length" : "stop", "usage",
+			      usage_json(fr->prompt_tokens, fr->n_tokens), "system_fingerprint",
+			      "fp_179b0f92c9", "x_groq", "id", fr->xid);
+	buf_free(&content);
+	account_done(fr);
+	add_limit_headers(fr->req);
+	httpd_set_header(fr->req, "x-request-id", fr->xid);
+	httpd_send_json(fr->req, 200, r);
+	freq_free(fr);
+}
+
+static void models_answer(struct freq *fr)
+{
+	json_t *data = json_array();
+	for (int i = 0; i < G.nmodels; i++)
+		json_array_append_new(data, json_pack("{s:s,s:s,s:I,s:s,s:b,s:I}", "id", G.models[i].id,
+						      "object", "model", "created",
+						      (json_int_t)G.models[i].created, "owned_by",
+						      G.models[i].owned_by, "active", 1,
+						      "context_window",
+						      (json_int_t)G.models[i].context_window));
+	add_limit_headers(fr->req);
+	httpd_set_header(fr->req, "x-request-id", fr->xid);
+	httpd_send_json(fr->req, 200, json_pack("{s:s,s:o}", "object", "list", "data", data));
+	freq_free(fr);
+}
+
+static void answer(struct freq *fr)
+{
+	if (fr->kind == 0)
+		models_answer(fr);
+	else
+		chat_answer(fr);
+}
+
+static void delay_done(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	struct freq *fr = arg;
+	event_free(fr->timer);
+	fr->timer = NULL;
+	answer(fr);
+}
+
+/* Runs the request-wide faults; returns true when the request was taken
+ * care of (answered or left hanging). */
+static bool apply_faults(struct freq *fr)
+{
+	if (G.f.hang)
+		return true; /* freed by on_close when the client gives up */
+	if (G.f.rate_limit != 0) {
+		if (G.f.rate_limit > 0)
+			G.f.rate_limit--;
+		httpd_set_header(fr->req, "retry-after", "12");
+		send_error(fr, 429,
+			   "Rate limit reached for model in organization `org_fake` service tier "
+			   "`on_demand` on tokens per minute (TPM): Limit 12000, Used 11999, "
+			   "Requested 1200. Please try again in 11.455s.",
+			   "tokens", "rate_limit_exceeded");
+		freq_free(fr);
+		return true;
+	}
+	if (G.f.error_rate > 0 && rnd01() < G.f.error_rate) {
+		int st = G.f.error_status == 503 ? 503 : 500;
+		send_error(fr, st, st == 503 ? "Service Unavailable" : "Internal Server Error",
+			   "internal_server_error", NULL);
+		freq_free(fr);
+		return true;
+	}
+	return false;
+}
+
+static void schedule(struct freq *fr)
+{
+	if (G.f.latency_ms > 0) {
+		fr->timer = evtimer_new(G.base, delay_done, fr);
+		struct timeval tv = { (time_t)(G.f.latency_ms / 1000), (suseconds_t)(G.f.latency_ms % 1000) * 1000 };
+		evtimer_add(fr->timer, &tv);
+	} else {
+		answer(fr);
+	}
+}
+
+static void handle_chat(struct freq *fr)
+{
+	size_t len;
+	char *body = httpd_body(fr->req, &len);
+	json_error_t jerr;
+	json_t *j = json_loadb(body, len, 0, &jerr);
+	free(body);
+	if (!json_is_object(j)) {
+		json_decref(j);
+		send_error(fr, 400, "We could not parse the JSON body of your request. The body must be a JSON object.",
+			   "invalid_request_error", NULL);
+		freq_free(fr);
+		return;
+	}
+	fr->body = j;
+	json_t *model = json_object_get(j, "model");
+	json_t *messages = json_object_get(j, "messages");
+	if (!json_is_string(model)) {
+		send_error(fr, 400, "'model' : property 'model' is missing", "invalid_request_error", NULL);
+		freq_free(fr);
+		return;
+	}
+	if (!json_is_array(messages) || json_array_size(messages) == 0) {
+		send_error(fr, 400, "'messages' : minimum number of items is 1", "invalid_request_error", NULL);
+		freq_free(fr);
+		return;
+	}
+	const char *mid = json_string_value(model);
+	if (!model_find(mid)) {
+		char *m = xasprintf("The model `%s` does not exist or you do not have access to it.", mid);
+		send_error(fr, 404, m, "invalid_request_error", "model_not_found");
+		free(m);
+		freq_free(fr);
+		return;
+	}
+	int64_t cap = -1;
+	const char *capnames[] = { "max_completion_tokens", "max_tokens" };
+	for (int i = 0; i < 2 && cap < 0; i++) {
+		json_t *c = json_object_get(j, capnames[i]);
+		if (!c || json_is_null(c))
+			continue;
+		if (!json_is_integer(c) || json_integer_value(c) < 1) {
+			char *m = xasprintf("'%s' : must be an integer >= 1", capnames[i]);
+			send_error(fr, 400, m, "invalid_request_error", NULL);
+			free(m);
+			freq_free(fr);
+			return;
+		}
+		cap = json_integer_value(c);
+	}
+	fr->model = xstrdup(mid);
+	fr->prompt_tokens = prompt_tokens_of(messages);
+	fr->n_tokens = G.completion_tokens;
+	if (cap >= 0 && cap < fr->n_tokens) {
+		fr->n_tokens = cap;
+		fr->length_cut = true;
+	}
+	fr->stream = json_is_true(json_object_get(j, "stream"));
+	json_t *so = json_object_get(j, "stream_options");
+	fr->include_usage = json_is_true(json_object_get(so, "include_usage"));
+	fr->cut_after = G.f.cut_after;
+	snprintf(fr->id, sizeof fr->id, "chatcmpl-%s", fr->xid + 4);
+
+	/* the organisation's limits, as Groq counts them */
+	int64_t now = wall_ms();
+	limits_roll(now);
+	int64_t requested = fr->prompt_tokens + (cap >= 0 ? cap : fr->n_tokens);
+	if (requested > G.tpm_limit) {
+		char *m = xasprintf("Request too large for model `%s` in organization `org_fake` service tier "
+				    "`on_demand` on tokens per minute (TPM): Limit %lld, Requested %lld, "
+				    "please reduce your message size and try again.",
+				    mid, (long long)G.tpm_limit, (long long)requested);
+		send_error(fr, 413, m, "tokens", "rate_limit_exceeded");
+		free(m);
+		freq_free(fr);
+		return;
+	}
+	if (G.rpd_used >= G.rpd_limit || G.tpm_used + requested > G.tpm_limit) {
+		bool req_lim = G.rpd_used >= G.rpd_limit;
+		int64_t wait = (req_lim ? G.rpd_window_end : G.tpm_window_end) - now;
+		char ra[32], w[32];
+		snprintf(ra, sizeof ra, "%lld", (long long)((wait + 999) / 1000));
+		gotime_format(wait, w, sizeof w);
+		httpd_set_header(fr->req, "retry-after", ra);
+		char *m = req_lim
+				  ? xasprintf("Rate limit reached for model `%s` in organization `org_fake` service tier "
+					      "`on_demand` on requests per day (RPD): Limit %lld, Used %lld, Requested 1. "
+					      "Please try again in %s.",
+					      mid, (long long)G.rpd_limit, (long long)G.rpd_used, w)
+				  : xasprintf("Rate limit reached for model `%s` in organization `org_fake` service tier "
+					      "`on_demand` on tokens per minute (TPM): Limit %lld, Used %lld, Requested %lld. "
+					      "Please try again in %s.",
+					      mid, (long long)G.tpm_limit, (long long)G.tpm_used, (long long)requested, w);
+		send_error(fr, 429, m, req_lim ? "requests" : "tokens", "rate_limit_exceeded");
+		free(m);
+		freq_free(fr);
+		return;
+	}
+	G.rpd_used++;
+	schedule(fr);
+}
+
+/* ---- control endpoints ------------------------------------------ */
+
+static json_t *faults_json(void)
+{
+	return json_pack("{s:I,s:f,s:I,s:I,s:b,s:I,s:I}", "latency_ms", (json_int_t)G.f.latency_ms,
+			 "error_rate", G.f.error_rate, "error_status", (json_int_t)G.f.error_status,
+			 "cut_stream_after", (json_int_t)G.f.cut_after, "hang", G.f.hang, "rate_limit",
+			 (json_int_t)G.f.rate_limit, "chunk_delay_ms", (json_int_t)G.f.chunk_delay_ms);
+}
+
+static json_t *stat_json(const struct keystat *s)
+{
+	return json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "requests", (json_int_t)s->requests,
+			 "completions", (json_int_t)s->completions, "streams", (json_int_t)s->streams,
+			 "streams_cut", (json_int_t)s->streams_cut, "errors", (json_int_t)s->errors,
+			 "prompt_tokens", (json_int_t)s->prompt_tokens, "completion_tokens",
+			 (json_int_t)s->completion_tokens, "total_tokens",
+			 (json_int_t)(s->prompt_tokens + s->completion_tokens));
+}
+
+static void handle_control(struct evhttp_request *req, const char *path)
+{
+	enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
+	if (strcmp(path, "/_fake/faults") == 0) {
+		if (cmd == EVHTTP_REQ_DELETE) {
+			G.f = G.f_default;
+		} else if (cmd == EVHTTP_REQ_POST) {
+			size_t len;
+			char *body = httpd_body(req, &len);
+			json_t *j = json_loadb(body, len, 0, NULL);
+			free(body);
+			if (!json_is_object(j)) {
+				json_decref(j);
+				httpd_send_json(req, 400, json_pack("{s:s}", "error", "body must be a JSON object"));
+				return;
+			}
+			const char *k;
+			json_t *v;
+			json_object_foreach(j, k, v) {
+				if (strcmp(k, "latency_ms") == 0 && json_is_integer(v))
+					G.f.latency_ms = json_integer_value(v);
+				else if (strcmp(k, "error_rate") == 0 && json_is_number(v))
+					G.f.error_rate = json_number_value(v);
+				else if (strcmp(k, "error_status") == 0 && json_is_integer(v))
+					G.f.error_status = json_integer_value(v);
+				else if (strcmp(k, "cut_stream_after") == 0 && json_is_integer(v))
+					G.f.cut_after = json_integer_value(v);
+				else if (strcmp(k, "hang") == 0 && json_is_boolean(v))
+					G.f.hang = json_is_true(v);
+				else if (strcmp(k, "rate_limit") == 0 && json_is_integer(v))
+					G.f.rate_limit = json_integer_value(v);
+				else if (strcmp(k, "rate_limit") == 0 && json_is_boolean(v))
+					G.f.rate_limit = json_is_true(v) ? -1 : 0;
+				else if (strcmp(k, "chunk_delay_ms") == 0 && json_is_integer(v))
+					G.f.chunk_delay_ms = json_integer_value(v);
+				else {
+					char *m = xasprintf("unknown fault or wrong type: %s", k);
+					httpd_send_json(req, 400, json_pack("{s:s}", "error", m));
+					free(m);
+					json_decref(j);
+					return;
+				}
+			}
+			json_decref(j);
+		} else if (cmd != EVHTTP_REQ_GET) {
+			httpd_send_json(req, 405, json_pack("{s:s}", "error", "use GET, POST or DELETE"));
+			return;
+		}
+		httpd_send_json(req, 200, faults_json());
+		return;
+	}
+	if (strcmp(path, "/_fake/stats") == 0) {
+		if (cmd == EVHTTP_REQ_DELETE)
+			for (int i = 0; i < G.nkeys; i++) {
+				char fp[48];
+				memcpy(fp, G.stats[i].fp, sizeof fp);
+				memset(&G.stats[i], 0, sizeof G.stats[i]);
+				memcpy(G.stats[i].fp, fp, sizeof fp);
+			}
+		json_t *keys = json_object();
+		struct keystat tot = { 0 };
+		for (int i = 0; i < G.nkeys; i++) {
+			const struct keystat *s = &G.stats[i];
+			json_object_set_new(keys, s->fp, stat_json(s));
+			tot.requests += s->requests;
+			tot.completions += s->completions;
+			tot.streams += s->streams;
+			tot.streams_cut += s->streams_cut;
+			tot.errors += s->errors;
+			tot.prompt_tokens += s->prompt_tokens;
+			tot.completion_tokens += s->completion_tokens;
+		}
+		httpd_send_json(req, 200, json_pack("{s:o,s:o,s:I,s:I,s:I}", "keys", keys, "total",
+						    stat_json(&tot), "inflight", (json_int_t)G.inflight,
+						    "org_requests_used", (json_int_t)G.rpd_used,
+						    "org_tokens_used", (json_int_t)G.tpm_used));
+		return;
+	}
+	httpd_send_json(req, 404, json_pack("{s:s}", "error", "unknown control endpoint"));
+}
+
+static void handle(struct evhttp_request *req, void *arg)
+{
+	(void)arg;
+	const char *path = httpd_path(req);
+	if (str_starts(path, "/_fake/")) {
+		handle_control(req, path);
+		return;
+	}
+	int key = key_lookup(req);
+	struct freq *fr = freq_new(req, key);
+	if (key < 0) {
+		send_error(fr, 401, "Invalid API Key", "invalid_request_error", "invalid_api_key");
+		freq_free(fr);
+		return;
+	}
+	G.stats[key].requests++;
+	enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
+	if (strcmp(path, "/openai/v1/models") == 0 && cmd == EVHTTP_REQ_GET) {
+		fr->kind = 0;
+		if (G.f.hang)
+			return;
+		schedule(fr);
+	} else if (strcmp(path, "/openai/v1/chat/completions") == 0 && cmd == EVHTTP_REQ_POST) {
+		fr->kind = 1;
+		if (!apply_faults(fr))
+			handle_chat(fr);
+	} else {
+		char *m = xasprintf("Unknown request URL: %s %s. Please check the URL for typos, or see the docs at https://console.groq.com/docs/",
+				    httpd_method_name(req), path);
+		send_error(fr, 404, m, "invalid_request_error", "unknown_url");
+		free(m);
+		freq_free(fr);
+	}
+}
+
+/* ---- set-up ------------------------------------------------------ */
+
+static void on_hup(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	(void)arg;
+	char *cause = NULL;
+	if (keys_load(G.keys_path, &cause) != 0) {
+		fprintf(stderr, "fakegroq: reload failed, keeping old keys: %s\n", cause);
+		free(cause);
+	} else if (!G.quiet) {
+		fprintf(stderr, "fakegroq: reloaded %d keys\n", G.nkeys);
+	}
+}
+
+static void on_term(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	(void)arg;
+	event_base_loopexit(G.base, NULL);
+}
+
+static int load_config(const char *path, char **cause)
+{
+	conf *c = conf_load(path, cause);
+	if (!c)
+		return -1;
+	conf_node *root = conf_root(c);
+	int rc = 0;
+	if (conf_int(c, root, "completion_tokens", &G.completion_tokens, cause) < 0 ||
+	    conf_int(c, root, "chunk_delay_ms", &G.f_default.chunk_delay_ms, cause) < 0 ||
+	    conf_int(c, root, "latency_ms", &G.f_default.latency_ms, cause) < 0 ||
+	    conf_int(c, root, "requests_per_day", &G.rpd_limit, cause) < 0 ||
+	    conf_int(c, root, "tokens_per_minute", &G.tpm_limit, cause) < 0) {
+		rc = -1;
+		goto out;
+	}
+	conf_node *models = conf_child(root, "models");
+	if (models) {
+		G.nmodels = 0;
+		for (int i = 0; i < conf_len(models) && G.nmodels < MAX_MODELS; i++) {
+			conf_node *m = conf_elem(models, i);
+			const char *id = conf_elem_str(m), *owner = "Groq";
+			int64_t ctx = 131072;
+			if (!id) {
+				if (conf_str(c, m, "id", &id, cause) != 1 ||
+				    conf_str(c, m, "owned_by", &owner, cause) < 0 ||
+				    conf_int(c, m, "context_window", &ctx, cause) < 0) {
+					if (!*cause)
+						conf_fail(c, m, "id", cause, "each model needs an id");
+					rc = -1;
+					goto out;
+				}
+			}
+			G.models[G.nmodels++] = (struct model){ xstrdup(id), xstrdup(owner), 1733447754, ctx };
+		}
+	}
+out:
+	conf_free(c);
+	return rc;
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: fakegroq --listen HOST:PORT --keys FILE [--config FILE]\n"
+		"                [--chunk-delay-ms N] [--latency-ms N] [--completion-tokens N]\n"
+		"                [--rpd N] [--tpm N] [--seed N] [--quiet]\n"
+		"A stand-in for Groq's API on loopback. Port 0 picks a free port; the\n"
+		"bound address is printed as stdout's first line. SIGHUP re-reads --keys.\n"
+		"Control: GET|POST|DELETE /_fake/faults, GET|DELETE /_fake/stats.\n");
+}
+
+int main(int argc, char **argv)
+{
+	const char *listen = NULL, *config = NULL;
+	G.completion_tokens = 20;
+	G.rpd_limit = 14400;
+	G.tpm_limit = 18000;
+	G.f_default = (struct faults){ .error_status = 500, .cut_after = -1, .chunk_delay_ms = 20 };
+	G.rng = 0x2545F4914F6CDD1Dull;
+	for (size_t i = 0; i < ARRAY_LEN(default_models); i++)
+		G.models[G.nmodels++] = (struct model){ xstrdup(default_models[i][0]), xstrdup(default_models[i][1]),
+							1733447754, atoll(default_models[i][2]) };
+	static const struct option opts[] = {
+		{ "listen", required_argument, 0, 'l' }, { "keys", required_argument, 0, 'k' },
+		{ "config", required_argument, 0, 'c' }, { "chunk-delay-ms", required_argument, 0, 'd' },
+		{ "latency-ms", required_argument, 0, 'L' }, { "completion-tokens", required_argument, 0, 'n' },
+		{ "rpd", required_argument, 0, 'r' }, { "tpm", required_argument, 0, 't' },
+		{ "seed", required_argument, 0, 's' }, { "quiet", no_argument, 0, 'q' },
+		{ "help", no_argument, 0, 'h' }, { "version", no_argument, 0, 'V' }, { 0, 0, 0, 0 }
+	};
+	int64_t cli[8];
+	bool set[8] = { 0 };
+	int o;
+	while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		int slot = -1;
+		switch (o) {
+		case 'l': listen = optarg; break;
+		case 'k': G.keys_path = optarg; break;
+		case 'c': config = optarg; break;
+		case 'd': slot = 0; break;
+		case 'L': slot = 1; break;
+		case 'n': slot = 2; break;
+		case 'r': slot = 3; break;
+		case 't': slot = 4; break;
+		case 's': slot = 5; break;
+		case 'q': G.quiet = true; break;
+		case 'h': usage(stdout); return 0;
+		case 'V': printf("fakegroq %s\n", GG_VERSION); return 0;
+		default: usage(stderr); return 2;
+		}
+		if (slot >= 0) {
+			if (!parse_i64(optarg, &cli[slot]) || cli[slot] < 0) {
+				fprintf(stderr, "fakegroq: %s needs a non-negative integer, got '%s'\n", argv[optind - 1], optarg);
+				return 2;
+			}
+			set[slot] = true;
+		}
+	}
+	if (!listen || !G.keys_path) {
+		usage(stderr);
+		return 2;
+	}
+	char *cause = NULL;
+	if (config && load_config(config, &cause) != 0) {
+		fprintf(stderr, "fakegroq: %s\n", cause);
+		return 1;
+	}
+	if (set[0]) G.f_default.chunk_delay_ms = cli[0];
+	if (set[1]) G.f_default.latency_ms = cli[1];
+	if (set[2]) G.completion_tokens = cli[2];
+	if (set[3]) G.rpd_limit = cli[3];
+	if (set[4]) G.tpm_limit = cli[4];
+	if (set[5]) G.rng = (uint64_t)cli[5] | 1;
+	G.f = G.f_default;
+	if (keys_load(G.keys_path, &cause) != 0) {
+		fprintf(stderr, "fakegroq: %s\n", cause);
+		return 1;
+	}
+	signal(SIGPIPE, SIG_IGN);
+	G.base = event_base_new();
+	G.http = evhttp_new(G.base);
+	evhttp_set_allowed_methods(G.http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_PUT |
+						   EVHTTP_REQ_DELETE | EVHTTP_REQ_PATCH | EVHTTP_REQ_HEAD);
+	evhttp_set_gencb(G.http, handle, NULL);
+	char addr[128];
+	if (httpd_bind(G.http, listen, addr, sizeof addr, &cause) != 0) {
+		fprintf(stderr, "fakegroq: %s\n", cause);
+		return 1;
+	}
+	printf("%s\n", addr);
+	fflush(stdout);
+	if (!G.quiet)
+		fprintf(stderr, "fakegroq: listening on %s with %d keys, %d models\n", addr, G.nkeys, G.nmodels);
+	struct event *hup = evsignal_new(G.base, SIGHUP, on_hup, NULL);
+	struct event *term = evsignal_new(G.base, SIGTERM, on_term, NULL);
+	struct event *intr = evsignal_new(G.base, SIGINT, on_term, NULL);
+	evsignal_add(hup, NULL);
+	evsignal_add(term, NULL);
+	evsignal_add(intr, NULL);
+	event_base_dispatch(G.base);
+	event_free(hup);
+	event_free(term);
+	event_free(intr);
+	evhttp_free(G.http);
+	event_base_free(G.base);
+	for (int i = 0; i < G.nkeys; i++)
+		secret_free(G.keys[i]);
+	for (int i = 0; i < G.nmodels; i++) {
+		free(G.models[i].id);
+		free(G.models[i].owned_by);
+	}
+	return 0;
+}
