@@ -32,7 +32,7 @@ DEPS_CONSOLE = $(DEPS_COMMON) libcurl ncursesw
 pc_cflags = $(shell $(PKGCONF) --cflags $(1))
 pc_libs   = $(shell $(PKGCONF) --libs $(1))
 
-CFLAGS_ALL = -std=c11 -D_POSIX_C_SOURCE=200809L $(OPT) $(WARN) $(SANFLAGS) \
+CFLAGS_ALL = -std=c11 -D_GNU_SOURCE $(OPT) $(WARN) $(SANFLAGS) \
 	     -Iinclude -MMD -MP $(CFLAGS)
 LDFLAGS_ALL = $(SANFLAGS) $(LDFLAGS)
 

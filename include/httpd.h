@@ -8,10 +8,12 @@
 
 struct evhttp;
 struct evhttp_request;
+struct evhttp_bound_socket;
 
 /* Binds to "HOST:PORT" (port 0 picks a free one) and writes the bound
  * address ("127.0.0.1:40123") into out. Returns 0, or -1 with *cause. */
-int httpd_bind(struct evhttp *http, const char *hostport, char *out, size_t outlen, char **cause);
+int httpd_bind(struct evhttp *http, const char *hostport, char *out, size_t outlen,
+	       struct evhttp_bound_socket **bsp, char **cause);
 const char *httpd_header(struct evhttp_request *req, const char *name);
 void httpd_set_header(struct evhttp_request *req, const char *name, const char *value);
 /* "Bearer X" -> "X" (pointer into the header), else NULL. */

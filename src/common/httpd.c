@@ -15,7 +15,8 @@
 
 #include "util.h"
 
-int httpd_bind(struct evhttp *http, const char *hostport, char *out, size_t outlen, char **cause)
+int httpd_bind(struct evhttp *http, const char *hostport, char *out, size_t outlen,
+	       struct evhttp_bound_socket **bsp, char **cause)
 {
 	char host[256];
 	int port;
@@ -24,6 +25,8 @@ int httpd_bind(struct evhttp *http, const char *hostport, char *out, size_t outl
 	struct evhttp_bound_socket *bs = evhttp_bind_socket_with_handle(http, host, (ev_uint16_t)port);
 	if (!bs)
 		return fail(cause, "cannot listen on %s (address in use or not local?)", hostport);
+	if (bsp)
+		*bsp = bs;
 	struct sockaddr_storage ss;
 	socklen_t sl = sizeof ss;
 	if (getsockname(evhttp_bound_socket_get_fd(bs), (struct sockaddr *)&ss, &sl) != 0)

@@ -878,7 +878,7 @@ int main(int argc, char **argv)
 						   EVHTTP_REQ_DELETE | EVHTTP_REQ_PATCH | EVHTTP_REQ_HEAD);
 	evhttp_set_gencb(G.http, handle, NULL);
 	char addr[128];
-	if (httpd_bind(G.http, listen, addr, sizeof addr, &cause) != 0) {
+	if (httpd_bind(G.http, listen, addr, sizeof addr, NULL, &cause) != 0) {
 		fprintf(stderr, "fakegroq: %s\n", cause);
 		return 1;
 	}

@@ -1,0 +1,1080 @@
+/* admin.c — the admin API under /admin/v1 (docs/admin-api.md). JSON in
+ * and out; errors {"error":{"code","message"}}. Every mutation validates
+ * first, then writes the change and its audit record in one transaction,
+ * and only then touches the in-memory registry: a failed write changes
+ * nothing. No route ever returns a secret. */
+#include "gateway.h"
+
+#include <ctype.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gotime.h"
+#include "httpd.h"
+#include "secret.h"
+#include "util.h"
+
+struct actx {
+	struct gateway *g;
+	struct evhttp_request *req;
+	const struct admin_token *who;
+	char op[128]; /* X-Operator label, sanitised */
+	enum evhttp_cmd_type cmd;
+};
+
+void admin_error(struct evhttp_request *req, int status, const char *code, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	char *m = xvasprintf(fmt, ap);
+	va_end(ap);
+	httpd_send_json(req, status, json_pack("{s:{s:s,s:s}}", "error", "code", code, "message", m));
+	free(m);
+}
+
+int audit(struct gateway *g, const char *actor, const char *role, const char *op, const char *action,
+	  const char *target, json_t *before, json_t *after, char **cause)
+{
+	char *b = before ? json_dumps(before, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+	char *a = after ? json_dumps(after, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+	int rc = store_audit(g->store, gw_now(g), actor, role, op && *op ? op : NULL, action, target, b, a, cause);
+	free(b);
+	free(a);
+	return rc;
+}
+
+/* Writes obj via put() and its audit record in one transaction. */
+static int commit_change(struct actx *c, const char *action, const char *target, json_t *before, json_t *after,
+			 int (*put)(struct store *, const void *, char **), const void *obj)
+{
+	char *cause = NULL;
+	struct store *s = c->g->store;
+	if (store_begin(s, &cause) != 0 || (put && put(s, obj, &cause) != 0) ||
+	    audit(c->g, c->who->name, role_name(c->who->role), c->op, action, target, before, after, &cause) != 0 ||
+	    store_commit(s, &cause) != 0) {
+		store_rollback(s);
+		admin_error(c->req, 503, "store_unavailable", "The change was not saved: %s", cause ? cause : "store error");
+		gw_log(c->g, json_pack("{s:s,s:s,s:s,s:s}", "level", "error", "msg", "admin change not saved", "action",
+				       action, "error", cause ? cause : "?"));
+		free(cause);
+		return -1;
+	}
+	return 0;
+}
+
+static int put_team(struct store *s, const void *o, char **cause)
+{
+	return store_put_team(s, o, cause);
+}
+static int put_key(struct store *s, const void *o, char **cause)
+{
+	return store_put_key(s, o, cause);
+}
+static int put_token(struct store *s, const void *o, char **cause)
+{
+	return store_put_token(s, o, cause);
+}
+
+static int keys_of_team(struct gateway *g, const char *team)
+{
+	int n = 0;
+	for (int i = 0; i < g->reg.nkeys; i++)
+		if (strcmp(g->reg.keys[i]->team, team) == 0)
+			n++;
+	return n;
+}
+
+/* ---- request helpers ---------------------------------------------- */
+
+static json_t *body_object(struct actx *c)
+{
+	size_t len;
+	char *b = httpd_body(c->req, &len);
+	json_error_t e;
+	json_t *j = len ? json_loadb(b, len, 0, &e) : json_object();
+	free(b);
+	if (!json_is_object(j)) {
+		json_decref(j);
+		admin_error(c->req, 400, "invalid_json", "The body must be a JSON object.");
+		return NULL;
+	}
+	return j;
+}
+
+/* Rejects fields not in allowed (so a typo is not silently ignored). */
+static int only_fields(struct actx *c, json_t *j, const char *const *allowed)
+{
+	const char *k;
+	json_t *v;
+	json_object_foreach(j, k, v) {
+		bool ok = false;
+		for (const char *const *a = allowed; *a && !ok; a++)
+			ok = strcmp(*a, k) == 0;
+		if (!ok) {
+			admin_error(c->req, 400, "unknown_field", "Unknown field '%s'.", k);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static bool model_known(struct gateway *g, const char *m)
+{
+	if (config_price(&g->cfg, m))
+		return true;
+	size_t i;
+	json_t *v;
+	json_array_foreach(json_object_get(g->models_cache, "data"), i, v) if (str_eq(json_string_value(json_object_get(v, "id")), m)) return true;
+	return false;
+}
+
+/* Validates an allowed_models array; returns an allocated list or NULL
+ * after answering 400/422. */
+static char **models_arg(struct actx *c, json_t *a, int *n)
+{
+	if (!json_is_array(a)) {
+		admin_error(c->req, 400, "invalid_value", "'allowed_models' must be an array of model ids.");
+		return NULL;
+	}
+	char **out = xcalloc(json_array_size(a) + 1, sizeof *out);
+	*n = 0;
+	size_t i;
+	json_t *v;
+	json_array_foreach(a, i, v) {
+		const char *m = json_string_value(v);
+		bool dup = false;
+		for (int k = 0; m && k < *n; k++)
+			dup = dup || strcmp(out[k], m) == 0;
+		if (!m || !model_known(c->g, m) || dup) {
+			if (!m)
+				admin_error(c->req, 400, "invalid_value", "'allowed_models' must hold strings.");
+			else if (dup)
+				admin_error(c->req, 422, "duplicate_model", "Model '%s' is listed twice.", m);
+			else
+				admin_error(c->req, 422, "unknown_model",
+					    "Model '%s' is not known to the gateway (not in the prices table nor in "
+					    "Groq's model list). See GET /admin/v1/models.",
+					    m);
+			for (int k = 0; k < *n; k++)
+				free(out[k]);
+			free(out);
+			return NULL;
+		}
+		out[(*n)++] = xstrdup(m);
+	}
+	return out;
+}
+
+static void free_models(char **m, int n)
+{
+	for (int i = 0; i < n; i++)
+		free(m[i]);
+	free(m);
+}
+
+static int int_arg(struct actx *c, json_t *j, const char *name, int64_t lo, int64_t hi, int64_t *out)
+{
+	json_t *v = json_object_get(j, name);
+	if (!v)
+		return 0;
+	if (!json_is_integer(v) || json_integer_value(v) < lo || json_integer_value(v) > hi) {
+		admin_error(c->req, 400, "invalid_value", "'%s' must be an integer from %lld to %lld.", name,
+			    (long long)lo, (long long)hi);
+		return -1;
+	}
+	*out = json_integer_value(v);
+	return 1;
+}
+
+static int usd_arg(struct actx *c, json_t *j, const char *name, int64_t *out)
+{
+	json_t *v = json_object_get(j, name);
+	if (!v)
+		return 0;
+	if (!json_is_number(v) || json_number_value(v) < 0 || json_number_value(v) > 1e9) {
+		admin_error(c->req, 400, "invalid_value", "'%s' must be a number of USD from 0 to 1e9.", name);
+		return -1;
+	}
+	*out = (int64_t)llround(json_number_value(v) * NUSD_PER_USD);
+	return 1;
+}
+
+/* Fills the settable fields of t from j (create or PATCH). On error
+ * answers and returns -1; allocations in t are t's to free. */
+static int team_fields(struct actx *c, json_t *j, struct team *t)
+{
+	json_t *v;
+	if ((v = json_object_get(j, "name"))) {
+		if (!json_is_string(v) || !json_string_length(v) || json_string_length(v) > 200) {
+			admin_error(c->req, 400, "invalid_value", "'name' must be a non-empty string (200 chars at most).");
+			return -1;
+		}
+		free(t->name);
+		t->name = xstrdup(json_string_value(v));
+	}
+	if ((v = json_object_get(j, "allowed_models"))) {
+		int n;
+		char **m = models_arg(c, v, &n);
+		if (!m)
+			return -1;
+		free_models(t->models, t->nmodels);
+		t->models = m;
+		t->nmodels = n;
+	}
+	if (int_arg(c, j, "max_tokens_per_request", 1, 10000000, &t->max_tokens) < 0 ||
+	    int_arg(c, j, "rpm_limit", 1, 1000000, &t->rpm_limit) < 0 ||
+	    int_arg(c, j, "queue_max_wait_ms", 0, 600000, &t->queue_wait_ms) < 0 ||
+	    usd_arg(c, j, "monthly_budget_usd", &t->budget_nusd) < 0)
+		return -1;
+	if ((v = json_object_get(j, "rpm_mode"))) {
+		const char *s = json_string_value(v);
+		if (!s || (strcmp(s, "reject") && strcmp(s, "queue"))) {
+			admin_error(c->req, 400, "invalid_value", "'rpm_mode' must be \"reject\" or \"queue\".");
+			return -1;
+		}
+		t->rpm_mode = strcmp(s, "queue") == 0 ? RPM_QUEUE : RPM_REJECT;
+	}
+	if ((v = json_object_get(j, "auto_pause"))) {
+		if (!json_is_boolean(v)) {
+			admin_error(c->req, 400, "invalid_value", "'auto_pause' must be true or false.");
+			return -1;
+		}
+		t->auto_pause = json_is_true(v);
+	}
+	if ((v = json_object_get(j, "alert_thresholds"))) {
+		size_t i;
+		json_t *x;
+		int prev = 0, n = 0;
+		if (!json_is_array(v) || json_array_size(v) > MAX_THRESHOLDS) {
+			admin_error(c->req, 400, "invalid_value", "'alert_thresholds' must be an array of up to 8 percentages.");
+			return -1;
+		}
+		json_array_foreach(v, i, x) {
+			if (!json_is_integer(x) || json_integer_value(x) <= prev || json_integer_value(x) > 100) {
+				admin_error(c->req, 400, "invalid_value",
+					    "'alert_thresholds' must be increasing integers in 1..100, e.g. [50, 80, 95].");
+				return -1;
+			}
+			prev = (int)json_integer_value(x);
+			t->thresholds[n++] = prev;
+		}
+		t->nthresholds = n;
+	}
+	return 0;
+}
+
+/* A private copy of t's persistent fields (strings duplicated). */
+static struct team team_copy(const struct team *t)
+{
+	struct team c = *t;
+	c.id = xstrdup(t->id);
+	c.name = xstrdup(t->name);
+	c.models = xcalloc((size_t)t->nmodels + 1, sizeof *c.models);
+	for (int i = 0; i < t->nmodels; i++)
+		c.models[i] = xstrdup(t->models[i]);
+	c.paused_by = t->paused_by ? xstrdup(t->paused_by) : NULL;
+	c.paused_reason = t->paused_reason ? xstrdup(t->paused_reason) : NULL;
+	return c;
+}
+
+static void team_copy_free(struct team *c)
+{
+	free(c->id);
+	free(c->name);
+	free_models(c->models, c->nmodels);
+	free(c->paused_by);
+	free(c->paused_reason);
+}
+
+/* Moves the persistent fields of c into t (after a successful commit). */
+static void team_adopt(struct team *t, struct team *c)
+{
+	struct team old = *t;
+	t->name = c->name;
+	t->models = c->models;
+	t->nmodels = c->nmodels;
+	t->paused_by = c->paused_by;
+	t->paused_reason = c->paused_reason;
+	t->state = c->state;
+	t->max_tokens = c->max_tokens;
+	t->rpm_limit = c->rpm_limit;
+	t->rpm_mode = c->rpm_mode;
+	t->queue_wait_ms = c->queue_wait_ms;
+	t->budget_nusd = c->budget_nusd;
+	memcpy(t->thresholds, c->thresholds, sizeof t->thresholds);
+	t->nthresholds = c->nthresholds;
+	t->auto_pause = c->auto_pause;
+	t->paused_at = c->paused_at;
+	t->override_until = c->override_until;
+	t->version = c->version;
+	free(c->id);
+	free(old.name);
+	free_models(old.models, old.nmodels);
+	free(old.paused_by);
+	free(old.paused_reason);
+	rl_resize(&t->rl, (int)t->rpm_limit);
+}
+
+static json_t *team_out(struct actx *c, const struct team *t)
+{
+	return team_json(t, gw_now(c->g), keys_of_team(c->g, t->id));
+}
+
+static void send_team(struct actx *c, int status, const struct team *t)
+{
+	char etag[32];
+	snprintf(etag, sizeof etag, "\"%lld\"", (long long)t->version);
+	httpd_set_header(c->req, "ETag", etag);
+	httpd_send_json(c->req, status, team_out(c, t));
+}
+
+/* 0 when If-Match is absent or matches; else answers 412/400. */
+static int check_if_match(struct actx *c, const struct team *t)
+{
+	const char *h = httpd_header(c->req, "If-Match");
+	if (!h)
+		return 0;
+	char v[64];
+	snprintf(v, sizeof v, "%s", h);
+	char *s = str_trim(v);
+	if (str_starts(s, "W/"))
+		s += 2;
+	size_t n = strlen(s);
+	if (n >= 2 && s[0] == '"' && s[n - 1] == '"') {
+		s[n - 1] = '\0';
+		s++;
+	}
+	int64_t ver;
+	if (strcmp(s, "*") == 0)
+		return 0;
+	if (!parse_i64(s, &ver)) {
+		admin_error(c->req, 400, "invalid_if_match", "If-Match must be the team's version, e.g. If-Match: \"%lld\".",
+			    (long long)t->version);
+		return -1;
+	}
+	if (ver != t->version) {
+		admin_error(c->req, 412, "version_mismatch",
+			    "Team '%s' was changed meanwhile (your version %lld, current %lld). Reload and try again.",
+			    t->id, (long long)ver, (long long)t->version);
+		return -1;
+	}
+	return 0;
+}
+
+/* ---- teams -------------------------------------------------------- */
+
+static const char *const team_create_fields[] = { "id", "name", "allowed_models", "max_tokens_per_request",
+						  "rpm_limit", "rpm_mode", "queue_max_wait_ms",
+						  "monthly_budget_usd", "alert_thresholds", "auto_pause", NULL };
+
+static void teams_create(struct actx *c)
+{
+	json_t *j = body_object(c);
+	if (!j || only_fields(c, j, team_create_fields) < 0)
+		goto out;
+	const char *id = json_string_value(json_object_get(j, "id"));
+	if (!slug_valid(id)) {
+		admin_error(c->req, 400, "invalid_value",
+			    "'id' is required: a slug of a-z, 0-9, '-' or '_' (63 chars at most), e.g. \"chatbot\".");
+		goto out;
+	}
+	if (registry_team(&c->g->reg, id)) {
+		admin_error(c->req, 409, "team_exists", "Team '%s' already exists.", id);
+		goto out;
+	}
+	static const char *const required[] = { "allowed_models", "max_tokens_per_request", "rpm_limit",
+						"monthly_budget_usd" };
+	for (size_t i = 0; i < ARRAY_LEN(required); i++)
+		if (!json_object_get(j, required[i])) {
+			admin_error(c->req, 400, "missing_field", "'%s' is required to create a team.", required[i]);
+			goto out;
+		}
+	struct team *t = team_new();
+	t->id = xstrdup(id);
+	t->name = xstrdup(id);
+	t->queue_wait_ms = c->g->cfg.default_queue_wait_ms;
+	t->created_at = gw_now(c->g);
+	t->month_start = month_start_ms(t->created_at);
+	if (team_fields(c, j, t) < 0) {
+		team_free(t);
+		goto out;
+	}
+	rl_resize(&t->rl, (int)t->rpm_limit);
+	json_t *after = team_out(c, t);
+	if (commit_change(c, "team.create", t->id, NULL, after, put_team, t) != 0) {
+		json_decref(after);
+		team_free(t);
+		goto out;
+	}
+	json_decref(after);
+	registry_add_team(&c->g->reg, t);
+	send_team(c, 201, t);
+out:
+	json_decref(j);
+}
+
+static const char *const team_patch_fields[] = { "name", "allowed_models", "max_tokens_per_request", "rpm_limit",
+						 "rpm_mode", "queue_max_wait_ms", "monthly_budget_usd",
+						 "alert_thresholds", "auto_pause", NULL };
+
+static void team_update(struct actx *c, struct team *t, json_t *j, const char *action)
+{
+	struct team copy = team_copy(t);
+	if (team_fields(c, j, &copy) < 0) {
+		team_copy_free(&copy);
+		return;
+	}
+	copy.version = t->version + 1;
+	json_t *before = team_out(c, t);
+	/* the audit's "after" shows the new persistent fields */
+	json_t *after = team_json(&copy, gw_now(c->g), keys_of_team(c->g, t->id));
+	if (commit_change(c, action, t->id, before, after, put_team, &copy) != 0) {
+		team_copy_free(&copy);
+	} else {
+		team_adopt(t, &copy);
+		/* a raised budget re-arms thresholds no longer crossed; a lowered
+		 * one alerts (and may pause) at once */
+		int crossed = 0;
+		while (crossed < t->nthresholds && t->budget_nusd > 0 &&
+		       t->spend_nusd * 100 >= (int64_t)t->thresholds[crossed] * t->budget_nusd)
+			crossed++;
+		if (t->alerted > crossed)
+			t->alerted = crossed;
+		budget_check(c->g, t);
+		send_team(c, 200, t);
+	}
+	json_decref(before);
+	json_decref(after);
+}
+
+static void team_patch(struct actx *c, struct team *t)
+{
+	json_t *j = body_object(c);
+	if (j && only_fields(c, j, team_patch_fields) == 0 && check_if_match(c, t) == 0)
+		team_update(c, t, j, "team.update");
+	json_decref(j);
+}
+
+static void team_models(struct actx *c, struct team *t)
+{
+	json_t *j = body_object(c);
+	static const char *const f[] = { "allowed_models", NULL };
+	if (j && only_fields(c, j, f) == 0 && check_if_match(c, t) == 0) {
+		if (!json_object_get(j, "allowed_models"))
+			admin_error(c->req, 400, "missing_field", "'allowed_models' is required.");
+		else
+			team_update(c, t, j, "team.models");
+	}
+	json_decref(j);
+}
+
+static void team_pause(struct actx *c, struct team *t, bool pause)
+{
+	json_t *j = body_object(c);
+	if (!j)
+		return;
+	static const char *const pf[] = { "reason", NULL }, *const rf[] = { "override", NULL };
+	if (only_fields(c, j, pause ? pf : rf) < 0)
+		goto out;
+	const char *reason = json_string_value(json_object_get(j, "reason"));
+	if (pause) {
+		if (!reason || strspn(reason, " \t\r\n") == strlen(reason)) {
+			admin_error(c->req, 400, "reason_required", "Pausing needs a non-empty 'reason' (shown to the team's callers).");
+			goto out;
+		}
+		if (strlen(reason) > 500) {
+			admin_error(c->req, 400, "invalid_value", "'reason' is limited to 500 characters.");
+			goto out;
+		}
+		if (t->state == TEAM_PAUSED) { /* idempotent: nothing changes */
+			send_team(c, 200, t);
+			goto out;
+		}
+	} else {
+		if (t->state == TEAM_ACTIVE) {
+			send_team(c, 200, t);
+			goto out;
+		}
+		json_t *ov = json_object_get(j, "override");
+		if (ov && !json_is_boolean(ov)) {
+			admin_error(c->req, 400, "invalid_value", "'override' must be true or false.");
+			goto out;
+		}
+		if (t->state == TEAM_BUDGET_PAUSED && t->spend_nusd >= t->budget_nusd && !json_is_true(ov)) {
+			admin_error(c->req, 409, "budget_exhausted",
+				    "Team '%s' is paused because it spent its monthly budget ($%.2f of $%.2f). Raise "
+				    "monthly_budget_usd first, or resume with {\"override\": true}.",
+				    t->id, (double)t->spend_nusd / NUSD_PER_USD, (double)t->budget_nusd / NUSD_PER_USD);
+			goto out;
+		}
+	}
+	struct team copy = team_copy(t);
+	free(copy.paused_by);
+	free(copy.paused_reason);
+	if (pause) {
+		copy.state = TEAM_PAUSED;
+		copy.paused_by = c->op[0] ? xasprintf("%s (%s)", c->who->name, c->op) : xstrdup(c->who->name);
+		copy.paused_reason = xstrdup(reason);
+		copy.paused_at = gw_now(c->g);
+	} else {
+		/* an override lets the team spend past its budget until the month ends */
+		if (t->state == TEAM_BUDGET_PAUSED && t->spend_nusd >= t->budget_nusd)
+			copy.override_until = month_next_ms(gw_now(c->g));
+		copy.state = TEAM_ACTIVE;
+		copy.paused_by = copy.paused_reason = NULL;
+		copy.paused_at = 0;
+	}
+	copy.version = t->version + 1;
+	json_t *before = team_out(c, t);
+	json_t *after = team_json(&copy, gw_now(c->g), keys_of_team(c->g, t->id));
+	if (commit_change(c, pause ? "team.pause" : "team.resume", t->id, before, after, put_team, &copy) != 0) {
+		team_copy_free(&copy);
+	} else {
+		team_adopt(t, &copy);
+		send_team(c, 200, t);
+	}
+	json_decref(before);
+	json_decref(after);
+out:
+	json_decref(j);
+}
+
+/* ---- client tokens -------------------------------------------------- */
+
+static void tokens_list(struct actx *c, struct team *t)
+{
+	json_t *a = json_array();
+	for (int i = 0; i < c->g->reg.ntokens; i++)
+		if (strcmp(c->g->reg.tokens[i]->team, t->id) == 0)
+			json_array_append_new(a, ctoken_json(c->g->reg.tokens[i]));
+	httpd_send_json(c->req, 200, json_pack("{s:o}", "tokens", a));
+}
+
+static void tokens_create(struct actx *c, struct team *t)
+{
+	json_t *j = body_object(c);
+	static const char *const f[] = { "label", "key", NULL };
+	if (!j || only_fields(c, j, f) < 0)
+		goto out;
+	const char *label = json_string_value(json_object_get(j, "label"));
+	const char *key = json_string_value(json_object_get(j, "key"));
+	if (json_object_get(j, "label") && (!label || strlen(label) > 200)) {
+		admin_error(c->req, 400, "invalid_value", "'label' must be a string (200 chars at most).");
+		goto out;
+	}
+	struct ukey *k = NULL;
+	if (key) {
+		k = registry_key(&c->g->reg, key);
+		if (!k || strcmp(k->team, t->id) != 0) {
+			admin_error(c->req, 422, "unknown_key", "Upstream key '%s' does not belong to team '%s'.", key, t->id);
+			goto out;
+		}
+	} else {
+		int n = 0;
+		for (int i = 0; i < c->g->reg.nkeys; i++)
+			if (strcmp(c->g->reg.keys[i]->team, t->id) == 0) {
+				k = c->g->reg.keys[i];
+				n++;
+			}
+		if (n != 1) {
+			admin_error(c->req, 422, n ? "key_required" : "no_upstream_key",
+				    n ? "Team '%s' has %d upstream keys: name one with \"key\"."
+				      : "Team '%s' has no upstream key yet: add one with POST /admin/v1/keys first.",
+				    t->id, n);
+			goto out;
+		}
+	}
+	struct ctoken *tok = xcalloc(1, sizeof *tok);
+	char *rid = random_token("tok_", 12);
+	tok->id = rid;
+	tok->team = xstrdup(t->id);
+	tok->key = xstrdup(k->name);
+	tok->label = xstrdup(label ? label : "");
+	tok->created_at = gw_now(c->g);
+	tok->created_by = xstrdup(c->who->name);
+	char *secret = random_token("ggt_", 40);
+	sha256_hex(secret, strlen(secret), tok->hash);
+	json_t *after = ctoken_json(tok);
+	if (commit_change(c, "token.create", tok->id, NULL, after, put_token, tok) != 0) {
+		ctoken_free(tok);
+	} else {
+		registry_add_token(&c->g->reg, tok);
+		json_t *r = ctoken_json(tok);
+		json_object_set_new(r, "token", json_string(secret));
+		json_object_set_new(r, "note", json_string("Shown once: the gateway keeps only its hash."));
+		httpd_send_json(c->req, 201, r);
+	}
+	json_decref(after);
+	secret_free(secret);
+out:
+	json_decref(j);
+}
+
+static void token_revoke(struct actx *c, struct team *t, const char *tid)
+{
+	struct ctoken *tok = strmap_get(c->g->reg.token_by_id, tid);
+	if (!tok || strcmp(tok->team, t->id) != 0) {
+		admin_error(c->req, 404, "not_found", "Team '%s' has no client token '%s'.", t->id, tid);
+		return;
+	}
+	if (tok->revoked_at) {
+		httpd_send_json(c->req, 200, ctoken_json(tok));
+		return;
+	}
+	json_t *before = ctoken_json(tok);
+	tok->revoked_at = gw_now(c->g);
+	json_t *after = ctoken_json(tok);
+	if (commit_change(c, "token.revoke", tok->id, before, after, put_token, tok) != 0) {
+		tok->revoked_at = 0;
+	} else {
+		strmap_del(c->g->reg.token_by_hash, tok->hash);
+		httpd_send_json(c->req, 200, ctoken_json(tok));
+	}
+	json_decref(before);
+	json_decref(after);
+}
+
+/* ---- upstream keys ---------------------------------------------------- */
+
+static json_t *key_out(struct actx *c, const struct ukey *k)
+{
+	return ukey_json(k, gw_now(c->g), c->g->cfg.drain_seconds * 1000);
+}
+
+static void keys_create(struct actx *c)
+{
+	json_t *j = body_object(c);
+	static const char *const f[] = { "name", "team", "secret", NULL };
+	if (!j || only_fields(c, j, f) < 0)
+		goto out;
+	const char *name = json_string_value(json_object_get(j, "name"));
+	const char *team = json_string_value(json_object_get(j, "team"));
+	const char *secret = json_string_value(json_object_get(j, "secret"));
+	if (!name || !team || !secret) {
+		admin_error(c->req, 400, "missing_field", "'name', 'team' and 'secret' are required.");
+		goto out;
+	}
+	if (!registry_team(&c->g->reg, team)) {
+		admin_error(c->req, 422, "unknown_team", "Team '%s' does not exist.", team);
+		goto out;
+	}
+	char *why = NULL;
+	if (!key_name_valid(name, team, &why)) {
+		admin_error(c->req, 422, "invalid_key_name", "%s", why);
+		free(why);
+		goto out;
+	}
+	if (registry_key(&c->g->reg, name)) {
+		admin_error(c->req, 409, "key_exists", "Upstream key '%s' already exists.", name);
+		goto out;
+	}
+	if (!groq_key_valid(secret)) {
+		admin_error(c->req, 422, "invalid_secret", "'secret' must be a Groq API key: 'gsk_' followed by letters and digits.");
+		goto out;
+	}
+	for (int i = 0; i < c->g->reg.nkeys; i++) {
+		struct ukey *o = c->g->reg.keys[i];
+		if (str_eq(o->secret, secret) || str_eq(o->new_secret, secret)) {
+			admin_error(c->req, 409, "secret_in_use", "This Groq key is already held as '%s'.", o->name);
+			goto out;
+		}
+	}
+	struct ukey *k = xcalloc(1, sizeof *k);
+	k->name = xstrdup(name);
+	k->team = xstrdup(team);
+	k->secret = xstrdup(secret);
+	secret_fingerprint(secret, k->fp, sizeof k->fp);
+	k->created_at = gw_now(c->g);
+	k->hour_base = k->created_at / 3600000;
+	json_t *after = key_out(c, k);
+	if (commit_change(c, "key.create", k->name, NULL, after, put_key, k) != 0) {
+		ukey_free(k);
+	} else {
+		registry_add_key(&c->g->reg, k);
+		httpd_send_json(c->req, 201, key_out(c, k));
+	}
+	json_decref(after);
+out:
+	if (j) {
+		json_t *s = json_object_get(j, "secret");
+		if (json_is_string(s))
+			secret_wipe((char *)json_string_value(s), json_string_length(s));
+	}
+	json_decref(j);
+}
+
+static void keys_list(struct actx *c)
+{
+	char *team = httpd_query(c->req, "team");
+	json_t *a = json_array();
+	for (int i = 0; i < c->g->reg.nkeys; i++)
+		if (!team || strcmp(c->g->reg.keys[i]->team, team) == 0)
+			json_array_append_new(a, key_out(c, c->g->reg.keys[i]));
+	free(team);
+	httpd_send_json(c->req, 200, json_pack("{s:o}", "keys", a));
+}
+
+/* ---- overview, usage, audit, models --------------------------------- */
+
+static int cmp_team(const void *a, const void *b)
+{
+	return strcmp((*(struct team *const *)a)->id, (*(struct team *const *)b)->id);
+}
+
+static json_t *headroom_json(const struct headroom *h)
+{
+	if (!h->seen_at)
+		return json_null();
+	char ts[32];
+	time_iso(h->seen_at, ts, sizeof ts);
+	return json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:s}", "limit_requests", (json_int_t)h->limit_req,
+			 "remaining_requests", (json_int_t)h->rem_req, "limit_tokens", (json_int_t)h->limit_tok,
+			 "remaining_tokens", (json_int_t)h->rem_tok, "reset_requests_ms", (json_int_t)h->reset_req_ms,
+			 "reset_tokens_ms", (json_int_t)h->reset_tok_ms, "seen_at", ts);
+}
+
+static void overview(struct actx *c)
+{
+	struct gateway *g = c->g;
+	int64_t now = gw_now(g);
+	strmap *kc = strmap_new();
+	static int counts[1];
+	(void)counts;
+	int *per = xcalloc((size_t)g->reg.nteams + 1, sizeof *per);
+	for (int i = 0; i < g->reg.nteams; i++)
+		strmap_put(kc, g->reg.teams[i]->id, &per[i]);
+	json_t *keys = json_array();
+	for (int i = 0; i < g->reg.nkeys; i++) {
+		struct ukey *k = g->reg.keys[i];
+		int *n = strmap_get(kc, k->team);
+		if (n)
+			(*n)++;
+		char lu[32];
+		time_iso(k->last_used_at, lu, sizeof lu);
+		json_array_append_new(keys, json_pack("{s:s,s:s,s:s,s:s,s:s,s:I,s:s,s:I}", "name", k->name, "team",
+						      k->team, "fingerprint", k->fp, "state",
+						      k->rejected ? "rejected" : k->rot ? "rotating" : "active",
+						      "last_used_at", lu, "requests_24h",
+						      (json_int_t)ukey_requests_24h(k, now), "rotation_step",
+						      rot_step_name(k->rot), "created_ms", (json_int_t)k->created_at));
+	}
+	struct team **sorted = xmalloc(((size_t)g->reg.nteams + 1) * sizeof *sorted);
+	memcpy(sorted, g->reg.teams, (size_t)g->reg.nteams * sizeof *sorted);
+	qsort(sorted, (size_t)g->reg.nteams, sizeof *sorted, cmp_team);
+	json_t *teams = json_array();
+	int n_active = 0, n_paused = 0, n_bpaused = 0, rpm = 0;
+	for (int i = 0; i < g->reg.nteams; i++) {
+		struct team *t = sorted[i];
+		budget_roll(g, t, now);
+		int r = rl_count(&t->rl, now);
+		rpm += r;
+		n_active += t->state == TEAM_ACTIVE;
+		n_paused += t->state == TEAM_PAUSED;
+		n_bpaused += t->state == TEAM_BUDGET_PAUSED;
+		json_t *models = json_array();
+		for (int m = 0; m < t->nmodels; m++)
+			json_array_append_new(models, json_string(t->models[m]));
+		double pct = t->budget_nusd > 0 ? 100.0 * (double)t->spend_nusd / (double)t->budget_nusd : 0;
+		json_t *row = json_pack("{s:s,s:s,s:s,s:i,s:I,s:f,s:f,s:f,s:o,s:i,s:I,s:I}", "id", t->id, "name",
+					t->name, "state", team_state_name(t->state), "rpm", r, "rpm_limit",
+					(json_int_t)t->rpm_limit, "spend_mtd_usd",
+					(double)t->spend_nusd / NUSD_PER_USD, "monthly_budget_usd",
+					(double)t->budget_nusd / NUSD_PER_USD, "spend_pct",
+					floor(pct * 100 + 0.5) / 100, "allowed_models", models, "keys", *(int *)strmap_get(kc, t->id),
+					"version", (json_int_t)t->version, "max_tokens_per_request", (json_int_t)t->max_tokens);
+		if (t->state != TEAM_ACTIVE) {
+			char pa[32];
+			time_iso(t->paused_at, pa, sizeof pa);
+			json_object_set_new(row, "paused_by", json_string(t->paused_by ? t->paused_by : ""));
+			json_object_set_new(row, "paused_reason", json_string(t->paused_reason ? t->paused_reason : ""));
+			json_object_set_new(row, "paused_at", json_string(pa));
+		}
+		json_array_append_new(teams, row);
+	}
+	free(sorted);
+	free(per);
+	strmap_free(kc);
+	char started[32], nows[32];
+	time_iso(g->started_ms, started, sizeof started);
+	time_iso(now, nows, sizeof nows);
+	int64_t ob = g->cfg.org_budget_nusd;
+	json_t *o = json_pack(
+		"{s:{s:s,s:I,s:s,s:s,s:s,s:I},s:{s:f,s:o,s:o,s:o},s:{s:i,s:i,s:i,s:i,s:i,s:i,s:i},s:o,s:o,s:o}",
+		"gateway", "version", GG_VERSION, "uptime_s", (json_int_t)((now - g->started_ms) / 1000),
+		"started_at", started, "now", nows, "upstream", g->cfg.upstream_base, "now_ms", (json_int_t)now,
+		"org", "spend_mtd_usd", (double)g->reg.org_spend_nusd / NUSD_PER_USD, "monthly_budget_usd",
+		ob ? json_real((double)ob / NUSD_PER_USD) : json_null(), "spend_pct",
+		ob ? json_real(floor(10000.0 * (double)g->reg.org_spend_nusd / (double)ob + 0.5) / 100) : json_null(),
+		"headroom", headroom_json(&g->org_hr), "totals", "teams", g->reg.nteams, "keys", g->reg.nkeys,
+		"active", n_active, "paused", n_paused, "budget_paused", n_bpaused, "rpm", rpm, "inflight",
+		g->inflight, "teams", teams, "keys", keys, "alerts", alerts_recent(g, 20));
+	httpd_send_json(c->req, 200, o);
+}
+
+static int64_t window_ms(const char *s)
+{
+	if (!s)
+		return -1;
+	size_t n = strlen(s);
+	if (n >= 2 && s[n - 1] == 'd') {
+		int64_t d;
+		char tmp[32];
+		snprintf(tmp, sizeof tmp, "%.*s", (int)(n - 1), s);
+		return parse_i64(tmp, &d) && d > 0 ? d * 86400000 : -1;
+	}
+	return gotime_parse_ms(s);
+}
+
+static void usage_route(struct actx *c)
+{
+	struct gateway *g = c->g;
+	char *team = httpd_query(c->req, "team"), *win = httpd_query(c->req, "window"),
+	     *step = httpd_query(c->req, "step");
+	int64_t now = gw_now(g), from, stepms;
+	if (team && !registry_team(&g->reg, team)) {
+		admin_error(c->req, 404, "not_found", "Team '%s' does not exist.", team);
+		goto out;
+	}
+	if (!win || strcmp(win, "month") == 0 || strcmp(win, "mtd") == 0) {
+		from = month_start_ms(now);
+		stepms = step ? window_ms(step) : 86400000;
+	} else {
+		int64_t w = window_ms(win);
+		if (w <= 0 || w > now - month_start_ms(now) + 31 * 86400000LL) {
+			admin_error(c->req, 400, "invalid_window",
+				    "'window' must be a duration like 60m, 24h or 7d, or 'month'; at most about a month.");
+			goto out;
+		}
+		stepms = step ? window_ms(step) : (w >= 86400000 ? 3600000 : 60000);
+		from = now - w;
+	}
+	if (stepms < 1000) {
+		admin_error(c->req, 400, "invalid_step", "'step' must be a duration of at least 1s, like 1m or 1h.");
+		goto out;
+	}
+	from -= from % stepms;
+	int64_t n = (now - from) / stepms + 1;
+	if (n > 2000) {
+		admin_error(c->req, 400, "invalid_step", "'step' is too small for this window (at most 2000 points).");
+		goto out;
+	}
+	char *cause = NULL;
+	json_t *pts = store_usage(g->store, team, from, stepms, (int)n, &cause);
+	if (!pts) {
+		admin_error(c->req, 503, "store_unavailable", "%s", cause);
+		free(cause);
+		goto out;
+	}
+	json_t *t = team ? team_out(c, registry_team(&g->reg, team)) : json_null();
+	double spent = team ? json_real_value(json_object_get(t, "spend_mtd_usd"))
+			    : (double)g->reg.org_spend_nusd / NUSD_PER_USD;
+	/* projection: month-to-date spend at its average daily rate */
+	int64_t ms0 = month_start_ms(now), ms1 = month_next_ms(now);
+	double elapsed = (double)(now - ms0), total = (double)(ms1 - ms0);
+	double proj = elapsed > 3600000 ? spent * total / elapsed : spent;
+	httpd_send_json(c->req, 200, json_pack("{s:o,s:I,s:I,s:I,s:o,s:f,s:f}", "team", team ? json_string(team) : json_null(),
+					       "from_ms", (json_int_t)from, "step_ms", (json_int_t)stepms,
+					       "now_ms", (json_int_t)now, "points", pts, "spend_mtd_usd", spent,
+					       "projected_month_usd", proj));
+	json_decref(t);
+out:
+	free(team);
+	free(win);
+	free(step);
+}
+
+static void audit_route(struct actx *c)
+{
+	char *l = httpd_query(c->req, "limit"), *b = httpd_query(c->req, "before");
+	int64_t limit = 50, before = 0;
+	if ((l && (!parse_i64(l, &limit) || limit < 1 || limit > 1000)) || (b && !parse_i64(b, &before))) {
+		admin_error(c->req, 400, "invalid_value", "'limit' must be 1..1000 and 'before' an audit id.");
+	} else {
+		char *cause = NULL;
+		json_t *a = store_audit_list(c->g->store, (int)limit, before, &cause);
+		if (!a) {
+			admin_error(c->req, 503, "store_unavailable", "%s", cause);
+			free(cause);
+		} else {
+			size_t n = json_array_size(a);
+			json_t *next = n == (size_t)limit ? json_object_get(json_array_get(a, n - 1), "id") : NULL;
+			httpd_send_json(c->req, 200, json_pack("{s:o,s:O}", "entries", a, "next_before", next ? next : json_null()));
+		}
+	}
+	free(l);
+	free(b);
+}
+
+static void models_route(struct actx *c)
+{
+	struct gateway *g = c->g;
+	json_t *out = json_array();
+	strmap *seen = strmap_new();
+	size_t i;
+	json_t *m;
+	json_array_foreach(json_object_get(g->models_cache, "data"), i, m) {
+		const char *id = json_string_value(json_object_get(m, "id"));
+		if (!id || strmap_get(seen, id))
+			continue;
+		strmap_put(seen, id, (void *)1);
+		const struct price *p = config_price(&g->cfg, id);
+		json_t *row = json_pack("{s:s,s:b,s:O}", "id", id, "listed_by_groq", 1, "owned_by",
+					json_object_get(m, "owned_by") ? json_object_get(m, "owned_by") : json_null());
+		json_object_set_new(row, "input_per_mtok", p ? json_real(p->in_per_mtok) : json_null());
+		json_object_set_new(row, "output_per_mtok", p ? json_real(p->out_per_mtok) : json_null());
+		json_object_set(row, "context_window", json_object_get(m, "context_window") ? json_object_get(m, "context_window") : json_null());
+		json_array_append_new(out, row);
+	}
+	for (int k = 0; k < g->cfg.nprices; k++) {
+		const struct price *p = &g->cfg.prices[k];
+		if (strmap_get(seen, p->model))
+			continue;
+		json_array_append_new(out, json_pack("{s:s,s:b,s:n,s:f,s:f,s:n}", "id", p->model, "listed_by_groq", 0,
+						     "owned_by", "input_per_mtok", p->in_per_mtok, "output_per_mtok",
+						     p->out_per_mtok, "context_window"));
+	}
+	strmap_free(seen);
+	char ts[32];
+	time_iso(g->models_cached_at, ts, sizeof ts);
+	httpd_send_json(c->req, 200, json_pack("{s:o,s:s}", "models", out, "refreshed_at", ts));
+}
+
+/* ---- routing ---------------------------------------------------------- */
+
+/* Splits "/admin/v1/a/b/c" after the prefix into up to 5 segments. */
+static int split(const char *path, char seg[][128], int max)
+{
+	int n = 0;
+	const char *p = path;
+	while (*p && n < max) {
+		while (*p == '/')
+			p++;
+		if (!*p)
+			break;
+		const char *e = strchr(p, '/');
+		size_t l = e ? (size_t)(e - p) : strlen(p);
+		if (l >= 128)
+			return -1;
+		memcpy(seg[n], p, l);
+		seg[n][l] = '\0';
+		n++;
+		p += l;
+	}
+	return *p && n == max ? -1 : n;
+}
+
+static void method_not_allowed(struct actx *c, const char *allowed)
+{
+	httpd_set_header(c->req, "Allow", allowed);
+	admin_error(c->req, 405, "method_not_allowed", "Use %s on this route.", allowed);
+}
+
+void admin_handle(struct gateway *g, struct evhttp_request *req, const char *path)
+{
+	struct actx c = { .g = g, .req = req, .cmd = evhttp_request_get_command(req) };
+	c.who = admintok_find(g->admins, g->nadmins, httpd_bearer(req));
+	if (!c.who) {
+		httpd_set_header(req, "WWW-Authenticate", "Bearer realm=\"groqgate-admin\"");
+		admin_error(req, 401, "unauthorized", "Send 'Authorization: Bearer <admin token>' with a token listed in the admin tokens file.");
+		return;
+	}
+	const char *op = httpd_header(req, "X-Operator");
+	if (op) {
+		size_t j = 0;
+		for (const char *s = op; *s && j < sizeof c.op - 1; s++)
+			if (isprint((unsigned char)*s))
+				c.op[j++] = *s;
+		c.op[j] = '\0';
+	}
+	bool mutating = c.cmd != EVHTTP_REQ_GET && c.cmd != EVHTTP_REQ_HEAD;
+	if (mutating && c.who->role != ROLE_OPERATOR) {
+		admin_error(req, 403, "forbidden", "Token '%s' has the viewer role, which may only read. This needs an operator token.",
+			    c.who->name);
+		return;
+	}
+	char seg[6][128];
+	int n = split(path + strlen("/admin/v1"), seg, 6);
+	bool get = c.cmd == EVHTTP_REQ_GET || c.cmd == EVHTTP_REQ_HEAD, post = c.cmd == EVHTTP_REQ_POST;
+	if (n == 1 && strcmp(seg[0], "overview") == 0) {
+		get ? overview(&c) : method_not_allowed(&c, "GET");
+	} else if (n == 1 && strcmp(seg[0], "teams") == 0) {
+		if (get) {
+			json_t *a = json_array();
+			struct team **s = xmalloc(((size_t)g->reg.nteams + 1) * sizeof *s);
+			memcpy(s, g->reg.teams, (size_t)g->reg.nteams * sizeof *s);
+			qsort(s, (size_t)g->reg.nteams, sizeof *s, cmp_team);
+			for (int i = 0; i < g->reg.nteams; i++) {
+				budget_roll(g, s[i], gw_now(g));
+				json_array_append_new(a, team_out(&c, s[i]));
+			}
+			free(s);
+			httpd_send_json(req, 200, json_pack("{s:o}", "teams", a));
+		} else if (post) {
+			teams_create(&c);
+		} else {
+			method_not_allowed(&c, "GET, POST");
+		}
+	} else if (n >= 2 && strcmp(seg[0], "teams") == 0) {
+		struct team *t = registry_team(&g->reg, seg[1]);
+		if (!t) {
+			admin_error(req, 404, "not_found", "Team '%s' does not exist.", seg[1]);
+			return;
+		}
+		budget_roll(g, t, gw_now(g));
+		if (n == 2) {
+			if (get)
+				send_team(&c, 200, t);
+			else if (c.cmd == EVHTTP_REQ_PATCH)
+				team_patch(&c, t);
+			else
+				method_not_allowed(&c, "GET, PATCH");
+		} else if (n == 3 && strcmp(seg[2], "models") == 0) {
+			c.cmd == EVHTTP_REQ_PUT ? team_models(&c, t) : method_not_allowed(&c, "PUT");
+		} else if (n == 3 && (strcmp(seg[2], "pause") == 0 || strcmp(seg[2], "resume") == 0)) {
+			post ? team_pause(&c, t, seg[2][0] == 'p') : method_not_allowed(&c, "POST");
+		} else if (n == 3 && strcmp(seg[2], "tokens") == 0) {
+			get ? tokens_list(&c, t) : post ? tokens_create(&c, t) : method_not_allowed(&c, "GET, POST");
+		} else if (n == 4 && strcmp(seg[2], "tokens") == 0) {
+			c.cmd == EVHTTP_REQ_DELETE ? token_revoke(&c, t, seg[3]) : method_not_allowed(&c, "DELETE");
+		} else {
+			admin_error(req, 404, "not_found", "No such route: %s", path);
+		}
+	} else if (n == 1 && strcmp(seg[0], "keys") == 0) {
+		get ? keys_list(&c) : post ? keys_create(&c) : method_not_allowed(&c, "GET, POST");
+	} else if (n >= 2 && strcmp(seg[0], "keys") == 0) {
+		struct ukey *k = registry_key(&g->reg, seg[1]);
+		if (!k) {
+			admin_error(req, 404, "not_found", "Upstream key '%s' does not exist.", seg[1]);
+		} else if (n == 2) {
+			get ? httpd_send_json(req, 200, key_out(&c, k)) : method_not_allowed(&c, "GET");
+		} else if (strcmp(seg[2], "rotation") == 0 && n <= 4) {
+			rotation_route(g, req, k, n == 4 ? seg[3] : NULL, c.who, c.op);
+		} else {
+			admin_error(req, 404, "not_found", "No such route: %s", path);
+		}
+	} else if (n == 1 && strcmp(seg[0], "usage") == 0) {
+		get ? usage_route(&c) : method_not_allowed(&c, "GET");
+	} else if (n == 1 && strcmp(seg[0], "audit") == 0) {
+		get ? audit_route(&c) : method_not_allowed(&c, "GET");
+	} else if (n == 1 && strcmp(seg[0], "models") == 0) {
+		get ? models_route(&c) : method_not_allowed(&c, "GET");
+	} else if (n == 1 && strcmp(seg[0], "alerts") == 0) {
+		if (get) {
+			char *cause = NULL;
+			json_t *a = store_alerts_list(g->store, 200, &cause);
+			if (a)
+				httpd_send_json(req, 200, json_pack("{s:o}", "alerts", a));
+			else
+				admin_error(req, 503, "store_unavailable", "%s", cause);
+			free(cause);
+		} else {
+			method_not_allowed(&c, "GET");
+		}
+	} else {
+		admin_error(req, 404, "not_found", "No such route: %s (see docs/admin-api.md)", path);
+	}
+}

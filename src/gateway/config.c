@@ -1,0 +1,249 @@
+/* config.c — reads groqgated's libconfig file into struct gw_config.
+ * Everything but the five settings of PRODUCT.md has a default; unknown
+ * settings are refused so that a typo never silently does nothing. */
+#include "gateway.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "conf.h"
+#include "util.h"
+
+static const char *const known_top[] = { "listen", "admin_listen", "upstream", "store", "admin",
+					 "prices", "rotation", "org", "alerts", "tls", "log", "limits" };
+
+static int check_known(conf *c, conf_node *n, const char *const *names, size_t nn, char **cause)
+{
+	for (int i = 0; i < conf_len(n); i++) {
+		conf_node *e = conf_elem(n, i);
+		bool ok = false;
+		for (size_t k = 0; k < nn && !ok; k++)
+			ok = strcmp(conf_name(e), names[k]) == 0;
+		if (!ok)
+			return conf_fail(c, n, conf_name(e), cause, "unknown setting (check the spelling; see docs/configuration.md)");
+	}
+	return 0;
+}
+
+static int get_str(conf *c, conf_node *n, const char *name, char **out, char **cause)
+{
+	const char *s = NULL;
+	int r = conf_str(c, n, name, &s, cause);
+	if (r == 1) {
+		free(*out);
+		*out = xstrdup(s);
+	}
+	return r;
+}
+
+static int get_pos(conf *c, conf_node *n, const char *name, int64_t *out, char **cause)
+{
+	int64_t v = *out;
+	int r = conf_int(c, n, name, &v, cause);
+	if (r == 1 && v < 0)
+		return conf_fail(c, n, name, cause, "must not be negative");
+	*out = v;
+	return r;
+}
+
+static int thresholds(conf *c, conf_node *n, int *out, int *nout, char **cause)
+{
+	conf_node *a = conf_child(n, "alert_thresholds");
+	if (!a)
+		return 0;
+	if (!conf_is_aggregate(a) || conf_len(a) > MAX_THRESHOLDS)
+		return conf_fail(c, n, "alert_thresholds", cause, "must be a list of up to 8 percentages, e.g. [50, 80, 95]");
+	*nout = 0;
+	for (int i = 0; i < conf_len(a); i++) {
+		double v;
+		if (conf_elem_num(conf_elem(a, i), &v) != 0 || v <= 0 || v > 100)
+			return conf_fail(c, n, "alert_thresholds", cause, "each threshold must be a number in 1..100");
+		out[(*nout)++] = (int)v;
+	}
+	return 1;
+}
+
+int config_load(const char *path, struct gw_config *g, char **cause)
+{
+	memset(g, 0, sizeof *g);
+	g->path = xstrdup(path);
+	g->listen = xstrdup("127.0.0.1:8080");
+	g->upstream_base = xstrdup("https://api.groq.com");
+	g->upstream_timeout_ms = 120000;
+	g->upstream_connect_timeout_ms = 5000;
+	g->store_path = xstrdup("/var/lib/groqgate/groqgate.db");
+	g->admin_tokens_file = xstrdup("/etc/groqgate/admin-tokens");
+	g->drain_seconds = 86400;
+	g->org_thresholds[0] = 50;
+	g->org_thresholds[1] = 80;
+	g->org_thresholds[2] = 95;
+	g->n_org_thresholds = 3;
+	g->max_body_bytes = 4 << 20;
+	g->max_header_bytes = 16384;
+	g->client_timeout_s = 300;
+	g->default_queue_wait_ms = 30000;
+	g->shutdown_grace_ms = 10000;
+
+	conf *c = conf_load(path, cause);
+	if (!c)
+		return -1;
+	conf_node *root = conf_root(c), *n;
+	int rc = -1;
+	if (check_known(c, root, known_top, ARRAY_LEN(known_top), cause) < 0)
+		goto out;
+	if (get_str(c, root, "listen", &g->listen, cause) < 0 ||
+	    get_str(c, root, "admin_listen", &g->admin_listen, cause) < 0)
+		goto out;
+	char host[256];
+	int port;
+	char *why = NULL;
+	if (parse_hostport(g->listen, host, sizeof host, &port, &why) != 0) {
+		conf_fail(c, root, "listen", cause, why);
+		free(why);
+		goto out;
+	}
+	if ((n = conf_child(root, "upstream"))) {
+		static const char *const k[] = { "base_url", "timeout_ms", "connect_timeout_ms" };
+		if (check_known(c, n, k, ARRAY_LEN(k), cause) < 0 ||
+		    get_str(c, n, "base_url", &g->upstream_base, cause) < 0 ||
+		    get_pos(c, n, "timeout_ms", &g->upstream_timeout_ms, cause) < 0 ||
+		    get_pos(c, n, "connect_timeout_ms", &g->upstream_connect_timeout_ms, cause) < 0)
+			goto out;
+		if (!str_starts(g->upstream_base, "http://") && !str_starts(g->upstream_base, "https://")) {
+			conf_fail(c, n, "base_url", cause, "must start with http:// or https://");
+			goto out;
+		}
+		size_t l = strlen(g->upstream_base);
+		while (l && g->upstream_base[l - 1] == '/')
+			g->upstream_base[--l] = '\0';
+	}
+	if ((n = conf_child(root, "store"))) {
+		static const char *const k[] = { "path" };
+		if (check_known(c, n, k, 1, cause) < 0 || get_str(c, n, "path", &g->store_path, cause) < 0)
+			goto out;
+	}
+	if ((n = conf_child(root, "admin"))) {
+		static const char *const k[] = { "tokens_file" };
+		if (check_known(c, n, k, 1, cause) < 0 ||
+		    get_str(c, n, "tokens_file", &g->admin_tokens_file, cause) < 0)
+			goto out;
+	}
+	if ((n = conf_child(root, "prices"))) {
+		if (!conf_is_aggregate(n)) {
+			conf_fail(c, root, "prices", cause, "must be a list of { model; input_per_mtok; output_per_mtok; }");
+			goto out;
+		}
+		g->prices = xcalloc((size_t)conf_len(n) + 1, sizeof *g->prices);
+		for (int i = 0; i < conf_len(n); i++) {
+			conf_node *p = conf_elem(n, i);
+			static const char *const k[] = { "model", "input_per_mtok", "output_per_mtok" };
+			const char *model = NULL;
+			double in = -1, outp = -1;
+			if (!conf_is_group(p)) {
+				conf_fail(c, p, NULL, cause, "each price must be a group { model = ...; input_per_mtok = ...; output_per_mtok = ...; }");
+				goto out;
+			}
+			if (check_known(c, p, k, ARRAY_LEN(k), cause) < 0 || conf_str(c, p, "model", &model, cause) < 0 ||
+			    conf_num(c, p, "input_per_mtok", &in, cause) < 0 ||
+			    conf_num(c, p, "output_per_mtok", &outp, cause) < 0)
+				goto out;
+			if (!model || !*model) {
+				conf_fail(c, p, "model", cause, "is required");
+				goto out;
+			}
+			if (in < 0 || outp < 0) {
+				conf_fail(c, p, in < 0 ? "input_per_mtok" : "output_per_mtok", cause,
+					  "is required and must be >= 0 (USD per million tokens)");
+				goto out;
+			}
+			if (config_price(g, model)) {
+				conf_fail(c, p, "model", cause, "this model is priced twice");
+				goto out;
+			}
+			g->prices[g->nprices++] = (struct price){ xstrdup(model), in, outp };
+		}
+	}
+	if ((n = conf_child(root, "rotation"))) {
+		static const char *const k[] = { "drain_seconds", "secret_hook" };
+		if (check_known(c, n, k, ARRAY_LEN(k), cause) < 0 ||
+		    get_pos(c, n, "drain_seconds", &g->drain_seconds, cause) < 0 ||
+		    get_str(c, n, "secret_hook", &g->secret_hook, cause) < 0)
+			goto out;
+	}
+	if ((n = conf_child(root, "org"))) {
+		static const char *const k[] = { "monthly_budget_usd", "alert_thresholds" };
+		double b = 0;
+		if (check_known(c, n, k, ARRAY_LEN(k), cause) < 0 || conf_num(c, n, "monthly_budget_usd", &b, cause) < 0 ||
+		    thresholds(c, n, g->org_thresholds, &g->n_org_thresholds, cause) < 0)
+			goto out;
+		if (b < 0) {
+			conf_fail(c, n, "monthly_budget_usd", cause, "must not be negative");
+			goto out;
+		}
+		g->org_budget_nusd = (int64_t)(b * NUSD_PER_USD + 0.5);
+	}
+	if ((n = conf_child(root, "alerts"))) {
+		static const char *const k[] = { "webhook_url" };
+		if (check_known(c, n, k, 1, cause) < 0 || get_str(c, n, "webhook_url", &g->webhook_url, cause) < 0)
+			goto out;
+	}
+	if ((n = conf_child(root, "tls"))) {
+		static const char *const k[] = { "cert", "key" };
+		if (check_known(c, n, k, 2, cause) < 0 || get_str(c, n, "cert", &g->tls_cert, cause) < 0 ||
+		    get_str(c, n, "key", &g->tls_key, cause) < 0)
+			goto out;
+		if (!g->tls_cert != !g->tls_key) {
+			conf_fail(c, n, g->tls_cert ? "key" : "cert", cause, "tls needs both cert and key");
+			goto out;
+		}
+	}
+	if ((n = conf_child(root, "log"))) {
+		static const char *const k[] = { "path" };
+		if (check_known(c, n, k, 1, cause) < 0 || get_str(c, n, "path", &g->log_path, cause) < 0)
+			goto out;
+	}
+	if ((n = conf_child(root, "limits"))) {
+		static const char *const k[] = { "max_body_bytes", "max_header_bytes", "client_timeout_s",
+						 "queue_max_wait_ms", "shutdown_grace_ms" };
+		if (check_known(c, n, k, ARRAY_LEN(k), cause) < 0 ||
+		    get_pos(c, n, "max_body_bytes", &g->max_body_bytes, cause) < 0 ||
+		    get_pos(c, n, "max_header_bytes", &g->max_header_bytes, cause) < 0 ||
+		    get_pos(c, n, "client_timeout_s", &g->client_timeout_s, cause) < 0 ||
+		    get_pos(c, n, "queue_max_wait_ms", &g->default_queue_wait_ms, cause) < 0 ||
+		    get_pos(c, n, "shutdown_grace_ms", &g->shutdown_grace_ms, cause) < 0)
+			goto out;
+	}
+	rc = 0;
+out:
+	conf_free(c);
+	if (rc != 0)
+		config_free(g);
+	return rc;
+}
+
+void config_free(struct gw_config *g)
+{
+	free(g->path);
+	free(g->listen);
+	free(g->admin_listen);
+	free(g->upstream_base);
+	free(g->store_path);
+	free(g->admin_tokens_file);
+	for (int i = 0; i < g->nprices; i++)
+		free(g->prices[i].model);
+	free(g->prices);
+	free(g->secret_hook);
+	free(g->webhook_url);
+	free(g->tls_cert);
+	free(g->tls_key);
+	free(g->log_path);
+	memset(g, 0, sizeof *g);
+}
+
+const struct price *config_price(const struct gw_config *c, const char *model)
+{
+	for (int i = 0; i < c->nprices; i++)
+		if (strcmp(c->prices[i].model, model) == 0)
+			return &c->prices[i];
+	return NULL;
+}

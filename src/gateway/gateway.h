@@ -1,0 +1,324 @@
+/* gateway.h — groqgated's modules, one heading per file. Reading this
+ * header is reading the gateway's architecture (see docs/architecture.md).
+ *
+ * Money is held as integer nano-dollars (1e-9 USD, "nusd") so that sums
+ * never drift; prices are USD per million tokens, so one token of a model
+ * priced P costs P*1000 nusd. */
+#ifndef GG_GATEWAY_H
+#define GG_GATEWAY_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "buf.h"
+#include "clock.h"
+#include "strmap.h"
+
+struct event;
+struct event_base;
+struct evhttp;
+struct evhttp_request;
+struct webhook;
+
+#define NUSD_PER_USD 1000000000LL
+#define MAX_THRESHOLDS 8
+
+/* ---- config.c: the gateway's libconfig file ------------------------ */
+struct price {
+	char *model;
+	double in_per_mtok, out_per_mtok;
+};
+
+struct gw_config {
+	char *path;
+	char *listen, *admin_listen;       /* admin_listen NULL: same listener */
+	char *upstream_base;
+	int64_t upstream_timeout_ms, upstream_connect_timeout_ms;
+	char *store_path;
+	char *admin_tokens_file;
+	struct price *prices;
+	int nprices;
+	int64_t drain_seconds;
+	char *secret_hook;                 /* rotation.secret_hook command, or NULL */
+	int64_t org_budget_nusd;           /* 0: no organisation budget */
+	int org_thresholds[MAX_THRESHOLDS], n_org_thresholds;
+	char *webhook_url;
+	char *tls_cert, *tls_key;
+	char *log_path;                    /* NULL: stderr */
+	int64_t max_body_bytes, max_header_bytes, client_timeout_s;
+	int64_t default_queue_wait_ms;
+	int64_t shutdown_grace_ms;
+};
+
+/* Fills *c from path; on error returns -1 with *cause "FILE:LINE: ...". */
+int config_load(const char *path, struct gw_config *c, char **cause);
+void config_free(struct gw_config *c);
+const struct price *config_price(const struct gw_config *c, const char *model);
+
+/* ---- admintok.c: the admin tokens file ----------------------------- */
+enum role { ROLE_VIEWER = 1, ROLE_OPERATOR = 2 };
+struct admin_token {
+	char name[64];
+	enum role role;
+	char hash[65];
+};
+/* Refuses a file group/other may read. Caller frees *out. */
+int admintok_load(const char *path, struct admin_token **out, int *n, char **cause);
+const struct admin_token *admintok_find(const struct admin_token *t, int n, const char *bearer);
+const char *role_name(enum role r);
+
+/* ---- ratelimit.c: exact sliding-window RPM ------------------------- */
+/* Keeps the times of the last `limit` admitted requests; a request is
+ * admitted when fewer than `limit` were admitted in the last 60 s. So no
+ * 60-second window, aligned or not, ever holds more than `limit`. */
+struct ratelimit {
+	int64_t *ts;
+	int cap, head, count;
+};
+void rl_init(struct ratelimit *rl, int limit);
+void rl_free(struct ratelimit *rl);
+void rl_resize(struct ratelimit *rl, int limit);
+/* 1 and records now when admitted; 0 with *retry_ms until a slot frees. */
+int rl_admit(struct ratelimit *rl, int64_t now, int64_t *retry_ms);
+int rl_count(const struct ratelimit *rl, int64_t now);
+/* ms until the oldest admitted request leaves the window (0 if room). */
+int64_t rl_reset_ms(const struct ratelimit *rl, int64_t now);
+
+/* ---- registry.c: teams, upstream keys, client tokens in memory ----- */
+enum team_state { TEAM_ACTIVE, TEAM_PAUSED, TEAM_BUDGET_PAUSED };
+enum rpm_mode { RPM_REJECT, RPM_QUEUE };
+enum rot_step { ROT_NONE, ROT_VERIFIED, ROT_DEPLOYED, ROT_SECRET_UPDATED, ROT_SWITCHED };
+
+struct waiter; /* a request held in an RPM queue (proxy.c) */
+
+struct team {
+	char *id, *name;
+	enum team_state state;
+	char **models;
+	int nmodels;
+	int64_t max_tokens, rpm_limit, queue_wait_ms;
+	enum rpm_mode rpm_mode;
+	int64_t budget_nusd;
+	int thresholds[MAX_THRESHOLDS], nthresholds;
+	bool auto_pause;
+	char *paused_by, *paused_reason;
+	int64_t paused_at, version, created_at;
+	int64_t override_until;  /* budget override (resume with override) ends */
+	/* runtime, rebuilt from the ledger at start */
+	int64_t spend_nusd, reserved_nusd, month_start;
+	int alerted; /* thresholds already alerted this month */
+	struct ratelimit rl;
+	struct waiter *qhead, *qtail;
+	int qlen;
+	struct event *qtimer;
+	int64_t rejected_total, requests_total;
+};
+
+struct headroom {
+	int64_t limit_req, rem_req, limit_tok, rem_tok, reset_req_ms, reset_tok_ms, seen_at;
+};
+
+struct ukey {
+	char *name, *team;
+	char *secret;                  /* wiped on free */
+	char fp[48];
+	int64_t created_at, last_used_at;
+	int64_t hourly[24], hour_base; /* requests per hour, last 24 h */
+	int inflight;
+	bool rejected;                 /* Groq answered 401 for it */
+	bool busy;                     /* a rotation step is running (verify, hook) */
+	/* rotation */
+	enum rot_step rot;
+	char *new_secret;
+	char new_fp[48];
+	char *rot_by;
+	int64_t rot_started_at, rot_switched_at, rot_updated_at;
+	int64_t old_since_switch, old_last_used;
+	int old_inflight;
+	struct headroom hr;
+};
+
+struct ctoken {
+	char *id, *team, *key, *label;
+	char hash[65];
+	int64_t created_at, revoked_at, last_used_at;
+	char *created_by;
+};
+
+struct registry {
+	struct team **teams;
+	int nteams, capteams;
+	struct ukey **keys;
+	int nkeys, capkeys;
+	struct ctoken **tokens;
+	int ntokens, captokens;
+	strmap *team_by_id, *key_by_name, *token_by_hash, *token_by_id;
+	int64_t org_spend_nusd, org_reserved_nusd, org_month_start;
+	int org_alerted;
+};
+
+void registry_init(struct registry *r);
+void registry_free(struct registry *r);
+struct team *team_new(void);
+void team_free(struct team *t);
+void registry_add_team(struct registry *r, struct team *t);
+void registry_add_key(struct registry *r, struct ukey *k);
+void registry_del_key(struct registry *r, struct ukey *k);
+void registry_add_token(struct registry *r, struct ctoken *t);
+struct team *registry_team(struct registry *r, const char *id);
+struct ukey *registry_key(struct registry *r, const char *name);
+void ukey_free(struct ukey *k);
+void ctoken_free(struct ctoken *t);
+bool team_allows(const struct team *t, const char *model);
+const char *team_state_name(enum team_state s);
+int team_state_parse(const char *s);
+const char *rot_step_name(enum rot_step s);
+/* Requests in the last 24 h from the hourly ring. */
+int64_t ukey_requests_24h(struct ukey *k, int64_t now);
+void ukey_count(struct ukey *k, int64_t now);
+/* The secret new requests use right now (new after a switch). */
+const char *ukey_active_secret(const struct ukey *k);
+/* team JSON for the admin API; live figures need now and the RPM window. */
+json_t *team_json(const struct team *t, int64_t now, int nkeys);
+json_t *ukey_json(const struct ukey *k, int64_t now, int64_t drain_ms);
+json_t *ctoken_json(const struct ctoken *t);
+/* Key names follow {team}-{environment}-{purpose}. */
+bool key_name_valid(const char *name, const char *team, char **cause);
+bool slug_valid(const char *s);
+
+/* ---- store.h / store_sqlite.c ------------------------------------- */
+#include "store.h"
+
+/* ---- budget.c: reservations, settlement, thresholds ---------------- */
+struct gateway;
+int64_t cost_nusd(const struct price *p, int64_t in_tokens, int64_t out_tokens);
+/* Month roll-over: resets spend, alerts and a budget pause. */
+void budget_roll(struct gateway *g, struct team *t, int64_t now);
+/* 0 and *reserved set, or -1 with *why (allocated) when it does not fit. */
+int budget_reserve(struct gateway *g, struct team *t, int64_t amount, char **why);
+/* Releases amount and adds actual; raises alerts, may auto-pause. */
+void budget_settle(struct gateway *g, struct team *t, int64_t reserved, int64_t actual);
+/* Re-evaluates thresholds and auto-pause after spend or budget changes. */
+void budget_check(struct gateway *g, struct team *t);
+
+/* ---- meter.c: usage from Groq responses ---------------------------- */
+struct usage {
+	int64_t prompt, completion;
+	bool seen;
+};
+/* Incremental SSE splitter: feeds bytes, yields complete events. */
+struct sse {
+	buf pending;
+	struct usage usage;  /* x_groq.usage, else top-level usage: counted once */
+	bool got_xgroq, done;
+	int64_t events;
+};
+void sse_init(struct sse *s);
+void sse_free(struct sse *s);
+/* Appends data; calls emit(arg, event, len) for each whole event (the
+ * bytes including the blank line). [DONE] is not emitted: s->done is set. */
+void sse_feed(struct sse *s, const char *data, size_t len,
+	      void (*emit)(void *arg, const char *ev, size_t len), void *arg);
+/* Reads usage from a non-streamed JSON body. */
+bool usage_from_json(const char *body, size_t len, struct usage *u);
+/* Upper bound of the prompt's tokens, from the request (never below what
+ * Groq counts: one token is at least one byte of text). */
+int64_t prompt_estimate(size_t body_len, json_t *body);
+
+/* ---- policy.c: the pipeline's decision stages --------------------- */
+struct verdict {
+	int status;
+	const char *type, *code;
+	char *message; /* allocated */
+	int64_t retry_ms;
+};
+void verdict_clear(struct verdict *v);
+/* authenticate: bearer -> token; 0 or -1 with a 401 verdict. */
+int stage_authenticate(struct registry *r, const char *bearer, struct ctoken **tok, struct verdict *v);
+/* policy: paused, allowlist, max-tokens cap (sets the cap when absent). */
+int stage_policy(const struct team *t, const char *model, json_t *body, int64_t *cap, struct verdict *v);
+/* rate limit: 0 admitted, -1 with a 429 verdict (retry_ms set). */
+int stage_ratelimit(struct team *t, int64_t now, struct verdict *v);
+
+/* ---- upstream.c: libcurl multi on the libevent loop ---------------- */
+struct upstream;
+struct utx;
+struct utx_cbs {
+	void (*on_head)(void *arg, long status, const char *headers); /* "name: value\r\n"... */
+	void (*on_data)(void *arg, const char *data, size_t len);
+	void (*on_done)(void *arg, int ok, const char *err);          /* err NULL when ok */
+};
+struct upstream *upstream_new(struct event_base *base);
+void upstream_free(struct upstream *u);
+/* Starts a transfer; body may be NULL. headers is a NULL-terminated list
+ * of "Name: value". Returns the transfer, owned by upstream until on_done
+ * or utx_cancel (after which no callback runs). */
+struct utx *upstream_start(struct upstream *u, const char *method, const char *url,
+			   const char *const *headers, const char *body, size_t len,
+			   int64_t timeout_ms, int64_t connect_timeout_ms,
+			   const struct utx_cbs *cbs, void *arg);
+void utx_cancel(struct utx *t);
+void utx_pause(struct utx *t, bool pause);
+int upstream_active(const struct upstream *u);
+
+/* ---- alerts.c: alert records and the webhook ---------------------- */
+void alert_raise(struct gateway *g, const char *kind, const char *team, const char *message);
+json_t *alerts_recent(struct gateway *g, int limit);
+
+/* ---- metrics.c: Prometheus text ----------------------------------- */
+struct metrics;
+struct metrics *metrics_new(void);
+void metrics_free(struct metrics *m);
+void metrics_request(struct metrics *m, const char *team, const char *model, int status,
+		     int64_t prompt, int64_t completion, int64_t cost, int64_t latency_us);
+void metrics_reject(struct metrics *m, const char *reason);
+void metrics_upstream_error(struct metrics *m, int status);
+void metrics_render(struct metrics *m, struct gateway *g, buf *out);
+
+/* ---- proxy.c: the data plane -------------------------------------- */
+void proxy_handle(struct gateway *g, struct evhttp_request *req, const char *path);
+int proxy_inflight(struct gateway *g);
+
+/* ---- admin.c: /admin/v1 ------------------------------------------- */
+void admin_handle(struct gateway *g, struct evhttp_request *req, const char *path);
+void admin_error(struct evhttp_request *req, int status, const char *code, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+/* Records an audit entry inside the current transaction. */
+int audit(struct gateway *g, const char *actor, const char *role, const char *op, const char *action,
+	  const char *target, json_t *before, json_t *after, char **cause);
+
+/* ---- rotation.c: the guided key rotation -------------------------- */
+void rotation_route(struct gateway *g, struct evhttp_request *req, struct ukey *k, const char *step,
+		    const struct admin_token *who, const char *op);
+
+/* ---- server.c / main.c: the process ------------------------------- */
+struct gateway {
+	struct gw_config cfg;
+	struct event_base *base;
+	struct evhttp *http, *admin_http;
+	struct upstream *up;
+	struct store *store;
+	struct registry reg;
+	struct metrics *metrics;
+	struct admin_token *admins;
+	int nadmins;
+	clock_src clock;
+	int64_t started_ms;
+	FILE *log;
+	char addr[128], admin_addr[128];
+	bool draining;
+	int inflight;
+	json_t *models_cache;   /* upstream model list */
+	int64_t models_cached_at;
+	json_t *recent_alerts;  /* newest last, bounded */
+	struct webhook *webhook;
+	struct headroom org_hr;
+};
+
+extern struct gateway *gw_current; /* for timer callbacks that hold a team */
+void gw_log(struct gateway *g, json_t *line); /* steals line */
+void webhook_free(struct gateway *g);
+int64_t gw_now(struct gateway *g);
+
+#endif

@@ -1,0 +1,427 @@
+/* main.c — groqgated: options, start-up, the HTTP front door, signals.
+ * One libevent loop carries clients, Groq (libcurl multi), timers and
+ * signals: no thread per request. */
+#include "gateway.h"
+
+#include <errno.h>
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <curl/curl.h>
+#include <getopt.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "httpd.h"
+#include "secret.h"
+#include "util.h"
+
+struct gateway *gw_current;
+
+static struct evhttp_bound_socket *bound[2];
+static struct event *drain_timer;
+static int64_t drain_deadline;
+static SSL_CTX *ssl_ctx;
+
+int64_t gw_now(struct gateway *g)
+{
+	return clock_now(&g->clock);
+}
+
+void gw_log(struct gateway *g, json_t *line)
+{
+	if (!json_object_get(line, "time")) {
+		char ts[32];
+		time_iso(gw_now(g), ts, sizeof ts);
+		json_object_set_new(line, "time", json_string(ts));
+	}
+	char *s = json_dumps(line, JSON_COMPACT | JSON_REAL_PRECISION(9));
+	json_decref(line);
+	if (s) {
+		fprintf(g->log ? g->log : stderr, "%s\n", s);
+		free(s);
+	}
+}
+
+/* ---- the model list, refreshed from Groq --------------------------- */
+
+struct mref {
+	struct gateway *g;
+	long status;
+	buf body;
+};
+
+static void mr_head(void *a, long st, const char *h)
+{
+	(void)h;
+	((struct mref *)a)->status = st;
+}
+
+static void mr_data(void *a, const char *d, size_t n)
+{
+	struct mref *m = a;
+	if (m->body.len < (1 << 20))
+		buf_add(&m->body, d, n);
+}
+
+static void mr_done(void *a, int ok, const char *err)
+{
+	struct mref *m = a;
+	if (ok && m->status == 200) {
+		json_t *j = json_loadb(m->body.data, m->body.len, 0, NULL);
+		if (json_is_array(json_object_get(j, "data"))) {
+			json_decref(m->g->models_cache);
+			m->g->models_cache = j;
+			m->g->models_cached_at = gw_now(m->g);
+		} else {
+			json_decref(j);
+		}
+	} else {
+		gw_log(m->g, json_pack("{s:s,s:s,s:i,s:s}", "level", "warn", "msg", "model list refresh failed",
+				       "status", (int)m->status, "error", err ? err : "http status"));
+	}
+	buf_free(&m->body);
+	free(m);
+}
+
+static void models_refresh(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	struct gateway *g = arg;
+	const char *secret = NULL;
+	for (int i = 0; i < g->reg.nkeys && !secret; i++)
+		if (!g->reg.keys[i]->rejected)
+			secret = ukey_active_secret(g->reg.keys[i]);
+	if (!secret)
+		return;
+	static const struct utx_cbs cbs = { mr_head, mr_data, mr_done };
+	struct mref *m = xcalloc(1, sizeof *m);
+	m->g = g;
+	buf_init(&m->body);
+	char *url = xasprintf("%s/openai/v1/models", g->cfg.upstream_base);
+	char *auth = xasprintf("Authorization: Bearer %s", secret);
+	const char *hdrs[] = { auth, NULL };
+	upstream_start(g->up, "GET", url, hdrs, NULL, 0, 15000, g->cfg.upstream_connect_timeout_ms, &cbs, m);
+	secret_free(auth);
+	free(url);
+}
+
+/* ---- routing ------------------------------------------------------- */
+
+static void handle(struct evhttp_request *req, void *arg, bool admin_allowed, bool data_allowed)
+{
+	struct gateway *g = arg;
+	const char *path = httpd_path(req);
+	if (strcmp(path, "/healthz") == 0) {
+		int64_t now = gw_now(g);
+		httpd_send_json(req, g->draining ? 503 : 200,
+				json_pack("{s:s,s:s,s:I,s:i,s:i}", "status", g->draining ? "draining" : "ok", "version",
+					  GG_VERSION, "uptime_s", (json_int_t)((now - g->started_ms) / 1000), "inflight",
+					  g->inflight, "schema", store_schema_version(g->store)));
+		return;
+	}
+	if (strcmp(path, "/metrics") == 0) {
+		buf b;
+		buf_init(&b);
+		metrics_render(g->metrics, g, &b);
+		httpd_send(req, 200, "text/plain; version=0.0.4", b.data, b.len);
+		buf_free(&b);
+		return;
+	}
+	if (admin_allowed && (strcmp(path, "/admin/v1") == 0 || str_starts(path, "/admin/v1/"))) {
+		admin_handle(g, req, path);
+		return;
+	}
+	if (data_allowed && str_starts(path, "/openai/v1/")) {
+		proxy_handle(g, req, path);
+		return;
+	}
+	char *m = xasprintf("Unknown request URL: %s %s. The gateway serves /openai/v1/* (as Groq does), "
+			    "/admin/v1/*, /healthz and /metrics.",
+			    httpd_method_name(req), path);
+	httpd_send_groq_error(req, 404, m, "invalid_request_error", "unknown_url");
+	free(m);
+}
+
+static void handle_main(struct evhttp_request *req, void *arg)
+{
+	struct gateway *g = arg;
+	handle(req, arg, g->admin_http == NULL, true);
+}
+
+static void handle_admin(struct evhttp_request *req, void *arg)
+{
+	handle(req, arg, true, false);
+}
+
+/* ---- TLS ------------------------------------------------------------ */
+
+static struct bufferevent *tls_bev(struct event_base *base, void *arg)
+{
+	(void)arg;
+	SSL *ssl = SSL_new(ssl_ctx);
+	return bufferevent_openssl_socket_new(base, -1, ssl, BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
+}
+
+static int tls_setup(struct gateway *g, char **cause)
+{
+	ssl_ctx = SSL_CTX_new(TLS_server_method());
+	SSL_CTX_set_min_proto_version(ssl_ctx, TLS1_2_VERSION);
+	if (SSL_CTX_use_certificate_chain_file(ssl_ctx, g->cfg.tls_cert) != 1)
+		return fail(cause, "tls.cert %s: cannot load the certificate", g->cfg.tls_cert);
+	if (SSL_CTX_use_PrivateKey_file(ssl_ctx, g->cfg.tls_key, SSL_FILETYPE_PEM) != 1 ||
+	    SSL_CTX_check_private_key(ssl_ctx) != 1)
+		return fail(cause, "tls.key %s: cannot load the key or it does not match the certificate", g->cfg.tls_key);
+	evhttp_set_bevcb(g->http, tls_bev, NULL);
+	return 0;
+}
+
+/* ---- signals ---------------------------------------------------------- */
+
+static void drain_check(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	struct gateway *g = arg;
+	if ((g->inflight == 0 && upstream_active(g->up) == 0) || wall_ms() >= drain_deadline) {
+		if (g->inflight)
+			gw_log(g, json_pack("{s:s,s:s,s:i}", "level", "warn", "msg", "grace period over; dropping requests",
+					    "inflight", g->inflight));
+		event_base_loopexit(g->base, NULL);
+		return;
+	}
+	struct timeval tv = { 0, 20000 };
+	evtimer_add(drain_timer, &tv);
+}
+
+static void on_term(evutil_socket_t sig, short what, void *arg)
+{
+	(void)what;
+	struct gateway *g = arg;
+	if (g->draining)
+		return;
+	g->draining = true;
+	gw_log(g, json_pack("{s:s,s:s,s:i,s:i}", "level", "info", "msg", "shutting down: no new connections, "
+			    "finishing in-flight requests", "signal", (int)sig, "inflight", g->inflight));
+	if (bound[0])
+		evhttp_del_accept_socket(g->http, bound[0]);
+	if (bound[1])
+		evhttp_del_accept_socket(g->admin_http, bound[1]);
+	bound[0] = bound[1] = NULL;
+	drain_deadline = wall_ms() + g->cfg.shutdown_grace_ms;
+	drain_timer = evtimer_new(g->base, drain_check, g);
+	drain_check(-1, 0, g);
+}
+
+static void on_hup(evutil_socket_t sig, short what, void *arg)
+{
+	(void)sig;
+	(void)what;
+	struct gateway *g = arg;
+	struct gw_config nc;
+	char *cause = NULL;
+	if (config_load(g->cfg.path, &nc, &cause) != 0) {
+		gw_log(g, json_pack("{s:s,s:s,s:s}", "level", "error", "msg", "reload refused; keeping the running configuration",
+				    "error", cause));
+		free(cause);
+		return;
+	}
+	struct admin_token *toks = NULL;
+	int nt = 0;
+	if (admintok_load(nc.admin_tokens_file, &toks, &nt, &cause) != 0) {
+		gw_log(g, json_pack("{s:s,s:s,s:s}", "level", "error", "msg", "reload refused; keeping the running configuration",
+				    "error", cause));
+		free(cause);
+		config_free(&nc);
+		return;
+	}
+	if (!str_eq(nc.listen, g->cfg.listen) || !str_eq(nc.store_path, g->cfg.store_path) ||
+	    !str_eq(nc.admin_listen, g->cfg.admin_listen))
+		gw_log(g, json_pack("{s:s,s:s}", "level", "warn", "msg",
+				    "listen, admin_listen and store.path change only on restart"));
+	/* swap, keeping what cannot change while running */
+	char *keep[] = { g->cfg.listen, g->cfg.admin_listen, g->cfg.store_path };
+	nc.listen = (free(nc.listen), keep[0]);
+	nc.admin_listen = (free(nc.admin_listen), keep[1]);
+	nc.store_path = (free(nc.store_path), keep[2]);
+	g->cfg.listen = g->cfg.admin_listen = g->cfg.store_path = NULL;
+	config_free(&g->cfg);
+	g->cfg = nc;
+	free(g->admins);
+	g->admins = toks;
+	g->nadmins = nt;
+	evhttp_set_max_body_size(g->http, (ev_ssize_t)g->cfg.max_body_bytes);
+	evhttp_set_max_headers_size(g->http, (ev_ssize_t)g->cfg.max_header_bytes);
+	gw_log(g, json_pack("{s:s,s:s,s:i,s:i}", "level", "info", "msg", "configuration reloaded", "prices",
+			    g->cfg.nprices, "admin_tokens", nt));
+}
+
+/* ---- start-up ---------------------------------------------------------- */
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: groqgated --config FILE [--check]\n"
+		   "  --config FILE  the gateway's configuration (libconfig; see groqgated(8))\n"
+		   "  --check        load and validate the configuration and tokens, then exit\n"
+		   "  --version      print the version\n"
+		   "Signals: TERM/INT drain and stop; HUP reloads configuration and admin tokens.\n");
+}
+
+static struct evhttp *new_http(struct gateway *g, void (*cb)(struct evhttp_request *, void *))
+{
+	struct evhttp *h = evhttp_new(g->base);
+	evhttp_set_allowed_methods(h, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE |
+					      EVHTTP_REQ_PATCH | EVHTTP_REQ_HEAD | EVHTTP_REQ_OPTIONS);
+	evhttp_set_gencb(h, cb, g);
+	evhttp_set_max_body_size(h, (ev_ssize_t)g->cfg.max_body_bytes);
+	evhttp_set_max_headers_size(h, (ev_ssize_t)g->cfg.max_header_bytes);
+	evhttp_set_timeout(h, (int)g->cfg.client_timeout_s);
+	evhttp_set_default_content_type(h, "application/json");
+	return h;
+}
+
+int main(int argc, char **argv)
+{
+	const char *config = NULL;
+	bool check_only = false;
+	static const struct option opts[] = { { "config", required_argument, 0, 'c' }, { "check", no_argument, 0, 'k' },
+					      { "help", no_argument, 0, 'h' }, { "version", no_argument, 0, 'V' },
+					      { 0, 0, 0, 0 } };
+	int o;
+	while ((o = getopt_long(argc, argv, "c:", opts, NULL)) != -1) {
+		switch (o) {
+		case 'c': config = optarg; break;
+		case 'k': check_only = true; break;
+		case 'h': usage(stdout); return 0;
+		case 'V': printf("groqgated %s\n", GG_VERSION); return 0;
+		default: usage(stderr); return 2;
+		}
+	}
+	if (!config || optind != argc) {
+		usage(stderr);
+		return 2;
+	}
+	static struct gateway G;
+	struct gateway *g = &G;
+	gw_current = g;
+	g->clock = clock_real;
+	char *cause = NULL;
+	if (config_load(config, &g->cfg, &cause) != 0) {
+		fprintf(stderr, "groqgated: %s\n", cause);
+		return 1;
+	}
+	if (admintok_load(g->cfg.admin_tokens_file, &g->admins, &g->nadmins, &cause) != 0) {
+		fprintf(stderr, "groqgated: admin.tokens_file: %s\n", cause);
+		return 1;
+	}
+	if (g->cfg.log_path) {
+		g->log = fopen(g->cfg.log_path, "a");
+		if (!g->log) {
+			fprintf(stderr, "groqgated: log.path %s: %s\n", g->cfg.log_path, strerror(errno));
+			return 1;
+		}
+		setvbuf(g->log, NULL, _IOLBF, 0);
+	}
+	if (check_only) {
+		printf("groqgated: %s is valid (%d prices, %d admin tokens)\n", config, g->cfg.nprices, g->nadmins);
+		return 0;
+	}
+	signal(SIGPIPE, SIG_IGN);
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+	g->store = store_open(g->cfg.store_path, &cause);
+	if (!g->store) {
+		fprintf(stderr, "groqgated: %s\n", cause);
+		return 1;
+	}
+	g->started_ms = gw_now(g);
+	registry_init(&g->reg);
+	if (store_load(g->store, &g->reg, g->started_ms, &cause) != 0) {
+		fprintf(stderr, "groqgated: %s\n", cause);
+		return 1;
+	}
+	/* thresholds already crossed this month are not alerted again */
+	for (int i = 0; i < g->reg.nteams; i++) {
+		struct team *t = g->reg.teams[i];
+		while (t->alerted < t->nthresholds && t->budget_nusd > 0 &&
+		       t->spend_nusd * 100 >= (int64_t)t->thresholds[t->alerted] * t->budget_nusd)
+			t->alerted++;
+	}
+	while (g->cfg.org_budget_nusd > 0 && g->reg.org_alerted < g->cfg.n_org_thresholds &&
+	       g->reg.org_spend_nusd * 100 >= (int64_t)g->cfg.org_thresholds[g->reg.org_alerted] * g->cfg.org_budget_nusd)
+		g->reg.org_alerted++;
+	json_t *recent = store_alerts_list(g->store, 100, &cause);
+	g->recent_alerts = recent ? recent : json_array();
+	g->metrics = metrics_new();
+	g->base = event_base_new();
+	g->up = upstream_new(g->base);
+	g->http = new_http(g, handle_main);
+	if (g->cfg.tls_cert && tls_setup(g, &cause) != 0) {
+		fprintf(stderr, "groqgated: %s\n", cause);
+		return 1;
+	}
+	if (httpd_bind(g->http, g->cfg.listen, g->addr, sizeof g->addr, &bound[0], &cause) != 0) {
+		fprintf(stderr, "groqgated: listen: %s\n", cause);
+		return 1;
+	}
+	if (g->cfg.admin_listen) {
+		g->admin_http = new_http(g, handle_admin);
+		if (httpd_bind(g->admin_http, g->cfg.admin_listen, g->admin_addr, sizeof g->admin_addr, &bound[1], &cause) != 0) {
+			fprintf(stderr, "groqgated: admin_listen: %s\n", cause);
+			return 1;
+		}
+	}
+	printf("%s\n", g->addr);
+	if (g->admin_http)
+		printf("%s\n", g->admin_addr);
+	fflush(stdout);
+	gw_log(g, json_pack("{s:s,s:s,s:s,s:s,s:s,s:i,s:i,s:i}", "level", "info", "msg", "groqgated started", "listen",
+			    g->addr, "upstream", g->cfg.upstream_base, "tls", g->cfg.tls_cert ? "on" : "off", "teams",
+			    g->reg.nteams, "keys", g->reg.nkeys, "tokens", g->reg.ntokens));
+	struct event *sigs[3] = { evsignal_new(g->base, SIGTERM, on_term, g), evsignal_new(g->base, SIGINT, on_term, g),
+				  evsignal_new(g->base, SIGHUP, on_hup, g) };
+	for (int i = 0; i < 3; i++)
+		evsignal_add(sigs[i], NULL);
+	struct event *mref = event_new(g->base, -1, EV_PERSIST, models_refresh, g);
+	struct timeval ten = { 600, 0 };
+	event_add(mref, &ten);
+	models_refresh(-1, 0, g);
+	event_base_dispatch(g->base);
+
+	gw_log(g, json_pack("{s:s,s:s}", "level", "info", "msg", "groqgated stopped"));
+	for (int i = 0; i < 3; i++)
+		event_free(sigs[i]);
+	event_free(mref);
+	if (drain_timer)
+		event_free(drain_timer);
+	webhook_free(g);
+	evhttp_free(g->http);
+	if (g->admin_http)
+		evhttp_free(g->admin_http);
+	for (int i = 0; i < g->reg.nteams; i++)
+		if (g->reg.teams[i]->qtimer)
+			event_free(g->reg.teams[i]->qtimer);
+	upstream_free(g->up);
+	event_base_free(g->base);
+	store_close(g->store);
+	registry_free(&g->reg);
+	metrics_free(g->metrics);
+	json_decref(g->models_cache);
+	json_decref(g->recent_alerts);
+	free(g->admins);
+	if (ssl_ctx)
+		SSL_CTX_free(ssl_ctx);
+	config_free(&g->cfg);
+	if (g->log)
+		fclose(g->log);
+	curl_global_cleanup();
+	return 0;
+}

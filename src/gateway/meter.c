@@ -1,0 +1,118 @@
+/* meter.c — reading usage out of Groq's answers, and the prompt estimate
+ * used for budget reservations. Pure functions: unit-tested alone. */
+#include "gateway.h"
+
+#include <string.h>
+
+#include "util.h"
+
+void sse_init(struct sse *s)
+{
+	memset(s, 0, sizeof *s);
+	buf_init(&s->pending);
+}
+
+void sse_free(struct sse *s)
+{
+	buf_free(&s->pending);
+}
+
+static bool read_usage(json_t *u, struct usage *out)
+{
+	json_t *p = json_object_get(u, "prompt_tokens"), *c = json_object_get(u, "completion_tokens");
+	if (!json_is_integer(p) && !json_is_integer(c))
+		return false;
+	out->prompt = json_is_integer(p) ? json_integer_value(p) : 0;
+	out->completion = json_is_integer(c) ? json_integer_value(c) : 0;
+	if (out->prompt < 0)
+		out->prompt = 0;
+	if (out->completion < 0)
+		out->completion = 0;
+	out->seen = true;
+	return true;
+}
+
+/* One event's data lines: usage from x_groq.usage (authoritative) or a
+ * top-level usage chunk, counted once whatever order they come in. */
+static void scan_event(struct sse *s, const char *ev, size_t len)
+{
+	for (const char *p = ev; p < ev + len;) {
+		const char *nl = memchr(p, '\n', (size_t)(ev + len - p));
+		size_t ll = nl ? (size_t)(nl - p) : (size_t)(ev + len - p);
+		if (ll >= 5 && memcmp(p, "data:", 5) == 0) {
+			const char *d = p + 5;
+			size_t dl = ll - 5;
+			while (dl && (*d == ' ')) {
+				d++;
+				dl--;
+			}
+			if (dl && d[dl - 1] == '\r')
+				dl--;
+			if (dl == 6 && memcmp(d, "[DONE]", 6) == 0) {
+				s->done = true;
+			} else if (memmem(d, dl, "usage", 5)) {
+				json_t *j = json_loadb(d, dl, 0, NULL);
+				json_t *xg = json_object_get(json_object_get(j, "x_groq"), "usage");
+				struct usage u = { 0 };
+				if (xg && read_usage(xg, &u)) {
+					s->usage = u;
+					s->got_xgroq = true;
+				} else if (!s->got_xgroq && read_usage(json_object_get(j, "usage"), &u)) {
+					s->usage = u;
+				}
+				json_decref(j);
+			}
+		}
+		p += ll + 1;
+	}
+}
+
+void sse_feed(struct sse *s, const char *data, size_t len,
+	      void (*emit)(void *arg, const char *ev, size_t len), void *arg)
+{
+	buf_add(&s->pending, data, len);
+	size_t start = 0;
+	for (;;) {
+		/* an event ends at a blank line: "\n\n" or "\r\n\r\n" */
+		const char *base = s->pending.data + start;
+		size_t left = s->pending.len - start;
+		const char *e1 = memmem(base, left, "\n\n", 2);
+		const char *e2 = memmem(base, left, "\r\n\r\n", 4);
+		size_t end;
+		if (e1 && (!e2 || e1 < e2))
+			end = (size_t)(e1 - base) + 2;
+		else if (e2)
+			end = (size_t)(e2 - base) + 4;
+		else
+			break;
+		bool was_done = s->done;
+		scan_event(s, base, end);
+		s->events++;
+		if (!(s->done && !was_done) && emit)
+			emit(arg, base, end);
+		start += end;
+	}
+	buf_consume(&s->pending, start);
+}
+
+bool usage_from_json(const char *body, size_t len, struct usage *u)
+{
+	json_t *j = json_loadb(body, len, 0, NULL);
+	memset(u, 0, sizeof *u);
+	bool ok = read_usage(json_object_get(j, "usage"), u) ||
+		  read_usage(json_object_get(json_object_get(j, "x_groq"), "usage"), u);
+	json_decref(j);
+	return ok;
+}
+
+int64_t prompt_estimate(size_t body_len, json_t *body)
+{
+	/* Every token of the prompt is at least one byte of the request's text,
+	 * and a chat template adds a few tokens per message: the body's length
+	 * plus 8 per message bounds what Groq will count. */
+	json_t *m = json_object_get(body, "messages");
+	int64_t n = (int64_t)body_len + 8;
+	if (json_is_array(m))
+		n += 8 * (int64_t)json_array_size(m);
+	return n;
+}

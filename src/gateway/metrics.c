@@ -1,0 +1,202 @@
+/* metrics.c — counters for GET /metrics in Prometheus text format. */
+#include "gateway.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "util.h"
+
+static const double bounds[] = { 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60 };
+#define NB ARRAY_LEN(bounds)
+
+struct series {
+	int64_t requests, prompt, completion, cost;
+};
+
+struct metrics {
+	strmap *req;    /* "team\tmodel\tstatus" -> series */
+	strmap *reject; /* reason -> int64_t* */
+	strmap *uperr;  /* status -> int64_t* */
+	int64_t hist[NB + 1], count;
+	double sum;
+};
+
+struct metrics *metrics_new(void)
+{
+	struct metrics *m = xcalloc(1, sizeof *m);
+	m->req = strmap_new();
+	m->reject = strmap_new();
+	m->uperr = strmap_new();
+	return m;
+}
+
+static void free_values(strmap *s)
+{
+	size_t i = 0;
+	const char *k;
+	void *v;
+	while (strmap_next(s, &i, &k, &v))
+		free(v);
+	strmap_free(s);
+}
+
+void metrics_free(struct metrics *m)
+{
+	if (!m)
+		return;
+	free_values(m->req);
+	free_values(m->reject);
+	free_values(m->uperr);
+	free(m);
+}
+
+static int64_t *counter(strmap *s, const char *k)
+{
+	int64_t *c = strmap_get(s, k);
+	if (!c) {
+		c = xcalloc(1, sizeof *c);
+		strmap_put(s, k, c);
+	}
+	return c;
+}
+
+void metrics_request(struct metrics *m, const char *team, const char *model, int status, int64_t prompt,
+		     int64_t completion, int64_t cost, int64_t latency_us)
+{
+	char key[512];
+	snprintf(key, sizeof key, "%s\t%s\t%d", team, model, status);
+	struct series *s = strmap_get(m->req, key);
+	if (!s) {
+		s = xcalloc(1, sizeof *s);
+		strmap_put(m->req, key, s);
+	}
+	s->requests++;
+	s->prompt += prompt;
+	s->completion += completion;
+	s->cost += cost;
+	double sec = (double)latency_us / 1e6;
+	size_t b = 0;
+	while (b < NB && sec > bounds[b])
+		b++;
+	m->hist[b]++;
+	m->count++;
+	m->sum += sec;
+}
+
+void metrics_reject(struct metrics *m, const char *reason)
+{
+	(*counter(m->reject, reason))++;
+}
+
+void metrics_upstream_error(struct metrics *m, int status)
+{
+	char k[16];
+	snprintf(k, sizeof k, "%d", status);
+	(*counter(m->uperr, k))++;
+}
+
+static void label(buf *out, const char *v)
+{
+	for (; *v; v++) {
+		if (*v == '"' || *v == '\\')
+			buf_addf(out, "\\%c", *v);
+		else if (*v == '\n')
+			buf_adds(out, "\\n");
+		else
+			buf_add(out, v, 1);
+	}
+}
+
+static void head(buf *out, const char *name, const char *type, const char *help)
+{
+	buf_addf(out, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+void metrics_render(struct metrics *m, struct gateway *g, buf *out)
+{
+	size_t i;
+	const char *k;
+	void *v;
+	static const char *const names[] = { "groqgate_requests_total", "groqgate_prompt_tokens_total",
+					     "groqgate_completion_tokens_total", "groqgate_spend_usd_total" };
+	static const char *const helps[] = { "Requests answered, by team, model and status.",
+					     "Prompt tokens metered.", "Completion tokens metered.",
+					     "Spend metered in USD." };
+	for (int f = 0; f < 4; f++) {
+		head(out, names[f], "counter", helps[f]);
+		i = 0;
+		while (strmap_next(m->req, &i, &k, &v)) {
+			struct series *s = v;
+			char team[256], model[256];
+			int status = 0;
+			const char *t1 = strchr(k, '\t'), *t2 = t1 ? strchr(t1 + 1, '\t') : NULL;
+			if (!t1 || !t2)
+				continue;
+			snprintf(team, sizeof team, "%.*s", (int)(t1 - k), k);
+			snprintf(model, sizeof model, "%.*s", (int)(t2 - t1 - 1), t1 + 1);
+			status = atoi(t2 + 1);
+			buf_addf(out, "%s{team=\"", names[f]);
+			label(out, team);
+			buf_adds(out, "\",model=\"");
+			label(out, model);
+			if (f == 0)
+				buf_addf(out, "\",status=\"%d\"} %lld\n", status, (long long)s->requests);
+			else if (f == 1)
+				buf_addf(out, "\",status=\"%d\"} %lld\n", status, (long long)s->prompt);
+			else if (f == 2)
+				buf_addf(out, "\",status=\"%d\"} %lld\n", status, (long long)s->completion);
+			else
+				buf_addf(out, "\",status=\"%d\"} %.9f\n", status, (double)s->cost / NUSD_PER_USD);
+		}
+	}
+	head(out, "groqgate_request_duration_seconds", "histogram", "Time from request to last byte.");
+	int64_t cum = 0;
+	for (size_t b = 0; b < NB; b++) {
+		cum += m->hist[b];
+		buf_addf(out, "groqgate_request_duration_seconds_bucket{le=\"%g\"} %lld\n", bounds[b], (long long)cum);
+	}
+	cum += m->hist[NB];
+	buf_addf(out, "groqgate_request_duration_seconds_bucket{le=\"+Inf\"} %lld\n", (long long)cum);
+	buf_addf(out, "groqgate_request_duration_seconds_sum %.6f\ngroqgate_request_duration_seconds_count %lld\n",
+		 m->sum, (long long)m->count);
+	head(out, "groqgate_rejections_total", "counter", "Requests refused by the gateway, by reason.");
+	i = 0;
+	while (strmap_next(m->reject, &i, &k, &v)) {
+		buf_adds(out, "groqgate_rejections_total{reason=\"");
+		label(out, k);
+		buf_addf(out, "\"} %lld\n", (long long)*(int64_t *)v);
+	}
+	head(out, "groqgate_upstream_errors_total", "counter", "Error answers and failures from Groq, by status.");
+	i = 0;
+	while (strmap_next(m->uperr, &i, &k, &v))
+		buf_addf(out, "groqgate_upstream_errors_total{status=\"%s\"} %lld\n", k, (long long)*(int64_t *)v);
+	head(out, "groqgate_inflight_requests", "gauge", "Data-plane requests in progress.");
+	buf_addf(out, "groqgate_inflight_requests %d\n", g->inflight);
+	int64_t now = gw_now(g);
+	head(out, "groqgate_team_spend_mtd_usd", "gauge", "Spend this calendar month (UTC).");
+	for (int t = 0; t < g->reg.nteams; t++) {
+		buf_adds(out, "groqgate_team_spend_mtd_usd{team=\"");
+		label(out, g->reg.teams[t]->id);
+		buf_addf(out, "\"} %.9f\n", (double)g->reg.teams[t]->spend_nusd / NUSD_PER_USD);
+	}
+	head(out, "groqgate_team_budget_usd", "gauge", "Monthly budget.");
+	for (int t = 0; t < g->reg.nteams; t++) {
+		buf_adds(out, "groqgate_team_budget_usd{team=\"");
+		label(out, g->reg.teams[t]->id);
+		buf_addf(out, "\"} %.9f\n", (double)g->reg.teams[t]->budget_nusd / NUSD_PER_USD);
+	}
+	head(out, "groqgate_team_rpm", "gauge", "Requests admitted in the last 60 s.");
+	for (int t = 0; t < g->reg.nteams; t++) {
+		buf_adds(out, "groqgate_team_rpm{team=\"");
+		label(out, g->reg.teams[t]->id);
+		buf_addf(out, "\"} %d\n", rl_count(&g->reg.teams[t]->rl, now));
+	}
+	head(out, "groqgate_org_spend_mtd_usd", "gauge", "Organisation spend this month.");
+	buf_addf(out, "groqgate_org_spend_mtd_usd %.9f\n", (double)g->reg.org_spend_nusd / NUSD_PER_USD);
+	if (g->org_hr.seen_at) {
+		head(out, "groqgate_upstream_remaining_requests", "gauge", "Groq x-ratelimit-remaining-requests, last seen.");
+		buf_addf(out, "groqgate_upstream_remaining_requests %lld\n", (long long)g->org_hr.rem_req);
+		head(out, "groqgate_upstream_remaining_tokens", "gauge", "Groq x-ratelimit-remaining-tokens, last seen.");
+		buf_addf(out, "groqgate_upstream_remaining_tokens %lld\n", (long long)g->org_hr.rem_tok);
+	}
+}

@@ -1,0 +1,671 @@
+/* proxy.c — the data plane. Each request runs the pipeline
+ *   authenticate -> policy -> rate limit (or queue) -> reserve -> forward
+ *   -> meter -> settle
+ * on the one event loop: the stages are policy.c and budget.c; this file
+ * glues them to evhttp (the client side) and upstream.c (Groq's side).
+ * A streamed answer is relayed event by event as it arrives; its usage is
+ * read from x_groq.usage or the usage chunk, and the ledger row is
+ * committed before the final "data: [DONE]" reaches the client. */
+#include "gateway.h"
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "gotime.h"
+#include "httpd.h"
+#include "secret.h"
+#include "util.h"
+
+#define OUTBUF_HIGH (256 * 1024) /* pause the upstream above this much unsent */
+
+enum kind { K_CHAT, K_MODELS, K_OTHER };
+
+struct preq {
+	struct gateway *g;
+	struct evhttp_request *req;
+	struct evhttp_connection *conn;
+	struct team *t;
+	struct ukey *k;
+	struct ctoken *tok;
+	enum kind kind;
+	char *path, *model, *ctype;
+	json_t *body;        /* parsed JSON body, when there is one */
+	char *raw;           /* the body as received */
+	size_t raw_len;
+	bool stream, body_changed, on_old, replying;
+	char key_fp[48];     /* fingerprint of the secret used */
+	struct event *drain; /* resumes a paused upstream when the client reads */
+	int64_t cap, reserved, prompt_est;
+	int64_t t0_us, t0_ms, deadline_ms;
+	char *secret;        /* copy of the key used (wiped on free) */
+	struct utx *tx;
+	long status;
+	char *up_headers;
+	struct sse sse;
+	buf resp;
+	struct preq *qnext;  /* RPM queue */
+	bool queued;
+};
+
+static void preq_free(struct preq *p)
+{
+	if (p->conn)
+		evhttp_connection_set_closecb(p->conn, NULL, NULL);
+	if (p->tx)
+		utx_cancel(p->tx);
+	if (p->drain)
+		event_free(p->drain);
+	if (p->k && p->secret) {
+		p->k->inflight--;
+		if (p->on_old)
+			p->k->old_inflight--;
+	}
+	free(p->path);
+	free(p->model);
+	free(p->ctype);
+	json_decref(p->body);
+	free(p->raw);
+	secret_free(p->secret);
+	free(p->up_headers);
+	sse_free(&p->sse);
+	buf_free(&p->resp);
+	p->g->inflight--;
+	free(p);
+}
+
+int proxy_inflight(struct gateway *g)
+{
+	return g->inflight;
+}
+
+/* ---- answering -------------------------------------------------- */
+
+static void record(struct preq *p, int status, const char *reason, struct usage *u, int64_t cost)
+{
+	struct gateway *g = p->g;
+	int64_t now = gw_now(g);
+	int64_t lat_us = mono_us() - p->t0_us;
+	struct ledger_row row = {
+		.ts_ms = now,
+		.team = p->t ? p->t->id : NULL,
+		.key = p->secret && p->k ? p->k->name : NULL,
+		.key_fp = p->secret ? p->key_fp : NULL,
+		.model = p->model,
+		.reason = reason,
+		.status = status,
+		.stream = p->stream,
+		.prompt = u ? u->prompt : 0,
+		.completion = u ? u->completion : 0,
+		.cost_nusd = cost,
+		.latency_ms = lat_us / 1000,
+	};
+	char *cause = NULL;
+	if (p->t && store_ledger(g->store, &row, &cause) != 0) {
+		gw_log(g, json_pack("{s:s,s:s,s:s}", "level", "error", "msg", "ledger write failed", "error", cause));
+		free(cause);
+	}
+	if (p->t) {
+		p->t->requests_total++;
+		if (status >= 400)
+			p->t->rejected_total++;
+	}
+	metrics_request(g->metrics, p->t ? p->t->id : "-", p->model ? p->model : "-", status, row.prompt,
+			row.completion, cost, lat_us);
+	if (reason)
+		metrics_reject(g->metrics, reason);
+	char ts[32];
+	time_iso(now, ts, sizeof ts);
+	json_t *line = json_pack("{s:s,s:s,s:s,s:s,s:i,s:I,s:b}", "time", ts, "level", "info", "msg", "request",
+				 "path", p->path ? p->path : "", "status", status, "latency_us",
+				 (json_int_t)lat_us, "stream", p->stream);
+	if (p->t)
+		json_object_set_new(line, "team", json_string(p->t->id));
+	if (p->tok)
+		json_object_set_new(line, "token_id", json_string(p->tok->id));
+	if (row.key) {
+		json_object_set_new(line, "key", json_string(row.key));
+		json_object_set_new(line, "key_fp", json_string(row.key_fp));
+	}
+	if (p->model)
+		json_object_set_new(line, "model", json_string(p->model));
+	if (reason)
+		json_object_set_new(line, "reason", json_string(reason));
+	if (u && u->seen) {
+		json_object_set_new(line, "prompt_tokens", json_integer(u->prompt));
+		json_object_set_new(line, "completion_tokens", json_integer(u->completion));
+		json_object_set_new(line, "cost_usd", json_real((double)cost / NUSD_PER_USD));
+	}
+	gw_log(g, line);
+}
+
+static void reject(struct preq *p, struct verdict *v, const char *reason)
+{
+	if (v->status == 429 && p->t) {
+		char s[64];
+		struct team *t = p->t;
+		int64_t now = gw_now(p->g);
+		snprintf(s, sizeof s, "%lld", (long long)((v->retry_ms + 999) / 1000));
+		httpd_set_header(p->req, "Retry-After", s);
+		snprintf(s, sizeof s, "%lld", (long long)t->rpm_limit);
+		httpd_set_header(p->req, "x-ratelimit-limit-requests", s);
+		int64_t rem = t->rpm_limit - rl_count(&t->rl, now);
+		snprintf(s, sizeof s, "%lld", (long long)(rem < 0 ? 0 : rem));
+		httpd_set_header(p->req, "x-ratelimit-remaining-requests", s);
+		gotime_format(v->retry_ms, s, sizeof s);
+		httpd_set_header(p->req, "x-ratelimit-reset-requests", s);
+	}
+	record(p, v->status, reason, NULL, 0);
+	if (p->conn) {
+		evhttp_connection_set_closecb(p->conn, NULL, NULL);
+		p->conn = NULL;
+	}
+	httpd_send_groq_error(p->req, v->status, v->message, v->type, v->code);
+	verdict_clear(v);
+	preq_free(p);
+}
+
+static void reject_simple(struct preq *p, int status, const char *type, const char *code, const char *reason,
+			  char *msg)
+{
+	struct verdict v = { .status = status, .type = type, .code = code, .message = msg };
+	reject(p, &v, reason);
+}
+
+/* ---- the upstream side --------------------------------------------- */
+
+static bool hop_by_hop(const char *name, size_t n)
+{
+	static const char *const h[] = { "connection", "keep-alive", "transfer-encoding", "content-length",
+					 "date", "server", "upgrade", "te", "trailer", "proxy-authenticate",
+					 "proxy-connection", "content-encoding" };
+	for (size_t i = 0; i < ARRAY_LEN(h); i++)
+		if (strlen(h[i]) == n && strncasecmp(name, h[i], n) == 0)
+			return true;
+	return false;
+}
+
+/* Copies Groq's headers to the client and notes the rate-limit ones. */
+static void pass_headers(struct preq *p)
+{
+	struct evkeyvalq *out = evhttp_request_get_output_headers(p->req);
+	struct headroom *hr = &p->k->hr;
+	bool any = false;
+	char *save = NULL, *copy = xstrdup(p->up_headers ? p->up_headers : "");
+	for (char *line = strtok_r(copy, "\r\n", &save); line; line = strtok_r(NULL, "\r\n", &save)) {
+		char *colon = strchr(line, ':');
+		if (!colon)
+			continue;
+		size_t nl = (size_t)(colon - line);
+		char *val = colon + 1;
+		while (*val == ' ' || *val == '\t')
+			val++;
+		*colon = '\0';
+		if (str_starts(line, "x-ratelimit-") || str_starts(line, "X-Ratelimit-")) {
+			const char *f = line + 12;
+			int64_t v = 0;
+			any = true;
+			if (strcasecmp(f, "limit-requests") == 0 && parse_i64(val, &v))
+				hr->limit_req = v;
+			else if (strcasecmp(f, "remaining-requests") == 0 && parse_i64(val, &v))
+				hr->rem_req = v;
+			else if (strcasecmp(f, "limit-tokens") == 0 && parse_i64(val, &v))
+				hr->limit_tok = v;
+			else if (strcasecmp(f, "remaining-tokens") == 0 && parse_i64(val, &v))
+				hr->rem_tok = v;
+			else if (strcasecmp(f, "reset-requests") == 0)
+				hr->reset_req_ms = gotime_parse_ms(val);
+			else if (strcasecmp(f, "reset-tokens") == 0)
+				hr->reset_tok_ms = gotime_parse_ms(val);
+		}
+		if (!hop_by_hop(line, nl))
+			evhttp_add_header(out, line, val);
+	}
+	free(copy);
+	if (any) {
+		hr->seen_at = gw_now(p->g);
+		p->g->org_hr = *hr;
+	}
+}
+
+static void emit_event(void *arg, const char *ev, size_t len)
+{
+	struct preq *p = arg;
+	if (!p->req)
+		return;
+	struct evbuffer *b = evbuffer_new();
+	evbuffer_add(b, ev, len);
+	evhttp_send_reply_chunk(p->req, b);
+	evbuffer_free(b);
+}
+
+static void on_head(void *arg, long status, const char *headers)
+{
+	struct preq *p = arg;
+	p->status = status;
+	p->up_headers = xstrdup(headers);
+	if (status == 401 && !p->k->rejected) {
+		p->k->rejected = true;
+		char *m = xasprintf("Groq rejected upstream key '%s' (%s) with 401: it was deleted or revoked "
+				    "in the Groq Console.",
+				    p->k->name, p->key_fp);
+		alert_raise(p->g, "upstream_key_rejected", p->t->id, m);
+		free(m);
+	} else if (status == 200 && p->k->rejected) {
+		p->k->rejected = false;
+	}
+	if (status >= 400)
+		metrics_upstream_error(p->g->metrics, (int)status);
+	if (p->stream && status == 200) {
+		pass_headers(p);
+		p->replying = true;
+		evhttp_send_reply_start(p->req, 200, "OK");
+	}
+}
+
+static size_t client_backlog(struct preq *p)
+{
+	return p->conn ? evbuffer_get_length(bufferevent_get_output(evhttp_connection_get_bufferevent(p->conn))) : 0;
+}
+
+/* A client that reads slowly pauses its upstream transfer instead of
+ * growing the gateway's memory; this timer resumes it once drained. */
+static void drain_check(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	struct preq *p = arg;
+	if (!p->tx)
+		return;
+	if (client_backlog(p) > OUTBUF_HIGH / 4) {
+		struct timeval tv = { 0, 20000 };
+		evtimer_add(p->drain, &tv);
+		return;
+	}
+	utx_pause(p->tx, false);
+}
+
+static void on_data(void *arg, const char *data, size_t len)
+{
+	struct preq *p = arg;
+	if (p->replying) {
+		sse_feed(&p->sse, data, len, emit_event, p);
+		if (client_backlog(p) > OUTBUF_HIGH && p->tx) {
+			utx_pause(p->tx, true);
+			if (!p->drain)
+				p->drain = evtimer_new(p->g->base, drain_check, p);
+			struct timeval tv = { 0, 20000 };
+			evtimer_add(p->drain, &tv);
+		}
+	} else {
+		buf_add(&p->resp, data, len);
+	}
+}
+
+/* keeps only the team's allowed models in a /models answer */
+static void filter_models(struct preq *p)
+{
+	json_t *j = json_loadb(p->resp.data, p->resp.len, 0, NULL);
+	json_t *data = json_object_get(j, "data");
+	if (!json_is_array(data)) {
+		json_decref(j);
+		return;
+	}
+	json_t *keep = json_array();
+	size_t i;
+	json_t *m;
+	json_array_foreach(data, i, m) {
+		const char *id = json_string_value(json_object_get(m, "id"));
+		if (id && team_allows(p->t, id))
+			json_array_append(keep, m);
+	}
+	json_object_set_new(j, "data", keep);
+	char *s = json_dumps(j, JSON_COMPACT);
+	json_decref(j);
+	buf_reset(&p->resp);
+	buf_adds(&p->resp, s);
+	free(s);
+}
+
+static void on_done(void *arg, int ok, const char *err)
+{
+	struct preq *p = arg;
+	struct gateway *g = p->g;
+	p->tx = NULL;
+	struct usage u = { 0 };
+	if (p->replying)
+		u = p->sse.usage;
+	else if (ok && p->status == 200 && p->kind != K_MODELS)
+		usage_from_json(p->resp.data ? p->resp.data : "", p->resp.len, &u);
+	const struct price *pr = p->model ? config_price(&g->cfg, p->model) : NULL;
+	int64_t cost = u.seen ? cost_nusd(pr, u.prompt, u.completion) : 0;
+	budget_settle(g, p->t, p->reserved, cost);
+	p->reserved = 0;
+	int64_t now = gw_now(g);
+	if (p->on_old) {
+		p->k->old_last_used = now;
+		if (p->k->rot >= ROT_SWITCHED)
+			p->k->old_since_switch++;
+	}
+	if (!p->replying && !ok) {
+		bool timeout = err && strcmp(err, "timeout") == 0;
+		char *m = timeout ? xasprintf("Groq did not answer within %lld ms; the request was abandoned. "
+					      "Try again, or ask an operator to check upstream health.",
+					      (long long)g->cfg.upstream_timeout_ms)
+				  : xasprintf("The gateway could not reach Groq: %s. Try again shortly.", err ? err : "?");
+		metrics_upstream_error(g->metrics, timeout ? 504 : 502);
+		reject_simple(p, timeout ? 504 : 502, "api_error", timeout ? "upstream_timeout" : "upstream_unreachable",
+			      timeout ? "upstream_timeout" : "upstream_error", m);
+		return;
+	}
+	if (p->replying) {
+		bool complete = ok && p->sse.done;
+		record(p, complete ? 200 : 502, complete ? NULL : "upstream_stream_cut", &u, cost);
+		if (p->conn) {
+			evhttp_connection_set_closecb(p->conn, NULL, NULL);
+			struct evhttp_connection *conn = p->conn;
+			p->conn = NULL;
+			if (complete) {
+				struct evbuffer *b = evbuffer_new();
+				evbuffer_add(b, "data: [DONE]\n\n", 14);
+				evhttp_send_reply_chunk(p->req, b);
+				evbuffer_free(b);
+				evhttp_send_reply_end(p->req);
+			} else {
+				/* Groq's stream broke: end the client's the same way */
+				evhttp_connection_free(conn);
+			}
+		}
+		preq_free(p);
+		return;
+	}
+	/* a buffered answer: passed through unchanged (models filtered) */
+	if (p->kind == K_MODELS && p->status == 200)
+		filter_models(p);
+	int st = (int)p->status;
+	record(p, st, st >= 400 ? "upstream_error" : NULL, &u, cost);
+	pass_headers(p);
+	evhttp_connection_set_closecb(p->conn, NULL, NULL);
+	p->conn = NULL;
+	struct evbuffer *b = evbuffer_new();
+	if (p->resp.len)
+		evbuffer_add(b, p->resp.data, p->resp.len);
+	evhttp_send_reply(p->req, st, httpd_reason(st), b);
+	evbuffer_free(b);
+	preq_free(p);
+}
+
+static const struct utx_cbs up_cbs = { on_head, on_data, on_done };
+
+static void forward(struct preq *p)
+{
+	struct gateway *g = p->g;
+	struct ukey *k = p->k;
+	bool use_new = k->rot >= ROT_SWITCHED && k->new_secret;
+	p->secret = xstrdup(use_new ? k->new_secret : k->secret);
+	snprintf(p->key_fp, sizeof p->key_fp, "%s", use_new ? k->new_fp : k->fp);
+	p->on_old = k->rot != ROT_NONE && !use_new;
+	k->inflight++;
+	if (p->on_old)
+		k->old_inflight++;
+	ukey_count(k, gw_now(g));
+	p->tok->last_used_at = gw_now(g);
+	const char *q = evhttp_uri_get_query(evhttp_request_get_evhttp_uri(p->req));
+	char *url = xasprintf("%s%s%s%s", g->cfg.upstream_base, p->path, q ? "?" : "", q ? q : "");
+	char *auth = xasprintf("Authorization: Bearer %s", p->secret);
+	char *ct = xasprintf("Content-Type: %s", p->ctype ? p->ctype : "application/json");
+	const char *hdrs[] = { auth, ct, "User-Agent: groqgated/" GG_VERSION, NULL };
+	const char *body = p->raw;
+	size_t len = p->raw_len;
+	char *re = NULL;
+	if (p->body_changed) {
+		re = json_dumps(p->body, JSON_COMPACT);
+		body = re;
+		len = strlen(re);
+	}
+	sse_init(&p->sse);
+	buf_init(&p->resp);
+	p->tx = upstream_start(g->up, httpd_method_name(p->req), url, hdrs, body, len, g->cfg.upstream_timeout_ms,
+			       g->cfg.upstream_connect_timeout_ms, &up_cbs, p);
+	secret_free(auth);
+	free(ct);
+	free(url);
+	free(re);
+}
+
+/* ---- after the rate limit: reserve, then forward ------------------- */
+
+static void admitted(struct preq *p)
+{
+	struct gateway *g = p->g;
+	const struct price *pr = p->model ? config_price(&g->cfg, p->model) : NULL;
+	int64_t amount = cost_nusd(pr, p->prompt_est, p->cap);
+	char *why = NULL;
+	if (budget_reserve(g, p->t, amount, &why) != 0) {
+		reject_simple(p, 402, "insufficient_quota", "budget_exceeded", "budget_exceeded", why);
+		return;
+	}
+	p->reserved = amount;
+	forward(p);
+}
+
+/* ---- queue mode ---------------------------------------------------- */
+
+static void queue_run(struct gateway *g, struct team *t);
+
+static void queue_timer(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	queue_run(gw_current, arg);
+}
+
+static void queue_remove(struct team *t, struct preq *p)
+{
+	struct preq **pp = (struct preq **)&t->qhead;
+	while (*pp && *pp != p)
+		pp = &(*pp)->qnext;
+	if (*pp) {
+		*pp = p->qnext;
+		t->qlen--;
+		if (t->qtail == (struct waiter *)p) {
+			struct preq *last = (struct preq *)t->qhead;
+			while (last && last->qnext)
+				last = last->qnext;
+			t->qtail = (struct waiter *)last;
+		}
+	}
+	p->queued = false;
+	p->qnext = NULL;
+}
+
+static void queue_run(struct gateway *g, struct team *t)
+{
+	int64_t now = gw_now(g);
+	while (t->qhead) {
+		struct preq *p = (struct preq *)t->qhead;
+		if (p->t->state != TEAM_ACTIVE || now >= p->deadline_ms) {
+			queue_remove(t, p);
+			struct verdict v = { 0 };
+			if (p->t->state != TEAM_ACTIVE) {
+				int64_t cap;
+				stage_policy(t, NULL, NULL, &cap, &v);
+				reject(p, &v, v.status == 402 ? "budget_exceeded" : "team_paused");
+			} else {
+				stage_ratelimit(t, now, &v); /* refused: fills the verdict */
+				free(v.message);
+				v.message = xasprintf("Rate limit reached for team '%s' (RPM %lld): the request waited "
+						      "the maximum of %lld ms in the team's queue.",
+						      t->id, (long long)t->rpm_limit, (long long)t->queue_wait_ms);
+				reject(p, &v, "rate_limited");
+			}
+			continue;
+		}
+		int64_t retry = 0;
+		if (!rl_admit(&t->rl, now, &retry)) {
+			int64_t wait = retry < p->deadline_ms - now ? retry : p->deadline_ms - now;
+			if (wait < 1)
+				wait = 1;
+			struct timeval tv = { (time_t)(wait / 1000), (suseconds_t)(wait % 1000) * 1000 };
+			evtimer_add(t->qtimer, &tv);
+			return;
+		}
+		queue_remove(t, p);
+		admitted(p);
+	}
+}
+
+/* ---- the client side ----------------------------------------------- */
+
+static void on_client_close(struct evhttp_connection *conn, void *arg)
+{
+	(void)conn;
+	struct preq *p = arg;
+	p->conn = NULL;
+	p->req = NULL; /* evhttp frees it */
+	if (p->queued)
+		queue_remove(p->t, p);
+	if (p->tx) {
+		utx_cancel(p->tx);
+		p->tx = NULL;
+	}
+	struct usage u = p->sse.usage;
+	const struct price *pr = p->model ? config_price(&p->g->cfg, p->model) : NULL;
+	int64_t cost = u.seen ? cost_nusd(pr, u.prompt, u.completion) : 0;
+	if (p->t)
+		budget_settle(p->g, p->t, p->reserved, cost);
+	p->reserved = 0;
+	record(p, 499, "client_closed", &u, cost);
+	preq_free(p);
+}
+
+/* model named in a multipart/form-data body (audio routes) */
+static char *multipart_model(const char *body, size_t len)
+{
+	const char *needle = "name=\"model\"";
+	const char *m = memmem(body, len, needle, strlen(needle));
+	if (!m)
+		return NULL;
+	const char *v = memmem(m, len - (size_t)(m - body), "\r\n\r\n", 4);
+	if (!v)
+		return NULL;
+	v += 4;
+	const char *end = memmem(v, len - (size_t)(v - body), "\r\n", 2);
+	if (!end || end - v > 200)
+		return NULL;
+	return xstrndup(v, (size_t)(end - v));
+}
+
+void proxy_handle(struct gateway *g, struct evhttp_request *req, const char *path)
+{
+	struct preq *p = xcalloc(1, sizeof *p);
+	p->g = g;
+	p->req = req;
+	p->t0_us = mono_us();
+	p->t0_ms = gw_now(g);
+	p->path = xstrdup(path);
+	g->inflight++;
+	struct verdict v = { 0 };
+	if (g->draining) {
+		reject_simple(p, 503, "api_error", "shutting_down", "shutting_down",
+			      xstrdup("The gateway is shutting down; retry on another instance or in a moment."));
+		return;
+	}
+	if (stage_authenticate(&g->reg, httpd_bearer(req), &p->tok, &v) != 0) {
+		reject(p, &v, "unauthenticated");
+		return;
+	}
+	p->t = registry_team(&g->reg, p->tok->team);
+	p->k = registry_key(&g->reg, p->tok->key);
+	if (!p->t || !p->k) {
+		reject_simple(p, 500, "api_error", "misconfigured", "misconfigured",
+			      xasprintf("This client token points at a team or upstream key that no longer "
+					"exists; ask your groqgate operator."));
+		return;
+	}
+	budget_roll(g, p->t, p->t0_ms);
+	enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
+	const char *ct = httpd_header(req, "Content-Type");
+	p->ctype = ct ? xstrdup(ct) : NULL;
+	p->raw = httpd_body(req, &p->raw_len);
+	if (strcmp(path, "/openai/v1/models") == 0 && cmd == EVHTTP_REQ_GET) {
+		p->kind = K_MODELS;
+	} else if (strcmp(path, "/openai/v1/chat/completions") == 0 && cmd == EVHTTP_REQ_POST) {
+		p->kind = K_CHAT;
+	} else {
+		p->kind = K_OTHER;
+	}
+	if (str_starts(path, "/openai/v1/models/") && cmd == EVHTTP_REQ_GET)
+		p->model = xstrdup(path + strlen("/openai/v1/models/"));
+	bool multipart = ct && strstr(ct, "multipart/form-data");
+	if (p->raw_len && !multipart) {
+		json_error_t jerr;
+		p->body = json_loadb(p->raw, p->raw_len, 0, &jerr);
+		if (!json_is_object(p->body)) {
+			reject_simple(p, 400, "invalid_request_error", "invalid_json", "invalid_request",
+				      xasprintf("The request body is not a JSON object (%s at line %d, column %d).",
+						jerr.text, jerr.line, jerr.column));
+			return;
+		}
+		json_t *m = json_object_get(p->body, "model");
+		if (json_is_string(m))
+			p->model = xstrdup(json_string_value(m));
+		else if (m || p->kind == K_CHAT) {
+			reject_simple(p, 400, "invalid_request_error", "invalid_value", "invalid_request",
+				      xstrdup("'model' must be given as a string, e.g. \"llama-3.3-70b-versatile\"."));
+			return;
+		}
+		p->stream = json_is_true(json_object_get(p->body, "stream"));
+	} else if (p->raw_len && multipart) {
+		p->model = multipart_model(p->raw, p->raw_len);
+	} else if (p->kind == K_CHAT) {
+		reject_simple(p, 400, "invalid_request_error", "invalid_json", "invalid_request",
+			      xstrdup("Send a JSON body with Content-Type: application/json."));
+		return;
+	}
+
+	bool had_cap = json_object_get(p->body, "max_completion_tokens") || json_object_get(p->body, "max_tokens");
+	if (stage_policy(p->t, p->model, p->kind == K_CHAT ? p->body : NULL, &p->cap, &v) != 0) {
+		const char *reason = v.code && strcmp(v.code, "team_paused") == 0	       ? "team_paused"
+				     : v.code && strcmp(v.code, "budget_exceeded") == 0    ? "budget_exceeded"
+				     : v.code && strcmp(v.code, "model_not_allowed") == 0  ? "model_not_allowed"
+				     : v.code && strcmp(v.code, "max_tokens_exceeded") == 0 ? "max_tokens_exceeded"
+											    : "invalid_request";
+		reject(p, &v, reason);
+		return;
+	}
+	p->body_changed = p->kind == K_CHAT && !had_cap; /* the team's cap was set */
+	p->prompt_est = p->kind == K_MODELS ? 0 : prompt_estimate(p->raw_len, p->body);
+	p->conn = evhttp_request_get_connection(req);
+	evhttp_connection_set_closecb(p->conn, on_client_close, p);
+	if (p->kind == K_MODELS) { /* listing models is not rate-limited or charged */
+		forward(p);
+		return;
+	}
+	if (stage_ratelimit(p->t, p->t0_ms, &v) != 0) {
+		if (p->t->rpm_mode == RPM_QUEUE && p->t->queue_wait_ms > 0) {
+			verdict_clear(&v);
+			p->deadline_ms = p->t0_ms + p->t->queue_wait_ms;
+			p->queued = true;
+			if (p->t->qtail)
+				((struct preq *)p->t->qtail)->qnext = p;
+			else
+				p->t->qhead = (struct waiter *)p;
+			p->t->qtail = (struct waiter *)p;
+			p->t->qlen++;
+			if (!p->t->qtimer)
+				p->t->qtimer = evtimer_new(g->base, queue_timer, p->t);
+			if (!evtimer_pending(p->t->qtimer, NULL))
+				queue_run(g, p->t);
+			return;
+		}
+		reject(p, &v, "rate_limited");
+		return;
+	}
+	admitted(p);
+}

@@ -1,0 +1,86 @@
+/* ratelimit.c — exact sliding-window limiter (see gateway.h). A ring of
+ * the last `cap` admission times: O(1) per request, cap*8 bytes a team. */
+#include "gateway.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "util.h"
+
+#define WINDOW_MS 60000
+
+void rl_init(struct ratelimit *rl, int limit)
+{
+	rl->cap = limit > 0 ? limit : 1;
+	rl->ts = xcalloc((size_t)rl->cap, sizeof *rl->ts);
+	rl->head = rl->count = 0;
+}
+
+void rl_free(struct ratelimit *rl)
+{
+	free(rl->ts);
+	rl->ts = NULL;
+}
+
+/* index of the oldest recorded admission */
+static int oldest(const struct ratelimit *rl)
+{
+	return (rl->head - rl->count + rl->cap) % rl->cap;
+}
+
+void rl_resize(struct ratelimit *rl, int limit)
+{
+	if (limit < 1)
+		limit = 1;
+	if (limit == rl->cap)
+		return;
+	/* keep the newest min(count, limit) admissions, oldest first */
+	int keep = rl->count < limit ? rl->count : limit;
+	int64_t *ts = xcalloc((size_t)limit, sizeof *ts);
+	for (int i = 0; i < keep; i++)
+		ts[i] = rl->ts[(rl->head - keep + i + rl->cap) % rl->cap];
+	free(rl->ts);
+	rl->ts = ts;
+	rl->cap = limit;
+	rl->count = keep;
+	rl->head = keep % limit;
+}
+
+static void expire(struct ratelimit *rl, int64_t now)
+{
+	while (rl->count && rl->ts[oldest(rl)] <= now - WINDOW_MS)
+		rl->count--;
+}
+
+int rl_admit(struct ratelimit *rl, int64_t now, int64_t *retry_ms)
+{
+	expire((struct ratelimit *)rl, now);
+	if (rl->count >= rl->cap) {
+		if (retry_ms)
+			*retry_ms = rl->ts[oldest(rl)] + WINDOW_MS - now;
+		return 0;
+	}
+	rl->ts[rl->head] = now;
+	rl->head = (rl->head + 1) % rl->cap;
+	rl->count++;
+	return 1;
+}
+
+int rl_count(const struct ratelimit *rl, int64_t now)
+{
+	int n = 0;
+	for (int i = 0; i < rl->count; i++)
+		if (rl->ts[(oldest(rl) + i) % rl->cap] > now - WINDOW_MS)
+			n++;
+	return n;
+}
+
+int64_t rl_reset_ms(const struct ratelimit *rl, int64_t now)
+{
+	for (int i = 0; i < rl->count; i++) {
+		int64_t t = rl->ts[(oldest(rl) + i) % rl->cap];
+		if (t > now - WINDOW_MS)
+			return t + WINDOW_MS - now;
+	}
+	return 0;
+}

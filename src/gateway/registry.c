@@ -1,0 +1,342 @@
+/* registry.c — the gateway's in-memory model of teams, upstream keys and
+ * client tokens, and their JSON for the admin API. The registry owns every
+ * team, key and token it holds; the store persists them. */
+#include "gateway.h"
+
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "secret.h"
+#include "util.h"
+
+void registry_init(struct registry *r)
+{
+	memset(r, 0, sizeof *r);
+	r->team_by_id = strmap_new();
+	r->key_by_name = strmap_new();
+	r->token_by_hash = strmap_new();
+	r->token_by_id = strmap_new();
+}
+
+void registry_free(struct registry *r)
+{
+	for (int i = 0; i < r->nteams; i++)
+		team_free(r->teams[i]);
+	for (int i = 0; i < r->nkeys; i++)
+		ukey_free(r->keys[i]);
+	for (int i = 0; i < r->ntokens; i++)
+		ctoken_free(r->tokens[i]);
+	free(r->teams);
+	free(r->keys);
+	free(r->tokens);
+	strmap_free(r->team_by_id);
+	strmap_free(r->key_by_name);
+	strmap_free(r->token_by_hash);
+	strmap_free(r->token_by_id);
+	memset(r, 0, sizeof *r);
+}
+
+struct team *team_new(void)
+{
+	struct team *t = xcalloc(1, sizeof *t);
+	t->auto_pause = true;
+	t->thresholds[0] = 50;
+	t->thresholds[1] = 80;
+	t->thresholds[2] = 95;
+	t->nthresholds = 3;
+	t->version = 1;
+	rl_init(&t->rl, 1);
+	return t;
+}
+
+void team_free(struct team *t)
+{
+	if (!t)
+		return;
+	free(t->id);
+	free(t->name);
+	for (int i = 0; i < t->nmodels; i++)
+		free(t->models[i]);
+	free(t->models);
+	free(t->paused_by);
+	free(t->paused_reason);
+	rl_free(&t->rl);
+	free(t);
+}
+
+void ukey_free(struct ukey *k)
+{
+	if (!k)
+		return;
+	free(k->name);
+	free(k->team);
+	secret_free(k->secret);
+	secret_free(k->new_secret);
+	free(k->rot_by);
+	free(k);
+}
+
+void ctoken_free(struct ctoken *t)
+{
+	if (!t)
+		return;
+	free(t->id);
+	free(t->team);
+	free(t->key);
+	free(t->label);
+	free(t->created_by);
+	free(t);
+}
+
+#define PUSH(arr, n, cap, v)                                                    \
+	do {                                                                    \
+		if ((n) == (cap)) {                                             \
+			(cap) = (cap) ? (cap) * 2 : 16;                         \
+			(arr) = xrealloc((arr), (size_t)(cap) * sizeof *(arr)); \
+		}                                                               \
+		(arr)[(n)++] = (v);                                             \
+	} while (0)
+
+void registry_add_team(struct registry *r, struct team *t)
+{
+	PUSH(r->teams, r->nteams, r->capteams, t);
+	strmap_put(r->team_by_id, t->id, t);
+}
+
+void registry_add_key(struct registry *r, struct ukey *k)
+{
+	PUSH(r->keys, r->nkeys, r->capkeys, k);
+	strmap_put(r->key_by_name, k->name, k);
+}
+
+void registry_del_key(struct registry *r, struct ukey *k)
+{
+	for (int i = 0; i < r->nkeys; i++)
+		if (r->keys[i] == k) {
+			memmove(&r->keys[i], &r->keys[i + 1], (size_t)(r->nkeys - i - 1) * sizeof *r->keys);
+			r->nkeys--;
+			break;
+		}
+	strmap_del(r->key_by_name, k->name);
+	ukey_free(k);
+}
+
+void registry_add_token(struct registry *r, struct ctoken *t)
+{
+	PUSH(r->tokens, r->ntokens, r->captokens, t);
+	strmap_put(r->token_by_id, t->id, t);
+	if (!t->revoked_at)
+		strmap_put(r->token_by_hash, t->hash, t);
+}
+
+struct team *registry_team(struct registry *r, const char *id)
+{
+	return id ? strmap_get(r->team_by_id, id) : NULL;
+}
+
+struct ukey *registry_key(struct registry *r, const char *name)
+{
+	return name ? strmap_get(r->key_by_name, name) : NULL;
+}
+
+bool team_allows(const struct team *t, const char *model)
+{
+	for (int i = 0; i < t->nmodels; i++)
+		if (strcmp(t->models[i], model) == 0)
+			return true;
+	return false;
+}
+
+static const char *const state_names[] = { "active", "paused", "budget_paused" };
+
+const char *team_state_name(enum team_state s)
+{
+	return (unsigned)s < ARRAY_LEN(state_names) ? state_names[s] : "active";
+}
+
+int team_state_parse(const char *s)
+{
+	for (size_t i = 0; i < ARRAY_LEN(state_names); i++)
+		if (str_eq(s, state_names[i]))
+			return (int)i;
+	return TEAM_ACTIVE;
+}
+
+const char *rot_step_name(enum rot_step s)
+{
+	static const char *const n[] = { "none", "verified", "deployed", "secret_updated", "switched" };
+	return (unsigned)s < ARRAY_LEN(n) ? n[s] : "none";
+}
+
+static void ukey_advance(struct ukey *k, int64_t now)
+{
+	int64_t h = now / 3600000;
+	if (h <= k->hour_base)
+		return;
+	if (h - k->hour_base >= 24)
+		memset(k->hourly, 0, sizeof k->hourly);
+	else
+		for (int64_t x = k->hour_base + 1; x <= h; x++)
+			k->hourly[x % 24] = 0;
+	k->hour_base = h;
+}
+
+void ukey_count(struct ukey *k, int64_t now)
+{
+	ukey_advance(k, now);
+	k->hourly[(now / 3600000) % 24]++;
+	k->last_used_at = now;
+}
+
+int64_t ukey_requests_24h(struct ukey *k, int64_t now)
+{
+	ukey_advance(k, now);
+	int64_t n = 0;
+	for (int i = 0; i < 24; i++)
+		n += k->hourly[i];
+	return n;
+}
+
+const char *ukey_active_secret(const struct ukey *k)
+{
+	return k->rot >= ROT_SWITCHED && k->new_secret ? k->new_secret : k->secret;
+}
+
+static json_t *time_or_null(int64_t ms)
+{
+	if (!ms)
+		return json_null();
+	char s[32];
+	time_iso(ms, s, sizeof s);
+	return json_string(s);
+}
+
+static json_t *str_or_null(const char *s)
+{
+	return s ? json_string(s) : json_null();
+}
+
+json_t *team_json(const struct team *t, int64_t now, int nkeys)
+{
+	json_t *models = json_array(), *th = json_array();
+	for (int i = 0; i < t->nmodels; i++)
+		json_array_append_new(models, json_string(t->models[i]));
+	for (int i = 0; i < t->nthresholds; i++)
+		json_array_append_new(th, json_integer(t->thresholds[i]));
+	double pct = t->budget_nusd > 0 ? 100.0 * (double)t->spend_nusd / (double)t->budget_nusd : 0;
+	json_t *j = json_object();
+	json_object_set_new(j, "id", json_string(t->id));
+	json_object_set_new(j, "name", json_string(t->name));
+	json_object_set_new(j, "state", json_string(team_state_name(t->state)));
+	json_object_set_new(j, "allowed_models", models);
+	json_object_set_new(j, "max_tokens_per_request", json_integer(t->max_tokens));
+	json_object_set_new(j, "rpm_limit", json_integer(t->rpm_limit));
+	json_object_set_new(j, "rpm_mode", json_string(t->rpm_mode == RPM_QUEUE ? "queue" : "reject"));
+	json_object_set_new(j, "queue_max_wait_ms", json_integer(t->queue_wait_ms));
+	json_object_set_new(j, "rpm", json_integer(rl_count(&t->rl, now)));
+	json_object_set_new(j, "queued", json_integer(t->qlen));
+	json_object_set_new(j, "monthly_budget_usd", json_real((double)t->budget_nusd / NUSD_PER_USD));
+	json_object_set_new(j, "spend_mtd_usd", json_real((double)t->spend_nusd / NUSD_PER_USD));
+	json_object_set_new(j, "reserved_usd", json_real((double)t->reserved_nusd / NUSD_PER_USD));
+	json_object_set_new(j, "spend_pct", json_real((double)(int64_t)(pct * 100 + 0.5) / 100));
+	json_object_set_new(j, "alert_thresholds", th);
+	json_object_set_new(j, "auto_pause", json_boolean(t->auto_pause));
+	json_object_set_new(j, "paused_by", str_or_null(t->paused_by));
+	json_object_set_new(j, "paused_reason", str_or_null(t->paused_reason));
+	json_object_set_new(j, "paused_at", time_or_null(t->paused_at));
+	json_object_set_new(j, "version", json_integer(t->version));
+	json_object_set_new(j, "keys", json_integer(nkeys));
+	json_object_set_new(j, "requests_total", json_integer(t->requests_total));
+	json_object_set_new(j, "rejected_total", json_integer(t->rejected_total));
+	json_object_set_new(j, "created_at", time_or_null(t->created_at));
+	return j;
+}
+
+json_t *ukey_json(const struct ukey *k, int64_t now, int64_t drain_ms)
+{
+	json_t *j = json_object();
+	json_object_set_new(j, "name", json_string(k->name));
+	json_object_set_new(j, "team", json_string(k->team));
+	json_object_set_new(j, "fingerprint", json_string(k->fp));
+	json_object_set_new(j, "state", json_string(k->rejected ? "rejected" : k->rot ? "rotating" : "active"));
+	json_object_set_new(j, "created_at", time_or_null(k->created_at));
+	json_object_set_new(j, "last_used_at", time_or_null(k->last_used_at));
+	json_object_set_new(j, "requests_24h", json_integer(ukey_requests_24h((struct ukey *)k, now)));
+	json_object_set_new(j, "inflight", json_integer(k->inflight));
+	if (k->rot == ROT_NONE) {
+		json_object_set_new(j, "rotation", json_null());
+	} else {
+		json_t *r = json_object();
+		json_object_set_new(r, "step", json_string(rot_step_name(k->rot)));
+		json_object_set_new(r, "step_index", json_integer((int)k->rot));
+		json_object_set_new(r, "new_fingerprint", json_string(k->new_fp));
+		json_object_set_new(r, "started_by", str_or_null(k->rot_by));
+		json_object_set_new(r, "started_at", time_or_null(k->rot_started_at));
+		json_object_set_new(r, "updated_at", time_or_null(k->rot_updated_at));
+		json_object_set_new(r, "switched_at", time_or_null(k->rot_switched_at));
+		json_object_set_new(r, "serving", json_string(k->rot >= ROT_SWITCHED ? "new" : "old"));
+		if (k->rot >= ROT_SWITCHED) {
+			int64_t since = k->old_last_used > k->rot_switched_at ? k->old_last_used : k->rot_switched_at;
+			int64_t left = since + drain_ms - now;
+			if (k->old_inflight)
+				left = drain_ms;
+			json_object_set_new(r, "old_key_requests_since_switch", json_integer(k->old_since_switch));
+			json_object_set_new(r, "old_key_inflight", json_integer(k->old_inflight));
+			json_object_set_new(r, "old_key_last_used_at", time_or_null(k->old_last_used));
+			json_object_set_new(r, "drain_seconds", json_integer(drain_ms / 1000));
+			json_object_set_new(r, "drain_remaining_seconds", json_integer(left > 0 ? (left + 999) / 1000 : 0));
+		}
+		json_object_set_new(j, "rotation", r);
+	}
+	json_t *hr = json_object();
+	if (k->hr.seen_at) {
+		json_object_set_new(hr, "limit_requests", json_integer(k->hr.limit_req));
+		json_object_set_new(hr, "remaining_requests", json_integer(k->hr.rem_req));
+		json_object_set_new(hr, "limit_tokens", json_integer(k->hr.limit_tok));
+		json_object_set_new(hr, "remaining_tokens", json_integer(k->hr.rem_tok));
+		json_object_set_new(hr, "seen_at", time_or_null(k->hr.seen_at));
+	}
+	json_object_set_new(j, "headroom", hr);
+	return j;
+}
+
+json_t *ctoken_json(const struct ctoken *t)
+{
+	return json_pack("{s:s,s:s,s:s,s:s,s:o,s:o,s:o,s:o}", "id", t->id, "team", t->team, "key", t->key,
+			 "label", t->label, "created_at", time_or_null(t->created_at), "revoked_at",
+			 time_or_null(t->revoked_at), "last_used_at", time_or_null(t->last_used_at),
+			 "created_by", str_or_null(t->created_by));
+}
+
+bool slug_valid(const char *s)
+{
+	if (!s || !*s || strlen(s) > 63 || (!islower((unsigned char)s[0]) && !isdigit((unsigned char)s[0])))
+		return false;
+	for (; *s; s++)
+		if (!islower((unsigned char)*s) && !isdigit((unsigned char)*s) && *s != '-' && *s != '_')
+			return false;
+	return true;
+}
+
+bool key_name_valid(const char *name, const char *team, char **cause)
+{
+	size_t tl = strlen(team);
+	if (!name || strncmp(name, team, tl) != 0 || name[tl] != '-') {
+		fail(cause, "key name '%s' must follow {team}-{environment}-{purpose} and start with '%s-'",
+		     name ? name : "", team);
+		return false;
+	}
+	const char *rest = name + tl + 1;
+	const char *dash = strchr(rest, '-');
+	if (!dash || dash == rest || !dash[1] || strlen(name) > 120) {
+		fail(cause, "key name '%s' must follow {team}-{environment}-{purpose}, e.g. '%s-prod-api'", name, team);
+		return false;
+	}
+	for (const char *p = rest; *p; p++)
+		if (!islower((unsigned char)*p) && !isdigit((unsigned char)*p) && *p != '-' && *p != '_') {
+			fail(cause, "key name '%s' may use only a-z, 0-9, '-' and '_'", name);
+			return false;
+		}
+	return true;
+}

@@ -1,0 +1,60 @@
+/* store.h — the gateway's system of record. Only store_sqlite.c talks
+ * SQL; another engine (PostgreSQL, Redis) can implement this header to
+ * back several replicas. Every function returns 0 (or a value) on success
+ * and -1 with an allocated *cause on failure; returned json_t references
+ * belong to the caller. */
+#ifndef GG_STORE_H
+#define GG_STORE_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+struct store;
+struct registry;
+struct team;
+struct ukey;
+struct ctoken;
+
+struct ledger_row {
+	int64_t ts_ms;
+	const char *team, *key, *key_fp, *model, *reason; /* key NULL when never forwarded */
+	int status;
+	bool stream;
+	int64_t prompt, completion, cost_nusd, latency_ms;
+};
+
+/* Opens (creating, mode 0600) and migrates the database. */
+struct store *store_open(const char *path, char **cause);
+void store_close(struct store *s);
+int store_schema_version(struct store *s);
+
+int store_begin(struct store *s, char **cause);
+int store_commit(struct store *s, char **cause);
+void store_rollback(struct store *s);
+
+/* Fills the registry: teams, keys (with secrets), tokens, this month's
+ * spend per team and the organisation, and keys' hourly request counts. */
+int store_load(struct store *s, struct registry *r, int64_t now, char **cause);
+int store_put_team(struct store *s, const struct team *t, char **cause);
+int store_put_key(struct store *s, const struct ukey *k, char **cause);
+int store_put_token(struct store *s, const struct ctoken *t, char **cause);
+/* One committed row per answered request (its own transaction unless
+ * one is open). */
+int store_ledger(struct store *s, const struct ledger_row *row, char **cause);
+int store_audit(struct store *s, int64_t ts, const char *actor, const char *role,
+		const char *op, const char *action, const char *target,
+		const char *before, const char *after, char **cause);
+int store_alert(struct store *s, int64_t ts, const char *kind, const char *team,
+		const char *message, char **cause);
+json_t *store_audit_list(struct store *s, int limit, int64_t before_id, char **cause);
+json_t *store_alerts_list(struct store *s, int limit, char **cause);
+/* Buckets of step ms from `from` (n of them): requests, ok, tokens,
+ * spend and rejections by reason; team NULL for all. */
+json_t *store_usage(struct store *s, const char *team, int64_t from, int64_t step, int n, char **cause);
+/* Sum of the ledger for one team (NULL: all) since from. */
+int store_spend_since(struct store *s, const char *team, int64_t from, int64_t *nusd, char **cause);
+/* Ledger row count, for tests and reconciliation (team NULL: all). */
+int store_ledger_count(struct store *s, const char *team, int64_t *n, char **cause);
+
+#endif

@@ -1,0 +1,604 @@
+/* store_sqlite.c — store.h on SQLite (WAL). The only file that talks SQL.
+ *
+ * Durability: journal_mode=WAL with synchronous=NORMAL: a commit is in the
+ * WAL before the call returns, so it survives kill -9 of the process; the
+ * WAL is fsynced at each checkpoint (and every sync_interval by
+ * store_sync), which bounds what a power loss can take (docs/architecture.md). */
+#include "gateway.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sqlite3.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "secret.h"
+#include "util.h"
+
+struct store {
+	sqlite3 *db;
+	sqlite3_stmt *ins_ledger;
+	int in_tx;
+};
+
+static const char *const migrations[] = {
+	/* 1 */
+	"CREATE TABLE teams("
+	" id TEXT PRIMARY KEY, name TEXT NOT NULL, state TEXT NOT NULL,"
+	" models TEXT NOT NULL, max_tokens INTEGER NOT NULL, rpm_limit INTEGER NOT NULL,"
+	" rpm_mode TEXT NOT NULL, queue_wait_ms INTEGER NOT NULL, budget_nusd INTEGER NOT NULL,"
+	" thresholds TEXT NOT NULL, auto_pause INTEGER NOT NULL, paused_by TEXT,"
+	 " paused_reason TEXT, paused_at INTEGER, version INTEGER NOT NULL, created_at INTEGER NOT NULL,"
+	" override_until INTEGER NOT NULL DEFAULT 0);"
+	"CREATE TABLE keys("
+	" name TEXT PRIMARY KEY, team TEXT NOT NULL, secret TEXT NOT NULL, fp TEXT NOT NULL,"
+	" created_at INTEGER NOT NULL, last_used_at INTEGER, rejected INTEGER NOT NULL DEFAULT 0,"
+	" rot_step INTEGER NOT NULL DEFAULT 0, new_secret TEXT, new_fp TEXT, rot_by TEXT,"
+	" rot_started_at INTEGER, rot_switched_at INTEGER, rot_updated_at INTEGER,"
+	" old_since_switch INTEGER NOT NULL DEFAULT 0, old_last_used INTEGER);"
+	"CREATE TABLE tokens("
+	" id TEXT PRIMARY KEY, team TEXT NOT NULL, key TEXT NOT NULL, label TEXT NOT NULL,"
+	" hash TEXT NOT NULL UNIQUE, created_at INTEGER NOT NULL, revoked_at INTEGER,"
+	" created_by TEXT);"
+	"CREATE TABLE ledger("
+	" id INTEGER PRIMARY KEY, ts_ms INTEGER NOT NULL, team TEXT, key TEXT, key_fp TEXT,"
+	" model TEXT, status INTEGER NOT NULL, reason TEXT, stream INTEGER NOT NULL,"
+	" prompt_tokens INTEGER NOT NULL, completion_tokens INTEGER NOT NULL,"
+	" cost_nusd INTEGER NOT NULL, latency_ms INTEGER NOT NULL);"
+	"CREATE INDEX ledger_team_ts ON ledger(team, ts_ms);"
+	"CREATE INDEX ledger_ts ON ledger(ts_ms);"
+	"CREATE TABLE audit("
+	" id INTEGER PRIMARY KEY, ts_ms INTEGER NOT NULL, actor TEXT NOT NULL, role TEXT NOT NULL,"
+	" operator TEXT, action TEXT NOT NULL, target TEXT NOT NULL, before TEXT, after TEXT);"
+	"CREATE TABLE alerts("
+	" id INTEGER PRIMARY KEY, ts_ms INTEGER NOT NULL, kind TEXT NOT NULL, team TEXT,"
+	" message TEXT NOT NULL);",
+};
+
+static int sqlfail(struct store *s, char **cause, const char *what)
+{
+	return fail(cause, "store: %s: %s", what, sqlite3_errmsg(s->db));
+}
+
+static int exec(struct store *s, const char *sql, char **cause)
+{
+	char *err = NULL;
+	if (sqlite3_exec(s->db, sql, NULL, NULL, &err) != SQLITE_OK) {
+		fail(cause, "store: %s", err ? err : sqlite3_errmsg(s->db));
+		sqlite3_free(err);
+		return -1;
+	}
+	return 0;
+}
+
+int store_schema_version(struct store *s)
+{
+	sqlite3_stmt *st;
+	int v = 0;
+	if (sqlite3_prepare_v2(s->db, "PRAGMA user_version", -1, &st, NULL) == SQLITE_OK) {
+		if (sqlite3_step(st) == SQLITE_ROW)
+			v = sqlite3_column_int(st, 0);
+		sqlite3_finalize(st);
+	}
+	return v;
+}
+
+struct store *store_open(const char *path, char **cause)
+{
+	/* create with 0600 before SQLite does: the file holds Groq keys */
+	int fd = open(path, O_RDWR | O_CREAT, 0600);
+	if (fd < 0) {
+		fail(cause, "store: cannot open %s: %s", path, strerror(errno));
+		return NULL;
+	}
+	close(fd);
+	struct store *s = xcalloc(1, sizeof *s);
+	if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) != SQLITE_OK) {
+		sqlfail(s, cause, path);
+		store_close(s);
+		return NULL;
+	}
+	sqlite3_busy_timeout(s->db, 2000);
+	if (exec(s, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;", cause) != 0) {
+		store_close(s);
+		return NULL;
+	}
+	int v = store_schema_version(s);
+	for (int i = v; i < (int)ARRAY_LEN(migrations); i++) {
+		char *sql = xasprintf("BEGIN; %s PRAGMA user_version=%d; COMMIT;", migrations[i], i + 1);
+		int rc = exec(s, sql, cause);
+		free(sql);
+		if (rc != 0) {
+			exec(s, "ROLLBACK", NULL);
+			store_close(s);
+			return NULL;
+		}
+	}
+	if (sqlite3_prepare_v2(s->db,
+			       "INSERT INTO ledger(ts_ms,team,key,key_fp,model,status,reason,stream,"
+			       "prompt_tokens,completion_tokens,cost_nusd,latency_ms) "
+			       "VALUES(?,?,?,?,?,?,?,?,?,?,?,?)",
+			       -1, &s->ins_ledger, NULL) != SQLITE_OK) {
+		sqlfail(s, cause, "prepare");
+		store_close(s);
+		return NULL;
+	}
+	return s;
+}
+
+void store_close(struct store *s)
+{
+	if (!s)
+		return;
+	sqlite3_finalize(s->ins_ledger);
+	sqlite3_close(s->db);
+	free(s);
+}
+
+int store_begin(struct store *s, char **cause)
+{
+	if (exec(s, "BEGIN IMMEDIATE", cause) != 0)
+		return -1;
+	s->in_tx = 1;
+	return 0;
+}
+
+int store_commit(struct store *s, char **cause)
+{
+	if (exec(s, "COMMIT", cause) != 0) {
+		store_rollback(s);
+		return -1;
+	}
+	s->in_tx = 0;
+	return 0;
+}
+
+void store_rollback(struct store *s)
+{
+	exec(s, "ROLLBACK", NULL);
+	s->in_tx = 0;
+}
+
+static void bind_text(sqlite3_stmt *st, int i, const char *v)
+{
+	if (v)
+		sqlite3_bind_text(st, i, v, -1, SQLITE_TRANSIENT);
+	else
+		sqlite3_bind_null(st, i);
+}
+
+static void bind_time(sqlite3_stmt *st, int i, int64_t v)
+{
+	if (v)
+		sqlite3_bind_int64(st, i, v);
+	else
+		sqlite3_bind_null(st, i);
+}
+
+static char *col_dup(sqlite3_stmt *st, int i)
+{
+	const unsigned char *t = sqlite3_column_text(st, i);
+	return t ? xstrdup((const char *)t) : NULL;
+}
+
+static int step_done(struct store *s, sqlite3_stmt *st, char **cause, const char *what)
+{
+	int rc = sqlite3_step(st);
+	if (rc != SQLITE_DONE) {
+		sqlfail(s, cause, what);
+		sqlite3_finalize(st);
+		return -1;
+	}
+	sqlite3_finalize(st);
+	return 0;
+}
+
+int store_put_team(struct store *s, const struct team *t, char **cause)
+{
+	sqlite3_stmt *st;
+	if (sqlite3_prepare_v2(s->db,
+			       "INSERT OR REPLACE INTO teams VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", -1,
+			       &st, NULL) != SQLITE_OK)
+		return sqlfail(s, cause, "prepare team");
+	json_t *m = json_array(), *th = json_array();
+	for (int i = 0; i < t->nmodels; i++)
+		json_array_append_new(m, json_string(t->models[i]));
+	for (int i = 0; i < t->nthresholds; i++)
+		json_array_append_new(th, json_integer(t->thresholds[i]));
+	char *ms = json_dumps(m, JSON_COMPACT), *ths = json_dumps(th, JSON_COMPACT);
+	json_decref(m);
+	json_decref(th);
+	bind_text(st, 1, t->id);
+	bind_text(st, 2, t->name);
+	bind_text(st, 3, team_state_name(t->state));
+	bind_text(st, 4, ms);
+	sqlite3_bind_int64(st, 5, t->max_tokens);
+	sqlite3_bind_int64(st, 6, t->rpm_limit);
+	bind_text(st, 7, t->rpm_mode == RPM_QUEUE ? "queue" : "reject");
+	sqlite3_bind_int64(st, 8, t->queue_wait_ms);
+	sqlite3_bind_int64(st, 9, t->budget_nusd);
+	bind_text(st, 10, ths);
+	sqlite3_bind_int(st, 11, t->auto_pause);
+	bind_text(st, 12, t->paused_by);
+	bind_text(st, 13, t->paused_reason);
+	bind_time(st, 14, t->paused_at);
+	sqlite3_bind_int64(st, 15, t->version);
+	sqlite3_bind_int64(st, 16, t->created_at);
+	sqlite3_bind_int64(st, 17, t->override_until);
+	free(ms);
+	free(ths);
+	return step_done(s, st, cause, "save team");
+}
+
+int store_put_key(struct store *s, const struct ukey *k, char **cause)
+{
+	sqlite3_stmt *st;
+	if (sqlite3_prepare_v2(s->db,
+			       "INSERT OR REPLACE INTO keys VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", -1, &st,
+			       NULL) != SQLITE_OK)
+		return sqlfail(s, cause, "prepare key");
+	bind_text(st, 1, k->name);
+	bind_text(st, 2, k->team);
+	bind_text(st, 3, k->secret);
+	bind_text(st, 4, k->fp);
+	sqlite3_bind_int64(st, 5, k->created_at);
+	bind_time(st, 6, k->last_used_at);
+	sqlite3_bind_int(st, 7, k->rejected);
+	sqlite3_bind_int(st, 8, (int)k->rot);
+	bind_text(st, 9, k->new_secret);
+	bind_text(st, 10, k->new_secret ? k->new_fp : NULL);
+	bind_text(st, 11, k->rot_by);
+	bind_time(st, 12, k->rot_started_at);
+	bind_time(st, 13, k->rot_switched_at);
+	bind_time(st, 14, k->rot_updated_at);
+	sqlite3_bind_int64(st, 15, k->old_since_switch);
+	bind_time(st, 16, k->old_last_used);
+	return step_done(s, st, cause, "save key");
+}
+
+int store_put_token(struct store *s, const struct ctoken *t, char **cause)
+{
+	sqlite3_stmt *st;
+	if (sqlite3_prepare_v2(s->db, "INSERT OR REPLACE INTO tokens VALUES(?,?,?,?,?,?,?,?)", -1, &st,
+			       NULL) != SQLITE_OK)
+		return sqlfail(s, cause, "prepare token");
+	bind_text(st, 1, t->id);
+	bind_text(st, 2, t->team);
+	bind_text(st, 3, t->key);
+	bind_text(st, 4, t->label);
+	bind_text(st, 5, t->hash);
+	sqlite3_bind_int64(st, 6, t->created_at);
+	bind_time(st, 7, t->revoked_at);
+	bind_text(st, 8, t->created_by);
+	return step_done(s, st, cause, "save token");
+}
+
+int store_ledger(struct store *s, const struct ledger_row *r, char **cause)
+{
+	sqlite3_stmt *st = s->ins_ledger;
+	sqlite3_reset(st);
+	sqlite3_bind_int64(st, 1, r->ts_ms);
+	bind_text(st, 2, r->team);
+	bind_text(st, 3, r->key);
+	bind_text(st, 4, r->key_fp);
+	bind_text(st, 5, r->model);
+	sqlite3_bind_int(st, 6, r->status);
+	bind_text(st, 7, r->reason);
+	sqlite3_bind_int(st, 8, r->stream);
+	sqlite3_bind_int64(st, 9, r->prompt);
+	sqlite3_bind_int64(st, 10, r->completion);
+	sqlite3_bind_int64(st, 11, r->cost_nusd);
+	sqlite3_bind_int64(st, 12, r->latency_ms);
+	int rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE)
+		return sqlfail(s, cause, "ledger insert");
+	return 0;
+}
+
+int store_audit(struct store *s, int64_t ts, const char *actor, const char *role, const char *op,
+		const char *action, const char *target, const char *before, const char *after, char **cause)
+{
+	sqlite3_stmt *st;
+	if (sqlite3_prepare_v2(s->db,
+			       "INSERT INTO audit(ts_ms,actor,role,operator,action,target,before,after) "
+			       "VALUES(?,?,?,?,?,?,?,?)",
+			       -1, &st, NULL) != SQLITE_OK)
+		return sqlfail(s, cause, "prepare audit");
+	sqlite3_bind_int64(st, 1, ts);
+	bind_text(st, 2, actor);
+	bind_text(st, 3, role);
+	bind_text(st, 4, op);
+	bind_text(st, 5, action);
+	bind_text(st, 6, target);
+	bind_text(st, 7, before);
+	bind_text(st, 8, after);
+	return step_done(s, st, cause, "audit insert");
+}
+
+int store_alert(struct store *s, int64_t ts, const char *kind, const char *team, const char *message,
+		char **cause)
+{
+	sqlite3_stmt *st;
+	if (sqlite3_prepare_v2(s->db, "INSERT INTO alerts(ts_ms,kind,team,message) VALUES(?,?,?,?)", -1,
+			       &st, NULL) != SQLITE_OK)
+		return sqlfail(s, cause, "prepare alert");
+	sqlite3_bind_int64(st, 1, ts);
+	bind_text(st, 2, kind);
+	bind_text(st, 3, team);
+	bind_text(st, 4, message);
+	return step_done(s, st, cause, "alert insert");
+}
+
+static json_t *col_json(sqlite3_stmt *st, int i)
+{
+	const unsigned char *t = sqlite3_column_text(st, i);
+	if (!t)
+		return json_null();
+	json_t *j = json_loads((const char *)t, 0, NULL);
+	return j ? j : json_string((const char *)t);
+}
+
+json_t *store_audit_list(struct store *s, int limit, int64_t before_id, char **cause)
+{
+	sqlite3_stmt *st;
+	if (sqlite3_prepare_v2(s->db,
+			       "SELECT id,ts_ms,actor,role,operator,action,target,before,after FROM audit "
+			       "WHERE id < ? ORDER BY id DESC LIMIT ?",
+			       -1, &st, NULL) != SQLITE_OK) {
+		sqlfail(s, cause, "audit list");
+		return NULL;
+	}
+	sqlite3_bind_int64(st, 1, before_id > 0 ? before_id : INT64_MAX);
+	sqlite3_bind_int(st, 2, limit);
+	json_t *a = json_array();
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		char ts[32];
+		time_iso(sqlite3_column_int64(st, 1), ts, sizeof ts);
+		json_t *op = sqlite3_column_type(st, 4) == SQLITE_NULL
+				     ? json_null()
+				     : json_string((const char *)sqlite3_column_text(st, 4));
+		json_array_append_new(a, json_pack("{s:I,s:s,s:I,s:s,s:s,s:o,s:s,s:s,s:o,s:o}", "id",
+						   (json_int_t)sqlite3_column_int64(st, 0), "time", ts, "ts_ms",
+						   (json_int_t)sqlite3_column_int64(st, 1), "actor",
+						   (const char *)sqlite3_column_text(st, 2), "role",
+						   (const char *)sqlite3_column_text(st, 3), "operator", op,
+						   "action", (const char *)sqlite3_column_text(st, 5), "target",
+						   (const char *)sqlite3_column_text(st, 6), "before",
+						   col_json(st, 7), "after", col_json(st, 8)));
+	}
+	sqlite3_finalize(st);
+	return a;
+}
+
+json_t *store_alerts_list(struct store *s, int limit, char **cause)
+{
+	sqlite3_stmt *st;
+	if (sqlite3_prepare_v2(s->db,
+			       "SELECT id,ts_ms,kind,team,message FROM alerts ORDER BY id DESC LIMIT ?", -1,
+			       &st, NULL) != SQLITE_OK) {
+		sqlfail(s, cause, "alerts list");
+		return NULL;
+	}
+	sqlite3_bind_int(st, 1, limit);
+	json_t *a = json_array();
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		char ts[32];
+		time_iso(sqlite3_column_int64(st, 1), ts, sizeof ts);
+		json_t *team = sqlite3_column_type(st, 3) == SQLITE_NULL
+				       ? json_null()
+				       : json_string((const char *)sqlite3_column_text(st, 3));
+		json_array_insert_new(a, 0, json_pack("{s:I,s:s,s:I,s:s,s:o,s:s}", "id",
+						      (json_int_t)sqlite3_column_int64(st, 0), "time", ts,
+						      "ts_ms", (json_int_t)sqlite3_column_int64(st, 1), "kind",
+						      (const char *)sqlite3_column_text(st, 2), "team", team,
+						      "message", (const char *)sqlite3_column_text(st, 4)));
+	}
+	sqlite3_finalize(st);
+	return a;
+}
+
+json_t *store_usage(struct store *s, const char *team, int64_t from, int64_t step, int n, char **cause)
+{
+	sqlite3_stmt *st;
+	if (sqlite3_prepare_v2(s->db,
+			       "SELECT (ts_ms - ?1) / ?2 AS b, status, reason, COUNT(*),"
+			       " SUM(prompt_tokens + completion_tokens), SUM(cost_nusd) FROM ledger"
+			       " WHERE ts_ms >= ?1 AND ts_ms < ?3 AND (?4 IS NULL OR team = ?4)"
+			       " GROUP BY b, status, reason",
+			       -1, &st, NULL) != SQLITE_OK) {
+		sqlfail(s, cause, "usage");
+		return NULL;
+	}
+	sqlite3_bind_int64(st, 1, from);
+	sqlite3_bind_int64(st, 2, step);
+	sqlite3_bind_int64(st, 3, from + step * n);
+	bind_text(st, 4, team);
+	json_t *pts = json_array();
+	for (int i = 0; i < n; i++)
+		json_array_append_new(pts, json_pack("{s:I,s:i,s:i,s:i,s:I,s:f,s:{}}", "t",
+						     (json_int_t)(from + step * i), "requests", 0, "ok", 0,
+						     "rejected", 0, "tokens", (json_int_t)0, "spend_usd", 0.0,
+						     "rejections"));
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		int64_t b = sqlite3_column_int64(st, 0);
+		if (b < 0 || b >= n)
+			continue;
+		json_t *p = json_array_get(pts, (size_t)b);
+		int status = sqlite3_column_int(st, 1);
+		const char *reason = (const char *)sqlite3_column_text(st, 2);
+		int64_t cnt = sqlite3_column_int64(st, 3), tok = sqlite3_column_int64(st, 4),
+			cost = sqlite3_column_int64(st, 5);
+		json_object_set_new(p, "requests",
+				    json_integer(json_integer_value(json_object_get(p, "requests")) + cnt));
+		json_object_set_new(p, "tokens", json_integer(json_integer_value(json_object_get(p, "tokens")) + tok));
+		json_object_set_new(p, "spend_usd", json_real(json_real_value(json_object_get(p, "spend_usd")) +
+							      (double)cost / NUSD_PER_USD));
+		if (status < 400) {
+			json_object_set_new(p, "ok", json_integer(json_integer_value(json_object_get(p, "ok")) + cnt));
+		} else {
+			json_object_set_new(p, "rejected",
+					    json_integer(json_integer_value(json_object_get(p, "rejected")) + cnt));
+			json_t *r = json_object_get(p, "rejections");
+			const char *k = reason ? reason : "error";
+			json_object_set_new(r, k, json_integer(json_integer_value(json_object_get(r, k)) + cnt));
+		}
+	}
+	sqlite3_finalize(st);
+	return pts;
+}
+
+int store_spend_since(struct store *s, const char *team, int64_t from, int64_t *nusd, char **cause)
+{
+	sqlite3_stmt *st;
+	if (sqlite3_prepare_v2(s->db,
+			       "SELECT COALESCE(SUM(cost_nusd),0) FROM ledger WHERE ts_ms >= ?1 AND (?2 IS NULL OR team = ?2)",
+			       -1, &st, NULL) != SQLITE_OK)
+		return sqlfail(s, cause, "spend");
+	sqlite3_bind_int64(st, 1, from);
+	bind_text(st, 2, team);
+	*nusd = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+	sqlite3_finalize(st);
+	return 0;
+}
+
+int store_ledger_count(struct store *s, const char *team, int64_t *n, char **cause)
+{
+	sqlite3_stmt *st;
+	if (sqlite3_prepare_v2(s->db, "SELECT COUNT(*) FROM ledger WHERE (?1 IS NULL OR team = ?1)", -1, &st,
+			       NULL) != SQLITE_OK)
+		return sqlfail(s, cause, "count");
+	bind_text(st, 1, team);
+	*n = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+	sqlite3_finalize(st);
+	return 0;
+}
+
+static void parse_int_list(const char *text, int *out, int *n, int max)
+{
+	json_t *a = text ? json_loads(text, 0, NULL) : NULL;
+	size_t i;
+	json_t *v;
+	*n = 0;
+	json_array_foreach(a, i, v) if (*n < max) out[(*n)++] = (int)json_integer_value(v);
+	json_decref(a);
+}
+
+int store_load(struct store *s, struct registry *r, int64_t now, char **cause)
+{
+	sqlite3_stmt *st;
+	if (sqlite3_prepare_v2(s->db, "SELECT * FROM teams ORDER BY id", -1, &st, NULL) != SQLITE_OK)
+		return sqlfail(s, cause, "load teams");
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		struct team *t = team_new();
+		t->id = col_dup(st, 0);
+		t->name = col_dup(st, 1);
+		t->state = team_state_parse((const char *)sqlite3_column_text(st, 2));
+		json_t *m = json_loads((const char *)sqlite3_column_text(st, 3), 0, NULL);
+		t->models = xcalloc(json_array_size(m) + 1, sizeof *t->models);
+		size_t i;
+		json_t *v;
+		json_array_foreach(m, i, v) t->models[t->nmodels++] = xstrdup(json_string_value(v));
+		json_decref(m);
+		t->max_tokens = sqlite3_column_int64(st, 4);
+		t->rpm_limit = sqlite3_column_int64(st, 5);
+		t->rpm_mode = str_eq((const char *)sqlite3_column_text(st, 6), "queue") ? RPM_QUEUE : RPM_REJECT;
+		t->queue_wait_ms = sqlite3_column_int64(st, 7);
+		t->budget_nusd = sqlite3_column_int64(st, 8);
+		parse_int_list((const char *)sqlite3_column_text(st, 9), t->thresholds, &t->nthresholds,
+			       MAX_THRESHOLDS);
+		t->auto_pause = sqlite3_column_int(st, 10);
+		t->paused_by = col_dup(st, 11);
+		t->paused_reason = col_dup(st, 12);
+		t->paused_at = sqlite3_column_int64(st, 13);
+		t->version = sqlite3_column_int64(st, 14);
+		t->created_at = sqlite3_column_int64(st, 15);
+		t->override_until = sqlite3_column_int64(st, 16);
+		rl_resize(&t->rl, (int)t->rpm_limit);
+		registry_add_team(r, t);
+	}
+	sqlite3_finalize(st);
+
+	if (sqlite3_prepare_v2(s->db, "SELECT * FROM keys ORDER BY name", -1, &st, NULL) != SQLITE_OK)
+		return sqlfail(s, cause, "load keys");
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		struct ukey *k = xcalloc(1, sizeof *k);
+		k->name = col_dup(st, 0);
+		k->team = col_dup(st, 1);
+		k->secret = col_dup(st, 2);
+		snprintf(k->fp, sizeof k->fp, "%s", (const char *)sqlite3_column_text(st, 3));
+		k->created_at = sqlite3_column_int64(st, 4);
+		k->last_used_at = sqlite3_column_int64(st, 5);
+		k->rejected = sqlite3_column_int(st, 6);
+		k->rot = (enum rot_step)sqlite3_column_int(st, 7);
+		k->new_secret = col_dup(st, 8);
+		if (sqlite3_column_text(st, 9))
+			snprintf(k->new_fp, sizeof k->new_fp, "%s", (const char *)sqlite3_column_text(st, 9));
+		k->rot_by = col_dup(st, 10);
+		k->rot_started_at = sqlite3_column_int64(st, 11);
+		k->rot_switched_at = sqlite3_column_int64(st, 12);
+		k->rot_updated_at = sqlite3_column_int64(st, 13);
+		k->old_since_switch = sqlite3_column_int64(st, 14);
+		k->old_last_used = sqlite3_column_int64(st, 15);
+		registry_add_key(r, k);
+	}
+	sqlite3_finalize(st);
+
+	if (sqlite3_prepare_v2(s->db, "SELECT * FROM tokens ORDER BY created_at, id", -1, &st, NULL) != SQLITE_OK)
+		return sqlfail(s, cause, "load tokens");
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		struct ctoken *t = xcalloc(1, sizeof *t);
+		t->id = col_dup(st, 0);
+		t->team = col_dup(st, 1);
+		t->key = col_dup(st, 2);
+		t->label = col_dup(st, 3);
+		snprintf(t->hash, sizeof t->hash, "%s", (const char *)sqlite3_column_text(st, 4));
+		t->created_at = sqlite3_column_int64(st, 5);
+		t->revoked_at = sqlite3_column_int64(st, 6);
+		t->created_by = col_dup(st, 7);
+		registry_add_token(r, t);
+	}
+	sqlite3_finalize(st);
+
+	/* this month's spend */
+	int64_t ms = month_start_ms(now);
+	r->org_month_start = ms;
+	if (sqlite3_prepare_v2(s->db,
+			       "SELECT team, SUM(cost_nusd) FROM ledger WHERE ts_ms >= ? GROUP BY team", -1,
+			       &st, NULL) != SQLITE_OK)
+		return sqlfail(s, cause, "load spend");
+	sqlite3_bind_int64(st, 1, ms);
+	r->org_spend_nusd = 0;
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		int64_t v = sqlite3_column_int64(st, 1);
+		r->org_spend_nusd += v;
+		const unsigned char *id = sqlite3_column_text(st, 0);
+		struct team *t = id ? registry_team(r, (const char *)id) : NULL;
+		if (t)
+			t->spend_nusd = v;
+	}
+	sqlite3_finalize(st);
+	for (int i = 0; i < r->nteams; i++)
+		r->teams[i]->month_start = ms;
+
+	/* keys' requests per hour over the last day */
+	if (sqlite3_prepare_v2(s->db,
+			       "SELECT key, ts_ms / 3600000, COUNT(*) FROM ledger WHERE ts_ms >= ? AND key "
+			       "IS NOT NULL GROUP BY key, ts_ms / 3600000",
+			       -1, &st, NULL) != SQLITE_OK)
+		return sqlfail(s, cause, "load key counts");
+	sqlite3_bind_int64(st, 1, now - 23 * 3600000LL - now % 3600000);
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		struct ukey *k = registry_key(r, (const char *)sqlite3_column_text(st, 0));
+		if (!k)
+			continue;
+		int64_t h = sqlite3_column_int64(st, 1);
+		k->hourly[h % 24] = sqlite3_column_int64(st, 2);
+		if (h > k->hour_base)
+			k->hour_base = h;
+	}
+	sqlite3_finalize(st);
+	return 0;
+}

@@ -1,0 +1,166 @@
+# tests/lib.sh — shared by the integration tests: temporary folder, real
+# processes on loopback with free ports, cleanup on any exit, TAP-style
+# results. Each test script sources it and calls ok/fail (via check_*).
+set -u
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+BIN=${BIN:-bin}
+case "$BIN" in /*) ;; *) BIN="$ROOT/$BIN" ;; esac
+T=$(mktemp -d "${TMPDIR:-/tmp}/gg-test.XXXXXX")
+PIDS=""
+FAILED=0
+PASSED=0
+TEST_NAME=$(basename "$0")
+
+cleanup() {
+	for p in $PIDS; do kill "$p" 2>/dev/null; done
+	for p in $PIDS; do
+		for _ in $(seq 1 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+		kill -9 "$p" 2>/dev/null
+	done
+	if [ "$FAILED" -gt 0 ]; then
+		for f in "$T"/*.log; do
+			[ -f "$f" ] || continue
+			echo "# ---- $(basename "$f") (last 40 lines) ----"
+			tail -n 40 "$f" | sed 's/^/# /'
+		done
+	fi
+	rm -rf "$T"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+ok()   { PASSED=$((PASSED + 1)); echo "ok - $TEST_NAME: $*"; }
+fail() { FAILED=$((FAILED + 1)); echo "not ok - $TEST_NAME: $*"; }
+check() { # check "description" command...
+	local d=$1; shift
+	if "$@"; then ok "$d"; else fail "$d"; fi
+}
+check_eq() { # check_eq "description" expected actual
+	if [ "$2" = "$3" ]; then ok "$1"; else fail "$1 (expected '$2', got '$3')"; fi
+}
+check_contains() { # check_contains "description" needle haystack
+	case "$3" in *"$2"*) ok "$1" ;; *) fail "$1 (no '$2' in: $(printf %s "$3" | head -c 400))" ;; esac
+}
+check_not_contains() {
+	case "$3" in *"$2"*) fail "$1 (found '$2')" ;; *) ok "$1" ;; esac
+}
+done_testing() { exit $((FAILED > 0)); }
+
+# wait_for "what" seconds command... : polls until the command succeeds
+wait_for() {
+	local what=$1 secs=$2; shift 2
+	local end=$(( $(date +%s%N) / 1000000 + secs * 1000 ))
+	while [ $(( $(date +%s%N) / 1000000 )) -lt $end ]; do
+		"$@" >/dev/null 2>&1 && return 0
+		sleep 0.05
+	done
+	echo "# timed out after ${secs}s waiting for $what"
+	return 1
+}
+
+# first line of a file once it exists (a server's bound address)
+first_line() { wait_for "$1" 10 test -s "$1" && head -n 1 "$1"; }
+
+KEY1=gsk_testAAAAAAAAAAAAAAAAAAAAAAAAAAAA0001
+KEY2=gsk_testBBBBBBBBBBBBBBBBBBBBBBBBBBBB0002
+KEY3=gsk_testCCCCCCCCCCCCCCCCCCCCCCCCCCCC0003
+
+# start_fakegroq [flags...] : sets FAKE (host:port) and FAKE_PID
+start_fakegroq() {
+	[ -f "$T/fake-keys" ] || printf '%s\n%s\n%s\n' "$KEY1" "$KEY2" "$KEY3" > "$T/fake-keys"
+	"$BIN/fakegroq" --listen 127.0.0.1:0 --keys "$T/fake-keys" --chunk-delay-ms 5 "$@" \
+		> "$T/fake.addr" 2> "$T/fakegroq.log" &
+	FAKE_PID=$!
+	PIDS="$PIDS $FAKE_PID"
+	FAKE=$(first_line "$T/fake.addr") || { fail "fakegroq did not start"; exit 1; }
+}
+
+sha() { printf %s "$1" | sha256sum | cut -d' ' -f1; }
+
+# write_gateway_config [extra libconfig text] : $T/gw.conf and tokens
+write_gateway_config() {
+	OP_TOKEN=ggadm_operator_$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')
+	VIEW_TOKEN=ggadm_viewer_$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')
+	umask 077
+	printf 'alice operator %s\nwally viewer %s\n' "$(sha "$OP_TOKEN")" "$(sha "$VIEW_TOKEN")" > "$T/admin-tokens"
+	umask 022
+	cat > "$T/gw.conf" <<CONF
+listen = "127.0.0.1:0";
+upstream = { base_url = "http://$FAKE"; timeout_ms = 5000; };
+store = { path = "$T/gw.db"; };
+admin = { tokens_file = "$T/admin-tokens"; };
+log = { path = "$T/groqgated.log"; };
+prices = (
+  { model = "llama-3.3-70b-versatile"; input_per_mtok = 0.59; output_per_mtok = 0.79; },
+  { model = "llama-3.1-8b-instant"; input_per_mtok = 0.05; output_per_mtok = 0.08; },
+  { model = "openai/gpt-oss-20b"; input_per_mtok = 0.075; output_per_mtok = 0.30; },
+  { model = "qwen/qwen3-32b"; input_per_mtok = 0.29; output_per_mtok = 0.59; }
+);
+${1:-}
+CONF
+}
+
+# start_gateway : runs bin/groqgated on $T/gw.conf; sets GW and GW_PID
+start_gateway() {
+	: > "$T/gw.addr"
+	"$BIN/groqgated" --config "$T/gw.conf" > "$T/gw.addr" 2> "$T/groqgated-stderr.log" &
+	GW_PID=$!
+	PIDS="$PIDS $GW_PID"
+	GW=$(first_line "$T/gw.addr") || { fail "groqgated did not start"; cat "$T/groqgated-stderr.log"; exit 1; }
+}
+
+stop_gateway() { # SIGTERM and wait
+	kill "$GW_PID" 2>/dev/null
+	wait "$GW_PID" 2>/dev/null
+	GW_RC=$?
+}
+
+# api METHOD PATH [BODY] [extra curl args] : sets STATUS and BODY
+api_as() {
+	local tok=$1 m=$2 p=$3 b=${4:-}; shift 4 2>/dev/null || shift $#
+	local args=(-s -o "$T/resp" -w '%{http_code}' -X "$m" -H "Authorization: Bearer $tok")
+	[ -n "$b" ] && args+=(-H 'Content-Type: application/json' --data-binary "$b")
+	STATUS=$(curl "${args[@]}" "$@" "http://$GW$p")
+	BODY=$(cat "$T/resp")
+}
+api() { api_as "$OP_TOKEN" "$@"; }
+jq_body() { printf %s "$BODY" | jq -r "$1"; }
+
+# create_team ID [json overrides] ; create_key NAME TEAM SECRET ; new_token TEAM -> TOKEN
+create_team() {
+	local id=$1 extra=${2:-}
+	api POST /admin/v1/teams "{\"id\":\"$id\",\"name\":\"Team $id\",\"allowed_models\":[\"llama-3.3-70b-versatile\",\"llama-3.1-8b-instant\"],\"max_tokens_per_request\":100,\"rpm_limit\":1000,\"monthly_budget_usd\":100${extra:+,$extra}}"
+	[ "$STATUS" = 201 ] || echo "# create_team $id: $STATUS $BODY"
+}
+create_key() {
+	api POST /admin/v1/keys "{\"name\":\"$1\",\"team\":\"$2\",\"secret\":\"$3\"}"
+	[ "$STATUS" = 201 ] || echo "# create_key $1: $STATUS $BODY"
+}
+new_token() {
+	api POST "/admin/v1/teams/$1/tokens" "{\"label\":\"test\"${2:+,\"key\":\"$2\"}}"
+	TOKEN=$(jq_body .token)
+	TOKEN_ID=$(jq_body .id)
+}
+
+# chat TOKEN MODEL [extra json] : POST a chat completion; STATUS and BODY
+chat() {
+	local tok=$1 model=$2 extra=${3:-}
+	STATUS=$(curl -s -o "$T/resp" -D "$T/resp.h" -w '%{http_code}' -H "Authorization: Bearer $tok" \
+		-H 'Content-Type: application/json' \
+		--data-binary "{\"model\":\"$model\",\"messages\":[{\"role\":\"user\",\"content\":\"hello gateway\"}]${extra:+,$extra}}" \
+		"http://$GW/openai/v1/chat/completions")
+	BODY=$(cat "$T/resp")
+	HEADERS=$(cat "$T/resp.h")
+}
+
+sql() { sqlite3 "$T/gw.db" "$1"; }
+
+# standard set-up: fakegroq + gateway + team "alpha" with a key and token
+setup_basic() {
+	start_fakegroq "$@"
+	write_gateway_config "${GW_EXTRA:-}"
+	start_gateway
+	create_team alpha "${TEAM_EXTRA:-}"
+	create_key alpha-prod-api alpha "$KEY1"
+	new_token alpha
+}
