@@ -49,7 +49,8 @@ CONSOLE_OBJ = $(call objs,$(CONSOLE_SRC))
 FAKE_OBJ    = $(call objs,$(FAKE_SRC))
 # the gateway's modules without main, for unit tests
 GATEWAY_LIB_OBJ = $(filter-out $(O)/src/gateway/main.o,$(GATEWAY_OBJ))
-CONSOLE_LIB_OBJ = $(filter-out $(O)/src/console/main.o,$(CONSOLE_OBJ))
+# the console's pure modules (no terminal), for unit tests
+CONSOLE_LIB_OBJ = $(call objs,src/console/model.c src/console/canvas.c src/console/theme.c)
 
 PROGS = $(BIN)/groqgated $(BIN)/groqtop $(BIN)/fakegroq
 

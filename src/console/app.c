@@ -1,0 +1,322 @@
+/* app.c — the console's state: polling the gateway, the filtered and
+ * sorted views of the model, key handling shared by every view, and
+ * command mode. Views draw; only the main loop (main.c) presents. */
+#include "console.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "util.h"
+
+int64_t app_now(struct app *a)
+{
+	return a->fixed_now ? a->fixed_now : wall_ms();
+}
+
+void app_set_status(struct app *a, int role, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(a->status, sizeof a->status, fmt, ap);
+	va_end(ap);
+	a->status_role = role;
+	a->status_until = wall_ms() + 8000;
+	a->dirty = true;
+}
+
+struct m_team *app_team(struct app *a)
+{
+	if (a->nteam_idx == 0 || a->sel_team < 0 || a->sel_team >= a->nteam_idx)
+		return NULL;
+	return &a->ov.teams[a->team_idx[a->sel_team]];
+}
+
+struct m_key *app_key_sel(struct app *a)
+{
+	if (a->nkey_idx == 0 || a->sel_key < 0 || a->sel_key >= a->nkey_idx)
+		return NULL;
+	return &a->ov.keys[a->key_idx[a->sel_key]];
+}
+
+/* ---- sorting and filtering ------------------------------------------ */
+
+static struct app *sort_app;
+
+static int state_rank(const char *s)
+{
+	return strcmp(s, "budget_paused") == 0 ? 0 : strcmp(s, "paused") == 0 ? 1 : 2;
+}
+
+static int cmp_teams(const void *x, const void *y)
+{
+	const struct m_team *a = &sort_app->ov.teams[*(const int *)x], *b = &sort_app->ov.teams[*(const int *)y];
+	int r = 0;
+	switch (sort_app->sort_col) {
+	case 1: r = state_rank(a->state) - state_rank(b->state); break;
+	case 2: r = (a->rpm > b->rpm) - (a->rpm < b->rpm); break;
+	case 3: r = (a->pct > b->pct) - (a->pct < b->pct); break;
+	case 4: r = (a->spend > b->spend) - (a->spend < b->spend); break;
+	}
+	if (sort_app->sort_desc)
+		r = -r;
+	return r ? r : strcmp(a->id, b->id); /* stable: ties by id */
+}
+
+static bool match(const char *filter, const char *a, const char *b)
+{
+	return !*filter || strcasestr(a, filter) || (b && strcasestr(b, filter));
+}
+
+void app_rebuild(struct app *a)
+{
+	char sel_id[64] = "", sel_key[128] = "";
+	if (app_team(a))
+		snprintf(sel_id, sizeof sel_id, "%s", app_team(a)->id);
+	if (app_key_sel(a))
+		snprintf(sel_key, sizeof sel_key, "%s", app_key_sel(a)->name);
+	free(a->team_idx);
+	free(a->key_idx);
+	a->team_idx = xcalloc((size_t)a->ov.nteams + 1, sizeof *a->team_idx);
+	a->key_idx = xcalloc((size_t)a->ov.nkeys + 1, sizeof *a->key_idx);
+	a->nteam_idx = a->nkey_idx = 0;
+	for (int i = 0; i < a->ov.nteams; i++)
+		if (match(a->filter, a->ov.teams[i].id, a->ov.teams[i].name))
+			a->team_idx[a->nteam_idx++] = i;
+	sort_app = a;
+	qsort(a->team_idx, (size_t)a->nteam_idx, sizeof *a->team_idx, cmp_teams);
+	for (int i = 0; i < a->ov.nkeys; i++)
+		if (match(a->filter, a->ov.keys[i].name, a->ov.keys[i].team))
+			a->key_idx[a->nkey_idx++] = i;
+	/* keep the selection on the same team and key across refreshes */
+	for (int i = 0; sel_id[0] && i < a->nteam_idx; i++)
+		if (strcmp(a->ov.teams[a->team_idx[i]].id, sel_id) == 0)
+			a->sel_team = i;
+	for (int i = 0; sel_key[0] && i < a->nkey_idx; i++)
+		if (strcmp(a->ov.keys[a->key_idx[i]].name, sel_key) == 0)
+			a->sel_key = i;
+	if (a->sel_team >= a->nteam_idx)
+		a->sel_team = a->nteam_idx ? a->nteam_idx - 1 : 0;
+	if (a->sel_key >= a->nkey_idx)
+		a->sel_key = a->nkey_idx ? a->nkey_idx - 1 : 0;
+	a->dirty = true;
+}
+
+/* ---- polling ---------------------------------------------------------- */
+
+static void on_usage(void *arg, long status, const char *body, size_t len, const char *err)
+{
+	struct app *a = arg;
+	(void)err;
+	if (status == 200) {
+		a->nspark = model_parse_usage(body, len, a->spark, 60, &a->spend_detail, &a->proj);
+		a->dirty = true;
+	}
+}
+
+static void fetch_usage(struct app *a)
+{
+	struct m_team *t = app_team(a);
+	if (!t)
+		return;
+	if (strcmp(a->spark_team, t->id) != 0) {
+		a->nspark = 0;
+		snprintf(a->spark_team, sizeof a->spark_team, "%s", t->id);
+	}
+	char *path = xasprintf("/admin/v1/usage?team=%s&window=60m&step=1m", t->id);
+	client_request(a->cl, "GET", path, NULL, NULL, (int64_t)a->refresh_s * 1000 + 1000, on_usage, a);
+	free(path);
+}
+
+static void on_overview(void *arg, long status, const char *body, size_t len, const char *err)
+{
+	struct app *a = arg;
+	a->polling = false;
+	int64_t now = wall_ms();
+	char *cause = NULL;
+	struct m_overview ov;
+	if (status == 200 && model_parse_overview(body, len, &ov, &cause) == 0) {
+		model_free(&a->ov);
+		a->ov = ov;
+		a->have_data = true;
+		a->last_ok_ms = now;
+		a->fails = 0;
+		a->last_err[0] = '\0';
+		app_rebuild(a);
+		if (!a->wallboard)
+			fetch_usage(a);
+		a->next_poll_ms = now + a->refresh_s * 1000LL;
+	} else {
+		a->fails++;
+		if (err)
+			snprintf(a->last_err, sizeof a->last_err, "%s", err);
+		else if (status == 401 || status == 403)
+			snprintf(a->last_err, sizeof a->last_err, "HTTP %ld: the admin token was refused", status);
+		else
+			snprintf(a->last_err, sizeof a->last_err, "HTTP %ld%s%s", status, cause ? ": " : "", cause ? cause : "");
+		free(cause);
+		/* back off while the gateway is down: 1x, 2x, 4x ... up to 30 s */
+		int64_t wait = (int64_t)a->refresh_s * 1000 << (a->fails > 4 ? 4 : a->fails - 1);
+		a->next_poll_ms = now + (wait > 30000 ? 30000 : wait);
+	}
+	a->dirty = true;
+}
+
+void app_poll(struct app *a)
+{
+	if (a->polling)
+		return;
+	a->polling = true;
+	a->last_try_ms = wall_ms();
+	int64_t timeout = (int64_t)a->refresh_s * 1000;
+	if (timeout < 1500)
+		timeout = 1500;
+	client_request(a->cl, "GET", "/admin/v1/overview", NULL, NULL, timeout, on_overview, a);
+	if (a->rot && a->dlg.kind == DLG_WIZARD)
+		act_rotate(a); /* refresh the wizard's figures */
+}
+
+/* ---- lists for :alerts and :audit ------------------------------------ */
+
+static void on_list(void *arg, long status, const char *body, size_t len, const char *err)
+{
+	struct app *a = arg;
+	json_decref(a->audit);
+	a->audit = NULL;
+	if (status == 200)
+		a->audit = json_loadb(body, len, 0, NULL);
+	else
+		app_set_status(a, R_ERROR, "could not load the list: %s", err ? err : "HTTP error");
+	a->dirty = true;
+}
+
+static void open_list(struct app *a, const struct view *v, const char *path)
+{
+	json_decref(a->audit);
+	a->audit = NULL;
+	a->prev_view = a->view;
+	a->view = v;
+	client_request(a->cl, "GET", path, NULL, NULL, 5000, on_list, a);
+}
+
+/* ---- commands and keys -------------------------------------------------- */
+
+void app_command(struct app *a, const char *cmd)
+{
+	while (*cmd == ' ')
+		cmd++;
+	if (strcmp(cmd, "teams") == 0) {
+		a->view = a->wallboard ? &view_wallboard : &view_main;
+		a->pane = PANE_TEAMS;
+	} else if (strcmp(cmd, "keys") == 0) {
+		a->view = &view_main;
+		a->pane = PANE_KEYS;
+	} else if (strcmp(cmd, "alerts") == 0) {
+		open_list(a, &view_alerts, "/admin/v1/alerts");
+	} else if (strcmp(cmd, "audit") == 0) {
+		open_list(a, &view_audit, "/admin/v1/audit?limit=200");
+	} else if (strcmp(cmd, "help") == 0) {
+		a->prev_view = a->view;
+		a->view = &view_help;
+	} else if (strcmp(cmd, "q") == 0 || strcmp(cmd, "quit") == 0) {
+		a->quit = true;
+	} else if (strncmp(cmd, "ctx", 3) == 0) {
+		app_switch_ctx(a, cmd[3] == ' ' ? cmd + 4 : "");
+	} else if (*cmd) {
+		app_set_status(a, R_ERROR, "unknown command ':%s' (try :teams :keys :alerts :audit :ctx :help :q)", cmd);
+	}
+	a->dirty = true;
+}
+
+static int edit_line(char *s, size_t n, int key)
+{
+	size_t l = strlen(s);
+	if (key == K_BACKSPACE || key == K_DEL) {
+		if (l)
+			s[l - 1] = '\0';
+		return 1;
+	}
+	if (key >= 32 && key < 127 && l + 1 < n) {
+		s[l] = (char)key;
+		s[l + 1] = '\0';
+		return 1;
+	}
+	return 0;
+}
+
+int app_key(struct app *a, int key)
+{
+	if (a->dlg.kind != DLG_NONE)
+		return dlg_key(a, key);
+	if (a->cmdline) {
+		if (key == K_ENTER) {
+			a->cmdline = false;
+			app_command(a, a->cmd);
+		} else if (key == K_ESC) {
+			a->cmdline = false;
+		} else {
+			edit_line(a->cmd, sizeof a->cmd, key);
+		}
+		return VIEW_REDRAW;
+	}
+	if (a->filtering) {
+		if (key == K_ENTER) {
+			a->filtering = false;
+		} else if (key == K_ESC) {
+			a->filtering = false;
+			a->filter[0] = '\0';
+		} else {
+			edit_line(a->filter, sizeof a->filter, key);
+		}
+		a->sel_team = a->sel_key = 0;
+		app_rebuild(a);
+		return VIEW_REDRAW;
+	}
+	switch (key) {
+	case 'q':
+		a->quit = true;
+		return VIEW_QUIT;
+	case '?':
+		if (a->view != &view_help) {
+			a->prev_view = a->view;
+			a->view = &view_help;
+		}
+		return VIEW_REDRAW;
+	case ':':
+		a->cmdline = true;
+		a->cmd[0] = '\0';
+		return VIEW_REDRAW;
+	case '/':
+		a->filtering = true;
+		return VIEW_REDRAW;
+	case K_ESC:
+		if (a->view != &view_main && a->view != &view_wallboard) {
+			a->view = a->prev_view && a->prev_view != a->view ? a->prev_view : a->wallboard ? &view_wallboard : &view_main;
+			return VIEW_REDRAW;
+		}
+		if (a->filter[0]) {
+			a->filter[0] = '\0';
+			app_rebuild(a);
+		}
+		return VIEW_REDRAW;
+	case 'R':
+		a->next_poll_ms = 0;
+		return VIEW_REDRAW;
+	}
+	return a->view->key ? a->view->key(a, key) : 0;
+}
+
+void app_draw(struct app *a, struct canvas *cv)
+{
+	if (cv->w < 80 || cv->h < 24) {
+		view_toosmall.draw(a, cv);
+		return;
+	}
+	a->view->draw(a, cv);
+	if (a->dlg.kind == DLG_WIZARD)
+		wizard_draw(a, cv);
+	else if (a->dlg.kind != DLG_NONE)
+		dlg_draw(a, cv);
+}

@@ -1,0 +1,256 @@
+/* console.h — groqtop's modules, one heading per file.
+ *
+ * Data flows one way: client.c polls the admin API (libcurl multi, never
+ * blocking) and model.c turns the JSON into plain structs; each view draws
+ * the model onto a canvas (canvas.c: a grid of cells, no curses); screen.c
+ * is the only file that includes curses and presents the canvas, so the
+ * same frame goes to the terminal or, with --snapshot, to stdout. */
+#ifndef GG_CONSOLE_H
+#define GG_CONSOLE_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "buf.h"
+
+/* ---- roles: what a cell means; themes map roles to colours ---------- */
+#define ROLES(X)                                                                 \
+	X(NORMAL, "normal") X(HEADER, "header") X(LIVE, "live") X(STALE, "stale") \
+	X(DOWN, "down") X(TITLE, "title") X(TABLE_HEAD, "table_head")           \
+	X(SELECTED, "selected") X(SELECTED_DIM, "selected_unfocused")            \
+	X(GAUGE_OK, "gauge_ok") X(GAUGE_50, "gauge_50") X(GAUGE_80, "gauge_80")  \
+	X(GAUGE_95, "gauge_95") X(GAUGE_EMPTY, "gauge_empty") X(ACTIVE, "active") \
+	X(PAUSED, "paused") X(BUDGET_PAUSED, "budget_paused") X(DIM, "dim")     \
+	X(FOOTER, "footer") X(FOOTER_KEY, "footer_key") X(DIALOG, "dialog")      \
+	X(DIALOG_TITLE, "dialog_title") X(ERROR, "error") X(OK, "ok")            \
+	X(SPARK, "spark") X(ALERT, "alert") X(BORDER, "border") X(HILITE, "highlight")
+#define ROLE_ENUM(id, name) R_##id,
+enum role_id { ROLES(ROLE_ENUM) R_COUNT };
+#undef ROLE_ENUM
+const char *role_label(int role);
+int role_by_label(const char *s);
+
+/* ---- canvas.c: a frame as a grid of cells --------------------------- */
+struct cell {
+	char ch[5]; /* one UTF-8 character of width 1 */
+	unsigned char role;
+};
+struct canvas {
+	int w, h;
+	struct cell *c;
+	bool utf8;
+};
+void cv_init(struct canvas *cv, int w, int h, bool utf8);
+void cv_free(struct canvas *cv);
+void cv_clear(struct canvas *cv);
+/* Writes s (UTF-8) at y,x clipped to maxw columns (-1: to the edge);
+ * returns the columns written. */
+int cv_put(struct canvas *cv, int y, int x, int role, const char *s, int maxw);
+int cv_printf(struct canvas *cv, int y, int x, int role, int maxw, const char *fmt, ...)
+	__attribute__((format(printf, 6, 7)));
+void cv_fill(struct canvas *cv, int y, int x, int w, int role, const char *ch);
+void cv_box(struct canvas *cv, int y, int x, int h, int w, int role, const char *title);
+/* A gauge of w cells for frac (0..1+), coloured at 50/80/95 %. */
+void cv_gauge(struct canvas *cv, int y, int x, int w, double frac);
+int gauge_role(double frac);
+/* A sparkline of w cells from the last w values. */
+void cv_spark(struct canvas *cv, int y, int x, int w, const double *v, int n);
+/* The grid as text lines (trailing blanks trimmed); caller frees. */
+char *cv_text(const struct canvas *cv);
+/* Display columns of a UTF-8 string (all our glyphs are one column). */
+int utf8_cols(const char *s);
+
+/* ---- model.c: the admin API's answers as plain structs --------------- */
+struct m_team {
+	char id[64], name[128], state[16];
+	int rpm;
+	int64_t rpm_limit, max_tokens, version;
+	double spend, budget, pct;
+	int nmodels, keys;
+	char **models;
+	char paused_by[128], paused_reason[256], paused_at[32];
+};
+struct m_key {
+	char name[128], team[64], fp[48], state[16], last_used[32], step[20];
+	int64_t req24h, created_ms;
+};
+struct m_alert {
+	char time[32], kind[32], team[64], message[256];
+};
+struct m_overview {
+	char version[32], upstream[256];
+	int64_t uptime_s, now_ms;
+	double org_spend, org_budget; /* org_budget 0: none */
+	bool has_headroom;
+	int64_t lim_req, rem_req, lim_tok, rem_tok;
+	int nteams, nkeys, nalerts;
+	struct m_team *teams;
+	struct m_key *keys;
+	struct m_alert *alerts;
+	int active, paused, budget_paused, rpm_total, inflight;
+};
+/* Parses an overview answer; returns -1 with *cause on a bad shape. */
+int model_parse_overview(const char *body, size_t len, struct m_overview *o, char **cause);
+void model_free(struct m_overview *o);
+/* Usage points (requests per step) for sparklines; returns count. */
+int model_parse_usage(const char *body, size_t len, double *out, int max, double *spend, double *proj);
+/* ISO-8601 UTC to epoch ms (0 on junk). */
+int64_t iso_ms(const char *s);
+/* "3m", "2h", "5d", "-" for an age in ms. */
+void fmt_age(int64_t ms, char *out, size_t n);
+
+/* ---- client.c: the admin API over libcurl multi ---------------------- */
+struct client;
+typedef void (*client_cb)(void *arg, long status, const char *body, size_t len, const char *err);
+struct client *client_new(const char *base, const char *token, const char *cacert, bool readonly);
+void client_free(struct client *c);
+/* Queues a request; readonly clients refuse every method but GET (the
+ * wallboard's guarantee, enforced here). Returns -1 when refused. */
+int client_request(struct client *c, const char *method, const char *path, const char *body,
+		   const char *if_match, int64_t timeout_ms, client_cb cb, void *arg);
+/* Waits up to timeout_ms for the network or one of nfd descriptors (stdin,
+ * the signal pipe); runs finished requests' callbacks. ready[i] gets 1 when
+ * fds[i] is readable, -1 when it hung up (the terminal went away). */
+void client_wait(struct client *c, const int *fds, int *ready, int nfd, int timeout_ms);
+int client_pending(struct client *c);
+void client_set_operator(struct client *c, const char *label);
+
+/* ---- theme.c: themes/NAME.conf ---------------------------------------- */
+struct role_style {
+	short fg, bg; /* -1 default; 0..255 */
+	bool bold, reverse, underline, dim;
+};
+struct theme {
+	char name[64];
+	struct role_style s[R_COUNT];
+};
+void theme_default(struct theme *t);
+/* Loads NAME from dirs (a file path is taken as is). -1 with *cause. */
+int theme_load(struct theme *t, const char *name, char **cause);
+
+/* ---- app.c: state, actions and views ----------------------------------- */
+enum keycode {
+	K_NONE = 0, K_UP = 0x1000, K_DOWN, K_LEFT, K_RIGHT, K_PGUP, K_PGDN, K_HOME, K_END,
+	K_ENTER, K_ESC, K_TAB, K_BTAB, K_BACKSPACE, K_RESIZE, K_MOUSE, K_DEL
+};
+
+struct app;
+/* a view: the main loop asks it to draw, and hands it keys */
+struct view {
+	const char *name;
+	void (*draw)(struct app *a, struct canvas *cv);
+	int (*key)(struct app *a, int key); /* returns VIEW_* flags */
+};
+enum { VIEW_HANDLED = 1, VIEW_REDRAW = 2, VIEW_QUIT = 4 };
+
+extern const struct view view_main, view_wallboard, view_help, view_alerts, view_audit, view_toosmall;
+
+enum pane { PANE_TEAMS, PANE_KEYS };
+enum dlg_kind { DLG_NONE, DLG_CONFIRM, DLG_INPUT, DLG_CHECKLIST, DLG_MESSAGE, DLG_WIZARD };
+
+struct dialog {
+	enum dlg_kind kind;
+	char title[96];
+	char text[1024];         /* what will happen, in plain words */
+	buf input;               /* DLG_INPUT */
+	bool hidden;             /* input not echoed */
+	bool yes;                /* the selected button; defaults to No */
+	int sel, n;              /* DLG_CHECKLIST */
+	char **items;
+	bool *checked, *orig;
+	void (*on_ok)(struct app *a);
+	int role;                /* DLG_MESSAGE: R_OK or R_ERROR */
+};
+
+struct app {
+	const char *gateway, *ctx_name;
+	struct client *cl;
+	bool readonly, wallboard, utf8, color, mouse;
+	int refresh_s, cycle_s;
+	int64_t fixed_now;       /* GROQTOP_NOW (ms), 0: real time */
+	struct m_overview ov;
+	bool have_data;
+	int64_t last_ok_ms, last_try_ms, next_poll_ms;
+	int fails;
+	bool polling;
+	char last_err[256];
+	const struct view *view, *prev_view;
+	enum pane pane;
+	int sel_team, sel_key, top_team, top_key;
+	char filter[64];
+	bool filtering, cmdline;
+	char cmd[128];
+	int sort_col;            /* 0 id, 1 state, 2 rpm, 3 spend%, 4 spend */
+	bool sort_desc;
+	int *team_idx, nteam_idx; /* filtered, sorted view of ov.teams */
+	int *key_idx, nkey_idx;
+	double spark[60];
+	int nspark;
+	double proj, spend_detail;
+	char spark_team[64];
+	json_t *audit;
+	json_t *models;          /* GET /admin/v1/models */
+	struct dialog dlg;
+	char status[256];        /* last action's result line */
+	int status_role;
+	int64_t status_until;
+	int wb_page;
+	int64_t wb_flip_ms;
+	/* pending action context */
+	char act_team[64], act_key[128];
+	int64_t act_version;
+	char **act_models;
+	int act_nmodels;
+	/* rotation wizard */
+	json_t *rot;             /* GET /admin/v1/keys/{name} */
+	int w, h;
+	bool quit, dirty;
+};
+
+int64_t app_now(struct app *a);
+void app_poll(struct app *a);
+void app_rebuild(struct app *a);
+void app_set_status(struct app *a, int role, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+void app_draw(struct app *a, struct canvas *cv);
+int app_key(struct app *a, int key);
+void app_command(struct app *a, const char *cmd);
+struct m_team *app_team(struct app *a);
+struct m_key *app_key_sel(struct app *a);
+/* view_main.c: pieces the other views share */
+void draw_header(struct app *a, struct canvas *cv);
+void draw_footer(struct app *a, struct canvas *cv, const char *hints);
+void draw_detail(struct app *a, struct canvas *cv, int y, int x, int h, int w);
+void draw_alerts(struct app *a, struct canvas *cv, int y, int x, int h, int w);
+/* dialog.c */
+void dlg_close(struct app *a);
+void dlg_confirm(struct app *a, const char *title, const char *text, void (*on_ok)(struct app *));
+void dlg_input(struct app *a, const char *title, const char *text, bool hidden, void (*on_ok)(struct app *));
+void dlg_message(struct app *a, int role, const char *title, const char *text);
+void dlg_draw(struct app *a, struct canvas *cv);
+int dlg_key(struct app *a, int key);
+/* actions.c */
+void act_pause_toggle(struct app *a);
+void act_edit_models(struct app *a);
+void act_rotate(struct app *a);
+void wizard_draw(struct app *a, struct canvas *cv);
+int wizard_key(struct app *a, int key);
+
+/* ---- main.c ------------------------------------------------------------ */
+int app_switch_ctx(struct app *a, const char *name);
+
+/* ---- screen.c: the terminal (the only curses user) --------------------- */
+int screen_init(struct app *a, const struct theme *t, bool color, bool mouse);
+void screen_end(void);
+void screen_size(int *w, int *h);
+void screen_present(const struct canvas *cv);
+/* Reads one key (non-blocking); K_NONE when none. */
+int screen_key(int *mouse_y, int *mouse_x);
+void screen_install_signals(void);
+int screen_signal_fd(void);      /* readable when a signal arrived */
+void screen_drain_signals(void);
+void screen_resize(int *w, int *h); /* after SIGWINCH: re-reads the size */
+extern volatile int screen_signal; /* a terminating signal arrived */
+extern volatile int screen_winch;
+
+#endif

@@ -1,0 +1,406 @@
+/* view_main.c — the main screen: header, teams, keys, the selected
+ * team's detail, recent alerts and the footer; plus the full-screen team
+ * detail and the "terminal too small" screen. */
+#include "console.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "util.h"
+
+static int state_role(const char *s)
+{
+	return strcmp(s, "paused") == 0 ? R_PAUSED : strcmp(s, "budget_paused") == 0 ? R_BUDGET_PAUSED : R_ACTIVE;
+}
+
+static const char *state_short(const char *s)
+{
+	return strcmp(s, "budget_paused") == 0 ? "budget!" : s;
+}
+
+static void money(char *out, size_t n, double v)
+{
+	if (v >= 100000)
+		snprintf(out, n, "$%.0fk", v / 1000);
+	else if (v >= 1000)
+		snprintf(out, n, "$%.0f", v);
+	else
+		snprintf(out, n, "$%.2f", v);
+}
+
+/* the connection state for the header */
+static int conn_state(struct app *a, char *out, size_t n)
+{
+	int64_t now = wall_ms();
+	if (!a->have_data) {
+		snprintf(out, n, a->fails ? "down" : "connecting");
+		return a->fails ? R_DOWN : R_STALE;
+	}
+	if (a->fails == 0) {
+		snprintf(out, n, "live");
+		return R_LIVE;
+	}
+	if (a->fails < 3) {
+		snprintf(out, n, "stale %llds", (long long)((now - a->last_ok_ms) / 1000));
+		return R_STALE;
+	}
+	snprintf(out, n, "down %llds", (long long)((now - a->last_ok_ms) / 1000));
+	return R_DOWN;
+}
+
+void draw_header(struct app *a, struct canvas *cv)
+{
+	cv_fill(cv, 0, 0, cv->w, R_HEADER, " ");
+	const char *bar = cv->utf8 ? "│" : "|";
+	int x = cv_printf(cv, 0, 0, R_HEADER, -1, " groqtop%s %s %s%s%s ", a->wallboard ? " wallboard" : "", bar, a->gateway,
+			  a->ctx_name ? " @" : "", a->ctx_name ? a->ctx_name : "");
+	char st[32];
+	int role = conn_state(a, st, sizeof st);
+	x += cv_printf(cv, 0, x, role, -1, "%s %s ", cv->utf8 ? "●" : "*", st);
+	char clock[32];
+	time_t t = (time_t)(app_now(a) / 1000);
+	struct tm tm;
+	gmtime_r(&t, &tm);
+	strftime(clock, sizeof clock, "%H:%M:%S UTC", &tm);
+	int right = cv->w - (int)strlen(clock) - 1;
+	if (a->have_data && a->ov.has_headroom && right - x > 44) {
+		x += cv_printf(cv, 0, x, R_HEADER, -1, "%s Groq req ", bar);
+		double fr = a->ov.lim_req ? 1.0 - (double)a->ov.rem_req / (double)a->ov.lim_req : 0;
+		cv_gauge(cv, 0, x, 6, fr);
+		x += 6;
+		x += cv_printf(cv, 0, x, R_HEADER, -1, " %lld left  tok ", (long long)a->ov.rem_req);
+		double ft = a->ov.lim_tok ? 1.0 - (double)a->ov.rem_tok / (double)a->ov.lim_tok : 0;
+		cv_gauge(cv, 0, x, 6, ft);
+		x += 6;
+		cv_printf(cv, 0, x, R_HEADER, right - x, " %lld/min left", (long long)a->ov.rem_tok);
+	}
+	cv_put(cv, 0, right, R_HEADER, clock, -1);
+}
+
+void draw_footer(struct app *a, struct canvas *cv, const char *hints)
+{
+	int y = cv->h - 1;
+	cv_fill(cv, y, 0, cv->w, R_FOOTER, " ");
+	if (a->cmdline) {
+		cv_printf(cv, y, 0, R_FOOTER, -1, ":%s_", a->cmd);
+		return;
+	}
+	if (a->filtering) {
+		cv_printf(cv, y, 0, R_FOOTER, -1, "/%s_   (Enter keeps the filter, Esc clears it)", a->filter);
+		return;
+	}
+	if (a->status[0] && wall_ms() < a->status_until) {
+		cv_printf(cv, y, 0, a->status_role, -1, " %s", a->status);
+		return;
+	}
+	/* hints: "k Label" pairs separated by two spaces */
+	int x = 0;
+	const char *p = hints;
+	while (*p && x < cv->w) {
+		const char *sp = strchr(p, ' ');
+		if (!sp)
+			break;
+		const char *end = strstr(sp + 1, "  ");
+		int klen = (int)(sp - p), llen = end ? (int)(end - sp - 1) : (int)strlen(sp + 1);
+		x += cv_printf(cv, y, x, R_FOOTER_KEY, -1, "%.*s", klen, p);
+		x += cv_printf(cv, y, x, R_FOOTER, -1, " %.*s  ", llen, sp + 1);
+		if (!end)
+			break;
+		p = end + 2;
+	}
+}
+
+static void team_row(struct canvas *cv, int y, int x, int w, struct m_team *t, bool sel, bool focus)
+{
+	int base = sel ? (focus ? R_SELECTED : R_SELECTED_DIM) : R_NORMAL;
+	cv_fill(cv, y, x, w, base, " ");
+	int gw = (w - 16 - 8 - 10 - 19 - 6 - 4 - 4) / 2; /* two gauges share the rest */
+	if (gw < 4)
+		gw = 4;
+	int cx = x;
+	cv_printf(cv, y, cx, base, 15, "%s", t->id);
+	cx += 16;
+	cv_put(cv, y, cx, sel ? base : state_role(t->state), state_short(t->state), 7);
+	cx += 8;
+	double rf = t->rpm_limit ? (double)t->rpm / (double)t->rpm_limit : 0;
+	cv_gauge(cv, y, cx, gw, rf);
+	cx += gw;
+	cv_printf(cv, y, cx, base, 10, " %d/%lld", t->rpm, (long long)t->rpm_limit);
+	cx += 10;
+	double sf = t->budget > 0 ? t->spend / t->budget : 0;
+	cv_gauge(cv, y, cx, gw, sf);
+	cx += gw;
+	char s1[16], s2[16];
+	money(s1, sizeof s1, t->spend);
+	money(s2, sizeof s2, t->budget);
+	cv_printf(cv, y, cx, base, 19, " %s/%s", s1, s2);
+	cx += 19;
+	cv_printf(cv, y, cx, sel ? base : gauge_role(sf), 6, "%5.1f%%", t->pct);
+	cx += 6;
+	cv_printf(cv, y, cx, base, 4, "%3d", t->nmodels);
+	cx += 4;
+	cv_printf(cv, y, cx, base, 4, "%3d", t->keys);
+}
+
+static void scroll_into_view(int sel, int rows, int *top)
+{
+	if (sel < *top)
+		*top = sel;
+	if (sel >= *top + rows)
+		*top = sel - rows + 1;
+	if (*top < 0)
+		*top = 0;
+}
+
+static const char *sort_names[] = { "id", "state", "rpm", "spend%", "spend" };
+
+static void draw_teams(struct app *a, struct canvas *cv, int y, int h)
+{
+	char title[96];
+	snprintf(title, sizeof title, "Teams %d%s%s  sort: %s %s", a->nteam_idx, a->filter[0] ? "  filter: " : "",
+		 a->filter, sort_names[a->sort_col], a->sort_desc ? (cv->utf8 ? "↓" : "v") : (cv->utf8 ? "↑" : "^"));
+	cv_box(cv, y, 0, h, cv->w, a->pane == PANE_TEAMS ? R_TITLE : R_BORDER, title);
+	int w = cv->w - 2;
+	int gw = (w - 16 - 8 - 10 - 19 - 6 - 4 - 4) / 2;
+	if (gw < 4)
+		gw = 4;
+	cv_fill(cv, y + 1, 1, w, R_TABLE_HEAD, " ");
+	int cx = 1;
+	cv_put(cv, y + 1, cx, R_TABLE_HEAD, "TEAM", -1);
+	cx += 16;
+	cv_put(cv, y + 1, cx, R_TABLE_HEAD, "STATE", -1);
+	cx += 8;
+	cv_put(cv, y + 1, cx, R_TABLE_HEAD, "RPM now/limit", -1);
+	cx += gw + 10;
+	cv_put(cv, y + 1, cx, R_TABLE_HEAD, "SPEND month/budget", -1);
+	cx += gw + 19;
+	cv_put(cv, y + 1, cx, R_TABLE_HEAD, "    %", -1);
+	cx += 6;
+	cv_put(cv, y + 1, cx, R_TABLE_HEAD, "MOD KEY", -1);
+	int rows = h - 3;
+	scroll_into_view(a->sel_team, rows, &a->top_team);
+	for (int i = 0; i < rows && a->top_team + i < a->nteam_idx; i++) {
+		int k = a->top_team + i;
+		team_row(cv, y + 2 + i, 1, w, &a->ov.teams[a->team_idx[k]], k == a->sel_team, a->pane == PANE_TEAMS);
+	}
+	if (!a->have_data)
+		cv_put(cv, y + 3, 3, R_DIM, a->fails ? "no data: the gateway cannot be reached" : "loading…", -1);
+	else if (a->nteam_idx == 0)
+		cv_put(cv, y + 3, 3, R_DIM, a->filter[0] ? "no team matches the filter" : "no teams yet", -1);
+}
+
+/* keys table columns: name, team, key, state, age, used, req 24h, rotation */
+static const int key_cols[] = { 26, 15, 11, 10, 6, 7, 9, 16 };
+
+static void draw_keys(struct app *a, struct canvas *cv, int y, int h)
+{
+	char title[64];
+	snprintf(title, sizeof title, "Upstream keys %d", a->nkey_idx);
+	cv_box(cv, y, 0, h, cv->w, a->pane == PANE_KEYS ? R_TITLE : R_BORDER, title);
+	int w = cv->w - 2;
+	static const char *const heads[] = { "NAME", "TEAM", "KEY", "STATE", "AGE", "USED", "REQ 24H", "ROTATION" };
+	cv_fill(cv, y + 1, 1, w, R_TABLE_HEAD, " ");
+	for (int c = 0, x = 1; c < 8 && x < cv->w - 1; x += key_cols[c++])
+		cv_put(cv, y + 1, x, R_TABLE_HEAD, heads[c], key_cols[c] - 1 < cv->w - 1 - x ? key_cols[c] - 1 : cv->w - 1 - x);
+	int rows = h - 3;
+	scroll_into_view(a->sel_key, rows, &a->top_key);
+	int64_t now = app_now(a);
+	for (int i = 0; i < rows && a->top_key + i < a->nkey_idx; i++) {
+		int idx = a->top_key + i;
+		struct m_key *k = &a->ov.keys[a->key_idx[idx]];
+		bool sel = idx == a->sel_key;
+		int base = sel ? (a->pane == PANE_KEYS ? R_SELECTED : R_SELECTED_DIM) : R_NORMAL;
+		char age[16] = "-", used[16] = "-", req[24];
+		if (k->created_ms)
+			fmt_age(now - k->created_ms, age, sizeof age);
+		if (iso_ms(k->last_used))
+			fmt_age(now - iso_ms(k->last_used), used, sizeof used);
+		snprintf(req, sizeof req, "%lld", (long long)k->req24h);
+		int st = sel ? base : strcmp(k->state, "rejected") == 0 ? R_ERROR : strcmp(k->state, "rotating") == 0 ? R_PAUSED : R_ACTIVE;
+		bool rot = strcmp(k->step, "none") != 0 && k->step[0];
+		const char *vals[] = { k->name, k->team, k->fp, k->state, age, used, req, rot ? k->step : "-" };
+		int roles[] = { base, base, base, st, base, base, base, sel ? base : rot ? R_PAUSED : R_DIM };
+		cv_fill(cv, y + 2 + i, 1, w, base, " ");
+		for (int c = 0, x = 1; c < 8 && x < cv->w - 1; x += key_cols[c++])
+			cv_put(cv, y + 2 + i, x, roles[c], vals[c], key_cols[c] - 1 < cv->w - 1 - x ? key_cols[c] - 1 : cv->w - 1 - x);
+	}
+}
+
+void draw_detail(struct app *a, struct canvas *cv, int y, int x, int h, int w)
+{
+	struct m_team *t = app_team(a);
+	cv_box(cv, y, x, h, w, R_BORDER, t ? t->id : "Team");
+	if (!t)
+		return;
+	int iw = w - 4, r = y + 1;
+	cv_printf(cv, r, x + 2, R_NORMAL, iw, "%s", t->name);
+	cv_printf(cv, r, x + 2 + utf8_cols(t->name) + 2, state_role(t->state), iw - utf8_cols(t->name) - 2, "%s", t->state);
+	r++;
+	if (strcmp(t->state, "active") != 0 && r < y + h - 1)
+		cv_printf(cv, r++, x + 2, state_role(t->state), iw, "paused by %s: %s", t->paused_by[0] ? t->paused_by : "?",
+			  t->paused_reason[0] ? t->paused_reason : "-");
+	if (r < y + h - 1) {
+		int n = cv_printf(cv, r, x + 2, R_DIM, iw, "RPM last hour ");
+		cv_spark(cv, r, x + 2 + n, iw - n - 8 > 0 ? iw - n - 8 : 1, a->spark, a->nspark);
+		cv_printf(cv, r, x + w - 9, R_NORMAL, 7, "%6d", t->rpm);
+		r++;
+	}
+	if (r < y + h - 1) {
+		char s1[16], s2[16], s3[16];
+		money(s1, sizeof s1, t->spend);
+		money(s2, sizeof s2, t->budget);
+		money(s3, sizeof s3, strcmp(a->spark_team, t->id) == 0 ? a->proj : t->spend);
+		cv_printf(cv, r++, x + 2, gauge_role(t->budget > 0 ? t->spend / t->budget : 0), iw,
+			  "spend %s of %s (%.1f%%), projected month-end %s", s1, s2, t->pct, s3);
+	}
+	if (r < y + h - 1)
+		cv_printf(cv, r++, x + 2, R_DIM, iw, "max %lld tokens/request, RPM limit %lld, version %lld",
+			  (long long)t->max_tokens, (long long)t->rpm_limit, (long long)t->version);
+	if (r < y + h - 1) {
+		buf b;
+		buf_init(&b);
+		for (int i = 0; i < t->nmodels; i++)
+			buf_addf(&b, "%s%s", i ? ", " : "", t->models[i]);
+		cv_printf(cv, r++, x + 2, R_NORMAL, iw, "models: %s", b.len ? b.data : "(none)");
+		buf_free(&b);
+	}
+}
+
+void draw_alerts(struct app *a, struct canvas *cv, int y, int x, int h, int w)
+{
+	cv_box(cv, y, x, h, w, R_BORDER, "Alerts");
+	int rows = h - 2;
+	int n = a->ov.nalerts;
+	for (int i = 0; i < rows && i < n; i++) {
+		struct m_alert *al = &a->ov.alerts[n - 1 - i];
+		const char *tm = strlen(al->time) >= 16 ? al->time + 11 : al->time;
+		cv_printf(cv, y + 1 + i, x + 1, R_ALERT, w - 2, "%.5s %s", tm, al->message);
+	}
+	if (n == 0)
+		cv_put(cv, y + 1, x + 2, R_DIM, "none", -1);
+}
+
+static const char main_hints[] = "q Quit  ? Help  / Filter  s Sort  Tab Pane  Enter Detail  p Pause/Resume  e Models  r Rotate  : Command";
+
+static void main_draw(struct app *a, struct canvas *cv)
+{
+	cv_clear(cv);
+	draw_header(a, cv);
+	int body = cv->h - 2;
+	int th = body * 45 / 100, kh = body * 25 / 100;
+	if (th < 6)
+		th = 6;
+	if (kh < 5)
+		kh = 5;
+	int bh = body - th - kh;
+	draw_teams(a, cv, 1, th);
+	draw_keys(a, cv, 1 + th, kh);
+	int dw = cv->w * 3 / 5;
+	draw_detail(a, cv, 1 + th + kh, 0, bh, dw);
+	draw_alerts(a, cv, 1 + th + kh, dw, bh, cv->w - dw);
+	draw_footer(a, cv, a->readonly ? "q Quit  ? Help  / Filter  s Sort  Tab Pane  (read-only)" : main_hints);
+}
+
+static int move_sel(int *sel, int n, int delta)
+{
+	int s = *sel + delta;
+	if (s >= n)
+		s = n - 1;
+	if (s < 0)
+		s = 0;
+	*sel = s;
+	return VIEW_REDRAW;
+}
+
+extern const struct view view_detail;
+
+static int main_key(struct app *a, int key)
+{
+	int *sel = a->pane == PANE_TEAMS ? &a->sel_team : &a->sel_key;
+	int n = a->pane == PANE_TEAMS ? a->nteam_idx : a->nkey_idx;
+	int page = a->h / 3;
+	switch (key) {
+	case K_UP:
+	case 'k': return move_sel(sel, n, -1);
+	case K_DOWN:
+	case 'j': return move_sel(sel, n, 1);
+	case K_PGUP: return move_sel(sel, n, -page);
+	case K_PGDN: return move_sel(sel, n, page);
+	case K_HOME:
+	case 'g': return move_sel(sel, n, -n);
+	case K_END:
+	case 'G': return move_sel(sel, n, n);
+	case K_TAB:
+	case K_BTAB:
+		a->pane = a->pane == PANE_TEAMS ? PANE_KEYS : PANE_TEAMS;
+		return VIEW_REDRAW;
+	case 's':
+		a->sort_col = (a->sort_col + 1) % 5;
+		a->sort_desc = a->sort_col >= 2; /* numbers: biggest first */
+		app_rebuild(a);
+		return VIEW_REDRAW;
+	case 'S':
+		a->sort_desc = !a->sort_desc;
+		app_rebuild(a);
+		return VIEW_REDRAW;
+	case K_ENTER:
+		if (a->pane == PANE_TEAMS && app_team(a)) {
+			a->prev_view = a->view;
+			a->view = &view_detail;
+		} else if (a->pane == PANE_KEYS && app_key_sel(a)) {
+			act_rotate(a);
+		}
+		return VIEW_REDRAW;
+	case 'p':
+		act_pause_toggle(a);
+		return VIEW_REDRAW;
+	case 'e':
+		act_edit_models(a);
+		return VIEW_REDRAW;
+	case 'r':
+		act_rotate(a);
+		return VIEW_REDRAW;
+	}
+	return 0;
+}
+
+const struct view view_main = { "main", main_draw, main_key };
+
+static void detail_draw(struct app *a, struct canvas *cv)
+{
+	cv_clear(cv);
+	draw_header(a, cv);
+	draw_detail(a, cv, 1, 0, cv->h - 2 - 8, cv->w);
+	draw_alerts(a, cv, cv->h - 1 - 8, 0, 8, cv->w);
+	draw_footer(a, cv, "Esc Back  p Pause/Resume  e Models  q Quit");
+}
+
+static int detail_key(struct app *a, int key)
+{
+	if (key == 'p')
+		act_pause_toggle(a);
+	else if (key == 'e')
+		act_edit_models(a);
+	else
+		return 0;
+	return VIEW_REDRAW;
+}
+
+const struct view view_detail = { "detail", detail_draw, detail_key };
+
+static void small_draw(struct app *a, struct canvas *cv)
+{
+	(void)a;
+	cv_clear(cv);
+	char m[96];
+	snprintf(m, sizeof m, "Terminal too small: %dx%d", cv->w, cv->h);
+	int y = cv->h / 2 - 1;
+	cv_put(cv, y < 0 ? 0 : y, (cv->w - (int)strlen(m)) / 2 > 0 ? (cv->w - (int)strlen(m)) / 2 : 0, R_ERROR, m, -1);
+	const char *n = "groqtop needs at least 80x24";
+	cv_put(cv, y + 1, (cv->w - (int)strlen(n)) / 2 > 0 ? (cv->w - (int)strlen(n)) / 2 : 0, R_NORMAL, n, -1);
+}
+
+const struct view view_toosmall = { "toosmall", small_draw, NULL };

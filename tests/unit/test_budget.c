@@ -1,0 +1,143 @@
+/* test_budget.c — reservations, settlement, thresholds and auto-pause on
+ * a real (temporary) store, with a frozen, steppable clock. */
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "gateway.h"
+#include "t.h"
+#include "util.h"
+
+static int64_t fake_now;
+static int64_t fake_clock(void *arg)
+{
+	(void)arg;
+	return fake_now;
+}
+
+struct gateway *gw_current;
+static struct gateway G;
+static char dbpath[64];
+
+int64_t gw_now(struct gateway *g)
+{
+	return clock_now(&g->clock);
+}
+
+void gw_log(struct gateway *g, json_t *line)
+{
+	(void)g;
+	json_decref(line);
+}
+
+static struct team *setup(void)
+{
+	memset(&G, 0, sizeof G);
+	G.clock = (clock_src){ fake_clock, NULL };
+	fake_now = 1795727061000LL;
+	snprintf(dbpath, sizeof dbpath, "/tmp/gg-unit-budget-%d.db", (int)getpid());
+	unlink(dbpath);
+	char *cause = NULL;
+	G.store = store_open(dbpath, &cause);
+	if (!G.store) {
+		printf("# %s\n", cause);
+		return NULL;
+	}
+	registry_init(&G.reg);
+	G.reg.org_month_start = month_start_ms(fake_now);
+	struct team *t = team_new();
+	t->id = xstrdup("batch");
+	t->name = xstrdup("Batch");
+	t->models = xcalloc(1, sizeof *t->models);
+	t->budget_nusd = 1000;
+	t->max_tokens = 10;
+	t->month_start = month_start_ms(fake_now);
+	registry_add_team(&G.reg, t);
+	store_put_team(G.store, t, &cause);
+	return t;
+}
+
+static void teardown(void)
+{
+	registry_free(&G.reg);
+	json_decref(G.recent_alerts);
+	store_close(G.store);
+	unlink(dbpath);
+	char p[80];
+	snprintf(p, sizeof p, "%s-wal", dbpath);
+	unlink(p);
+	snprintf(p, sizeof p, "%s-shm", dbpath);
+	unlink(p);
+}
+
+static void test_reserve_never_overspends(void)
+{
+	struct team *t = setup();
+	CHECK(t);
+	char *why = NULL;
+	/* 50 concurrent requests each reserving 200 against a 1000 budget */
+	int ok = 0;
+	for (int i = 0; i < 50; i++) {
+		if (budget_reserve(&G, t, 200, &why) == 0)
+			ok++;
+		else {
+			CHECK(why && strstr(why, "batch"));
+			free(why);
+			why = NULL;
+		}
+	}
+	CHECK_INT(ok, 5);
+	CHECK_INT(t->reserved_nusd, 1000);
+	for (int i = 0; i < 5; i++)
+		budget_settle(&G, t, 200, 150);
+	CHECK_INT(t->reserved_nusd, 0);
+	CHECK_INT(t->spend_nusd, 750);
+	CHECK(t->spend_nusd <= t->budget_nusd);
+	teardown();
+}
+
+static void test_thresholds_and_auto_pause(void)
+{
+	struct team *t = setup();
+	CHECK(t);
+	char *why = NULL;
+	CHECK(budget_reserve(&G, t, 600, &why) == 0);
+	budget_settle(&G, t, 600, 510); /* 51 %: one alert */
+	CHECK_INT(t->alerted, 1);
+	CHECK_INT(json_array_size(G.recent_alerts), 1);
+	CHECK(budget_reserve(&G, t, 490, &why) == 0);
+	budget_settle(&G, t, 490, 490); /* 100 %: 80 and 95 alerted, then paused */
+	CHECK_INT(t->alerted, 3);
+	CHECK_INT(t->state, TEAM_BUDGET_PAUSED);
+	CHECK_STR(t->paused_by, "groqgated");
+	json_t *a = store_audit_list(G.store, 10, 0, NULL);
+	CHECK_INT(json_array_size(a), 1);
+	CHECK_STR(json_string_value(json_object_get(json_array_get(a, 0), "action")), "team.budget_pause");
+	json_decref(a);
+	/* a new month resumes the team and re-arms the thresholds */
+	fake_now = month_next_ms(fake_now) + 1000;
+	budget_roll(&G, t, fake_now);
+	CHECK_INT(t->state, TEAM_ACTIVE);
+	CHECK_INT(t->spend_nusd, 0);
+	CHECK_INT(t->alerted, 0);
+	teardown();
+}
+
+static void test_org_budget(void)
+{
+	struct team *t = setup();
+	CHECK(t);
+	G.cfg.org_budget_nusd = 300;
+	char *why = NULL;
+	CHECK(budget_reserve(&G, t, 200, &why) == 0);
+	CHECK(budget_reserve(&G, t, 200, &why) == -1);
+	CHECK(why && strstr(why, "organisation"));
+	free(why);
+	teardown();
+}
+
+void suite_budget(void)
+{
+	RUN(test_reserve_never_overspends);
+	RUN(test_thresholds_and_auto_pause);
+	RUN(test_org_budget);
+}

@@ -1,0 +1,190 @@
+/* test_common.c — shared code: strings, secrets, durations, maps, config. */
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "buf.h"
+#include "clock.h"
+#include "conf.h"
+#include "gotime.h"
+#include "secret.h"
+#include "strmap.h"
+#include "t.h"
+#include "util.h"
+
+static void test_gotime_format(void)
+{
+	char b[32];
+	gotime_format(7660, b, sizeof b);
+	CHECK_STR(b, "7.66s");
+	gotime_format(179560, b, sizeof b);
+	CHECK_STR(b, "2m59.56s");
+	gotime_format(0, b, sizeof b);
+	CHECK_STR(b, "0s");
+	gotime_format(3723000, b, sizeof b);
+	CHECK_STR(b, "1h2m3s");
+	gotime_format(1500, b, sizeof b);
+	CHECK_STR(b, "1.5s");
+}
+
+static void test_gotime_parse(void)
+{
+	CHECK_INT(gotime_parse_ms("2m59.56s"), 179560);
+	CHECK_INT(gotime_parse_ms("7.66s"), 7660);
+	CHECK_INT(gotime_parse_ms("120ms"), 120);
+	CHECK_INT(gotime_parse_ms("1h"), 3600000);
+	CHECK_INT(gotime_parse_ms("60m"), 3600000);
+	CHECK_INT(gotime_parse_ms("abc"), -1);
+	CHECK_INT(gotime_parse_ms("5x"), -1);
+	CHECK_INT(gotime_parse_ms(""), -1);
+}
+
+static void test_fingerprint(void)
+{
+	char fp[48];
+	secret_fingerprint("gsk_abcdefghijklmnopqrstuvwxyz0123456789WXYZ", fp, sizeof fp);
+	CHECK_STR(fp, "gsk_…WXYZ");
+	secret_fingerprint("ggt_shorty", fp, sizeof fp);
+	CHECK(strstr(fp, "shorty") == NULL);
+	secret_fingerprint("", fp, sizeof fp);
+	CHECK_STR(fp, "-");
+}
+
+static void test_groq_key_format(void)
+{
+	CHECK(groq_key_valid("gsk_abcdefghijklmnopqrstuvwxyz0123"));
+	CHECK(!groq_key_valid("gsk_short"));
+	CHECK(!groq_key_valid("sk-abcdefghijklmnopqrstuvwxyz0123"));
+	CHECK(!groq_key_valid("gsk_abcdefghijklmnop qrstuvwxyz0123"));
+	CHECK(!groq_key_valid(NULL));
+}
+
+static void test_sha256_and_ct(void)
+{
+	char h[65];
+	sha256_hex("abc", 3, h);
+	CHECK_STR(h, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+	CHECK(ct_equal("abcd", "abcd", 4));
+	CHECK(!ct_equal("abcd", "abce", 4));
+	char *t1 = random_token("ggt_", 40), *t2 = random_token("ggt_", 40);
+	CHECK(strlen(t1) == 44 && str_starts(t1, "ggt_"));
+	CHECK(strcmp(t1, t2) != 0);
+	secret_free(t1);
+	secret_free(t2);
+}
+
+static void test_strmap(void)
+{
+	strmap *m = strmap_new();
+	int v[2000];
+	char k[32];
+	for (int i = 0; i < 2000; i++) {
+		v[i] = i;
+		snprintf(k, sizeof k, "key-%d", i);
+		strmap_put(m, k, &v[i]);
+	}
+	CHECK_INT(strmap_len(m), 2000);
+	for (int i = 0; i < 2000; i += 2) {
+		snprintf(k, sizeof k, "key-%d", i);
+		CHECK(strmap_del(m, k) == &v[i]);
+	}
+	CHECK_INT(strmap_len(m), 1000);
+	CHECK(strmap_get(m, "key-2") == NULL);
+	CHECK(strmap_get(m, "key-3") == &v[3]);
+	size_t it = 0, n = 0;
+	const char *key;
+	void *val;
+	while (strmap_next(m, &it, &key, &val))
+		n++;
+	CHECK_INT(n, 1000);
+	strmap_free(m);
+}
+
+static void test_buf(void)
+{
+	buf b;
+	buf_init(&b);
+	for (int i = 0; i < 1000; i++)
+		buf_addf(&b, "%d,", i);
+	CHECK(str_starts(b.data, "0,1,2,"));
+	buf_consume(&b, 4);
+	CHECK(str_starts(b.data, "2,3,"));
+	char *d = buf_detach(&b);
+	CHECK(b.data == NULL && b.len == 0);
+	free(d);
+}
+
+static void test_hostport(void)
+{
+	char h[64];
+	int p;
+	char *cause = NULL;
+	CHECK(parse_hostport("127.0.0.1:8080", h, sizeof h, &p, &cause) == 0);
+	CHECK_STR(h, "127.0.0.1");
+	CHECK_INT(p, 8080);
+	CHECK(parse_hostport("[::1]:0", h, sizeof h, &p, &cause) == 0);
+	CHECK_STR(h, "::1");
+	CHECK(parse_hostport("localhost", h, sizeof h, &p, &cause) == -1);
+	CHECK(cause && strstr(cause, "HOST:PORT"));
+	free(cause);
+	cause = NULL;
+	CHECK(parse_hostport("a:70000", h, sizeof h, &p, &cause) == -1);
+	free(cause);
+}
+
+static void test_month(void)
+{
+	/* 2026-11-26T21:04:21Z */
+	int64_t t = 1795727061000LL;
+	CHECK_INT(month_start_ms(t), 1793491200000LL); /* 2026-11-01 */
+	CHECK_INT(month_next_ms(t), 1796083200000LL);  /* 2026-12-01 */
+	char m[8];
+	month_label(t, m);
+	CHECK_STR(m, "2026-11");
+}
+
+static void test_conf_errors(void)
+{
+	char path[] = "/tmp/gg-unit-conf-XXXXXX";
+	int fd = mkstemp(path);
+	CHECK(fd >= 0);
+	const char *text = "a = 1;\nb = \"x\";\nc = { d = true; };\nbroken = ;\n";
+	CHECK(write(fd, text, strlen(text)) == (ssize_t)strlen(text));
+	close(fd);
+	char *cause = NULL;
+	conf *c = conf_load(path, &cause);
+	CHECK(c == NULL);
+	CHECK(cause && strstr(cause, path) && strstr(cause, ":4:"));
+	free(cause);
+	cause = NULL;
+	FILE *f = fopen(path, "w");
+	fputs("a = 1;\nb = \"x\";\nc = { d = true; };\n", f);
+	fclose(f);
+	c = conf_load(path, &cause);
+	CHECK(c != NULL);
+	int64_t a = 0;
+	const char *s = NULL;
+	bool d = false;
+	CHECK(conf_int(c, conf_root(c), "a", &a, &cause) == 1 && a == 1);
+	CHECK(conf_str(c, conf_root(c), "a", &s, &cause) == -1);
+	CHECK(cause && strstr(cause, ":1:") && strstr(cause, "'a'"));
+	free(cause);
+	CHECK(conf_bool(c, conf_child(conf_root(c), "c"), "d", &d, NULL) == 1 && d);
+	CHECK(conf_str(c, conf_root(c), "missing", &s, NULL) == 0);
+	conf_free(c);
+	unlink(path);
+}
+
+void suite_common(void)
+{
+	RUN(test_gotime_format);
+	RUN(test_gotime_parse);
+	RUN(test_fingerprint);
+	RUN(test_groq_key_format);
+	RUN(test_sha256_and_ct);
+	RUN(test_strmap);
+	RUN(test_buf);
+	RUN(test_hostport);
+	RUN(test_month);
+	RUN(test_conf_errors);
+}
