@@ -58,16 +58,30 @@ wait_for() {
 	return 1
 }
 
+# wait_eval "what" seconds 'shell condition' : re-evaluated each time
+wait_eval() {
+	local what=$1 secs=$2 cond=$3
+	local end=$(( $(date +%s%N) / 1000000 + secs * 1000 ))
+	while [ $(( $(date +%s%N) / 1000000 )) -lt $end ]; do
+		eval "$cond" >/dev/null 2>&1 && return 0
+		sleep 0.05
+	done
+	echo "# timed out after ${secs}s waiting for $what"
+	return 1
+}
+
 # first line of a file once it exists (a server's bound address)
 first_line() { wait_for "$1" 10 test -s "$1" && head -n 1 "$1"; }
 
 KEY1=gsk_testAAAAAAAAAAAAAAAAAAAAAAAAAAAA0001
 KEY2=gsk_testBBBBBBBBBBBBBBBBBBBBBBBBBBBB0002
 KEY3=gsk_testCCCCCCCCCCCCCCCCCCCCCCCCCCCC0003
+KEY4=gsk_testDDDDDDDDDDDDDDDDDDDDDDDDDDDD0004
+KEY5=gsk_testEEEEEEEEEEEEEEEEEEEEEEEEEEEE0005
 
 # start_fakegroq [flags...] : sets FAKE (host:port) and FAKE_PID
 start_fakegroq() {
-	[ -f "$T/fake-keys" ] || printf '%s\n%s\n%s\n' "$KEY1" "$KEY2" "$KEY3" > "$T/fake-keys"
+	[ -f "$T/fake-keys" ] || printf '%s\n' "$KEY1" "$KEY2" "$KEY3" "$KEY4" "$KEY5" > "$T/fake-keys"
 	"$BIN/fakegroq" --listen 127.0.0.1:0 --keys "$T/fake-keys" --chunk-delay-ms 5 "$@" \
 		> "$T/fake.addr" 2> "$T/fakegroq.log" &
 	FAKE_PID=$!

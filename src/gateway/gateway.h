@@ -309,6 +309,7 @@ struct gateway {
 	char addr[128], admin_addr[128];
 	bool draining;
 	int inflight;
+	int unflushed;          /* answers not yet fully written to their client */
 	json_t *models_cache;   /* upstream model list */
 	int64_t models_cached_at;
 	json_t *recent_alerts;  /* newest last, bounded */

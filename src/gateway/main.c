@@ -192,7 +192,7 @@ static void drain_check(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	struct gateway *g = arg;
-	if ((g->inflight == 0 && upstream_active(g->up) == 0) || wall_ms() >= drain_deadline) {
+	if ((g->inflight == 0 && g->unflushed <= 0) || wall_ms() >= drain_deadline) {
 		if (g->inflight)
 			gw_log(g, json_pack("{s:s,s:s,s:i}", "level", "warn", "msg", "grace period over; dropping requests",
 					    "inflight", g->inflight));

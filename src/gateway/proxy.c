@@ -522,10 +522,18 @@ static void queue_run(struct gateway *g, struct team *t)
 
 /* ---- the client side ----------------------------------------------- */
 
+/* the reply's last byte was written: a draining gateway may now exit */
+static void flushed(struct evhttp_request *req, void *arg)
+{
+	(void)req;
+	((struct gateway *)arg)->unflushed--;
+}
+
 static void on_client_close(struct evhttp_connection *conn, void *arg)
 {
 	(void)conn;
 	struct preq *p = arg;
+	p->g->unflushed--; /* this reply will never complete */
 	p->conn = NULL;
 	p->req = NULL; /* evhttp frees it */
 	if (p->queued)
@@ -570,6 +578,8 @@ void proxy_handle(struct gateway *g, struct evhttp_request *req, const char *pat
 	p->t0_ms = gw_now(g);
 	p->path = xstrdup(path);
 	g->inflight++;
+	g->unflushed++;
+	evhttp_request_set_on_complete_cb(req, flushed, g);
 	struct verdict v = { 0 };
 	if (g->draining) {
 		reject_simple(p, 503, "api_error", "shutting_down", "shutting_down",

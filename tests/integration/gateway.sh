@@ -1,0 +1,244 @@
+# groqgated data plane: every stage and error of the pipeline, streaming,
+# metering, budgets, limits, upstream errors, signals and durability.
+source "$(dirname "$0")/../lib.sh"
+GW_EXTRA='limits = { shutdown_grace_ms = 5000; };'
+TEAM_EXTRA='"rpm_limit":5'
+setup_basic
+hdr() { printf '%s\n' "$HEADERS" | tr -d '\r' | grep -i "^$1:" | head -1 | cut -d' ' -f2-; }
+
+check_eq "healthz 200" 200 "$(curl -s -o /dev/null -w '%{http_code}' "http://$GW/healthz")"
+
+# ---- authenticate
+chat "" llama-3.3-70b-versatile
+check_eq "no client token: 401" 401 "$STATUS"
+chat ggt_not_a_token llama-3.3-70b-versatile
+check_eq "unknown client token: 401" 401 "$STATUS"
+check_eq "401 in Groq's error shape" invalid_api_key "$(jq_body .error.code)"
+chat "$KEY1" llama-3.3-70b-versatile
+check_eq "a Groq key is not a client token: 401" 401 "$STATUS"
+
+# ---- policy
+chat "$TOKEN" qwen/qwen3-32b
+check_eq "model not in the allowlist: 403" 403 "$STATUS"
+check_eq "403 code model_not_allowed" model_not_allowed "$(jq_body .error.code)"
+check_contains "the message names what is allowed" llama-3.1-8b-instant "$(jq_body .error.message)"
+chat "$TOKEN" llama-3.3-70b-versatile '"max_completion_tokens":101'
+check_eq "max_completion_tokens over the cap: 400" 400 "$STATUS"
+check_eq "400 code max_tokens_exceeded" max_tokens_exceeded "$(jq_body .error.code)"
+chat "$TOKEN" llama-3.3-70b-versatile '"max_tokens":500'
+check_eq "max_tokens (alias) over the cap: 400" max_tokens_exceeded "$(jq_body .error.code)"
+chat "$TOKEN" llama-3.3-70b-versatile '"max_tokens":"ten"'
+check_eq "a non-integer cap: 400" 400 "$STATUS"
+api PATCH /admin/v1/teams/alpha '{"max_tokens_per_request":7}'
+chat "$TOKEN" llama-3.3-70b-versatile
+check_eq "no cap sent: the team's cap is applied upstream" 7 "$(jq_body .usage.completion_tokens)"
+api PATCH /admin/v1/teams/alpha '{"max_tokens_per_request":100,"rpm_limit":1000}'
+STATUS=$(curl -s -o "$T/resp" -w '%{http_code}' -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \
+	--data-binary '{not json' "http://$GW/openai/v1/chat/completions")
+check_eq "malformed JSON: 400" 400 "$STATUS"
+
+api POST /admin/v1/teams/alpha/pause '{"reason":"incident 4711: runaway loop"}'
+chat "$TOKEN" llama-3.3-70b-versatile
+check_eq "paused team: 403" 403 "$STATUS"
+check_eq "403 code team_paused" team_paused "$(jq_body .error.code)"
+check_contains "says who paused it" alice "$(jq_body .error.message)"
+check_contains "and why" "incident 4711" "$(jq_body .error.message)"
+api POST /admin/v1/teams/alpha/resume '{}'
+chat "$TOKEN" llama-3.3-70b-versatile
+check_eq "resumed: served again on the very next request" 200 "$STATUS"
+
+# ---- models listing filtered to the allowlist
+STATUS=$(curl -s -o "$T/resp" -w '%{http_code}' -H "Authorization: Bearer $TOKEN" "http://$GW/openai/v1/models")
+check_eq "models through the gateway: 200" 200 "$STATUS"
+check_eq "models filtered to the allowlist" "llama-3.1-8b-instant llama-3.3-70b-versatile" "$(jq -r '.data[].id' "$T/resp" | sort | xargs)"
+
+# ---- rate limit: 5x the limit admits exactly the limit
+create_team rl '"rpm_limit":5'
+create_key rl-prod-api rl "$KEY2"
+new_token rl
+RLTOK=$TOKEN
+ok200=0 n429=0
+for i in $(seq 1 25); do
+	chat "$RLTOK" llama-3.1-8b-instant '"max_tokens":1'
+	[ "$STATUS" = 200 ] && ok200=$((ok200 + 1))
+	[ "$STATUS" = 429 ] && { n429=$((n429 + 1)); H429=$HEADERS; B429=$BODY; }
+done
+check_eq "RPM 5, 25 requests: exactly 5 admitted" 5 "$ok200"
+check_eq "and 20 refused with 429" 20 "$n429"
+HEADERS=$H429 BODY=$B429
+check_eq "429 code rate_limit_exceeded" rate_limit_exceeded "$(jq_body .error.code)"
+check "429 carries Retry-After" test -n "$(hdr Retry-After)"
+check_eq "429 carries the team's x-ratelimit-limit-requests" 5 "$(hdr x-ratelimit-limit-requests)"
+check_eq "and its remaining requests" 0 "$(hdr x-ratelimit-remaining-requests)"
+check "and its reset time" test -n "$(hdr x-ratelimit-reset-requests)"
+
+# ---- queue mode holds an over-limit request (up to the maximum wait)
+create_team qq '"rpm_limit":1,"rpm_mode":"queue","queue_max_wait_ms":1200'
+create_key qq-prod-batch qq "$KEY3"
+new_token qq
+QTOK=$TOKEN
+chat "$QTOK" llama-3.1-8b-instant '"max_tokens":1'
+start=$(date +%s%N)
+chat "$QTOK" llama-3.1-8b-instant '"max_tokens":1'
+el=$(( ($(date +%s%N) - start) / 1000000 ))
+check_eq "queue mode: answered 429 after the maximum wait" 429 "$STATUS"
+check "queue mode: the request was held (${el} ms >= 1100), not refused at once" test "$el" -ge 1100
+check_contains "the message says it waited in the queue" queue "$(jq_body .error.message)"
+
+# ---- streaming: relayed, metered from x_groq.usage, committed before [DONE]
+api GET /admin/v1/teams/alpha
+before=$(jq_body .spend_mtd_usd)
+new_token alpha
+ATOK=$TOKEN
+curl -sN -H "Authorization: Bearer $ATOK" -H 'Content-Type: application/json' \
+	-d '{"model":"llama-3.1-8b-instant","stream":true,"max_tokens":6,"messages":[{"role":"user","content":"hello gateway"}]}' \
+	"http://$GW/openai/v1/chat/completions" > "$T/stream"
+check_eq "stream relayed: role + 6 content + final + [DONE]" 9 "$(grep -c '^data: ' "$T/stream")"
+check_eq "stream ends with [DONE]" "data: [DONE]" "$(grep '^data: ' "$T/stream" | tail -1)"
+row=$(sql "select prompt_tokens, completion_tokens, cost_nusd, stream, status from ledger where stream=1 and status=200 order by id desc limit 1")
+check_eq "streamed tokens and spend are in the ledger" "11|6|1030|1|200" "$row"
+curl -sN -H "Authorization: Bearer $ATOK" -d '{"model":"llama-3.1-8b-instant","stream":true,"stream_options":{"include_usage":true},"max_tokens":6,"messages":[{"role":"user","content":"hello gateway"}]}' \
+	"http://$GW/openai/v1/chat/completions" > /dev/null
+row=$(sql "select prompt_tokens, completion_tokens from ledger where stream=1 and status=200 order by id desc limit 1")
+check_eq "x_groq.usage and the usage chunk counted once" "11|6" "$row"
+
+# time to first chunk: chunks arrive as they are produced, not buffered
+curl -s -X POST "http://$FAKE/_fake/faults" -d '{"chunk_delay_ms":100}' > /dev/null
+first=$(curl -sN -o /dev/null -w '%{time_starttransfer} %{time_total}' -H "Authorization: Bearer $ATOK" \
+	-d '{"model":"llama-3.1-8b-instant","stream":true,"max_tokens":8,"messages":[{"role":"user","content":"x"}]}' "http://$GW/openai/v1/chat/completions")
+check "first bytes arrive long before the end ($first)" awk -v a="${first% *}" -v b="${first#* }" 'BEGIN { exit !(a < b / 2) }'
+
+# ---- a client that disconnects mid-stream releases its reservation
+curl -sN -m 0.35 -H "Authorization: Bearer $ATOK" -d '{"model":"llama-3.1-8b-instant","stream":true,"messages":[{"role":"user","content":"x"}]}' \
+	"http://$GW/openai/v1/chat/completions" > /dev/null
+closed_rows() { sql "select count(*) from ledger where reason='client_closed'"; }
+wait_eval "the client_closed ledger row" 5 '[ "$(closed_rows)" -ge 1 ]'
+api GET /admin/v1/teams/alpha
+check_eq "reservation released after a disconnect" 0 "$(jq_body '.reserved_usd * 1000000 | floor')"
+cuts() { curl -s "http://$FAKE/_fake/stats" | jq '.keys["gsk_…0001"].streams_cut'; }
+wait_eval "fakegroq to see the cut" 5 '[ "$(cuts)" -ge 1 ]'
+check "the upstream transfer was cancelled too" test "$(cuts)" -ge 1
+curl -s -X POST "http://$FAKE/_fake/faults" -d '{"chunk_delay_ms":5}' > /dev/null
+
+# ---- upstream errors pass through unchanged; timeouts answer 504
+curl -s -X POST "http://$FAKE/_fake/faults" -d '{"rate_limit":1}' > /dev/null
+chat "$ATOK" llama-3.3-70b-versatile
+check_eq "Groq's 429 passes through" 429 "$STATUS"
+check_eq "with Groq's body" tokens "$(jq_body .error.type)"
+check_eq "and Groq's retry-after" 12 "$(hdr retry-after)"
+curl -s -X POST "http://$FAKE/_fake/faults" -d '{"error_rate":1.0,"error_status":503}' > /dev/null
+chat "$ATOK" llama-3.3-70b-versatile
+check_eq "Groq's 503 passes through" 503 "$STATUS"
+curl -s -X POST "http://$FAKE/_fake/faults" -d '{"error_rate":0,"hang":true}' > /dev/null
+start=$(date +%s%N)
+chat "$ATOK" llama-3.3-70b-versatile
+check_eq "Groq silent past upstream.timeout_ms: 504" 504 "$STATUS"
+check_eq "504 code upstream_timeout" upstream_timeout "$(jq_body .error.code)"
+curl -s -X DELETE "http://$FAKE/_fake/faults" > /dev/null
+curl -s -X POST "http://$FAKE/_fake/faults" -d '{"cut_stream_after":2}' > /dev/null
+curl -sN -H "Authorization: Bearer $ATOK" -d '{"model":"llama-3.1-8b-instant","stream":true,"messages":[{"role":"user","content":"x"}]}' \
+	"http://$GW/openai/v1/chat/completions" > "$T/cut"
+check_not_contains "a stream Groq cut is cut for the client too (no [DONE])" "[DONE]" "$(cat "$T/cut")"
+check "and recorded as upstream_stream_cut" test "$(sql "select count(*) from ledger where reason='upstream_stream_cut'")" -ge 1
+curl -s -X DELETE "http://$FAKE/_fake/faults" > /dev/null
+api GET /admin/v1/teams/alpha
+check_eq "no reservation left behind by errors" 0 "$(jq_body '.reserved_usd * 1000000 | floor')"
+
+# ---- budget: 50 concurrent requests with room for 5
+curl -s -X POST "http://$FAKE/_fake/faults" -d '{"latency_ms":800}' > /dev/null
+create_team bud '"monthly_budget_usd":0.00076,"max_tokens_per_request":100'
+create_key bud-prod-api bud "$KEY4"
+new_token bud
+BTOK=$TOKEN
+seq 1 50 | xargs -P 50 -I{} curl -s -o /dev/null -w '%{http_code}\n' -H "Authorization: Bearer $BTOK" \
+	-d '{"model":"llama-3.3-70b-versatile","max_tokens":100,"messages":[{"role":"user","content":"hello gateway"}]}' \
+	"http://$GW/openai/v1/chat/completions" > "$T/codes"
+curl -s -X DELETE "http://$FAKE/_fake/faults" > /dev/null
+check_eq "50 at once against room for 5: 5 served" 5 "$(grep -c '^200$' "$T/codes")"
+check_eq "the rest refused with 402 (not 429)" 45 "$(grep -c '^402$' "$T/codes")"
+spent=$(sql "select sum(cost_nusd) from ledger where team='bud'")
+check "settled spend ($spent nusd) never exceeds the budget (760000)" test "$spent" -le 760000
+big=$(head -c 3000 /dev/zero | tr '\0' a)
+chat "$BTOK" llama-3.3-70b-versatile "\"max_tokens\":100,\"user\":\"$big\""
+check_eq "a request whose worst case does not fit: 402" 402 "$STATUS"
+check_eq "402 code budget_exceeded" budget_exceeded "$(jq_body .error.code)"
+check_contains "402 message says what to do" "raise" "$(jq_body .error.message)"
+
+# ---- thresholds, auto-pause at 100 %, resume rules
+api PATCH /admin/v1/teams/bud '{"monthly_budget_usd":0.0001}'
+check_eq "lowering the budget under the spend auto-pauses" budget_paused "$(jq_body .state)"
+api GET /admin/v1/alerts
+check_contains "threshold alerts raised" "crossed 95%" "$BODY"
+check_contains "auto-pause alert raised" auto_pause "$BODY"
+chat "$BTOK" llama-3.3-70b-versatile '"max_tokens":1'
+check_eq "budget_paused team: 402" 402 "$STATUS"
+check_eq "402 code budget_exceeded" budget_exceeded "$(jq_body .error.code)"
+
+# ---- metrics and logs
+M=$(curl -s "http://$GW/metrics")
+check_contains "metrics: requests by team/model/status" 'groqgate_requests_total{team="alpha",model="llama-3.3-70b-versatile",status="200"}' "$M"
+check_contains "metrics: latency histogram" 'groqgate_request_duration_seconds_bucket{le="+Inf"}' "$M"
+check_contains "metrics: rejections by reason" 'groqgate_rejections_total{reason="rate_limited"}' "$M"
+check_contains "metrics: upstream errors" 'groqgate_upstream_errors_total{status="503"}' "$M"
+check "one JSON log line per request" test "$(grep -c '"msg":"request"' "$T/groqgated.log")" -ge 40
+check "every log line is JSON" bash -c "jq -e . '$T/groqgated.log' > /dev/null"
+for s in "$KEY1" "$KEY2" "$KEY3" "$ATOK" "$BTOK" "$OP_TOKEN"; do
+	if grep -qF "$s" "$T/groqgated.log" "$T/groqgated-stderr.log"; then fail "a secret appears in the logs"; else ok "secret ${s:0:6}… absent from the logs"; fi
+done
+
+# ---- the ledger agrees with what fakegroq served, key by key
+led=$(sql "select coalesce(sum(prompt_tokens+completion_tokens),0) from ledger where key_fp='gsk_…0001' and status=200 and model is not null")
+fk=$(curl -s "http://$FAKE/_fake/stats" | jq '.keys["gsk_…0001"].total_tokens')
+check_eq "ledger tokens = fakegroq's served tokens for key 0001" "$fk" "$led"
+
+# ---- SIGHUP reloads; bad config refused; loose tokens file refused
+sed -i 's/input_per_mtok = 0.59;/input_per_mtok = 0.60;/' "$T/gw.conf"
+kill -HUP "$GW_PID"
+wait_for "reload" 5 grep -q 'configuration reloaded' "$T/groqgated.log"
+check "SIGHUP reloads the configuration" grep -q 'configuration reloaded' "$T/groqgated.log"
+check_eq "and the gateway keeps serving" 200 "$(curl -s -o /dev/null -w '%{http_code}' "http://$GW/healthz")"
+printf 'listen = "127.0.0.1:0";\nprices = ( { model = "m"; input_per_mtok = "cheap"; } );\n' > "$T/bad.conf"
+out=$("$BIN/groqgated" --config "$T/bad.conf" 2>&1); rc=$?
+check_eq "bad config exits 1" 1 "$rc"
+check_contains "and names the file and line" "bad.conf:2:" "$out"
+check_contains "and the setting" "input_per_mtok" "$out"
+cp "$T/gw.conf" "$T/loose.conf"
+cp "$T/admin-tokens" "$T/loose-tokens"; chmod 644 "$T/loose-tokens"
+sed -i "s|$T/admin-tokens|$T/loose-tokens|" "$T/loose.conf"
+out=$("$BIN/groqgated" --config "$T/loose.conf" --check 2>&1); rc=$?
+check_eq "a tokens file readable by others is refused" 1 "$rc"
+check_contains "with the reason, as ssh does" "too open" "$out"
+
+# ---- SIGTERM: stop accepting, finish in-flight, exit 0
+curl -s -X POST "http://$FAKE/_fake/faults" -d '{"chunk_delay_ms":40}' > /dev/null
+curl -sN -H "Authorization: Bearer $ATOK" -d '{"model":"llama-3.1-8b-instant","stream":true,"max_tokens":15,"messages":[{"role":"user","content":"x"}]}' \
+	"http://$GW/openai/v1/chat/completions" > "$T/inflight" &
+CURL_PID=$!
+wait_for "the stream to start" 5 grep -q '^data:' "$T/inflight"
+kill -TERM "$GW_PID"
+wait "$CURL_PID"
+check_eq "an in-flight stream finishes after SIGTERM" "data: [DONE]" "$(grep '^data: ' "$T/inflight" | tail -1)"
+wait "$GW_PID"; rc=$?
+check_eq "groqgated exits 0 after SIGTERM" 0 "$rc"
+check_eq "and accepts nothing more" 000 "$(curl -s -o /dev/null -m 2 -w '%{http_code}' "http://$GW/healthz")"
+curl -s -X DELETE "http://$FAKE/_fake/faults" > /dev/null
+
+# ---- kill -9 under load: every answered request is in the ledger
+start_gateway
+for i in $(seq 1 40); do
+	c=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $ATOK" -d '{"model":"llama-3.1-8b-instant","max_tokens":2,"messages":[{"role":"user","content":"x"}]}' "http://$GW/openai/v1/chat/completions")
+	[ "$c" = 200 ] && echo ok >> "$T/answered"
+	echo "$c" >> "$T/codes9"
+done &
+LOAD=$!
+wait_eval "some load" 10 '[ "$(cat "$T/answered" 2>/dev/null | wc -l)" -ge 10 ]'
+kill -9 "$GW_PID"
+wait "$LOAD" 2>/dev/null
+answered=$(wc -l < "$T/answered" 2>/dev/null || echo 0)
+start_gateway
+check_eq "the store is intact after kill -9" ok "$(sql 'pragma integrity_check')"
+inledger=$(sql "select count(*) from ledger where team='alpha' and status=200 and model='llama-3.1-8b-instant' and completion_tokens=2")
+check "every answered request ($answered) is in the ledger ($inledger)" test "$inledger" -ge "$answered"
+api GET /admin/v1/teams/alpha
+check_eq "state survives a restart (version and state)" active "$(jq_body .state)"
+done_testing
