@@ -250,6 +250,7 @@ void screen_install_signals(void);
 int screen_signal_fd(void);      /* readable when a signal arrived */
 void screen_drain_signals(void);
 void screen_resize(int *w, int *h); /* after SIGWINCH: re-reads the size */
+void screen_invalidate(void);       /* the next present redraws every row */
 extern volatile int screen_signal; /* a terminating signal arrived */
 extern volatile int screen_winch;
 

@@ -255,8 +255,9 @@ static int run(struct app *a, bool mouse)
 			int got = 0, my = 0, mx = 0, k;
 			while ((k = screen_key(&my, &mx)) != K_NONE) {
 				got++;
-				if (k == K_RESIZE) {
-					screen_resize(&a->w, &a->h);
+				if (k == K_RESIZE) { /* ncurses already resized; just follow */
+					screen_size(&a->w, &a->h);
+					screen_invalidate();
 					cv_free(&cv);
 					cv_init(&cv, a->w, a->h, a->utf8);
 				} else if (k == K_MOUSE) {

@@ -176,6 +176,11 @@ void screen_resize(int *w, int *h)
 	clear();
 }
 
+void screen_invalidate(void)
+{
+	cv_free(&prev);
+}
+
 void screen_present(const struct canvas *cv)
 {
 	bool full = !prev.c || prev.w != cv->w || prev.h != cv->h;

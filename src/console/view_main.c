@@ -23,7 +23,9 @@ static const char *state_short(const char *s)
 
 static void money(char *out, size_t n, double v)
 {
-	if (v >= 100000)
+	if (v > 0 && v < 0.005)
+		snprintf(out, n, "<$0.01");
+	else if (v >= 100000)
 		snprintf(out, n, "$%.0fk", v / 1000);
 	else if (v >= 1000)
 		snprintf(out, n, "$%.0f", v);
@@ -193,7 +195,7 @@ static void draw_teams(struct app *a, struct canvas *cv, int y, int h)
 }
 
 /* keys table columns: name, team, key, state, age, used, req 24h, rotation */
-static const int key_cols[] = { 26, 15, 11, 10, 6, 7, 9, 16 };
+static const int key_cols[] = { 31, 17, 11, 10, 6, 7, 9, 16 };
 
 static void draw_keys(struct app *a, struct canvas *cv, int y, int h)
 {
@@ -277,7 +279,7 @@ void draw_alerts(struct app *a, struct canvas *cv, int y, int x, int h, int w)
 	for (int i = 0; i < rows && i < n; i++) {
 		struct m_alert *al = &a->ov.alerts[n - 1 - i];
 		const char *tm = strlen(al->time) >= 16 ? al->time + 11 : al->time;
-		cv_printf(cv, y + 1 + i, x + 1, R_ALERT, w - 2, "%.5s %s", tm, al->message);
+		cv_printf(cv, y + 1 + i, x + 2, R_ALERT, w - 4, "%.5s %s", tm, al->message);
 	}
 	if (n == 0)
 		cv_put(cv, y + 1, x + 2, R_DIM, "none", -1);

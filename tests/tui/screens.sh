@@ -1,0 +1,109 @@
+# groqtop screens against a real gateway: main at 120x40 and 80x24, help,
+# filter, sort, command mode, too small, resize, colour, ASCII, wallboard.
+source "$(dirname "$0")/lib.sh"
+seed_org
+
+tui_start 120x40
+tui_groqtop
+tui_wait "chatbot-prod-api"
+tui_wait "live"
+tui_golden main-120x40
+tui_keys '?'
+tui_wait "Commands (type : then Enter)"
+tui_golden help
+tui_keys Escape
+tui_wait "Upstream keys"
+tui_keys '/'
+tui_type "ba"
+tui_wait "filter: ba"
+tui_golden filter
+tui_keys Escape
+tui_wait_gone "filter: ba"
+tui_keys s
+tui_wait "sort: state"
+tui_golden sort-state
+tui_keys ':'
+tui_type "alerts"
+tui_keys Enter
+tui_wait "crossed 80%"
+tui_golden alerts
+tui_keys Escape
+tui_wait "Upstream keys"
+tui_keys ':'
+tui_type "bogus"
+tui_keys Enter
+tui_wait "unknown command ':bogus'"
+ok "command mode reports an unknown command"
+tui_keys q
+check "q quits back to the shell" tui_wait_exit
+
+# 80x24 and a resize below the minimum, then back
+tm resize-window -t t -x 80 -y 24
+tui_groqtop
+tui_wait "chatbot-prod-api"
+tui_golden main-80x24
+tm resize-window -t t -x 60 -y 20
+tui_wait "Terminal too small: 60x20"
+tui_golden too-small
+tm resize-window -t t -x 100 -y 30
+tui_wait "Upstream keys"
+tui_golden resized-100x30
+tui_keys q
+tui_wait_exit
+
+# colour: the default theme puts colours on screen; NO_COLOR takes them away
+tm resize-window -t t -x 120 -y 40
+tui_groqtop
+tui_wait "chatbot-prod-api"
+tui_screen -e > "$T/colour"
+check "default theme: the header is drawn in colour (blue background)" grep -q $'\e\\[[0-9;]*44m' "$T/colour"
+check "a team past 80 % of its budget drawn yellow" grep -q $'\e\\[[0-9;]*33m' "$T/colour"
+tui_keys q
+tui_wait_exit
+GT_ENV="NO_COLOR=1" tui_groqtop
+tui_wait "chatbot-prod-api"
+tui_screen -e > "$T/nocolour"
+check "NO_COLOR: no colour escapes" bash -c "! grep -qE $'\e\\\\[[0-9;]*(3|4)[0-7]m' '$T/nocolour'"
+tui_keys q
+tui_wait_exit
+tui_groqtop --theme high-contrast
+tui_wait "chatbot-prod-api"
+tui_screen -e > "$T/hc"
+check "another theme draws differently" bash -c "! cmp -s '$T/colour' '$T/hc'"
+tui_keys q
+tui_wait_exit
+
+# ASCII fallback when the locale is not UTF-8
+GT_ENV="LANG=C LC_ALL=C" tui_groqtop
+tui_wait "chatbot-prod-api"
+tui_golden ascii
+check "no Unicode glyphs in the ASCII fallback" bash -c "! tmux -L $TMUX_SOCK capture-pane -t t -p | grep -q '[─│█▏·]'"
+tui_keys q
+tui_wait_exit
+
+# wallboard: big gauges, pages, read-only
+create_team analytics '"rpm_limit":100,"monthly_budget_usd":80'
+create_team support '"rpm_limit":30,"monthly_budget_usd":20'
+tm resize-window -t t -x 100 -y 24
+tui_groqtop --wallboard --cycle 1
+tui_wait "page 1/2"
+tui_golden wallboard-page1
+tui_wait "page 2/2" 5
+ok "the wallboard cycles to the next page by itself"
+tui_keys q
+tui_wait_exit
+
+# --snapshot for scripts
+out=$("$BIN/groqtop" --gateway "http://$GW" --token-file "$TOKFILE" --snapshot --size 120x40)
+check_eq "--snapshot exits 0" 0 $?
+check_contains "--snapshot renders the teams" "batch-processor" "$out"
+out=$("$BIN/groqtop" --gateway "http://127.0.0.1:9" --token-file "$TOKFILE" --snapshot 2>&1); rc=$?
+check_eq "--snapshot without a gateway exits 1" 1 "$rc"
+check_contains "and says why" "cannot reach the gateway" "$out"
+chmod 644 "$TOKFILE"
+out=$("$BIN/groqtop" --gateway "http://$GW" --token-file "$TOKFILE" --snapshot 2>&1); rc=$?
+check_eq "a token file others can read is refused" 2 "$rc"
+chmod 600 "$TOKFILE"
+out=$("$BIN/groqtop" --gateway "http://$GW" "$OP_TOKEN" 2>&1); rc=$?
+check_contains "a token in argv is refused" "never taken on the command line" "$out"
+done_testing
