@@ -68,8 +68,10 @@ static int wrap(struct canvas *cv, int y, int x, int w, int maxrows, int role, c
 	while (*p && rows < maxrows) {
 		const char *nl = strchr(p, '\n');
 		int len = nl ? (int)(nl - p) : (int)strlen(p);
-		int take = len;
-		if (utf8_cols(p) > w || len > w) {
+		int take = len, cols_line = 0;
+		for (int i = 0; i < len; i++)
+			cols_line += (p[i] & 0xC0) != 0x80;
+		if (cols_line > w) {
 			/* cut at the last space that fits */
 			take = 0;
 			int cols = 0;
@@ -84,7 +86,8 @@ static int wrap(struct canvas *cv, int y, int x, int w, int maxrows, int role, c
 		}
 		char line[512];
 		snprintf(line, sizeof line, "%.*s", take, p);
-		cv_put(cv, y + rows, x, role, line, w);
+		if (cv) /* NULL: only count the rows */
+			cv_put(cv, y + rows, x, role, line, w);
 		rows++;
 		p += take;
 		while (*p == ' ')
@@ -99,7 +102,11 @@ void dlg_draw(struct app *a, struct canvas *cv)
 {
 	struct dialog *d = &a->dlg;
 	int w = cv->w > 100 ? 76 : cv->w - 6;
-	int h = d->kind == DLG_CHECKLIST ? cv->h - 4 : 12;
+	int h = d->kind == DLG_CHECKLIST ? cv->h - 4 : wrap(NULL, 0, 0, w - 4, 100, 0, d->text) + 7;
+	if (h < 10)
+		h = 10;
+	if (h > cv->h - 2)
+		h = cv->h - 2;
 	int x = (cv->w - w) / 2, y = (cv->h - h) / 2;
 	for (int r = 0; r < h; r++)
 		cv_fill(cv, y + r, x, w, R_DIALOG, " ");

@@ -977,6 +977,8 @@ void admin_handle(struct gateway *g, struct evhttp_request *req, const char *pat
 {
 	struct actx c = { .g = g, .req = req, .cmd = evhttp_request_get_command(req) };
 	c.who = admintok_find(g->admins, g->nadmins, httpd_bearer(req));
+	gw_log(g, json_pack("{s:s,s:s,s:s,s:s,s:o}", "level", "info", "msg", "admin", "method", httpd_method_name(req),
+			    "path", path, "actor", c.who ? json_string(c.who->name) : json_null()));
 	if (!c.who) {
 		httpd_set_header(req, "WWW-Authenticate", "Bearer realm=\"groqgate-admin\"");
 		admin_error(req, 401, "unauthorized", "Send 'Authorization: Bearer <admin token>' with a token listed in the admin tokens file.");

@@ -1,0 +1,109 @@
+# groqtop actions, checked on screen and in the gateway's state: pause
+# with a reason and resume, cancel, allowlist edit with its diff, the 412
+# path, and a read-only wallboard that sends no mutating request.
+source "$(dirname "$0")/lib.sh"
+seed_org
+team_field() { api GET "/admin/v1/teams/$1"; jq_body "$2"; }
+audits() { sql "select count(*) from audit"; }
+
+tui_start 120x40
+tui_groqtop
+tui_wait "chatbot-prod-api"
+# the selection starts on batch-processor (first by id)
+tui_keys p
+tui_wait "Pause team: reason"
+tui_keys Enter
+tui_wait "A reason is required"
+ok "an empty reason is refused in the dialog"
+tui_type "deploy freeze"
+tui_keys Enter
+tui_wait "Pause team 'batch-processor'?"
+tui_wait "gets HTTP 403"
+check "the confirmation defaults to No" tui_has "[ No ]"
+tui_keys n
+tui_wait "cancelled: nothing was changed"
+check_eq "cancel leaves the team active" active "$(team_field batch-processor .state)"
+
+tui_keys p
+tui_wait "Pause team: reason"
+tui_type "deploy freeze"
+tui_keys Enter
+tui_wait "Pause team 'batch-processor'?"
+tui_keys y
+tui_wait "done: batch-processor"
+check_eq "pause reached the gateway" "paused deploy freeze" "$(team_field batch-processor '"\(.state) \(.paused_reason)"')"
+check_contains "paused by the token's name and the console's user@host" "alice (tester@" "$(team_field batch-processor .paused_by)"
+tui_wait "paused by alice"
+ok "the detail pane shows who paused it and why"
+chat "$BATCH" llama-3.1-8b-instant '"max_tokens":1'
+check_eq "the team's callers now get 403" 403 "$STATUS"
+
+tui_keys p
+tui_wait "Resume team 'batch-processor'?"
+tui_keys Enter
+tui_wait "cancelled: nothing was changed"
+ok "Enter on the default (No) cancels"
+tui_keys p
+tui_wait "Resume team 'batch-processor'?"
+tui_keys y
+tui_wait "done: batch-processor"
+check_eq "resume reached the gateway" active "$(team_field batch-processor .state)"
+
+# ---- allowlist editor: checklist, diff, save
+tui_keys e
+tui_wait "Edit allowlist"
+tui_wait "[x] llama-3.3-70b-versatile"
+tui_keys Down Down
+tui_keys Space
+tui_wait "+added"
+tui_keys Enter
+tui_wait "Save the allowlist of team 'batch-processor'"
+check "the diff lists what is added" tui_has "+ add:    openai/gpt-oss-20b"
+check "and what is removed" tui_has "- remove: (nothing)"
+tui_golden allowlist-diff
+tui_keys y
+tui_wait "done: batch-processor"
+check_contains "the allowlist was saved" "openai/gpt-oss-20b" "$(team_field batch-processor '.allowed_models | join(",")')"
+
+# ---- the 412 path: someone else edits while the dialog is open
+tui_keys e
+tui_wait "Edit allowlist"
+v=$(team_field batch-processor .version)
+api PATCH /admin/v1/teams/batch-processor '{"rpm_limit":21}'
+tui_keys Space
+tui_keys Enter
+tui_wait "Save the allowlist"
+tui_keys y
+tui_wait "Changed meanwhile"
+check "the 412 is explained" tui_has "Someone else changed this team"
+check_contains "and nothing was saved" "openai/gpt-oss-20b" "$(team_field batch-processor '.allowed_models | join(",")')"
+tui_keys Enter
+tui_wait_gone "Changed meanwhile"
+
+# an API error is shown verbatim
+tui_keys q
+tui_wait_exit
+
+# ---- wallboard: every action key, no mutating request
+n=$(audits)
+tui_groqtop --wallboard
+tui_wait "wallboard"
+for k in p e r Enter d; do tui_keys "$k"; done
+tui_wait "read-only wallboard: actions are disabled"
+tui_keys ':'; tui_type "keys"; tui_keys Enter
+tui_wait "Upstream keys"
+tui_keys Tab r
+tui_wait "Rotate key"
+check "the wizard opens read-only on a wallboard" tui_has "read-only: Esc close"
+tui_keys Enter n a
+tui_wait "rotation steps are disabled"
+tui_keys q
+tui_wait_gone "Rotate key"
+tui_keys p
+tui_wait "read-only wallboard: actions are disabled"
+tui_keys e
+check_eq "wallboard: no mutation reached the gateway (audit unchanged)" "$n" "$(audits)"
+check_eq "and no mutating request at all (no POST/PUT/PATCH/DELETE in the log)" 0 "$(grep -c '"method":"\(POST\|PUT\|PATCH\|DELETE\)"' "$T/groqgated.log")"
+tui_keys q
+tui_wait_exit
+done_testing
