@@ -1,0 +1,57 @@
+# groqtop when things go wrong: the gateway dies and comes back, the
+# terminal is restored after SIGTERM, SIGHUP, SIGINT, SIGQUIT and a crash,
+# and closing the pane (SSH dropping) ends groqtop.
+source "$(dirname "$0")/lib.sh"
+seed_org
+PORT=${GW##*:}
+
+tui_start 120x40
+tui_groqtop --refresh 1
+tui_wait "● live"
+kill -9 "$GW_PID"; wait "$GW_PID" 2>/dev/null
+t0=$(date +%s%N)
+tui_wait "● stale" 5
+el=$(( ($(date +%s%N) - t0) / 1000000 ))
+check "the header turns stale within two refresh intervals (${el} ms)" test "$el" -le 2500
+tui_wait "● down" 10
+ok "and then down"
+tui_keys j
+tui_keys '?'
+tui_wait "Commands (type : then Enter)"
+ok "keys still respond while the gateway is down"
+tui_keys Escape
+tui_wait "Upstream keys"
+# the gateway comes back on the same address
+sed -i "s/^listen = .*/listen = \"127.0.0.1:$PORT\";/" "$T/gw.conf"
+start_gateway
+tui_wait "● live" 40
+ok "it recovers by itself when the gateway returns"
+tui_keys q
+tui_wait_exit
+
+# the terminal is restored after each signal. groqtop runs under a
+# non-interactive shell, which (unlike an interactive bash) does not repair
+# the terminal itself, and that shell then reports the tty's state.
+tty_probe() {
+	tui_type "clear; bash -c '$(groqtop_cmd); if stty -a | grep -qwE -- \"-echo|-icanon\"; then r=BROKEN; else r=RESTORED; fi; echo tty:\$r:ok'"
+	tui_keys Enter
+}
+tty_result() { wait_eval "the tty probe" 10 'tui_has tty:RESTORED:ok || tui_has tty:BROKEN:ok'; tui_has tty:RESTORED:ok; }
+for sig in ${TTY_SIGNALS:-TERM HUP INT QUIT SEGV}; do
+	tty_probe
+	tui_wait "chatbot-prod-api"
+	pkill -"$sig" -x groqtop
+	check "SIG$sig restores the terminal (echo, icanon)" tty_result
+	tui_wait_exit
+done
+
+# the pane closes (SSH drops): groqtop exits promptly, no spin
+tm new-window -t t -d -n gone "$(groqtop_cmd)"
+wait_eval "groqtop in the second window" 5 'pgrep -f "no-mouse" >/dev/null'
+pid=$(pgrep -n -f "bin/groqtop --gateway")
+tm kill-window -t t:gone
+t0=$(date +%s%N)
+wait_eval "groqtop to exit" 5 '! kill -0 '"$pid"
+el=$(( ($(date +%s%N) - t0) / 1000000 ))
+check "closing the terminal ends groqtop within 2 s (${el} ms)" bash -c "! kill -0 $pid 2>/dev/null && [ $el -le 2000 ]"
+done_testing
