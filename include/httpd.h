@@ -16,6 +16,10 @@ int httpd_bind(struct evhttp *http, const char *hostport, char *out, size_t outl
 	       struct evhttp_bound_socket **bsp, char **cause);
 const char *httpd_header(struct evhttp_request *req, const char *name);
 void httpd_set_header(struct evhttp_request *req, const char *name, const char *value);
+/* Call from a connection's close callback for a request that was never
+ * finished: libevent detaches such a request from the dead connection and
+ * leaves it to us; this frees it (and does nothing for one still owned). */
+void httpd_release_orphan(struct evhttp_request *req);
 /* "Bearer X" -> "X" (pointer into the header), else NULL. */
 const char *httpd_bearer(struct evhttp_request *req);
 /* The request body as an allocated NUL-terminated string (caller frees). */

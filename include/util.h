@@ -24,6 +24,9 @@ char *xvasprintf(const char *fmt, va_list ap) GG_PRINTF(1, 0);
 /* Sets *cause (if non-NULL) to an allocated message; returns -1. */
 int fail(char **cause, const char *fmt, ...) GG_PRINTF(2, 3);
 
+/* Prints "prog: what: cause" (what may be NULL) to stderr, frees cause,
+ * and returns code: for main()'s error exits. */
+int report(const char *prog, const char *what, char *cause, int code);
 bool str_starts(const char *s, const char *prefix);
 bool str_ends(const char *s, const char *suffix);
 bool str_eq(const char *a, const char *b); /* NULL-safe */

@@ -21,7 +21,7 @@ cleanup() {
 		for f in "$T"/*.log; do
 			[ -f "$f" ] || continue
 			echo "# ---- $(basename "$f") (last 40 lines) ----"
-			tail -n 40 "$f" | sed 's/^/# /'
+			tail -n "${LOG_LINES:-40}" "$f" | sed 's/^/# /'
 		done
 	fi
 	rm -rf "$T"

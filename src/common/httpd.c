@@ -191,3 +191,9 @@ const char *httpd_path(struct evhttp_request *req)
 	const char *p = u ? evhttp_uri_get_path(u) : NULL;
 	return p && *p ? p : "/";
 }
+
+void httpd_release_orphan(struct evhttp_request *req)
+{
+	if (req && !evhttp_request_get_connection(req))
+		evhttp_request_free(req);
+}

@@ -214,3 +214,10 @@ char *str_trim(char *s)
 		s[--n] = '\0';
 	return s;
 }
+
+int report(const char *prog, const char *what, char *cause, int code)
+{
+	fprintf(stderr, "%s: %s%s%s\n", prog, what ? what : "", what ? ": " : "", cause ? cause : "error");
+	free(cause);
+	return code;
+}

@@ -331,8 +331,7 @@ int main(int argc, char **argv)
 	}
 	char *cause = NULL;
 	if (load_config(&o, &cause) != 0) {
-		fprintf(stderr, "groqtop: %s\n", cause);
-		return 2;
+		return report("groqtop", NULL, cause, 2);
 	}
 	static struct app A;
 	struct app *a = &A;
@@ -349,8 +348,7 @@ int main(int argc, char **argv)
 	if (fn && parse_i64(fn, &v))
 		a->fixed_now = v * 1000;
 	if (theme_load(&theme, o.theme ? o.theme : "default", &cause) != 0) {
-		fprintf(stderr, "groqtop: %s\n", cause);
-		return 2;
+		return report("groqtop", NULL, cause, 2);
 	}
 	if (strcmp(theme.name, "monochrome") == 0)
 		a->color = false;
@@ -371,8 +369,7 @@ int main(int argc, char **argv)
 	if (tf) {
 		token = read_token(tf, &cause);
 		if (!token) {
-			fprintf(stderr, "groqtop: %s\n", cause);
-			return 2;
+			return report("groqtop", NULL, cause, 2);
 		}
 	} else if (getenv("GROQTOP_TOKEN") && *getenv("GROQTOP_TOKEN")) {
 		token = xstrdup(getenv("GROQTOP_TOKEN"));

@@ -234,6 +234,7 @@ static void on_close(struct evhttp_connection *conn, void *arg)
 	if (fr->stream_started)
 		G.stats[fr->key].streams_cut++;
 	fr->conn = NULL;
+	httpd_release_orphan(fr->req);
 	freq_free(fr);
 }
 
@@ -857,8 +858,7 @@ int main(int argc, char **argv)
 	}
 	char *cause = NULL;
 	if (config && load_config(config, &cause) != 0) {
-		fprintf(stderr, "fakegroq: %s\n", cause);
-		return 1;
+		return report("fakegroq", NULL, cause, 1);
 	}
 	if (set[0]) G.f_default.chunk_delay_ms = cli[0];
 	if (set[1]) G.f_default.latency_ms = cli[1];
@@ -868,8 +868,7 @@ int main(int argc, char **argv)
 	if (set[5]) G.rng = (uint64_t)cli[5] | 1;
 	G.f = G.f_default;
 	if (keys_load(G.keys_path, &cause) != 0) {
-		fprintf(stderr, "fakegroq: %s\n", cause);
-		return 1;
+		return report("fakegroq", NULL, cause, 1);
 	}
 	signal(SIGPIPE, SIG_IGN);
 	G.base = event_base_new();
@@ -879,8 +878,7 @@ int main(int argc, char **argv)
 	evhttp_set_gencb(G.http, handle, NULL);
 	char addr[128];
 	if (httpd_bind(G.http, listen, addr, sizeof addr, NULL, &cause) != 0) {
-		fprintf(stderr, "fakegroq: %s\n", cause);
-		return 1;
+		return report("fakegroq", NULL, cause, 1);
 	}
 	printf("%s\n", addr);
 	fflush(stdout);

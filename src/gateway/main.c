@@ -316,12 +316,10 @@ int main(int argc, char **argv)
 	g->clock = clock_real;
 	char *cause = NULL;
 	if (config_load(config, &g->cfg, &cause) != 0) {
-		fprintf(stderr, "groqgated: %s\n", cause);
-		return 1;
+		return report("groqgated", NULL, cause, 1);
 	}
 	if (admintok_load(g->cfg.admin_tokens_file, &g->admins, &g->nadmins, &cause) != 0) {
-		fprintf(stderr, "groqgated: admin.tokens_file: %s\n", cause);
-		return 1;
+		return report("groqgated", "admin.tokens_file", cause, 1);
 	}
 	if (g->cfg.log_path) {
 		g->log = fopen(g->cfg.log_path, "a");
@@ -339,14 +337,12 @@ int main(int argc, char **argv)
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 	g->store = store_open(g->cfg.store_path, &cause);
 	if (!g->store) {
-		fprintf(stderr, "groqgated: %s\n", cause);
-		return 1;
+		return report("groqgated", NULL, cause, 1);
 	}
 	g->started_ms = gw_now(g);
 	registry_init(&g->reg);
 	if (store_load(g->store, &g->reg, g->started_ms, &cause) != 0) {
-		fprintf(stderr, "groqgated: %s\n", cause);
-		return 1;
+		return report("groqgated", NULL, cause, 1);
 	}
 	/* thresholds already crossed this month are not alerted again */
 	for (int i = 0; i < g->reg.nteams; i++) {
@@ -365,18 +361,15 @@ int main(int argc, char **argv)
 	g->up = upstream_new(g->base);
 	g->http = new_http(g, handle_main);
 	if (g->cfg.tls_cert && tls_setup(g, &cause) != 0) {
-		fprintf(stderr, "groqgated: %s\n", cause);
-		return 1;
+		return report("groqgated", NULL, cause, 1);
 	}
 	if (httpd_bind(g->http, g->cfg.listen, g->addr, sizeof g->addr, &bound[0], &cause) != 0) {
-		fprintf(stderr, "groqgated: listen: %s\n", cause);
-		return 1;
+		return report("groqgated", "listen", cause, 1);
 	}
 	if (g->cfg.admin_listen) {
 		g->admin_http = new_http(g, handle_admin);
 		if (httpd_bind(g->admin_http, g->cfg.admin_listen, g->admin_addr, sizeof g->admin_addr, &bound[1], &cause) != 0) {
-			fprintf(stderr, "groqgated: admin_listen: %s\n", cause);
-			return 1;
+			return report("groqgated", "admin_listen", cause, 1);
 		}
 	}
 	printf("%s\n", g->addr);

@@ -535,7 +535,8 @@ static void on_client_close(struct evhttp_connection *conn, void *arg)
 	struct preq *p = arg;
 	p->g->unflushed--; /* this reply will never complete */
 	p->conn = NULL;
-	p->req = NULL; /* evhttp frees it */
+	httpd_release_orphan(p->req);
+	p->req = NULL;
 	if (p->queued)
 		queue_remove(p->t, p);
 	if (p->tx) {

@@ -43,6 +43,7 @@ static void pending_closed(struct evhttp_connection *conn, void *arg)
 {
 	(void)conn;
 	struct pending *p = arg;
+	httpd_release_orphan(p->req);
 	p->req = NULL; /* the step still completes; nobody to answer */
 	p->conn = NULL;
 }
