@@ -33,6 +33,17 @@ static void money(char *out, size_t n, double v)
 		snprintf(out, n, "$%.2f", v);
 }
 
+/* 1234, 12.3k, 372.5M: header figures stay short */
+static void compact(char *out, size_t n, int64_t v)
+{
+	if (v >= 10000000)
+		snprintf(out, n, "%.1fM", (double)v / 1e6);
+	else if (v >= 100000)
+		snprintf(out, n, "%.1fk", (double)v / 1e3);
+	else
+		snprintf(out, n, "%lld", (long long)v);
+}
+
 /* the connection state for the header */
 static int conn_state(struct app *a, char *out, size_t n)
 {
@@ -73,11 +84,14 @@ void draw_header(struct app *a, struct canvas *cv)
 		double fr = a->ov.lim_req ? 1.0 - (double)a->ov.rem_req / (double)a->ov.lim_req : 0;
 		cv_gauge(cv, 0, x, 6, fr);
 		x += 6;
-		x += cv_printf(cv, 0, x, R_HEADER, -1, " %lld left  tok ", (long long)a->ov.rem_req);
+		char rq[24], tk[24];
+		compact(rq, sizeof rq, a->ov.rem_req);
+		compact(tk, sizeof tk, a->ov.rem_tok);
+		x += cv_printf(cv, 0, x, R_HEADER, -1, " %s left  tok ", rq);
 		double ft = a->ov.lim_tok ? 1.0 - (double)a->ov.rem_tok / (double)a->ov.lim_tok : 0;
 		cv_gauge(cv, 0, x, 6, ft);
 		x += 6;
-		cv_printf(cv, 0, x, R_HEADER, right - x, " %lld/min left", (long long)a->ov.rem_tok);
+		cv_printf(cv, 0, x, R_HEADER, right - x, " %s/min left", tk);
 	}
 	cv_put(cv, 0, right, R_HEADER, clock, -1);
 }

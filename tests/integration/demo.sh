@@ -1,0 +1,45 @@
+# make demo's background part: a live organisation with traffic, a
+# snapshot that finds it, a README capture that still matches the layout,
+# and demo-down that leaves no process behind.
+source "$(dirname "$0")/../lib.sh"
+export GROQGATE_DEMO_DIR="$T/demo"
+out=$("$ROOT/scripts/demo" up 2>&1); rc=$?
+check_eq "demo up exits 0" 0 "$rc"
+GWURL=$(printf '%s\n' "$out" | sed -n 's/^GATEWAY=//p')
+TOKF=$(printf '%s\n' "$out" | sed -n 's/^TOKEN_FILE=//p')
+check "demo up prints GATEWAY=http://127.0.0.1:PORT" grep -qE '^http://127\.0\.0\.1:[0-9]+$' <<< "$GWURL"
+check "demo up prints TOKEN_FILE= with a private file" test "$(stat -c %a "$TOKF" 2>/dev/null)" = 600
+demo_rpm() { curl -s -H "Authorization: Bearer $(cat "$TOKF")" "$GWURL/admin/v1/overview" | jq '.totals.rpm'; }
+wait_eval "traffic" 20 '[ "$(demo_rpm)" -gt 0 ]'
+snap=$("$BIN/groqtop" --gateway "$GWURL" --token-file "$TOKF" --snapshot --size 120x40)
+check_eq "groqtop --snapshot of the demo exits 0" 0 $?
+ov=$(curl -s -H "Authorization: Bearer $(cat "$TOKF")" "$GWURL/admin/v1/overview")
+check "8-12 teams" test "$(jq '.teams | length' <<< "$ov")" -ge 8
+check "non-zero RPM" test "$(jq '.totals.rpm' <<< "$ov")" -gt 0
+check "non-zero spend" awk -v s="$(jq '.org.spend_mtd_usd' <<< "$ov")" 'BEGIN { exit !(s > 0) }'
+check "a team over 80 % of its budget" test "$(jq '[.teams[] | select(.spend_pct >= 80)] | length' <<< "$ov")" -ge 1
+check "the paused team with its reason" test "$(jq -r '.teams[] | select(.state=="paused") | .paused_reason' <<< "$ov" | grep -c INC-2291)" = 1
+check "a key mid-rotation" test "$(jq '[.keys[] | select(.rotation_step != "none")] | length' <<< "$ov")" -ge 1
+check "keys named {team}-{environment}-{purpose}" test "$(jq -r '.keys[].name' <<< "$ov" | grep -cvE '^[a-z-]+-(prod|staging)-[a-z]+$')" = 0
+check_contains "the snapshot shows the teams" "fraud-detection" "$snap"
+check_contains "the snapshot shows the paused team" "paused" "$snap"
+check_contains "the snapshot shows the rotation" "deployed" "$snap"
+wait_eval "rejections from the traffic" 30 '[ "$(curl -s -H "Authorization: Bearer $(cat "$TOKF")" "$GWURL/admin/v1/usage?window=5m&step=1m" | jq "[.points[].rejected] | add")" -gt 0 ]'
+check "the traffic includes refused requests (disallowed models, paused team)" test "$(curl -s -H "Authorization: Bearer $(cat "$TOKF")" "$GWURL/admin/v1/usage?window=5m&step=1m" | jq '[.points[].rejected] | add')" -gt 0
+
+# the README's capture matches today's layout (figures and times masked)
+shape() { sed -E -e 's/[0-9]+(\.[0-9]+)?[kM]?/0/g' -e 's/[▏▎▍▌▋▊▉█·▁▂▃▄▅▆▇]+/G/g' -e 's/<?\$[0-9.]+/$/g' \
+	-e 's/gsk_…[A-Za-z0-9]{4}/gsk_…K/g' -e 's/ +/ /g' -e 's/ (active|paused|budget!|rotating|deployed|verified|secret_updated|switched|-) / S /g'; }
+readme=$(sed -n '/<!-- demo-snapshot:begin -->/,/<!-- demo-snapshot:end -->/p' "$ROOT/README.md" | sed '1,2d;$d' | sed '$d')
+check "the README holds a demo capture" test "$(printf '%s\n' "$readme" | wc -l)" -ge 30
+fresh=$(printf "%s\n" "$snap" | shape | cut -c1-60)
+old=$(printf "%s\n" "$readme" | shape | cut -c1-60)
+if [ "$fresh" = "$old" ]; then ok "the README capture has today's layout"; else
+	fail "the README capture is out of date: update it from 'groqtop --snapshot --size 120x40' on 'make demo-up'"
+	diff <(echo "$old") <(echo "$fresh") | sed 's/^/#   /'
+fi
+
+"$ROOT/scripts/demo" down > /dev/null 2>&1
+check_eq "demo down leaves no process of the demo running" 0 "$(pgrep -f "$GROQGATE_DEMO_DIR" | wc -l)"
+check_eq "nor a traffic generator" 0 "$(pgrep -f "scripts/demo _traffic $GWURL" | wc -l)"
+done_testing
