@@ -64,7 +64,8 @@ void budget_roll(struct gateway *g, struct team *t, int64_t now)
 
 static void usd2(char *out, size_t n, int64_t nusd)
 {
-	snprintf(out, n, "$%.2f", (double)nusd / NUSD_PER_USD);
+	double v = (double)nusd / NUSD_PER_USD;
+	snprintf(out, n, v > 0 && v < 0.01 ? "$%.6f" : "$%.2f", v);
 }
 
 int budget_reserve(struct gateway *g, struct team *t, int64_t amount, char **why)
