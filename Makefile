@@ -74,7 +74,7 @@ $(O)/tests/unit/%.o: tests/unit/%.c
 
 $(BIN)/groqgated: $(GATEWAY_OBJ) $(COMMON_OBJ)
 	@mkdir -p $(@D)
-	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(call pc_libs,$(DEPS_GATEWAY)) -lm
+	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(call pc_libs,$(DEPS_GATEWAY)) -lpthread -lm
 $(BIN)/groqtop: $(CONSOLE_OBJ) $(COMMON_OBJ)
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(call pc_libs,$(DEPS_CONSOLE) libevent) -lm
@@ -82,7 +82,7 @@ $(BIN)/fakegroq: $(FAKE_OBJ) $(COMMON_OBJ)
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(call pc_libs,$(DEPS_FAKE)) -lm
 $(O)/unit-tests: $(call objs,$(UNIT_SRC)) $(GATEWAY_LIB_OBJ) $(CONSOLE_LIB_OBJ) $(COMMON_OBJ)
-	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(call pc_libs,$(DEPS_GATEWAY) ncursesw) -lm
+	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(call pc_libs,$(DEPS_GATEWAY) ncursesw) -lpthread -lm
 
 -include $(shell find $(O) -name '*.d' 2>/dev/null)
 

@@ -18,6 +18,8 @@ void buf_reset(buf *b);
 void buf_add(buf *b, const void *p, size_t n);
 void buf_adds(buf *b, const char *s);
 void buf_addf(buf *b, const char *fmt, ...) GG_PRINTF(2, 3);
+/* Appends s as a JSON string literal (quoted, escaped). */
+void json_str(buf *b, const char *s);
 /* Removes the first n bytes. */
 void buf_consume(buf *b, size_t n);
 /* Returns the data (caller frees) and leaves b empty. */

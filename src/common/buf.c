@@ -82,3 +82,22 @@ char *buf_detach(buf *b)
 	buf_init(b);
 	return p;
 }
+
+void json_str(buf *b, const char *s)
+{
+	buf_add(b, "\"", 1);
+	const char *run = s;
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+		if (c >= 0x20 && c != '"' && c != '\\')
+			continue;
+		buf_add(b, run, (size_t)(s - run));
+		if (c == '"' || c == '\\')
+			buf_addf(b, "\\%c", c);
+		else
+			buf_addf(b, "\\u%04x", c);
+		run = s + 1;
+	}
+	buf_add(b, run, (size_t)(s - run));
+	buf_add(b, "\"", 1);
+}

@@ -737,36 +737,30 @@ static json_t *headroom_json(const struct headroom *h)
 			 "reset_tokens_ms", (json_int_t)h->reset_tok_ms, "seen_at", ts);
 }
 
+/* The dashboard's one call. It is written straight into a buffer rather
+ * than built as a jansson tree: with 1,000 teams and 5,000 keys that is the
+ * difference between ~40 ms and a few. */
 static void overview(struct actx *c)
 {
 	struct gateway *g = c->g;
 	int64_t now = gw_now(g);
+	buf o;
+	buf_init(&o);
 	strmap *kc = strmap_new();
-	static int counts[1];
-	(void)counts;
 	int *per = xcalloc((size_t)g->reg.nteams + 1, sizeof *per);
 	for (int i = 0; i < g->reg.nteams; i++)
 		strmap_put(kc, g->reg.teams[i]->id, &per[i]);
-	json_t *keys = json_array();
 	for (int i = 0; i < g->reg.nkeys; i++) {
-		struct ukey *k = g->reg.keys[i];
-		int *n = strmap_get(kc, k->team);
+		int *n = strmap_get(kc, g->reg.keys[i]->team);
 		if (n)
 			(*n)++;
-		char lu[32];
-		time_iso(k->last_used_at, lu, sizeof lu);
-		json_array_append_new(keys, json_pack("{s:s,s:s,s:s,s:s,s:s,s:I,s:s,s:I}", "name", k->name, "team",
-						      k->team, "fingerprint", k->fp, "state",
-						      k->rejected ? "rejected" : k->rot ? "rotating" : "active",
-						      "last_used_at", lu, "requests_24h",
-						      (json_int_t)ukey_requests_24h(k, now), "rotation_step",
-						      rot_step_name(k->rot), "created_ms", (json_int_t)k->created_at));
 	}
 	struct team **sorted = xmalloc(((size_t)g->reg.nteams + 1) * sizeof *sorted);
 	memcpy(sorted, g->reg.teams, (size_t)g->reg.nteams * sizeof *sorted);
 	qsort(sorted, (size_t)g->reg.nteams, sizeof *sorted, cmp_team);
-	json_t *teams = json_array();
 	int n_active = 0, n_paused = 0, n_bpaused = 0, rpm = 0;
+	buf teams;
+	buf_init(&teams);
 	for (int i = 0; i < g->reg.nteams; i++) {
 		struct team *t = sorted[i];
 		budget_roll(g, t, now);
@@ -775,25 +769,33 @@ static void overview(struct actx *c)
 		n_active += t->state == TEAM_ACTIVE;
 		n_paused += t->state == TEAM_PAUSED;
 		n_bpaused += t->state == TEAM_BUDGET_PAUSED;
-		json_t *models = json_array();
-		for (int m = 0; m < t->nmodels; m++)
-			json_array_append_new(models, json_string(t->models[m]));
 		double pct = t->budget_nusd > 0 ? 100.0 * (double)t->spend_nusd / (double)t->budget_nusd : 0;
-		json_t *row = json_pack("{s:s,s:s,s:s,s:i,s:I,s:f,s:f,s:f,s:o,s:i,s:I,s:I}", "id", t->id, "name",
-					t->name, "state", team_state_name(t->state), "rpm", r, "rpm_limit",
-					(json_int_t)t->rpm_limit, "spend_mtd_usd",
-					(double)t->spend_nusd / NUSD_PER_USD, "monthly_budget_usd",
-					(double)t->budget_nusd / NUSD_PER_USD, "spend_pct",
-					floor(pct * 100 + 0.5) / 100, "allowed_models", models, "keys", *(int *)strmap_get(kc, t->id),
-					"version", (json_int_t)t->version, "max_tokens_per_request", (json_int_t)t->max_tokens);
+		buf_adds(&teams, i ? ",{\"id\":" : "{\"id\":");
+		json_str(&teams, t->id);
+		buf_adds(&teams, ",\"name\":");
+		json_str(&teams, t->name);
+		buf_addf(&teams, ",\"state\":\"%s\",\"rpm\":%d,\"rpm_limit\":%lld,\"spend_mtd_usd\":%.9g,"
+			 "\"monthly_budget_usd\":%.9g,\"spend_pct\":%.2f,\"keys\":%d,\"version\":%lld,"
+			 "\"max_tokens_per_request\":%lld,\"allowed_models\":[",
+			 team_state_name(t->state), r, (long long)t->rpm_limit, (double)t->spend_nusd / NUSD_PER_USD,
+			 (double)t->budget_nusd / NUSD_PER_USD, floor(pct * 100 + 0.5) / 100, *(int *)strmap_get(kc, t->id),
+			 (long long)t->version, (long long)t->max_tokens);
+		for (int m = 0; m < t->nmodels; m++) {
+			if (m)
+				buf_add(&teams, ",", 1);
+			json_str(&teams, t->models[m]);
+		}
+		buf_add(&teams, "]", 1);
 		if (t->state != TEAM_ACTIVE) {
 			char pa[32];
 			time_iso(t->paused_at, pa, sizeof pa);
-			json_object_set_new(row, "paused_by", json_string(t->paused_by ? t->paused_by : ""));
-			json_object_set_new(row, "paused_reason", json_string(t->paused_reason ? t->paused_reason : ""));
-			json_object_set_new(row, "paused_at", json_string(pa));
+			buf_adds(&teams, ",\"paused_by\":");
+			json_str(&teams, t->paused_by ? t->paused_by : "");
+			buf_adds(&teams, ",\"paused_reason\":");
+			json_str(&teams, t->paused_reason ? t->paused_reason : "");
+			buf_addf(&teams, ",\"paused_at\":\"%s\"", pa);
 		}
-		json_array_append_new(teams, row);
+		buf_add(&teams, "}", 1);
 	}
 	free(sorted);
 	free(per);
@@ -802,17 +804,46 @@ static void overview(struct actx *c)
 	time_iso(g->started_ms, started, sizeof started);
 	time_iso(now, nows, sizeof nows);
 	int64_t ob = g->cfg.org_budget_nusd;
-	json_t *o = json_pack(
-		"{s:{s:s,s:I,s:s,s:s,s:s,s:I},s:{s:f,s:o,s:o,s:o},s:{s:i,s:i,s:i,s:i,s:i,s:i,s:i},s:o,s:o,s:o}",
-		"gateway", "version", GG_VERSION, "uptime_s", (json_int_t)((now - g->started_ms) / 1000),
-		"started_at", started, "now", nows, "upstream", g->cfg.upstream_base, "now_ms", (json_int_t)now,
-		"org", "spend_mtd_usd", (double)g->reg.org_spend_nusd / NUSD_PER_USD, "monthly_budget_usd",
-		ob ? json_real((double)ob / NUSD_PER_USD) : json_null(), "spend_pct",
-		ob ? json_real(floor(10000.0 * (double)g->reg.org_spend_nusd / (double)ob + 0.5) / 100) : json_null(),
-		"headroom", headroom_json(&g->org_hr), "totals", "teams", g->reg.nteams, "keys", g->reg.nkeys,
-		"active", n_active, "paused", n_paused, "budget_paused", n_bpaused, "rpm", rpm, "inflight",
-		g->inflight, "teams", teams, "keys", keys, "alerts", alerts_recent(g, 20));
-	httpd_send_json(c->req, 200, o);
+	buf_addf(&o, "{\"gateway\":{\"version\":\"%s\",\"uptime_s\":%lld,\"started_at\":\"%s\",\"now\":\"%s\",\"now_ms\":%lld,\"upstream\":",
+		 GG_VERSION, (long long)((now - g->started_ms) / 1000), started, nows, (long long)now);
+	json_str(&o, g->cfg.upstream_base);
+	buf_addf(&o, "},\"org\":{\"spend_mtd_usd\":%.9g", (double)g->reg.org_spend_nusd / NUSD_PER_USD);
+	if (ob)
+		buf_addf(&o, ",\"monthly_budget_usd\":%.9g,\"spend_pct\":%.2f", (double)ob / NUSD_PER_USD,
+			 floor(10000.0 * (double)g->reg.org_spend_nusd / (double)ob + 0.5) / 100);
+	else
+		buf_adds(&o, ",\"monthly_budget_usd\":null,\"spend_pct\":null");
+	json_t *hr = headroom_json(&g->org_hr);
+	char *hrs = json_dumps(hr, JSON_COMPACT | JSON_ENCODE_ANY);
+	json_decref(hr);
+	buf_addf(&o, ",\"headroom\":%s},\"totals\":{\"teams\":%d,\"keys\":%d,\"active\":%d,\"paused\":%d,"
+		 "\"budget_paused\":%d,\"rpm\":%d,\"inflight\":%d},\"teams\":[",
+		 hrs ? hrs : "null", g->reg.nteams, g->reg.nkeys, n_active, n_paused, n_bpaused, rpm, g->inflight);
+	free(hrs);
+	buf_add(&o, teams.data ? teams.data : "", teams.len);
+	buf_free(&teams);
+	buf_adds(&o, "],\"keys\":[");
+	for (int i = 0; i < g->reg.nkeys; i++) {
+		struct ukey *k = g->reg.keys[i];
+		char lu[32];
+		time_iso(k->last_used_at, lu, sizeof lu);
+		buf_adds(&o, i ? ",{\"name\":" : "{\"name\":");
+		json_str(&o, k->name);
+		buf_adds(&o, ",\"team\":");
+		json_str(&o, k->team);
+		buf_adds(&o, ",\"fingerprint\":");
+		json_str(&o, k->fp);
+		buf_addf(&o, ",\"state\":\"%s\",\"last_used_at\":\"%s\",\"requests_24h\":%lld,\"rotation_step\":\"%s\",\"created_ms\":%lld}",
+			 k->rejected ? "rejected" : k->rot ? "rotating" : "active", lu,
+			 (long long)ukey_requests_24h(k, now), rot_step_name(k->rot), (long long)k->created_at);
+	}
+	json_t *al = alerts_recent(g, 20);
+	char *als = json_dumps(al, JSON_COMPACT);
+	json_decref(al);
+	buf_addf(&o, "],\"alerts\":%s}\n", als ? als : "[]");
+	free(als);
+	httpd_send(c->req, 200, "application/json", o.data, o.len);
+	buf_free(&o);
 }
 
 static int64_t window_ms(const char *s)

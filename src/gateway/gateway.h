@@ -315,10 +315,16 @@ struct gateway {
 	json_t *recent_alerts;  /* newest last, bounded */
 	struct webhook *webhook;
 	struct headroom org_hr;
+	buf logbuf;             /* request log lines not yet written */
+	struct event *logflush;
 };
 
 extern struct gateway *gw_current; /* for timer callbacks that hold a team */
-void gw_log(struct gateway *g, json_t *line); /* steals line */
+void gw_log(struct gateway *g, json_t *line); /* steals line; written at once */
+/* Request log lines gather in g->logbuf and are written every 100 ms (or at
+ * 64 KiB): one write() for many requests. */
+void gw_log_flush_soon(struct gateway *g);
+void gw_log_flush(struct gateway *g);
 void webhook_free(struct gateway *g);
 int64_t gw_now(struct gateway *g);
 

@@ -36,8 +36,40 @@ int64_t gw_now(struct gateway *g)
 	return clock_now(&g->clock);
 }
 
+void gw_log_flush(struct gateway *g)
+{
+	if (!g->logbuf.len)
+		return;
+	FILE *f = g->log ? g->log : stderr;
+	fwrite(g->logbuf.data, 1, g->logbuf.len, f);
+	fflush(f);
+	buf_reset(&g->logbuf);
+}
+
+static void log_flush_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	gw_log_flush(arg);
+}
+
+void gw_log_flush_soon(struct gateway *g)
+{
+	if (g->logbuf.len >= 65536 || !g->base) {
+		gw_log_flush(g);
+		return;
+	}
+	if (!g->logflush)
+		g->logflush = evtimer_new(g->base, log_flush_cb, g);
+	if (!evtimer_pending(g->logflush, NULL)) {
+		struct timeval tv = { 0, 100000 };
+		evtimer_add(g->logflush, &tv);
+	}
+}
+
 void gw_log(struct gateway *g, json_t *line)
 {
+	gw_log_flush(g); /* keep lines in order */
 	if (!json_object_get(line, "time")) {
 		char ts[32];
 		time_iso(gw_now(g), ts, sizeof ts);
@@ -390,6 +422,9 @@ int main(int argc, char **argv)
 	event_base_dispatch(g->base);
 
 	gw_log(g, json_pack("{s:s,s:s}", "level", "info", "msg", "groqgated stopped"));
+	if (g->logflush)
+		event_free(g->logflush);
+	buf_free(&g->logbuf);
 	for (int i = 0; i < 3; i++)
 		event_free(sigs[i]);
 	event_free(mref);

@@ -95,14 +95,96 @@ void sse_feed(struct sse *s, const char *data, size_t len,
 	buf_consume(&s->pending, start);
 }
 
+/* Skips a JSON string starting at p (at the opening quote); returns the
+ * byte after the closing quote, or end. */
+static const char *skip_string(const char *p, const char *end)
+{
+	for (p++; p < end; p++) {
+		if (*p == '\\')
+			p++;
+		else if (*p == '"')
+			return p + 1;
+	}
+	return end;
+}
+
+static const char *skip_ws(const char *p, const char *end)
+{
+	while (p < end && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r'))
+		p++;
+	return p;
+}
+
+/* Within [p, end) (one object), the integer value of the member key. */
+static bool int_member(const char *p, const char *end, const char *key, int64_t *out)
+{
+	size_t kl = strlen(key);
+	while (p < end) {
+		if (*p == '"') {
+			const char *q = skip_string(p, end);
+			if ((size_t)(q - p) == kl + 2 && memcmp(p + 1, key, kl) == 0) {
+				q = skip_ws(q, end);
+				if (q < end && *q == ':') {
+					q = skip_ws(q + 1, end);
+					int64_t v = 0;
+					bool any = false;
+					while (q < end && *q >= '0' && *q <= '9' && v < INT64_MAX / 10) {
+						v = v * 10 + (*q++ - '0');
+						any = true;
+					}
+					if (any) {
+						*out = v;
+						return true;
+					}
+				}
+			}
+			p = q;
+		} else {
+			p++;
+		}
+	}
+	return false;
+}
+
 bool usage_from_json(const char *body, size_t len, struct usage *u)
 {
-	json_t *j = json_loadb(body, len, 0, NULL);
+	/* A non-streamed answer can be long and its timings are floats: rather
+	 * than parse it whole, find the "usage" object (a raw "usage" cannot
+	 * occur inside a JSON string, where quotes are escaped) and read its two
+	 * integers. */
 	memset(u, 0, sizeof *u);
-	bool ok = read_usage(json_object_get(j, "usage"), u) ||
-		  read_usage(json_object_get(json_object_get(j, "x_groq"), "usage"), u);
-	json_decref(j);
-	return ok;
+	const char *end = body + len, *p = body;
+	while ((p = memmem(p, (size_t)(end - p), "\"usage\"", 7))) {
+		const char *q = skip_ws(p + 7, end);
+		p += 7;
+		if (q >= end || *q != ':')
+			continue;
+		q = skip_ws(q + 1, end);
+		if (q >= end || *q != '{')
+			continue;
+		int depth = 0;
+		const char *o = q;
+		for (; q < end; q++) {
+			if (*q == '"') {
+				q = skip_string(q, end) - 1;
+			} else if (*q == '{') {
+				depth++;
+			} else if (*q == '}' && --depth == 0) {
+				break;
+			}
+		}
+		if (q >= end)
+			return false;
+		int64_t pt = 0, ct = 0;
+		bool a = int_member(o + 1, q, "prompt_tokens", &pt), b = int_member(o + 1, q, "completion_tokens", &ct);
+		if (a || b) {
+			u->prompt = pt;
+			u->completion = ct;
+			u->seen = true;
+			return true;
+		}
+	}
+	return false;
 }
 
 int64_t prompt_estimate(size_t body_len, json_t *body)

@@ -119,29 +119,41 @@ static void record(struct preq *p, int status, const char *reason, struct usage 
 			row.completion, cost, lat_us);
 	if (reason)
 		metrics_reject(g->metrics, reason);
+	/* the request log line, written directly: it runs once per request */
 	char ts[32];
 	time_iso(now, ts, sizeof ts);
-	json_t *line = json_pack("{s:s,s:s,s:s,s:s,s:i,s:I,s:b}", "time", ts, "level", "info", "msg", "request",
-				 "path", p->path ? p->path : "", "status", status, "latency_us",
-				 (json_int_t)lat_us, "stream", p->stream);
-	if (p->t)
-		json_object_set_new(line, "team", json_string(p->t->id));
-	if (p->tok)
-		json_object_set_new(line, "token_id", json_string(p->tok->id));
+	buf *l = &g->logbuf;
+	buf_addf(l, "{\"time\":\"%s\",\"level\":\"info\",\"msg\":\"request\",\"path\":", ts);
+	json_str(l, p->path ? p->path : "");
+	buf_addf(l, ",\"status\":%d,\"latency_us\":%lld,\"stream\":%s", status, (long long)lat_us,
+		 p->stream ? "true" : "false");
+	if (p->t) {
+		buf_adds(l, ",\"team\":");
+		json_str(l, p->t->id);
+	}
+	if (p->tok) {
+		buf_adds(l, ",\"token_id\":");
+		json_str(l, p->tok->id);
+	}
 	if (row.key) {
-		json_object_set_new(line, "key", json_string(row.key));
-		json_object_set_new(line, "key_fp", json_string(row.key_fp));
+		buf_adds(l, ",\"key\":");
+		json_str(l, row.key);
+		buf_adds(l, ",\"key_fp\":");
+		json_str(l, row.key_fp);
 	}
-	if (p->model)
-		json_object_set_new(line, "model", json_string(p->model));
-	if (reason)
-		json_object_set_new(line, "reason", json_string(reason));
-	if (u && u->seen) {
-		json_object_set_new(line, "prompt_tokens", json_integer(u->prompt));
-		json_object_set_new(line, "completion_tokens", json_integer(u->completion));
-		json_object_set_new(line, "cost_usd", json_real((double)cost / NUSD_PER_USD));
+	if (p->model) {
+		buf_adds(l, ",\"model\":");
+		json_str(l, p->model);
 	}
-	gw_log(g, line);
+	if (reason) {
+		buf_adds(l, ",\"reason\":");
+		json_str(l, reason);
+	}
+	if (u && u->seen)
+		buf_addf(l, ",\"prompt_tokens\":%lld,\"completion_tokens\":%lld,\"cost_usd\":%.9f",
+			 (long long)u->prompt, (long long)u->completion, (double)cost / NUSD_PER_USD);
+	buf_adds(l, "}\n");
+	gw_log_flush_soon(g);
 }
 
 static void reject(struct preq *p, struct verdict *v, const char *reason)

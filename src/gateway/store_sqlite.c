@@ -8,6 +8,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <time.h>
 #include <sqlite3.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,7 +23,47 @@ struct store {
 	sqlite3 *db;
 	sqlite3_stmt *ins_ledger;
 	int in_tx;
+	/* the checkpointer: a thread with its own connection that moves the WAL
+	 * into the database and fsyncs it every SYNC_MS, off the event loop */
+	pthread_t ckpt;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	bool ckpt_running, stop;
+	char *path;
 };
+
+#define SYNC_MS 100
+
+static void *checkpointer(void *arg)
+{
+	struct store *s = arg;
+	sqlite3 *db = NULL;
+	if (sqlite3_open_v2(s->path, &db, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK) {
+		sqlite3_close(db);
+		return NULL;
+	}
+	sqlite3_busy_timeout(db, 50);
+	sqlite3_exec(db, "PRAGMA synchronous=NORMAL", NULL, NULL, NULL);
+	pthread_mutex_lock(&s->mu);
+	while (!s->stop) {
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_nsec += SYNC_MS * 1000000L;
+		if (ts.tv_nsec >= 1000000000L) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000L;
+		}
+		pthread_cond_timedwait(&s->cv, &s->mu, &ts);
+		pthread_mutex_unlock(&s->mu);
+		/* PASSIVE never blocks writers; it syncs the WAL, copies what it can
+		 * and syncs the database */
+		sqlite3_wal_checkpoint_v2(db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+		pthread_mutex_lock(&s->mu);
+	}
+	pthread_mutex_unlock(&s->mu);
+	sqlite3_close(db);
+	return NULL;
+}
 
 static const char *const migrations[] = {
 	/* 1 */
@@ -101,7 +143,12 @@ struct store *store_open(const char *path, char **cause)
 		return NULL;
 	}
 	sqlite3_busy_timeout(s->db, 2000);
-	if (exec(s, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;", cause) != 0) {
+	s->path = xstrdup(path);
+	/* commits append to the WAL (no fsync on the request path); the
+	 * checkpointer thread syncs every SYNC_MS, which bounds what a power
+	 * loss can take; a crash of the process loses nothing */
+	if (exec(s, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;"
+		    "PRAGMA wal_autocheckpoint=0;", cause) != 0) {
 		store_close(s);
 		return NULL;
 	}
@@ -125,6 +172,9 @@ struct store *store_open(const char *path, char **cause)
 		store_close(s);
 		return NULL;
 	}
+	pthread_mutex_init(&s->mu, NULL);
+	pthread_cond_init(&s->cv, NULL);
+	s->ckpt_running = pthread_create(&s->ckpt, NULL, checkpointer, s) == 0;
 	return s;
 }
 
@@ -132,8 +182,20 @@ void store_close(struct store *s)
 {
 	if (!s)
 		return;
+	if (s->ckpt_running) {
+		pthread_mutex_lock(&s->mu);
+		s->stop = true;
+		pthread_cond_signal(&s->cv);
+		pthread_mutex_unlock(&s->mu);
+		pthread_join(s->ckpt, NULL);
+		pthread_mutex_destroy(&s->mu);
+		pthread_cond_destroy(&s->cv);
+	}
 	sqlite3_finalize(s->ins_ledger);
+	if (s->db)
+		sqlite3_wal_checkpoint_v2(s->db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
 	sqlite3_close(s->db);
+	free(s->path);
 	free(s);
 }
 

@@ -12,11 +12,15 @@
 #include "buf.h"
 #include "util.h"
 
+#define POOL_MAX 256
+
 struct upstream {
 	CURLM *multi;
 	struct event_base *base;
 	struct event *timer;
 	int running, active;
+	CURL *pool[POOL_MAX]; /* easy handles kept for reuse: creating one costs */
+	int npool;
 };
 
 struct sockinfo {
@@ -133,6 +137,8 @@ void upstream_free(struct upstream *u)
 {
 	if (!u)
 		return;
+	for (int i = 0; i < u->npool; i++)
+		curl_easy_cleanup(u->pool[i]);
 	curl_multi_cleanup(u->multi);
 	event_free(u->timer);
 	free(u);
@@ -146,7 +152,12 @@ int upstream_active(const struct upstream *u)
 static void utx_release(struct utx *t)
 {
 	curl_multi_remove_handle(t->u->multi, t->e);
-	curl_easy_cleanup(t->e);
+	if (t->u->npool < POOL_MAX) {
+		curl_easy_reset(t->e);
+		t->u->pool[t->u->npool++] = t->e;
+	} else {
+		curl_easy_cleanup(t->e);
+	}
 	curl_slist_free_all(t->hdrs);
 	if (t->ttfb)
 		event_free(t->ttfb);
@@ -227,7 +238,7 @@ struct utx *upstream_start(struct upstream *u, const char *method, const char *u
 	t->cbs = cbs;
 	t->arg = arg;
 	buf_init(&t->head);
-	t->e = curl_easy_init();
+	t->e = u->npool ? u->pool[--u->npool] : curl_easy_init();
 	CURL *e = t->e;
 	curl_easy_setopt(e, CURLOPT_URL, url);
 	curl_easy_setopt(e, CURLOPT_PRIVATE, t);

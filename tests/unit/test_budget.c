@@ -29,6 +29,11 @@ void gw_log(struct gateway *g, json_t *line)
 	json_decref(line);
 }
 
+void gw_log_flush_soon(struct gateway *g)
+{
+	buf_reset(&g->logbuf);
+}
+
 static struct team *setup(void)
 {
 	memset(&G, 0, sizeof G);
