@@ -1,7 +1,7 @@
 # groqgated data plane: every stage and error of the pipeline, streaming,
 # metering, budgets, limits, upstream errors, signals and durability.
 source "$(dirname "$0")/../lib.sh"
-GW_EXTRA='limits = { shutdown_grace_ms = 5000; };'
+GW_EXTRA='limits = { shutdown_grace_ms = 5000; max_body_bytes = 65536; max_header_bytes = 8192; };'
 TEAM_EXTRA='"rpm_limit":5'
 setup_basic
 hdr() { printf '%s\n' "$HEADERS" | tr -d '\r' | grep -i "^$1:" | head -1 | cut -d' ' -f2-; }
@@ -46,6 +46,15 @@ check_contains "and why" "incident 4711" "$(jq_body .error.message)"
 api POST /admin/v1/teams/alpha/resume '{}'
 chat "$TOKEN" llama-3.3-70b-versatile
 check_eq "resumed: served again on the very next request" 200 "$STATUS"
+
+# ---- oversized bodies and headers are refused before they are read whole
+head -c 70000 /dev/zero | tr '\0' a > "$T/big"
+STATUS=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \
+	--data-binary @"$T/big" "http://$GW/openai/v1/chat/completions")
+check_eq "a body over limits.max_body_bytes: 413" 413 "$STATUS"
+STATUS=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $TOKEN" -H "X-Big: $(head -c 9000 /dev/zero | tr '\0' b)" "http://$GW/healthz")
+check "headers over limits.max_header_bytes are refused (HTTP $STATUS)" test "$STATUS" = 413 -o "$STATUS" = 431 -o "$STATUS" = 400
+check_eq "and the gateway carries on" 200 "$(curl -s -o /dev/null -w '%{http_code}' "http://$GW/healthz")"
 
 # ---- models listing filtered to the allowlist
 STATUS=$(curl -s -o "$T/resp" -w '%{http_code}' -H "Authorization: Bearer $TOKEN" "http://$GW/openai/v1/models")
