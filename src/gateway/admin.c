@@ -47,16 +47,28 @@ int audit(struct gateway *g, const char *actor, const char *role, const char *op
 	return rc;
 }
 
-/* Writes obj via put() and its audit record in one transaction. */
+int audited_write(struct gateway *g, store_put_fn put, const void *obj, const char *actor, const char *role,
+		  const char *op, const char *action, const char *target, json_t *before, json_t *after,
+		  char **cause)
+{
+	struct store *s = g->store;
+	if (store_begin(s, cause) != 0)
+		return -1;
+	if ((put && put(s, obj, cause) != 0) || audit(g, actor, role, op, action, target, before, after, cause) != 0 ||
+	    store_commit(s, cause) != 0) {
+		store_rollback(s);
+		return -1;
+	}
+	return 0;
+}
+
+/* An operator's change: written with its audit record, or answered 503. */
 static int commit_change(struct actx *c, const char *action, const char *target, json_t *before, json_t *after,
-			 int (*put)(struct store *, const void *, char **), const void *obj)
+			 store_put_fn put, const void *obj)
 {
 	char *cause = NULL;
-	struct store *s = c->g->store;
-	if (store_begin(s, &cause) != 0 || (put && put(s, obj, &cause) != 0) ||
-	    audit(c->g, c->who->name, role_name(c->who->role), c->op, action, target, before, after, &cause) != 0 ||
-	    store_commit(s, &cause) != 0) {
-		store_rollback(s);
+	if (audited_write(c->g, put, obj, c->who->name, role_name(c->who->role), c->op, action, target, before,
+			  after, &cause) != 0) {
 		admin_error(c->req, 503, "store_unavailable", "The change was not saved: %s", cause ? cause : "store error");
 		gw_log(c->g, json_pack("{s:s,s:s,s:s,s:s}", "level", "error", "msg", "admin change not saved", "action",
 				       action, "error", cause ? cause : "?"));
@@ -66,11 +78,11 @@ static int commit_change(struct actx *c, const char *action, const char *target,
 	return 0;
 }
 
-static int put_team(struct store *s, const void *o, char **cause)
+int put_team(struct store *s, const void *o, char **cause)
 {
 	return store_put_team(s, o, cause);
 }
-static int put_key(struct store *s, const void *o, char **cause)
+int put_key(struct store *s, const void *o, char **cause)
 {
 	return store_put_key(s, o, cause);
 }

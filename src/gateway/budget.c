@@ -31,11 +31,8 @@ static void set_state(struct gateway *g, struct team *t, enum team_state st, con
 	t->version++;
 	json_t *after = team_json(t, gw_now(g), 0);
 	char *cause = NULL;
-	if (store_begin(g->store, &cause) != 0 || store_put_team(g->store, t, &cause) != 0 ||
-	    audit(g, "groqgated", "system", NULL, st == TEAM_ACTIVE ? "team.resume" : "team.budget_pause",
-		  t->id, before, after, &cause) != 0 ||
-	    store_commit(g->store, &cause) != 0) {
-		store_rollback(g->store);
+	if (audited_write(g, put_team, t, "groqgated", "system", NULL,
+			  st == TEAM_ACTIVE ? "team.resume" : "team.budget_pause", t->id, before, after, &cause) != 0) {
 		gw_log(g, json_pack("{s:s,s:s,s:s}", "level", "error", "msg", "cannot persist budget state",
 				    "error", cause ? cause : "?"));
 		free(cause);

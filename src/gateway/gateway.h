@@ -287,6 +287,14 @@ void admin_error(struct evhttp_request *req, int status, const char *code, const
 /* Records an audit entry inside the current transaction. */
 int audit(struct gateway *g, const char *actor, const char *role, const char *op, const char *action,
 	  const char *target, json_t *before, json_t *after, char **cause);
+/* Writes obj with put (NULL: nothing but the audit) and its audit record in
+ * one transaction; rolls back and returns -1 with *cause on any failure. */
+typedef int (*store_put_fn)(struct store *s, const void *obj, char **cause);
+int audited_write(struct gateway *g, store_put_fn put, const void *obj, const char *actor, const char *role,
+		  const char *op, const char *action, const char *target, json_t *before, json_t *after,
+		  char **cause);
+int put_team(struct store *s, const void *o, char **cause);
+int put_key(struct store *s, const void *o, char **cause);
 
 /* ---- rotation.c: the guided key rotation -------------------------- */
 void rotation_route(struct gateway *g, struct evhttp_request *req, struct ukey *k, const char *step,

@@ -98,12 +98,7 @@ static int save(struct gateway *g, struct ukey *k, const char *actor, const char
 	json_t *after = key_out(g, k);
 	if (extra)
 		json_object_update(after, extra);
-	int rc = 0;
-	if (store_begin(g->store, cause) != 0 || store_put_key(g->store, k, cause) != 0 ||
-	    audit(g, actor, role, op, action, k->name, before, after, cause) != 0 || store_commit(g->store, cause) != 0) {
-		store_rollback(g->store);
-		rc = -1;
-	}
+	int rc = audited_write(g, put_key, k, actor, role, op, action, k->name, before, after, cause);
 	json_decref(after);
 	return rc;
 }
@@ -263,11 +258,7 @@ static void hook_finish(struct pending *p, int status_code, bool timed_out)
 				    timed_out ? "timed out after 60 s" : "exited with an error", out);
 		json_t *extra = json_pack("{s:s,s:i}", "hook_output", out, "hook_exit", status_code);
 		char *cause = NULL;
-		if (store_begin(g->store, &cause) == 0 &&
-		    audit(g, p->actor, p->role, p->op, "key.rotation.hook_failed", k->name, NULL, extra, &cause) == 0)
-			store_commit(g->store, &cause);
-		else
-			store_rollback(g->store);
+		audited_write(g, NULL, NULL, p->actor, p->role, p->op, "key.rotation.hook_failed", k->name, NULL, extra, &cause);
 		free(cause);
 		json_decref(extra);
 	} else {
