@@ -4,6 +4,7 @@
 #define GG_BUF_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include "util.h"
 
 typedef struct buf {
@@ -18,6 +19,8 @@ void buf_reset(buf *b);
 void buf_add(buf *b, const void *p, size_t n);
 void buf_adds(buf *b, const char *s);
 void buf_addf(buf *b, const char *fmt, ...) GG_PRINTF(2, 3);
+/* Appends a decimal integer (no printf: for hot paths). */
+void buf_addi(buf *b, int64_t v);
 /* Appends s as a JSON string literal (quoted, escaped). */
 void json_str(buf *b, const char *s);
 /* Removes the first n bytes. */

@@ -112,6 +112,15 @@ static void test_buf(void)
 	char *d = buf_detach(&b);
 	CHECK(b.data == NULL && b.len == 0);
 	free(d);
+	buf_addi(&b, 0);
+	buf_adds(&b, " ");
+	buf_addi(&b, -42);
+	buf_adds(&b, " ");
+	buf_addi(&b, INT64_MIN);
+	buf_adds(&b, " ");
+	json_str(&b, "a\"b\\c\n");
+	CHECK_STR(b.data, "0 -42 -9223372036854775808 \"a\\\"b\\\\c\\u000a\"");
+	buf_free(&b);
 }
 
 static void test_hostport(void)
