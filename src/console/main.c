@@ -7,6 +7,7 @@
 #include <getopt.h>
 #include <langinfo.h>
 #include <locale.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -130,7 +131,8 @@ static char *operator_label(void)
 	char host[128] = "?";
 	gethostname(host, sizeof host - 1);
 	const char *u = getenv("USER");
-	return xasprintf("%s@%s", u ? u : "?", host);
+	struct passwd *pw = u ? NULL : getpwuid(getuid());
+	return xasprintf("%s@%s", u ? u : pw ? pw->pw_name : "?", host);
 }
 
 int app_switch_ctx(struct app *a, const char *name)
