@@ -17,6 +17,8 @@ void buf_init(buf *b);
 void buf_free(buf *b);
 void buf_reset(buf *b);
 void buf_add(buf *b, const void *p, size_t n);
+/* Makes room for n more bytes at once (fewer reallocations). */
+void buf_reserve(buf *b, size_t n);
 void buf_adds(buf *b, const char *s);
 void buf_addf(buf *b, const char *fmt, ...) GG_PRINTF(2, 3);
 /* Appends a decimal integer (no printf: for hot paths). */

@@ -36,6 +36,11 @@ static void grow(buf *b, size_t extra)
 	b->cap = cap;
 }
 
+void buf_reserve(buf *b, size_t n)
+{
+	grow(b, n);
+}
+
 void buf_add(buf *b, const void *p, size_t n)
 {
 	grow(b, n);

@@ -93,11 +93,8 @@ static int put_token(struct store *s, const void *o, char **cause)
 
 static int keys_of_team(struct gateway *g, const char *team)
 {
-	int n = 0;
-	for (int i = 0; i < g->reg.nkeys; i++)
-		if (strcmp(g->reg.keys[i]->team, team) == 0)
-			n++;
-	return n;
+	struct team *t = registry_team(&g->reg, team);
+	return t ? t->nkeys : 0;
 }
 
 /* ---- request helpers ---------------------------------------------- */
@@ -781,77 +778,21 @@ static void overview(struct actx *c)
 	int64_t now = gw_now(g);
 	buf o;
 	buf_init(&o);
-	strmap *kc = strmap_new();
-	int *per = xcalloc((size_t)g->reg.nteams + 1, sizeof *per);
-	for (int i = 0; i < g->reg.nteams; i++)
-		strmap_put(kc, g->reg.teams[i]->id, &per[i]);
-	for (int i = 0; i < g->reg.nkeys; i++) {
-		int *n = strmap_get(kc, g->reg.keys[i]->team);
-		if (n)
-			(*n)++;
-	}
+	buf_reserve(&o, (size_t)g->reg.nteams * 320 + (size_t)g->reg.nkeys * 224 + 8192);
 	struct team **sorted = xmalloc(((size_t)g->reg.nteams + 1) * sizeof *sorted);
 	memcpy(sorted, g->reg.teams, (size_t)g->reg.nteams * sizeof *sorted);
 	qsort(sorted, (size_t)g->reg.nteams, sizeof *sorted, cmp_team);
 	int n_active = 0, n_paused = 0, n_bpaused = 0, rpm = 0;
-	buf teams;
-	buf_init(&teams);
-	for (int i = 0; i < g->reg.nteams; i++) {
+	int *rpms = xmalloc(((size_t)g->reg.nteams + 1) * sizeof *rpms);
+	for (int i = 0; i < g->reg.nteams; i++) { /* totals first: they come first */
 		struct team *t = sorted[i];
 		budget_roll(g, t, now);
-		int r = rl_count(&t->rl, now);
-		rpm += r;
+		rpms[i] = rl_count(&t->rl, now);
+		rpm += rpms[i];
 		n_active += t->state == TEAM_ACTIVE;
 		n_paused += t->state == TEAM_PAUSED;
 		n_bpaused += t->state == TEAM_BUDGET_PAUSED;
-		double pct = t->budget_nusd > 0 ? 100.0 * (double)t->spend_nusd / (double)t->budget_nusd : 0;
-		buf_adds(&teams, i ? ",{\"id\":" : "{\"id\":");
-		json_str(&teams, t->id);
-		buf_adds(&teams, ",\"name\":");
-		json_str(&teams, t->name);
-		buf_adds(&teams, ",\"state\":\"");
-		buf_adds(&teams, team_state_name(t->state));
-		buf_adds(&teams, "\",\"rpm\":");
-		buf_addi(&teams, r);
-		buf_adds(&teams, ",\"rpm_limit\":");
-		buf_addi(&teams, t->rpm_limit);
-		buf_adds(&teams, ",\"spend_mtd_usd\":");
-		usd_json(&teams, t->spend_nusd);
-		buf_adds(&teams, ",\"monthly_budget_usd\":");
-		usd_json(&teams, t->budget_nusd);
-		buf_adds(&teams, ",\"spend_pct\":");
-		int64_t bp = (int64_t)floor(pct * 100 + 0.5); /* hundredths of a percent */
-		buf_addi(&teams, bp / 100);
-		buf_add(&teams, ".", 1);
-		buf_add(&teams, &"0123456789"[bp % 100 / 10], 1);
-		buf_add(&teams, &"0123456789"[bp % 10], 1);
-		buf_adds(&teams, ",\"keys\":");
-		buf_addi(&teams, *(int *)strmap_get(kc, t->id));
-		buf_adds(&teams, ",\"version\":");
-		buf_addi(&teams, t->version);
-		buf_adds(&teams, ",\"max_tokens_per_request\":");
-		buf_addi(&teams, t->max_tokens);
-		buf_adds(&teams, ",\"allowed_models\":[");
-		for (int m = 0; m < t->nmodels; m++) {
-			if (m)
-				buf_add(&teams, ",", 1);
-			json_str(&teams, t->models[m]);
-		}
-		buf_add(&teams, "]", 1);
-		if (t->state != TEAM_ACTIVE) {
-			char pa[32];
-			time_iso(t->paused_at, pa, sizeof pa);
-			buf_adds(&teams, ",\"paused_by\":");
-			json_str(&teams, t->paused_by ? t->paused_by : "");
-			buf_adds(&teams, ",\"paused_reason\":");
-			json_str(&teams, t->paused_reason ? t->paused_reason : "");
-			buf_addf(&teams, ",\"paused_at\":\"%s\"", pa);
-		}
-		buf_add(&teams, "}", 1);
 	}
-	free(sorted);
-	free(per);
-	strmap_free(kc);
 	char started[32], nows[32];
 	time_iso(g->started_ms, started, sizeof started);
 	time_iso(now, nows, sizeof nows);
@@ -872,8 +813,56 @@ static void overview(struct actx *c)
 		 "\"budget_paused\":%d,\"rpm\":%d,\"inflight\":%d},\"teams\":[",
 		 hrs ? hrs : "null", g->reg.nteams, g->reg.nkeys, n_active, n_paused, n_bpaused, rpm, g->inflight);
 	free(hrs);
-	buf_add(&o, teams.data ? teams.data : "", teams.len);
-	buf_free(&teams);
+	for (int i = 0; i < g->reg.nteams; i++) {
+		struct team *t = sorted[i];
+		int r = rpms[i];
+		double pct = t->budget_nusd > 0 ? 100.0 * (double)t->spend_nusd / (double)t->budget_nusd : 0;
+		buf_adds(&o, i ? ",{\"id\":" : "{\"id\":");
+		json_str(&o, t->id);
+		buf_adds(&o, ",\"name\":");
+		json_str(&o, t->name);
+		buf_adds(&o, ",\"state\":\"");
+		buf_adds(&o, team_state_name(t->state));
+		buf_adds(&o, "\",\"rpm\":");
+		buf_addi(&o, r);
+		buf_adds(&o, ",\"rpm_limit\":");
+		buf_addi(&o, t->rpm_limit);
+		buf_adds(&o, ",\"spend_mtd_usd\":");
+		usd_json(&o, t->spend_nusd);
+		buf_adds(&o, ",\"monthly_budget_usd\":");
+		usd_json(&o, t->budget_nusd);
+		buf_adds(&o, ",\"spend_pct\":");
+		int64_t bp = (int64_t)floor(pct * 100 + 0.5); /* hundredths of a percent */
+		buf_addi(&o, bp / 100);
+		buf_add(&o, ".", 1);
+		buf_add(&o, &"0123456789"[bp % 100 / 10], 1);
+		buf_add(&o, &"0123456789"[bp % 10], 1);
+		buf_adds(&o, ",\"keys\":");
+		buf_addi(&o, t->nkeys);
+		buf_adds(&o, ",\"version\":");
+		buf_addi(&o, t->version);
+		buf_adds(&o, ",\"max_tokens_per_request\":");
+		buf_addi(&o, t->max_tokens);
+		buf_adds(&o, ",\"allowed_models\":[");
+		for (int m = 0; m < t->nmodels; m++) {
+			if (m)
+				buf_add(&o, ",", 1);
+			json_str(&o, t->models[m]);
+		}
+		buf_add(&o, "]", 1);
+		if (t->state != TEAM_ACTIVE) {
+			char pa[32];
+			time_iso(t->paused_at, pa, sizeof pa);
+			buf_adds(&o, ",\"paused_by\":");
+			json_str(&o, t->paused_by ? t->paused_by : "");
+			buf_adds(&o, ",\"paused_reason\":");
+			json_str(&o, t->paused_reason ? t->paused_reason : "");
+			buf_addf(&o, ",\"paused_at\":\"%s\"", pa);
+		}
+		buf_add(&o, "}", 1);
+	}
+	free(sorted);
+	free(rpms);
 	buf_adds(&o, "],\"keys\":[");
 	for (int i = 0; i < g->reg.nkeys; i++) {
 		struct ukey *k = g->reg.keys[i];

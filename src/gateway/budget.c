@@ -44,7 +44,13 @@ static void set_state(struct gateway *g, struct team *t, enum team_state st, con
 void budget_roll(struct gateway *g, struct team *t, int64_t now)
 {
 	struct registry *r = &g->reg;
-	int64_t ms = month_start_ms(now);
+	/* the month's bounds are cached: this runs for every team on every
+	 * request and overview, and calendar arithmetic is not free */
+	if (now < g->month_from || now >= g->month_to) {
+		g->month_from = month_start_ms(now);
+		g->month_to = month_next_ms(now);
+	}
+	int64_t ms = g->month_from;
 	if (r->org_month_start != ms) {
 		r->org_month_start = ms;
 		r->org_spend_nusd = 0;

@@ -113,6 +113,7 @@ struct team {
 	int qlen;
 	struct event *qtimer;
 	int64_t rejected_total, requests_total;
+	int nkeys;              /* upstream keys of this team (kept by the registry) */
 };
 
 struct headroom {
@@ -323,6 +324,7 @@ struct gateway {
 	json_t *recent_alerts;  /* newest last, bounded */
 	struct webhook *webhook;
 	struct headroom org_hr;
+	int64_t month_from, month_to; /* the current UTC month, cached */
 	buf logbuf;             /* request log lines not yet written */
 	struct event *logflush;
 };

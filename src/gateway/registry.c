@@ -108,6 +108,9 @@ void registry_add_key(struct registry *r, struct ukey *k)
 {
 	PUSH(r->keys, r->nkeys, r->capkeys, k);
 	strmap_put(r->key_by_name, k->name, k);
+	struct team *t = registry_team(r, k->team);
+	if (t)
+		t->nkeys++;
 }
 
 void registry_del_key(struct registry *r, struct ukey *k)
@@ -119,6 +122,9 @@ void registry_del_key(struct registry *r, struct ukey *k)
 			break;
 		}
 	strmap_del(r->key_by_name, k->name);
+	struct team *t = registry_team(r, k->team);
+	if (t)
+		t->nkeys--;
 	ukey_free(k);
 }
 
