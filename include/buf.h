@@ -5,6 +5,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 #include "util.h"
 
 typedef struct buf {
@@ -16,7 +17,18 @@ typedef struct buf {
 void buf_init(buf *b);
 void buf_free(buf *b);
 void buf_reset(buf *b);
-void buf_add(buf *b, const void *p, size_t n);
+void buf_add_slow(buf *b, const void *p, size_t n);
+/* Appends n bytes (inline: the hot paths write many small pieces). */
+static inline void buf_add(buf *b, const void *p, size_t n)
+{
+	if (b->len + n + 1 <= b->cap) {
+		memcpy(b->data + b->len, p, n);
+		b->len += n;
+		b->data[b->len] = '\0';
+	} else {
+		buf_add_slow(b, p, n);
+	}
+}
 /* Makes room for n more bytes at once (fewer reallocations). */
 void buf_reserve(buf *b, size_t n);
 void buf_adds(buf *b, const char *s);

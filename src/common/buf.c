@@ -41,7 +41,7 @@ void buf_reserve(buf *b, size_t n)
 	grow(b, n);
 }
 
-void buf_add(buf *b, const void *p, size_t n)
+void buf_add_slow(buf *b, const void *p, size_t n)
 {
 	grow(b, n);
 	if (n)

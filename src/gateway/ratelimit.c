@@ -66,21 +66,30 @@ int rl_admit(struct ratelimit *rl, int64_t now, int64_t *retry_ms)
 	return 1;
 }
 
+/* Admission times are in order in the ring: binary search for the first
+ * one still inside the window (O(log n): overview asks this of every team). */
+static int first_in_window(const struct ratelimit *rl, int64_t now)
+{
+	int lo = 0, hi = rl->count, o = oldest(rl);
+	while (lo < hi) {
+		int mid = lo + (hi - lo) / 2;
+		if (rl->ts[(o + mid) % rl->cap] > now - WINDOW_MS)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
+	return lo;
+}
+
 int rl_count(const struct ratelimit *rl, int64_t now)
 {
-	int n = 0;
-	for (int i = 0; i < rl->count; i++)
-		if (rl->ts[(oldest(rl) + i) % rl->cap] > now - WINDOW_MS)
-			n++;
-	return n;
+	return rl->count - first_in_window(rl, now);
 }
 
 int64_t rl_reset_ms(const struct ratelimit *rl, int64_t now)
 {
-	for (int i = 0; i < rl->count; i++) {
-		int64_t t = rl->ts[(oldest(rl) + i) % rl->cap];
-		if (t > now - WINDOW_MS)
-			return t + WINDOW_MS - now;
-	}
-	return 0;
+	int i = first_in_window(rl, now);
+	if (i >= rl->count)
+		return 0;
+	return rl->ts[(oldest(rl) + i) % rl->cap] + WINDOW_MS - now;
 }
