@@ -67,6 +67,21 @@ static void test_rl_sliding_any_window(void)
 	rl_free(&rl);
 }
 
+static void test_rl_count_and_reset(void)
+{
+	struct ratelimit rl;
+	rl_init(&rl, 10);
+	int64_t r;
+	for (int i = 0; i < 5; i++)
+		CHECK(rl_admit(&rl, i * 10000, &r));
+	CHECK_INT(rl_count(&rl, 40000), 5);
+	CHECK_INT(rl_count(&rl, 65000), 4);   /* the one at 0 s left the window */
+	CHECK_INT(rl_reset_ms(&rl, 65000), 5000); /* 10 s + 60 s - 65 s */
+	CHECK_INT(rl_count(&rl, 100000), 0);
+	CHECK_INT(rl_reset_ms(&rl, 100000), 0);
+	rl_free(&rl);
+}
+
 static void feed_emit(void *arg, const char *ev, size_t len)
 {
 	buf_add(arg, ev, len);
@@ -374,6 +389,7 @@ void suite_gateway(void)
 	RUN(test_rl_exact_window);
 	RUN(test_rl_no_edge_burst);
 	RUN(test_rl_sliding_any_window);
+	RUN(test_rl_count_and_reset);
 	RUN(test_sse_split_everywhere);
 	RUN(test_sse_usage_chunk_only);
 	RUN(test_usage_json);
