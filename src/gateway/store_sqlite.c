@@ -129,6 +129,19 @@ int store_schema_version(struct store *s)
 
 struct store *store_open(const char *path, char **cause)
 {
+	/* the folder too, private, when it is missing (one level) */
+	char *dir = xstrdup(path);
+	char *slash = strrchr(dir, '/');
+	if (slash && slash != dir) {
+		*slash = '\0';
+		struct stat st;
+		if (stat(dir, &st) != 0 && mkdir(dir, 0700) != 0 && errno != EEXIST) {
+			fail(cause, "store: cannot create the folder %s: %s", dir, strerror(errno));
+			free(dir);
+			return NULL;
+		}
+	}
+	free(dir);
 	/* create with 0600 before SQLite does: the file holds Groq keys */
 	int fd = open(path, O_RDWR | O_CREAT, 0600);
 	if (fd < 0) {
