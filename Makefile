@@ -84,14 +84,47 @@ $(BIN)/fakegroq: $(FAKE_OBJ) $(COMMON_OBJ)
 $(O)/unit-tests: $(call objs,$(UNIT_SRC)) $(GATEWAY_LIB_OBJ) $(CONSOLE_LIB_OBJ) $(COMMON_OBJ)
 	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(call pc_libs,$(DEPS_GATEWAY) ncursesw) -lpthread -lm
 
+# fuzz harnesses: replayed over their corpus by make check; make fuzz runs
+# them under libFuzzer (clang) for FUZZ_SECONDS each
+FUZZ_HARNESSES = meter overview policy conf
+FUZZ_GW_OBJ = $(call objs,src/gateway/meter.c src/gateway/policy.c src/gateway/registry.c \
+	src/gateway/ratelimit.c src/gateway/config.c src/gateway/admintok.c)
+FUZZ_REPLAY = $(addprefix $(O)/fuzz-,$(FUZZ_HARNESSES))
+$(O)/tests/fuzz/%.o: tests/fuzz/%.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS_ALL) -Isrc/gateway -Isrc/console -Itests/fuzz $(call pc_cflags,$(DEPS_GATEWAY)) -c $< -o $@
+$(O)/fuzz-%: $(O)/tests/fuzz/fuzz_%.o $(O)/tests/fuzz/replay.o $(FUZZ_GW_OBJ) $(CONSOLE_LIB_OBJ) $(COMMON_OBJ)
+	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(call pc_libs,$(DEPS_GATEWAY)) -lm
+
+FUZZ_SECONDS ?= 60
+fuzz:
+	@scripts/deps --fuzz
+	@$(MAKE) --no-print-directory CC=clang O=build/fuzz \
+		SANFLAGS="-fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer" OPT="-O1 -g" \
+		$(addprefix build/fuzz/tests/fuzz/fuzz_,$(addsuffix .o,$(FUZZ_HARNESSES))) \
+		$(call objs,src/gateway/meter.c) >/dev/null
+	@for h in $(FUZZ_HARNESSES); do \
+		$(MAKE) --no-print-directory -s CC=clang O=build/fuzz \
+			SANFLAGS="-fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer" OPT="-O1 -g" \
+			$$(echo $(FUZZ_GW_OBJ) $(CONSOLE_LIB_OBJ) $(COMMON_OBJ) | sed 's#$(O)/#build/fuzz/#g') >/dev/null || exit 1; \
+		clang -fsanitize=fuzzer,address,undefined -o build/fuzz/fuzzer-$$h build/fuzz/tests/fuzz/fuzz_$$h.o \
+			$$(echo $(FUZZ_GW_OBJ) $(CONSOLE_LIB_OBJ) $(COMMON_OBJ) | sed 's#$(O)/#build/fuzz/#g') \
+			$(call pc_libs,$(DEPS_GATEWAY)) -lm || exit 1; \
+		mkdir -p build/fuzz/corpus-$$h build/fuzz/artifacts-$$h; \
+		echo "fuzz: $$h for $(FUZZ_SECONDS) s"; \
+		LSAN_OPTIONS=suppressions=tests/fuzz/lsan.supp build/fuzz/fuzzer-$$h -max_total_time=$(FUZZ_SECONDS) -artifact_prefix=build/fuzz/artifacts-$$h/ \
+			build/fuzz/corpus-$$h tests/fuzz/corpus/$$h 2>&1 | grep -E '^(#[0-9]+ +DONE|Done|==.*ERROR|SUMMARY)' ; \
+	done
+	@echo "fuzz: new inputs in build/fuzz/corpus-*, crashes (if any) in build/fuzz/artifacts-*: add them to tests/fuzz/corpus/"
+
 -include $(shell find $(O) -name '*.d' 2>/dev/null)
 
 deps:
 	@scripts/deps
 
 check: deps
-	@$(MAKE) --no-print-directory all $(O)/unit-tests
-	@BIN=$(BIN) UNIT=$(O)/unit-tests tests/run-all
+	@$(MAKE) --no-print-directory all $(O)/unit-tests $(FUZZ_REPLAY)
+	@BIN=$(BIN) UNIT=$(O)/unit-tests O=$(O) tests/run-all
 
 asan:
 	@$(MAKE) --no-print-directory check SAN=1 O=build/asan BIN=build/asan/bin
@@ -124,4 +157,4 @@ install: all
 clean:
 	rm -rf build bin
 
-.PHONY: all deps check asan unit demo demo-up demo-down bench install clean
+.PHONY: all deps check asan unit demo demo-up demo-down bench fuzz install clean

@@ -85,8 +85,10 @@ int config_load(const char *path, struct gw_config *g, char **cause)
 	g->shutdown_grace_ms = 10000;
 
 	conf *c = conf_load(path, cause);
-	if (!c)
+	if (!c) {
+		config_free(g); /* the defaults set above (a fuzzing find) */
 		return -1;
+	}
 	conf_node *root = conf_root(c), *n;
 	int rc = -1;
 	if (check_known(c, root, known_top, ARRAY_LEN(known_top), cause) < 0)
