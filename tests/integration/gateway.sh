@@ -1,7 +1,7 @@
 # groqgated data plane: every stage and error of the pipeline, streaming,
 # metering, budgets, limits, upstream errors, signals and durability.
 source "$(dirname "$0")/../lib.sh"
-GW_EXTRA='limits = { shutdown_grace_ms = 5000; max_body_bytes = 65536; max_header_bytes = 8192; };'
+GW_EXTRA='limits = { shutdown_grace_ms = 5000; max_body_bytes = 65536; max_header_bytes = 8192; client_timeout_s = 2; };'
 TEAM_EXTRA='"rpm_limit":5'
 setup_basic
 hdr() { printf '%s\n' "$HEADERS" | tr -d '\r' | grep -i "^$1:" | head -1 | cut -d' ' -f2-; }
@@ -55,6 +55,23 @@ check_eq "a body over limits.max_body_bytes: 413" 413 "$STATUS"
 STATUS=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $TOKEN" -H "X-Big: $(head -c 9000 /dev/zero | tr '\0' b)" "http://$GW/healthz")
 check "headers over limits.max_header_bytes are refused (HTTP $STATUS)" test "$STATUS" = 413 -o "$STATUS" = 431 -o "$STATUS" = 400
 check_eq "and the gateway carries on" 200 "$(curl -s -o /dev/null -w '%{http_code}' "http://$GW/healthz")"
+
+# ---- slowloris: clients that trickle a request are timed out and do not
+# starve others
+SLOW=""
+for i in $(seq 1 20); do
+	( exec 3<>/dev/tcp/127.0.0.1/${GW##*:}; printf 'POST /openai/v1/chat/completions HTTP/1.1\r\nHost: x\r\n' >&3
+	  sleep 4; cat <&3 > /dev/null 2>&1 ) 2>/dev/null &
+	SLOW="$SLOW $!"
+done
+estab() { ss -tn state established "( sport = :${GW##*:} )" | tail -n +2 | wc -l; }
+wait_eval "the stalled clients to connect" 5 '[ "$(estab)" -ge 20 ]'
+check "20 stalled connections are open (measured with ss)" test "$(estab)" -ge 20
+chat "$TOKEN" llama-3.3-70b-versatile
+check_eq "20 stalled clients do not starve a real one" 200 "$STATUS"
+wait_eval "the stalled clients to be dropped (client_timeout_s = 2)" 10 '[ "$(estab)" -eq 0 ]'
+check_eq "stalled connections are closed by the timeout" 0 "$(estab)"
+wait $SLOW
 
 # ---- models listing filtered to the allowlist
 STATUS=$(curl -s -o "$T/resp" -w '%{http_code}' -H "Authorization: Bearer $TOKEN" "http://$GW/openai/v1/models")

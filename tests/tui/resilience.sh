@@ -45,6 +45,19 @@ for sig in ${TTY_SIGNALS:-TERM HUP INT QUIT SEGV}; do
 	tui_wait_exit
 done
 
+# 100 random resizes in a row, some below the minimum: no crash, and a
+# right frame at the end
+tui_groqtop
+tui_wait "chatbot-prod-api"
+pid=$(pgrep -n -x groqtop)
+RANDOM=7
+for i in $(seq 1 100); do tm resize-window -t t -x $((40 + RANDOM % 160)) -y $((10 + RANDOM % 50)); done
+tm resize-window -t t -x 120 -y 40
+tui_wait "Upstream keys"
+check "100 random resizes: groqtop still runs and draws" kill -0 "$pid"
+tui_keys q
+tui_wait_exit
+
 # the pane closes (SSH drops): groqtop exits promptly, no spin
 tm new-window -t t -d -n gone "$(groqtop_cmd)"
 wait_eval "groqtop in the second window" 5 'pgrep -f "no-mouse" >/dev/null'
