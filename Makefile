@@ -143,7 +143,9 @@ demo-up: deps
 demo-down:
 	@scripts/demo down
 
-bench: deps all
+bench: deps
+	@$(MAKE) --no-print-directory all
+	@scripts/deps --bench
 	@bench/run
 
 install: all
