@@ -348,7 +348,6 @@ static void stream_step(evutil_socket_t fd, short what, void *arg)
 		if (fr->cut_after >= 0 && fr->sent >= fr->cut_after) {
 			/* cut the stream mid-way: drop the connection without an end */
 			G.stats[fr->key].streams_cut++;
-			G.stats[fr->key].completion_tokens += 0;
 			struct evhttp_connection *conn = fr->conn;
 			fr->stream_started = false;
 			evhttp_connection_set_closecb(conn, NULL, NULL);

@@ -90,7 +90,7 @@ enum team_state { TEAM_ACTIVE, TEAM_PAUSED, TEAM_BUDGET_PAUSED };
 enum rpm_mode { RPM_REJECT, RPM_QUEUE };
 enum rot_step { ROT_NONE, ROT_VERIFIED, ROT_DEPLOYED, ROT_SECRET_UPDATED, ROT_SWITCHED };
 
-struct waiter; /* a request held in an RPM queue (proxy.c) */
+struct preq; /* a data-plane request (proxy.c); queued ones wait on their team */
 
 struct team {
 	char *id, *name;
@@ -109,7 +109,7 @@ struct team {
 	int64_t spend_nusd, reserved_nusd, month_start;
 	int alerted; /* thresholds already alerted this month */
 	struct ratelimit rl;
-	struct waiter *qhead, *qtail;
+	struct preq *qhead, *qtail;
 	int qlen;
 	struct event *qtimer;
 	int64_t rejected_total, requests_total;

@@ -479,17 +479,17 @@ static void queue_timer(evutil_socket_t fd, short what, void *arg)
 
 static void queue_remove(struct team *t, struct preq *p)
 {
-	struct preq **pp = (struct preq **)&t->qhead;
+	struct preq **pp = &t->qhead;
 	while (*pp && *pp != p)
 		pp = &(*pp)->qnext;
 	if (*pp) {
 		*pp = p->qnext;
 		t->qlen--;
-		if (t->qtail == (struct waiter *)p) {
-			struct preq *last = (struct preq *)t->qhead;
+		if (t->qtail == p) {
+			struct preq *last = t->qhead;
 			while (last && last->qnext)
 				last = last->qnext;
-			t->qtail = (struct waiter *)last;
+			t->qtail = last;
 		}
 	}
 	p->queued = false;
@@ -500,7 +500,7 @@ static void queue_run(struct gateway *g, struct team *t)
 {
 	int64_t now = gw_now(g);
 	while (t->qhead) {
-		struct preq *p = (struct preq *)t->qhead;
+		struct preq *p = t->qhead;
 		if (p->t->state != TEAM_ACTIVE || now >= p->deadline_ms) {
 			queue_remove(t, p);
 			struct verdict v = { 0 };
@@ -676,10 +676,10 @@ void proxy_handle(struct gateway *g, struct evhttp_request *req, const char *pat
 			p->deadline_ms = p->t0_ms + p->t->queue_wait_ms;
 			p->queued = true;
 			if (p->t->qtail)
-				((struct preq *)p->t->qtail)->qnext = p;
+				p->t->qtail->qnext = p;
 			else
-				p->t->qhead = (struct waiter *)p;
-			p->t->qtail = (struct waiter *)p;
+				p->t->qhead = p;
+			p->t->qtail = p;
 			p->t->qlen++;
 			if (!p->t->qtimer)
 				p->t->qtimer = evtimer_new(g->base, queue_timer, p->t);
