@@ -239,8 +239,6 @@ static int run(struct app *a, bool mouse)
 			wait = 0;
 		int ready[2] = { 0, 0 };
 		client_wait(a->cl, fds, ready, 2, (int)wait);
-		if (client_pending(a->cl) == 0 && a->polling) {
-		}
 		if (ready[1] > 0) {
 			screen_drain_signals();
 			if (screen_winch) {
@@ -415,9 +413,7 @@ int main(int argc, char **argv)
 			fprintf(stderr, "groqtop: needs a terminal (use --snapshot for a text frame)\n");
 			return 2;
 		}
-		rc = run(a, !o.no_mouse);
-		if (screen_signal)
-			rc = 128 + screen_signal == 128 + 2 ? 0 : 0;
+		rc = run(a, !o.no_mouse); /* a terminating signal is a clean exit too */
 	}
 	dlg_close(a);
 	client_free(a->cl);

@@ -79,14 +79,16 @@ void draw_header(struct app *a, struct canvas *cv)
 	gmtime_r(&t, &tm);
 	strftime(clock, sizeof clock, "%H:%M:%S UTC", &tm);
 	int right = cv->w - (int)strlen(clock) - 1;
-	if (a->have_data && a->ov.has_headroom && right - x > 44) {
+	char rq[24], tk[24];
+	compact(rq, sizeof rq, a->ov.rem_req);
+	compact(tk, sizeof tk, a->ov.rem_tok);
+	/* the headroom is shown whole, with a space before the clock, or not at all */
+	int need = 11 + 6 + 8 + (int)strlen(rq) + 6 + 6 + 10 + (int)strlen(tk) + 1;
+	if (a->have_data && a->ov.has_headroom && right - x >= need) {
 		x += cv_printf(cv, 0, x, R_HEADER, -1, "%s Groq req ", bar);
 		double fr = a->ov.lim_req ? 1.0 - (double)a->ov.rem_req / (double)a->ov.lim_req : 0;
 		cv_gauge(cv, 0, x, 6, fr);
 		x += 6;
-		char rq[24], tk[24];
-		compact(rq, sizeof rq, a->ov.rem_req);
-		compact(tk, sizeof tk, a->ov.rem_tok);
 		x += cv_printf(cv, 0, x, R_HEADER, -1, " %s left  tok ", rq);
 		double ft = a->ov.lim_tok ? 1.0 - (double)a->ov.rem_tok / (double)a->ov.lim_tok : 0;
 		cv_gauge(cv, 0, x, 6, ft);
