@@ -69,6 +69,7 @@ static int commit_change(struct actx *c, const char *action, const char *target,
 	char *cause = NULL;
 	if (audited_write(c->g, put, obj, c->who->name, role_name(c->who->role), c->op, action, target, before,
 			  after, &cause) != 0) {
+		ledger_failed(c->g->ledger, cause);
 		admin_error(c->req, 503, "store_unavailable", "The change was not saved: %s", cause ? cause : "store error");
 		gw_log(c->g, json_pack("{s:s,s:s,s:s,s:s}", "level", "error", "msg", "admin change not saved", "action",
 				       action, "error", cause ? cause : "?"));

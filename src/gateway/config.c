@@ -79,6 +79,7 @@ int config_load(const char *path, struct gw_config *g, char **cause)
 	g->org_thresholds[2] = 95;
 	g->n_org_thresholds = 3;
 	g->max_body_bytes = 4 << 20;
+	g->storm_429 = 10;
 	g->max_header_bytes = 16384;
 	g->client_timeout_s = 300;
 	g->default_queue_wait_ms = 30000;
@@ -185,8 +186,9 @@ int config_load(const char *path, struct gw_config *g, char **cause)
 		g->org_budget_nusd = (int64_t)(b * NUSD_PER_USD + 0.5);
 	}
 	if ((n = conf_child(root, "alerts"))) {
-		static const char *const k[] = { "webhook_url" };
-		if (check_known(c, n, k, 1, cause) < 0 || get_str(c, n, "webhook_url", &g->webhook_url, cause) < 0)
+		static const char *const k[] = { "webhook_url", "upstream_429_storm" };
+		if (check_known(c, n, k, 2, cause) < 0 || get_str(c, n, "webhook_url", &g->webhook_url, cause) < 0 ||
+		    get_pos(c, n, "upstream_429_storm", &g->storm_429, cause) < 0)
 			goto out;
 	}
 	if ((n = conf_child(root, "tls"))) {

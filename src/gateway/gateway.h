@@ -44,6 +44,7 @@ struct gw_config {
 	int64_t org_budget_nusd;           /* 0: no organisation budget */
 	int org_thresholds[MAX_THRESHOLDS], n_org_thresholds;
 	char *webhook_url;
+	int64_t storm_429;    /* upstream 429s per key per minute that raise an alert; 0 off */
 	char *tls_cert, *tls_key;
 	char *log_path;                    /* NULL: stderr */
 	int64_t max_body_bytes, max_header_bytes, client_timeout_s;
@@ -138,6 +139,8 @@ struct ukey {
 	int64_t old_since_switch, old_last_used;
 	int old_inflight;
 	struct headroom hr;
+	int64_t storm_from, storm_alerted; /* upstream 429s: window start, last alert */
+	int storm_n;
 };
 
 struct ctoken {
@@ -318,6 +321,7 @@ struct gateway {
 	char addr[128], admin_addr[128];
 	bool draining;
 	int inflight;
+	int paused_streams;     /* upstream transfers paused for slow readers */
 	int unflushed;          /* answers not yet fully written to their client */
 	json_t *models_cache;   /* upstream model list */
 	int64_t models_cached_at;
@@ -325,9 +329,22 @@ struct gateway {
 	struct webhook *webhook;
 	struct headroom org_hr;
 	int64_t month_from, month_to; /* the current UTC month, cached */
+	struct ledger *ledger;  /* ledger rows, and the store's health */
 	buf logbuf;             /* request log lines not yet written */
 	struct event *logflush;
 };
+
+/* ---- ledger.c: ledger rows, and refusing requests while the store is down */
+struct ledger *ledger_new(struct gateway *g);
+void ledger_free(struct ledger *l); /* writes kept rows if it can */
+/* 0: committed. -1: the store did not take it; the row is kept (bounded)
+ * and written when the store is back, and the gateway is down until then. */
+int ledger_record(struct ledger *l, const struct ledger_row *row);
+void ledger_failed(struct ledger *l, const char *cause); /* any failed write */
+bool ledger_down(const struct ledger *l);
+const char *ledger_cause(const struct ledger *l); /* while down */
+size_t ledger_pending(const struct ledger *l);
+int64_t ledger_lost(const struct ledger *l);
 
 extern struct gateway *gw_current; /* for timer callbacks that hold a team */
 void gw_log(struct gateway *g, json_t *line); /* steals line; written at once */

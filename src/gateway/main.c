@@ -155,10 +155,14 @@ static void handle(struct evhttp_request *req, void *arg, bool admin_allowed, bo
 	const char *path = httpd_path(req);
 	if (strcmp(path, "/healthz") == 0) {
 		int64_t now = gw_now(g);
-		httpd_send_json(req, g->draining ? 503 : 200,
-				json_pack("{s:s,s:s,s:I,s:i,s:i}", "status", g->draining ? "draining" : "ok", "version",
-					  GG_VERSION, "uptime_s", (json_int_t)((now - g->started_ms) / 1000), "inflight",
-					  g->inflight, "schema", store_schema_version(g->store)));
+		bool down = ledger_down(g->ledger);
+		json_t *h = json_pack("{s:s,s:s,s:I,s:i,s:i}", "status",
+				      g->draining ? "draining" : down ? "store_unavailable" : "ok", "version", GG_VERSION,
+				      "uptime_s", (json_int_t)((now - g->started_ms) / 1000), "inflight", g->inflight,
+				      "schema", store_schema_version(g->store));
+		if (down)
+			json_object_set_new(h, "store_error", json_string(ledger_cause(g->ledger)));
+		httpd_send_json(req, g->draining || down ? 503 : 200, h);
 		return;
 	}
 	if (strcmp(path, "/metrics") == 0) {
@@ -366,6 +370,7 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	signal(SIGPIPE, SIG_IGN);
+	signal(SIGXFSZ, SIG_IGN); /* a file-size limit is a failed write, not a kill */
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 	g->store = store_open(g->cfg.store_path, &cause);
 	if (!g->store) {
@@ -390,6 +395,7 @@ int main(int argc, char **argv)
 	g->recent_alerts = recent ? recent : json_array();
 	g->metrics = metrics_new();
 	g->base = event_base_new();
+	g->ledger = ledger_new(g);
 	g->up = upstream_new(g->base);
 	g->http = new_http(g, handle_main);
 	if (g->cfg.tls_cert && tls_setup(g, &cause) != 0) {
@@ -421,6 +427,7 @@ int main(int argc, char **argv)
 	models_refresh(-1, 0, g);
 	event_base_dispatch(g->base);
 
+	ledger_free(g->ledger);
 	gw_log(g, json_pack("{s:s,s:s}", "level", "info", "msg", "groqgated stopped"));
 	if (g->logflush)
 		event_free(g->logflush);

@@ -172,6 +172,16 @@ void metrics_render(struct metrics *m, struct gateway *g, buf *out)
 		buf_addf(out, "groqgate_upstream_errors_total{status=\"%s\"} %lld\n", k, (long long)*(int64_t *)v);
 	head(out, "groqgate_inflight_requests", "gauge", "Data-plane requests in progress.");
 	buf_addf(out, "groqgate_inflight_requests %d\n", g->inflight);
+	head(out, "groqgate_streams_paused", "gauge", "Streams whose upstream is paused: the client reads slower than Groq sends.");
+	buf_addf(out, "groqgate_streams_paused %d\n", g->paused_streams);
+	head(out, "groqgate_store_up", "gauge", "1 while the store takes writes; 0 while requests are refused.");
+	buf_addf(out, "groqgate_store_up %d\n", !ledger_down(g->ledger));
+	head(out, "groqgate_ledger_pending_rows", "gauge", "Ledger rows waiting for the store to come back.");
+	buf_addf(out, "groqgate_ledger_pending_rows %zu\n", ledger_pending(g->ledger));
+	head(out, "groqgate_ledger_lost_rows_total", "counter", "Ledger rows dropped: the waiting queue was full.");
+	buf_addf(out, "groqgate_ledger_lost_rows_total %lld\n", (long long)ledger_lost(g->ledger));
+	head(out, "groqgate_reserved_usd", "gauge", "Budget reserved by requests in flight (organisation).");
+	buf_addf(out, "groqgate_reserved_usd %.9f\n", (double)g->reg.org_reserved_nusd / NUSD_PER_USD);
 	int64_t now = gw_now(g);
 	head(out, "groqgate_team_spend_mtd_usd", "gauge", "Spend this calendar month (UTC).");
 	for (int t = 0; t < g->reg.nteams; t++) {

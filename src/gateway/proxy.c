@@ -13,9 +13,11 @@
 #include <event2/event.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 
 #include "gotime.h"
 #include "httpd.h"
@@ -51,16 +53,32 @@ struct preq {
 	buf resp;
 	struct preq *qnext;  /* RPM queue */
 	bool queued;
+	bool paused;         /* upstream transfer paused for a slow client */
+	struct event *watch; /* notices a client that hangs up while it waits */
 };
+
+static void set_paused(struct preq *p, bool on)
+{
+	if (p->paused == on)
+		return;
+	p->paused = on;
+	p->g->paused_streams += on ? 1 : -1;
+	if (p->tx)
+		utx_pause(p->tx, on);
+}
 
 static void preq_free(struct preq *p)
 {
+	if (p->paused)
+		p->g->paused_streams--;
 	if (p->conn)
 		evhttp_connection_set_closecb(p->conn, NULL, NULL);
 	if (p->tx)
 		utx_cancel(p->tx);
 	if (p->drain)
 		event_free(p->drain);
+	if (p->watch)
+		event_free(p->watch);
 	if (p->k && p->secret) {
 		p->k->inflight--;
 		if (p->on_old)
@@ -86,7 +104,14 @@ int proxy_inflight(struct gateway *g)
 
 /* ---- answering -------------------------------------------------- */
 
-static void record(struct preq *p, int status, const char *reason, struct usage *u, int64_t cost)
+#define STORE_DOWN_MSG                                                                                 \
+	"The gateway cannot write its usage ledger (disk full or store locked), so it refuses "      \
+	"requests rather than serve them unmetered. Retry shortly; operators: see /healthz."
+
+/* The ledger row, the counters and the log line of one answer. Returns
+ * -1 when the row could not be committed (the store is down): the caller
+ * then must not hand the client a complete answer. */
+static int record(struct preq *p, int status, const char *reason, struct usage *u, int64_t cost)
 {
 	struct gateway *g = p->g;
 	int64_t now = gw_now(g);
@@ -105,10 +130,10 @@ static void record(struct preq *p, int status, const char *reason, struct usage 
 		.cost_nusd = cost,
 		.latency_ms = lat_us / 1000,
 	};
-	char *cause = NULL;
-	if (p->t && store_ledger(g->store, &row, &cause) != 0) {
-		gw_log(g, json_pack("{s:s,s:s,s:s}", "level", "error", "msg", "ledger write failed", "error", cause));
-		free(cause);
+	int rc = p->t ? ledger_record(g->ledger, &row) : 0;
+	if (rc != 0 && status < 400) { /* the answer will be withheld */
+		status = 503;
+		reason = "store_unavailable";
 	}
 	if (p->t) {
 		p->t->requests_total++;
@@ -152,9 +177,14 @@ static void record(struct preq *p, int status, const char *reason, struct usage 
 	if (u && u->seen)
 		buf_addf(l, ",\"prompt_tokens\":%lld,\"completion_tokens\":%lld,\"cost_usd\":%.9f",
 			 (long long)u->prompt, (long long)u->completion, (double)cost / NUSD_PER_USD);
+	if (rc != 0)
+		buf_adds(l, ",\"ledger\":\"pending\"");
 	buf_adds(l, "}\n");
 	gw_log_flush_soon(g);
+	return rc;
 }
+
+static void reply_error(struct preq *p, struct verdict *v);
 
 static void reject(struct preq *p, struct verdict *v, const char *reason)
 {
@@ -173,6 +203,12 @@ static void reject(struct preq *p, struct verdict *v, const char *reason)
 		httpd_set_header(p->req, "x-ratelimit-reset-requests", s);
 	}
 	record(p, v->status, reason, NULL, 0);
+	reply_error(p, v);
+}
+
+/* the error answer alone (its row is already recorded); frees p */
+static void reply_error(struct preq *p, struct verdict *v)
+{
 	if (p->conn) {
 		evhttp_connection_set_closecb(p->conn, NULL, NULL);
 		p->conn = NULL;
@@ -256,6 +292,29 @@ static void emit_event(void *arg, const char *ev, size_t len)
 	evbuffer_free(b);
 }
 
+/* Groq answering 429 again and again for one key (a storm): one alert per
+ * key per STORM_QUIET_MS, at alerts.upstream_429_storm within a minute. */
+#define STORM_QUIET_MS (10 * 60 * 1000)
+static void storm_count(struct preq *p)
+{
+	struct ukey *k = p->k;
+	int64_t now = gw_now(p->g), limit = p->g->cfg.storm_429;
+	if (limit <= 0)
+		return;
+	if (now - k->storm_from >= 60000) {
+		k->storm_from = now;
+		k->storm_n = 0;
+	}
+	if (++k->storm_n < limit || (k->storm_alerted && now - k->storm_alerted < STORM_QUIET_MS))
+		return;
+	k->storm_alerted = now;
+	char *m = xasprintf("Groq answered 429 %d times within a minute for upstream key '%s' (%s): the Groq "
+			    "project's limits are exhausted; lower team RPM limits or spread teams over more keys.",
+			    k->storm_n, k->name, p->key_fp);
+	alert_raise(p->g, "upstream_429_storm", p->t->id, m);
+	free(m);
+}
+
 static void on_head(void *arg, long status, const char *headers)
 {
 	struct preq *p = arg;
@@ -271,6 +330,8 @@ static void on_head(void *arg, long status, const char *headers)
 	} else if (status == 200 && p->k->rejected) {
 		p->k->rejected = false;
 	}
+	if (status == 429)
+		storm_count(p);
 	if (status >= 400)
 		metrics_upstream_error(p->g->metrics, (int)status);
 	if (p->stream && status == 200) {
@@ -299,7 +360,7 @@ static void drain_check(evutil_socket_t fd, short what, void *arg)
 		evtimer_add(p->drain, &tv);
 		return;
 	}
-	utx_pause(p->tx, false);
+	set_paused(p, false);
 }
 
 static void on_data(void *arg, const char *data, size_t len)
@@ -308,7 +369,7 @@ static void on_data(void *arg, const char *data, size_t len)
 	if (p->replying) {
 		sse_feed(&p->sse, data, len, emit_event, p);
 		if (client_backlog(p) > OUTBUF_HIGH && p->tx) {
-			utx_pause(p->tx, true);
+			set_paused(p, true);
 			if (!p->drain)
 				p->drain = evtimer_new(p->g->base, drain_check, p);
 			struct timeval tv = { 0, 20000 };
@@ -358,6 +419,11 @@ static void on_done(void *arg, int ok, const char *err)
 	int64_t cost = u.seen ? cost_nusd(pr, u.prompt, u.completion) : 0;
 	budget_settle(g, p->t, p->reserved, cost);
 	p->reserved = 0;
+	if (!p->req) { /* its client left while Groq worked: metered all the same */
+		record(p, 499, "client_closed", &u, cost);
+		preq_free(p);
+		return;
+	}
 	int64_t now = gw_now(g);
 	if (p->on_old) {
 		p->k->old_last_used = now;
@@ -377,14 +443,21 @@ static void on_done(void *arg, int ok, const char *err)
 	}
 	if (p->replying) {
 		bool complete = ok && p->sse.done;
-		record(p, complete ? 200 : 502, complete ? NULL : "upstream_stream_cut", &u, cost);
+		bool kept = record(p, complete ? 200 : 502, complete ? NULL : "upstream_stream_cut", &u, cost) == 0;
 		if (p->conn) {
 			evhttp_connection_set_closecb(p->conn, NULL, NULL);
 			struct evhttp_connection *conn = p->conn;
 			p->conn = NULL;
 			if (complete) {
+				/* [DONE] only once the row is committed; otherwise an
+				 * error event, and the stream ends without [DONE] */
 				struct evbuffer *b = evbuffer_new();
-				evbuffer_add(b, "data: [DONE]\n\n", 14);
+				if (kept)
+					evbuffer_add(b, "data: [DONE]\n\n", 14);
+				else
+					evbuffer_add_printf(b, "data: {\"error\":{\"message\":\"%s\",\"type\":\"api_error\","
+							    "\"code\":\"store_unavailable\"}}\n\n",
+							    STORE_DOWN_MSG);
 				evhttp_send_reply_chunk(p->req, b);
 				evbuffer_free(b);
 				evhttp_send_reply_end(p->req);
@@ -400,7 +473,14 @@ static void on_done(void *arg, int ok, const char *err)
 	if (p->kind == K_MODELS && p->status == 200)
 		filter_models(p);
 	int st = (int)p->status;
-	record(p, st, st >= 400 ? "upstream_error" : NULL, &u, cost);
+	if (record(p, st, st >= 400 ? "upstream_error" : NULL, &u, cost) != 0) {
+		/* not in the ledger: the answer is withheld (kept rows are
+		 * written when the store is back) */
+		struct verdict v = { .status = 503, .type = "api_error", .code = "store_unavailable",
+				     .message = xstrdup(STORE_DOWN_MSG) };
+		reply_error(p, &v);
+		return;
+	}
 	pass_headers(p);
 	evhttp_connection_set_closecb(p->conn, NULL, NULL);
 	p->conn = NULL;
@@ -413,6 +493,57 @@ static void on_done(void *arg, int ok, const char *err)
 }
 
 static const struct utx_cbs up_cbs = { on_head, on_data, on_done };
+
+/* ---- noticing a client that hangs up while it waits -------------------
+ *
+ * libevent does not read from a connection whose request is being
+ * handled, so a client that gives up while Groq thinks (or while queued)
+ * would go unnoticed until the answer is written. A request still waiting
+ * after WATCH_AFTER_MS (queued ones at once) gets its socket watched: end
+ * of file there frees the connection, which cancels the upstream transfer
+ * and releases the reservation (on_client_close). Fast requests pay only
+ * a timer. */
+#define WATCH_AFTER_MS 50
+
+static void client_readable(evutil_socket_t fd, short what, void *arg)
+{
+	(void)what;
+	struct preq *p = arg;
+	char c;
+	ssize_t n = recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
+	if (n > 0 || (n < 0 && (errno == EAGAIN || errno == EINTR)) || !p->conn)
+		return; /* more data (pipelining): stop watching */
+	evhttp_connection_free(p->conn); /* calls on_client_close, which frees p */
+}
+
+static void watch_now(struct preq *p)
+{
+	if (p->watch)
+		event_free(p->watch);
+	p->watch = NULL;
+	struct bufferevent *bev = p->conn ? evhttp_connection_get_bufferevent(p->conn) : NULL;
+	evutil_socket_t fd = bev ? bufferevent_getfd(bev) : -1;
+	if (fd < 0)
+		return;
+	p->watch = event_new(p->g->base, fd, EV_READ, client_readable, p);
+	event_add(p->watch, NULL);
+}
+
+static void watch_timer(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	watch_now(arg);
+}
+
+static void watch_later(struct preq *p)
+{
+	if (p->watch)
+		event_free(p->watch);
+	p->watch = evtimer_new(p->g->base, watch_timer, p);
+	struct timeval tv = { 0, WATCH_AFTER_MS * 1000 };
+	evtimer_add(p->watch, &tv);
+}
 
 static void forward(struct preq *p)
 {
@@ -442,6 +573,7 @@ static void forward(struct preq *p)
 	}
 	sse_init(&p->sse);
 	buf_init(&p->resp);
+	watch_later(p);
 	p->tx = upstream_start(g->up, httpd_method_name(p->req), url, hdrs, body, len, g->cfg.upstream_timeout_ms,
 			       g->cfg.upstream_connect_timeout_ms, &up_cbs, p);
 	secret_free(auth);
@@ -549,6 +681,15 @@ static void on_client_close(struct evhttp_connection *conn, void *arg)
 	p->conn = NULL;
 	httpd_release_orphan(p->req);
 	p->req = NULL;
+	if (p->watch) {
+		event_free(p->watch);
+		p->watch = NULL;
+	}
+	if (p->tx && !p->stream) {
+		/* Groq finishes (and bills) a request it has started; let it,
+		 * so the ledger gets its real usage (on_done records it) */
+		return;
+	}
 	if (p->queued)
 		queue_remove(p->t, p);
 	if (p->tx) {
@@ -609,6 +750,10 @@ void proxy_handle(struct gateway *g, struct evhttp_request *req, const char *pat
 		reject_simple(p, 500, "api_error", "misconfigured", "misconfigured",
 			      xasprintf("This client token points at a team or upstream key that no longer "
 					"exists; ask your groqgate operator."));
+		return;
+	}
+	if (ledger_down(g->ledger)) {
+		reject_simple(p, 503, "api_error", "store_unavailable", "store_unavailable", xstrdup(STORE_DOWN_MSG));
 		return;
 	}
 	budget_roll(g, p->t, p->t0_ms);
@@ -681,6 +826,7 @@ void proxy_handle(struct gateway *g, struct evhttp_request *req, const char *pat
 				p->t->qhead = p;
 			p->t->qtail = p;
 			p->t->qlen++;
+			watch_now(p);
 			if (!p->t->qtimer)
 				p->t->qtimer = evtimer_new(g->base, queue_timer, p->t);
 			if (!evtimer_pending(p->t->qtimer, NULL))

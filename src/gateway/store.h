@@ -29,6 +29,9 @@ struct store *store_open(const char *path, char **cause);
 void store_close(struct store *s);
 int store_schema_version(struct store *s);
 
+/* A small write that tells whether the store takes writes again (after a
+ * full disk, a lock held by another process); never waits for a lock. */
+int store_probe(struct store *s, int64_t now, char **cause);
 int store_begin(struct store *s, char **cause);
 int store_commit(struct store *s, char **cause);
 void store_rollback(struct store *s);

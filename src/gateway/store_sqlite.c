@@ -33,6 +33,9 @@ struct store {
 };
 
 #define SYNC_MS 100
+/* how long a write waits for another process's lock: short, because it
+ * waits on the event loop; a store that stays locked is handled as down */
+#define BUSY_MS 200
 
 static void *checkpointer(void *arg)
 {
@@ -97,6 +100,8 @@ static const char *const migrations[] = {
 	"CREATE TABLE alerts("
 	" id INTEGER PRIMARY KEY, ts_ms INTEGER NOT NULL, kind TEXT NOT NULL, team TEXT,"
 	" message TEXT NOT NULL);",
+	/* 2: written by store_probe to learn whether the store takes writes */
+	"CREATE TABLE health(id INTEGER PRIMARY KEY CHECK (id = 1), ts_ms INTEGER NOT NULL);",
 };
 
 static int sqlfail(struct store *s, char **cause, const char *what)
@@ -155,8 +160,13 @@ struct store *store_open(const char *path, char **cause)
 		store_close(s);
 		return NULL;
 	}
-	sqlite3_busy_timeout(s->db, 2000);
+	sqlite3_busy_timeout(s->db, BUSY_MS);
 	s->path = xstrdup(path);
+	if (sqlite3_db_readonly(s->db, "main") == 1) {
+		fail(cause, "store: %s is read-only; the gateway needs to write its ledger", path);
+		store_close(s);
+		return NULL;
+	}
 	/* commits append to the WAL (no fsync on the request path); the
 	 * checkpointer thread syncs every SYNC_MS, which bounds what a power
 	 * loss can take; a crash of the process loses nothing */
@@ -210,6 +220,16 @@ void store_close(struct store *s)
 	sqlite3_close(s->db);
 	free(s->path);
 	free(s);
+}
+
+int store_probe(struct store *s, int64_t now, char **cause)
+{
+	sqlite3_busy_timeout(s->db, 0);
+	char *sql = xasprintf("INSERT OR REPLACE INTO health(id, ts_ms) VALUES(1, %lld)", (long long)now);
+	int rc = exec(s, sql, cause);
+	free(sql);
+	sqlite3_busy_timeout(s->db, BUSY_MS);
+	return rc;
 }
 
 int store_begin(struct store *s, char **cause)
