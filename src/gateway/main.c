@@ -9,6 +9,7 @@
 #include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
 #include <event2/http.h>
+#include <event2/keyvalq_struct.h>
 #include <curl/curl.h>
 #include <getopt.h>
 #include <openssl/err.h>
@@ -17,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/queue.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -149,10 +151,37 @@ static void models_refresh(evutil_socket_t fd, short what, void *arg)
 
 /* ---- routing ------------------------------------------------------- */
 
+/* Headers over limits.max_header_bytes get a 431 here; libevent reads up
+ * to four times that (at least 64 KiB) before it gives up on its own with
+ * a 400 and closes: memory per connection stays bounded either way. */
+static ev_ssize_t header_hard_limit(const struct gateway *g)
+{
+	int64_t hard = g->cfg.max_header_bytes * 4;
+	return (ev_ssize_t)(hard < 65536 ? 65536 : hard);
+}
+
+static size_t header_bytes(struct evhttp_request *req)
+{
+	size_t n = strlen(evhttp_request_get_uri(req)) + 16;
+	struct evkeyval *h;
+	TAILQ_FOREACH (h, evhttp_request_get_input_headers(req), next)
+		n += strlen(h->key) + strlen(h->value) + 4;
+	return n;
+}
+
 static void handle(struct evhttp_request *req, void *arg, bool admin_allowed, bool data_allowed)
 {
 	struct gateway *g = arg;
 	const char *path = httpd_path(req);
+	if (header_bytes(req) > (size_t)g->cfg.max_header_bytes) {
+		char *m = xasprintf("The request's headers are larger than this gateway accepts (%lld bytes, "
+				    "limits.max_header_bytes).",
+				    (long long)g->cfg.max_header_bytes);
+		evhttp_add_header(evhttp_request_get_output_headers(req), "Connection", "close");
+		httpd_send_groq_error(req, 431, m, "invalid_request_error", "request_header_fields_too_large");
+		free(m);
+		return;
+	}
 	if (strcmp(path, "/healthz") == 0) {
 		int64_t now = gw_now(g);
 		bool down = ledger_down(g->ledger);
@@ -296,7 +325,7 @@ static void on_hup(evutil_socket_t sig, short what, void *arg)
 	g->admins = toks;
 	g->nadmins = nt;
 	evhttp_set_max_body_size(g->http, (ev_ssize_t)g->cfg.max_body_bytes);
-	evhttp_set_max_headers_size(g->http, (ev_ssize_t)g->cfg.max_header_bytes);
+	evhttp_set_max_headers_size(g->http, header_hard_limit(g));
 	gw_log(g, json_pack("{s:s,s:s,s:i,s:i}", "level", "info", "msg", "configuration reloaded", "prices",
 			    g->cfg.nprices, "admin_tokens", nt));
 }
@@ -319,7 +348,7 @@ static struct evhttp *new_http(struct gateway *g, void (*cb)(struct evhttp_reque
 					      EVHTTP_REQ_PATCH | EVHTTP_REQ_HEAD | EVHTTP_REQ_OPTIONS);
 	evhttp_set_gencb(h, cb, g);
 	evhttp_set_max_body_size(h, (ev_ssize_t)g->cfg.max_body_bytes);
-	evhttp_set_max_headers_size(h, (ev_ssize_t)g->cfg.max_header_bytes);
+	evhttp_set_max_headers_size(h, header_hard_limit(g));
 	evhttp_set_timeout(h, (int)g->cfg.client_timeout_s);
 	evhttp_set_default_content_type(h, "application/json");
 	return h;

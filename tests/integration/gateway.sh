@@ -53,7 +53,25 @@ STATUS=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $TOKEN
 	--data-binary @"$T/big" "http://$GW/openai/v1/chat/completions")
 check_eq "a body over limits.max_body_bytes: 413" 413 "$STATUS"
 STATUS=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $TOKEN" -H "X-Big: $(head -c 9000 /dev/zero | tr '\0' b)" "http://$GW/healthz")
-check "headers over limits.max_header_bytes are refused (HTTP $STATUS)" test "$STATUS" = 413 -o "$STATUS" = 431 -o "$STATUS" = 400
+check_eq "headers over limits.max_header_bytes: 431" 431 "$STATUS"
+STATUS=$(curl -s -o "$T/resp" -w '%{http_code}' -H "Authorization: Bearer $TOKEN" -H "X-A: $(head -c 5000 /dev/zero | tr '\0' a)" \
+	-H "X-B: $(head -c 5000 /dev/zero | tr '\0' b)" -d '{}' "http://$GW/openai/v1/chat/completions")
+check_eq "many headers adding up past the limit: 431" 431 "$STATUS"
+check_eq "in Groq's error shape" request_header_fields_too_large "$(jq -r .error.code "$T/resp")"
+rss() { awk '/^VmRSS/ { print $2 }' "/proc/$GW_PID/status"; }
+rss0=$(rss)
+for i in $(seq 1 20); do
+	curl -s -o /dev/null -H "X-Huge: $(head -c 1000000 /dev/zero | tr '\0' h)" "http://$GW/healthz"
+done
+head -c 10000000 /dev/zero | tr '\0' a > "$T/huge"
+for i in $(seq 1 10); do
+	c=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $TOKEN" -H 'Transfer-Encoding: chunked' \
+		--data-binary @"$T/huge" "http://$GW/openai/v1/chat/completions")
+	echo "$c" >> "$T/huge-codes"
+done
+check_eq "10 chunked 10 MB bodies (no length given): all 413" 10 "$(grep -c '^413$' "$T/huge-codes")"
+check "20 requests with a 1 MB header, 10 with a 10 MB body: refused without memory growth ($(( $(rss) - rss0 )) KiB)" \
+	test $(( $(rss) - rss0 )) -lt 4096
 check_eq "and the gateway carries on" 200 "$(curl -s -o /dev/null -w '%{http_code}' "http://$GW/healthz")"
 
 # ---- slowloris: clients that trickle a request are timed out and do not
