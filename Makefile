@@ -96,6 +96,11 @@ $(O)/tests/fuzz/%.o: tests/fuzz/%.c
 $(O)/fuzz-%: $(O)/tests/fuzz/fuzz_%.o $(O)/tests/fuzz/replay.o $(FUZZ_GW_OBJ) $(CONSOLE_LIB_OBJ) $(COMMON_OBJ)
 	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(call pc_libs,$(DEPS_GATEWAY)) -lm
 
+# a gateway that answers badly, for groqtop's robustness test
+$(O)/badgw: tests/tui/badgw.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS_ALL) $(LDFLAGS_ALL) -o $@ $<
+
 FUZZ_SECONDS ?= 60
 fuzz:
 	@scripts/deps --fuzz
@@ -123,7 +128,7 @@ deps:
 	@scripts/deps
 
 check: deps
-	@$(MAKE) --no-print-directory all $(O)/unit-tests $(FUZZ_REPLAY)
+	@$(MAKE) --no-print-directory all $(O)/unit-tests $(FUZZ_REPLAY) $(O)/badgw
 	@BIN=$(BIN) UNIT=$(O)/unit-tests O=$(O) tests/run-all
 
 asan:

@@ -53,16 +53,27 @@ void cv_clear(struct canvas *cv)
 	}
 }
 
-static int u8len(unsigned char c)
+/* Length of the UTF-8 sequence at s: 1..4, or -1 for a byte that does
+ * not start a whole, valid sequence (a stray or cut byte, a C1 control),
+ * which is drawn as one '?' and never read past the string's end. */
+static int u8len(const char *str)
 {
-	return c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 1;
+	const unsigned char *s = (const unsigned char *)str;
+	int l = s[0] < 0x80 ? 1 : (s[0] >> 5) == 6 ? 2 : (s[0] >> 4) == 14 ? 3 : (s[0] >> 3) == 30 ? 4 : -1;
+	for (int k = 1; k < l; k++)
+		if ((s[k] & 0xC0) != 0x80)
+			return -1;
+	if (l == 2 && s[0] == 0xC2 && s[1] < 0xA0) /* U+0080..U+009F: C1 controls */
+		return -1;
+	return l;
 }
 
 int utf8_cols(const char *s)
 {
 	int n = 0;
 	while (*s) {
-		s += u8len((unsigned char)*s);
+		int l = u8len(s);
+		s += l < 0 ? 1 : l;
 		n++;
 	}
 	return n;
@@ -75,14 +86,17 @@ int cv_put(struct canvas *cv, int y, int x, int role, const char *s, int maxw)
 	int lim = maxw < 0 ? cv->w - x : maxw;
 	int n = 0;
 	while (*s && n < lim) {
-		int l = u8len((unsigned char)*s);
+		int l = u8len(s);
+		bool bad = l < 0;
+		if (bad)
+			l = 1;
 		int cx = x + n;
 		if (cx >= cv->w)
 			break;
 		if (cx >= 0) {
 			struct cell *c = &cv->c[y * cv->w + cx];
 			unsigned char ch = (unsigned char)*s;
-			if (ch < 0x20 || ch == 0x7f) { /* never put control bytes on a terminal */
+			if (bad || ch < 0x20 || ch == 0x7f) { /* never put control bytes on a terminal */
 				c->ch[0] = '?';
 				c->ch[1] = '\0';
 			} else if (!cv->utf8 && l > 1) {
@@ -94,8 +108,7 @@ int cv_put(struct canvas *cv, int y, int x, int role, const char *s, int maxw)
 			}
 			c->role = (unsigned char)role;
 		}
-		for (int k = 0; k < l && *s; k++)
-			s++;
+		s += l;
 		n++;
 	}
 	return n;

@@ -204,8 +204,11 @@ static void draw_teams(struct app *a, struct canvas *cv, int y, int h)
 		int k = a->top_team + i;
 		team_row(cv, y + 2 + i, 1, w, &a->ov.teams[a->team_idx[k]], k == a->sel_team, a->pane == PANE_TEAMS);
 	}
-	if (!a->have_data)
-		cv_put(cv, y + 3, 3, R_DIM, a->fails ? "no data: the gateway cannot be reached" : "loading…", -1);
+	if (!a->have_data && a->fails)
+		cv_printf(cv, y + 3, 3, R_DIM, w - 4, "no data from the gateway: %s",
+			  a->last_err[0] ? a->last_err : "no answer");
+	else if (!a->have_data)
+		cv_put(cv, y + 3, 3, R_DIM, "loading…", -1);
 	else if (a->nteam_idx == 0)
 		cv_put(cv, y + 3, 3, R_DIM, a->filter[0] ? "no team matches the filter" : "no teams yet", -1);
 }

@@ -37,12 +37,19 @@ tty_probe() {
 	tui_keys Enter
 }
 tty_result() { wait_eval "the tty probe" 10 'tui_has tty:RESTORED:ok || tui_has tty:BROKEN:ok'; tui_has tty:RESTORED:ok; }
+# 20 runs per signal (TTY_RUNS); SIGSEGV is delivered as a crash would be
+RUNS=${TTY_RUNS:-20}
 for sig in ${TTY_SIGNALS:-TERM HUP INT QUIT SEGV}; do
-	tty_probe
-	tui_wait "chatbot-prod-api"
-	pkill -"$sig" -x groqtop
-	check "SIG$sig restores the terminal (echo, icanon)" tty_result
-	tui_wait_exit
+	good=0
+	for run in $(seq 1 "$RUNS"); do
+		tty_probe
+		tui_wait "chatbot-prod-api" || break
+		pkill -"$sig" -x groqtop
+		tty_result && good=$((good + 1))
+		tui_wait_exit
+		tui_keys C-l
+	done
+	check_eq "SIG$sig restores the terminal (echo, icanon) in every run" "$RUNS/$RUNS" "$good/$RUNS"
 done
 
 # 100 random resizes in a row, some below the minimum: no crash, and a
