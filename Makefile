@@ -86,9 +86,9 @@ $(O)/unit-tests: $(call objs,$(UNIT_SRC)) $(GATEWAY_LIB_OBJ) $(CONSOLE_LIB_OBJ) 
 
 # fuzz harnesses: replayed over their corpus by make check; make fuzz runs
 # them under libFuzzer (clang) for FUZZ_SECONDS each
-FUZZ_HARNESSES = meter overview policy conf
+FUZZ_HARNESSES = meter overview policy conf admin headers
 FUZZ_GW_OBJ = $(call objs,src/gateway/meter.c src/gateway/policy.c src/gateway/registry.c \
-	src/gateway/ratelimit.c src/gateway/config.c src/gateway/admintok.c)
+	src/gateway/ratelimit.c src/gateway/config.c src/gateway/admintok.c src/gateway/teamspec.c)
 FUZZ_REPLAY = $(addprefix $(O)/fuzz-,$(FUZZ_HARNESSES))
 $(O)/tests/fuzz/%.o: tests/fuzz/%.c
 	@mkdir -p $(@D)
@@ -105,12 +105,12 @@ FUZZ_SECONDS ?= 60
 fuzz:
 	@scripts/deps --fuzz
 	@$(MAKE) --no-print-directory CC=clang O=build/fuzz \
-		SANFLAGS="-fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer" OPT="-O1 -g" \
+		SANFLAGS="-fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer" OPT="-O1 -g" \
 		$(addprefix build/fuzz/tests/fuzz/fuzz_,$(addsuffix .o,$(FUZZ_HARNESSES))) \
 		$(call objs,src/gateway/meter.c) >/dev/null
 	@for h in $(FUZZ_HARNESSES); do \
 		$(MAKE) --no-print-directory -s CC=clang O=build/fuzz \
-			SANFLAGS="-fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer" OPT="-O1 -g" \
+			SANFLAGS="-fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer" OPT="-O1 -g" \
 			$$(echo $(FUZZ_GW_OBJ) $(CONSOLE_LIB_OBJ) $(COMMON_OBJ) | sed 's#$(O)/#build/fuzz/#g') >/dev/null || exit 1; \
 		clang -fsanitize=fuzzer,address,undefined -o build/fuzz/fuzzer-$$h build/fuzz/tests/fuzz/fuzz_$$h.o \
 			$$(echo $(FUZZ_GW_OBJ) $(CONSOLE_LIB_OBJ) $(COMMON_OBJ) | sed 's#$(O)/#build/fuzz/#g') \
@@ -133,6 +133,14 @@ check: deps
 
 asan:
 	@$(MAKE) --no-print-directory check SAN=1 O=build/asan BIN=build/asan/bin
+
+# the long ones: fuzzing (FUZZ_SECONDS per harness), 50 kill -9 cycles,
+# a 10-minute soak (SOAK_SECONDS) with groqtop under ASan
+reliability: deps
+	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory all SAN=1 O=build/asan BIN=build/asan/bin
+	@$(MAKE) --no-print-directory fuzz
+	@RELIABILITY=1 BIN=$(BIN) ASAN_BIN=build/asan/bin tests/run-all reliability/
 
 unit: $(O)/unit-tests
 	$(O)/unit-tests
@@ -164,4 +172,4 @@ install: all
 clean:
 	rm -rf build bin
 
-.PHONY: all deps check asan unit demo demo-up demo-down bench fuzz install clean
+.PHONY: all deps check asan unit demo demo-up demo-down bench fuzz reliability install clean

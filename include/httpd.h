@@ -22,6 +22,8 @@ void httpd_set_header(struct evhttp_request *req, const char *name, const char *
 void httpd_release_orphan(struct evhttp_request *req);
 /* "Bearer X" -> "X" (pointer into the header), else NULL. */
 const char *httpd_bearer(struct evhttp_request *req);
+/* the token in an Authorization value "Bearer TOKEN" (inside it), or NULL */
+const char *bearer_token(const char *authorization);
 /* The request body as an allocated NUL-terminated string (caller frees). */
 char *httpd_body(struct evhttp_request *req, size_t *len);
 const char *httpd_method_name(struct evhttp_request *req);

@@ -1,6 +1,7 @@
 /* gotime.c — see gotime.h. */
 #include "gotime.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,7 +44,7 @@ int64_t gotime_parse_ms(const char *s)
 	while (*p) {
 		char *end;
 		double v = strtod(p, &end);
-		if (end == p || v < 0)
+		if (end == p || !isfinite(v) || v < 0) /* strtod takes "inf" and "nan" too */
 			return -1;
 		p = end;
 		double unit;
@@ -66,6 +67,8 @@ int64_t gotime_parse_ms(const char *s)
 			return -1;
 		}
 		total += v * unit;
+		if (total > 9e15) /* ~285,000 years: no reset is that far */
+			return -1;
 	}
 	return (int64_t)(total + 0.5);
 }

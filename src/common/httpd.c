@@ -61,7 +61,11 @@ void httpd_set_header(struct evhttp_request *req, const char *name, const char *
 
 const char *httpd_bearer(struct evhttp_request *req)
 {
-	const char *a = httpd_header(req, "Authorization");
+	return bearer_token(httpd_header(req, "Authorization"));
+}
+
+const char *bearer_token(const char *a)
+{
 	if (!a || strncasecmp(a, "Bearer ", 7) != 0)
 		return NULL;
 	a += 7;

@@ -118,65 +118,23 @@ static json_t *body_object(struct actx *c)
 /* Rejects fields not in allowed (so a typo is not silently ignored). */
 static int only_fields(struct actx *c, json_t *j, const char *const *allowed)
 {
-	const char *k;
-	json_t *v;
-	json_object_foreach(j, k, v) {
-		bool ok = false;
-		for (const char *const *a = allowed; *a && !ok; a++)
-			ok = strcmp(*a, k) == 0;
-		if (!ok) {
-			admin_error(c->req, 400, "unknown_field", "Unknown field '%s'.", k);
-			return -1;
-		}
-	}
-	return 0;
+	struct apierr e = { 0 };
+	if (spec_only_fields(j, allowed, &e) == 0)
+		return 0;
+	admin_error(c->req, e.status, e.code, "%s", e.msg);
+	apierr_clear(&e);
+	return -1;
 }
 
-static bool model_known(struct gateway *g, const char *m)
+static bool model_known(void *arg, const char *m)
 {
+	struct gateway *g = arg;
 	if (config_price(&g->cfg, m))
 		return true;
 	size_t i;
 	json_t *v;
 	json_array_foreach(json_object_get(g->models_cache, "data"), i, v) if (str_eq(json_string_value(json_object_get(v, "id")), m)) return true;
 	return false;
-}
-
-/* Validates an allowed_models array; returns an allocated list or NULL
- * after answering 400/422. */
-static char **models_arg(struct actx *c, json_t *a, int *n)
-{
-	if (!json_is_array(a)) {
-		admin_error(c->req, 400, "invalid_value", "'allowed_models' must be an array of model ids.");
-		return NULL;
-	}
-	char **out = xcalloc(json_array_size(a) + 1, sizeof *out);
-	*n = 0;
-	size_t i;
-	json_t *v;
-	json_array_foreach(a, i, v) {
-		const char *m = json_string_value(v);
-		bool dup = false;
-		for (int k = 0; m && k < *n; k++)
-			dup = dup || strcmp(out[k], m) == 0;
-		if (!m || !model_known(c->g, m) || dup) {
-			if (!m)
-				admin_error(c->req, 400, "invalid_value", "'allowed_models' must hold strings.");
-			else if (dup)
-				admin_error(c->req, 422, "duplicate_model", "Model '%s' is listed twice.", m);
-			else
-				admin_error(c->req, 422, "unknown_model",
-					    "Model '%s' is not known to the gateway (not in the prices table nor in "
-					    "Groq's model list). See GET /admin/v1/models.",
-					    m);
-			for (int k = 0; k < *n; k++)
-				free(out[k]);
-			free(out);
-			return NULL;
-		}
-		out[(*n)++] = xstrdup(m);
-	}
-	return out;
 }
 
 static void free_models(char **m, int n)
@@ -186,95 +144,16 @@ static void free_models(char **m, int n)
 	free(m);
 }
 
-static int int_arg(struct actx *c, json_t *j, const char *name, int64_t lo, int64_t hi, int64_t *out)
-{
-	json_t *v = json_object_get(j, name);
-	if (!v)
-		return 0;
-	if (!json_is_integer(v) || json_integer_value(v) < lo || json_integer_value(v) > hi) {
-		admin_error(c->req, 400, "invalid_value", "'%s' must be an integer from %lld to %lld.", name,
-			    (long long)lo, (long long)hi);
-		return -1;
-	}
-	*out = json_integer_value(v);
-	return 1;
-}
-
-static int usd_arg(struct actx *c, json_t *j, const char *name, int64_t *out)
-{
-	json_t *v = json_object_get(j, name);
-	if (!v)
-		return 0;
-	if (!json_is_number(v) || json_number_value(v) < 0 || json_number_value(v) > 1e9) {
-		admin_error(c->req, 400, "invalid_value", "'%s' must be a number of USD from 0 to 1e9.", name);
-		return -1;
-	}
-	*out = (int64_t)llround(json_number_value(v) * NUSD_PER_USD);
-	return 1;
-}
-
 /* Fills the settable fields of t from j (create or PATCH). On error
  * answers and returns -1; allocations in t are t's to free. */
 static int team_fields(struct actx *c, json_t *j, struct team *t)
 {
-	json_t *v;
-	if ((v = json_object_get(j, "name"))) {
-		if (!json_is_string(v) || !json_string_length(v) || json_string_length(v) > 200) {
-			admin_error(c->req, 400, "invalid_value", "'name' must be a non-empty string (200 chars at most).");
-			return -1;
-		}
-		free(t->name);
-		t->name = xstrdup(json_string_value(v));
-	}
-	if ((v = json_object_get(j, "allowed_models"))) {
-		int n;
-		char **m = models_arg(c, v, &n);
-		if (!m)
-			return -1;
-		free_models(t->models, t->nmodels);
-		t->models = m;
-		t->nmodels = n;
-	}
-	if (int_arg(c, j, "max_tokens_per_request", 1, 10000000, &t->max_tokens) < 0 ||
-	    int_arg(c, j, "rpm_limit", 1, 1000000, &t->rpm_limit) < 0 ||
-	    int_arg(c, j, "queue_max_wait_ms", 0, 600000, &t->queue_wait_ms) < 0 ||
-	    usd_arg(c, j, "monthly_budget_usd", &t->budget_nusd) < 0)
-		return -1;
-	if ((v = json_object_get(j, "rpm_mode"))) {
-		const char *s = json_string_value(v);
-		if (!s || (strcmp(s, "reject") && strcmp(s, "queue"))) {
-			admin_error(c->req, 400, "invalid_value", "'rpm_mode' must be \"reject\" or \"queue\".");
-			return -1;
-		}
-		t->rpm_mode = strcmp(s, "queue") == 0 ? RPM_QUEUE : RPM_REJECT;
-	}
-	if ((v = json_object_get(j, "auto_pause"))) {
-		if (!json_is_boolean(v)) {
-			admin_error(c->req, 400, "invalid_value", "'auto_pause' must be true or false.");
-			return -1;
-		}
-		t->auto_pause = json_is_true(v);
-	}
-	if ((v = json_object_get(j, "alert_thresholds"))) {
-		size_t i;
-		json_t *x;
-		int prev = 0, n = 0;
-		if (!json_is_array(v) || json_array_size(v) > MAX_THRESHOLDS) {
-			admin_error(c->req, 400, "invalid_value", "'alert_thresholds' must be an array of up to 8 percentages.");
-			return -1;
-		}
-		json_array_foreach(v, i, x) {
-			if (!json_is_integer(x) || json_integer_value(x) <= prev || json_integer_value(x) > 100) {
-				admin_error(c->req, 400, "invalid_value",
-					    "'alert_thresholds' must be increasing integers in 1..100, e.g. [50, 80, 95].");
-				return -1;
-			}
-			prev = (int)json_integer_value(x);
-			t->thresholds[n++] = prev;
-		}
-		t->nthresholds = n;
-	}
-	return 0;
+	struct apierr e = { 0 };
+	if (spec_team_fields(t, j, model_known, c->g, &e) == 0)
+		return 0;
+	admin_error(c->req, e.status, e.code, "%s", e.msg);
+	apierr_clear(&e);
+	return -1;
 }
 
 /* A private copy of t's persistent fields (strings duplicated). */
@@ -348,20 +227,11 @@ static int check_if_match(struct actx *c, const struct team *t)
 	const char *h = httpd_header(c->req, "If-Match");
 	if (!h)
 		return 0;
-	char v[64];
-	snprintf(v, sizeof v, "%s", h);
-	char *s = str_trim(v);
-	if (str_starts(s, "W/"))
-		s += 2;
-	size_t n = strlen(s);
-	if (n >= 2 && s[0] == '"' && s[n - 1] == '"') {
-		s[n - 1] = '\0';
-		s++;
-	}
-	int64_t ver;
-	if (strcmp(s, "*") == 0)
+	int64_t ver = 0;
+	int r = spec_if_match(h, &ver);
+	if (r == 0)
 		return 0;
-	if (!parse_i64(s, &ver)) {
+	if (r < 0) {
 		admin_error(c->req, 400, "invalid_if_match", "If-Match must be the team's version, e.g. If-Match: \"%lld\".",
 			    (long long)t->version);
 		return -1;
@@ -1066,13 +936,8 @@ void admin_handle(struct gateway *g, struct evhttp_request *req, const char *pat
 		return;
 	}
 	const char *op = httpd_header(req, "X-Operator");
-	if (op) {
-		size_t j = 0;
-		for (const char *s = op; *s && j < sizeof c.op - 1; s++)
-			if (isprint((unsigned char)*s))
-				c.op[j++] = *s;
-		c.op[j] = '\0';
-	}
+	if (op)
+		spec_label(op, c.op, sizeof c.op);
 	bool mutating = c.cmd != EVHTTP_REQ_GET && c.cmd != EVHTTP_REQ_HEAD;
 	if (mutating && c.who->role != ROLE_OPERATOR) {
 		admin_error(req, 403, "forbidden", "Token '%s' has the viewer role, which may only read. This needs an operator token.",

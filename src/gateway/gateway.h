@@ -226,6 +226,9 @@ void sse_feed(struct sse *s, const char *data, size_t len,
 	      void (*emit)(void *arg, const char *ev, size_t len), void *arg);
 /* Reads usage from a non-streamed JSON body. */
 bool usage_from_json(const char *body, size_t len, struct usage *u);
+/* One of Groq's answer headers: true when it is an x-ratelimit-* one
+ * (its value noted in hr when it parses). */
+bool headroom_header(struct headroom *hr, const char *name, const char *value);
 /* Upper bound of the prompt's tokens, from the request (never below what
  * Groq counts: one token is at least one byte of text). */
 int64_t prompt_estimate(size_t body_len, json_t *body);
@@ -345,6 +348,26 @@ bool ledger_down(const struct ledger *l);
 const char *ledger_cause(const struct ledger *l); /* while down */
 size_t ledger_pending(const struct ledger *l);
 int64_t ledger_lost(const struct ledger *l);
+
+/* ---- teamspec.c: operator input checked without a connection ---------- */
+struct apierr {
+	int status;       /* 400, 422 ... */
+	const char *code; /* static */
+	char *msg;        /* allocated; apierr_clear frees it */
+};
+int apierr_set(struct apierr *e, int status, const char *code, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+void apierr_clear(struct apierr *e);
+typedef bool (*spec_model_known)(void *arg, const char *model);
+/* -1 (e filled) when j has a field not in allowed (NULL-ended). */
+int spec_only_fields(json_t *j, const char *const *allowed, struct apierr *e);
+/* Applies the settable team fields in j to t; on -1 t may be partly
+ * changed (apply to a copy). t's strings stay t's to free. */
+int spec_team_fields(struct team *t, json_t *j, spec_model_known known, void *arg, struct apierr *e);
+/* If-Match: 1 with *ver set, 0 for "*", -1 when malformed. */
+int spec_if_match(const char *header, int64_t *ver);
+/* X-Operator: printable ASCII only, cut to n-1 bytes. */
+void spec_label(const char *in, char *out, size_t n);
 
 extern struct gateway *gw_current; /* for timer callbacks that hold a team */
 void gw_log(struct gateway *g, json_t *line); /* steals line; written at once */

@@ -3,7 +3,9 @@
 #include "gateway.h"
 
 #include <string.h>
+#include <strings.h>
 
+#include "gotime.h"
 #include "util.h"
 
 void sse_init(struct sse *s)
@@ -197,4 +199,25 @@ int64_t prompt_estimate(size_t body_len, json_t *body)
 	if (json_is_array(m))
 		n += 8 * (int64_t)json_array_size(m);
 	return n;
+}
+
+bool headroom_header(struct headroom *hr, const char *name, const char *val)
+{
+	if (strncasecmp(name, "x-ratelimit-", 12) != 0)
+		return false;
+	const char *f = name + 12;
+	int64_t v = 0;
+	if (strcasecmp(f, "limit-requests") == 0 && parse_i64(val, &v))
+		hr->limit_req = v;
+	else if (strcasecmp(f, "remaining-requests") == 0 && parse_i64(val, &v))
+		hr->rem_req = v;
+	else if (strcasecmp(f, "limit-tokens") == 0 && parse_i64(val, &v))
+		hr->limit_tok = v;
+	else if (strcasecmp(f, "remaining-tokens") == 0 && parse_i64(val, &v))
+		hr->rem_tok = v;
+	else if (strcasecmp(f, "reset-requests") == 0)
+		hr->reset_req_ms = gotime_parse_ms(val);
+	else if (strcasecmp(f, "reset-tokens") == 0)
+		hr->reset_tok_ms = gotime_parse_ms(val);
+	return true;
 }

@@ -254,23 +254,7 @@ static void pass_headers(struct preq *p)
 		while (*val == ' ' || *val == '\t')
 			val++;
 		*colon = '\0';
-		if (str_starts(line, "x-ratelimit-") || str_starts(line, "X-Ratelimit-")) {
-			const char *f = line + 12;
-			int64_t v = 0;
-			any = true;
-			if (strcasecmp(f, "limit-requests") == 0 && parse_i64(val, &v))
-				hr->limit_req = v;
-			else if (strcasecmp(f, "remaining-requests") == 0 && parse_i64(val, &v))
-				hr->rem_req = v;
-			else if (strcasecmp(f, "limit-tokens") == 0 && parse_i64(val, &v))
-				hr->limit_tok = v;
-			else if (strcasecmp(f, "remaining-tokens") == 0 && parse_i64(val, &v))
-				hr->rem_tok = v;
-			else if (strcasecmp(f, "reset-requests") == 0)
-				hr->reset_req_ms = gotime_parse_ms(val);
-			else if (strcasecmp(f, "reset-tokens") == 0)
-				hr->reset_tok_ms = gotime_parse_ms(val);
-		}
+		any |= headroom_header(hr, line, val);
 		if (!hop_by_hop(line, nl))
 			evhttp_add_header(out, line, val);
 	}

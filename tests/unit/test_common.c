@@ -32,6 +32,9 @@ static void test_gotime_parse(void)
 	CHECK_INT(gotime_parse_ms("2m59.56s"), 179560);
 	CHECK_INT(gotime_parse_ms("7.66s"), 7660);
 	CHECK_INT(gotime_parse_ms("120ms"), 120);
+	CHECK_INT(gotime_parse_ms("infms"), -1);   /* strtod would take these */
+	CHECK_INT(gotime_parse_ms("nans"), -1);
+	CHECK_INT(gotime_parse_ms("1e300h"), -1); /* beyond int64_t: refused, not undefined */
 	CHECK_INT(gotime_parse_ms("1h"), 3600000);
 	CHECK_INT(gotime_parse_ms("60m"), 3600000);
 	CHECK_INT(gotime_parse_ms("abc"), -1);

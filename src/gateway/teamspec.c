@@ -1,0 +1,189 @@
+/* teamspec.c — what an operator may send about a team, checked without a
+ * connection in sight: the JSON body of a create or PATCH, the If-Match
+ * header, the X-Operator label. Every check returns an apierr (status,
+ * code, message) that admin.c sends; the fuzzer (tests/fuzz/fuzz_admin.c)
+ * drives the same functions. */
+#include "gateway.h"
+
+#include <ctype.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util.h"
+
+int apierr_set(struct apierr *e, int status, const char *code, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	free(e->msg);
+	e->status = status;
+	e->code = code;
+	if (vasprintf(&e->msg, fmt, ap) < 0)
+		e->msg = NULL;
+	va_end(ap);
+	return -1;
+}
+
+void apierr_clear(struct apierr *e)
+{
+	free(e->msg);
+	e->msg = NULL;
+}
+
+int spec_only_fields(json_t *j, const char *const *allowed, struct apierr *e)
+{
+	const char *k;
+	json_t *v;
+	json_object_foreach(j, k, v) {
+		bool ok = false;
+		for (const char *const *a = allowed; *a && !ok; a++)
+			ok = strcmp(*a, k) == 0;
+		if (!ok)
+			return apierr_set(e, 400, "unknown_field", "Unknown field '%s'.", k);
+	}
+	return 0;
+}
+
+/* an allowed_models array: an allocated, NULL-ended list, or NULL */
+static char **models_arg(json_t *a, spec_model_known known, void *arg, int *n, struct apierr *e)
+{
+	if (!json_is_array(a)) {
+		apierr_set(e, 400, "invalid_value", "'allowed_models' must be an array of model ids.");
+		return NULL;
+	}
+	char **out = xcalloc(json_array_size(a) + 1, sizeof *out);
+	*n = 0;
+	size_t i;
+	json_t *v;
+	json_array_foreach(a, i, v) {
+		const char *m = json_string_value(v);
+		bool dup = false;
+		for (int k = 0; m && k < *n; k++)
+			dup = dup || strcmp(out[k], m) == 0;
+		if (!m || dup || !known(arg, m)) {
+			if (!m)
+				apierr_set(e, 400, "invalid_value", "'allowed_models' must hold strings.");
+			else if (dup)
+				apierr_set(e, 422, "duplicate_model", "Model '%s' is listed twice.", m);
+			else
+				apierr_set(e, 422, "unknown_model",
+					   "Model '%s' is not known to the gateway (not in the prices table nor in "
+					   "Groq's model list). See GET /admin/v1/models.",
+					   m);
+			for (int k = 0; k < *n; k++)
+				free(out[k]);
+			free(out);
+			return NULL;
+		}
+		out[(*n)++] = xstrdup(m);
+	}
+	return out;
+}
+
+static int int_arg(json_t *j, const char *name, int64_t lo, int64_t hi, int64_t *out, struct apierr *e)
+{
+	json_t *v = json_object_get(j, name);
+	if (!v)
+		return 0;
+	if (!json_is_integer(v) || json_integer_value(v) < lo || json_integer_value(v) > hi)
+		return apierr_set(e, 400, "invalid_value", "'%s' must be an integer from %lld to %lld.", name,
+				  (long long)lo, (long long)hi);
+	*out = json_integer_value(v);
+	return 1;
+}
+
+static int usd_arg(json_t *j, const char *name, int64_t *out, struct apierr *e)
+{
+	json_t *v = json_object_get(j, name);
+	if (!v)
+		return 0;
+	if (!json_is_number(v) || !(json_number_value(v) >= 0) || json_number_value(v) > 1e9)
+		return apierr_set(e, 400, "invalid_value", "'%s' must be a number of USD from 0 to 1e9.", name);
+	*out = (int64_t)llround(json_number_value(v) * NUSD_PER_USD);
+	return 1;
+}
+
+int spec_team_fields(struct team *t, json_t *j, spec_model_known known, void *arg, struct apierr *e)
+{
+	json_t *v;
+	if ((v = json_object_get(j, "name"))) {
+		if (!json_is_string(v) || !json_string_length(v) || json_string_length(v) > 200)
+			return apierr_set(e, 400, "invalid_value", "'name' must be a non-empty string (200 chars at most).");
+		free(t->name);
+		t->name = xstrdup(json_string_value(v));
+	}
+	if ((v = json_object_get(j, "allowed_models"))) {
+		int n;
+		char **m = models_arg(v, known, arg, &n, e);
+		if (!m)
+			return -1;
+		for (int i = 0; i < t->nmodels; i++)
+			free(t->models[i]);
+		free(t->models);
+		t->models = m;
+		t->nmodels = n;
+	}
+	if (int_arg(j, "max_tokens_per_request", 1, 10000000, &t->max_tokens, e) < 0 ||
+	    int_arg(j, "rpm_limit", 1, 1000000, &t->rpm_limit, e) < 0 ||
+	    int_arg(j, "queue_max_wait_ms", 0, 600000, &t->queue_wait_ms, e) < 0 ||
+	    usd_arg(j, "monthly_budget_usd", &t->budget_nusd, e) < 0)
+		return -1;
+	if ((v = json_object_get(j, "rpm_mode"))) {
+		const char *s = json_string_value(v);
+		if (!s || (strcmp(s, "reject") && strcmp(s, "queue")))
+			return apierr_set(e, 400, "invalid_value", "'rpm_mode' must be \"reject\" or \"queue\".");
+		t->rpm_mode = strcmp(s, "queue") == 0 ? RPM_QUEUE : RPM_REJECT;
+	}
+	if ((v = json_object_get(j, "auto_pause"))) {
+		if (!json_is_boolean(v))
+			return apierr_set(e, 400, "invalid_value", "'auto_pause' must be true or false.");
+		t->auto_pause = json_is_true(v);
+	}
+	if ((v = json_object_get(j, "alert_thresholds"))) {
+		size_t i;
+		json_t *x;
+		int prev = 0, n = 0, th[MAX_THRESHOLDS];
+		if (!json_is_array(v) || json_array_size(v) > MAX_THRESHOLDS)
+			return apierr_set(e, 400, "invalid_value",
+					  "'alert_thresholds' must be an array of up to 8 percentages.");
+		json_array_foreach(v, i, x) {
+			if (!json_is_integer(x) || json_integer_value(x) <= prev || json_integer_value(x) > 100)
+				return apierr_set(e, 400, "invalid_value",
+						  "'alert_thresholds' must be increasing integers in 1..100, e.g. [50, 80, 95].");
+			prev = (int)json_integer_value(x);
+			th[n++] = prev;
+		}
+		memcpy(t->thresholds, th, sizeof th);
+		t->nthresholds = n;
+	}
+	return 0;
+}
+
+int spec_if_match(const char *h, int64_t *ver)
+{
+	char v[64];
+	snprintf(v, sizeof v, "%s", h);
+	char *s = str_trim(v);
+	if (str_starts(s, "W/"))
+		s += 2;
+	size_t n = strlen(s);
+	if (n >= 2 && s[0] == '"' && s[n - 1] == '"') {
+		s[n - 1] = '\0';
+		s++;
+	}
+	if (strcmp(s, "*") == 0)
+		return 0;
+	return parse_i64(s, ver) ? 1 : -1;
+}
+
+void spec_label(const char *in, char *out, size_t n)
+{
+	size_t j = 0;
+	for (const char *s = in; *s && j + 1 < n; s++)
+		if (isprint((unsigned char)*s))
+			out[j++] = *s;
+	if (n)
+		out[j] = '\0';
+}
