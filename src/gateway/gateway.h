@@ -334,6 +334,8 @@ struct gateway {
 	int64_t month_from, month_to; /* the current UTC month, cached */
 	struct ledger *ledger;  /* ledger rows, and the store's health */
 	buf logbuf;             /* request log lines not yet written */
+	int64_t log_sec;        /* the second log_ts shows */
+	char log_ts[32];
 	struct event *logflush;
 };
 

@@ -145,10 +145,14 @@ static int record(struct preq *p, int status, const char *reason, struct usage *
 	if (reason)
 		metrics_reject(g->metrics, reason);
 	/* the request log line, written directly: it runs once per request */
-	char ts[32];
-	time_iso(now, ts, sizeof ts);
+	if (now / 1000 != g->log_sec) { /* formatted once a second */
+		g->log_sec = now / 1000;
+		time_iso(now, g->log_ts, sizeof g->log_ts);
+	}
 	buf *l = &g->logbuf;
-	buf_addf(l, "{\"time\":\"%s\",\"level\":\"info\",\"msg\":\"request\",\"path\":", ts);
+	buf_adds(l, "{\"time\":\"");
+	buf_adds(l, g->log_ts);
+	buf_adds(l, "\",\"level\":\"info\",\"msg\":\"request\",\"path\":");
 	json_str(l, p->path ? p->path : "");
 	buf_addf(l, ",\"status\":%d,\"latency_us\":%lld,\"stream\":%s", status, (long long)lat_us,
 		 p->stream ? "true" : "false");
@@ -175,8 +179,9 @@ static int record(struct preq *p, int status, const char *reason, struct usage *
 		json_str(l, reason);
 	}
 	if (u && u->seen)
-		buf_addf(l, ",\"prompt_tokens\":%lld,\"completion_tokens\":%lld,\"cost_usd\":%.9f",
-			 (long long)u->prompt, (long long)u->completion, (double)cost / NUSD_PER_USD);
+		buf_addf(l, ",\"prompt_tokens\":%lld,\"completion_tokens\":%lld,\"cost_usd\":%lld.%09lld",
+			 (long long)u->prompt, (long long)u->completion, (long long)(cost / NUSD_PER_USD),
+			 (long long)(cost % NUSD_PER_USD)); /* cost >= 0: no float formatting per request */
 	if (rc != 0)
 		buf_adds(l, ",\"ledger\":\"pending\"");
 	buf_adds(l, "}\n");
