@@ -219,4 +219,16 @@ reconcile "big's slow streams" "$FP2"
 check_eq "the store is intact" ok "$(sql 'pragma integrity_check')"
 stop_gateway
 check_eq "and the gateway stops cleanly (exit 0)" 0 "$GW_RC"
+
+# a crash: whatever it prints holds no secret
+start_gateway
+chatq "$ATOK" > /dev/null
+kill -SEGV "$GW_PID"
+wait "$GW_PID" 2>/dev/null
+check "a crashed gateway is gone" bash -c "! kill -0 $GW_PID 2>/dev/null"
+leaks=0
+for s in "$KEY1" "$KEY2" "$KEY3" "$ATOK" "$BTOK" "$QTOK" "$OP_TOKEN" "$VIEW_TOKEN"; do
+	grep -rqF -- "$s" "$T"/*.log && leaks=$((leaks + 1))
+done
+check_eq "no Groq key, client token or admin token in any log or crash output" 0 "$leaks"
 done_testing
