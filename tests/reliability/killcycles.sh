@@ -108,7 +108,7 @@ for cycle in $(seq 1 "$CYCLES"); do
 	echo "$st" > "$T/pause.acked"; echo "$st" > "$T/pause.sent"
 done
 a=$(wc -l < "$T/ans-alpha"); s=$(wc -l < "$T/ans-stream"); g=$(wc -l < "$T/ans-gamma")
-echo "# $CYCLES kill -9 cycles: clients saw $a plain, $s streamed and $g gamma answers; $(sql 'select count(*) from audit') audit records"
+echo "# $CYCLES kill -9 cycles: clients saw $a plain, $s streamed and $g gamma answers; $(sql 'select count(*) from audit') audit records ($(sql "select count(*) from audit where action like 'team.pause'") pauses, $(sql "select count(*) from audit where action = 'key.rotation.complete'") rotations completed)"
 check "the load was real ($((a + s + g)) answered requests)" test $((a + s + g)) -ge $((CYCLES * 5))
 check_eq "every answered request was in the ledger after each restart" "$CYCLES/$CYCLES" "$good_ledger/$CYCLES"
 check_eq "nothing in the ledger that Groq did not serve" "$CYCLES/$CYCLES" "$good_phantom/$CYCLES"
