@@ -17,6 +17,9 @@ void *xmalloc(size_t n);
 void *xcalloc(size_t n, size_t size);
 void *xrealloc(void *p, size_t n);
 char *xstrdup(const char *s);
+/* a, b, ... concatenated (the list ends with NULL): no format parsing,
+ * for strings built once per request */
+char *xconcat(const char *first, ...);
 char *xstrndup(const char *s, size_t n);
 char *xasprintf(const char *fmt, ...) GG_PRINTF(1, 2);
 char *xvasprintf(const char *fmt, va_list ap) GG_PRINTF(1, 0);

@@ -221,3 +221,23 @@ int report(const char *prog, const char *what, char *cause, int code)
 	free(cause);
 	return code;
 }
+
+char *xconcat(const char *first, ...)
+{
+	va_list ap;
+	size_t n = 0;
+	va_start(ap, first);
+	for (const char *s = first; s; s = va_arg(ap, const char *))
+		n += strlen(s);
+	va_end(ap);
+	char *out = xmalloc(n + 1), *p = out;
+	va_start(ap, first);
+	for (const char *s = first; s; s = va_arg(ap, const char *)) {
+		size_t l = strlen(s);
+		memcpy(p, s, l);
+		p += l;
+	}
+	va_end(ap);
+	*p = '\0';
+	return out;
+}

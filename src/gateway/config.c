@@ -106,9 +106,10 @@ int config_load(const char *path, struct gw_config *g, char **cause)
 		goto out;
 	}
 	if ((n = conf_child(root, "upstream"))) {
-		static const char *const k[] = { "base_url", "timeout_ms", "connect_timeout_ms" };
+		static const char *const k[] = { "base_url", "timeout_ms", "connect_timeout_ms", "ca_file" };
 		if (check_known(c, n, k, ARRAY_LEN(k), cause) < 0 ||
 		    get_str(c, n, "base_url", &g->upstream_base, cause) < 0 ||
+		    get_str(c, n, "ca_file", &g->upstream_ca_file, cause) < 0 ||
 		    get_pos(c, n, "timeout_ms", &g->upstream_timeout_ms, cause) < 0 ||
 		    get_pos(c, n, "connect_timeout_ms", &g->upstream_connect_timeout_ms, cause) < 0)
 			goto out;
@@ -238,6 +239,7 @@ void config_free(struct gw_config *g)
 	free(g->prices);
 	free(g->secret_hook);
 	free(g->webhook_url);
+	free(g->upstream_ca_file);
 	free(g->tls_cert);
 	free(g->tls_key);
 	free(g->log_path);

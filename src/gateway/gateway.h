@@ -34,6 +34,7 @@ struct gw_config {
 	char *path;
 	char *listen, *admin_listen;       /* admin_listen NULL: same listener */
 	char *upstream_base;
+	char *upstream_ca_file;  /* CAs for https upstreams and webhooks; NULL: the system's */
 	int64_t upstream_timeout_ms, upstream_connect_timeout_ms;
 	char *store_path;
 	char *admin_tokens_file;
@@ -248,7 +249,7 @@ int stage_policy(const struct team *t, const char *model, json_t *body, int64_t 
 /* rate limit: 0 admitted, -1 with a 429 verdict (retry_ms set). */
 int stage_ratelimit(struct team *t, int64_t now, struct verdict *v);
 
-/* ---- upstream.c: libcurl multi on the libevent loop ---------------- */
+/* ---- upstream.c: outgoing HTTP/1.1 on the libevent loop ------------- */
 struct upstream;
 struct utx;
 struct utx_cbs {
@@ -256,7 +257,9 @@ struct utx_cbs {
 	void (*on_data)(void *arg, const char *data, size_t len);
 	void (*on_done)(void *arg, int ok, const char *err);          /* err NULL when ok */
 };
-struct upstream *upstream_new(struct event_base *base);
+/* ca_file: the CAs to trust for https (NULL: the system's) */
+struct upstream *upstream_new(struct event_base *base, const char *ca_file);
+const char *upstream_engine(const struct upstream *u); /* for the start-up log */
 void upstream_free(struct upstream *u);
 /* Starts a transfer; body may be NULL. headers is a NULL-terminated list
  * of "Name: value". Returns the transfer, owned by upstream until on_done

@@ -425,7 +425,7 @@ int main(int argc, char **argv)
 	g->metrics = metrics_new();
 	g->base = event_base_new();
 	g->ledger = ledger_new(g);
-	g->up = upstream_new(g->base);
+	g->up = upstream_new(g->base, g->cfg.upstream_ca_file);
 	g->http = new_http(g, handle_main);
 	if (g->cfg.tls_cert && tls_setup(g, &cause) != 0) {
 		return report("groqgated", NULL, cause, 1);
@@ -443,9 +443,10 @@ int main(int argc, char **argv)
 	if (g->admin_http)
 		printf("%s\n", g->admin_addr);
 	fflush(stdout);
-	gw_log(g, json_pack("{s:s,s:s,s:s,s:s,s:s,s:i,s:i,s:i}", "level", "info", "msg", "groqgated started", "listen",
-			    g->addr, "upstream", g->cfg.upstream_base, "tls", g->cfg.tls_cert ? "on" : "off", "teams",
-			    g->reg.nteams, "keys", g->reg.nkeys, "tokens", g->reg.ntokens));
+	gw_log(g, json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:i,s:i,s:i}", "level", "info", "msg", "groqgated started",
+			    "listen", g->addr, "upstream", g->cfg.upstream_base, "upstream_client", upstream_engine(g->up),
+			    "tls", g->cfg.tls_cert ? "on" : "off", "teams", g->reg.nteams, "keys", g->reg.nkeys, "tokens",
+			    g->reg.ntokens));
 	struct event *sigs[3] = { evsignal_new(g->base, SIGTERM, on_term, g), evsignal_new(g->base, SIGINT, on_term, g),
 				  evsignal_new(g->base, SIGHUP, on_hup, g) };
 	for (int i = 0; i < 3; i++)

@@ -154,8 +154,11 @@ static int record(struct preq *p, int status, const char *reason, struct usage *
 	buf_adds(l, g->log_ts);
 	buf_adds(l, "\",\"level\":\"info\",\"msg\":\"request\",\"path\":");
 	json_str(l, p->path ? p->path : "");
-	buf_addf(l, ",\"status\":%d,\"latency_us\":%lld,\"stream\":%s", status, (long long)lat_us,
-		 p->stream ? "true" : "false");
+	buf_adds(l, ",\"status\":");
+	buf_addi(l, status);
+	buf_adds(l, ",\"latency_us\":");
+	buf_addi(l, lat_us);
+	buf_adds(l, p->stream ? ",\"stream\":true" : ",\"stream\":false");
 	if (p->t) {
 		buf_adds(l, ",\"team\":");
 		json_str(l, p->t->id);
@@ -178,10 +181,18 @@ static int record(struct preq *p, int status, const char *reason, struct usage *
 		buf_adds(l, ",\"reason\":");
 		json_str(l, reason);
 	}
-	if (u && u->seen)
-		buf_addf(l, ",\"prompt_tokens\":%lld,\"completion_tokens\":%lld,\"cost_usd\":%lld.%09lld",
-			 (long long)u->prompt, (long long)u->completion, (long long)(cost / NUSD_PER_USD),
-			 (long long)(cost % NUSD_PER_USD)); /* cost >= 0: no float formatting per request */
+	if (u && u->seen) { /* integers only: no printf per request */
+		buf_adds(l, ",\"prompt_tokens\":");
+		buf_addi(l, u->prompt);
+		buf_adds(l, ",\"completion_tokens\":");
+		buf_addi(l, u->completion);
+		buf_adds(l, ",\"cost_usd\":");
+		buf_addi(l, cost / NUSD_PER_USD);
+		char frac[11] = ".000000000";
+		for (int64_t i = 9, f = cost % NUSD_PER_USD; i > 0 && f > 0; i--, f /= 10)
+			frac[i] = (char)('0' + f % 10);
+		buf_adds(l, frac);
+	}
 	if (rc != 0)
 		buf_adds(l, ",\"ledger\":\"pending\"");
 	buf_adds(l, "}\n");
@@ -548,9 +559,9 @@ static void forward(struct preq *p)
 	ukey_count(k, gw_now(g));
 	p->tok->last_used_at = gw_now(g);
 	const char *q = evhttp_uri_get_query(evhttp_request_get_evhttp_uri(p->req));
-	char *url = xasprintf("%s%s%s%s", g->cfg.upstream_base, p->path, q ? "?" : "", q ? q : "");
-	char *auth = xasprintf("Authorization: Bearer %s", p->secret);
-	char *ct = xasprintf("Content-Type: %s", p->ctype ? p->ctype : "application/json");
+	char *url = xconcat(g->cfg.upstream_base, p->path, q ? "?" : "", q ? q : "", NULL);
+	char *auth = xconcat("Authorization: Bearer ", p->secret, NULL);
+	char *ct = xconcat("Content-Type: ", p->ctype ? p->ctype : "application/json", NULL);
 	const char *hdrs[] = { auth, ct, "User-Agent: groqgated/" GG_VERSION, NULL };
 	const char *body = p->raw;
 	size_t len = p->raw_len;

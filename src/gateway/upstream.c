@@ -1,293 +1,785 @@
-/* upstream.c — outgoing HTTP on the gateway's libevent loop through
- * libcurl's multi interface (the "hiperfifo" pattern): curl tells us which
- * sockets to watch and when to wake it; we never block. The multi handle's
- * connection cache keeps upstream connections (and TLS sessions) alive. */
+/* upstream.c — outgoing HTTP/1.1 on the gateway's libevent loop: a small
+ * client made for talking to one API host all day. Connections (plain or
+ * TLS, verified against the system's CAs or upstream.ca_file) are kept
+ * alive and reused per scheme, host and port; names resolve through evdns,
+ * never blocking the loop. A request is written in one go; the answer is
+ * parsed as it arrives (status line, headers, then a body by length, in
+ * chunks, or until close) and handed on as it comes, so streams pass
+ * through event by event. A reused connection that the server had already
+ * closed is retried once on a fresh one, before any byte of an answer.
+ *
+ * When the environment names an outgoing proxy (http_proxy, https_proxy,
+ * all_proxy) every request goes through libcurl instead
+ * (upstream_curl.c), which knows how to use one.
+ *
+ * Ownership: a transfer belongs to this module from upstream_start until
+ * its on_done has been called, or until utx_cancel; no callback runs from
+ * inside upstream_start or utx_cancel. */
 #include "gateway.h"
+#include "upstream_engine.h"
 
-#include <curl/curl.h>
+#include <errno.h>
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
+#include <event2/dns.h>
 #include <event2/event.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
 
 #include "buf.h"
 #include "util.h"
 
-#define POOL_MAX 256
+#define IDLE_MAX 128          /* idle connections kept */
+#define IDLE_TIMEOUT_S 45     /* closed before the server would close them */
+#define HEAD_MAX (64 * 1024)  /* the largest response head accepted */
+#define DELIVER_MAX (64 * 1024)
 
-struct upstream {
-	CURLM *multi;
-	struct event_base *base;
-	struct event *timer;
-	int running, active;
-	CURL *pool[POOL_MAX]; /* easy handles kept for reuse: creating one costs */
-	int npool;
+enum rstate { R_STATUS, R_HEADERS, R_BODY_LEN, R_BODY_CLOSE, R_CHUNK_SIZE, R_CHUNK_DATA, R_CHUNK_END,
+	      R_TRAILERS };
+
+struct hconn {
+	struct upstream *u;
+	struct bufferevent *bev;
+	char *key;          /* "https://host:port": what it can be reused for */
+	struct utx *t;      /* the transfer on it; NULL while idle */
+	struct hconn *next; /* the idle list */
+	int uses;
+	bool connected;
 };
 
-struct sockinfo {
-	struct event *ev;
-	struct upstream *u;
+struct upstream {
+	struct event_base *base;
+	struct evdns_base *dns;
+	SSL_CTX *ssl;
+	char *ca_file;
+	struct hconn *idle;
+	int nidle, active;
+	struct curlup *curl; /* an outgoing proxy is set: everything goes there */
 };
 
 struct utx {
 	struct upstream *u;
-	CURL *e;
-	struct curl_slist *hdrs;
-	char *body;
+	struct curlup_tx *c; /* the libcurl engine's transfer (proxy mode) */
 	const struct utx_cbs *cbs;
 	void *arg;
+	struct hconn *conn;
+	struct evbuffer *req; /* the request, kept for one retry */
+	char *key, *host;
+	int port;
+	bool tls;
+	enum rstate st;
+	long status;
 	buf head;
-	bool head_done, paused;
-	struct event *ttfb; /* time to first byte */
-	bool timed_out;
-	char err[CURL_ERROR_SIZE];
+	int64_t remaining;
+	bool skip_block, chunked, has_length, close_after, head_done, paused, got_bytes, retried, no_body, in_cb,
+		cancelled, eof;
+	int64_t content_length, connect_timeout_ms;
+	struct event *ttfb;   /* time to first byte */
+	struct event *ctimer; /* connect timeout, or a failure reported later */
+	char *later;          /* that failure's message */
 };
 
-static void finish(struct upstream *u, struct utx *t, int ok, const char *err);
+/* ---- connections ------------------------------------------------------ */
 
-static void check_done(struct upstream *u)
+static void conn_free(struct hconn *c)
 {
-	CURLMsg *m;
-	int left;
-	while ((m = curl_multi_info_read(u->multi, &left))) {
-		if (m->msg != CURLMSG_DONE)
-			continue;
-		struct utx *t = NULL;
-		curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&t);
-		CURLcode rc = m->data.result;
-		if (rc == CURLE_OK)
-			finish(u, t, 1, NULL);
-		else
-			finish(u, t, 0, t->err[0] ? t->err : curl_easy_strerror(rc));
-	}
-}
-
-static void on_event(evutil_socket_t fd, short kind, void *arg)
-{
-	struct upstream *u = arg;
-	int action = (kind & EV_READ ? CURL_CSELECT_IN : 0) | (kind & EV_WRITE ? CURL_CSELECT_OUT : 0);
-	curl_multi_socket_action(u->multi, fd, action, &u->running);
-	check_done(u);
-	if (u->running <= 0 && evtimer_pending(u->timer, NULL))
-		evtimer_del(u->timer);
-}
-
-static void on_timer(evutil_socket_t fd, short kind, void *arg)
-{
-	(void)fd;
-	(void)kind;
-	struct upstream *u = arg;
-	curl_multi_socket_action(u->multi, CURL_SOCKET_TIMEOUT, 0, &u->running);
-	check_done(u);
-}
-
-static int sock_cb(CURL *e, curl_socket_t s, int what, void *userp, void *socketp)
-{
-	(void)e;
-	struct upstream *u = userp;
-	struct sockinfo *si = socketp;
-	if (what == CURL_POLL_REMOVE) {
-		if (si) {
-			event_free(si->ev);
-			free(si);
-			curl_multi_assign(u->multi, s, NULL);
-		}
-		return 0;
-	}
-	short kind = (short)((what & CURL_POLL_IN ? EV_READ : 0) | (what & CURL_POLL_OUT ? EV_WRITE : 0) | EV_PERSIST);
-	if (!si) {
-		si = xcalloc(1, sizeof *si);
-		si->u = u;
-		curl_multi_assign(u->multi, s, si);
-	} else {
-		event_free(si->ev);
-	}
-	si->ev = event_new(u->base, s, kind, on_event, u);
-	event_add(si->ev, NULL);
-	return 0;
-}
-
-static int timer_cb(CURLM *multi, long timeout_ms, void *userp)
-{
-	(void)multi;
-	struct upstream *u = userp;
-	if (timeout_ms < 0) {
-		evtimer_del(u->timer);
-		return 0;
-	}
-	struct timeval tv = { timeout_ms / 1000, (timeout_ms % 1000) * 1000 };
-	evtimer_add(u->timer, &tv);
-	return 0;
-}
-
-struct upstream *upstream_new(struct event_base *base)
-{
-	struct upstream *u = xcalloc(1, sizeof *u);
-	u->base = base;
-	u->multi = curl_multi_init();
-	u->timer = evtimer_new(base, on_timer, u);
-	curl_multi_setopt(u->multi, CURLMOPT_SOCKETFUNCTION, sock_cb);
-	curl_multi_setopt(u->multi, CURLMOPT_SOCKETDATA, u);
-	curl_multi_setopt(u->multi, CURLMOPT_TIMERFUNCTION, timer_cb);
-	curl_multi_setopt(u->multi, CURLMOPT_TIMERDATA, u);
-	curl_multi_setopt(u->multi, CURLMOPT_MAXCONNECTS, 512L);
-	return u;
-}
-
-void upstream_free(struct upstream *u)
-{
-	if (!u)
+	if (!c)
 		return;
-	for (int i = 0; i < u->npool; i++)
-		curl_easy_cleanup(u->pool[i]);
-	curl_multi_cleanup(u->multi);
-	event_free(u->timer);
-	free(u);
+	if (c->t)
+		c->t->conn = NULL;
+	bufferevent_free(c->bev);
+	free(c->key);
+	free(c);
 }
 
-int upstream_active(const struct upstream *u)
+static void idle_remove(struct upstream *u, struct hconn *c)
 {
-	return u->active;
+	for (struct hconn **pp = &u->idle; *pp; pp = &(*pp)->next)
+		if (*pp == c) {
+			*pp = c->next;
+			u->nidle--;
+			break;
+		}
+	c->next = NULL;
 }
 
-static void utx_release(struct utx *t)
+static void read_cb(struct bufferevent *bev, void *arg);
+static void event_cb(struct bufferevent *bev, short what, void *arg);
+
+static void idle_put(struct hconn *c)
 {
-	curl_multi_remove_handle(t->u->multi, t->e);
-	if (t->u->npool < POOL_MAX) {
-		curl_easy_reset(t->e);
-		t->u->pool[t->u->npool++] = t->e;
-	} else {
-		curl_easy_cleanup(t->e);
+	struct upstream *u = c->u;
+	c->t = NULL;
+	if (u->nidle >= IDLE_MAX) {
+		conn_free(c);
+		return;
 	}
-	curl_slist_free_all(t->hdrs);
+	struct timeval tv = { IDLE_TIMEOUT_S, 0 };
+	bufferevent_set_timeouts(c->bev, &tv, NULL);
+	bufferevent_enable(c->bev, EV_READ); /* to see the server close it */
+	c->next = u->idle;
+	u->idle = c;
+	u->nidle++;
+}
+
+static struct hconn *idle_take(struct upstream *u, const char *key)
+{
+	for (struct hconn *c = u->idle; c; c = c->next)
+		if (strcmp(c->key, key) == 0) {
+			idle_remove(u, c);
+			bufferevent_set_timeouts(c->bev, NULL, NULL);
+			return c;
+		}
+	return NULL;
+}
+
+static SSL_CTX *client_ctx(struct upstream *u, char **err)
+{
+	if (u->ssl)
+		return u->ssl;
+	SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+	if (!ctx) {
+		*err = xstrdup("cannot create a TLS context");
+		return NULL;
+	}
+	SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
+	int ok = u->ca_file ? SSL_CTX_load_verify_locations(ctx, u->ca_file, NULL)
+			    : SSL_CTX_set_default_verify_paths(ctx);
+	if (ok != 1) {
+		*err = xasprintf("cannot load CA certificates%s%s", u->ca_file ? " from " : "",
+				 u->ca_file ? u->ca_file : "");
+		SSL_CTX_free(ctx);
+		return NULL;
+	}
+	return u->ssl = ctx;
+}
+
+/* ---- finishing -------------------------------------------------------- */
+
+static void tx_free(struct utx *t)
+{
 	if (t->ttfb)
 		event_free(t->ttfb);
-	if (t->body) {
-		memset(t->body, 0, strlen(t->body));
-		free(t->body);
-	}
+	if (t->ctimer)
+		event_free(t->ctimer);
+	if (t->req)
+		evbuffer_free(t->req);
 	buf_free(&t->head);
-	t->u->active--;
+	free(t->key);
+	free(t->host);
+	free(t->later);
 	free(t);
 }
 
-static void finish(struct upstream *u, struct utx *t, int ok, const char *err)
+static void finish(struct utx *t, int ok, const char *err)
 {
-	(void)u;
 	const struct utx_cbs *cbs = t->cbs;
 	void *arg = t->arg;
-	char msg[CURL_ERROR_SIZE + 32];
-	snprintf(msg, sizeof msg, "%s", t->timed_out ? "timeout" : err ? err : "");
-	if (ok && !t->head_done) {
-		ok = 0;
-		snprintf(msg, sizeof msg, "upstream closed without a response");
+	char msg[300];
+	snprintf(msg, sizeof msg, "%s", err ? err : "");
+	t->u->active--;
+	if (t->conn) {
+		struct hconn *c = t->conn;
+		t->conn = NULL;
+		c->t = NULL;
+		if (ok && !t->close_after && evbuffer_get_length(bufferevent_get_input(c->bev)) == 0)
+			idle_put(c);
+		else
+			conn_free(c);
 	}
-	utx_release(t);
+	tx_free(t);
 	cbs->on_done(arg, ok, ok ? NULL : msg);
 }
 
-static size_t hdr_cb(char *p, size_t size, size_t n, void *arg)
+static void tx_fail(struct utx *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void tx_fail(struct utx *t, const char *fmt, ...)
 {
-	struct utx *t = arg;
-	size_t len = size * n;
-	if (len >= 5 && memcmp(p, "HTTP/", 5) == 0) {
-		buf_reset(&t->head); /* a new response block (e.g. after 100) */
-		return len;
-	}
-	if (len <= 2 && (p[0] == '\r' || p[0] == '\n')) {
-		long status = 0;
-		curl_easy_getinfo(t->e, CURLINFO_RESPONSE_CODE, &status);
-		if (status >= 100 && status < 200)
-			return len;
-		t->head_done = true;
-		if (t->ttfb) {
-			event_free(t->ttfb);
-			t->ttfb = NULL;
-		}
-		t->cbs->on_head(t->arg, status, t->head.data ? t->head.data : "");
-		return len;
-	}
-	buf_add(&t->head, p, len);
-	return len;
+	char msg[300];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	t->close_after = true;
+	finish(t, 0, msg);
 }
 
-static size_t write_cb(char *p, size_t size, size_t n, void *arg)
+static void later_cb(evutil_socket_t fd, short what, void *arg)
 {
+	(void)fd;
+	(void)what;
 	struct utx *t = arg;
-	if (t->paused)
-		return CURL_WRITEFUNC_PAUSE; /* curl hands the same bytes again on resume */
-	t->cbs->on_data(t->arg, p, size * n);
-	return size * n;
+	if (t->later)
+		tx_fail(t, "%s", t->later);
+	else
+		tx_fail(t, "connection to %s:%d timed out after %lld ms", t->host, t->port,
+		     (long long)t->connect_timeout_ms);
+}
+
+/* a failure found inside upstream_start is reported from the loop */
+static void fail_later(struct utx *t, const char *msg)
+{
+	free(t->later);
+	t->later = xstrdup(msg);
+	if (t->ctimer)
+		event_free(t->ctimer);
+	t->ctimer = evtimer_new(t->u->base, later_cb, t);
+	struct timeval tv = { 0, 0 };
+	evtimer_add(t->ctimer, &tv);
 }
 
 static void on_ttfb(evutil_socket_t fd, short what, void *arg)
 {
 	(void)fd;
 	(void)what;
-	struct utx *t = arg;
-	t->timed_out = true;
-	finish(t->u, t, 0, "timeout");
+	tx_fail(arg, "timeout");
 }
 
-struct utx *upstream_start(struct upstream *u, const char *method, const char *url,
-			   const char *const *headers, const char *body, size_t len,
-			   int64_t timeout_ms, int64_t connect_timeout_ms,
+/* ---- reading the answer ------------------------------------------------ */
+
+/* Calls back into the caller; false when the transfer was cancelled from
+ * inside (it is freed here then). */
+static bool cb_head(struct utx *t)
+{
+	t->in_cb = true;
+	t->cbs->on_head(t->arg, t->status, t->head.data ? t->head.data : "");
+	t->in_cb = false;
+	if (!t->cancelled)
+		return true;
+	t->u->active--;
+	conn_free(t->conn);
+	tx_free(t);
+	return false;
+}
+
+static bool deliver(struct utx *t, struct evbuffer *in, size_t n)
+{
+	while (n) {
+		struct evbuffer_iovec v;
+		if (evbuffer_peek(in, (ev_ssize_t)(n < DELIVER_MAX ? n : DELIVER_MAX), NULL, &v, 1) < 1)
+			break;
+		size_t k = v.iov_len < n ? v.iov_len : n;
+		t->in_cb = true;
+		t->cbs->on_data(t->arg, v.iov_base, k);
+		t->in_cb = false;
+		evbuffer_drain(in, k);
+		n -= k;
+		if (t->cancelled) {
+			t->u->active--;
+			conn_free(t->conn);
+			tx_free(t);
+			return false;
+		}
+	}
+	return true;
+}
+
+static void head_line(struct utx *t, char *line)
+{
+	char *colon = strchr(line, ':');
+	if (!colon)
+		return;
+	*colon = '\0';
+	char *v = colon + 1;
+	while (*v == ' ' || *v == '\t')
+		v++;
+	if (strcasecmp(line, "content-length") == 0) {
+		t->has_length = parse_i64(v, &t->content_length) && t->content_length >= 0;
+	} else if (strcasecmp(line, "transfer-encoding") == 0) {
+		t->chunked = strcasestr(v, "chunked") != NULL;
+	} else if (strcasecmp(line, "connection") == 0 && strcasestr(v, "close")) {
+		t->close_after = true;
+	}
+	buf_adds(&t->head, line);
+	buf_adds(&t->head, ": ");
+	buf_adds(&t->head, v);
+	buf_adds(&t->head, "\r\n");
+}
+
+/* Parses what has arrived. Returns false when the transfer is over (done,
+ * failed or cancelled from a callback: t is freed), true while it waits
+ * for more. */
+static bool process(struct utx *t)
+{
+	struct evbuffer *in = bufferevent_get_input(t->conn->bev);
+	if (evbuffer_get_length(in))
+		t->got_bytes = true;
+	while (!t->paused) {
+		size_t n;
+		char *line;
+		switch (t->st) {
+		case R_STATUS:
+		case R_HEADERS:
+		case R_CHUNK_SIZE:
+		case R_CHUNK_END:
+		case R_TRAILERS:
+			line = evbuffer_readln(in, &n, EVBUFFER_EOL_CRLF);
+			if (!line) {
+				if (evbuffer_get_length(in) > HEAD_MAX) {
+					tx_fail(t, "upstream sent a line longer than %d bytes", HEAD_MAX);
+					return false;
+				}
+				return true;
+			}
+			break;
+		default:
+			line = NULL;
+		}
+		switch (t->st) {
+		case R_STATUS: {
+			/* "HTTP/1.1 200 OK" */
+			const char *l = line;
+			bool http = strncmp(l, "HTTP/", 5) == 0 && l[5] >= '0' && l[5] <= '9' && l[6] == '.' &&
+				    l[7] >= '0' && l[7] <= '9' && l[8] == ' ';
+			int major = http ? l[5] - '0' : 0, minor = http ? l[7] - '0' : 0, code = 0;
+			for (int i = 9; http && i < 12; i++)
+				if (l[i] >= '0' && l[i] <= '9')
+					code = code * 10 + (l[i] - '0');
+				else
+					http = false;
+			if (!http || code < 100) {
+				free(line);
+				tx_fail(t, "upstream answered something that is not HTTP");
+				return false;
+			}
+			free(line);
+			t->status = code;
+			t->skip_block = code < 200;
+			if (major == 1 && minor == 0)
+				t->close_after = true;
+			buf_reset(&t->head);
+			t->st = R_HEADERS;
+			break;
+		}
+		case R_HEADERS:
+			if (*line) {
+				if (!t->skip_block)
+					head_line(t, line);
+				free(line);
+				if (t->head.len > HEAD_MAX) {
+					tx_fail(t, "upstream headers over %d bytes", HEAD_MAX);
+					return false;
+				}
+				break;
+			}
+			free(line);
+			if (t->skip_block) { /* 100 Continue and friends */
+				t->st = R_STATUS;
+				break;
+			}
+			t->head_done = true;
+			if (t->ttfb) {
+				event_free(t->ttfb);
+				t->ttfb = NULL;
+			}
+			if (!cb_head(t))
+				return false;
+			if (t->no_body || t->status == 204 || t->status == 304 || (t->has_length && !t->chunked &&
+										   t->content_length == 0)) {
+				finish(t, 1, NULL);
+				return false;
+			}
+			if (t->chunked) {
+				t->st = R_CHUNK_SIZE;
+			} else if (t->has_length) {
+				t->remaining = t->content_length;
+				t->st = R_BODY_LEN;
+			} else {
+				t->close_after = true;
+				t->st = R_BODY_CLOSE;
+			}
+			break;
+		case R_BODY_LEN:
+		case R_CHUNK_DATA: {
+			size_t avail = evbuffer_get_length(in);
+			size_t k = (int64_t)avail < t->remaining ? avail : (size_t)t->remaining;
+			if (k && !deliver(t, in, k))
+				return false;
+			t->remaining -= (int64_t)k;
+			if (t->remaining > 0)
+				return true;
+			if (t->st == R_BODY_LEN) {
+				finish(t, 1, NULL);
+				return false;
+			}
+			t->st = R_CHUNK_END;
+			break;
+		}
+		case R_BODY_CLOSE: {
+			size_t avail = evbuffer_get_length(in);
+			if (avail && !deliver(t, in, avail))
+				return false;
+			if (t->eof && !t->paused) { /* the body ended with the connection */
+				finish(t, 1, NULL);
+				return false;
+			}
+			return true;
+		}
+		case R_CHUNK_SIZE: {
+			char *end;
+			errno = 0;
+			long long sz = strtoll(line, &end, 16);
+			bool bad = end == line || sz < 0 || errno || (*end && *end != ';' && *end != ' ');
+			free(line);
+			if (bad) {
+				tx_fail(t, "upstream sent a malformed chunk");
+				return false;
+			}
+			t->remaining = sz;
+			t->st = sz ? R_CHUNK_DATA : R_TRAILERS;
+			break;
+		}
+		case R_CHUNK_END:
+			free(line);
+			t->st = R_CHUNK_SIZE;
+			break;
+		case R_TRAILERS:
+			n = strlen(line);
+			free(line);
+			if (n == 0) {
+				finish(t, 1, NULL);
+				return false;
+			}
+			break;
+		}
+	}
+	return true;
+}
+static void read_cb(struct bufferevent *bev, void *arg)
+{
+	struct hconn *c = arg;
+	if (!c->t) { /* an idle connection has nothing to say */
+		evbuffer_drain(bufferevent_get_input(bev), evbuffer_get_length(bufferevent_get_input(bev)));
+		idle_remove(c->u, c);
+		conn_free(c);
+		return;
+	}
+	process(c->t);
+}
+
+static void start_on(struct utx *t, struct hconn *c);
+static void connect_new(struct utx *t);
+
+static void event_cb(struct bufferevent *bev, short what, void *arg)
+{
+	struct hconn *c = arg;
+	struct utx *t = c->t;
+	if (what & BEV_EVENT_CONNECTED) {
+		c->connected = true;
+		evutil_socket_t fd = bufferevent_getfd(bev);
+		int one = 1;
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+		if (t && t->ctimer) {
+			event_free(t->ctimer);
+			t->ctimer = NULL;
+		}
+		return;
+	}
+	if (!t) { /* idle: closed by the server, or timed out */
+		idle_remove(c->u, c);
+		conn_free(c);
+		return;
+	}
+	if (t->st == R_BODY_CLOSE && (what & BEV_EVENT_EOF)) {
+		t->eof = true;
+		process(t);
+		return;
+	}
+	/* a kept-alive connection the server had closed: once more, fresh */
+	if (!t->got_bytes && c->uses > 1 && !t->retried) {
+		t->retried = true;
+		t->conn = NULL;
+		c->t = NULL;
+		conn_free(c);
+		connect_new(t);
+		return;
+	}
+	char why[200];
+	int dns = bufferevent_socket_get_dns_error(bev);
+	unsigned long ssl = bufferevent_get_openssl_error(bev);
+	if (dns)
+		snprintf(why, sizeof why, "cannot resolve %s: %s", t->host, evutil_gai_strerror(dns));
+	else if (ssl)
+		ERR_error_string_n(ssl, why, sizeof why);
+	else if ((what & BEV_EVENT_ERROR) && EVUTIL_SOCKET_ERROR())
+		snprintf(why, sizeof why, "%s", evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
+	else
+		snprintf(why, sizeof why, "connection closed");
+	if (!c->connected)
+		tx_fail(t, "could not connect to %s:%d: %s", t->host, t->port, why);
+	else if (!t->head_done)
+		tx_fail(t, "upstream closed without a response (%s)", why);
+	else
+		tx_fail(t, "upstream closed mid-answer (%s)", why);
+}
+
+/* ---- sending the request ------------------------------------------------ */
+
+static void start_on(struct utx *t, struct hconn *c)
+{
+	t->conn = c;
+	c->t = t;
+	c->uses++;
+	bufferevent_setcb(c->bev, read_cb, NULL, event_cb, c);
+	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+	/* a copy, so that a retry can send it again */
+	evbuffer_add_buffer_reference(bufferevent_get_output(c->bev), t->req);
+}
+
+static void connect_new(struct utx *t)
+{
+	struct upstream *u = t->u;
+	struct bufferevent *bev;
+	if (t->tls) {
+		char *err = NULL;
+		SSL_CTX *ctx = client_ctx(u, &err);
+		if (!ctx) {
+			fail_later(t, err);
+			free(err);
+			return;
+		}
+		SSL *ssl = SSL_new(ctx);
+		SSL_set_tlsext_host_name(ssl, t->host);
+		X509_VERIFY_PARAM *vp = SSL_get0_param(ssl);
+		if (X509_VERIFY_PARAM_set1_ip_asc(vp, t->host) != 1) /* a name, not an address */
+			SSL_set1_host(ssl, t->host);
+		bev = bufferevent_openssl_socket_new(u->base, -1, ssl, BUFFEREVENT_SSL_CONNECTING,
+						     BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
+		bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);
+	} else {
+		/* deferred callbacks: nothing runs from inside upstream_start */
+		bev = bufferevent_socket_new(u->base, -1, BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
+	}
+	struct hconn *c = xcalloc(1, sizeof *c);
+	c->u = u;
+	c->bev = bev;
+	c->key = xstrdup(t->key);
+	start_on(t, c);
+	if (t->connect_timeout_ms > 0) {
+		t->ctimer = evtimer_new(u->base, later_cb, t);
+		struct timeval tv = { (time_t)(t->connect_timeout_ms / 1000),
+				      (suseconds_t)(t->connect_timeout_ms % 1000) * 1000 };
+		evtimer_add(t->ctimer, &tv);
+	}
+	if (bufferevent_socket_connect_hostname(bev, u->dns, AF_UNSPEC, t->host, t->port) != 0) {
+		char *m = xasprintf("could not connect to %s:%d", t->host, t->port);
+		fail_later(t, m);
+		free(m);
+	}
+}
+
+/* ---- the forwarding wrapper of proxy mode ------------------------------- */
+
+static void fwd_head(void *arg, long status, const char *h)
+{
+	struct utx *t = arg;
+	t->cbs->on_head(t->arg, status, h);
+}
+static void fwd_data(void *arg, const char *d, size_t n)
+{
+	struct utx *t = arg;
+	t->cbs->on_data(t->arg, d, n);
+}
+static void fwd_done(void *arg, int ok, const char *err)
+{
+	struct utx *t = arg;
+	const struct utx_cbs *cbs = t->cbs;
+	void *a = t->arg;
+	free(t);
+	cbs->on_done(a, ok, err);
+}
+static const struct utx_cbs fwd_cbs = { fwd_head, fwd_data, fwd_done };
+
+/* ---- the interface ------------------------------------------------------- */
+
+static const char *proxy_env(void)
+{
+	static const char *const names[] = { "https_proxy", "HTTPS_PROXY", "http_proxy", "HTTP_PROXY",
+					     "all_proxy", "ALL_PROXY" };
+	for (size_t i = 0; i < ARRAY_LEN(names); i++) {
+		const char *v = getenv(names[i]);
+		if (v && *v)
+			return names[i];
+	}
+	return NULL;
+}
+
+struct upstream *upstream_new(struct event_base *base, const char *ca_file)
+{
+	struct upstream *u = xcalloc(1, sizeof *u);
+	u->base = base;
+	u->ca_file = ca_file ? xstrdup(ca_file) : NULL;
+	if (proxy_env()) {
+		u->curl = curlup_new(base);
+		return u;
+	}
+	u->dns = evdns_base_new(base, EVDNS_BASE_INITIALIZE_NAMESERVERS);
+	if (!u->dns) /* no resolv.conf: addresses and /etc/hosts only */
+		u->dns = evdns_base_new(base, 0);
+	return u;
+}
+
+const char *upstream_engine(const struct upstream *u)
+{
+	return u->curl ? "libcurl (outgoing proxy set)" : "built-in HTTP/1.1";
+}
+
+void upstream_free(struct upstream *u)
+{
+	if (!u)
+		return;
+	while (u->idle) {
+		struct hconn *c = u->idle;
+		idle_remove(u, c);
+		conn_free(c);
+	}
+	if (u->curl)
+		curlup_free(u->curl);
+	if (u->dns)
+		evdns_base_free(u->dns, 0);
+	if (u->ssl)
+		SSL_CTX_free(u->ssl);
+	free(u->ca_file);
+	free(u);
+}
+
+int upstream_active(const struct upstream *u)
+{
+	return u->curl ? curlup_active(u->curl) : u->active;
+}
+
+struct utx *upstream_start(struct upstream *u, const char *method, const char *url, const char *const *headers,
+			   const char *body, size_t len, int64_t timeout_ms, int64_t connect_timeout_ms,
 			   const struct utx_cbs *cbs, void *arg)
 {
 	struct utx *t = xcalloc(1, sizeof *t);
 	t->u = u;
 	t->cbs = cbs;
 	t->arg = arg;
-	buf_init(&t->head);
-	t->e = u->npool ? u->pool[--u->npool] : curl_easy_init();
-	CURL *e = t->e;
-	curl_easy_setopt(e, CURLOPT_URL, url);
-	curl_easy_setopt(e, CURLOPT_PRIVATE, t);
-	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, t->err);
-	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, hdr_cb);
-	curl_easy_setopt(e, CURLOPT_HEADERDATA, t);
-	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, write_cb);
-	curl_easy_setopt(e, CURLOPT_WRITEDATA, t);
-	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, (long)connect_timeout_ms);
-	curl_easy_setopt(e, CURLOPT_TCP_NODELAY, 1L);
-	curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
-	curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
-	curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, NULL);
-	for (const char *const *h = headers; h && *h; h++)
-		t->hdrs = curl_slist_append(t->hdrs, *h);
-	t->hdrs = curl_slist_append(t->hdrs, "Expect:");
-	curl_easy_setopt(e, CURLOPT_HTTPHEADER, t->hdrs);
-	if (strcmp(method, "GET") == 0) {
-		curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
-	} else {
-		if (strcmp(method, "POST") != 0)
-			curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, method);
-		t->body = xmalloc(len + 1);
-		if (len)
-			memcpy(t->body, body, len);
-		t->body[len] = '\0';
-		curl_easy_setopt(e, CURLOPT_POSTFIELDS, t->body);
-		curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
+	if (u->curl) {
+		t->c = curlup_start(u->curl, method, url, headers, body, len, timeout_ms, connect_timeout_ms, &fwd_cbs, t);
+		return t;
 	}
+	u->active++;
+	buf_init(&t->head);
+	t->connect_timeout_ms = connect_timeout_ms;
+	t->no_body = strcmp(method, "HEAD") == 0;
+	t->req = evbuffer_new();
+	/* scheme://host[:port][/path][?query], split without allocating much:
+	 * this runs for every request */
+	const char *hs = strstr(url, "://");
+	bool tls = hs && hs - url == 5 && strncmp(url, "https", 5) == 0;
+	if (!hs || (!tls && !(hs - url == 4 && strncmp(url, "http", 4) == 0))) {
+		t->host = xstrdup("?");
+		fail_later(t, "not an http(s) URL");
+		return t;
+	}
+	hs += 3;
+	const char *pe = hs + strcspn(hs, "/?#"); /* end of host[:port] */
+	const char *he = pe, *colon = NULL;
+	if (*hs == '[') { /* [v6 address] */
+		const char *rb = memchr(hs, ']', (size_t)(pe - hs));
+		if (!rb) {
+			t->host = xstrdup("?");
+			fail_later(t, "bad IPv6 address in URL");
+			return t;
+		}
+		colon = rb + 1 < pe && rb[1] == ':' ? rb + 1 : NULL;
+		he = rb + 1;
+	} else {
+		colon = memchr(hs, ':', (size_t)(pe - hs));
+		he = colon ? colon : pe;
+	}
+	int64_t port = 0;
+	bool port_ok = !colon || colon + 1 < pe;
+	for (const char *c = colon ? colon + 1 : pe; c < pe && port_ok; c++) {
+		port_ok = *c >= '0' && *c <= '9';
+		port = port * 10 + (*c - '0');
+		port_ok = port_ok && port <= 65535;
+	}
+	if (!port_ok || (colon && port < 1)) {
+		t->host = xstrndup(hs, (size_t)(he - hs));
+		fail_later(t, "bad port in URL");
+		return t;
+	}
+	t->tls = tls;
+	t->host = *hs == '[' ? xstrndup(hs + 1, (size_t)(he - hs - 2)) : xstrndup(hs, (size_t)(he - hs));
+	t->port = port ? (int)port : tls ? 443 : 80;
+	t->key = xstrndup(url, (size_t)(pe - url)); /* connections are shared per scheme, host and port */
+	const char *path = *pe == '/' ? pe : "/";
+	size_t plen = *pe == '/' ? strcspn(pe, "#") : 1;
+	evbuffer_add(t->req, method, strlen(method));
+	evbuffer_add(t->req, " ", 1);
+	evbuffer_add(t->req, path, plen);
+	if (*pe == '?') /* a query with no path */
+		evbuffer_add(t->req, pe, strcspn(pe, "#"));
+	evbuffer_add(t->req, " HTTP/1.1\r\nHost: ", 17);
+	evbuffer_add(t->req, hs, (size_t)(pe - hs));
+	evbuffer_add(t->req, "\r\n", 2);
+	for (const char *const *h = headers; h && *h; h++) {
+		evbuffer_add(t->req, *h, strlen(*h));
+		evbuffer_add(t->req, "\r\n", 2);
+	}
+	if (body || (strcmp(method, "GET") && strcmp(method, "HEAD")))
+		evbuffer_add_printf(t->req, "Content-Length: %zu\r\n", body ? len : 0);
+	evbuffer_add(t->req, "\r\n", 2);
+	if (body && len)
+		evbuffer_add(t->req, body, len);
 	if (timeout_ms > 0) {
 		t->ttfb = evtimer_new(u->base, on_ttfb, t);
 		struct timeval tv = { (time_t)(timeout_ms / 1000), (suseconds_t)(timeout_ms % 1000) * 1000 };
 		evtimer_add(t->ttfb, &tv);
 	}
-	u->active++;
-	curl_multi_add_handle(u->multi, e);
+	struct hconn *c = idle_take(u, t->key);
+	if (c)
+		start_on(t, c);
+	else
+		connect_new(t);
 	return t;
 }
 
 void utx_cancel(struct utx *t)
 {
-	if (t)
-		utx_release(t);
+	if (!t)
+		return;
+	if (t->c) {
+		curlup_cancel(t->c);
+		free(t);
+		return;
+	}
+	if (t->in_cb) { /* inside one of our callbacks: freed when it returns */
+		t->cancelled = true;
+		return;
+	}
+	t->u->active--;
+	conn_free(t->conn); /* mid-answer: not reusable */
+	tx_free(t);
 }
 
 void utx_pause(struct utx *t, bool pause)
 {
+	if (t->c) {
+		curlup_pause(t->c, pause);
+		return;
+	}
 	t->paused = pause;
-	if (!pause)
-		curl_easy_pause(t->e, CURLPAUSE_CONT);
+	if (!t->conn)
+		return;
+	if (pause) {
+		bufferevent_disable(t->conn->bev, EV_READ);
+	} else {
+		bufferevent_enable(t->conn->bev, EV_READ);
+		/* what arrived meanwhile is processed from the loop, not from here */
+		bufferevent_trigger(t->conn->bev, EV_READ, BEV_TRIG_IGNORE_WATERMARKS | BEV_TRIG_DEFER_CALLBACKS);
+	}
 }
