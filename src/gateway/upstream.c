@@ -37,6 +37,7 @@
 #include <sys/socket.h>
 
 #include "buf.h"
+#include "secret.h"
 #include "util.h"
 
 #define IDLE_MAX 128          /* idle connections kept */
@@ -173,8 +174,13 @@ static void tx_free(struct utx *t)
 		event_free(t->ttfb);
 	if (t->ctimer)
 		event_free(t->ctimer);
-	if (t->req)
+	if (t->req) { /* it holds the Groq key: wiped before it is freed */
+		struct evbuffer_iovec v[8];
+		int n = evbuffer_peek(t->req, -1, NULL, v, 8);
+		for (int i = 0; i < n && i < 8; i++)
+			secret_wipe(v[i].iov_base, v[i].iov_len);
 		evbuffer_free(t->req);
+	}
 	buf_free(&t->head);
 	free(t->key);
 	free(t->host);
