@@ -103,13 +103,14 @@ $(O)/badgw: tests/tui/badgw.c
 	$(CC) $(CFLAGS_ALL) $(LDFLAGS_ALL) -o $@ $<
 
 FUZZ_SECONDS ?= 60
+# FUZZ_ONLY="http headers" runs just those harnesses
 fuzz:
 	@scripts/deps --fuzz
 	@$(MAKE) --no-print-directory CC=clang O=build/fuzz \
 		SANFLAGS="-fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer" OPT="-O1 -g" \
 		$(addprefix build/fuzz/tests/fuzz/fuzz_,$(addsuffix .o,$(FUZZ_HARNESSES))) \
 		$(call objs,src/gateway/meter.c) >/dev/null
-	@for h in $(FUZZ_HARNESSES); do \
+	@for h in $(or $(FUZZ_ONLY),$(FUZZ_HARNESSES)); do \
 		$(MAKE) --no-print-directory -s CC=clang O=build/fuzz \
 			SANFLAGS="-fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer" OPT="-O1 -g" \
 			$$(echo $(FUZZ_GW_OBJ) $(CONSOLE_LIB_OBJ) $(COMMON_OBJ) | sed 's#$(O)/#build/fuzz/#g') >/dev/null || exit 1; \
