@@ -44,7 +44,8 @@ admin_worker() {
 	while [ ! -e "$T/stop" ]; do
 		local want=$([ $pause = 0 ] && echo paused || echo active)
 		echo "$want" > "$T/pause.sent"
-		code=$(curl -s -m 5 -o /dev/null -w '%{http_code}' -X POST -H "Authorization: Bearer $OP_TOKEN" -d '{"reason":"drill"}' \
+		code=$(curl -s -m 5 -o /dev/null -w '%{http_code}' -X POST -H "Authorization: Bearer $OP_TOKEN" \
+			-d "$([ $pause = 0 ] && echo '{"reason":"drill"}' || echo '{}')" \
 			"http://$GW/admin/v1/teams/beta/$([ $pause = 0 ] && echo pause || echo resume)")
 		[ "$code" = 000 ] && break
 		[ "$code" = 200 ] && { echo "$want" > "$T/pause.acked"; pause=$((1 - pause)); }
@@ -108,7 +109,7 @@ for cycle in $(seq 1 "$CYCLES"); do
 	echo "$st" > "$T/pause.acked"; echo "$st" > "$T/pause.sent"
 done
 a=$(wc -l < "$T/ans-alpha"); s=$(wc -l < "$T/ans-stream"); g=$(wc -l < "$T/ans-gamma")
-echo "# $CYCLES kill -9 cycles: clients saw $a plain, $s streamed and $g gamma answers; $(sql 'select count(*) from audit') audit records ($(sql "select count(*) from audit where action like 'team.pause'") pauses, $(sql "select count(*) from audit where action = 'key.rotation.complete'") rotations completed)"
+echo "# $CYCLES kill -9 cycles: clients saw $a plain, $s streamed and $g gamma answers; $(sql 'select count(*) from audit') audit records ($(sql "select count(*) from audit where action = 'team.pause'") pauses, $(sql "select count(*) from audit where action = 'team.resume'") resumes, $(sql "select count(*) from audit where action = 'key.rotation.complete'") rotations completed)"
 check "the load was real ($((a + s + g)) answered requests)" test $((a + s + g)) -ge $((CYCLES * 5))
 check_eq "every answered request was in the ledger after each restart" "$CYCLES/$CYCLES" "$good_ledger/$CYCLES"
 check_eq "nothing in the ledger that Groq did not serve" "$CYCLES/$CYCLES" "$good_phantom/$CYCLES"
@@ -116,4 +117,6 @@ check_eq "integrity_check ok after each restart" "$CYCLES/$CYCLES" "$good_integr
 check_eq "the acknowledged pause state survived each kill" "$CYCLES/$CYCLES" "$good_pause/$CYCLES"
 check_eq "the acknowledged rotation step survived each kill" "$CYCLES/$CYCLES" "$good_rot/$CYCLES"
 check "rotations went round (audit has rotation.complete)" test "$(sql "select count(*) from audit where action like 'key.rotation.complete%'")" -ge 1
+check "and pauses and resumes ($(sql "select count(*) from audit where action in ('team.pause','team.resume')"))" \
+	test "$(sql "select count(*) from audit where action in ('team.pause','team.resume')")" -ge "$CYCLES"
 done_testing
