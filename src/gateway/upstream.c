@@ -35,6 +35,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 
 #include "buf.h"
 #include "secret.h"
@@ -537,9 +538,38 @@ static void start_on(struct utx *t, struct hconn *c)
 	c->t = t;
 	c->uses++;
 	bufferevent_setcb(c->bev, read_cb, NULL, event_cb, c);
-	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
-	/* a copy, so that a retry can send it again */
-	evbuffer_add_buffer_reference(bufferevent_get_output(c->bev), t->req);
+	/* write interest stays enabled from the start (a bufferevent's
+	 * default): enabling it again would arm a write event for nothing */
+	bufferevent_enable(c->bev, c->connected ? EV_READ : EV_READ | EV_WRITE);
+	struct evbuffer *out = bufferevent_get_output(c->bev);
+	size_t skip = 0;
+	if (c->connected && !t->tls && evbuffer_get_length(out) == 0) {
+		/* a kept-alive plain connection: write straight to the socket, which
+		 * spares two epoll_ctl calls per request (the bufferevent turning
+		 * write interest on and off); what does not fit goes the usual way */
+		struct evbuffer_iovec v[8];
+		int n = evbuffer_peek(t->req, -1, NULL, v, 8);
+		if (n > 0 && n <= 8) {
+			struct iovec io[8];
+			for (int i = 0; i < n; i++)
+				io[i] = (struct iovec){ v[i].iov_base, v[i].iov_len };
+			ssize_t w = writev(bufferevent_getfd(c->bev), io, n);
+			skip = w > 0 ? (size_t)w : 0;
+		}
+	}
+	if (skip == 0) {
+		/* a reference, so that a retry can send it again */
+		evbuffer_add_buffer_reference(out, t->req);
+	} else if (skip < evbuffer_get_length(t->req)) { /* the rest of a partial write */
+		size_t rest = evbuffer_get_length(t->req) - skip;
+		struct evbuffer_ptr at;
+		evbuffer_ptr_set(t->req, &at, skip, EVBUFFER_PTR_SET);
+		char *tmp = xmalloc(rest);
+		evbuffer_copyout_from(t->req, &at, tmp, rest);
+		evbuffer_add(out, tmp, rest);
+		secret_wipe(tmp, rest);
+		free(tmp);
+	}
 }
 
 static void connect_new(struct utx *t)
