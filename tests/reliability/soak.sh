@@ -8,7 +8,7 @@ SECS=${SOAK_SECONDS:-600}
 ASAN_BIN=${ASAN_BIN:-build/asan/bin}
 case "$ASAN_BIN" in /*) ;; *) ASAN_BIN="$ROOT/$ASAN_BIN" ;; esac
 [ -x "$ASAN_BIN/groqtop" ] || { fail "no ASan groqtop in $ASAN_BIN (make reliability builds it)"; exit 1; }
-start_fakegroq
+start_fakegroq --rpd 100000000 --tpm 2000000000 # Groq's daily quota would end the soak's traffic early
 write_gateway_config
 start_gateway
 create_team alpha
@@ -26,7 +26,7 @@ tui_start 120x40 "ASAN_OPTIONS=detect_leaks=1:quarantine_size_mb=0:thread_local_
 tui_type "clear; $ASAN_BIN/groqtop --gateway http://$GW --token-file $TOKFILE --no-mouse --refresh 1"
 tui_keys Enter
 tui_wait "alpha-prod-api" 20
-GT_PID=$(pgrep -n -f "$ASAN_BIN/groqtop")
+GT_PID=$(tui_pid)
 
 body='{"model":"llama-3.1-8b-instant","max_tokens":5,"messages":[{"role":"user","content":"x"}]}'
 sbody='{"model":"llama-3.1-8b-instant","max_tokens":5,"stream":true,"messages":[{"role":"user","content":"x"}]}'
@@ -70,6 +70,7 @@ n=$(wc -l < "$T/codes")
 echo "# soak: $SECS s, $n requests ($(( n / SECS ))/s): $(sort "$T/codes" | uniq -c | awk '{ printf "%s×%s ", $1, $2 }')"
 check "the load was real ($n requests)" test "$n" -ge $((SECS * 20))
 check_eq "no 5xx answered during the soak" 0 "$(grep -c '^5' "$T/codes")"
+check_eq "and no 429 (no limit is near)" 0 "$(grep -c '^429' "$T/codes")"
 # after warm-up (the first fifth): first and last quarter of the samples
 awk -v warm=$((SECS / 5)) '$1 >= warm' "$T/samples" > "$T/steady"
 q=$(( $(wc -l < "$T/steady") / 4 )); [ "$q" -ge 1 ] || q=1

@@ -22,7 +22,7 @@ while read -r mode expect; do
 	tui_wait "no data from the gateway:" 15
 	tui_wait "$expect" 15
 	check "$mode: groqtop says what is wrong ($expect)" tui_has "$expect"
-	pid=$(pgrep -n -x groqtop)
+	pid=$(tui_pid)
 	check "$mode: and keeps running" kill -0 "$pid"
 	tui_keys '?'
 	tui_wait "Commands (type : then Enter)" 5

@@ -33,6 +33,9 @@ tui_wait_gone() { wait_eval "'$1' to go" "${2:-10}" "! tui_has '$1'"; }
 # the program in the pane ended: the shell is in the foreground again
 tui_cmd() { tm display -p -t t '#{pane_current_command}'; }
 tui_wait_exit() { wait_eval "the program to exit" "${1:-10}" '[ "$(tui_cmd)" = bash ]'; }
+# groqtop running in this test's pane (its session), never another test's
+tui_pid() { pgrep -s "$(tm display -p -t t '#{pane_pid}')" -x groqtop | tail -1; }
+tui_kill() { pkill -"$1" -s "$(tm display -p -t t '#{pane_pid}')" -x groqtop; }
 # groqtop started in the pane with the test's gateway and operator token
 make_tokfiles() {
 	TOKFILE="$T/op.token" VTOKFILE="$T/viewer.token"

@@ -44,7 +44,7 @@ for sig in ${TTY_SIGNALS:-TERM HUP INT QUIT SEGV}; do
 	for run in $(seq 1 "$RUNS"); do
 		tty_probe
 		tui_wait "chatbot-prod-api" || break
-		pkill -"$sig" -x groqtop
+		tui_kill "$sig"
 		tty_result && good=$((good + 1))
 		tui_wait_exit
 		tui_keys C-l
@@ -56,7 +56,7 @@ done
 # right frame at the end
 tui_groqtop
 tui_wait "chatbot-prod-api"
-pid=$(pgrep -n -x groqtop)
+pid=$(tui_pid)
 RANDOM=7
 for i in $(seq 1 100); do tm resize-window -t t -x $((40 + RANDOM % 160)) -y $((10 + RANDOM % 50)); done
 tm resize-window -t t -x 120 -y 40
@@ -67,8 +67,8 @@ tui_wait_exit
 
 # the pane closes (SSH drops): groqtop exits promptly, no spin
 tm new-window -t t -d -n gone "$(groqtop_cmd)"
-wait_eval "groqtop in the second window" 5 'pgrep -f "no-mouse" >/dev/null'
-pid=$(pgrep -n -f "bin/groqtop --gateway")
+pid=$(tm display -p -t t:gone '#{pane_pid}') # the window runs groqtop itself
+wait_eval "groqtop in the second window" 5 '[ "$(cat /proc/$pid/comm 2>/dev/null)" = groqtop ]' 
 tm kill-window -t t:gone
 t0=$(date +%s%N)
 wait_eval "groqtop to exit" 5 '! kill -0 '"$pid"
