@@ -180,6 +180,8 @@ void metrics_render(struct metrics *m, struct gateway *g, buf *out)
 	buf_addf(out, "groqgate_ledger_pending_rows %zu\n", ledger_pending(g->ledger));
 	head(out, "groqgate_ledger_lost_rows_total", "counter", "Ledger rows dropped: the waiting queue was full.");
 	buf_addf(out, "groqgate_ledger_lost_rows_total %lld\n", (long long)ledger_lost(g->ledger));
+	head(out, "groqgate_store_memory_bytes", "gauge", "Memory held by the store's engine (SQLite's page cache included).");
+	buf_addf(out, "groqgate_store_memory_bytes %lld\n", (long long)store_memory_used());
 	head(out, "groqgate_reserved_usd", "gauge", "Budget reserved by requests in flight (organisation).");
 	buf_addf(out, "groqgate_reserved_usd %.9f\n", (double)g->reg.org_reserved_nusd / NUSD_PER_USD);
 	int64_t now = gw_now(g);

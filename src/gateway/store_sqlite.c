@@ -697,3 +697,8 @@ int store_load(struct store *s, struct registry *r, int64_t now, char **cause)
 	sqlite3_finalize(st);
 	return 0;
 }
+
+int64_t store_memory_used(void)
+{
+	return (int64_t)sqlite3_memory_used();
+}

@@ -48,8 +48,9 @@ worker_admin() {
 		api PATCH /admin/v1/teams/alpha '{"name":"Team alpha"}' -H 'If-Match: *'
 	done
 }
-sample() { # seconds rss_kb fds groqtop_rss_kb
-	echo "$1 $(awk '/^VmRSS/ { print $2 }' "/proc/$GW_PID/status") $(ls "/proc/$GW_PID/fd" | wc -l) $(awk '/^VmRSS/ { print $2 }' "/proc/$GT_PID/status")"
+sample() { # seconds rss_kb fds groqtop_rss_kb sqlite_kb
+	echo "$1 $(awk '/^VmRSS/ { print $2 }' "/proc/$GW_PID/status") $(ls "/proc/$GW_PID/fd" | wc -l) $(awk '/^VmRSS/ { print $2 }' "/proc/$GT_PID/status")" \
+		"$(curl -s "http://$GW/metrics" | awk '$1 == "groqgate_store_memory_bytes" { printf "%d", $2 / 1024 }')"
 }
 idle_fds=$(ls "/proc/$GW_PID/fd" | wc -l)
 worker_plain & P1=$!
@@ -79,8 +80,13 @@ first_rss=$(head -n "$q" "$T/steady" | avg 2); last_rss=$(tail -n "$q" "$T/stead
 first_fd=$(head -n "$q" "$T/steady" | avg 3); last_fd=$(tail -n "$q" "$T/steady" | avg 3)
 max_fd=$(awk 'NR == 1 || $3 > m { m = $3 } END { print m }' "$T/steady")
 first_gt=$(head -n "$q" "$T/steady" | avg 4); last_gt=$(tail -n "$q" "$T/steady" | avg 4)
-echo "# gateway RSS ${first_rss} → ${last_rss} KiB, fds ${first_fd} → ${last_fd} (max $max_fd); groqtop (ASan) RSS ${first_gt} → ${last_gt} KiB"
+first_sq=$(head -n "$q" "$T/steady" | avg 5); last_sq=$(tail -n "$q" "$T/steady" | avg 5)
+echo "# gateway RSS ${first_rss} → ${last_rss} KiB (SQLite's share ${first_sq} → ${last_sq} KiB), fds ${first_fd} → ${last_fd} (max $max_fd); groqtop (ASan) RSS ${first_gt} → ${last_gt} KiB"
 check "gateway RSS flat after warm-up (${first_rss} → ${last_rss} KiB, < 2 MiB growth)" test $((last_rss - first_rss)) -lt 2048
+# SQLite's page cache fills as the ledger grows (bounded: 2 MiB by
+# default); everything else must not grow
+check "and without SQLite's cache, flat within 1 MiB ($(( first_rss - first_sq )) → $(( last_rss - last_sq )) KiB)" \
+	test $(( (last_rss - last_sq) - (first_rss - first_sq) )) -lt 1024
 check "gateway fds flat after warm-up (${first_fd} → ${last_fd}, max $max_fd)" test $((last_fd - first_fd)) -le 2
 check "groqtop RSS flat (${first_gt} → ${last_gt} KiB, < 2 MiB growth)" test $((last_gt - first_gt)) -lt 2048
 check "groqtop still live and drawing" tui_has "● live"
@@ -90,6 +96,6 @@ check_eq "groqtop exits; LeakSanitizer and UBSan report nothing" "" "$(cat "$T"/
 conns() { ss -tn state established "( sport = :${GW##*:} )" | tail -n +2 | wc -l; }
 wait_eval "client connections to close" 10 '[ "$(conns)" = 0 ]'
 check_eq "with the load and groqtop gone, no client connection is left open (fds: $idle_fds idle before, $(ls "/proc/$GW_PID/fd" | wc -l) now, the upstream pool included)" 0 "$(conns)"
-echo "# samples (s rss_kb fds groqtop_rss_kb): $(awk 'NR % 6 == 1 { printf "%s/%s/%s/%s ", $1, $2, $3, $4 }' "$T/samples")"
+echo "# samples (s rss_kb fds groqtop_rss_kb sqlite_kb): $(awk 'NR % 6 == 1 { printf "%s/%s/%s/%s/%s ", $1, $2, $3, $4, $5 }' "$T/samples")"
 check_eq "the store is intact" ok "$(sql 'pragma integrity_check')"
 done_testing
