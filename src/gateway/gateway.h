@@ -345,9 +345,11 @@ struct gateway {
 /* ---- ledger.c: ledger rows, and refusing requests while the store is down */
 struct ledger *ledger_new(struct gateway *g);
 void ledger_free(struct ledger *l); /* writes kept rows if it can */
-/* 0: committed. -1: the store did not take it; the row is kept (bounded)
- * and written when the store is back, and the gateway is down until then. */
+/* 0: committed. -1: the store did not take it, and the gateway is down
+ * until a probe write succeeds; the caller then hands the row (as it should
+ * read) to ledger_keep, which writes it when the store is back (bounded). */
 int ledger_record(struct ledger *l, const struct ledger_row *row);
+void ledger_keep(struct ledger *l, const struct ledger_row *row);
 void ledger_failed(struct ledger *l, const char *cause); /* any failed write */
 bool ledger_down(const struct ledger *l);
 const char *ledger_cause(const struct ledger *l); /* while down */

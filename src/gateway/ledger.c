@@ -157,15 +157,12 @@ int ledger_record(struct ledger *l, const struct ledger_row *r)
 		ledger_failed(l, cause);
 		free(cause);
 	}
-	/* an answer that was ready is withheld from its client (503); the
-	 * row says so, with the tokens Groq did spend */
-	struct ledger_row c = *r;
-	if (c.status < 400) {
-		c.status = 503;
-		c.reason = "store_unavailable";
-	}
-	keep(l, &c);
 	return -1;
+}
+
+void ledger_keep(struct ledger *l, const struct ledger_row *r)
+{
+	keep(l, r);
 }
 
 bool ledger_down(const struct ledger *l)

@@ -131,9 +131,13 @@ static int record(struct preq *p, int status, const char *reason, struct usage *
 		.latency_ms = lat_us / 1000,
 	};
 	int rc = p->t ? ledger_record(g->ledger, &row) : 0;
-	if (rc != 0 && status < 400) { /* the answer will be withheld */
-		status = 503;
-		reason = "store_unavailable";
+	if (rc != 0) {
+		if (status < 400) { /* the answer is withheld (503); the row says so,
+				     * with the tokens Groq did spend */
+			status = row.status = 503;
+			reason = row.reason = "store_unavailable";
+		}
+		ledger_keep(g->ledger, &row);
 	}
 	if (p->t) {
 		p->t->requests_total++;
