@@ -495,53 +495,72 @@ json_t *store_alerts_list(struct store *s, int limit, char **cause)
 	return a;
 }
 
+/* Usage per bucket, aggregated here while the rows are read in the index's
+ * order: a GROUP BY over an expression of ts_ms would make SQLite sort every
+ * row of the window first, in memory that grows with the ledger. This reads
+ * each row once and holds only the buckets. */
+struct ubucket {
+	int64_t requests, ok, rejected, tokens, cost_nusd;
+	json_t *rejections; /* reason -> count */
+};
+
 json_t *store_usage(struct store *s, const char *team, int64_t from, int64_t step, int n, char **cause)
 {
 	sqlite3_stmt *st;
-	if (sqlite3_prepare_v2(s->db,
-			       "SELECT (ts_ms - ?1) / ?2 AS b, status, reason, COUNT(*),"
-			       " SUM(prompt_tokens + completion_tokens), SUM(cost_nusd) FROM ledger"
-			       " WHERE ts_ms >= ?1 AND ts_ms < ?3 AND (?4 IS NULL OR team = ?4)"
-			       " GROUP BY b, status, reason",
-			       -1, &st, NULL) != SQLITE_OK) {
+	const char *sql = team ? "SELECT ts_ms, status, reason, prompt_tokens + completion_tokens, cost_nusd"
+				 " FROM ledger WHERE team = ?4 AND ts_ms >= ?1 AND ts_ms < ?3"
+			       : "SELECT ts_ms, status, reason, prompt_tokens + completion_tokens, cost_nusd"
+				 " FROM ledger WHERE ts_ms >= ?1 AND ts_ms < ?3";
+	if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK) {
 		sqlfail(s, cause, "usage");
 		return NULL;
 	}
 	sqlite3_bind_int64(st, 1, from);
-	sqlite3_bind_int64(st, 2, step);
 	sqlite3_bind_int64(st, 3, from + step * n);
-	bind_text(st, 4, team);
-	json_t *pts = json_array();
-	for (int i = 0; i < n; i++)
-		json_array_append_new(pts, json_pack("{s:I,s:i,s:i,s:i,s:I,s:f,s:{}}", "t",
-						     (json_int_t)(from + step * i), "requests", 0, "ok", 0,
-						     "rejected", 0, "tokens", (json_int_t)0, "spend_usd", 0.0,
-						     "rejections"));
-	while (sqlite3_step(st) == SQLITE_ROW) {
-		int64_t b = sqlite3_column_int64(st, 0);
+	if (team)
+		sqlite3_bind_text(st, 4, team, -1, SQLITE_STATIC);
+	struct ubucket *bk = xcalloc((size_t)n, sizeof *bk);
+	int rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		int64_t b = (sqlite3_column_int64(st, 0) - from) / step;
 		if (b < 0 || b >= n)
 			continue;
-		json_t *p = json_array_get(pts, (size_t)b);
-		int status = sqlite3_column_int(st, 1);
-		const char *reason = (const char *)sqlite3_column_text(st, 2);
-		int64_t cnt = sqlite3_column_int64(st, 3), tok = sqlite3_column_int64(st, 4),
-			cost = sqlite3_column_int64(st, 5);
-		json_object_set_new(p, "requests",
-				    json_integer(json_integer_value(json_object_get(p, "requests")) + cnt));
-		json_object_set_new(p, "tokens", json_integer(json_integer_value(json_object_get(p, "tokens")) + tok));
-		json_object_set_new(p, "spend_usd", json_real(json_real_value(json_object_get(p, "spend_usd")) +
-							      (double)cost / NUSD_PER_USD));
-		if (status < 400) {
-			json_object_set_new(p, "ok", json_integer(json_integer_value(json_object_get(p, "ok")) + cnt));
-		} else {
-			json_object_set_new(p, "rejected",
-					    json_integer(json_integer_value(json_object_get(p, "rejected")) + cnt));
-			json_t *r = json_object_get(p, "rejections");
-			const char *k = reason ? reason : "error";
-			json_object_set_new(r, k, json_integer(json_integer_value(json_object_get(r, k)) + cnt));
+		struct ubucket *u = &bk[b];
+		u->requests++;
+		u->tokens += sqlite3_column_int64(st, 3);
+		u->cost_nusd += sqlite3_column_int64(st, 4);
+		if (sqlite3_column_int(st, 1) < 400) {
+			u->ok++;
+			continue;
 		}
+		u->rejected++;
+		const char *reason = (const char *)sqlite3_column_text(st, 2);
+		const char *k = reason ? reason : "error";
+		if (!u->rejections)
+			u->rejections = json_object();
+		json_t *c = json_object_get(u->rejections, k);
+		if (c)
+			json_integer_set(c, json_integer_value(c) + 1);
+		else
+			json_object_set_new(u->rejections, k, json_integer(1));
 	}
+	if (rc != SQLITE_DONE)
+		sqlfail(s, cause, "usage");
 	sqlite3_finalize(st);
+	json_t *pts = rc == SQLITE_DONE ? json_array() : NULL;
+	for (int i = 0; i < n; i++) {
+		struct ubucket *u = &bk[i];
+		if (pts)
+			json_array_append_new(pts, json_pack("{s:I,s:I,s:I,s:I,s:I,s:f,s:o}", "t",
+							     (json_int_t)(from + step * i), "requests",
+							     (json_int_t)u->requests, "ok", (json_int_t)u->ok,
+							     "rejected", (json_int_t)u->rejected, "tokens",
+							     (json_int_t)u->tokens, "spend_usd",
+							     (double)u->cost_nusd / NUSD_PER_USD, "rejections",
+							     u->rejections ? json_incref(u->rejections) : json_object()));
+		json_decref(u->rejections);
+	}
+	free(bk);
 	return pts;
 }
 
