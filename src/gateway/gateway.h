@@ -345,11 +345,16 @@ struct gateway {
 /* ---- ledger.c: ledger rows, and refusing requests while the store is down */
 struct ledger *ledger_new(struct gateway *g);
 void ledger_free(struct ledger *l); /* writes kept rows if it can */
-/* 0: committed. -1: the store did not take it, and the gateway is down
- * until a probe write succeeds; the caller then hands the row (as it should
- * read) to ledger_keep, which writes it when the store is back (bounded). */
-int ledger_record(struct ledger *l, const struct ledger_row *row);
-void ledger_keep(struct ledger *l, const struct ledger_row *row);
+/* Submits a row (copied) for the commit at the end of this loop iteration;
+ * then calls fn(arg, kept, row): kept when committed. When not, the gateway
+ * is down until a probe write succeeds, and the row, as fn leaves it (fn may
+ * rewrite its status and reason: strings owned by the ledger), is kept and
+ * written when the store is back (bounded). fn is where an answer's last
+ * bytes go out. */
+typedef void (*ledger_fn)(void *arg, bool kept, struct ledger_row *row);
+void ledger_submit(struct ledger *l, const struct ledger_row *row, ledger_fn fn, void *arg);
+int64_t ledger_commits(const struct ledger *l);        /* transactions that wrote rows */
+int64_t ledger_committed_rows(const struct ledger *l); /* rows they wrote */
 void ledger_failed(struct ledger *l, const char *cause); /* any failed write */
 bool ledger_down(const struct ledger *l);
 const char *ledger_cause(const struct ledger *l); /* while down */

@@ -7,7 +7,16 @@
  * 503 instead of the answer; from then on the gateway is "down" and the
  * pipeline refuses requests before forwarding them. A probe write every
  * PROBE_MS finds out when the store is back, writes the kept rows first,
- * then lets requests through again. /healthz reports the state. */
+ * then lets requests through again. /healthz reports the state.
+ *
+ * Group commit: rows submitted while the event loop works through one
+ * batch of ready sockets are written in one transaction at the end of that
+ * batch (an event made active at the first row runs after the callbacks
+ * already queued). Each row's caller is called back once its row is
+ * committed, or not, and only then sends its answer's last bytes: the
+ * durability rule holds, and under load one commit (its locks, its WAL
+ * frames) serves many answers. At one request at a time nothing waits:
+ * the commit runs in the same loop iteration. */
 #include "gateway.h"
 
 #include <event2/event.h>
@@ -19,8 +28,18 @@
 #define PROBE_MS 250
 #define PENDING_MAX 10000
 
+struct waiting {
+	struct ledger_row row; /* strings owned here */
+	ledger_fn fn;
+	void *arg;
+};
+
 struct ledger {
 	struct gateway *g;
+	struct waiting *batch;   /* rows of this loop iteration, not yet written */
+	size_t nb, capb;
+	struct event *commit;
+	int64_t commits, committed_rows;
 	bool down;
 	char *cause;             /* why the last write failed, while down */
 	struct ledger_row *rows; /* kept rows; their strings are owned here */
@@ -43,17 +62,8 @@ static char *dup_or_null(const char *s)
 	return s ? xstrdup(s) : NULL;
 }
 
-static void keep(struct ledger *l, const struct ledger_row *r)
+static void row_dup(struct ledger_row *c, const struct ledger_row *r)
 {
-	if (l->n == PENDING_MAX) {
-		l->dropped++;
-		return;
-	}
-	if (l->n == l->cap) {
-		l->cap = l->cap ? l->cap * 2 : 64;
-		l->rows = xrealloc(l->rows, l->cap * sizeof *l->rows);
-	}
-	struct ledger_row *c = &l->rows[l->n++];
 	*c = *r;
 	c->team = dup_or_null(r->team);
 	c->key = dup_or_null(r->key);
@@ -62,25 +72,97 @@ static void keep(struct ledger *l, const struct ledger_row *r)
 	c->reason = dup_or_null(r->reason);
 }
 
-/* the kept rows, in one transaction; 0 when all are written */
-static int write_kept(struct ledger *l, char **cause)
+/* keeps an owned row (its strings move here) */
+static void keep_owned(struct ledger *l, struct ledger_row *r)
 {
-	struct store *s = l->g->store;
-	if (l->n == 0)
-		return 0;
+	if (l->n == PENDING_MAX) {
+		l->dropped++;
+		row_free(r);
+		return;
+	}
+	if (l->n == l->cap) {
+		l->cap = l->cap ? l->cap * 2 : 64;
+		l->rows = xrealloc(l->rows, l->cap * sizeof *l->rows);
+	}
+	l->rows[l->n++] = *r;
+}
+
+/* rows in one transaction (one alone needs none); 0 when all are written */
+static int write_rows(struct store *s, const struct ledger_row *const *rows, size_t n, char **cause)
+{
+	if (n == 1)
+		return store_ledger(s, rows[0], cause);
 	if (store_begin(s, cause) != 0)
 		return -1;
-	for (size_t i = 0; i < l->n; i++)
-		if (store_ledger(s, &l->rows[i], cause) != 0) {
+	for (size_t i = 0; i < n; i++)
+		if (store_ledger(s, rows[i], cause) != 0) {
 			store_rollback(s);
 			return -1;
 		}
-	if (store_commit(s, cause) != 0)
+	return store_commit(s, cause);
+}
+
+static int write_kept(struct ledger *l, char **cause)
+{
+	if (l->n == 0)
+		return 0;
+	const struct ledger_row **v = xmalloc(l->n * sizeof *v);
+	for (size_t i = 0; i < l->n; i++)
+		v[i] = &l->rows[i];
+	int rc = write_rows(l->g->store, v, l->n, cause);
+	free(v);
+	if (rc != 0)
 		return -1;
 	for (size_t i = 0; i < l->n; i++)
 		row_free(&l->rows[i]);
 	l->n = 0;
 	return 0;
+}
+
+/* the batch: written, then each caller told; rows that were not written
+ * are kept (after their caller has had its say on how they should read) */
+static void commit_batch(struct ledger *l, bool call)
+{
+	struct waiting *b = l->batch;
+	size_t n = l->nb;
+	l->batch = NULL;
+	l->nb = l->capb = 0;
+	if (n == 0) {
+		free(b);
+		return;
+	}
+	char *cause = NULL;
+	bool ok = false;
+	if (!l->down) {
+		const struct ledger_row **v = xmalloc(n * sizeof *v);
+		for (size_t i = 0; i < n; i++)
+			v[i] = &b[i].row;
+		ok = write_rows(l->g->store, v, n, &cause) == 0;
+		free(v);
+		if (!ok)
+			ledger_failed(l, cause);
+		free(cause);
+	}
+	if (ok) {
+		l->commits++;
+		l->committed_rows += (int64_t)n;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (call && b[i].fn)
+			b[i].fn(b[i].arg, ok, &b[i].row);
+		if (ok)
+			row_free(&b[i].row);
+		else
+			keep_owned(l, &b[i].row);
+	}
+	free(b);
+}
+
+static void commit_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	commit_batch(arg, true);
 }
 
 static void arm_probe(struct ledger *l)
@@ -115,6 +197,7 @@ struct ledger *ledger_new(struct gateway *g)
 	struct ledger *l = xcalloc(1, sizeof *l);
 	l->g = g;
 	l->probe = evtimer_new(g->base, probe_cb, l);
+	l->commit = event_new(g->base, -1, 0, commit_cb, l);
 	return l;
 }
 
@@ -122,6 +205,7 @@ void ledger_free(struct ledger *l)
 {
 	if (!l)
 		return;
+	commit_batch(l, false); /* empty: the loop ends with no request left */
 	char *cause = NULL;
 	if (l->n && write_kept(l, &cause) != 0) {
 		gw_log(l->g, json_pack("{s:s,s:s,s:I,s:s}", "level", "error", "msg", "ledger rows lost at exit", "rows",
@@ -133,6 +217,7 @@ void ledger_free(struct ledger *l)
 	free(l->rows);
 	free(l->cause);
 	event_free(l->probe);
+	event_free(l->commit);
 	free(l);
 }
 
@@ -148,21 +233,28 @@ void ledger_failed(struct ledger *l, const char *cause)
 		arm_probe(l);
 }
 
-int ledger_record(struct ledger *l, const struct ledger_row *r)
+void ledger_submit(struct ledger *l, const struct ledger_row *r, ledger_fn fn, void *arg)
 {
-	char *cause = NULL;
-	if (!l->down && store_ledger(l->g->store, r, &cause) == 0)
-		return 0;
-	if (cause) {
-		ledger_failed(l, cause);
-		free(cause);
+	if (l->nb == l->capb) {
+		l->capb = l->capb ? l->capb * 2 : 16;
+		l->batch = xrealloc(l->batch, l->capb * sizeof *l->batch);
 	}
-	return -1;
+	struct waiting *w = &l->batch[l->nb++];
+	row_dup(&w->row, r);
+	w->fn = fn;
+	w->arg = arg;
+	if (l->nb == 1)
+		event_active(l->commit, EV_TIMEOUT, 1);
 }
 
-void ledger_keep(struct ledger *l, const struct ledger_row *r)
+int64_t ledger_commits(const struct ledger *l)
 {
-	keep(l, r);
+	return l->commits;
+}
+
+int64_t ledger_committed_rows(const struct ledger *l)
+{
+	return l->committed_rows;
 }
 
 bool ledger_down(const struct ledger *l)

@@ -178,6 +178,11 @@ void metrics_render(struct metrics *m, struct gateway *g, buf *out)
 	buf_addf(out, "groqgate_store_up %d\n", !ledger_down(g->ledger));
 	head(out, "groqgate_ledger_pending_rows", "gauge", "Ledger rows waiting for the store to come back.");
 	buf_addf(out, "groqgate_ledger_pending_rows %zu\n", ledger_pending(g->ledger));
+	head(out, "groqgate_ledger_commits_total", "counter",
+	     "Transactions that wrote ledger rows (rows answered in one loop iteration share one).");
+	buf_addf(out, "groqgate_ledger_commits_total %lld\n", (long long)ledger_commits(g->ledger));
+	head(out, "groqgate_ledger_rows_total", "counter", "Ledger rows those transactions wrote.");
+	buf_addf(out, "groqgate_ledger_rows_total %lld\n", (long long)ledger_committed_rows(g->ledger));
 	head(out, "groqgate_ledger_lost_rows_total", "counter", "Ledger rows dropped: the waiting queue was full.");
 	buf_addf(out, "groqgate_ledger_lost_rows_total %lld\n", (long long)ledger_lost(g->ledger));
 	head(out, "groqgate_store_memory_bytes", "gauge", "Memory held by the store's engine (SQLite's page cache included).");

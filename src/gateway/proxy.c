@@ -55,6 +55,11 @@ struct preq {
 	bool queued;
 	bool paused;         /* upstream transfer paused for a slow client */
 	struct event *watch; /* notices a client that hangs up while it waits */
+	/* between record() and its row's commit */
+	bool committing, complete, useen;
+	int64_t lat_us;
+	struct verdict err;  /* the error answer to send then */
+	void (*then)(struct preq *p, bool kept);
 };
 
 static void set_paused(struct preq *p, bool on)
@@ -93,6 +98,7 @@ static void preq_free(struct preq *p)
 	free(p->up_headers);
 	sse_free(&p->sse);
 	buf_free(&p->resp);
+	verdict_clear(&p->err);
 	p->g->inflight--;
 	free(p);
 }
@@ -108,16 +114,21 @@ int proxy_inflight(struct gateway *g)
 	"The gateway cannot write its usage ledger (disk full or store locked), so it refuses "      \
 	"requests rather than serve them unmetered. Retry shortly; operators: see /healthz."
 
-/* The ledger row, the counters and the log line of one answer. Returns
- * -1 when the row could not be committed (the store is down): the caller
- * then must not hand the client a complete answer. */
-static int record(struct preq *p, int status, const char *reason, struct usage *u, int64_t cost)
+/* The ledger row of one answer, submitted for this loop iteration's
+ * commit; committed() then counts it, logs it and runs `then`, which sends
+ * the answer's last bytes (kept: the row is committed; not kept: the store
+ * is down, and an answer the client would have received complete is
+ * withheld). */
+static void committed(void *arg, bool kept, struct ledger_row *row);
+
+static void record(struct preq *p, int status, const char *reason, struct usage *u, int64_t cost,
+		   void (*then)(struct preq *, bool))
 {
 	struct gateway *g = p->g;
-	int64_t now = gw_now(g);
-	int64_t lat_us = mono_us() - p->t0_us;
+	p->lat_us = mono_us() - p->t0_us;
+	p->useen = u && u->seen;
 	struct ledger_row row = {
-		.ts_ms = now,
+		.ts_ms = gw_now(g),
 		.team = p->t ? p->t->id : NULL,
 		.key = p->secret && p->k ? p->k->name : NULL,
 		.key_fp = p->secret ? p->key_fp : NULL,
@@ -128,24 +139,36 @@ static int record(struct preq *p, int status, const char *reason, struct usage *
 		.prompt = u ? u->prompt : 0,
 		.completion = u ? u->completion : 0,
 		.cost_nusd = cost,
-		.latency_ms = lat_us / 1000,
+		.latency_ms = p->lat_us / 1000,
 	};
-	int rc = p->t ? ledger_record(g->ledger, &row) : 0;
-	if (rc != 0) {
-		if (status < 400) { /* the answer is withheld (503); the row says so,
-				     * with the tokens Groq did spend */
-			status = row.status = 503;
-			reason = row.reason = "store_unavailable";
-		}
-		ledger_keep(g->ledger, &row);
+	p->then = then;
+	p->committing = true;
+	if (p->t)
+		ledger_submit(g->ledger, &row, committed, p);
+	else /* no team, no row */
+		committed(p, true, &row);
+}
+
+static void committed(void *arg, bool kept, struct ledger_row *row)
+{
+	struct preq *p = arg;
+	struct gateway *g = p->g;
+	if (!kept && row->status < 400) { /* the answer is withheld (503); the row
+					   * says so, with the tokens Groq did spend */
+		row->status = 503;
+		free((char *)row->reason);
+		row->reason = xstrdup("store_unavailable");
 	}
+	int status = row->status;
+	const char *reason = row->reason;
+	int64_t now = gw_now(g), lat_us = p->lat_us, cost = row->cost_nusd;
 	if (p->t) {
 		p->t->requests_total++;
 		if (status >= 400)
 			p->t->rejected_total++;
 	}
-	metrics_request(g->metrics, p->t ? p->t->id : "-", p->model ? p->model : "-", status, row.prompt,
-			row.completion, cost, lat_us);
+	metrics_request(g->metrics, p->t ? p->t->id : "-", p->model ? p->model : "-", status, row->prompt,
+			row->completion, cost, lat_us);
 	if (reason)
 		metrics_reject(g->metrics, reason);
 	/* the request log line, written directly: it runs once per request */
@@ -171,11 +194,11 @@ static int record(struct preq *p, int status, const char *reason, struct usage *
 		buf_adds(l, ",\"token_id\":");
 		json_str(l, p->tok->id);
 	}
-	if (row.key) {
+	if (row->key) {
 		buf_adds(l, ",\"key\":");
-		json_str(l, row.key);
+		json_str(l, row->key);
 		buf_adds(l, ",\"key_fp\":");
-		json_str(l, row.key_fp);
+		json_str(l, row->key_fp);
 	}
 	if (p->model) {
 		buf_adds(l, ",\"model\":");
@@ -185,11 +208,11 @@ static int record(struct preq *p, int status, const char *reason, struct usage *
 		buf_adds(l, ",\"reason\":");
 		json_str(l, reason);
 	}
-	if (u && u->seen) { /* integers only: no printf per request */
+	if (p->useen) { /* integers only: no printf per request */
 		buf_adds(l, ",\"prompt_tokens\":");
-		buf_addi(l, u->prompt);
+		buf_addi(l, row->prompt);
 		buf_adds(l, ",\"completion_tokens\":");
-		buf_addi(l, u->completion);
+		buf_addi(l, row->completion);
 		buf_adds(l, ",\"cost_usd\":");
 		buf_addi(l, cost / NUSD_PER_USD);
 		char frac[11] = ".000000000";
@@ -197,14 +220,17 @@ static int record(struct preq *p, int status, const char *reason, struct usage *
 			frac[i] = (char)('0' + f % 10);
 		buf_adds(l, frac);
 	}
-	if (rc != 0)
+	if (!kept)
 		buf_adds(l, ",\"ledger\":\"pending\"");
 	buf_adds(l, "}\n");
 	gw_log_flush_soon(g);
-	return rc;
+	p->committing = false;
+	p->then(p, kept);
 }
 
+
 static void reply_error(struct preq *p, struct verdict *v);
+static void send_error(struct preq *p, bool kept);
 
 static void reject(struct preq *p, struct verdict *v, const char *reason)
 {
@@ -222,8 +248,9 @@ static void reject(struct preq *p, struct verdict *v, const char *reason)
 		gotime_format(v->retry_ms, s, sizeof s);
 		httpd_set_header(p->req, "x-ratelimit-reset-requests", s);
 	}
-	record(p, v->status, reason, NULL, 0);
-	reply_error(p, v);
+	p->err = *v; /* the message moves to p */
+	memset(v, 0, sizeof *v);
+	record(p, p->err.status, reason, NULL, 0, send_error);
 }
 
 /* the error answer alone (its row is already recorded); frees p */
@@ -233,8 +260,22 @@ static void reply_error(struct preq *p, struct verdict *v)
 		evhttp_connection_set_closecb(p->conn, NULL, NULL);
 		p->conn = NULL;
 	}
-	httpd_send_groq_error(p->req, v->status, v->message, v->type, v->code);
+	if (p->req)
+		httpd_send_groq_error(p->req, v->status, v->message, v->type, v->code);
 	verdict_clear(v);
+	preq_free(p);
+}
+
+static void send_error(struct preq *p, bool kept)
+{
+	(void)kept; /* an error answer is sent either way */
+	reply_error(p, &p->err);
+}
+
+/* for a client that has left: nothing to send */
+static void just_free(struct preq *p, bool kept)
+{
+	(void)kept;
 	preq_free(p);
 }
 
@@ -409,6 +450,60 @@ static void filter_models(struct preq *p)
 	free(s);
 }
 
+/* a streamed answer's end, once its row is committed (or not) */
+static void end_stream(struct preq *p, bool kept)
+{
+	if (p->conn) {
+		evhttp_connection_set_closecb(p->conn, NULL, NULL);
+		struct evhttp_connection *conn = p->conn;
+		p->conn = NULL;
+		if (p->complete) {
+			/* [DONE] only once the row is committed; otherwise an
+			 * error event, and the stream ends without [DONE] */
+			struct evbuffer *b = evbuffer_new();
+			if (kept)
+				evbuffer_add(b, "data: [DONE]\n\n", 14);
+			else
+				evbuffer_add_printf(b, "data: {\"error\":{\"message\":\"%s\",\"type\":\"api_error\","
+						    "\"code\":\"store_unavailable\"}}\n\n",
+						    STORE_DOWN_MSG);
+			evhttp_send_reply_chunk(p->req, b);
+			evbuffer_free(b);
+			evhttp_send_reply_end(p->req);
+		} else {
+			/* Groq's stream broke: end the client's the same way */
+			evhttp_connection_free(conn);
+		}
+	}
+	preq_free(p);
+}
+
+/* a buffered answer, once its row is committed; withheld (503) if not */
+static void send_answer(struct preq *p, bool kept)
+{
+	if (!p->req) {
+		preq_free(p);
+		return;
+	}
+	if (!kept) {
+		/* not in the ledger: the answer is withheld (kept rows are
+		 * written when the store is back) */
+		struct verdict v = { .status = 503, .type = "api_error", .code = "store_unavailable",
+				     .message = xstrdup(STORE_DOWN_MSG) };
+		reply_error(p, &v);
+		return;
+	}
+	pass_headers(p);
+	evhttp_connection_set_closecb(p->conn, NULL, NULL);
+	p->conn = NULL;
+	struct evbuffer *b = evbuffer_new();
+	if (p->resp.len)
+		evbuffer_add(b, p->resp.data, p->resp.len);
+	evhttp_send_reply(p->req, (int)p->status, httpd_reason((int)p->status), b);
+	evbuffer_free(b);
+	preq_free(p);
+}
+
 static void on_done(void *arg, int ok, const char *err)
 {
 	struct preq *p = arg;
@@ -424,8 +519,7 @@ static void on_done(void *arg, int ok, const char *err)
 	budget_settle(g, p->t, p->reserved, cost);
 	p->reserved = 0;
 	if (!p->req) { /* its client left while Groq worked: metered all the same */
-		record(p, 499, "client_closed", &u, cost);
-		preq_free(p);
+		record(p, 499, "client_closed", &u, cost, just_free);
 		return;
 	}
 	int64_t now = gw_now(g);
@@ -446,54 +540,15 @@ static void on_done(void *arg, int ok, const char *err)
 		return;
 	}
 	if (p->replying) {
-		bool complete = ok && p->sse.done;
-		bool kept = record(p, complete ? 200 : 502, complete ? NULL : "upstream_stream_cut", &u, cost) == 0;
-		if (p->conn) {
-			evhttp_connection_set_closecb(p->conn, NULL, NULL);
-			struct evhttp_connection *conn = p->conn;
-			p->conn = NULL;
-			if (complete) {
-				/* [DONE] only once the row is committed; otherwise an
-				 * error event, and the stream ends without [DONE] */
-				struct evbuffer *b = evbuffer_new();
-				if (kept)
-					evbuffer_add(b, "data: [DONE]\n\n", 14);
-				else
-					evbuffer_add_printf(b, "data: {\"error\":{\"message\":\"%s\",\"type\":\"api_error\","
-							    "\"code\":\"store_unavailable\"}}\n\n",
-							    STORE_DOWN_MSG);
-				evhttp_send_reply_chunk(p->req, b);
-				evbuffer_free(b);
-				evhttp_send_reply_end(p->req);
-			} else {
-				/* Groq's stream broke: end the client's the same way */
-				evhttp_connection_free(conn);
-			}
-		}
-		preq_free(p);
+		p->complete = ok && p->sse.done;
+		record(p, p->complete ? 200 : 502, p->complete ? NULL : "upstream_stream_cut", &u, cost, end_stream);
 		return;
 	}
 	/* a buffered answer: passed through unchanged (models filtered) */
 	if (p->kind == K_MODELS && p->status == 200)
 		filter_models(p);
 	int st = (int)p->status;
-	if (record(p, st, st >= 400 ? "upstream_error" : NULL, &u, cost) != 0) {
-		/* not in the ledger: the answer is withheld (kept rows are
-		 * written when the store is back) */
-		struct verdict v = { .status = 503, .type = "api_error", .code = "store_unavailable",
-				     .message = xstrdup(STORE_DOWN_MSG) };
-		reply_error(p, &v);
-		return;
-	}
-	pass_headers(p);
-	evhttp_connection_set_closecb(p->conn, NULL, NULL);
-	p->conn = NULL;
-	struct evbuffer *b = evbuffer_new();
-	if (p->resp.len)
-		evbuffer_add(b, p->resp.data, p->resp.len);
-	evhttp_send_reply(p->req, st, httpd_reason(st), b);
-	evbuffer_free(b);
-	preq_free(p);
+	record(p, st, st >= 400 ? "upstream_error" : NULL, &u, cost, send_answer);
 }
 
 static const struct utx_cbs up_cbs = { on_head, on_data, on_done };
@@ -689,6 +744,8 @@ static void on_client_close(struct evhttp_connection *conn, void *arg)
 		event_free(p->watch);
 		p->watch = NULL;
 	}
+	if (p->committing) /* its row is being written; `then` frees p */
+		return;
 	if (p->tx && !p->stream) {
 		/* Groq finishes (and bills) a request it has started; let it,
 		 * so the ledger gets its real usage (on_done records it) */
@@ -706,8 +763,7 @@ static void on_client_close(struct evhttp_connection *conn, void *arg)
 	if (p->t)
 		budget_settle(p->g, p->t, p->reserved, cost);
 	p->reserved = 0;
-	record(p, 499, "client_closed", &u, cost);
-	preq_free(p);
+	record(p, 499, "client_closed", &u, cost, just_free);
 }
 
 /* model named in a multipart/form-data body (audio routes) */

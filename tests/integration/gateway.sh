@@ -297,4 +297,33 @@ inledger=$(sql "select count(*) from ledger where team='alpha' and status=200 an
 check "every answered request ($answered) is in the ledger ($inledger)" test "$inledger" -ge "$answered"
 api GET /admin/v1/teams/alpha
 check_eq "state survives a restart (version and state)" active "$(jq_body .state)"
+
+# ---- group commit: answers ready in one loop iteration share one commit.
+# 24 requests wait at fakegroq; the gateway is stopped while fakegroq
+# answers them all, so on SIGCONT every answer is ready at once.
+metric() { curl -s "http://$GW/metrics" | awk -v m="$1" '$1 == m { print $2 }'; }
+fake_stat() { curl -s "http://$FAKE/_fake/stats" | jq "$1"; }
+curl -s -X POST -d '{"latency_ms":300}' "http://$FAKE/_fake/faults" > /dev/null
+c0=$(metric groqgate_ledger_commits_total); r0=$(metric groqgate_ledger_rows_total)
+l0=$(sql "select count(*) from ledger")
+inflight0=$(fake_stat .inflight); done0=$(fake_stat .total.completions)
+GPIDS=()
+for i in $(seq 1 24); do
+	curl -s -o /dev/null -w '%{http_code}\n' -H "Authorization: Bearer $ATOK" \
+		-d '{"model":"llama-3.1-8b-instant","max_tokens":2,"messages":[{"role":"user","content":"x"}]}' \
+		"http://$GW/openai/v1/chat/completions" >> "$T/gcodes" &
+	GPIDS+=($!)
+done
+wait_eval "24 requests waiting at fakegroq" 10 '[ "$(fake_stat .inflight)" -ge $((inflight0 + 24)) ]'
+kill -STOP "$GW_PID"
+wait_eval "fakegroq to answer them all" 10 '[ "$(fake_stat .total.completions)" -ge $((done0 + 24)) ]'
+kill -CONT "$GW_PID"
+wait "${GPIDS[@]}"
+curl -s -X DELETE "http://$FAKE/_fake/faults" > /dev/null
+check_eq "24 answers at once: all 200" 24 "$(grep -c '^200$' "$T/gcodes")"
+c1=$(metric groqgate_ledger_commits_total); r1=$(metric groqgate_ledger_rows_total)
+echo "# group commit: $((r1 - r0)) rows in $((c1 - c0)) commit(s)"
+check_eq "all 24 rows written" 24 "$((r1 - r0))"
+check_eq "and in the ledger" 24 "$(( $(sql "select count(*) from ledger") - l0 ))"
+check "in shared commits, not one each ($((c1 - c0)) for 24)" test "$((c1 - c0))" -lt 24
 done_testing
