@@ -55,11 +55,7 @@ json_t *store_alerts_list(struct store *s, int limit, char **cause);
 /* Buckets of step ms from `from` (n of them): requests, ok, tokens,
  * spend and rejections by reason; team NULL for all. */
 json_t *store_usage(struct store *s, const char *team, int64_t from, int64_t step, int n, char **cause);
-/* Sum of the ledger for one team (NULL: all) since from. */
-int store_spend_since(struct store *s, const char *team, int64_t from, int64_t *nusd, char **cause);
 /* Bytes the storage engine holds in memory (its page cache included). */
 int64_t store_memory_used(void);
-/* Ledger row count, for tests and reconciliation (team NULL: all). */
-int store_ledger_count(struct store *s, const char *team, int64_t *n, char **cause);
 
 #endif

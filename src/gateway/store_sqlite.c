@@ -102,6 +102,10 @@ static const char *const migrations[] = {
 	" message TEXT NOT NULL);",
 	/* 2: written by store_probe to learn whether the store takes writes */
 	"CREATE TABLE health(id INTEGER PRIMARY KEY CHECK (id = 1), ts_ms INTEGER NOT NULL);",
+	/* 3: every ledger row wrote a page of this index too (a WAL frame per
+	 * request); queries over all teams go through ledger_team_ts, team by
+	 * team (WHERE team IN (SELECT id FROM teams)) */
+	"DROP INDEX IF EXISTS ledger_ts;",
 };
 
 static int sqlfail(struct store *s, char **cause, const char *what)
@@ -510,7 +514,7 @@ json_t *store_usage(struct store *s, const char *team, int64_t from, int64_t ste
 	const char *sql = team ? "SELECT ts_ms, status, reason, prompt_tokens + completion_tokens, cost_nusd"
 				 " FROM ledger WHERE team = ?4 AND ts_ms >= ?1 AND ts_ms < ?3"
 			       : "SELECT ts_ms, status, reason, prompt_tokens + completion_tokens, cost_nusd"
-				 " FROM ledger WHERE ts_ms >= ?1 AND ts_ms < ?3";
+				 " FROM ledger WHERE team IN (SELECT id FROM teams) AND ts_ms >= ?1 AND ts_ms < ?3";
 	if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK) {
 		sqlfail(s, cause, "usage");
 		return NULL;
@@ -562,32 +566,6 @@ json_t *store_usage(struct store *s, const char *team, int64_t from, int64_t ste
 	}
 	free(bk);
 	return pts;
-}
-
-int store_spend_since(struct store *s, const char *team, int64_t from, int64_t *nusd, char **cause)
-{
-	sqlite3_stmt *st;
-	if (sqlite3_prepare_v2(s->db,
-			       "SELECT COALESCE(SUM(cost_nusd),0) FROM ledger WHERE ts_ms >= ?1 AND (?2 IS NULL OR team = ?2)",
-			       -1, &st, NULL) != SQLITE_OK)
-		return sqlfail(s, cause, "spend");
-	sqlite3_bind_int64(st, 1, from);
-	bind_text(st, 2, team);
-	*nusd = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
-	sqlite3_finalize(st);
-	return 0;
-}
-
-int store_ledger_count(struct store *s, const char *team, int64_t *n, char **cause)
-{
-	sqlite3_stmt *st;
-	if (sqlite3_prepare_v2(s->db, "SELECT COUNT(*) FROM ledger WHERE (?1 IS NULL OR team = ?1)", -1, &st,
-			       NULL) != SQLITE_OK)
-		return sqlfail(s, cause, "count");
-	bind_text(st, 1, team);
-	*n = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
-	sqlite3_finalize(st);
-	return 0;
 }
 
 static void parse_int_list(const char *text, int *out, int *n, int max)
@@ -680,7 +658,8 @@ int store_load(struct store *s, struct registry *r, int64_t now, char **cause)
 	int64_t ms = month_start_ms(now);
 	r->org_month_start = ms;
 	if (sqlite3_prepare_v2(s->db,
-			       "SELECT team, SUM(cost_nusd) FROM ledger WHERE ts_ms >= ? GROUP BY team", -1,
+			       "SELECT team, SUM(cost_nusd) FROM ledger WHERE team IN (SELECT id FROM teams) AND ts_ms >= ?"
+			       " GROUP BY team", -1,
 			       &st, NULL) != SQLITE_OK)
 		return sqlfail(s, cause, "load spend");
 	sqlite3_bind_int64(st, 1, ms);
@@ -699,8 +678,8 @@ int store_load(struct store *s, struct registry *r, int64_t now, char **cause)
 
 	/* keys' requests per hour over the last day */
 	if (sqlite3_prepare_v2(s->db,
-			       "SELECT key, ts_ms / 3600000, COUNT(*) FROM ledger WHERE ts_ms >= ? AND key "
-			       "IS NOT NULL GROUP BY key, ts_ms / 3600000",
+			       "SELECT key, ts_ms / 3600000, COUNT(*) FROM ledger WHERE team IN (SELECT id FROM teams)"
+			       " AND ts_ms >= ? AND key IS NOT NULL GROUP BY key, ts_ms / 3600000",
 			       -1, &st, NULL) != SQLITE_OK)
 		return sqlfail(s, cause, "load key counts");
 	sqlite3_bind_int64(st, 1, now - 23 * 3600000LL - now % 3600000);

@@ -164,6 +164,12 @@ api GET '/admin/v1/usage?team=nope'
 check_eq "usage for an unknown team: 404" 404 "$STATUS"
 api GET '/admin/v1/usage?window=month'
 check_eq "usage for the month: 200" 200 "$STATUS"
+api GET '/admin/v1/usage?window=60m&step=1m'
+from=$(jq_body .from_ms)
+check_eq "usage over all teams counts every ledger row of the window" \
+	"$(sql "select count(*) from ledger where ts_ms >= $from")" "$(jq_body '[.points[].requests] | add')"
+check_eq "and their tokens" "$(sql "select coalesce(sum(prompt_tokens + completion_tokens), 0) from ledger where ts_ms >= $from")" \
+	"$(jq_body '[.points[].tokens] | add')"
 api GET /admin/v1/models
 check_eq "models: 200" 200 "$STATUS"
 check_eq "models carry configured prices" 0.59 "$(jq_body '.models[] | select(.id=="llama-3.3-70b-versatile") | .input_per_mtok')"
@@ -228,4 +234,16 @@ for s in "$CANARY_KEY" "$CTOK" "$OP_TOKEN" "$VIEW_TOKEN"; do
 done
 check_eq "the token hash, not the token, is stored" 0 "$(sql "select count(*) from tokens where hash like '%$CTOK%'")"
 check_eq "the store file is private (0600)" 600 "$(stat -c %a "$T/gw.db")"
+
+# ---- schema migrations: a version-2 store (with its ledger_ts index) is
+# brought to version 3 at start, its rows kept
+check_eq "healthz names schema 3" 3 "$(curl -s "http://$GW/healthz" | jq .schema)"
+check_eq "no ledger_ts index (a WAL frame per request saved)" 0 "$(sql "select count(*) from sqlite_master where name = 'ledger_ts'")"
+stop_gateway
+rows=$(sql "select count(*) from ledger")
+sql "CREATE INDEX ledger_ts ON ledger(ts_ms); PRAGMA user_version = 2;"
+start_gateway
+check_eq "a version-2 store migrates at start" 3 "$(curl -s "http://$GW/healthz" | jq .schema)"
+check_eq "migration 3 drops ledger_ts" 0 "$(sql "select count(*) from sqlite_master where name = 'ledger_ts'")"
+check_eq "and keeps every ledger row" "$rows" "$(sql "select count(*) from ledger")"
 done_testing
