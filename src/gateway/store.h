@@ -28,6 +28,8 @@ struct ledger_row {
 struct store *store_open(const char *path, char **cause);
 void store_close(struct store *s);
 int store_schema_version(struct store *s);
+/* WAL frames past which the checkpointer starts the WAL over (tests). */
+void store_set_wal_limit(struct store *s, int frames);
 
 /* A small write that tells whether the store takes writes again (after a
  * full disk, a lock held by another process); never waits for a lock. */

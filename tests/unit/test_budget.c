@@ -1,6 +1,7 @@
 /* test_budget.c — reservations, settlement, thresholds and auto-pause on
  * a real (temporary) store, with a frozen, steppable clock. */
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "gateway.h"
@@ -140,9 +141,51 @@ static void test_org_budget(void)
 	teardown();
 }
 
+/* Under steady writes the WAL must start over rather than grow: rows are
+ * committed one at a time, as the gateway does, every 200 us for 1.5 s
+ * while the checkpointer runs; a PASSIVE checkpoint always overlaps a
+ * commit then, so only the RESTART past the limit lets the WAL start over.
+ * Without it the file holds every frame written. */
+static void test_wal_starts_over(void)
+{
+	char path[64], wal[80];
+	snprintf(path, sizeof path, "/tmp/gg-unit-wal-%d.db", (int)getpid());
+	snprintf(wal, sizeof wal, "%s-wal", path);
+	unlink(path);
+	char *cause = NULL;
+	struct store *s = store_open(path, &cause);
+	CHECK(s != NULL);
+	store_set_wal_limit(s, 64); /* 256 KiB */
+	struct ledger_row r = { .ts_ms = 1, .team = "t", .key = "k", .key_fp = "gsk_...0001", .model = "m",
+				.status = 200, .prompt = 8, .completion = 2, .cost_nusd = 10, .latency_ms = 1 };
+	long n = 0;
+	off_t max = 0;
+	int64_t t0 = mono_us();
+	while (mono_us() - t0 < 1500000) {
+		int rc = store_ledger(s, &r, &cause);
+		if (rc != 0) {
+			store_close(s);
+			CHECK(rc == 0);
+		}
+		n++;
+		struct stat st;
+		if (stat(wal, &st) == 0 && st.st_size > max)
+			max = st.st_size;
+		usleep(200);
+	}
+	store_close(s);
+	unlink(path);
+	unlink(wal);
+	long long written = (long long)n * 2 * (4096 + 24); /* two pages a row */
+	printf("# WAL: %lld bytes written in %ld commits, file at most %lld bytes\n", written, n, (long long)max);
+	CHECK(n > 1000);
+	CHECK(max < written / 4);
+}
+
 void suite_budget(void)
 {
 	RUN(test_reserve_never_overspends);
 	RUN(test_thresholds_and_auto_pause);
 	RUN(test_org_budget);
+	RUN(test_wal_starts_over);
 }
