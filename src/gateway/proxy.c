@@ -228,7 +228,6 @@ static void committed(void *arg, bool kept, struct ledger_row *row)
 	p->then(p, kept);
 }
 
-
 static void reply_error(struct preq *p, struct verdict *v);
 static void send_error(struct preq *p, bool kept);
 

@@ -89,8 +89,10 @@ check "gateway RSS flat after warm-up (${first_rss} → ${last_rss} KiB, < 2 MiB
 # SQLite's page cache fills as the ledger grows (bounded: 2 MiB by
 # default); the rest may settle (the allocator's heap reaches its working
 # size) but must not keep growing: a leak grows at a steady rate to the end.
-# Without SQLite: the growth rate over the last third of the run must be
-# under a third of the rate before it, and under 256 KiB in all.
+# Without SQLite: the last third of the run may grow by a few pages (under
+# 64 KiB: the allocator's noise, 16 pages) or, if more, at under a third of
+# the rate before it and under 256 KiB in all. A leak of even 20 bytes a
+# request grows by more than 200 KiB in that third at this load.
 awk '{ print $1, $2 - $5 }' "$T/steady" > "$T/rest"
 read -r t0 r0 <<< "$(head -n 1 "$T/rest")"
 n=$(wc -l < "$T/rest")
@@ -99,7 +101,7 @@ read -r t2 r2 <<< "$(tail -n 1 "$T/rest")"
 echo "# without SQLite: ${r0} KiB at ${t0} s, ${r1} KiB at ${t1} s, ${r2} KiB at ${t2} s"
 check "without SQLite's cache, growth settles: last third $(( r2 - r1 )) KiB in $(( t2 - t1 )) s after $(( r1 - r0 )) KiB in $(( t1 - t0 )) s" \
 	awk -v a=$((r1 - r0)) -v ta=$((t1 - t0)) -v b=$((r2 - r1)) -v tb=$((t2 - t1)) \
-	'BEGIN { exit !(b < 256 && (b <= 0 || b / tb < (a > 0 ? a : 0) / ta / 3)) }'
+	'BEGIN { exit !(b < 64 || (b < 256 && b / tb < (a > 0 ? a : 0) / ta / 3)) }'
 check "gateway fds flat after warm-up (${first_fd} → ${last_fd}, max $max_fd)" test $((last_fd - first_fd)) -le 2
 check "groqtop RSS flat (${first_gt} → ${last_gt} KiB, < 2 MiB growth)" test $((last_gt - first_gt)) -lt 2048
 check "groqtop still live and drawing" tui_has "● live"
