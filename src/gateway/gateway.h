@@ -348,9 +348,9 @@ void ledger_free(struct ledger *l); /* writes kept rows if it can */
 /* Submits a row (copied) for the commit at the end of this loop iteration;
  * then calls fn(arg, kept, row): kept when committed. When not, the gateway
  * is down until a probe write succeeds, and the row, as fn leaves it (fn may
- * rewrite its status and reason: strings owned by the ledger), is kept and
- * written when the store is back (bounded). fn is where an answer's last
- * bytes go out. */
+ * rewrite its status, and point its reason at a string that outlives the
+ * call), is kept and written when the store is back (bounded). fn is where
+ * an answer's last bytes go out. */
 typedef void (*ledger_fn)(void *arg, bool kept, struct ledger_row *row);
 void ledger_submit(struct ledger *l, const struct ledger_row *row, ledger_fn fn, void *arg);
 int64_t ledger_commits(const struct ledger *l);        /* transactions that wrote rows */

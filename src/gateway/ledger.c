@@ -29,7 +29,9 @@
 #define PENDING_MAX 10000
 
 struct waiting {
-	struct ledger_row row; /* strings owned here */
+	struct ledger_row row; /* its strings point into strs (or, after fn,
+				* to a string that outlives the batch) */
+	char *strs;            /* the row's strings, one allocation */
 	ledger_fn fn;
 	void *arg;
 };
@@ -72,19 +74,35 @@ static void row_dup(struct ledger_row *c, const struct ledger_row *r)
 	c->reason = dup_or_null(r->reason);
 }
 
-/* keeps an owned row (its strings move here) */
-static void keep_owned(struct ledger *l, struct ledger_row *r)
+/* keeps a copy of a row until the store is back */
+static void keep(struct ledger *l, const struct ledger_row *r)
 {
 	if (l->n == PENDING_MAX) {
 		l->dropped++;
-		row_free(r);
 		return;
 	}
 	if (l->n == l->cap) {
 		l->cap = l->cap ? l->cap * 2 : 64;
 		l->rows = xrealloc(l->rows, l->cap * sizeof *l->rows);
 	}
-	l->rows[l->n++] = *r;
+	row_dup(&l->rows[l->n++], r);
+}
+
+/* copies a row's strings into one allocation (the request path's copy) */
+static char *pack(const char **f, size_t n)
+{
+	size_t len = 0;
+	for (size_t i = 0; i < n; i++)
+		len += f[i] ? strlen(f[i]) + 1 : 0;
+	char *block = xmalloc(len ? len : 1), *q = block;
+	for (size_t i = 0; i < n; i++)
+		if (f[i]) {
+			size_t k = strlen(f[i]) + 1;
+			memcpy(q, f[i], k);
+			f[i] = q;
+			q += k;
+		}
+	return block;
 }
 
 /* rows in one transaction (one alone needs none); 0 when all are written */
@@ -150,10 +168,9 @@ static void commit_batch(struct ledger *l, bool call)
 	for (size_t i = 0; i < n; i++) {
 		if (call && b[i].fn)
 			b[i].fn(b[i].arg, ok, &b[i].row);
-		if (ok)
-			row_free(&b[i].row);
-		else
-			keep_owned(l, &b[i].row);
+		if (!ok)
+			keep(l, &b[i].row);
+		free(b[i].strs);
 	}
 	free(b);
 }
@@ -240,7 +257,14 @@ void ledger_submit(struct ledger *l, const struct ledger_row *r, ledger_fn fn, v
 		l->batch = xrealloc(l->batch, l->capb * sizeof *l->batch);
 	}
 	struct waiting *w = &l->batch[l->nb++];
-	row_dup(&w->row, r);
+	w->row = *r;
+	const char *f[] = { r->team, r->key, r->key_fp, r->model, r->reason };
+	w->strs = pack(f, ARRAY_LEN(f));
+	w->row.team = f[0];
+	w->row.key = f[1];
+	w->row.key_fp = f[2];
+	w->row.model = f[3];
+	w->row.reason = f[4];
 	w->fn = fn;
 	w->arg = arg;
 	if (l->nb == 1)

@@ -156,8 +156,7 @@ static void committed(void *arg, bool kept, struct ledger_row *row)
 	if (!kept && row->status < 400) { /* the answer is withheld (503); the row
 					   * says so, with the tokens Groq did spend */
 		row->status = 503;
-		free((char *)row->reason);
-		row->reason = xstrdup("store_unavailable");
+		row->reason = "store_unavailable";
 	}
 	int status = row->status;
 	const char *reason = row->reason;
