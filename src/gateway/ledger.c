@@ -105,31 +105,29 @@ static char *pack(const char **f, size_t n)
 	return block;
 }
 
-/* rows in one transaction (one alone needs none); 0 when all are written */
-static int write_rows(struct store *s, const struct ledger_row *const *rows, size_t n, char **cause)
+/* n rows, `stride` bytes apart (kept rows, or those of a batch), in one
+ * transaction (one alone needs none); 0 when all are written */
+static int write_rows(struct store *s, const struct ledger_row *rows, size_t n, size_t stride, char **cause)
 {
+#define ROW(i) ((const struct ledger_row *)((const char *)rows + (i) * stride))
 	if (n == 1)
-		return store_ledger(s, rows[0], cause);
+		return store_ledger(s, ROW(0), cause);
 	if (store_begin(s, cause) != 0)
 		return -1;
 	for (size_t i = 0; i < n; i++)
-		if (store_ledger(s, rows[i], cause) != 0) {
+		if (store_ledger(s, ROW(i), cause) != 0) {
 			store_rollback(s);
 			return -1;
 		}
 	return store_commit(s, cause);
+#undef ROW
 }
 
 static int write_kept(struct ledger *l, char **cause)
 {
 	if (l->n == 0)
 		return 0;
-	const struct ledger_row **v = xmalloc(l->n * sizeof *v);
-	for (size_t i = 0; i < l->n; i++)
-		v[i] = &l->rows[i];
-	int rc = write_rows(l->g->store, v, l->n, cause);
-	free(v);
-	if (rc != 0)
+	if (write_rows(l->g->store, l->rows, l->n, sizeof *l->rows, cause) != 0)
 		return -1;
 	for (size_t i = 0; i < l->n; i++)
 		row_free(&l->rows[i]);
@@ -152,11 +150,7 @@ static void commit_batch(struct ledger *l, bool call)
 	char *cause = NULL;
 	bool ok = false;
 	if (!l->down) {
-		const struct ledger_row **v = xmalloc(n * sizeof *v);
-		for (size_t i = 0; i < n; i++)
-			v[i] = &b[i].row;
-		ok = write_rows(l->g->store, v, n, &cause) == 0;
-		free(v);
+		ok = write_rows(l->g->store, &b[0].row, n, sizeof *b, &cause) == 0;
 		if (!ok)
 			ledger_failed(l, cause);
 		free(cause);

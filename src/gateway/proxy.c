@@ -55,8 +55,8 @@ struct preq {
 	bool queued;
 	bool paused;         /* upstream transfer paused for a slow client */
 	struct event *watch; /* notices a client that hangs up while it waits */
-	/* between record() and its row's commit */
-	bool committing, complete, useen;
+	/* between record() and its row's commit (`then` set only then) */
+	bool complete, useen;
 	int64_t lat_us;
 	struct verdict err;  /* the error answer to send then */
 	void (*then)(struct preq *p, bool kept);
@@ -142,7 +142,6 @@ static void record(struct preq *p, int status, const char *reason, struct usage 
 		.latency_ms = p->lat_us / 1000,
 	};
 	p->then = then;
-	p->committing = true;
 	if (p->t)
 		ledger_submit(g->ledger, &row, committed, p);
 	else /* no team, no row */
@@ -223,8 +222,9 @@ static void committed(void *arg, bool kept, struct ledger_row *row)
 		buf_adds(l, ",\"ledger\":\"pending\"");
 	buf_adds(l, "}\n");
 	gw_log_flush_soon(g);
-	p->committing = false;
-	p->then(p, kept);
+	void (*then)(struct preq *, bool) = p->then;
+	p->then = NULL;
+	then(p, kept);
 }
 
 static void reply_error(struct preq *p, struct verdict *v);
@@ -742,7 +742,7 @@ static void on_client_close(struct evhttp_connection *conn, void *arg)
 		event_free(p->watch);
 		p->watch = NULL;
 	}
-	if (p->committing) /* its row is being written; `then` frees p */
+	if (p->then) /* its row is being written; `then` frees p */
 		return;
 	if (p->tx && !p->stream) {
 		/* Groq finishes (and bills) a request it has started; let it,

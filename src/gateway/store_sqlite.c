@@ -89,14 +89,12 @@ static void *checkpointer(void *arg)
 			ts.tv_nsec -= 1000000000L;
 		}
 		pthread_cond_timedwait(&s->cv, &s->mu, &ts);
+		int limit = s->wal_limit;
 		pthread_mutex_unlock(&s->mu);
 		/* PASSIVE never blocks writers; it syncs the WAL, copies what it can
 		 * and syncs the database */
-		int frames = 0, done = 0;
-		sqlite3_wal_checkpoint_v2(db, NULL, SQLITE_CHECKPOINT_PASSIVE, &frames, &done);
-		pthread_mutex_lock(&s->mu);
-		int limit = s->wal_limit;
-		pthread_mutex_unlock(&s->mu);
+		int frames = 0;
+		sqlite3_wal_checkpoint_v2(db, NULL, SQLITE_CHECKPOINT_PASSIVE, &frames, NULL);
 		if (frames > limit)
 			sqlite3_wal_checkpoint_v2(db, NULL, SQLITE_CHECKPOINT_RESTART, NULL, NULL);
 		pthread_mutex_lock(&s->mu);
