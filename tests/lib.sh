@@ -167,7 +167,17 @@ chat() {
 	HEADERS=$(cat "$T/resp.h")
 }
 
-sql() { sqlite3 "$T/gw.db" "$1"; }
+# the ledger as the store holds it: a running gateway journals each
+# answer's row and moves rows into the store within milliseconds; wait for
+# its journal to be empty first (the gateway's own metric says so)
+journal_rows() { curl -s --max-time 2 "http://$GW/metrics" | awk '$1 == "groqgate_ledger_journal_rows" { print $2 }'; }
+sql() {
+	if [ -n "${GW:-}" ] && [ -n "${GW_PID:-}" ] && kill -0 "$GW_PID" 2>/dev/null; then
+		wait_eval "the ledger journal to reach the store" 10 \
+			'[ "$(journal_rows)" = 0 ] || ! kill -0 "$GW_PID"' >&2
+	fi
+	sqlite3 "$T/gw.db" "$1"
+}
 
 # standard set-up: fakegroq + gateway + team "alpha" with a key and token
 setup_basic() {

@@ -342,22 +342,32 @@ struct gateway {
 	struct event *logflush;
 };
 
-/* ---- ledger.c: ledger rows, and refusing requests while the store is down */
-struct ledger *ledger_new(struct gateway *g);
-void ledger_free(struct ledger *l); /* writes kept rows if it can */
-/* Submits a row (copied) for the commit at the end of this loop iteration;
- * then calls fn(arg, kept, row): kept when committed. When not, the gateway
- * is down until a probe write succeeds, and the row, as fn leaves it (fn may
- * rewrite its status, and point its reason at a string that outlives the
- * call), is kept and written when the store is back (bounded). fn is where
- * an answer's last bytes go out. */
+/* ---- ledger.c: ledger rows, and refusing requests while they cannot be kept */
+/* Opens the journal (STORE-ledger) and moves rows of the last run that are
+ * not in the store yet into it (needs g->store and g->base). */
+struct ledger *ledger_open(struct gateway *g, char **cause);
+void ledger_free(struct ledger *l); /* moves every row it can into the store */
+/* Submits a row (copied) for the journal write at the end of this loop
+ * iteration; then calls fn(arg, kept, row): kept when journaled (it reaches
+ * the store within APPLY_MS). When not, the gateway is down until a probe
+ * write succeeds, and the row, as fn leaves it (fn may rewrite its status,
+ * and point its reason at a string that outlives the call), is kept and
+ * written when the disk takes writes again (bounded). fn is where an
+ * answer's last bytes go out. */
 typedef void (*ledger_fn)(void *arg, bool kept, struct ledger_row *row);
 void ledger_submit(struct ledger *l, const struct ledger_row *row, ledger_fn fn, void *arg);
+/* Moves every journaled row into the store now (before reading the
+ * ledger); -1 with *cause while the store takes no writes. */
+int ledger_sync(struct ledger *l, char **cause);
 int64_t ledger_commits(const struct ledger *l);        /* transactions that wrote rows */
 int64_t ledger_committed_rows(const struct ledger *l); /* rows they wrote */
-void ledger_failed(struct ledger *l, const char *cause); /* any failed write */
-bool ledger_down(const struct ledger *l);
-const char *ledger_cause(const struct ledger *l); /* while down */
+int64_t ledger_journal_writes(const struct ledger *l); /* journal appends */
+size_t ledger_backlog(const struct ledger *l);         /* rows journaled, not in the store */
+void ledger_failed(struct ledger *l, const char *cause);       /* the journal took no row */
+void ledger_store_failed(struct ledger *l, const char *cause); /* the store took no write */
+bool ledger_down(const struct ledger *l);    /* requests refused */
+bool ledger_lagging(const struct ledger *l); /* rows wait in the journal */
+const char *ledger_cause(const struct ledger *l); /* while down or lagging */
 size_t ledger_pending(const struct ledger *l);
 int64_t ledger_lost(const struct ledger *l);
 

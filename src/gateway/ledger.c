@@ -2,31 +2,42 @@
  * the store stops taking writes (a full disk, a read-only file system,
  * another process holding the database lock).
  *
- * The rule: no request is served unmetered. A row that cannot be written
- * is kept in memory (bounded) and its caller told, so the client gets a
- * 503 instead of the answer; from then on the gateway is "down" and the
- * pipeline refuses requests before forwarding them. A probe write every
- * PROBE_MS finds out when the store is back, writes the kept rows first,
- * then lets requests through again. /healthz reports the state.
+ * The rule: no request is served unmetered. Rows submitted while the event
+ * loop works through one batch of ready sockets are appended to the ledger
+ * journal (journal.h) with one write() at the end of that batch; each
+ * row's caller is then called back and only then sends its answer's last
+ * bytes. A process crash keeps what write() was given, so an answer the
+ * client received in full is never lost, without a transaction per
+ * request: every APPLY_MS (or sooner, once APPLY_ROWS wait) the journaled
+ * rows go into the store in one transaction, and the journal starts over.
+ * At start, rows the store has not got are moved from the journal first.
  *
- * Group commit: rows submitted while the event loop works through one
- * batch of ready sockets are written in one transaction at the end of that
- * batch (an event made active at the first row runs after the callbacks
- * already queued). Each row's caller is called back once its row is
- * committed, or not, and only then sends its answer's last bytes: the
- * durability rule holds, and under load one commit (its locks, its WAL
- * frames) serves many answers. At one request at a time nothing waits:
- * the commit runs in the same loop iteration. */
+ * Two ways to fail:
+ *  - the journal takes no row (a full disk, or the store has not taken the
+ *    journal's rows for so long that it holds JOURNAL_MAX bytes): the row
+ *    is kept in memory (bounded), its caller told, so the client gets a
+ *    503 instead of the answer; the gateway is "down" and the pipeline
+ *    refuses requests before forwarding them;
+ *  - the store takes no row (a lock held by another process, a full disk):
+ *    rows wait in the journal ("lagging") and requests are still served.
+ * Either way a probe write every PROBE_MS finds out when the store is
+ * back; kept rows are journaled, the journal is moved into the store, and
+ * requests are let through again. /healthz reports the state. */
 #include "gateway.h"
 
 #include <event2/event.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "journal.h"
 #include "util.h"
 
 #define PROBE_MS 250
 #define PENDING_MAX 10000
+#define APPLY_MS 20          /* journaled rows reach the store within this */
+#define APPLY_ROWS 256       /* or as soon as this many wait */
+#define APPLY_MAX 4096       /* rows per transaction: a backlog goes in steps */
+#define JOURNAL_MAX (64 << 20)
 
 struct waiting {
 	struct ledger_row row; /* its strings point into strs (or, after fn,
@@ -38,12 +49,19 @@ struct waiting {
 
 struct ledger {
 	struct gateway *g;
-	struct waiting *batch;   /* rows of this loop iteration, not yet written */
+	struct journal *j;
+	int64_t next_seq;        /* the next row's id */
+	int64_t floor;           /* rows up to this id were in the store at start */
+	struct waiting *batch;   /* rows of this loop iteration, not yet journaled */
 	size_t nb, capb;
-	struct event *commit;
-	int64_t commits, committed_rows;
-	bool down;
-	char *cause;             /* why the last write failed, while down */
+	buf out;                 /* the batch's records */
+	struct event *commit;    /* end of the loop pass: the batch to the journal */
+	struct event *apply;     /* the journal to the store */
+	int64_t writes, commits, committed_rows;
+	size_t backlog;          /* rows journaled, not yet in the store */
+	bool down;               /* the journal takes no rows: requests refused */
+	bool lagging;            /* the store takes no rows: they wait in the journal */
+	char *cause;             /* why the last write failed, while down or lagging */
 	struct ledger_row *rows; /* kept rows; their strings are owned here */
 	size_t n, cap;
 	int64_t dropped;         /* rows lost because the queue was full */
@@ -74,7 +92,7 @@ static void row_dup(struct ledger_row *c, const struct ledger_row *r)
 	c->reason = dup_or_null(r->reason);
 }
 
-/* keeps a copy of a row until the store is back */
+/* keeps a copy of a row until the journal takes rows again */
 static void keep(struct ledger *l, const struct ledger_row *r)
 {
 	if (l->n == PENDING_MAX) {
@@ -105,29 +123,28 @@ static char *pack(const char **f, size_t n)
 	return block;
 }
 
-/* n rows, `stride` bytes apart (kept rows, or those of a batch), in one
- * transaction (one alone needs none); 0 when all are written */
-static int write_rows(struct store *s, const struct ledger_row *rows, size_t n, size_t stride, char **cause)
+/* appends l->out (n rows) to the journal; 0 when written */
+static int journal_out(struct ledger *l, size_t n, char **cause)
 {
-#define ROW(i) ((const struct ledger_row *)((const char *)rows + (i) * stride))
-	if (n == 1)
-		return store_ledger(s, ROW(0), cause);
-	if (store_begin(s, cause) != 0)
-		return -1;
-	for (size_t i = 0; i < n; i++)
-		if (store_ledger(s, ROW(i), cause) != 0) {
-			store_rollback(s);
-			return -1;
-		}
-	return store_commit(s, cause);
-#undef ROW
+	int rc = 0;
+	if (journal_size(l->j) + l->out.len > JOURNAL_MAX)
+		rc = fail(cause, "the ledger journal holds %zu rows the store has not taken (%s)", l->backlog,
+			  l->cause ? l->cause : "store error");
+	else if ((rc = journal_append(l->j, l->out.data, l->out.len, cause)) == 0) {
+		l->writes++;
+		l->backlog += n;
+	}
+	buf_reset(&l->out);
+	return rc;
 }
 
 static int write_kept(struct ledger *l, char **cause)
 {
 	if (l->n == 0)
 		return 0;
-	if (write_rows(l->g->store, l->rows, l->n, sizeof *l->rows, cause) != 0)
+	for (size_t i = 0; i < l->n; i++)
+		journal_encode(&l->out, l->next_seq++, &l->rows[i]);
+	if (journal_out(l, l->n, cause) != 0)
 		return -1;
 	for (size_t i = 0; i < l->n; i++)
 		row_free(&l->rows[i]);
@@ -135,8 +152,112 @@ static int write_kept(struct ledger *l, char **cause)
 	return 0;
 }
 
-/* the batch: written, then each caller told; rows that were not written
- * are kept (after their caller has had its say on how they should read) */
+struct applying {
+	struct ledger *l;
+	size_t written;
+	char *cause;
+};
+
+static int apply_row(void *arg, int64_t seq, const struct ledger_row *r)
+{
+	struct applying *a = arg;
+	if (seq <= a->l->floor) /* in the store before a crash cut the journal short */
+		return 0;
+	struct ledger_row row = *r;
+	row.id = seq;
+	if (store_ledger(a->l->g->store, &row, &a->cause) != 0)
+		return -1;
+	a->written++;
+	return 0;
+}
+
+/* one transaction of up to APPLY_MAX journaled rows into the store; 0 when
+ * done (*more when the journal holds more) */
+static int apply_step(struct ledger *l, bool *more, char **cause)
+{
+	*more = false;
+	if (journal_size(l->j) == 0)
+		return 0;
+	struct store *s = l->g->store;
+	if (store_begin(s, cause) != 0)
+		return -1;
+	struct applying a = { .l = l };
+	size_t rows = 0, end = 0;
+	bool torn = false;
+	if (journal_read(l->j, APPLY_MAX, apply_row, &a, &rows, &end, &torn, &a.cause) != 0) {
+		store_rollback(s);
+		*cause = a.cause;
+		return -1;
+	}
+	if (store_commit(s, cause) != 0)
+		return -1;
+	if (torn)
+		gw_log(l->g, json_pack("{s:s,s:s,s:s,s:I}", "level", "warn", "msg",
+				       "ledger journal: a record cut short at its end (a power loss) was dropped", "file",
+				       journal_path(l->j), "at_byte", (json_int_t)end));
+	journal_mark(l->j, end, torn);
+	if (a.written) {
+		l->commits++;
+		l->committed_rows += (int64_t)a.written;
+	}
+	l->backlog = rows < l->backlog ? l->backlog - rows : 0;
+	*more = journal_size(l->j) > 0;
+	return 0;
+}
+
+/* moves the whole journal into the store */
+static int apply_all(struct ledger *l, char **cause)
+{
+	bool more = true;
+	while (more)
+		if (apply_step(l, &more, cause) != 0)
+			return -1;
+	return 0;
+}
+
+static void arm_probe(struct ledger *l)
+{
+	struct timeval tv = { PROBE_MS / 1000, (PROBE_MS % 1000) * 1000 };
+	if (!evtimer_pending(l->probe, NULL))
+		evtimer_add(l->probe, &tv);
+}
+
+static void set_cause(struct ledger *l, const char *cause)
+{
+	free(l->cause);
+	l->cause = xstrdup(cause ? cause : "store error");
+}
+
+static void lag(struct ledger *l, const char *cause)
+{
+	if (!l->lagging && !l->down)
+		gw_log(l->g, json_pack("{s:s,s:s,s:s}", "level", "error", "msg",
+				       "store not writable; ledger rows wait in the journal", "error",
+				       cause ? cause : "?"));
+	l->lagging = true;
+	set_cause(l, cause);
+	arm_probe(l);
+}
+
+static void apply_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	struct ledger *l = arg;
+	if (l->lagging || l->down) /* the probe moves the journal */
+		return;
+	char *cause = NULL;
+	bool more;
+	if (apply_step(l, &more, &cause) != 0)
+		lag(l, cause);
+	else if (more)
+		event_active(l->apply, EV_TIMEOUT, 1);
+	free(cause);
+}
+
+/* the batch: journaled, then each caller told; rows that were not
+ * journaled are kept (after their caller has had its say on how they
+ * should read) */
 static void commit_batch(struct ledger *l, bool call)
 {
 	struct waiting *b = l->batch;
@@ -150,14 +271,20 @@ static void commit_batch(struct ledger *l, bool call)
 	char *cause = NULL;
 	bool ok = false;
 	if (!l->down) {
-		ok = write_rows(l->g->store, &b[0].row, n, sizeof *b, &cause) == 0;
+		for (size_t i = 0; i < n; i++)
+			journal_encode(&l->out, l->next_seq++, &b[i].row);
+		ok = journal_out(l, n, &cause) == 0;
 		if (!ok)
 			ledger_failed(l, cause);
 		free(cause);
 	}
 	if (ok) {
-		l->commits++;
-		l->committed_rows += (int64_t)n;
+		if (l->backlog >= APPLY_ROWS)
+			event_active(l->apply, EV_TIMEOUT, 1);
+		else if (!evtimer_pending(l->apply, NULL)) {
+			struct timeval tv = { 0, APPLY_MS * 1000 };
+			evtimer_add(l->apply, &tv);
+		}
 	}
 	for (size_t i = 0; i < n; i++) {
 		if (call && b[i].fn)
@@ -176,12 +303,6 @@ static void commit_cb(evutil_socket_t fd, short what, void *arg)
 	commit_batch(arg, true);
 }
 
-static void arm_probe(struct ledger *l)
-{
-	struct timeval tv = { PROBE_MS / 1000, (PROBE_MS % 1000) * 1000 };
-	evtimer_add(l->probe, &tv);
-}
-
 static void probe_cb(evutil_socket_t fd, short what, void *arg)
 {
 	(void)fd;
@@ -190,25 +311,52 @@ static void probe_cb(evutil_socket_t fd, short what, void *arg)
 	struct gateway *g = l->g;
 	char *cause = NULL;
 	size_t kept = l->n;
-	if (store_probe(g->store, gw_now(g), &cause) != 0 || write_kept(l, &cause) != 0) {
-		free(l->cause);
-		l->cause = cause;
+	bool more = false;
+	if (store_probe(g->store, gw_now(g), &cause) != 0 || write_kept(l, &cause) != 0 ||
+	    apply_step(l, &more, &cause) != 0) {
+		set_cause(l, cause);
+		free(cause);
 		arm_probe(l);
 		return;
 	}
-	l->down = false;
+	l->down = l->lagging = false;
 	free(l->cause);
 	l->cause = NULL;
+	if (more) /* a long backlog goes in steps, between requests */
+		event_active(l->apply, EV_TIMEOUT, 1);
 	gw_log(g, json_pack("{s:s,s:s,s:I,s:I}", "level", "warn", "msg", "store writable again; requests admitted",
 			    "rows_written", (json_int_t)kept, "rows_lost", (json_int_t)l->dropped));
 }
 
-struct ledger *ledger_new(struct gateway *g)
+struct ledger *ledger_open(struct gateway *g, char **cause)
 {
+	char *path = xasprintf("%s-ledger", g->cfg.store_path);
+	struct journal *j = journal_open(path, cause);
+	free(path);
+	if (!j)
+		return NULL;
 	struct ledger *l = xcalloc(1, sizeof *l);
 	l->g = g;
+	l->j = j;
+	buf_init(&l->out);
 	l->probe = evtimer_new(g->base, probe_cb, l);
 	l->commit = event_new(g->base, -1, 0, commit_cb, l);
+	l->apply = evtimer_new(g->base, apply_cb, l);
+	size_t rows = journal_size(j);
+	if ((l->floor = store_ledger_last_id(g->store, cause)) < 0 || apply_all(l, cause) != 0) {
+		ledger_free(l);
+		return NULL;
+	}
+	if (rows)
+		gw_log(g, json_pack("{s:s,s:s,s:I}", "level", "info", "msg",
+				    "ledger journal: rows of the last run moved into the store", "rows",
+				    (json_int_t)l->committed_rows));
+	if ((l->next_seq = store_ledger_last_id(g->store, cause)) < 0) {
+		ledger_free(l);
+		return NULL;
+	}
+	l->next_seq++;
+	store_sync_fd(g->store, journal_fd(j));
 	return l;
 }
 
@@ -218,17 +366,22 @@ void ledger_free(struct ledger *l)
 		return;
 	commit_batch(l, false); /* empty: the loop ends with no request left */
 	char *cause = NULL;
-	if (l->n && write_kept(l, &cause) != 0) {
-		gw_log(l->g, json_pack("{s:s,s:s,s:I,s:s}", "level", "error", "msg", "ledger rows lost at exit", "rows",
-				       (json_int_t)l->n, "error", cause ? cause : "?"));
-		free(cause);
-	}
+	if (l->next_seq && (write_kept(l, &cause) != 0 || apply_all(l, &cause) != 0))
+		gw_log(l->g, json_pack("{s:s,s:s,s:I,s:I,s:s}", "level", "error", "msg",
+				       "ledger rows not in the store at exit (the journal keeps those it has)",
+				       "rows_lost", (json_int_t)l->n, "rows_journaled", (json_int_t)l->backlog,
+				       "error", cause ? cause : "?"));
+	free(cause);
 	for (size_t i = 0; i < l->n; i++)
 		row_free(&l->rows[i]);
 	free(l->rows);
 	free(l->cause);
+	buf_free(&l->out);
+	store_sync_fd(l->g->store, -1);
+	journal_close(l->j);
 	event_free(l->probe);
 	event_free(l->commit);
+	event_free(l->apply);
 	free(l);
 }
 
@@ -236,12 +389,27 @@ void ledger_failed(struct ledger *l, const char *cause)
 {
 	if (!l->down)
 		gw_log(l->g, json_pack("{s:s,s:s,s:s}", "level", "error", "msg",
-				       "store not writable; requests refused until it is", "error", cause ? cause : "?"));
+				       "ledger journal not writable; requests refused until it is", "error",
+				       cause ? cause : "?"));
 	l->down = true;
-	free(l->cause);
-	l->cause = xstrdup(cause ? cause : "store error");
-	if (!evtimer_pending(l->probe, NULL))
-		arm_probe(l);
+	set_cause(l, cause);
+	arm_probe(l);
+}
+
+void ledger_store_failed(struct ledger *l, const char *cause)
+{
+	lag(l, cause);
+}
+
+int ledger_sync(struct ledger *l, char **cause)
+{
+	if (l->lagging || l->down)
+		return fail(cause, "%s", l->cause ? l->cause : "store error");
+	if (apply_all(l, cause) != 0) {
+		lag(l, *cause);
+		return -1;
+	}
+	return 0;
 }
 
 void ledger_submit(struct ledger *l, const struct ledger_row *r, ledger_fn fn, void *arg)
@@ -275,9 +443,24 @@ int64_t ledger_committed_rows(const struct ledger *l)
 	return l->committed_rows;
 }
 
+int64_t ledger_journal_writes(const struct ledger *l)
+{
+	return l->writes;
+}
+
+size_t ledger_backlog(const struct ledger *l)
+{
+	return l->backlog;
+}
+
 bool ledger_down(const struct ledger *l)
 {
 	return l->down;
+}
+
+bool ledger_lagging(const struct ledger *l)
+{
+	return l->lagging;
 }
 
 const char *ledger_cause(const struct ledger *l)

@@ -184,12 +184,15 @@ static void handle(struct evhttp_request *req, void *arg, bool admin_allowed, bo
 	}
 	if (strcmp(path, "/healthz") == 0) {
 		int64_t now = gw_now(g);
-		bool down = ledger_down(g->ledger);
-		json_t *h = json_pack("{s:s,s:s,s:I,s:i,s:i}", "status",
-				      g->draining ? "draining" : down ? "store_unavailable" : "ok", "version", GG_VERSION,
-				      "uptime_s", (json_int_t)((now - g->started_ms) / 1000), "inflight", g->inflight,
-				      "schema", store_schema_version(g->store));
-		if (down)
+		bool down = ledger_down(g->ledger), lagging = ledger_lagging(g->ledger);
+		/* lagging: the store takes no writes, but the journal keeps every
+		 * row and requests are served (200) */
+		json_t *h = json_pack("{s:s,s:s,s:I,s:i,s:i,s:I}", "status",
+				      g->draining ? "draining" : down ? "store_unavailable" : lagging ? "degraded" : "ok",
+				      "version", GG_VERSION, "uptime_s", (json_int_t)((now - g->started_ms) / 1000),
+				      "inflight", g->inflight, "schema", store_schema_version(g->store), "ledger_backlog",
+				      (json_int_t)ledger_backlog(g->ledger));
+		if (down || lagging)
 			json_object_set_new(h, "store_error", json_string(ledger_cause(g->ledger)));
 		httpd_send_json(req, g->draining || down ? 503 : 200, h);
 		return;
@@ -405,6 +408,17 @@ int main(int argc, char **argv)
 	if (!g->store) {
 		return report("groqgated", NULL, cause, 1);
 	}
+	struct event_config *ec = event_config_new();
+	/* coalesce the add/del pairs evhttp makes on a socket within one loop
+	 * pass into one epoll_ctl (or none) */
+	event_config_set_flag(ec, EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST);
+	g->base = event_base_new_with_config(ec);
+	event_config_free(ec);
+	/* before the registry is loaded: its spend includes the journal's rows */
+	g->ledger = ledger_open(g, &cause);
+	if (!g->ledger) {
+		return report("groqgated", NULL, cause, 1);
+	}
 	g->started_ms = gw_now(g);
 	registry_init(&g->reg);
 	if (store_load(g->store, &g->reg, g->started_ms, &cause) != 0) {
@@ -423,8 +437,6 @@ int main(int argc, char **argv)
 	json_t *recent = store_alerts_list(g->store, 100, &cause);
 	g->recent_alerts = recent ? recent : json_array();
 	g->metrics = metrics_new();
-	g->base = event_base_new();
-	g->ledger = ledger_new(g);
 	g->up = upstream_new(g->base, g->cfg.upstream_ca_file);
 	g->http = new_http(g, handle_main);
 	if (g->cfg.tls_cert && tls_setup(g, &cause) != 0) {

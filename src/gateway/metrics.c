@@ -174,12 +174,17 @@ void metrics_render(struct metrics *m, struct gateway *g, buf *out)
 	buf_addf(out, "groqgate_inflight_requests %d\n", g->inflight);
 	head(out, "groqgate_streams_paused", "gauge", "Streams whose upstream is paused: the client reads slower than Groq sends.");
 	buf_addf(out, "groqgate_streams_paused %d\n", g->paused_streams);
-	head(out, "groqgate_store_up", "gauge", "1 while the store takes writes; 0 while requests are refused.");
-	buf_addf(out, "groqgate_store_up %d\n", !ledger_down(g->ledger));
-	head(out, "groqgate_ledger_pending_rows", "gauge", "Ledger rows waiting for the store to come back.");
+	head(out, "groqgate_store_up", "gauge", "1 while the store takes writes (0: ledger rows wait in the journal, or requests are refused).");
+	buf_addf(out, "groqgate_store_up %d\n", !ledger_down(g->ledger) && !ledger_lagging(g->ledger));
+	head(out, "groqgate_ledger_pending_rows", "gauge", "Ledger rows held in memory: the journal took no writes.");
 	buf_addf(out, "groqgate_ledger_pending_rows %zu\n", ledger_pending(g->ledger));
+	head(out, "groqgate_ledger_journal_rows", "gauge", "Ledger rows in the journal, not yet in the store.");
+	buf_addf(out, "groqgate_ledger_journal_rows %zu\n", ledger_backlog(g->ledger));
+	head(out, "groqgate_ledger_journal_writes_total", "counter",
+	     "Journal appends (rows answered in one loop iteration share one).");
+	buf_addf(out, "groqgate_ledger_journal_writes_total %lld\n", (long long)ledger_journal_writes(g->ledger));
 	head(out, "groqgate_ledger_commits_total", "counter",
-	     "Transactions that wrote ledger rows (rows answered in one loop iteration share one).");
+	     "Transactions that moved journaled rows into the store.");
 	buf_addf(out, "groqgate_ledger_commits_total %lld\n", (long long)ledger_commits(g->ledger));
 	head(out, "groqgate_ledger_rows_total", "counter", "Ledger rows those transactions wrote.");
 	buf_addf(out, "groqgate_ledger_rows_total %lld\n", (long long)ledger_committed_rows(g->ledger));

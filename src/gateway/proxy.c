@@ -469,7 +469,9 @@ static void end_stream(struct preq *p, bool kept)
 			evbuffer_free(b);
 			evhttp_send_reply_end(p->req);
 		} else {
-			/* Groq's stream broke: end the client's the same way */
+			/* Groq's stream broke: end the client's the same way
+			 * (the reply never completes: not flushed, not owed) */
+			p->g->unflushed--;
 			evhttp_connection_free(conn);
 		}
 	}

@@ -17,6 +17,7 @@ struct ukey;
 struct ctoken;
 
 struct ledger_row {
+	int64_t id; /* 0: the store picks the next */
 	int64_t ts_ms;
 	const char *team, *key, *key_fp, *model, *reason; /* key NULL when never forwarded */
 	int status;
@@ -47,6 +48,10 @@ int store_put_token(struct store *s, const struct ctoken *t, char **cause);
 /* One committed row per answered request (its own transaction unless
  * one is open). */
 int store_ledger(struct store *s, const struct ledger_row *row, char **cause);
+/* The highest ledger id (0 for none), or -1. */
+int64_t store_ledger_last_id(struct store *s, char **cause);
+/* A file the checkpointer fdatasyncs along with the WAL (-1: none). */
+void store_sync_fd(struct store *s, int fd);
 int store_audit(struct store *s, int64_t ts, const char *actor, const char *role,
 		const char *op, const char *action, const char *target,
 		const char *before, const char *after, char **cause);

@@ -35,6 +35,7 @@ struct store {
 	pthread_cond_t cv;
 	bool ckpt_running, stop;
 	int wal_limit; /* frames; beyond them the checkpointer restarts the WAL */
+	int sync_fd;   /* synced with the WAL (the ledger journal), or -1 */
 	struct busy busy; /* how long the loop's connection waits for a lock */
 	char *path;
 };
@@ -90,6 +91,8 @@ static void *checkpointer(void *arg)
 		}
 		pthread_cond_timedwait(&s->cv, &s->mu, &ts);
 		int limit = s->wal_limit;
+		if (s->sync_fd >= 0) /* under the lock: store_sync_fd(-1) comes before a close */
+			fdatasync(s->sync_fd);
 		pthread_mutex_unlock(&s->mu);
 		/* PASSIVE never blocks writers; it syncs the WAL, copies what it can
 		 * and syncs the database */
@@ -232,8 +235,8 @@ struct store *store_open(const char *path, char **cause)
 	}
 	if (sqlite3_prepare_v2(s->db,
 			       "INSERT INTO ledger(ts_ms,team,key,key_fp,model,status,reason,stream,"
-			       "prompt_tokens,completion_tokens,cost_nusd,latency_ms) "
-			       "VALUES(?,?,?,?,?,?,?,?,?,?,?,?)",
+			       "prompt_tokens,completion_tokens,cost_nusd,latency_ms,id) "
+			       "VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?)",
 			       -1, &s->ins_ledger, NULL) != SQLITE_OK) {
 		sqlfail(s, cause, "prepare");
 		store_close(s);
@@ -242,6 +245,7 @@ struct store *store_open(const char *path, char **cause)
 	pthread_mutex_init(&s->mu, NULL);
 	pthread_cond_init(&s->cv, NULL);
 	s->wal_limit = WAL_LIMIT_FRAMES;
+	s->sync_fd = -1;
 	s->ckpt_running = pthread_create(&s->ckpt, NULL, checkpointer, s) == 0;
 	return s;
 }
@@ -265,6 +269,31 @@ void store_close(struct store *s)
 	sqlite3_close(s->db);
 	free(s->path);
 	free(s);
+}
+
+void store_sync_fd(struct store *s, int fd)
+{
+	if (!s->ckpt_running)
+		return;
+	pthread_mutex_lock(&s->mu);
+	s->sync_fd = fd;
+	pthread_mutex_unlock(&s->mu);
+}
+
+int64_t store_ledger_last_id(struct store *s, char **cause)
+{
+	sqlite3_stmt *st;
+	if (sqlite3_prepare_v2(s->db, "SELECT COALESCE(MAX(id), 0) FROM ledger", -1, &st, NULL) != SQLITE_OK) {
+		sqlfail(s, cause, "ledger last id");
+		return -1;
+	}
+	int64_t id = -1;
+	if (sqlite3_step(st) == SQLITE_ROW)
+		id = sqlite3_column_int64(st, 0);
+	else
+		sqlfail(s, cause, "ledger last id");
+	sqlite3_finalize(st);
+	return id;
 }
 
 void store_set_wal_limit(struct store *s, int frames)
@@ -438,6 +467,7 @@ int store_ledger(struct store *s, const struct ledger_row *r, char **cause)
 	sqlite3_bind_int64(st, 10, r->completion);
 	sqlite3_bind_int64(st, 11, r->cost_nusd);
 	sqlite3_bind_int64(st, 12, r->latency_ms);
+	bind_time(st, 13, r->id);
 	int rc = sqlite3_step(st);
 	sqlite3_reset(st);
 	if (rc != SQLITE_DONE)

@@ -7,7 +7,7 @@ source "$(dirname "$0")/../lib.sh"
 # default, which would read as growth in the RSS checks below
 export ASAN_OPTIONS=${ASAN_OPTIONS:-quarantine_size_mb=4}
 start_fakegroq --chunk-delay-ms 0 --completion-tokens 60000 --tpm 100000000 --rpd 100000000
-write_gateway_config 'limits = { client_timeout_s = 2; };
+write_gateway_config 'limits = { client_timeout_s = 2; shutdown_grace_ms = 60000; };
 alerts = { upstream_429_storm = 5; };'
 sed -i 's/timeout_ms = 5000;/timeout_ms = 1500;/' "$T/gw.conf"
 # stderr through a pipe: a file-size limit on the gateway must not hide it
@@ -195,8 +195,12 @@ check_eq "the refusals too" 2 "$(sql "select count(*) from ledger where team='al
 check_settled "after a full disk"
 reconcile "after a full disk" "$FP1"
 
-# ---- SQLite busy: another process holds the write lock
+# ---- SQLite busy: another process holds the write lock. Answers are
+# journaled, so requests are still served; their rows wait in the journal
+# and reach the store once the lock is released. Admin changes, which are
+# in the store before they are answered, get 503.
 served0=$(fstat "$FP1" requests)
+rows0=$(sql "select count(*) from ledger")
 mkfifo "$T/lock"
 sqlite3 "$T/gw.db" < "$T/lock" > /dev/null 2>&1 &
 LOCKER=$!
@@ -204,24 +208,104 @@ exec 5> "$T/lock"
 echo 'BEGIN IMMEDIATE;' >&5
 locked() { ! sqlite3 "$T/gw.db" 'pragma busy_timeout=0; begin immediate; rollback;' > /dev/null 2>&1; }
 wait_for "the other process to hold the lock" 5 locked
-check_eq "an answer whose row cannot be written while locked: 503" 503 "$(chatq "$ATOK")"
-check_eq "/healthz 503 while the store is locked" 503 "$(health)"
-check_eq "later requests: refused" 503 "$(chatq "$ATOK")"
+check_eq "a request while the store is locked: served (its row waits in the journal)" 200 "$(chatq "$ATOK")"
+wait_eval "the gateway to find the store locked" 5 '[ "$(metric groqgate_store_up)" = 0 ]'
+check_eq "metrics: store not taking writes" 0 "$(metric groqgate_store_up)"
+check_eq "/healthz stays 200: requests are served" 200 "$(health)"
+curl -s "http://$GW/healthz" > "$T/h-locked"
+check_eq "and says degraded" degraded "$(jq -r .status "$T/h-locked")"
+check_contains "and why" "locked" "$(jq -r .store_error "$T/h-locked")"
+check_eq "later requests: served too" 200 "$(chatq "$ATOK" '"stream":true')"
+check_eq "both rows wait in the journal" 2 "$(metric groqgate_ledger_journal_rows)"
+check_eq "not in the store yet" "$rows0" "$(sqlite3 "$T/gw.db" "select count(*) from ledger")"
 api POST /admin/v1/teams/alpha/pause '{"reason":"lock test"}'
 check_eq "an admin change while locked: 503" 503 "$STATUS"
+check_eq "code store_unavailable" store_unavailable "$(jq_body .error.code)"
 echo 'COMMIT;' >&5
 exec 5>&-
 wait "$LOCKER"
-wait_eval "the store to take writes again" 5 '[ "$(health)" = 200 ]'
-check_eq "lock released: served again" 200 "$(chatq "$ATOK")"
-check_eq "Groq saw only the first and the last" 2 "$(( $(fstat "$FP1" requests) - served0 ))"
+wait_eval "the journal to reach the store" 5 '[ "$(metric groqgate_ledger_journal_rows)" = 0 ] && [ "$(health)" = 200 ]'
+check_eq "lock released: both rows are in the ledger" $((rows0 + 2)) "$(sql "select count(*) from ledger")"
+check_eq "with their tokens" 2 "$(sql "select count(*) from (select * from ledger order by id desc limit 2) where status = 200 and completion_tokens > 0")"
+check_eq "/healthz ok again" ok "$(curl -s "http://$GW/healthz" | jq -r .status)"
+check_eq "served again" 200 "$(chatq "$ATOK")"
+check_eq "Groq saw all three" 3 "$(( $(fstat "$FP1" requests) - served0 ))"
 check_settled "after a locked store"
 reconcile "after a locked store" "$FP1"
 reconcile "big's slow streams" "$FP2"
 
 check_eq "the store is intact" ok "$(sql 'pragma integrity_check')"
+# every reply above is finished or abandoned (cut streams, clients gone):
+# SIGTERM finds nothing owed and exits, not waiting out its 60 s grace
+t0=$(date +%s)
+stop_gateway
+check_eq "stopped after all that: exit 0" 0 "$GW_RC"
+check "without waiting out the grace period ($(( $(date +%s) - t0 )) s of 60)" test $(( $(date +%s) - t0 )) -lt 30
+start_gateway
+
+# ---- the journal across crashes
+J="$T/gw.db-ledger"
+hold_lock() { # another process takes the store's write lock
+	rm -f "$T/lock2"
+	mkfifo "$T/lock2"
+	sqlite3 "$T/gw.db" < "$T/lock2" > /dev/null 2>&1 &
+	LOCKER=$!
+	exec 5> "$T/lock2"
+	echo 'BEGIN IMMEDIATE;' >&5
+	wait_for "the other process to hold the lock" 5 locked
+}
+release_lock() {
+	echo 'COMMIT;' >&5
+	exec 5>&-
+	wait "$LOCKER"
+}
+# rows journaled, not in the store, when the gateway dies: in at restart
+rows0=$(sql "select count(*) from ledger")
+hold_lock
+for i in 1 2 3; do chatq "$ATOK" > /dev/null; done
+check_eq "3 answers journaled while the store is locked" 3 "$(metric groqgate_ledger_journal_rows)"
+kill -9 "$GW_PID"
+wait "$GW_PID" 2>/dev/null
+release_lock
+check "the journal holds them after kill -9" test -s "$J"
+start_gateway
+check_eq "restarted: the 3 rows are in the ledger" $((rows0 + 3)) "$(sql "select count(*) from ledger")"
+check_contains "and the log says so" '"rows":3' "$(grep 'rows of the last run' "$T/groqgated.log" | tail -n 1)"
+check_eq "the journal starts over" 0 "$(stat -c %s "$J")"
+# a crash after rows reached the store but before the journal started
+# over: the journal still holds them, and they are not counted twice
+n0=$(sql "select count(*) from ledger")
+hold_lock
+for i in 1 2; do chatq "$ATOK" > /dev/null; done
+cp "$J" "$T/journal-copy"   # the journal with 2 rows not in the store
+release_lock
+wait_eval "the 2 rows to reach the store" 5 '[ "$(metric groqgate_ledger_journal_rows)" = 0 ] && [ "$(health)" = 200 ]'
+check_eq "they are in the store" $((n0 + 2)) "$(sql "select count(*) from ledger")"
+kill -9 "$GW_PID"
+wait "$GW_PID" 2>/dev/null
+cp "$T/journal-copy" "$J"   # as if the crash came before the journal started over
+start_gateway
+check_eq "rows in the store and in the journal: counted once" $((n0 + 2)) "$(sql "select count(*) from ledger")"
+month0=$(date -u -d "$(date -u +%Y-%m-01)" +%s)000
+api GET /admin/v1/teams/alpha
+check_eq "spend loaded at start agrees with the ledger" \
+	"$(sql "select printf('%.9f', sum(cost_nusd) / 1e9) from ledger where team='alpha' and ts_ms >= $month0")" \
+	"$(printf '%.9f' "$(jq_body .spend_mtd_usd)")"
+# a second gateway on the same database is refused
+"$BIN/groqgated" --config "$T/gw.conf" > /dev/null 2> "$T/second.err"
+check_eq "a second gateway on the same database: exit 1" 1 "$?"
+check_contains "saying why" "another groqgated uses this database" "$(cat "$T/second.err")"
+check_eq "the first still serves" 200 "$(chatq "$ATOK")"
 stop_gateway
 check_eq "and the gateway stops cleanly (exit 0)" 0 "$GW_RC"
+check_eq "its journal is empty at exit" 0 "$(stat -c %s "$J")"
+# a damaged journal: the gateway does not start, and says where
+printf 'this is not a journal record, nor are the bytes after it.......' > "$J"
+"$BIN/groqgated" --config "$T/gw.conf" > /dev/null 2> "$T/damaged.err"
+check_eq "a damaged journal: exit 1" 1 "$?"
+check_contains "naming the file" "$J" "$(cat "$T/damaged.err")"
+check_contains "and what to do" "Move the file aside" "$(cat "$T/damaged.err")"
+mv "$J" "$T/journal-aside"
 
 # a crash: whatever it prints holds no secret
 start_gateway

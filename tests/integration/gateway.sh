@@ -299,14 +299,16 @@ check "every answered request ($answered) is in the ledger ($inledger)" test "$i
 api GET /admin/v1/teams/alpha
 check_eq "state survives a restart (version and state)" active "$(jq_body .state)"
 
-# ---- group commit: answers ready in one loop iteration share one commit.
+# ---- group commit: answers ready in one loop iteration share one journal
+# write, and journaled rows reach the store in shared transactions.
 # 24 requests wait at fakegroq; the gateway is stopped while fakegroq
 # answers them all, so on SIGCONT every answer is ready at once.
 metric() { curl -s "http://$GW/metrics" | awk -v m="$1" '$1 == m { print $2 }'; }
 fake_stat() { curl -s "http://$FAKE/_fake/stats" | jq "$1"; }
 curl -s -X POST -d '{"latency_ms":300}' "http://$FAKE/_fake/faults" > /dev/null
-c0=$(metric groqgate_ledger_commits_total); r0=$(metric groqgate_ledger_rows_total)
 l0=$(sql "select count(*) from ledger")
+c0=$(metric groqgate_ledger_commits_total); r0=$(metric groqgate_ledger_rows_total)
+w0=$(metric groqgate_ledger_journal_writes_total)
 inflight0=$(fake_stat .inflight); done0=$(fake_stat .total.completions)
 GPIDS=()
 for i in $(seq 1 24); do
@@ -322,9 +324,11 @@ kill -CONT "$GW_PID"
 wait "${GPIDS[@]}"
 curl -s -X DELETE "http://$FAKE/_fake/faults" > /dev/null
 check_eq "24 answers at once: all 200" 24 "$(grep -c '^200$' "$T/gcodes")"
-c1=$(metric groqgate_ledger_commits_total); r1=$(metric groqgate_ledger_rows_total)
-echo "# group commit: $((r1 - r0)) rows in $((c1 - c0)) commit(s)"
-check_eq "all 24 rows written" 24 "$((r1 - r0))"
 check_eq "and in the ledger" 24 "$(( $(sql "select count(*) from ledger") - l0 ))"
-check "in shared commits, not one each ($((c1 - c0)) for 24)" test "$((c1 - c0))" -lt 24
+c1=$(metric groqgate_ledger_commits_total); r1=$(metric groqgate_ledger_rows_total)
+w1=$(metric groqgate_ledger_journal_writes_total)
+echo "# group commit: 24 rows in $((w1 - w0)) journal write(s), $((c1 - c0)) transaction(s)"
+check_eq "all 24 rows moved into the store" 24 "$((r1 - r0))"
+check "in shared journal writes, not one each ($((w1 - w0)) for 24)" test "$((w1 - w0))" -lt 24
+check "and shared transactions ($((c1 - c0)) for 24)" test "$((c1 - c0))" -lt 24
 done_testing

@@ -45,5 +45,6 @@ void suite_common(void);
 void suite_gateway(void);
 void suite_budget(void);
 void suite_console(void);
+void suite_journal(void);
 
 #endif

@@ -1,0 +1,294 @@
+/* journal.c — the ledger's append-only file (see journal.h). */
+#include "journal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "util.h"
+
+#define NSTR 5
+#define STR_MAX 0xfffe     /* longest string kept; 0xffff means NULL */
+#define FIXED (6 * 8 + 4 + 1)
+#define HEAD 8             /* length, CRC */
+#define REC_MAX (HEAD + FIXED + NSTR * (2 + STR_MAX + 1))
+#define CHUNK (1 << 20)    /* bytes read at a time; more than REC_MAX */
+
+struct journal {
+	int fd;
+	char *path;
+	size_t size; /* where the next record goes */
+	size_t mark; /* records before it are in the store */
+	char *rbuf;  /* CHUNK bytes, allocated on the first read */
+};
+
+static uint32_t crc32_ieee(const unsigned char *p, size_t n)
+{
+	static uint32_t table[256];
+	if (!table[1])
+		for (uint32_t i = 0; i < 256; i++) {
+			uint32_t c = i;
+			for (int k = 0; k < 8; k++)
+				c = c & 1 ? 0xedb88320u ^ (c >> 1) : c >> 1;
+			table[i] = c;
+		}
+	uint32_t c = 0xffffffffu;
+	while (n--)
+		c = table[(c ^ *p++) & 0xff] ^ (c >> 8);
+	return c ^ 0xffffffffu;
+}
+
+struct journal *journal_open(const char *path, char **cause)
+{
+	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		fail(cause, "ledger journal %s: %s", path, strerror(errno));
+		return NULL;
+	}
+	if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+		fail(cause, "ledger journal %s is locked: another groqgated uses this database", path);
+		close(fd);
+		return NULL;
+	}
+	struct stat st;
+	if (fstat(fd, &st) != 0) {
+		fail(cause, "ledger journal %s: %s", path, strerror(errno));
+		close(fd);
+		return NULL;
+	}
+	struct journal *j = xcalloc(1, sizeof *j);
+	j->fd = fd;
+	j->path = xstrdup(path);
+	j->size = (size_t)st.st_size;
+	return j;
+}
+
+void journal_close(struct journal *j)
+{
+	if (!j)
+		return;
+	close(j->fd);
+	free(j->path);
+	free(j->rbuf);
+	free(j);
+}
+
+const char *journal_path(const struct journal *j)
+{
+	return j->path;
+}
+
+int journal_fd(const struct journal *j)
+{
+	return j->fd;
+}
+
+size_t journal_size(const struct journal *j)
+{
+	return j->size;
+}
+
+static void put64(buf *b, int64_t v)
+{
+	buf_add(b, &v, 8);
+}
+
+void journal_encode(buf *b, int64_t seq, const struct ledger_row *r)
+{
+	size_t at = b->len;
+	uint32_t zero[2] = { 0, 0 };
+	buf_add(b, zero, HEAD);
+	put64(b, seq);
+	put64(b, r->ts_ms);
+	put64(b, r->prompt);
+	put64(b, r->completion);
+	put64(b, r->cost_nusd);
+	put64(b, r->latency_ms);
+	int32_t status = r->status;
+	buf_add(b, &status, 4);
+	uint8_t stream = r->stream;
+	buf_add(b, &stream, 1);
+	const char *s[NSTR] = { r->team, r->key, r->key_fp, r->model, r->reason };
+	for (int i = 0; i < NSTR; i++) {
+		uint16_t n = 0xffff;
+		if (s[i]) {
+			size_t len = strlen(s[i]);
+			n = (uint16_t)(len > STR_MAX ? STR_MAX : len);
+		}
+		buf_add(b, &n, 2);
+		if (s[i]) {
+			buf_add(b, s[i], n);
+			buf_add(b, "", 1);
+		}
+	}
+	uint32_t head[2] = { (uint32_t)(b->len - at - HEAD), 0 };
+	head[1] = crc32_ieee((const unsigned char *)b->data + at + HEAD, head[0]);
+	memcpy(b->data + at, head, HEAD);
+}
+
+int journal_append(struct journal *j, const void *p, size_t n, char **cause)
+{
+	size_t done = 0;
+	while (done < n) {
+		ssize_t w = pwrite(j->fd, (const char *)p + done, n - done, (off_t)(j->size + done));
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0) {
+			int e = w < 0 ? errno : ENOSPC;
+			if (done && ftruncate(j->fd, (off_t)j->size) != 0) {
+				/* the cut-off part stays; the next append overwrites
+				 * it, and a start reads it as a torn end */
+			}
+			return fail(cause, "ledger journal %s: %s", j->path, strerror(e));
+		}
+		done += (size_t)w;
+	}
+	j->size += n;
+	return 0;
+}
+
+static int64_t get64(const unsigned char **p)
+{
+	int64_t v;
+	memcpy(&v, *p, 8);
+	*p += 8;
+	return v;
+}
+
+/* one record's payload into r (strings point into it); 0 if well formed */
+static int decode(const unsigned char *p, size_t n, int64_t *seq, struct ledger_row *r)
+{
+	if (n < FIXED)
+		return -1;
+	const unsigned char *end = p + n;
+	*seq = get64(&p);
+	r->ts_ms = get64(&p);
+	r->prompt = get64(&p);
+	r->completion = get64(&p);
+	r->cost_nusd = get64(&p);
+	r->latency_ms = get64(&p);
+	int32_t status;
+	memcpy(&status, p, 4);
+	p += 4;
+	r->status = status;
+	r->stream = *p++ != 0;
+	const char **s[NSTR] = { &r->team, &r->key, &r->key_fp, &r->model, &r->reason };
+	for (int i = 0; i < NSTR; i++) {
+		uint16_t len;
+		if (end - p < 2)
+			return -1;
+		memcpy(&len, p, 2);
+		p += 2;
+		if (len == 0xffff) {
+			*s[i] = NULL;
+			continue;
+		}
+		if ((size_t)(end - p) < (size_t)len + 1 || p[len] != '\0')
+			return -1;
+		*s[i] = (const char *)p;
+		p += len + 1;
+	}
+	return p == end ? 0 : -1;
+}
+
+/* whether the file holds only zero bytes from off on (a power loss can
+ * leave the file longer than what reached the disk) */
+static bool zeros_from(struct journal *j, size_t off)
+{
+	while (off < j->size) {
+		size_t want = j->size - off < CHUNK ? j->size - off : CHUNK;
+		ssize_t got = pread(j->fd, j->rbuf, want, (off_t)off);
+		if (got <= 0)
+			return false;
+		for (ssize_t i = 0; i < got; i++)
+			if (j->rbuf[i])
+				return false;
+		off += (size_t)got;
+	}
+	return true;
+}
+
+int journal_read(struct journal *j, size_t max, journal_fn fn, void *arg, size_t *rows, size_t *end,
+		 bool *torn, char **cause)
+{
+	*rows = 0;
+	*torn = false;
+	size_t off = j->mark;
+	*end = off;
+	if (!j->rbuf && off < j->size)
+		j->rbuf = xmalloc(CHUNK);
+	while (*rows < max && off < j->size) {
+		size_t want = j->size - off < CHUNK ? j->size - off : CHUNK;
+		ssize_t got = pread(j->fd, j->rbuf, want, (off_t)off);
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got < 0)
+			return fail(cause, "ledger journal %s: %s", j->path, strerror(errno));
+		if (got == 0) { /* shorter than we thought: what is missing is torn */
+			*torn = true;
+			break;
+		}
+		const unsigned char *p = (const unsigned char *)j->rbuf;
+		size_t at = 0, n = (size_t)got;
+		bool at_end; /* the bad record is the file's last */
+		while (*rows < max && at < n) {
+			uint32_t head[2];
+			if (n - at < HEAD) {
+				at_end = true; /* the file ends inside a header */
+				if (off + at + HEAD > j->size)
+					goto bad;
+				break;         /* the next chunk has it */
+			}
+			memcpy(head, p + at, HEAD);
+			size_t len = head[0];
+			at_end = false;
+			if (len < FIXED || len > REC_MAX - HEAD)
+				goto bad;
+			at_end = off + at + HEAD + len >= j->size;
+			if (n - at < HEAD + len) {
+				if (off + at + HEAD + len > j->size)
+					goto bad;
+				break;
+			}
+			int64_t seq;
+			struct ledger_row r;
+			if (crc32_ieee(p + at + HEAD, len) != head[1] || decode(p + at + HEAD, len, &seq, &r) != 0)
+				goto bad;
+			int rc = fn(arg, seq, &r);
+			if (rc != 0)
+				return rc;
+			at += HEAD + len;
+			(*rows)++;
+			*end = off + at;
+		}
+		off += at;
+		continue;
+	bad:
+		off += at;
+		if (at_end || zeros_from(j, off)) {
+			*torn = true;
+			break;
+		}
+		return fail(cause, "ledger journal %s: the record at byte %zu is damaged, with more after it; "
+				   "the %zu rows before it were read. Move the file aside to start without the rest.",
+			    j->path, off, *rows);
+	}
+	return 0;
+}
+
+void journal_mark(struct journal *j, size_t end, bool torn)
+{
+	if (torn || end >= j->size) {
+		if (ftruncate(j->fd, 0) == 0) {
+			j->size = 0;
+			j->mark = 0;
+			return;
+		}
+		/* not cut: the records stay and are skipped by their seq */
+	}
+	j->mark = end;
+}

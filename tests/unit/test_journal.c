@@ -1,0 +1,290 @@
+/* test_journal.c — the ledger journal: rows read back as written, a torn
+ * end dropped, a damaged middle refused, a failed append leaving nothing
+ * behind, one gateway per file. */
+#include <fcntl.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "journal.h"
+#include "t.h"
+
+static char path[64];
+
+static struct journal *fresh(void)
+{
+	snprintf(path, sizeof path, "/tmp/gg-unit-journal-%d", (int)getpid());
+	unlink(path);
+	char *cause = NULL;
+	struct journal *j = journal_open(path, &cause);
+	free(cause);
+	return j;
+}
+
+struct seen {
+	int n;
+	int64_t seq[16];
+	struct ledger_row last;
+	char model[80], reason[80];
+	bool key_null;
+};
+
+static int collect(void *arg, int64_t seq, const struct ledger_row *r)
+{
+	struct seen *s = arg;
+	if (s->n < 16)
+		s->seq[s->n] = seq;
+	s->n++;
+	s->last = *r;
+	snprintf(s->model, sizeof s->model, "%s", r->model ? r->model : "(null)");
+	snprintf(s->reason, sizeof s->reason, "%s", r->reason ? r->reason : "(null)");
+	s->key_null = r->key == NULL;
+	return 0;
+}
+
+static const struct ledger_row row = { .ts_ms = 1764201600123, .team = "alpha", .key = NULL, .key_fp = NULL,
+				       .model = "llama-3.1-8b-instant", .reason = "model_not_allowed",
+				       .status = 403, .stream = true, .prompt = 8, .completion = 0,
+				       .cost_nusd = 12345, .latency_ms = 7 };
+
+/* n records of row, seqs from first */
+static void append_rows(struct journal *j, int64_t first, int n)
+{
+	buf b;
+	buf_init(&b);
+	for (int i = 0; i < n; i++)
+		journal_encode(&b, first + i, &row);
+	char *cause = NULL;
+	if (journal_append(j, b.data, b.len, &cause) != 0)
+		printf("# append: %s\n", cause);
+	free(cause);
+	buf_free(&b);
+}
+
+static int read_all(struct journal *j, struct seen *s, size_t *end, bool *torn)
+{
+	size_t rows = 0;
+	char *cause = NULL;
+	memset(s, 0, sizeof *s);
+	int rc = journal_read(j, 1000, collect, s, &rows, end, torn, &cause);
+	if (rc != 0)
+		printf("# read: %s\n", cause);
+	free(cause);
+	return rc == 0 && (int)rows == s->n ? 0 : -1;
+}
+
+static void test_journal_round_trip(void)
+{
+	struct journal *j = fresh();
+	CHECK(j != NULL);
+	append_rows(j, 41, 3);
+	struct seen s;
+	size_t end;
+	bool torn;
+	CHECK(read_all(j, &s, &end, &torn) == 0);
+	CHECK_INT(s.n, 3);
+	CHECK_INT(s.seq[0], 41);
+	CHECK_INT(s.seq[2], 43);
+	CHECK(!torn);
+	CHECK_INT(end, journal_size(j));
+	CHECK_INT(s.last.ts_ms, row.ts_ms);
+	CHECK_INT(s.last.status, 403);
+	CHECK(s.last.stream);
+	CHECK_INT(s.last.prompt, 8);
+	CHECK_INT(s.last.cost_nusd, 12345);
+	CHECK_INT(s.last.latency_ms, 7);
+	CHECK_STR(s.model, "llama-3.1-8b-instant");
+	CHECK_STR(s.reason, "model_not_allowed");
+	CHECK(s.key_null);
+	/* rows up to end are in the store: the file starts over */
+	journal_mark(j, end, false);
+	CHECK_INT(journal_size(j), 0);
+	append_rows(j, 44, 1);
+	CHECK(read_all(j, &s, &end, &torn) == 0);
+	CHECK_INT(s.n, 1);
+	CHECK_INT(s.seq[0], 44);
+	journal_close(j);
+	unlink(path);
+}
+
+/* a batch read in part moves the mark; the rest is read next */
+static void test_journal_mark_in_steps(void)
+{
+	struct journal *j = fresh();
+	CHECK(j != NULL);
+	append_rows(j, 1, 5);
+	struct seen s = { 0 };
+	size_t rows, end;
+	bool torn;
+	char *cause = NULL;
+	CHECK(journal_read(j, 2, collect, &s, &rows, &end, &torn, &cause) == 0);
+	CHECK_INT(rows, 2);
+	journal_mark(j, end, false);
+	CHECK(journal_size(j) > 0);
+	CHECK(read_all(j, &s, &end, &torn) == 0);
+	CHECK_INT(s.n, 3);
+	CHECK_INT(s.seq[0], 3);
+	journal_close(j);
+	unlink(path);
+}
+
+/* a power loss can leave a record cut short, or zeros, at the end: the
+ * rows before it are read and the end is dropped */
+static void test_journal_torn_end(void)
+{
+	struct journal *j = fresh();
+	CHECK(j != NULL);
+	append_rows(j, 1, 3);
+	size_t full = journal_size(j);
+	journal_close(j);
+	CHECK(truncate(path, (off_t)(full - 10)) == 0);
+	char *cause = NULL;
+	j = journal_open(path, &cause);
+	CHECK(j != NULL);
+	struct seen s;
+	size_t end;
+	bool torn;
+	CHECK(read_all(j, &s, &end, &torn) == 0);
+	CHECK_INT(s.n, 2);
+	CHECK(torn);
+	journal_mark(j, end, torn);
+	CHECK_INT(journal_size(j), 0);
+	journal_close(j);
+	/* zeros after the last whole record */
+	j = fresh();
+	append_rows(j, 1, 2);
+	full = journal_size(j);
+	journal_close(j);
+	CHECK(truncate(path, (off_t)(full + 300)) == 0);
+	j = journal_open(path, &cause);
+	CHECK(j != NULL);
+	CHECK(read_all(j, &s, &end, &torn) == 0);
+	CHECK_INT(s.n, 2);
+	CHECK(torn);
+	CHECK_INT(end, full);
+	journal_close(j);
+	unlink(path);
+}
+
+/* a damaged record with whole records after it is not silently skipped */
+static void test_journal_damaged_middle(void)
+{
+	struct journal *j = fresh();
+	CHECK(j != NULL);
+	append_rows(j, 1, 3);
+	size_t one = journal_size(j) / 3;
+	journal_close(j);
+	int fd = open(path, O_WRONLY);
+	CHECK(fd >= 0);
+	CHECK(pwrite(fd, "X", 1, (off_t)(one + 30)) == 1); /* inside record 2 */
+	close(fd);
+	char *cause = NULL;
+	j = journal_open(path, &cause);
+	CHECK(j != NULL);
+	struct seen s = { 0 };
+	size_t rows, end;
+	bool torn;
+	CHECK(journal_read(j, 100, collect, &s, &rows, &end, &torn, &cause) == -1);
+	CHECK(cause && strstr(cause, "damaged") && strstr(cause, path));
+	free(cause);
+	CHECK_INT(s.n, 1); /* the one before it */
+	journal_close(j);
+	unlink(path);
+}
+
+/* a write the file-size limit cuts short leaves no partial record */
+static void test_journal_failed_append(void)
+{
+	struct journal *j = fresh();
+	CHECK(j != NULL);
+	append_rows(j, 1, 1);
+	size_t one = journal_size(j);
+	struct rlimit old, lim;
+	void (*was)(int) = signal(SIGXFSZ, SIG_IGN); /* as groqgated does */
+	getrlimit(RLIMIT_FSIZE, &old);
+	lim = old;
+	lim.rlim_cur = one + 20; /* room for part of the next record */
+	CHECK(setrlimit(RLIMIT_FSIZE, &lim) == 0);
+	buf b;
+	buf_init(&b);
+	journal_encode(&b, 2, &row);
+	char *cause = NULL;
+	int rc = journal_append(j, b.data, b.len, &cause);
+	setrlimit(RLIMIT_FSIZE, &old);
+	signal(SIGXFSZ, was);
+	buf_free(&b);
+	CHECK(rc == -1);
+	CHECK(cause && strstr(cause, "ledger journal"));
+	free(cause);
+	CHECK_INT(journal_size(j), one);
+	struct stat st;
+	CHECK(stat(path, &st) == 0);
+	CHECK_INT(st.st_size, one);
+	append_rows(j, 3, 1);
+	struct seen s;
+	size_t end;
+	bool torn;
+	CHECK(read_all(j, &s, &end, &torn) == 0);
+	CHECK_INT(s.n, 2);
+	CHECK_INT(s.seq[1], 3);
+	CHECK(!torn);
+	journal_close(j);
+	unlink(path);
+}
+
+static void test_journal_one_owner(void)
+{
+	struct journal *j = fresh();
+	CHECK(j != NULL);
+	char *cause = NULL;
+	struct journal *k = journal_open(path, &cause);
+	CHECK(k == NULL);
+	CHECK(cause && strstr(cause, "another groqgated"));
+	free(cause);
+	journal_close(j);
+	k = journal_open(path, &cause);
+	CHECK(k != NULL);
+	journal_close(k);
+	unlink(path);
+}
+
+/* strings longer than the format holds are cut, the row kept */
+static void test_journal_long_string(void)
+{
+	struct journal *j = fresh();
+	CHECK(j != NULL);
+	size_t n = 100000;
+	char *m = malloc(n + 1);
+	memset(m, 'm', n);
+	m[n] = '\0';
+	struct ledger_row r = row;
+	r.model = m;
+	buf b;
+	buf_init(&b);
+	journal_encode(&b, 9, &r);
+	free(m);
+	char *cause = NULL;
+	CHECK(journal_append(j, b.data, b.len, &cause) == 0);
+	buf_free(&b);
+	struct seen s;
+	size_t end;
+	bool torn;
+	CHECK(read_all(j, &s, &end, &torn) == 0);
+	CHECK_INT(s.n, 1);
+	CHECK_STR(s.reason, "model_not_allowed");
+	journal_close(j);
+	unlink(path);
+}
+
+void suite_journal(void)
+{
+	RUN(test_journal_round_trip);
+	RUN(test_journal_mark_in_steps);
+	RUN(test_journal_torn_end);
+	RUN(test_journal_damaged_middle);
+	RUN(test_journal_failed_append);
+	RUN(test_journal_one_owner);
+	RUN(test_journal_long_string);
+}
