@@ -84,6 +84,7 @@ int config_load(const char *path, struct gw_config *g, char **cause)
 	g->client_timeout_s = 300;
 	g->default_queue_wait_ms = 30000;
 	g->shutdown_grace_ms = 10000;
+	g->journal_max_bytes = 64 << 20;
 
 	conf *c = conf_load(path, cause);
 	if (!c) {
@@ -122,8 +123,9 @@ int config_load(const char *path, struct gw_config *g, char **cause)
 			g->upstream_base[--l] = '\0';
 	}
 	if ((n = conf_child(root, "store"))) {
-		static const char *const k[] = { "path" };
-		if (check_known(c, n, k, 1, cause) < 0 || get_str(c, n, "path", &g->store_path, cause) < 0)
+		static const char *const k[] = { "path", "journal_max_bytes" };
+		if (check_known(c, n, k, ARRAY_LEN(k), cause) < 0 || get_str(c, n, "path", &g->store_path, cause) < 0 ||
+		    get_pos(c, n, "journal_max_bytes", &g->journal_max_bytes, cause) < 0)
 			goto out;
 	}
 	if ((n = conf_child(root, "admin"))) {

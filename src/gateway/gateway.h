@@ -37,6 +37,7 @@ struct gw_config {
 	char *upstream_ca_file;  /* CAs for https upstreams and webhooks; NULL: the system's */
 	int64_t upstream_timeout_ms, upstream_connect_timeout_ms;
 	char *store_path;
+	int64_t journal_max_bytes; /* past it, rows the store has not taken refuse new ones */
 	char *admin_tokens_file;
 	struct price *prices;
 	int nprices;

@@ -14,7 +14,7 @@
  *
  * Two ways to fail:
  *  - the journal takes no row (a full disk, or the store has not taken the
- *    journal's rows for so long that it holds JOURNAL_MAX bytes): the row
+ *    journal's rows for so long that it holds store.journal_max_bytes): the row
  *    is kept in memory (bounded), its caller told, so the client gets a
  *    503 instead of the answer; the gateway is "down" and the pipeline
  *    refuses requests before forwarding them;
@@ -37,7 +37,6 @@
 #define APPLY_MS 20          /* journaled rows reach the store within this */
 #define APPLY_ROWS 256       /* or as soon as this many wait */
 #define APPLY_MAX 4096       /* rows per transaction: a backlog goes in steps */
-#define JOURNAL_MAX (64 << 20)
 
 struct waiting {
 	struct ledger_row row; /* its strings point into strs (or, after fn,
@@ -127,7 +126,7 @@ static char *pack(const char **f, size_t n)
 static int journal_out(struct ledger *l, size_t n, char **cause)
 {
 	int rc = 0;
-	if (journal_size(l->j) + l->out.len > JOURNAL_MAX)
+	if ((int64_t)(journal_size(l->j) + l->out.len) > l->g->cfg.journal_max_bytes)
 		rc = fail(cause, "the ledger journal holds %zu rows the store has not taken (%s)", l->backlog,
 			  l->cause ? l->cause : "store error");
 	else if ((rc = journal_append(l->j, l->out.data, l->out.len, cause)) == 0) {
@@ -312,20 +311,29 @@ static void probe_cb(evutil_socket_t fd, short what, void *arg)
 	char *cause = NULL;
 	size_t kept = l->n;
 	bool more = false;
-	if (store_probe(g->store, gw_now(g), &cause) != 0 || write_kept(l, &cause) != 0 ||
-	    apply_step(l, &more, &cause) != 0) {
-		set_cause(l, cause);
-		free(cause);
-		arm_probe(l);
+	/* the journal first (a full one is why kept rows could not go in),
+	 * a step at a time between requests; then the kept rows */
+	if (store_probe(g->store, gw_now(g), &cause) != 0 || apply_step(l, &more, &cause) != 0)
+		goto again;
+	if (more) {
+		struct timeval now = { 0, 0 };
+		evtimer_add(l->probe, &now);
 		return;
 	}
+	if (write_kept(l, &cause) != 0 || apply_step(l, &more, &cause) != 0)
+		goto again;
 	l->down = l->lagging = false;
 	free(l->cause);
 	l->cause = NULL;
-	if (more) /* a long backlog goes in steps, between requests */
+	if (more)
 		event_active(l->apply, EV_TIMEOUT, 1);
 	gw_log(g, json_pack("{s:s,s:s,s:I,s:I}", "level", "warn", "msg", "store writable again; requests admitted",
 			    "rows_written", (json_int_t)kept, "rows_lost", (json_int_t)l->dropped));
+	return;
+again:
+	set_cause(l, cause);
+	free(cause);
+	arm_probe(l);
 }
 
 struct ledger *ledger_open(struct gateway *g, char **cause)

@@ -291,6 +291,27 @@ api GET /admin/v1/teams/alpha
 check_eq "spend loaded at start agrees with the ledger" \
 	"$(sql "select printf('%.9f', sum(cost_nusd) / 1e9) from ledger where team='alpha' and ts_ms >= $month0")" \
 	"$(printf '%.9f' "$(jq_body .spend_mtd_usd)")"
+# a journal the store does not empty fills up (store.journal_max_bytes):
+# then requests are refused, and once the store takes writes again the
+# journal goes in first, then the rows kept meanwhile
+stop_gateway
+sed -i 's#^store = { path = "\([^"]*\)"; };#store = { path = "\1"; journal_max_bytes = 1000; };#' "$T/gw.conf"
+check_contains "a small journal configured" "journal_max_bytes = 1000" "$(cat "$T/gw.conf")"
+start_gateway
+n0=$(sql "select count(*) from ledger")
+hold_lock
+: > "$T/full-codes"
+for i in $(seq 1 12); do chatq "$ATOK" >> "$T/full-codes"; echo >> "$T/full-codes"; done
+ok=$(grep -c '^200$' "$T/full-codes"); refused=$(grep -c '^503$' "$T/full-codes")
+check "the journal took some rows ($ok), then requests were refused ($refused)" test "$ok" -ge 1 -a "$refused" -ge 1
+check_eq "every request answered 200 or 503" 12 "$((ok + refused))"
+check_eq "/healthz 503 once the journal is full" 503 "$(health)"
+release_lock
+wait_eval "the store to take the journal and the kept rows" 10 '[ "$(health)" = 200 ] && [ "$(metric groqgate_ledger_journal_rows)" = 0 ]'
+check_eq "served again" 200 "$(chatq "$ATOK")"
+check_eq "all 13 rows are in the ledger" $((n0 + 13)) "$(sql "select count(*) from ledger")"
+check_eq "the 200s among them" $((ok + 1)) "$(sql "select count(*) from (select * from ledger order by id desc limit 13) where status = 200")"
+check_eq "no row lost" 0 "$(metric groqgate_ledger_lost_rows_total)"
 # a second gateway on the same database is refused
 "$BIN/groqgated" --config "$T/gw.conf" > /dev/null 2> "$T/second.err"
 check_eq "a second gateway on the same database: exit 1" 1 "$?"
