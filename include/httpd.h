@@ -35,6 +35,15 @@ void httpd_send_json(struct evhttp_request *req, int status, json_t *j);
 json_t *groq_error_json(const char *message, const char *type, const char *code);
 void httpd_send_groq_error(struct evhttp_request *req, int status, const char *message,
 			   const char *type, const char *code);
+/* After a reply has been handed to evhttp on a plain (not TLS) connection:
+ * writes it to the socket now and, when all of it went, lets evhttp finish
+ * the request at once (its completion callback runs, the connection waits
+ * for the next request). Otherwise evhttp writes it on the next pass of the
+ * event loop, after an epoll round trip to learn the socket is writable:
+ * one epoll_ctl and one epoll_wait more per request. conn is taken before
+ * the reply (the request may be freed by the time this returns). */
+struct evhttp_connection;
+void httpd_write_now(struct evhttp_connection *conn);
 /* Value of query parameter name in the request URI (allocated), or NULL. */
 char *httpd_query(struct evhttp_request *req, const char *name);
 /* The decoded path of the request URI (points into libevent's URI). */

@@ -3,6 +3,8 @@
 
 #include <arpa/inet.h>
 #include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
 #include <netinet/in.h>
@@ -200,4 +202,20 @@ void httpd_release_orphan(struct evhttp_request *req)
 {
 	if (req && !evhttp_request_get_connection(req))
 		evhttp_request_free(req);
+}
+
+void httpd_write_now(struct evhttp_connection *conn)
+{
+	struct bufferevent *bev = conn ? evhttp_connection_get_bufferevent(conn) : NULL;
+	if (!bev)
+		return;
+	struct evbuffer *out = bufferevent_get_output(bev);
+	evutil_socket_t fd = bufferevent_getfd(bev);
+	/* a failed write is left to the bufferevent, which meets it again on
+	 * its own write and reports the connection closed */
+	if (fd < 0 || evbuffer_get_length(out) == 0 || evbuffer_write(out, fd) <= 0)
+		return;
+	if (evbuffer_get_length(out) == 0) /* all of it: the bufferevent's own write finds
+					    * nothing and would not call evhttp back */
+		bufferevent_trigger(bev, EV_WRITE, BEV_TRIG_IGNORE_WATERMARKS);
 }

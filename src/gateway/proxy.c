@@ -251,6 +251,14 @@ static void reject(struct preq *p, struct verdict *v, const char *reason)
 	record(p, p->err.status, reason, NULL, 0, send_error);
 }
 
+/* an answer handed to evhttp goes out now, not a loop pass later (plain
+ * connections; under TLS the bufferevent encrypts, and writes) */
+static void write_now(struct gateway *g, struct evhttp_connection *conn)
+{
+	if (!g->cfg.tls_cert)
+		httpd_write_now(conn);
+}
+
 /* the error answer alone (its row is already recorded); frees p */
 static void reply_error(struct preq *p, struct verdict *v)
 {
@@ -258,8 +266,11 @@ static void reply_error(struct preq *p, struct verdict *v)
 		evhttp_connection_set_closecb(p->conn, NULL, NULL);
 		p->conn = NULL;
 	}
-	if (p->req)
+	if (p->req) {
+		struct evhttp_connection *conn = evhttp_request_get_connection(p->req);
 		httpd_send_groq_error(p->req, v->status, v->message, v->type, v->code);
+		write_now(p->g, conn);
+	}
 	verdict_clear(v);
 	preq_free(p);
 }
@@ -494,13 +505,15 @@ static void send_answer(struct preq *p, bool kept)
 		return;
 	}
 	pass_headers(p);
-	evhttp_connection_set_closecb(p->conn, NULL, NULL);
+	struct evhttp_connection *conn = p->conn;
+	evhttp_connection_set_closecb(conn, NULL, NULL);
 	p->conn = NULL;
 	struct evbuffer *b = evbuffer_new();
 	if (p->resp.len)
 		evbuffer_add(b, p->resp.data, p->resp.len);
 	evhttp_send_reply(p->req, (int)p->status, httpd_reason((int)p->status), b);
 	evbuffer_free(b);
+	write_now(p->g, conn);
 	preq_free(p);
 }
 
