@@ -39,6 +39,7 @@ static void grow(buf *b, size_t extra)
 void buf_reserve(buf *b, size_t n)
 {
 	grow(b, n);
+	b->data[b->len] = '\0'; /* a buf is always a string, even one made room in */
 }
 
 void buf_add_slow(buf *b, const void *p, size_t n)

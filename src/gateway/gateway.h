@@ -231,9 +231,34 @@ bool usage_from_json(const char *body, size_t len, struct usage *u);
 /* One of Groq's answer headers: true when it is an x-ratelimit-* one
  * (its value noted in hr when it parses). */
 bool headroom_header(struct headroom *hr, const char *name, const char *value);
-/* Upper bound of the prompt's tokens, from the request (never below what
- * Groq counts: one token is at least one byte of text). */
-int64_t prompt_estimate(size_t body_len, json_t *body);
+/* Upper bound of the prompt's tokens, from the request's length and its
+ * number of messages (never below what Groq counts: one token is at least
+ * one byte of text). */
+int64_t prompt_estimate(size_t body_len, size_t nmessages);
+
+/* ---- reqbody.c: a client's JSON body, checked and read without a tree */
+struct jspan {
+	const char *p; /* a value as it appears in the body */
+	size_t n;      /* 0: absent */
+};
+struct reqbody {
+	struct jspan model, stream, max_tokens, max_completion_tokens, messages;
+	size_t nmessages; /* elements, when messages is an array */
+	size_t close;     /* offset of the object's closing '}' */
+	bool empty;       /* the object has no members */
+};
+/* Checks that s is one JSON object, as strictly as jansson does, and notes
+ * its top-level members of interest (a repeated key counts by its last
+ * value). 0, or -1 with what and where in err. */
+int reqbody_scan(const char *s, size_t len, struct reqbody *b, char *err, size_t errlen);
+enum jkind { J_ABSENT, J_NULL, J_TRUE, J_FALSE, J_NUMBER, J_STRING, J_ARRAY, J_OBJECT };
+enum jkind jspan_kind(struct jspan v);
+bool jspan_int(struct jspan v, int64_t *out); /* an integer (no fraction or exponent) that fits */
+char *jspan_string(struct jspan v);           /* decoded (caller frees), or NULL: not a string */
+/* s with "key":value added as the object's last member (caller frees):
+ * where a repeated key counts by its last value, this one does. */
+char *reqbody_with_int(const char *s, size_t len, const struct reqbody *b, const char *key, int64_t value,
+		       size_t *outlen);
 
 /* ---- policy.c: the pipeline's decision stages --------------------- */
 struct verdict {
@@ -245,8 +270,11 @@ struct verdict {
 void verdict_clear(struct verdict *v);
 /* authenticate: bearer -> token; 0 or -1 with a 401 verdict. */
 int stage_authenticate(struct registry *r, const char *bearer, struct ctoken **tok, struct verdict *v);
-/* policy: paused, allowlist, max-tokens cap (sets the cap when absent). */
-int stage_policy(const struct team *t, const char *model, json_t *body, int64_t *cap, struct verdict *v);
+/* policy: paused, allowlist, max-tokens cap (body NULL: no cap to check).
+ * *cap is the largest sent, or the team's when neither was sent (the
+ * caller then writes it into the body it forwards). */
+int stage_policy(const struct team *t, const char *model, const struct reqbody *body, int64_t *cap,
+		 struct verdict *v);
 /* rate limit: 0 admitted, -1 with a 429 verdict (retry_ms set). */
 int stage_ratelimit(struct team *t, int64_t now, struct verdict *v);
 

@@ -189,16 +189,12 @@ bool usage_from_json(const char *body, size_t len, struct usage *u)
 	return false;
 }
 
-int64_t prompt_estimate(size_t body_len, json_t *body)
+int64_t prompt_estimate(size_t body_len, size_t nmessages)
 {
 	/* Every token of the prompt is at least one byte of the request's text,
 	 * and a chat template adds a few tokens per message: the body's length
 	 * plus 8 per message bounds what Groq will count. */
-	json_t *m = json_object_get(body, "messages");
-	int64_t n = (int64_t)body_len + 8;
-	if (json_is_array(m))
-		n += 8 * (int64_t)json_array_size(m);
-	return n;
+	return (int64_t)body_len + 8 + 8 * (int64_t)nmessages;
 }
 
 bool headroom_header(struct headroom *hr, const char *name, const char *val)

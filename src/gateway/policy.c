@@ -45,7 +45,8 @@ int stage_authenticate(struct registry *r, const char *bearer, struct ctoken **t
 	return 0;
 }
 
-int stage_policy(const struct team *t, const char *model, json_t *body, int64_t *cap, struct verdict *v)
+int stage_policy(const struct team *t, const char *model, const struct reqbody *body, int64_t *cap,
+		 struct verdict *v)
 {
 	if (t->state == TEAM_PAUSED)
 		return deny(v, 403, "permission_error", "team_paused",
@@ -71,15 +72,16 @@ int stage_policy(const struct team *t, const char *model, json_t *body, int64_t 
 	if (!body)
 		return 0;
 	const char *names[] = { "max_completion_tokens", "max_tokens" };
+	const struct jspan vals[] = { body->max_completion_tokens, body->max_tokens };
 	bool any = false;
 	for (int i = 0; i < 2; i++) {
-		json_t *c = json_object_get(body, names[i]);
-		if (!c || json_is_null(c))
+		enum jkind k = jspan_kind(vals[i]);
+		if (k == J_ABSENT || k == J_NULL)
 			continue;
-		if (!json_is_integer(c) || json_integer_value(c) < 1)
+		int64_t n;
+		if (!jspan_int(vals[i], &n) || n < 1)
 			return deny(v, 400, "invalid_request_error", "invalid_value",
 				    xasprintf("'%s' must be a positive integer.", names[i]));
-		int64_t n = json_integer_value(c);
 		if (n > t->max_tokens)
 			return deny(v, 400, "invalid_request_error", "max_tokens_exceeded",
 				    xasprintf("'%s' is %lld but team '%s' may ask for at most %lld tokens per "
@@ -90,11 +92,8 @@ int stage_policy(const struct team *t, const char *model, json_t *body, int64_t 
 			*cap = n;
 		any = true;
 	}
-	if (!any) {
-		/* neither sent: bound the cost with the team's cap */
-		json_object_set_new(body, "max_completion_tokens", json_integer(t->max_tokens));
+	if (!any) /* neither sent: the team's cap bounds the cost */
 		*cap = t->max_tokens;
-	}
 	return 0;
 }
 

@@ -37,7 +37,7 @@ struct preq {
 	struct ctoken *tok;
 	enum kind kind;
 	char *path, *model, *ctype;
-	json_t *body;        /* parsed JSON body, when there is one */
+	struct reqbody body; /* where the JSON body's members are (in raw) */
 	char *raw;           /* the body as received */
 	size_t raw_len;
 	bool stream, body_changed, on_old, replying;
@@ -92,7 +92,6 @@ static void preq_free(struct preq *p)
 	free(p->path);
 	free(p->model);
 	free(p->ctype);
-	json_decref(p->body);
 	free(p->raw);
 	secret_free(p->secret);
 	free(p->up_headers);
@@ -639,9 +638,8 @@ static void forward(struct preq *p)
 	size_t len = p->raw_len;
 	char *re = NULL;
 	if (p->body_changed) {
-		re = json_dumps(p->body, JSON_COMPACT);
+		re = reqbody_with_int(p->raw, p->raw_len, &p->body, "max_completion_tokens", p->cap, &len);
 		body = re;
-		len = strlen(re);
 	}
 	sse_init(&p->sse);
 	buf_init(&p->resp);
@@ -845,23 +843,21 @@ void proxy_handle(struct gateway *g, struct evhttp_request *req, const char *pat
 		p->model = xstrdup(path + strlen("/openai/v1/models/"));
 	bool multipart = ct && strstr(ct, "multipart/form-data");
 	if (p->raw_len && !multipart) {
-		json_error_t jerr;
-		p->body = json_loadb(p->raw, p->raw_len, 0, &jerr);
-		if (!json_is_object(p->body)) {
+		char why[160];
+		if (reqbody_scan(p->raw, p->raw_len, &p->body, why, sizeof why) != 0) {
 			reject_simple(p, 400, "invalid_request_error", "invalid_json", "invalid_request",
-				      xasprintf("The request body is not a JSON object (%s at line %d, column %d).",
-						jerr.text, jerr.line, jerr.column));
+				      xasprintf("The request body is not a JSON object (%s).", why));
 			return;
 		}
-		json_t *m = json_object_get(p->body, "model");
-		if (json_is_string(m))
-			p->model = xstrdup(json_string_value(m));
-		else if (m || p->kind == K_CHAT) {
+		enum jkind mk = jspan_kind(p->body.model);
+		if (mk == J_STRING)
+			p->model = jspan_string(p->body.model);
+		else if (mk != J_ABSENT || p->kind == K_CHAT) {
 			reject_simple(p, 400, "invalid_request_error", "invalid_value", "invalid_request",
 				      xstrdup("'model' must be given as a string, e.g. \"llama-3.3-70b-versatile\"."));
 			return;
 		}
-		p->stream = json_is_true(json_object_get(p->body, "stream"));
+		p->stream = jspan_kind(p->body.stream) == J_TRUE;
 	} else if (p->raw_len && multipart) {
 		p->model = multipart_model(p->raw, p->raw_len);
 	} else if (p->kind == K_CHAT) {
@@ -870,8 +866,9 @@ void proxy_handle(struct gateway *g, struct evhttp_request *req, const char *pat
 		return;
 	}
 
-	bool had_cap = json_object_get(p->body, "max_completion_tokens") || json_object_get(p->body, "max_tokens");
-	if (stage_policy(p->t, p->model, p->kind == K_CHAT ? p->body : NULL, &p->cap, &v) != 0) {
+	enum jkind c1 = jspan_kind(p->body.max_completion_tokens), c2 = jspan_kind(p->body.max_tokens);
+	bool had_cap = (c1 != J_ABSENT && c1 != J_NULL) || (c2 != J_ABSENT && c2 != J_NULL);
+	if (stage_policy(p->t, p->model, p->kind == K_CHAT ? &p->body : NULL, &p->cap, &v) != 0) {
 		const char *reason = v.code && strcmp(v.code, "team_paused") == 0	       ? "team_paused"
 				     : v.code && strcmp(v.code, "budget_exceeded") == 0    ? "budget_exceeded"
 				     : v.code && strcmp(v.code, "model_not_allowed") == 0  ? "model_not_allowed"
@@ -881,7 +878,7 @@ void proxy_handle(struct gateway *g, struct evhttp_request *req, const char *pat
 		return;
 	}
 	p->body_changed = p->kind == K_CHAT && !had_cap; /* the team's cap was set */
-	p->prompt_est = p->kind == K_MODELS ? 0 : prompt_estimate(p->raw_len, p->body);
+	p->prompt_est = p->kind == K_MODELS ? 0 : prompt_estimate(p->raw_len, p->body.nmessages);
 	p->conn = evhttp_request_get_connection(req);
 	evhttp_connection_set_closecb(p->conn, on_client_close, p);
 	if (p->kind == K_MODELS) { /* listing models is not rate-limited or charged */

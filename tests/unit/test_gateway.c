@@ -171,10 +171,15 @@ static void test_prompt_estimate_is_upper_bound(void)
 			txt[l] = '\0';
 			json_array_append_new(msgs, json_pack("{s:s,s:s}", "role", "user", "content", txt));
 		}
-		json_t *body = json_pack("{s:s,s:o}", "model", "m", "messages", msgs);
+		json_t *body = json_pack("{s:s,s:O}", "model", "m", "messages", msgs);
 		char *s = json_dumps(body, JSON_COMPACT);
-		CHECK(prompt_estimate(strlen(s), body) >= fake_prompt(msgs));
+		struct reqbody b;
+		char err[128];
+		CHECK(reqbody_scan(s, strlen(s), &b, err, sizeof err) == 0);
+		CHECK_INT(b.nmessages, nm);
+		CHECK(prompt_estimate(strlen(s), b.nmessages) >= fake_prompt(msgs));
 		free(s);
+		json_decref(msgs);
 		json_decref(body);
 	}
 }
@@ -203,48 +208,144 @@ static struct team *mk_team(void)
 	return t;
 }
 
+/* stage_policy over a body given as text */
+static int policy_on(const struct team *t, const char *model, const char *body, int64_t *cap, struct verdict *v)
+{
+	struct reqbody b;
+	char err[128];
+	if (reqbody_scan(body, strlen(body), &b, err, sizeof err) != 0)
+		return -2;
+	return stage_policy(t, model, &b, cap, v);
+}
+
 static void test_policy(void)
 {
 	struct team *t = mk_team();
 	struct verdict v = { 0 };
 	int64_t cap;
-	json_t *b = json_pack("{s:s,s:i}", "model", "llama-3.3-70b-versatile", "max_tokens", 100);
-	CHECK(stage_policy(t, "llama-3.3-70b-versatile", b, &cap, &v) == 0);
+	const char *m = "llama-3.3-70b-versatile";
+	CHECK(policy_on(t, m, "{\"model\":\"llama-3.3-70b-versatile\",\"max_tokens\":100}", &cap, &v) == 0);
 	CHECK_INT(cap, 100);
-	CHECK(stage_policy(t, "qwen/qwen3-32b", b, &cap, &v) == -1);
+	CHECK(policy_on(t, "qwen/qwen3-32b", "{\"max_tokens\":100}", &cap, &v) == -1);
 	CHECK_INT(v.status, 403);
 	CHECK_STR(v.code, "model_not_allowed");
 	CHECK(strstr(v.message, "llama-3.3-70b-versatile"));
 	verdict_clear(&v);
-	json_object_set_new(b, "max_completion_tokens", json_integer(513));
-	CHECK(stage_policy(t, "llama-3.3-70b-versatile", b, &cap, &v) == -1);
+	CHECK(policy_on(t, m, "{\"max_tokens\":100,\"max_completion_tokens\":513}", &cap, &v) == -1);
 	CHECK_INT(v.status, 400);
 	CHECK_STR(v.code, "max_tokens_exceeded");
 	verdict_clear(&v);
-	json_object_del(b, "max_completion_tokens");
-	json_object_set_new(b, "max_tokens", json_integer(9999)); /* the deprecated alias too */
-	CHECK(stage_policy(t, "llama-3.3-70b-versatile", b, &cap, &v) == -1);
+	CHECK(policy_on(t, m, "{\"max_tokens\":9999}", &cap, &v) == -1); /* the deprecated alias too */
 	CHECK_STR(v.code, "max_tokens_exceeded");
 	verdict_clear(&v);
-	json_object_del(b, "max_tokens");
-	CHECK(stage_policy(t, "llama-3.3-70b-versatile", b, &cap, &v) == 0);
-	CHECK_INT(cap, 512); /* neither sent: the team's cap is set */
-	CHECK_INT(json_integer_value(json_object_get(b, "max_completion_tokens")), 512);
+	const char *bad[] = { "{\"max_tokens\":0}", "{\"max_tokens\":-5}", "{\"max_tokens\":1.5}",
+			      "{\"max_tokens\":\"100\"}", "{\"max_tokens\":1e2}", "{\"max_tokens\":true}" };
+	for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+		CHECK(policy_on(t, m, bad[i], &cap, &v) == -1);
+		CHECK_STR(v.code, "invalid_value");
+		verdict_clear(&v);
+	}
+	/* the last of a repeated key counts, as in jansson */
+	CHECK(policy_on(t, m, "{\"max_tokens\":9999,\"max_tokens\":10}", &cap, &v) == 0);
+	CHECK_INT(cap, 10);
+	CHECK(policy_on(t, m, "{\"model\":\"x\"}", &cap, &v) == 0);
+	CHECK_INT(cap, 512); /* neither sent: the team's cap */
+	CHECK(policy_on(t, m, "{\"max_tokens\":null}", &cap, &v) == 0);
+	CHECK_INT(cap, 512); /* null is not sent */
+	const char *body = "{\"model\":\"x\"}";
 	t->state = TEAM_PAUSED;
 	t->paused_by = xstrdup("alice");
 	t->paused_reason = xstrdup("incident 42");
-	CHECK(stage_policy(t, "llama-3.3-70b-versatile", b, &cap, &v) == -1);
+	CHECK(policy_on(t, m, body, &cap, &v) == -1);
 	CHECK_INT(v.status, 403);
 	CHECK_STR(v.code, "team_paused");
 	CHECK(strstr(v.message, "alice") && strstr(v.message, "incident 42"));
 	verdict_clear(&v);
 	t->state = TEAM_BUDGET_PAUSED;
-	CHECK(stage_policy(t, "llama-3.3-70b-versatile", b, &cap, &v) == -1);
+	CHECK(policy_on(t, m, body, &cap, &v) == -1);
 	CHECK_INT(v.status, 402);
 	CHECK_STR(v.code, "budget_exceeded");
 	verdict_clear(&v);
-	json_decref(b);
 	team_free(t);
+}
+
+/* the scanner accepts exactly what jansson accepts as an object, and reads
+ * the members the pipeline needs as jansson would */
+static void test_reqbody_agrees_with_jansson(void)
+{
+	const char *cases[] = {
+		"{}", " {\"a\":1} ", "{\"model\":\"llama-3.1-8b-instant\",\"stream\":true,\"messages\":[{\"role\":\"user\",\"content\":\"hi\"},{}]}",
+		"{\"mod\\u0065l\":\"m\\u00e9\\ud83d\\ude00\\n\"}", "{\"model\":\"a\",\"model\":\"b\"}",
+		"{\"messages\":[1,2,3],\"messages\":{\"a\":[1,2]}}", "{\"x\":[[[[]]]],\"y\":{\"z\":null},\"w\":-0.5e-3}",
+		"{\"s\":\"caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80\"}", "{\"n\":9223372036854775807}", "{\"n\":-9223372036854775808}",
+		/* invalid */
+		"", " ", "[]", "\"x\"", "{", "{\"a\"}", "{\"a\":}", "{\"a\":1,}", "{\"a\":1}x", "{\"a\":01}", "{\"a\":1.}",
+		"{\"a\":.5}", "{\"a\":+1}", "{\"a\":tru}", "{\"a\":\"\\x\"}", "{\"a\":\"\\u00g0\"}", "{\"a\":\"\\u0000\"}",
+		"{\"a\":\"\\ud83d\"}", "{\"a\":\"\\ude00\"}", "{\"a\":\"\x01\"}", "{\"a\":\"\xc3\"}", "{\"a\":\"\xed\xa0\x80\"}",
+		"{\"a\":\"\xc0\xaf\"}", "{\"a\":\"\xf4\x90\x80\x80\"}", "{\"n\":9223372036854775808}", "{\"n\":1e999}",
+		"{\"a\":[1 2]}", "{\"a\":{\"b\":1]}", "{1:2}", "{\"a\" 1}", "{\"a\":\"unterminated}",
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+		const char *s = cases[i];
+		json_t *j = json_loadb(s, strlen(s), 0, NULL);
+		struct reqbody b;
+		char err[128];
+		int rc = reqbody_scan(s, strlen(s), &b, err, sizeof err);
+		if ((rc == 0) != json_is_object(j))
+			printf("#   disagree on %s: scan %d (%s), jansson %s\n", s, rc, rc ? err : "", j ? "object" : "error");
+		CHECK((rc == 0) == json_is_object(j));
+		if (rc == 0) {
+			json_t *m = json_object_get(j, "model");
+			char *ms = jspan_string(b.model);
+			CHECK((ms == NULL) == !json_is_string(m));
+			if (ms)
+				CHECK_STR(ms, json_string_value(m));
+			free(ms);
+			CHECK((jspan_kind(b.stream) == J_TRUE) == json_is_true(json_object_get(j, "stream")));
+			json_t *msgs = json_object_get(j, "messages");
+			CHECK_INT(b.nmessages, json_is_array(msgs) ? json_array_size(msgs) : 0);
+		}
+		json_decref(j);
+	}
+	/* a NUL byte is refused everywhere (jansson drops one after a number) */
+	CHECK(reqbody_scan("{\"a\":9\0}", 8, &(struct reqbody){ 0 }, (char[64]){ 0 }, 64) == -1);
+	/* the error says where */
+	struct reqbody b;
+	char err[128];
+	CHECK(reqbody_scan("{\n  \"a\": tru\n}", 15, &b, err, sizeof err) == -1);
+	CHECK(strstr(err, "line 2, column 8"));
+	/* nesting beyond 2048 is refused, without recursion */
+	size_t n = 5000;
+	char *deep = malloc(2 * n + 8);
+	strcpy(deep, "{\"a\":");
+	for (size_t i = 0; i < n; i++)
+		deep[5 + i] = '[';
+	for (size_t i = 0; i < n; i++)
+		deep[5 + n + i] = ']';
+	strcpy(deep + 5 + 2 * n, "}");
+	CHECK(reqbody_scan(deep, strlen(deep), &b, err, sizeof err) == -1);
+	CHECK(strstr(err, "depth"));
+	free(deep);
+}
+
+/* the team's cap is added as the last member, so it is the one that counts */
+static void test_reqbody_with_cap(void)
+{
+	const char *in[] = { "{\"model\":\"m\",\"max_tokens\":null}", "{}", " { \"a\" : [1,{\"b\":2}] } \n" };
+	for (size_t i = 0; i < 3; i++) {
+		struct reqbody b;
+		char err[128];
+		CHECK(reqbody_scan(in[i], strlen(in[i]), &b, err, sizeof err) == 0);
+		size_t len;
+		char *out = reqbody_with_int(in[i], strlen(in[i]), &b, "max_completion_tokens", 512, &len);
+		CHECK_INT(len, strlen(out));
+		json_t *j = json_loadb(out, len, 0, NULL);
+		CHECK(json_is_object(j));
+		CHECK_INT(json_integer_value(json_object_get(j, "max_completion_tokens")), 512);
+		CHECK_INT(json_object_size(j), (i == 0 ? 3 : i == 1 ? 1 : 2));
+		json_decref(j);
+		free(out);
+	}
 }
 
 static void test_ratelimit_stage(void)
@@ -394,6 +495,8 @@ void suite_gateway(void)
 	RUN(test_sse_usage_chunk_only);
 	RUN(test_usage_json);
 	RUN(test_prompt_estimate_is_upper_bound);
+	RUN(test_reqbody_agrees_with_jansson);
+	RUN(test_reqbody_with_cap);
 	RUN(test_cost);
 	RUN(test_policy);
 	RUN(test_ratelimit_stage);
