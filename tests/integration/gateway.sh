@@ -32,10 +32,15 @@ check_eq "a non-integer cap: 400" 400 "$STATUS"
 api PATCH /admin/v1/teams/alpha '{"max_tokens_per_request":7}'
 chat "$TOKEN" llama-3.3-70b-versatile
 check_eq "no cap sent: the team's cap is applied upstream" 7 "$(jq_body .usage.completion_tokens)"
+chat "$TOKEN" llama-3.3-70b-versatile '"max_tokens":null'
+check_eq "a null cap is no cap: the team's is applied upstream" 7 "$(jq_body .usage.completion_tokens)"
+chat "$TOKEN" llama-3.3-70b-versatile '"max_completion_tokens":null,"max_completion_tokens":null'
+check_eq "and it is the one Groq reads, whatever the body repeats" 7 "$(jq_body .usage.completion_tokens)"
 api PATCH /admin/v1/teams/alpha '{"max_tokens_per_request":100,"rpm_limit":1000}'
 STATUS=$(curl -s -o "$T/resp" -w '%{http_code}' -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \
 	--data-binary '{not json' "http://$GW/openai/v1/chat/completions")
 check_eq "malformed JSON: 400" 400 "$STATUS"
+check_contains "saying what and where" "line 1, column 2" "$(jq -r .error.message "$T/resp")"
 
 api POST /admin/v1/teams/alpha/pause '{"reason":"incident 4711: runaway loop"}'
 chat "$TOKEN" llama-3.3-70b-versatile
