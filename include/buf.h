@@ -31,7 +31,11 @@ static inline void buf_add(buf *b, const void *p, size_t n)
 }
 /* Makes room for n more bytes at once (fewer reallocations). */
 void buf_reserve(buf *b, size_t n);
-void buf_adds(buf *b, const char *s);
+/* Appends a string (inline: a literal's length is known when compiled). */
+static inline void buf_adds(buf *b, const char *s)
+{
+	buf_add(b, s, strlen(s));
+}
 void buf_addf(buf *b, const char *fmt, ...) GG_PRINTF(2, 3);
 /* Appends a decimal integer (no printf: for hot paths). */
 void buf_addi(buf *b, int64_t v);

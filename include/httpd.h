@@ -29,6 +29,9 @@ char *httpd_body(struct evhttp_request *req, size_t *len);
 const char *httpd_method_name(struct evhttp_request *req);
 const char *httpd_reason(int status);
 void httpd_send(struct evhttp_request *req, int status, const char *ctype, const char *body, size_t len);
+/* As httpd_send, for a body that is handed over (malloc'd; freed once
+ * written): a large answer is not copied. */
+void httpd_send_owned(struct evhttp_request *req, int status, const char *ctype, char *body, size_t len);
 /* Sends j as JSON and releases the reference (j may be NULL -> {}). */
 void httpd_send_json(struct evhttp_request *req, int status, json_t *j);
 /* {"error":{"message":...,"type":...,"code":...}} (code may be NULL). */

@@ -51,10 +51,6 @@ void buf_add_slow(buf *b, const void *p, size_t n)
 	b->data[b->len] = '\0';
 }
 
-void buf_adds(buf *b, const char *s)
-{
-	buf_add(b, s, strlen(s));
-}
 
 void buf_addf(buf *b, const char *fmt, ...)
 {
@@ -91,6 +87,20 @@ char *buf_detach(buf *b)
 
 void json_str(buf *b, const char *s)
 {
+	const char *q = s;
+	while ((unsigned char)*q >= 0x20 && *q != '"' && *q != '\\')
+		q++;
+	if (!*q) { /* nothing to escape (the common case): one copy */
+		size_t n = (size_t)(q - s);
+		grow(b, n + 2);
+		char *d = b->data + b->len;
+		d[0] = '"';
+		memcpy(d + 1, s, n);
+		d[n + 1] = '"';
+		b->len += n + 2;
+		b->data[b->len] = '\0';
+		return;
+	}
 	buf_add(b, "\"", 1);
 	const char *run = s;
 	for (; *s; s++) {
@@ -110,17 +120,25 @@ void json_str(buf *b, const char *s)
 
 void buf_addi(buf *b, int64_t v)
 {
+	static const char pairs[] = "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
+				    "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
+				    "8081828384858687888990919293949596979899";
 	char tmp[24];
-	int n = 0;
+	int n = sizeof tmp;
 	uint64_t u = v < 0 ? (uint64_t)(-(v + 1)) + 1 : (uint64_t)v;
-	do {
-		tmp[n++] = (char)('0' + u % 10);
-		u /= 10;
-	} while (u);
+	while (u >= 100) { /* two digits a division */
+		unsigned d = (unsigned)(u % 100) * 2;
+		u /= 100;
+		tmp[--n] = pairs[d + 1];
+		tmp[--n] = pairs[d];
+	}
+	if (u >= 10) {
+		tmp[--n] = pairs[u * 2 + 1];
+		tmp[--n] = pairs[u * 2];
+	} else {
+		tmp[--n] = (char)('0' + u);
+	}
 	if (v < 0)
-		tmp[n++] = '-';
-	grow(b, (size_t)n);
-	while (n)
-		b->data[b->len++] = tmp[--n];
-	b->data[b->len] = '\0';
+		tmp[--n] = '-';
+	buf_add(b, tmp + n, sizeof tmp - (size_t)n);
 }

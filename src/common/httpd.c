@@ -142,6 +142,26 @@ void httpd_send(struct evhttp_request *req, int status, const char *ctype, const
 	evbuffer_free(out);
 }
 
+static void free_body(const void *data, size_t len, void *arg)
+{
+	(void)len;
+	(void)arg;
+	free((void *)data);
+}
+
+void httpd_send_owned(struct evhttp_request *req, int status, const char *ctype, char *body, size_t len)
+{
+	struct evbuffer *out = evbuffer_new();
+	if (len)
+		evbuffer_add_reference(out, body, len, free_body, NULL); /* freed once written */
+	else
+		free(body);
+	if (ctype)
+		httpd_set_header(req, "Content-Type", ctype);
+	evhttp_send_reply(req, status, httpd_reason(status), out);
+	evbuffer_free(out);
+}
+
 void httpd_send_json(struct evhttp_request *req, int status, json_t *j)
 {
 	char *s = j ? json_dumps(j, JSON_COMPACT | JSON_REAL_PRECISION(9)) : NULL;

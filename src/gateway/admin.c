@@ -762,8 +762,8 @@ static void overview(struct actx *c)
 	json_decref(al);
 	buf_addf(&o, "],\"alerts\":%s}\n", als ? als : "[]");
 	free(als);
-	httpd_send(c->req, 200, "application/json", o.data, o.len);
-	buf_free(&o);
+	size_t len = o.len;
+	httpd_send_owned(c->req, 200, "application/json", buf_detach(&o), len);
 }
 
 static int64_t window_ms(const char *s)

@@ -124,6 +124,18 @@ static void test_buf(void)
 	json_str(&b, "a\"b\\c\n");
 	CHECK_STR(b.data, "0 -42 -9223372036854775808 \"a\\\"b\\\\c\\u000a\"");
 	buf_free(&b);
+	const int64_t vals[] = { 9, 10, 99, 100, 101, 12345, -7, -10, INT64_MAX, 1764201600123 };
+	for (size_t i = 0; i < sizeof vals / sizeof *vals; i++) {
+		char want[32];
+		snprintf(want, sizeof want, "%lld", (long long)vals[i]);
+		buf_addi(&b, vals[i]);
+		CHECK_STR(b.data, want);
+		buf_reset(&b);
+	}
+	json_str(&b, "");
+	json_str(&b, "plain text");
+	CHECK_STR(b.data, "\"\"\"plain text\"");
+	buf_free(&b);
 }
 
 static void test_hostport(void)
