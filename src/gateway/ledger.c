@@ -227,15 +227,20 @@ static void set_cause(struct ledger *l, const char *cause)
 	l->cause = xstrdup(cause ? cause : "store error");
 }
 
-static void lag(struct ledger *l, const char *cause)
+/* enters a failed state (*state: down or lagging), said once in the log;
+ * the probe finds out when it is over */
+static void trouble(struct ledger *l, bool *state, bool said, const char *msg, const char *cause)
 {
-	if (!l->lagging && !l->down)
-		gw_log(l->g, json_pack("{s:s,s:s,s:s}", "level", "error", "msg",
-				       "store not writable; ledger rows wait in the journal", "error",
-				       cause ? cause : "?"));
-	l->lagging = true;
+	if (!said)
+		gw_log(l->g, json_pack("{s:s,s:s,s:s}", "level", "error", "msg", msg, "error", cause ? cause : "?"));
+	*state = true;
 	set_cause(l, cause);
 	arm_probe(l);
+}
+
+static void lag(struct ledger *l, const char *cause)
+{
+	trouble(l, &l->lagging, l->lagging || l->down, "store not writable; ledger rows wait in the journal", cause);
 }
 
 static void apply_cb(evutil_socket_t fd, short what, void *arg)
@@ -395,13 +400,7 @@ void ledger_free(struct ledger *l)
 
 void ledger_failed(struct ledger *l, const char *cause)
 {
-	if (!l->down)
-		gw_log(l->g, json_pack("{s:s,s:s,s:s}", "level", "error", "msg",
-				       "ledger journal not writable; requests refused until it is", "error",
-				       cause ? cause : "?"));
-	l->down = true;
-	set_cause(l, cause);
-	arm_probe(l);
+	trouble(l, &l->down, l->down, "ledger journal not writable; requests refused until it is", cause);
 }
 
 void ledger_store_failed(struct ledger *l, const char *cause)
