@@ -37,6 +37,7 @@
 #define APPLY_MS 20          /* journaled rows reach the store within this */
 #define APPLY_ROWS 256       /* or as soon as this many wait */
 #define APPLY_MAX 4096       /* rows per transaction: a backlog goes in steps */
+#define APPLY_PATIENCE_MS 250 /* a lock held this long is waited for, on the loop */
 
 struct waiting {
 	struct ledger_row row; /* its strings point into strs (or, after fn,
@@ -58,6 +59,7 @@ struct ledger {
 	struct event *apply;     /* the journal to the store */
 	int64_t writes, commits, committed_rows;
 	size_t backlog;          /* rows journaled, not yet in the store */
+	int64_t busy_since;      /* µs: the first try that found the lock held, or 0 */
 	bool down;               /* the journal takes no rows: requests refused */
 	bool lagging;            /* the store takes no rows: they wait in the journal */
 	char *cause;             /* why the last write failed, while down or lagging */
@@ -171,15 +173,17 @@ static int apply_row(void *arg, int64_t seq, const struct ledger_row *r)
 }
 
 /* one transaction of up to APPLY_MAX journaled rows into the store; 0 when
- * done (*more when the journal holds more) */
-static int apply_step(struct ledger *l, bool *more, char **cause)
+ * done (*more when the journal holds more), 1 when the store's lock is held
+ * elsewhere and wait is false */
+static int apply_step(struct ledger *l, bool wait, bool *more, char **cause)
 {
 	*more = false;
 	if (journal_size(l->j) == 0)
 		return 0;
 	struct store *s = l->g->store;
-	if (store_begin(s, cause) != 0)
-		return -1;
+	int rc = wait ? store_begin(s, cause) : store_try_begin(s, cause);
+	if (rc != 0)
+		return rc;
 	struct applying a = { .l = l };
 	size_t rows = 0, end = 0;
 	bool torn = false;
@@ -209,7 +213,7 @@ static int apply_all(struct ledger *l, char **cause)
 {
 	bool more = true;
 	while (more)
-		if (apply_step(l, &more, cause) != 0)
+		if (apply_step(l, true, &more, cause) != 0)
 			return -1;
 	return 0;
 }
@@ -252,7 +256,21 @@ static void apply_cb(evutil_socket_t fd, short what, void *arg)
 		return;
 	char *cause = NULL;
 	bool more;
-	if (apply_step(l, &more, &cause) != 0)
+	/* the checkpointer's RESTART holds the lock for a few ms now and then:
+	 * rather than wait on the loop, try again at the next tick; only a lock
+	 * held past APPLY_PATIENCE_MS is waited for (and then the store lags) */
+	int64_t now = mono_us();
+	bool wait = l->busy_since && now - l->busy_since >= APPLY_PATIENCE_MS * 1000;
+	int rc = apply_step(l, wait, &more, &cause);
+	if (rc == 1) {
+		if (!l->busy_since)
+			l->busy_since = now;
+		struct timeval tv = { 0, APPLY_MS * 1000 };
+		evtimer_add(l->apply, &tv);
+		return;
+	}
+	l->busy_since = 0;
+	if (rc != 0)
 		lag(l, cause);
 	else if (more)
 		event_active(l->apply, EV_TIMEOUT, 1);
@@ -318,14 +336,14 @@ static void probe_cb(evutil_socket_t fd, short what, void *arg)
 	bool more = false;
 	/* the journal first (a full one is why kept rows could not go in),
 	 * a step at a time between requests; then the kept rows */
-	if (store_probe(g->store, gw_now(g), &cause) != 0 || apply_step(l, &more, &cause) != 0)
+	if (store_probe(g->store, gw_now(g), &cause) != 0 || apply_step(l, true, &more, &cause) != 0)
 		goto again;
 	if (more) {
 		struct timeval now = { 0, 0 };
 		evtimer_add(l->probe, &now);
 		return;
 	}
-	if (write_kept(l, &cause) != 0 || apply_step(l, &more, &cause) != 0)
+	if (write_kept(l, &cause) != 0 || apply_step(l, true, &more, &cause) != 0)
 		goto again;
 	l->down = l->lagging = false;
 	free(l->cause);

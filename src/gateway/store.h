@@ -36,6 +36,8 @@ void store_set_wal_limit(struct store *s, int frames);
  * full disk, a lock held by another process); never waits for a lock. */
 int store_probe(struct store *s, int64_t now, char **cause);
 int store_begin(struct store *s, char **cause);
+/* store_begin without waiting for a lock held elsewhere: 1 when it is. */
+int store_try_begin(struct store *s, char **cause);
 int store_commit(struct store *s, char **cause);
 void store_rollback(struct store *s);
 

@@ -321,6 +321,26 @@ int store_begin(struct store *s, char **cause)
 	return 0;
 }
 
+int store_try_begin(struct store *s, char **cause)
+{
+	s->busy.limit_us = 0;
+	char *err = NULL;
+	int rc = sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, &err);
+	s->busy.limit_us = BUSY_MS * 1000;
+	if (rc == SQLITE_OK) {
+		s->in_tx = 1;
+		sqlite3_free(err);
+		return 0;
+	}
+	if ((rc & 0xff) == SQLITE_BUSY) {
+		sqlite3_free(err);
+		return 1;
+	}
+	fail(cause, "store: %s", err ? err : sqlite3_errmsg(s->db));
+	sqlite3_free(err);
+	return -1;
+}
+
 int store_commit(struct store *s, char **cause)
 {
 	if (exec(s, "COMMIT", cause) != 0) {

@@ -1,5 +1,6 @@
 /* test_budget.c — reservations, settlement, thresholds and auto-pause on
  * a real (temporary) store, with a frozen, steppable clock. */
+#include <sqlite3.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -182,10 +183,46 @@ static void test_wal_starts_over(void)
 	CHECK(max < written / 4);
 }
 
+/* the ledger's background transaction does not wait on the event loop
+ * for a lock held elsewhere (the checkpointer's RESTART, another process):
+ * store_try_begin says so at once, and takes the lock once it is free */
+static void test_try_begin(void)
+{
+	char path[64];
+	snprintf(path, sizeof path, "/tmp/gg-unit-try-%d.db", (int)getpid());
+	unlink(path);
+	char *cause = NULL;
+	struct store *s = store_open(path, &cause);
+	CHECK(s != NULL);
+	sqlite3 *other = NULL;
+	CHECK(sqlite3_open(path, &other) == SQLITE_OK);
+	CHECK(sqlite3_exec(other, "BEGIN IMMEDIATE", NULL, NULL, NULL) == SQLITE_OK);
+	int64_t t0 = mono_us();
+	int rc = store_try_begin(s, &cause);
+	int64_t took = mono_us() - t0;
+	CHECK_INT(rc, 1);
+	CHECK(cause == NULL);
+	printf("# store_try_begin with the lock held elsewhere: %lld us\n", (long long)took);
+	CHECK(store_begin(s, &cause) == -1); /* the waiting kind gives up after its 200 ms */
+	CHECK(cause && strstr(cause, "locked"));
+	free(cause);
+	cause = NULL;
+	CHECK(sqlite3_exec(other, "COMMIT", NULL, NULL, NULL) == SQLITE_OK);
+	CHECK_INT(store_try_begin(s, &cause), 0);
+	struct ledger_row r = { .ts_ms = 1, .team = "t", .status = 200 };
+	CHECK(store_ledger(s, &r, &cause) == 0);
+	CHECK(store_commit(s, &cause) == 0);
+	CHECK_INT(store_ledger_last_id(s, &cause), 1);
+	sqlite3_close(other);
+	store_close(s);
+	unlink(path);
+}
+
 void suite_budget(void)
 {
 	RUN(test_reserve_never_overspends);
 	RUN(test_thresholds_and_auto_pause);
 	RUN(test_org_budget);
 	RUN(test_wal_starts_over);
+	RUN(test_try_begin);
 }
