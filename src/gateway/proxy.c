@@ -842,6 +842,11 @@ void proxy_handle(struct gateway *g, struct evhttp_request *req, const char *pat
 	if (str_starts(path, "/openai/v1/models/") && cmd == EVHTTP_REQ_GET)
 		p->model = xstrdup(path + strlen("/openai/v1/models/"));
 	bool multipart = ct && strstr(ct, "multipart/form-data");
+	if (p->kind == K_CHAT && (multipart || !p->raw_len)) { /* Groq takes chat as JSON only */
+		reject_simple(p, 400, "invalid_request_error", "invalid_json", "invalid_request",
+			      xstrdup("Send a JSON body with Content-Type: application/json."));
+		return;
+	}
 	if (p->raw_len && !multipart) {
 		char why[160];
 		if (reqbody_scan(p->raw, p->raw_len, &p->body, why, sizeof why) != 0) {
@@ -860,10 +865,6 @@ void proxy_handle(struct gateway *g, struct evhttp_request *req, const char *pat
 		p->stream = jspan_kind(p->body.stream) == J_TRUE;
 	} else if (p->raw_len && multipart) {
 		p->model = multipart_model(p->raw, p->raw_len);
-	} else if (p->kind == K_CHAT) {
-		reject_simple(p, 400, "invalid_request_error", "invalid_json", "invalid_request",
-			      xstrdup("Send a JSON body with Content-Type: application/json."));
-		return;
 	}
 
 	enum jkind c1 = jspan_kind(p->body.max_completion_tokens), c2 = jspan_kind(p->body.max_tokens);

@@ -41,6 +41,15 @@ STATUS=$(curl -s -o "$T/resp" -w '%{http_code}' -H "Authorization: Bearer $TOKEN
 	--data-binary '{not json' "http://$GW/openai/v1/chat/completions")
 check_eq "malformed JSON: 400" 400 "$STATUS"
 check_contains "saying what and where" "line 1, column 2" "$(jq -r .error.message "$T/resp")"
+# chat is JSON only: a form body is refused before it reaches Groq (it once
+# crashed the gateway: the cap was written into a body that was not JSON)
+n0=$(curl -s "http://$FAKE/_fake/stats" | jq .total.completions)
+STATUS=$(curl -s -o "$T/resp" -w '%{http_code}' -H "Authorization: Bearer $TOKEN" \
+	-F model=llama-3.3-70b-versatile -F messages=hi "http://$GW/openai/v1/chat/completions")
+check_eq "a multipart body to chat completions: 400" 400 "$STATUS"
+check_eq "code invalid_json" invalid_json "$(jq -r .error.code "$T/resp")"
+check_eq "not forwarded" "$n0" "$(curl -s "http://$FAKE/_fake/stats" | jq .total.completions)"
+check "the gateway is alive" kill -0 "$GW_PID"
 
 api POST /admin/v1/teams/alpha/pause '{"reason":"incident 4711: runaway loop"}'
 chat "$TOKEN" llama-3.3-70b-versatile
