@@ -368,6 +368,19 @@ static void storm_count(struct preq *p)
 	free(m);
 }
 
+/* whether Groq's answer headers say it is one piece (a Content-Type
+ * other than an event stream) */
+static bool not_a_stream(const char *headers)
+{
+	for (const char *h = headers; h && *h; h = strchr(h, '\n'), h = h ? h + 1 : NULL)
+		if (strncasecmp(h, "content-type:", 13) == 0) {
+			h += 13;
+			h += strspn(h, " \t");
+			return strncasecmp(h, "text/event-stream", 17) != 0;
+		}
+	return false;
+}
+
 static void on_head(void *arg, long status, const char *headers)
 {
 	struct preq *p = arg;
@@ -387,6 +400,9 @@ static void on_head(void *arg, long status, const char *headers)
 		storm_count(p);
 	if (status >= 400)
 		metrics_upstream_error(p->g->metrics, (int)status);
+	if (p->stream && status == 200 && not_a_stream(headers))
+		p->stream = false; /* asked for a stream, answered in one piece (GET /models
+				    * ignores "stream"): relayed and metered as such */
 	if (p->stream && status == 200) {
 		pass_headers(p);
 		p->replying = true;
@@ -855,8 +871,10 @@ void proxy_handle(struct gateway *g, struct evhttp_request *req, const char *pat
 			return;
 		}
 		enum jkind mk = jspan_kind(p->body.model);
-		if (mk == J_STRING)
+		if (mk == J_STRING) { /* the body's model over the path's (GET /models/ID with a body) */
+			free(p->model);
 			p->model = jspan_string(p->body.model);
+		}
 		else if (mk != J_ABSENT || p->kind == K_CHAT) {
 			reject_simple(p, 400, "invalid_request_error", "invalid_value", "invalid_request",
 				      xstrdup("'model' must be given as a string, e.g. \"llama-3.3-70b-versatile\"."));
@@ -864,7 +882,11 @@ void proxy_handle(struct gateway *g, struct evhttp_request *req, const char *pat
 		}
 		p->stream = jspan_kind(p->body.stream) == J_TRUE;
 	} else if (p->raw_len && multipart) {
-		p->model = multipart_model(p->raw, p->raw_len);
+		char *m = multipart_model(p->raw, p->raw_len);
+		if (m) {
+			free(p->model);
+			p->model = m;
+		}
 	}
 
 	enum jkind c1 = jspan_kind(p->body.max_completion_tokens), c2 = jspan_kind(p->body.max_tokens);
