@@ -837,7 +837,7 @@ static void usage_route(struct actx *c)
 					       "from_ms", (json_int_t)from, "step_ms", (json_int_t)stepms,
 					       "now_ms", (json_int_t)now, "points", pts, "spend_mtd_usd", spent,
 					       "projected_month_usd", proj, "ledger_backlog",
-					       (json_int_t)ledger_backlog(g->ledger)));
+					       (json_int_t)ledger_state(g->ledger).backlog));
 	json_decref(t);
 out:
 	free(team);

@@ -388,17 +388,21 @@ void ledger_submit(struct ledger *l, const struct ledger_row *row, ledger_fn fn,
 /* Moves every journaled row into the store now (before reading the
  * ledger); -1 with *cause while the store takes no writes. */
 int ledger_sync(struct ledger *l, char **cause);
-int64_t ledger_commits(const struct ledger *l);        /* transactions that wrote rows */
-int64_t ledger_committed_rows(const struct ledger *l); /* rows they wrote */
-int64_t ledger_journal_writes(const struct ledger *l); /* journal appends */
-size_t ledger_backlog(const struct ledger *l);         /* rows journaled, not in the store */
 void ledger_failed(struct ledger *l, const char *cause);       /* the journal took no row */
 void ledger_store_failed(struct ledger *l, const char *cause); /* the store took no write */
-bool ledger_down(const struct ledger *l);    /* requests refused */
-bool ledger_lagging(const struct ledger *l); /* rows wait in the journal */
-const char *ledger_cause(const struct ledger *l); /* while down or lagging */
-size_t ledger_pending(const struct ledger *l);
-int64_t ledger_lost(const struct ledger *l);
+bool ledger_down(const struct ledger *l); /* requests refused (the request path asks) */
+/* What /healthz, /metrics and the admin API report. */
+struct ledger_state {
+	bool down;               /* the journal takes no rows: requests refused */
+	bool lagging;            /* the store takes no rows: they wait in the journal */
+	const char *cause;       /* while down or lagging (owned by the ledger) */
+	size_t backlog;          /* rows journaled, not yet in the store */
+	size_t pending;          /* rows held in memory while down */
+	int64_t writes;          /* journal appends */
+	int64_t commits, rows;   /* transactions that moved rows into the store, and the rows */
+	int64_t lost;            /* rows dropped: the memory queue was full */
+};
+struct ledger_state ledger_state(const struct ledger *l);
 
 /* ---- teamspec.c: operator input checked without a connection ---------- */
 struct apierr {

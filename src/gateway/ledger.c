@@ -458,47 +458,14 @@ void ledger_submit(struct ledger *l, const struct ledger_row *r, ledger_fn fn, v
 		event_active(l->commit, EV_TIMEOUT, 1);
 }
 
-int64_t ledger_commits(const struct ledger *l)
-{
-	return l->commits;
-}
-
-int64_t ledger_committed_rows(const struct ledger *l)
-{
-	return l->committed_rows;
-}
-
-int64_t ledger_journal_writes(const struct ledger *l)
-{
-	return l->writes;
-}
-
-size_t ledger_backlog(const struct ledger *l)
-{
-	return l->backlog;
-}
-
 bool ledger_down(const struct ledger *l)
 {
 	return l->down;
 }
 
-bool ledger_lagging(const struct ledger *l)
+struct ledger_state ledger_state(const struct ledger *l)
 {
-	return l->lagging;
-}
-
-const char *ledger_cause(const struct ledger *l)
-{
-	return l->cause;
-}
-
-size_t ledger_pending(const struct ledger *l)
-{
-	return l->n;
-}
-
-int64_t ledger_lost(const struct ledger *l)
-{
-	return l->dropped;
+	return (struct ledger_state){ .down = l->down, .lagging = l->lagging, .cause = l->cause,
+				      .backlog = l->backlog, .pending = l->n, .writes = l->writes,
+				      .commits = l->commits, .rows = l->committed_rows, .lost = l->dropped };
 }

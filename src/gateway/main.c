@@ -184,16 +184,17 @@ static void handle(struct evhttp_request *req, void *arg, bool admin_allowed, bo
 	}
 	if (strcmp(path, "/healthz") == 0) {
 		int64_t now = gw_now(g);
-		bool down = ledger_down(g->ledger), lagging = ledger_lagging(g->ledger);
+		struct ledger_state ls = ledger_state(g->ledger);
+		bool down = ls.down, lagging = ls.lagging;
 		/* lagging: the store takes no writes, but the journal keeps every
 		 * row and requests are served (200) */
 		json_t *h = json_pack("{s:s,s:s,s:I,s:i,s:i,s:I}", "status",
 				      g->draining ? "draining" : down ? "store_unavailable" : lagging ? "degraded" : "ok",
 				      "version", GG_VERSION, "uptime_s", (json_int_t)((now - g->started_ms) / 1000),
 				      "inflight", g->inflight, "schema", store_schema_version(g->store), "ledger_backlog",
-				      (json_int_t)ledger_backlog(g->ledger));
+				      (json_int_t)ls.backlog);
 		if (down || lagging)
-			json_object_set_new(h, "store_error", json_string(ledger_cause(g->ledger)));
+			json_object_set_new(h, "store_error", json_string(ls.cause));
 		httpd_send_json(req, g->draining || down ? 503 : 200, h);
 		return;
 	}

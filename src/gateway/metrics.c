@@ -174,22 +174,23 @@ void metrics_render(struct metrics *m, struct gateway *g, buf *out)
 	buf_addf(out, "groqgate_inflight_requests %d\n", g->inflight);
 	head(out, "groqgate_streams_paused", "gauge", "Streams whose upstream is paused: the client reads slower than Groq sends.");
 	buf_addf(out, "groqgate_streams_paused %d\n", g->paused_streams);
+	struct ledger_state ls = ledger_state(g->ledger);
 	head(out, "groqgate_store_up", "gauge", "1 while the store takes writes (0: ledger rows wait in the journal, or requests are refused).");
-	buf_addf(out, "groqgate_store_up %d\n", !ledger_down(g->ledger) && !ledger_lagging(g->ledger));
+	buf_addf(out, "groqgate_store_up %d\n", !ls.down && !ls.lagging);
 	head(out, "groqgate_ledger_pending_rows", "gauge", "Ledger rows held in memory: the journal took no writes.");
-	buf_addf(out, "groqgate_ledger_pending_rows %zu\n", ledger_pending(g->ledger));
+	buf_addf(out, "groqgate_ledger_pending_rows %zu\n", ls.pending);
 	head(out, "groqgate_ledger_journal_rows", "gauge", "Ledger rows in the journal, not yet in the store.");
-	buf_addf(out, "groqgate_ledger_journal_rows %zu\n", ledger_backlog(g->ledger));
+	buf_addf(out, "groqgate_ledger_journal_rows %zu\n", ls.backlog);
 	head(out, "groqgate_ledger_journal_writes_total", "counter",
 	     "Journal appends (rows answered in one loop iteration share one).");
-	buf_addf(out, "groqgate_ledger_journal_writes_total %lld\n", (long long)ledger_journal_writes(g->ledger));
+	buf_addf(out, "groqgate_ledger_journal_writes_total %lld\n", (long long)ls.writes);
 	head(out, "groqgate_ledger_commits_total", "counter",
 	     "Transactions that moved journaled rows into the store.");
-	buf_addf(out, "groqgate_ledger_commits_total %lld\n", (long long)ledger_commits(g->ledger));
+	buf_addf(out, "groqgate_ledger_commits_total %lld\n", (long long)ls.commits);
 	head(out, "groqgate_ledger_rows_total", "counter", "Ledger rows those transactions wrote.");
-	buf_addf(out, "groqgate_ledger_rows_total %lld\n", (long long)ledger_committed_rows(g->ledger));
+	buf_addf(out, "groqgate_ledger_rows_total %lld\n", (long long)ls.rows);
 	head(out, "groqgate_ledger_lost_rows_total", "counter", "Ledger rows dropped: the waiting queue was full.");
-	buf_addf(out, "groqgate_ledger_lost_rows_total %lld\n", (long long)ledger_lost(g->ledger));
+	buf_addf(out, "groqgate_ledger_lost_rows_total %lld\n", (long long)ls.lost);
 	head(out, "groqgate_store_memory_bytes", "gauge", "Memory held by the store's engine (SQLite's page cache included).");
 	buf_addf(out, "groqgate_store_memory_bytes %lld\n", (long long)store_memory_used());
 	head(out, "groqgate_reserved_usd", "gauge", "Budget reserved by requests in flight (organisation).");
