@@ -373,12 +373,12 @@ struct ledger *ledger_open(struct gateway *g, char **cause)
 	l->probe = evtimer_new(g->base, probe_cb, l);
 	l->commit = event_new(g->base, -1, 0, commit_cb, l);
 	l->apply = evtimer_new(g->base, apply_cb, l);
-	size_t rows = journal_size(j);
+	bool leftover = journal_size(j) > 0; /* rows of the last run */
 	if ((l->floor = store_ledger_last_id(g->store, cause)) < 0 || apply_all(l, cause) != 0) {
 		ledger_free(l);
 		return NULL;
 	}
-	if (rows)
+	if (leftover)
 		gw_log(g, json_pack("{s:s,s:s,s:I}", "level", "info", "msg",
 				    "ledger journal: rows of the last run moved into the store", "rows",
 				    (json_int_t)l->committed_rows));
