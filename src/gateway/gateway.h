@@ -254,6 +254,7 @@ int reqbody_scan(const char *s, size_t len, struct reqbody *b, char *err, size_t
 enum jkind { J_ABSENT, J_NULL, J_TRUE, J_FALSE, J_NUMBER, J_STRING, J_ARRAY, J_OBJECT };
 enum jkind jspan_kind(struct jspan v);
 bool jspan_int(struct jspan v, int64_t *out); /* an integer (no fraction or exponent) that fits */
+bool jspan_given(struct jspan v);             /* present and not null: the client sent a value */
 char *jspan_string(struct jspan v);           /* decoded (caller frees), or NULL: not a string */
 /* s with "key":value added as the object's last member (caller frees):
  * where a repeated key counts by its last value, this one does. */

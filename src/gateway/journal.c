@@ -139,10 +139,11 @@ int journal_append(struct journal *j, const void *p, size_t n, char **cause)
 			continue;
 		if (w <= 0) {
 			int e = w < 0 ? errno : ENOSPC;
-			if (done && ftruncate(j->fd, (off_t)j->size) != 0) {
-				/* the cut-off part stays; the next append overwrites
-				 * it, and a start reads it as a torn end */
-			}
+			/* the part written is cut off again; if even that fails, the
+			 * next append overwrites it (it writes at j->size), and a
+			 * start meeting it reads it as a torn end */
+			if (done)
+				(void)!ftruncate(j->fd, (off_t)j->size);
 			return fail(cause, "ledger journal %s: %s", j->path, strerror(e));
 		}
 		done += (size_t)w;

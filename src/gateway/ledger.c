@@ -51,6 +51,7 @@ struct ledger {
 	struct gateway *g;
 	struct journal *j;
 	int64_t next_seq;        /* the next row's id */
+	bool open;               /* ledger_open finished: rows may be flushed at exit */
 	int64_t floor;           /* rows up to this id were in the store at start */
 	struct waiting *batch;   /* rows of this loop iteration, not yet journaled */
 	size_t nb, capb;
@@ -169,6 +170,8 @@ static int apply_row(void *arg, int64_t seq, const struct ledger_row *r)
 	if (store_ledger(a->l->g->store, &row, &a->cause) != 0)
 		return -1;
 	a->written++;
+	if (seq >= a->l->next_seq) /* at start: ids go on after the journal's */
+		a->l->next_seq = seq + 1;
 	return 0;
 }
 
@@ -382,12 +385,10 @@ struct ledger *ledger_open(struct gateway *g, char **cause)
 		gw_log(g, json_pack("{s:s,s:s,s:I}", "level", "info", "msg",
 				    "ledger journal: rows of the last run moved into the store", "rows",
 				    (json_int_t)l->committed_rows));
-	if ((l->next_seq = store_ledger_last_id(g->store, cause)) < 0) {
-		ledger_free(l);
-		return NULL;
-	}
-	l->next_seq++;
+	if (l->next_seq <= l->floor)
+		l->next_seq = l->floor + 1;
 	store_sync_fd(g->store, journal_fd(j));
+	l->open = true;
 	return l;
 }
 
@@ -397,7 +398,7 @@ void ledger_free(struct ledger *l)
 		return;
 	commit_batch(l, false); /* empty: the loop ends with no request left */
 	char *cause = NULL;
-	if (l->next_seq && (write_kept(l, &cause) != 0 || apply_all(l, &cause) != 0))
+	if (l->open && (write_kept(l, &cause) != 0 || apply_all(l, &cause) != 0))
 		gw_log(l->g, json_pack("{s:s,s:s,s:I,s:I,s:s}", "level", "error", "msg",
 				       "ledger rows not in the store at exit (the journal keeps those it has)",
 				       "rows_lost", (json_int_t)l->n, "rows_journaled", (json_int_t)l->backlog,

@@ -75,8 +75,7 @@ int stage_policy(const struct team *t, const char *model, const struct reqbody *
 	const struct jspan vals[] = { body->max_completion_tokens, body->max_tokens };
 	bool any = false;
 	for (int i = 0; i < 2; i++) {
-		enum jkind k = jspan_kind(vals[i]);
-		if (k == J_ABSENT || k == J_NULL)
+		if (!jspan_given(vals[i]))
 			continue;
 		int64_t n;
 		if (!jspan_int(vals[i], &n) || n < 1)

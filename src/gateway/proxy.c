@@ -874,8 +874,7 @@ void proxy_handle(struct gateway *g, struct evhttp_request *req, const char *pat
 		if (mk == J_STRING) { /* the body's model over the path's (GET /models/ID with a body) */
 			free(p->model);
 			p->model = jspan_string(p->body.model);
-		}
-		else if (mk != J_ABSENT || p->kind == K_CHAT) {
+		} else if (mk != J_ABSENT || p->kind == K_CHAT) {
 			reject_simple(p, 400, "invalid_request_error", "invalid_value", "invalid_request",
 				      xstrdup("'model' must be given as a string, e.g. \"llama-3.3-70b-versatile\"."));
 			return;
@@ -889,8 +888,7 @@ void proxy_handle(struct gateway *g, struct evhttp_request *req, const char *pat
 		}
 	}
 
-	enum jkind c1 = jspan_kind(p->body.max_completion_tokens), c2 = jspan_kind(p->body.max_tokens);
-	bool had_cap = (c1 != J_ABSENT && c1 != J_NULL) || (c2 != J_ABSENT && c2 != J_NULL);
+	bool had_cap = jspan_given(p->body.max_completion_tokens) || jspan_given(p->body.max_tokens);
 	if (stage_policy(p->t, p->model, p->kind == K_CHAT ? &p->body : NULL, &p->cap, &v) != 0) {
 		const char *reason = v.code && strcmp(v.code, "team_paused") == 0	       ? "team_paused"
 				     : v.code && strcmp(v.code, "budget_exceeded") == 0    ? "budget_exceeded"

@@ -406,6 +406,12 @@ enum jkind jspan_kind(struct jspan v)
 	}
 }
 
+bool jspan_given(struct jspan v)
+{
+	enum jkind k = jspan_kind(v);
+	return k != J_ABSENT && k != J_NULL;
+}
+
 bool jspan_int(struct jspan v, int64_t *out)
 {
 	if (jspan_kind(v) != J_NUMBER || memchr(v.p, '.', v.n) || memchr(v.p, 'e', v.n) || memchr(v.p, 'E', v.n))

@@ -303,13 +303,21 @@ void store_set_wal_limit(struct store *s, int frames)
 	pthread_mutex_unlock(&s->mu);
 }
 
-int store_probe(struct store *s, int64_t now, char **cause)
+/* exec that fails at once, rather than wait, when another connection
+ * holds the lock (sqlite3_errcode then says SQLITE_BUSY) */
+static int exec_nowait(struct store *s, const char *sql, char **cause)
 {
 	s->busy.limit_us = 0;
-	char *sql = xasprintf("INSERT OR REPLACE INTO health(id, ts_ms) VALUES(1, %lld)", (long long)now);
 	int rc = exec(s, sql, cause);
-	free(sql);
 	s->busy.limit_us = BUSY_MS * 1000;
+	return rc;
+}
+
+int store_probe(struct store *s, int64_t now, char **cause)
+{
+	char *sql = xasprintf("INSERT OR REPLACE INTO health(id, ts_ms) VALUES(1, %lld)", (long long)now);
+	int rc = exec_nowait(s, sql, cause);
+	free(sql);
 	return rc;
 }
 
@@ -321,23 +329,19 @@ int store_begin(struct store *s, char **cause)
 	return 0;
 }
 
+
 int store_try_begin(struct store *s, char **cause)
 {
-	s->busy.limit_us = 0;
-	char *err = NULL;
-	int rc = sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, &err);
-	s->busy.limit_us = BUSY_MS * 1000;
-	if (rc == SQLITE_OK) {
+	char *why = NULL;
+	if (exec_nowait(s, "BEGIN IMMEDIATE", &why) == 0) {
 		s->in_tx = 1;
-		sqlite3_free(err);
 		return 0;
 	}
-	if ((rc & 0xff) == SQLITE_BUSY) {
-		sqlite3_free(err);
+	if ((sqlite3_errcode(s->db) & 0xff) == SQLITE_BUSY) {
+		free(why);
 		return 1;
 	}
-	fail(cause, "store: %s", err ? err : sqlite3_errmsg(s->db));
-	sqlite3_free(err);
+	*cause = why;
 	return -1;
 }
 
