@@ -1,55 +1,144 @@
-/* httpd.h — small helpers over libevent's evhttp, shared by the gateway
- * and fakegroq: binding, headers, bodies, JSON and Groq-shaped errors. */
+/* httpd.h — the HTTP/1.1 server of the gateway and fakegroq, on a libevent
+ * loop: keep-alive, pipelining (one request at a time per connection),
+ * Content-Length and chunked request bodies, Expect: 100-continue, limits
+ * on head and body size, idle and stall timeouts, streamed (chunked)
+ * replies with a view of what is still unsent, TLS through OpenSSL.
+ *
+ * A request is handed to the server's callback once its body is complete.
+ * From then on it belongs to the handler until the handler finishes its
+ * reply (httpd_send*, or httpd_start ... httpd_end), or aborts it. If the
+ * client goes away first (end of file or an error on the socket, which the
+ * server notices while the handler works), the close callback runs, and
+ * the request is freed after it returns; without a close callback the
+ * request stays the handler's, and replying to it then just frees it.
+ * After the reply is finished, the completion callback runs once: when its
+ * last byte is written, or when the connection is lost before that.
+ *
+ * No callback ever runs from inside an httpd_* call: a write that fails
+ * there closes the connection on the next pass of the loop.
+ *
+ * Also here: small helpers shared by both programs (headers, bodies,
+ * queries, JSON and Groq-shaped errors). */
 #ifndef GG_HTTPD_H
 #define GG_HTTPD_H
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stddef.h>
 
-struct evhttp;
-struct evhttp_request;
-struct evhttp_bound_socket;
+struct event_base;
+struct ssl_ctx_st;
+struct httpd;
+struct hreq;
 
-/* Binds to "HOST:PORT" (port 0 picks a free one) and writes the bound
+enum hmethod {
+	HM_GET = 1,
+	HM_POST = 2,
+	HM_HEAD = 4,
+	HM_PUT = 8,
+	HM_DELETE = 16,
+	HM_OPTIONS = 32,
+	HM_PATCH = 64,
+};
+
+typedef void (*httpd_cb)(struct hreq *req, void *arg);
+
+/* ---- the server ------------------------------------------------------ */
+
+struct httpd *httpd_new(struct event_base *base, httpd_cb cb, void *arg);
+/* Largest body and head (request line and headers) accepted, and the
+ * seconds a connection may sit idle, trickle a request or refuse to read
+ * its answer. knob_body and knob_head name the settings in refusals
+ * ("limits.max_body_bytes"); may be NULL. Defaults: 1 MiB, 8 KiB, 60 s. */
+void httpd_set_limits(struct httpd *s, size_t max_body, size_t max_head, int timeout_s, const char *knob_body,
+		      const char *knob_head);
+/* Serves TLS on every listener with ctx (the caller keeps it alive). */
+void httpd_set_tls(struct httpd *s, struct ssl_ctx_st *ctx);
+/* Content-Type of replies that set none ("application/json"). */
+void httpd_set_default_type(struct httpd *s, const char *ctype);
+/* Listens on "HOST:PORT" (port 0 picks a free one) and writes the bound
  * address ("127.0.0.1:40123") into out. Returns 0, or -1 with *cause. */
-int httpd_bind(struct evhttp *http, const char *hostport, char *out, size_t outlen,
-	       struct evhttp_bound_socket **bsp, char **cause);
-const char *httpd_header(struct evhttp_request *req, const char *name);
-void httpd_set_header(struct evhttp_request *req, const char *name, const char *value);
-/* Call from a connection's close callback for a request that was never
- * finished: libevent detaches such a request from the dead connection and
- * leaves it to us; this frees it (and does nothing for one still owned). */
-void httpd_release_orphan(struct evhttp_request *req);
+int httpd_bind(struct httpd *s, const char *hostport, char *out, size_t outlen, char **cause);
+/* Stops accepting connections (open ones carry on). */
+void httpd_unbind(struct httpd *s);
+/* Closes every connection (close callbacks run) and frees the server. */
+void httpd_free(struct httpd *s);
+int httpd_connections(const struct httpd *s);
+
+/* ---- a request ------------------------------------------------------- */
+
+enum hmethod httpd_method(const struct hreq *req);
+const char *httpd_method_name(const struct hreq *req);
+/* The path of the request target, as sent (not percent-decoded). */
+const char *httpd_path(const struct hreq *req);
+/* The query (after '?'), or NULL. */
+const char *httpd_query_string(const struct hreq *req);
+/* Value of query parameter name, decoded (allocated), or NULL. */
+char *httpd_query(const struct hreq *req, const char *name);
+/* The first header called name (any case), or NULL. */
+const char *httpd_header(const struct hreq *req, const char *name);
 /* "Bearer X" -> "X" (pointer into the header), else NULL. */
-const char *httpd_bearer(struct evhttp_request *req);
+const char *httpd_bearer(const struct hreq *req);
 /* the token in an Authorization value "Bearer TOKEN" (inside it), or NULL */
 const char *bearer_token(const char *authorization);
-/* The request body as an allocated NUL-terminated string (caller frees). */
-char *httpd_body(struct evhttp_request *req, size_t *len);
-const char *httpd_method_name(struct evhttp_request *req);
+/* The body as an allocated NUL-terminated copy (caller frees). */
+char *httpd_body(const struct hreq *req, size_t *len);
+/* The body itself, NUL-terminated, handed over (caller frees). */
+char *httpd_take_body(struct hreq *req, size_t *len);
+
+/* ---- answering ------------------------------------------------------- */
+
+void httpd_add_header(struct hreq *req, const char *name, const char *value);
+/* As httpd_add_header, replacing any header of that name already set. */
+void httpd_set_header(struct hreq *req, const char *name, const char *value);
 const char *httpd_reason(int status);
-void httpd_send(struct evhttp_request *req, int status, const char *ctype, const char *body, size_t len);
+void httpd_send(struct hreq *req, int status, const char *ctype, const char *body, size_t len);
 /* As httpd_send, for a body that is handed over (malloc'd; freed once
  * written): a large answer is not copied. */
-void httpd_send_owned(struct evhttp_request *req, int status, const char *ctype, char *body, size_t len);
+void httpd_send_owned(struct hreq *req, int status, const char *ctype, char *body, size_t len);
 /* Sends j as JSON and releases the reference (j may be NULL -> {}). */
-void httpd_send_json(struct evhttp_request *req, int status, json_t *j);
+void httpd_send_json(struct hreq *req, int status, json_t *j);
 /* {"error":{"message":...,"type":...,"code":...}} (code may be NULL). */
 json_t *groq_error_json(const char *message, const char *type, const char *code);
-void httpd_send_groq_error(struct evhttp_request *req, int status, const char *message,
-			   const char *type, const char *code);
-/* After a reply has been handed to evhttp on a plain (not TLS) connection:
- * writes it to the socket now and, when all of it went, lets evhttp finish
- * the request at once (its completion callback runs, the connection waits
- * for the next request). Otherwise evhttp writes it on the next pass of the
- * event loop, after an epoll round trip to learn the socket is writable:
- * one epoll_ctl and one epoll_wait more per request. conn is taken before
- * the reply (the request may be freed by the time this returns). */
-struct evhttp_connection;
-void httpd_write_now(struct evhttp_connection *conn);
-/* Value of query parameter name in the request URI (allocated), or NULL. */
-char *httpd_query(struct evhttp_request *req, const char *name);
-/* The decoded path of the request URI (points into libevent's URI). */
-const char *httpd_path(struct evhttp_request *req);
+void httpd_send_groq_error(struct hreq *req, int status, const char *message, const char *type, const char *code);
+/* A reply sent in pieces as they come: chunked (HTTP/1.0: ended by close). */
+void httpd_start(struct hreq *req, int status);
+void httpd_chunk(struct hreq *req, const char *data, size_t len);
+void httpd_end(struct hreq *req);
+/* Ends the request by dropping its connection (a stream cut short); no
+ * callback runs and req is freed. */
+void httpd_abort(struct hreq *req);
+/* Bytes of the reply not yet written to the client. */
+size_t httpd_backlog(const struct hreq *req);
+/* cb(req, arg) when the client goes before the reply is finished (NULL
+ * to stop being told); req is freed after cb returns. */
+void httpd_on_close(struct hreq *req, void (*cb)(struct hreq *req, void *arg), void *arg);
+/* cb(req, arg) once the finished reply is written (or lost). */
+void httpd_on_complete(struct hreq *req, void (*cb)(struct hreq *req, void *arg), void *arg);
+
+/* ---- the request head parser (pure; exposed for tests and fuzzing) --- */
+
+struct hfield {
+	char *name, *value;
+};
+
+struct hhead {
+	enum hmethod method;
+	const char *mname;
+	char *path, *query;  /* query NULL when there is none */
+	int minor;           /* HTTP/1.minor */
+	int nh;
+	struct hfield *h;    /* nh fields (the caller's array of room fields) */
+	int64_t content_length; /* -1: none */
+	bool chunked, close, keep_alive, expect_continue;
+};
+
+/* Parses the head in p (n bytes, the blank line included), in place:
+ * fields point into p. room is the size of h->h. Returns 0, or an HTTP
+ * status (400, 405, 417, 431, 501, 505) with *why set. */
+int httpd_parse_head(char *p, size_t n, struct hhead *h, int room, const char **why);
+/* Where the head in p ends (just past its blank line), or 0 when it is
+ * not complete yet. */
+size_t httpd_head_end(const char *p, size_t n);
 
 #endif

@@ -3,9 +3,7 @@
  * timers, never by threads. See docs/fakegroq.md for what is faithful and
  * what is simplified. */
 #include <errno.h>
-#include <event2/buffer.h>
 #include <event2/event.h>
-#include <event2/http.h>
 #include <getopt.h>
 #include <jansson.h>
 #include <math.h>
@@ -48,7 +46,7 @@ struct faults {
 
 static struct {
 	struct event_base *base;
-	struct evhttp *http;
+	struct httpd *http;
 	const char *keys_path;
 	char *keys[MAX_KEYS];
 	char key_hash[MAX_KEYS][SHA256_HEX_LEN + 1];
@@ -120,7 +118,7 @@ static int keys_load(const char *path, char **cause)
 }
 
 /* Index of the caller's key, or -1. */
-static int key_lookup(struct evhttp_request *req)
+static int key_lookup(struct hreq *req)
 {
 	const char *k = httpd_bearer(req);
 	if (!k)
@@ -155,7 +153,7 @@ static void limits_roll(int64_t now)
 	}
 }
 
-static void add_limit_headers(struct evhttp_request *req)
+static void add_limit_headers(struct hreq *req)
 {
 	int64_t now = wall_ms();
 	limits_roll(now);
@@ -202,8 +200,7 @@ static double rnd01(void)
 enum { ST_DELAY, ST_STREAM };
 
 struct freq {
-	struct evhttp_request *req;
-	struct evhttp_connection *conn;
+	struct hreq *req;    /* NULL once answered or once its client left */
 	struct event *timer;
 	int key;
 	int kind;            /* 0 models, 1 chat */
@@ -217,8 +214,8 @@ struct freq {
 
 static void freq_free(struct freq *fr)
 {
-	if (fr->conn)
-		evhttp_connection_set_closecb(fr->conn, NULL, NULL);
+	if (fr->req)
+		httpd_on_close(fr->req, NULL, NULL);
 	if (fr->timer)
 		event_free(fr->timer);
 	json_decref(fr->body);
@@ -227,24 +224,31 @@ static void freq_free(struct freq *fr)
 	G.inflight--;
 }
 
-static void on_close(struct evhttp_connection *conn, void *arg)
+static void on_close(struct hreq *req, void *arg)
 {
-	(void)conn;
+	(void)req;
 	struct freq *fr = arg;
 	if (fr->stream_started)
 		G.stats[fr->key].streams_cut++;
-	fr->conn = NULL;
-	httpd_release_orphan(fr->req);
+	fr->req = NULL;
 	freq_free(fr);
 }
 
-static struct freq *freq_new(struct evhttp_request *req, int key)
+/* the request, for its last reply: fr lets go of it */
+static struct hreq *final(struct freq *fr)
+{
+	struct hreq *req = fr->req;
+	httpd_on_close(req, NULL, NULL);
+	fr->req = NULL;
+	return req;
+}
+
+static struct freq *freq_new(struct hreq *req, int key)
 {
 	struct freq *fr = xcalloc(1, sizeof *fr);
 	fr->req = req;
 	fr->key = key;
-	fr->conn = evhttp_request_get_connection(req);
-	evhttp_connection_set_closecb(fr->conn, on_close, fr);
+	httpd_on_close(req, on_close, fr);
 	new_request_id(fr->xid, sizeof fr->xid);
 	G.inflight++;
 	return fr;
@@ -256,7 +260,7 @@ static void send_error(struct freq *fr, int status, const char *msg, const char 
 		G.stats[fr->key].errors++;
 	add_limit_headers(fr->req);
 	httpd_set_header(fr->req, "x-request-id", fr->xid);
-	httpd_send_groq_error(fr->req, status, msg, type, code);
+	httpd_send_groq_error(final(fr), status, msg, type, code);
 }
 
 /* ---- chat completions ------------------------------------------- */
@@ -309,11 +313,10 @@ static void send_event(struct freq *fr, json_t *j)
 {
 	char *s = json_dumps(j, JSON_COMPACT | JSON_REAL_PRECISION(9));
 	json_decref(j);
-	struct evbuffer *b = evbuffer_new();
-	evbuffer_add_printf(b, "data: %s\n\n", s);
+	char *ev = xasprintf("data: %s\n\n", s);
 	free(s);
-	evhttp_send_reply_chunk(fr->req, b);
-	evbuffer_free(b);
+	httpd_chunk(fr->req, ev, strlen(ev));
+	free(ev);
 }
 
 static void account_done(struct freq *fr)
@@ -337,7 +340,7 @@ static void stream_step(evutil_socket_t fd, short what, void *arg)
 		httpd_set_header(fr->req, "x-request-id", fr->xid);
 		httpd_set_header(fr->req, "Content-Type", "text/event-stream");
 		httpd_set_header(fr->req, "Cache-Control", "no-cache");
-		evhttp_send_reply_start(fr->req, 200, "OK");
+		httpd_start(fr->req, 200);
 		json_t *c = chunk_base(fr);
 		json_object_set_new(c, "choices",
 				    json_pack("[{s:i,s:{s:s,s:s},s:n,s:n}]", "index", 0, "delta", "role",
@@ -348,12 +351,10 @@ static void stream_step(evutil_socket_t fd, short what, void *arg)
 		if (fr->cut_after >= 0 && fr->sent >= fr->cut_after) {
 			/* cut the stream mid-way: drop the connection without an end */
 			G.stats[fr->key].streams_cut++;
-			struct evhttp_connection *conn = fr->conn;
 			fr->stream_started = false;
-			evhttp_connection_set_closecb(conn, NULL, NULL);
-			fr->conn = NULL;
+			struct hreq *req = final(fr);
 			freq_free(fr);
-			evhttp_connection_free(conn);
+			httpd_abort(req);
 			return;
 		}
 		char w[32];
@@ -378,13 +379,10 @@ static void stream_step(evutil_socket_t fd, short what, void *arg)
 			json_object_set_new(c, "usage", usage_json(fr->prompt_tokens, fr->n_tokens));
 			send_event(fr, c);
 		}
-		struct evbuffer *b = evbuffer_new();
-		evbuffer_add_printf(b, "data: [DONE]\n\n");
-		evhttp_send_reply_chunk(fr->req, b);
-		evbuffer_free(b);
+		httpd_chunk(fr->req, "data: [DONE]\n\n", 14);
 		account_done(fr);
 		fr->stream_started = false;
-		evhttp_send_reply_end(fr->req);
+		httpd_end(final(fr));
 		freq_free(fr);
 		return;
 	}
@@ -414,7 +412,7 @@ static void chat_answer(struct freq *fr)
 	account_done(fr);
 	add_limit_headers(fr->req);
 	httpd_set_header(fr->req, "x-request-id", fr->xid);
-	httpd_send_json(fr->req, 200, r);
+	httpd_send_json(final(fr), 200, r);
 	freq_free(fr);
 }
 
@@ -430,7 +428,7 @@ static void models_answer(struct freq *fr)
 						      (json_int_t)G.models[i].context_window));
 	add_limit_headers(fr->req);
 	httpd_set_header(fr->req, "x-request-id", fr->xid);
-	httpd_send_json(fr->req, 200, json_pack("{s:s,s:o}", "object", "list", "data", data));
+	httpd_send_json(final(fr), 200, json_pack("{s:s,s:o}", "object", "list", "data", data));
 	freq_free(fr);
 }
 
@@ -613,13 +611,13 @@ static json_t *stat_json(const struct keystat *s)
 			 (json_int_t)(s->prompt_tokens + s->completion_tokens));
 }
 
-static void handle_control(struct evhttp_request *req, const char *path)
+static void handle_control(struct hreq *req, const char *path)
 {
-	enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
+	enum hmethod cmd = httpd_method(req);
 	if (strcmp(path, "/_fake/faults") == 0) {
-		if (cmd == EVHTTP_REQ_DELETE) {
+		if (cmd == HM_DELETE) {
 			G.f = G.f_default;
-		} else if (cmd == EVHTTP_REQ_POST) {
+		} else if (cmd == HM_POST) {
 			size_t len;
 			char *body = httpd_body(req, &len);
 			json_t *j = json_loadb(body, len, 0, NULL);
@@ -657,7 +655,7 @@ static void handle_control(struct evhttp_request *req, const char *path)
 				}
 			}
 			json_decref(j);
-		} else if (cmd != EVHTTP_REQ_GET) {
+		} else if (cmd != HM_GET) {
 			httpd_send_json(req, 405, json_pack("{s:s}", "error", "use GET, POST or DELETE"));
 			return;
 		}
@@ -665,7 +663,7 @@ static void handle_control(struct evhttp_request *req, const char *path)
 		return;
 	}
 	if (strcmp(path, "/_fake/stats") == 0) {
-		if (cmd == EVHTTP_REQ_DELETE)
+		if (cmd == HM_DELETE)
 			for (int i = 0; i < G.nkeys; i++) {
 				char fp[48];
 				memcpy(fp, G.stats[i].fp, sizeof fp);
@@ -694,7 +692,7 @@ static void handle_control(struct evhttp_request *req, const char *path)
 	httpd_send_json(req, 404, json_pack("{s:s}", "error", "unknown control endpoint"));
 }
 
-static void handle(struct evhttp_request *req, void *arg)
+static void handle(struct hreq *req, void *arg)
 {
 	(void)arg;
 	const char *path = httpd_path(req);
@@ -710,13 +708,13 @@ static void handle(struct evhttp_request *req, void *arg)
 		return;
 	}
 	G.stats[key].requests++;
-	enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
-	if (strcmp(path, "/openai/v1/models") == 0 && cmd == EVHTTP_REQ_GET) {
+	enum hmethod cmd = httpd_method(req);
+	if (strcmp(path, "/openai/v1/models") == 0 && cmd == HM_GET) {
 		fr->kind = 0;
 		if (G.f.hang)
 			return;
 		schedule(fr);
-	} else if (strcmp(path, "/openai/v1/chat/completions") == 0 && cmd == EVHTTP_REQ_POST) {
+	} else if (strcmp(path, "/openai/v1/chat/completions") == 0 && cmd == HM_POST) {
 		fr->kind = 1;
 		if (!apply_faults(fr))
 			handle_chat(fr);
@@ -871,12 +869,10 @@ int main(int argc, char **argv)
 	}
 	signal(SIGPIPE, SIG_IGN);
 	G.base = event_base_new();
-	G.http = evhttp_new(G.base);
-	evhttp_set_allowed_methods(G.http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_PUT |
-						   EVHTTP_REQ_DELETE | EVHTTP_REQ_PATCH | EVHTTP_REQ_HEAD);
-	evhttp_set_gencb(G.http, handle, NULL);
+	G.http = httpd_new(G.base, handle, NULL);
+	httpd_set_limits(G.http, 64u << 20, 64u << 10, 60, NULL, NULL);
 	char addr[128];
-	if (httpd_bind(G.http, listen, addr, sizeof addr, NULL, &cause) != 0) {
+	if (httpd_bind(G.http, listen, addr, sizeof addr, &cause) != 0) {
 		return report("fakegroq", NULL, cause, 1);
 	}
 	printf("%s\n", addr);
@@ -893,7 +889,7 @@ int main(int argc, char **argv)
 	event_free(hup);
 	event_free(term);
 	event_free(intr);
-	evhttp_free(G.http);
+	httpd_free(G.http);
 	event_base_free(G.base);
 	for (int i = 0; i < G.nkeys; i++)
 		secret_free(G.keys[i]);

@@ -6,8 +6,6 @@
 #include "gateway.h"
 
 #include <ctype.h>
-#include <event2/http.h>
-#include <event2/keyvalq_struct.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -20,13 +18,13 @@
 
 struct actx {
 	struct gateway *g;
-	struct evhttp_request *req;
+	struct hreq *req;
 	const struct admin_token *who;
 	char op[128]; /* X-Operator label, sanitised */
-	enum evhttp_cmd_type cmd;
+	enum hmethod cmd;
 };
 
-void admin_error(struct evhttp_request *req, int status, const char *code, const char *fmt, ...)
+void admin_error(struct hreq *req, int status, const char *code, const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
@@ -931,9 +929,9 @@ static void method_not_allowed(struct actx *c, const char *allowed)
 	admin_error(c->req, 405, "method_not_allowed", "Use %s on this route.", allowed);
 }
 
-void admin_handle(struct gateway *g, struct evhttp_request *req, const char *path)
+void admin_handle(struct gateway *g, struct hreq *req, const char *path)
 {
-	struct actx c = { .g = g, .req = req, .cmd = evhttp_request_get_command(req) };
+	struct actx c = { .g = g, .req = req, .cmd = httpd_method(req) };
 	c.who = admintok_find(g->admins, g->nadmins, httpd_bearer(req));
 	gw_log(g, json_pack("{s:s,s:s,s:s,s:s,s:o}", "level", "info", "msg", "admin", "method", httpd_method_name(req),
 			    "path", path, "actor", c.who ? json_string(c.who->name) : json_null()));
@@ -945,7 +943,7 @@ void admin_handle(struct gateway *g, struct evhttp_request *req, const char *pat
 	const char *op = httpd_header(req, "X-Operator");
 	if (op)
 		spec_label(op, c.op, sizeof c.op);
-	bool mutating = c.cmd != EVHTTP_REQ_GET && c.cmd != EVHTTP_REQ_HEAD;
+	bool mutating = c.cmd != HM_GET && c.cmd != HM_HEAD;
 	if (mutating && c.who->role != ROLE_OPERATOR) {
 		admin_error(req, 403, "forbidden", "Token '%s' has the viewer role, which may only read. This needs an operator token.",
 			    c.who->name);
@@ -953,7 +951,7 @@ void admin_handle(struct gateway *g, struct evhttp_request *req, const char *pat
 	}
 	char seg[6][128];
 	int n = split(path + strlen("/admin/v1"), seg, 6);
-	bool get = c.cmd == EVHTTP_REQ_GET || c.cmd == EVHTTP_REQ_HEAD, post = c.cmd == EVHTTP_REQ_POST;
+	bool get = c.cmd == HM_GET || c.cmd == HM_HEAD, post = c.cmd == HM_POST;
 	if (n == 1 && strcmp(seg[0], "overview") == 0) {
 		get ? overview(&c) : method_not_allowed(&c, "GET");
 	} else if (n == 1 && strcmp(seg[0], "teams") == 0) {
@@ -983,18 +981,18 @@ void admin_handle(struct gateway *g, struct evhttp_request *req, const char *pat
 		if (n == 2) {
 			if (get)
 				send_team(&c, 200, t);
-			else if (c.cmd == EVHTTP_REQ_PATCH)
+			else if (c.cmd == HM_PATCH)
 				team_patch(&c, t);
 			else
 				method_not_allowed(&c, "GET, PATCH");
 		} else if (n == 3 && strcmp(seg[2], "models") == 0) {
-			c.cmd == EVHTTP_REQ_PUT ? team_models(&c, t) : method_not_allowed(&c, "PUT");
+			c.cmd == HM_PUT ? team_models(&c, t) : method_not_allowed(&c, "PUT");
 		} else if (n == 3 && (strcmp(seg[2], "pause") == 0 || strcmp(seg[2], "resume") == 0)) {
 			post ? team_pause(&c, t, seg[2][0] == 'p') : method_not_allowed(&c, "POST");
 		} else if (n == 3 && strcmp(seg[2], "tokens") == 0) {
 			get ? tokens_list(&c, t) : post ? tokens_create(&c, t) : method_not_allowed(&c, "GET, POST");
 		} else if (n == 4 && strcmp(seg[2], "tokens") == 0) {
-			c.cmd == EVHTTP_REQ_DELETE ? token_revoke(&c, t, seg[3]) : method_not_allowed(&c, "DELETE");
+			c.cmd == HM_DELETE ? token_revoke(&c, t, seg[3]) : method_not_allowed(&c, "DELETE");
 		} else {
 			admin_error(req, 404, "not_found", "No such route: %s", path);
 		}

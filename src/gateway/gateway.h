@@ -17,8 +17,8 @@
 
 struct event;
 struct event_base;
-struct evhttp;
-struct evhttp_request;
+struct httpd;
+struct hreq;
 struct webhook;
 
 #define NUSD_PER_USD 1000000000LL
@@ -317,12 +317,12 @@ void metrics_upstream_error(struct metrics *m, int status);
 void metrics_render(struct metrics *m, struct gateway *g, buf *out);
 
 /* ---- proxy.c: the data plane -------------------------------------- */
-void proxy_handle(struct gateway *g, struct evhttp_request *req, const char *path);
+void proxy_handle(struct gateway *g, struct hreq *req, const char *path);
 int proxy_inflight(struct gateway *g);
 
 /* ---- admin.c: /admin/v1 ------------------------------------------- */
-void admin_handle(struct gateway *g, struct evhttp_request *req, const char *path);
-void admin_error(struct evhttp_request *req, int status, const char *code, const char *fmt, ...)
+void admin_handle(struct gateway *g, struct hreq *req, const char *path);
+void admin_error(struct hreq *req, int status, const char *code, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
 /* Records an audit entry inside the current transaction. */
 int audit(struct gateway *g, const char *actor, const char *role, const char *op, const char *action,
@@ -337,14 +337,14 @@ int put_team(struct store *s, const void *o, char **cause);
 int put_key(struct store *s, const void *o, char **cause);
 
 /* ---- rotation.c: the guided key rotation -------------------------- */
-void rotation_route(struct gateway *g, struct evhttp_request *req, struct ukey *k, const char *step,
+void rotation_route(struct gateway *g, struct hreq *req, struct ukey *k, const char *step,
 		    const struct admin_token *who, const char *op);
 
 /* ---- server.c / main.c: the process ------------------------------- */
 struct gateway {
 	struct gw_config cfg;
 	struct event_base *base;
-	struct evhttp *http, *admin_http;
+	struct httpd *http, *admin_http;
 	struct upstream *up;
 	struct store *store;
 	struct registry reg;

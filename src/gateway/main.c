@@ -4,12 +4,7 @@
 #include "gateway.h"
 
 #include <errno.h>
-#include <event2/buffer.h>
-#include <event2/bufferevent.h>
-#include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
-#include <event2/http.h>
-#include <event2/keyvalq_struct.h>
 #include <curl/curl.h>
 #include <getopt.h>
 #include <openssl/err.h>
@@ -18,7 +13,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/queue.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -28,7 +22,6 @@
 
 struct gateway *gw_current;
 
-static struct evhttp_bound_socket *bound[2];
 static struct event *drain_timer;
 static int64_t drain_deadline;
 static SSL_CTX *ssl_ctx;
@@ -151,37 +144,10 @@ static void models_refresh(evutil_socket_t fd, short what, void *arg)
 
 /* ---- routing ------------------------------------------------------- */
 
-/* Headers over limits.max_header_bytes get a 431 here; libevent reads up
- * to four times that (at least 64 KiB) before it gives up on its own with
- * a 400 and closes: memory per connection stays bounded either way. */
-static ev_ssize_t header_hard_limit(const struct gateway *g)
-{
-	int64_t hard = g->cfg.max_header_bytes * 4;
-	return (ev_ssize_t)(hard < 65536 ? 65536 : hard);
-}
-
-static size_t header_bytes(struct evhttp_request *req)
-{
-	size_t n = strlen(evhttp_request_get_uri(req)) + 16;
-	struct evkeyval *h;
-	TAILQ_FOREACH (h, evhttp_request_get_input_headers(req), next)
-		n += strlen(h->key) + strlen(h->value) + 4;
-	return n;
-}
-
-static void handle(struct evhttp_request *req, void *arg, bool admin_allowed, bool data_allowed)
+static void handle(struct hreq *req, void *arg, bool admin_allowed, bool data_allowed)
 {
 	struct gateway *g = arg;
 	const char *path = httpd_path(req);
-	if (header_bytes(req) > (size_t)g->cfg.max_header_bytes) {
-		char *m = xasprintf("The request's headers are larger than this gateway accepts (%lld bytes, "
-				    "limits.max_header_bytes).",
-				    (long long)g->cfg.max_header_bytes);
-		evhttp_add_header(evhttp_request_get_output_headers(req), "Connection", "close");
-		httpd_send_groq_error(req, 431, m, "invalid_request_error", "request_header_fields_too_large");
-		free(m);
-		return;
-	}
 	if (strcmp(path, "/healthz") == 0) {
 		int64_t now = gw_now(g);
 		struct ledger_state ls = ledger_state(g->ledger);
@@ -221,25 +187,18 @@ static void handle(struct evhttp_request *req, void *arg, bool admin_allowed, bo
 	free(m);
 }
 
-static void handle_main(struct evhttp_request *req, void *arg)
+static void handle_main(struct hreq *req, void *arg)
 {
 	struct gateway *g = arg;
 	handle(req, arg, g->admin_http == NULL, true);
 }
 
-static void handle_admin(struct evhttp_request *req, void *arg)
+static void handle_admin(struct hreq *req, void *arg)
 {
 	handle(req, arg, true, false);
 }
 
 /* ---- TLS ------------------------------------------------------------ */
-
-static struct bufferevent *tls_bev(struct event_base *base, void *arg)
-{
-	(void)arg;
-	SSL *ssl = SSL_new(ssl_ctx);
-	return bufferevent_openssl_socket_new(base, -1, ssl, BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
-}
 
 static int tls_setup(struct gateway *g, char **cause)
 {
@@ -250,8 +209,14 @@ static int tls_setup(struct gateway *g, char **cause)
 	if (SSL_CTX_use_PrivateKey_file(ssl_ctx, g->cfg.tls_key, SSL_FILETYPE_PEM) != 1 ||
 	    SSL_CTX_check_private_key(ssl_ctx) != 1)
 		return fail(cause, "tls.key %s: cannot load the key or it does not match the certificate", g->cfg.tls_key);
-	evhttp_set_bevcb(g->http, tls_bev, NULL);
+	httpd_set_tls(g->http, ssl_ctx);
 	return 0;
+}
+
+static void set_limits(struct gateway *g, struct httpd *h)
+{
+	httpd_set_limits(h, (size_t)g->cfg.max_body_bytes, (size_t)g->cfg.max_header_bytes, (int)g->cfg.client_timeout_s,
+			 "limits.max_body_bytes", "limits.max_header_bytes");
 }
 
 /* ---- signals ---------------------------------------------------------- */
@@ -281,11 +246,9 @@ static void on_term(evutil_socket_t sig, short what, void *arg)
 	g->draining = true;
 	gw_log(g, json_pack("{s:s,s:s,s:i,s:i}", "level", "info", "msg", "shutting down: no new connections, "
 			    "finishing in-flight requests", "signal", (int)sig, "inflight", g->inflight));
-	if (bound[0])
-		evhttp_del_accept_socket(g->http, bound[0]);
-	if (bound[1])
-		evhttp_del_accept_socket(g->admin_http, bound[1]);
-	bound[0] = bound[1] = NULL;
+	httpd_unbind(g->http);
+	if (g->admin_http)
+		httpd_unbind(g->admin_http);
 	drain_deadline = wall_ms() + g->cfg.shutdown_grace_ms;
 	drain_timer = evtimer_new(g->base, drain_check, g);
 	drain_check(-1, 0, g);
@@ -328,8 +291,9 @@ static void on_hup(evutil_socket_t sig, short what, void *arg)
 	free(g->admins);
 	g->admins = toks;
 	g->nadmins = nt;
-	evhttp_set_max_body_size(g->http, (ev_ssize_t)g->cfg.max_body_bytes);
-	evhttp_set_max_headers_size(g->http, header_hard_limit(g));
+	set_limits(g, g->http);
+	if (g->admin_http)
+		set_limits(g, g->admin_http);
 	gw_log(g, json_pack("{s:s,s:s,s:i,s:i}", "level", "info", "msg", "configuration reloaded", "prices",
 			    g->cfg.nprices, "admin_tokens", nt));
 }
@@ -345,16 +309,10 @@ static void usage(FILE *f)
 		   "Signals: TERM/INT drain and stop; HUP reloads configuration and admin tokens.\n");
 }
 
-static struct evhttp *new_http(struct gateway *g, void (*cb)(struct evhttp_request *, void *))
+static struct httpd *new_http(struct gateway *g, void (*cb)(struct hreq *, void *))
 {
-	struct evhttp *h = evhttp_new(g->base);
-	evhttp_set_allowed_methods(h, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE |
-					      EVHTTP_REQ_PATCH | EVHTTP_REQ_HEAD | EVHTTP_REQ_OPTIONS);
-	evhttp_set_gencb(h, cb, g);
-	evhttp_set_max_body_size(h, (ev_ssize_t)g->cfg.max_body_bytes);
-	evhttp_set_max_headers_size(h, header_hard_limit(g));
-	evhttp_set_timeout(h, (int)g->cfg.client_timeout_s);
-	evhttp_set_default_content_type(h, "application/json");
+	struct httpd *h = httpd_new(g->base, cb, g);
+	set_limits(g, h);
 	return h;
 }
 
@@ -410,7 +368,7 @@ int main(int argc, char **argv)
 		return report("groqgated", NULL, cause, 1);
 	}
 	struct event_config *ec = event_config_new();
-	/* coalesce the add/del pairs evhttp makes on a socket within one loop
+	/* coalesce the add/del pairs bufferevents make on a socket within one loop
 	 * pass into one epoll_ctl (or none) */
 	event_config_set_flag(ec, EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST);
 	g->base = event_base_new_with_config(ec);
@@ -443,12 +401,12 @@ int main(int argc, char **argv)
 	if (g->cfg.tls_cert && tls_setup(g, &cause) != 0) {
 		return report("groqgated", NULL, cause, 1);
 	}
-	if (httpd_bind(g->http, g->cfg.listen, g->addr, sizeof g->addr, &bound[0], &cause) != 0) {
+	if (httpd_bind(g->http, g->cfg.listen, g->addr, sizeof g->addr, &cause) != 0) {
 		return report("groqgated", "listen", cause, 1);
 	}
 	if (g->cfg.admin_listen) {
 		g->admin_http = new_http(g, handle_admin);
-		if (httpd_bind(g->admin_http, g->cfg.admin_listen, g->admin_addr, sizeof g->admin_addr, &bound[1], &cause) != 0) {
+		if (httpd_bind(g->admin_http, g->cfg.admin_listen, g->admin_addr, sizeof g->admin_addr, &cause) != 0) {
 			return report("groqgated", "admin_listen", cause, 1);
 		}
 	}
@@ -470,6 +428,10 @@ int main(int argc, char **argv)
 	models_refresh(-1, 0, g);
 	event_base_dispatch(g->base);
 
+	/* connections first: a request still open is told its client is gone
+	 * (and records its row) while the ledger is still there */
+	httpd_free(g->http);
+	httpd_free(g->admin_http);
 	ledger_free(g->ledger);
 	gw_log(g, json_pack("{s:s,s:s}", "level", "info", "msg", "groqgated stopped"));
 	if (g->logflush)
@@ -481,9 +443,6 @@ int main(int argc, char **argv)
 	if (drain_timer)
 		event_free(drain_timer);
 	webhook_free(g);
-	evhttp_free(g->http);
-	if (g->admin_http)
-		evhttp_free(g->admin_http);
 	for (int i = 0; i < g->reg.nteams; i++)
 		if (g->reg.teams[i]->qtimer)
 			event_free(g->reg.teams[i]->qtimer);

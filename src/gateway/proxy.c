@@ -2,22 +2,16 @@
  *   authenticate -> policy -> rate limit (or queue) -> reserve -> forward
  *   -> meter -> settle
  * on the one event loop: the stages are policy.c and budget.c; this file
- * glues them to evhttp (the client side) and upstream.c (Groq's side).
+ * glues them to httpd.c (the client side) and upstream.c (Groq's side).
  * A streamed answer is relayed event by event as it arrives; its usage is
  * read from x_groq.usage or the usage chunk, and the ledger row is
  * committed before the final "data: [DONE]" reaches the client. */
 #include "gateway.h"
 
-#include <event2/buffer.h>
-#include <event2/bufferevent.h>
 #include <event2/event.h>
-#include <event2/http.h>
-#include <event2/keyvalq_struct.h>
-#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/socket.h>
 
 #include "gotime.h"
 #include "httpd.h"
@@ -30,8 +24,8 @@ enum kind { K_CHAT, K_MODELS, K_OTHER };
 
 struct preq {
 	struct gateway *g;
-	struct evhttp_request *req;
-	struct evhttp_connection *conn;
+	struct hreq *req;    /* NULL once answered, or once its client left */
+	bool watched;        /* on_client_close is set on req */
 	struct team *t;
 	struct ukey *k;
 	struct ctoken *tok;
@@ -54,7 +48,6 @@ struct preq {
 	struct preq *qnext;  /* RPM queue */
 	bool queued;
 	bool paused;         /* upstream transfer paused for a slow client */
-	struct event *watch; /* notices a client that hangs up while it waits */
 	/* between record() and its row's commit (`then` set only then) */
 	bool complete, useen;
 	int64_t lat_us;
@@ -76,14 +69,12 @@ static void preq_free(struct preq *p)
 {
 	if (p->paused)
 		p->g->paused_streams--;
-	if (p->conn)
-		evhttp_connection_set_closecb(p->conn, NULL, NULL);
+	if (p->req && p->watched)
+		httpd_on_close(p->req, NULL, NULL);
 	if (p->tx)
 		utx_cancel(p->tx);
 	if (p->drain)
 		event_free(p->drain);
-	if (p->watch)
-		event_free(p->watch);
 	if (p->k && p->secret) {
 		p->k->inflight--;
 		if (p->on_old)
@@ -236,7 +227,8 @@ static void reject(struct preq *p, struct verdict *v, const char *reason)
 		struct team *t = p->t;
 		int64_t now = gw_now(p->g);
 		snprintf(s, sizeof s, "%lld", (long long)((v->retry_ms + 999) / 1000));
-		httpd_set_header(p->req, "Retry-After", s);
+		httpd_set_header(p->req, "Retry-After", s); /* (p->req: a queued request's
+								* client is still there) */
 		snprintf(s, sizeof s, "%lld", (long long)t->rpm_limit);
 		httpd_set_header(p->req, "x-ratelimit-limit-requests", s);
 		int64_t rem = t->rpm_limit - rl_count(&t->rl, now);
@@ -250,26 +242,23 @@ static void reject(struct preq *p, struct verdict *v, const char *reason)
 	record(p, p->err.status, reason, NULL, 0, send_error);
 }
 
-/* an answer handed to evhttp goes out now, not a loop pass later (plain
- * connections; under TLS the bufferevent encrypts, and writes) */
-static void write_now(struct gateway *g, struct evhttp_connection *conn)
+/* the request, to be answered now: p lets go of it */
+static struct hreq *take_req(struct preq *p)
 {
-	if (!g->cfg.tls_cert)
-		httpd_write_now(conn);
+	struct hreq *req = p->req;
+	if (req && p->watched)
+		httpd_on_close(req, NULL, NULL);
+	p->req = NULL;
+	p->watched = false;
+	return req;
 }
 
 /* the error answer alone (its row is already recorded); frees p */
 static void reply_error(struct preq *p, struct verdict *v)
 {
-	if (p->conn) {
-		evhttp_connection_set_closecb(p->conn, NULL, NULL);
-		p->conn = NULL;
-	}
-	if (p->req) {
-		struct evhttp_connection *conn = evhttp_request_get_connection(p->req);
-		httpd_send_groq_error(p->req, v->status, v->message, v->type, v->code);
-		write_now(p->g, conn);
-	}
+	struct hreq *req = take_req(p);
+	if (req)
+		httpd_send_groq_error(req, v->status, v->message, v->type, v->code);
 	verdict_clear(v);
 	preq_free(p);
 }
@@ -310,7 +299,6 @@ static bool hop_by_hop(const char *name, size_t n)
 /* Copies Groq's headers to the client and notes the rate-limit ones. */
 static void pass_headers(struct preq *p)
 {
-	struct evkeyvalq *out = evhttp_request_get_output_headers(p->req);
 	struct headroom *hr = &p->k->hr;
 	bool any = false;
 	char *save = NULL, *copy = xstrdup(p->up_headers ? p->up_headers : "");
@@ -325,7 +313,7 @@ static void pass_headers(struct preq *p)
 		*colon = '\0';
 		any |= headroom_header(hr, line, val);
 		if (!hop_by_hop(line, nl))
-			evhttp_add_header(out, line, val);
+			httpd_add_header(p->req, line, val);
 	}
 	free(copy);
 	if (any) {
@@ -337,12 +325,8 @@ static void pass_headers(struct preq *p)
 static void emit_event(void *arg, const char *ev, size_t len)
 {
 	struct preq *p = arg;
-	if (!p->req)
-		return;
-	struct evbuffer *b = evbuffer_new();
-	evbuffer_add(b, ev, len);
-	evhttp_send_reply_chunk(p->req, b);
-	evbuffer_free(b);
+	if (p->req)
+		httpd_chunk(p->req, ev, len);
 }
 
 /* Groq answering 429 again and again for one key (a storm): one alert per
@@ -406,13 +390,13 @@ static void on_head(void *arg, long status, const char *headers)
 	if (p->stream && status == 200) {
 		pass_headers(p);
 		p->replying = true;
-		evhttp_send_reply_start(p->req, 200, "OK");
+		httpd_start(p->req, 200);
 	}
 }
 
 static size_t client_backlog(struct preq *p)
 {
-	return p->conn ? evbuffer_get_length(bufferevent_get_output(evhttp_connection_get_bufferevent(p->conn))) : 0;
+	return p->req ? httpd_backlog(p->req) : 0;
 }
 
 /* A client that reads slowly pauses its upstream transfer instead of
@@ -477,28 +461,24 @@ static void filter_models(struct preq *p)
 /* a streamed answer's end, once its row is committed (or not) */
 static void end_stream(struct preq *p, bool kept)
 {
-	if (p->conn) {
-		evhttp_connection_set_closecb(p->conn, NULL, NULL);
-		struct evhttp_connection *conn = p->conn;
-		p->conn = NULL;
+	struct hreq *req = take_req(p);
+	if (req) {
 		if (p->complete) {
 			/* [DONE] only once the row is committed; otherwise an
 			 * error event, and the stream ends without [DONE] */
-			struct evbuffer *b = evbuffer_new();
+			static const char done[] = "data: [DONE]\n\n",
+					  down[] = "data: {\"error\":{\"message\":\"" STORE_DOWN_MSG "\",\"type\":"
+						   "\"api_error\",\"code\":\"store_unavailable\"}}\n\n";
 			if (kept)
-				evbuffer_add(b, "data: [DONE]\n\n", 14);
+				httpd_chunk(req, done, sizeof done - 1);
 			else
-				evbuffer_add_printf(b, "data: {\"error\":{\"message\":\"%s\",\"type\":\"api_error\","
-						    "\"code\":\"store_unavailable\"}}\n\n",
-						    STORE_DOWN_MSG);
-			evhttp_send_reply_chunk(p->req, b);
-			evbuffer_free(b);
-			evhttp_send_reply_end(p->req);
+				httpd_chunk(req, down, sizeof down - 1);
+			httpd_end(req);
 		} else {
 			/* Groq's stream broke: end the client's the same way
 			 * (the reply never completes: not flushed, not owed) */
 			p->g->unflushed--;
-			evhttp_connection_free(conn);
+			httpd_abort(req);
 		}
 	}
 	preq_free(p);
@@ -520,15 +500,12 @@ static void send_answer(struct preq *p, bool kept)
 		return;
 	}
 	pass_headers(p);
-	struct evhttp_connection *conn = p->conn;
-	evhttp_connection_set_closecb(conn, NULL, NULL);
-	p->conn = NULL;
-	struct evbuffer *b = evbuffer_new();
-	if (p->resp.len)
-		evbuffer_add(b, p->resp.data, p->resp.len);
-	evhttp_send_reply(p->req, (int)p->status, httpd_reason((int)p->status), b);
-	evbuffer_free(b);
-	write_now(p->g, conn);
+	struct hreq *req = take_req(p);
+	size_t len = p->resp.len;
+	if (len)
+		httpd_send_owned(req, (int)p->status, NULL, buf_detach(&p->resp), len);
+	else
+		httpd_send(req, (int)p->status, NULL, "", 0);
 	preq_free(p);
 }
 
@@ -581,57 +558,6 @@ static void on_done(void *arg, int ok, const char *err)
 
 static const struct utx_cbs up_cbs = { on_head, on_data, on_done };
 
-/* ---- noticing a client that hangs up while it waits -------------------
- *
- * libevent does not read from a connection whose request is being
- * handled, so a client that gives up while Groq thinks (or while queued)
- * would go unnoticed until the answer is written. A request still waiting
- * after WATCH_AFTER_MS (queued ones at once) gets its socket watched: end
- * of file there frees the connection, which cancels the upstream transfer
- * and releases the reservation (on_client_close). Fast requests pay only
- * a timer. */
-#define WATCH_AFTER_MS 50
-
-static void client_readable(evutil_socket_t fd, short what, void *arg)
-{
-	(void)what;
-	struct preq *p = arg;
-	char c;
-	ssize_t n = recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
-	if (n > 0 || (n < 0 && (errno == EAGAIN || errno == EINTR)) || !p->conn)
-		return; /* more data (pipelining): stop watching */
-	evhttp_connection_free(p->conn); /* calls on_client_close, which frees p */
-}
-
-static void watch_now(struct preq *p)
-{
-	if (p->watch)
-		event_free(p->watch);
-	p->watch = NULL;
-	struct bufferevent *bev = p->conn ? evhttp_connection_get_bufferevent(p->conn) : NULL;
-	evutil_socket_t fd = bev ? bufferevent_getfd(bev) : -1;
-	if (fd < 0)
-		return;
-	p->watch = event_new(p->g->base, fd, EV_READ, client_readable, p);
-	event_add(p->watch, NULL);
-}
-
-static void watch_timer(evutil_socket_t fd, short what, void *arg)
-{
-	(void)fd;
-	(void)what;
-	watch_now(arg);
-}
-
-static void watch_later(struct preq *p)
-{
-	if (p->watch)
-		event_free(p->watch);
-	p->watch = evtimer_new(p->g->base, watch_timer, p);
-	struct timeval tv = { 0, WATCH_AFTER_MS * 1000 };
-	evtimer_add(p->watch, &tv);
-}
-
 static void forward(struct preq *p)
 {
 	struct gateway *g = p->g;
@@ -645,7 +571,7 @@ static void forward(struct preq *p)
 		k->old_inflight++;
 	ukey_count(k, gw_now(g));
 	p->tok->last_used_at = gw_now(g);
-	const char *q = evhttp_uri_get_query(evhttp_request_get_evhttp_uri(p->req));
+	const char *q = httpd_query_string(p->req);
 	char *url = xconcat(g->cfg.upstream_base, p->path, q ? "?" : "", q ? q : "", NULL);
 	char *auth = xconcat("Authorization: Bearer ", p->secret, NULL);
 	char *ct = xconcat("Content-Type: ", p->ctype ? p->ctype : "application/json", NULL);
@@ -659,7 +585,6 @@ static void forward(struct preq *p)
 	}
 	sse_init(&p->sse);
 	buf_init(&p->resp);
-	watch_later(p);
 	p->tx = upstream_start(g->up, httpd_method_name(p->req), url, hdrs, body, len, g->cfg.upstream_timeout_ms,
 			       g->cfg.upstream_connect_timeout_ms, &up_cbs, p);
 	secret_free(auth);
@@ -753,24 +678,21 @@ static void queue_run(struct gateway *g, struct team *t)
 /* ---- the client side ----------------------------------------------- */
 
 /* the reply's last byte was written: a draining gateway may now exit */
-static void flushed(struct evhttp_request *req, void *arg)
+static void flushed(struct hreq *req, void *arg)
 {
 	(void)req;
 	((struct gateway *)arg)->unflushed--;
 }
 
-static void on_client_close(struct evhttp_connection *conn, void *arg)
+/* the client went before its answer was finished (httpd.c notices while
+ * the request waits, queued or on Groq): req is freed after this returns */
+static void on_client_close(struct hreq *req, void *arg)
 {
-	(void)conn;
+	(void)req;
 	struct preq *p = arg;
 	p->g->unflushed--; /* this reply will never complete */
-	p->conn = NULL;
-	httpd_release_orphan(p->req);
 	p->req = NULL;
-	if (p->watch) {
-		event_free(p->watch);
-		p->watch = NULL;
-	}
+	p->watched = false;
 	if (p->then) /* its row is being written; `then` frees p */
 		return;
 	if (p->tx && !p->stream) {
@@ -810,7 +732,7 @@ static char *multipart_model(const char *body, size_t len)
 	return xstrndup(v, (size_t)(end - v));
 }
 
-void proxy_handle(struct gateway *g, struct evhttp_request *req, const char *path)
+void proxy_handle(struct gateway *g, struct hreq *req, const char *path)
 {
 	struct preq *p = xcalloc(1, sizeof *p);
 	p->g = g;
@@ -820,7 +742,7 @@ void proxy_handle(struct gateway *g, struct evhttp_request *req, const char *pat
 	p->path = xstrdup(path);
 	g->inflight++;
 	g->unflushed++;
-	evhttp_request_set_on_complete_cb(req, flushed, g);
+	httpd_on_complete(req, flushed, g);
 	struct verdict v = { 0 };
 	if (g->draining) {
 		reject_simple(p, 503, "api_error", "shutting_down", "shutting_down",
@@ -844,18 +766,18 @@ void proxy_handle(struct gateway *g, struct evhttp_request *req, const char *pat
 		return;
 	}
 	budget_roll(g, p->t, p->t0_ms);
-	enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
+	enum hmethod cmd = httpd_method(req);
 	const char *ct = httpd_header(req, "Content-Type");
 	p->ctype = ct ? xstrdup(ct) : NULL;
-	p->raw = httpd_body(req, &p->raw_len);
-	if (strcmp(path, "/openai/v1/models") == 0 && cmd == EVHTTP_REQ_GET) {
+	p->raw = httpd_take_body(req, &p->raw_len);
+	if (strcmp(path, "/openai/v1/models") == 0 && cmd == HM_GET) {
 		p->kind = K_MODELS;
-	} else if (strcmp(path, "/openai/v1/chat/completions") == 0 && cmd == EVHTTP_REQ_POST) {
+	} else if (strcmp(path, "/openai/v1/chat/completions") == 0 && cmd == HM_POST) {
 		p->kind = K_CHAT;
 	} else {
 		p->kind = K_OTHER;
 	}
-	if (str_starts(path, "/openai/v1/models/") && cmd == EVHTTP_REQ_GET)
+	if (str_starts(path, "/openai/v1/models/") && cmd == HM_GET)
 		p->model = xstrdup(path + strlen("/openai/v1/models/"));
 	bool multipart = ct && strstr(ct, "multipart/form-data");
 	if (p->kind == K_CHAT && (multipart || !p->raw_len)) { /* Groq takes chat as JSON only */
@@ -900,8 +822,8 @@ void proxy_handle(struct gateway *g, struct evhttp_request *req, const char *pat
 	}
 	p->body_changed = p->kind == K_CHAT && !had_cap; /* the team's cap was set */
 	p->prompt_est = p->kind == K_MODELS ? 0 : prompt_estimate(p->raw_len, p->body.nmessages);
-	p->conn = evhttp_request_get_connection(req);
-	evhttp_connection_set_closecb(p->conn, on_client_close, p);
+	httpd_on_close(req, on_client_close, p);
+	p->watched = true;
 	if (p->kind == K_MODELS) { /* listing models is not rate-limited or charged */
 		forward(p);
 		return;
@@ -917,7 +839,6 @@ void proxy_handle(struct gateway *g, struct evhttp_request *req, const char *pat
 				p->t->qhead = p;
 			p->t->qtail = p;
 			p->t->qlen++;
-			watch_now(p);
 			if (!p->t->qtimer)
 				p->t->qtimer = evtimer_new(g->base, queue_timer, p->t);
 			if (!evtimer_pending(p->t->qtimer, NULL))

@@ -7,7 +7,6 @@
 
 #include <errno.h>
 #include <event2/event.h>
-#include <event2/http.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -23,8 +22,7 @@
 /* an admin request that waits for something (Groq, a hook) */
 struct pending {
 	struct gateway *g;
-	struct evhttp_request *req;
-	struct evhttp_connection *conn;
+	struct hreq *req;
 	struct ukey *k;
 	char *secret;
 	char actor[64], role[16], op[128];
@@ -39,24 +37,21 @@ struct pending {
 	buf out;
 };
 
-static void pending_closed(struct evhttp_connection *conn, void *arg)
+static void pending_closed(struct hreq *req, void *arg)
 {
-	(void)conn;
+	(void)req;
 	struct pending *p = arg;
-	httpd_release_orphan(p->req);
 	p->req = NULL; /* the step still completes; nobody to answer */
-	p->conn = NULL;
 }
 
-static struct pending *pending_new(struct gateway *g, struct evhttp_request *req, struct ukey *k,
+static struct pending *pending_new(struct gateway *g, struct hreq *req, struct ukey *k,
 				   const struct admin_token *who, const char *op)
 {
 	struct pending *p = xcalloc(1, sizeof *p);
 	p->g = g;
 	p->req = req;
 	p->k = k;
-	p->conn = evhttp_request_get_connection(req);
-	evhttp_connection_set_closecb(p->conn, pending_closed, p);
+	httpd_on_close(req, pending_closed, p);
 	snprintf(p->actor, sizeof p->actor, "%s", who->name);
 	snprintf(p->role, sizeof p->role, "%s", role_name(who->role));
 	snprintf(p->op, sizeof p->op, "%s", op ? op : "");
@@ -69,9 +64,7 @@ static struct pending *pending_new(struct gateway *g, struct evhttp_request *req
 
 static void pending_free(struct pending *p)
 {
-	if (p->conn)
-		evhttp_connection_set_closecb(p->conn, NULL, NULL);
-	p->k->busy = false;
+	p->k->busy = false; /* (its request, if any, has been answered) */
 	secret_free(p->secret);
 	buf_free(&p->body);
 	if (p->out.data)
@@ -103,7 +96,7 @@ static int save(struct gateway *g, struct ukey *k, const char *actor, const char
 	return rc;
 }
 
-static void answer_key(struct gateway *g, struct evhttp_request *req, struct ukey *k, int status)
+static void answer_key(struct gateway *g, struct hreq *req, struct ukey *k, int status)
 {
 	if (req)
 		httpd_send_json(req, status, key_out(g, k));
@@ -176,7 +169,7 @@ static void v_done(void *arg, int ok, const char *err)
 
 static const struct utx_cbs verify_cbs = { v_head, v_data, v_done };
 
-static void start(struct gateway *g, struct evhttp_request *req, struct ukey *k, const struct admin_token *who,
+static void start(struct gateway *g, struct hreq *req, struct ukey *k, const struct admin_token *who,
 		  const char *op)
 {
 	size_t len;
@@ -368,7 +361,7 @@ static int run_hook(struct pending *p, char **cause)
 
 /* ---- the simple steps --------------------------------------------- */
 
-static bool confirmed(struct evhttp_request *req)
+static bool confirmed(struct hreq *req)
 {
 	size_t len;
 	char *b = httpd_body(req, &len);
@@ -391,7 +384,7 @@ static const char *next_step_hint(enum rot_step s)
 	return "";
 }
 
-static void step(struct gateway *g, struct evhttp_request *req, struct ukey *k, const char *name,
+static void step(struct gateway *g, struct hreq *req, struct ukey *k, const char *name,
 		 enum rot_step from, enum rot_step to, const struct admin_token *who, const char *op)
 {
 	if (k->rot != from) {
@@ -429,7 +422,7 @@ static void step(struct gateway *g, struct evhttp_request *req, struct ukey *k, 
 	json_decref(extra);
 }
 
-static void complete(struct gateway *g, struct evhttp_request *req, struct ukey *k, const struct admin_token *who,
+static void complete(struct gateway *g, struct hreq *req, struct ukey *k, const struct admin_token *who,
 		     const char *op)
 {
 	if (k->rot != ROT_SWITCHED) {
@@ -485,7 +478,7 @@ static void complete(struct gateway *g, struct evhttp_request *req, struct ukey 
 	json_decref(extra);
 }
 
-static void abort_rotation(struct gateway *g, struct evhttp_request *req, struct ukey *k, const struct admin_token *who,
+static void abort_rotation(struct gateway *g, struct hreq *req, struct ukey *k, const struct admin_token *who,
 			   const char *op)
 {
 	if (k->rot == ROT_NONE) {
@@ -515,18 +508,18 @@ static void abort_rotation(struct gateway *g, struct evhttp_request *req, struct
 	json_decref(extra);
 }
 
-void rotation_route(struct gateway *g, struct evhttp_request *req, struct ukey *k, const char *name,
+void rotation_route(struct gateway *g, struct hreq *req, struct ukey *k, const char *name,
 		    const struct admin_token *who, const char *op)
 {
-	enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
-	if (cmd == EVHTTP_REQ_GET && !name) {
+	enum hmethod cmd = httpd_method(req);
+	if (cmd == HM_GET && !name) {
 		json_t *j = key_out(g, k);
 		json_t *r = json_object_get(j, "rotation");
 		httpd_send_json(req, 200, json_pack("{s:s,s:O,s:s}", "key", k->name, "rotation", r, "next", next_step_hint(k->rot)));
 		json_decref(j);
 		return;
 	}
-	if (cmd != EVHTTP_REQ_POST) {
+	if (cmd != HM_POST) {
 		httpd_set_header(req, "Allow", name ? "POST" : "GET, POST");
 		admin_error(req, 405, "method_not_allowed", "Rotation steps are POSTs.");
 		return;

@@ -79,10 +79,12 @@ printf 'X-Huge: %s\n' "$(head -c 1000000 /dev/zero | tr '\0' h)" > "$T/huge-head
 for i in $(seq 1 20); do
 	curl -s -o /dev/null -w '%{http_code}\n' -H @"$T/huge-header" "http://$GW/healthz"
 done > "$T/huge-header-codes"
-check_eq "20 requests with a 1 MB header: all refused (libevent stops reading at 4x the limit: 400)" 20 \
-	"$(grep -c '^400$' "$T/huge-header-codes")"
+# (the gateway stops reading at the limit, answers, and reads what is still
+# coming for a moment, so the client gets the answer rather than a reset)
+check_eq "20 requests with a 1 MB header: all refused with 431" 20 \
+	"$(grep -c '^431$' "$T/huge-header-codes")"
 printf 'X-Big: %s\n' "$(head -c 30000 /dev/zero | tr '\0' b)" > "$T/big-header"
-check_eq "a 30 KB header, under libevent's stop but over the limit: 431" 431 \
+check_eq "a 30 KB header: 431" 431 \
 	"$(curl -s -o /dev/null -w '%{http_code}' -H @"$T/big-header" "http://$GW/healthz")"
 head -c 10000000 /dev/zero | tr '\0' a > "$T/huge"
 for i in $(seq 1 10); do

@@ -32,6 +32,7 @@ int main(void)
 	suite_gateway();
 	suite_budget();
 	suite_journal();
+	suite_httpd();
 	suite_console();
 	printf("# unit: %d passed, %d failed\n", passed, failed);
 	return failed ? 1 : 0;

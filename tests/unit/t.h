@@ -46,5 +46,6 @@ void suite_gateway(void);
 void suite_budget(void);
 void suite_console(void);
 void suite_journal(void);
+void suite_httpd(void);
 
 #endif

@@ -1,0 +1,481 @@
+/* test_httpd.c — the HTTP/1.1 server: its head parser alone, then the
+ * server on a real loopback socket, driven by its own event loop, with
+ * what clients actually send (pipelined requests, chunked bodies, Expect,
+ * HTTP/1.0, HEAD, oversized heads and bodies, clients that hang up). */
+#include <event2/event.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "buf.h"
+#include "httpd.h"
+#include "t.h"
+#include "util.h"
+
+/* ---- the parser ----------------------------------------------------------- */
+
+static int parse(const char *text, struct hhead *h, char *store, size_t cap, const char **why)
+{
+	static struct hfield f[8];
+	snprintf(store, cap, "%s", text);
+	h->h = f;
+	*why = NULL;
+	return httpd_parse_head(store, strlen(store), h, 8, why);
+}
+
+static void test_parse_request(void)
+{
+	char s[512];
+	struct hhead h;
+	const char *why;
+	CHECK_INT(parse("POST /openai/v1/chat/completions?x=1&y=2 HTTP/1.1\r\nHost: a\r\n"
+			"Content-Length:  12 \r\nX-Empty:\r\nConnection: Keep-Alive, Upgrade\r\n\r\n",
+			&h, s, sizeof s, &why),
+		  0);
+	CHECK_INT(h.method, HM_POST);
+	CHECK_STR(h.mname, "POST");
+	CHECK_STR(h.path, "/openai/v1/chat/completions");
+	CHECK_STR(h.query, "x=1&y=2");
+	CHECK_INT(h.minor, 1);
+	CHECK_INT(h.nh, 4);
+	CHECK_STR(h.h[1].name, "Content-Length");
+	CHECK_STR(h.h[1].value, "12");
+	CHECK_STR(h.h[2].value, "");
+	CHECK_INT(h.content_length, 12);
+	CHECK(h.keep_alive && !h.close && !h.chunked);
+	/* bare LF line ends, absolute form, HTTP/1.0 */
+	CHECK_INT(parse("GET http://gw.example:8080/healthz HTTP/1.0\nConnection: close\n\n", &h, s, sizeof s, &why), 0);
+	CHECK_STR(h.path, "/healthz");
+	CHECK(h.query == NULL);
+	CHECK_INT(h.minor, 0);
+	CHECK(h.close);
+	CHECK_INT(h.content_length, -1);
+	CHECK_INT(parse("POST / HTTP/1.1\r\nTransfer-Encoding: Chunked\r\nExpect: 100-Continue\r\n\r\n", &h, s, sizeof s,
+			&why),
+		  0);
+	CHECK(h.chunked && h.expect_continue);
+}
+
+static void test_parse_refusals(void)
+{
+	static const struct {
+		const char *req;
+		int status;
+	} cases[] = {
+		{ "GET / HTTP/2.0\r\n\r\n", 505 },
+		{ "GET / HTTP/1.1 extra\r\n\r\n", 400 },
+		{ "GET /\r\n\r\n", 400 },
+		{ "BREW / HTTP/1.1\r\n\r\n", 405 },
+		{ "TRACE / HTTP/1.1\r\n\r\n", 405 },
+		{ "G(T / HTTP/1.1\r\n\r\n", 400 },
+		{ "GET nothing HTTP/1.1\r\n\r\n", 400 },
+		{ "GET /a\x01 HTTP/1.1\r\n\r\n", 400 },
+		{ "GET /\xc3\xa9 HTTP/1.1\r\n\r\n", 400 },
+		{ "GET / HTTP/1.1\r\nA: b\r\n folded\r\n\r\n", 400 },
+		{ "GET / HTTP/1.1\r\nNo colon\r\n\r\n", 400 },
+		{ "GET / HTTP/1.1\r\nBad Name: x\r\n\r\n", 400 },
+		{ "GET / HTTP/1.1\r\n: x\r\n\r\n", 400 },
+		{ "GET / HTTP/1.1\r\nA: b\rc\r\n\r\n", 400 },
+		{ "POST / HTTP/1.1\r\nContent-Length: 1x\r\n\r\n", 400 },
+		{ "POST / HTTP/1.1\r\nContent-Length: -1\r\n\r\n", 400 },
+		{ "POST / HTTP/1.1\r\nContent-Length: 99999999999999999999\r\n\r\n", 400 },
+		{ "POST / HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n", 400 },
+		{ "POST / HTTP/1.1\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n", 400 },
+		{ "POST / HTTP/1.1\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", 501 },
+		{ "POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n", 400 },
+		{ "POST / HTTP/1.1\r\nExpect: 200-ok\r\n\r\n", 417 },
+		{ "GET / HTTP/1.1\r\nA: 1\r\nB: 2\r\nC: 3\r\nD: 4\r\nE: 5\r\nF: 6\r\nG: 7\r\nH: 8\r\nI: 9\r\n\r\n", 431 },
+	};
+	char s[512];
+	struct hhead h;
+	const char *why;
+	for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
+		int st = parse(cases[i].req, &h, s, sizeof s, &why);
+		if (st != cases[i].status)
+			printf("#   case %zu: %d, expected %d\n", i, st, cases[i].status);
+		CHECK_INT(st, cases[i].status);
+		CHECK(why && *why);
+	}
+	/* the same repeated Content-Length is fine */
+	CHECK_INT(parse("POST / HTTP/1.1\r\nContent-Length: 3\r\ncontent-length: 3\r\n\r\n", &h, s, sizeof s, &why), 0);
+	/* a NUL inside the head */
+	char nul[] = "GET / HTTP/1.1\r\nA: b\0c\r\n\r\n";
+	static struct hfield f[8];
+	h.h = f;
+	CHECK_INT(httpd_parse_head(nul, sizeof nul - 1, &h, 8, &why), 400);
+}
+
+static void test_head_end(void)
+{
+	CHECK_INT(httpd_head_end("GET / HTTP/1.1\r\n\r\nrest", 22), 18);
+	CHECK_INT(httpd_head_end("GET / HTTP/1.1\n\nrest", 20), 16);
+	CHECK_INT(httpd_head_end("GET / HTTP/1.1\r\nA: b\r\n", 22), 0);
+	CHECK_INT(httpd_head_end("GET / HTTP/1.1\r\nA: b\r\n\r", 23), 0);
+	CHECK_INT(httpd_head_end("", 0), 0);
+}
+
+/* ---- the server on a socket ---------------------------------------------- */
+
+static struct event_base *base;
+static struct httpd *srv;
+static char addr[64];
+static struct hreq *held;      /* a request kept unanswered */
+static int closes, completes;
+
+static void on_close(struct hreq *req, void *arg)
+{
+	(void)arg;
+	if (req == held)
+		held = NULL;
+	closes++;
+}
+
+static void on_complete(struct hreq *req, void *arg)
+{
+	(void)req;
+	(void)arg;
+	completes++;
+}
+
+static void handler(struct hreq *req, void *arg)
+{
+	(void)arg;
+	const char *path = httpd_path(req);
+	httpd_on_complete(req, on_complete, NULL);
+	if (strcmp(path, "/hold") == 0) {
+		held = req;
+		httpd_on_close(req, on_close, NULL);
+		return;
+	}
+	if (strcmp(path, "/stream") == 0) {
+		httpd_set_header(req, "Content-Type", "text/event-stream");
+		httpd_start(req, 200);
+		httpd_chunk(req, "data: 1\n\n", 9);
+		httpd_chunk(req, "data: 2\n\n", 9);
+		httpd_end(req);
+		return;
+	}
+	if (strcmp(path, "/q") == 0) {
+		char *v = httpd_query(req, "a b");
+		httpd_send(req, 200, "text/plain", v ? v : "(none)", v ? strlen(v) : 6);
+		free(v);
+		return;
+	}
+	/* echo: method, path and body */
+	size_t n;
+	char *b = httpd_body(req, &n);
+	char *out = xasprintf("%s %s %zu:%s", httpd_method_name(req), path, n, b);
+	httpd_set_header(req, "X-Echo", "1");
+	httpd_set_header(req, "x-echo", "2"); /* replaces */
+	httpd_send(req, 200, "text/plain", out, strlen(out));
+	free(out);
+	free(b);
+}
+
+static int64_t ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int dial(void)
+{
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK),
+				 .sin_port = htons((uint16_t)atoi(strrchr(addr, ':') + 1)) };
+	if (connect(fd, (struct sockaddr *)&a, sizeof a) != 0) {
+		close(fd);
+		return -1;
+	}
+	fcntl(fd, F_SETFL, O_NONBLOCK);
+	return fd;
+}
+
+static void send_all(int fd, const char *p, size_t n)
+{
+	int64_t end = ms() + 2000;
+	while (n && ms() < end) {
+		ssize_t w = write(fd, p, n);
+		if (w > 0) {
+			p += w;
+			n -= (size_t)w;
+		}
+		event_base_loop(base, EVLOOP_NONBLOCK);
+	}
+}
+
+/* runs the server's loop and reads from fd until `until` has appeared
+ * `times` times, the server closes, or 2 s pass; returns what came */
+static char *read_until(int fd, const char *until, int times, bool *eof)
+{
+	buf b;
+	buf_init(&b);
+	*eof = false;
+	int64_t end = ms() + 2000;
+	while (ms() < end) {
+		event_base_loop(base, EVLOOP_NONBLOCK);
+		char tmp[4096];
+		ssize_t n = read(fd, tmp, sizeof tmp);
+		if (n > 0)
+			buf_add(&b, tmp, (size_t)n);
+		if (n == 0) {
+			*eof = true;
+			break;
+		}
+		int seen = 0;
+		for (const char *p = b.data; p && until && (p = strstr(p, until)) != NULL; p++)
+			seen++;
+		if (until && seen >= times)
+			break;
+		if (n < 0) {
+			struct timespec ts = { 0, 200000 }; /* nothing yet: let the loop turn */
+			nanosleep(&ts, NULL);
+		}
+	}
+	return buf_detach(&b);
+}
+
+static char *exchange(const char *req, size_t len, const char *until, int times, bool *eof)
+{
+	int fd = dial();
+	if (fd < 0)
+		return xstrdup("(no connection)");
+	send_all(fd, req, len);
+	char *r = read_until(fd, until, times, eof);
+	close(fd);
+	return r;
+}
+
+static void server_up(void)
+{
+	base = event_base_new();
+	srv = httpd_new(base, handler, NULL);
+	httpd_set_limits(srv, 1000, 600, 1, "limits.max_body_bytes", "limits.max_header_bytes");
+	char *cause = NULL;
+	if (httpd_bind(srv, "127.0.0.1:0", addr, sizeof addr, &cause) != 0) {
+		printf("# %s\n", cause);
+		free(cause);
+	}
+	held = NULL;
+	closes = completes = 0;
+}
+
+static void server_down(void)
+{
+	httpd_free(srv);
+	event_base_free(base);
+}
+
+static void test_server_basics(void)
+{
+	server_up();
+	bool eof;
+	const char *req = "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello";
+	char *r = exchange(req, strlen(req), "hello", 1, &eof);
+	bool ok = strstr(r, "HTTP/1.1 200 OK\r\n") == r && strstr(r, "\r\nContent-Length: 18\r\n") &&
+		  strstr(r, "\r\nContent-Type: text/plain\r\n") && strstr(r, "\r\nx-echo: 2\r\n") &&
+		  !strstr(r, "X-Echo: 1") && strstr(r, "\r\nDate: ") && strstr(r, "\r\n\r\nPOST /echo 5:hello");
+	if (!ok)
+		printf("# got: %s\n", r);
+	free(r);
+	CHECK(ok);
+	CHECK_INT(completes, 1);
+	/* two requests in one write: two answers, in order, on one connection */
+	const char *two = "GET /a HTTP/1.1\r\n\r\nPOST /b HTTP/1.1\r\nContent-Length: 2\r\n\r\nhi";
+	r = exchange(two, strlen(two), "200 OK", 2, &eof);
+	char *a = strstr(r, "GET /a 0:"), *b = strstr(r, "POST /b 2:hi");
+	ok = a && b && a < b;
+	if (!ok)
+		printf("# got: %s\n", r);
+	free(r);
+	CHECK(ok);
+	/* a chunked body, with an extension and a trailer */
+	const char *ch = "POST /c HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
+			 "3;ext=1\r\nabc\r\nA\r\n0123456789\r\n0\r\nX-Trailer: 1\r\n\r\n";
+	r = exchange(ch, strlen(ch), "0123456789", 1, &eof);
+	ok = strstr(r, "POST /c 13:abc0123456789") != NULL;
+	if (!ok)
+		printf("# got: %s\n", r);
+	free(r);
+	CHECK(ok);
+	/* a query, decoded */
+	const char *q = "GET /q?x=1&a+b=caf%C3%A9%20au+lait HTTP/1.1\r\n\r\n";
+	r = exchange(q, strlen(q), "lait", 1, &eof);
+	ok = strstr(r, "\r\n\r\ncaf\xc3\xa9 au lait") != NULL;
+	free(r);
+	CHECK(ok);
+	server_down();
+}
+
+static void test_server_versions(void)
+{
+	server_up();
+	bool eof;
+	/* HTTP/1.0: answered, then closed */
+	const char *r10 = "GET /x HTTP/1.0\r\n\r\n";
+	char *r = exchange(r10, strlen(r10), NULL, 0, &eof);
+	bool ok = eof && strstr(r, "Connection: close\r\n") && strstr(r, "GET /x 0:");
+	free(r);
+	CHECK(ok);
+	/* HTTP/1.0 keep-alive: kept, and says so */
+	const char *ka = "GET /x HTTP/1.0\r\nConnection: keep-alive\r\n\r\n";
+	r = exchange(ka, strlen(ka), "GET /x 0:", 1, &eof);
+	ok = !eof && strstr(r, "Connection: keep-alive\r\n");
+	free(r);
+	CHECK(ok);
+	/* a stream to HTTP/1.1 is chunked; to HTTP/1.0, ended by the close */
+	const char *s11 = "GET /stream HTTP/1.1\r\n\r\n";
+	r = exchange(s11, strlen(s11), "0\r\n\r\n", 1, &eof);
+	ok = strstr(r, "Transfer-Encoding: chunked\r\n") && strstr(r, "\r\n\r\n9\r\ndata: 1\n\n\r\n9\r\ndata: 2\n\n\r\n0\r\n\r\n");
+	if (!ok)
+		printf("# got: %s\n", r);
+	free(r);
+	CHECK(ok);
+	const char *s10 = "GET /stream HTTP/1.0\r\n\r\n";
+	r = exchange(s10, strlen(s10), NULL, 0, &eof);
+	ok = eof && !strstr(r, "chunked") && strstr(r, "\r\n\r\ndata: 1\n\ndata: 2\n\n");
+	free(r);
+	CHECK(ok);
+	/* HEAD: the length of the body that GET would have, no body */
+	const char *hd = "HEAD /h HTTP/1.1\r\n\r\nGET /after HTTP/1.1\r\n\r\n";
+	r = exchange(hd, strlen(hd), "GET /after 0:", 1, &eof);
+	ok = strstr(r, "Content-Length: 10\r\n") && !strstr(r, "HEAD /h") && strstr(r, "GET /after 0:");
+	if (!ok)
+		printf("# got: %s\n", r);
+	free(r);
+	CHECK(ok);
+	server_down();
+}
+
+static void test_server_expect_and_limits(void)
+{
+	server_up();
+	bool eof;
+	/* Expect: 100-continue, then the body */
+	int fd = dial();
+	const char *h = "POST /e HTTP/1.1\r\nContent-Length: 4\r\nExpect: 100-continue\r\n\r\n";
+	send_all(fd, h, strlen(h));
+	char *r = read_until(fd, "100 Continue\r\n\r\n", 1, &eof);
+	bool ok = strcmp(r, "HTTP/1.1 100 Continue\r\n\r\n") == 0;
+	free(r);
+	CHECK(ok);
+	send_all(fd, "abcd", 4);
+	r = read_until(fd, "abcd", 1, &eof);
+	ok = strstr(r, "POST /e 4:abcd") != NULL;
+	free(r);
+	close(fd);
+	CHECK(ok);
+	/* a body over the limit: 413 in Groq's shape, before the body is read */
+	const char *big = "POST /e HTTP/1.1\r\nContent-Length: 1001\r\nExpect: 100-continue\r\n\r\n";
+	r = exchange(big, strlen(big), NULL, 0, &eof);
+	ok = eof && strstr(r, "HTTP/1.1 413 ") == r && !strstr(r, "100 Continue") &&
+	     strstr(r, "\"code\":\"request_too_large\"") && strstr(r, "limits.max_body_bytes") &&
+	     strstr(r, "Connection: close");
+	if (!ok)
+		printf("# got: %s\n", r);
+	free(r);
+	CHECK(ok);
+	/* chunks adding up past the limit */
+	buf b;
+	buf_init(&b);
+	buf_adds(&b, "POST /e HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n");
+	for (int i = 0; i < 11; i++) {
+		buf_adds(&b, "64\r\n");
+		for (int j = 0; j < 100; j++)
+			buf_add(&b, "z", 1);
+		buf_adds(&b, "\r\n");
+	}
+	r = exchange(b.data, b.len, NULL, 0, &eof);
+	buf_free(&b);
+	ok = eof && strstr(r, "HTTP/1.1 413 ") == r;
+	free(r);
+	CHECK(ok);
+	/* a head over the limit: 431 */
+	char head[800];
+	snprintf(head, sizeof head, "GET / HTTP/1.1\r\nX-Big: %0700d\r\n\r\n", 7);
+	r = exchange(head, strlen(head), NULL, 0, &eof);
+	ok = eof && strstr(r, "HTTP/1.1 431 ") == r && strstr(r, "request_header_fields_too_large") &&
+	     strstr(r, "limits.max_header_bytes");
+	free(r);
+	CHECK(ok);
+	/* garbage: 400, and the connection ends */
+	r = exchange("HELLO\r\n\r\n", 9, NULL, 0, &eof);
+	ok = eof && strstr(r, "HTTP/1.1 400 ") == r && strstr(r, "\"error\":{");
+	free(r);
+	CHECK(ok);
+	/* a bad chunk size */
+	const char *bc = "POST /e HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n";
+	r = exchange(bc, strlen(bc), NULL, 0, &eof);
+	ok = eof && strstr(r, "HTTP/1.1 400 ") == r;
+	free(r);
+	CHECK(ok);
+	/* each refused connection ends once its client has gone */
+	int64_t end = ms() + 2000;
+	while (httpd_connections(srv) > 0 && ms() < end)
+		event_base_loop(base, EVLOOP_NONBLOCK);
+	CHECK_INT(httpd_connections(srv), 0);
+	server_down();
+}
+
+static void test_server_client_leaves(void)
+{
+	server_up();
+	bool eof;
+	/* a client that hangs up while its request is held: told at once */
+	int fd = dial();
+	const char *h = "GET /hold HTTP/1.1\r\n\r\n";
+	send_all(fd, h, strlen(h));
+	int64_t end = ms() + 2000;
+	while (!held && ms() < end)
+		event_base_loop(base, EVLOOP_NONBLOCK);
+	CHECK(held != NULL);
+	close(fd);
+	end = ms() + 2000;
+	while (closes == 0 && ms() < end)
+		event_base_loop(base, EVLOOP_NONBLOCK);
+	CHECK_INT(closes, 1);
+	CHECK(held == NULL);
+	CHECK_INT(completes, 0);
+	/* a request held, then answered: the completion is told once */
+	fd = dial();
+	send_all(fd, h, strlen(h));
+	end = ms() + 2000;
+	while (!held && ms() < end)
+		event_base_loop(base, EVLOOP_NONBLOCK);
+	CHECK(held != NULL);
+	struct hreq *req = held;
+	held = NULL;
+	httpd_send(req, 201, NULL, "{}", 2);
+	char *r = read_until(fd, "{}", 1, &eof);
+	bool ok = strstr(r, "HTTP/1.1 201 Created\r\n") == r && strstr(r, "Content-Type: application/json\r\n");
+	free(r);
+	close(fd);
+	CHECK(ok);
+	CHECK_INT(completes, 1);
+	CHECK_INT(closes, 1);
+	/* a request trickled in is dropped after the timeout (1 s here) */
+	fd = dial();
+	send_all(fd, "GET / HTTP/1.1\r\nHost:", 21);
+	end = ms() + 4000;
+	while (httpd_connections(srv) > 0 && ms() < end)
+		event_base_loop(base, EVLOOP_ONCE);
+	CHECK_INT(httpd_connections(srv), 0);
+	close(fd);
+	server_down();
+}
+
+void suite_httpd(void)
+{
+	RUN(test_parse_request);
+	RUN(test_parse_refusals);
+	RUN(test_head_end);
+	RUN(test_server_basics);
+	RUN(test_server_versions);
+	RUN(test_server_expect_and_limits);
+	RUN(test_server_client_leaves);
+}
