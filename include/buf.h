@@ -22,6 +22,8 @@ void buf_add_slow(buf *b, const void *p, size_t n);
 static inline void buf_add(buf *b, const void *p, size_t n)
 {
 	if (b->len + n + 1 <= b->cap) {
+		if (!n)
+			return; /* (p may be NULL) */
 		memcpy(b->data + b->len, p, n);
 		b->len += n;
 		b->data[b->len] = '\0';
