@@ -719,11 +719,13 @@ static int write_some(struct hconn *c)
 			return 0;
 		ssize_t w;
 		if (!c->ssl) {
-			struct iovec iov[2] = { { c->out.data + c->out_off, a }, { c->owned + c->owned_off, b } };
+			struct iovec iov[2];
 			int n = 0;
-			struct iovec *v = a ? iov : iov + 1;
-			n = a && b ? 2 : 1;
-			w = writev(c->fd, v, n);
+			if (a)
+				iov[n++] = (struct iovec){ c->out.data + c->out_off, a };
+			if (b)
+				iov[n++] = (struct iovec){ c->owned + c->owned_off, b };
+			w = writev(c->fd, iov, n);
 		} else {
 			const char *p = a ? c->out.data + c->out_off : c->owned + c->owned_off;
 			size_t n = c->ssl_retry ? c->ssl_retry : (a ? a : b);
