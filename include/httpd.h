@@ -14,8 +14,10 @@
  * After the reply is finished, the completion callback runs once: when its
  * last byte is written, or when the connection is lost before that.
  *
- * No callback ever runs from inside an httpd_* call: a write that fails
- * there closes the connection on the next pass of the loop.
+ * No close callback runs from inside an httpd_* call: a write that fails
+ * there closes the connection on the next pass of the loop. (The one
+ * callback that can: the completion callback of a request whose client
+ * had already gone, run by the call that finishes its reply.)
  *
  * Also here: small helpers shared by both programs (headers, bodies,
  * queries, JSON and Groq-shaped errors). */

@@ -251,6 +251,9 @@ int httpd_parse_head(char *p, size_t n, struct hhead *h, int room, const char **
 			return bad(why, "too many header fields", 431);
 		h->h[h->nh].name = line;
 		h->h[h->nh++].value = v;
+		char first = (char)(*line | 0x20); /* most fields are none of these four */
+		if (first != 'c' && first != 't' && first != 'e')
+			continue;
 		if (strcasecmp(line, "Content-Length") == 0) {
 			if (!*v || strspn(v, "0123456789") != vl || vl > 18)
 				return bad(why, "a malformed Content-Length", 400);
