@@ -19,6 +19,9 @@
  * callback that can: the completion callback of a request whose client
  * had already gone, run by the call that finishes its reply.)
  *
+ * Under TLS, OpenSSL writes to the socket itself: a program serving TLS
+ * ignores SIGPIPE (both programs do), or a client that hangs up kills it.
+ *
  * Also here: small helpers shared by both programs (headers, bodies,
  * queries, JSON and Groq-shaped errors). */
 #ifndef GG_HTTPD_H

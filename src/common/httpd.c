@@ -728,7 +728,8 @@ static int write_some(struct hconn *c)
 				iov[n++] = (struct iovec){ c->out.data + c->out_off, a };
 			if (b)
 				iov[n++] = (struct iovec){ c->owned + c->owned_off, b };
-			w = writev(c->fd, iov, n);
+			struct msghdr mh = { .msg_iov = iov, .msg_iovlen = (size_t)n };
+			w = sendmsg(c->fd, &mh, MSG_NOSIGNAL);
 		} else {
 			const char *p = a ? c->out.data + c->out_off : c->owned + c->owned_off;
 			size_t n = c->ssl_retry ? c->ssl_retry : (a ? a : b);

@@ -2,9 +2,14 @@
  * server on a real loopback socket, driven by its own event loop, with
  * what clients actually send (pipelined requests, chunked bodies, Expect,
  * HTTP/1.0, HEAD, oversized heads and bodies, clients that hang up). */
+#include <errno.h>
 #include <event2/event.h>
 #include <fcntl.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
 #include <netinet/in.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -157,6 +162,14 @@ static void handler(struct hreq *req, void *arg)
 		httpd_chunk(req, "data: 1\n\n", 9);
 		httpd_chunk(req, "data: 2\n\n", 9);
 		httpd_end(req);
+		return;
+	}
+	if (strcmp(path, "/big") == 0) { /* 8 MiB, byte i is 'a' + i % 26 */
+		size_t n = 8u << 20;
+		char *b = xmalloc(n);
+		for (size_t i = 0; i < n; i++)
+			b[i] = (char)('a' + i % 26);
+		httpd_send_owned(req, 200, "text/plain", b, n);
 		return;
 	}
 	if (strcmp(path, "/q") == 0) {
@@ -469,6 +482,133 @@ static void test_server_client_leaves(void)
 	server_down();
 }
 
+/* ---- TLS -------------------------------------------------------------- */
+
+/* a self-signed certificate for 127.0.0.1, made here */
+static SSL_CTX *server_ctx(void)
+{
+	EVP_PKEY *key = EVP_EC_gen("P-256");
+	X509 *x = X509_new();
+	X509_set_version(x, 2);
+	ASN1_INTEGER_set(X509_get_serialNumber(x), 1);
+	X509_gmtime_adj(X509_getm_notBefore(x), 0);
+	X509_gmtime_adj(X509_getm_notAfter(x), 3600);
+	X509_set_pubkey(x, key);
+	X509_NAME *name = X509_get_subject_name(x);
+	X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, (const unsigned char *)"127.0.0.1", -1, -1, 0);
+	X509_set_issuer_name(x, name);
+	X509_sign(x, key, EVP_sha256());
+	SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
+	SSL_CTX_use_certificate(ctx, x);
+	SSL_CTX_use_PrivateKey(ctx, key);
+	X509_free(x);
+	EVP_PKEY_free(key);
+	return ctx;
+}
+
+/* sends req over TLS and reads the answer until `until` appears or the
+ * server closes (5 s at most); slow: reads 1 KiB per turn of the loop, so
+ * the server's socket fills and its writes must wait and be repeated */
+static char *tls_exchange(SSL_CTX *cctx, const char *req, size_t len, const char *until, bool slow, bool *eof)
+{
+	buf b;
+	buf_init(&b);
+	*eof = false;
+	int fd = dial();
+	SSL *ssl = SSL_new(cctx);
+	SSL_set_fd(ssl, fd);
+	SSL_set_connect_state(ssl);
+	size_t sent = 0, total = 0;
+	int64_t end = ms() + 5000;
+	while (ms() < end) {
+		event_base_loop(base, EVLOOP_NONBLOCK);
+		if (sent < len) {
+			int w = SSL_write(ssl, req + sent, (int)(len - sent));
+			if (w > 0)
+				sent += (size_t)w;
+			continue;
+		}
+		char tmp[16384];
+		int r = SSL_read(ssl, tmp, slow ? 1024 : (int)sizeof tmp);
+		if (r > 0) {
+			buf_add(&b, tmp, (size_t)r);
+			if (until && b.len >= strlen(until) && memcmp(b.data + b.len - strlen(until), until, strlen(until)) == 0)
+				break;
+			/* or an answer with a length, whole (its head looked at once) */
+			if (!until && !total && b.len > 4096) {
+				const char *cl = memmem(b.data, 4096, "Content-Length: ", 16), *hend = memmem(b.data, 4096, "\r\n\r\n", 4);
+				total = cl && hend ? (size_t)(hend + 4 - b.data) + strtoul(cl + 16, NULL, 10) : 0;
+			}
+			if (total && b.len >= total)
+				break;
+		} else {
+			int e = SSL_get_error(ssl, r);
+			if (e != SSL_ERROR_WANT_READ && e != SSL_ERROR_WANT_WRITE) {
+				*eof = true;
+				break;
+			}
+		}
+	}
+	SSL_free(ssl);
+	close(fd);
+	return buf_detach(&b);
+}
+
+static void test_server_tls(void)
+{
+	server_up();
+	httpd_set_limits(srv, 1 << 20, 600, 5, NULL, NULL);
+	signal(SIGPIPE, SIG_IGN); /* as the programs do: OpenSSL writes to the socket */
+	SSL_CTX *sctx = server_ctx(), *cctx = SSL_CTX_new(TLS_client_method());
+	httpd_set_tls(srv, sctx);
+	bool eof;
+	/* two pipelined requests, one with a chunked body */
+	const char *two = "POST /c HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n4\r\ntls!\r\n0\r\n\r\n"
+			  "GET /after HTTP/1.1\r\n\r\n";
+	char *r = tls_exchange(cctx, two, strlen(two), "GET /after 0:", false, &eof);
+	bool ok = strstr(r, "POST /c 4:tls!") && strstr(r, "GET /after 0:");
+	if (!ok)
+		printf("# got: %.300s\n", r);
+	free(r);
+	CHECK(ok);
+	/* a 300 KB body comes in many TLS records */
+	buf body;
+	buf_init(&body);
+	buf_addf(&body, "POST /e HTTP/1.1\r\nContent-Length: %d\r\n\r\n", 300000);
+	for (int i = 0; i < 300000; i++)
+		buf_add(&body, "x", 1);
+	r = tls_exchange(cctx, body.data, body.len, "xxxxxxxxxx", false, &eof);
+	ok = strstr(r, "POST /e 300000:xxx") != NULL;
+	buf_free(&body);
+	free(r);
+	CHECK(ok);
+	/* 8 MiB to a client that reads 1 KiB at a time: every byte, in order */
+	const char *big = "GET /big HTTP/1.1\r\n\r\n";
+	int64_t t0 = ms();
+	r = tls_exchange(cctx, big, strlen(big), NULL, true, &eof);
+	printf("# 8 MiB over TLS to a slow reader: %lld ms\n", (long long)(ms() - t0));
+	char *start = strstr(r, "\r\n\r\n");
+	size_t got = start ? strlen(start + 4) : 0;
+	ok = strstr(r, "Content-Length: 8388608\r\n") != NULL;
+	for (size_t i = 0; ok && i < got; i++)
+		ok = start[4 + i] == (char)('a' + i % 26);
+	free(r);
+	CHECK(ok);
+	CHECK_INT(got, 8u << 20);
+	/* plain HTTP on a TLS listener: refused, and the connection ends */
+	int64_t end = ms() + 2000;
+	r = exchange("GET / HTTP/1.1\r\n\r\n", 18, NULL, 0, &eof);
+	ok = eof && !strstr(r, "200 OK");
+	free(r);
+	CHECK(ok);
+	while (httpd_connections(srv) > 0 && ms() < end)
+		event_base_loop(base, EVLOOP_NONBLOCK);
+	CHECK_INT(httpd_connections(srv), 0);
+	server_down();
+	SSL_CTX_free(sctx);
+	SSL_CTX_free(cctx);
+}
+
 void suite_httpd(void)
 {
 	RUN(test_parse_request);
@@ -478,4 +618,5 @@ void suite_httpd(void)
 	RUN(test_server_versions);
 	RUN(test_server_expect_and_limits);
 	RUN(test_server_client_leaves);
+	RUN(test_server_tls);
 }
