@@ -287,11 +287,16 @@ static void reject_simple(struct preq *p, int status, const char *type, const ch
 
 static bool hop_by_hop(const char *name, size_t n)
 {
-	static const char *const h[] = { "connection", "keep-alive", "transfer-encoding", "content-length",
-					 "date", "server", "upgrade", "te", "trailer", "proxy-authenticate",
-					 "proxy-connection", "content-encoding" };
+#define HOP(s) { s, sizeof s - 1 }
+	static const struct {
+		const char *s;
+		size_t n;
+	} h[] = { HOP("connection"), HOP("keep-alive"), HOP("transfer-encoding"), HOP("content-length"),
+		  HOP("date"),	     HOP("server"),	HOP("upgrade"),		  HOP("te"),
+		  HOP("trailer"),    HOP("proxy-authenticate"), HOP("proxy-connection"), HOP("content-encoding") };
+#undef HOP
 	for (size_t i = 0; i < ARRAY_LEN(h); i++)
-		if (strlen(h[i]) == n && strncasecmp(name, h[i], n) == 0)
+		if (h[i].n == n && strncasecmp(name, h[i].s, n) == 0)
 			return true;
 	return false;
 }

@@ -82,6 +82,7 @@ struct utx {
 	enum rstate st;
 	long status;
 	buf head;
+	buf line;             /* the line being parsed (take_line) */
 	int64_t remaining;
 	bool skip_block, chunked, has_length, close_after, head_done, paused, got_bytes, retried, no_body, in_cb,
 		cancelled, eof;
@@ -183,6 +184,7 @@ static void tx_free(struct utx *t)
 		evbuffer_free(t->req);
 	}
 	buf_free(&t->head);
+	buf_free(&t->line);
 	free(t->key);
 	free(t->host);
 	free(t->later);
@@ -300,12 +302,14 @@ static void head_line(struct utx *t, char *line)
 	char *v = colon + 1;
 	while (*v == ' ' || *v == '\t')
 		v++;
-	if (strcasecmp(line, "content-length") == 0) {
-		t->has_length = parse_i64(v, &t->content_length) && t->content_length >= 0;
-	} else if (strcasecmp(line, "transfer-encoding") == 0) {
-		t->chunked = strcasestr(v, "chunked") != NULL;
-	} else if (strcasecmp(line, "connection") == 0 && strcasestr(v, "close")) {
-		t->close_after = true;
+	char first = (char)(*line | 0x20);
+	if (first == 'c' || first == 't') { /* most headers are none of the three */
+		if (strcasecmp(line, "content-length") == 0)
+			t->has_length = parse_i64(v, &t->content_length) && t->content_length >= 0;
+		else if (strcasecmp(line, "transfer-encoding") == 0)
+			t->chunked = strcasestr(v, "chunked") != NULL;
+		else if (strcasecmp(line, "connection") == 0 && strcasestr(v, "close"))
+			t->close_after = true;
 	}
 	buf_adds(&t->head, line);
 	buf_adds(&t->head, ": ");
@@ -316,13 +320,31 @@ static void head_line(struct utx *t, char *line)
 /* Parses what has arrived. Returns false when the transfer is over (done,
  * failed or cancelled from a callback: t is freed), true while it waits
  * for more. */
+/* The next line in `in` (ended by CRLF or LF), moved into t->line
+ * without its end, or NULL while it is incomplete. t->line is reused from
+ * line to line: no allocation per header. */
+static char *take_line(struct utx *t, struct evbuffer *in)
+{
+	size_t eol = 0;
+	struct evbuffer_ptr at = evbuffer_search_eol(in, NULL, &eol, EVBUFFER_EOL_CRLF);
+	if (at.pos < 0)
+		return NULL;
+	size_t n = (size_t)at.pos;
+	buf_reset(&t->line);
+	buf_reserve(&t->line, n + 1);
+	evbuffer_remove(in, t->line.data, n);
+	t->line.len = n;
+	t->line.data[n] = '\0';
+	evbuffer_drain(in, eol);
+	return t->line.data;
+}
+
 static bool process(struct utx *t)
 {
 	struct evbuffer *in = bufferevent_get_input(t->conn->bev);
 	if (evbuffer_get_length(in))
 		t->got_bytes = true;
 	while (!t->paused) {
-		size_t n;
 		char *line;
 		switch (t->st) {
 		case R_STATUS:
@@ -330,7 +352,7 @@ static bool process(struct utx *t)
 		case R_CHUNK_SIZE:
 		case R_CHUNK_END:
 		case R_TRAILERS:
-			line = evbuffer_readln(in, &n, EVBUFFER_EOL_CRLF);
+			line = take_line(t, in);
 			if (!line) {
 				if (evbuffer_get_length(in) > HEAD_MAX) {
 					tx_fail(t, "upstream sent a line longer than %d bytes", HEAD_MAX);
@@ -355,11 +377,9 @@ static bool process(struct utx *t)
 				else
 					http = false;
 			if (!http || code < 100) {
-				free(line);
 				tx_fail(t, "upstream answered something that is not HTTP");
 				return false;
 			}
-			free(line);
 			t->status = code;
 			t->skip_block = code < 200;
 			if (major == 1 && minor == 0)
@@ -372,14 +392,12 @@ static bool process(struct utx *t)
 			if (*line) {
 				if (!t->skip_block)
 					head_line(t, line);
-				free(line);
 				if (t->head.len > HEAD_MAX) {
 					tx_fail(t, "upstream headers over %d bytes", HEAD_MAX);
 					return false;
 				}
 				break;
 			}
-			free(line);
 			if (t->skip_block) { /* 100 Continue and friends */
 				t->st = R_STATUS;
 				break;
@@ -437,7 +455,6 @@ static bool process(struct utx *t)
 			errno = 0;
 			long long sz = strtoll(line, &end, 16);
 			bool bad = end == line || sz < 0 || errno || (*end && *end != ';' && *end != ' ');
-			free(line);
 			if (bad) {
 				tx_fail(t, "upstream sent a malformed chunk");
 				return false;
@@ -447,13 +464,10 @@ static bool process(struct utx *t)
 			break;
 		}
 		case R_CHUNK_END:
-			free(line);
 			t->st = R_CHUNK_SIZE;
 			break;
 		case R_TRAILERS:
-			n = strlen(line);
-			free(line);
-			if (n == 0) {
+			if (!*line) {
 				finish(t, 1, NULL);
 				return false;
 			}
@@ -708,6 +722,7 @@ struct utx *upstream_start(struct upstream *u, const char *method, const char *u
 	}
 	u->active++;
 	buf_init(&t->head);
+	buf_init(&t->line);
 	t->connect_timeout_ms = connect_timeout_ms;
 	t->no_body = strcmp(method, "HEAD") == 0;
 	t->req = evbuffer_new();
