@@ -84,6 +84,7 @@ struct hconn {
 	size_t owned_len, owned_off;
 	struct hreq *req;       /* the request being read or handled */
 	int64_t last_ms;        /* last progress (timeouts) */
+	int64_t head_ms;        /* when the head being read began to arrive */
 	/* chunked request body */
 	enum chstate ch;
 	int64_t ch_left;
@@ -1080,6 +1081,8 @@ static void read_cb(evutil_socket_t fd, short what, void *arg)
 			conn_close(c);
 			return;
 		}
+		if (c->state == C_HEAD && c->in.len == c->in_off)
+			c->head_ms = now_ms(); /* a head begins */
 		c->in.len += (size_t)n;
 		c->in.data[c->in.len] = '\0';
 		c->last_ms = now_ms();
@@ -1217,8 +1220,12 @@ static void sweep_cb(evutil_socket_t fd, short what, void *arg)
 		next = c->next;
 		int64_t idle = now - c->last_ms;
 		bool stalled_write = c->out.len > c->out_off || c->owned;
+		/* a head trickled in a byte at a time makes progress, but must
+		 * still be whole within the limit */
+		bool slow_head = c->state == C_HEAD && c->in.len > c->in_off && now - c->head_ms > limit;
 		if ((c->state == C_LINGER && idle > LINGER_MS) ||
-		    (limit > 0 && idle > limit && (c->state == C_HEAD || c->state == C_BODY || stalled_write)))
+		    (limit > 0 && (slow_head || (idle > limit && (c->state == C_HEAD || c->state == C_BODY ||
+								   stalled_write)))))
 			conn_close(c);
 	}
 }

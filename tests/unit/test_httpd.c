@@ -484,6 +484,27 @@ static void test_server_client_leaves(void)
 		event_base_loop(base, EVLOOP_ONCE);
 	CHECK_INT(httpd_connections(srv), 0);
 	close(fd);
+	/* a head trickled a byte every 200 ms: progress, but not whole within
+	 * the limit (1 s), so dropped all the same */
+	fd = dial();
+	const char *slow = "GET / HTTP/1.1\r\nX-Slow: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+	end = ms() + 4000;
+	int64_t t0 = ms(), next = 0;
+	size_t i = 0;
+	bool dropped = false;
+	while (ms() < end && !dropped) {
+		if (ms() >= next && i < strlen(slow)) {
+			send_all(fd, slow + i++, 1);
+			next = ms() + 200;
+		}
+		event_base_loop(base, EVLOOP_NONBLOCK);
+		dropped = httpd_connections(srv) == 0;
+		struct timespec ts = { 0, 1000000 };
+		nanosleep(&ts, NULL);
+	}
+	printf("# a trickled head dropped after %lld ms (%zu bytes sent)\n", (long long)(ms() - t0), i);
+	CHECK(dropped);
+	close(fd);
 	server_down();
 }
 
