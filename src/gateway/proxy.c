@@ -155,7 +155,13 @@ static void committed(void *arg, bool kept, struct ledger_row *row)
 		if (status >= 400)
 			p->t->rejected_total++;
 	}
-	metrics_request(g->metrics, p->t ? p->t->id : "-", p->model ? p->model : "-", status, row->prompt,
+	/* a model label is one the gateway knows (priced, or allowed for the
+	 * team): any other name a client sends counts as "other", so clients
+	 * cannot grow /metrics with made-up names */
+	const char *mlabel = !p->model					   ? "-"
+			     : config_price(&g->cfg, p->model) || (p->t && team_allows(p->t, p->model)) ? p->model
+											    : "other";
+	metrics_request(g->metrics, p->t ? p->t->id : "-", mlabel, status, row->prompt,
 			row->completion, cost, lat_us);
 	if (reason)
 		metrics_reject(g->metrics, reason);

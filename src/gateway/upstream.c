@@ -195,8 +195,9 @@ static void finish(struct utx *t, int ok, const char *err)
 {
 	const struct utx_cbs *cbs = t->cbs;
 	void *arg = t->arg;
-	char msg[300];
-	snprintf(msg, sizeof msg, "%s", err ? err : "");
+	char msg[300]; /* err may live in t, freed below */
+	if (!ok)
+		snprintf(msg, sizeof msg, "%s", err ? err : "");
 	t->u->active--;
 	if (t->conn) {
 		struct hconn *c = t->conn;

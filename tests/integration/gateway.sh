@@ -248,7 +248,13 @@ check_eq "budget_paused team: 402" 402 "$STATUS"
 check_eq "402 code budget_exceeded" budget_exceeded "$(jq_body .error.code)"
 
 # ---- metrics and logs
+# made-up model names are refused, and do not become metric series
+for i in $(seq 1 30); do chat "$ATOK" "made-up-model-$i-$RANDOM"; echo "$STATUS"; done > "$T/madeup-codes"
+check_eq "30 made-up model names: 403 each" 30 "$(grep -c '^403$' "$T/madeup-codes")"
 M=$(curl -s "http://$GW/metrics")
+printf '%s\n' "$M" > "$T/metrics"
+check_eq "made-up model names are not metric labels" 0 "$(grep -c made-up-model "$T/metrics")"
+check_contains "they count under model=\"other\"" 'groqgate_requests_total{team="alpha",model="other",status="403"} 30' "$M"
 check_contains "metrics: requests by team/model/status" 'groqgate_requests_total{team="alpha",model="llama-3.3-70b-versatile",status="200"}' "$M"
 check_contains "metrics: latency histogram" 'groqgate_request_duration_seconds_bucket{le="+Inf"}' "$M"
 check_contains "metrics: rejections by reason" 'groqgate_rejections_total{reason="rate_limited"}' "$M"
