@@ -1058,13 +1058,20 @@ static void read_cb(evutil_socket_t fd, short what, void *arg)
 				conn_close(c);
 			return;
 		}
-		buf_reserve(&c->in, c->state == C_BODY && c->req && !c->req->h.chunked && c->ch_left > 4096
-					    ? (size_t)c->ch_left
-					    : 4096);
-		size_t room = c->in.cap - c->in.len - 1;
+		/* a body of known length with nothing else waiting is read
+		 * straight into the request (made room for when its head came):
+		 * no copy, and no second buffer of its size */
+		buf *into = &c->in;
+		if (c->state == C_BODY && !c->req->h.chunked && c->in.len == c->in_off && c->ch_left > 0)
+			into = &c->req->body;
+		else
+			buf_reserve(&c->in, 4096);
+		size_t room = into->cap - into->len - 1;
+		if (into != &c->in && room > (size_t)c->ch_left)
+			room = (size_t)c->ch_left;
 		if (room > READ_MAX)
 			room = READ_MAX;
-		ssize_t n = conn_recv(c, c->in.data + c->in.len, room);
+		ssize_t n = conn_recv(c, into->data + into->len, room);
 		if (n == 0) {
 			/* the client is gone (or half-closed: an answer it
 			 * has whole is still written) */
@@ -1083,8 +1090,10 @@ static void read_cb(evutil_socket_t fd, short what, void *arg)
 		}
 		if (c->state == C_HEAD && c->in.len == c->in_off)
 			c->head_ms = now_ms(); /* a head begins */
-		c->in.len += (size_t)n;
-		c->in.data[c->in.len] = '\0';
+		into->len += (size_t)n;
+		into->data[into->len] = '\0';
+		if (into != &c->in)
+			c->ch_left -= n;
 		c->last_ms = now_ms();
 		if (c->state != C_HANDLER)
 			advance(c);
