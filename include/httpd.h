@@ -121,7 +121,7 @@ void httpd_on_close(struct hreq *req, void (*cb)(struct hreq *req, void *arg), v
 /* cb(req, arg) once the finished reply is written (or lost). */
 void httpd_on_complete(struct hreq *req, void (*cb)(struct hreq *req, void *arg), void *arg);
 
-/* ---- the request head parser (pure; exposed for tests and fuzzing) --- */
+/* ---- the request head parser (hparse.c: pure; for tests and fuzzing) - */
 
 struct hfield {
 	char *name, *value;

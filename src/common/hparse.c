@@ -1,0 +1,176 @@
+/* hparse.c — the request head parser of httpd.c: pure (no I/O, no
+ * allocation), so it is unit-tested and fuzzed alone. See httpd.h. */
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "httpd.h"
+#include "util.h"
+
+size_t httpd_head_end(const char *p, size_t n)
+{
+	for (const char *q = p; (q = memchr(q, '\n', n - (size_t)(q - p))) != NULL; q++) {
+		size_t i = (size_t)(q - p) + 1;
+		if (i < n && p[i] == '\n')
+			return i + 1;
+		if (i + 1 < n && p[i] == '\r' && p[i + 1] == '\n')
+			return i + 2;
+	}
+	return 0;
+}
+
+static bool tchar(unsigned char ch)
+{
+	return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+	       (ch && strchr("!#$%&'*+-.^_`|~", ch));
+}
+
+static bool has_token(const char *list, const char *tok)
+{
+	size_t n = strlen(tok);
+	for (const char *p = list; *p;) {
+		p += strspn(p, " \t,");
+		size_t len = strcspn(p, ",");
+		size_t l = len;
+		while (l && (p[l - 1] == ' ' || p[l - 1] == '\t'))
+			l--;
+		if (l == n && strncasecmp(p, tok, n) == 0)
+			return true;
+		p += len;
+	}
+	return false;
+}
+
+static const struct {
+	const char *name;
+	enum hmethod m;
+} methods[] = { { "GET", HM_GET },	   { "POST", HM_POST },	      { "HEAD", HM_HEAD },   { "PUT", HM_PUT },
+		{ "DELETE", HM_DELETE }, { "OPTIONS", HM_OPTIONS }, { "PATCH", HM_PATCH } };
+
+/* splits the next line off *p (up to end), without its CRLF or LF */
+static char *next_line(char **p, char *end)
+{
+	char *s = *p, *nl = memchr(s, '\n', (size_t)(end - s));
+	if (!nl)
+		return NULL;
+	*nl = '\0';
+	if (nl > s && nl[-1] == '\r')
+		nl[-1] = '\0';
+	*p = nl + 1;
+	return s;
+}
+
+static int bad(const char **why, const char *msg, int status)
+{
+	*why = msg;
+	return status;
+}
+
+int httpd_parse_head(char *p, size_t n, struct hhead *h, int room, const char **why)
+{
+	struct hfield *fields = h->h;
+	memset(h, 0, sizeof *h);
+	h->h = fields;
+	h->content_length = -1;
+	char *end = p + n;
+	if (memchr(p, '\0', n))
+		return bad(why, "a NUL byte in the request head", 400);
+	char *line = next_line(&p, end);
+	while (line && !*line) /* blank lines before a request are allowed */
+		line = next_line(&p, end);
+	if (!line)
+		return bad(why, "no request line", 400);
+	char *sp1 = strchr(line, ' '), *sp2 = sp1 ? strchr(sp1 + 1, ' ') : NULL;
+	if (!sp1 || !sp2 || strchr(sp2 + 1, ' '))
+		return bad(why, "the request line is not METHOD TARGET HTTP/1.x", 400);
+	*sp1 = *sp2 = '\0';
+	char *target = sp1 + 1, *version = sp2 + 1;
+	for (const char *m = line; *m; m++)
+		if (!tchar((unsigned char)*m))
+			return bad(why, "a malformed method", 400);
+	if (strncmp(version, "HTTP/", 5) != 0 || version[5] < '0' || version[5] > '9' || version[6] != '.' ||
+	    version[7] < '0' || version[7] > '9' || version[8])
+		return bad(why, "a malformed HTTP version", 400);
+	if (version[5] != '1')
+		return bad(why, "only HTTP/1.0 and HTTP/1.1 are served", 505);
+	h->minor = version[7] - '0';
+	for (const unsigned char *t = (const unsigned char *)target; *t; t++)
+		if (*t <= 0x20 || *t >= 0x7f)
+			return bad(why, "a control, space or non-ASCII byte in the request target", 400);
+	if (strncasecmp(target, "http://", 7) == 0 || strncasecmp(target, "https://", 8) == 0) {
+		char *slash = strchr(strstr(target, "://") + 3, '/');
+		target = slash ? slash : (char *)"/";
+	}
+	if (*target != '/' && strcmp(target, "*") != 0)
+		return bad(why, "the request target must start with '/'", 400);
+	char *q = strchr(target, '?');
+	if (q) {
+		*q = '\0';
+		h->query = q + 1;
+	}
+	char *hash = strchr(h->query ? h->query : target, '#');
+	if (hash)
+		*hash = '\0';
+	h->path = target;
+	h->mname = line;
+	for (size_t i = 0; i < ARRAY_LEN(methods); i++)
+		if (strcmp(line, methods[i].name) == 0)
+			h->method = methods[i].m;
+	if (!h->method)
+		return bad(why, "that method is not served", 405);
+	bool seen_te = false;
+	while ((line = next_line(&p, end)) != NULL && *line) {
+		if (*line == ' ' || *line == '\t')
+			return bad(why, "a folded header line (obsolete line folding)", 400);
+		char *colon = strchr(line, ':');
+		if (!colon || colon == line)
+			return bad(why, "a header line without a name", 400);
+		for (char *c = line; c < colon; c++)
+			if (!tchar((unsigned char)*c))
+				return bad(why, "a malformed header name", 400);
+		*colon = '\0';
+		char *v = colon + 1;
+		v += strspn(v, " \t");
+		size_t vl = strlen(v);
+		while (vl && (v[vl - 1] == ' ' || v[vl - 1] == '\t'))
+			v[--vl] = '\0';
+		for (const char *c = v; *c; c++)
+			if (*c == '\r' || *c == 0x7f)
+				return bad(why, "a control byte in a header value", 400);
+		if (h->nh == room)
+			return bad(why, "too many header fields", 431);
+		h->h[h->nh].name = line;
+		h->h[h->nh++].value = v;
+		char first = (char)(*line | 0x20); /* most fields are none of these four */
+		if (first != 'c' && first != 't' && first != 'e')
+			continue;
+		if (strcasecmp(line, "Content-Length") == 0) {
+			if (!*v || strspn(v, "0123456789") != vl || vl > 18)
+				return bad(why, "a malformed Content-Length", 400);
+			int64_t cl = strtoll(v, NULL, 10);
+			if (h->content_length >= 0 && h->content_length != cl)
+				return bad(why, "two different Content-Length headers", 400);
+			h->content_length = cl;
+		} else if (strcasecmp(line, "Transfer-Encoding") == 0) {
+			if (seen_te || strcasecmp(v, "chunked") != 0)
+				return bad(why, "a Transfer-Encoding other than chunked", 501);
+			seen_te = h->chunked = true;
+		} else if (strcasecmp(line, "Connection") == 0) {
+			h->close |= has_token(v, "close");
+			h->keep_alive |= has_token(v, "keep-alive");
+		} else if (strcasecmp(line, "Expect") == 0) {
+			if (strcasecmp(v, "100-continue") != 0)
+				return bad(why, "an Expect other than 100-continue", 417);
+			h->expect_continue = true;
+		}
+	}
+	if (!line)
+		return bad(why, "the head does not end with a blank line", 400);
+	if (h->chunked && h->content_length >= 0)
+		return bad(why, "both Content-Length and Transfer-Encoding", 400);
+	if (h->chunked && h->minor == 0)
+		return bad(why, "chunked bodies need HTTP/1.1", 400);
+	return 0;
+}
