@@ -15,9 +15,9 @@
  * last byte is written, or when the connection is lost before that.
  *
  * No close callback runs from inside an httpd_* call: a write that fails
- * there closes the connection on the next pass of the loop. (The one
- * callback that can: the completion callback of a request whose client
- * had already gone, run by the call that finishes its reply.)
+ * there closes the connection on the next pass of the loop. The completion
+ * callback can: the call that finishes a reply runs it when the whole
+ * reply is written at once, or when its client had already gone.
  *
  * Under TLS, OpenSSL writes to the socket itself: a program serving TLS
  * ignores SIGPIPE (both programs do), or a client that hangs up kills it.

@@ -496,26 +496,26 @@ void httpd_abort(struct hreq *r)
 
 /* ---- connections -------------------------------------------------------- */
 
+/* turns interest in ev on or off; *added remembers which it is */
+static void want(struct event *ev, bool *added, bool on)
+{
+	if (*added == on)
+		return;
+	*added = on;
+	if (on)
+		event_add(ev, NULL);
+	else
+		event_del(ev);
+}
+
 static void want_write(struct hconn *c, bool on)
 {
-	if (c->writing == on)
-		return;
-	c->writing = on;
-	if (on)
-		event_add(c->wev, NULL);
-	else
-		event_del(c->wev);
+	want(c->wev, &c->writing, on);
 }
 
 static void want_read(struct hconn *c, bool on)
 {
-	if (c->reading == on)
-		return;
-	c->reading = on;
-	if (on)
-		event_add(c->rev, NULL);
-	else
-		event_del(c->rev);
+	want(c->rev, &c->reading, on);
 }
 
 /* SSL_read/SSL_write results as read/write's: -1 with EAGAIN to wait */
