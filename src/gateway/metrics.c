@@ -63,19 +63,8 @@ static int64_t *counter(strmap *s, const char *k)
 void metrics_request(struct metrics *m, const char *team, const char *model, int status, int64_t prompt,
 		     int64_t completion, int64_t cost, int64_t latency_us)
 {
-	char key[512]; /* "team\tmodel\tstatus", without printf: once per request */
-	size_t tl = strnlen(team, 200), ml = strnlen(model, 200);
-	memcpy(key, team, tl);
-	key[tl] = '\t';
-	memcpy(key + tl + 1, model, ml);
-	key[tl + 1 + ml] = '\t';
-	char *d = key + tl + ml + 2, digits[12];
-	int nd = 0;
-	for (unsigned v = (unsigned)status; nd == 0 || v; v /= 10)
-		digits[nd++] = (char)('0' + v % 10);
-	while (nd)
-		*d++ = digits[--nd];
-	*d = '\0';
+	char key[512];
+	snprintf(key, sizeof key, "%s\t%s\t%d", team, model, status);
 	struct series *s = strmap_get(m->req, key);
 	if (!s) {
 		s = xcalloc(1, sizeof *s);
