@@ -57,6 +57,9 @@ struct httpd *httpd_new(struct event_base *base, httpd_cb cb, void *arg);
  * ("limits.max_body_bytes"); may be NULL. Defaults: 1 MiB, 8 KiB, 60 s. */
 void httpd_set_limits(struct httpd *s, size_t max_body, size_t max_head, int timeout_s, const char *knob_body,
 		      const char *knob_head);
+/* Requests whose path starts with prefix (kept by the caller) may carry
+ * bodies up to max_body instead (audio uploads); knob names the setting. */
+void httpd_set_prefix_body_limit(struct httpd *s, const char *prefix, size_t max_body, const char *knob);
 /* Serves TLS on every listener with ctx (the caller keeps it alive). */
 void httpd_set_tls(struct httpd *s, struct ssl_ctx_st *ctx);
 /* Content-Type of replies that set none ("application/json"). */

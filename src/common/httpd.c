@@ -55,6 +55,8 @@ struct httpd {
 	size_t max_body, max_head;
 	int timeout_s;
 	const char *knob_body, *knob_head;
+	const char *prefix, *knob_prefix; /* paths under prefix take up to max_prefix */
+	size_t max_prefix;
 	const char *default_type;
 	SSL_CTX *ssl;
 	int lfd[MAX_LISTEN];
@@ -677,11 +679,24 @@ static void refusef(struct hconn *c, int status, const char *code, const char *f
 	free(m);
 }
 
+static bool under_prefix(const struct hconn *c)
+{
+	const struct httpd *s = c->s;
+	return s->prefix && c->req && c->req->h.path && strncmp(c->req->h.path, s->prefix, strlen(s->prefix)) == 0;
+}
+
+/* the largest body this request may have */
+static size_t body_max(const struct hconn *c)
+{
+	return under_prefix(c) ? c->s->max_prefix : c->s->max_body;
+}
+
 static void too_large(struct hconn *c)
 {
 	struct httpd *s = c->s;
+	const char *knob = under_prefix(c) ? s->knob_prefix : s->knob_body;
 	refusef(c, 413, "request_too_large", "The request body is larger than this server accepts (%zu bytes%s%s).",
-		s->max_body, s->knob_body ? ", " : "", s->knob_body ? s->knob_body : "");
+		body_max(c), knob ? ", " : "", knob ? knob : "");
 }
 
 static void head_too_large(struct hconn *c)
@@ -695,7 +710,6 @@ static void head_too_large(struct hconn *c)
 /* the head is complete in in[in_off, in_off+n): a request, or a refusal */
 static bool start_request(struct hconn *c, size_t n)
 {
-	struct httpd *s = c->s;
 	struct hreq *r = xcalloc(1, sizeof *r);
 	/* one block: the head's bytes, then (aligned) its fields */
 	size_t at = (n + 1 + 15) & ~(size_t)15;
@@ -720,7 +734,7 @@ static bool start_request(struct hconn *c, size_t n)
 	r->http10 = r->h.minor == 0;
 	r->head_only = r->h.method == HM_HEAD;
 	r->close = r->h.close || (r->http10 && !r->h.keep_alive);
-	if (r->h.content_length > (int64_t)s->max_body) {
+	if (r->h.content_length > (int64_t)body_max(c)) {
 		too_large(c);
 		return false;
 	}
@@ -756,7 +770,7 @@ static int read_body(struct hconn *c)
 		size_t avail = c->in.len - c->in_off;
 		if (c->ch == CH_DATA) {
 			size_t take = (size_t)c->ch_left < avail ? (size_t)c->ch_left : avail;
-			if (r->body.len + take > s->max_body) {
+			if (r->body.len + take > body_max(c)) {
 				too_large(c);
 				return -1;
 			}
@@ -788,7 +802,7 @@ static int read_body(struct hconn *c)
 			size_t i = 0;
 			for (; i < content && hexval(p[i]) >= 0; i++) {
 				size = size * 16 + hexval(p[i]);
-				if (size > (int64_t)s->max_body) {
+				if (size > (int64_t)body_max(c)) {
 					too_large(c);
 					return -1;
 				}
@@ -1094,6 +1108,13 @@ void httpd_set_limits(struct httpd *s, size_t max_body, size_t max_head, int tim
 	s->timeout_s = timeout_s;
 	s->knob_body = knob_body;
 	s->knob_head = knob_head;
+}
+
+void httpd_set_prefix_body_limit(struct httpd *s, const char *prefix, size_t max_body, const char *knob)
+{
+	s->prefix = prefix;
+	s->max_prefix = max_body;
+	s->knob_prefix = knob;
 }
 
 void httpd_set_tls(struct httpd *s, struct ssl_ctx_st *ctx)

@@ -17,6 +17,7 @@
 #include "conf.h"
 #include "gotime.h"
 #include "httpd.h"
+#include "mime.h"
 #include "secret.h"
 #include "util.h"
 
@@ -32,6 +33,7 @@ struct keystat {
 	char fp[48];
 	int64_t requests, completions, streams, streams_cut, errors;
 	int64_t prompt_tokens, completion_tokens;
+	int64_t audio_seconds, characters; /* billed: speech to text, text to speech */
 };
 
 struct faults {
@@ -42,6 +44,9 @@ struct faults {
 	bool hang;             /* accept and never answer */
 	int64_t rate_limit;    /* answer the next N requests 429; -1 until cleared */
 	int64_t chunk_delay_ms;
+	int64_t stall_after;   /* streams stop sending (connection kept) after this many chunks; -1 off */
+	int64_t report_prompt_tokens; /* usage reports this many prompt tokens (a hostile upstream); 0 off */
+	int64_t cached_tokens; /* of the prompt, reported as read from the cache */
 };
 
 static struct {
@@ -73,6 +78,9 @@ static const char *const default_models[][3] = {
 	{ "qwen/qwen3-32b", "Alibaba Cloud", "131072" },
 	{ "meta-llama/llama-4-scout-17b-16e-instruct", "Meta", "131072" },
 	{ "whisper-large-v3-turbo", "OpenAI", "448" },
+	{ "whisper-large-v3", "OpenAI", "448" },
+	{ "canopylabs/orpheus-v1-english", "Canopy Labs", "4000" },
+	{ "nomic-embed-text-v1_5", "Nomic", "8192" },
 };
 
 static const char *const words[] = {
@@ -198,18 +206,24 @@ static double rnd01(void)
 /* ---- per-request state ------------------------------------------- */
 
 enum { ST_DELAY, ST_STREAM };
+enum { K_MODELS, K_CHAT, K_RESPONSES, K_EMBED, K_AUDIO, K_SPEECH };
 
 struct freq {
 	struct hreq *req;    /* NULL once answered or once its client left */
 	struct event *timer;
 	int key;
-	int kind;            /* 0 models, 1 chat */
+	int kind;            /* K_* */
 	json_t *body;
 	char id[64], xid[40];
 	char *model;
 	int64_t prompt_tokens, n_tokens, sent;
 	bool stream, include_usage, length_cut, stream_started;
-	int64_t cut_after;
+	int64_t cut_after, stall_after;
+	struct mform form;   /* audio: the form (points into raw) */
+	char *raw;
+	size_t raw_len;
+	char *fmt;           /* audio: response_format */
+	bool translate;
 };
 
 static void freq_free(struct freq *fr)
@@ -220,6 +234,9 @@ static void freq_free(struct freq *fr)
 		event_free(fr->timer);
 	json_decref(fr->body);
 	free(fr->model);
+	mform_free(&fr->form);
+	free(fr->raw);
+	free(fr->fmt);
 	free(fr);
 	G.inflight--;
 }
@@ -293,13 +310,62 @@ static int64_t prompt_tokens_of(json_t *messages)
 	return n;
 }
 
+/* the prompt tokens a usage reports (a hostile upstream reports more) */
+static int64_t reported_prompt(int64_t p)
+{
+	return G.f.report_prompt_tokens > 0 ? G.f.report_prompt_tokens : p;
+}
+
+static int64_t cached_of(int64_t p)
+{
+	return G.f.cached_tokens < p ? G.f.cached_tokens : p;
+}
+
 static json_t *usage_json(int64_t p, int64_t c)
 {
 	double qt = 0.011, pt = (double)p * 0.00002, ct = (double)c * 0.0008;
-	return json_pack("{s:f,s:I,s:f,s:I,s:f,s:I,s:f}", "queue_time", qt, "prompt_tokens",
-			 (json_int_t)p, "prompt_time", pt, "completion_tokens", (json_int_t)c,
-			 "completion_time", ct, "total_tokens", (json_int_t)(p + c), "total_time",
-			 pt + ct);
+	p = reported_prompt(p);
+	json_t *u = json_pack("{s:f,s:I,s:f,s:I,s:f,s:I,s:f}", "queue_time", qt, "prompt_tokens",
+			      (json_int_t)p, "prompt_time", pt, "completion_tokens", (json_int_t)c,
+			      "completion_time", ct, "total_tokens", (json_int_t)(p + c), "total_time",
+			      pt + ct);
+	if (G.f.cached_tokens > 0)
+		json_object_set_new(u, "prompt_tokens_details", json_pack("{s:I}", "cached_tokens", (json_int_t)cached_of(p)));
+	return u;
+}
+
+/* the Responses API's usage object */
+static json_t *rusage_json(int64_t p, int64_t c)
+{
+	p = reported_prompt(p);
+	return json_pack("{s:I,s:{s:I},s:I,s:{s:i},s:I}", "input_tokens", (json_int_t)p, "input_tokens_details",
+			 "cached_tokens", (json_int_t)cached_of(p), "output_tokens", (json_int_t)c,
+			 "output_tokens_details", "reasoning_tokens", 0, "total_tokens", (json_int_t)(p + c));
+}
+
+static char *words_text(int64_t n)
+{
+	buf t;
+	buf_init(&t);
+	for (int64_t i = 0; i < n; i++)
+		buf_addf(&t, "%s%s", i ? " " : "", words[i % ARRAY_LEN(words)]);
+	return t.data ? buf_detach(&t) : xstrdup("");
+}
+
+/* a Responses API response object */
+static json_t *response_obj(struct freq *fr, const char *status, bool with_output)
+{
+	char *text = words_text(with_output ? fr->n_tokens : 0);
+	json_t *out = json_array();
+	if (with_output)
+		json_array_append_new(out, json_pack("{s:s,s:s,s:s,s:s,s:[{s:s,s:s,s:[]}]}", "type", "message", "id",
+						     "msg_fake", "status", "completed", "role", "assistant", "content",
+						     "type", "output_text", "text", text, "annotations"));
+	json_t *r = json_pack("{s:s,s:s,s:I,s:s,s:s,s:o}", "id", fr->id, "object", "response", "created_at",
+			      (json_int_t)(wall_ms() / 1000), "status", status, "model", fr->model, "output", out);
+	json_object_set_new(r, "usage", with_output ? rusage_json(fr->prompt_tokens, fr->n_tokens) : json_null());
+	free(text);
+	return r;
 }
 
 static json_t *chunk_base(struct freq *fr)
@@ -315,6 +381,18 @@ static void send_event(struct freq *fr, json_t *j)
 	json_decref(j);
 	char *ev = xasprintf("data: %s\n\n", s);
 	free(s);
+	httpd_chunk(fr->req, ev, strlen(ev));
+	free(ev);
+}
+
+/* a Responses stream's event: "event: TYPE" and its data */
+static void send_revent(struct freq *fr, const char *type, json_t *j)
+{
+	json_object_set_new(j, "type", json_string(type));
+	char *d = json_dumps(j, JSON_COMPACT | JSON_REAL_PRECISION(9));
+	json_decref(j);
+	char *ev = xasprintf("event: %s\ndata: %s\n\n", type, d);
+	free(d);
 	httpd_chunk(fr->req, ev, strlen(ev));
 	free(ev);
 }
@@ -341,12 +419,18 @@ static void stream_step(evutil_socket_t fd, short what, void *arg)
 		httpd_set_header(fr->req, "Content-Type", "text/event-stream");
 		httpd_set_header(fr->req, "Cache-Control", "no-cache");
 		httpd_start(fr->req, 200);
-		json_t *c = chunk_base(fr);
-		json_object_set_new(c, "choices",
-				    json_pack("[{s:i,s:{s:s,s:s},s:n,s:n}]", "index", 0, "delta", "role",
-					      "assistant", "content", "", "logprobs", "finish_reason"));
-		json_object_set_new(c, "x_groq", json_pack("{s:s}", "id", fr->xid));
-		send_event(fr, c);
+		if (fr->kind == K_RESPONSES) {
+			send_revent(fr, "response.created", json_pack("{s:o}", "response", response_obj(fr, "in_progress", false)));
+		} else {
+			json_t *c = chunk_base(fr);
+			json_object_set_new(c, "choices",
+					    json_pack("[{s:i,s:{s:s,s:s},s:n,s:n}]", "index", 0, "delta", "role",
+						      "assistant", "content", "", "logprobs", "finish_reason"));
+			json_object_set_new(c, "x_groq", json_pack("{s:s}", "id", fr->xid));
+			send_event(fr, c);
+		}
+	} else if (fr->stall_after >= 0 && fr->sent >= fr->stall_after) {
+		return; /* silent, the connection kept open: freed when the client gives up */
 	} else if (fr->sent < fr->n_tokens) {
 		if (fr->cut_after >= 0 && fr->sent >= fr->cut_after) {
 			/* cut the stream mid-way: drop the connection without an end */
@@ -359,12 +443,26 @@ static void stream_step(evutil_socket_t fd, short what, void *arg)
 		}
 		char w[32];
 		snprintf(w, sizeof w, "%s%s", fr->sent ? " " : "", words[fr->sent % ARRAY_LEN(words)]);
-		json_t *c = chunk_base(fr);
-		json_object_set_new(c, "choices",
-				    json_pack("[{s:i,s:{s:s},s:n,s:n}]", "index", 0, "delta", "content", w,
-					      "logprobs", "finish_reason"));
-		send_event(fr, c);
+		if (fr->kind == K_RESPONSES) {
+			send_revent(fr, "response.output_text.delta",
+				    json_pack("{s:s,s:i,s:i,s:s}", "item_id", "msg_fake", "output_index", 0, "content_index", 0,
+					      "delta", w));
+		} else {
+			json_t *c = chunk_base(fr);
+			json_object_set_new(c, "choices",
+					    json_pack("[{s:i,s:{s:s},s:n,s:n}]", "index", 0, "delta", "content", w,
+						      "logprobs", "finish_reason"));
+			send_event(fr, c);
+		}
 		fr->sent++;
+	} else if (fr->kind == K_RESPONSES) {
+		/* a Responses stream ends with response.completed: no [DONE] */
+		send_revent(fr, "response.completed", json_pack("{s:o}", "response", response_obj(fr, "completed", true)));
+		account_done(fr);
+		fr->stream_started = false;
+		httpd_end(final(fr));
+		freq_free(fr);
+		return;
 	} else {
 		json_t *c = chunk_base(fr);
 		json_object_set_new(c, "choices",
@@ -432,12 +530,126 @@ static void models_answer(struct freq *fr)
 	freq_free(fr);
 }
 
+static void responses_answer(struct freq *fr)
+{
+	if (fr->stream) {
+		fr->timer = evtimer_new(G.base, stream_step, fr);
+		stream_step(-1, 0, fr);
+		return;
+	}
+	account_done(fr);
+	add_limit_headers(fr->req);
+	httpd_set_header(fr->req, "x-request-id", fr->xid);
+	httpd_send_json(final(fr), 200, response_obj(fr, "completed", true));
+	freq_free(fr);
+}
+
+static void embed_answer(struct freq *fr)
+{
+	json_t *input = json_object_get(fr->body, "input");
+	size_t n = json_is_array(input) ? json_array_size(input) : 1;
+	json_t *data = json_array();
+	for (size_t i = 0; i < n; i++)
+		json_array_append_new(data, json_pack("{s:s,s:I,s:[f,f,f,f]}", "object", "embedding", "index",
+						      (json_int_t)i, "embedding", 0.125, -0.5, 0.25, (double)i));
+	fr->n_tokens = 0;
+	account_done(fr);
+	int64_t p = reported_prompt(fr->prompt_tokens);
+	add_limit_headers(fr->req);
+	httpd_set_header(fr->req, "x-request-id", fr->xid);
+	httpd_send_json(final(fr), 200,
+			json_pack("{s:s,s:o,s:s,s:{s:I,s:I}}", "object", "list", "data", data, "model", fr->model, "usage",
+				  "prompt_tokens", (json_int_t)p, "total_tokens", (json_int_t)p));
+	freq_free(fr);
+}
+
+/* seconds of audio in a file: a WAV's header says; anything else counts
+ * as 128 kbit/s */
+static double audio_duration(const char *d, size_t n)
+{
+	if (n >= 44 && memcmp(d, "RIFF", 4) == 0 && memcmp(d + 8, "WAVE", 4) == 0) {
+		uint32_t rate;
+		memcpy(&rate, d + 28, 4); /* byte rate, little-endian on every machine here */
+		if (rate > 0)
+			return (double)(n - 44) / rate;
+	}
+	return (double)n / 16000.0;
+}
+
+static void audio_answer(struct freq *fr)
+{
+	int nfile;
+	const struct mpart *file = mform_get(&fr->form, "file", &nfile);
+	double d = audio_duration(file->data, file->len);
+	static const char text[] = "Fast language models matter because latency shapes what people build.";
+	int64_t billed = (int64_t)ceil(d);
+	G.stats[fr->key].audio_seconds += billed < 10 ? 10 : billed; /* Groq bills at least 10 s */
+	G.stats[fr->key].completions++;
+	add_limit_headers(fr->req);
+	httpd_set_header(fr->req, "x-request-id", fr->xid);
+	struct hreq *req = final(fr);
+	if (strcmp(fr->fmt, "text") == 0) {
+		httpd_send(req, 200, "text/plain; charset=utf-8", text, sizeof text - 1);
+	} else if (strcmp(fr->fmt, "verbose_json") == 0) {
+		httpd_send_json(req, 200,
+				json_pack("{s:s,s:s,s:f,s:s,s:[{s:i,s:f,s:f,s:s}],s:{s:s}}", "task",
+					  fr->translate ? "translate" : "transcribe", "language", "English", "duration", d,
+					  "text", text, "segments", "id", 0, "start", 0.0, "end", d, "text", text, "x_groq",
+					  "id", fr->xid));
+	} else {
+		httpd_send_json(req, 200, json_pack("{s:s,s:{s:s}}", "text", text, "x_groq", "id", fr->xid));
+	}
+	freq_free(fr);
+}
+
+static void speech_answer(struct freq *fr)
+{
+	const char *in = json_string_value(json_object_get(fr->body, "input"));
+	int64_t chars = 0;
+	for (const char *q = in; *q; q++)
+		chars += ((unsigned char)*q & 0xc0) != 0x80;
+	G.stats[fr->key].characters += chars;
+	G.stats[fr->key].completions++;
+	/* a WAV of silence, 60 ms a character at 24 kHz, 16-bit mono */
+	uint32_t rate = 24000, data = (uint32_t)(chars * 24000 * 2 * 60 / 1000);
+	size_t n = 44 + data;
+	char *w = xcalloc(1, n);
+	uint32_t v;
+	uint16_t h;
+	memcpy(w, "RIFF", 4);
+	v = (uint32_t)(n - 8);
+	memcpy(w + 4, &v, 4);
+	memcpy(w + 8, "WAVEfmt ", 8);
+	v = 16;
+	memcpy(w + 16, &v, 4);
+	h = 1;
+	memcpy(w + 20, &h, 2);
+	memcpy(w + 22, &h, 2);
+	memcpy(w + 24, &rate, 4);
+	v = rate * 2;
+	memcpy(w + 28, &v, 4);
+	h = 2;
+	memcpy(w + 32, &h, 2);
+	h = 16;
+	memcpy(w + 34, &h, 2);
+	memcpy(w + 36, "data", 4);
+	memcpy(w + 40, &data, 4);
+	add_limit_headers(fr->req);
+	httpd_set_header(fr->req, "x-request-id", fr->xid);
+	httpd_send_owned(final(fr), 200, "audio/wav", w, n);
+	freq_free(fr);
+}
+
 static void answer(struct freq *fr)
 {
-	if (fr->kind == 0)
-		models_answer(fr);
-	else
-		chat_answer(fr);
+	switch (fr->kind) {
+	case K_MODELS: models_answer(fr); break;
+	case K_CHAT: chat_answer(fr); break;
+	case K_RESPONSES: responses_answer(fr); break;
+	case K_EMBED: embed_answer(fr); break;
+	case K_AUDIO: audio_answer(fr); break;
+	case K_SPEECH: speech_answer(fr); break;
+	}
 }
 
 static void delay_done(evutil_socket_t fd, short what, void *arg)
@@ -550,6 +762,7 @@ static void handle_chat(struct freq *fr)
 	json_t *so = json_object_get(j, "stream_options");
 	fr->include_usage = json_is_true(json_object_get(so, "include_usage"));
 	fr->cut_after = G.f.cut_after;
+	fr->stall_after = G.f.stall_after;
 	snprintf(fr->id, sizeof fr->id, "chatcmpl-%s", fr->xid + 4);
 
 	/* the organisation's limits, as Groq counts them */
@@ -591,6 +804,124 @@ static void handle_chat(struct freq *fr)
 	schedule(fr);
 }
 
+/* ---- the other generating routes ----------------------------------- */
+
+/* fr's JSON body with a known model, or answered 400/404 (false) */
+static bool json_with_model(struct freq *fr)
+{
+	size_t len;
+	char *body = httpd_body(fr->req, &len);
+	json_t *j = json_loadb(body, len, 0, NULL);
+	free(body);
+	const char *mid = json_string_value(json_object_get(j, "model"));
+	if (!json_is_object(j) || !mid) {
+		json_decref(j);
+		send_error(fr, 400, json_is_object(j) ? "'model' : property 'model' is missing"
+						      : "We could not parse the JSON body of your request.",
+			   "invalid_request_error", NULL);
+		freq_free(fr);
+		return false;
+	}
+	fr->body = j;
+	if (!model_find(mid)) {
+		char *m = xasprintf("The model `%s` does not exist or you do not have access to it.", mid);
+		send_error(fr, 404, m, "invalid_request_error", "model_not_found");
+		free(m);
+		freq_free(fr);
+		return false;
+	}
+	fr->model = xstrdup(mid);
+	return true;
+}
+
+/* tokens of a Responses input or an embeddings input: a string, or items
+ * (strings, or objects with content) */
+static int64_t input_tokens_of(json_t *input)
+{
+	if (json_is_string(input))
+		return 3 + ((int64_t)json_string_length(input) + 3) / 4;
+	int64_t n = 3;
+	size_t i;
+	json_t *it;
+	json_array_foreach(input, i, it)
+		n += 4 + ((json_is_string(it) ? (int64_t)json_string_length(it) : text_bytes(json_object_get(it, "content"))) + 3) / 4;
+	return n;
+}
+
+static void handle_responses(struct freq *fr)
+{
+	if (!json_with_model(fr))
+		return;
+	json_t *cap = json_object_get(fr->body, "max_output_tokens");
+	fr->prompt_tokens = input_tokens_of(json_object_get(fr->body, "input"));
+	fr->n_tokens = G.completion_tokens;
+	if (json_is_integer(cap) && json_integer_value(cap) < fr->n_tokens)
+		fr->n_tokens = json_integer_value(cap);
+	fr->stream = json_is_true(json_object_get(fr->body, "stream"));
+	fr->cut_after = G.f.cut_after;
+	fr->stall_after = G.f.stall_after;
+	snprintf(fr->id, sizeof fr->id, "resp_%s", fr->xid + 4);
+	G.rpd_used++;
+	schedule(fr);
+}
+
+static void handle_embed(struct freq *fr)
+{
+	if (!json_with_model(fr))
+		return;
+	fr->prompt_tokens = input_tokens_of(json_object_get(fr->body, "input"));
+	G.rpd_used++;
+	schedule(fr);
+}
+
+static void handle_speech(struct freq *fr)
+{
+	if (!json_with_model(fr))
+		return;
+	if (!json_is_string(json_object_get(fr->body, "input"))) {
+		send_error(fr, 400, "'input' : property 'input' is missing", "invalid_request_error", NULL);
+		freq_free(fr);
+		return;
+	}
+	G.rpd_used++;
+	schedule(fr);
+}
+
+static void handle_audio(struct freq *fr, bool translate)
+{
+	struct mediatype mt;
+	char why[160];
+	fr->translate = translate;
+	fr->raw = httpd_body(fr->req, &fr->raw_len);
+	int nm, nfile, nf;
+	if (mediatype_parse(httpd_header(fr->req, "Content-Type"), &mt, why, sizeof why) != 0 ||
+	    strcmp(mt.type, "multipart/form-data") != 0 ||
+	    mform_parse(fr->raw, fr->raw_len, mt.boundary, &fr->form, why, sizeof why) != 0) {
+		send_error(fr, 400, "request Content-Type isn't multipart/form-data", "invalid_request_error", NULL);
+		freq_free(fr);
+		return;
+	}
+	const struct mpart *m = mform_get(&fr->form, "model", &nm), *f = mform_get(&fr->form, "file", &nfile),
+			   *fmt = mform_get(&fr->form, "response_format", &nf);
+	if (!m || !f) {
+		send_error(fr, 400, !m ? "'model' : property 'model' is missing" : "'file' : property 'file' is missing",
+			   "invalid_request_error", NULL);
+		freq_free(fr);
+		return;
+	}
+	fr->model = xstrndup(m->data, m->len);
+	fr->fmt = fmt ? xstrndup(fmt->data, fmt->len) : xstrdup("json");
+	if (!model_find(fr->model) || !str_starts(fr->model, "whisper")) {
+		char *msg = xasprintf("The model `%s` does not exist or you do not have access to it.", fr->model);
+		send_error(fr, 404, msg, "invalid_request_error", "model_not_found");
+		free(msg);
+		freq_free(fr);
+		return;
+	}
+	G.rpd_used++;
+	schedule(fr);
+}
+
 /* ---- control endpoints ------------------------------------------ */
 
 static json_t *faults_json(void)
@@ -603,12 +934,13 @@ static json_t *faults_json(void)
 
 static json_t *stat_json(const struct keystat *s)
 {
-	return json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "requests", (json_int_t)s->requests,
+	return json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "requests", (json_int_t)s->requests,
 			 "completions", (json_int_t)s->completions, "streams", (json_int_t)s->streams,
 			 "streams_cut", (json_int_t)s->streams_cut, "errors", (json_int_t)s->errors,
 			 "prompt_tokens", (json_int_t)s->prompt_tokens, "completion_tokens",
 			 (json_int_t)s->completion_tokens, "total_tokens",
-			 (json_int_t)(s->prompt_tokens + s->completion_tokens));
+			 (json_int_t)(s->prompt_tokens + s->completion_tokens), "audio_seconds",
+			 (json_int_t)s->audio_seconds, "characters", (json_int_t)s->characters);
 }
 
 static void handle_control(struct hreq *req, const char *path)
@@ -646,6 +978,12 @@ static void handle_control(struct hreq *req, const char *path)
 					G.f.rate_limit = json_is_true(v) ? -1 : 0;
 				else if (strcmp(k, "chunk_delay_ms") == 0 && json_is_integer(v))
 					G.f.chunk_delay_ms = json_integer_value(v);
+				else if (strcmp(k, "stall_stream_after") == 0 && json_is_integer(v))
+					G.f.stall_after = json_integer_value(v);
+				else if (strcmp(k, "report_prompt_tokens") == 0 && json_is_integer(v))
+					G.f.report_prompt_tokens = json_integer_value(v);
+				else if (strcmp(k, "cached_tokens") == 0 && json_is_integer(v))
+					G.f.cached_tokens = json_integer_value(v);
 				else {
 					char *m = xasprintf("unknown fault or wrong type: %s", k);
 					httpd_send_json(req, 400, json_pack("{s:s}", "error", m));
@@ -682,6 +1020,8 @@ static void handle_control(struct hreq *req, const char *path)
 			tot.errors += s->errors;
 			tot.prompt_tokens += s->prompt_tokens;
 			tot.completion_tokens += s->completion_tokens;
+			tot.audio_seconds += s->audio_seconds;
+			tot.characters += s->characters;
 		}
 		httpd_send_json(req, 200, json_pack("{s:o,s:o,s:I,s:I,s:I}", "keys", keys, "total",
 						    stat_json(&tot), "inflight", (json_int_t)G.inflight,
@@ -710,14 +1050,31 @@ static void handle(struct hreq *req, void *arg)
 	G.stats[key].requests++;
 	enum hmethod cmd = httpd_method(req);
 	if (strcmp(path, "/openai/v1/models") == 0 && cmd == HM_GET) {
-		fr->kind = 0;
+		fr->kind = K_MODELS;
 		if (G.f.hang)
 			return;
 		schedule(fr);
 	} else if (strcmp(path, "/openai/v1/chat/completions") == 0 && cmd == HM_POST) {
-		fr->kind = 1;
+		fr->kind = K_CHAT;
 		if (!apply_faults(fr))
 			handle_chat(fr);
+	} else if (strcmp(path, "/openai/v1/responses") == 0 && cmd == HM_POST) {
+		fr->kind = K_RESPONSES;
+		if (!apply_faults(fr))
+			handle_responses(fr);
+	} else if (strcmp(path, "/openai/v1/embeddings") == 0 && cmd == HM_POST) {
+		fr->kind = K_EMBED;
+		if (!apply_faults(fr))
+			handle_embed(fr);
+	} else if ((strcmp(path, "/openai/v1/audio/transcriptions") == 0 ||
+		    strcmp(path, "/openai/v1/audio/translations") == 0) && cmd == HM_POST) {
+		fr->kind = K_AUDIO;
+		if (!apply_faults(fr))
+			handle_audio(fr, strstr(path, "translations") != NULL);
+	} else if (strcmp(path, "/openai/v1/audio/speech") == 0 && cmd == HM_POST) {
+		fr->kind = K_SPEECH;
+		if (!apply_faults(fr))
+			handle_speech(fr);
 	} else {
 		char *m = xasprintf("Unknown request URL: %s %s. Please check the URL for typos, or see the docs at https://console.groq.com/docs/",
 				    httpd_method_name(req), path);
@@ -808,7 +1165,7 @@ int main(int argc, char **argv)
 	G.completion_tokens = 20;
 	G.rpd_limit = 14400;
 	G.tpm_limit = 18000;
-	G.f_default = (struct faults){ .error_status = 500, .cut_after = -1, .chunk_delay_ms = 20 };
+	G.f_default = (struct faults){ .error_status = 500, .cut_after = -1, .stall_after = -1, .chunk_delay_ms = 20 };
 	G.rng = 0x2545F4914F6CDD1Dull;
 	for (size_t i = 0; i < ARRAY_LEN(default_models); i++)
 		G.models[G.nmodels++] = (struct model){ xstrdup(default_models[i][0]), xstrdup(default_models[i][1]),

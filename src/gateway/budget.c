@@ -5,19 +5,9 @@
  * month; at 100 % a team with auto_pause becomes budget_paused. */
 #include "gateway.h"
 
-#include <math.h>
 #include <stdlib.h>
 
 #include "util.h"
-
-int64_t cost_nusd(const struct price *p, int64_t in_tokens, int64_t out_tokens)
-{
-	if (!p)
-		return 0;
-	/* USD per million tokens = nusd per thousand tokens */
-	double c = (double)in_tokens * p->in_per_mtok * 1000.0 + (double)out_tokens * p->out_per_mtok * 1000.0;
-	return (int64_t)ceil(c - 1e-6);
-}
 
 static void set_state(struct gateway *g, struct team *t, enum team_state st, const char *reason)
 {
@@ -105,7 +95,7 @@ void budget_check(struct gateway *g, struct team *t)
 	struct registry *r = &g->reg;
 	char a[32], b[32];
 	while (t->alerted < t->nthresholds && t->budget_nusd > 0 &&
-	       t->spend_nusd * 100 >= (int64_t)t->thresholds[t->alerted] * t->budget_nusd) {
+	       money_reached(t->spend_nusd, t->budget_nusd, t->thresholds[t->alerted])) {
 		usd2(a, sizeof a, t->spend_nusd);
 		usd2(b, sizeof b, t->budget_nusd);
 		char *m = xasprintf("Team '%s' crossed %d%% of its monthly budget (%s of %s).", t->id,
@@ -126,7 +116,7 @@ void budget_check(struct gateway *g, struct team *t)
 	}
 	int64_t ob = g->cfg.org_budget_nusd;
 	while (ob > 0 && r->org_alerted < g->cfg.n_org_thresholds &&
-	       r->org_spend_nusd * 100 >= (int64_t)g->cfg.org_thresholds[r->org_alerted] * ob) {
+	       money_reached(r->org_spend_nusd, ob, g->cfg.org_thresholds[r->org_alerted])) {
 		usd2(a, sizeof a, r->org_spend_nusd);
 		usd2(b, sizeof b, ob);
 		char *m = xasprintf("The organisation crossed %d%% of its monthly budget (%s of %s).",

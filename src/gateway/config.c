@@ -10,7 +10,8 @@
 #include "util.h"
 
 static const char *const known_top[] = { "listen", "admin_listen", "upstream", "store", "admin",
-					 "prices", "rotation", "org", "alerts", "tls", "log", "limits" };
+					 "prices", "rotation", "org", "alerts", "tls", "log", "limits",
+					 "billing", "cors", "process" };
 
 static int check_known(conf *c, conf_node *n, const char *const *names, size_t nn, char **cause)
 {
@@ -85,6 +86,13 @@ int config_load(const char *path, struct gw_config *g, char **cause)
 	g->default_queue_wait_ms = 30000;
 	g->shutdown_grace_ms = 10000;
 	g->journal_max_bytes = 64 << 20;
+	g->upstream_idle_timeout_ms = 60000;
+	g->audio_max_body_bytes = 26 << 20;
+	g->max_answer_bytes = 32 << 20;
+	g->queue_max_len = 1000;
+	g->batch_discount = 0.5;
+	g->audio_min_seconds = 10;
+	g->batch_poll_s = 60;
 
 	conf *c = conf_load(path, cause);
 	if (!c) {
@@ -107,8 +115,10 @@ int config_load(const char *path, struct gw_config *g, char **cause)
 		goto out;
 	}
 	if ((n = conf_child(root, "upstream"))) {
-		static const char *const k[] = { "base_url", "timeout_ms", "connect_timeout_ms", "ca_file" };
+		static const char *const k[] = { "base_url", "timeout_ms", "connect_timeout_ms", "ca_file",
+						 "idle_timeout_ms" };
 		if (check_known(c, n, k, ARRAY_LEN(k), cause) < 0 ||
+		    get_pos(c, n, "idle_timeout_ms", &g->upstream_idle_timeout_ms, cause) < 0 ||
 		    get_str(c, n, "base_url", &g->upstream_base, cause) < 0 ||
 		    get_str(c, n, "ca_file", &g->upstream_ca_file, cause) < 0 ||
 		    get_pos(c, n, "timeout_ms", &g->upstream_timeout_ms, cause) < 0 ||
@@ -135,39 +145,106 @@ int config_load(const char *path, struct gw_config *g, char **cause)
 			goto out;
 	}
 	if ((n = conf_child(root, "prices"))) {
+		static const char shape[] = "must be a list of { model; input_per_mtok; output_per_mtok; } "
+					    "(or per_audio_hour, or per_mchar)";
 		if (!conf_is_aggregate(n)) {
-			conf_fail(c, root, "prices", cause, "must be a list of { model; input_per_mtok; output_per_mtok; }");
+			conf_fail(c, root, "prices", cause, shape);
 			goto out;
 		}
 		g->prices = xcalloc((size_t)conf_len(n) + 1, sizeof *g->prices);
 		for (int i = 0; i < conf_len(n); i++) {
 			conf_node *p = conf_elem(n, i);
-			static const char *const k[] = { "model", "input_per_mtok", "output_per_mtok" };
+			static const char *const k[] = { "model", "input_per_mtok", "output_per_mtok",
+							 "cached_input_per_mtok", "per_audio_hour", "per_mchar" };
 			const char *model = NULL;
-			double in = -1, outp = -1;
+			double in = -1, outp = -1, cached = -1, hour = -1, mchar = -1;
 			if (!conf_is_group(p)) {
-				conf_fail(c, p, NULL, cause, "each price must be a group { model = ...; input_per_mtok = ...; output_per_mtok = ...; }");
+				conf_fail(c, p, NULL, cause, shape);
 				goto out;
 			}
 			if (check_known(c, p, k, ARRAY_LEN(k), cause) < 0 || conf_str(c, p, "model", &model, cause) < 0 ||
 			    conf_num(c, p, "input_per_mtok", &in, cause) < 0 ||
-			    conf_num(c, p, "output_per_mtok", &outp, cause) < 0)
+			    conf_num(c, p, "output_per_mtok", &outp, cause) < 0 ||
+			    conf_num(c, p, "cached_input_per_mtok", &cached, cause) < 0 ||
+			    conf_num(c, p, "per_audio_hour", &hour, cause) < 0 || conf_num(c, p, "per_mchar", &mchar, cause) < 0)
 				goto out;
 			if (!model || !*model) {
 				conf_fail(c, p, "model", cause, "is required");
 				goto out;
 			}
-			if (in < 0 || outp < 0) {
+			/* a price is tokens (input and output), or audio time, or characters */
+			int kinds = (in >= 0 || outp >= 0) + (hour >= 0) + (mchar >= 0);
+			if (kinds != 1) {
+				conf_fail(c, p, "model", cause,
+					  kinds ? "give token prices, per_audio_hour or per_mchar, not several"
+						: "needs input_per_mtok and output_per_mtok (USD per million tokens), "
+						  "per_audio_hour (speech to text) or per_mchar (text to speech)");
+				goto out;
+			}
+			if ((in >= 0) != (outp >= 0)) {
 				conf_fail(c, p, in < 0 ? "input_per_mtok" : "output_per_mtok", cause,
 					  "is required and must be >= 0 (USD per million tokens)");
+				goto out;
+			}
+			if (cached >= 0 && in < 0) {
+				conf_fail(c, p, "cached_input_per_mtok", cause, "goes with token prices");
+				goto out;
+			}
+			const double top = 1e6; /* USD per unit of price: far above any real one */
+			if (in > top || outp > top || cached > top || hour > top || mchar > top) {
+				conf_fail(c, p, "model", cause, "a price above 1,000,000 USD per unit is refused as a typo");
 				goto out;
 			}
 			if (config_price(g, model)) {
 				conf_fail(c, p, "model", cause, "this model is priced twice");
 				goto out;
 			}
-			g->prices[g->nprices++] = (struct price){ xstrdup(model), in, outp };
+			g->prices[g->nprices++] = (struct price){ .model = xstrdup(model),
+								  .in_per_mtok = in,
+								  .out_per_mtok = outp,
+								  .cached_in_per_mtok = cached,
+								  .per_audio_hour = hour,
+								  .per_mchar = mchar };
 		}
+	}
+	if ((n = conf_child(root, "billing"))) {
+		static const char *const k[] = { "batch_discount", "audio_min_seconds", "batch_poll_s" };
+		double d = g->batch_discount;
+		if (check_known(c, n, k, ARRAY_LEN(k), cause) < 0 || conf_num(c, n, "batch_discount", &d, cause) < 0 ||
+		    get_pos(c, n, "audio_min_seconds", &g->audio_min_seconds, cause) < 0 ||
+		    get_pos(c, n, "batch_poll_s", &g->batch_poll_s, cause) < 0)
+			goto out;
+		if (d < 0 || d > 1) {
+			conf_fail(c, n, "batch_discount", cause, "must be between 0 and 1 (0.5: half price)");
+			goto out;
+		}
+		g->batch_discount = d;
+	}
+	if ((n = conf_child(root, "cors"))) {
+		static const char *const k[] = { "origins" };
+		conf_node *o;
+		if (check_known(c, n, k, 1, cause) < 0)
+			goto out;
+		if ((o = conf_child(n, "origins"))) {
+			if (!conf_is_aggregate(o)) {
+				conf_fail(c, n, "origins", cause, "must be a list of origins, e.g. [ \"https://app.example.com\" ]");
+				goto out;
+			}
+			g->cors_origins = xcalloc((size_t)conf_len(o) + 1, sizeof *g->cors_origins);
+			for (int i = 0; i < conf_len(o); i++) {
+				const char *v = conf_elem_str(conf_elem(o, i));
+				if (!v || (!str_starts(v, "http://") && !str_starts(v, "https://") && strcmp(v, "*") != 0)) {
+					conf_fail(c, o, NULL, cause, "each origin is \"http(s)://host[:port]\" or \"*\"");
+					goto out;
+				}
+				g->cors_origins[g->ncors++] = xstrdup(v);
+			}
+		}
+	}
+	if ((n = conf_child(root, "process"))) {
+		static const char *const k[] = { "core_dumps" };
+		if (check_known(c, n, k, 1, cause) < 0 || conf_bool(c, n, "core_dumps", &g->core_dumps, cause) < 0)
+			goto out;
 	}
 	if ((n = conf_child(root, "rotation"))) {
 		static const char *const k[] = { "drain_seconds", "secret_hook" };
@@ -211,8 +288,12 @@ int config_load(const char *path, struct gw_config *g, char **cause)
 	}
 	if ((n = conf_child(root, "limits"))) {
 		static const char *const k[] = { "max_body_bytes", "max_header_bytes", "client_timeout_s",
-						 "queue_max_wait_ms", "shutdown_grace_ms" };
+						 "queue_max_wait_ms", "shutdown_grace_ms", "audio_max_body_bytes",
+						 "max_answer_bytes", "queue_max_len" };
 		if (check_known(c, n, k, ARRAY_LEN(k), cause) < 0 ||
+		    get_pos(c, n, "audio_max_body_bytes", &g->audio_max_body_bytes, cause) < 0 ||
+		    get_pos(c, n, "max_answer_bytes", &g->max_answer_bytes, cause) < 0 ||
+		    get_pos(c, n, "queue_max_len", &g->queue_max_len, cause) < 0 ||
 		    get_pos(c, n, "max_body_bytes", &g->max_body_bytes, cause) < 0 ||
 		    get_pos(c, n, "max_header_bytes", &g->max_header_bytes, cause) < 0 ||
 		    get_pos(c, n, "client_timeout_s", &g->client_timeout_s, cause) < 0 ||
@@ -245,6 +326,9 @@ void config_free(struct gw_config *g)
 	free(g->tls_cert);
 	free(g->tls_key);
 	free(g->log_path);
+	for (int i = 0; i < g->ncors; i++)
+		free(g->cors_origins[i]);
+	free(g->cors_origins);
 	memset(g, 0, sizeof *g);
 }
 

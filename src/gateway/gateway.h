@@ -25,9 +25,13 @@ struct webhook;
 #define MAX_THRESHOLDS 8
 
 /* ---- config.c: the gateway's libconfig file ------------------------ */
+/* A model's price: tokens (USD per million; cached input at
+ * cached_in_per_mtok, or the input price when that is < 0), or audio time
+ * (USD per hour), or characters of input (USD per million); the unused
+ * ones are < 0. */
 struct price {
 	char *model;
-	double in_per_mtok, out_per_mtok;
+	double in_per_mtok, out_per_mtok, cached_in_per_mtok, per_audio_hour, per_mchar;
 };
 
 struct gw_config {
@@ -52,6 +56,15 @@ struct gw_config {
 	int64_t max_body_bytes, max_header_bytes, client_timeout_s;
 	int64_t default_queue_wait_ms;
 	int64_t shutdown_grace_ms;
+	int64_t upstream_idle_timeout_ms; /* silence from Groq mid-answer that ends it */
+	int64_t audio_max_body_bytes;     /* body limit of /openai/v1/audio/ (Groq takes 25 MB) */
+	int64_t max_answer_bytes;         /* a buffered (non-streamed) answer larger is refused */
+	int64_t queue_max_len;            /* requests waiting in one team's RPM queue */
+	double batch_discount;            /* billing */
+	int64_t audio_min_seconds, batch_poll_s;
+	char **cors_origins;              /* browsers' origins allowed (cors.origins) */
+	int ncors;
+	bool core_dumps;                  /* process.core_dumps: off unless asked for */
 };
 
 /* Fills *c from path; on error returns -1 with *cause "FILE:LINE: ...". */
@@ -196,9 +209,50 @@ bool slug_valid(const char *s);
 /* ---- store.h / store_sqlite.c ------------------------------------- */
 #include "store.h"
 
+/* ---- price.c: costs in each billing unit (pure) --------------------- */
+enum bill_unit { BU_NONE, BU_TOKENS, BU_AUDIO_SECONDS, BU_CHARS };
+#define COST_MAX (1000000LL * NUSD_PER_USD) /* one request never costs more ($1M) */
+const char *bill_unit_name(enum bill_unit u); /* "tokens", "audio_seconds", "characters" */
+bool price_bills(const struct price *p, enum bill_unit u); /* p can price this unit */
+/* in tokens of which cached were cached, out tokens; times factor (a batch
+ * discount). Rounded up, within [0, COST_MAX]; 0 without a token price. */
+int64_t cost_tokens(const struct price *p, int64_t in, int64_t cached, int64_t out, double factor);
+int64_t cost_nusd(const struct price *p, int64_t in_tokens, int64_t out_tokens);
+int64_t cost_audio(const struct price *p, int64_t seconds);
+int64_t cost_chars(const struct price *p, int64_t chars);
+/* spend >= pct % of budget, exact for every int64_t amount */
+bool money_reached(int64_t spend, int64_t budget, int pct);
+
+/* ---- routes.c: every Groq route, its policy and billing, one table ----- */
+enum route_kind {
+	RK_CHAT,       /* tokens; cap: max_completion_tokens / max_tokens; n choices */
+	RK_RESPONSES,  /* tokens; cap: max_output_tokens; streams end without [DONE] */
+	RK_EMBEDDINGS, /* input tokens only */
+	RK_TRANSCRIBE, /* a form; audio seconds from the answer's duration */
+	RK_SPEECH,     /* characters of input, known before forwarding; audio relayed */
+	RK_MODELS,     /* filtered to the team's allowlist; not charged */
+	RK_MODEL,      /* the model id in the path is checked against the allowlist */
+	RK_REFUSED,    /* a Groq route the gateway cannot yet account for: refused */
+};
+enum body_kind { BK_NONE, BK_JSON, BK_FORM };
+struct route {
+	int methods;          /* enum hmethod bits */
+	const char *path;     /* exact, or the prefix of a parameter */
+	bool param;           /* the rest of the path is a parameter (an id) */
+	const char *name;     /* "chat.completions": in the ledger and the log */
+	enum route_kind kind;
+	enum body_kind body;
+	enum bill_unit unit;
+	const char *refused;  /* why the route is refused (RK_REFUSED) */
+};
+/* The route for method and path, or NULL (*method_mismatch when the path
+ * is served with another method). *param: the decoded parameter (caller
+ * frees). Paths that are not canonical match nothing. */
+const struct route *route_find(int method, const char *path, char **param, bool *method_mismatch);
+const struct route *route_table(size_t *n);
+
 /* ---- budget.c: reservations, settlement, thresholds ---------------- */
 struct gateway;
-int64_t cost_nusd(const struct price *p, int64_t in_tokens, int64_t out_tokens);
 /* Month roll-over: resets spend, alerts and a budget pause. */
 void budget_roll(struct gateway *g, struct team *t, int64_t now);
 /* 0 and *reserved set, or -1 with *why (allocated) when it does not fit. */
@@ -210,15 +264,19 @@ void budget_check(struct gateway *g, struct team *t);
 
 /* ---- meter.c: usage from Groq responses ---------------------------- */
 struct usage {
-	int64_t prompt, completion;
+	int64_t prompt, completion; /* tokens (Responses: input, output) */
+	int64_t cached;             /* of prompt, read from the cache */
+	double audio_s;             /* seconds of audio (a transcription's duration) */
 	bool seen;
 };
 /* Incremental SSE splitter: feeds bytes, yields complete events. */
 struct sse {
 	buf pending;
-	struct usage usage;  /* x_groq.usage, else top-level usage: counted once */
+	struct usage usage;  /* x_groq.usage, else top-level usage (Responses:
+			      * response.usage): counted once */
 	bool got_xgroq, done;
 	int64_t events;
+	bool usage_event;    /* the event just emitted carried the usage */
 };
 void sse_init(struct sse *s);
 void sse_free(struct sse *s);
@@ -226,8 +284,17 @@ void sse_free(struct sse *s);
  * bytes including the blank line). [DONE] is not emitted: s->done is set. */
 void sse_feed(struct sse *s, const char *data, size_t len,
 	      void (*emit)(void *arg, const char *ev, size_t len), void *arg);
-/* Reads usage from a non-streamed JSON body. */
+/* Reads usage from a non-streamed JSON body (chat, embeddings: prompt_ and
+ * completion_tokens; Responses: input_ and output_tokens; cached tokens
+ * from either's details). */
 bool usage_from_json(const char *body, size_t len, struct usage *u);
+/* A transcription's verbose_json answer: *duration (seconds, -1 when
+ * absent) and the answer in fmt ("json", "text" or "verbose_json") with its
+ * *ctype (static); allocated, NULL when body is no transcription. */
+char *audio_answer(const char *body, size_t len, const char *fmt, double *duration, size_t *outlen,
+		   const char **ctype);
+/* Characters (code points) of UTF-8 text: what text to speech bills. */
+int64_t utf8_chars(const char *s, size_t n);
 /* One of Groq's answer headers: true when it is an x-ratelimit-* one
  * (its value noted in hr when it parses). */
 bool headroom_header(struct headroom *hr, const char *name, const char *value);
@@ -242,10 +309,12 @@ struct jspan {
 	size_t n;      /* 0: absent */
 };
 struct reqbody {
-	struct jspan model, stream, max_tokens, max_completion_tokens, messages;
+	struct jspan model, stream, max_tokens, max_completion_tokens, messages, max_output_tokens, n, input;
 	size_t nmessages; /* elements, when messages is an array */
 	size_t close;     /* offset of the object's closing '}' */
 	bool empty;       /* the object has no members */
+	const char *dup;  /* a member above named twice (static), or NULL */
+	char variant[32]; /* a key that is one of them but for letter case, or "" */
 };
 /* Checks that s is one JSON object, as strictly as jansson does, and notes
  * its top-level members of interest (a repeated key counts by its last
@@ -256,19 +325,23 @@ enum jkind jspan_kind(struct jspan v);
 bool jspan_int(struct jspan v, int64_t *out); /* an integer (no fraction or exponent) that fits */
 bool jspan_given(struct jspan v);             /* present and not null: the client sent a value */
 char *jspan_string(struct jspan v);           /* decoded (caller frees), or NULL: not a string */
-/* s with "key":value added as the object's last member (caller frees):
- * where a repeated key counts by its last value, this one does. */
-char *reqbody_with_int(const char *s, size_t len, const struct reqbody *b, const char *key, int64_t value,
-		       size_t *outlen);
+/* s with key set to value (caller frees): the value at `at` (a member of
+ * s that b found) replaced, or "key":value added as the last member when
+ * at is absent. */
+char *reqbody_with_int(const char *s, size_t len, const struct reqbody *b, struct jspan at, const char *key,
+		       int64_t value, size_t *outlen);
 
 /* ---- policy.c: the pipeline's decision stages --------------------- */
 struct verdict {
 	int status;
 	const char *type, *code;
-	char *message; /* allocated */
+	const char *reason; /* the ledger's and metrics' name for the refusal */
+	char *message;      /* allocated */
 	int64_t retry_ms;
 };
 void verdict_clear(struct verdict *v);
+/* Fills v (msg is taken) and returns -1. */
+int deny(struct verdict *v, int status, const char *type, const char *code, const char *reason, char *msg);
 /* authenticate: bearer -> token; 0 or -1 with a 401 verdict. */
 int stage_authenticate(struct registry *r, const char *bearer, struct ctoken **tok, struct verdict *v);
 /* policy: paused, allowlist, max-tokens cap (body NULL: no cap to check).
@@ -276,6 +349,13 @@ int stage_authenticate(struct registry *r, const char *bearer, struct ctoken **t
  * caller then writes it into the body it forwards). */
 int stage_policy(const struct team *t, const char *model, const struct reqbody *body, int64_t *cap,
 		 struct verdict *v);
+/* the output cap: each field given must be an integer in 1..the team's
+ * cap; *cap is the largest given, or the team's when none is */
+struct capfield {
+	const char *name;
+	struct jspan v;
+};
+int stage_cap(const struct team *t, const struct capfield *f, int n, int64_t *cap, struct verdict *v);
 /* rate limit: 0 admitted, -1 with a 429 verdict (retry_ms set). */
 int stage_ratelimit(struct team *t, int64_t now, struct verdict *v);
 

@@ -11,11 +11,11 @@
 
 #include "util.h"
 
-#define NSTR 5
+#define NSTR 8 /* five, and since schema 4 three more (route, unit, request id) after them */
 #define STR_MAX 0xfffe     /* longest string kept; 0xffff means NULL */
 #define FIXED (6 * 8 + 4 + 1)
 #define HEAD 8             /* length, CRC */
-#define REC_MAX (HEAD + FIXED + NSTR * (2 + STR_MAX + 1))
+#define REC_MAX (HEAD + FIXED + NSTR * (2 + STR_MAX + 1) + 8)
 #define CHUNK (1 << 20)    /* bytes read at a time; more than REC_MAX */
 
 struct journal {
@@ -112,8 +112,10 @@ void journal_encode(buf *b, int64_t seq, const struct ledger_row *r)
 	buf_add(b, &status, 4);
 	uint8_t stream = r->stream;
 	buf_add(b, &stream, 1);
-	const char *s[NSTR] = { r->team, r->key, r->key_fp, r->model, r->reason };
+	const char *s[NSTR] = { r->team, r->key, r->key_fp, r->model, r->reason, r->route, r->unit, r->request_id };
 	for (int i = 0; i < NSTR; i++) {
+		if (i == 5)
+			put64(b, r->quantity);
 		uint16_t n = 0xffff;
 		if (s[i]) {
 			size_t len = strlen(s[i]);
@@ -177,8 +179,17 @@ static int decode(const unsigned char *p, size_t n, int64_t *seq, struct ledger_
 	p += 4;
 	r->status = status;
 	r->stream = *p++ != 0;
-	const char **s[NSTR] = { &r->team, &r->key, &r->key_fp, &r->model, &r->reason };
+	const char **s[NSTR] = { &r->team, &r->key, &r->key_fp, &r->model, &r->reason, &r->route, &r->unit, &r->request_id };
+	r->route = r->unit = r->request_id = NULL;
+	r->quantity = 0;
 	for (int i = 0; i < NSTR; i++) {
+		if (i == 5) { /* a record of an older gateway ends here */
+			if (p == end)
+				return 0;
+			if (end - p < 8)
+				return -1;
+			r->quantity = get64(&p);
+		}
 		uint16_t len;
 		if (end - p < 2)
 			return -1;

@@ -77,6 +77,9 @@ static void row_free(struct ledger_row *r)
 	free((char *)r->key_fp);
 	free((char *)r->model);
 	free((char *)r->reason);
+	free((char *)r->route);
+	free((char *)r->unit);
+	free((char *)r->request_id);
 }
 
 static char *dup_or_null(const char *s)
@@ -92,6 +95,9 @@ static void row_dup(struct ledger_row *c, const struct ledger_row *r)
 	c->key_fp = dup_or_null(r->key_fp);
 	c->model = dup_or_null(r->model);
 	c->reason = dup_or_null(r->reason);
+	c->route = dup_or_null(r->route);
+	c->unit = dup_or_null(r->unit);
+	c->request_id = dup_or_null(r->request_id);
 }
 
 /* keeps a copy of a row until the journal takes rows again */
@@ -140,18 +146,42 @@ static int journal_out(struct ledger *l, size_t n, char **cause)
 	return rc;
 }
 
+static int apply_all(struct ledger *l, char **cause);
+
+/* Writes the kept rows to the journal and moves them into the store, as
+ * many at a time as store.journal_max_bytes allows (all of them at once
+ * could be more than it holds, and then never go in). Rows written are
+ * dropped from l->rows; on failure the rest stay kept. */
 static int write_kept(struct ledger *l, char **cause)
 {
-	if (l->n == 0)
-		return 0;
-	for (size_t i = 0; i < l->n; i++)
-		journal_encode(&l->out, l->next_seq++, &l->rows[i]);
-	if (journal_out(l, l->n, cause) != 0)
-		return -1;
-	for (size_t i = 0; i < l->n; i++)
-		row_free(&l->rows[i]);
-	l->n = 0;
-	return 0;
+	size_t done = 0;
+	int rc = 0;
+	while (done < l->n) {
+		size_t k = done;
+		int64_t seq0 = l->next_seq;
+		while (k < l->n) {
+			size_t before = l->out.len;
+			journal_encode(&l->out, l->next_seq, &l->rows[k]);
+			if (k > done && (int64_t)(journal_size(l->j) + l->out.len) > l->g->cfg.journal_max_bytes) {
+				l->out.len = before; /* the next step takes it */
+				break;
+			}
+			l->next_seq++;
+			k++;
+		}
+		if ((rc = journal_out(l, k - done, cause)) != 0) {
+			l->next_seq = seq0;
+			break;
+		}
+		for (size_t i = done; i < k; i++)
+			row_free(&l->rows[i]);
+		done = k;
+		if (done < l->n && (rc = apply_all(l, cause)) != 0)
+			break;
+	}
+	memmove(l->rows, l->rows + done, (l->n - done) * sizeof *l->rows);
+	l->n -= done;
+	return rc;
 }
 
 struct applying {
@@ -446,13 +476,16 @@ void ledger_submit(struct ledger *l, const struct ledger_row *r, ledger_fn fn, v
 	}
 	struct waiting *w = &l->batch[l->nb++];
 	w->row = *r;
-	const char *f[] = { r->team, r->key, r->key_fp, r->model, r->reason };
+	const char *f[] = { r->team, r->key, r->key_fp, r->model, r->reason, r->route, r->unit, r->request_id };
 	w->strs = pack(f, ARRAY_LEN(f));
 	w->row.team = f[0];
 	w->row.key = f[1];
 	w->row.key_fp = f[2];
 	w->row.model = f[3];
 	w->row.reason = f[4];
+	w->row.route = f[5];
+	w->row.unit = f[6];
+	w->row.request_id = f[7];
 	w->fn = fn;
 	w->arg = arg;
 	if (l->nb == 1)

@@ -13,6 +13,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -144,6 +146,45 @@ static void models_refresh(evutil_socket_t fd, short what, void *arg)
 
 /* ---- routing ------------------------------------------------------- */
 
+/* the request's Origin when cors.origins allows it, else NULL */
+static const char *cors_origin(struct gateway *g, struct hreq *req)
+{
+	const char *o = httpd_header(req, "Origin");
+	if (!o)
+		return NULL;
+	for (int i = 0; i < g->cfg.ncors; i++)
+		if (strcmp(g->cfg.cors_origins[i], "*") == 0 || strcmp(g->cfg.cors_origins[i], o) == 0)
+			return o;
+	return NULL;
+}
+
+/* A browser's preflight (OPTIONS with Access-Control-Request-Method) is
+ * answered from cors.origins alone: it carries no token, and its answer
+ * says nothing about any. Other requests from an allowed origin get
+ * Access-Control-Allow-Origin on their answer. true: answered here. */
+static bool cors(struct gateway *g, struct hreq *req)
+{
+	const char *origin = cors_origin(g, req);
+	bool preflight = httpd_method(req) == HM_OPTIONS && httpd_header(req, "Access-Control-Request-Method");
+	if (origin) {
+		httpd_set_header(req, "Access-Control-Allow-Origin", origin);
+		httpd_set_header(req, "Vary", "Origin");
+	}
+	if (!preflight)
+		return false;
+	if (!origin) {
+		httpd_send_groq_error(req, 403,
+				      "This origin may not call the gateway from a browser (cors.origins).",
+				      "permission_error", "cors_origin_not_allowed");
+		return true;
+	}
+	httpd_set_header(req, "Access-Control-Allow-Methods", "GET, POST, DELETE, OPTIONS");
+	httpd_set_header(req, "Access-Control-Allow-Headers", "Authorization, Content-Type, X-Request-Id");
+	httpd_set_header(req, "Access-Control-Max-Age", "600");
+	httpd_send(req, 204, NULL, "", 0);
+	return true;
+}
+
 static void handle(struct hreq *req, void *arg, bool admin_allowed, bool data_allowed)
 {
 	struct gateway *g = arg;
@@ -177,7 +218,8 @@ static void handle(struct hreq *req, void *arg, bool admin_allowed, bool data_al
 		return;
 	}
 	if (data_allowed && str_starts(path, "/openai/v1/")) {
-		proxy_handle(g, req, path);
+		if (!cors(g, req))
+			proxy_handle(g, req, path);
 		return;
 	}
 	char *m = xasprintf("Unknown request URL: %s %s. The gateway serves /openai/v1/* (as Groq does), "
@@ -217,6 +259,9 @@ static void set_limits(struct gateway *g, struct httpd *h)
 {
 	httpd_set_limits(h, (size_t)g->cfg.max_body_bytes, (size_t)g->cfg.max_header_bytes, (int)g->cfg.client_timeout_s,
 			 "limits.max_body_bytes", "limits.max_header_bytes");
+	/* audio uploads: Groq takes files up to 25 MB */
+	httpd_set_prefix_body_limit(h, "/openai/v1/audio/", (size_t)g->cfg.audio_max_body_bytes,
+				    "limits.audio_max_body_bytes");
 }
 
 /* ---- signals ---------------------------------------------------------- */
@@ -342,8 +387,16 @@ int main(int argc, char **argv)
 	gw_current = g;
 	g->clock = clock_real;
 	char *cause = NULL;
+	umask(077); /* every file the gateway makes is its own: store, journal, log */
 	if (config_load(config, &g->cfg, &cause) != 0) {
 		return report("groqgated", NULL, cause, 1);
+	}
+	if (!g->cfg.core_dumps) {
+		/* a core file would hold the Groq keys: none unless asked for
+		 * (process.core_dumps), and no ptrace by other users */
+		struct rlimit none = { 0, 0 };
+		setrlimit(RLIMIT_CORE, &none);
+		prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 	}
 	if (admintok_load(g->cfg.admin_tokens_file, &g->admins, &g->nadmins, &cause) != 0) {
 		return report("groqgated", "admin.tokens_file", cause, 1);

@@ -19,17 +19,28 @@ void sse_free(struct sse *s)
 	buf_free(&s->pending);
 }
 
+static json_t *either(json_t *o, const char *a, const char *b)
+{
+	json_t *v = json_object_get(o, a);
+	return v ? v : json_object_get(o, b);
+}
+
+static int64_t nonneg(json_t *v)
+{
+	int64_t n = json_is_integer(v) ? json_integer_value(v) : 0;
+	return n < 0 ? 0 : n;
+}
+
+/* a usage object of chat (prompt_/completion_tokens) or of the Responses
+ * API (input_/output_tokens), with cached tokens from either's details */
 static bool read_usage(json_t *u, struct usage *out)
 {
-	json_t *p = json_object_get(u, "prompt_tokens"), *c = json_object_get(u, "completion_tokens");
+	json_t *p = either(u, "prompt_tokens", "input_tokens"), *c = either(u, "completion_tokens", "output_tokens");
 	if (!json_is_integer(p) && !json_is_integer(c))
 		return false;
-	out->prompt = json_is_integer(p) ? json_integer_value(p) : 0;
-	out->completion = json_is_integer(c) ? json_integer_value(c) : 0;
-	if (out->prompt < 0)
-		out->prompt = 0;
-	if (out->completion < 0)
-		out->completion = 0;
+	out->prompt = nonneg(p);
+	out->completion = nonneg(c);
+	out->cached = nonneg(json_object_get(either(u, "prompt_tokens_details", "input_tokens_details"), "cached_tokens"));
 	out->seen = true;
 	return true;
 }
@@ -59,8 +70,11 @@ static void scan_event(struct sse *s, const char *ev, size_t len)
 				if (xg && read_usage(xg, &u)) {
 					s->usage = u;
 					s->got_xgroq = true;
-				} else if (!s->got_xgroq && read_usage(json_object_get(j, "usage"), &u)) {
+					s->usage_event = true;
+				} else if (!s->got_xgroq && (read_usage(json_object_get(j, "usage"), &u) ||
+							     read_usage(json_object_get(json_object_get(j, "response"), "usage"), &u))) {
 					s->usage = u;
+					s->usage_event = true;
 				}
 				json_decref(j);
 			}
@@ -88,6 +102,7 @@ void sse_feed(struct sse *s, const char *data, size_t len,
 		else
 			break;
 		bool was_done = s->done;
+		s->usage_event = false;
 		scan_event(s, base, end);
 		s->events++;
 		if (!(s->done && !was_done) && emit)
@@ -177,11 +192,14 @@ bool usage_from_json(const char *body, size_t len, struct usage *u)
 		}
 		if (q >= end)
 			return false;
-		int64_t pt = 0, ct = 0;
-		bool a = int_member(o + 1, q, "prompt_tokens", &pt), b = int_member(o + 1, q, "completion_tokens", &ct);
+		int64_t pt = 0, ct = 0, cached = 0;
+		bool a = int_member(o + 1, q, "prompt_tokens", &pt) || int_member(o + 1, q, "input_tokens", &pt),
+		     b = int_member(o + 1, q, "completion_tokens", &ct) || int_member(o + 1, q, "output_tokens", &ct);
 		if (a || b) {
+			int_member(o + 1, q, "cached_tokens", &cached);
 			u->prompt = pt;
 			u->completion = ct;
+			u->cached = cached;
 			u->seen = true;
 			return true;
 		}
@@ -216,4 +234,44 @@ bool headroom_header(struct headroom *hr, const char *name, const char *val)
 	else if (strcasecmp(f, "reset-tokens") == 0)
 		hr->reset_tok_ms = gotime_parse_ms(val);
 	return true;
+}
+
+char *audio_answer(const char *body, size_t len, const char *fmt, double *duration, size_t *outlen,
+		   const char **ctype)
+{
+	*duration = -1;
+	json_t *j = json_loadb(body, len, 0, NULL);
+	json_t *d = json_object_get(j, "duration"), *text = json_object_get(j, "text");
+	if (!json_is_string(text)) {
+		json_decref(j);
+		return NULL;
+	}
+	if (json_is_number(d))
+		*duration = json_number_value(d);
+	char *out;
+	if (strcmp(fmt, "text") == 0) {
+		out = xconcat(json_string_value(text), "\n", NULL);
+		*ctype = "text/plain; charset=utf-8";
+	} else if (strcmp(fmt, "json") == 0) {
+		json_t *o = json_pack("{s:O}", "text", text);
+		if (json_object_get(j, "x_groq"))
+			json_object_set(o, "x_groq", json_object_get(j, "x_groq"));
+		out = json_dumps(o, JSON_COMPACT);
+		json_decref(o);
+		*ctype = "application/json";
+	} else { /* verbose_json: as Groq sent it */
+		out = xstrndup(body, len);
+		*ctype = "application/json";
+	}
+	json_decref(j);
+	*outlen = strlen(out);
+	return out;
+}
+
+int64_t utf8_chars(const char *s, size_t n)
+{
+	int64_t c = 0;
+	for (size_t i = 0; i < n; i++)
+		c += ((unsigned char)s[i] & 0xc0) != 0x80;
+	return c;
 }

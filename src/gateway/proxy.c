@@ -1,43 +1,63 @@
 /* proxy.c — the data plane. Each request runs the pipeline
- *   authenticate -> policy -> rate limit (or queue) -> reserve -> forward
- *   -> meter -> settle
- * on the one event loop: the stages are policy.c and budget.c; this file
- * glues them to httpd.c (the client side) and upstream.c (Groq's side).
+ *   route -> authenticate -> body -> policy -> rate limit (or queue)
+ *   -> reserve -> forward -> meter -> settle
+ * on the one event loop: the route table is routes.c, the deciding stages
+ * policy.c, the money budget.c and price.c; this file glues them to
+ * httpd.c (the client side) and upstream.c (Groq's side).
+ *
  * A streamed answer is relayed event by event as it arrives; its usage is
- * read from x_groq.usage or the usage chunk, and the ledger row is
- * committed before the final "data: [DONE]" reaches the client. */
+ * read from x_groq.usage, the usage chunk or (Responses) the
+ * response.completed event, and the ledger row is committed before the
+ * stream's last event reaches the client. A client that leaves while Groq
+ * works does not stop the metering: the gateway reads Groq's answer to its
+ * end (Groq bills it) and charges what Groq reports. An answer that ends
+ * before its usage can be known is charged the whole reservation, never
+ * zero (docs/security.md). */
 #include "gateway.h"
 
 #include <event2/event.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
 #include "gotime.h"
 #include "httpd.h"
+#include "mime.h"
 #include "secret.h"
 #include "util.h"
 
 #define OUTBUF_HIGH (256 * 1024) /* pause the upstream above this much unsent */
+#define PROMPT_MAX (16LL << 20)  /* no model reads more tokens than this */
+#define N_MAX 128                /* choices one chat request may ask for */
 
-enum kind { K_CHAT, K_MODELS, K_OTHER };
+enum relay { R_BUFFER, R_SSE, R_RAW };
 
 struct preq {
 	struct gateway *g;
 	struct hreq *req;    /* NULL once answered, or once its client left */
 	bool watched;        /* on_client_close is set on req */
+	const struct route *route;
 	struct team *t;
 	struct ukey *k;
 	struct ctoken *tok;
-	enum kind kind;
-	char *path, *model, *ctype;
+	char *path, *model, *param;
 	struct reqbody body; /* where the JSON body's members are (in raw) */
 	char *raw;           /* the body as received */
 	size_t raw_len;
-	bool stream, body_changed, on_old, replying;
+	char *fwd;           /* the body Groq receives, when not raw */
+	size_t fwd_len;
+	char *fwd_ctype;     /* its Content-Type */
+	char *audio_fmt;     /* the response_format a transcription asked for */
+	char *client_rid;    /* the client's X-Request-Id, forwarded */
+	char *groq_rid;      /* Groq's x-request-id */
+	bool stream, on_old, client_left;
+	enum relay relay;    /* how the answer goes to the client, once it began */
+	bool replying;       /* the answer's head went to the client */
 	char key_fp[48];     /* fingerprint of the secret used */
 	struct event *drain; /* resumes a paused upstream when the client reads */
-	int64_t cap, reserved, prompt_est;
+	struct event *idle;  /* Groq silent too long mid-answer */
+	int64_t cap, n, reserved, prompt_est, chars, audio_bound_s;
 	int64_t t0_us, t0_ms, deadline_ms;
 	char *secret;        /* copy of the key used (wiped on free) */
 	struct utx *tx;
@@ -45,6 +65,8 @@ struct preq {
 	char *up_headers;
 	struct sse sse;
 	buf resp;
+	buf held;            /* the usage event of a Responses stream, sent once kept */
+	const char *cut;     /* why the answer ended early, or NULL */
 	struct preq *qnext;  /* RPM queue */
 	bool queued;
 	bool paused;         /* upstream transfer paused for a slow client */
@@ -75,6 +97,8 @@ static void preq_free(struct preq *p)
 		utx_cancel(p->tx);
 	if (p->drain)
 		event_free(p->drain);
+	if (p->idle)
+		event_free(p->idle);
 	if (p->k && p->secret) {
 		p->k->inflight--;
 		if (p->on_old)
@@ -82,12 +106,18 @@ static void preq_free(struct preq *p)
 	}
 	free(p->path);
 	free(p->model);
-	free(p->ctype);
+	free(p->param);
 	free(p->raw);
+	free(p->fwd);
+	free(p->fwd_ctype);
+	free(p->audio_fmt);
+	free(p->client_rid);
+	free(p->groq_rid);
 	secret_free(p->secret);
 	free(p->up_headers);
 	sse_free(&p->sse);
 	buf_free(&p->resp);
+	buf_free(&p->held);
 	verdict_clear(&p->err);
 	p->g->inflight--;
 	free(p);
@@ -111,7 +141,7 @@ int proxy_inflight(struct gateway *g)
  * withheld). */
 static void committed(void *arg, bool kept, struct ledger_row *row);
 
-static void record(struct preq *p, int status, const char *reason, struct usage *u, int64_t cost,
+static void record(struct preq *p, int status, const char *reason, struct usage *u, int64_t cost, int64_t qty,
 		   void (*then)(struct preq *, bool))
 {
 	struct gateway *g = p->g;
@@ -124,12 +154,16 @@ static void record(struct preq *p, int status, const char *reason, struct usage 
 		.key_fp = p->secret ? p->key_fp : NULL,
 		.model = p->model,
 		.reason = reason,
+		.route = p->route ? p->route->name : NULL,
+		.unit = p->route && p->route->unit != BU_NONE ? bill_unit_name(p->route->unit) : NULL,
+		.request_id = p->groq_rid,
 		.status = status,
 		.stream = p->stream,
 		.prompt = u ? u->prompt : 0,
 		.completion = u ? u->completion : 0,
 		.cost_nusd = cost,
 		.latency_ms = p->lat_us / 1000,
+		.quantity = qty,
 	};
 	p->then = then;
 	if (p->t)
@@ -180,6 +214,10 @@ static void committed(void *arg, bool kept, struct ledger_row *row)
 	buf_adds(l, ",\"latency_us\":");
 	buf_addi(l, lat_us);
 	buf_adds(l, p->stream ? ",\"stream\":true" : ",\"stream\":false");
+	if (row->route) {
+		buf_adds(l, ",\"route\":");
+		json_str(l, row->route);
+	}
 	if (p->t) {
 		buf_adds(l, ",\"team\":");
 		json_str(l, p->t->id);
@@ -202,11 +240,25 @@ static void committed(void *arg, bool kept, struct ledger_row *row)
 		buf_adds(l, ",\"reason\":");
 		json_str(l, reason);
 	}
-	if (p->useen) { /* integers only: no printf per request */
+	if (row->request_id) {
+		buf_adds(l, ",\"groq_request_id\":");
+		json_str(l, row->request_id);
+	}
+	if (p->client_rid) {
+		buf_adds(l, ",\"client_request_id\":");
+		json_str(l, p->client_rid);
+	}
+	if (p->useen || cost) { /* integers only: no printf per request */
 		buf_adds(l, ",\"prompt_tokens\":");
 		buf_addi(l, row->prompt);
 		buf_adds(l, ",\"completion_tokens\":");
 		buf_addi(l, row->completion);
+		if (row->unit) {
+			buf_adds(l, ",\"unit\":");
+			json_str(l, row->unit);
+			buf_adds(l, ",\"quantity\":");
+			buf_addi(l, row->quantity);
+		}
 		buf_adds(l, ",\"cost_usd\":");
 		buf_addi(l, cost / NUSD_PER_USD);
 		char frac[11] = ".000000000";
@@ -226,7 +278,8 @@ static void committed(void *arg, bool kept, struct ledger_row *row)
 static void reply_error(struct preq *p, struct verdict *v);
 static void send_error(struct preq *p, bool kept);
 
-static void reject(struct preq *p, struct verdict *v, const char *reason)
+/* refuses the request with v (its message moves to p) */
+static void reject(struct preq *p, struct verdict *v)
 {
 	if (v->status == 429 && p->t) {
 		char s[64];
@@ -243,9 +296,21 @@ static void reject(struct preq *p, struct verdict *v, const char *reason)
 		gotime_format(v->retry_ms, s, sizeof s);
 		httpd_set_header(p->req, "x-ratelimit-reset-requests", s);
 	}
-	p->err = *v; /* the message moves to p */
+	p->err = *v;
 	memset(v, 0, sizeof *v);
-	record(p, p->err.status, reason, NULL, 0, send_error);
+	record(p, p->err.status, p->err.reason, NULL, 0, 0, send_error);
+}
+
+static void refuse(struct preq *p, int status, const char *type, const char *code, const char *reason, char *msg)
+{
+	struct verdict v = { 0 };
+	deny(&v, status, type, code, reason, msg);
+	reject(p, &v);
+}
+
+static void bad_request(struct preq *p, const char *code, char *msg)
+{
+	refuse(p, 400, "invalid_request_error", code, "invalid_request", msg);
 }
 
 /* the request, to be answered now: p lets go of it */
@@ -282,11 +347,68 @@ static void just_free(struct preq *p, bool kept)
 	preq_free(p);
 }
 
-static void reject_simple(struct preq *p, int status, const char *type, const char *code, const char *reason,
-			  char *msg)
+/* ---- what an answer costs ------------------------------------------ */
+
+static void impossible_usage(struct preq *p, const char *what, int64_t got, int64_t most)
 {
-	struct verdict v = { .status = status, .type = type, .code = code, .message = msg };
-	reject(p, &v, reason);
+	char *m = xasprintf("Groq reported %lld %s for one request of team '%s' on %s (model %s), more than it "
+			    "can produce (%lld); the gateway charged %lld. Check upstream key '%s'.",
+			    (long long)got, what, p->t->id, p->route->name, p->model ? p->model : "-",
+			    (long long)most, (long long)most, p->k->name);
+	alert_raise(p->g, "upstream_usage_invalid", p->t->id, m);
+	free(m);
+}
+
+/* The cost of an answer from Groq's usage, in the route's unit, with the
+ * counts bounded by what the request could produce (a larger count is
+ * Groq's error or a hostile upstream: charged at the bound, and alerted);
+ * or, with no usage, the whole reservation (u filled with what it was
+ * made of). *qty: the billed quantity in the route's unit. */
+static int64_t cost_of(struct preq *p, struct usage *u, int64_t *qty)
+{
+	const struct price *pr = p->model ? config_price(&p->g->cfg, p->model) : NULL;
+	*qty = 0;
+	switch (p->route->unit) {
+	case BU_TOKENS: {
+		if (!u->seen) {
+			u->prompt = p->prompt_est;
+			u->completion = p->cap * p->n;
+			u->cached = 0;
+			*qty = u->prompt + u->completion;
+			return p->reserved;
+		}
+		int64_t most_out = p->route->kind == RK_EMBEDDINGS ? 0 : p->cap * p->n;
+		if (u->completion > most_out) {
+			impossible_usage(p, "output tokens", u->completion, most_out);
+			u->completion = most_out;
+		}
+		if (u->prompt > PROMPT_MAX) {
+			impossible_usage(p, "prompt tokens", u->prompt, PROMPT_MAX);
+			u->prompt = PROMPT_MAX;
+		}
+		if (u->cached > u->prompt)
+			u->cached = u->prompt;
+		*qty = u->prompt + u->completion;
+		return cost_tokens(pr, u->prompt, u->cached, u->completion, 1.0);
+	}
+	case BU_AUDIO_SECONDS: {
+		if (!u->seen)
+			*qty = p->audio_bound_s;
+		else {
+			double s = ceil(u->audio_s);
+			int64_t sec = s > (double)p->audio_bound_s ? p->audio_bound_s : (int64_t)s;
+			if (s > (double)p->audio_bound_s)
+				impossible_usage(p, "seconds of audio", (int64_t)fmin(s, 1e15), p->audio_bound_s);
+			*qty = sec < p->g->cfg.audio_min_seconds ? p->g->cfg.audio_min_seconds : sec;
+		}
+		return cost_audio(pr, *qty);
+	}
+	case BU_CHARS:
+		*qty = p->chars;
+		return cost_chars(pr, p->chars);
+	default:
+		return 0;
+	}
 }
 
 /* ---- the upstream side --------------------------------------------- */
@@ -299,7 +421,7 @@ static bool hop_by_hop(const char *name, size_t n)
 		size_t n;
 	} h[] = { HOP("connection"), HOP("keep-alive"), HOP("transfer-encoding"), HOP("content-length"),
 		  HOP("date"),	     HOP("server"),	HOP("upgrade"),		  HOP("te"),
-		  HOP("trailer"),    HOP("proxy-authenticate"), HOP("proxy-connection"), HOP("content-encoding") };
+		  HOP("trailer"),    HOP("proxy-authenticate"), HOP("proxy-connection") };
 #undef HOP
 	for (size_t i = 0; i < ARRAY_LEN(h); i++)
 		if (h[i].n == n && strncasecmp(name, h[i].s, n) == 0)
@@ -307,8 +429,9 @@ static bool hop_by_hop(const char *name, size_t n)
 	return false;
 }
 
-/* Copies Groq's headers to the client and notes the rate-limit ones. */
-static void pass_headers(struct preq *p)
+/* Copies Groq's headers to the client and notes the rate-limit ones;
+ * skip_ctype: the gateway sets the Content-Type itself (a converted answer) */
+static void pass_headers(struct preq *p, bool skip_ctype)
 {
 	struct headroom *hr = &p->k->hr;
 	bool any = false;
@@ -323,6 +446,8 @@ static void pass_headers(struct preq *p)
 			val++;
 		*colon = '\0';
 		any |= headroom_header(hr, line, val);
+		if (skip_ctype && (strcasecmp(line, "content-type") == 0 || strcasecmp(line, "content-encoding") == 0))
+			continue;
 		if (!hop_by_hop(line, nl))
 			httpd_add_header(p->req, line, val);
 	}
@@ -333,9 +458,28 @@ static void pass_headers(struct preq *p)
 	}
 }
 
+/* the value of one of Groq's answer headers (allocated), or NULL */
+static char *up_header(const char *headers, const char *name)
+{
+	size_t n = strlen(name);
+	for (const char *h = headers; h && *h; h = strchr(h, '\n'), h = h ? h + 1 : NULL)
+		if (strncasecmp(h, name, n) == 0 && h[n] == ':') {
+			h += n + 1;
+			h += strspn(h, " \t");
+			return xstrndup(h, strcspn(h, "\r\n"));
+		}
+	return NULL;
+}
+
 static void emit_event(void *arg, const char *ev, size_t len)
 {
 	struct preq *p = arg;
+	/* a Responses stream's usage event goes out once its row is kept, as
+	 * a chat stream's [DONE] does */
+	if (p->sse.usage_event && p->route->kind == RK_RESPONSES) {
+		buf_add(&p->held, ev, len);
+		return;
+	}
 	if (p->req)
 		httpd_chunk(p->req, ev, len);
 }
@@ -363,17 +507,33 @@ static void storm_count(struct preq *p)
 	free(m);
 }
 
-/* whether Groq's answer headers say it is one piece (a Content-Type
- * other than an event stream) */
-static bool not_a_stream(const char *headers)
+static void idle_arm(struct preq *p)
 {
-	for (const char *h = headers; h && *h; h = strchr(h, '\n'), h = h ? h + 1 : NULL)
-		if (strncasecmp(h, "content-type:", 13) == 0) {
-			h += 13;
-			h += strspn(h, " \t");
-			return strncasecmp(h, "text/event-stream", 17) != 0;
-		}
-	return false;
+	int64_t ms = p->g->cfg.upstream_idle_timeout_ms;
+	if (ms <= 0 || !p->tx)
+		return;
+	struct timeval tv = { (time_t)(ms / 1000), (suseconds_t)(ms % 1000) * 1000 };
+	evtimer_add(p->idle, &tv);
+}
+
+static void on_done(void *arg, int ok, const char *err);
+
+/* ends Groq's transfer early: the answer is treated as cut for `why` */
+static void cut_short(struct preq *p, const char *why)
+{
+	if (p->tx) {
+		utx_cancel(p->tx);
+		p->tx = NULL;
+	}
+	p->cut = why;
+	on_done(p, 0, why);
+}
+
+static void idle_fired(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	cut_short(arg, "upstream_idle_timeout");
 }
 
 static void on_head(void *arg, long status, const char *headers)
@@ -381,6 +541,8 @@ static void on_head(void *arg, long status, const char *headers)
 	struct preq *p = arg;
 	p->status = status;
 	p->up_headers = xstrdup(headers);
+	p->groq_rid = up_header(headers, "x-request-id");
+	idle_arm(p);
 	if (status == 401 && !p->k->rejected) {
 		p->k->rejected = true;
 		char *m = xasprintf("Groq rejected upstream key '%s' (%s) with 401: it was deleted or revoked "
@@ -395,11 +557,23 @@ static void on_head(void *arg, long status, const char *headers)
 		storm_count(p);
 	if (status >= 400)
 		metrics_upstream_error(p->g->metrics, (int)status);
-	if (p->stream && status == 200 && not_a_stream(headers))
-		p->stream = false; /* asked for a stream, answered in one piece (GET /models
-				    * ignores "stream"): relayed and metered as such */
-	if (p->stream && status == 200) {
-		pass_headers(p);
+	if (status != 200)
+		return;
+	char *ct = up_header(headers, "content-type");
+	bool sse = ct && strncasecmp(ct, "text/event-stream", 17) == 0;
+	free(ct);
+	/* an event stream is relayed as events whether or not "stream" was
+	 * asked for (and metered from them); a stream asked for but answered
+	 * in one piece (GET /models ignores "stream") is buffered */
+	if (sse && (p->route->kind == RK_CHAT || p->route->kind == RK_RESPONSES))
+		p->relay = R_SSE;
+	else if (p->route->kind == RK_SPEECH)
+		p->relay = R_RAW; /* audio: relayed as it comes, billed by the input */
+	else
+		p->relay = R_BUFFER;
+	p->stream = p->relay == R_SSE;
+	if (p->relay != R_BUFFER && p->req) {
+		pass_headers(p, false);
 		p->replying = true;
 		httpd_start(p->req, 200);
 	}
@@ -425,22 +599,36 @@ static void drain_check(evutil_socket_t fd, short what, void *arg)
 		return;
 	}
 	set_paused(p, false);
+	idle_arm(p);
 }
 
 static void on_data(void *arg, const char *data, size_t len)
 {
 	struct preq *p = arg;
-	if (p->replying) {
+	idle_arm(p);
+	switch (p->relay) {
+	case R_SSE:
 		sse_feed(&p->sse, data, len, emit_event, p);
-		if (client_backlog(p) > OUTBUF_HIGH && p->tx) {
-			set_paused(p, true);
-			if (!p->drain)
-				p->drain = evtimer_new(p->g->base, drain_check, p);
-			struct timeval tv = { 0, 20000 };
-			evtimer_add(p->drain, &tv);
+		break;
+	case R_RAW:
+		if (p->req)
+			httpd_chunk(p->req, data, len);
+		break;
+	case R_BUFFER:
+		if ((int64_t)(p->resp.len + len) > p->g->cfg.max_answer_bytes) {
+			cut_short(p, "upstream_answer_too_large");
+			return;
 		}
-	} else {
 		buf_add(&p->resp, data, len);
+		return;
+	}
+	if (client_backlog(p) > OUTBUF_HIGH && p->tx) {
+		set_paused(p, true);
+		evtimer_del(p->idle); /* the client is slow, not Groq */
+		if (!p->drain)
+			p->drain = evtimer_new(p->g->base, drain_check, p);
+		struct timeval tv = { 0, 20000 };
+		evtimer_add(p->drain, &tv);
 	}
 }
 
@@ -469,24 +657,27 @@ static void filter_models(struct preq *p)
 	free(s);
 }
 
-/* a streamed answer's end, once its row is committed (or not) */
+/* a relayed answer's end, once its row is committed (or not) */
 static void end_stream(struct preq *p, bool kept)
 {
 	struct hreq *req = take_req(p);
 	if (req) {
 		if (p->complete) {
-			/* [DONE] only once the row is committed; otherwise an
-			 * error event, and the stream ends without [DONE] */
+			/* the last event (chat: [DONE]; Responses: the usage event)
+			 * only once the row is committed; otherwise an error event,
+			 * and the stream ends without it */
 			static const char done[] = "data: [DONE]\n\n",
 					  down[] = "data: {\"error\":{\"message\":\"" STORE_DOWN_MSG "\",\"type\":"
 						   "\"api_error\",\"code\":\"store_unavailable\"}}\n\n";
-			if (kept)
-				httpd_chunk(req, done, sizeof done - 1);
-			else
+			if (!kept && p->relay == R_SSE)
 				httpd_chunk(req, down, sizeof down - 1);
+			else if (p->held.len)
+				httpd_chunk(req, p->held.data, p->held.len);
+			else if (p->relay == R_SSE && p->sse.done)
+				httpd_chunk(req, done, sizeof done - 1);
 			httpd_end(req);
 		} else {
-			/* Groq's stream broke: end the client's the same way
+			/* Groq's answer broke: end the client's the same way
 			 * (the reply never completes: not flushed, not owed) */
 			p->g->unflushed--;
 			httpd_abort(req);
@@ -510,13 +701,24 @@ static void send_answer(struct preq *p, bool kept)
 		reply_error(p, &v);
 		return;
 	}
-	pass_headers(p);
+	const char *ctype = NULL;
+	char *conv = NULL;
+	size_t clen = 0;
+	if (p->route->kind == RK_TRANSCRIBE && p->status == 200 && p->audio_fmt) {
+		double d;
+		conv = audio_answer(p->resp.data ? p->resp.data : "", p->resp.len, p->audio_fmt, &d, &clen, &ctype);
+	}
+	pass_headers(p, conv != NULL);
 	struct hreq *req = take_req(p);
-	size_t len = p->resp.len;
-	if (len)
-		httpd_send_owned(req, (int)p->status, NULL, buf_detach(&p->resp), len);
-	else
-		httpd_send(req, (int)p->status, NULL, "", 0);
+	if (conv) {
+		httpd_send_owned(req, (int)p->status, ctype, conv, clen);
+	} else {
+		size_t len = p->resp.len;
+		if (len)
+			httpd_send_owned(req, (int)p->status, NULL, buf_detach(&p->resp), len);
+		else
+			httpd_send(req, (int)p->status, NULL, "", 0);
+	}
 	preq_free(p);
 }
 
@@ -525,46 +727,75 @@ static void on_done(void *arg, int ok, const char *err)
 	struct preq *p = arg;
 	struct gateway *g = p->g;
 	p->tx = NULL;
+	evtimer_del(p->idle);
 	struct usage u = { 0 };
-	if (p->replying)
+	if (p->relay == R_SSE)
 		u = p->sse.usage;
-	else if (ok && p->status == 200 && p->kind != K_MODELS)
+	else if (ok && p->status == 200 && p->route->kind == RK_TRANSCRIBE) {
+		json_t *j = json_loadb(p->resp.data ? p->resp.data : "", p->resp.len, 0, NULL);
+		json_t *d = json_object_get(j, "duration");
+		if (json_is_number(d) && json_number_value(d) >= 0) {
+			u.audio_s = json_number_value(d);
+			u.seen = true;
+		}
+		json_decref(j);
+	} else if (ok && p->status == 200 && p->route->unit == BU_TOKENS)
 		usage_from_json(p->resp.data ? p->resp.data : "", p->resp.len, &u);
-	const struct price *pr = p->model ? config_price(&g->cfg, p->model) : NULL;
-	int64_t cost = u.seen ? cost_nusd(pr, u.prompt, u.completion) : 0;
+	/* Groq bills what it answered: an error answer costs nothing; an
+	 * answer begun, or a request Groq may be working on (no answer within
+	 * the time), is charged; a request that never reached Groq is not */
+	bool billed = p->status == 200 || (!p->status && err && (strcmp(err, "timeout") == 0 || p->cut));
+	int64_t qty = 0, cost = 0;
+	if (billed)
+		cost = cost_of(p, &u, &qty);
 	budget_settle(g, p->t, p->reserved, cost);
 	p->reserved = 0;
-	if (!p->req) { /* its client left while Groq worked: metered all the same */
-		record(p, 499, "client_closed", &u, cost, just_free);
-		return;
-	}
 	int64_t now = gw_now(g);
 	if (p->on_old) {
 		p->k->old_last_used = now;
 		if (p->k->rot >= ROT_SWITCHED)
 			p->k->old_since_switch++;
 	}
+	if (p->client_left) { /* its client left while Groq worked: metered all the same */
+		record(p, 499, "client_closed", &u, cost, qty, just_free);
+		return;
+	}
 	if (!p->replying && !ok) {
-		bool timeout = err && strcmp(err, "timeout") == 0;
-		char *m = timeout ? xasprintf("Groq did not answer within %lld ms; the request was abandoned. "
-					      "Try again, or ask an operator to check upstream health.",
-					      (long long)g->cfg.upstream_timeout_ms)
-				  : xasprintf("The gateway could not reach Groq: %s. Try again shortly.", err ? err : "?");
-		metrics_upstream_error(g->metrics, timeout ? 504 : 502);
-		reject_simple(p, timeout ? 504 : 502, "api_error", timeout ? "upstream_timeout" : "upstream_unreachable",
-			      timeout ? "upstream_timeout" : "upstream_error", m);
+		bool timeout = err && strcmp(err, "timeout") == 0, idle = p->cut && strcmp(p->cut, "upstream_idle_timeout") == 0;
+		bool big = p->cut && strcmp(p->cut, "upstream_answer_too_large") == 0;
+		char *m = big	 ? xasprintf("Groq's answer was larger than the gateway relays in one piece (%lld bytes, "
+					     "limits.max_answer_bytes); it was abandoned.",
+					     (long long)g->cfg.max_answer_bytes)
+			  : idle ? xasprintf("Groq stopped sending its answer for %lld ms; it was abandoned. Try again.",
+					     (long long)g->cfg.upstream_idle_timeout_ms)
+			  : timeout ? xasprintf("Groq did not answer within %lld ms; the request was abandoned. "
+						"Try again, or ask an operator to check upstream health.",
+						(long long)g->cfg.upstream_timeout_ms)
+				    : xasprintf("The gateway could not reach Groq: %s. Try again shortly.", err ? err : "?");
+		int st = big ? 502 : timeout || idle ? 504 : 502;
+		metrics_upstream_error(g->metrics, st);
+		p->err = (struct verdict){ .status = st,
+					   .type = "api_error",
+					   .code = big ? "upstream_answer_too_large"
+						   : idle ? "upstream_idle_timeout"
+						   : timeout ? "upstream_timeout"
+							     : "upstream_unreachable",
+					   .message = m };
+		record(p, st, big ? "upstream_answer_too_large" : idle ? "upstream_idle_timeout" : timeout ? "upstream_timeout" : "upstream_error",
+		       &u, cost, qty, send_error);
 		return;
 	}
 	if (p->replying) {
-		p->complete = ok && p->sse.done;
-		record(p, p->complete ? 200 : 502, p->complete ? NULL : "upstream_stream_cut", &u, cost, end_stream);
+		p->complete = ok && (p->relay != R_SSE || p->route->kind != RK_CHAT || p->sse.done);
+		record(p, p->complete ? 200 : 502, p->complete ? NULL : p->cut ? p->cut : "upstream_stream_cut", &u, cost,
+		       qty, end_stream);
 		return;
 	}
 	/* a buffered answer: passed through unchanged (models filtered) */
-	if (p->kind == K_MODELS && p->status == 200)
+	if (p->route->kind == RK_MODELS && p->status == 200)
 		filter_models(p);
 	int st = (int)p->status;
-	record(p, st, st >= 400 ? "upstream_error" : NULL, &u, cost, send_answer);
+	record(p, st, st >= 400 ? "upstream_error" : NULL, &u, cost, qty, send_answer);
 }
 
 static const struct utx_cbs up_cbs = { on_head, on_data, on_done };
@@ -582,38 +813,56 @@ static void forward(struct preq *p)
 		k->old_inflight++;
 	ukey_count(k, gw_now(g));
 	p->tok->last_used_at = gw_now(g);
+	/* the path Groq receives is the one the route table matched */
 	const char *q = httpd_query_string(p->req);
 	char *url = xconcat(g->cfg.upstream_base, p->path, q ? "?" : "", q ? q : "", NULL);
 	char *auth = xconcat("Authorization: Bearer ", p->secret, NULL);
-	char *ct = xconcat("Content-Type: ", p->ctype ? p->ctype : "application/json", NULL);
-	const char *hdrs[] = { auth, ct, "User-Agent: groqgated/" GG_VERSION, NULL };
-	const char *body = p->raw;
-	size_t len = p->raw_len;
-	char *re = NULL;
-	if (p->body_changed) {
-		re = reqbody_with_int(p->raw, p->raw_len, &p->body, "max_completion_tokens", p->cap, &len);
-		body = re;
-	}
+	char *ct = p->fwd_ctype ? xconcat("Content-Type: ", p->fwd_ctype, NULL) : NULL;
+	char *rid = p->client_rid ? xconcat("X-Request-Id: ", p->client_rid, NULL) : NULL;
+	const char *hdrs[6];
+	int nh = 0;
+	hdrs[nh++] = auth;
+	hdrs[nh++] = "User-Agent: groqgated/" GG_VERSION;
+	hdrs[nh++] = "Accept-Encoding: identity"; /* the gateway reads what it relays */
+	if (ct)
+		hdrs[nh++] = ct;
+	if (rid)
+		hdrs[nh++] = rid;
+	hdrs[nh] = NULL;
+	const char *body = p->fwd ? p->fwd : p->raw;
+	size_t len = p->fwd ? p->fwd_len : p->raw_len;
 	sse_init(&p->sse);
 	buf_init(&p->resp);
+	p->idle = evtimer_new(g->base, idle_fired, p);
 	p->tx = upstream_start(g->up, httpd_method_name(p->req), url, hdrs, body, len, g->cfg.upstream_timeout_ms,
 			       g->cfg.upstream_connect_timeout_ms, &up_cbs, p);
 	secret_free(auth);
 	free(ct);
+	free(rid);
 	free(url);
-	free(re);
 }
 
 /* ---- after the rate limit: reserve, then forward ------------------- */
 
+/* the worst case Groq could bill for this request, in its unit */
+static int64_t worst_case(struct preq *p)
+{
+	const struct price *pr = p->model ? config_price(&p->g->cfg, p->model) : NULL;
+	switch (p->route->unit) {
+	case BU_TOKENS: return cost_tokens(pr, p->prompt_est, 0, p->cap * p->n, 1.0);
+	case BU_AUDIO_SECONDS: return cost_audio(pr, p->audio_bound_s);
+	case BU_CHARS: return cost_chars(pr, p->chars);
+	default: return 0;
+	}
+}
+
 static void admitted(struct preq *p)
 {
 	struct gateway *g = p->g;
-	const struct price *pr = p->model ? config_price(&g->cfg, p->model) : NULL;
-	int64_t amount = cost_nusd(pr, p->prompt_est, p->cap);
+	int64_t amount = worst_case(p);
 	char *why = NULL;
 	if (budget_reserve(g, p->t, amount, &why) != 0) {
-		reject_simple(p, 402, "insufficient_quota", "budget_exceeded", "budget_exceeded", why);
+		refuse(p, 402, "insufficient_quota", "budget_exceeded", "budget_exceeded", why);
 		return;
 	}
 	p->reserved = amount;
@@ -650,26 +899,44 @@ static void queue_remove(struct team *t, struct preq *p)
 	p->qnext = NULL;
 }
 
+/* what may have changed while a request waited: its token revoked, its
+ * team paused, its model taken off the allowlist, the team's cap lowered */
+static int recheck(struct preq *p, struct verdict *v)
+{
+	if (p->tok->revoked_at)
+		return deny(v, 401, "invalid_request_error", "invalid_api_key", "unauthenticated",
+			    xstrdup("Invalid API Key: this client token was revoked while the request waited in the "
+				    "team's queue. Ask your groqgate operator for a new one."));
+	int64_t cap;
+	if (stage_policy(p->t, p->route->kind == RK_MODELS ? NULL : p->model, NULL, &cap, v) != 0)
+		return -1;
+	if (p->route->unit == BU_TOKENS && p->route->kind != RK_EMBEDDINGS && p->cap > p->t->max_tokens)
+		return deny(v, 400, "invalid_request_error", "max_tokens_exceeded", "max_tokens_exceeded",
+			    xasprintf("Team '%s' may now ask for at most %lld tokens per request (changed while the "
+				      "request waited); lower the cap and retry.",
+				      p->t->id, (long long)p->t->max_tokens));
+	return 0;
+}
+
 static void queue_run(struct gateway *g, struct team *t)
 {
 	int64_t now = gw_now(g);
 	while (t->qhead) {
 		struct preq *p = t->qhead;
-		if (p->t->state != TEAM_ACTIVE || now >= p->deadline_ms) {
+		struct verdict v = { 0 };
+		if (recheck(p, &v) != 0) {
 			queue_remove(t, p);
-			struct verdict v = { 0 };
-			if (p->t->state != TEAM_ACTIVE) {
-				int64_t cap;
-				stage_policy(t, NULL, NULL, &cap, &v);
-				reject(p, &v, v.status == 402 ? "budget_exceeded" : "team_paused");
-			} else {
-				stage_ratelimit(t, now, &v); /* refused: fills the verdict */
-				free(v.message);
-				v.message = xasprintf("Rate limit reached for team '%s' (RPM %lld): the request waited "
-						      "the maximum of %lld ms in the team's queue.",
-						      t->id, (long long)t->rpm_limit, (long long)t->queue_wait_ms);
-				reject(p, &v, "rate_limited");
-			}
+			reject(p, &v);
+			continue;
+		}
+		if (now >= p->deadline_ms) {
+			queue_remove(t, p);
+			stage_ratelimit(t, now, &v); /* refused: fills the verdict */
+			free(v.message);
+			v.message = xasprintf("Rate limit reached for team '%s' (RPM %lld): the request waited "
+					      "the maximum of %lld ms in the team's queue.",
+					      t->id, (long long)t->rpm_limit, (long long)t->queue_wait_ms);
+			reject(p, &v);
 			continue;
 		}
 		int64_t retry = 0;
@@ -706,41 +973,246 @@ static void on_client_close(struct hreq *req, void *arg)
 	p->watched = false;
 	if (p->then) /* its row is being written; `then` frees p */
 		return;
-	if (p->tx && !p->stream) {
-		/* Groq finishes (and bills) a request it has started; let it,
-		 * so the ledger gets its real usage (on_done records it) */
+	if (p->tx) {
+		/* Groq finishes (and bills) a request it has started, streamed
+		 * or not: its answer is read to the end, unsent, so the ledger
+		 * gets the real usage (on_done records it) */
+		p->client_left = true;
+		if (p->paused)
+			set_paused(p, false);
 		return;
 	}
+	/* still queued: nothing reached Groq */
 	if (p->queued)
 		queue_remove(p->t, p);
-	if (p->tx) {
-		utx_cancel(p->tx);
-		p->tx = NULL;
-	}
-	struct usage u = p->sse.usage;
-	const struct price *pr = p->model ? config_price(&p->g->cfg, p->model) : NULL;
-	int64_t cost = u.seen ? cost_nusd(pr, u.prompt, u.completion) : 0;
 	if (p->t)
-		budget_settle(p->g, p->t, p->reserved, cost);
+		budget_settle(p->g, p->t, p->reserved, 0);
 	p->reserved = 0;
-	record(p, 499, "client_closed", &u, cost, just_free);
+	record(p, 499, "client_closed", NULL, 0, 0, just_free);
 }
 
-/* model named in a multipart/form-data body (audio routes) */
-static char *multipart_model(const char *body, size_t len)
+/* ---- reading the request ------------------------------------------- */
+
+/* the team's cap written into the body when the client sent none (or null) */
+static void set_cap(struct preq *p, struct jspan at, const char *name)
 {
-	const char *needle = "name=\"model\"";
-	const char *m = memmem(body, len, needle, strlen(needle));
-	if (!m)
-		return NULL;
-	const char *v = memmem(m, len - (size_t)(m - body), "\r\n\r\n", 4);
-	if (!v)
-		return NULL;
-	v += 4;
-	const char *end = memmem(v, len - (size_t)(v - body), "\r\n", 2);
-	if (!end || end - v > 200)
-		return NULL;
-	return xstrndup(v, (size_t)(end - v));
+	p->fwd = reqbody_with_int(p->raw, p->raw_len, &p->body, at, name, p->cap, &p->fwd_len);
+}
+
+/* a JSON body: checked, its governed members read; 0 or -1 (answered) */
+static int read_json(struct preq *p, const struct mediatype *mt)
+{
+	/* whatever else the client labels it, the body is read as JSON and
+	 * Groq receives it as application/json: both read the same thing. A
+	 * form is refused (Groq would read its fields, not this). */
+	if (str_starts(mt->type, "multipart/")) {
+		bad_request(p, "invalid_json",
+			    xasprintf("This route takes a JSON body: send Content-Type: application/json (got %s).",
+				      mt->type));
+		return -1;
+	}
+	char why[160];
+	if (!p->raw_len) {
+		bad_request(p, "invalid_json", xstrdup("Send a JSON body with Content-Type: application/json."));
+		return -1;
+	}
+	if (reqbody_scan(p->raw, p->raw_len, &p->body, why, sizeof why) != 0) {
+		bad_request(p, "invalid_json", xasprintf("The request body is not a JSON object (%s).", why));
+		return -1;
+	}
+	/* the body Groq parses must be the body the gateway checked */
+	if (p->body.dup) {
+		bad_request(p, "duplicate_key",
+			    xasprintf("'%s' appears more than once in the body; send it once.", p->body.dup));
+		return -1;
+	}
+	if (p->body.variant[0]) {
+		bad_request(p, "invalid_key",
+			    xasprintf("'%s': keys are case-sensitive; use the lower-case name.", p->body.variant));
+		return -1;
+	}
+	p->model = jspan_string(p->body.model);
+	if (!p->model || !*p->model) {
+		bad_request(p, "invalid_value",
+			    xstrdup("'model' must be given as a string, e.g. \"llama-3.3-70b-versatile\"."));
+		return -1;
+	}
+	p->fwd_ctype = xstrdup("application/json");
+	return 0;
+}
+
+/* a multipart form (audio): the one model field Groq will read, the
+ * response_format; 0 or -1 (answered) */
+static int read_form(struct preq *p, const struct mediatype *mt)
+{
+	if (strcmp(mt->type, "multipart/form-data") != 0 || !mt->boundary[0]) {
+		bad_request(p, "invalid_content_type",
+			    xstrdup("This route takes a multipart/form-data body with a boundary "
+				    "(the file and a 'model' field)."));
+		return -1;
+	}
+	struct mform f;
+	char why[160];
+	if (mform_parse(p->raw, p->raw_len, mt->boundary, &f, why, sizeof why) != 0) {
+		bad_request(p, "invalid_form", xasprintf("The form cannot be read: %s.", why));
+		return -1;
+	}
+	int rc = -1, nm, nf, nfile;
+	const struct mpart *m = mform_get(&f, "model", &nm), *fmt = mform_get(&f, "response_format", &nf);
+	const struct mpart *file = mform_get(&f, "file", &nfile);
+	if (nm != 1 || !m || m->filename) {
+		bad_request(p, nm > 1 ? "ambiguous_model" : "invalid_value",
+			    xstrdup(nm > 1 ? "The form names 'model' more than once (or in another letter case); "
+					     "send exactly one 'model' field."
+					   : "The form needs one 'model' field, e.g. whisper-large-v3-turbo."));
+		goto out;
+	}
+	if (nf > 1 || (nf == 1 && !fmt)) {
+		bad_request(p, "invalid_form", xstrdup("'response_format' is given more than once."));
+		goto out;
+	}
+	for (size_t i = 0; i < m->len; i++)
+		if ((unsigned char)m->data[i] < 0x21 || (unsigned char)m->data[i] > 0x7e || m->len > 128) {
+			bad_request(p, "invalid_value", xstrdup("'model' must be a model id, e.g. whisper-large-v3."));
+			goto out;
+		}
+	p->model = xstrndup(m->data, m->len);
+	p->audio_fmt = fmt ? xstrndup(fmt->data, fmt->len) : xstrdup("json");
+	if (strcmp(p->audio_fmt, "json") && strcmp(p->audio_fmt, "text") && strcmp(p->audio_fmt, "verbose_json")) {
+		bad_request(p, "invalid_value",
+			    xasprintf("'response_format' must be json, text or verbose_json (got '%.40s').", p->audio_fmt));
+		goto out;
+	}
+	/* Groq's answer says the audio's duration only as verbose_json: that
+	 * is what the gateway asks for, and the client gets the format it
+	 * asked for from it */
+	buf b;
+	buf_init(&b);
+	for (int i = 0, first = 1; i < f.n; i++)
+		if (&f.parts[i] != fmt) { /* (a part's range: its delimiter line to its data's end) */
+			if (!first)
+				buf_add(&b, "\r\n", 2);
+			buf_add(&b, p->raw + f.parts[i].start, f.parts[i].end - f.parts[i].start);
+			first = 0;
+		}
+	buf_addf(&b, "\r\n--%s\r\nContent-Disposition: form-data; name=\"response_format\"\r\n\r\nverbose_json",
+		 mt->boundary);
+	buf_addf(&b, "\r\n--%s--\r\n", mt->boundary);
+	p->fwd_len = b.len;
+	p->fwd = buf_detach(&b);
+	p->fwd_ctype = xasprintf("multipart/form-data; boundary=%s", mt->boundary);
+	/* the most audio the file could hold: 4 kbit/s is below any codec
+	 * Groq takes at speech quality */
+	size_t bytes = file ? file->len : p->raw_len;
+	p->audio_bound_s = (int64_t)(bytes / 500) + 1;
+	if (p->audio_bound_s < p->g->cfg.audio_min_seconds)
+		p->audio_bound_s = p->g->cfg.audio_min_seconds;
+	rc = 0;
+out:
+	mform_free(&f);
+	return rc;
+}
+
+/* the route's body: read, its cap and size checked, the body Groq gets
+ * built; 0 or -1 (answered) */
+static int read_body(struct preq *p, struct verdict *v)
+{
+	const struct route *r = p->route;
+	const char *ct = httpd_header(p->req, "Content-Type");
+	struct mediatype mt = { 0 };
+	char why[160];
+	if (ct && mediatype_parse(ct, &mt, why, sizeof why) != 0) {
+		bad_request(p, "invalid_content_type", xasprintf("The Content-Type cannot be read: %s.", why));
+		return -1;
+	}
+	p->n = 1;
+	switch (r->body) {
+	case BK_NONE:
+		if (p->raw_len) {
+			bad_request(p, "invalid_request", xasprintf("%s takes no body.", r->name));
+			return -1;
+		}
+		if (r->kind == RK_MODEL)
+			p->model = xstrdup(p->param);
+		return 0;
+	case BK_FORM:
+		return read_form(p, &mt);
+	case BK_JSON:
+		if (read_json(p, &mt) != 0)
+			return -1;
+		break;
+	}
+	p->stream = jspan_kind(p->body.stream) == J_TRUE;
+	if (r->kind == RK_CHAT) {
+		const struct capfield f[] = { { "max_completion_tokens", p->body.max_completion_tokens },
+					      { "max_tokens", p->body.max_tokens } };
+		if (stage_cap(p->t, f, 2, &p->cap, v) != 0)
+			return -1;
+		if (jspan_given(p->body.n) && (!jspan_int(p->body.n, &p->n) || p->n < 1 || p->n > N_MAX))
+			return deny(v, 400, "invalid_request_error", "invalid_value", "invalid_request",
+				    xasprintf("'n' must be an integer from 1 to %d.", N_MAX));
+		if (!jspan_given(f[0].v) && !jspan_given(f[1].v))
+			set_cap(p, p->body.max_completion_tokens, "max_completion_tokens");
+		p->prompt_est = prompt_estimate(p->raw_len, p->body.nmessages);
+	} else if (r->kind == RK_RESPONSES) {
+		const struct capfield f[] = { { "max_output_tokens", p->body.max_output_tokens } };
+		if (stage_cap(p->t, f, 1, &p->cap, v) != 0)
+			return -1;
+		if (!jspan_given(f[0].v))
+			set_cap(p, p->body.max_output_tokens, "max_output_tokens");
+		/* every token of the input is at least one byte of the body; a
+		 * few more per input item for the template */
+		size_t items = 0;
+		for (size_t i = 0; i < p->body.input.n; i++)
+			items += p->body.input.p[i] == '{';
+		p->prompt_est = prompt_estimate(p->raw_len, items);
+	} else if (r->kind == RK_EMBEDDINGS) {
+		p->prompt_est = prompt_estimate(p->raw_len, 0);
+	} else if (r->kind == RK_SPEECH) {
+		char *in = jspan_string(p->body.input);
+		if (!in || !*in) {
+			free(in);
+			return deny(v, 400, "invalid_request_error", "invalid_value", "invalid_request",
+				    xstrdup("'input' must be the text to speak, as a string."));
+		}
+		p->chars = utf8_chars(in, strlen(in));
+		free(in);
+	}
+	return 0;
+}
+
+static int read_client_rid(struct preq *p)
+{
+	const char *rid = httpd_header(p->req, "X-Request-Id");
+	if (!rid)
+		return 0;
+	size_t n = strlen(rid);
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)rid[i] < 0x21 || (unsigned char)rid[i] > 0x7e)
+			n = 0;
+	if (!n || n > 128) {
+		bad_request(p, "invalid_request_id", xstrdup("X-Request-Id must be 1 to 128 visible ASCII characters."));
+		return -1;
+	}
+	p->client_rid = xstrdup(rid);
+	return 0;
+}
+
+static void enqueue(struct preq *p)
+{
+	struct team *t = p->t;
+	p->deadline_ms = p->t0_ms + t->queue_wait_ms;
+	p->queued = true;
+	if (t->qtail)
+		t->qtail->qnext = p;
+	else
+		t->qhead = p;
+	t->qtail = p;
+	t->qlen++;
+	if (!t->qtimer)
+		t->qtimer = evtimer_new(p->g->base, queue_timer, t);
+	if (!evtimer_pending(t->qtimer, NULL))
+		queue_run(p->g, t);
 }
 
 void proxy_handle(struct gateway *g, struct hreq *req, const char *path)
@@ -756,107 +1228,86 @@ void proxy_handle(struct gateway *g, struct hreq *req, const char *path)
 	httpd_on_complete(req, flushed, g);
 	struct verdict v = { 0 };
 	if (g->draining) {
-		reject_simple(p, 503, "api_error", "shutting_down", "shutting_down",
-			      xstrdup("The gateway is shutting down; retry on another instance or in a moment."));
+		refuse(p, 503, "api_error", "shutting_down", "shutting_down",
+		       xstrdup("The gateway is shutting down; retry on another instance or in a moment."));
+		return;
+	}
+	bool other_method;
+	p->route = route_find(httpd_method(req), path, &p->param, &other_method);
+	if (!p->route) {
+		refuse(p, 404, "invalid_request_error", "unknown_url", "unknown_url",
+		       xasprintf("Unknown request URL: %s %s. %s", httpd_method_name(req), path,
+				 other_method ? "This path is served with another method."
+					      : "Please check the URL for typos, or see the Groq API reference."));
 		return;
 	}
 	if (stage_authenticate(&g->reg, httpd_bearer(req), &p->tok, &v) != 0) {
-		reject(p, &v, "unauthenticated");
+		reject(p, &v);
 		return;
 	}
 	p->t = registry_team(&g->reg, p->tok->team);
 	p->k = registry_key(&g->reg, p->tok->key);
 	if (!p->t || !p->k) {
-		reject_simple(p, 500, "api_error", "misconfigured", "misconfigured",
-			      xasprintf("This client token points at a team or upstream key that no longer "
-					"exists; ask your groqgate operator."));
+		refuse(p, 500, "api_error", "misconfigured", "misconfigured",
+		       xstrdup("This client token points at a team or upstream key that no longer exists; ask your "
+			       "groqgate operator."));
+		return;
+	}
+	if (p->route->kind == RK_REFUSED) {
+		refuse(p, 403, "permission_error", "route_not_governed", "route_refused", xstrdup(p->route->refused));
 		return;
 	}
 	if (ledger_down(g->ledger)) {
-		reject_simple(p, 503, "api_error", "store_unavailable", "store_unavailable", xstrdup(STORE_DOWN_MSG));
+		refuse(p, 503, "api_error", "store_unavailable", "store_unavailable", xstrdup(STORE_DOWN_MSG));
 		return;
 	}
 	budget_roll(g, p->t, p->t0_ms);
-	enum hmethod cmd = httpd_method(req);
-	const char *ct = httpd_header(req, "Content-Type");
-	p->ctype = ct ? xstrdup(ct) : NULL;
 	p->raw = httpd_take_body(req, &p->raw_len);
-	if (strcmp(path, "/openai/v1/models") == 0 && cmd == HM_GET) {
-		p->kind = K_MODELS;
-	} else if (strcmp(path, "/openai/v1/chat/completions") == 0 && cmd == HM_POST) {
-		p->kind = K_CHAT;
-	} else {
-		p->kind = K_OTHER;
-	}
-	if (str_starts(path, "/openai/v1/models/") && cmd == HM_GET)
-		p->model = xstrdup(path + strlen("/openai/v1/models/"));
-	bool multipart = ct && strstr(ct, "multipart/form-data");
-	if (p->kind == K_CHAT && (multipart || !p->raw_len)) { /* Groq takes chat as JSON only */
-		reject_simple(p, 400, "invalid_request_error", "invalid_json", "invalid_request",
-			      xstrdup("Send a JSON body with Content-Type: application/json."));
+	if (read_client_rid(p) != 0)
+		return;
+	/* state and allowlist first: a paused team learns that whatever it sends */
+	int64_t ignore;
+	if (stage_policy(p->t, NULL, NULL, &ignore, &v) != 0) {
+		reject(p, &v);
 		return;
 	}
-	if (p->raw_len && !multipart) {
-		char why[160];
-		if (reqbody_scan(p->raw, p->raw_len, &p->body, why, sizeof why) != 0) {
-			reject_simple(p, 400, "invalid_request_error", "invalid_json", "invalid_request",
-				      xasprintf("The request body is not a JSON object (%s).", why));
-			return;
-		}
-		enum jkind mk = jspan_kind(p->body.model);
-		if (mk == J_STRING) { /* the body's model over the path's (GET /models/ID with a body) */
-			free(p->model);
-			p->model = jspan_string(p->body.model);
-		} else if (mk != J_ABSENT || p->kind == K_CHAT) {
-			reject_simple(p, 400, "invalid_request_error", "invalid_value", "invalid_request",
-				      xstrdup("'model' must be given as a string, e.g. \"llama-3.3-70b-versatile\"."));
-			return;
-		}
-		p->stream = jspan_kind(p->body.stream) == J_TRUE;
-	} else if (p->raw_len && multipart) {
-		char *m = multipart_model(p->raw, p->raw_len);
-		if (m) {
-			free(p->model);
-			p->model = m;
-		}
-	}
-
-	bool had_cap = jspan_given(p->body.max_completion_tokens) || jspan_given(p->body.max_tokens);
-	if (stage_policy(p->t, p->model, p->kind == K_CHAT ? &p->body : NULL, &p->cap, &v) != 0) {
-		const char *reason = v.code && strcmp(v.code, "team_paused") == 0	       ? "team_paused"
-				     : v.code && strcmp(v.code, "budget_exceeded") == 0    ? "budget_exceeded"
-				     : v.code && strcmp(v.code, "model_not_allowed") == 0  ? "model_not_allowed"
-				     : v.code && strcmp(v.code, "max_tokens_exceeded") == 0 ? "max_tokens_exceeded"
-											    : "invalid_request";
-		reject(p, &v, reason);
+	if (read_body(p, &v) != 0) {
+		if (v.status)
+			reject(p, &v);
 		return;
 	}
-	p->body_changed = p->kind == K_CHAT && !had_cap; /* the team's cap was set */
-	p->prompt_est = p->kind == K_MODELS ? 0 : prompt_estimate(p->raw_len, p->body.nmessages);
+	if (p->model && stage_policy(p->t, p->model, NULL, &ignore, &v) != 0) {
+		reject(p, &v);
+		return;
+	}
+	if (p->route->unit != BU_NONE && !price_bills(config_price(&g->cfg, p->model), p->route->unit)) {
+		refuse(p, 403, "permission_error", "model_not_priced", "model_not_priced",
+		       xasprintf("Model '%s' has no %s price in the gateway's price table, so its use cannot be "
+				 "metered; ask your groqgate operator to add it.",
+				 p->model, bill_unit_name(p->route->unit)));
+		return;
+	}
 	httpd_on_close(req, on_client_close, p);
 	p->watched = true;
-	if (p->kind == K_MODELS) { /* listing models is not rate-limited or charged */
+	if (p->route->unit == BU_NONE) { /* listing models is not rate-limited or charged */
 		forward(p);
 		return;
 	}
 	if (stage_ratelimit(p->t, p->t0_ms, &v) != 0) {
 		if (p->t->rpm_mode == RPM_QUEUE && p->t->queue_wait_ms > 0) {
+			if (p->t->qlen >= g->cfg.queue_max_len) {
+				free(v.message);
+				v.message = xasprintf("Rate limit reached for team '%s' (RPM %lld) and its queue is full "
+						      "(%lld requests waiting, limits.queue_max_len). Slow down.",
+						      p->t->id, (long long)p->t->rpm_limit, (long long)p->t->qlen);
+				reject(p, &v);
+				return;
+			}
 			verdict_clear(&v);
-			p->deadline_ms = p->t0_ms + p->t->queue_wait_ms;
-			p->queued = true;
-			if (p->t->qtail)
-				p->t->qtail->qnext = p;
-			else
-				p->t->qhead = p;
-			p->t->qtail = p;
-			p->t->qlen++;
-			if (!p->t->qtimer)
-				p->t->qtimer = evtimer_new(g->base, queue_timer, p->t);
-			if (!evtimer_pending(p->t->qtimer, NULL))
-				queue_run(g, p->t);
+			enqueue(p);
 			return;
 		}
-		reject(p, &v, "rate_limited");
+		reject(p, &v);
 		return;
 	}
 	admitted(p);

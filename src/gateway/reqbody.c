@@ -8,7 +8,10 @@
  * strictly as jansson does (RFC 8259 grammar, UTF-8, escapes and surrogate
  * pairs, no \u0000, integers that fit 64 bits, reals that do not overflow,
  * depth at most 2048, nothing after the value), and notes where the members
- * of interest are. A repeated key counts by its last value, as in jansson.
+ * of interest are. A repeated key counts by its last value, as in jansson;
+ * a governed member named twice, or a key that differs from one only in
+ * letter case, is noted so that the request path can refuse the body (the
+ * body Groq parses must be the body the gateway checked).
  * The fuzz harness (tests/fuzz/fuzz_policy.c) holds the two to agreeing. */
 #include "gateway.h"
 
@@ -17,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "util.h"
 
@@ -237,8 +241,14 @@ static int literal(struct scan *c)
 	return bad(c, "invalid token");
 }
 
-/* which member of interest a top-level key names (-1: none) */
-static int member(const char *k, size_t n, bool esc)
+static const char *const member_names[] = { "model", "stream", "max_tokens", "max_completion_tokens",
+					    "messages", "max_output_tokens", "n", "input" };
+#define M_MESSAGES 4
+#define NMEMBERS 8
+
+/* which member of interest a top-level key names (-1: none); a key that is
+ * one of them but for letter case is noted in b->variant */
+static int member(struct reqbody *b, const char *k, size_t n, bool esc)
 {
 	char dec[32];
 	if (esc) { /* "mod\u0065l" is "model" too */
@@ -256,10 +266,14 @@ static int member(const char *k, size_t n, bool esc)
 		k = dec;
 		n = dl;
 	}
-	static const char *const names[] = { "model", "stream", "max_tokens", "max_completion_tokens", "messages" };
-	for (int i = 0; i < 5; i++)
-		if (strlen(names[i]) == n && memcmp(k, names[i], n) == 0)
+	for (int i = 0; i < NMEMBERS; i++) {
+		if (strlen(member_names[i]) != n)
+			continue;
+		if (memcmp(k, member_names[i], n) == 0)
 			return i;
+		if (strncasecmp(k, member_names[i], n) == 0 && !b->variant[0])
+			snprintf(b->variant, sizeof b->variant, "%.*s", (int)n, k);
+	}
 	return -1;
 }
 
@@ -267,7 +281,8 @@ int reqbody_scan(const char *s, size_t len, struct reqbody *b, char *err, size_t
 {
 	memset(b, 0, sizeof *b);
 	struct scan c = { s, s, s + len, err, errlen };
-	struct jspan *spans[] = { &b->model, &b->stream, &b->max_tokens, &b->max_completion_tokens, &b->messages };
+	struct jspan *spans[] = { &b->model,	&b->stream,		&b->max_tokens, &b->max_completion_tokens,
+				  &b->messages, &b->max_output_tokens, &b->n,	       &b->input };
 	char *stack = xmalloc(MAX_DEPTH); /* 'o' or 'a' per open container */
 	int depth = 0, key = -1, rc = -1;
 	const char *vstart = NULL; /* where the current top-level value began */
@@ -291,7 +306,7 @@ int reqbody_scan(const char *s, size_t len, struct reqbody *b, char *err, size_t
 		case VALUE:
 			if (depth == 1)
 				vstart = c.p;
-			else if (depth == 2 && key == 4 && stack[1] == 'a')
+			else if (depth == 2 && key == M_MESSAGES && stack[1] == 'a')
 				count++;
 			if (ch == '{' || ch == '[') {
 				if (depth == MAX_DEPTH) {
@@ -336,8 +351,8 @@ int reqbody_scan(const char *s, size_t len, struct reqbody *b, char *err, size_t
 			if (string(&c, &esc) != 0)
 				goto out;
 			if (depth == 1) {
-				key = member(k, (size_t)(c.p - 1 - k), esc);
-				if (key == 4)
+				key = member(b, k, (size_t)(c.p - 1 - k), esc);
+				if (key == M_MESSAGES)
 					count = 0;
 			}
 			skip_ws(&c);
@@ -379,9 +394,11 @@ int reqbody_scan(const char *s, size_t len, struct reqbody *b, char *err, size_t
 		}
 		/* a value just ended: a top-level member's? */
 		if (depth == 1 && key >= 0) {
+			if (spans[key]->n && !b->dup)
+				b->dup = member_names[key];
 			spans[key]->p = vstart;
 			spans[key]->n = (size_t)(c.p - vstart);
-			if (key == 4)
+			if (key == M_MESSAGES)
 				b->nmessages = vstart[0] == '[' ? count : 0;
 		}
 	}
@@ -505,15 +522,22 @@ done:
 	return buf_detach(&b);
 }
 
-char *reqbody_with_int(const char *s, size_t len, const struct reqbody *b, const char *key, int64_t value,
-		       size_t *outlen)
+char *reqbody_with_int(const char *s, size_t len, const struct reqbody *b, struct jspan at, const char *key,
+		       int64_t value, size_t *outlen)
 {
 	buf o;
 	buf_init(&o);
 	buf_reserve(&o, len + strlen(key) + 32);
-	buf_add(&o, s, b->close);
-	buf_addf(&o, "%s\"%s\":%lld", b->empty ? "" : ",", key, (long long)value);
-	buf_add(&o, s + b->close, len - b->close);
+	if (at.n) { /* the member is there (null): its value replaced */
+		size_t off = (size_t)(at.p - s);
+		buf_add(&o, s, off);
+		buf_addf(&o, "%lld", (long long)value);
+		buf_add(&o, s + off + at.n, len - off - at.n);
+	} else {
+		buf_add(&o, s, b->close);
+		buf_addf(&o, "%s\"%s\":%lld", b->empty ? "" : ",", key, (long long)value);
+		buf_add(&o, s + b->close, len - b->close);
+	}
 	*outlen = o.len;
 	return buf_detach(&o);
 }

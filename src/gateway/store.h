@@ -20,9 +20,13 @@ struct ledger_row {
 	int64_t id; /* 0: the store picks the next */
 	int64_t ts_ms;
 	const char *team, *key, *key_fp, *model, *reason; /* key NULL when never forwarded */
+	const char *route;      /* the route table's name ("chat.completions"), or NULL */
+	const char *unit;       /* the billing unit ("tokens", "audio_seconds", "characters") */
+	const char *request_id; /* Groq's x-request-id, to trace a charge to Groq's records */
 	int status;
 	bool stream;
 	int64_t prompt, completion, cost_nusd, latency_ms;
+	int64_t quantity;       /* billed, in unit: tokens, seconds of audio, characters */
 };
 
 /* Opens (creating, mode 0600) and migrates the database. */

@@ -145,6 +145,11 @@ static const char *const migrations[] = {
 	 * request); queries over all teams go through ledger_team_ts, team by
 	 * team (WHERE team IN (SELECT id FROM teams)) */
 	"DROP INDEX IF EXISTS ledger_ts;",
+	/* 4: every route metered in its own unit, traceable to Groq's records */
+	"ALTER TABLE ledger ADD COLUMN route TEXT;"
+	"ALTER TABLE ledger ADD COLUMN unit TEXT;"
+	"ALTER TABLE ledger ADD COLUMN quantity INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE ledger ADD COLUMN request_id TEXT;",
 };
 
 static int sqlfail(struct store *s, char **cause, const char *what)
@@ -235,8 +240,8 @@ struct store *store_open(const char *path, char **cause)
 	}
 	if (sqlite3_prepare_v2(s->db,
 			       "INSERT INTO ledger(ts_ms,team,key,key_fp,model,status,reason,stream,"
-			       "prompt_tokens,completion_tokens,cost_nusd,latency_ms,id) "
-			       "VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?)",
+			       "prompt_tokens,completion_tokens,cost_nusd,latency_ms,id,route,unit,quantity,request_id) "
+			       "VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
 			       -1, &s->ins_ledger, NULL) != SQLITE_OK) {
 		sqlfail(s, cause, "prepare");
 		store_close(s);
@@ -492,6 +497,10 @@ int store_ledger(struct store *s, const struct ledger_row *r, char **cause)
 	sqlite3_bind_int64(st, 11, r->cost_nusd);
 	sqlite3_bind_int64(st, 12, r->latency_ms);
 	bind_time(st, 13, r->id);
+	bind_text(st, 14, r->route);
+	bind_text(st, 15, r->unit);
+	sqlite3_bind_int64(st, 16, r->quantity);
+	bind_text(st, 17, r->request_id);
 	int rc = sqlite3_step(st);
 	sqlite3_reset(st);
 	if (rc != SQLITE_DONE)

@@ -44,11 +44,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	t->max_tokens = 256;
 	struct verdict v = { 0 };
 	int64_t cap = 0;
-	if (stage_policy(t, model, &b, &cap, &v) == 0) {
+	/* a repeated governed member or a letter-case variant is refused by the
+	 * request path before the policy stage */
+	if (!b.dup && !b.variant[0] && stage_policy(t, model, &b, &cap, &v) == 0) {
 		if (cap < 1 || cap > 256)
 			__builtin_trap(); /* an admitted request always carries a cap within the team's */
 		size_t len;
-		char *out = reqbody_with_int(s, size, &b, "max_completion_tokens", cap, &len);
+		char *out = reqbody_with_int(s, size, &b, b.max_completion_tokens, "max_completion_tokens", cap, &len);
 		json_t *o = json_loadb(out, len, 0, NULL);
 		if (json_integer_value(json_object_get(o, "max_completion_tokens")) != cap)
 			__builtin_trap(); /* the cap added is the one Groq reads */

@@ -35,7 +35,18 @@ check_eq "no cap sent: the team's cap is applied upstream" 7 "$(jq_body .usage.c
 chat "$TOKEN" llama-3.3-70b-versatile '"max_tokens":null'
 check_eq "a null cap is no cap: the team's is applied upstream" 7 "$(jq_body .usage.completion_tokens)"
 chat "$TOKEN" llama-3.3-70b-versatile '"max_completion_tokens":null,"max_completion_tokens":null'
-check_eq "and it is the one Groq reads, whatever the body repeats" 7 "$(jq_body .usage.completion_tokens)"
+check_eq "a governed key given twice: 400 (Groq must read the body the gateway checked)" duplicate_key "$(jq_body .error.code)"
+chat "$TOKEN" llama-3.3-70b-versatile '"max_tokens":5000,"max_tokens":null'
+check_eq "also when the last one is null (was: 5000 then null, then the cap)" 400 "$STATUS"
+chat "$TOKEN" llama-3.3-70b-versatile '"Max_Tokens":5000'
+check_eq "a governed key in another letter case: 400" invalid_key "$(jq_body .error.code)"
+STATUS=$(curl -s -o "$T/resp" -w '%{http_code}' -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \
+	--data-binary '{"MODEL":"qwen/qwen3-32b","model":"llama-3.3-70b-versatile","messages":[]}' "http://$GW/openai/v1/chat/completions")
+check_eq "MODEL beside model: 400" 400 "$STATUS"
+chat "$TOKEN" llama-3.3-70b-versatile '"max_completion_tokens":null'
+check_eq "a null cap replaced in place: the team's is the one Groq reads" 7 "$(jq_body .usage.completion_tokens)"
+chat "$TOKEN" llama-3.3-70b-versatile '"n":0'
+check_eq "n below 1: 400" 400 "$STATUS"
 api PATCH /admin/v1/teams/alpha '{"max_tokens_per_request":100,"rpm_limit":1000}'
 STATUS=$(curl -s -o "$T/resp" -w '%{http_code}' -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \
 	--data-binary '{not json' "http://$GW/openai/v1/chat/completions")
@@ -188,9 +199,11 @@ closed_rows() { sql "select count(*) from ledger where reason='client_closed'"; 
 wait_eval "the client_closed ledger row" 5 '[ "$(closed_rows)" -ge 1 ]'
 api GET /admin/v1/teams/alpha
 check_eq "reservation released after a disconnect" 0 "$(jq_body '.reserved_usd * 1000000 | floor')"
-cuts() { curl -s "http://$FAKE/_fake/stats" | jq '.keys["gsk_…0001"].streams_cut'; }
-wait_eval "fakegroq to see the cut" 5 '[ "$(cuts)" -ge 1 ]'
-check "the upstream transfer was cancelled too" test "$(cuts)" -ge 1
+# Groq finishes and bills a stream whose client left: the gateway reads it
+# to the end and charges what Groq reports (it once charged $0)
+check_eq "a client gone mid-stream is charged Groq's usage (not zero)" "8|20" \
+	"$(sql "select prompt_tokens, completion_tokens from ledger where reason='client_closed' and stream=1 order by id desc limit 1")"
+check "with its cost" test "$(sql "select cost_nusd from ledger where reason='client_closed' and stream=1 order by id desc limit 1")" -gt 0
 curl -s -X POST "http://$FAKE/_fake/faults" -d '{"chunk_delay_ms":5}' > /dev/null
 
 # ---- upstream errors pass through unchanged; timeouts answer 504
@@ -213,6 +226,11 @@ curl -sN -H "Authorization: Bearer $ATOK" -d '{"model":"llama-3.1-8b-instant","s
 	"http://$GW/openai/v1/chat/completions" > "$T/cut"
 check_not_contains "a stream Groq cut is cut for the client too (no [DONE])" "[DONE]" "$(cat "$T/cut")"
 check "and recorded as upstream_stream_cut" test "$(sql "select count(*) from ledger where reason='upstream_stream_cut'")" -ge 1
+# Groq's usage never came: the whole reservation is charged (prompt
+# estimate + the team's cap of 100), never zero
+check_eq "a stream cut before its usage is charged the whole reservation" 100 \
+	"$(sql "select completion_tokens from ledger where reason='upstream_stream_cut' order by id desc limit 1")"
+check "at its price" test "$(sql "select cost_nusd from ledger where reason='upstream_stream_cut' order by id desc limit 1")" -gt 0
 curl -s -X DELETE "http://$FAKE/_fake/faults" > /dev/null
 api GET /admin/v1/teams/alpha
 check_eq "no reservation left behind by errors" 0 "$(jq_body '.reserved_usd * 1000000 | floor')"
@@ -266,7 +284,7 @@ for s in "$KEY1" "$KEY2" "$KEY3" "$ATOK" "$BTOK" "$OP_TOKEN"; do
 done
 
 # ---- the ledger agrees with what fakegroq served, key by key
-led=$(sql "select coalesce(sum(prompt_tokens+completion_tokens),0) from ledger where key_fp='gsk_…0001' and status=200 and model is not null")
+led=$(sql "select coalesce(sum(prompt_tokens+completion_tokens),0) from ledger where key_fp='gsk_…0001' and (status=200 or reason='client_closed') and model is not null")
 fk=$(curl -s "http://$FAKE/_fake/stats" | jq '.keys["gsk_…0001"].total_tokens')
 check_eq "ledger tokens = fakegroq's served tokens for key 0001" "$fk" "$led"
 

@@ -186,12 +186,35 @@ static void test_prompt_estimate_is_upper_bound(void)
 
 static void test_cost(void)
 {
-	struct price p = { NULL, 0.59, 0.79 };
+	struct price p = { NULL, 0.59, 0.79, -1, -1, -1 };
 	CHECK_INT(cost_nusd(&p, 1000000, 0), 590000000);
 	CHECK_INT(cost_nusd(&p, 11, 20), 11 * 590 + 20 * 790);
 	CHECK_INT(cost_nusd(NULL, 100, 100), 0);
-	struct price q = { NULL, 0.075, 0.30 };
+	struct price q = { NULL, 0.075, 0.30, -1, -1, -1 };
 	CHECK_INT(cost_nusd(&q, 1, 1), 75 + 300);
+	/* cached input at its own price, or at the input price when it has none */
+	struct price c = { NULL, 0.15, 0.60, 0.075, -1, -1 };
+	CHECK_INT(cost_tokens(&c, 1000, 400, 10, 1.0), 600 * 150 + 400 * 75 + 10 * 600);
+	CHECK_INT(cost_tokens(&p, 1000, 400, 0, 1.0), 1000 * 590);
+	CHECK_INT(cost_tokens(&c, 1000, 0, 1000, 0.5), (1000 * 150 + 1000 * 600) / 2);
+	/* audio by the hour ($0.111: 10 s = 308,334 nusd rounded up), speech by characters */
+	struct price w = { NULL, -1, -1, -1, 0.111, -1 }, s = { NULL, -1, -1, -1, -1, 22 };
+	CHECK_INT(cost_audio(&w, 10), 308334);
+	CHECK_INT(cost_audio(&w, 3600), 111000000);
+	CHECK_INT(cost_chars(&s, 1000), 22000000); /* $0.022 */
+	CHECK(price_bills(&w, BU_AUDIO_SECONDS) && !price_bills(&w, BU_TOKENS) && !price_bills(&p, BU_CHARS));
+	CHECK_INT(cost_tokens(&w, 1000, 0, 1000, 1.0), 0);
+	/* hostile counts never wrap: bounded at COST_MAX */
+	CHECK_INT(cost_nusd(&p, 1000000000000000000LL, 0), COST_MAX);
+	CHECK_INT(cost_nusd(&p, INT64_MAX, INT64_MAX), COST_MAX);
+	CHECK(cost_nusd(&p, 100000000000000000LL, 0) > 0);
+	/* thresholds exact at every budget the API accepts (up to $1e9) */
+	int64_t big = 1000000000LL * NUSD_PER_USD;
+	CHECK(!money_reached(0, big, 50));
+	CHECK(!money_reached(big / 2 - 1, big, 50));
+	CHECK(money_reached(big / 2, big, 50));
+	CHECK(money_reached(INT64_MAX, big, 100));
+	CHECK(!money_reached(INT64_MIN, big, 1));
 }
 
 static struct team *mk_team(void)
@@ -328,24 +351,60 @@ static void test_reqbody_agrees_with_jansson(void)
 	free(deep);
 }
 
-/* the team's cap is added as the last member, so it is the one that counts */
+/* the team's cap is added as the last member, or replaces a null one in
+ * place: either way the body names it exactly once */
 static void test_reqbody_with_cap(void)
 {
-	const char *in[] = { "{\"model\":\"m\",\"max_tokens\":null}", "{}", " { \"a\" : [1,{\"b\":2}] } \n" };
-	for (size_t i = 0; i < 3; i++) {
+	const char *in[] = { "{\"model\":\"m\",\"max_tokens\":null}", "{}", " { \"a\" : [1,{\"b\":2}] } \n",
+			     "{\"max_completion_tokens\":null,\"model\":\"m\"}" };
+	for (size_t i = 0; i < 4; i++) {
 		struct reqbody b;
 		char err[128];
 		CHECK(reqbody_scan(in[i], strlen(in[i]), &b, err, sizeof err) == 0);
 		size_t len;
-		char *out = reqbody_with_int(in[i], strlen(in[i]), &b, "max_completion_tokens", 512, &len);
+		char *out = reqbody_with_int(in[i], strlen(in[i]), &b, b.max_completion_tokens, "max_completion_tokens",
+					     512, &len);
 		CHECK_INT(len, strlen(out));
 		json_t *j = json_loadb(out, len, 0, NULL);
 		CHECK(json_is_object(j));
 		CHECK_INT(json_integer_value(json_object_get(j, "max_completion_tokens")), 512);
 		CHECK_INT(json_object_size(j), (i == 0 ? 3 : i == 1 ? 1 : 2));
+		struct reqbody b2;
+		CHECK(reqbody_scan(out, len, &b2, err, sizeof err) == 0);
+		CHECK(b2.dup == NULL); /* named once */
 		json_decref(j);
 		free(out);
 	}
+}
+
+/* governed members named twice, or in another letter case, are noted (the
+ * request path refuses them); other repeated keys are not */
+static void test_reqbody_dups_and_case(void)
+{
+	struct reqbody b;
+	char err[128];
+	const char *d = "{\"max_tokens\":5000,\"model\":\"m\",\"max_tokens\":null}";
+	CHECK(reqbody_scan(d, strlen(d), &b, err, sizeof err) == 0);
+	CHECK_STR(b.dup, "max_tokens");
+	d = "{\"model\":\"a\",\"mod\\u0065l\":\"b\"}";
+	CHECK(reqbody_scan(d, strlen(d), &b, err, sizeof err) == 0);
+	CHECK_STR(b.dup, "model");
+	d = "{\"x\":1,\"x\":2,\"model\":\"m\"}";
+	CHECK(reqbody_scan(d, strlen(d), &b, err, sizeof err) == 0);
+	CHECK(b.dup == NULL);
+	CHECK_STR(b.variant, "");
+	d = "{\"model\":\"m\",\"Max_Tokens\":9999}";
+	CHECK(reqbody_scan(d, strlen(d), &b, err, sizeof err) == 0);
+	CHECK_STR(b.variant, "Max_Tokens");
+	d = "{\"MODEL\":\"m\"}";
+	CHECK(reqbody_scan(d, strlen(d), &b, err, sizeof err) == 0);
+	CHECK_STR(b.variant, "MODEL");
+	d = "{\"model\":\"m\",\"max_output_tokens\":7,\"n\":2,\"input\":\"hi\"}";
+	CHECK(reqbody_scan(d, strlen(d), &b, err, sizeof err) == 0);
+	int64_t v;
+	CHECK(jspan_int(b.max_output_tokens, &v) && v == 7);
+	CHECK(jspan_int(b.n, &v) && v == 2);
+	CHECK(jspan_kind(b.input) == J_STRING);
 }
 
 static void test_ratelimit_stage(void)
@@ -497,6 +556,7 @@ void suite_gateway(void)
 	RUN(test_prompt_estimate_is_upper_bound);
 	RUN(test_reqbody_agrees_with_jansson);
 	RUN(test_reqbody_with_cap);
+	RUN(test_reqbody_dups_and_case);
 	RUN(test_cost);
 	RUN(test_policy);
 	RUN(test_ratelimit_stage);
