@@ -488,6 +488,20 @@ static void stream_step(evutil_socket_t fd, short what, void *arg)
 	evtimer_add(fr->timer, &tv);
 }
 
+/* stall_stream_after on an answer in one piece: its head and a few bytes,
+ * then silence (freed when the client gives up) */
+static bool stalled_answer(struct freq *fr)
+{
+	if (fr->stream || fr->stall_after < 0)
+		return false;
+	add_limit_headers(fr->req);
+	httpd_set_header(fr->req, "x-request-id", fr->xid);
+	httpd_set_header(fr->req, "Content-Type", "application/json");
+	httpd_start(fr->req, 200);
+	httpd_chunk(fr->req, "{\"id\":\"x\",", 11);
+	return true;
+}
+
 static void chat_answer(struct freq *fr)
 {
 	if (fr->stream) {
@@ -495,6 +509,8 @@ static void chat_answer(struct freq *fr)
 		stream_step(-1, 0, fr);
 		return;
 	}
+	if (stalled_answer(fr))
+		return;
 	buf content;
 	buf_init(&content);
 	for (int64_t i = 0; i < fr->n_tokens; i++)
@@ -537,6 +553,8 @@ static void responses_answer(struct freq *fr)
 		stream_step(-1, 0, fr);
 		return;
 	}
+	if (stalled_answer(fr))
+		return;
 	account_done(fr);
 	add_limit_headers(fr->req);
 	httpd_set_header(fr->req, "x-request-id", fr->xid);
@@ -890,14 +908,16 @@ static void handle_speech(struct freq *fr)
 static void handle_audio(struct freq *fr, bool translate)
 {
 	struct mediatype mt;
-	char why[160];
+	char why[160] = "";
 	fr->translate = translate;
-	fr->raw = httpd_body(fr->req, &fr->raw_len);
+	fr->raw = httpd_take_body(fr->req, &fr->raw_len); /* (binary: httpd_body stops at a NUL) */
 	int nm, nfile, nf;
 	if (mediatype_parse(httpd_header(fr->req, "Content-Type"), &mt, why, sizeof why) != 0 ||
 	    strcmp(mt.type, "multipart/form-data") != 0 ||
 	    mform_parse(fr->raw, fr->raw_len, mt.boundary, &fr->form, why, sizeof why) != 0) {
-		send_error(fr, 400, "request Content-Type isn't multipart/form-data", "invalid_request_error", NULL);
+		char *m = xasprintf("request Content-Type isn't multipart/form-data (%s)", why);
+		send_error(fr, 400, m, "invalid_request_error", NULL);
+		free(m);
 		freq_free(fr);
 		return;
 	}

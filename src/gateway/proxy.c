@@ -1144,22 +1144,8 @@ static int read_body(struct preq *p, struct verdict *v)
 	}
 	p->stream = jspan_kind(p->body.stream) == J_TRUE;
 	if (r->kind == RK_CHAT) {
-		const struct capfield f[] = { { "max_completion_tokens", p->body.max_completion_tokens },
-					      { "max_tokens", p->body.max_tokens } };
-		if (stage_cap(p->t, f, 2, &p->cap, v) != 0)
-			return -1;
-		if (jspan_given(p->body.n) && (!jspan_int(p->body.n, &p->n) || p->n < 1 || p->n > N_MAX))
-			return deny(v, 400, "invalid_request_error", "invalid_value", "invalid_request",
-				    xasprintf("'n' must be an integer from 1 to %d.", N_MAX));
-		if (!jspan_given(f[0].v) && !jspan_given(f[1].v))
-			set_cap(p, p->body.max_completion_tokens, "max_completion_tokens");
 		p->prompt_est = prompt_estimate(p->raw_len, p->body.nmessages);
 	} else if (r->kind == RK_RESPONSES) {
-		const struct capfield f[] = { { "max_output_tokens", p->body.max_output_tokens } };
-		if (stage_cap(p->t, f, 1, &p->cap, v) != 0)
-			return -1;
-		if (!jspan_given(f[0].v))
-			set_cap(p, p->body.max_output_tokens, "max_output_tokens");
 		/* every token of the input is at least one byte of the body; a
 		 * few more per input item for the template */
 		size_t items = 0;
@@ -1177,6 +1163,31 @@ static int read_body(struct preq *p, struct verdict *v)
 		}
 		p->chars = utf8_chars(in, strlen(in));
 		free(in);
+	}
+	return 0;
+}
+
+/* the output cap (after the allowlist: a model not allowed is told so
+ * first): each cap member the route has, checked; the team's written in
+ * when none is sent; chat's n choices. 0, or -1 with v filled. */
+static int read_caps(struct preq *p, struct verdict *v)
+{
+	if (p->route->kind == RK_CHAT) {
+		const struct capfield f[] = { { "max_completion_tokens", p->body.max_completion_tokens },
+					      { "max_tokens", p->body.max_tokens } };
+		if (stage_cap(p->t, f, 2, &p->cap, v) != 0)
+			return -1;
+		if (jspan_given(p->body.n) && (!jspan_int(p->body.n, &p->n) || p->n < 1 || p->n > N_MAX))
+			return deny(v, 400, "invalid_request_error", "invalid_value", "invalid_request",
+				    xasprintf("'n' must be an integer from 1 to %d.", N_MAX));
+		if (!jspan_given(f[0].v) && !jspan_given(f[1].v))
+			set_cap(p, p->body.max_completion_tokens, "max_completion_tokens");
+	} else if (p->route->kind == RK_RESPONSES) {
+		const struct capfield f[] = { { "max_output_tokens", p->body.max_output_tokens } };
+		if (stage_cap(p->t, f, 1, &p->cap, v) != 0)
+			return -1;
+		if (!jspan_given(f[0].v))
+			set_cap(p, p->body.max_output_tokens, "max_output_tokens");
 	}
 	return 0;
 }
@@ -1276,7 +1287,7 @@ void proxy_handle(struct gateway *g, struct hreq *req, const char *path)
 			reject(p, &v);
 		return;
 	}
-	if (p->model && stage_policy(p->t, p->model, NULL, &ignore, &v) != 0) {
+	if ((p->model && stage_policy(p->t, p->model, NULL, &ignore, &v) != 0) || read_caps(p, &v) != 0) {
 		reject(p, &v);
 		return;
 	}
