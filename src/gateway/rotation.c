@@ -422,6 +422,18 @@ static void step(struct gateway *g, struct hreq *req, struct ukey *k, const char
 	json_decref(extra);
 }
 
+/* an erased secret's last copies on disk overwritten (store_scrub) */
+static void scrub(struct gateway *g)
+{
+	char *cause = NULL;
+	if (store_scrub(g->store, &cause) != 0) {
+		gw_log(g, json_pack("{s:s,s:s,s:s}", "level", "warn", "msg",
+				    "an erased secret may linger in the store's WAL until the next checkpoint", "error",
+				    cause ? cause : "?"));
+		free(cause);
+	}
+}
+
 static void complete(struct gateway *g, struct hreq *req, struct ukey *k, const struct admin_token *who,
 		     const char *op)
 {
@@ -469,7 +481,8 @@ static void complete(struct gateway *g, struct hreq *req, struct ukey *k, const 
 		admin_error(req, 503, "store_unavailable", "The step was not saved: %s", cause);
 		free(cause);
 	} else {
-		secret_free(old); /* the old secret is erased */
+		secret_free(old); /* the old secret is erased, in memory and on disk */
+		scrub(g);
 		json_t *r = key_out(g, k);
 		json_object_set_new(r, "retired_fingerprint", json_string(old_fp));
 		httpd_send_json(req, 200, r);
@@ -501,7 +514,8 @@ static void abort_rotation(struct gateway *g, struct hreq *req, struct ukey *k, 
 		admin_error(req, 503, "store_unavailable", "The abort was not saved: %s", cause);
 		free(cause);
 	} else {
-		secret_free(ns);
+		secret_free(ns); /* the discarded secret is erased, in memory and on disk */
+		scrub(g);
 		answer_key(g, req, k, 200);
 	}
 	json_decref(before);

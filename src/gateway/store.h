@@ -56,6 +56,12 @@ int store_put_token(struct store *s, const struct ctoken *t, char **cause);
 int store_ledger(struct store *s, const struct ledger_row *row, char **cause);
 /* The highest ledger id (0 for none), or -1. */
 int64_t store_ledger_last_id(struct store *s, char **cause);
+/* Moves the WAL into the database and truncates it, so that a secret
+ * erased by the last commit is gone from both files (secure_delete
+ * overwrites it in the database). Run after erasing a secret, and at start
+ * (a crash between the two). When a lock holds it off, the checkpointer
+ * thread does it within SYNC_MS of the lock's release. */
+int store_scrub(struct store *s, char **cause);
 /* A file the checkpointer fdatasyncs along with the WAL (-1: none). */
 void store_sync_fd(struct store *s, int fd);
 int store_audit(struct store *s, int64_t ts, const char *actor, const char *role,

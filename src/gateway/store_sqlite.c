@@ -34,6 +34,7 @@ struct store {
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	bool ckpt_running, stop;
+	bool scrub;    /* an erased secret's pages wait in the WAL: TRUNCATE next */
 	int wal_limit; /* frames; beyond them the checkpointer restarts the WAL */
 	int sync_fd;   /* synced with the WAL (the ledger journal), or -1 */
 	struct busy busy; /* how long the loop's connection waits for a lock */
@@ -91,6 +92,7 @@ static void *checkpointer(void *arg)
 		}
 		pthread_cond_timedwait(&s->cv, &s->mu, &ts);
 		int limit = s->wal_limit;
+		bool scrub = s->scrub;
 		if (s->sync_fd >= 0) /* under the lock: store_sync_fd(-1) comes before a close */
 			fdatasync(s->sync_fd);
 		pthread_mutex_unlock(&s->mu);
@@ -100,7 +102,11 @@ static void *checkpointer(void *arg)
 		sqlite3_wal_checkpoint_v2(db, NULL, SQLITE_CHECKPOINT_PASSIVE, &frames, NULL);
 		if (frames > limit)
 			sqlite3_wal_checkpoint_v2(db, NULL, SQLITE_CHECKPOINT_RESTART, NULL, NULL);
+		/* tried again every SYNC_MS until no reader or writer holds it off */
+		bool scrubbed = scrub && sqlite3_wal_checkpoint_v2(db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL) == SQLITE_OK;
 		pthread_mutex_lock(&s->mu);
+		if (scrubbed)
+			s->scrub = false;
 	}
 	pthread_mutex_unlock(&s->mu);
 	sqlite3_close(db);
@@ -222,8 +228,11 @@ struct store *store_open(const char *path, char **cause)
 	 * (the WAL is started over past WAL_LIMIT_FRAMES; a WAL that grew
 	 * larger while checkpoints were held off is cut back when it starts
 	 * over: journal_size_limit) */
+	/* secure_delete: a secret erased (a retired key) is overwritten in
+	 * the database file, not left in a free page */
 	if (exec(s, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;"
-		    "PRAGMA wal_autocheckpoint=0; PRAGMA journal_size_limit=67108864;", cause) != 0) {
+		    "PRAGMA wal_autocheckpoint=0; PRAGMA journal_size_limit=67108864; PRAGMA secure_delete=ON;",
+		    cause) != 0) {
 		store_close(s);
 		return NULL;
 	}
@@ -238,6 +247,8 @@ struct store *store_open(const char *path, char **cause)
 			return NULL;
 		}
 	}
+	/* a crash right after a secret was erased left it in the WAL */
+	sqlite3_wal_checkpoint_v2(s->db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
 	if (sqlite3_prepare_v2(s->db,
 			       "INSERT INTO ledger(ts_ms,team,key,key_fp,model,status,reason,stream,"
 			       "prompt_tokens,completion_tokens,cost_nusd,latency_ms,id,route,unit,quantity,request_id) "
@@ -274,6 +285,22 @@ void store_close(struct store *s)
 	sqlite3_close(s->db);
 	free(s->path);
 	free(s);
+}
+
+int store_scrub(struct store *s, char **cause)
+{
+	/* every page into the database (overwriting older images of it, which
+	 * may hold an erased secret), then the WAL cut to nothing; when a lock
+	 * holds that off, the checkpointer does it as soon as it can */
+	if (sqlite3_wal_checkpoint_v2(s->db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL) == SQLITE_OK)
+		return 0;
+	if (!s->ckpt_running)
+		return sqlfail(s, cause, "checkpoint (scrub)");
+	pthread_mutex_lock(&s->mu);
+	s->scrub = true;
+	pthread_cond_signal(&s->cv);
+	pthread_mutex_unlock(&s->mu);
+	return 0;
 }
 
 void store_sync_fd(struct store *s, int fd)

@@ -671,7 +671,7 @@ struct upstream *upstream_new(struct event_base *base, const char *ca_file)
 	u->base = base;
 	u->ca_file = ca_file ? xstrdup(ca_file) : NULL;
 	if (proxy_env()) {
-		u->curl = curlup_new(base);
+		u->curl = curlup_new(base, ca_file);
 		return u;
 	}
 	u->dns = evdns_base_new(base, EVDNS_BASE_INITIALIZE_NAMESERVERS);

@@ -25,6 +25,7 @@ struct curlup {
 	int running, active;
 	CURL *pool[POOL_MAX]; /* easy handles kept for reuse: creating one costs */
 	int npool;
+	char *ca_file;        /* upstream.ca_file, or NULL: the system's CAs */
 };
 
 struct sockinfo {
@@ -123,10 +124,11 @@ static int timer_cb(CURLM *multi, long timeout_ms, void *userp)
 	return 0;
 }
 
-struct curlup *curlup_new(struct event_base *base)
+struct curlup *curlup_new(struct event_base *base, const char *ca_file)
 {
 	struct curlup *u = xcalloc(1, sizeof *u);
 	u->base = base;
+	u->ca_file = ca_file ? xstrdup(ca_file) : NULL;
 	u->multi = curl_multi_init();
 	u->timer = evtimer_new(base, on_timer, u);
 	curl_multi_setopt(u->multi, CURLMOPT_SOCKETFUNCTION, sock_cb);
@@ -145,6 +147,7 @@ void curlup_free(struct curlup *u)
 		curl_easy_cleanup(u->pool[i]);
 	curl_multi_cleanup(u->multi);
 	event_free(u->timer);
+	free(u->ca_file);
 	free(u);
 }
 
@@ -257,6 +260,8 @@ struct curlup_tx *curlup_start(struct curlup *u, const char *method, const char 
 	curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
 	curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
 	curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, NULL);
+	if (u->ca_file) /* the CAs upstream.ca_file names, through the proxy as well */
+		curl_easy_setopt(e, CURLOPT_CAINFO, u->ca_file);
 	for (const char *const *h = headers; h && *h; h++)
 		t->hdrs = curl_slist_append(t->hdrs, *h);
 	t->hdrs = curl_slist_append(t->hdrs, "Expect:");

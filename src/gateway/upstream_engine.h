@@ -5,7 +5,7 @@
 
 struct curlup;
 struct curlup_tx;
-struct curlup *curlup_new(struct event_base *base);
+struct curlup *curlup_new(struct event_base *base, const char *ca_file);
 void curlup_free(struct curlup *u);
 struct curlup_tx *curlup_start(struct curlup *u, const char *method, const char *url,
 			       const char *const *headers, const char *body, size_t len,

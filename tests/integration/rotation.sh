@@ -98,6 +98,11 @@ rot alpha-prod-api complete '{"confirm":true}'
 check_eq "6 complete: back to one active key" "200 null active" "$STATUS $(jq_body .rotation) $(jq_body .state)"
 check_eq "the key now is the new one" "gsk_…0002" "$(jq_body .fingerprint)"
 check_eq "the old secret is erased from the store" 0 "$(sql "select count(*) from keys where secret='$KEY1' or new_secret='$KEY1'")"
+# and from the files themselves: the WAL that held its pages is moved in
+# (secure_delete overwrites the old images) and truncated
+copies() { cat "$T/gw.db" "$T/gw.db-wal" 2>/dev/null | grep -c -a -F "$KEY1"; }
+wait_eval "the old secret gone from the files" 5 '[ "$(copies)" = 0 ]'
+check_eq "no copy of the old secret in the database or its WAL" 0 "$(copies)"
 
 # Groq deletes the old key: requests still succeed
 grep -v "$KEY1" "$T/fake-keys" > "$T/fk" && cp "$T/fk" "$T/fake-keys"
@@ -142,6 +147,13 @@ for s in deploy secret-updated switch; do
 	check_eq "serving after a restart at $want" 200 "$STATUS"
 done
 check_eq "after a restart post-switch, the new key serves" new "$(api GET /admin/v1/keys/beta-prod-api; jq_body .rotation.serving)"
+
+# a crash right after an erasure: the next start scrubs the WAL first
+rot beta-prod-api abort '{}'
+kill -9 "$GW_PID"
+wait "$GW_PID" 2>/dev/null
+start_gateway
+check_eq "after kill -9 and a start: no copy of a retired secret on disk" 0 "$(copies)"
 
 # ---- audit and canaries
 acts=$(sql "select group_concat(distinct action) from audit where action like 'key.rotation.%'")

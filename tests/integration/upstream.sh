@@ -172,6 +172,50 @@ check_eq "B → A over TLS, verified with upstream.ca_file: 200" 200 "$STATUS"
 check_eq "A's answer came from fakegroq" chat.completion "$(jq_body .object)"
 check_eq "and B metered it" 1 "$(sql "select count(*) from ledger where status = 200 and completion_tokens = 10")"
 stop_gateway
+# through an outgoing proxy (CONNECT: libcurl's engine), upstream.ca_file
+# still decides what is trusted (it was once ignored there: 502)
+cat > "$T/proxy.py" <<'PY'
+import socket, sys, threading
+s = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen(16)
+print(s.getsockname()[1], flush=True)
+def pipe(a, b):
+    try:
+        while (d := a.recv(65536)):
+            b.sendall(d)
+    except OSError:
+        pass
+    finally:
+        for x in (a, b):
+            try: x.shutdown(socket.SHUT_RDWR)
+            except OSError: pass
+def serve(c):
+    head = b""
+    while b"\r\n\r\n" not in head:
+        d = c.recv(4096)
+        if not d: return
+        head += d
+    line = head.split(b"\r\n")[0].decode()
+    print(line, file=sys.stderr, flush=True)
+    method, target, _ = line.split(" ")
+    host, port = target.rsplit(":", 1)
+    if method != "CONNECT" or host != "127.0.0.1":
+        c.sendall(b"HTTP/1.1 403 Forbidden\r\n\r\n"); c.close(); return
+    u = socket.create_connection((host, int(port)))
+    c.sendall(b"HTTP/1.1 200 Connection established\r\n\r\n")
+    threading.Thread(target=pipe, args=(u, c), daemon=True).start()
+    pipe(c, u)
+while True:
+    c, _ = s.accept()
+    threading.Thread(target=serve, args=(c,), daemon=True).start()
+PY
+python3 "$T/proxy.py" > "$T/proxy.port" 2> "$T/proxy.log" &
+PIDS="$PIDS $!"
+PPORT=$(first_line "$T/proxy.port")
+no_proxy= NO_PROXY= https_proxy=http://127.0.0.1:$PPORT start_gateway
+say "over TLS"
+check_eq "through an outgoing proxy, verified with upstream.ca_file: 200" 200 "$STATUS"
+check_contains "the proxy carried it (CONNECT)" "CONNECT $A" "$(cat "$T/proxy.log")"
+stop_gateway
 sed -i "s|^upstream = .*|upstream = { base_url = \"https://$A\"; };|" "$T/gw.conf"
 start_gateway
 say "over TLS"
