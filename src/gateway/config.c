@@ -87,6 +87,7 @@ int config_load(const char *path, struct gw_config *g, char **cause)
 	g->shutdown_grace_ms = 10000;
 	g->journal_max_bytes = 64 << 20;
 	g->upstream_idle_timeout_ms = 60000;
+	g->hook_timeout_s = 60;
 	g->audio_max_body_bytes = 26 << 20;
 	g->max_answer_bytes = 32 << 20;
 	g->queue_max_len = 1000;
@@ -247,8 +248,9 @@ int config_load(const char *path, struct gw_config *g, char **cause)
 			goto out;
 	}
 	if ((n = conf_child(root, "rotation"))) {
-		static const char *const k[] = { "drain_seconds", "secret_hook" };
+		static const char *const k[] = { "drain_seconds", "secret_hook", "hook_timeout_s" };
 		if (check_known(c, n, k, ARRAY_LEN(k), cause) < 0 ||
+		    get_pos(c, n, "hook_timeout_s", &g->hook_timeout_s, cause) < 0 ||
 		    get_pos(c, n, "drain_seconds", &g->drain_seconds, cause) < 0 ||
 		    get_str(c, n, "secret_hook", &g->secret_hook, cause) < 0)
 			goto out;

@@ -47,6 +47,7 @@ struct gw_config {
 	int nprices;
 	int64_t drain_seconds;
 	char *secret_hook;                 /* rotation.secret_hook command, or NULL */
+	int64_t hook_timeout_s;            /* the hook is killed past it */
 	int64_t org_budget_nusd;           /* 0: no organisation budget */
 	int org_thresholds[MAX_THRESHOLDS], n_org_thresholds;
 	char *webhook_url;

@@ -33,8 +33,10 @@ struct pending {
 	/* hook */
 	pid_t pid;
 	int outfd;
-	struct event *ev, *timeout;
-	buf out;
+	struct event *ev, *timeout, *reap;
+	buf out;          /* the first 64 KiB of its output (counted, never kept) */
+	size_t out_bytes;
+	bool killed;      /* by the timeout */
 };
 
 static void pending_closed(struct hreq *req, void *arg)
@@ -74,6 +76,8 @@ static void pending_free(struct pending *p)
 		event_free(p->ev);
 	if (p->timeout)
 		event_free(p->timeout);
+	if (p->reap)
+		event_free(p->reap);
 	if (p->outfd >= 0)
 		close(p->outfd);
 	free(p);
@@ -212,53 +216,38 @@ static void start(struct gateway *g, struct hreq *req, struct ukey *k, const str
 
 /* ---- step 3 with a hook: the secret on stdin, never argv or env ---- */
 
-static char *mask_output(struct ukey *k, const char *s)
+/* What is kept of a hook's output: its size and line count only. The
+ * output may carry the secret in any encoding (base64, hex, JSON-escaped),
+ * which no masking can catch, so none of it is stored or shown; the hook's
+ * own logs are where its words go. */
+static json_t *hook_summary(const struct pending *p, int status_code, bool timed_out)
 {
-	char *out = xstrdup(s);
-	const char *secrets[] = { k->secret, k->new_secret };
-	const char *fps[] = { k->fp, k->new_fp };
-	for (int i = 0; i < 2; i++) {
-		if (!secrets[i] || !*secrets[i])
-			continue;
-		char *hit;
-		while ((hit = strstr(out, secrets[i]))) {
-			char *n = xasprintf("%.*s%s%s", (int)(hit - out), out, fps[i], hit + strlen(secrets[i]));
-			secret_free(out);
-			out = n;
-		}
-	}
-	/* anything else shaped like a Groq key is cut to its fingerprint too */
-	for (char *p = strstr(out, "gsk_"); p; p = strstr(p + 1, "gsk_")) {
-		size_t n = 4;
-		while (p[n] && ((p[n] >= 'a' && p[n] <= 'z') || (p[n] >= 'A' && p[n] <= 'Z') || (p[n] >= '0' && p[n] <= '9')))
-			n++;
-		if (n > 12)
-			memset(p + 4, '*', n - 8);
-	}
-	return out;
+	size_t lines = 0;
+	for (size_t i = 0; i < p->out_bytes && i < p->out.len; i++)
+		lines += p->out.data[i] == '\n';
+	return json_pack("{s:s,s:i,s:b,s:I,s:I}", "secret_manager", "hook", "hook_exit", status_code, "hook_timed_out",
+			 timed_out, "hook_output_bytes", (json_int_t)p->out_bytes, "hook_output_lines", (json_int_t)lines);
 }
 
 static void hook_finish(struct pending *p, int status_code, bool timed_out)
 {
 	struct gateway *g = p->g;
 	struct ukey *k = p->k;
-	char *out = mask_output(k, p->out.data ? p->out.data : "");
 	bool ok = !timed_out && status_code == 0;
+	json_t *extra = hook_summary(p, status_code, timed_out);
 	if (!ok) {
 		if (p->req)
 			admin_error(p->req, 502, "hook_failed",
-				    "The secret-manager hook %s; the step was not recorded. Its output: %s",
-				    timed_out ? "timed out after 60 s" : "exited with an error", out);
-		json_t *extra = json_pack("{s:s,s:i}", "hook_output", out, "hook_exit", status_code);
+				    "The secret-manager hook %s (exit status %d, %zu bytes of output, not shown: it may "
+				    "carry the secret; see the hook's own logs); the step was not recorded.",
+				    timed_out ? "timed out (rotation.hook_timeout_s) and was killed" : "failed", status_code, p->out_bytes);
 		char *cause = NULL;
 		audited_write(g, NULL, NULL, p->actor, p->role, p->op, "key.rotation.hook_failed", k->name, NULL, extra, &cause);
 		free(cause);
-		json_decref(extra);
 	} else {
 		json_t *before = key_out(g, k);
 		k->rot = ROT_SECRET_UPDATED;
 		k->rot_updated_at = gw_now(g);
-		json_t *extra = json_pack("{s:s,s:s}", "secret_manager", "hook", "hook_output", out);
 		char *cause = NULL;
 		if (save(g, k, p->actor, p->role, p->op, "key.rotation.secret_updated", before, extra, &cause) != 0) {
 			k->rot = ROT_DEPLOYED;
@@ -269,10 +258,28 @@ static void hook_finish(struct pending *p, int status_code, bool timed_out)
 			answer_key(g, p->req, k, 200);
 		}
 		json_decref(before);
-		json_decref(extra);
 	}
-	secret_free(out);
+	json_decref(extra);
 	pending_free(p);
+}
+
+/* the hook is reaped without waiting on the loop: its output has ended
+ * (or it was killed), but it may run on; checked every 20 ms */
+static void hook_reap(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	struct pending *p = arg;
+	int st = 0;
+	pid_t r = waitpid(p->pid, &st, WNOHANG);
+	if (r == 0) {
+		struct timeval tv = { 0, 20000 };
+		evtimer_add(p->reap, &tv);
+		return;
+	}
+	p->pid = 0;
+	int code = r < 0 ? -1 : WIFEXITED(st) ? WEXITSTATUS(st) : 128 + (WIFSIGNALED(st) ? WTERMSIG(st) : 0);
+	hook_finish(p, code, p->killed);
 }
 
 static void hook_read(evutil_socket_t fd, short what, void *arg)
@@ -282,15 +289,16 @@ static void hook_read(evutil_socket_t fd, short what, void *arg)
 	char tmp[4096];
 	ssize_t n = read(fd, tmp, sizeof tmp);
 	if (n > 0) {
-		if (p->out.len < 65536)
+		p->out_bytes += (size_t)n;
+		if (p->out.len < 65536) /* for the line count only; wiped at the end */
 			buf_add(&p->out, tmp, (size_t)n);
 		return;
 	}
 	if (n < 0 && (errno == EAGAIN || errno == EINTR))
 		return;
-	int st = 0;
-	waitpid(p->pid, &st, 0);
-	hook_finish(p, WIFEXITED(st) ? WEXITSTATUS(st) : 128 + (WIFSIGNALED(st) ? WTERMSIG(st) : 0), false);
+	/* end of its output: it exits, or runs on until the timeout kills it */
+	event_del(p->ev);
+	hook_reap(-1, 0, p);
 }
 
 static void hook_timeout(evutil_socket_t fd, short what, void *arg)
@@ -298,9 +306,11 @@ static void hook_timeout(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	struct pending *p = arg;
+	p->killed = true;
+	kill(-p->pid, SIGKILL); /* the hook and whatever it started */
 	kill(p->pid, SIGKILL);
-	waitpid(p->pid, NULL, 0);
-	hook_finish(p, -1, true);
+	event_del(p->ev);
+	hook_reap(-1, 0, p);
 }
 
 static int run_hook(struct pending *p, char **cause)
@@ -322,6 +332,7 @@ static int run_hook(struct pending *p, char **cause)
 		return fail(cause, "fork: %s", strerror(errno));
 	}
 	if (pid == 0) {
+		setpgid(0, 0); /* its own process group: the timeout kills all of it */
 		dup2(in[0], 0);
 		dup2(out[1], 1);
 		dup2(out[1], 2);
@@ -333,6 +344,7 @@ static int run_hook(struct pending *p, char **cause)
 		execl("/bin/sh", "sh", "-c", p->g->cfg.secret_hook, (char *)NULL);
 		_exit(127);
 	}
+	setpgid(pid, pid); /* (both sides: whichever runs first) */
 	close(in[0]);
 	close(out[1]);
 	/* the secret goes down the pipe, then EOF */
@@ -353,8 +365,9 @@ static int run_hook(struct pending *p, char **cause)
 	fcntl(p->outfd, F_SETFL, O_NONBLOCK);
 	p->ev = event_new(p->g->base, p->outfd, EV_READ | EV_PERSIST, hook_read, p);
 	event_add(p->ev, NULL);
+	p->reap = evtimer_new(p->g->base, hook_reap, p);
 	p->timeout = evtimer_new(p->g->base, hook_timeout, p);
-	struct timeval tv = { 60, 0 };
+	struct timeval tv = { (time_t)p->g->cfg.hook_timeout_s, 0 };
 	evtimer_add(p->timeout, &tv);
 	return 0;
 }

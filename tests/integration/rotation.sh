@@ -10,6 +10,7 @@ printf '%s' "$secret" > "$HOOK_OUT/stdin"
 printf '%s\n' "$@" > "$HOOK_OUT/argv"
 env > "$HOOK_OUT/env"
 echo "stored $GROQGATE_KEY_NAME ($GROQGATE_KEY_FINGERPRINT); value was $secret"
+printf '%s' "$secret" | base64
 HOOK
 chmod +x "$T/hook.sh"
 export HOOK_OUT=$T
@@ -70,8 +71,11 @@ check_eq "the hook got the secret on stdin" "$KEY2" "$(cat "$T/stdin")"
 check_not_contains "not in its argv" "$KEY2" "$(cat "$T/argv")"
 check_not_contains "not in its environment" "$KEY2" "$(cat "$T/env")"
 hook_audit=$(sql "select after from audit where action='key.rotation.secret_updated'")
-check_contains "the hook's output is in the audit record" "stored alpha-prod-api" "$hook_audit"
-check_not_contains "masked" "$KEY2" "$hook_audit"
+check_contains "the audit records the hook's exit status" '"hook_exit":0' "$hook_audit"
+check_contains "and the size of its output" '"hook_output_lines":2' "$hook_audit"
+check_not_contains "not its words (they may carry the secret in any encoding)" "stored alpha-prod-api" "$hook_audit"
+check_not_contains "so neither the secret" "$KEY2" "$hook_audit"
+check_not_contains "nor the secret in base64 (a hook printed it so once)" "$(printf %s "$KEY2" | base64)" "$hook_audit"
 
 before_old=$(fake_reqs "gsk_…0001")
 rot alpha-prod-api switch
@@ -100,7 +104,7 @@ check_eq "the key now is the new one" "gsk_…0002" "$(jq_body .fingerprint)"
 check_eq "the old secret is erased from the store" 0 "$(sql "select count(*) from keys where secret='$KEY1' or new_secret='$KEY1'")"
 # and from the files themselves: the WAL that held its pages is moved in
 # (secure_delete overwrites the old images) and truncated
-copies() { cat "$T/gw.db" "$T/gw.db-wal" 2>/dev/null | grep -c -a -F "$KEY1"; }
+copies() { cat "$T/gw.db" "$T/gw.db-wal" 2>/dev/null | grep -c -a -F "${1:-$KEY1}"; }
 wait_eval "the old secret gone from the files" 5 '[ "$(copies)" = 0 ]'
 check_eq "no copy of the old secret in the database or its WAL" 0 "$(copies)"
 
@@ -153,7 +157,41 @@ rot beta-prod-api abort '{}'
 kill -9 "$GW_PID"
 wait "$GW_PID" 2>/dev/null
 start_gateway
-check_eq "after kill -9 and a start: no copy of a retired secret on disk" 0 "$(copies)"
+check_eq "after kill -9 and a start: no copy of the discarded secret on disk" 0 "$(copies "$KEY5")"
+
+# a hook that closes its output and runs on: the loop never waits for it,
+# and rotation.hook_timeout_s kills it
+cat > "$T/hook2.sh" <<'HOOK'
+#!/bin/sh
+exec >&- 2>&-
+sleep 30
+HOOK
+chmod +x "$T/hook2.sh"
+stop_gateway
+sed -i "s|^rotation = .*|rotation = { drain_seconds = 2; secret_hook = \"$T/hook2.sh\"; hook_timeout_s = 2; };|" "$T/gw.conf"
+start_gateway
+rot beta-prod-api "" "{\"new_secret\":\"$KEY4\"}"
+rot beta-prod-api deploy
+check_eq "deployed again, for the slow hook" deployed "$(jq_body .rotation.step)"
+curl -s -o "$T/hook2.resp" -w '%{http_code}' -X POST -H "Authorization: Bearer $OP_TOKEN" -d '{}' \
+	"http://$GW/admin/v1/keys/beta-prod-api/rotation/secret-updated" > "$T/hook2.code" &
+HPID=$!
+wait_for "the hook to run" 5 pgrep -f "$T/hook2.sh"
+worst=0
+for i in 1 2 3 4 5 6 7 8 9 10; do
+	t=$(curl -s -o /dev/null -w '%{time_total}' "http://$GW/healthz")
+	worst=$(awk -v a="$worst" -v b="$t" 'BEGIN { print (b > a ? b : a) }')
+	sleep 0.1
+done
+check "while the hook runs with its output closed, /healthz answers at once (worst ${worst} s)" awk -v w="$worst" 'BEGIN { exit !(w < 0.5) }'
+wait "$HPID"
+check_eq "the hook is killed at rotation.hook_timeout_s: 502" 502 "$(cat "$T/hook2.code")"
+check_contains "saying so" "timed out" "$(jq -r .error.message "$T/hook2.resp")"
+check_eq "the step was not taken" deployed "$(step_of beta-prod-api)"
+check_eq "and the hook is gone" 1 "$(pgrep -f "$T/hook2.sh" > /dev/null; echo $?)"
+check_contains "audited as hook_failed, timed out" '"hook_timed_out":true' \
+	"$(sql "select after from audit where action='key.rotation.hook_failed' order by id desc limit 1")"
+rot beta-prod-api abort
 
 # ---- audit and canaries
 acts=$(sql "select group_concat(distinct action) from audit where action like 'key.rotation.%'")
