@@ -86,7 +86,7 @@ $(O)/unit-tests: $(call objs,$(UNIT_SRC)) $(GATEWAY_LIB_OBJ) $(CONSOLE_LIB_OBJ) 
 
 # fuzz harnesses: replayed over their corpus by make check; make fuzz runs
 # them under libFuzzer (clang) for FUZZ_SECONDS each
-FUZZ_HARNESSES = meter overview policy conf admin headers http httpd
+FUZZ_HARNESSES = meter overview policy conf admin headers http httpd mime
 FUZZ_GW_OBJ = $(call objs,src/gateway/meter.c src/gateway/policy.c src/gateway/reqbody.c src/gateway/registry.c \
 	src/gateway/ratelimit.c src/gateway/config.c src/gateway/admintok.c src/gateway/teamspec.c \
 	src/gateway/upstream.c src/gateway/upstream_curl.c)

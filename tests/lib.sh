@@ -108,7 +108,9 @@ prices = (
   { model = "llama-3.3-70b-versatile"; input_per_mtok = 0.59; output_per_mtok = 0.79; },
   { model = "llama-3.1-8b-instant"; input_per_mtok = 0.05; output_per_mtok = 0.08; },
   { model = "openai/gpt-oss-20b"; input_per_mtok = 0.075; output_per_mtok = 0.30; },
-  { model = "qwen/qwen3-32b"; input_per_mtok = 0.29; output_per_mtok = 0.59; }
+  { model = "qwen/qwen3-32b"; input_per_mtok = 0.29; output_per_mtok = 0.59; },
+  { model = "whisper-large-v3-turbo"; per_audio_hour = 0.04; },
+  { model = "canopylabs/orpheus-v1-english"; per_mchar = 22.0; }
 );
 ${1:-}
 CONF

@@ -1,6 +1,6 @@
 /* fuzz_meter.c — Groq's answers as the gateway reads them: the SSE splitter
- * and usage reader (fed in two pieces at a point chosen by the input), and
- * the non-streamed usage scanner. */
+ * and usage reader (fed in two pieces at a point chosen by the input; chat
+ * chunks and Responses events alike), and the non-streamed usage scanner. */
 #include <string.h>
 
 #include "fuzz.h"
@@ -22,10 +22,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	sse_feed(&s, (const char *)data + cut, size - cut, sink, &out);
 	if (out > size) /* never emits more than it was given */
 		__builtin_trap();
+	if (s.usage.seen && (s.usage.prompt < 0 || s.usage.completion < 0 || s.usage.cached < 0))
+		__builtin_trap(); /* chat's, x_groq's or a Responses event's usage: never negative */
 	sse_free(&s);
 	struct usage u;
 	usage_from_json((const char *)data, size, &u);
-	if (u.seen && (u.prompt < 0 || u.completion < 0))
+	if (u.seen && (u.prompt < 0 || u.completion < 0 || u.cached < 0))
 		__builtin_trap();
 	return 0;
 }

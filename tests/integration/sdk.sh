@@ -12,6 +12,8 @@ if [ ! -d "$NODE_DIR/node_modules/groq-sdk" ] || ! cmp -s "$ROOT/tests/sdk/packa
 		{ fail "npm ci of groq-sdk and openai failed: $(tail -3 "$T/npm.log")"; done_testing; }
 fi
 cp "$ROOT/tests/sdk/clients.mjs" "$NODE_DIR/"
+KEY6=gsk_testFFFFFFFFFFFFFFFFFFFFFFFFFFFF0006
+printf '%s\n' "$KEY1" "$KEY2" "$KEY3" "$KEY4" "$KEY5" "$KEY6" > "$T/fake-keys"
 setup_basic
 node "$NODE_DIR/clients.mjs" fake "http://$FAKE" "$KEY2" gsk_not_a_key_at_all "http://$FAKE"
 curl -s -X DELETE "http://$FAKE/_fake/faults" > /dev/null
@@ -28,4 +30,19 @@ create_key broke-prod-api broke "$KEY5"
 new_token broke; BTOK=$TOKEN
 # slow's one request a minute is used by each client: give each its own window
 node "$NODE_DIR/clients.mjs" gate "http://$GW" "$ATOK" "$PTOK" "$STOK" "$BTOK"
+# every other route, through the official clients
+create_team ears '"allowed_models":["llama-3.3-70b-versatile","whisper-large-v3-turbo","canopylabs/orpheus-v1-english"]'
+create_key ears-prod-api ears "$KEY6"
+new_token ears
+curl -s -X POST "http://$FAKE/_fake/faults" -d '{"chunk_delay_ms":30}' > /dev/null
+node "$NODE_DIR/clients.mjs" routes "http://$GW" "$TOKEN"
+curl -s -X DELETE "http://$FAKE/_fake/faults" > /dev/null
+row() { sql "select $1 from ledger where team='ears' and route='$2' and status=${3:-200} order by id desc limit 1"; }
+first=$(sql "select prompt_tokens||' '||completion_tokens||' '||cost_nusd from ledger where team='ears' and route='responses' and status=200 order by id limit 1")
+read -r pt ct cost <<< "$first"
+check_eq "the SDKs' Responses call metered at the price table" "6|$((pt * 590 + 6 * 790))" "$ct|$cost"
+check_eq "their transcriptions billed by duration (12 s)" 12 "$(row quantity audio.transcriptions)"
+check_eq "their speech billed by characters (12)" "12|264000" "$(row "quantity||'|'||cost_nusd" audio.speech)"
+wait_eval "the aborted stream's row" 10 '[ -n "$(row completion_tokens chat.completions 499)" ]'
+check_eq "the SDK's abort is charged Groq's usage (the 20 tokens fakegroq made), not zero" 20 "$(row completion_tokens chat.completions 499)"
 done_testing

@@ -2,6 +2,7 @@
 // URL and key, against fakegroq or groqgated. Prints TAP-style lines.
 //   node clients.mjs fake  FAKE_URL KEY BAD_KEY CONTROL_URL
 //   node clients.mjs gate  GATEWAY_URL TOKEN PAUSED_TOKEN RPM1_TOKEN BROKE_TOKEN
+//   node clients.mjs routes GATEWAY_URL TOKEN   (Responses, audio, files, batches, an abort)
 import { createRequire } from "node:module";
 const require = createRequire(import.meta.url);
 const Groq = require("groq-sdk").default;
@@ -34,9 +35,59 @@ async function normalAndStream(name, client, model) {
   ok(usage && usage.completion_tokens === 4, `${name}: x_groq.usage in the final chunk`);
 }
 
+// a WAV of silence, 16 kHz 16-bit mono
+function wav(seconds) {
+  const n = seconds * 32000, b = Buffer.alloc(44 + n);
+  b.write("RIFF", 0); b.writeUInt32LE(36 + n, 4); b.write("WAVEfmt ", 8);
+  b.writeUInt32LE(16, 16); b.writeUInt16LE(1, 20); b.writeUInt16LE(1, 22); b.writeUInt32LE(16000, 24);
+  b.writeUInt32LE(32000, 28); b.writeUInt16LE(2, 32); b.writeUInt16LE(16, 34); b.write("data", 36); b.writeUInt32LE(n, 40);
+  return b;
+}
+
+async function routes(url, token) {
+  const { toFile } = require("openai");
+  const oa = new OpenAI({ apiKey: token, baseURL: `${url}/openai/v1`, maxRetries: 0 });
+  const gq = new Groq({ apiKey: token, baseURL: url, maxRetries: 0 });
+  const r = await oa.responses.create({ model: "llama-3.3-70b-versatile", input: "hello gateway", max_output_tokens: 6 });
+  ok(r.output_text.split(" ").length === 6 && r.usage.output_tokens === 6, "openai -> groqgated: responses.create with usage");
+  const rs = await oa.responses.create({ model: "llama-3.3-70b-versatile", input: "hello gateway", max_output_tokens: 5, stream: true });
+  let deltas = 0, done = null;
+  for await (const e of rs) {
+    if (e.type === "response.output_text.delta") deltas++;
+    if (e.type === "response.completed") done = e.response;
+  }
+  ok(deltas === 5 && done?.usage?.output_tokens === 5, `openai -> groqgated: a Responses stream to its end (${deltas} deltas)`);
+  await expectError("openai -> groqgated: responses over the cap", () => oa.responses.create({ model: "llama-3.3-70b-versatile", input: "x", max_output_tokens: 30000 }), OpenAI.BadRequestError, 400);
+  for (const [name, client, E] of [["openai", oa, OpenAI], ["groq-sdk", gq, Groq]]) {
+    const t = await client.audio.transcriptions.create({ file: await toFile(wav(12), "a.wav"), model: "whisper-large-v3-turbo" });
+    ok(typeof t.text === "string" && t.text.length > 0 && t.duration === undefined, `${name} -> groqgated: audio.transcriptions (json, as asked)`);
+    const v = await client.audio.transcriptions.create({ file: await toFile(wav(12), "a.wav"), model: "whisper-large-v3-turbo", response_format: "verbose_json" });
+    ok(Math.round(v.duration) === 12, `${name} -> groqgated: verbose_json with its duration (${v.duration})`);
+    const tr = await client.audio.translations.create({ file: await toFile(wav(3), "a.wav"), model: "whisper-large-v3-turbo" });
+    ok(typeof tr.text === "string" && tr.text.length > 0, `${name} -> groqgated: audio.translations`);
+    const sp = await client.audio.speech.create({ model: "canopylabs/orpheus-v1-english", input: "Hello there.", voice: "tara", response_format: "wav" });
+    const audio = Buffer.from(await sp.arrayBuffer());
+    ok(audio.subarray(0, 4).toString() === "RIFF" && audio.length === 44 + 12 * 2880, `${name} -> groqgated: audio.speech (${audio.length} bytes)`);
+    await expectError(`${name} -> groqgated: files.list refused`, () => client.files.list(), E.PermissionDeniedError, 403);
+    await expectError(`${name} -> groqgated: batches.create refused`, () => client.batches.create({ input_file_id: "file_x", endpoint: "/v1/chat/completions", completion_window: "24h" }), E.PermissionDeniedError, 403);
+  }
+  // an abort mid-stream: the SDK's AbortController (groqgated charges what Groq reports)
+  const ac = new AbortController();
+  let got = 0;
+  try {
+    const s = await oa.chat.completions.create({ model: "llama-3.3-70b-versatile", messages: msgs, max_tokens: 40, stream: true }, { signal: ac.signal });
+    for await (const c of s) { if (++got === 3) ac.abort(); }
+    ok(got === 3, `openai -> groqgated: aborted after ${got} chunks (the iteration ended)`);
+  } catch (e) {
+    ok(got === 3 && (e.name === "AbortError" || e.constructor?.name === "APIUserAbortError"), `openai -> groqgated: aborted after ${got} chunks (${e.constructor?.name})`);
+  }
+}
+
 const [mode, url, a, b, c, d] = process.argv.slice(2);
 try {
-  if (mode === "fake") {
+  if (mode === "routes") {
+    await routes(url, a);
+  } else if (mode === "fake") {
     const groq = new Groq({ apiKey: a, baseURL: url, maxRetries: 0 });
     await normalAndStream("groq-sdk -> fakegroq", groq, "llama-3.3-70b-versatile");
     const models = await groq.models.list();

@@ -7,6 +7,7 @@
 #include "clock.h"
 #include "conf.h"
 #include "gotime.h"
+#include "mime.h"
 #include "secret.h"
 #include "strmap.h"
 #include "t.h"
@@ -199,6 +200,64 @@ static void test_conf_errors(void)
 	unlink(path);
 }
 
+/* media types: exact, case-insensitive names, quoted values, no sniffing */
+static void test_mediatype(void)
+{
+	struct mediatype mt;
+	char err[160];
+	CHECK(mediatype_parse("Multipart/Form-Data; Boundary=\"a b;c\"", &mt, err, sizeof err) == 0);
+	CHECK_STR(mt.type, "multipart/form-data");
+	CHECK_STR(mt.boundary, "a b;c");
+	CHECK(mediatype_parse("application/json; x=\"multipart/form-data\"", &mt, err, sizeof err) == 0);
+	CHECK_STR(mt.type, "application/json"); /* a parameter is not the type */
+	CHECK(mediatype_parse("application/json;charset=utf-8", &mt, err, sizeof err) == 0);
+	CHECK(mediatype_parse("multipart/form-data; boundary=a; BOUNDARY=b", &mt, err, sizeof err) == -1);
+	CHECK(strstr(err, "twice"));
+	CHECK(mediatype_parse("multipart/form-data; boundary*=utf-8''x", &mt, err, sizeof err) == -1);
+	CHECK(mediatype_parse("text", &mt, err, sizeof err) == -1);
+	CHECK(mediatype_parse("a/b; c", &mt, err, sizeof err) == -1);
+	CHECK(mediatype_parse("a/b; c=\"x\\\"y\"", &mt, err, sizeof err) == -1); /* no backslashes */
+}
+
+static void test_mform(void)
+{
+	struct mform f;
+	char err[160];
+	const char *ok = "--b\r\nContent-Disposition: form-data; name=model\r\n\r\nm1\r\n"
+			 "--b\r\ncontent-disposition: FORM-DATA; NAME=\"file\"; filename=\"a.wav\"\r\nContent-Type: audio/wav\r\n\r\n"
+			 "x--b\r\nname=\"model\"\r\n--b--\r\n";
+	CHECK(mform_parse(ok, strlen(ok), "b", &f, err, sizeof err) == 0);
+	CHECK_INT(f.n, 2);
+	int n;
+	const struct mpart *m = mform_get(&f, "model", &n);
+	CHECK(m && n == 1 && m->len == 2 && memcmp(m->data, "m1", 2) == 0);
+	const struct mpart *file = mform_get(&f, "file", &n);
+	CHECK(file && file->filename && strcmp(file->filename, "a.wav") == 0);
+	/* the boundary inside data, not after a line break, is data */
+	CHECK_INT(file->len, strlen("x--b\r\nname=\"model\""));
+	mform_free(&f);
+	/* a letter-case variant makes the field ambiguous */
+	const char *two = "--b\r\nContent-Disposition: form-data; name=\"model\"\r\n\r\na\r\n"
+			  "--b\r\nContent-Disposition: form-data; name=\"Model\"\r\n\r\nb\r\n--b--";
+	CHECK(mform_parse(two, strlen(two), "b", &f, err, sizeof err) == 0);
+	CHECK(mform_get(&f, "model", &n) == NULL && n == 2);
+	mform_free(&f);
+	const char *bad[] = {
+		"pre\r\n--b\r\nContent-Disposition: form-data; name=x\r\n\r\n1\r\n--b--", /* preamble */
+		"--b\r\nContent-Disposition: attachment; name=x\r\n\r\n1\r\n--b--",	  /* not form-data */
+		"--b\r\nContent-Disposition: form-data\r\n\r\n1\r\n--b--",		  /* no name */
+		"--b\r\nContent-Disposition: form-data; name=x\r\n folded\r\n\r\n1\r\n--b--",
+		"--b\r\nContent-Disposition: form-data; name=x; name=y\r\n\r\n1\r\n--b--",
+		"--b\r\nContent-Disposition: form-data; name=x\r\n\r\n1\r\n--b--trailing",
+		"--b\r\nContent-Disposition: form-data; name=x\r\n\r\n1",		  /* no end */
+		"--b \r\nContent-Disposition: form-data; name=x\r\n\r\n1\r\n--b--",	  /* padding */
+	};
+	for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+		CHECK(mform_parse(bad[i], strlen(bad[i]), "b", &f, err, sizeof err) == -1);
+		CHECK(f.n == 0 && f.parts == NULL);
+	}
+}
+
 void suite_common(void)
 {
 	RUN(test_gotime_format);
@@ -211,4 +270,6 @@ void suite_common(void)
 	RUN(test_hostport);
 	RUN(test_month);
 	RUN(test_conf_errors);
+	RUN(test_mediatype);
+	RUN(test_mform);
 }
