@@ -28,12 +28,13 @@ const srv = net.createServer((sock) => {
       buf = buf.slice(he + 4 + len);
       let mode = "plain";
       try { mode = JSON.parse(body).messages[0].content; } catch (e) {}
-      answer(sock, mode);
+      const ae = /accept-encoding: *([^\r]*)/i.exec(head);
+      answer(sock, mode, ae ? ae[1] : "");
     }
   });
   sock.on("error", () => {});
 });
-function answer(sock, mode) {
+function answer(sock, mode, acceptEncoding) {
   const b = usage("odd-" + mode);
   const cl = (extra = "") => `HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(b)}\r\n${extra}\r\n${b}`;
   switch (mode) {
@@ -70,6 +71,13 @@ function answer(sock, mode) {
   case "badchunk":
     sock.end("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nhello\r\n0\r\n\r\n");
     break;
+  case "gzip": { /* compressed whatever the request asked for */
+    const z = require("zlib").gzipSync(b);
+    sock.write(`HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Encoding: gzip\r\n` +
+      `X-Seen-Accept-Encoding: ${acceptEncoding}\r\nContent-Length: ${z.length}\r\n\r\n`);
+    sock.write(z);
+    break;
+  }
   case "cut":
     sock.end(`HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: ${b.length + 100}\r\n\r\n` + b);
     break;
@@ -104,6 +112,16 @@ check_eq "every answer metered (7 tokens each)" 42 "$(sql "select sum(completion
 : > "$T/codes"
 for i in $(seq 1 10); do say oneshot; echo "$STATUS" >> "$T/codes"; done
 check_eq "a kept-alive connection the server closed: retried fresh, 10 of 10 served" 10 "$(grep -c '^200$' "$T/codes")"
+# a compressed answer reaches the client as it came, with its
+# Content-Encoding (it once lost the header while the gzip bytes went on)
+STATUS=$(curl -s -m 10 --compressed -o "$T/resp" -D "$T/resp.h" -w '%{http_code}' -H "Authorization: Bearer $TOKEN" \
+	-d '{"model":"llama-3.1-8b-instant","max_tokens":10,"messages":[{"role":"user","content":"gzip"}]}' \
+	"http://$GW/openai/v1/chat/completions")
+check_eq "a gzip answer decodes at the client" "200 odd-gzip" "$STATUS $(jq -r .id "$T/resp")"
+check_contains "with its Content-Encoding" "content-encoding: gzip" "$(tr 'A-Z' 'a-z' < "$T/resp.h" | tr -d '\r')"
+check_contains "the gateway asked Groq for identity" "x-seen-accept-encoding: identity" "$(tr 'A-Z' 'a-z' < "$T/resp.h" | tr -d '\r')"
+check_eq "unreadable usage: charged the reservation (the cap of 10), not zero" 10 \
+	"$(sql "select completion_tokens from ledger order by id desc limit 1")"
 for mode in garbage bigheaders badchunk cut; do
 	say "$mode"
 	check_eq "$mode: 502" 502 "$STATUS"
@@ -170,7 +188,7 @@ start_gateway
 say "over TLS"
 check_eq "B → A over TLS, verified with upstream.ca_file: 200" 200 "$STATUS"
 check_eq "A's answer came from fakegroq" chat.completion "$(jq_body .object)"
-check_eq "and B metered it" 1 "$(sql "select count(*) from ledger where status = 200 and completion_tokens = 10")"
+check_eq "and B metered it" 1 "$(sql "select count(*) from ledger where status = 200 and completion_tokens = 10 and request_id is not null")"
 stop_gateway
 # through an outgoing proxy (CONNECT: libcurl's engine), upstream.ca_file
 # still decides what is trusted (it was once ignored there: 502)
