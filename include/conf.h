@@ -35,7 +35,7 @@ int conf_bool(conf *c, conf_node *n, const char *name, bool *out, char **cause);
 /* The value of a scalar element (of an array) as string/number. */
 const char *conf_elem_str(conf_node *n);
 int conf_elem_num(conf_node *n, double *out);
-/* A message "FILE:LINE: setting 'path': what" for n. */
+/* A message "FILE:LINE: setting.path: what" for n. */
 int conf_fail(conf *c, conf_node *n, const char *name, char **cause, const char *what);
 
 #endif

@@ -117,9 +117,9 @@ int conf_fail(conf *c, conf_node *n, const char *name, char **cause, const char 
 	conf_node *child = name ? config_setting_get_member(n, name) : NULL;
 	int line = conf_line(child ? child : n);
 	if (name)
-		return fail(cause, "%s:%d: setting '%s%s%s': %s", c->path, line, path,
+		return fail(cause, "%s:%d: %s%s%s: %s", c->path, line, path,
 			    path[0] ? "." : "", name, what);
-	return fail(cause, "%s:%d: setting '%s': %s", c->path, line, path, what);
+	return fail(cause, "%s:%d: %s: %s", c->path, line, path, what);
 }
 
 static conf_node *member(conf_node *n, const char *name)

@@ -146,6 +146,8 @@ void webhook_free(struct gateway *g)
 void alert_raise(struct gateway *g, const char *kind, const char *team, const char *message)
 {
 	int64_t now = gw_now(g);
+	if (g->metrics)
+		metrics_alert(g->metrics, kind);
 	char *cause = NULL;
 	if (store_alert(g->store, now, kind, team, message, &cause) != 0) {
 		gw_log(g, json_pack("{s:s,s:s,s:s}", "level", "error", "msg", "cannot store alert", "error", cause));

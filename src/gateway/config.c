@@ -334,6 +334,19 @@ void config_free(struct gw_config *g)
 	memset(g, 0, sizeof *g);
 }
 
+int config_line(const char *path, const char *setting)
+{
+	char *cause = NULL;
+	conf *c = conf_load(path, &cause);
+	free(cause);
+	if (!c)
+		return 0;
+	conf_node *n = conf_child(conf_root(c), setting);
+	int line = n ? conf_line(n) : 0;
+	conf_free(c);
+	return line;
+}
+
 const struct price *config_price(const struct gw_config *c, const char *model)
 {
 	for (int i = 0; i < c->nprices; i++)

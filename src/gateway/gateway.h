@@ -71,6 +71,11 @@ struct gw_config {
 /* Fills *c from path; on error returns -1 with *cause "FILE:LINE: ...". */
 int config_load(const char *path, struct gw_config *c, char **cause);
 void config_free(struct gw_config *c);
+/* The line of a setting ("admin.tokens_file") in the file, or 0. */
+int config_line(const char *path, const char *setting);
+/* checkconf.c: --check-config; every problem on stderr as
+ * "FILE:LINE: setting: what"; returns the exit status. */
+int check_config(const char *path);
 const struct price *config_price(const struct gw_config *c, const char *model);
 
 /* ---- admintok.c: the admin tokens file ----------------------------- */
@@ -394,6 +399,7 @@ void metrics_free(struct metrics *m);
 void metrics_request(struct metrics *m, const char *team, const char *model, int status,
 		     int64_t prompt, int64_t completion, int64_t cost, int64_t latency_us);
 void metrics_reject(struct metrics *m, const char *reason);
+void metrics_alert(struct metrics *m, const char *kind);
 void metrics_upstream_error(struct metrics *m, int status);
 void metrics_render(struct metrics *m, struct gateway *g, buf *out);
 
@@ -505,6 +511,12 @@ int spec_team_fields(struct team *t, json_t *j, spec_model_known known, void *ar
 int spec_if_match(const char *header, int64_t *ver);
 /* X-Operator: printable ASCII only, cut to n-1 bytes. */
 void spec_label(const char *in, char *out, size_t n);
+
+/* ---- sdnotify.c: systemd's readiness and watchdog ------------------ */
+/* Sends state ("READY=1") to $NOTIFY_SOCKET: 1 sent, 0 none set, -1 failed. */
+int sd_notify_send(const char *state);
+/* The watchdog interval systemd asks for (WatchdogSec), in ms, or 0. */
+int64_t sd_watchdog_ms(void);
 
 extern struct gateway *gw_current; /* for timer callbacks that hold a team */
 void gw_log(struct gateway *g, json_t *line); /* steals line; written at once */

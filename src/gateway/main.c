@@ -294,6 +294,7 @@ static void on_term(evutil_socket_t sig, short what, void *arg)
 	httpd_unbind(g->http);
 	if (g->admin_http)
 		httpd_unbind(g->admin_http);
+	sd_notify_send("STOPPING=1");
 	drain_deadline = wall_ms() + g->cfg.shutdown_grace_ms;
 	drain_timer = evtimer_new(g->base, drain_check, g);
 	drain_check(-1, 0, g);
@@ -345,11 +346,22 @@ static void on_hup(evutil_socket_t sig, short what, void *arg)
 
 /* ---- start-up ---------------------------------------------------------- */
 
+static void watchdog_feed(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	(void)arg;
+	sd_notify_send("WATCHDOG=1");
+}
+
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: groqgated --config FILE [--check]\n"
+		   "       groqgated --check-config FILE\n"
 		   "  --config FILE  the gateway's configuration (libconfig; see groqgated(8))\n"
 		   "  --check        load and validate the configuration and tokens, then exit\n"
+		   "  --check-config FILE  check the configuration and the files it names (tokens file\n"
+		   "                 modes, TLS files, the store's folder); one line per problem\n"
 		   "  --version      print the version\n"
 		   "Signals: TERM/INT drain and stop; HUP reloads configuration and admin tokens.\n");
 }
@@ -366,6 +378,7 @@ int main(int argc, char **argv)
 	const char *config = NULL;
 	bool check_only = false;
 	static const struct option opts[] = { { "config", required_argument, 0, 'c' }, { "check", no_argument, 0, 'k' },
+					      { "check-config", required_argument, 0, 'C' },
 					      { "help", no_argument, 0, 'h' }, { "version", no_argument, 0, 'V' },
 					      { 0, 0, 0, 0 } };
 	int o;
@@ -373,6 +386,7 @@ int main(int argc, char **argv)
 		switch (o) {
 		case 'c': config = optarg; break;
 		case 'k': check_only = true; break;
+		case 'C': return check_config(optarg);
 		case 'h': usage(stdout); return 0;
 		case 'V': printf("groqgated %s\n", GG_VERSION); return 0;
 		default: usage(stderr); return 2;
@@ -479,7 +493,20 @@ int main(int argc, char **argv)
 	struct timeval ten = { 600, 0 };
 	event_add(mref, &ten);
 	models_refresh(-1, 0, g);
+	/* systemd (Type=notify): ready once the listeners are open and the
+	 * store is loaded; the watchdog is fed from the loop itself, so a
+	 * stuck loop stops feeding it */
+	sd_notify_send("READY=1");
+	struct event *wd = NULL;
+	int64_t wd_ms = sd_watchdog_ms();
+	if (wd_ms > 0) {
+		wd = event_new(g->base, -1, EV_PERSIST, watchdog_feed, g);
+		struct timeval half = { (time_t)(wd_ms / 2000), (suseconds_t)(wd_ms / 2 % 1000) * 1000 };
+		event_add(wd, &half);
+	}
 	event_base_dispatch(g->base);
+	if (wd)
+		event_free(wd);
 
 	/* connections first: a request still open is told its client is gone
 	 * (and records its row) while the ledger is still there */

@@ -17,6 +17,7 @@ struct metrics {
 	strmap *req;    /* "team\tmodel\tstatus" -> series */
 	strmap *reject; /* reason -> int64_t* */
 	strmap *uperr;  /* status -> int64_t* */
+	strmap *alerts; /* kind -> int64_t* */
 	int64_t hist[NB + 1], count;
 	double sum;
 };
@@ -27,6 +28,7 @@ struct metrics *metrics_new(void)
 	m->req = strmap_new();
 	m->reject = strmap_new();
 	m->uperr = strmap_new();
+	m->alerts = strmap_new();
 	return m;
 }
 
@@ -47,6 +49,7 @@ void metrics_free(struct metrics *m)
 	free_values(m->req);
 	free_values(m->reject);
 	free_values(m->uperr);
+	free_values(m->alerts);
 	free(m);
 }
 
@@ -86,6 +89,11 @@ void metrics_request(struct metrics *m, const char *team, const char *model, int
 void metrics_reject(struct metrics *m, const char *reason)
 {
 	(*counter(m->reject, reason))++;
+}
+
+void metrics_alert(struct metrics *m, const char *kind)
+{
+	(*counter(m->alerts, kind))++;
 }
 
 void metrics_upstream_error(struct metrics *m, int status)
@@ -170,6 +178,13 @@ void metrics_render(struct metrics *m, struct gateway *g, buf *out)
 	i = 0;
 	while (strmap_next(m->uperr, &i, &k, &v))
 		buf_addf(out, "groqgate_upstream_errors_total{status=\"%s\"} %lld\n", k, (long long)*(int64_t *)v);
+	head(out, "groqgate_alerts_total", "counter", "Alerts raised, by kind.");
+	i = 0;
+	while (strmap_next(m->alerts, &i, &k, &v)) {
+		buf_adds(out, "groqgate_alerts_total{kind=\"");
+		label(out, k);
+		buf_addf(out, "\"} %lld\n", (long long)*(int64_t *)v);
+	}
 	head(out, "groqgate_inflight_requests", "gauge", "Data-plane requests in progress.");
 	buf_addf(out, "groqgate_inflight_requests %d\n", g->inflight);
 	head(out, "groqgate_streams_paused", "gauge", "Streams whose upstream is paused: the client reads slower than Groq sends.");
@@ -213,6 +228,27 @@ void metrics_render(struct metrics *m, struct gateway *g, buf *out)
 		buf_adds(out, "groqgate_team_rpm{team=\"");
 		label(out, g->reg.teams[t]->id);
 		buf_addf(out, "\"} %d\n", rl_count(&g->reg.teams[t]->rl, now));
+	}
+	head(out, "groqgate_team_paused", "gauge", "1 when the team is paused (state paused by an operator, budget_paused at its budget).");
+	for (int t = 0; t < g->reg.nteams; t++) {
+		const struct team *tm = g->reg.teams[t];
+		for (int st = TEAM_PAUSED; st <= TEAM_BUDGET_PAUSED; st++) {
+			buf_adds(out, "groqgate_team_paused{team=\"");
+			label(out, tm->id);
+			buf_addf(out, "\",state=\"%s\"} %d\n", team_state_name((enum team_state)st), tm->state == (enum team_state)st);
+		}
+	}
+	head(out, "groqgate_rotation_drain_seconds", "gauge", "The drain window a rotation waits out before it completes.");
+	buf_addf(out, "groqgate_rotation_drain_seconds %lld\n", (long long)g->cfg.drain_seconds);
+	head(out, "groqgate_key_rotation_step_seconds", "gauge", "Seconds a key's rotation has been at its current step.");
+	for (int kk = 0; kk < g->reg.nkeys; kk++) {
+		const struct ukey *uk = g->reg.keys[kk];
+		if (uk->rot == ROT_NONE)
+			continue;
+		buf_adds(out, "groqgate_key_rotation_step_seconds{key=\"");
+		label(out, uk->name);
+		buf_addf(out, "\",step=\"%s\"} %lld\n", rot_step_name(uk->rot),
+			 (long long)((now - (uk->rot_updated_at ? uk->rot_updated_at : uk->rot_started_at)) / 1000));
 	}
 	head(out, "groqgate_org_spend_mtd_usd", "gauge", "Organisation spend this month.");
 	buf_addf(out, "groqgate_org_spend_mtd_usd %.9f\n", (double)g->reg.org_spend_nusd / NUSD_PER_USD);

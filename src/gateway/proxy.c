@@ -8,11 +8,11 @@
  * A streamed answer is relayed event by event as it arrives; its usage is
  * read from x_groq.usage, the usage chunk or (Responses) the
  * response.completed event, and the ledger row is committed before the
- * stream's last event reaches the client. A client that leaves while Groq
- * works does not stop the metering: the gateway reads Groq's answer to its
- * end (Groq bills it) and charges what Groq reports. An answer that ends
- * before its usage can be known is charged the whole reservation, never
- * zero (docs/security.md). */
+ * stream's last event reaches the client. A client that leaves a stream
+ * is charged what Groq sent it; one that leaves an answer in one piece,
+ * what Groq reports (the gateway reads it to its end). An answer that ends
+ * before its usage can be known is charged the whole reservation: never
+ * zero (docs/architecture.md, "Early ends"). */
 #include "gateway.h"
 
 #include <event2/event.h>
@@ -517,6 +517,7 @@ static void idle_arm(struct preq *p)
 }
 
 static void on_done(void *arg, int ok, const char *err);
+static void abandoned(struct preq *p);
 
 /* ends Groq's transfer early: the answer is treated as cut for `why` */
 static void cut_short(struct preq *p, const char *why)
@@ -572,6 +573,10 @@ static void on_head(void *arg, long status, const char *headers)
 	else
 		p->relay = R_BUFFER;
 	p->stream = p->relay == R_SSE;
+	if (p->relay != R_BUFFER && p->client_left) { /* its client left before it began */
+		abandoned(p);
+		return;
+	}
 	if (p->relay != R_BUFFER && p->req) {
 		pass_headers(p, false);
 		p->replying = true;
@@ -962,6 +967,31 @@ static void flushed(struct hreq *req, void *arg)
 	((struct gateway *)arg)->unflushed--;
 }
 
+/* A relayed answer whose client left: Groq's transfer is cancelled (Groq
+ * stops generating; keeping it would have Groq bill the whole answer) and
+ * the request is charged what Groq sent: its usage when that came already,
+ * else the prompt at its upper estimate and one output token per event
+ * relayed (Groq's streams carry a token per content chunk; the few events
+ * without one count too), within the cap. Speech is billed by its input. */
+static void abandoned(struct preq *p)
+{
+	if (p->tx) {
+		utx_cancel(p->tx);
+		p->tx = NULL;
+	}
+	evtimer_del(p->idle);
+	struct usage u = p->sse.usage;
+	if (!u.seen && p->route->unit == BU_TOKENS) {
+		u.prompt = p->prompt_est;
+		u.completion = p->sse.events;
+		u.seen = true;
+	}
+	int64_t qty = 0, cost = cost_of(p, &u, &qty);
+	budget_settle(p->g, p->t, p->reserved, cost);
+	p->reserved = 0;
+	record(p, 499, "client_closed", &u, cost, qty, just_free);
+}
+
 /* the client went before its answer was finished (httpd.c notices while
  * the request waits, queued or on Groq): req is freed after this returns */
 static void on_client_close(struct hreq *req, void *arg)
@@ -973,10 +1003,15 @@ static void on_client_close(struct hreq *req, void *arg)
 	p->watched = false;
 	if (p->then) /* its row is being written; `then` frees p */
 		return;
+	if (p->tx && p->relay != R_BUFFER && p->replying) {
+		abandoned(p);
+		return;
+	}
 	if (p->tx) {
-		/* Groq finishes (and bills) a request it has started, streamed
-		 * or not: its answer is read to the end, unsent, so the ledger
-		 * gets the real usage (on_done records it) */
+		/* Groq finishes (and bills) an answer in one piece it has
+		 * started: it is read to the end, unsent, so the ledger gets the
+		 * real usage (on_done records it; a stream that begins meanwhile
+		 * is abandoned in on_head) */
 		p->client_left = true;
 		if (p->paused)
 			set_paused(p, false);

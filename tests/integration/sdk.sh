@@ -44,5 +44,6 @@ check_eq "the SDKs' Responses call metered at the price table" "6|$((pt * 590 + 
 check_eq "their transcriptions billed by duration (12 s)" 12 "$(row quantity audio.transcriptions)"
 check_eq "their speech billed by characters (12)" "12|264000" "$(row "quantity||'|'||cost_nusd" audio.speech)"
 wait_eval "the aborted stream's row" 10 '[ -n "$(row completion_tokens chat.completions 499)" ]'
-check_eq "the SDK's abort is charged Groq's usage (the 20 tokens fakegroq made), not zero" 20 "$(row completion_tokens chat.completions 499)"
+got=$(row completion_tokens chat.completions 499)
+check "the SDK's abort is charged the tokens it was sent ($got of 20), not zero" test "$got" -ge 3 -a "$got" -lt 20
 done_testing
