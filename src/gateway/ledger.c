@@ -154,6 +154,8 @@ static int apply_all(struct ledger *l, char **cause);
  * dropped from l->rows; on failure the rest stay kept. */
 static int write_kept(struct ledger *l, char **cause)
 {
+	if (l->n == 0)
+		return 0;
 	size_t done = 0;
 	int rc = 0;
 	while (done < l->n) {
