@@ -52,6 +52,10 @@ GATEWAY_LIB_OBJ = $(filter-out $(O)/src/gateway/main.o,$(GATEWAY_OBJ))
 # the console's pure modules (no terminal), for unit tests
 CONSOLE_LIB_OBJ = $(call objs,src/console/model.c src/console/canvas.c src/console/theme.c)
 
+# shared code as an archive: each program links only the modules it uses
+# (groqtop takes no HTTP server, so no libevent)
+COMMON_LIB = $(O)/libcommon.a
+
 PROGS = $(BIN)/groqgated $(BIN)/groqtop $(BIN)/fakegroq
 
 all: $(PROGS)
@@ -72,13 +76,16 @@ $(O)/tests/unit/%.o: tests/unit/%.c
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS_ALL) -Isrc/gateway -Isrc/console -Itests/unit $(call pc_cflags,$(DEPS_GATEWAY) ncursesw) -c $< -o $@
 
-$(BIN)/groqgated: $(GATEWAY_OBJ) $(COMMON_OBJ)
+$(COMMON_LIB): $(COMMON_OBJ)
+	@rm -f $@
+	$(AR) rcs $@ $^
+$(BIN)/groqgated: $(GATEWAY_OBJ) $(COMMON_LIB)
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(call pc_libs,$(DEPS_GATEWAY)) -lpthread -lm
-$(BIN)/groqtop: $(CONSOLE_OBJ) $(COMMON_OBJ)
+$(BIN)/groqtop: $(CONSOLE_OBJ) $(COMMON_LIB)
 	@mkdir -p $(@D)
-	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(call pc_libs,$(DEPS_CONSOLE) libevent) -lm
-$(BIN)/fakegroq: $(FAKE_OBJ) $(COMMON_OBJ)
+	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(call pc_libs,$(DEPS_CONSOLE)) -lm
+$(BIN)/fakegroq: $(FAKE_OBJ) $(COMMON_LIB)
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(call pc_libs,$(DEPS_FAKE)) -lm
 $(O)/unit-tests: $(call objs,$(UNIT_SRC)) $(GATEWAY_LIB_OBJ) $(CONSOLE_LIB_OBJ) $(COMMON_OBJ)

@@ -24,42 +24,6 @@ struct actx {
 	enum hmethod cmd;
 };
 
-void admin_error(struct hreq *req, int status, const char *code, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	char *m = xvasprintf(fmt, ap);
-	va_end(ap);
-	httpd_send_json(req, status, json_pack("{s:{s:s,s:s}}", "error", "code", code, "message", m));
-	free(m);
-}
-
-int audit(struct gateway *g, const char *actor, const char *role, const char *op, const char *action,
-	  const char *target, json_t *before, json_t *after, char **cause)
-{
-	char *b = before ? json_dumps(before, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
-	char *a = after ? json_dumps(after, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
-	int rc = store_audit(g->store, gw_now(g), actor, role, op && *op ? op : NULL, action, target, b, a, cause);
-	free(b);
-	free(a);
-	return rc;
-}
-
-int audited_write(struct gateway *g, store_put_fn put, const void *obj, const char *actor, const char *role,
-		  const char *op, const char *action, const char *target, json_t *before, json_t *after,
-		  char **cause)
-{
-	struct store *s = g->store;
-	if (store_begin(s, cause) != 0)
-		return -1;
-	if ((put && put(s, obj, cause) != 0) || audit(g, actor, role, op, action, target, before, after, cause) != 0 ||
-	    store_commit(s, cause) != 0) {
-		store_rollback(s);
-		return -1;
-	}
-	return 0;
-}
-
 /* An operator's change: written with its audit record, or answered 503. */
 static int commit_change(struct actx *c, const char *action, const char *target, json_t *before, json_t *after,
 			 store_put_fn put, const void *obj)
@@ -77,14 +41,6 @@ static int commit_change(struct actx *c, const char *action, const char *target,
 	return 0;
 }
 
-int put_team(struct store *s, const void *o, char **cause)
-{
-	return store_put_team(s, o, cause);
-}
-int put_key(struct store *s, const void *o, char **cause)
-{
-	return store_put_key(s, o, cause);
-}
 static int put_token(struct store *s, const void *o, char **cause)
 {
 	return store_put_token(s, o, cause);

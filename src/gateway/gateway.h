@@ -407,8 +407,7 @@ void metrics_render(struct metrics *m, struct gateway *g, buf *out);
 void proxy_handle(struct gateway *g, struct hreq *req, const char *path);
 int proxy_inflight(struct gateway *g);
 
-/* ---- admin.c: /admin/v1 ------------------------------------------- */
-void admin_handle(struct gateway *g, struct hreq *req, const char *path);
+/* ---- audit.c: audited writes (beneath admin, rotation, budget) ------- */
 void admin_error(struct hreq *req, int status, const char *code, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
 /* Records an audit entry inside the current transaction. */
@@ -423,6 +422,8 @@ int audited_write(struct gateway *g, store_put_fn put, const void *obj, const ch
 int put_team(struct store *s, const void *o, char **cause);
 int put_key(struct store *s, const void *o, char **cause);
 
+/* ---- admin.c: /admin/v1 ------------------------------------------- */
+void admin_handle(struct gateway *g, struct hreq *req, const char *path);
 /* ---- rotation.c: the guided key rotation -------------------------- */
 void rotation_route(struct gateway *g, struct hreq *req, struct ukey *k, const char *step,
 		    const struct admin_token *who, const char *op);

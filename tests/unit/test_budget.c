@@ -16,25 +16,8 @@ static int64_t fake_clock(void *arg)
 	return fake_now;
 }
 
-struct gateway *gw_current;
 static struct gateway G;
 static char dbpath[64];
-
-int64_t gw_now(struct gateway *g)
-{
-	return clock_now(&g->clock);
-}
-
-void gw_log(struct gateway *g, json_t *line)
-{
-	(void)g;
-	json_decref(line);
-}
-
-void gw_log_flush_soon(struct gateway *g)
-{
-	buf_reset(&g->logbuf);
-}
 
 static struct team *setup(void)
 {
