@@ -141,6 +141,15 @@ struct hhead {
 	bool chunked, close, keep_alive, expect_continue;
 };
 
+/* One grammar for both sides (the server here, the gateway's client to
+ * Groq): a chunk-size line (1*HEXDIG, then nothing or BWS ";" ext): 0 with
+ * *size, -1 malformed, -2 over max. */
+int http_chunk_size(const char *line, size_t n, int64_t max, int64_t *size);
+/* tok is one of the comma-separated tokens of list (any case). */
+bool http_has_token(const char *list, const char *tok);
+/* A Transfer-Encoding value whose last coding is chunked. */
+bool http_chunked_last(const char *te);
+
 /* Parses the head in p (n bytes, the blank line included), in place:
  * fields point into p. room is the size of h->h. Returns 0, or an HTTP
  * status (400, 405, 417, 431, 501, 505) with *why set. */

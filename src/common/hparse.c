@@ -27,7 +27,7 @@ static bool tchar(unsigned char ch)
 	       (ch && strchr("!#$%&'*+-.^_`|~", ch));
 }
 
-static bool has_token(const char *list, const char *tok)
+bool http_has_token(const char *list, const char *tok)
 {
 	size_t n = strlen(tok);
 	for (const char *p = list; *p;) {
@@ -158,8 +158,8 @@ int httpd_parse_head(char *p, size_t n, struct hhead *h, int room, const char **
 				return bad(why, "a Transfer-Encoding other than chunked", 501);
 			seen_te = h->chunked = true;
 		} else if (strcasecmp(line, "Connection") == 0) {
-			h->close |= has_token(v, "close");
-			h->keep_alive |= has_token(v, "keep-alive");
+			h->close |= http_has_token(v, "close");
+			h->keep_alive |= http_has_token(v, "keep-alive");
 		} else if (strcasecmp(line, "Expect") == 0) {
 			if (strcasecmp(v, "100-continue") != 0)
 				return bad(why, "an Expect other than 100-continue", 417);
@@ -173,4 +173,42 @@ int httpd_parse_head(char *p, size_t n, struct hhead *h, int room, const char **
 	if (h->chunked && h->minor == 0)
 		return bad(why, "chunked bodies need HTTP/1.1", 400);
 	return 0;
+}
+
+int http_chunk_size(const char *line, size_t n, int64_t max, int64_t *size)
+{
+	/* chunk-size = 1*HEXDIG, then nothing, or BWS ";" chunk-ext: no sign,
+	 * no "0x", no leading space (strtoll took all three) */
+	int64_t v = 0;
+	size_t i = 0;
+	for (; i < n; i++) {
+		char c = line[i];
+		int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+		if (d < 0)
+			break;
+		if (v > (max - d) / 16)
+			return -2;
+		v = v * 16 + d;
+	}
+	if (i == 0)
+		return -1;
+	while (i < n && (line[i] == ' ' || line[i] == '\t'))
+		i++;
+	if (i < n && line[i] != ';')
+		return -1;
+	*size = v;
+	return 0;
+}
+
+bool http_chunked_last(const char *te)
+{
+	/* Transfer-Encoding: the last coding decides whether the body is
+	 * chunked (a list, any case; not a substring of another coding) */
+	const char *last = te, *p = te;
+	for (; *p; p++)
+		if (*p == ',')
+			last = p + 1;
+	last += strspn(last, " \t");
+	size_t l = strcspn(last, " \t;");
+	return l == 7 && strncasecmp(last, "chunked", 7) == 0;
 }

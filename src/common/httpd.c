@@ -799,15 +799,12 @@ static int read_body(struct hconn *c)
 			c->ch = CH_SIZE;
 		} else if (c->ch == CH_SIZE) {
 			int64_t size = 0;
-			size_t i = 0;
-			for (; i < content && hexval(p[i]) >= 0; i++) {
-				size = size * 16 + hexval(p[i]);
-				if (size > (int64_t)body_max(c)) {
-					too_large(c);
-					return -1;
-				}
+			int rc = http_chunk_size(p, content, (int64_t)body_max(c), &size);
+			if (rc == -2) {
+				too_large(c);
+				return -1;
 			}
-			if (i == 0 || (i < content && p[i] != ';' && p[i] != ' ' && p[i] != '\t')) {
+			if (rc != 0) {
 				refuse(c, 400, "invalid_request", "Malformed request: a bad chunk size.");
 				return -1;
 			}

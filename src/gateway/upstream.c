@@ -17,6 +17,7 @@
  * inside upstream_start or utx_cancel. */
 #include "gateway.h"
 #include "upstream_engine.h"
+#include "httpd.h" /* the one HTTP/1.1 grammar (hparse.c) */
 
 #include <errno.h>
 #include <event2/buffer.h>
@@ -306,10 +307,10 @@ static void head_line(struct utx *t, char *line)
 	char first = (char)(*line | 0x20);
 	if (first == 'c' || first == 't') { /* most headers are none of the three */
 		if (strcasecmp(line, "content-length") == 0)
-			t->has_length = parse_i64(v, &t->content_length) && t->content_length >= 0;
+			t->has_length = v[strspn(v, "0123456789")] == '\0' && *v && parse_i64(v, &t->content_length);
 		else if (strcasecmp(line, "transfer-encoding") == 0)
-			t->chunked = strcasestr(v, "chunked") != NULL;
-		else if (strcasecmp(line, "connection") == 0 && strcasestr(v, "close"))
+			t->chunked = http_chunked_last(v);
+		else if (strcasecmp(line, "connection") == 0 && http_has_token(v, "close"))
 			t->close_after = true;
 	}
 	buf_adds(&t->head, line);
@@ -452,11 +453,8 @@ static bool process(struct utx *t)
 			return true;
 		}
 		case R_CHUNK_SIZE: {
-			char *end;
-			errno = 0;
-			long long sz = strtoll(line, &end, 16);
-			bool bad = end == line || sz < 0 || errno || (*end && *end != ';' && *end != ' ');
-			if (bad) {
+			int64_t sz = 0; /* the server's grammar (hparse.c) */
+			if (http_chunk_size(line, strlen(line), INT64_MAX / 2, &sz) != 0) {
 				tx_fail(t, "upstream sent a malformed chunk");
 				return false;
 			}

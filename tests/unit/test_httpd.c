@@ -637,8 +637,31 @@ static void test_server_tls(void)
 	SSL_CTX_free(cctx);
 }
 
+/* one grammar for both sides: what strtoll let the client accept is refused */
+static void test_chunk_grammar(void)
+{
+	int64_t v = -1;
+	CHECK(http_chunk_size("1a", 2, 1000, &v) == 0 && v == 26);
+	CHECK(http_chunk_size("A;ext=1", 7, 1000, &v) == 0 && v == 10);
+	CHECK(http_chunk_size("a ;x", 4, 1000, &v) == 0 && v == 10);
+	CHECK(http_chunk_size("0", 1, 1000, &v) == 0 && v == 0);
+	const char *bad[] = { "0x10", "+a", " a", "-1", "", "g", "a b", "1a\x01" };
+	for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
+		CHECK(http_chunk_size(bad[i], strlen(bad[i]), 1000, &v) == -1);
+	CHECK(http_chunk_size("3e9", 3, 1000, &v) == -2);
+	CHECK(http_chunk_size("ffffffffffffffffffff", 20, INT64_MAX / 2, &v) == -2);
+	CHECK(http_chunked_last("chunked"));
+	CHECK(http_chunked_last("gzip, Chunked"));
+	CHECK(!http_chunked_last("chunked, gzip"));
+	CHECK(!http_chunked_last("xchunked"));
+	CHECK(!http_chunked_last("notchunked"));
+	CHECK(http_has_token("keep-alive, Close", "close"));
+	CHECK(!http_has_token("closed", "close"));
+}
+
 void suite_httpd(void)
 {
+	RUN(test_chunk_grammar);
 	RUN(test_parse_request);
 	RUN(test_parse_refusals);
 	RUN(test_head_end);
