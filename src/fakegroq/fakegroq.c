@@ -488,6 +488,19 @@ static void stream_step(evutil_socket_t fd, short what, void *arg)
 	evtimer_add(fr->timer, &tv);
 }
 
+/* a JSON answer with Groq's headers (rate limits, request id); frees fr */
+static void answer_json(struct freq *fr, int status, json_t *j)
+{
+	add_limit_headers(fr->req);
+	httpd_set_header(fr->req, "x-request-id", fr->xid);
+	httpd_send_json(final(fr), status, j);
+	freq_free(fr);
+}
+
+/* a stream is paced by its timer, a stalled answer never ends: true when
+ * either took fr over */
+static bool stream_or_stall(struct freq *fr);
+
 /* stall_stream_after on an answer in one piece: its head and a few bytes,
  * then silence (freed when the client gives up) */
 static bool stalled_answer(struct freq *fr)
@@ -502,32 +515,31 @@ static bool stalled_answer(struct freq *fr)
 	return true;
 }
 
-static void chat_answer(struct freq *fr)
+static bool stream_or_stall(struct freq *fr)
 {
 	if (fr->stream) {
 		fr->timer = evtimer_new(G.base, stream_step, fr);
 		stream_step(-1, 0, fr);
-		return;
+		return true;
 	}
-	if (stalled_answer(fr))
+	return stalled_answer(fr);
+}
+
+static void chat_answer(struct freq *fr)
+{
+	if (stream_or_stall(fr))
 		return;
-	buf content;
-	buf_init(&content);
-	for (int64_t i = 0; i < fr->n_tokens; i++)
-		buf_addf(&content, "%s%s", i ? " " : "", words[i % ARRAY_LEN(words)]);
+	char *content = words_text(fr->n_tokens);
 	json_t *r = json_pack("{s:s,s:s,s:I,s:s,s:[{s:i,s:{s:s,s:s},s:n,s:s}],s:o,s:s,s:{s:s}}",
 			      "id", fr->id, "object", "chat.completion", "created",
 			      (json_int_t)(wall_ms() / 1000), "model", fr->model, "choices", "index", 0,
-			      "message", "role", "assistant", "content", content.data ? content.data : "",
+			      "message", "role", "assistant", "content", content,
 			      "logprobs", "finish_reason", fr->length_cut ? "length" : "stop", "usage",
 			      usage_json(fr->prompt_tokens, fr->n_tokens), "system_fingerprint",
 			      "fp_179b0f92c9", "x_groq", "id", fr->xid);
-	buf_free(&content);
+	free(content);
 	account_done(fr);
-	add_limit_headers(fr->req);
-	httpd_set_header(fr->req, "x-request-id", fr->xid);
-	httpd_send_json(final(fr), 200, r);
-	freq_free(fr);
+	answer_json(fr, 200, r);
 }
 
 static void models_answer(struct freq *fr)
@@ -540,26 +552,15 @@ static void models_answer(struct freq *fr)
 						      G.models[i].owned_by, "active", 1,
 						      "context_window",
 						      (json_int_t)G.models[i].context_window));
-	add_limit_headers(fr->req);
-	httpd_set_header(fr->req, "x-request-id", fr->xid);
-	httpd_send_json(final(fr), 200, json_pack("{s:s,s:o}", "object", "list", "data", data));
-	freq_free(fr);
+	answer_json(fr, 200, json_pack("{s:s,s:o}", "object", "list", "data", data));
 }
 
 static void responses_answer(struct freq *fr)
 {
-	if (fr->stream) {
-		fr->timer = evtimer_new(G.base, stream_step, fr);
-		stream_step(-1, 0, fr);
-		return;
-	}
-	if (stalled_answer(fr))
+	if (stream_or_stall(fr))
 		return;
 	account_done(fr);
-	add_limit_headers(fr->req);
-	httpd_set_header(fr->req, "x-request-id", fr->xid);
-	httpd_send_json(final(fr), 200, response_obj(fr, "completed", true));
-	freq_free(fr);
+	answer_json(fr, 200, response_obj(fr, "completed", true));
 }
 
 static void embed_answer(struct freq *fr)
@@ -573,12 +574,9 @@ static void embed_answer(struct freq *fr)
 	fr->n_tokens = 0;
 	account_done(fr);
 	int64_t p = reported_prompt(fr->prompt_tokens);
-	add_limit_headers(fr->req);
-	httpd_set_header(fr->req, "x-request-id", fr->xid);
-	httpd_send_json(final(fr), 200,
-			json_pack("{s:s,s:o,s:s,s:{s:I,s:I}}", "object", "list", "data", data, "model", fr->model, "usage",
-				  "prompt_tokens", (json_int_t)p, "total_tokens", (json_int_t)p));
-	freq_free(fr);
+	answer_json(fr, 200,
+		    json_pack("{s:s,s:o,s:s,s:{s:I,s:I}}", "object", "list", "data", data, "model", fr->model, "usage",
+			      "prompt_tokens", (json_int_t)p, "total_tokens", (json_int_t)p));
 }
 
 /* seconds of audio in a file: a WAV's header says; anything else counts

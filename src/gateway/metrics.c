@@ -120,6 +120,20 @@ static void head(buf *out, const char *name, const char *type, const char *help)
 	buf_addf(out, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
+/* a counter with one label, one series per key of map */
+static void by_label(buf *out, const char *name, const char *help, const char *lname, strmap *map)
+{
+	head(out, name, "counter", help);
+	size_t i = 0;
+	const char *k;
+	void *v;
+	while (strmap_next(map, &i, &k, &v)) {
+		buf_addf(out, "%s{%s=\"", name, lname);
+		label(out, k);
+		buf_addf(out, "\"} %lld\n", (long long)*(int64_t *)v);
+	}
+}
+
 void metrics_render(struct metrics *m, struct gateway *g, buf *out)
 {
 	size_t i;
@@ -167,24 +181,10 @@ void metrics_render(struct metrics *m, struct gateway *g, buf *out)
 	buf_addf(out, "groqgate_request_duration_seconds_bucket{le=\"+Inf\"} %lld\n", (long long)cum);
 	buf_addf(out, "groqgate_request_duration_seconds_sum %.6f\ngroqgate_request_duration_seconds_count %lld\n",
 		 m->sum, (long long)m->count);
-	head(out, "groqgate_rejections_total", "counter", "Requests refused by the gateway, by reason.");
-	i = 0;
-	while (strmap_next(m->reject, &i, &k, &v)) {
-		buf_adds(out, "groqgate_rejections_total{reason=\"");
-		label(out, k);
-		buf_addf(out, "\"} %lld\n", (long long)*(int64_t *)v);
-	}
-	head(out, "groqgate_upstream_errors_total", "counter", "Error answers and failures from Groq, by status.");
-	i = 0;
-	while (strmap_next(m->uperr, &i, &k, &v))
-		buf_addf(out, "groqgate_upstream_errors_total{status=\"%s\"} %lld\n", k, (long long)*(int64_t *)v);
-	head(out, "groqgate_alerts_total", "counter", "Alerts raised, by kind.");
-	i = 0;
-	while (strmap_next(m->alerts, &i, &k, &v)) {
-		buf_adds(out, "groqgate_alerts_total{kind=\"");
-		label(out, k);
-		buf_addf(out, "\"} %lld\n", (long long)*(int64_t *)v);
-	}
+	by_label(out, "groqgate_rejections_total", "Requests refused by the gateway, by reason.", "reason", m->reject);
+	by_label(out, "groqgate_upstream_errors_total", "Error answers and failures from Groq, by status.", "status",
+		 m->uperr);
+	by_label(out, "groqgate_alerts_total", "Alerts raised, by kind.", "kind", m->alerts);
 	head(out, "groqgate_inflight_requests", "gauge", "Data-plane requests in progress.");
 	buf_addf(out, "groqgate_inflight_requests %d\n", g->inflight);
 	head(out, "groqgate_streams_paused", "gauge", "Streams whose upstream is paused: the client reads slower than Groq sends.");

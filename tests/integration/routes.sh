@@ -251,21 +251,28 @@ api PATCH /admin/v1/teams/alpha '{"max_tokens_per_request":100}'
 api GET /admin/v1/teams/alpha
 check_eq "nothing left reserved" 0 "$(jq_body '.reserved_usd * 1000000000 | floor')"
 
+# every metered route, once each, as TOKEN: each answered STATUS
+every_route() { # every_route TOKEN STATUS
+	local long
+	long=$(head -c 300 /dev/zero | tr '\0' a) # (an input whose worst case passes a tiny budget)
+	post /openai/v1/chat/completions '{"model":"llama-3.3-70b-versatile","messages":[{"role":"user","content":"x"}]}' "$1"
+	check_eq "chat: $2" "$2" "$STATUS"
+	post /openai/v1/responses '{"model":"llama-3.3-70b-versatile","input":"x"}' "$1"
+	check_eq "responses: $2" "$2" "$STATUS"
+	post /openai/v1/embeddings "{\"model\":\"nomic-embed-text-v1_5\",\"input\":\"$long\"}" "$1"
+	check_eq "embeddings: $2" "$2" "$STATUS"
+	post /openai/v1/audio/speech '{"model":"canopylabs/orpheus-v1-english","input":"hello","voice":"tara"}' "$1"
+	check_eq "speech: $2" "$2" "$STATUS"
+	AUDIO_TOK=$1 audio "$T/a3.wav" -F model=whisper-large-v3-turbo
+	check_eq "transcriptions: $2" "$2" "$STATUS"
+}
+
 # ---- a team at its budget gets 402 on every metered route
 api POST /admin/v1/teams "{\"id\":\"broke\",\"name\":\"Broke\",\"allowed_models\":[$ALL],\"max_tokens_per_request\":100,\"rpm_limit\":1000,\"monthly_budget_usd\":0.000001}"
 create_key broke-prod-api broke "$KEY3"
 new_token broke
 BTOK=$TOKEN
-post /openai/v1/chat/completions '{"model":"llama-3.3-70b-versatile","messages":[{"role":"user","content":"x"}]}' "$BTOK"
-check_eq "chat: 402" 402 "$STATUS"
-post /openai/v1/responses '{"model":"llama-3.3-70b-versatile","input":"x"}' "$BTOK"
-check_eq "responses: 402" 402 "$STATUS"
-post /openai/v1/embeddings "{\"model\":\"nomic-embed-text-v1_5\",\"input\":\"$(head -c 300 /dev/zero | tr '\0' a)\"}" "$BTOK"
-check_eq "embeddings: 402" 402 "$STATUS"
-post /openai/v1/audio/speech '{"model":"canopylabs/orpheus-v1-english","input":"hello","voice":"tara"}' "$BTOK"
-check_eq "speech: 402" 402 "$STATUS"
-AUDIO_TOK=$BTOK audio "$T/a3.wav" -F model=whisper-large-v3-turbo
-check_eq "transcriptions: 402" 402 "$STATUS"
+every_route "$BTOK" 402
 check_eq "none reached Groq" 0 "$(fstat "gsk_…0003" requests)"
 
 # ---- a team restricted to one model gets 403 for another on every route
@@ -273,16 +280,7 @@ api POST /admin/v1/teams '{"id":"narrow","name":"Narrow","allowed_models":["llam
 create_key narrow-prod-api narrow "$KEY4"
 new_token narrow
 NTOK=$TOKEN
-post /openai/v1/chat/completions '{"model":"llama-3.3-70b-versatile","messages":[{"role":"user","content":"x"}]}' "$NTOK"
-check_eq "chat: 403" 403 "$STATUS"
-post /openai/v1/responses '{"model":"llama-3.3-70b-versatile","input":"x"}' "$NTOK"
-check_eq "responses: 403" 403 "$STATUS"
-post /openai/v1/embeddings '{"model":"nomic-embed-text-v1_5","input":"x"}' "$NTOK"
-check_eq "embeddings: 403" 403 "$STATUS"
-post /openai/v1/audio/speech '{"model":"canopylabs/orpheus-v1-english","input":"x","voice":"tara"}' "$NTOK"
-check_eq "speech: 403" 403 "$STATUS"
-AUDIO_TOK=$NTOK audio "$T/a3.wav" -F model=whisper-large-v3-turbo
-check_eq "transcriptions: 403" 403 "$STATUS"
+every_route "$NTOK" 403
 STATUS=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $NTOK" "http://$GW/openai/v1/models/llama-3.3-70b-versatile")
 check_eq "GET /models/{id}: 403" 403 "$STATUS"
 STATUS=$(curl -s -o "$T/resp" -w '%{http_code}' -H "Authorization: Bearer $NTOK" "http://$GW/openai/v1/models")
