@@ -17,6 +17,8 @@ prices = (
 upstream = { base_url = "http://FAKE"; timeout_ms = 5000; idle_timeout_ms = 700; };
 limits = { max_answer_bytes = 65536; queue_max_len = 2; };
 cors = { origins = [ "https://app.example.com" ]; };'
+KEY6=gsk_testFFFFFFFFFFFFFFFFFFFFFFFFFFFF0006
+printf '%s\n' "$KEY1" "$KEY2" "$KEY3" "$KEY4" "$KEY5" "$KEY6" > "$T/fake-keys"
 start_fakegroq --completion-tokens 20000
 write_gateway_config
 # (the extra block replaces the default prices and upstream)
@@ -220,6 +222,23 @@ api PATCH /admin/v1/teams/alpha "{\"allowed_models\":[$ALL]}"
 # ---- n choices reserved n times; a hostile upstream's usage bounded
 post /openai/v1/chat/completions '{"model":"llama-3.1-8b-instant","messages":[{"role":"user","content":"x"}],"n":129}'
 check_eq "n above 128: 400" 400 "$STATUS"
+# n choices reserved n times: a budget with room for one cap's worth, not two
+api POST /admin/v1/teams '{"id":"twice","name":"Twice","allowed_models":["llama-3.3-70b-versatile"],"max_tokens_per_request":100,"rpm_limit":1000,"monthly_budget_usd":0.00015}'
+create_key twice-prod-api twice "$KEY6"
+new_token twice
+post /openai/v1/chat/completions '{"model":"llama-3.3-70b-versatile","messages":[{"role":"user","content":"x"}],"max_tokens":100,"n":2}' "$TOKEN"
+check_eq "n=2 whose worst case (2 x the cap) does not fit: 402" 402 "$STATUS"
+post /openai/v1/chat/completions '{"model":"llama-3.3-70b-versatile","messages":[{"role":"user","content":"x"}],"max_tokens":100,"n":1}' "$TOKEN"
+check_eq "n=1 fits: 200" 200 "$STATUS"
+# names that are not text: refused with a message a developer can read
+STATUS=$(curl -s -o "$T/resp" -w '%{http_code}' -H "Authorization: Bearer $ATOK" "http://$GW/openai/v1/models/%FF%FE")
+check_eq "a model id in the path that is not UTF-8: 404 with a message" "404|true" "$STATUS|$(jq -r '.error.message | length > 0' "$T/resp")"
+printf -- '--XyZ\r\nContent-Disposition: form-data; name="model"\r\n\r\nwhisper\377\376\r\n--XyZ--\r\n' > "$T/badmodel"
+STATUS=$(curl -s -o "$T/resp" -w '%{http_code}' -H "Authorization: Bearer $ATOK" -H 'Content-Type: multipart/form-data; boundary=XyZ' \
+	--data-binary @"$T/badmodel" "http://$GW/openai/v1/audio/transcriptions")
+check_eq "a form's model that is not text: 400 with a message" "400|true" "$STATUS|$(jq -r '.error.message | length > 0' "$T/resp")"
+post /openai/v1/chat/completions '{"model":"llama-\udc80","messages":[{"role":"user","content":"x"}]}'
+check_eq "a JSON model with a lone surrogate: 400 with a message" "400|true" "$STATUS|$(jq_body '.error.message | length > 0')"
 curl -s -X POST "http://$FAKE/_fake/faults" -d '{"report_prompt_tokens":1000000000000000000}' > /dev/null
 post /openai/v1/chat/completions '{"model":"llama-3.1-8b-instant","messages":[{"role":"user","content":"x"}],"max_tokens":5}'
 curl -s -X DELETE "http://$FAKE/_fake/faults" > /dev/null
