@@ -278,7 +278,8 @@ static void team_update(struct actx *c, struct team *t, json_t *j, const char *a
 			crossed++;
 		if (t->alerted > crossed)
 			t->alerted = crossed;
-		budget_check(c->g, t);
+		struct budget_env be = gw_budget(c->g);
+		budget_check(&be, t);
 		send_team(c, 200, t);
 	}
 	json_decref(before);
@@ -611,7 +612,9 @@ static void overview(struct actx *c)
 	int *rpms = xmalloc(((size_t)g->reg.nteams + 1) * sizeof *rpms);
 	for (int i = 0; i < g->reg.nteams; i++) { /* totals first: they come first */
 		struct team *t = sorted[i];
-		budget_roll(g, t, now);
+		struct budget_env be = gw_budget(g);
+		be.now = now;
+		budget_roll(&be, t);
 		rpms[i] = rl_count(&t->rl, now);
 		rpm += rpms[i];
 		n_active += t->state == TEAM_ACTIVE;
@@ -917,7 +920,8 @@ void admin_handle(struct gateway *g, struct hreq *req, const char *path)
 			memcpy(s, g->reg.teams, (size_t)g->reg.nteams * sizeof *s);
 			qsort(s, (size_t)g->reg.nteams, sizeof *s, cmp_team);
 			for (int i = 0; i < g->reg.nteams; i++) {
-				budget_roll(g, s[i], gw_now(g));
+				struct budget_env be = gw_budget(g);
+				budget_roll(&be, s[i]);
 				json_array_append_new(a, team_out(&c, s[i]));
 			}
 			free(s);
@@ -933,7 +937,8 @@ void admin_handle(struct gateway *g, struct hreq *req, const char *path)
 			admin_error(req, 404, "not_found", "Team '%s' does not exist.", seg[1]);
 			return;
 		}
-		budget_roll(g, t, gw_now(g));
+		struct budget_env be = gw_budget(g);
+		budget_roll(&be, t);
 		if (n == 2) {
 			if (get)
 				send_team(&c, 200, t);

@@ -257,16 +257,38 @@ struct route {
 const struct route *route_find(int method, const char *path, char **param, bool *method_mismatch);
 const struct route *route_table(size_t *n);
 
-/* ---- budget.c: reservations, settlement, thresholds ---------------- */
+/* ---- budget.c: reservations, settlement, thresholds (pure) ---------- */
 struct gateway;
+/* what the budget makes happen, applied by whoever runs it */
+struct budget_fx {
+	void (*alert)(void *arg, const char *kind, const char *team, const char *message);
+	/* a team paused at its budget (TEAM_BUDGET_PAUSED) or resumed by a new month */
+	void (*set_state)(void *arg, struct team *t, enum team_state st, const char *reason);
+	void *arg;
+};
+struct month_cache {
+	int64_t from, to; /* the current UTC month */
+};
+struct budget_env {
+	struct registry *reg;     /* the organisation's spend and reservations */
+	int64_t org_budget_nusd;  /* 0: none */
+	const int *org_thresholds;
+	int n_org_thresholds;
+	int64_t now;
+	struct month_cache *month;
+	const struct budget_fx *fx; /* NULL: no consequences */
+};
 /* Month roll-over: resets spend, alerts and a budget pause. */
-void budget_roll(struct gateway *g, struct team *t, int64_t now);
-/* 0 and *reserved set, or -1 with *why (allocated) when it does not fit. */
-int budget_reserve(struct gateway *g, struct team *t, int64_t amount, char **why);
-/* Releases amount and adds actual; raises alerts, may auto-pause. */
-void budget_settle(struct gateway *g, struct team *t, int64_t reserved, int64_t actual);
+void budget_roll(struct budget_env *e, struct team *t);
+/* 0 and the amount reserved, or -1 with *why (allocated) when it does not fit. */
+int budget_reserve(struct budget_env *e, struct team *t, int64_t amount, char **why);
+/* Releases reserved and adds actual; raises alerts, may auto-pause. */
+void budget_settle(struct budget_env *e, struct team *t, int64_t reserved, int64_t actual);
 /* Re-evaluates thresholds and auto-pause after spend or budget changes. */
-void budget_check(struct gateway *g, struct team *t);
+void budget_check(struct budget_env *e, struct team *t);
+/* budgetfx.c: the environment of the running gateway (its alerts, its
+ * audited pauses, now) */
+struct budget_env gw_budget(struct gateway *g);
 
 /* ---- meter.c: usage from Groq responses ---------------------------- */
 struct usage {
@@ -452,7 +474,7 @@ struct gateway {
 	json_t *recent_alerts;  /* newest last, bounded */
 	struct webhook *webhook;
 	struct headroom org_hr;
-	int64_t month_from, month_to; /* the current UTC month, cached */
+	struct month_cache month;     /* the current UTC month, cached */
 	struct ledger *ledger;  /* ledger rows, and the store's health */
 	buf logbuf;             /* request log lines not yet written */
 	int64_t log_sec;        /* the second log_ts shows */

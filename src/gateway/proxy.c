@@ -349,6 +349,13 @@ static void just_free(struct preq *p, bool kept)
 
 /* ---- what an answer costs ------------------------------------------ */
 
+static void settle(struct preq *p, int64_t cost)
+{
+	struct budget_env e = gw_budget(p->g);
+	budget_settle(&e, p->t, p->reserved, cost);
+	p->reserved = 0;
+}
+
 static void impossible_usage(struct preq *p, const char *what, int64_t got, int64_t most)
 {
 	char *m = xasprintf("Groq reported %lld %s for one request of team '%s' on %s (model %s), more than it "
@@ -753,8 +760,7 @@ static void on_done(void *arg, int ok, const char *err)
 	int64_t qty = 0, cost = 0;
 	if (billed)
 		cost = cost_of(p, &u, &qty);
-	budget_settle(g, p->t, p->reserved, cost);
-	p->reserved = 0;
+	settle(p, cost);
 	int64_t now = gw_now(g);
 	if (p->on_old) {
 		p->k->old_last_used = now;
@@ -866,7 +872,8 @@ static void admitted(struct preq *p)
 	struct gateway *g = p->g;
 	int64_t amount = worst_case(p);
 	char *why = NULL;
-	if (budget_reserve(g, p->t, amount, &why) != 0) {
+	struct budget_env e = gw_budget(g);
+	if (budget_reserve(&e, p->t, amount, &why) != 0) {
 		refuse(p, 402, "insufficient_quota", "budget_exceeded", "budget_exceeded", why);
 		return;
 	}
@@ -987,8 +994,7 @@ static void abandoned(struct preq *p)
 		u.seen = true;
 	}
 	int64_t qty = 0, cost = cost_of(p, &u, &qty);
-	budget_settle(p->g, p->t, p->reserved, cost);
-	p->reserved = 0;
+	settle(p, cost);
 	record(p, 499, "client_closed", &u, cost, qty, just_free);
 }
 
@@ -1021,8 +1027,7 @@ static void on_client_close(struct hreq *req, void *arg)
 	if (p->queued)
 		queue_remove(p->t, p);
 	if (p->t)
-		budget_settle(p->g, p->t, p->reserved, 0);
-	p->reserved = 0;
+		settle(p, 0);
 	record(p, 499, "client_closed", NULL, 0, 0, just_free);
 }
 
@@ -1307,7 +1312,9 @@ void proxy_handle(struct gateway *g, struct hreq *req, const char *path)
 		refuse(p, 503, "api_error", "store_unavailable", "store_unavailable", xstrdup(STORE_DOWN_MSG));
 		return;
 	}
-	budget_roll(g, p->t, p->t0_ms);
+	struct budget_env be = gw_budget(g);
+	be.now = p->t0_ms;
+	budget_roll(&be, p->t);
 	p->raw = httpd_take_body(req, &p->raw_len);
 	if (read_client_rid(p) != 0)
 		return;

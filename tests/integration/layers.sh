@@ -31,6 +31,8 @@ for dp in proxy policy budget meter ratelimit price routes reqbody; do
 done
 bad=$(nm -u budget.o price.o policy.o ratelimit.o 2>/dev/null | awk '$2 ~ /^(sqlite3_|store_)/ { print $2 }' | sort -u | tr '\n' ' ')
 check_eq "the money and policy stages call no store or SQLite function directly" "" "$bad"
+bad=$(nm -u budget.o | awk '$2 ~ /^(store_|sqlite3_|audit|alert_|gw_|ledger_|metrics_)/ { print $2 }' | tr '\n' ' ')
+check_eq "budget.o is pure: no store, audit, alert, log or clock of the gateway" "" "$bad"
 sqlusers=$(for o in *.o; do nm -u "$o" | grep -q ' sqlite3_' && echo "${o%.o}"; done | tr '\n' ' ')
 check_eq "only the store talks SQL" "store_sqlite " "$sqlusers"
 cd "$ROOT" || exit 1

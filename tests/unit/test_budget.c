@@ -1,5 +1,6 @@
-/* test_budget.c — reservations, settlement, thresholds and auto-pause on
- * a real (temporary) store, with a frozen, steppable clock. */
+/* test_budget.c — reservations, settlement, thresholds and auto-pause as
+ * pure functions (no store: the consequences are recorded), and the
+ * store's WAL and locking. */
 #include <sqlite3.h>
 #include <stdlib.h>
 #include <sys/stat.h>
@@ -9,65 +10,66 @@
 #include "t.h"
 #include "util.h"
 
-static int64_t fake_now;
-static int64_t fake_clock(void *arg)
+/* the budget is pure (a team, the organisation, an amount, a time): its
+ * consequences are recorded here instead of raised and written */
+static struct registry R;
+static struct month_cache M;
+static char fx_log[256];
+static void rec_alert(void *arg, const char *kind, const char *team, const char *message)
 {
 	(void)arg;
-	return fake_now;
+	(void)message;
+	size_t n = strlen(fx_log);
+	snprintf(fx_log + n, sizeof fx_log - n, "%s:%s ", kind, team ? team : "-");
+}
+static void rec_state(void *arg, struct team *t, enum team_state st, const char *reason)
+{
+	(void)arg;
+	t->state = st;
+	size_t n = strlen(fx_log);
+	snprintf(fx_log + n, sizeof fx_log - n, "state:%s(%s) ", team_state_name(st), reason ? reason : "");
+}
+static const struct budget_fx FX = { rec_alert, rec_state, NULL };
+static const int ORG_T[] = { 50, 80, 95 };
+
+static struct budget_env env(int64_t now, int64_t org_budget)
+{
+	return (struct budget_env){ .reg = &R, .org_budget_nusd = org_budget, .org_thresholds = ORG_T,
+				    .n_org_thresholds = 3, .now = now, .month = &M, .fx = &FX };
 }
 
-static struct gateway G;
-static char dbpath[64];
+static const int64_t T0 = 1795727061000LL;
 
 static struct team *setup(void)
 {
-	memset(&G, 0, sizeof G);
-	G.clock = (clock_src){ fake_clock, NULL };
-	fake_now = 1795727061000LL;
-	snprintf(dbpath, sizeof dbpath, "/tmp/gg-unit-budget-%d.db", (int)getpid());
-	unlink(dbpath);
-	char *cause = NULL;
-	G.store = store_open(dbpath, &cause);
-	if (!G.store) {
-		printf("# %s\n", cause);
-		return NULL;
-	}
-	registry_init(&G.reg);
-	G.reg.org_month_start = month_start_ms(fake_now);
+	registry_init(&R);
+	memset(&M, 0, sizeof M);
+	fx_log[0] = '\0';
+	R.org_month_start = month_start_ms(T0);
 	struct team *t = team_new();
 	t->id = xstrdup("batch");
 	t->name = xstrdup("Batch");
-	t->models = xcalloc(1, sizeof *t->models);
 	t->budget_nusd = 1000;
 	t->max_tokens = 10;
-	t->month_start = month_start_ms(fake_now);
-	registry_add_team(&G.reg, t);
-	store_put_team(G.store, t, &cause);
+	t->thresholds[0] = 50;
+	t->thresholds[1] = 80;
+	t->thresholds[2] = 95;
+	t->nthresholds = 3;
+	t->auto_pause = true;
+	t->month_start = month_start_ms(T0);
+	registry_add_team(&R, t);
 	return t;
-}
-
-static void teardown(void)
-{
-	registry_free(&G.reg);
-	json_decref(G.recent_alerts);
-	store_close(G.store);
-	unlink(dbpath);
-	char p[80];
-	snprintf(p, sizeof p, "%s-wal", dbpath);
-	unlink(p);
-	snprintf(p, sizeof p, "%s-shm", dbpath);
-	unlink(p);
 }
 
 static void test_reserve_never_overspends(void)
 {
 	struct team *t = setup();
-	CHECK(t);
+	struct budget_env e = env(T0, 0);
 	char *why = NULL;
 	/* 50 concurrent requests each reserving 200 against a 1000 budget */
 	int ok = 0;
 	for (int i = 0; i < 50; i++) {
-		if (budget_reserve(&G, t, 200, &why) == 0)
+		if (budget_reserve(&e, t, 200, &why) == 0)
 			ok++;
 		else {
 			CHECK(why && strstr(why, "batch"));
@@ -78,51 +80,68 @@ static void test_reserve_never_overspends(void)
 	CHECK_INT(ok, 5);
 	CHECK_INT(t->reserved_nusd, 1000);
 	for (int i = 0; i < 5; i++)
-		budget_settle(&G, t, 200, 150);
+		budget_settle(&e, t, 200, 150);
 	CHECK_INT(t->reserved_nusd, 0);
 	CHECK_INT(t->spend_nusd, 750);
 	CHECK(t->spend_nusd <= t->budget_nusd);
-	teardown();
+	CHECK_STR(fx_log, "budget_threshold:batch "); /* 50 %, not 80 % */
+	registry_free(&R);
 }
 
 static void test_thresholds_and_auto_pause(void)
 {
 	struct team *t = setup();
-	CHECK(t);
+	struct budget_env e = env(T0, 0);
 	char *why = NULL;
-	CHECK(budget_reserve(&G, t, 600, &why) == 0);
-	budget_settle(&G, t, 600, 510); /* 51 %: one alert */
+	CHECK(budget_reserve(&e, t, 600, &why) == 0);
+	budget_settle(&e, t, 600, 510); /* 51 %: one alert */
 	CHECK_INT(t->alerted, 1);
-	CHECK_INT(json_array_size(G.recent_alerts), 1);
-	CHECK(budget_reserve(&G, t, 490, &why) == 0);
-	budget_settle(&G, t, 490, 490); /* 100 %: 80 and 95 alerted, then paused */
+	CHECK_STR(fx_log, "budget_threshold:batch ");
+	CHECK(budget_reserve(&e, t, 490, &why) == 0);
+	budget_settle(&e, t, 490, 490); /* 100 %: 80 and 95 alerted, then paused */
 	CHECK_INT(t->alerted, 3);
 	CHECK_INT(t->state, TEAM_BUDGET_PAUSED);
-	CHECK_STR(t->paused_by, "groqgated");
-	json_t *a = store_audit_list(G.store, 10, 0, NULL);
-	CHECK_INT(json_array_size(a), 1);
-	CHECK_STR(json_string_value(json_object_get(json_array_get(a, 0), "action")), "team.budget_pause");
-	json_decref(a);
+	CHECK(strstr(fx_log, "state:budget_paused(monthly budget of $0.000001 reached) auto_pause:batch"));
 	/* a new month resumes the team and re-arms the thresholds */
-	fake_now = month_next_ms(fake_now) + 1000;
-	budget_roll(&G, t, fake_now);
+	fx_log[0] = '\0';
+	e.now = month_next_ms(T0) + 1000;
+	budget_roll(&e, t);
 	CHECK_INT(t->state, TEAM_ACTIVE);
 	CHECK_INT(t->spend_nusd, 0);
 	CHECK_INT(t->alerted, 0);
-	teardown();
+	CHECK_STR(fx_log, "state:active() ");
+	registry_free(&R);
 }
 
 static void test_org_budget(void)
 {
 	struct team *t = setup();
-	CHECK(t);
-	G.cfg.org_budget_nusd = 300;
+	struct budget_env e = env(T0, 300);
 	char *why = NULL;
-	CHECK(budget_reserve(&G, t, 200, &why) == 0);
-	CHECK(budget_reserve(&G, t, 200, &why) == -1);
+	CHECK(budget_reserve(&e, t, 200, &why) == 0);
+	CHECK(budget_reserve(&e, t, 200, &why) == -1);
 	CHECK(why && strstr(why, "organisation"));
 	free(why);
-	teardown();
+	budget_settle(&e, t, 200, 290); /* 96 % of the organisation's */
+	CHECK(strstr(fx_log, "org_budget_threshold:- org_budget_threshold:- org_budget_threshold:-"));
+	registry_free(&R);
+}
+
+/* at the largest budget the API accepts, the thresholds are exact (the
+ * release build once alerted "crossed 50% ($0.00 of $1000000000.00)") */
+static void test_huge_budget(void)
+{
+	struct team *t = setup();
+	struct budget_env e = env(T0, 0);
+	t->budget_nusd = 1000000000LL * NUSD_PER_USD;
+	budget_settle(&e, t, 0, 1);
+	CHECK_INT(t->alerted, 0);
+	CHECK_STR(fx_log, "");
+	budget_settle(&e, t, 0, t->budget_nusd / 2 - 2);
+	CHECK_INT(t->alerted, 0);
+	budget_settle(&e, t, 0, 1);
+	CHECK_INT(t->alerted, 1);
+	registry_free(&R);
 }
 
 /* Under steady writes the WAL must start over rather than grow: rows are
@@ -206,6 +225,7 @@ void suite_budget(void)
 	RUN(test_reserve_never_overspends);
 	RUN(test_thresholds_and_auto_pause);
 	RUN(test_org_budget);
+	RUN(test_huge_budget);
 	RUN(test_wal_starts_over);
 	RUN(test_try_begin);
 }

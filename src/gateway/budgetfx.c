@@ -1,0 +1,50 @@
+/* budgetfx.c — the budget's consequences in the running gateway: an
+ * alert raised (stored, webhook, metrics), a team paused or resumed by
+ * groqgated itself (written with its audit record). budget.c stays pure;
+ * this is the one place that ties it to the gateway. */
+#include "gateway.h"
+
+#include <stdlib.h>
+
+#include "util.h"
+
+static void fx_alert(void *arg, const char *kind, const char *team, const char *message)
+{
+	alert_raise(arg, kind, team, message);
+}
+
+static void fx_set_state(void *arg, struct team *t, enum team_state st, const char *reason)
+{
+	struct gateway *g = arg;
+	json_t *before = team_json(t, gw_now(g), 0);
+	t->state = st;
+	free(t->paused_by);
+	free(t->paused_reason);
+	t->paused_by = st == TEAM_ACTIVE ? NULL : xstrdup("groqgated");
+	t->paused_reason = st == TEAM_ACTIVE ? NULL : xstrdup(reason);
+	t->paused_at = st == TEAM_ACTIVE ? 0 : gw_now(g);
+	t->version++;
+	json_t *after = team_json(t, gw_now(g), 0);
+	char *cause = NULL;
+	if (audited_write(g, put_team, t, "groqgated", "system", NULL,
+			  st == TEAM_ACTIVE ? "team.resume" : "team.budget_pause", t->id, before, after, &cause) != 0) {
+		gw_log(g, json_pack("{s:s,s:s,s:s}", "level", "error", "msg", "cannot persist budget state",
+				    "error", cause ? cause : "?"));
+		free(cause);
+	}
+	json_decref(before);
+	json_decref(after);
+}
+
+struct budget_env gw_budget(struct gateway *g)
+{
+	static struct budget_fx fx = { fx_alert, fx_set_state, NULL };
+	fx.arg = g;
+	return (struct budget_env){ .reg = &g->reg,
+				    .org_budget_nusd = g->cfg.org_budget_nusd,
+				    .org_thresholds = g->cfg.org_thresholds,
+				    .n_org_thresholds = g->cfg.n_org_thresholds,
+				    .now = gw_now(g),
+				    .month = &g->month,
+				    .fx = &fx };
+}
