@@ -22,6 +22,9 @@ struct actx {
 	const struct admin_token *who;
 	char op[128]; /* X-Operator label, sanitised */
 	enum hmethod cmd;
+	struct team *t;    /* the route's :team */
+	struct ukey *k;    /* the route's :key */
+	const char *param; /* the route's :id or :step (points into the path's copy) */
 };
 
 /* An operator's change: written with its audit record, or answered 503. */
@@ -888,6 +891,131 @@ static void method_not_allowed(struct actx *c, const char *allowed)
 	admin_error(c->req, 405, "method_not_allowed", "Use %s on this route.", allowed);
 }
 
+/* ---- the route table ------------------------------------------------ */
+
+static void teams_list(struct actx *c)
+{
+	struct gateway *g = c->g;
+	json_t *a = json_array();
+	struct team **s = xmalloc(((size_t)g->reg.nteams + 1) * sizeof *s);
+	memcpy(s, g->reg.teams, (size_t)g->reg.nteams * sizeof *s);
+	qsort(s, (size_t)g->reg.nteams, sizeof *s, cmp_team);
+	struct budget_env be = gw_budget(g);
+	for (int i = 0; i < g->reg.nteams; i++) {
+		budget_roll(&be, s[i]);
+		json_array_append_new(a, team_out(c, s[i]));
+	}
+	free(s);
+	httpd_send_json(c->req, 200, json_pack("{s:o}", "teams", a));
+}
+
+static void alerts_route(struct actx *c)
+{
+	char *cause = NULL;
+	json_t *a = store_alerts_list(c->g->store, 200, &cause);
+	if (a)
+		httpd_send_json(c->req, 200, json_pack("{s:o}", "alerts", a));
+	else
+		admin_error(c->req, 503, "store_unavailable", "%s", cause);
+	free(cause);
+}
+
+static void team_get(struct actx *c) { send_team(c, 200, c->t); }
+static void team_patch_r(struct actx *c) { team_patch(c, c->t); }
+static void team_models_r(struct actx *c) { team_models(c, c->t); }
+static void team_pause_r(struct actx *c) { team_pause(c, c->t, true); }
+static void team_resume_r(struct actx *c) { team_pause(c, c->t, false); }
+static void tokens_list_r(struct actx *c) { tokens_list(c, c->t); }
+static void tokens_create_r(struct actx *c) { tokens_create(c, c->t); }
+static void token_revoke_r(struct actx *c) { token_revoke(c, c->t, c->param); }
+static void key_get(struct actx *c) { httpd_send_json(c->req, 200, key_out(c, c->k)); }
+static void rotation_r(struct actx *c) { rotation_route(c->g, c->req, c->k, c->param, c->who, c->op); }
+
+/* Every admin route: methods, the path under /admin/v1 (":team" and
+ * ":key" resolve to one, or 404; ":id" and ":step" are passed on), the
+ * least role, the handler. The viewer rule, 405 with Allow, and the 404
+ * all follow from the table (as tmux's cmd_table does for its commands). */
+#define RO (HM_GET | HM_HEAD)
+static const struct admin_route {
+	int methods;
+	const char *pattern;
+	enum role role;
+	void (*fn)(struct actx *c);
+} admin_routes[] = {
+	{ RO, "overview", ROLE_VIEWER, overview },
+	{ RO, "teams", ROLE_VIEWER, teams_list },
+	{ HM_POST, "teams", ROLE_OPERATOR, teams_create },
+	{ RO, "teams/:team", ROLE_VIEWER, team_get },
+	{ HM_PATCH, "teams/:team", ROLE_OPERATOR, team_patch_r },
+	{ HM_PUT, "teams/:team/models", ROLE_OPERATOR, team_models_r },
+	{ HM_POST, "teams/:team/pause", ROLE_OPERATOR, team_pause_r },
+	{ HM_POST, "teams/:team/resume", ROLE_OPERATOR, team_resume_r },
+	{ RO, "teams/:team/tokens", ROLE_VIEWER, tokens_list_r },
+	{ HM_POST, "teams/:team/tokens", ROLE_OPERATOR, tokens_create_r },
+	{ HM_DELETE, "teams/:team/tokens/:id", ROLE_OPERATOR, token_revoke_r },
+	{ RO, "keys", ROLE_VIEWER, keys_list },
+	{ HM_POST, "keys", ROLE_OPERATOR, keys_create },
+	{ RO, "keys/:key", ROLE_VIEWER, key_get },
+	{ RO, "keys/:key/rotation", ROLE_VIEWER, rotation_r },
+	{ HM_POST, "keys/:key/rotation", ROLE_OPERATOR, rotation_r },
+	{ HM_POST, "keys/:key/rotation/:step", ROLE_OPERATOR, rotation_r },
+	{ RO, "usage", ROLE_VIEWER, usage_route },
+	{ RO, "audit", ROLE_VIEWER, audit_route },
+	{ RO, "models", ROLE_VIEWER, models_route },
+	{ RO, "alerts", ROLE_VIEWER, alerts_route },
+};
+#undef RO
+
+/* whether the pattern's segments match seg[0..n) (parameters match any) */
+static bool route_matches(const char *pattern, char seg[][128], int n)
+{
+	int i = 0;
+	for (const char *p = pattern; *p; i++) {
+		size_t l = strcspn(p, "/");
+		if (i >= n || (p[0] != ':' && (strlen(seg[i]) != l || strncmp(seg[i], p, l) != 0)))
+			return false;
+		p += l + (p[l] == '/');
+	}
+	return i == n;
+}
+
+/* the route's parameters resolved into c; 0, or -1 when answered (404) */
+static int bind_params(struct actx *c, const char *pattern, char seg[][128])
+{
+	int i = 0;
+	for (const char *p = pattern; *p; i++) {
+		size_t l = strcspn(p, "/");
+		if (strncmp(p, ":team", l) == 0 && l == 5) {
+			if (!(c->t = registry_team(&c->g->reg, seg[i]))) {
+				admin_error(c->req, 404, "not_found", "Team '%s' does not exist.", seg[i]);
+				return -1;
+			}
+			struct budget_env be = gw_budget(c->g);
+			budget_roll(&be, c->t);
+		} else if (strncmp(p, ":key", l) == 0 && l == 4) {
+			if (!(c->k = registry_key(&c->g->reg, seg[i]))) {
+				admin_error(c->req, 404, "not_found", "Upstream key '%s' does not exist.", seg[i]);
+				return -1;
+			}
+		} else if (p[0] == ':') {
+			c->param = seg[i];
+		}
+		p += l + (p[l] == '/');
+	}
+	return 0;
+}
+
+static void method_names(buf *b, int methods)
+{
+	static const struct {
+		int m;
+		const char *name;
+	} names[] = { { HM_GET, "GET" }, { HM_POST, "POST" }, { HM_PUT, "PUT" }, { HM_PATCH, "PATCH" }, { HM_DELETE, "DELETE" } };
+	for (size_t i = 0; i < ARRAY_LEN(names); i++)
+		if (methods & names[i].m)
+			buf_addf(b, "%s%s", b->len ? ", " : "", names[i].name);
+}
+
 void admin_handle(struct gateway *g, struct hreq *req, const char *path)
 {
 	struct actx c = { .g = g, .req = req, .cmd = httpd_method(req) };
@@ -902,93 +1030,36 @@ void admin_handle(struct gateway *g, struct hreq *req, const char *path)
 	const char *op = httpd_header(req, "X-Operator");
 	if (op)
 		spec_label(op, c.op, sizeof c.op);
-	bool mutating = c.cmd != HM_GET && c.cmd != HM_HEAD;
-	if (mutating && c.who->role != ROLE_OPERATOR) {
+	char seg[6][128];
+	int n = split(path + strlen("/admin/v1"), seg, 6);
+	const struct admin_route *hit = NULL;
+	int allowed = 0;
+	for (size_t i = 0; n > 0 && i < ARRAY_LEN(admin_routes); i++) {
+		const struct admin_route *r = &admin_routes[i];
+		if (!route_matches(r->pattern, seg, n))
+			continue;
+		allowed |= r->methods;
+		if ((r->methods & c.cmd) && !hit)
+			hit = r;
+	}
+	if (!hit && allowed) {
+		buf b;
+		buf_init(&b);
+		method_names(&b, allowed);
+		method_not_allowed(&c, b.data);
+		buf_free(&b);
+		return;
+	}
+	if (!hit) {
+		admin_error(req, 404, "not_found", "No such route: %s (see docs/admin-api.md)", path);
+		return;
+	}
+	if (hit->role == ROLE_OPERATOR && c.who->role != ROLE_OPERATOR) {
 		admin_error(req, 403, "forbidden", "Token '%s' has the viewer role, which may only read. This needs an operator token.",
 			    c.who->name);
 		return;
 	}
-	char seg[6][128];
-	int n = split(path + strlen("/admin/v1"), seg, 6);
-	bool get = c.cmd == HM_GET || c.cmd == HM_HEAD, post = c.cmd == HM_POST;
-	if (n == 1 && strcmp(seg[0], "overview") == 0) {
-		get ? overview(&c) : method_not_allowed(&c, "GET");
-	} else if (n == 1 && strcmp(seg[0], "teams") == 0) {
-		if (get) {
-			json_t *a = json_array();
-			struct team **s = xmalloc(((size_t)g->reg.nteams + 1) * sizeof *s);
-			memcpy(s, g->reg.teams, (size_t)g->reg.nteams * sizeof *s);
-			qsort(s, (size_t)g->reg.nteams, sizeof *s, cmp_team);
-			for (int i = 0; i < g->reg.nteams; i++) {
-				struct budget_env be = gw_budget(g);
-				budget_roll(&be, s[i]);
-				json_array_append_new(a, team_out(&c, s[i]));
-			}
-			free(s);
-			httpd_send_json(req, 200, json_pack("{s:o}", "teams", a));
-		} else if (post) {
-			teams_create(&c);
-		} else {
-			method_not_allowed(&c, "GET, POST");
-		}
-	} else if (n >= 2 && strcmp(seg[0], "teams") == 0) {
-		struct team *t = registry_team(&g->reg, seg[1]);
-		if (!t) {
-			admin_error(req, 404, "not_found", "Team '%s' does not exist.", seg[1]);
-			return;
-		}
-		struct budget_env be = gw_budget(g);
-		budget_roll(&be, t);
-		if (n == 2) {
-			if (get)
-				send_team(&c, 200, t);
-			else if (c.cmd == HM_PATCH)
-				team_patch(&c, t);
-			else
-				method_not_allowed(&c, "GET, PATCH");
-		} else if (n == 3 && strcmp(seg[2], "models") == 0) {
-			c.cmd == HM_PUT ? team_models(&c, t) : method_not_allowed(&c, "PUT");
-		} else if (n == 3 && (strcmp(seg[2], "pause") == 0 || strcmp(seg[2], "resume") == 0)) {
-			post ? team_pause(&c, t, seg[2][0] == 'p') : method_not_allowed(&c, "POST");
-		} else if (n == 3 && strcmp(seg[2], "tokens") == 0) {
-			get ? tokens_list(&c, t) : post ? tokens_create(&c, t) : method_not_allowed(&c, "GET, POST");
-		} else if (n == 4 && strcmp(seg[2], "tokens") == 0) {
-			c.cmd == HM_DELETE ? token_revoke(&c, t, seg[3]) : method_not_allowed(&c, "DELETE");
-		} else {
-			admin_error(req, 404, "not_found", "No such route: %s", path);
-		}
-	} else if (n == 1 && strcmp(seg[0], "keys") == 0) {
-		get ? keys_list(&c) : post ? keys_create(&c) : method_not_allowed(&c, "GET, POST");
-	} else if (n >= 2 && strcmp(seg[0], "keys") == 0) {
-		struct ukey *k = registry_key(&g->reg, seg[1]);
-		if (!k) {
-			admin_error(req, 404, "not_found", "Upstream key '%s' does not exist.", seg[1]);
-		} else if (n == 2) {
-			get ? httpd_send_json(req, 200, key_out(&c, k)) : method_not_allowed(&c, "GET");
-		} else if (strcmp(seg[2], "rotation") == 0 && n <= 4) {
-			rotation_route(g, req, k, n == 4 ? seg[3] : NULL, c.who, c.op);
-		} else {
-			admin_error(req, 404, "not_found", "No such route: %s", path);
-		}
-	} else if (n == 1 && strcmp(seg[0], "usage") == 0) {
-		get ? usage_route(&c) : method_not_allowed(&c, "GET");
-	} else if (n == 1 && strcmp(seg[0], "audit") == 0) {
-		get ? audit_route(&c) : method_not_allowed(&c, "GET");
-	} else if (n == 1 && strcmp(seg[0], "models") == 0) {
-		get ? models_route(&c) : method_not_allowed(&c, "GET");
-	} else if (n == 1 && strcmp(seg[0], "alerts") == 0) {
-		if (get) {
-			char *cause = NULL;
-			json_t *a = store_alerts_list(g->store, 200, &cause);
-			if (a)
-				httpd_send_json(req, 200, json_pack("{s:o}", "alerts", a));
-			else
-				admin_error(req, 503, "store_unavailable", "%s", cause);
-			free(cause);
-		} else {
-			method_not_allowed(&c, "GET");
-		}
-	} else {
-		admin_error(req, 404, "not_found", "No such route: %s (see docs/admin-api.md)", path);
-	}
+	if (bind_params(&c, hit->pattern, seg) != 0)
+		return;
+	hit->fn(&c);
 }
