@@ -35,6 +35,8 @@ const char *journal_path(const struct journal *j);
 int journal_fd(const struct journal *j);
 size_t journal_size(const struct journal *j); /* bytes in the file */
 
+/* CRC-32 (IEEE) of the records (exposed for its unit test). */
+uint32_t journal_crc32(const void *p, size_t n);
 /* Appends one row's record to b (strings longer than 65,534 bytes are
  * cut there). */
 void journal_encode(buf *b, int64_t seq, const struct ledger_row *r);

@@ -132,35 +132,50 @@ static const char *skip_ws(const char *p, const char *end)
 	return p;
 }
 
-/* Within [p, end) (one object), the integer value of the member key. */
-static bool int_member(const char *p, const char *end, const char *key, int64_t *out)
+/* The integer members of a usage object in [p, end), at any depth, read
+ * in one pass: prompt_tokens or input_tokens, completion_tokens or
+ * output_tokens, cached_tokens (the first of each counts). Returns which
+ * were found (bits 1, 2, 4). */
+static int usage_members(const char *p, const char *end, int64_t *pt, int64_t *ct, int64_t *cached)
 {
-	size_t kl = strlen(key);
+	static const struct {
+		const char *k;
+		size_t n;
+		int bit;
+	} keys[] = { { "prompt_tokens", 13, 1 }, { "input_tokens", 12, 1 }, { "completion_tokens", 17, 2 },
+		     { "output_tokens", 13, 2 }, { "cached_tokens", 13, 4 } };
+	int found = 0;
 	while (p < end) {
-		if (*p == '"') {
-			const char *q = skip_string(p, end);
-			if ((size_t)(q - p) == kl + 2 && memcmp(p + 1, key, kl) == 0) {
-				q = skip_ws(q, end);
-				if (q < end && *q == ':') {
-					q = skip_ws(q + 1, end);
-					int64_t v = 0;
-					bool any = false;
-					while (q < end && *q >= '0' && *q <= '9' && v < INT64_MAX / 10) {
-						v = v * 10 + (*q++ - '0');
-						any = true;
-					}
-					if (any) {
-						*out = v;
-						return true;
-					}
-				}
-			}
-			p = q;
-		} else {
+		if (*p != '"') {
 			p++;
+			continue;
 		}
+		const char *q = skip_string(p, end);
+		size_t kl = (size_t)(q - p) - 2;
+		int which = -1;
+		for (int i = 0; i < 5 && kl >= 12; i++)
+			if (keys[i].n == kl && memcmp(p + 1, keys[i].k, kl) == 0)
+				which = i;
+		p = q;
+		if (which < 0 || (found & keys[which].bit))
+			continue;
+		q = skip_ws(q, end);
+		if (q >= end || *q != ':')
+			continue;
+		q = skip_ws(q + 1, end);
+		int64_t v = 0;
+		bool any = false;
+		while (q < end && *q >= '0' && *q <= '9' && v < INT64_MAX / 10) {
+			v = v * 10 + (*q++ - '0');
+			any = true;
+		}
+		if (!any)
+			continue;
+		*(keys[which].bit == 1 ? pt : keys[which].bit == 2 ? ct : cached) = v;
+		found |= keys[which].bit;
+		p = q;
 	}
-	return false;
+	return found;
 }
 
 bool usage_from_json(const char *body, size_t len, struct usage *u)
@@ -193,10 +208,7 @@ bool usage_from_json(const char *body, size_t len, struct usage *u)
 		if (q >= end)
 			return false;
 		int64_t pt = 0, ct = 0, cached = 0;
-		bool a = int_member(o + 1, q, "prompt_tokens", &pt) || int_member(o + 1, q, "input_tokens", &pt),
-		     b = int_member(o + 1, q, "completion_tokens", &ct) || int_member(o + 1, q, "output_tokens", &ct);
-		if (a || b) {
-			int_member(o + 1, q, "cached_tokens", &cached);
+		if (usage_members(o + 1, q, &pt, &ct, &cached) & 3) {
 			u->prompt = pt;
 			u->completion = ct;
 			u->cached = cached;

@@ -16,6 +16,7 @@
 #include "gateway.h"
 
 #include <event2/event.h>
+#include <event2/event_struct.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -56,7 +57,9 @@ struct preq {
 	bool replying;       /* the answer's head went to the client */
 	char key_fp[48];     /* fingerprint of the secret used */
 	struct event *drain; /* resumes a paused upstream when the client reads */
-	struct event *idle;  /* Groq silent too long mid-answer */
+	struct event idle;   /* Groq silent too long mid-answer (assigned at the head) */
+	bool idle_on;        /* idle is assigned and pending */
+	int64_t last_rx_us;  /* Groq's last bytes */
 	int64_t cap, n, reserved, prompt_est, chars, audio_bound_s;
 	int64_t t0_us, t0_ms, deadline_ms;
 	char *secret;        /* copy of the key used (wiped on free) */
@@ -97,8 +100,8 @@ static void preq_free(struct preq *p)
 		utx_cancel(p->tx);
 	if (p->drain)
 		event_free(p->drain);
-	if (p->idle)
-		event_free(p->idle);
+	if (p->idle_on)
+		event_del(&p->idle);
 	if (p->k && p->secret) {
 		p->k->inflight--;
 		if (p->on_old)
@@ -214,9 +217,10 @@ static void committed(void *arg, bool kept, struct ledger_row *row)
 	buf_adds(l, ",\"latency_us\":");
 	buf_addi(l, lat_us);
 	buf_adds(l, p->stream ? ",\"stream\":true" : ",\"stream\":false");
-	if (row->route) {
-		buf_adds(l, ",\"route\":");
-		json_str(l, row->route);
+	if (row->route) { /* (the route table's names need no escaping) */
+		buf_adds(l, ",\"route\":\"");
+		buf_adds(l, row->route);
+		buf_adds(l, "\"");
 	}
 	if (p->t) {
 		buf_adds(l, ",\"team\":");
@@ -254,8 +258,9 @@ static void committed(void *arg, bool kept, struct ledger_row *row)
 		buf_adds(l, ",\"completion_tokens\":");
 		buf_addi(l, row->completion);
 		if (row->unit) {
-			buf_adds(l, ",\"unit\":");
-			json_str(l, row->unit);
+			buf_adds(l, ",\"unit\":\"");
+			buf_adds(l, row->unit);
+			buf_adds(l, "\"");
 			buf_adds(l, ",\"quantity\":");
 			buf_addi(l, row->quantity);
 		}
@@ -465,17 +470,24 @@ static void pass_headers(struct preq *p, bool skip_ctype)
 	}
 }
 
-/* the value of one of Groq's answer headers (allocated), or NULL */
-static char *up_header(const char *headers, const char *name)
+/* the two of Groq's answer headers the request path reads, in one pass:
+ * x-request-id (allocated into *rid) and whether Content-Type is an
+ * event stream */
+static void up_headers_read(const char *headers, char **rid, bool *sse)
 {
-	size_t n = strlen(name);
-	for (const char *h = headers; h && *h; h = strchr(h, '\n'), h = h ? h + 1 : NULL)
-		if (strncasecmp(h, name, n) == 0 && h[n] == ':') {
-			h += n + 1;
-			h += strspn(h, " \t");
-			return xstrndup(h, strcspn(h, "\r\n"));
+	*rid = NULL;
+	*sse = false;
+	for (const char *h = headers; h && *h; h = strchr(h, '\n'), h = h ? h + 1 : NULL) {
+		char f = (char)(*h | 0x20);
+		if (f == 'x' && strncasecmp(h, "x-request-id:", 13) == 0) {
+			const char *v = h + 13 + strspn(h + 13, " \t");
+			free(*rid);
+			*rid = xstrndup(v, strcspn(v, "\r\n"));
+		} else if (f == 'c' && strncasecmp(h, "content-type:", 13) == 0) {
+			const char *v = h + 13 + strspn(h + 13, " \t");
+			*sse = strncasecmp(v, "text/event-stream", 17) == 0;
 		}
-	return NULL;
+	}
 }
 
 static void emit_event(void *arg, const char *ev, size_t len)
@@ -514,13 +526,33 @@ static void storm_count(struct preq *p)
 	free(m);
 }
 
-static void idle_arm(struct preq *p)
+/* The idle timer: armed once when Groq's head arrives, not re-armed for
+ * every piece of its answer (a timer operation per chunk); when it fires
+ * it looks at when Groq last sent and waits out the rest, or cuts. */
+static void idle_fired(evutil_socket_t fd, short what, void *arg);
+
+static void idle_wait(struct preq *p, int64_t ms)
+{
+	struct timeval tv = { (time_t)(ms / 1000), (suseconds_t)(ms % 1000) * 1000 };
+	evtimer_add(&p->idle, &tv);
+}
+
+static void idle_start(struct preq *p)
 {
 	int64_t ms = p->g->cfg.upstream_idle_timeout_ms;
-	if (ms <= 0 || !p->tx)
+	p->last_rx_us = mono_us();
+	if (ms <= 0 || !p->tx || p->idle_on)
 		return;
-	struct timeval tv = { (time_t)(ms / 1000), (suseconds_t)(ms % 1000) * 1000 };
-	evtimer_add(p->idle, &tv);
+	evtimer_assign(&p->idle, p->g->base, idle_fired, p);
+	p->idle_on = true;
+	idle_wait(p, ms);
+}
+
+static void idle_stop(struct preq *p)
+{
+	if (p->idle_on)
+		event_del(&p->idle);
+	p->idle_on = false;
 }
 
 static void on_done(void *arg, int ok, const char *err);
@@ -541,7 +573,14 @@ static void idle_fired(evutil_socket_t fd, short what, void *arg)
 {
 	(void)fd;
 	(void)what;
-	cut_short(arg, "upstream_idle_timeout");
+	struct preq *p = arg;
+	int64_t ms = p->g->cfg.upstream_idle_timeout_ms, quiet = (mono_us() - p->last_rx_us) / 1000;
+	if (p->paused || quiet < ms) { /* Groq sent since (or the client is slow): wait out the rest */
+		idle_wait(p, p->paused ? ms : ms - quiet);
+		return;
+	}
+	p->idle_on = false;
+	cut_short(p, "upstream_idle_timeout");
 }
 
 static void on_head(void *arg, long status, const char *headers)
@@ -549,8 +588,9 @@ static void on_head(void *arg, long status, const char *headers)
 	struct preq *p = arg;
 	p->status = status;
 	p->up_headers = xstrdup(headers);
-	p->groq_rid = up_header(headers, "x-request-id");
-	idle_arm(p);
+	bool sse;
+	up_headers_read(headers, &p->groq_rid, &sse);
+	idle_start(p);
 	if (status == 401 && !p->k->rejected) {
 		p->k->rejected = true;
 		char *m = xasprintf("Groq rejected upstream key '%s' (%s) with 401: it was deleted or revoked "
@@ -567,9 +607,6 @@ static void on_head(void *arg, long status, const char *headers)
 		metrics_upstream_error(p->g->metrics, (int)status);
 	if (status != 200)
 		return;
-	char *ct = up_header(headers, "content-type");
-	bool sse = ct && strncasecmp(ct, "text/event-stream", 17) == 0;
-	free(ct);
 	/* an event stream is relayed as events whether or not "stream" was
 	 * asked for (and metered from them); a stream asked for but answered
 	 * in one piece (GET /models ignores "stream") is buffered */
@@ -611,13 +648,13 @@ static void drain_check(evutil_socket_t fd, short what, void *arg)
 		return;
 	}
 	set_paused(p, false);
-	idle_arm(p);
+	p->last_rx_us = mono_us();
 }
 
 static void on_data(void *arg, const char *data, size_t len)
 {
 	struct preq *p = arg;
-	idle_arm(p);
+	p->last_rx_us = mono_us();
 	switch (p->relay) {
 	case R_SSE:
 		sse_feed(&p->sse, data, len, emit_event, p);
@@ -635,8 +672,7 @@ static void on_data(void *arg, const char *data, size_t len)
 		return;
 	}
 	if (client_backlog(p) > OUTBUF_HIGH && p->tx) {
-		set_paused(p, true);
-		evtimer_del(p->idle); /* the client is slow, not Groq */
+		set_paused(p, true); /* (the idle timer waits while paused: the client is slow, not Groq) */
 		if (!p->drain)
 			p->drain = evtimer_new(p->g->base, drain_check, p);
 		struct timeval tv = { 0, 20000 };
@@ -739,7 +775,7 @@ static void on_done(void *arg, int ok, const char *err)
 	struct preq *p = arg;
 	struct gateway *g = p->g;
 	p->tx = NULL;
-	evtimer_del(p->idle);
+	idle_stop(p);
 	struct usage u = { 0 };
 	if (p->relay == R_SSE)
 		u = p->sse.usage;
@@ -844,7 +880,6 @@ static void forward(struct preq *p)
 	size_t len = p->fwd ? p->fwd_len : p->raw_len;
 	sse_init(&p->sse);
 	buf_init(&p->resp);
-	p->idle = evtimer_new(g->base, idle_fired, p);
 	p->tx = upstream_start(g->up, httpd_method_name(p->req), url, hdrs, body, len, g->cfg.upstream_timeout_ms,
 			       g->cfg.upstream_connect_timeout_ms, &up_cbs, p);
 	secret_free(auth);
@@ -986,7 +1021,7 @@ static void abandoned(struct preq *p)
 		utx_cancel(p->tx);
 		p->tx = NULL;
 	}
-	evtimer_del(p->idle);
+	idle_stop(p);
 	struct usage u = p->sse.usage;
 	if (!u.seen && p->route->unit == BU_TOKENS) {
 		u.prompt = p->prompt_est;
@@ -1161,7 +1196,9 @@ static int read_body(struct preq *p, struct verdict *v)
 	const char *ct = httpd_header(p->req, "Content-Type");
 	struct mediatype mt = { 0 };
 	char why[160];
-	if (ct && mediatype_parse(ct, &mt, why, sizeof why) != 0) {
+	if (ct && strcasecmp(ct, "application/json") == 0) /* the common case, read at once */
+		memcpy(mt.type, "application/json", 17);
+	else if (ct && mediatype_parse(ct, &mt, why, sizeof why) != 0) {
 		bad_request(p, "invalid_content_type", xasprintf("The Content-Type cannot be read: %s.", why));
 		return -1;
 	}

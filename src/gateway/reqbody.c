@@ -271,7 +271,7 @@ static int member(struct reqbody *b, const char *k, size_t n, bool esc)
 			continue;
 		if (memcmp(k, member_names[i], n) == 0)
 			return i;
-		if (strncasecmp(k, member_names[i], n) == 0 && !b->variant[0])
+		if ((k[0] | 0x20) == member_names[i][0] && !b->variant[0] && strncasecmp(k, member_names[i], n) == 0)
 			snprintf(b->variant, sizeof b->variant, "%.*s", (int)n, k);
 	}
 	return -1;
