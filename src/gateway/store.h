@@ -59,8 +59,9 @@ int64_t store_ledger_last_id(struct store *s, char **cause);
 /* Moves the WAL into the database and truncates it, so that a secret
  * erased by the last commit is gone from both files (secure_delete
  * overwrites it in the database). Run after erasing a secret, and at start
- * (a crash between the two). When a lock holds it off, the checkpointer
- * thread does it within SYNC_MS of the lock's release. */
+ * (a crash between the two). The checkpointer thread does it (within
+ * SYNC_MS, and again until no lock holds it off): it never waits on the
+ * event loop. */
 int store_scrub(struct store *s, char **cause);
 /* A file the checkpointer fdatasyncs along with the WAL (-1: none). */
 void store_sync_fd(struct store *s, int fd);

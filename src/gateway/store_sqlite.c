@@ -290,12 +290,14 @@ void store_close(struct store *s)
 int store_scrub(struct store *s, char **cause)
 {
 	/* every page into the database (overwriting older images of it, which
-	 * may hold an erased secret), then the WAL cut to nothing; when a lock
-	 * holds that off, the checkpointer does it as soon as it can */
-	if (sqlite3_wal_checkpoint_v2(s->db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL) == SQLITE_OK)
-		return 0;
-	if (!s->ckpt_running)
+	 * may hold an erased secret), then the WAL cut to nothing: done by the
+	 * checkpointer thread within SYNC_MS (a TRUNCATE waits for readers and
+	 * writers; the event loop must not) */
+	if (!s->ckpt_running) {
+		if (sqlite3_wal_checkpoint_v2(s->db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL) == SQLITE_OK)
+			return 0;
 		return sqlfail(s, cause, "checkpoint (scrub)");
+	}
 	pthread_mutex_lock(&s->mu);
 	s->scrub = true;
 	pthread_cond_signal(&s->cv);
