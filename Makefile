@@ -39,6 +39,7 @@ LDFLAGS_ALL = $(SANFLAGS) $(LDFLAGS)
 COMMON_SRC  = $(wildcard src/common/*.c)
 GATEWAY_SRC = $(wildcard src/gateway/*.c)
 CONSOLE_SRC = $(wildcard src/console/*.c)
+GROQ_SRC    = $(wildcard src/groq/*.c)
 FAKE_SRC    = $(wildcard src/fakegroq/*.c)
 UNIT_SRC    = $(wildcard tests/unit/*.c)
 
@@ -46,21 +47,27 @@ objs = $(patsubst %.c,$(O)/%.o,$(1))
 COMMON_OBJ  = $(call objs,$(COMMON_SRC))
 GATEWAY_OBJ = $(call objs,$(GATEWAY_SRC))
 CONSOLE_OBJ = $(call objs,$(CONSOLE_SRC))
+GROQ_OBJ    = $(call objs,$(GROQ_SRC))
 FAKE_OBJ    = $(call objs,$(FAKE_SRC))
 # the gateway's modules without main, for unit tests
 GATEWAY_LIB_OBJ = $(filter-out $(O)/src/gateway/main.o,$(GATEWAY_OBJ))
 # the console's pure modules (no terminal), for unit tests
 CONSOLE_LIB_OBJ = $(call objs,src/console/model.c src/console/canvas.c src/console/theme.c)
 
-# shared code as an archive: each program links only the modules it uses
-# (groqtop takes no HTTP server, so no libevent)
+# shared code as archives: each program links only the modules it uses
+# (groqtop takes no HTTP server, so no libevent; of Groq's own, only its
+# key format)
 COMMON_LIB = $(O)/libcommon.a
+GROQ_LIB   = $(O)/libgroq.a
 
 PROGS = $(BIN)/groqgated $(BIN)/groqtop $(BIN)/fakegroq
 
 all: $(PROGS)
 
 $(O)/src/common/%.o: src/common/%.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS_ALL) $(call pc_cflags,$(DEPS_COMMON) libevent) -c $< -o $@
+$(O)/src/groq/%.o: src/groq/%.c
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS_ALL) $(call pc_cflags,$(DEPS_COMMON) libevent) -c $< -o $@
 $(O)/src/gateway/%.o: src/gateway/%.c
@@ -79,16 +86,19 @@ $(O)/tests/unit/%.o: tests/unit/%.c
 $(COMMON_LIB): $(COMMON_OBJ)
 	@rm -f $@
 	$(AR) rcs $@ $^
-$(BIN)/groqgated: $(GATEWAY_OBJ) $(COMMON_LIB)
+$(GROQ_LIB): $(GROQ_OBJ)
+	@rm -f $@
+	$(AR) rcs $@ $^
+$(BIN)/groqgated: $(GATEWAY_OBJ) $(GROQ_LIB) $(COMMON_LIB)
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(call pc_libs,$(DEPS_GATEWAY)) -lpthread -lm
-$(BIN)/groqtop: $(CONSOLE_OBJ) $(COMMON_LIB)
+$(BIN)/groqtop: $(CONSOLE_OBJ) $(GROQ_LIB) $(COMMON_LIB)
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(call pc_libs,$(DEPS_CONSOLE)) -lm
-$(BIN)/fakegroq: $(FAKE_OBJ) $(COMMON_LIB)
+$(BIN)/fakegroq: $(FAKE_OBJ) $(GROQ_LIB) $(COMMON_LIB)
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(call pc_libs,$(DEPS_FAKE)) -lm
-$(O)/unit-tests: $(call objs,$(UNIT_SRC)) $(GATEWAY_LIB_OBJ) $(CONSOLE_LIB_OBJ) $(COMMON_OBJ)
+$(O)/unit-tests: $(call objs,$(UNIT_SRC)) $(GATEWAY_LIB_OBJ) $(GROQ_OBJ) $(CONSOLE_LIB_OBJ) $(COMMON_OBJ)
 	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(call pc_libs,$(DEPS_GATEWAY) ncursesw) -lpthread -lm
 
 # fuzz harnesses: replayed over their corpus by make check; make fuzz runs
@@ -101,7 +111,7 @@ FUZZ_REPLAY = $(addprefix $(O)/fuzz-,$(FUZZ_HARNESSES))
 $(O)/tests/fuzz/%.o: tests/fuzz/%.c
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS_ALL) -Isrc/gateway -Isrc/console -Itests/fuzz $(call pc_cflags,$(DEPS_GATEWAY)) -c $< -o $@
-$(O)/fuzz-%: $(O)/tests/fuzz/fuzz_%.o $(O)/tests/fuzz/replay.o $(FUZZ_GW_OBJ) $(CONSOLE_LIB_OBJ) $(COMMON_OBJ)
+$(O)/fuzz-%: $(O)/tests/fuzz/fuzz_%.o $(O)/tests/fuzz/replay.o $(FUZZ_GW_OBJ) $(GROQ_OBJ) $(CONSOLE_LIB_OBJ) $(COMMON_OBJ)
 	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(call pc_libs,$(DEPS_GATEWAY)) -lm
 
 # a gateway that answers badly, for groqtop's robustness test
@@ -116,13 +126,13 @@ fuzz:
 	@$(MAKE) --no-print-directory CC=clang O=build/fuzz \
 		SANFLAGS="-fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer" OPT="-O1 -g" \
 		$(addprefix build/fuzz/tests/fuzz/fuzz_,$(addsuffix .o,$(FUZZ_HARNESSES))) \
-		$(call objs,src/gateway/meter.c) >/dev/null
+		$(call objs,src/gateway/meter.c) $(GROQ_OBJ) >/dev/null
 	@for h in $(or $(FUZZ_ONLY),$(FUZZ_HARNESSES)); do \
 		$(MAKE) --no-print-directory -s CC=clang O=build/fuzz \
 			SANFLAGS="-fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer" OPT="-O1 -g" \
-			$$(echo $(FUZZ_GW_OBJ) $(CONSOLE_LIB_OBJ) $(COMMON_OBJ) | sed 's#$(O)/#build/fuzz/#g') >/dev/null || exit 1; \
+			$$(echo $(FUZZ_GW_OBJ) $(GROQ_OBJ) $(CONSOLE_LIB_OBJ) $(COMMON_OBJ) | sed 's#$(O)/#build/fuzz/#g') >/dev/null || exit 1; \
 		clang -fsanitize=fuzzer,address,undefined -o build/fuzz/fuzzer-$$h build/fuzz/tests/fuzz/fuzz_$$h.o \
-			$$(echo $(FUZZ_GW_OBJ) $(CONSOLE_LIB_OBJ) $(COMMON_OBJ) | sed 's#$(O)/#build/fuzz/#g') \
+			$$(echo $(FUZZ_GW_OBJ) $(GROQ_OBJ) $(CONSOLE_LIB_OBJ) $(COMMON_OBJ) | sed 's#$(O)/#build/fuzz/#g') \
 			$(call pc_libs,$(DEPS_GATEWAY)) -lm || exit 1; \
 		mkdir -p build/fuzz/corpus-$$h build/fuzz/artifacts-$$h; \
 		echo "fuzz: $$h for $(FUZZ_SECONDS) s"; \

@@ -57,6 +57,11 @@ struct httpd *httpd_new(struct event_base *base, httpd_cb cb, void *arg);
  * ("limits.max_body_bytes"); may be NULL. Defaults: 1 MiB, 8 KiB, 60 s. */
 void httpd_set_limits(struct httpd *s, size_t max_body, size_t max_head, int timeout_s, const char *knob_body,
 		      const char *knob_head);
+/* The body of the server's own refusals (413, 431, a malformed request):
+ * fn returns it allocated (JSON, without a newline). Default
+ * {"error":{"code","message"}}; the gateway and fakegroq set Groq's shape. */
+typedef char *(*httpd_error_fn)(int status, const char *code, const char *message);
+void httpd_set_error_body(struct httpd *s, httpd_error_fn fn);
 /* Requests whose path starts with prefix (kept by the caller) may carry
  * bodies up to max_body instead (audio uploads); knob names the setting. */
 void httpd_set_prefix_body_limit(struct httpd *s, const char *prefix, size_t max_body, const char *knob);
@@ -106,9 +111,6 @@ void httpd_send(struct hreq *req, int status, const char *ctype, const char *bod
 void httpd_send_owned(struct hreq *req, int status, const char *ctype, char *body, size_t len);
 /* Sends j as JSON and releases the reference (j may be NULL -> {}). */
 void httpd_send_json(struct hreq *req, int status, json_t *j);
-/* {"error":{"message":...,"type":...,"code":...}} (code may be NULL). */
-json_t *groq_error_json(const char *message, const char *type, const char *code);
-void httpd_send_groq_error(struct hreq *req, int status, const char *message, const char *type, const char *code);
 /* A reply sent in pieces as they come: chunked (HTTP/1.0: ended by close). */
 void httpd_start(struct hreq *req, int status);
 void httpd_chunk(struct hreq *req, const char *data, size_t len);

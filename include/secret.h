@@ -19,8 +19,6 @@ char *random_token(const char *prefix, size_t nbytes);
 /* "gsk_…abcd" (the prefix up to the first '_' inclusive, an ellipsis, the
  * last 4 chars); never more. Writes at most outlen bytes. */
 void secret_fingerprint(const char *secret, char *out, size_t outlen);
-/* Groq key format: "gsk_" then 20..200 chars of [A-Za-z0-9]. */
-bool groq_key_valid(const char *s);
 /* Overwrites and frees a secret string; NULL-safe. */
 void secret_free(char *s);
 void secret_wipe(void *p, size_t n);

@@ -56,6 +56,7 @@ struct httpd {
 	int timeout_s;
 	const char *knob_body, *knob_head;
 	const char *prefix, *knob_prefix; /* paths under prefix take up to max_prefix */
+	httpd_error_fn error_body;        /* the body of the server's own refusals */
 	size_t max_prefix;
 	const char *default_type;
 	SSL_CTX *ssl;
@@ -420,21 +421,6 @@ void httpd_send_json(struct hreq *r, int status, json_t *j)
 	httpd_send_owned(r, status, "application/json", s, n);
 }
 
-json_t *groq_error_json(const char *message, const char *type, const char *code)
-{
-	json_t *e = json_object();
-	json_object_set_new(e, "message", json_string(message));
-	json_object_set_new(e, "type", json_string(type ? type : "invalid_request_error"));
-	if (code)
-		json_object_set_new(e, "code", json_string(code));
-	return json_pack("{s:o}", "error", e);
-}
-
-void httpd_send_groq_error(struct hreq *r, int status, const char *message, const char *type, const char *code)
-{
-	httpd_send_json(r, status, groq_error_json(message, type, code));
-}
-
 void httpd_start(struct hreq *r, int status)
 {
 	if (r->finished || r->started || !r->c)
@@ -656,9 +642,7 @@ static void refuse(struct hconn *c, int status, const char *code, const char *ms
 	buf_init(&tmp.ohdr);
 	c->close_after = true;
 	c->state = C_HANDLER;
-	json_t *j = groq_error_json(msg, "invalid_request_error", code);
-	char *s = json_dumps(j, JSON_COMPACT);
-	json_decref(j);
+	char *s = c->s->error_body(status, code, msg);
 	put_head(&tmp, status, (int64_t)strlen(s) + 1);
 	buf_adds(&c->out, s);
 	buf_add(&c->out, "\n", 1);
@@ -678,6 +662,8 @@ static void refusef(struct hconn *c, int status, const char *code, const char *f
 	refuse(c, status, code, m);
 	free(m);
 }
+
+static char *plain_error_body(int status, const char *code, const char *message);
 
 static bool under_prefix(const struct hconn *c)
 {
@@ -1087,6 +1073,7 @@ struct httpd *httpd_new(struct event_base *base, httpd_cb cb, void *arg)
 	s->cb = cb;
 	s->arg = arg;
 	s->max_body = 1 << 20;
+	s->error_body = plain_error_body;
 	s->max_head = 8192;
 	s->timeout_s = 60;
 	s->default_type = "application/json";
@@ -1105,6 +1092,21 @@ void httpd_set_limits(struct httpd *s, size_t max_body, size_t max_head, int tim
 	s->timeout_s = timeout_s;
 	s->knob_body = knob_body;
 	s->knob_head = knob_head;
+}
+
+/* the default refusal body: {"error":{"code","message"}} */
+static char *plain_error_body(int status, const char *code, const char *message)
+{
+	(void)status;
+	json_t *j = json_pack("{s:{s:s,s:s}}", "error", "code", code, "message", message);
+	char *s = json_dumps(j, JSON_COMPACT);
+	json_decref(j);
+	return s;
+}
+
+void httpd_set_error_body(struct httpd *s, httpd_error_fn fn)
+{
+	s->error_body = fn ? fn : plain_error_body;
 }
 
 void httpd_set_prefix_body_limit(struct httpd *s, const char *prefix, size_t max_body, const char *knob)

@@ -79,17 +79,6 @@ void secret_fingerprint(const char *secret, char *out, size_t outlen)
 	snprintf(out, outlen, "%.*s…%s", pl, secret, secret + n - 4);
 }
 
-bool groq_key_valid(const char *s)
-{
-	if (!s || !str_starts(s, "gsk_"))
-		return false;
-	size_t n = 0;
-	for (const char *p = s + 4; *p; p++, n++)
-		if (!isalnum((unsigned char)*p))
-			return false;
-	return n >= 20 && n <= 200;
-}
-
 void secret_wipe(void *p, size_t n)
 {
 	if (p)

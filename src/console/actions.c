@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "groq.h"
 #include "secret.h"
 #include "util.h"
 

@@ -16,6 +16,7 @@
 #include "buf.h"
 #include "conf.h"
 #include "gotime.h"
+#include "groq.h"
 #include "httpd.h"
 #include "mime.h"
 #include "secret.h"
@@ -1245,6 +1246,7 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	G.base = event_base_new();
 	G.http = httpd_new(G.base, handle, NULL);
+	httpd_set_error_body(G.http, groq_error_body);
 	httpd_set_limits(G.http, 64u << 20, 64u << 10, 60, NULL, NULL);
 	char addr[128];
 	if (httpd_bind(G.http, listen, addr, sizeof addr, &cause) != 0) {

@@ -4,6 +4,7 @@
  * and only then touches the in-memory registry: a failed write changes
  * nothing. No route ever returns a secret. */
 #include "gateway.h"
+#include "groq.h"
 
 #include <ctype.h>
 #include <math.h>

@@ -18,6 +18,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "groq.h"
 #include "httpd.h"
 #include "secret.h"
 #include "util.h"
@@ -315,6 +316,7 @@ static void usage(FILE *f)
 static struct httpd *new_http(struct gateway *g, void (*cb)(struct hreq *, void *))
 {
 	struct httpd *h = httpd_new(g->base, cb, g);
+	httpd_set_error_body(h, groq_error_body); /* its refusals in Groq's shape */
 	set_limits(g, h);
 	return h;
 }

@@ -23,6 +23,7 @@
 #include <strings.h>
 
 #include "gotime.h"
+#include "groq.h"
 #include "httpd.h"
 #include "mime.h"
 #include "secret.h"

@@ -4,6 +4,7 @@
  * with abort possible before complete. The state is stored with the key,
  * so a restart, or another operator, resumes at the same step. */
 #include "gateway.h"
+#include "groq.h"
 
 #include <errno.h>
 #include <event2/event.h>

@@ -35,6 +35,8 @@ bad=$(nm -u budget.o | awk '$2 ~ /^(store_|sqlite3_|audit|alert_|gw_|ledger_|met
 check_eq "budget.o is pure: no store, audit, alert, log or clock of the gateway" "" "$bad"
 sqlusers=$(for o in *.o; do nm -u "$o" | grep -q ' sqlite3_' && echo "${o%.o}"; done | tr '\n' ' ')
 check_eq "only the store talks SQL" "store_sqlite " "$sqlusers"
+check_eq "src/common defines nothing of Groq's (its error shape is src/groq's)" 0 \
+	"$(nm --defined-only "$O"/src/common/*.o | grep -ci groq)"
 cd "$ROOT" || exit 1
 check_eq "groqtop does not link libevent" 0 "$(ldd "$BIN/groqtop" | grep -c libevent)"
 check_eq "nor the HTTP server" 0 "$(nm "$BIN/groqtop" 2>/dev/null | grep -c ' T httpd_')"

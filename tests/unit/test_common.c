@@ -7,6 +7,7 @@
 #include "clock.h"
 #include "conf.h"
 #include "gotime.h"
+#include "groq.h"
 #include "mime.h"
 #include "secret.h"
 #include "strmap.h"
