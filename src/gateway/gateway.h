@@ -255,7 +255,6 @@ struct route {
  * is served with another method). *param: the decoded parameter (caller
  * frees). Paths that are not canonical match nothing. */
 const struct route *route_find(int method, const char *path, char **param, bool *method_mismatch);
-const struct route *route_table(size_t *n);
 
 /* ---- budget.c: reservations, settlement, thresholds (pure) ---------- */
 struct gateway;

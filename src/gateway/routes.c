@@ -41,12 +41,6 @@ static const struct route routes[] = {
 	{ HM_POST | HM_GET, V1 "/batches/", true, "batches.retrieve", RK_REFUSED, BK_NONE, BU_NONE, FILES_REFUSED },
 };
 
-const struct route *route_table(size_t *n)
-{
-	*n = ARRAY_LEN(routes);
-	return routes;
-}
-
 static int hexval(char c)
 {
 	return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
