@@ -35,6 +35,19 @@
 
 enum relay { R_BUFFER, R_SSE, R_RAW };
 
+/* How Groq's side of a request failed: the answer's status, its code, the
+ * ledger's reason (one table instead of comparing strings to recover them) */
+enum end { END_NONE, END_IDLE, END_TOO_LARGE, END_TIMEOUT, END_UNREACHABLE };
+static const struct {
+	int status;
+	const char *code, *reason;
+} ends[] = {
+	[END_IDLE] = { 504, "upstream_idle_timeout", "upstream_idle_timeout" },
+	[END_TOO_LARGE] = { 502, "upstream_answer_too_large", "upstream_answer_too_large" },
+	[END_TIMEOUT] = { 504, "upstream_timeout", "upstream_timeout" },
+	[END_UNREACHABLE] = { 502, "upstream_unreachable", "upstream_error" },
+};
+
 struct preq {
 	struct gateway *g;
 	struct hreq *req;    /* NULL once answered, or once its client left */
@@ -51,6 +64,9 @@ struct preq {
 	size_t fwd_len;
 	char *fwd_ctype;     /* its Content-Type */
 	char *audio_fmt;     /* the response_format a transcription asked for */
+	char *conv;          /* a transcription in that format (conv_len bytes, conv_ctype) */
+	size_t conv_len;
+	const char *conv_ctype;
 	char *client_rid;    /* the client's X-Request-Id, forwarded */
 	char *groq_rid;      /* Groq's x-request-id */
 	bool stream, on_old, client_left;
@@ -70,7 +86,7 @@ struct preq {
 	struct sse sse;
 	buf resp;
 	buf held;            /* the usage event of a Responses stream, sent once kept */
-	const char *cut;     /* why the answer ended early, or NULL */
+	int cut;             /* why Groq's answer was ended early: END_* (0: it was not) */
 	struct preq *qnext;  /* RPM queue */
 	bool queued;
 	bool paused;         /* upstream transfer paused for a slow client */
@@ -115,6 +131,7 @@ static void preq_free(struct preq *p)
 	free(p->fwd);
 	free(p->fwd_ctype);
 	free(p->audio_fmt);
+	free(p->conv);
 	free(p->client_rid);
 	free(p->groq_rid);
 	secret_free(p->secret);
@@ -560,14 +577,14 @@ static void on_done(void *arg, int ok, const char *err);
 static void abandoned(struct preq *p);
 
 /* ends Groq's transfer early: the answer is treated as cut for `why` */
-static void cut_short(struct preq *p, const char *why)
+static void cut_short(struct preq *p, enum end why)
 {
 	if (p->tx) {
 		utx_cancel(p->tx);
 		p->tx = NULL;
 	}
 	p->cut = why;
-	on_done(p, 0, why);
+	on_done(p, 0, ends[why].code);
 }
 
 static void idle_fired(evutil_socket_t fd, short what, void *arg)
@@ -581,7 +598,7 @@ static void idle_fired(evutil_socket_t fd, short what, void *arg)
 		return;
 	}
 	p->idle_on = false;
-	cut_short(p, "upstream_idle_timeout");
+	cut_short(p, END_IDLE);
 }
 
 static void on_head(void *arg, long status, const char *headers)
@@ -666,7 +683,7 @@ static void on_data(void *arg, const char *data, size_t len)
 		break;
 	case R_BUFFER:
 		if ((int64_t)(p->resp.len + len) > p->g->cfg.max_answer_bytes) {
-			cut_short(p, "upstream_answer_too_large");
+			cut_short(p, END_TOO_LARGE);
 			return;
 		}
 		buf_add(&p->resp, data, len);
@@ -750,17 +767,11 @@ static void send_answer(struct preq *p, bool kept)
 		reply_error(p, &v);
 		return;
 	}
-	const char *ctype = NULL;
-	char *conv = NULL;
-	size_t clen = 0;
-	if (p->route->kind == RK_TRANSCRIBE && p->status == 200 && p->audio_fmt) {
-		double d;
-		conv = audio_answer(p->resp.data ? p->resp.data : "", p->resp.len, p->audio_fmt, &d, &clen, &ctype);
-	}
-	pass_headers(p, conv != NULL);
+	pass_headers(p, p->conv != NULL);
 	struct hreq *req = take_req(p);
-	if (conv) {
-		httpd_send_owned(req, (int)p->status, ctype, conv, clen);
+	if (p->conv) {
+		httpd_send_owned(req, (int)p->status, p->conv_ctype, p->conv, p->conv_len);
+		p->conv = NULL;
 	} else {
 		size_t len = p->resp.len;
 		if (len)
@@ -781,13 +792,14 @@ static void on_done(void *arg, int ok, const char *err)
 	if (p->relay == R_SSE)
 		u = p->sse.usage;
 	else if (ok && p->status == 200 && p->route->kind == RK_TRANSCRIBE) {
-		json_t *j = json_loadb(p->resp.data ? p->resp.data : "", p->resp.len, 0, NULL);
-		json_t *d = json_object_get(j, "duration");
-		if (json_is_number(d) && json_number_value(d) >= 0) {
-			u.audio_s = json_number_value(d);
+		/* read once: its duration is the bill, the rest the client's format */
+		double d = -1;
+		p->conv = audio_answer(p->resp.data ? p->resp.data : "", p->resp.len, p->audio_fmt, &d, &p->conv_len,
+				       &p->conv_ctype);
+		if (d >= 0) {
+			u.audio_s = d;
 			u.seen = true;
 		}
-		json_decref(j);
 	} else if (ok && p->status == 200 && p->route->unit == BU_TOKENS)
 		usage_from_json(p->resp.data ? p->resp.data : "", p->resp.len, &u);
 	/* Groq bills what it answered: an error answer costs nothing; an
@@ -809,34 +821,35 @@ static void on_done(void *arg, int ok, const char *err)
 		return;
 	}
 	if (!p->replying && !ok) {
-		bool timeout = err && strcmp(err, "timeout") == 0, idle = p->cut && strcmp(p->cut, "upstream_idle_timeout") == 0;
-		bool big = p->cut && strcmp(p->cut, "upstream_answer_too_large") == 0;
-		char *m = big	 ? xasprintf("Groq's answer was larger than the gateway relays in one piece (%lld bytes, "
-					     "limits.max_answer_bytes); it was abandoned.",
-					     (long long)g->cfg.max_answer_bytes)
-			  : idle ? xasprintf("Groq stopped sending its answer for %lld ms; it was abandoned. Try again.",
-					     (long long)g->cfg.upstream_idle_timeout_ms)
-			  : timeout ? xasprintf("Groq did not answer within %lld ms; the request was abandoned. "
-						"Try again, or ask an operator to check upstream health.",
-						(long long)g->cfg.upstream_timeout_ms)
-				    : xasprintf("The gateway could not reach Groq: %s. Try again shortly.", err ? err : "?");
-		int st = big ? 502 : timeout || idle ? 504 : 502;
-		metrics_upstream_error(g->metrics, st);
-		p->err = (struct verdict){ .status = st,
-					   .type = "api_error",
-					   .code = big ? "upstream_answer_too_large"
-						   : idle ? "upstream_idle_timeout"
-						   : timeout ? "upstream_timeout"
-							     : "upstream_unreachable",
-					   .message = m };
-		record(p, st, big ? "upstream_answer_too_large" : idle ? "upstream_idle_timeout" : timeout ? "upstream_timeout" : "upstream_error",
-		       &u, cost, qty, send_error);
+		enum end e = p->cut ? (enum end)p->cut : err && strcmp(err, "timeout") == 0 ? END_TIMEOUT : END_UNREACHABLE;
+		char *m;
+		switch (e) {
+		case END_TOO_LARGE:
+			m = xasprintf("Groq's answer was larger than the gateway relays in one piece (%lld bytes, "
+				      "limits.max_answer_bytes); it was abandoned.",
+				      (long long)g->cfg.max_answer_bytes);
+			break;
+		case END_IDLE:
+			m = xasprintf("Groq stopped sending its answer for %lld ms; it was abandoned. Try again.",
+				      (long long)g->cfg.upstream_idle_timeout_ms);
+			break;
+		case END_TIMEOUT:
+			m = xasprintf("Groq did not answer within %lld ms; the request was abandoned. "
+				      "Try again, or ask an operator to check upstream health.",
+				      (long long)g->cfg.upstream_timeout_ms);
+			break;
+		default:
+			m = xasprintf("The gateway could not reach Groq: %s. Try again shortly.", err ? err : "?");
+		}
+		metrics_upstream_error(g->metrics, ends[e].status);
+		p->err = (struct verdict){ .status = ends[e].status, .type = "api_error", .code = ends[e].code, .message = m };
+		record(p, ends[e].status, ends[e].reason, &u, cost, qty, send_error);
 		return;
 	}
 	if (p->replying) {
 		p->complete = ok && (p->relay != R_SSE || p->route->kind != RK_CHAT || p->sse.done);
-		record(p, p->complete ? 200 : 502, p->complete ? NULL : p->cut ? p->cut : "upstream_stream_cut", &u, cost,
-		       qty, end_stream);
+		record(p, p->complete ? 200 : 502, p->complete ? NULL : p->cut ? ends[p->cut].reason : "upstream_stream_cut",
+		       &u, cost, qty, end_stream);
 		return;
 	}
 	/* a buffered answer: passed through unchanged (models filtered) */
