@@ -1,7 +1,8 @@
 /* checkconf.c — groqgated --check-config FILE: the configuration and the
- * files it names, checked as the gateway would use them, without starting
- * it or changing anything (ExecStartPre runs it as the service's user).
- * Every problem is one line "FILE:LINE: setting: what is wrong". */
+ * files it names, checked as the gateway would use them (the same loaders:
+ * admintok_load, tls_server_ctx), without starting it or changing
+ * anything (ExecStartPre runs it as the service's user). Every problem is
+ * one line "FILE:LINE: setting: what is wrong". */
 #include "gateway.h"
 
 #include <errno.h>
@@ -52,6 +53,24 @@ static void readable(struct checks *c, const char *setting, const char *file)
 		problem(c, setting, "%s cannot be read: %s", file, strerror(errno));
 }
 
+SSL_CTX *tls_server_ctx(const struct gw_config *cfg, const char **setting, char **cause)
+{
+	SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
+	SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+	if (SSL_CTX_use_certificate_chain_file(ctx, cfg->tls_cert) != 1) {
+		*setting = "tls.cert";
+		fail(cause, "%s: cannot load the certificate chain (PEM)", cfg->tls_cert);
+	} else if (SSL_CTX_use_PrivateKey_file(ctx, cfg->tls_key, SSL_FILETYPE_PEM) != 1 ||
+		   SSL_CTX_check_private_key(ctx) != 1) {
+		*setting = "tls.key";
+		fail(cause, "%s: cannot load the key, or it does not match the certificate", cfg->tls_key);
+	} else {
+		return ctx;
+	}
+	SSL_CTX_free(ctx);
+	return NULL;
+}
+
 int check_config(const char *path)
 {
 	struct gw_config cfg;
@@ -71,12 +90,13 @@ int check_config(const char *path)
 	}
 	free(toks);
 	if (cfg.tls_cert) {
-		SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
-		if (SSL_CTX_use_certificate_chain_file(ctx, cfg.tls_cert) != 1)
-			problem(&c, "tls.cert", "%s: cannot load the certificate chain (PEM)", cfg.tls_cert);
-		else if (SSL_CTX_use_PrivateKey_file(ctx, cfg.tls_key, SSL_FILETYPE_PEM) != 1 ||
-			 SSL_CTX_check_private_key(ctx) != 1)
-			problem(&c, "tls.key", "%s: cannot load the key, or it does not match the certificate", cfg.tls_key);
+		const char *setting = NULL;
+		SSL_CTX *ctx = tls_server_ctx(&cfg, &setting, &cause);
+		if (!ctx) {
+			problem(&c, setting, "%s", cause);
+			free(cause);
+			cause = NULL;
+		}
 		SSL_CTX_free(ctx);
 	}
 	readable(&c, "upstream.ca_file", cfg.upstream_ca_file);

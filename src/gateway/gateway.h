@@ -76,6 +76,9 @@ int config_line(const char *path, const char *setting);
 /* checkconf.c: --check-config; every problem on stderr as
  * "FILE:LINE: setting: what"; returns the exit status. */
 int check_config(const char *path);
+/* The TLS server context of tls.cert and tls.key, or NULL with the failing
+ * *setting and *cause (shared by the start-up and --check-config). */
+struct ssl_ctx_st *tls_server_ctx(const struct gw_config *cfg, const char **setting, char **cause);
 const struct price *config_price(const struct gw_config *c, const char *model);
 
 /* ---- admintok.c: the admin tokens file ----------------------------- */

@@ -191,13 +191,13 @@ static void handle_admin(struct hreq *req, void *arg)
 
 static int tls_setup(struct gateway *g, char **cause)
 {
-	ssl_ctx = SSL_CTX_new(TLS_server_method());
-	SSL_CTX_set_min_proto_version(ssl_ctx, TLS1_2_VERSION);
-	if (SSL_CTX_use_certificate_chain_file(ssl_ctx, g->cfg.tls_cert) != 1)
-		return fail(cause, "tls.cert %s: cannot load the certificate", g->cfg.tls_cert);
-	if (SSL_CTX_use_PrivateKey_file(ssl_ctx, g->cfg.tls_key, SSL_FILETYPE_PEM) != 1 ||
-	    SSL_CTX_check_private_key(ssl_ctx) != 1)
-		return fail(cause, "tls.key %s: cannot load the key or it does not match the certificate", g->cfg.tls_key);
+	const char *setting = NULL;
+	char *why = NULL;
+	if (!(ssl_ctx = tls_server_ctx(&g->cfg, &setting, &why))) {
+		fail(cause, "%s %s", setting, why);
+		free(why);
+		return -1;
+	}
 	httpd_set_tls(g->http, ssl_ctx);
 	return 0;
 }
