@@ -8,6 +8,7 @@
 #include <jansson.h>
 #include <math.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -943,12 +944,35 @@ static void handle_audio(struct freq *fr, bool translate)
 
 /* ---- control endpoints ------------------------------------------ */
 
+/* the integer faults, by name (POST /_fake/faults reads them, GET shows them) */
+static const struct {
+	const char *name;
+	size_t off;
+} int_faults[] = {
+	{ "latency_ms", offsetof(struct faults, latency_ms) },
+	{ "error_status", offsetof(struct faults, error_status) },
+	{ "cut_stream_after", offsetof(struct faults, cut_after) },
+	{ "rate_limit", offsetof(struct faults, rate_limit) },
+	{ "chunk_delay_ms", offsetof(struct faults, chunk_delay_ms) },
+	{ "stall_stream_after", offsetof(struct faults, stall_after) },
+	{ "report_prompt_tokens", offsetof(struct faults, report_prompt_tokens) },
+	{ "cached_tokens", offsetof(struct faults, cached_tokens) },
+};
+
+static int64_t *int_fault(const char *name)
+{
+	for (size_t i = 0; i < ARRAY_LEN(int_faults); i++)
+		if (strcmp(name, int_faults[i].name) == 0)
+			return (int64_t *)(void *)((char *)&G.f + int_faults[i].off);
+	return NULL;
+}
+
 static json_t *faults_json(void)
 {
-	return json_pack("{s:I,s:f,s:I,s:I,s:b,s:I,s:I}", "latency_ms", (json_int_t)G.f.latency_ms,
-			 "error_rate", G.f.error_rate, "error_status", (json_int_t)G.f.error_status,
-			 "cut_stream_after", (json_int_t)G.f.cut_after, "hang", G.f.hang, "rate_limit",
-			 (json_int_t)G.f.rate_limit, "chunk_delay_ms", (json_int_t)G.f.chunk_delay_ms);
+	json_t *j = json_pack("{s:f,s:b}", "error_rate", G.f.error_rate, "hang", G.f.hang);
+	for (size_t i = 0; i < ARRAY_LEN(int_faults); i++)
+		json_object_set_new(j, int_faults[i].name, json_integer(*int_fault(int_faults[i].name)));
+	return j;
 }
 
 static json_t *stat_json(const struct keystat *s)
@@ -981,28 +1005,15 @@ static void handle_control(struct hreq *req, const char *path)
 			const char *k;
 			json_t *v;
 			json_object_foreach(j, k, v) {
-				if (strcmp(k, "latency_ms") == 0 && json_is_integer(v))
-					G.f.latency_ms = json_integer_value(v);
+				int64_t *f = int_fault(k);
+				if (f && json_is_integer(v))
+					*f = json_integer_value(v);
 				else if (strcmp(k, "error_rate") == 0 && json_is_number(v))
 					G.f.error_rate = json_number_value(v);
-				else if (strcmp(k, "error_status") == 0 && json_is_integer(v))
-					G.f.error_status = json_integer_value(v);
-				else if (strcmp(k, "cut_stream_after") == 0 && json_is_integer(v))
-					G.f.cut_after = json_integer_value(v);
 				else if (strcmp(k, "hang") == 0 && json_is_boolean(v))
 					G.f.hang = json_is_true(v);
-				else if (strcmp(k, "rate_limit") == 0 && json_is_integer(v))
-					G.f.rate_limit = json_integer_value(v);
 				else if (strcmp(k, "rate_limit") == 0 && json_is_boolean(v))
 					G.f.rate_limit = json_is_true(v) ? -1 : 0;
-				else if (strcmp(k, "chunk_delay_ms") == 0 && json_is_integer(v))
-					G.f.chunk_delay_ms = json_integer_value(v);
-				else if (strcmp(k, "stall_stream_after") == 0 && json_is_integer(v))
-					G.f.stall_after = json_integer_value(v);
-				else if (strcmp(k, "report_prompt_tokens") == 0 && json_is_integer(v))
-					G.f.report_prompt_tokens = json_integer_value(v);
-				else if (strcmp(k, "cached_tokens") == 0 && json_is_integer(v))
-					G.f.cached_tokens = json_integer_value(v);
 				else {
 					char *m = xasprintf("unknown fault or wrong type: %s", k);
 					httpd_send_json(req, 400, json_pack("{s:s}", "error", m));
