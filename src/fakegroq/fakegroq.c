@@ -16,6 +16,7 @@
 
 #include "buf.h"
 #include "conf.h"
+#include "fgmetrics.h"
 #include "gotime.h"
 #include "groq.h"
 #include "httpd.h"
@@ -49,6 +50,8 @@ struct faults {
 	int64_t stall_after;   /* streams stop sending (connection kept) after this many chunks; -1 off */
 	int64_t report_prompt_tokens; /* usage reports this many prompt tokens (a hostile upstream); 0 off */
 	int64_t cached_tokens; /* of the prompt, reported as read from the cache */
+	int64_t metrics_hang;  /* the metrics API accepts and never answers */
+	int64_t metrics_status; /* the metrics API answers this status (an outage); 0 off */
 };
 
 static struct {
@@ -57,6 +60,10 @@ static struct {
 	const char *keys_path;
 	char *keys[MAX_KEYS];
 	char key_hash[MAX_KEYS][SHA256_HEX_LEN + 1];
+	char key_project[MAX_KEYS][64]; /* the key's Groq project ("" none) */
+	bool metrics_on;               /* Enterprise metrics served (else 404) */
+	char *decommissioned[MAX_MODELS]; /* answered 400 model_decommissioned */
+	int ndecom;
 	struct keystat stats[MAX_KEYS];
 	int nkeys;
 	struct model models[MAX_MODELS];
@@ -111,6 +118,14 @@ static int keys_load(const char *path, char **cause)
 		}
 		if (n >= MAX_KEYS)
 			break;
+		/* "gsk_... [PROJECT_ID]": the key's Groq project */
+		char *sp = k + strcspn(k, " \t");
+		const char *project = "";
+		if (*sp) {
+			*sp++ = '\0';
+			project = str_trim(sp);
+		}
+		snprintf(G.key_project[n], sizeof G.key_project[n], "%s", project);
 		G.keys[n] = xstrdup(k);
 		sha256_hex(k, strlen(k), G.key_hash[n]);
 		char fp[48];
@@ -143,10 +158,21 @@ static int key_lookup(struct hreq *req)
 
 static const struct model *model_find(const char *id)
 {
+	for (int i = 0; i < G.ndecom; i++)
+		if (strcmp(G.decommissioned[i], id) == 0)
+			return NULL;
 	for (int i = 0; i < G.nmodels; i++)
 		if (strcmp(G.models[i].id, id) == 0)
 			return &G.models[i];
 	return NULL;
+}
+
+static bool model_decommissioned(const char *id)
+{
+	for (int i = 0; i < G.ndecom; i++)
+		if (strcmp(G.decommissioned[i], id) == 0)
+			return true;
+	return false;
 }
 
 /* ---- organisation rate limits (fixed windows that really count) ---- */
@@ -226,10 +252,31 @@ struct freq {
 	size_t raw_len;
 	char *fmt;           /* audio: response_format */
 	bool translate;
+	int status;          /* the answer's, once sent */
+	bool accounted;      /* tokens counted (account_done) */
+	int64_t t0_us, first_us; /* received; first byte of the answer sent */
 };
+
+static int64_t cached_of(int64_t p);
+
+/* the answer's status and first byte: for the metrics */
+static void answered(struct freq *fr, int status)
+{
+	if (!fr->status) {
+		fr->status = status;
+		fr->first_us = mono_us();
+	}
+}
 
 static void freq_free(struct freq *fr)
 {
+	if (fr->key >= 0 && fr->model && fr->status) {
+		int64_t now = mono_us();
+		bool tok = fr->accounted;
+		fgm_record(wall_ms(), G.key_project[fr->key], fr->model, fr->status, tok ? fr->prompt_tokens : 0,
+			   tok ? fr->n_tokens : 0, tok ? cached_of(fr->prompt_tokens) : 0,
+			   (double)(fr->first_us - fr->t0_us) / 1e6, (double)(now - fr->t0_us) / 1e6);
+	}
 	if (fr->req)
 		httpd_on_close(fr->req, NULL, NULL);
 	if (fr->timer)
@@ -269,14 +316,37 @@ static struct freq *freq_new(struct hreq *req, int key)
 	fr->key = key;
 	httpd_on_close(req, on_close, fr);
 	new_request_id(fr->xid, sizeof fr->xid);
+	fr->t0_us = mono_us();
 	G.inflight++;
 	return fr;
+}
+
+static void send_error(struct freq *fr, int status, const char *msg, const char *type, const char *code);
+
+/* A model fakegroq does not serve, answered as Groq does (400 for one it
+ * decommissioned, 404 for one it never had); frees fr. */
+static void model_refused(struct freq *fr, const char *mid)
+{
+	char *m = model_decommissioned(mid)
+			  ? xasprintf("The model `%s` has been decommissioned and is no longer supported. Please refer "
+				      "to https://console.groq.com/docs/deprecations for a recommendation on which "
+				      "model to use instead.", mid)
+			  : xasprintf("The model `%s` does not exist or you do not have access to it.", mid);
+	if (!fr->model)
+		fr->model = xstrdup(mid);
+	if (model_decommissioned(mid))
+		send_error(fr, 400, m, "invalid_request_error", "model_decommissioned");
+	else
+		send_error(fr, 404, m, "invalid_request_error", "model_not_found");
+	free(m);
+	freq_free(fr);
 }
 
 static void send_error(struct freq *fr, int status, const char *msg, const char *type, const char *code)
 {
 	if (fr->key >= 0)
 		G.stats[fr->key].errors++;
+	answered(fr, status);
 	add_limit_headers(fr->req);
 	httpd_set_header(fr->req, "x-request-id", fr->xid);
 	httpd_send_groq_error(final(fr), status, msg, type, code);
@@ -403,6 +473,7 @@ static void account_done(struct freq *fr)
 {
 	struct keystat *st = &G.stats[fr->key];
 	st->completions++;
+	fr->accounted = true;
 	st->prompt_tokens += fr->prompt_tokens;
 	st->completion_tokens += fr->n_tokens;
 	G.tpm_used += fr->prompt_tokens + fr->n_tokens;
@@ -420,6 +491,7 @@ static void stream_step(evutil_socket_t fd, short what, void *arg)
 		httpd_set_header(fr->req, "x-request-id", fr->xid);
 		httpd_set_header(fr->req, "Content-Type", "text/event-stream");
 		httpd_set_header(fr->req, "Cache-Control", "no-cache");
+		answered(fr, 200);
 		httpd_start(fr->req, 200);
 		if (fr->kind == K_RESPONSES) {
 			send_revent(fr, "response.created", json_pack("{s:o}", "response", response_obj(fr, "in_progress", false)));
@@ -493,6 +565,7 @@ static void stream_step(evutil_socket_t fd, short what, void *arg)
 /* a JSON answer with Groq's headers (rate limits, request id); frees fr */
 static void answer_json(struct freq *fr, int status, json_t *j)
 {
+	answered(fr, status);
 	add_limit_headers(fr->req);
 	httpd_set_header(fr->req, "x-request-id", fr->xid);
 	httpd_send_json(final(fr), status, j);
@@ -512,6 +585,7 @@ static bool stalled_answer(struct freq *fr)
 	add_limit_headers(fr->req);
 	httpd_set_header(fr->req, "x-request-id", fr->xid);
 	httpd_set_header(fr->req, "Content-Type", "application/json");
+	answered(fr, 200);
 	httpd_start(fr->req, 200);
 	httpd_chunk(fr->req, "{\"id\":\"x\",", 11);
 	return true;
@@ -548,6 +622,7 @@ static void models_answer(struct freq *fr)
 {
 	json_t *data = json_array();
 	for (int i = 0; i < G.nmodels; i++)
+		if (!model_decommissioned(G.models[i].id))
 		json_array_append_new(data, json_pack("{s:s,s:s,s:I,s:s,s:b,s:I}", "id", G.models[i].id,
 						      "object", "model", "created",
 						      (json_int_t)G.models[i].created, "owned_by",
@@ -603,6 +678,7 @@ static void audio_answer(struct freq *fr)
 	int64_t billed = (int64_t)ceil(d);
 	G.stats[fr->key].audio_seconds += billed < 10 ? 10 : billed; /* Groq bills at least 10 s */
 	G.stats[fr->key].completions++;
+	answered(fr, 200);
 	add_limit_headers(fr->req);
 	httpd_set_header(fr->req, "x-request-id", fr->xid);
 	struct hreq *req = final(fr);
@@ -654,6 +730,7 @@ static void speech_answer(struct freq *fr)
 	memcpy(w + 40, &data, 4);
 	add_limit_headers(fr->req);
 	httpd_set_header(fr->req, "x-request-id", fr->xid);
+	answered(fr, 200);
 	httpd_send_owned(final(fr), 200, "audio/wav", w, n);
 	freq_free(fr);
 }
@@ -748,10 +825,7 @@ static void handle_chat(struct freq *fr)
 	}
 	const char *mid = json_string_value(model);
 	if (!model_find(mid)) {
-		char *m = xasprintf("The model `%s` does not exist or you do not have access to it.", mid);
-		send_error(fr, 404, m, "invalid_request_error", "model_not_found");
-		free(m);
-		freq_free(fr);
+		model_refused(fr, mid);
 		return;
 	}
 	int64_t cap = -1;
@@ -842,10 +916,7 @@ static bool json_with_model(struct freq *fr)
 	}
 	fr->body = j;
 	if (!model_find(mid)) {
-		char *m = xasprintf("The model `%s` does not exist or you do not have access to it.", mid);
-		send_error(fr, 404, m, "invalid_request_error", "model_not_found");
-		free(m);
-		freq_free(fr);
+		model_refused(fr, mid);
 		return false;
 	}
 	fr->model = xstrdup(mid);
@@ -932,10 +1003,7 @@ static void handle_audio(struct freq *fr, bool translate)
 	fr->model = xstrndup(m->data, m->len);
 	fr->fmt = fmt ? xstrndup(fmt->data, fmt->len) : xstrdup("json");
 	if (!model_find(fr->model) || !str_starts(fr->model, "whisper")) {
-		char *msg = xasprintf("The model `%s` does not exist or you do not have access to it.", fr->model);
-		send_error(fr, 404, msg, "invalid_request_error", "model_not_found");
-		free(msg);
-		freq_free(fr);
+		model_refused(fr, fr->model);
 		return;
 	}
 	G.rpd_used++;
@@ -957,6 +1025,8 @@ static const struct {
 	{ "stall_stream_after", offsetof(struct faults, stall_after) },
 	{ "report_prompt_tokens", offsetof(struct faults, report_prompt_tokens) },
 	{ "cached_tokens", offsetof(struct faults, cached_tokens) },
+	{ "metrics_hang", offsetof(struct faults, metrics_hang) },
+	{ "metrics_status", offsetof(struct faults, metrics_status) },
 };
 
 static int64_t *int_fault(const char *name)
@@ -1059,7 +1129,66 @@ static void handle_control(struct hreq *req, const char *path)
 						    "org_tokens_used", (json_int_t)G.tpm_used));
 		return;
 	}
+	if (strcmp(path, "/_fake/decommission") == 0 && cmd == HM_POST) {
+		/* {"model":ID}: Groq stops serving it (400 model_decommissioned) and
+		 * no longer lists it */
+		size_t len;
+		char *body = httpd_body(req, &len);
+		json_t *j = json_loadb(body, len, 0, NULL);
+		free(body);
+		const char *m = json_string_value(json_object_get(j, "model"));
+		if (!m || G.ndecom == MAX_MODELS) {
+			json_decref(j);
+			httpd_send_json(req, 400, json_pack("{s:s}", "error", "body must be {\"model\":ID}"));
+			return;
+		}
+		if (!model_decommissioned(m))
+			G.decommissioned[G.ndecom++] = xstrdup(m);
+		json_decref(j);
+		json_t *a = json_array();
+		for (int i = 0; i < G.ndecom; i++)
+			json_array_append_new(a, json_string(G.decommissioned[i]));
+		httpd_send_json(req, 200, json_pack("{s:o}", "decommissioned", a));
+		return;
+	}
 	httpd_send_json(req, 404, json_pack("{s:s}", "error", "unknown control endpoint"));
+}
+
+/* GET /v1/metrics/prometheus/api/v1/{query,query_range,series,labels}:
+ * Groq's Enterprise metrics; 404 not_found unless started with --metrics */
+static void handle_metrics(struct freq *fr, const char *what)
+{
+	if (!G.metrics_on) {
+		send_error(fr, 404, "Metrics are available to Enterprise organizations only.", "invalid_request_error",
+			   "not_found");
+		freq_free(fr);
+		return;
+	}
+	if (G.f.metrics_hang)
+		return; /* freed by on_close when the client gives up */
+	if (G.f.metrics_status) {
+		int st = (int)G.f.metrics_status;
+		send_error(fr, st, "Internal Server Error", "internal_server_error", NULL);
+		freq_free(fr);
+		return;
+	}
+	json_t *params = json_object();
+	static const char *const names[] = { "query", "time", "start", "end", "step", "match[]" };
+	for (size_t i = 0; i < ARRAY_LEN(names); i++) {
+		char *v = httpd_query(fr->req, names[i]);
+		if (v)
+			json_object_set_new(params, names[i], json_string(v));
+		free(v);
+	}
+	int status;
+	json_t *ans = fgm_api(what, params, wall_ms(), &status);
+	json_decref(params);
+	/* sample times as Prometheus writes them: seconds with milliseconds */
+	char *out = json_dumps(ans, JSON_COMPACT | JSON_REAL_PRECISION(13));
+	json_decref(ans);
+	answered(fr, status);
+	httpd_send_owned(final(fr), status, "application/json", out, strlen(out));
+	freq_free(fr);
 }
 
 static void handle(struct hreq *req, void *arg)
@@ -1077,8 +1206,12 @@ static void handle(struct hreq *req, void *arg)
 		freq_free(fr);
 		return;
 	}
-	G.stats[key].requests++;
 	enum hmethod cmd = httpd_method(req);
+	if (str_starts(path, "/v1/metrics/prometheus/api/v1/") && (cmd == HM_GET || cmd == HM_POST)) {
+		handle_metrics(fr, path + strlen("/v1/metrics/prometheus/api/v1/")); /* not counted as traffic */
+		return;
+	}
+	G.stats[key].requests++;
 	if (strcmp(path, "/openai/v1/models") == 0 && cmd == HM_GET) {
 		fr->kind = K_MODELS;
 		if (G.f.hang)
@@ -1184,9 +1317,15 @@ static void usage(FILE *f)
 		"usage: fakegroq --listen HOST:PORT --keys FILE [--config FILE]\n"
 		"                [--chunk-delay-ms N] [--latency-ms N] [--completion-tokens N]\n"
 		"                [--rpd N] [--tpm N] [--seed N] [--quiet]\n"
+		"                [--metrics] [--metrics-window-s N]\n"
 		"A stand-in for Groq's API on loopback. Port 0 picks a free port; the\n"
-		"bound address is printed as stdout's first line. SIGHUP re-reads --keys.\n"
-		"Control: GET|POST|DELETE /_fake/faults, GET|DELETE /_fake/stats.\n");
+		"bound address is printed as stdout's first line. SIGHUP re-reads --keys\n"
+		"(one key per line, optionally followed by its Groq project id).\n"
+		"--metrics serves Enterprise metrics (/v1/metrics/prometheus/api/v1/...)\n"
+		"over a window of N seconds (300, as Groq's rate5m rules); without it\n"
+		"they answer 404 as for an organisation that is not Enterprise.\n"
+		"Control: GET|POST|DELETE /_fake/faults, GET|DELETE /_fake/stats,\n"
+		"POST /_fake/decommission {\"model\":ID}.\n");
 }
 
 int main(int argc, char **argv)
@@ -1206,6 +1345,7 @@ int main(int argc, char **argv)
 		{ "latency-ms", required_argument, 0, 'L' }, { "completion-tokens", required_argument, 0, 'n' },
 		{ "rpd", required_argument, 0, 'r' }, { "tpm", required_argument, 0, 't' },
 		{ "seed", required_argument, 0, 's' }, { "quiet", no_argument, 0, 'q' },
+		{ "metrics", no_argument, 0, 'M' }, { "metrics-window-s", required_argument, 0, 'W' },
 		{ "help", no_argument, 0, 'h' }, { "version", no_argument, 0, 'V' }, { 0, 0, 0, 0 }
 	};
 	int64_t cli[8];
@@ -1224,6 +1364,8 @@ int main(int argc, char **argv)
 		case 't': slot = 4; break;
 		case 's': slot = 5; break;
 		case 'q': G.quiet = true; break;
+		case 'M': G.metrics_on = true; break;
+		case 'W': slot = 6; break;
 		case 'h': usage(stdout); return 0;
 		case 'V': printf("fakegroq %s\n", GG_VERSION); return 0;
 		default: usage(stderr); return 2;
@@ -1250,6 +1392,7 @@ int main(int argc, char **argv)
 	if (set[3]) G.rpd_limit = cli[3];
 	if (set[4]) G.tpm_limit = cli[4];
 	if (set[5]) G.rng = (uint64_t)cli[5] | 1;
+	fgm_init(set[6] && cli[6] > 0 ? cli[6] * 1000 : 300000);
 	G.f = G.f_default;
 	if (keys_load(G.keys_path, &cause) != 0) {
 		return report("fakegroq", NULL, cause, 1);
@@ -1279,6 +1422,9 @@ int main(int argc, char **argv)
 	event_free(intr);
 	httpd_free(G.http);
 	event_base_free(G.base);
+	fgm_free();
+	for (int i = 0; i < G.ndecom; i++)
+		free(G.decommissioned[i]);
 	for (int i = 0; i < G.nkeys; i++)
 		secret_free(G.keys[i]);
 	for (int i = 0; i < G.nmodels; i++) {

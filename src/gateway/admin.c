@@ -484,10 +484,32 @@ static json_t *key_out(struct actx *c, const struct ukey *k)
 	return ukey_json(k, gw_now(c->g), c->g->cfg.drain_seconds * 1000);
 }
 
+/* "groq_project" of a key: Groq's project id (letters, digits, - _ .), or
+ * null; 0 with *out (NULL for null), or -1 when answered (422) */
+static int groq_project_field(struct actx *c, json_t *j, const char **out)
+{
+	json_t *v = json_object_get(j, "groq_project");
+	*out = NULL;
+	if (!v || json_is_null(v))
+		return 0;
+	const char *s = json_string_value(v);
+	bool ok = s && *s && strlen(s) < 64;
+	for (const char *p = s; ok && *p; p++)
+		ok = (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') || *p == '-' ||
+		     *p == '_' || *p == '.';
+	if (!ok) {
+		admin_error(c->req, 422, "invalid_groq_project",
+			    "'groq_project' must be Groq's project id (1-63 letters, digits, '-', '_' or '.'), or null.");
+		return -1;
+	}
+	*out = s;
+	return 0;
+}
+
 static void keys_create(struct actx *c)
 {
 	json_t *j = body_object(c);
-	static const char *const f[] = { "name", "team", "secret", NULL };
+	static const char *const f[] = { "name", "team", "secret", "groq_project", NULL };
 	if (!j || only_fields(c, j, f) < 0)
 		goto out;
 	const char *name = json_string_value(json_object_get(j, "name"));
@@ -515,6 +537,9 @@ static void keys_create(struct actx *c)
 		admin_error(c->req, 422, "invalid_secret", "'secret' must be a Groq API key: 'gsk_' followed by letters and digits.");
 		goto out;
 	}
+	const char *project;
+	if (groq_project_field(c, j, &project) < 0)
+		goto out;
 	for (int i = 0; i < c->g->reg.nkeys; i++) {
 		struct ukey *o = c->g->reg.keys[i];
 		if (str_eq(o->secret, secret) || str_eq(o->new_secret, secret)) {
@@ -526,6 +551,7 @@ static void keys_create(struct actx *c)
 	k->name = xstrdup(name);
 	k->team = xstrdup(team);
 	k->secret = xstrdup(secret);
+	k->groq_project = project ? xstrdup(project) : NULL;
 	secret_fingerprint(secret, k->fp, sizeof k->fp);
 	k->created_at = gw_now(c->g);
 	k->hour_base = k->created_at / 3600000;
@@ -543,6 +569,37 @@ out:
 		if (json_is_string(s))
 			secret_wipe((char *)json_string_value(s), json_string_length(s));
 	}
+	json_decref(j);
+}
+
+/* PATCH /keys/{name}: {"groq_project": ID|null}, what may change of a key
+ * besides its secret (which changes by rotation only) */
+static void key_patch(struct actx *c)
+{
+	json_t *j = body_object(c);
+	static const char *const f[] = { "groq_project", NULL };
+	const char *project;
+	if (!j || only_fields(c, j, f) < 0 || groq_project_field(c, j, &project) < 0)
+		goto out;
+	if (!json_object_get(j, "groq_project")) {
+		admin_error(c->req, 400, "missing_field", "Nothing to change: send {\"groq_project\": ID or null}.");
+		goto out;
+	}
+	struct ukey *k = c->k;
+	json_t *before = key_out(c, k);
+	char *old = k->groq_project;
+	k->groq_project = project ? xstrdup(project) : NULL;
+	json_t *after = key_out(c, k);
+	if (commit_change(c, "key.update", k->name, before, after, put_key, k) != 0) {
+		free(k->groq_project);
+		k->groq_project = old;
+	} else {
+		free(old);
+		httpd_send_json(c->req, 200, key_out(c, k));
+	}
+	json_decref(before);
+	json_decref(after);
+out:
 	json_decref(j);
 }
 
@@ -721,7 +778,11 @@ static void overview(struct actx *c)
 	json_t *al = alerts_recent(g, 20);
 	char *als = json_dumps(al, JSON_COMPACT);
 	json_decref(al);
-	buf_addf(&o, "],\"alerts\":%s}\n", als ? als : "[]");
+	json_t *gs = groqwatch_summary(g);
+	char *gss = json_dumps(gs, JSON_COMPACT);
+	json_decref(gs);
+	buf_addf(&o, "],\"alerts\":%s,\"groq\":%s}\n", als ? als : "[]", gss);
+	free(gss);
 	free(als);
 	size_t len = o.len;
 	httpd_send_owned(c->req, 200, "application/json", buf_detach(&o), len);
@@ -929,6 +990,7 @@ static void team_resume_r(struct actx *c) { team_pause(c, c->t, false); }
 static void tokens_list_r(struct actx *c) { tokens_list(c, c->t); }
 static void tokens_create_r(struct actx *c) { tokens_create(c, c->t); }
 static void token_revoke_r(struct actx *c) { token_revoke(c, c->t, c->param); }
+static void groq_route(struct actx *c) { httpd_send_json(c->req, 200, groqwatch_json(c->g)); }
 static void key_get(struct actx *c) { httpd_send_json(c->req, 200, key_out(c, c->k)); }
 static void rotation_r(struct actx *c) { rotation_route(c->g, c->req, c->k, c->param, c->who, c->op); }
 
@@ -957,6 +1019,7 @@ static const struct admin_route {
 	{ RO, "keys", ROLE_VIEWER, keys_list },
 	{ HM_POST, "keys", ROLE_OPERATOR, keys_create },
 	{ RO, "keys/:key", ROLE_VIEWER, key_get },
+	{ HM_PATCH, "keys/:key", ROLE_OPERATOR, key_patch },
 	{ RO, "keys/:key/rotation", ROLE_VIEWER, rotation_r },
 	{ HM_POST, "keys/:key/rotation", ROLE_OPERATOR, rotation_r },
 	{ HM_POST, "keys/:key/rotation/:step", ROLE_OPERATOR, rotation_r },
@@ -964,6 +1027,7 @@ static const struct admin_route {
 	{ RO, "audit", ROLE_VIEWER, audit_route },
 	{ RO, "models", ROLE_VIEWER, models_route },
 	{ RO, "alerts", ROLE_VIEWER, alerts_route },
+	{ RO, "groq", ROLE_VIEWER, groq_route },
 };
 #undef RO
 

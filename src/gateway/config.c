@@ -11,7 +11,7 @@
 
 static const char *const known_top[] = { "listen", "admin_listen", "upstream", "store", "admin",
 					 "prices", "rotation", "org", "alerts", "tls", "log", "limits",
-					 "billing", "cors", "process" };
+					 "billing", "cors", "process", "groq_metrics" };
 
 static int check_known(conf *c, conf_node *n, const char *const *names, size_t nn, char **cause)
 {
@@ -94,6 +94,12 @@ int config_load(const char *path, struct gw_config *g, char **cause)
 	g->batch_discount = 0.5;
 	g->audio_min_seconds = 10;
 	g->batch_poll_s = 60;
+	g->gm_interval_s = 30;
+	g->gm_timeout_ms = 10000;
+	g->gm_window_s = 300;
+	g->gm_drift_tolerance = 0.2;
+	g->gm_drift_min_rpm = 1.0;
+	g->gm_retry_unavailable_s = 3600;
 
 	conf *c = conf_load(path, cause);
 	if (!c) {
@@ -242,6 +248,42 @@ int config_load(const char *path, struct gw_config *g, char **cause)
 			}
 		}
 	}
+	if ((n = conf_child(root, "groq_metrics"))) {
+		static const char *const k[] = { "key_file", "interval_s", "url", "timeout_ms", "window_s",
+						 "drift_tolerance", "drift_min_rpm", "retry_unavailable_s" };
+		if (check_known(c, n, k, ARRAY_LEN(k), cause) < 0 ||
+		    get_str(c, n, "key_file", &g->gm_key_file, cause) < 0 || get_str(c, n, "url", &g->gm_url, cause) < 0 ||
+		    get_pos(c, n, "interval_s", &g->gm_interval_s, cause) < 0 ||
+		    get_pos(c, n, "timeout_ms", &g->gm_timeout_ms, cause) < 0 ||
+		    get_pos(c, n, "window_s", &g->gm_window_s, cause) < 0 ||
+		    conf_num(c, n, "drift_tolerance", &g->gm_drift_tolerance, cause) < 0 ||
+		    conf_num(c, n, "drift_min_rpm", &g->gm_drift_min_rpm, cause) < 0 ||
+		    get_pos(c, n, "retry_unavailable_s", &g->gm_retry_unavailable_s, cause) < 0)
+			goto out;
+		if (!g->gm_key_file) {
+			conf_fail(c, n, "key_file", cause, "is required: a file holding the gsk_ key to read Groq's metrics with");
+			goto out;
+		}
+		if (g->gm_interval_s < 1 || g->gm_timeout_ms < 100 || g->gm_window_s < 10) {
+			conf_fail(c, n, g->gm_interval_s < 1 ? "interval_s" : g->gm_timeout_ms < 100 ? "timeout_ms" : "window_s",
+				  cause, "is too small (interval_s >= 1, timeout_ms >= 100, window_s >= 10)");
+			goto out;
+		}
+		if (g->gm_drift_tolerance < 0 || g->gm_drift_min_rpm < 0) {
+			conf_fail(c, n, g->gm_drift_tolerance < 0 ? "drift_tolerance" : "drift_min_rpm", cause,
+				  "must not be negative");
+			goto out;
+		}
+		if (g->gm_url) {
+			if (!str_starts(g->gm_url, "http://") && !str_starts(g->gm_url, "https://")) {
+				conf_fail(c, n, "url", cause, "must start with http:// or https://");
+				goto out;
+			}
+			size_t l = strlen(g->gm_url);
+			while (l && g->gm_url[l - 1] == '/')
+				g->gm_url[--l] = '\0';
+		}
+	}
 	if ((n = conf_child(root, "process"))) {
 		static const char *const k[] = { "core_dumps" };
 		if (check_known(c, n, k, 1, cause) < 0 || conf_bool(c, n, "core_dumps", &g->core_dumps, cause) < 0)
@@ -331,6 +373,8 @@ void config_free(struct gw_config *g)
 	for (int i = 0; i < g->ncors; i++)
 		free(g->cors_origins[i]);
 	free(g->cors_origins);
+	free(g->gm_key_file);
+	free(g->gm_url);
 	memset(g, 0, sizeof *g);
 }
 

@@ -66,6 +66,13 @@ struct gw_config {
 	char **cors_origins;              /* browsers' origins allowed (cors.origins) */
 	int ncors;
 	bool core_dumps;                  /* process.core_dumps: off unless asked for */
+	/* groq_metrics: Groq's Enterprise metrics, polled (key_file NULL: not) */
+	char *gm_key_file, *gm_url;       /* url: the upstream's base unless set */
+	int64_t gm_interval_s, gm_timeout_ms;
+	int64_t gm_window_s;              /* the rates' window: Groq's rules use 5 minutes */
+	double gm_drift_tolerance;        /* Groq may count this share more than the gateway */
+	double gm_drift_min_rpm;          /* ... and this many requests per minute */
+	int64_t gm_retry_unavailable_s;   /* after a 404 (not Enterprise), asked again */
 };
 
 /* Fills *c from path; on error returns -1 with *cause "FILE:LINE: ...". */
@@ -145,8 +152,21 @@ struct headroom {
 	int64_t limit_req, rem_req, limit_tok, rem_tok, reset_req_ms, reset_tok_ms, seen_at;
 };
 
+/* what the gateway sent with one key for one model, recently: requests
+ * and tokens in buckets of window/SW_BUCKETS (reconcile.c) */
+#define SW_BUCKETS 30
+struct sentwin {
+	int64_t idx[SW_BUCKETS + 1]; /* the bucket (time / bucket_ms) each slot holds */
+	int64_t req[SW_BUCKETS + 1], tin[SW_BUCKETS + 1], tout[SW_BUCKETS + 1];
+};
+struct keysent {
+	char *model;
+	struct sentwin w;
+};
+
 struct ukey {
 	char *name, *team;
+	char *groq_project;            /* Groq's project id of the key, or NULL */
 	char *secret;                  /* wiped on free */
 	char fp[48];
 	int64_t created_at, last_used_at;
@@ -165,6 +185,8 @@ struct ukey {
 	struct headroom hr;
 	int64_t storm_from, storm_alerted; /* upstream 429s: window start, last alert */
 	int storm_n;
+	struct keysent *sent;          /* per model, for reconciliation with Groq */
+	int nsent;
 };
 
 struct ctoken {
@@ -412,6 +434,43 @@ void utx_cancel(struct utx *t);
 void utx_pause(struct utx *t, bool pause);
 int upstream_active(const struct upstream *u);
 
+/* ---- reconcile.c: Groq's figures beside the gateway's (pure) --------- */
+struct gm_figures;
+/* A request sent to Groq with k for model (answered or not), its tokens. */
+void sent_count(struct ukey *k, const char *model, int64_t now, int64_t window_ms, int64_t tin, int64_t tout);
+/* What k sent for model (NULL: all models) in the window ending now (it
+ * may include up to one bucket more: never less than Groq counts). */
+void sent_sum(const struct ukey *k, const char *model, int64_t now, int64_t window_ms, int64_t *req, int64_t *tin,
+	      int64_t *tout);
+void sent_free(struct ukey *k);
+struct drift_rule {
+	double tolerance; /* Groq may count this share more than the gateway ... */
+	double min_rpm;   /* ... plus this many requests per minute */
+};
+/* Groq counts clearly more requests than the gateway sent */
+bool drift_decide(const struct drift_rule *r, double groq_rpm, double gateway_rpm);
+/* The projects of /admin/v1/groq: every project that a key names or that
+ * Groq reports (f NULL: no figures), Groq's rates beside the gateway's, per
+ * minute, and whether it drifts. */
+json_t *reconcile(const struct gm_figures *f, const struct registry *reg, int64_t now, int64_t window_ms,
+		  const struct drift_rule *r);
+/* Models a team may call (or that are priced) that Groq does not list:
+ * [{"team","model"}] (team null for a price); models is Groq's list. */
+json_t *unlisted_models(const struct registry *reg, const struct gw_config *cfg, json_t *models);
+
+/* ---- groqwatch.c: Groq's metrics polled, drift alerted ------------- */
+struct groqwatch;
+/* Starts polling when groq_metrics is configured (else a watch that says
+ * so); never blocks the loop. */
+struct groqwatch *groqwatch_start(struct gateway *g);
+void groqwatch_free(struct groqwatch *w);
+json_t *groqwatch_json(struct gateway *g);          /* GET /admin/v1/groq */
+json_t *groqwatch_summary(struct gateway *g);       /* the overview's "groq" */
+void groqwatch_metrics(struct gateway *g, buf *out); /* its /metrics lines */
+void groqwatch_reload(struct gateway *g);           /* after SIGHUP */
+/* Groq answered 400 model_decommissioned to a request of team for model */
+void groqwatch_decommissioned(struct gateway *g, const char *team, const char *model);
+
 /* ---- alerts.c: alert records and the webhook ---------------------- */
 void alert_raise(struct gateway *g, const char *kind, const char *team, const char *message);
 json_t *alerts_recent(struct gateway *g, int limit);
@@ -426,6 +485,7 @@ void metrics_reject(struct metrics *m, const char *reason);
 void metrics_alert(struct metrics *m, const char *kind);
 void metrics_upstream_error(struct metrics *m, int status);
 void metrics_render(struct metrics *m, struct gateway *g, buf *out);
+void metrics_label(buf *out, const char *value); /* a label value, escaped */
 
 /* ---- proxy.c: the data plane -------------------------------------- */
 void proxy_handle(struct gateway *g, struct hreq *req, const char *path);
@@ -478,6 +538,7 @@ struct gateway {
 	struct headroom org_hr;
 	struct month_cache month;     /* the current UTC month, cached */
 	struct ledger *ledger;  /* ledger rows, and the store's health */
+	struct groqwatch *groq; /* Groq's own figures (groq_metrics) */
 	buf logbuf;             /* request log lines not yet written */
 	int64_t log_sec;        /* the second log_ts shows */
 	char log_ts[32];

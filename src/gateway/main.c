@@ -156,6 +156,7 @@ static void handle(struct hreq *req, void *arg, bool admin_allowed, bool data_al
 		buf b;
 		buf_init(&b);
 		metrics_render(g->metrics, g, &b);
+		groqwatch_metrics(g, &b);
 		httpd_send(req, 200, "text/plain; version=0.0.4", b.data, b.len);
 		buf_free(&b);
 		return;
@@ -287,6 +288,7 @@ static void on_hup(evutil_socket_t sig, short what, void *arg)
 	set_limits(g, g->http);
 	if (g->admin_http)
 		set_limits(g, g->admin_http);
+	groqwatch_reload(g);
 	gw_log(g, json_pack("{s:s,s:s,s:i,s:i}", "level", "info", "msg", "configuration reloaded", "prices",
 			    g->cfg.nprices, "admin_tokens", nt));
 }
@@ -412,6 +414,7 @@ int main(int argc, char **argv)
 	g->recent_alerts = recent ? recent : json_array();
 	g->metrics = metrics_new();
 	g->up = upstream_new(g->base, g->cfg.upstream_ca_file);
+	g->groq = groqwatch_start(g);
 	g->http = new_http(g, handle_main);
 	if (g->cfg.tls_cert && tls_setup(g, &cause) != 0) {
 		return report("groqgated", NULL, cause, 1);
@@ -474,6 +477,7 @@ int main(int argc, char **argv)
 	for (int i = 0; i < g->reg.nteams; i++)
 		if (g->reg.teams[i]->qtimer)
 			event_free(g->reg.teams[i]->qtimer);
+	groqwatch_free(g->groq);
 	upstream_free(g->up);
 	event_base_free(g->base);
 	store_close(g->store);

@@ -103,7 +103,7 @@ void metrics_upstream_error(struct metrics *m, int status)
 	(*counter(m->uperr, k))++;
 }
 
-static void label(buf *out, const char *v)
+void metrics_label(buf *out, const char *v)
 {
 	for (; *v; v++) {
 		if (*v == '"' || *v == '\\')
@@ -129,7 +129,7 @@ static void by_label(buf *out, const char *name, const char *help, const char *l
 	void *v;
 	while (strmap_next(map, &i, &k, &v)) {
 		buf_addf(out, "%s{%s=\"", name, lname);
-		label(out, k);
+		metrics_label(out, k);
 		buf_addf(out, "\"} %lld\n", (long long)*(int64_t *)v);
 	}
 }
@@ -158,9 +158,9 @@ void metrics_render(struct metrics *m, struct gateway *g, buf *out)
 			snprintf(model, sizeof model, "%.*s", (int)(t2 - t1 - 1), t1 + 1);
 			status = atoi(t2 + 1);
 			buf_addf(out, "%s{team=\"", names[f]);
-			label(out, team);
+			metrics_label(out, team);
 			buf_adds(out, "\",model=\"");
-			label(out, model);
+			metrics_label(out, model);
 			if (f == 0)
 				buf_addf(out, "\",status=\"%d\"} %lld\n", status, (long long)s->requests);
 			else if (f == 1)
@@ -214,19 +214,19 @@ void metrics_render(struct metrics *m, struct gateway *g, buf *out)
 	head(out, "groqgate_team_spend_mtd_usd", "gauge", "Spend this calendar month (UTC).");
 	for (int t = 0; t < g->reg.nteams; t++) {
 		buf_adds(out, "groqgate_team_spend_mtd_usd{team=\"");
-		label(out, g->reg.teams[t]->id);
+		metrics_label(out, g->reg.teams[t]->id);
 		buf_addf(out, "\"} %.9f\n", (double)g->reg.teams[t]->spend_nusd / NUSD_PER_USD);
 	}
 	head(out, "groqgate_team_budget_usd", "gauge", "Monthly budget.");
 	for (int t = 0; t < g->reg.nteams; t++) {
 		buf_adds(out, "groqgate_team_budget_usd{team=\"");
-		label(out, g->reg.teams[t]->id);
+		metrics_label(out, g->reg.teams[t]->id);
 		buf_addf(out, "\"} %.9f\n", (double)g->reg.teams[t]->budget_nusd / NUSD_PER_USD);
 	}
 	head(out, "groqgate_team_rpm", "gauge", "Requests admitted in the last 60 s.");
 	for (int t = 0; t < g->reg.nteams; t++) {
 		buf_adds(out, "groqgate_team_rpm{team=\"");
-		label(out, g->reg.teams[t]->id);
+		metrics_label(out, g->reg.teams[t]->id);
 		buf_addf(out, "\"} %d\n", rl_count(&g->reg.teams[t]->rl, now));
 	}
 	head(out, "groqgate_team_paused", "gauge", "1 when the team is paused (state paused by an operator, budget_paused at its budget).");
@@ -234,7 +234,7 @@ void metrics_render(struct metrics *m, struct gateway *g, buf *out)
 		const struct team *tm = g->reg.teams[t];
 		for (int st = TEAM_PAUSED; st <= TEAM_BUDGET_PAUSED; st++) {
 			buf_adds(out, "groqgate_team_paused{team=\"");
-			label(out, tm->id);
+			metrics_label(out, tm->id);
 			buf_addf(out, "\",state=\"%s\"} %d\n", team_state_name((enum team_state)st), tm->state == (enum team_state)st);
 		}
 	}
@@ -246,7 +246,7 @@ void metrics_render(struct metrics *m, struct gateway *g, buf *out)
 		if (uk->rot == ROT_NONE)
 			continue;
 		buf_adds(out, "groqgate_key_rotation_step_seconds{key=\"");
-		label(out, uk->name);
+		metrics_label(out, uk->name);
 		buf_addf(out, "\",step=\"%s\"} %lld\n", rot_step_name(uk->rot),
 			 (long long)((now - (uk->rot_updated_at ? uk->rot_updated_at : uk->rot_started_at)) / 1000));
 	}

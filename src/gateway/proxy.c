@@ -187,6 +187,8 @@ static void record(struct preq *p, int status, const char *reason, struct usage 
 		.quantity = qty,
 	};
 	p->then = then;
+	if (p->secret && p->k && p->model) /* what Groq counts on the key's project */
+		sent_count(p->k, p->model, row.ts_ms, g->cfg.gm_window_s * 1000, row.prompt, row.completion);
 	if (p->t)
 		ledger_submit(g->ledger, &row, committed, p);
 	else /* no team, no row */
@@ -856,6 +858,8 @@ static void on_done(void *arg, int ok, const char *err)
 	if (p->route->kind == RK_MODELS && p->status == 200)
 		filter_models(p);
 	int st = (int)p->status;
+	if (st == 400 && p->t && p->model && groq_error_code(p->resp.data, p->resp.len, "model_decommissioned"))
+		groqwatch_decommissioned(g, p->t->id, p->model);
 	record(p, st, st >= 400 ? "upstream_error" : NULL, &u, cost, qty, send_answer);
 }
 

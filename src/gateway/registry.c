@@ -71,6 +71,8 @@ void ukey_free(struct ukey *k)
 		return;
 	free(k->name);
 	free(k->team);
+	free(k->groq_project);
+	sent_free(k);
 	secret_free(k->secret);
 	secret_free(k->new_secret);
 	free(k->rot_by);
@@ -264,6 +266,7 @@ json_t *ukey_json(const struct ukey *k, int64_t now, int64_t drain_ms)
 	json_t *j = json_object();
 	json_object_set_new(j, "name", json_string(k->name));
 	json_object_set_new(j, "team", json_string(k->team));
+	json_object_set_new(j, "groq_project", str_or_null(k->groq_project));
 	json_object_set_new(j, "fingerprint", json_string(k->fp));
 	json_object_set_new(j, "state", json_string(k->rejected ? "rejected" : k->rot ? "rotating" : "active"));
 	json_object_set_new(j, "created_at", time_or_null(k->created_at));

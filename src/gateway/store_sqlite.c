@@ -156,6 +156,8 @@ static const char *const migrations[] = {
 	"ALTER TABLE ledger ADD COLUMN unit TEXT;"
 	"ALTER TABLE ledger ADD COLUMN quantity INTEGER NOT NULL DEFAULT 0;"
 	"ALTER TABLE ledger ADD COLUMN request_id TEXT;",
+	/* 5: Groq's project of a key, to read Groq's own figures per team */
+	"ALTER TABLE keys ADD COLUMN groq_project TEXT;",
 };
 
 static int sqlfail(struct store *s, char **cause, const char *what)
@@ -470,7 +472,7 @@ int store_put_key(struct store *s, const struct ukey *k, char **cause)
 {
 	sqlite3_stmt *st;
 	if (sqlite3_prepare_v2(s->db,
-			       "INSERT OR REPLACE INTO keys VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", -1, &st,
+			       "INSERT OR REPLACE INTO keys VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", -1, &st,
 			       NULL) != SQLITE_OK)
 		return sqlfail(s, cause, "prepare key");
 	bind_text(st, 1, k->name);
@@ -489,6 +491,7 @@ int store_put_key(struct store *s, const struct ukey *k, char **cause)
 	bind_time(st, 14, k->rot_updated_at);
 	sqlite3_bind_int64(st, 15, k->old_since_switch);
 	bind_time(st, 16, k->old_last_used);
+	bind_text(st, 17, k->groq_project);
 	return step_done(s, st, cause, "save key");
 }
 
@@ -774,6 +777,7 @@ int store_load(struct store *s, struct registry *r, int64_t now, char **cause)
 		k->rot_updated_at = sqlite3_column_int64(st, 13);
 		k->old_since_switch = sqlite3_column_int64(st, 14);
 		k->old_last_used = sqlite3_column_int64(st, 15);
+		k->groq_project = col_dup(st, 16);
 		registry_add_key(r, k);
 	}
 	sqlite3_finalize(st);

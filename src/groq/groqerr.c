@@ -2,6 +2,7 @@
 #include "groq.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 #include "httpd.h"
 
@@ -27,4 +28,15 @@ char *groq_error_body(int status, const char *code, const char *message)
 	char *s = json_dumps(j, JSON_COMPACT);
 	json_decref(j);
 	return s;
+}
+
+bool groq_error_code(const char *body, size_t len, const char *code)
+{
+	if (!body || !len)
+		return false;
+	json_t *j = json_loadb(body, len, 0, NULL);
+	const char *c = json_string_value(json_object_get(json_object_get(j, "error"), "code"));
+	bool is = c && strcmp(c, code) == 0;
+	json_decref(j);
+	return is;
 }
