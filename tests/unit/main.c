@@ -34,6 +34,7 @@ int main(void)
 	suite_journal();
 	suite_httpd();
 	suite_console();
+	suite_groq();
 	printf("# unit: %d passed, %d failed\n", passed, failed);
 	return failed ? 1 : 0;
 }

@@ -45,6 +45,7 @@ void suite_common(void);
 void suite_gateway(void);
 void suite_budget(void);
 void suite_console(void);
+void suite_groq(void);
 void suite_journal(void);
 void suite_httpd(void);
 
