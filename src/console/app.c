@@ -174,6 +174,8 @@ void app_poll(struct app *a)
 	if (timeout < 1500)
 		timeout = 1500;
 	client_request(a->cl, "GET", "/admin/v1/overview", NULL, NULL, timeout, on_overview, a);
+	if (a->view == &view_groq)
+		groq_poll(a);
 	if (a->rot && a->dlg.kind == DLG_WIZARD)
 		act_rotate(a); /* refresh the wizard's figures */
 }
@@ -217,6 +219,11 @@ void app_command(struct app *a, const char *cmd)
 		open_list(a, &view_alerts, "/admin/v1/alerts");
 	} else if (strcmp(cmd, "audit") == 0) {
 		open_list(a, &view_audit, "/admin/v1/audit?limit=200");
+	} else if (strcmp(cmd, "groq") == 0) {
+		if (a->view != &view_groq)
+			a->prev_view = a->view;
+		a->view = &view_groq;
+		groq_poll(a);
 	} else if (strcmp(cmd, "help") == 0) {
 		a->prev_view = a->view;
 		a->view = &view_help;
@@ -225,7 +232,7 @@ void app_command(struct app *a, const char *cmd)
 	} else if (strncmp(cmd, "ctx", 3) == 0) {
 		app_switch_ctx(a, cmd[3] == ' ' ? cmd + 4 : "");
 	} else if (*cmd) {
-		app_set_status(a, R_ERROR, "unknown command ':%s' (try :teams :keys :alerts :audit :ctx :help :q)", cmd);
+		app_set_status(a, R_ERROR, "unknown command ':%s' (try :teams :keys :alerts :audit :groq :ctx :help :q)", cmd);
 	}
 	a->dirty = true;
 }

@@ -19,6 +19,7 @@ struct creq {
 	client_cb cb;
 	void *arg;
 	char err[CURL_ERROR_SIZE];
+	struct client *owner;
 	struct creq *next, *prev;
 };
 
@@ -27,6 +28,7 @@ struct client {
 	struct creq *reqs; /* in flight */
 	char *base, *auth, *cacert, *op;
 	bool readonly;
+	bool guest;        /* runs on another client's multi handle */
 	int pending;
 };
 
@@ -41,6 +43,16 @@ struct client *client_new(const char *base, const char *token, const char *cacer
 	c->auth = xasprintf("Authorization: Bearer %s", token);
 	c->cacert = cacert ? xstrdup(cacert) : NULL;
 	c->readonly = readonly;
+	return c;
+}
+
+struct client *client_new_on(struct client *host, const char *base, const char *token, const char *cacert,
+			     bool readonly)
+{
+	struct client *c = client_new(base, token, cacert, readonly);
+	curl_multi_cleanup(c->m);
+	c->m = host->m;
+	c->guest = true;
 	return c;
 }
 
@@ -59,17 +71,41 @@ static void creq_free(struct creq *r)
 	free(r);
 }
 
-void client_free(struct client *c)
+/* drops c's requests in flight (no callback runs) */
+static void cancel_all(struct client *c)
 {
-	if (!c)
-		return;
 	while (c->reqs) {
 		struct creq *r = c->reqs;
 		c->reqs = r->next;
 		curl_multi_remove_handle(c->m, r->e);
 		creq_free(r);
 	}
-	curl_multi_cleanup(c->m);
+	c->pending = 0;
+}
+
+void client_reset(struct client *c, const char *base, const char *token, const char *cacert, bool readonly)
+{
+	cancel_all(c);
+	struct client *n = client_new(base, token, cacert, readonly);
+	curl_multi_cleanup(n->m);
+	free(c->base);
+	secret_free(c->auth);
+	free(c->cacert);
+	c->base = n->base;
+	c->auth = n->auth;
+	c->cacert = n->cacert;
+	c->readonly = readonly;
+	free(n->op);
+	free(n);
+}
+
+void client_free(struct client *c)
+{
+	if (!c)
+		return;
+	cancel_all(c);
+	if (!c->guest)
+		curl_multi_cleanup(c->m);
 	free(c->base);
 	secret_free(c->auth);
 	free(c->cacert);
@@ -95,6 +131,7 @@ int client_request(struct client *c, const char *method, const char *path, const
 	buf_init(&r->resp);
 	r->cb = cb;
 	r->arg = arg;
+	r->owner = c;
 	r->e = curl_easy_init();
 	char *url = xasprintf("%s%s", c->base, path);
 	curl_easy_setopt(r->e, CURLOPT_URL, url);
@@ -162,13 +199,14 @@ void client_wait(struct client *c, const int *fds, int *ready, int nfd, int time
 		curl_easy_getinfo(msg->easy_handle, CURLINFO_RESPONSE_CODE, &status);
 		CURLcode rc = msg->data.result;
 		curl_multi_remove_handle(c->m, msg->easy_handle);
+		struct client *o = r->owner; /* c, or a guest on c's handle */
 		if (r->prev)
 			r->prev->next = r->next;
 		else
-			c->reqs = r->next;
+			o->reqs = r->next;
 		if (r->next)
 			r->next->prev = r->prev;
-		c->pending--;
+		o->pending--;
 		const char *err = rc == CURLE_OK ? NULL : r->err[0] ? r->err : curl_easy_strerror(rc);
 		r->cb(r->arg, rc == CURLE_OK ? status : 0, r->resp.data ? r->resp.data : "", r->resp.len, err);
 		creq_free(r);

@@ -89,6 +89,10 @@ struct m_overview {
 	struct m_key *keys;
 	struct m_alert *alerts;
 	int active, paused, budget_paused, rpm_total, inflight;
+	/* Groq's own view (the overview's "groq"): state "" when absent */
+	char groq_state[16];
+	int groq_drifting;
+	int64_t groq_age_s; /* -1: no figures yet */
 };
 /* Parses an overview answer; returns -1 with *cause on a bad shape. */
 int model_parse_overview(const char *body, size_t len, struct m_overview *o, char **cause);
@@ -104,7 +108,14 @@ void fmt_age(int64_t ms, char *out, size_t n);
 struct client;
 typedef void (*client_cb)(void *arg, long status, const char *body, size_t len, const char *err);
 struct client *client_new(const char *base, const char *token, const char *cacert, bool readonly);
+/* A client on host's multi handle (another server, another token): its
+ * requests run in host's client_wait; freed before host. */
+struct client *client_new_on(struct client *host, const char *base, const char *token, const char *cacert,
+			     bool readonly);
 void client_free(struct client *c);
+/* Points c at another gateway (its requests in flight dropped, without
+ * callbacks); guests stay on its handle. */
+void client_reset(struct client *c, const char *base, const char *token, const char *cacert, bool readonly);
 /* Queues a request; readonly clients refuse every method but GET (the
  * wallboard's guarantee, enforced here). Returns -1 when refused. */
 int client_request(struct client *c, const char *method, const char *path, const char *body,
@@ -144,7 +155,7 @@ struct view {
 };
 enum { VIEW_HANDLED = 1, VIEW_REDRAW = 2, VIEW_QUIT = 4 };
 
-extern const struct view view_main, view_wallboard, view_help, view_alerts, view_audit, view_toosmall;
+extern const struct view view_main, view_wallboard, view_help, view_alerts, view_audit, view_toosmall, view_groq;
 
 enum pane { PANE_TEAMS, PANE_KEYS };
 enum dlg_kind { DLG_NONE, DLG_CONFIRM, DLG_INPUT, DLG_CHECKLIST, DLG_MESSAGE, DLG_WIZARD };
@@ -204,6 +215,17 @@ struct app {
 	int act_nmodels;
 	/* rotation wizard */
 	json_t *rot;             /* GET /admin/v1/keys/{name} */
+	/* Groq's own view: the gateway's GET /admin/v1/groq, and Groq's metrics
+	 * read directly (--groq-key-file) for when the gateway is down */
+	json_t *groq;
+	int64_t groq_ms;         /* when groq was read */
+	struct client *gcl;      /* NULL: no direct mode */
+	const char *groq_url;
+	json_t *groq_direct;     /* in /admin/v1/groq's shape, gateway fields null */
+	int64_t groq_direct_ms;
+	char groq_direct_err[160];
+	struct gm_figures *gfig; /* a direct poll in progress */
+	int gpending;
 	int w, h;
 	bool quit, dirty;
 };
@@ -229,6 +251,8 @@ void dlg_input(struct app *a, const char *title, const char *text, bool hidden, 
 void dlg_message(struct app *a, int role, const char *title, const char *text);
 void dlg_draw(struct app *a, struct canvas *cv);
 int dlg_key(struct app *a, int key);
+/* view_groq.c */
+void groq_poll(struct app *a); /* while the view is open: the gateway's and Groq's */
 /* actions.c */
 void act_pause_toggle(struct app *a);
 void act_edit_models(struct app *a);

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "conf.h"
+#include "groq.h"
 #include "secret.h"
 #include "util.h"
 
@@ -35,6 +36,10 @@ static void usage(FILE *f)
 		"  --token-file FILE   admin token (mode 0600); or GROQTOP_TOKEN in the environment\n"
 		"  --wallboard         read-only wall display (a viewer token is enough)\n"
 		"  --snapshot          print one frame as text and exit (--size COLSxROWS)\n"
+		"  --view NAME         with --snapshot: teams, alerts, audit or groq\n"
+		"  --groq-key-file FILE  also read Groq's metrics directly with this key (mode 0600),\n"
+		"                      so :groq shows Groq's side while the gateway is down\n"
+		"  --groq-url URL      Groq's API for --groq-key-file (https://api.groq.com)\n"
 		"  --theme NAME        default, light, high-contrast, monochrome, or a file\n"
 		"  --config FILE       default ~/.config/groqgate/groqtop.conf (contexts, theme, refresh)\n"
 		"  --context NAME      a gateway named in the config file\n"
@@ -72,7 +77,7 @@ static char *read_token(const char *file, char **cause)
 }
 
 struct opts {
-	const char *gateway, *token_file, *theme, *config, *context, *size;
+	const char *gateway, *token_file, *theme, *config, *context, *size, *view, *groq_key_file, *groq_url;
 	bool wallboard, snapshot, no_mouse, ascii;
 	int refresh, cycle;
 };
@@ -154,8 +159,7 @@ int app_switch_ctx(struct app *a, const char *name)
 		free(cause);
 		return -1;
 	}
-	client_free(a->cl);
-	a->cl = client_new(c->gateway, tok, c->cacert ? c->cacert : cli_cacert, a->readonly);
+	client_reset(a->cl, c->gateway, tok, c->cacert ? c->cacert : cli_cacert, a->readonly);
 	char *op = operator_label();
 	client_set_operator(a->cl, op);
 	free(op);
@@ -175,21 +179,36 @@ int app_switch_ctx(struct app *a, const char *name)
 
 /* ---- --snapshot ------------------------------------------------------- */
 
-static int snapshot(struct app *a, int w, int h)
+/* every request of the console and its guest (Groq direct) answered */
+static bool busy(struct app *a)
 {
+	return client_pending(a->cl) || (a->gcl && client_pending(a->gcl));
+}
+
+static int snapshot(struct app *a, int w, int h, const char *view)
+{
+	if (view && strcmp(view, "teams") != 0)
+		app_command(a, view);
 	app_poll(a);
 	int64_t end = wall_ms() + 10000;
 	while (a->polling && wall_ms() < end) {
 		int r[1];
 		client_wait(a->cl, NULL, r, 0, 100);
 	}
-	if (!a->have_data) {
+	/* Groq's view read directly stands without the gateway */
+	bool direct = a->view == &view_groq && a->gcl;
+	if (!a->have_data && !direct) {
 		fprintf(stderr, "groqtop: cannot reach the gateway at %s: %s\n", a->gateway, a->last_err[0] ? a->last_err : "no answer");
 		return 1;
 	}
-	while (client_pending(a->cl) && wall_ms() < end) { /* the selected team's usage */
+	while (busy(a) && wall_ms() < end) { /* the selected team's usage, the view's list */
 		int r[1];
 		client_wait(a->cl, NULL, r, 0, 100);
+	}
+	if (!a->have_data && direct && !a->groq_direct) {
+		fprintf(stderr, "groqtop: neither the gateway (%s) nor Groq (%s) answered: %s\n", a->last_err[0] ? a->last_err : "no answer",
+			a->groq_url, a->groq_direct_err[0] ? a->groq_direct_err : "no answer");
+		return 1;
 	}
 	struct canvas cv;
 	cv_init(&cv, w, h, a->utf8);
@@ -295,7 +314,9 @@ int main(int argc, char **argv)
 		{ "refresh", required_argument, 0, 'r' }, { "cycle", required_argument, 0, 'C' },
 		{ "cacert", required_argument, 0, 'a' },  { "no-mouse", no_argument, 0, 'm' },
 		{ "ascii", no_argument, 0, 'A' },         { "help", no_argument, 0, 'h' },
-		{ "version", no_argument, 0, 'V' },       { 0, 0, 0, 0 }
+		{ "version", no_argument, 0, 'V' },       { "view", required_argument, 0, 'v' },
+		{ "groq-key-file", required_argument, 0, 'K' }, { "groq-url", required_argument, 0, 'U' },
+		{ 0, 0, 0, 0 }
 	};
 	int ch;
 	int64_t v;
@@ -312,6 +333,9 @@ int main(int argc, char **argv)
 		case 'a': cli_cacert = optarg; break;
 		case 'm': o.no_mouse = true; break;
 		case 'A': o.ascii = true; break;
+		case 'v': o.view = optarg; break;
+		case 'K': o.groq_key_file = optarg; break;
+		case 'U': o.groq_url = optarg; break;
 		case 'r':
 		case 'C':
 			if (!parse_i64(optarg, &v) || v < 1 || v > 3600) {
@@ -327,6 +351,23 @@ int main(int argc, char **argv)
 	}
 	if (optind < argc) {
 		fprintf(stderr, "groqtop: unexpected argument '%s' (the admin token is never taken on the command line; use --token-file or GROQTOP_TOKEN)\n", argv[optind]);
+		return 2;
+	}
+	static const char *const views[] = { "teams", "alerts", "audit", "groq" };
+	bool view_ok = !o.view;
+	for (size_t i = 0; i < ARRAY_LEN(views) && !view_ok; i++)
+		view_ok = strcmp(o.view, views[i]) == 0;
+	if (!view_ok || (o.view && !o.snapshot)) {
+		fprintf(stderr, "groqtop: %s\n", !view_ok ? "--view must be teams, alerts, audit or groq"
+							 : "--view goes with --snapshot (in the console, type :NAME)");
+		return 2;
+	}
+	if (o.groq_url && !o.groq_key_file) {
+		fprintf(stderr, "groqtop: --groq-url goes with --groq-key-file\n");
+		return 2;
+	}
+	if (o.groq_url && !str_starts(o.groq_url, "http://") && !str_starts(o.groq_url, "https://")) {
+		fprintf(stderr, "groqtop: --groq-url must start with http:// or https://\n");
 		return 2;
 	}
 	char *cause = NULL;
@@ -391,6 +432,16 @@ int main(int argc, char **argv)
 	char *op = operator_label();
 	client_set_operator(a->cl, op);
 	free(op);
+	if (o.groq_key_file) { /* Groq's metrics read directly: GET only */
+		char *gkey = read_token(o.groq_key_file, &cause);
+		if (!gkey) {
+			client_free(a->cl);
+			return report("groqtop", "--groq-key-file", cause, 2);
+		}
+		a->groq_url = o.groq_url ? o.groq_url : "https://api.groq.com";
+		a->gcl = client_new_on(a->cl, a->groq_url, gkey, cacert, true);
+		secret_free(gkey);
+	}
 	int rc;
 	if (o.snapshot) {
 		int w = 0, h = 0;
@@ -407,7 +458,7 @@ int main(int argc, char **argv)
 			w = 120;
 			h = 40;
 		}
-		rc = snapshot(a, w, h);
+		rc = snapshot(a, w, h, o.view);
 	} else {
 		if (!isatty(STDIN_FILENO) || !isatty(STDOUT_FILENO)) {
 			fprintf(stderr, "groqtop: needs a terminal (use --snapshot for a text frame)\n");
@@ -416,7 +467,14 @@ int main(int argc, char **argv)
 		rc = run(a, !o.no_mouse); /* a terminating signal is a clean exit too */
 	}
 	dlg_close(a);
+	client_free(a->gcl); /* a guest: before its host */
 	client_free(a->cl);
+	json_decref(a->groq);
+	json_decref(a->groq_direct);
+	if (a->gfig) {
+		gm_free(a->gfig);
+		free(a->gfig);
+	}
 	model_free(&a->ov);
 	free(a->team_idx);
 	free(a->key_idx);

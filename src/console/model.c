@@ -51,6 +51,14 @@ int model_parse_overview(const char *body, size_t len, struct m_overview *o, cha
 		o->lim_tok = inum(json_object_get(hr, "limit_tokens"));
 		o->rem_tok = inum(json_object_get(hr, "remaining_tokens"));
 	}
+	json_t *gq = json_object_get(j, "groq");
+	o->groq_age_s = -1;
+	if (json_is_object(gq)) {
+		cp(o->groq_state, sizeof o->groq_state, json_object_get(gq, "state"));
+		o->groq_drifting = (int)inum(json_object_get(gq, "drifting"));
+		if (json_is_integer(json_object_get(gq, "age_s")))
+			o->groq_age_s = inum(json_object_get(gq, "age_s"));
+	}
 	json_t *tot = json_object_get(j, "totals");
 	o->active = (int)inum(json_object_get(tot, "active"));
 	o->paused = (int)inum(json_object_get(tot, "paused"));

@@ -73,6 +73,21 @@ void draw_header(struct app *a, struct canvas *cv)
 	char st[32];
 	int role = conn_state(a, st, sizeof st);
 	x += cv_printf(cv, 0, x, role, -1, "%s %s ", cv->utf8 ? "●" : "*", st);
+	/* Groq's own view, when the gateway polls it: drift first */
+	const char *gs = a->ov.groq_state;
+	if (a->have_data && gs[0] && strcmp(gs, "off") != 0) {
+		char age[16] = "";
+		if (a->ov.groq_age_s >= 0)
+			fmt_age(a->ov.groq_age_s * 1000, age, sizeof age);
+		if (a->ov.groq_drifting)
+			x += cv_printf(cv, 0, x, R_ALERT, -1, "%s groq DRIFT %d ", bar, a->ov.groq_drifting);
+		else if (strcmp(gs, "ok") == 0)
+			x += cv_printf(cv, 0, x, R_HEADER, -1, "%s groq ok %s ", bar, age);
+		else if (strcmp(gs, "unavailable") == 0)
+			x += cv_printf(cv, 0, x, R_HEADER, -1, "%s groq n/a ", bar);
+		else
+			x += cv_printf(cv, 0, x, R_STALE, -1, "%s groq %s %s ", bar, strcmp(gs, "failing") == 0 ? "stale" : gs, age);
+	}
 	char clock[32];
 	time_t t = (time_t)(app_now(a) / 1000);
 	struct tm tm;

@@ -27,6 +27,7 @@ static const char *const help_lines[] = {
 	"Commands (type : then Enter)",
 	"  :teams  :keys     focus a pane              :alerts   recent alerts",
 	"  :audit            the audit log             :ctx NAME switch gateway context",
+	"  :groq             Groq's own figures beside the gateway's (drift, models Groq dropped)",
 	"  :help             this help                 :q        quit",
 	"",
 	"The header shows the gateway, the connection (live / stale Ns / down), Groq's",

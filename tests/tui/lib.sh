@@ -54,7 +54,9 @@ mask() {
 		-e 's#[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:]{8}Z#TIME#g' \
 		-e 's#(│|\|) [0-9]{2}:[0-9]{2} #\1 HH:MM #g' \
 		-e 's#stale [0-9]+s#stale Ns#; s#down [0-9]+s#down Ns#' \
-		-e 's#tok_[A-Za-z0-9]{12}#tok_ID#g'
+		-e 's#tok_[A-Za-z0-9]{12}#tok_ID#g' \
+		-e 's#(groq (ok|stale) )[0-9]+[smhd]#\1Ns#; s#[0-9]+[smhd] old#N old#g' \
+		-e 's#  [0-9]+\.[0-9]{2}s( |$)#  N.NNs\1#g'
 }
 
 # tui_golden NAME [capture flags] : compare the masked screen with the golden
