@@ -73,20 +73,25 @@ void draw_header(struct app *a, struct canvas *cv)
 	char st[32];
 	int role = conn_state(a, st, sizeof st);
 	x += cv_printf(cv, 0, x, role, -1, "%s %s ", cv->utf8 ? "●" : "*", st);
-	/* Groq's own view, when the gateway polls it: drift first */
+	/* Groq's own view, when the gateway polls it ("" when it does not) */
+	char gp[48] = "";
+	int grole = R_HEADER;
 	const char *gs = a->ov.groq_state;
 	if (a->have_data && gs[0] && strcmp(gs, "off") != 0) {
 		char age[16] = "";
 		if (a->ov.groq_age_s >= 0)
 			fmt_age(a->ov.groq_age_s * 1000, age, sizeof age);
-		if (a->ov.groq_drifting)
-			x += cv_printf(cv, 0, x, R_ALERT, -1, "%s groq DRIFT %d ", bar, a->ov.groq_drifting);
-		else if (strcmp(gs, "ok") == 0)
-			x += cv_printf(cv, 0, x, R_HEADER, -1, "%s groq ok %s ", bar, age);
-		else if (strcmp(gs, "unavailable") == 0)
-			x += cv_printf(cv, 0, x, R_HEADER, -1, "%s groq n/a ", bar);
-		else
-			x += cv_printf(cv, 0, x, R_STALE, -1, "%s groq %s %s ", bar, strcmp(gs, "failing") == 0 ? "stale" : gs, age);
+		if (a->ov.groq_drifting) {
+			snprintf(gp, sizeof gp, "%s groq DRIFT %d ", bar, a->ov.groq_drifting);
+			grole = R_ALERT;
+		} else if (strcmp(gs, "ok") == 0) {
+			snprintf(gp, sizeof gp, "%s groq ok %s ", bar, age);
+		} else if (strcmp(gs, "unavailable") == 0) {
+			snprintf(gp, sizeof gp, "%s groq n/a ", bar);
+		} else {
+			snprintf(gp, sizeof gp, "%s groq %s %s ", bar, strcmp(gs, "failing") == 0 ? "stale" : gs, age);
+			grole = R_STALE;
+		}
 	}
 	char clock[32];
 	time_t t = (time_t)(app_now(a) / 1000);
@@ -99,7 +104,15 @@ void draw_header(struct app *a, struct canvas *cv)
 	compact(tk, sizeof tk, a->ov.rem_tok);
 	/* the headroom is shown whole, with a space before the clock, or not at all */
 	int need = 11 + 6 + 8 + (int)strlen(rq) + 6 + 6 + 10 + (int)strlen(tk) + 1;
-	if (a->have_data && a->ov.has_headroom && right - x >= need) {
+	/* both when they fit; else a drift before the headroom, the headroom
+	 * before Groq's other states */
+	int gneed = utf8_cols(gp);
+	bool hr = a->have_data && a->ov.has_headroom && right - x >= need;
+	if (gp[0] && (right - x >= need + gneed || !hr || a->ov.groq_drifting)) {
+		x += cv_put(cv, 0, x, grole, gp, right - x);
+		hr = hr && right - x >= need;
+	}
+	if (hr) {
 		x += cv_printf(cv, 0, x, R_HEADER, -1, "%s Groq req ", bar);
 		double fr = a->ov.lim_req ? 1.0 - (double)a->ov.rem_req / (double)a->ov.lim_req : 0;
 		cv_gauge(cv, 0, x, 6, fr);

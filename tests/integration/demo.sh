@@ -11,6 +11,15 @@ check "demo up prints GATEWAY=http://127.0.0.1:PORT" grep -qE '^http://127\.0\.0
 check "demo up prints TOKEN_FILE= with a private file" test "$(stat -c %a "$TOKF" 2>/dev/null)" = 600
 demo_rpm() { curl -s -H "Authorization: Bearer $(cat "$TOKF")" "$GWURL/admin/v1/overview" | jq '.totals.rpm'; }
 wait_eval "traffic" 20 '[ "$(demo_rpm)" -gt 0 ]'
+# the demo's "rogue" service calls Groq with marketing's key around the
+# gateway: Groq's metrics (fakegroq --metrics) count it, the gateway does not
+demo_groq() { curl -s -H "Authorization: Bearer $(cat "$TOKF")" "$GWURL/admin/v1/groq"; }
+wait_eval "the drift on marketing's project" 60 "demo_groq | jq -e '.projects[] | select(.project == \"proj_marketing\") | .drift'"
+check_eq "Groq's metrics are read in the demo" "true|ok" "$(demo_groq | jq -r '"\(.available)|\(.state)"')"
+check_eq "only marketing drifts" "proj_marketing" "$(demo_groq | jq -r '[.projects[] | select(.drift) | .project] | join(",")')"
+check_eq "a groq_drift alert names marketing" "marketing" \
+	"$(curl -s -H "Authorization: Bearer $(cat "$TOKF")" "$GWURL/admin/v1/alerts" | jq -r '[.alerts[] | select(.kind == "groq_drift") | .team] | unique | join(",")')"
+check_eq "the demo's models are all listed by Groq" 0 "$(demo_groq | jq '.unlisted_models | length')"
 snap=$("$BIN/groqtop" --gateway "$GWURL" --token-file "$TOKF" --snapshot --size 120x40)
 check_eq "groqtop --snapshot of the demo exits 0" 0 $?
 ov=$(curl -s -H "Authorization: Bearer $(cat "$TOKF")" "$GWURL/admin/v1/overview")
