@@ -382,6 +382,97 @@ out:
 	json_decref(j);
 }
 
+/* ---- emergency stop: every team at once --------------------------------- */
+
+#define STOP_PREFIX "EMERGENCY STOP: "
+
+/* POST /emergency-stop {"reason"} pauses every active team, in one
+ * transaction (all or none), each with the reason "EMERGENCY STOP: ...";
+ * POST /emergency-stop/resume resumes exactly the teams still paused by a
+ * stop, not those paused before it or for another reason since. */
+static void emergency(struct actx *c, bool stop)
+{
+	struct gateway *g = c->g;
+	json_t *j = body_object(c);
+	if (!j)
+		return;
+	static const char *const sf[] = { "reason", NULL }, *const rf[] = { NULL };
+	const char *reason = json_string_value(json_object_get(j, "reason"));
+	if (only_fields(c, j, stop ? sf : rf) < 0)
+		goto out;
+	if (stop && (!reason || strspn(reason, " \t\r\n") == strlen(reason) || strlen(reason) > 400)) {
+		admin_error(c->req, 400, "reason_required",
+			    "An emergency stop needs a 'reason' (1-400 characters): every team's callers will see it.");
+		goto out;
+	}
+	int64_t now = gw_now(g);
+	struct team *copies = xcalloc((size_t)g->reg.nteams + 1, sizeof *copies);
+	struct team **orig = xcalloc((size_t)g->reg.nteams + 1, sizeof *orig);
+	int n = 0, rpm = 0;
+	json_t *ids = json_array();
+	char *cause = NULL;
+	char *full = stop ? xconcat(STOP_PREFIX, reason, NULL) : NULL;
+	char *by = c->op[0] ? xasprintf("%s (%s)", c->who->name, c->op) : xstrdup(c->who->name);
+	int rc = store_begin(g->store, &cause);
+	for (int i = 0; rc == 0 && i < g->reg.nteams; i++) {
+		struct team *t = g->reg.teams[i];
+		bool take = stop ? t->state == TEAM_ACTIVE
+				 : t->state == TEAM_PAUSED && t->paused_reason && str_starts(t->paused_reason, STOP_PREFIX);
+		if (!take)
+			continue;
+		struct team cp = team_copy(t);
+		free(cp.paused_by);
+		free(cp.paused_reason);
+		cp.state = stop ? TEAM_PAUSED : TEAM_ACTIVE;
+		cp.paused_by = stop ? xstrdup(by) : NULL;
+		cp.paused_reason = stop ? xstrdup(full) : NULL;
+		cp.paused_at = stop ? now : 0;
+		cp.version = t->version + 1;
+		json_t *before = team_out(c, t), *after = team_json(&cp, now, keys_of_team(g, t->id));
+		rc = store_put_team(g->store, &cp, &cause);
+		if (rc == 0)
+			rc = audit(g, c->who->name, role_name(c->who->role), c->op, stop ? "team.pause" : "team.resume", t->id,
+				   before, after, &cause);
+		json_decref(before);
+		json_decref(after);
+		copies[n] = cp;
+		orig[n++] = t;
+		rpm += rl_count(&t->rl, now);
+		json_array_append_new(ids, json_string(t->id));
+	}
+	if (rc == 0) {
+		json_t *what = json_pack("{s:O,s:s?}", "teams", ids, "reason", reason);
+		rc = audit(g, c->who->name, role_name(c->who->role), c->op,
+			   stop ? "org.emergency_stop" : "org.emergency_resume", "org", NULL, what, &cause);
+		json_decref(what);
+	}
+	if (rc == 0)
+		rc = store_commit(g->store, &cause);
+	if (rc != 0) {
+		store_rollback(g->store);
+		for (int i = 0; i < n; i++)
+			team_copy_free(&copies[i]);
+		ledger_store_failed(g->ledger, cause);
+		admin_error(c->req, 503, "store_unavailable", "Nothing was changed: %s", cause ? cause : "store error");
+	} else {
+		for (int i = 0; i < n; i++)
+			team_adopt(orig[i], &copies[i]);
+		gw_log(g, json_pack("{s:s,s:s,s:s,s:O,s:i}", "level", "warn", "msg",
+				    stop ? "emergency stop: every active team paused" : "emergency stop lifted",
+				    "by", by, "teams", ids, "rpm", rpm));
+		httpd_send_json(c->req, 200, json_pack(stop ? "{s:O,s:i,s:i}" : "{s:O,s:i}", stop ? "paused" : "resumed", ids,
+						       "count", n, "rpm_stopped", rpm));
+	}
+	free(cause);
+	free(full);
+	free(by);
+	free(copies);
+	free(orig);
+	json_decref(ids);
+out:
+	json_decref(j);
+}
+
 /* ---- client tokens -------------------------------------------------- */
 
 static void tokens_list(struct actx *c, struct team *t)
@@ -843,6 +934,11 @@ static void usage_route(struct actx *c)
 		cause = NULL;
 	}
 	json_t *pts = store_usage(g->store, team, from, stepms, (int)n, &cause);
+	json_t *bd = pts ? store_usage_breakdown(g->store, team, from, &cause) : NULL;
+	if (!bd) {
+		json_decref(pts);
+		pts = NULL;
+	}
 	if (!pts) {
 		admin_error(c->req, 503, "store_unavailable", "%s", cause);
 		free(cause);
@@ -855,11 +951,14 @@ static void usage_route(struct actx *c)
 	int64_t ms0 = month_start_ms(now), ms1 = month_next_ms(now);
 	double elapsed = (double)(now - ms0), total = (double)(ms1 - ms0);
 	double proj = elapsed > 3600000 ? spent * total / elapsed : spent;
-	httpd_send_json(c->req, 200, json_pack("{s:o,s:I,s:I,s:I,s:o,s:f,s:f,s:I}", "team", team ? json_string(team) : json_null(),
+	httpd_send_json(c->req, 200, json_pack("{s:o,s:I,s:I,s:I,s:o,s:f,s:f,s:I,s:o,s:o}", "team", team ? json_string(team) : json_null(),
 					       "from_ms", (json_int_t)from, "step_ms", (json_int_t)stepms,
 					       "now_ms", (json_int_t)now, "points", pts, "spend_mtd_usd", spent,
 					       "projected_month_usd", proj, "ledger_backlog",
-					       (json_int_t)ledger_state(g->ledger).backlog));
+					       (json_int_t)ledger_state(g->ledger).backlog, "by_model",
+					       json_incref(json_object_get(bd, "models")), "by_route",
+					       json_incref(json_object_get(bd, "routes"))));
+	json_decref(bd);
 	json_decref(t);
 out:
 	free(team);
@@ -870,12 +969,16 @@ out:
 static void audit_route(struct actx *c)
 {
 	char *l = httpd_query(c->req, "limit"), *b = httpd_query(c->req, "before");
+	char *team = httpd_query(c->req, "team"), *actor = httpd_query(c->req, "actor"), *action = httpd_query(c->req, "action");
 	int64_t limit = 50, before = 0;
 	if ((l && (!parse_i64(l, &limit) || limit < 1 || limit > 1000)) || (b && !parse_i64(b, &before))) {
 		admin_error(c->req, 400, "invalid_value", "'limit' must be 1..1000 and 'before' an audit id.");
 	} else {
 		char *cause = NULL;
-		json_t *a = store_audit_list(c->g->store, (int)limit, before, &cause);
+		/* filters: team (its entries, its keys' and tokens'), actor,
+		 * action (a prefix: "team." is every team change) */
+		json_t *a = store_audit_list(c->g->store, (int)limit, before, team && *team ? team : NULL,
+					     actor && *actor ? actor : NULL, action && *action ? action : NULL, &cause);
 		if (!a) {
 			admin_error(c->req, 503, "store_unavailable", "%s", cause);
 			free(cause);
@@ -887,6 +990,9 @@ static void audit_route(struct actx *c)
 	}
 	free(l);
 	free(b);
+	free(team);
+	free(actor);
+	free(action);
 }
 
 static void models_route(struct actx *c)
@@ -982,6 +1088,62 @@ static void alerts_route(struct actx *c)
 	free(cause);
 }
 
+struct ack {
+	int64_t id, at;
+	const char *by;
+};
+
+static int put_ack(struct store *s, const void *o, char **cause)
+{
+	const struct ack *a = o;
+	return store_alert_ack(s, a->id, a->by, a->at, cause);
+}
+
+/* POST /alerts/{id}/ack: acknowledged by this operator, for everyone to
+ * see (audited); a second ack keeps the first */
+static void alert_ack(struct actx *c)
+{
+	int64_t id;
+	char *cause = NULL;
+	if (!parse_i64(c->param, &id) || id < 1) {
+		admin_error(c->req, 404, "not_found", "Alert '%s' does not exist.", c->param);
+		return;
+	}
+	json_t *before = store_alert_get(c->g->store, id, &cause);
+	if (!before) {
+		if (cause)
+			admin_error(c->req, 503, "store_unavailable", "%s", cause);
+		else
+			admin_error(c->req, 404, "not_found", "Alert %lld does not exist.", (long long)id);
+		free(cause);
+		return;
+	}
+	if (json_is_null(json_object_get(before, "acked_by"))) {
+		char *by = c->op[0] ? xasprintf("%s (%s)", c->who->name, c->op) : xstrdup(c->who->name);
+		struct ack a = { id, gw_now(c->g), by };
+		char target[32];
+		snprintf(target, sizeof target, "alert/%lld", (long long)id);
+		json_t *after = json_deep_copy(before);
+		json_object_set_new(after, "acked_by", json_string(by));
+		int rc = commit_change(c, "alert.ack", target, before, after, put_ack, &a);
+		json_decref(after);
+		if (rc == 0)
+			alert_acked(c->g, id, by, a.at);
+		free(by);
+		if (rc != 0) {
+			json_decref(before);
+			return;
+		}
+	}
+	json_decref(before);
+	json_t *now = store_alert_get(c->g->store, id, &cause);
+	if (now)
+		httpd_send_json(c->req, 200, now);
+	else
+		admin_error(c->req, 503, "store_unavailable", "%s", cause ? cause : "the alert went away");
+	free(cause);
+}
+
 static void team_get(struct actx *c) { send_team(c, 200, c->t); }
 static void team_patch_r(struct actx *c) { team_patch(c, c->t); }
 static void team_models_r(struct actx *c) { team_models(c, c->t); }
@@ -990,6 +1152,8 @@ static void team_resume_r(struct actx *c) { team_pause(c, c->t, false); }
 static void tokens_list_r(struct actx *c) { tokens_list(c, c->t); }
 static void tokens_create_r(struct actx *c) { tokens_create(c, c->t); }
 static void token_revoke_r(struct actx *c) { token_revoke(c, c->t, c->param); }
+static void emergency_stop_r(struct actx *c) { emergency(c, true); }
+static void emergency_resume_r(struct actx *c) { emergency(c, false); }
 static void groq_route(struct actx *c) { httpd_send_json(c->req, 200, groqwatch_json(c->g)); }
 static void key_get(struct actx *c) { httpd_send_json(c->req, 200, key_out(c, c->k)); }
 static void rotation_r(struct actx *c) { rotation_route(c->g, c->req, c->k, c->param, c->who, c->op); }
@@ -1027,6 +1191,9 @@ static const struct admin_route {
 	{ RO, "audit", ROLE_VIEWER, audit_route },
 	{ RO, "models", ROLE_VIEWER, models_route },
 	{ RO, "alerts", ROLE_VIEWER, alerts_route },
+	{ HM_POST, "alerts/:id/ack", ROLE_OPERATOR, alert_ack },
+	{ HM_POST, "emergency-stop", ROLE_OPERATOR, emergency_stop_r },
+	{ HM_POST, "emergency-stop/resume", ROLE_OPERATOR, emergency_resume_r },
 	{ RO, "groq", ROLE_VIEWER, groq_route },
 };
 #undef RO

@@ -149,14 +149,16 @@ void alert_raise(struct gateway *g, const char *kind, const char *team, const ch
 	if (g->metrics)
 		metrics_alert(g->metrics, kind);
 	char *cause = NULL;
-	if (store_alert(g->store, now, kind, team, message, &cause) != 0) {
+	int64_t id = 0;
+	if (store_alert(g->store, now, kind, team, message, &id, &cause) != 0) {
 		gw_log(g, json_pack("{s:s,s:s,s:s}", "level", "error", "msg", "cannot store alert", "error", cause));
 		free(cause);
 	}
 	char ts[32];
 	time_iso(now, ts, sizeof ts);
-	json_t *a = json_pack("{s:s,s:I,s:s,s:o,s:s}", "time", ts, "ts_ms", (json_int_t)now, "kind", kind, "team",
-			      team ? json_string(team) : json_null(), "message", message);
+	json_t *a = json_pack("{s:I,s:s,s:I,s:s,s:o,s:s,s:n,s:n}", "id", (json_int_t)id, "time", ts, "ts_ms", (json_int_t)now,
+			      "kind", kind, "team", team ? json_string(team) : json_null(), "message", message, "acked_by",
+			      "acked_at");
 	if (!g->recent_alerts)
 		g->recent_alerts = json_array();
 	json_array_append(g->recent_alerts, a);
@@ -166,6 +168,18 @@ void alert_raise(struct gateway *g, const char *kind, const char *team, const ch
 			    team ? json_string(team) : json_null(), "message", message));
 	webhook_post(g, a);
 	json_decref(a);
+}
+
+void alert_acked(struct gateway *g, int64_t id, const char *by, int64_t at)
+{
+	size_t i;
+	json_t *a;
+	char ts[32];
+	time_iso(at, ts, sizeof ts);
+	json_array_foreach(g->recent_alerts, i, a) if (json_integer_value(json_object_get(a, "id")) == id) {
+		json_object_set_new(a, "acked_by", json_string(by));
+		json_object_set_new(a, "acked_at", json_string(ts));
+	}
 }
 
 json_t *alerts_recent(struct gateway *g, int limit)

@@ -474,6 +474,8 @@ void groqwatch_decommissioned(struct gateway *g, const char *team, const char *m
 /* ---- alerts.c: alert records and the webhook ---------------------- */
 void alert_raise(struct gateway *g, const char *kind, const char *team, const char *message);
 json_t *alerts_recent(struct gateway *g, int limit);
+/* an alert acknowledged: the recent list (the overview's) says so too */
+void alert_acked(struct gateway *g, int64_t id, const char *by, int64_t at);
 
 /* ---- metrics.c: Prometheus text ----------------------------------- */
 struct metrics;

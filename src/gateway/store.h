@@ -68,9 +68,21 @@ void store_sync_fd(struct store *s, int fd);
 int store_audit(struct store *s, int64_t ts, const char *actor, const char *role,
 		const char *op, const char *action, const char *target,
 		const char *before, const char *after, char **cause);
+/* *id (may be NULL): the alert's id */
 int store_alert(struct store *s, int64_t ts, const char *kind, const char *team,
-		const char *message, char **cause);
-json_t *store_audit_list(struct store *s, int limit, int64_t before_id, char **cause);
+		const char *message, int64_t *id, char **cause);
+/* The alert with id as the alerts list shows it; NULL with *cause NULL
+ * when there is none. */
+json_t *store_alert_get(struct store *s, int64_t id, char **cause);
+/* Marks it acknowledged by `by` at `at` (once: a second ack changes nothing). */
+int store_alert_ack(struct store *s, int64_t id, const char *by, int64_t at, char **cause);
+/* Newest first; team, actor, action: NULL or a filter (action: a prefix,
+ * "team." for every team change). */
+json_t *store_audit_list(struct store *s, int limit, int64_t before_id, const char *team, const char *actor,
+			 const char *action, char **cause);
+/* Spend, requests and tokens per model and per route of a team (NULL: all)
+ * since from: {"models":[...],"routes":[...]} */
+json_t *store_usage_breakdown(struct store *s, const char *team, int64_t from, char **cause);
 json_t *store_alerts_list(struct store *s, int limit, char **cause);
 /* Buckets of step ms from `from` (n of them): requests, ok, tokens,
  * spend and rejections by reason; team NULL for all. */

@@ -158,6 +158,9 @@ static const char *const migrations[] = {
 	"ALTER TABLE ledger ADD COLUMN request_id TEXT;",
 	/* 5: Groq's project of a key, to read Groq's own figures per team */
 	"ALTER TABLE keys ADD COLUMN groq_project TEXT;",
+	/* 6: alerts acknowledged by an operator (shown to everyone) */
+	"ALTER TABLE alerts ADD COLUMN acked_by TEXT;"
+	"ALTER TABLE alerts ADD COLUMN acked_at INTEGER;",
 };
 
 static int sqlfail(struct store *s, char **cause, const char *what)
@@ -560,7 +563,7 @@ int store_audit(struct store *s, int64_t ts, const char *actor, const char *role
 	return step_done(s, st, cause, "audit insert");
 }
 
-int store_alert(struct store *s, int64_t ts, const char *kind, const char *team, const char *message,
+int store_alert(struct store *s, int64_t ts, const char *kind, const char *team, const char *message, int64_t *id,
 		char **cause)
 {
 	sqlite3_stmt *st;
@@ -571,7 +574,22 @@ int store_alert(struct store *s, int64_t ts, const char *kind, const char *team,
 	bind_text(st, 2, kind);
 	bind_text(st, 3, team);
 	bind_text(st, 4, message);
-	return step_done(s, st, cause, "alert insert");
+	int rc = step_done(s, st, cause, "alert insert");
+	if (rc == 0 && id)
+		*id = sqlite3_last_insert_rowid(s->db);
+	return rc;
+}
+
+int store_alert_ack(struct store *s, int64_t id, const char *by, int64_t at, char **cause)
+{
+	sqlite3_stmt *st;
+	if (sqlite3_prepare_v2(s->db, "UPDATE alerts SET acked_by = ?, acked_at = ? WHERE id = ? AND acked_by IS NULL", -1,
+			       &st, NULL) != SQLITE_OK)
+		return sqlfail(s, cause, "prepare alert ack");
+	bind_text(st, 1, by);
+	sqlite3_bind_int64(st, 2, at);
+	sqlite3_bind_int64(st, 3, id);
+	return step_done(s, st, cause, "alert ack");
 }
 
 static json_t *col_json(sqlite3_stmt *st, int i)
@@ -583,18 +601,27 @@ static json_t *col_json(sqlite3_stmt *st, int i)
 	return j ? j : json_string((const char *)t);
 }
 
-json_t *store_audit_list(struct store *s, int limit, int64_t before_id, char **cause)
+json_t *store_audit_list(struct store *s, int limit, int64_t before_id, const char *team, const char *actor,
+			 const char *action, char **cause)
 {
 	sqlite3_stmt *st;
+	/* a team's entries: those on the team, its keys (named {team}-...) and
+	 * its tokens (target "team/tok_...") */
 	if (sqlite3_prepare_v2(s->db,
 			       "SELECT id,ts_ms,actor,role,operator,action,target,before,after FROM audit "
-			       "WHERE id < ? ORDER BY id DESC LIMIT ?",
+			       "WHERE id < ?1 AND (?3 IS NULL OR target = ?3 OR substr(target, 1, length(?3) + 1) = ?3 || '-'"
+			       " OR CASE WHEN json_valid(coalesce(after, before)) THEN json_extract(coalesce(after, before), '$.team') END = ?3)"
+			       " AND (?4 IS NULL OR actor = ?4) AND (?5 IS NULL OR substr(action, 1, length(?5)) = ?5)"
+			       " ORDER BY id DESC LIMIT ?2",
 			       -1, &st, NULL) != SQLITE_OK) {
 		sqlfail(s, cause, "audit list");
 		return NULL;
 	}
 	sqlite3_bind_int64(st, 1, before_id > 0 ? before_id : INT64_MAX);
 	sqlite3_bind_int(st, 2, limit);
+	bind_text(st, 3, team);
+	bind_text(st, 4, actor);
+	bind_text(st, 5, action);
 	json_t *a = json_array();
 	while (sqlite3_step(st) == SQLITE_ROW) {
 		char ts[32];
@@ -615,16 +642,18 @@ json_t *store_audit_list(struct store *s, int limit, int64_t before_id, char **c
 	return a;
 }
 
-json_t *store_alerts_list(struct store *s, int limit, char **cause)
+/* the alerts, oldest first: the latest `limit`, or the one of only_id */
+static json_t *alerts_query(struct store *s, int limit, int64_t only_id, char **cause)
 {
 	sqlite3_stmt *st;
 	if (sqlite3_prepare_v2(s->db,
-			       "SELECT id,ts_ms,kind,team,message FROM alerts ORDER BY id DESC LIMIT ?", -1,
-			       &st, NULL) != SQLITE_OK) {
+			       "SELECT id,ts_ms,kind,team,message,acked_by,acked_at FROM alerts WHERE ?2 = 0 OR id = ?2 "
+			       "ORDER BY id DESC LIMIT ?1", -1, &st, NULL) != SQLITE_OK) {
 		sqlfail(s, cause, "alerts list");
 		return NULL;
 	}
 	sqlite3_bind_int(st, 1, limit);
+	sqlite3_bind_int64(st, 2, only_id);
 	json_t *a = json_array();
 	while (sqlite3_step(st) == SQLITE_ROW) {
 		char ts[32];
@@ -632,14 +661,68 @@ json_t *store_alerts_list(struct store *s, int limit, char **cause)
 		json_t *team = sqlite3_column_type(st, 3) == SQLITE_NULL
 				       ? json_null()
 				       : json_string((const char *)sqlite3_column_text(st, 3));
-		json_array_insert_new(a, 0, json_pack("{s:I,s:s,s:I,s:s,s:o,s:s}", "id",
-						      (json_int_t)sqlite3_column_int64(st, 0), "time", ts,
-						      "ts_ms", (json_int_t)sqlite3_column_int64(st, 1), "kind",
-						      (const char *)sqlite3_column_text(st, 2), "team", team,
-						      "message", (const char *)sqlite3_column_text(st, 4)));
+		json_t *e = json_pack("{s:I,s:s,s:I,s:s,s:o,s:s}", "id", (json_int_t)sqlite3_column_int64(st, 0), "time", ts,
+				      "ts_ms", (json_int_t)sqlite3_column_int64(st, 1), "kind",
+				      (const char *)sqlite3_column_text(st, 2), "team", team, "message",
+				      (const char *)sqlite3_column_text(st, 4));
+		bool acked = sqlite3_column_type(st, 5) != SQLITE_NULL;
+		json_object_set_new(e, "acked_by", acked ? json_string((const char *)sqlite3_column_text(st, 5)) : json_null());
+		if (acked) {
+			time_iso(sqlite3_column_int64(st, 6), ts, sizeof ts);
+			json_object_set_new(e, "acked_at", json_string(ts));
+		} else {
+			json_object_set_new(e, "acked_at", json_null());
+		}
+		json_array_insert_new(a, 0, e);
 	}
 	sqlite3_finalize(st);
 	return a;
+}
+
+json_t *store_alerts_list(struct store *s, int limit, char **cause)
+{
+	return alerts_query(s, limit, 0, cause);
+}
+
+json_t *store_alert_get(struct store *s, int64_t id, char **cause)
+{
+	*cause = NULL;
+	json_t *a = alerts_query(s, 1, id, cause);
+	json_t *e = json_incref(json_array_get(a, 0));
+	json_decref(a);
+	return e;
+}
+
+json_t *store_usage_breakdown(struct store *s, const char *team, int64_t from, char **cause)
+{
+	json_t *out = json_object();
+	static const char *const by[] = { "model", "route" };
+	for (int b = 0; b < 2; b++) {
+		char *sql = xasprintf("SELECT coalesce(%s, '-'), count(*), sum(status < 400), sum(prompt_tokens + completion_tokens),"
+				      " sum(cost_nusd) FROM ledger WHERE (?1 IS NULL AND team IN (SELECT id FROM teams) OR team = ?1)"
+				      " AND ts_ms >= ?2 GROUP BY 1 ORDER BY 5 DESC, 1",
+				      by[b]);
+		sqlite3_stmt *st;
+		int rc = sqlite3_prepare_v2(s->db, sql, -1, &st, NULL);
+		free(sql);
+		if (rc != SQLITE_OK) {
+			sqlfail(s, cause, "usage breakdown");
+			json_decref(out);
+			return NULL;
+		}
+		bind_text(st, 1, team);
+		sqlite3_bind_int64(st, 2, from);
+		json_t *a = json_array();
+		while (sqlite3_step(st) == SQLITE_ROW)
+			json_array_append_new(a, json_pack("{s:s,s:I,s:I,s:I,s:f}", by[b], (const char *)sqlite3_column_text(st, 0),
+							   "requests", (json_int_t)sqlite3_column_int64(st, 1), "ok",
+							   (json_int_t)sqlite3_column_int64(st, 2), "tokens",
+							   (json_int_t)sqlite3_column_int64(st, 3), "spend_usd",
+							   (double)sqlite3_column_int64(st, 4) / NUSD_PER_USD));
+		sqlite3_finalize(st);
+		json_object_set_new(out, b ? "routes" : "models", a);
+	}
+	return out;
 }
 
 /* Usage per bucket, aggregated here while the rows are read in the index's
