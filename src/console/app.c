@@ -164,6 +164,8 @@ static void on_overview(void *arg, long status, const char *body, size_t len, co
 	a->dirty = true;
 }
 
+static void on_list(void *arg, long status, const char *body, size_t len, const char *err);
+
 void app_poll(struct app *a)
 {
 	if (a->polling)
@@ -174,8 +176,15 @@ void app_poll(struct app *a)
 	if (timeout < 1500)
 		timeout = 1500;
 	client_request(a->cl, "GET", "/admin/v1/overview", NULL, NULL, timeout, on_overview, a);
+	/* the open view's data follows the refresh too */
 	if (a->view == &view_groq)
 		groq_poll(a);
+	else if (a->view == &view_alerts)
+		client_request(a->cl, "GET", "/admin/v1/alerts", NULL, NULL, 5000, on_list, a);
+	else if (a->view == &view_tokens)
+		tokens_fetch(a);
+	else if (a->view == &view_usage)
+		usage_fetch(a);
 	if (a->rot && a->dlg.kind == DLG_WIZARD)
 		act_rotate(a); /* refresh the wizard's figures */
 }
@@ -185,12 +194,12 @@ void app_poll(struct app *a)
 static void on_list(void *arg, long status, const char *body, size_t len, const char *err)
 {
 	struct app *a = arg;
-	json_decref(a->audit);
-	a->audit = NULL;
-	if (status == 200)
+	if (status == 200) { /* a refresh keeps the old list until the new one is here */
+		json_decref(a->audit);
 		a->audit = json_loadb(body, len, 0, NULL);
-	else
+	} else {
 		app_set_status(a, R_ERROR, "could not load the list: %s", err ? err : "HTTP error");
+	}
 	a->dirty = true;
 }
 
@@ -198,9 +207,35 @@ static void open_list(struct app *a, const struct view *v, const char *path)
 {
 	json_decref(a->audit);
 	a->audit = NULL;
-	a->prev_view = a->view;
+	if (a->view != v) {
+		a->prev_view = a->view;
+		a->sel_list = a->top_list = 0;
+	}
 	a->view = v;
 	client_request(a->cl, "GET", path, NULL, NULL, 5000, on_list, a);
+}
+
+/* "team=x actor=y action=z" as the audit route's query */
+static char *audit_path(const char *filter)
+{
+	buf b;
+	buf_init(&b);
+	buf_adds(&b, "/admin/v1/audit?limit=200");
+	char tmp[128];
+	snprintf(tmp, sizeof tmp, "%s", filter);
+	for (char *w = strtok(tmp, " "); w; w = strtok(NULL, " ")) {
+		char *eq = strchr(w, '=');
+		if (!eq || (strncmp(w, "team=", 5) && strncmp(w, "actor=", 6) && strncmp(w, "action=", 7)))
+			continue;
+		buf_adds(&b, "&");
+		buf_add(&b, w, (size_t)(eq - w + 1));
+		for (const char *p = eq + 1; *p; p++) /* percent-encoded */
+			if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') || strchr("-_.~", *p))
+				buf_add(&b, p, 1);
+			else
+				buf_addf(&b, "%%%02X", (unsigned char)*p);
+	}
+	return buf_detach(&b);
 }
 
 /* ---- commands and keys -------------------------------------------------- */
@@ -218,7 +253,11 @@ void app_command(struct app *a, const char *cmd)
 	} else if (strcmp(cmd, "alerts") == 0) {
 		open_list(a, &view_alerts, "/admin/v1/alerts");
 	} else if (strcmp(cmd, "audit") == 0) {
-		open_list(a, &view_audit, "/admin/v1/audit?limit=200");
+		char *path = audit_path(a->audit_filter);
+		open_list(a, &view_audit, path);
+		free(path);
+	} else if (strcmp(cmd, "usage") == 0 || strcmp(cmd, "tokens") == 0) {
+		open_team_view(a, cmd[0] == 'u' ? &view_usage : &view_tokens); /* the selected team's */
 	} else if (strcmp(cmd, "groq") == 0) {
 		if (a->view != &view_groq)
 			a->prev_view = a->view;
@@ -232,7 +271,7 @@ void app_command(struct app *a, const char *cmd)
 	} else if (strncmp(cmd, "ctx", 3) == 0) {
 		app_switch_ctx(a, cmd[3] == ' ' ? cmd + 4 : "");
 	} else if (*cmd) {
-		app_set_status(a, R_ERROR, "unknown command ':%s' (try :teams :keys :alerts :audit :groq :ctx :help :q)", cmd);
+		app_set_status(a, R_ERROR, "unknown command ':%s' (try :teams :keys :alerts :audit :groq :usage :tokens :ctx :help :q)", cmd);
 	}
 	a->dirty = true;
 }
@@ -312,7 +351,55 @@ int app_key(struct app *a, int key)
 		a->next_poll_ms = 0;
 		return VIEW_REDRAW;
 	}
+	int r = binding_run(a, key);
+	if (r)
+		return r;
 	return a->view->key ? a->view->key(a, key) : 0;
+}
+
+void app_mouse(struct app *a, int kind, int y, int x)
+{
+	(void)x;
+	if (a->dlg.kind != DLG_NONE)
+		return;
+	a->dirty = true;
+	if (a->view == &view_main) {
+		int th, kh, bh;
+		main_layout(a, a->h, &th, &kh, &bh);
+		bool in_teams = y >= 1 && y < 1 + th, in_keys = y >= 1 + th && y < 1 + th + kh;
+		if (kind != K_MOUSE) { /* the wheel: the pane under the pointer, 3 rows a notch */
+			if (!in_teams && !in_keys)
+				return;
+			int *sel = in_teams ? &a->sel_team : &a->sel_key, n = in_teams ? a->nteam_idx : a->nkey_idx;
+			*sel += kind == K_WHEEL_UP ? -3 : 3;
+			if (*sel >= n)
+				*sel = n - 1;
+			if (*sel < 0)
+				*sel = 0;
+			a->pane = in_teams ? PANE_TEAMS : PANE_KEYS;
+			return;
+		}
+		int row = in_teams ? y - 3 + a->top_team : y - (1 + th) - 2 + a->top_key;
+		if (in_teams && y >= 3 && y < th && row < a->nteam_idx) {
+			a->pane = PANE_TEAMS;
+			a->sel_team = row;
+		} else if (in_keys && y >= 3 + th && y < th + kh && row < a->nkey_idx) {
+			a->pane = PANE_KEYS;
+			a->sel_key = row;
+		}
+		return;
+	}
+	if (kind != K_MOUSE) {
+		if (a->view->key)
+			a->view->key(a, kind == K_WHEEL_UP ? K_UP : K_DOWN);
+		return;
+	}
+	/* the audit and tokens lists: one row per entry under a header */
+	if ((a->view == &view_audit || a->view == &view_tokens) && y >= 3) {
+		a->sel_list = a->top_list + y - 3;
+		if (a->view->key)
+			a->view->key(a, K_NONE); /* (clamped when drawn) */
+	}
 }
 
 void app_draw(struct app *a, struct canvas *cv)

@@ -76,7 +76,8 @@ struct m_key {
 	int64_t req24h, created_ms;
 };
 struct m_alert {
-	char time[32], kind[32], team[64], message[256];
+	int64_t id;
+	char time[32], kind[32], team[64], message[512], acked_by[128];
 };
 struct m_overview {
 	char version[32], upstream[256];
@@ -143,22 +144,51 @@ int theme_load(struct theme *t, const char *name, char **cause);
 /* ---- app.c: state, actions and views ----------------------------------- */
 enum keycode {
 	K_NONE = 0, K_UP = 0x1000, K_DOWN, K_LEFT, K_RIGHT, K_PGUP, K_PGDN, K_HOME, K_END,
-	K_ENTER, K_ESC, K_TAB, K_BTAB, K_BACKSPACE, K_RESIZE, K_MOUSE, K_DEL
+	K_ENTER, K_ESC, K_TAB, K_BTAB, K_BACKSPACE, K_RESIZE, K_MOUSE, K_DEL, K_WHEEL_UP, K_WHEEL_DOWN
 };
 
 struct app;
-/* a view: the main loop asks it to draw, and hands it keys */
+/* views, as bits: where a key binding works */
+enum { V_MAIN = 1, V_DETAIL = 2, V_ALERTS = 4, V_AUDIT = 8, V_TOKENS = 16, V_USAGE = 32, V_GROQ = 64, V_WALL = 128,
+       V_HELP = 256, V_OTHER = 512 };
+/* a view: the main loop asks it to draw, and hands it keys (after the
+ * bindings of keys.c had their turn) */
 struct view {
 	const char *name;
 	void (*draw)(struct app *a, struct canvas *cv);
 	int (*key)(struct app *a, int key); /* returns VIEW_* flags */
+	unsigned id;                        /* V_* */
 };
 enum { VIEW_HANDLED = 1, VIEW_REDRAW = 2, VIEW_QUIT = 4 };
 
-extern const struct view view_main, view_wallboard, view_help, view_alerts, view_audit, view_toosmall, view_groq;
+extern const struct view view_main, view_wallboard, view_help, view_alerts, view_audit, view_toosmall, view_groq,
+	view_tokens, view_usage, view_detail;
+
+/* ---- keys.c: the key bindings, as data -------------------------------- */
+struct binding {
+	int key;              /* the key code */
+	const char *name;     /* as shown: "p" */
+	const char *label;    /* the footer's word */
+	const char *help;     /* its line in ? */
+	unsigned views;       /* V_* where it works */
+	bool mutating;        /* changes the gateway: refused in --readonly and the wallboard */
+	bool footer;          /* shown in the footer */
+	void (*fn)(struct app *a);
+};
+extern const struct binding bindings[];
+extern const int nbindings;
+const struct binding *binding_find(const struct view *v, int key);
+/* Runs the view's binding for key (or refuses a mutating one in read-only
+ * mode); 0 when no binding took it. */
+int binding_run(struct app *a, int key);
+/* the tokens or usage view of the selected team */
+void open_team_view(struct app *a, const struct view *v);
+/* The footer's hints for view v: "k Label" pairs, two spaces apart. */
+void binding_hints(const struct app *a, const struct view *v, buf *out);
 
 enum pane { PANE_TEAMS, PANE_KEYS };
-enum dlg_kind { DLG_NONE, DLG_CONFIRM, DLG_INPUT, DLG_CHECKLIST, DLG_MESSAGE, DLG_WIZARD };
+enum dlg_kind { DLG_NONE, DLG_CONFIRM, DLG_INPUT, DLG_CHECKLIST, DLG_MESSAGE, DLG_WIZARD, DLG_FORM };
+#define FORM_MAX 10
 
 struct dialog {
 	enum dlg_kind kind;
@@ -172,6 +202,10 @@ struct dialog {
 	bool *checked, *orig;
 	void (*on_ok)(struct app *a);
 	int role;                /* DLG_MESSAGE: R_OK or R_ERROR */
+	/* DLG_FORM: labelled fields, edited in place (sel: the field) */
+	const char *flabel[FORM_MAX], *fhelp[FORM_MAX];
+	char fval[FORM_MAX][64], forig[FORM_MAX][64];
+	int nf;
 };
 
 struct app {
@@ -215,6 +249,14 @@ struct app {
 	int act_nmodels;
 	/* rotation wizard */
 	json_t *rot;             /* GET /admin/v1/keys/{name} */
+	/* on-call views: a team's tokens, its usage, the lists' selection */
+	json_t *tokens;          /* GET /admin/v1/teams/{id}/tokens */
+	json_t *usage;           /* GET /admin/v1/usage?team=...&window=... */
+	char view_team[64];      /* the team the tokens and usage views show */
+	int usage_win;           /* 0 24h, 1 7d, 2 month */
+	int sel_list, top_list;  /* selection in the alerts, audit and tokens lists */
+	char audit_filter[128];  /* "team=x actor=y action=z" */
+	json_t *edit_team;       /* the team being edited (its version: If-Match) */
 	/* Groq's own view: the gateway's GET /admin/v1/groq, and Groq's metrics
 	 * read directly (--groq-key-file) for when the gateway is down */
 	json_t *groq;
@@ -237,10 +279,13 @@ void app_set_status(struct app *a, int role, const char *fmt, ...) __attribute__
 void app_draw(struct app *a, struct canvas *cv);
 int app_key(struct app *a, int key);
 void app_command(struct app *a, const char *cmd);
+/* a click (K_MOUSE) selects the row under it; the wheel scrolls (as htop) */
+void app_mouse(struct app *a, int kind, int y, int x);
 struct m_team *app_team(struct app *a);
 struct m_key *app_key_sel(struct app *a);
 /* view_main.c: pieces the other views share */
 void draw_header(struct app *a, struct canvas *cv);
+void main_layout(const struct app *a, int h, int *th, int *kh, int *bh); /* pane heights */
 void draw_footer(struct app *a, struct canvas *cv, const char *hints);
 void draw_detail(struct app *a, struct canvas *cv, int y, int x, int h, int w);
 void draw_alerts(struct app *a, struct canvas *cv, int y, int x, int h, int w);
@@ -249,8 +294,26 @@ void dlg_close(struct app *a);
 void dlg_confirm(struct app *a, const char *title, const char *text, void (*on_ok)(struct app *));
 void dlg_input(struct app *a, const char *title, const char *text, bool hidden, void (*on_ok)(struct app *));
 void dlg_message(struct app *a, int role, const char *title, const char *text);
+/* A form of n fields (label, help, value); Enter calls on_ok, which reads
+ * a->dlg.fval (and may keep the form open with an error in its text). */
+void dlg_form(struct app *a, const char *title, const char *text, int n, const char *const *labels,
+	      const char *const *helps, char (*vals)[64], void (*on_ok)(struct app *));
 void dlg_draw(struct app *a, struct canvas *cv);
 int dlg_key(struct app *a, int key);
+/* view_lists.c */
+int wrap_words(const char *text, int w, void (*put)(void *arg, int i, const char *line), void *arg);
+json_t *alerts_selected(struct app *a);
+void usage_fetch(struct app *a);
+int list_key(struct app *a, int key, int n);
+/* oncall.c */
+void act_edit_limits(struct app *a);
+void tokens_fetch(struct app *a);
+json_t *tokens_selected(struct app *a);
+void act_token_new(struct app *a);
+void act_token_revoke(struct app *a);
+void act_emergency_stop(struct app *a);
+void act_resume_all(struct app *a);
+void act_ack_alert(struct app *a, json_t *alert);
 /* view_groq.c */
 void groq_poll(struct app *a); /* while the view is open: the gateway's and Groq's */
 /* actions.c */

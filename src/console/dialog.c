@@ -54,6 +54,21 @@ void dlg_input(struct app *a, const char *title, const char *text, bool hidden, 
 	buf_add(&a->dlg.input, "", 0);
 }
 
+void dlg_form(struct app *a, const char *title, const char *text, int n, const char *const *labels,
+	      const char *const *helps, char (*vals)[64], void (*on_ok)(struct app *))
+{
+	open_dlg(a, DLG_FORM, title, text, on_ok);
+	struct dialog *d = &a->dlg;
+	d->nf = n < FORM_MAX ? n : FORM_MAX;
+	for (int i = 0; i < d->nf; i++) {
+		d->flabel[i] = labels[i];
+		d->fhelp[i] = helps ? helps[i] : NULL;
+		snprintf(d->fval[i], sizeof d->fval[i], "%s", vals[i]);
+		snprintf(d->forig[i], sizeof d->forig[i], "%s", vals[i]);
+	}
+	d->sel = 0;
+}
+
 void dlg_message(struct app *a, int role, const char *title, const char *text)
 {
 	open_dlg(a, DLG_MESSAGE, title, text, NULL);
@@ -102,7 +117,9 @@ void dlg_draw(struct app *a, struct canvas *cv)
 {
 	struct dialog *d = &a->dlg;
 	int w = cv->w > 100 ? 76 : cv->w - 6;
-	int h = d->kind == DLG_CHECKLIST ? cv->h - 4 : wrap(NULL, 0, 0, w - 4, 100, 0, d->text) + 7;
+	int h = d->kind == DLG_CHECKLIST ? cv->h - 4
+		: d->kind == DLG_FORM	 ? wrap(NULL, 0, 0, w - 4, 100, 0, d->text) + d->nf + 8
+					 : wrap(NULL, 0, 0, w - 4, 100, 0, d->text) + 7;
 	if (h < 10)
 		h = 10;
 	if (h > cv->h - 2)
@@ -114,7 +131,8 @@ void dlg_draw(struct app *a, struct canvas *cv)
 	cv_printf(cv, y, x + 2, R_DIALOG_TITLE, w - 4, " %s ", d->title);
 	int row = y + 2;
 	if (d->kind != DLG_CHECKLIST)
-		row += wrap(cv, row, x + 2, w - 4, h - 6, d->kind == DLG_MESSAGE ? d->role : R_DIALOG, d->text) + 1;
+		row += wrap(cv, row, x + 2, w - 4, h - 6 - (d->kind == DLG_FORM ? d->nf + 2 : 0),
+			    d->kind == DLG_MESSAGE ? d->role : R_DIALOG, d->text) + 1;
 	switch (d->kind) {
 	case DLG_CONFIRM:
 		cv_put(cv, y + h - 2, x + w / 2 - 12, d->yes ? R_SELECTED : R_DIALOG, "[ Yes ]", -1);
@@ -145,6 +163,19 @@ void dlg_draw(struct app *a, struct canvas *cv)
 	}
 	case DLG_MESSAGE:
 		cv_put(cv, y + h - 1, x + 2, R_DIM, " any key to close ", -1);
+		break;
+	case DLG_FORM:
+		for (int i = 0; i < d->nf && row < y + h - 2; i++, row++) {
+			bool sel = i == d->sel, changed = strcmp(d->fval[i], d->forig[i]) != 0;
+			cv_printf(cv, row, x + 2, sel ? R_SELECTED : R_DIALOG, 24, "%-23s", d->flabel[i]);
+			cv_fill(cv, row, x + 26, 18, sel ? R_SELECTED_DIM : R_DIALOG, " ");
+			cv_printf(cv, row, x + 26, sel ? R_SELECTED_DIM : R_DIALOG, 18, "%s%s", d->fval[i], sel ? "_" : "");
+			if (changed)
+				cv_printf(cv, row, x + 45, R_HILITE, w - 47, "was %s", d->forig[i][0] ? d->forig[i] : "-");
+			else if (sel && d->fhelp[i])
+				cv_put(cv, row, x + 45, R_DIM, d->fhelp[i], w - 47);
+		}
+		cv_put(cv, y + h - 1, x + 2, R_DIM, " Up/Down field  type to edit  Enter review & save  Esc cancel ", -1);
 		break;
 	default:
 		break;
@@ -203,6 +234,28 @@ int dlg_key(struct app *a, int key)
 			buf_add(&d->input, u, (size_t)n);
 		}
 		break;
+	case DLG_FORM: {
+		char *v = d->fval[d->sel];
+		size_t l = strlen(v);
+		if (key == K_ESC) {
+			dlg_close(a);
+			app_set_status(a, R_DIM, "cancelled: nothing was changed");
+		} else if (key == K_UP || key == K_BTAB) {
+			d->sel = d->sel > 0 ? d->sel - 1 : d->nf - 1;
+		} else if (key == K_DOWN || key == K_TAB) {
+			d->sel = d->sel + 1 < d->nf ? d->sel + 1 : 0;
+		} else if (key == K_ENTER) {
+			if (d->on_ok)
+				d->on_ok(a);
+		} else if (key == K_BACKSPACE || key == K_DEL) {
+			if (l)
+				v[l - 1] = '\0';
+		} else if (key >= 32 && key < 127 && l + 1 < sizeof d->fval[0]) {
+			v[l] = (char)key;
+			v[l + 1] = '\0';
+		}
+		break;
+	}
 	case DLG_CHECKLIST:
 		if (key == K_ESC || key == 'q') {
 			dlg_close(a);

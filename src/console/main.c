@@ -36,7 +36,9 @@ static void usage(FILE *f)
 		"  --token-file FILE   admin token (mode 0600); or GROQTOP_TOKEN in the environment\n"
 		"  --wallboard         read-only wall display (a viewer token is enough)\n"
 		"  --snapshot          print one frame as text and exit (--size COLSxROWS)\n"
-		"  --view NAME         with --snapshot: teams, alerts, audit or groq\n"
+		"  --view NAME         with --snapshot: teams, alerts, audit, usage, tokens or groq\n"
+		"  --team ID           with --view usage or tokens: the team (default: the first)\n"
+		"  --readonly          the normal console with every change refused (a viewer token is enough)\n"
 		"  --groq-key-file FILE  also read Groq's metrics directly with this key (mode 0600),\n"
 		"                      so :groq shows Groq's side while the gateway is down\n"
 		"  --groq-url URL      Groq's API for --groq-key-file (https://api.groq.com)\n"
@@ -77,8 +79,8 @@ static char *read_token(const char *file, char **cause)
 }
 
 struct opts {
-	const char *gateway, *token_file, *theme, *config, *context, *size, *view, *groq_key_file, *groq_url;
-	bool wallboard, snapshot, no_mouse, ascii;
+	const char *gateway, *token_file, *theme, *config, *context, *size, *view, *groq_key_file, *groq_url, *team;
+	bool wallboard, snapshot, no_mouse, ascii, readonly;
 	int refresh, cycle;
 };
 
@@ -185,16 +187,24 @@ static bool busy(struct app *a)
 	return client_pending(a->cl) || (a->gcl && client_pending(a->gcl));
 }
 
-static int snapshot(struct app *a, int w, int h, const char *view)
+static int snapshot(struct app *a, int w, int h, const char *view, const char *team)
 {
-	if (view && strcmp(view, "teams") != 0)
-		app_command(a, view);
 	app_poll(a);
 	int64_t end = wall_ms() + 10000;
 	while (a->polling && wall_ms() < end) {
 		int r[1];
 		client_wait(a->cl, NULL, r, 0, 100);
 	}
+	/* the view after the overview: usage and tokens are the selected team's */
+	for (int i = 0; team && i < a->nteam_idx; i++)
+		if (strcmp(a->ov.teams[a->team_idx[i]].id, team) == 0)
+			a->sel_team = i;
+	if (team && (!app_team(a) || strcmp(app_team(a)->id, team) != 0) && a->have_data) {
+		fprintf(stderr, "groqtop: no team '%s'\n", team);
+		return 1;
+	}
+	if (view && strcmp(view, "teams") != 0)
+		app_command(a, view);
 	/* Groq's view read directly stands without the gateway */
 	bool direct = a->view == &view_groq && a->gcl;
 	if (!a->have_data && !direct) {
@@ -279,13 +289,8 @@ static int run(struct app *a, bool mouse)
 					screen_invalidate();
 					cv_free(&cv);
 					cv_init(&cv, a->w, a->h, a->utf8);
-				} else if (k == K_MOUSE) {
-					/* a click on a teams row selects it */
-					int row = my - 3 + a->top_team;
-					if (a->view == &view_main && my >= 3 && row >= 0 && row < a->nteam_idx && my < a->h / 2) {
-						a->pane = PANE_TEAMS;
-						a->sel_team = row;
-					}
+				} else if (k == K_MOUSE || k == K_WHEEL_UP || k == K_WHEEL_DOWN) {
+					app_mouse(a, k, my, mx);
 				} else {
 					app_key(a, k);
 				}
@@ -316,6 +321,7 @@ int main(int argc, char **argv)
 		{ "ascii", no_argument, 0, 'A' },         { "help", no_argument, 0, 'h' },
 		{ "version", no_argument, 0, 'V' },       { "view", required_argument, 0, 'v' },
 		{ "groq-key-file", required_argument, 0, 'K' }, { "groq-url", required_argument, 0, 'U' },
+		{ "team", required_argument, 0, 'e' },        { "readonly", no_argument, 0, 'o' },
 		{ 0, 0, 0, 0 }
 	};
 	int ch;
@@ -334,6 +340,8 @@ int main(int argc, char **argv)
 		case 'm': o.no_mouse = true; break;
 		case 'A': o.ascii = true; break;
 		case 'v': o.view = optarg; break;
+		case 'e': o.team = optarg; break;
+		case 'o': o.readonly = true; break;
 		case 'K': o.groq_key_file = optarg; break;
 		case 'U': o.groq_url = optarg; break;
 		case 'r':
@@ -353,12 +361,12 @@ int main(int argc, char **argv)
 		fprintf(stderr, "groqtop: unexpected argument '%s' (the admin token is never taken on the command line; use --token-file or GROQTOP_TOKEN)\n", argv[optind]);
 		return 2;
 	}
-	static const char *const views[] = { "teams", "alerts", "audit", "groq" };
+	static const char *const views[] = { "teams", "alerts", "audit", "groq", "usage", "tokens" };
 	bool view_ok = !o.view;
 	for (size_t i = 0; i < ARRAY_LEN(views) && !view_ok; i++)
 		view_ok = strcmp(o.view, views[i]) == 0;
 	if (!view_ok || (o.view && !o.snapshot)) {
-		fprintf(stderr, "groqtop: %s\n", !view_ok ? "--view must be teams, alerts, audit or groq"
+		fprintf(stderr, "groqtop: %s\n", !view_ok ? "--view must be teams, alerts, audit, usage, tokens or groq"
 							 : "--view goes with --snapshot (in the console, type :NAME)");
 		return 2;
 	}
@@ -377,7 +385,7 @@ int main(int argc, char **argv)
 	static struct app A;
 	struct app *a = &A;
 	a->wallboard = o.wallboard;
-	a->readonly = o.wallboard;
+	a->readonly = o.wallboard || o.readonly; /* the client refuses every method but GET */
 	a->refresh_s = o.refresh ? o.refresh : 2;
 	a->cycle_s = o.cycle ? o.cycle : 10;
 	a->view = o.wallboard ? &view_wallboard : &view_main;
@@ -458,7 +466,7 @@ int main(int argc, char **argv)
 			w = 120;
 			h = 40;
 		}
-		rc = snapshot(a, w, h, o.view);
+		rc = snapshot(a, w, h, o.view, o.team);
 	} else {
 		if (!isatty(STDIN_FILENO) || !isatty(STDOUT_FILENO)) {
 			fprintf(stderr, "groqtop: needs a terminal (use --snapshot for a text frame)\n");

@@ -116,6 +116,8 @@ int model_parse_overview(const char *body, size_t len, struct m_overview *o, cha
 		if (!json_is_object(t))
 			continue;
 		struct m_alert *a = &o->alerts[o->nalerts++];
+		a->id = inum(json_object_get(t, "id"));
+		cp(a->acked_by, sizeof a->acked_by, json_object_get(t, "acked_by"));
 		cp(a->time, sizeof a->time, json_object_get(t, "time"));
 		cp(a->kind, sizeof a->kind, json_object_get(t, "kind"));
 		cp(a->team, sizeof a->team, json_object_get(t, "team"));

@@ -145,7 +145,7 @@ int screen_init(struct app *a, const struct theme *t, bool color, bool mouse)
 		attrs[r] = at;
 	}
 	if (mouse)
-		mousemask(BUTTON1_CLICKED | BUTTON1_PRESSED, NULL);
+		mousemask(BUTTON1_CLICKED | BUTTON1_PRESSED | BUTTON4_PRESSED | BUTTON5_PRESSED, NULL);
 	cv_free(&prev);
 	return 0;
 }
@@ -239,10 +239,10 @@ int screen_key(int *my, int *mx)
 		case KEY_RESIZE: return K_RESIZE;
 		case KEY_MOUSE: {
 			MEVENT ev;
-			if (getmouse(&ev) == OK && (ev.bstate & (BUTTON1_CLICKED | BUTTON1_PRESSED))) {
+			if (getmouse(&ev) == OK && (ev.bstate & (BUTTON1_CLICKED | BUTTON1_PRESSED | BUTTON4_PRESSED | BUTTON5_PRESSED))) {
 				*my = ev.y;
 				*mx = ev.x;
-				return K_MOUSE;
+				return ev.bstate & BUTTON4_PRESSED ? K_WHEEL_UP : ev.bstate & BUTTON5_PRESSED ? K_WHEEL_DOWN : K_MOUSE;
 			}
 			return K_NONE;
 		}

@@ -142,6 +142,12 @@ void draw_footer(struct app *a, struct canvas *cv, const char *hints)
 		cv_printf(cv, y, 0, a->status_role, -1, " %s", a->status);
 		return;
 	}
+	buf hb; /* NULL: the view's bindings (keys.c) */
+	buf_init(&hb);
+	if (!hints) {
+		binding_hints(a, a->view, &hb);
+		hints = hb.data;
+	}
 	/* hints: "k Label" pairs separated by two spaces */
 	int x = 0;
 	const char *p = hints;
@@ -151,12 +157,17 @@ void draw_footer(struct app *a, struct canvas *cv, const char *hints)
 			break;
 		const char *end = strstr(sp + 1, "  ");
 		int klen = (int)(sp - p), llen = end ? (int)(end - sp - 1) : (int)strlen(sp + 1);
+		char lab[96];
+		snprintf(lab, sizeof lab, "%.*s", llen, sp + 1);
+		if (x + klen + 1 + utf8_cols(lab) > cv->w) /* whole pairs only: ? lists them all */
+			break;
 		x += cv_printf(cv, y, x, R_FOOTER_KEY, -1, "%.*s", klen, p);
 		x += cv_printf(cv, y, x, R_FOOTER, -1, " %.*s  ", llen, sp + 1);
 		if (!end)
 			break;
 		p = end + 2;
 	}
+	buf_free(&hb);
 }
 
 static void team_row(struct canvas *cv, int y, int x, int w, struct m_team *t, bool sel, bool focus)
@@ -318,39 +329,90 @@ void draw_detail(struct app *a, struct canvas *cv, int y, int x, int h, int w)
 	}
 }
 
+struct aput {
+	struct canvas *cv;
+	int y, x, w, rows, role;
+	bool more; /* lines left over */
+};
+
+static void alert_line(void *arg, int i, const char *line)
+{
+	struct aput *p = arg;
+	if (i >= p->rows) {
+		p->more = true;
+		return;
+	}
+	cv_put(p->cv, p->y + i, p->x, p->role, line, p->w);
+}
+
+/* the newest alerts, each wrapped at spaces (never cut mid-word); an alert
+ * that does not fit whole ends with an ellipsis; :alerts shows them all */
 void draw_alerts(struct app *a, struct canvas *cv, int y, int x, int h, int w)
 {
 	cv_box(cv, y, x, h, w, R_BORDER, "Alerts");
-	int rows = h - 2;
+	int row = y + 1, last = y + h - 1;
 	int n = a->ov.nalerts;
-	for (int i = 0; i < rows && i < n; i++) {
+	const char *ell = cv->utf8 ? "…" : "...";
+	for (int i = 0; i < n && row < last; i++) {
 		struct m_alert *al = &a->ov.alerts[n - 1 - i];
 		const char *tm = strlen(al->time) >= 16 ? al->time + 11 : al->time;
-		cv_printf(cv, y + 1 + i, x + 2, R_ALERT, w - 4, "%.5s %s", tm, al->message);
+		bool acked = al->acked_by[0] != 0;
+		cv_printf(cv, row, x + 2, acked ? R_DIM : R_ALERT, 6, "%.5s", tm);
+		struct aput p = { cv, row, x + 8, w - 10, last - row, acked ? R_DIM : R_ALERT, false };
+		int lines = wrap_words(al->message, w - 10, alert_line, &p);
+		if (p.more) { /* more than fits: an ellipsis at the pane's edge */
+			cv_put(cv, last - 1, x + w - 2 - utf8_cols(ell), acked ? R_DIM : R_ALERT, ell, -1);
+			break;
+		}
+		row += lines;
 	}
 	if (n == 0)
 		cv_put(cv, y + 1, x + 2, R_DIM, "none", -1);
 }
 
-static const char main_hints[] = "q Quit  ? Help  / Filter  s Sort  Tab Pane  Enter Detail  p Pause/Resume  e Models  r Rotate  : Command";
+/* Pane heights by content: the teams and keys panes take the rows they
+ * need (their rows + title + header + border) and give the rest to the
+ * detail and alerts; when both need more than there is, the larger gets
+ * the larger share. The detail keeps at least 7 rows. */
+void main_layout(const struct app *a, int h, int *th, int *kh, int *bh)
+{
+	int body = h - 2;
+	int bmin = body >= 30 ? 9 : 7;
+	int avail = body - bmin;
+	int tneed = (a->nteam_idx > 0 ? a->nteam_idx : 1) + 3, kneed = (a->nkey_idx > 0 ? a->nkey_idx : 1) + 3;
+	int tmin = tneed < 6 ? tneed : 6, kmin = kneed < 5 ? kneed : 5;
+	if (tneed + kneed <= avail) {
+		*th = tneed;
+		*kh = kneed;
+	} else if (tneed <= avail * 55 / 100) {
+		*th = tneed;
+		*kh = avail - tneed;
+	} else if (kneed <= avail * 45 / 100) {
+		*kh = kneed;
+		*th = avail - kneed;
+	} else {
+		*th = avail * 55 / 100;
+		*kh = avail - *th;
+	}
+	if (*th < tmin)
+		*th = tmin;
+	if (*kh < kmin)
+		*kh = kmin;
+	*bh = body - *th - *kh;
+}
 
 static void main_draw(struct app *a, struct canvas *cv)
 {
 	cv_clear(cv);
 	draw_header(a, cv);
-	int body = cv->h - 2;
-	int th = body * 45 / 100, kh = body * 25 / 100;
-	if (th < 6)
-		th = 6;
-	if (kh < 5)
-		kh = 5;
-	int bh = body - th - kh;
+	int th, kh, bh;
+	main_layout(a, cv->h, &th, &kh, &bh);
 	draw_teams(a, cv, 1, th);
 	draw_keys(a, cv, 1 + th, kh);
 	int dw = cv->w * 3 / 5;
 	draw_detail(a, cv, 1 + th + kh, 0, bh, dw);
 	draw_alerts(a, cv, 1 + th + kh, dw, bh, cv->w - dw);
-	draw_footer(a, cv, a->readonly ? "q Quit  ? Help  / Filter  s Sort  Tab Pane  (read-only)" : main_hints);
+	draw_footer(a, cv, NULL);
 }
 
 static int move_sel(int *sel, int n, int delta)
@@ -364,7 +426,6 @@ static int move_sel(int *sel, int n, int delta)
 	return VIEW_REDRAW;
 }
 
-extern const struct view view_detail;
 
 static int main_key(struct app *a, int key)
 {
@@ -403,20 +464,11 @@ static int main_key(struct app *a, int key)
 			act_rotate(a);
 		}
 		return VIEW_REDRAW;
-	case 'p':
-		act_pause_toggle(a);
-		return VIEW_REDRAW;
-	case 'e':
-		act_edit_models(a);
-		return VIEW_REDRAW;
-	case 'r':
-		act_rotate(a);
-		return VIEW_REDRAW;
 	}
 	return 0;
 }
 
-const struct view view_main = { "main", main_draw, main_key };
+const struct view view_main = { "main", main_draw, main_key, V_MAIN };
 
 static void detail_draw(struct app *a, struct canvas *cv)
 {
@@ -424,21 +476,10 @@ static void detail_draw(struct app *a, struct canvas *cv)
 	draw_header(a, cv);
 	draw_detail(a, cv, 1, 0, cv->h - 2 - 8, cv->w);
 	draw_alerts(a, cv, cv->h - 1 - 8, 0, 8, cv->w);
-	draw_footer(a, cv, "Esc Back  p Pause/Resume  e Models  q Quit");
+	draw_footer(a, cv, NULL);
 }
 
-static int detail_key(struct app *a, int key)
-{
-	if (key == 'p')
-		act_pause_toggle(a);
-	else if (key == 'e')
-		act_edit_models(a);
-	else
-		return 0;
-	return VIEW_REDRAW;
-}
-
-const struct view view_detail = { "detail", detail_draw, detail_key };
+const struct view view_detail = { "detail", detail_draw, NULL, V_DETAIL };
 
 static void small_draw(struct app *a, struct canvas *cv)
 {
@@ -452,4 +493,4 @@ static void small_draw(struct app *a, struct canvas *cv)
 	cv_put(cv, y + 1, (cv->w - (int)strlen(n)) / 2 > 0 ? (cv->w - (int)strlen(n)) / 2 : 0, R_NORMAL, n, -1);
 }
 
-const struct view view_toosmall = { "toosmall", small_draw, NULL };
+const struct view view_toosmall = { "toosmall", small_draw, NULL, V_OTHER };

@@ -1,4 +1,4 @@
-/* view_other.c — the help screen, the :alerts and :audit lists, and the
+/* view_other.c — the help screen (from the bindings of keys.c) and the
  * read-only wallboard with big gauges that cycles through pages of teams. */
 #include "console.h"
 
@@ -9,30 +9,22 @@
 #include "util.h"
 
 
-static const char *const help_lines[] = {
+/* the help screen: navigation, then every binding of keys.c, then the
+ * commands; the bindings' lines come from the same table as the footer */
+static const char *const nav_lines[] = {
 	"Navigation",
 	"  Up/Down, j/k      move the selection        PgUp/PgDn  a page",
 	"  Home/End, g/G     first / last row          Tab        teams <-> keys pane",
-	"  Enter             team detail, or the rotation wizard on a key",
+	"  Enter             team detail, or the rotation wizard on a key; mouse: click, wheel",
 	"  /                 filter teams and keys (live); Enter keeps it, Esc clears it",
 	"  s / S             sort by the next column / reverse the order",
 	"  R                 refresh now               Esc        back",
 	"  ?                 this help                 q          quit",
-	"",
-	"Actions (each asks for confirmation; the default answer is No)",
-	"  p                 pause the selected team (a reason is required) or resume it",
-	"  e                 edit the team's model allowlist (shows the diff before saving)",
-	"  r                 rotate the selected key: the guided, resumable wizard",
-	"",
+};
+static const char *const cmd_lines[] = {
 	"Commands (type : then Enter)",
-	"  :teams  :keys     focus a pane              :alerts   recent alerts",
-	"  :audit            the audit log             :ctx NAME switch gateway context",
-	"  :groq             Groq's own figures beside the gateway's (drift, models Groq dropped)",
-	"  :help             this help                 :q        quit",
-	"",
-	"The header shows the gateway, the connection (live / stale Ns / down), Groq's",
-	"organisation headroom from its x-ratelimit headers, and the clock (UTC).",
-	"Gauges turn colour at 50, 80 and 95 % of a team's budget.",
+	"  :teams :keys :alerts :audit :groq :usage :tokens   views    :ctx NAME  switch gateway",
+	"  :help  this help   :q  quit.  The header: connection, Groq's state and headroom, UTC clock.",
 };
 
 static void help_draw(struct app *a, struct canvas *cv)
@@ -40,64 +32,26 @@ static void help_draw(struct app *a, struct canvas *cv)
 	cv_clear(cv);
 	draw_header(a, cv);
 	cv_box(cv, 1, 0, cv->h - 2, cv->w, R_BORDER, "Help");
-	for (size_t i = 0; i < ARRAY_LEN(help_lines) && (int)i < cv->h - 4; i++)
-		cv_put(cv, 2 + (int)i, 2, help_lines[i][0] != ' ' && help_lines[i][0] ? R_TITLE : R_NORMAL, help_lines[i], cv->w - 4);
-	draw_footer(a, cv, "Esc Back  q Quit");
-}
-
-const struct view view_help = { "help", help_draw, NULL };
-
-static const char *js(json_t *o, const char *k, const char *dflt)
-{
-	const char *s = json_string_value(json_object_get(o, k));
-	return s ? s : dflt;
-}
-
-static void list_draw(struct app *a, struct canvas *cv, const char *title, const char *field)
-{
-	cv_clear(cv);
-	draw_header(a, cv);
-	cv_box(cv, 1, 0, cv->h - 2, cv->w, R_BORDER, title);
-	json_t *arr = json_object_get(a->audit, field);
-	if (!arr) {
-		cv_put(cv, 3, 2, R_DIM, "loading…", -1);
-	} else {
-		size_t n = json_array_size(arr);
-		int rows = cv->h - 4;
-		for (int i = 0; i < rows && (size_t)i < n; i++) {
-			/* alerts come oldest first, audit entries newest first */
-			json_t *e = json_array_get(arr, strcmp(field, "alerts") == 0 ? n - 1 - (size_t)i : (size_t)i);
-			const char *tm = json_string_value(json_object_get(e, "time"));
-			if (strcmp(field, "alerts") == 0)
-				cv_printf(cv, 2 + i, 2, R_ALERT, cv->w - 4, "%s  %-22s %-14s %s", tm ? tm : "",
-					  js(e, "kind", ""),
-					  js(e, "team", "-"),
-					  js(e, "message", ""));
-			else
-				cv_printf(cv, 2 + i, 2, R_NORMAL, cv->w - 4, "%s  %-24s %-26s %-24s %s", tm ? tm : "",
-					  js(e, "actor", ""),
-					  js(e, "action", ""),
-					  js(e, "target", ""),
-					  js(e, "operator", ""));
-		}
-		if (n == 0)
-			cv_put(cv, 3, 2, R_DIM, "nothing yet", -1);
+	int y = 2, last = cv->h - 3, w = cv->w - 4;
+	for (size_t i = 0; i < ARRAY_LEN(nav_lines) && y <= last; i++)
+		cv_put(cv, y++, 2, i ? R_NORMAL : R_TITLE, nav_lines[i], w);
+	for (int pass = 0; pass < 2; pass++) {
+		if (y <= last)
+			cv_put(cv, y++, 2, R_TITLE,
+			       pass ? "Views" : a->readonly ? "Changes (disabled: read-only)"
+							    : "Changes (each asks first; the default answer is No)",
+			       w);
+		for (int i = 0; i < nbindings && y <= last; i++)
+			if (bindings[i].mutating == !pass)
+				cv_printf(cv, y++, 2, a->readonly && !pass ? R_DIM : R_NORMAL, w, "  %-17s %s", bindings[i].name,
+					  bindings[i].help);
 	}
+	for (size_t i = 0; i < ARRAY_LEN(cmd_lines) && y <= last; i++)
+		cv_put(cv, y++, 2, i ? R_NORMAL : R_TITLE, cmd_lines[i], w);
 	draw_footer(a, cv, "Esc Back  q Quit");
 }
 
-static void alerts_draw(struct app *a, struct canvas *cv)
-{
-	list_draw(a, cv, "Alerts", "alerts");
-}
-
-static void audit_draw(struct app *a, struct canvas *cv)
-{
-	list_draw(a, cv, "Audit log (newest first)", "entries");
-}
-
-const struct view view_alerts = { "alerts", alerts_draw, NULL };
-const struct view view_audit = { "audit", audit_draw, NULL };
+const struct view view_help = { "help", help_draw, NULL, V_HELP };
 
 /* ---- wallboard -------------------------------------------------------- */
 
@@ -156,7 +110,7 @@ static void wb_draw(struct app *a, struct canvas *cv)
 
 static int wb_key(struct app *a, int key)
 {
-	if (key == 'p' || key == 'e' || key == 'r' || key == K_ENTER || key == 'd') {
+	if (key == K_ENTER) {
 		app_set_status(a, R_ERROR, "read-only wallboard: actions are disabled (run groqtop without --wallboard)");
 		return VIEW_REDRAW;
 	}
@@ -173,4 +127,4 @@ static int wb_key(struct app *a, int key)
 	return 0;
 }
 
-const struct view view_wallboard = { "wallboard", wb_draw, wb_key };
+const struct view view_wallboard = { "wallboard", wb_draw, wb_key, V_WALL };

@@ -194,6 +194,7 @@ struct ctoken {
 	char hash[65];
 	int64_t created_at, revoked_at, last_used_at;
 	char *created_by;
+	int64_t requests;   /* authenticated since the gateway started */
 };
 
 struct registry {

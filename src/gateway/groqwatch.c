@@ -102,11 +102,16 @@ static void alert_drift(struct groqwatch *w)
 		bool was = strmap_get(w->drifting, id) != NULL;
 		if (d && !was) {
 			strmap_put(w->drifting, id, (void *)1);
-			char *keys = json_dumps(json_object_get(p, "keys"), JSON_COMPACT);
+			buf kb;
+			buf_init(&kb);
+			size_t ki;
+			json_t *kv;
+			json_array_foreach(json_object_get(p, "keys"), ki, kv) buf_addf(&kb, "%s%s", ki ? ", " : "", json_string_value(kv));
+			char *keys = kb.len ? buf_detach(&kb) : xstrdup("");
 			const char *team = json_string_value(json_object_get(p, "team"));
 			char *m = xasprintf("Groq counts %.1f requests/min on project %s (team '%s', keys %s) but the gateway "
-					    "sent %.1f: traffic is reaching Groq with the team's key without passing "
-					    "through the gateway (a leaked key, or a service going around it).",
+					    "sent %.1f: traffic reaches Groq with the team's keys around the gateway "
+					    "(a leaked key, or a service going around it).",
 					    json_real_value(json_object_get(p, "groq_rpm")), id, team ? team : "?", keys,
 					    json_real_value(json_object_get(p, "gateway_rpm")));
 			alert_raise(g, "groq_drift", team, m);

@@ -878,6 +878,7 @@ static void forward(struct preq *p)
 		k->old_inflight++;
 	ukey_count(k, gw_now(g));
 	p->tok->last_used_at = gw_now(g);
+	p->tok->requests++;
 	/* the path Groq receives is the one the route table matched */
 	const char *q = httpd_query_string(p->req);
 	char *url = xconcat(g->cfg.upstream_base, p->path, q ? "?" : "", q ? q : "", NULL);

@@ -312,10 +312,10 @@ json_t *ukey_json(const struct ukey *k, int64_t now, int64_t drain_ms)
 
 json_t *ctoken_json(const struct ctoken *t)
 {
-	return json_pack("{s:s,s:s,s:s,s:s,s:o,s:o,s:o,s:o}", "id", t->id, "team", t->team, "key", t->key,
+	return json_pack("{s:s,s:s,s:s,s:s,s:o,s:o,s:o,s:o,s:I}", "id", t->id, "team", t->team, "key", t->key,
 			 "label", t->label, "created_at", time_or_null(t->created_at), "revoked_at",
 			 time_or_null(t->revoked_at), "last_used_at", time_or_null(t->last_used_at),
-			 "created_by", str_or_null(t->created_by));
+			 "created_by", str_or_null(t->created_by), "requests", (json_int_t)t->requests);
 }
 
 bool slug_valid(const char *s)

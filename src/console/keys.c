@@ -1,0 +1,140 @@
+/* keys.c — every key binding as data: key, label, help, the views it
+ * works in, and whether it changes the gateway. The footer, the help
+ * screen (?) and the read-only refusal all come from this one table, so a
+ * new key is one line here (and its function). */
+#include "console.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util.h"
+
+/* ---- what the keys do (the actions themselves are in actions.c and
+ * oncall.c; these pick their subject from the view) ---------------------- */
+
+void open_team_view(struct app *a, const struct view *v)
+{
+	struct m_team *t = app_team(a);
+	if (!t) {
+		app_set_status(a, R_DIM, "select a team first");
+		return;
+	}
+	snprintf(a->view_team, sizeof a->view_team, "%s", t->id);
+	if (a->view != v)
+		a->prev_view = a->view;
+	a->view = v;
+	a->sel_list = a->top_list = 0;
+	if (v == &view_tokens) {
+		json_decref(a->tokens);
+		a->tokens = NULL;
+		tokens_fetch(a);
+	} else {
+		json_decref(a->usage);
+		a->usage = NULL;
+		usage_fetch(a);
+	}
+}
+
+static void k_tokens(struct app *a) { open_team_view(a, &view_tokens); }
+static void k_usage(struct app *a) { open_team_view(a, &view_usage); }
+static void k_alerts(struct app *a) { app_command(a, "alerts"); }
+static void k_audit(struct app *a) { app_command(a, "audit"); }
+static void k_groq(struct app *a) { app_command(a, "groq"); }
+static void k_ack(struct app *a) { act_ack_alert(a, alerts_selected(a)); }
+static void k_window(struct app *a)
+{
+	a->usage_win = (a->usage_win + 1) % 3;
+	usage_fetch(a);
+}
+
+static void filter_entered(struct app *a)
+{
+	snprintf(a->audit_filter, sizeof a->audit_filter, "%s", a->dlg.input.data ? str_trim(a->dlg.input.data) : "");
+	dlg_close(a);
+	app_command(a, "audit");
+}
+
+static void k_audit_filter(struct app *a)
+{
+	dlg_input(a, "Filter the audit log",
+		  "Any of team=ID actor=NAME action=PREFIX (e.g. \"team=chatbot action=team.\"); empty shows all:", false,
+		  filter_entered);
+	buf_adds(&a->dlg.input, a->audit_filter);
+}
+
+#define V_TEAM (V_MAIN | V_DETAIL)
+#define V_ALL (V_MAIN | V_DETAIL | V_ALERTS | V_AUDIT | V_TOKENS | V_USAGE | V_GROQ | V_WALL | V_HELP)
+
+const struct binding bindings[] = {
+	/* changes (each asks first; refused in --readonly and the wallboard) */
+	{ 'p', "p", "Pause/Resume", "pause the selected team (a reason is required) or resume it", V_TEAM, true, true, act_pause_toggle },
+	{ 'l', "l", "Limits", "edit the team's budget, RPM limit and mode, queue wait, cap, thresholds, auto-pause", V_TEAM, true, true, act_edit_limits },
+	{ 'e', "e", "Models", "edit the team's model allowlist (shows the diff before saving)", V_TEAM, true, true, act_edit_models },
+	{ 'r', "r", "Rotate", "rotate the selected key: the guided, resumable wizard", V_MAIN, true, true, act_rotate },
+	{ 'X', "X", "STOP ALL", "emergency stop: pause every active team with one reason (asks twice)", V_MAIN, true, false, act_emergency_stop },
+	{ 'U', "U", "Resume all", "lift the emergency stop: resume exactly the teams it paused", V_MAIN, true, false, act_resume_all },
+	{ 'n', "n", "New token", "issue a client token for the team (shown once)", V_TOKENS, true, true, act_token_new },
+	{ 'd', "d", "Revoke", "revoke the selected token (its next request gets 401)", V_TOKENS, true, true, act_token_revoke },
+	{ 'a', "a", "Acknowledge", "acknowledge the selected alert, for everyone (audited)", V_ALERTS, true, true, k_ack },
+	/* views */
+	{ 't', "t", "Tokens", "the selected team's client tokens", V_TEAM, false, true, k_tokens },
+	{ 'u', "u", "Usage", "the selected team's usage by model and route (24h, 7d, month)", V_TEAM, false, true, k_usage },
+	{ 'A', "A", "Alerts", "every recent alert, whole (also :alerts)", V_MAIN | V_DETAIL, false, false, k_alerts },
+	{ 'L', "L", "Audit", "the audit log (also :audit)", V_MAIN | V_DETAIL, false, false, k_audit },
+	{ 'G', "G", "Groq", "Groq's own figures beside the gateway's (also :groq)", V_MAIN, false, false, k_groq },
+	{ 'f', "f", "Filter", "filter the audit log by team, actor and action", V_AUDIT, false, true, k_audit_filter },
+	{ 'w', "w", "Window", "switch the usage window: 24h, 7d, month", V_USAGE, false, true, k_window },
+};
+const int nbindings = (int)ARRAY_LEN(bindings);
+
+const struct binding *binding_find(const struct view *v, int key)
+{
+	for (int i = 0; i < nbindings; i++)
+		if (bindings[i].key == key && (bindings[i].views & v->id))
+			return &bindings[i];
+	return NULL;
+}
+
+/* a key that changes the gateway somewhere (refused as such in read-only) */
+static const struct binding *mutating_key(int key)
+{
+	for (int i = 0; i < nbindings; i++)
+		if (bindings[i].key == key && bindings[i].mutating)
+			return &bindings[i];
+	return NULL;
+}
+
+int binding_run(struct app *a, int key)
+{
+	const struct binding *b = binding_find(a->view, key);
+	const struct binding *m = b ? (b->mutating ? b : NULL) : mutating_key(key);
+	if (m && a->readonly) {
+		app_set_status(a, R_ERROR, "read-only: '%s' (%s) changes the gateway and is disabled (%s)", m->name, m->label,
+			       a->wallboard ? "wallboard" : "--readonly");
+		return VIEW_REDRAW;
+	}
+	if (!b)
+		return 0;
+	b->fn(a);
+	return VIEW_REDRAW;
+}
+
+void binding_hints(const struct app *a, const struct view *v, buf *out)
+{
+	buf_adds(out, "q Quit  ? Help");
+	if (v != &view_main && v != &view_wallboard)
+		buf_adds(out, "  Esc Back");
+	if (v == &view_main)
+		buf_adds(out, "  / Filter  s Sort  Tab Pane  Enter Detail");
+	for (int i = 0; i < nbindings; i++) {
+		const struct binding *b = &bindings[i];
+		if (!(b->views & v->id) || !b->footer || (b->mutating && a->readonly))
+			continue;
+		buf_addf(out, "  %s %s", b->name, b->label);
+	}
+	if (v == &view_main)
+		buf_adds(out, "  : Command");
+	if (a->readonly)
+		buf_adds(out, a->wallboard ? "  (read-only wallboard)" : "  (read-only)");
+}

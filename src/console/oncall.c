@@ -1,0 +1,568 @@
+/* oncall.c — what on-call is paged for: a team's limits (budget, RPM,
+ * mode, queue wait, cap, thresholds, auto-pause) edited with a diff and the
+ * lost-update guard; a team's client tokens revoked or issued (the new one
+ * shown once, then wiped); the organisation's emergency stop and its exact
+ * resume; alerts acknowledged. Each asks first and defaults to No; every
+ * request is refused by the client itself in --readonly and --wallboard. */
+#include "console.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "secret.h"
+#include "util.h"
+
+#define STOP_PREFIX "EMERGENCY STOP: "
+
+static const char *jstr_or(json_t *v, const char *dflt)
+{
+	const char *s = json_string_value(v);
+	return s ? s : dflt;
+}
+
+static const char *api_msg(const char *body, size_t len, char *out, size_t n)
+{
+	json_t *j = json_loadb(body, len, 0, NULL);
+	const char *m = json_string_value(json_object_get(json_object_get(j, "error"), "message"));
+	snprintf(out, n, "%s", m ? m : "");
+	json_decref(j);
+	return out;
+}
+
+/* an answer that is not a success: the gateway's words in a dialog */
+static void refused(struct app *a, long status, const char *body, size_t len, const char *err)
+{
+	char msg[512];
+	dlg_message(a, R_ERROR, status ? "The gateway refused" : "The gateway cannot be reached",
+		    status ? api_msg(body, len, msg, sizeof msg) : err ? err : "no answer");
+	a->next_poll_ms = 0;
+}
+
+/* a mutation's request; the client refuses it in read-only modes */
+static bool send(struct app *a, const char *method, const char *path, const char *body, const char *if_match,
+		 client_cb cb)
+{
+	if (client_request(a->cl, method, path, body, if_match, 5000, cb, a) != 0) {
+		app_set_status(a, R_ERROR, "read-only: nothing is sent (groqtop runs with --readonly or --wallboard)");
+		return false;
+	}
+	return true;
+}
+
+/* ---- limits ------------------------------------------------------------- */
+
+enum { F_BUDGET, F_RPM, F_MODE, F_WAIT, F_CAP, F_THRESH, F_AUTOPAUSE, F_N };
+static const char *const f_labels[F_N] = { "Monthly budget (USD)", "RPM limit", "RPM mode", "Queue wait (ms)",
+					   "Max tokens/request", "Alert thresholds (%)", "Auto-pause at budget" };
+static const char *const f_help[F_N] = { "e.g. 250 or 12.5", "requests per 60 s", "reject or queue",
+					 "queue mode: longest wait", "the output cap", "e.g. 50,80,95", "yes or no" };
+static const char *const f_keys[F_N] = { "monthly_budget_usd", "rpm_limit", "rpm_mode", "queue_max_wait_ms",
+					 "max_tokens_per_request", "alert_thresholds", "auto_pause" };
+
+static void fmt_usd(char *out, size_t n, double v)
+{
+	snprintf(out, n, "%.6f", v);
+	char *e = out + strlen(out) - 1; /* 12.500000 -> 12.5, 250.000000 -> 250 */
+	while (e > out && *e == '0')
+		*e-- = '\0';
+	if (*e == '.')
+		*e = '\0';
+}
+
+static void team_values(json_t *t, char (*v)[64])
+{
+	fmt_usd(v[F_BUDGET], 64, json_number_value(json_object_get(t, "monthly_budget_usd")));
+	snprintf(v[F_RPM], 64, "%lld", (long long)json_integer_value(json_object_get(t, "rpm_limit")));
+	snprintf(v[F_MODE], 64, "%s", jstr_or(json_object_get(t, "rpm_mode"), "reject"));
+	snprintf(v[F_WAIT], 64, "%lld", (long long)json_integer_value(json_object_get(t, "queue_max_wait_ms")));
+	snprintf(v[F_CAP], 64, "%lld", (long long)json_integer_value(json_object_get(t, "max_tokens_per_request")));
+	v[F_THRESH][0] = '\0';
+	size_t i;
+	json_t *x;
+	json_array_foreach(json_object_get(t, "alert_thresholds"), i, x) {
+		size_t l = strlen(v[F_THRESH]);
+		snprintf(v[F_THRESH] + l, 64 - l, "%s%lld", i ? "," : "", (long long)json_number_value(x));
+	}
+	snprintf(v[F_AUTOPAUSE], 64, "%s", json_is_true(json_object_get(t, "auto_pause")) ? "yes" : "no");
+}
+
+/* The form's changes as a PATCH body; NULL with why when a value is not
+ * one. *diff gets the lines "field: old -> new". */
+static json_t *limits_patch(const struct dialog *d, buf *diff, char *why, size_t n)
+{
+	json_t *p = json_object();
+	for (int i = 0; i < F_N; i++) {
+		const char *v = d->fval[i];
+		if (strcmp(v, d->forig[i]) == 0)
+			continue;
+		json_t *val = NULL;
+		int64_t iv;
+		char *end;
+		switch (i) {
+		case F_BUDGET: {
+			double b = strtod(v, &end);
+			if (end != v && !*end && isfinite(b) && b >= 0 && b <= 1e9)
+				val = json_real(b);
+			break;
+		}
+		case F_RPM:
+		case F_WAIT:
+		case F_CAP:
+			if (parse_i64(v, &iv) && iv >= (i == F_WAIT ? 0 : 1))
+				val = json_integer(iv);
+			break;
+		case F_MODE:
+			if (strcmp(v, "reject") == 0 || strcmp(v, "queue") == 0)
+				val = json_string(v);
+			break;
+		case F_AUTOPAUSE:
+			if (strcmp(v, "yes") == 0 || strcmp(v, "no") == 0)
+				val = json_boolean(strcmp(v, "yes") == 0);
+			break;
+		case F_THRESH: {
+			val = json_array();
+			char tmp[64];
+			snprintf(tmp, sizeof tmp, "%s", v);
+			for (char *s = strtok(tmp, ", "); s; s = strtok(NULL, ", ")) {
+				if (!parse_i64(s, &iv) || iv < 1 || iv > 100) {
+					json_decref(val);
+					val = NULL;
+					break;
+				}
+				json_array_append_new(val, json_integer(iv));
+			}
+			break;
+		}
+		}
+		if (!val) {
+			snprintf(why, n, "%s: '%s' is not a valid value (%s).", f_labels[i], v, f_help[i]);
+			json_decref(p);
+			return NULL;
+		}
+		json_object_set_new(p, f_keys[i], val);
+		buf_addf(diff, "  %-22s %s  ->  %s\n", f_labels[i], d->forig[i], v);
+	}
+	return p;
+}
+
+static void on_edit_team(void *arg, long status, const char *body, size_t len, const char *err);
+
+static void reload_edit(struct app *a)
+{
+	char *path = xasprintf("/admin/v1/teams/%s", a->act_team);
+	client_request(a->cl, "GET", path, NULL, NULL, 5000, on_edit_team, a);
+	free(path);
+}
+
+static void on_resumed(void *arg, long status, const char *body, size_t len, const char *err)
+{
+	struct app *a = arg;
+	if (status == 200)
+		app_set_status(a, R_OK, "team %s resumed", a->act_team);
+	else
+		refused(a, status, body, len, err);
+	a->next_poll_ms = 0;
+}
+
+static void do_resume_after_raise(struct app *a)
+{
+	char *path = xasprintf("/admin/v1/teams/%s/resume", a->act_team);
+	send(a, "POST", path, "{}", NULL, on_resumed);
+	free(path);
+}
+
+/* a 412: who changed the team meanwhile (the audit's latest entry on it) */
+static void on_who_changed(void *arg, long status, const char *body, size_t len, const char *err)
+{
+	struct app *a = arg;
+	(void)err;
+	json_t *j = status == 200 ? json_loadb(body, len, 0, NULL) : NULL;
+	json_t *e = json_array_get(json_object_get(j, "entries"), 0);
+	const char *who = json_string_value(json_object_get(e, "actor"));
+	const char *op = json_string_value(json_object_get(e, "operator"));
+	const char *when = json_string_value(json_object_get(e, "time"));
+	const char *what = json_string_value(json_object_get(e, "action"));
+	char text[700];
+	snprintf(text, sizeof text,
+		 "Team '%s' was changed by %s%s%s%s (%s at %s) while you were editing, so nothing was saved.\n\n"
+		 "Reload? Your form opens again on the new values; make your edit once more.",
+		 a->act_team, who ? who : "someone", op ? " (" : "", op ? op : "", op ? ")" : "", what ? what : "a change",
+		 when ? when : "?");
+	json_decref(j);
+	dlg_confirm(a, "Changed meanwhile", text, reload_edit);
+	a->dlg.yes = true; /* reloading changes nothing: Enter does it */
+	a->next_poll_ms = 0;
+}
+
+static void on_limits_saved(void *arg, long status, const char *body, size_t len, const char *err)
+{
+	struct app *a = arg;
+	if (status == 412) {
+		char *path = xasprintf("/admin/v1/audit?team=%s&limit=1", a->act_team);
+		client_request(a->cl, "GET", path, NULL, NULL, 5000, on_who_changed, a);
+		free(path);
+		return;
+	}
+	if (status != 200) {
+		refused(a, status, body, len, err);
+		return;
+	}
+	json_t *t = json_loadb(body, len, 0, NULL);
+	const char *state = json_string_value(json_object_get(t, "state"));
+	double spend = json_number_value(json_object_get(t, "spend_mtd_usd"));
+	double budget = json_number_value(json_object_get(t, "monthly_budget_usd"));
+	app_set_status(a, R_OK, "saved: team %s (version %lld)", a->act_team,
+		       (long long)json_integer_value(json_object_get(t, "version")));
+	if (state && strcmp(state, "budget_paused") == 0 && budget > spend) {
+		char text[600];
+		snprintf(text, sizeof text,
+			 "Team '%s' was paused at its budget. Its new budget ($%.2f) is above its spend this month "
+			 "($%.2f).\n\nResume it now? Its callers are served again from their next request.",
+			 a->act_team, budget, spend);
+		dlg_confirm(a, "Resume the team?", text, do_resume_after_raise);
+	}
+	json_decref(t);
+	a->next_poll_ms = 0;
+}
+
+static void do_save_limits(struct app *a)
+{
+	char why[200];
+	buf diff;
+	buf_init(&diff);
+	json_t *p = limits_patch(&a->dlg, &diff, why, sizeof why);
+	buf_free(&diff);
+	if (!p)
+		return;
+	char *s = json_dumps(p, JSON_COMPACT);
+	json_decref(p);
+	char *path = xasprintf("/admin/v1/teams/%s", a->act_team);
+	char ver[32];
+	snprintf(ver, sizeof ver, "%lld", (long long)a->act_version);
+	if (send(a, "PATCH", path, s, ver, on_limits_saved))
+		app_set_status(a, R_DIM, "saving %s…", a->act_team);
+	free(path);
+	free(s);
+}
+
+static void limits_entered(struct app *a)
+{
+	struct dialog *d = &a->dlg;
+	char why[200];
+	buf diff;
+	buf_init(&diff);
+	json_t *p = limits_patch(d, &diff, why, sizeof why);
+	if (!p) {
+		snprintf(d->text, sizeof d->text, "%s", why);
+		buf_free(&diff);
+		return;
+	}
+	if (json_object_size(p) == 0) {
+		json_decref(p);
+		buf_free(&diff);
+		dlg_close(a);
+		app_set_status(a, R_DIM, "nothing changed");
+		return;
+	}
+	json_decref(p);
+	/* the form's values go with the confirmation (its on_ok reads them) */
+	char text[1024];
+	snprintf(text, sizeof text, "Save these changes to team '%s' (version %lld)?\n\n%s\nThey apply from the team's next request.",
+		 a->act_team, (long long)a->act_version, diff.data);
+	buf_free(&diff);
+	struct dialog keep = *d;
+	dlg_confirm(a, "Review: team limits", text, do_save_limits);
+	memcpy(a->dlg.fval, keep.fval, sizeof keep.fval);
+	memcpy(a->dlg.forig, keep.forig, sizeof keep.forig);
+	a->dlg.nf = keep.nf;
+}
+
+static void on_edit_team(void *arg, long status, const char *body, size_t len, const char *err)
+{
+	struct app *a = arg;
+	if (status != 200) {
+		refused(a, status, body, len, err);
+		return;
+	}
+	json_t *t = json_loadb(body, len, 0, NULL);
+	if (!json_is_object(t)) {
+		json_decref(t);
+		dlg_message(a, R_ERROR, "Unexpected answer", "The gateway's team is not the expected JSON.");
+		return;
+	}
+	a->act_version = json_integer_value(json_object_get(t, "version"));
+	char vals[F_N][64];
+	team_values(t, vals);
+	char text[300];
+	snprintf(text, sizeof text, "Team '%s' (%s, version %lld): spent $%.2f this month.", a->act_team,
+		 jstr_or(json_object_get(t, "state"), "?"), (long long)a->act_version,
+		 json_number_value(json_object_get(t, "spend_mtd_usd")));
+	json_decref(t);
+	dlg_form(a, "Edit limits", text, F_N, f_labels, f_help, vals, limits_entered);
+}
+
+void act_edit_limits(struct app *a)
+{
+	struct m_team *t = app_team(a);
+	if (!t)
+		return;
+	snprintf(a->act_team, sizeof a->act_team, "%s", t->id);
+	reload_edit(a);
+}
+
+/* ---- client tokens ---------------------------------------------------- */
+
+static void on_tokens(void *arg, long status, const char *body, size_t len, const char *err)
+{
+	struct app *a = arg;
+	(void)err;
+	json_decref(a->tokens);
+	a->tokens = status == 200 ? json_loadb(body, len, 0, NULL) : NULL;
+	if (status != 200)
+		app_set_status(a, R_ERROR, "could not load the tokens: HTTP %ld", status);
+	a->dirty = true;
+}
+
+void tokens_fetch(struct app *a)
+{
+	char *path = xasprintf("/admin/v1/teams/%s/tokens", a->view_team);
+	client_request(a->cl, "GET", path, NULL, NULL, 5000, on_tokens, a);
+	free(path);
+}
+
+json_t *tokens_selected(struct app *a)
+{
+	return json_array_get(json_object_get(a->tokens, "tokens"), (size_t)a->sel_list);
+}
+
+static void on_token_new(void *arg, long status, const char *body, size_t len, const char *err)
+{
+	struct app *a = arg;
+	if (status != 201) {
+		refused(a, status, body, len, err);
+		return;
+	}
+	json_t *j = json_loadb(body, len, 0, NULL);
+	json_t *tok = json_object_get(j, "token");
+	char text[600];
+	snprintf(text, sizeof text,
+		 "New client token for team '%s' (%s):\n\n  %s\n\nCopy it now: it is shown this once and never "
+		 "again (the gateway keeps only its hash). It is erased from this console's memory when this "
+		 "dialog closes.",
+		 a->view_team, jstr_or(json_object_get(j, "id"), "?"), jstr_or(tok, "?"));
+	if (json_is_string(tok)) /* the answer's copy, wiped before it is freed */
+		secret_wipe((char *)json_string_value(tok), json_string_length(tok));
+	json_decref(j);
+	dlg_message(a, R_OK, "Token issued: shown once", text);
+	secret_wipe(text, sizeof text);
+	tokens_fetch(a);
+}
+
+static void do_token_new(struct app *a)
+{
+	json_t *b = json_pack("{s:s}", "label", a->act_key);
+	char *s = json_dumps(b, JSON_COMPACT);
+	json_decref(b);
+	char *path = xasprintf("/admin/v1/teams/%s/tokens", a->view_team);
+	send(a, "POST", path, s, NULL, on_token_new);
+	free(path);
+	free(s);
+}
+
+static void token_label_entered(struct app *a)
+{
+	char *label = str_trim(a->dlg.input.data ? a->dlg.input.data : (char[1]){ 0 });
+	if (!*label) {
+		snprintf(a->dlg.text, sizeof a->dlg.text, "A label is required (who uses the token: a service, a person).");
+		return;
+	}
+	snprintf(a->act_key, sizeof a->act_key, "%s", label);
+	char text[400];
+	snprintf(text, sizeof text, "Issue a new client token '%s' for team '%s'?\n\nIt is shown once, in the next dialog.",
+		 a->act_key, a->view_team);
+	dlg_confirm(a, "Issue token", text, do_token_new);
+}
+
+void act_token_new(struct app *a)
+{
+	char text[200];
+	snprintf(text, sizeof text, "Label of the new token for team '%s' (who will use it):", a->view_team);
+	dlg_input(a, "New client token", text, false, token_label_entered);
+}
+
+static void on_token_revoked(void *arg, long status, const char *body, size_t len, const char *err)
+{
+	struct app *a = arg;
+	if (status == 200)
+		app_set_status(a, R_OK, "token %s revoked: its next request gets 401", a->act_key);
+	else
+		refused(a, status, body, len, err);
+	tokens_fetch(a);
+}
+
+static void do_token_revoke(struct app *a)
+{
+	char *path = xasprintf("/admin/v1/teams/%s/tokens/%s", a->view_team, a->act_key);
+	send(a, "DELETE", path, NULL, NULL, on_token_revoked);
+	free(path);
+}
+
+void act_token_revoke(struct app *a)
+{
+	json_t *t = tokens_selected(a);
+	if (!t)
+		return;
+	if (!json_is_null(json_object_get(t, "revoked_at"))) {
+		app_set_status(a, R_DIM, "that token is already revoked");
+		return;
+	}
+	snprintf(a->act_key, sizeof a->act_key, "%s", jstr_or(json_object_get(t, "id"), ""));
+	const char *used = json_string_value(json_object_get(t, "last_used_at"));
+	char text[600];
+	snprintf(text, sizeof text,
+		 "Revoke token '%s' (%s) of team '%s'?\n\nLast used: %s. Its very next request gets 401; whoever "
+		 "uses it needs a new token.",
+		 jstr_or(json_object_get(t, "label"), "?"), a->act_key, a->view_team, used ? used : "never");
+	dlg_confirm(a, "Revoke token", text, do_token_revoke);
+}
+
+/* ---- the emergency stop --------------------------------------------------- */
+
+static void on_stop(void *arg, long status, const char *body, size_t len, const char *err)
+{
+	struct app *a = arg;
+	if (status != 200) {
+		refused(a, status, body, len, err);
+		return;
+	}
+	json_t *j = json_loadb(body, len, 0, NULL);
+	bool stop = json_object_get(j, "paused") != NULL;
+	app_set_status(a, stop ? R_ERROR : R_OK, stop ? "EMERGENCY STOP: %lld teams paused (U resumes exactly them)"
+						      : "emergency stop lifted: %lld teams resumed",
+		       (long long)json_integer_value(json_object_get(j, "count")));
+	json_decref(j);
+	a->next_poll_ms = 0;
+}
+
+static void do_stop(struct app *a)
+{
+	json_t *b = json_pack("{s:s}", "reason", a->act_key);
+	char *s = json_dumps(b, JSON_COMPACT);
+	json_decref(b);
+	send(a, "POST", "/admin/v1/emergency-stop", s, NULL, on_stop);
+	free(s);
+}
+
+/* the teams a stop would pause, and their requests per minute */
+static void stop_reach(struct app *a, int *teams, int *rpm)
+{
+	*teams = *rpm = 0;
+	for (int i = 0; i < a->ov.nteams; i++)
+		if (strcmp(a->ov.teams[i].state, "active") == 0) {
+			(*teams)++;
+			*rpm += a->ov.teams[i].rpm;
+		}
+}
+
+static void stop_confirm2(struct app *a)
+{
+	int n, rpm;
+	stop_reach(a, &n, &rpm);
+	char text[600];
+	snprintf(text, sizeof text,
+		 "LAST CHECK. Pause all %d active teams now (%d requests per minute stop)?\n\nReason shown to every "
+		 "caller: \"" STOP_PREFIX "%s\". Teams already paused keep their own reason and stay paused "
+		 "when the stop is lifted (U).",
+		 n, rpm, a->act_key);
+	dlg_confirm(a, "EMERGENCY STOP (2 of 2)", text, do_stop);
+}
+
+static void stop_reason_entered(struct app *a)
+{
+	char *reason = str_trim(a->dlg.input.data ? a->dlg.input.data : (char[1]){ 0 });
+	if (!*reason) {
+		snprintf(a->dlg.text, sizeof a->dlg.text, "A reason is required: every team's callers will see it.");
+		return;
+	}
+	snprintf(a->act_key, sizeof a->act_key, "%s", reason);
+	int n, rpm;
+	stop_reach(a, &n, &rpm);
+	char text[600];
+	snprintf(text, sizeof text,
+		 "Stop the whole organisation?\n\nThis pauses %d active teams at once, stopping %d requests per "
+		 "minute: from their next request every caller gets HTTP 403 team_paused. Requests running now "
+		 "finish.",
+		 n, rpm);
+	dlg_confirm(a, "EMERGENCY STOP (1 of 2)", text, stop_confirm2);
+}
+
+void act_emergency_stop(struct app *a)
+{
+	int n, rpm;
+	stop_reach(a, &n, &rpm);
+	if (n == 0) {
+		app_set_status(a, R_DIM, "no active team to stop");
+		return;
+	}
+	dlg_input(a, "Emergency stop: reason", "Why stop every team? (required; shown to every caller)", false,
+		  stop_reason_entered);
+}
+
+static void do_resume_all(struct app *a)
+{
+	send(a, "POST", "/admin/v1/emergency-stop/resume", "{}", NULL, on_stop);
+}
+
+void act_resume_all(struct app *a)
+{
+	int n = 0;
+	for (int i = 0; i < a->ov.nteams; i++)
+		if (strcmp(a->ov.teams[i].state, "paused") == 0 && str_starts(a->ov.teams[i].paused_reason, STOP_PREFIX))
+			n++;
+	if (n == 0) {
+		app_set_status(a, R_DIM, "no team is paused by an emergency stop");
+		return;
+	}
+	char text[400];
+	snprintf(text, sizeof text,
+		 "Lift the emergency stop?\n\nResumes exactly the %d teams it paused. Teams paused before the "
+		 "stop, or for another reason since, stay paused.",
+		 n);
+	dlg_confirm(a, "Resume after the emergency stop", text, do_resume_all);
+}
+
+/* ---- alerts ---------------------------------------------------------------- */
+
+static void on_acked(void *arg, long status, const char *body, size_t len, const char *err)
+{
+	struct app *a = arg;
+	if (status == 200)
+		app_set_status(a, R_OK, "alert acknowledged");
+	else
+		refused(a, status, body, len, err);
+	app_command(a, "alerts"); /* reload the list */
+}
+
+static void do_ack(struct app *a)
+{
+	char *path = xasprintf("/admin/v1/alerts/%s/ack", a->act_key);
+	send(a, "POST", path, "{}", NULL, on_acked);
+	free(path);
+}
+
+void act_ack_alert(struct app *a, json_t *alert)
+{
+	if (!alert)
+		return;
+	if (!json_is_null(json_object_get(alert, "acked_by")) && json_object_get(alert, "acked_by")) {
+		app_set_status(a, R_DIM, "already acknowledged by %s", json_string_value(json_object_get(alert, "acked_by")));
+		return;
+	}
+	snprintf(a->act_key, sizeof a->act_key, "%lld", (long long)json_integer_value(json_object_get(alert, "id")));
+	char text[800];
+	snprintf(text, sizeof text, "Acknowledge this alert for everyone?\n\n%s\n\nYour name is recorded with it (audited).",
+		 jstr_or(json_object_get(alert, "message"), ""));
+	dlg_confirm(a, "Acknowledge alert", text, do_ack);
+}

@@ -1,0 +1,389 @@
+/* view_lists.c — the on-call views: alerts (whole text, acknowledged by
+ * whom), the audit log (filtered by team, actor and action, with the
+ * selected entry's before and after), a team's client tokens, and a team's
+ * usage by model and route over 24 h, 7 d or the month. Each keeps its
+ * place in a->sel_list / a->top_list; their keys are in keys.c. */
+#include "console.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util.h"
+
+static const char *js(json_t *o, const char *k, const char *dflt)
+{
+	const char *s = json_string_value(json_object_get(o, k));
+	return s ? s : dflt;
+}
+
+/* the list's rows on screen: the selection kept visible */
+static void list_window(struct app *a, int n, int rows)
+{
+	if (a->sel_list >= n)
+		a->sel_list = n ? n - 1 : 0;
+	if (a->sel_list < 0)
+		a->sel_list = 0;
+	if (a->sel_list < a->top_list)
+		a->top_list = a->sel_list;
+	if (a->sel_list >= a->top_list + rows)
+		a->top_list = a->sel_list - rows + 1;
+	if (a->top_list < 0)
+		a->top_list = 0;
+}
+
+/* Up/Down, PgUp/PgDn, Home/End and the mouse wheel over a list of n rows */
+int list_key(struct app *a, int key, int n)
+{
+	int page = a->h > 8 ? a->h - 8 : 1;
+	switch (key) {
+	case K_UP: case 'k': a->sel_list--; break;
+	case K_DOWN: case 'j': a->sel_list++; break;
+	case K_PGUP: a->sel_list -= page; break;
+	case K_PGDN: a->sel_list += page; break;
+	case K_HOME: case 'g': a->sel_list = 0; break;
+	case K_END: case 'G': a->sel_list = n - 1; break;
+	default: return 0;
+	}
+	if (a->sel_list >= n)
+		a->sel_list = n - 1;
+	if (a->sel_list < 0)
+		a->sel_list = 0;
+	return VIEW_REDRAW;
+}
+
+static int alerts_key(struct app *a, int key)
+{
+	return list_key(a, key, (int)json_array_size(json_object_get(a->audit, "alerts")));
+}
+static int audit_key(struct app *a, int key)
+{
+	return list_key(a, key, (int)json_array_size(json_object_get(a->audit, "entries")));
+}
+static int tokens_key(struct app *a, int key)
+{
+	return list_key(a, key, (int)json_array_size(json_object_get(a->tokens, "tokens")));
+}
+
+/* Lines of text wrapped at spaces into w columns, never cutting a word
+ * unless it is longer than a line; calls put for each (NULL: count only). */
+int wrap_words(const char *text, int w, void (*put)(void *arg, int i, const char *line), void *arg)
+{
+	int n = 0;
+	const char *p = text;
+	char line[600];
+	while (*p) {
+		while (*p == ' ')
+			p++;
+		if (!*p)
+			break;
+		int cols = 0, cut = -1, i = 0;
+		for (; p[i] && p[i] != '\n'; i++) {
+			if ((p[i] & 0xC0) != 0x80) {
+				if (cols == w)
+					break;
+				cols++;
+			}
+			if (p[i] == ' ')
+				cut = i;
+		}
+		int take = i;
+		if (p[i] && p[i] != '\n' && cut > 0) /* the line is full: end it at the last space */
+			take = cut;
+		snprintf(line, sizeof line, "%.*s", take, p);
+		if (put)
+			put(arg, n, line);
+		n++;
+		p += take;
+		if (*p == '\n')
+			p++;
+	}
+	return n;
+}
+
+struct wput {
+	struct canvas *cv;
+	int y, x, w, role, max;
+};
+
+static void put_line(void *arg, int i, const char *line)
+{
+	struct wput *wp = arg;
+	if (i < wp->max)
+		cv_put(wp->cv, wp->y + i, wp->x, wp->role, line, wp->w);
+}
+
+/* ---- alerts ------------------------------------------------------------ */
+
+json_t *alerts_selected(struct app *a)
+{
+	json_t *arr = json_object_get(a->audit, "alerts");
+	size_t n = json_array_size(arr);
+	return a->sel_list >= 0 && (size_t)a->sel_list < n ? json_array_get(arr, n - 1 - (size_t)a->sel_list) : NULL;
+}
+
+static void alerts_draw(struct app *a, struct canvas *cv)
+{
+	cv_clear(cv);
+	draw_header(a, cv);
+	json_t *arr = json_object_get(a->audit, "alerts");
+	size_t n = json_array_size(arr);
+	char title[64];
+	snprintf(title, sizeof title, "Alerts %zu (newest first)", n);
+	cv_box(cv, 1, 0, cv->h - 2, cv->w, R_BORDER, title);
+	int w = cv->w - 4, y = 2, bottom = cv->h - 2;
+	if (!a->audit) {
+		cv_put(cv, y, 2, R_DIM, "loading…", -1);
+	} else if (n == 0) {
+		cv_put(cv, y, 2, R_DIM, "no alerts", -1);
+	} else {
+		/* whole alerts only: from the first one that keeps the selection on screen */
+		list_window(a, (int)n, 1);
+		for (int i = a->top_list; i < (int)n && y < bottom; i++) {
+			json_t *e = json_array_get(arr, n - 1 - (size_t)i);
+			bool sel = i == a->sel_list;
+			const char *acked = json_string_value(json_object_get(e, "acked_by"));
+			const char *tm = js(e, "time", "");
+			char head[256];
+			snprintf(head, sizeof head, "%.10s %.8s  %-22s %-16s %s%s", tm, strlen(tm) > 11 ? tm + 11 : "",
+				 js(e, "kind", ""), js(e, "team", "-"), acked ? "ack: " : "NEW", acked ? acked : "");
+			cv_fill(cv, y, 2, w, sel ? R_SELECTED : R_NORMAL, " ");
+			cv_put(cv, y++, 2, sel ? R_SELECTED : acked ? R_DIM : R_ALERT, head, w);
+			struct wput wp = { cv, y, 6, w - 4, acked ? R_DIM : R_NORMAL, bottom - y };
+			int lines = wrap_words(js(e, "message", ""), w - 4, put_line, &wp);
+			y += lines < bottom - y ? lines : bottom - y;
+		}
+	}
+	draw_footer(a, cv, NULL);
+}
+
+const struct view view_alerts = { "alerts", alerts_draw, alerts_key, V_ALERTS };
+
+/* ---- audit ---------------------------------------------------------------- */
+
+static void audit_diff(struct canvas *cv, int y, int x, int w, int rows, json_t *e)
+{
+	json_t *before = json_object_get(e, "before"), *after = json_object_get(e, "after");
+	int r = 0;
+	cv_printf(cv, y + r++, x, R_TITLE, w, "%s %s on %s by %s%s%s", js(e, "time", ""), js(e, "action", ""),
+		  js(e, "target", ""), js(e, "actor", ""), json_is_string(json_object_get(e, "operator")) ? " / " : "",
+		  js(e, "operator", ""));
+	if (!json_is_object(before) && !json_is_object(after)) {
+		cv_put(cv, y + r, x, R_DIM, "(no before/after recorded)", w);
+		return;
+	}
+	const char *k;
+	json_t *v;
+	json_t *keys = json_is_object(after) ? after : before;
+	json_object_foreach(keys, k, v) {
+		if (r >= rows)
+			break;
+		json_t *b = json_object_get(before, k), *af = json_object_get(after, k);
+		if (json_equal(b, af) && b)
+			continue;
+		char *bs = b ? json_dumps(b, JSON_ENCODE_ANY | JSON_COMPACT) : xstrdup("-");
+		char *as = af ? json_dumps(af, JSON_ENCODE_ANY | JSON_COMPACT) : xstrdup("-");
+		cv_printf(cv, y + r++, x, R_NORMAL, w, "  %-24s %s  ->  %s", k, bs, as);
+		free(bs);
+		free(as);
+	}
+	if (r == 1)
+		cv_put(cv, y + r, x, R_DIM, "(nothing changed)", w);
+}
+
+static void audit_draw(struct app *a, struct canvas *cv)
+{
+	cv_clear(cv);
+	draw_header(a, cv);
+	json_t *arr = json_object_get(a->audit, "entries");
+	int n = (int)json_array_size(arr);
+	char title[200];
+	snprintf(title, sizeof title, "Audit log (newest first)%s%s", a->audit_filter[0] ? "  filter: " : "", a->audit_filter);
+	int dh = cv->h >= 30 ? 10 : 7; /* the selected entry's before and after */
+	int lh = cv->h - 2 - dh;
+	cv_box(cv, 1, 0, lh, cv->w, R_BORDER, title);
+	int w = cv->w - 4;
+	if (!a->audit) {
+		cv_put(cv, 2, 2, R_DIM, "loading…", -1);
+	} else if (n == 0) {
+		cv_put(cv, 2, 2, R_DIM, a->audit_filter[0] ? "no entry matches the filter (f changes it)" : "nothing yet", -1);
+	} else {
+		int rows = lh - 3;
+		list_window(a, n, rows);
+		cv_printf(cv, 2, 2, R_TABLE_HEAD, w, "%-20s %-22s %-26s %s", "TIME", "ACTOR", "ACTION", "TARGET");
+		for (int i = 0; i < rows && a->top_list + i < n; i++) {
+			int k = a->top_list + i;
+			json_t *e = json_array_get(arr, (size_t)k);
+			char actor[64];
+			snprintf(actor, sizeof actor, "%s%s%s%s", js(e, "actor", ""), json_is_string(json_object_get(e, "operator")) ? " (" : "",
+				 js(e, "operator", ""), json_is_string(json_object_get(e, "operator")) ? ")" : "");
+			int role = k == a->sel_list ? R_SELECTED : R_NORMAL;
+			cv_fill(cv, 3 + i, 2, w, role, " ");
+			cv_printf(cv, 3 + i, 2, role, w, "%-20.20s %-22.22s %-26.26s %s", js(e, "time", ""), actor, js(e, "action", ""),
+				  js(e, "target", ""));
+		}
+	}
+	cv_box(cv, 1 + lh, 0, dh, cv->w, R_BORDER, "Before / after");
+	json_t *sel = json_array_get(arr, (size_t)a->sel_list);
+	if (sel)
+		audit_diff(cv, 2 + lh, 2, w, dh - 2, sel);
+	draw_footer(a, cv, NULL);
+}
+
+const struct view view_audit = { "audit", audit_draw, audit_key, V_AUDIT };
+
+/* ---- tokens ------------------------------------------------------------- */
+
+static void tokens_draw(struct app *a, struct canvas *cv)
+{
+	cv_clear(cv);
+	draw_header(a, cv);
+	json_t *arr = json_object_get(a->tokens, "tokens");
+	int n = (int)json_array_size(arr);
+	char title[128];
+	snprintf(title, sizeof title, "Client tokens of %s (%d)", a->view_team, n);
+	cv_box(cv, 1, 0, cv->h - 2, cv->w, R_BORDER, title);
+	int w = cv->w - 4;
+	if (!a->tokens) {
+		cv_put(cv, 2, 2, R_DIM, "loading…", -1);
+	} else if (n == 0) {
+		cv_put(cv, 2, 2, R_DIM, "no tokens: n issues one", -1);
+	} else {
+		int rows = cv->h - 5;
+		list_window(a, n, rows);
+		bool wide = cv->w >= 110;
+		if (wide)
+			cv_printf(cv, 2, 2, R_TABLE_HEAD, w, "%-18s %-24s %-20s %-20s %9s  %-8s %s", "ID", "LABEL", "CREATED", "LAST USED",
+				  "REQUESTS", "STATE", "CREATED BY");
+		else
+			cv_printf(cv, 2, 2, R_TABLE_HEAD, w, "%-18s %-18s %-17s %8s  %s", "ID", "LABEL", "LAST USED", "REQUESTS", "STATE");
+		int64_t now = app_now(a);
+		for (int i = 0; i < rows && a->top_list + i < n; i++) {
+			int k = a->top_list + i;
+			json_t *t = json_array_get(arr, (size_t)k);
+			bool revoked = !json_is_null(json_object_get(t, "revoked_at"));
+			int role = k == a->sel_list ? R_SELECTED : revoked ? R_DIM : R_NORMAL;
+			const char *used = json_string_value(json_object_get(t, "last_used_at"));
+			char ago[24] = "never";
+			if (used) {
+				char age[16];
+				fmt_age(now - iso_ms(used), age, sizeof age);
+				snprintf(ago, sizeof ago, "%s ago", age);
+			}
+			cv_fill(cv, 3 + i, 2, w, role, " ");
+			if (wide)
+				cv_printf(cv, 3 + i, 2, role, w, "%-18.18s %-24.24s %-20.20s %-20.20s %9lld  %-8s %s", js(t, "id", ""),
+					  js(t, "label", ""), js(t, "created_at", "-"), used ? used : "never",
+					  (long long)json_integer_value(json_object_get(t, "requests")), revoked ? "revoked" : "active",
+					  js(t, "created_by", "-"));
+			else
+				cv_printf(cv, 3 + i, 2, role, w, "%-18.18s %-18.18s %-17.17s %8lld  %s", js(t, "id", ""), js(t, "label", ""),
+					  ago, (long long)json_integer_value(json_object_get(t, "requests")), revoked ? "revoked" : "active");
+		}
+	}
+	draw_footer(a, cv, NULL);
+}
+
+const struct view view_tokens = { "tokens", tokens_draw, tokens_key, V_TOKENS };
+
+/* ---- usage ----------------------------------------------------------------- */
+
+static const char *const win_names[] = { "24h", "7d", "month" };
+static const char *const win_steps[] = { "1h", "6h", "1d" };
+
+static void on_usage_view(void *arg, long status, const char *body, size_t len, const char *err)
+{
+	struct app *a = arg;
+	json_decref(a->usage);
+	a->usage = status == 200 ? json_loadb(body, len, 0, NULL) : NULL;
+	if (status != 200)
+		app_set_status(a, R_ERROR, "could not load the usage: %s", err ? err : "HTTP error");
+	a->dirty = true;
+}
+
+void usage_fetch(struct app *a)
+{
+	char *path = xasprintf("/admin/v1/usage?team=%s&window=%s&step=%s", a->view_team, win_names[a->usage_win],
+			       win_steps[a->usage_win]);
+	client_request(a->cl, "GET", path, NULL, NULL, 10000, on_usage_view, a);
+	free(path);
+}
+
+static void breakdown(struct canvas *cv, int y, int x, int w, int rows, json_t *arr, const char *field, const char *head)
+{
+	cv_printf(cv, y, x, R_TABLE_HEAD, w, "%-22s %9s %11s %10s", head, "REQUESTS", "TOKENS", "SPEND $");
+	size_t i;
+	json_t *e;
+	json_array_foreach(arr, i, e) {
+		if ((int)i >= rows - 1)
+			break;
+		cv_printf(cv, y + 1 + (int)i, x, R_NORMAL, w, "%-22.22s %9lld %11lld %10.4f", js(e, field, "-"),
+			  (long long)json_integer_value(json_object_get(e, "requests")),
+			  (long long)json_integer_value(json_object_get(e, "tokens")),
+			  json_number_value(json_object_get(e, "spend_usd")));
+	}
+	if (json_array_size(arr) == 0)
+		cv_put(cv, y + 1, x, R_DIM, "no requests in the window", w);
+}
+
+static void usage_draw(struct app *a, struct canvas *cv)
+{
+	cv_clear(cv);
+	draw_header(a, cv);
+	char title[128];
+	snprintf(title, sizeof title, "Usage of %s: %s", a->view_team, win_names[a->usage_win]);
+	cv_box(cv, 1, 0, cv->h - 2, cv->w, R_BORDER, title);
+	int w = cv->w - 4;
+	json_t *u = a->usage;
+	if (!u) {
+		cv_put(cv, 2, 2, R_DIM, "loading…", -1);
+		draw_footer(a, cv, NULL);
+		return;
+	}
+	json_t *pts = json_object_get(u, "points");
+	double req[2000], spend[2000];
+	int np = 0;
+	int64_t treq = 0, tok = 0, okn = 0, rej = 0;
+	double tspend = 0;
+	size_t i;
+	json_t *p;
+	json_array_foreach(pts, i, p) {
+		if (np == 2000)
+			break;
+		req[np] = (double)json_integer_value(json_object_get(p, "requests"));
+		spend[np] = json_number_value(json_object_get(p, "spend_usd"));
+		treq += json_integer_value(json_object_get(p, "requests"));
+		okn += json_integer_value(json_object_get(p, "ok"));
+		rej += json_integer_value(json_object_get(p, "rejected"));
+		tok += json_integer_value(json_object_get(p, "tokens"));
+		tspend += spend[np];
+		np++;
+	}
+	int y = 2;
+	cv_printf(cv, y++, 2, R_TITLE, w, "%lld requests (%lld ok, %lld refused), %lld tokens, $%.4f in the last %s", (long long)treq,
+		  (long long)okn, (long long)rej, (long long)tok, tspend, win_names[a->usage_win]);
+	cv_printf(cv, y++, 2, R_NORMAL, w, "month to date $%.2f, projected month-end $%.2f",
+		  json_number_value(json_object_get(u, "spend_mtd_usd")), json_number_value(json_object_get(u, "projected_month_usd")));
+	y++;
+	int sw = w - 16;
+	int n0 = cv_printf(cv, y, 2, R_DIM, 14, "requests/%s", win_steps[a->usage_win]);
+	cv_spark(cv, y++, 2 + 15, sw, req, np);
+	(void)n0;
+	cv_printf(cv, y, 2, R_DIM, 14, "spend/%s", win_steps[a->usage_win]);
+	cv_spark(cv, y++, 2 + 15, sw, spend, np);
+	y++;
+	int rows = cv->h - 2 - y;
+	if (cv->w >= 110) {
+		int half = (w - 2) / 2;
+		breakdown(cv, y, 2, half, rows, json_object_get(u, "by_model"), "model", "BY MODEL");
+		breakdown(cv, y, 4 + half, half, rows, json_object_get(u, "by_route"), "route", "BY ROUTE");
+	} else {
+		int nm = (int)json_array_size(json_object_get(u, "by_model"));
+		int mr = nm + 2 < rows / 2 + 1 ? nm + 2 : rows / 2 + 1;
+		breakdown(cv, y, 2, w, mr, json_object_get(u, "by_model"), "model", "BY MODEL");
+		breakdown(cv, y + mr, 2, w, rows - mr, json_object_get(u, "by_route"), "route", "BY ROUTE");
+	}
+	draw_footer(a, cv, NULL);
+}
+
+const struct view view_usage = { "usage", usage_draw, NULL, V_USAGE };
