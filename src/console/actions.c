@@ -362,7 +362,7 @@ int wizard_key(struct app *a, int key)
 		return VIEW_REDRAW;
 	}
 	if (a->readonly) {
-		app_set_status(a, R_ERROR, "read-only wallboard: rotation steps are disabled");
+		app_set_status(a, R_ERROR, a->wallboard ? "read-only wallboard: rotation steps are disabled" : "read-only (--readonly): rotation steps are disabled");
 		return VIEW_REDRAW;
 	}
 	if (!a->rot)

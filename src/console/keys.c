@@ -71,7 +71,7 @@ const struct binding bindings[] = {
 	{ 'p', "p", "Pause/Resume", "pause the selected team (a reason is required) or resume it", V_TEAM, true, true, act_pause_toggle },
 	{ 'l', "l", "Limits", "edit the team's budget, RPM limit and mode, queue wait, cap, thresholds, auto-pause", V_TEAM, true, true, act_edit_limits },
 	{ 'e', "e", "Models", "edit the team's model allowlist (shows the diff before saving)", V_TEAM, true, true, act_edit_models },
-	{ 'r', "r", "Rotate", "rotate the selected key: the guided, resumable wizard", V_MAIN, true, true, act_rotate },
+	{ 'r', "r", "Rotate", "the selected key's rotation: the guided, resumable wizard (its steps change the gateway; read-only, it only shows)", V_MAIN, false, true, act_rotate },
 	{ 'X', "X", "STOP ALL", "emergency stop: pause every active team with one reason (asks twice)", V_MAIN, true, false, act_emergency_stop },
 	{ 'U', "U", "Resume all", "lift the emergency stop: resume exactly the teams it paused", V_MAIN, true, false, act_resume_all },
 	{ 'n', "n", "New token", "issue a client token for the team (shown once)", V_TOKENS, true, true, act_token_new },
@@ -82,7 +82,7 @@ const struct binding bindings[] = {
 	{ 'u', "u", "Usage", "the selected team's usage by model and route (24h, 7d, month)", V_TEAM, false, true, k_usage },
 	{ 'A', "A", "Alerts", "every recent alert, whole (also :alerts)", V_MAIN | V_DETAIL, false, false, k_alerts },
 	{ 'L', "L", "Audit", "the audit log (also :audit)", V_MAIN | V_DETAIL, false, false, k_audit },
-	{ 'G', "G", "Groq", "Groq's own figures beside the gateway's (also :groq)", V_MAIN, false, false, k_groq },
+	{ 'o', "o", "Groq", "Groq's own figures beside the gateway's (also :groq)", V_MAIN, false, false, k_groq },
 	{ 'f', "f", "Filter", "filter the audit log by team, actor and action", V_AUDIT, false, true, k_audit_filter },
 	{ 'w', "w", "Window", "switch the usage window: 24h, 7d, month", V_USAGE, false, true, k_window },
 };

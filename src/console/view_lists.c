@@ -311,13 +311,13 @@ void usage_fetch(struct app *a)
 
 static void breakdown(struct canvas *cv, int y, int x, int w, int rows, json_t *arr, const char *field, const char *head)
 {
-	cv_printf(cv, y, x, R_TABLE_HEAD, w, "%-22s %9s %11s %10s", head, "REQUESTS", "TOKENS", "SPEND $");
+	cv_printf(cv, y, x, R_TABLE_HEAD, w, "%-23s %9s %10s %10s", head, "REQUESTS", "TOKENS", "SPEND $");
 	size_t i;
 	json_t *e;
 	json_array_foreach(arr, i, e) {
 		if ((int)i >= rows - 1)
 			break;
-		cv_printf(cv, y + 1 + (int)i, x, R_NORMAL, w, "%-22.22s %9lld %11lld %10.4f", js(e, field, "-"),
+		cv_printf(cv, y + 1 + (int)i, x, R_NORMAL, w, "%-23.23s %9lld %10lld %10.4f", js(e, field, "-"),
 			  (long long)json_integer_value(json_object_get(e, "requests")),
 			  (long long)json_integer_value(json_object_get(e, "tokens")),
 			  json_number_value(json_object_get(e, "spend_usd")));

@@ -90,7 +90,7 @@ logstart=$(wc -l < "$T/groqgated.log")
 tui_groqtop --wallboard
 tui_wait "wallboard"
 for k in p e r Enter d; do tui_keys "$k"; done
-tui_wait "read-only wallboard: actions are disabled"
+tui_wait "read-only"
 tui_keys ':'; tui_type "keys"; tui_keys Enter
 tui_wait "Upstream keys"
 tui_keys Tab r
@@ -101,7 +101,7 @@ tui_wait "rotation steps are disabled"
 tui_keys q
 tui_wait_gone "Rotate key"
 tui_keys p
-tui_wait "read-only wallboard: actions are disabled"
+tui_wait "is disabled (wallboard)"
 tui_keys e
 check_eq "wallboard: no mutation reached the gateway (audit unchanged)" "$n" "$(audits)"
 check "the wallboard did poll the gateway (GET requests logged)" test "$(tail -n +"$logstart" "$T/groqgated.log" | grep -c '"msg":"admin","method":"GET"')" -ge 1

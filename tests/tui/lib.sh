@@ -51,12 +51,15 @@ mask() {
 	sed -E -e 's#127\.0\.0\.1:[0-9]+#127.0.0.1:PORT#g' \
 		-e 's#(RPM last hour )[^ ]+#\1SPARK#' \
 		-e 's#projected month-end \$[0-9.k]+#projected month-end $X#' \
-		-e 's#[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:]{8}Z#TIME#g' \
+		-e 's#[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:]{8}Z#TIME#g; s#[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9:]{8}#TIME#g' \
 		-e 's#(│|\|) [0-9]{2}:[0-9]{2} #\1 HH:MM #g' \
 		-e 's#stale [0-9]+s#stale Ns#; s#down [0-9]+s#down Ns#' \
 		-e 's#tok_[A-Za-z0-9]{12}#tok_ID#g' \
 		-e 's#(groq (ok|stale) )[0-9]+[smhd]#\1Ns#; s#[0-9]+[smhd] old#N old#g' \
-		-e 's#  [0-9]+\.[0-9]{2}s( |$)#  N.NNs\1#g'
+		-e 's#  [0-9]+\.[0-9]{2}s( |$)#  N.NNs\1#g' \
+		-e 's#((requests|spend)/(1h|6h|1d) +)[^ │|]+#\1SPARK#' \
+		-e 's#(ing|ed) by [a-z]+ \(tester@[^)]*\)#\1 by USER#g; s#tester@[A-Za-z0-9._-]+#tester@HOST#g' \
+		-e '$ s#^ [^ ].*$# (status line)#'
 }
 
 # tui_golden NAME [capture flags] : compare the masked screen with the golden

@@ -1,0 +1,273 @@
+# groqtop's on-call actions, each driven through the console and checked in
+# the gateway: limits (diff, confirmation, the 412 "changed by X" path, the
+# offer to resume a budget-paused team), client tokens (issue shown once and
+# never again on screen, revoke), the emergency stop and its exact resume,
+# alerts acknowledged, the audit log filtered, a team's usage; --readonly
+# and --wallboard send no mutating request; the mouse selects and scrolls.
+source "$(dirname "$0")/lib.sh"
+seed_org
+team_field() { api GET "/admin/v1/teams/$1"; jq_body "$2"; }
+audits() { sql "select count(*) from audit"; }
+
+tui_start 120x40
+tui_groqtop
+tui_wait "chatbot-prod-api"
+tui_keys Down # chatbot (the teams are sorted by id: batch-processor, chatbot, search)
+
+# ---- limits: the form, a diff, saved
+tui_keys l
+tui_wait "Edit limits"
+tui_wait "Monthly budget (USD)"
+tui_golden limits-form
+tui_keys BSpace BSpace BSpace BSpace BSpace BSpace BSpace BSpace
+tui_type "25"
+tui_keys Down
+tui_keys BSpace BSpace
+tui_type "90"
+tui_keys Enter
+tui_wait "Review: team limits"
+check "the diff shows the budget" tui_has "Monthly budget (USD)   0.000157  ->  25"
+check "and the RPM limit" tui_has "RPM limit              60  ->  90"
+check "the confirmation defaults to No" tui_has "[ No ]"
+tui_golden limits-diff
+tui_keys y
+tui_wait "saved: team chatbot"
+check_eq "saved in the gateway" "25|90" "$(team_field chatbot '"\(.monthly_budget_usd)|\(.rpm_limit)"')"
+api GET '/admin/v1/audit?team=chatbot&limit=1'
+check_contains "audited as the console's operator" "alice (tester@" "$(jq_body '.entries[0].actor + " (" + .entries[0].operator + ")"')"
+
+# a value that is not one stays in the form with the reason
+tui_keys l
+tui_wait "Edit limits"
+tui_keys Down Down
+tui_keys BSpace BSpace BSpace BSpace BSpace BSpace
+tui_type "sometimes"
+tui_keys Enter
+tui_wait "is not a valid value (reject or queue)"
+ok "a bad value is refused in the form"
+tui_keys Escape
+tui_wait_gone "Edit limits"
+
+# ---- the 412 path: someone else saves while the form is open
+tui_keys l
+tui_wait "Edit limits"
+api PATCH /admin/v1/teams/chatbot '{"max_tokens_per_request":50}' -H 'X-Operator: Bob'
+tui_keys Down
+tui_keys BSpace BSpace
+tui_type "70"
+tui_keys Enter
+tui_wait "Review: team limits"
+tui_keys y
+tui_wait "Changed meanwhile"
+check "it names who changed it" tui_has "changed by alice (Bob)"
+tui_golden limits-412
+check_eq "nothing was saved" 90 "$(team_field chatbot .rpm_limit)"
+tui_keys Enter
+tui_wait "Edit limits"
+check "the form reopens on the new values" tui_has "Max tokens/request      50"
+tui_keys Escape
+tui_wait_gone "Edit limits"
+
+# ---- a budget-paused team: raising its budget offers to resume it
+api PATCH /admin/v1/teams/batch-processor '{"monthly_budget_usd":0.0000001}'
+check_eq "batch-processor paused at its budget" budget_paused "$(team_field batch-processor .state)"
+chat "$BATCH" llama-3.1-8b-instant '"max_tokens":1'
+check_eq "its callers are refused" 402 "$STATUS"
+tui_keys Up
+tui_wait "budget!"
+tui_keys l
+tui_wait "Edit limits"
+tui_keys BSpace BSpace BSpace BSpace BSpace BSpace BSpace BSpace BSpace BSpace
+tui_type "40"
+tui_keys Enter
+tui_wait "Review: team limits"
+tui_keys y
+tui_wait "Resume the team?"
+tui_keys y
+tui_wait "team batch-processor resumed"
+chat "$BATCH" llama-3.1-8b-instant '"max_tokens":1'
+check_eq "its next request is admitted" 200 "$STATUS"
+
+# ---- client tokens: list, issue (shown once), revoke
+tui_keys Down
+tui_keys t
+tui_wait "Client tokens of chatbot"
+tui_wait "tok_"
+tui_golden tokens
+tui_keys n
+tui_wait "New client token"
+tui_type "ci-bot"
+tui_keys Enter
+tui_wait "Issue a new client token 'ci-bot'"
+tui_keys y
+tui_wait "shown this once"
+NEWTOK=$(tui_screen | grep -oE 'ggt_[A-Za-z0-9_]+' | head -1)
+check "the new token is on screen" test -n "$NEWTOK"
+chat "$NEWTOK" llama-3.3-70b-versatile '"max_tokens":5'
+check_eq "and it works" 200 "$STATUS"
+tui_keys Escape
+tui_wait_gone "shown this once"
+check_not_contains "gone from the screen once the dialog closes" "$NEWTOK" "$(tui_screen)"
+tui_wait "ci-bot"
+# the list follows the refresh: its row shows the use just made
+wait_eval "ci-bot's use on screen" 10 "tui_screen | grep 'ci-bot' | grep -qv never"
+tui_keys G
+tui_keys d
+tui_wait "Revoke token 'ci-bot'"
+check "the confirmation names its last use" tui_has "Last used:"
+check "which is not never" bash -c "! tmux -L $TMUX_SOCK capture-pane -t t -p | grep -q 'Last used: never'"
+tui_keys y
+tui_wait "revoked: its next request gets 401"
+chat "$NEWTOK" llama-3.3-70b-versatile '"max_tokens":5'
+check_eq "the revoked token gets 401" 401 "$STATUS"
+tui_keys Escape
+tui_wait "Upstream keys"
+
+# ---- usage of a team
+tui_keys u
+tui_wait "Usage of chatbot: 24h"
+tui_wait "BY MODEL"
+tui_golden usage
+tui_keys w
+tui_wait "Usage of chatbot: 7d"
+ok "w switches the window"
+tui_keys Escape
+tui_wait "Upstream keys"
+
+# ---- emergency stop: two confirmations naming the reach; resume restores exactly those
+tui_keys X
+tui_wait "Emergency stop: reason"
+tui_type "INC-42 key leak"
+tui_keys Enter
+tui_wait "EMERGENCY STOP (1 of 2)"
+check "it names how many teams it stops" tui_has "pauses 2 active teams"
+tui_golden stop-1
+tui_keys y
+tui_wait "EMERGENCY STOP (2 of 2)"
+tui_golden stop-2
+tui_keys y
+tui_wait "EMERGENCY STOP: 2 teams paused"
+for t in "$CHAT" "$BATCH"; do
+	chat "$t" llama-3.1-8b-instant '"max_tokens":1'
+	check_eq "every team's next request: 403" 403 "$STATUS"
+done
+tui_keys U
+tui_wait "Resume after the emergency stop"
+check "resume names exactly the teams it paused" tui_has "exactly the 2 teams it paused"
+tui_keys y
+tui_wait "emergency stop lifted: 2 teams resumed"
+chat "$CHAT" llama-3.3-70b-versatile '"max_tokens":1'
+check_eq "chatbot serves again" 200 "$STATUS"
+check_eq "search, paused before the stop, stays paused with its reason" "paused|cost review INC-7" \
+	"$(team_field search '"\(.state)|\(.paused_reason)"')"
+
+# ---- alerts: whole text, acknowledged for everyone
+tui_keys A
+tui_wait "Alerts"
+tui_wait "NEW"
+tui_golden alerts-view
+tui_keys a
+tui_wait "Acknowledge alert"
+tui_keys y
+tui_wait "alert acknowledged"
+tui_wait "ack: alice"
+api_as "$VIEW_TOKEN" GET /admin/v1/alerts
+check_contains "acknowledged in the gateway, seen by a viewer" "alice (tester@" "$(jq_body '[.alerts[] | select(.acked_by != null)][0].acked_by')"
+tui_keys Escape
+tui_wait "Upstream keys"
+
+# ---- the audit log, filtered
+tui_keys L
+tui_wait "Audit log"
+tui_keys f
+tui_wait "Filter the audit log"
+tui_type "team=search"
+tui_keys Enter
+tui_wait "filter: team=search"
+tui_wait "team.pause"
+check "only search's entries" bash -c "! tmux -L $TMUX_SOCK capture-pane -t t -p | grep -q 'chatbot-prod-api'"
+check "the selected entry's before and after" tui_has "state"
+tui_golden audit-filtered
+tui_keys Escape
+tui_wait "Upstream keys"
+
+# ---- the mouse: a click selects a row in either pane, the wheel scrolls
+# SGR mouse reports (xterm-256color's kmous is \E[<): button;column;row, 1-based
+click() { tui_type $'\e[<0;'"$(( $2 + 1 ));$(( $1 + 1 ))M"; tui_type $'\e[<0;'"$(( $2 + 1 ));$(( $1 + 1 ))m"; }
+wheel_down() { tui_type $'\e[<65;'"$(( $2 + 1 ));$(( $1 + 1 ))M"; }
+tui_keys q
+tui_wait_exit
+tui_type "clear; $BIN/groqtop --gateway http://$GW --token-file $TOKFILE"
+tui_keys Enter
+tui_wait "chatbot-prod-api"
+click 5 5 # the third team row (search)
+tui_wait "cost review INC-7"
+ok "a click selects a team"
+wheel_down 5 20
+tui_wait "search-prod-api"
+ok "the wheel scrolls the pane under the pointer"
+tui_keys q
+tui_wait_exit
+check_not_contains "the issued token never reached the terminal's scrollback" "$NEWTOK" "$(tm capture-pane -t t -p -S -3000)"
+
+# ---- 80x24
+tm resize-window -t t -x 80 -y 24
+tui_groqtop
+tui_wait "chatbot-prod-api"
+tui_keys Down
+tui_wait "─ chatbot ─"
+tui_keys l
+tui_wait "Edit limits"
+tui_golden limits-form-80x24
+tui_keys Escape
+tui_wait_gone "Edit limits"
+tui_keys t
+tui_wait "Client tokens of chatbot"
+tui_golden tokens-80x24
+tui_keys Escape
+tui_wait "Upstream keys"
+tui_keys A
+tui_wait "(newest first)"
+tui_golden alerts-80x24
+tui_keys Escape
+tui_wait "Upstream keys"
+tui_keys u
+tui_wait "BY ROUTE"
+tui_golden usage-80x24
+tui_keys q
+tui_wait_exit
+
+# ---- --readonly and --wallboard: every mutating key refused, nothing sent
+tm resize-window -t t -x 120 -y 40
+n0=$(audits)
+tui_groqtop --readonly
+tui_wait "chatbot-prod-api"
+check "the footer offers no change" bash -c "! tmux -L $TMUX_SOCK capture-pane -t t -p | grep -q 'Pause/Resume'"
+for k in p l e X U; do
+	tui_keys "$k"
+	tui_wait "read-only: '$k'"
+done
+tui_keys t
+tui_wait "Client tokens of batch-processor"
+for k in n d; do
+	tui_keys "$k"
+	tui_wait "read-only: '$k'"
+done
+tui_keys Escape
+tui_wait "Upstream keys"
+tui_keys A
+tui_wait "(newest first)"
+tui_keys a
+tui_wait "read-only: 'a'"
+tui_keys q
+tui_wait_exit
+tui_groqtop --wallboard
+tui_wait "page 1/"
+for k in p l e X U; do
+	tui_keys "$k"
+	tui_wait "read-only: '$k'"
+done
+tui_keys q
+tui_wait_exit
+check_eq "--readonly and --wallboard sent no change (the audit log is unchanged)" "$n0" "$(audits)"
+done_testing
