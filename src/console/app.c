@@ -147,7 +147,9 @@ static void on_overview(void *arg, long status, const char *body, size_t len, co
 		app_rebuild(a);
 		if (!a->wallboard)
 			fetch_usage(a);
-		a->next_poll_ms = now + a->refresh_s * 1000LL;
+		/* a first part: the rest at once */
+		a->next_poll_ms = a->ov.nkeys < a->ov.keys_total || a->ov.nteams < a->ov.teams_total ? 0
+								 : now + a->refresh_s * 1000LL;
 	} else {
 		a->fails++;
 		if (err)
@@ -175,7 +177,11 @@ void app_poll(struct app *a)
 	int64_t timeout = (int64_t)a->refresh_s * 1000;
 	if (timeout < 1500)
 		timeout = 1500;
-	client_request(a->cl, "GET", "/admin/v1/overview", NULL, NULL, timeout, on_overview, a);
+	/* the first frame needs the teams and a screenful of keys: the
+	 * whole list follows at once (a large organisation's overview is
+	 * megabytes) */
+	client_request(a->cl, "GET", a->have_data ? "/admin/v1/overview" : "/admin/v1/overview?keys_limit=200&teams_limit=200", NULL, NULL,
+		       timeout, on_overview, a);
 	/* the open view's data follows the refresh too */
 	if (a->view == &view_groq)
 		groq_poll(a);

@@ -116,7 +116,7 @@ void client_free(struct client *c)
 static size_t on_write(char *p, size_t s, size_t n, void *arg)
 {
 	struct creq *r = arg;
-	if (r->resp.len + s * n > (8u << 20)) /* a huge answer is cut, not swallowed whole */
+	if (r->resp.len + s * n > (48u << 20)) /* a huge answer is cut, not swallowed whole */
 		return 0;
 	buf_add(&r->resp, p, s * n);
 	return s * n;

@@ -86,6 +86,8 @@ struct m_overview {
 	bool has_headroom;
 	int64_t lim_req, rem_req, lim_tok, rem_tok;
 	int nteams, nkeys, nalerts;
+	int keys_total;     /* keys the gateway holds (nkeys may be a first part) */
+	int teams_total;    /* the same for teams */
 	struct m_team *teams;
 	struct m_key *keys;
 	struct m_alert *alerts;

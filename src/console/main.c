@@ -195,6 +195,14 @@ static int snapshot(struct app *a, int w, int h, const char *view, const char *t
 		int r[1];
 		client_wait(a->cl, NULL, r, 0, 100);
 	}
+	/* a first part (a large organisation): the whole of it */
+	for (int i = 0; i < 2 && a->have_data && (a->ov.nkeys < a->ov.keys_total || a->ov.nteams < a->ov.teams_total); i++) {
+		app_poll(a);
+		while (a->polling && wall_ms() < end) {
+			int r[1];
+			client_wait(a->cl, NULL, r, 0, 100);
+		}
+	}
 	/* the view after the overview: usage and tokens are the selected team's */
 	for (int i = 0; team && i < a->nteam_idx; i++)
 		if (strcmp(a->ov.teams[a->team_idx[i]].id, team) == 0)

@@ -60,6 +60,8 @@ int model_parse_overview(const char *body, size_t len, struct m_overview *o, cha
 			o->groq_age_s = inum(json_object_get(gq, "age_s"));
 	}
 	json_t *tot = json_object_get(j, "totals");
+	o->teams_total = json_is_integer(json_object_get(tot, "teams")) ? (int)inum(json_object_get(tot, "teams"))
+									 : (int)json_array_size(json_object_get(j, "teams"));
 	o->active = (int)inum(json_object_get(tot, "active"));
 	o->paused = (int)inum(json_object_get(tot, "paused"));
 	o->budget_paused = (int)inum(json_object_get(tot, "budget_paused"));
@@ -96,6 +98,8 @@ int model_parse_overview(const char *body, size_t len, struct m_overview *o, cha
 		cp(m->paused_at, sizeof m->paused_at, json_object_get(t, "paused_at"));
 	}
 	json_t *keys = json_object_get(j, "keys");
+	o->keys_total = json_is_integer(json_object_get(j, "keys_total")) ? (int)inum(json_object_get(j, "keys_total"))
+									     : (int)json_array_size(keys);
 	o->keys = xcalloc(json_array_size(keys) + 1, sizeof *o->keys);
 	json_array_foreach(keys, i, t) {
 		if (!json_is_object(t))

@@ -217,7 +217,10 @@ static const char *sort_names[] = { "id", "state", "rpm", "spend%", "spend" };
 static void draw_teams(struct app *a, struct canvas *cv, int y, int h)
 {
 	char title[96];
-	snprintf(title, sizeof title, "Teams %d%s%s  sort: %s %s", a->nteam_idx, a->filter[0] ? "  filter: " : "",
+	char part[32] = "";
+	if (a->ov.nteams < a->ov.teams_total)
+		snprintf(part, sizeof part, " of %d (loading)", a->ov.teams_total);
+	snprintf(title, sizeof title, "Teams %d%s%s%s  sort: %s %s", a->nteam_idx, part, a->filter[0] ? "  filter: " : "",
 		 a->filter, sort_names[a->sort_col], a->sort_desc ? (cv->utf8 ? "↓" : "v") : (cv->utf8 ? "↑" : "^"));
 	cv_box(cv, y, 0, h, cv->w, a->pane == PANE_TEAMS ? R_TITLE : R_BORDER, title);
 	int w = cv->w - 2;
@@ -258,7 +261,10 @@ static const int key_cols[] = { 31, 17, 11, 10, 6, 7, 9, 16 };
 static void draw_keys(struct app *a, struct canvas *cv, int y, int h)
 {
 	char title[64];
-	snprintf(title, sizeof title, "Upstream keys %d", a->nkey_idx);
+	if (a->ov.nkeys < a->ov.keys_total)
+		snprintf(title, sizeof title, "Upstream keys %d of %d (loading)", a->nkey_idx, a->ov.keys_total);
+	else
+		snprintf(title, sizeof title, "Upstream keys %d", a->nkey_idx);
 	cv_box(cv, y, 0, h, cv->w, a->pane == PANE_KEYS ? R_TITLE : R_BORDER, title);
 	int w = cv->w - 2;
 	static const char *const heads[] = { "NAME", "TEAM", "KEY", "STATE", "AGE", "USED", "REQ 24H", "ROTATION" };

@@ -793,7 +793,13 @@ static void overview(struct actx *c)
 		 "\"budget_paused\":%d,\"rpm\":%d,\"inflight\":%d},\"teams\":[",
 		 hrs ? hrs : "null", g->reg.nteams, g->reg.nkeys, n_active, n_paused, n_bpaused, rpm, g->inflight);
 	free(hrs);
-	for (int i = 0; i < g->reg.nteams; i++) {
+	/* ?teams_limit=N: the first N teams by id (a console's first frame) */
+	char *tl = httpd_query(c->req, "teams_limit");
+	int64_t tlimit = g->reg.nteams;
+	if (tl && (!parse_i64(tl, &tlimit) || tlimit < 0))
+		tlimit = g->reg.nteams;
+	free(tl);
+	for (int i = 0; i < g->reg.nteams && i < tlimit; i++) {
 		struct team *t = sorted[i];
 		int r = rpms[i];
 		double pct = t->budget_nusd > 0 ? 100.0 * (double)t->spend_nusd / (double)t->budget_nusd : 0;
@@ -843,8 +849,17 @@ static void overview(struct actx *c)
 	}
 	free(sorted);
 	free(rpms);
-	buf_adds(&o, "],\"keys\":[");
-	for (int i = 0; i < g->reg.nkeys; i++) {
+	/* ?keys_limit=N: the first N keys only (a console's first frame);
+	 * keys_total says how many there are */
+	char *kl = httpd_query(c->req, "keys_limit");
+	int64_t klimit = g->reg.nkeys;
+	if (kl && (!parse_i64(kl, &klimit) || klimit < 0))
+		klimit = g->reg.nkeys;
+	free(kl);
+	buf_adds(&o, "],\"keys_total\":");
+	buf_addi(&o, g->reg.nkeys);
+	buf_adds(&o, ",\"keys\":[");
+	for (int i = 0; i < g->reg.nkeys && i < klimit; i++) {
 		struct ukey *k = g->reg.keys[i];
 		char lu[32];
 		time_iso(k->last_used_at, lu, sizeof lu);
