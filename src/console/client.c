@@ -67,6 +67,8 @@ static void creq_free(struct creq *r)
 	curl_easy_cleanup(r->e);
 	curl_slist_free_all(r->hdrs);
 	free(r->body);
+	if (r->resp.data) /* an answer may hold a new client token: wiped, not just freed */
+		secret_wipe(r->resp.data, r->resp.len);
 	buf_free(&r->resp);
 	free(r);
 }
