@@ -197,7 +197,23 @@ struct ctoken {
 	int64_t requests;   /* authenticated since the gateway started */
 };
 
+/* a batch input file the gateway checked, or a batch's output: whose it is */
+struct bfile {
+	char *id, *team, *key;
+	int64_t worst_nusd;  /* the most its lines can cost, at the batch price */
+	int64_t lines, created_at;
+	bool deleted;
+};
+/* a batch: its reservation held until Groq says it ended and its output
+ * is settled */
+struct batch {
+	char *id, *team, *key, *input;
+	char status[16];
+	int64_t reserved_nusd, cost_nusd, created_at, settled_at; /* settled_at 0: open */
+};
+
 struct registry {
+	strmap *files, *batches; /* id -> struct bfile* / struct batch* */
 	struct team **teams;
 	int nteams, capteams;
 	struct ukey **keys;
@@ -265,6 +281,12 @@ enum route_kind {
 	RK_MODELS,     /* filtered to the team's allowlist; not charged */
 	RK_MODEL,      /* the model id in the path is checked against the allowlist */
 	RK_REFUSED,    /* a Groq route the gateway cannot yet account for: refused */
+	RK_FILE_UPLOAD, /* a batch input file: every line checked, caps written in, its worst case noted */
+	RK_FILES,      /* the list, filtered to the team's files */
+	RK_FILE,       /* one file (its content, its deletion): the team's own only */
+	RK_BATCH_CREATE, /* reserved at the batch price from its input file's worst case */
+	RK_BATCHES,    /* the list, filtered to the team's batches */
+	RK_BATCH,      /* one batch (its cancel): the team's own only */
 };
 enum body_kind { BK_NONE, BK_JSON, BK_FORM };
 struct route {
@@ -459,6 +481,31 @@ json_t *reconcile(const struct gm_figures *f, const struct registry *reg, int64_
  * [{"team","model"}] (team null for a price); models is Groq's list. */
 json_t *unlisted_models(const struct registry *reg, const struct gw_config *cfg, json_t *models);
 
+/* ---- batch.c: files and batches, checked, reserved, settled -------- */
+/* The lines of a batch input file (JSONL), each checked against the team's
+ * policy as a chat completion would be: its model allowed and priced, its
+ * cap within the team's (the team's written in when absent), n bounded, no
+ * stream. *out gets the file Groq receives; *worst the most its lines can
+ * cost at the batch price (billing.batch_discount). 0, or -1 with v naming
+ * the line. */
+int batch_lines(const char *data, size_t len, const struct team *t, const struct gw_config *cfg, buf *out,
+		int64_t *worst, int64_t *lines, struct verdict *v);
+void bfile_free(struct bfile *f);
+void batch_free(struct batch *b);
+/* the team's own file or batch (NULL: none, or another team's) */
+struct bfile *team_file(struct registry *r, const struct team *t, const char *id);
+struct batch *team_batch(struct registry *r, const struct team *t, const char *id);
+/* Groq's answers to the team's requests: noted (an uploaded file, a batch
+ * created with reserved held), or filtered to the team's own (a list) */
+void batch_uploaded(struct gateway *g, struct team *t, struct ukey *k, buf *answer, int64_t worst, int64_t lines);
+int batch_created(struct gateway *g, struct team *t, struct ukey *k, const char *input, buf *answer, int64_t reserved);
+void batch_filter(struct gateway *g, struct team *t, buf *answer, bool batches);
+void batch_file_deleted(struct gateway *g, struct bfile *f);
+/* Follows open batches every billing.batch_poll_s until they end, then
+ * settles each from its output file's usage. */
+struct batchwatch *batchwatch_start(struct gateway *g);
+void batchwatch_free(struct batchwatch *w);
+
 /* ---- groqwatch.c: Groq's metrics polled, drift alerted ------------- */
 struct groqwatch;
 /* Starts polling when groq_metrics is configured (else a watch that says
@@ -542,6 +589,7 @@ struct gateway {
 	struct month_cache month;     /* the current UTC month, cached */
 	struct ledger *ledger;  /* ledger rows, and the store's health */
 	struct groqwatch *groq; /* Groq's own figures (groq_metrics) */
+	struct batchwatch *batches; /* open batches followed to their end */
 	buf logbuf;             /* request log lines not yet written */
 	int64_t log_sec;        /* the second log_ts shows */
 	char log_ts[32];

@@ -415,6 +415,7 @@ int main(int argc, char **argv)
 	g->metrics = metrics_new();
 	g->up = upstream_new(g->base, g->cfg.upstream_ca_file);
 	g->groq = groqwatch_start(g);
+	g->batches = batchwatch_start(g);
 	g->http = new_http(g, handle_main);
 	if (g->cfg.tls_cert && tls_setup(g, &cause) != 0) {
 		return report("groqgated", NULL, cause, 1);
@@ -478,6 +479,7 @@ int main(int argc, char **argv)
 		if (g->reg.teams[i]->qtimer)
 			event_free(g->reg.teams[i]->qtimer);
 	groqwatch_free(g->groq);
+	batchwatch_free(g->batches);
 	upstream_free(g->up);
 	event_base_free(g->base);
 	store_close(g->store);

@@ -78,6 +78,8 @@ struct preq {
 	bool idle_on;        /* idle is assigned and pending */
 	int64_t last_rx_us;  /* Groq's last bytes */
 	int64_t cap, n, reserved, prompt_est, chars, audio_bound_s;
+	int64_t batch_worst, batch_lines; /* a batch file's (uploaded, or a batch's input) */
+	char *batch_input;   /* a batch's input file */
 	int64_t t0_us, t0_ms, deadline_ms;
 	char *secret;        /* copy of the key used (wiped on free) */
 	struct utx *tx;
@@ -131,6 +133,7 @@ static void preq_free(struct preq *p)
 	free(p->fwd);
 	free(p->fwd_ctype);
 	free(p->audio_fmt);
+	free(p->batch_input);
 	free(p->conv);
 	free(p->client_rid);
 	free(p->groq_rid);
@@ -632,8 +635,8 @@ static void on_head(void *arg, long status, const char *headers)
 	 * in one piece (GET /models ignores "stream") is buffered */
 	if (sse && (p->route->kind == RK_CHAT || p->route->kind == RK_RESPONSES))
 		p->relay = R_SSE;
-	else if (p->route->kind == RK_SPEECH)
-		p->relay = R_RAW; /* audio: relayed as it comes, billed by the input */
+	else if (p->route->kind == RK_SPEECH || (p->route->kind == RK_FILE && str_ends(p->param, "/content")))
+		p->relay = R_RAW; /* audio, a file's content: relayed as they come */
 	else
 		p->relay = R_BUFFER;
 	p->stream = p->relay == R_SSE;
@@ -697,6 +700,31 @@ static void on_data(void *arg, const char *data, size_t len)
 			p->drain = evtimer_new(p->g->base, drain_check, p);
 		struct timeval tv = { 0, 20000 };
 		evtimer_add(p->drain, &tv);
+	}
+}
+
+/* Groq's answer to a files or batches request: what it made noted as the
+ * team's, a list filtered to the team's own; a batch takes its reservation
+ * along (held until the batch ends) */
+static void batch_answer(struct preq *p)
+{
+	struct gateway *g = p->g;
+	switch (p->route->kind) {
+	case RK_FILE_UPLOAD: batch_uploaded(g, p->t, p->k, &p->resp, p->batch_worst, p->batch_lines); break;
+	case RK_FILES: batch_filter(g, p->t, &p->resp, false); break;
+	case RK_BATCHES: batch_filter(g, p->t, &p->resp, true); break;
+	case RK_BATCH_CREATE:
+		if (batch_created(g, p->t, p->k, p->batch_input, &p->resp, p->reserved) == 0)
+			p->reserved = 0; /* the batch holds it now */
+		break;
+	case RK_FILE:
+		if (httpd_method(p->req) == HM_DELETE) {
+			struct bfile *f = team_file(&g->reg, p->t, p->param);
+			if (f)
+				batch_file_deleted(g, f);
+		}
+		break;
+	default: break;
 	}
 }
 
@@ -808,6 +836,12 @@ static void on_done(void *arg, int ok, const char *err)
 	 * answer begun, or a request Groq may be working on (no answer within
 	 * the time), is charged; a request that never reached Groq is not */
 	bool billed = p->status == 200 || (!p->status && err && (strcmp(err, "timeout") == 0 || p->cut));
+	if (p->route->kind >= RK_FILE_UPLOAD) { /* files and batches: nothing billed but a batch */
+		if (ok && p->status == 200)
+			batch_answer(p);
+		/* a batch Groq may have made (no answer in time) keeps its charge */
+		billed = p->route->kind == RK_BATCH_CREATE && p->reserved && !p->status && err && strcmp(err, "timeout") == 0;
+	}
 	int64_t qty = 0, cost = 0;
 	if (billed)
 		cost = cost_of(p, &u, &qty);
@@ -914,7 +948,10 @@ static int64_t worst_case(struct preq *p)
 {
 	const struct price *pr = p->model ? config_price(&p->g->cfg, p->model) : NULL;
 	switch (p->route->unit) {
-	case BU_TOKENS: return cost_tokens(pr, p->prompt_est, 0, p->cap * p->n, 1.0);
+	case BU_TOKENS:
+		if (p->route->kind == RK_BATCH_CREATE) /* its lines' worst case at the batch price */
+			return p->batch_worst;
+		return cost_tokens(pr, p->prompt_est, 0, p->cap * p->n, 1.0);
 	case BU_AUDIO_SECONDS: return cost_audio(pr, p->audio_bound_s);
 	case BU_CHARS: return cost_chars(pr, p->chars);
 	default: return 0;
@@ -1207,6 +1244,120 @@ out:
 	return rc;
 }
 
+/* a batch input file (purpose=batch): every line checked against the
+ * team's policy, caps written in; the form Groq receives rebuilt around it.
+ * 0, or -1 (answered, or v filled) */
+static int read_upload(struct preq *p, const struct mediatype *mt, struct verdict *v)
+{
+	if (strcmp(mt->type, "multipart/form-data") != 0 || !mt->boundary[0]) {
+		bad_request(p, "invalid_content_type",
+			    xstrdup("Uploading a file takes a multipart/form-data body ('purpose' and 'file')."));
+		return -1;
+	}
+	struct mform f;
+	char why[160];
+	if (mform_parse(p->raw, p->raw_len, mt->boundary, &f, why, sizeof why) != 0) {
+		bad_request(p, "invalid_form", xasprintf("The form cannot be read: %s.", why));
+		return -1;
+	}
+	int rc = -1, np, nf;
+	const struct mpart *purpose = mform_get(&f, "purpose", &np), *file = mform_get(&f, "file", &nf);
+	if (np != 1 || nf != 1 || !purpose || !file || f.n != 2) {
+		bad_request(p, "invalid_form", xstrdup("The form takes exactly one 'purpose' and one 'file' field."));
+		goto out;
+	}
+	if (purpose->len != 5 || memcmp(purpose->data, "batch", 5) != 0) {
+		rc = deny(v, 403, "permission_error", "purpose_not_governed", "route_refused",
+			  xstrdup("Only files with purpose 'batch' pass the gateway (each of their lines is checked)."));
+		goto out;
+	}
+	buf lines;
+	buf_init(&lines);
+	if (batch_lines(file->data, file->len, p->t, &p->g->cfg, &lines, &p->batch_worst, &p->batch_lines, v) != 0) {
+		buf_free(&lines);
+		goto out;
+	}
+	/* a boundary that the checked lines do not contain */
+	char bnd[64];
+	for (unsigned n = 0;; n++) {
+		snprintf(bnd, sizeof bnd, "groqgate-batch-%08x%u", (unsigned)p->t0_us, n);
+		if (!memmem(lines.data ? lines.data : "", lines.len, bnd, strlen(bnd)))
+			break;
+	}
+	buf b;
+	buf_init(&b);
+	buf_addf(&b, "--%s\r\nContent-Disposition: form-data; name=\"purpose\"\r\n\r\nbatch\r\n", bnd);
+	buf_addf(&b, "--%s\r\nContent-Disposition: form-data; name=\"file\"; filename=\"", bnd);
+	for (const char *c = file->filename ? file->filename : "batch.jsonl"; *c; c++)
+		if (*c >= 0x20 && *c != '"' && *c != '\\' && *c != 0x7f) /* (a name as a quoted string) */
+			buf_add(&b, c, 1);
+	buf_adds(&b, "\"\r\nContent-Type: application/jsonl\r\n\r\n");
+	buf_add(&b, lines.data ? lines.data : "", lines.len);
+	buf_addf(&b, "\r\n--%s--\r\n", bnd);
+	buf_free(&lines);
+	p->fwd_len = b.len;
+	p->fwd = buf_detach(&b);
+	p->fwd_ctype = xasprintf("multipart/form-data; boundary=%s", bnd);
+	rc = 0;
+out:
+	mform_free(&f);
+	return rc;
+}
+
+/* a batch: its input file the team's, its endpoint one the file was
+ * checked for; its reservation the file's worst case. 0 or -1 */
+static int read_batch_create(struct preq *p, struct verdict *v)
+{
+	json_error_t e;
+	json_t *j = p->raw_len ? json_loadb(p->raw, p->raw_len, 0, &e) : NULL;
+	if (!json_is_object(j)) {
+		json_decref(j);
+		bad_request(p, "invalid_json", xstrdup("Creating a batch takes a JSON object with 'input_file_id' and 'endpoint'."));
+		return -1;
+	}
+	const char *in = json_string_value(json_object_get(j, "input_file_id"));
+	const char *ep = json_string_value(json_object_get(j, "endpoint"));
+	int rc = 0;
+	struct bfile *f = in ? team_file(&p->g->reg, p->t, in) : NULL;
+	if (!ep || strcmp(ep, "/v1/chat/completions") != 0) {
+		rc = deny(v, 400, "invalid_request_error", "invalid_value", "invalid_request",
+			  xstrdup("'endpoint' must be \"/v1/chat/completions\" (the lines the gateway checks)."));
+	} else if (!f || !f->lines) {
+		rc = deny(v, 404, "invalid_request_error", "not_found", "not_found",
+			  xasprintf("No such input file for this team: '%.64s' (upload it through the gateway).", in ? in : ""));
+	} else {
+		p->batch_input = xstrdup(in);
+		p->batch_worst = f->worst_nusd;
+		p->fwd_ctype = xstrdup("application/json");
+	}
+	json_decref(j);
+	return rc;
+}
+
+/* one file or batch: the team's own only (another team's is 404, as if it
+ * did not exist); the parameter's shape is the route's. 0 or -1 */
+static int own_check(struct preq *p, struct verdict *v)
+{
+	const char *param = p->param, *slash = strchr(param, '/');
+	char *id = slash ? xstrndup(param, (size_t)(slash - param)) : xstrdup(param);
+	const char *sub = slash ? slash : "";
+	enum hmethod m = httpd_method(p->req);
+	bool file = p->route->kind == RK_FILE;
+	bool shape = file ? (!*sub || (strcmp(sub, "/content") == 0 && m == HM_GET)) && (!*sub || m == HM_GET)
+			  : (!*sub && m == HM_GET) || (strcmp(sub, "/cancel") == 0 && m == HM_POST);
+	if (file && !*sub && m == HM_DELETE)
+		shape = true;
+	int rc = 0;
+	if (!shape)
+		rc = deny(v, 404, "invalid_request_error", "unknown_url", "unknown_url",
+			  xasprintf("Unknown request URL: %s %s.", httpd_method_name(p->req), p->path));
+	else if (file ? !team_file(&p->g->reg, p->t, id) : !team_batch(&p->g->reg, p->t, id))
+		rc = deny(v, 404, "invalid_request_error", "not_found", "not_found",
+			  xasprintf("No such %s for this team: '%.64s'.", file ? "file" : "batch", id));
+	free(id);
+	return rc;
+}
+
 /* the route's body: read, its cap and size checked, the body Groq gets
  * built; 0 or -1 (answered) */
 static int read_body(struct preq *p, struct verdict *v)
@@ -1224,7 +1375,7 @@ static int read_body(struct preq *p, struct verdict *v)
 	p->n = 1;
 	switch (r->body) {
 	case BK_NONE:
-		if (p->raw_len) {
+		if (p->raw_len && r->kind != RK_BATCH) { /* (a batch's cancel may carry an empty object) */
 			bad_request(p, "invalid_request", xasprintf("%s takes no body.", r->name));
 			return -1;
 		}
@@ -1232,8 +1383,10 @@ static int read_body(struct preq *p, struct verdict *v)
 			p->model = xstrdup(p->param);
 		return 0;
 	case BK_FORM:
-		return read_form(p, &mt);
+		return r->kind == RK_FILE_UPLOAD ? read_upload(p, &mt, v) : read_form(p, &mt);
 	case BK_JSON:
+		if (r->kind == RK_BATCH_CREATE)
+			return read_batch_create(p, v);
 		if (read_json(p, &mt) != 0)
 			return -1;
 		break;
@@ -1385,11 +1538,13 @@ void proxy_handle(struct gateway *g, struct hreq *req, const char *path)
 			reject(p, &v);
 		return;
 	}
-	if ((p->model && stage_policy(p->t, p->model, NULL, &ignore, &v) != 0) || read_caps(p, &v) != 0) {
+	if ((p->model && stage_policy(p->t, p->model, NULL, &ignore, &v) != 0) || read_caps(p, &v) != 0 ||
+	    ((p->route->kind == RK_FILE || p->route->kind == RK_BATCH) && own_check(p, &v) != 0)) {
 		reject(p, &v);
 		return;
 	}
-	if (p->route->unit != BU_NONE && !price_bills(config_price(&g->cfg, p->model), p->route->unit)) {
+	if (p->route->unit != BU_NONE && p->route->kind != RK_BATCH_CREATE &&
+	    !price_bills(config_price(&g->cfg, p->model), p->route->unit)) {
 		refuse(p, 403, "permission_error", "model_not_priced", "model_not_priced",
 		       xasprintf("Model '%s' has no %s price in the gateway's price table, so its use cannot be "
 				 "metered; ask your groqgate operator to add it.",

@@ -17,10 +17,24 @@ void registry_init(struct registry *r)
 	r->key_by_name = strmap_new();
 	r->token_by_hash = strmap_new();
 	r->token_by_id = strmap_new();
+	r->files = strmap_new();
+	r->batches = strmap_new();
 }
 
 void registry_free(struct registry *r)
 {
+	size_t at = 0;
+	const char *k;
+	void *v;
+	while (r->files && strmap_next(r->files, &at, &k, &v))
+		bfile_free(v);
+	at = 0;
+	while (r->batches && strmap_next(r->batches, &at, &k, &v))
+		batch_free(v);
+	if (r->files)
+		strmap_free(r->files);
+	if (r->batches)
+		strmap_free(r->batches);
 	for (int i = 0; i < r->nteams; i++)
 		team_free(r->teams[i]);
 	for (int i = 0; i < r->nkeys; i++)

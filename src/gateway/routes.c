@@ -18,11 +18,6 @@
 
 #define V1 "/openai/v1"
 
-static const char FILES_REFUSED[] =
-	"Files and batches are not available through the gateway yet: it cannot yet check a batch's "
-	"lines against the team's policy or meter them, so it refuses them rather than let them past the "
-	"team's budget. Ask your groqgate operator.";
-
 static const struct route routes[] = {
 	{ HM_POST, V1 "/chat/completions", false, "chat.completions", RK_CHAT, BK_JSON, BU_TOKENS, NULL },
 	{ HM_POST, V1 "/responses", false, "responses", RK_RESPONSES, BK_JSON, BU_TOKENS, NULL },
@@ -34,11 +29,12 @@ static const struct route routes[] = {
 	{ HM_POST, V1 "/audio/speech", false, "audio.speech", RK_SPEECH, BK_JSON, BU_CHARS, NULL },
 	{ HM_GET, V1 "/models", false, "models.list", RK_MODELS, BK_NONE, BU_NONE, NULL },
 	{ HM_GET, V1 "/models/", true, "models.retrieve", RK_MODEL, BK_NONE, BU_NONE, NULL },
-	{ HM_POST, V1 "/files", false, "files.create", RK_REFUSED, BK_NONE, BU_NONE, FILES_REFUSED },
-	{ HM_GET, V1 "/files", false, "files.list", RK_REFUSED, BK_NONE, BU_NONE, FILES_REFUSED },
-	{ HM_GET | HM_DELETE, V1 "/files/", true, "files.retrieve", RK_REFUSED, BK_NONE, BU_NONE, FILES_REFUSED },
-	{ HM_POST | HM_GET, V1 "/batches", false, "batches", RK_REFUSED, BK_NONE, BU_NONE, FILES_REFUSED },
-	{ HM_POST | HM_GET, V1 "/batches/", true, "batches.retrieve", RK_REFUSED, BK_NONE, BU_NONE, FILES_REFUSED },
+	{ HM_POST, V1 "/files", false, "files.create", RK_FILE_UPLOAD, BK_FORM, BU_NONE, NULL },
+	{ HM_GET, V1 "/files", false, "files.list", RK_FILES, BK_NONE, BU_NONE, NULL },
+	{ HM_GET | HM_DELETE, V1 "/files/", true, "files.retrieve", RK_FILE, BK_NONE, BU_NONE, NULL },
+	{ HM_POST, V1 "/batches", false, "batches.create", RK_BATCH_CREATE, BK_JSON, BU_TOKENS, NULL },
+	{ HM_GET, V1 "/batches", false, "batches.list", RK_BATCHES, BK_NONE, BU_NONE, NULL },
+	{ HM_POST | HM_GET, V1 "/batches/", true, "batches.retrieve", RK_BATCH, BK_NONE, BU_NONE, NULL },
 };
 
 static int hexval(char c)

@@ -14,6 +14,8 @@ struct store;
 struct registry;
 struct team;
 struct ukey;
+struct bfile;
+struct batch;
 struct ctoken;
 
 struct ledger_row {
@@ -50,6 +52,8 @@ void store_rollback(struct store *s);
 int store_load(struct store *s, struct registry *r, int64_t now, char **cause);
 int store_put_team(struct store *s, const struct team *t, char **cause);
 int store_put_key(struct store *s, const struct ukey *k, char **cause);
+int store_put_file(struct store *s, const struct bfile *f, char **cause);
+int store_put_batch(struct store *s, const struct batch *b, char **cause);
 int store_put_token(struct store *s, const struct ctoken *t, char **cause);
 /* One committed row per answered request (its own transaction unless
  * one is open). */

@@ -161,6 +161,12 @@ static const char *const migrations[] = {
 	/* 6: alerts acknowledged by an operator (shown to everyone) */
 	"ALTER TABLE alerts ADD COLUMN acked_by TEXT;"
 	"ALTER TABLE alerts ADD COLUMN acked_at INTEGER;",
+	/* 7: batches: whose files and batches they are, what a batch holds */
+	"CREATE TABLE batch_files(id TEXT PRIMARY KEY, team TEXT NOT NULL, key TEXT, worst_nusd INTEGER NOT NULL,"
+	" lines INTEGER NOT NULL, created_at INTEGER NOT NULL, deleted INTEGER NOT NULL DEFAULT 0);"
+	"CREATE TABLE batches(id TEXT PRIMARY KEY, team TEXT NOT NULL, key TEXT NOT NULL, input TEXT NOT NULL,"
+	" status TEXT NOT NULL, reserved_nusd INTEGER NOT NULL, cost_nusd INTEGER NOT NULL DEFAULT 0,"
+	" created_at INTEGER NOT NULL, settled_at INTEGER);",
 };
 
 static int sqlfail(struct store *s, char **cause, const char *what)
@@ -496,6 +502,38 @@ int store_put_key(struct store *s, const struct ukey *k, char **cause)
 	bind_time(st, 16, k->old_last_used);
 	bind_text(st, 17, k->groq_project);
 	return step_done(s, st, cause, "save key");
+}
+
+int store_put_file(struct store *s, const struct bfile *f, char **cause)
+{
+	sqlite3_stmt *st;
+	if (sqlite3_prepare_v2(s->db, "INSERT OR REPLACE INTO batch_files VALUES(?,?,?,?,?,?,?)", -1, &st, NULL) != SQLITE_OK)
+		return sqlfail(s, cause, "prepare file");
+	bind_text(st, 1, f->id);
+	bind_text(st, 2, f->team);
+	bind_text(st, 3, f->key);
+	sqlite3_bind_int64(st, 4, f->worst_nusd);
+	sqlite3_bind_int64(st, 5, f->lines);
+	sqlite3_bind_int64(st, 6, f->created_at);
+	sqlite3_bind_int(st, 7, f->deleted);
+	return step_done(s, st, cause, "save file");
+}
+
+int store_put_batch(struct store *s, const struct batch *b, char **cause)
+{
+	sqlite3_stmt *st;
+	if (sqlite3_prepare_v2(s->db, "INSERT OR REPLACE INTO batches VALUES(?,?,?,?,?,?,?,?,?)", -1, &st, NULL) != SQLITE_OK)
+		return sqlfail(s, cause, "prepare batch");
+	bind_text(st, 1, b->id);
+	bind_text(st, 2, b->team);
+	bind_text(st, 3, b->key);
+	bind_text(st, 4, b->input);
+	bind_text(st, 5, b->status);
+	sqlite3_bind_int64(st, 6, b->reserved_nusd);
+	sqlite3_bind_int64(st, 7, b->cost_nusd);
+	sqlite3_bind_int64(st, 8, b->created_at);
+	bind_time(st, 9, b->settled_at);
+	return step_done(s, st, cause, "save batch");
 }
 
 int store_put_token(struct store *s, const struct ctoken *t, char **cause)
@@ -918,6 +956,45 @@ int store_load(struct store *s, struct registry *r, int64_t now, char **cause)
 		k->hourly[h % 24] = sqlite3_column_int64(st, 2);
 		if (h > k->hour_base)
 			k->hour_base = h;
+	}
+	sqlite3_finalize(st);
+
+	/* batch files, and batches: an open one holds its reservation again */
+	if (sqlite3_prepare_v2(s->db, "SELECT * FROM batch_files", -1, &st, NULL) != SQLITE_OK)
+		return sqlfail(s, cause, "load files");
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		struct bfile *f = xcalloc(1, sizeof *f);
+		f->id = col_dup(st, 0);
+		f->team = col_dup(st, 1);
+		f->key = col_dup(st, 2);
+		f->worst_nusd = sqlite3_column_int64(st, 3);
+		f->lines = sqlite3_column_int64(st, 4);
+		f->created_at = sqlite3_column_int64(st, 5);
+		f->deleted = sqlite3_column_int(st, 6);
+		bfile_free(strmap_del(r->files, f->id));
+		strmap_put(r->files, f->id, f);
+	}
+	sqlite3_finalize(st);
+	if (sqlite3_prepare_v2(s->db, "SELECT * FROM batches", -1, &st, NULL) != SQLITE_OK)
+		return sqlfail(s, cause, "load batches");
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		struct batch *b = xcalloc(1, sizeof *b);
+		b->id = col_dup(st, 0);
+		b->team = col_dup(st, 1);
+		b->key = col_dup(st, 2);
+		b->input = col_dup(st, 3);
+		snprintf(b->status, sizeof b->status, "%s", (const char *)sqlite3_column_text(st, 4));
+		b->reserved_nusd = sqlite3_column_int64(st, 5);
+		b->cost_nusd = sqlite3_column_int64(st, 6);
+		b->created_at = sqlite3_column_int64(st, 7);
+		b->settled_at = sqlite3_column_int64(st, 8);
+		batch_free(strmap_del(r->batches, b->id));
+		strmap_put(r->batches, b->id, b);
+		struct team *t = registry_team(r, b->team);
+		if (!b->settled_at && t) {
+			t->reserved_nusd += b->reserved_nusd;
+			r->org_reserved_nusd += b->reserved_nusd;
+		}
 	}
 	sqlite3_finalize(st);
 	return 0;

@@ -1,0 +1,521 @@
+/* batch.c — files and batches under the team's policy and budget.
+ *
+ * A batch input file is checked line by line when it is uploaded, as each
+ * line would be checked as a chat completion: the model allowed and
+ * priced, the output cap within the team's (the team's written into a line
+ * that has none, so its cost is bounded), n bounded, no stream; a line
+ * that fails refuses the whole file, naming the line. The file's worst case
+ * at the batch price is kept with it. Creating a batch reserves that worst
+ * case from the team's budget (402 when it does not fit) and holds it while
+ * the batch runs; the watch asks Groq about open batches every
+ * billing.batch_poll_s, and when one ends (completed, failed, expired or
+ * cancelled) settles it from its output file's usage — each line at the
+ * batch price — releasing the rest. Files and batches belong to the team
+ * that made them: another team's are 404, and lists show a team its own.
+ * Reservations of open batches are restored at start (store_load). */
+#include "gateway.h"
+
+#include <event2/event.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "secret.h"
+#include "util.h"
+
+#define LINES_MAX 50000  /* Groq's limit per batch */
+#define LINE_N_MAX 128   /* choices one line may ask for */
+#define ANSWER_MAX (256 << 20)
+
+void bfile_free(struct bfile *f)
+{
+	if (!f)
+		return;
+	free(f->id);
+	free(f->team);
+	free(f->key);
+	free(f);
+}
+
+void batch_free(struct batch *b)
+{
+	if (!b)
+		return;
+	free(b->id);
+	free(b->team);
+	free(b->key);
+	free(b->input);
+	free(b);
+}
+
+struct bfile *team_file(struct registry *r, const struct team *t, const char *id)
+{
+	struct bfile *f = strmap_get(r->files, id);
+	return f && !f->deleted && strcmp(f->team, t->id) == 0 ? f : NULL;
+}
+
+struct batch *team_batch(struct registry *r, const struct team *t, const char *id)
+{
+	struct batch *b = strmap_get(r->batches, id);
+	return b && strcmp(b->team, t->id) == 0 ? b : NULL;
+}
+
+/* ---- the lines of an input file (pure) ---------------------------------- */
+
+static int line_refused(struct verdict *v, int status, const char *code, int line, json_t *l, const char *fmt, ...)
+	__attribute__((format(printf, 6, 7)));
+
+static int line_refused(struct verdict *v, int status, const char *code, int line, json_t *l, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	char *what = xvasprintf(fmt, ap);
+	va_end(ap);
+	const char *cid = json_string_value(json_object_get(l, "custom_id"));
+	char *m = cid ? xasprintf("Batch line %d (custom_id \"%.64s\"): %s", line, cid, what)
+		      : xasprintf("Batch line %d: %s", line, what);
+	free(what);
+	return deny(v, status, status == 403 ? "permission_error" : "invalid_request_error", code, "batch_line_refused", m);
+}
+
+/* one line checked and completed; its worst cost added */
+static int check_line(json_t *l, int line, const struct team *t, const struct gw_config *cfg, int64_t *worst,
+		      struct verdict *v)
+{
+	if (!json_is_object(l))
+		return line_refused(v, 400, "invalid_batch_line", line, NULL, "each line must be one JSON object.");
+	json_t *body = json_object_get(l, "body");
+	const char *method = json_string_value(json_object_get(l, "method"));
+	const char *url = json_string_value(json_object_get(l, "url"));
+	if (!json_is_string(json_object_get(l, "custom_id")) || !json_is_object(body) || !method ||
+	    strcmp(method, "POST") != 0 || !url)
+		return line_refused(v, 400, "invalid_batch_line", line, l,
+				    "a line needs \"custom_id\", \"method\":\"POST\", \"url\" and a \"body\" object.");
+	if (strcmp(url, "/v1/chat/completions") != 0)
+		return line_refused(v, 400, "invalid_batch_line", line, l,
+				    "only /v1/chat/completions lines are accepted through the gateway (got '%.60s').", url);
+	const char *model = json_string_value(json_object_get(body, "model"));
+	if (!model)
+		return line_refused(v, 400, "invalid_batch_line", line, l, "'model' must be a string.");
+	if (!team_allows(t, model))
+		return line_refused(v, 403, "model_not_allowed", line, l, "model '%.80s' is not allowed for team '%s'.",
+				    model, t->id);
+	const struct price *pr = config_price(cfg, model);
+	if (!price_bills(pr, BU_TOKENS))
+		return line_refused(v, 403, "model_not_priced", line, l,
+				    "model '%.80s' has no token price in the gateway's price table.", model);
+	if (json_is_true(json_object_get(body, "stream")))
+		return line_refused(v, 400, "invalid_batch_line", line, l, "a batch line cannot stream.");
+	json_t *n = json_object_get(body, "n");
+	int64_t nv = 1;
+	if (n && !json_is_null(n)) {
+		if (!json_is_integer(n) || json_integer_value(n) < 1 || json_integer_value(n) > LINE_N_MAX)
+			return line_refused(v, 400, "invalid_value", line, l, "'n' must be an integer from 1 to %d.", LINE_N_MAX);
+		nv = json_integer_value(n);
+	}
+	static const char *const caps[] = { "max_completion_tokens", "max_tokens" };
+	int64_t cap = 0;
+	for (int i = 0; i < 2; i++) {
+		json_t *c = json_object_get(body, caps[i]);
+		if (!c || json_is_null(c))
+			continue;
+		if (!json_is_integer(c) || json_integer_value(c) < 1 || json_integer_value(c) > t->max_tokens)
+			return line_refused(v, 400, "max_tokens_exceeded", line, l,
+					    "'%s' must be an integer from 1 to team '%s''s cap of %lld.", caps[i], t->id,
+					    (long long)t->max_tokens);
+		if (json_integer_value(c) > cap)
+			cap = json_integer_value(c);
+	}
+	if (!cap) { /* none sent: the team's, written in, so the line's cost is bounded */
+		cap = t->max_tokens;
+		json_object_set_new(body, "max_completion_tokens", json_integer(cap));
+	}
+	char *bs = json_dumps(body, JSON_COMPACT);
+	int64_t est = prompt_estimate(strlen(bs), json_array_size(json_object_get(body, "messages")));
+	free(bs);
+	*worst += cost_tokens(pr, est, 0, cap * nv, cfg->batch_discount);
+	return 0;
+}
+
+int batch_lines(const char *data, size_t len, const struct team *t, const struct gw_config *cfg, buf *out,
+		int64_t *worst, int64_t *lines, struct verdict *v)
+{
+	*worst = *lines = 0;
+	int line = 0;
+	for (size_t at = 0; at < len;) {
+		const char *nl = memchr(data + at, '\n', len - at);
+		size_t end = nl ? (size_t)(nl - data) : len, n = end - at;
+		line++;
+		if (n && data[at + n - 1] == '\r')
+			n--;
+		if (n) {
+			if (++*lines > LINES_MAX)
+				return deny(v, 400, "invalid_request_error", "too_many_lines", "batch_line_refused",
+					    xasprintf("A batch file may hold at most %d lines.", LINES_MAX));
+			json_error_t e;
+			json_t *l = json_loadb(data + at, n, 0, &e);
+			int rc = l ? check_line(l, line, t, cfg, worst, v)
+				   : line_refused(v, 400, "invalid_batch_line", line, NULL, "not JSON (%s).", e.text);
+			if (rc == 0) {
+				char *s = json_dumps(l, JSON_COMPACT | JSON_PRESERVE_ORDER);
+				buf_adds(out, s);
+				buf_add(out, "\n", 1);
+				free(s);
+			}
+			json_decref(l);
+			if (rc)
+				return -1;
+			if (*worst > COST_MAX * 1000)
+				*worst = COST_MAX * 1000;
+		}
+		at = end + 1;
+	}
+	if (!*lines)
+		return deny(v, 400, "invalid_request_error", "invalid_batch_line", "batch_line_refused",
+			    xstrdup("The batch file has no lines."));
+	return 0;
+}
+
+/* ---- Groq's answers to the team ----------------------------------------- */
+
+static void save_file(struct gateway *g, struct bfile *f)
+{
+	char *cause = NULL;
+	if (store_put_file(g->store, f, &cause) != 0) {
+		gw_log(g, json_pack("{s:s,s:s,s:s,s:s}", "level", "error", "msg", "batch file not saved", "file", f->id,
+				    "error", cause ? cause : "?"));
+		free(cause);
+	}
+}
+
+static void save_batch(struct gateway *g, struct batch *b)
+{
+	char *cause = NULL;
+	if (store_put_batch(g->store, b, &cause) != 0) {
+		gw_log(g, json_pack("{s:s,s:s,s:s,s:s}", "level", "error", "msg", "batch not saved", "batch", b->id, "error",
+				    cause ? cause : "?"));
+		free(cause);
+	}
+}
+
+static struct bfile *add_file(struct gateway *g, const char *id, const char *team, const char *key, int64_t worst,
+			      int64_t lines)
+{
+	struct bfile *f = xcalloc(1, sizeof *f);
+	f->id = xstrdup(id);
+	f->team = xstrdup(team);
+	f->key = key ? xstrdup(key) : NULL;
+	f->worst_nusd = worst;
+	f->lines = lines;
+	f->created_at = gw_now(g);
+	bfile_free(strmap_del(g->reg.files, id));
+	strmap_put(g->reg.files, f->id, f);
+	save_file(g, f);
+	return f;
+}
+
+void batch_uploaded(struct gateway *g, struct team *t, struct ukey *k, buf *answer, int64_t worst, int64_t lines)
+{
+	json_t *j = json_loadb(answer->data ? answer->data : "", answer->len, 0, NULL);
+	const char *id = json_string_value(json_object_get(j, "id"));
+	if (id)
+		add_file(g, id, t->id, k->name, worst, lines);
+	json_decref(j);
+}
+
+int batch_created(struct gateway *g, struct team *t, struct ukey *k, const char *input, buf *answer, int64_t reserved)
+{
+	json_t *j = json_loadb(answer->data ? answer->data : "", answer->len, 0, NULL);
+	const char *id = json_string_value(json_object_get(j, "id"));
+	if (!id) {
+		json_decref(j);
+		return -1;
+	}
+	struct batch *b = xcalloc(1, sizeof *b);
+	b->id = xstrdup(id);
+	b->team = xstrdup(t->id);
+	b->key = xstrdup(k->name);
+	b->input = xstrdup(input);
+	snprintf(b->status, sizeof b->status, "%s", json_string_value(json_object_get(j, "status")) ? json_string_value(json_object_get(j, "status")) : "validating");
+	b->reserved_nusd = reserved;
+	b->created_at = gw_now(g);
+	batch_free(strmap_del(g->reg.batches, id));
+	strmap_put(g->reg.batches, b->id, b);
+	save_batch(g, b);
+	json_decref(j);
+	return 0;
+}
+
+void batch_filter(struct gateway *g, struct team *t, buf *answer, bool batches)
+{
+	json_t *j = json_loadb(answer->data ? answer->data : "", answer->len, 0, NULL);
+	json_t *data = json_object_get(j, "data");
+	if (!json_is_array(data)) {
+		json_decref(j);
+		return;
+	}
+	json_t *keep = json_array();
+	size_t i;
+	json_t *e;
+	json_array_foreach(data, i, e) {
+		const char *id = json_string_value(json_object_get(e, "id"));
+		if (id && (batches ? (void *)team_batch(&g->reg, t, id) : (void *)team_file(&g->reg, t, id)))
+			json_array_append(keep, e);
+	}
+	json_object_set_new(j, "data", keep);
+	char *s = json_dumps(j, JSON_COMPACT);
+	json_decref(j);
+	buf_reset(answer);
+	buf_adds(answer, s);
+	free(s);
+}
+
+void batch_file_deleted(struct gateway *g, struct bfile *f)
+{
+	f->deleted = true;
+	save_file(g, f);
+}
+
+/* ---- the watch: open batches followed to their end ------------------------ */
+
+struct bpoll {
+	struct batchwatch *w;
+	char *id;       /* the batch */
+	char *out;      /* its output file, once asked for */
+	long status;
+	buf body;
+	struct utx *tx;
+};
+
+struct batchwatch {
+	struct gateway *g;
+	struct event *timer;
+	strmap *inflight; /* batch id -> its struct bpoll */
+};
+
+static void bpoll_free(struct bpoll *p)
+{
+	strmap_del(p->w->inflight, p->id);
+	free(p->id);
+	free(p->out);
+	buf_free(&p->body);
+	free(p);
+}
+
+static void bp_head(void *arg, long status, const char *headers)
+{
+	(void)headers;
+	((struct bpoll *)arg)->status = status;
+}
+
+static void bp_data(void *arg, const char *d, size_t n)
+{
+	struct bpoll *p = arg;
+	if (p->body.len + n <= ANSWER_MAX)
+		buf_add(&p->body, d, n);
+}
+
+static void committed_row(void *arg, bool kept, struct ledger_row *row)
+{
+	(void)arg;
+	(void)kept;
+	(void)row;
+}
+
+/* the batch ended: charged what its output says, at the batch price */
+static void settle_batch(struct batchwatch *w, struct batch *b, const char *output, size_t len)
+{
+	struct gateway *g = w->g;
+	int64_t cost = 0, in = 0, outt = 0, lines = 0;
+	for (size_t at = 0; output && at < len;) {
+		const char *nl = memchr(output + at, '\n', len - at);
+		size_t end = nl ? (size_t)(nl - output) : len;
+		json_t *l = end > at ? json_loadb(output + at, end - at, 0, NULL) : NULL;
+		json_t *body = json_object_get(json_object_get(l, "response"), "body");
+		struct usage u = { 0 };
+		char *bs = body ? json_dumps(body, JSON_COMPACT) : NULL;
+		const char *model = json_string_value(json_object_get(body, "model"));
+		if (bs && model && usage_from_json(bs, strlen(bs), &u)) {
+			cost += cost_tokens(config_price(&g->cfg, model), u.prompt, u.cached, u.completion, g->cfg.batch_discount);
+			in += u.prompt;
+			outt += u.completion;
+			lines++;
+		}
+		free(bs);
+		json_decref(l);
+		at = end + 1;
+	}
+	struct team *t = registry_team(&g->reg, b->team);
+	if (cost > b->reserved_nusd) { /* more than its lines can cost: Groq's error, charged at the bound */
+		char *m = xasprintf("Groq's output of batch %s (team '%s') costs more than its lines can ($%.6f > $%.6f); "
+				    "the gateway charged the bound. Check upstream key '%s'.",
+				    b->id, b->team, (double)cost / NUSD_PER_USD, (double)b->reserved_nusd / NUSD_PER_USD, b->key);
+		alert_raise(g, "upstream_usage_invalid", b->team, m);
+		free(m);
+		cost = b->reserved_nusd;
+	}
+	if (t) {
+		struct budget_env e = gw_budget(g);
+		budget_settle(&e, t, b->reserved_nusd, cost);
+	}
+	b->cost_nusd = cost;
+	b->settled_at = gw_now(g);
+	save_batch(g, b);
+	struct ukey *k = registry_key(&g->reg, b->key);
+	struct ledger_row row = {
+		.ts_ms = b->settled_at,
+		.team = b->team,
+		.key = b->key,
+		.key_fp = k ? k->fp : NULL,
+		.route = "batches",
+		.unit = "tokens",
+		.request_id = b->id,
+		.status = strcmp(b->status, "completed") == 0 ? 200 : 499,
+		.reason = strcmp(b->status, "completed") == 0 ? NULL : "batch_ended",
+		.prompt = in,
+		.completion = outt,
+		.cost_nusd = cost,
+		.quantity = in + outt,
+	};
+	if (t)
+		ledger_submit(g->ledger, &row, committed_row, NULL);
+	gw_log(g, json_pack("{s:s,s:s,s:s,s:s,s:s,s:I,s:I,s:I}", "level", "info", "msg", "batch settled", "batch", b->id,
+			    "team", b->team, "status", b->status, "lines", (json_int_t)lines, "cost_nusd", (json_int_t)cost,
+			    "released_nusd", (json_int_t)(b->reserved_nusd - cost)));
+}
+
+static void bp_done(void *arg, int ok, const char *err);
+static const struct utx_cbs bp_cbs = { bp_head, bp_data, bp_done };
+
+static void ask(struct bpoll *p, const char *path)
+{
+	struct gateway *g = p->w->g;
+	struct batch *b = strmap_get(g->reg.batches, p->id);
+	struct ukey *k = b ? registry_key(&g->reg, b->key) : NULL;
+	if (!k) { /* its key is gone: asked again when it is back */
+		bpoll_free(p);
+		return;
+	}
+	buf_reset(&p->body);
+	p->status = 0;
+	char *url = xconcat(g->cfg.upstream_base, path, NULL);
+	char *auth = xconcat("Authorization: Bearer ", ukey_active_secret(k), NULL);
+	const char *hdrs[] = { auth, "User-Agent: groqgated/" GG_VERSION, "Accept-Encoding: identity", NULL };
+	p->tx = upstream_start(g->up, "GET", url, hdrs, NULL, 0, g->cfg.upstream_timeout_ms,
+			       g->cfg.upstream_connect_timeout_ms, &bp_cbs, p);
+	secret_wipe(auth, strlen(auth));
+	free(auth);
+	free(url);
+}
+
+static bool terminal(const char *s)
+{
+	return strcmp(s, "completed") == 0 || strcmp(s, "failed") == 0 || strcmp(s, "expired") == 0 ||
+	       strcmp(s, "cancelled") == 0;
+}
+
+static void bp_done(void *arg, int ok, const char *err)
+{
+	struct bpoll *p = arg;
+	p->tx = NULL;
+	struct gateway *g = p->w->g;
+	struct batch *b = strmap_get(g->reg.batches, p->id);
+	if (!b || b->settled_at || !ok || p->status != 200) {
+		if (b && !b->settled_at && (!ok || p->status != 200))
+			gw_log(g, json_pack("{s:s,s:s,s:s,s:i,s:s}", "level", "warn", "msg", "batch poll failed; asked again later",
+					    "batch", p->id, "status", (int)p->status, "error", err ? err : "http status"));
+		bpoll_free(p);
+		return;
+	}
+	if (p->out) { /* the output file's content: the bill */
+		settle_batch(p->w, b, p->body.data, p->body.len);
+		bpoll_free(p);
+		return;
+	}
+	json_t *j = json_loadb(p->body.data ? p->body.data : "", p->body.len, 0, NULL);
+	const char *st = json_string_value(json_object_get(j, "status"));
+	const char *out = json_string_value(json_object_get(j, "output_file_id"));
+	const char *errf = json_string_value(json_object_get(j, "error_file_id"));
+	if (st)
+		snprintf(b->status, sizeof b->status, "%s", st);
+	if (!st || !terminal(st)) {
+		json_decref(j);
+		bpoll_free(p);
+		return;
+	}
+	/* its output and error files are the team's */
+	if (out)
+		add_file(g, out, b->team, b->key, 0, 0);
+	if (errf)
+		add_file(g, errf, b->team, b->key, 0, 0);
+	if (out) {
+		p->out = xstrdup(out);
+		char *path = xconcat("/openai/v1/files/", out, "/content", NULL);
+		json_decref(j);
+		ask(p, path);
+		free(path);
+		return;
+	}
+	json_decref(j);
+	settle_batch(p->w, b, NULL, 0); /* no output: nothing was done, all released */
+	bpoll_free(p);
+}
+
+static void watch_tick(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	struct batchwatch *w = arg;
+	size_t i = 0;
+	const char *id;
+	void *v;
+	while (strmap_next(w->g->reg.batches, &i, &id, &v)) {
+		struct batch *b = v;
+		if (b->settled_at || strmap_get(w->inflight, b->id))
+			continue;
+		struct bpoll *p = xcalloc(1, sizeof *p);
+		p->w = w;
+		p->id = xstrdup(b->id);
+		buf_init(&p->body);
+		strmap_put(w->inflight, p->id, p);
+		char *path = xconcat("/openai/v1/batches/", b->id, NULL);
+		ask(p, path);
+		free(path);
+	}
+	int64_t s = w->g->cfg.batch_poll_s > 0 ? w->g->cfg.batch_poll_s : 60;
+	struct timeval tv = { (time_t)s, 0 };
+	evtimer_add(w->timer, &tv);
+}
+
+struct batchwatch *batchwatch_start(struct gateway *g)
+{
+	struct batchwatch *w = xcalloc(1, sizeof *w);
+	w->g = g;
+	w->inflight = strmap_new();
+	w->timer = evtimer_new(g->base, watch_tick, w);
+	struct timeval tv = { 1, 0 }; /* the first look soon after start */
+	evtimer_add(w->timer, &tv);
+	return w;
+}
+
+void batchwatch_free(struct batchwatch *w)
+{
+	if (!w)
+		return;
+	event_free(w->timer);
+	/* polls in flight: their transfers cancelled (no callback runs) */
+	size_t i = 0;
+	const char *id;
+	void *v;
+	while (strmap_next(w->inflight, &i, &id, &v)) {
+		struct bpoll *p = v;
+		if (p->tx)
+			utx_cancel(p->tx);
+		free(p->id);
+		free(p->out);
+		buf_free(&p->body);
+		free(p);
+	}
+	strmap_free(w->inflight);
+	free(w);
+}

@@ -1,0 +1,127 @@
+# Files and batches under the team's policy and budget: every line of an
+# input file checked at upload (refused naming the line), caps written in,
+# the batch reserved at the batch price when created (402 past the budget),
+# followed to its end and settled from the output file's usage at the batch
+# price, the reservation released on cancel, and kept across a restart;
+# files and batches visible only to their team.
+source "$(dirname "$0")/../lib.sh"
+GW_EXTRA='billing = { batch_discount = 0.5; batch_poll_s = 1; };'
+setup_basic --completion-tokens 20
+ATOK=$TOKEN
+create_team beta
+create_key beta-prod-api beta "$KEY2"
+new_token beta
+BTOK=$TOKEN
+line() { # line CUSTOM_ID MODEL CONTENT [extra body json]
+	printf '{"custom_id":"%s","method":"POST","url":"/v1/chat/completions","body":{"model":"%s","messages":[{"role":"user","content":"%s"}]%s}}\n' \
+		"$1" "$2" "$3" "${4:+,$4}"
+}
+upload() { # upload FILE [TOKEN] [PURPOSE] -> STATUS, BODY
+	STATUS=$(curl -s -o "$T/resp" -w '%{http_code}' -H "Authorization: Bearer ${2:-$ATOK}" \
+		-F "purpose=${3:-batch}" -F "file=@$1;filename=batch.jsonl" "http://$GW/openai/v1/files")
+	BODY=$(cat "$T/resp")
+}
+call() { # call METHOD PATH [JSON] [TOKEN]
+	STATUS=$(curl -s -o "$T/resp" -w '%{http_code}' -X "$1" -H "Authorization: Bearer ${4:-$ATOK}" \
+		${3:+-H 'Content-Type: application/json' --data-binary "$3"} "http://$GW$2")
+	BODY=$(cat "$T/resp")
+}
+fake_files() { curl -s -H "Authorization: Bearer $KEY1" "http://$FAKE/openai/v1/files" | jq '.data | length'; }
+reserved() { api GET "/admin/v1/teams/$1"; jq_body .reserved_usd; }
+
+# ---- lines checked at upload, the whole file refused naming the line
+{ line r1 llama-3.1-8b-instant "hello batch" '"max_tokens":50'; line r2 llama-3.3-70b-versatile "second line here"
+  line r3 qwen/qwen3-32b "not allowed"; } > "$T/bad-model.jsonl"
+upload "$T/bad-model.jsonl"
+check_eq "a disallowed model on line 3: 403" "403|model_not_allowed" "$STATUS|$(jq_body .error.code)"
+check_contains "naming the line and its custom_id" 'Batch line 3 (custom_id "r3")' "$(jq_body .error.message)"
+{ line r1 llama-3.1-8b-instant "hi" '"max_tokens":5000'; } > "$T/bad-cap.jsonl"
+upload "$T/bad-cap.jsonl"
+check_eq "a cap over the team's: 400 naming the line" "400|max_tokens_exceeded|Batch line 1" \
+	"$STATUS|$(jq_body .error.code)|$(jq_body .error.message | cut -c1-12)"
+{ line r1 llama-3.1-8b-instant "hi" '"stream":true'; } > "$T/bad-stream.jsonl"
+upload "$T/bad-stream.jsonl"
+check_eq "a streaming line: 400" 400 "$STATUS"
+printf '{"custom_id":"r1","method":"POST","url":"/v1/embeddings","body":{"model":"llama-3.1-8b-instant","input":"x"}}\n' > "$T/bad-url.jsonl"
+upload "$T/bad-url.jsonl"
+check_eq "a line for another endpoint: 400" 400 "$STATUS"
+printf 'not json\n' > "$T/bad-json.jsonl"
+upload "$T/bad-json.jsonl"
+check_eq "a line that is not JSON: 400" "400|invalid_batch_line" "$STATUS|$(jq_body .error.code)"
+{ line r1 llama-3.1-8b-instant "hi"; } > "$T/good1.jsonl"
+upload "$T/good1.jsonl" "$ATOK" fine-tune
+check_eq "a purpose other than batch: 403" "403|purpose_not_governed" "$STATUS|$(jq_body .error.code)"
+check_eq "no refused file reached Groq" 0 "$(fake_files)"
+
+# ---- a good file: uploaded, the team's cap written into the line without one
+{ line r1 llama-3.1-8b-instant "hello batch" '"max_tokens":50'; line r2 llama-3.3-70b-versatile "second line here"; } > "$T/good.jsonl"
+upload "$T/good.jsonl"
+check_eq "uploaded" "200|batch" "$STATUS|$(jq_body .purpose)"
+FILE=$(jq_body .id)
+call GET "/openai/v1/files/$FILE/content"
+check_eq "the content Groq holds: line 2 got the team's cap" 100 "$(sed -n 2p "$T/resp" | jq .body.max_completion_tokens)"
+check_eq "line 1 kept its own" 50 "$(sed -n 1p "$T/resp" | jq .body.max_tokens)"
+
+# ---- another team sees nothing of it
+call GET /openai/v1/files "" "$BTOK"
+check_eq "beta's list: empty (Groq's list has alpha's file)" "200|0|1" "$STATUS|$(jq_body '.data | length')|$(fake_files)"
+for r in "GET /openai/v1/files/$FILE" "GET /openai/v1/files/$FILE/content" "DELETE /openai/v1/files/$FILE"; do
+	call ${r%% *} "${r#* }" "" "$BTOK"
+	check_eq "beta: $r is 404" "404|not_found" "$STATUS|$(jq_body .error.code)"
+done
+call POST /openai/v1/batches "{\"input_file_id\":\"$FILE\",\"endpoint\":\"/v1/chat/completions\",\"completion_window\":\"24h\"}" "$BTOK"
+check_eq "beta cannot batch alpha's file" "404|not_found" "$STATUS|$(jq_body .error.code)"
+call GET /openai/v1/files
+check_eq "alpha's list has it" "$FILE" "$(jq_body '.data[0].id')"
+
+# ---- a batch: reserved at the batch price, settled from its output
+call POST /openai/v1/batches "{\"input_file_id\":\"$FILE\",\"endpoint\":\"/v1/chat/completions\",\"completion_window\":\"24h\"}"
+check_eq "batch created" "200|batch" "$STATUS|$(jq_body .object)"
+BATCH=$(jq_body .id)
+r=$(reserved alpha)
+check "its worst case is reserved" awk -v r="$r" 'BEGIN { exit !(r > 0) }'
+call GET /openai/v1/batches "" "$BTOK"
+check_eq "beta does not see it" 0 "$(jq_body '.data | length')"
+call GET "/openai/v1/batches/$BATCH" "" "$BTOK"
+check_eq "nor get it" 404 "$STATUS"
+wait_eval "the batch settled" 15 '[ "$(sql "select count(*) from ledger where route = '"'"'batches'"'"' and team = '"'"'alpha'"'"'")" = 1 ]'
+# fakegroq: prompt 10 and 11 tokens, 20 out each; 8b 0.05/0.08, 70b 0.59/0.79 per Mtok; half price
+check_eq "settled at the batch price from the output's usage" "12195|21|40|200|$BATCH" \
+	"$(sql "select cost_nusd||'|'||prompt_tokens||'|'||completion_tokens||'|'||status||'|'||request_id from ledger where route = 'batches'")"
+check_eq "the reservation is released" 0 "$(reserved alpha)"
+api GET /admin/v1/teams/alpha
+check_eq "the spend is the team's (nano-dollars)" 12195 "$(jq_body '.spend_mtd_usd * 1000000000 | round')"
+call GET /openai/v1/files
+check_eq "the output file is alpha's" 2 "$(jq_body '.data | length')"
+OUT=$(jq_body '[.data[] | select(.purpose == "batch_output")][0].id')
+call GET "/openai/v1/files/$OUT/content" "" "$BTOK"
+check_eq "and beta cannot read it" 404 "$STATUS"
+
+# ---- a batch past the budget: 402, never created at Groq
+api PATCH /admin/v1/teams/alpha '{"monthly_budget_usd":0.00002}'
+nb=$(curl -s -H "Authorization: Bearer $KEY1" "http://$FAKE/openai/v1/batches" | jq '.data | length')
+call POST /openai/v1/batches "{\"input_file_id\":\"$FILE\",\"endpoint\":\"/v1/chat/completions\",\"completion_window\":\"24h\"}"
+check_eq "a batch whose worst case passes the budget: 402" "402|budget_exceeded" "$STATUS|$(jq_body .error.code)"
+check_eq "not sent to Groq" "$nb" "$(curl -s -H "Authorization: Bearer $KEY1" "http://$FAKE/openai/v1/batches" | jq '.data | length')"
+api PATCH /admin/v1/teams/alpha '{"monthly_budget_usd":100}'
+
+# ---- cancelled: everything released
+curl -s -o /dev/null -X POST --data-binary '{"batch_ms":1500}' "http://$FAKE/_fake/faults"
+call POST /openai/v1/batches "{\"input_file_id\":\"$FILE\",\"endpoint\":\"/v1/chat/completions\",\"completion_window\":\"24h\"}"
+B2=$(jq_body .id)
+call POST "/openai/v1/batches/$B2/cancel"
+check_eq "cancel passes for the team's batch" "200|cancelling" "$STATUS|$(jq_body .status)"
+wait_eval "the cancelled batch settled" 15 '[ "$(sql "select count(*) from ledger where request_id = '"'"'$B2'"'"'")" = 1 ]'
+check_eq "nothing charged, all released" "0|499|0" "$(sql "select cost_nusd||'|'||status from ledger where request_id = '$B2'")|$(reserved alpha)"
+
+# ---- an open batch across a restart: its reservation held again, then settled
+curl -s -o /dev/null -X POST --data-binary '{"batch_ms":4000}' "http://$FAKE/_fake/faults"
+call POST /openai/v1/batches "{\"input_file_id\":\"$FILE\",\"endpoint\":\"/v1/chat/completions\",\"completion_window\":\"24h\"}"
+B3=$(jq_body .id)
+r3=$(reserved alpha)
+stop_gateway
+start_gateway
+check_eq "the open batch's reservation is held after a restart" "$r3" "$(reserved alpha)"
+wait_eval "the batch settled after the restart" 20 '[ "$(sql "select count(*) from ledger where request_id = '"'"'$B3'"'"'")" = 1 ]'
+check_eq "settled once, at the batch price" "12195|0" "$(sql "select cost_nusd from ledger where request_id = '$B3'")|$(reserved alpha)"
+done_testing
