@@ -1019,14 +1019,14 @@ static void handle_audio(struct freq *fr, bool translate)
 #define MAX_BATCHES 256
 
 struct ffile {
-	char id[40], filename[128], purpose[16];
+	char id[48], filename[128], purpose[16];
 	char *data;
 	size_t len;
 	int64_t created;
 	bool deleted;
 };
 struct fbatch {
-	char id[40], input[40], output[40], endpoint[64], status[16];
+	char id[48], input[48], output[48], endpoint[64], status[16];
 	int64_t created, total, completed, failed;
 	struct event *timer;
 };
@@ -1051,8 +1051,9 @@ static struct ffile *file_add(const char *filename, const char *purpose, char *d
 	}
 	struct ffile *f = &files[nfiles++];
 	memset(f, 0, sizeof *f);
-	new_request_id(f->id, sizeof f->id);
-	memcpy(f->id, "file", 4); /* "file_..." */
+	char rid[40];
+	new_request_id(rid, sizeof rid);
+	snprintf(f->id, sizeof f->id, "file_%s", rid + 4); /* (after "req_") */
 	snprintf(f->filename, sizeof f->filename, "%s", filename);
 	snprintf(f->purpose, sizeof f->purpose, "%s", purpose);
 	f->data = data;
@@ -1236,8 +1237,9 @@ static void handle_batches(struct freq *fr, enum hmethod cmd, const char *rest)
 		}
 		struct fbatch *b = &batches[nbatches++];
 		memset(b, 0, sizeof *b);
-		new_request_id(b->id, sizeof b->id);
-		memcpy(b->id, "batch", 5);
+		char rid[40];
+		new_request_id(rid, sizeof rid);
+		snprintf(b->id, sizeof b->id, "batch_%s", rid + 4);
 		snprintf(b->input, sizeof b->input, "%s", f->id);
 		snprintf(b->endpoint, sizeof b->endpoint, "%s", ep);
 		snprintf(b->status, sizeof b->status, "validating");

@@ -68,8 +68,18 @@ async function routes(url, token) {
     const sp = await client.audio.speech.create({ model: "canopylabs/orpheus-v1-english", input: "Hello there.", voice: "tara", response_format: "wav" });
     const audio = Buffer.from(await sp.arrayBuffer());
     ok(audio.subarray(0, 4).toString() === "RIFF" && audio.length === 44 + 12 * 2880, `${name} -> groqgated: audio.speech (${audio.length} bytes)`);
-    await expectError(`${name} -> groqgated: files.list refused`, () => client.files.list(), E.PermissionDeniedError, 403);
-    await expectError(`${name} -> groqgated: batches.create refused`, () => client.batches.create({ input_file_id: "file_x", endpoint: "/v1/chat/completions", completion_window: "24h" }), E.PermissionDeniedError, 403);
+    // files and batches: lines checked at upload, the batch reserved and followed
+    const line = (id, model) => JSON.stringify({ custom_id: id, method: "POST", url: "/v1/chat/completions", body: { model, messages: msgs, max_tokens: 5 } });
+    await expectError(`${name} -> groqgated: files.create with a disallowed model refused`, async () => client.files.create({ file: await toFile(Buffer.from(line("a", "qwen/qwen3-32b") + "\n"), "b.jsonl"), purpose: "batch" }), E.PermissionDeniedError, 403);
+    const f = await client.files.create({ file: await toFile(Buffer.from(line("a", "llama-3.3-70b-versatile") + "\n" + line("b", "llama-3.3-70b-versatile") + "\n"), "b.jsonl"), purpose: "batch" });
+    ok(typeof f.id === "string" && f.purpose === "batch", `${name} -> groqgated: files.create (${f.id})`);
+    const list = await client.files.list();
+    ok((list.data ?? []).some((x) => x.id === f.id), `${name} -> groqgated: files.list shows the team's file`);
+    const bt = await client.batches.create({ input_file_id: f.id, endpoint: "/v1/chat/completions", completion_window: "24h" });
+    ok(typeof bt.id === "string" && bt.input_file_id === f.id, `${name} -> groqgated: batches.create (${bt.status})`);
+    const got = await client.batches.retrieve(bt.id);
+    ok(got.id === bt.id, `${name} -> groqgated: batches.retrieve`);
+    await expectError(`${name} -> groqgated: another's batch is not found`, () => client.batches.retrieve("batch_not_ours"), E.NotFoundError, 404);
   }
   // an abort mid-stream: the SDK's AbortController (groqgated charges what Groq reports)
   const ac = new AbortController();

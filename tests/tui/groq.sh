@@ -44,7 +44,7 @@ tui_keys Escape
 tui_wait "Upstream keys"
 tui_keys q
 tui_wait_exit
-tm resize-window -t t -x 80 -y 24
+tui_resize 80 24
 tui_groqtop
 tui_wait "chatbot-prod-api"
 tui_keys ':'
@@ -72,7 +72,7 @@ chmod 600 "$T/groq-key"
 stop_gateway
 out=$("$BIN/groqtop" --gateway "http://$GW" --token-file "$TOKFILE" --snapshot --view groq 2>&1); rc=$?
 check_eq "without direct mode, the gateway down is an error" 1 "$rc"
-tm resize-window -t t -x 120 -y 40
+tui_resize 120 40
 tui_groqtop --groq-key-file "$T/groq-key" --groq-url "http://$FAKE"
 tui_wait "down"
 tui_keys ':'

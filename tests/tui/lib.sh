@@ -20,6 +20,12 @@ tui_start() {
 	wait_for "the shell" 5 tui_has '$'
 }
 tui_keys() { tm send-keys -t t "$@"; }
+# tui_resize W H : the window resized, and its pane at that size before
+# anything starts in it
+tui_resize() {
+	tm resize-window -t t -x "$1" -y "$2"
+	wait_eval "the pane at ${1}x$2" 5 '[ "$(tm display -p -t t "#{pane_width}x#{pane_height}")" = "${1}x$2" ]'
+}
 tui_type() { tm send-keys -t t -l "$1"; }
 tui_screen() { tm capture-pane -t t -p "$@"; }
 tui_has() { tui_screen | grep -qF -- "$1"; }

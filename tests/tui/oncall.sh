@@ -211,7 +211,7 @@ tui_wait_exit
 check_not_contains "the issued token never reached the terminal's scrollback" "$NEWTOK" "$(tm capture-pane -t t -p -S -3000)"
 
 # ---- 80x24
-tm resize-window -t t -x 80 -y 24
+tui_resize 80 24
 tui_groqtop
 tui_wait "chatbot-prod-api"
 tui_keys Down
@@ -238,7 +238,7 @@ tui_keys q
 tui_wait_exit
 
 # ---- --readonly and --wallboard: every mutating key refused, nothing sent
-tm resize-window -t t -x 120 -y 40
+tui_resize 120 40
 n0=$(audits)
 tui_groqtop --readonly
 tui_wait "chatbot-prod-api"

@@ -544,8 +544,57 @@ static void test_config(void)
 	free(p);
 }
 
+static void test_batch_lines(void)
+{
+	/* each line checked as a chat completion would be; the team's cap
+	 * written in; the worst case at the batch price */
+	struct team *t = team_new();
+	t->id = xstrdup("alpha");
+	t->max_tokens = 100;
+	t->nmodels = 1;
+	t->models = xcalloc(2, sizeof *t->models);
+	t->models[0] = xstrdup("m");
+	char mname[] = "m";
+	struct price pr = { .model = mname, .in_per_mtok = 1.0, .out_per_mtok = 2.0, .cached_in_per_mtok = -1,
+			    .per_audio_hour = -1, .per_mchar = -1 };
+	struct gw_config cfg = { .prices = &pr, .nprices = 1, .batch_discount = 0.5 };
+	struct verdict v = { 0 };
+	buf out;
+	buf_init(&out);
+	int64_t worst, lines;
+	const char ok2[] = "{\"custom_id\":\"a\",\"method\":\"POST\",\"url\":\"/v1/chat/completions\",\"body\":{\"model\":\"m\",\"messages\":[]}}\r\n"
+			   "\n{\"custom_id\":\"b\",\"method\":\"POST\",\"url\":\"/v1/chat/completions\",\"body\":{\"model\":\"m\",\"messages\":[],\"max_tokens\":10,\"n\":2}}";
+	int rc = batch_lines(ok2, sizeof ok2 - 1, t, &cfg, &out, &worst, &lines, &v);
+	CHECK_INT(rc, 0);
+	CHECK_INT(lines, 2);
+	CHECK(strstr(out.data, "\"max_completion_tokens\":100") != NULL); /* written into line 1 */
+	/* out: 100 + 2 x 10 tokens at 2000 nusd; prompts at 1000 nusd each; half price */
+	int64_t p1 = prompt_estimate(strlen("{\"model\":\"m\",\"messages\":[],\"max_completion_tokens\":100}"), 0);
+	int64_t p2 = prompt_estimate(strlen("{\"model\":\"m\",\"messages\":[],\"max_tokens\":10,\"n\":2}"), 0);
+	CHECK_INT(worst, (p1 * 1000 + 100 * 2000) / 2 + (p2 * 1000 + 20 * 2000) / 2);
+	buf_reset(&out);
+	const char bad[] = "{\"custom_id\":\"a\",\"method\":\"POST\",\"url\":\"/v1/chat/completions\",\"body\":{\"model\":\"m\",\"messages\":[]}}\n"
+			   "{\"custom_id\":\"z\",\"method\":\"POST\",\"url\":\"/v1/chat/completions\",\"body\":{\"model\":\"x\",\"messages\":[]}}\n";
+	rc = batch_lines(bad, sizeof bad - 1, t, &cfg, &out, &worst, &lines, &v);
+	CHECK_INT(rc, -1);
+	CHECK_INT(v.status, 403);
+	CHECK(strstr(v.message, "line 2 (custom_id \"z\")") != NULL);
+	verdict_clear(&v);
+	const char cap[] = "{\"custom_id\":\"a\",\"method\":\"POST\",\"url\":\"/v1/chat/completions\",\"body\":{\"model\":\"m\",\"max_completion_tokens\":101}}";
+	rc = batch_lines(cap, sizeof cap - 1, t, &cfg, &out, &worst, &lines, &v);
+	CHECK_INT(rc, -1);
+	CHECK_INT(v.status, 400);
+	verdict_clear(&v);
+	rc = batch_lines("", 0, t, &cfg, &out, &worst, &lines, &v);
+	CHECK_INT(rc, -1);
+	verdict_clear(&v);
+	buf_free(&out);
+	team_free(t);
+}
+
 void suite_gateway(void)
 {
+	RUN(test_batch_lines);
 	RUN(test_rl_exact_window);
 	RUN(test_rl_no_edge_burst);
 	RUN(test_rl_sliding_any_window);
