@@ -191,6 +191,8 @@ void app_poll(struct app *a)
 		tokens_fetch(a);
 	else if (a->view == &view_usage)
 		usage_fetch(a);
+	else if (a->view == &view_fleet)
+		fleet_fetch(a);
 	if (a->rot && a->dlg.kind == DLG_WIZARD)
 		act_rotate(a); /* refresh the wizard's figures */
 }
@@ -264,6 +266,11 @@ void app_command(struct app *a, const char *cmd)
 		free(path);
 	} else if (strcmp(cmd, "usage") == 0 || strcmp(cmd, "tokens") == 0) {
 		open_team_view(a, cmd[0] == 'u' ? &view_usage : &view_tokens); /* the selected team's */
+	} else if (strcmp(cmd, "fleet") == 0) {
+		if (a->view != &view_fleet)
+			a->prev_view = a->view;
+		a->view = &view_fleet;
+		fleet_fetch(a);
 	} else if (strcmp(cmd, "groq") == 0) {
 		if (a->view != &view_groq)
 			a->prev_view = a->view;
@@ -277,7 +284,7 @@ void app_command(struct app *a, const char *cmd)
 	} else if (strncmp(cmd, "ctx", 3) == 0) {
 		app_switch_ctx(a, cmd[3] == ' ' ? cmd + 4 : "");
 	} else if (*cmd) {
-		app_set_status(a, R_ERROR, "unknown command ':%s' (try :teams :keys :alerts :audit :groq :usage :tokens :ctx :help :q)", cmd);
+		app_set_status(a, R_ERROR, "unknown command ':%s' (try :teams :keys :alerts :audit :groq :usage :tokens :fleet :ctx :help :q)", cmd);
 	}
 	a->dirty = true;
 }

@@ -152,7 +152,7 @@ enum keycode {
 struct app;
 /* views, as bits: where a key binding works */
 enum { V_MAIN = 1, V_DETAIL = 2, V_ALERTS = 4, V_AUDIT = 8, V_TOKENS = 16, V_USAGE = 32, V_GROQ = 64, V_WALL = 128,
-       V_HELP = 256, V_OTHER = 512 };
+       V_HELP = 256, V_OTHER = 512, V_FLEET = 1024 };
 /* a view: the main loop asks it to draw, and hands it keys (after the
  * bindings of keys.c had their turn) */
 struct view {
@@ -164,7 +164,7 @@ struct view {
 enum { VIEW_HANDLED = 1, VIEW_REDRAW = 2, VIEW_QUIT = 4 };
 
 extern const struct view view_main, view_wallboard, view_help, view_alerts, view_audit, view_toosmall, view_groq,
-	view_tokens, view_usage, view_detail;
+	view_tokens, view_usage, view_detail, view_fleet;
 
 /* ---- keys.c: the key bindings, as data -------------------------------- */
 struct binding {
@@ -259,6 +259,7 @@ struct app {
 	int sel_list, top_list;  /* selection in the alerts, audit and tokens lists */
 	char audit_filter[128];  /* "team=x actor=y action=z" */
 	json_t *edit_team;       /* the team being edited (its version: If-Match) */
+	json_t *fleet;           /* GET /admin/v1/cluster */
 	/* Groq's own view: the gateway's GET /admin/v1/groq, and Groq's metrics
 	 * read directly (--groq-key-file) for when the gateway is down */
 	json_t *groq;
@@ -306,6 +307,7 @@ int dlg_key(struct app *a, int key);
 int wrap_words(const char *text, int w, void (*put)(void *arg, int i, const char *line), void *arg);
 json_t *alerts_selected(struct app *a);
 void usage_fetch(struct app *a);
+void fleet_fetch(struct app *a);
 int list_key(struct app *a, int key, int n);
 /* oncall.c */
 void act_edit_limits(struct app *a);

@@ -41,6 +41,7 @@ static void k_usage(struct app *a) { open_team_view(a, &view_usage); }
 static void k_alerts(struct app *a) { app_command(a, "alerts"); }
 static void k_audit(struct app *a) { app_command(a, "audit"); }
 static void k_groq(struct app *a) { app_command(a, "groq"); }
+static void k_fleet(struct app *a) { app_command(a, "fleet"); }
 static void k_ack(struct app *a) { act_ack_alert(a, alerts_selected(a)); }
 static void k_window(struct app *a)
 {
@@ -64,7 +65,7 @@ static void k_audit_filter(struct app *a)
 }
 
 #define V_TEAM (V_MAIN | V_DETAIL)
-#define V_ALL (V_MAIN | V_DETAIL | V_ALERTS | V_AUDIT | V_TOKENS | V_USAGE | V_GROQ | V_WALL | V_HELP)
+
 
 const struct binding bindings[] = {
 	/* changes (each asks first; refused in --readonly and the wallboard) */
@@ -83,6 +84,7 @@ const struct binding bindings[] = {
 	{ 'A', "A", "Alerts", "every recent alert, whole (also :alerts)", V_MAIN | V_DETAIL, false, false, k_alerts },
 	{ 'L', "L", "Audit", "the audit log (also :audit)", V_MAIN | V_DETAIL, false, false, k_audit },
 	{ 'o', "o", "Groq", "Groq's own figures beside the gateway's (also :groq)", V_MAIN, false, false, k_groq },
+	{ 'F', "F", "Fleet", "the gateway's replicas and their state (also :fleet)", V_MAIN, false, false, k_fleet },
 	{ 'f', "f", "Filter", "filter the audit log by team, actor and action", V_AUDIT, false, true, k_audit_filter },
 	{ 'w', "w", "Window", "switch the usage window: 24h, 7d, month", V_USAGE, false, true, k_window },
 };

@@ -387,3 +387,64 @@ static void usage_draw(struct app *a, struct canvas *cv)
 }
 
 const struct view view_usage = { "usage", usage_draw, NULL, V_USAGE };
+
+/* ---- fleet ------------------------------------------------------------------ */
+
+static void on_fleet(void *arg, long status, const char *body, size_t len, const char *err)
+{
+	struct app *a = arg;
+	json_t *j = status == 200 ? json_loadb(body, len, 0, NULL) : NULL;
+	if (j) {
+		json_decref(a->fleet);
+		a->fleet = j;
+	} else {
+		app_set_status(a, R_ERROR, "could not load the fleet: %s", err ? err : "HTTP error");
+	}
+	a->dirty = true;
+}
+
+void fleet_fetch(struct app *a)
+{
+	client_request(a->cl, "GET", "/admin/v1/cluster", NULL, NULL, 5000, on_fleet, a);
+}
+
+static void fleet_draw(struct app *a, struct canvas *cv)
+{
+	cv_clear(cv);
+	draw_header(a, cv);
+	json_t *f = a->fleet, *reps = json_object_get(f, "replicas");
+	int n = (int)json_array_size(reps), up = 0;
+	size_t i;
+	json_t *r;
+	json_array_foreach(reps, i, r) up += strcmp(js(r, "state", ""), "serving") == 0;
+	char title[96];
+	snprintf(title, sizeof title, "Fleet: %s, %d/%d serving", js(f, "mode", "?"), up, n);
+	cv_box(cv, 1, 0, cv->h - 2, cv->w, R_BORDER, f ? title : "Fleet");
+	int w = cv->w - 4, y = 2;
+	if (!f) {
+		cv_put(cv, y, 2, R_DIM, "loading…", -1);
+		draw_footer(a, cv, NULL);
+		return;
+	}
+	json_t *st = json_object_get(f, "store"), *ct = json_object_get(f, "counters");
+	cv_printf(cv, y++, 2, json_is_true(json_object_get(st, "up")) ? R_NORMAL : R_ERROR, w, "store: %s, %s    counters: %s, %s",
+		  js(st, "kind", "?"), json_is_true(json_object_get(st, "up")) ? "up" : "DOWN", js(ct, "kind", "?"),
+		  json_is_true(json_object_get(ct, "up")) ? "up" : "DOWN");
+	if (strcmp(js(f, "mode", ""), "single") == 0)
+		cv_put(cv, y++, 2, R_DIM, "One gateway on its own store (single mode): the fleet is this replica.", w);
+	y++;
+	cv_printf(cv, y++, 2, R_TABLE_HEAD, w, "%-20s %-22s %-8s %-21s %-21s %-8s %8s", "REPLICA", "LISTEN", "VERSION",
+		  "STARTED", "LAST SEEN", "STATE", "INFLIGHT");
+	json_array_foreach(reps, i, r) {
+		if (y >= cv->h - 2)
+			break;
+		const char *s = js(r, "state", "?");
+		cv_printf(cv, y++, 2, strcmp(s, "serving") == 0 ? R_NORMAL : strcmp(s, "stale") == 0 ? R_STALE : R_ERROR, w,
+			  "%-20.20s %-22.22s %-8.8s %-21.21s %-21.21s %-8.8s %8lld", js(r, "id", "?"), js(r, "listen", "?"),
+			  js(r, "version", "?"), js(r, "started_at", "-"), js(r, "last_seen_at", "-"), s,
+			  (long long)json_integer_value(json_object_get(r, "inflight")));
+	}
+	draw_footer(a, cv, NULL);
+}
+
+const struct view view_fleet = { "fleet", fleet_draw, NULL, V_FLEET };

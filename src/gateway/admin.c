@@ -11,6 +11,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "gotime.h"
 #include "httpd.h"
@@ -1169,6 +1170,25 @@ static void tokens_create_r(struct actx *c) { tokens_create(c, c->t); }
 static void token_revoke_r(struct actx *c) { token_revoke(c, c->t, c->param); }
 static void emergency_stop_r(struct actx *c) { emergency(c, true); }
 static void emergency_resume_r(struct actx *c) { emergency(c, false); }
+/* GET /cluster: the fleet. One gateway on its SQLite store is a fleet of
+ * one ("single"): it lists itself, as a replica of a cluster would. */
+static void cluster_route(struct actx *c)
+{
+	struct gateway *g = c->g;
+	int64_t now = gw_now(g);
+	char started[32], seen[32], host[128] = "groqgated";
+	time_iso(g->started_ms, started, sizeof started);
+	time_iso(now, seen, sizeof seen);
+	gethostname(host, sizeof host - 1);
+	struct ledger_state ls = ledger_state(g->ledger);
+	const char *state = g->draining || ls.down ? "down" : "serving";
+	json_t *r = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:i}", "id", host, "listen", g->addr, "version", GG_VERSION,
+			      "started_at", started, "last_seen_at", seen, "state", state, "inflight", g->inflight);
+	httpd_send_json(c->req, 200,
+			json_pack("{s:s,s:[o],s:{s:s,s:b},s:{s:s,s:b}}", "mode", "single", "replicas", r, "store", "kind",
+				  "sqlite", "up", !ls.down && !ls.lagging, "counters", "kind", "memory", "up", 1));
+}
+
 static void groq_route(struct actx *c) { httpd_send_json(c->req, 200, groqwatch_json(c->g)); }
 static void key_get(struct actx *c) { httpd_send_json(c->req, 200, key_out(c, c->k)); }
 static void rotation_r(struct actx *c) { rotation_route(c->g, c->req, c->k, c->param, c->who, c->op); }
@@ -1210,6 +1230,7 @@ static const struct admin_route {
 	{ HM_POST, "emergency-stop", ROLE_OPERATOR, emergency_stop_r },
 	{ HM_POST, "emergency-stop/resume", ROLE_OPERATOR, emergency_resume_r },
 	{ RO, "groq", ROLE_VIEWER, groq_route },
+	{ RO, "cluster", ROLE_VIEWER, cluster_route },
 };
 #undef RO
 

@@ -27,27 +27,6 @@
 #define LINE_N_MAX 128   /* choices one line may ask for */
 #define ANSWER_MAX (256 << 20)
 
-void bfile_free(struct bfile *f)
-{
-	if (!f)
-		return;
-	free(f->id);
-	free(f->team);
-	free(f->key);
-	free(f);
-}
-
-void batch_free(struct batch *b)
-{
-	if (!b)
-		return;
-	free(b->id);
-	free(b->team);
-	free(b->key);
-	free(b->input);
-	free(b);
-}
-
 struct bfile *team_file(struct registry *r, const struct team *t, const char *id)
 {
 	struct bfile *f = strmap_get(r->files, id);

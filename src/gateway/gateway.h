@@ -226,6 +226,8 @@ struct registry {
 };
 
 void registry_init(struct registry *r);
+void bfile_free(struct bfile *f);
+void batch_free(struct batch *b);
 void registry_free(struct registry *r);
 struct team *team_new(void);
 void team_free(struct team *t);
@@ -490,8 +492,6 @@ json_t *unlisted_models(const struct registry *reg, const struct gw_config *cfg,
  * the line. */
 int batch_lines(const char *data, size_t len, const struct team *t, const struct gw_config *cfg, buf *out,
 		int64_t *worst, int64_t *lines, struct verdict *v);
-void bfile_free(struct bfile *f);
-void batch_free(struct batch *b);
 /* the team's own file or batch (NULL: none, or another team's) */
 struct bfile *team_file(struct registry *r, const struct team *t, const char *id);
 struct batch *team_batch(struct registry *r, const struct team *t, const char *id);

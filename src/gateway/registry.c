@@ -21,6 +21,27 @@ void registry_init(struct registry *r)
 	r->batches = strmap_new();
 }
 
+void bfile_free(struct bfile *f)
+{
+	if (!f)
+		return;
+	free(f->id);
+	free(f->team);
+	free(f->key);
+	free(f);
+}
+
+void batch_free(struct batch *b)
+{
+	if (!b)
+		return;
+	free(b->id);
+	free(b->team);
+	free(b->key);
+	free(b->input);
+	free(b);
+}
+
 void registry_free(struct registry *r)
 {
 	size_t at = 0;

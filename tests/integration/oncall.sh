@@ -92,4 +92,9 @@ check_eq "by route" "chat.completions:6,responses:1" "$(jq_body '[.by_route[] | 
 spend=$(jq_body '[.by_model[].spend_usd] | add')
 mtd=$(jq_body '.spend_mtd_usd')
 check "the breakdown adds up to the team's spend" awk -v a="$spend" -v b="$mtd" 'BEGIN { exit !(a - b < 1e-9 && b - a < 1e-9) }'
+# ---- the fleet: a single gateway lists itself
+api_as "$VIEW_TOKEN" GET /admin/v1/cluster
+check_eq "single mode, one replica serving" "single|1|serving|sqlite|true|memory" \
+	"$(jq_body '"\(.mode)|\(.replicas | length)|\(.replicas[0].state)|\(.store.kind)|\(.store.up)|\(.counters.kind)"')"
+check_eq "the replica's listen address and version" "$GW|$(jq_body .replicas[0].version)" "$(jq_body .replicas[0].listen)|$("$BIN/groqgated" --version | cut -d' ' -f2)"
 done_testing

@@ -237,6 +237,11 @@ tui_golden usage-80x24
 tui_keys q
 tui_wait_exit
 
+# ---- the fleet view (single mode: this gateway)
+out=$("$BIN/groqtop" --gateway "http://$GW" --token-file "$TOKFILE" --snapshot --view fleet --size 120x40)
+check_contains "--snapshot --view fleet" "Fleet: single, 1/1 serving" "$out"
+check_contains "the replica listed with its address" "$GW" "$out"
+
 # ---- --readonly and --wallboard: every mutating key refused, nothing sent
 tui_resize 120 40
 n0=$(audits)
