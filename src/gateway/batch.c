@@ -225,28 +225,22 @@ int batch_created(struct gateway *g, struct team *t, struct ukey *k, const char 
 	return 0;
 }
 
+struct owner {
+	struct registry *reg;
+	struct team *t;
+	bool batches;
+};
+
+static bool owned(void *arg, const char *id)
+{
+	struct owner *o = arg;
+	return o->batches ? team_batch(o->reg, o->t, id) != NULL : team_file(o->reg, o->t, id) != NULL;
+}
+
 void batch_filter(struct gateway *g, struct team *t, buf *answer, bool batches)
 {
-	json_t *j = json_loadb(answer->data ? answer->data : "", answer->len, 0, NULL);
-	json_t *data = json_object_get(j, "data");
-	if (!json_is_array(data)) {
-		json_decref(j);
-		return;
-	}
-	json_t *keep = json_array();
-	size_t i;
-	json_t *e;
-	json_array_foreach(data, i, e) {
-		const char *id = json_string_value(json_object_get(e, "id"));
-		if (id && (batches ? (void *)team_batch(&g->reg, t, id) : (void *)team_file(&g->reg, t, id)))
-			json_array_append(keep, e);
-	}
-	json_object_set_new(j, "data", keep);
-	char *s = json_dumps(j, JSON_COMPACT);
-	json_decref(j);
-	buf_reset(answer);
-	buf_adds(answer, s);
-	free(s);
+	struct owner o = { &g->reg, t, batches };
+	answer_keep(answer, owned, &o);
 }
 
 void batch_file_deleted(struct gateway *g, struct bfile *f)

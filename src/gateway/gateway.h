@@ -252,6 +252,7 @@ const char *ukey_active_secret(const struct ukey *k);
 json_t *team_json(const struct team *t, int64_t now, int nkeys);
 json_t *ukey_json(const struct ukey *k, int64_t now, int64_t drain_ms);
 json_t *ctoken_json(const struct ctoken *t);
+json_t *time_or_null(int64_t ms); /* ISO-8601, or null for 0 */
 /* Key names follow {team}-{environment}-{purpose}. */
 bool key_name_valid(const char *name, const char *team, char **cause);
 bool slug_valid(const char *s);
@@ -370,6 +371,9 @@ bool usage_from_json(const char *body, size_t len, struct usage *u);
  * *ctype (static); allocated, NULL when body is no transcription. */
 char *audio_answer(const char *body, size_t len, const char *fmt, double *duration, size_t *outlen,
 		   const char **ctype);
+/* A list answer ({"data":[{"id":...},...]}) with only the entries whose id
+ * keep() accepts (rewritten in place; anything else left as it is). */
+void answer_keep(buf *answer, bool (*keep)(void *arg, const char *id), void *arg);
 /* Characters (code points) of UTF-8 text: what text to speech bills. */
 int64_t utf8_chars(const char *s, size_t n);
 /* One of Groq's answer headers: true when it is an x-ratelimit-* one

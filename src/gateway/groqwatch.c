@@ -368,15 +368,6 @@ static json_t *decom_json(struct groqwatch *w)
 	return a;
 }
 
-static json_t *time_json(int64_t ms)
-{
-	if (!ms)
-		return json_null();
-	char ts[32];
-	time_iso(ms, ts, sizeof ts);
-	return json_string(ts);
-}
-
 json_t *groqwatch_json(struct gateway *g)
 {
 	struct groqwatch *w = g->groq;
@@ -386,7 +377,7 @@ json_t *groqwatch_json(struct gateway *g)
 	const char *reason = w->state == GS_OFF ? "not configured (groq_metrics.key_file)" : w->reason;
 	json_t *projects = reconcile(w->have_fig ? &w->fig : NULL, &g->reg, now, g->cfg.gm_window_s * 1000, &r);
 	json_t *j = json_pack("{s:b,s:s,s:s?,s:o,s:o?,s:b,s:I,s:I,s:I,s:I,s:o,s:o,s:o}", "available", available, "state",
-			      state_names[w->state], "reason", reason, "updated_at", time_json(w->updated_at),
+			      state_names[w->state], "reason", reason, "updated_at", time_or_null(w->updated_at),
 			      "age_s", w->updated_at ? json_integer((wall_ms() - w->updated_at) / 1000) : NULL,
 			      "stale", w->state == GS_FAILING && w->have_fig, "window_s", (json_int_t)g->cfg.gm_window_s,
 			      "interval_s", (json_int_t)g->cfg.gm_interval_s, "polls", (json_int_t)w->polls, "failures",

@@ -280,6 +280,30 @@ char *audio_answer(const char *body, size_t len, const char *fmt, double *durati
 	return out;
 }
 
+void answer_keep(buf *answer, bool (*keep)(void *arg, const char *id), void *arg)
+{
+	json_t *j = json_loadb(answer->data ? answer->data : "", answer->len, 0, NULL);
+	json_t *data = json_object_get(j, "data");
+	if (!json_is_array(data)) {
+		json_decref(j);
+		return;
+	}
+	json_t *kept = json_array();
+	size_t i;
+	json_t *e;
+	json_array_foreach(data, i, e) {
+		const char *id = json_string_value(json_object_get(e, "id"));
+		if (id && keep(arg, id))
+			json_array_append(kept, e);
+	}
+	json_object_set_new(j, "data", kept);
+	char *s = json_dumps(j, JSON_COMPACT);
+	json_decref(j);
+	buf_reset(answer);
+	buf_adds(answer, s);
+	free(s);
+}
+
 int64_t utf8_chars(const char *s, size_t n)
 {
 	int64_t c = 0;

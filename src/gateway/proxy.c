@@ -728,29 +728,15 @@ static void batch_answer(struct preq *p)
 	}
 }
 
+static bool model_allowed(void *arg, const char *id)
+{
+	return team_allows(arg, id);
+}
+
 /* keeps only the team's allowed models in a /models answer */
 static void filter_models(struct preq *p)
 {
-	json_t *j = json_loadb(p->resp.data, p->resp.len, 0, NULL);
-	json_t *data = json_object_get(j, "data");
-	if (!json_is_array(data)) {
-		json_decref(j);
-		return;
-	}
-	json_t *keep = json_array();
-	size_t i;
-	json_t *m;
-	json_array_foreach(data, i, m) {
-		const char *id = json_string_value(json_object_get(m, "id"));
-		if (id && team_allows(p->t, id))
-			json_array_append(keep, m);
-	}
-	json_object_set_new(j, "data", keep);
-	char *s = json_dumps(j, JSON_COMPACT);
-	json_decref(j);
-	buf_reset(&p->resp);
-	buf_adds(&p->resp, s);
-	free(s);
+	answer_keep(&p->resp, model_allowed, p->t);
 }
 
 /* a relayed answer's end, once its row is committed (or not) */
@@ -1172,22 +1158,30 @@ static int read_json(struct preq *p, const struct mediatype *mt)
 	return 0;
 }
 
+/* the body as a multipart form (need: what its fields are, for the
+ * refusal); 0, or -1 (answered) */
+static int parse_form(struct preq *p, const struct mediatype *mt, struct mform *f, const char *need)
+{
+	if (strcmp(mt->type, "multipart/form-data") != 0 || !mt->boundary[0]) {
+		bad_request(p, "invalid_content_type",
+			    xasprintf("This route takes a multipart/form-data body with a boundary (%s).", need));
+		return -1;
+	}
+	char why[160];
+	if (mform_parse(p->raw, p->raw_len, mt->boundary, f, why, sizeof why) != 0) {
+		bad_request(p, "invalid_form", xasprintf("The form cannot be read: %s.", why));
+		return -1;
+	}
+	return 0;
+}
+
 /* a multipart form (audio): the one model field Groq will read, the
  * response_format; 0 or -1 (answered) */
 static int read_form(struct preq *p, const struct mediatype *mt)
 {
-	if (strcmp(mt->type, "multipart/form-data") != 0 || !mt->boundary[0]) {
-		bad_request(p, "invalid_content_type",
-			    xstrdup("This route takes a multipart/form-data body with a boundary "
-				    "(the file and a 'model' field)."));
-		return -1;
-	}
 	struct mform f;
-	char why[160];
-	if (mform_parse(p->raw, p->raw_len, mt->boundary, &f, why, sizeof why) != 0) {
-		bad_request(p, "invalid_form", xasprintf("The form cannot be read: %s.", why));
+	if (parse_form(p, mt, &f, "the file and a 'model' field") != 0)
 		return -1;
-	}
 	int rc = -1, nm, nf, nfile;
 	const struct mpart *m = mform_get(&f, "model", &nm), *fmt = mform_get(&f, "response_format", &nf);
 	const struct mpart *file = mform_get(&f, "file", &nfile);
@@ -1249,17 +1243,9 @@ out:
  * 0, or -1 (answered, or v filled) */
 static int read_upload(struct preq *p, const struct mediatype *mt, struct verdict *v)
 {
-	if (strcmp(mt->type, "multipart/form-data") != 0 || !mt->boundary[0]) {
-		bad_request(p, "invalid_content_type",
-			    xstrdup("Uploading a file takes a multipart/form-data body ('purpose' and 'file')."));
-		return -1;
-	}
 	struct mform f;
-	char why[160];
-	if (mform_parse(p->raw, p->raw_len, mt->boundary, &f, why, sizeof why) != 0) {
-		bad_request(p, "invalid_form", xasprintf("The form cannot be read: %s.", why));
+	if (parse_form(p, mt, &f, "'purpose' and 'file'") != 0)
 		return -1;
-	}
 	int rc = -1, np, nf;
 	const struct mpart *purpose = mform_get(&f, "purpose", &np), *file = mform_get(&f, "file", &nf);
 	if (np != 1 || nf != 1 || !purpose || !file || f.n != 2) {

@@ -246,7 +246,7 @@ const char *ukey_active_secret(const struct ukey *k)
 	return k->rot >= ROT_SWITCHED && k->new_secret ? k->new_secret : k->secret;
 }
 
-static json_t *time_or_null(int64_t ms)
+json_t *time_or_null(int64_t ms)
 {
 	if (!ms)
 		return json_null();
