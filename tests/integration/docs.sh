@@ -1,0 +1,40 @@
+# The documentation keeps up with the code: every setting groqgated reads
+# (its section and name, as config.c knows them) is in
+# docs/configuration.md; every admin route (admin.c's table) is in
+# docs/admin-api.md; every console binding (keys.c) is in groqtop's man page.
+source "$(dirname "$0")/../lib.sh"
+out=$(python3 - "$ROOT" <<'PY'
+import re, sys
+root = sys.argv[1]
+conf = open(root + '/src/gateway/config.c').read()
+doc = open(root + '/docs/configuration.md').read()
+settings = []
+for m in re.finditer(r'conf_child\(root, "([a-z_]+)"\)\)\) \{\s*static const char \*const k\[\] = \{([^}]*)\}', conf):
+    settings += [m.group(1) + '.' + k for k in re.findall(r'"([^"]+)"', m.group(2))]
+tops = re.findall(r'"([^"]+)"', re.search(r'known_top\[\] = \{([^}]*)\}', conf).group(1))
+prices = re.findall(r'"([^"]+)"', re.search(r'"model", "input_per_mtok"[^}]*', conf).group(0))
+print("settings", len(settings), " ".join(s for s in settings if '`' + s + '`' not in doc))
+print("sections", len(tops), " ".join(t for t in tops if '`' + t not in doc))
+print("prices", len(prices), " ".join(p for p in prices if p not in doc))
+admin = open(root + '/src/gateway/admin.c').read()
+api = open(root + '/docs/admin-api.md').read()
+routes = re.findall(r'\{ [A-Z_| ]+, "([a-z/:-]+)", ROLE_', admin)
+def documented(p):
+    # written whole (/admin/v1/teams/{id}/pause), or as the tail of the
+    # section's route (.../tokens/{token_id}, .../rotation/deploy)
+    segs = p.split('/')
+    pat = '/admin/v1/' + '/'.join('[^/ `?]+' if x.startswith(':') else re.escape(x) for x in segs)
+    tail = r'\.\.\./' + '/'.join('[^/ `?]+' if x.startswith(':') else re.escape(x) for x in segs[-2:])
+    return re.search(pat + r'(?![a-z/])', api) is not None or (len(segs) > 2 and re.search(tail, api) is not None)
+print("routes", len(routes), " ".join(r for r in routes if not documented(r)))
+keys = open(root + '/src/console/keys.c').read()
+man = open(root + '/man/groqtop.1').read()
+names = re.findall(r"\{ '.', \"(.)\", \"", keys)
+print("bindings", len(names), " ".join(n for n in names if not re.search(r'\.[BR]+ [^\n]*\b' + re.escape(n) + r'\b', man)))
+PY
+)
+while read -r what n missing; do
+	check "config.c/admin.c/keys.c: $what found ($n)" test "$n" -gt 0
+	check_eq "every one of the $what documented" "" "$missing"
+done <<< "$out"
+done_testing
