@@ -23,7 +23,7 @@ static const char *const nav_lines[] = {
 };
 static const char *const cmd_lines[] = {
 	"Commands (type : then Enter)",
-	"  :teams :keys :alerts :audit :groq :usage :tokens   views    :ctx NAME  switch gateway",
+	"  :teams :keys :alerts :audit :groq :usage :tokens :fleet   views    :ctx NAME  switch gateway",
 	"  :help  this help   :q  quit.  The header: connection, Groq's state and headroom, UTC clock.",
 };
 
