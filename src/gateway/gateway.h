@@ -101,6 +101,23 @@ const struct admin_token *admintok_find(const struct admin_token *t, int n, cons
 const char *role_name(enum role r);
 
 /* ---- ratelimit.c: exact sliding-window RPM ------------------------- */
+/* ratelimit.c: a request waiting in its team's RPM queue (queue mode) is
+ * an rlwait embedded in it; the queue calls the owner back through ops */
+struct rlwait {
+	struct rlwait *next;
+	int64_t deadline_ms;
+	bool queued;
+};
+struct verdict;
+struct rlqueue_ops {
+	/* 0 when what was checked on arrival still holds (token, pause,
+	 * allowlist, cap), else -1 with v filled */
+	int (*recheck)(struct rlwait *w, struct verdict *v);
+	void (*admit)(struct rlwait *w);                     /* its turn: admitted */
+	void (*refuse)(struct rlwait *w, struct verdict *v); /* a recheck failed */
+	void (*expired)(struct rlwait *w);                   /* it waited its longest */
+};
+
 /* Keeps the times of the last `limit` admitted requests; a request is
  * admitted when fewer than `limit` were admitted in the last 60 s. So no
  * 60-second window, aligned or not, ever holds more than `limit`. */
@@ -116,13 +133,18 @@ int rl_admit(struct ratelimit *rl, int64_t now, int64_t *retry_ms);
 int rl_count(const struct ratelimit *rl, int64_t now);
 /* ms until the oldest admitted request leaves the window (0 if room). */
 int64_t rl_reset_ms(const struct ratelimit *rl, int64_t now);
+/* The RPM queue: w waits (until deadline_ms) for a slot in t's window;
+ * ops says what to do when its turn comes. Runs the queue at once. */
+struct team;
+void rlq_push(struct team *t, struct rlwait *w, int64_t deadline_ms, struct event_base *base,
+	      const struct rlqueue_ops *ops, int64_t now);
+void rlq_remove(struct team *t, struct rlwait *w);
 
 /* ---- registry.c: teams, upstream keys, client tokens in memory ----- */
 enum team_state { TEAM_ACTIVE, TEAM_PAUSED, TEAM_BUDGET_PAUSED };
 enum rpm_mode { RPM_REJECT, RPM_QUEUE };
 enum rot_step { ROT_NONE, ROT_VERIFIED, ROT_DEPLOYED, ROT_SECRET_UPDATED, ROT_SWITCHED };
 
-struct preq; /* a data-plane request (proxy.c); queued ones wait on their team */
 
 struct team {
 	char *id, *name;
@@ -141,9 +163,10 @@ struct team {
 	int64_t spend_nusd, reserved_nusd, month_start;
 	int alerted; /* thresholds already alerted this month */
 	struct ratelimit rl;
-	struct preq *qhead, *qtail;
+	struct rlwait *qhead, *qtail; /* the RPM queue (ratelimit.c) */
 	int qlen;
 	struct event *qtimer;
+	const struct rlqueue_ops *qops;
 	int64_t rejected_total, requests_total;
 	int nkeys;              /* upstream keys of this team (kept by the registry) */
 };

@@ -89,8 +89,7 @@ struct preq {
 	buf resp;
 	buf held;            /* the usage event of a Responses stream, sent once kept */
 	int cut;             /* why Groq's answer was ended early: END_* (0: it was not) */
-	struct preq *qnext;  /* RPM queue */
-	bool queued;
+	struct rlwait wait;  /* in the team's RPM queue (queue mode) */
 	bool paused;         /* upstream transfer paused for a slow client */
 	/* between record() and its row's commit (`then` set only then) */
 	bool complete, useen;
@@ -958,35 +957,10 @@ static void admitted(struct preq *p)
 	forward(p);
 }
 
-/* ---- queue mode ---------------------------------------------------- */
+/* ---- queue mode: the team's RPM queue (ratelimit.c) holds the request's
+ * rlwait; these are its callbacks ------------------------------------------ */
 
-static void queue_run(struct gateway *g, struct team *t);
-
-static void queue_timer(evutil_socket_t fd, short what, void *arg)
-{
-	(void)fd;
-	(void)what;
-	queue_run(gw_current, arg);
-}
-
-static void queue_remove(struct team *t, struct preq *p)
-{
-	struct preq **pp = &t->qhead;
-	while (*pp && *pp != p)
-		pp = &(*pp)->qnext;
-	if (*pp) {
-		*pp = p->qnext;
-		t->qlen--;
-		if (t->qtail == p) {
-			struct preq *last = t->qhead;
-			while (last && last->qnext)
-				last = last->qnext;
-			t->qtail = last;
-		}
-	}
-	p->queued = false;
-	p->qnext = NULL;
-}
+#define WAITER(w) ((struct preq *)(void *)((char *)(w) - offsetof(struct preq, wait)))
 
 /* what may have changed while a request waited: its token revoked, its
  * team paused, its model taken off the allowlist, the team's cap lowered */
@@ -1007,40 +981,35 @@ static int recheck(struct preq *p, struct verdict *v)
 	return 0;
 }
 
-static void queue_run(struct gateway *g, struct team *t)
+static int q_recheck(struct rlwait *w, struct verdict *v)
 {
-	int64_t now = gw_now(g);
-	while (t->qhead) {
-		struct preq *p = t->qhead;
-		struct verdict v = { 0 };
-		if (recheck(p, &v) != 0) {
-			queue_remove(t, p);
-			reject(p, &v);
-			continue;
-		}
-		if (now >= p->deadline_ms) {
-			queue_remove(t, p);
-			stage_ratelimit(t, now, &v); /* refused: fills the verdict */
-			free(v.message);
-			v.message = xasprintf("Rate limit reached for team '%s' (RPM %lld): the request waited "
-					      "the maximum of %lld ms in the team's queue.",
-					      t->id, (long long)t->rpm_limit, (long long)t->queue_wait_ms);
-			reject(p, &v);
-			continue;
-		}
-		int64_t retry = 0;
-		if (!rl_admit(&t->rl, now, &retry)) {
-			int64_t wait = retry < p->deadline_ms - now ? retry : p->deadline_ms - now;
-			if (wait < 1)
-				wait = 1;
-			struct timeval tv = { (time_t)(wait / 1000), (suseconds_t)(wait % 1000) * 1000 };
-			evtimer_add(t->qtimer, &tv);
-			return;
-		}
-		queue_remove(t, p);
-		admitted(p);
-	}
+	return recheck(WAITER(w), v);
 }
+
+static void q_admit(struct rlwait *w)
+{
+	admitted(WAITER(w));
+}
+
+static void q_refuse(struct rlwait *w, struct verdict *v)
+{
+	reject(WAITER(w), v);
+}
+
+static void q_expired(struct rlwait *w)
+{
+	struct preq *p = WAITER(w);
+	struct team *t = p->t;
+	struct verdict v = { 0 };
+	stage_ratelimit(t, gw_now(p->g), &v); /* refused: fills the verdict */
+	free(v.message);
+	v.message = xasprintf("Rate limit reached for team '%s' (RPM %lld): the request waited "
+			      "the maximum of %lld ms in the team's queue.",
+			      t->id, (long long)t->rpm_limit, (long long)t->queue_wait_ms);
+	reject(p, &v);
+}
+
+static const struct rlqueue_ops queue_ops = { q_recheck, q_admit, q_refuse, q_expired };
 
 /* ---- the client side ----------------------------------------------- */
 
@@ -1101,8 +1070,8 @@ static void on_client_close(struct hreq *req, void *arg)
 		return;
 	}
 	/* still queued: nothing reached Groq */
-	if (p->queued)
-		queue_remove(p->t, p);
+	if (p->wait.queued)
+		rlq_remove(p->t, &p->wait);
 	if (p->t)
 		settle(p, 0);
 	record(p, 499, "client_closed", NULL, 0, 0, just_free);
@@ -1446,19 +1415,7 @@ static int read_client_rid(struct preq *p)
 
 static void enqueue(struct preq *p)
 {
-	struct team *t = p->t;
-	p->deadline_ms = p->t0_ms + t->queue_wait_ms;
-	p->queued = true;
-	if (t->qtail)
-		t->qtail->qnext = p;
-	else
-		t->qhead = p;
-	t->qtail = p;
-	t->qlen++;
-	if (!t->qtimer)
-		t->qtimer = evtimer_new(p->g->base, queue_timer, t);
-	if (!evtimer_pending(t->qtimer, NULL))
-		queue_run(p->g, t);
+	rlq_push(p->t, &p->wait, p->t0_ms + p->t->queue_wait_ms, p->g->base, &queue_ops, gw_now(p->g));
 }
 
 void proxy_handle(struct gateway *g, struct hreq *req, const char *path)

@@ -1,7 +1,12 @@
 /* ratelimit.c — exact sliding-window limiter (see gateway.h). A ring of
- * the last `cap` admission times: O(1) per request, cap*8 bytes a team. */
+ * the last `cap` admission times: O(1) per request, cap*8 bytes a team.
+ * And the team's RPM queue (queue mode): requests wait in arrival order for
+ * a slot, each re-checked when its turn comes, refused when it waited its
+ * longest; a timer wakes the queue when the oldest admission leaves the
+ * window. */
 #include "gateway.h"
 
+#include <event2/event.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -92,4 +97,81 @@ int64_t rl_reset_ms(const struct ratelimit *rl, int64_t now)
 	if (i >= rl->count)
 		return 0;
 	return rl->ts[(oldest(rl) + i) % rl->cap] + WINDOW_MS - now;
+}
+
+/* ---- the RPM queue ------------------------------------------------------ */
+
+void rlq_remove(struct team *t, struct rlwait *w)
+{
+	struct rlwait **pp = &t->qhead;
+	while (*pp && *pp != w)
+		pp = &(*pp)->next;
+	if (*pp) {
+		*pp = w->next;
+		t->qlen--;
+		if (t->qtail == w) {
+			struct rlwait *last = t->qhead;
+			while (last && last->next)
+				last = last->next;
+			t->qtail = last;
+		}
+	}
+	w->queued = false;
+	w->next = NULL;
+}
+
+static void rlq_run(struct team *t, int64_t now)
+{
+	const struct rlqueue_ops *ops = t->qops;
+	while (t->qhead) {
+		struct rlwait *w = t->qhead;
+		struct verdict v = { 0 };
+		if (ops->recheck(w, &v) != 0) {
+			rlq_remove(t, w);
+			ops->refuse(w, &v);
+			continue;
+		}
+		if (now >= w->deadline_ms) {
+			rlq_remove(t, w);
+			ops->expired(w);
+			continue;
+		}
+		int64_t retry = 0;
+		if (!rl_admit(&t->rl, now, &retry)) {
+			int64_t wait = retry < w->deadline_ms - now ? retry : w->deadline_ms - now;
+			if (wait < 1)
+				wait = 1;
+			struct timeval tv = { (time_t)(wait / 1000), (suseconds_t)(wait % 1000) * 1000 };
+			evtimer_add(t->qtimer, &tv);
+			return;
+		}
+		rlq_remove(t, w);
+		ops->admit(w);
+	}
+}
+
+static void rlq_timer(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	rlq_run(arg, gw_now(gw_current));
+}
+
+void rlq_push(struct team *t, struct rlwait *w, int64_t deadline_ms, struct event_base *base,
+	      const struct rlqueue_ops *ops, int64_t now)
+{
+	w->deadline_ms = deadline_ms;
+	w->queued = true;
+	w->next = NULL;
+	if (t->qtail)
+		t->qtail->next = w;
+	else
+		t->qhead = w;
+	t->qtail = w;
+	t->qlen++;
+	t->qops = ops;
+	if (!t->qtimer)
+		t->qtimer = evtimer_new(base, rlq_timer, t);
+	if (!evtimer_pending(t->qtimer, NULL))
+		rlq_run(t, now);
 }
