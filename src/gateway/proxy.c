@@ -335,9 +335,10 @@ static void refuse(struct preq *p, int status, const char *type, const char *cod
 	reject(p, &v);
 }
 
-static void bad_request(struct preq *p, const char *code, char *msg)
+/* a request that cannot be read: v filled, -1 */
+static int bad(struct verdict *v, const char *code, char *msg)
 {
-	refuse(p, 400, "invalid_request_error", code, "invalid_request", msg);
+	return deny(v, 400, "invalid_request_error", code, "invalid_request", msg);
 }
 
 /* the request, to be answered now: p lets go of it */
@@ -1086,40 +1087,40 @@ static void set_cap(struct preq *p, struct jspan at, const char *name)
 }
 
 /* a JSON body: checked, its governed members read; 0 or -1 (answered) */
-static int read_json(struct preq *p, const struct mediatype *mt)
+static int read_json(struct preq *p, const struct mediatype *mt, struct verdict *v)
 {
 	/* whatever else the client labels it, the body is read as JSON and
 	 * Groq receives it as application/json: both read the same thing. A
 	 * form is refused (Groq would read its fields, not this). */
 	if (str_starts(mt->type, "multipart/")) {
-		bad_request(p, "invalid_json",
+		bad(v, "invalid_json",
 			    xasprintf("This route takes a JSON body: send Content-Type: application/json (got %s).",
 				      mt->type));
 		return -1;
 	}
 	char why[160];
 	if (!p->raw_len) {
-		bad_request(p, "invalid_json", xstrdup("Send a JSON body with Content-Type: application/json."));
+		bad(v, "invalid_json", xstrdup("Send a JSON body with Content-Type: application/json."));
 		return -1;
 	}
 	if (reqbody_scan(p->raw, p->raw_len, &p->body, why, sizeof why) != 0) {
-		bad_request(p, "invalid_json", xasprintf("The request body is not a JSON object (%s).", why));
+		bad(v, "invalid_json", xasprintf("The request body is not a JSON object (%s).", why));
 		return -1;
 	}
 	/* the body Groq parses must be the body the gateway checked */
 	if (p->body.dup) {
-		bad_request(p, "duplicate_key",
+		bad(v, "duplicate_key",
 			    xasprintf("'%s' appears more than once in the body; send it once.", p->body.dup));
 		return -1;
 	}
 	if (p->body.variant[0]) {
-		bad_request(p, "invalid_key",
+		bad(v, "invalid_key",
 			    xasprintf("'%s': keys are case-sensitive; use the lower-case name.", p->body.variant));
 		return -1;
 	}
 	p->model = jspan_string(p->body.model);
 	if (!p->model || !*p->model) {
-		bad_request(p, "invalid_value",
+		bad(v, "invalid_value",
 			    xstrdup("'model' must be given as a string, e.g. \"llama-3.3-70b-versatile\"."));
 		return -1;
 	}
@@ -1129,16 +1130,16 @@ static int read_json(struct preq *p, const struct mediatype *mt)
 
 /* the body as a multipart form (need: what its fields are, for the
  * refusal); 0, or -1 (answered) */
-static int parse_form(struct preq *p, const struct mediatype *mt, struct mform *f, const char *need)
+static int parse_form(struct preq *p, const struct mediatype *mt, struct mform *f, const char *need, struct verdict *v)
 {
 	if (strcmp(mt->type, "multipart/form-data") != 0 || !mt->boundary[0]) {
-		bad_request(p, "invalid_content_type",
+		bad(v, "invalid_content_type",
 			    xasprintf("This route takes a multipart/form-data body with a boundary (%s).", need));
 		return -1;
 	}
 	char why[160];
 	if (mform_parse(p->raw, p->raw_len, mt->boundary, f, why, sizeof why) != 0) {
-		bad_request(p, "invalid_form", xasprintf("The form cannot be read: %s.", why));
+		bad(v, "invalid_form", xasprintf("The form cannot be read: %s.", why));
 		return -1;
 	}
 	return 0;
@@ -1146,34 +1147,34 @@ static int parse_form(struct preq *p, const struct mediatype *mt, struct mform *
 
 /* a multipart form (audio): the one model field Groq will read, the
  * response_format; 0 or -1 (answered) */
-static int read_form(struct preq *p, const struct mediatype *mt)
+static int read_form(struct preq *p, const struct mediatype *mt, struct verdict *v)
 {
 	struct mform f;
-	if (parse_form(p, mt, &f, "the file and a 'model' field") != 0)
+	if (parse_form(p, mt, &f, "the file and a 'model' field", v) != 0)
 		return -1;
 	int rc = -1, nm, nf, nfile;
 	const struct mpart *m = mform_get(&f, "model", &nm), *fmt = mform_get(&f, "response_format", &nf);
 	const struct mpart *file = mform_get(&f, "file", &nfile);
 	if (nm != 1 || !m || m->filename) {
-		bad_request(p, nm > 1 ? "ambiguous_model" : "invalid_value",
+		bad(v, nm > 1 ? "ambiguous_model" : "invalid_value",
 			    xstrdup(nm > 1 ? "The form names 'model' more than once (or in another letter case); "
 					     "send exactly one 'model' field."
 					   : "The form needs one 'model' field, e.g. whisper-large-v3-turbo."));
 		goto out;
 	}
 	if (nf > 1 || (nf == 1 && !fmt)) {
-		bad_request(p, "invalid_form", xstrdup("'response_format' is given more than once."));
+		bad(v, "invalid_form", xstrdup("'response_format' is given more than once."));
 		goto out;
 	}
 	for (size_t i = 0; i < m->len; i++)
 		if ((unsigned char)m->data[i] < 0x21 || (unsigned char)m->data[i] > 0x7e || m->len > 128) {
-			bad_request(p, "invalid_value", xstrdup("'model' must be a model id, e.g. whisper-large-v3."));
+			bad(v, "invalid_value", xstrdup("'model' must be a model id, e.g. whisper-large-v3."));
 			goto out;
 		}
 	p->model = xstrndup(m->data, m->len);
 	p->audio_fmt = fmt ? xstrndup(fmt->data, fmt->len) : xstrdup("json");
 	if (strcmp(p->audio_fmt, "json") && strcmp(p->audio_fmt, "text") && strcmp(p->audio_fmt, "verbose_json")) {
-		bad_request(p, "invalid_value",
+		bad(v, "invalid_value",
 			    xasprintf("'response_format' must be json, text or verbose_json (got '%.40s').", p->audio_fmt));
 		goto out;
 	}
@@ -1213,12 +1214,12 @@ out:
 static int read_upload(struct preq *p, const struct mediatype *mt, struct verdict *v)
 {
 	struct mform f;
-	if (parse_form(p, mt, &f, "'purpose' and 'file'") != 0)
+	if (parse_form(p, mt, &f, "'purpose' and 'file'", v) != 0)
 		return -1;
 	int rc = -1, np, nf;
 	const struct mpart *purpose = mform_get(&f, "purpose", &np), *file = mform_get(&f, "file", &nf);
 	if (np != 1 || nf != 1 || !purpose || !file || f.n != 2) {
-		bad_request(p, "invalid_form", xstrdup("The form takes exactly one 'purpose' and one 'file' field."));
+		bad(v, "invalid_form", xstrdup("The form takes exactly one 'purpose' and one 'file' field."));
 		goto out;
 	}
 	if (purpose->len != 5 || memcmp(purpose->data, "batch", 5) != 0) {
@@ -1267,7 +1268,7 @@ static int read_batch_create(struct preq *p, struct verdict *v)
 	json_t *j = p->raw_len ? json_loadb(p->raw, p->raw_len, 0, &e) : NULL;
 	if (!json_is_object(j)) {
 		json_decref(j);
-		bad_request(p, "invalid_json", xstrdup("Creating a batch takes a JSON object with 'input_file_id' and 'endpoint'."));
+		bad(v, "invalid_json", xstrdup("Creating a batch takes a JSON object with 'input_file_id' and 'endpoint'."));
 		return -1;
 	}
 	const char *in = json_string_value(json_object_get(j, "input_file_id"));
@@ -1324,25 +1325,25 @@ static int read_body(struct preq *p, struct verdict *v)
 	if (ct && strcasecmp(ct, "application/json") == 0) /* the common case, read at once */
 		memcpy(mt.type, "application/json", 17);
 	else if (ct && mediatype_parse(ct, &mt, why, sizeof why) != 0) {
-		bad_request(p, "invalid_content_type", xasprintf("The Content-Type cannot be read: %s.", why));
+		bad(v, "invalid_content_type", xasprintf("The Content-Type cannot be read: %s.", why));
 		return -1;
 	}
 	p->n = 1;
 	switch (r->body) {
 	case BK_NONE:
 		if (p->raw_len && r->kind != RK_BATCH) { /* (a batch's cancel may carry an empty object) */
-			bad_request(p, "invalid_request", xasprintf("%s takes no body.", r->name));
+			bad(v, "invalid_request", xasprintf("%s takes no body.", r->name));
 			return -1;
 		}
 		if (r->kind == RK_MODEL)
 			p->model = xstrdup(p->param);
 		return 0;
 	case BK_FORM:
-		return r->kind == RK_FILE_UPLOAD ? read_upload(p, &mt, v) : read_form(p, &mt);
+		return r->kind == RK_FILE_UPLOAD ? read_upload(p, &mt, v) : read_form(p, &mt, v);
 	case BK_JSON:
 		if (r->kind == RK_BATCH_CREATE)
 			return read_batch_create(p, v);
-		if (read_json(p, &mt) != 0)
+		if (read_json(p, &mt, v) != 0)
 			return -1;
 		break;
 	}
@@ -1396,7 +1397,7 @@ static int read_caps(struct preq *p, struct verdict *v)
 	return 0;
 }
 
-static int read_client_rid(struct preq *p)
+static int read_client_rid(struct preq *p, struct verdict *v)
 {
 	const char *rid = httpd_header(p->req, "X-Request-Id");
 	if (!rid)
@@ -1406,7 +1407,7 @@ static int read_client_rid(struct preq *p)
 		if ((unsigned char)rid[i] < 0x21 || (unsigned char)rid[i] > 0x7e)
 			n = 0;
 	if (!n || n > 128) {
-		bad_request(p, "invalid_request_id", xstrdup("X-Request-Id must be 1 to 128 visible ASCII characters."));
+		bad(v, "invalid_request_id", xstrdup("X-Request-Id must be 1 to 128 visible ASCII characters."));
 		return -1;
 	}
 	p->client_rid = xstrdup(rid);
@@ -1416,6 +1417,90 @@ static int read_client_rid(struct preq *p)
 static void enqueue(struct preq *p)
 {
 	rlq_push(p->t, &p->wait, p->t0_ms + p->t->queue_wait_ms, p->g->base, &queue_ops, gw_now(p->g));
+}
+
+/* ---- the pipeline ------------------------------------------------------ */
+/* Each stage fills v and returns -1 to stop the request there; the one
+ * place that answers a refusal is proxy_handle. */
+
+/* classify: the gateway takes requests, the route is in the table */
+static int stage_route(struct preq *p, struct verdict *v)
+{
+	struct gateway *g = p->g;
+	if (g->draining)
+		return deny(v, 503, "api_error", "shutting_down", "shutting_down",
+			    xstrdup("The gateway is shutting down; retry on another instance or in a moment."));
+	bool other_method;
+	p->route = route_find(httpd_method(p->req), p->path, &p->param, &other_method);
+	if (!p->route)
+		return deny(v, 404, "invalid_request_error", "unknown_url", "unknown_url",
+			    xasprintf("Unknown request URL: %s %s. %s", httpd_method_name(p->req), p->path,
+				      other_method ? "This path is served with another method."
+						   : "Please check the URL for typos, or see the Groq API reference."));
+	return 0;
+}
+
+/* authenticate: the token, its team and upstream key; a refused route, a
+ * ledger that takes no rows */
+static int stage_who(struct preq *p, struct verdict *v)
+{
+	struct gateway *g = p->g;
+	if (stage_authenticate(&g->reg, httpd_bearer(p->req), &p->tok, v) != 0)
+		return -1;
+	p->t = registry_team(&g->reg, p->tok->team);
+	p->k = registry_key(&g->reg, p->tok->key);
+	if (!p->t || !p->k)
+		return deny(v, 500, "api_error", "misconfigured", "misconfigured",
+			    xstrdup("This client token points at a team or upstream key that no longer exists; ask your "
+				    "groqgate operator."));
+	if (p->route->kind == RK_REFUSED)
+		return deny(v, 403, "permission_error", "route_not_governed", "route_refused", xstrdup(p->route->refused));
+	if (ledger_down(g->ledger))
+		return deny(v, 503, "api_error", "store_unavailable", "store_unavailable", xstrdup(STORE_DOWN_MSG));
+	struct budget_env be = gw_budget(g);
+	be.now = p->t0_ms;
+	budget_roll(&be, p->t);
+	return 0;
+}
+
+/* body and policy: the team's state first (a paused team learns that
+ * whatever it sends), then the body read as Groq will read it, the model,
+ * the cap, what the team owns, the price */
+static int stage_body(struct preq *p, struct verdict *v)
+{
+	int64_t ignore;
+	p->raw = httpd_take_body(p->req, &p->raw_len);
+	if (read_client_rid(p, v) != 0 || stage_policy(p->t, NULL, NULL, &ignore, v) != 0 || read_body(p, v) != 0 ||
+	    (p->model && stage_policy(p->t, p->model, NULL, &ignore, v) != 0) || read_caps(p, v) != 0 ||
+	    ((p->route->kind == RK_FILE || p->route->kind == RK_BATCH) && own_check(p, v) != 0))
+		return -1;
+	if (p->route->unit != BU_NONE && p->route->kind != RK_BATCH_CREATE &&
+	    !price_bills(config_price(&p->g->cfg, p->model), p->route->unit))
+		return deny(v, 403, "permission_error", "model_not_priced", "model_not_priced",
+			    xasprintf("Model '%s' has no %s price in the gateway's price table, so its use cannot be "
+				      "metered; ask your groqgate operator to add it.",
+				      p->model, bill_unit_name(p->route->unit)));
+	return 0;
+}
+
+/* rate limit: 0 admitted now, 1 queued (queue mode), -1 refused */
+static int stage_rpm(struct preq *p, struct verdict *v)
+{
+	struct team *t = p->t;
+	if (stage_ratelimit(t, p->t0_ms, v) == 0)
+		return 0;
+	if (t->rpm_mode != RPM_QUEUE || t->queue_wait_ms <= 0)
+		return -1;
+	if (t->qlen >= p->g->cfg.queue_max_len) {
+		free(v->message);
+		v->message = xasprintf("Rate limit reached for team '%s' (RPM %lld) and its queue is full "
+				       "(%lld requests waiting, limits.queue_max_len). Slow down.",
+				       t->id, (long long)t->rpm_limit, (long long)t->qlen);
+		return -1;
+	}
+	verdict_clear(v);
+	enqueue(p);
+	return 1;
 }
 
 void proxy_handle(struct gateway *g, struct hreq *req, const char *path)
@@ -1430,92 +1515,19 @@ void proxy_handle(struct gateway *g, struct hreq *req, const char *path)
 	g->unflushed++;
 	httpd_on_complete(req, flushed, g);
 	struct verdict v = { 0 };
-	if (g->draining) {
-		refuse(p, 503, "api_error", "shutting_down", "shutting_down",
-		       xstrdup("The gateway is shutting down; retry on another instance or in a moment."));
-		return;
-	}
-	bool other_method;
-	p->route = route_find(httpd_method(req), path, &p->param, &other_method);
-	if (!p->route) {
-		refuse(p, 404, "invalid_request_error", "unknown_url", "unknown_url",
-		       xasprintf("Unknown request URL: %s %s. %s", httpd_method_name(req), path,
-				 other_method ? "This path is served with another method."
-					      : "Please check the URL for typos, or see the Groq API reference."));
-		return;
-	}
-	if (stage_authenticate(&g->reg, httpd_bearer(req), &p->tok, &v) != 0) {
+	if (stage_route(p, &v) != 0 || stage_who(p, &v) != 0 || stage_body(p, &v) != 0) {
 		reject(p, &v);
-		return;
-	}
-	p->t = registry_team(&g->reg, p->tok->team);
-	p->k = registry_key(&g->reg, p->tok->key);
-	if (!p->t || !p->k) {
-		refuse(p, 500, "api_error", "misconfigured", "misconfigured",
-		       xstrdup("This client token points at a team or upstream key that no longer exists; ask your "
-			       "groqgate operator."));
-		return;
-	}
-	if (p->route->kind == RK_REFUSED) {
-		refuse(p, 403, "permission_error", "route_not_governed", "route_refused", xstrdup(p->route->refused));
-		return;
-	}
-	if (ledger_down(g->ledger)) {
-		refuse(p, 503, "api_error", "store_unavailable", "store_unavailable", xstrdup(STORE_DOWN_MSG));
-		return;
-	}
-	struct budget_env be = gw_budget(g);
-	be.now = p->t0_ms;
-	budget_roll(&be, p->t);
-	p->raw = httpd_take_body(req, &p->raw_len);
-	if (read_client_rid(p) != 0)
-		return;
-	/* state and allowlist first: a paused team learns that whatever it sends */
-	int64_t ignore;
-	if (stage_policy(p->t, NULL, NULL, &ignore, &v) != 0) {
-		reject(p, &v);
-		return;
-	}
-	if (read_body(p, &v) != 0) {
-		if (v.status)
-			reject(p, &v);
-		return;
-	}
-	if ((p->model && stage_policy(p->t, p->model, NULL, &ignore, &v) != 0) || read_caps(p, &v) != 0 ||
-	    ((p->route->kind == RK_FILE || p->route->kind == RK_BATCH) && own_check(p, &v) != 0)) {
-		reject(p, &v);
-		return;
-	}
-	if (p->route->unit != BU_NONE && p->route->kind != RK_BATCH_CREATE &&
-	    !price_bills(config_price(&g->cfg, p->model), p->route->unit)) {
-		refuse(p, 403, "permission_error", "model_not_priced", "model_not_priced",
-		       xasprintf("Model '%s' has no %s price in the gateway's price table, so its use cannot be "
-				 "metered; ask your groqgate operator to add it.",
-				 p->model, bill_unit_name(p->route->unit)));
 		return;
 	}
 	httpd_on_close(req, on_client_close, p);
 	p->watched = true;
-	if (p->route->unit == BU_NONE) { /* listing models is not rate-limited or charged */
+	if (p->route->unit == BU_NONE) { /* not metered: not rate-limited, nothing reserved */
 		forward(p);
 		return;
 	}
-	if (stage_ratelimit(p->t, p->t0_ms, &v) != 0) {
-		if (p->t->rpm_mode == RPM_QUEUE && p->t->queue_wait_ms > 0) {
-			if (p->t->qlen >= g->cfg.queue_max_len) {
-				free(v.message);
-				v.message = xasprintf("Rate limit reached for team '%s' (RPM %lld) and its queue is full "
-						      "(%lld requests waiting, limits.queue_max_len). Slow down.",
-						      p->t->id, (long long)p->t->rpm_limit, (long long)p->t->qlen);
-				reject(p, &v);
-				return;
-			}
-			verdict_clear(&v);
-			enqueue(p);
-			return;
-		}
+	int r = stage_rpm(p, &v);
+	if (r < 0)
 		reject(p, &v);
-		return;
-	}
-	admitted(p);
+	else if (r == 0)
+		admitted(p); /* reserve, then forward */
 }
