@@ -116,6 +116,7 @@ struct rlqueue_ops {
 	void (*admit)(struct rlwait *w);                     /* its turn: admitted */
 	void (*refuse)(struct rlwait *w, struct verdict *v); /* a recheck failed */
 	void (*expired)(struct rlwait *w);                   /* it waited its longest */
+	int64_t (*now)(struct rlwait *w);                    /* the owner's clock */
 };
 
 /* Keeps the times of the last `limit` admitted requests; a request is

@@ -48,6 +48,9 @@ struct groqwatch {
 	struct gm_figures fig;   /* the last good figures */
 	bool have_fig;
 	int64_t updated_at;      /* when fig was read (wall ms), 0 never */
+	int64_t fig_at;          /* the same on the gateway's clock: the gateway's
+				  * own counts are taken at that moment too, so
+				  * that both sides cover the same window */
 	int64_t last_try_at;
 	int fails;
 	struct gquery q[NQ];
@@ -87,13 +90,31 @@ static struct drift_rule rule(const struct gateway *g)
 	return (struct drift_rule){ g->cfg.gm_drift_tolerance, g->cfg.gm_drift_min_rpm };
 }
 
+/* The gateway's counts start at its start: until it has been up one whole
+ * window, Groq's window holds traffic the gateway sent before it restarted,
+ * which is no drift. No drift is decided meanwhile. */
+static bool warming_up(const struct gateway *g, int64_t at)
+{
+	return at - g->started_ms < g->cfg.gm_window_s * 1000;
+}
+
+/* drift flags off while warming up */
+static void no_drift(json_t *projects)
+{
+	size_t i;
+	json_t *p;
+	json_array_foreach(projects, i, p) json_object_set_new(p, "drift", json_false());
+}
+
 /* raises groq_drift for projects that begin to drift; forgets those that
  * stopped (the figures say so until they drift again) */
 static void alert_drift(struct groqwatch *w)
 {
 	struct gateway *g = w->g;
 	struct drift_rule r = rule(g);
-	json_t *projects = reconcile(&w->fig, &g->reg, gw_now(g), g->cfg.gm_window_s * 1000, &r);
+	json_t *projects = reconcile(&w->fig, &g->reg, w->fig_at, g->cfg.gm_window_s * 1000, &r);
+	if (warming_up(g, w->fig_at))
+		no_drift(projects);
 	size_t i;
 	json_t *p;
 	json_array_foreach(projects, i, p) {
@@ -208,6 +229,7 @@ static void poll_done(struct groqwatch *w)
 	w->fig = fig;
 	w->have_fig = true;
 	w->updated_at = wall_ms();
+	w->fig_at = gw_now(g);
 	w->fails = 0;
 	set_state(w, GS_OK, NULL);
 	alert_drift(w);
@@ -372,10 +394,13 @@ json_t *groqwatch_json(struct gateway *g)
 {
 	struct groqwatch *w = g->groq;
 	struct drift_rule r = rule(g);
-	int64_t now = gw_now(g);
+	int64_t now = w->have_fig ? w->fig_at : gw_now(g); /* the moment Groq's figures are of */
 	bool available = w->state == GS_OK || (w->state == GS_FAILING && w->have_fig);
 	const char *reason = w->state == GS_OFF ? "not configured (groq_metrics.key_file)" : w->reason;
 	json_t *projects = reconcile(w->have_fig ? &w->fig : NULL, &g->reg, now, g->cfg.gm_window_s * 1000, &r);
+	bool warm = warming_up(g, now);
+	if (warm)
+		no_drift(projects);
 	json_t *j = json_pack("{s:b,s:s,s:s?,s:o,s:o?,s:b,s:I,s:I,s:I,s:I,s:o,s:o,s:o}", "available", available, "state",
 			      state_names[w->state], "reason", reason, "updated_at", time_or_null(w->updated_at),
 			      "age_s", w->updated_at ? json_integer((wall_ms() - w->updated_at) / 1000) : NULL,
@@ -383,6 +408,7 @@ json_t *groqwatch_json(struct gateway *g)
 			      "interval_s", (json_int_t)g->cfg.gm_interval_s, "polls", (json_int_t)w->polls, "failures",
 			      (json_int_t)w->failures, "projects", projects, "unlisted_models",
 			      unlisted_models(&g->reg, &g->cfg, g->models_cache), "decommissioned", decom_json(w));
+	json_object_set_new(j, "warming_up", json_boolean(warm));
 	return j;
 }
 

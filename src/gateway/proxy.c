@@ -1010,7 +1010,12 @@ static void q_expired(struct rlwait *w)
 	reject(p, &v);
 }
 
-static const struct rlqueue_ops queue_ops = { q_recheck, q_admit, q_refuse, q_expired };
+static int64_t q_now(struct rlwait *w)
+{
+	return gw_now(WAITER(w)->g);
+}
+
+static const struct rlqueue_ops queue_ops = { q_recheck, q_admit, q_refuse, q_expired, q_now };
 
 /* ---- the client side ----------------------------------------------- */
 

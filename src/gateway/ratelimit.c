@@ -154,7 +154,9 @@ static void rlq_timer(evutil_socket_t fd, short what, void *arg)
 {
 	(void)fd;
 	(void)what;
-	rlq_run(arg, gw_now(gw_current));
+	struct team *t = arg;
+	if (t->qhead)
+		rlq_run(t, t->qops->now(t->qhead));
 }
 
 void rlq_push(struct team *t, struct rlwait *w, int64_t deadline_ms, struct event_base *base,

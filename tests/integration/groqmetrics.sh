@@ -64,7 +64,10 @@ check_eq "no drift while all traffic passes the gateway" "false|false" "$(proj p
 api GET /admin/v1/alerts
 check_eq "no groq_drift alert" 0 "$(jq_body '[.alerts[] | select(.kind == "groq_drift")] | length')"
 
-# ---- drift: a "rogue" client calls Groq directly with alpha's key
+# ---- drift: a "rogue" client calls Groq directly with alpha's key (once
+# the gateway has been up one window: before, Groq's window holds traffic
+# from before its start, and no drift is decided)
+wait_eval "the gateway up one window" $((WINDOW + 5)) "[ \"\$(groq | jq .warming_up)\" = false ]"
 for _ in 1 2 3 4 5 6; do
 	curl -s -o /dev/null -H "Authorization: Bearer $KEY1" -H 'Content-Type: application/json' \
 		--data-binary '{"model":"llama-3.1-8b-instant","messages":[{"role":"user","content":"around the gateway"}]}' \
@@ -131,13 +134,27 @@ check_contains "the reason names the file's mode" "$T/groq-key" "$(groq | jq -r 
 chmod 600 "$T/groq-key"
 wait_eval "polling to recover" 12 "[ \"\$(groq | jq -r .state)\" = ok ]"
 
+# ---- a restart: Groq's window still holds what the gateway sent before;
+# no drift is decided until the gateway has been up one window
+for _ in 1 2 3 4 5 6; do chat "$ATOK" llama-3.1-8b-instant; done
+api GET /admin/v1/alerts
+drifts=$(jq_body '[.alerts[] | select(.kind == "groq_drift")] | length')
+stop_gateway
+start_gateway
+wait_eval "figures after the restart" 10 "[ \"\$(proj proj_alpha .groq_rpm)\" != '' ] && [ \"\$(groq | jq -r .state)\" = ok ]"
+check_eq "after a restart: Groq counts the traffic from before it, the gateway nothing yet" "true|0" \
+	"$(proj proj_alpha '"\(.groq_rpm > 0)|\(.gateway_rpm)"')"
+check_eq "warming up: no drift decided" "true|false" "$(groq | jq -r .warming_up)|$(proj proj_alpha .drift)"
+api GET /admin/v1/alerts
+check_eq "and no drift alert" "$drifts" "$(jq_body '[.alerts[] | select(.kind == "groq_drift")] | length')"
+
 # ---- secrets: the metrics key and team keys never in the log or an answer
 all="$(cat "$T/groqgated.log") $(groq) $(curl -s "http://$GW/metrics") $(curl -s -H "Authorization: Bearer $VIEW_TOKEN" "http://$GW/admin/v1/overview")"
 for k in "$MKEY" "$KEY1" "$KEY2"; do
 	check_not_contains "no key in the log, /admin/v1/groq, /metrics or the overview" "$k" "$all"
 done
-# ok, failing (hang), ok, failing (key file), ok: three lines for "available"
-check_eq "the log says when the state changed, not at each poll" 3 "$(grep -c 'Groq metrics: available' "$T/groqgated.log")"
+# ok, failing (hang), ok, failing (key file), ok, and ok after the restart: four lines for "available"
+check_eq "the log says when the state changed, not at each poll" 4 "$(grep -c 'Groq metrics: available' "$T/groqgated.log")"
 stop_gateway
 
 # ---- not Enterprise: 404 says "not available" once, no alert, no log storm
