@@ -90,21 +90,6 @@ static struct drift_rule rule(const struct gateway *g)
 	return (struct drift_rule){ g->cfg.gm_drift_tolerance, g->cfg.gm_drift_min_rpm };
 }
 
-/* The gateway's counts start at its start: until it has been up one whole
- * window, Groq's window holds traffic the gateway sent before it restarted,
- * which is no drift. No drift is decided meanwhile. */
-static bool warming_up(const struct gateway *g, int64_t at)
-{
-	return at - g->started_ms < g->cfg.gm_window_s * 1000;
-}
-
-/* drift flags off while warming up */
-static void no_drift(json_t *projects)
-{
-	size_t i;
-	json_t *p;
-	json_array_foreach(projects, i, p) json_object_set_new(p, "drift", json_false());
-}
 
 /* raises groq_drift for projects that begin to drift; forgets those that
  * stopped (the figures say so until they drift again) */
@@ -113,8 +98,6 @@ static void alert_drift(struct groqwatch *w)
 	struct gateway *g = w->g;
 	struct drift_rule r = rule(g);
 	json_t *projects = reconcile(&w->fig, &g->reg, w->fig_at, g->cfg.gm_window_s * 1000, &r);
-	if (warming_up(g, w->fig_at))
-		no_drift(projects);
 	size_t i;
 	json_t *p;
 	json_array_foreach(projects, i, p) {
@@ -320,8 +303,25 @@ void groqwatch_reload(struct gateway *g)
 	}
 }
 
+/* the ledger's forwarded requests of the last window, counted again: after
+ * a restart both sides of the reconciliation hold the same traffic */
+static void recount(void *arg, const char *key, const char *model, int64_t ts, int64_t in, int64_t out)
+{
+	struct gateway *g = arg;
+	struct ukey *k = registry_key(&g->reg, key);
+	if (k)
+		sent_count(k, model, ts, g->cfg.gm_window_s * 1000, in, out);
+}
+
 struct groqwatch *groqwatch_start(struct gateway *g)
 {
+	char *cause = NULL;
+	int64_t span = g->cfg.gm_window_s * 1000;
+	if (store_recent_sent(g->store, gw_now(g) - span - span / SW_BUCKETS, recount, g, &cause) != 0) {
+		gw_log(g, json_pack("{s:s,s:s,s:s}", "level", "warn", "msg", "the last window's requests not recounted",
+				    "error", cause ? cause : "?"));
+		free(cause);
+	}
 	struct groqwatch *w = xcalloc(1, sizeof *w);
 	w->g = g;
 	w->drifting = strmap_new();
@@ -398,9 +398,6 @@ json_t *groqwatch_json(struct gateway *g)
 	bool available = w->state == GS_OK || (w->state == GS_FAILING && w->have_fig);
 	const char *reason = w->state == GS_OFF ? "not configured (groq_metrics.key_file)" : w->reason;
 	json_t *projects = reconcile(w->have_fig ? &w->fig : NULL, &g->reg, now, g->cfg.gm_window_s * 1000, &r);
-	bool warm = warming_up(g, now);
-	if (warm)
-		no_drift(projects);
 	json_t *j = json_pack("{s:b,s:s,s:s?,s:o,s:o?,s:b,s:I,s:I,s:I,s:I,s:o,s:o,s:o}", "available", available, "state",
 			      state_names[w->state], "reason", reason, "updated_at", time_or_null(w->updated_at),
 			      "age_s", w->updated_at ? json_integer((wall_ms() - w->updated_at) / 1000) : NULL,
@@ -408,7 +405,6 @@ json_t *groqwatch_json(struct gateway *g)
 			      "interval_s", (json_int_t)g->cfg.gm_interval_s, "polls", (json_int_t)w->polls, "failures",
 			      (json_int_t)w->failures, "projects", projects, "unlisted_models",
 			      unlisted_models(&g->reg, &g->cfg, g->models_cache), "decommissioned", decom_json(w));
-	json_object_set_new(j, "warming_up", json_boolean(warm));
 	return j;
 }
 

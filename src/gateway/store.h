@@ -84,6 +84,11 @@ int store_alert_ack(struct store *s, int64_t id, const char *by, int64_t at, cha
  * "team." for every team change). */
 json_t *store_audit_list(struct store *s, int limit, int64_t before_id, const char *team, const char *actor,
 			 const char *action, char **cause);
+/* The forwarded requests since from, oldest first: fn(arg, key, model,
+ * ts_ms, prompt, completion) for each (what the gateway sent to Groq). */
+int store_recent_sent(struct store *s, int64_t from,
+		      void (*fn)(void *arg, const char *key, const char *model, int64_t ts, int64_t in, int64_t out),
+		      void *arg, char **cause);
 /* Spend, requests and tokens per model and per route of a team (NULL: all)
  * since from: {"models":[...],"routes":[...]} */
 json_t *store_usage_breakdown(struct store *s, const char *team, int64_t from, char **cause);

@@ -731,6 +731,25 @@ json_t *store_alert_get(struct store *s, int64_t id, char **cause)
 	return e;
 }
 
+int store_recent_sent(struct store *s, int64_t from,
+		      void (*fn)(void *arg, const char *key, const char *model, int64_t ts, int64_t in, int64_t out),
+		      void *arg, char **cause)
+{
+	sqlite3_stmt *st;
+	if (sqlite3_prepare_v2(s->db,
+			       "SELECT key, model, ts_ms, prompt_tokens, completion_tokens FROM ledger"
+			       " WHERE team IN (SELECT id FROM teams) AND ts_ms >= ? AND key IS NOT NULL AND model IS NOT NULL"
+			       " ORDER BY ts_ms",
+			       -1, &st, NULL) != SQLITE_OK)
+		return sqlfail(s, cause, "recent requests");
+	sqlite3_bind_int64(st, 1, from);
+	while (sqlite3_step(st) == SQLITE_ROW)
+		fn(arg, (const char *)sqlite3_column_text(st, 0), (const char *)sqlite3_column_text(st, 1),
+		   sqlite3_column_int64(st, 2), sqlite3_column_int64(st, 3), sqlite3_column_int64(st, 4));
+	sqlite3_finalize(st);
+	return 0;
+}
+
 json_t *store_usage_breakdown(struct store *s, const char *team, int64_t from, char **cause)
 {
 	json_t *out = json_object();

@@ -64,10 +64,7 @@ check_eq "no drift while all traffic passes the gateway" "false|false" "$(proj p
 api GET /admin/v1/alerts
 check_eq "no groq_drift alert" 0 "$(jq_body '[.alerts[] | select(.kind == "groq_drift")] | length')"
 
-# ---- drift: a "rogue" client calls Groq directly with alpha's key (once
-# the gateway has been up one window: before, Groq's window holds traffic
-# from before its start, and no drift is decided)
-wait_eval "the gateway up one window" $((WINDOW + 5)) "[ \"\$(groq | jq .warming_up)\" = false ]"
+# ---- drift: a "rogue" client calls Groq directly with alpha's key
 for _ in 1 2 3 4 5 6; do
 	curl -s -o /dev/null -H "Authorization: Bearer $KEY1" -H 'Content-Type: application/json' \
 		--data-binary '{"model":"llama-3.1-8b-instant","messages":[{"role":"user","content":"around the gateway"}]}' \
@@ -134,17 +131,16 @@ check_contains "the reason names the file's mode" "$T/groq-key" "$(groq | jq -r 
 chmod 600 "$T/groq-key"
 wait_eval "polling to recover" 12 "[ \"\$(groq | jq -r .state)\" = ok ]"
 
-# ---- a restart: Groq's window still holds what the gateway sent before;
-# no drift is decided until the gateway has been up one window
+# ---- a restart: Groq's window still holds what the gateway sent before
+# it; the gateway counts it again from its ledger, so no drift is seen
 for _ in 1 2 3 4 5 6; do chat "$ATOK" llama-3.1-8b-instant; done
 api GET /admin/v1/alerts
 drifts=$(jq_body '[.alerts[] | select(.kind == "groq_drift")] | length')
 stop_gateway
 start_gateway
-wait_eval "figures after the restart" 10 "[ \"\$(proj proj_alpha .groq_rpm)\" != '' ] && [ \"\$(groq | jq -r .state)\" = ok ]"
-check_eq "after a restart: Groq counts the traffic from before it, the gateway nothing yet" "true|0" \
-	"$(proj proj_alpha '"\(.groq_rpm > 0)|\(.gateway_rpm)"')"
-check_eq "warming up: no drift decided" "true|false" "$(groq | jq -r .warming_up)|$(proj proj_alpha .drift)"
+wait_eval "figures after the restart" 10 "[ \"\$(groq | jq -r .state)\" = ok ] && [ \"\$(proj proj_alpha .groq_rpm)\" != '' ]"
+check_eq "after a restart both sides hold the traffic from before it" "true|true|false" \
+	"$(proj proj_alpha '"\(.groq_rpm >= 36)|\(.groq_rpm == .gateway_rpm)|\(.drift)"')"
 api GET /admin/v1/alerts
 check_eq "and no drift alert" "$drifts" "$(jq_body '[.alerts[] | select(.kind == "groq_drift")] | length')"
 

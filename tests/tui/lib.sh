@@ -23,8 +23,10 @@ tui_keys() { tm send-keys -t t "$@"; }
 # tui_resize W H : the window resized, and its pane at that size before
 # anything starts in it
 tui_resize() {
+	RESIZE_TO="${1}x$2"
 	tm resize-window -t t -x "$1" -y "$2"
-	wait_eval "the pane at ${1}x$2" 5 '[ "$(tm display -p -t t "#{pane_width}x#{pane_height}")" = "${1}x$2" ]'
+	wait_eval "the pane at $RESIZE_TO" 5 '[ "$(tm display -p -t t "#{pane_width}x#{pane_height}")" = "$RESIZE_TO" ]' ||
+		fail "the pane did not become $RESIZE_TO"
 }
 tui_type() { tm send-keys -t t -l "$1"; }
 tui_screen() { tm capture-pane -t t -p "$@"; }

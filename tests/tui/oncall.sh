@@ -242,6 +242,15 @@ out=$("$BIN/groqtop" --gateway "http://$GW" --token-file "$TOKFILE" --snapshot -
 check_contains "--snapshot --view fleet" "Fleet: single, 1/1 serving" "$out"
 check_contains "the replica listed with its address" "$GW" "$out"
 
+# ---- the layout from 80x24 to 300x100: every pane there, sized by content
+for size in 80x24 300x100; do
+	out=$("$BIN/groqtop" --gateway "http://$GW" --token-file "$TOKFILE" --snapshot --size "$size")
+	check_eq "$size: $(( ${size#*x} )) rows drawn" "${size#*x}" "$(printf '%s\n' "$out" | wc -l)"
+	for want in "Teams 3" "Upstream keys 3" "Alerts" "batch-processor" "search-prod-api"; do
+		check_contains "$size: $want on screen" "$want" "$out"
+	done
+done
+
 # ---- --readonly and --wallboard: every mutating key refused, nothing sent
 tui_resize 120 40
 n0=$(audits)
