@@ -12,7 +12,7 @@
 #include "secret.h"
 #include "util.h"
 
-static const char *api_message(const char *body, size_t len, char *out, size_t n)
+const char *api_message(const char *body, size_t len, char *out, size_t n)
 {
 	json_t *j = json_loadb(body, len, 0, NULL);
 	const char *m = json_string_value(json_object_get(json_object_get(j, "error"), "message"));

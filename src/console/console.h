@@ -321,6 +321,8 @@ void act_ack_alert(struct app *a, json_t *alert);
 /* view_groq.c */
 void groq_poll(struct app *a); /* while the view is open: the gateway's and Groq's */
 /* actions.c */
+/* The message of the gateway's error answer (body), in out. */
+const char *api_message(const char *body, size_t len, char *out, size_t n);
 void act_pause_toggle(struct app *a);
 void act_edit_models(struct app *a);
 void act_rotate(struct app *a);

@@ -22,21 +22,12 @@ static const char *jstr_or(json_t *v, const char *dflt)
 	return s ? s : dflt;
 }
 
-static const char *api_msg(const char *body, size_t len, char *out, size_t n)
-{
-	json_t *j = json_loadb(body, len, 0, NULL);
-	const char *m = json_string_value(json_object_get(json_object_get(j, "error"), "message"));
-	snprintf(out, n, "%s", m ? m : "");
-	json_decref(j);
-	return out;
-}
-
 /* an answer that is not a success: the gateway's words in a dialog */
 static void refused(struct app *a, long status, const char *body, size_t len, const char *err)
 {
 	char msg[512];
 	dlg_message(a, R_ERROR, status ? "The gateway refused" : "The gateway cannot be reached",
-		    status ? api_msg(body, len, msg, sizeof msg) : err ? err : "no answer");
+		    status ? api_message(body, len, msg, sizeof msg) : err ? err : "no answer");
 	a->next_poll_ms = 0;
 }
 
