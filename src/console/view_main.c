@@ -216,7 +216,7 @@ static const char *sort_names[] = { "id", "state", "rpm", "spend%", "spend" };
 
 static void draw_teams(struct app *a, struct canvas *cv, int y, int h)
 {
-	char title[96];
+	char title[200];
 	char part[32] = "";
 	if (a->ov.nteams < a->ov.teams_total)
 		snprintf(part, sizeof part, " of %d (loading)", a->ov.teams_total);
