@@ -11,6 +11,10 @@
 #include "secret.h"
 #include "util.h"
 
+/* the largest answer taken: a large organisation's overview (10,000
+ * teams and 50,000 keys) is 11 MB */
+#define ANSWER_MAX (48u << 20)
+
 struct creq {
 	CURL *e;
 	struct curl_slist *hdrs;
@@ -118,7 +122,7 @@ void client_free(struct client *c)
 static size_t on_write(char *p, size_t s, size_t n, void *arg)
 {
 	struct creq *r = arg;
-	if (r->resp.len + s * n > (48u << 20)) /* a huge answer is cut, not swallowed whole */
+	if (r->resp.len + s * n > ANSWER_MAX) /* a huge answer is cut, not swallowed whole */
 		return 0;
 	buf_add(&r->resp, p, s * n);
 	return s * n;
@@ -144,6 +148,8 @@ int client_request(struct client *c, const char *method, const char *path, const
 	curl_easy_setopt(r->e, CURLOPT_ERRORBUFFER, r->err);
 	curl_easy_setopt(r->e, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(r->e, CURLOPT_TIMEOUT_MS, (long)timeout_ms);
+	/* an answer that says it is larger is refused before a byte of it */
+	curl_easy_setopt(r->e, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)ANSWER_MAX);
 	curl_easy_setopt(r->e, CURLOPT_CONNECTTIMEOUT_MS, (long)(timeout_ms < 3000 ? timeout_ms : 3000));
 	if (c->cacert)
 		curl_easy_setopt(r->e, CURLOPT_CAINFO, c->cacert);

@@ -39,7 +39,7 @@ garbage HTTP/0.9
 notjson not the expected JSON
 truncated transfer closed
 wrongtypes not the expected JSON
-huge Failure writing output
+huge Maximum file size exceeded
 silent timed out
 reset Empty reply
 error HTTP 500
