@@ -1,50 +1,162 @@
-/* config.c — reads groqgated's libconfig file into struct gw_config.
- * Everything but the five settings of PRODUCT.md has a default; unknown
- * settings are refused so that a typo never silently does nothing. */
+/* config.c — reads groqgated's libconfig file into struct gw_config, from
+ * one table of settings (group, name, type, default, least value): the
+ * defaults, the names each group may hold (any other is refused, so that a
+ * typo never silently does nothing) and the generic reading come from it;
+ * the few settings with rules of their own (prices, thresholds, origins,
+ * URLs, pairs) are read after it. */
 #include "gateway.h"
 
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "conf.h"
 #include "util.h"
 
-static const char *const known_top[] = { "listen", "admin_listen", "upstream", "store", "admin",
-					 "prices", "rotation", "org", "alerts", "tls", "log", "limits",
-					 "billing", "cors", "process", "groq_metrics" };
+#define OFF(f) offsetof(struct gw_config, f)
 
-static int check_known(conf *c, conf_node *n, const char *const *names, size_t nn, char **cause)
+/* Every setting, once: where it is (group.name), its type, where it goes,
+ * its default (as written in the file) and its least value. Loading, the
+ * defaults and the list of names a group may hold all come from here, and
+ * tests/integration/docs.sh checks that docs/configuration.md lists each
+ * with this default. T_CODE settings are read by the code below the
+ * generic pass (a list, or a value with its own rules). */
+enum stype { T_STR, T_POS, T_NUM, T_BOOL, T_CODE };
+static const struct setting {
+	const char *group, *name; /* group NULL: top level */
+	enum stype type;
+	size_t off;
+	const char *dflt;         /* NULL: none */
+	int64_t min;              /* T_POS, T_NUM: the least value */
+} settings[] = {
+	{ NULL, "listen", T_STR, OFF(listen), "127.0.0.1:8080", 0 },
+	{ NULL, "admin_listen", T_STR, OFF(admin_listen), NULL, 0 },
+	{ "upstream", "base_url", T_STR, OFF(upstream_base), "https://api.groq.com", 0 },
+	{ "upstream", "timeout_ms", T_POS, OFF(upstream_timeout_ms), "120000", 0 },
+	{ "upstream", "connect_timeout_ms", T_POS, OFF(upstream_connect_timeout_ms), "5000", 0 },
+	{ "upstream", "ca_file", T_STR, OFF(upstream_ca_file), NULL, 0 },
+	{ "upstream", "idle_timeout_ms", T_POS, OFF(upstream_idle_timeout_ms), "60000", 0 },
+	{ "store", "path", T_STR, OFF(store_path), "/var/lib/groqgate/groqgate.db", 0 },
+	{ "store", "journal_max_bytes", T_POS, OFF(journal_max_bytes), "67108864", 0 },
+	{ "admin", "tokens_file", T_STR, OFF(admin_tokens_file), "/etc/groqgate/admin-tokens", 0 },
+	{ "prices", NULL, T_CODE, 0, NULL, 0 },
+	{ "billing", "batch_discount", T_NUM, OFF(batch_discount), "0.5", 0 },
+	{ "billing", "audio_min_seconds", T_POS, OFF(audio_min_seconds), "10", 0 },
+	{ "billing", "batch_poll_s", T_POS, OFF(batch_poll_s), "60", 1 },
+	{ "cors", "origins", T_CODE, 0, NULL, 0 },
+	{ "process", "core_dumps", T_BOOL, OFF(core_dumps), "false", 0 },
+	{ "rotation", "drain_seconds", T_POS, OFF(drain_seconds), "86400", 0 },
+	{ "rotation", "secret_hook", T_STR, OFF(secret_hook), NULL, 0 },
+	{ "rotation", "hook_timeout_s", T_POS, OFF(hook_timeout_s), "60", 0 },
+	{ "org", "monthly_budget_usd", T_CODE, 0, NULL, 0 },
+	{ "org", "alert_thresholds", T_CODE, 0, "[50, 80, 95]", 0 },
+	{ "alerts", "webhook_url", T_STR, OFF(webhook_url), NULL, 0 },
+	{ "alerts", "upstream_429_storm", T_POS, OFF(storm_429), "10", 0 },
+	{ "tls", "cert", T_STR, OFF(tls_cert), NULL, 0 },
+	{ "tls", "key", T_STR, OFF(tls_key), NULL, 0 },
+	{ "log", "path", T_STR, OFF(log_path), NULL, 0 },
+	{ "limits", "max_body_bytes", T_POS, OFF(max_body_bytes), "4194304", 0 },
+	{ "limits", "max_header_bytes", T_POS, OFF(max_header_bytes), "16384", 0 },
+	{ "limits", "client_timeout_s", T_POS, OFF(client_timeout_s), "300", 0 },
+	{ "limits", "queue_max_wait_ms", T_POS, OFF(default_queue_wait_ms), "30000", 0 },
+	{ "limits", "shutdown_grace_ms", T_POS, OFF(shutdown_grace_ms), "10000", 0 },
+	{ "limits", "audio_max_body_bytes", T_POS, OFF(audio_max_body_bytes), "27262976", 0 },
+	{ "limits", "max_answer_bytes", T_POS, OFF(max_answer_bytes), "33554432", 0 },
+	{ "limits", "queue_max_len", T_POS, OFF(queue_max_len), "1000", 0 },
+	{ "groq_metrics", "key_file", T_STR, OFF(gm_key_file), NULL, 0 },
+	{ "groq_metrics", "interval_s", T_POS, OFF(gm_interval_s), "30", 1 },
+	{ "groq_metrics", "url", T_STR, OFF(gm_url), NULL, 0 },
+	{ "groq_metrics", "timeout_ms", T_POS, OFF(gm_timeout_ms), "10000", 100 },
+	{ "groq_metrics", "window_s", T_POS, OFF(gm_window_s), "300", 10 },
+	{ "groq_metrics", "drift_tolerance", T_NUM, OFF(gm_drift_tolerance), "0.2", 0 },
+	{ "groq_metrics", "drift_min_rpm", T_NUM, OFF(gm_drift_min_rpm), "1.0", 0 },
+	{ "groq_metrics", "retry_unavailable_s", T_POS, OFF(gm_retry_unavailable_s), "3600", 0 },
+};
+
+/* the names n may hold: the table's for its group (top level: the groups
+ * and the top-level names) */
+static int check_known(conf *c, conf_node *n, const char *group, char **cause)
 {
 	for (int i = 0; i < conf_len(n); i++) {
-		conf_node *e = conf_elem(n, i);
+		const char *name = conf_name(conf_elem(n, i));
 		bool ok = false;
-		for (size_t k = 0; k < nn && !ok; k++)
-			ok = strcmp(conf_name(e), names[k]) == 0;
+		for (size_t k = 0; k < ARRAY_LEN(settings) && !ok; k++)
+			ok = group ? settings[k].group && strcmp(settings[k].group, group) == 0 && settings[k].name &&
+					     strcmp(settings[k].name, name) == 0
+				   : strcmp(settings[k].group ? settings[k].group : settings[k].name, name) == 0;
 		if (!ok)
-			return conf_fail(c, n, conf_name(e), cause, "unknown setting (check the spelling; see docs/configuration.md)");
+			return conf_fail(c, n, name, cause, "unknown setting (check the spelling; see docs/configuration.md)");
 	}
 	return 0;
 }
 
-static int get_str(conf *c, conf_node *n, const char *name, char **out, char **cause)
+/* the names of a price entry */
+static int known_names(conf *c, conf_node *n, const char *const *names, size_t nn, char **cause)
 {
-	const char *s = NULL;
-	int r = conf_str(c, n, name, &s, cause);
-	if (r == 1) {
-		free(*out);
-		*out = xstrdup(s);
+	for (int i = 0; i < conf_len(n); i++) {
+		bool ok = false;
+		for (size_t k = 0; k < nn && !ok; k++)
+			ok = strcmp(conf_name(conf_elem(n, i)), names[k]) == 0;
+		if (!ok)
+			return conf_fail(c, n, conf_name(conf_elem(n, i)), cause,
+					 "unknown setting (check the spelling; see docs/configuration.md)");
 	}
-	return r;
+	return 0;
 }
 
-static int get_pos(conf *c, conf_node *n, const char *name, int64_t *out, char **cause)
+static void set_default(struct gw_config *g, const struct setting *s)
 {
-	int64_t v = *out;
-	int r = conf_int(c, n, name, &v, cause);
-	if (r == 1 && v < 0)
-		return conf_fail(c, n, name, cause, "must not be negative");
-	*out = v;
-	return r;
+	void *at = (char *)g + s->off;
+	if (!s->dflt || s->type == T_CODE)
+		return;
+	switch (s->type) {
+	case T_STR: *(char **)at = xstrdup(s->dflt); break;
+	case T_POS: *(int64_t *)at = strtoll(s->dflt, NULL, 10); break;
+	case T_NUM: *(double *)at = strtod(s->dflt, NULL); break;
+	case T_BOOL: *(bool *)at = strcmp(s->dflt, "true") == 0; break;
+	default: break;
+	}
+}
+
+/* one setting read into g: 0, or -1 with *cause */
+static int read_setting(conf *c, conf_node *n, const struct setting *s, struct gw_config *g, char **cause)
+{
+	void *at = (char *)g + s->off;
+	const char *str = NULL;
+	int r = 0;
+	switch (s->type) {
+	case T_STR:
+		if ((r = conf_str(c, n, s->name, &str, cause)) == 1) {
+			free(*(char **)at);
+			*(char **)at = xstrdup(str);
+		}
+		break;
+	case T_POS: {
+		int64_t v = *(int64_t *)at;
+		if ((r = conf_int(c, n, s->name, &v, cause)) == 1) {
+			if (v < s->min) {
+				char *m = s->min ? xasprintf("must be at least %lld", (long long)s->min) : xstrdup("must not be negative");
+				conf_fail(c, n, s->name, cause, m);
+				free(m);
+				return -1;
+			}
+			*(int64_t *)at = v;
+		}
+		break;
+	}
+	case T_NUM: {
+		double v = *(double *)at;
+		if ((r = conf_num(c, n, s->name, &v, cause)) == 1) {
+			if (v < (double)s->min)
+				return conf_fail(c, n, s->name, cause, "must not be negative");
+			*(double *)at = v;
+		}
+		break;
+	}
+	case T_BOOL: r = conf_bool(c, n, s->name, (bool *)at, cause); break;
+	default: break;
+	}
+	return r < 0 ? -1 : 0;
 }
 
 static int thresholds(conf *c, conf_node *n, int *out, int *nout, char **cause)
@@ -64,42 +176,27 @@ static int thresholds(conf *c, conf_node *n, int *out, int *nout, char **cause)
 	return 1;
 }
 
+/* an http(s) URL, its trailing '/'s dropped */
+static int base_url(conf *c, conf_node *n, const char *name, char *url, char **cause)
+{
+	if (!str_starts(url, "http://") && !str_starts(url, "https://"))
+		return conf_fail(c, n, name, cause, "must start with http:// or https://");
+	size_t l = strlen(url);
+	while (l && url[l - 1] == '/')
+		url[--l] = '\0';
+	return 0;
+}
+
 int config_load(const char *path, struct gw_config *g, char **cause)
 {
 	memset(g, 0, sizeof *g);
 	g->path = xstrdup(path);
-	g->listen = xstrdup("127.0.0.1:8080");
-	g->upstream_base = xstrdup("https://api.groq.com");
-	g->upstream_timeout_ms = 120000;
-	g->upstream_connect_timeout_ms = 5000;
-	g->store_path = xstrdup("/var/lib/groqgate/groqgate.db");
-	g->admin_tokens_file = xstrdup("/etc/groqgate/admin-tokens");
-	g->drain_seconds = 86400;
+	for (size_t i = 0; i < ARRAY_LEN(settings); i++)
+		set_default(g, &settings[i]);
 	g->org_thresholds[0] = 50;
 	g->org_thresholds[1] = 80;
 	g->org_thresholds[2] = 95;
 	g->n_org_thresholds = 3;
-	g->max_body_bytes = 4 << 20;
-	g->storm_429 = 10;
-	g->max_header_bytes = 16384;
-	g->client_timeout_s = 300;
-	g->default_queue_wait_ms = 30000;
-	g->shutdown_grace_ms = 10000;
-	g->journal_max_bytes = 64 << 20;
-	g->upstream_idle_timeout_ms = 60000;
-	g->hook_timeout_s = 60;
-	g->audio_max_body_bytes = 26 << 20;
-	g->max_answer_bytes = 32 << 20;
-	g->queue_max_len = 1000;
-	g->batch_discount = 0.5;
-	g->audio_min_seconds = 10;
-	g->batch_poll_s = 60;
-	g->gm_interval_s = 30;
-	g->gm_timeout_ms = 10000;
-	g->gm_window_s = 300;
-	g->gm_drift_tolerance = 0.2;
-	g->gm_drift_min_rpm = 1.0;
-	g->gm_retry_unavailable_s = 3600;
 
 	conf *c = conf_load(path, cause);
 	if (!c) {
@@ -108,11 +205,21 @@ int config_load(const char *path, struct gw_config *g, char **cause)
 	}
 	conf_node *root = conf_root(c), *n;
 	int rc = -1;
-	if (check_known(c, root, known_top, ARRAY_LEN(known_top), cause) < 0)
+	if (check_known(c, root, NULL, cause) < 0)
 		goto out;
-	if (get_str(c, root, "listen", &g->listen, cause) < 0 ||
-	    get_str(c, root, "admin_listen", &g->admin_listen, cause) < 0)
-		goto out;
+	/* the generic pass: every group's names known, every typed setting read */
+	for (size_t i = 0; i < ARRAY_LEN(settings); i++) {
+		const struct setting *st = &settings[i];
+		n = st->group ? conf_child(root, st->group) : root;
+		if (!n)
+			continue;
+		bool first = i == 0 || !settings[i - 1].group || !st->group || strcmp(settings[i - 1].group, st->group) != 0;
+		if (st->group && st->name && first && check_known(c, n, st->group, cause) < 0)
+			goto out;
+		if (st->type != T_CODE && read_setting(c, n, st, g, cause) < 0)
+			goto out;
+	}
+	/* what the table cannot say */
 	char host[256];
 	int port;
 	char *why = NULL;
@@ -121,36 +228,8 @@ int config_load(const char *path, struct gw_config *g, char **cause)
 		free(why);
 		goto out;
 	}
-	if ((n = conf_child(root, "upstream"))) {
-		static const char *const k[] = { "base_url", "timeout_ms", "connect_timeout_ms", "ca_file",
-						 "idle_timeout_ms" };
-		if (check_known(c, n, k, ARRAY_LEN(k), cause) < 0 ||
-		    get_pos(c, n, "idle_timeout_ms", &g->upstream_idle_timeout_ms, cause) < 0 ||
-		    get_str(c, n, "base_url", &g->upstream_base, cause) < 0 ||
-		    get_str(c, n, "ca_file", &g->upstream_ca_file, cause) < 0 ||
-		    get_pos(c, n, "timeout_ms", &g->upstream_timeout_ms, cause) < 0 ||
-		    get_pos(c, n, "connect_timeout_ms", &g->upstream_connect_timeout_ms, cause) < 0)
-			goto out;
-		if (!str_starts(g->upstream_base, "http://") && !str_starts(g->upstream_base, "https://")) {
-			conf_fail(c, n, "base_url", cause, "must start with http:// or https://");
-			goto out;
-		}
-		size_t l = strlen(g->upstream_base);
-		while (l && g->upstream_base[l - 1] == '/')
-			g->upstream_base[--l] = '\0';
-	}
-	if ((n = conf_child(root, "store"))) {
-		static const char *const k[] = { "path", "journal_max_bytes" };
-		if (check_known(c, n, k, ARRAY_LEN(k), cause) < 0 || get_str(c, n, "path", &g->store_path, cause) < 0 ||
-		    get_pos(c, n, "journal_max_bytes", &g->journal_max_bytes, cause) < 0)
-			goto out;
-	}
-	if ((n = conf_child(root, "admin"))) {
-		static const char *const k[] = { "tokens_file" };
-		if (check_known(c, n, k, 1, cause) < 0 ||
-		    get_str(c, n, "tokens_file", &g->admin_tokens_file, cause) < 0)
-			goto out;
-	}
+	if ((n = conf_child(root, "upstream")) && base_url(c, n, "base_url", g->upstream_base, cause) < 0)
+		goto out;
 	if ((n = conf_child(root, "prices"))) {
 		static const char shape[] = "must be a list of { model; input_per_mtok; output_per_mtok; } "
 					    "(or per_audio_hour, or per_mchar)";
@@ -169,7 +248,7 @@ int config_load(const char *path, struct gw_config *g, char **cause)
 				conf_fail(c, p, NULL, cause, shape);
 				goto out;
 			}
-			if (check_known(c, p, k, ARRAY_LEN(k), cause) < 0 || conf_str(c, p, "model", &model, cause) < 0 ||
+			if (known_names(c, p, k, ARRAY_LEN(k), cause) < 0 || conf_str(c, p, "model", &model, cause) < 0 ||
 			    conf_num(c, p, "input_per_mtok", &in, cause) < 0 ||
 			    conf_num(c, p, "output_per_mtok", &outp, cause) < 0 ||
 			    conf_num(c, p, "cached_input_per_mtok", &cached, cause) < 0 ||
@@ -214,24 +293,12 @@ int config_load(const char *path, struct gw_config *g, char **cause)
 								  .per_mchar = mchar };
 		}
 	}
-	if ((n = conf_child(root, "billing"))) {
-		static const char *const k[] = { "batch_discount", "audio_min_seconds", "batch_poll_s" };
-		double d = g->batch_discount;
-		if (check_known(c, n, k, ARRAY_LEN(k), cause) < 0 || conf_num(c, n, "batch_discount", &d, cause) < 0 ||
-		    get_pos(c, n, "audio_min_seconds", &g->audio_min_seconds, cause) < 0 ||
-		    get_pos(c, n, "batch_poll_s", &g->batch_poll_s, cause) < 0)
-			goto out;
-		if (d < 0 || d > 1) {
-			conf_fail(c, n, "batch_discount", cause, "must be between 0 and 1 (0.5: half price)");
-			goto out;
-		}
-		g->batch_discount = d;
+	if ((n = conf_child(root, "billing")) && g->batch_discount > 1) {
+		conf_fail(c, n, "batch_discount", cause, "must be between 0 and 1 (0.5: half price)");
+		goto out;
 	}
 	if ((n = conf_child(root, "cors"))) {
-		static const char *const k[] = { "origins" };
 		conf_node *o;
-		if (check_known(c, n, k, 1, cause) < 0)
-			goto out;
 		if ((o = conf_child(n, "origins"))) {
 			if (!conf_is_aggregate(o)) {
 				conf_fail(c, n, "origins", cause, "must be a list of origins, e.g. [ \"https://app.example.com\" ]");
@@ -249,58 +316,16 @@ int config_load(const char *path, struct gw_config *g, char **cause)
 		}
 	}
 	if ((n = conf_child(root, "groq_metrics"))) {
-		static const char *const k[] = { "key_file", "interval_s", "url", "timeout_ms", "window_s",
-						 "drift_tolerance", "drift_min_rpm", "retry_unavailable_s" };
-		if (check_known(c, n, k, ARRAY_LEN(k), cause) < 0 ||
-		    get_str(c, n, "key_file", &g->gm_key_file, cause) < 0 || get_str(c, n, "url", &g->gm_url, cause) < 0 ||
-		    get_pos(c, n, "interval_s", &g->gm_interval_s, cause) < 0 ||
-		    get_pos(c, n, "timeout_ms", &g->gm_timeout_ms, cause) < 0 ||
-		    get_pos(c, n, "window_s", &g->gm_window_s, cause) < 0 ||
-		    conf_num(c, n, "drift_tolerance", &g->gm_drift_tolerance, cause) < 0 ||
-		    conf_num(c, n, "drift_min_rpm", &g->gm_drift_min_rpm, cause) < 0 ||
-		    get_pos(c, n, "retry_unavailable_s", &g->gm_retry_unavailable_s, cause) < 0)
-			goto out;
 		if (!g->gm_key_file) {
 			conf_fail(c, n, "key_file", cause, "is required: a file holding the gsk_ key to read Groq's metrics with");
 			goto out;
 		}
-		if (g->gm_interval_s < 1 || g->gm_timeout_ms < 100 || g->gm_window_s < 10) {
-			conf_fail(c, n, g->gm_interval_s < 1 ? "interval_s" : g->gm_timeout_ms < 100 ? "timeout_ms" : "window_s",
-				  cause, "is too small (interval_s >= 1, timeout_ms >= 100, window_s >= 10)");
-			goto out;
-		}
-		if (g->gm_drift_tolerance < 0 || g->gm_drift_min_rpm < 0) {
-			conf_fail(c, n, g->gm_drift_tolerance < 0 ? "drift_tolerance" : "drift_min_rpm", cause,
-				  "must not be negative");
-			goto out;
-		}
-		if (g->gm_url) {
-			if (!str_starts(g->gm_url, "http://") && !str_starts(g->gm_url, "https://")) {
-				conf_fail(c, n, "url", cause, "must start with http:// or https://");
-				goto out;
-			}
-			size_t l = strlen(g->gm_url);
-			while (l && g->gm_url[l - 1] == '/')
-				g->gm_url[--l] = '\0';
-		}
-	}
-	if ((n = conf_child(root, "process"))) {
-		static const char *const k[] = { "core_dumps" };
-		if (check_known(c, n, k, 1, cause) < 0 || conf_bool(c, n, "core_dumps", &g->core_dumps, cause) < 0)
-			goto out;
-	}
-	if ((n = conf_child(root, "rotation"))) {
-		static const char *const k[] = { "drain_seconds", "secret_hook", "hook_timeout_s" };
-		if (check_known(c, n, k, ARRAY_LEN(k), cause) < 0 ||
-		    get_pos(c, n, "hook_timeout_s", &g->hook_timeout_s, cause) < 0 ||
-		    get_pos(c, n, "drain_seconds", &g->drain_seconds, cause) < 0 ||
-		    get_str(c, n, "secret_hook", &g->secret_hook, cause) < 0)
+		if (g->gm_url && base_url(c, n, "url", g->gm_url, cause) < 0)
 			goto out;
 	}
 	if ((n = conf_child(root, "org"))) {
-		static const char *const k[] = { "monthly_budget_usd", "alert_thresholds" };
 		double b = 0;
-		if (check_known(c, n, k, ARRAY_LEN(k), cause) < 0 || conf_num(c, n, "monthly_budget_usd", &b, cause) < 0 ||
+		if (conf_num(c, n, "monthly_budget_usd", &b, cause) < 0 ||
 		    thresholds(c, n, g->org_thresholds, &g->n_org_thresholds, cause) < 0)
 			goto out;
 		if (b < 0) {
@@ -309,41 +334,9 @@ int config_load(const char *path, struct gw_config *g, char **cause)
 		}
 		g->org_budget_nusd = (int64_t)(b * NUSD_PER_USD + 0.5);
 	}
-	if ((n = conf_child(root, "alerts"))) {
-		static const char *const k[] = { "webhook_url", "upstream_429_storm" };
-		if (check_known(c, n, k, 2, cause) < 0 || get_str(c, n, "webhook_url", &g->webhook_url, cause) < 0 ||
-		    get_pos(c, n, "upstream_429_storm", &g->storm_429, cause) < 0)
-			goto out;
-	}
-	if ((n = conf_child(root, "tls"))) {
-		static const char *const k[] = { "cert", "key" };
-		if (check_known(c, n, k, 2, cause) < 0 || get_str(c, n, "cert", &g->tls_cert, cause) < 0 ||
-		    get_str(c, n, "key", &g->tls_key, cause) < 0)
-			goto out;
-		if (!g->tls_cert != !g->tls_key) {
-			conf_fail(c, n, g->tls_cert ? "key" : "cert", cause, "tls needs both cert and key");
-			goto out;
-		}
-	}
-	if ((n = conf_child(root, "log"))) {
-		static const char *const k[] = { "path" };
-		if (check_known(c, n, k, 1, cause) < 0 || get_str(c, n, "path", &g->log_path, cause) < 0)
-			goto out;
-	}
-	if ((n = conf_child(root, "limits"))) {
-		static const char *const k[] = { "max_body_bytes", "max_header_bytes", "client_timeout_s",
-						 "queue_max_wait_ms", "shutdown_grace_ms", "audio_max_body_bytes",
-						 "max_answer_bytes", "queue_max_len" };
-		if (check_known(c, n, k, ARRAY_LEN(k), cause) < 0 ||
-		    get_pos(c, n, "audio_max_body_bytes", &g->audio_max_body_bytes, cause) < 0 ||
-		    get_pos(c, n, "max_answer_bytes", &g->max_answer_bytes, cause) < 0 ||
-		    get_pos(c, n, "queue_max_len", &g->queue_max_len, cause) < 0 ||
-		    get_pos(c, n, "max_body_bytes", &g->max_body_bytes, cause) < 0 ||
-		    get_pos(c, n, "max_header_bytes", &g->max_header_bytes, cause) < 0 ||
-		    get_pos(c, n, "client_timeout_s", &g->client_timeout_s, cause) < 0 ||
-		    get_pos(c, n, "queue_max_wait_ms", &g->default_queue_wait_ms, cause) < 0 ||
-		    get_pos(c, n, "shutdown_grace_ms", &g->shutdown_grace_ms, cause) < 0)
-			goto out;
+	if ((n = conf_child(root, "tls")) && !g->tls_cert != !g->tls_key) {
+		conf_fail(c, n, g->tls_cert ? "key" : "cert", cause, "tls needs both cert and key");
+		goto out;
 	}
 	rc = 0;
 out:

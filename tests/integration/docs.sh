@@ -1,5 +1,5 @@
 # The documentation keeps up with the code: every setting groqgated reads
-# (its section and name, as config.c knows them) is in
+# (its section, name and default, from config.c's settings table) is in
 # docs/configuration.md; every admin route (admin.c's table) is in
 # docs/admin-api.md; every console binding (keys.c) is in groqtop's man page.
 source "$(dirname "$0")/../lib.sh"
@@ -8,13 +8,24 @@ import re, sys
 root = sys.argv[1]
 conf = open(root + '/src/gateway/config.c').read()
 doc = open(root + '/docs/configuration.md').read()
-settings = []
-for m in re.finditer(r'conf_child\(root, "([a-z_]+)"\)\)\) \{\s*static const char \*const k\[\] = \{([^}]*)\}', conf):
-    settings += [m.group(1) + '.' + k for k in re.findall(r'"([^"]+)"', m.group(2))]
-tops = re.findall(r'"([^"]+)"', re.search(r'known_top\[\] = \{([^}]*)\}', conf).group(1))
+# the settings table: { group, name, type, offset, default, min }
+table = re.findall(r'\{ (NULL|"[a-z_]+"), (NULL|"[a-z_0-9]+"), T_[A-Z]+, [^,]+, (NULL|"[^"]*"), -?\d+ \}', conf)
+settings, defaults, tops = [], [], set()
+for g, n, d in table:
+    g, n, d = g.strip('"'), n.strip('"'), d.strip('"')
+    tops.add(n if g == 'NULL' else g)
+    if n == 'NULL':
+        continue
+    name = n if g == 'NULL' else g + '.' + n
+    settings.append(name)
+    if d != 'NULL':
+        row = next((l for l in doc.splitlines() if l.startswith('| `' + name + '`')), '')
+        if d not in row and d.replace(' ', '') not in row.replace(' ', ''):
+            defaults.append(name + '=' + d)
 prices = re.findall(r'"([^"]+)"', re.search(r'"model", "input_per_mtok"[^}]*', conf).group(0))
 print("settings", len(settings), " ".join(s for s in settings if '`' + s + '`' not in doc))
-print("sections", len(tops), " ".join(t for t in tops if '`' + t not in doc))
+print("defaults", len(settings), " ".join(defaults))
+print("sections", len(tops), " ".join(t for t in sorted(tops) if '`' + t not in doc))
 print("prices", len(prices), " ".join(p for p in prices if p not in doc))
 admin = open(root + '/src/gateway/admin.c').read()
 api = open(root + '/docs/admin-api.md').read()
