@@ -272,6 +272,19 @@ static json_t *evaluate(int si, int64_t t)
 	return acc;
 }
 
+/* the series the selector names at time t, those its matchers keep
+ * (empty for a name fakegroq does not serve) */
+static json_t *select_at(const struct selector *sel, int64_t t)
+{
+	if (sel->series < 0)
+		return json_object();
+	json_t *acc = evaluate(sel->series, t);
+	const char *k;
+	json_t *e, *tmp;
+	json_object_foreach_safe(acc, tmp, k, e) if (!matches(sel, json_object_get(e, "metric"))) json_object_del(acc, k);
+	return acc;
+}
+
 static json_t *value_pair(int64_t t, double v)
 {
 	char s[40];
@@ -319,18 +332,10 @@ json_t *fgm_api(const char *what, json_t *params, int64_t now, int *status)
 			return bad(status, "no match[] parameter provided");
 		if (parse_selector(m, &sel, &err) != 0)
 			return bad(status, err);
-		json_t *out = json_array();
-		if (sel.series >= 0) {
-			json_t *acc = evaluate(sel.series, now);
-			const char *k;
-			json_t *e;
-			json_object_foreach(acc, k, e) {
-				json_t *l = json_object_get(e, "metric");
-				if (matches(&sel, l))
-					json_array_append(out, l);
-			}
-			json_decref(acc);
-		}
+		json_t *out = json_array(), *acc = select_at(&sel, now), *e;
+		const char *k;
+		json_object_foreach(acc, k, e) json_array_append(out, json_object_get(e, "metric"));
+		json_decref(acc);
 		return success(out);
 	}
 	const char *q = json_string_value(json_object_get(params, "query"));
@@ -342,20 +347,11 @@ json_t *fgm_api(const char *what, json_t *params, int64_t now, int *status)
 		int64_t t;
 		if (!param_time(params, "time", now, &t))
 			return bad(status, "invalid parameter \"time\"");
-		json_t *result = json_array();
-		if (sel.series >= 0) {
-			json_t *acc = evaluate(sel.series, t);
-			const char *k;
-			json_t *e;
-			json_object_foreach(acc, k, e) {
-				json_t *l = json_object_get(e, "metric");
-				if (matches(&sel, l))
-					json_array_append_new(result,
-							      json_pack("{s:O,s:o}", "metric", l, "value",
-									value_pair(t, json_real_value(json_object_get(e, "v")))));
-			}
-			json_decref(acc);
-		}
+		json_t *result = json_array(), *acc = select_at(&sel, t), *e;
+		const char *k;
+		json_object_foreach(acc, k, e) json_array_append_new(result, json_pack("{s:O,s:o}", "metric", json_object_get(e, "metric"),
+										       "value", value_pair(t, json_real_value(json_object_get(e, "v")))));
+		json_decref(acc);
 		return success(json_pack("{s:s,s:o}", "resultType", "vector", "result", result));
 	}
 	if (strcmp(what, "query_range") == 0) {
@@ -366,16 +362,12 @@ json_t *fgm_api(const char *what, json_t *params, int64_t now, int *status)
 		if ((end - start) / step > 11000)
 			return bad(status, "exceeded maximum resolution of 11,000 points per timeseries");
 		json_t *series_out = json_object();
-		for (int64_t t = start; t <= end; t += step) {
-			if (sel.series < 0)
-				break;
-			json_t *acc = evaluate(sel.series, t);
+		for (int64_t t = start; t <= end && sel.series >= 0; t += step) {
+			json_t *acc = select_at(&sel, t);
 			const char *k;
 			json_t *e;
 			json_object_foreach(acc, k, e) {
 				json_t *l = json_object_get(e, "metric");
-				if (!matches(&sel, l))
-					continue;
 				json_t *s = json_object_get(series_out, k);
 				if (!s) {
 					s = json_pack("{s:O,s:[]}", "metric", l, "values");

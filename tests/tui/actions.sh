@@ -3,8 +3,6 @@
 # path, and a read-only wallboard that sends no mutating request.
 source "$(dirname "$0")/lib.sh"
 seed_org
-team_field() { api GET "/admin/v1/teams/$1"; jq_body "$2"; }
-audits() { sql "select count(*) from audit"; }
 
 tui_start 120x40
 tui_groqtop

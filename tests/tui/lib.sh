@@ -89,6 +89,10 @@ tui_golden() {
 	fi
 }
 
+# a team's field as the gateway says it; the audit log's length
+team_field() { api GET "/admin/v1/teams/$1"; jq_body "$2"; }
+audits() { sql "select count(*) from audit"; }
+
 # a believable small organisation on a real gateway
 seed_org() {
 	start_fakegroq

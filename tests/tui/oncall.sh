@@ -6,8 +6,6 @@
 # and --wallboard send no mutating request; the mouse selects and scrolls.
 source "$(dirname "$0")/lib.sh"
 seed_org
-team_field() { api GET "/admin/v1/teams/$1"; jq_body "$2"; }
-audits() { sql "select count(*) from audit"; }
 
 tui_start 120x40
 tui_groqtop
