@@ -1,6 +1,7 @@
-/* store.h — the gateway's system of record. Only store_sqlite.c talks
- * SQL; another engine (PostgreSQL, Redis) can implement this header to
- * back several replicas. Every function returns 0 (or a value) on success
+/* store.h — the gateway's system of record. Only the engines talk SQL:
+ * store_sqlite.c (one node, the default) and store_pg.c (cluster mode,
+ * PostgreSQL); each fills a struct store_ops and store.c dispatches to it,
+ * so the request path never knows which one it writes to. Every function returns 0 (or a value) on success
  * and -1 with an allocated *cause on failure; returned json_t references
  * belong to the caller. */
 #ifndef GG_STORE_H
@@ -31,8 +32,48 @@ struct ledger_row {
 	int64_t quantity;       /* billed, in unit: tokens, seconds of audio, characters */
 };
 
-/* Opens (creating, mode 0600) and migrates the database. */
+/* An engine: what each function below does, for its database. */
+struct store_ops {
+	const char *kind; /* "sqlite", "postgresql" */
+	void (*close)(struct store *s);
+	int (*schema_version)(struct store *s);
+	void (*set_wal_limit)(struct store *s, int frames);
+	int (*probe)(struct store *s, int64_t now, char **cause);
+	int (*begin)(struct store *s, char **cause);
+	int (*try_begin)(struct store *s, char **cause);
+	int (*commit)(struct store *s, char **cause);
+	void (*rollback)(struct store *s);
+	int (*load)(struct store *s, struct registry *r, int64_t now, char **cause);
+	int (*put_team)(struct store *s, const struct team *t, char **cause);
+	int (*put_key)(struct store *s, const struct ukey *k, char **cause);
+	int (*put_file)(struct store *s, const struct bfile *f, char **cause);
+	int (*put_batch)(struct store *s, const struct batch *b, char **cause);
+	int (*put_token)(struct store *s, const struct ctoken *t, char **cause);
+	int (*ledger)(struct store *s, const struct ledger_row *row, char **cause);
+	int64_t (*ledger_last_id)(struct store *s, char **cause);
+	int (*scrub)(struct store *s, char **cause);
+	void (*sync_fd)(struct store *s, int fd);
+	int (*audit)(struct store *s, int64_t ts, const char *actor, const char *role, const char *op, const char *action, const char *target, const char *before, const char *after, char **cause);
+	int (*alert)(struct store *s, int64_t ts, const char *kind, const char *team, const char *message, int64_t *id, char **cause);
+	json_t *(*alert_get)(struct store *s, int64_t id, char **cause);
+	int (*alert_ack)(struct store *s, int64_t id, const char *by, int64_t at, char **cause);
+	json_t *(*audit_list)(struct store *s, int limit, int64_t before_id, const char *team, const char *actor, const char *action, char **cause);
+	int (*recent_sent)(struct store *s, int64_t from, void (*fn)(void *arg, const char *key, const char *model, int64_t ts, int64_t in, int64_t out), void *arg, char **cause);
+	json_t *(*usage_breakdown)(struct store *s, const char *team, int64_t from, char **cause);
+	json_t *(*alerts_list)(struct store *s, int limit, char **cause);
+	json_t *(*usage)(struct store *s, const char *team, int64_t from, int64_t step, int n, char **cause);
+};
+/* Every engine's store begins with this. */
+struct store {
+	const struct store_ops *ops;
+};
+
+/* Opens (creating, mode 0600) and migrates the SQLite database. */
 struct store *store_open(const char *path, char **cause);
+/* Connects to PostgreSQL at url (postgresql://...) and migrates it; rows
+ * this replica writes carry replica (its cluster.replica_id). */
+struct store *store_open_pg(const char *url, const char *replica, char **cause);
+const char *store_kind(const struct store *s);
 void store_close(struct store *s);
 int store_schema_version(struct store *s);
 /* WAL frames past which the checkpointer starts the WAL over (tests). */

@@ -24,7 +24,8 @@ struct busy {
 	int64_t since_us;
 };
 
-struct store {
+struct sqstore {
+	struct store base; /* first: the engine's ops */
 	sqlite3 *db;
 	sqlite3_stmt *ins_ledger;
 	int in_tx;
@@ -40,6 +41,35 @@ struct store {
 	struct busy busy; /* how long the loop's connection waits for a lock */
 	char *path;
 };
+
+/* the engine's functions, in store.h's order */
+static void sq_close(struct store *s);
+static int sq_schema_version(struct store *s);
+static void sq_set_wal_limit(struct store *s, int frames);
+static int sq_probe(struct store *s, int64_t now, char **cause);
+static int sq_begin(struct store *s, char **cause);
+static int sq_try_begin(struct store *s, char **cause);
+static int sq_commit(struct store *s, char **cause);
+static void sq_rollback(struct store *s);
+static int sq_load(struct store *s, struct registry *r, int64_t now, char **cause);
+static int sq_put_team(struct store *s, const struct team *t, char **cause);
+static int sq_put_key(struct store *s, const struct ukey *k, char **cause);
+static int sq_put_file(struct store *s, const struct bfile *f, char **cause);
+static int sq_put_batch(struct store *s, const struct batch *b, char **cause);
+static int sq_put_token(struct store *s, const struct ctoken *t, char **cause);
+static int sq_ledger(struct store *s, const struct ledger_row *row, char **cause);
+static int64_t sq_ledger_last_id(struct store *s, char **cause);
+static int sq_scrub(struct store *s, char **cause);
+static void sq_sync_fd(struct store *s, int fd);
+static int sq_audit(struct store *s, int64_t ts, const char *actor, const char *role, const char *op, const char *action, const char *target, const char *before, const char *after, char **cause);
+static int sq_alert(struct store *s, int64_t ts, const char *kind, const char *team, const char *message, int64_t *id, char **cause);
+static json_t *sq_alert_get(struct store *s, int64_t id, char **cause);
+static int sq_alert_ack(struct store *s, int64_t id, const char *by, int64_t at, char **cause);
+static json_t *sq_audit_list(struct store *s, int limit, int64_t before_id, const char *team, const char *actor, const char *action, char **cause);
+static int sq_recent_sent(struct store *s, int64_t from, void (*fn)(void *arg, const char *key, const char *model, int64_t ts, int64_t in, int64_t out), void *arg, char **cause);
+static json_t *sq_usage_breakdown(struct store *s, const char *team, int64_t from, char **cause);
+static json_t *sq_alerts_list(struct store *s, int limit, char **cause);
+static json_t *sq_usage(struct store *s, const char *team, int64_t from, int64_t step, int n, char **cause);
 
 #define SYNC_MS 100
 /* The WAL starts over from its beginning only when a write finds it fully
@@ -73,7 +103,7 @@ static int busy_wait(void *arg, int tries)
 
 static void *checkpointer(void *arg)
 {
-	struct store *s = arg;
+	struct sqstore *s = arg;
 	sqlite3 *db = NULL;
 	if (sqlite3_open_v2(s->path, &db, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK) {
 		sqlite3_close(db);
@@ -93,7 +123,7 @@ static void *checkpointer(void *arg)
 		pthread_cond_timedwait(&s->cv, &s->mu, &ts);
 		int limit = s->wal_limit;
 		bool scrub = s->scrub;
-		if (s->sync_fd >= 0) /* under the lock: store_sync_fd(-1) comes before a close */
+		if (s->sync_fd >= 0) /* under the lock: sq_sync_fd(-1) comes before a close */
 			fdatasync(s->sync_fd);
 		pthread_mutex_unlock(&s->mu);
 		/* PASSIVE never blocks writers; it syncs the WAL, copies what it can
@@ -169,12 +199,12 @@ static const char *const migrations[] = {
 	" created_at INTEGER NOT NULL, settled_at INTEGER);",
 };
 
-static int sqlfail(struct store *s, char **cause, const char *what)
+static int sqlfail(struct sqstore *s, char **cause, const char *what)
 {
 	return fail(cause, "store: %s: %s", what, sqlite3_errmsg(s->db));
 }
 
-static int exec(struct store *s, const char *sql, char **cause)
+static int exec(struct sqstore *s, const char *sql, char **cause)
 {
 	char *err = NULL;
 	if (sqlite3_exec(s->db, sql, NULL, NULL, &err) != SQLITE_OK) {
@@ -185,8 +215,9 @@ static int exec(struct store *s, const char *sql, char **cause)
 	return 0;
 }
 
-int store_schema_version(struct store *s)
+static int sq_schema_version(struct store *base_)
 {
+	struct sqstore *s = (struct sqstore *)base_;
 	sqlite3_stmt *st;
 	int v = 0;
 	if (sqlite3_prepare_v2(s->db, "PRAGMA user_version", -1, &st, NULL) == SQLITE_OK) {
@@ -196,6 +227,38 @@ int store_schema_version(struct store *s)
 	}
 	return v;
 }
+
+
+static const struct store_ops sqlite_ops = {
+	.kind = "sqlite",
+	.close = sq_close,
+	.schema_version = sq_schema_version,
+	.set_wal_limit = sq_set_wal_limit,
+	.probe = sq_probe,
+	.begin = sq_begin,
+	.try_begin = sq_try_begin,
+	.commit = sq_commit,
+	.rollback = sq_rollback,
+	.load = sq_load,
+	.put_team = sq_put_team,
+	.put_key = sq_put_key,
+	.put_file = sq_put_file,
+	.put_batch = sq_put_batch,
+	.put_token = sq_put_token,
+	.ledger = sq_ledger,
+	.ledger_last_id = sq_ledger_last_id,
+	.scrub = sq_scrub,
+	.sync_fd = sq_sync_fd,
+	.audit = sq_audit,
+	.alert = sq_alert,
+	.alert_get = sq_alert_get,
+	.alert_ack = sq_alert_ack,
+	.audit_list = sq_audit_list,
+	.recent_sent = sq_recent_sent,
+	.usage_breakdown = sq_usage_breakdown,
+	.alerts_list = sq_alerts_list,
+	.usage = sq_usage,
+};
 
 struct store *store_open(const char *path, char **cause)
 {
@@ -219,10 +282,11 @@ struct store *store_open(const char *path, char **cause)
 		return NULL;
 	}
 	close(fd);
-	struct store *s = xcalloc(1, sizeof *s);
+	struct sqstore *s = xcalloc(1, sizeof *s);
+	s->base.ops = &sqlite_ops;
 	if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) != SQLITE_OK) {
 		sqlfail(s, cause, path);
-		store_close(s);
+		sq_close(&s->base);
 		return NULL;
 	}
 	s->busy.limit_us = BUSY_MS * 1000;
@@ -230,7 +294,7 @@ struct store *store_open(const char *path, char **cause)
 	s->path = xstrdup(path);
 	if (sqlite3_db_readonly(s->db, "main") == 1) {
 		fail(cause, "store: %s is read-only; the gateway needs to write its ledger", path);
-		store_close(s);
+		sq_close(&s->base);
 		return NULL;
 	}
 	/* commits append to the WAL (no fsync on the request path); the
@@ -244,17 +308,17 @@ struct store *store_open(const char *path, char **cause)
 	if (exec(s, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;"
 		    "PRAGMA wal_autocheckpoint=0; PRAGMA journal_size_limit=67108864; PRAGMA secure_delete=ON;",
 		    cause) != 0) {
-		store_close(s);
+		sq_close(&s->base);
 		return NULL;
 	}
-	int v = store_schema_version(s);
+	int v = sq_schema_version(&s->base);
 	for (int i = v; i < (int)ARRAY_LEN(migrations); i++) {
 		char *sql = xasprintf("BEGIN; %s PRAGMA user_version=%d; COMMIT;", migrations[i], i + 1);
 		int rc = exec(s, sql, cause);
 		free(sql);
 		if (rc != 0) {
 			exec(s, "ROLLBACK", NULL);
-			store_close(s);
+			sq_close(&s->base);
 			return NULL;
 		}
 	}
@@ -266,7 +330,7 @@ struct store *store_open(const char *path, char **cause)
 			       "VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
 			       -1, &s->ins_ledger, NULL) != SQLITE_OK) {
 		sqlfail(s, cause, "prepare");
-		store_close(s);
+		sq_close(&s->base);
 		return NULL;
 	}
 	pthread_mutex_init(&s->mu, NULL);
@@ -274,11 +338,12 @@ struct store *store_open(const char *path, char **cause)
 	s->wal_limit = WAL_LIMIT_FRAMES;
 	s->sync_fd = -1;
 	s->ckpt_running = pthread_create(&s->ckpt, NULL, checkpointer, s) == 0;
-	return s;
+	return &s->base;
 }
 
-void store_close(struct store *s)
+static void sq_close(struct store *base_)
 {
+	struct sqstore *s = (struct sqstore *)base_;
 	if (!s)
 		return;
 	if (s->ckpt_running) {
@@ -298,8 +363,9 @@ void store_close(struct store *s)
 	free(s);
 }
 
-int store_scrub(struct store *s, char **cause)
+static int sq_scrub(struct store *base_, char **cause)
 {
+	struct sqstore *s = (struct sqstore *)base_;
 	/* every page into the database (overwriting older images of it, which
 	 * may hold an erased secret), then the WAL cut to nothing: done by the
 	 * checkpointer thread within SYNC_MS (a TRUNCATE waits for readers and
@@ -316,8 +382,9 @@ int store_scrub(struct store *s, char **cause)
 	return 0;
 }
 
-void store_sync_fd(struct store *s, int fd)
+static void sq_sync_fd(struct store *base_, int fd)
 {
+	struct sqstore *s = (struct sqstore *)base_;
 	if (!s->ckpt_running)
 		return;
 	pthread_mutex_lock(&s->mu);
@@ -325,8 +392,9 @@ void store_sync_fd(struct store *s, int fd)
 	pthread_mutex_unlock(&s->mu);
 }
 
-int64_t store_ledger_last_id(struct store *s, char **cause)
+static int64_t sq_ledger_last_id(struct store *base_, char **cause)
 {
+	struct sqstore *s = (struct sqstore *)base_;
 	sqlite3_stmt *st;
 	if (sqlite3_prepare_v2(s->db, "SELECT COALESCE(MAX(id), 0) FROM ledger", -1, &st, NULL) != SQLITE_OK) {
 		sqlfail(s, cause, "ledger last id");
@@ -341,8 +409,9 @@ int64_t store_ledger_last_id(struct store *s, char **cause)
 	return id;
 }
 
-void store_set_wal_limit(struct store *s, int frames)
+static void sq_set_wal_limit(struct store *base_, int frames)
 {
+	struct sqstore *s = (struct sqstore *)base_;
 	pthread_mutex_lock(&s->mu);
 	s->wal_limit = frames;
 	pthread_mutex_unlock(&s->mu);
@@ -350,7 +419,7 @@ void store_set_wal_limit(struct store *s, int frames)
 
 /* exec that fails at once, rather than wait, when another connection
  * holds the lock (sqlite3_errcode then says SQLITE_BUSY) */
-static int exec_nowait(struct store *s, const char *sql, char **cause)
+static int exec_nowait(struct sqstore *s, const char *sql, char **cause)
 {
 	s->busy.limit_us = 0;
 	int rc = exec(s, sql, cause);
@@ -358,16 +427,18 @@ static int exec_nowait(struct store *s, const char *sql, char **cause)
 	return rc;
 }
 
-int store_probe(struct store *s, int64_t now, char **cause)
+static int sq_probe(struct store *base_, int64_t now, char **cause)
 {
+	struct sqstore *s = (struct sqstore *)base_;
 	char *sql = xasprintf("INSERT OR REPLACE INTO health(id, ts_ms) VALUES(1, %lld)", (long long)now);
 	int rc = exec_nowait(s, sql, cause);
 	free(sql);
 	return rc;
 }
 
-int store_begin(struct store *s, char **cause)
+static int sq_begin(struct store *base_, char **cause)
 {
+	struct sqstore *s = (struct sqstore *)base_;
 	if (exec(s, "BEGIN IMMEDIATE", cause) != 0)
 		return -1;
 	s->in_tx = 1;
@@ -375,8 +446,9 @@ int store_begin(struct store *s, char **cause)
 }
 
 
-int store_try_begin(struct store *s, char **cause)
+static int sq_try_begin(struct store *base_, char **cause)
 {
+	struct sqstore *s = (struct sqstore *)base_;
 	char *why = NULL;
 	if (exec_nowait(s, "BEGIN IMMEDIATE", &why) == 0) {
 		s->in_tx = 1;
@@ -390,18 +462,20 @@ int store_try_begin(struct store *s, char **cause)
 	return -1;
 }
 
-int store_commit(struct store *s, char **cause)
+static int sq_commit(struct store *base_, char **cause)
 {
+	struct sqstore *s = (struct sqstore *)base_;
 	if (exec(s, "COMMIT", cause) != 0) {
-		store_rollback(s);
+		sq_rollback(&s->base);
 		return -1;
 	}
 	s->in_tx = 0;
 	return 0;
 }
 
-void store_rollback(struct store *s)
+static void sq_rollback(struct store *base_)
 {
+	struct sqstore *s = (struct sqstore *)base_;
 	exec(s, "ROLLBACK", NULL);
 	s->in_tx = 0;
 }
@@ -428,7 +502,7 @@ static char *col_dup(sqlite3_stmt *st, int i)
 	return t ? xstrdup((const char *)t) : NULL;
 }
 
-static int step_done(struct store *s, sqlite3_stmt *st, char **cause, const char *what)
+static int step_done(struct sqstore *s, sqlite3_stmt *st, char **cause, const char *what)
 {
 	int rc = sqlite3_step(st);
 	if (rc != SQLITE_DONE) {
@@ -440,8 +514,9 @@ static int step_done(struct store *s, sqlite3_stmt *st, char **cause, const char
 	return 0;
 }
 
-int store_put_team(struct store *s, const struct team *t, char **cause)
+static int sq_put_team(struct store *base_, const struct team *t, char **cause)
 {
+	struct sqstore *s = (struct sqstore *)base_;
 	sqlite3_stmt *st;
 	if (sqlite3_prepare_v2(s->db,
 			       "INSERT OR REPLACE INTO teams VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", -1,
@@ -477,8 +552,9 @@ int store_put_team(struct store *s, const struct team *t, char **cause)
 	return step_done(s, st, cause, "save team");
 }
 
-int store_put_key(struct store *s, const struct ukey *k, char **cause)
+static int sq_put_key(struct store *base_, const struct ukey *k, char **cause)
 {
+	struct sqstore *s = (struct sqstore *)base_;
 	sqlite3_stmt *st;
 	if (sqlite3_prepare_v2(s->db,
 			       "INSERT OR REPLACE INTO keys VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", -1, &st,
@@ -504,8 +580,9 @@ int store_put_key(struct store *s, const struct ukey *k, char **cause)
 	return step_done(s, st, cause, "save key");
 }
 
-int store_put_file(struct store *s, const struct bfile *f, char **cause)
+static int sq_put_file(struct store *base_, const struct bfile *f, char **cause)
 {
+	struct sqstore *s = (struct sqstore *)base_;
 	sqlite3_stmt *st;
 	if (sqlite3_prepare_v2(s->db, "INSERT OR REPLACE INTO batch_files VALUES(?,?,?,?,?,?,?)", -1, &st, NULL) != SQLITE_OK)
 		return sqlfail(s, cause, "prepare file");
@@ -519,8 +596,9 @@ int store_put_file(struct store *s, const struct bfile *f, char **cause)
 	return step_done(s, st, cause, "save file");
 }
 
-int store_put_batch(struct store *s, const struct batch *b, char **cause)
+static int sq_put_batch(struct store *base_, const struct batch *b, char **cause)
 {
+	struct sqstore *s = (struct sqstore *)base_;
 	sqlite3_stmt *st;
 	if (sqlite3_prepare_v2(s->db, "INSERT OR REPLACE INTO batches VALUES(?,?,?,?,?,?,?,?,?)", -1, &st, NULL) != SQLITE_OK)
 		return sqlfail(s, cause, "prepare batch");
@@ -536,8 +614,9 @@ int store_put_batch(struct store *s, const struct batch *b, char **cause)
 	return step_done(s, st, cause, "save batch");
 }
 
-int store_put_token(struct store *s, const struct ctoken *t, char **cause)
+static int sq_put_token(struct store *base_, const struct ctoken *t, char **cause)
 {
+	struct sqstore *s = (struct sqstore *)base_;
 	sqlite3_stmt *st;
 	if (sqlite3_prepare_v2(s->db, "INSERT OR REPLACE INTO tokens VALUES(?,?,?,?,?,?,?,?)", -1, &st,
 			       NULL) != SQLITE_OK)
@@ -553,8 +632,9 @@ int store_put_token(struct store *s, const struct ctoken *t, char **cause)
 	return step_done(s, st, cause, "save token");
 }
 
-int store_ledger(struct store *s, const struct ledger_row *r, char **cause)
+static int sq_ledger(struct store *base_, const struct ledger_row *r, char **cause)
 {
+	struct sqstore *s = (struct sqstore *)base_;
 	sqlite3_stmt *st = s->ins_ledger;
 	sqlite3_reset(st);
 	sqlite3_bind_int64(st, 1, r->ts_ms);
@@ -581,9 +661,10 @@ int store_ledger(struct store *s, const struct ledger_row *r, char **cause)
 	return 0;
 }
 
-int store_audit(struct store *s, int64_t ts, const char *actor, const char *role, const char *op,
+static int sq_audit(struct store *base_, int64_t ts, const char *actor, const char *role, const char *op,
 		const char *action, const char *target, const char *before, const char *after, char **cause)
 {
+	struct sqstore *s = (struct sqstore *)base_;
 	sqlite3_stmt *st;
 	if (sqlite3_prepare_v2(s->db,
 			       "INSERT INTO audit(ts_ms,actor,role,operator,action,target,before,after) "
@@ -601,9 +682,10 @@ int store_audit(struct store *s, int64_t ts, const char *actor, const char *role
 	return step_done(s, st, cause, "audit insert");
 }
 
-int store_alert(struct store *s, int64_t ts, const char *kind, const char *team, const char *message, int64_t *id,
+static int sq_alert(struct store *base_, int64_t ts, const char *kind, const char *team, const char *message, int64_t *id,
 		char **cause)
 {
+	struct sqstore *s = (struct sqstore *)base_;
 	sqlite3_stmt *st;
 	if (sqlite3_prepare_v2(s->db, "INSERT INTO alerts(ts_ms,kind,team,message) VALUES(?,?,?,?)", -1,
 			       &st, NULL) != SQLITE_OK)
@@ -618,8 +700,9 @@ int store_alert(struct store *s, int64_t ts, const char *kind, const char *team,
 	return rc;
 }
 
-int store_alert_ack(struct store *s, int64_t id, const char *by, int64_t at, char **cause)
+static int sq_alert_ack(struct store *base_, int64_t id, const char *by, int64_t at, char **cause)
 {
+	struct sqstore *s = (struct sqstore *)base_;
 	sqlite3_stmt *st;
 	if (sqlite3_prepare_v2(s->db, "UPDATE alerts SET acked_by = ?, acked_at = ? WHERE id = ? AND acked_by IS NULL", -1,
 			       &st, NULL) != SQLITE_OK)
@@ -639,9 +722,10 @@ static json_t *col_json(sqlite3_stmt *st, int i)
 	return j ? j : json_string((const char *)t);
 }
 
-json_t *store_audit_list(struct store *s, int limit, int64_t before_id, const char *team, const char *actor,
+static json_t *sq_audit_list(struct store *base_, int limit, int64_t before_id, const char *team, const char *actor,
 			 const char *action, char **cause)
 {
+	struct sqstore *s = (struct sqstore *)base_;
 	sqlite3_stmt *st;
 	/* a team's entries: those on the team, its keys (named {team}-...) and
 	 * its tokens (target "team/tok_...") */
@@ -681,7 +765,7 @@ json_t *store_audit_list(struct store *s, int limit, int64_t before_id, const ch
 }
 
 /* the alerts, oldest first: the latest `limit`, or the one of only_id */
-static json_t *alerts_query(struct store *s, int limit, int64_t only_id, char **cause)
+static json_t *alerts_query(struct sqstore *s, int limit, int64_t only_id, char **cause)
 {
 	sqlite3_stmt *st;
 	if (sqlite3_prepare_v2(s->db,
@@ -717,13 +801,15 @@ static json_t *alerts_query(struct store *s, int limit, int64_t only_id, char **
 	return a;
 }
 
-json_t *store_alerts_list(struct store *s, int limit, char **cause)
+static json_t *sq_alerts_list(struct store *base_, int limit, char **cause)
 {
+	struct sqstore *s = (struct sqstore *)base_;
 	return alerts_query(s, limit, 0, cause);
 }
 
-json_t *store_alert_get(struct store *s, int64_t id, char **cause)
+static json_t *sq_alert_get(struct store *base_, int64_t id, char **cause)
 {
+	struct sqstore *s = (struct sqstore *)base_;
 	*cause = NULL;
 	json_t *a = alerts_query(s, 1, id, cause);
 	json_t *e = json_incref(json_array_get(a, 0));
@@ -731,10 +817,11 @@ json_t *store_alert_get(struct store *s, int64_t id, char **cause)
 	return e;
 }
 
-int store_recent_sent(struct store *s, int64_t from,
+static int sq_recent_sent(struct store *base_, int64_t from,
 		      void (*fn)(void *arg, const char *key, const char *model, int64_t ts, int64_t in, int64_t out),
 		      void *arg, char **cause)
 {
+	struct sqstore *s = (struct sqstore *)base_;
 	sqlite3_stmt *st;
 	if (sqlite3_prepare_v2(s->db,
 			       "SELECT key, model, ts_ms, prompt_tokens, completion_tokens FROM ledger"
@@ -750,8 +837,9 @@ int store_recent_sent(struct store *s, int64_t from,
 	return 0;
 }
 
-json_t *store_usage_breakdown(struct store *s, const char *team, int64_t from, char **cause)
+static json_t *sq_usage_breakdown(struct store *base_, const char *team, int64_t from, char **cause)
 {
+	struct sqstore *s = (struct sqstore *)base_;
 	json_t *out = json_object();
 	static const char *const by[] = { "model", "route" };
 	for (int b = 0; b < 2; b++) {
@@ -791,8 +879,9 @@ struct ubucket {
 	json_t *rejections; /* reason -> count */
 };
 
-json_t *store_usage(struct store *s, const char *team, int64_t from, int64_t step, int n, char **cause)
+static json_t *sq_usage(struct store *base_, const char *team, int64_t from, int64_t step, int n, char **cause)
 {
+	struct sqstore *s = (struct sqstore *)base_;
 	sqlite3_stmt *st;
 	const char *sql = team ? "SELECT ts_ms, status, reason, prompt_tokens + completion_tokens, cost_nusd"
 				 " FROM ledger WHERE team = ?4 AND ts_ms >= ?1 AND ts_ms < ?3"
@@ -861,8 +950,9 @@ static void parse_int_list(const char *text, int *out, int *n, int max)
 	json_decref(a);
 }
 
-int store_load(struct store *s, struct registry *r, int64_t now, char **cause)
+static int sq_load(struct store *base_, struct registry *r, int64_t now, char **cause)
 {
+	struct sqstore *s = (struct sqstore *)base_;
 	sqlite3_stmt *st;
 	if (sqlite3_prepare_v2(s->db, "SELECT * FROM teams ORDER BY id", -1, &st, NULL) != SQLITE_OK)
 		return sqlfail(s, cause, "load teams");
