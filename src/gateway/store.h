@@ -140,4 +140,43 @@ json_t *store_usage(struct store *s, const char *team, int64_t from, int64_t ste
 /* Bytes the storage engine holds in memory (its page cache included). */
 int64_t store_memory_used(void);
 
+/* ---- for the engines (storerow.c): rows as text columns, no SQL ------ */
+#define TEAM_COLS 17
+#define KEY_COLS 17
+#define TOKEN_COLS 8
+#define FILE_COLS 7
+#define BATCH_COLS 9
+#define LEDGER_COLS 17 /* ts_ms,team,key,key_fp,model,status,reason,stream,prompt_tokens,
+			* completion_tokens,cost_nusd,latency_ms,id,route,unit,quantity,request_id */
+/* A row to write: v[i] the column's text (NULL for NULL); numbers are
+ * written into num, JSON into strings rowv_free frees. */
+struct rowv {
+	const char *v[20];
+	int n;
+	char num[20][24];
+	char *own[4];
+	int nown;
+};
+void rowv_free(struct rowv *r);
+void team_row(const struct team *t, struct rowv *r);
+void ukey_row(const struct ukey *k, struct rowv *r);
+void ctoken_row(const struct ctoken *t, struct rowv *r);
+void bfile_row(const struct bfile *f, struct rowv *r);
+void batch_row(const struct batch *b, struct rowv *r);
+void ledger_row_cols(const struct ledger_row *x, struct rowv *r);
+/* Read rows (the tables' column order; NULL for NULL), allocated. */
+struct team *team_from_row(const char *const *v);
+struct ukey *ukey_from_row(const char *const *v);
+struct ctoken *ctoken_from_row(const char *const *v);
+struct bfile *bfile_from_row(const char *const *v);
+struct batch *batch_from_row(const char *const *v);
+void registry_load_file(struct registry *r, struct bfile *f);  /* takes f */
+void registry_load_batch(struct registry *r, struct batch *b); /* takes b; an open one's reservation held */
+/* id,ts_ms,actor,role,operator,action,target,before,after */
+json_t *audit_entry_json(const char *const *v);
+/* id,ts_ms,kind,team,message,acked_by,acked_at */
+json_t *alert_entry_json(const char *const *v);
+/* by-value,requests,ok,tokens,cost_nusd */
+json_t *usage_by_json(const char *by, const char *const *v);
+
 #endif

@@ -488,18 +488,37 @@ static void bind_text(sqlite3_stmt *st, int i, const char *v)
 		sqlite3_bind_null(st, i);
 }
 
-static void bind_time(sqlite3_stmt *st, int i, int64_t v)
+static int step_done(struct sqstore *s, sqlite3_stmt *st, char **cause, const char *what);
+
+static void bind_row(sqlite3_stmt *st, const struct rowv *r)
 {
-	if (v)
-		sqlite3_bind_int64(st, i, v);
-	else
-		sqlite3_bind_null(st, i);
+	for (int i = 0; i < r->n; i++)
+		bind_text(st, i + 1, r->v[i]);
 }
 
-static char *col_dup(sqlite3_stmt *st, int i)
+/* the row's columns as text (SQLite gives integers as their text) */
+static void col_row(sqlite3_stmt *st, const char **v, int n)
 {
-	const unsigned char *t = sqlite3_column_text(st, i);
-	return t ? xstrdup((const char *)t) : NULL;
+	for (int i = 0; i < n; i++)
+		v[i] = (const char *)sqlite3_column_text(st, i);
+}
+
+/* INSERT OR REPLACE of one whole row */
+static int put_row(struct sqstore *s, const char *table, struct rowv *r, char **cause)
+{
+	sqlite3_stmt *st;
+	char sql[256];
+	int n = snprintf(sql, sizeof sql, "INSERT OR REPLACE INTO %s VALUES(?", table);
+	for (int i = 1; i < r->n; i++)
+		n += snprintf(sql + n, sizeof sql - (size_t)n, ",?");
+	snprintf(sql + n, sizeof sql - (size_t)n, ")");
+	if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK) {
+		rowv_free(r);
+		return sqlfail(s, cause, table);
+	}
+	bind_row(st, r);
+	rowv_free(r);
+	return step_done(s, st, cause, table);
 }
 
 static int step_done(struct sqstore *s, sqlite3_stmt *st, char **cause, const char *what)
@@ -517,119 +536,41 @@ static int step_done(struct sqstore *s, sqlite3_stmt *st, char **cause, const ch
 static int sq_put_team(struct store *base_, const struct team *t, char **cause)
 {
 	struct sqstore *s = (struct sqstore *)base_;
-	sqlite3_stmt *st;
-	if (sqlite3_prepare_v2(s->db,
-			       "INSERT OR REPLACE INTO teams VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", -1,
-			       &st, NULL) != SQLITE_OK)
-		return sqlfail(s, cause, "prepare team");
-	json_t *m = json_array(), *th = json_array();
-	for (int i = 0; i < t->nmodels; i++)
-		json_array_append_new(m, json_string(t->models[i]));
-	for (int i = 0; i < t->nthresholds; i++)
-		json_array_append_new(th, json_integer(t->thresholds[i]));
-	char *ms = json_dumps(m, JSON_COMPACT), *ths = json_dumps(th, JSON_COMPACT);
-	json_decref(m);
-	json_decref(th);
-	bind_text(st, 1, t->id);
-	bind_text(st, 2, t->name);
-	bind_text(st, 3, team_state_name(t->state));
-	bind_text(st, 4, ms);
-	sqlite3_bind_int64(st, 5, t->max_tokens);
-	sqlite3_bind_int64(st, 6, t->rpm_limit);
-	bind_text(st, 7, t->rpm_mode == RPM_QUEUE ? "queue" : "reject");
-	sqlite3_bind_int64(st, 8, t->queue_wait_ms);
-	sqlite3_bind_int64(st, 9, t->budget_nusd);
-	bind_text(st, 10, ths);
-	sqlite3_bind_int(st, 11, t->auto_pause);
-	bind_text(st, 12, t->paused_by);
-	bind_text(st, 13, t->paused_reason);
-	bind_time(st, 14, t->paused_at);
-	sqlite3_bind_int64(st, 15, t->version);
-	sqlite3_bind_int64(st, 16, t->created_at);
-	sqlite3_bind_int64(st, 17, t->override_until);
-	free(ms);
-	free(ths);
-	return step_done(s, st, cause, "save team");
+	struct rowv r = { 0 };
+	team_row(t, &r);
+	return put_row(s, "teams", &r, cause);
 }
 
 static int sq_put_key(struct store *base_, const struct ukey *k, char **cause)
 {
 	struct sqstore *s = (struct sqstore *)base_;
-	sqlite3_stmt *st;
-	if (sqlite3_prepare_v2(s->db,
-			       "INSERT OR REPLACE INTO keys VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", -1, &st,
-			       NULL) != SQLITE_OK)
-		return sqlfail(s, cause, "prepare key");
-	bind_text(st, 1, k->name);
-	bind_text(st, 2, k->team);
-	bind_text(st, 3, k->secret);
-	bind_text(st, 4, k->fp);
-	sqlite3_bind_int64(st, 5, k->created_at);
-	bind_time(st, 6, k->last_used_at);
-	sqlite3_bind_int(st, 7, k->rejected);
-	sqlite3_bind_int(st, 8, (int)k->rot);
-	bind_text(st, 9, k->new_secret);
-	bind_text(st, 10, k->new_secret ? k->new_fp : NULL);
-	bind_text(st, 11, k->rot_by);
-	bind_time(st, 12, k->rot_started_at);
-	bind_time(st, 13, k->rot_switched_at);
-	bind_time(st, 14, k->rot_updated_at);
-	sqlite3_bind_int64(st, 15, k->old_since_switch);
-	bind_time(st, 16, k->old_last_used);
-	bind_text(st, 17, k->groq_project);
-	return step_done(s, st, cause, "save key");
+	struct rowv r = { 0 };
+	ukey_row(k, &r);
+	return put_row(s, "keys", &r, cause);
 }
 
 static int sq_put_file(struct store *base_, const struct bfile *f, char **cause)
 {
 	struct sqstore *s = (struct sqstore *)base_;
-	sqlite3_stmt *st;
-	if (sqlite3_prepare_v2(s->db, "INSERT OR REPLACE INTO batch_files VALUES(?,?,?,?,?,?,?)", -1, &st, NULL) != SQLITE_OK)
-		return sqlfail(s, cause, "prepare file");
-	bind_text(st, 1, f->id);
-	bind_text(st, 2, f->team);
-	bind_text(st, 3, f->key);
-	sqlite3_bind_int64(st, 4, f->worst_nusd);
-	sqlite3_bind_int64(st, 5, f->lines);
-	sqlite3_bind_int64(st, 6, f->created_at);
-	sqlite3_bind_int(st, 7, f->deleted);
-	return step_done(s, st, cause, "save file");
+	struct rowv r = { 0 };
+	bfile_row(f, &r);
+	return put_row(s, "batch_files", &r, cause);
 }
 
 static int sq_put_batch(struct store *base_, const struct batch *b, char **cause)
 {
 	struct sqstore *s = (struct sqstore *)base_;
-	sqlite3_stmt *st;
-	if (sqlite3_prepare_v2(s->db, "INSERT OR REPLACE INTO batches VALUES(?,?,?,?,?,?,?,?,?)", -1, &st, NULL) != SQLITE_OK)
-		return sqlfail(s, cause, "prepare batch");
-	bind_text(st, 1, b->id);
-	bind_text(st, 2, b->team);
-	bind_text(st, 3, b->key);
-	bind_text(st, 4, b->input);
-	bind_text(st, 5, b->status);
-	sqlite3_bind_int64(st, 6, b->reserved_nusd);
-	sqlite3_bind_int64(st, 7, b->cost_nusd);
-	sqlite3_bind_int64(st, 8, b->created_at);
-	bind_time(st, 9, b->settled_at);
-	return step_done(s, st, cause, "save batch");
+	struct rowv r = { 0 };
+	batch_row(b, &r);
+	return put_row(s, "batches", &r, cause);
 }
 
 static int sq_put_token(struct store *base_, const struct ctoken *t, char **cause)
 {
 	struct sqstore *s = (struct sqstore *)base_;
-	sqlite3_stmt *st;
-	if (sqlite3_prepare_v2(s->db, "INSERT OR REPLACE INTO tokens VALUES(?,?,?,?,?,?,?,?)", -1, &st,
-			       NULL) != SQLITE_OK)
-		return sqlfail(s, cause, "prepare token");
-	bind_text(st, 1, t->id);
-	bind_text(st, 2, t->team);
-	bind_text(st, 3, t->key);
-	bind_text(st, 4, t->label);
-	bind_text(st, 5, t->hash);
-	sqlite3_bind_int64(st, 6, t->created_at);
-	bind_time(st, 7, t->revoked_at);
-	bind_text(st, 8, t->created_by);
-	return step_done(s, st, cause, "save token");
+	struct rowv r = { 0 };
+	ctoken_row(t, &r);
+	return put_row(s, "tokens", &r, cause);
 }
 
 static int sq_ledger(struct store *base_, const struct ledger_row *r, char **cause)
@@ -637,23 +578,9 @@ static int sq_ledger(struct store *base_, const struct ledger_row *r, char **cau
 	struct sqstore *s = (struct sqstore *)base_;
 	sqlite3_stmt *st = s->ins_ledger;
 	sqlite3_reset(st);
-	sqlite3_bind_int64(st, 1, r->ts_ms);
-	bind_text(st, 2, r->team);
-	bind_text(st, 3, r->key);
-	bind_text(st, 4, r->key_fp);
-	bind_text(st, 5, r->model);
-	sqlite3_bind_int(st, 6, r->status);
-	bind_text(st, 7, r->reason);
-	sqlite3_bind_int(st, 8, r->stream);
-	sqlite3_bind_int64(st, 9, r->prompt);
-	sqlite3_bind_int64(st, 10, r->completion);
-	sqlite3_bind_int64(st, 11, r->cost_nusd);
-	sqlite3_bind_int64(st, 12, r->latency_ms);
-	bind_time(st, 13, r->id);
-	bind_text(st, 14, r->route);
-	bind_text(st, 15, r->unit);
-	sqlite3_bind_int64(st, 16, r->quantity);
-	bind_text(st, 17, r->request_id);
+	struct rowv rv = { 0 };
+	ledger_row_cols(r, &rv);
+	bind_row(st, &rv);
 	int rc = sqlite3_step(st);
 	sqlite3_reset(st);
 	if (rc != SQLITE_DONE)
@@ -713,15 +640,6 @@ static int sq_alert_ack(struct store *base_, int64_t id, const char *by, int64_t
 	return step_done(s, st, cause, "alert ack");
 }
 
-static json_t *col_json(sqlite3_stmt *st, int i)
-{
-	const unsigned char *t = sqlite3_column_text(st, i);
-	if (!t)
-		return json_null();
-	json_t *j = json_loads((const char *)t, 0, NULL);
-	return j ? j : json_string((const char *)t);
-}
-
 static json_t *sq_audit_list(struct store *base_, int limit, int64_t before_id, const char *team, const char *actor,
 			 const char *action, char **cause)
 {
@@ -746,19 +664,9 @@ static json_t *sq_audit_list(struct store *base_, int limit, int64_t before_id, 
 	bind_text(st, 5, action);
 	json_t *a = json_array();
 	while (sqlite3_step(st) == SQLITE_ROW) {
-		char ts[32];
-		time_iso(sqlite3_column_int64(st, 1), ts, sizeof ts);
-		json_t *op = sqlite3_column_type(st, 4) == SQLITE_NULL
-				     ? json_null()
-				     : json_string((const char *)sqlite3_column_text(st, 4));
-		json_array_append_new(a, json_pack("{s:I,s:s,s:I,s:s,s:s,s:o,s:s,s:s,s:o,s:o}", "id",
-						   (json_int_t)sqlite3_column_int64(st, 0), "time", ts, "ts_ms",
-						   (json_int_t)sqlite3_column_int64(st, 1), "actor",
-						   (const char *)sqlite3_column_text(st, 2), "role",
-						   (const char *)sqlite3_column_text(st, 3), "operator", op,
-						   "action", (const char *)sqlite3_column_text(st, 5), "target",
-						   (const char *)sqlite3_column_text(st, 6), "before",
-						   col_json(st, 7), "after", col_json(st, 8)));
+		const char *v[9];
+		col_row(st, v, 9);
+		json_array_append_new(a, audit_entry_json(v));
 	}
 	sqlite3_finalize(st);
 	return a;
@@ -778,24 +686,9 @@ static json_t *alerts_query(struct sqstore *s, int limit, int64_t only_id, char 
 	sqlite3_bind_int64(st, 2, only_id);
 	json_t *a = json_array();
 	while (sqlite3_step(st) == SQLITE_ROW) {
-		char ts[32];
-		time_iso(sqlite3_column_int64(st, 1), ts, sizeof ts);
-		json_t *team = sqlite3_column_type(st, 3) == SQLITE_NULL
-				       ? json_null()
-				       : json_string((const char *)sqlite3_column_text(st, 3));
-		json_t *e = json_pack("{s:I,s:s,s:I,s:s,s:o,s:s}", "id", (json_int_t)sqlite3_column_int64(st, 0), "time", ts,
-				      "ts_ms", (json_int_t)sqlite3_column_int64(st, 1), "kind",
-				      (const char *)sqlite3_column_text(st, 2), "team", team, "message",
-				      (const char *)sqlite3_column_text(st, 4));
-		bool acked = sqlite3_column_type(st, 5) != SQLITE_NULL;
-		json_object_set_new(e, "acked_by", acked ? json_string((const char *)sqlite3_column_text(st, 5)) : json_null());
-		if (acked) {
-			time_iso(sqlite3_column_int64(st, 6), ts, sizeof ts);
-			json_object_set_new(e, "acked_at", json_string(ts));
-		} else {
-			json_object_set_new(e, "acked_at", json_null());
-		}
-		json_array_insert_new(a, 0, e);
+		const char *v[7];
+		col_row(st, v, 7);
+		json_array_insert_new(a, 0, alert_entry_json(v));
 	}
 	sqlite3_finalize(st);
 	return a;
@@ -858,12 +751,11 @@ static json_t *sq_usage_breakdown(struct store *base_, const char *team, int64_t
 		bind_text(st, 1, team);
 		sqlite3_bind_int64(st, 2, from);
 		json_t *a = json_array();
-		while (sqlite3_step(st) == SQLITE_ROW)
-			json_array_append_new(a, json_pack("{s:s,s:I,s:I,s:I,s:f}", by[b], (const char *)sqlite3_column_text(st, 0),
-							   "requests", (json_int_t)sqlite3_column_int64(st, 1), "ok",
-							   (json_int_t)sqlite3_column_int64(st, 2), "tokens",
-							   (json_int_t)sqlite3_column_int64(st, 3), "spend_usd",
-							   (double)sqlite3_column_int64(st, 4) / NUSD_PER_USD));
+		while (sqlite3_step(st) == SQLITE_ROW) {
+			const char *v[5];
+			col_row(st, v, 5);
+			json_array_append_new(a, usage_by_json(by[b], v));
+		}
 		sqlite3_finalize(st);
 		json_object_set_new(out, b ? "routes" : "models", a);
 	}
@@ -940,16 +832,6 @@ static json_t *sq_usage(struct store *base_, const char *team, int64_t from, int
 	return pts;
 }
 
-static void parse_int_list(const char *text, int *out, int *n, int max)
-{
-	json_t *a = text ? json_loads(text, 0, NULL) : NULL;
-	size_t i;
-	json_t *v;
-	*n = 0;
-	json_array_foreach(a, i, v) if (*n < max) out[(*n)++] = (int)json_integer_value(v);
-	json_decref(a);
-}
-
 static int sq_load(struct store *base_, struct registry *r, int64_t now, char **cause)
 {
 	struct sqstore *s = (struct sqstore *)base_;
@@ -957,74 +839,27 @@ static int sq_load(struct store *base_, struct registry *r, int64_t now, char **
 	if (sqlite3_prepare_v2(s->db, "SELECT * FROM teams ORDER BY id", -1, &st, NULL) != SQLITE_OK)
 		return sqlfail(s, cause, "load teams");
 	while (sqlite3_step(st) == SQLITE_ROW) {
-		struct team *t = team_new();
-		t->id = col_dup(st, 0);
-		t->name = col_dup(st, 1);
-		t->state = team_state_parse((const char *)sqlite3_column_text(st, 2));
-		json_t *m = json_loads((const char *)sqlite3_column_text(st, 3), 0, NULL);
-		t->models = xcalloc(json_array_size(m) + 1, sizeof *t->models);
-		size_t i;
-		json_t *v;
-		json_array_foreach(m, i, v) t->models[t->nmodels++] = xstrdup(json_string_value(v));
-		json_decref(m);
-		t->max_tokens = sqlite3_column_int64(st, 4);
-		t->rpm_limit = sqlite3_column_int64(st, 5);
-		t->rpm_mode = str_eq((const char *)sqlite3_column_text(st, 6), "queue") ? RPM_QUEUE : RPM_REJECT;
-		t->queue_wait_ms = sqlite3_column_int64(st, 7);
-		t->budget_nusd = sqlite3_column_int64(st, 8);
-		parse_int_list((const char *)sqlite3_column_text(st, 9), t->thresholds, &t->nthresholds,
-			       MAX_THRESHOLDS);
-		t->auto_pause = sqlite3_column_int(st, 10);
-		t->paused_by = col_dup(st, 11);
-		t->paused_reason = col_dup(st, 12);
-		t->paused_at = sqlite3_column_int64(st, 13);
-		t->version = sqlite3_column_int64(st, 14);
-		t->created_at = sqlite3_column_int64(st, 15);
-		t->override_until = sqlite3_column_int64(st, 16);
-		rl_resize(&t->rl, (int)t->rpm_limit);
-		registry_add_team(r, t);
+		const char *v[TEAM_COLS];
+		col_row(st, v, TEAM_COLS);
+		registry_add_team(r, team_from_row(v));
 	}
 	sqlite3_finalize(st);
 
 	if (sqlite3_prepare_v2(s->db, "SELECT * FROM keys ORDER BY name", -1, &st, NULL) != SQLITE_OK)
 		return sqlfail(s, cause, "load keys");
 	while (sqlite3_step(st) == SQLITE_ROW) {
-		struct ukey *k = xcalloc(1, sizeof *k);
-		k->name = col_dup(st, 0);
-		k->team = col_dup(st, 1);
-		k->secret = col_dup(st, 2);
-		snprintf(k->fp, sizeof k->fp, "%s", (const char *)sqlite3_column_text(st, 3));
-		k->created_at = sqlite3_column_int64(st, 4);
-		k->last_used_at = sqlite3_column_int64(st, 5);
-		k->rejected = sqlite3_column_int(st, 6);
-		k->rot = (enum rot_step)sqlite3_column_int(st, 7);
-		k->new_secret = col_dup(st, 8);
-		if (sqlite3_column_text(st, 9))
-			snprintf(k->new_fp, sizeof k->new_fp, "%s", (const char *)sqlite3_column_text(st, 9));
-		k->rot_by = col_dup(st, 10);
-		k->rot_started_at = sqlite3_column_int64(st, 11);
-		k->rot_switched_at = sqlite3_column_int64(st, 12);
-		k->rot_updated_at = sqlite3_column_int64(st, 13);
-		k->old_since_switch = sqlite3_column_int64(st, 14);
-		k->old_last_used = sqlite3_column_int64(st, 15);
-		k->groq_project = col_dup(st, 16);
-		registry_add_key(r, k);
+		const char *v[KEY_COLS];
+		col_row(st, v, KEY_COLS);
+		registry_add_key(r, ukey_from_row(v));
 	}
 	sqlite3_finalize(st);
 
 	if (sqlite3_prepare_v2(s->db, "SELECT * FROM tokens ORDER BY created_at, id", -1, &st, NULL) != SQLITE_OK)
 		return sqlfail(s, cause, "load tokens");
 	while (sqlite3_step(st) == SQLITE_ROW) {
-		struct ctoken *t = xcalloc(1, sizeof *t);
-		t->id = col_dup(st, 0);
-		t->team = col_dup(st, 1);
-		t->key = col_dup(st, 2);
-		t->label = col_dup(st, 3);
-		snprintf(t->hash, sizeof t->hash, "%s", (const char *)sqlite3_column_text(st, 4));
-		t->created_at = sqlite3_column_int64(st, 5);
-		t->revoked_at = sqlite3_column_int64(st, 6);
-		t->created_by = col_dup(st, 7);
-		registry_add_token(r, t);
+		const char *v[TOKEN_COLS];
+		col_row(st, v, TOKEN_COLS);
+		registry_add_token(r, ctoken_from_row(v));
 	}
 	sqlite3_finalize(st);
 
@@ -1072,38 +907,17 @@ static int sq_load(struct store *base_, struct registry *r, int64_t now, char **
 	if (sqlite3_prepare_v2(s->db, "SELECT * FROM batch_files", -1, &st, NULL) != SQLITE_OK)
 		return sqlfail(s, cause, "load files");
 	while (sqlite3_step(st) == SQLITE_ROW) {
-		struct bfile *f = xcalloc(1, sizeof *f);
-		f->id = col_dup(st, 0);
-		f->team = col_dup(st, 1);
-		f->key = col_dup(st, 2);
-		f->worst_nusd = sqlite3_column_int64(st, 3);
-		f->lines = sqlite3_column_int64(st, 4);
-		f->created_at = sqlite3_column_int64(st, 5);
-		f->deleted = sqlite3_column_int(st, 6);
-		bfile_free(strmap_del(r->files, f->id));
-		strmap_put(r->files, f->id, f);
+		const char *v[FILE_COLS];
+		col_row(st, v, FILE_COLS);
+		registry_load_file(r, bfile_from_row(v));
 	}
 	sqlite3_finalize(st);
 	if (sqlite3_prepare_v2(s->db, "SELECT * FROM batches", -1, &st, NULL) != SQLITE_OK)
 		return sqlfail(s, cause, "load batches");
 	while (sqlite3_step(st) == SQLITE_ROW) {
-		struct batch *b = xcalloc(1, sizeof *b);
-		b->id = col_dup(st, 0);
-		b->team = col_dup(st, 1);
-		b->key = col_dup(st, 2);
-		b->input = col_dup(st, 3);
-		snprintf(b->status, sizeof b->status, "%s", (const char *)sqlite3_column_text(st, 4));
-		b->reserved_nusd = sqlite3_column_int64(st, 5);
-		b->cost_nusd = sqlite3_column_int64(st, 6);
-		b->created_at = sqlite3_column_int64(st, 7);
-		b->settled_at = sqlite3_column_int64(st, 8);
-		batch_free(strmap_del(r->batches, b->id));
-		strmap_put(r->batches, b->id, b);
-		struct team *t = registry_team(r, b->team);
-		if (!b->settled_at && t) {
-			t->reserved_nusd += b->reserved_nusd;
-			r->org_reserved_nusd += b->reserved_nusd;
-		}
+		const char *v[BATCH_COLS];
+		col_row(st, v, BATCH_COLS);
+		registry_load_batch(r, batch_from_row(v));
 	}
 	sqlite3_finalize(st);
 	return 0;
