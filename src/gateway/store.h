@@ -179,4 +179,13 @@ json_t *alert_entry_json(const char *const *v);
 /* by-value,requests,ok,tokens,cost_nusd */
 json_t *usage_by_json(const char *by, const char *const *v);
 
+/* Usage buckets of step ms from `from`: rows (or groups of count rows)
+ * added as read; ubuckets_json frees bk and returns the points (NULL when
+ * !ok: the reading failed). */
+struct ubuckets;
+struct ubuckets *ubuckets_new(int64_t from, int64_t step, int n);
+void ubuckets_add(struct ubuckets *bk, int64_t ts, bool ok, const char *reason, int64_t count, int64_t tokens,
+		  int64_t cost);
+json_t *ubuckets_json(struct ubuckets *bk, bool ok);
+
 #endif

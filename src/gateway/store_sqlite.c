@@ -765,12 +765,7 @@ static json_t *sq_usage_breakdown(struct store *base_, const char *team, int64_t
 /* Usage per bucket, aggregated here while the rows are read in the index's
  * order: a GROUP BY over an expression of ts_ms would make SQLite sort every
  * row of the window first, in memory that grows with the ledger. This reads
- * each row once and holds only the buckets. */
-struct ubucket {
-	int64_t requests, ok, rejected, tokens, cost_nusd;
-	json_t *rejections; /* reason -> count */
-};
-
+ * each row once and holds only the buckets (storerow.c). */
 static json_t *sq_usage(struct store *base_, const char *team, int64_t from, int64_t step, int n, char **cause)
 {
 	struct sqstore *s = (struct sqstore *)base_;
@@ -787,49 +782,16 @@ static json_t *sq_usage(struct store *base_, const char *team, int64_t from, int
 	sqlite3_bind_int64(st, 3, from + step * n);
 	if (team)
 		sqlite3_bind_text(st, 4, team, -1, SQLITE_STATIC);
-	struct ubucket *bk = xcalloc((size_t)n, sizeof *bk);
+	struct ubuckets *bk = ubuckets_new(from, step, n);
 	int rc;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		int64_t b = (sqlite3_column_int64(st, 0) - from) / step;
-		if (b < 0 || b >= n)
-			continue;
-		struct ubucket *u = &bk[b];
-		u->requests++;
-		u->tokens += sqlite3_column_int64(st, 3);
-		u->cost_nusd += sqlite3_column_int64(st, 4);
-		if (sqlite3_column_int(st, 1) < 400) {
-			u->ok++;
-			continue;
-		}
-		u->rejected++;
-		const char *reason = (const char *)sqlite3_column_text(st, 2);
-		const char *k = reason ? reason : "error";
-		if (!u->rejections)
-			u->rejections = json_object();
-		json_t *c = json_object_get(u->rejections, k);
-		if (c)
-			json_integer_set(c, json_integer_value(c) + 1);
-		else
-			json_object_set_new(u->rejections, k, json_integer(1));
-	}
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		ubuckets_add(bk, sqlite3_column_int64(st, 0), sqlite3_column_int(st, 1) < 400,
+			     (const char *)sqlite3_column_text(st, 2), 1, sqlite3_column_int64(st, 3),
+			     sqlite3_column_int64(st, 4));
 	if (rc != SQLITE_DONE)
 		sqlfail(s, cause, "usage");
 	sqlite3_finalize(st);
-	json_t *pts = rc == SQLITE_DONE ? json_array() : NULL;
-	for (int i = 0; i < n; i++) {
-		struct ubucket *u = &bk[i];
-		if (pts)
-			json_array_append_new(pts, json_pack("{s:I,s:I,s:I,s:I,s:I,s:f,s:o}", "t",
-							     (json_int_t)(from + step * i), "requests",
-							     (json_int_t)u->requests, "ok", (json_int_t)u->ok,
-							     "rejected", (json_int_t)u->rejected, "tokens",
-							     (json_int_t)u->tokens, "spend_usd",
-							     (double)u->cost_nusd / NUSD_PER_USD, "rejections",
-							     u->rejections ? json_incref(u->rejections) : json_object()));
-		json_decref(u->rejections);
-	}
-	free(bk);
-	return pts;
+	return ubuckets_json(bk, rc == SQLITE_DONE);
 }
 
 static int sq_load(struct store *base_, struct registry *r, int64_t now, char **cause)

@@ -331,3 +331,66 @@ json_t *usage_by_json(const char *by, const char *const *v)
 			 (json_int_t)num(v[2]), "tokens", (json_int_t)num(v[3]), "spend_usd",
 			 (double)num(v[4]) / NUSD_PER_USD);
 }
+
+struct ubucket {
+	int64_t requests, ok, rejected, tokens, cost_nusd;
+	json_t *rejections; /* reason -> count */
+};
+struct ubuckets {
+	int64_t from, step;
+	int n;
+	struct ubucket b[];
+};
+
+struct ubuckets *ubuckets_new(int64_t from, int64_t step, int n)
+{
+	struct ubuckets *u = xcalloc(1, sizeof *u + (size_t)n * sizeof u->b[0]);
+	u->from = from;
+	u->step = step;
+	u->n = n;
+	return u;
+}
+
+void ubuckets_add(struct ubuckets *bk, int64_t ts, bool ok, const char *reason, int64_t count, int64_t tokens,
+		  int64_t cost)
+{
+	int64_t i = (ts - bk->from) / bk->step;
+	if (ts < bk->from || i >= bk->n)
+		return;
+	struct ubucket *u = &bk->b[i];
+	u->requests += count;
+	u->tokens += tokens;
+	u->cost_nusd += cost;
+	if (ok) {
+		u->ok += count;
+		return;
+	}
+	u->rejected += count;
+	const char *k = reason ? reason : "error";
+	if (!u->rejections)
+		u->rejections = json_object();
+	json_t *c = json_object_get(u->rejections, k);
+	if (c)
+		json_integer_set(c, json_integer_value(c) + count);
+	else
+		json_object_set_new(u->rejections, k, json_integer(count));
+}
+
+json_t *ubuckets_json(struct ubuckets *bk, bool ok)
+{
+	json_t *pts = ok ? json_array() : NULL;
+	for (int i = 0; i < bk->n; i++) {
+		struct ubucket *u = &bk->b[i];
+		if (pts)
+			json_array_append_new(pts, json_pack("{s:I,s:I,s:I,s:I,s:I,s:f,s:o}", "t",
+							     (json_int_t)(bk->from + bk->step * i), "requests",
+							     (json_int_t)u->requests, "ok", (json_int_t)u->ok,
+							     "rejected", (json_int_t)u->rejected, "tokens",
+							     (json_int_t)u->tokens, "spend_usd",
+							     (double)u->cost_nusd / NUSD_PER_USD, "rejections",
+							     u->rejections ? json_incref(u->rejections) : json_object()));
+		json_decref(u->rejections);
+	}
+	free(bk);
+	return pts;
+}
