@@ -25,7 +25,7 @@ OPT ?= -O2 -g
 endif
 
 DEPS_COMMON  = jansson libconfig libcrypto libssl
-DEPS_GATEWAY = $(DEPS_COMMON) libevent libevent_openssl libssl libcurl sqlite3
+DEPS_GATEWAY = $(DEPS_COMMON) libevent libevent_openssl libssl libcurl sqlite3 libpq hiredis
 DEPS_FAKE    = $(DEPS_COMMON) libevent
 DEPS_CONSOLE = $(DEPS_COMMON) libcurl ncursesw
 

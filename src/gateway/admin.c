@@ -438,7 +438,7 @@ static void emergency(struct actx *c, bool stop)
 		json_decref(after);
 		copies[n] = cp;
 		orig[n++] = t;
-		rpm += rl_count(&t->rl, now);
+		rpm += counters_count(t, now);
 		json_array_append_new(ids, json_string(t->id));
 	}
 	if (rc == 0) {
@@ -768,7 +768,7 @@ static void overview(struct actx *c)
 		struct budget_env be = gw_budget(g);
 		be.now = now;
 		budget_roll(&be, t);
-		rpms[i] = rl_count(&t->rl, now);
+		rpms[i] = counters_count(t, now);
 		rpm += rpms[i];
 		n_active += t->state == TEAM_ACTIVE;
 		n_paused += t->state == TEAM_PAUSED;

@@ -100,9 +100,10 @@ int check_config(const char *path)
 		SSL_CTX_free(ctx);
 	}
 	readable(&c, "upstream.ca_file", cfg.upstream_ca_file);
-	writable(&c, "store.path", cfg.store_path);
-	char *journal = xasprintf("%s-ledger", cfg.store_path);
-	writable(&c, "store.path", journal);
+	if (!cfg.store_url)
+		writable(&c, "store.path", cfg.store_path);
+	char *journal = config_journal_path(&cfg);
+	writable(&c, cfg.store_url ? "store.journal" : "store.path", journal);
 	free(journal);
 	if (cfg.log_path)
 		writable(&c, "log.path", cfg.log_path);

@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "conf.h"
 #include "util.h"
@@ -38,6 +39,12 @@ static const struct setting {
 	{ "upstream", "idle_timeout_ms", T_POS, OFF(upstream_idle_timeout_ms), "60000", 0 },
 	{ "store", "path", T_STR, OFF(store_path), "/var/lib/groqgate/groqgate.db", 0 },
 	{ "store", "journal_max_bytes", T_POS, OFF(journal_max_bytes), "67108864", 0 },
+	{ "store", "url", T_STR, OFF(store_url), NULL, 0 },
+	{ "store", "journal", T_STR, OFF(store_journal), NULL, 0 },
+	{ "counters", "redis", T_STR, OFF(counters_redis), NULL, 0 },
+	{ "cluster", "replica_id", T_STR, OFF(replica_id), NULL, 0 },
+	{ "cluster", "stale_after_s", T_POS, OFF(stale_after_s), "10", 1 },
+	{ "cluster", "poll_ms", T_POS, OFF(cluster_poll_ms), "250", 20 },
 	{ "admin", "tokens_file", T_STR, OFF(admin_tokens_file), "/etc/groqgate/admin-tokens", 0 },
 	{ "prices", NULL, T_CODE, 0, NULL, 0 },
 	{ "billing", "batch_discount", T_NUM, OFF(batch_discount), "0.5", 0 },
@@ -293,6 +300,28 @@ int config_load(const char *path, struct gw_config *g, char **cause)
 								  .per_mchar = mchar };
 		}
 	}
+	if (g->store_url && !str_starts(g->store_url, "postgresql://") && !str_starts(g->store_url, "postgres://")) {
+		conf_fail(c, conf_child(root, "store"), "url", cause, "must be a PostgreSQL URL (postgresql://USER@HOST:PORT/DB)");
+		goto out;
+	}
+	if (g->counters_redis && !str_starts(g->counters_redis, "redis://")) {
+		conf_fail(c, conf_child(root, "counters"), "redis", cause, "must be a Redis URL (redis://HOST:PORT/DB)");
+		goto out;
+	}
+	if (g->counters_redis && !g->store_url) {
+		conf_fail(c, conf_child(root, "counters"), "redis", cause,
+			  "is for cluster mode: set store.url (PostgreSQL) too");
+		goto out;
+	}
+	if (g->store_url) {
+		if (!g->store_journal)
+			g->store_journal = xstrdup("/var/lib/groqgate/ledger-journal");
+		if (!g->replica_id) {
+			char h[128] = "groqgated";
+			gethostname(h, sizeof h - 1);
+			g->replica_id = xstrdup(h);
+		}
+	}
 	if ((n = conf_child(root, "billing")) && g->batch_discount > 1) {
 		conf_fail(c, n, "batch_discount", cause, "must be between 0 and 1 (0.5: half price)");
 		goto out;
@@ -353,6 +382,10 @@ void config_free(struct gw_config *g)
 	free(g->admin_listen);
 	free(g->upstream_base);
 	free(g->store_path);
+	free(g->store_url);
+	free(g->store_journal);
+	free(g->counters_redis);
+	free(g->replica_id);
 	free(g->admin_tokens_file);
 	for (int i = 0; i < g->nprices; i++)
 		free(g->prices[i].model);
@@ -382,6 +415,11 @@ int config_line(const char *path, const char *setting)
 	int line = n ? conf_line(n) : 0;
 	conf_free(c);
 	return line;
+}
+
+char *config_journal_path(const struct gw_config *c)
+{
+	return c->store_journal ? xstrdup(c->store_journal) : xasprintf("%s-ledger", c->store_path);
 }
 
 const struct price *config_price(const struct gw_config *c, const char *model)

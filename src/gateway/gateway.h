@@ -41,6 +41,10 @@ struct gw_config {
 	char *upstream_ca_file;  /* CAs for https upstreams and webhooks; NULL: the system's */
 	int64_t upstream_timeout_ms, upstream_connect_timeout_ms;
 	char *store_path;
+	/* cluster mode (store_url set): PostgreSQL, the replica's journal,
+	 * Redis for the RPM windows, this replica's name */
+	char *store_url, *store_journal, *counters_redis, *replica_id;
+	int64_t stale_after_s, cluster_poll_ms;
 	int64_t journal_max_bytes; /* past it, rows the store has not taken refuse new ones */
 	char *admin_tokens_file;
 	struct price *prices;
@@ -87,6 +91,8 @@ int check_config(const char *path);
  * *setting and *cause (shared by the start-up and --check-config). */
 struct ssl_ctx_st *tls_server_ctx(const struct gw_config *cfg, const char **setting, char **cause);
 const struct price *config_price(const struct gw_config *c, const char *model);
+/* The ledger journal's file (allocated): store.journal, or STORE-ledger. */
+char *config_journal_path(const struct gw_config *c);
 
 /* ---- admintok.c: the admin tokens file ----------------------------- */
 enum role { ROLE_VIEWER = 1, ROLE_OPERATOR = 2 };
@@ -134,6 +140,25 @@ int rl_admit(struct ratelimit *rl, int64_t now, int64_t *retry_ms);
 int rl_count(const struct ratelimit *rl, int64_t now);
 /* ms until the oldest admitted request leaves the window (0 if room). */
 int64_t rl_reset_ms(const struct ratelimit *rl, int64_t now);
+/* The live RPM windows behind one interface: the first implementation
+ * keeps them in this process (each team's ratelimit, above); cluster mode's
+ * shares them through Redis (counters_redis.c). A team's counters are set
+ * when it joins the registry. */
+struct team;
+struct counters;
+struct counters_ops {
+	const char *kind; /* "memory", "redis" */
+	/* 1 admitted (and recorded), 0 with *retry_ms until a slot frees */
+	int (*admit)(struct counters *c, struct team *t, int64_t now, int64_t *retry_ms);
+	/* requests admitted in the last 60 s */
+	int (*count)(struct counters *c, const struct team *t, int64_t now);
+};
+struct counters {
+	const struct counters_ops *ops;
+};
+extern struct counters counters_memory;
+int counters_admit(struct team *t, int64_t now, int64_t *retry_ms);
+int counters_count(const struct team *t, int64_t now);
 /* The RPM queue: w waits (until deadline_ms) for a slot in t's window;
  * ops says what to do when its turn comes. Runs the queue at once. */
 struct team;
@@ -170,6 +195,10 @@ struct team {
 	const struct rlqueue_ops *qops;
 	int64_t rejected_total, requests_total;
 	int nkeys;              /* upstream keys of this team (kept by the registry) */
+	struct counters *ctr;   /* its RPM window (the registry's counters) */
+	/* cluster mode: this replica's lease of the budget, and what it settled
+	 * that has not reached PostgreSQL yet (both mirror the store's) */
+	int64_t lease_nusd, unshipped_nusd;
 };
 
 struct headroom {
@@ -247,6 +276,7 @@ struct registry {
 	strmap *team_by_id, *key_by_name, *token_by_hash, *token_by_id;
 	int64_t org_spend_nusd, org_reserved_nusd, org_month_start;
 	int org_alerted;
+	struct counters *ctr;    /* given to every team added (NULL: in memory) */
 };
 
 void registry_init(struct registry *r);
@@ -256,6 +286,9 @@ void registry_free(struct registry *r);
 struct team *team_new(void);
 void team_free(struct team *t);
 void registry_add_team(struct registry *r, struct team *t);
+/* A row of t's left PostgreSQL's way (cluster mode): no longer unshipped,
+ * and off the lease, as the store did. */
+void team_shipped(struct team *t, int64_t cost);
 void registry_add_key(struct registry *r, struct ukey *k);
 void registry_del_key(struct registry *r, struct ukey *k);
 void registry_add_token(struct registry *r, struct ctoken *t);

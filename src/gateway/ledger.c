@@ -396,7 +396,7 @@ again:
 
 struct ledger *ledger_open(struct gateway *g, char **cause)
 {
-	char *path = xasprintf("%s-ledger", g->cfg.store_path);
+	char *path = config_journal_path(&g->cfg);
 	struct journal *j = journal_open(path, cause);
 	free(path);
 	if (!j)

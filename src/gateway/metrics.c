@@ -227,7 +227,7 @@ void metrics_render(struct metrics *m, struct gateway *g, buf *out)
 	for (int t = 0; t < g->reg.nteams; t++) {
 		buf_adds(out, "groqgate_team_rpm{team=\"");
 		metrics_label(out, g->reg.teams[t]->id);
-		buf_addf(out, "\"} %d\n", rl_count(&g->reg.teams[t]->rl, now));
+		buf_addf(out, "\"} %d\n", counters_count(g->reg.teams[t], now));
 	}
 	head(out, "groqgate_team_paused", "gauge", "1 when the team is paused (state paused by an operator, budget_paused at its budget).");
 	for (int t = 0; t < g->reg.nteams; t++) {

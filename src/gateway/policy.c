@@ -106,7 +106,7 @@ int stage_cap(const struct team *t, const struct capfield *f, int n, int64_t *ca
 int stage_ratelimit(struct team *t, int64_t now, struct verdict *v)
 {
 	int64_t retry = 0;
-	if (rl_admit(&t->rl, now, &retry))
+	if (counters_admit(t, now, &retry))
 		return 0;
 	char w[32];
 	gotime_format(retry, w, sizeof w);

@@ -317,7 +317,7 @@ static void reject(struct preq *p, struct verdict *v)
 								* client is still there) */
 		snprintf(s, sizeof s, "%lld", (long long)t->rpm_limit);
 		httpd_set_header(p->req, "x-ratelimit-limit-requests", s);
-		int64_t rem = t->rpm_limit - rl_count(&t->rl, now);
+		int64_t rem = t->rpm_limit - counters_count(t, now);
 		snprintf(s, sizeof s, "%lld", (long long)(rem < 0 ? 0 : rem));
 		httpd_set_header(p->req, "x-ratelimit-remaining-requests", s);
 		gotime_format(v->retry_ms, s, sizeof s);

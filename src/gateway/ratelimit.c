@@ -137,7 +137,7 @@ static void rlq_run(struct team *t, int64_t now)
 			continue;
 		}
 		int64_t retry = 0;
-		if (!rl_admit(&t->rl, now, &retry)) {
+		if (!counters_admit(t, now, &retry)) {
 			int64_t wait = retry < w->deadline_ms - now ? retry : w->deadline_ms - now;
 			if (wait < 1)
 				wait = 1;
@@ -176,4 +176,30 @@ void rlq_push(struct team *t, struct rlwait *w, int64_t deadline_ms, struct even
 		t->qtimer = evtimer_new(base, rlq_timer, t);
 	if (!evtimer_pending(t->qtimer, NULL))
 		rlq_run(t, now);
+}
+
+/* the counters kept in this process: each team's own window */
+static int mem_admit(struct counters *c, struct team *t, int64_t now, int64_t *retry_ms)
+{
+	(void)c;
+	return rl_admit(&t->rl, now, retry_ms);
+}
+
+static int mem_count(struct counters *c, const struct team *t, int64_t now)
+{
+	(void)c;
+	return rl_count(&t->rl, now);
+}
+
+static const struct counters_ops memory_ops = { "memory", mem_admit, mem_count };
+struct counters counters_memory = { &memory_ops };
+
+int counters_admit(struct team *t, int64_t now, int64_t *retry_ms)
+{
+	return t->ctr->ops->admit(t->ctr, t, now, retry_ms);
+}
+
+int counters_count(const struct team *t, int64_t now)
+{
+	return t->ctr->ops->count(t->ctr, t, now);
 }

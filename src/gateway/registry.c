@@ -82,6 +82,7 @@ struct team *team_new(void)
 	t->nthresholds = 3;
 	t->version = 1;
 	rl_init(&t->rl, 1);
+	t->ctr = &counters_memory;
 	return t;
 }
 
@@ -139,6 +140,14 @@ void registry_add_team(struct registry *r, struct team *t)
 {
 	PUSH(r->teams, r->nteams, r->capteams, t);
 	strmap_put(r->team_by_id, t->id, t);
+	if (r->ctr)
+		t->ctr = r->ctr;
+}
+
+void team_shipped(struct team *t, int64_t cost)
+{
+	t->unshipped_nusd -= cost;
+	t->lease_nusd = t->lease_nusd > cost ? t->lease_nusd - cost : 0;
 }
 
 void registry_add_key(struct registry *r, struct ukey *k)
@@ -277,7 +286,7 @@ json_t *team_json(const struct team *t, int64_t now, int nkeys)
 	json_object_set_new(j, "rpm_limit", json_integer(t->rpm_limit));
 	json_object_set_new(j, "rpm_mode", json_string(t->rpm_mode == RPM_QUEUE ? "queue" : "reject"));
 	json_object_set_new(j, "queue_max_wait_ms", json_integer(t->queue_wait_ms));
-	json_object_set_new(j, "rpm", json_integer(rl_count(&t->rl, now)));
+	json_object_set_new(j, "rpm", json_integer(counters_count(t, now)));
 	json_object_set_new(j, "queued", json_integer(t->qlen));
 	json_object_set_new(j, "monthly_budget_usd", json_real((double)t->budget_nusd / NUSD_PER_USD));
 	json_object_set_new(j, "spend_mtd_usd", json_real((double)t->spend_nusd / NUSD_PER_USD));

@@ -2,6 +2,8 @@
  * was opened with (store.h). No SQL here. */
 #include "gateway.h"
 
+#include "util.h"
+
 const char *store_kind(const struct store *s)
 {
 	return s->ops->kind;
@@ -141,4 +143,54 @@ json_t *store_alerts_list(struct store *s, int limit, char **cause)
 json_t *store_usage(struct store *s, const char *team, int64_t from, int64_t step, int n, char **cause)
 {
 	return s->ops->usage(s, team, from, step, n, cause);
+}
+
+bool store_clustered(const struct store *s)
+{
+	return s->ops->cl_version != NULL;
+}
+
+static int single(char **cause)
+{
+	return fail(cause, "store: not a cluster store (store.url is PostgreSQL's)");
+}
+
+int store_cl_heartbeat(struct store *s, const struct replica_info *me, char **cause)
+{
+	return s->ops->cl_heartbeat ? s->ops->cl_heartbeat(s, me, cause) : single(cause);
+}
+
+json_t *store_cl_replicas(struct store *s, char **cause)
+{
+	if (!s->ops->cl_replicas) {
+		single(cause);
+		return NULL;
+	}
+	return s->ops->cl_replicas(s, cause);
+}
+
+int64_t store_cl_version(struct store *s, char **cause)
+{
+	return s->ops->cl_version ? s->ops->cl_version(s, cause) : single(cause);
+}
+
+int store_cl_spend(struct store *s, int64_t month,
+		   void (*fn)(void *arg, const char *team, int64_t spent, int64_t lease), void *arg, char **cause)
+{
+	return s->ops->cl_spend ? s->ops->cl_spend(s, month, fn, arg, cause) : single(cause);
+}
+
+int store_cl_lease(struct store *s, const char *team, int64_t month, int64_t want, int64_t *held, char **cause)
+{
+	return s->ops->cl_lease ? s->ops->cl_lease(s, team, month, want, held, cause) : single(cause);
+}
+
+int store_cl_fd(struct store *s)
+{
+	return s->ops->cl_fd ? s->ops->cl_fd(s) : -1;
+}
+
+int store_cl_notified(struct store *s)
+{
+	return s->ops->cl_notified ? s->ops->cl_notified(s) : 0;
 }

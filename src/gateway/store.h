@@ -32,6 +32,13 @@ struct ledger_row {
 	int64_t quantity;       /* billed, in unit: tokens, seconds of audio, characters */
 };
 
+/* a replica as its heartbeat records it (cluster mode) */
+struct replica_info {
+	const char *id, *listen, *version, *state;
+	int64_t started_at, now;
+	int inflight;
+};
+
 /* An engine: what each function below does, for its database. */
 struct store_ops {
 	const char *kind; /* "sqlite", "postgresql" */
@@ -62,6 +69,15 @@ struct store_ops {
 	json_t *(*usage_breakdown)(struct store *s, const char *team, int64_t from, char **cause);
 	json_t *(*alerts_list)(struct store *s, int limit, char **cause);
 	json_t *(*usage)(struct store *s, const char *team, int64_t from, int64_t step, int n, char **cause);
+	/* cluster mode: NULL in an engine that serves one node */
+	int (*cl_heartbeat)(struct store *s, const struct replica_info *me, char **cause);
+	json_t *(*cl_replicas)(struct store *s, char **cause);
+	int64_t (*cl_version)(struct store *s, char **cause);
+	int (*cl_spend)(struct store *s, int64_t month,
+			void (*fn)(void *arg, const char *team, int64_t spent, int64_t lease), void *arg, char **cause);
+	int (*cl_lease)(struct store *s, const char *team, int64_t month, int64_t want, int64_t *held, char **cause);
+	int (*cl_fd)(struct store *s);
+	int (*cl_notified)(struct store *s);
 };
 /* Every engine's store begins with this. */
 struct store {
@@ -139,6 +155,30 @@ json_t *store_alerts_list(struct store *s, int limit, char **cause);
 json_t *store_usage(struct store *s, const char *team, int64_t from, int64_t step, int n, char **cause);
 /* Bytes the storage engine holds in memory (its page cache included). */
 int64_t store_memory_used(void);
+
+/* ---- cluster mode (store_pg.c; -1 with *cause from any other engine) ---- */
+bool store_clustered(const struct store *s);
+/* This replica's row in cl_replicas, now. */
+int store_cl_heartbeat(struct store *s, const struct replica_info *me, char **cause);
+/* Every replica's last heartbeat: [{"id","listen","version","started_at",
+ * "last_seen_at","inflight","state"}] (times in ms). */
+json_t *store_cl_replicas(struct store *s, char **cause);
+/* The configuration's version: moves with every change to teams, keys,
+ * tokens, files or batches, in the changing transaction. */
+int64_t store_cl_version(struct store *s, char **cause);
+/* For each team: the fleet's spend this month (what every replica's
+ * shipped ledger rows cost) and this replica's lease. */
+int store_cl_spend(struct store *s, int64_t month,
+		   void (*fn)(void *arg, const char *team, int64_t spent, int64_t lease), void *arg, char **cause);
+/* Sets this replica's lease of team's budget for month to want, or as much
+ * of it as the budget has room for beyond the fleet's spend and the other
+ * replicas' leases (never less than held before, unless want is less):
+ * *held is the lease now. */
+int store_cl_lease(struct store *s, const char *team, int64_t month, int64_t want, int64_t *held, char **cause);
+/* The socket on which changes are notified (-1: none now), and how many
+ * notifications arrived since the last call (it reads what is there). */
+int store_cl_fd(struct store *s);
+int store_cl_notified(struct store *s);
 
 /* ---- for the engines (storerow.c): rows as text columns, no SQL ------ */
 #define TEAM_COLS 17

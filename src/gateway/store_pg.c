@@ -1,0 +1,786 @@
+/* store_pg.c — store.h on PostgreSQL: cluster mode's system of record,
+ * shared by every replica (docs/cluster.md).
+ *
+ * One connection, used synchronously from the event loop but never on a
+ * request's path: admin writes, the ledger's batches (every APPLY_MS), the
+ * cluster's heartbeat and version poll, budget leases. The same
+ * connection LISTENs: a change to teams, keys, tokens, files or batches
+ * fires a trigger that bumps cl_version and NOTIFYs "groqgate" in the
+ * writing transaction, so every replica hears of it (cluster.c reads
+ * the socket) and, should a notification be lost, sees the version move.
+ *
+ * Ledger rows are keyed by (replica, id): the replica's journal sequence.
+ * A row shipped twice (a crash between the commit and the journal's
+ * mark) is recognised and not counted twice. The same statement adds the
+ * row's cost to the team's month in cl_spend and takes it off the
+ * replica's lease in cl_leases: spent + leases never moves on shipping.
+ *
+ * A connection that broke is reset at the next call (at most every
+ * RESET_MS); calls fail at once meanwhile, naming the cause. */
+#include "gateway.h"
+
+#include <libpq-fe.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util.h"
+
+#define RESET_MS 500
+
+struct pgstore {
+	struct store base; /* first: the engine's ops */
+	PGconn *c;
+	char *url, *replica;
+	int in_tx;
+	int64_t reset_at; /* mono ms of the last reset */
+	int notified;     /* notifications read and not yet taken */
+	char *listen_err;
+};
+
+static const char *const schema =
+	"CREATE TABLE IF NOT EXISTS teams("
+	" id TEXT PRIMARY KEY, name TEXT NOT NULL, state TEXT NOT NULL,"
+	" models TEXT NOT NULL, max_tokens BIGINT NOT NULL, rpm_limit BIGINT NOT NULL,"
+	" rpm_mode TEXT NOT NULL, queue_wait_ms BIGINT NOT NULL, budget_nusd BIGINT NOT NULL,"
+	" thresholds TEXT NOT NULL, auto_pause BIGINT NOT NULL, paused_by TEXT,"
+	" paused_reason TEXT, paused_at BIGINT, version BIGINT NOT NULL, created_at BIGINT NOT NULL,"
+	" override_until BIGINT NOT NULL DEFAULT 0);"
+	"CREATE TABLE IF NOT EXISTS keys("
+	" name TEXT PRIMARY KEY, team TEXT NOT NULL, secret TEXT NOT NULL, fp TEXT NOT NULL,"
+	" created_at BIGINT NOT NULL, last_used_at BIGINT, rejected BIGINT NOT NULL DEFAULT 0,"
+	" rot_step BIGINT NOT NULL DEFAULT 0, new_secret TEXT, new_fp TEXT, rot_by TEXT,"
+	" rot_started_at BIGINT, rot_switched_at BIGINT, rot_updated_at BIGINT,"
+	" old_since_switch BIGINT NOT NULL DEFAULT 0, old_last_used BIGINT, groq_project TEXT);"
+	"CREATE TABLE IF NOT EXISTS tokens("
+	" id TEXT PRIMARY KEY, team TEXT NOT NULL, key TEXT NOT NULL, label TEXT NOT NULL,"
+	" hash TEXT NOT NULL UNIQUE, created_at BIGINT NOT NULL, revoked_at BIGINT, created_by TEXT);"
+	"CREATE TABLE IF NOT EXISTS ledger("
+	" replica TEXT NOT NULL, id BIGINT NOT NULL, ts_ms BIGINT NOT NULL, team TEXT, key TEXT, key_fp TEXT,"
+	" model TEXT, status INT NOT NULL, reason TEXT, stream INT NOT NULL,"
+	" prompt_tokens BIGINT NOT NULL, completion_tokens BIGINT NOT NULL,"
+	" cost_nusd BIGINT NOT NULL, latency_ms BIGINT NOT NULL, route TEXT, unit TEXT,"
+	" quantity BIGINT NOT NULL DEFAULT 0, request_id TEXT, PRIMARY KEY (replica, id));"
+	"CREATE INDEX IF NOT EXISTS ledger_team_ts ON ledger(team, ts_ms);"
+	"CREATE TABLE IF NOT EXISTS audit("
+	" id BIGSERIAL PRIMARY KEY, ts_ms BIGINT NOT NULL, actor TEXT NOT NULL, role TEXT NOT NULL,"
+	" operator TEXT, action TEXT NOT NULL, target TEXT NOT NULL, before TEXT, after TEXT);"
+	"CREATE TABLE IF NOT EXISTS alerts("
+	" id BIGSERIAL PRIMARY KEY, ts_ms BIGINT NOT NULL, kind TEXT NOT NULL, team TEXT,"
+	" message TEXT NOT NULL, acked_by TEXT, acked_at BIGINT);"
+	"CREATE TABLE IF NOT EXISTS batch_files(id TEXT PRIMARY KEY, team TEXT NOT NULL, key TEXT,"
+	" worst_nusd BIGINT NOT NULL, lines BIGINT NOT NULL, created_at BIGINT NOT NULL,"
+	" deleted BIGINT NOT NULL DEFAULT 0);"
+	"CREATE TABLE IF NOT EXISTS batches(id TEXT PRIMARY KEY, team TEXT NOT NULL, key TEXT NOT NULL,"
+	" input TEXT NOT NULL, status TEXT NOT NULL, reserved_nusd BIGINT NOT NULL,"
+	" cost_nusd BIGINT NOT NULL DEFAULT 0, created_at BIGINT NOT NULL, settled_at BIGINT);"
+	/* the cluster: configuration version, replicas, spend and leases */
+	"CREATE TABLE IF NOT EXISTS cl_version(id INT PRIMARY KEY CHECK (id = 1), v BIGINT NOT NULL);"
+	"INSERT INTO cl_version VALUES (1, 1) ON CONFLICT DO NOTHING;"
+	"CREATE TABLE IF NOT EXISTS cl_replicas(id TEXT PRIMARY KEY, listen TEXT, version TEXT,"
+	" started_at BIGINT NOT NULL, last_seen_at BIGINT NOT NULL, inflight BIGINT NOT NULL DEFAULT 0,"
+	" state TEXT NOT NULL);"
+	"CREATE TABLE IF NOT EXISTS cl_spend(team TEXT NOT NULL, month BIGINT NOT NULL,"
+	" spent_nusd BIGINT NOT NULL, PRIMARY KEY (team, month));"
+	"CREATE TABLE IF NOT EXISTS cl_leases(team TEXT NOT NULL, replica TEXT NOT NULL, month BIGINT NOT NULL,"
+	" leased_nusd BIGINT NOT NULL, PRIMARY KEY (team, replica, month));"
+	"CREATE OR REPLACE FUNCTION cl_bump() RETURNS trigger LANGUAGE plpgsql AS $$"
+	" BEGIN UPDATE cl_version SET v = v + 1; PERFORM pg_notify('groqgate', TG_TABLE_NAME); RETURN NULL; END $$;"
+	"CREATE OR REPLACE FUNCTION gg_json_team(t TEXT) RETURNS TEXT LANGUAGE plpgsql IMMUTABLE AS $$"
+	" BEGIN RETURN t::jsonb ->> 'team'; EXCEPTION WHEN others THEN RETURN NULL; END $$;"
+	"DO $$ DECLARE t TEXT; BEGIN FOREACH t IN ARRAY ARRAY['teams','keys','tokens','batch_files','batches'] LOOP"
+	" IF NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgname = t || '_bump') THEN"
+	" EXECUTE format('CREATE TRIGGER %I AFTER INSERT OR UPDATE OR DELETE ON %I"
+	" FOR EACH STATEMENT EXECUTE FUNCTION cl_bump()', t || '_bump', t); END IF; END LOOP; END $$;";
+
+static int pgfail(struct pgstore *s, char **cause, const char *what, const PGresult *r)
+{
+	const char *m = r ? PQresultErrorMessage(r) : "";
+	if (!m || !*m)
+		m = PQerrorMessage(s->c);
+	char *msg = xstrdup(m && *m ? m : "no answer");
+	size_t n = strlen(msg);
+	while (n && (msg[n - 1] == '\n' || msg[n - 1] == ' '))
+		msg[--n] = '\0';
+	fail(cause, "store: PostgreSQL: %s: %s", what, msg);
+	free(msg);
+	return -1;
+}
+
+/* the connection, reset when it broke (not more often than RESET_MS) */
+static bool live(struct pgstore *s)
+{
+	if (PQstatus(s->c) == CONNECTION_OK)
+		return true;
+	int64_t now = mono_us() / 1000;
+	if (s->in_tx || now - s->reset_at < RESET_MS)
+		return false;
+	s->reset_at = now;
+	PQreset(s->c);
+	if (PQstatus(s->c) != CONNECTION_OK)
+		return false;
+	PQclear(PQexec(s->c, "LISTEN groqgate"));
+	s->notified++; /* what was missed while apart: read again */
+	return true;
+}
+
+/* collects notifications that arrived with an answer */
+static void take_notifies(struct pgstore *s)
+{
+	PGnotify *n;
+	while ((n = PQnotifies(s->c))) {
+		s->notified++;
+		PQfreemem(n);
+	}
+}
+
+/* one statement with text parameters; the result (caller PQclears) or
+ * NULL with *cause */
+static PGresult *q(struct pgstore *s, const char *what, const char *sql, int n, const char *const *v, char **cause)
+{
+	if (!live(s)) {
+		pgfail(s, cause, what, NULL);
+		return NULL;
+	}
+	PGresult *r = PQexecParams(s->c, sql, n, NULL, v, NULL, NULL, 0);
+	take_notifies(s);
+	ExecStatusType st = PQresultStatus(r);
+	if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
+		pgfail(s, cause, what, r);
+		PQclear(r);
+		return NULL;
+	}
+	return r;
+}
+
+static int q0(struct pgstore *s, const char *what, const char *sql, int n, const char *const *v, char **cause)
+{
+	PGresult *r = q(s, what, sql, n, v, cause);
+	PQclear(r);
+	return r ? 0 : -1;
+}
+
+/* row i's columns (NULL for NULL) into v */
+static void row(const PGresult *r, int i, const char **v, int n)
+{
+	for (int c = 0; c < n; c++)
+		v[c] = PQgetisnull(r, i, c) ? NULL : PQgetvalue(r, i, c);
+}
+
+static int64_t cell(const PGresult *r, int i, int c)
+{
+	return PQgetisnull(r, i, c) ? 0 : strtoll(PQgetvalue(r, i, c), NULL, 10);
+}
+
+#define P(s) (struct pgstore *)(s)
+
+static void pg_close(struct store *base)
+{
+	struct pgstore *s = P(base);
+	PQfinish(s->c);
+	free(s->url);
+	free(s->replica);
+	free(s->listen_err);
+	free(s);
+}
+
+static int pg_schema_version(struct store *base)
+{
+	PGresult *r = q(P(base), "schema", "SELECT count(*) FROM pg_tables WHERE tablename = 'cl_leases'", 0, NULL, NULL);
+	int v = r && cell(r, 0, 0) ? 1 : 0;
+	PQclear(r);
+	return v;
+}
+
+static void pg_nothing(struct store *base, int n)
+{
+	(void)base, (void)n;
+}
+
+static int pg_done(struct store *base, char **cause)
+{
+	(void)base, (void)cause;
+	return 0;
+}
+
+static int pg_probe(struct store *base, int64_t now, char **cause)
+{
+	(void)now;
+	return q0(P(base), "probe", "SELECT 1", 0, NULL, cause);
+}
+
+static int pg_begin(struct store *base, char **cause)
+{
+	struct pgstore *s = P(base);
+	if (q0(s, "begin", "BEGIN", 0, NULL, cause) != 0)
+		return -1;
+	s->in_tx = 1;
+	return 0;
+}
+
+static void pg_rollback(struct store *base)
+{
+	struct pgstore *s = P(base);
+	if (PQstatus(s->c) == CONNECTION_OK)
+		PQclear(PQexec(s->c, "ROLLBACK"));
+	s->in_tx = 0;
+}
+
+static int pg_commit(struct store *base, char **cause)
+{
+	struct pgstore *s = P(base);
+	if (q0(s, "commit", "COMMIT", 0, NULL, cause) != 0) {
+		pg_rollback(base);
+		return -1;
+	}
+	s->in_tx = 0;
+	return 0;
+}
+
+/* an upsert of a whole row keyed by its first column */
+static int upsert(struct pgstore *s, const char *table, const char *const *cols, struct rowv *r, char **cause)
+{
+	buf sql;
+	buf_init(&sql);
+	buf_addf(&sql, "INSERT INTO %s VALUES(", table);
+	for (int i = 0; i < r->n; i++)
+		buf_addf(&sql, "%s$%d", i ? "," : "", i + 1);
+	buf_addf(&sql, ") ON CONFLICT (%s) DO UPDATE SET ", cols[0]);
+	for (int i = 1; i < r->n; i++)
+		buf_addf(&sql, "%s%s = excluded.%s", i > 1 ? "," : "", cols[i], cols[i]);
+	char *text = buf_detach(&sql);
+	int rc = q0(s, table, text, r->n, r->v, cause);
+	free(text);
+	rowv_free(r);
+	return rc;
+}
+
+static const char *const team_cols[] = { "id", "name", "state", "models", "max_tokens", "rpm_limit", "rpm_mode",
+					 "queue_wait_ms", "budget_nusd", "thresholds", "auto_pause", "paused_by",
+					 "paused_reason", "paused_at", "version", "created_at", "override_until" };
+static const char *const key_cols[] = { "name", "team", "secret", "fp", "created_at", "last_used_at",
+					"rejected", "rot_step", "new_secret", "new_fp", "rot_by", "rot_started_at",
+					"rot_switched_at", "rot_updated_at", "old_since_switch", "old_last_used",
+					"groq_project" };
+static const char *const token_cols[] = { "id", "team", "key", "label", "hash", "created_at", "revoked_at", "created_by" };
+static const char *const file_cols[] = { "id", "team", "key", "worst_nusd", "lines", "created_at", "deleted" };
+static const char *const batch_cols[] = { "id", "team", "key", "input", "status", "reserved_nusd", "cost_nusd",
+					  "created_at", "settled_at" };
+
+static int pg_put_team(struct store *base, const struct team *t, char **cause)
+{
+	struct rowv r = { 0 };
+	team_row(t, &r);
+	return upsert(P(base), "teams", team_cols, &r, cause);
+}
+
+static int pg_put_key(struct store *base, const struct ukey *k, char **cause)
+{
+	struct rowv r = { 0 };
+	ukey_row(k, &r);
+	return upsert(P(base), "keys", key_cols, &r, cause);
+}
+
+static int pg_put_file(struct store *base, const struct bfile *f, char **cause)
+{
+	struct rowv r = { 0 };
+	bfile_row(f, &r);
+	return upsert(P(base), "batch_files", file_cols, &r, cause);
+}
+
+static int pg_put_batch(struct store *base, const struct batch *b, char **cause)
+{
+	struct rowv r = { 0 };
+	batch_row(b, &r);
+	return upsert(P(base), "batches", batch_cols, &r, cause);
+}
+
+static int pg_put_token(struct store *base, const struct ctoken *t, char **cause)
+{
+	struct rowv r = { 0 };
+	ctoken_row(t, &r);
+	return upsert(P(base), "tokens", token_cols, &r, cause);
+}
+
+static int pg_ledger(struct store *base, const struct ledger_row *x, char **cause)
+{
+	struct pgstore *s = P(base);
+	struct rowv r = { 0 };
+	ledger_row_cols(x, &r);
+	char month[24];
+	snprintf(month, sizeof month, "%lld", (long long)month_start_ms(x->ts_ms));
+	r.v[17] = s->replica;
+	r.v[18] = month;
+	/* the row once; its cost to the team's month and off this replica's
+	 * lease, in the same statement */
+	int rc = q0(s, "ledger insert",
+		    "WITH ins AS (INSERT INTO ledger(ts_ms,team,key,key_fp,model,status,reason,stream,prompt_tokens,"
+		    "completion_tokens,cost_nusd,latency_ms,id,route,unit,quantity,request_id,replica) "
+		    "VALUES($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18) "
+		    "ON CONFLICT (replica, id) DO NOTHING RETURNING team, cost_nusd), "
+		    "sp AS (INSERT INTO cl_spend SELECT team, $19::bigint, cost_nusd FROM ins "
+		    " WHERE team IS NOT NULL AND cost_nusd > 0 ON CONFLICT (team, month) DO UPDATE"
+		    " SET spent_nusd = cl_spend.spent_nusd + excluded.spent_nusd) "
+		    "UPDATE cl_leases l SET leased_nusd = greatest(0, l.leased_nusd - ins.cost_nusd) FROM ins"
+		    " WHERE l.team = ins.team AND l.replica = $18 AND l.month = $19::bigint AND ins.cost_nusd > 0",
+		    19, r.v, cause);
+	rowv_free(&r);
+	return rc;
+}
+
+static int64_t pg_ledger_last_id(struct store *base, char **cause)
+{
+	struct pgstore *s = P(base);
+	const char *v[] = { s->replica };
+	PGresult *r = q(s, "ledger last id", "SELECT coalesce(max(id), 0) FROM ledger WHERE replica = $1", 1, v, cause);
+	int64_t id = r ? cell(r, 0, 0) : -1;
+	PQclear(r);
+	return id;
+}
+
+static int pg_audit(struct store *base, int64_t ts, const char *actor, const char *role, const char *op,
+		    const char *action, const char *target, const char *before, const char *after, char **cause)
+{
+	char t[24];
+	snprintf(t, sizeof t, "%lld", (long long)ts);
+	const char *v[] = { t, actor, role, op, action, target, before, after };
+	return q0(P(base), "audit insert",
+		  "INSERT INTO audit(ts_ms,actor,role,operator,action,target,before,after) VALUES($1,$2,$3,$4,$5,$6,$7,$8)",
+		  8, v, cause);
+}
+
+static int pg_alert(struct store *base, int64_t ts, const char *kind, const char *team, const char *message,
+		    int64_t *id, char **cause)
+{
+	char t[24];
+	snprintf(t, sizeof t, "%lld", (long long)ts);
+	const char *v[] = { t, kind, team, message };
+	PGresult *r = q(P(base), "alert insert",
+			"INSERT INTO alerts(ts_ms,kind,team,message) VALUES($1,$2,$3,$4) RETURNING id", 4, v, cause);
+	if (!r)
+		return -1;
+	if (id)
+		*id = cell(r, 0, 0);
+	PQclear(r);
+	return 0;
+}
+
+static int pg_alert_ack(struct store *base, int64_t id, const char *by, int64_t at, char **cause)
+{
+	char a[24], i[24];
+	snprintf(a, sizeof a, "%lld", (long long)at);
+	snprintf(i, sizeof i, "%lld", (long long)id);
+	const char *v[] = { by, a, i };
+	return q0(P(base), "alert ack", "UPDATE alerts SET acked_by = $1, acked_at = $2 WHERE id = $3 AND acked_by IS NULL",
+		  3, v, cause);
+}
+
+static json_t *pg_audit_list(struct store *base, int limit, int64_t before_id, const char *team, const char *actor,
+			     const char *action, char **cause)
+{
+	char b[24], l[24];
+	snprintf(b, sizeof b, "%lld", (long long)(before_id > 0 ? before_id : INT64_MAX));
+	snprintf(l, sizeof l, "%d", limit);
+	const char *v[] = { b, l, team, actor, action };
+	PGresult *r = q(P(base), "audit list",
+			"SELECT id,ts_ms,actor,role,operator,action,target,before,after FROM audit WHERE id < $1"
+			" AND ($3::text IS NULL OR target = $3 OR left(target, length($3) + 1) = $3 || '-'"
+			" OR gg_json_team(coalesce(after, before)) = $3)"
+			" AND ($4::text IS NULL OR actor = $4) AND ($5::text IS NULL OR left(action, length($5)) = $5)"
+			" ORDER BY id DESC LIMIT $2",
+			5, v, cause);
+	if (!r)
+		return NULL;
+	json_t *a = json_array();
+	for (int i = 0; i < PQntuples(r); i++) {
+		const char *c[9];
+		row(r, i, c, 9);
+		json_array_append_new(a, audit_entry_json(c));
+	}
+	PQclear(r);
+	return a;
+}
+
+static json_t *alerts_query(struct pgstore *s, int limit, int64_t only_id, char **cause)
+{
+	char l[24], o[24];
+	snprintf(l, sizeof l, "%d", limit);
+	snprintf(o, sizeof o, "%lld", (long long)only_id);
+	const char *v[] = { l, o };
+	PGresult *r = q(s, "alerts list",
+			"SELECT id,ts_ms,kind,team,message,acked_by,acked_at FROM alerts WHERE $2::bigint = 0 OR id = $2"
+			" ORDER BY id DESC LIMIT $1",
+			2, v, cause);
+	if (!r)
+		return NULL;
+	json_t *a = json_array();
+	for (int i = 0; i < PQntuples(r); i++) {
+		const char *c[7];
+		row(r, i, c, 7);
+		json_array_insert_new(a, 0, alert_entry_json(c));
+	}
+	PQclear(r);
+	return a;
+}
+
+static json_t *pg_alerts_list(struct store *base, int limit, char **cause)
+{
+	return alerts_query(P(base), limit, 0, cause);
+}
+
+static json_t *pg_alert_get(struct store *base, int64_t id, char **cause)
+{
+	*cause = NULL;
+	json_t *a = alerts_query(P(base), 1, id, cause);
+	json_t *e = json_incref(json_array_get(a, 0));
+	json_decref(a);
+	return e;
+}
+
+static int pg_recent_sent(struct store *base, int64_t from,
+			  void (*fn)(void *arg, const char *key, const char *model, int64_t ts, int64_t in, int64_t out),
+			  void *arg, char **cause)
+{
+	char f[24];
+	snprintf(f, sizeof f, "%lld", (long long)from);
+	const char *v[] = { f };
+	PGresult *r = q(P(base), "recent requests",
+			"SELECT key, model, ts_ms, prompt_tokens, completion_tokens FROM ledger"
+			" WHERE team IN (SELECT id FROM teams) AND ts_ms >= $1 AND key IS NOT NULL AND model IS NOT NULL"
+			" ORDER BY ts_ms",
+			1, v, cause);
+	if (!r)
+		return -1;
+	for (int i = 0; i < PQntuples(r); i++)
+		fn(arg, PQgetvalue(r, i, 0), PQgetvalue(r, i, 1), cell(r, i, 2), cell(r, i, 3), cell(r, i, 4));
+	PQclear(r);
+	return 0;
+}
+
+static json_t *pg_usage_breakdown(struct store *base, const char *team, int64_t from, char **cause)
+{
+	char f[24];
+	snprintf(f, sizeof f, "%lld", (long long)from);
+	const char *v[] = { team, f };
+	json_t *out = json_object();
+	static const char *const by[] = { "model", "route" };
+	for (int b = 0; b < 2; b++) {
+		char *sql = xasprintf("SELECT coalesce(%s, '-'), count(*), sum((status < 400)::int), sum(prompt_tokens + completion_tokens),"
+				      " sum(cost_nusd) FROM ledger WHERE ($1::text IS NULL AND team IN (SELECT id FROM teams) OR team = $1)"
+				      " AND ts_ms >= $2 GROUP BY 1 ORDER BY 5 DESC, 1",
+				      by[b]);
+		PGresult *r = q(P(base), "usage breakdown", sql, 2, v, cause);
+		free(sql);
+		if (!r) {
+			json_decref(out);
+			return NULL;
+		}
+		json_t *a = json_array();
+		for (int i = 0; i < PQntuples(r); i++) {
+			const char *c[5];
+			row(r, i, c, 5);
+			json_array_append_new(a, usage_by_json(by[b], c));
+		}
+		PQclear(r);
+		json_object_set_new(out, b ? "routes" : "models", a);
+	}
+	return out;
+}
+
+static json_t *pg_usage(struct store *base, const char *team, int64_t from, int64_t step, int n, char **cause)
+{
+	char f[24], st[24], to[24];
+	snprintf(f, sizeof f, "%lld", (long long)from);
+	snprintf(st, sizeof st, "%lld", (long long)step);
+	snprintf(to, sizeof to, "%lld", (long long)(from + step * n));
+	const char *v[] = { f, st, to, team };
+	/* grouped here (PostgreSQL sorts well): one row per bucket, outcome
+	 * and reason */
+	PGresult *r = q(P(base), "usage",
+			"SELECT $1::bigint + ((ts_ms - $1::bigint) / $2::bigint) * $2::bigint, status < 400, reason, count(*),"
+			" sum(prompt_tokens + completion_tokens), sum(cost_nusd) FROM ledger"
+			" WHERE ts_ms >= $1 AND ts_ms < $3 AND ($4::text IS NULL AND team IN (SELECT id FROM teams) OR team = $4)"
+			" GROUP BY 1, 2, 3",
+			4, v, cause);
+	struct ubuckets *bk = ubuckets_new(from, step, n);
+	for (int i = 0; r && i < PQntuples(r); i++)
+		ubuckets_add(bk, cell(r, i, 0), str_eq(PQgetvalue(r, i, 1), "t"),
+			     PQgetisnull(r, i, 2) ? NULL : PQgetvalue(r, i, 2), cell(r, i, 3), cell(r, i, 4), cell(r, i, 5));
+	json_t *out = ubuckets_json(bk, r != NULL);
+	PQclear(r);
+	return out;
+}
+
+static int pg_load(struct store *base, struct registry *reg, int64_t now, char **cause)
+{
+	struct pgstore *s = P(base);
+	PGresult *r;
+	if (!(r = q(s, "load teams", "SELECT * FROM teams ORDER BY id", 0, NULL, cause)))
+		return -1;
+	for (int i = 0; i < PQntuples(r); i++) {
+		const char *v[TEAM_COLS];
+		row(r, i, v, TEAM_COLS);
+		registry_add_team(reg, team_from_row(v));
+	}
+	PQclear(r);
+	if (!(r = q(s, "load keys", "SELECT * FROM keys ORDER BY name", 0, NULL, cause)))
+		return -1;
+	for (int i = 0; i < PQntuples(r); i++) {
+		const char *v[KEY_COLS];
+		row(r, i, v, KEY_COLS);
+		registry_add_key(reg, ukey_from_row(v));
+	}
+	PQclear(r);
+	if (!(r = q(s, "load tokens", "SELECT * FROM tokens ORDER BY created_at, id", 0, NULL, cause)))
+		return -1;
+	for (int i = 0; i < PQntuples(r); i++) {
+		const char *v[TOKEN_COLS];
+		row(r, i, v, TOKEN_COLS);
+		registry_add_token(reg, ctoken_from_row(v));
+	}
+	PQclear(r);
+
+	/* this month's spend: the fleet's, from cl_spend */
+	int64_t ms = month_start_ms(now);
+	char m[24];
+	snprintf(m, sizeof m, "%lld", (long long)ms);
+	const char *mv[] = { m };
+	reg->org_month_start = ms;
+	reg->org_spend_nusd = 0;
+	if (!(r = q(s, "load spend", "SELECT team, spent_nusd FROM cl_spend WHERE month = $1", 1, mv, cause)))
+		return -1;
+	for (int i = 0; i < PQntuples(r); i++) {
+		int64_t v = cell(r, i, 1);
+		struct team *t = registry_team(reg, PQgetvalue(r, i, 0));
+		if (t) {
+			t->spend_nusd = v;
+			reg->org_spend_nusd += v;
+		}
+	}
+	PQclear(r);
+	for (int i = 0; i < reg->nteams; i++)
+		reg->teams[i]->month_start = ms;
+
+	char from[24];
+	snprintf(from, sizeof from, "%lld", (long long)(now - 23 * 3600000LL - now % 3600000));
+	const char *fv[] = { from };
+	if (!(r = q(s, "load key counts",
+		    "SELECT key, ts_ms / 3600000, count(*) FROM ledger WHERE ts_ms >= $1 AND key IS NOT NULL"
+		    " GROUP BY 1, 2",
+		    1, fv, cause)))
+		return -1;
+	for (int i = 0; i < PQntuples(r); i++) {
+		struct ukey *k = registry_key(reg, PQgetvalue(r, i, 0));
+		if (!k)
+			continue;
+		int64_t h = cell(r, i, 1);
+		k->hourly[h % 24] = cell(r, i, 2);
+		if (h > k->hour_base)
+			k->hour_base = h;
+	}
+	PQclear(r);
+
+	if (!(r = q(s, "load files", "SELECT * FROM batch_files", 0, NULL, cause)))
+		return -1;
+	for (int i = 0; i < PQntuples(r); i++) {
+		const char *v[FILE_COLS];
+		row(r, i, v, FILE_COLS);
+		registry_load_file(reg, bfile_from_row(v));
+	}
+	PQclear(r);
+	if (!(r = q(s, "load batches", "SELECT * FROM batches", 0, NULL, cause)))
+		return -1;
+	for (int i = 0; i < PQntuples(r); i++) {
+		const char *v[BATCH_COLS];
+		row(r, i, v, BATCH_COLS);
+		registry_load_batch(reg, batch_from_row(v));
+	}
+	PQclear(r);
+	return 0;
+}
+
+/* ---- the cluster's own tables ---------------------------------------- */
+
+static int pg_cl_heartbeat(struct store *base, const struct replica_info *me, char **cause)
+{
+	char st[24], seen[24], in[24];
+	snprintf(st, sizeof st, "%lld", (long long)me->started_at);
+	snprintf(seen, sizeof seen, "%lld", (long long)me->now);
+	snprintf(in, sizeof in, "%d", me->inflight);
+	const char *v[] = { me->id, me->listen, me->version, st, seen, in, me->state };
+	return q0(P(base), "heartbeat",
+		  "INSERT INTO cl_replicas VALUES($1,$2,$3,$4,$5,$6,$7) ON CONFLICT (id) DO UPDATE SET"
+		  " listen = excluded.listen, version = excluded.version, started_at = excluded.started_at,"
+		  " last_seen_at = excluded.last_seen_at, inflight = excluded.inflight, state = excluded.state",
+		  7, v, cause);
+}
+
+static json_t *pg_cl_replicas(struct store *base, char **cause)
+{
+	PGresult *r = q(P(base), "replicas",
+			"SELECT id, listen, version, started_at, last_seen_at, inflight, state FROM cl_replicas ORDER BY id",
+			0, NULL, cause);
+	if (!r)
+		return NULL;
+	json_t *a = json_array();
+	for (int i = 0; i < PQntuples(r); i++)
+		json_array_append_new(a, json_pack("{s:s,s:s,s:s,s:I,s:I,s:I,s:s}", "id", PQgetvalue(r, i, 0), "listen",
+						   PQgetvalue(r, i, 1), "version", PQgetvalue(r, i, 2), "started_at",
+						   (json_int_t)cell(r, i, 3), "last_seen_at", (json_int_t)cell(r, i, 4),
+						   "inflight", (json_int_t)cell(r, i, 5), "state", PQgetvalue(r, i, 6)));
+	PQclear(r);
+	return a;
+}
+
+static int64_t pg_cl_version(struct store *base, char **cause)
+{
+	PGresult *r = q(P(base), "version", "SELECT v FROM cl_version", 0, NULL, cause);
+	int64_t v = r ? cell(r, 0, 0) : -1;
+	PQclear(r);
+	return v;
+}
+
+static int pg_cl_spend(struct store *base, int64_t month,
+		       void (*fn)(void *arg, const char *team, int64_t spent, int64_t lease), void *arg, char **cause)
+{
+	struct pgstore *s = P(base);
+	char m[24];
+	snprintf(m, sizeof m, "%lld", (long long)month);
+	const char *v[] = { m, s->replica };
+	PGresult *r = q(s, "spend",
+			"SELECT t.id, coalesce(sp.spent_nusd, 0), coalesce(l.leased_nusd, 0) FROM teams t"
+			" LEFT JOIN cl_spend sp ON sp.team = t.id AND sp.month = $1"
+			" LEFT JOIN cl_leases l ON l.team = t.id AND l.month = $1 AND l.replica = $2",
+			2, v, cause);
+	if (!r)
+		return -1;
+	for (int i = 0; i < PQntuples(r); i++)
+		fn(arg, PQgetvalue(r, i, 0), cell(r, i, 1), cell(r, i, 2));
+	PQclear(r);
+	return 0;
+}
+
+static int pg_cl_lease(struct store *base, const char *team, int64_t month, int64_t want, int64_t *held,
+		       char **cause)
+{
+	struct pgstore *s = P(base);
+	char m[24], w[24];
+	snprintf(m, sizeof m, "%lld", (long long)month);
+	snprintf(w, sizeof w, "%lld", (long long)(want < 0 ? 0 : want));
+	const char *v[] = { team, s->replica, m, w };
+	/* under the team row's lock, so two replicas never both take the same
+	 * room: spent + every lease <= budget (a lease never grows past it;
+	 * shrinking always succeeds) */
+	if (pg_begin(base, cause) != 0)
+		return -1;
+	PGresult *r = q(s, "lease",
+			"WITH b AS (SELECT budget_nusd FROM teams WHERE id = $1 FOR UPDATE),"
+			" sp AS (SELECT coalesce((SELECT spent_nusd FROM cl_spend WHERE team = $1 AND month = $3), 0) AS v),"
+			" o AS (SELECT coalesce(sum(leased_nusd), 0) AS v FROM cl_leases WHERE team = $1 AND month = $3"
+			"  AND replica <> $2),"
+			" mine AS (SELECT coalesce((SELECT leased_nusd FROM cl_leases WHERE team = $1 AND month = $3"
+			"  AND replica = $2), 0) AS v),"
+			" g AS (SELECT CASE WHEN $4::bigint <= mine.v THEN $4::bigint"
+			"  ELSE greatest(mine.v, least($4::bigint, b.budget_nusd - sp.v - o.v)) END AS v FROM b, sp, o, mine)"
+			" INSERT INTO cl_leases SELECT $1, $2, $3, g.v FROM g ON CONFLICT (team, replica, month)"
+			" DO UPDATE SET leased_nusd = excluded.leased_nusd RETURNING leased_nusd",
+			4, v, cause);
+	if (!r) {
+		pg_rollback(base);
+		return -1;
+	}
+	*held = PQntuples(r) ? cell(r, 0, 0) : 0;
+	PQclear(r);
+	return pg_commit(base, cause);
+}
+
+static int pg_cl_fd(struct store *base)
+{
+	struct pgstore *s = P(base);
+	return PQstatus(s->c) == CONNECTION_OK ? PQsocket(s->c) : -1;
+}
+
+static int pg_cl_notified(struct store *base)
+{
+	struct pgstore *s = P(base);
+	if (PQstatus(s->c) == CONNECTION_OK && !s->in_tx) {
+		PQconsumeInput(s->c);
+		take_notifies(s);
+	}
+	int n = s->notified;
+	s->notified = 0;
+	return n;
+}
+
+static int pg_try_begin(struct store *base, char **cause)
+{
+	return pg_begin(base, cause);
+}
+
+static const struct store_ops pg_ops = {
+	.kind = "postgresql",
+	.close = pg_close,
+	.schema_version = pg_schema_version,
+	.set_wal_limit = pg_nothing,
+	.probe = pg_probe,
+	.begin = pg_begin,
+	.try_begin = pg_try_begin,
+	.commit = pg_commit,
+	.rollback = pg_rollback,
+	.load = pg_load,
+	.put_team = pg_put_team,
+	.put_key = pg_put_key,
+	.put_file = pg_put_file,
+	.put_batch = pg_put_batch,
+	.put_token = pg_put_token,
+	.ledger = pg_ledger,
+	.ledger_last_id = pg_ledger_last_id,
+	.scrub = pg_done,
+	.sync_fd = pg_nothing,
+	.audit = pg_audit,
+	.alert = pg_alert,
+	.alert_get = pg_alert_get,
+	.alert_ack = pg_alert_ack,
+	.audit_list = pg_audit_list,
+	.recent_sent = pg_recent_sent,
+	.usage_breakdown = pg_usage_breakdown,
+	.alerts_list = pg_alerts_list,
+	.usage = pg_usage,
+	.cl_heartbeat = pg_cl_heartbeat,
+	.cl_replicas = pg_cl_replicas,
+	.cl_version = pg_cl_version,
+	.cl_spend = pg_cl_spend,
+	.cl_lease = pg_cl_lease,
+	.cl_fd = pg_cl_fd,
+	.cl_notified = pg_cl_notified,
+};
+
+struct store *store_open_pg(const char *url, const char *replica, char **cause)
+{
+	struct pgstore *s = xcalloc(1, sizeof *s);
+	s->base.ops = &pg_ops;
+	s->url = xstrdup(url);
+	s->replica = xstrdup(replica);
+	const char *const kw[] = { "dbname", "connect_timeout", "application_name", NULL };
+	const char *const val[] = { url, "2", "groqgated", NULL };
+	s->c = PQconnectdbParams(kw, val, 1);
+	if (PQstatus(s->c) != CONNECTION_OK) {
+		pgfail(s, cause, "connect", NULL);
+		pg_close(&s->base);
+		return NULL;
+	}
+	PQclear(PQexec(s->c, "SET client_min_messages = warning"));
+	/* replicas starting together migrate one at a time */
+	PGresult *r = PQexec(s->c, "SELECT pg_advisory_lock(727274)");
+	PQclear(r);
+	r = PQexec(s->c, schema);
+	bool ok = PQresultStatus(r) == PGRES_COMMAND_OK || PQresultStatus(r) == PGRES_TUPLES_OK;
+	if (!ok)
+		pgfail(s, cause, "schema", r);
+	PQclear(r);
+	PQclear(PQexec(s->c, "SELECT pg_advisory_unlock(727274)"));
+	if (!ok || q0(s, "listen", "LISTEN groqgate", 0, NULL, cause) != 0) {
+		pg_close(&s->base);
+		return NULL;
+	}
+	return &s->base;
+}
