@@ -24,7 +24,7 @@ cleanup() {
 			tail -n "${LOG_LINES:-40}" "$f" | sed 's/^/# /'
 		done
 	fi
-	rm -rf "$T"
+	rm -rf "$T" ${EXTRA_DIRS:-}
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM

@@ -1175,6 +1175,10 @@ static void emergency_resume_r(struct actx *c) { emergency(c, false); }
 static void cluster_route(struct actx *c)
 {
 	struct gateway *g = c->g;
+	if (g->cluster) {
+		httpd_send_json(c->req, 200, cluster_json(g));
+		return;
+	}
 	int64_t now = gw_now(g);
 	char started[32], seen[32], host[128] = "groqgated";
 	time_iso(g->started_ms, started, sizeof started);

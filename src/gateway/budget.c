@@ -37,7 +37,7 @@ void budget_roll(struct budget_env *e, struct team *t)
 	}
 }
 
-static void usd2(char *out, size_t n, int64_t nusd)
+void usd2(char *out, size_t n, int64_t nusd)
 {
 	double v = (double)nusd / NUSD_PER_USD;
 	snprintf(out, n, v > 0 && v < 0.01 ? "$%.6f" : "$%.2f", v);
@@ -58,6 +58,12 @@ int budget_reserve(struct budget_env *e, struct team *t, int64_t amount, char **
 				 t->id, a, b, c);
 		return -1;
 	}
+	/* cluster mode: within this replica's lease of the budget (grown when
+	 * it falls short; the fleet's spend plus every lease never exceeds the
+	 * budget) */
+	int64_t need = t->unshipped_nusd + t->reserved_nusd + amount;
+	if (!override && e->fx && e->fx->lease && need > t->lease_nusd && e->fx->lease(e->fx->arg, t, need, why) != 0)
+		return -1;
 	if (e->org_budget_nusd > 0 && r->org_spend_nusd + r->org_reserved_nusd + amount > e->org_budget_nusd) {
 		usd2(a, sizeof a, r->org_spend_nusd + r->org_reserved_nusd);
 		usd2(b, sizeof b, e->org_budget_nusd);

@@ -36,10 +36,16 @@ static void fx_set_state(void *arg, struct team *t, enum team_state st, const ch
 	json_decref(after);
 }
 
+static int fx_lease(void *arg, struct team *t, int64_t need, char **why)
+{
+	return cluster_lease(arg, t, need, why);
+}
+
 struct budget_env gw_budget(struct gateway *g)
 {
-	static struct budget_fx fx = { fx_alert, fx_set_state, NULL };
+	static struct budget_fx fx = { fx_alert, fx_set_state, NULL, NULL };
 	fx.arg = g;
+	fx.lease = g->cluster ? fx_lease : NULL;
 	return (struct budget_env){ .reg = &g->reg,
 				    .org_budget_nusd = g->cfg.org_budget_nusd,
 				    .org_thresholds = g->cfg.org_thresholds,

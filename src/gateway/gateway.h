@@ -145,6 +145,7 @@ int64_t rl_reset_ms(const struct ratelimit *rl, int64_t now);
  * shares them through Redis (counters_redis.c). A team's counters are set
  * when it joins the registry. */
 struct team;
+struct registry;
 struct counters;
 struct counters_ops {
 	const char *kind; /* "memory", "redis" */
@@ -159,6 +160,15 @@ struct counters {
 extern struct counters counters_memory;
 int counters_admit(struct team *t, int64_t now, int64_t *retry_ms);
 int counters_count(const struct team *t, int64_t now);
+/* counters_redis.c: the windows in Redis at url (redis://HOST:PORT/DB);
+ * a Redis that is down is not an error: limit ÷ alive replicas is then
+ * enforced locally until it answers again */
+struct counters *counters_redis_new(const char *url, const char *replica, char **cause);
+void counters_redis_free(struct counters *c);
+/* Each cluster tick: the replicas alive, every team's fleet count read
+ * (one pipelined round trip), a reconnection tried when down. */
+void counters_redis_tick(struct counters *c, struct registry *reg, int alive);
+const char *counters_redis_down(struct counters *c); /* why, or NULL when up */
 /* The RPM queue: w waits (until deadline_ms) for a slot in t's window;
  * ops says what to do when its turn comes. Runs the queue at once. */
 struct team;
@@ -286,6 +296,11 @@ void registry_free(struct registry *r);
 struct team *team_new(void);
 void team_free(struct team *t);
 void registry_add_team(struct registry *r, struct team *t);
+/* What the store holds now (f, freshly loaded) brought into r: new teams,
+ * keys, tokens, files and batches moved over, what an operator sets copied
+ * into the ones r has (their live figures kept), revocations applied.
+ * Returns how many changed; f keeps the rest, for registry_free. */
+int registry_merge(struct registry *r, struct registry *f);
 /* A row of t's left PostgreSQL's way (cluster mode): no longer unshipped,
  * and off the lease, as the store did. */
 void team_shipped(struct team *t, int64_t cost);
@@ -371,6 +386,9 @@ struct budget_fx {
 	void (*alert)(void *arg, const char *kind, const char *team, const char *message);
 	/* a team paused at its budget (TEAM_BUDGET_PAUSED) or resumed by a new month */
 	void (*set_state)(void *arg, struct team *t, enum team_state st, const char *reason);
+	/* cluster mode (else NULL): this replica's lease of t's budget grown
+	 * to at least need; 0, or -1 with *why */
+	int (*lease)(void *arg, struct team *t, int64_t need, char **why);
 	void *arg;
 };
 struct month_cache {
@@ -385,6 +403,7 @@ struct budget_env {
 	struct month_cache *month;
 	const struct budget_fx *fx; /* NULL: no consequences */
 };
+void usd2(char *out, size_t n, int64_t nusd); /* "$1.25" ($0.000125 below a cent) */
 /* Month roll-over: resets spend, alerts and a budget pause. */
 void budget_roll(struct budget_env *e, struct team *t);
 /* 0 and the amount reserved, or -1 with *why (allocated) when it does not fit. */
@@ -651,6 +670,7 @@ struct gateway {
 	struct ledger *ledger;  /* ledger rows, and the store's health */
 	struct groqwatch *groq; /* Groq's own figures (groq_metrics) */
 	struct batchwatch *batches; /* open batches followed to their end */
+	struct cluster *cluster;    /* cluster mode, or NULL */
 	buf logbuf;             /* request log lines not yet written */
 	int64_t log_sec;        /* the second log_ts shows */
 	char log_ts[32];
@@ -709,6 +729,21 @@ int spec_team_fields(struct team *t, json_t *j, spec_model_known known, void *ar
 int spec_if_match(const char *header, int64_t *ver);
 /* X-Operator: printable ASCII only, cut to n-1 bytes. */
 void spec_label(const char *in, char *out, size_t n);
+
+/* ---- cluster.c: one replica of a fleet (store.url, counters.redis) --- */
+struct cluster;
+/* NULL (no error) when the store is not PostgreSQL: one node. */
+struct cluster *cluster_start(struct gateway *g, char **cause);
+void cluster_first_tick(struct cluster *c); /* the first poll, before serving */
+void cluster_free(struct cluster *c);
+/* the configuration could not be confirmed current for stale_after_s */
+bool cluster_stale(struct gateway *g);
+/* This replica's lease of t's budget grown to cover need (unshipped +
+ * reserved + the new request): 0, or -1 with *why (the fleet's budget is
+ * used, or PostgreSQL does not answer). */
+int cluster_lease(struct gateway *g, struct team *t, int64_t need, char **why);
+json_t *cluster_json(struct gateway *g);     /* GET /admin/v1/cluster */
+const char *cluster_degraded(struct gateway *g); /* why /healthz says degraded, or NULL */
 
 /* ---- sdnotify.c: systemd's readiness and watchdog ------------------ */
 /* Sends state ("READY=1") to $NOTIFY_SOCKET: 1 sent, 0 none set, -1 failed. */

@@ -51,6 +51,7 @@ struct ledger {
 	struct gateway *g;
 	struct journal *j;
 	int64_t next_seq;        /* the next row's id */
+	int64_t run_first;       /* the first id of this run (rows before it were shipped at start) */
 	bool open;               /* ledger_open finished: rows may be flushed at exit */
 	int64_t floor;           /* rows up to this id were in the store at start */
 	struct waiting *batch;   /* rows of this loop iteration, not yet journaled */
@@ -190,6 +191,13 @@ struct applying {
 	struct ledger *l;
 	size_t written;
 	char *cause;
+	/* cluster mode: the costs of this run's rows in the transaction, told
+	 * to their teams once it commits */
+	struct shipped {
+		struct team *t;
+		int64_t cost;
+	} *sh;
+	size_t nsh, capsh;
 };
 
 static int apply_row(void *arg, int64_t seq, const struct ledger_row *r)
@@ -202,6 +210,14 @@ static int apply_row(void *arg, int64_t seq, const struct ledger_row *r)
 	if (store_ledger(a->l->g->store, &row, &a->cause) != 0)
 		return -1;
 	a->written++;
+	struct team *t;
+	if (a->l->g->cluster && r->cost_nusd && seq >= a->l->run_first && (t = registry_team(&a->l->g->reg, r->team))) {
+		if (a->nsh == a->capsh) {
+			a->capsh = a->capsh ? a->capsh * 2 : 64;
+			a->sh = xrealloc(a->sh, a->capsh * sizeof *a->sh);
+		}
+		a->sh[a->nsh++] = (struct shipped){ t, r->cost_nusd };
+	}
 	if (seq >= a->l->next_seq) /* at start: ids go on after the journal's */
 		a->l->next_seq = seq + 1;
 	return 0;
@@ -225,10 +241,16 @@ static int apply_step(struct ledger *l, bool wait, bool *more, char **cause)
 	if (journal_read(l->j, APPLY_MAX, apply_row, &a, &rows, &end, &torn, &a.cause) != 0) {
 		store_rollback(s);
 		*cause = a.cause;
+		free(a.sh);
 		return -1;
 	}
-	if (store_commit(s, cause) != 0)
+	if (store_commit(s, cause) != 0) {
+		free(a.sh);
 		return -1;
+	}
+	for (size_t i = 0; i < a.nsh; i++)
+		team_shipped(a.sh[i].t, a.sh[i].cost);
+	free(a.sh);
 	if (torn)
 		gw_log(l->g, json_pack("{s:s,s:s,s:s,s:I}", "level", "warn", "msg",
 				       "ledger journal: a record cut short at its end (a power loss) was dropped", "file",
@@ -419,6 +441,7 @@ struct ledger *ledger_open(struct gateway *g, char **cause)
 				    (json_int_t)l->committed_rows));
 	if (l->next_seq <= l->floor)
 		l->next_seq = l->floor + 1;
+	l->run_first = l->next_seq;
 	store_sync_fd(g->store, journal_fd(j));
 	l->open = true;
 	return l;
@@ -490,6 +513,11 @@ void ledger_submit(struct ledger *l, const struct ledger_row *r, ledger_fn fn, v
 	w->row.request_id = f[7];
 	w->fn = fn;
 	w->arg = arg;
+	if (l->g->cluster && r->cost_nusd) { /* settled here, not yet in PostgreSQL */
+		struct team *t = registry_team(&l->g->reg, r->team);
+		if (t)
+			t->unshipped_nusd += r->cost_nusd;
+	}
 	if (l->nb == 1)
 		event_active(l->commit, EV_TIMEOUT, 1);
 }

@@ -142,14 +142,19 @@ static void handle(struct hreq *req, void *arg, bool admin_allowed, bool data_al
 		bool down = ls.down, lagging = ls.lagging;
 		/* lagging: the store takes no writes, but the journal keeps every
 		 * row and requests are served (200) */
+		bool stale = cluster_stale(g);
+		const char *degraded = cluster_degraded(g);
 		json_t *h = json_pack("{s:s,s:s,s:I,s:i,s:i,s:I}", "status",
-				      g->draining ? "draining" : down ? "store_unavailable" : lagging ? "degraded" : "ok",
+				      g->draining ? "draining" : down ? "store_unavailable" : stale ? "config_stale"
+				      : lagging || degraded ? "degraded" : "ok",
 				      "version", GG_VERSION, "uptime_s", (json_int_t)((now - g->started_ms) / 1000),
 				      "inflight", g->inflight, "schema", store_schema_version(g->store), "ledger_backlog",
 				      (json_int_t)ls.backlog);
 		if (down || lagging)
 			json_object_set_new(h, "store_error", json_string(ls.cause));
-		httpd_send_json(req, g->draining || down ? 503 : 200, h);
+		if (degraded)
+			json_object_set_new(h, "cluster_error", json_string(degraded));
+		httpd_send_json(req, g->draining || down || stale ? 503 : 200, h);
 		return;
 	}
 	if (strcmp(path, "/metrics") == 0) {
@@ -380,7 +385,8 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	signal(SIGXFSZ, SIG_IGN); /* a file-size limit is a failed write, not a kill */
 	curl_global_init(CURL_GLOBAL_DEFAULT);
-	g->store = store_open(g->cfg.store_path, &cause);
+	g->store = g->cfg.store_url ? store_open_pg(g->cfg.store_url, g->cfg.replica_id, &cause)
+				    : store_open(g->cfg.store_path, &cause);
 	if (!g->store) {
 		return report("groqgated", NULL, cause, 1);
 	}
@@ -397,7 +403,16 @@ int main(int argc, char **argv)
 	}
 	g->started_ms = gw_now(g);
 	registry_init(&g->reg);
+	if (g->cfg.counters_redis &&
+	    !(g->reg.ctr = counters_redis_new(g->cfg.counters_redis, g->cfg.replica_id, &cause))) {
+		return report("groqgated", "counters.redis", cause, 1);
+	}
 	if (store_load(g->store, &g->reg, g->started_ms, &cause) != 0) {
+		return report("groqgated", NULL, cause, 1);
+	}
+	cause = NULL;
+	g->cluster = cluster_start(g, &cause);
+	if (!g->cluster && cause) {
 		return report("groqgated", NULL, cause, 1);
 	}
 	/* thresholds already crossed this month are not alerted again */
@@ -429,6 +444,7 @@ int main(int argc, char **argv)
 			return report("groqgated", "admin_listen", cause, 1);
 		}
 	}
+	cluster_first_tick(g->cluster); /* heard by the fleet, with its address */
 	printf("%s\n", g->addr);
 	if (g->admin_http)
 		printf("%s\n", g->admin_addr);
@@ -480,10 +496,13 @@ int main(int argc, char **argv)
 			event_free(g->reg.teams[i]->qtimer);
 	groqwatch_free(g->groq);
 	batchwatch_free(g->batches);
+	cluster_free(g->cluster);
 	upstream_free(g->up);
 	event_base_free(g->base);
 	store_close(g->store);
+	struct counters *ctr = g->reg.ctr;
 	registry_free(&g->reg);
+	counters_redis_free(ctr);
 	metrics_free(g->metrics);
 	json_decref(g->models_cache);
 	json_decref(g->recent_alerts);

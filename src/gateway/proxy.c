@@ -1462,6 +1462,12 @@ static int stage_who(struct preq *p, struct verdict *v)
 		return deny(v, 403, "permission_error", "route_not_governed", "route_refused", xstrdup(p->route->refused));
 	if (ledger_down(g->ledger))
 		return deny(v, 503, "api_error", "store_unavailable", "store_unavailable", xstrdup(STORE_DOWN_MSG));
+	if (cluster_stale(g))
+		return deny(v, 503, "api_error", "config_stale", "config_stale",
+			    xasprintf("This gateway replica cannot confirm its configuration is current (PostgreSQL has not "
+				      "answered for over %llds), so it refuses requests rather than miss a pause; another "
+				      "replica can serve them.",
+				      (long long)g->cfg.stale_after_s));
 	struct budget_env be = gw_budget(g);
 	be.now = p->t0_ms;
 	budget_roll(&be, p->t);

@@ -393,3 +393,137 @@ bool key_name_valid(const char *name, const char *team, char **cause)
 		}
 	return true;
 }
+
+/* ---- another replica's changes, read again from the store ----------- */
+
+static void swap_str(char **a, char **b)
+{
+	char *t = *a;
+	*a = *b;
+	*b = t;
+}
+
+/* t takes what an operator sets from f (f keeps t's old strings, and is
+ * freed by the caller); the live figures stay t's */
+static void team_take(struct team *t, struct team *f)
+{
+	swap_str(&t->name, &f->name);
+	swap_str(&t->paused_by, &f->paused_by);
+	swap_str(&t->paused_reason, &f->paused_reason);
+	char **m = t->models;
+	int nm = t->nmodels;
+	t->models = f->models;
+	t->nmodels = f->nmodels;
+	f->models = m;
+	f->nmodels = nm;
+	t->state = f->state;
+	t->max_tokens = f->max_tokens;
+	if (t->rpm_limit != f->rpm_limit)
+		rl_resize(&t->rl, (int)f->rpm_limit);
+	t->rpm_limit = f->rpm_limit;
+	t->rpm_mode = f->rpm_mode;
+	t->queue_wait_ms = f->queue_wait_ms;
+	t->budget_nusd = f->budget_nusd;
+	memcpy(t->thresholds, f->thresholds, sizeof t->thresholds);
+	t->nthresholds = f->nthresholds;
+	t->auto_pause = f->auto_pause;
+	t->paused_at = f->paused_at;
+	t->version = f->version;
+	t->override_until = f->override_until;
+}
+
+static void key_take(struct ukey *k, struct ukey *f)
+{
+	if (!str_eq(k->secret, f->secret))
+		swap_str(&k->secret, &f->secret);
+	swap_str(&k->groq_project, &f->groq_project);
+	swap_str(&k->new_secret, &f->new_secret);
+	swap_str(&k->rot_by, &f->rot_by);
+	memcpy(k->fp, f->fp, sizeof k->fp);
+	memcpy(k->new_fp, f->new_fp, sizeof k->new_fp);
+	k->rejected = f->rejected;
+	k->rot = f->rot;
+	k->rot_started_at = f->rot_started_at;
+	k->rot_switched_at = f->rot_switched_at;
+	k->rot_updated_at = f->rot_updated_at;
+	k->old_since_switch = f->old_since_switch;
+	if (f->old_last_used > k->old_last_used)
+		k->old_last_used = f->old_last_used;
+	if (f->last_used_at > k->last_used_at)
+		k->last_used_at = f->last_used_at;
+}
+
+int registry_merge(struct registry *r, struct registry *f)
+{
+	int changed = 0;
+	for (int i = 0; i < f->nteams; i++) {
+		struct team *n = f->teams[i], *t = registry_team(r, n->id);
+		if (!t) {
+			f->teams[i] = NULL;
+			strmap_del(f->team_by_id, n->id);
+			n->spend_nusd = n->reserved_nusd = 0; /* the cluster's spend poll sets it */
+			n->month_start = r->org_month_start;
+			registry_add_team(r, n);
+			changed++;
+		} else {
+			changed += t->version != n->version || t->state != n->state;
+			team_take(t, n);
+		}
+	}
+	for (int i = 0; i < f->nkeys; i++) {
+		struct ukey *n = f->keys[i], *k = registry_key(r, n->name);
+		if (!k) {
+			f->keys[i] = NULL;
+			registry_add_key(r, n);
+			changed++;
+		} else {
+			key_take(k, n);
+		}
+	}
+	for (int i = 0; i < f->ntokens; i++) {
+		struct ctoken *n = f->tokens[i], *t = strmap_get(r->token_by_id, n->id);
+		if (!t) {
+			f->tokens[i] = NULL;
+			registry_add_token(r, n);
+			changed++;
+		} else if (n->revoked_at && !t->revoked_at) {
+			t->revoked_at = n->revoked_at;
+			strmap_del(r->token_by_hash, t->hash);
+			changed++;
+		}
+	}
+	size_t at = 0;
+	const char *id;
+	void *v;
+	while (strmap_next(f->files, &at, &id, &v))
+		if (!strmap_get(r->files, id)) {
+			struct bfile *b = v;
+			strmap_put(r->files, b->id, b);
+			strmap_put(f->files, id, NULL);
+		}
+	at = 0;
+	while (strmap_next(f->batches, &at, &id, &v)) {
+		struct batch *b = v, *mine = strmap_get(r->batches, id);
+		if (!mine) {
+			strmap_put(r->batches, b->id, b);
+			strmap_put(f->batches, id, NULL);
+		} else if (b->settled_at && !mine->settled_at && !b->reserved_nusd) {
+			mine->settled_at = b->settled_at;
+		}
+	}
+	/* what was taken is NULL in f now */
+	int nt = 0, nk = 0, nc = 0;
+	for (int i = 0; i < f->nteams; i++)
+		if (f->teams[i])
+			f->teams[nt++] = f->teams[i];
+	f->nteams = nt;
+	for (int i = 0; i < f->nkeys; i++)
+		if (f->keys[i])
+			f->keys[nk++] = f->keys[i];
+	f->nkeys = nk;
+	for (int i = 0; i < f->ntokens; i++)
+		if (f->tokens[i])
+			f->tokens[nc++] = f->tokens[i];
+	f->ntokens = nc;
+	return changed;
+}

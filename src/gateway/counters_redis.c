@@ -1,0 +1,275 @@
+/* counters_redis.c — the RPM windows shared by every replica, in Redis
+ * (cluster mode; docs/cluster.md).
+ *
+ * Each team's window is a sorted set gg:rpm:{team} of admission times,
+ * read and written by one Lua script that runs atomically in Redis with
+ * Redis's own clock (so replicas' clocks do not matter): drop what left
+ * the last 60 s, admit when fewer than the limit remain. The same exact
+ * sliding window as on one node, across the fleet.
+ *
+ * One round trip per admission, on loopback a few tens of µs, with a short
+ * timeout. When Redis does not answer, each replica enforces limit ÷
+ * replicas alive in its own window (never above the limit across the
+ * fleet), says so in /healthz, and tries Redis again every RETRY_MS. */
+#include "gateway.h"
+
+#include <hiredis/hiredis.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util.h"
+
+#define RETRY_MS 1000
+#define TIMEOUT_MS 200
+
+static const char script[] =
+	"local t = redis.call('TIME')\n"
+	"local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"
+	"local k = KEYS[1]\n"
+	"local lim = tonumber(ARGV[1])\n"
+	"redis.call('ZREMRANGEBYSCORE', k, '-inf', now - 60000)\n"
+	"local n = redis.call('ZCARD', k)\n"
+	"if ARGV[2] == '' then return {0, 0, n} end\n"
+	"if n < lim then\n"
+	"  redis.call('ZADD', k, now, ARGV[2])\n"
+	"  redis.call('PEXPIRE', k, 61000)\n"
+	"  return {1, 0, n + 1}\n"
+	"end\n"
+	"local o = redis.call('ZRANGE', k, 0, 0, 'WITHSCORES')\n"
+	"return {0, tonumber(o[2]) + 60000 - now, n}\n";
+
+/* a team's local window while Redis is away, and its last fleet count */
+struct local {
+	struct ratelimit rl;
+	int limit;
+	int fleet; /* the window's count across the fleet, as Redis last said */
+};
+
+struct rcounters {
+	struct counters base; /* first */
+	redisContext *c;
+	char host[256];
+	int port, db;
+	char sha[48];
+	char *replica;
+	int64_t seq;          /* makes each admission's member unique */
+	int64_t retry_at;     /* mono ms: the next connection attempt */
+	int alive;            /* replicas serving: the fallback's divisor */
+	strmap *local;        /* team id -> struct local */
+	char *cause;          /* why Redis is down, or NULL */
+	int64_t fallbacks;    /* admissions decided locally */
+};
+
+#define R(c) ((struct rcounters *)(c))
+
+static void down(struct rcounters *r, const char *why)
+{
+	free(r->cause);
+	r->cause = xstrdup(why && *why ? why : "no answer");
+	if (r->c)
+		redisFree(r->c);
+	r->c = NULL;
+	r->retry_at = mono_us() / 1000 + RETRY_MS;
+}
+
+static redisReply *cmd(struct rcounters *r, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	redisReply *y = redisvCommand(r->c, fmt, ap);
+	va_end(ap);
+	if (!y) {
+		down(r, r->c->errstr);
+		return NULL;
+	}
+	if (y->type == REDIS_REPLY_ERROR) {
+		char *m = xstrdup(y->str);
+		freeReplyObject(y);
+		down(r, m);
+		free(m);
+		return NULL;
+	}
+	return y;
+}
+
+static bool connect_now(struct rcounters *r)
+{
+	if (r->c)
+		return true;
+	if (mono_us() / 1000 < r->retry_at)
+		return false;
+	struct timeval tv = { 0, TIMEOUT_MS * 1000 * 2 };
+	r->c = redisConnectWithTimeout(r->host, r->port, tv);
+	if (!r->c || r->c->err) {
+		char *m = xasprintf("%s:%d: %s", r->host, r->port, r->c ? r->c->errstr : "cannot connect");
+		down(r, m);
+		free(m);
+		return false;
+	}
+	struct timeval to = { 0, TIMEOUT_MS * 1000 };
+	redisSetTimeout(r->c, to);
+	redisReply *y;
+	if (r->db && !(y = cmd(r, "SELECT %d", r->db)))
+		return false;
+	if (r->db)
+		freeReplyObject(y);
+	if (!(y = cmd(r, "SCRIPT LOAD %s", script)))
+		return false;
+	snprintf(r->sha, sizeof r->sha, "%s", y->type == REDIS_REPLY_STRING ? y->str : "");
+	freeReplyObject(y);
+	free(r->cause);
+	r->cause = NULL;
+	return true;
+}
+
+static struct local *local_of(struct rcounters *r, const struct team *t)
+{
+	struct local *l = strmap_get(r->local, t->id);
+	if (!l) {
+		l = xcalloc(1, sizeof *l);
+		rl_init(&l->rl, 1);
+		strmap_put(r->local, t->id, l);
+	}
+	int alive = r->alive > 0 ? r->alive : 1;
+	int lim = (int)(t->rpm_limit / alive);
+	if (lim < 1 && t->rpm_limit > 0)
+		lim = 1; /* at least one each: the fleet may then exceed a limit below the replicas */
+	if (lim != l->limit) {
+		rl_resize(&l->rl, lim);
+		l->limit = lim;
+	}
+	return l;
+}
+
+/* the script: admit (member given) or only count; 1/0 admitted, -1 Redis failed */
+static int run(struct rcounters *r, const struct team *t, const char *member, int64_t *retry_ms, int *count)
+{
+	if (!connect_now(r))
+		return -1;
+	char key[300];
+	snprintf(key, sizeof key, "gg:rpm:{%s}", t->id);
+	redisReply *y = cmd(r, "EVALSHA %s 1 %s %lld %s", r->sha, key, (long long)t->rpm_limit, member);
+	if (!y)
+		return -1;
+	int ok = -1;
+	if (y->type == REDIS_REPLY_ARRAY && y->elements == 3) {
+		ok = y->element[0]->integer == 1;
+		if (retry_ms)
+			*retry_ms = y->element[1]->integer;
+		*count = (int)y->element[2]->integer;
+	}
+	freeReplyObject(y);
+	return ok;
+}
+
+static int redis_admit(struct counters *c, struct team *t, int64_t now, int64_t *retry_ms)
+{
+	struct rcounters *r = R(c);
+	char member[200];
+	snprintf(member, sizeof member, "%s:%lld", r->replica, (long long)++r->seq);
+	struct local *l = local_of(r, t);
+	int ok = run(r, t, member, retry_ms, &l->fleet);
+	if (ok >= 0)
+		return ok;
+	r->fallbacks++;
+	return rl_admit(&l->rl, now, retry_ms);
+}
+
+static int redis_count(struct counters *c, const struct team *t, int64_t now)
+{
+	struct rcounters *r = R(c);
+	struct local *l = local_of(r, t);
+	if (!r->c)
+		return rl_count(&l->rl, now);
+	return l->fleet;
+}
+
+static const struct counters_ops redis_ops = { "redis", redis_admit, redis_count };
+
+/* redis://HOST:PORT/DB */
+static int parse_url(struct rcounters *r, const char *url, char **cause)
+{
+	const char *p = url + strlen("redis://");
+	const char *slash = strchr(p, '/');
+	char hp[300];
+	snprintf(hp, sizeof hp, "%.*s", (int)(slash ? (size_t)(slash - p) : strlen(p)), p);
+	char *why = NULL;
+	if (parse_hostport(hp, r->host, sizeof r->host, &r->port, &why) != 0) {
+		fail(cause, "counters.redis %s: %s", url, why);
+		free(why);
+		return -1;
+	}
+	r->db = slash && slash[1] ? atoi(slash + 1) : 0;
+	return 0;
+}
+
+struct counters *counters_redis_new(const char *url, const char *replica, char **cause)
+{
+	struct rcounters *r = xcalloc(1, sizeof *r);
+	r->base.ops = &redis_ops;
+	r->local = strmap_new();
+	r->replica = xstrdup(replica);
+	r->alive = 1;
+	if (parse_url(r, url, cause) != 0) {
+		counters_redis_free(&r->base);
+		return NULL;
+	}
+	connect_now(r); /* down now is not fatal: the fallback serves */
+	return &r->base;
+}
+
+void counters_redis_free(struct counters *c)
+{
+	if (!c)
+		return;
+	struct rcounters *r = R(c);
+	if (r->c)
+		redisFree(r->c);
+	size_t i = 0;
+	const char *k;
+	void *v;
+	while (strmap_next(r->local, &i, &k, &v)) {
+		struct local *l = v;
+		rl_free(&l->rl);
+		free(l);
+	}
+	strmap_free(r->local);
+	free(r->replica);
+	free(r->cause);
+	free(r);
+}
+
+void counters_redis_tick(struct counters *c, struct registry *reg, int alive)
+{
+	struct rcounters *r = R(c);
+	r->alive = alive;
+	/* every team's fleet count, for the admin API (one round trip each,
+	 * pipelined) */
+	if (!connect_now(r))
+		return;
+	int sent = 0;
+	for (int i = 0; i < reg->nteams; i++) {
+		char key[300];
+		snprintf(key, sizeof key, "gg:rpm:{%s}", reg->teams[i]->id);
+		if (redisAppendCommand(r->c, "EVALSHA %s 1 %s %lld %s", r->sha, key,
+				       (long long)reg->teams[i]->rpm_limit, "") == REDIS_OK)
+			sent++;
+	}
+	for (int i = 0; i < sent; i++) {
+		redisReply *y = NULL;
+		if (redisGetReply(r->c, (void **)&y) != REDIS_OK || !y) {
+			down(r, r->c->errstr);
+			return;
+		}
+		if (y->type == REDIS_REPLY_ARRAY && y->elements == 3)
+			local_of(r, reg->teams[i])->fleet = (int)y->element[2]->integer;
+		freeReplyObject(y);
+	}
+}
+
+const char *counters_redis_down(struct counters *c)
+{
+	struct rcounters *r = R(c);
+	return r->c ? NULL : r->cause ? r->cause : "not connected";
+}
