@@ -139,12 +139,17 @@ static void slow(struct cluster *c, int64_t now)
 	}
 	json_decref(c->replicas);
 	c->replicas = r;
+	/* replicas alive, for dividing a limit while Redis is away: counted
+	 * generously (a late heartbeat still counts), since one too many only
+	 * makes each share smaller, one too few could let the fleet exceed it */
 	c->alive = 0;
+	int64_t within = 3 * g->cfg.stale_after_s * 1000;
+	if (within < 5000)
+		within = 5000;
 	size_t i;
 	json_t *e;
-	json_array_foreach(r, i, e) if (now - json_integer_value(json_object_get(e, "last_seen_at")) <=
-						 g->cfg.stale_after_s * 1000 &&
-					 str_eq(json_string_value(json_object_get(e, "state")), "serving")) c->alive++;
+	json_array_foreach(r, i, e) if (now - json_integer_value(json_object_get(e, "last_seen_at")) <= within &&
+					 !str_eq(json_string_value(json_object_get(e, "state")), "down")) c->alive++;
 	int64_t org = g->reg.org_spend_nusd;
 	g->reg.org_spend_nusd = 0;
 	if (store_cl_spend(g->store, month_start_ms(now), spend_one, c, &cause) != 0) {

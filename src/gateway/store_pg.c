@@ -20,12 +20,14 @@
 #include "gateway.h"
 
 #include <libpq-fe.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "util.h"
 
 #define RESET_MS 500
+#define QUERY_MS 2000 /* an answer takes at most this */
 
 struct pgstore {
 	struct store base; /* first: the engine's ops */
@@ -34,7 +36,7 @@ struct pgstore {
 	int in_tx;
 	int64_t reset_at; /* mono ms of the last reset */
 	int notified;     /* notifications read and not yet taken */
-	char *listen_err;
+	bool broken;      /* an answer did not come in time: connect again */
 };
 
 static const char *const schema =
@@ -96,7 +98,7 @@ static int pgfail(struct pgstore *s, char **cause, const char *what, const PGres
 {
 	const char *m = r ? PQresultErrorMessage(r) : "";
 	if (!m || !*m)
-		m = PQerrorMessage(s->c);
+		m = s->broken ? "no answer within 2 s (store_pg QUERY_MS); connecting again" : PQerrorMessage(s->c);
 	char *msg = xstrdup(m && *m ? m : "no answer");
 	size_t n = strlen(msg);
 	while (n && (msg[n - 1] == '\n' || msg[n - 1] == ' '))
@@ -109,8 +111,10 @@ static int pgfail(struct pgstore *s, char **cause, const char *what, const PGres
 /* the connection, reset when it broke (not more often than RESET_MS) */
 static bool live(struct pgstore *s)
 {
-	if (PQstatus(s->c) == CONNECTION_OK)
+	if (!s->broken && PQstatus(s->c) == CONNECTION_OK)
 		return true;
+	if (s->broken)
+		s->in_tx = 0; /* the server ends it with the connection */
 	int64_t now = mono_us() / 1000;
 	if (s->in_tx || now - s->reset_at < RESET_MS)
 		return false;
@@ -118,6 +122,7 @@ static bool live(struct pgstore *s)
 	PQreset(s->c);
 	if (PQstatus(s->c) != CONNECTION_OK)
 		return false;
+	s->broken = false;
 	PQclear(PQexec(s->c, "LISTEN groqgate"));
 	s->notified++; /* what was missed while apart: read again */
 	return true;
@@ -133,6 +138,43 @@ static void take_notifies(struct pgstore *s)
 	}
 }
 
+/* A statement sent and its answer awaited for at most QUERY_MS: a server
+ * that stopped answering (a partition, a stopped process) must not hold
+ * the event loop. Past it the connection is dropped (and reset by the
+ * next call); NULL then, the reason in the connection's message. */
+static PGresult *exec_bounded(struct pgstore *s, const char *sql, int n, const char *const *v)
+{
+	if (!PQsendQueryParams(s->c, sql, n, NULL, v, NULL, NULL, 0))
+		return NULL;
+	int64_t deadline = mono_us() / 1000 + QUERY_MS;
+	PGresult *keep = NULL, *r;
+	for (;;) {
+		while (PQisBusy(s->c)) {
+			int64_t left = deadline - mono_us() / 1000;
+			struct pollfd pfd = { PQsocket(s->c), POLLIN, 0 };
+			if (left <= 0 || poll(&pfd, 1, (int)left) == 0) {
+				PQclear(keep);
+				s->broken = true; /* the next call connects again */
+				return NULL;
+			}
+			if (!PQconsumeInput(s->c)) {
+				PQclear(keep);
+				return NULL;
+			}
+		}
+		if (!(r = PQgetResult(s->c)))
+			break;
+		/* the first error, else the last result */
+		if (keep && PQresultStatus(keep) == PGRES_FATAL_ERROR) {
+			PQclear(r);
+			continue;
+		}
+		PQclear(keep);
+		keep = r;
+	}
+	return keep;
+}
+
 /* one statement with text parameters; the result (caller PQclears) or
  * NULL with *cause */
 static PGresult *q(struct pgstore *s, const char *what, const char *sql, int n, const char *const *v, char **cause)
@@ -141,7 +183,11 @@ static PGresult *q(struct pgstore *s, const char *what, const char *sql, int n, 
 		pgfail(s, cause, what, NULL);
 		return NULL;
 	}
-	PGresult *r = PQexecParams(s->c, sql, n, NULL, v, NULL, NULL, 0);
+	PGresult *r = exec_bounded(s, sql, n, v);
+	if (!r) {
+		pgfail(s, cause, what, NULL);
+		return NULL;
+	}
 	take_notifies(s);
 	ExecStatusType st = PQresultStatus(r);
 	if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
@@ -179,7 +225,6 @@ static void pg_close(struct store *base)
 	PQfinish(s->c);
 	free(s->url);
 	free(s->replica);
-	free(s->listen_err);
 	free(s);
 }
 
@@ -220,8 +265,8 @@ static int pg_begin(struct store *base, char **cause)
 static void pg_rollback(struct store *base)
 {
 	struct pgstore *s = P(base);
-	if (PQstatus(s->c) == CONNECTION_OK)
-		PQclear(PQexec(s->c, "ROLLBACK"));
+	if (!s->broken && PQstatus(s->c) == CONNECTION_OK)
+		PQclear(exec_bounded(s, "ROLLBACK", 0, NULL));
 	s->in_tx = 0;
 }
 
@@ -672,8 +717,16 @@ static int pg_cl_lease(struct store *base, const char *team, int64_t month, int6
 	 * shrinking always succeeds) */
 	if (pg_begin(base, cause) != 0)
 		return -1;
+	/* the lock first, in a statement of its own: the next one's snapshot
+	 * (READ COMMITTED: taken when it starts) then sees every lease a
+	 * replica that held the lock before committed */
+	const char *tv[] = { team };
+	if (q0(s, "lease lock", "SELECT 1 FROM teams WHERE id = $1 FOR UPDATE", 1, tv, cause) != 0) {
+		pg_rollback(base);
+		return -1;
+	}
 	PGresult *r = q(s, "lease",
-			"WITH b AS (SELECT budget_nusd FROM teams WHERE id = $1 FOR UPDATE),"
+			"WITH b AS (SELECT budget_nusd FROM teams WHERE id = $1),"
 			" sp AS (SELECT coalesce((SELECT spent_nusd FROM cl_spend WHERE team = $1 AND month = $3), 0) AS v),"
 			" o AS (SELECT coalesce(sum(leased_nusd), 0) AS v FROM cl_leases WHERE team = $1 AND month = $3"
 			"  AND replica <> $2),"
@@ -696,13 +749,13 @@ static int pg_cl_lease(struct store *base, const char *team, int64_t month, int6
 static int pg_cl_fd(struct store *base)
 {
 	struct pgstore *s = P(base);
-	return PQstatus(s->c) == CONNECTION_OK ? PQsocket(s->c) : -1;
+	return !s->broken && PQstatus(s->c) == CONNECTION_OK ? PQsocket(s->c) : -1;
 }
 
 static int pg_cl_notified(struct store *base)
 {
 	struct pgstore *s = P(base);
-	if (PQstatus(s->c) == CONNECTION_OK && !s->in_tx) {
+	if (!s->broken && PQstatus(s->c) == CONNECTION_OK && !s->in_tx) {
 		PQconsumeInput(s->c);
 		take_notifies(s);
 	}
@@ -761,7 +814,7 @@ struct store *store_open_pg(const char *url, const char *replica, char **cause)
 	s->url = xstrdup(url);
 	s->replica = xstrdup(replica);
 	const char *const kw[] = { "dbname", "connect_timeout", "application_name", NULL };
-	const char *const val[] = { url, "2", "groqgated", NULL };
+	const char *const val[] = { url, "1", "groqgated", NULL };
 	s->c = PQconnectdbParams(kw, val, 1);
 	if (PQstatus(s->c) != CONNECTION_OK) {
 		pgfail(s, cause, "connect", NULL);

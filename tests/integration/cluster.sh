@@ -1,0 +1,194 @@
+#!/usr/bin/env bash
+# cluster.sh — cluster mode with 3 replicas of groqgated on a private
+# PostgreSQL and Redis (started here, on free loopback ports): the fleet
+# listed, RPM exact across replicas, changes in force everywhere within 1 s,
+# zero overspend across replicas, the ledger exactly once across kill -9 of
+# a replica and a PostgreSQL restart, Redis down and PostgreSQL down.
+. "$(dirname "$0")/../lib.sh"
+. "$(dirname "$0")/../cluster-lib.sh"
+
+STALE_S=2
+start_postgres
+start_redis
+start_fakegroq
+write_gateway_config
+for i in 1 2 3; do cluster_config "$i"; start_replica "$i"; done
+ms() { echo $(( $(date +%s%N) / 1000000 )); }
+all_shipped() { # every replica's journal is in PostgreSQL
+	local i
+	for i in 1 2 3; do
+		[ "$(curl -s --max-time 2 "http://${GWS[$i]}/metrics" | awk '$1 == "groqgate_ledger_journal_rows" { print $2 }')" = 0 ] || return 1
+	done
+}
+
+# ---- the fleet ---------------------------------------------------------
+fleet_of() { on "$1"; api_as "$VIEW_TOKEN" GET /admin/v1/cluster; jq_body '[.replicas[] | select(.state == "serving") | .id] | join(",")'; }
+check "every replica lists the 3 replicas serving" wait_eval "the fleet" 10 \
+	'[ "$(fleet_of 1)" = gw-1,gw-2,gw-3 ] && [ "$(fleet_of 2)" = gw-1,gw-2,gw-3 ] && [ "$(fleet_of 3)" = gw-1,gw-2,gw-3 ]'
+on 2; api_as "$VIEW_TOKEN" GET /admin/v1/cluster
+check_eq "mode cluster" cluster "$(jq_body .mode)"
+check_eq "store postgresql, up" "postgresql true" "$(jq_body '.store.kind + " " + (.store.up | tostring)')"
+check_eq "counters redis, up" "redis true" "$(jq_body '.counters.kind + " " + (.counters.up | tostring)')"
+check_eq "each replica's listen address" "${GWS[1]} ${GWS[2]} ${GWS[3]}" "$(jq_body '[.replicas[].listen] | join(" ")')"
+
+# ---- RPM exact across replicas ------------------------------------------
+on 1
+create_team alpha '"rpm_limit":10'
+create_key alpha-prod-api alpha "$KEY1"
+new_token alpha
+ALPHA=$TOKEN
+check "the team is known on every replica" wait_eval "alpha everywhere" 5 \
+	'on 3; api GET /admin/v1/teams/alpha; [ "$STATUS" = 200 ]'
+codes=""
+for j in $(seq 1 50); do on $(( j % 3 + 1 )); chat "$ALPHA" llama-3.3-70b-versatile; codes="$codes $STATUS"; done
+check_eq "50 requests round-robin over 3 replicas, limit 10: exactly 10 admitted" 10 "$(echo $codes | tr ' ' '\n' | grep -c '^200$')"
+check_eq "... and 40 refused with 429" 40 "$(echo $codes | tr ' ' '\n' | grep -c '^429$')"
+check "every replica reports the fleet's RPM (10)" wait_eval "fleet rpm" 5 \
+	'for i in 1 2 3; do on $i; api GET /admin/v1/teams/alpha; [ "$(jq_body .rpm)" = 10 ] || exit 1; done'
+
+# ---- changes in force everywhere within 1 s -----------------------------
+worst=0; lat=""
+for k in $(seq 0 49); do
+	w=$(( k % 3 + 1 )); r=$(( (k + 1) % 3 + 1 ))
+	if [ $((k % 2)) = 0 ]; then act=pause; want=paused; else act=resume; want=active; fi
+	on "$w"; t0=$(ms); if [ $act = pause ]; then api POST "/admin/v1/teams/alpha/pause" '{"reason":"cluster test"}'; else api POST /admin/v1/teams/alpha/resume '{}'; fi
+	[ "$STATUS" = 200 ] || { fail "$act through gw-$w: $STATUS $BODY"; break; }
+	on "$r"
+	for _ in $(seq 1 100); do
+		api_as "$VIEW_TOKEN" GET /admin/v1/teams/alpha
+		[ "$(jq_body .state)" = "$want" ] && break
+		sleep 0.01
+	done
+	d=$(( $(ms) - t0 )); lat="$lat $d"
+	[ "$d" -gt "$worst" ] && worst=$d
+done
+p99=$(echo $lat | tr ' ' '\n' | sort -n | awk '{a[NR]=$1} END {print a[int(NR*0.99+0.5)]}')
+echo "# pause/resume seen on another replica: p50 $(echo $lat | tr ' ' '\n' | sort -n | awk '{a[NR]=$1} END {print a[int(NR/2)]}') ms, p99 $p99 ms, worst $worst ms (50 changes)"
+check "50 pauses and resumes in force on another replica within 1 s (p99 ${p99} ms)" test "$p99" -lt 1000
+on 1; api POST /admin/v1/teams/alpha/pause '{"reason":"incident"}'
+on 3; t0=$(ms)
+wait_eval "gw-3 to refuse" 2 'chat "$ALPHA" llama-3.3-70b-versatile; [ "$STATUS" = 403 ]'
+check_eq "a pause through gw-1 refuses requests at gw-3" 403 "$STATUS"
+check_contains "... as paused" paused "$BODY"
+on 2; api POST /admin/v1/teams/alpha/resume '{}'
+on 1; api GET /admin/v1/teams/alpha; ver=$(jq_body .version)
+api PUT /admin/v1/teams/alpha/models '{"allowed_models":["llama-3.1-8b-instant"]}' -H "If-Match: $ver"
+check_eq "allowlist changed through gw-1" 200 "$STATUS"
+on 3
+check "... a model taken off it is refused at gw-3 within 1 s" wait_eval "allowlist at gw-3" 1 \
+	'chat "$ALPHA" llama-3.3-70b-versatile; [ "$STATUS" = 403 ]'
+on 2; api DELETE "/admin/v1/teams/alpha/tokens/$TOKEN_ID"
+check_eq "token revoked through gw-2" 200 "$STATUS"
+on 1
+check "... and refused (401) at gw-1 within 1 s" wait_eval "revocation at gw-1" 1 \
+	'chat "$ALPHA" llama-3.1-8b-instant; [ "$STATUS" = 401 ]'
+
+# ---- zero overspend across replicas --------------------------------------
+# room for about 5 requests' worst case (~150k nusd each), 60 at once over 3 replicas
+on 1
+create_team beta '"monthly_budget_usd":0.00075,"rpm_limit":10000'
+create_key beta-prod-api beta "$KEY2"
+new_token beta
+BETA=$TOKEN
+wait_eval "beta everywhere" 5 'on 3; api GET /admin/v1/teams/beta; [ "$STATUS" = 200 ]'
+for j in $(seq 1 60); do
+	i=$(( j % 3 + 1 ))
+	curl -s -o /dev/null -w '%{http_code}\n' -H "Authorization: Bearer $BETA" -H 'Content-Type: application/json' \
+		--data-binary '{"model":"llama-3.3-70b-versatile","messages":[{"role":"user","content":"hello gateway"}]}' \
+		"http://${GWS[$i]}/openai/v1/chat/completions" >> "$T/beta.codes" &
+done
+wait_eval "60 answers" 30 '[ "$(wc -l < "$T/beta.codes")" -ge 60 ]'
+wait_for "journals shipped" 10 all_shipped
+ok200=$(grep -c '^200$' "$T/beta.codes"); n402=$(grep -c '^402$' "$T/beta.codes")
+spent=$(psql_q "SELECT coalesce(sum(cost_nusd),0) FROM ledger WHERE team = 'beta'")
+held=$(psql_q "SELECT coalesce((SELECT sum(spent_nusd) FROM cl_spend WHERE team = 'beta'),0) + coalesce((SELECT sum(leased_nusd) FROM cl_leases WHERE team = 'beta'),0)")
+echo "# beta: $ok200 answered, $n402 refused (402), settled $spent nusd of 750000"
+check "60 concurrent over 3 replicas: some served ($ok200)" test "$ok200" -ge 1
+check "... the rest refused with 402 ($n402)" test $(( ok200 + n402 )) -eq 60 -a "$n402" -ge 1
+check "... settled spend never above the budget ($spent <= 750000)" test "$spent" -le 750000
+check "... nor the fleet's spend plus every lease ($held)" test "$held" -le 750000
+check "the team's spend is the same figure on every replica" wait_eval "equal spend" 5 \
+	'a=(); for i in 1 2 3; do on $i; api GET /admin/v1/teams/beta; a+=("$(jq_body .spend_mtd_usd)"); done; [ "${a[0]}" = "${a[1]}" ] && [ "${a[1]}" = "${a[2]}" ] && [ "${a[0]}" != 0 ]'
+
+# ---- the ledger exactly once: kill -9 of a replica under load ------------
+on 1
+create_team gamma '"rpm_limit":100000'
+create_key gamma-prod-api gamma "$KEY3"
+new_token gamma
+GAMMA=$TOKEN
+wait_eval "gamma everywhere" 5 'on 3; api GET /admin/v1/teams/gamma; [ "$STATUS" = 200 ]'
+for j in $(seq 1 40); do
+	curl -s -o /dev/null -w '%{http_code}\n' --max-time 10 -H "Authorization: Bearer $GAMMA" -H 'Content-Type: application/json' \
+		--data-binary '{"model":"llama-3.1-8b-instant","messages":[{"role":"user","content":"hi"}]}' \
+		"http://${GWS[3]}/openai/v1/chat/completions" >> "$T/gamma.codes" &
+	CURLS="${CURLS:-} $!"
+	[ "$j" = 20 ] && { wait_eval "some answers" 5 '[ "$(grep -c "^200$" "$T/gamma.codes")" -ge 5 ]'; kill -9 "${GW_PIDS[3]}"; }
+done
+wait $CURLS 2>/dev/null
+wait "${GW_PIDS[3]}" 2>/dev/null
+answered=$(grep -vc '^000$' "$T/gamma.codes")
+start_replica 3
+wait_for "journals shipped" 10 all_shipped
+rows=$(psql_q "SELECT count(*) FROM ledger WHERE team = 'gamma'")
+echo "# gw-3 killed under load: $answered of 40 answered, $rows ledger rows after its restart"
+check "every request answered before kill -9 is in the ledger after the restart ($rows >= $answered)" test "$rows" -ge "$answered"
+check "... and none twice (at most one row per request sent)" test "$rows" -le 40
+check_eq "... no row id repeated" 0 "$(psql_q "SELECT count(*) FROM (SELECT request_id FROM ledger WHERE team = 'gamma' AND request_id IS NOT NULL GROUP BY 1 HAVING count(*) > 1) d")"
+
+# ---- PostgreSQL restarted mid-load ---------------------------------------
+: > "$T/pg.codes"
+for j in $(seq 1 30); do
+	curl -s -o /dev/null -w '%{http_code}\n' --max-time 10 -H "Authorization: Bearer $GAMMA" -H 'Content-Type: application/json' \
+		--data-binary '{"model":"llama-3.1-8b-instant","messages":[{"role":"user","content":"hi"}]}' \
+		"http://${GWS[$(( j % 3 + 1 ))]}/openai/v1/chat/completions" >> "$T/pg.codes"
+	[ "$j" = 10 ] && { pg_stop; pg_run; }
+done
+before=$rows
+wait_for "journals shipped after the restart" 15 all_shipped
+rows=$(psql_q "SELECT count(*) FROM ledger WHERE team = 'gamma'")
+served=$(grep -c '^200$' "$T/pg.codes")
+echo "# PostgreSQL restarted: $served of 30 served, $((rows - before)) rows landed"
+check_eq "every request across a PostgreSQL restart is in the ledger once" 30 "$((rows - before))"
+check "... and served (within leases and stale_after_s): $served of 30" test "$served" -ge 25
+
+# ---- Redis down: RPM at limit / replicas alive, locally ----------------------
+on 1
+create_team delta '"rpm_limit":9'
+create_key delta-prod-api delta "$KEY4"
+new_token delta
+DELTA=$TOKEN
+redis_stop
+wait_eval "gw-1 to notice" 5 'curl -s "http://${GWS[1]}/healthz" | grep -q degraded'
+h=$(curl -s -w ' %{http_code}' "http://${GWS[1]}/healthz")
+check_contains "/healthz says degraded" '"status":"degraded"' "$h"
+check_contains "... still 200 (serving)" ' 200' "$h"
+on 1; api GET /admin/v1/cluster; echo "# alive: $(jq_body .alive) $(jq_body '[.replicas[] | .id + ":" + .state + ":" + .last_seen_at] | join(" ")') $(date -u +%T)"
+codes=""
+for j in $(seq 1 6); do chat "$DELTA" llama-3.3-70b-versatile; codes="$codes $STATUS"; done
+check_eq "Redis down: one replica admits limit/3 (9/3 = 3) of 6" 3 "$(echo $codes | tr ' ' '\n' | grep -c '^200$')"
+start_redis
+check "Redis back: healthz ok again" wait_eval "redis back" 5 'curl -s "http://${GWS[1]}/healthz" | grep -q "\"status\":\"ok\""'
+
+# ---- PostgreSQL down: stale after stale_after_s --------------------------
+pg_stop
+on 2
+check "PostgreSQL down: data plane refused 503 config_stale after stale_after_s" wait_eval "stale" $((STALE_S + 3)) \
+	'chat "$GAMMA" llama-3.1-8b-instant; [ "$STATUS" = 503 ] && echo "$BODY" | grep -q config_stale'
+h=$(curl -s -w ' %{http_code}' "http://${GWS[2]}/healthz")
+check_contains "/healthz: config_stale, 503" '"status":"config_stale"' "$h"
+api POST /admin/v1/teams/gamma/pause '{"reason":"x"}'
+check_eq "an admin change is refused while PostgreSQL is down" 503 "$STATUS"
+check_contains "... saying why" "not saved" "$BODY"
+api GET /admin/v1/teams/gamma
+check_eq "... reads still answer" 200 "$STATUS"
+pg_run
+check "PostgreSQL back: served again" wait_eval "serving" 10 \
+	'chat "$GAMMA" llama-3.1-8b-instant; [ "$STATUS" = 200 ]'
+
+# ---- no secret anywhere it must not be -----------------------------------
+logs=$(cat "$T"/replica*.log)
+check_not_contains "no Groq key in any replica's log" "$KEY1" "$logs"
+check_not_contains "no admin token in any replica's log" "$OP_TOKEN" "$logs"
+on 1; api GET /admin/v1/cluster
+check_not_contains "no PostgreSQL URL in /admin/v1/cluster" "postgresql://" "$BODY"
+done_testing
