@@ -94,6 +94,8 @@ struct m_overview {
 	int active, paused, budget_paused, rpm_total, inflight;
 	/* Groq's own view (the overview's "groq"): state "" when absent */
 	char groq_state[16];
+	bool clustered;               /* the overview's cluster.mode */
+	int cl_serving, cl_replicas;
 	int groq_drifting;
 	int64_t groq_age_s; /* -1: no figures yet */
 };

@@ -59,6 +59,10 @@ int model_parse_overview(const char *body, size_t len, struct m_overview *o, cha
 		if (json_is_integer(json_object_get(gq, "age_s")))
 			o->groq_age_s = inum(json_object_get(gq, "age_s"));
 	}
+	json_t *cl = json_object_get(j, "cluster");
+	o->clustered = str_eq(json_string_value(json_object_get(cl, "mode")), "cluster");
+	o->cl_serving = (int)inum(json_object_get(cl, "serving"));
+	o->cl_replicas = (int)inum(json_object_get(cl, "replicas"));
 	json_t *tot = json_object_get(j, "totals");
 	o->teams_total = json_is_integer(json_object_get(tot, "teams")) ? (int)inum(json_object_get(tot, "teams"))
 									 : (int)json_array_size(json_object_get(j, "teams"));

@@ -73,6 +73,9 @@ void draw_header(struct app *a, struct canvas *cv)
 	char st[32];
 	int role = conn_state(a, st, sizeof st);
 	x += cv_printf(cv, 0, x, role, -1, "%s %s ", cv->utf8 ? "●" : "*", st);
+	if (a->have_data && a->ov.clustered) /* the fleet: replicas serving of those known */
+		x += cv_printf(cv, 0, x, a->ov.cl_serving < a->ov.cl_replicas ? R_ALERT : R_HEADER, -1, "%s cluster %d/%d ", bar,
+			       a->ov.cl_serving, a->ov.cl_replicas);
 	/* Groq's own view, when the gateway polls it ("" when it does not) */
 	char gp[48] = "";
 	int grole = R_HEADER;

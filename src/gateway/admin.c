@@ -888,8 +888,12 @@ static void overview(struct actx *c)
 	json_t *gs = groqwatch_summary(g);
 	char *gss = json_dumps(gs, JSON_COMPACT);
 	json_decref(gs);
-	buf_addf(&o, "],\"alerts\":%s,\"groq\":%s}\n", als ? als : "[]", gss);
+	json_t *cs = cluster_summary(g);
+	char *css = json_dumps(cs, JSON_COMPACT);
+	json_decref(cs);
+	buf_addf(&o, "],\"alerts\":%s,\"groq\":%s,\"cluster\":%s}\n", als ? als : "[]", gss, css);
 	free(gss);
+	free(css);
 	free(als);
 	size_t len = o.len;
 	httpd_send_owned(c->req, 200, "application/json", buf_detach(&o), len);

@@ -254,6 +254,19 @@ void cluster_free(struct cluster *c)
 {
 	if (!c)
 		return;
+	/* a clean stop (the journal shipped by now): the leases go back to
+	 * the fleet and the replica is listed down at once */
+	struct gateway *g = c->g;
+	char *cause = NULL;
+	for (int i = 0; i < g->reg.nteams && c->store_up; i++)
+		if (g->reg.teams[i]->lease_nusd && lease_set(c, g->reg.teams[i], g->reg.teams[i]->reserved_nusd, &cause) != 0) {
+			free(cause);
+			break;
+		}
+	struct replica_info me = { .id = g->cfg.replica_id, .listen = g->addr, .version = GG_VERSION, .state = "down",
+				   .started_at = g->started_ms, .now = gw_now(g), .inflight = 0 };
+	if (c->store_up && store_cl_heartbeat(g->store, &me, &cause) != 0)
+		free(cause);
 	if (c->tick)
 		event_free(c->tick);
 	if (c->sock)
@@ -348,4 +361,18 @@ const char *cluster_degraded(struct gateway *g)
 	if (g->reg.ctr != &counters_memory)
 		return counters_redis_down(g->reg.ctr);
 	return NULL;
+}
+
+json_t *cluster_summary(struct gateway *g)
+{
+	if (!g->cluster)
+		return json_pack("{s:s,s:i,s:i}", "mode", "single", "serving", 1, "replicas", 1);
+	json_t *j = cluster_json(g), *reps = json_object_get(j, "replicas");
+	int serving = 0;
+	size_t i;
+	json_t *e;
+	json_array_foreach(reps, i, e) serving += str_eq(json_string_value(json_object_get(e, "state")), "serving");
+	json_t *s = json_pack("{s:s,s:i,s:i}", "mode", "cluster", "serving", serving, "replicas", (int)json_array_size(reps));
+	json_decref(j);
+	return s;
 }

@@ -8,6 +8,7 @@
 #define GG_GATEWAY_H
 
 #include <jansson.h>
+#include <stdio.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -743,7 +744,14 @@ bool cluster_stale(struct gateway *g);
  * used, or PostgreSQL does not answer). */
 int cluster_lease(struct gateway *g, struct team *t, int64_t need, char **why);
 json_t *cluster_json(struct gateway *g);     /* GET /admin/v1/cluster */
+/* the overview's "cluster": {"mode","serving","replicas"} (single: 1/1) */
+json_t *cluster_summary(struct gateway *g);
 const char *cluster_degraded(struct gateway *g); /* why /healthz says degraded, or NULL */
+
+/* ---- migrate.c: --migrate-from sqlite:PATH -------------------------- */
+/* Copies a single node's store into cfg's PostgreSQL store and compares the
+ * counts (written to out); 0, or -1 with *cause. */
+int migrate_from(const struct gw_config *cfg, const char *from, FILE *out, char **cause);
 
 /* ---- sdnotify.c: systemd's readiness and watchdog ------------------ */
 /* Sends state ("READY=1") to $NOTIFY_SOCKET: 1 sent, 0 none set, -1 failed. */

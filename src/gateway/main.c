@@ -312,10 +312,13 @@ static void usage(FILE *f)
 {
 	fprintf(f, "usage: groqgated --config FILE [--check]\n"
 		   "       groqgated --check-config FILE\n"
+		   "       groqgated --migrate-from sqlite:PATH --config FILE\n"
 		   "  --config FILE  the gateway's configuration (libconfig; see groqgated(8))\n"
 		   "  --check        load and validate the configuration and tokens, then exit\n"
 		   "  --check-config FILE  check the configuration and the files it names (tokens file\n"
 		   "                 modes, TLS files, the store's folder); one line per problem\n"
+		   "  --migrate-from sqlite:PATH  copy a single node's store into the PostgreSQL store of\n"
+		   "                 the configuration (store.url), then compare the counts\n"
 		   "  --version      print the version\n"
 		   "Signals: TERM/INT drain and stop; HUP reloads configuration and admin tokens.\n");
 }
@@ -330,10 +333,11 @@ static struct httpd *new_http(struct gateway *g, void (*cb)(struct hreq *, void 
 
 int main(int argc, char **argv)
 {
-	const char *config = NULL;
+	const char *config = NULL, *migrate = NULL;
 	bool check_only = false;
 	static const struct option opts[] = { { "config", required_argument, 0, 'c' }, { "check", no_argument, 0, 'k' },
 					      { "check-config", required_argument, 0, 'C' },
+					      { "migrate-from", required_argument, 0, 'M' },
 					      { "help", no_argument, 0, 'h' }, { "version", no_argument, 0, 'V' },
 					      { 0, 0, 0, 0 } };
 	int o;
@@ -342,6 +346,7 @@ int main(int argc, char **argv)
 		case 'c': config = optarg; break;
 		case 'k': check_only = true; break;
 		case 'C': return check_config(optarg);
+		case 'M': migrate = optarg; break;
 		case 'h': usage(stdout); return 0;
 		case 'V': printf("groqgated %s\n", GG_VERSION); return 0;
 		default: usage(stderr); return 2;
@@ -359,6 +364,13 @@ int main(int argc, char **argv)
 	umask(077); /* every file the gateway makes is its own: store, journal, log */
 	if (config_load(config, &g->cfg, &cause) != 0) {
 		return report("groqgated", NULL, cause, 1);
+	}
+	if (migrate) {
+		int rc = migrate_from(&g->cfg, migrate, stdout, &cause);
+		if (rc == 0)
+			printf("groqgated: %s copied into PostgreSQL\n", migrate + strlen("sqlite:"));
+		config_free(&g->cfg);
+		return rc == 0 ? 0 : report("groqgated", NULL, cause, 1);
 	}
 	if (!g->cfg.core_dumps) {
 		/* a core file would hold the Groq keys: none unless asked for

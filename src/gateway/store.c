@@ -194,3 +194,29 @@ int store_cl_notified(struct store *s)
 {
 	return s->ops->cl_notified ? s->ops->cl_notified(s) : 0;
 }
+
+static int no_copy(char **cause)
+{
+	return fail(cause, "store: this engine cannot be copied from or into");
+}
+
+int64_t store_count(struct store *s, const char *table, char **cause)
+{
+	return s->ops->count ? s->ops->count(s, table, cause) : no_copy(cause);
+}
+
+int store_copy_out(struct store *s, const char *table, int (*fn)(void *arg, const char *const *v), void *arg,
+		   char **cause)
+{
+	return s->ops->copy_out ? s->ops->copy_out(s, table, fn, arg, cause) : no_copy(cause);
+}
+
+int store_copy_in(struct store *s, const char *table, const char *const *v, char **cause)
+{
+	return s->ops->copy_in ? s->ops->copy_in(s, table, v, cause) : no_copy(cause);
+}
+
+int store_copy_done(struct store *s, char **cause)
+{
+	return s->ops->copy_done ? s->ops->copy_done(s, cause) : 0;
+}

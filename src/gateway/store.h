@@ -78,6 +78,14 @@ struct store_ops {
 	int (*cl_lease)(struct store *s, const char *team, int64_t month, int64_t want, int64_t *held, char **cause);
 	int (*cl_fd)(struct store *s);
 	int (*cl_notified)(struct store *s);
+	/* migration: the rows of a table ("teams", "keys", "tokens",
+	 * "ledger", "audit", "alerts"; ledger, audit and alerts in the
+	 * columns storerow.c names) out of one engine and into another */
+	int64_t (*count)(struct store *s, const char *table, char **cause);
+	int (*copy_out)(struct store *s, const char *table, int (*fn)(void *arg, const char *const *v), void *arg,
+			char **cause);
+	int (*copy_in)(struct store *s, const char *table, const char *const *v, char **cause);
+	int (*copy_done)(struct store *s, char **cause); /* after copy_in: sequences past the ids copied */
 };
 /* Every engine's store begins with this. */
 struct store {
@@ -180,12 +188,25 @@ int store_cl_lease(struct store *s, const char *team, int64_t month, int64_t wan
 int store_cl_fd(struct store *s);
 int store_cl_notified(struct store *s);
 
+/* ---- migration: a single node's store into PostgreSQL ------------------ */
+/* rows in table (teams, keys, tokens, ledger, audit, alerts), or -1 */
+int64_t store_count(struct store *s, const char *table, char **cause);
+/* fn(arg, v) for each row of ledger (LEDGER_COLS), audit (AUDIT_COLS) or
+ * alerts (ALERT_COLS), oldest first; fn returning non-zero stops it */
+int store_copy_out(struct store *s, const char *table, int (*fn)(void *arg, const char *const *v), void *arg,
+		   char **cause);
+/* one such row written (a row already there is left as it is) */
+int store_copy_in(struct store *s, const char *table, const char *const *v, char **cause);
+int store_copy_done(struct store *s, char **cause);
+
 /* ---- for the engines (storerow.c): rows as text columns, no SQL ------ */
 #define TEAM_COLS 17
 #define KEY_COLS 17
 #define TOKEN_COLS 8
 #define FILE_COLS 7
 #define BATCH_COLS 9
+#define AUDIT_COLS 9  /* id,ts_ms,actor,role,operator,action,target,before,after */
+#define ALERT_COLS 7  /* id,ts_ms,kind,team,message,acked_by,acked_at */
 #define LEDGER_COLS 17 /* ts_ms,team,key,key_fp,model,status,reason,stream,prompt_tokens,
 			* completion_tokens,cost_nusd,latency_ms,id,route,unit,quantity,request_id */
 /* A row to write: v[i] the column's text (NULL for NULL); numbers are
@@ -204,6 +225,8 @@ void ctoken_row(const struct ctoken *t, struct rowv *r);
 void bfile_row(const struct bfile *f, struct rowv *r);
 void batch_row(const struct batch *b, struct rowv *r);
 void ledger_row_cols(const struct ledger_row *x, struct rowv *r);
+/* the reverse: x's strings point into v */
+void ledger_row_from(const char *const *v, struct ledger_row *x);
 /* Read rows (the tables' column order; NULL for NULL), allocated. */
 struct team *team_from_row(const char *const *v);
 struct ukey *ukey_from_row(const char *const *v);

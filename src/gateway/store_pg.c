@@ -346,14 +346,21 @@ static int pg_put_token(struct store *base, const struct ctoken *t, char **cause
 	return upsert(P(base), "tokens", token_cols, &r, cause);
 }
 
+static int ledger_insert(struct pgstore *s, const char *replica, const struct ledger_row *x, char **cause);
+
 static int pg_ledger(struct store *base, const struct ledger_row *x, char **cause)
 {
 	struct pgstore *s = P(base);
+	return ledger_insert(s, s->replica, x, cause);
+}
+
+static int ledger_insert(struct pgstore *s, const char *replica, const struct ledger_row *x, char **cause)
+{
 	struct rowv r = { 0 };
 	ledger_row_cols(x, &r);
 	char month[24];
 	snprintf(month, sizeof month, "%lld", (long long)month_start_ms(x->ts_ms));
-	r.v[17] = s->replica;
+	r.v[17] = replica;
 	r.v[18] = month;
 	/* the row once; its cost to the team's month and off this replica's
 	 * lease, in the same statement */
@@ -769,6 +776,55 @@ static int pg_try_begin(struct store *base, char **cause)
 	return pg_begin(base, cause);
 }
 
+/* ---- migration: rows in ------------------------------------------------ */
+
+static int64_t pg_count(struct store *base, const char *table, char **cause)
+{
+	static const char *const ok[] = { "teams", "keys", "tokens", "ledger", "audit", "alerts" };
+	bool known = false;
+	for (size_t i = 0; i < ARRAY_LEN(ok); i++)
+		known = known || str_eq(ok[i], table);
+	if (!known)
+		return fail(cause, "store: no table %s to count", table);
+	char sql[64];
+	snprintf(sql, sizeof sql, "SELECT count(*) FROM %s", table);
+	PGresult *r = q(P(base), table, sql, 0, NULL, cause);
+	int64_t n = r ? cell(r, 0, 0) : -1;
+	PQclear(r);
+	return n;
+}
+
+#define MIGRATED "migrated" /* the replica the ledger of a single node is filed under */
+
+static int pg_copy_in(struct store *base, const char *table, const char *const *v, char **cause)
+{
+	struct pgstore *s = P(base);
+	if (str_eq(table, "ledger")) {
+		struct ledger_row x;
+		ledger_row_from(v, &x);
+		return ledger_insert(s, MIGRATED, &x, cause);
+	}
+	if (str_eq(table, "audit"))
+		return q0(s, "audit copy",
+			  "INSERT INTO audit(id,ts_ms,actor,role,operator,action,target,before,after)"
+			  " VALUES($1,$2,$3,$4,$5,$6,$7,$8,$9) ON CONFLICT (id) DO NOTHING",
+			  AUDIT_COLS, v, cause);
+	if (str_eq(table, "alerts"))
+		return q0(s, "alerts copy",
+			  "INSERT INTO alerts(id,ts_ms,kind,team,message,acked_by,acked_at) VALUES($1,$2,$3,$4,$5,$6,$7)"
+			  " ON CONFLICT (id) DO NOTHING",
+			  ALERT_COLS, v, cause);
+	return fail(cause, "store: no table %s to copy into", table);
+}
+
+static int pg_copy_done(struct store *base, char **cause)
+{
+	return q0(P(base), "sequences",
+		  "SELECT setval('audit_id_seq', greatest(1, (SELECT coalesce(max(id), 1) FROM audit))),"
+		  " setval('alerts_id_seq', greatest(1, (SELECT coalesce(max(id), 1) FROM alerts)))",
+		  0, NULL, cause);
+}
+
 static const struct store_ops pg_ops = {
 	.kind = "postgresql",
 	.close = pg_close,
@@ -805,6 +861,9 @@ static const struct store_ops pg_ops = {
 	.cl_lease = pg_cl_lease,
 	.cl_fd = pg_cl_fd,
 	.cl_notified = pg_cl_notified,
+	.count = pg_count,
+	.copy_in = pg_copy_in,
+	.copy_done = pg_copy_done,
 };
 
 struct store *store_open_pg(const char *url, const char *replica, char **cause)

@@ -70,6 +70,9 @@ static int sq_recent_sent(struct store *s, int64_t from, void (*fn)(void *arg, c
 static json_t *sq_usage_breakdown(struct store *s, const char *team, int64_t from, char **cause);
 static json_t *sq_alerts_list(struct store *s, int limit, char **cause);
 static json_t *sq_usage(struct store *s, const char *team, int64_t from, int64_t step, int n, char **cause);
+static int64_t sq_count(struct store *s, const char *table, char **cause);
+static int sq_copy_out(struct store *s, const char *table, int (*fn)(void *arg, const char *const *v), void *arg,
+		       char **cause);
 
 #define SYNC_MS 100
 /* The WAL starts over from its beginning only when a write finds it fully
@@ -258,6 +261,8 @@ static const struct store_ops sqlite_ops = {
 	.usage_breakdown = sq_usage_breakdown,
 	.alerts_list = sq_alerts_list,
 	.usage = sq_usage,
+	.count = sq_count,
+	.copy_out = sq_copy_out,
 };
 
 struct store *store_open(const char *path, char **cause)
@@ -883,6 +888,72 @@ static int sq_load(struct store *base_, struct registry *r, int64_t now, char **
 	}
 	sqlite3_finalize(st);
 	return 0;
+}
+
+/* ---- migration: rows out ---------------------------------------------- */
+
+/* the tables a migration reads, and their columns as storerow.c names them */
+static const char *select_of(const char *table)
+{
+	static const struct {
+		const char *table, *sql;
+	} t[] = {
+		{ "ledger", "SELECT ts_ms,team,key,key_fp,model,status,reason,stream,prompt_tokens,completion_tokens,"
+			    "cost_nusd,latency_ms,id,route,unit,quantity,request_id FROM ledger ORDER BY id" },
+		{ "audit", "SELECT id,ts_ms,actor,role,operator,action,target,before,after FROM audit ORDER BY id" },
+		{ "alerts", "SELECT id,ts_ms,kind,team,message,acked_by,acked_at FROM alerts ORDER BY id" },
+	};
+	for (size_t i = 0; i < ARRAY_LEN(t); i++)
+		if (str_eq(t[i].table, table))
+			return t[i].sql;
+	return NULL;
+}
+
+static bool counted(const char *table)
+{
+	static const char *const ok[] = { "teams", "keys", "tokens", "ledger", "audit", "alerts" };
+	for (size_t i = 0; i < ARRAY_LEN(ok); i++)
+		if (str_eq(ok[i], table))
+			return true;
+	return false;
+}
+
+static int64_t sq_count(struct store *base_, const char *table, char **cause)
+{
+	struct sqstore *s = (struct sqstore *)base_;
+	if (!counted(table))
+		return fail(cause, "store: no table %s to count", table);
+	char sql[64];
+	snprintf(sql, sizeof sql, "SELECT count(*) FROM %s", table);
+	sqlite3_stmt *st;
+	if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK)
+		return sqlfail(s, cause, table);
+	int64_t n = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : -1;
+	sqlite3_finalize(st);
+	return n;
+}
+
+static int sq_copy_out(struct store *base_, const char *table, int (*fn)(void *arg, const char *const *v), void *arg,
+		       char **cause)
+{
+	struct sqstore *s = (struct sqstore *)base_;
+	const char *sql = select_of(table);
+	if (!sql)
+		return fail(cause, "store: no table %s to copy", table);
+	sqlite3_stmt *st;
+	if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK)
+		return sqlfail(s, cause, table);
+	int n = sqlite3_column_count(st), rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		const char *v[LEDGER_COLS];
+		col_row(st, v, n);
+		if (fn(arg, v) != 0) {
+			sqlite3_finalize(st);
+			return -1;
+		}
+	}
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE ? 0 : sqlfail(s, cause, table);
 }
 
 int64_t store_memory_used(void)

@@ -266,6 +266,15 @@ void ledger_row_cols(const struct ledger_row *x, struct rowv *r)
 	put_str(r, 16, x->request_id);
 }
 
+void ledger_row_from(const char *const *v, struct ledger_row *x)
+{
+	*x = (struct ledger_row){ .ts_ms = num(v[0]), .team = v[1], .key = v[2], .key_fp = v[3], .model = v[4],
+				  .status = (int)num(v[5]), .reason = v[6], .stream = num(v[7]) != 0,
+				  .prompt = num(v[8]), .completion = num(v[9]), .cost_nusd = num(v[10]),
+				  .latency_ms = num(v[11]), .id = num(v[12]), .route = v[13], .unit = v[14],
+				  .quantity = num(v[15]), .request_id = v[16] };
+}
+
 /* what a store's load hands the registry: the batch's reservation is held
  * again while it is open */
 void registry_load_batch(struct registry *r, struct batch *b)
