@@ -68,7 +68,10 @@ redis_stop() {
 cluster_config() {
 	local i=$1 extra=${2:-}
 	mkdir -p "$T/r$i"
-	sed -e "s|^store = .*|store = { url = \"$PGURL\"; journal = \"$T/r$i/journal\"; };|" \
+	# a fixed port per replica: a restarted replica is where the load balancer expects it
+	[ -s "$T/r$i/port" ] || free_port > "$T/r$i/port"
+	sed -e "s|^listen = .*|listen = \"127.0.0.1:$(cat "$T/r$i/port")\";|" \
+	    -e "s|^store = .*|store = { url = \"$PGURL\"; journal = \"$T/r$i/journal\"; };|" \
 	    -e "s|^log = .*|log = { path = \"$T/replica$i.log\"; };|" "$T/gw.conf" > "$T/gw$i.conf"
 	cat >> "$T/gw$i.conf" <<CONF
 counters = { redis = "${REDIS_URL:-redis://127.0.0.1:1/0}"; };
@@ -90,3 +93,41 @@ start_replica() {
 
 # on I : the next api/chat calls go to replica I
 on() { GW=${GWS[$1]}; }
+
+# start_nginx I... : nginx round-robin in front of the replicas, retrying a
+# request on the next one when a replica refuses the connection or answers
+# 503 (draining, stale: never forwarded); sets LB
+start_nginx() {
+	command -v nginx > /dev/null || { fail "nginx is not installed (scripts/deps installs it)"; exit 1; }
+	local port servers="" i
+	port=$(free_port)
+	for i in "$@"; do servers="$servers server 127.0.0.1:$(cat "$T/r$i/port") max_fails=0;"; done
+	mkdir -p "$T/nginx"
+	cat > "$T/nginx/nginx.conf" <<CONF
+worker_processes 1;
+daemon off;
+pid $T/nginx/nginx.pid;
+error_log $T/nginx/error.log warn;
+events { worker_connections 1024; }
+http {
+  access_log off;
+  upstream groqgate { $servers keepalive 16; }
+  server {
+    listen 127.0.0.1:$port;
+    location / {
+      proxy_pass http://groqgate;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_buffering off;
+      proxy_next_upstream error http_503 non_idempotent;
+      proxy_next_upstream_tries 3;
+    }
+  }
+}
+CONF
+	nginx -c "$T/nginx/nginx.conf" -p "$T/nginx" > "$T/nginx.log" 2>&1 &
+	NGINX_PID=$!
+	PIDS="$PIDS $NGINX_PID"
+	LB=127.0.0.1:$port
+	wait_for "nginx" 10 curl -s -o /dev/null "http://$LB/healthz" || { fail "nginx did not start"; exit 1; }
+}

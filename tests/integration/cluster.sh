@@ -185,6 +185,32 @@ pg_run
 check "PostgreSQL back: served again" wait_eval "serving" 10 \
 	'chat "$GAMMA" llama-3.1-8b-instant; [ "$STATUS" = 200 ]'
 
+# ---- rolling restart under load, behind nginx -----------------------------
+start_nginx 1 2 3
+wait_eval "every replica serving again" 10 '[ "$(fleet_of 1)" = gw-1,gw-2,gw-3 ]'
+load() { # one client, sequential requests through nginx until told to stop
+	while [ ! -e "$T/stop-load" ]; do
+		curl -s -o /dev/null -w '%{http_code}\n' --max-time 10 -H "Authorization: Bearer $GAMMA" \
+			-H 'Content-Type: application/json' \
+			--data-binary '{"model":"llama-3.1-8b-instant","messages":[{"role":"user","content":"hi"}]}' \
+			"http://$LB/openai/v1/chat/completions" >> "$T/rolling.$1"
+	done
+}
+LOADS=""
+for c in 1 2 3 4; do load "$c" & LOADS="$LOADS $!"; done
+for i in 1 2 3; do
+	kill "${GW_PIDS[$i]}"; wait "${GW_PIDS[$i]}" 2>/dev/null
+	start_replica "$i"
+	wait_eval "gw-$i serving" 10 '[ "$(fleet_of 1)" = gw-1,gw-2,gw-3 ]'
+done
+touch "$T/stop-load"
+wait $LOADS
+codes=$(cat "$T"/rolling.*)
+total=$(echo "$codes" | grep -c .)
+echo "# rolling restart of 3 replicas under load: $total requests, $(echo "$codes" | grep -vc '^200$') not 200"
+check "a rolling restart of the 3 replicas under load: some requests ($total)" test "$total" -ge 20
+check_eq "... zero failed client requests" "" "$(echo "$codes" | grep -v '^200$' | sort | uniq -c | tr '\n' ' ')"
+
 # ---- no secret anywhere it must not be -----------------------------------
 logs=$(cat "$T"/replica*.log)
 check_not_contains "no Groq key in any replica's log" "$KEY1" "$logs"
