@@ -166,11 +166,11 @@ unit: $(O)/unit-tests
 
 demo: deps
 	@$(MAKE) --no-print-directory all
-	@scripts/demo run
+	@CLUSTER=$(CLUSTER) scripts/demo run
 
 demo-up: deps
 	@$(MAKE) --no-print-directory all
-	@scripts/demo up
+	@CLUSTER=$(CLUSTER) scripts/demo up
 
 demo-down:
 	@scripts/demo down

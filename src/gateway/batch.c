@@ -444,7 +444,7 @@ static void watch_tick(evutil_socket_t fd, short what, void *arg)
 	void *v;
 	while (strmap_next(w->g->reg.batches, &i, &id, &v)) {
 		struct batch *b = v;
-		if (b->settled_at || strmap_get(w->inflight, b->id))
+		if (b->settled_at || b->foreign || strmap_get(w->inflight, b->id))
 			continue;
 		struct bpoll *p = xcalloc(1, sizeof *p);
 		p->w = w;

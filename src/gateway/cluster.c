@@ -376,3 +376,22 @@ json_t *cluster_summary(struct gateway *g)
 	json_decref(j);
 	return s;
 }
+
+bool cluster_leader(struct gateway *g)
+{
+	struct cluster *c = g->cluster;
+	if (!c)
+		return true;
+	int64_t now = gw_now(g);
+	size_t i;
+	json_t *e;
+	json_array_foreach(c->replicas, i, e)
+	{
+		const char *id = json_string_value(json_object_get(e, "id"));
+		bool alive = now - json_integer_value(json_object_get(e, "last_seen_at")) <= g->cfg.stale_after_s * 1000 &&
+			     str_eq(json_string_value(json_object_get(e, "state")), "serving");
+		if (alive && id && strcmp(id, g->cfg.replica_id) < 0)
+			return false; /* one with a smaller name serves */
+	}
+	return true;
+}

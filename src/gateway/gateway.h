@@ -274,6 +274,7 @@ struct batch {
 	char *id, *team, *key, *input;
 	char status[16];
 	int64_t reserved_nusd, cost_nusd, created_at, settled_at; /* settled_at 0: open */
+	bool foreign; /* cluster mode: another replica made it, follows and settles it */
 };
 
 struct registry {
@@ -744,6 +745,9 @@ bool cluster_stale(struct gateway *g);
  * used, or PostgreSQL does not answer). */
 int cluster_lease(struct gateway *g, struct team *t, int64_t need, char **why);
 json_t *cluster_json(struct gateway *g);     /* GET /admin/v1/cluster */
+/* the replica that speaks for the fleet (the serving one with the
+ * smallest id; one node: itself): fleet-wide alerts are raised by it */
+bool cluster_leader(struct gateway *g);
 /* the overview's "cluster": {"mode","serving","replicas"} (single: 1/1) */
 json_t *cluster_summary(struct gateway *g);
 const char *cluster_degraded(struct gateway *g); /* why /healthz says degraded, or NULL */

@@ -91,6 +91,8 @@ static struct drift_rule rule(const struct gateway *g)
 }
 
 
+static void recount_fleet(struct gateway *g);
+
 /* raises groq_drift for projects that begin to drift; forgets those that
  * stopped (the figures say so until they drift again) */
 static void alert_drift(struct groqwatch *w)
@@ -118,7 +120,8 @@ static void alert_drift(struct groqwatch *w)
 					    "(a leaked key, or a service going around it).",
 					    json_real_value(json_object_get(p, "groq_rpm")), id, team ? team : "?", keys,
 					    json_real_value(json_object_get(p, "gateway_rpm")));
-			alert_raise(g, "groq_drift", team, m);
+			if (cluster_leader(g)) /* one replica speaks for the fleet */
+				alert_raise(g, "groq_drift", team, m);
 			free(m);
 			free(keys);
 		} else if (!d && was) {
@@ -215,6 +218,8 @@ static void poll_done(struct groqwatch *w)
 	w->fig_at = gw_now(g);
 	w->fails = 0;
 	set_state(w, GS_OK, NULL);
+	if (g->cluster)
+		recount_fleet(g);
 	alert_drift(w);
 	schedule(w, interval);
 }
@@ -311,6 +316,21 @@ static void recount(void *arg, const char *key, const char *model, int64_t ts, i
 	struct ukey *k = registry_key(&g->reg, key);
 	if (k)
 		sent_count(k, model, ts, g->cfg.gm_window_s * 1000, in, out);
+}
+
+/* cluster mode: what the whole fleet sent, from the ledger every replica
+ * ships into PostgreSQL (each replica only sees its own requests go by) */
+static void recount_fleet(struct gateway *g)
+{
+	char *cause = NULL;
+	int64_t span = g->cfg.gm_window_s * 1000;
+	for (int i = 0; i < g->reg.nkeys; i++)
+		sent_free(g->reg.keys[i]);
+	if (store_recent_sent(g->store, gw_now(g) - span - span / SW_BUCKETS, recount, g, &cause) != 0) {
+		gw_log(g, json_pack("{s:s,s:s,s:s}", "level", "warn", "msg", "the fleet's requests not recounted", "error",
+				    cause ? cause : "?"));
+		free(cause);
+	}
 }
 
 struct groqwatch *groqwatch_start(struct gateway *g)

@@ -504,7 +504,8 @@ int registry_merge(struct registry *r, struct registry *f)
 	at = 0;
 	while (strmap_next(f->batches, &at, &id, &v)) {
 		struct batch *b = v, *mine = strmap_get(r->batches, id);
-		if (!mine) {
+		if (!mine) { /* made by another replica: it settles it */
+			b->foreign = true;
 			strmap_put(r->batches, b->id, b);
 			strmap_put(f->batches, id, NULL);
 		} else if (b->settled_at && !mine->settled_at && !b->reserved_nusd) {

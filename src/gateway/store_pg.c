@@ -74,7 +74,8 @@ static const char *const schema =
 	" deleted BIGINT NOT NULL DEFAULT 0);"
 	"CREATE TABLE IF NOT EXISTS batches(id TEXT PRIMARY KEY, team TEXT NOT NULL, key TEXT NOT NULL,"
 	" input TEXT NOT NULL, status TEXT NOT NULL, reserved_nusd BIGINT NOT NULL,"
-	" cost_nusd BIGINT NOT NULL DEFAULT 0, created_at BIGINT NOT NULL, settled_at BIGINT);"
+	" cost_nusd BIGINT NOT NULL DEFAULT 0, created_at BIGINT NOT NULL, settled_at BIGINT, replica TEXT);"
+	"ALTER TABLE batches ADD COLUMN IF NOT EXISTS replica TEXT;"
 	/* the cluster: configuration version, replicas, spend and leases */
 	"CREATE TABLE IF NOT EXISTS cl_version(id INT PRIMARY KEY CHECK (id = 1), v BIGINT NOT NULL);"
 	"INSERT INTO cl_version VALUES (1, 1) ON CONFLICT DO NOTHING;"
@@ -309,7 +310,7 @@ static const char *const key_cols[] = { "name", "team", "secret", "fp", "created
 static const char *const token_cols[] = { "id", "team", "key", "label", "hash", "created_at", "revoked_at", "created_by" };
 static const char *const file_cols[] = { "id", "team", "key", "worst_nusd", "lines", "created_at", "deleted" };
 static const char *const batch_cols[] = { "id", "team", "key", "input", "status", "reserved_nusd", "cost_nusd",
-					  "created_at", "settled_at" };
+					  "created_at", "settled_at", "replica" };
 
 static int pg_put_team(struct store *base, const struct team *t, char **cause)
 {
@@ -332,11 +333,14 @@ static int pg_put_file(struct store *base, const struct bfile *f, char **cause)
 	return upsert(P(base), "batch_files", file_cols, &r, cause);
 }
 
+/* a batch is followed by the replica that made it: its name is kept */
 static int pg_put_batch(struct store *base, const struct batch *b, char **cause)
 {
+	struct pgstore *s = P(base);
 	struct rowv r = { 0 };
 	batch_row(b, &r);
-	return upsert(P(base), "batches", batch_cols, &r, cause);
+	r.v[r.n++] = s->replica;
+	return upsert(s, "batches", batch_cols, &r, cause);
 }
 
 static int pg_put_token(struct store *base, const struct ctoken *t, char **cause)
@@ -639,12 +643,23 @@ static int pg_load(struct store *base, struct registry *reg, int64_t now, char *
 		registry_load_file(reg, bfile_from_row(v));
 	}
 	PQclear(r);
-	if (!(r = q(s, "load batches", "SELECT * FROM batches", 0, NULL, cause)))
+	const char *me[] = { s->replica };
+	if (!(r = q(s, "load batches",
+		    "SELECT id, team, key, input, status, reserved_nusd, cost_nusd, created_at, settled_at,"
+		    " coalesce(replica = $1, false) FROM batches",
+		    1, me, cause)))
 		return -1;
 	for (int i = 0; i < PQntuples(r); i++) {
 		const char *v[BATCH_COLS];
 		row(r, i, v, BATCH_COLS);
-		registry_load_batch(reg, batch_from_row(v));
+		struct batch *b = batch_from_row(v);
+		if (str_eq(PQgetvalue(r, i, BATCH_COLS), "t")) { /* this replica's: its reservation held again */
+			registry_load_batch(reg, b);
+		} else {
+			b->foreign = true;
+			batch_free(strmap_del(reg->batches, b->id));
+			strmap_put(reg->batches, b->id, b);
+		}
 	}
 	PQclear(r);
 	return 0;

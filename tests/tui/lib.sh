@@ -27,6 +27,21 @@ tui_resize() {
 	tm resize-window -t t -x "$1" -y "$2"
 	wait_eval "the pane at $RESIZE_TO" 5 '[ "$(tm display -p -t t "#{pane_width}x#{pane_height}")" = "$RESIZE_TO" ]' ||
 		fail "the pane did not become $RESIZE_TO"
+	# ... and its terminal: tmux sets the pty's size some time after its
+	# own (a program started before then reads the old one); asked again
+	# until it says so
+	local i
+	for i in $(seq 1 50); do
+		tm send-keys -t t -l "clear; stty size | sed 's/ /x/; s/^/size:/'"
+		tm send-keys -t t Enter
+		wait_for "stty" 2 sh -c "tmux -L '$TMUX_SOCK' capture-pane -t t -p | grep -q '^size:'" || true
+		tui_has "size:$2x$1" && break
+		sleep 0.1
+	done
+	tui_has "size:$2x$1" || { fail "the terminal did not become $RESIZE_TO"; tui_screen | sed "s/^/#   /"; }
+	tm send-keys -t t -l "clear"
+	tm send-keys -t t Enter
+	wait_for "the screen cleared" 5 sh -c "! tmux -L '$TMUX_SOCK' capture-pane -t t -p | grep -q 'size:'"
 }
 tui_type() { tm send-keys -t t -l "$1"; }
 tui_screen() { tm capture-pane -t t -p "$@"; }
