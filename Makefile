@@ -179,6 +179,7 @@ bench: deps
 	@$(MAKE) --no-print-directory all
 	@scripts/deps --bench
 	@bench/run
+	@bench/cluster
 
 # the Debian package: a hardened release build (fortified, full RELRO,
 # immediate binding), then dpkg-deb (scripts/build-deb); package-check

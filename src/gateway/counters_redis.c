@@ -7,13 +7,25 @@
  * the last 60 s, admit when fewer than the limit remain. The same exact
  * sliding window as on one node, across the fleet.
  *
- * One round trip per admission, on loopback a few tens of µs, with a short
- * timeout. When Redis does not answer, each replica enforces limit ÷
- * replicas alive in its own window (never above the limit across the
- * fleet), says so in /healthz, and tries Redis again every RETRY_MS. */
+ * The request path asks on an asynchronous connection (hiredis on the
+ * gateway's libevent loop): the admissions of one loop pass are written
+ * together and their answers read together, one round trip for all of
+ * them, and the loop never waits. A second, blocking connection with a
+ * short timeout serves the rare callers that need an answer at once (the
+ * RPM queue) and the tick's pipelined counts for the admin API.
+ *
+ * When Redis does not answer (refused, or an answer older than
+ * TIMEOUT_MS at a tick), each replica enforces limit ÷ replicas alive in
+ * its own window (never above the limit across the fleet), says so in
+ * /healthz, and tries Redis again every RETRY_MS. A request waiting on an
+ * answer that never comes is decided by that local window. */
 #include "gateway.h"
 
+#include <event2/event.h>
 #include <hiredis/hiredis.h>
+#include <hiredis/async.h>
+#include <hiredis/adapters/libevent.h>
+#include <openssl/sha.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,9 +58,24 @@ struct local {
 	int fleet; /* the window's count across the fleet, as Redis last said */
 };
 
+/* a request waiting for Redis's answer (in the order asked) */
+struct cwait {
+	struct cwait *next;
+	struct rcounters *r;
+	struct team *t;      /* NULL once cancelled */
+	void (*cb)(void *arg, int ok, int64_t retry_ms);
+	void *arg;
+	int64_t asked_at;    /* mono ms */
+};
+
 struct rcounters {
 	struct counters base; /* first */
 	redisContext *c;
+	redisAsyncContext *ac;  /* the request path's connection (NULL: none) */
+	bool ac_up;             /* connected */
+	struct event_base *evb;
+	struct event *flush;    /* end of the loop pass: what was asked, written */
+	struct cwait *head, *tail; /* waiting, oldest first */
 	char host[256];
 	int port, db;
 	char sha[48];
@@ -185,7 +212,137 @@ static int redis_count(struct counters *c, const struct team *t, int64_t now)
 	return l->fleet;
 }
 
-static const struct counters_ops redis_ops = { "redis", redis_admit, redis_count };
+/* ---- the asynchronous connection ------------------------------------ */
+
+static void ac_connected(const redisAsyncContext *ac, int status)
+{
+	struct rcounters *r = ac->data;
+	if (status != REDIS_OK) {
+		r->ac = NULL; /* hiredis frees it */
+		r->ac_up = false;
+		return;
+	}
+	r->ac_up = true;
+}
+
+static void ac_disconnected(const redisAsyncContext *ac, int status)
+{
+	(void)status;
+	struct rcounters *r = ac->data;
+	r->ac = NULL; /* hiredis frees it; waiting answers came back NULL */
+	r->ac_up = false;
+}
+
+static void ac_connect(struct rcounters *r)
+{
+	if (r->ac)
+		return;
+	redisAsyncContext *ac = redisAsyncConnect(r->host, r->port);
+	if (!ac)
+		return;
+	if (ac->err) {
+		redisAsyncFree(ac);
+		return;
+	}
+	ac->data = r;
+	redisLibeventAttach(ac, r->evb);
+	redisAsyncSetConnectCallback(ac, ac_connected);
+	redisAsyncSetDisconnectCallback(ac, ac_disconnected);
+	r->ac = ac;
+	/* the database, then the script: before any admission on this connection */
+	if (r->db)
+		redisAsyncCommand(ac, NULL, NULL, "SELECT %d", r->db);
+	redisAsyncCommand(ac, NULL, NULL, "SCRIPT LOAD %s", script);
+}
+
+static void unlink_wait(struct rcounters *r, struct cwait *w)
+{
+	struct cwait **pp = &r->head, *prev = NULL;
+	while (*pp && *pp != w) {
+		prev = *pp;
+		pp = &(*pp)->next;
+	}
+	if (!*pp)
+		return;
+	*pp = w->next;
+	if (r->tail == w)
+		r->tail = prev;
+}
+
+static void answered(redisAsyncContext *ac, void *reply, void *privdata)
+{
+	(void)ac;
+	struct cwait *w = privdata;
+	struct rcounters *r = w->r;
+	redisReply *y = reply;
+	unlink_wait(r, w);
+	if (!w->t) { /* cancelled: its client left */
+		free(w);
+		return;
+	}
+	int ok;
+	int64_t retry = 0;
+	struct local *l = local_of(r, w->t);
+	if (y && y->type == REDIS_REPLY_ARRAY && y->elements == 3) {
+		ok = y->element[0]->integer == 1;
+		retry = y->element[1]->integer;
+		l->fleet = (int)y->element[2]->integer;
+	} else { /* no answer (Redis went away, an error): this replica decides */
+		r->fallbacks++;
+		ok = rl_admit(&l->rl, mono_us() / 1000, &retry);
+	}
+	void (*cb)(void *, int, int64_t) = w->cb;
+	void *arg = w->arg;
+	free(w);
+	cb(arg, ok, retry);
+}
+
+static struct cwait *redis_admit_async(struct counters *c, struct team *t, int64_t now,
+				       void (*cb)(void *arg, int ok, int64_t retry_ms), void *arg, int *ok,
+				       int64_t *retry_ms)
+{
+	struct rcounters *r = R(c);
+	if (r->ac && r->ac_up) {
+		struct cwait *w = xcalloc(1, sizeof *w);
+		*w = (struct cwait){ .r = r, .t = t, .cb = cb, .arg = arg, .asked_at = mono_us() / 1000 };
+		char key[300], member[200];
+		snprintf(key, sizeof key, "gg:rpm:{%s}", t->id);
+		snprintf(member, sizeof member, "%s:%lld", r->replica, (long long)++r->seq);
+		if (redisAsyncCommand(r->ac, answered, w, "EVALSHA %s 1 %s %lld %s", r->sha, key, (long long)t->rpm_limit,
+				      member) == REDIS_OK) {
+			if (r->tail)
+				r->tail->next = w;
+			else
+				r->head = w;
+			r->tail = w;
+			/* written once the loop has run this pass's other events (their
+			 * admissions join this write), without waiting for a round of
+			 * epoll to say the socket is writable */
+			if (!event_pending(r->flush, EV_TIMEOUT, NULL))
+				event_active(r->flush, EV_TIMEOUT, 1);
+			return w;
+		}
+		free(w);
+	}
+	*retry_ms = 0;
+	*ok = redis_admit(c, t, now, retry_ms); /* the blocking connection, or this replica's window */
+	return NULL;
+}
+
+static void flush_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd, (void)what;
+	struct rcounters *r = arg;
+	if (r->ac && r->ac_up)
+		redisAsyncHandleWrite(r->ac);
+}
+
+static void redis_cancel(struct cwait *w)
+{
+	w->t = NULL; /* freed when its answer comes */
+}
+
+static const struct counters_ops redis_ops = { "redis", redis_admit, redis_count, redis_admit_async, redis_cancel };
 
 /* redis://HOST:PORT/DB */
 static int parse_url(struct rcounters *r, const char *url, char **cause)
@@ -204,9 +361,11 @@ static int parse_url(struct rcounters *r, const char *url, char **cause)
 	return 0;
 }
 
-struct counters *counters_redis_new(const char *url, const char *replica, char **cause)
+struct counters *counters_redis_new(const char *url, const char *replica, struct event_base *base, char **cause)
 {
 	struct rcounters *r = xcalloc(1, sizeof *r);
+	r->evb = base;
+	r->flush = event_new(base, -1, 0, flush_cb, r);
 	r->base.ops = &redis_ops;
 	r->local = strmap_new();
 	r->replica = xstrdup(replica);
@@ -215,7 +374,13 @@ struct counters *counters_redis_new(const char *url, const char *replica, char *
 		counters_redis_free(&r->base);
 		return NULL;
 	}
+	/* the script's name is its SHA-1, as Redis computes it */
+	unsigned char d[SHA_DIGEST_LENGTH];
+	SHA1((const unsigned char *)script, strlen(script), d);
+	for (int i = 0; i < SHA_DIGEST_LENGTH; i++)
+		snprintf(r->sha + 2 * i, 3, "%02x", d[i]);
 	connect_now(r); /* down now is not fatal: the fallback serves */
+	ac_connect(r);
 	return &r->base;
 }
 
@@ -226,6 +391,10 @@ void counters_redis_free(struct counters *c)
 	struct rcounters *r = R(c);
 	if (r->c)
 		redisFree(r->c);
+	if (r->ac) /* waiting answers come back NULL: decided locally, or dropped */
+		redisAsyncFree(r->ac);
+	if (r->flush)
+		event_free(r->flush);
 	size_t i = 0;
 	const char *k;
 	void *v;
@@ -244,6 +413,17 @@ void counters_redis_tick(struct counters *c, struct registry *reg, int alive)
 {
 	struct rcounters *r = R(c);
 	r->alive = alive;
+	/* an answer overdue: Redis stopped answering; the connection is
+	 * dropped, its waiting requests decided here, and made again later */
+	if (r->ac && r->head && mono_us() / 1000 - r->head->asked_at > TIMEOUT_MS) {
+		redisAsyncContext *ac = r->ac;
+		redisAsyncFree(ac); /* each waiting answer comes back NULL: decided here */
+		r->ac = NULL;
+		r->ac_up = false;
+		down(r, "no answer within 200 ms");
+	}
+	if (!r->ac && mono_us() / 1000 >= r->retry_at)
+		ac_connect(r);
 	/* every team's fleet count, for the admin API (one round trip each,
 	 * pipelined) */
 	if (!connect_now(r))

@@ -154,6 +154,14 @@ struct counters_ops {
 	int (*admit)(struct counters *c, struct team *t, int64_t now, int64_t *retry_ms);
 	/* requests admitted in the last 60 s */
 	int (*count)(struct counters *c, const struct team *t, int64_t now);
+	/* the request path's admission (NULL: admit, at once): a wait that
+	 * cb(arg, admitted, retry_ms) answers later on the loop, or NULL when
+	 * it was decided at once (*ok, *retry_ms). The admissions of one loop
+	 * pass share one round trip. */
+	struct cwait *(*admit_async)(struct counters *c, struct team *t, int64_t now,
+				     void (*cb)(void *arg, int ok, int64_t retry_ms), void *arg, int *ok,
+				     int64_t *retry_ms);
+	void (*cancel)(struct cwait *w); /* its answer dropped (the client left) */
 };
 struct counters {
 	const struct counters_ops *ops;
@@ -161,10 +169,14 @@ struct counters {
 extern struct counters counters_memory;
 int counters_admit(struct team *t, int64_t now, int64_t *retry_ms);
 int counters_count(const struct team *t, int64_t now);
+struct cwait;
+struct cwait *counters_admit_async(struct team *t, int64_t now, void (*cb)(void *arg, int ok, int64_t retry_ms),
+				   void *arg, int *ok, int64_t *retry_ms);
+void counters_cancel(struct team *t, struct cwait *w);
 /* counters_redis.c: the windows in Redis at url (redis://HOST:PORT/DB);
  * a Redis that is down is not an error: limit ÷ alive replicas is then
  * enforced locally until it answers again */
-struct counters *counters_redis_new(const char *url, const char *replica, char **cause);
+struct counters *counters_redis_new(const char *url, const char *replica, struct event_base *base, char **cause);
 void counters_redis_free(struct counters *c);
 /* Each cluster tick: the replicas alive, every team's fleet count read
  * (one pipelined round trip), a reconnection tried when down. */
@@ -517,6 +529,8 @@ struct capfield {
 int stage_cap(const struct team *t, const struct capfield *f, int n, int64_t *cap, struct verdict *v);
 /* rate limit: 0 admitted, -1 with a 429 verdict (retry_ms set). */
 int stage_ratelimit(struct team *t, int64_t now, struct verdict *v);
+/* the 429 verdict of a request the window had no room for (retry_ms until it has) */
+int ratelimit_refusal(const struct team *t, int64_t retry_ms, struct verdict *v);
 
 /* ---- upstream.c: outgoing HTTP/1.1 on the libevent loop ------------- */
 struct upstream;

@@ -416,7 +416,7 @@ int main(int argc, char **argv)
 	g->started_ms = gw_now(g);
 	registry_init(&g->reg);
 	if (g->cfg.counters_redis &&
-	    !(g->reg.ctr = counters_redis_new(g->cfg.counters_redis, g->cfg.replica_id, &cause))) {
+	    !(g->reg.ctr = counters_redis_new(g->cfg.counters_redis, g->cfg.replica_id, g->base, &cause))) {
 		return report("groqgated", "counters.redis", cause, 1);
 	}
 	if (store_load(g->store, &g->reg, g->started_ms, &cause) != 0) {

@@ -108,6 +108,11 @@ int stage_ratelimit(struct team *t, int64_t now, struct verdict *v)
 	int64_t retry = 0;
 	if (counters_admit(t, now, &retry))
 		return 0;
+	return ratelimit_refusal(t, retry, v);
+}
+
+int ratelimit_refusal(const struct team *t, int64_t retry, struct verdict *v)
+{
 	char w[32];
 	gotime_format(retry, w, sizeof w);
 	deny(v, 429, "requests", "rate_limit_exceeded", "rate_limited",

@@ -90,6 +90,7 @@ struct preq {
 	buf held;            /* the usage event of a Responses stream, sent once kept */
 	int cut;             /* why Groq's answer was ended early: END_* (0: it was not) */
 	struct rlwait wait;  /* in the team's RPM queue (queue mode) */
+	struct cwait *cw;    /* waiting for the shared RPM window's answer (cluster mode) */
 	bool paused;         /* upstream transfer paused for a slow client */
 	/* between record() and its row's commit (`then` set only then) */
 	bool complete, useen;
@@ -1075,7 +1076,11 @@ static void on_client_close(struct hreq *req, void *arg)
 			set_paused(p, false);
 		return;
 	}
-	/* still queued: nothing reached Groq */
+	/* still waiting for the RPM window or queued: nothing reached Groq */
+	if (p->cw) {
+		counters_cancel(p->t, p->cw);
+		p->cw = NULL;
+	}
 	if (p->wait.queued)
 		rlq_remove(p->t, &p->wait);
 	if (p->t)
@@ -1494,12 +1499,13 @@ static int stage_body(struct preq *p, struct verdict *v)
 	return 0;
 }
 
-/* rate limit: 0 admitted now, 1 queued (queue mode), -1 refused */
-static int stage_rpm(struct preq *p, struct verdict *v)
+/* the window's answer: 0 admitted, 1 queued (queue mode), -1 refused */
+static int rpm_decided(struct preq *p, int ok, int64_t retry_ms, struct verdict *v)
 {
 	struct team *t = p->t;
-	if (stage_ratelimit(t, p->t0_ms, v) == 0)
+	if (ok)
 		return 0;
+	ratelimit_refusal(t, retry_ms, v);
 	if (t->rpm_mode != RPM_QUEUE || t->queue_wait_ms <= 0)
 		return -1;
 	if (t->qlen >= p->g->cfg.queue_max_len) {
@@ -1512,6 +1518,31 @@ static int stage_rpm(struct preq *p, struct verdict *v)
 	verdict_clear(v);
 	enqueue(p);
 	return 1;
+}
+
+/* the shared window answered (cluster mode), later on the loop */
+static void rpm_answer(void *arg, int ok, int64_t retry_ms)
+{
+	struct preq *p = arg;
+	p->cw = NULL;
+	struct verdict v = { 0 };
+	int r = rpm_decided(p, ok, retry_ms, &v);
+	if (r < 0)
+		reject(p, &v);
+	else if (r == 0)
+		admitted(p);
+}
+
+/* rate limit: 0 admitted now, 1 queued (queue mode), 2 the answer comes
+ * later (rpm_answer), -1 refused */
+static int stage_rpm(struct preq *p, struct verdict *v)
+{
+	int ok;
+	int64_t retry = 0;
+	p->cw = counters_admit_async(p->t, p->t0_ms, rpm_answer, p, &ok, &retry);
+	if (p->cw)
+		return 2;
+	return rpm_decided(p, ok, retry, v);
 }
 
 void proxy_handle(struct gateway *g, struct hreq *req, const char *path)

@@ -191,7 +191,7 @@ static int mem_count(struct counters *c, const struct team *t, int64_t now)
 	return rl_count(&t->rl, now);
 }
 
-static const struct counters_ops memory_ops = { "memory", mem_admit, mem_count };
+static const struct counters_ops memory_ops = { "memory", mem_admit, mem_count, NULL, NULL };
 struct counters counters_memory = { &memory_ops };
 
 int counters_admit(struct team *t, int64_t now, int64_t *retry_ms)
@@ -202,4 +202,21 @@ int counters_admit(struct team *t, int64_t now, int64_t *retry_ms)
 int counters_count(const struct team *t, int64_t now)
 {
 	return t->ctr->ops->count(t->ctr, t, now);
+}
+
+struct cwait *counters_admit_async(struct team *t, int64_t now, void (*cb)(void *arg, int ok, int64_t retry_ms),
+				   void *arg, int *ok, int64_t *retry_ms)
+{
+	const struct counters_ops *o = t->ctr->ops;
+	if (o->admit_async)
+		return o->admit_async(t->ctr, t, now, cb, arg, ok, retry_ms);
+	*retry_ms = 0;
+	*ok = o->admit(t->ctr, t, now, retry_ms);
+	return NULL;
+}
+
+void counters_cancel(struct team *t, struct cwait *w)
+{
+	if (w && t->ctr->ops->cancel)
+		t->ctr->ops->cancel(w);
 }

@@ -27,17 +27,26 @@
 #include "util.h"
 
 #define RESET_MS 500
+#define LEDGER_PARAMS 19 /* LEDGER_COLS, the replica, the month */
+#define LEDGER_CHUNK 1000 /* rows per statement (PostgreSQL takes 65,535 parameters) */
 #define QUERY_MS 2000 /* an answer takes at most this */
 
 struct pgstore {
 	struct store base; /* first: the engine's ops */
 	PGconn *c;
 	char *url, *replica;
-	int in_tx;
+	int in_tx;        /* store_begin called: a transaction is open ... */
+	bool tx_sent;     /* ... and BEGIN sent (lazily, with its first statement) */
+	/* ledger rows of the open transaction, LEDGER_PARAMS values each
+	 * (allocated): sent in one statement at commit */
+	char **lv;
+	size_t nlv, caplv;
 	int64_t reset_at; /* mono ms of the last reset */
 	int notified;     /* notifications read and not yet taken */
 	bool broken;      /* an answer did not come in time: connect again */
 };
+
+static void drop_rows(struct pgstore *s);
 
 static const char *const schema =
 	"CREATE TABLE IF NOT EXISTS teams("
@@ -62,6 +71,7 @@ static const char *const schema =
 	" prompt_tokens BIGINT NOT NULL, completion_tokens BIGINT NOT NULL,"
 	" cost_nusd BIGINT NOT NULL, latency_ms BIGINT NOT NULL, route TEXT, unit TEXT,"
 	" quantity BIGINT NOT NULL DEFAULT 0, request_id TEXT, PRIMARY KEY (replica, id));"
+	"ALTER TABLE ledger ADD COLUMN IF NOT EXISTS month BIGINT;"
 	"CREATE INDEX IF NOT EXISTS ledger_team_ts ON ledger(team, ts_ms);"
 	"CREATE TABLE IF NOT EXISTS audit("
 	" id BIGSERIAL PRIMARY KEY, ts_ms BIGINT NOT NULL, actor TEXT NOT NULL, role TEXT NOT NULL,"
@@ -114,8 +124,10 @@ static bool live(struct pgstore *s)
 {
 	if (!s->broken && PQstatus(s->c) == CONNECTION_OK)
 		return true;
-	if (s->broken)
-		s->in_tx = 0; /* the server ends it with the connection */
+	if (s->broken) { /* the server ends it with the connection */
+		s->in_tx = 0;
+		s->tx_sent = false;
+	}
 	int64_t now = mono_us() / 1000;
 	if (s->in_tx || now - s->reset_at < RESET_MS)
 		return false;
@@ -184,6 +196,16 @@ static PGresult *q(struct pgstore *s, const char *what, const char *sql, int n, 
 		pgfail(s, cause, what, NULL);
 		return NULL;
 	}
+	if (s->in_tx && !s->tx_sent) { /* the transaction begins with its first statement */
+		PGresult *b = exec_bounded(s, "BEGIN", 0, NULL);
+		bool ok = b && PQresultStatus(b) == PGRES_COMMAND_OK;
+		PQclear(b);
+		if (!ok) {
+			pgfail(s, cause, "begin", NULL);
+			return NULL;
+		}
+		s->tx_sent = true;
+	}
 	PGresult *r = exec_bounded(s, sql, n, v);
 	if (!r) {
 		pgfail(s, cause, what, NULL);
@@ -223,6 +245,8 @@ static int64_t cell(const PGresult *r, int i, int c)
 static void pg_close(struct store *base)
 {
 	struct pgstore *s = P(base);
+	drop_rows(s);
+	free(s->lv);
 	PQfinish(s->c);
 	free(s->url);
 	free(s->replica);
@@ -254,31 +278,54 @@ static int pg_probe(struct store *base, int64_t now, char **cause)
 	return q0(P(base), "probe", "SELECT 1", 0, NULL, cause);
 }
 
+/* BEGIN is sent with the transaction's first statement (q), so a
+ * transaction of ledger rows only is one statement, committed by itself */
 static int pg_begin(struct store *base, char **cause)
 {
 	struct pgstore *s = P(base);
-	if (q0(s, "begin", "BEGIN", 0, NULL, cause) != 0)
-		return -1;
+	if (!live(s))
+		return pgfail(s, cause, "begin", NULL);
 	s->in_tx = 1;
+	s->tx_sent = false;
 	return 0;
+}
+
+static void drop_rows(struct pgstore *s)
+{
+	for (size_t i = 0; i < s->nlv; i++)
+		free(s->lv[i]);
+	s->nlv = 0;
 }
 
 static void pg_rollback(struct store *base)
 {
 	struct pgstore *s = P(base);
-	if (!s->broken && PQstatus(s->c) == CONNECTION_OK)
+	drop_rows(s);
+	if (s->tx_sent && !s->broken && PQstatus(s->c) == CONNECTION_OK)
 		PQclear(exec_bounded(s, "ROLLBACK", 0, NULL));
 	s->in_tx = 0;
+	s->tx_sent = false;
 }
+
+static int flush_rows(struct pgstore *s, char **cause);
 
 static int pg_commit(struct store *base, char **cause)
 {
 	struct pgstore *s = P(base);
-	if (q0(s, "commit", "COMMIT", 0, NULL, cause) != 0) {
+	/* ledger rows only, in one statement: it commits by itself */
+	if (!s->tx_sent && s->nlv <= LEDGER_CHUNK * LEDGER_PARAMS) {
+		s->in_tx = 0;
+		int rc = flush_rows(s, cause);
+		drop_rows(s);
+		return rc;
+	}
+	if (flush_rows(s, cause) != 0 || (s->tx_sent && q0(s, "commit", "COMMIT", 0, NULL, cause) != 0)) {
 		pg_rollback(base);
 		return -1;
 	}
+	drop_rows(s);
 	s->in_tx = 0;
+	s->tx_sent = false;
 	return 0;
 }
 
@@ -358,6 +405,8 @@ static int pg_ledger(struct store *base, const struct ledger_row *x, char **caus
 	return ledger_insert(s, s->replica, x, cause);
 }
 
+/* A ledger row: kept for the statement at commit (in a transaction), or
+ * sent at once */
 static int ledger_insert(struct pgstore *s, const char *replica, const struct ledger_row *x, char **cause)
 {
 	struct rowv r = { 0 };
@@ -366,21 +415,53 @@ static int ledger_insert(struct pgstore *s, const char *replica, const struct le
 	snprintf(month, sizeof month, "%lld", (long long)month_start_ms(x->ts_ms));
 	r.v[17] = replica;
 	r.v[18] = month;
-	/* the row once; its cost to the team's month and off this replica's
-	 * lease, in the same statement */
-	int rc = q0(s, "ledger insert",
-		    "WITH ins AS (INSERT INTO ledger(ts_ms,team,key,key_fp,model,status,reason,stream,prompt_tokens,"
-		    "completion_tokens,cost_nusd,latency_ms,id,route,unit,quantity,request_id,replica) "
-		    "VALUES($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18) "
-		    "ON CONFLICT (replica, id) DO NOTHING RETURNING team, cost_nusd), "
-		    "sp AS (INSERT INTO cl_spend SELECT team, $19::bigint, cost_nusd FROM ins "
-		    " WHERE team IS NOT NULL AND cost_nusd > 0 ON CONFLICT (team, month) DO UPDATE"
-		    " SET spent_nusd = cl_spend.spent_nusd + excluded.spent_nusd) "
-		    "UPDATE cl_leases l SET leased_nusd = greatest(0, l.leased_nusd - ins.cost_nusd) FROM ins"
-		    " WHERE l.team = ins.team AND l.replica = $18 AND l.month = $19::bigint AND ins.cost_nusd > 0",
-		    19, r.v, cause);
+	if (s->nlv + LEDGER_PARAMS > s->caplv) {
+		s->caplv = s->caplv ? s->caplv * 2 : 64 * LEDGER_PARAMS;
+		s->lv = xrealloc(s->lv, s->caplv * sizeof *s->lv);
+	}
+	for (int i = 0; i < LEDGER_PARAMS; i++)
+		s->lv[s->nlv++] = r.v[i] ? xstrdup(r.v[i]) : NULL;
 	rowv_free(&r);
+	if (s->in_tx)
+		return 0;
+	int rc = flush_rows(s, cause);
+	drop_rows(s);
 	return rc;
+}
+
+/* The kept rows, LEDGER_CHUNK per statement: each row once (a row shipped
+ * before is skipped), the cost of those inserted added to their team's
+ * month and taken off the replica's lease, in the same statement. */
+static int flush_rows(struct pgstore *s, char **cause)
+{
+	size_t rows = s->nlv / LEDGER_PARAMS;
+	for (size_t at = 0; at < rows; at += LEDGER_CHUNK) {
+		size_t n = rows - at < LEDGER_CHUNK ? rows - at : LEDGER_CHUNK;
+		buf sql;
+		buf_init(&sql);
+		buf_adds(&sql, "WITH ins AS (INSERT INTO ledger(ts_ms,team,key,key_fp,model,status,reason,stream,prompt_tokens,"
+			       "completion_tokens,cost_nusd,latency_ms,id,route,unit,quantity,request_id,replica,month) VALUES ");
+		for (size_t i = 0; i < n; i++) {
+			buf_adds(&sql, i ? ",(" : "(");
+			for (int k = 0; k < LEDGER_PARAMS; k++)
+				buf_addf(&sql, "%s$%zu", k ? "," : "", i * LEDGER_PARAMS + (size_t)k + 1);
+			buf_adds(&sql, ")");
+		}
+		buf_adds(&sql, " ON CONFLICT (replica, id) DO NOTHING RETURNING team, cost_nusd, replica, month),"
+			       " agg AS (SELECT team, replica, month, sum(cost_nusd) AS c FROM ins"
+			       "  WHERE team IS NOT NULL AND cost_nusd > 0 GROUP BY 1, 2, 3),"
+			       " sp AS (INSERT INTO cl_spend SELECT team, month, c FROM agg ON CONFLICT (team, month)"
+			       "  DO UPDATE SET spent_nusd = cl_spend.spent_nusd + excluded.spent_nusd)"
+			       " UPDATE cl_leases l SET leased_nusd = greatest(0, l.leased_nusd - agg.c) FROM agg"
+			       " WHERE l.team = agg.team AND l.replica = agg.replica AND l.month = agg.month");
+		char *text = buf_detach(&sql);
+		int rc = q0(s, "ledger insert", text, (int)(n * LEDGER_PARAMS),
+			    (const char *const *)(s->lv + at * LEDGER_PARAMS), cause);
+		free(text);
+		if (rc != 0)
+			return -1;
+	}
+	return 0;
 }
 
 static int64_t pg_ledger_last_id(struct store *base, char **cause)
