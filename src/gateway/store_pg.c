@@ -16,7 +16,10 @@
  * replica's lease in cl_leases: spent + leases never moves on shipping.
  *
  * A connection that broke is reset at the next call (at most every
- * RESET_MS); calls fail at once meanwhile, naming the cause. */
+ * RESET_MS, doubling while it keeps failing, up to RESET_MAX_MS: a server
+ * that accepts connections but does not answer holds the loop for the
+ * connect timeout, 1 s, at each try); calls fail at once meanwhile, naming
+ * the cause. */
 #include "gateway.h"
 
 #include <libpq-fe.h>
@@ -27,6 +30,7 @@
 #include "util.h"
 
 #define RESET_MS 500
+#define RESET_MAX_MS 8000
 #define LEDGER_PARAMS 19 /* LEDGER_COLS, the replica, the month */
 #define LEDGER_CHUNK 1000 /* rows per statement (PostgreSQL takes 65,535 parameters) */
 #define QUERY_MS 2000 /* an answer takes at most this */
@@ -42,6 +46,7 @@ struct pgstore {
 	char **lv;
 	size_t nlv, caplv;
 	int64_t reset_at; /* mono ms of the last reset */
+	int64_t reset_wait; /* until the next one may be tried */
 	int notified;     /* notifications read and not yet taken */
 	bool broken;      /* an answer did not come in time: connect again */
 };
@@ -129,12 +134,17 @@ static bool live(struct pgstore *s)
 		s->tx_sent = false;
 	}
 	int64_t now = mono_us() / 1000;
-	if (s->in_tx || now - s->reset_at < RESET_MS)
+	if (s->reset_wait < RESET_MS)
+		s->reset_wait = RESET_MS;
+	if (s->in_tx || now - s->reset_at < s->reset_wait)
 		return false;
 	s->reset_at = now;
 	PQreset(s->c);
-	if (PQstatus(s->c) != CONNECTION_OK)
+	if (PQstatus(s->c) != CONNECTION_OK) {
+		s->reset_wait = s->reset_wait * 2 > RESET_MAX_MS ? RESET_MAX_MS : s->reset_wait * 2;
 		return false;
+	}
+	s->reset_wait = RESET_MS;
 	s->broken = false;
 	PQclear(PQexec(s->c, "LISTEN groqgate"));
 	s->notified++; /* what was missed while apart: read again */

@@ -185,6 +185,24 @@ pg_run
 check "PostgreSQL back: served again" wait_eval "serving" 10 \
 	'chat "$GAMMA" llama-3.1-8b-instant; [ "$STATUS" = 200 ]'
 
+# ---- cut off from both: PostgreSQL and Redis stop answering (SIGSTOP) -------
+pg_pids="$PG_PID $(pgrep -P "$PG_PID" | tr '\n' ' ')"
+kill -STOP $pg_pids "$REDIS_PID"
+on 2
+t0=$(ms)
+check "both silent: requests refused 503 config_stale, not held" wait_eval "stale while silent" $((STALE_S + 8)) \
+	'chat "$GAMMA" llama-3.1-8b-instant; [ "$STATUS" = 503 ] && echo "$BODY" | grep -q config_stale'
+slowest=0
+for j in 1 2 3 4 5; do
+	a=$(ms); chat "$GAMMA" llama-3.1-8b-instant; d=$(( $(ms) - a ))
+	[ "$d" -gt "$slowest" ] && slowest=$d
+done
+echo "# both silent: stale after $(( $(ms) - t0 )) ms; 5 requests then, the slowest answered in $slowest ms"
+check "... each answered promptly while they stay silent (slowest ${slowest} ms < 1500)" test "$slowest" -lt 1500
+kill -CONT $pg_pids "$REDIS_PID"
+check "both answering again: served again" wait_eval "serving after SIGCONT" 20 \
+	'chat "$GAMMA" llama-3.1-8b-instant; [ "$STATUS" = 200 ]'
+
 # ---- rolling restart under load, behind nginx -----------------------------
 start_nginx 1 2 3
 wait_eval "every replica serving again" 10 '[ "$(fleet_of 1)" = gw-1,gw-2,gw-3 ]'
