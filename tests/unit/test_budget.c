@@ -29,7 +29,7 @@ static void rec_state(void *arg, struct team *t, enum team_state st, const char 
 	size_t n = strlen(fx_log);
 	snprintf(fx_log + n, sizeof fx_log - n, "state:%s(%s) ", team_state_name(st), reason ? reason : "");
 }
-static const struct budget_fx FX = { rec_alert, rec_state, NULL };
+static const struct budget_fx FX = { rec_alert, rec_state, NULL, NULL };
 static const int ORG_T[] = { 50, 80, 95 };
 
 static struct budget_env env(int64_t now, int64_t org_budget)
