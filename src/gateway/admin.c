@@ -77,11 +77,11 @@ static json_t *body_object(struct actx *c)
 /* Rejects fields not in allowed (so a typo is not silently ignored). */
 static int only_fields(struct actx *c, json_t *j, const char *const *allowed)
 {
-	struct apierr e = { 0 };
+	struct verdict e = { 0 };
 	if (spec_only_fields(j, allowed, &e) == 0)
 		return 0;
-	admin_error(c->req, e.status, e.code, "%s", e.msg);
-	apierr_clear(&e);
+	admin_error(c->req, e.status, e.code, "%s", e.message ? e.message : "invalid input");
+	verdict_clear(&e);
 	return -1;
 }
 
@@ -107,11 +107,11 @@ static void free_models(char **m, int n)
  * answers and returns -1; allocations in t are t's to free. */
 static int team_fields(struct actx *c, json_t *j, struct team *t)
 {
-	struct apierr e = { 0 };
+	struct verdict e = { 0 };
 	if (spec_team_fields(t, j, model_known, c->g, &e) == 0)
 		return 0;
-	admin_error(c->req, e.status, e.code, "%s", e.msg);
-	apierr_clear(&e);
+	admin_error(c->req, e.status, e.code, "%s", e.message ? e.message : "invalid input");
+	verdict_clear(&e);
 	return -1;
 }
 

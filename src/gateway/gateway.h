@@ -502,7 +502,8 @@ char *jspan_string(struct jspan v);           /* decoded (caller frees), or NULL
 char *reqbody_with_int(const char *s, size_t len, const struct reqbody *b, struct jspan at, const char *key,
 		       int64_t value, size_t *outlen);
 
-/* ---- policy.c: the pipeline's decision stages --------------------- */
+/* ---- verdict.c + policy.c: what becomes an HTTP answer, and the
+ * pipeline's decision stages ------------------------------------------ */
 struct verdict {
 	int status;
 	const char *type, *code;
@@ -510,9 +511,12 @@ struct verdict {
 	char *message;      /* allocated */
 	int64_t retry_ms;
 };
+/* verdict.c: */
 void verdict_clear(struct verdict *v);
 /* Fills v (msg is taken) and returns -1. */
 int deny(struct verdict *v, int status, const char *type, const char *code, const char *reason, char *msg);
+/* An input error (invalid_request_error, reason = code): -1. */
+int refusef(struct verdict *v, int status, const char *code, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 /* authenticate: bearer -> token; 0 or -1 with a 401 verdict. */
 int stage_authenticate(struct registry *r, const char *bearer, struct ctoken **tok, struct verdict *v);
 /* policy: paused, allowlist, max-tokens cap (body NULL: no cap to check).
@@ -727,20 +731,13 @@ struct ledger_state {
 struct ledger_state ledger_state(const struct ledger *l);
 
 /* ---- teamspec.c: operator input checked without a connection ---------- */
-struct apierr {
-	int status;       /* 400, 422 ... */
-	const char *code; /* static */
-	char *msg;        /* allocated; apierr_clear frees it */
-};
-int apierr_set(struct apierr *e, int status, const char *code, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-void apierr_clear(struct apierr *e);
+/* (input errors are verdicts: status, code, message; see verdict.c) */
 typedef bool (*spec_model_known)(void *arg, const char *model);
 /* -1 (e filled) when j has a field not in allowed (NULL-ended). */
-int spec_only_fields(json_t *j, const char *const *allowed, struct apierr *e);
+int spec_only_fields(json_t *j, const char *const *allowed, struct verdict *e);
 /* Applies the settable team fields in j to t; on -1 t may be partly
  * changed (apply to a copy). t's strings stay t's to free. */
-int spec_team_fields(struct team *t, json_t *j, spec_model_known known, void *arg, struct apierr *e);
+int spec_team_fields(struct team *t, json_t *j, spec_model_known known, void *arg, struct verdict *e);
 /* If-Match: 1 with *ver set, 0 for "*", -1 when malformed. */
 int spec_if_match(const char *header, int64_t *ver);
 /* X-Operator: printable ASCII only, cut to n-1 bytes. */

@@ -11,23 +11,6 @@
 #include "secret.h"
 #include "util.h"
 
-void verdict_clear(struct verdict *v)
-{
-	free(v->message);
-	memset(v, 0, sizeof *v);
-}
-
-int deny(struct verdict *v, int status, const char *type, const char *code, const char *reason, char *msg)
-{
-	free(v->message);
-	v->status = status;
-	v->type = type;
-	v->code = code;
-	v->reason = reason;
-	v->message = msg;
-	return -1;
-}
-
 int stage_authenticate(struct registry *r, const char *bearer, struct ctoken **tok, struct verdict *v)
 {
 	*tok = NULL;

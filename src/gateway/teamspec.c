@@ -1,6 +1,6 @@
 /* teamspec.c — what an operator may send about a team, checked without a
  * connection in sight: the JSON body of a create or PATCH, the If-Match
- * header, the X-Operator label. Every check returns an apierr (status,
+ * header, the X-Operator label. Every check returns a verdict (status,
  * code, message) that admin.c sends; the fuzzer (tests/fuzz/fuzz_admin.c)
  * drives the same functions. */
 #include "gateway.h"
@@ -13,26 +13,7 @@
 
 #include "util.h"
 
-int apierr_set(struct apierr *e, int status, const char *code, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	free(e->msg);
-	e->status = status;
-	e->code = code;
-	if (vasprintf(&e->msg, fmt, ap) < 0)
-		e->msg = NULL;
-	va_end(ap);
-	return -1;
-}
-
-void apierr_clear(struct apierr *e)
-{
-	free(e->msg);
-	e->msg = NULL;
-}
-
-int spec_only_fields(json_t *j, const char *const *allowed, struct apierr *e)
+int spec_only_fields(json_t *j, const char *const *allowed, struct verdict *e)
 {
 	const char *k;
 	json_t *v;
@@ -41,16 +22,16 @@ int spec_only_fields(json_t *j, const char *const *allowed, struct apierr *e)
 		for (const char *const *a = allowed; *a && !ok; a++)
 			ok = strcmp(*a, k) == 0;
 		if (!ok)
-			return apierr_set(e, 400, "unknown_field", "Unknown field '%s'.", k);
+			return refusef(e, 400, "unknown_field", "Unknown field '%s'.", k);
 	}
 	return 0;
 }
 
 /* an allowed_models array: an allocated, NULL-ended list, or NULL */
-static char **models_arg(json_t *a, spec_model_known known, void *arg, int *n, struct apierr *e)
+static char **models_arg(json_t *a, spec_model_known known, void *arg, int *n, struct verdict *e)
 {
 	if (!json_is_array(a)) {
-		apierr_set(e, 400, "invalid_value", "'allowed_models' must be an array of model ids.");
+		refusef(e, 400, "invalid_value", "'allowed_models' must be an array of model ids.");
 		return NULL;
 	}
 	char **out = xcalloc(json_array_size(a) + 1, sizeof *out);
@@ -64,11 +45,11 @@ static char **models_arg(json_t *a, spec_model_known known, void *arg, int *n, s
 			dup = dup || strcmp(out[k], m) == 0;
 		if (!m || dup || !known(arg, m)) {
 			if (!m)
-				apierr_set(e, 400, "invalid_value", "'allowed_models' must hold strings.");
+				refusef(e, 400, "invalid_value", "'allowed_models' must hold strings.");
 			else if (dup)
-				apierr_set(e, 422, "duplicate_model", "Model '%s' is listed twice.", m);
+				refusef(e, 422, "duplicate_model", "Model '%s' is listed twice.", m);
 			else
-				apierr_set(e, 422, "unknown_model",
+				refusef(e, 422, "unknown_model",
 					   "Model '%s' is not known to the gateway (not in the prices table nor in "
 					   "Groq's model list). See GET /admin/v1/models.",
 					   m);
@@ -82,35 +63,35 @@ static char **models_arg(json_t *a, spec_model_known known, void *arg, int *n, s
 	return out;
 }
 
-static int int_arg(json_t *j, const char *name, int64_t lo, int64_t hi, int64_t *out, struct apierr *e)
+static int int_arg(json_t *j, const char *name, int64_t lo, int64_t hi, int64_t *out, struct verdict *e)
 {
 	json_t *v = json_object_get(j, name);
 	if (!v)
 		return 0;
 	if (!json_is_integer(v) || json_integer_value(v) < lo || json_integer_value(v) > hi)
-		return apierr_set(e, 400, "invalid_value", "'%s' must be an integer from %lld to %lld.", name,
+		return refusef(e, 400, "invalid_value", "'%s' must be an integer from %lld to %lld.", name,
 				  (long long)lo, (long long)hi);
 	*out = json_integer_value(v);
 	return 1;
 }
 
-static int usd_arg(json_t *j, const char *name, int64_t *out, struct apierr *e)
+static int usd_arg(json_t *j, const char *name, int64_t *out, struct verdict *e)
 {
 	json_t *v = json_object_get(j, name);
 	if (!v)
 		return 0;
 	if (!json_is_number(v) || !(json_number_value(v) >= 0) || json_number_value(v) > 1e9)
-		return apierr_set(e, 400, "invalid_value", "'%s' must be a number of USD from 0 to 1e9.", name);
+		return refusef(e, 400, "invalid_value", "'%s' must be a number of USD from 0 to 1e9.", name);
 	*out = (int64_t)llround(json_number_value(v) * NUSD_PER_USD);
 	return 1;
 }
 
-int spec_team_fields(struct team *t, json_t *j, spec_model_known known, void *arg, struct apierr *e)
+int spec_team_fields(struct team *t, json_t *j, spec_model_known known, void *arg, struct verdict *e)
 {
 	json_t *v;
 	if ((v = json_object_get(j, "name"))) {
 		if (!json_is_string(v) || !json_string_length(v) || json_string_length(v) > 200)
-			return apierr_set(e, 400, "invalid_value", "'name' must be a non-empty string (200 chars at most).");
+			return refusef(e, 400, "invalid_value", "'name' must be a non-empty string (200 chars at most).");
 		free(t->name);
 		t->name = xstrdup(json_string_value(v));
 	}
@@ -133,12 +114,12 @@ int spec_team_fields(struct team *t, json_t *j, spec_model_known known, void *ar
 	if ((v = json_object_get(j, "rpm_mode"))) {
 		const char *s = json_string_value(v);
 		if (!s || (strcmp(s, "reject") && strcmp(s, "queue")))
-			return apierr_set(e, 400, "invalid_value", "'rpm_mode' must be \"reject\" or \"queue\".");
+			return refusef(e, 400, "invalid_value", "'rpm_mode' must be \"reject\" or \"queue\".");
 		t->rpm_mode = strcmp(s, "queue") == 0 ? RPM_QUEUE : RPM_REJECT;
 	}
 	if ((v = json_object_get(j, "auto_pause"))) {
 		if (!json_is_boolean(v))
-			return apierr_set(e, 400, "invalid_value", "'auto_pause' must be true or false.");
+			return refusef(e, 400, "invalid_value", "'auto_pause' must be true or false.");
 		t->auto_pause = json_is_true(v);
 	}
 	if ((v = json_object_get(j, "alert_thresholds"))) {
@@ -146,11 +127,11 @@ int spec_team_fields(struct team *t, json_t *j, spec_model_known known, void *ar
 		json_t *x;
 		int prev = 0, n = 0, th[MAX_THRESHOLDS];
 		if (!json_is_array(v) || json_array_size(v) > MAX_THRESHOLDS)
-			return apierr_set(e, 400, "invalid_value",
+			return refusef(e, 400, "invalid_value",
 					  "'alert_thresholds' must be an array of up to 8 percentages.");
 		json_array_foreach(v, i, x) {
 			if (!json_is_integer(x) || json_integer_value(x) <= prev || json_integer_value(x) > 100)
-				return apierr_set(e, 400, "invalid_value",
+				return refusef(e, 400, "invalid_value",
 						  "'alert_thresholds' must be increasing integers in 1..100, e.g. [50, 80, 95].");
 			prev = (int)json_integer_value(x);
 			th[n++] = prev;
