@@ -1003,7 +1003,7 @@ static void q_expired(struct rlwait *w)
 	struct preq *p = WAITER(w);
 	struct team *t = p->t;
 	struct verdict v = { 0 };
-	stage_ratelimit(t, gw_now(p->g), &v); /* refused: fills the verdict */
+	ratelimit_refusal(t, 0, &v); /* the verdict only: no slot taken */
 	free(v.message);
 	v.message = xasprintf("Rate limit reached for team '%s' (RPM %lld): the request waited "
 			      "the maximum of %lld ms in the team's queue.",

@@ -16,9 +16,9 @@
  * replica's lease in cl_leases: spent + leases never moves on shipping.
  *
  * A connection that broke is reset at the next call (at most every
- * RESET_MS, doubling while it keeps failing, up to RESET_MAX_MS: a server
- * that accepts connections but does not answer holds the loop for the
- * connect timeout, 1 s, at each try); calls fail at once meanwhile, naming
+ * RESET_MS; when a try is held for the connect timeout, 1 s, by a server
+ * that accepts connections but does not answer, doubling up to
+ * RESET_MAX_MS); calls fail at once meanwhile, naming
  * the cause. */
 #include "gateway.h"
 
@@ -141,7 +141,11 @@ static bool live(struct pgstore *s)
 	s->reset_at = now;
 	PQreset(s->c);
 	if (PQstatus(s->c) != CONNECTION_OK) {
-		s->reset_wait = s->reset_wait * 2 > RESET_MAX_MS ? RESET_MAX_MS : s->reset_wait * 2;
+		/* refused at once (a server restarting): try again soon; held
+		 * for the connect timeout (a server that does not answer): less
+		 * and less often */
+		bool held = mono_us() / 1000 - now > 200;
+		s->reset_wait = !held ? RESET_MS : s->reset_wait * 2 > RESET_MAX_MS ? RESET_MAX_MS : s->reset_wait * 2;
 		return false;
 	}
 	s->reset_wait = RESET_MS;

@@ -83,6 +83,28 @@ on 1
 check "... and refused (401) at gw-1 within 1 s" wait_eval "revocation at gw-1" 1 \
 	'chat "$ALPHA" llama-3.1-8b-instant; [ "$STATUS" = 401 ]'
 
+on 1; api PATCH /admin/v1/teams/alpha '{"monthly_budget_usd":55,"rpm_limit":7}'
+check_eq "budget and RPM limit changed through gw-1" 200 "$STATUS"
+on 3
+check "... both in force at gw-3 within 1 s" wait_eval "limits at gw-3" 1 \
+	'api GET /admin/v1/teams/alpha; [ "$(jq_body .monthly_budget_usd) $(jq_body .rpm_limit)" = "55 7" ]'
+
+# ---- queue mode across replicas -------------------------------------------
+on 1
+create_team qteam '"rpm_limit":2,"rpm_mode":"queue","queue_max_wait_ms":1500'
+create_key qteam-prod-api qteam "$KEY5"
+new_token qteam
+QT=$TOKEN
+wait_eval "qteam everywhere" 5 'on 2; api GET /admin/v1/teams/qteam; [ "$STATUS" = 200 ]'
+on 1; chat "$QT" llama-3.3-70b-versatile; a=$STATUS; chat "$QT" llama-3.3-70b-versatile
+check_eq "queue mode: the limit's 2 requests admitted through gw-1" "200 200" "$a $STATUS"
+on 2; t0=$(ms); chat "$QT" llama-3.3-70b-versatile; waited=$(( $(ms) - t0 ))
+check_eq "... a third through gw-2 (its own window empty) queues on the fleet's window: 429 in the end" 429 "$STATUS"
+check "... after its queue_max_wait_ms (waited ${waited} ms)" test "$waited" -ge 1400
+check_contains "... saying it waited" "waited the maximum" "$BODY"
+on 1; api GET /admin/v1/teams/qteam
+check_eq "... and took no slot of the window (still 2)" 2 "$(jq_body .rpm)"
+
 # ---- zero overspend across replicas --------------------------------------
 # room for about 5 requests' worst case (~150k nusd each), 60 at once over 3 replicas
 on 1
