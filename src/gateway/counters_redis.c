@@ -136,7 +136,7 @@ static bool connect_now(struct rcounters *r)
 	}
 	struct timeval to = { 0, TIMEOUT_MS * 1000 };
 	redisSetTimeout(r->c, to);
-	redisReply *y;
+	redisReply *y = NULL;
 	if (r->db && !(y = cmd(r, "SELECT %d", r->db)))
 		return false;
 	if (r->db)
