@@ -106,7 +106,7 @@ $(O)/unit-tests: $(call objs,$(UNIT_SRC)) $(GATEWAY_LIB_OBJ) $(GROQ_OBJ) $(CONSO
 FUZZ_HARNESSES = meter overview policy conf admin headers http httpd mime
 FUZZ_GW_OBJ = $(call objs,src/gateway/meter.c src/gateway/policy.c src/gateway/reqbody.c src/gateway/registry.c \
 	src/gateway/ratelimit.c src/gateway/config.c src/gateway/admintok.c src/gateway/teamspec.c \
-	src/gateway/upstream.c src/gateway/upstream_curl.c src/gateway/reconcile.c)
+	src/gateway/upstream.c src/gateway/upstream_curl.c src/gateway/reconcile.c src/gateway/verdict.c)
 FUZZ_REPLAY = $(addprefix $(O)/fuzz-,$(FUZZ_HARNESSES))
 $(O)/tests/fuzz/%.o: tests/fuzz/%.c
 	@mkdir -p $(@D)

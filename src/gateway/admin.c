@@ -138,35 +138,6 @@ static void team_copy_free(struct team *c)
 	free(c->paused_reason);
 }
 
-/* Moves the persistent fields of c into t (after a successful commit). */
-static void team_adopt(struct team *t, struct team *c)
-{
-	struct team old = *t;
-	t->name = c->name;
-	t->models = c->models;
-	t->nmodels = c->nmodels;
-	t->paused_by = c->paused_by;
-	t->paused_reason = c->paused_reason;
-	t->state = c->state;
-	t->max_tokens = c->max_tokens;
-	t->rpm_limit = c->rpm_limit;
-	t->rpm_mode = c->rpm_mode;
-	t->queue_wait_ms = c->queue_wait_ms;
-	t->budget_nusd = c->budget_nusd;
-	memcpy(t->thresholds, c->thresholds, sizeof t->thresholds);
-	t->nthresholds = c->nthresholds;
-	t->auto_pause = c->auto_pause;
-	t->paused_at = c->paused_at;
-	t->override_until = c->override_until;
-	t->version = c->version;
-	free(c->id);
-	free(old.name);
-	free_models(old.models, old.nmodels);
-	free(old.paused_by);
-	free(old.paused_reason);
-	rl_resize(&t->rl, (int)t->rpm_limit);
-}
-
 static json_t *team_out(struct actx *c, const struct team *t)
 {
 	return team_json(t, gw_now(c->g), keys_of_team(c->g, t->id));

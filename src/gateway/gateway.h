@@ -310,6 +310,9 @@ void registry_free(struct registry *r);
 struct team *team_new(void);
 void team_free(struct team *t);
 void registry_add_team(struct registry *r, struct team *t);
+/* Moves the persistent fields of c into t (c's strings become t's, t's
+ * old ones freed, c's id freed); t's live figures kept. */
+void team_adopt(struct team *t, struct team *c);
 /* What the store holds now (f, freshly loaded) brought into r: new teams,
  * keys, tokens, files and batches moved over, what an operator sets copied
  * into the ones r has (their live figures kept), revocations applied.

@@ -403,33 +403,36 @@ static void swap_str(char **a, char **b)
 	*b = t;
 }
 
-/* t takes what an operator sets from f (f keeps t's old strings, and is
- * freed by the caller); the live figures stay t's */
-static void team_take(struct team *t, struct team *f)
+/* Moves the persistent fields of c into t: c's strings become t's (t's
+ * old ones freed), c's id is freed; the live figures stay t's. */
+void team_adopt(struct team *t, struct team *c)
 {
-	swap_str(&t->name, &f->name);
-	swap_str(&t->paused_by, &f->paused_by);
-	swap_str(&t->paused_reason, &f->paused_reason);
-	char **m = t->models;
-	int nm = t->nmodels;
-	t->models = f->models;
-	t->nmodels = f->nmodels;
-	f->models = m;
-	f->nmodels = nm;
-	t->state = f->state;
-	t->max_tokens = f->max_tokens;
-	if (t->rpm_limit != f->rpm_limit)
-		rl_resize(&t->rl, (int)f->rpm_limit);
-	t->rpm_limit = f->rpm_limit;
-	t->rpm_mode = f->rpm_mode;
-	t->queue_wait_ms = f->queue_wait_ms;
-	t->budget_nusd = f->budget_nusd;
-	memcpy(t->thresholds, f->thresholds, sizeof t->thresholds);
-	t->nthresholds = f->nthresholds;
-	t->auto_pause = f->auto_pause;
-	t->paused_at = f->paused_at;
-	t->version = f->version;
-	t->override_until = f->override_until;
+	struct team old = *t;
+	t->name = c->name;
+	t->models = c->models;
+	t->nmodels = c->nmodels;
+	t->paused_by = c->paused_by;
+	t->paused_reason = c->paused_reason;
+	t->state = c->state;
+	t->max_tokens = c->max_tokens;
+	t->rpm_limit = c->rpm_limit;
+	t->rpm_mode = c->rpm_mode;
+	t->queue_wait_ms = c->queue_wait_ms;
+	t->budget_nusd = c->budget_nusd;
+	memcpy(t->thresholds, c->thresholds, sizeof t->thresholds);
+	t->nthresholds = c->nthresholds;
+	t->auto_pause = c->auto_pause;
+	t->paused_at = c->paused_at;
+	t->override_until = c->override_until;
+	t->version = c->version;
+	free(c->id);
+	free(old.name);
+	for (int i = 0; i < old.nmodels; i++)
+		free(old.models[i]);
+	free(old.models);
+	free(old.paused_by);
+	free(old.paused_reason);
+	rl_resize(&t->rl, (int)t->rpm_limit);
 }
 
 static void key_take(struct ukey *k, struct ukey *f)
@@ -467,7 +470,10 @@ int registry_merge(struct registry *r, struct registry *f)
 			changed++;
 		} else {
 			changed += t->version != n->version || t->state != n->state;
-			team_take(t, n);
+			team_adopt(t, n); /* n keeps nothing of its own but its window */
+			n->id = n->name = n->paused_by = n->paused_reason = NULL;
+			n->models = NULL;
+			n->nmodels = 0;
 		}
 	}
 	for (int i = 0; i < f->nkeys; i++) {

@@ -32,11 +32,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	t->name = xstrdup("fuzz");
 	t->max_tokens = 100;
 	t->rpm_limit = 10;
-	struct apierr e = { 0 };
+	struct verdict e = { 0 };
 	int r = spec_only_fields(j, fields, &e);
 	if (r == 0)
 		r = spec_team_fields(t, j, known, NULL, &e);
-	if (r != 0 && (e.status < 400 || e.status > 422 || !e.code || !e.msg))
+	if (r != 0 && (e.status < 400 || e.status > 422 || !e.code || !e.message))
 		__builtin_trap(); /* a refusal always says why */
 	if (r == 0) {
 		if (t->max_tokens < 1 || t->max_tokens > 10000000 || t->rpm_limit < 1 || t->rpm_limit > 1000000 ||
@@ -49,7 +49,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			if (!known(NULL, t->models[i]))
 				__builtin_trap();
 	}
-	apierr_clear(&e);
+	verdict_clear(&e);
 	team_free(t);
 	json_decref(j);
 	return 0;
