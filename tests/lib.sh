@@ -134,7 +134,7 @@ stop_gateway() { # SIGTERM and wait
 # api METHOD PATH [BODY] [extra curl args] : sets STATUS and BODY
 api_as() {
 	local tok=$1 m=$2 p=$3 b=${4:-}; shift 4 2>/dev/null || shift $#
-	local args=(-s -o "$T/resp" -w '%{http_code}' -X "$m" -H "Authorization: Bearer $tok")
+	local args=(-s --max-time 30 -o "$T/resp" -w '%{http_code}' -X "$m" -H "Authorization: Bearer $tok")
 	[ -n "$b" ] && args+=(-H 'Content-Type: application/json' --data-binary "$b")
 	STATUS=$(curl "${args[@]}" "$@" "http://$GW$p")
 	BODY=$(cat "$T/resp")
@@ -161,7 +161,7 @@ new_token() {
 # chat TOKEN MODEL [extra json] : POST a chat completion; STATUS and BODY
 chat() {
 	local tok=$1 model=$2 extra=${3:-}
-	STATUS=$(curl -s -o "$T/resp" -D "$T/resp.h" -w '%{http_code}' -H "Authorization: Bearer $tok" \
+	STATUS=$(curl -s --max-time 30 -o "$T/resp" -D "$T/resp.h" -w '%{http_code}' -H "Authorization: Bearer $tok" \
 		-H 'Content-Type: application/json' \
 		--data-binary "{\"model\":\"$model\",\"messages\":[{\"role\":\"user\",\"content\":\"hello gateway\"}]${extra:+,$extra}}" \
 		"http://$GW/openai/v1/chat/completions")

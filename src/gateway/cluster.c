@@ -179,6 +179,8 @@ static void tick(evutil_socket_t fd, short what, void *arg)
 	struct gateway *g = c->g;
 	int64_t now = gw_now(g);
 	char *cause = NULL;
+	if (g->reg.ctr != &counters_memory) /* first: it must not wait on PostgreSQL */
+		counters_redis_watch(g->reg.ctr);
 	int heard = store_cl_notified(g->store);
 	int64_t v = store_cl_version(g->store, &cause);
 	if (v < 0) {

@@ -409,10 +409,9 @@ void counters_redis_free(struct counters *c)
 	free(r);
 }
 
-void counters_redis_tick(struct counters *c, struct registry *reg, int alive)
+void counters_redis_watch(struct counters *c)
 {
 	struct rcounters *r = R(c);
-	r->alive = alive;
 	/* an answer overdue: Redis stopped answering; the connection is
 	 * dropped, its waiting requests decided here, and made again later */
 	if (r->ac && r->head && mono_us() / 1000 - r->head->asked_at > TIMEOUT_MS) {
@@ -424,6 +423,12 @@ void counters_redis_tick(struct counters *c, struct registry *reg, int alive)
 	}
 	if (!r->ac && mono_us() / 1000 >= r->retry_at)
 		ac_connect(r);
+}
+
+void counters_redis_tick(struct counters *c, struct registry *reg, int alive)
+{
+	struct rcounters *r = R(c);
+	r->alive = alive;
 	/* every team's fleet count, for the admin API (one round trip each,
 	 * pipelined) */
 	if (!connect_now(r))

@@ -178,8 +178,12 @@ void counters_cancel(struct team *t, struct cwait *w);
  * enforced locally until it answers again */
 struct counters *counters_redis_new(const char *url, const char *replica, struct event_base *base, char **cause);
 void counters_redis_free(struct counters *c);
-/* Each cluster tick: the replicas alive, every team's fleet count read
- * (one pipelined round trip), a reconnection tried when down. */
+/* Every cluster poll, whatever PostgreSQL does: an answer overdue drops
+ * the connection (its waiting requests decided locally); a reconnection
+ * tried when down. */
+void counters_redis_watch(struct counters *c);
+/* Every second: the replicas alive, every team's fleet count read (one
+ * pipelined round trip). */
 void counters_redis_tick(struct counters *c, struct registry *reg, int alive);
 const char *counters_redis_down(struct counters *c); /* why, or NULL when up */
 /* The RPM queue: w waits (until deadline_ms) for a slot in t's window;

@@ -207,6 +207,13 @@ pg_run
 check "PostgreSQL back: served again" wait_eval "serving" 10 \
 	'chat "$GAMMA" llama-3.1-8b-instant; [ "$STATUS" = 200 ]'
 
+# ---- Redis stops answering (SIGSTOP): a request waiting on it is decided here
+kill -STOP "$REDIS_PID"
+on 2; a=$(ms); chat "$GAMMA" llama-3.1-8b-instant; d=$(( $(ms) - a ))
+check_eq "Redis silent: the request is still served" 200 "$STATUS"
+check "... within a second (its answer overdue, decided by this replica: ${d} ms)" test "$d" -lt 1000
+kill -CONT "$REDIS_PID"
+
 # ---- cut off from both: PostgreSQL and Redis stop answering (SIGSTOP) -------
 pg_pids="$PG_PID $(pgrep -P "$PG_PID" | tr '\n' ' ')"
 kill -STOP $pg_pids "$REDIS_PID"
