@@ -78,7 +78,7 @@ static void reload(struct cluster *c, int64_t now)
 	struct registry f;
 	registry_init(&f);
 	char *cause = NULL;
-	if (store_load(g->store, &f, now, &cause) != 0)
+	if (store_cl_reload(g->store, &f, now, &cause) != 0)
 		store_trouble(c, cause);
 	else
 		registry_merge(&g->reg, &f);
@@ -235,8 +235,13 @@ struct cluster *cluster_start(struct gateway *g, char **cause)
 	c->confirmed_at = gw_now(g);
 	/* leases left from before a crash: this replica's journal is shipped,
 	 * so what it holds beyond what is in flight (nothing yet) goes back */
-	for (int i = 0; i < g->reg.nteams; i++)
-		if (lease_set(c, g->reg.teams[i], g->reg.teams[i]->reserved_nusd, cause) != 0) {
+	int64_t none;
+	if (store_cl_lease(g->store, NULL, 0, 0, &none, cause) != 0) {
+		free(c);
+		return NULL;
+	}
+	for (int i = 0; i < g->reg.nteams; i++) /* open batches' reservations stay covered */
+		if (g->reg.teams[i]->reserved_nusd && lease_set(c, g->reg.teams[i], g->reg.teams[i]->reserved_nusd, cause) != 0) {
 			free(c);
 			return NULL;
 		}

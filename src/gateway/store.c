@@ -174,6 +174,11 @@ int64_t store_cl_version(struct store *s, char **cause)
 	return s->ops->cl_version ? s->ops->cl_version(s, cause) : single(cause);
 }
 
+int store_cl_reload(struct store *s, struct registry *r, int64_t now, char **cause)
+{
+	return s->ops->cl_reload ? s->ops->cl_reload(s, r, now, cause) : single(cause);
+}
+
 int store_cl_spend(struct store *s, int64_t month,
 		   void (*fn)(void *arg, const char *team, int64_t spent, int64_t lease), void *arg, char **cause)
 {

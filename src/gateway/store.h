@@ -73,6 +73,7 @@ struct store_ops {
 	int (*cl_heartbeat)(struct store *s, const struct replica_info *me, char **cause);
 	json_t *(*cl_replicas)(struct store *s, char **cause);
 	int64_t (*cl_version)(struct store *s, char **cause);
+	int (*cl_reload)(struct store *s, struct registry *r, int64_t now, char **cause);
 	int (*cl_spend)(struct store *s, int64_t month,
 			void (*fn)(void *arg, const char *team, int64_t spent, int64_t lease), void *arg, char **cause);
 	int (*cl_lease)(struct store *s, const char *team, int64_t month, int64_t want, int64_t *held, char **cause);
@@ -174,6 +175,9 @@ json_t *store_cl_replicas(struct store *s, char **cause);
 /* The configuration's version: moves with every change to teams, keys,
  * tokens, files or batches, in the changing transaction. */
 int64_t store_cl_version(struct store *s, char **cause);
+/* What an operator changes (teams, keys, tokens, files, batches) read
+ * into r: store_load without the month's figures. */
+int store_cl_reload(struct store *s, struct registry *r, int64_t now, char **cause);
 /* For each team: the fleet's spend this month (what every replica's
  * shipped ledger rows cost) and this replica's lease. */
 int store_cl_spend(struct store *s, int64_t month,
@@ -181,7 +185,7 @@ int store_cl_spend(struct store *s, int64_t month,
 /* Sets this replica's lease of team's budget for month to want, or as much
  * of it as the budget has room for beyond the fleet's spend and the other
  * replicas' leases (never less than held before, unless want is less):
- * *held is the lease now. */
+ * *held is the lease now. team NULL: every lease of this replica to 0. */
 int store_cl_lease(struct store *s, const char *team, int64_t month, int64_t want, int64_t *held, char **cause);
 /* The socket on which changes are notified (-1: none now), and how many
  * notifications arrived since the last call (it reads what is there). */

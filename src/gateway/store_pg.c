@@ -661,9 +661,13 @@ static json_t *pg_usage(struct store *base, const char *team, int64_t from, int6
 	return out;
 }
 
-static int pg_load(struct store *base, struct registry *reg, int64_t now, char **cause)
+/* whole: also this month's spend and the keys' hourly counts (at start);
+ * else what an operator changes (another replica's change, read again) */
+static int load_figures(struct pgstore *s, struct registry *reg, int64_t now, char **cause);
+static int load_batches(struct pgstore *s, struct registry *reg, char **cause);
+
+static int load(struct pgstore *s, struct registry *reg, int64_t now, bool whole, char **cause)
 {
-	struct pgstore *s = P(base);
 	PGresult *r;
 	if (!(r = q(s, "load teams", "SELECT * FROM teams ORDER BY id", 0, NULL, cause)))
 		return -1;
@@ -690,7 +694,16 @@ static int pg_load(struct store *base, struct registry *reg, int64_t now, char *
 	}
 	PQclear(r);
 
-	/* this month's spend: the fleet's, from cl_spend */
+	if (whole && load_figures(s, reg, now, cause) != 0)
+		return -1;
+	return load_batches(s, reg, cause);
+}
+
+/* this month's spend (the fleet's, from cl_spend) and the keys' requests
+ * per hour over the last day */
+static int load_figures(struct pgstore *s, struct registry *reg, int64_t now, char **cause)
+{
+	PGresult *r;
 	int64_t ms = month_start_ms(now);
 	char m[24];
 	snprintf(m, sizeof m, "%lld", (long long)ms);
@@ -729,7 +742,12 @@ static int pg_load(struct store *base, struct registry *reg, int64_t now, char *
 			k->hour_base = h;
 	}
 	PQclear(r);
+	return 0;
+}
 
+static int load_batches(struct pgstore *s, struct registry *reg, char **cause)
+{
+	PGresult *r;
 	if (!(r = q(s, "load files", "SELECT * FROM batch_files", 0, NULL, cause)))
 		return -1;
 	for (int i = 0; i < PQntuples(r); i++) {
@@ -758,6 +776,16 @@ static int pg_load(struct store *base, struct registry *reg, int64_t now, char *
 	}
 	PQclear(r);
 	return 0;
+}
+
+static int pg_load(struct store *base, struct registry *reg, int64_t now, char **cause)
+{
+	return load(P(base), reg, now, true, cause);
+}
+
+static int pg_cl_reload(struct store *base, struct registry *reg, int64_t now, char **cause)
+{
+	return load(P(base), reg, now, false, cause);
 }
 
 /* ---- the cluster's own tables ---------------------------------------- */
@@ -828,6 +856,11 @@ static int pg_cl_lease(struct store *base, const char *team, int64_t month, int6
 	char m[24], w[24];
 	snprintf(m, sizeof m, "%lld", (long long)month);
 	snprintf(w, sizeof w, "%lld", (long long)(want < 0 ? 0 : want));
+	if (!team) { /* every lease of this replica given back (shrinking needs no lock) */
+		const char *av[] = { s->replica };
+		*held = 0;
+		return q0(s, "leases", "UPDATE cl_leases SET leased_nusd = 0 WHERE replica = $1", 1, av, cause);
+	}
 	const char *v[] = { team, s->replica, m, w };
 	/* under the team row's lock, so two replicas never both take the same
 	 * room: spent + every lease <= budget (a lease never grows past it;
@@ -967,6 +1000,7 @@ static const struct store_ops pg_ops = {
 	.cl_heartbeat = pg_cl_heartbeat,
 	.cl_replicas = pg_cl_replicas,
 	.cl_version = pg_cl_version,
+	.cl_reload = pg_cl_reload,
 	.cl_spend = pg_cl_spend,
 	.cl_lease = pg_cl_lease,
 	.cl_fd = pg_cl_fd,
