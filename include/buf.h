@@ -41,6 +41,8 @@ static inline void buf_adds(buf *b, const char *s)
 void buf_addf(buf *b, const char *fmt, ...) GG_PRINTF(2, 3);
 /* Appends a decimal integer (no printf: for hot paths). */
 void buf_addi(buf *b, int64_t v);
+/* v in decimal into out, NUL-ended (at most 20 characters); its length */
+size_t i64_text(char out[24], int64_t v);
 /* Appends s as a JSON string literal (quoted, escaped). */
 void json_str(buf *b, const char *s);
 /* Removes the first n bytes. */

@@ -118,7 +118,7 @@ void json_str(buf *b, const char *s)
 	buf_add(b, "\"", 1);
 }
 
-void buf_addi(buf *b, int64_t v)
+size_t i64_text(char out[24], int64_t v)
 {
 	static const char pairs[] = "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
 				    "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
@@ -140,5 +140,14 @@ void buf_addi(buf *b, int64_t v)
 	}
 	if (v < 0)
 		tmp[--n] = '-';
-	buf_add(b, tmp + n, sizeof tmp - (size_t)n);
+	size_t len = sizeof tmp - (size_t)n;
+	memcpy(out, tmp + n, len);
+	out[len] = '\0';
+	return len;
+}
+
+void buf_addi(buf *b, int64_t v)
+{
+	char t[24];
+	buf_add(b, t, i64_text(t, v));
 }

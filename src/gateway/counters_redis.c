@@ -24,7 +24,6 @@
 #include <event2/event.h>
 #include <hiredis/hiredis.h>
 #include <hiredis/async.h>
-#include <hiredis/adapters/libevent.h>
 #include <openssl/sha.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -75,6 +74,7 @@ struct rcounters {
 	bool ac_up;             /* connected */
 	struct event_base *evb;
 	struct event *flush;    /* end of the loop pass: what was asked, written */
+	buf cmd;                /* an admission's command, made here */
 	struct cwait *head, *tail; /* waiting, oldest first */
 	char host[256];
 	int port, db;
@@ -214,6 +214,77 @@ static int redis_count(struct counters *c, const struct team *t, int64_t now)
 
 /* ---- the asynchronous connection ------------------------------------ */
 
+/* hiredis on the loop. Its own libevent adapter re-adds the read event
+ * after every answer (an epoll_ctl per request); here the read event stays
+ * (EV_PERSIST) for the connection's life and only writing comes and goes. */
+struct hev {
+	redisAsyncContext *ac;
+	struct event *rev, *wev;
+	bool reading;
+};
+
+static void hev_read(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd, (void)what;
+	redisAsyncHandleRead(((struct hev *)arg)->ac);
+}
+
+static void hev_write(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd, (void)what;
+	redisAsyncHandleWrite(((struct hev *)arg)->ac);
+}
+
+static void hev_add_read(void *arg)
+{
+	struct hev *e = arg;
+	if (!e->reading)
+		event_add(e->rev, NULL);
+	e->reading = true;
+}
+
+static void hev_del_read(void *arg)
+{
+	struct hev *e = arg;
+	if (e->reading)
+		event_del(e->rev);
+	e->reading = false;
+}
+
+static void hev_add_write(void *arg)
+{
+	event_add(((struct hev *)arg)->wev, NULL);
+}
+
+static void hev_del_write(void *arg)
+{
+	event_del(((struct hev *)arg)->wev);
+}
+
+static void hev_cleanup(void *arg)
+{
+	struct hev *e = arg;
+	event_free(e->rev);
+	event_free(e->wev);
+	free(e);
+}
+
+static void hev_attach(redisAsyncContext *ac, struct event_base *base)
+{
+	struct hev *e = xcalloc(1, sizeof *e);
+	e->ac = ac;
+	e->rev = event_new(base, ac->c.fd, EV_READ | EV_PERSIST, hev_read, e);
+	e->wev = event_new(base, ac->c.fd, EV_WRITE, hev_write, e);
+	ac->ev.addRead = hev_add_read;
+	ac->ev.delRead = hev_del_read;
+	ac->ev.addWrite = hev_add_write;
+	ac->ev.delWrite = hev_del_write;
+	ac->ev.cleanup = hev_cleanup;
+	ac->ev.data = e;
+	hev_add_read(e);
+	hev_add_write(e); /* the connection completes when it is writable */
+}
+
 static void ac_connected(const redisAsyncContext *ac, int status)
 {
 	struct rcounters *r = ac->data;
@@ -245,7 +316,7 @@ static void ac_connect(struct rcounters *r)
 		return;
 	}
 	ac->data = r;
-	redisLibeventAttach(ac, r->evb);
+	hev_attach(ac, r->evb);
 	redisAsyncSetConnectCallback(ac, ac_connected);
 	redisAsyncSetDisconnectCallback(ac, ac_disconnected);
 	r->ac = ac;
@@ -305,11 +376,31 @@ static struct cwait *redis_admit_async(struct counters *c, struct team *t, int64
 	if (r->ac && r->ac_up) {
 		struct cwait *w = xcalloc(1, sizeof *w);
 		*w = (struct cwait){ .r = r, .t = t, .cb = cb, .arg = arg, .asked_at = mono_us() / 1000 };
-		char key[300], member[200];
-		snprintf(key, sizeof key, "gg:rpm:{%s}", t->id);
-		snprintf(member, sizeof member, "%s:%lld", r->replica, (long long)++r->seq);
-		if (redisAsyncCommand(r->ac, answered, w, "EVALSHA %s 1 %s %lld %s", r->sha, key, (long long)t->rpm_limit,
-				      member) == REDIS_OK) {
+		/* the command in Redis's protocol, written here (hiredis' own
+		 * formatting parses a format string for every request) */
+		buf *b = &r->cmd;
+		buf_reset(b);
+		buf_adds(b, "*6\r\n$7\r\nEVALSHA\r\n$40\r\n");
+		buf_add(b, r->sha, 40);
+		buf_adds(b, "\r\n$1\r\n1\r\n$");
+		size_t idl = strlen(t->id);
+		buf_addi(b, (int64_t)idl + 9);
+		buf_adds(b, "\r\ngg:rpm:{");
+		buf_add(b, t->id, idl);
+		buf_adds(b, "}\r\n$");
+		char lim[24], seq[24];
+		size_t ll = i64_text(lim, t->rpm_limit), sl = i64_text(seq, ++r->seq), rl = strlen(r->replica);
+		buf_addi(b, (int64_t)ll);
+		buf_adds(b, "\r\n");
+		buf_add(b, lim, ll);
+		buf_adds(b, "\r\n$");
+		buf_addi(b, (int64_t)(rl + 1 + sl));
+		buf_adds(b, "\r\n");
+		buf_add(b, r->replica, rl);
+		buf_add(b, ":", 1);
+		buf_add(b, seq, sl);
+		buf_adds(b, "\r\n");
+		if (redisAsyncFormattedCommand(r->ac, answered, w, b->data, b->len) == REDIS_OK) {
 			if (r->tail)
 				r->tail->next = w;
 			else
@@ -364,6 +455,7 @@ static int parse_url(struct rcounters *r, const char *url, char **cause)
 struct counters *counters_redis_new(const char *url, const char *replica, struct event_base *base, char **cause)
 {
 	struct rcounters *r = xcalloc(1, sizeof *r);
+	buf_init(&r->cmd);
 	r->evb = base;
 	r->flush = event_new(base, -1, 0, flush_cb, r);
 	r->base.ops = &redis_ops;
@@ -406,6 +498,7 @@ void counters_redis_free(struct counters *c)
 	strmap_free(r->local);
 	free(r->replica);
 	free(r->cause);
+	buf_free(&r->cmd);
 	free(r);
 }
 

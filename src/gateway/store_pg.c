@@ -45,6 +45,11 @@ struct pgstore {
 	 * (allocated): sent in one statement at commit */
 	char **lv;
 	size_t nlv, caplv;
+	char **blocks; /* each row's values, one allocation a row */
+	size_t nblocks, capblocks;
+	char *vals;    /* "($1,...,$19),($20,..." for LEDGER_CHUNK rows, made once */
+	int64_t month_from, month_to; /* the month of the last row shipped */
+	size_t *vals_end; /* where row i's group ends in vals */
 	int64_t reset_at; /* mono ms of the last reset */
 	int64_t reset_wait; /* until the next one may be tried */
 	int notified;     /* notifications read and not yet taken */
@@ -261,6 +266,9 @@ static void pg_close(struct store *base)
 	struct pgstore *s = P(base);
 	drop_rows(s);
 	free(s->lv);
+	free(s->blocks);
+	free(s->vals);
+	free(s->vals_end);
 	PQfinish(s->c);
 	free(s->url);
 	free(s->replica);
@@ -306,8 +314,9 @@ static int pg_begin(struct store *base, char **cause)
 
 static void drop_rows(struct pgstore *s)
 {
-	for (size_t i = 0; i < s->nlv; i++)
-		free(s->lv[i]);
+	for (size_t i = 0; i < s->nblocks; i++)
+		free(s->blocks[i]);
+	s->nblocks = 0;
 	s->nlv = 0;
 }
 
@@ -426,21 +435,59 @@ static int ledger_insert(struct pgstore *s, const char *replica, const struct le
 	struct rowv r = { 0 };
 	ledger_row_cols(x, &r);
 	char month[24];
-	snprintf(month, sizeof month, "%lld", (long long)month_start_ms(x->ts_ms));
+	if (x->ts_ms < s->month_from || x->ts_ms >= s->month_to) { /* the month, once a month */
+		s->month_from = month_start_ms(x->ts_ms);
+		s->month_to = month_start_ms(s->month_from + 32LL * 86400000);
+	}
+	i64_text(month, s->month_from);
 	r.v[17] = replica;
 	r.v[18] = month;
 	if (s->nlv + LEDGER_PARAMS > s->caplv) {
 		s->caplv = s->caplv ? s->caplv * 2 : 64 * LEDGER_PARAMS;
 		s->lv = xrealloc(s->lv, s->caplv * sizeof *s->lv);
 	}
+	/* the row's values in one allocation (blocks) */
+	size_t len[LEDGER_PARAMS], total = 0;
 	for (int i = 0; i < LEDGER_PARAMS; i++)
-		s->lv[s->nlv++] = r.v[i] ? xstrdup(r.v[i]) : NULL;
+		total += (len[i] = r.v[i] ? strlen(r.v[i]) + 1 : 0);
+	char *block = xmalloc(total + 1), *at = block;
+	for (int i = 0; i < LEDGER_PARAMS; i++) {
+		s->lv[s->nlv++] = r.v[i] ? memcpy(at, r.v[i], len[i]) : NULL;
+		at += len[i];
+	}
+	if (s->nblocks == s->capblocks) {
+		s->capblocks = s->capblocks ? s->capblocks * 2 : 64;
+		s->blocks = xrealloc(s->blocks, s->capblocks * sizeof *s->blocks);
+	}
+	s->blocks[s->nblocks++] = block;
 	rowv_free(&r);
 	if (s->in_tx)
 		return 0;
 	int rc = flush_rows(s, cause);
 	drop_rows(s);
 	return rc;
+}
+
+/* "($1,...,$19),($20,...,$38),..." for LEDGER_CHUNK rows, written once:
+ * a statement of n rows takes its first vals_end[n - 1] bytes */
+static const char *placeholders(struct pgstore *s)
+{
+	if (s->vals)
+		return s->vals;
+	buf b;
+	buf_init(&b);
+	s->vals_end = xcalloc(LEDGER_CHUNK, sizeof *s->vals_end);
+	for (size_t i = 0; i < LEDGER_CHUNK; i++) {
+		buf_adds(&b, i ? ",(" : "(");
+		for (size_t k = 0; k < LEDGER_PARAMS; k++) {
+			buf_adds(&b, k ? ",$" : "$");
+			buf_addi(&b, (int64_t)(i * LEDGER_PARAMS + k + 1));
+		}
+		buf_adds(&b, ")");
+		s->vals_end[i] = b.len;
+	}
+	s->vals = buf_detach(&b);
+	return s->vals;
 }
 
 /* The kept rows, LEDGER_CHUNK per statement: each row once (a row shipped
@@ -455,12 +502,8 @@ static int flush_rows(struct pgstore *s, char **cause)
 		buf_init(&sql);
 		buf_adds(&sql, "WITH ins AS (INSERT INTO ledger(ts_ms,team,key,key_fp,model,status,reason,stream,prompt_tokens,"
 			       "completion_tokens,cost_nusd,latency_ms,id,route,unit,quantity,request_id,replica,month) VALUES ");
-		for (size_t i = 0; i < n; i++) {
-			buf_adds(&sql, i ? ",(" : "(");
-			for (int k = 0; k < LEDGER_PARAMS; k++)
-				buf_addf(&sql, "%s$%zu", k ? "," : "", i * LEDGER_PARAMS + (size_t)k + 1);
-			buf_adds(&sql, ")");
-		}
+		const char *vals = placeholders(s); /* (makes vals_end the first time) */
+		buf_add(&sql, vals, s->vals_end[n - 1]);
 		buf_adds(&sql, " ON CONFLICT (replica, id) DO NOTHING RETURNING team, cost_nusd, replica, month),"
 			       " agg AS (SELECT team, replica, month, sum(cost_nusd) AS c FROM ins"
 			       "  WHERE team IS NOT NULL AND cost_nusd > 0 GROUP BY 1, 2, 3),"

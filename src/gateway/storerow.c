@@ -15,7 +15,7 @@ static void put_str(struct rowv *r, int i, const char *s)
 
 static void put_int(struct rowv *r, int i, int64_t n)
 {
-	snprintf(r->num[i], sizeof r->num[i], "%lld", (long long)n);
+	i64_text(r->num[i], n);
 	r->v[i] = r->num[i];
 }
 
