@@ -85,7 +85,6 @@ struct rcounters {
 	int alive;            /* replicas serving: the fallback's divisor */
 	strmap *local;        /* team id -> struct local */
 	char *cause;          /* why Redis is down, or NULL */
-	int64_t fallbacks;    /* admissions decided locally */
 };
 
 #define R(c) ((struct rcounters *)(c))
@@ -143,8 +142,7 @@ static bool connect_now(struct rcounters *r)
 		freeReplyObject(y);
 	if (!(y = cmd(r, "SCRIPT LOAD %s", script)))
 		return false;
-	snprintf(r->sha, sizeof r->sha, "%s", y->type == REDIS_REPLY_STRING ? y->str : "");
-	freeReplyObject(y);
+	freeReplyObject(y); /* its name is r->sha, known from the start */
 	free(r->cause);
 	r->cause = NULL;
 	return true;
@@ -199,7 +197,6 @@ static int redis_admit(struct counters *c, struct team *t, int64_t now, int64_t 
 	int ok = run(r, t, member, retry_ms, &l->fleet);
 	if (ok >= 0)
 		return ok;
-	r->fallbacks++;
 	return rl_admit(&l->rl, now, retry_ms);
 }
 
@@ -359,8 +356,7 @@ static void answered(redisAsyncContext *ac, void *reply, void *privdata)
 		retry = y->element[1]->integer;
 		l->fleet = (int)y->element[2]->integer;
 	} else { /* no answer (Redis went away, an error): this replica decides */
-		r->fallbacks++;
-		ok = rl_admit(&l->rl, mono_us() / 1000, &retry);
+			ok = rl_admit(&l->rl, mono_us() / 1000, &retry);
 	}
 	void (*cb)(void *, int, int64_t) = w->cb;
 	void *arg = w->arg;
