@@ -34,8 +34,16 @@ static int commit_change(struct actx *c, const char *action, const char *target,
 			 store_put_fn put, const void *obj)
 {
 	char *cause = NULL;
-	if (audited_write(c->g, put, obj, c->who->name, role_name(c->who->role), c->op, action, target, before,
-			  after, &cause) != 0) {
+	int rc = audited_write(c->g, put, obj, c->who->name, role_name(c->who->role), c->op, action, target, before,
+			       after, &cause);
+	if (rc == STORE_CONFLICT) { /* another replica wrote it first: this one reads it again */
+		cluster_sync(c->g);
+		admin_error(c->req, 409, "conflict",
+			    "Nothing was saved: %s at the same moment. Reload and try again.", cause);
+		free(cause);
+		return -1;
+	}
+	if (rc != 0) {
 		ledger_store_failed(c->g->ledger, cause);
 		admin_error(c->req, 503, "store_unavailable", "The change was not saved: %s", cause ? cause : "store error");
 		gw_log(c->g, json_pack("{s:s,s:s,s:s,s:s}", "level", "error", "msg", "admin change not saved", "action",
@@ -1306,6 +1314,10 @@ void admin_handle(struct gateway *g, struct hreq *req, const char *path)
 			    c.who->name);
 		return;
 	}
+	/* a change made through another replica a moment ago is seen here:
+	 * an operator (or a script) going through a load balancer reads its
+	 * own writes, and a change is never made from an older copy */
+	cluster_sync(g);
 	if (bind_params(&c, hit->pattern, seg) != 0)
 		return;
 	hit->fn(&c);

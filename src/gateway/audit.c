@@ -39,12 +39,12 @@ int audited_write(struct gateway *g, store_put_fn put, const void *obj, const ch
 	struct store *s = g->store;
 	if (store_begin(s, cause) != 0)
 		return -1;
-	if ((put && put(s, obj, cause) != 0) || audit(g, actor, role, op, action, target, before, after, cause) != 0 ||
-	    store_commit(s, cause) != 0) {
+	int rc = put ? put(s, obj, cause) : 0;
+	if (rc == 0 && (audit(g, actor, role, op, action, target, before, after, cause) != 0 || store_commit(s, cause) != 0))
+		rc = -1;
+	if (rc != 0)
 		store_rollback(s);
-		return -1;
-	}
-	return 0;
+	return rc;
 }
 
 int put_team(struct store *s, const void *o, char **cause)

@@ -26,8 +26,11 @@ static void fx_set_state(void *arg, struct team *t, enum team_state st, const ch
 	t->version++;
 	json_t *after = team_json(t, gw_now(g), 0);
 	char *cause = NULL;
-	if (audited_write(g, put_team, t, "groqgated", "system", NULL,
-			  st == TEAM_ACTIVE ? "team.resume" : "team.budget_pause", t->id, before, after, &cause) != 0) {
+	int rc = audited_write(g, put_team, t, "groqgated", "system", NULL,
+			       st == TEAM_ACTIVE ? "team.resume" : "team.budget_pause", t->id, before, after, &cause);
+	if (rc == STORE_CONFLICT) /* the team as another replica left it; the budget is checked again on it */
+		cluster_sync(g);
+	if (rc != 0) {
 		gw_log(g, json_pack("{s:s,s:s,s:s}", "level", "error", "msg", "cannot persist budget state",
 				    "error", cause ? cause : "?"));
 		free(cause);

@@ -172,29 +172,41 @@ static void slow(struct cluster *c, int64_t now)
 		counters_redis_tick(g->reg.ctr, &g->reg, c->alive);
 }
 
+/* the configuration's version read; teams, keys and tokens read again
+ * when it moved (or a notification said something changed) */
+static void confirm(struct cluster *c, int64_t now, int heard)
+{
+	char *cause = NULL;
+	int64_t v = store_cl_version(c->g->store, &cause);
+	if (v < 0) {
+		store_trouble(c, cause);
+		return;
+	}
+	store_fine(c);
+	if (v != c->version || heard)
+		reload(c, now);
+	c->version = v;
+	c->confirmed_at = now;
+	if (c->stale_said)
+		say(c->g, "info", "cluster: configuration current again; serving", NULL);
+	c->stale_said = false;
+}
+
+void cluster_sync(struct gateway *g)
+{
+	if (g->cluster)
+		confirm(g->cluster, gw_now(g), 0);
+}
+
 static void tick(evutil_socket_t fd, short what, void *arg)
 {
 	(void)fd, (void)what;
 	struct cluster *c = arg;
 	struct gateway *g = c->g;
 	int64_t now = gw_now(g);
-	char *cause = NULL;
 	if (g->reg.ctr != &counters_memory) /* first: it must not wait on PostgreSQL */
 		counters_redis_watch(g->reg.ctr);
-	int heard = store_cl_notified(g->store);
-	int64_t v = store_cl_version(g->store, &cause);
-	if (v < 0) {
-		store_trouble(c, cause);
-	} else {
-		store_fine(c);
-		if (v != c->version || heard)
-			reload(c, now);
-		c->version = v;
-		c->confirmed_at = now;
-		if (c->stale_said)
-			say(g, "info", "cluster: configuration current again; serving", NULL);
-		c->stale_said = false;
-	}
+	confirm(c, now, store_cl_notified(g->store));
 	if (cluster_stale(g) && !c->stale_said) {
 		say(g, "error", "cluster: configuration not confirmed for cluster.stale_after_s; refusing requests",
 		    c->store_err);

@@ -758,6 +758,11 @@ void cluster_first_tick(struct cluster *c); /* the first poll, before serving */
 void cluster_free(struct cluster *c);
 /* the configuration could not be confirmed current for stale_after_s */
 bool cluster_stale(struct gateway *g);
+/* The configuration's version read now, and teams, keys and tokens read
+ * again when it moved (an admin request's first step; a round trip to
+ * PostgreSQL). Nothing in single mode; a PostgreSQL that does not answer
+ * leaves the registry as it is. */
+void cluster_sync(struct gateway *g);
 /* This replica's lease of t's budget grown to cover need (unshipped +
  * reserved + the new request): 0, or -1 with *why (the fleet's budget is
  * used, or PostgreSQL does not answer). */

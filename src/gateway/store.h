@@ -3,13 +3,17 @@
  * PostgreSQL); each fills a struct store_ops and store.c dispatches to it,
  * so the request path never knows which one it writes to. Every function returns 0 (or a value) on success
  * and -1 with an allocated *cause on failure; returned json_t references
- * belong to the caller. */
+ * belong to the caller. A team write may also fail with STORE_CONFLICT
+ * (and a cause): the stored team is already at that version or past it,
+ * written meanwhile by another replica; nothing was written. */
 #ifndef GG_STORE_H
 #define GG_STORE_H
 
 #include <jansson.h>
 #include <stdbool.h>
 #include <stdint.h>
+
+#define STORE_CONFLICT (-2)
 
 struct store;
 struct registry;

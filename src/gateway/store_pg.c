@@ -352,8 +352,11 @@ static int pg_commit(struct store *base, char **cause)
 	return 0;
 }
 
-/* an upsert of a whole row keyed by its first column */
-static int upsert(struct pgstore *s, const char *table, const char *const *cols, struct rowv *r, char **cause)
+/* an upsert of a whole row keyed by its first column; with guard (a
+ * condition on the stored row and excluded), a row whose guard fails is
+ * left as it is and the write is STORE_CONFLICT */
+static int upsert_if(struct pgstore *s, const char *table, const char *const *cols, struct rowv *r,
+		     const char *guard, char **cause)
 {
 	buf sql;
 	buf_init(&sql);
@@ -363,11 +366,24 @@ static int upsert(struct pgstore *s, const char *table, const char *const *cols,
 	buf_addf(&sql, ") ON CONFLICT (%s) DO UPDATE SET ", cols[0]);
 	for (int i = 1; i < r->n; i++)
 		buf_addf(&sql, "%s%s = excluded.%s", i > 1 ? "," : "", cols[i], cols[i]);
+	if (guard)
+		buf_addf(&sql, " WHERE %s", guard);
 	char *text = buf_detach(&sql);
-	int rc = q0(s, table, text, r->n, r->v, cause);
+	PGresult *res = q(s, table, text, r->n, r->v, cause);
+	int rc = res ? 0 : -1;
+	if (res && guard && strcmp(PQcmdTuples(res), "0") == 0) {
+		*cause = xasprintf("'%s' in %s was changed meanwhile by another gateway replica", r->v[0], table);
+		rc = STORE_CONFLICT;
+	}
+	PQclear(res);
 	free(text);
 	rowv_free(r);
 	return rc;
+}
+
+static int upsert(struct pgstore *s, const char *table, const char *const *cols, struct rowv *r, char **cause)
+{
+	return upsert_if(s, table, cols, r, NULL, cause);
 }
 
 static const char *const team_cols[] = { "id", "name", "state", "models", "max_tokens", "rpm_limit", "rpm_mode",
@@ -386,7 +402,9 @@ static int pg_put_team(struct store *base, const struct team *t, char **cause)
 {
 	struct rowv r = { 0 };
 	team_row(t, &r);
-	return upsert(P(base), "teams", team_cols, &r, cause);
+	/* every change makes the next version: a replica that wrote from an
+	 * older copy than the stored one would undo another's change (a pause) */
+	return upsert_if(P(base), "teams", team_cols, &r, "teams.version < excluded.version", cause);
 }
 
 static int pg_put_key(struct store *base, const struct ukey *k, char **cause)

@@ -89,6 +89,54 @@ on 3
 check "... both in force at gw-3 within 1 s" wait_eval "limits at gw-3" 1 \
 	'api GET /admin/v1/teams/alpha; [ "$(jq_body .monthly_budget_usd) $(jq_body .rpm_limit)" = "55 7" ]'
 
+# ---- an operator reads its own writes, whichever replica answers --------
+# (a script through a load balancer: each call may reach another replica;
+# one curl makes the five calls back to back, none waits for the change
+# to spread)
+bad=""
+for k in $(seq 1 15); do
+	a=${GWS[$(( k % 3 + 1 ))]}; b=${GWS[$(( (k + 1) % 3 + 1 ))]}; c=${GWS[$(( (k + 2) % 3 + 1 ))]}
+	h=(-s -o /dev/null -w '%{http_code} ' -H "Authorization: Bearer $OP_TOKEN" -H 'Content-Type: application/json')
+	got=$(curl "${h[@]}" --data-binary "{\"id\":\"rw$k\",\"name\":\"RW $k\",\"allowed_models\":[\"llama-3.1-8b-instant\"],\"max_tokens_per_request\":100,\"rpm_limit\":10,\"monthly_budget_usd\":1}" "http://$a/admin/v1/teams" \
+		--next "${h[@]}" --data-binary "{\"name\":\"rw$k-prod-api\",\"team\":\"rw$k\",\"secret\":\"gsk_readyourwrites$(printf %020d "$k")\"}" "http://$b/admin/v1/keys" \
+		--next "${h[@]}" --data-binary "{\"label\":\"svc\",\"key\":\"rw$k-prod-api\"}" "http://$c/admin/v1/teams/rw$k/tokens" \
+		--next "${h[@]}" --data-binary '{"reason":"read your writes"}' "http://$a/admin/v1/teams/rw$k/pause" \
+		--next "${h[@]}" -X PATCH --data-binary '{"rpm_limit":11}' "http://$b/admin/v1/teams/rw$k")
+	[ "$got" = "201 201 201 200 200 " ] || bad="$bad [rw$k: $got]"
+	[ "$(psql_q "SELECT state || ' ' || rpm_limit FROM teams WHERE id = 'rw$k'")" = "paused 11" ] || bad="$bad [rw$k: stored $(psql_q "SELECT state || ' ' || rpm_limit FROM teams WHERE id = 'rw$k'")]"
+done
+check_eq "15 times: team, key, token, pause and limit, each through the next replica at once" "" "$bad"
+
+# ---- two replicas changing one team at the same moment: none is lost ------
+# gw-1 pauses while gw-2 changes the RPM limit; each is answered 200
+# (applied) or 409 (nothing saved, reload); what was answered 200 is in
+# the store afterwards
+on 1; create_team lu '"rpm_limit":100'
+lost=""; conflicts=0
+for k in $(seq 1 25); do
+	curl -s -o /dev/null -w '%{http_code}' -X POST -H "Authorization: Bearer $OP_TOKEN" -H 'Content-Type: application/json' \
+		--data-binary '{"reason":"race"}' "http://${GWS[1]}/admin/v1/teams/lu/pause" > "$T/race1" &
+	p1=$!
+	curl -s -o /dev/null -w '%{http_code}' -X PATCH -H "Authorization: Bearer $OP_TOKEN" -H 'Content-Type: application/json' \
+		--data-binary "{\"rpm_limit\":$((200 + k))}" "http://${GWS[2]}/admin/v1/teams/lu" > "$T/race2" &
+	p2=$!
+	wait "$p1" "$p2"
+	r1=$(cat "$T/race1"); r2=$(cat "$T/race2")
+	got=$(psql_q "SELECT state || ' ' || rpm_limit FROM teams WHERE id = 'lu'")
+	[ "$r1" = 409 ] || [ "$r2" = 409 ] && conflicts=$((conflicts + 1))
+	case "$r1 $r2" in
+	"200 200") [ "$got" = "paused $((200 + k))" ] || lost="$lost [$k: both 200, stored $got]" ;;
+	"200 409") [ "${got%% *}" = paused ] || lost="$lost [$k: pause 200, stored $got]" ;;
+	"409 200") [ "${got##* }" = $((200 + k)) ] || lost="$lost [$k: limit 200, stored $got]" ;;
+	*) lost="$lost [$k: answered $r1 $r2]" ;;
+	esac
+	on 3; api POST /admin/v1/teams/lu/resume '{}'
+	[ "$STATUS" = 200 ] || [ "$STATUS" = 409 ] || lost="$lost [$k: resume $STATUS]"
+	wait_eval "lu active" 5 '[ "$(psql_q "SELECT state FROM teams WHERE id = '"'lu'"'")" = active ]' > /dev/null
+done
+echo "# 25 races of a pause (gw-1) and a limit change (gw-2): $conflicts answered 409"
+check_eq "25 races: every change answered 200 is in the store" "" "$lost"
+
 # ---- queue mode across replicas -------------------------------------------
 on 1
 create_team qteam '"rpm_limit":2,"rpm_mode":"queue","queue_max_wait_ms":1500'

@@ -6,6 +6,7 @@ source "$(dirname "$0")/../lib.sh"
 export GROQGATE_DEMO_DIR="$T/demo"
 out=$(CLUSTER=1 "$ROOT/scripts/demo" up 2>&1); rc=$?
 check_eq "CLUSTER=1 demo up exits 0" 0 "$rc"
+[ "$rc" = 0 ] || { printf '%s\n' "$out" | sed 's/^/# /'; tail -n 20 "$GROQGATE_DEMO_DIR"/*.log 2>/dev/null | sed 's/^/# /'; }
 GWURL=$(printf '%s\n' "$out" | sed -n 's/^GATEWAY=//p')
 LBURL=$(printf '%s\n' "$out" | sed -n 's/^LOAD_BALANCER=//p')
 TOKF=$(printf '%s\n' "$out" | sed -n 's/^TOKEN_FILE=//p')
