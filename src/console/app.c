@@ -43,24 +43,33 @@ struct m_key *app_key_sel(struct app *a)
 
 /* ---- sorting and filtering ------------------------------------------ */
 
-static struct app *sort_app;
-
 static int state_rank(const char *s)
 {
 	return strcmp(s, "budget_paused") == 0 ? 0 : strcmp(s, "paused") == 0 ? 1 : 2;
 }
 
-static int cmp_teams(const void *x, const void *y)
+#define CMP(x, y) (((x) > (y)) - ((x) < (y)))
+static int by_id(const struct m_team *a, const struct m_team *b) { (void)a, (void)b; return 0; }
+static int by_state(const struct m_team *a, const struct m_team *b) { return state_rank(a->state) - state_rank(b->state); }
+static int by_rpm(const struct m_team *a, const struct m_team *b) { return CMP(a->rpm, b->rpm); }
+static int by_pct(const struct m_team *a, const struct m_team *b) { return CMP(a->pct, b->pct); }
+static int by_spend(const struct m_team *a, const struct m_team *b) { return CMP(a->spend, b->spend); }
+#undef CMP
+
+const struct sort_column sort_cols[SORT_NCOLS] = {
+	[SORT_ID] = { "id", false, by_id },
+	[SORT_STATE] = { "state", false, by_state },
+	[SORT_RPM] = { "rpm", true, by_rpm },
+	[SORT_SPEND_PCT] = { "spend%", true, by_pct },
+	[SORT_SPEND] = { "spend", true, by_spend },
+};
+
+static int cmp_teams(const void *x, const void *y, void *arg)
 {
-	const struct m_team *a = &sort_app->ov.teams[*(const int *)x], *b = &sort_app->ov.teams[*(const int *)y];
-	int r = 0;
-	switch (sort_app->sort_col) {
-	case 1: r = state_rank(a->state) - state_rank(b->state); break;
-	case 2: r = (a->rpm > b->rpm) - (a->rpm < b->rpm); break;
-	case 3: r = (a->pct > b->pct) - (a->pct < b->pct); break;
-	case 4: r = (a->spend > b->spend) - (a->spend < b->spend); break;
-	}
-	if (sort_app->sort_desc)
+	const struct app *app = arg;
+	const struct m_team *a = &app->ov.teams[*(const int *)x], *b = &app->ov.teams[*(const int *)y];
+	int r = sort_cols[app->sort_col].cmp(a, b);
+	if (app->sort_desc)
 		r = -r;
 	return r ? r : strcmp(a->id, b->id); /* stable: ties by id */
 }
@@ -85,8 +94,7 @@ void app_rebuild(struct app *a)
 	for (int i = 0; i < a->ov.nteams; i++)
 		if (match(a->filter, a->ov.teams[i].id, a->ov.teams[i].name))
 			a->team_idx[a->nteam_idx++] = i;
-	sort_app = a;
-	qsort(a->team_idx, (size_t)a->nteam_idx, sizeof *a->team_idx, cmp_teams);
+	qsort_r(a->team_idx, (size_t)a->nteam_idx, sizeof *a->team_idx, cmp_teams, a);
 	for (int i = 0; i < a->ov.nkeys; i++)
 		if (match(a->filter, a->ov.keys[i].name, a->ov.keys[i].team))
 			a->key_idx[a->nkey_idx++] = i;

@@ -190,6 +190,16 @@ void open_team_view(struct app *a, const struct view *v);
 /* The footer's hints for view v: "k Label" pairs, two spaces apart. */
 void binding_hints(const struct app *a, const struct view *v, buf *out);
 
+/* the teams table's sort columns, in the order 's' steps through them */
+enum sort_col { SORT_ID, SORT_STATE, SORT_RPM, SORT_SPEND_PCT, SORT_SPEND, SORT_NCOLS };
+struct m_team;
+struct sort_column {
+	const char *name; /* as the pane's title shows it */
+	bool desc;        /* its first direction: numbers biggest first */
+	int (*cmp)(const struct m_team *a, const struct m_team *b);
+};
+extern const struct sort_column sort_cols[SORT_NCOLS];
+
 enum pane { PANE_TEAMS, PANE_KEYS };
 enum dlg_kind { DLG_NONE, DLG_CONFIRM, DLG_INPUT, DLG_CHECKLIST, DLG_MESSAGE, DLG_WIZARD, DLG_FORM };
 #define FORM_MAX 10
@@ -230,7 +240,7 @@ struct app {
 	char filter[64];
 	bool filtering, cmdline;
 	char cmd[128];
-	int sort_col;            /* 0 id, 1 state, 2 rpm, 3 spend%, 4 spend */
+	enum sort_col sort_col;  /* the teams table's order (sort_cols[]) */
 	bool sort_desc;
 	int *team_idx, nteam_idx; /* filtered, sorted view of ov.teams */
 	int *key_idx, nkey_idx;

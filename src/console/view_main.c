@@ -215,8 +215,6 @@ static void scroll_into_view(int sel, int rows, int *top)
 		*top = 0;
 }
 
-static const char *sort_names[] = { "id", "state", "rpm", "spend%", "spend" };
-
 static void draw_teams(struct app *a, struct canvas *cv, int y, int h)
 {
 	char title[200];
@@ -224,7 +222,7 @@ static void draw_teams(struct app *a, struct canvas *cv, int y, int h)
 	if (a->ov.nteams < a->ov.teams_total)
 		snprintf(part, sizeof part, " of %d (loading)", a->ov.teams_total);
 	snprintf(title, sizeof title, "Teams %d%s%s%s  sort: %s %s", a->nteam_idx, part, a->filter[0] ? "  filter: " : "",
-		 a->filter, sort_names[a->sort_col], a->sort_desc ? (cv->utf8 ? "↓" : "v") : (cv->utf8 ? "↑" : "^"));
+		 a->filter, sort_cols[a->sort_col].name, a->sort_desc ? (cv->utf8 ? "↓" : "v") : (cv->utf8 ? "↑" : "^"));
 	cv_box(cv, y, 0, h, cv->w, a->pane == PANE_TEAMS ? R_TITLE : R_BORDER, title);
 	int w = cv->w - 2;
 	int gw = (w - 16 - 8 - 10 - 19 - 6 - 4 - 4) / 2;
@@ -457,8 +455,8 @@ static int main_key(struct app *a, int key)
 		a->pane = a->pane == PANE_TEAMS ? PANE_KEYS : PANE_TEAMS;
 		return VIEW_REDRAW;
 	case 's':
-		a->sort_col = (a->sort_col + 1) % 5;
-		a->sort_desc = a->sort_col >= 2; /* numbers: biggest first */
+		a->sort_col = (a->sort_col + 1) % SORT_NCOLS;
+		a->sort_desc = sort_cols[a->sort_col].desc;
 		app_rebuild(a);
 		return VIEW_REDRAW;
 	case 'S':

@@ -22,6 +22,12 @@ tui_wait_gone "filter: ba"
 tui_keys s
 tui_wait "sort: state"
 tui_golden sort-state
+tui_keys s
+tui_wait "sort: rpm"
+tui_keys S
+tui_wait "sort: rpm ↑"
+tui_keys s s s
+check "s steps through the columns back to id" tui_wait "sort: id ↑"
 tui_keys ':'
 tui_type "alerts"
 tui_keys Enter
