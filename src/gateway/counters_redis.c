@@ -34,6 +34,11 @@
 #define RETRY_MS 1000
 #define TIMEOUT_MS 200
 
+/* KEYS[1] the window; ARGV: limit, member prefix ('' only counts), first
+ * sequence, how many slots, how far ahead (ms) they are dated. More than
+ * one slot is granted only while the window stays at most half full with
+ * them; each is dated at the end of its lease, so it leaves the window no
+ * sooner than a slot used at any moment of the lease would. */
 static const char script[] =
 	"local t = redis.call('TIME')\n"
 	"local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"
@@ -43,18 +48,34 @@ static const char script[] =
 	"local n = redis.call('ZCARD', k)\n"
 	"if ARGV[2] == '' then return {0, 0, n} end\n"
 	"if n < lim then\n"
-	"  redis.call('ZADD', k, now, ARGV[2])\n"
-	"  redis.call('PEXPIRE', k, 61000)\n"
-	"  return {1, 0, n + 1}\n"
+	"  local want, ahead, s = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[3])\n"
+	"  if want < 1 or 2 * (n + want) > lim then want = 1; ahead = 0 end\n"
+	"  for i = 0, want - 1 do redis.call('ZADD', k, now + ahead, ARGV[2] .. (s + i)) end\n"
+	"  redis.call('PEXPIRE', k, 61000 + ahead)\n"
+	"  return {want, 0, n + want}\n"
 	"end\n"
 	"local o = redis.call('ZRANGE', k, 0, 0, 'WITHSCORES')\n"
 	"return {0, tonumber(o[2]) + 60000 - now, n}\n";
+
+/* A lease of slots: when a team is admitted often and its window is far
+ * from full, one admission asks for several slots at once, used here
+ * without a round trip until LEASE_MS after they were asked for; what is
+ * left then goes back (ZREM). */
+#define LEASE_MS 500
+#define LEASE_MAX 64
 
 /* a team's local window while Redis is away, and its last fleet count */
 struct local {
 	struct ratelimit rl;
 	int limit;
 	int fleet; /* the window's count across the fleet, as Redis last said */
+	int64_t team_limit;       /* the limit the slots were leased under */
+	int64_t slot, slot_end;   /* leased slots not used yet: sequences [slot, slot_end) */
+	int64_t slot_until;       /* mono ms: usable until then */
+	int64_t want;             /* the next lease's size: doubles while admissions come often */
+	int64_t last_ask;         /* mono ms of the last ask */
+	bool asking;              /* a lease is on its way */
+	char key[300];            /* gg:rpm:{team} */
 };
 
 /* a request waiting for Redis's answer (in the order asked) */
@@ -62,6 +83,9 @@ struct cwait {
 	struct cwait *next;
 	struct rcounters *r;
 	struct team *t;      /* NULL once cancelled */
+	struct local *l;     /* its team's (kept when cancelled: a lease is not lost) */
+	int64_t seq, want;   /* the slots asked for: sequences [seq, seq + want) */
+	int64_t want_limit;  /* the team's limit when asked */
 	void (*cb)(void *arg, int ok, int64_t retry_ms);
 	void *arg;
 	int64_t asked_at;    /* mono ms */
@@ -79,7 +103,7 @@ struct rcounters {
 	char host[256];
 	int port, db;
 	char sha[48];
-	char *replica;
+	char *replica;        /* members' prefix: replica id and start time */
 	int64_t seq;          /* makes each admission's member unique */
 	int64_t retry_at;     /* mono ms: the next connection attempt */
 	int alive;            /* replicas serving: the fallback's divisor */
@@ -148,13 +172,52 @@ static bool connect_now(struct rcounters *r)
 	return true;
 }
 
+/* the lease's unused slots taken out of the window: on the loop's
+ * connection, no answer awaited, or (at a clean stop) on the blocking one;
+ * with Redis away they leave it with time, dated as they are */
+static void give_back_on(struct rcounters *r, struct local *l, bool blocking)
+{
+	int64_t n = l->slot_end - l->slot;
+	if (n > 0 && (blocking ? r->c != NULL : r->ac && r->ac_up)) {
+		const char *argv[2 + LEASE_MAX];
+		size_t lens[2 + LEASE_MAX];
+		char mem[LEASE_MAX][200];
+		argv[0] = "ZREM", lens[0] = 4;
+		argv[1] = l->key, lens[1] = strlen(l->key);
+		int k = 0;
+		for (int64_t q = l->slot; q < l->slot_end && k < LEASE_MAX; q++, k++) {
+			lens[2 + k] = (size_t)snprintf(mem[k], sizeof mem[k], "%s:%lld", r->replica, (long long)q);
+			argv[2 + k] = mem[k];
+		}
+		if (blocking) {
+			redisReply *y = redisCommandArgv(r->c, 2 + k, argv, lens);
+			if (y)
+				freeReplyObject(y);
+		} else {
+			redisAsyncCommandArgv(r->ac, NULL, NULL, 2 + k, argv, lens);
+		}
+	}
+	l->slot = l->slot_end = 0;
+}
+
+static void give_back(struct rcounters *r, struct local *l)
+{
+	give_back_on(r, l, false);
+}
+
 static struct local *local_of(struct rcounters *r, const struct team *t)
 {
 	struct local *l = strmap_get(r->local, t->id);
 	if (!l) {
 		l = xcalloc(1, sizeof *l);
 		rl_init(&l->rl, 1);
+		snprintf(l->key, sizeof l->key, "gg:rpm:{%s}", t->id);
+		l->want = 1;
 		strmap_put(r->local, t->id, l);
+	}
+	if (t->rpm_limit != l->team_limit) { /* slots leased under another limit go back */
+		give_back(r, l);
+		l->team_limit = t->rpm_limit;
 	}
 	int alive = r->alive > 0 ? r->alive : 1;
 	int lim = (int)(t->rpm_limit / alive);
@@ -174,12 +237,13 @@ static int run(struct rcounters *r, const struct team *t, const char *member, in
 		return -1;
 	char key[300];
 	snprintf(key, sizeof key, "gg:rpm:{%s}", t->id);
-	redisReply *y = cmd(r, "EVALSHA %s 1 %s %lld %s", r->sha, key, (long long)t->rpm_limit, member);
+	redisReply *y = cmd(r, "EVALSHA %s 1 %s %lld %s %lld 1 0", r->sha, key, (long long)t->rpm_limit, member,
+			    (long long)++r->seq);
 	if (!y)
 		return -1;
 	int ok = -1;
 	if (y->type == REDIS_REPLY_ARRAY && y->elements == 3) {
-		ok = y->element[0]->integer == 1;
+		ok = y->element[0]->integer >= 1;
 		if (retry_ms)
 			*retry_ms = y->element[1]->integer;
 		*count = (int)y->element[2]->integer;
@@ -192,7 +256,7 @@ static int redis_admit(struct counters *c, struct team *t, int64_t now, int64_t 
 {
 	struct rcounters *r = R(c);
 	char member[200];
-	snprintf(member, sizeof member, "%s:%lld", r->replica, (long long)++r->seq);
+	snprintf(member, sizeof member, "%s:", r->replica);
 	struct local *l = local_of(r, t);
 	int ok = run(r, t, member, retry_ms, &l->fleet);
 	if (ok >= 0)
@@ -344,19 +408,34 @@ static void answered(redisAsyncContext *ac, void *reply, void *privdata)
 	struct rcounters *r = w->r;
 	redisReply *y = reply;
 	unlink_wait(r, w);
-	if (!w->t) { /* cancelled: its client left */
+	struct local *l = w->l;
+	int64_t granted = -1;
+	if (w->want > 1)
+		l->asking = false;
+	if (y && y->type == REDIS_REPLY_ARRAY && y->elements == 3) {
+		granted = y->element[0]->integer;
+		l->fleet = (int)y->element[2]->integer;
+		/* the slots beyond this request's own, for the next ones */
+		if (granted > 1 && l->slot == l->slot_end) {
+			l->slot = w->seq + (w->t ? 1 : 0);
+			l->slot_end = w->seq + granted;
+			l->slot_until = w->asked_at + LEASE_MS - 50;
+			if (l->team_limit != w->want_limit) /* leased under a limit changed since */
+				give_back(r, l);
+		}
+	}
+	if (!w->t) { /* cancelled: its client left (a lease's slots serve the next ones) */
 		free(w);
 		return;
 	}
 	int ok;
 	int64_t retry = 0;
-	struct local *l = local_of(r, w->t);
-	if (y && y->type == REDIS_REPLY_ARRAY && y->elements == 3) {
-		ok = y->element[0]->integer == 1;
+	if (granted >= 0) {
+		ok = granted >= 1;
 		retry = y->element[1]->integer;
-		l->fleet = (int)y->element[2]->integer;
 	} else { /* no answer (Redis went away, an error): this replica decides */
-			ok = rl_admit(&l->rl, mono_us() / 1000, &retry);
+		local_of(r, w->t);
+		ok = rl_admit(&l->rl, mono_us() / 1000, &retry);
 	}
 	void (*cb)(void *, int, int64_t) = w->cb;
 	void *arg = w->arg;
@@ -364,39 +443,87 @@ static void answered(redisAsyncContext *ac, void *reply, void *privdata)
 	cb(arg, ok, retry);
 }
 
+/* the lease's next size: doubled while asks come within a lease's time
+ * of each other, halved when one ended with slots unused, one when idle;
+ * never more than a quarter of what the fleet's window has left per
+ * replica alive (the script grants more than one only below half full) */
+static int64_t lease_size(struct rcounters *r, struct local *l, const struct team *t, int64_t mnow)
+{
+	if (l->slot < l->slot_end) { /* expired with slots unused */
+		give_back(r, l);
+		l->want = l->want / 2 > 1 ? l->want / 2 : 1;
+	} else if (mnow - l->last_ask < LEASE_MS) {
+		l->want = l->want * 2 < LEASE_MAX ? l->want * 2 : LEASE_MAX;
+	} else {
+		l->want = 1;
+	}
+	l->last_ask = mnow;
+	if (l->asking)
+		return 1;
+	int alive = r->alive > 0 ? r->alive : 1;
+	int64_t room = (t->rpm_limit - l->fleet) / (4 * alive);
+	int64_t want = l->want < room ? l->want : room;
+	return want > 1 ? want : 1;
+}
+
 static struct cwait *redis_admit_async(struct counters *c, struct team *t, int64_t now,
 				       void (*cb)(void *arg, int ok, int64_t retry_ms), void *arg, int *ok,
 				       int64_t *retry_ms)
 {
 	struct rcounters *r = R(c);
+	struct local *l = local_of(r, t);
+	int64_t mnow = mono_us() / 1000;
+	if (l->slot < l->slot_end && mnow < l->slot_until) { /* a leased slot: no round trip */
+		l->slot++;
+		*ok = 1;
+		*retry_ms = 0;
+		return NULL;
+	}
 	if (r->ac && r->ac_up) {
+		int64_t want = lease_size(r, l, t, mnow);
 		struct cwait *w = xcalloc(1, sizeof *w);
-		*w = (struct cwait){ .r = r, .t = t, .cb = cb, .arg = arg, .asked_at = mono_us() / 1000 };
+		*w = (struct cwait){ .r = r, .t = t, .l = l, .cb = cb, .arg = arg, .asked_at = mnow,
+				     .seq = r->seq + 1, .want = want, .want_limit = t->rpm_limit };
+		r->seq += want;
 		/* the command in Redis's protocol, written here (hiredis' own
-		 * formatting parses a format string for every request) */
+		 * formatting parses a format string for every request):
+		 * EVALSHA sha 1 key limit prefix seq want ahead */
+		char lim[24], seq[24], wn[24];
+		size_t ll = i64_text(lim, t->rpm_limit), sl = i64_text(seq, w->seq), wl = i64_text(wn, want),
+		       rl = strlen(r->replica), kl = strlen(l->key);
+		const char *ahead = want > 1 ? "500" : "0";
 		buf *b = &r->cmd;
 		buf_reset(b);
-		buf_adds(b, "*6\r\n$7\r\nEVALSHA\r\n$40\r\n");
+		buf_adds(b, "*9\r\n$7\r\nEVALSHA\r\n$40\r\n");
 		buf_add(b, r->sha, 40);
 		buf_adds(b, "\r\n$1\r\n1\r\n$");
-		size_t idl = strlen(t->id);
-		buf_addi(b, (int64_t)idl + 9);
-		buf_adds(b, "\r\ngg:rpm:{");
-		buf_add(b, t->id, idl);
-		buf_adds(b, "}\r\n$");
-		char lim[24], seq[24];
-		size_t ll = i64_text(lim, t->rpm_limit), sl = i64_text(seq, ++r->seq), rl = strlen(r->replica);
+		buf_addi(b, (int64_t)kl);
+		buf_adds(b, "\r\n");
+		buf_add(b, l->key, kl);
+		buf_adds(b, "\r\n$");
 		buf_addi(b, (int64_t)ll);
 		buf_adds(b, "\r\n");
 		buf_add(b, lim, ll);
 		buf_adds(b, "\r\n$");
-		buf_addi(b, (int64_t)(rl + 1 + sl));
+		buf_addi(b, (int64_t)(rl + 1));
 		buf_adds(b, "\r\n");
 		buf_add(b, r->replica, rl);
-		buf_add(b, ":", 1);
+		buf_adds(b, ":\r\n$");
+		buf_addi(b, (int64_t)sl);
+		buf_adds(b, "\r\n");
 		buf_add(b, seq, sl);
+		buf_adds(b, "\r\n$");
+		buf_addi(b, (int64_t)wl);
+		buf_adds(b, "\r\n");
+		buf_add(b, wn, wl);
+		buf_adds(b, "\r\n$");
+		buf_addi(b, (int64_t)strlen(ahead));
+		buf_adds(b, "\r\n");
+		buf_adds(b, ahead);
 		buf_adds(b, "\r\n");
 		if (redisAsyncFormattedCommand(r->ac, answered, w, b->data, b->len) == REDIS_OK) {
+			if (want > 1)
+				l->asking = true;
 			if (r->tail)
 				r->tail->next = w;
 			else
@@ -456,7 +583,10 @@ struct counters *counters_redis_new(const char *url, const char *replica, struct
 	r->flush = event_new(base, -1, 0, flush_cb, r);
 	r->base.ops = &redis_ops;
 	r->local = strmap_new();
-	r->replica = xstrdup(replica);
+	/* admissions' members: this process's own (a replica restarted within
+	 * the minute must not rewrite the members it wrote before, which would
+	 * leave them counted once for two admissions) */
+	r->replica = xasprintf("%s.%lld", replica, (long long)wall_ms());
 	r->alive = 1;
 	if (parse_url(r, url, cause) != 0) {
 		counters_redis_free(&r->base);
@@ -477,6 +607,12 @@ void counters_redis_free(struct counters *c)
 	if (!c)
 		return;
 	struct rcounters *r = R(c);
+	/* a clean stop: slots leased and not used go back to the fleet */
+	size_t j = 0;
+	const char *id;
+	void *lv;
+	while (strmap_next(r->local, &j, &id, &lv))
+		give_back_on(r, lv, true);
 	if (r->c)
 		redisFree(r->c);
 	if (r->ac) /* waiting answers come back NULL: decided locally, or dropped */
@@ -518,6 +654,13 @@ void counters_redis_tick(struct counters *c, struct registry *reg, int alive)
 {
 	struct rcounters *r = R(c);
 	r->alive = alive;
+	/* leases that ended with slots unused: back to the fleet */
+	int64_t mnow = mono_us() / 1000;
+	for (int i = 0; i < reg->nteams; i++) {
+		struct local *l = strmap_get(r->local, reg->teams[i]->id);
+		if (l && l->slot < l->slot_end && mnow >= l->slot_until)
+			give_back(r, l);
+	}
 	/* every team's fleet count, for the admin API (one round trip each,
 	 * pipelined) */
 	if (!connect_now(r))
@@ -526,7 +669,7 @@ void counters_redis_tick(struct counters *c, struct registry *reg, int alive)
 	for (int i = 0; i < reg->nteams; i++) {
 		char key[300];
 		snprintf(key, sizeof key, "gg:rpm:{%s}", reg->teams[i]->id);
-		if (redisAppendCommand(r->c, "EVALSHA %s 1 %s %lld %s", r->sha, key,
+		if (redisAppendCommand(r->c, "EVALSHA %s 1 %s %lld %s 0 0 0", r->sha, key,
 				       (long long)reg->teams[i]->rpm_limit, "") == REDIS_OK)
 			sent++;
 	}

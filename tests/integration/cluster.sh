@@ -10,7 +10,7 @@
 STALE_S=2
 start_postgres
 start_redis
-start_fakegroq
+start_fakegroq --rpd 10000000 --tpm 2000000000 # Groq's own limits out of the way: the gateway's are tested
 write_gateway_config
 for i in 1 2 3; do cluster_config "$i"; start_replica "$i"; done
 ms() { echo $(( $(date +%s%N) / 1000000 )); }
@@ -136,6 +136,36 @@ for k in $(seq 1 25); do
 done
 echo "# 25 races of a pause (gw-1) and a limit change (gw-2): $conflicts answered 409"
 check_eq "25 races: every change answered 200 is in the store" "" "$lost"
+
+# ---- leased RPM slots: fewer round trips, never above the limit ----------
+evalsha_calls() { redis-cli -p "$RPORT" INFO commandstats | tr -d '\r' | sed -n 's/^cmdstat_evalsha:calls=\([0-9]*\),.*/\1/p'; }
+burst() { # burst TOKEN N PARALLEL HOST... : N chat requests spread over the hosts; prints the status codes
+	local tok=$1 n=$2 par=$3; shift 3
+	local urls=() i=0
+	while [ "$i" -lt "$n" ]; do for h in "$@"; do [ "$i" -lt "$n" ] && urls+=(-o /dev/null "http://$h/openai/v1/chat/completions"); i=$((i + 1)); done; done
+	curl -s --no-progress-meter --parallel --parallel-max "$par" -w '%{http_code}\n' -H "Authorization: Bearer $tok" \
+		-H 'Content-Type: application/json' --data-binary '{"model":"llama-3.1-8b-instant","messages":[{"role":"user","content":"hi"}]}' "${urls[@]}"
+}
+printf '%s\n' gsk_testleaseAAAAAAAAAAAAAAAAAAAA0001 gsk_testleaseBBBBBBBBBBBBBBBBBBBB0002 >> "$T/fake-keys"
+kill -HUP "$FAKE_PID"
+on 1; create_team lease1 '"rpm_limit":100000'; create_key lease1-prod-api lease1 gsk_testleaseAAAAAAAAAAAAAAAAAAAA0001
+new_token lease1; L1=$TOKEN
+c0=$(evalsha_calls)
+codes=$(burst "$L1" 300 4 "${GWS[1]}")
+c1=$(evalsha_calls)
+echo "# 300 requests of a team far below its limit through gw-1: $((c1 - c0)) Redis admissions scripts run"
+check_eq "300 requests far below the limit: all 200" 300 "$(grep -c '^200$' <<< "$codes")"
+check "... on a lease of slots: fewer than one Redis round trip in 4 requests ($((c1 - c0)))" test $((c1 - c0)) -lt 75
+on 2; create_team lease2 '"rpm_limit":90'; create_key lease2-prod-api lease2 gsk_testleaseBBBBBBBBBBBBBBBBBBBB0002
+new_token lease2; L2=$TOKEN
+codes=$(burst "$L2" 300 6 "${GWS[1]}" "${GWS[2]}" "${GWS[3]}")
+n1=$(grep -c '^200$' <<< "$codes")
+check "300 requests, 6 at a time over 3 replicas, limit 90 with leases: never above it ($n1)" test "$n1" -le 90
+check_eq "... the rest refused with 429" $((300 - n1)) "$(grep -c '^429$' <<< "$codes")"
+check "... slots left unused go back to the window, within a second" wait_eval "the window at the admitted" 3 \
+	'[ "$(redis-cli -p "$RPORT" ZCARD "gg:rpm:{lease2}")" = "$n1" ]'
+codes=$(burst "$L2" 60 3 "${GWS[1]}" "${GWS[2]}" "${GWS[3]}")
+check_eq "... then exactly the limit admitted in the minute" 90 $((n1 + $(grep -c '^200$' <<< "$codes")))
 
 # ---- queue mode across replicas -------------------------------------------
 on 1
