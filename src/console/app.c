@@ -380,47 +380,13 @@ int app_key(struct app *a, int key)
 
 void app_mouse(struct app *a, int kind, int y, int x)
 {
-	(void)x;
 	if (a->dlg.kind != DLG_NONE)
 		return;
 	a->dirty = true;
-	if (a->view == &view_main) {
-		int th, kh, bh;
-		main_layout(a, a->h, &th, &kh, &bh);
-		bool in_teams = y >= 1 && y < 1 + th, in_keys = y >= 1 + th && y < 1 + th + kh;
-		if (kind != K_MOUSE) { /* the wheel: the pane under the pointer, 3 rows a notch */
-			if (!in_teams && !in_keys)
-				return;
-			int *sel = in_teams ? &a->sel_team : &a->sel_key, n = in_teams ? a->nteam_idx : a->nkey_idx;
-			*sel += kind == K_WHEEL_UP ? -3 : 3;
-			if (*sel >= n)
-				*sel = n - 1;
-			if (*sel < 0)
-				*sel = 0;
-			a->pane = in_teams ? PANE_TEAMS : PANE_KEYS;
-			return;
-		}
-		int row = in_teams ? y - 3 + a->top_team : y - (1 + th) - 2 + a->top_key;
-		if (in_teams && y >= 3 && y < th && row < a->nteam_idx) {
-			a->pane = PANE_TEAMS;
-			a->sel_team = row;
-		} else if (in_keys && y >= 3 + th && y < th + kh && row < a->nkey_idx) {
-			a->pane = PANE_KEYS;
-			a->sel_key = row;
-		}
-		return;
-	}
-	if (kind != K_MOUSE) {
-		if (a->view->key)
-			a->view->key(a, kind == K_WHEEL_UP ? K_UP : K_DOWN);
-		return;
-	}
-	/* the audit and tokens lists: one row per entry under a header */
-	if ((a->view == &view_audit || a->view == &view_tokens) && y >= 3) {
-		a->sel_list = a->top_list + y - 3;
-		if (a->view->key)
-			a->view->key(a, K_NONE); /* (clamped when drawn) */
-	}
+	if (a->view->mouse)
+		a->view->mouse(a, kind, y, x);
+	else if (kind != K_MOUSE && a->view->key)
+		a->view->key(a, kind == K_WHEEL_UP ? K_UP : K_DOWN);
 }
 
 void app_draw(struct app *a, struct canvas *cv)

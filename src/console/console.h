@@ -162,6 +162,9 @@ struct view {
 	void (*draw)(struct app *a, struct canvas *cv);
 	int (*key)(struct app *a, int key); /* returns VIEW_* flags */
 	unsigned id;                        /* V_* */
+	/* a click (K_MOUSE) or a wheel notch (K_WHEEL_UP/DOWN) at row y,
+	 * column x; NULL: the wheel moves as Up/Down do, a click does nothing */
+	void (*mouse)(struct app *a, int kind, int y, int x);
 };
 enum { VIEW_HANDLED = 1, VIEW_REDRAW = 2, VIEW_QUIT = 4 };
 

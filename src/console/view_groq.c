@@ -280,4 +280,4 @@ static void groq_draw(struct app *a, struct canvas *cv)
 	draw_footer(a, cv, "Esc Back  R Refresh  q Quit");
 }
 
-const struct view view_groq = { "groq", groq_draw, NULL, V_GROQ };
+const struct view view_groq = { "groq", groq_draw, NULL, V_GROQ, NULL };

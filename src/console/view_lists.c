@@ -157,9 +157,24 @@ static void alerts_draw(struct app *a, struct canvas *cv)
 	draw_footer(a, cv, NULL);
 }
 
-const struct view view_alerts = { "alerts", alerts_draw, alerts_key, V_ALERTS };
+const struct view view_alerts = { "alerts", alerts_draw, alerts_key, V_ALERTS, NULL };
 
 /* ---- audit ---------------------------------------------------------------- */
+
+/* the audit and tokens lists: a click selects the entry under it (one row
+ * each, under a header; clamped when drawn), the wheel moves as Up/Down */
+static void list_mouse(struct app *a, int kind, int y, int x)
+{
+	(void)x;
+	if (kind != K_MOUSE) {
+		a->view->key(a, kind == K_WHEEL_UP ? K_UP : K_DOWN);
+		return;
+	}
+	if (y >= 3) {
+		a->sel_list = a->top_list + y - 3;
+		a->view->key(a, K_NONE);
+	}
+}
 
 static void audit_diff(struct canvas *cv, int y, int x, int w, int rows, json_t *e)
 {
@@ -230,7 +245,7 @@ static void audit_draw(struct app *a, struct canvas *cv)
 	draw_footer(a, cv, NULL);
 }
 
-const struct view view_audit = { "audit", audit_draw, audit_key, V_AUDIT };
+const struct view view_audit = { "audit", audit_draw, audit_key, V_AUDIT, list_mouse };
 
 /* ---- tokens ------------------------------------------------------------- */
 
@@ -284,7 +299,7 @@ static void tokens_draw(struct app *a, struct canvas *cv)
 	draw_footer(a, cv, NULL);
 }
 
-const struct view view_tokens = { "tokens", tokens_draw, tokens_key, V_TOKENS };
+const struct view view_tokens = { "tokens", tokens_draw, tokens_key, V_TOKENS, list_mouse };
 
 /* ---- usage ----------------------------------------------------------------- */
 
@@ -386,7 +401,7 @@ static void usage_draw(struct app *a, struct canvas *cv)
 	draw_footer(a, cv, NULL);
 }
 
-const struct view view_usage = { "usage", usage_draw, NULL, V_USAGE };
+const struct view view_usage = { "usage", usage_draw, NULL, V_USAGE, NULL };
 
 /* ---- fleet ------------------------------------------------------------------ */
 
@@ -447,4 +462,4 @@ static void fleet_draw(struct app *a, struct canvas *cv)
 	draw_footer(a, cv, NULL);
 }
 
-const struct view view_fleet = { "fleet", fleet_draw, NULL, V_FLEET };
+const struct view view_fleet = { "fleet", fleet_draw, NULL, V_FLEET, NULL };

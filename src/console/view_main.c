@@ -475,7 +475,37 @@ static int main_key(struct app *a, int key)
 	return 0;
 }
 
-const struct view view_main = { "main", main_draw, main_key, V_MAIN };
+/* a click selects the row under it in either pane; the wheel scrolls the
+ * pane under the pointer, 3 rows a notch */
+static void main_mouse(struct app *a, int kind, int y, int x)
+{
+	(void)x;
+	int th, kh, bh;
+	main_layout(a, a->h, &th, &kh, &bh);
+	bool in_teams = y >= 1 && y < 1 + th, in_keys = y >= 1 + th && y < 1 + th + kh;
+	if (kind != K_MOUSE) {
+		if (!in_teams && !in_keys)
+			return;
+		int *sel = in_teams ? &a->sel_team : &a->sel_key, n = in_teams ? a->nteam_idx : a->nkey_idx;
+		*sel += kind == K_WHEEL_UP ? -3 : 3;
+		if (*sel >= n)
+			*sel = n - 1;
+		if (*sel < 0)
+			*sel = 0;
+		a->pane = in_teams ? PANE_TEAMS : PANE_KEYS;
+		return;
+	}
+	int row = in_teams ? y - 3 + a->top_team : y - (1 + th) - 2 + a->top_key;
+	if (in_teams && y >= 3 && y < th && row < a->nteam_idx) {
+		a->pane = PANE_TEAMS;
+		a->sel_team = row;
+	} else if (in_keys && y >= 3 + th && y < th + kh && row < a->nkey_idx) {
+		a->pane = PANE_KEYS;
+		a->sel_key = row;
+	}
+}
+
+const struct view view_main = { "main", main_draw, main_key, V_MAIN, main_mouse };
 
 static void detail_draw(struct app *a, struct canvas *cv)
 {
@@ -486,7 +516,7 @@ static void detail_draw(struct app *a, struct canvas *cv)
 	draw_footer(a, cv, NULL);
 }
 
-const struct view view_detail = { "detail", detail_draw, NULL, V_DETAIL };
+const struct view view_detail = { "detail", detail_draw, NULL, V_DETAIL, NULL };
 
 static void small_draw(struct app *a, struct canvas *cv)
 {
@@ -500,4 +530,4 @@ static void small_draw(struct app *a, struct canvas *cv)
 	cv_put(cv, y + 1, (cv->w - (int)strlen(n)) / 2 > 0 ? (cv->w - (int)strlen(n)) / 2 : 0, R_NORMAL, n, -1);
 }
 
-const struct view view_toosmall = { "toosmall", small_draw, NULL, V_OTHER };
+const struct view view_toosmall = { "toosmall", small_draw, NULL, V_OTHER, NULL };

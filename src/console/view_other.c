@@ -51,7 +51,7 @@ static void help_draw(struct app *a, struct canvas *cv)
 	draw_footer(a, cv, "Esc Back  q Quit");
 }
 
-const struct view view_help = { "help", help_draw, NULL, V_HELP };
+const struct view view_help = { "help", help_draw, NULL, V_HELP, NULL };
 
 /* ---- wallboard -------------------------------------------------------- */
 
@@ -127,4 +127,4 @@ static int wb_key(struct app *a, int key)
 	return 0;
 }
 
-const struct view view_wallboard = { "wallboard", wb_draw, wb_key, V_WALL };
+const struct view view_wallboard = { "wallboard", wb_draw, wb_key, V_WALL, NULL };
