@@ -488,10 +488,9 @@ static struct cwait *redis_admit_async(struct counters *c, struct team *t, int64
 		/* the command in Redis's protocol, written here (hiredis' own
 		 * formatting parses a format string for every request):
 		 * EVALSHA sha 1 key limit prefix seq want ahead */
-		char lim[24], seq[24], wn[24];
+		char lim[24], seq[24], wn[24], ahead[24];
 		size_t ll = i64_text(lim, t->rpm_limit), sl = i64_text(seq, w->seq), wl = i64_text(wn, want),
-		       rl = strlen(r->replica), kl = strlen(l->key);
-		const char *ahead = want > 1 ? "500" : "0";
+		       al = i64_text(ahead, want > 1 ? LEASE_MS : 0), rl = strlen(r->replica), kl = strlen(l->key);
 		buf *b = &r->cmd;
 		buf_reset(b);
 		buf_adds(b, "*9\r\n$7\r\nEVALSHA\r\n$40\r\n");
@@ -517,9 +516,9 @@ static struct cwait *redis_admit_async(struct counters *c, struct team *t, int64
 		buf_adds(b, "\r\n");
 		buf_add(b, wn, wl);
 		buf_adds(b, "\r\n$");
-		buf_addi(b, (int64_t)strlen(ahead));
+		buf_addi(b, (int64_t)al);
 		buf_adds(b, "\r\n");
-		buf_adds(b, ahead);
+		buf_add(b, ahead, al);
 		buf_adds(b, "\r\n");
 		if (redisAsyncFormattedCommand(r->ac, answered, w, b->data, b->len) == REDIS_OK) {
 			if (want > 1)
