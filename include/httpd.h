@@ -156,6 +156,23 @@ bool http_chunked_last(const char *te);
  * fields point into p. room is the size of h->h. Returns 0, or an HTTP
  * status (400, 405, 417, 431, 501, 505) with *why set. */
 int httpd_parse_head(char *p, size_t n, struct hhead *h, int room, const char **why);
+/* An answer's head (the client side): the status line, its fields and
+ * how its body is framed. */
+struct hstatus {
+	int status;             /* 100..999 */
+	int minor;              /* HTTP/1.minor */
+	int nh;
+	struct hfield *h;       /* nh fields (the caller's array of room fields) */
+	int64_t content_length; /* -1: none (or chunked) */
+	bool chunked;           /* the last transfer coding is chunked */
+	bool close;             /* the connection ends after it (Connection: close, HTTP/1.0, or the body ends with it) */
+};
+/* Parses an answer's head in p (n bytes, the blank line included), in
+ * place, with the same field grammar as a request's. 0, or -1 with *why. */
+int http_parse_status_head(char *p, size_t n, struct hstatus *h, int room, const char **why);
+/* The value of the first field called name (any case), or NULL. */
+const char *hfield_get(const struct hfield *h, int nh, const char *name);
+
 /* Where the head in p ends (just past its blank line), or 0 when it is
  * not complete yet. */
 size_t httpd_head_end(const char *p, size_t n);

@@ -1,5 +1,7 @@
-/* hparse.c — the request head parser of httpd.c: pure (no I/O, no
- * allocation), so it is unit-tested and fuzzed alone. See httpd.h. */
+/* hparse.c — HTTP/1.1's grammar, once for both sides: the request head
+ * (httpd.c, the server), the answer's status line and head (upstream.c,
+ * the client to Groq), their field lines, and chunked framing. Pure (no
+ * I/O, no allocation), so it is unit-tested and fuzzed alone. See httpd.h. */
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -68,6 +70,45 @@ static int bad(const char **why, const char *msg, int status)
 	return status;
 }
 
+/* One field line (name ":" OWS value OWS), split in place into f; the
+ * same grammar for a request's fields and an answer's. */
+static int field_line(char *line, struct hfield *f, const char **why)
+{
+	if (*line == ' ' || *line == '\t')
+		return bad(why, "a folded header line (obsolete line folding)", -1);
+	char *colon = strchr(line, ':');
+	if (!colon || colon == line)
+		return bad(why, "a header line without a name", -1);
+	for (char *c = line; c < colon; c++)
+		if (!tchar((unsigned char)*c))
+			return bad(why, "a malformed header name", -1);
+	*colon = '\0';
+	char *v = colon + 1;
+	v += strspn(v, " \t");
+	size_t vl = strlen(v);
+	while (vl && (v[vl - 1] == ' ' || v[vl - 1] == '\t'))
+		v[--vl] = '\0';
+	for (const char *c = v; *c; c++)
+		if (*c == '\r' || *c == 0x7f)
+			return bad(why, "a control byte in a header value", -1);
+	f->name = line;
+	f->value = v;
+	return 0;
+}
+
+/* A Content-Length value (1*DIGIT), into *cl; a second one must agree. */
+static int content_length(const char *v, int64_t *cl, const char **why)
+{
+	size_t vl = strlen(v);
+	if (!*v || strspn(v, "0123456789") != vl || vl > 18)
+		return bad(why, "a malformed Content-Length", -1);
+	int64_t n = strtoll(v, NULL, 10);
+	if (*cl >= 0 && *cl != n)
+		return bad(why, "two different Content-Length headers", -1);
+	*cl = n;
+	return 0;
+}
+
 int httpd_parse_head(char *p, size_t n, struct hhead *h, int room, const char **why)
 {
 	struct hfield *fields = h->h;
@@ -122,37 +163,19 @@ int httpd_parse_head(char *p, size_t n, struct hhead *h, int room, const char **
 		return bad(why, "that method is not served", 405);
 	bool seen_te = false;
 	while ((line = next_line(&p, end)) != NULL && *line) {
-		if (*line == ' ' || *line == '\t')
-			return bad(why, "a folded header line (obsolete line folding)", 400);
-		char *colon = strchr(line, ':');
-		if (!colon || colon == line)
-			return bad(why, "a header line without a name", 400);
-		for (char *c = line; c < colon; c++)
-			if (!tchar((unsigned char)*c))
-				return bad(why, "a malformed header name", 400);
-		*colon = '\0';
-		char *v = colon + 1;
-		v += strspn(v, " \t");
-		size_t vl = strlen(v);
-		while (vl && (v[vl - 1] == ' ' || v[vl - 1] == '\t'))
-			v[--vl] = '\0';
-		for (const char *c = v; *c; c++)
-			if (*c == '\r' || *c == 0x7f)
-				return bad(why, "a control byte in a header value", 400);
 		if (h->nh == room)
 			return bad(why, "too many header fields", 431);
-		h->h[h->nh].name = line;
-		h->h[h->nh++].value = v;
+		struct hfield *f = &h->h[h->nh];
+		if (field_line(line, f, why) < 0)
+			return 400;
+		h->nh++;
+		const char *v = f->value;
 		char first = (char)(*line | 0x20); /* most fields are none of these four */
 		if (first != 'c' && first != 't' && first != 'e')
 			continue;
 		if (strcasecmp(line, "Content-Length") == 0) {
-			if (!*v || strspn(v, "0123456789") != vl || vl > 18)
-				return bad(why, "a malformed Content-Length", 400);
-			int64_t cl = strtoll(v, NULL, 10);
-			if (h->content_length >= 0 && h->content_length != cl)
-				return bad(why, "two different Content-Length headers", 400);
-			h->content_length = cl;
+			if (content_length(v, &h->content_length, why) < 0)
+				return 400;
 		} else if (strcasecmp(line, "Transfer-Encoding") == 0) {
 			if (seen_te || strcasecmp(v, "chunked") != 0)
 				return bad(why, "a Transfer-Encoding other than chunked", 501);
@@ -211,4 +234,69 @@ bool http_chunked_last(const char *te)
 	last += strspn(last, " \t");
 	size_t l = strcspn(last, " \t;");
 	return l == 7 && strncasecmp(last, "chunked", 7) == 0;
+}
+
+int http_parse_status_head(char *p, size_t n, struct hstatus *h, int room, const char **why)
+{
+	struct hfield *fields = h->h;
+	memset(h, 0, sizeof *h);
+	h->h = fields;
+	h->content_length = -1;
+	char *end = p + n;
+	if (memchr(p, '\0', n))
+		return bad(why, "a NUL byte in the answer's head", -1);
+	/* "HTTP/1.1 200 OK": a version, a space, three digits, then a space
+	 * and a reason (possibly empty) or nothing */
+	char *l = next_line(&p, end);
+	if (!l || strncmp(l, "HTTP/", 5) != 0 || l[5] < '0' || l[5] > '9' || l[6] != '.' || l[7] < '0' ||
+	    l[7] > '9' || l[8] != ' ')
+		return bad(why, "an answer that is not HTTP", -1);
+	if (l[5] != '1')
+		return bad(why, "an answer in an HTTP version other than 1.x", -1);
+	h->minor = l[7] - '0';
+	int code = 0;
+	for (int i = 9; i < 12; i++) {
+		if (l[i] < '0' || l[i] > '9')
+			return bad(why, "a malformed status code", -1);
+		code = code * 10 + (l[i] - '0');
+	}
+	if (code < 100 || (l[12] && l[12] != ' '))
+		return bad(why, "a malformed status code", -1);
+	h->status = code;
+	h->close = h->minor == 0;
+	char *line;
+	while ((line = next_line(&p, end)) != NULL && *line) {
+		if (h->nh == room)
+			return bad(why, "too many header fields", -1);
+		struct hfield *f = &h->h[h->nh];
+		if (field_line(line, f, why) < 0)
+			return -1;
+		h->nh++;
+		char first = (char)(*line | 0x20);
+		if (first != 'c' && first != 't')
+			continue;
+		if (strcasecmp(line, "Content-Length") == 0) {
+			if (content_length(f->value, &h->content_length, why) < 0)
+				return -1;
+		} else if (strcasecmp(line, "Transfer-Encoding") == 0) {
+			/* the last coding decides; a body otherwise ends with the connection */
+			h->chunked = http_chunked_last(f->value);
+			h->close |= !h->chunked;
+		} else if (strcasecmp(line, "Connection") == 0) {
+			h->close |= http_has_token(f->value, "close");
+		}
+	}
+	if (!line)
+		return bad(why, "the head does not end with a blank line", -1);
+	if (h->chunked)
+		h->content_length = -1; /* Transfer-Encoding overrides Content-Length (RFC 9112, 6.3) */
+	return 0;
+}
+
+const char *hfield_get(const struct hfield *h, int nh, const char *name)
+{
+	for (int i = 0; i < nh; i++)
+		if (strcasecmp(h[i].name, name) == 0)
+			return h[i].value;
+	return NULL;
 }

@@ -3,6 +3,7 @@
  * JSON) from a queue retried with exponential backoff: delivery never
  * blocks or slows a request. */
 #include "gateway.h"
+#include "httpd.h"
 
 #include <event2/event.h>
 #include <stdlib.h>
@@ -32,10 +33,9 @@ struct webhook {
 
 static void hook_kick(struct webhook *w, int64_t delay_ms);
 
-static void hook_head(void *arg, long status, const char *headers)
+static void hook_head(void *arg, const struct hstatus *h)
 {
-	(void)headers;
-	((struct webhook *)arg)->status = status;
+	((struct webhook *)arg)->status = h->status;
 }
 
 static void hook_data(void *arg, const char *d, size_t n)
@@ -83,8 +83,9 @@ static void hook_send(evutil_socket_t fd, short what, void *arg)
 	static const struct utx_cbs cbs = { hook_head, hook_data, hook_done };
 	const char *hdrs[] = { "Content-Type: application/json", NULL };
 	w->status = 0;
-	w->tx = upstream_start(w->g->up, "POST", w->g->cfg.webhook_url, hdrs, w->head->body,
-			       strlen(w->head->body), 10000, 5000, &cbs, w);
+	struct ureq r = { .method = "POST", .headers = hdrs, .body = w->head->body, .len = strlen(w->head->body),
+			  .timeout_ms = 10000, .connect_timeout_ms = 5000 };
+	w->tx = upstream_start(w->g->up, w->g->cfg.hook_origin, &r, &cbs, w);
 }
 
 static void hook_kick(struct webhook *w, int64_t delay_ms)

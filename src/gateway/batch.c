@@ -14,6 +14,7 @@
  * that made them: another team's are 404, and lists show a team its own.
  * Reservations of open batches are restored at start (store_load). */
 #include "gateway.h"
+#include "httpd.h"
 
 #include <event2/event.h>
 #include <stdarg.h>
@@ -275,10 +276,9 @@ static void bpoll_free(struct bpoll *p)
 	free(p);
 }
 
-static void bp_head(void *arg, long status, const char *headers)
+static void bp_head(void *arg, const struct hstatus *h)
 {
-	(void)headers;
-	((struct bpoll *)arg)->status = status;
+	((struct bpoll *)arg)->status = h->status;
 }
 
 static void bp_data(void *arg, const char *d, size_t n)
@@ -371,14 +371,13 @@ static void ask(struct bpoll *p, const char *path)
 	}
 	buf_reset(&p->body);
 	p->status = 0;
-	char *url = xconcat(g->cfg.upstream_base, path, NULL);
 	char *auth = xconcat("Authorization: Bearer ", ukey_active_secret(k), NULL);
 	const char *hdrs[] = { auth, "User-Agent: groqgated/" GG_VERSION, "Accept-Encoding: identity", NULL };
-	p->tx = upstream_start(g->up, "GET", url, hdrs, NULL, 0, g->cfg.upstream_timeout_ms,
-			       g->cfg.upstream_connect_timeout_ms, &bp_cbs, p);
+	struct ureq r = { .method = "GET", .path = path, .headers = hdrs, .timeout_ms = g->cfg.upstream_timeout_ms,
+			  .connect_timeout_ms = g->cfg.upstream_connect_timeout_ms };
+	p->tx = upstream_start(g->up, g->cfg.up_origin, &r, &bp_cbs, p);
 	secret_wipe(auth, strlen(auth));
 	free(auth);
-	free(url);
 }
 
 static bool terminal(const char *s)

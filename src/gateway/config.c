@@ -5,6 +5,7 @@
  * the few settings with rules of their own (prices, thresholds, origins,
  * URLs, pairs) are read after it. */
 #include "gateway.h"
+#include "origin.h"
 
 #include <stddef.h>
 #include <stdlib.h>
@@ -184,14 +185,25 @@ static int thresholds(conf *c, conf_node *n, int *out, int *nout, char **cause)
 }
 
 /* an http(s) URL, its trailing '/'s dropped */
-static int base_url(conf *c, conf_node *n, const char *name, char *url, char **cause)
+/* a URL's origin, parsed once here rather than per request */
+static int url_origin(conf *c, conf_node *n, const char *name, const char *url, struct origin **o, char **cause)
 {
 	if (!str_starts(url, "http://") && !str_starts(url, "https://"))
 		return conf_fail(c, n, name, cause, "must start with http:// or https://");
+	const char *why = NULL;
+	origin_unref(*o);
+	if (!(*o = origin_parse(url, &why)))
+		return conf_fail(c, n, name, cause, why);
+	return 0;
+}
+
+/* a base URL: its trailing slashes dropped (paths are added to it) */
+static int base_url(conf *c, conf_node *n, const char *name, char *url, struct origin **o, char **cause)
+{
 	size_t l = strlen(url);
 	while (l && url[l - 1] == '/')
 		url[--l] = '\0';
-	return 0;
+	return url_origin(c, n, name, url, o, cause);
 }
 
 int config_load(const char *path, struct gw_config *g, char **cause)
@@ -235,7 +247,11 @@ int config_load(const char *path, struct gw_config *g, char **cause)
 		free(why);
 		goto out;
 	}
-	if ((n = conf_child(root, "upstream")) && base_url(c, n, "base_url", g->upstream_base, cause) < 0)
+	if (base_url(c, conf_child(root, "upstream") ? conf_child(root, "upstream") : root, "base_url",
+		     g->upstream_base, &g->up_origin, cause) < 0)
+		goto out;
+	if (g->webhook_url && url_origin(c, conf_child(root, "alerts"), "webhook_url", g->webhook_url,
+					 &g->hook_origin, cause) < 0)
 		goto out;
 	if ((n = conf_child(root, "prices"))) {
 		static const char shape[] = "must be a list of { model; input_per_mtok; output_per_mtok; } "
@@ -349,9 +365,11 @@ int config_load(const char *path, struct gw_config *g, char **cause)
 			conf_fail(c, n, "key_file", cause, "is required: a file holding the gsk_ key to read Groq's metrics with");
 			goto out;
 		}
-		if (g->gm_url && base_url(c, n, "url", g->gm_url, cause) < 0)
+		if (g->gm_url && base_url(c, n, "url", g->gm_url, &g->gm_origin, cause) < 0)
 			goto out;
 	}
+	if (!g->gm_origin)
+		g->gm_origin = origin_ref(g->up_origin);
 	if ((n = conf_child(root, "org"))) {
 		double b = 0;
 		if (conf_num(c, n, "monthly_budget_usd", &b, cause) < 0 ||
@@ -381,6 +399,9 @@ void config_free(struct gw_config *g)
 	free(g->listen);
 	free(g->admin_listen);
 	free(g->upstream_base);
+	origin_unref(g->up_origin);
+	origin_unref(g->hook_origin);
+	origin_unref(g->gm_origin);
 	free(g->store_path);
 	free(g->store_url);
 	free(g->store_journal);

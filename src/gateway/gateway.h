@@ -39,6 +39,9 @@ struct gw_config {
 	char *path;
 	char *listen, *admin_listen;       /* admin_listen NULL: same listener */
 	char *upstream_base;
+	/* the URLs' origins, parsed at load: upstream.base_url, alerts.webhook_url
+	 * (NULL: none), groq_metrics.url (the upstream's unless set) */
+	struct origin *up_origin, *hook_origin, *gm_origin;
 	char *upstream_ca_file;  /* CAs for https upstreams and webhooks; NULL: the system's */
 	int64_t upstream_timeout_ms, upstream_connect_timeout_ms;
 	char *store_path;
@@ -546,8 +549,11 @@ int ratelimit_refusal(const struct team *t, int64_t retry_ms, struct verdict *v)
 /* ---- upstream.c: outgoing HTTP/1.1 on the libevent loop ------------- */
 struct upstream;
 struct utx;
+struct origin;
+struct hstatus;
 struct utx_cbs {
-	void (*on_head)(void *arg, long status, const char *headers); /* "name: value\r\n"... */
+	/* the answer's head: status and fields, valid during the call */
+	void (*on_head)(void *arg, const struct hstatus *h);
 	void (*on_data)(void *arg, const char *data, size_t len);
 	void (*on_done)(void *arg, int ok, const char *err);          /* err NULL when ok */
 };
@@ -555,13 +561,20 @@ struct utx_cbs {
 struct upstream *upstream_new(struct event_base *base, const char *ca_file);
 const char *upstream_engine(const struct upstream *u); /* for the start-up log */
 void upstream_free(struct upstream *u);
-/* Starts a transfer; body may be NULL. headers is a NULL-terminated list
- * of "Name: value". Returns the transfer, owned by upstream until on_done
- * or utx_cancel (after which no callback runs). */
-struct utx *upstream_start(struct upstream *u, const char *method, const char *url,
-			   const char *const *headers, const char *body, size_t len,
-			   int64_t timeout_ms, int64_t connect_timeout_ms,
-			   const struct utx_cbs *cbs, void *arg);
+/* A request: its target is the origin's path, then path, then ?query. */
+struct ureq {
+	const char *method;
+	const char *path, *query;   /* NULL: none */
+	const char *const *headers; /* NULL-terminated "Name: value" list */
+	const char *body;           /* NULL: none */
+	size_t len;
+	int64_t timeout_ms, connect_timeout_ms;
+};
+/* Starts a transfer to o (which it holds a reference to). Returns the
+ * transfer, owned by upstream until on_done or utx_cancel (after which no
+ * callback runs). */
+struct utx *upstream_start(struct upstream *u, struct origin *o, const struct ureq *r, const struct utx_cbs *cbs,
+			   void *arg);
 void utx_cancel(struct utx *t);
 void utx_pause(struct utx *t, bool pause);
 int upstream_active(const struct upstream *u);

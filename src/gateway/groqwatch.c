@@ -14,6 +14,7 @@
  * Ownership: the watch owns its figures and the key it reads from
  * groq_metrics.key_file at each poll (wiped after use). */
 #include "gateway.h"
+#include "httpd.h"
 
 #include <event2/event.h>
 #include <stdlib.h>
@@ -135,10 +136,9 @@ static void alert_drift(struct groqwatch *w)
 
 /* ---- the poll ------------------------------------------------------- */
 
-static void q_head(void *arg, long status, const char *headers)
+static void q_head(void *arg, const struct hstatus *h)
 {
-	(void)headers;
-	((struct gquery *)arg)->status = status;
+	((struct gquery *)arg)->status = h->status;
 }
 
 static void q_data(void *arg, const char *d, size_t n)
@@ -280,17 +280,18 @@ static void poll(evutil_socket_t fd, short what, void *arg)
 	char *auth = xconcat("Authorization: Bearer ", key, NULL);
 	secret_free(key);
 	const char *hdrs[] = { auth, "Accept: application/json", "User-Agent: groqgated/" GG_VERSION, NULL };
-	const char *base = g->cfg.gm_url ? g->cfg.gm_url : g->cfg.upstream_base;
 	w->pending = NQ;
 	for (int s = 0; s < NQ; s++) {
 		struct gquery *q = &w->q[s];
 		*q = (struct gquery){ .w = w, .series = (enum gm_series)s };
 		buf_init(&q->body);
-		char *url = s == GM_NSERIES ? xconcat(g->cfg.upstream_base, "/openai/v1/models", NULL)
-					    : xconcat(base, GM_QUERY_PATH "?query=", gm_series_name[s], NULL);
-		q->tx = upstream_start(g->up, "GET", url, hdrs, NULL, 0, g->cfg.gm_timeout_ms,
-				       g->cfg.upstream_connect_timeout_ms, &q_cbs, q);
-		free(url);
+		bool models = s == GM_NSERIES;
+		char *query = models ? NULL : xconcat("query=", gm_series_name[s], NULL);
+		struct ureq r = { .method = "GET", .path = models ? "/openai/v1/models" : GM_QUERY_PATH,
+				  .query = query, .headers = hdrs, .timeout_ms = g->cfg.gm_timeout_ms,
+				  .connect_timeout_ms = g->cfg.upstream_connect_timeout_ms };
+		q->tx = upstream_start(g->up, models ? g->cfg.up_origin : g->cfg.gm_origin, &r, &q_cbs, q);
+		free(query);
 	}
 	secret_free(auth);
 }

@@ -2,6 +2,7 @@
  * One libevent loop carries clients, Groq (libcurl multi), timers and
  * signals: no thread per request. */
 #include "gateway.h"
+#include "httpd.h"
 
 #include <errno.h>
 #include <event2/event.h>
@@ -35,10 +36,9 @@ struct mref {
 	buf body;
 };
 
-static void mr_head(void *a, long st, const char *h)
+static void mr_head(void *a, const struct hstatus *h)
 {
-	(void)h;
-	((struct mref *)a)->status = st;
+	((struct mref *)a)->status = h->status;
 }
 
 static void mr_data(void *a, const char *d, size_t n)
@@ -83,12 +83,12 @@ static void models_refresh(evutil_socket_t fd, short what, void *arg)
 	struct mref *m = xcalloc(1, sizeof *m);
 	m->g = g;
 	buf_init(&m->body);
-	char *url = xasprintf("%s/openai/v1/models", g->cfg.upstream_base);
 	char *auth = xasprintf("Authorization: Bearer %s", secret);
 	const char *hdrs[] = { auth, NULL };
-	upstream_start(g->up, "GET", url, hdrs, NULL, 0, 15000, g->cfg.upstream_connect_timeout_ms, &cbs, m);
+	struct ureq r = { .method = "GET", .path = "/openai/v1/models", .headers = hdrs, .timeout_ms = 15000,
+			  .connect_timeout_ms = g->cfg.upstream_connect_timeout_ms };
+	upstream_start(g->up, g->cfg.up_origin, &r, &cbs, m);
 	secret_free(auth);
-	free(url);
 }
 
 /* ---- routing ------------------------------------------------------- */

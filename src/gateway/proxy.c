@@ -84,7 +84,7 @@ struct preq {
 	char *secret;        /* copy of the key used (wiped on free) */
 	struct utx *tx;
 	long status;
-	char *up_headers;
+	buf up_fields;       /* Groq's answer fields for the client (up_head_read) */
 	struct sse sse;
 	buf resp;
 	buf held;            /* the usage event of a Responses stream, sent once kept */
@@ -138,7 +138,7 @@ static void preq_free(struct preq *p)
 	free(p->client_rid);
 	free(p->groq_rid);
 	secret_free(p->secret);
-	free(p->up_headers);
+	buf_free(&p->up_fields);
 	sse_free(&p->sse);
 	buf_free(&p->resp);
 	buf_free(&p->held);
@@ -465,52 +465,50 @@ static bool hop_by_hop(const char *name, size_t n)
 	return false;
 }
 
-/* Copies Groq's headers to the client and notes the rate-limit ones;
- * skip_ctype: the gateway sets the Content-Type itself (a converted answer) */
-static void pass_headers(struct preq *p, bool skip_ctype)
+/* Groq's answer head, read once, as it arrives: the rate-limit fields
+ * noted, its request id and whether it is an event stream taken, and the
+ * fields the client gets kept ("name\0value\0"..., hop-by-hop ones
+ * dropped) until the answer goes out. */
+static bool up_head_read(struct preq *p, const struct hstatus *h)
 {
 	struct headroom *hr = &p->k->hr;
-	bool any = false;
-	char *save = NULL, *copy = xstrdup(p->up_headers ? p->up_headers : "");
-	for (char *line = strtok_r(copy, "\r\n", &save); line; line = strtok_r(NULL, "\r\n", &save)) {
-		char *colon = strchr(line, ':');
-		if (!colon)
+	bool any = false, sse = false;
+	buf_reset(&p->up_fields);
+	for (int i = 0; i < h->nh; i++) {
+		const char *name = h->h[i].name, *val = h->h[i].value;
+		size_t nl = strlen(name);
+		char f = (char)(*name | 0x20);
+		if (f == 'x') {
+			any |= headroom_header(hr, name, val);
+			if (strcasecmp(name, "x-request-id") == 0) {
+				free(p->groq_rid);
+				p->groq_rid = xstrdup(val);
+			}
+		} else if (f == 'c' && strcasecmp(name, "content-type") == 0) {
+			sse = strncasecmp(val, "text/event-stream", 17) == 0;
+		}
+		if (hop_by_hop(name, nl))
 			continue;
-		size_t nl = (size_t)(colon - line);
-		char *val = colon + 1;
-		while (*val == ' ' || *val == '\t')
-			val++;
-		*colon = '\0';
-		any |= headroom_header(hr, line, val);
-		if (skip_ctype && (strcasecmp(line, "content-type") == 0 || strcasecmp(line, "content-encoding") == 0))
-			continue;
-		if (!hop_by_hop(line, nl))
-			httpd_add_header(p->req, line, val);
+		buf_add(&p->up_fields, name, nl + 1);
+		buf_add(&p->up_fields, val, strlen(val) + 1);
 	}
-	free(copy);
 	if (any) {
 		hr->seen_at = gw_now(p->g);
 		p->g->org_hr = *hr;
 	}
+	return sse;
 }
 
-/* the two of Groq's answer headers the request path reads, in one pass:
- * x-request-id (allocated into *rid) and whether Content-Type is an
- * event stream */
-static void up_headers_read(const char *headers, char **rid, bool *sse)
+/* Groq's fields to the client; skip_ctype: the gateway sets the
+ * Content-Type itself (a converted answer) */
+static void pass_headers(struct preq *p, bool skip_ctype)
 {
-	*rid = NULL;
-	*sse = false;
-	for (const char *h = headers; h && *h; h = strchr(h, '\n'), h = h ? h + 1 : NULL) {
-		char f = (char)(*h | 0x20);
-		if (f == 'x' && strncasecmp(h, "x-request-id:", 13) == 0) {
-			const char *v = h + 13 + strspn(h + 13, " \t");
-			free(*rid);
-			*rid = xstrndup(v, strcspn(v, "\r\n"));
-		} else if (f == 'c' && strncasecmp(h, "content-type:", 13) == 0) {
-			const char *v = h + 13 + strspn(h + 13, " \t");
-			*sse = strncasecmp(v, "text/event-stream", 17) == 0;
-		}
+	const char *f = p->up_fields.data, *end = f + p->up_fields.len;
+	while (f && f < end) {
+		const char *v = f + strlen(f) + 1, *next = v + strlen(v) + 1;
+		if (!skip_ctype || (strcasecmp(f, "content-type") != 0 && strcasecmp(f, "content-encoding") != 0))
+			httpd_add_header(p->req, f, v);
+		f = next;
 	}
 }
 
@@ -607,13 +605,11 @@ static void idle_fired(evutil_socket_t fd, short what, void *arg)
 	cut_short(p, END_IDLE);
 }
 
-static void on_head(void *arg, long status, const char *headers)
+static void on_head(void *arg, const struct hstatus *h)
 {
 	struct preq *p = arg;
-	p->status = status;
-	p->up_headers = xstrdup(headers);
-	bool sse;
-	up_headers_read(headers, &p->groq_rid, &sse);
+	long status = p->status = h->status;
+	bool sse = up_head_read(p, h);
 	idle_start(p);
 	if (status == 401 && !p->k->rejected) {
 		p->k->rejected = true;
@@ -901,8 +897,6 @@ static void forward(struct preq *p)
 	p->tok->last_used_at = gw_now(g);
 	p->tok->requests++;
 	/* the path Groq receives is the one the route table matched */
-	const char *q = httpd_query_string(p->req);
-	char *url = xconcat(g->cfg.upstream_base, p->path, q ? "?" : "", q ? q : "", NULL);
 	char *auth = xconcat("Authorization: Bearer ", p->secret, NULL);
 	char *ct = p->fwd_ctype ? xconcat("Content-Type: ", p->fwd_ctype, NULL) : NULL;
 	char *rid = p->client_rid ? xconcat("X-Request-Id: ", p->client_rid, NULL) : NULL;
@@ -920,12 +914,13 @@ static void forward(struct preq *p)
 	size_t len = p->fwd ? p->fwd_len : p->raw_len;
 	sse_init(&p->sse);
 	buf_init(&p->resp);
-	p->tx = upstream_start(g->up, httpd_method_name(p->req), url, hdrs, body, len, g->cfg.upstream_timeout_ms,
-			       g->cfg.upstream_connect_timeout_ms, &up_cbs, p);
+	struct ureq r = { .method = httpd_method_name(p->req), .path = p->path, .query = httpd_query_string(p->req),
+			  .headers = hdrs, .body = body, .len = len, .timeout_ms = g->cfg.upstream_timeout_ms,
+			  .connect_timeout_ms = g->cfg.upstream_connect_timeout_ms };
+	p->tx = upstream_start(g->up, g->cfg.up_origin, &r, &up_cbs, p);
 	secret_free(auth);
 	free(ct);
 	free(rid);
-	free(url);
 }
 
 /* ---- after the rate limit: reserve, then forward ------------------- */

@@ -109,10 +109,9 @@ static void answer_key(struct gateway *g, struct hreq *req, struct ukey *k, int 
 
 /* ---- step 1: start, verifying the new key against Groq ----------- */
 
-static void v_head(void *arg, long status, const char *h)
+static void v_head(void *arg, const struct hstatus *h)
 {
-	(void)h;
-	((struct pending *)arg)->status = status;
+	((struct pending *)arg)->status = h->status;
 }
 
 static void v_data(void *arg, const char *d, size_t n)
@@ -198,13 +197,12 @@ static void start(struct gateway *g, struct hreq *req, struct ukey *k, const str
 		} else {
 			struct pending *p = pending_new(g, req, k, who, op);
 			p->secret = xstrdup(ns);
-			char *url = xasprintf("%s/openai/v1/models", g->cfg.upstream_base);
 			char *auth = xasprintf("Authorization: Bearer %s", ns);
 			const char *hdrs[] = { auth, "User-Agent: groqgated/" GG_VERSION, NULL };
-			p->tx = upstream_start(g->up, "GET", url, hdrs, NULL, 0, 15000, g->cfg.upstream_connect_timeout_ms,
-					       &verify_cbs, p);
+			struct ureq r = { .method = "GET", .path = "/openai/v1/models", .headers = hdrs,
+					  .timeout_ms = 15000, .connect_timeout_ms = g->cfg.upstream_connect_timeout_ms };
+			p->tx = upstream_start(g->up, g->cfg.up_origin, &r, &verify_cbs, p);
 			secret_free(auth);
-			free(url);
 		}
 	}
 	if (j) {

@@ -3,9 +3,10 @@
  * TLS, verified against the system's CAs or upstream.ca_file) are kept
  * alive and reused per scheme, host and port; names resolve through evdns,
  * never blocking the loop. A request is written in one go; the answer is
- * parsed as it arrives (status line, headers, then a body by length, in
- * chunks, or until close) and handed on as it comes, so streams pass
- * through event by event. A reused connection that the server had already
+ * parsed as it arrives (its head whole, by hparse.c's grammar, handed on
+ * as parsed fields; then a body by length, in chunks, or until close,
+ * handed on as it comes, so streams pass through event by event). Where
+ * a request goes is an origin parsed when the configuration was loaded. A reused connection that the server had already
  * closed is retried once on a fresh one, before any byte of an answer.
  *
  * When the environment names an outgoing proxy (http_proxy, https_proxy,
@@ -18,6 +19,7 @@
 #include "gateway.h"
 #include "upstream_engine.h"
 #include "httpd.h" /* the one HTTP/1.1 grammar (hparse.c) */
+#include "origin.h"
 
 #include <errno.h>
 #include <event2/buffer.h>
@@ -46,9 +48,9 @@
 #define IDLE_TIMEOUT_S 45     /* closed before the server would close them */
 #define HEAD_MAX (64 * 1024)  /* the largest response head accepted */
 #define DELIVER_MAX (64 * 1024)
+#define HEAD_FIELDS 128       /* the most fields an answer may have */
 
-enum rstate { R_STATUS, R_HEADERS, R_BODY_LEN, R_BODY_CLOSE, R_CHUNK_SIZE, R_CHUNK_DATA, R_CHUNK_END,
-	      R_TRAILERS };
+enum rstate { R_HEAD, R_BODY_LEN, R_BODY_CLOSE, R_CHUNK_SIZE, R_CHUNK_DATA, R_CHUNK_END, R_TRAILERS };
 
 struct hconn {
 	struct upstream *u;
@@ -77,17 +79,15 @@ struct utx {
 	void *arg;
 	struct hconn *conn;
 	struct evbuffer *req; /* the request, kept for one retry */
-	char *key, *host;
-	int port;
-	bool tls;
+	struct origin *o;     /* where it goes (a reference) */
 	enum rstate st;
-	long status;
-	buf head;
-	buf line;             /* the line being parsed (take_line) */
+	buf head;             /* the answer's head, its fields pointing into it */
+	struct hstatus hs;
+	struct hfield fields[HEAD_FIELDS];
+	buf line;             /* a chunk's line being parsed (take_line) */
 	int64_t remaining;
-	bool skip_block, chunked, has_length, close_after, head_done, paused, got_bytes, retried, no_body, in_cb,
-		cancelled, eof;
-	int64_t content_length, connect_timeout_ms;
+	bool close_after, head_done, paused, got_bytes, retried, no_body, in_cb, cancelled, eof;
+	int64_t connect_timeout_ms;
 	struct event *ttfb;   /* time to first byte */
 	struct event *ctimer; /* connect timeout, or a failure reported later */
 	char *later;          /* that failure's message */
@@ -186,8 +186,7 @@ static void tx_free(struct utx *t)
 	}
 	buf_free(&t->head);
 	buf_free(&t->line);
-	free(t->key);
-	free(t->host);
+	origin_unref(t->o);
 	free(t->later);
 	free(t);
 }
@@ -233,7 +232,7 @@ static void later_cb(evutil_socket_t fd, short what, void *arg)
 	if (t->later)
 		tx_fail(t, "%s", t->later);
 	else
-		tx_fail(t, "connection to %s:%d timed out after %lld ms", t->host, t->port,
+		tx_fail(t, "connection to %s:%d timed out after %lld ms", t->o->host, t->o->port,
 		     (long long)t->connect_timeout_ms);
 }
 
@@ -263,7 +262,7 @@ static void on_ttfb(evutil_socket_t fd, short what, void *arg)
 static bool cb_head(struct utx *t)
 {
 	t->in_cb = true;
-	t->cbs->on_head(t->arg, t->status, t->head.data ? t->head.data : "");
+	t->cbs->on_head(t->arg, &t->hs);
 	t->in_cb = false;
 	if (!t->cancelled)
 		return true;
@@ -293,30 +292,6 @@ static bool deliver(struct utx *t, struct evbuffer *in, size_t n)
 		}
 	}
 	return true;
-}
-
-static void head_line(struct utx *t, char *line)
-{
-	char *colon = strchr(line, ':');
-	if (!colon)
-		return;
-	*colon = '\0';
-	char *v = colon + 1;
-	while (*v == ' ' || *v == '\t')
-		v++;
-	char first = (char)(*line | 0x20);
-	if (first == 'c' || first == 't') { /* most headers are none of the three */
-		if (strcasecmp(line, "content-length") == 0)
-			t->has_length = v[strspn(v, "0123456789")] == '\0' && *v && parse_i64(v, &t->content_length);
-		else if (strcasecmp(line, "transfer-encoding") == 0)
-			t->chunked = http_chunked_last(v);
-		else if (strcasecmp(line, "connection") == 0 && http_has_token(v, "close"))
-			t->close_after = true;
-	}
-	buf_adds(&t->head, line);
-	buf_adds(&t->head, ": ");
-	buf_adds(&t->head, v);
-	buf_adds(&t->head, "\r\n");
 }
 
 /* Parses what has arrived. Returns false when the transfer is over (done,
@@ -349,8 +324,6 @@ static bool process(struct utx *t)
 	while (!t->paused) {
 		char *line;
 		switch (t->st) {
-		case R_STATUS:
-		case R_HEADERS:
 		case R_CHUNK_SIZE:
 		case R_CHUNK_END:
 		case R_TRAILERS:
@@ -367,43 +340,32 @@ static bool process(struct utx *t)
 			line = NULL;
 		}
 		switch (t->st) {
-		case R_STATUS: {
-			/* "HTTP/1.1 200 OK" */
-			const char *l = line;
-			bool http = strncmp(l, "HTTP/", 5) == 0 && l[5] >= '0' && l[5] <= '9' && l[6] == '.' &&
-				    l[7] >= '0' && l[7] <= '9' && l[8] == ' ';
-			int major = http ? l[5] - '0' : 0, minor = http ? l[7] - '0' : 0, code = 0;
-			for (int i = 9; http && i < 12; i++)
-				if (l[i] >= '0' && l[i] <= '9')
-					code = code * 10 + (l[i] - '0');
-				else
-					http = false;
-			if (!http || code < 100) {
-				tx_fail(t, "upstream answered something that is not HTTP");
-				return false;
-			}
-			t->status = code;
-			t->skip_block = code < 200;
-			if (major == 1 && minor == 0)
-				t->close_after = true;
-			buf_reset(&t->head);
-			t->st = R_HEADERS;
-			break;
-		}
-		case R_HEADERS:
-			if (*line) {
-				if (!t->skip_block)
-					head_line(t, line);
-				if (t->head.len > HEAD_MAX) {
+		case R_HEAD: {
+			/* the whole head, parsed by the one grammar (hparse.c) */
+			size_t avail = evbuffer_get_length(in), n = avail < HEAD_MAX ? avail : HEAD_MAX;
+			const char *p = n ? (const char *)evbuffer_pullup(in, (ev_ssize_t)n) : NULL;
+			size_t end = p ? httpd_head_end(p, n) : 0;
+			if (!end) {
+				if (avail >= HEAD_MAX) {
 					tx_fail(t, "upstream headers over %d bytes", HEAD_MAX);
 					return false;
 				}
-				break;
+				return true;
 			}
-			if (t->skip_block) { /* 100 Continue and friends */
-				t->st = R_STATUS;
-				break;
+			buf_reset(&t->head);
+			buf_reserve(&t->head, end + 1);
+			evbuffer_remove(in, t->head.data, end);
+			t->head.len = end;
+			t->head.data[end] = '\0';
+			const char *why = NULL;
+			t->hs.h = t->fields;
+			if (http_parse_status_head(t->head.data, end, &t->hs, HEAD_FIELDS, &why) < 0) {
+				tx_fail(t, "upstream sent a malformed answer (%s)", why);
+				return false;
 			}
+			if (t->hs.status < 200) /* 100 Continue and friends: the answer follows */
+				break;
+			t->close_after |= t->hs.close;
 			t->head_done = true;
 			if (t->ttfb) {
 				event_free(t->ttfb);
@@ -411,21 +373,22 @@ static bool process(struct utx *t)
 			}
 			if (!cb_head(t))
 				return false;
-			if (t->no_body || t->status == 204 || t->status == 304 || (t->has_length && !t->chunked &&
-										   t->content_length == 0)) {
+			int status = t->hs.status;
+			if (t->no_body || status == 204 || status == 304 || t->hs.content_length == 0) {
 				finish(t, 1, NULL);
 				return false;
 			}
-			if (t->chunked) {
+			if (t->hs.chunked) {
 				t->st = R_CHUNK_SIZE;
-			} else if (t->has_length) {
-				t->remaining = t->content_length;
+			} else if (t->hs.content_length > 0) {
+				t->remaining = t->hs.content_length;
 				t->st = R_BODY_LEN;
 			} else {
 				t->close_after = true;
 				t->st = R_BODY_CLOSE;
 			}
 			break;
+		}
 		case R_BODY_LEN:
 		case R_CHUNK_DATA: {
 			size_t avail = evbuffer_get_length(in);
@@ -528,7 +491,7 @@ static void event_cb(struct bufferevent *bev, short what, void *arg)
 	int dns = bufferevent_socket_get_dns_error(bev);
 	unsigned long ssl = bufferevent_get_openssl_error(bev);
 	if (dns)
-		snprintf(why, sizeof why, "cannot resolve %s: %s", t->host, evutil_gai_strerror(dns));
+		snprintf(why, sizeof why, "cannot resolve %s: %s", t->o->host, evutil_gai_strerror(dns));
 	else if (ssl)
 		ERR_error_string_n(ssl, why, sizeof why);
 	else if ((what & BEV_EVENT_ERROR) && EVUTIL_SOCKET_ERROR())
@@ -536,7 +499,7 @@ static void event_cb(struct bufferevent *bev, short what, void *arg)
 	else
 		snprintf(why, sizeof why, "connection closed");
 	if (!c->connected)
-		tx_fail(t, "could not connect to %s:%d: %s", t->host, t->port, why);
+		tx_fail(t, "could not connect to %s:%d: %s", t->o->host, t->o->port, why);
 	else if (!t->head_done)
 		tx_fail(t, "upstream closed without a response (%s)", why);
 	else
@@ -556,7 +519,7 @@ static void start_on(struct utx *t, struct hconn *c)
 	bufferevent_enable(c->bev, c->connected ? EV_READ : EV_READ | EV_WRITE);
 	struct evbuffer *out = bufferevent_get_output(c->bev);
 	size_t skip = 0;
-	if (c->connected && !t->tls && evbuffer_get_length(out) == 0) {
+	if (c->connected && !t->o->tls && evbuffer_get_length(out) == 0) {
 		/* a kept-alive plain connection: write straight to the socket, which
 		 * spares two epoll_ctl calls per request (the bufferevent turning
 		 * write interest on and off); what does not fit goes the usual way */
@@ -589,7 +552,7 @@ static void connect_new(struct utx *t)
 {
 	struct upstream *u = t->u;
 	struct bufferevent *bev;
-	if (t->tls) {
+	if (t->o->tls) {
 		char *err = NULL;
 		SSL_CTX *ctx = client_ctx(u, &err);
 		if (!ctx) {
@@ -598,10 +561,10 @@ static void connect_new(struct utx *t)
 			return;
 		}
 		SSL *ssl = SSL_new(ctx);
-		SSL_set_tlsext_host_name(ssl, t->host);
+		SSL_set_tlsext_host_name(ssl, t->o->host);
 		X509_VERIFY_PARAM *vp = SSL_get0_param(ssl);
-		if (X509_VERIFY_PARAM_set1_ip_asc(vp, t->host) != 1) /* a name, not an address */
-			SSL_set1_host(ssl, t->host);
+		if (X509_VERIFY_PARAM_set1_ip_asc(vp, t->o->host) != 1) /* a name, not an address */
+			SSL_set1_host(ssl, t->o->host);
 		bev = bufferevent_openssl_socket_new(u->base, -1, ssl, BUFFEREVENT_SSL_CONNECTING,
 						     BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
 		bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);
@@ -612,7 +575,7 @@ static void connect_new(struct utx *t)
 	struct hconn *c = xcalloc(1, sizeof *c);
 	c->u = u;
 	c->bev = bev;
-	c->key = xstrdup(t->key);
+	c->key = xstrdup(t->o->key);
 	start_on(t, c);
 	if (t->connect_timeout_ms > 0) {
 		t->ctimer = evtimer_new(u->base, later_cb, t);
@@ -620,8 +583,8 @@ static void connect_new(struct utx *t)
 				      (suseconds_t)(t->connect_timeout_ms % 1000) * 1000 };
 		evtimer_add(t->ctimer, &tv);
 	}
-	if (bufferevent_socket_connect_hostname(bev, u->dns, AF_UNSPEC, t->host, t->port) != 0) {
-		char *m = xasprintf("could not connect to %s:%d", t->host, t->port);
+	if (bufferevent_socket_connect_hostname(bev, u->dns, AF_UNSPEC, t->o->host, t->o->port) != 0) {
+		char *m = xasprintf("could not connect to %s:%d", t->o->host, t->o->port);
 		fail_later(t, m);
 		free(m);
 	}
@@ -629,10 +592,10 @@ static void connect_new(struct utx *t)
 
 /* ---- the forwarding wrapper of proxy mode ------------------------------- */
 
-static void fwd_head(void *arg, long status, const char *h)
+static void fwd_head(void *arg, const struct hstatus *h)
 {
 	struct utx *t = arg;
-	t->cbs->on_head(t->arg, status, h);
+	t->cbs->on_head(t->arg, h);
 }
 static void fwd_data(void *arg, const char *d, size_t n)
 {
@@ -707,90 +670,72 @@ int upstream_active(const struct upstream *u)
 	return u->curl ? curlup_active(u->curl) : u->active;
 }
 
-struct utx *upstream_start(struct upstream *u, const char *method, const char *url, const char *const *headers,
-			   const char *body, size_t len, int64_t timeout_ms, int64_t connect_timeout_ms,
-			   const struct utx_cbs *cbs, void *arg)
+/* the request line's target: the origin's path, then the request's */
+static void add_target(struct evbuffer *b, const struct origin *o, const struct ureq *r)
+{
+	const char *op = o->path, *oq = strchr(op, '?');
+	size_t opl = oq ? (size_t)(oq - op) : strlen(op);
+	if (opl)
+		evbuffer_add(b, op, opl);
+	if (r->path && *r->path)
+		evbuffer_add(b, r->path, strlen(r->path));
+	else if (!opl)
+		evbuffer_add(b, "/", 1);
+	if (oq) /* the URL's own query (a webhook's), then the request's */
+		evbuffer_add(b, oq, strlen(oq));
+	if (r->query && *r->query) {
+		evbuffer_add(b, oq ? "&" : "?", 1);
+		evbuffer_add(b, r->query, strlen(r->query));
+	}
+}
+
+struct utx *upstream_start(struct upstream *u, struct origin *o, const struct ureq *r, const struct utx_cbs *cbs,
+			   void *arg)
 {
 	struct utx *t = xcalloc(1, sizeof *t);
 	t->u = u;
 	t->cbs = cbs;
 	t->arg = arg;
-	if (u->curl) {
-		t->c = curlup_start(u->curl, method, url, headers, body, len, timeout_ms, connect_timeout_ms, &fwd_cbs, t);
+	const char *method = r->method;
+	if (u->curl) { /* libcurl takes a URL: written out again (proxy mode only) */
+		struct evbuffer *b = evbuffer_new();
+		evbuffer_add(b, o->key, strlen(o->key));
+		add_target(b, o, r);
+		evbuffer_add(b, "", 1);
+		const char *url = (const char *)evbuffer_pullup(b, -1);
+		t->c = curlup_start(u->curl, method, url, r->headers, r->body, r->len, r->timeout_ms,
+				    r->connect_timeout_ms, &fwd_cbs, t);
+		evbuffer_free(b);
 		return t;
 	}
 	u->active++;
+	t->o = origin_ref(o);
 	buf_init(&t->head);
 	buf_init(&t->line);
-	t->connect_timeout_ms = connect_timeout_ms;
+	t->connect_timeout_ms = r->connect_timeout_ms;
 	t->no_body = strcmp(method, "HEAD") == 0;
 	t->req = evbuffer_new();
-	/* scheme://host[:port][/path][?query], split without allocating much:
-	 * this runs for every request */
-	const char *hs = strstr(url, "://");
-	bool tls = hs && hs - url == 5 && strncmp(url, "https", 5) == 0;
-	if (!hs || (!tls && !(hs - url == 4 && strncmp(url, "http", 4) == 0))) {
-		t->host = xstrdup("?");
-		fail_later(t, "not an http(s) URL");
-		return t;
-	}
-	hs += 3;
-	const char *pe = hs + strcspn(hs, "/?#"); /* end of host[:port] */
-	const char *he = pe, *colon = NULL;
-	if (*hs == '[') { /* [v6 address] */
-		const char *rb = memchr(hs, ']', (size_t)(pe - hs));
-		if (!rb) {
-			t->host = xstrdup("?");
-			fail_later(t, "bad IPv6 address in URL");
-			return t;
-		}
-		colon = rb + 1 < pe && rb[1] == ':' ? rb + 1 : NULL;
-		he = rb + 1;
-	} else {
-		colon = memchr(hs, ':', (size_t)(pe - hs));
-		he = colon ? colon : pe;
-	}
-	int64_t port = 0;
-	bool port_ok = !colon || colon + 1 < pe;
-	for (const char *c = colon ? colon + 1 : pe; c < pe && port_ok; c++) {
-		port_ok = *c >= '0' && *c <= '9';
-		port = port * 10 + (*c - '0');
-		port_ok = port_ok && port <= 65535;
-	}
-	if (!port_ok || (colon && port < 1)) {
-		t->host = xstrndup(hs, (size_t)(he - hs));
-		fail_later(t, "bad port in URL");
-		return t;
-	}
-	t->tls = tls;
-	t->host = *hs == '[' ? xstrndup(hs + 1, (size_t)(he - hs - 2)) : xstrndup(hs, (size_t)(he - hs));
-	t->port = port ? (int)port : tls ? 443 : 80;
-	t->key = xstrndup(url, (size_t)(pe - url)); /* connections are shared per scheme, host and port */
-	const char *path = *pe == '/' ? pe : "/";
-	size_t plen = *pe == '/' ? strcspn(pe, "#") : 1;
 	evbuffer_add(t->req, method, strlen(method));
 	evbuffer_add(t->req, " ", 1);
-	evbuffer_add(t->req, path, plen);
-	if (*pe == '?') /* a query with no path */
-		evbuffer_add(t->req, pe, strcspn(pe, "#"));
+	add_target(t->req, o, r);
 	evbuffer_add(t->req, " HTTP/1.1\r\nHost: ", 17);
-	evbuffer_add(t->req, hs, (size_t)(pe - hs));
+	evbuffer_add(t->req, o->hostport, strlen(o->hostport));
 	evbuffer_add(t->req, "\r\n", 2);
-	for (const char *const *h = headers; h && *h; h++) {
+	for (const char *const *h = r->headers; h && *h; h++) {
 		evbuffer_add(t->req, *h, strlen(*h));
 		evbuffer_add(t->req, "\r\n", 2);
 	}
-	if (body || (strcmp(method, "GET") && strcmp(method, "HEAD")))
-		evbuffer_add_printf(t->req, "Content-Length: %zu\r\n", body ? len : 0);
+	if (r->body || (strcmp(method, "GET") && strcmp(method, "HEAD")))
+		evbuffer_add_printf(t->req, "Content-Length: %zu\r\n", r->body ? r->len : 0);
 	evbuffer_add(t->req, "\r\n", 2);
-	if (body && len)
-		evbuffer_add(t->req, body, len);
-	if (timeout_ms > 0) {
+	if (r->body && r->len)
+		evbuffer_add(t->req, r->body, r->len);
+	if (r->timeout_ms > 0) {
 		t->ttfb = evtimer_new(u->base, on_ttfb, t);
-		struct timeval tv = { (time_t)(timeout_ms / 1000), (suseconds_t)(timeout_ms % 1000) * 1000 };
+		struct timeval tv = { (time_t)(r->timeout_ms / 1000), (suseconds_t)(r->timeout_ms % 1000) * 1000 };
 		evtimer_add(t->ttfb, &tv);
 	}
-	struct hconn *c = idle_take(u, t->key);
+	struct hconn *c = idle_take(u, o->key);
 	if (c)
 		start_on(t, c);
 	else

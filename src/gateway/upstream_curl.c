@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "buf.h"
+#include "httpd.h"
 #include "util.h"
 
 #define POOL_MAX 256
@@ -192,28 +193,32 @@ static void finish(struct curlup *u, struct curlup_tx *t, int ok, const char *er
 	cbs->on_done(arg, ok, ok ? NULL : msg);
 }
 
+/* curl hands the head line by line: gathered whole (status line first),
+ * then parsed by the same grammar as the built-in client's (hparse.c) */
 static size_t hdr_cb(char *p, size_t size, size_t n, void *arg)
 {
 	struct curlup_tx *t = arg;
 	size_t len = size * n;
-	if (len >= 5 && memcmp(p, "HTTP/", 5) == 0) {
+	if (len >= 5 && memcmp(p, "HTTP/", 5) == 0)
 		buf_reset(&t->head); /* a new response block (e.g. after 100) */
-		return len;
-	}
-	if (len <= 2 && (p[0] == '\r' || p[0] == '\n')) {
-		long status = 0;
-		curl_easy_getinfo(t->e, CURLINFO_RESPONSE_CODE, &status);
-		if (status >= 100 && status < 200)
-			return len;
-		t->head_done = true;
-		if (t->ttfb) {
-			event_free(t->ttfb);
-			t->ttfb = NULL;
-		}
-		t->cbs->on_head(t->arg, status, t->head.data ? t->head.data : "");
-		return len;
-	}
 	buf_add(&t->head, p, len);
+	if (len > 2 || (p[0] != '\r' && p[0] != '\n'))
+		return len;
+	struct hfield fields[128];
+	struct hstatus h = { .h = fields };
+	const char *why = NULL;
+	if (http_parse_status_head(t->head.data, t->head.len, &h, 128, &why) < 0) {
+		snprintf(t->err, sizeof t->err, "upstream sent a malformed answer (%s)", why);
+		return 0; /* curl ends the transfer with a write error */
+	}
+	if (h.status < 200)
+		return len;
+	t->head_done = true;
+	if (t->ttfb) {
+		event_free(t->ttfb);
+		t->ttfb = NULL;
+	}
+	t->cbs->on_head(t->arg, &h);
 	return len;
 }
 

@@ -14,11 +14,13 @@
 
 #include "fuzz.h"
 #include "gateway.h"
+#include "httpd.h"
+#include "origin.h"
 
 static struct event_base *base;
 static struct upstream *up;
 static int lfd = -1;
-static char url[64];
+static struct origin *origin; /* parsed once, as the configuration does */
 
 struct seen {
 	int heads, dones, ok;
@@ -26,12 +28,14 @@ struct seen {
 	size_t data;
 };
 
-static void on_head(void *arg, long status, const char *headers)
+static void on_head(void *arg, const struct hstatus *h)
 {
 	struct seen *s = arg;
-	(void)headers;
+	for (int i = 0; i < h->nh; i++) /* every field a name and a value */
+		if (!h->h[i].name[0] || !h->h[i].value)
+			__builtin_trap();
 	s->heads++;
-	s->status = status;
+	s->status = h->status;
 }
 static void on_data(void *arg, const char *d, size_t n)
 {
@@ -61,7 +65,11 @@ static void setup(void)
 	if (bind(lfd, (struct sockaddr *)&a, sizeof a) || listen(lfd, 16) || getsockname(lfd, (struct sockaddr *)&a, &al))
 		abort();
 	fcntl(lfd, F_SETFL, O_NONBLOCK);
-	snprintf(url, sizeof url, "http://127.0.0.1:%d/openai/v1/chat/completions", ntohs(a.sin_port));
+	char url[64];
+	snprintf(url, sizeof url, "http://127.0.0.1:%d", ntohs(a.sin_port));
+	const char *why;
+	if (!(origin = origin_parse(url, &why)))
+		abort();
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -70,7 +78,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		setup();
 	struct seen s = { 0 };
 	const char *hdrs[] = { "Authorization: Bearer gsk_fuzz", "Content-Type: application/json", NULL };
-	upstream_start(up, "POST", url, hdrs, "{}", 2, 2000, 1000, &cbs, &s);
+	struct ureq rq = { .method = "POST", .path = "/openai/v1/chat/completions", .headers = hdrs, .body = "{}",
+			   .len = 2, .timeout_ms = 2000, .connect_timeout_ms = 1000 };
+	upstream_start(up, origin, &rq, &cbs, &s);
 	int c = -1;
 	char req[4096];
 	size_t got = 0;

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "gateway.h"
+#include "origin.h"
 #include "secret.h"
 #include "t.h"
 #include "util.h"
@@ -523,6 +524,12 @@ static void test_config(void)
 	char *cause = NULL;
 	CHECK(config_load(p, &c, &cause) == 0);
 	CHECK_STR(c.upstream_base, "http://127.0.0.1:1"); /* trailing slash dropped */
+	/* the origins parsed here, once: none per request */
+	CHECK(c.up_origin && !c.up_origin->tls && c.up_origin->port == 1);
+	CHECK_STR(c.up_origin->hostport, "127.0.0.1:1");
+	CHECK_STR(c.up_origin->path, "");
+	CHECK(c.gm_origin == c.up_origin && c.up_origin->refs == 2); /* groq_metrics.url unset: the upstream's */
+	CHECK(c.hook_origin == NULL);
 	CHECK_INT(c.drain_seconds, 5);
 	CHECK(config_price(&c, "m1") && config_price(&c, "m1")->out_per_mtok == 1.0);
 	CHECK(config_price(&c, "m2") == NULL);
@@ -534,6 +541,29 @@ static void test_config(void)
 	CHECK(cause && strstr(cause, ":2:") && strstr(cause, "input_per_mtok"));
 	free(cause);
 	cause = NULL;
+	unlink(p);
+	free(p);
+	/* a URL that is not one is refused at load, naming its line */
+	const char *bad_urls[] = { "upstream = { base_url = \"http://127.0.0.1:99999\"; };",
+				   "upstream = { base_url = \"https://[::1\"; };",
+				   "alerts = { webhook_url = \"http://:80/hook\"; };",
+				   "alerts = { webhook_url = \"ftp://x/hook\"; };" };
+	for (size_t i = 0; i < sizeof bad_urls / sizeof *bad_urls; i++) {
+		char *text = xasprintf("listen = \"127.0.0.1:9999\";\n%s\n", bad_urls[i]);
+		p = write_tmp(text, 0600);
+		CHECK(config_load(p, &c, &cause) == -1);
+		CHECK(cause && strstr(cause, ":2:") && (strstr(cause, "base_url") || strstr(cause, "webhook_url")));
+		free(cause);
+		cause = NULL;
+		unlink(p);
+		free(p);
+		free(text);
+	}
+	p = write_tmp("listen = \"127.0.0.1:1\";\nalerts = { webhook_url = \"http://127.0.0.1:7/h?x=1\"; };\n", 0600);
+	CHECK(config_load(p, &c, &cause) == 0);
+	CHECK(c.hook_origin && c.hook_origin->port == 7);
+	CHECK_STR(c.hook_origin->path, "/h?x=1");
+	config_free(&c);
 	unlink(p);
 	free(p);
 	p = write_tmp("lisen = \"127.0.0.1:1\";\n", 0600);

@@ -18,6 +18,7 @@
 
 #include "buf.h"
 #include "httpd.h"
+#include "origin.h"
 #include "t.h"
 #include "util.h"
 
@@ -659,9 +660,119 @@ static void test_chunk_grammar(void)
 	CHECK(!http_has_token("closed", "close"));
 }
 
+/* an answer's head: the same field grammar as a request's, framing read */
+static int parse_status(const char *text, struct hstatus *h, struct hfield *f, int room, const char **why)
+{
+	static char store[2048];
+	snprintf(store, sizeof store, "%s", text);
+	h->h = f;
+	return http_parse_status_head(store, strlen(store), h, room, why);
+}
+
+static void test_parse_status(void)
+{
+	struct hfield f[8];
+	struct hstatus h;
+	const char *why = NULL;
+	CHECK_INT(parse_status("HTTP/1.1 200 OK\r\nContent-Type: text/event-stream \r\nx-request-id: req_1\r\n"
+			       "Transfer-Encoding: chunked\r\n\r\n", &h, f, 8, &why), 0);
+	CHECK_INT(h.status, 200);
+	CHECK_INT(h.nh, 3);
+	CHECK_STR(h.h[0].name, "Content-Type");
+	CHECK_STR(h.h[0].value, "text/event-stream"); /* trailing space trimmed */
+	CHECK_STR(hfield_get(h.h, h.nh, "X-REQUEST-ID"), "req_1");
+	CHECK(hfield_get(h.h, h.nh, "x-absent") == NULL);
+	CHECK(h.chunked && !h.close && h.content_length == -1);
+	CHECK_INT(parse_status("HTTP/1.1 404 \r\nContent-Length: 12\r\n\r\n", &h, f, 8, &why), 0);
+	CHECK(h.status == 404 && h.content_length == 12 && !h.chunked);
+	CHECK_INT(parse_status("HTTP/1.1 204\n\n", &h, f, 8, &why), 0); /* no reason, bare LFs */
+	CHECK_INT(h.status, 204);
+	CHECK_INT(parse_status("HTTP/1.0 200 OK\r\n\r\n", &h, f, 8, &why), 0);
+	CHECK(h.close); /* HTTP/1.0: ends with the connection */
+	CHECK_INT(parse_status("HTTP/1.1 200 OK\r\nConnection: keep-alive, close\r\n\r\n", &h, f, 8, &why), 0);
+	CHECK(h.close);
+	CHECK_INT(parse_status("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked, gzip\r\n\r\n", &h, f, 8, &why), 0);
+	CHECK(!h.chunked && h.close); /* not chunked last: the body ends with the connection */
+	CHECK_INT(parse_status("HTTP/1.1 200 OK\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n", &h, f, 8,
+			       &why), 0);
+	CHECK(h.chunked && h.content_length == -1); /* chunked wins */
+	CHECK_INT(parse_status("HTTP/1.1 100 Continue\r\n\r\n", &h, f, 8, &why), 0);
+	CHECK_INT(h.status, 100);
+	/* what the old line-by-line client let through is refused, as the server refuses it */
+	const char *bad[] = {
+		"HTTP/1.1 200 OK\r\nContent-Length: 0x10\r\n\r\n",
+		"HTTP/1.1 200 OK\r\nContent-Length: +5\r\n\r\n",
+		"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n",
+		"HTTP/1.1 200 OK\r\n folded\r\n\r\n",
+		"HTTP/1.1 200 OK\r\nno colon\r\n\r\n",
+		"HTTP/1.1 200 OK\r\nBad Name: x\r\n\r\n",
+		"HTTP/1.1 200 OK\r\n: empty name\r\n\r\n",
+		"HTTP/1.1 20 OK\r\n\r\n",
+		"HTTP/1.1 2000 OK\r\n\r\n",
+		"HTTP/1.1 099 OK\r\n\r\n",
+		"HTTP/2 200\r\n\r\n",
+		"HTTP/2.0 200 OK\r\n\r\n",
+		"ICY 200 OK\r\n\r\n",
+		"HTTP/1.1 200 OK\r\nA: b\r\n", /* no blank line */
+	};
+	for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+		why = NULL;
+		CHECK_INT(parse_status(bad[i], &h, f, 8, &why), -1);
+		CHECK(why != NULL);
+	}
+	CHECK_INT(parse_status("HTTP/1.1 200 OK\r\na: 1\r\nb: 2\r\nc: 3\r\n\r\n", &h, f, 2, &why), -1);
+	CHECK_STR(why, "too many header fields");
+	char nul[] = "HTTP/1.1 200 OK\r\nA: \0b\r\n\r\n";
+	h.h = f;
+	CHECK_INT(http_parse_status_head(nul, sizeof nul - 1, &h, 8, &why), -1);
+}
+
+/* an origin is parsed once: host, port, Host header, the key connections
+ * are shared by, the path before a request's own */
+static void test_origin(void)
+{
+	const char *why = NULL;
+	struct origin *o = origin_parse("https://api.groq.com", &why);
+	CHECK(o && o->tls && o->port == 443);
+	CHECK_STR(o->host, "api.groq.com");
+	CHECK_STR(o->hostport, "api.groq.com");
+	CHECK_STR(o->key, "https://api.groq.com");
+	CHECK_STR(o->path, "");
+	struct origin *r = origin_ref(o);
+	CHECK(r == o && o->refs == 2);
+	origin_unref(o);
+	origin_unref(r);
+	o = origin_parse("http://127.0.0.1:8080/hook/x?team=a#frag", &why);
+	CHECK(o && !o->tls && o->port == 8080);
+	CHECK_STR(o->host, "127.0.0.1");
+	CHECK_STR(o->hostport, "127.0.0.1:8080");
+	CHECK_STR(o->key, "http://127.0.0.1:8080");
+	CHECK_STR(o->path, "/hook/x?team=a");
+	origin_unref(o);
+	o = origin_parse("http://[::1]:9/", &why);
+	CHECK(o && o->port == 9);
+	CHECK_STR(o->host, "::1");
+	CHECK_STR(o->hostport, "[::1]:9");
+	origin_unref(o);
+	o = origin_parse("http://[::1]", &why);
+	CHECK(o && o->port == 80);
+	origin_unref(o);
+	const char *bad[] = { "ftp://x", "api.groq.com", "http://", "http://:80", "http://x:", "http://x:0",
+			      "http://x:65536", "http://x:8a", "http://[::1", "http://[::1]x", "http://u@x",
+			      "http://a b", "https//x" };
+	for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+		why = NULL;
+		CHECK(origin_parse(bad[i], &why) == NULL);
+		CHECK(why != NULL);
+	}
+	origin_unref(NULL);
+}
+
 void suite_httpd(void)
 {
 	RUN(test_chunk_grammar);
+	RUN(test_parse_status);
+	RUN(test_origin);
 	RUN(test_parse_request);
 	RUN(test_parse_refusals);
 	RUN(test_head_end);
