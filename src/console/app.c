@@ -401,3 +401,32 @@ void app_draw(struct app *a, struct canvas *cv)
 	else if (a->dlg.kind != DLG_NONE)
 		dlg_draw(a, cv);
 }
+
+/* ---- each view's own state ------------------------------------------ */
+
+static const struct view *const all_views[] = { &view_main,  &view_detail, &view_alerts, &view_audit,
+						&view_tokens, &view_usage, &view_groq,   &view_wallboard,
+						&view_help,  &view_toosmall, &view_fleet };
+
+void *view_state(struct app *a, const struct view *v)
+{
+	if (!v->state_size)
+		return NULL;
+	int i = __builtin_ctz(v->id);
+	if (!a->vstate[i])
+		a->vstate[i] = xcalloc(1, v->state_size);
+	return a->vstate[i];
+}
+
+void app_free_views(struct app *a)
+{
+	for (size_t i = 0; i < ARRAY_LEN(all_views); i++) {
+		int k = __builtin_ctz(all_views[i]->id);
+		if (!a->vstate[k])
+			continue;
+		if (all_views[i]->state_free)
+			all_views[i]->state_free(a->vstate[k]);
+		free(a->vstate[k]);
+		a->vstate[k] = NULL;
+	}
+}

@@ -165,8 +165,17 @@ struct view {
 	/* a click (K_MOUSE) or a wheel notch (K_WHEEL_UP/DOWN) at row y,
 	 * column x; NULL: the wheel moves as Up/Down do, a click does nothing */
 	void (*mouse)(struct app *a, int kind, int y, int x);
+	/* the view's own state, as tmux's modes keep theirs: state_size bytes
+	 * (0: none), zeroed the first time view_state asks for it, kept while
+	 * the console runs; state_free releases what it holds (NULL: nothing) */
+	size_t state_size;
+	void (*state_free)(void *state);
 };
 enum { VIEW_HANDLED = 1, VIEW_REDRAW = 2, VIEW_QUIT = 4 };
+#define NVIEWS 11 /* the V_* bits */
+/* v's state (its type known to v's file alone); freed by app_free_views */
+void *view_state(struct app *a, const struct view *v);
+void app_free_views(struct app *a);
 
 extern const struct view view_main, view_wallboard, view_help, view_alerts, view_audit, view_toosmall, view_groq,
 	view_tokens, view_usage, view_detail, view_fleet;
@@ -257,8 +266,6 @@ struct app {
 	char status[256];        /* last action's result line */
 	int status_role;
 	int64_t status_until;
-	int wb_page;
-	int64_t wb_flip_ms;
 	/* pending action context */
 	char act_team[64], act_key[128];
 	int64_t act_version;
@@ -266,26 +273,17 @@ struct app {
 	int act_nmodels;
 	/* rotation wizard */
 	json_t *rot;             /* GET /admin/v1/keys/{name} */
-	/* on-call views: a team's tokens, its usage, the lists' selection */
+	/* on-call views: a team's tokens, the lists' selection (usage and fleet: their views' state) */
 	json_t *tokens;          /* GET /admin/v1/teams/{id}/tokens */
-	json_t *usage;           /* GET /admin/v1/usage?team=...&window=... */
 	char view_team[64];      /* the team the tokens and usage views show */
-	int usage_win;           /* 0 24h, 1 7d, 2 month */
 	int sel_list, top_list;  /* selection in the alerts, audit and tokens lists */
 	char audit_filter[128];  /* "team=x actor=y action=z" */
 	json_t *edit_team;       /* the team being edited (its version: If-Match) */
-	json_t *fleet;           /* GET /admin/v1/cluster */
-	/* Groq's own view: the gateway's GET /admin/v1/groq, and Groq's metrics
-	 * read directly (--groq-key-file) for when the gateway is down */
-	json_t *groq;
-	int64_t groq_ms;         /* when groq was read */
+	/* Groq's metrics read directly (--groq-key-file), for when the
+	 * gateway is down: the client (the figures are view_groq's state) */
 	struct client *gcl;      /* NULL: no direct mode */
 	const char *groq_url;
-	json_t *groq_direct;     /* in /admin/v1/groq's shape, gateway fields null */
-	int64_t groq_direct_ms;
-	char groq_direct_err[160];
-	struct gm_figures *gfig; /* a direct poll in progress */
-	int gpending;
+	void *vstate[NVIEWS];    /* each view's own state (view_state) */
 	int w, h;
 	bool quit, dirty;
 };
@@ -322,6 +320,8 @@ int dlg_key(struct app *a, int key);
 int wrap_words(const char *text, int w, void (*put)(void *arg, int i, const char *line), void *arg);
 json_t *alerts_selected(struct app *a);
 void usage_fetch(struct app *a);
+void usage_open(struct app *a);        /* the view_team's usage, afresh */
+void usage_next_window(struct app *a); /* 24h, 7d, month, in turn */
 void fleet_fetch(struct app *a);
 int list_key(struct app *a, int key, int n);
 /* oncall.c */
@@ -335,6 +335,8 @@ void act_resume_all(struct app *a);
 void act_ack_alert(struct app *a, json_t *alert);
 /* view_groq.c */
 void groq_poll(struct app *a); /* while the view is open: the gateway's and Groq's */
+/* NULL once Groq's figures were read directly, else why not (snapshot) */
+const char *groq_direct_missing(struct app *a);
 /* actions.c */
 /* The message of the gateway's error answer (body), in out. */
 const char *api_message(const char *body, size_t len, char *out, size_t n);

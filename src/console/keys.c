@@ -30,9 +30,7 @@ void open_team_view(struct app *a, const struct view *v)
 		a->tokens = NULL;
 		tokens_fetch(a);
 	} else {
-		json_decref(a->usage);
-		a->usage = NULL;
-		usage_fetch(a);
+		usage_open(a);
 	}
 }
 
@@ -45,8 +43,7 @@ static void k_fleet(struct app *a) { app_command(a, "fleet"); }
 static void k_ack(struct app *a) { act_ack_alert(a, alerts_selected(a)); }
 static void k_window(struct app *a)
 {
-	a->usage_win = (a->usage_win + 1) % 3;
-	usage_fetch(a);
+	usage_next_window(a);
 }
 
 static void filter_entered(struct app *a)

@@ -223,9 +223,10 @@ static int snapshot(struct app *a, int w, int h, const char *view, const char *t
 		int r[1];
 		client_wait(a->cl, NULL, r, 0, 100);
 	}
-	if (!a->have_data && direct && !a->groq_direct) {
+	const char *missing = direct ? groq_direct_missing(a) : NULL;
+	if (!a->have_data && missing) {
 		fprintf(stderr, "groqtop: neither the gateway (%s) nor Groq (%s) answered: %s\n", a->last_err[0] ? a->last_err : "no answer",
-			a->groq_url, a->groq_direct_err[0] ? a->groq_direct_err : "no answer");
+			a->groq_url, missing);
 		return 1;
 	}
 	struct canvas cv;
@@ -485,15 +486,8 @@ int main(int argc, char **argv)
 	dlg_close(a);
 	client_free(a->gcl); /* a guest: before its host */
 	client_free(a->cl);
-	json_decref(a->groq);
-	json_decref(a->groq_direct);
-	json_decref(a->fleet);
 	json_decref(a->tokens);
-	json_decref(a->usage);
-	if (a->gfig) {
-		gm_free(a->gfig);
-		free(a->gfig);
-	}
+	app_free_views(a);
 	model_free(&a->ov);
 	free(a->team_idx);
 	free(a->key_idx);

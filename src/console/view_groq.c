@@ -14,17 +14,45 @@
 #include "groq.h"
 #include "util.h"
 
+/* the view's own state (view_state) */
+struct groq_state {
+	json_t *gw;              /* the gateway's GET /admin/v1/groq */
+	int64_t ms;              /* when it was read */
+	json_t *direct;          /* Groq's metrics read directly, in that shape (gateway fields null) */
+	int64_t direct_ms;
+	char direct_err[160];
+	struct gm_figures *fig;  /* a direct poll in progress */
+	int pending;
+};
+
+static struct groq_state *gs(struct app *a)
+{
+	return view_state(a, &view_groq);
+}
+
+static void groq_state_free(void *state)
+{
+	struct groq_state *g = state;
+	json_decref(g->gw);
+	json_decref(g->direct);
+	if (g->fig) {
+		gm_free(g->fig);
+		free(g->fig);
+	}
+}
+
 /* ---- the gateway's GET /admin/v1/groq ------------------------------- */
 
 static void on_groq(void *arg, long status, const char *body, size_t len, const char *err)
 {
 	struct app *a = arg;
+	struct groq_state *g = gs(a);
 	(void)err;
 	json_t *j = status == 200 ? json_loadb(body, len, 0, NULL) : NULL;
 	if (json_is_object(j)) {
-		json_decref(a->groq);
-		a->groq = j;
-		a->groq_ms = wall_ms();
+		json_decref(g->gw);
+		g->gw = j;
+		g->ms = wall_ms();
 	} else {
 		json_decref(j);
 	}
@@ -66,43 +94,45 @@ static void on_direct(void *arg, long status, const char *body, size_t len, cons
 {
 	struct gq *q = arg;
 	struct app *a = q->a;
-	if (a->gfig) {
+	struct groq_state *g = gs(a);
+	if (g->fig) {
 		char *cause = NULL;
 		if (status == 404)
-			snprintf(a->groq_direct_err, sizeof a->groq_direct_err, "not available (Enterprise only): Groq answered 404");
+			snprintf(g->direct_err, sizeof g->direct_err, "not available (Enterprise only): Groq answered 404");
 		else if (status != 200)
-			snprintf(a->groq_direct_err, sizeof a->groq_direct_err, "%s", err ? err : "Groq answered an error");
-		else if (gm_add(a->gfig, q->s, body, len, &cause) != 0)
-			snprintf(a->groq_direct_err, sizeof a->groq_direct_err, "%s", cause);
+			snprintf(g->direct_err, sizeof g->direct_err, "%s", err ? err : "Groq answered an error");
+		else if (gm_add(g->fig, q->s, body, len, &cause) != 0)
+			snprintf(g->direct_err, sizeof g->direct_err, "%s", cause);
 		free(cause);
 	}
 	free(q);
-	if (--a->gpending > 0 || !a->gfig)
+	if (--g->pending > 0 || !g->fig)
 		return;
-	if (!a->groq_direct_err[0]) {
-		gm_finish(a->gfig);
-		json_decref(a->groq_direct);
-		a->groq_direct = direct_json(a->gfig);
-		a->groq_direct_ms = wall_ms();
+	if (!g->direct_err[0]) {
+		gm_finish(g->fig);
+		json_decref(g->direct);
+		g->direct = direct_json(g->fig);
+		g->direct_ms = wall_ms();
 	}
-	gm_free(a->gfig);
-	free(a->gfig);
-	a->gfig = NULL;
+	gm_free(g->fig);
+	free(g->fig);
+	g->fig = NULL;
 	a->dirty = true;
 }
 
 static void direct_poll(struct app *a)
 {
-	if (!a->gcl || a->gpending)
+	struct groq_state *g = gs(a);
+	if (!a->gcl || g->pending)
 		return;
-	a->gfig = xcalloc(1, sizeof *a->gfig);
-	a->groq_direct_err[0] = '\0';
+	g->fig = xcalloc(1, sizeof *g->fig);
+	g->direct_err[0] = '\0';
 	for (int s = 0; s < GM_NSERIES; s++) {
 		struct gq *q = xcalloc(1, sizeof *q);
 		*q = (struct gq){ a, (enum gm_series)s };
 		char *path = xconcat(GM_QUERY_PATH "?query=", gm_series_name[s], NULL);
 		if (client_request(a->gcl, "GET", path, NULL, NULL, 10000, on_direct, q) == 0)
-			a->gpending++;
+			g->pending++;
 		else
 			free(q);
 		free(path);
@@ -146,16 +176,17 @@ static void rate(char *out, size_t n, json_t *o, const char *k)
 
 static void groq_draw(struct app *a, struct canvas *cv)
 {
+	struct groq_state *st = gs(a);
 	cv_clear(cv);
 	draw_header(a, cv);
 	/* the gateway's figures while it answers; Groq's own otherwise */
-	bool gw_fresh = a->groq && a->have_data && a->fails == 0;
-	json_t *j = gw_fresh ? a->groq : a->groq_direct ? a->groq_direct : a->groq;
-	bool direct = j && j == a->groq_direct;
+	bool gw_fresh = st->gw && a->have_data && a->fails == 0;
+	json_t *j = gw_fresh ? st->gw : st->direct ? st->direct : st->gw;
+	bool direct = j && j == st->direct;
 	cv_box(cv, 1, 0, cv->h - 2, cv->w, R_BORDER, "Groq's own view");
 	int y = 2, w = cv->w - 4;
 	if (!j) {
-		cv_put(cv, y, 2, R_DIM, a->gcl && a->groq_direct_err[0] ? a->groq_direct_err : "loading…", w);
+		cv_put(cv, y, 2, R_DIM, a->gcl && st->direct_err[0] ? st->direct_err : "loading…", w);
 		draw_footer(a, cv, "Esc Back  R Refresh  q Quit");
 		return;
 	}
@@ -163,7 +194,7 @@ static void groq_draw(struct app *a, struct canvas *cv)
 	const char *state = str(j, "state", "");
 	char age[16] = "-";
 	if (direct)
-		fmt_age(wall_ms() - a->groq_direct_ms, age, sizeof age);
+		fmt_age(wall_ms() - st->direct_ms, age, sizeof age);
 	else if (json_is_integer(json_object_get(j, "age_s")))
 		fmt_age(json_integer_value(json_object_get(j, "age_s")) * 1000, age, sizeof age);
 	if (direct) {
@@ -280,4 +311,11 @@ static void groq_draw(struct app *a, struct canvas *cv)
 	draw_footer(a, cv, "Esc Back  R Refresh  q Quit");
 }
 
-const struct view view_groq = { "groq", groq_draw, NULL, V_GROQ, NULL };
+const char *groq_direct_missing(struct app *a)
+{
+	struct groq_state *g = gs(a);
+	return g->direct ? NULL : g->direct_err[0] ? g->direct_err : "no answer";
+}
+
+const struct view view_groq = { .name = "groq", .draw = groq_draw, .id = V_GROQ, .state_size = sizeof(struct groq_state),
+				.state_free = groq_state_free };

@@ -157,7 +157,7 @@ static void alerts_draw(struct app *a, struct canvas *cv)
 	draw_footer(a, cv, NULL);
 }
 
-const struct view view_alerts = { "alerts", alerts_draw, alerts_key, V_ALERTS, NULL };
+const struct view view_alerts = { .name = "alerts", .draw = alerts_draw, .key = alerts_key, .id = V_ALERTS };
 
 /* ---- audit ---------------------------------------------------------------- */
 
@@ -245,7 +245,7 @@ static void audit_draw(struct app *a, struct canvas *cv)
 	draw_footer(a, cv, NULL);
 }
 
-const struct view view_audit = { "audit", audit_draw, audit_key, V_AUDIT, list_mouse };
+const struct view view_audit = { .name = "audit", .draw = audit_draw, .key = audit_key, .id = V_AUDIT, .mouse = list_mouse };
 
 /* ---- tokens ------------------------------------------------------------- */
 
@@ -299,18 +299,35 @@ static void tokens_draw(struct app *a, struct canvas *cv)
 	draw_footer(a, cv, NULL);
 }
 
-const struct view view_tokens = { "tokens", tokens_draw, tokens_key, V_TOKENS, list_mouse };
+const struct view view_tokens = { .name = "tokens", .draw = tokens_draw, .key = tokens_key, .id = V_TOKENS, .mouse = list_mouse };
 
 /* ---- usage ----------------------------------------------------------------- */
 
 static const char *const win_names[] = { "24h", "7d", "month" };
 static const char *const win_steps[] = { "1h", "6h", "1d" };
 
+/* the usage view's own state (view_state) */
+struct usage_state {
+	json_t *usage; /* GET /admin/v1/usage?team=...&window=... */
+	int win;       /* win_names[] */
+};
+
+static struct usage_state *us(struct app *a)
+{
+	return view_state(a, &view_usage);
+}
+
+static void usage_state_free(void *state)
+{
+	json_decref(((struct usage_state *)state)->usage);
+}
+
 static void on_usage_view(void *arg, long status, const char *body, size_t len, const char *err)
 {
 	struct app *a = arg;
-	json_decref(a->usage);
-	a->usage = status == 200 ? json_loadb(body, len, 0, NULL) : NULL;
+	struct usage_state *u = us(a);
+	json_decref(u->usage);
+	u->usage = status == 200 ? json_loadb(body, len, 0, NULL) : NULL;
 	if (status != 200)
 		app_set_status(a, R_ERROR, "could not load the usage: %s", err ? err : "HTTP error");
 	a->dirty = true;
@@ -318,10 +335,25 @@ static void on_usage_view(void *arg, long status, const char *body, size_t len, 
 
 void usage_fetch(struct app *a)
 {
-	char *path = xasprintf("/admin/v1/usage?team=%s&window=%s&step=%s", a->view_team, win_names[a->usage_win],
-			       win_steps[a->usage_win]);
+	int win = us(a)->win;
+	char *path = xasprintf("/admin/v1/usage?team=%s&window=%s&step=%s", a->view_team, win_names[win], win_steps[win]);
 	client_request(a->cl, "GET", path, NULL, NULL, 10000, on_usage_view, a);
 	free(path);
+}
+
+void usage_open(struct app *a)
+{
+	struct usage_state *u = us(a);
+	json_decref(u->usage);
+	u->usage = NULL;
+	usage_fetch(a);
+}
+
+void usage_next_window(struct app *a)
+{
+	struct usage_state *u = us(a);
+	u->win = (u->win + 1) % (int)ARRAY_LEN(win_names);
+	usage_fetch(a);
 }
 
 static void breakdown(struct canvas *cv, int y, int x, int w, int rows, json_t *arr, const char *field, const char *head)
@@ -343,13 +375,14 @@ static void breakdown(struct canvas *cv, int y, int x, int w, int rows, json_t *
 
 static void usage_draw(struct app *a, struct canvas *cv)
 {
+	struct usage_state *st = us(a);
 	cv_clear(cv);
 	draw_header(a, cv);
 	char title[128];
-	snprintf(title, sizeof title, "Usage of %s: %s", a->view_team, win_names[a->usage_win]);
+	snprintf(title, sizeof title, "Usage of %s: %s", a->view_team, win_names[st->win]);
 	cv_box(cv, 1, 0, cv->h - 2, cv->w, R_BORDER, title);
 	int w = cv->w - 4;
-	json_t *u = a->usage;
+	json_t *u = st->usage;
 	if (!u) {
 		cv_put(cv, 2, 2, R_DIM, "loading…", -1);
 		draw_footer(a, cv, NULL);
@@ -376,15 +409,15 @@ static void usage_draw(struct app *a, struct canvas *cv)
 	}
 	int y = 2;
 	cv_printf(cv, y++, 2, R_TITLE, w, "%lld requests (%lld ok, %lld refused), %lld tokens, $%.4f in the last %s", (long long)treq,
-		  (long long)okn, (long long)rej, (long long)tok, tspend, win_names[a->usage_win]);
+		  (long long)okn, (long long)rej, (long long)tok, tspend, win_names[st->win]);
 	cv_printf(cv, y++, 2, R_NORMAL, w, "month to date $%.2f, projected month-end $%.2f",
 		  json_number_value(json_object_get(u, "spend_mtd_usd")), json_number_value(json_object_get(u, "projected_month_usd")));
 	y++;
 	int sw = w - 16;
-	int n0 = cv_printf(cv, y, 2, R_DIM, 14, "requests/%s", win_steps[a->usage_win]);
+	int n0 = cv_printf(cv, y, 2, R_DIM, 14, "requests/%s", win_steps[st->win]);
 	cv_spark(cv, y++, 2 + 15, sw, req, np);
 	(void)n0;
-	cv_printf(cv, y, 2, R_DIM, 14, "spend/%s", win_steps[a->usage_win]);
+	cv_printf(cv, y, 2, R_DIM, 14, "spend/%s", win_steps[st->win]);
 	cv_spark(cv, y++, 2 + 15, sw, spend, np);
 	y++;
 	int rows = cv->h - 2 - y;
@@ -401,17 +434,29 @@ static void usage_draw(struct app *a, struct canvas *cv)
 	draw_footer(a, cv, NULL);
 }
 
-const struct view view_usage = { "usage", usage_draw, NULL, V_USAGE, NULL };
+const struct view view_usage = { .name = "usage", .draw = usage_draw, .id = V_USAGE,
+				 .state_size = sizeof(struct usage_state), .state_free = usage_state_free };
 
 /* ---- fleet ------------------------------------------------------------------ */
+
+/* the fleet view's own state: its GET /admin/v1/cluster (a json_t *) */
+static json_t **fleet(struct app *a)
+{
+	return view_state(a, &view_fleet);
+}
+
+static void fleet_state_free(void *state)
+{
+	json_decref(*(json_t **)state);
+}
 
 static void on_fleet(void *arg, long status, const char *body, size_t len, const char *err)
 {
 	struct app *a = arg;
 	json_t *j = status == 200 ? json_loadb(body, len, 0, NULL) : NULL;
 	if (j) {
-		json_decref(a->fleet);
-		a->fleet = j;
+		json_decref(*fleet(a));
+		*fleet(a) = j;
 	} else {
 		app_set_status(a, R_ERROR, "could not load the fleet: %s", err ? err : "HTTP error");
 	}
@@ -427,7 +472,7 @@ static void fleet_draw(struct app *a, struct canvas *cv)
 {
 	cv_clear(cv);
 	draw_header(a, cv);
-	json_t *f = a->fleet, *reps = json_object_get(f, "replicas");
+	json_t *f = *fleet(a), *reps = json_object_get(f, "replicas");
 	int n = (int)json_array_size(reps), up = 0;
 	size_t i;
 	json_t *r;
@@ -462,4 +507,5 @@ static void fleet_draw(struct app *a, struct canvas *cv)
 	draw_footer(a, cv, NULL);
 }
 
-const struct view view_fleet = { "fleet", fleet_draw, NULL, V_FLEET, NULL };
+const struct view view_fleet = { .name = "fleet", .draw = fleet_draw, .id = V_FLEET, .state_size = sizeof(json_t *),
+				 .state_free = fleet_state_free };

@@ -505,7 +505,7 @@ static void main_mouse(struct app *a, int kind, int y, int x)
 	}
 }
 
-const struct view view_main = { "main", main_draw, main_key, V_MAIN, main_mouse };
+const struct view view_main = { .name = "main", .draw = main_draw, .key = main_key, .id = V_MAIN, .mouse = main_mouse };
 
 static void detail_draw(struct app *a, struct canvas *cv)
 {
@@ -516,7 +516,7 @@ static void detail_draw(struct app *a, struct canvas *cv)
 	draw_footer(a, cv, NULL);
 }
 
-const struct view view_detail = { "detail", detail_draw, NULL, V_DETAIL, NULL };
+const struct view view_detail = { .name = "detail", .draw = detail_draw, .id = V_DETAIL };
 
 static void small_draw(struct app *a, struct canvas *cv)
 {
@@ -530,4 +530,4 @@ static void small_draw(struct app *a, struct canvas *cv)
 	cv_put(cv, y + 1, (cv->w - (int)strlen(n)) / 2 > 0 ? (cv->w - (int)strlen(n)) / 2 : 0, R_NORMAL, n, -1);
 }
 
-const struct view view_toosmall = { "toosmall", small_draw, NULL, V_OTHER, NULL };
+const struct view view_toosmall = { .name = "toosmall", .draw = small_draw, .id = V_OTHER };

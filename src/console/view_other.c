@@ -51,14 +51,26 @@ static void help_draw(struct app *a, struct canvas *cv)
 	draw_footer(a, cv, "Esc Back  q Quit");
 }
 
-const struct view view_help = { "help", help_draw, NULL, V_HELP, NULL };
+const struct view view_help = { .name = "help", .draw = help_draw, .id = V_HELP };
 
 /* ---- wallboard -------------------------------------------------------- */
 
 #define WB_BLOCK 5
 
+/* the wallboard's own state (view_state): the page shown, when it turns */
+struct wb_state {
+	int page;
+	int64_t flip_ms;
+};
+
+static struct wb_state *wbs(struct app *a)
+{
+	return view_state(a, &view_wallboard);
+}
+
 static void wb_draw(struct app *a, struct canvas *cv)
 {
+	struct wb_state *w = wbs(a);
 	cv_clear(cv);
 	draw_header(a, cv);
 	int per = (cv->h - 3) / WB_BLOCK;
@@ -68,19 +80,19 @@ static void wb_draw(struct app *a, struct canvas *cv)
 	if (pages < 1)
 		pages = 1;
 	int64_t now = wall_ms();
-	if (a->wb_flip_ms == 0)
-		a->wb_flip_ms = now + a->cycle_s * 1000LL;
-	if (now >= a->wb_flip_ms) {
-		a->wb_page = (a->wb_page + 1) % pages;
-		a->wb_flip_ms = now + a->cycle_s * 1000LL;
+	if (w->flip_ms == 0)
+		w->flip_ms = now + a->cycle_s * 1000LL;
+	if (now >= w->flip_ms) {
+		w->page = (w->page + 1) % pages;
+		w->flip_ms = now + a->cycle_s * 1000LL;
 	}
-	if (a->wb_page >= pages)
-		a->wb_page = 0;
-	cv_printf(cv, 1, 1, R_TITLE, -1, "Teams %d-%d of %d   page %d/%d   org spend $%.2f%s", a->wb_page * per + (a->nteam_idx > 0),
-		  a->wb_page * per + per < a->nteam_idx ? a->wb_page * per + per : a->nteam_idx, a->nteam_idx, a->wb_page + 1, pages,
+	if (w->page >= pages)
+		w->page = 0;
+	cv_printf(cv, 1, 1, R_TITLE, -1, "Teams %d-%d of %d   page %d/%d   org spend $%.2f%s", w->page * per + (a->nteam_idx > 0),
+		  w->page * per + per < a->nteam_idx ? w->page * per + per : a->nteam_idx, a->nteam_idx, w->page + 1, pages,
 		  a->ov.org_spend, a->ov.org_budget > 0 ? "" : "");
 	for (int i = 0; i < per; i++) {
-		int k = a->wb_page * per + i;
+		int k = w->page * per + i;
 		if (k >= a->nteam_idx)
 			break;
 		struct m_team *t = &a->ov.teams[a->team_idx[k]];
@@ -110,21 +122,23 @@ static void wb_draw(struct app *a, struct canvas *cv)
 
 static int wb_key(struct app *a, int key)
 {
+	struct wb_state *w = wbs(a);
 	if (key == K_ENTER) {
 		app_set_status(a, R_ERROR, "read-only wallboard: actions are disabled (run groqtop without --wallboard)");
 		return VIEW_REDRAW;
 	}
 	if (key == K_RIGHT || key == K_PGDN || key == ' ') {
-		a->wb_page++;
-		a->wb_flip_ms = wall_ms() + a->cycle_s * 1000LL;
+		w->page++;
+		w->flip_ms = wall_ms() + a->cycle_s * 1000LL;
 		return VIEW_REDRAW;
 	}
 	if (key == K_LEFT || key == K_PGUP) {
-		a->wb_page = a->wb_page > 0 ? a->wb_page - 1 : 0;
-		a->wb_flip_ms = wall_ms() + a->cycle_s * 1000LL;
+		w->page = w->page > 0 ? w->page - 1 : 0;
+		w->flip_ms = wall_ms() + a->cycle_s * 1000LL;
 		return VIEW_REDRAW;
 	}
 	return 0;
 }
 
-const struct view view_wallboard = { "wallboard", wb_draw, wb_key, V_WALL, NULL };
+const struct view view_wallboard = { .name = "wallboard", .draw = wb_draw, .key = wb_key, .id = V_WALL,
+				     .state_size = sizeof(struct wb_state) };
