@@ -174,7 +174,6 @@ static void on_overview(void *arg, long status, const char *body, size_t len, co
 	a->dirty = true;
 }
 
-static void on_list(void *arg, long status, const char *body, size_t len, const char *err);
 
 void app_poll(struct app *a)
 {
@@ -194,7 +193,7 @@ void app_poll(struct app *a)
 	if (a->view == &view_groq)
 		groq_poll(a);
 	else if (a->view == &view_alerts)
-		client_request(a->cl, "GET", "/admin/v1/alerts", NULL, NULL, 5000, on_list, a);
+		list_fetch(a, &view_alerts, "/admin/v1/alerts");
 	else if (a->view == &view_tokens)
 		tokens_fetch(a);
 	else if (a->view == &view_usage)
@@ -205,31 +204,7 @@ void app_poll(struct app *a)
 		act_rotate(a); /* refresh the wizard's figures */
 }
 
-/* ---- lists for :alerts and :audit ------------------------------------ */
-
-static void on_list(void *arg, long status, const char *body, size_t len, const char *err)
-{
-	struct app *a = arg;
-	if (status == 200) { /* a refresh keeps the old list until the new one is here */
-		json_decref(a->audit);
-		a->audit = json_loadb(body, len, 0, NULL);
-	} else {
-		app_set_status(a, R_ERROR, "could not load the list: %s", err ? err : "HTTP error");
-	}
-	a->dirty = true;
-}
-
-static void open_list(struct app *a, const struct view *v, const char *path)
-{
-	json_decref(a->audit);
-	a->audit = NULL;
-	if (a->view != v) {
-		a->prev_view = a->view;
-		a->sel_list = a->top_list = 0;
-	}
-	a->view = v;
-	client_request(a->cl, "GET", path, NULL, NULL, 5000, on_list, a);
-}
+/* ---- :audit's filter --------------------------------------------------- */
 
 /* "team=x actor=y action=z" as the audit route's query */
 static char *audit_path(const char *filter)
@@ -267,10 +242,10 @@ void app_command(struct app *a, const char *cmd)
 		a->view = &view_main;
 		a->pane = PANE_KEYS;
 	} else if (strcmp(cmd, "alerts") == 0) {
-		open_list(a, &view_alerts, "/admin/v1/alerts");
+		list_open(a, &view_alerts, "/admin/v1/alerts");
 	} else if (strcmp(cmd, "audit") == 0) {
 		char *path = audit_path(a->audit_filter);
-		open_list(a, &view_audit, path);
+		list_open(a, &view_audit, path);
 		free(path);
 	} else if (strcmp(cmd, "usage") == 0 || strcmp(cmd, "tokens") == 0) {
 		open_team_view(a, cmd[0] == 'u' ? &view_usage : &view_tokens); /* the selected team's */

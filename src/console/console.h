@@ -260,7 +260,6 @@ struct app {
 	int nspark;
 	double proj, spend_detail;
 	char spark_team[64];
-	json_t *audit;
 	json_t *models;          /* GET /admin/v1/models */
 	struct dialog dlg;
 	char status[256];        /* last action's result line */
@@ -274,9 +273,7 @@ struct app {
 	/* rotation wizard */
 	json_t *rot;             /* GET /admin/v1/keys/{name} */
 	/* on-call views: a team's tokens, the lists' selection (usage and fleet: their views' state) */
-	json_t *tokens;          /* GET /admin/v1/teams/{id}/tokens */
 	char view_team[64];      /* the team the tokens and usage views show */
-	int sel_list, top_list;  /* selection in the alerts, audit and tokens lists */
 	char audit_filter[128];  /* "team=x actor=y action=z" */
 	json_t *edit_team;       /* the team being edited (its version: If-Match) */
 	/* Groq's metrics read directly (--groq-key-file), for when the
@@ -323,7 +320,11 @@ void usage_fetch(struct app *a);
 void usage_open(struct app *a);        /* the view_team's usage, afresh */
 void usage_next_window(struct app *a); /* 24h, 7d, month, in turn */
 void fleet_fetch(struct app *a);
-int list_key(struct app *a, int key, int n);
+/* v (alerts, audit, tokens) opened afresh (at its first row when it was
+ * not open), its rows
+ * asked for at path (NULL: the caller asks, with list_fetch) */
+void list_open(struct app *a, const struct view *v, const char *path);
+void list_fetch(struct app *a, const struct view *v, const char *path);
 /* oncall.c */
 void act_edit_limits(struct app *a);
 void tokens_fetch(struct app *a);

@@ -21,15 +21,13 @@ void open_team_view(struct app *a, const struct view *v)
 		return;
 	}
 	snprintf(a->view_team, sizeof a->view_team, "%s", t->id);
-	if (a->view != v)
-		a->prev_view = a->view;
-	a->view = v;
-	a->sel_list = a->top_list = 0;
 	if (v == &view_tokens) {
-		json_decref(a->tokens);
-		a->tokens = NULL;
+		list_open(a, v, NULL);
 		tokens_fetch(a);
 	} else {
+		if (a->view != v)
+			a->prev_view = a->view;
+		a->view = v;
 		usage_open(a);
 	}
 }

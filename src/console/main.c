@@ -486,12 +486,10 @@ int main(int argc, char **argv)
 	dlg_close(a);
 	client_free(a->gcl); /* a guest: before its host */
 	client_free(a->cl);
-	json_decref(a->tokens);
 	app_free_views(a);
 	model_free(&a->ov);
 	free(a->team_idx);
 	free(a->key_idx);
-	json_decref(a->audit);
 	json_decref(a->rot);
 	for (int i = 0; i < a->act_nmodels; i++)
 		free(a->act_models[i]);

@@ -305,27 +305,11 @@ void act_edit_limits(struct app *a)
 
 /* ---- client tokens ---------------------------------------------------- */
 
-static void on_tokens(void *arg, long status, const char *body, size_t len, const char *err)
-{
-	struct app *a = arg;
-	(void)err;
-	json_decref(a->tokens);
-	a->tokens = status == 200 ? json_loadb(body, len, 0, NULL) : NULL;
-	if (status != 200)
-		app_set_status(a, R_ERROR, "could not load the tokens: HTTP %ld", status);
-	a->dirty = true;
-}
-
 void tokens_fetch(struct app *a)
 {
 	char *path = xasprintf("/admin/v1/teams/%s/tokens", a->view_team);
-	client_request(a->cl, "GET", path, NULL, NULL, 5000, on_tokens, a);
+	list_fetch(a, &view_tokens, path);
 	free(path);
-}
-
-json_t *tokens_selected(struct app *a)
-{
-	return json_array_get(json_object_get(a->tokens, "tokens"), (size_t)a->sel_list);
 }
 
 static void on_token_new(void *arg, long status, const char *body, size_t len, const char *err)

@@ -1,8 +1,9 @@
 /* view_lists.c — the on-call views: alerts (whole text, acknowledged by
  * whom), the audit log (filtered by team, actor and action, with the
  * selected entry's before and after), a team's client tokens, and a team's
- * usage by model and route over 24 h, 7 d or the month. Each keeps its
- * place in a->sel_list / a->top_list; their keys are in keys.c. */
+ * usage by model and route over 24 h, 7 d or the month. Each list view
+ * keeps its rows and its place in its own state (struct list_state); their
+ * keys are in keys.c. */
 #include "console.h"
 
 #include <stdio.h>
@@ -17,52 +18,112 @@ static const char *js(json_t *o, const char *k, const char *dflt)
 	return s ? s : dflt;
 }
 
-/* the list's rows on screen: the selection kept visible */
-static void list_window(struct app *a, int n, int rows)
+/* a list view's own state (view_state): its rows as the admin API
+ * answered them, the selection and the first row on screen */
+struct list_state {
+	struct app *a;
+	const struct view *v;
+	json_t *data; /* NULL: loading */
+	int sel, top;
+};
+
+static struct list_state *ls(struct app *a, const struct view *v)
 {
-	if (a->sel_list >= n)
-		a->sel_list = n ? n - 1 : 0;
-	if (a->sel_list < 0)
-		a->sel_list = 0;
-	if (a->sel_list < a->top_list)
-		a->top_list = a->sel_list;
-	if (a->sel_list >= a->top_list + rows)
-		a->top_list = a->sel_list - rows + 1;
-	if (a->top_list < 0)
-		a->top_list = 0;
+	struct list_state *l = view_state(a, v);
+	l->a = a;
+	l->v = v;
+	return l;
+}
+
+static void list_state_free(void *state)
+{
+	json_decref(((struct list_state *)state)->data);
+}
+
+static void on_list(void *arg, long status, const char *body, size_t len, const char *err)
+{
+	struct list_state *l = arg;
+	if (status == 200) { /* a refresh keeps the old list until the new one is here */
+		json_decref(l->data);
+		l->data = json_loadb(body, len, 0, NULL);
+	} else {
+		app_set_status(l->a, R_ERROR, "could not load the %s: %s", l->v == &view_tokens ? "tokens" : "list",
+			       err ? err : "HTTP error");
+	}
+	l->a->dirty = true;
+}
+
+void list_fetch(struct app *a, const struct view *v, const char *path)
+{
+	client_request(a->cl, "GET", path, NULL, NULL, 5000, on_list, ls(a, v));
+}
+
+void list_open(struct app *a, const struct view *v, const char *path)
+{
+	struct list_state *l = ls(a, v);
+	json_decref(l->data);
+	l->data = NULL;
+	if (a->view != v) { /* opened from elsewhere: at its first row */
+		a->prev_view = a->view;
+		l->sel = l->top = 0;
+	}
+	a->view = v;
+	if (path)
+		list_fetch(a, v, path);
+}
+
+/* the list's rows on screen: the selection kept visible */
+static void list_window(struct list_state *l, int n, int rows)
+{
+	if (l->sel >= n)
+		l->sel = n ? n - 1 : 0;
+	if (l->sel < 0)
+		l->sel = 0;
+	if (l->sel < l->top)
+		l->top = l->sel;
+	if (l->sel >= l->top + rows)
+		l->top = l->sel - rows + 1;
+	if (l->top < 0)
+		l->top = 0;
 }
 
 /* Up/Down, PgUp/PgDn, Home/End and the mouse wheel over a list of n rows */
-int list_key(struct app *a, int key, int n)
+static int list_key(struct app *a, struct list_state *l, int key, int n)
 {
 	int page = a->h > 8 ? a->h - 8 : 1;
 	switch (key) {
-	case K_UP: case 'k': a->sel_list--; break;
-	case K_DOWN: case 'j': a->sel_list++; break;
-	case K_PGUP: a->sel_list -= page; break;
-	case K_PGDN: a->sel_list += page; break;
-	case K_HOME: case 'g': a->sel_list = 0; break;
-	case K_END: case 'G': a->sel_list = n - 1; break;
+	case K_UP: case 'k': l->sel--; break;
+	case K_DOWN: case 'j': l->sel++; break;
+	case K_PGUP: l->sel -= page; break;
+	case K_PGDN: l->sel += page; break;
+	case K_HOME: case 'g': l->sel = 0; break;
+	case K_END: case 'G': l->sel = n - 1; break;
 	default: return 0;
 	}
-	if (a->sel_list >= n)
-		a->sel_list = n - 1;
-	if (a->sel_list < 0)
-		a->sel_list = 0;
+	if (l->sel >= n)
+		l->sel = n - 1;
+	if (l->sel < 0)
+		l->sel = 0;
 	return VIEW_REDRAW;
+}
+
+/* the rows of v's list under its answer's member name */
+static json_t *rows_of(struct app *a, const struct view *v, const char *member)
+{
+	return json_object_get(ls(a, v)->data, member);
 }
 
 static int alerts_key(struct app *a, int key)
 {
-	return list_key(a, key, (int)json_array_size(json_object_get(a->audit, "alerts")));
+	return list_key(a, ls(a, &view_alerts), key, (int)json_array_size(rows_of(a, &view_alerts, "alerts")));
 }
 static int audit_key(struct app *a, int key)
 {
-	return list_key(a, key, (int)json_array_size(json_object_get(a->audit, "entries")));
+	return list_key(a, ls(a, &view_audit), key, (int)json_array_size(rows_of(a, &view_audit, "entries")));
 }
 static int tokens_key(struct app *a, int key)
 {
-	return list_key(a, key, (int)json_array_size(json_object_get(a->tokens, "tokens")));
+	return list_key(a, ls(a, &view_tokens), key, (int)json_array_size(rows_of(a, &view_tokens, "tokens")));
 }
 
 /* Lines of text wrapped at spaces into w columns, never cutting a word
@@ -117,31 +178,39 @@ static void put_line(void *arg, int i, const char *line)
 
 json_t *alerts_selected(struct app *a)
 {
-	json_t *arr = json_object_get(a->audit, "alerts");
+	struct list_state *l = ls(a, &view_alerts);
+	json_t *arr = json_object_get(l->data, "alerts");
 	size_t n = json_array_size(arr);
-	return a->sel_list >= 0 && (size_t)a->sel_list < n ? json_array_get(arr, n - 1 - (size_t)a->sel_list) : NULL;
+	return l->sel >= 0 && (size_t)l->sel < n ? json_array_get(arr, n - 1 - (size_t)l->sel) : NULL;
+}
+
+json_t *tokens_selected(struct app *a)
+{
+	struct list_state *l = ls(a, &view_tokens);
+	return json_array_get(json_object_get(l->data, "tokens"), (size_t)l->sel);
 }
 
 static void alerts_draw(struct app *a, struct canvas *cv)
 {
+	struct list_state *l = ls(a, &view_alerts);
 	cv_clear(cv);
 	draw_header(a, cv);
-	json_t *arr = json_object_get(a->audit, "alerts");
+	json_t *arr = json_object_get(l->data, "alerts");
 	size_t n = json_array_size(arr);
 	char title[64];
 	snprintf(title, sizeof title, "Alerts %zu (newest first)", n);
 	cv_box(cv, 1, 0, cv->h - 2, cv->w, R_BORDER, title);
 	int w = cv->w - 4, y = 2, bottom = cv->h - 2;
-	if (!a->audit) {
+	if (!l->data) {
 		cv_put(cv, y, 2, R_DIM, "loading…", -1);
 	} else if (n == 0) {
 		cv_put(cv, y, 2, R_DIM, "no alerts", -1);
 	} else {
 		/* whole alerts only: from the first one that keeps the selection on screen */
-		list_window(a, (int)n, 1);
-		for (int i = a->top_list; i < (int)n && y < bottom; i++) {
+		list_window(l, (int)n, 1);
+		for (int i = l->top; i < (int)n && y < bottom; i++) {
 			json_t *e = json_array_get(arr, n - 1 - (size_t)i);
-			bool sel = i == a->sel_list;
+			bool sel = i == l->sel;
 			const char *acked = json_string_value(json_object_get(e, "acked_by"));
 			const char *tm = js(e, "time", "");
 			char head[256];
@@ -157,7 +226,8 @@ static void alerts_draw(struct app *a, struct canvas *cv)
 	draw_footer(a, cv, NULL);
 }
 
-const struct view view_alerts = { .name = "alerts", .draw = alerts_draw, .key = alerts_key, .id = V_ALERTS };
+const struct view view_alerts = { .name = "alerts", .draw = alerts_draw, .key = alerts_key, .id = V_ALERTS,
+				   .state_size = sizeof(struct list_state), .state_free = list_state_free };
 
 /* ---- audit ---------------------------------------------------------------- */
 
@@ -171,7 +241,8 @@ static void list_mouse(struct app *a, int kind, int y, int x)
 		return;
 	}
 	if (y >= 3) {
-		a->sel_list = a->top_list + y - 3;
+		struct list_state *l = ls(a, a->view);
+		l->sel = l->top + y - 3;
 		a->view->key(a, K_NONE);
 	}
 }
@@ -208,9 +279,10 @@ static void audit_diff(struct canvas *cv, int y, int x, int w, int rows, json_t 
 
 static void audit_draw(struct app *a, struct canvas *cv)
 {
+	struct list_state *l = ls(a, &view_audit);
 	cv_clear(cv);
 	draw_header(a, cv);
-	json_t *arr = json_object_get(a->audit, "entries");
+	json_t *arr = json_object_get(l->data, "entries");
 	int n = (int)json_array_size(arr);
 	char title[200];
 	snprintf(title, sizeof title, "Audit log (newest first)%s%s", a->audit_filter[0] ? "  filter: " : "", a->audit_filter);
@@ -218,54 +290,56 @@ static void audit_draw(struct app *a, struct canvas *cv)
 	int lh = cv->h - 2 - dh;
 	cv_box(cv, 1, 0, lh, cv->w, R_BORDER, title);
 	int w = cv->w - 4;
-	if (!a->audit) {
+	if (!l->data) {
 		cv_put(cv, 2, 2, R_DIM, "loading…", -1);
 	} else if (n == 0) {
 		cv_put(cv, 2, 2, R_DIM, a->audit_filter[0] ? "no entry matches the filter (f changes it)" : "nothing yet", -1);
 	} else {
 		int rows = lh - 3;
-		list_window(a, n, rows);
+		list_window(l, n, rows);
 		cv_printf(cv, 2, 2, R_TABLE_HEAD, w, "%-20s %-22s %-26s %s", "TIME", "ACTOR", "ACTION", "TARGET");
-		for (int i = 0; i < rows && a->top_list + i < n; i++) {
-			int k = a->top_list + i;
+		for (int i = 0; i < rows && l->top + i < n; i++) {
+			int k = l->top + i;
 			json_t *e = json_array_get(arr, (size_t)k);
 			char actor[64];
 			snprintf(actor, sizeof actor, "%s%s%s%s", js(e, "actor", ""), json_is_string(json_object_get(e, "operator")) ? " (" : "",
 				 js(e, "operator", ""), json_is_string(json_object_get(e, "operator")) ? ")" : "");
-			int role = k == a->sel_list ? R_SELECTED : R_NORMAL;
+			int role = k == l->sel ? R_SELECTED : R_NORMAL;
 			cv_fill(cv, 3 + i, 2, w, role, " ");
 			cv_printf(cv, 3 + i, 2, role, w, "%-20.20s %-22.22s %-26.26s %s", js(e, "time", ""), actor, js(e, "action", ""),
 				  js(e, "target", ""));
 		}
 	}
 	cv_box(cv, 1 + lh, 0, dh, cv->w, R_BORDER, "Before / after");
-	json_t *sel = json_array_get(arr, (size_t)a->sel_list);
+	json_t *sel = json_array_get(arr, (size_t)l->sel);
 	if (sel)
 		audit_diff(cv, 2 + lh, 2, w, dh - 2, sel);
 	draw_footer(a, cv, NULL);
 }
 
-const struct view view_audit = { .name = "audit", .draw = audit_draw, .key = audit_key, .id = V_AUDIT, .mouse = list_mouse };
+const struct view view_audit = { .name = "audit", .draw = audit_draw, .key = audit_key, .id = V_AUDIT, .mouse = list_mouse,
+				   .state_size = sizeof(struct list_state), .state_free = list_state_free };
 
 /* ---- tokens ------------------------------------------------------------- */
 
 static void tokens_draw(struct app *a, struct canvas *cv)
 {
+	struct list_state *l = ls(a, &view_tokens);
 	cv_clear(cv);
 	draw_header(a, cv);
-	json_t *arr = json_object_get(a->tokens, "tokens");
+	json_t *arr = json_object_get(l->data, "tokens");
 	int n = (int)json_array_size(arr);
 	char title[128];
 	snprintf(title, sizeof title, "Client tokens of %s (%d)", a->view_team, n);
 	cv_box(cv, 1, 0, cv->h - 2, cv->w, R_BORDER, title);
 	int w = cv->w - 4;
-	if (!a->tokens) {
+	if (!l->data) {
 		cv_put(cv, 2, 2, R_DIM, "loading…", -1);
 	} else if (n == 0) {
 		cv_put(cv, 2, 2, R_DIM, "no tokens: n issues one", -1);
 	} else {
 		int rows = cv->h - 5;
-		list_window(a, n, rows);
+		list_window(l, n, rows);
 		bool wide = cv->w >= 110;
 		if (wide)
 			cv_printf(cv, 2, 2, R_TABLE_HEAD, w, "%-18s %-24s %-20s %-20s %9s  %-8s %s", "ID", "LABEL", "CREATED", "LAST USED",
@@ -273,11 +347,11 @@ static void tokens_draw(struct app *a, struct canvas *cv)
 		else
 			cv_printf(cv, 2, 2, R_TABLE_HEAD, w, "%-18s %-18s %-17s %8s  %s", "ID", "LABEL", "LAST USED", "REQUESTS", "STATE");
 		int64_t now = app_now(a);
-		for (int i = 0; i < rows && a->top_list + i < n; i++) {
-			int k = a->top_list + i;
+		for (int i = 0; i < rows && l->top + i < n; i++) {
+			int k = l->top + i;
 			json_t *t = json_array_get(arr, (size_t)k);
 			bool revoked = !json_is_null(json_object_get(t, "revoked_at"));
-			int role = k == a->sel_list ? R_SELECTED : revoked ? R_DIM : R_NORMAL;
+			int role = k == l->sel ? R_SELECTED : revoked ? R_DIM : R_NORMAL;
 			const char *used = json_string_value(json_object_get(t, "last_used_at"));
 			char ago[24] = "never";
 			if (used) {
@@ -299,7 +373,8 @@ static void tokens_draw(struct app *a, struct canvas *cv)
 	draw_footer(a, cv, NULL);
 }
 
-const struct view view_tokens = { .name = "tokens", .draw = tokens_draw, .key = tokens_key, .id = V_TOKENS, .mouse = list_mouse };
+const struct view view_tokens = { .name = "tokens", .draw = tokens_draw, .key = tokens_key, .id = V_TOKENS, .mouse = list_mouse,
+				   .state_size = sizeof(struct list_state), .state_free = list_state_free };
 
 /* ---- usage ----------------------------------------------------------------- */
 
