@@ -170,8 +170,6 @@ struct hstatus {
 /* Parses an answer's head in p (n bytes, the blank line included), in
  * place, with the same field grammar as a request's. 0, or -1 with *why. */
 int http_parse_status_head(char *p, size_t n, struct hstatus *h, int room, const char **why);
-/* The value of the first field called name (any case), or NULL. */
-const char *hfield_get(const struct hfield *h, int nh, const char *name);
 
 /* Where the head in p ends (just past its blank line), or 0 when it is
  * not complete yet. */

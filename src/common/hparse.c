@@ -292,11 +292,3 @@ int http_parse_status_head(char *p, size_t n, struct hstatus *h, int room, const
 		h->content_length = -1; /* Transfer-Encoding overrides Content-Length (RFC 9112, 6.3) */
 	return 0;
 }
-
-const char *hfield_get(const struct hfield *h, int nh, const char *name)
-{
-	for (int i = 0; i < nh; i++)
-		if (strcasecmp(h[i].name, name) == 0)
-			return h[i].value;
-	return NULL;
-}

@@ -184,12 +184,9 @@ static int thresholds(conf *c, conf_node *n, int *out, int *nout, char **cause)
 	return 1;
 }
 
-/* an http(s) URL, its trailing '/'s dropped */
-/* a URL's origin, parsed once here rather than per request */
+/* an http(s) URL's origin, parsed once here rather than per request */
 static int url_origin(conf *c, conf_node *n, const char *name, const char *url, struct origin **o, char **cause)
 {
-	if (!str_starts(url, "http://") && !str_starts(url, "https://"))
-		return conf_fail(c, n, name, cause, "must start with http:// or https://");
 	const char *why = NULL;
 	origin_unref(*o);
 	if (!(*o = origin_parse(url, &why)))
@@ -247,8 +244,8 @@ int config_load(const char *path, struct gw_config *g, char **cause)
 		free(why);
 		goto out;
 	}
-	if (base_url(c, conf_child(root, "upstream") ? conf_child(root, "upstream") : root, "base_url",
-		     g->upstream_base, &g->up_origin, cause) < 0)
+	n = conf_child(root, "upstream"); /* (none: the default's origin) */
+	if (base_url(c, n ? n : root, "base_url", g->upstream_base, &g->up_origin, cause) < 0)
 		goto out;
 	if (g->webhook_url && url_origin(c, conf_child(root, "alerts"), "webhook_url", g->webhook_url,
 					 &g->hook_origin, cause) < 0)

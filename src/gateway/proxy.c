@@ -503,8 +503,10 @@ static bool up_head_read(struct preq *p, const struct hstatus *h)
  * Content-Type itself (a converted answer) */
 static void pass_headers(struct preq *p, bool skip_ctype)
 {
+	if (!p->up_fields.len) /* no answer head (a refusal of the gateway's own) */
+		return;
 	const char *f = p->up_fields.data, *end = f + p->up_fields.len;
-	while (f && f < end) {
+	while (f < end) {
 		const char *v = f + strlen(f) + 1, *next = v + strlen(v) + 1;
 		if (!skip_ctype || (strcasecmp(f, "content-type") != 0 && strcasecmp(f, "content-encoding") != 0))
 			httpd_add_header(p->req, f, v);

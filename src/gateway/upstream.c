@@ -6,8 +6,9 @@
  * parsed as it arrives (its head whole, by hparse.c's grammar, handed on
  * as parsed fields; then a body by length, in chunks, or until close,
  * handed on as it comes, so streams pass through event by event). Where
- * a request goes is an origin parsed when the configuration was loaded. A reused connection that the server had already
- * closed is retried once on a fresh one, before any byte of an answer.
+ * a request goes is an origin parsed when the configuration was loaded.
+ * A reused connection that the server had already closed is retried once
+ * on a fresh one, before any byte of an answer.
  *
  * When the environment names an outgoing proxy (http_proxy, https_proxy,
  * all_proxy) every request goes through libcurl instead
