@@ -174,7 +174,6 @@ static void on_overview(void *arg, long status, const char *body, size_t len, co
 	a->dirty = true;
 }
 
-
 void app_poll(struct app *a)
 {
 	if (a->polling)
@@ -379,29 +378,28 @@ void app_draw(struct app *a, struct canvas *cv)
 
 /* ---- each view's own state ------------------------------------------ */
 
-static const struct view *const all_views[] = { &view_main,  &view_detail, &view_alerts, &view_audit,
-						&view_tokens, &view_usage, &view_groq,   &view_wallboard,
-						&view_help,  &view_toosmall, &view_fleet };
-
 void *view_state(struct app *a, const struct view *v)
 {
 	if (!v->state_size)
 		return NULL;
-	int i = __builtin_ctz(v->id);
-	if (!a->vstate[i])
-		a->vstate[i] = xcalloc(1, v->state_size);
-	return a->vstate[i];
+	int i = __builtin_ctz(v->id); /* one slot per V_* bit */
+	if (i >= NVIEWS)
+		abort();
+	if (!a->vstate[i].state) {
+		a->vstate[i].v = v;
+		a->vstate[i].state = xcalloc(1, v->state_size);
+	}
+	return a->vstate[i].state;
 }
 
 void app_free_views(struct app *a)
 {
-	for (size_t i = 0; i < ARRAY_LEN(all_views); i++) {
-		int k = __builtin_ctz(all_views[i]->id);
-		if (!a->vstate[k])
+	for (int i = 0; i < NVIEWS; i++) {
+		if (!a->vstate[i].state)
 			continue;
-		if (all_views[i]->state_free)
-			all_views[i]->state_free(a->vstate[k]);
-		free(a->vstate[k]);
-		a->vstate[k] = NULL;
+		if (a->vstate[i].v->state_free)
+			a->vstate[i].v->state_free(a->vstate[i].state);
+		free(a->vstate[i].state);
+		a->vstate[i].state = NULL;
 	}
 }

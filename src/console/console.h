@@ -272,7 +272,6 @@ struct app {
 	int act_nmodels;
 	/* rotation wizard */
 	json_t *rot;             /* GET /admin/v1/keys/{name} */
-	/* on-call views: a team's tokens, the lists' selection (usage and fleet: their views' state) */
 	char view_team[64];      /* the team the tokens and usage views show */
 	char audit_filter[128];  /* "team=x actor=y action=z" */
 	json_t *edit_team;       /* the team being edited (its version: If-Match) */
@@ -280,7 +279,10 @@ struct app {
 	 * gateway is down: the client (the figures are view_groq's state) */
 	struct client *gcl;      /* NULL: no direct mode */
 	const char *groq_url;
-	void *vstate[NVIEWS];    /* each view's own state (view_state) */
+	struct {
+		const struct view *v; /* its owner, for app_free_views */
+		void *state;
+	} vstate[NVIEWS];        /* each view's own state (view_state) */
 	int w, h;
 	bool quit, dirty;
 };
@@ -321,8 +323,8 @@ void usage_open(struct app *a);        /* the view_team's usage, afresh */
 void usage_next_window(struct app *a); /* 24h, 7d, month, in turn */
 void fleet_fetch(struct app *a);
 /* v (alerts, audit, tokens) opened afresh (at its first row when it was
- * not open), its rows
- * asked for at path (NULL: the caller asks, with list_fetch) */
+ * not open), its rows asked for at path (NULL: the caller asks, with
+ * list_fetch) */
 void list_open(struct app *a, const struct view *v, const char *path);
 void list_fetch(struct app *a, const struct view *v, const char *path);
 /* oncall.c */

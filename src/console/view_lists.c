@@ -107,23 +107,18 @@ static int list_key(struct app *a, struct list_state *l, int key, int n)
 	return VIEW_REDRAW;
 }
 
-/* the rows of v's list under its answer's member name */
-static json_t *rows_of(struct app *a, const struct view *v, const char *member)
+/* a list's rows: the member of its answer that holds them */
+static json_t *rows(const struct list_state *l)
 {
-	return json_object_get(ls(a, v)->data, member);
+	const char *member = l->v == &view_alerts ? "alerts" : l->v == &view_audit ? "entries" : "tokens";
+	return json_object_get(l->data, member);
 }
 
-static int alerts_key(struct app *a, int key)
+/* the keys of the open list view */
+static int lists_key(struct app *a, int key)
 {
-	return list_key(a, ls(a, &view_alerts), key, (int)json_array_size(rows_of(a, &view_alerts, "alerts")));
-}
-static int audit_key(struct app *a, int key)
-{
-	return list_key(a, ls(a, &view_audit), key, (int)json_array_size(rows_of(a, &view_audit, "entries")));
-}
-static int tokens_key(struct app *a, int key)
-{
-	return list_key(a, ls(a, &view_tokens), key, (int)json_array_size(rows_of(a, &view_tokens, "tokens")));
+	struct list_state *l = ls(a, a->view);
+	return list_key(a, l, key, (int)json_array_size(rows(l)));
 }
 
 /* Lines of text wrapped at spaces into w columns, never cutting a word
@@ -179,7 +174,7 @@ static void put_line(void *arg, int i, const char *line)
 json_t *alerts_selected(struct app *a)
 {
 	struct list_state *l = ls(a, &view_alerts);
-	json_t *arr = json_object_get(l->data, "alerts");
+	json_t *arr = rows(l);
 	size_t n = json_array_size(arr);
 	return l->sel >= 0 && (size_t)l->sel < n ? json_array_get(arr, n - 1 - (size_t)l->sel) : NULL;
 }
@@ -187,7 +182,7 @@ json_t *alerts_selected(struct app *a)
 json_t *tokens_selected(struct app *a)
 {
 	struct list_state *l = ls(a, &view_tokens);
-	return json_array_get(json_object_get(l->data, "tokens"), (size_t)l->sel);
+	return json_array_get(rows(l), (size_t)l->sel);
 }
 
 static void alerts_draw(struct app *a, struct canvas *cv)
@@ -195,7 +190,7 @@ static void alerts_draw(struct app *a, struct canvas *cv)
 	struct list_state *l = ls(a, &view_alerts);
 	cv_clear(cv);
 	draw_header(a, cv);
-	json_t *arr = json_object_get(l->data, "alerts");
+	json_t *arr = rows(l);
 	size_t n = json_array_size(arr);
 	char title[64];
 	snprintf(title, sizeof title, "Alerts %zu (newest first)", n);
@@ -226,7 +221,7 @@ static void alerts_draw(struct app *a, struct canvas *cv)
 	draw_footer(a, cv, NULL);
 }
 
-const struct view view_alerts = { .name = "alerts", .draw = alerts_draw, .key = alerts_key, .id = V_ALERTS,
+const struct view view_alerts = { .name = "alerts", .draw = alerts_draw, .key = lists_key, .id = V_ALERTS,
 				   .state_size = sizeof(struct list_state), .state_free = list_state_free };
 
 /* ---- audit ---------------------------------------------------------------- */
@@ -282,7 +277,7 @@ static void audit_draw(struct app *a, struct canvas *cv)
 	struct list_state *l = ls(a, &view_audit);
 	cv_clear(cv);
 	draw_header(a, cv);
-	json_t *arr = json_object_get(l->data, "entries");
+	json_t *arr = rows(l);
 	int n = (int)json_array_size(arr);
 	char title[200];
 	snprintf(title, sizeof title, "Audit log (newest first)%s%s", a->audit_filter[0] ? "  filter: " : "", a->audit_filter);
@@ -317,7 +312,7 @@ static void audit_draw(struct app *a, struct canvas *cv)
 	draw_footer(a, cv, NULL);
 }
 
-const struct view view_audit = { .name = "audit", .draw = audit_draw, .key = audit_key, .id = V_AUDIT, .mouse = list_mouse,
+const struct view view_audit = { .name = "audit", .draw = audit_draw, .key = lists_key, .id = V_AUDIT, .mouse = list_mouse,
 				   .state_size = sizeof(struct list_state), .state_free = list_state_free };
 
 /* ---- tokens ------------------------------------------------------------- */
@@ -327,7 +322,7 @@ static void tokens_draw(struct app *a, struct canvas *cv)
 	struct list_state *l = ls(a, &view_tokens);
 	cv_clear(cv);
 	draw_header(a, cv);
-	json_t *arr = json_object_get(l->data, "tokens");
+	json_t *arr = rows(l);
 	int n = (int)json_array_size(arr);
 	char title[128];
 	snprintf(title, sizeof title, "Client tokens of %s (%d)", a->view_team, n);
@@ -373,7 +368,7 @@ static void tokens_draw(struct app *a, struct canvas *cv)
 	draw_footer(a, cv, NULL);
 }
 
-const struct view view_tokens = { .name = "tokens", .draw = tokens_draw, .key = tokens_key, .id = V_TOKENS, .mouse = list_mouse,
+const struct view view_tokens = { .name = "tokens", .draw = tokens_draw, .key = lists_key, .id = V_TOKENS, .mouse = list_mouse,
 				   .state_size = sizeof(struct list_state), .state_free = list_state_free };
 
 /* ---- usage ----------------------------------------------------------------- */
