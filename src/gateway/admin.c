@@ -256,10 +256,7 @@ static void team_update(struct actx *c, struct team *t, json_t *j, const char *a
 		team_adopt(t, &copy);
 		/* a raised budget re-arms thresholds no longer crossed; a lowered
 		 * one alerts (and may pause) at once */
-		int crossed = 0;
-		while (crossed < t->nthresholds && t->budget_nusd > 0 &&
-		       t->spend_nusd * 100 >= (int64_t)t->thresholds[crossed] * t->budget_nusd)
-			crossed++;
+		int crossed = money_crossed(t->thresholds, t->nthresholds, t->spend_nusd, t->budget_nusd);
 		if (t->alerted > crossed)
 			t->alerted = crossed;
 		struct budget_env be = gw_budget(c->g);

@@ -115,9 +115,9 @@ static void spend_one(void *arg, const char *id, int64_t spent, int64_t lease)
 	t->lease_nusd = lease;
 	c->g->reg.org_spend_nusd += t->spend_nusd;
 	/* thresholds the fleet crossed were alerted by the replica that crossed them */
-	while (t->alerted < t->nthresholds && t->budget_nusd > 0 &&
-	       t->spend_nusd * 100 >= (int64_t)t->thresholds[t->alerted] * t->budget_nusd)
-		t->alerted++;
+	int crossed = money_crossed(t->thresholds, t->nthresholds, t->spend_nusd, t->budget_nusd);
+	if (t->alerted < crossed)
+		t->alerted = crossed;
 }
 
 static void slow(struct cluster *c, int64_t now)

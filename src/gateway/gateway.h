@@ -369,6 +369,10 @@ int64_t cost_audio(const struct price *p, int64_t seconds);
 int64_t cost_chars(const struct price *p, int64_t chars);
 /* spend >= pct % of budget, exact for every int64_t amount */
 bool money_reached(int64_t spend, int64_t budget, int pct);
+/* how many of the thresholds pct[0..n) (ascending) spend has reached of
+ * budget: the one rule for "already crossed" (start-up, a changed budget,
+ * another replica's figures); 0 when there is no budget */
+int money_crossed(const int *pct, int n, int64_t spend, int64_t budget);
 
 /* ---- routes.c: every Groq route, its policy and billing, one table ----- */
 enum route_kind {

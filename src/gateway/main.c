@@ -430,13 +430,14 @@ int main(int argc, char **argv)
 	/* thresholds already crossed this month are not alerted again */
 	for (int i = 0; i < g->reg.nteams; i++) {
 		struct team *t = g->reg.teams[i];
-		while (t->alerted < t->nthresholds && t->budget_nusd > 0 &&
-		       t->spend_nusd * 100 >= (int64_t)t->thresholds[t->alerted] * t->budget_nusd)
-			t->alerted++;
+		int crossed = money_crossed(t->thresholds, t->nthresholds, t->spend_nusd, t->budget_nusd);
+		if (t->alerted < crossed)
+			t->alerted = crossed;
 	}
-	while (g->cfg.org_budget_nusd > 0 && g->reg.org_alerted < g->cfg.n_org_thresholds &&
-	       g->reg.org_spend_nusd * 100 >= (int64_t)g->cfg.org_thresholds[g->reg.org_alerted] * g->cfg.org_budget_nusd)
-		g->reg.org_alerted++;
+	int org = money_crossed(g->cfg.org_thresholds, g->cfg.n_org_thresholds, g->reg.org_spend_nusd,
+				g->cfg.org_budget_nusd);
+	if (g->reg.org_alerted < org)
+		g->reg.org_alerted = org;
 	json_t *recent = store_alerts_list(g->store, 100, &cause);
 	g->recent_alerts = recent ? recent : json_array();
 	g->metrics = metrics_new();

@@ -80,3 +80,11 @@ bool money_reached(int64_t spend, int64_t budget, int pct)
 	/* spend * 100 >= pct * budget, without overflow at any budget */
 	return (__int128)spend * 100 >= (__int128)pct * budget;
 }
+
+int money_crossed(const int *pct, int n, int64_t spend, int64_t budget)
+{
+	int k = 0;
+	while (budget > 0 && k < n && money_reached(spend, budget, pct[k]))
+		k++;
+	return k;
+}

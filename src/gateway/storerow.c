@@ -103,6 +103,9 @@ struct team *team_from_row(const char *const *v)
 	t->queue_wait_ms = num(v[7]);
 	t->budget_nusd = num(v[8]);
 	json_t *th = v[9] ? json_loads(v[9], 0, NULL) : NULL;
+	/* the stored thresholds replace team_new's defaults */
+	if (json_is_array(th))
+		t->nthresholds = 0;
 	json_array_foreach(th, i, e) if (t->nthresholds < MAX_THRESHOLDS) t->thresholds[t->nthresholds++] =
 		(int)json_integer_value(e);
 	json_decref(th);

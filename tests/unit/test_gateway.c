@@ -216,6 +216,15 @@ static void test_cost(void)
 	CHECK(money_reached(big / 2, big, 50));
 	CHECK(money_reached(INT64_MAX, big, 100));
 	CHECK(!money_reached(INT64_MIN, big, 1));
+	/* the one "already crossed" rule: a restart or a PATCH at $1e9 */
+	int th[] = {50, 80, 95};
+	CHECK_INT(money_crossed(th, 3, 0, big), 0);
+	CHECK_INT(money_crossed(th, 3, big / 100, big), 0);
+	CHECK_INT(money_crossed(th, 3, big / 2, big), 1);
+	CHECK_INT(money_crossed(th, 3, big / 100 * 95, big), 3);
+	CHECK_INT(money_crossed(th, 3, INT64_MAX, big), 3);
+	CHECK_INT(money_crossed(th, 3, INT64_MAX, 0), 0);
+	CHECK_INT(money_crossed(th, 0, big, big), 0);
 }
 
 static struct team *mk_team(void)
