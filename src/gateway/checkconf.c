@@ -89,6 +89,11 @@ int check_config(const char *path)
 		cause = NULL;
 	}
 	free(toks);
+	if (cfg.gm_key_file && file_check_private(cfg.gm_key_file, &cause) != 0) {
+		problem(&c, "groq_metrics.key_file", "%s", cause);
+		free(cause);
+		cause = NULL;
+	}
 	if (cfg.tls_cert) {
 		const char *setting = NULL;
 		SSL_CTX *ctx = tls_server_ctx(&cfg, &setting, &cause);

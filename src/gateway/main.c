@@ -382,6 +382,9 @@ int main(int argc, char **argv)
 	if (admintok_load(g->cfg.admin_tokens_file, &g->admins, &g->nadmins, &cause) != 0) {
 		return report("groqgated", "admin.tokens_file", cause, 1);
 	}
+	/* the metrics key is a secret like the tokens: refused as they are */
+	if (g->cfg.gm_key_file && file_check_private(g->cfg.gm_key_file, &cause) != 0)
+		return report("groqgated", "groq_metrics.key_file", cause, 1);
 	if (g->cfg.log_path) {
 		g->log = fopen(g->cfg.log_path, "a");
 		if (!g->log) {

@@ -45,4 +45,24 @@ check_eq "the 50 % alert came, and only it" "crossed 50%" \
 	"$(printf %s "$BODY" | jq -r '[(.alerts? // .)[] | select(.team=="beta" and .kind=="budget_threshold") | .message] | map(capture("(?<c>crossed [0-9]+%)").c) | join(",")')"
 stop_gateway
 check_eq "stopped cleanly" 0 "$GW_RC"
+
+# ---- the Groq metrics key file is refused as the tokens file is
+printf '%s\n' "$KEY5" > "$T/metrics-key"
+chmod 640 "$T/metrics-key"
+cp "$T/gw.conf" "$T/gw-base.conf"
+printf 'groq_metrics = { key_file = "%s"; interval_s = 30; };\n' "$T/metrics-key" >> "$T/gw.conf"
+out=$("$BIN/groqgated" --check-config "$T/gw.conf" 2>&1)
+check_eq "--check-config: a group-readable metrics key file fails" 1 "$?"
+check_contains "naming the setting and the mode" "groq_metrics.key_file: $T/metrics-key: permissions 0640 are too open" "$out"
+check_not_contains "without the key" "$KEY5" "$out"
+"$BIN/groqgated" --config "$T/gw.conf" > /dev/null 2> "$T/start.err" &
+spid=$!
+wait_eval "the gateway to refuse to start" 10 '! kill -0 $spid'
+wait $spid
+check_eq "groqgated refuses to start with it" 1 "$?"
+check_contains "saying why" "groq_metrics.key_file" "$(cat "$T/start.err")"
+chmod 600 "$T/metrics-key"
+"$BIN/groqgated" --check-config "$T/gw.conf" > /dev/null 2>&1
+check_eq "mode 600: accepted" 0 "$?"
+cp "$T/gw-base.conf" "$T/gw.conf"
 done_testing

@@ -4,7 +4,11 @@
 //   node clients.mjs gate  GATEWAY_URL TOKEN PAUSED_TOKEN RPM1_TOKEN BROKE_TOKEN
 //   node clients.mjs routes GATEWAY_URL TOKEN   (Responses, audio, files, batches, an abort)
 import { createRequire } from "node:module";
+import { File as BufferFile } from "node:buffer";
 const require = createRequire(import.meta.url);
+// Node 18 (Debian 12's) has File only in node:buffer; the SDKs' uploads
+// (toFile) expect the global that Node 20 has
+if (typeof globalThis.File === "undefined") globalThis.File = BufferFile;
 const Groq = require("groq-sdk").default;
 const OpenAI = require("openai").default;
 
