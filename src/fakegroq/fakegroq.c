@@ -71,9 +71,9 @@ static struct {
 	struct model models[MAX_MODELS];
 	int nmodels;
 	int64_t completion_tokens;
-	int64_t rpd_limit, tpm_limit;
-	int64_t rpd_used, rpd_window_end;
-	int64_t tpm_used, tpm_window_end;
+	int64_t rpd_limit, tpm_limit; /* each model's, unless --model-limit says */
+	struct orglim *lims;           /* the organisation's use of each model */
+	int nlims;
 	struct faults f, f_default;
 	uint64_t rng;
 	uint64_t seq;
@@ -177,37 +177,69 @@ static bool model_decommissioned(const char *id)
 	return false;
 }
 
-/* ---- organisation rate limits (fixed windows that really count) ---- */
+/* ---- organisation rate limits, per model as Groq keeps them (fixed
+ * windows that really count) ---- */
 
-static void limits_roll(int64_t now)
+struct orglim {
+	char *model; /* "" for answers that name no model */
+	int64_t rpd_limit, tpm_limit;
+	int64_t rpd_used, rpd_window_end;
+	int64_t tpm_used, tpm_window_end;
+};
+
+static struct orglim *lim_of(const char *model)
 {
-	if (now >= G.rpd_window_end) {
-		G.rpd_used = 0;
-		G.rpd_window_end = now + 86400000;
+	if (!model)
+		model = "";
+	for (int i = 0; i < G.nlims; i++)
+		if (strcmp(G.lims[i].model, model) == 0)
+			return &G.lims[i];
+	G.lims = xrealloc(G.lims, (size_t)(G.nlims + 1) * sizeof *G.lims);
+	G.lims[G.nlims] = (struct orglim){ .model = xstrdup(model), .rpd_limit = G.rpd_limit, .tpm_limit = G.tpm_limit };
+	return &G.lims[G.nlims++];
+}
+
+static void limits_roll(struct orglim *l, int64_t now)
+{
+	if (now >= l->rpd_window_end) {
+		l->rpd_used = 0;
+		l->rpd_window_end = now + 86400000;
 	}
-	if (now >= G.tpm_window_end) {
-		G.tpm_used = 0;
-		G.tpm_window_end = now + 60000;
+	if (now >= l->tpm_window_end) {
+		l->tpm_used = 0;
+		l->tpm_window_end = now + 60000;
 	}
 }
 
-static void add_limit_headers(struct hreq *req)
+/* the organisation's use of every model in their current windows */
+static int64_t org_sum(bool tokens)
 {
+	int64_t n = 0, now = wall_ms();
+	for (int i = 0; i < G.nlims; i++) {
+		limits_roll(&G.lims[i], now);
+		n += tokens ? G.lims[i].tpm_used : G.lims[i].rpd_used;
+	}
+	return n;
+}
+
+static void add_limit_headers(struct hreq *req, const char *model)
+{
+	struct orglim *l = lim_of(model);
 	int64_t now = wall_ms();
-	limits_roll(now);
+	limits_roll(l, now);
 	char v[64];
-	snprintf(v, sizeof v, "%lld", (long long)G.rpd_limit);
+	snprintf(v, sizeof v, "%lld", (long long)l->rpd_limit);
 	httpd_set_header(req, "x-ratelimit-limit-requests", v);
-	snprintf(v, sizeof v, "%lld", (long long)G.tpm_limit);
+	snprintf(v, sizeof v, "%lld", (long long)l->tpm_limit);
 	httpd_set_header(req, "x-ratelimit-limit-tokens", v);
-	int64_t rr = G.rpd_limit - G.rpd_used, rt = G.tpm_limit - G.tpm_used;
+	int64_t rr = l->rpd_limit - l->rpd_used, rt = l->tpm_limit - l->tpm_used;
 	snprintf(v, sizeof v, "%lld", (long long)(rr < 0 ? 0 : rr));
 	httpd_set_header(req, "x-ratelimit-remaining-requests", v);
 	snprintf(v, sizeof v, "%lld", (long long)(rt < 0 ? 0 : rt));
 	httpd_set_header(req, "x-ratelimit-remaining-tokens", v);
-	gotime_format(G.rpd_window_end - now, v, sizeof v);
+	gotime_format(l->rpd_window_end - now, v, sizeof v);
 	httpd_set_header(req, "x-ratelimit-reset-requests", v);
-	gotime_format(G.tpm_window_end - now, v, sizeof v);
+	gotime_format(l->tpm_window_end - now, v, sizeof v);
 	httpd_set_header(req, "x-ratelimit-reset-tokens", v);
 }
 
@@ -349,7 +381,7 @@ static void send_error(struct freq *fr, int status, const char *msg, const char 
 	if (fr->key >= 0)
 		G.stats[fr->key].errors++;
 	answered(fr, status);
-	add_limit_headers(fr->req);
+	add_limit_headers(fr->req, fr->model);
 	httpd_set_header(fr->req, "x-request-id", fr->xid);
 	httpd_send_groq_error(final(fr), status, msg, type, code);
 }
@@ -478,7 +510,7 @@ static void account_done(struct freq *fr)
 	fr->accounted = true;
 	st->prompt_tokens += fr->prompt_tokens;
 	st->completion_tokens += fr->n_tokens;
-	G.tpm_used += fr->prompt_tokens + fr->n_tokens;
+	lim_of(fr->model)->tpm_used += fr->prompt_tokens + fr->n_tokens;
 }
 
 static void stream_step(evutil_socket_t fd, short what, void *arg)
@@ -489,7 +521,7 @@ static void stream_step(evutil_socket_t fd, short what, void *arg)
 	if (!fr->stream_started) {
 		fr->stream_started = true;
 		G.stats[fr->key].streams++;
-		add_limit_headers(fr->req);
+		add_limit_headers(fr->req, fr->model);
 		httpd_set_header(fr->req, "x-request-id", fr->xid);
 		httpd_set_header(fr->req, "Content-Type", "text/event-stream");
 		httpd_set_header(fr->req, "Cache-Control", "no-cache");
@@ -568,7 +600,7 @@ static void stream_step(evutil_socket_t fd, short what, void *arg)
 static void answer_json(struct freq *fr, int status, json_t *j)
 {
 	answered(fr, status);
-	add_limit_headers(fr->req);
+	add_limit_headers(fr->req, fr->model);
 	httpd_set_header(fr->req, "x-request-id", fr->xid);
 	httpd_send_json(final(fr), status, j);
 	freq_free(fr);
@@ -584,7 +616,7 @@ static bool stalled_answer(struct freq *fr)
 {
 	if (fr->stream || fr->stall_after < 0)
 		return false;
-	add_limit_headers(fr->req);
+	add_limit_headers(fr->req, fr->model);
 	httpd_set_header(fr->req, "x-request-id", fr->xid);
 	httpd_set_header(fr->req, "Content-Type", "application/json");
 	answered(fr, 200);
@@ -681,7 +713,7 @@ static void audio_answer(struct freq *fr)
 	G.stats[fr->key].audio_seconds += billed < 10 ? 10 : billed; /* Groq bills at least 10 s */
 	G.stats[fr->key].completions++;
 	answered(fr, 200);
-	add_limit_headers(fr->req);
+	add_limit_headers(fr->req, fr->model);
 	httpd_set_header(fr->req, "x-request-id", fr->xid);
 	struct hreq *req = final(fr);
 	if (strcmp(fr->fmt, "text") == 0) {
@@ -730,7 +762,7 @@ static void speech_answer(struct freq *fr)
 	memcpy(w + 34, &h, 2);
 	memcpy(w + 36, "data", 4);
 	memcpy(w + 40, &data, 4);
-	add_limit_headers(fr->req);
+	add_limit_headers(fr->req, fr->model);
 	httpd_set_header(fr->req, "x-request-id", fr->xid);
 	answered(fr, 200);
 	httpd_send_owned(final(fr), 200, "audio/wav", w, n);
@@ -859,23 +891,24 @@ static void handle_chat(struct freq *fr)
 	fr->stall_after = G.f.stall_after;
 	snprintf(fr->id, sizeof fr->id, "chatcmpl-%s", fr->xid + 4);
 
-	/* the organisation's limits, as Groq counts them */
+	/* the organisation's limits of the model, as Groq counts them */
 	int64_t now = wall_ms();
-	limits_roll(now);
+	struct orglim *L = lim_of(fr->model);
+	limits_roll(L, now);
 	int64_t requested = fr->prompt_tokens + (cap >= 0 ? cap : fr->n_tokens);
-	if (requested > G.tpm_limit) {
+	if (requested > L->tpm_limit) {
 		char *m = xasprintf("Request too large for model `%s` in organization `org_fake` service tier "
 				    "`on_demand` on tokens per minute (TPM): Limit %lld, Requested %lld, "
 				    "please reduce your message size and try again.",
-				    mid, (long long)G.tpm_limit, (long long)requested);
+				    mid, (long long)L->tpm_limit, (long long)requested);
 		send_error(fr, 413, m, "tokens", "rate_limit_exceeded");
 		free(m);
 		freq_free(fr);
 		return;
 	}
-	if (G.rpd_used >= G.rpd_limit || G.tpm_used + requested > G.tpm_limit) {
-		bool req_lim = G.rpd_used >= G.rpd_limit;
-		int64_t wait = (req_lim ? G.rpd_window_end : G.tpm_window_end) - now;
+	if (L->rpd_used >= L->rpd_limit || L->tpm_used + requested > L->tpm_limit) {
+		bool req_lim = L->rpd_used >= L->rpd_limit;
+		int64_t wait = (req_lim ? L->rpd_window_end : L->tpm_window_end) - now;
 		char ra[32], w[32];
 		snprintf(ra, sizeof ra, "%lld", (long long)((wait + 999) / 1000));
 		gotime_format(wait, w, sizeof w);
@@ -884,17 +917,17 @@ static void handle_chat(struct freq *fr)
 				  ? xasprintf("Rate limit reached for model `%s` in organization `org_fake` service tier "
 					      "`on_demand` on requests per day (RPD): Limit %lld, Used %lld, Requested 1. "
 					      "Please try again in %s.",
-					      mid, (long long)G.rpd_limit, (long long)G.rpd_used, w)
+					      mid, (long long)L->rpd_limit, (long long)L->rpd_used, w)
 				  : xasprintf("Rate limit reached for model `%s` in organization `org_fake` service tier "
 					      "`on_demand` on tokens per minute (TPM): Limit %lld, Used %lld, Requested %lld. "
 					      "Please try again in %s.",
-					      mid, (long long)G.tpm_limit, (long long)G.tpm_used, (long long)requested, w);
+					      mid, (long long)L->tpm_limit, (long long)L->tpm_used, (long long)requested, w);
 		send_error(fr, 429, m, req_lim ? "requests" : "tokens", "rate_limit_exceeded");
 		free(m);
 		freq_free(fr);
 		return;
 	}
-	G.rpd_used++;
+	L->rpd_used++;
 	schedule(fr);
 }
 
@@ -952,7 +985,7 @@ static void handle_responses(struct freq *fr)
 	fr->cut_after = G.f.cut_after;
 	fr->stall_after = G.f.stall_after;
 	snprintf(fr->id, sizeof fr->id, "resp_%s", fr->xid + 4);
-	G.rpd_used++;
+	lim_of(fr->model)->rpd_used++;
 	schedule(fr);
 }
 
@@ -961,7 +994,7 @@ static void handle_embed(struct freq *fr)
 	if (!json_with_model(fr))
 		return;
 	fr->prompt_tokens = input_tokens_of(json_object_get(fr->body, "input"));
-	G.rpd_used++;
+	lim_of(fr->model)->rpd_used++;
 	schedule(fr);
 }
 
@@ -974,7 +1007,7 @@ static void handle_speech(struct freq *fr)
 		freq_free(fr);
 		return;
 	}
-	G.rpd_used++;
+	lim_of(fr->model)->rpd_used++;
 	schedule(fr);
 }
 
@@ -1008,7 +1041,7 @@ static void handle_audio(struct freq *fr, bool translate)
 		model_refused(fr, fr->model);
 		return;
 	}
-	G.rpd_used++;
+	lim_of(fr->model)->rpd_used++;
 	schedule(fr);
 }
 
@@ -1125,7 +1158,7 @@ static void batch_run(evutil_socket_t fd, short what, void *arg)
 					 "assistant", "content", content, "finish_reason", "stop", "usage", usage_json(p, c));
 			free(content);
 			b->completed++;
-			G.tpm_used += p + c;
+			lim_of(model)->tpm_used += p + c;
 		}
 		json_t *o = json_pack("{s:s,s:O,s:o,s:n}", "id", rid, "custom_id", json_object_get(l, "custom_id"), "response",
 				      resp, "error");
@@ -1210,7 +1243,7 @@ static void handle_files(struct freq *fr, enum hmethod cmd, const char *rest)
 		answer_json(fr, 200, json_pack("{s:s,s:s,s:b}", "id", f->id, "object", "file", "deleted", 1));
 	} else if (strcmp(sub, "/content") == 0 && cmd == HM_GET) {
 		answered(fr, 200);
-		add_limit_headers(fr->req);
+		add_limit_headers(fr->req, fr->model);
 		httpd_send(final(fr), 200, "application/octet-stream", f->data, f->len);
 		freq_free(fr);
 	} else {
@@ -1401,8 +1434,8 @@ static void handle_control(struct hreq *req, const char *path)
 		}
 		httpd_send_json(req, 200, json_pack("{s:o,s:o,s:I,s:I,s:I}", "keys", keys, "total",
 						    stat_json(&tot), "inflight", (json_int_t)G.inflight,
-						    "org_requests_used", (json_int_t)G.rpd_used,
-						    "org_tokens_used", (json_int_t)G.tpm_used));
+						    "org_requests_used", (json_int_t)org_sum(false),
+						    "org_tokens_used", (json_int_t)org_sum(true)));
 		return;
 	}
 	if (strcmp(path, "/_fake/decommission") == 0 && cmd == HM_POST) {
@@ -1596,7 +1629,7 @@ static void usage(FILE *f)
 	fprintf(f,
 		"usage: fakegroq --listen HOST:PORT --keys FILE [--config FILE]\n"
 		"                [--chunk-delay-ms N] [--latency-ms N] [--completion-tokens N]\n"
-		"                [--rpd N] [--tpm N] [--seed N] [--quiet]\n"
+		"                [--rpd N] [--tpm N] [--model-limit MODEL=RPD:TPM]... [--seed N] [--quiet]\n"
 		"                [--metrics] [--metrics-window-s N]\n"
 		"A stand-in for Groq's API on loopback. Port 0 picks a free port; the\n"
 		"bound address is printed as stdout's first line. SIGHUP re-reads --keys\n"
@@ -1627,7 +1660,7 @@ int main(int argc, char **argv)
 		{ "rpd", required_argument, 0, 'r' }, { "tpm", required_argument, 0, 't' },
 		{ "seed", required_argument, 0, 's' }, { "quiet", no_argument, 0, 'q' },
 		{ "metrics", no_argument, 0, 'M' }, { "metrics-window-s", required_argument, 0, 'W' },
-		{ "help", no_argument, 0, 'h' }, { "version", no_argument, 0, 'V' }, { 0, 0, 0, 0 }
+		{ "model-limit", required_argument, 0, 'm' }, { "help", no_argument, 0, 'h' }, { "version", no_argument, 0, 'V' }, { 0, 0, 0, 0 }
 	};
 	int64_t cli[8];
 	bool set[8] = { 0 };
@@ -1646,6 +1679,24 @@ int main(int argc, char **argv)
 		case 's': slot = 5; break;
 		case 'q': G.quiet = true; break;
 		case 'M': G.metrics_on = true; break;
+		case 'm': {
+			/* a model's own limits (RPD, TPM), as Groq's limits page lists them */
+			char *eq = strrchr(optarg, '=');
+			long long rpd, tpm;
+			char tail;
+			if (!eq || eq == optarg || sscanf(eq + 1, "%lld:%lld%c", &rpd, &tpm, &tail) != 2 || rpd < 0 ||
+			    tpm < 0) {
+				fprintf(stderr, "fakegroq: --model-limit needs MODEL=RPD:TPM, got '%s'\n", optarg);
+				return 2;
+			}
+			*eq = '\0';
+			struct orglim *l = lim_of(optarg);
+			*eq = '=';
+			l->rpd_limit = rpd;
+			l->tpm_limit = tpm;
+			l->rpd_used = -1; /* set: not the defaults' */
+			break;
+		}
 		case 'W': slot = 6; break;
 		case 'h': usage(stdout); return 0;
 		case 'V': printf("fakegroq %s\n", GG_VERSION); return 0;
@@ -1672,6 +1723,11 @@ int main(int argc, char **argv)
 	if (set[2]) G.completion_tokens = cli[2];
 	if (set[3]) G.rpd_limit = cli[3];
 	if (set[4]) G.tpm_limit = cli[4];
+	for (int i = 0; i < G.nlims; i++) /* models without --model-limit take the defaults */
+		if (G.lims[i].rpd_used == -1)
+			G.lims[i].rpd_used = 0;
+		else
+			G.lims[i].rpd_limit = G.rpd_limit, G.lims[i].tpm_limit = G.tpm_limit;
 	if (set[5]) G.rng = (uint64_t)cli[5] | 1;
 	fgm_init(set[6] && cli[6] > 0 ? cli[6] * 1000 : 300000);
 	G.f = G.f_default;

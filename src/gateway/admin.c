@@ -187,7 +187,8 @@ static int check_if_match(struct actx *c, const struct team *t)
 
 static const char *const team_create_fields[] = { "id", "name", "allowed_models", "max_tokens_per_request",
 						  "rpm_limit", "rpm_mode", "queue_max_wait_ms",
-						  "monthly_budget_usd", "alert_thresholds", "auto_pause", NULL };
+						  "monthly_budget_usd", "alert_thresholds", "auto_pause",
+						  "priority", "tpm_limit", "tpd_limit", "rpd_limit", NULL };
 
 static void teams_create(struct actx *c)
 {
@@ -237,7 +238,8 @@ out:
 
 static const char *const team_patch_fields[] = { "name", "allowed_models", "max_tokens_per_request", "rpm_limit",
 						 "rpm_mode", "queue_max_wait_ms", "monthly_budget_usd",
-						 "alert_thresholds", "auto_pause", NULL };
+						 "alert_thresholds", "auto_pause", "priority", "tpm_limit",
+						 "tpd_limit", "rpd_limit", NULL };
 
 static void team_update(struct actx *c, struct team *t, json_t *j, const char *action)
 {

@@ -79,6 +79,9 @@ static const struct setting {
 	{ "groq_metrics", "drift_tolerance", T_NUM, OFF(gm_drift_tolerance), "0.2", 0 },
 	{ "groq_metrics", "drift_min_rpm", T_NUM, OFF(gm_drift_min_rpm), "1.0", 0 },
 	{ "groq_metrics", "retry_unavailable_s", T_POS, OFF(gm_retry_unavailable_s), "3600", 0 },
+	{ "groq_limits", NULL, T_CODE, 0, NULL, 0 },
+	{ "capacity", "critical_reserve_pct", T_POS, OFF(cap_reserve_pct), "20", 0 },
+	{ "capacity", "batch_max_pct", T_POS, OFF(cap_batch_pct), "50", 0 },
 };
 
 /* the names n may hold: the table's for its group (top level: the groups
@@ -108,6 +111,48 @@ static int known_names(conf *c, conf_node *n, const char *const *names, size_t n
 		if (!ok)
 			return conf_fail(c, n, conf_name(conf_elem(n, i)), cause,
 					 "unknown setting (check the spelling; see docs/configuration.md)");
+	}
+	return 0;
+}
+
+/* groq_limits: Groq's limits of the organisation per model; each model
+ * priced (the gateway only sends what it can meter), each limit a whole
+ * number >= 0 (0: none) */
+static int groq_limits(conf *c, struct gw_config *g, conf_node *n, char **cause)
+{
+	static const char shape[] = "must be a list of { model; rpm; rpd; tpm; tpd; ash; asd; } (0: no limit)";
+	if (!n)
+		return 0;
+	if (!conf_is_aggregate(n))
+		return conf_fail(c, n, NULL, cause, shape);
+	g->groq_limits = xcalloc((size_t)conf_len(n) + 1, sizeof *g->groq_limits);
+	for (int i = 0; i < conf_len(n); i++) {
+		conf_node *p = conf_elem(n, i);
+		static const char *const k[] = { "model", "rpm", "rpd", "tpm", "tpd", "ash", "asd" };
+		const char *model = NULL;
+		if (!conf_is_group(p))
+			return conf_fail(c, p, NULL, cause, shape);
+		if (known_names(c, p, k, ARRAY_LEN(k), cause) < 0 || conf_str(c, p, "model", &model, cause) < 0)
+			return -1;
+		if (!model || !*model)
+			return conf_fail(c, p, "model", cause, "is required");
+		if (!config_price(g, model))
+			return conf_fail(c, p, "model", cause,
+					 "has no price in prices: the gateway sends Groq only models it can meter");
+		for (int j = 0; j < g->ngroq_limits; j++)
+			if (str_eq(g->groq_limits[j].model, model))
+				return conf_fail(c, p, "model", cause, "has limits twice");
+		struct groq_limit *gl = &g->groq_limits[g->ngroq_limits];
+		for (int l = 0; l < 6; l++) {
+			int64_t v = 0;
+			if (conf_int(c, p, k[l + 1], &v, cause) < 0)
+				return -1;
+			if (v < 0 || v > 1000000000000LL)
+				return conf_fail(c, p, k[l + 1], cause, "must be a whole number from 0 (no limit) to 1e12");
+			gl->limit[l] = v;
+		}
+		gl->model = xstrdup(model);
+		g->ngroq_limits++;
 	}
 	return 0;
 }
@@ -313,6 +358,13 @@ int config_load(const char *path, struct gw_config *g, char **cause)
 								  .per_mchar = mchar };
 		}
 	}
+	if (groq_limits(c, g, conf_child(root, "groq_limits"), cause) < 0)
+		goto out;
+	if (g->cap_reserve_pct > 100 || g->cap_batch_pct > 100) {
+		conf_fail(c, conf_child(root, "capacity"), g->cap_reserve_pct > 100 ? "critical_reserve_pct" : "batch_max_pct",
+			  cause, "is a percentage: 0 to 100");
+		goto out;
+	}
 	if (g->store_url && !str_starts(g->store_url, "postgresql://") && !str_starts(g->store_url, "postgres://")) {
 		conf_fail(c, conf_child(root, "store"), "url", cause, "must be a PostgreSQL URL (postgresql://USER@HOST:PORT/DB)");
 		goto out;
@@ -419,6 +471,9 @@ void config_free(struct gw_config *g)
 	free(g->cors_origins);
 	free(g->gm_key_file);
 	free(g->gm_url);
+	for (int i = 0; i < g->ngroq_limits; i++)
+		free(g->groq_limits[i].model);
+	free(g->groq_limits);
 	memset(g, 0, sizeof *g);
 }
 

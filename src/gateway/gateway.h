@@ -81,6 +81,14 @@ struct gw_config {
 	double gm_drift_tolerance;        /* Groq may count this share more than the gateway */
 	double gm_drift_min_rpm;          /* ... and this many requests per minute */
 	int64_t gm_retry_unavailable_s;   /* after a 404 (not Enterprise), asked again */
+	/* Groq's limits of the organisation per model (groq_limits; 0: none),
+	 * indexed by enum cap_lim, and how they are shared (capacity) */
+	struct groq_limit {
+		char *model;
+		int64_t limit[6];
+	} *groq_limits;
+	int ngroq_limits;
+	int64_t cap_reserve_pct, cap_batch_pct;
 };
 
 /* Fills *c from path; on error returns -1 with *cause "FILE:LINE: ...". */
@@ -198,6 +206,8 @@ void rlq_remove(struct team *t, struct rlwait *w);
 
 /* ---- registry.c: teams, upstream keys, client tokens in memory ----- */
 enum team_state { TEAM_ACTIVE, TEAM_PAUSED, TEAM_BUDGET_PAUSED };
+enum priority { PRIO_STANDARD, PRIO_CRITICAL, PRIO_BATCH };
+#include "window.h"
 enum rpm_mode { RPM_REJECT, RPM_QUEUE };
 enum rot_step { ROT_NONE, ROT_VERIFIED, ROT_DEPLOYED, ROT_SECRET_UPDATED, ROT_SWITCHED };
 
@@ -229,6 +239,13 @@ struct team {
 	/* cluster mode: this replica's lease of the budget, and what it settled
 	 * that has not reached PostgreSQL yet (both mirror the store's) */
 	int64_t lease_nusd, unshipped_nusd;
+	/* capacity (capacity.c): tokens and daily limits (0: none), priority,
+	 * its windows, and its use per model in the last minute */
+	int64_t tpm_limit, tpd_limit, rpd_limit;
+	enum priority priority;
+	struct teamcap *cap;
+	struct teamuse *mu;
+	int nmu;
 };
 
 struct headroom {
@@ -373,6 +390,53 @@ bool money_reached(int64_t spend, int64_t budget, int pct);
  * budget: the one rule for "already crossed" (start-up, a changed budget,
  * another replica's figures); 0 when there is no budget */
 int money_crossed(const int *pct, int n, int64_t spend, int64_t budget);
+
+/* ---- capacity.c: Groq's capacity, shared fairly ----------------------- */
+enum cap_lim { CL_RPM, CL_RPD, CL_TPM, CL_TPD, CL_ASH, CL_ASD, CL_N };
+extern const char *const cap_lim_name[CL_N]; /* "rpm", "rpd", ... */
+const char *priority_name(enum priority p);
+int priority_parse(const char *s); /* enum priority, or -1 */
+struct capacity;
+struct capacity *capacity_new(const struct gw_config *cfg);
+void capacity_configure(struct capacity *c, const struct gw_config *cfg); /* after a reload */
+void capacity_free(struct capacity *c);
+/* what one request took, to be corrected when it settles */
+struct orgmodel;
+struct capres {
+	struct orgmodel *m;
+	int top;
+	int64_t at, take[CL_N];
+	bool held;
+};
+/* Takes need (requests, tokens, audio seconds per limit) from t's windows
+ * and model's, by t's priority: 0, or -1 with a 429 (retry_ms: when it
+ * fits) or 413 (it never can) verdict in Groq's shape. */
+int capacity_admit(struct capacity *c, struct team *t, const char *model, const int64_t need[CL_N], int64_t now,
+		   struct capres *r, struct verdict *v);
+/* gives back what was taken and not used (or takes more) */
+void capacity_settle(struct team *t, struct capres *r, const int64_t used[CL_N], int64_t now);
+/* Groq's headers for a model with no declared limits: its RPD and TPM */
+void capacity_learn(struct capacity *c, const char *model, int64_t rpd, int64_t tpm);
+/* Groq answered 429 for model: every team waits until `until`. True when
+ * this is a new hold worth an alert. */
+bool capacity_hold(struct capacity *c, const char *model, int64_t until, const char *why, int64_t now);
+/* the prompt's tokens as capacity counts them (a learned bytes-per-token
+ * with a margin, never above upper), and the learning from settled usage */
+int64_t capacity_prompt(struct capacity *c, const char *model, int64_t bytes, int64_t upper);
+void capacity_calibrate(struct capacity *c, const char *model, int64_t bytes, int64_t prompt_tokens);
+/* the x-ratelimit-* figures for t on model: the team's own limits where it
+ * has them, the organisation's share of its class otherwise; 0: none */
+struct capview {
+	int64_t limit_req, rem_req, reset_req, limit_tok, rem_tok, reset_tok;
+};
+int capacity_headroom(struct capacity *c, struct team *t, const char *model, int64_t now, struct capview *out);
+json_t *capacity_json(struct capacity *c, const struct registry *reg, int64_t now); /* GET /admin/v1/capacity */
+void capacity_metrics(struct capacity *c, int64_t now, buf *out);
+int64_t team_tpm(struct team *t, int64_t now); /* tokens in the last 60 s */
+void teamcap_free(struct teamcap *tc);
+/* a team's requests and tokens per model, for the capacity view */
+void team_model_count(struct team *t, const char *model, int64_t at, int64_t now, int64_t req, int64_t tok);
+void team_model_free(struct team *t);
 
 /* ---- routes.c: every Groq route, its policy and billing, one table ----- */
 enum route_kind {
@@ -715,6 +779,7 @@ struct gateway {
 	struct groqwatch *groq; /* Groq's own figures (groq_metrics) */
 	struct batchwatch *batches; /* open batches followed to their end */
 	struct cluster *cluster;    /* cluster mode, or NULL */
+	struct capacity *capacity;  /* Groq's limits and their use (capacity.c) */
 	buf logbuf;             /* request log lines not yet written */
 	int64_t log_sec;        /* the second log_ts shows */
 	char log_ts[32];

@@ -55,7 +55,7 @@ void sent_count(struct ukey *k, const char *model, int64_t now, int64_t window_m
 	w->tout[slot] += tout;
 }
 
-static void win_sum(const struct sentwin *w, int64_t idx, int64_t *req, int64_t *tin, int64_t *tout)
+static void sw_sum(const struct sentwin *w, int64_t idx, int64_t *req, int64_t *tin, int64_t *tout)
 {
 	for (int i = 0; i <= SW_BUCKETS; i++)
 		if (w->idx[i] >= idx - SW_BUCKETS && w->idx[i] <= idx) {
@@ -72,7 +72,7 @@ void sent_sum(const struct ukey *k, const char *model, int64_t now, int64_t wind
 	int64_t idx = now / bucket_ms(window_ms);
 	for (int i = 0; i < k->nsent; i++)
 		if (!model || strcmp(k->sent[i].model, model) == 0)
-			win_sum(&k->sent[i].w, idx, req, tin, tout);
+			sw_sum(&k->sent[i].w, idx, req, tin, tout);
 }
 
 void sent_free(struct ukey *k)

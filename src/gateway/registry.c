@@ -98,6 +98,8 @@ void team_free(struct team *t)
 	free(t->paused_by);
 	free(t->paused_reason);
 	rl_free(&t->rl);
+	teamcap_free(t->cap);
+	team_model_free(t);
 	free(t);
 }
 
@@ -288,6 +290,11 @@ json_t *team_json(const struct team *t, int64_t now, int nkeys)
 	json_object_set_new(j, "queue_max_wait_ms", json_integer(t->queue_wait_ms));
 	json_object_set_new(j, "rpm", json_integer(counters_count(t, now)));
 	json_object_set_new(j, "queued", json_integer(t->qlen));
+	json_object_set_new(j, "priority", json_string(priority_name(t->priority)));
+	json_object_set_new(j, "tpm_limit", json_integer(t->tpm_limit));
+	json_object_set_new(j, "tpd_limit", json_integer(t->tpd_limit));
+	json_object_set_new(j, "rpd_limit", json_integer(t->rpd_limit));
+	json_object_set_new(j, "tpm", json_integer(team_tpm((struct team *)t, now)));
 	json_object_set_new(j, "monthly_budget_usd", json_real((double)t->budget_nusd / NUSD_PER_USD));
 	json_object_set_new(j, "spend_mtd_usd", json_real((double)t->spend_nusd / NUSD_PER_USD));
 	json_object_set_new(j, "reserved_usd", json_real((double)t->reserved_nusd / NUSD_PER_USD));
@@ -424,6 +431,10 @@ void team_adopt(struct team *t, struct team *c)
 	t->auto_pause = c->auto_pause;
 	t->paused_at = c->paused_at;
 	t->override_until = c->override_until;
+	t->tpm_limit = c->tpm_limit;
+	t->tpd_limit = c->tpd_limit;
+	t->rpd_limit = c->rpd_limit;
+	t->priority = c->priority;
 	t->version = c->version;
 	free(c->id);
 	free(old.name);

@@ -208,7 +208,7 @@ int store_copy_in(struct store *s, const char *table, const char *const *v, char
 int store_copy_done(struct store *s, char **cause);
 
 /* ---- for the engines (storerow.c): rows as text columns, no SQL ------ */
-#define TEAM_COLS 17
+#define TEAM_COLS 18
 #define KEY_COLS 17
 #define TOKEN_COLS 8
 #define FILE_COLS 7

@@ -96,6 +96,7 @@ static const char *const schema =
 	" input TEXT NOT NULL, status TEXT NOT NULL, reserved_nusd BIGINT NOT NULL,"
 	" cost_nusd BIGINT NOT NULL DEFAULT 0, created_at BIGINT NOT NULL, settled_at BIGINT, replica TEXT);"
 	"ALTER TABLE batches ADD COLUMN IF NOT EXISTS replica TEXT;"
+	"ALTER TABLE teams ADD COLUMN IF NOT EXISTS policy TEXT;"
 	/* the cluster: configuration version, replicas, spend and leases */
 	"CREATE TABLE IF NOT EXISTS cl_version(id INT PRIMARY KEY CHECK (id = 1), v BIGINT NOT NULL);"
 	"INSERT INTO cl_version VALUES (1, 1) ON CONFLICT DO NOTHING;"
@@ -388,7 +389,8 @@ static int upsert(struct pgstore *s, const char *table, const char *const *cols,
 
 static const char *const team_cols[] = { "id", "name", "state", "models", "max_tokens", "rpm_limit", "rpm_mode",
 					 "queue_wait_ms", "budget_nusd", "thresholds", "auto_pause", "paused_by",
-					 "paused_reason", "paused_at", "version", "created_at", "override_until" };
+					 "paused_reason", "paused_at", "version", "created_at", "override_until",
+					 "policy" };
 static const char *const key_cols[] = { "name", "team", "secret", "fp", "created_at", "last_used_at",
 					"rejected", "rot_step", "new_secret", "new_fp", "rot_by", "rot_started_at",
 					"rot_switched_at", "rot_updated_at", "old_since_switch", "old_last_used",

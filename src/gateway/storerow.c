@@ -83,6 +83,10 @@ void team_row(const struct team *t, struct rowv *r)
 	put_int(r, 14, t->version);
 	put_int(r, 15, t->created_at);
 	put_int(r, 16, t->override_until);
+	/* what later rounds added, one JSON object (no column per field) */
+	put_own(r, 17, json_list(json_pack("{s:s,s:I,s:I,s:I}", "priority", priority_name(t->priority),
+					   "tpm_limit", (json_int_t)t->tpm_limit, "tpd_limit",
+					   (json_int_t)t->tpd_limit, "rpd_limit", (json_int_t)t->rpd_limit)));
 }
 
 struct team *team_from_row(const char *const *v)
@@ -116,6 +120,15 @@ struct team *team_from_row(const char *const *v)
 	t->version = num(v[14]);
 	t->created_at = num(v[15]);
 	t->override_until = num(v[16]);
+	json_t *pol = v[17] ? json_loads(v[17], 0, NULL) : NULL;
+	if (json_is_object(pol)) {
+		int p = priority_parse(json_string_value(json_object_get(pol, "priority")));
+		t->priority = p < 0 ? PRIO_STANDARD : (enum priority)p;
+		t->tpm_limit = json_integer_value(json_object_get(pol, "tpm_limit"));
+		t->tpd_limit = json_integer_value(json_object_get(pol, "tpd_limit"));
+		t->rpd_limit = json_integer_value(json_object_get(pol, "rpd_limit"));
+	}
+	json_decref(pol);
 	rl_resize(&t->rl, (int)t->rpm_limit);
 	return t;
 }

@@ -109,8 +109,18 @@ int spec_team_fields(struct team *t, json_t *j, spec_model_known known, void *ar
 	if (int_arg(j, "max_tokens_per_request", 1, 10000000, &t->max_tokens, e) < 0 ||
 	    int_arg(j, "rpm_limit", 1, 1000000, &t->rpm_limit, e) < 0 ||
 	    int_arg(j, "queue_max_wait_ms", 0, 600000, &t->queue_wait_ms, e) < 0 ||
-	    usd_arg(j, "monthly_budget_usd", &t->budget_nusd, e) < 0)
+	    usd_arg(j, "monthly_budget_usd", &t->budget_nusd, e) < 0 ||
+	    int_arg(j, "tpm_limit", 0, 1000000000000LL, &t->tpm_limit, e) < 0 ||
+	    int_arg(j, "tpd_limit", 0, 1000000000000LL, &t->tpd_limit, e) < 0 ||
+	    int_arg(j, "rpd_limit", 0, 1000000000000LL, &t->rpd_limit, e) < 0)
 		return -1;
+	if ((v = json_object_get(j, "priority"))) {
+		int p = priority_parse(json_string_value(v));
+		if (p < 0)
+			return refusef(e, 400, "invalid_value",
+				       "'priority' must be \"critical\", \"standard\" or \"batch\".");
+		t->priority = (enum priority)p;
+	}
 	if ((v = json_object_get(j, "rpm_mode"))) {
 		const char *s = json_string_value(v);
 		if (!s || (strcmp(s, "reject") && strcmp(s, "queue")))

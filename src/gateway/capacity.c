@@ -1,0 +1,631 @@
+/* capacity.c — Groq's capacity shared fairly: the windows of tokens,
+ * requests and audio seconds that a team and the organisation use, each
+ * request's worst case taken when it is admitted and corrected when it
+ * settles; the organisation's limits per model (declared in groq_limits,
+ * or learned from Groq's headers) apportioned by priority; Groq's own 429
+ * holding its model for every team. No I/O: the clock is the caller's.
+ *
+ * A window is a ring of buckets (a second for the minute's limits, a
+ * minute for the hour's and the day's). A bucket counts until it has
+ * wholly left the window, so every window of the limit's length, aligned
+ * or not, holds at most what the ring holds: the limit is never passed,
+ * and a request waits at most one bucket longer than a perfect window
+ * would have it wait. */
+#include "gateway.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "gotime.h"
+#include "util.h"
+
+const char *const cap_lim_name[CL_N] = { "rpm", "rpd", "tpm", "tpd", "ash", "asd" };
+static const int64_t lim_span[CL_N] = { 60000, 86400000, 60000, 86400000, 3600000, 86400000 };
+static const int64_t lim_bucket[CL_N] = { 1000, 60000, 1000, 60000, 60000, 60000 };
+static const char *const lim_long[CL_N] = { "requests per minute (RPM)", "requests per day (RPD)",
+					    "tokens per minute (TPM)",	 "tokens per day (TPD)",
+					    "audio seconds per hour (ASH)", "audio seconds per day (ASD)" };
+
+const char *priority_name(enum priority p)
+{
+	return p == PRIO_CRITICAL ? "critical" : p == PRIO_BATCH ? "batch" : "standard";
+}
+
+int priority_parse(const char *s)
+{
+	if (str_eq(s, "critical"))
+		return PRIO_CRITICAL;
+	if (str_eq(s, "standard"))
+		return PRIO_STANDARD;
+	if (str_eq(s, "batch"))
+		return PRIO_BATCH;
+	return -1;
+}
+
+/* ---- one window --------------------------------------------------------- */
+
+void win_init(struct window *w, int64_t span_ms, int64_t bucket_ms)
+{
+	w->bucket_ms = bucket_ms;
+	w->n = (int)(span_ms / bucket_ms) + 1; /* the partial bucket at each end */
+	w->idx = xcalloc((size_t)w->n, sizeof *w->idx);
+	w->amt = xcalloc((size_t)w->n, sizeof *w->amt);
+	w->sum = 0;
+	for (int i = 0; i < w->n; i++)
+		w->idx[i] = -1;
+}
+
+void win_free(struct window *w)
+{
+	free(w->idx);
+	free(w->amt);
+	memset(w, 0, sizeof *w);
+}
+
+static void win_expire(struct window *w, int64_t now)
+{
+	int64_t cur = now / w->bucket_ms;
+	for (int i = 0; i < w->n; i++)
+		if (w->idx[i] >= 0 && w->idx[i] <= cur - w->n) {
+			w->sum -= w->amt[i];
+			w->amt[i] = 0;
+			w->idx[i] = -1;
+		}
+}
+
+int64_t win_sum(struct window *w, int64_t now)
+{
+	if (!w->n)
+		return 0;
+	win_expire(w, now);
+	return w->sum;
+}
+
+void win_add(struct window *w, int64_t at, int64_t now, int64_t amount)
+{
+	if (!w->n || !amount)
+		return;
+	win_expire(w, now);
+	int64_t b = at / w->bucket_ms;
+	if (b <= now / w->bucket_ms - w->n) /* that bucket has left the window */
+		return;
+	int slot = (int)(b % w->n);
+	if (w->idx[slot] != b) {
+		if (amount < 0) /* a correction to a bucket no longer held */
+			return;
+		w->sum -= w->amt[slot];
+		w->idx[slot] = b;
+		w->amt[slot] = 0;
+	}
+	if (w->amt[slot] + amount < 0)
+		amount = -w->amt[slot];
+	w->amt[slot] += amount;
+	w->sum += amount;
+}
+
+int64_t win_wait(struct window *w, int64_t now, int64_t need, int64_t room)
+{
+	int64_t over = win_sum(w, now) + need - room;
+	if (over <= 0)
+		return 0;
+	if (need > room)
+		return -1;
+	int64_t cur = now / w->bucket_ms;
+	/* oldest bucket first: when enough have left, it fits */
+	for (int64_t b = cur - w->n + 1; b <= cur; b++) {
+		int slot = (int)(b % w->n);
+		if (w->idx[slot] != b)
+			continue;
+		over -= w->amt[slot];
+		if (over <= 0) {
+			int64_t leaves = (b + w->n) * w->bucket_ms;
+			return leaves - now > 0 ? leaves - now : 1;
+		}
+	}
+	return w->n * w->bucket_ms;
+}
+
+/* ---- the organisation's models ---------------------------------------- */
+
+struct orgmodel {
+	char *model;
+	bool declared;                /* groq_limits; else learned from Groq */
+	int64_t limit[CL_N];          /* 0: none */
+	struct window use[CL_N][3];   /* [lim][all, standard+batch, batch] */
+	int64_t hold_until;           /* Groq's retry-after for the model */
+	char *hold_why;
+	int64_t alerted_at;
+};
+
+struct capacity {
+	struct orgmodel **m; /* in the order they became known */
+	int nm;
+	int reserve_pct, batch_pct;
+	/* bytes of request per prompt token, learned per model (x1000) */
+	strmap *ratio;
+};
+
+struct capacity *capacity_new(const struct gw_config *cfg)
+{
+	struct capacity *c = xcalloc(1, sizeof *c);
+	c->ratio = strmap_new();
+	capacity_configure(c, cfg);
+	return c;
+}
+
+static struct orgmodel *model_get(struct capacity *c, const char *model, bool make)
+{
+	for (int i = 0; i < c->nm; i++)
+		if (str_eq(c->m[i]->model, model))
+			return c->m[i];
+	if (!make || c->nm >= 4096) /* bounded: learned only for models a team called */
+		return NULL;
+	struct orgmodel *m = xcalloc(1, sizeof *m);
+	m->model = xstrdup(model);
+	c->m = xrealloc(c->m, (size_t)(c->nm + 1) * sizeof *c->m);
+	c->m[c->nm++] = m;
+	return m;
+}
+
+static void model_limits(struct orgmodel *m, const int64_t *limit)
+{
+	for (int l = 0; l < CL_N; l++) {
+		m->limit[l] = limit[l];
+		if (limit[l] > 0 && !m->use[l][0].n)
+			for (int k = 0; k < 3; k++)
+				win_init(&m->use[l][k], lim_span[l], lim_bucket[l]);
+	}
+}
+
+void capacity_configure(struct capacity *c, const struct gw_config *cfg)
+{
+	c->reserve_pct = (int)cfg->cap_reserve_pct;
+	c->batch_pct = (int)cfg->cap_batch_pct;
+	/* what was declared and no longer is: learned again from Groq */
+	for (int i = 0; i < c->nm; i++) {
+		struct orgmodel *m = c->m[i];
+		if (m->declared) {
+			m->declared = false;
+			static const int64_t none[CL_N];
+			model_limits(m, none);
+		}
+	}
+	for (int i = 0; i < cfg->ngroq_limits; i++) {
+		struct orgmodel *m = model_get(c, cfg->groq_limits[i].model, true);
+		m->declared = true;
+		model_limits(m, cfg->groq_limits[i].limit);
+	}
+}
+
+static void model_free(void *v)
+{
+	struct orgmodel *m = v;
+	for (int l = 0; l < CL_N; l++)
+		for (int k = 0; k < 3; k++)
+			win_free(&m->use[l][k]);
+	free(m->model);
+	free(m->hold_why);
+	free(m);
+}
+
+void capacity_free(struct capacity *c)
+{
+	if (!c)
+		return;
+	for (int i = 0; i < c->nm; i++)
+		model_free(c->m[i]);
+	free(c->m);
+	size_t it = 0;
+	const char *k;
+	void *v;
+	while (strmap_next(c->ratio, &it, &k, &v))
+		free(v);
+	strmap_free(c->ratio);
+	free(c);
+}
+
+void capacity_learn(struct capacity *c, const char *model, int64_t rpd, int64_t tpm)
+{
+	struct orgmodel *m = model_get(c, model, false);
+	if (m && m->declared)
+		return;
+	if (rpd <= 0 && tpm <= 0)
+		return;
+	if (!m)
+		m = model_get(c, model, true);
+	int64_t limit[CL_N];
+	memcpy(limit, m->limit, sizeof limit);
+	if (rpd > 0)
+		limit[CL_RPD] = rpd;
+	if (tpm > 0)
+		limit[CL_TPM] = tpm;
+	model_limits(m, limit);
+}
+
+/* ---- a team's own windows --------------------------------------------- */
+
+struct teamcap {
+	struct window tpm, tpd, rpd;
+};
+
+static struct teamcap *team_cap(struct team *t)
+{
+	if (!t->cap) {
+		t->cap = xcalloc(1, sizeof *t->cap);
+		win_init(&t->cap->tpm, 60000, 1000);
+	}
+	if (t->tpd_limit > 0 && !t->cap->tpd.n)
+		win_init(&t->cap->tpd, 86400000, 60000);
+	if (t->rpd_limit > 0 && !t->cap->rpd.n)
+		win_init(&t->cap->rpd, 86400000, 60000);
+	return t->cap;
+}
+
+void teamcap_free(struct teamcap *tc)
+{
+	if (!tc)
+		return;
+	win_free(&tc->tpm);
+	win_free(&tc->tpd);
+	win_free(&tc->rpd);
+	free(tc);
+}
+
+int64_t team_tpm(struct team *t, int64_t now)
+{
+	return t->cap ? win_sum(&t->cap->tpm, now) : 0;
+}
+
+/* ---- the prompt's tokens, as capacity counts them ---------------------- */
+
+#define RATIO_MIN 1000   /* a token is at least a byte: the money bound */
+#define RATIO_MAX 6000
+#define MARGIN_PCT 125   /* the learned ratio's margin */
+
+int64_t capacity_prompt(struct capacity *c, const char *model, int64_t bytes, int64_t upper)
+{
+	int64_t *r = model ? strmap_get(c->ratio, model) : NULL;
+	if (!r)
+		return upper;
+	int64_t est = bytes * 1000 * MARGIN_PCT / 100 / *r + 1;
+	return est < upper ? est : upper;
+}
+
+void capacity_calibrate(struct capacity *c, const char *model, int64_t bytes, int64_t prompt_tokens)
+{
+	if (!model || prompt_tokens <= 0 || bytes <= 0)
+		return;
+	int64_t ratio = bytes * 1000 / prompt_tokens;
+	if (ratio < RATIO_MIN)
+		ratio = RATIO_MIN;
+	if (ratio > RATIO_MAX)
+		ratio = RATIO_MAX;
+	int64_t *r = strmap_get(c->ratio, model);
+	if (!r) {
+		if (strmap_len(c->ratio) >= 1024) /* bounded: models the gateway prices */
+			return;
+		r = xmalloc(sizeof *r);
+		*r = ratio;
+		strmap_put(c->ratio, model, r);
+		return;
+	}
+	/* the smaller of the two quickly (a denser prompt is the risk), the larger slowly */
+	*r = ratio < *r ? (*r + ratio * 3) / 4 : (*r * 15 + ratio) / 16;
+}
+
+/* ---- admission and settlement ------------------------------------------ */
+
+static int64_t share(int64_t limit, int pct)
+{
+	return (int64_t)((__int128)limit * pct / 100);
+}
+
+/* the room of class k (0 all, 1 standard+batch, 2 batch) of limit */
+static int64_t class_room(const struct capacity *c, int64_t limit, int k)
+{
+	return k == 0 ? limit : k == 1 ? share(limit, 100 - c->reserve_pct) : share(limit, c->batch_pct);
+}
+
+static int top_class(enum priority p)
+{
+	return p == PRIO_CRITICAL ? 0 : p == PRIO_STANDARD ? 1 : 2;
+}
+
+static void over(struct verdict *v, int status, int lim, const char *who, int64_t limit, int64_t used,
+		 int64_t need, int64_t retry)
+{
+	char w[32];
+	gotime_format(retry, w, sizeof w);
+	bool tokens = lim == CL_TPM || lim == CL_TPD;
+	const char *type = lim == CL_RPM || lim == CL_RPD ? "requests" : tokens ? "tokens" : "audio_seconds";
+	if (status == 413)
+		deny(v, 413, type, "rate_limit_exceeded", "capacity_too_large",
+		     xasprintf("Request too large for %s on %s: Limit %lld, Requested %lld. The request can never fit; "
+			       "lower max_tokens or the prompt.",
+			       who, lim_long[lim], (long long)limit, (long long)need));
+	else
+		deny(v, 429, type, "rate_limit_exceeded", "capacity_limited",
+		     xasprintf("Rate limit reached for %s on %s: Limit %lld, Used %lld, Requested %lld. "
+			       "Please try again in %s.",
+			       who, lim_long[lim], (long long)limit, (long long)used, (long long)need, w));
+	v->retry_ms = retry;
+}
+
+static int check_team(struct team *t, struct window *w, int lim, int64_t limit, int64_t need, int64_t now,
+		      struct verdict *v)
+{
+	if (limit <= 0 || need <= 0)
+		return 0;
+	int64_t wait = win_wait(w, now, need, limit);
+	if (wait == 0)
+		return 0;
+	char *who = xasprintf("team '%s'", t->id);
+	over(v, wait < 0 ? 413 : 429, lim, who, limit, win_sum(w, now), need, wait);
+	free(who);
+	return -1;
+}
+
+int capacity_admit(struct capacity *c, struct team *t, const char *model, const int64_t need[CL_N], int64_t now,
+		   struct capres *r, struct verdict *v)
+{
+	memset(r, 0, sizeof *r);
+	struct teamcap *tc = team_cap(t);
+	struct orgmodel *m = model ? model_get(c, model, false) : NULL;
+	if (m && m->hold_until > now) {
+		char w[32];
+		gotime_format(m->hold_until - now, w, sizeof w);
+		deny(v, 429, "tokens", "rate_limit_exceeded", "upstream_rate_limited",
+		     xasprintf("Groq is rate limiting model '%s' for the organisation (%s); every team waits. "
+			       "Please try again in %s.",
+			       model, m->hold_why ? m->hold_why : "429", w));
+		v->retry_ms = m->hold_until - now;
+		return -1;
+	}
+	if (check_team(t, &tc->tpm, CL_TPM, t->tpm_limit, need[CL_TPM], now, v) != 0 ||
+	    check_team(t, &tc->tpd, CL_TPD, t->tpd_limit, need[CL_TPD], now, v) != 0 ||
+	    check_team(t, &tc->rpd, CL_RPD, t->rpd_limit, need[CL_RPD], now, v) != 0)
+		return -1;
+	if (m) {
+		int top = top_class(t->priority);
+		int64_t worst = 0;
+		int wl = -1, wk = 0;
+		for (int l = 0; l < CL_N; l++) {
+			if (m->limit[l] <= 0 || need[l] <= 0)
+				continue;
+			for (int k = 0; k <= top; k++) {
+				int64_t room = class_room(c, m->limit[l], k);
+				int64_t wait = win_wait(&m->use[l][k], now, need[l], room);
+				if (wait < 0) {
+					char *who = k == 0 ? xasprintf("the organisation's model '%s'", model)
+							   : xasprintf("the %s share of model '%s' (%d %%)",
+								       k == 2 ? "batch" : "standard and batch", model,
+								       k == 2 ? c->batch_pct : 100 - c->reserve_pct);
+					over(v, 413, l, who, room, 0, need[l], 0);
+					free(who);
+					return -1;
+				}
+				if (wait > worst) {
+					worst = wait;
+					wl = l;
+					wk = k;
+				}
+			}
+		}
+		if (wl >= 0) {
+			int64_t room = class_room(c, m->limit[wl], wk);
+			char *who = wk == 0 ? xasprintf("the organisation on model '%s'", model)
+					    : xasprintf("%s teams on model '%s' (their share: %d %% of Groq's limit; "
+							"critical teams keep the rest)",
+							wk == 2 ? "batch" : "standard and batch", model,
+							wk == 2 ? c->batch_pct : 100 - c->reserve_pct);
+			over(v, 429, wl, who, room, win_sum(&m->use[wl][wk], now), need[wl], worst);
+			free(who);
+			return -1;
+		}
+		for (int l = 0; l < CL_N; l++)
+			if (m->limit[l] > 0)
+				for (int k = 0; k <= top; k++)
+					win_add(&m->use[l][k], now, now, need[l]);
+		r->m = m;
+		r->top = top;
+	}
+	win_add(&tc->tpm, now, now, need[CL_TPM]);
+	if (tc->tpd.n)
+		win_add(&tc->tpd, now, now, need[CL_TPD]);
+	if (tc->rpd.n)
+		win_add(&tc->rpd, now, now, need[CL_RPD]);
+	r->at = now;
+	memcpy(r->take, need, sizeof r->take);
+	r->held = true;
+	return 0;
+}
+
+void capacity_settle(struct team *t, struct capres *r, const int64_t used[CL_N], int64_t now)
+{
+	if (!r->held)
+		return;
+	r->held = false;
+	int64_t d[CL_N];
+	for (int l = 0; l < CL_N; l++)
+		d[l] = used[l] - r->take[l];
+	if (r->m)
+		for (int l = 0; l < CL_N; l++)
+			if (r->m->limit[l] > 0 && d[l])
+				for (int k = 0; k <= r->top; k++)
+					win_add(&r->m->use[l][k], r->at, now, d[l]);
+	if (t->cap) {
+		win_add(&t->cap->tpm, r->at, now, d[CL_TPM]);
+		if (t->cap->tpd.n)
+			win_add(&t->cap->tpd, r->at, now, d[CL_TPD]);
+		if (t->cap->rpd.n)
+			win_add(&t->cap->rpd, r->at, now, d[CL_RPD]);
+	}
+}
+
+/* ---- Groq's own 429 ------------------------------------------------------ */
+
+bool capacity_hold(struct capacity *c, const char *model, int64_t until, const char *why, int64_t now)
+{
+	if (!model)
+		return false;
+	struct orgmodel *m = model_get(c, model, true);
+	bool fresh = m->hold_until <= now;
+	if (until > m->hold_until) {
+		m->hold_until = until;
+		free(m->hold_why);
+		m->hold_why = why ? xstrdup(why) : NULL;
+	}
+	if (fresh && now - m->alerted_at >= 60000) {
+		m->alerted_at = now;
+		return true;
+	}
+	return false;
+}
+
+/* ---- what callers are told ------------------------------------------------ */
+
+/* limit, remaining and reset of one window */
+static void figures(struct window *w, int64_t limit, int64_t now, int64_t *rem, int64_t *reset)
+{
+	int64_t used = win_sum(w, now);
+	*rem = limit > used ? limit - used : 0;
+	*reset = used > 0 ? win_wait(w, now, limit, limit) : 0;
+	if (*reset < 0)
+		*reset = 0;
+}
+
+int capacity_headroom(struct capacity *c, struct team *t, const char *model, int64_t now, struct capview *out)
+{
+	memset(out, 0, sizeof *out);
+	struct teamcap *tc = team_cap(t);
+	struct orgmodel *m = model ? model_get(c, model, false) : NULL;
+	int top = top_class(t->priority);
+	if (t->rpd_limit > 0) {
+		out->limit_req = t->rpd_limit;
+		figures(&tc->rpd, t->rpd_limit, now, &out->rem_req, &out->reset_req);
+	} else if (m && m->limit[CL_RPD] > 0) {
+		out->limit_req = class_room(c, m->limit[CL_RPD], top);
+		figures(&m->use[CL_RPD][top], out->limit_req, now, &out->rem_req, &out->reset_req);
+	}
+	if (t->tpm_limit > 0) {
+		out->limit_tok = t->tpm_limit;
+		figures(&tc->tpm, t->tpm_limit, now, &out->rem_tok, &out->reset_tok);
+	} else if (m && m->limit[CL_TPM] > 0) {
+		out->limit_tok = class_room(c, m->limit[CL_TPM], top);
+		figures(&m->use[CL_TPM][top], out->limit_tok, now, &out->rem_tok, &out->reset_tok);
+	}
+	return out->limit_req > 0 || out->limit_tok > 0;
+}
+
+static json_t *lims(const int64_t *v)
+{
+	return json_pack("{s:I,s:I,s:I,s:I,s:I,s:I}", "rpm", (json_int_t)v[CL_RPM], "rpd", (json_int_t)v[CL_RPD],
+			 "tpm", (json_int_t)v[CL_TPM], "tpd", (json_int_t)v[CL_TPD], "ash", (json_int_t)v[CL_ASH],
+			 "asd", (json_int_t)v[CL_ASD]);
+}
+
+/* the requests and tokens a team took of a model in the last minute */
+static void team_model_use(const struct registry *reg, const char *model, int64_t now, json_t *teams,
+			   const struct capacity *c)
+{
+	(void)c;
+	for (int i = 0; i < reg->nteams; i++) {
+		struct team *t = reg->teams[i];
+		int64_t rq = 0, tk = 0;
+		for (int j = 0; t->mu && j < t->nmu; j++)
+			if (str_eq(t->mu[j].model, model)) {
+				rq = win_sum(&t->mu[j].req, now);
+				tk = win_sum(&t->mu[j].tok, now);
+			}
+		if (!rq && !tk)
+			continue;
+		json_array_append_new(teams, json_pack("{s:s,s:s,s:I,s:I}", "team", t->id, "priority",
+						       priority_name(t->priority), "rpm", (json_int_t)rq, "tpm",
+						       (json_int_t)tk));
+	}
+}
+
+json_t *capacity_json(struct capacity *c, const struct registry *reg, int64_t now)
+{
+	json_t *models = json_array();
+	for (int i = 0; i < c->nm; i++) {
+		struct orgmodel *m = c->m[i];
+		bool any = false;
+		int64_t used[CL_N] = { 0 };
+		for (int l = 0; l < CL_N; l++)
+			if (m->limit[l] > 0) {
+				any = true;
+				used[l] = win_sum(&m->use[l][0], now);
+			}
+		if (!any && m->hold_until <= now)
+			continue;
+		json_t *teams = json_array();
+		team_model_use(reg, m->model, now, teams, c);
+		json_t *ratio = json_object();
+		for (int l = 0; l < CL_N; l++)
+			if (m->limit[l] > 0)
+				json_object_set_new(ratio, cap_lim_name[l],
+						    json_real((double)used[l] / (double)m->limit[l]));
+		json_array_append_new(
+			models, json_pack("{s:s,s:s,s:o,s:o,s:o,s:o,s:o}", "model", m->model, "source",
+					  m->declared ? "config" : "groq", "limits", lims(m->limit), "used", lims(used),
+					  "used_ratio", ratio, "retry_after_until",
+					  m->hold_until > now ? json_integer(m->hold_until) : json_null(), "teams", teams));
+	}
+	return json_pack("{s:o,s:{s:i,s:i}}", "models", models, "capacity", "critical_reserve_pct", c->reserve_pct,
+			 "batch_max_pct", c->batch_pct);
+}
+
+void capacity_metrics(struct capacity *c, int64_t now, buf *out)
+{
+	buf_adds(out, "# HELP groqgate_org_limit_used_ratio The organisation's use of a Groq limit of a model.\n"
+		      "# TYPE groqgate_org_limit_used_ratio gauge\n");
+	for (int i = 0; i < c->nm; i++) {
+		struct orgmodel *m = c->m[i];
+		for (int l = 0; l < CL_N; l++) {
+			if (m->limit[l] <= 0)
+				continue;
+			buf_adds(out, "groqgate_org_limit_used_ratio{model=\"");
+			metrics_label(out, m->model);
+			buf_addf(out, "\",limit=\"%s\"} %.4f\n", cap_lim_name[l],
+				   (double)win_sum(&m->use[l][0], now) / (double)m->limit[l]);
+		}
+	}
+}
+
+/* ---- a team's use per model (the capacity view's split) -------------------- */
+
+void team_model_count(struct team *t, const char *model, int64_t at, int64_t now, int64_t req, int64_t tok)
+{
+	if (!model)
+		return;
+	struct teamuse *u = NULL;
+	for (int j = 0; j < t->nmu; j++)
+		if (str_eq(t->mu[j].model, model))
+			u = &t->mu[j];
+	if (!u) {
+		if (t->nmu >= 64) /* bounded: the models a team may call */
+			return;
+		t->mu = xrealloc(t->mu, (size_t)(t->nmu + 1) * sizeof *t->mu);
+		u = &t->mu[t->nmu++];
+		u->model = xstrdup(model);
+		win_init(&u->req, 60000, 1000);
+		win_init(&u->tok, 60000, 1000);
+	}
+	if (req)
+		win_add(&u->req, at, now, req);
+	if (tok)
+		win_add(&u->tok, at, now, tok);
+}
+
+void team_model_free(struct team *t)
+{
+	for (int j = 0; j < t->nmu; j++) {
+		free(t->mu[j].model);
+		win_free(&t->mu[j].req);
+		win_free(&t->mu[j].tok);
+	}
+	free(t->mu);
+	t->mu = NULL;
+	t->nmu = 0;
+}

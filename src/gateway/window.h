@@ -1,0 +1,28 @@
+/* window.h — a sliding window of amounts in buckets (capacity.c): the
+ * tokens, requests or audio seconds of the last minute, hour or day. */
+#ifndef GG_WINDOW_H
+#define GG_WINDOW_H
+
+#include <stdint.h>
+
+struct window {
+	int64_t bucket_ms;
+	int n;              /* buckets: the span's, and one for the partial ends */
+	int64_t *idx, *amt; /* the bucket (time / bucket_ms) each slot holds, and its amount */
+	int64_t sum;
+};
+void win_init(struct window *w, int64_t span_ms, int64_t bucket_ms);
+void win_free(struct window *w);
+int64_t win_sum(struct window *w, int64_t now);
+/* amount (negative: a correction) in the bucket of time at */
+void win_add(struct window *w, int64_t at, int64_t now, int64_t amount);
+/* ms until need fits under room (0: now), -1 when it never can */
+int64_t win_wait(struct window *w, int64_t now, int64_t need, int64_t room);
+
+/* a team's requests and tokens of one model in the last minute */
+struct teamuse {
+	char *model;
+	struct window req, tok;
+};
+
+#endif
