@@ -1176,6 +1176,10 @@ static void cluster_route(struct actx *c)
 }
 
 static void groq_route(struct actx *c) { httpd_send_json(c->req, 200, groqwatch_json(c->g)); }
+static void capacity_route(struct actx *c)
+{
+	httpd_send_json(c->req, 200, capacity_json(c->g->capacity, &c->g->reg, gw_now(c->g)));
+}
 static void key_get(struct actx *c) { httpd_send_json(c->req, 200, key_out(c, c->k)); }
 static void rotation_r(struct actx *c) { rotation_route(c->g, c->req, c->k, c->param, c->who, c->op); }
 
@@ -1216,6 +1220,7 @@ static const struct admin_route {
 	{ HM_POST, "emergency-stop", ROLE_OPERATOR, emergency_stop_r },
 	{ HM_POST, "emergency-stop/resume", ROLE_OPERATOR, emergency_resume_r },
 	{ RO, "groq", ROLE_VIEWER, groq_route },
+	{ RO, "capacity", ROLE_VIEWER, capacity_route },
 	{ RO, "cluster", ROLE_VIEWER, cluster_route },
 };
 #undef RO

@@ -294,6 +294,7 @@ static void on_hup(evutil_socket_t sig, short what, void *arg)
 	if (g->admin_http)
 		set_limits(g, g->admin_http);
 	groqwatch_reload(g);
+	capacity_configure(g->capacity, &g->cfg);
 	gw_log(g, json_pack("{s:s,s:s,s:i,s:i}", "level", "info", "msg", "configuration reloaded", "prices",
 			    g->cfg.nprices, "admin_tokens", nt));
 }
@@ -444,6 +445,7 @@ int main(int argc, char **argv)
 	json_t *recent = store_alerts_list(g->store, 100, &cause);
 	g->recent_alerts = recent ? recent : json_array();
 	g->metrics = metrics_new();
+	g->capacity = capacity_new(&g->cfg);
 	g->up = upstream_new(g->base, g->cfg.upstream_ca_file);
 	g->groq = groqwatch_start(g);
 	g->batches = batchwatch_start(g);
@@ -520,6 +522,7 @@ int main(int argc, char **argv)
 	registry_free(&g->reg);
 	counters_redis_free(ctr);
 	metrics_free(g->metrics);
+	capacity_free(g->capacity);
 	json_decref(g->models_cache);
 	json_decref(g->recent_alerts);
 	free(g->admins);

@@ -229,6 +229,14 @@ void metrics_render(struct metrics *m, struct gateway *g, buf *out)
 		metrics_label(out, g->reg.teams[t]->id);
 		buf_addf(out, "\"} %d\n", counters_count(g->reg.teams[t], now));
 	}
+	head(out, "groqgate_team_tpm", "gauge",
+	     "Tokens taken in the last 60 s (in-flight requests at their worst case until they settle).");
+	for (int t = 0; t < g->reg.nteams; t++) {
+		buf_adds(out, "groqgate_team_tpm{team=\"");
+		metrics_label(out, g->reg.teams[t]->id);
+		buf_addf(out, "\"} %lld\n", (long long)team_tpm(g->reg.teams[t], now));
+	}
+	capacity_metrics(g->capacity, now, out);
 	head(out, "groqgate_team_paused", "gauge", "1 when the team is paused (state paused by an operator, budget_paused at its budget).");
 	for (int t = 0; t < g->reg.nteams; t++) {
 		const struct team *tm = g->reg.teams[t];

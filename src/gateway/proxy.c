@@ -91,6 +91,8 @@ struct preq {
 	int cut;             /* why Groq's answer was ended early: END_* (0: it was not) */
 	struct rlwait wait;  /* in the team's RPM queue (queue mode) */
 	struct cwait *cw;    /* waiting for the shared RPM window's answer (cluster mode) */
+	struct capres capr;  /* what it took of Groq's capacity (capacity.c) */
+	struct event *capwait; /* queue mode: waiting for room in Groq's capacity */
 	bool paused;         /* upstream transfer paused for a slow client */
 	/* between record() and its row's commit (`then` set only then) */
 	bool complete, useen;
@@ -119,6 +121,8 @@ static void preq_free(struct preq *p)
 		utx_cancel(p->tx);
 	if (p->drain)
 		event_free(p->drain);
+	if (p->capwait)
+		event_free(p->capwait);
 	if (p->idle_on)
 		event_del(&p->idle);
 	if (p->k && p->secret) {
@@ -378,11 +382,34 @@ static void just_free(struct preq *p, bool kept)
 
 /* ---- what an answer costs ------------------------------------------ */
 
-static void settle(struct preq *p, int64_t cost)
+/* The money reserved settled at cost, and the capacity taken at what Groq
+ * counted: u's tokens (cached prompt tokens are not counted, as Groq does
+ * not), or all that was taken when Groq's usage is unknown and it billed
+ * (billed), or none when the request was not billed (u NULL or !billed:
+ * Groq refused it or never saw it). */
+static void settle(struct preq *p, int64_t cost, const struct usage *u, bool billed)
 {
 	struct budget_env e = gw_budget(p->g);
 	budget_settle(&e, p->t, p->reserved, cost);
 	p->reserved = 0;
+	if (!p->capr.held)
+		return;
+	int64_t used[CL_N];
+	memcpy(used, p->capr.take, sizeof used);
+	int64_t tok = !billed ? 0 : u && u->seen ? u->prompt - u->cached + u->completion : used[CL_TPM];
+	int64_t sec = !billed ? 0 : u && u->seen ? (int64_t)ceil(u->audio_s) : used[CL_ASH];
+	if (p->route->unit == BU_TOKENS)
+		used[CL_TPM] = used[CL_TPD] = tok;
+	if (p->route->unit == BU_AUDIO_SECONDS)
+		used[CL_ASH] = used[CL_ASD] = sec;
+	if (!p->secret) /* it never reached Groq */
+		used[CL_RPM] = used[CL_RPD] = 0;
+	int64_t now = gw_now(p->g);
+	team_model_count(p->t, p->model, p->capr.at, now, used[CL_RPM] - p->capr.take[CL_RPM],
+			 used[CL_TPM] - p->capr.take[CL_TPM]);
+	capacity_settle(p->t, &p->capr, used, now);
+	if (billed && u && u->seen && p->route->unit == BU_TOKENS && p->route->kind != RK_EMBEDDINGS)
+		capacity_calibrate(p->g->capacity, p->model, (int64_t)p->raw_len, u->prompt);
 }
 
 static void impossible_usage(struct preq *p, const char *what, int64_t got, int64_t most)
@@ -447,6 +474,50 @@ static int64_t cost_of(struct preq *p, struct usage *u, int64_t *qty)
 	}
 }
 
+/* a field of Groq's answer head (kept for the client), or NULL */
+static const char *up_field(const struct preq *p, const char *name)
+{
+	const char *f = p->up_fields.data, *end = f + p->up_fields.len;
+	while (f && f < end) {
+		const char *v = f + strlen(f) + 1;
+		if (strcasecmp(f, name) == 0)
+			return v;
+		f = v + strlen(v) + 1;
+	}
+	return NULL;
+}
+
+/* Groq answered 429 for the model: its retry-after holds the model for
+ * every team (no stampede of retries from each), and the first such
+ * answer in a while raises upstream_429_storm naming the model and the
+ * limit Groq named */
+static void groq_held(struct preq *p)
+{
+	const char *ra = up_field(p, "retry-after");
+	double secs = ra ? strtod(ra, NULL) : 0;
+	if (!(secs > 0) || secs > 3600)
+		secs = 1;
+	json_t *j = p->resp.len ? json_loadb(p->resp.data, p->resp.len, 0, NULL) : NULL;
+	const char *msg = json_string_value(json_object_get(json_object_get(j, "error"), "message"));
+	/* "... on tokens per minute (TPM): Limit 15000, Used 11972, Requested 4351. Please ..." */
+	const char *on = msg ? strstr(msg, " on ") : NULL;
+	char why[160] = "Groq's 429";
+	if (on) {
+		size_t n = strcspn(on + 4, ".");
+		snprintf(why, sizeof why, "%.*s", (int)(n < sizeof why - 1 ? n : sizeof why - 1), on + 4);
+	}
+	int64_t now = gw_now(p->g);
+	if (capacity_hold(p->g->capacity, p->model, now + (int64_t)(secs * 1000), why, now)) {
+		char *m = xasprintf("Groq answered 429 for model '%s' (%s); every team's requests for it are held "
+				    "%.0f s, as Groq's retry-after asks. Traffic not through the gateway, or limits "
+				    "declared above Groq's, cause this.",
+				    p->model, why, secs);
+		alert_raise(p->g, "upstream_429_storm", p->t->id, m);
+		free(m);
+	}
+	json_decref(j);
+}
+
 /* ---- the upstream side --------------------------------------------- */
 
 static bool hop_by_hop(const char *name, size_t n)
@@ -495,6 +566,8 @@ static bool up_head_read(struct preq *p, const struct hstatus *h)
 	if (any) {
 		hr->seen_at = gw_now(p->g);
 		p->g->org_hr = *hr;
+		if (p->model && h->status == 200) /* Groq's limits of a model not declared */
+			capacity_learn(p->g->capacity, p->model, hr->limit_req, hr->limit_tok);
 	}
 	return sse;
 }
@@ -505,12 +578,42 @@ static void pass_headers(struct preq *p, bool skip_ctype)
 {
 	if (!p->up_fields.len) /* no answer head (a refusal of the gateway's own) */
 		return;
+	/* x-ratelimit-*: what this team may still do where it has its own
+	 * limits (or its class's share of the organisation's), not Groq's
+	 * figures for the whole organisation */
+	struct capview cv = { 0 };
+	bool own = p->t && p->route->unit != BU_NONE &&
+		   capacity_headroom(p->g->capacity, p->t, p->model, gw_now(p->g), &cv);
 	const char *f = p->up_fields.data, *end = f + p->up_fields.len;
 	while (f < end) {
 		const char *v = f + strlen(f) + 1, *next = v + strlen(v) + 1;
-		if (!skip_ctype || (strcasecmp(f, "content-type") != 0 && strcasecmp(f, "content-encoding") != 0))
+		size_t fl = strlen(f);
+		bool ours = own && fl > 12 && strncasecmp(f, "x-ratelimit-", 12) == 0 &&
+			    ((cv.limit_req && fl > 9 && strcasecmp(f + fl - 9, "-requests") == 0) ||
+			     (cv.limit_tok && fl > 7 && strcasecmp(f + fl - 7, "-tokens") == 0));
+		if (!ours && (!skip_ctype || (strcasecmp(f, "content-type") != 0 && strcasecmp(f, "content-encoding") != 0)))
 			httpd_add_header(p->req, f, v);
 		f = next;
+	}
+	if (!own)
+		return;
+	char s[32];
+	for (int i = 0; i < 2; i++) {
+		int64_t lim = i ? cv.limit_tok : cv.limit_req, rem = i ? cv.rem_tok : cv.rem_req,
+			reset = i ? cv.reset_tok : cv.reset_req;
+		if (!lim)
+			continue;
+		const char *unit = i ? "tokens" : "requests";
+		char name[40];
+		snprintf(name, sizeof name, "x-ratelimit-limit-%s", unit);
+		i64_text(s, lim);
+		httpd_add_header(p->req, name, s);
+		snprintf(name, sizeof name, "x-ratelimit-remaining-%s", unit);
+		i64_text(s, rem);
+		httpd_add_header(p->req, name, s);
+		snprintf(name, sizeof name, "x-ratelimit-reset-%s", unit);
+		gotime_format(reset, s, sizeof s);
+		httpd_add_header(p->req, name, s);
 	}
 }
 
@@ -828,9 +931,10 @@ static void on_done(void *arg, int ok, const char *err)
 		billed = p->route->kind == RK_BATCH_CREATE && p->reserved && !p->status && err && strcmp(err, "timeout") == 0;
 	}
 	int64_t qty = 0, cost = 0;
+	struct usage seen = u; /* Groq's own figures, before cost_of fills in bounds */
 	if (billed)
 		cost = cost_of(p, &u, &qty);
-	settle(p, cost);
+	settle(p, cost, &seen, billed);
 	int64_t now = gw_now(g);
 	if (p->on_old) {
 		p->k->old_last_used = now;
@@ -877,6 +981,8 @@ static void on_done(void *arg, int ok, const char *err)
 	if (p->route->kind == RK_MODELS && p->status == 200)
 		filter_models(p);
 	int st = (int)p->status;
+	if (st == 429 && p->model)
+		groq_held(p);
 	if (st == 400 && p->t && p->model && groq_error_code(p->resp.data, p->resp.len, "model_decommissioned"))
 		groqwatch_decommissioned(g, p->t->id, p->model);
 	record(p, st, st >= 400 ? "upstream_error" : NULL, &u, cost, qty, send_answer);
@@ -942,18 +1048,81 @@ static int64_t worst_case(struct preq *p)
 	}
 }
 
+static int recheck(struct preq *p, struct verdict *v);
+static void capacity_retry(evutil_socket_t fd, short what, void *arg);
+
+/* Groq's capacity: the request's worst case taken from its team's windows
+ * and its model's (the prompt at the calibrated estimate, the cap for
+ * every choice; a transcription's audio bound). 0 taken, 1 waiting for
+ * room (queue mode), -1 refused (v). */
+static int take_capacity(struct preq *p, struct verdict *v)
+{
+	struct gateway *g = p->g;
+	int64_t need[CL_N] = { 0 };
+	if (p->route->kind == RK_BATCH_CREATE) /* Groq's batch limits are its own */
+		return 0;
+	need[CL_RPM] = need[CL_RPD] = 1;
+	if (p->route->unit == BU_TOKENS)
+		need[CL_TPM] = need[CL_TPD] =
+			capacity_prompt(g->capacity, p->model, (int64_t)p->raw_len, p->prompt_est) + p->cap * p->n;
+	else if (p->route->unit == BU_AUDIO_SECONDS)
+		need[CL_ASH] = need[CL_ASD] = p->audio_bound_s;
+	int64_t now = gw_now(g);
+	if (capacity_admit(g->capacity, p->t, p->model, need, now, &p->capr, v) == 0) {
+		team_model_count(p->t, p->model, now, now, 1, need[CL_TPM]);
+		return 0;
+	}
+	int64_t deadline = p->t0_ms + p->t->queue_wait_ms;
+	if (v->status != 429 || p->t->rpm_mode != RPM_QUEUE || now >= deadline)
+		return -1;
+	/* queue mode: it waits for room until its deadline, looked at again
+	 * within 250 ms (requests settling give back what they did not use,
+	 * sooner than the window moves) */
+	int64_t wait = v->retry_ms < 1 ? 1 : v->retry_ms > 250 ? 250 : v->retry_ms;
+	if (wait > deadline - now)
+		wait = deadline - now;
+	verdict_clear(v);
+	if (!p->capwait)
+		p->capwait = evtimer_new(g->base, capacity_retry, p);
+	struct timeval tv = { (time_t)(wait / 1000), (suseconds_t)(wait % 1000) * 1000 };
+	evtimer_add(p->capwait, &tv);
+	return 1;
+}
+
 static void admitted(struct preq *p)
 {
 	struct gateway *g = p->g;
+	struct verdict v = { 0 };
+	int r = take_capacity(p, &v);
+	if (r < 0)
+		reject(p, &v);
+	if (r != 0)
+		return;
 	int64_t amount = worst_case(p);
 	char *why = NULL;
 	struct budget_env e = gw_budget(g);
 	if (budget_reserve(&e, p->t, amount, &why) != 0) {
+		settle(p, 0, NULL, false); /* the capacity it took, given back */
 		refuse(p, 402, "insufficient_quota", "budget_exceeded", "budget_exceeded", why);
 		return;
 	}
 	p->reserved = amount;
 	forward(p);
+}
+
+/* a request that waited for Groq's capacity: what it was checked for
+ * still holds, then it tries again */
+static void capacity_retry(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	struct preq *p = arg;
+	struct verdict v = { 0 };
+	if (recheck(p, &v) != 0) {
+		reject(p, &v);
+		return;
+	}
+	admitted(p);
 }
 
 /* ---- queue mode: the team's RPM queue (ratelimit.c) holds the request's
@@ -1044,7 +1213,7 @@ static void abandoned(struct preq *p)
 		u.seen = true;
 	}
 	int64_t qty = 0, cost = cost_of(p, &u, &qty);
-	settle(p, cost);
+	settle(p, cost, &u, true);
 	record(p, 499, "client_closed", &u, cost, qty, just_free);
 }
 
@@ -1080,8 +1249,10 @@ static void on_client_close(struct hreq *req, void *arg)
 	}
 	if (p->wait.queued)
 		rlq_remove(p->t, &p->wait);
+	if (p->capwait)
+		event_del(p->capwait);
 	if (p->t)
-		settle(p, 0);
+		settle(p, 0, NULL, false);
 	record(p, 499, "client_closed", NULL, 0, 0, just_free);
 }
 
