@@ -59,6 +59,9 @@ CONSOLE_LIB_OBJ = $(call objs,src/console/model.c src/console/canvas.c src/conso
 # key format)
 COMMON_LIB = $(O)/libcommon.a
 GROQ_LIB   = $(O)/libgroq.a
+# the gateway's modules but main, for the fuzz harnesses (each takes only
+# what its entry point reaches)
+GATEWAY_LIB = $(O)/libgateway.a
 
 PROGS = $(BIN)/groqgated $(BIN)/groqtop $(BIN)/fakegroq
 
@@ -86,6 +89,9 @@ $(O)/tests/unit/%.o: tests/unit/%.c
 $(COMMON_LIB): $(COMMON_OBJ)
 	@rm -f $@
 	$(AR) rcs $@ $^
+$(GATEWAY_LIB): $(GATEWAY_LIB_OBJ)
+	@rm -f $@
+	$(AR) rcs $@ $^
 $(GROQ_LIB): $(GROQ_OBJ)
 	@rm -f $@
 	$(AR) rcs $@ $^
@@ -104,14 +110,11 @@ $(O)/unit-tests: $(call objs,$(UNIT_SRC)) $(GATEWAY_LIB_OBJ) $(GROQ_OBJ) $(CONSO
 # fuzz harnesses: replayed over their corpus by make check; make fuzz runs
 # them under libFuzzer (clang) for FUZZ_SECONDS each
 FUZZ_HARNESSES = meter overview policy conf admin headers http httpd mime
-FUZZ_GW_OBJ = $(call objs,src/gateway/meter.c src/gateway/policy.c src/gateway/reqbody.c src/gateway/registry.c \
-	src/gateway/ratelimit.c src/gateway/config.c src/gateway/admintok.c src/gateway/teamspec.c \
-	src/gateway/upstream.c src/gateway/upstream_curl.c src/gateway/reconcile.c src/gateway/verdict.c)
 FUZZ_REPLAY = $(addprefix $(O)/fuzz-,$(FUZZ_HARNESSES))
 $(O)/tests/fuzz/%.o: tests/fuzz/%.c
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS_ALL) -Isrc/gateway -Isrc/console -Itests/fuzz $(call pc_cflags,$(DEPS_GATEWAY)) -c $< -o $@
-$(O)/fuzz-%: $(O)/tests/fuzz/fuzz_%.o $(O)/tests/fuzz/replay.o $(FUZZ_GW_OBJ) $(GROQ_OBJ) $(CONSOLE_LIB_OBJ) $(COMMON_OBJ)
+$(O)/fuzz-%: $(O)/tests/fuzz/fuzz_%.o $(O)/tests/fuzz/replay.o $(CONSOLE_LIB_OBJ) $(GATEWAY_LIB) $(GROQ_LIB) $(COMMON_LIB)
 	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(call pc_libs,$(DEPS_GATEWAY)) -lm
 
 # a gateway that answers badly, for groqtop's robustness test
@@ -130,9 +133,9 @@ fuzz:
 	@for h in $(or $(FUZZ_ONLY),$(FUZZ_HARNESSES)); do \
 		$(MAKE) --no-print-directory -s CC=clang O=build/fuzz \
 			SANFLAGS="-fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer" OPT="-O1 -g" \
-			$$(echo $(FUZZ_GW_OBJ) $(GROQ_OBJ) $(CONSOLE_LIB_OBJ) $(COMMON_OBJ) | sed 's#$(O)/#build/fuzz/#g') >/dev/null || exit 1; \
+			$$(echo $(CONSOLE_LIB_OBJ) $(GATEWAY_LIB) $(GROQ_LIB) $(COMMON_LIB) | sed 's#$(O)/#build/fuzz/#g') >/dev/null || exit 1; \
 		clang -fsanitize=fuzzer,address,undefined -o build/fuzz/fuzzer-$$h build/fuzz/tests/fuzz/fuzz_$$h.o \
-			$$(echo $(FUZZ_GW_OBJ) $(GROQ_OBJ) $(CONSOLE_LIB_OBJ) $(COMMON_OBJ) | sed 's#$(O)/#build/fuzz/#g') \
+			$$(echo $(CONSOLE_LIB_OBJ) $(GATEWAY_LIB) $(GROQ_LIB) $(COMMON_LIB) | sed 's#$(O)/#build/fuzz/#g') \
 			$(call pc_libs,$(DEPS_GATEWAY)) -lm || exit 1; \
 		mkdir -p build/fuzz/corpus-$$h build/fuzz/artifacts-$$h; \
 		echo "fuzz: $$h for $(FUZZ_SECONDS) s"; \

@@ -189,86 +189,81 @@ void app_poll(struct app *a)
 	client_request(a->cl, "GET", a->have_data ? "/admin/v1/overview" : "/admin/v1/overview?keys_limit=200&teams_limit=200", NULL, NULL,
 		       timeout, on_overview, a);
 	/* the open view's data follows the refresh too */
-	if (a->view == &view_groq)
-		groq_poll(a);
-	else if (a->view == &view_alerts)
-		list_fetch(a, &view_alerts, "/admin/v1/alerts");
-	else if (a->view == &view_tokens)
-		tokens_fetch(a);
-	else if (a->view == &view_usage)
-		usage_fetch(a);
-	else if (a->view == &view_fleet)
-		fleet_fetch(a);
+	if (a->view->update)
+		a->view->update(a);
 	if (a->rot && a->dlg.kind == DLG_WIZARD)
 		act_rotate(a); /* refresh the wizard's figures */
 }
 
-/* ---- :audit's filter --------------------------------------------------- */
+/* ---- commands and keys -------------------------------------------------- */
 
-/* "team=x actor=y action=z" as the audit route's query */
-static char *audit_path(const char *filter)
+void view_enter(struct app *a, const struct view *v)
 {
-	buf b;
-	buf_init(&b);
-	buf_adds(&b, "/admin/v1/audit?limit=200");
-	char tmp[128];
-	snprintf(tmp, sizeof tmp, "%s", filter);
-	for (char *w = strtok(tmp, " "); w; w = strtok(NULL, " ")) {
-		char *eq = strchr(w, '=');
-		if (!eq || (strncmp(w, "team=", 5) && strncmp(w, "actor=", 6) && strncmp(w, "action=", 7)))
-			continue;
-		buf_adds(&b, "&");
-		buf_add(&b, w, (size_t)(eq - w + 1));
-		for (const char *p = eq + 1; *p; p++) /* percent-encoded */
-			if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') || strchr("-_.~", *p))
-				buf_add(&b, p, 1);
-			else
-				buf_addf(&b, "%%%02X", (unsigned char)*p);
-	}
-	return buf_detach(&b);
+	if (a->view != v)
+		a->prev_view = a->view;
+	a->view = v;
 }
 
-/* ---- commands and keys -------------------------------------------------- */
+static void cmd_teams(struct app *a, const char *arg)
+{
+	(void)arg;
+	a->view = a->wallboard ? &view_wallboard : &view_main;
+	a->pane = PANE_TEAMS;
+}
+
+static void cmd_keys(struct app *a, const char *arg)
+{
+	(void)arg;
+	a->view = &view_main;
+	a->pane = PANE_KEYS;
+}
+
+static void cmd_quit(struct app *a, const char *arg)
+{
+	(void)arg;
+	a->quit = true;
+}
+
+static void cmd_ctx(struct app *a, const char *arg)
+{
+	app_switch_ctx(a, arg);
+}
+
+/* the commands that are not a view's (a view's is its name: console_views) */
+static const struct {
+	const char *name;
+	void (*fn)(struct app *a, const char *arg);
+} commands[] = {
+	{ "teams", cmd_teams }, { "keys", cmd_keys }, { "ctx", cmd_ctx }, { "q", cmd_quit }, { "quit", cmd_quit },
+};
 
 void app_command(struct app *a, const char *cmd)
 {
 	while (*cmd == ' ')
 		cmd++;
-	if (strcmp(cmd, "teams") == 0) {
-		a->view = a->wallboard ? &view_wallboard : &view_main;
-		a->pane = PANE_TEAMS;
-	} else if (strcmp(cmd, "keys") == 0) {
-		a->view = &view_main;
-		a->pane = PANE_KEYS;
-	} else if (strcmp(cmd, "alerts") == 0) {
-		list_open(a, &view_alerts, "/admin/v1/alerts");
-	} else if (strcmp(cmd, "audit") == 0) {
-		char *path = audit_path(a->audit_filter);
-		list_open(a, &view_audit, path);
-		free(path);
-	} else if (strcmp(cmd, "usage") == 0 || strcmp(cmd, "tokens") == 0) {
-		open_team_view(a, cmd[0] == 'u' ? &view_usage : &view_tokens); /* the selected team's */
-	} else if (strcmp(cmd, "fleet") == 0) {
-		if (a->view != &view_fleet)
-			a->prev_view = a->view;
-		a->view = &view_fleet;
-		fleet_fetch(a);
-	} else if (strcmp(cmd, "groq") == 0) {
-		if (a->view != &view_groq)
-			a->prev_view = a->view;
-		a->view = &view_groq;
-		groq_poll(a);
-	} else if (strcmp(cmd, "help") == 0) {
-		a->prev_view = a->view;
-		a->view = &view_help;
-	} else if (strcmp(cmd, "q") == 0 || strcmp(cmd, "quit") == 0) {
-		a->quit = true;
-	} else if (strncmp(cmd, "ctx", 3) == 0) {
-		app_switch_ctx(a, cmd[3] == ' ' ? cmd + 4 : "");
-	} else if (*cmd) {
-		app_set_status(a, R_ERROR, "unknown command ':%s' (try :teams :keys :alerts :audit :groq :usage :tokens :fleet :ctx :help :q)", cmd);
-	}
+	size_t n = strcspn(cmd, " ");
+	const char *arg = cmd + n + (cmd[n] == ' ');
 	a->dirty = true;
+	if (!*cmd)
+		return;
+	for (size_t i = 0; i < ARRAY_LEN(commands); i++)
+		if (strlen(commands[i].name) == n && strncmp(cmd, commands[i].name, n) == 0) {
+			commands[i].fn(a, arg);
+			return;
+		}
+	for (const struct view *const *v = console_views; *v; v++)
+		if (strlen((*v)->name) == n && strncmp(cmd, (*v)->name, n) == 0) {
+			(*v)->open(a);
+			return;
+		}
+	buf b;
+	buf_init(&b);
+	for (size_t i = 0; i < 2; i++)
+		buf_addf(&b, " :%s", commands[i].name);
+	for (const struct view *const *v = console_views; *v; v++)
+		buf_addf(&b, " :%s", (*v)->name);
+	app_set_status(a, R_ERROR, "unknown command ':%.*s' (try%s :ctx :q)", (int)n, cmd, b.data);
+	buf_free(&b);
 }
 
 static int edit_line(char *s, size_t n, int key)

@@ -66,6 +66,8 @@ struct m_team {
 	char id[64], name[128], state[16];
 	int rpm;
 	int64_t rpm_limit, max_tokens, version;
+	int64_t tpm, tpm_limit;   /* tokens in the last minute, its limit (0: none) */
+	char priority[12];
 	double spend, budget, pct;
 	int nmodels, keys;
 	char **models;
@@ -154,7 +156,7 @@ enum keycode {
 struct app;
 /* views, as bits: where a key binding works */
 enum { V_MAIN = 1, V_DETAIL = 2, V_ALERTS = 4, V_AUDIT = 8, V_TOKENS = 16, V_USAGE = 32, V_GROQ = 64, V_WALL = 128,
-       V_HELP = 256, V_OTHER = 512, V_FLEET = 1024 };
+       V_HELP = 256, V_OTHER = 512, V_FLEET = 1024, V_CAPACITY = 2048 };
 /* a view: the main loop asks it to draw, and hands it keys (after the
  * bindings of keys.c had their turn) */
 struct view {
@@ -170,15 +172,23 @@ struct view {
 	 * the console runs; state_free releases what it holds (NULL: nothing) */
 	size_t state_size;
 	void (*state_free)(void *state);
+	/* `:NAME` opens it (NULL: no command opens it); update asks for its
+	 * data again at each refresh while it is open (NULL: none) */
+	void (*open)(struct app *a);
+	void (*update)(struct app *a);
 };
+/* the views a `:` command names, NULL-terminated (view_other.c) */
+extern const struct view *const console_views[];
+/* a becomes v's, the view it came from kept for Esc */
+void view_enter(struct app *a, const struct view *v);
 enum { VIEW_HANDLED = 1, VIEW_REDRAW = 2, VIEW_QUIT = 4 };
-#define NVIEWS 11 /* the V_* bits */
+#define NVIEWS 12 /* the V_* bits */
 /* v's state (its type known to v's file alone); freed by app_free_views */
 void *view_state(struct app *a, const struct view *v);
 void app_free_views(struct app *a);
 
 extern const struct view view_main, view_wallboard, view_help, view_alerts, view_audit, view_toosmall, view_groq,
-	view_tokens, view_usage, view_detail, view_fleet;
+	view_tokens, view_usage, view_detail, view_fleet, view_capacity;
 
 /* ---- keys.c: the key bindings, as data -------------------------------- */
 struct binding {
@@ -214,7 +224,7 @@ extern const struct sort_column sort_cols[SORT_NCOLS];
 
 enum pane { PANE_TEAMS, PANE_KEYS };
 enum dlg_kind { DLG_NONE, DLG_CONFIRM, DLG_INPUT, DLG_CHECKLIST, DLG_MESSAGE, DLG_WIZARD, DLG_FORM };
-#define FORM_MAX 10
+#define FORM_MAX 12
 
 struct dialog {
 	enum dlg_kind kind;
@@ -268,6 +278,7 @@ struct app {
 	/* pending action context */
 	char act_team[64], act_key[128];
 	int64_t act_version;
+	double act_spend;        /* the team's spend when its limits form opened */
 	char **act_models;
 	int act_nmodels;
 	/* rotation wizard */

@@ -86,6 +86,9 @@ int model_parse_overview(const char *body, size_t len, struct m_overview *o, cha
 		cp(m->state, sizeof m->state, json_object_get(t, "state"));
 		m->rpm = (int)inum(json_object_get(t, "rpm"));
 		m->rpm_limit = inum(json_object_get(t, "rpm_limit"));
+		m->tpm = inum(json_object_get(t, "tpm"));
+		m->tpm_limit = inum(json_object_get(t, "tpm_limit"));
+		cp(m->priority, sizeof m->priority, json_object_get(t, "priority"));
 		m->max_tokens = inum(json_object_get(t, "max_tokens_per_request"));
 		m->version = inum(json_object_get(t, "version"));
 		m->spend = num(json_object_get(t, "spend_mtd_usd"));

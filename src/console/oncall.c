@@ -44,13 +44,20 @@ static bool send(struct app *a, const char *method, const char *path, const char
 
 /* ---- limits ------------------------------------------------------------- */
 
-enum { F_BUDGET, F_RPM, F_MODE, F_WAIT, F_CAP, F_THRESH, F_AUTOPAUSE, F_N };
-static const char *const f_labels[F_N] = { "Monthly budget (USD)", "RPM limit", "RPM mode", "Queue wait (ms)",
-					   "Max tokens/request", "Alert thresholds (%)", "Auto-pause at budget" };
-static const char *const f_help[F_N] = { "e.g. 250 or 12.5", "requests per 60 s", "reject or queue",
-					 "queue mode: longest wait", "the output cap", "e.g. 50,80,95", "yes or no" };
-static const char *const f_keys[F_N] = { "monthly_budget_usd", "rpm_limit", "rpm_mode", "queue_max_wait_ms",
-					 "max_tokens_per_request", "alert_thresholds", "auto_pause" };
+enum { F_BUDGET, F_RPM, F_MODE, F_WAIT, F_CAP, F_THRESH, F_AUTOPAUSE, F_PRIO, F_TPM, F_TPD, F_RPD, F_N };
+static const char *const f_labels[F_N] = { "Monthly budget (USD)", "RPM limit",	    "RPM mode",
+					   "Queue wait (ms)",	   "Max tokens/request", "Alert thresholds (%)",
+					   "Auto-pause at budget", "Priority",		    "TPM limit",
+					   "TPD limit",		   "RPD limit" };
+static const char *const f_help[F_N] = { "e.g. 250 or 12.5",	      "requests per 60 s",
+					 "reject or queue",	      "queue mode: longest wait",
+					 "the output cap",	      "e.g. 50,80,95",
+					 "yes or no",		      "critical, standard or batch",
+					 "tokens per 60 s (0: none)", "tokens per day (0: none)",
+					 "requests per day (0: none)" };
+static const char *const f_keys[F_N] = { "monthly_budget_usd",	   "rpm_limit", "rpm_mode",  "queue_max_wait_ms",
+					 "max_tokens_per_request", "alert_thresholds", "auto_pause", "priority",
+					 "tpm_limit",		   "tpd_limit",	 "rpd_limit" };
 
 static void fmt_usd(char *out, size_t n, double v)
 {
@@ -77,6 +84,10 @@ static void team_values(json_t *t, char (*v)[64])
 		snprintf(v[F_THRESH] + l, 64 - l, "%s%lld", i ? "," : "", (long long)json_number_value(x));
 	}
 	snprintf(v[F_AUTOPAUSE], 64, "%s", json_is_true(json_object_get(t, "auto_pause")) ? "yes" : "no");
+	snprintf(v[F_PRIO], 64, "%s", jstr_or(json_object_get(t, "priority"), "standard"));
+	snprintf(v[F_TPM], 64, "%lld", (long long)json_integer_value(json_object_get(t, "tpm_limit")));
+	snprintf(v[F_TPD], 64, "%lld", (long long)json_integer_value(json_object_get(t, "tpd_limit")));
+	snprintf(v[F_RPD], 64, "%lld", (long long)json_integer_value(json_object_get(t, "rpd_limit")));
 }
 
 /* The form's changes as a PATCH body; NULL with why when a value is not
@@ -101,8 +112,15 @@ static json_t *limits_patch(const struct dialog *d, buf *diff, char *why, size_t
 		case F_RPM:
 		case F_WAIT:
 		case F_CAP:
-			if (parse_i64(v, &iv) && iv >= (i == F_WAIT ? 0 : 1))
+		case F_TPM:
+		case F_TPD:
+		case F_RPD:
+			if (parse_i64(v, &iv) && iv >= (i == F_RPM || i == F_CAP ? 1 : 0))
 				val = json_integer(iv);
+			break;
+		case F_PRIO:
+			if (strcmp(v, "critical") == 0 || strcmp(v, "standard") == 0 || strcmp(v, "batch") == 0)
+				val = json_string(v);
 			break;
 		case F_MODE:
 			if (strcmp(v, "reject") == 0 || strcmp(v, "queue") == 0)
@@ -259,9 +277,16 @@ static void limits_entered(struct app *a)
 	}
 	json_decref(p);
 	/* the form's values go with the confirmation (its on_ok reads them) */
-	char text[1024];
-	snprintf(text, sizeof text, "Save these changes to team '%s' (version %lld)?\n\n%s\nThey apply from the team's next request.",
-		 a->act_team, (long long)a->act_version, diff.data);
+	/* a budget at or below what the team spent pauses it at once: said so */
+	char warn[200] = "";
+	double nb = strtod(d->fval[F_BUDGET], NULL);
+	if (strcmp(d->fval[F_BUDGET], d->forig[F_BUDGET]) != 0 && nb > 0 && a->act_spend >= nb)
+		snprintf(warn, sizeof warn, "\nWARNING: the team has spent $%.2f this month: at $%s it is at %.0f %% and "
+			 "%s at once.\n", a->act_spend, d->fval[F_BUDGET], a->act_spend / nb * 100,
+			 strcmp(d->fval[F_AUTOPAUSE], "yes") == 0 ? "is PAUSED" : "is refused");
+	char text[1400];
+	snprintf(text, sizeof text, "Save these changes to team '%s' (version %lld)?\n\n%s%s\nThey apply from the team's next request.",
+		 a->act_team, (long long)a->act_version, diff.data, warn);
 	buf_free(&diff);
 	struct dialog keep = *d;
 	dlg_confirm(a, "Review: team limits", text, do_save_limits);
@@ -284,6 +309,7 @@ static void on_edit_team(void *arg, long status, const char *body, size_t len, c
 		return;
 	}
 	a->act_version = json_integer_value(json_object_get(t, "version"));
+	a->act_spend = json_number_value(json_object_get(t, "spend_mtd_usd"));
 	char vals[F_N][64];
 	team_values(t, vals);
 	char text[300];

@@ -317,5 +317,11 @@ const char *groq_direct_missing(struct app *a)
 	return g->direct ? NULL : g->direct_err[0] ? g->direct_err : "no answer";
 }
 
-const struct view view_groq = { .name = "groq", .draw = groq_draw, .id = V_GROQ, .state_size = sizeof(struct groq_state),
+static void groq_open(struct app *a)
+{
+	view_enter(a, &view_groq);
+	groq_poll(a);
+}
+
+const struct view view_groq = { .open = groq_open, .update = groq_poll, .name = "groq", .draw = groq_draw, .id = V_GROQ, .state_size = sizeof(struct groq_state),
 				.state_free = groq_state_free };

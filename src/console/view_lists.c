@@ -221,7 +221,10 @@ static void alerts_draw(struct app *a, struct canvas *cv)
 	draw_footer(a, cv, NULL);
 }
 
-const struct view view_alerts = { .name = "alerts", .draw = alerts_draw, .key = lists_key, .id = V_ALERTS,
+static void alerts_open(struct app *a) { list_open(a, &view_alerts, "/admin/v1/alerts"); }
+static void alerts_update(struct app *a) { list_fetch(a, &view_alerts, "/admin/v1/alerts"); }
+
+const struct view view_alerts = { .open = alerts_open, .update = alerts_update, .name = "alerts", .draw = alerts_draw, .key = lists_key, .id = V_ALERTS,
 				   .state_size = sizeof(struct list_state), .state_free = list_state_free };
 
 /* ---- audit ---------------------------------------------------------------- */
@@ -312,7 +315,39 @@ static void audit_draw(struct app *a, struct canvas *cv)
 	draw_footer(a, cv, NULL);
 }
 
-const struct view view_audit = { .name = "audit", .draw = audit_draw, .key = lists_key, .id = V_AUDIT, .mouse = list_mouse,
+/* ---- :audit's filter --------------------------------------------------- */
+
+/* "team=x actor=y action=z" as the audit route's query */
+static char *audit_path(const char *filter)
+{
+	buf b;
+	buf_init(&b);
+	buf_adds(&b, "/admin/v1/audit?limit=200");
+	char tmp[128];
+	snprintf(tmp, sizeof tmp, "%s", filter);
+	for (char *w = strtok(tmp, " "); w; w = strtok(NULL, " ")) {
+		char *eq = strchr(w, '=');
+		if (!eq || (strncmp(w, "team=", 5) && strncmp(w, "actor=", 6) && strncmp(w, "action=", 7)))
+			continue;
+		buf_adds(&b, "&");
+		buf_add(&b, w, (size_t)(eq - w + 1));
+		for (const char *p = eq + 1; *p; p++) /* percent-encoded */
+			if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') || strchr("-_.~", *p))
+				buf_add(&b, p, 1);
+			else
+				buf_addf(&b, "%%%02X", (unsigned char)*p);
+	}
+	return buf_detach(&b);
+}
+
+static void audit_open(struct app *a)
+{
+	char *path = audit_path(a->audit_filter);
+	list_open(a, &view_audit, path);
+	free(path);
+}
+
+const struct view view_audit = { .open = audit_open, .name = "audit", .draw = audit_draw, .key = lists_key, .id = V_AUDIT, .mouse = list_mouse,
 				   .state_size = sizeof(struct list_state), .state_free = list_state_free };
 
 /* ---- tokens ------------------------------------------------------------- */
@@ -368,7 +403,9 @@ static void tokens_draw(struct app *a, struct canvas *cv)
 	draw_footer(a, cv, NULL);
 }
 
-const struct view view_tokens = { .name = "tokens", .draw = tokens_draw, .key = lists_key, .id = V_TOKENS, .mouse = list_mouse,
+static void tokens_open(struct app *a) { open_team_view(a, &view_tokens); }
+
+const struct view view_tokens = { .open = tokens_open, .update = tokens_fetch, .name = "tokens", .draw = tokens_draw, .key = lists_key, .id = V_TOKENS, .mouse = list_mouse,
 				   .state_size = sizeof(struct list_state), .state_free = list_state_free };
 
 /* ---- usage ----------------------------------------------------------------- */
@@ -504,7 +541,9 @@ static void usage_draw(struct app *a, struct canvas *cv)
 	draw_footer(a, cv, NULL);
 }
 
-const struct view view_usage = { .name = "usage", .draw = usage_draw, .id = V_USAGE,
+static void usage_view_open(struct app *a) { open_team_view(a, &view_usage); }
+
+const struct view view_usage = { .open = usage_view_open, .update = usage_fetch, .name = "usage", .draw = usage_draw, .id = V_USAGE,
 				 .state_size = sizeof(struct usage_state), .state_free = usage_state_free };
 
 /* ---- fleet ------------------------------------------------------------------ */
@@ -577,5 +616,11 @@ static void fleet_draw(struct app *a, struct canvas *cv)
 	draw_footer(a, cv, NULL);
 }
 
-const struct view view_fleet = { .name = "fleet", .draw = fleet_draw, .id = V_FLEET, .state_size = sizeof(json_t *),
+static void fleet_open(struct app *a)
+{
+	view_enter(a, &view_fleet);
+	fleet_fetch(a);
+}
+
+const struct view view_fleet = { .open = fleet_open, .update = fleet_fetch, .name = "fleet", .draw = fleet_draw, .id = V_FLEET, .state_size = sizeof(json_t *),
 				 .state_free = fleet_state_free };

@@ -177,7 +177,7 @@ static void team_row(struct canvas *cv, int y, int x, int w, struct m_team *t, b
 {
 	int base = sel ? (focus ? R_SELECTED : R_SELECTED_DIM) : R_NORMAL;
 	cv_fill(cv, y, x, w, base, " ");
-	int gw = (w - 16 - 8 - 10 - 19 - 6 - 4 - 4) / 2; /* two gauges share the rest */
+	int gw = (w - 16 - 8 - 10 - 7 - 19 - 6 - 4 - 4) / 2; /* two gauges share the rest */
 	if (gw < 4)
 		gw = 4;
 	int cx = x;
@@ -190,6 +190,11 @@ static void team_row(struct canvas *cv, int y, int x, int w, struct m_team *t, b
 	cx += gw;
 	cv_printf(cv, y, cx, base, 10, " %d/%lld", t->rpm, (long long)t->rpm_limit);
 	cx += 10;
+	/* tokens in the last minute, red at its own limit */
+	char tk[16];
+	compact(tk, sizeof tk, t->tpm);
+	cv_printf(cv, y, cx, sel || !t->tpm_limit ? base : gauge_role((double)t->tpm / (double)t->tpm_limit), 7, "%6s", tk);
+	cx += 7;
 	double sf = t->budget > 0 ? t->spend / t->budget : 0;
 	cv_gauge(cv, y, cx, gw, sf);
 	cx += gw;
@@ -225,7 +230,7 @@ static void draw_teams(struct app *a, struct canvas *cv, int y, int h)
 		 a->filter, sort_cols[a->sort_col].name, a->sort_desc ? (cv->utf8 ? "↓" : "v") : (cv->utf8 ? "↑" : "^"));
 	cv_box(cv, y, 0, h, cv->w, a->pane == PANE_TEAMS ? R_TITLE : R_BORDER, title);
 	int w = cv->w - 2;
-	int gw = (w - 16 - 8 - 10 - 19 - 6 - 4 - 4) / 2;
+	int gw = (w - 16 - 8 - 10 - 7 - 19 - 6 - 4 - 4) / 2;
 	if (gw < 4)
 		gw = 4;
 	cv_fill(cv, y + 1, 1, w, R_TABLE_HEAD, " ");
@@ -236,6 +241,8 @@ static void draw_teams(struct app *a, struct canvas *cv, int y, int h)
 	cx += 8;
 	cv_put(cv, y + 1, cx, R_TABLE_HEAD, "RPM now/limit", -1);
 	cx += gw + 10;
+	cv_put(cv, y + 1, cx, R_TABLE_HEAD, "   TPM", -1);
+	cx += 7;
 	cv_put(cv, y + 1, cx, R_TABLE_HEAD, "SPEND month/budget", -1);
 	cx += gw + 19;
 	cv_put(cv, y + 1, cx, R_TABLE_HEAD, "    %", -1);
@@ -326,6 +333,13 @@ void draw_detail(struct app *a, struct canvas *cv, int y, int x, int h, int w)
 	if (r < y + h - 1)
 		cv_printf(cv, r++, x + 2, R_DIM, iw, "max %lld tokens/request, RPM limit %lld, version %lld",
 			  (long long)t->max_tokens, (long long)t->rpm_limit, (long long)t->version);
+	if (r < y + h - 1) {
+		char tl[24] = "none";
+		if (t->tpm_limit)
+			snprintf(tl, sizeof tl, "%lld", (long long)t->tpm_limit);
+		cv_printf(cv, r++, x + 2, R_DIM, iw, "priority %s, TPM %lld (limit %s)", t->priority[0] ? t->priority : "standard",
+			  (long long)t->tpm, tl);
+	}
 	if (r < y + h - 1) {
 		buf b;
 		buf_init(&b);

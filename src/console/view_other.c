@@ -23,7 +23,7 @@ static const char *const nav_lines[] = {
 };
 static const char *const cmd_lines[] = {
 	"Commands (type : then Enter)",
-	"  :teams :keys :alerts :audit :groq :usage :tokens :fleet   views    :ctx NAME  switch gateway",
+	"  :teams :keys :alerts :audit :groq :usage :tokens :fleet :capacity  views  :ctx NAME",
 	"  :help  this help   :q  quit.  The header: connection, Groq's state and headroom, UTC clock.",
 };
 
@@ -51,7 +51,16 @@ static void help_draw(struct app *a, struct canvas *cv)
 	draw_footer(a, cv, "Esc Back  q Quit");
 }
 
-const struct view view_help = { .name = "help", .draw = help_draw, .id = V_HELP };
+static void help_open(struct app *a)
+{
+	a->prev_view = a->view;
+	a->view = &view_help;
+}
+
+const struct view view_help = { .name = "help", .draw = help_draw, .id = V_HELP, .open = help_open };
+
+const struct view *const console_views[] = { &view_alerts, &view_audit, &view_groq, &view_usage, &view_tokens,
+					     &view_fleet, &view_capacity, &view_help, NULL };
 
 /* ---- wallboard -------------------------------------------------------- */
 

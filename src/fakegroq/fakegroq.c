@@ -46,6 +46,7 @@ struct faults {
 	int64_t cut_after;     /* cut streams after this many content chunks; -1 off */
 	bool hang;             /* accept and never answer */
 	int64_t rate_limit;    /* answer the next N requests 429; -1 until cleared */
+	int64_t retry_after_s; /* the retry-after of those 429s (Groq's, 12 by default) */
 	int64_t chunk_delay_ms;
 	int64_t stall_after;   /* streams stop sending (connection kept) after this many chunks; -1 off */
 	int64_t report_prompt_tokens; /* usage reports this many prompt tokens (a hostile upstream); 0 off */
@@ -800,12 +801,15 @@ static bool apply_faults(struct freq *fr)
 	if (G.f.rate_limit != 0) {
 		if (G.f.rate_limit > 0)
 			G.f.rate_limit--;
-		httpd_set_header(fr->req, "retry-after", "12");
-		send_error(fr, 429,
-			   "Rate limit reached for model in organization `org_fake` service tier "
-			   "`on_demand` on tokens per minute (TPM): Limit 12000, Used 11999, "
-			   "Requested 1200. Please try again in 11.455s.",
-			   "tokens", "rate_limit_exceeded");
+		char ra[24], w[32];
+		snprintf(ra, sizeof ra, "%lld", (long long)G.f.retry_after_s);
+		gotime_format(G.f.retry_after_s * 1000 - 545, w, sizeof w);
+		httpd_set_header(fr->req, "retry-after", ra);
+		char *m = xasprintf("Rate limit reached for model in organization `org_fake` service tier "
+				    "`on_demand` on tokens per minute (TPM): Limit 12000, Used 11999, "
+				    "Requested 1200. Please try again in %s.", w);
+		send_error(fr, 429, m, "tokens", "rate_limit_exceeded");
+		free(m);
 		freq_free(fr);
 		return true;
 	}
@@ -1328,6 +1332,7 @@ static const struct {
 	{ "error_status", offsetof(struct faults, error_status) },
 	{ "cut_stream_after", offsetof(struct faults, cut_after) },
 	{ "rate_limit", offsetof(struct faults, rate_limit) },
+	{ "retry_after_s", offsetof(struct faults, retry_after_s) },
 	{ "chunk_delay_ms", offsetof(struct faults, chunk_delay_ms) },
 	{ "stall_stream_after", offsetof(struct faults, stall_after) },
 	{ "report_prompt_tokens", offsetof(struct faults, report_prompt_tokens) },
@@ -1648,7 +1653,7 @@ int main(int argc, char **argv)
 	G.rpd_limit = 14400;
 	G.tpm_limit = 18000;
 	G.f_default = (struct faults){ .error_status = 500, .cut_after = -1, .stall_after = -1, .chunk_delay_ms = 20,
-				       .batch_ms = 300 };
+				       .batch_ms = 300, .retry_after_s = 12 };
 	G.rng = 0x2545F4914F6CDD1Dull;
 	for (size_t i = 0; i < ARRAY_LEN(default_models); i++)
 		G.models[G.nmodels++] = (struct model){ xstrdup(default_models[i][0]), xstrdup(default_models[i][1]),

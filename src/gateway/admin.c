@@ -792,7 +792,13 @@ static void overview(struct actx *c)
 		buf_addi(&o, r);
 		buf_adds(&o, ",\"rpm_limit\":");
 		buf_addi(&o, t->rpm_limit);
-		buf_adds(&o, ",\"spend_mtd_usd\":");
+		buf_adds(&o, ",\"tpm\":");
+		buf_addi(&o, team_tpm(t, now));
+		buf_adds(&o, ",\"tpm_limit\":");
+		buf_addi(&o, t->tpm_limit);
+		buf_adds(&o, ",\"priority\":\"");
+		buf_adds(&o, priority_name(t->priority));
+		buf_adds(&o, "\",\"spend_mtd_usd\":");
 		usd_json(&o, t->spend_nusd);
 		buf_adds(&o, ",\"monthly_budget_usd\":");
 		usd_json(&o, t->budget_nusd);

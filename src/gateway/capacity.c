@@ -141,6 +141,7 @@ struct capacity {
 	struct orgmodel **m; /* in the order they became known */
 	int nm;
 	int reserve_pct, batch_pct;
+	int replicas; /* cluster mode: the replicas serving, each holding an equal share */
 	/* bytes of request per prompt token, learned per model (x1000) */
 	strmap *ratio;
 };
@@ -149,6 +150,7 @@ struct capacity *capacity_new(const struct gw_config *cfg)
 {
 	struct capacity *c = xcalloc(1, sizeof *c);
 	c->ratio = strmap_new();
+	c->replicas = 1;
 	capacity_configure(c, cfg);
 	return c;
 }
@@ -320,9 +322,27 @@ static int64_t share(int64_t limit, int pct)
 	return (int64_t)((__int128)limit * pct / 100);
 }
 
+void capacity_share(struct capacity *c, int replicas)
+{
+	if (!c) /* (a tick before the gateway's capacity is made) */
+		return;
+	c->replicas = replicas > 0 ? replicas : 1;
+}
+
+/* a limit as this replica holds it: its equal share of the fleet's (the
+ * shares add up to no more than the limit) */
+static int64_t mine(const struct capacity *c, int64_t limit)
+{
+	if (limit <= 0 || c->replicas <= 1)
+		return limit;
+	int64_t s = limit / c->replicas;
+	return s > 0 ? s : 1;
+}
+
 /* the room of class k (0 all, 1 standard+batch, 2 batch) of limit */
 static int64_t class_room(const struct capacity *c, int64_t limit, int k)
 {
+	limit = mine(c, limit);
 	return k == 0 ? limit : k == 1 ? share(limit, 100 - c->reserve_pct) : share(limit, c->batch_pct);
 }
 
@@ -351,11 +371,12 @@ static void over(struct verdict *v, int status, int lim, const char *who, int64_
 	v->retry_ms = retry;
 }
 
-static int check_team(struct team *t, struct window *w, int lim, int64_t limit, int64_t need, int64_t now,
-		      struct verdict *v)
+static int check_team(const struct capacity *c, struct team *t, struct window *w, int lim, int64_t limit,
+		      int64_t need, int64_t now, struct verdict *v)
 {
 	if (limit <= 0 || need <= 0)
 		return 0;
+	limit = mine(c, limit);
 	int64_t wait = win_wait(w, now, need, limit);
 	if (wait == 0)
 		return 0;
@@ -381,9 +402,9 @@ int capacity_admit(struct capacity *c, struct team *t, const char *model, const 
 		v->retry_ms = m->hold_until - now;
 		return -1;
 	}
-	if (check_team(t, &tc->tpm, CL_TPM, t->tpm_limit, need[CL_TPM], now, v) != 0 ||
-	    check_team(t, &tc->tpd, CL_TPD, t->tpd_limit, need[CL_TPD], now, v) != 0 ||
-	    check_team(t, &tc->rpd, CL_RPD, t->rpd_limit, need[CL_RPD], now, v) != 0)
+	if (check_team(c, t, &tc->tpm, CL_TPM, t->tpm_limit, need[CL_TPM], now, v) != 0 ||
+	    check_team(c, t, &tc->tpd, CL_TPD, t->tpd_limit, need[CL_TPD], now, v) != 0 ||
+	    check_team(c, t, &tc->rpd, CL_RPD, t->rpd_limit, need[CL_RPD], now, v) != 0)
 		return -1;
 	if (m) {
 		int top = top_class(t->priority);
@@ -501,15 +522,15 @@ int capacity_headroom(struct capacity *c, struct team *t, const char *model, int
 	struct orgmodel *m = model ? model_get(c, model, false) : NULL;
 	int top = top_class(t->priority);
 	if (t->rpd_limit > 0) {
-		out->limit_req = t->rpd_limit;
-		figures(&tc->rpd, t->rpd_limit, now, &out->rem_req, &out->reset_req);
+		out->limit_req = mine(c, t->rpd_limit);
+		figures(&tc->rpd, out->limit_req, now, &out->rem_req, &out->reset_req);
 	} else if (m && m->limit[CL_RPD] > 0) {
 		out->limit_req = class_room(c, m->limit[CL_RPD], top);
 		figures(&m->use[CL_RPD][top], out->limit_req, now, &out->rem_req, &out->reset_req);
 	}
 	if (t->tpm_limit > 0) {
-		out->limit_tok = t->tpm_limit;
-		figures(&tc->tpm, t->tpm_limit, now, &out->rem_tok, &out->reset_tok);
+		out->limit_tok = mine(c, t->tpm_limit);
+		figures(&tc->tpm, out->limit_tok, now, &out->rem_tok, &out->reset_tok);
 	} else if (m && m->limit[CL_TPM] > 0) {
 		out->limit_tok = class_room(c, m->limit[CL_TPM], top);
 		figures(&m->use[CL_TPM][top], out->limit_tok, now, &out->rem_tok, &out->reset_tok);
@@ -572,25 +593,18 @@ json_t *capacity_json(struct capacity *c, const struct registry *reg, int64_t no
 					  "used_ratio", ratio, "retry_after_until",
 					  m->hold_until > now ? json_integer(m->hold_until) : json_null(), "teams", teams));
 	}
-	return json_pack("{s:o,s:{s:i,s:i}}", "models", models, "capacity", "critical_reserve_pct", c->reserve_pct,
-			 "batch_max_pct", c->batch_pct);
+	return json_pack("{s:o,s:{s:i,s:i,s:i}}", "models", models, "capacity", "critical_reserve_pct", c->reserve_pct,
+			 "batch_max_pct", c->batch_pct, "replicas_sharing", c->replicas);
 }
 
-void capacity_metrics(struct capacity *c, int64_t now, buf *out)
+const char *capacity_model_use(struct capacity *c, int i, int64_t now, double ratio[CL_N])
 {
-	buf_adds(out, "# HELP groqgate_org_limit_used_ratio The organisation's use of a Groq limit of a model.\n"
-		      "# TYPE groqgate_org_limit_used_ratio gauge\n");
-	for (int i = 0; i < c->nm; i++) {
-		struct orgmodel *m = c->m[i];
-		for (int l = 0; l < CL_N; l++) {
-			if (m->limit[l] <= 0)
-				continue;
-			buf_adds(out, "groqgate_org_limit_used_ratio{model=\"");
-			metrics_label(out, m->model);
-			buf_addf(out, "\",limit=\"%s\"} %.4f\n", cap_lim_name[l],
-				   (double)win_sum(&m->use[l][0], now) / (double)m->limit[l]);
-		}
-	}
+	if (i < 0 || i >= c->nm)
+		return NULL;
+	struct orgmodel *m = c->m[i];
+	for (int l = 0; l < CL_N; l++)
+		ratio[l] = m->limit[l] > 0 ? (double)win_sum(&m->use[l][0], now) / (double)m->limit[l] : -1;
+	return m->model;
 }
 
 /* ---- a team's use per model (the capacity view's split) -------------------- */

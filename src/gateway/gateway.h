@@ -400,6 +400,9 @@ struct capacity;
 struct capacity *capacity_new(const struct gw_config *cfg);
 void capacity_configure(struct capacity *c, const struct gw_config *cfg); /* after a reload */
 void capacity_free(struct capacity *c);
+/* cluster mode: the replicas serving; each enforces an equal share of
+ * every limit (team and organisation), so the fleet never passes one */
+void capacity_share(struct capacity *c, int replicas);
 /* what one request took, to be corrected when it settles */
 struct orgmodel;
 struct capres {
@@ -431,7 +434,9 @@ struct capview {
 };
 int capacity_headroom(struct capacity *c, struct team *t, const char *model, int64_t now, struct capview *out);
 json_t *capacity_json(struct capacity *c, const struct registry *reg, int64_t now); /* GET /admin/v1/capacity */
-void capacity_metrics(struct capacity *c, int64_t now, buf *out);
+/* the i-th model known (NULL past the last) and its use of each limit
+ * (ratio < 0: no such limit), for /metrics */
+const char *capacity_model_use(struct capacity *c, int i, int64_t now, double ratio[CL_N]);
 int64_t team_tpm(struct team *t, int64_t now); /* tokens in the last 60 s */
 void teamcap_free(struct teamcap *tc);
 /* a team's requests and tokens per model, for the capacity view */

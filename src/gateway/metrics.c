@@ -236,7 +236,17 @@ void metrics_render(struct metrics *m, struct gateway *g, buf *out)
 		metrics_label(out, g->reg.teams[t]->id);
 		buf_addf(out, "\"} %lld\n", (long long)team_tpm(g->reg.teams[t], now));
 	}
-	capacity_metrics(g->capacity, now, out);
+	head(out, "groqgate_org_limit_used_ratio", "gauge", "The organisation's use of a Groq limit of a model.");
+	double ratio[CL_N];
+	const char *model;
+	for (int mi = 0; (model = capacity_model_use(g->capacity, mi, now, ratio)); mi++)
+		for (int l = 0; l < CL_N; l++) {
+			if (ratio[l] < 0)
+				continue;
+			buf_adds(out, "groqgate_org_limit_used_ratio{model=\"");
+			metrics_label(out, model);
+			buf_addf(out, "\",limit=\"%s\"} %.4f\n", cap_lim_name[l], ratio[l]);
+		}
 	head(out, "groqgate_team_paused", "gauge", "1 when the team is paused (state paused by an operator, budget_paused at its budget).");
 	for (int t = 0; t < g->reg.nteams; t++) {
 		const struct team *tm = g->reg.teams[t];

@@ -508,10 +508,10 @@ static void groq_held(struct preq *p)
 	}
 	int64_t now = gw_now(p->g);
 	if (capacity_hold(p->g->capacity, p->model, now + (int64_t)(secs * 1000), why, now)) {
-		char *m = xasprintf("Groq answered 429 for model '%s' (%s); every team's requests for it are held "
-				    "%.0f s, as Groq's retry-after asks. Traffic not through the gateway, or limits "
-				    "declared above Groq's, cause this.",
-				    p->model, why, secs);
+		char *m = xasprintf("Groq answered 429 for model '%s' (%s) to upstream key '%s' (%s); every team's "
+				    "requests for it are held %.0f s, as Groq's retry-after asks. Traffic not through the "
+				    "gateway, or limits declared above Groq's, cause this.",
+				    p->model, why, p->k->name, p->key_fp, secs);
 		alert_raise(p->g, "upstream_429_storm", p->t->id, m);
 		free(m);
 	}

@@ -102,7 +102,13 @@ check_eq "one upstream_429_storm alert (threshold 5 per minute)" 1 \
 	"$(jq_body '[.alerts[] | select(.kind == "upstream_429_storm")] | length')"
 check_contains "it names the key" alpha-prod-api "$(jq_body '.alerts[] | select(.kind == "upstream_429_storm") | .message')"
 check_not_contains "and never its secret" "$KEY1" "$BODY"
-check_eq "served again once Groq recovers" 200 "$(chatq "$ATOK")"
+# Groq's retry-after (12 s) holds the model for every team: refused
+# without a round trip to Groq until it passes, then served again
+n_held=$(fstat "$FP1" requests)
+check_eq "held while Groq's retry-after runs, even after Groq recovered" 429 "$(chatq "$ATOK")"
+check_eq "the held request did not reach Groq" "$n_held" "$(fstat "$FP1" requests)"
+wait_eval "Groq's retry-after to pass" 15 '[ "$(chatq "$ATOK")" = 200 ]'
+check_eq "served again once Groq's retry-after passed" 200 "$(chatq "$ATOK")"
 check_settled "after a 429 storm"
 
 # ---- clients that read nothing: the upstream is paused, memory stays flat

@@ -211,11 +211,16 @@ check "a client gone mid-stream is charged the tokens it was sent ($row), not ze
 curl -s -X POST "http://$FAKE/_fake/faults" -d '{"chunk_delay_ms":5}' > /dev/null
 
 # ---- upstream errors pass through unchanged; timeouts answer 504
-curl -s -X POST "http://$FAKE/_fake/faults" -d '{"rate_limit":1}' > /dev/null
+curl -s -X POST "http://$FAKE/_fake/faults" -d '{"rate_limit":1,"retry_after_s":2}' > /dev/null
 chat "$ATOK" llama-3.3-70b-versatile
 check_eq "Groq's 429 passes through" 429 "$STATUS"
 check_eq "with Groq's body" tokens "$(jq_body .error.type)"
-check_eq "and Groq's retry-after" 12 "$(hdr retry-after)"
+check_eq "and Groq's retry-after" 2 "$(hdr retry-after)"
+# which holds the model for every team until it passes (capacity.sh)
+held() { api GET /admin/v1/capacity; jq_body '[.models[] | select(.retry_after_until != null)] | length'; }
+check_eq "the model is held" 1 "$(held)"
+wait_eval "Groq's retry-after to pass" 5 '[ "$(held)" = 0 ]'
+check_eq "and free again when it passed" 0 "$(held)"
 curl -s -X POST "http://$FAKE/_fake/faults" -d '{"error_rate":1.0,"error_status":503}' > /dev/null
 chat "$ATOK" llama-3.3-70b-versatile
 check_eq "Groq's 503 passes through" 503 "$STATUS"

@@ -11,8 +11,7 @@ tui_wait "chatbot-prod-api"
 tui_keys p
 tui_wait "Pause team: reason"
 tui_keys Enter
-tui_wait "A reason is required"
-ok "an empty reason is refused in the dialog"
+tui_check "an empty reason is refused in the dialog" "A reason is required"
 tui_type "deploy freeze"
 tui_keys Enter
 tui_wait "Pause team 'batch-processor'?"
@@ -31,16 +30,14 @@ tui_keys y
 tui_wait "done: batch-processor"
 check_eq "pause reached the gateway" "paused deploy freeze" "$(team_field batch-processor '"\(.state) \(.paused_reason)"')"
 check_contains "paused by the token's name and the console's user@host" "alice (tester@" "$(team_field batch-processor .paused_by)"
-tui_wait "paused by alice"
-ok "the detail pane shows who paused it and why"
+tui_check "the detail pane shows who paused it and why" "paused by alice"
 chat "$BATCH" llama-3.1-8b-instant '"max_tokens":1'
 check_eq "the team's callers now get 403" 403 "$STATUS"
 
 tui_keys p
 tui_wait "Resume team 'batch-processor'?"
 tui_keys Enter
-tui_wait "cancelled: nothing was changed"
-ok "Enter on the default (No) cancels"
+tui_check "Enter on the default (No) cancels" "cancelled: nothing was changed"
 tui_keys p
 tui_wait "Resume team 'batch-processor'?"
 tui_keys y

@@ -58,8 +58,7 @@ tui_wait "Commands (type : then Enter)" 5
 check "and keys still answer at once" tui_has "Commands (type : then Enter)"
 tui_keys Escape
 kill -CONT "$GW_PID"
-tui_wait "● live" 40
-ok "it comes back to live when the gateway answers again"
+tui_check "it comes back to live when the gateway answers again" "● live" 40
 tui_keys q
 tui_wait_exit
 done_testing

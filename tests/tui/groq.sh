@@ -30,8 +30,7 @@ make_tokfiles
 tui_start 120x40
 tui_groqtop
 tui_wait "chatbot-prod-api"
-tui_wait "groq DRIFT 1"
-ok "the header shows Groq's drift"
+tui_check "the header shows Groq's drift" "groq DRIFT 1"
 tui_keys ':'
 tui_type groq
 tui_keys Enter

@@ -41,8 +41,7 @@ tui_keys Down Down
 tui_keys BSpace BSpace BSpace BSpace BSpace BSpace
 tui_type "sometimes"
 tui_keys Enter
-tui_wait "is not a valid value (reject or queue)"
-ok "a bad value is refused in the form"
+tui_check "a bad value is refused in the form" "is not a valid value (reject or queue)"
 tui_keys Escape
 tui_wait_gone "Edit limits"
 
@@ -127,8 +126,7 @@ tui_wait "Usage of chatbot: 24h"
 tui_wait "BY MODEL"
 tui_golden usage
 tui_keys w
-tui_wait "Usage of chatbot: 7d"
-ok "w switches the window"
+tui_check "w switches the window" "Usage of chatbot: 7d"
 tui_keys Escape
 tui_wait "Upstream keys"
 
@@ -199,11 +197,9 @@ tui_type "clear; $BIN/groqtop --gateway http://$GW --token-file $TOKFILE"
 tui_keys Enter
 tui_wait "chatbot-prod-api"
 click 5 5 # the third team row (search)
-tui_wait "cost review INC-7"
-ok "a click selects a team"
+tui_check "a click selects a team" "cost review INC-7"
 wheel_down 5 20
-tui_wait "search-prod-api"
-ok "the wheel scrolls the pane under the pointer"
+tui_check "the wheel scrolls the pane under the pointer" "search-prod-api"
 tui_keys q
 tui_wait_exit
 check_not_contains "the issued token never reached the terminal's scrollback" "$NEWTOK" "$(tm capture-pane -t t -p -S -3000)"

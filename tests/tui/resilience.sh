@@ -13,19 +13,16 @@ t0=$(date +%s%N)
 tui_wait "● stale" 5
 el=$(( ($(date +%s%N) - t0) / 1000000 ))
 check "the header turns stale within two refresh intervals (${el} ms)" test "$el" -le 2500
-tui_wait "● down" 10
-ok "and then down"
+tui_check "and then down" "● down" 10
 tui_keys j
 tui_keys '?'
-tui_wait "Commands (type : then Enter)"
-ok "keys still respond while the gateway is down"
+tui_check "keys still respond while the gateway is down" "Commands (type : then Enter)"
 tui_keys Escape
 tui_wait "Upstream keys"
 # the gateway comes back on the same address
 sed -i "s/^listen = .*/listen = \"127.0.0.1:$PORT\";/" "$T/gw.conf"
 start_gateway
-tui_wait "● live" 40
-ok "it recovers by itself when the gateway returns"
+tui_check "it recovers by itself when the gateway returns" "● live" 40
 tui_keys q
 tui_wait_exit
 

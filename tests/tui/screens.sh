@@ -38,8 +38,7 @@ tui_wait "Upstream keys"
 tui_keys ':'
 tui_type "bogus"
 tui_keys Enter
-tui_wait "unknown command ':bogus'"
-ok "command mode reports an unknown command"
+tui_check "command mode reports an unknown command" "unknown command ':bogus'"
 tui_keys q
 check "q quits back to the shell" tui_wait_exit
 
@@ -94,8 +93,7 @@ tm resize-window -t t -x 100 -y 24
 tui_groqtop --wallboard --cycle 1
 tui_wait "page 1/2"
 tui_golden wallboard-page1
-tui_wait "page 2/2" 5
-ok "the wallboard cycles to the next page by itself"
+tui_check "the wallboard cycles to the next page by itself" "page 2/2" 5
 tui_keys q
 tui_wait_exit
 

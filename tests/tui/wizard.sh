@@ -35,8 +35,7 @@ tui_wait_exit
 tui_groqtop
 tui_wait "chatbot-prod-api"
 tui_keys Tab r
-tui_wait "> 2. Deploy"
-ok "reopened, the wizard resumes at step 2"
+tui_check "reopened, the wizard resumes at step 2" "> 2. Deploy"
 check "it shows who started it" tui_has "started by alice"
 tui_keys Enter
 tui_wait "Deploy alongside"
@@ -52,8 +51,7 @@ tui_wait "Switch to the new key"
 tui_keys y
 tui_wait "> 5. Monitor"
 check_eq "switched" switched "$(key_step)"
-tui_wait "drain window:"
-ok "the monitor step shows the drain window"
+tui_check "the monitor step shows the drain window" "drain window:"
 tui_keys Enter
 tui_wait "Retire the old key"
 tui_keys y
@@ -66,8 +64,7 @@ tui_wait "Retire the old key"
 tui_keys y
 wait_eval "the rotation to complete" 10 '[ "$(key_step)" = none ]'
 check_eq "completed: one active key again" "gsk_…0004" "$(api GET /admin/v1/keys/chatbot-prod-api; jq_body .fingerprint)"
-tui_wait "> 1. Create the new key"
-ok "the wizard is back at step 1 for the next rotation"
+tui_check "the wizard is back at step 1 for the next rotation" "> 1. Create the new key"
 check_not_contains "the new secret never appeared on screen" "$KEY4" "$(tui_screen)"
 tui_keys Escape
 tui_keys q

@@ -1,0 +1,58 @@
+# Groq's capacity on a 3-replica cluster (private PostgreSQL and Redis):
+# each replica holds an equal share of every limit, so the fleet never
+# sends Groq more than the organisation's 6,000 TPM on the model. A batch
+# team floods through every replica; Groq answers no 429; the critical
+# team is served in full; a standard team stops at its own limit fleet-wide.
+source "$(dirname "$0")/../lib.sh"
+source "$(dirname "$0")/../cluster-lib.sh"
+M=llama-3.1-8b-instant
+start_fakegroq --model-limit "$M=100000:6000" --completion-tokens 250 --latency-ms 20
+start_postgres
+start_redis
+write_gateway_config "groq_limits = ( { model = \"$M\"; rpd = 100000; tpm = 6000; } );"
+for i in 1 2 3; do cluster_config $i; start_replica $i; done
+on 1
+mk() {
+	api POST /admin/v1/teams "{\"id\":\"$1\",\"name\":\"$1\",\"allowed_models\":[\"$M\"],\"max_tokens_per_request\":300,\"rpm_limit\":1000,\"monthly_budget_usd\":100,\"priority\":\"$2\"${3:+,$3}}"
+	check_eq "team $1 ($2) created" 201 "$STATUS"
+}
+mk prod critical
+mk etl batch
+mk web standard '"tpm_limit":1500'
+create_key prod-prod-api prod "$KEY1"; new_token prod; PROD=$TOKEN
+create_key etl-prod-api etl "$KEY2"; new_token etl; ETL=$TOKEN
+create_key web-prod-api web "$KEY3"; new_token web; WEB=$TOKEN
+for i in 1 2 3; do
+	wait_eval "replica $i to share the limits three ways" 15 \
+		"[ \"\$(curl -s -H 'Authorization: Bearer $OP_TOKEN' http://${GWS[$i]}/admin/v1/capacity | jq .capacity.replicas_sharing)\" = 3 ]"
+	check_eq "replica gw-$i holds a third of each limit" 3 \
+		"$(curl -s -H "Authorization: Bearer $OP_TOKEN" "http://${GWS[$i]}/admin/v1/capacity" | jq .capacity.replicas_sharing)"
+done
+req() { # req TOKEN REPLICA -> status
+	curl -s --max-time 20 -o /dev/null -w '%{http_code}\n' -H "Authorization: Bearer $1" -H 'Content-Type: application/json' \
+		--data-binary "{\"model\":\"$M\",\"max_tokens\":300,\"messages\":[{\"role\":\"user\",\"content\":\"summarise the batch\"}]}" \
+		"http://${GWS[$2]}/openai/v1/chat/completions"
+}
+: > "$T/etl.codes"
+for round in $(seq 1 10); do
+	pids=""
+	for j in 1 2 3 4 5 6; do req "$ETL" $(( (j % 3) + 1 )) >> "$T/etl.codes" & pids="$pids $!"; done
+	wait $pids
+done
+etl_ok=$(grep -c '^200$' "$T/etl.codes")
+echo "# cluster batch flood: $etl_ok of 60 served, the rest refused by the replicas"
+check "the batch team was served some ($etl_ok)" test "$etl_ok" -ge 3
+check "and held at its share fleet-wide ($etl_ok of 60)" test "$etl_ok" -le 15
+: > "$T/prod.codes"
+for i in 1 2 3 1 2 3; do req "$PROD" $i >> "$T/prod.codes"; done
+check_eq "the critical team is served in full on every replica" 6 "$(grep -c '^200$' "$T/prod.codes")"
+: > "$T/web.codes"
+for i in 1 2 3 1 2 3 1 2 3; do req "$WEB" $i >> "$T/web.codes"; done
+web_ok=$(grep -c '^200$' "$T/web.codes")
+check "the standard team: at most its 1500 TPM fleet-wide ($web_ok served of 9, ~270 tokens each)" test "$web_ok" -le 5
+check "and served up to a share of it ($web_ok)" test "$web_ok" -ge 3
+groq429=$(curl -s "http://$FAKE/_fake/stats" | jq '[.keys[].errors] | add')
+check_eq "Groq answered no 429 to the fleet" 0 "$groq429"
+used=$(curl -s "http://$FAKE/_fake/stats" | jq .org_tokens_used)
+check "Groq counted at most its limit in the minute ($used <= 6000)" test "$used" -le 6000
+done_testing
