@@ -64,12 +64,14 @@ static int class_role(const char *prio)
 	return strcmp(prio, "critical") == 0 ? R_GAUGE_OK : strcmp(prio, "batch") == 0 ? R_GAUGE_80 : R_GAUGE_50;
 }
 
-/* the minute's use of one limit as a bar of w cells split by team, the
- * classes' shares marked with '|' (batch's, then standard's and batch's) */
+/* the minute's use of one limit as a bar of w cells split by team, batch
+ * teams first, then standard, then critical, so that each class's share
+ * ('|': batch's, then standard's and batch's together) reads against the
+ * bar's extent */
 static void split_gauge(struct canvas *cv, int y, int x, int w, json_t *teams, const char *field, int64_t limit,
 			int reserve_pct, int batch_pct)
 {
-	static const char *const order[] = { "critical", "standard", "batch" };
+	static const char *const order[] = { "batch", "standard", "critical" };
 	int at = 0;
 	for (size_t c = 0; c < 3; c++) {
 		size_t i;
@@ -115,8 +117,8 @@ static void cap_draw(struct app *a, struct canvas *cv)
 		draw_footer(a, cv, NULL);
 		return;
 	}
-	cv_printf(cv, y, 2, R_DIM, w, "minute's use by class:  %s critical  %s standard  %s batch   | the batch and non-critical shares",
-		  class_mark("critical", cv->utf8), class_mark("standard", cv->utf8), class_mark("batch", cv->utf8));
+	cv_printf(cv, y, 2, R_DIM, w, "minute's use by class:  %s batch  %s standard  %s critical   | the batch share, then the non-critical",
+		  class_mark("batch", cv->utf8), class_mark("standard", cv->utf8), class_mark("critical", cv->utf8));
 	y += 2;
 	int gw = w - 46;
 	if (gw < 10)

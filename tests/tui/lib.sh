@@ -61,7 +61,13 @@ tui_check() {
 	echo "# screen was:"; tui_screen | sed 's/^/#   /'
 	return 1
 }
-tui_wait_gone() { wait_eval "'$1' to go" "${2:-10}" "! tui_has '$1'"; }
+tui_lacks() { ! tui_has "$1"; }
+# tui_wait_gone TEXT [seconds]: a failure (counted) when TEXT stays
+tui_wait_gone() {
+	wait_for "'$1' to go" "${2:-10}" tui_lacks "$1" && return 0
+	fail "the screen kept showing '$1' (${2:-10} s)"
+	return 1
+}
 # the program in the pane ended: the shell is in the foreground again
 tui_cmd() { tm display -p -t t '#{pane_current_command}'; }
 tui_wait_exit() { wait_eval "the program to exit" "${1:-10}" '[ "$(tui_cmd)" = bash ]'; }
