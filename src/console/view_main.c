@@ -33,6 +33,19 @@ static void money(char *out, size_t n, double v)
 		snprintf(out, n, "$%.2f", v);
 }
 
+/* a count in at most 6 columns: 9999, 123.4k, 372.5M, 1.2G */
+static void count6(char *out, size_t n, int64_t v)
+{
+	if (v < 10000)
+		snprintf(out, n, "%lld", (long long)v);
+	else if (v < 1000000)
+		snprintf(out, n, "%.1fk", (double)v / 1e3);
+	else if (v < 1000000000)
+		snprintf(out, n, "%.1fM", (double)v / 1e6);
+	else
+		snprintf(out, n, "%.1fG", (double)v / 1e9);
+}
+
 /* 1234, 12.3k, 372.5M: header figures stay short */
 static void compact(char *out, size_t n, int64_t v)
 {
@@ -191,8 +204,8 @@ static void team_row(struct canvas *cv, int y, int x, int w, struct m_team *t, b
 	cv_printf(cv, y, cx, base, 10, " %d/%lld", t->rpm, (long long)t->rpm_limit);
 	cx += 10;
 	/* tokens in the last minute, red at its own limit */
-	char tk[16];
-	compact(tk, sizeof tk, t->tpm);
+	char tk[24];
+	count6(tk, sizeof tk, t->tpm);
 	cv_printf(cv, y, cx, sel || !t->tpm_limit ? base : gauge_role((double)t->tpm / (double)t->tpm_limit), 7, "%6s", tk);
 	cx += 7;
 	double sf = t->budget > 0 ? t->spend / t->budget : 0;

@@ -569,8 +569,12 @@ static void team_model_use(const struct registry *reg, const char *model, int64_
 json_t *capacity_json(struct capacity *c, const struct registry *reg, int64_t now)
 {
 	json_t *models = json_array();
+	/* the declared models first (in their order), then those learned */
+	for (int pass = 0; pass < 2; pass++)
 	for (int i = 0; i < c->nm; i++) {
 		struct orgmodel *m = c->m[i];
+		if (m->declared != (pass == 0))
+			continue;
 		bool any = false;
 		int64_t used[CL_N] = { 0 };
 		for (int l = 0; l < CL_N; l++)
