@@ -483,6 +483,27 @@ void capacity_settle(struct team *t, struct capres *r, const int64_t used[CL_N],
 	}
 }
 
+void capacity_recount(struct capacity *c, struct team *t, const char *model, int64_t ts, int64_t tokens, int64_t now)
+{
+	struct teamcap *tc = team_cap(t);
+	win_add(&tc->tpm, ts, now, tokens);
+	if (tc->tpd.n)
+		win_add(&tc->tpd, ts, now, tokens);
+	if (tc->rpd.n)
+		win_add(&tc->rpd, ts, now, 1);
+	team_model_count(t, model, ts, now, 1, tokens);
+	struct orgmodel *m = model ? model_get(c, model, false) : NULL;
+	if (!m)
+		return;
+	int top = top_class(t->priority);
+	for (int l = 0; l < CL_N; l++) {
+		int64_t amount = l == CL_RPM || l == CL_RPD ? 1 : l == CL_TPM || l == CL_TPD ? tokens : 0;
+		if (m->limit[l] > 0 && amount)
+			for (int k = 0; k <= top; k++)
+				win_add(&m->use[l][k], ts, now, amount);
+	}
+}
+
 /* ---- Groq's own 429 ------------------------------------------------------ */
 
 bool capacity_hold(struct capacity *c, const char *model, int64_t until, const char *why, int64_t now)
@@ -496,7 +517,7 @@ bool capacity_hold(struct capacity *c, const char *model, int64_t until, const c
 		free(m->hold_why);
 		m->hold_why = why ? xstrdup(why) : NULL;
 	}
-	if (fresh && now - m->alerted_at >= 60000) {
+	if (fresh && (!m->alerted_at || now - m->alerted_at >= 60000)) {
 		m->alerted_at = now;
 		return true;
 	}

@@ -416,6 +416,9 @@ struct capres {
  * fits) or 413 (it never can) verdict in Groq's shape. */
 int capacity_admit(struct capacity *c, struct team *t, const char *model, const int64_t need[CL_N], int64_t now,
 		   struct capres *r, struct verdict *v);
+/* a request of the ledger (at ts, tokens counted by Groq) brought back into
+ * the windows at start: a restart forgets nothing of the last day */
+void capacity_recount(struct capacity *c, struct team *t, const char *model, int64_t ts, int64_t tokens, int64_t now);
 /* gives back what was taken and not used (or takes more) */
 void capacity_settle(struct team *t, struct capres *r, const int64_t used[CL_N], int64_t now);
 /* Groq's headers for a model with no declared limits: its RPD and TPM */

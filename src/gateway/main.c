@@ -332,6 +332,29 @@ static struct httpd *new_http(struct gateway *g, void (*cb)(struct hreq *, void 
 	return h;
 }
 
+/* the windows of the last day brought back from the ledger (what Groq
+ * still counts against the organisation's limits after a restart) */
+static void cap_recount(void *arg, const char *key, const char *model, int64_t ts, int64_t in, int64_t out)
+{
+	struct gateway *g = arg;
+	struct ukey *k = registry_key(&g->reg, key);
+	struct team *t = k ? registry_team(&g->reg, k->team) : NULL;
+	if (t)
+		capacity_recount(g->capacity, t, model, ts, in + out, gw_now(g));
+}
+
+static void capacity_restore(struct gateway *g)
+{
+	char *cause = NULL;
+	if (g->cluster) /* the fleet's ledger: more than this replica's share took */
+		return;
+	if (store_recent_sent(g->store, gw_now(g) - 86400000 - 60000, cap_recount, g, &cause) != 0) {
+		gw_log(g, json_pack("{s:s,s:s,s:s}", "level", "warn", "msg", "the last day's capacity not recounted",
+				    "error", cause ? cause : "?"));
+		free(cause);
+	}
+}
+
 int main(int argc, char **argv)
 {
 	const char *config = NULL, *migrate = NULL;
@@ -446,6 +469,7 @@ int main(int argc, char **argv)
 	g->recent_alerts = recent ? recent : json_array();
 	g->metrics = metrics_new();
 	g->capacity = capacity_new(&g->cfg);
+	capacity_restore(g);
 	g->up = upstream_new(g->base, g->cfg.upstream_ca_file);
 	g->groq = groqwatch_start(g);
 	g->batches = batchwatch_start(g);

@@ -64,6 +64,14 @@ check_eq "Groq answered no 429 (the gateway never sent more than its limit)" 0 "
 check_eq "fakegroq counted no rate-limit error" 0 "$(curl -s "http://$FAKE/_fake/stats" | jq '[.keys[].errors] | add')"
 gw429=$(sql "select count(*) from ledger where status = 429 and reason = 'capacity_limited'")
 check "the gateway's refusals are in the ledger as capacity_limited ($gw429)" test "$gw429" -ge 2
+# ---- a restart forgets nothing: the ledger's last day is recounted
+stop_gateway
+start_gateway
+chat "$ETL" "$M" '"max_tokens":300'
+check_eq "after a restart the batch team is still held at its share" "429 tokens" "$STATUS $(jq_body .error.type)"
+api GET /admin/v1/capacity
+check "and the organisation's minute holds what was sent before it" \
+	test "$(printf %s "$BODY" | jq --arg m "$M" '.models[] | select(.model==$m) | .used.tpm')" -ge 2000
 # ---- a request that could never fit: 413
 api PATCH /admin/v1/teams/web '{"tpm_limit":100}' -H "If-Match: $(api GET /admin/v1/teams/web; jq_body .version)"
 chat "$WEB" "$M" '"max_tokens":300'

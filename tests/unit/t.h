@@ -48,5 +48,6 @@ void suite_console(void);
 void suite_groq(void);
 void suite_journal(void);
 void suite_httpd(void);
+void suite_capacity(void);
 
 #endif
