@@ -18,6 +18,7 @@
 
 #include <event2/event.h>
 #include <stdarg.h>
+#include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -59,6 +60,47 @@ static int line_refused(struct verdict *v, int status, const char *code, int lin
 }
 
 /* one line checked and completed; its worst cost added */
+static int cmp_lower(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+const char *json_case_twin(json_t *j, char *out, size_t n)
+{
+	if (json_is_array(j)) {
+		size_t i;
+		json_t *e;
+		json_array_foreach(j, i, e) if (json_case_twin(e, out, n)) return out;
+		return NULL;
+	}
+	if (!json_is_object(j))
+		return NULL;
+	size_t k = json_object_size(j), i = 0;
+	char **low = xcalloc(k + 1, sizeof *low);
+	const char *key;
+	json_t *v;
+	json_object_foreach(j, key, v) {
+		low[i] = xstrdup(key);
+		for (char *c = low[i]; *c; c++)
+			*c = (char)tolower((unsigned char)*c);
+		i++;
+	}
+	qsort(low, k, sizeof *low, cmp_lower);
+	const char *found = NULL;
+	for (i = 1; i < k && !found; i++)
+		if (strcmp(low[i - 1], low[i]) == 0) {
+			snprintf(out, n, "%s", low[i]);
+			found = out;
+		}
+	for (i = 0; i < k; i++)
+		free(low[i]);
+	free(low);
+	if (found)
+		return found;
+	json_object_foreach(j, key, v) if (json_case_twin(v, out, n)) return out;
+	return NULL;
+}
+
 static int check_line(json_t *l, int line, const struct team *t, const struct gw_config *cfg, int64_t *worst,
 		      struct verdict *v)
 {
@@ -133,9 +175,17 @@ int batch_lines(const char *data, size_t len, const struct team *t, const struct
 				return deny(v, 400, "invalid_request_error", "too_many_lines", "batch_line_refused",
 					    xasprintf("A batch file may hold at most %d lines.", LINES_MAX));
 			json_error_t e;
-			json_t *l = json_loadb(data + at, n, 0, &e);
-			int rc = l ? check_line(l, line, t, cfg, worst, v)
-				   : line_refused(v, 400, "invalid_batch_line", line, NULL, "not JSON (%s).", e.text);
+			char twin[64];
+			/* a key twice, or in two letter cases, at any level: Groq may
+			 * read another than the gateway checked (Go's decoder matches
+			 * keys without case) */
+			json_t *l = json_loadb(data + at, n, JSON_REJECT_DUPLICATES, &e);
+			int rc = !l ? line_refused(v, 400, "invalid_batch_line", line, NULL, "not JSON, or a key given twice (%s).",
+						   e.text)
+				 : json_case_twin(l, twin, sizeof twin)
+				   ? line_refused(v, 400, "invalid_batch_line", line, NULL,
+						  "the key '%s' appears in two letter cases; Groq could read either.", twin)
+				   : check_line(l, line, t, cfg, worst, v);
 			if (rc == 0) {
 				char *s = json_dumps(l, JSON_COMPACT | JSON_PRESERVE_ORDER);
 				buf_adds(out, s);

@@ -688,6 +688,9 @@ json_t *unlisted_models(const struct registry *reg, const struct gw_config *cfg,
  * the line. */
 int batch_lines(const char *data, size_t len, const struct team *t, const struct gw_config *cfg, buf *out,
 		int64_t *worst, int64_t *lines, struct verdict *v);
+/* a key of an object in j (at any depth) that appears twice but for letter
+ * case, written lower-case into out (NULL: none) */
+const char *json_case_twin(json_t *j, char *out, size_t n);
 /* the team's own file or batch (NULL: none, or another team's) */
 struct bfile *team_file(struct registry *r, const struct team *t, const char *id);
 struct batch *team_batch(struct registry *r, const struct team *t, const char *id);

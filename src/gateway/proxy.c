@@ -1443,10 +1443,18 @@ out:
 static int read_batch_create(struct preq *p, struct verdict *v)
 {
 	json_error_t e;
-	json_t *j = p->raw_len ? json_loadb(p->raw, p->raw_len, 0, &e) : NULL;
+	char twin[64];
+	json_t *j = p->raw_len ? json_loadb(p->raw, p->raw_len, JSON_REJECT_DUPLICATES, &e) : NULL;
 	if (!json_is_object(j)) {
 		json_decref(j);
-		bad(v, "invalid_json", xstrdup("Creating a batch takes a JSON object with 'input_file_id' and 'endpoint'."));
+		bad(v, "invalid_json", xasprintf("Creating a batch takes a JSON object with 'input_file_id' and 'endpoint', "
+						 "each once (%s).", p->raw_len ? e.text : "no body"));
+		return -1;
+	}
+	if (json_case_twin(j, twin, sizeof twin)) {
+		json_decref(j);
+		bad(v, "duplicate_key",
+		    xasprintf("The key '%s' appears in two letter cases; Groq could read either, so it is refused.", twin));
 		return -1;
 	}
 	const char *in = json_string_value(json_object_get(j, "input_file_id"));
@@ -1463,6 +1471,10 @@ static int read_batch_create(struct preq *p, struct verdict *v)
 		p->batch_input = xstrdup(in);
 		p->batch_worst = f->worst_nusd;
 		p->fwd_ctype = xstrdup("application/json");
+		/* Groq receives the body the gateway checked, not the bytes sent */
+		free(p->fwd);
+		p->fwd = json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER);
+		p->fwd_len = strlen(p->fwd);
 	}
 	json_decref(j);
 	return rc;

@@ -49,6 +49,24 @@ printf 'not json\n' > "$T/bad-json.jsonl"
 upload "$T/bad-json.jsonl"
 check_eq "a line that is not JSON: 400" "400|invalid_batch_line" "$STATUS|$(jq_body .error.code)"
 { line r1 llama-3.1-8b-instant "hi"; } > "$T/good1.jsonl"
+# keys twice or in two letter cases, at any level: Groq may read another
+# than the gateway checked (Go's decoder matches keys without case)
+printf '{"custom_id":"r1","method":"POST","url":"/v1/chat/completions","body":{"model":"llama-3.1-8b-instant","MODEL":"qwen/qwen3-32b","messages":[]}}\n' > "$T/twin1.jsonl"
+upload "$T/twin1.jsonl"
+check_eq "\"model\" and \"MODEL\" in one line: 400" "400|invalid_batch_line" "$STATUS|$(jq_body .error.code)"
+check_contains "naming the key" "the key 'model' appears in two letter cases" "$(jq_body .error.message)"
+printf '{"custom_id":"r1","method":"POST","url":"/v1/chat/completions","body":{"model":"llama-3.1-8b-instant","max_tokens":10,"Max_Tokens":100000,"messages":[]}}\n' > "$T/twin2.jsonl"
+upload "$T/twin2.jsonl"
+check_eq "\"max_tokens\" and \"Max_Tokens\": 400" 400 "$STATUS"
+printf '{"custom_id":"r1","method":"POST","url":"/v1/chat/completions","body":{"model":"llama-3.1-8b-instant","messages":[]},"Body":{"model":"qwen/qwen3-32b"}}\n' > "$T/twin3.jsonl"
+upload "$T/twin3.jsonl"
+check_eq "a second \"Body\": 400" 400 "$STATUS"
+printf '{"custom_id":"r1","method":"POST","url":"/v1/chat/completions","url":"/v1/embeddings","body":{"model":"llama-3.1-8b-instant","messages":[]}}\n' > "$T/twin4.jsonl"
+upload "$T/twin4.jsonl"
+check_eq "\"url\" twice: 400" "400|invalid_batch_line" "$STATUS|$(jq_body .error.code)"
+printf '{"custom_id":"r1","method":"POST","url":"/v1/chat/completions","body":{"model":"llama-3.1-8b-instant","messages":[{"role":"user","content":"x","Content":"y"}]}}\n' > "$T/twin5.jsonl"
+upload "$T/twin5.jsonl"
+check_eq "a case twin deep in a message: 400" 400 "$STATUS"
 upload "$T/good1.jsonl" "$ATOK" fine-tune
 check_eq "a purpose other than batch: 403" "403|purpose_not_governed" "$STATUS|$(jq_body .error.code)"
 check_eq "no refused file reached Groq" 0 "$(fake_files)"
@@ -71,6 +89,16 @@ for r in "GET /openai/v1/files/$FILE" "GET /openai/v1/files/$FILE/content" "DELE
 done
 call POST /openai/v1/batches "{\"input_file_id\":\"$FILE\",\"endpoint\":\"/v1/chat/completions\",\"completion_window\":\"24h\"}" "$BTOK"
 check_eq "beta cannot batch alpha's file" "404|not_found" "$STATUS|$(jq_body .error.code)"
+# beta's own file last, alpha's first: checked on one, Groq reading the other
+{ line b1 llama-3.1-8b-instant "beta's line"; } > "$T/beta.jsonl"
+upload "$T/beta.jsonl" "$BTOK"
+BFILE=$(jq_body .id)
+nb0=$(curl -s -H "Authorization: Bearer $KEY1" "http://$FAKE/openai/v1/batches" | jq '.data | length')
+call POST /openai/v1/batches "{\"input_file_id\":\"$FILE\",\"input_file_id\":\"$BFILE\",\"endpoint\":\"/v1/chat/completions\",\"completion_window\":\"24h\"}" "$BTOK"
+check_eq "input_file_id twice (another team's first): 400" "400|invalid_json" "$STATUS|$(jq_body .error.code)"
+call POST /openai/v1/batches "{\"Input_File_Id\":\"$FILE\",\"input_file_id\":\"$BFILE\",\"endpoint\":\"/v1/chat/completions\",\"completion_window\":\"24h\"}" "$BTOK"
+check_eq "Input_File_Id beside input_file_id: 400" "400|duplicate_key" "$STATUS|$(jq_body .error.code)"
+check_eq "neither reached Groq" "$nb0" "$(curl -s -H "Authorization: Bearer $KEY1" "http://$FAKE/openai/v1/batches" | jq '.data | length')"
 call GET /openai/v1/files
 check_eq "alpha's list has it" "$FILE" "$(jq_body '.data[0].id')"
 
