@@ -53,6 +53,8 @@ struct faults {
 	int64_t cached_tokens; /* of the prompt, reported as read from the cache */
 	int64_t metrics_hang;  /* the metrics API accepts and never answers */
 	int64_t metrics_status; /* the metrics API answers this status (an outage); 0 off */
+	int64_t metrics_stall;  /* the metrics API sends its head and a few bytes, then nothing */
+	int64_t metrics_absurd; /* every sample's value is 1e308 (a hostile metrics API) */
 	int64_t batch_ms;      /* a batch ends this long after it is created */
 	int64_t batch_fail;    /* batches end "failed" */
 };
@@ -1339,6 +1341,8 @@ static const struct {
 	{ "cached_tokens", offsetof(struct faults, cached_tokens) },
 	{ "metrics_hang", offsetof(struct faults, metrics_hang) },
 	{ "metrics_status", offsetof(struct faults, metrics_status) },
+	{ "metrics_stall", offsetof(struct faults, metrics_stall) },
+	{ "metrics_absurd", offsetof(struct faults, metrics_absurd) },
 	{ "batch_ms", offsetof(struct faults, batch_ms) },
 	{ "batch_fail", offsetof(struct faults, batch_fail) },
 };
@@ -1480,6 +1484,13 @@ static void handle_metrics(struct freq *fr, const char *what)
 	}
 	if (G.f.metrics_hang)
 		return; /* freed by on_close when the client gives up */
+	if (G.f.metrics_stall) { /* freed by on_close when the client gives up */
+		answered(fr, 200);
+		httpd_set_header(fr->req, "Content-Type", "application/json");
+		httpd_start(fr->req, 200);
+		httpd_chunk(fr->req, "{\"status\":", 10);
+		return;
+	}
 	if (G.f.metrics_status) {
 		int st = (int)G.f.metrics_status;
 		send_error(fr, st, "Internal Server Error", "internal_server_error", NULL);
@@ -1497,6 +1508,12 @@ static void handle_metrics(struct freq *fr, const char *what)
 	int status;
 	json_t *ans = fgm_api(what, params, wall_ms(), &status);
 	json_decref(params);
+	if (G.f.metrics_absurd) {
+		size_t i;
+		json_t *r;
+		json_array_foreach(json_object_get(json_object_get(ans, "data"), "result"), i, r)
+			json_array_set_new(json_object_get(r, "value"), 1, json_string("1e308"));
+	}
 	/* sample times as Prometheus writes them: seconds with milliseconds */
 	char *out = json_dumps(ans, JSON_COMPACT | JSON_REAL_PRECISION(13));
 	json_decref(ans);

@@ -44,6 +44,7 @@ struct gquery {
 struct groqwatch {
 	struct gateway *g;
 	struct event *timer;
+	struct event *deadline;  /* a poll's whole answer due (timeout_ms) */
 	enum gw_state state;
 	char *reason;            /* why not ok (no secret in it) */
 	struct gm_figures fig;   /* the last good figures */
@@ -228,6 +229,8 @@ static void q_done(void *arg, int ok, const char *err)
 {
 	struct gquery *q = arg;
 	q->tx = NULL;
+	if (q->w->pending == 1)
+		evtimer_del(q->w->deadline);
 	q->done = true;
 	q->ok = ok;
 	if (!ok)
@@ -238,6 +241,28 @@ static void q_done(void *arg, int ok, const char *err)
 }
 
 static const struct utx_cbs q_cbs = { q_head, q_data, q_done };
+
+/* timeout_ms holds for each query's whole answer, not only its first
+ * byte: a metrics API that trickles is cut, and the poll fails */
+static void poll_overdue(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	struct groqwatch *w = arg;
+	for (int s = 0; s < NQ && w->pending; s++) {
+		struct gquery *q = &w->q[s];
+		if (!q->tx)
+			continue;
+		utx_cancel(q->tx);
+		q->tx = NULL;
+		q->done = true;
+		q->ok = false;
+		q->err = xasprintf("%s: no whole answer within %lld ms", s < GM_NSERIES ? gm_series_name[s] : "models",
+				   (long long)w->g->cfg.gm_timeout_ms);
+		if (--w->pending == 0)
+			poll_done(w);
+	}
+}
 
 /* the key from groq_metrics.key_file (private, one gsk_ key), or NULL
  * with *cause */
@@ -294,6 +319,10 @@ static void poll(evutil_socket_t fd, short what, void *arg)
 		free(query);
 	}
 	secret_free(auth);
+	if (w->pending) {
+		struct timeval tv = { (time_t)(g->cfg.gm_timeout_ms / 1000), (suseconds_t)(g->cfg.gm_timeout_ms % 1000) * 1000 };
+		evtimer_add(w->deadline, &tv);
+	}
 }
 
 void groqwatch_reload(struct gateway *g)
@@ -348,6 +377,7 @@ struct groqwatch *groqwatch_start(struct gateway *g)
 	w->drifting = strmap_new();
 	w->decom = strmap_new();
 	w->timer = evtimer_new(g->base, poll, w);
+	w->deadline = evtimer_new(g->base, poll_overdue, w);
 	if (g->cfg.gm_key_file) {
 		w->state = GS_STARTING;
 		schedule(w, 0);
@@ -366,6 +396,7 @@ void groqwatch_free(struct groqwatch *w)
 			free(w->q[s].err);
 		}
 	event_free(w->timer);
+	event_free(w->deadline);
 	gm_free(&w->fig);
 	free(w->reason);
 	strmap_free(w->drifting);
@@ -411,6 +442,14 @@ static json_t *decom_json(struct groqwatch *w)
 	return a;
 }
 
+/* the figures shown are old: the last poll failed, or none succeeded for
+ * twice the interval (a poll that hangs cannot keep them looking fresh) */
+static bool stale(const struct groqwatch *w)
+{
+	return w->have_fig && (w->state == GS_FAILING ||
+			       wall_ms() - w->updated_at > 2 * w->g->cfg.gm_interval_s * 1000);
+}
+
 json_t *groqwatch_json(struct gateway *g)
 {
 	struct groqwatch *w = g->groq;
@@ -422,7 +461,7 @@ json_t *groqwatch_json(struct gateway *g)
 	json_t *j = json_pack("{s:b,s:s,s:s?,s:o,s:o?,s:b,s:I,s:I,s:I,s:I,s:o,s:o,s:o}", "available", available, "state",
 			      state_names[w->state], "reason", reason, "updated_at", time_or_null(w->updated_at),
 			      "age_s", w->updated_at ? json_integer((wall_ms() - w->updated_at) / 1000) : NULL,
-			      "stale", w->state == GS_FAILING && w->have_fig, "window_s", (json_int_t)g->cfg.gm_window_s,
+			      "stale", stale(w), "window_s", (json_int_t)g->cfg.gm_window_s,
 			      "interval_s", (json_int_t)g->cfg.gm_interval_s, "polls", (json_int_t)w->polls, "failures",
 			      (json_int_t)w->failures, "projects", projects, "unlisted_models",
 			      unlisted_models(&g->reg, &g->cfg, g->models_cache), "decommissioned", decom_json(w));
@@ -436,6 +475,7 @@ json_t *groqwatch_summary(struct gateway *g)
 			      w->state == GS_OK || (w->state == GS_FAILING && w->have_fig), "drifting",
 			      (json_int_t)strmap_len(w->drifting));
 	json_object_set_new(j, "age_s", w->updated_at ? json_integer((wall_ms() - w->updated_at) / 1000) : json_null());
+	json_object_set_new(j, "stale", json_boolean(stale(w)));
 	return j;
 }
 

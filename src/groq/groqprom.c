@@ -42,22 +42,27 @@ static struct gm_row *row_of(struct gm_figures *f, const char *project, const ch
 	return r;
 }
 
-/* a sample's value: a string as Prometheus writes floats */
-static bool sample_value(json_t *value, double *out)
+/* no real rate of Groq's comes near this per second: above it, or not a
+ * finite number, a figure is refused rather than read as anything */
+#define RATE_ABSURD 1e9
+
+/* a sample's value, a string as Prometheus writes floats: 1 read, 0 none
+ * (no value), -1 not a rate (non-finite, negative, absurd) */
+static int sample_value(json_t *value, double *out)
 {
 	const char *s = json_string_value(json_array_get(value, 1));
 	if (!s)
-		return false;
-	if (strcmp(s, "+Inf") == 0 || strcmp(s, "-Inf") == 0 || strcmp(s, "NaN") == 0) {
+		return 0;
+	if (strcmp(s, "NaN") == 0) {
 		*out = 0; /* a rate over no samples */
-		return true;
+		return 1;
 	}
 	char *end;
 	double v = strtod(s, &end);
-	if (end == s || *end || !isfinite(v) || v < 0)
-		return false;
+	if (end == s || *end || !isfinite(v) || v < 0 || v > RATE_ABSURD)
+		return -1;
 	*out = v;
-	return true;
+	return 1;
 }
 
 static double le_value(const char *s)
@@ -95,8 +100,14 @@ int gm_add(struct gm_figures *f, enum gm_series s, const char *body, size_t len,
 		json_t *m = json_object_get(sample, "metric");
 		const char *project = json_string_value(json_object_get(m, "project_id"));
 		const char *model = json_string_value(json_object_get(m, "model"));
-		double v;
-		if (!project || !model || !sample_value(json_object_get(sample, "value"), &v))
+		double v = 0;
+		int got = sample_value(json_object_get(sample, "value"), &v);
+		if (got < 0) {
+			fail(cause, "project %.64s, model %.64s: the value %.40s is not a rate", project ? project : "?",
+			     model ? model : "?", json_string_value(json_array_get(json_object_get(sample, "value"), 1)));
+			goto out;
+		}
+		if (!project || !model || !got)
 			continue; /* a series without the labels the figures are by */
 		struct gm_row *r = row_of(f, project, model);
 		if (!r)
@@ -130,6 +141,10 @@ int gm_add(struct gm_figures *f, enum gm_series s, const char *body, size_t len,
 			break;
 		}
 		default: break;
+		}
+		if (!(r->req_s + r->tin_s + r->tout_s + r->cache_s <= RATE_ABSURD)) {
+			fail(cause, "project %.64s, model %.64s: the rates add up past any real one", project, model);
+			goto out;
 		}
 	}
 	rc = 0;

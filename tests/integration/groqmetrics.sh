@@ -124,6 +124,24 @@ curl -s -o /dev/null -X DELETE "http://$FAKE/_fake/faults"
 wait_eval "polling to recover (after its backoff)" 12 "[ \"\$(groq | jq -r .state)\" = ok ]"
 check_eq "fresh again" "ok|false" "$(groq | jq -r '"\(.state)|\(.stale)"')"
 
+# ---- a metrics API that sends a few bytes and then nothing: the whole
+# answer is due within timeout_ms, not only its first byte
+curl -s -o /dev/null -X POST --data-binary '{"metrics_stall":1}' "http://$FAKE/_fake/faults"
+wait_eval "the stalled poll to fail" 8 "[ \"\$(groq | jq -r .state)\" = failing ]"
+check_eq "a stalled answer fails the poll (not ok for ever)" failing "$(groq | jq -r .state)"
+check_contains "saying no whole answer came in time" "no whole answer within 1500 ms" "$(groq | jq -r .reason)"
+check_eq "the figures are stale" true "$(groq | jq -r .stale)"
+curl -s -o /dev/null -X DELETE "http://$FAKE/_fake/faults"
+wait_eval "polling to recover" 12 "[ \"\$(groq | jq -r .state)\" = ok ]"
+# ---- absurd figures fail the query instead of reading as 0
+curl -s -o /dev/null -X POST --data-binary '{"metrics_absurd":1}' "http://$FAKE/_fake/faults"
+wait_eval "the absurd figures to be refused" 8 "[ \"\$(groq | jq -r .state)\" = failing ]"
+check_eq "a value of 1e308: the poll fails" failing "$(groq | jq -r .state)"
+check_contains "naming the value" "the value 1e308 is not a rate" "$(groq | jq -r .reason)"
+curl -s -o /dev/null -X DELETE "http://$FAKE/_fake/faults"
+wait_eval "polling to recover" 12 "[ \"\$(groq | jq -r .state)\" = ok ]"
+check_eq "fresh again after both" "ok|false" "$(groq | jq -r '"\(.state)|\(.stale)"')"
+
 # ---- a key file others may read is refused, without its content shown
 chmod 644 "$T/groq-key"
 wait_eval "the loose key file to be refused" 5 "[ \"\$(groq | jq -r .state)\" = failing ]"
@@ -149,8 +167,9 @@ all="$(cat "$T/groqgated.log") $(groq) $(curl -s "http://$GW/metrics") $(curl -s
 for k in "$MKEY" "$KEY1" "$KEY2"; do
 	check_not_contains "no key in the log, /admin/v1/groq, /metrics or the overview" "$k" "$all"
 done
-# ok, failing (hang), ok, failing (key file), ok, and ok after the restart: four lines for "available"
-check_eq "the log says when the state changed, not at each poll" 4 "$(grep -c 'Groq metrics: available' "$T/groqgated.log")"
+# ok, failing (hang), ok, failing (stall), ok, failing (absurd), ok, failing
+# (key file), ok, and ok after the restart: six lines for "available"
+check_eq "the log says when the state changed, not at each poll" 6 "$(grep -c 'Groq metrics: available' "$T/groqgated.log")"
 stop_gateway
 
 # ---- not Enterprise: 404 says "not available" once, no alert, no log storm
