@@ -89,6 +89,7 @@ struct cwait {
 	void (*cb)(void *arg, int ok, int64_t retry_ms);
 	void *arg;
 	int64_t asked_at;    /* mono ms */
+	int64_t now;         /* the caller's clock when asked (a local decision's time) */
 };
 
 struct rcounters {
@@ -109,12 +110,39 @@ struct rcounters {
 	int alive;            /* replicas serving: the fallback's divisor */
 	strmap *local;        /* team id -> struct local */
 	char *cause;          /* why Redis is down, or NULL */
+	int64_t last_now;     /* the callers' clock at the last admission */
+	bool fallback;        /* the local windows decide (seeded when Redis went away) */
 };
 
 #define R(c) ((struct rcounters *)(c))
 
+/* Redis went away: each local window starts with this replica's share of
+ * what the fleet already admitted in the current window (its last count),
+ * so that the replicas together admit no more than the limit's rest. The
+ * seeds are dated now: conservative, they leave later than the requests
+ * they stand for. */
+static void fallback_begin(struct rcounters *r)
+{
+	if (r->fallback)
+		return;
+	r->fallback = true;
+	int alive = r->alive > 0 ? r->alive : 1;
+	int64_t now = r->last_now ? r->last_now : wall_ms();
+	size_t i = 0;
+	const char *k;
+	void *v;
+	while (strmap_next(r->local, &i, &k, &v)) {
+		struct local *l = v;
+		int seed = (l->fleet + alive - 1) / alive, have = rl_count(&l->rl, now);
+		int64_t retry;
+		for (int n = have; n < seed && n < l->limit; n++)
+			rl_admit(&l->rl, now, &retry);
+	}
+}
+
 static void down(struct rcounters *r, const char *why)
 {
+	fallback_begin(r);
 	free(r->cause);
 	r->cause = xstrdup(why && *why ? why : "no answer");
 	if (r->c)
@@ -169,6 +197,7 @@ static bool connect_now(struct rcounters *r)
 	freeReplyObject(y); /* its name is r->sha, known from the start */
 	free(r->cause);
 	r->cause = NULL;
+	r->fallback = false;
 	return true;
 }
 
@@ -257,6 +286,7 @@ static int redis_admit(struct counters *c, struct team *t, int64_t now, int64_t 
 	struct rcounters *r = R(c);
 	char member[200];
 	snprintf(member, sizeof member, "%s:", r->replica);
+	r->last_now = now;
 	struct local *l = local_of(r, t);
 	int ok = run(r, t, member, retry_ms, &l->fleet);
 	if (ok >= 0)
@@ -355,6 +385,7 @@ static void ac_connected(const redisAsyncContext *ac, int status)
 		return;
 	}
 	r->ac_up = true;
+	r->fallback = false;
 }
 
 static void ac_disconnected(const redisAsyncContext *ac, int status)
@@ -434,8 +465,9 @@ static void answered(redisAsyncContext *ac, void *reply, void *privdata)
 		ok = granted >= 1;
 		retry = y->element[1]->integer;
 	} else { /* no answer (Redis went away, an error): this replica decides */
+		fallback_begin(r);
 		local_of(r, w->t);
-		ok = rl_admit(&l->rl, mono_us() / 1000, &retry);
+		ok = rl_admit(&l->rl, w->now, &retry);
 	}
 	void (*cb)(void *, int, int64_t) = w->cb;
 	void *arg = w->arg;
@@ -473,6 +505,7 @@ static struct cwait *redis_admit_async(struct counters *c, struct team *t, int64
 	struct rcounters *r = R(c);
 	struct local *l = local_of(r, t);
 	int64_t mnow = mono_us() / 1000;
+	r->last_now = now;
 	if (l->slot < l->slot_end && mnow < l->slot_until) { /* a leased slot: no round trip */
 		l->slot++;
 		*ok = 1;
@@ -482,7 +515,7 @@ static struct cwait *redis_admit_async(struct counters *c, struct team *t, int64
 	if (r->ac && r->ac_up) {
 		int64_t want = lease_size(r, l, t, mnow);
 		struct cwait *w = xcalloc(1, sizeof *w);
-		*w = (struct cwait){ .r = r, .t = t, .l = l, .cb = cb, .arg = arg, .asked_at = mnow,
+		*w = (struct cwait){ .r = r, .t = t, .l = l, .cb = cb, .arg = arg, .asked_at = mnow, .now = now,
 				     .seq = r->seq + 1, .want = want, .want_limit = t->rpm_limit };
 		r->seq += want;
 		/* the command in Redis's protocol, written here (hiredis' own
@@ -640,10 +673,10 @@ void counters_redis_watch(struct counters *c)
 	 * dropped, its waiting requests decided here, and made again later */
 	if (r->ac && r->head && mono_us() / 1000 - r->head->asked_at > TIMEOUT_MS) {
 		redisAsyncContext *ac = r->ac;
-		redisAsyncFree(ac); /* each waiting answer comes back NULL: decided here */
+		down(r, "no answer within 200 ms"); /* (the local windows seeded first) */
 		r->ac = NULL;
 		r->ac_up = false;
-		down(r, "no answer within 200 ms");
+		redisAsyncFree(ac); /* each waiting answer comes back NULL: decided here */
 	}
 	if (!r->ac && mono_us() / 1000 >= r->retry_at)
 		ac_connect(r);

@@ -269,6 +269,33 @@ check_eq "Redis down: one replica admits limit/3 (9/3 = 3) of 6" 3 "$(echo $code
 start_redis
 check "Redis back: healthz ok again" wait_eval "redis back" 5 'curl -s "http://${GWS[1]}/healthz" | grep -q "\"status\":\"ok\""'
 
+# ---- Redis gone mid-window: the fleet's count survives it. 24 of a limit
+# of 30 admitted through Redis; then Redis stops: each replica starts its
+# local window from its share of the fleet's count (8 of its 10), so the
+# fleet admits at most the 6 left, not 30 more
+on 1
+printf '%s\n' gsk_testepsAAAAAAAAAAAAAAAAAAAAAAA0001 >> "$T/fake-keys"
+kill -HUP "$FAKE_PID"
+create_team eps '"rpm_limit":30'
+create_key eps-prod-api eps gsk_testepsAAAAAAAAAAAAAAAAAAAAAAA0001
+new_token eps
+EPS=$TOKEN
+admitted=0
+for j in $(seq 1 24); do on $(( j % 3 + 1 )); chat "$EPS" llama-3.1-8b-instant; [ "$STATUS" = 200 ] && admitted=$((admitted + 1)); done
+check_eq "24 admitted through Redis" 24 "$admitted"
+for i in 1 2 3; do
+	wait_eval "gw-$i to read the fleet's count" 5 \
+		"[ \"\$(curl -s -H 'Authorization: Bearer $OP_TOKEN' http://${GWS[$i]}/admin/v1/teams/eps | jq .rpm)\" = 24 ]"
+done
+redis_stop
+more=0
+for j in $(seq 1 30); do on $(( j % 3 + 1 )); chat "$EPS" llama-3.1-8b-instant; [ "$STATUS" = 200 ] && more=$((more + 1)); done
+echo "# Redis stopped with 24 of 30 admitted: $more more admitted by the replicas' local windows"
+check "the fleet stays within its limit when Redis goes away mid-window ($((24 + more)) <= 30)" test $((24 + more)) -le 30
+check "and still serves the rest it has room for ($more)" test "$more" -ge 3
+start_redis
+check "Redis back again" wait_eval "redis back" 5 'curl -s "http://${GWS[1]}/healthz" | grep -q "\"status\":\"ok\""'
+
 # ---- PostgreSQL down: stale after stale_after_s --------------------------
 pg_stop
 on 2
