@@ -77,6 +77,12 @@ void httpd_unbind(struct httpd *s);
 /* Closes every connection (close callbacks run) and frees the server. */
 void httpd_free(struct httpd *s);
 int httpd_connections(const struct httpd *s);
+/* At most max_conns connections (0: no limit): at the limit the one idle
+ * longest without a request in progress is closed to make room (counted:
+ * httpd_shed); a request head, and a connection's first, must be whole
+ * within head_timeout_s. */
+void httpd_set_conn_limits(struct httpd *s, int max_conns, int head_timeout_s);
+int64_t httpd_shed(const struct httpd *s);
 
 /* ---- a request ------------------------------------------------------- */
 

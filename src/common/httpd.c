@@ -66,6 +66,9 @@ struct httpd {
 	struct event *sweep, *resume_accept;
 	struct hconn *conns;
 	int nconns;
+	int max_conns;          /* 0: no limit */
+	int64_t head_timeout_ms; /* a request head whole within it (0: timeout_s) */
+	int64_t shed;           /* connections closed to make room */
 };
 
 struct hconn {
@@ -88,6 +91,7 @@ struct hconn {
 	struct hreq *req;       /* the request being read or handled */
 	int64_t last_ms;        /* last progress (timeouts) */
 	int64_t head_ms;        /* when the head being read began to arrive */
+	bool served;            /* a request was read on it */
 	/* chunked request body */
 	enum chstate ch;
 	int64_t ch_left;
@@ -696,6 +700,7 @@ static void head_too_large(struct hconn *c)
 /* the head is complete in in[in_off, in_off+n): a request, or a refusal */
 static bool start_request(struct hconn *c, size_t n)
 {
+	c->served = true;
 	struct hreq *r = xcalloc(1, sizeof *r);
 	/* one block: the head's bytes, then (aligned) its fields */
 	size_t at = (n + 1 + 15) & ~(size_t)15;
@@ -915,8 +920,8 @@ static void read_cb(evutil_socket_t fd, short what, void *arg)
 			conn_close(c);
 			return;
 		}
-		if (c->state == C_HEAD && c->in.len == c->in_off)
-			c->head_ms = now_ms(); /* a head begins */
+		if (c->state == C_HEAD && c->in.len == c->in_off && c->served)
+			c->head_ms = now_ms(); /* a head begins (the first: at the accept) */
 		into->len += (size_t)n;
 		into->data[into->len] = '\0';
 		if (into != &c->in)
@@ -987,8 +992,30 @@ static void conn_close(struct hconn *c)
 	free(c);
 }
 
+/* At max_conns, the connection idle longest with no request in progress
+ * (waiting for a head, or lingering after a refusal) makes room; true
+ * when there is room now. */
+static bool make_room(struct httpd *s)
+{
+	if (!s->max_conns || s->nconns < s->max_conns)
+		return true;
+	struct hconn *victim = NULL;
+	for (struct hconn *c = s->conns; c; c = c->next)
+		if ((c->state == C_HEAD || c->state == C_LINGER) && !c->out.len && (!victim || c->last_ms < victim->last_ms))
+			victim = c;
+	s->shed++;
+	if (!victim)
+		return false;
+	conn_close(victim);
+	return true;
+}
+
 static void conn_new(struct httpd *s, int fd)
 {
+	if (!make_room(s)) { /* every connection is busy with a request: the new one goes */
+		close(fd);
+		return;
+	}
 	struct hconn *c = xcalloc(1, sizeof *c);
 	c->s = s;
 	c->fd = fd;
@@ -1003,7 +1030,7 @@ static void conn_new(struct httpd *s, int fd)
 	buf_init(&c->out);
 	c->rev = event_new(s->base, fd, EV_READ | EV_PERSIST, read_cb, c);
 	c->wev = event_new(s->base, fd, EV_WRITE | EV_PERSIST, write_cb, c);
-	c->last_ms = now_ms();
+	c->last_ms = c->head_ms = now_ms();
 	c->next = s->conns;
 	if (s->conns)
 		s->conns->prev = c;
@@ -1057,8 +1084,10 @@ static void sweep_cb(evutil_socket_t fd, short what, void *arg)
 		int64_t idle = now - c->last_ms;
 		bool stalled_write = c->out.len > c->out_off || c->owned;
 		/* a head trickled in a byte at a time makes progress, but must
-		 * still be whole within the limit */
-		bool slow_head = c->state == C_HEAD && c->in.len > c->in_off && now - c->head_ms > limit;
+		 * still be whole within the head limit; so must a connection's
+		 * first head (a connection opened and left silent) */
+		int64_t hl = s->head_timeout_ms > 0 ? s->head_timeout_ms : limit;
+		bool slow_head = c->state == C_HEAD && (c->in.len > c->in_off || !c->served) && now - c->head_ms > hl;
 		if ((c->state == C_LINGER && idle > LINGER_MS) ||
 		    (limit > 0 && (slow_head || (idle > limit && (c->state == C_HEAD || c->state == C_BODY ||
 								   stalled_write)))))
@@ -1196,4 +1225,15 @@ void httpd_free(struct httpd *s)
 int httpd_connections(const struct httpd *s)
 {
 	return s->nconns;
+}
+
+void httpd_set_conn_limits(struct httpd *s, int max_conns, int head_timeout_s)
+{
+	s->max_conns = max_conns;
+	s->head_timeout_ms = (int64_t)head_timeout_s * 1000;
+}
+
+int64_t httpd_shed(const struct httpd *s)
+{
+	return s->shed;
 }

@@ -71,6 +71,8 @@ static const struct setting {
 	{ "limits", "audio_max_body_bytes", T_POS, OFF(audio_max_body_bytes), "27262976", 0 },
 	{ "limits", "max_answer_bytes", T_POS, OFF(max_answer_bytes), "33554432", 0 },
 	{ "limits", "queue_max_len", T_POS, OFF(queue_max_len), "1000", 0 },
+	{ "limits", "max_connections", T_POS, OFF(max_connections), "10000", 1 },
+	{ "limits", "header_timeout_s", T_POS, OFF(header_timeout_s), "10", 1 },
 	{ "groq_metrics", "key_file", T_STR, OFF(gm_key_file), NULL, 0 },
 	{ "groq_metrics", "interval_s", T_POS, OFF(gm_interval_s), "30", 1 },
 	{ "groq_metrics", "url", T_STR, OFF(gm_url), NULL, 0 },

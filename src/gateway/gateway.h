@@ -69,6 +69,8 @@ struct gw_config {
 	int64_t audio_max_body_bytes;     /* body limit of /openai/v1/audio/ (Groq takes 25 MB) */
 	int64_t max_answer_bytes;         /* a buffered (non-streamed) answer larger is refused */
 	int64_t queue_max_len;            /* requests waiting in one team's RPM queue */
+	int64_t max_connections;          /* client connections held (the longest idle shed past it) */
+	int64_t header_timeout_s;         /* a request head whole within it */
 	double batch_discount;            /* billing */
 	int64_t audio_min_seconds, batch_poll_s;
 	char **cors_origins;              /* browsers' origins allowed (cors.origins) */

@@ -208,6 +208,29 @@ static int tls_setup(struct gateway *g, char **cause)
 	return 0;
 }
 
+/* descriptors kept for Groq's connections, the store, the journal, the log
+ * and Redis/PostgreSQL, whatever the clients do */
+#define FD_RESERVE 512
+
+/* limits.max_connections within the descriptors the process may open (the
+ * soft limit raised to the hard one at start); a listener each when the
+ * admin API has its own */
+static int64_t conn_budget(struct gateway *g)
+{
+	struct rlimit rl;
+	int64_t n = g->cfg.max_connections;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY) {
+		int64_t room = (int64_t)rl.rlim_cur - FD_RESERVE;
+		if (g->cfg.admin_listen)
+			room /= 2;
+		if (room < 16)
+			room = 16;
+		if (n > room)
+			n = room;
+	}
+	return n;
+}
+
 static void set_limits(struct gateway *g, struct httpd *h)
 {
 	httpd_set_limits(h, (size_t)g->cfg.max_body_bytes, (size_t)g->cfg.max_header_bytes, (int)g->cfg.client_timeout_s,
@@ -215,6 +238,7 @@ static void set_limits(struct gateway *g, struct httpd *h)
 	/* audio uploads: Groq takes files up to 25 MB */
 	httpd_set_prefix_body_limit(h, "/openai/v1/audio/", (size_t)g->cfg.audio_max_body_bytes,
 				    "limits.audio_max_body_bytes");
+	httpd_set_conn_limits(h, (int)conn_budget(g), (int)g->cfg.header_timeout_s);
 }
 
 /* ---- signals ---------------------------------------------------------- */
@@ -402,6 +426,13 @@ int main(int argc, char **argv)
 		struct rlimit none = { 0, 0 };
 		setrlimit(RLIMIT_CORE, &none);
 		prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+	}
+	/* every descriptor the system lets it have: limits.max_connections
+	 * for clients, FD_RESERVE kept for the rest */
+	struct rlimit nf;
+	if (getrlimit(RLIMIT_NOFILE, &nf) == 0 && nf.rlim_cur < nf.rlim_max) {
+		nf.rlim_cur = nf.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &nf);
 	}
 	if (admintok_load(g->cfg.admin_tokens_file, &g->admins, &g->nadmins, &cause) != 0) {
 		return report("groqgated", "admin.tokens_file", cause, 1);

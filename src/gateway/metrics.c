@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "httpd.h"
 #include "util.h"
 
 static const double bounds[] = { 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60 };
@@ -187,6 +188,12 @@ void metrics_render(struct metrics *m, struct gateway *g, buf *out)
 	by_label(out, "groqgate_alerts_total", "Alerts raised, by kind.", "kind", m->alerts);
 	head(out, "groqgate_inflight_requests", "gauge", "Data-plane requests in progress.");
 	buf_addf(out, "groqgate_inflight_requests %d\n", g->inflight);
+	head(out, "groqgate_connections", "gauge", "Client connections open.");
+	buf_addf(out, "groqgate_connections %d\n", httpd_connections(g->http) + (g->admin_http ? httpd_connections(g->admin_http) : 0));
+	head(out, "groqgate_connections_shed_total", "counter",
+	     "Idle client connections closed to make room at limits.max_connections (or new ones refused when none was idle).");
+	buf_addf(out, "groqgate_connections_shed_total %lld\n",
+		 (long long)(httpd_shed(g->http) + (g->admin_http ? httpd_shed(g->admin_http) : 0)));
 	head(out, "groqgate_streams_paused", "gauge", "Streams whose upstream is paused: the client reads slower than Groq sends.");
 	buf_addf(out, "groqgate_streams_paused %d\n", g->paused_streams);
 	struct ledger_state ls = ledger_state(g->ledger);

@@ -65,4 +65,51 @@ chmod 600 "$T/metrics-key"
 "$BIN/groqgated" --check-config "$T/gw.conf" > /dev/null 2>&1
 check_eq "mode 600: accepted" 0 "$?"
 cp "$T/gw-base.conf" "$T/gw.conf"
+
+# ---- connections: idle ones are shed at limits.max_connections, a head
+# must be whole within limits.header_timeout_s
+sed -i 's/^log = /limits = { max_connections = 40; header_timeout_s = 2; };\nlog = /' "$T/gw.conf"
+start_gateway
+out=$(python3 - "${GW%:*}" "${GW##*:}" "$TOKEN" <<'PY'
+import socket, sys, time
+host, port, tok = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+idle = []
+for i in range(60):          # 60 unauthenticated connections that say nothing
+    s = socket.create_connection((host, port)); idle.append(s); time.sleep(0.005)
+time.sleep(0.3)
+c = socket.create_connection((host, port), timeout=5)   # a real caller still gets in
+c.sendall(("GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").encode())
+status = c.recv(64).split(b" ")[1].decode()
+closed = 0
+for s in idle:
+    s.setblocking(False)
+    try:
+        closed += s.recv(1) == b""
+    except BlockingIOError:
+        pass
+print(status, closed)
+PY
+)
+check_eq "past max_connections a caller is still served" 200 "${out% *}"
+check "the longest-idle connections were shed to make room (${out#* } of 60 closed)" test "${out#* }" -ge 20
+check "the shedding is counted" test "$(curl -s "http://$GW/metrics" | awk '$1 == "groqgate_connections_shed_total" { print $2 }')" -ge 20
+out=$(python3 - "${GW%:*}" "${GW##*:}" <<'PY'
+import socket, sys, time
+host, port = sys.argv[1], int(sys.argv[2])
+slow = socket.create_connection((host, port)); silent = socket.create_connection((host, port))
+slow.sendall(b"GET /healthz HTTP/1.1\r\nHo")   # a head that never completes
+t0 = time.time(); res = []
+for s in (slow, silent):
+    s.settimeout(8)
+    try:
+        res.append("closed" if s.recv(64) == b"" else "answered")
+    except socket.timeout:
+        res.append("open")
+print(" ".join(res), round(time.time() - t0))
+PY
+)
+check_eq "a head trickled past header_timeout_s, a silent connection: both closed" "closed closed" "$(echo "$out" | cut -d' ' -f1-2)"
+check "within about header_timeout_s (2 s): $(echo "$out" | cut -d' ' -f3) s" test "$(echo "$out" | cut -d' ' -f3)" -le 4
+stop_gateway
+cp "$T/gw-base.conf" "$T/gw.conf"
 done_testing
