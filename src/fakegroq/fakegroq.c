@@ -55,6 +55,7 @@ struct faults {
 	int64_t metrics_status; /* the metrics API answers this status (an outage); 0 off */
 	int64_t metrics_stall;  /* the metrics API sends its head and a few bytes, then nothing */
 	int64_t metrics_absurd; /* every sample's value is 1e308 (a hostile metrics API) */
+	int64_t list_broken;    /* file and batch lists come without their data array */
 	int64_t batch_ms;      /* a batch ends this long after it is created */
 	int64_t batch_fail;    /* batches end "failed" */
 };
@@ -600,6 +601,20 @@ static void stream_step(evutil_socket_t fd, short what, void *arg)
 }
 
 /* a JSON answer with Groq's headers (rate limits, request id); frees fr */
+/* the organisation's list of files or batches, as Groq pages it (its
+ * first and last ids, whether more follow); list_broken: no data array */
+static json_t *org_list(json_t *a)
+{
+	if (G.f.list_broken) {
+		json_decref(a);
+		return json_pack("{s:s,s:s}", "object", "list", "note", "no data here");
+	}
+	size_t n = json_array_size(a);
+	json_t *first = json_object_get(json_array_get(a, 0), "id"), *last = json_object_get(json_array_get(a, n ? n - 1 : 0), "id");
+	return json_pack("{s:s,s:o,s:O,s:O,s:b}", "object", "list", "data", a, "first_id", first ? first : json_null(),
+			 "last_id", last ? last : json_null(), "has_more", 0);
+}
+
 static void answer_json(struct freq *fr, int status, json_t *j)
 {
 	answered(fr, status);
@@ -1230,7 +1245,7 @@ static void handle_files(struct freq *fr, enum hmethod cmd, const char *rest)
 		for (int i = 0; i < nfiles; i++)
 			if (!files[i].deleted)
 				json_array_append_new(a, file_json(&files[i]));
-		answer_json(fr, 200, json_pack("{s:s,s:o}", "object", "list", "data", a));
+		answer_json(fr, 200, org_list(a));
 		return;
 	}
 	char id[64];
@@ -1296,7 +1311,7 @@ static void handle_batches(struct freq *fr, enum hmethod cmd, const char *rest)
 		json_t *a = json_array();
 		for (int i = 0; i < nbatches; i++)
 			json_array_append_new(a, batch_json(&batches[i]));
-		answer_json(fr, 200, json_pack("{s:s,s:o}", "object", "list", "data", a));
+		answer_json(fr, 200, org_list(a));
 		return;
 	}
 	char id[64];
@@ -1343,6 +1358,7 @@ static const struct {
 	{ "metrics_status", offsetof(struct faults, metrics_status) },
 	{ "metrics_stall", offsetof(struct faults, metrics_stall) },
 	{ "metrics_absurd", offsetof(struct faults, metrics_absurd) },
+	{ "list_broken", offsetof(struct faults, list_broken) },
 	{ "batch_ms", offsetof(struct faults, batch_ms) },
 	{ "batch_fail", offsetof(struct faults, batch_fail) },
 };

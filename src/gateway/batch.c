@@ -288,10 +288,10 @@ static bool owned(void *arg, const char *id)
 	return o->batches ? team_batch(o->reg, o->t, id) != NULL : team_file(o->reg, o->t, id) != NULL;
 }
 
-void batch_filter(struct gateway *g, struct team *t, buf *answer, bool batches)
+int batch_filter(struct gateway *g, struct team *t, buf *answer, bool batches)
 {
 	struct owner o = { &g->reg, t, batches };
-	answer_keep(answer, owned, &o);
+	return answer_keep(answer, owned, &o);
 }
 
 void batch_file_deleted(struct gateway *g, struct bfile *f)

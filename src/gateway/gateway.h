@@ -549,9 +549,11 @@ bool usage_from_json(const char *body, size_t len, struct usage *u);
  * *ctype (static); allocated, NULL when body is no transcription. */
 char *audio_answer(const char *body, size_t len, const char *fmt, double *duration, size_t *outlen,
 		   const char **ctype);
-/* A list answer ({"data":[{"id":...},...]}) with only the entries whose id
- * keep() accepts (rewritten in place; anything else left as it is). */
-void answer_keep(buf *answer, bool (*keep)(void *arg, const char *id), void *arg);
+/* A list answer ({"data":[{"id":...},...]}) made anew with only the
+ * entries whose id keep() accepts ("object", "data", first_id and last_id
+ * of what is kept, has_more); -1 (answer untouched) when it has no data
+ * array to filter. */
+int answer_keep(buf *answer, bool (*keep)(void *arg, const char *id), void *arg);
 /* Characters (code points) of UTF-8 text: what text to speech bills. */
 int64_t utf8_chars(const char *s, size_t n);
 /* One of Groq's answer headers: true when it is an x-ratelimit-* one
@@ -700,7 +702,7 @@ struct batch *team_batch(struct registry *r, const struct team *t, const char *i
  * created with reserved held), or filtered to the team's own (a list) */
 void batch_uploaded(struct gateway *g, struct team *t, struct ukey *k, buf *answer, int64_t worst, int64_t lines);
 int batch_created(struct gateway *g, struct team *t, struct ukey *k, const char *input, buf *answer, int64_t reserved);
-void batch_filter(struct gateway *g, struct team *t, buf *answer, bool batches);
+int batch_filter(struct gateway *g, struct team *t, buf *answer, bool batches); /* -1: not a list */
 void batch_file_deleted(struct gateway *g, struct bfile *f);
 /* Follows open batches every billing.batch_poll_s until they end, then
  * settles each from its output file's usage. */

@@ -280,14 +280,16 @@ char *audio_answer(const char *body, size_t len, const char *fmt, double *durati
 	return out;
 }
 
-void answer_keep(buf *answer, bool (*keep)(void *arg, const char *id), void *arg)
+int answer_keep(buf *answer, bool (*keep)(void *arg, const char *id), void *arg)
 {
 	json_t *j = json_loadb(answer->data ? answer->data : "", answer->len, 0, NULL);
 	json_t *data = json_object_get(j, "data");
 	if (!json_is_array(data)) {
 		json_decref(j);
-		return;
+		return -1;
 	}
+	/* made anew from the kept entries: nothing else of Groq's list (its
+	 * first_id and last_id may be another team's) goes on */
 	json_t *kept = json_array();
 	size_t i;
 	json_t *e;
@@ -296,12 +298,24 @@ void answer_keep(buf *answer, bool (*keep)(void *arg, const char *id), void *arg
 		if (id && keep(arg, id))
 			json_array_append(kept, e);
 	}
-	json_object_set_new(j, "data", kept);
-	char *s = json_dumps(j, JSON_COMPACT);
+	size_t n = json_array_size(kept);
+	json_t *out = json_pack("{s:s,s:o}", "object", "list", "data", kept);
+	if (json_object_get(j, "first_id") || json_object_get(j, "last_id")) {
+		json_t *first = json_object_get(json_array_get(kept, 0), "id");
+		json_t *last = json_object_get(json_array_get(kept, n ? n - 1 : 0), "id");
+		json_object_set(out, "first_id", first ? first : json_null());
+		json_object_set(out, "last_id", last ? last : json_null());
+	}
+	/* whether Groq has more (a page of its list) is what paging needs */
+	if (json_is_boolean(json_object_get(j, "has_more")))
+		json_object_set(out, "has_more", json_object_get(j, "has_more"));
 	json_decref(j);
+	char *s = json_dumps(out, JSON_COMPACT);
+	json_decref(out);
 	buf_reset(answer);
 	buf_adds(answer, s);
 	free(s);
+	return 0;
 }
 
 int64_t utf8_chars(const char *s, size_t n)

@@ -808,13 +808,29 @@ static void on_data(void *arg, const char *data, size_t len)
 /* Groq's answer to a files or batches request: what it made noted as the
  * team's, a list filtered to the team's own; a batch takes its reservation
  * along (held until the batch ends) */
+/* a list answer that cannot be filtered to the team's own: none of it is
+ * passed on (502) */
+static void unfilterable(struct preq *p)
+{
+	char *b = groq_error_body(502, "upstream_answer_unfilterable",
+				  "Groq's list answer has no list the gateway can filter to this team's own, so none of "
+				  "it is passed on. Try again; operators: check the upstream.");
+	buf_reset(&p->resp);
+	buf_adds(&p->resp, b);
+	free(b);
+	p->status = 502;
+}
+
 static void batch_answer(struct preq *p)
 {
 	struct gateway *g = p->g;
 	switch (p->route->kind) {
 	case RK_FILE_UPLOAD: batch_uploaded(g, p->t, p->k, &p->resp, p->batch_worst, p->batch_lines); break;
-	case RK_FILES: batch_filter(g, p->t, &p->resp, false); break;
-	case RK_BATCHES: batch_filter(g, p->t, &p->resp, true); break;
+	case RK_FILES:
+	case RK_BATCHES:
+		if (batch_filter(g, p->t, &p->resp, p->route->kind == RK_BATCHES) != 0)
+			unfilterable(p);
+		break;
 	case RK_BATCH_CREATE:
 		if (batch_created(g, p->t, p->k, p->batch_input, &p->resp, p->reserved) == 0)
 			p->reserved = 0; /* the batch holds it now */
@@ -838,7 +854,8 @@ static bool model_allowed(void *arg, const char *id)
 /* keeps only the team's allowed models in a /models answer */
 static void filter_models(struct preq *p)
 {
-	answer_keep(&p->resp, model_allowed, p->t);
+	if (answer_keep(&p->resp, model_allowed, p->t) != 0)
+		unfilterable(p);
 }
 
 /* a relayed answer's end, once its row is committed (or not) */

@@ -101,6 +101,22 @@ check_eq "Input_File_Id beside input_file_id: 400" "400|duplicate_key" "$STATUS|
 check_eq "neither reached Groq" "$nb0" "$(curl -s -H "Authorization: Bearer $KEY1" "http://$FAKE/openai/v1/batches" | jq '.data | length')"
 call GET /openai/v1/files
 check_eq "alpha's list has it" "$FILE" "$(jq_body '.data[0].id')"
+# lists made anew from the kept entries: Groq's first_id / last_id (the
+# organisation's: another team's file) never pass through
+check_eq "Groq's own list is the organisation's (both files)" 2 \
+	"$(curl -s -H "Authorization: Bearer $KEY1" "http://$FAKE/openai/v1/files" | jq '.data | length')"
+call GET /openai/v1/files "" "$BTOK"
+check_eq "beta's list: its file only, first_id and last_id its own" "1|$BFILE|$BFILE|false" \
+	"$(jq_body '"\(.data | length)|\(.first_id)|\(.last_id)|\(.has_more)"')"
+check_not_contains "alpha's file id is nowhere in beta's list" "$FILE" "$BODY"
+curl -s -o /dev/null -X POST "http://$FAKE/_fake/faults" -d '{"list_broken":1}'
+call GET /openai/v1/files "" "$BTOK"
+check_eq "a list answer without a data array: 502, nothing passed on" "502|upstream_answer_unfilterable" \
+	"$STATUS|$(jq_body .error.code)"
+check_not_contains "Groq's body withheld" "no data here" "$BODY"
+call GET /openai/v1/batches "" "$BTOK"
+check_eq "the same for batches" 502 "$STATUS"
+curl -s -o /dev/null -X DELETE "http://$FAKE/_fake/faults"
 
 # ---- a batch: reserved at the batch price, settled from its output
 call POST /openai/v1/batches "{\"input_file_id\":\"$FILE\",\"endpoint\":\"/v1/chat/completions\",\"completion_window\":\"24h\"}"
