@@ -384,15 +384,24 @@ static void emergency(struct actx *c, bool stop)
 			    "An emergency stop needs a 'reason' (1-400 characters): every team's callers will see it.");
 		goto out;
 	}
-	int64_t now = gw_now(g);
-	struct team *copies = xcalloc((size_t)g->reg.nteams + 1, sizeof *copies);
-	struct team **orig = xcalloc((size_t)g->reg.nteams + 1, sizeof *orig);
-	int n = 0, rpm = 0;
-	json_t *ids = json_array();
-	char *cause = NULL;
 	char *full = stop ? xconcat(STOP_PREFIX, reason, NULL) : NULL;
 	char *by = c->op[0] ? xasprintf("%s (%s)", c->who->name, c->op) : xstrdup(c->who->name);
-	int rc = store_begin(g->store, &cause);
+	struct team *copies = NULL, **orig = NULL;
+	json_t *ids = NULL;
+	char *cause = NULL;
+	int n, rpm, rc, attempts = 0;
+again: /* (a team changed by another replica meanwhile: read again, done again) */
+	free(copies);
+	free(orig);
+	json_decref(ids);
+	free(cause);
+	cause = NULL;
+	int64_t now = gw_now(g);
+	copies = xcalloc((size_t)g->reg.nteams + 1, sizeof *copies);
+	orig = xcalloc((size_t)g->reg.nteams + 1, sizeof *orig);
+	n = rpm = 0;
+	ids = json_array();
+	rc = store_begin(g->store, &cause);
 	for (int i = 0; rc == 0 && i < g->reg.nteams; i++) {
 		struct team *t = g->reg.teams[i];
 		bool take = stop ? t->state == TEAM_ACTIVE
@@ -431,8 +440,17 @@ static void emergency(struct actx *c, bool stop)
 		store_rollback(g->store);
 		for (int i = 0; i < n; i++)
 			team_copy_free(&copies[i]);
-		ledger_store_failed(g->ledger, cause);
-		admin_error(c->req, 503, "store_unavailable", "Nothing was changed: %s", cause ? cause : "store error");
+		if (rc == STORE_CONFLICT && ++attempts < 5) { /* an edit on another replica: not an outage */
+			cluster_sync(g);
+			goto again;
+		}
+		if (rc == STORE_CONFLICT) {
+			admin_error(c->req, 409, "conflict", "Nothing was changed: %s, again and again. Try again.",
+				    cause ? cause : "teams changed meanwhile");
+		} else {
+			ledger_store_failed(g->ledger, cause);
+			admin_error(c->req, 503, "store_unavailable", "Nothing was changed: %s", cause ? cause : "store error");
+		}
 	} else {
 		for (int i = 0; i < n; i++)
 			team_adopt(orig[i], &copies[i]);

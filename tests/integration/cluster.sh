@@ -136,6 +136,25 @@ for k in $(seq 1 25); do
 done
 echo "# 25 races of a pause (gw-1) and a limit change (gw-2): $conflicts answered 409"
 check_eq "25 races: every change answered 200 is in the store" "" "$lost"
+# an emergency stop racing a team edit on another replica is a conflict,
+# not an outage: it reads the team again and wins
+bad=""
+for k in $(seq 1 10); do
+	curl -s -o /dev/null -w '%{http_code}' -X POST -H "Authorization: Bearer $OP_TOKEN" -H 'Content-Type: application/json' \
+		--data-binary '{"reason":"race drill"}' "http://${GWS[1]}/admin/v1/emergency-stop" > "$T/race1" &
+	p1=$!
+	curl -s -o /dev/null -w '%{http_code}' -X PATCH -H "Authorization: Bearer $OP_TOKEN" -H 'Content-Type: application/json' \
+		--data-binary "{\"rpm_limit\":$((300 + k))}" "http://${GWS[2]}/admin/v1/teams/lu" > "$T/race2" &
+	p2=$!
+	wait "$p1" "$p2"
+	r1=$(cat "$T/race1")
+	got=$(psql_q "SELECT state FROM teams WHERE id = 'lu'")
+	[ "$r1 $got" = "200 paused" ] || bad="$bad [$k: stop $r1, lu $got]"
+	on 3; api POST /admin/v1/emergency-stop/resume '{}'
+	[ "$STATUS" = 200 ] || bad="$bad [$k: resume $STATUS]"
+	wait_eval "lu active" 5 '[ "$(psql_q "SELECT state FROM teams WHERE id = '"'lu'"'")" = active ]' > /dev/null
+done
+check_eq "10 emergency stops racing an edit on another replica: each 200, the team paused" "" "$bad"
 
 # ---- leased RPM slots: fewer round trips, never above the limit ----------
 evalsha_calls() { redis-cli -p "$RPORT" INFO commandstats | tr -d '\r' | sed -n 's/^cmdstat_evalsha:calls=\([0-9]*\),.*/\1/p'; }
