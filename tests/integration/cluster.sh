@@ -266,8 +266,16 @@ before=$rows
 wait_for "journals shipped after the restart" 15 all_shipped
 rows=$(psql_q "SELECT count(*) FROM ledger WHERE team = 'gamma'")
 served=$(grep -c '^200$' "$T/pg.codes")
-echo "# PostgreSQL restarted: $served of 30 served, $((rows - before)) rows landed"
-check_eq "every request across a PostgreSQL restart is in the ledger once" 30 "$((rows - before))"
+# what each client was answered, beside what the ledger says of the same
+# requests (a client that gave up, 000, is a 499 client_closed row): a
+# refused request is in the ledger with its refusal, a served one with 200
+seen=$(sed 's/^000$/499/' "$T/pg.codes" | sort | uniq -c | awk '{ printf "%s:%s ", $2, $1 }')
+kept=$(psql_q "SELECT status || ':' || count(*) FROM (SELECT status FROM ledger WHERE team = 'gamma'
+	ORDER BY ts_ms DESC LIMIT $((rows - before))) l GROUP BY status ORDER BY status" | tr '\n' ' ')
+echo "# PostgreSQL restarted: $served of 30 served; answered $seen; ledger $kept"
+check_eq "every request across a PostgreSQL restart is in the ledger once, with what its client was answered" \
+	"$seen" "$kept"
+check_eq "... all 30 of them" 30 "$((rows - before))"
 check "... and served (within leases and stale_after_s): $served of 30" test "$served" -ge 25
 
 # ---- Redis down: RPM at limit / replicas alive, locally ----------------------
