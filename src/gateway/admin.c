@@ -643,6 +643,7 @@ static void keys_create(struct actx *c)
 	secret_fingerprint(secret, k->fp, sizeof k->fp);
 	k->created_at = gw_now(c->g);
 	k->hour_base = k->created_at / 3600000;
+	k->version = 1;
 	json_t *after = key_out(c, k);
 	if (commit_change(c, "key.create", k->name, NULL, after, put_key, k) != 0) {
 		ukey_free(k);
@@ -677,10 +678,12 @@ static void key_patch(struct actx *c)
 	json_t *before = key_out(c, k);
 	char *old = k->groq_project;
 	k->groq_project = project ? xstrdup(project) : NULL;
+	k->version++;
 	json_t *after = key_out(c, k);
 	if (commit_change(c, "key.update", k->name, before, after, put_key, k) != 0) {
 		free(k->groq_project);
 		k->groq_project = old;
+		k->version--;
 	} else {
 		free(old);
 		httpd_send_json(c->req, 200, key_out(c, k));

@@ -289,6 +289,7 @@ struct ukey {
 	int storm_n;
 	struct keysent *sent;          /* per model, for reconciliation with Groq */
 	int nsent;
+	int64_t version;               /* every write bumps it: a write over a newer one is a conflict */
 };
 
 struct ctoken {

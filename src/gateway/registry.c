@@ -324,6 +324,7 @@ json_t *ukey_json(const struct ukey *k, int64_t now, int64_t drain_ms)
 	json_object_set_new(j, "last_used_at", time_or_null(k->last_used_at));
 	json_object_set_new(j, "requests_24h", json_integer(ukey_requests_24h((struct ukey *)k, now)));
 	json_object_set_new(j, "inflight", json_integer(k->inflight));
+	json_object_set_new(j, "version", json_integer(k->version));
 	if (k->rot == ROT_NONE) {
 		json_object_set_new(j, "rotation", json_null());
 	} else {
@@ -456,6 +457,7 @@ static void key_take(struct ukey *k, struct ukey *f)
 	memcpy(k->fp, f->fp, sizeof k->fp);
 	memcpy(k->new_fp, f->new_fp, sizeof k->new_fp);
 	k->rejected = f->rejected;
+	k->version = f->version;
 	k->rot = f->rot;
 	k->rot_started_at = f->rot_started_at;
 	k->rot_switched_at = f->rot_switched_at;

@@ -89,16 +89,39 @@ static json_t *key_out(struct gateway *g, struct ukey *k)
 	return ukey_json(k, gw_now(g), g->cfg.drain_seconds * 1000);
 }
 
-/* Persists k and the audit record; on failure restores *saved. */
+/* Persists k (its version bumped) and the audit record; 0, or -1 /
+ * STORE_CONFLICT (another replica wrote the key first) with *cause, the
+ * version as it was: the caller restores the rest and answers with
+ * save_failed. */
 static int save(struct gateway *g, struct ukey *k, const char *actor, const char *role, const char *op,
 		const char *action, json_t *before, json_t *extra, char **cause)
 {
+	k->version++;
 	json_t *after = key_out(g, k);
 	if (extra)
 		json_object_update(after, extra);
 	int rc = audited_write(g, put_key, k, actor, role, op, action, k->name, before, after, cause);
 	json_decref(after);
+	if (rc != 0)
+		k->version--;
 	return rc;
+}
+
+/* a step not saved: 409 when another replica changed the key meanwhile
+ * (read again), else 503; frees cause */
+static void save_failed(struct gateway *g, struct hreq *req, struct ukey *k, int rc, char *cause)
+{
+	if (rc == STORE_CONFLICT) {
+		cluster_sync(g);
+		if (req)
+			admin_error(req, 409, "conflict",
+				    "Nothing was saved: key '%s' was changed on another gateway replica at the same moment "
+				    "(now at step '%s'). Reload and try again.",
+				    k->name, rot_step_name(k->rot));
+	} else if (req) {
+		admin_error(req, 503, "store_unavailable", "The step was not saved: %s", cause ? cause : "store error");
+	}
+	free(cause);
 }
 
 static void answer_key(struct gateway *g, struct hreq *req, struct ukey *k, int status)
@@ -146,6 +169,17 @@ static void v_done(void *arg, int ok, const char *err)
 		pending_free(p);
 		return;
 	}
+	/* Groq's answer took time: the key may have moved on meanwhile (a
+	 * rotation started through another replica, read since) */
+	if (k->rot != ROT_NONE) {
+		if (p->req)
+			admin_error(p->req, 409, "illegal_transition",
+				    "Key '%s' got a rotation (now at step '%s') while the new key was being verified; "
+				    "this one was not started.",
+				    k->name, rot_step_name(k->rot));
+		pending_free(p);
+		return;
+	}
 	json_t *before = key_out(g, k);
 	k->new_secret = p->secret;
 	p->secret = NULL;
@@ -157,13 +191,13 @@ static void v_done(void *arg, int ok, const char *err)
 	k->rot_switched_at = 0;
 	k->old_since_switch = 0;
 	char *cause = NULL;
-	if (save(g, k, p->actor, p->role, p->op, "key.rotation.start", before, NULL, &cause) != 0) {
+	int rc = save(g, k, p->actor, p->role, p->op, "key.rotation.start", before, NULL, &cause);
+	if (rc != 0) {
 		secret_free(k->new_secret);
 		k->new_secret = NULL;
+		k->new_fp[0] = '\0';
 		k->rot = ROT_NONE;
-		if (p->req)
-			admin_error(p->req, 503, "store_unavailable", "The rotation was not saved: %s", cause);
-		free(cause);
+		save_failed(g, p->req, k, rc, cause);
 	} else {
 		answer_key(g, p->req, k, 201);
 	}
@@ -248,11 +282,10 @@ static void hook_finish(struct pending *p, int status_code, bool timed_out)
 		k->rot = ROT_SECRET_UPDATED;
 		k->rot_updated_at = gw_now(g);
 		char *cause = NULL;
-		if (save(g, k, p->actor, p->role, p->op, "key.rotation.secret_updated", before, extra, &cause) != 0) {
+		int rc = save(g, k, p->actor, p->role, p->op, "key.rotation.secret_updated", before, extra, &cause);
+		if (rc != 0) {
 			k->rot = ROT_DEPLOYED;
-			if (p->req)
-				admin_error(p->req, 503, "store_unavailable", "The step was not saved: %s", cause);
-			free(cause);
+			save_failed(g, p->req, k, rc, cause);
 		} else {
 			answer_key(g, p->req, k, 200);
 		}
@@ -421,12 +454,12 @@ static void step(struct gateway *g, struct hreq *req, struct ukey *k, const char
 	char *cause = NULL;
 	char action[64];
 	snprintf(action, sizeof action, "key.rotation.%s", rot_step_name(to));
-	if (save(g, k, who->name, role_name(who->role), op, action, before, extra, &cause) != 0) {
+	int rc = save(g, k, who->name, role_name(who->role), op, action, before, extra, &cause);
+	if (rc != 0) {
 		k->rot = prev;
 		if (to == ROT_SWITCHED)
 			k->rot_switched_at = 0;
-		admin_error(req, 503, "store_unavailable", "The step was not saved: %s", cause);
-		free(cause);
+		save_failed(g, req, k, rc, cause);
 	} else {
 		answer_key(g, req, k, 200);
 	}
@@ -484,14 +517,14 @@ static void complete(struct gateway *g, struct hreq *req, struct ukey *k, const 
 	k->rejected = false;
 	json_t *extra = json_pack("{s:s,s:s}", "retired_fingerprint", old_fp, "rotation_result", "retired");
 	char *cause = NULL;
-	if (save(g, k, who->name, role_name(who->role), op, "key.rotation.complete", before, extra, &cause) != 0) {
+	int rc = save(g, k, who->name, role_name(who->role), op, "key.rotation.complete", before, extra, &cause);
+	if (rc != 0) {
 		k->new_secret = k->secret;
 		k->secret = old;
 		memcpy(k->fp, saved.fp, sizeof k->fp);
 		memcpy(k->new_fp, saved.new_fp, sizeof k->new_fp);
 		k->rot = ROT_SWITCHED;
-		admin_error(req, 503, "store_unavailable", "The step was not saved: %s", cause);
-		free(cause);
+		save_failed(g, req, k, rc, cause);
 	} else {
 		secret_free(old); /* the old secret is erased, in memory and on disk */
 		scrub(g);
@@ -519,12 +552,12 @@ static void abort_rotation(struct gateway *g, struct hreq *req, struct ukey *k, 
 	json_t *extra = json_pack("{s:s,s:s}", "aborted_at_step", rot_step_name(saved.rot), "discarded_fingerprint", saved.new_fp);
 	k->new_fp[0] = '\0';
 	char *cause = NULL;
-	if (save(g, k, who->name, role_name(who->role), op, "key.rotation.abort", before, extra, &cause) != 0) {
+	int rc = save(g, k, who->name, role_name(who->role), op, "key.rotation.abort", before, extra, &cause);
+	if (rc != 0) {
 		k->new_secret = ns;
 		k->rot = saved.rot;
 		memcpy(k->new_fp, saved.new_fp, sizeof k->new_fp);
-		admin_error(req, 503, "store_unavailable", "The abort was not saved: %s", cause);
-		free(cause);
+		save_failed(g, req, k, rc, cause);
 	} else {
 		secret_free(ns); /* the discarded secret is erased, in memory and on disk */
 		scrub(g);

@@ -209,7 +209,7 @@ int store_copy_done(struct store *s, char **cause);
 
 /* ---- for the engines (storerow.c): rows as text columns, no SQL ------ */
 #define TEAM_COLS 18
-#define KEY_COLS 17
+#define KEY_COLS 18
 #define TOKEN_COLS 8
 #define FILE_COLS 7
 #define BATCH_COLS 9

@@ -97,6 +97,7 @@ static const char *const schema =
 	" cost_nusd BIGINT NOT NULL DEFAULT 0, created_at BIGINT NOT NULL, settled_at BIGINT, replica TEXT);"
 	"ALTER TABLE batches ADD COLUMN IF NOT EXISTS replica TEXT;"
 	"ALTER TABLE teams ADD COLUMN IF NOT EXISTS policy TEXT;"
+	"ALTER TABLE keys ADD COLUMN IF NOT EXISTS version BIGINT NOT NULL DEFAULT 0;"
 	/* the cluster: configuration version, replicas, spend and leases */
 	"CREATE TABLE IF NOT EXISTS cl_version(id INT PRIMARY KEY CHECK (id = 1), v BIGINT NOT NULL);"
 	"INSERT INTO cl_version VALUES (1, 1) ON CONFLICT DO NOTHING;"
@@ -394,7 +395,7 @@ static const char *const team_cols[] = { "id", "name", "state", "models", "max_t
 static const char *const key_cols[] = { "name", "team", "secret", "fp", "created_at", "last_used_at",
 					"rejected", "rot_step", "new_secret", "new_fp", "rot_by", "rot_started_at",
 					"rot_switched_at", "rot_updated_at", "old_since_switch", "old_last_used",
-					"groq_project" };
+					"groq_project", "version" };
 static const char *const token_cols[] = { "id", "team", "key", "label", "hash", "created_at", "revoked_at", "created_by" };
 static const char *const file_cols[] = { "id", "team", "key", "worst_nusd", "lines", "created_at", "deleted" };
 static const char *const batch_cols[] = { "id", "team", "key", "input", "status", "reserved_nusd", "cost_nusd",
@@ -413,7 +414,7 @@ static int pg_put_key(struct store *base, const struct ukey *k, char **cause)
 {
 	struct rowv r = { 0 };
 	ukey_row(k, &r);
-	return upsert(P(base), "keys", key_cols, &r, cause);
+	return upsert_if(P(base), "keys", key_cols, &r, "keys.version < excluded.version", cause);
 }
 
 static int pg_put_file(struct store *base, const struct bfile *f, char **cause)

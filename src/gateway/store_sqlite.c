@@ -200,8 +200,10 @@ static const char *const migrations[] = {
 	"CREATE TABLE batches(id TEXT PRIMARY KEY, team TEXT NOT NULL, key TEXT NOT NULL, input TEXT NOT NULL,"
 	" status TEXT NOT NULL, reserved_nusd INTEGER NOT NULL, cost_nusd INTEGER NOT NULL DEFAULT 0,"
 	" created_at INTEGER NOT NULL, settled_at INTEGER);",
-	/* 8: a team's later fields (capacity, ...) as one JSON object */
-	"ALTER TABLE teams ADD COLUMN policy TEXT;",
+	/* 8: a team's later fields (capacity, ...) as one JSON object; a key's
+	 * version (two rotations started at once: one wins, one is told) */
+	"ALTER TABLE teams ADD COLUMN policy TEXT;"
+	"ALTER TABLE keys ADD COLUMN version INTEGER NOT NULL DEFAULT 0;",
 };
 
 static int sqlfail(struct sqstore *s, char **cause, const char *what)

@@ -153,6 +153,7 @@ void ukey_row(const struct ukey *k, struct rowv *r)
 	put_int(r, 14, k->old_since_switch);
 	put_time(r, 15, k->old_last_used);
 	put_str(r, 16, k->groq_project);
+	put_int(r, 17, k->version);
 }
 
 struct ukey *ukey_from_row(const char *const *v)
@@ -176,6 +177,7 @@ struct ukey *ukey_from_row(const char *const *v)
 	k->old_since_switch = num(v[14]);
 	k->old_last_used = num(v[15]);
 	k->groq_project = dup(v[16]);
+	k->version = num(v[17]);
 	return k;
 }
 

@@ -245,7 +245,7 @@ sql "CREATE INDEX ledger_ts ON ledger(ts_ms); ALTER TABLE ledger DROP COLUMN rou
      ALTER TABLE ledger DROP COLUMN quantity; ALTER TABLE ledger DROP COLUMN request_id;
      ALTER TABLE keys DROP COLUMN groq_project; ALTER TABLE alerts DROP COLUMN acked_by;
      ALTER TABLE alerts DROP COLUMN acked_at; DROP TABLE batch_files; DROP TABLE batches;
-     ALTER TABLE teams DROP COLUMN policy; PRAGMA user_version = 2;"
+     ALTER TABLE teams DROP COLUMN policy; ALTER TABLE keys DROP COLUMN version; PRAGMA user_version = 2;"
 start_gateway
 check_eq "a version-2 store migrates at start" 8 "$(curl -s "http://$GW/healthz" | jq .schema)"
 check_eq "migration 4 adds the route, unit, quantity and Groq's request id" 4 \
@@ -256,8 +256,8 @@ check_eq "migration 6 adds alerts' acknowledgement" 2 \
 	"$(sql "select count(*) from pragma_table_info('alerts') where name in ('acked_by','acked_at')")"
 check_eq "migration 7 adds the batches' tables" 2 \
 	"$(sql "select count(*) from sqlite_master where type = 'table' and name in ('batch_files','batches')")"
-check_eq "migration 8 adds the teams' policy (capacity and later fields)" 1 \
-	"$(sql "select count(*) from pragma_table_info('teams') where name = 'policy'")"
+check_eq "migration 8 adds the teams' policy (capacity and later fields) and the keys' version" 2 \
+	"$(( $(sql "select count(*) from pragma_table_info('teams') where name = 'policy'") + $(sql "select count(*) from pragma_table_info('keys') where name = 'version'") ))"
 check_eq "migration 3 drops ledger_ts" 0 "$(sql "select count(*) from sqlite_master where name = 'ledger_ts'")"
 check_eq "and keeps every ledger row" "$rows" "$(sql "select count(*) from ledger")"
 done_testing

@@ -156,6 +156,38 @@ for k in $(seq 1 10); do
 done
 check_eq "10 emergency stops racing an edit on another replica: each 200, the team paused" "" "$bad"
 
+# ---- rotations raced on two replicas: one wins, the other is told (409)
+printf '%s\n' gsk_testrotAAAAAAAAAAAAAAAAAAAAAAA0001 gsk_testrotBBBBBBBBBBBBBBBBBBBBBBB0002 >> "$T/fake-keys"
+kill -HUP "$FAKE_PID"
+on 1; create_team rot '"rpm_limit":100'
+create_key rot-prod-api rot gsk_testrotCCCCCCCCCCCCCCCCCCCCCCC0003
+printf '%s\n' gsk_testrotCCCCCCCCCCCCCCCCCCCCCCC0003 >> "$T/fake-keys"
+kill -HUP "$FAKE_PID"
+rot_post() { # rot_post REPLICA PATH BODY OUT
+	curl -s -o "$4.body" -w '%{http_code}' -X POST -H "Authorization: Bearer $OP_TOKEN" -H 'Content-Type: application/json' \
+		--data-binary "$3" "http://${GWS[$1]}/admin/v1/keys/rot-prod-api/$2" > "$4"
+}
+rot_post 1 rotation '{"new_secret":"gsk_testrotAAAAAAAAAAAAAAAAAAAAAAA0001"}' "$T/ra" &
+p1=$!
+rot_post 2 rotation '{"new_secret":"gsk_testrotBBBBBBBBBBBBBBBBBBBBBBB0002"}' "$T/rb" &
+p2=$!
+wait "$p1" "$p2"
+codes="$(cat "$T/ra") $(cat "$T/rb")"
+check "two rotation starts on two replicas: one 201, the other 409 ($codes)" \
+	test "$codes" = "201 409" -o "$codes" = "409 201"
+winner=$([ "$(cat "$T/ra")" = 201 ] && jq -r .rotation.new_fingerprint "$T/ra.body" || jq -r .rotation.new_fingerprint "$T/rb.body")
+check_eq "the store holds the winner's new key" "$winner" "$(psql_q "SELECT new_fp FROM keys WHERE name = 'rot-prod-api'")"
+rot_post 1 rotation/deploy '{}' "$T/ra" &
+p1=$!
+rot_post 2 rotation/abort '{}' "$T/rb" &
+p2=$!
+wait "$p1" "$p2"
+codes="$(cat "$T/ra") $(cat "$T/rb")"
+check "deploy (gw-1) racing abort (gw-2): one 200, the other 409 ($codes)" test "$codes" = "200 409" -o "$codes" = "409 200"
+step=$(psql_q "SELECT rot_step FROM keys WHERE name = 'rot-prod-api'")
+[ "$(cat "$T/ra")" = 200 ] && want=2 || want=0
+check_eq "the store holds what was answered 200" "$want" "$step"
+
 # ---- leased RPM slots: fewer round trips, never above the limit ----------
 evalsha_calls() { redis-cli -p "$RPORT" INFO commandstats | tr -d '\r' | sed -n 's/^cmdstat_evalsha:calls=\([0-9]*\),.*/\1/p'; }
 burst() { # burst TOKEN N PARALLEL HOST... : N chat requests spread over the hosts; prints the status codes
