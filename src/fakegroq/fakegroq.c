@@ -56,6 +56,8 @@ struct faults {
 	int64_t metrics_stall;  /* the metrics API sends its head and a few bytes, then nothing */
 	int64_t metrics_absurd; /* every sample's value is 1e308 (a hostile metrics API) */
 	int64_t list_broken;    /* file and batch lists come without their data array */
+	int64_t batch_hostile;  /* batch output lines: 1 no usage, 2 usage of 1e30 (a float), 3 a model
+				 * id nobody prices, 4 one more line for a custom_id not in the input */
 	int64_t batch_ms;      /* a batch ends this long after it is created */
 	int64_t batch_fail;    /* batches end "failed" */
 };
@@ -1180,6 +1182,13 @@ static void batch_run(evutil_socket_t fd, short what, void *arg)
 			free(content);
 			b->completed++;
 			lim_of(model)->tpm_used += p + c;
+			json_t *rb = json_object_get(resp, "body");
+			if (G.f.batch_hostile == 1)
+				json_object_del(rb, "usage");
+			else if (G.f.batch_hostile == 2)
+				json_object_set_new(json_object_get(rb, "usage"), "completion_tokens", json_real(1e30));
+			else if (G.f.batch_hostile == 3)
+				json_object_set_new(rb, "model", json_string("free-model-nobody-prices"));
 		}
 		json_t *o = json_pack("{s:s,s:O,s:o,s:n}", "id", rid, "custom_id", json_object_get(l, "custom_id"), "response",
 				      resp, "error");
@@ -1188,6 +1197,11 @@ static void batch_run(evutil_socket_t fd, short what, void *arg)
 		buf_adds(&out, "\n");
 		free(s);
 		json_decref(o);
+		if (G.f.batch_hostile == 4 && b->total == 1) { /* a line no input asked for */
+			buf_adds(&out, "{\"id\":\"x\",\"custom_id\":\"not-in-the-input\",\"response\":{\"status_code\":200,"
+				       "\"body\":{\"model\":\"llama-3.3-70b-versatile\",\"usage\":{\"prompt_tokens\":100000,"
+				       "\"completion_tokens\":100000}}},\"error\":null}\n");
+		}
 		json_decref(l);
 	}
 	free(text);
@@ -1359,6 +1373,7 @@ static const struct {
 	{ "metrics_stall", offsetof(struct faults, metrics_stall) },
 	{ "metrics_absurd", offsetof(struct faults, metrics_absurd) },
 	{ "list_broken", offsetof(struct faults, list_broken) },
+	{ "batch_hostile", offsetof(struct faults, batch_hostile) },
 	{ "batch_ms", offsetof(struct faults, batch_ms) },
 	{ "batch_fail", offsetof(struct faults, batch_fail) },
 };

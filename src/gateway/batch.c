@@ -27,7 +27,8 @@
 
 #define LINES_MAX 50000  /* Groq's limit per batch */
 #define LINE_N_MAX 128   /* choices one line may ask for */
-#define ANSWER_MAX (256 << 20)
+#define ANSWER_MAX (1 << 20)   /* a batch's status answer */
+#define OUT_LINE_MAX (16 << 20) /* one line of a batch's output, read as it comes */
 
 struct bfile *team_file(struct registry *r, const struct team *t, const char *id)
 {
@@ -102,7 +103,7 @@ const char *json_case_twin(json_t *j, char *out, size_t n)
 }
 
 static int check_line(json_t *l, int line, const struct team *t, const struct gw_config *cfg, int64_t *worst,
-		      struct verdict *v)
+		      json_t *index, struct verdict *v)
 {
 	if (!json_is_object(l))
 		return line_refused(v, 400, "invalid_batch_line", line, NULL, "each line must be one JSON object.");
@@ -116,6 +117,11 @@ static int check_line(json_t *l, int line, const struct team *t, const struct gw
 	if (strcmp(url, "/v1/chat/completions") != 0)
 		return line_refused(v, 400, "invalid_batch_line", line, l,
 				    "only /v1/chat/completions lines are accepted through the gateway (got '%.60s').", url);
+	const char *cid = json_string_value(json_object_get(l, "custom_id"));
+	if (json_object_get(index, cid))
+		return line_refused(v, 400, "invalid_batch_line", line, l,
+				    "its custom_id appears on an earlier line too: each line's must be unique (its bill is "
+				    "matched by it).");
 	const char *model = json_string_value(json_object_get(body, "model"));
 	if (!model)
 		return line_refused(v, 400, "invalid_batch_line", line, l, "'model' must be a string.");
@@ -156,11 +162,14 @@ static int check_line(json_t *l, int line, const struct team *t, const struct gw
 	int64_t est = prompt_estimate(strlen(bs), json_array_size(json_object_get(body, "messages")));
 	free(bs);
 	*worst += cost_tokens(pr, est, 0, cap * nv, cfg->batch_discount);
+	/* what its output line may bill: the model checked here, the most
+	 * prompt and output tokens it can have */
+	json_object_set_new(index, cid, json_pack("[s,I,I]", model, (json_int_t)est, (json_int_t)(cap * nv)));
 	return 0;
 }
 
 int batch_lines(const char *data, size_t len, const struct team *t, const struct gw_config *cfg, buf *out,
-		int64_t *worst, int64_t *lines, struct verdict *v)
+		int64_t *worst, int64_t *lines, json_t *index, struct verdict *v)
 {
 	*worst = *lines = 0;
 	int line = 0;
@@ -185,7 +194,7 @@ int batch_lines(const char *data, size_t len, const struct team *t, const struct
 				 : json_case_twin(l, twin, sizeof twin)
 				   ? line_refused(v, 400, "invalid_batch_line", line, NULL,
 						  "the key '%s' appears in two letter cases; Groq could read either.", twin)
-				   : check_line(l, line, t, cfg, worst, v);
+				   : check_line(l, line, t, cfg, worst, index, v);
 			if (rc == 0) {
 				char *s = json_dumps(l, JSON_COMPACT | JSON_PRESERVE_ORDER);
 				buf_adds(out, s);
@@ -229,9 +238,10 @@ static void save_batch(struct gateway *g, struct batch *b)
 }
 
 static struct bfile *add_file(struct gateway *g, const char *id, const char *team, const char *key, int64_t worst,
-			      int64_t lines)
+			      int64_t lines, json_t *index)
 {
 	struct bfile *f = xcalloc(1, sizeof *f);
+	f->index = index ? json_incref(index) : NULL;
 	f->id = xstrdup(id);
 	f->team = xstrdup(team);
 	f->key = key ? xstrdup(key) : NULL;
@@ -244,12 +254,13 @@ static struct bfile *add_file(struct gateway *g, const char *id, const char *tea
 	return f;
 }
 
-void batch_uploaded(struct gateway *g, struct team *t, struct ukey *k, buf *answer, int64_t worst, int64_t lines)
+void batch_uploaded(struct gateway *g, struct team *t, struct ukey *k, buf *answer, int64_t worst, int64_t lines,
+		    json_t *index)
 {
 	json_t *j = json_loadb(answer->data ? answer->data : "", answer->len, 0, NULL);
 	const char *id = json_string_value(json_object_get(j, "id"));
 	if (id)
-		add_file(g, id, t->id, k->name, worst, lines);
+		add_file(g, id, t->id, k->name, worst, lines, index);
 	json_decref(j);
 }
 
@@ -302,6 +313,16 @@ void batch_file_deleted(struct gateway *g, struct bfile *f)
 
 /* ---- the watch: open batches followed to their end ------------------------ */
 
+/* a batch's bill, read line by line as its output file comes (never the
+ * whole file in memory) */
+struct bill {
+	json_t *index;   /* the input file's lines (borrowed), or NULL (an older file) */
+	int64_t cost, in, out, lines;
+	int64_t invalid; /* lines without valid usage (charged their worst) or over their bounds */
+	int64_t unknown; /* lines the gateway did not check (not its input's) */
+	bool overlong;   /* a line past OUT_LINE_MAX: the output is not read on */
+};
+
 struct bpoll {
 	struct batchwatch *w;
 	char *id;       /* the batch */
@@ -309,6 +330,7 @@ struct bpoll {
 	long status;
 	buf body;
 	struct utx *tx;
+	struct bill bill;
 };
 
 struct batchwatch {
@@ -331,10 +353,105 @@ static void bp_head(void *arg, const struct hstatus *h)
 	((struct bpoll *)arg)->status = h->status;
 }
 
+/* a non-negative integer count of a usage object, or -1 */
+static int64_t count_of(json_t *o, const char *k)
+{
+	json_t *v = json_object_get(o, k);
+	return json_is_integer(v) && json_integer_value(v) >= 0 ? json_integer_value(v) : -1;
+}
+
+/* one line of the output: billed by the model the gateway checked in the
+ * input line of the same custom_id, its counts bounded by that line's;
+ * a line without valid usage at its worst case */
+static void bill_line(struct gateway *g, struct bill *b, const char *s, size_t n)
+{
+	json_t *l = json_loadb(s, n, 0, NULL);
+	if (!l) {
+		if (n)
+			b->invalid++;
+		return;
+	}
+	json_t *body = json_object_get(json_object_get(l, "response"), "body");
+	json_t *err = json_object_get(l, "error");
+	if (err && !json_is_null(err)) {
+		json_decref(l); /* a line Groq failed: not billed */
+		return;
+	}
+	const char *cid = json_string_value(json_object_get(l, "custom_id"));
+	json_t *usage = json_object_get(body, "usage");
+	int64_t pt = count_of(usage, "prompt_tokens"), ct = count_of(usage, "completion_tokens");
+	int64_t cached = count_of(json_object_get(usage, "prompt_tokens_details"), "cached_tokens");
+	const char *model;
+	int64_t most_in = PROMPT_TOKENS_MAX, most_out = PROMPT_TOKENS_MAX;
+	if (b->index) {
+		json_t *e = cid ? json_object_get(b->index, cid) : NULL;
+		if (!json_is_array(e)) {
+			b->unknown++;
+			json_decref(l);
+			return;
+		}
+		model = json_string_value(json_array_get(e, 0));
+		most_in = json_integer_value(json_array_get(e, 1));
+		most_out = json_integer_value(json_array_get(e, 2));
+	} else {
+		model = json_string_value(json_object_get(body, "model"));
+	}
+	const struct price *pr = model ? config_price(&g->cfg, model) : NULL;
+	if (pt < 0 || ct < 0 || !pr) { /* no usage to trust: the line's worst */
+		b->invalid++;
+		if (!b->index || !pr) {
+			json_decref(l);
+			return; /* (an older file's line: nothing to bound it by) */
+		}
+		pt = most_in;
+		ct = most_out;
+		cached = 0;
+	}
+	if (pt > most_in || ct > most_out) {
+		b->invalid++;
+		pt = pt > most_in ? most_in : pt;
+		ct = ct > most_out ? most_out : ct;
+	}
+	if (cached < 0 || cached > pt)
+		cached = cached < 0 ? 0 : pt;
+	b->cost += cost_tokens(pr, pt, cached, ct, g->cfg.batch_discount);
+	b->in += pt;
+	b->out += ct;
+	b->lines++;
+	json_decref(l);
+}
+
+/* the output's whole lines billed as they come; what is left waits for
+ * the rest of its line */
+static void bill_feed(struct bpoll *p, const char *d, size_t n)
+{
+	struct bill *b = &p->bill;
+	if (b->overlong)
+		return;
+	buf_add(&p->body, d, n);
+	size_t at = 0;
+	for (;;) {
+		const char *nl = memchr(p->body.data + at, '\n', p->body.len - at);
+		if (!nl)
+			break;
+		size_t end = (size_t)(nl - p->body.data);
+		bill_line(p->w->g, b, p->body.data + at, end - at);
+		at = end + 1;
+	}
+	buf_consume(&p->body, at);
+	if (p->body.len > OUT_LINE_MAX) {
+		b->overlong = true;
+		buf_free(&p->body);
+		buf_init(&p->body);
+	}
+}
+
 static void bp_data(void *arg, const char *d, size_t n)
 {
 	struct bpoll *p = arg;
-	if (p->body.len + n <= ANSWER_MAX)
+	if (p->out)
+		bill_feed(p, d, n);
+	else if (p->body.len + n <= ANSWER_MAX)
 		buf_add(&p->body, d, n);
 }
 
@@ -345,30 +462,31 @@ static void committed_row(void *arg, bool kept, struct ledger_row *row)
 	(void)row;
 }
 
-/* the batch ended: charged what its output says, at the batch price */
-static void settle_batch(struct batchwatch *w, struct batch *b, const char *output, size_t len)
+/* the batch ended: charged what its output says (bill), at the batch
+ * price; no output (bill NULL): nothing was done */
+static void settle_batch(struct batchwatch *w, struct batch *b, const struct bill *bill)
 {
 	struct gateway *g = w->g;
-	int64_t cost = 0, in = 0, outt = 0, lines = 0;
-	for (size_t at = 0; output && at < len;) {
-		const char *nl = memchr(output + at, '\n', len - at);
-		size_t end = nl ? (size_t)(nl - output) : len;
-		json_t *l = end > at ? json_loadb(output + at, end - at, 0, NULL) : NULL;
-		json_t *body = json_object_get(json_object_get(l, "response"), "body");
-		struct usage u = { 0 };
-		char *bs = body ? json_dumps(body, JSON_COMPACT) : NULL;
-		const char *model = json_string_value(json_object_get(body, "model"));
-		if (bs && model && usage_from_json(bs, strlen(bs), &u)) {
-			cost += cost_tokens(config_price(&g->cfg, model), u.prompt, u.cached, u.completion, g->cfg.batch_discount);
-			in += u.prompt;
-			outt += u.completion;
-			lines++;
-		}
-		free(bs);
-		json_decref(l);
-		at = end + 1;
-	}
+	static const struct bill none;
+	if (!bill)
+		bill = &none;
+	int64_t cost = bill->cost, in = bill->in, outt = bill->out, lines = bill->lines;
 	struct team *t = registry_team(&g->reg, b->team);
+	if (bill->overlong) {
+		char *m = xasprintf("Batch %s (team '%s'): a line of Groq's output is longer than %d MiB; the rest was not "
+				    "read and the batch is charged its whole reservation. Check upstream key '%s'.",
+				    b->id, b->team, OUT_LINE_MAX >> 20, b->key);
+		alert_raise(g, "upstream_usage_invalid", b->team, m);
+		free(m);
+		cost = b->reserved_nusd;
+	} else if (bill->invalid || bill->unknown) {
+		char *m = xasprintf("Batch %s (team '%s'): %lld line(s) of Groq's output had no valid usage or more than "
+				    "their request can produce (charged their worst case, or the bound), %lld line(s) "
+				    "answered no line of the input (not charged). Check upstream key '%s'.",
+				    b->id, b->team, (long long)bill->invalid, (long long)bill->unknown, b->key);
+		alert_raise(g, "upstream_usage_invalid", b->team, m);
+		free(m);
+	}
 	if (cost > b->reserved_nusd) { /* more than its lines can cost: Groq's error, charged at the bound */
 		char *m = xasprintf("Groq's output of batch %s (team '%s') costs more than its lines can ($%.6f > $%.6f); "
 				    "the gateway charged the bound. Check upstream key '%s'.",
@@ -450,7 +568,9 @@ static void bp_done(void *arg, int ok, const char *err)
 		return;
 	}
 	if (p->out) { /* the output file's content: the bill */
-		settle_batch(p->w, b, p->body.data, p->body.len);
+		if (p->body.len) /* a last line without its newline */
+			bill_line(g, &p->bill, p->body.data, p->body.len);
+		settle_batch(p->w, b, &p->bill);
 		bpoll_free(p);
 		return;
 	}
@@ -467,11 +587,13 @@ static void bp_done(void *arg, int ok, const char *err)
 	}
 	/* its output and error files are the team's */
 	if (out)
-		add_file(g, out, b->team, b->key, 0, 0);
+		add_file(g, out, b->team, b->key, 0, 0, NULL);
 	if (errf)
-		add_file(g, errf, b->team, b->key, 0, 0);
+		add_file(g, errf, b->team, b->key, 0, 0, NULL);
 	if (out) {
 		p->out = xstrdup(out);
+		struct bfile *in = strmap_get(g->reg.files, b->input);
+		p->bill = (struct bill){ .index = in ? in->index : NULL };
 		char *path = xconcat("/openai/v1/files/", out, "/content", NULL);
 		json_decref(j);
 		ask(p, path);
@@ -479,7 +601,7 @@ static void bp_done(void *arg, int ok, const char *err)
 		return;
 	}
 	json_decref(j);
-	settle_batch(p->w, b, NULL, 0); /* no output: nothing was done, all released */
+	settle_batch(p->w, b, NULL); /* no output: nothing was done, all released */
 	bpoll_free(p);
 }
 

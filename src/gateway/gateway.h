@@ -306,6 +306,7 @@ struct bfile {
 	int64_t worst_nusd;  /* the most its lines can cost, at the batch price */
 	int64_t lines, created_at;
 	bool deleted;
+	json_t *index;       /* an input file's lines: custom_id -> [model, most prompt, most output tokens] */
 };
 /* a batch: its reservation held until Groq says it ended and its output
  * is settled */
@@ -379,6 +380,7 @@ bool slug_valid(const char *s);
 /* ---- price.c: costs in each billing unit (pure) --------------------- */
 enum bill_unit { BU_NONE, BU_TOKENS, BU_AUDIO_SECONDS, BU_CHARS };
 #define COST_MAX (1000000LL * NUSD_PER_USD) /* one request never costs more ($1M) */
+#define PROMPT_TOKENS_MAX (16LL << 20)        /* no model reads more tokens than this */
 const char *bill_unit_name(enum bill_unit u); /* "tokens", "audio_seconds", "characters" */
 bool price_bills(const struct price *p, enum bill_unit u); /* p can price this unit */
 /* in tokens of which cached were cached, out tokens; times factor (a batch
@@ -692,7 +694,7 @@ json_t *unlisted_models(const struct registry *reg, const struct gw_config *cfg,
  * cost at the batch price (billing.batch_discount). 0, or -1 with v naming
  * the line. */
 int batch_lines(const char *data, size_t len, const struct team *t, const struct gw_config *cfg, buf *out,
-		int64_t *worst, int64_t *lines, struct verdict *v);
+		int64_t *worst, int64_t *lines, json_t *index, struct verdict *v);
 /* a key of an object in j (at any depth) that appears twice but for letter
  * case, written lower-case into out (NULL: none) */
 const char *json_case_twin(json_t *j, char *out, size_t n);
@@ -701,7 +703,8 @@ struct bfile *team_file(struct registry *r, const struct team *t, const char *id
 struct batch *team_batch(struct registry *r, const struct team *t, const char *id);
 /* Groq's answers to the team's requests: noted (an uploaded file, a batch
  * created with reserved held), or filtered to the team's own (a list) */
-void batch_uploaded(struct gateway *g, struct team *t, struct ukey *k, buf *answer, int64_t worst, int64_t lines);
+void batch_uploaded(struct gateway *g, struct team *t, struct ukey *k, buf *answer, int64_t worst, int64_t lines,
+		    json_t *index);
 int batch_created(struct gateway *g, struct team *t, struct ukey *k, const char *input, buf *answer, int64_t reserved);
 int batch_filter(struct gateway *g, struct team *t, buf *answer, bool batches); /* -1: not a list */
 void batch_file_deleted(struct gateway *g, struct bfile *f);

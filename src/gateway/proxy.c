@@ -30,7 +30,6 @@
 #include "util.h"
 
 #define OUTBUF_HIGH (256 * 1024) /* pause the upstream above this much unsent */
-#define PROMPT_MAX (16LL << 20)  /* no model reads more tokens than this */
 #define N_MAX 128                /* choices one chat request may ask for */
 
 enum relay { R_BUFFER, R_SSE, R_RAW };
@@ -79,6 +78,7 @@ struct preq {
 	int64_t last_rx_us;  /* Groq's last bytes */
 	int64_t cap, n, reserved, prompt_est, chars, audio_bound_s;
 	int64_t batch_worst, batch_lines; /* a batch file's (uploaded, or a batch's input) */
+	json_t *batch_index; /* an uploaded file's lines, for its batch's bill */
 	char *batch_input;   /* a batch's input file */
 	int64_t t0_us, t0_ms, deadline_ms;
 	char *secret;        /* copy of the key used (wiped on free) */
@@ -138,6 +138,7 @@ static void preq_free(struct preq *p)
 	free(p->fwd_ctype);
 	free(p->audio_fmt);
 	free(p->batch_input);
+	json_decref(p->batch_index);
 	free(p->conv);
 	free(p->client_rid);
 	free(p->groq_rid);
@@ -445,9 +446,9 @@ static int64_t cost_of(struct preq *p, struct usage *u, int64_t *qty)
 			impossible_usage(p, "output tokens", u->completion, most_out);
 			u->completion = most_out;
 		}
-		if (u->prompt > PROMPT_MAX) {
-			impossible_usage(p, "prompt tokens", u->prompt, PROMPT_MAX);
-			u->prompt = PROMPT_MAX;
+		if (u->prompt > PROMPT_TOKENS_MAX) {
+			impossible_usage(p, "prompt tokens", u->prompt, PROMPT_TOKENS_MAX);
+			u->prompt = PROMPT_TOKENS_MAX;
 		}
 		if (u->cached > u->prompt)
 			u->cached = u->prompt;
@@ -825,7 +826,9 @@ static void batch_answer(struct preq *p)
 {
 	struct gateway *g = p->g;
 	switch (p->route->kind) {
-	case RK_FILE_UPLOAD: batch_uploaded(g, p->t, p->k, &p->resp, p->batch_worst, p->batch_lines); break;
+	case RK_FILE_UPLOAD:
+		batch_uploaded(g, p->t, p->k, &p->resp, p->batch_worst, p->batch_lines, p->batch_index);
+		break;
 	case RK_FILES:
 	case RK_BATCHES:
 		if (batch_filter(g, p->t, &p->resp, p->route->kind == RK_BATCHES) != 0)
@@ -1424,7 +1427,9 @@ static int read_upload(struct preq *p, const struct mediatype *mt, struct verdic
 	}
 	buf lines;
 	buf_init(&lines);
-	if (batch_lines(file->data, file->len, p->t, &p->g->cfg, &lines, &p->batch_worst, &p->batch_lines, v) != 0) {
+	p->batch_index = json_object();
+	if (batch_lines(file->data, file->len, p->t, &p->g->cfg, &lines, &p->batch_worst, &p->batch_lines, p->batch_index,
+			v) != 0) {
 		buf_free(&lines);
 		goto out;
 	}

@@ -28,6 +28,7 @@ void bfile_free(struct bfile *f)
 	free(f->id);
 	free(f->team);
 	free(f->key);
+	json_decref(f->index);
 	free(f);
 }
 

@@ -211,7 +211,7 @@ int store_copy_done(struct store *s, char **cause);
 #define TEAM_COLS 18
 #define KEY_COLS 18
 #define TOKEN_COLS 8
-#define FILE_COLS 7
+#define FILE_COLS 8
 #define BATCH_COLS 9
 #define AUDIT_COLS 9  /* id,ts_ms,actor,role,operator,action,target,before,after */
 #define ALERT_COLS 7  /* id,ts_ms,kind,team,message,acked_by,acked_at */

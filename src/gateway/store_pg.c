@@ -98,6 +98,7 @@ static const char *const schema =
 	"ALTER TABLE batches ADD COLUMN IF NOT EXISTS replica TEXT;"
 	"ALTER TABLE teams ADD COLUMN IF NOT EXISTS policy TEXT;"
 	"ALTER TABLE keys ADD COLUMN IF NOT EXISTS version BIGINT NOT NULL DEFAULT 0;"
+	"ALTER TABLE batch_files ADD COLUMN IF NOT EXISTS line_index TEXT;"
 	/* the cluster: configuration version, replicas, spend and leases */
 	"CREATE TABLE IF NOT EXISTS cl_version(id INT PRIMARY KEY CHECK (id = 1), v BIGINT NOT NULL);"
 	"INSERT INTO cl_version VALUES (1, 1) ON CONFLICT DO NOTHING;"
@@ -397,7 +398,7 @@ static const char *const key_cols[] = { "name", "team", "secret", "fp", "created
 					"rot_switched_at", "rot_updated_at", "old_since_switch", "old_last_used",
 					"groq_project", "version" };
 static const char *const token_cols[] = { "id", "team", "key", "label", "hash", "created_at", "revoked_at", "created_by" };
-static const char *const file_cols[] = { "id", "team", "key", "worst_nusd", "lines", "created_at", "deleted" };
+static const char *const file_cols[] = { "id", "team", "key", "worst_nusd", "lines", "created_at", "deleted", "line_index" };
 static const char *const batch_cols[] = { "id", "team", "key", "input", "status", "reserved_nusd", "cost_nusd",
 					  "created_at", "settled_at", "replica" };
 

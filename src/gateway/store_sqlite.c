@@ -203,7 +203,8 @@ static const char *const migrations[] = {
 	/* 8: a team's later fields (capacity, ...) as one JSON object; a key's
 	 * version (two rotations started at once: one wins, one is told) */
 	"ALTER TABLE teams ADD COLUMN policy TEXT;"
-	"ALTER TABLE keys ADD COLUMN version INTEGER NOT NULL DEFAULT 0;",
+	"ALTER TABLE keys ADD COLUMN version INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE batch_files ADD COLUMN line_index TEXT;",
 };
 
 static int sqlfail(struct sqstore *s, char **cause, const char *what)

@@ -218,6 +218,7 @@ void bfile_row(const struct bfile *f, struct rowv *r)
 	put_int(r, 4, f->lines);
 	put_int(r, 5, f->created_at);
 	put_int(r, 6, f->deleted);
+	put_own(r, 7, f->index ? json_dumps(f->index, JSON_COMPACT) : NULL);
 }
 
 struct bfile *bfile_from_row(const char *const *v)
@@ -230,6 +231,7 @@ struct bfile *bfile_from_row(const char *const *v)
 	f->lines = num(v[4]);
 	f->created_at = num(v[5]);
 	f->deleted = num(v[6]) != 0;
+	f->index = v[7] ? json_loads(v[7], 0, NULL) : NULL;
 	return f;
 }
 

@@ -168,4 +168,35 @@ start_gateway
 check_eq "the open batch's reservation is held after a restart" "$r3" "$(reserved alpha)"
 wait_eval "the batch settled after the restart" 20 '[ "$(sql "select count(*) from ledger where request_id = '"'"'$B3'"'"'")" = 1 ]'
 check_eq "settled once, at the batch price" "12195|0" "$(sql "select cost_nusd from ledger where request_id = '$B3'")|$(reserved alpha)"
+
+# ---- a hostile Groq's output: each line billed by the model the gateway
+# checked in the input line of its custom_id (the file's index, kept
+# across the restart above), a line without valid usage at its worst case
+hostile() { # hostile MODE -> settles a batch under the fault; BH = its id
+	curl -s -o /dev/null -X DELETE "http://$FAKE/_fake/faults"
+	curl -s -o /dev/null -X POST --data-binary "{\"batch_hostile\":$1}" "http://$FAKE/_fake/faults"
+	call POST /openai/v1/batches "{\"input_file_id\":\"$FILE\",\"endpoint\":\"/v1/chat/completions\",\"completion_window\":\"24h\"}"
+	BH=$(jq_body .id)
+	wait_eval "batch $BH settled" 15 '[ "$(sql "select count(*) from ledger where request_id = '"'"'$BH'"'"'")" = 1 ]'
+	BH_COST=$(sql "select cost_nusd from ledger where request_id = '$BH'")
+	BH_RES=$(sql "select reserved_nusd from batches where id = '$BH'")
+}
+alerts_invalid() { api GET /admin/v1/alerts; jq_body '[.alerts[] | select(.kind == "upstream_usage_invalid")] | length'; }
+a0=$(alerts_invalid)
+hostile 1
+check "lines without usage: charged their worst case, the whole reservation ($BH_COST of $BH_RES), not \$0" test "$BH_COST" = "$BH_RES" -a "$BH_COST" -gt 0
+check_eq "... with an upstream_usage_invalid alert" $((a0 + 1)) "$(alerts_invalid)"
+hostile 2
+check "a usage of 1e30 (a float): charged the worst case ($BH_COST of $BH_RES), not 1 token" test "$BH_COST" = "$BH_RES"
+hostile 3
+check_eq "a model id nobody prices in the output: priced as the model checked in its line" 12195 "$BH_COST"
+hostile 4
+check_eq "a line for a custom_id not in the input: not charged, the others as usual" 12195 "$BH_COST"
+check_eq "... alerted (the output without usage, with 1e30, with a line of its own)" $((a0 + 3)) "$(alerts_invalid)"
+check_eq "every reservation released" 0 "$(reserved alpha)"
+curl -s -o /dev/null -X DELETE "http://$FAKE/_fake/faults"
+# a custom_id twice in one file: refused (its bill could not be matched)
+{ line same llama-3.1-8b-instant "one"; line same llama-3.1-8b-instant "two"; } > "$T/twice.jsonl"
+upload "$T/twice.jsonl"
+check_eq "a custom_id twice: 400 naming line 2" "400|Batch line 2" "$STATUS|$(jq_body .error.message | cut -c1-12)"
 done_testing

@@ -601,9 +601,10 @@ static void test_batch_lines(void)
 	buf out;
 	buf_init(&out);
 	int64_t worst, lines;
+	json_t *idx = json_object();
 	const char ok2[] = "{\"custom_id\":\"a\",\"method\":\"POST\",\"url\":\"/v1/chat/completions\",\"body\":{\"model\":\"m\",\"messages\":[]}}\r\n"
 			   "\n{\"custom_id\":\"b\",\"method\":\"POST\",\"url\":\"/v1/chat/completions\",\"body\":{\"model\":\"m\",\"messages\":[],\"max_tokens\":10,\"n\":2}}";
-	int rc = batch_lines(ok2, sizeof ok2 - 1, t, &cfg, &out, &worst, &lines, &v);
+	int rc = batch_lines(ok2, sizeof ok2 - 1, t, &cfg, &out, &worst, &lines, idx, &v);
 	CHECK_INT(rc, 0);
 	CHECK_INT(lines, 2);
 	CHECK(strstr(out.data, "\"max_completion_tokens\":100") != NULL); /* written into line 1 */
@@ -611,23 +612,39 @@ static void test_batch_lines(void)
 	int64_t p1 = prompt_estimate(strlen("{\"model\":\"m\",\"messages\":[],\"max_completion_tokens\":100}"), 0);
 	int64_t p2 = prompt_estimate(strlen("{\"model\":\"m\",\"messages\":[],\"max_tokens\":10,\"n\":2}"), 0);
 	CHECK_INT(worst, (p1 * 1000 + 100 * 2000) / 2 + (p2 * 1000 + 20 * 2000) / 2);
+	/* each line's bill is matched by its custom_id: its model, its bounds */
+	char *ix = json_dumps(idx, JSON_COMPACT | JSON_SORT_KEYS);
+	char want[128];
+	snprintf(want, sizeof want, "{\"a\":[\"m\",%lld,100],\"b\":[\"m\",%lld,20]}", (long long)p1, (long long)p2);
+	CHECK_STR(ix, want);
+	free(ix);
+	/* a custom_id twice: refused (the bill could not be matched) */
+	json_object_clear(idx);
+	const char twice[] = "{\"custom_id\":\"a\",\"method\":\"POST\",\"url\":\"/v1/chat/completions\",\"body\":{\"model\":\"m\",\"messages\":[]}}\n"
+			     "{\"custom_id\":\"a\",\"method\":\"POST\",\"url\":\"/v1/chat/completions\",\"body\":{\"model\":\"m\",\"messages\":[]}}\n";
+	CHECK_INT(batch_lines(twice, sizeof twice - 1, t, &cfg, &out, &worst, &lines, idx, &v), -1);
+	CHECK(strstr(v.message, "custom_id appears on an earlier line") != NULL);
+	verdict_clear(&v);
 	buf_reset(&out);
 	const char bad[] = "{\"custom_id\":\"a\",\"method\":\"POST\",\"url\":\"/v1/chat/completions\",\"body\":{\"model\":\"m\",\"messages\":[]}}\n"
 			   "{\"custom_id\":\"z\",\"method\":\"POST\",\"url\":\"/v1/chat/completions\",\"body\":{\"model\":\"x\",\"messages\":[]}}\n";
-	rc = batch_lines(bad, sizeof bad - 1, t, &cfg, &out, &worst, &lines, &v);
+	json_object_clear(idx);
+	rc = batch_lines(bad, sizeof bad - 1, t, &cfg, &out, &worst, &lines, idx, &v);
 	CHECK_INT(rc, -1);
 	CHECK_INT(v.status, 403);
 	CHECK(strstr(v.message, "line 2 (custom_id \"z\")") != NULL);
 	verdict_clear(&v);
 	const char cap[] = "{\"custom_id\":\"a\",\"method\":\"POST\",\"url\":\"/v1/chat/completions\",\"body\":{\"model\":\"m\",\"max_completion_tokens\":101}}";
-	rc = batch_lines(cap, sizeof cap - 1, t, &cfg, &out, &worst, &lines, &v);
+	json_object_clear(idx);
+	rc = batch_lines(cap, sizeof cap - 1, t, &cfg, &out, &worst, &lines, idx, &v);
 	CHECK_INT(rc, -1);
 	CHECK_INT(v.status, 400);
 	verdict_clear(&v);
-	rc = batch_lines("", 0, t, &cfg, &out, &worst, &lines, &v);
+	rc = batch_lines("", 0, t, &cfg, &out, &worst, &lines, idx, &v);
 	CHECK_INT(rc, -1);
 	verdict_clear(&v);
 	buf_free(&out);
+	json_decref(idx);
 	team_free(t);
 }
 

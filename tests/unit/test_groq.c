@@ -52,8 +52,23 @@ static void test_gm_parse(void)
 	rc = add(&f, GM_TOKENS_OUT,
 		      "{\"status\":\"success\",\"data\":{\"resultType\":\"vector\",\"result\":["
 		      "{\"metric\":{\"model\":\"m1\",\"project_id\":\"p1\"},\"value\":[1.5,\"-3\"]}]}}");
-	CHECK_INT(rc, 0);
-	CHECK(r->tout_s == 0); /* a negative rate is no rate */
+	CHECK_INT(rc, -1); /* a negative rate is no rate: the query fails */
+	CHECK(r->tout_s == 0);
+	static const char *const absurd[] = { "1e308", "+Inf", "-Inf", "1e10", "x" };
+	for (size_t i = 0; i < sizeof absurd / sizeof *absurd; i++) {
+		char body[300];
+		snprintf(body, sizeof body,
+			 "{\"status\":\"success\",\"data\":{\"resultType\":\"vector\",\"result\":["
+			 "{\"metric\":{\"model\":\"m1\",\"project_id\":\"p1\"},\"value\":[1.5,\"%s\"]}]}}",
+			 absurd[i]);
+		CHECK_INT(add(&f, GM_TOKENS_OUT, body), -1);
+	}
+	/* rates each below the bound whose sum is not */
+	rc = add(&f, GM_TOKENS_OUT,
+		 "{\"status\":\"success\",\"data\":{\"resultType\":\"vector\",\"result\":["
+		 "{\"metric\":{\"model\":\"m9\",\"project_id\":\"p9\"},\"value\":[1.5,\"9e8\"]},"
+		 "{\"metric\":{\"model\":\"m9\",\"project_id\":\"p9\"},\"value\":[1.5,\"9e8\"]}]}}");
+	CHECK_INT(rc, -1);
 	gm_free(&f);
 }
 
