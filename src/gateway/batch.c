@@ -605,6 +605,37 @@ static void bp_done(void *arg, int ok, const char *err)
 	bpoll_free(p);
 }
 
+/* cluster mode: an open batch whose replica is gone (scaled down, dead)
+ * becomes this one's, its reservation moved from the gone replica's lease
+ * to this one's, so that it is followed and billed */
+static void take_over(struct gateway *g, struct batch *b)
+{
+	char *cause = NULL;
+	int64_t month = month_start_ms(gw_now(g));
+	int rc = store_cl_batch_claim(g->store, b->id, b->owner, month, &cause);
+	if (rc != 1) {
+		if (rc < 0) {
+			gw_log(g, json_pack("{s:s,s:s,s:s,s:s}", "level", "warn", "msg", "batch not taken over", "batch", b->id,
+					    "error", cause ? cause : "?"));
+			free(cause);
+		}
+		return;
+	}
+	gw_log(g, json_pack("{s:s,s:s,s:s,s:s}", "level", "warn", "msg", "batch taken over from a replica gone", "batch",
+			    b->id, "from", b->owner, "team", b->team));
+	b->foreign = false;
+	free(b->owner);
+	b->owner = NULL;
+	struct team *t = registry_team(&g->reg, b->team);
+	if (t) { /* its reservation held here now, within this replica's lease */
+		t->reserved_nusd += b->reserved_nusd;
+		g->reg.org_reserved_nusd += b->reserved_nusd;
+		char *why = NULL;
+		if (cluster_lease(g, t, t->unshipped_nusd + t->reserved_nusd, &why) != 0)
+			free(why); /* its bill settles it whatever the lease (the spend is the fleet's) */
+	}
+}
+
 static void watch_tick(evutil_socket_t fd, short what, void *arg)
 {
 	(void)fd;
@@ -615,6 +646,8 @@ static void watch_tick(evutil_socket_t fd, short what, void *arg)
 	void *v;
 	while (strmap_next(w->g->reg.batches, &i, &id, &v)) {
 		struct batch *b = v;
+		if (!b->settled_at && b->foreign && cluster_replica_gone(w->g, b->owner))
+			take_over(w->g, b);
 		if (b->settled_at || b->foreign || strmap_get(w->inflight, b->id))
 			continue;
 		struct bpoll *p = xcalloc(1, sizeof *p);

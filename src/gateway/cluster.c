@@ -397,6 +397,21 @@ json_t *cluster_summary(struct gateway *g)
 	return s;
 }
 
+bool cluster_replica_gone(struct gateway *g, const char *id)
+{
+	struct cluster *c = g->cluster;
+	if (!c || !id || str_eq(id, g->cfg.replica_id) || !c->replicas)
+		return false;
+	int64_t now = gw_now(g);
+	size_t i;
+	json_t *e;
+	json_array_foreach(c->replicas, i, e) if (str_eq(json_string_value(json_object_get(e, "id")), id)) {
+		return str_eq(json_string_value(json_object_get(e, "state")), "down") ||
+		       now - json_integer_value(json_object_get(e, "last_seen_at")) > 3 * g->cfg.stale_after_s * 1000;
+	}
+	return true; /* not in the fleet's list at all */
+}
+
 bool cluster_leader(struct gateway *g)
 {
 	struct cluster *c = g->cluster;

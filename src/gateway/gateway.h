@@ -315,6 +315,7 @@ struct batch {
 	char status[16];
 	int64_t reserved_nusd, cost_nusd, created_at, settled_at; /* settled_at 0: open */
 	bool foreign; /* cluster mode: another replica made it, follows and settles it */
+	char *owner;  /* cluster mode: the replica that follows it (NULL: this one) */
 };
 
 struct registry {
@@ -869,6 +870,9 @@ void cluster_sync(struct gateway *g);
  * used, or PostgreSQL does not answer). */
 int cluster_lease(struct gateway *g, struct team *t, int64_t need, char **why);
 json_t *cluster_json(struct gateway *g);     /* GET /admin/v1/cluster */
+/* a replica that is down, stale past 3 x stale_after_s, or unknown to the
+ * fleet: its open batches are taken over */
+bool cluster_replica_gone(struct gateway *g, const char *id);
 /* the replica that speaks for the fleet (the serving one with the
  * smallest id; one node: itself): fleet-wide alerts are raised by it */
 bool cluster_leader(struct gateway *g);

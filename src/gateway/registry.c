@@ -37,6 +37,7 @@ void batch_free(struct batch *b)
 	if (!b)
 		return;
 	free(b->id);
+	free(b->owner);
 	free(b->team);
 	free(b->key);
 	free(b->input);
@@ -529,6 +530,9 @@ int registry_merge(struct registry *r, struct registry *f)
 			strmap_put(r->batches, b->id, b);
 			strmap_put(f->batches, id, NULL);
 		} else if (b->settled_at && !mine->settled_at && !b->reserved_nusd) {
+			mine->settled_at = b->settled_at;
+		} else if (mine->foreign && !str_eq(mine->owner, b->owner)) {
+			swap_str(&mine->owner, &b->owner); /* taken over by another replica */
 			mine->settled_at = b->settled_at;
 		}
 	}

@@ -190,6 +190,11 @@ int store_cl_lease(struct store *s, const char *team, int64_t month, int64_t wan
 	return s->ops->cl_lease ? s->ops->cl_lease(s, team, month, want, held, cause) : single(cause);
 }
 
+int store_cl_batch_claim(struct store *s, const char *id, const char *from, int64_t month, char **cause)
+{
+	return s->ops->cl_batch_claim ? s->ops->cl_batch_claim(s, id, from, month, cause) : single(cause);
+}
+
 int store_cl_fd(struct store *s)
 {
 	return s->ops->cl_fd ? s->ops->cl_fd(s) : -1;

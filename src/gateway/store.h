@@ -81,6 +81,7 @@ struct store_ops {
 	int (*cl_spend)(struct store *s, int64_t month,
 			void (*fn)(void *arg, const char *team, int64_t spent, int64_t lease), void *arg, char **cause);
 	int (*cl_lease)(struct store *s, const char *team, int64_t month, int64_t want, int64_t *held, char **cause);
+	int (*cl_batch_claim)(struct store *s, const char *id, const char *from, int64_t month, char **cause);
 	int (*cl_fd)(struct store *s);
 	int (*cl_notified)(struct store *s);
 	/* migration: the rows of a table ("teams", "keys", "tokens",
@@ -191,6 +192,10 @@ int store_cl_spend(struct store *s, int64_t month,
  * replicas' leases (never less than held before, unless want is less):
  * *held is the lease now. team NULL: every lease of this replica to 0. */
 int store_cl_lease(struct store *s, const char *team, int64_t month, int64_t want, int64_t *held, char **cause);
+/* An open batch followed by replica `from` (gone) made this replica's, and
+ * its reservation taken off from's lease of the month, in one transaction:
+ * 1 taken, 0 not (another replica took it, or it was settled), -1 error. */
+int store_cl_batch_claim(struct store *s, const char *id, const char *from, int64_t month, char **cause);
 /* The socket on which changes are notified (-1: none now), and how many
  * notifications arrived since the last call (it reads what is there). */
 int store_cl_fd(struct store *s);

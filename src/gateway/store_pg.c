@@ -54,6 +54,7 @@ struct pgstore {
 	int64_t reset_wait; /* until the next one may be tried */
 	int notified;     /* notifications read and not yet taken */
 	bool broken;      /* an answer did not come in time: connect again */
+	bool conflicted;  /* the last statement failed as a deadlock or a serialization failure */
 };
 
 static void drop_rows(struct pgstore *s);
@@ -235,7 +236,12 @@ static PGresult *q(struct pgstore *s, const char *what, const char *sql, int n, 
 	}
 	take_notifies(s);
 	ExecStatusType st = PQresultStatus(r);
+	s->conflicted = false;
 	if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
+		/* two writers crossing (a deadlock, a serialization failure):
+		 * a conflict to read again and retry, not an outage */
+		const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+		s->conflicted = state && (strcmp(state, "40P01") == 0 || strcmp(state, "40001") == 0);
 		pgfail(s, cause, what, r);
 		PQclear(r);
 		return NULL;
@@ -373,7 +379,7 @@ static int upsert_if(struct pgstore *s, const char *table, const char *const *co
 		buf_addf(&sql, " WHERE %s", guard);
 	char *text = buf_detach(&sql);
 	PGresult *res = q(s, table, text, r->n, r->v, cause);
-	int rc = res ? 0 : -1;
+	int rc = res ? 0 : s->conflicted ? STORE_CONFLICT : -1;
 	if (res && guard && strcmp(PQcmdTuples(res), "0") == 0) {
 		*cause = xasprintf("'%s' in %s was changed meanwhile by another gateway replica", r->v[0], table);
 		rc = STORE_CONFLICT;
@@ -824,7 +830,7 @@ static int load_batches(struct pgstore *s, struct registry *reg, char **cause)
 	const char *me[] = { s->replica };
 	if (!(r = q(s, "load batches",
 		    "SELECT id, team, key, input, status, reserved_nusd, cost_nusd, created_at, settled_at,"
-		    " coalesce(replica = $1, false) FROM batches",
+		    " coalesce(replica = $1, false), replica FROM batches",
 		    1, me, cause)))
 		return -1;
 	for (int i = 0; i < PQntuples(r); i++) {
@@ -835,6 +841,8 @@ static int load_batches(struct pgstore *s, struct registry *reg, char **cause)
 			registry_load_batch(reg, b);
 		} else {
 			b->foreign = true;
+			if (!PQgetisnull(r, i, BATCH_COLS + 1))
+				b->owner = xstrdup(PQgetvalue(r, i, BATCH_COLS + 1));
 			batch_free(strmap_del(reg->batches, b->id));
 			strmap_put(reg->batches, b->id, b);
 		}
@@ -912,6 +920,38 @@ static int pg_cl_spend(struct store *base, int64_t month,
 		fn(arg, PQgetvalue(r, i, 0), cell(r, i, 1), cell(r, i, 2));
 	PQclear(r);
 	return 0;
+}
+
+static int pg_cl_batch_claim(struct store *base, const char *id, const char *from, int64_t month, char **cause)
+{
+	struct pgstore *s = P(base);
+	char m[24];
+	snprintf(m, sizeof m, "%lld", (long long)month);
+	const char *v[] = { id, from, s->replica, m };
+	if (pg_begin(base, cause) != 0)
+		return -1;
+	PGresult *r = q(s, "batch claim",
+			"UPDATE batches SET replica = $3 WHERE id = $1 AND replica = $2 AND settled_at IS NULL"
+			" RETURNING team, reserved_nusd", 3, v, cause);
+	if (!r) {
+		pg_rollback(base);
+		return -1;
+	}
+	int taken = PQntuples(r) == 1;
+	if (taken) {
+		const char *lv[] = { PQgetvalue(r, 0, 0), from, m, PQgetvalue(r, 0, 1) };
+		if (q0(s, "batch claim lease",
+		       "UPDATE cl_leases SET leased_nusd = greatest(0, leased_nusd - $4::bigint)"
+		       " WHERE team = $1 AND replica = $2 AND month = $3::bigint", 4, lv, cause) != 0) {
+			PQclear(r);
+			pg_rollback(base);
+			return -1;
+		}
+	}
+	PQclear(r);
+	if (pg_commit(base, cause) != 0)
+		return -1;
+	return taken;
 }
 
 static int pg_cl_lease(struct store *base, const char *team, int64_t month, int64_t want, int64_t *held,
@@ -1068,6 +1108,7 @@ static const struct store_ops pg_ops = {
 	.cl_reload = pg_cl_reload,
 	.cl_spend = pg_cl_spend,
 	.cl_lease = pg_cl_lease,
+	.cl_batch_claim = pg_cl_batch_claim,
 	.cl_fd = pg_cl_fd,
 	.cl_notified = pg_cl_notified,
 	.count = pg_count,
