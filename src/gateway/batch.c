@@ -215,6 +215,19 @@ int batch_lines(const char *data, size_t len, const struct team *t, const struct
 	return 0;
 }
 
+int team_files(struct registry *r, const struct team *t)
+{
+	int n = 0;
+	size_t i = 0;
+	const char *id;
+	void *v;
+	while (strmap_next(r->files, &i, &id, &v)) {
+		const struct bfile *f = v;
+		n += f && !f->deleted && f->index && str_eq(f->team, t->id);
+	}
+	return n;
+}
+
 /* ---- Groq's answers to the team ----------------------------------------- */
 
 static void save_file(struct gateway *g, struct bfile *f)

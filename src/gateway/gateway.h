@@ -71,6 +71,7 @@ struct gw_config {
 	int64_t queue_max_len;            /* requests waiting in one team's RPM queue */
 	int64_t max_connections;          /* client connections held (the longest idle shed past it) */
 	int64_t header_timeout_s;         /* a request head whole within it */
+	int64_t max_files_per_team;       /* batch input files a team may hold */
 	double batch_discount;            /* billing */
 	int64_t audio_min_seconds, batch_poll_s;
 	char **cors_origins;              /* browsers' origins allowed (cors.origins) */
@@ -699,6 +700,8 @@ int batch_lines(const char *data, size_t len, const struct team *t, const struct
 /* a key of an object in j (at any depth) that appears twice but for letter
  * case, written lower-case into out (NULL: none) */
 const char *json_case_twin(json_t *j, char *out, size_t n);
+/* the input files a team holds (uploaded, not deleted) */
+int team_files(struct registry *r, const struct team *t);
 /* the team's own file or batch (NULL: none, or another team's) */
 struct bfile *team_file(struct registry *r, const struct team *t, const char *id);
 struct batch *team_batch(struct registry *r, const struct team *t, const char *id);

@@ -1079,7 +1079,7 @@ static int take_capacity(struct preq *p, struct verdict *v)
 {
 	struct gateway *g = p->g;
 	int64_t need[CL_N] = { 0 };
-	if (p->route->kind == RK_BATCH_CREATE) /* Groq's batch limits are its own */
+	if (p->route->kind == RK_BATCH_CREATE || p->route->kind == RK_FILE_UPLOAD) /* Groq's batch limits are its own */
 		return 0;
 	need[CL_RPM] = need[CL_RPD] = 1;
 	if (p->route->unit == BU_TOKENS)
@@ -1425,6 +1425,21 @@ static int read_upload(struct preq *p, const struct mediatype *mt, struct verdic
 			  xstrdup("Only files with purpose 'batch' pass the gateway (each of their lines is checked)."));
 		goto out;
 	}
+	/* an upload counts against the team's RPM (stage_rpm): a team at its
+	 * limit is refused before its lines are read, not after */
+	int64_t now = gw_now(p->g);
+	if (p->t->rpm_limit > 0 && counters_count(p->t, now) >= p->t->rpm_limit) {
+		rc = ratelimit_refusal(p->t, rl_reset_ms(&p->t->rl, now), v);
+		goto out;
+	}
+	int held = team_files(&p->g->reg, p->t);
+	if (held >= p->g->cfg.max_files_per_team) {
+		rc = deny(v, 403, "permission_error", "too_many_files", "too_many_files",
+			  xasprintf("Team '%s' holds %d batch files (limits.max_files_per_team); delete ones it no longer "
+				    "needs (DELETE /openai/v1/files/{id}) before uploading more.",
+				    p->t->id, held));
+		goto out;
+	}
 	buf lines;
 	buf_init(&lines);
 	p->batch_index = json_object();
@@ -1765,7 +1780,7 @@ void proxy_handle(struct gateway *g, struct hreq *req, const char *path)
 	}
 	httpd_on_close(req, on_client_close, p);
 	p->watched = true;
-	if (p->route->unit == BU_NONE) { /* not metered: not rate-limited, nothing reserved */
+	if (p->route->unit == BU_NONE && p->route->kind != RK_FILE_UPLOAD) { /* not metered: not rate-limited, nothing reserved */
 		forward(p);
 		return;
 	}

@@ -5,7 +5,8 @@
 # price, the reservation released on cancel, and kept across a restart;
 # files and batches visible only to their team.
 source "$(dirname "$0")/../lib.sh"
-GW_EXTRA='billing = { batch_discount = 0.5; batch_poll_s = 1; };'
+GW_EXTRA='billing = { batch_discount = 0.5; batch_poll_s = 1; };
+limits = { max_files_per_team = 4; };'
 setup_basic --completion-tokens 20
 ATOK=$TOKEN
 create_team beta
@@ -195,6 +196,26 @@ check_eq "a line for a custom_id not in the input: not charged, the others as us
 check_eq "... alerted (the output without usage, with 1e30, with a line of its own)" $((a0 + 3)) "$(alerts_invalid)"
 check_eq "every reservation released" 0 "$(reserved alpha)"
 curl -s -o /dev/null -X DELETE "http://$FAKE/_fake/faults"
+# uploads count against the team's RPM (refused before their lines are
+# read), and a team holds at most limits.max_files_per_team files
+api POST /admin/v1/teams '{"id":"up","name":"up","allowed_models":["llama-3.1-8b-instant"],"max_tokens_per_request":100,"rpm_limit":3,"monthly_budget_usd":10}'
+create_key up-prod-api up "$KEY3"
+new_token up
+UTOK=$TOKEN
+{ line u1 llama-3.1-8b-instant "up"; } > "$T/up.jsonl"
+codes=""
+for i in 1 2 3 4; do upload "$T/up.jsonl" "$UTOK"; codes="$codes $STATUS"; done
+check_eq "uploads count against the team's RPM (limit 3): the 4th is 429" " 200 200 200 429" "$codes"
+check_eq "in Groq's shape" "requests|rate_limit_exceeded" "$(jq_body '"\(.error.type)|\(.error.code)"')"
+api PATCH /admin/v1/teams/up '{"rpm_limit":100}'
+upload "$T/up.jsonl" "$UTOK"
+check_eq "a 4th file" 200 "$STATUS"
+upload "$T/up.jsonl" "$UTOK"
+check_eq "past limits.max_files_per_team (4): 403 too_many_files" "403|too_many_files" "$STATUS|$(jq_body .error.code)"
+call GET /openai/v1/files "" "$UTOK"
+call DELETE "/openai/v1/files/$(jq_body '.data[0].id')" "" "$UTOK"
+upload "$T/up.jsonl" "$UTOK"
+check_eq "one deleted: room for one more" 200 "$STATUS"
 # a custom_id twice in one file: refused (its bill could not be matched)
 { line same llama-3.1-8b-instant "one"; line same llama-3.1-8b-instant "two"; } > "$T/twice.jsonl"
 upload "$T/twice.jsonl"
