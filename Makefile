@@ -31,6 +31,16 @@ DEPS_CONSOLE = $(DEPS_COMMON) libcurl ncursesw
 
 pc_cflags = $(shell $(PKGCONF) --cflags $(1))
 pc_libs   = $(shell $(PKGCONF) --libs $(1))
+# asked once per make (on first use), not once per object
+CF_COMMON = $(eval CF_COMMON := $(call pc_cflags,$(DEPS_COMMON) libevent))$(CF_COMMON)
+CF_GATEWAY = $(eval CF_GATEWAY := $(call pc_cflags,$(DEPS_GATEWAY)))$(CF_GATEWAY)
+CF_CONSOLE = $(eval CF_CONSOLE := $(call pc_cflags,$(DEPS_CONSOLE)))$(CF_CONSOLE)
+CF_FAKE = $(eval CF_FAKE := $(call pc_cflags,$(DEPS_FAKE)))$(CF_FAKE)
+CF_TESTS = $(eval CF_TESTS := $(call pc_cflags,$(DEPS_GATEWAY) ncursesw))$(CF_TESTS)
+LIBS_GATEWAY = $(eval LIBS_GATEWAY := $(call pc_libs,$(DEPS_GATEWAY)))$(LIBS_GATEWAY)
+LIBS_CONSOLE = $(eval LIBS_CONSOLE := $(call pc_libs,$(DEPS_CONSOLE)))$(LIBS_CONSOLE)
+LIBS_FAKE = $(eval LIBS_FAKE := $(call pc_libs,$(DEPS_FAKE)))$(LIBS_FAKE)
+LIBS_TESTS = $(eval LIBS_TESTS := $(call pc_libs,$(DEPS_GATEWAY) ncursesw))$(LIBS_TESTS)
 
 CFLAGS_ALL = -std=c11 -D_GNU_SOURCE $(OPT) $(WARN) $(SANFLAGS) \
 	     -Iinclude -MMD -MP $(CFLAGS)
@@ -69,22 +79,22 @@ all: $(PROGS)
 
 $(O)/src/common/%.o: src/common/%.c
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS_ALL) $(call pc_cflags,$(DEPS_COMMON) libevent) -c $< -o $@
+	$(CC) $(CFLAGS_ALL) $(CF_COMMON) -c $< -o $@
 $(O)/src/groq/%.o: src/groq/%.c
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS_ALL) $(call pc_cflags,$(DEPS_COMMON) libevent) -c $< -o $@
+	$(CC) $(CFLAGS_ALL) $(CF_COMMON) -c $< -o $@
 $(O)/src/gateway/%.o: src/gateway/%.c
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS_ALL) -Isrc/gateway $(call pc_cflags,$(DEPS_GATEWAY)) -c $< -o $@
+	$(CC) $(CFLAGS_ALL) -Isrc/gateway $(CF_GATEWAY) -c $< -o $@
 $(O)/src/console/%.o: src/console/%.c
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS_ALL) -Isrc/console $(call pc_cflags,$(DEPS_CONSOLE)) -c $< -o $@
+	$(CC) $(CFLAGS_ALL) -Isrc/console $(CF_CONSOLE) -c $< -o $@
 $(O)/src/fakegroq/%.o: src/fakegroq/%.c
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS_ALL) $(call pc_cflags,$(DEPS_FAKE)) -c $< -o $@
+	$(CC) $(CFLAGS_ALL) $(CF_FAKE) -c $< -o $@
 $(O)/tests/unit/%.o: tests/unit/%.c
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS_ALL) -Isrc/gateway -Isrc/console -Itests/unit $(call pc_cflags,$(DEPS_GATEWAY) ncursesw) -c $< -o $@
+	$(CC) $(CFLAGS_ALL) -Isrc/gateway -Isrc/console -Itests/unit $(CF_TESTS) -c $< -o $@
 
 $(COMMON_LIB): $(COMMON_OBJ)
 	@rm -f $@
@@ -97,15 +107,15 @@ $(GROQ_LIB): $(GROQ_OBJ)
 	$(AR) rcs $@ $^
 $(BIN)/groqgated: $(GATEWAY_OBJ) $(GROQ_LIB) $(COMMON_LIB)
 	@mkdir -p $(@D)
-	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(call pc_libs,$(DEPS_GATEWAY)) -lpthread -lm
+	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(LIBS_GATEWAY) -lpthread -lm
 $(BIN)/groqtop: $(CONSOLE_OBJ) $(GROQ_LIB) $(COMMON_LIB)
 	@mkdir -p $(@D)
-	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(call pc_libs,$(DEPS_CONSOLE)) -lm
+	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(LIBS_CONSOLE) -lm
 $(BIN)/fakegroq: $(FAKE_OBJ) $(GROQ_LIB) $(COMMON_LIB)
 	@mkdir -p $(@D)
-	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(call pc_libs,$(DEPS_FAKE)) -lm
+	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(LIBS_FAKE) -lm
 $(O)/unit-tests: $(call objs,$(UNIT_SRC)) $(GATEWAY_LIB_OBJ) $(GROQ_OBJ) $(CONSOLE_LIB_OBJ) $(COMMON_OBJ)
-	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(call pc_libs,$(DEPS_GATEWAY) ncursesw) -lpthread -lm
+	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(LIBS_TESTS) -lpthread -lm
 
 # fuzz harnesses: replayed over their corpus by make check; make fuzz runs
 # them under libFuzzer (clang) for FUZZ_SECONDS each
@@ -113,9 +123,9 @@ FUZZ_HARNESSES = meter overview policy conf admin headers http httpd mime
 FUZZ_REPLAY = $(addprefix $(O)/fuzz-,$(FUZZ_HARNESSES))
 $(O)/tests/fuzz/%.o: tests/fuzz/%.c
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS_ALL) -Isrc/gateway -Isrc/console -Itests/fuzz $(call pc_cflags,$(DEPS_GATEWAY)) -c $< -o $@
+	$(CC) $(CFLAGS_ALL) -Isrc/gateway -Isrc/console -Itests/fuzz $(CF_GATEWAY) -c $< -o $@
 $(O)/fuzz-%: $(O)/tests/fuzz/fuzz_%.o $(O)/tests/fuzz/replay.o $(CONSOLE_LIB_OBJ) $(GATEWAY_LIB) $(GROQ_LIB) $(COMMON_LIB)
-	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(call pc_libs,$(DEPS_GATEWAY)) -lm
+	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(LIBS_GATEWAY) -lm
 
 # a gateway that answers badly, for groqtop's robustness test
 $(O)/badgw: tests/tui/badgw.c
@@ -136,7 +146,7 @@ fuzz:
 			$$(echo $(CONSOLE_LIB_OBJ) $(GATEWAY_LIB) $(GROQ_LIB) $(COMMON_LIB) | sed 's#$(O)/#build/fuzz/#g') >/dev/null || exit 1; \
 		clang -fsanitize=fuzzer,address,undefined -o build/fuzz/fuzzer-$$h build/fuzz/tests/fuzz/fuzz_$$h.o \
 			$$(echo $(CONSOLE_LIB_OBJ) $(GATEWAY_LIB) $(GROQ_LIB) $(COMMON_LIB) | sed 's#$(O)/#build/fuzz/#g') \
-			$(call pc_libs,$(DEPS_GATEWAY)) -lm || exit 1; \
+			$(LIBS_GATEWAY) -lm || exit 1; \
 		mkdir -p build/fuzz/corpus-$$h build/fuzz/artifacts-$$h; \
 		echo "fuzz: $$h for $(FUZZ_SECONDS) s"; \
 		LSAN_OPTIONS=suppressions=tests/fuzz/lsan.supp build/fuzz/fuzzer-$$h -max_total_time=$(FUZZ_SECONDS) -artifact_prefix=build/fuzz/artifacts-$$h/ \

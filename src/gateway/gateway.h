@@ -614,11 +614,8 @@ int deny(struct verdict *v, int status, const char *type, const char *code, cons
 int refusef(struct verdict *v, int status, const char *code, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 /* authenticate: bearer -> token; 0 or -1 with a 401 verdict. */
 int stage_authenticate(struct registry *r, const char *bearer, struct ctoken **tok, struct verdict *v);
-/* policy: paused, allowlist, max-tokens cap (body NULL: no cap to check).
- * *cap is the largest sent, or the team's when neither was sent (the
- * caller then writes it into the body it forwards). */
-int stage_policy(const struct team *t, const char *model, const struct reqbody *body, int64_t *cap,
-		 struct verdict *v);
+/* policy: paused, budget-paused, the allowlist (model NULL: none to check) */
+int stage_policy(const struct team *t, const char *model, struct verdict *v);
 /* the output cap: each field given must be an integer in 1..the team's
  * cap; *cap is the largest given, or the team's when none is */
 struct capfield {
@@ -626,8 +623,12 @@ struct capfield {
 	struct jspan v;
 };
 int stage_cap(const struct team *t, const struct capfield *f, int n, int64_t *cap, struct verdict *v);
-/* rate limit: 0 admitted, -1 with a 429 verdict (retry_ms set). */
-int stage_ratelimit(struct team *t, int64_t now, struct verdict *v);
+/* the route's caps read from its body (chat: max_completion_tokens and
+ * max_tokens, and n; Responses: max_output_tokens): *cap, *n (1 unless
+ * sent), *write the member to write the team's cap into when none was
+ * sent (NULL: one was) */
+int stage_caps(const struct team *t, enum route_kind kind, const struct reqbody *b, int64_t *cap, int64_t *n,
+	       const char **write, struct verdict *v);
 /* the 429 verdict of a request the window had no room for (retry_ms until it has) */
 int ratelimit_refusal(const struct team *t, int64_t retry_ms, struct verdict *v);
 
@@ -807,6 +808,9 @@ struct gateway {
 	int64_t log_sec;        /* the second log_ts shows */
 	char log_ts[32];
 	struct event *logflush;
+	struct event *drain;    /* SIGTERM: waits for in-flight requests until drain_deadline */
+	int64_t drain_deadline;
+	struct ssl_ctx_st *ssl; /* tls.cert and tls.key, or NULL */
 };
 
 /* ---- ledger.c: ledger rows, and refusing requests while they cannot be kept */
@@ -894,7 +898,6 @@ int sd_notify_send(const char *state);
 /* The watchdog interval systemd asks for (WatchdogSec), in ms, or 0. */
 int64_t sd_watchdog_ms(void);
 
-extern struct gateway *gw_current; /* for timer callbacks that hold a team */
 void gw_log(struct gateway *g, json_t *line); /* steals line; written at once */
 /* Request log lines gather in g->logbuf and are written every 100 ms (or at
  * 64 KiB): one write() for many requests. */

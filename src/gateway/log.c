@@ -9,7 +9,6 @@
 
 #include "util.h"
 
-struct gateway *gw_current;
 
 int64_t gw_now(struct gateway *g)
 {

@@ -24,9 +24,6 @@
 #include "secret.h"
 #include "util.h"
 
-static struct event *drain_timer;
-static int64_t drain_deadline;
-static SSL_CTX *ssl_ctx;
 
 /* ---- the model list, refreshed from Groq --------------------------- */
 
@@ -199,12 +196,12 @@ static int tls_setup(struct gateway *g, char **cause)
 {
 	const char *setting = NULL;
 	char *why = NULL;
-	if (!(ssl_ctx = tls_server_ctx(&g->cfg, &setting, &why))) {
+	if (!(g->ssl = tls_server_ctx(&g->cfg, &setting, &why))) {
 		fail(cause, "%s %s", setting, why);
 		free(why);
 		return -1;
 	}
-	httpd_set_tls(g->http, ssl_ctx);
+	httpd_set_tls(g->http, g->ssl);
 	return 0;
 }
 
@@ -248,7 +245,7 @@ static void drain_check(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	struct gateway *g = arg;
-	if ((g->inflight == 0 && g->unflushed <= 0) || wall_ms() >= drain_deadline) {
+	if ((g->inflight == 0 && g->unflushed <= 0) || wall_ms() >= g->drain_deadline) {
 		if (g->inflight)
 			gw_log(g, json_pack("{s:s,s:s,s:i}", "level", "warn", "msg", "grace period over; dropping requests",
 					    "inflight", g->inflight));
@@ -256,7 +253,7 @@ static void drain_check(evutil_socket_t fd, short what, void *arg)
 		return;
 	}
 	struct timeval tv = { 0, 20000 };
-	evtimer_add(drain_timer, &tv);
+	evtimer_add(g->drain, &tv);
 }
 
 static void on_term(evutil_socket_t sig, short what, void *arg)
@@ -272,8 +269,8 @@ static void on_term(evutil_socket_t sig, short what, void *arg)
 	if (g->admin_http)
 		httpd_unbind(g->admin_http);
 	sd_notify_send("STOPPING=1");
-	drain_deadline = wall_ms() + g->cfg.shutdown_grace_ms;
-	drain_timer = evtimer_new(g->base, drain_check, g);
+	g->drain_deadline = wall_ms() + g->cfg.shutdown_grace_ms;
+	g->drain = evtimer_new(g->base, drain_check, g);
 	drain_check(-1, 0, g);
 }
 
@@ -406,7 +403,6 @@ int main(int argc, char **argv)
 	}
 	static struct gateway G;
 	struct gateway *g = &G;
-	gw_current = g;
 	g->clock = clock_real;
 	char *cause = NULL;
 	umask(077); /* every file the gateway makes is its own: store, journal, log */
@@ -561,8 +557,8 @@ int main(int argc, char **argv)
 	for (int i = 0; i < 3; i++)
 		event_free(sigs[i]);
 	event_free(mref);
-	if (drain_timer)
-		event_free(drain_timer);
+	if (g->drain)
+		event_free(g->drain);
 	webhook_free(g);
 	for (int i = 0; i < g->reg.nteams; i++)
 		if (g->reg.teams[i]->qtimer)
@@ -581,8 +577,8 @@ int main(int argc, char **argv)
 	json_decref(g->models_cache);
 	json_decref(g->recent_alerts);
 	free(g->admins);
-	if (ssl_ctx)
-		SSL_CTX_free(ssl_ctx);
+	if (g->ssl)
+		SSL_CTX_free(g->ssl);
 	config_free(&g->cfg);
 	if (g->log)
 		fclose(g->log);

@@ -29,8 +29,7 @@ int stage_authenticate(struct registry *r, const char *bearer, struct ctoken **t
 	return 0;
 }
 
-int stage_policy(const struct team *t, const char *model, const struct reqbody *body, int64_t *cap,
-		 struct verdict *v)
+int stage_policy(const struct team *t, const char *model, struct verdict *v)
 {
 	if (t->state == TEAM_PAUSED)
 		return deny(v, 403, "permission_error", "team_paused", "team_paused",
@@ -52,12 +51,34 @@ int stage_policy(const struct team *t, const char *model, const struct reqbody *
 		buf_free(&b);
 		return deny(v, 403, "permission_error", "model_not_allowed", "model_not_allowed", m);
 	}
-	*cap = 0;
-	if (!body)
-		return 0;
-	const struct capfield f[] = { { "max_completion_tokens", body->max_completion_tokens },
-				      { "max_tokens", body->max_tokens } };
-	return stage_cap(t, f, 2, cap, v);
+	return 0;
+}
+
+#define CHOICES_MAX 128 /* choices one chat request may ask for */
+
+int stage_caps(const struct team *t, enum route_kind kind, const struct reqbody *b, int64_t *cap, int64_t *n,
+	       const char **write, struct verdict *v)
+{
+	*write = NULL;
+	*n = 1;
+	if (kind == RK_CHAT) {
+		const struct capfield f[] = { { "max_completion_tokens", b->max_completion_tokens },
+					      { "max_tokens", b->max_tokens } };
+		if (stage_cap(t, f, 2, cap, v) != 0)
+			return -1;
+		if (jspan_given(b->n) && (!jspan_int(b->n, n) || *n < 1 || *n > CHOICES_MAX))
+			return deny(v, 400, "invalid_request_error", "invalid_value", "invalid_request",
+				    xasprintf("'n' must be an integer from 1 to %d.", CHOICES_MAX));
+		if (!jspan_given(f[0].v) && !jspan_given(f[1].v))
+			*write = "max_completion_tokens";
+	} else if (kind == RK_RESPONSES) {
+		const struct capfield f[] = { { "max_output_tokens", b->max_output_tokens } };
+		if (stage_cap(t, f, 1, cap, v) != 0)
+			return -1;
+		if (!jspan_given(f[0].v))
+			*write = "max_output_tokens";
+	}
+	return 0;
 }
 
 int stage_cap(const struct team *t, const struct capfield *f, int n, int64_t *cap, struct verdict *v)
@@ -84,14 +105,6 @@ int stage_cap(const struct team *t, const struct capfield *f, int n, int64_t *ca
 	if (!any) /* none sent: the team's cap bounds the cost */
 		*cap = t->max_tokens;
 	return 0;
-}
-
-int stage_ratelimit(struct team *t, int64_t now, struct verdict *v)
-{
-	int64_t retry = 0;
-	if (counters_admit(t, now, &retry))
-		return 0;
-	return ratelimit_refusal(t, retry, v);
 }
 
 int ratelimit_refusal(const struct team *t, int64_t retry, struct verdict *v)

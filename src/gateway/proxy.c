@@ -30,7 +30,6 @@
 #include "util.h"
 
 #define OUTBUF_HIGH (256 * 1024) /* pause the upstream above this much unsent */
-#define N_MAX 128                /* choices one chat request may ask for */
 
 enum relay { R_BUFFER, R_SSE, R_RAW };
 
@@ -1158,8 +1157,7 @@ static int recheck(struct preq *p, struct verdict *v)
 		return deny(v, 401, "invalid_request_error", "invalid_api_key", "unauthenticated",
 			    xstrdup("Invalid API Key: this client token was revoked while the request waited in the "
 				    "team's queue. Ask your groqgate operator for a new one."));
-	int64_t cap;
-	if (stage_policy(p->t, p->route->kind == RK_MODELS ? NULL : p->model, NULL, &cap, v) != 0)
+	if (stage_policy(p->t, p->route->kind == RK_MODELS ? NULL : p->model, v) != 0)
 		return -1;
 	if (p->route->unit == BU_TOKENS && p->route->kind != RK_EMBEDDINGS && p->cap > p->t->max_tokens)
 		return deny(v, 400, "invalid_request_error", "max_tokens_exceeded", "max_tokens_exceeded",
@@ -1604,23 +1602,11 @@ static int read_body(struct preq *p, struct verdict *v)
  * when none is sent; chat's n choices. 0, or -1 with v filled. */
 static int read_caps(struct preq *p, struct verdict *v)
 {
-	if (p->route->kind == RK_CHAT) {
-		const struct capfield f[] = { { "max_completion_tokens", p->body.max_completion_tokens },
-					      { "max_tokens", p->body.max_tokens } };
-		if (stage_cap(p->t, f, 2, &p->cap, v) != 0)
-			return -1;
-		if (jspan_given(p->body.n) && (!jspan_int(p->body.n, &p->n) || p->n < 1 || p->n > N_MAX))
-			return deny(v, 400, "invalid_request_error", "invalid_value", "invalid_request",
-				    xasprintf("'n' must be an integer from 1 to %d.", N_MAX));
-		if (!jspan_given(f[0].v) && !jspan_given(f[1].v))
-			set_cap(p, p->body.max_completion_tokens, "max_completion_tokens");
-	} else if (p->route->kind == RK_RESPONSES) {
-		const struct capfield f[] = { { "max_output_tokens", p->body.max_output_tokens } };
-		if (stage_cap(p->t, f, 1, &p->cap, v) != 0)
-			return -1;
-		if (!jspan_given(f[0].v))
-			set_cap(p, p->body.max_output_tokens, "max_output_tokens");
-	}
+	const char *write;
+	if (stage_caps(p->t, p->route->kind, &p->body, &p->cap, &p->n, &write, v) != 0)
+		return -1;
+	if (write)
+		set_cap(p, p->route->kind == RK_CHAT ? p->body.max_completion_tokens : p->body.max_output_tokens, write);
 	return 0;
 }
 
@@ -1701,10 +1687,9 @@ static int stage_who(struct preq *p, struct verdict *v)
  * the cap, what the team owns, the price */
 static int stage_body(struct preq *p, struct verdict *v)
 {
-	int64_t ignore;
 	p->raw = httpd_take_body(p->req, &p->raw_len);
-	if (read_client_rid(p, v) != 0 || stage_policy(p->t, NULL, NULL, &ignore, v) != 0 || read_body(p, v) != 0 ||
-	    (p->model && stage_policy(p->t, p->model, NULL, &ignore, v) != 0) || read_caps(p, v) != 0 ||
+	if (read_client_rid(p, v) != 0 || stage_policy(p->t, NULL, v) != 0 || read_body(p, v) != 0 ||
+	    (p->model && stage_policy(p->t, p->model, v) != 0) || read_caps(p, v) != 0 ||
 	    ((p->route->kind == RK_FILE || p->route->kind == RK_BATCH) && own_check(p, v) != 0))
 		return -1;
 	if (p->route->unit != BU_NONE && p->route->kind != RK_BATCH_CREATE &&

@@ -43,10 +43,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	t->models[t->nmodels++] = xstrdup("llama-3.3-70b-versatile");
 	t->max_tokens = 256;
 	struct verdict v = { 0 };
-	int64_t cap = 0;
+	int64_t cap = 0, n;
+	const char *write;
 	/* a repeated governed member or a letter-case variant is refused by the
 	 * request path before the policy stage */
-	if (!b.dup && !b.variant[0] && stage_policy(t, model, &b, &cap, &v) == 0) {
+	if (!b.dup && !b.variant[0] && stage_policy(t, model, &v) == 0 && stage_caps(t, RK_CHAT, &b, &cap, &n, &write, &v) == 0) {
 		if (cap < 1 || cap > 256)
 			__builtin_trap(); /* an admitted request always carries a cap within the team's */
 		size_t len;

@@ -1,7 +1,8 @@
 # The documentation keeps up with the code: every setting groqgated reads
 # (its section, name and default, from config.c's settings table) is in
 # docs/configuration.md; every admin route (admin.c's table) is in
-# docs/admin-api.md; every console binding (keys.c) is in groqtop's man page.
+# docs/admin-api.md; every console binding (keys.c) is in groqtop's man page;
+# every source file is named in docs/architecture.md.
 source "$(dirname "$0")/../lib.sh"
 out=$(python3 - "$ROOT" <<'PY'
 import re, sys
@@ -38,6 +39,10 @@ def documented(p):
     tail = r'\.\.\./' + '/'.join('[^/ `?]+' if x.startswith(':') else re.escape(x) for x in segs[-2:])
     return re.search(pat + r'(?![a-z/])', api) is not None or (len(segs) > 2 and re.search(tail, api) is not None)
 print("routes", len(routes), " ".join(r for r in routes if not documented(r)))
+import glob, os
+arch = open(root + '/docs/architecture.md').read()
+files = sorted(os.path.basename(f) for pat in ('/src/*/*.c', '/src/*/*.h', '/include/*.h') for f in glob.glob(root + pat))
+print("sources", len(files), " ".join(f for f in files if not re.search(r'(?<![\w.])' + re.escape(f) + r'\b', arch)))
 keys = open(root + '/src/console/keys.c').read()
 man = open(root + '/man/groqtop.1').read()
 names = re.findall(r"\{ '.', \"(.)\", \"", keys)

@@ -241,14 +241,19 @@ static struct team *mk_team(void)
 	return t;
 }
 
-/* stage_policy over a body given as text */
+/* a chat body given as text through the request path's doors: the
+ * policy, then the caps (stage_caps, as read_caps calls it) */
 static int policy_on(const struct team *t, const char *model, const char *body, int64_t *cap, struct verdict *v)
 {
 	struct reqbody b;
 	char err[128];
+	int64_t n;
+	const char *write;
 	if (reqbody_scan(body, strlen(body), &b, err, sizeof err) != 0)
 		return -2;
-	return stage_policy(t, model, &b, cap, v);
+	if (stage_policy(t, model, v) != 0 || stage_caps(t, RK_CHAT, &b, cap, &n, &write, v) != 0)
+		return -1;
+	return 0;
 }
 
 static void test_policy(void)
@@ -419,17 +424,19 @@ static void test_reqbody_dups_and_case(void)
 
 static void test_ratelimit_stage(void)
 {
+	/* as the request path decides: the window (counters), then the refusal */
 	struct team *t = mk_team();
 	struct verdict v = { 0 };
-	int64_t now = 1000;
+	int64_t now = 1000, retry = 0;
 	for (int i = 0; i < 3; i++)
-		CHECK(stage_ratelimit(t, now + i, &v) == 0);
-	CHECK(stage_ratelimit(t, now + 10, &v) == -1);
+		CHECK(counters_admit(t, now + i, &retry) == 1);
+	CHECK(counters_admit(t, now + 10, &retry) == 0);
+	CHECK(ratelimit_refusal(t, retry, &v) == -1);
 	CHECK_INT(v.status, 429);
 	CHECK_STR(v.code, "rate_limit_exceeded");
 	CHECK_INT(v.retry_ms, 60000 - 10);
 	verdict_clear(&v);
-	CHECK(stage_ratelimit(t, now + 60000, &v) == 0);
+	CHECK(counters_admit(t, now + 60000, &retry) == 1);
 	team_free(t);
 }
 
