@@ -1,7 +1,5 @@
 # bench/lib.sh — what the benchmark scripts share (sourced after
-# tests/lib.sh): CPU and memory of a process, and one wrk run as JSON.
-cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
-rss_kb() { awk '/^VmRSS/ { print $2 }' "/proc/$1/status"; }
+# tests/lib.sh, which reads a process's CPU and memory): one wrk run as JSON.
 HZ=$(getconf CLK_TCK)
 
 # wrk_run NAME URL CONNS SECONDS SCRIPT PID TOKEN -> one JSON object on stdout

@@ -91,6 +91,16 @@ start_fakegroq() {
 
 sha() { printf %s "$1" | sha256sum | cut -d' ' -f1; }
 
+# what the scripts read of the processes they run (one copy, here):
+# a header of the last chat call's answer (HEADERS), a metric of the
+# gateway's /metrics, a key's figure in fakegroq's stats (0 when absent),
+# a process's resident memory in KiB and its CPU time in clock ticks
+hdr() { printf '%s\n' "${HEADERS:-}" | tr -d '\r' | grep -i "^$1:" | head -1 | cut -d' ' -f2-; }
+metric() { curl -s --max-time 5 "http://$GW/metrics" | awk -v m="$1" '$1 == m { print $2 }'; }
+fstat() { curl -s --max-time 5 "http://$FAKE/_fake/stats" | jq -r --arg k "$1" ".keys[\$k].$2 // 0"; }
+rss_kb() { awk '/^VmRSS/ { print $2 }' "/proc/$1/status" 2>/dev/null; }
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+
 # write_gateway_config [extra libconfig text] : $T/gw.conf and tokens
 write_gateway_config() {
 	OP_TOKEN=ggadm_operator_$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')

@@ -30,8 +30,6 @@ QTOK=$TOKEN
 
 fault() { curl -s -X POST "http://$FAKE/_fake/faults" -d "$1" > /dev/null; }
 clear_faults() { curl -s -X DELETE "http://$FAKE/_fake/faults" > /dev/null; }
-metric() { curl -s "http://$GW/metrics" | awk -v m="$1" '$1 == m { print $2 }'; }
-fstat() { curl -s "http://$FAKE/_fake/stats" | jq -r --arg k "$1" ".keys[\$k].$2 // 0"; }
 health() { curl -s -o /dev/null -w '%{http_code}' "http://$GW/healthz"; }
 settled() { # no request in flight, no budget reserved
 	wait_eval "in-flight requests to settle" 10 \
@@ -112,8 +110,7 @@ check_eq "served again once Groq's retry-after passed" 200 "$(chatq "$ATOK")"
 check_settled "after a 429 storm"
 
 # ---- clients that read nothing: the upstream is paused, memory stays flat
-rss() { awk '/^VmRSS/ { print $2 }' "/proc/$GW_PID/status"; }
-rss0=$(rss)
+rss0=$(rss_kb "$GW_PID")
 SLOW=""
 for i in $(seq 1 8); do
 	( exec 3<>"/dev/tcp/127.0.0.1/${GW##*:}"
@@ -127,7 +124,7 @@ done
 # all 8 transfers from Groq, then see what they cost
 wait_eval "the 8 streams to be paused" 20 '[ "$(metric groqgate_streams_paused)" = 8 ]'
 check_eq "all 8 upstream transfers are paused (backpressure)" 8 "$(metric groqgate_streams_paused)"
-rss1=$(rss)
+rss1=$(rss_kb "$GW_PID")
 check "8 clients reading nothing of 12 MB streams: RSS grew $(( (rss1 - rss0) / 1024 )) MiB (< 24)" test $((rss1 - rss0)) -lt 24576
 check_eq "their streams are held open (not finished behind their backs)" 8 "$(metric groqgate_inflight_requests)"
 check_eq "others are served meanwhile" 200 "$(chatq "$ATOK")"

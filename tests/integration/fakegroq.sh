@@ -8,7 +8,6 @@ req() { # req KEY BODY -> STATUS BODY HEADERS
 	BODY=$(cat "$T/r")
 	HEADERS=$(tr -d '\r' < "$T/h")
 }
-hdr() { printf '%s\n' "$HEADERS" | grep -i "^$1:" | head -1 | cut -d' ' -f2-; }
 
 STATUS=$(curl -s -o "$T/r" -w '%{http_code}' -H "Authorization: Bearer $KEY1" "http://$FAKE/openai/v1/models")
 check_eq "models list answers 200" 200 "$STATUS"

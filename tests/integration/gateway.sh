@@ -4,7 +4,6 @@ source "$(dirname "$0")/../lib.sh"
 GW_EXTRA='limits = { shutdown_grace_ms = 5000; max_body_bytes = 65536; max_header_bytes = 8192; client_timeout_s = 2; };'
 TEAM_EXTRA='"rpm_limit":5'
 setup_basic
-hdr() { printf '%s\n' "$HEADERS" | tr -d '\r' | grep -i "^$1:" | head -1 | cut -d' ' -f2-; }
 
 check_eq "healthz 200" 200 "$(curl -s -o /dev/null -w '%{http_code}' "http://$GW/healthz")"
 
@@ -83,8 +82,7 @@ STATUS=$(curl -s -o "$T/resp" -w '%{http_code}' -H "Authorization: Bearer $TOKEN
 	-H "X-B: $(head -c 5000 /dev/zero | tr '\0' b)" -d '{}' "http://$GW/openai/v1/chat/completions")
 check_eq "many headers adding up past the limit: 431" 431 "$STATUS"
 check_eq "in Groq's error shape" request_header_fields_too_large "$(jq -r .error.code "$T/resp")"
-rss() { awk '/^VmRSS/ { print $2 }' "/proc/$GW_PID/status"; }
-rss0=$(rss)
+rss0=$(rss_kb "$GW_PID")
 # (headers from a file: a 1 MB argument is more than exec allows)
 printf 'X-Huge: %s\n' "$(head -c 1000000 /dev/zero | tr '\0' h)" > "$T/huge-header"
 for i in $(seq 1 20); do
@@ -110,8 +108,8 @@ check_eq "10 chunked 10 MB bodies (no length given): all refused (413, or cut wh
 	"$(grep -c -e '^413$' -e '^000$' -e '^100$' "$T/huge-codes")"
 check "and the 413 is what a client reads when it gets an answer ($(grep -c '^413$' "$T/huge-codes") of 10)" \
 	test "$(grep -c '^413$' "$T/huge-codes")" -ge 1
-check "20 requests with a 1 MB header, 10 with a 10 MB body: refused without memory growth ($(( $(rss) - rss0 )) KiB)" \
-	test $(( $(rss) - rss0 )) -lt 4096
+check "20 requests with a 1 MB header, 10 with a 10 MB body: refused without memory growth ($(( $(rss_kb "$GW_PID") - rss0 )) KiB)" \
+	test $(( $(rss_kb "$GW_PID") - rss0 )) -lt 4096
 check_eq "and the gateway carries on" 200 "$(curl -s -o /dev/null -w '%{http_code}' "http://$GW/healthz")"
 
 # ---- slowloris: clients that trickle a request are timed out and do not
@@ -352,7 +350,6 @@ check_eq "state survives a restart (version and state)" active "$(jq_body .state
 # write, and journaled rows reach the store in shared transactions.
 # 24 requests wait at fakegroq; the gateway is stopped while fakegroq
 # answers them all, so on SIGCONT every answer is ready at once.
-metric() { curl -s "http://$GW/metrics" | awk -v m="$1" '$1 == m { print $2 }'; }
 fake_stat() { curl -s "http://$FAKE/_fake/stats" | jq "$1"; }
 curl -s -X POST -d '{"latency_ms":300}' "http://$FAKE/_fake/faults" > /dev/null
 l0=$(sql "select count(*) from ledger")

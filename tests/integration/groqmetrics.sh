@@ -38,7 +38,6 @@ new_token beta
 BTOK=$TOKEN
 groq() { curl -s -H "Authorization: Bearer $VIEW_TOKEN" "http://$GW/admin/v1/groq"; }
 proj() { groq | jq -r ".projects[] | select(.project == \"$1\") | $2"; }
-fstat() { curl -s "http://$FAKE/_fake/stats" | jq ".keys[\"$1\"].$2"; }
 
 # ---- the figures: Groq's beside the gateway's, matching what fakegroq served
 for _ in 1 2 3 4 5 6; do chat "$ATOK" llama-3.1-8b-instant; done

@@ -31,7 +31,6 @@ check_eq "team created" 201 "$STATUS"
 create_key alpha-prod-api alpha "$KEY1"
 new_token alpha
 ATOK=$TOKEN
-fstat() { curl -s "http://$FAKE/_fake/stats" | jq ".keys[\"$1\"].$2"; }
 FP1='gsk_…0001'
 post() { # post PATH JSON [TOKEN] -> STATUS, BODY
 	STATUS=$(curl -s -o "$T/resp" -D "$T/resp.h" -w '%{http_code}' -H "Authorization: Bearer ${3:-$ATOK}" \

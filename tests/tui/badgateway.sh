@@ -13,7 +13,6 @@ BAD=$(first_line "$T/bad.addr") || { fail "badgw did not start"; exit 1; }
 (umask 077; echo ggadm_operator_not_checked_here > "$T/tok")
 
 tui_start 120x40
-rss_kb() { awk '/^VmRSS/ { print $2 }' "/proc/$1/status" 2>/dev/null; }
 # mode  text expected on screen
 while read -r mode expect; do
 	echo "$mode" > "$T/mode"
