@@ -277,6 +277,7 @@ struct app {
 	int64_t status_until;
 	/* pending action context */
 	char act_team[64], act_key[128];
+	char act_label[128];     /* a new token's label, while its key is asked for */
 	int64_t act_version;
 	double act_spend;        /* the team's spend when its limits form opened */
 	char **act_models;

@@ -363,13 +363,65 @@ static void on_token_new(void *arg, long status, const char *body, size_t len, c
 
 static void do_token_new(struct app *a)
 {
-	json_t *b = json_pack("{s:s}", "label", a->act_key);
+	json_t *b = json_pack("{s:s,s:s}", "label", a->act_label, "key", a->act_key);
 	char *s = json_dumps(b, JSON_COMPACT);
 	json_decref(b);
 	char *path = xasprintf("/admin/v1/teams/%s/tokens", a->view_team);
 	send(a, "POST", path, s, NULL, on_token_new);
 	free(path);
 	free(s);
+}
+
+/* the team's upstream keys as "a, b, c" (n: how many; first: the first) */
+static int team_keys(struct app *a, char *out, size_t len, const char **first)
+{
+	int n = 0;
+	size_t at = 0;
+	out[0] = '\0';
+	*first = NULL;
+	for (int i = 0; i < a->ov.nkeys; i++) {
+		if (strcmp(a->ov.keys[i].team, a->view_team) != 0)
+			continue;
+		if (!*first)
+			*first = a->ov.keys[i].name;
+		int w = snprintf(out + at, at < len ? len - at : 0, "%s%s", n ? ", " : "", a->ov.keys[i].name);
+		if (w > 0)
+			at += (size_t)w;
+		n++;
+	}
+	return n;
+}
+
+static void confirm_token(struct app *a)
+{
+	char text[500];
+	snprintf(text, sizeof text,
+		 "Issue a new client token '%s' for team '%s', calling Groq with upstream key '%s'?\n\nIt is shown "
+		 "once, in the next dialog.",
+		 a->act_label, a->view_team, a->act_key);
+	dlg_confirm(a, "Issue token", text, do_token_new);
+}
+
+static void token_key_entered(struct app *a)
+{
+	char *name = str_trim(a->dlg.input.data ? a->dlg.input.data : (char[1]){ 0 });
+	char keys[400];
+	const char *first;
+	team_keys(a, keys, sizeof keys, &first);
+	bool found = false;
+	for (int i = 0; i < a->ov.nkeys && !found; i++)
+		found = strcmp(a->ov.keys[i].team, a->view_team) == 0 && strcmp(a->ov.keys[i].name, name) == 0;
+	if (!*name && first) {
+		name = (char *)first;
+		found = true;
+	}
+	if (!found) {
+		snprintf(a->dlg.text, sizeof a->dlg.text, "'%.60s' is not one of team '%s''s keys: %s.", name, a->view_team,
+			 keys);
+		return;
+	}
+	snprintf(a->act_key, sizeof a->act_key, "%s", name);
+	confirm_token(a);
 }
 
 static void token_label_entered(struct app *a)
@@ -379,11 +431,26 @@ static void token_label_entered(struct app *a)
 		snprintf(a->dlg.text, sizeof a->dlg.text, "A label is required (who uses the token: a service, a person).");
 		return;
 	}
-	snprintf(a->act_key, sizeof a->act_key, "%s", label);
-	char text[400];
-	snprintf(text, sizeof text, "Issue a new client token '%s' for team '%s'?\n\nIt is shown once, in the next dialog.",
-		 a->act_key, a->view_team);
-	dlg_confirm(a, "Issue token", text, do_token_new);
+	snprintf(a->act_label, sizeof a->act_label, "%s", label);
+	char keys[400];
+	const char *first;
+	int n = team_keys(a, keys, sizeof keys, &first);
+	if (n == 0) {
+		dlg_message(a, R_ERROR, "No upstream key", "This team has no upstream key yet: add one (POST /admin/v1/keys) "
+							  "before issuing a client token.");
+		return;
+	}
+	if (n == 1) { /* its only key: nothing to ask */
+		snprintf(a->act_key, sizeof a->act_key, "%s", first);
+		confirm_token(a);
+		return;
+	}
+	/* several (prod and staging): which one the token's calls use */
+	char text[600];
+	snprintf(text, sizeof text, "Team '%s' has %d upstream keys: %s.\n\nWhich one do the token's calls use? Type its "
+				    "name (Enter: %s).",
+		 a->view_team, n, keys, first);
+	dlg_input(a, "New client token: its upstream key", text, false, token_key_entered);
 }
 
 void act_token_new(struct app *a)

@@ -119,6 +119,35 @@ chat "$NEWTOK" llama-3.3-70b-versatile '"max_tokens":5'
 check_eq "the revoked token gets 401" 401 "$STATUS"
 tui_keys Escape
 tui_wait "Upstream keys"
+# a team with two keys (prod and staging): the dialog asks which one
+create_key chatbot-staging-api chatbot "$KEY4"
+tui_keys R
+tui_wait "chatbot-staging-api"
+tui_keys t
+tui_wait "Client tokens of chatbot"
+tui_keys n
+tui_wait "New client token"
+tui_type "staging-job"
+tui_keys Enter
+tui_check "two keys: the dialog asks which one" "Team 'chatbot' has 2 upstream keys"
+tui_type "nope"
+tui_keys Enter
+tui_check "a name that is not one of them is refused in the dialog" "'nope' is not one of team 'chatbot''s keys"
+tui_keys BSpace BSpace BSpace BSpace
+tui_type "chatbot-staging-api"
+tui_keys Enter
+tui_check "the confirmation names the key" "with upstream key 'chatbot-staging-api'"
+tui_keys y
+tui_wait "shown this once"
+NEWTOK=$(tui_screen | grep -oE 'ggt_[A-Za-z0-9_]+' | head -1)
+chat "$NEWTOK" llama-3.3-70b-versatile '"max_tokens":5'
+check_eq "the token issued on the chosen key works" 200 "$STATUS"
+api GET /admin/v1/teams/chatbot/tokens
+check_eq "and is the staging key's" chatbot-staging-api "$(jq_body '.tokens[] | select(.label == "staging-job") | .key')"
+tui_keys Escape
+tui_wait_gone "shown this once"
+tui_keys Escape
+tui_wait "Upstream keys"
 
 # ---- usage of a team
 tui_keys u
