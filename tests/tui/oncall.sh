@@ -269,7 +269,7 @@ check_contains "the replica listed with its address" "$GW" "$out"
 for size in 80x24 300x100; do
 	out=$("$BIN/groqtop" --gateway "http://$GW" --token-file "$TOKFILE" --snapshot --size "$size")
 	check_eq "$size: $(( ${size#*x} )) rows drawn" "${size#*x}" "$(printf '%s\n' "$out" | wc -l)"
-	for want in "Teams 3" "Upstream keys 3" "Alerts" "batch-processor" "search-prod-api"; do
+	for want in "Teams 3" "Upstream keys 4" "Alerts" "batch-processor" "search-prod-api"; do
 		check_contains "$size: $want on screen" "$want" "$out"
 	done
 done
