@@ -38,6 +38,48 @@ void cv_init(struct canvas *cv, int w, int h, bool utf8)
 	cv_clear(cv);
 }
 
+void cv_copy_rows(struct canvas *dst, int dy, const struct canvas *src, int sy, int n)
+{
+	int w = dst->w < src->w ? dst->w : src->w;
+	for (int i = 0; i < n; i++) {
+		if (dy + i < 0 || dy + i >= dst->h || sy + i < 0 || sy + i >= src->h)
+			continue;
+		memcpy(&dst->c[(dy + i) * dst->w], &src->c[(sy + i) * src->w], (size_t)w * sizeof *dst->c);
+	}
+}
+
+int cv_wrap(struct canvas *cv, int y, int x, int w, int indent, int role, const char *text)
+{
+	int rows = 0;
+	const char *p = text;
+	while (*p) {
+		int room = w - (rows ? indent : 0);
+		if (room < 8)
+			room = 8;
+		/* the longest run of whole words within room columns (bytes are
+		 * columns here but for UTF-8 continuations) */
+		int cols = 0;
+		const char *end = p, *cut = NULL;
+		while (*end && cols < room) {
+			if (*end == ' ')
+				cut = end;
+			if (((unsigned char)*end & 0xc0) != 0x80)
+				cols++;
+			end++;
+		}
+		if (*end && cut && cut > p)
+			end = cut;
+		char line[512];
+		snprintf(line, sizeof line, "%.*s", (int)(end - p), p);
+		cv_put(cv, y + rows, x + (rows ? indent : 0), role, line, room);
+		rows++;
+		p = end;
+		while (*p == ' ')
+			p++;
+	}
+	return rows ? rows : 1;
+}
+
 void cv_free(struct canvas *cv)
 {
 	free(cv->c);

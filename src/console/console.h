@@ -42,6 +42,11 @@ struct canvas {
 	bool utf8;
 };
 void cv_init(struct canvas *cv, int w, int h, bool utf8);
+/* rows [sy, sy+n) of src into dst from row dy (columns as far as both go) */
+void cv_copy_rows(struct canvas *dst, int dy, const struct canvas *src, int sy, int n);
+/* text wrapped at word boundaries into w columns from (y, x), the lines
+ * after the first indented by indent; returns the rows used */
+int cv_wrap(struct canvas *cv, int y, int x, int w, int indent, int role, const char *text);
 void cv_free(struct canvas *cv);
 void cv_clear(struct canvas *cv);
 /* Writes s (UTF-8) at y,x clipped to maxw columns (-1: to the edge);
@@ -177,6 +182,16 @@ struct view {
 	void (*open)(struct app *a);
 	void (*update)(struct app *a);
 };
+/* a full-screen text view that scrolls (help, Groq's view, capacity): the
+ * view draws its body from row 0 of a tall canvas (body returns the rows
+ * it used); the pager shows the rows from top in the box under the header,
+ * with where they are in the title, and its keys move top */
+struct pager {
+	int top, rows, shown; /* first row shown; the body's rows; rows on screen */
+};
+void pager_draw(struct app *a, struct canvas *cv, struct pager *pg, const char *title,
+		int (*body)(struct app *a, struct canvas *tall), const char *hints);
+int pager_key(struct pager *pg, int key); /* VIEW_* flags */
 /* the views a `:` command names, NULL-terminated (view_other.c) */
 extern const struct view *const console_views[];
 /* a becomes v's, the view it came from kept for Esc */

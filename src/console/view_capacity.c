@@ -9,15 +9,20 @@
 
 #include "util.h"
 
-/* the view's own state: its last answer (a json_t *) */
+/* the view's own state: its last answer, where it is scrolled to */
+struct cap_state {
+	json_t *j;
+	struct pager pg;
+};
+
 static json_t **cap(struct app *a)
 {
-	return view_state(a, &view_capacity);
+	return &((struct cap_state *)view_state(a, &view_capacity))->j;
 }
 
 static void cap_state_free(void *state)
 {
-	json_decref(*(json_t **)state);
+	json_decref(((struct cap_state *)state)->j);
 }
 
 static void on_capacity(void *arg, long status, const char *body, size_t len, const char *err)
@@ -95,27 +100,20 @@ static void split_gauge(struct canvas *cv, int y, int x, int w, json_t *teams, c
 	}
 }
 
-static void cap_draw(struct app *a, struct canvas *cv)
+/* the view's text from row 0 (the pager shows the part that fits) */
+static int cap_body(struct app *a, struct canvas *cv)
 {
-	cv_clear(cv);
-	draw_header(a, cv);
 	json_t *c = *cap(a), *models = json_object_get(c, "models"), *share = json_object_get(c, "capacity");
 	int reserve = (int)jint(share, "critical_reserve_pct"), batch = (int)jint(share, "batch_max_pct");
-	char title[160];
-	snprintf(title, sizeof title, "Capacity: Groq's limits per model (batch teams at most %d %%, critical keeps %d %%)",
-		 batch, reserve);
-	cv_box(cv, 1, 0, cv->h - 2, cv->w, R_BORDER, c ? title : "Capacity");
-	int w = cv->w - 4, y = 2, bottom = cv->h - 3;
+	int w = cv->w - 4, y = 0, bottom = cv->h - 1;
 	if (!c) {
 		cv_put(cv, y, 2, R_DIM, "loading…", -1);
-		draw_footer(a, cv, NULL);
-		return;
+		return 1;
 	}
 	if (!json_array_size(models)) {
 		cv_put(cv, y++, 2, R_DIM, "No limits known yet: declare groq_limits in the gateway's configuration,", w);
-		cv_put(cv, y, 2, R_DIM, "or they are learned from Groq's x-ratelimit-* headers on the first answer.", w);
-		draw_footer(a, cv, NULL);
-		return;
+		cv_put(cv, y++, 2, R_DIM, "or they are learned from Groq's x-ratelimit-* headers on the first answer.", w);
+		return y;
 	}
 	cv_printf(cv, y, 2, R_DIM, w, "minute's use by class:  %s batch  %s standard  %s critical   | the batch share, then the non-critical",
 		  class_mark("batch", cv->utf8), class_mark("standard", cv->utf8), class_mark("critical", cv->utf8));
@@ -167,9 +165,24 @@ static void cap_draw(struct app *a, struct canvas *cv)
 		buf_free(&b);
 		y++;
 	}
-	draw_footer(a, cv, NULL);
+	return y;
 }
 
-const struct view view_capacity = { .name = "capacity", .draw = cap_draw, .id = V_CAPACITY,
-				    .state_size = sizeof(json_t *), .state_free = cap_state_free,
+static void cap_draw(struct app *a, struct canvas *cv)
+{
+	json_t *c = *cap(a), *share = json_object_get(c, "capacity");
+	char title[160];
+	snprintf(title, sizeof title, "Capacity: Groq's limits per model (batch teams at most %d %%, critical keeps %d %%)",
+		 (int)jint(share, "batch_max_pct"), (int)jint(share, "critical_reserve_pct"));
+	struct cap_state *st = view_state(a, &view_capacity);
+	pager_draw(a, cv, &st->pg, c ? title : "Capacity", cap_body, NULL);
+}
+
+static int cap_key(struct app *a, int key)
+{
+	return pager_key(&((struct cap_state *)view_state(a, &view_capacity))->pg, key);
+}
+
+const struct view view_capacity = { .name = "capacity", .draw = cap_draw, .key = cap_key, .id = V_CAPACITY,
+				    .state_size = sizeof(struct cap_state), .state_free = cap_state_free,
 				    .open = cap_open, .update = cap_fetch };

@@ -16,6 +16,7 @@
 
 /* the view's own state (view_state) */
 struct groq_state {
+	struct pager pg;         /* where the view is scrolled to */
 	json_t *gw;              /* the gateway's GET /admin/v1/groq */
 	int64_t ms;              /* when it was read */
 	json_t *direct;          /* Groq's metrics read directly, in that shape (gateway fields null) */
@@ -174,21 +175,18 @@ static void rate(char *out, size_t n, json_t *o, const char *k)
 		snprintf(out, n, "%.1f", v);
 }
 
-static void groq_draw(struct app *a, struct canvas *cv)
+/* the view's text from row 0 (the pager shows the part that fits) */
+static int groq_body(struct app *a, struct canvas *cv)
 {
 	struct groq_state *st = gs(a);
-	cv_clear(cv);
-	draw_header(a, cv);
 	/* the gateway's figures while it answers; Groq's own otherwise */
 	bool gw_fresh = st->gw && a->have_data && a->fails == 0;
 	json_t *j = gw_fresh ? st->gw : st->direct ? st->direct : st->gw;
 	bool direct = j && j == st->direct;
-	cv_box(cv, 1, 0, cv->h - 2, cv->w, R_BORDER, "Groq's own view");
-	int y = 2, w = cv->w - 4;
+	int y = 0, w = cv->w - 4;
 	if (!j) {
 		cv_put(cv, y, 2, R_DIM, a->gcl && st->direct_err[0] ? st->direct_err : "loading…", w);
-		draw_footer(a, cv, "Esc Back  R Refresh  q Quit");
-		return;
+		return 1;
 	}
 	bool available = json_is_true(json_object_get(j, "available"));
 	const char *state = str(j, "state", "");
@@ -220,7 +218,7 @@ static void groq_draw(struct app *a, struct canvas *cv)
 	if (ndrift)
 		cv_printf(cv, y++, 2, R_ALERT, w, "DRIFT on %d project%s: Groq counts more than the gateway sent (leaked key?)", ndrift, ndrift > 1 ? "s" : "");
 	if (available && json_array_size(projects) > 0) {
-		int rows = cv->h - 3;
+		int rows = cv->h - 1;
 		/* narrow screens keep the columns that decide: rates and drift */
 		bool wide = cv->w >= 110;
 		if (wide)
@@ -308,7 +306,17 @@ static void groq_draw(struct app *a, struct canvas *cv)
 		cv_printf(cv, y++, 2, R_ALERT, w, "400 model_decommissioned answers: %s", b.data);
 		buf_free(&b);
 	}
-	draw_footer(a, cv, "Esc Back  R Refresh  q Quit");
+	return y;
+}
+
+static void groq_draw(struct app *a, struct canvas *cv)
+{
+	pager_draw(a, cv, &gs(a)->pg, "Groq's own view", groq_body, "Esc Back  j/k PgDn Scroll  R Refresh  q Quit");
+}
+
+static int groq_key(struct app *a, int key)
+{
+	return pager_key(&gs(a)->pg, key);
 }
 
 const char *groq_direct_missing(struct app *a)
@@ -323,5 +331,5 @@ static void groq_open(struct app *a)
 	groq_poll(a);
 }
 
-const struct view view_groq = { .open = groq_open, .update = groq_poll, .name = "groq", .draw = groq_draw, .id = V_GROQ, .state_size = sizeof(struct groq_state),
+const struct view view_groq = { .open = groq_open, .update = groq_poll, .name = "groq", .draw = groq_draw, .key = groq_key, .id = V_GROQ, .state_size = sizeof(struct groq_state),
 				.state_free = groq_state_free };

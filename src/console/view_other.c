@@ -27,28 +27,38 @@ static const char *const cmd_lines[] = {
 	"  :help  this help   :q  quit.  The header: connection, Groq's state and headroom, UTC clock.",
 };
 
+/* the help's text from row 0, wrapped to the screen's width (a line that
+ * does not fit goes on under its key, never cut) */
+static int help_body(struct app *a, struct canvas *cv)
+{
+	int y = 0, w = cv->w - 4;
+	for (size_t i = 0; i < ARRAY_LEN(nav_lines); i++)
+		y += cv_wrap(cv, y, 2, w, 20, i ? R_NORMAL : R_TITLE, nav_lines[i]);
+	for (int pass = 0; pass < 2; pass++) {
+		cv_put(cv, y++, 2, R_TITLE,
+		       pass ? "Views" : a->readonly ? "Changes (disabled: read-only)"
+						    : "Changes (each asks first; the default answer is No)",
+		       w);
+		for (int i = 0; i < nbindings; i++)
+			if (bindings[i].mutating == !pass) {
+				char line[300];
+				snprintf(line, sizeof line, "  %-17s %s", bindings[i].name, bindings[i].help);
+				y += cv_wrap(cv, y, 2, w, 20, a->readonly && !pass ? R_DIM : R_NORMAL, line);
+			}
+	}
+	for (size_t i = 0; i < ARRAY_LEN(cmd_lines); i++)
+		y += cv_wrap(cv, y, 2, w, 20, i ? R_NORMAL : R_TITLE, cmd_lines[i]);
+	return y;
+}
+
 static void help_draw(struct app *a, struct canvas *cv)
 {
-	cv_clear(cv);
-	draw_header(a, cv);
-	cv_box(cv, 1, 0, cv->h - 2, cv->w, R_BORDER, "Help");
-	int y = 2, last = cv->h - 3, w = cv->w - 4;
-	for (size_t i = 0; i < ARRAY_LEN(nav_lines) && y <= last; i++)
-		cv_put(cv, y++, 2, i ? R_NORMAL : R_TITLE, nav_lines[i], w);
-	for (int pass = 0; pass < 2; pass++) {
-		if (y <= last)
-			cv_put(cv, y++, 2, R_TITLE,
-			       pass ? "Views" : a->readonly ? "Changes (disabled: read-only)"
-							    : "Changes (each asks first; the default answer is No)",
-			       w);
-		for (int i = 0; i < nbindings && y <= last; i++)
-			if (bindings[i].mutating == !pass)
-				cv_printf(cv, y++, 2, a->readonly && !pass ? R_DIM : R_NORMAL, w, "  %-17s %s", bindings[i].name,
-					  bindings[i].help);
-	}
-	for (size_t i = 0; i < ARRAY_LEN(cmd_lines) && y <= last; i++)
-		cv_put(cv, y++, 2, i ? R_NORMAL : R_TITLE, cmd_lines[i], w);
-	draw_footer(a, cv, "Esc Back  q Quit");
+	pager_draw(a, cv, view_state(a, &view_help), "Help", help_body, "Esc Back  j/k PgDn Scroll  q Quit");
+}
+
+static int help_key(struct app *a, int key)
+{
+	return pager_key(view_state(a, &view_help), key);
 }
 
 static void help_open(struct app *a)
@@ -57,7 +67,8 @@ static void help_open(struct app *a)
 	a->view = &view_help;
 }
 
-const struct view view_help = { .name = "help", .draw = help_draw, .id = V_HELP, .open = help_open };
+const struct view view_help = { .name = "help", .draw = help_draw, .key = help_key, .id = V_HELP, .open = help_open,
+				.state_size = sizeof(struct pager) };
 
 const struct view *const console_views[] = { &view_alerts, &view_audit, &view_groq, &view_usage, &view_tokens,
 					     &view_fleet, &view_capacity, &view_help, NULL };

@@ -47,6 +47,21 @@ tm resize-window -t t -x 80 -y 24
 tui_groqtop
 tui_wait "chatbot-prod-api"
 tui_golden main-80x24
+# help at 80x24: whole lines (wrapped, never cut mid-word), and it scrolls
+tui_keys '?'
+tui_check "help at 80x24 says it scrolls" "Help  rows 1-20 of"
+tui_keys PgDn
+tui_check "PgDn: the next page" "Help  rows 20-"
+check "a long binding line is wrapped under its key, its end on screen" tui_has "│                     only shows)"
+tui_keys G
+tui_check "G goes to its end" ":help  this help"
+check "the title follows" bash -c "tmux -L '$TMUX_SOCK' capture-pane -t t -p | grep -qE 'Help  rows [0-9]+-([0-9]+) of \\1'"
+tui_keys g
+tui_check "g back to its top" "Help  rows 1-20 of"
+tui_keys j
+tui_check "j moves one row" "Help  rows 2-21 of"
+tui_keys Escape
+tui_wait "chatbot-prod-api"
 tm resize-window -t t -x 60 -y 20
 tui_wait "Terminal too small: 60x20"
 tui_golden too-small
