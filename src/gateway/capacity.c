@@ -48,36 +48,52 @@ void win_init(struct window *w, int64_t span_ms, int64_t bucket_ms)
 {
 	w->bucket_ms = bucket_ms;
 	w->n = (int)(span_ms / bucket_ms) + 1; /* the partial bucket at each end */
-	w->idx = xcalloc((size_t)w->n, sizeof *w->idx);
 	w->amt = xcalloc((size_t)w->n, sizeof *w->amt);
 	w->sum = 0;
-	for (int i = 0; i < w->n; i++)
-		w->idx[i] = -1;
+	w->head = -1;
+	w->first = 0;
 }
 
 void win_free(struct window *w)
 {
-	free(w->idx);
 	free(w->amt);
 	memset(w, 0, sizeof *w);
 }
 
-static void win_expire(struct window *w, int64_t now)
+static int64_t *slot(struct window *w, int64_t b)
+{
+	return &w->amt[((b % w->n) + w->n) % w->n];
+}
+
+/* the window moved on to now: the buckets that left it emptied, each once
+ * (O(1) a request, however long the window) */
+static void win_advance(struct window *w, int64_t now)
 {
 	int64_t cur = now / w->bucket_ms;
-	for (int i = 0; i < w->n; i++)
-		if (w->idx[i] >= 0 && w->idx[i] <= cur - w->n) {
-			w->sum -= w->amt[i];
-			w->amt[i] = 0;
-			w->idx[i] = -1;
+	if (w->head < 0) {
+		w->head = w->first = cur;
+		return;
+	}
+	if (cur <= w->head)
+		return;
+	if (cur - w->head >= w->n) {
+		memset(w->amt, 0, (size_t)w->n * sizeof *w->amt);
+		w->sum = 0;
+	} else {
+		for (int64_t b = w->head + 1; b <= cur; b++) {
+			int64_t *a = slot(w, b);
+			w->sum -= *a;
+			*a = 0;
 		}
+	}
+	w->head = cur;
 }
 
 int64_t win_sum(struct window *w, int64_t now)
 {
 	if (!w->n)
 		return 0;
-	win_expire(w, now);
+	win_advance(w, now);
 	return w->sum;
 }
 
@@ -85,22 +101,17 @@ void win_add(struct window *w, int64_t at, int64_t now, int64_t amount)
 {
 	if (!w->n || !amount)
 		return;
-	win_expire(w, now);
+	win_advance(w, now);
 	int64_t b = at / w->bucket_ms;
-	if (b <= now / w->bucket_ms - w->n) /* that bucket has left the window */
+	if (b <= w->head - w->n || b > w->head) /* left the window (or not in it yet) */
 		return;
-	int slot = (int)(b % w->n);
-	if (w->idx[slot] != b) {
-		if (amount < 0) /* a correction to a bucket no longer held */
-			return;
-		w->sum -= w->amt[slot];
-		w->idx[slot] = b;
-		w->amt[slot] = 0;
-	}
-	if (w->amt[slot] + amount < 0)
-		amount = -w->amt[slot];
-	w->amt[slot] += amount;
+	int64_t *a = slot(w, b);
+	if (*a + amount < 0)
+		amount = -*a;
+	*a += amount;
 	w->sum += amount;
+	if (amount > 0 && b < w->first)
+		w->first = b;
 }
 
 int64_t win_wait(struct window *w, int64_t now, int64_t need, int64_t room)
@@ -110,19 +121,28 @@ int64_t win_wait(struct window *w, int64_t now, int64_t need, int64_t room)
 		return 0;
 	if (need > room)
 		return -1;
-	int64_t cur = now / w->bucket_ms;
 	/* oldest bucket first: when enough have left, it fits */
-	for (int64_t b = cur - w->n + 1; b <= cur; b++) {
-		int slot = (int)(b % w->n);
-		if (w->idx[slot] != b)
-			continue;
-		over -= w->amt[slot];
+	int64_t from = w->head - w->n + 1;
+	for (int64_t b = from > w->first ? from : w->first; b <= w->head; b++) {
+		over -= *slot(w, b);
 		if (over <= 0) {
 			int64_t leaves = (b + w->n) * w->bucket_ms;
 			return leaves - now > 0 ? leaves - now : 1;
 		}
 	}
 	return w->n * w->bucket_ms;
+}
+
+int64_t win_drain_ms(struct window *w, int64_t now)
+{
+	if (!w->n || !win_sum(w, now))
+		return 0;
+	int64_t b = w->first > w->head - w->n + 1 ? w->first : w->head - w->n + 1;
+	while (b < w->head && !*slot(w, b))
+		b++;
+	w->first = b; /* (what is older is empty: the next look starts here) */
+	int64_t leaves = (b + w->n) * w->bucket_ms;
+	return leaves - now > 0 ? leaves - now : 1;
 }
 
 /* ---- the organisation's models ---------------------------------------- */
@@ -526,14 +546,13 @@ bool capacity_hold(struct capacity *c, const char *model, int64_t until, const c
 
 /* ---- what callers are told ------------------------------------------------ */
 
-/* limit, remaining and reset of one window */
+/* limit, remaining and reset of one window (reset: until what it holds
+ * now has left it) */
 static void figures(struct window *w, int64_t limit, int64_t now, int64_t *rem, int64_t *reset)
 {
 	int64_t used = win_sum(w, now);
 	*rem = limit > used ? limit - used : 0;
-	*reset = used > 0 ? win_wait(w, now, limit, limit) : 0;
-	if (*reset < 0)
-		*reset = 0;
+	*reset = win_drain_ms(w, now);
 }
 
 int capacity_headroom(struct capacity *c, struct team *t, const char *model, int64_t now, struct capview *out)

@@ -7,9 +7,11 @@
 
 struct window {
 	int64_t bucket_ms;
-	int n;              /* buckets: the span's, and one for the partial ends */
-	int64_t *idx, *amt; /* the bucket (time / bucket_ms) each slot holds, and its amount */
-	int64_t sum;
+	int n;         /* buckets: the span's, and one for the partial ends */
+	int64_t *amt;  /* slot b % n: bucket b's amount, for b in (head - n, head] */
+	int64_t sum;   /* of every slot */
+	int64_t head;  /* the newest bucket accounted for (-1: none yet) */
+	int64_t first; /* no bucket older than this holds anything */
 };
 void win_init(struct window *w, int64_t span_ms, int64_t bucket_ms);
 void win_free(struct window *w);
@@ -18,6 +20,8 @@ int64_t win_sum(struct window *w, int64_t now);
 void win_add(struct window *w, int64_t at, int64_t now, int64_t amount);
 /* ms until need fits under room (0: now), -1 when it never can */
 int64_t win_wait(struct window *w, int64_t now, int64_t need, int64_t room);
+/* ms until the oldest amount in it leaves (0: empty) */
+int64_t win_drain_ms(struct window *w, int64_t now);
 
 /* a team's requests and tokens of one model in the last minute */
 struct teamuse {
