@@ -21,6 +21,10 @@ static inline int64_t clock_now(const clock_src *c)
 /* Start of the UTC calendar month containing t (ms), and of the next one. */
 int64_t month_start_ms(int64_t t);
 int64_t month_next_ms(int64_t t);
+/* Start of the UTC day containing t (ms), and of its ISO week (Monday
+ * 00:00 UTC). */
+int64_t day_start_ms(int64_t t);
+int64_t week_start_ms(int64_t t);
 /* "2026-11" for t. */
 void month_label(int64_t t, char out[8]);
 /* RFC 3339 UTC "2026-11-26T21:24:21Z" into out (>= 21 bytes). */

@@ -55,3 +55,18 @@ void time_iso(int64_t ms, char *out, size_t outlen)
 	gmtime_r(&s, &tm);
 	strftime(out, outlen, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
+
+int64_t day_start_ms(int64_t t)
+{
+	int64_t d = t / 86400000;
+	if (t < 0 && t % 86400000)
+		d--;
+	return d * 86400000;
+}
+
+int64_t week_start_ms(int64_t t)
+{
+	int64_t d = day_start_ms(t) / 86400000;
+	int64_t dow = ((d + 3) % 7 + 7) % 7; /* 1970-01-01 was a Thursday: Monday 0 */
+	return (d - dow) * 86400000;
+}

@@ -188,7 +188,8 @@ static int check_if_match(struct actx *c, const struct team *t)
 static const char *const team_create_fields[] = { "id", "name", "allowed_models", "max_tokens_per_request",
 						  "rpm_limit", "rpm_mode", "queue_max_wait_ms",
 						  "monthly_budget_usd", "alert_thresholds", "auto_pause",
-						  "priority", "tpm_limit", "tpd_limit", "rpd_limit", NULL };
+						  "priority", "tpm_limit", "tpd_limit", "rpd_limit", "daily_budget_usd",
+						  "weekly_budget_usd", NULL };
 
 static void teams_create(struct actx *c)
 {
@@ -239,7 +240,7 @@ out:
 static const char *const team_patch_fields[] = { "name", "allowed_models", "max_tokens_per_request", "rpm_limit",
 						 "rpm_mode", "queue_max_wait_ms", "monthly_budget_usd",
 						 "alert_thresholds", "auto_pause", "priority", "tpm_limit",
-						 "tpd_limit", "rpd_limit", NULL };
+						 "tpd_limit", "rpd_limit", "daily_budget_usd", "weekly_budget_usd", NULL };
 
 static void team_update(struct actx *c, struct team *t, json_t *j, const char *action)
 {
@@ -1203,6 +1204,7 @@ static void cluster_route(struct actx *c)
 }
 
 static void groq_route(struct actx *c) { httpd_send_json(c->req, 200, groqwatch_json(c->g)); }
+static void spend_r(struct actx *c) { spend_route(c->g, c->req); }
 static void capacity_route(struct actx *c)
 {
 	httpd_send_json(c->req, 200, capacity_json(c->g->capacity, &c->g->reg, gw_now(c->g)));
@@ -1248,6 +1250,7 @@ static const struct admin_route {
 	{ HM_POST, "emergency-stop/resume", ROLE_OPERATOR, emergency_resume_r },
 	{ RO, "groq", ROLE_VIEWER, groq_route },
 	{ RO, "capacity", ROLE_VIEWER, capacity_route },
+	{ RO, "spend", ROLE_VIEWER, spend_r },
 	{ RO, "cluster", ROLE_VIEWER, cluster_route },
 };
 #undef RO

@@ -35,6 +35,41 @@ void budget_roll(struct budget_env *e, struct team *t)
 		if (t->state == TEAM_BUDGET_PAUSED && e->fx)
 			e->fx->set_state(e->fx->arg, t, TEAM_ACTIVE, NULL);
 	}
+	/* a new day, a new week: their spend starts from nothing, exactly at
+	 * the boundary (a team's budgets may change; its spend stays) */
+	if (t && (now < t->day_start || now >= t->day_start + 86400000)) {
+		t->day_start = day_start_ms(now);
+		t->day_spend_nusd = 0;
+	}
+	if (t && (now < t->week_start || now >= t->week_start + 7 * 86400000LL)) {
+		t->week_start = week_start_ms(now);
+		t->week_spend_nusd = 0;
+	}
+}
+
+/* a day's or week's budget as this replica holds it (cluster mode: an
+ * equal share, so the fleet never passes it) */
+static int64_t share_of(const struct budget_env *e, int64_t budget)
+{
+	return e->replicas > 1 ? budget / e->replicas : budget;
+}
+
+/* -1 with *why when amount does not fit a day's or week's budget */
+static int window_refuse(struct budget_env *e, struct team *t, const char *period, int64_t budget, int64_t spent,
+			 int64_t resets, int64_t amount, char **why)
+{
+	int64_t room = share_of(e, budget);
+	if (budget <= 0 || spent + t->reserved_nusd + amount <= room)
+		return 0;
+	char a[32], b[32], c[32], r[32];
+	usd2(a, sizeof a, spent + t->reserved_nusd);
+	usd2(b, sizeof b, budget);
+	usd2(c, sizeof c, amount);
+	time_iso(resets, r, sizeof r);
+	*why = xasprintf("Team '%s' has spent or reserved %s of its %s %s budget and this request could cost up to "
+			 "%s; the %s budget resets at %s. Lower max_completion_tokens, or ask an operator.",
+			 t->id, a, b, period, c, period, r);
+	return -1;
 }
 
 void usd2(char *out, size_t n, int64_t nusd)
@@ -58,6 +93,10 @@ int budget_reserve(struct budget_env *e, struct team *t, int64_t amount, char **
 				 t->id, a, b, c);
 		return -1;
 	}
+	if (window_refuse(e, t, "daily", t->day_budget_nusd, t->day_spend_nusd, t->day_start + 86400000, amount, why) ||
+	    window_refuse(e, t, "weekly", t->week_budget_nusd, t->week_spend_nusd, t->week_start + 7 * 86400000LL, amount,
+			  why))
+		return -1;
 	/* cluster mode: within this replica's lease of the budget (grown when
 	 * it falls short; the fleet's spend plus every lease never exceeds the
 	 * budget) */
@@ -130,6 +169,8 @@ void budget_settle(struct budget_env *e, struct team *t, int64_t reserved, int64
 	if (r->org_reserved_nusd < 0)
 		r->org_reserved_nusd = 0;
 	t->spend_nusd += actual;
+	t->day_spend_nusd += actual;
+	t->week_spend_nusd += actual;
 	r->org_spend_nusd += actual;
 	if (actual > 0)
 		budget_check(e, t);

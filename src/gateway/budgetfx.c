@@ -51,6 +51,7 @@ struct budget_env gw_budget(struct gateway *g)
 	fx.lease = g->cluster ? fx_lease : NULL;
 	return (struct budget_env){ .reg = &g->reg,
 				    .org_budget_nusd = g->cfg.org_budget_nusd,
+				    .replicas = cluster_replicas(g),
 				    .org_thresholds = g->cfg.org_thresholds,
 				    .n_org_thresholds = g->cfg.n_org_thresholds,
 				    .now = gw_now(g),

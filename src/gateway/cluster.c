@@ -397,6 +397,11 @@ json_t *cluster_summary(struct gateway *g)
 	return s;
 }
 
+int cluster_replicas(struct gateway *g)
+{
+	return g->cluster && g->cluster->alive > 1 ? g->cluster->alive : 1;
+}
+
 bool cluster_replica_gone(struct gateway *g, const char *id)
 {
 	struct cluster *c = g->cluster;

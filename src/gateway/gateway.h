@@ -246,6 +246,10 @@ struct team {
 	 * its windows, and its use per model in the last minute */
 	int64_t tpm_limit, tpd_limit, rpd_limit;
 	enum priority priority;
+	/* a day's and a week's budget (UTC; weeks from Monday; 0: none), and
+	 * what was settled in the current day and week (rebuilt at start) */
+	int64_t day_budget_nusd, week_budget_nusd;
+	int64_t day_spend_nusd, week_spend_nusd, day_start, week_start;
 	struct teamcap *cap;
 	struct teamuse *mu;
 	int nmu;
@@ -503,6 +507,7 @@ struct month_cache {
 };
 struct budget_env {
 	struct registry *reg;     /* the organisation's spend and reservations */
+	int replicas;             /* cluster mode: the replicas serving (a day's and a week's budget each's share) */
 	int64_t org_budget_nusd;  /* 0: none */
 	const int *org_thresholds;
 	int n_org_thresholds;
@@ -753,6 +758,14 @@ void metrics_label(buf *out, const char *value); /* a label value, escaped */
 void proxy_handle(struct gateway *g, struct hreq *req, const char *path);
 int proxy_inflight(struct gateway *g);
 
+/* ---- spend.c: GET /admin/v1/spend, showback from the ledger ----------- */
+void spend_route(struct gateway *g, struct hreq *req);
+
+/* ---- quota.c: GET /groqgate/v1/quota, a caller's own budgets and limits */
+void quota_handle(struct gateway *g, struct hreq *req);
+/* the least a team has left of its budgets (monthly, weekly, daily) */
+int64_t budget_remaining(const struct team *t, int replicas);
+
 /* ---- audit.c: audited writes (beneath admin, rotation, budget) ------- */
 void admin_error(struct hreq *req, int status, const char *code, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
@@ -880,6 +893,8 @@ json_t *cluster_json(struct gateway *g);     /* GET /admin/v1/cluster */
 /* a replica that is down, stale past 3 x stale_after_s, or unknown to the
  * fleet: its open batches are taken over */
 bool cluster_replica_gone(struct gateway *g, const char *id);
+/* the replicas serving, counted generously (1: one node) */
+int cluster_replicas(struct gateway *g);
 /* the replica that speaks for the fleet (the serving one with the
  * smallest id; one node: itself): fleet-wide alerts are raised by it */
 bool cluster_leader(struct gateway *g);

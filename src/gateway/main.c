@@ -167,6 +167,11 @@ static void handle(struct hreq *req, void *arg, bool admin_allowed, bool data_al
 		admin_handle(g, req, path);
 		return;
 	}
+	if (data_allowed && strcmp(path, "/groqgate/v1/quota") == 0) {
+		if (!cors(g, req))
+			quota_handle(g, req);
+		return;
+	}
 	if (data_allowed && str_starts(path, "/openai/v1/")) {
 		if (!cors(g, req))
 			proxy_handle(g, req, path);

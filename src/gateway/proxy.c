@@ -156,6 +156,18 @@ int proxy_inflight(struct gateway *g)
 	return g->inflight;
 }
 
+/* what the caller has left of its budgets, on every answer (services
+ * degrade before they are refused) */
+static void budget_header(struct preq *p)
+{
+	if (!p->t || !p->req)
+		return;
+	int64_t r = budget_remaining(p->t, cluster_replicas(p->g));
+	char s[40];
+	snprintf(s, sizeof s, "%lld.%09lld", (long long)(r / NUSD_PER_USD), (long long)(r % NUSD_PER_USD));
+	httpd_add_header(p->req, "x-groqgate-budget-remaining-usd", s);
+}
+
 /* ---- answering -------------------------------------------------- */
 
 #define STORE_DOWN_MSG                                                                                 \
@@ -328,6 +340,8 @@ static void reject(struct preq *p, struct verdict *v)
 		gotime_format(v->retry_ms, s, sizeof s);
 		httpd_set_header(p->req, "x-ratelimit-reset-requests", s);
 	}
+	if (p->req)
+		budget_header(p);
 	p->err = *v;
 	memset(v, 0, sizeof *v);
 	record(p, p->err.status, p->err.reason, NULL, 0, 0, send_error);
@@ -595,6 +609,7 @@ static void pass_headers(struct preq *p, bool skip_ctype)
 			httpd_add_header(p->req, f, v);
 		f = next;
 	}
+	budget_header(p);
 	if (!own)
 		return;
 	char s[32];

@@ -300,6 +300,10 @@ json_t *team_json(const struct team *t, int64_t now, int nkeys)
 	json_object_set_new(j, "monthly_budget_usd", json_real((double)t->budget_nusd / NUSD_PER_USD));
 	json_object_set_new(j, "spend_mtd_usd", json_real((double)t->spend_nusd / NUSD_PER_USD));
 	json_object_set_new(j, "reserved_usd", json_real((double)t->reserved_nusd / NUSD_PER_USD));
+	json_object_set_new(j, "daily_budget_usd", json_real((double)t->day_budget_nusd / NUSD_PER_USD));
+	json_object_set_new(j, "weekly_budget_usd", json_real((double)t->week_budget_nusd / NUSD_PER_USD));
+	json_object_set_new(j, "spend_today_usd", json_real((double)t->day_spend_nusd / NUSD_PER_USD));
+	json_object_set_new(j, "spend_week_usd", json_real((double)t->week_spend_nusd / NUSD_PER_USD));
 	json_object_set_new(j, "spend_pct", json_real((double)(int64_t)(pct * 100 + 0.5) / 100));
 	json_object_set_new(j, "alert_thresholds", th);
 	json_object_set_new(j, "auto_pause", json_boolean(t->auto_pause));
@@ -438,6 +442,8 @@ void team_adopt(struct team *t, struct team *c)
 	t->tpd_limit = c->tpd_limit;
 	t->rpd_limit = c->rpd_limit;
 	t->priority = c->priority;
+	t->day_budget_nusd = c->day_budget_nusd;
+	t->week_budget_nusd = c->week_budget_nusd;
 	t->version = c->version;
 	free(c->id);
 	free(old.name);

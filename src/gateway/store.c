@@ -130,6 +130,12 @@ int store_recent_sent(struct store *s, int64_t from, void (*fn)(void *arg, const
 	return s->ops->recent_sent(s, from, fn, arg, cause);
 }
 
+int store_spend(struct store *s, int64_t from, int64_t to, unsigned groups,
+		void (*fn)(void *arg, const char *const *keys, const int64_t *sums), void *arg, char **cause)
+{
+	return s->ops->spend(s, from, to, groups, fn, arg, cause);
+}
+
 json_t *store_usage_breakdown(struct store *s, const char *team, int64_t from, char **cause)
 {
 	return s->ops->usage_breakdown(s, team, from, cause);

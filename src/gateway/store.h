@@ -71,6 +71,8 @@ struct store_ops {
 	json_t *(*audit_list)(struct store *s, int limit, int64_t before_id, const char *team, const char *actor, const char *action, char **cause);
 	int (*recent_sent)(struct store *s, int64_t from, void (*fn)(void *arg, const char *key, const char *model, int64_t ts, int64_t in, int64_t out), void *arg, char **cause);
 	json_t *(*usage_breakdown)(struct store *s, const char *team, int64_t from, char **cause);
+	int (*spend)(struct store *s, int64_t from, int64_t to, unsigned groups,
+		     void (*fn)(void *arg, const char *const *keys, const int64_t *sums), void *arg, char **cause);
 	json_t *(*alerts_list)(struct store *s, int limit, char **cause);
 	json_t *(*usage)(struct store *s, const char *team, int64_t from, int64_t step, int n, char **cause);
 	/* cluster mode: NULL in an engine that serves one node */
@@ -163,6 +165,19 @@ int store_recent_sent(struct store *s, int64_t from,
 /* Spend, requests and tokens per model and per route of a team (NULL: all)
  * since from: {"models":[...],"routes":[...]} */
 json_t *store_usage_breakdown(struct store *s, const char *team, int64_t from, char **cause);
+/* Showback: the ledger's rows in [from, to) grouped by the SPEND_* bits of
+ * groups (in that order), fn called per group with its keys (NULL for a
+ * NULL column) and its SPEND_SUMS sums: requests served, input tokens,
+ * cached input tokens, output tokens, audio seconds, characters, cost in
+ * nano-dollars. */
+enum { SPEND_DAY = 1, SPEND_TEAM = 2, SPEND_KEY = 4, SPEND_MODEL = 8, SPEND_ROUTE = 16 };
+#define SPEND_GROUPS 5
+#define SPEND_SUMS 7
+int store_spend(struct store *s, int64_t from, int64_t to, unsigned groups,
+		void (*fn)(void *arg, const char *const *keys, const int64_t *sums), void *arg, char **cause);
+/* storerow.c: the query both engines run, with day the engine's expression
+ * of a row's UTC date; ph(i) its i-th placeholder (allocated) */
+char *spend_sql(unsigned groups, const char *day, char *(*ph)(int i));
 json_t *store_alerts_list(struct store *s, int limit, char **cause);
 /* Buckets of step ms from `from` (n of them): requests, ok, tokens,
  * spend and rejections by reason; team NULL for all. */

@@ -678,6 +678,40 @@ static int pg_recent_sent(struct store *base, int64_t from,
 	return 0;
 }
 
+static char *pg_ph(int i)
+{
+	return xasprintf("$%d", i);
+}
+
+static int pg_spend(struct store *base, int64_t from, int64_t to, unsigned groups,
+		    void (*fn)(void *arg, const char *const *keys, const int64_t *sums), void *arg, char **cause)
+{
+	struct pgstore *s = P(base);
+	char *sql = spend_sql(groups, "to_char(to_timestamp(ts_ms / 1000) AT TIME ZONE 'UTC', 'YYYY-MM-DD')", pg_ph);
+	char f[24], t[24];
+	snprintf(f, sizeof f, "%lld", (long long)from);
+	snprintf(t, sizeof t, "%lld", (long long)to);
+	const char *v[] = { f, t };
+	PGresult *r = q(s, "spend", sql, 2, v, cause);
+	free(sql);
+	if (!r)
+		return -1;
+	int ng = 0;
+	for (int i = 0; i < SPEND_GROUPS; i++)
+		ng += (groups >> i) & 1;
+	for (int i = 0; i < PQntuples(r); i++) {
+		const char *keys[SPEND_GROUPS];
+		int64_t sums[SPEND_SUMS];
+		for (int k = 0; k < ng; k++)
+			keys[k] = PQgetisnull(r, i, k) ? NULL : PQgetvalue(r, i, k);
+		for (int k = 0; k < SPEND_SUMS; k++)
+			sums[k] = cell(r, i, ng + k);
+		fn(arg, keys, sums);
+	}
+	PQclear(r);
+	return 0;
+}
+
 static json_t *pg_usage_breakdown(struct store *base, const char *team, int64_t from, char **cause)
 {
 	char f[24];
@@ -794,6 +828,29 @@ static int load_figures(struct pgstore *s, struct registry *reg, int64_t now, ch
 	PQclear(r);
 	for (int i = 0; i < reg->nteams; i++)
 		reg->teams[i]->month_start = ms;
+	/* this day's and this week's, the fleet's (the ledger every replica ships) */
+	int64_t ds = day_start_ms(now), ws = week_start_ms(now);
+	char d[24], w[24];
+	snprintf(d, sizeof d, "%lld", (long long)ds);
+	snprintf(w, sizeof w, "%lld", (long long)ws);
+	const char *dv[] = { d, w };
+	if (!(r = q(s, "load the day's spend",
+		    "SELECT team, SUM(CASE WHEN ts_ms >= $1 THEN cost_nusd ELSE 0 END), SUM(cost_nusd) FROM ledger"
+		    " WHERE team IN (SELECT id FROM teams) AND ts_ms >= $2 GROUP BY team",
+		    2, dv, cause)))
+		return -1;
+	for (int i = 0; i < PQntuples(r); i++) {
+		struct team *t = registry_team(reg, PQgetvalue(r, i, 0));
+		if (t) {
+			t->day_spend_nusd = cell(r, i, 1);
+			t->week_spend_nusd = cell(r, i, 2);
+		}
+	}
+	PQclear(r);
+	for (int i = 0; i < reg->nteams; i++) {
+		reg->teams[i]->day_start = ds;
+		reg->teams[i]->week_start = ws;
+	}
 
 	char from[24];
 	snprintf(from, sizeof from, "%lld", (long long)(now - 23 * 3600000LL - now % 3600000));
@@ -1100,6 +1157,7 @@ static const struct store_ops pg_ops = {
 	.audit_list = pg_audit_list,
 	.recent_sent = pg_recent_sent,
 	.usage_breakdown = pg_usage_breakdown,
+	.spend = pg_spend,
 	.alerts_list = pg_alerts_list,
 	.usage = pg_usage,
 	.cl_heartbeat = pg_cl_heartbeat,

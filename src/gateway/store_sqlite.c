@@ -68,6 +68,8 @@ static int sq_alert_ack(struct store *s, int64_t id, const char *by, int64_t at,
 static json_t *sq_audit_list(struct store *s, int limit, int64_t before_id, const char *team, const char *actor, const char *action, char **cause);
 static int sq_recent_sent(struct store *s, int64_t from, void (*fn)(void *arg, const char *key, const char *model, int64_t ts, int64_t in, int64_t out), void *arg, char **cause);
 static json_t *sq_usage_breakdown(struct store *s, const char *team, int64_t from, char **cause);
+static int sq_spend(struct store *s, int64_t from, int64_t to, unsigned groups,
+		    void (*fn)(void *arg, const char *const *keys, const int64_t *sums), void *arg, char **cause);
 static json_t *sq_alerts_list(struct store *s, int limit, char **cause);
 static json_t *sq_usage(struct store *s, const char *team, int64_t from, int64_t step, int n, char **cause);
 static int64_t sq_count(struct store *s, const char *table, char **cause);
@@ -264,6 +266,7 @@ static const struct store_ops sqlite_ops = {
 	.audit_list = sq_audit_list,
 	.recent_sent = sq_recent_sent,
 	.usage_breakdown = sq_usage_breakdown,
+	.spend = sq_spend,
 	.alerts_list = sq_alerts_list,
 	.usage = sq_usage,
 	.count = sq_count,
@@ -740,6 +743,39 @@ static int sq_recent_sent(struct store *base_, int64_t from,
 	return 0;
 }
 
+static char *sq_ph(int i)
+{
+	return xasprintf("?%d", i);
+}
+
+static int sq_spend(struct store *base_, int64_t from, int64_t to, unsigned groups,
+		    void (*fn)(void *arg, const char *const *keys, const int64_t *sums), void *arg, char **cause)
+{
+	struct sqstore *s = (struct sqstore *)base_;
+	char *sql = spend_sql(groups, "strftime('%Y-%m-%d', ts_ms / 1000, 'unixepoch')", sq_ph);
+	sqlite3_stmt *st;
+	int rc = sqlite3_prepare_v2(s->db, sql, -1, &st, NULL);
+	free(sql);
+	if (rc != SQLITE_OK)
+		return sqlfail(s, cause, "spend");
+	sqlite3_bind_int64(st, 1, from);
+	sqlite3_bind_int64(st, 2, to);
+	int ng = 0;
+	for (int i = 0; i < SPEND_GROUPS; i++)
+		ng += (groups >> i) & 1;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		const char *keys[SPEND_GROUPS];
+		int64_t sums[SPEND_SUMS];
+		for (int i = 0; i < ng; i++)
+			keys[i] = (const char *)sqlite3_column_text(st, i);
+		for (int i = 0; i < SPEND_SUMS; i++)
+			sums[i] = sqlite3_column_int64(st, ng + i);
+		fn(arg, keys, sums);
+	}
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE ? 0 : sqlfail(s, cause, "spend");
+}
+
 static json_t *sq_usage_breakdown(struct store *base_, const char *team, int64_t from, char **cause)
 {
 	struct sqstore *s = (struct sqstore *)base_;
@@ -856,6 +892,28 @@ static int sq_load(struct store *base_, struct registry *r, int64_t now, char **
 	sqlite3_finalize(st);
 	for (int i = 0; i < r->nteams; i++)
 		r->teams[i]->month_start = ms;
+	/* this day's and this week's (UTC, from Monday) */
+	int64_t ds = day_start_ms(now), ws = week_start_ms(now);
+	if (sqlite3_prepare_v2(s->db,
+			       "SELECT team, SUM(CASE WHEN ts_ms >= ?1 THEN cost_nusd ELSE 0 END), SUM(cost_nusd) FROM ledger"
+			       " WHERE team IN (SELECT id FROM teams) AND ts_ms >= ?2 GROUP BY team",
+			       -1, &st, NULL) != SQLITE_OK)
+		return sqlfail(s, cause, "load the day's spend");
+	sqlite3_bind_int64(st, 1, ds);
+	sqlite3_bind_int64(st, 2, ws);
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		const unsigned char *id = sqlite3_column_text(st, 0);
+		struct team *t = id ? registry_team(r, (const char *)id) : NULL;
+		if (t) {
+			t->day_spend_nusd = sqlite3_column_int64(st, 1);
+			t->week_spend_nusd = sqlite3_column_int64(st, 2);
+		}
+	}
+	sqlite3_finalize(st);
+	for (int i = 0; i < r->nteams; i++) {
+		r->teams[i]->day_start = ds;
+		r->teams[i]->week_start = ws;
+	}
 
 	/* keys' requests per hour over the last day */
 	if (sqlite3_prepare_v2(s->db,

@@ -84,9 +84,11 @@ void team_row(const struct team *t, struct rowv *r)
 	put_int(r, 15, t->created_at);
 	put_int(r, 16, t->override_until);
 	/* what later rounds added, one JSON object (no column per field) */
-	put_own(r, 17, json_list(json_pack("{s:s,s:I,s:I,s:I}", "priority", priority_name(t->priority),
+	put_own(r, 17, json_list(json_pack("{s:s,s:I,s:I,s:I,s:I,s:I}", "priority", priority_name(t->priority),
 					   "tpm_limit", (json_int_t)t->tpm_limit, "tpd_limit",
-					   (json_int_t)t->tpd_limit, "rpd_limit", (json_int_t)t->rpd_limit)));
+					   (json_int_t)t->tpd_limit, "rpd_limit", (json_int_t)t->rpd_limit,
+					   "day_budget_nusd", (json_int_t)t->day_budget_nusd, "week_budget_nusd",
+					   (json_int_t)t->week_budget_nusd)));
 }
 
 struct team *team_from_row(const char *const *v)
@@ -127,6 +129,8 @@ struct team *team_from_row(const char *const *v)
 		t->tpm_limit = json_integer_value(json_object_get(pol, "tpm_limit"));
 		t->tpd_limit = json_integer_value(json_object_get(pol, "tpd_limit"));
 		t->rpd_limit = json_integer_value(json_object_get(pol, "rpd_limit"));
+		t->day_budget_nusd = json_integer_value(json_object_get(pol, "day_budget_nusd"));
+		t->week_budget_nusd = json_integer_value(json_object_get(pol, "week_budget_nusd"));
 	}
 	json_decref(pol);
 	rl_resize(&t->rl, (int)t->rpm_limit);
@@ -422,4 +426,27 @@ json_t *ubuckets_json(struct ubuckets *bk, bool ok)
 	}
 	free(bk);
 	return pts;
+}
+
+char *spend_sql(unsigned groups, const char *day, char *(*ph)(int i))
+{
+	static const char *const col[SPEND_GROUPS] = { NULL, "team", "key", "model", "route" };
+	buf b, g;
+	buf_init(&b);
+	buf_init(&g);
+	for (int i = 0; i < SPEND_GROUPS; i++)
+		if (groups & (1u << i))
+			buf_addf(&g, "%s%s", g.len ? "," : "", i == 0 ? day : col[i]);
+	char *p1 = ph(1), *p2 = ph(2);
+	buf_addf(&b, "SELECT %s%s SUM(CASE WHEN status < 400 THEN 1 ELSE 0 END), SUM(prompt_tokens), 0,"
+		     " SUM(completion_tokens), SUM(CASE WHEN unit = 'audio_seconds' THEN quantity ELSE 0 END),"
+		     " SUM(CASE WHEN unit = 'characters' THEN quantity ELSE 0 END), SUM(cost_nusd) FROM ledger"
+		     " WHERE team IN (SELECT id FROM teams) AND ts_ms >= %s AND ts_ms < %s",
+		 g.len ? g.data : "", g.len ? "," : "", p1, p2);
+	if (g.len)
+		buf_addf(&b, " GROUP BY %s ORDER BY %s", g.data, g.data);
+	free(p1);
+	free(p2);
+	buf_free(&g);
+	return buf_detach(&b);
 }

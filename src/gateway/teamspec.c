@@ -110,6 +110,8 @@ int spec_team_fields(struct team *t, json_t *j, spec_model_known known, void *ar
 	    int_arg(j, "rpm_limit", 1, 1000000, &t->rpm_limit, e) < 0 ||
 	    int_arg(j, "queue_max_wait_ms", 0, 600000, &t->queue_wait_ms, e) < 0 ||
 	    usd_arg(j, "monthly_budget_usd", &t->budget_nusd, e) < 0 ||
+	    usd_arg(j, "daily_budget_usd", &t->day_budget_nusd, e) < 0 ||
+	    usd_arg(j, "weekly_budget_usd", &t->week_budget_nusd, e) < 0 ||
 	    int_arg(j, "tpm_limit", 0, 1000000000000LL, &t->tpm_limit, e) < 0 ||
 	    int_arg(j, "tpd_limit", 0, 1000000000000LL, &t->tpd_limit, e) < 0 ||
 	    int_arg(j, "rpd_limit", 0, 1000000000000LL, &t->rpd_limit, e) < 0)

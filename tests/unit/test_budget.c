@@ -4,6 +4,7 @@
 #include <sqlite3.h>
 #include <stdlib.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "gateway.h"
@@ -59,6 +60,77 @@ static struct team *setup(void)
 	t->month_start = month_start_ms(T0);
 	registry_add_team(&R, t);
 	return t;
+}
+
+/* a UTC time from its parts (ms) */
+static int64_t utc(int y, int mo, int d, int h, int mi, int sec, int ms)
+{
+	struct tm tm = { .tm_year = y - 1900, .tm_mon = mo - 1, .tm_mday = d, .tm_hour = h, .tm_min = mi, .tm_sec = sec };
+	return (int64_t)timegm(&tm) * 1000 + ms;
+}
+
+static void test_day_and_week_windows(void)
+{
+	/* the boundaries: days at 00:00 UTC, weeks from Monday, a leap day */
+	CHECK_INT(day_start_ms(utc(2026, 12, 7, 23, 59, 59, 999)), utc(2026, 12, 7, 0, 0, 0, 0));
+	CHECK_INT(day_start_ms(utc(2026, 12, 8, 0, 0, 0, 0)), utc(2026, 12, 8, 0, 0, 0, 0));
+	CHECK_INT(week_start_ms(utc(2026, 12, 7, 12, 0, 0, 0)), utc(2026, 12, 7, 0, 0, 0, 0)); /* a Monday */
+	CHECK_INT(week_start_ms(utc(2026, 12, 13, 23, 59, 59, 999)), utc(2026, 12, 7, 0, 0, 0, 0)); /* Sunday night */
+	CHECK_INT(week_start_ms(utc(2026, 12, 14, 0, 0, 0, 0)), utc(2026, 12, 14, 0, 0, 0, 0));
+	CHECK_INT(day_start_ms(utc(2028, 2, 29, 13, 0, 0, 0)), utc(2028, 2, 29, 0, 0, 0, 0));
+	CHECK_INT(week_start_ms(utc(2028, 3, 1, 1, 0, 0, 0)), utc(2028, 2, 28, 0, 0, 0, 0)); /* across the leap day */
+	/* a day's budget: reserve-then-settle, refused naming the window and
+	 * its reset, spend from nothing exactly at midnight */
+	struct team *t = setup();
+	t->budget_nusd = 1000000;
+	t->day_budget_nusd = 1000;
+	t->week_budget_nusd = 2500;
+	int64_t late = utc(2026, 12, 9, 23, 59, 59, 999);
+	struct budget_env e = env(late, 0);
+	budget_roll(&e, t);
+	char *why = NULL;
+	CHECK_INT(budget_reserve(&e, t, 600, &why), 0);
+	CHECK_INT(budget_reserve(&e, t, 600, &why), -1); /* 600 reserved + 600 > 1000 */
+	CHECK(why && strstr(why, "daily budget resets at 2026-12-10T00:00:00Z"));
+	free(why);
+	why = NULL;
+	budget_settle(&e, t, 600, 400); /* settled lower: the rest back */
+	CHECK_INT(t->day_spend_nusd, 400);
+	CHECK_INT(budget_reserve(&e, t, 600, &why), 0);
+	budget_settle(&e, t, 600, 600);
+	CHECK_INT(t->day_spend_nusd, 1000);
+	CHECK_INT(budget_reserve(&e, t, 1, &why), -1);
+	free(why);
+	why = NULL;
+	/* midnight: a new day, the week goes on */
+	e = env(late + 1, 0);
+	budget_roll(&e, t);
+	CHECK_INT(t->day_spend_nusd, 0);
+	CHECK_INT(t->week_spend_nusd, 1000);
+	CHECK_INT(budget_reserve(&e, t, 1000, &why), 0);
+	budget_settle(&e, t, 1000, 1000);
+	t->day_budget_nusd = 0; /* (no day's budget now: the week's decides) */
+	CHECK_INT(budget_reserve(&e, t, 600, &why), -1); /* the week: 2000 + 600 > 2500 */
+	CHECK(why && strstr(why, "weekly budget resets at 2026-12-14T00:00:00Z"));
+	free(why);
+	why = NULL;
+	/* a budget changed mid-window keeps the spend */
+	t->week_budget_nusd = 5000;
+	CHECK_INT(t->week_spend_nusd, 2000);
+	CHECK_INT(budget_reserve(&e, t, 600, &why), 0);
+	budget_settle(&e, t, 600, 0);
+	/* Monday: a new week */
+	e = env(utc(2026, 12, 14, 0, 0, 0, 0), 0);
+	budget_roll(&e, t);
+	CHECK_INT(t->week_spend_nusd, 0);
+	/* three replicas: a third each */
+	e.replicas = 3;
+	t->day_budget_nusd = 900;
+	CHECK_INT(budget_reserve(&e, t, 301, &why), -1);
+	free(why);
+	why = NULL;
+	CHECK_INT(budget_reserve(&e, t, 300, &why), 0);
+	registry_free(&R);
 }
 
 static void test_reserve_never_overspends(void)
@@ -223,6 +295,7 @@ static void test_try_begin(void)
 void suite_budget(void)
 {
 	RUN(test_reserve_never_overspends);
+	RUN(test_day_and_week_windows);
 	RUN(test_thresholds_and_auto_pause);
 	RUN(test_org_budget);
 	RUN(test_huge_budget);
