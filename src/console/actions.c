@@ -289,6 +289,24 @@ static void wiz_done(void *arg, long status, const char *body, size_t len, const
 {
 	struct app *a = arg;
 	char msg[512];
+	bool completing = a->rot_completing;
+	a->rot_completing = false;
+	if (completing && status == 200) { /* the last step: said so, not a silent step 1 again */
+		json_t *j = json_loadb(body, len, 0, NULL);
+		char text[600];
+		snprintf(text, sizeof text,
+			 "The rotation of '%s' is complete: the old key %s was erased; %s is its only key now.\n\nNothing "
+			 "more to do here (the audit log has every step).",
+			 a->act_key, json_string_value(json_object_get(j, "retired_fingerprint")) ? json_string_value(json_object_get(j, "retired_fingerprint")) : "",
+			 json_string_value(json_object_get(j, "fingerprint")) ? json_string_value(json_object_get(j, "fingerprint")) : "the new key");
+		json_decref(j);
+		json_decref(a->rot);
+		a->rot = NULL;
+		a->act_key[0] = '\0';
+		dlg_message(a, R_OK, "Rotation complete", text);
+		a->next_poll_ms = 0;
+		return;
+	}
 	if (status >= 200 && status < 300) {
 		json_t *j = json_loadb(body, len, 0, NULL);
 		if (json_is_object(j) && json_object_get(j, "name")) {
@@ -339,12 +357,23 @@ static void go_deploy(struct app *a) { rot_post(a, "deploy", "{}"); }
 static void go_confirm_secret(struct app *a) { rot_post(a, "secret-updated", "{\"confirm\":true}"); }
 static void go_hook(struct app *a) { rot_post(a, "secret-updated", "{}"); }
 static void go_switch(struct app *a) { rot_post(a, "switch", "{}"); }
-static void go_complete(struct app *a) { rot_post(a, "complete", "{\"confirm\":true}"); }
+static void go_complete(struct app *a)
+{
+	a->rot_completing = true;
+	rot_post(a, "complete", "{\"confirm\":true}");
+}
 static void go_abort(struct app *a) { rot_post(a, "abort", "{}"); }
+
+/* No in a step's confirmation goes back to the wizard, not out of it */
+static void back_to_wizard(struct app *a)
+{
+	a->dlg.kind = DLG_WIZARD;
+}
 
 static void confirm_then(struct app *a, const char *title, const char *text, void (*fn)(struct app *))
 {
 	dlg_confirm(a, title, text, fn);
+	a->dlg.on_no = back_to_wizard;
 }
 
 int wizard_key(struct app *a, int key)
@@ -375,7 +404,7 @@ int wizard_key(struct app *a, int key)
 		confirm_then(a, "Abort rotation", text, go_abort);
 		return VIEW_REDRAW;
 	}
-	if (step == 3 && key == 'h') {
+	if (step == 2 && key == 'h') { /* the secret manager's step (deployed) */
 		snprintf(text, sizeof text, "Run the gateway's secret-manager hook for '%s' now? The new key goes to it on stdin.", a->act_key);
 		confirm_then(a, "Run the secret-manager hook", text, go_hook);
 		return VIEW_REDRAW;
@@ -409,13 +438,24 @@ int wizard_key(struct app *a, int key)
 			 a->act_key, new_fp ? new_fp : "");
 		confirm_then(a, "Switch to the new key", text, go_switch);
 		break;
-	case 4:
+	case 4: {
+		/* not while the old key drains: said now, not after a Yes */
+		json_int_t left = json_integer_value(json_object_get(r, "drain_remaining_seconds"));
+		json_int_t infl = json_integer_value(json_object_get(r, "old_key_inflight"));
+		if (left > 0 || infl > 0) {
+			app_set_status(a, R_PAUSED,
+				       "not yet: the old key must stay unused for the drain window (%lld s left, %lld request%s "
+				       "still on it); retire it after that",
+				       (long long)left, (long long)infl, infl == 1 ? "" : "s");
+			break;
+		}
 		snprintf(text, sizeof text,
 			 "Did you DELETE the old key %s in the Groq Console?\n\nYes: the gateway erases the old secret and "
-			 "'%s' is back to a single active key. It refuses while the drain window is not over.",
+			 "'%s' is back to a single active key.",
 			 old_fp ? old_fp : "", a->act_key);
 		confirm_then(a, "Retire the old key", text, go_complete);
 		break;
+	}
 	}
 	return VIEW_REDRAW;
 }
@@ -471,7 +511,7 @@ void wizard_draw(struct app *a, struct canvas *cv)
 		"Next: when the drain window is over and you deleted the old key in the Groq Console, press Enter.",
 	};
 	cv_put(cv, yy + 1, x + 2, R_DIALOG, next[cur < 5 ? cur : 4], w - 4);
-	if (a->status[0] && wall_ms() < a->status_until)
-		cv_put(cv, y + h - 3, x + 2, a->status_role, a->status, w - 4);
+	if (a->status[0] && wall_ms() < a->status_until) /* whole, over as many lines as it takes */
+		cv_wrap(cv, y + h - 5, x + 2, w - 4, 0, a->status_role, a->status);
 	cv_put(cv, y + h - 1, x + 2, R_DIM, a->readonly ? " read-only: Esc close " : " Enter next step  a abort  Esc close (resumable) ", -1);
 }

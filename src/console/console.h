@@ -252,6 +252,7 @@ struct dialog {
 	char **items;
 	bool *checked, *orig;
 	void (*on_ok)(struct app *a);
+	void (*on_no)(struct app *a); /* DLG_CONFIRM: No (NULL: the dialog closes) */
 	int role;                /* DLG_MESSAGE: R_OK or R_ERROR */
 	/* DLG_FORM: labelled fields, edited in place (sel: the field) */
 	const char *flabel[FORM_MAX], *fhelp[FORM_MAX];
@@ -293,6 +294,7 @@ struct app {
 	/* pending action context */
 	char act_team[64], act_key[128];
 	char act_label[128];     /* a new token's label, while its key is asked for */
+	bool rot_completing;     /* the wizard's last step was sent */
 	int64_t act_version;
 	double act_spend;        /* the team's spend when its limits form opened */
 	char **act_models;

@@ -37,6 +37,7 @@ static void open_dlg(struct app *a, enum dlg_kind k, const char *title, const ch
 	snprintf(d->title, sizeof d->title, "%s", t);
 	snprintf(d->text, sizeof d->text, "%s", x);
 	d->on_ok = on_ok;
+	d->on_no = NULL;
 	d->yes = false;
 	a->dirty = true;
 }
@@ -200,8 +201,11 @@ int dlg_key(struct app *a, int key)
 			if (a->dlg.kind == DLG_NONE)
 				dlg_close(a);
 		} else if (key == 'n' || key == 'N' || key == K_ESC || key == K_ENTER || key == 'q') {
+			void (*no)(struct app *) = d->on_no;
 			dlg_close(a);
 			app_set_status(a, R_DIM, "cancelled: nothing was changed");
+			if (no)
+				no(a);
 		} else if (key == K_TAB || key == K_LEFT || key == K_RIGHT || key == 'h' || key == 'l') {
 			d->yes = !d->yes;
 		}

@@ -22,14 +22,17 @@ tui_wait "> 2. Deploy"
 check_eq "step 1 reached the gateway: verified" verified "$(key_step)"
 tui_golden wizard-verified
 
-# a cancel at a confirmation changes nothing
+# a cancel at a confirmation changes nothing, and goes back to the wizard
 tui_keys Enter
 tui_wait "Deploy alongside"
 tui_keys n
 tui_wait "cancelled: nothing was changed"
 check_eq "cancel at the confirmation: still verified" verified "$(key_step)"
+tui_check "No goes back to the wizard, not out of it" "> 2. Deploy"
 
 # close groqtop and come back: the wizard resumes at the current step
+tui_keys Escape
+tui_wait_gone "Rotate key chatbot-prod-api"
 tui_keys q
 tui_wait_exit
 tui_groqtop
@@ -53,20 +56,21 @@ tui_wait "> 5. Monitor"
 check_eq "switched" switched "$(key_step)"
 tui_check "the monitor step shows the drain window" "drain window:"
 tui_keys Enter
-tui_wait "Retire the old key"
-tui_keys y
-tui_wait "refused:"
-check "completing inside the drain window is refused, with the gateway's reason" tui_has "drain window"
-check_eq "still switched after the refusal" switched "$(key_step)"
+tui_check "inside the drain window the last step says not yet, before asking" "not yet: the old key must stay unused"
+check "no confirmation is offered meanwhile" bash -c "! tmux -L '$TMUX_SOCK' capture-pane -t t -p | grep -q 'Retire the old key'"
+check_eq "still switched" switched "$(key_step)"
 wait_eval "the drain window (3 s) to pass" 10 '[ "$(api GET /admin/v1/keys/chatbot-prod-api; jq_body .rotation.drain_remaining_seconds)" = 0 ]'
+tui_check "the wizard sees the drain window over" "drain window: 0 s remaining"
 tui_keys Enter
 tui_wait "Retire the old key"
 tui_keys y
 wait_eval "the rotation to complete" 10 '[ "$(key_step)" = none ]'
 check_eq "completed: one active key again" "gsk_…0004" "$(api GET /admin/v1/keys/chatbot-prod-api; jq_body .fingerprint)"
-tui_check "the wizard is back at step 1 for the next rotation" "> 1. Create the new key"
+tui_check "the wizard says the rotation is complete (not a silent step 1)" "Rotation complete"
+check "naming the retired key and the active one" tui_has "gsk_…0004 is its only key now"
 check_not_contains "the new secret never appeared on screen" "$KEY4" "$(tui_screen)"
 tui_keys Escape
+tui_wait_gone "Rotation complete"
 tui_keys q
 tui_wait_exit
 done_testing
