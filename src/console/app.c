@@ -151,6 +151,7 @@ static void on_overview(void *arg, long status, const char *body, size_t len, co
 		a->have_data = true;
 		a->last_ok_ms = now;
 		a->fails = 0;
+		a->token_refused = false;
 		a->last_err[0] = '\0';
 		app_rebuild(a);
 		if (!a->wallboard)
@@ -160,16 +161,21 @@ static void on_overview(void *arg, long status, const char *body, size_t len, co
 								 : now + a->refresh_s * 1000LL;
 	} else {
 		a->fails++;
+		a->token_refused = status == 401 || status == 403;
 		if (err)
 			snprintf(a->last_err, sizeof a->last_err, "%s", err);
-		else if (status == 401 || status == 403)
-			snprintf(a->last_err, sizeof a->last_err, "HTTP %ld: the admin token was refused", status);
+		else if (a->token_refused)
+			snprintf(a->last_err, sizeof a->last_err, "HTTP %ld: the admin token was refused (check --token-file)", status);
 		else
 			snprintf(a->last_err, sizeof a->last_err, "HTTP %ld%s%s", status, cause ? ": " : "", cause ? cause : "");
 		free(cause);
-		/* back off while the gateway is down: 1x, 2x, 4x ... up to 30 s */
+		/* back off while the gateway is down: 1x, 2x, 4x ... up to 10 s
+		 * (the header says when the next try is) */
 		int64_t wait = (int64_t)a->refresh_s * 1000 << (a->fails > 4 ? 4 : a->fails - 1);
-		a->next_poll_ms = now + (wait > 30000 ? 30000 : wait);
+		a->next_poll_ms = now + (wait > 10000 ? 10000 : wait);
+		if (a->have_data) /* the figures on screen are old: say why */
+			app_set_status(a, R_ERROR, "gateway: %s (figures from %llds ago)", a->last_err,
+				       (long long)((now - a->last_ok_ms) / 1000));
 	}
 	a->dirty = true;
 }

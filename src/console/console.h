@@ -192,6 +192,8 @@ struct pager {
 void pager_draw(struct app *a, struct canvas *cv, struct pager *pg, const char *title,
 		int (*body)(struct app *a, struct canvas *tall), const char *hints);
 int pager_key(struct pager *pg, int key); /* VIEW_* flags */
+/* the reason an emergency stop gives every team it pauses (the gateway's) */
+#define STOP_PREFIX "EMERGENCY STOP: "
 /* the views a `:` command names, NULL-terminated (view_other.c) */
 extern const struct view *const console_views[];
 /* a becomes v's, the view it came from kept for Esc */
@@ -295,6 +297,7 @@ struct app {
 	char act_team[64], act_key[128];
 	char act_label[128];     /* a new token's label, while its key is asked for */
 	bool rot_completing;     /* the wizard's last step was sent */
+	bool token_refused;      /* the gateway answered 401/403 to the admin token */
 	int64_t act_version;
 	double act_spend;        /* the team's spend when its limits form opened */
 	char **act_models;

@@ -14,7 +14,6 @@
 #include "secret.h"
 #include "util.h"
 
-#define STOP_PREFIX "EMERGENCY STOP: "
 
 static const char *jstr_or(json_t *v, const char *dflt)
 {
@@ -534,6 +533,22 @@ static void stop_reach(struct app *a, int *teams, int *rpm)
 		}
 }
 
+/* the second check is typed, not a key: a double tap of y cannot stop
+ * the organisation */
+static void stop_typed(struct app *a)
+{
+	char *w = str_trim(a->dlg.input.data ? a->dlg.input.data : (char[1]){ 0 });
+	if (strcmp(w, "STOP") != 0) {
+		snprintf(a->dlg.text, sizeof a->dlg.text,
+			 "Type STOP (in capitals) and Enter to pause every active team, or Esc to cancel. Nothing was "
+			 "changed.");
+		buf_reset(&a->dlg.input);
+		return;
+	}
+	dlg_close(a);
+	do_stop(a);
+}
+
 static void stop_confirm2(struct app *a)
 {
 	int n, rpm;
@@ -542,9 +557,9 @@ static void stop_confirm2(struct app *a)
 	snprintf(text, sizeof text,
 		 "LAST CHECK. Pause all %d active teams now (%d requests per minute stop)?\n\nReason shown to every "
 		 "caller: \"" STOP_PREFIX "%s\". Teams already paused keep their own reason and stay paused "
-		 "when the stop is lifted (U).",
+		 "when the stop is lifted (U).\n\nType STOP and Enter to do it.",
 		 n, rpm, a->act_key);
-	dlg_confirm(a, "EMERGENCY STOP (2 of 2)", text, do_stop);
+	dlg_input(a, "EMERGENCY STOP (2 of 2)", text, false, stop_typed);
 }
 
 static void stop_reason_entered(struct app *a)

@@ -61,6 +61,10 @@ static void compact(char *out, size_t n, int64_t v)
 static int conn_state(struct app *a, char *out, size_t n)
 {
 	int64_t now = wall_ms();
+	if (a->token_refused) { /* not an outage: the token is wrong */
+		snprintf(out, n, "token refused");
+		return R_DOWN;
+	}
 	if (!a->have_data) {
 		snprintf(out, n, a->fails ? "down" : "connecting");
 		return a->fails ? R_DOWN : R_STALE;
@@ -73,7 +77,8 @@ static int conn_state(struct app *a, char *out, size_t n)
 		snprintf(out, n, "stale %llds", (long long)((now - a->last_ok_ms) / 1000));
 		return R_STALE;
 	}
-	snprintf(out, n, "down %llds", (long long)((now - a->last_ok_ms) / 1000));
+	int64_t next = (a->next_poll_ms - now + 999) / 1000;
+	snprintf(out, n, "down %llds, retry %llds", (long long)((now - a->last_ok_ms) / 1000), (long long)(next > 0 ? next : 0));
 	return R_DOWN;
 }
 
@@ -83,7 +88,7 @@ void draw_header(struct app *a, struct canvas *cv)
 	const char *bar = cv->utf8 ? "│" : "|";
 	int x = cv_printf(cv, 0, 0, R_HEADER, -1, " groqtop%s %s %s%s%s ", a->wallboard ? " wallboard" : "", bar, a->gateway,
 			  a->ctx_name ? " @" : "", a->ctx_name ? a->ctx_name : "");
-	char st[32];
+	char st[64];
 	int role = conn_state(a, st, sizeof st);
 	x += cv_printf(cv, 0, x, role, -1, "%s %s ", cv->utf8 ? "●" : "*", st);
 	if (a->have_data && a->ov.clustered) /* the fleet: replicas serving of those known */
@@ -108,6 +113,23 @@ void draw_header(struct app *a, struct canvas *cv)
 			snprintf(gp, sizeof gp, "%s groq %s %s ", bar, strcmp(gs, "failing") == 0 ? "stale" : gs, age);
 			grole = R_STALE;
 		}
+	}
+	/* an emergency stop in force: said on every screen until it is lifted */
+	int stopped = 0;
+	const struct m_team *st_team = NULL;
+	for (int i = 0; a->have_data && i < a->ov.nteams; i++)
+		if (strcmp(a->ov.teams[i].state, "paused") == 0 && str_starts(a->ov.teams[i].paused_reason, STOP_PREFIX)) {
+			stopped++;
+			st_team = &a->ov.teams[i];
+		}
+	if (stopped) {
+		char since[8] = "";
+		if (strlen(st_team->paused_at) >= 16)
+			snprintf(since, sizeof since, "%.5s", st_team->paused_at + 11);
+		int who = (int)strcspn(st_team->paused_by, " "); /* the admin token's name, without the operator label */
+		x += cv_printf(cv, 0, x, R_ALERT, cv->w - x - 14, "%s EMERGENCY STOP %d teams, %.*s %s: %s (U lifts) ", bar,
+			       stopped, who, st_team->paused_by, since, st_team->paused_reason + strlen(STOP_PREFIX));
+		gp[0] = '\0';
 	}
 	char clock[32];
 	time_t t = (time_t)(app_now(a) / 1000);

@@ -130,7 +130,7 @@ static void wb_draw(struct app *a, struct canvas *cv)
 		cv_printf(cv, y, x + 2, strcmp(t->state, "active") == 0 ? R_ACTIVE : R_PAUSED, -1, "%s%s%s", t->state,
 			  strcmp(t->state, "active") ? ": " : "", strcmp(t->state, "active") ? t->paused_reason : "");
 		int gw = cv->w - 30;
-		cv_printf(cv, y + 1, 2, R_NORMAL, 26, "SPEND $%.2f/$%.0f", t->spend, t->budget);
+		cv_printf(cv, y + 1, 2, R_NORMAL, 26, "SPEND $%.2f/$%.2f", t->spend, t->budget);
 		cv_gauge(cv, y + 1, 28, gw, sf);
 		cv_gauge(cv, y + 2, 28, gw, sf);
 		cv_printf(cv, y + 2, 2, gauge_role(sf), 26, "%.1f%% of budget", t->pct);

@@ -171,7 +171,14 @@ tui_keys y
 tui_wait "EMERGENCY STOP (2 of 2)"
 tui_golden stop-2
 tui_keys y
+tui_keys Enter
+tui_check "the second check is typed: a y does not stop anything" "Type STOP (in capitals)"
+check_eq "nothing paused by a y" active "$(team_field chatbot .state)"
+tui_type "STOP"
+tui_keys Enter
 tui_wait "EMERGENCY STOP: 2 teams paused"
+tui_check "a banner in the header says the stop is in force, by whom and why" "EMERGENCY STOP 2 teams, alice"
+check "with its reason and how to lift it" tui_has "INC-42 key leak (U lifts)"
 for t in "$CHAT" "$BATCH"; do
 	chat "$t" llama-3.1-8b-instant '"max_tokens":1'
 	check_eq "every team's next request: 403" 403 "$STATUS"
@@ -181,6 +188,7 @@ tui_wait "Resume after the emergency stop"
 check "resume names exactly the teams it paused" tui_has "exactly the 2 teams it paused"
 tui_keys y
 tui_wait "emergency stop lifted: 2 teams resumed"
+tui_wait_gone "(U lifts)"
 chat "$CHAT" llama-3.3-70b-versatile '"max_tokens":1'
 check_eq "chatbot serves again" 200 "$STATUS"
 check_eq "search, paused before the stop, stays paused with its reason" "paused|cost review INC-7" \

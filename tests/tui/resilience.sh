@@ -14,6 +14,8 @@ tui_wait "● stale" 5
 el=$(( ($(date +%s%N) - t0) / 1000000 ))
 check "the header turns stale within two refresh intervals (${el} ms)" test "$el" -le 2500
 tui_check "and then down" "● down" 10
+check "saying when it tries again" bash -c "tmux -L '$TMUX_SOCK' capture-pane -t t -p | grep -qE '● down [0-9]+s, retry [0-9]+s'"
+check "and why, though the figures had loaded" bash -c "tmux -L '$TMUX_SOCK' capture-pane -t t -p | grep -q 'gateway: '"
 tui_keys j
 tui_keys '?'
 tui_check "keys still respond while the gateway is down" "Commands (type : then Enter)"
@@ -23,6 +25,13 @@ tui_wait "Upstream keys"
 sed -i "s/^listen = .*/listen = \"127.0.0.1:$PORT\";/" "$T/gw.conf"
 start_gateway
 tui_check "it recovers by itself when the gateway returns" "● live" 40
+tui_keys q
+tui_wait_exit
+# a wrong admin token is not an outage: said as such
+(umask 077; echo ggadm_not_a_token > "$T/wrong.token")
+tui_type "clear; $BIN/groqtop --gateway http://$GW --token-file $T/wrong.token --no-mouse"
+tui_keys Enter
+tui_check "a refused token shows 'token refused', not 'down'" "● token refused"
 tui_keys q
 tui_wait_exit
 
