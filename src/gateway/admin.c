@@ -598,7 +598,8 @@ static int groq_project_field(struct actx *c, json_t *j, const char **out)
 static void keys_create(struct actx *c)
 {
 	json_t *j = body_object(c);
-	static const char *const f[] = { "name", "team", "secret", "groq_project", NULL };
+	static const char *const f[] = { "name", "team", "secret", "groq_project", "monthly_budget_usd", "rpm_limit",
+					 "tpm_limit", NULL };
 	if (!j || only_fields(c, j, f) < 0)
 		goto out;
 	const char *name = json_string_value(json_object_get(j, "name"));
@@ -645,6 +646,14 @@ static void keys_create(struct actx *c)
 	k->created_at = gw_now(c->g);
 	k->hour_base = k->created_at / 3600000;
 	k->version = 1;
+	k->month_start = month_start_ms(k->created_at);
+	struct verdict e = { 0 };
+	if (spec_key_fields(k, j, &e) != 0) {
+		admin_error(c->req, e.status, e.code, "%s", e.message);
+		verdict_clear(&e);
+		ukey_free(k);
+		goto out;
+	}
 	json_t *after = key_out(c, k);
 	if (commit_change(c, "key.create", k->name, NULL, after, put_key, k) != 0) {
 		ukey_free(k);
@@ -667,25 +676,44 @@ out:
 static void key_patch(struct actx *c)
 {
 	json_t *j = body_object(c);
-	static const char *const f[] = { "groq_project", NULL };
+	static const char *const f[] = { "groq_project", "monthly_budget_usd", "rpm_limit", "tpm_limit", NULL };
 	const char *project;
 	if (!j || only_fields(c, j, f) < 0 || groq_project_field(c, j, &project) < 0)
 		goto out;
-	if (!json_object_get(j, "groq_project")) {
-		admin_error(c->req, 400, "missing_field", "Nothing to change: send {\"groq_project\": ID or null}.");
+	if (!json_object_size(j)) {
+		admin_error(c->req, 400, "missing_field",
+			    "Nothing to change: send groq_project, monthly_budget_usd, rpm_limit or tpm_limit.");
 		goto out;
 	}
 	struct ukey *k = c->k;
 	json_t *before = key_out(c, k);
 	char *old = k->groq_project;
-	k->groq_project = project ? xstrdup(project) : NULL;
+	int64_t ob = k->budget_nusd, orpm = k->rpm_limit, otpm = k->tpm_limit;
+	struct verdict e = { 0 };
+	if (spec_key_fields(k, j, &e) != 0) { /* (nothing of it kept) */
+		k->budget_nusd = ob;
+		k->rpm_limit = orpm;
+		k->tpm_limit = otpm;
+		admin_error(c->req, e.status, e.code, "%s", e.message);
+		verdict_clear(&e);
+		json_decref(before);
+		goto out;
+	}
+	if (json_object_get(j, "groq_project"))
+		k->groq_project = project ? xstrdup(project) : NULL;
 	k->version++;
 	json_t *after = key_out(c, k);
 	if (commit_change(c, "key.update", k->name, before, after, put_key, k) != 0) {
-		free(k->groq_project);
+		if (k->groq_project != old)
+			free(k->groq_project);
 		k->groq_project = old;
+		k->budget_nusd = ob;
+		k->rpm_limit = orpm;
+		k->tpm_limit = otpm;
 		k->version--;
 	} else {
+		if (k->groq_project == old)
+			old = NULL; /* (unchanged: not freed) */
 		free(old);
 		httpd_send_json(c->req, 200, key_out(c, k));
 	}

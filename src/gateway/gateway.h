@@ -295,6 +295,12 @@ struct ukey {
 	struct keysent *sent;          /* per model, for reconciliation with Groq */
 	int nsent;
 	int64_t version;               /* every write bumps it: a write over a newer one is a conflict */
+	/* its own limits inside its team's (0: none): staging cannot spend
+	 * production's money; and what it spent this month, held now */
+	int64_t budget_nusd, rpm_limit, tpm_limit;
+	int64_t spend_nusd, reserved_nusd, month_start;
+	struct ratelimit rl;            /* its RPM window (rpm_limit) */
+	struct window tpm;              /* its tokens in the last minute (tpm_limit) */
 };
 
 struct ctoken {
@@ -376,6 +382,9 @@ json_t *team_json(const struct team *t, int64_t now, int nkeys);
 json_t *ukey_json(const struct ukey *k, int64_t now, int64_t drain_ms);
 json_t *ctoken_json(const struct ctoken *t);
 json_t *time_or_null(int64_t ms); /* ISO-8601, or null for 0 */
+/* the settable limits of a key in j (monthly_budget_usd, rpm_limit,
+ * tpm_limit) into k: 0, or -1 with e filled (teamspec.c) */
+int spec_key_fields(struct ukey *k, json_t *j, struct verdict *e);
 /* Key names follow {team}-{environment}-{purpose}. */
 bool key_name_valid(const char *name, const char *team, char **cause);
 bool slug_valid(const char *s);

@@ -76,6 +76,7 @@ struct preq {
 	bool idle_on;        /* idle is assigned and pending */
 	int64_t last_rx_us;  /* Groq's last bytes */
 	int64_t cap, n, reserved, prompt_est, chars, audio_bound_s;
+	int64_t key_reserved, key_tokens; /* what it holds of its upstream key's budget and TPM */
 	int64_t batch_worst, batch_lines; /* a batch file's (uploaded, or a batch's input) */
 	json_t *batch_index; /* an uploaded file's lines, for its batch's bill */
 	char *batch_input;   /* a batch's input file */
@@ -406,6 +407,13 @@ static void settle(struct preq *p, int64_t cost, const struct usage *u, bool bil
 	struct budget_env e = gw_budget(p->g);
 	budget_settle(&e, p->t, p->reserved, cost);
 	p->reserved = 0;
+	if (p->k && p->key_reserved) { /* the key's share of it */
+		p->k->reserved_nusd -= p->key_reserved;
+		if (p->k->reserved_nusd < 0)
+			p->k->reserved_nusd = 0;
+		p->k->spend_nusd += cost;
+		p->key_reserved = 0;
+	}
 	if (!p->capr.held)
 		return;
 	int64_t used[CL_N];
@@ -419,6 +427,9 @@ static void settle(struct preq *p, int64_t cost, const struct usage *u, bool bil
 	if (!p->secret) /* it never reached Groq */
 		used[CL_RPM] = used[CL_RPD] = 0;
 	int64_t now = gw_now(p->g);
+	if (p->key_tokens && p->k->tpm.n)
+		win_add(&p->k->tpm, p->capr.at, now, used[CL_TPM] - p->key_tokens);
+	p->key_tokens = 0;
 	team_model_count(p->t, p->model, p->capr.at, now, used[CL_RPM] - p->capr.take[CL_RPM],
 			 used[CL_TPM] - p->capr.take[CL_TPM]);
 	capacity_settle(p->t, &p->capr, used, now);
@@ -1123,6 +1134,51 @@ static int take_capacity(struct preq *p, struct verdict *v)
 	return 1;
 }
 
+/* the upstream key's own limits, inside its team's (an equal share per
+ * replica in cluster mode): its requests and tokens per minute */
+static int key_limits(struct preq *p, int64_t now, struct verdict *v)
+{
+	struct ukey *k = p->k;
+	int replicas = cluster_replicas(p->g);
+	if (k->rpm_limit > 0) {
+		int lim = (int)(k->rpm_limit / replicas > 0 ? k->rpm_limit / replicas : 1);
+		int64_t retry = 0;
+		rl_resize(&k->rl, lim);
+		if (!rl_admit(&k->rl, now, &retry)) {
+			char w[32];
+			gotime_format(retry, w, sizeof w);
+			deny(v, 429, "requests", "rate_limit_exceeded", "rate_limited",
+			     xasprintf("Rate limit reached for upstream key '%s' on requests per minute (RPM): Limit %lld. "
+				       "Please try again in %s.",
+				       k->name, (long long)k->rpm_limit, w));
+			v->retry_ms = retry;
+			return -1;
+		}
+	}
+	if (k->tpm_limit > 0 && p->route->unit == BU_TOKENS && p->route->kind != RK_BATCH_CREATE) {
+		int64_t lim = k->tpm_limit / replicas > 0 ? k->tpm_limit / replicas : 1;
+		int64_t need = capacity_prompt(p->g->capacity, p->model, (int64_t)p->raw_len, p->prompt_est) + p->cap * p->n;
+		if (!k->tpm.n)
+			win_init(&k->tpm, 60000, 1000);
+		int64_t wait = win_wait(&k->tpm, now, need, lim);
+		if (wait != 0) {
+			char w[32];
+			gotime_format(wait > 0 ? wait : 0, w, sizeof w);
+			deny(v, wait < 0 ? 413 : 429, "tokens", "rate_limit_exceeded", "capacity_limited",
+			     xasprintf(wait < 0 ? "Request too large for upstream key '%s' on tokens per minute (TPM): Limit %lld, "
+						  "Requested %lld."
+						: "Rate limit reached for upstream key '%s' on tokens per minute (TPM): Limit %lld, "
+						  "Requested %lld. Please try again in %s.",
+				       k->name, (long long)k->tpm_limit, (long long)need, w));
+			v->retry_ms = wait > 0 ? wait : 0;
+			return -1;
+		}
+		win_add(&k->tpm, now, now, need);
+		p->key_tokens = need;
+	}
+	return 0;
+}
+
 static void admitted(struct preq *p)
 {
 	struct gateway *g = p->g;
@@ -1141,6 +1197,32 @@ static void admitted(struct preq *p)
 		return;
 	}
 	p->reserved = amount;
+	struct ukey *k = p->k;
+	int replicas = cluster_replicas(g);
+	if (k->month_start != g->month.from) { /* a new month (budget_roll has it): the key's from nothing */
+		k->month_start = g->month.from;
+		k->spend_nusd = 0;
+	}
+	if (k->budget_nusd > 0 && k->spend_nusd + k->reserved_nusd + amount > k->budget_nusd / replicas) {
+		char a[32], b[32], c[32];
+		usd2(a, sizeof a, k->spend_nusd + k->reserved_nusd);
+		usd2(b, sizeof b, k->budget_nusd);
+		usd2(c, sizeof c, amount);
+		settle(p, 0, NULL, false); /* the team's reservation and the capacity, given back */
+		refuse(p, 402, "insufficient_quota", "budget_exceeded", "budget_exceeded",
+		       xasprintf("Upstream key '%s' of team '%s' has spent or reserved %s of its %s monthly budget and "
+				 "this request could cost up to %s. Use another key of the team, or ask an operator.",
+				 k->name, p->t->id, a, b, c));
+		return;
+	}
+	k->reserved_nusd += amount;
+	p->key_reserved = amount;
+	/* last, so that only what would be sent counts in the key's windows */
+	if (key_limits(p, gw_now(g), &v) != 0) {
+		settle(p, 0, NULL, false);
+		reject(p, &v);
+		return;
+	}
 	forward(p);
 }
 

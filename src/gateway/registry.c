@@ -107,6 +107,10 @@ void team_free(struct team *t)
 
 void ukey_free(struct ukey *k)
 {
+	if (k) {
+		rl_free(&k->rl);
+		win_free(&k->tpm);
+	}
 	if (!k)
 		return;
 	free(k->name);
@@ -331,6 +335,10 @@ json_t *ukey_json(const struct ukey *k, int64_t now, int64_t drain_ms)
 	json_object_set_new(j, "requests_24h", json_integer(ukey_requests_24h((struct ukey *)k, now)));
 	json_object_set_new(j, "inflight", json_integer(k->inflight));
 	json_object_set_new(j, "version", json_integer(k->version));
+	json_object_set_new(j, "monthly_budget_usd", json_real((double)k->budget_nusd / NUSD_PER_USD));
+	json_object_set_new(j, "rpm_limit", json_integer(k->rpm_limit));
+	json_object_set_new(j, "tpm_limit", json_integer(k->tpm_limit));
+	json_object_set_new(j, "spend_mtd_usd", json_real((double)k->spend_nusd / NUSD_PER_USD));
 	if (k->rot == ROT_NONE) {
 		json_object_set_new(j, "rotation", json_null());
 	} else {
@@ -466,6 +474,9 @@ static void key_take(struct ukey *k, struct ukey *f)
 	memcpy(k->new_fp, f->new_fp, sizeof k->new_fp);
 	k->rejected = f->rejected;
 	k->version = f->version;
+	k->budget_nusd = f->budget_nusd;
+	k->rpm_limit = f->rpm_limit;
+	k->tpm_limit = f->tpm_limit;
 	k->rot = f->rot;
 	k->rot_started_at = f->rot_started_at;
 	k->rot_switched_at = f->rot_switched_at;

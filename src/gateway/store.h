@@ -229,7 +229,7 @@ int store_copy_done(struct store *s, char **cause);
 
 /* ---- for the engines (storerow.c): rows as text columns, no SQL ------ */
 #define TEAM_COLS 18
-#define KEY_COLS 18
+#define KEY_COLS 19
 #define TOKEN_COLS 8
 #define FILE_COLS 8
 #define BATCH_COLS 9

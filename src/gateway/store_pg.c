@@ -99,6 +99,7 @@ static const char *const schema =
 	"ALTER TABLE batches ADD COLUMN IF NOT EXISTS replica TEXT;"
 	"ALTER TABLE teams ADD COLUMN IF NOT EXISTS policy TEXT;"
 	"ALTER TABLE keys ADD COLUMN IF NOT EXISTS version BIGINT NOT NULL DEFAULT 0;"
+	"ALTER TABLE keys ADD COLUMN IF NOT EXISTS policy TEXT;"
 	"ALTER TABLE batch_files ADD COLUMN IF NOT EXISTS line_index TEXT;"
 	/* the cluster: configuration version, replicas, spend and leases */
 	"CREATE TABLE IF NOT EXISTS cl_version(id INT PRIMARY KEY CHECK (id = 1), v BIGINT NOT NULL);"
@@ -402,7 +403,7 @@ static const char *const team_cols[] = { "id", "name", "state", "models", "max_t
 static const char *const key_cols[] = { "name", "team", "secret", "fp", "created_at", "last_used_at",
 					"rejected", "rot_step", "new_secret", "new_fp", "rot_by", "rot_started_at",
 					"rot_switched_at", "rot_updated_at", "old_since_switch", "old_last_used",
-					"groq_project", "version" };
+					"groq_project", "version", "policy" };
 static const char *const token_cols[] = { "id", "team", "key", "label", "hash", "created_at", "revoked_at", "created_by" };
 static const char *const file_cols[] = { "id", "team", "key", "worst_nusd", "lines", "created_at", "deleted", "line_index" };
 static const char *const batch_cols[] = { "id", "team", "key", "input", "status", "reserved_nusd", "cost_nusd",
@@ -851,6 +852,20 @@ static int load_figures(struct pgstore *s, struct registry *reg, int64_t now, ch
 		reg->teams[i]->day_start = ds;
 		reg->teams[i]->week_start = ws;
 	}
+	/* each upstream key's this month, the fleet's */
+	if (!(r = q(s, "load the keys' spend",
+		    "SELECT key, SUM(cost_nusd) FROM ledger WHERE team IN (SELECT id FROM teams) AND ts_ms >= $1"
+		    " AND key IS NOT NULL GROUP BY key",
+		    1, mv, cause)))
+		return -1;
+	for (int i = 0; i < PQntuples(r); i++) {
+		struct ukey *k = registry_key(reg, PQgetvalue(r, i, 0));
+		if (k)
+			k->spend_nusd = cell(r, i, 1);
+	}
+	PQclear(r);
+	for (int i = 0; i < reg->nkeys; i++)
+		reg->keys[i]->month_start = ms;
 
 	char from[24];
 	snprintf(from, sizeof from, "%lld", (long long)(now - 23 * 3600000LL - now % 3600000));

@@ -206,6 +206,7 @@ static const char *const migrations[] = {
 	 * version (two rotations started at once: one wins, one is told) */
 	"ALTER TABLE teams ADD COLUMN policy TEXT;"
 	"ALTER TABLE keys ADD COLUMN version INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE keys ADD COLUMN policy TEXT;"
 	"ALTER TABLE batch_files ADD COLUMN line_index TEXT;",
 };
 
@@ -914,6 +915,22 @@ static int sq_load(struct store *base_, struct registry *r, int64_t now, char **
 		r->teams[i]->day_start = ds;
 		r->teams[i]->week_start = ws;
 	}
+	/* each upstream key's this month */
+	if (sqlite3_prepare_v2(s->db,
+			       "SELECT key, SUM(cost_nusd) FROM ledger WHERE team IN (SELECT id FROM teams) AND ts_ms >= ?"
+			       " AND key IS NOT NULL GROUP BY key",
+			       -1, &st, NULL) != SQLITE_OK)
+		return sqlfail(s, cause, "load the keys' spend");
+	sqlite3_bind_int64(st, 1, ms);
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		const unsigned char *name = sqlite3_column_text(st, 0);
+		struct ukey *k = name ? registry_key(r, (const char *)name) : NULL;
+		if (k)
+			k->spend_nusd = sqlite3_column_int64(st, 1);
+	}
+	sqlite3_finalize(st);
+	for (int i = 0; i < r->nkeys; i++)
+		r->keys[i]->month_start = ms;
 
 	/* keys' requests per hour over the last day */
 	if (sqlite3_prepare_v2(s->db,

@@ -158,6 +158,8 @@ void ukey_row(const struct ukey *k, struct rowv *r)
 	put_time(r, 15, k->old_last_used);
 	put_str(r, 16, k->groq_project);
 	put_int(r, 17, k->version);
+	put_own(r, 18, json_list(json_pack("{s:I,s:I,s:I}", "budget_nusd", (json_int_t)k->budget_nusd, "rpm_limit",
+					   (json_int_t)k->rpm_limit, "tpm_limit", (json_int_t)k->tpm_limit)));
 }
 
 struct ukey *ukey_from_row(const char *const *v)
@@ -182,6 +184,11 @@ struct ukey *ukey_from_row(const char *const *v)
 	k->old_last_used = num(v[15]);
 	k->groq_project = dup(v[16]);
 	k->version = num(v[17]);
+	json_t *pol = v[18] ? json_loads(v[18], 0, NULL) : NULL;
+	k->budget_nusd = json_integer_value(json_object_get(pol, "budget_nusd"));
+	k->rpm_limit = json_integer_value(json_object_get(pol, "rpm_limit"));
+	k->tpm_limit = json_integer_value(json_object_get(pol, "tpm_limit"));
+	json_decref(pol);
 	return k;
 }
 

@@ -154,6 +154,15 @@ int spec_team_fields(struct team *t, json_t *j, spec_model_known known, void *ar
 	return 0;
 }
 
+int spec_key_fields(struct ukey *k, json_t *j, struct verdict *e)
+{
+	if (usd_arg(j, "monthly_budget_usd", &k->budget_nusd, e) < 0 ||
+	    int_arg(j, "rpm_limit", 0, 1000000, &k->rpm_limit, e) < 0 ||
+	    int_arg(j, "tpm_limit", 0, 1000000000000LL, &k->tpm_limit, e) < 0)
+		return -1;
+	return 0;
+}
+
 int spec_if_match(const char *h, int64_t *ver)
 {
 	char v[64];

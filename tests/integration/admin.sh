@@ -245,7 +245,7 @@ sql "CREATE INDEX ledger_ts ON ledger(ts_ms); ALTER TABLE ledger DROP COLUMN rou
      ALTER TABLE ledger DROP COLUMN quantity; ALTER TABLE ledger DROP COLUMN request_id;
      ALTER TABLE keys DROP COLUMN groq_project; ALTER TABLE alerts DROP COLUMN acked_by;
      ALTER TABLE alerts DROP COLUMN acked_at; DROP TABLE batch_files; DROP TABLE batches;
-     ALTER TABLE teams DROP COLUMN policy; ALTER TABLE keys DROP COLUMN version; PRAGMA user_version = 2;"
+     ALTER TABLE teams DROP COLUMN policy; ALTER TABLE keys DROP COLUMN version; ALTER TABLE keys DROP COLUMN policy; PRAGMA user_version = 2;"
 start_gateway
 check_eq "a version-2 store migrates at start" 8 "$(curl -s "http://$GW/healthz" | jq .schema)"
 check_eq "migration 4 adds the route, unit, quantity and Groq's request id" 4 \

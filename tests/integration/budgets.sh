@@ -107,4 +107,41 @@ api GET "/admin/v1/spend?group_by=user"
 check_contains "group_by=user says end users are not recorded yet" "not recorded" "$BODY"
 api PATCH /admin/v1/teams/alpha '{"daily_budget_usd":-1}'
 check_eq "a negative budget: 400" "400|invalid_value" "$STATUS|$(jq_body .error.code)"
+
+# ---- an upstream key's own budget and limits, inside its team's:
+# staging cannot spend production's money
+api POST /admin/v1/teams '{"id":"shop","name":"shop","allowed_models":["llama-3.3-70b-versatile"],"max_tokens_per_request":100,"rpm_limit":1000,"monthly_budget_usd":100}'
+create_key shop-prod-api shop "$KEY3"
+api POST /admin/v1/keys "{\"name\":\"shop-staging-api\",\"team\":\"shop\",\"secret\":\"$KEY4\",\"monthly_budget_usd\":0.0002,\"rpm_limit\":100}"
+check_eq "a key with its own budget and RPM" "201|0.0002|100" "$STATUS|$(jq_body .monthly_budget_usd)|$(jq_body .rpm_limit)"
+api POST "/admin/v1/teams/shop/tokens" '{"label":"staging","key":"shop-staging-api"}'
+STOK=$(jq_body .token)
+api POST "/admin/v1/teams/shop/tokens" '{"label":"prod","key":"shop-prod-api"}'
+PTOK=$(jq_body .token)
+codes=""
+for i in $(seq 1 10); do chat "$STOK" "$M" '"max_tokens":20'; codes="$codes $STATUS"; done
+check_contains "the staging key is refused past its own budget" 402 "$codes"
+chat "$STOK" "$M" '"max_tokens":20'
+check_contains "402 naming the key and its monthly budget" "Upstream key 'shop-staging-api' of team 'shop' has spent or reserved" "$(jq_body .error.message)"
+api GET /admin/v1/keys/shop-staging-api
+kspend=$(jq_body .spend_mtd_usd)
+check "its spend_mtd_usd within its budget ($kspend)" awk -v s="$kspend" 'BEGIN { exit !(s > 0 && s <= 0.0002) }'
+chat "$PTOK" "$M" '"max_tokens":20'
+check_eq "while production's key of the same team is served" 200 "$STATUS"
+stop_gateway
+start_gateway
+api GET /admin/v1/keys/shop-staging-api
+check_eq "the key's spend after a restart" "$kspend" "$(jq_body .spend_mtd_usd)"
+chat "$STOK" "$M" '"max_tokens":20'
+check_eq "and still refused" 402 "$STATUS"
+api PATCH /admin/v1/keys/shop-staging-api '{"monthly_budget_usd":0,"rpm_limit":2,"tpm_limit":100000}'
+check_eq "a key's limits changed (budget off, RPM 2)" "200|0|2|100000" "$STATUS|$(jq_body .monthly_budget_usd)|$(jq_body .rpm_limit)|$(jq_body .tpm_limit)"
+codes=""
+for i in 1 2 3; do chat "$STOK" "$M" '"max_tokens":20'; codes="$codes $STATUS"; done
+check_eq "its RPM of 2: the third is 429" " 200 200 429" "$codes"
+check_contains "naming the key" "upstream key 'shop-staging-api' on requests per minute" "$(jq_body .error.message)"
+api PATCH /admin/v1/keys/shop-staging-api '{"tpm_limit":-3}'
+check_eq "a negative key limit: 400" "400|invalid_value" "$STATUS|$(jq_body .error.code)"
+api PATCH /admin/v1/keys/shop-staging-api '{"monthly_budget_usd":"x","rpm_limit":5}'
+check_eq "a bad key budget: 400, nothing changed" "400|2" "$STATUS|$(api GET /admin/v1/keys/shop-staging-api; jq_body .rpm_limit)"
 done_testing
