@@ -28,6 +28,7 @@ DEPS_COMMON  = jansson libconfig libcrypto libssl
 DEPS_GATEWAY = $(DEPS_COMMON) libevent libevent_openssl libssl libcurl sqlite3 libpq hiredis
 DEPS_FAKE    = $(DEPS_COMMON) libevent
 DEPS_CONSOLE = $(DEPS_COMMON) libcurl ncursesw
+DEPS_CTL     = $(DEPS_COMMON) libcurl
 
 pc_cflags = $(shell $(PKGCONF) --cflags $(1))
 pc_libs   = $(shell $(PKGCONF) --libs $(1))
@@ -36,6 +37,8 @@ CF_COMMON = $(eval CF_COMMON := $(call pc_cflags,$(DEPS_COMMON) libevent))$(CF_C
 CF_GATEWAY = $(eval CF_GATEWAY := $(call pc_cflags,$(DEPS_GATEWAY)))$(CF_GATEWAY)
 CF_CONSOLE = $(eval CF_CONSOLE := $(call pc_cflags,$(DEPS_CONSOLE)))$(CF_CONSOLE)
 CF_FAKE = $(eval CF_FAKE := $(call pc_cflags,$(DEPS_FAKE)))$(CF_FAKE)
+CF_CTL = $(eval CF_CTL := $(call pc_cflags,$(DEPS_CTL)))$(CF_CTL)
+LIBS_CTL = $(eval LIBS_CTL := $(call pc_libs,$(DEPS_CTL)))$(LIBS_CTL)
 CF_TESTS = $(eval CF_TESTS := $(call pc_cflags,$(DEPS_GATEWAY) ncursesw))$(CF_TESTS)
 LIBS_GATEWAY = $(eval LIBS_GATEWAY := $(call pc_libs,$(DEPS_GATEWAY)))$(LIBS_GATEWAY)
 LIBS_CONSOLE = $(eval LIBS_CONSOLE := $(call pc_libs,$(DEPS_CONSOLE)))$(LIBS_CONSOLE)
@@ -51,6 +54,7 @@ GATEWAY_SRC = $(wildcard src/gateway/*.c)
 CONSOLE_SRC = $(wildcard src/console/*.c)
 GROQ_SRC    = $(wildcard src/groq/*.c)
 FAKE_SRC    = $(wildcard src/fakegroq/*.c)
+CTL_SRC     = $(wildcard src/ctl/*.c)
 UNIT_SRC    = $(wildcard tests/unit/*.c)
 
 objs = $(patsubst %.c,$(O)/%.o,$(1))
@@ -59,6 +63,7 @@ GATEWAY_OBJ = $(call objs,$(GATEWAY_SRC))
 CONSOLE_OBJ = $(call objs,$(CONSOLE_SRC))
 GROQ_OBJ    = $(call objs,$(GROQ_SRC))
 FAKE_OBJ    = $(call objs,$(FAKE_SRC))
+CTL_OBJ     = $(call objs,$(CTL_SRC))
 # the gateway's modules without main, for unit tests
 GATEWAY_LIB_OBJ = $(filter-out $(O)/src/gateway/main.o,$(GATEWAY_OBJ))
 # the console's pure modules (no terminal), for unit tests
@@ -73,7 +78,7 @@ GROQ_LIB   = $(O)/libgroq.a
 # what its entry point reaches)
 GATEWAY_LIB = $(O)/libgateway.a
 
-PROGS = $(BIN)/groqgated $(BIN)/groqtop $(BIN)/fakegroq
+PROGS = $(BIN)/groqgated $(BIN)/groqtop $(BIN)/fakegroq $(BIN)/groqctl
 
 all: $(PROGS)
 
@@ -92,6 +97,9 @@ $(O)/src/console/%.o: src/console/%.c
 $(O)/src/fakegroq/%.o: src/fakegroq/%.c
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS_ALL) $(CF_FAKE) -c $< -o $@
+$(O)/src/ctl/%.o: src/ctl/%.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS_ALL) $(CF_CTL) -c $< -o $@
 $(O)/tests/unit/%.o: tests/unit/%.c
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS_ALL) -Isrc/gateway -Isrc/console -Itests/unit $(CF_TESTS) -c $< -o $@
@@ -111,6 +119,9 @@ $(BIN)/groqgated: $(GATEWAY_OBJ) $(GROQ_LIB) $(COMMON_LIB)
 $(BIN)/groqtop: $(CONSOLE_OBJ) $(GROQ_LIB) $(COMMON_LIB)
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(LIBS_CONSOLE) -lm
+$(BIN)/groqctl: $(CTL_OBJ) $(COMMON_LIB)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(LIBS_CTL) -lm
 $(BIN)/fakegroq: $(FAKE_OBJ) $(GROQ_LIB) $(COMMON_LIB)
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(LIBS_FAKE) -lm

@@ -44,6 +44,11 @@ int64_t mono_us(void);
 /* Checks that a file holding secrets is not readable by group/other.
  * Returns 0, or -1 with *cause naming the file and its mode. */
 int file_check_private(const char *path, char **cause);
+/* "~/x" as $HOME/x (allocated; NULL for NULL) */
+char *path_home(const char *p);
+/* the one line of a private token file (mode-checked, ~ expanded),
+ * allocated, or NULL with *cause; the caller wipes and frees it */
+char *token_file_read(const char *file, char **cause);
 /* Reads a whole file (up to max bytes) into an allocated NUL-terminated
  * string; returns NULL with *cause. */
 char *file_read(const char *path, size_t max, size_t *len, char **cause);

@@ -1,5 +1,6 @@
 /* util.c — see util.h. */
 #include "util.h"
+#include "secret.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -239,5 +240,33 @@ char *xconcat(const char *first, ...)
 	}
 	va_end(ap);
 	*p = '\0';
+	return out;
+}
+
+char *path_home(const char *p)
+{
+	if (p && p[0] == '~' && p[1] == '/' && getenv("HOME"))
+		return xasprintf("%s%s", getenv("HOME"), p + 1);
+	return p ? xstrdup(p) : NULL;
+}
+
+char *token_file_read(const char *file, char **cause)
+{
+	char *path = path_home(file);
+	if (file_check_private(path, cause) != 0) {
+		free(path);
+		return NULL;
+	}
+	size_t len = 0;
+	char *t = file_read(path, 4096, &len, cause);
+	free(path);
+	if (!t)
+		return NULL;
+	char *s = str_trim(t);
+	char *out = *s ? xstrdup(s) : NULL;
+	secret_wipe(t, len); /* (the token's copy) */
+	free(t);
+	if (!out)
+		fail(cause, "%s: the token file is empty", file);
 	return out;
 }

@@ -52,31 +52,6 @@ static void usage(FILE *f)
 		"The admin token is never taken on the command line.\n");
 }
 
-static char *expand_home(const char *p)
-{
-	if (p && p[0] == '~' && p[1] == '/' && getenv("HOME"))
-		return xasprintf("%s%s", getenv("HOME"), p + 1);
-	return p ? xstrdup(p) : NULL;
-}
-
-static char *read_token(const char *file, char **cause)
-{
-	char *path = expand_home(file);
-	if (file_check_private(path, cause) != 0) {
-		free(path);
-		return NULL;
-	}
-	char *t = file_read(path, 4096, NULL, cause);
-	free(path);
-	if (!t)
-		return NULL;
-	char *s = str_trim(t);
-	char *out = *s ? xstrdup(s) : NULL;
-	secret_free(t);
-	if (!out)
-		fail(cause, "%s: the token file is empty", file);
-	return out;
-}
 
 struct opts {
 	const char *gateway, *token_file, *theme, *config, *context, *size, *view, *groq_key_file, *groq_url, *team;
@@ -86,7 +61,7 @@ struct opts {
 
 static int load_config(struct opts *o, char **cause)
 {
-	char *path = o->config ? xstrdup(o->config) : expand_home("~/.config/groqgate/groqtop.conf");
+	char *path = o->config ? xstrdup(o->config) : path_home("~/.config/groqgate/groqtop.conf");
 	if (!o->config && access(path, R_OK) != 0) {
 		free(path);
 		return 0;
@@ -119,7 +94,7 @@ static int load_config(struct opts *o, char **cause)
 			return -1;
 		}
 		ctxs = xrealloc(ctxs, (size_t)(nctx + 1) * sizeof *ctxs);
-		ctxs[nctx++] = (struct ctx){ xstrdup(name), xstrdup(gw), tf ? expand_home(tf) : NULL, ca ? expand_home(ca) : NULL };
+		ctxs[nctx++] = (struct ctx){ xstrdup(name), xstrdup(gw), tf ? path_home(tf) : NULL, ca ? path_home(ca) : NULL };
 	}
 	conf_free(c);
 	return 0;
@@ -155,7 +130,7 @@ int app_switch_ctx(struct app *a, const char *name)
 		return -1;
 	}
 	char *cause = NULL;
-	char *tok = c->token_file ? read_token(c->token_file, &cause) : getenv("GROQTOP_TOKEN") ? xstrdup(getenv("GROQTOP_TOKEN")) : NULL;
+	char *tok = c->token_file ? token_file_read(c->token_file, &cause) : getenv("GROQTOP_TOKEN") ? xstrdup(getenv("GROQTOP_TOKEN")) : NULL;
 	if (!tok) {
 		app_set_status(a, R_ERROR, "context %s: %s", name, cause ? cause : "no token_file");
 		free(cause);
@@ -425,7 +400,7 @@ int main(int argc, char **argv)
 	}
 	const char *tf = o.token_file ? o.token_file : (c && !o.gateway ? c->token_file : NULL);
 	if (tf) {
-		token = read_token(tf, &cause);
+		token = token_file_read(tf, &cause);
 		if (!token) {
 			return report("groqtop", NULL, cause, 2);
 		}
@@ -450,7 +425,7 @@ int main(int argc, char **argv)
 	client_set_operator(a->cl, op);
 	free(op);
 	if (o.groq_key_file) { /* Groq's metrics read directly: GET only */
-		char *gkey = read_token(o.groq_key_file, &cause);
+		char *gkey = token_file_read(o.groq_key_file, &cause);
 		if (!gkey) {
 			client_free(a->cl);
 			return report("groqtop", "--groq-key-file", cause, 2);

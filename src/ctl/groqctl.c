@@ -1,0 +1,937 @@
+/* groqctl — the headless admin client: kubectl's habits for the gateway's
+ * admin API (contexts from groqtop's configuration, get / set / pause /
+ * token / rotate, -o table|json|csv), and the organisation as code (export,
+ * diff, apply against POST /admin/v1/apply). The admin token comes from a
+ * file (never argv, never printed); a rotation's secret from a file or
+ * stdin. Exit codes: 0 done (diff: no difference), 1 error, 2 usage,
+ * 3 diff found differences, 4 conflict (changed meanwhile). */
+#include <curl/curl.h>
+#include <jansson.h>
+#include <libconfig.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#include "buf.h"
+#include "secret.h"
+#include "util.h"
+
+enum { EXIT_OK = 0, EXIT_ERR = 1, EXIT_USAGE = 2, EXIT_DIFF = 3, EXIT_CONFLICT = 4 };
+
+struct ctl {
+	char *gateway, *token, *cacert;
+	const char *out; /* "table", "json", "csv" */
+	int width;
+};
+
+static int usage(void)
+{
+	fputs("usage: groqctl [--context NAME | --gateway URL --token-file FILE] [--config FILE] [--cacert FILE]\n"
+	      "               [-o table|json|csv] COMMAND\n"
+	      "  get teams|keys|alerts|audit|capacity|spend [--from D --to D --group-by COLS]   get team ID\n"
+	      "  pause TEAM --reason TEXT        resume TEAM\n"
+	      "  set team ID FIELD=VALUE...      (e.g. rpm_limit=600 allowed_models=a,b priority=batch)\n"
+	      "  token issue TEAM --key NAME [--label L]      token revoke TEAM ID\n"
+	      "  rotate KEY start [--secret-file F] | deploy | secret-updated | switch | status | complete | abort\n"
+	      "  emergency-stop --reason TEXT    resume-all\n"
+	      "  export [-o json]   diff -f FILE   apply -f FILE [--dry-run] [--prune --confirm]\n"
+	      "Exit: 0 done (diff: none), 1 error, 2 usage, 3 diff found differences, 4 conflict.\n",
+	      stderr);
+	return EXIT_USAGE;
+}
+
+static int die(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int die(int code, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	fputs("groqctl: ", stderr);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+	va_end(ap);
+	return code;
+}
+
+/* ---- contexts ------------------------------------------------------------ */
+
+static int load_context(struct ctl *c, const char *config, const char *name)
+{
+	char *path = config ? xstrdup(config) : path_home("~/.config/groqgate/groqtop.conf");
+	config_t cf;
+	config_init(&cf);
+	int rc = 0;
+	if (access(path, R_OK) != 0) {
+		rc = config ? die(EXIT_ERR, "%s: cannot read it", path) : 0;
+		goto out;
+	}
+	if (config_read_file(&cf, path) != CONFIG_TRUE) {
+		rc = die(EXIT_ERR, "%s:%d: %s", path, config_error_line(&cf), config_error_text(&cf));
+		goto out;
+	}
+	const char *want = name;
+	if (!want && config_lookup_string(&cf, "context", &want) != CONFIG_TRUE)
+		want = NULL;
+	if (!want)
+		goto out;
+	config_setting_t *cs = config_lookup(&cf, "contexts");
+	for (int i = 0; cs && i < config_setting_length(cs); i++) {
+		config_setting_t *e = config_setting_get_elem(cs, (unsigned)i);
+		const char *n = NULL, *gw = NULL, *tf = NULL, *ca = NULL;
+		config_setting_lookup_string(e, "name", &n);
+		if (!n || strcmp(n, want) != 0)
+			continue;
+		config_setting_lookup_string(e, "gateway", &gw);
+		config_setting_lookup_string(e, "token_file", &tf);
+		config_setting_lookup_string(e, "cacert", &ca);
+		if (!c->gateway && gw)
+			c->gateway = xstrdup(gw);
+		char *cause = NULL;
+		if (!c->token && tf && !(c->token = token_file_read(tf, &cause))) {
+			rc = die(EXIT_ERR, "context %s: %s", want, cause);
+			free(cause);
+			goto out;
+		}
+		if (!c->cacert && ca)
+			c->cacert = path_home(ca);
+		goto out;
+	}
+	rc = die(EXIT_ERR, "%s: no context '%s'", path, want);
+out:
+	config_destroy(&cf);
+	free(path);
+	return rc;
+}
+
+/* ---- HTTP ------------------------------------------------------------------ */
+
+static size_t collect(char *p, size_t size, size_t n, void *arg)
+{
+	buf_add(arg, p, size * n);
+	return size * n;
+}
+
+/* method path (body may be NULL): *status and the answer's JSON (NULL when
+ * not JSON); -1 when the gateway could not be reached */
+static int http(struct ctl *c, const char *method, const char *path, const char *body, const char *if_match, long *status,
+		json_t **out)
+{
+	CURL *h = curl_easy_init();
+	buf b;
+	buf_init(&b);
+	char *url = xconcat(c->gateway, path, NULL);
+	char *auth = xconcat("Authorization: Bearer ", c->token, NULL);
+	struct curl_slist *hs = curl_slist_append(NULL, auth);
+	hs = curl_slist_append(hs, "Content-Type: application/json");
+	hs = curl_slist_append(hs, "X-Operator: groqctl");
+	char *im = if_match ? xasprintf("If-Match: \"%s\"", if_match) : NULL;
+	if (im)
+		hs = curl_slist_append(hs, im);
+	curl_easy_setopt(h, CURLOPT_URL, url);
+	curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
+	curl_easy_setopt(h, CURLOPT_HTTPHEADER, hs);
+	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, collect);
+	curl_easy_setopt(h, CURLOPT_WRITEDATA, &b);
+	curl_easy_setopt(h, CURLOPT_TIMEOUT, 60L);
+	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+	if (c->cacert)
+		curl_easy_setopt(h, CURLOPT_CAINFO, c->cacert);
+	if (body)
+		curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
+	CURLcode rc = curl_easy_perform(h);
+	*status = 0;
+	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, status);
+	*out = rc == CURLE_OK && b.len ? json_loadb(b.data, b.len, 0, NULL) : NULL;
+	if (rc != CURLE_OK)
+		fprintf(stderr, "groqctl: %s %s: %s\n", method, url, curl_easy_strerror(rc));
+	curl_slist_free_all(hs);
+	curl_easy_cleanup(h);
+	secret_free(auth);
+	free(im);
+	free(url);
+	buf_free(&b);
+	return rc == CURLE_OK ? 0 : -1;
+}
+
+/* the API's error message, or the status */
+static int api_failed(const char *what, long status, json_t *j)
+{
+	const char *m = json_string_value(json_object_get(json_object_get(j, "error"), "message"));
+	int code = status == 409 || status == 412 ? EXIT_CONFLICT : EXIT_ERR;
+	return die(code, "%s: HTTP %ld: %s", what, status, m ? m : "no message");
+}
+
+/* GET path into *out (200), or an exit code */
+static int get_json(struct ctl *c, const char *path, json_t **out)
+{
+	long st;
+	if (http(c, "GET", path, NULL, NULL, &st, out) != 0)
+		return EXIT_ERR;
+	if (st != 200) {
+		int rc = api_failed(path, st, *out);
+		json_decref(*out);
+		*out = NULL;
+		return rc;
+	}
+	return EXIT_OK;
+}
+
+/* a write: method path body; prints nothing; the answer in *out */
+static int send_json(struct ctl *c, const char *method, const char *path, json_t *body, const char *if_match,
+		     json_t **out, long ok)
+{
+	char *s = body ? json_dumps(body, JSON_COMPACT) : xstrdup("{}");
+	long st;
+	int rc = http(c, method, path, s, if_match, &st, out);
+	free(s);
+	if (rc != 0)
+		return EXIT_ERR;
+	if (st != ok && !(ok == 200 && st == 201)) {
+		rc = api_failed(path, st, *out);
+		json_decref(*out);
+		*out = NULL;
+		return rc;
+	}
+	return EXIT_OK;
+}
+
+/* ---- output ------------------------------------------------------------------ */
+
+/* a cell's text: strings as they are, numbers as JSON writes them */
+static char *cell(json_t *v)
+{
+	if (!v || json_is_null(v))
+		return xstrdup("-");
+	if (json_is_string(v))
+		return xstrdup(json_string_value(v));
+	if (json_is_real(v))
+		return xasprintf("%.6g", json_real_value(v));
+	return json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
+}
+
+/* rows (objects) as a table sized to the terminal, or CSV; cols are
+ * "field" or "field.sub" */
+static void print_rows(struct ctl *c, json_t *rows, const char *const *cols, int ncols)
+{
+	size_t nr = json_array_size(rows);
+	char ***cells = xcalloc(nr + 1, sizeof *cells);
+	int *w = xcalloc((size_t)ncols, sizeof *w);
+	for (int k = 0; k < ncols; k++)
+		w[k] = (int)strlen(cols[k]);
+	for (size_t i = 0; i < nr; i++) {
+		cells[i] = xcalloc((size_t)ncols, sizeof **cells);
+		json_t *r = json_array_get(rows, i);
+		for (int k = 0; k < ncols; k++) {
+			char f[64];
+			snprintf(f, sizeof f, "%s", cols[k]);
+			char *dot = strchr(f, '.');
+			json_t *v = r;
+			if (dot) {
+				*dot = '\0';
+				v = json_object_get(v, f);
+				v = json_object_get(v, dot + 1);
+			} else {
+				v = json_object_get(v, f);
+			}
+			cells[i][k] = cell(v);
+			int l = (int)strlen(cells[i][k]);
+			if (l > w[k])
+				w[k] = l;
+		}
+	}
+	if (strcmp(c->out, "csv") == 0) {
+		for (int k = 0; k < ncols; k++)
+			printf("%s%s", k ? "," : "", cols[k]);
+		putchar('\n');
+		for (size_t i = 0; i < nr; i++) {
+			for (int k = 0; k < ncols; k++) {
+				const char *s = cells[i][k];
+				if (k)
+					putchar(',');
+				if (!strpbrk(s, ",\"\n")) {
+					fputs(s, stdout);
+					continue;
+				}
+				putchar('"'); /* RFC 4180: quoted, quotes doubled */
+				for (const char *p = s; *p; p++) {
+					if (*p == '"')
+						putchar('"');
+					putchar(*p);
+				}
+				putchar('"');
+			}
+			putchar('\n');
+		}
+	} else {
+		/* the last column takes what the width leaves; while that is
+		 * under 8, the widest other column gives one up (down to 4) */
+		int used = 0;
+		for (int k = 0; k + 1 < ncols; k++)
+			used += w[k] + 2;
+		while (c->width - used < 8) {
+			int widest = -1;
+			for (int k = 0; k + 1 < ncols; k++)
+				if (w[k] > 4 && (widest < 0 || w[k] > w[widest]))
+					widest = k;
+			if (widest < 0)
+				break;
+			w[widest]--;
+			used--;
+		}
+		int last = c->width - used > 8 ? c->width - used : 8;
+		for (int k = 0; k < ncols; k++) {
+			char up[64];
+			snprintf(up, sizeof up, "%s", cols[k]);
+			for (char *p = up; *p; p++)
+				*p = (*p >= 'a' && *p <= 'z') ? (char)(*p - 32) : *p == '.' ? '_' : *p;
+			int cw = k + 1 < ncols ? w[k] : last;
+			if (k + 1 < ncols)
+				printf("%-*.*s  ", cw, cw, up);
+			else
+				printf("%.*s\n", cw, up);
+		}
+		for (size_t i = 0; i < nr; i++)
+			for (int k = 0; k < ncols; k++) {
+				int cw = k + 1 < ncols ? w[k] : last;
+				if (k + 1 < ncols)
+					printf("%-*.*s  ", cw, cw, cells[i][k]);
+				else
+					printf("%.*s\n", cw, cells[i][k]);
+			}
+	}
+	for (size_t i = 0; i < nr; i++) {
+		for (int k = 0; k < ncols; k++)
+			free(cells[i][k]);
+		free(cells[i]);
+	}
+	free(cells);
+	free(w);
+}
+
+static void print_json(json_t *j)
+{
+	char *s = json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+	puts(s);
+	free(s);
+}
+
+/* ---- get ------------------------------------------------------------------------ */
+
+static const struct listing {
+	const char *what, *path, *member;
+	const char *cols[8];
+} listings[] = {
+	{ "teams", "/admin/v1/teams", "teams",
+	  { "id", "state", "priority", "rpm_limit", "tpm_limit", "spend_mtd_usd", "monthly_budget_usd", "allowed_models" } },
+	{ "keys", "/admin/v1/keys", "keys", { "name", "team", "fingerprint", "state", "requests_24h", "rotation.step" } },
+	{ "alerts", "/admin/v1/alerts", "alerts", { "time", "kind", "team", "message" } },
+	{ "audit", "/admin/v1/audit", "entries", { "time", "actor", "action", "target" } },
+	{ "capacity", "/admin/v1/capacity", "models", { "model", "source", "limits.tpm", "used.tpm", "limits.rpd", "used.rpd" } },
+	{ "spend", "/admin/v1/spend", "rows", { "team", "model", "requests", "input_tokens", "output_tokens", "cost_usd" } },
+};
+
+static int cmd_get(struct ctl *c, int argc, char **argv)
+{
+	if (argc < 1)
+		return usage();
+	if (strcmp(argv[0], "team") == 0) {
+		if (argc != 2)
+			return usage();
+		char *path = xconcat("/admin/v1/teams/", argv[1], NULL);
+		json_t *j;
+		int rc = get_json(c, path, &j);
+		free(path);
+		if (rc)
+			return rc;
+		if (strcmp(c->out, "table") == 0) {
+			const char *k;
+			json_t *v;
+			json_object_foreach(j, k, v) {
+				char *s = cell(v);
+				printf("%-24s %s\n", k, s);
+				free(s);
+			}
+		} else if (strcmp(c->out, "csv") == 0) {
+			json_t *rows = json_pack("[O]", j);
+			static const char *const cols[] = { "id", "state", "priority", "rpm_limit", "tpm_limit", "spend_mtd_usd",
+							    "monthly_budget_usd", "version" };
+			print_rows(c, rows, cols, 8);
+			json_decref(rows);
+		} else {
+			print_json(j);
+		}
+		json_decref(j);
+		return EXIT_OK;
+	}
+	for (size_t i = 0; i < sizeof listings / sizeof *listings; i++) {
+		const struct listing *l = &listings[i];
+		if (strcmp(argv[0], l->what) != 0)
+			continue;
+		buf q;
+		buf_init(&q);
+		buf_adds(&q, l->path);
+		if (strcmp(l->what, "spend") == 0) { /* --from --to --group-by */
+			buf_adds(&q, "?format=json");
+			const char *gb = "team,model";
+			for (int a = 1; a + 1 < argc; a += 2) {
+				if (strcmp(argv[a], "--group-by") == 0)
+					gb = argv[a + 1];
+				else if (strcmp(argv[a], "--from") == 0 || strcmp(argv[a], "--to") == 0)
+					buf_addf(&q, "&%s=%s", argv[a] + 2, argv[a + 1]);
+				else
+					return usage();
+			}
+			buf_addf(&q, "&group_by=%s", gb);
+		} else if (argc > 1) {
+			return usage();
+		}
+		json_t *j;
+		int rc = get_json(c, q.data, &j);
+		buf_free(&q);
+		if (rc)
+			return rc;
+		if (strcmp(c->out, "json") == 0) {
+			print_json(j);
+		} else {
+			int n = 0;
+			while (n < 8 && l->cols[n])
+				n++;
+			print_rows(c, json_object_get(j, l->member), l->cols, n);
+		}
+		json_decref(j);
+		return EXIT_OK;
+	}
+	return usage();
+}
+
+/* ---- set, pause, resume, tokens, the emergency stop ------------------------------- */
+
+/* FIELD=VALUE typed as the admin API takes it */
+static json_t *typed(const char *field, const char *v)
+{
+	static const char *const ints[] = { "max_tokens_per_request", "rpm_limit", "queue_max_wait_ms", "tpm_limit",
+					    "tpd_limit", "rpd_limit", NULL };
+	static const char *const usd[] = { "monthly_budget_usd", "daily_budget_usd", "weekly_budget_usd", NULL };
+	char *end;
+	for (int i = 0; ints[i]; i++)
+		if (strcmp(field, ints[i]) == 0) {
+			long long n = strtoll(v, &end, 10);
+			return *v && !*end ? json_integer(n) : NULL;
+		}
+	for (int i = 0; usd[i]; i++)
+		if (strcmp(field, usd[i]) == 0) {
+			double d = strtod(v, &end);
+			return *v && !*end ? json_real(d) : NULL;
+		}
+	if (strcmp(field, "auto_pause") == 0)
+		return strcmp(v, "true") == 0 ? json_true() : strcmp(v, "false") == 0 ? json_false() : NULL;
+	if (strcmp(field, "allowed_models") == 0 || strcmp(field, "alert_thresholds") == 0) {
+		json_t *a = json_array();
+		char *copy = xstrdup(v), *save = NULL;
+		for (char *w = strtok_r(copy, ",", &save); w; w = strtok_r(NULL, ",", &save)) {
+			if (field[1] == 'l' && field[0] == 'a' && field[2] == 'e') { /* alert_thresholds */
+				long long n = strtoll(w, &end, 10);
+				if (*end) {
+					json_decref(a);
+					free(copy);
+					return NULL;
+				}
+				json_array_append_new(a, json_integer(n));
+			} else {
+				json_array_append_new(a, json_string(w));
+			}
+		}
+		free(copy);
+		return a;
+	}
+	return json_string(v); /* name, rpm_mode, priority: the gateway checks them */
+}
+
+static int cmd_set(struct ctl *c, int argc, char **argv)
+{
+	if (argc < 3 || strcmp(argv[0], "team") != 0)
+		return usage();
+	char *path = xconcat("/admin/v1/teams/", argv[1], NULL);
+	json_t *t, *patch = json_object(), *out = NULL;
+	int rc = get_json(c, path, &t);
+	for (int i = 2; rc == EXIT_OK && i < argc; i++) {
+		char *eq = strchr(argv[i], '=');
+		if (!eq || eq == argv[i]) {
+			rc = die(EXIT_USAGE, "set: '%s' is not FIELD=VALUE", argv[i]);
+			break;
+		}
+		*eq = '\0';
+		json_t *v = typed(argv[i], eq + 1);
+		if (!v) {
+			rc = die(EXIT_USAGE, "set: %s=%s: not a value of that field", argv[i], eq + 1);
+			break;
+		}
+		json_object_set_new(patch, argv[i], v);
+	}
+	if (rc == EXIT_OK) {
+		/* guarded by the version read first: a change made meanwhile is a
+		 * conflict (exit 4), not overwritten */
+		char ver[32];
+		snprintf(ver, sizeof ver, "%lld", (long long)json_integer_value(json_object_get(t, "version")));
+		rc = send_json(c, "PATCH", path, patch, ver, &out, 200);
+		if (rc == EXIT_OK)
+			printf("team %s: version %lld\n", argv[1], (long long)json_integer_value(json_object_get(out, "version")));
+	}
+	json_decref(t);
+	json_decref(patch);
+	json_decref(out);
+	free(path);
+	return rc;
+}
+
+static const char *opt(int argc, char **argv, const char *name)
+{
+	for (int i = 0; i + 1 < argc; i++)
+		if (strcmp(argv[i], name) == 0)
+			return argv[i + 1];
+	return NULL;
+}
+
+static bool flag(int argc, char **argv, const char *name)
+{
+	for (int i = 0; i < argc; i++)
+		if (strcmp(argv[i], name) == 0)
+			return true;
+	return false;
+}
+
+static int post_simple(struct ctl *c, const char *path, json_t *body, const char *done)
+{
+	json_t *out = NULL;
+	int rc = send_json(c, "POST", path, body, NULL, &out, 200);
+	if (rc == EXIT_OK && done)
+		printf("%s\n", done);
+	json_decref(out);
+	json_decref(body);
+	return rc;
+}
+
+static int cmd_pause(struct ctl *c, int argc, char **argv, bool pause)
+{
+	if (argc < 1)
+		return usage();
+	const char *reason = opt(argc, argv, "--reason");
+	if (pause && !reason)
+		return die(EXIT_USAGE, "pause: --reason TEXT is required (every caller sees it)");
+	char *path = xasprintf("/admin/v1/teams/%s/%s", argv[0], pause ? "pause" : "resume");
+	char done[160];
+	snprintf(done, sizeof done, "team %s %s", argv[0], pause ? "paused" : "resumed");
+	int rc = post_simple(c, path, pause ? json_pack("{s:s}", "reason", reason) : json_object(), done);
+	free(path);
+	return rc;
+}
+
+static int cmd_token(struct ctl *c, int argc, char **argv)
+{
+	if (argc >= 2 && strcmp(argv[0], "issue") == 0) {
+		const char *key = opt(argc, argv, "--key"), *label = opt(argc, argv, "--label");
+		if (!key)
+			return die(EXIT_USAGE, "token issue: --key NAME (the upstream key its calls use) is required");
+		char *path = xasprintf("/admin/v1/teams/%s/tokens", argv[1]);
+		json_t *out = NULL;
+		int rc = send_json(c, "POST", path, json_pack("{s:s,s:s}", "key", key, "label", label ? label : "groqctl"), NULL,
+				   &out, 201);
+		free(path);
+		if (rc == EXIT_OK) /* the token, once, and nothing else */
+			printf("%s\n", json_string_value(json_object_get(out, "token")));
+		json_decref(out);
+		return rc;
+	}
+	if (argc == 3 && strcmp(argv[0], "revoke") == 0) {
+		char *path = xasprintf("/admin/v1/teams/%s/tokens/%s", argv[1], argv[2]);
+		json_t *out = NULL;
+		int rc = send_json(c, "DELETE", path, NULL, NULL, &out, 200);
+		if (rc == EXIT_OK)
+			printf("token %s revoked\n", argv[2]);
+		json_decref(out);
+		free(path);
+		return rc;
+	}
+	return usage();
+}
+
+/* ---- rotation ------------------------------------------------------------------------ */
+
+static char *read_secret(const char *file)
+{
+	char *cause = NULL;
+	if (file) {
+		char *s = token_file_read(file, &cause);
+		if (!s) {
+			die(EXIT_ERR, "%s", cause);
+			free(cause);
+		}
+		return s;
+	}
+	char line[512];
+	if (isatty(0))
+		fprintf(stderr, "the new Groq key (not shown): ");
+	if (!fgets(line, sizeof line, stdin))
+		return NULL;
+	char *s = xstrdup(str_trim(line));
+	secret_wipe(line, sizeof line);
+	return s;
+}
+
+static int cmd_rotate(struct ctl *c, int argc, char **argv)
+{
+	if (argc < 2)
+		return usage();
+	const char *key = argv[0], *step = argv[1];
+	char *path;
+	json_t *out = NULL, *body;
+	int rc;
+	if (strcmp(step, "status") == 0) {
+		path = xasprintf("/admin/v1/keys/%s/rotation", key);
+		rc = get_json(c, path, &out);
+		if (rc == EXIT_OK)
+			print_json(out);
+		json_decref(out);
+		free(path);
+		return rc;
+	}
+	if (strcmp(step, "start") == 0) {
+		char *s = read_secret(opt(argc, argv, "--secret-file"));
+		if (!s)
+			return die(EXIT_USAGE, "rotate start: the new key comes from --secret-file FILE or stdin");
+		body = json_pack("{s:s}", "new_secret", s);
+		secret_free(s);
+		path = xasprintf("/admin/v1/keys/%s/rotation", key);
+	} else if (strcmp(step, "deploy") == 0 || strcmp(step, "switch") == 0 || strcmp(step, "abort") == 0 ||
+		   strcmp(step, "secret-updated") == 0 || strcmp(step, "complete") == 0) {
+		body = strcmp(step, "complete") == 0 || (strcmp(step, "secret-updated") == 0 && flag(argc, argv, "--confirm"))
+			       ? json_pack("{s:b}", "confirm", 1)
+			       : json_object();
+		if (strcmp(step, "complete") == 0 && !flag(argc, argv, "--confirm"))
+			return die(EXIT_USAGE, "rotate complete erases the old key: delete it in the Groq Console, then add --confirm");
+		path = xasprintf("/admin/v1/keys/%s/rotation/%s", key, step);
+	} else {
+		return usage();
+	}
+	rc = send_json(c, "POST", path, body, NULL, &out, 200);
+	json_t *s = json_object_get(body, "new_secret");
+	if (json_is_string(s))
+		secret_wipe((char *)json_string_value(s), json_string_length(s));
+	json_decref(body);
+	if (rc == EXIT_OK)
+		printf("key %s: %s\n", key,
+		       json_string_value(json_object_get(json_object_get(out, "rotation"), "step"))
+			       ? json_string_value(json_object_get(json_object_get(out, "rotation"), "step"))
+			       : "no rotation (done)");
+	json_decref(out);
+	free(path);
+	return rc;
+}
+
+/* ---- the organisation as code ------------------------------------------------------------ */
+
+static json_t *setting_json(config_setting_t *s)
+{
+	switch (config_setting_type(s)) {
+	case CONFIG_TYPE_INT: return json_integer(config_setting_get_int(s));
+	case CONFIG_TYPE_INT64: return json_integer(config_setting_get_int64(s));
+	case CONFIG_TYPE_FLOAT: return json_real(config_setting_get_float(s));
+	case CONFIG_TYPE_STRING: return json_string(config_setting_get_string(s));
+	case CONFIG_TYPE_BOOL: return json_boolean(config_setting_get_bool(s));
+	case CONFIG_TYPE_GROUP: {
+		json_t *o = json_object();
+		for (int i = 0; i < config_setting_length(s); i++) {
+			config_setting_t *e = config_setting_get_elem(s, (unsigned)i);
+			json_object_set_new(o, config_setting_name(e), setting_json(e));
+		}
+		return o;
+	}
+	case CONFIG_TYPE_ARRAY:
+	case CONFIG_TYPE_LIST: {
+		json_t *a = json_array();
+		for (int i = 0; i < config_setting_length(s); i++)
+			json_array_append_new(a, setting_json(config_setting_get_elem(s, (unsigned)i)));
+		return a;
+	}
+	default: return json_null();
+	}
+}
+
+/* the file's teams: JSON when it begins with '{', libconfig otherwise */
+static json_t *read_org(const char *file)
+{
+	char *cause = NULL;
+	size_t len;
+	char *text = file_read(file, 16 << 20, &len, &cause);
+	if (!text) {
+		die(EXIT_ERR, "%s", cause);
+		free(cause);
+		return NULL;
+	}
+	const char *p = text;
+	while (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r')
+		p++;
+	json_t *teams = NULL;
+	if (*p == '{') {
+		json_error_t e;
+		json_t *j = json_loads(text, JSON_REJECT_DUPLICATES, &e);
+		if (!j)
+			die(EXIT_ERR, "%s:%d: %s", file, e.line, e.text);
+		teams = json_incref(json_object_get(j, "teams"));
+		json_decref(j);
+	} else {
+		config_t cf;
+		config_init(&cf);
+		if (config_read_string(&cf, text) != CONFIG_TRUE)
+			die(EXIT_ERR, "%s:%d: %s", file, config_error_line(&cf), config_error_text(&cf));
+		else if (config_lookup(&cf, "teams"))
+			teams = setting_json(config_lookup(&cf, "teams"));
+		config_destroy(&cf);
+	}
+	free(text);
+	if (teams && !json_is_array(teams)) {
+		json_decref(teams);
+		teams = NULL;
+		die(EXIT_ERR, "%s: 'teams' must be a list of teams", file);
+	} else if (!teams) {
+		die(EXIT_ERR, "%s: no 'teams' list", file);
+	}
+	return teams;
+}
+
+/* the changes as a readable per-field diff; returns how many change */
+static int print_changes(json_t *changes)
+{
+	int n = 0;
+	size_t i;
+	json_t *ch;
+	json_array_foreach(changes, i, ch) {
+		const char *action = json_string_value(json_object_get(ch, "action"));
+		const char *team = json_string_value(json_object_get(ch, "team"));
+		if (strcmp(action, "unchanged") == 0)
+			continue;
+		n++;
+		printf("%s team %s\n", strcmp(action, "create") == 0 ? "+" : strcmp(action, "delete") == 0 ? "-" : "~", team);
+		const char *f;
+		json_t *d;
+		json_object_foreach(json_object_get(ch, "diff"), f, d) {
+			char *b = json_dumps(json_object_get(d, "before"), JSON_ENCODE_ANY | JSON_COMPACT);
+			char *a = json_dumps(json_object_get(d, "after"), JSON_ENCODE_ANY | JSON_COMPACT);
+			printf("    %-24s %s -> %s\n", f, b, a);
+			free(a);
+			free(b);
+		}
+	}
+	return n;
+}
+
+static int cmd_apply(struct ctl *c, int argc, char **argv, bool diff_only)
+{
+	const char *file = opt(argc, argv, "-f");
+	if (!file)
+		return usage();
+	bool dry = diff_only || flag(argc, argv, "--dry-run"), prune = flag(argc, argv, "--prune");
+	if (prune && !dry && !flag(argc, argv, "--confirm"))
+		return die(EXIT_USAGE, "apply --prune pauses every team the file does not list: add --confirm (or --dry-run)");
+	json_t *teams = read_org(file);
+	if (!teams)
+		return EXIT_ERR;
+	json_t *body = json_pack("{s:o,s:b,s:b}", "teams", teams, "prune", prune, "dry_run", dry), *out = NULL;
+	int rc = send_json(c, "POST", "/admin/v1/apply", body, NULL, &out, 200);
+	json_decref(body);
+	if (rc != EXIT_OK)
+		return rc;
+	if (strcmp(c->out, "json") == 0) {
+		print_json(out);
+		int n = 0;
+		size_t i;
+		json_t *ch;
+		json_array_foreach(json_object_get(out, "changes"), i, ch) n +=
+			strcmp(json_string_value(json_object_get(ch, "action")), "unchanged") != 0;
+		json_decref(out);
+		return diff_only && n ? EXIT_DIFF : EXIT_OK;
+	}
+	int n = print_changes(json_object_get(out, "changes"));
+	json_decref(out);
+	if (diff_only)
+		return n ? EXIT_DIFF : EXIT_OK;
+	printf(dry ? "%d change%s (dry run: nothing applied)\n" : "%d change%s applied\n", n, n == 1 ? "" : "s");
+	return EXIT_OK;
+}
+
+static const char *const export_fields[] = { "name", "allowed_models", "max_tokens_per_request", "rpm_limit",
+					     "rpm_mode", "queue_max_wait_ms", "monthly_budget_usd", "alert_thresholds",
+					     "auto_pause", "priority", "tpm_limit", "tpd_limit", "rpd_limit",
+					     "daily_budget_usd", "weekly_budget_usd", NULL };
+
+/* a JSON value as libconfig writes it */
+static void conf_value(json_t *v)
+{
+	if (json_is_string(v)) {
+		char *s = json_dumps(v, JSON_ENCODE_ANY); /* (the same escapes) */
+		fputs(s, stdout);
+		free(s);
+	} else if (json_is_array(v)) {
+		fputs("[ ", stdout);
+		size_t i;
+		json_t *e;
+		json_array_foreach(v, i, e) {
+			if (i)
+				fputs(", ", stdout);
+			conf_value(e);
+		}
+		fputs(" ]", stdout);
+	} else if (json_is_real(v)) {
+		printf("%.9f", json_real_value(v));
+	} else if (json_is_integer(v)) {
+		printf("%lld", (long long)json_integer_value(v));
+	} else {
+		fputs(json_is_true(v) ? "true" : "false", stdout);
+	}
+}
+
+static int cmd_export(struct ctl *c)
+{
+	json_t *j;
+	int rc = get_json(c, "/admin/v1/teams", &j);
+	if (rc)
+		return rc;
+	json_t *teams = json_array();
+	size_t i;
+	json_t *t;
+	json_array_foreach(json_object_get(j, "teams"), i, t) {
+		json_t *o = json_pack("{s:O}", "id", json_object_get(t, "id"));
+		for (int f = 0; export_fields[f]; f++)
+			if (json_object_get(t, export_fields[f]))
+				json_object_set(o, export_fields[f], json_object_get(t, export_fields[f]));
+		json_array_append_new(teams, o);
+	}
+	if (strcmp(c->out, "json") == 0) {
+		json_t *doc = json_pack("{s:o}", "teams", teams);
+		print_json(doc);
+		json_decref(doc);
+	} else {
+		printf("# the organisation's teams, as groqctl export wrote them: what an operator sets,\n"
+		       "# never secrets or live figures. groqctl diff -f FILE, groqctl apply -f FILE.\n"
+		       "teams = (\n");
+		json_array_foreach(teams, i, t) {
+			printf("  {\n");
+			const char *k;
+			json_t *v;
+			json_object_foreach(t, k, v) {
+				printf("    %s = ", k);
+				conf_value(v);
+				printf(";\n");
+			}
+			printf("  }%s\n", i + 1 < json_array_size(teams) ? "," : "");
+		}
+		printf(");\n");
+		json_decref(teams);
+	}
+	json_decref(j);
+	return EXIT_OK;
+}
+
+/* ---- main ---------------------------------------------------------------------------------- */
+
+int main(int argc, char **argv)
+{
+	struct ctl c = { .out = "table", .width = 80 };
+	const char *context = NULL, *config = NULL, *token_file = NULL;
+	int i = 1;
+	for (; i < argc && argv[i][0] == '-'; i++) {
+		const char *a = argv[i];
+		const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+		if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+			usage();
+			return EXIT_OK;
+		} else if (strcmp(a, "--version") == 0) {
+			printf("groqctl %s\n", GG_VERSION);
+			return EXIT_OK;
+		} else if (!v) {
+			return usage();
+		} else if (strcmp(a, "--context") == 0) {
+			context = v;
+		} else if (strcmp(a, "--gateway") == 0) {
+			c.gateway = xstrdup(v);
+		} else if (strcmp(a, "--token-file") == 0) {
+			token_file = v;
+		} else if (strcmp(a, "--config") == 0) {
+			config = v;
+		} else if (strcmp(a, "--cacert") == 0) {
+			c.cacert = xstrdup(v);
+		} else if (strcmp(a, "-o") == 0 || strcmp(a, "--output") == 0) {
+			c.out = v;
+		} else if (strcmp(a, "--token") == 0) {
+			return die(EXIT_USAGE, "the admin token is never taken on the command line: use --token-file FILE");
+		} else {
+			return usage();
+		}
+		i++;
+	}
+	if (i >= argc)
+		return usage();
+	/* -o may also come after the command, as kubectl takes it */
+	for (int k = i; k + 1 < argc; k++)
+		if (strcmp(argv[k], "-o") == 0) {
+			c.out = argv[k + 1];
+			memmove(&argv[k], &argv[k + 2], (size_t)(argc - k - 2) * sizeof *argv);
+			argc -= 2;
+			break;
+		}
+	if (strcmp(c.out, "table") && strcmp(c.out, "json") && strcmp(c.out, "csv"))
+		return die(EXIT_USAGE, "-o must be table, json or csv");
+	char *cause = NULL;
+	if (token_file && !(c.token = token_file_read(token_file, &cause))) {
+		int rc = die(EXIT_ERR, "%s", cause);
+		free(cause);
+		return rc;
+	}
+	int rc = load_context(&c, config, context);
+	if (rc)
+		return rc;
+	if (!c.gateway || !c.token)
+		return die(EXIT_USAGE, "no gateway: give --context NAME (groqtop's configuration) or --gateway URL --token-file FILE");
+	struct winsize ws;
+	if (isatty(1) && ioctl(1, TIOCGWINSZ, &ws) == 0 && ws.ws_col >= 40)
+		c.width = ws.ws_col;
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+	const char *cmd = argv[i];
+	int n = argc - i - 1;
+	char **rest = argv + i + 1;
+	if (strcmp(cmd, "get") == 0)
+		rc = cmd_get(&c, n, rest);
+	else if (strcmp(cmd, "set") == 0)
+		rc = cmd_set(&c, n, rest);
+	else if (strcmp(cmd, "pause") == 0)
+		rc = cmd_pause(&c, n, rest, true);
+	else if (strcmp(cmd, "resume") == 0)
+		rc = cmd_pause(&c, n, rest, false);
+	else if (strcmp(cmd, "token") == 0)
+		rc = cmd_token(&c, n, rest);
+	else if (strcmp(cmd, "rotate") == 0)
+		rc = cmd_rotate(&c, n, rest);
+	else if (strcmp(cmd, "emergency-stop") == 0) {
+		const char *reason = opt(n, rest, "--reason");
+		rc = reason ? post_simple(&c, "/admin/v1/emergency-stop", json_pack("{s:s}", "reason", reason),
+					  "emergency stop: every active team paused")
+			    : die(EXIT_USAGE, "emergency-stop: --reason TEXT is required");
+	} else if (strcmp(cmd, "resume-all") == 0)
+		rc = post_simple(&c, "/admin/v1/emergency-stop/resume", json_object(), "emergency stop lifted");
+	else if (strcmp(cmd, "export") == 0)
+		rc = cmd_export(&c);
+	else if (strcmp(cmd, "diff") == 0)
+		rc = cmd_apply(&c, n, rest, true);
+	else if (strcmp(cmd, "apply") == 0)
+		rc = cmd_apply(&c, n, rest, false);
+	else
+		rc = usage();
+	secret_free(c.token);
+	free(c.gateway);
+	free(c.cacert);
+	curl_global_cleanup();
+	return rc;
+}

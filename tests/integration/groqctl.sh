@@ -1,0 +1,153 @@
+# groqctl against a real gateway: contexts and the token file, every get
+# as a table, JSON and CSV (parsed back), set (typed, guarded by the version
+# read first: a change meanwhile is exit 4), pause and resume, tokens
+# issued (printed once, alone) and revoked, a rotation from a secret on
+# stdin, the emergency stop; the organisation as code: export -> diff 0 ->
+# edit -> diff 3 -> apply -> diff 0, a dry run changing nothing, a file with
+# one bad team changing nothing, --prune needing --confirm; a viewer token
+# refused; exit codes; no secret in any output.
+source "$(dirname "$0")/../lib.sh"
+setup_basic
+C="$BIN/groqctl"
+(umask 077; printf '%s\n' "$OP_TOKEN" > "$T/op.token"; printf '%s\n' "$VIEW_TOKEN" > "$T/viewer.token")
+mkdir -p "$T/home/.config/groqgate"
+cat > "$T/home/.config/groqgate/groqtop.conf" <<CONF
+context = "local";
+contexts = ( { name = "local"; gateway = "http://$GW"; token_file = "$T/op.token"; },
+             { name = "ro"; gateway = "http://$GW"; token_file = "$T/viewer.token"; } );
+CONF
+ctl() { HOME="$T/home" "$C" "$@"; }
+all_out=""
+run() { OUT=$(ctl "$@" 2> "$T/err"); RC=$?; ERR=$(cat "$T/err"); all_out="$all_out$OUT$ERR"; }
+
+# ---- get, three ways
+run get teams
+check_eq "get teams: exit 0 (the file's context)" 0 "$RC"
+check_contains "a table with a header row" "ID" "$(printf %s "$OUT" | head -1)"
+check_contains "and the team" "alpha" "$OUT"
+check "sized to 80 columns when not a terminal" test "$(printf %s "$OUT" | awk '{ if (length > m) m = length } END { print m }')" -le 80
+run get teams -o json
+check_eq "-o json is the API's own object" alpha "$(printf %s "$OUT" | jq -r '.teams[0].id')"
+run -o csv get keys
+check_eq "-o csv: a header row" "name,team,fingerprint,state,requests_24h,rotation.step" "$(printf %s "$OUT" | head -1)"
+check_eq "and a row per key" "alpha-prod-api,alpha" "$(printf %s "$OUT" | sed -n 2p | cut -d, -f1-2)"
+run get team alpha -o json
+check_eq "get team ID" "alpha|1000" "$(printf %s "$OUT" | jq -r '"\(.id)|\(.rpm_limit)"')"
+for w in alerts audit capacity spend; do
+	run get "$w" -o json
+	check_eq "get $w: exit 0, JSON" "0|true" "$RC|$(printf %s "$OUT" | jq -e . > /dev/null && echo true)"
+done
+run --gateway "http://$GW" --token-file "$T/op.token" get teams
+check_eq "--gateway URL --token-file FILE instead of a context" 0 "$RC"
+run --gateway "http://$GW" --token "$OP_TOKEN" get teams
+check_eq "a token in argv is refused (usage)" 2 "$RC"
+chmod 644 "$T/op.token"
+run --gateway "http://$GW" --token-file "$T/op.token" get teams
+check_eq "a token file others may read: refused" 1 "$RC"
+chmod 600 "$T/op.token"
+run get nothing
+check_eq "an unknown command: usage, exit 2" 2 "$RC"
+
+# ---- set, pause, resume
+run set team alpha rpm_limit=600 allowed_models=llama-3.1-8b-instant,llama-3.3-70b-versatile priority=batch daily_budget_usd=5
+check_eq "set team: typed fields" "0|600|batch|5" "$RC|$(api GET /admin/v1/teams/alpha; jq_body '"\(.rpm_limit)|\(.priority)|\(.daily_budget_usd)"')"
+run set team alpha rpm_limit=many
+check_eq "a value not of the field's type: usage" 2 "$RC"
+run set team alpha priority=urgent
+check_eq "a value the gateway refuses: exit 1" 1 "$RC"
+check_contains "one line naming what failed and why (the API's message)" "'priority' must be" "$ERR"
+run --context ro set team alpha rpm_limit=1
+check_eq "a viewer token: refused, exit 1" 1 "$RC"
+check_contains "saying so" "HTTP 403" "$ERR"
+run pause alpha --reason "INC-9 drill"
+check_eq "pause" "0|paused|INC-9 drill" "$RC|$(api GET /admin/v1/teams/alpha; jq_body '"\(.state)|\(.paused_reason)"')"
+run pause alpha
+check_eq "pause without a reason: usage" 2 "$RC"
+run resume alpha
+check_eq "resume" "0|active" "$RC|$(api GET /admin/v1/teams/alpha; jq_body .state)"
+
+# ---- tokens: printed once, alone
+run token issue alpha --key alpha-prod-api --label ci
+check_eq "token issue prints the token and nothing else" "0|1|1" "$RC|$(printf '%s\n' "$OUT" | wc -l)|$(printf %s "$OUT" | grep -c '^ggt_')"
+check_contains "a client token" "ggt_" "$OUT"
+NEWTOK=$OUT
+chat "$NEWTOK" llama-3.1-8b-instant '"max_tokens":5'
+check_eq "which works" 200 "$STATUS"
+TID=$(api GET /admin/v1/teams/alpha/tokens; jq_body '.tokens[] | select(.label == "ci") | .id')
+run token revoke alpha "$TID"
+check_eq "token revoke" 0 "$RC"
+chat "$NEWTOK" llama-3.1-8b-instant '"max_tokens":5'
+check_eq "the revoked token gets 401" 401 "$STATUS"
+run token issue alpha --label x
+check_eq "token issue without --key: usage" 2 "$RC"
+
+# ---- a rotation, the secret on stdin (never argv)
+OUT=$(printf '%s\n' "$KEY2" | HOME="$T/home" "$C" rotate alpha-prod-api start 2>&1); RC=$?
+all_out="$all_out$OUT"
+check_eq "rotate start from stdin" "0|verified" "$RC|$(api GET /admin/v1/keys/alpha-prod-api; jq_body .rotation.step)"
+run rotate alpha-prod-api status
+check_eq "rotate status" "verified" "$(printf %s "$OUT" | jq -r .rotation.step)"
+run rotate alpha-prod-api abort
+check_eq "rotate abort" "0|none" "$RC|$(api GET /admin/v1/keys/alpha-prod-api; jq_body '.rotation.step // "none"')"
+
+# ---- the organisation as code
+run export
+check_eq "export" 0 "$RC"
+printf '%s\n' "$OUT" > "$T/org.conf"
+check_contains "a libconfig file of the teams" 'id = "alpha";' "$OUT"
+check_not_contains "no live figures" "spend_mtd_usd" "$OUT"
+run diff -f "$T/org.conf"
+check_eq "export then diff: exit 0" 0 "$RC"
+sed -i 's/rpm_limit = 600;/rpm_limit = 700;/' "$T/org.conf"
+cat >> "$T/org.conf.add" <<'CONF'
+CONF
+run diff -f "$T/org.conf"
+check_eq "an edit: diff exit 3" 3 "$RC"
+check_contains "a readable per-field diff" "rpm_limit                600 -> 700" "$OUT"
+run apply -f "$T/org.conf" --dry-run
+check_eq "a dry run: exit 0, nothing applied" "0|600" "$RC|$(api GET /admin/v1/teams/alpha; jq_body .rpm_limit)"
+run apply -f "$T/org.conf"
+check_eq "apply" "0|700" "$RC|$(api GET /admin/v1/teams/alpha; jq_body .rpm_limit)"
+check_contains "audited via apply" '"via":"apply"' "$(sql "select after from audit where action = 'team.update' order by id desc limit 1")"
+run diff -f "$T/org.conf"
+check_eq "after apply: diff exit 0" 0 "$RC"
+# a JSON file with a new team and a bad one: nothing applied
+cat > "$T/org.json" <<'JSON'
+{"teams":[{"id":"alpha","rpm_limit":800},
+          {"id":"beta","allowed_models":["llama-3.1-8b-instant"],"max_tokens_per_request":50,"rpm_limit":10,"monthly_budget_usd":5},
+          {"id":"gamma","allowed_models":["llama-3.1-8b-instant"],"max_tokens_per_request":50,"rpm_limit":-1,"monthly_budget_usd":5}]}
+JSON
+run apply -f "$T/org.json"
+check_eq "a file with one bad team: exit 1" 1 "$RC"
+check_contains "naming the team and its field" "team 'gamma': 'rpm_limit'" "$ERR"
+check_eq "and nothing applied (alpha unchanged, beta not created)" "700|404" \
+	"$(api GET /admin/v1/teams/alpha; jq_body .rpm_limit)|$(api GET /admin/v1/teams/beta; echo "$STATUS")"
+sed -i 's/"rpm_limit":-1/"rpm_limit":10/' "$T/org.json"
+run apply -f "$T/org.json" -o json
+check_eq "fixed: applied (a JSON file)" "0|800|201" "$RC|$(api GET /admin/v1/teams/alpha; jq_body .rpm_limit)|$(api GET /admin/v1/teams/beta; [ "$STATUS" = 200 ] && echo 201)"
+check_eq "-o json: the API's changes" "update create create" "$(printf %s "$OUT" | jq -r '[.changes[].action] | join(" ")')"
+printf '{"teams":[{"id":"beta"}]}\n' > "$T/only-beta.json"
+run apply -f "$T/only-beta.json" --prune
+check_eq "--prune without --confirm: usage" 2 "$RC"
+run apply -f "$T/only-beta.json" --prune --dry-run
+check_contains "--prune --dry-run lists what it would pause" "- team alpha" "$OUT"
+check_eq "... and pauses nothing" active "$(api GET /admin/v1/teams/alpha; jq_body .state)"
+run apply -f "$T/only-beta.json" --prune --confirm
+api GET /admin/v1/teams/alpha
+check_eq "--prune --confirm pauses (never deletes) the teams absent" "0|200|paused" \
+	"$RC|$STATUS|$(jq_body .state)"
+run --context ro apply -f "$T/org.json"
+check_eq "a viewer cannot apply" 1 "$RC"
+
+# ---- the emergency stop
+run emergency-stop
+check_eq "emergency-stop without a reason: usage" 2 "$RC"
+run emergency-stop --reason "groqctl drill"
+check_eq "emergency-stop" "0|paused" "$RC|$(api GET /admin/v1/teams/beta; jq_body .state)"
+run resume-all
+check_eq "resume-all" "0|active" "$RC|$(api GET /admin/v1/teams/beta; jq_body .state)"
+
+for s in "$OP_TOKEN" "$VIEW_TOKEN" "$KEY1" "$KEY2"; do
+	check_not_contains "no secret in any output" "$s" "$all_out"
+done
+done_testing
