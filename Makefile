@@ -220,11 +220,13 @@ package-check: deb
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/groqgate/themes \
-		$(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(PREFIX)/share/man/man8
+		$(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(PREFIX)/share/man/man8 \
+		$(DESTDIR)$(PREFIX)/share/bash-completion/completions
 	install -m 755 $(PROGS) $(DESTDIR)$(PREFIX)/bin/
 	install -m 644 themes/*.conf $(DESTDIR)$(PREFIX)/share/groqgate/themes/
 	install -m 644 man/*.1 $(DESTDIR)$(PREFIX)/share/man/man1/
 	install -m 644 man/*.8 $(DESTDIR)$(PREFIX)/share/man/man8/
+	install -m 644 packaging/groqctl.bash-completion $(DESTDIR)$(PREFIX)/share/bash-completion/completions/groqctl
 
 clean:
 	rm -rf build bin

@@ -432,7 +432,7 @@ static json_t *typed(const char *field, const char *v)
 		json_t *a = json_array();
 		char *copy = xstrdup(v), *save = NULL;
 		for (char *w = strtok_r(copy, ",", &save); w; w = strtok_r(NULL, ",", &save)) {
-			if (field[1] == 'l' && field[0] == 'a' && field[2] == 'e') { /* alert_thresholds */
+			if (strcmp(field, "alert_thresholds") == 0) {
 				long long n = strtoll(w, &end, 10);
 				if (*end) {
 					json_decref(a);
@@ -805,7 +805,7 @@ static int cmd_export(struct ctl *c)
 	json_array_foreach(json_object_get(j, "teams"), i, t) {
 		json_t *o = json_pack("{s:O}", "id", json_object_get(t, "id"));
 		for (int f = 0; export_fields[f]; f++)
-			if (json_object_get(t, export_fields[f]))
+			if (json_object_get(t, export_fields[f]) && !json_is_null(json_object_get(t, export_fields[f])))
 				json_object_set(o, export_fields[f], json_object_get(t, export_fields[f]));
 		json_array_append_new(teams, o);
 	}

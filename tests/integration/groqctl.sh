@@ -51,6 +51,8 @@ check_eq "an unknown command: usage, exit 2" 2 "$RC"
 # ---- set, pause, resume
 run set team alpha rpm_limit=600 allowed_models=llama-3.1-8b-instant,llama-3.3-70b-versatile priority=batch daily_budget_usd=5
 check_eq "set team: typed fields" "0|600|batch|5" "$RC|$(api GET /admin/v1/teams/alpha; jq_body '"\(.rpm_limit)|\(.priority)|\(.daily_budget_usd)"')"
+run set team alpha daily_budget_usd=0
+check_eq "set team daily_budget_usd=0: no daily budget" "0|0" "$RC|$(api GET /admin/v1/teams/alpha; jq_body .daily_budget_usd)"
 run set team alpha rpm_limit=many
 check_eq "a value not of the field's type: usage" 2 "$RC"
 run set team alpha priority=urgent
@@ -146,6 +148,22 @@ run emergency-stop --reason "groqctl drill"
 check_eq "emergency-stop" "0|paused" "$RC|$(api GET /admin/v1/teams/beta; jq_body .state)"
 run resume-all
 check_eq "resume-all" "0|active" "$RC|$(api GET /admin/v1/teams/beta; jq_body .state)"
+
+# ---- the GitOps example in examples/: the gateway takes it (dry run), and it differs
+run apply -f "$ROOT/examples/gitops/organisation.conf" --dry-run
+check_eq "examples/gitops/organisation.conf: a valid file (dry run)" "0|" "$RC|$ERR"
+check_contains "... that would create its teams" "chatbot" "$OUT"
+run diff -f "$ROOT/examples/gitops/organisation.conf"
+check_eq "... and diff says it differs (exit 3)" 3 "$RC"
+check "examples/gitops/ci.yml names diff and apply" grep -q 'diff -f groqgate/organisation.conf' "$ROOT/examples/gitops/ci.yml"
+
+# ---- bash completion: the commands, a command's words, the contexts from the file
+complete_at() { HOME="$HOME" bash -c 'source "$1"; shift; COMP_WORDS=("$@"); COMP_CWORD=$(($# - 1)); _groqctl; echo "${COMPREPLY[*]}"' _ \
+	"$ROOT/packaging/groqctl.bash-completion" "$@"; }
+check_eq "completion: the commands" "get" "$(complete_at groqctl ge)"
+check_eq "completion: a rotation's steps" "start deploy secret-updated switch status complete abort" \
+	"$(complete_at groqctl -o json rotate k1 '')"
+check_eq "completion: -o" "table json csv" "$(complete_at groqctl -o '')"
 
 for s in "$OP_TOKEN" "$VIEW_TOKEN" "$KEY1" "$KEY2"; do
 	check_not_contains "no secret in any output" "$s" "$all_out"

@@ -18,7 +18,8 @@ done
 check_not_contains "and on no -dev package" "-dev" "$deps"
 DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$DEB" > "$T/apt.log" 2>&1
 check_eq "apt-get install ./groqgate_*.deb" 0 "$?"
-for f in /usr/bin/groqgated /usr/bin/groqtop /usr/bin/fakegroq /usr/share/man/man8/groqgated.8.gz \
+for f in /usr/bin/groqgated /usr/bin/groqtop /usr/bin/groqctl /usr/bin/fakegroq /usr/share/man/man8/groqgated.8.gz \
+	/usr/share/man/man1/groqctl.1.gz /usr/share/bash-completion/completions/groqctl /usr/share/doc/groqgate/examples/gitops/ci.yml \
 	/usr/share/man/man1/groqtop.1.gz /usr/share/groqgate/themes/default.conf /lib/systemd/system/groqgated.service \
 	/etc/groqgate/groqgated.conf /usr/share/doc/groqgate/examples/prometheus/groqgate.rules.yml; do
 	check "installed: $f" test -e "$f"
