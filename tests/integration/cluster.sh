@@ -89,6 +89,19 @@ on 3
 check "... both in force at gw-3 within 1 s" wait_eval "limits at gw-3" 1 \
 	'api GET /admin/v1/teams/alpha; [ "$(jq_body .monthly_budget_usd) $(jq_body .rpm_limit)" = "55 7" ]'
 
+# ---- groqctl apply through one replica: in force at another within 1 s ----
+(umask 077; printf '%s\n' "$OP_TOKEN" > "$T/op.token")
+printf 'teams = ( { id = "alpha"; name = "Alpha, applied"; }, { id = "applied"; allowed_models = [ "llama-3.1-8b-instant" ];\n  max_tokens_per_request = 100; rpm_limit = 5; monthly_budget_usd = 2.0; } );\n' > "$T/org.conf"
+"$BIN/groqctl" --gateway "http://${GWS[2]}" --token-file "$T/op.token" apply -f "$T/org.conf" > "$T/apply.out" 2>&1
+check_eq "groqctl apply through gw-2" "0" "$?"
+on 3
+check "... the update in force at gw-3 within 1 s" wait_eval "apply at gw-3" 1 \
+	'api GET /admin/v1/teams/alpha; [ "$(jq_body .name)" = "Alpha, applied" ]'
+check "... and the team it created" wait_eval "applied team at gw-3" 1 \
+	'api GET /admin/v1/teams/applied; [ "$STATUS" = 200 ]'
+"$BIN/groqctl" --gateway "http://${GWS[1]}" --token-file "$T/op.token" diff -f "$T/org.conf" > "$T/diff.out" 2>&1
+check_eq "... diff through gw-1 then finds no difference" 0 "$?"
+
 # ---- an operator reads its own writes, whichever replica answers --------
 # (a script through a load balancer: each call may reach another replica;
 # one curl makes the five calls back to back, none waits for the change
