@@ -25,6 +25,9 @@ int64_t month_next_ms(int64_t t);
  * 00:00 UTC). */
 int64_t day_start_ms(int64_t t);
 int64_t week_start_ms(int64_t t);
+/* "YYYY-MM-DD" as the ms of its UTC midnight, or -1 when it is not a
+ * date (2026-02-30 is not). */
+int64_t utc_date_ms(const char *s);
 /* "2026-11" for t. */
 void month_label(int64_t t, char out[8]);
 /* RFC 3339 UTC "2026-11-26T21:24:21Z" into out (>= 21 bytes). */

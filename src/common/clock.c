@@ -3,6 +3,7 @@
 #include "clock.h"
 
 #include <stdio.h>
+#include <string.h>
 #include <time.h>
 
 #include "util.h"
@@ -69,4 +70,22 @@ int64_t week_start_ms(int64_t t)
 	int64_t d = day_start_ms(t) / 86400000;
 	int64_t dow = ((d + 3) % 7 + 7) % 7; /* 1970-01-01 was a Thursday: Monday 0 */
 	return (d - dow) * 86400000;
+}
+
+/* YYYY-MM-DD as the ms of its UTC midnight, or -1 */
+int64_t utc_date_ms(const char *s)
+{
+	int y, m, d;
+	char tail;
+	if (!s || strlen(s) != 10 || sscanf(s, "%4d-%2d-%2d%c", &y, &m, &d, &tail) != 3 || m < 1 || m > 12 || d < 1 ||
+	    d > 31 || y < 2000 || y > 2200)
+		return -1;
+	struct tm tm = { .tm_year = y - 1900, .tm_mon = m - 1, .tm_mday = d };
+	int64_t t = (int64_t)timegm(&tm) * 1000;
+	char back[16];
+	time_t secs = (time_t)(t / 1000);
+	struct tm chk;
+	gmtime_r(&secs, &chk);
+	strftime(back, sizeof back, "%Y-%m-%d", &chk);
+	return strcmp(back, s) == 0 ? t : -1; /* no 2026-02-30 */
 }

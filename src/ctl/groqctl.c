@@ -426,7 +426,7 @@ static json_t *typed(const char *field, const char *v)
 			double d = strtod(v, &end);
 			return *v && !*end ? json_real(d) : NULL;
 		}
-	if (strcmp(field, "auto_pause") == 0)
+	if (strcmp(field, "auto_pause") == 0 || strcmp(field, "replace_retired") == 0)
 		return strcmp(v, "true") == 0 ? json_true() : strcmp(v, "false") == 0 ? json_false() : NULL;
 	if (strcmp(field, "allowed_models") == 0 || strcmp(field, "alert_thresholds") == 0) {
 		json_t *a = json_array();
@@ -765,7 +765,7 @@ static int cmd_apply(struct ctl *c, int argc, char **argv, bool diff_only)
 static const char *const export_fields[] = { "name", "allowed_models", "max_tokens_per_request", "rpm_limit",
 					     "rpm_mode", "queue_max_wait_ms", "monthly_budget_usd", "alert_thresholds",
 					     "auto_pause", "priority", "tpm_limit", "tpd_limit", "rpd_limit",
-					     "daily_budget_usd", "weekly_budget_usd", NULL };
+					     "daily_budget_usd", "weekly_budget_usd", "replace_retired", NULL };
 
 /* a JSON value as libconfig writes it */
 static void conf_value(json_t *v)

@@ -189,7 +189,7 @@ static const char *const team_create_fields[] = { "id", "name", "allowed_models"
 						  "rpm_limit", "rpm_mode", "queue_max_wait_ms",
 						  "monthly_budget_usd", "alert_thresholds", "auto_pause",
 						  "priority", "tpm_limit", "tpd_limit", "rpd_limit", "daily_budget_usd",
-						  "weekly_budget_usd", NULL };
+						  "weekly_budget_usd", "replace_retired", NULL };
 
 static void teams_create(struct actx *c)
 {
@@ -240,7 +240,8 @@ out:
 static const char *const team_patch_fields[] = { "name", "allowed_models", "max_tokens_per_request", "rpm_limit",
 						 "rpm_mode", "queue_max_wait_ms", "monthly_budget_usd",
 						 "alert_thresholds", "auto_pause", "priority", "tpm_limit",
-						 "tpd_limit", "rpd_limit", "daily_budget_usd", "weekly_budget_usd", NULL };
+						 "tpd_limit", "rpd_limit", "daily_budget_usd", "weekly_budget_usd",
+						 "replace_retired", NULL };
 
 static void team_update(struct actx *c, struct team *t, json_t *j, const char *action)
 {
@@ -1049,6 +1050,21 @@ static void audit_route(struct actx *c)
 	free(action);
 }
 
+struct callers {
+	json_t *by_model; /* model -> [team, ...] */
+};
+
+static void caller_row(void *arg, const char *const *keys, const int64_t *sums)
+{
+	struct callers *cl = arg;
+	if (!keys[0] || !keys[1] || sums[0] <= 0)
+		return;
+	json_t *a = json_object_get(cl->by_model, keys[1]);
+	if (!a)
+		json_object_set_new(cl->by_model, keys[1], a = json_array());
+	json_array_append_new(a, json_string(keys[0]));
+}
+
 static void models_route(struct actx *c)
 {
 	struct gateway *g = c->g;
@@ -1073,14 +1089,55 @@ static void models_route(struct actx *c)
 		const struct price *p = &g->cfg.prices[k];
 		if (strmap_get(seen, p->model))
 			continue;
+		strmap_put(seen, p->model, (void *)1);
 		json_array_append_new(out, json_pack("{s:s,s:b,s:n,s:f,s:f,s:n}", "id", p->model, "listed_by_groq", 0,
 						     "owned_by", "input_per_mtok", p->in_per_mtok, "output_per_mtok",
 						     p->out_per_mtok, "context_window"));
 	}
+	for (int k = 0; k < g->cfg.ndeprecations; k++) { /* the calendar's models, listed or not */
+		const struct deprecation *d = &g->cfg.deprecations[k];
+		if (!strmap_get(seen, d->model))
+			json_array_append_new(out, json_pack("{s:s,s:b,s:n,s:n,s:n,s:n}", "id", d->model, "listed_by_groq", 0,
+							     "owned_by", "input_per_mtok", "output_per_mtok",
+							     "context_window"));
+	}
 	strmap_free(seen);
+	/* who called what in the last 7 days (the ledger's served rows) */
+	struct callers cl = { .by_model = json_object() };
+	char *cause = NULL;
+	int64_t now = gw_now(g);
+	if (ledger_sync(g->ledger, &cause) != 0 ||
+	    store_spend(g->store, now - 7 * 86400000LL, now + 1, SPEND_TEAM | SPEND_MODEL, caller_row, &cl, &cause) != 0) {
+		admin_error(c->req, 503, "store_unavailable", "The ledger could not be read: %s", cause ? cause : "?");
+		free(cause);
+		json_decref(cl.by_model);
+		json_decref(out);
+		return;
+	}
+	json_t *row;
+	json_array_foreach(out, i, row) {
+		const char *id = json_string_value(json_object_get(row, "id"));
+		const struct deprecation *d = model_deprecation(&g->cfg, id);
+		json_object_set_new(row, "shutdown", d ? json_string(d->date) : json_null());
+		json_object_set_new(row, "replacement", d ? json_string(d->replacement) : json_null());
+		json_object_set_new(row, "retired", json_boolean(d && now >= d->shutdown_ms));
+		json_t *who = json_object_get(cl.by_model, id);
+		json_object_set_new(row, "callers_7d", who ? json_incref(who) : json_array());
+	}
+	json_decref(cl.by_model);
 	char ts[32];
 	time_iso(g->models_cached_at, ts, sizeof ts);
 	httpd_send_json(c->req, 200, json_pack("{s:o,s:s}", "models", out, "refreshed_at", ts));
+}
+
+static void aliases_route(struct actx *c)
+{
+	const struct gw_config *cfg = &c->g->cfg;
+	json_t *a = json_array();
+	for (int i = 0; i < cfg->naliases; i++)
+		json_array_append_new(a, json_pack("{s:s,s:s}", "alias", cfg->aliases[i].alias, "model",
+						   cfg->aliases[i].model));
+	httpd_send_json(c->req, 200, json_pack("{s:o}", "aliases", a));
 }
 
 /* ---- routing ---------------------------------------------------------- */
@@ -1247,7 +1304,7 @@ static void rotation_r(struct actx *c) { rotation_route(c->g, c->req, c->k, c->p
 static const char *const apply_fields[] = { "name", "allowed_models", "max_tokens_per_request", "rpm_limit", "rpm_mode",
 					    "queue_max_wait_ms", "monthly_budget_usd", "alert_thresholds", "auto_pause",
 					    "priority", "tpm_limit", "tpd_limit", "rpd_limit", "daily_budget_usd",
-					    "weekly_budget_usd", NULL };
+					    "weekly_budget_usd", "replace_retired", NULL };
 #define APPLY_REMOVED "removed: not in the organisation's file (groqctl apply --prune)"
 
 struct change {
@@ -1490,6 +1547,7 @@ static const struct admin_route {
 	{ RO, "usage", ROLE_VIEWER, usage_route },
 	{ RO, "audit", ROLE_VIEWER, audit_route },
 	{ RO, "models", ROLE_VIEWER, models_route },
+	{ RO, "aliases", ROLE_VIEWER, aliases_route },
 	{ RO, "alerts", ROLE_VIEWER, alerts_route },
 	{ HM_POST, "alerts/:id/ack", ROLE_OPERATOR, alert_ack },
 	{ HM_POST, "emergency-stop", ROLE_OPERATOR, emergency_stop_r },

@@ -83,6 +83,8 @@ static const struct setting {
 	{ "groq_metrics", "drift_min_rpm", T_NUM, OFF(gm_drift_min_rpm), "1.0", 0 },
 	{ "groq_metrics", "retry_unavailable_s", T_POS, OFF(gm_retry_unavailable_s), "3600", 0 },
 	{ "groq_limits", NULL, T_CODE, 0, NULL, 0 },
+	{ "model_aliases", NULL, T_CODE, 0, NULL, 0 },
+	{ "deprecations", NULL, T_CODE, 0, NULL, 0 },
 	{ "capacity", "critical_reserve_pct", T_POS, OFF(cap_reserve_pct), "20", 0 },
 	{ "capacity", "batch_max_pct", T_POS, OFF(cap_batch_pct), "50", 0 },
 };
@@ -156,6 +158,98 @@ static int groq_limits(conf *c, struct gw_config *g, conf_node *n, char **cause)
 		}
 		gl->model = xstrdup(model);
 		g->ngroq_limits++;
+	}
+	return 0;
+}
+
+/* model_aliases: { alias; model; } — a role naming a priced model, never
+ * another alias (nor itself), nor a model's own name */
+static int model_aliases(conf *c, struct gw_config *g, conf_node *n, char **cause)
+{
+	static const char shape[] = "must be a list of { alias; model; }";
+	if (!n)
+		return 0;
+	if (!conf_is_aggregate(n))
+		return conf_fail(c, n, NULL, cause, shape);
+	g->aliases = xcalloc((size_t)conf_len(n) + 1, sizeof *g->aliases);
+	for (int i = 0; i < conf_len(n); i++) {
+		conf_node *p = conf_elem(n, i);
+		static const char *const k[] = { "alias", "model" };
+		const char *alias = NULL, *model = NULL;
+		if (!conf_is_group(p))
+			return conf_fail(c, p, NULL, cause, shape);
+		if (known_names(c, p, k, ARRAY_LEN(k), cause) < 0 || conf_str(c, p, "alias", &alias, cause) < 0 ||
+		    conf_str(c, p, "model", &model, cause) < 0)
+			return -1;
+		if (!alias || !*alias)
+			return conf_fail(c, p, "alias", cause, "is required");
+		if (!model || !*model)
+			return conf_fail(c, p, "model", cause, "is required");
+		if (str_eq(alias, model))
+			return conf_fail(c, p, "model", cause, "names the alias itself");
+		if (model_alias(g, alias))
+			return conf_fail(c, p, "alias", cause, "is given twice");
+		if (config_price(g, alias))
+			return conf_fail(c, p, "alias", cause, "is a model's own name (it has a price)");
+		for (int j = 0; j < conf_len(n); j++) { /* an alias naming another alias, wherever it is */
+			const char *other = NULL;
+			if (conf_is_group(conf_elem(n, j)) && conf_str(c, conf_elem(n, j), "alias", &other, cause) > 0 &&
+			    other && str_eq(other, model))
+				return conf_fail(c, p, "model", cause, "names another alias: name the model itself");
+		}
+		if (!config_price(g, model))
+			return conf_fail(c, p, "model", cause,
+					 "has no price in prices: an alias names a model the gateway can meter");
+		g->aliases[g->naliases++] = (struct model_alias){ .alias = xstrdup(alias), .model = xstrdup(model) };
+	}
+	return 0;
+}
+
+/* deprecations: { model; shutdown = "YYYY-MM-DD"; replacement; } — Groq's
+ * calendar; a replacement is priced and the chain of replacements ends */
+static int deprecations(conf *c, struct gw_config *g, conf_node *n, char **cause)
+{
+	static const char shape[] = "must be a list of { model; shutdown = \"YYYY-MM-DD\"; replacement; }";
+	if (!n)
+		return 0;
+	if (!conf_is_aggregate(n))
+		return conf_fail(c, n, NULL, cause, shape);
+	g->deprecations = xcalloc((size_t)conf_len(n) + 1, sizeof *g->deprecations);
+	for (int i = 0; i < conf_len(n); i++) {
+		conf_node *p = conf_elem(n, i);
+		static const char *const k[] = { "model", "shutdown", "replacement" };
+		const char *model = NULL, *date = NULL, *repl = NULL;
+		if (!conf_is_group(p))
+			return conf_fail(c, p, NULL, cause, shape);
+		if (known_names(c, p, k, ARRAY_LEN(k), cause) < 0 || conf_str(c, p, "model", &model, cause) < 0 ||
+		    conf_str(c, p, "shutdown", &date, cause) < 0 || conf_str(c, p, "replacement", &repl, cause) < 0)
+			return -1;
+		if (!model || !*model)
+			return conf_fail(c, p, "model", cause, "is required");
+		int64_t at = utc_date_ms(date);
+		if (at < 0)
+			return conf_fail(c, p, "shutdown", cause, "must be a date \"YYYY-MM-DD\" (UTC)");
+		if (!repl || !*repl)
+			return conf_fail(c, p, "replacement", cause, "is required (the model to use instead)");
+		if (str_eq(repl, model))
+			return conf_fail(c, p, "replacement", cause, "is the retiring model itself");
+		if (!config_price(g, repl))
+			return conf_fail(c, p, "replacement", cause, "has no price in prices");
+		if (model_deprecation(g, model))
+			return conf_fail(c, p, "model", cause, "is in the calendar twice");
+		struct deprecation *d = &g->deprecations[g->ndeprecations++];
+		*d = (struct deprecation){ .model = xstrdup(model), .replacement = xstrdup(repl), .shutdown_ms = at };
+		snprintf(d->date, sizeof d->date, "%s", date);
+	}
+	for (int i = 0; i < g->ndeprecations; i++) { /* replacements end somewhere */
+		const char *m = g->deprecations[i].model;
+		for (int hop = 0; m && hop <= g->ndeprecations; hop++) {
+			const struct deprecation *d = model_deprecation(g, m);
+			m = d ? d->replacement : NULL;
+		}
+		if (m)
+			return conf_fail(c, conf_elem(n, i), "replacement", cause,
+					 "the replacements go round in a cycle");
 	}
 	return 0;
 }
@@ -361,7 +455,9 @@ int config_load(const char *path, struct gw_config *g, char **cause)
 								  .per_mchar = mchar };
 		}
 	}
-	if (groq_limits(c, g, conf_child(root, "groq_limits"), cause) < 0)
+	if (groq_limits(c, g, conf_child(root, "groq_limits"), cause) < 0 ||
+	    model_aliases(c, g, conf_child(root, "model_aliases"), cause) < 0 ||
+	    deprecations(c, g, conf_child(root, "deprecations"), cause) < 0)
 		goto out;
 	if (g->cap_reserve_pct > 100 || g->cap_batch_pct > 100) {
 		conf_fail(c, conf_child(root, "capacity"), g->cap_reserve_pct > 100 ? "critical_reserve_pct" : "batch_max_pct",
@@ -463,6 +559,16 @@ void config_free(struct gw_config *g)
 	for (int i = 0; i < g->nprices; i++)
 		free(g->prices[i].model);
 	free(g->prices);
+	for (int i = 0; i < g->naliases; i++) {
+		free(g->aliases[i].alias);
+		free(g->aliases[i].model);
+	}
+	free(g->aliases);
+	for (int i = 0; i < g->ndeprecations; i++) {
+		free(g->deprecations[i].model);
+		free(g->deprecations[i].replacement);
+	}
+	free(g->deprecations);
 	free(g->secret_hook);
 	free(g->webhook_url);
 	free(g->upstream_ca_file);

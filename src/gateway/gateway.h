@@ -92,6 +92,18 @@ struct gw_config {
 	} *groq_limits;
 	int ngroq_limits;
 	int64_t cap_reserve_pct, cap_batch_pct;
+	/* models by role (model_aliases) and Groq's retirement calendar
+	 * (deprecations): models.c reads them */
+	struct model_alias {
+		char *alias, *model;
+	} *aliases;
+	int naliases;
+	struct deprecation {
+		char *model, *replacement;
+		char date[11];       /* "2026-08-16" */
+		int64_t shutdown_ms; /* its UTC midnight: retired from then on */
+	} *deprecations;
+	int ndeprecations;
 };
 
 /* Fills *c from path; on error returns -1 with *cause "FILE:LINE: ...". */
@@ -253,6 +265,7 @@ struct team {
 	struct teamcap *cap;
 	struct teamuse *mu;
 	int nmu;
+	bool replace_retired; /* calls to a retired model go to its replacement */
 };
 
 struct headroom {
@@ -610,6 +623,9 @@ char *jspan_string(struct jspan v);           /* decoded (caller frees), or NULL
  * at is absent. */
 char *reqbody_with_int(const char *s, size_t len, const struct reqbody *b, struct jspan at, const char *key,
 		       int64_t value, size_t *outlen);
+/* the same with value a JSON text (a string already quoted and escaped) */
+char *reqbody_with_json(const char *s, size_t len, const struct reqbody *b, struct jspan at, const char *key,
+			const char *value, size_t *outlen);
 
 /* ---- verdict.c + policy.c: what becomes an HTTP answer, and the
  * pipeline's decision stages ------------------------------------------ */
@@ -630,6 +646,19 @@ int refusef(struct verdict *v, int status, const char *code, const char *fmt, ..
 int stage_authenticate(struct registry *r, const char *bearer, struct ctoken **tok, struct verdict *v);
 /* policy: paused, budget-paused, the allowlist (model NULL: none to check) */
 int stage_policy(const struct team *t, const char *model, struct verdict *v);
+/* ---- models.c: aliases and retirements ------------------------------ */
+/* The model an alias names, or NULL when name is not an alias. */
+const char *model_alias(const struct gw_config *c, const char *name);
+/* The calendar's entry of a model, or NULL. */
+const struct deprecation *model_deprecation(const struct gw_config *c, const char *model);
+/* stage_model: the model a request names (asked) -> the model Groq is
+ * sent (*send, asked itself or a string of the configuration): an alias
+ * becomes its model; a model retired at now becomes its replacement for
+ * a team with replace_retired, else a 400 in Groq's model_decommissioned
+ * shape naming the replacement (no round trip to Groq). 0 or -1. */
+int stage_model(const struct gw_config *c, const struct team *t, int64_t now, const char *asked, const char **send,
+		struct verdict *v);
+
 /* the output cap: each field given must be an integer in 1..the team's
  * cap; *cap is the largest given, or the team's when none is */
 struct capfield {

@@ -55,6 +55,7 @@ struct preq {
 	struct ukey *k;
 	struct ctoken *tok;
 	char *path, *model, *param;
+	char *asked;         /* the model the client named, when Groq is sent another (an alias, a replacement) */
 	struct reqbody body; /* where the JSON body's members are (in raw) */
 	char *raw;           /* the body as received */
 	size_t raw_len;
@@ -132,6 +133,7 @@ static void preq_free(struct preq *p)
 	}
 	free(p->path);
 	free(p->model);
+	free(p->asked);
 	free(p->param);
 	free(p->raw);
 	free(p->fwd);
@@ -879,11 +881,40 @@ static bool model_allowed(void *arg, const char *id)
 	return team_allows(arg, id);
 }
 
-/* keeps only the team's allowed models in a /models answer */
+/* keeps only the team's allowed models in a /models answer, and lists
+ * beside them the aliases that name one of those */
 static void filter_models(struct preq *p)
 {
-	if (answer_keep(&p->resp, model_allowed, p->t) != 0)
+	const struct gw_config *c = &p->g->cfg;
+	if (answer_keep(&p->resp, model_allowed, p->t) != 0) {
 		unfilterable(p);
+		return;
+	}
+	if (!c->naliases || p->route->kind != RK_MODELS)
+		return;
+	json_t *j = json_loadb(p->resp.data, p->resp.len, 0, NULL);
+	json_t *data = json_object_get(j, "data");
+	if (json_is_array(data)) {
+		for (int i = 0; i < c->naliases; i++) {
+			const struct model_alias *a = &c->aliases[i];
+			json_t *of = NULL, *m;
+			size_t k;
+			json_array_foreach(data, k, m)
+				if (str_eq(json_string_value(json_object_get(m, "id")), a->model))
+					of = m;
+			if (!of)
+				continue;
+			json_t *e = json_deep_copy(of);
+			json_object_set_new(e, "id", json_string(a->alias));
+			json_object_set_new(e, "alias_of", json_string(a->model));
+			json_array_append_new(data, e);
+		}
+		char *out = json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER);
+		buf_reset(&p->resp);
+		buf_adds(&p->resp, out);
+		free(out);
+	}
+	json_decref(j);
 }
 
 /* a relayed answer's end, once its row is committed (or not) */
@@ -1782,11 +1813,45 @@ static int stage_who(struct preq *p, struct verdict *v)
 /* body and policy: the team's state first (a paused team learns that
  * whatever it sends), then the body read as Groq will read it, the model,
  * the cap, what the team owns, the price */
+/* an alias, or a retired model: the model Groq is sent, written into the
+ * JSON body before anything else reads it (the allowlist, the cap and
+ * the price are the sent model's). 0, or -1 with v filled. */
+static int resolve_model(struct preq *p, struct verdict *v)
+{
+	const char *send;
+	if (!p->model || p->route->kind == RK_MODEL || p->route->kind == RK_BATCH_CREATE)
+		return 0;
+	if (stage_model(&p->g->cfg, p->t, gw_now(p->g), p->model, &send, v) != 0)
+		return -1;
+	if (str_eq(send, p->model))
+		return 0;
+	if (p->route->body != BK_JSON || !p->body.model.n)
+		return deny(v, 400, "invalid_request_error", "invalid_value", "invalid_request",
+			    xasprintf("'%s' stands for '%s', which this route cannot be sent in its place; "
+				      "name '%s' itself.", p->model, send, send));
+	json_t *js = json_string(send);
+	char *q = json_dumps(js, JSON_ENCODE_ANY);
+	json_decref(js);
+	size_t len;
+	char *nb = reqbody_with_json(p->raw, p->raw_len, &p->body, p->body.model, "model", q, &len);
+	free(q);
+	free(p->raw);
+	p->raw = nb;
+	p->raw_len = len;
+	char why[160];
+	if (reqbody_scan(p->raw, p->raw_len, &p->body, why, sizeof why) != 0) /* (it was one before) */
+		return deny(v, 500, "api_error", "internal_error", "internal",
+			    xasprintf("The body could not be rewritten for '%s' (%s).", send, why));
+	p->asked = p->model;
+	p->model = xstrdup(send); /* (a copy: a reload frees the configuration's) */
+	return 0;
+}
+
 static int stage_body(struct preq *p, struct verdict *v)
 {
 	p->raw = httpd_take_body(p->req, &p->raw_len);
 	if (read_client_rid(p, v) != 0 || stage_policy(p->t, NULL, v) != 0 || read_body(p, v) != 0 ||
-	    (p->model && stage_policy(p->t, p->model, v) != 0) || read_caps(p, v) != 0 ||
+	    resolve_model(p, v) != 0 || (p->model && stage_policy(p->t, p->model, v) != 0) || read_caps(p, v) != 0 ||
 	    ((p->route->kind == RK_FILE || p->route->kind == RK_BATCH) && own_check(p, v) != 0))
 		return -1;
 	if (p->route->unit != BU_NONE && p->route->kind != RK_BATCH_CREATE &&

@@ -306,6 +306,7 @@ json_t *team_json(const struct team *t, int64_t now, int nkeys)
 	json_object_set_new(j, "reserved_usd", json_real((double)t->reserved_nusd / NUSD_PER_USD));
 	json_object_set_new(j, "daily_budget_usd", json_real((double)t->day_budget_nusd / NUSD_PER_USD));
 	json_object_set_new(j, "weekly_budget_usd", json_real((double)t->week_budget_nusd / NUSD_PER_USD));
+	json_object_set_new(j, "replace_retired", json_boolean(t->replace_retired));
 	json_object_set_new(j, "spend_today_usd", json_real((double)t->day_spend_nusd / NUSD_PER_USD));
 	json_object_set_new(j, "spend_week_usd", json_real((double)t->week_spend_nusd / NUSD_PER_USD));
 	json_object_set_new(j, "spend_pct", json_real((double)(int64_t)(pct * 100 + 0.5) / 100));
@@ -452,6 +453,7 @@ void team_adopt(struct team *t, struct team *c)
 	t->priority = c->priority;
 	t->day_budget_nusd = c->day_budget_nusd;
 	t->week_budget_nusd = c->week_budget_nusd;
+	t->replace_retired = c->replace_retired;
 	t->version = c->version;
 	free(c->id);
 	free(old.name);

@@ -522,22 +522,30 @@ done:
 	return buf_detach(&b);
 }
 
-char *reqbody_with_int(const char *s, size_t len, const struct reqbody *b, struct jspan at, const char *key,
-		       int64_t value, size_t *outlen)
+char *reqbody_with_json(const char *s, size_t len, const struct reqbody *b, struct jspan at, const char *key,
+			const char *value, size_t *outlen)
 {
 	buf o;
 	buf_init(&o);
-	buf_reserve(&o, len + strlen(key) + 32);
-	if (at.n) { /* the member is there (null): its value replaced */
+	buf_reserve(&o, len + strlen(key) + strlen(value) + 8);
+	if (at.n) { /* the member is there: its value replaced */
 		size_t off = (size_t)(at.p - s);
 		buf_add(&o, s, off);
-		buf_addf(&o, "%lld", (long long)value);
+		buf_adds(&o, value);
 		buf_add(&o, s + off + at.n, len - off - at.n);
 	} else {
 		buf_add(&o, s, b->close);
-		buf_addf(&o, "%s\"%s\":%lld", b->empty ? "" : ",", key, (long long)value);
+		buf_addf(&o, "%s\"%s\":%s", b->empty ? "" : ",", key, value);
 		buf_add(&o, s + b->close, len - b->close);
 	}
 	*outlen = o.len;
 	return buf_detach(&o);
+}
+
+char *reqbody_with_int(const char *s, size_t len, const struct reqbody *b, struct jspan at, const char *key,
+		       int64_t value, size_t *outlen)
+{
+	char v[24];
+	snprintf(v, sizeof v, "%lld", (long long)value);
+	return reqbody_with_json(s, len, b, at, key, v, outlen);
 }

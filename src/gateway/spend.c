@@ -16,24 +16,6 @@ static const char *const group_names[SPEND_GROUPS] = { "day", "team", "key", "mo
 static const char *const sum_names[SPEND_SUMS] = { "requests", "input_tokens", "cached_input_tokens", "output_tokens",
 						   "audio_seconds", "characters", "cost_usd" };
 
-/* YYYY-MM-DD as the ms of its UTC midnight, or -1 */
-static int64_t date_ms(const char *s)
-{
-	int y, m, d;
-	char tail;
-	if (!s || strlen(s) != 10 || sscanf(s, "%4d-%2d-%2d%c", &y, &m, &d, &tail) != 3 || m < 1 || m > 12 || d < 1 ||
-	    d > 31 || y < 2000 || y > 2200)
-		return -1;
-	struct tm tm = { .tm_year = y - 1900, .tm_mon = m - 1, .tm_mday = d };
-	int64_t t = (int64_t)timegm(&tm) * 1000;
-	char back[16];
-	time_t secs = (time_t)(t / 1000);
-	struct tm chk;
-	gmtime_r(&secs, &chk);
-	strftime(back, sizeof back, "%Y-%m-%d", &chk);
-	return strcmp(back, s) == 0 ? t : -1; /* no 2026-02-30 */
-}
-
 struct spend_out {
 	buf out;
 	bool csv, first;
@@ -106,8 +88,8 @@ void spend_route(struct gateway *g, struct hreq *req)
 	struct spend_out o = { .first = true };
 	buf_init(&o.out);
 	int64_t now = gw_now(g);
-	int64_t from = from_s ? date_ms(from_s) : month_start_ms(now);
-	int64_t to = to_s ? date_ms(to_s) : day_start_ms(now);
+	int64_t from = from_s ? utc_date_ms(from_s) : month_start_ms(now);
+	int64_t to = to_s ? utc_date_ms(to_s) : day_start_ms(now);
 	unsigned groups = 0;
 	if (from < 0 || to < 0) {
 		admin_error(req, 400, "invalid_value", "'%s' must be a date YYYY-MM-DD (UTC).", from < 0 ? "from" : "to");

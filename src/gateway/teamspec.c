@@ -129,6 +129,11 @@ int spec_team_fields(struct team *t, json_t *j, spec_model_known known, void *ar
 			return refusef(e, 400, "invalid_value", "'rpm_mode' must be \"reject\" or \"queue\".");
 		t->rpm_mode = strcmp(s, "queue") == 0 ? RPM_QUEUE : RPM_REJECT;
 	}
+	if ((v = json_object_get(j, "replace_retired"))) {
+		if (!json_is_boolean(v))
+			return refusef(e, 400, "invalid_value", "'replace_retired' must be true or false.");
+		t->replace_retired = json_is_true(v);
+	}
 	if ((v = json_object_get(j, "auto_pause"))) {
 		if (!json_is_boolean(v))
 			return refusef(e, 400, "invalid_value", "'auto_pause' must be true or false.");

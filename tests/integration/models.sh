@@ -1,0 +1,100 @@
+# Models that come and go: aliases (a role naming a model: checked against
+# the allowlist as that model, sent as it, listed beside the team's models)
+# and Groq's retirement calendar (a retired model refused in Groq's own
+# model_decommissioned shape naming the replacement, with no round trip to
+# Groq, or sent to the replacement for a team with replace_retired; GET
+# /admin/v1/models with shutdown, replacement and who called it in the last
+# 7 days); bad aliases and calendars refused at load naming the entry.
+source "$(dirname "$0")/../lib.sh"
+SOON=$(date -u -d '+20 days' +%Y-%m-%d)
+GW_EXTRA='model_aliases = (
+  { alias = "fast"; model = "llama-3.1-8b-instant"; },
+  { alias = "smart"; model = "openai/gpt-oss-20b"; }
+);
+deprecations = (
+  { model = "qwen/qwen3-32b"; shutdown = "2026-08-16"; replacement = "llama-3.1-8b-instant"; },
+  { model = "llama-3.3-70b-versatile"; shutdown = "'$SOON'"; replacement = "llama-3.1-8b-instant"; }
+);'
+setup_basic
+ATOK=$TOKEN
+api PATCH /admin/v1/teams/alpha '{"allowed_models":["llama-3.3-70b-versatile","llama-3.1-8b-instant","qwen/qwen3-32b"]}'
+check_eq "alpha may call the three" 200 "$STATUS"
+
+# ---- aliases
+chat "$ATOK" fast
+check_eq "an alias is served" 200 "$STATUS"
+check_eq "... by the model it names (the answer's model)" llama-3.1-8b-instant "$(jq_body .model)"
+chat "$ATOK" smart
+check_eq "an alias naming a model the team may not call: 403" "403|model_not_allowed" "$STATUS|$(jq_body .error.code)"
+check_contains "... naming that model" "'openai/gpt-oss-20b' is not allowed" "$(jq_body .error.message)"
+chat "$ATOK" fast '"stream":true'
+check_eq "an alias, streamed" 200 "$STATUS"
+check_contains "... chunks from the model it names" '"model":"llama-3.1-8b-instant"' "$BODY"
+check_eq "the ledger records the model Groq served" "2" \
+	"$(sql "select count(*) from ledger where team = 'alpha' and model = 'llama-3.1-8b-instant' and status = 200")"
+api GET /admin/v1/aliases
+check_eq "GET /admin/v1/aliases" "200|fast=llama-3.1-8b-instant smart=openai/gpt-oss-20b" \
+	"$STATUS|$(jq_body '[.aliases[] | "\(.alias)=\(.model)"] | join(" ")')"
+STATUS=$(curl -s -o "$T/models" -w '%{http_code}' -H "Authorization: Bearer $ATOK" "http://$GW/openai/v1/models")
+check_eq "/openai/v1/models" 200 "$STATUS"
+check_eq "... lists the team's alias beside its model" "llama-3.1-8b-instant" \
+	"$(jq -r '.data[] | select(.id == "fast") | .alias_of' "$T/models")"
+check_eq "... and not an alias whose model the team may not call" "" \
+	"$(jq -r '.data[] | select(.id == "smart") | .id' "$T/models")"
+
+# ---- retirements
+before=$(curl -s "http://$FAKE/_fake/stats" | jq .total.requests)
+chat "$ATOK" qwen/qwen3-32b
+check_eq "a retired model: 400 model_decommissioned (Groq's shape)" "400|invalid_request_error|model_decommissioned" \
+	"$STATUS|$(jq_body .error.type)|$(jq_body .error.code)"
+check_contains "... naming the replacement" "Please use \`llama-3.1-8b-instant\` instead" "$(jq_body .error.message)"
+check_eq "... without a round trip to Groq" "$before" "$(curl -s "http://$FAKE/_fake/stats" | jq .total.requests)"
+api PATCH /admin/v1/teams/alpha '{"replace_retired":true}'
+check_eq "replace_retired set" "200|true" "$STATUS|$(jq_body .replace_retired)"
+chat "$ATOK" qwen/qwen3-32b
+check_eq "with replace_retired: served by the replacement" "200|llama-3.1-8b-instant" "$STATUS|$(jq_body .model)"
+api PATCH /admin/v1/teams/alpha '{"allowed_models":["llama-3.3-70b-versatile","qwen/qwen3-32b"]}'
+chat "$ATOK" qwen/qwen3-32b
+check_eq "a replacement the team may not call: 403 naming it" "403|model_not_allowed" "$STATUS|$(jq_body .error.code)"
+check_contains "..." "'llama-3.1-8b-instant' is not allowed" "$(jq_body .error.message)"
+chat "$ATOK" llama-3.3-70b-versatile
+check_eq "a model retiring in 20 days is still served as itself" "200|llama-3.3-70b-versatile" "$STATUS|$(jq_body .model)"
+api GET /admin/v1/models
+check_eq "GET /admin/v1/models: 200" 200 "$STATUS"
+check_eq "a retired model: its date, replacement, retired" "2026-08-16|llama-3.1-8b-instant|true" \
+	"$(jq_body '.models[] | select(.id == "qwen/qwen3-32b") | "\(.shutdown)|\(.replacement)|\(.retired)"')"
+check_eq "a retiring one: not yet retired, and who called it in 7 days" "$SOON|false|alpha" \
+	"$(jq_body '.models[] | select(.id == "llama-3.3-70b-versatile") | "\(.shutdown)|\(.retired)|\(.callers_7d | join(","))"')"
+check_eq "a model with no date: null" "null|null" \
+	"$(jq_body '.models[] | select(.id == "openai/gpt-oss-20b") | "\(.shutdown)|\(.replacement)"')"
+check_eq "callers_7d of the alias's model: alpha" "alpha" \
+	"$(jq_body '.models[] | select(.id == "llama-3.1-8b-instant") | .callers_7d | join(",")')"
+# the file's team field, through groqctl export
+out=$("$BIN/groqctl" --gateway "http://$GW" --token-file <(printf '%s\n' "$OP_TOKEN") export -o json)
+check_eq "replace_retired is a field the organisation's file keeps" true \
+	"$(printf %s "$out" | jq '.teams[] | select(.id == "alpha") | .replace_retired')"
+stop_gateway
+start_gateway
+api GET /admin/v1/teams/alpha
+check_eq "replace_retired kept across a restart" true "$(jq_body .replace_retired)"
+
+# ---- bad input, refused at load naming the entry
+bad() { # NAME SNIPPET EXPECTED
+	write_gateway_config "$2"
+	out=$("$BIN/groqgated" --check-config "$T/gw.conf" 2>&1)
+	check_eq "$1: refused" 1 "$?"
+	check_contains "... saying why ($3)" "$3" "$out"
+}
+bad "an alias naming another alias" 'model_aliases = ( { alias = "a"; model = "llama-3.1-8b-instant"; }, { alias = "b"; model = "a"; } );' \
+	"names another alias"
+bad "an alias naming itself" 'model_aliases = ( { alias = "a"; model = "a"; } );' "names the alias itself"
+bad "an alias that is a model's own name" 'model_aliases = ( { alias = "llama-3.1-8b-instant"; model = "openai/gpt-oss-20b"; } );' \
+	"is a model's own name"
+bad "an alias to an unpriced model" 'model_aliases = ( { alias = "a"; model = "nope"; } );' "has no price"
+bad "a deprecation date that is not a date" 'deprecations = ( { model = "qwen/qwen3-32b"; shutdown = "2026-02-30"; replacement = "llama-3.1-8b-instant"; } );' \
+	'shutdown: must be a date'
+bad "replacements in a cycle" 'deprecations = ( { model = "qwen/qwen3-32b"; shutdown = "2026-08-16"; replacement = "llama-3.1-8b-instant"; },
+  { model = "llama-3.1-8b-instant"; shutdown = "2026-08-16"; replacement = "qwen/qwen3-32b"; } );' "cycle"
+bad "a replacement that is the model" 'deprecations = ( { model = "qwen/qwen3-32b"; shutdown = "2026-08-16"; replacement = "qwen/qwen3-32b"; } );' \
+	"the retiring model itself"
+done_testing
