@@ -1050,21 +1050,6 @@ static void audit_route(struct actx *c)
 	free(action);
 }
 
-struct callers {
-	json_t *by_model; /* model -> [team, ...] */
-};
-
-static void caller_row(void *arg, const char *const *keys, const int64_t *sums)
-{
-	struct callers *cl = arg;
-	if (!keys[0] || !keys[1] || sums[0] <= 0)
-		return;
-	json_t *a = json_object_get(cl->by_model, keys[1]);
-	if (!a)
-		json_object_set_new(cl->by_model, keys[1], a = json_array());
-	json_array_append_new(a, json_string(keys[0]));
-}
-
 static void models_route(struct actx *c)
 {
 	struct gateway *g = c->g;
@@ -1103,28 +1088,26 @@ static void models_route(struct actx *c)
 	}
 	strmap_free(seen);
 	/* who called what in the last 7 days (the ledger's served rows) */
-	struct callers cl = { .by_model = json_object() };
 	char *cause = NULL;
 	int64_t now = gw_now(g);
-	if (ledger_sync(g->ledger, &cause) != 0 ||
-	    store_spend(g->store, now - 7 * 86400000LL, now + 1, SPEND_TEAM | SPEND_MODEL, caller_row, &cl, &cause) != 0) {
+	json_t *callers = models_callers_7d(g, &cause);
+	if (!callers) {
 		admin_error(c->req, 503, "store_unavailable", "The ledger could not be read: %s", cause ? cause : "?");
 		free(cause);
-		json_decref(cl.by_model);
 		json_decref(out);
 		return;
 	}
 	json_t *row;
 	json_array_foreach(out, i, row) {
 		const char *id = json_string_value(json_object_get(row, "id"));
-		const struct deprecation *d = model_deprecation(&g->cfg, id);
+		const struct deprecation *d = config_deprecation(&g->cfg, id);
 		json_object_set_new(row, "shutdown", d ? json_string(d->date) : json_null());
 		json_object_set_new(row, "replacement", d ? json_string(d->replacement) : json_null());
 		json_object_set_new(row, "retired", json_boolean(d && now >= d->shutdown_ms));
-		json_t *who = json_object_get(cl.by_model, id);
+		json_t *who = json_object_get(callers, id);
 		json_object_set_new(row, "callers_7d", who ? json_incref(who) : json_array());
 	}
-	json_decref(cl.by_model);
+	json_decref(callers);
 	char ts[32];
 	time_iso(g->models_cached_at, ts, sizeof ts);
 	httpd_send_json(c->req, 200, json_pack("{s:o,s:s}", "models", out, "refreshed_at", ts));

@@ -187,7 +187,7 @@ static int model_aliases(conf *c, struct gw_config *g, conf_node *n, char **caus
 			return conf_fail(c, p, "model", cause, "is required");
 		if (str_eq(alias, model))
 			return conf_fail(c, p, "model", cause, "names the alias itself");
-		if (model_alias(g, alias))
+		if (config_alias(g, alias))
 			return conf_fail(c, p, "alias", cause, "is given twice");
 		if (config_price(g, alias))
 			return conf_fail(c, p, "alias", cause, "is a model's own name (it has a price)");
@@ -235,7 +235,7 @@ static int deprecations(conf *c, struct gw_config *g, conf_node *n, char **cause
 			return conf_fail(c, p, "replacement", cause, "is the retiring model itself");
 		if (!config_price(g, repl))
 			return conf_fail(c, p, "replacement", cause, "has no price in prices");
-		if (model_deprecation(g, model))
+		if (config_deprecation(g, model))
 			return conf_fail(c, p, "model", cause, "is in the calendar twice");
 		struct deprecation *d = &g->deprecations[g->ndeprecations++];
 		*d = (struct deprecation){ .model = xstrdup(model), .replacement = xstrdup(repl), .shutdown_ms = at };
@@ -244,7 +244,7 @@ static int deprecations(conf *c, struct gw_config *g, conf_node *n, char **cause
 	for (int i = 0; i < g->ndeprecations; i++) { /* replacements end somewhere */
 		const char *m = g->deprecations[i].model;
 		for (int hop = 0; m && hop <= g->ndeprecations; hop++) {
-			const struct deprecation *d = model_deprecation(g, m);
+			const struct deprecation *d = config_deprecation(g, m);
 			m = d ? d->replacement : NULL;
 		}
 		if (m)
@@ -609,5 +609,21 @@ const struct price *config_price(const struct gw_config *c, const char *model)
 	for (int i = 0; i < c->nprices; i++)
 		if (strcmp(c->prices[i].model, model) == 0)
 			return &c->prices[i];
+	return NULL;
+}
+
+const char *config_alias(const struct gw_config *c, const char *name)
+{
+	for (int i = 0; name && i < c->naliases; i++)
+		if (str_eq(c->aliases[i].alias, name))
+			return c->aliases[i].model;
+	return NULL;
+}
+
+const struct deprecation *config_deprecation(const struct gw_config *c, const char *model)
+{
+	for (int i = 0; model && i < c->ndeprecations; i++)
+		if (str_eq(c->deprecations[i].model, model))
+			return &c->deprecations[i];
 	return NULL;
 }

@@ -118,6 +118,10 @@ int check_config(const char *path);
  * *setting and *cause (shared by the start-up and --check-config). */
 struct ssl_ctx_st *tls_server_ctx(const struct gw_config *cfg, const char **setting, char **cause);
 const struct price *config_price(const struct gw_config *c, const char *model);
+/* The model an alias names, or NULL when name is not an alias. */
+const char *config_alias(const struct gw_config *c, const char *name);
+/* The retirement calendar's entry of a model, or NULL. */
+const struct deprecation *config_deprecation(const struct gw_config *c, const char *model);
 /* The ledger journal's file (allocated): store.journal, or STORE-ledger. */
 char *config_journal_path(const struct gw_config *c);
 
@@ -647,10 +651,6 @@ int stage_authenticate(struct registry *r, const char *bearer, struct ctoken **t
 /* policy: paused, budget-paused, the allowlist (model NULL: none to check) */
 int stage_policy(const struct team *t, const char *model, struct verdict *v);
 /* ---- models.c: aliases and retirements ------------------------------ */
-/* The model an alias names, or NULL when name is not an alias. */
-const char *model_alias(const struct gw_config *c, const char *name);
-/* The calendar's entry of a model, or NULL. */
-const struct deprecation *model_deprecation(const struct gw_config *c, const char *model);
 /* stage_model: the model a request names (asked) -> the model Groq is
  * sent (*send, asked itself or a string of the configuration): an alias
  * becomes its model; a model retired at now becomes its replacement for
@@ -658,6 +658,14 @@ const struct deprecation *model_deprecation(const struct gw_config *c, const cha
  * shape naming the replacement (no round trip to Groq). 0 or -1. */
 int stage_model(const struct gw_config *c, const struct team *t, int64_t now, const char *asked, const char **send,
 		struct verdict *v);
+/* {model: [team, ...]}: the teams the ledger shows served by each model
+ * in the last 7 days (caller frees), or NULL with *cause. */
+json_t *models_callers_7d(struct gateway *g, char **cause);
+/* An alert model_retiring for each team that called a model in the last
+ * 7 days, 30 and 7 days before its shutdown, each made once (the store's
+ * alerts are the memory, across restarts and replicas): how many were
+ * made, or -1 with *cause. */
+int models_tell_retiring(struct gateway *g, char **cause);
 
 /* the output cap: each field given must be an integer in 1..the team's
  * cap; *cap is the largest given, or the team's when none is */

@@ -70,6 +70,12 @@ static void models_refresh(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	struct gateway *g = arg;
+	char *cause = NULL;
+	if (models_tell_retiring(g, &cause) < 0) { /* (every 10 minutes: told on the next) */
+		gw_log(g, json_pack("{s:s,s:s,s:s}", "level", "error", "msg", "retirement notices not checked", "error",
+				    cause ? cause : "?"));
+		free(cause);
+	}
 	const char *secret = NULL;
 	for (int i = 0; i < g->reg.nkeys && !secret; i++)
 		if (!g->reg.keys[i]->rejected)

@@ -1,38 +1,25 @@
 /* models.c — models that come and go: the organisation's aliases (a role
- * such as "fast" naming a model) and Groq's retirement calendar. Pure:
- * the configuration and the clock in, a model or a verdict out. */
+ * such as "fast" naming a model) and Groq's retirement calendar. The
+ * request path's part is pure (the configuration and the clock in, a
+ * model or a verdict out); below it, who called what in the last 7 days
+ * and the notices to those teams before a model goes. */
 #include "gateway.h"
+#include "store.h"
 
 #include <string.h>
 
 #include "util.h"
 
-const char *model_alias(const struct gw_config *c, const char *name)
-{
-	for (int i = 0; name && i < c->naliases; i++)
-		if (str_eq(c->aliases[i].alias, name))
-			return c->aliases[i].model;
-	return NULL;
-}
-
-const struct deprecation *model_deprecation(const struct gw_config *c, const char *model)
-{
-	for (int i = 0; model && i < c->ndeprecations; i++)
-		if (str_eq(c->deprecations[i].model, model))
-			return &c->deprecations[i];
-	return NULL;
-}
-
 int stage_model(const struct gw_config *c, const struct team *t, int64_t now, const char *asked, const char **send,
 		struct verdict *v)
 {
-	const char *m = model_alias(c, asked);
+	const char *m = config_alias(c, asked);
 	if (!m)
 		m = asked;
 	/* a replacement may itself retire later: followed, a bounded number
 	 * of times (the configuration refuses a cycle) */
 	for (int hop = 0; hop <= c->ndeprecations; hop++) {
-		const struct deprecation *d = model_deprecation(c, m);
+		const struct deprecation *d = config_deprecation(c, m);
 		if (!d || now < d->shutdown_ms)
 			break;
 		if (!t->replace_retired)
@@ -44,4 +31,80 @@ int stage_model(const struct gw_config *c, const struct team *t, int64_t now, co
 	}
 	*send = m;
 	return 0;
+}
+
+/* ---- who calls what, and the notices ------------------------------- */
+
+static void caller_row(void *arg, const char *const *keys, const int64_t *sums)
+{
+	json_t *by_model = arg;
+	if (!keys[0] || !keys[1] || sums[0] <= 0)
+		return;
+	json_t *a = json_object_get(by_model, keys[1]);
+	if (!a)
+		json_object_set_new(by_model, keys[1], a = json_array());
+	json_array_append_new(a, json_string(keys[0]));
+}
+
+json_t *models_callers_7d(struct gateway *g, char **cause)
+{
+	json_t *by_model = json_object();
+	int64_t now = gw_now(g);
+	if (ledger_sync(g->ledger, cause) != 0 ||
+	    store_spend(g->store, now - 7 * 86400000LL, now + 1, SPEND_TEAM | SPEND_MODEL, caller_row, by_model, cause) != 0) {
+		json_decref(by_model);
+		return NULL;
+	}
+	return by_model;
+}
+
+/* the notice's text: the same whenever it is made, so that it is made once */
+static char *notice(const struct deprecation *d, const char *team, int mark)
+{
+	return xasprintf("Model %s retires on %s (the %d-day notice): team %s called it in the last 7 days. "
+			 "Move to %s, or set replace_retired to have its calls sent there.",
+			 d->model, d->date, mark, team, d->replacement);
+}
+
+int models_tell_retiring(struct gateway *g, char **cause)
+{
+	const struct gw_config *c = &g->cfg;
+	int64_t now = gw_now(g);
+	int due = 0;
+	for (int i = 0; i < c->ndeprecations; i++)
+		due += now < c->deprecations[i].shutdown_ms && c->deprecations[i].shutdown_ms - now <= 30 * 86400000LL;
+	if (!due)
+		return 0;
+	json_t *callers = models_callers_7d(g, cause);
+	json_t *told = callers ? store_alerts_list(g->store, 5000, cause) : NULL;
+	if (!told) {
+		json_decref(callers);
+		return -1;
+	}
+	int n = 0;
+	for (int i = 0; i < c->ndeprecations; i++) {
+		const struct deprecation *d = &c->deprecations[i];
+		int64_t left = d->shutdown_ms - now;
+		if (left <= 0 || left > 30 * 86400000LL)
+			continue;
+		int mark = left <= 7 * 86400000LL ? 7 : 30;
+		size_t k, a;
+		json_t *team, *al;
+		json_array_foreach(json_object_get(callers, d->model), k, team) {
+			char *msg = notice(d, json_string_value(team), mark);
+			bool done = false;
+			json_array_foreach(told, a, al)
+				done = done || (str_eq(json_string_value(json_object_get(al, "kind")), "model_retiring") &&
+						str_eq(json_string_value(json_object_get(al, "message")), msg));
+			if (!done) {
+				alert_raise(g, "model_retiring", json_string_value(team), msg);
+				json_array_append_new(told, json_pack("{s:s,s:s}", "kind", "model_retiring", "message", msg));
+				n++;
+			}
+			free(msg);
+		}
+	}
+	json_decref(callers);
+	json_decref(told);
+	return n;
 }

@@ -77,6 +77,19 @@ stop_gateway
 start_gateway
 api GET /admin/v1/teams/alpha
 check_eq "replace_retired kept across a restart" true "$(jq_body .replace_retired)"
+# the notices: alpha called a model retiring in 20 days -> the 30-day one,
+# made at start (and every 10 minutes), once, also across a restart
+retiring() { api GET "/admin/v1/alerts?limit=200"; jq_body '[.alerts[] | select(.kind == "model_retiring")]'; }
+wait_eval "the 30-day notice" 10 '[ "$(retiring | jq length)" -ge 1 ]'
+check_eq "alert model_retiring for the team that called it" "alpha" "$(retiring | jq -r 'map(.team) | join(",")')"
+check_contains "... naming the model, the date, the replacement" \
+	"Model llama-3.3-70b-versatile retires on $SOON (the 30-day notice): team alpha" "$(retiring | jq -r '.[0].message')"
+check_contains "..." "Move to llama-3.1-8b-instant" "$(retiring | jq -r '.[0].message')"
+stop_gateway
+start_gateway
+api GET /admin/v1/overview
+check_eq "restarted" 200 "$STATUS"
+check_eq "not made again after a restart" 1 "$(retiring | jq length)"
 
 # ---- bad input, refused at load naming the entry
 bad() { # NAME SNIPPET EXPECTED
