@@ -689,6 +689,24 @@ static json_t *read_org(const char *file)
 			die(EXIT_ERR, "%s:%d: %s", file, config_error_line(&cf), config_error_text(&cf));
 		else if (config_lookup(&cf, "teams"))
 			teams = setting_json(config_lookup(&cf, "teams"));
+		/* fallbacks: model ids are not libconfig names, so the file
+		 * lists them as ( { model = "A"; next = [ "B", ... ]; }, ... ) */
+		size_t i;
+		json_t *t;
+		json_array_foreach(teams, i, t) {
+			json_t *fb = json_object_get(t, "fallbacks");
+			if (!json_is_array(fb))
+				continue;
+			json_t *o = json_object();
+			size_t k;
+			json_t *e;
+			json_array_foreach(fb, k, e) {
+				const char *m = json_string_value(json_object_get(e, "model"));
+				if (m)
+					json_object_set(o, m, json_object_get(e, "next"));
+			}
+			json_object_set_new(t, "fallbacks", o);
+		}
 		config_destroy(&cf);
 	}
 	free(text);
@@ -765,7 +783,8 @@ static int cmd_apply(struct ctl *c, int argc, char **argv, bool diff_only)
 static const char *const export_fields[] = { "name", "allowed_models", "max_tokens_per_request", "rpm_limit",
 					     "rpm_mode", "queue_max_wait_ms", "monthly_budget_usd", "alert_thresholds",
 					     "auto_pause", "priority", "tpm_limit", "tpd_limit", "rpd_limit",
-					     "daily_budget_usd", "weekly_budget_usd", "replace_retired", NULL };
+					     "daily_budget_usd", "weekly_budget_usd", "replace_retired", "fallbacks",
+					     "service_tiers", "default_service_tier", NULL };
 
 /* a JSON value as libconfig writes it */
 static void conf_value(json_t *v)
@@ -823,7 +842,25 @@ static int cmd_export(struct ctl *c)
 			json_t *v;
 			json_object_foreach(t, k, v) {
 				printf("    %s = ", k);
-				conf_value(v);
+				if (json_is_object(v)) { /* fallbacks, as read_org reads them */
+					const char *m;
+					json_t *next;
+					const char *sep = "";
+					printf("(");
+					json_object_foreach(v, m, next) {
+						json_t *ms = json_string(m);
+						printf("%s { model = ", sep);
+						sep = ",";
+						conf_value(ms);
+						printf("; next = ");
+						conf_value(next);
+						printf("; }");
+						json_decref(ms);
+					}
+					printf(" )");
+				} else {
+					conf_value(v);
+				}
 				printf(";\n");
 			}
 			printf("  }%s\n", i + 1 < json_array_size(teams) ? "," : "");

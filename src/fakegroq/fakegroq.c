@@ -71,6 +71,11 @@ static struct {
 	char key_project[MAX_KEYS][64]; /* the key's Groq project ("" none) */
 	bool metrics_on;               /* Enterprise metrics served (else 404) */
 	char *decommissioned[MAX_MODELS]; /* answered 400 model_decommissioned */
+	struct mfault {                   /* POST /_fake/model-fault: the next count chat */
+		char *model, tier[16];    /* requests for model (in tier, "" any) answered */
+		int64_t status, count;    /* status: 429, 498 (flex's capacity_exceeded) or 5xx */
+	} mfaults[MAX_MODELS];
+	int nmfaults;
 	int ndecom;
 	struct keystat stats[MAX_KEYS];
 	int nkeys;
@@ -284,6 +289,7 @@ struct freq {
 	json_t *body;
 	char id[64], xid[40];
 	char *model;
+	char tier[16];       /* the service tier answered (Groq's default: on_demand) */
 	int64_t prompt_tokens, n_tokens, sent;
 	bool stream, include_usage, length_cut, stream_started;
 	int64_t cut_after, stall_after;
@@ -482,9 +488,9 @@ static json_t *response_obj(struct freq *fr, const char *status, bool with_outpu
 
 static json_t *chunk_base(struct freq *fr)
 {
-	return json_pack("{s:s,s:s,s:I,s:s,s:s}", "id", fr->id, "object", "chat.completion.chunk",
+	return json_pack("{s:s,s:s,s:I,s:s,s:s,s:s}", "id", fr->id, "object", "chat.completion.chunk",
 			 "created", (json_int_t)(wall_ms() / 1000), "model", fr->model,
-			 "system_fingerprint", "fp_179b0f92c9");
+			 "system_fingerprint", "fp_179b0f92c9", "service_tier", fr->tier);
 }
 
 static void send_event(struct freq *fr, json_t *j)
@@ -660,13 +666,13 @@ static void chat_answer(struct freq *fr)
 	if (stream_or_stall(fr))
 		return;
 	char *content = words_text(fr->n_tokens);
-	json_t *r = json_pack("{s:s,s:s,s:I,s:s,s:[{s:i,s:{s:s,s:s},s:n,s:s}],s:o,s:s,s:{s:s}}",
+	json_t *r = json_pack("{s:s,s:s,s:I,s:s,s:[{s:i,s:{s:s,s:s},s:n,s:s}],s:o,s:s,s:s,s:{s:s}}",
 			      "id", fr->id, "object", "chat.completion", "created",
 			      (json_int_t)(wall_ms() / 1000), "model", fr->model, "choices", "index", 0,
 			      "message", "role", "assistant", "content", content,
 			      "logprobs", "finish_reason", fr->length_cut ? "length" : "stop", "usage",
 			      usage_json(fr->prompt_tokens, fr->n_tokens), "system_fingerprint",
-			      "fp_179b0f92c9", "x_groq", "id", fr->xid);
+			      "fp_179b0f92c9", "service_tier", fr->tier, "x_groq", "id", fr->xid);
 	free(content);
 	account_done(fr);
 	answer_json(fr, 200, r);
@@ -899,6 +905,37 @@ static void handle_chat(struct freq *fr)
 			return;
 		}
 		cap = json_integer_value(c);
+	}
+	const char *tier = json_string_value(json_object_get(j, "service_tier"));
+	if (tier && strcmp(tier, "on_demand") && strcmp(tier, "flex") && strcmp(tier, "performance") &&
+	    strcmp(tier, "auto")) {
+		send_error(fr, 400, "'service_tier' : value must be one of on_demand, flex, performance, auto",
+			   "invalid_request_error", NULL);
+		freq_free(fr);
+		return;
+	}
+	snprintf(fr->tier, sizeof fr->tier, "%s", !tier || strcmp(tier, "auto") == 0 ? "on_demand" : tier);
+	for (int i = 0; i < G.nmfaults; i++) {
+		struct mfault *f = &G.mfaults[i];
+		if (!f->count || strcmp(f->model, mid) || (f->tier[0] && strcmp(f->tier, fr->tier)))
+			continue;
+		f->count--;
+		if (f->status == 429) {
+			httpd_set_header(fr->req, "retry-after", "12");
+			char *m = xasprintf("Rate limit reached for model `%s` in organization `org_fake` service tier "
+					    "`%s` on requests per minute (RPM): Limit 30, Used 30, Requested 1. "
+					    "Please try again in 12s.", mid, fr->tier);
+			send_error(fr, 429, m, "requests", "rate_limit_exceeded");
+			free(m);
+		} else if (f->status == 498) {
+			send_error(fr, 498, "Flex tier capacity exceeded. This is a known issue and we are working on it. "
+					    "Please try again later.", "capacity_exceeded", "capacity_exceeded");
+		} else {
+			send_error(fr, (int)f->status, f->status == 503 ? "Service Unavailable" : "Internal Server Error",
+				   "internal_server_error", NULL);
+		}
+		freq_free(fr);
+		return;
 	}
 	fr->model = xstrdup(mid);
 	fr->prompt_tokens = prompt_tokens_of(messages);
@@ -1476,6 +1513,31 @@ static void handle_control(struct hreq *req, const char *path)
 						    stat_json(&tot), "inflight", (json_int_t)G.inflight,
 						    "org_requests_used", (json_int_t)org_sum(false),
 						    "org_tokens_used", (json_int_t)org_sum(true)));
+		return;
+	}
+	if (strcmp(path, "/_fake/model-fault") == 0 && cmd == HM_POST) {
+		/* {"model":ID,"status":429|498|5xx,"count":N[,"service_tier":T]}:
+		 * the next N chat requests for the model (in that tier) fail so */
+		size_t len;
+		char *body = httpd_body(req, &len);
+		json_t *j = json_loadb(body, len, 0, NULL);
+		free(body);
+		const char *m = json_string_value(json_object_get(j, "model"));
+		const char *t = json_string_value(json_object_get(j, "service_tier"));
+		int64_t st = json_integer_value(json_object_get(j, "status")), n = json_integer_value(json_object_get(j, "count"));
+		if (!m || !(st == 429 || st == 498 || (st >= 500 && st <= 599)) || n < 0 || G.nmfaults == MAX_MODELS) {
+			json_decref(j);
+			httpd_send_json(req, 400, json_pack("{s:s}", "error",
+							    "body must be {\"model\":ID,\"status\":429|498|5xx,\"count\":N}"));
+			return;
+		}
+		struct mfault *f = &G.mfaults[G.nmfaults++];
+		f->model = xstrdup(m);
+		snprintf(f->tier, sizeof f->tier, "%s", t ? t : "");
+		f->status = st;
+		f->count = n;
+		json_decref(j);
+		httpd_send_json(req, 200, json_pack("{s:i}", "faults", G.nmfaults));
 		return;
 	}
 	if (strcmp(path, "/_fake/decommission") == 0 && cmd == HM_POST) {

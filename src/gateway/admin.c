@@ -134,6 +134,7 @@ static struct team team_copy(const struct team *t)
 		c.models[i] = xstrdup(t->models[i]);
 	c.paused_by = t->paused_by ? xstrdup(t->paused_by) : NULL;
 	c.paused_reason = t->paused_reason ? xstrdup(t->paused_reason) : NULL;
+	c.fallbacks = t->fallbacks ? xstrdup(t->fallbacks) : NULL;
 	return c;
 }
 
@@ -144,6 +145,7 @@ static void team_copy_free(struct team *c)
 	free_models(c->models, c->nmodels);
 	free(c->paused_by);
 	free(c->paused_reason);
+	free(c->fallbacks);
 }
 
 static json_t *team_out(struct actx *c, const struct team *t)
@@ -189,7 +191,7 @@ static const char *const team_create_fields[] = { "id", "name", "allowed_models"
 						  "rpm_limit", "rpm_mode", "queue_max_wait_ms",
 						  "monthly_budget_usd", "alert_thresholds", "auto_pause",
 						  "priority", "tpm_limit", "tpd_limit", "rpd_limit", "daily_budget_usd",
-						  "weekly_budget_usd", "replace_retired", NULL };
+						  "weekly_budget_usd", "replace_retired", "fallbacks", "service_tiers", "default_service_tier", NULL };
 
 static void teams_create(struct actx *c)
 {
@@ -241,7 +243,7 @@ static const char *const team_patch_fields[] = { "name", "allowed_models", "max_
 						 "rpm_mode", "queue_max_wait_ms", "monthly_budget_usd",
 						 "alert_thresholds", "auto_pause", "priority", "tpm_limit",
 						 "tpd_limit", "rpd_limit", "daily_budget_usd", "weekly_budget_usd",
-						 "replace_retired", NULL };
+						 "replace_retired", "fallbacks", "service_tiers", "default_service_tier", NULL };
 
 static void team_update(struct actx *c, struct team *t, json_t *j, const char *action)
 {
@@ -1287,7 +1289,7 @@ static void rotation_r(struct actx *c) { rotation_route(c->g, c->req, c->k, c->p
 static const char *const apply_fields[] = { "name", "allowed_models", "max_tokens_per_request", "rpm_limit", "rpm_mode",
 					    "queue_max_wait_ms", "monthly_budget_usd", "alert_thresholds", "auto_pause",
 					    "priority", "tpm_limit", "tpd_limit", "rpd_limit", "daily_budget_usd",
-					    "weekly_budget_usd", "replace_retired", NULL };
+					    "weekly_budget_usd", "replace_retired", "fallbacks", "service_tiers", "default_service_tier", NULL };
 #define APPLY_REMOVED "removed: not in the organisation's file (groqctl apply --prune)"
 
 struct change {

@@ -270,6 +270,12 @@ struct team {
 	struct teamuse *mu;
 	int nmu;
 	bool replace_retired; /* calls to a retired model go to its replacement */
+	/* models.c: the models to try next when Groq answers 429, 498 or 5xx
+	 * before any byte went out (JSON {"MODEL":["MODEL",...]}, NULL none);
+	 * the service tiers it may ask for (TIER_* bits, 0: all) and the one
+	 * written in when it asks for none (a TIER_* bit, 0: Groq's) */
+	char *fallbacks;
+	unsigned tiers, default_tier;
 };
 
 struct headroom {
@@ -606,7 +612,7 @@ struct jspan {
 	size_t n;      /* 0: absent */
 };
 struct reqbody {
-	struct jspan model, stream, max_tokens, max_completion_tokens, messages, max_output_tokens, n, input;
+	struct jspan model, stream, max_tokens, max_completion_tokens, messages, max_output_tokens, n, input, service_tier;
 	size_t nmessages; /* elements, when messages is an array */
 	size_t close;     /* offset of the object's closing '}' */
 	bool empty;       /* the object has no members */
@@ -658,6 +664,20 @@ int stage_policy(const struct team *t, const char *model, struct verdict *v);
  * shape naming the replacement (no round trip to Groq). 0 or -1. */
 int stage_model(const struct gw_config *c, const struct team *t, int64_t now, const char *asked, const char **send,
 		struct verdict *v);
+/* Groq's service tiers, as bits */
+enum { TIER_ON_DEMAND = 1, TIER_FLEX = 2, TIER_PERFORMANCE = 4, TIER_AUTO = 8 };
+#define TIER_N 4
+unsigned tier_parse(const char *name); /* a TIER_* bit, or 0 */
+const char *tier_name(unsigned bit);   /* NULL for 0 */
+json_t *tiers_json(unsigned bits);     /* the names, in order */
+/* The next model to try after `tried` (the models sent so far, in order,
+ * the asked one first) failed: the first of the fallbacks of the model
+ * asked, then of each tried, the team may call, priced, not yet tried;
+ * NULL when none is left. */
+const char *fallback_next(const struct gw_config *c, const struct team *t, const char *const *tried, int ntried);
+/* Checks a team's fallbacks (JSON): an object of model -> models the team
+ * may call (allowed), priced, with no cycle; 0, or -1 with v. */
+int fallbacks_check(const struct team *t, json_t *fb, const struct gw_config *c, struct verdict *v);
 /* {model: [team, ...]}: the teams the ledger shows served by each model
  * in the last 7 days (caller frees), or NULL with *cause. */
 json_t *models_callers_7d(struct gateway *g, char **cause);

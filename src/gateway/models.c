@@ -33,6 +33,110 @@ int stage_model(const struct gw_config *c, const struct team *t, int64_t now, co
 	return 0;
 }
 
+/* ---- service tiers ---------------------------------------------------- */
+
+static const char *const tier_names[TIER_N] = { "on_demand", "flex", "performance", "auto" };
+
+unsigned tier_parse(const char *name)
+{
+	for (int i = 0; name && i < TIER_N; i++)
+		if (str_eq(name, tier_names[i]))
+			return 1u << i;
+	return 0;
+}
+
+const char *tier_name(unsigned bit)
+{
+	for (int i = 0; i < TIER_N; i++)
+		if (bit == 1u << i)
+			return tier_names[i];
+	return NULL;
+}
+
+json_t *tiers_json(unsigned bits)
+{
+	json_t *a = json_array();
+	for (int i = 0; i < TIER_N; i++)
+		if (bits & (1u << i))
+			json_array_append_new(a, json_string(tier_names[i]));
+	return a;
+}
+
+/* ---- fallbacks -------------------------------------------------------- */
+
+const char *fallback_next(const struct gw_config *c, const struct team *t, const char *const *tried, int ntried)
+{
+	json_t *fb = t->fallbacks ? json_loads(t->fallbacks, 0, NULL) : NULL;
+	const char *next = NULL;
+	for (int i = 0; fb && i < ntried && !next; i++) {
+		size_t k;
+		json_t *m;
+		json_array_foreach(json_object_get(fb, tried[i]), k, m) {
+			const char *id = json_string_value(m);
+			bool seen = false;
+			for (int j = 0; j < ntried; j++)
+				seen = seen || str_eq(tried[j], id);
+			if (id && !seen && team_allows(t, id) && config_price(c, id)) {
+				/* a string of the team's, freed with it: found again in its models */
+				for (int j = 0; j < t->nmodels && !next; j++)
+					if (str_eq(t->models[j], id))
+						next = t->models[j];
+				break;
+			}
+		}
+	}
+	json_decref(fb);
+	return next;
+}
+
+static bool reaches(json_t *fb, const char *from, const char *to, int depth)
+{
+	size_t k;
+	json_t *m;
+	if (depth > 64)
+		return true;
+	json_array_foreach(json_object_get(fb, from), k, m) {
+		const char *id = json_string_value(m);
+		if (str_eq(id, to) || reaches(fb, id, to, depth + 1))
+			return true;
+	}
+	return false;
+}
+
+int fallbacks_check(const struct team *t, json_t *fb, const struct gw_config *c, struct verdict *v)
+{
+	if (!json_is_object(fb))
+		return refusef(v, 400, "invalid_value",
+			       "'fallbacks' must be an object: {\"MODEL\": [\"MODEL TO TRY NEXT\", ...]}.");
+	const char *from;
+	json_t *list;
+	json_object_foreach(fb, from, list) {
+		if (!json_is_array(list) || !json_array_size(list) || json_array_size(list) > 8)
+			return refusef(v, 400, "invalid_value",
+				       "'fallbacks.%s' must be a list of 1 to 8 models to try next.", from);
+		size_t k;
+		json_t *m;
+		json_array_foreach(list, k, m) {
+			const char *id = json_string_value(m);
+			if (!id)
+				return refusef(v, 400, "invalid_value", "'fallbacks.%s' must hold model ids.", from);
+			if (str_eq(id, from))
+				return refusef(v, 400, "invalid_value", "'fallbacks.%s' falls back to itself.", from);
+			if (!team_allows(t, id))
+				return refusef(v, 400, "invalid_value",
+					       "'fallbacks.%s': team '%s' may not call '%s' (not in allowed_models).", from,
+					       t->id, id);
+			if (c && !config_price(c, id))
+				return refusef(v, 400, "invalid_value",
+					       "'fallbacks.%s': '%s' has no price in the gateway's price table.", from, id);
+		}
+		if (reaches(fb, from, from, 0))
+			return refusef(v, 400, "invalid_value",
+				       "'fallbacks.%s': the fallbacks go round in a cycle back to '%s'.", from, from);
+	}
+	return 0;
+}
+
 /* ---- who calls what, and the notices ------------------------------- */
 
 static void caller_row(void *arg, const char *const *keys, const int64_t *sums)

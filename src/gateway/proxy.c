@@ -56,6 +56,11 @@ struct preq {
 	struct ctoken *tok;
 	char *path, *model, *param;
 	char *asked;         /* the model the client named, when Groq is sent another (an alias, a replacement) */
+#define TRIES_MAX 9
+	char *tried[TRIES_MAX]; /* the models sent so far, in order (fallbacks) */
+	int ntried;
+	unsigned tier;       /* the service tier sent (TIER_*, 0: none named) */
+	bool tier_retried;   /* a flex 498 was tried again on on_demand */
 	struct reqbody body; /* where the JSON body's members are (in raw) */
 	char *raw;           /* the body as received */
 	size_t raw_len;
@@ -134,6 +139,8 @@ static void preq_free(struct preq *p)
 	free(p->path);
 	free(p->model);
 	free(p->asked);
+	for (int i = 0; i < p->ntried; i++)
+		free(p->tried[i]);
 	free(p->param);
 	free(p->raw);
 	free(p->fwd);
@@ -169,6 +176,8 @@ static void budget_header(struct preq *p)
 	char s[40];
 	snprintf(s, sizeof s, "%lld.%09lld", (long long)(r / NUSD_PER_USD), (long long)(r % NUSD_PER_USD));
 	httpd_add_header(p->req, "x-groqgate-budget-remaining-usd", s);
+	if (p->ntried > 1) /* served by a fallback: the model first sent */
+		httpd_add_header(p->req, "x-groqgate-fallback-from", p->tried[0]);
 }
 
 /* ---- answering -------------------------------------------------- */
@@ -976,6 +985,81 @@ static void send_answer(struct preq *p, bool kept)
 	preq_free(p);
 }
 
+static void admitted(struct preq *p);
+static int body_set_string(struct preq *p, const char *key, const char *s, struct verdict *v);
+static void model_now(struct preq *p, const char *m);
+
+/* the model to try next after the ones tried (the fallbacks of the
+ * team), switched to; false when none is left */
+static const char *next_model(const struct preq *p)
+{
+	if (!p->ntried || p->ntried >= TRIES_MAX || p->route->body != BK_JSON || p->route->kind == RK_BATCH_CREATE)
+		return NULL;
+	return fallback_next(&p->g->cfg, p->t, (const char *const *)p->tried, p->ntried);
+}
+
+static bool switch_model(struct preq *p)
+{
+	const char *next = next_model(p);
+	struct verdict v = { 0 };
+	if (!next || body_set_string(p, "model", next, &v) != 0) {
+		verdict_clear(&v);
+		return false;
+	}
+	model_now(p, next);
+	p->tried[p->ntried++] = xstrdup(next);
+	return true;
+}
+
+static bool retryable(long status)
+{
+	return status == 429 || status == 498 || (status >= 500 && status <= 599);
+}
+
+/* Groq answered 429, 498 or 5xx and nothing went to the client yet: a
+ * flex 498 once more on on_demand (when the team may), else the next
+ * fallback model, admitted afresh (its capacity, its budget). True when
+ * the request goes on that way. */
+static bool try_again(struct preq *p)
+{
+	if (!retryable(p->status) || !p->req || p->replying)
+		return false;
+	struct verdict v = { 0 };
+	bool on_demand = p->status == 498 && p->tier == TIER_FLEX && !p->tier_retried &&
+			 (!p->t->tiers || (p->t->tiers & TIER_ON_DEMAND));
+	if (!on_demand && !next_model(p))
+		return false;
+	if (p->status == 429 && p->model) /* (held before the model changes) */
+		groq_held(p);
+	if (on_demand) {
+		if (body_set_string(p, "service_tier", "on_demand", &v) != 0) {
+			verdict_clear(&v);
+			return false;
+		}
+		p->tier = TIER_ON_DEMAND;
+		p->tier_retried = true;
+	} else if (!switch_model(p)) {
+		return false;
+	}
+	gw_log(p->g, json_pack("{s:s,s:s,s:s,s:i,s:s,s:s}", "level", "info", "msg", "tried again", "team", p->t->id,
+			       "groq_status", (int)p->status, "model", p->model, "tier",
+			       p->tier ? tier_name(p->tier) : "groq's"));
+	/* the first try's key use ends here; its settlement was made */
+	p->k->inflight--;
+	if (p->on_old)
+		p->k->old_inflight--;
+	secret_free(p->secret);
+	p->secret = NULL;
+	p->on_old = false;
+	buf_free(&p->resp);
+	buf_init(&p->resp);
+	p->status = 0;
+	p->relay = 0;
+	p->cut = 0;
+	admitted(p);
+	return true;
+}
+
 static void on_done(void *arg, int ok, const char *err)
 {
 	struct preq *p = arg;
@@ -1021,6 +1105,8 @@ static void on_done(void *arg, int ok, const char *err)
 		record(p, 499, "client_closed", &u, cost, qty, just_free);
 		return;
 	}
+	if (ok && !billed && try_again(p))
+		return;
 	if (!p->replying && !ok) {
 		enum end e = p->cut ? (enum end)p->cut : err && strcmp(err, "timeout") == 0 ? END_TIMEOUT : END_UNREACHABLE;
 		char *m;
@@ -1214,7 +1300,15 @@ static void admitted(struct preq *p)
 {
 	struct gateway *g = p->g;
 	struct verdict v = { 0 };
+	if (!p->ntried && p->model)
+		p->tried[p->ntried++] = xstrdup(p->model);
 	int r = take_capacity(p, &v);
+	/* Groq's capacity for the model is used up or held (its 429): the
+	 * next fallback, before a byte is sent */
+	while (r < 0 && v.status == 429 && switch_model(p)) {
+		verdict_clear(&v);
+		r = take_capacity(p, &v);
+	}
 	if (r < 0)
 		reject(p, &v);
 	if (r != 0)
@@ -1813,6 +1907,52 @@ static int stage_who(struct preq *p, struct verdict *v)
 /* body and policy: the team's state first (a paused team learns that
  * whatever it sends), then the body read as Groq will read it, the model,
  * the cap, what the team owns, the price */
+/* one top-level member of the body Groq receives set to value (JSON
+ * text): the forwarded body when one was made, else the client's (its
+ * members found again). 0, or -1 with v (the body was checked before). */
+static int body_set(struct preq *p, const char *key, const char *value, struct verdict *v)
+{
+	bool fwd = p->fwd != NULL;
+	char **b = fwd ? &p->fwd : &p->raw;
+	size_t *len = fwd ? &p->fwd_len : &p->raw_len;
+	struct reqbody rb;
+	char why[160];
+	if (reqbody_scan(*b, *len, &rb, why, sizeof why) != 0)
+		return deny(v, 500, "api_error", "internal_error", "internal",
+			    xasprintf("The body could not be rewritten (%s).", why));
+	struct jspan at = str_eq(key, "model") ? rb.model : rb.service_tier;
+	size_t nl;
+	char *nb = reqbody_with_json(*b, *len, &rb, at, key, value, &nl);
+	free(*b);
+	*b = nb;
+	*len = nl;
+	if (!fwd && reqbody_scan(p->raw, p->raw_len, &p->body, why, sizeof why) != 0)
+		return deny(v, 500, "api_error", "internal_error", "internal",
+			    xasprintf("The body could not be rewritten (%s).", why));
+	return 0;
+}
+
+static int body_set_string(struct preq *p, const char *key, const char *s, struct verdict *v)
+{
+	json_t *js = json_string(s);
+	char *q = json_dumps(js, JSON_ENCODE_ANY);
+	json_decref(js);
+	int r = body_set(p, key, q, v);
+	free(q);
+	return r;
+}
+
+/* the model Groq is sent from now on (a copy: a reload frees the
+ * configuration's strings) */
+static void model_now(struct preq *p, const char *m)
+{
+	if (!p->asked)
+		p->asked = p->model;
+	else
+		free(p->model);
+	p->model = xstrdup(m);
+}
+
 /* an alias, or a retired model: the model Groq is sent, written into the
  * JSON body before anything else reads it (the allowlist, the cap and
  * the price are the sent model's). 0, or -1 with v filled. */
@@ -1829,29 +1969,48 @@ static int resolve_model(struct preq *p, struct verdict *v)
 		return deny(v, 400, "invalid_request_error", "invalid_value", "invalid_request",
 			    xasprintf("'%s' stands for '%s', which this route cannot be sent in its place; "
 				      "name '%s' itself.", p->model, send, send));
-	json_t *js = json_string(send);
-	char *q = json_dumps(js, JSON_ENCODE_ANY);
-	json_decref(js);
-	size_t len;
-	char *nb = reqbody_with_json(p->raw, p->raw_len, &p->body, p->body.model, "model", q, &len);
-	free(q);
-	free(p->raw);
-	p->raw = nb;
-	p->raw_len = len;
-	char why[160];
-	if (reqbody_scan(p->raw, p->raw_len, &p->body, why, sizeof why) != 0) /* (it was one before) */
-		return deny(v, 500, "api_error", "internal_error", "internal",
-			    xasprintf("The body could not be rewritten for '%s' (%s).", send, why));
-	p->asked = p->model;
-	p->model = xstrdup(send); /* (a copy: a reload frees the configuration's) */
+	if (body_set_string(p, "model", send, v) != 0)
+		return -1;
+	model_now(p, send);
 	return 0;
+}
+
+/* the service tier: one the team may not ask for is refused; none named
+ * and the team has a default: written in. 0, or -1 with v. */
+static int stage_tier(struct preq *p, struct verdict *v)
+{
+	const struct team *t = p->t;
+	if (p->route->kind != RK_CHAT && p->route->kind != RK_RESPONSES)
+		return 0;
+	if (jspan_given(p->body.service_tier)) {
+		char *s = jspan_string(p->body.service_tier);
+		unsigned b = tier_parse(s);
+		if (t->tiers && !(t->tiers & b)) {
+			json_t *allowed = tiers_json(t->tiers);
+			char *names = json_dumps(allowed, JSON_COMPACT);
+			json_decref(allowed);
+			int r = deny(v, 403, "permission_error", "service_tier_not_allowed", "service_tier_not_allowed",
+				     xasprintf("Service tier '%s' is not allowed for team '%s'. Allowed: %s.",
+					       s ? s : "(not a string)", t->id, names));
+			free(names);
+			free(s);
+			return r;
+		}
+		free(s);
+		p->tier = b;
+		return 0;
+	}
+	if (!t->default_tier)
+		return 0;
+	p->tier = t->default_tier;
+	return body_set_string(p, "service_tier", tier_name(t->default_tier), v);
 }
 
 static int stage_body(struct preq *p, struct verdict *v)
 {
 	p->raw = httpd_take_body(p->req, &p->raw_len);
 	if (read_client_rid(p, v) != 0 || stage_policy(p->t, NULL, v) != 0 || read_body(p, v) != 0 ||
-	    resolve_model(p, v) != 0 || (p->model && stage_policy(p->t, p->model, v) != 0) || read_caps(p, v) != 0 ||
+	    resolve_model(p, v) != 0 || stage_tier(p, v) != 0 || (p->model && stage_policy(p->t, p->model, v) != 0) || read_caps(p, v) != 0 ||
 	    ((p->route->kind == RK_FILE || p->route->kind == RK_BATCH) && own_check(p, v) != 0))
 		return -1;
 	if (p->route->unit != BU_NONE && p->route->kind != RK_BATCH_CREATE &&

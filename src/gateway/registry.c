@@ -99,6 +99,7 @@ void team_free(struct team *t)
 	free(t->models);
 	free(t->paused_by);
 	free(t->paused_reason);
+	free(t->fallbacks);
 	rl_free(&t->rl);
 	teamcap_free(t->cap);
 	team_model_free(t);
@@ -307,6 +308,10 @@ json_t *team_json(const struct team *t, int64_t now, int nkeys)
 	json_object_set_new(j, "daily_budget_usd", json_real((double)t->day_budget_nusd / NUSD_PER_USD));
 	json_object_set_new(j, "weekly_budget_usd", json_real((double)t->week_budget_nusd / NUSD_PER_USD));
 	json_object_set_new(j, "replace_retired", json_boolean(t->replace_retired));
+	json_object_set_new(j, "fallbacks", t->fallbacks ? json_loads(t->fallbacks, 0, NULL) : json_object());
+	json_object_set_new(j, "service_tiers", tiers_json(t->tiers ? t->tiers : (1u << TIER_N) - 1));
+	json_object_set_new(j, "default_service_tier",
+			    t->default_tier ? json_string(tier_name(t->default_tier)) : json_null());
 	json_object_set_new(j, "spend_today_usd", json_real((double)t->day_spend_nusd / NUSD_PER_USD));
 	json_object_set_new(j, "spend_week_usd", json_real((double)t->week_spend_nusd / NUSD_PER_USD));
 	json_object_set_new(j, "spend_pct", json_real((double)(int64_t)(pct * 100 + 0.5) / 100));
@@ -454,6 +459,9 @@ void team_adopt(struct team *t, struct team *c)
 	t->day_budget_nusd = c->day_budget_nusd;
 	t->week_budget_nusd = c->week_budget_nusd;
 	t->replace_retired = c->replace_retired;
+	t->fallbacks = c->fallbacks;
+	t->tiers = c->tiers;
+	t->default_tier = c->default_tier;
 	t->version = c->version;
 	free(c->id);
 	free(old.name);
@@ -462,6 +470,7 @@ void team_adopt(struct team *t, struct team *c)
 	free(old.models);
 	free(old.paused_by);
 	free(old.paused_reason);
+	free(old.fallbacks);
 	rl_resize(&t->rl, (int)t->rpm_limit);
 }
 

@@ -84,11 +84,13 @@ void team_row(const struct team *t, struct rowv *r)
 	put_int(r, 15, t->created_at);
 	put_int(r, 16, t->override_until);
 	/* what later rounds added, one JSON object (no column per field) */
-	put_own(r, 17, json_list(json_pack("{s:s,s:I,s:I,s:I,s:I,s:I,s:b}", "priority", priority_name(t->priority),
+	put_own(r, 17, json_list(json_pack("{s:s,s:I,s:I,s:I,s:I,s:I,s:b,s:s?,s:I,s:I}", "priority", priority_name(t->priority),
 					   "tpm_limit", (json_int_t)t->tpm_limit, "tpd_limit",
 					   (json_int_t)t->tpd_limit, "rpd_limit", (json_int_t)t->rpd_limit,
 					   "day_budget_nusd", (json_int_t)t->day_budget_nusd, "week_budget_nusd",
-					   (json_int_t)t->week_budget_nusd, "replace_retired", t->replace_retired)));
+					   (json_int_t)t->week_budget_nusd, "replace_retired", t->replace_retired,
+					   "fallbacks", t->fallbacks, "tiers", (json_int_t)t->tiers, "default_tier",
+					   (json_int_t)t->default_tier)));
 }
 
 struct team *team_from_row(const char *const *v)
@@ -132,6 +134,10 @@ struct team *team_from_row(const char *const *v)
 		t->day_budget_nusd = json_integer_value(json_object_get(pol, "day_budget_nusd"));
 		t->week_budget_nusd = json_integer_value(json_object_get(pol, "week_budget_nusd"));
 		t->replace_retired = json_is_true(json_object_get(pol, "replace_retired"));
+		const char *fb = json_string_value(json_object_get(pol, "fallbacks"));
+		t->fallbacks = fb ? xstrdup(fb) : NULL;
+		t->tiers = (unsigned)json_integer_value(json_object_get(pol, "tiers"));
+		t->default_tier = (unsigned)json_integer_value(json_object_get(pol, "default_tier"));
 	}
 	json_decref(pol);
 	rl_resize(&t->rl, (int)t->rpm_limit);

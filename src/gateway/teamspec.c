@@ -129,6 +129,53 @@ int spec_team_fields(struct team *t, json_t *j, spec_model_known known, void *ar
 			return refusef(e, 400, "invalid_value", "'rpm_mode' must be \"reject\" or \"queue\".");
 		t->rpm_mode = strcmp(s, "queue") == 0 ? RPM_QUEUE : RPM_REJECT;
 	}
+	if ((v = json_object_get(j, "fallbacks"))) {
+		if (json_is_null(v) || (json_is_object(v) && !json_object_size(v))) {
+			free(t->fallbacks);
+			t->fallbacks = NULL;
+		} else {
+			if (fallbacks_check(t, v, NULL, e) != 0)
+				return -1;
+			free(t->fallbacks);
+			t->fallbacks = json_dumps(v, JSON_COMPACT | JSON_SORT_KEYS);
+		}
+	} else if (t->fallbacks) { /* the allowlist changed under them: still models the team may call */
+		json_t *fb = json_loads(t->fallbacks, 0, NULL);
+		int r = fb ? fallbacks_check(t, fb, NULL, e) : 0;
+		json_decref(fb);
+		if (r != 0)
+			return -1;
+	}
+	if ((v = json_object_get(j, "service_tiers"))) {
+		unsigned bits = 0;
+		size_t i;
+		json_t *s;
+		if (!json_is_array(v) || !json_array_size(v))
+			return refusef(e, 400, "invalid_value",
+				       "'service_tiers' must be a non-empty list of \"on_demand\", \"flex\", "
+				       "\"performance\", \"auto\".");
+		json_array_foreach(v, i, s) {
+			unsigned b = tier_parse(json_string_value(s));
+			if (!b)
+				return refusef(e, 400, "invalid_value",
+					       "'service_tiers': '%s' is not one of \"on_demand\", \"flex\", "
+					       "\"performance\", \"auto\".",
+					       json_string_value(s) ? json_string_value(s) : "(not a string)");
+			bits |= b;
+		}
+		t->tiers = bits;
+	}
+	if ((v = json_object_get(j, "default_service_tier"))) {
+		unsigned b = json_is_null(v) ? 0 : tier_parse(json_string_value(v));
+		if (!json_is_null(v) && !b)
+			return refusef(e, 400, "invalid_value",
+				       "'default_service_tier' must be \"on_demand\", \"flex\", \"performance\", "
+				       "\"auto\" or null (Groq's).");
+		t->default_tier = b;
+	}
+	if (t->default_tier && t->tiers && !(t->tiers & t->default_tier))
+		return refusef(e, 400, "invalid_value", "'default_service_tier' '%s' is not in the team's service_tiers.",
+			       tier_name(t->default_tier));
 	if ((v = json_object_get(j, "replace_retired"))) {
 		if (!json_is_boolean(v))
 			return refusef(e, 400, "invalid_value", "'replace_retired' must be true or false.");

@@ -14,6 +14,7 @@ fi
 cp "$ROOT/tests/sdk/clients.mjs" "$NODE_DIR/"
 KEY6=gsk_testFFFFFFFFFFFFFFFFFFFFFFFFFFFF0006
 printf '%s\n' "$KEY1" "$KEY2" "$KEY3" "$KEY4" "$KEY5" "$KEY6" > "$T/fake-keys"
+GW_EXTRA='model_aliases = ( { alias = "fast"; model = "llama-3.1-8b-instant"; } );'
 setup_basic
 node "$NODE_DIR/clients.mjs" fake "http://$FAKE" "$KEY2" gsk_not_a_key_at_all "http://$FAKE"
 curl -s -X DELETE "http://$FAKE/_fake/faults" > /dev/null
@@ -37,6 +38,9 @@ new_token ears
 curl -s -X POST "http://$FAKE/_fake/faults" -d '{"chunk_delay_ms":60}' > /dev/null
 node "$NODE_DIR/clients.mjs" routes "http://$GW" "$TOKEN"
 curl -s -X DELETE "http://$FAKE/_fake/faults" > /dev/null
+# models that come and go: an alias, a fallback after Groq's 503
+api PATCH /admin/v1/teams/alpha '{"fallbacks":{"llama-3.3-70b-versatile":["llama-3.1-8b-instant"]}}'
+node "$NODE_DIR/clients.mjs" models "http://$GW" "$ATOK" "http://$FAKE"
 row() { sql "select $1 from ledger where team='ears' and route='$2' and status=${3:-200} order by id desc limit 1"; }
 first=$(sql "select prompt_tokens||' '||completion_tokens||' '||cost_nusd from ledger where team='ears' and route='responses' and status=200 order by id limit 1")
 read -r pt ct cost <<< "$first"

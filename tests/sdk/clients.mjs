@@ -3,6 +3,7 @@
 //   node clients.mjs fake  FAKE_URL KEY BAD_KEY CONTROL_URL
 //   node clients.mjs gate  GATEWAY_URL TOKEN PAUSED_TOKEN RPM1_TOKEN BROKE_TOKEN
 //   node clients.mjs routes GATEWAY_URL TOKEN   (Responses, audio, files, batches, an abort)
+//   node clients.mjs models GATEWAY_URL TOKEN FAKE_URL   (an alias; a fallback after Groq's 503)
 import { createRequire } from "node:module";
 import { File as BufferFile } from "node:buffer";
 const require = createRequire(import.meta.url);
@@ -101,6 +102,25 @@ const [mode, url, a, b, c, d] = process.argv.slice(2);
 try {
   if (mode === "routes") {
     await routes(url, a);
+  } else if (mode === "models") {
+    // the team: alias "fast" -> llama-3.1-8b-instant; fallbacks
+    // llama-3.3-70b-versatile -> llama-3.1-8b-instant
+    const clients = [
+      ["groq-sdk", new Groq({ apiKey: a, baseURL: url, maxRetries: 0 })],
+      ["openai", new OpenAI({ apiKey: a, baseURL: `${url}/openai/v1`, maxRetries: 0 })],
+    ];
+    for (const [name, client] of clients) {
+      const r = await client.chat.completions.create({ model: "fast", messages: msgs, max_tokens: 3 });
+      ok(r.model === "llama-3.1-8b-instant" && r.choices[0].message.content.length > 0, `${name} -> groqgated: an alias answered by its model (${r.model})`);
+      await fetch(`${b}/_fake/model-fault`, { method: "POST", body: JSON.stringify({ model: "llama-3.3-70b-versatile", status: 503, count: 1 }) });
+      const f = await client.chat.completions.create({ model: "llama-3.3-70b-versatile", messages: msgs, max_tokens: 3 });
+      ok(f.model === "llama-3.1-8b-instant" && f.usage.completion_tokens === 3, `${name} -> groqgated: Groq's 503, the fallback's answer unchanged (${f.model})`);
+      await fetch(`${b}/_fake/model-fault`, { method: "POST", body: JSON.stringify({ model: "llama-3.3-70b-versatile", status: 503, count: 1 }) });
+      const s = await client.chat.completions.create({ model: "llama-3.3-70b-versatile", messages: msgs, max_tokens: 3, stream: true });
+      let text = "", models = new Set();
+      for await (const c of s) { text += c.choices[0]?.delta?.content ?? ""; models.add(c.model); }
+      ok(text.split(" ").length === 3 && models.size === 1 && models.has("llama-3.1-8b-instant"), `${name} -> groqgated: a stream from the fallback (${[...models]})`);
+    }
   } else if (mode === "fake") {
     const groq = new Groq({ apiKey: a, baseURL: url, maxRetries: 0 });
     await normalAndStream("groq-sdk -> fakegroq", groq, "llama-3.3-70b-versatile");
