@@ -42,6 +42,35 @@ int priority_parse(const char *s)
 	return -1;
 }
 
+/* Groq's service tiers (a team's, and the one a request is sent in) */
+
+static const char *const tier_names[TIER_N] = { "on_demand", "flex", "performance", "auto" };
+
+unsigned tier_parse(const char *name)
+{
+	for (int i = 0; name && i < TIER_N; i++)
+		if (str_eq(name, tier_names[i]))
+			return 1u << i;
+	return 0;
+}
+
+const char *tier_name(unsigned bit)
+{
+	for (int i = 0; i < TIER_N; i++)
+		if (bit == 1u << i)
+			return tier_names[i];
+	return NULL;
+}
+
+json_t *tiers_json(unsigned bits)
+{
+	json_t *a = json_array();
+	for (int i = 0; i < TIER_N; i++)
+		if (bits & (1u << i))
+			json_array_append_new(a, json_string(tier_names[i]));
+	return a;
+}
+
 /* ---- one window --------------------------------------------------------- */
 
 void win_init(struct window *w, int64_t span_ms, int64_t bucket_ms)

@@ -664,7 +664,7 @@ int stage_policy(const struct team *t, const char *model, struct verdict *v);
  * shape naming the replacement (no round trip to Groq). 0 or -1. */
 int stage_model(const struct gw_config *c, const struct team *t, int64_t now, const char *asked, const char **send,
 		struct verdict *v);
-/* Groq's service tiers, as bits */
+/* Groq's service tiers, as bits (capacity.c) */
 enum { TIER_ON_DEMAND = 1, TIER_FLEX = 2, TIER_PERFORMANCE = 4, TIER_AUTO = 8 };
 #define TIER_N 4
 unsigned tier_parse(const char *name); /* a TIER_* bit, or 0 */

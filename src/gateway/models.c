@@ -33,35 +33,6 @@ int stage_model(const struct gw_config *c, const struct team *t, int64_t now, co
 	return 0;
 }
 
-/* ---- service tiers ---------------------------------------------------- */
-
-static const char *const tier_names[TIER_N] = { "on_demand", "flex", "performance", "auto" };
-
-unsigned tier_parse(const char *name)
-{
-	for (int i = 0; name && i < TIER_N; i++)
-		if (str_eq(name, tier_names[i]))
-			return 1u << i;
-	return 0;
-}
-
-const char *tier_name(unsigned bit)
-{
-	for (int i = 0; i < TIER_N; i++)
-		if (bit == 1u << i)
-			return tier_names[i];
-	return NULL;
-}
-
-json_t *tiers_json(unsigned bits)
-{
-	json_t *a = json_array();
-	for (int i = 0; i < TIER_N; i++)
-		if (bits & (1u << i))
-			json_array_append_new(a, json_string(tier_names[i]));
-	return a;
-}
-
 /* ---- fallbacks -------------------------------------------------------- */
 
 const char *fallback_next(const struct gw_config *c, const struct team *t, const char *const *tried, int ntried)
