@@ -700,6 +700,9 @@ int stage_cap(const struct team *t, const struct capfield *f, int n, int64_t *ca
  * sent (NULL: one was) */
 int stage_caps(const struct team *t, enum route_kind kind, const struct reqbody *b, int64_t *cap, int64_t *n,
 	       const char **write, struct verdict *v);
+/* the 429 verdict of a request an RPM window (of a team, of an upstream
+ * key: what) had no room for (retry_ms until it has) */
+int rpm_refusal(const char *what, const char *name, int64_t limit, int64_t retry, struct verdict *v);
 /* the 429 verdict of a request the window had no room for (retry_ms until it has) */
 int ratelimit_refusal(const struct team *t, int64_t retry_ms, struct verdict *v);
 

@@ -107,14 +107,19 @@ int stage_cap(const struct team *t, const struct capfield *f, int n, int64_t *ca
 	return 0;
 }
 
-int ratelimit_refusal(const struct team *t, int64_t retry, struct verdict *v)
+int rpm_refusal(const char *what, const char *name, int64_t limit, int64_t retry, struct verdict *v)
 {
 	char w[32];
 	gotime_format(retry, w, sizeof w);
 	deny(v, 429, "requests", "rate_limit_exceeded", "rate_limited",
-	     xasprintf("Rate limit reached for team '%s' on requests per minute (RPM): Limit %lld. "
+	     xasprintf("Rate limit reached for %s '%s' on requests per minute (RPM): Limit %lld. "
 		       "Please try again in %s.",
-		       t->id, (long long)t->rpm_limit, w));
+		       what, name, (long long)limit, w));
 	v->retry_ms = retry;
 	return -1;
+}
+
+int ratelimit_refusal(const struct team *t, int64_t retry, struct verdict *v)
+{
+	return rpm_refusal("team", t->id, t->rpm_limit, retry, v);
 }

@@ -1261,16 +1261,8 @@ static int key_limits(struct preq *p, int64_t now, struct verdict *v)
 		int lim = (int)(k->rpm_limit / replicas > 0 ? k->rpm_limit / replicas : 1);
 		int64_t retry = 0;
 		rl_resize(&k->rl, lim);
-		if (!rl_admit(&k->rl, now, &retry)) {
-			char w[32];
-			gotime_format(retry, w, sizeof w);
-			deny(v, 429, "requests", "rate_limit_exceeded", "rate_limited",
-			     xasprintf("Rate limit reached for upstream key '%s' on requests per minute (RPM): Limit %lld. "
-				       "Please try again in %s.",
-				       k->name, (long long)k->rpm_limit, w));
-			v->retry_ms = retry;
-			return -1;
-		}
+		if (!rl_admit(&k->rl, now, &retry))
+			return rpm_refusal("upstream key", k->name, k->rpm_limit, retry, v);
 	}
 	if (k->tpm_limit > 0 && p->route->unit == BU_TOKENS && p->route->kind != RK_BATCH_CREATE) {
 		int64_t lim = k->tpm_limit / replicas > 0 ? k->tpm_limit / replicas : 1;
