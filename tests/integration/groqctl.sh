@@ -149,6 +149,30 @@ check_eq "emergency-stop" "0|paused" "$RC|$(api GET /admin/v1/teams/beta; jq_bod
 run resume-all
 check_eq "resume-all" "0|active" "$RC|$(api GET /admin/v1/teams/beta; jq_body .state)"
 
+# ---- lost updates: 12 operators set the same team at once; each reads the
+# version and writes with If-Match, so a write that lost the race is exit
+# 4 (conflict) and changes nothing: the team's version moves once per exit 0
+api GET /admin/v1/teams/beta; v0=$(jq_body .version)
+racers=""
+for i in $(seq 1 12); do
+	(ctl set team beta rpm_limit=$((100 + i)) > /dev/null 2> "$T/race.$i.err"; echo "$? $((100 + i))" > "$T/race.$i.rc") &
+	racers="$racers $!"
+done
+wait $racers
+codes=$(cat "$T"/race.*.rc | cut -d' ' -f1 | sort | uniq -c | tr -s ' ' | tr '\n' ';')
+echo "# 12 racing set team: $codes (count exit)"
+api GET /admin/v1/teams/beta; v1=$(jq_body .version); final=$(jq_body .rpm_limit)
+won=$(cat "$T"/race.*.rc | awk '$1 == 0' | wc -l)
+check_eq "racing writers: each exit 0 (done) or 4 (conflict)" "" "$(cat "$T"/race.*.rc | awk '$1 != 0 && $1 != 4')"
+check_eq "the version moved once per write that was done ($won)" "$won" "$((v1 - v0))"
+check "the final value is one a successful writer set ($final)" grep -qx "0 $final" "$T"/race.*.rc
+silent=""
+for i in $(seq 1 12); do
+	read -r rc _ < "$T/race.$i.rc"
+	[ "$rc" = 4 ] && [ "$(wc -l < "$T/race.$i.err")" != 1 ] && silent="$silent $i"
+done
+check_eq "each conflict is one line on stderr" "" "$silent"
+
 # ---- the GitOps example in examples/: the gateway takes it (dry run), and it differs
 run apply -f "$ROOT/examples/gitops/organisation.conf" --dry-run
 check_eq "examples/gitops/organisation.conf: a valid file (dry run)" "0|" "$RC|$ERR"
