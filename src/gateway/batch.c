@@ -508,6 +508,26 @@ static void settle_batch(struct batchwatch *w, struct batch *b, const struct bil
 		free(m);
 		cost = b->reserved_nusd;
 	}
+	/* cluster mode: billed once, by the replica whose it still is (a
+	 * replica that looked gone during a store outage may have been taken
+	 * over while it followed the batch) */
+	char *cause = NULL;
+	int mine = store_cl_batch_settling(g->store, b->id, gw_now(g), &cause);
+	if (mine != 1) {
+		gw_log(g, json_pack("{s:s,s:s,s:s,s:s}", "level", "warn", "msg",
+				    mine ? "batch not settled: the store is unavailable (tried again)" :
+					   "batch not settled here: another replica took it over",
+				    "batch", b->id, "error", cause ? cause : "-"));
+		free(cause);
+		if (mine == 0) { /* another's now: its reservation is no longer held here */
+			if (t) {
+				struct budget_env e = gw_budget(g);
+				budget_settle(&e, t, b->reserved_nusd, 0);
+			}
+			b->foreign = true;
+		}
+		return;
+	}
 	if (t) {
 		struct budget_env e = gw_budget(g);
 		budget_settle(&e, t, b->reserved_nusd, cost);

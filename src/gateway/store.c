@@ -201,6 +201,11 @@ int store_cl_batch_claim(struct store *s, const char *id, const char *from, int6
 	return s->ops->cl_batch_claim ? s->ops->cl_batch_claim(s, id, from, month, cause) : single(cause);
 }
 
+int store_cl_batch_settling(struct store *s, const char *id, int64_t at, char **cause)
+{
+	return s->ops->cl_batch_settling ? s->ops->cl_batch_settling(s, id, at, cause) : 1;
+}
+
 int store_cl_fd(struct store *s)
 {
 	return s->ops->cl_fd ? s->ops->cl_fd(s) : -1;

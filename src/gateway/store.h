@@ -84,6 +84,7 @@ struct store_ops {
 			void (*fn)(void *arg, const char *team, int64_t spent, int64_t lease), void *arg, char **cause);
 	int (*cl_lease)(struct store *s, const char *team, int64_t month, int64_t want, int64_t *held, char **cause);
 	int (*cl_batch_claim)(struct store *s, const char *id, const char *from, int64_t month, char **cause);
+	int (*cl_batch_settling)(struct store *s, const char *id, int64_t at, char **cause);
 	int (*cl_fd)(struct store *s);
 	int (*cl_notified)(struct store *s);
 	/* migration: the rows of a table ("teams", "keys", "tokens",
@@ -211,6 +212,11 @@ int store_cl_lease(struct store *s, const char *team, int64_t month, int64_t wan
  * its reservation taken off from's lease of the month, in one transaction:
  * 1 taken, 0 not (another replica took it, or it was settled), -1 error. */
 int store_cl_batch_claim(struct store *s, const char *id, const char *from, int64_t month, char **cause);
+/* The batch marked settled at `at` by this replica, if it is still this
+ * replica's and not settled: 1 (it is this one's to bill), 0 (another
+ * replica took it over or billed it: not billed here), -1 error. Single
+ * node: 1. */
+int store_cl_batch_settling(struct store *s, const char *id, int64_t at, char **cause);
 /* The socket on which changes are notified (-1: none now), and how many
  * notifications arrived since the last call (it reads what is there). */
 int store_cl_fd(struct store *s);

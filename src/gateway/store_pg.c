@@ -1026,6 +1026,23 @@ static int pg_cl_batch_claim(struct store *base, const char *id, const char *fro
 	return taken;
 }
 
+static int pg_cl_batch_settling(struct store *base, const char *id, int64_t at, char **cause)
+{
+	struct pgstore *s = P(base);
+	char a[24];
+	snprintf(a, sizeof a, "%lld", (long long)at);
+	const char *v[] = { id, s->replica, a };
+	PGresult *r = q(s, "batch settling",
+			"UPDATE batches SET settled_at = $3::bigint WHERE id = $1 AND replica = $2 AND settled_at IS NULL"
+			" RETURNING id",
+			3, v, cause);
+	if (!r)
+		return -1;
+	int mine = PQntuples(r) == 1;
+	PQclear(r);
+	return mine;
+}
+
 static int pg_cl_lease(struct store *base, const char *team, int64_t month, int64_t want, int64_t *held,
 		       char **cause)
 {
@@ -1182,6 +1199,7 @@ static const struct store_ops pg_ops = {
 	.cl_spend = pg_cl_spend,
 	.cl_lease = pg_cl_lease,
 	.cl_batch_claim = pg_cl_batch_claim,
+	.cl_batch_settling = pg_cl_batch_settling,
 	.cl_fd = pg_cl_fd,
 	.cl_notified = pg_cl_notified,
 	.count = pg_count,
