@@ -536,9 +536,9 @@ static int cmd_token(struct ctl *c, int argc, char **argv)
 		if (!key)
 			return die(EXIT_USAGE, "token issue: --key NAME (the upstream key its calls use) is required");
 		char *path = xasprintf("/admin/v1/teams/%s/tokens", argv[1]);
-		json_t *out = NULL;
-		int rc = send_json(c, "POST", path, json_pack("{s:s,s:s}", "key", key, "label", label ? label : "groqctl"), NULL,
-				   &out, 201);
+		json_t *out = NULL, *body = json_pack("{s:s,s:s}", "key", key, "label", label ? label : "groqctl");
+		int rc = send_json(c, "POST", path, body, NULL, &out, 201);
+		json_decref(body);
 		free(path);
 		if (rc == EXIT_OK) /* the token, once, and nothing else */
 			printf("%s\n", json_string_value(json_object_get(out, "token")));
@@ -874,9 +874,9 @@ static int cmd_export(struct ctl *c)
 
 /* ---- main ---------------------------------------------------------------------------------- */
 
-int main(int argc, char **argv)
+/* everything main does but free c (whatever way this returns) */
+static int run(struct ctl *c, int argc, char **argv)
 {
-	struct ctl c = { .out = "table", .width = 80 };
 	const char *context = NULL, *config = NULL, *token_file = NULL;
 	int i = 1;
 	for (; i < argc && argv[i][0] == '-'; i++) {
@@ -893,15 +893,15 @@ int main(int argc, char **argv)
 		} else if (strcmp(a, "--context") == 0) {
 			context = v;
 		} else if (strcmp(a, "--gateway") == 0) {
-			c.gateway = xstrdup(v);
+			c->gateway = xstrdup(v);
 		} else if (strcmp(a, "--token-file") == 0) {
 			token_file = v;
 		} else if (strcmp(a, "--config") == 0) {
 			config = v;
 		} else if (strcmp(a, "--cacert") == 0) {
-			c.cacert = xstrdup(v);
+			c->cacert = xstrdup(v);
 		} else if (strcmp(a, "-o") == 0 || strcmp(a, "--output") == 0) {
-			c.out = v;
+			c->out = v;
 		} else if (strcmp(a, "--token") == 0) {
 			return die(EXIT_USAGE, "the admin token is never taken on the command line: use --token-file FILE");
 		} else {
@@ -914,61 +914,68 @@ int main(int argc, char **argv)
 	/* -o may also come after the command, as kubectl takes it */
 	for (int k = i; k + 1 < argc; k++)
 		if (strcmp(argv[k], "-o") == 0) {
-			c.out = argv[k + 1];
+			c->out = argv[k + 1];
 			memmove(&argv[k], &argv[k + 2], (size_t)(argc - k - 2) * sizeof *argv);
 			argc -= 2;
 			break;
 		}
-	if (strcmp(c.out, "table") && strcmp(c.out, "json") && strcmp(c.out, "csv"))
+	if (strcmp(c->out, "table") && strcmp(c->out, "json") && strcmp(c->out, "csv"))
 		return die(EXIT_USAGE, "-o must be table, json or csv");
 	char *cause = NULL;
-	if (token_file && !(c.token = token_file_read(token_file, &cause))) {
+	if (token_file && !(c->token = token_file_read(token_file, &cause))) {
 		int rc = die(EXIT_ERR, "%s", cause);
 		free(cause);
 		return rc;
 	}
-	int rc = load_context(&c, config, context);
+	int rc = load_context(c, config, context);
 	if (rc)
 		return rc;
-	if (!c.gateway || !c.token)
+	if (!c->gateway || !c->token)
 		return die(EXIT_USAGE, "no gateway: give --context NAME (groqtop's configuration) or --gateway URL --token-file FILE");
 	struct winsize ws;
 	if (isatty(1) && ioctl(1, TIOCGWINSZ, &ws) == 0 && ws.ws_col >= 40)
-		c.width = ws.ws_col;
+		c->width = ws.ws_col;
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 	const char *cmd = argv[i];
 	int n = argc - i - 1;
 	char **rest = argv + i + 1;
 	if (strcmp(cmd, "get") == 0)
-		rc = cmd_get(&c, n, rest);
+		rc = cmd_get(c, n, rest);
 	else if (strcmp(cmd, "set") == 0)
-		rc = cmd_set(&c, n, rest);
+		rc = cmd_set(c, n, rest);
 	else if (strcmp(cmd, "pause") == 0)
-		rc = cmd_pause(&c, n, rest, true);
+		rc = cmd_pause(c, n, rest, true);
 	else if (strcmp(cmd, "resume") == 0)
-		rc = cmd_pause(&c, n, rest, false);
+		rc = cmd_pause(c, n, rest, false);
 	else if (strcmp(cmd, "token") == 0)
-		rc = cmd_token(&c, n, rest);
+		rc = cmd_token(c, n, rest);
 	else if (strcmp(cmd, "rotate") == 0)
-		rc = cmd_rotate(&c, n, rest);
+		rc = cmd_rotate(c, n, rest);
 	else if (strcmp(cmd, "emergency-stop") == 0) {
 		const char *reason = opt(n, rest, "--reason");
-		rc = reason ? post_simple(&c, "/admin/v1/emergency-stop", json_pack("{s:s}", "reason", reason),
+		rc = reason ? post_simple(c, "/admin/v1/emergency-stop", json_pack("{s:s}", "reason", reason),
 					  "emergency stop: every active team paused")
 			    : die(EXIT_USAGE, "emergency-stop: --reason TEXT is required");
 	} else if (strcmp(cmd, "resume-all") == 0)
-		rc = post_simple(&c, "/admin/v1/emergency-stop/resume", json_object(), "emergency stop lifted");
+		rc = post_simple(c, "/admin/v1/emergency-stop/resume", json_object(), "emergency stop lifted");
 	else if (strcmp(cmd, "export") == 0)
-		rc = cmd_export(&c);
+		rc = cmd_export(c);
 	else if (strcmp(cmd, "diff") == 0)
-		rc = cmd_apply(&c, n, rest, true);
+		rc = cmd_apply(c, n, rest, true);
 	else if (strcmp(cmd, "apply") == 0)
-		rc = cmd_apply(&c, n, rest, false);
+		rc = cmd_apply(c, n, rest, false);
 	else
 		rc = usage();
+	curl_global_cleanup();
+	return rc;
+}
+
+int main(int argc, char **argv)
+{
+	struct ctl c = { .out = "table", .width = 80 };
+	int rc = run(&c, argc, argv);
 	secret_free(c.token);
 	free(c.gateway);
 	free(c.cacert);
-	curl_global_cleanup();
 	return rc;
 }
