@@ -20,6 +20,12 @@ check_eq "only marketing drifts" "proj_marketing" "$(demo_groq | jq -r '[.projec
 check_eq "a groq_drift alert names marketing" "marketing" \
 	"$(curl -s -H "Authorization: Bearer $(cat "$TOKF")" "$GWURL/admin/v1/alerts" | jq -r '[.alerts[] | select(.kind == "groq_drift") | .team] | unique | join(",")')"
 check_eq "the demo's models are all listed by Groq" 0 "$(demo_groq | jq '.unlisted_models | length')"
+models=$(curl -s -H "Authorization: Bearer $(cat "$TOKF")" "$GWURL/admin/v1/models")
+check_eq "the demo shows a model retiring in three weeks, and its replacement" \
+	"qwen/qwen3-32b $(sed -n 's/.*shutdown = "\([0-9-]*\)".*/\1/p' "$GROQGATE_DEMO_DIR/groqgated.conf") openai/gpt-oss-120b false" \
+	"$(jq -r '.models[] | select(.shutdown) | "\(.id) \(.shutdown) \(.replacement) \(.retired)"' <<< "$models")"
+check_eq "and an alias" "fast=llama-3.1-8b-instant" \
+	"$(curl -s -H "Authorization: Bearer $(cat "$TOKF")" "$GWURL/admin/v1/aliases" | jq -r '.aliases[] | "\(.alias)=\(.model)"')"
 snap=$("$BIN/groqtop" --gateway "$GWURL" --token-file "$TOKF" --snapshot --size 120x40)
 check_eq "groqtop --snapshot of the demo exits 0" 0 $?
 ov=$(curl -s -H "Authorization: Bearer $(cat "$TOKF")" "$GWURL/admin/v1/overview")
