@@ -1,0 +1,234 @@
+/* proxy_answer.c — Groq's answer read and made the client's: its head
+ * (what the client gets of its fields, Groq's headroom, the team's own
+ * x-ratelimit-* and budget left), a 429 storm counted, list answers
+ * filtered to the team's own (models, files, batches) and what a batch
+ * route's answer changes. */
+#include "proxy.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "gotime.h"
+#include "groq.h"
+#include "httpd.h"
+#include "util.h"
+
+/* what the caller has left of its budgets, on every answer (services
+ * degrade before they are refused) */
+void req_budget_header(struct preq *p)
+{
+	if (!p->t || !p->req)
+		return;
+	int64_t r = budget_remaining(p->t, cluster_replicas(p->g));
+	char s[40];
+	snprintf(s, sizeof s, "%lld.%09lld", (long long)(r / NUSD_PER_USD), (long long)(r % NUSD_PER_USD));
+	httpd_add_header(p->req, "x-groqgate-budget-remaining-usd", s);
+	if (p->ntried > 1) /* served by a fallback: the model first sent */
+		httpd_add_header(p->req, "x-groqgate-fallback-from", p->tried[0]);
+}
+
+static bool hop_by_hop(const char *name, size_t n)
+{
+#define HOP(s) { s, sizeof s - 1 }
+	static const struct {
+		const char *s;
+		size_t n;
+	} h[] = { HOP("connection"), HOP("keep-alive"), HOP("transfer-encoding"), HOP("content-length"),
+		  HOP("date"),	     HOP("server"),	HOP("upgrade"),		  HOP("te"),
+		  HOP("trailer"),    HOP("proxy-authenticate"), HOP("proxy-connection") };
+#undef HOP
+	for (size_t i = 0; i < ARRAY_LEN(h); i++)
+		if (h[i].n == n && strncasecmp(name, h[i].s, n) == 0)
+			return true;
+	return false;
+}
+
+/* Groq's answer head, read once, as it arrives: the rate-limit fields
+ * noted, its request id and whether it is an event stream taken, and the
+ * fields the client gets kept ("name\0value\0"..., hop-by-hop ones
+ * dropped) until the answer goes out. */
+bool req_up_head_read(struct preq *p, const struct hstatus *h)
+{
+	struct headroom *hr = &p->k->hr;
+	bool any = false, sse = false;
+	buf_reset(&p->up_fields);
+	for (int i = 0; i < h->nh; i++) {
+		const char *name = h->h[i].name, *val = h->h[i].value;
+		size_t nl = strlen(name);
+		char f = (char)(*name | 0x20);
+		if (f == 'x') {
+			any |= headroom_header(hr, name, val);
+			if (strcasecmp(name, "x-request-id") == 0) {
+				free(p->groq_rid);
+				p->groq_rid = xstrdup(val);
+			}
+		} else if (f == 'c' && strcasecmp(name, "content-type") == 0) {
+			sse = strncasecmp(val, "text/event-stream", 17) == 0;
+		}
+		if (hop_by_hop(name, nl))
+			continue;
+		buf_add(&p->up_fields, name, nl + 1);
+		buf_add(&p->up_fields, val, strlen(val) + 1);
+	}
+	if (any) {
+		hr->seen_at = gw_now(p->g);
+		p->g->org_hr = *hr;
+		if (p->model && h->status == 200) /* Groq's limits of a model not declared */
+			capacity_learn(p->g->capacity, p->model, hr->limit_req, hr->limit_tok);
+	}
+	return sse;
+}
+
+/* Groq's fields to the client; skip_ctype: the gateway sets the
+ * Content-Type itself (a converted answer) */
+void req_pass_headers(struct preq *p, bool skip_ctype)
+{
+	if (!p->up_fields.len) /* no answer head (a refusal of the gateway's own) */
+		return;
+	/* x-ratelimit-*: what this team may still do where it has its own
+	 * limits (or its class's share of the organisation's), not Groq's
+	 * figures for the whole organisation */
+	struct capview cv = { 0 };
+	bool own = p->t && p->route->unit != BU_NONE &&
+		   capacity_headroom(p->g->capacity, p->t, p->model, gw_now(p->g), &cv);
+	const char *f = p->up_fields.data, *end = f + p->up_fields.len;
+	while (f < end) {
+		const char *v = f + strlen(f) + 1, *next = v + strlen(v) + 1;
+		size_t fl = strlen(f);
+		bool ours = own && fl > 12 && strncasecmp(f, "x-ratelimit-", 12) == 0 &&
+			    ((cv.limit_req && fl > 9 && strcasecmp(f + fl - 9, "-requests") == 0) ||
+			     (cv.limit_tok && fl > 7 && strcasecmp(f + fl - 7, "-tokens") == 0));
+		if (!ours && (!skip_ctype || (strcasecmp(f, "content-type") != 0 && strcasecmp(f, "content-encoding") != 0)))
+			httpd_add_header(p->req, f, v);
+		f = next;
+	}
+	req_budget_header(p);
+	if (!own)
+		return;
+	char s[32];
+	for (int i = 0; i < 2; i++) {
+		int64_t lim = i ? cv.limit_tok : cv.limit_req, rem = i ? cv.rem_tok : cv.rem_req,
+			reset = i ? cv.reset_tok : cv.reset_req;
+		if (!lim)
+			continue;
+		const char *unit = i ? "tokens" : "requests";
+		char name[40];
+		snprintf(name, sizeof name, "x-ratelimit-limit-%s", unit);
+		i64_text(s, lim);
+		httpd_add_header(p->req, name, s);
+		snprintf(name, sizeof name, "x-ratelimit-remaining-%s", unit);
+		i64_text(s, rem);
+		httpd_add_header(p->req, name, s);
+		snprintf(name, sizeof name, "x-ratelimit-reset-%s", unit);
+		gotime_format(reset, s, sizeof s);
+		httpd_add_header(p->req, name, s);
+	}
+}
+
+/* Groq answering 429 again and again for one key (a storm): one alert per
+ * key per STORM_QUIET_MS, at alerts.upstream_429_storm within a minute. */
+#define STORM_QUIET_MS (10 * 60 * 1000)
+void req_storm_count(struct preq *p)
+{
+	struct ukey *k = p->k;
+	int64_t now = gw_now(p->g), limit = p->g->cfg.storm_429;
+	if (limit <= 0)
+		return;
+	if (now - k->storm_from >= 60000) {
+		k->storm_from = now;
+		k->storm_n = 0;
+	}
+	if (++k->storm_n < limit || (k->storm_alerted && now - k->storm_alerted < STORM_QUIET_MS))
+		return;
+	k->storm_alerted = now;
+	char *m = xasprintf("Groq answered 429 %d times within a minute for upstream key '%s' (%s): the Groq "
+			    "project's limits are exhausted; lower team RPM limits or spread teams over more keys.",
+			    k->storm_n, k->name, p->key_fp);
+	alert_raise(p->g, "upstream_429_storm", p->t->id, m);
+	free(m);
+}
+
+/* Groq's answer to a files or batches request: what it made noted as the
+ * team's, a list filtered to the team's own; a batch takes its reservation
+ * along (held until the batch ends) */
+/* a list answer that cannot be filtered to the team's own: none of it is
+ * passed on (502) */
+static void unfilterable(struct preq *p)
+{
+	char *b = groq_error_body(502, "upstream_answer_unfilterable",
+				  "Groq's list answer has no list the gateway can filter to this team's own, so none of "
+				  "it is passed on. Try again; operators: check the upstream.");
+	buf_reset(&p->resp);
+	buf_adds(&p->resp, b);
+	free(b);
+	p->status = 502;
+}
+
+void req_batch_answer(struct preq *p)
+{
+	struct gateway *g = p->g;
+	switch (p->route->kind) {
+	case RK_FILE_UPLOAD:
+		batch_uploaded(g, p->t, p->k, &p->resp, p->batch_worst, p->batch_lines, p->batch_index);
+		break;
+	case RK_FILES:
+	case RK_BATCHES:
+		if (batch_filter(g, p->t, &p->resp, p->route->kind == RK_BATCHES) != 0)
+			unfilterable(p);
+		break;
+	case RK_BATCH_CREATE:
+		if (batch_created(g, p->t, p->k, p->batch_input, &p->resp, p->reserved) == 0)
+			p->reserved = 0; /* the batch holds it now */
+		break;
+	case RK_FILE:
+		if (httpd_method(p->req) == HM_DELETE) {
+			struct bfile *f = team_file(&g->reg, p->t, p->param);
+			if (f)
+				batch_file_deleted(g, f);
+		}
+		break;
+	default: break;
+	}
+}
+
+static bool model_allowed(void *arg, const char *id)
+{
+	return team_allows(arg, id);
+}
+
+/* keeps only the team's allowed models in a /models answer, and lists
+ * beside them the aliases that name one of those */
+void req_filter_models(struct preq *p)
+{
+	const struct gw_config *c = &p->g->cfg;
+	if (answer_keep(&p->resp, model_allowed, p->t) != 0) {
+		unfilterable(p);
+		return;
+	}
+	if (!c->naliases || p->route->kind != RK_MODELS)
+		return;
+	json_t *j = json_loadb(p->resp.data, p->resp.len, 0, NULL);
+	json_t *data = json_object_get(j, "data");
+	if (json_is_array(data)) {
+		for (int i = 0; i < c->naliases; i++) {
+			const struct model_alias *a = &c->aliases[i];
+			json_t *of = NULL, *m;
+			size_t k;
+			json_array_foreach(data, k, m)
+				if (str_eq(json_string_value(json_object_get(m, "id")), a->model))
+					of = m;
+			if (!of)
+				continue;
+			json_t *e = json_deep_copy(of);
+			json_object_set_new(e, "id", json_string(a->alias));
+			json_object_set_new(e, "alias_of", json_string(a->model));
+			json_array_append_new(data, e);
+		}
+		char *out = json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER);
+		buf_reset(&p->resp);
+		buf_adds(&p->resp, out);
+		free(out);
+	}
+	json_decref(j);
+}
