@@ -413,8 +413,9 @@ static int cmd_get(struct ctl *c, int argc, char **argv)
 static json_t *typed(const char *field, const char *v)
 {
 	static const char *const ints[] = { "max_tokens_per_request", "rpm_limit", "queue_max_wait_ms", "tpm_limit",
-					    "tpd_limit", "rpd_limit", NULL };
-	static const char *const usd[] = { "monthly_budget_usd", "daily_budget_usd", "weekly_budget_usd", NULL };
+					    "tpd_limit", "rpd_limit", "user_rpm_limit", NULL };
+	static const char *const usd[] = { "monthly_budget_usd", "daily_budget_usd", "weekly_budget_usd",
+					   "user_daily_budget_usd", NULL };
 	char *end;
 	for (int i = 0; ints[i]; i++)
 		if (strcmp(field, ints[i]) == 0) {
@@ -783,8 +784,9 @@ static int cmd_apply(struct ctl *c, int argc, char **argv, bool diff_only)
 static const char *const export_fields[] = { "name", "allowed_models", "max_tokens_per_request", "rpm_limit",
 					     "rpm_mode", "queue_max_wait_ms", "monthly_budget_usd", "alert_thresholds",
 					     "auto_pause", "priority", "tpm_limit", "tpd_limit", "rpd_limit",
-					     "daily_budget_usd", "weekly_budget_usd", "replace_retired", "fallbacks",
-					     "service_tiers", "default_service_tier", NULL };
+					     "daily_budget_usd", "weekly_budget_usd", "user_daily_budget_usd",
+					     "user_rpm_limit", "replace_retired", "fallbacks", "service_tiers",
+					     "default_service_tier", NULL };
 
 /* a JSON value as libconfig writes it */
 static void conf_value(json_t *v)

@@ -187,16 +187,10 @@ static int check_if_match(struct actx *c, const struct team *t)
 
 /* ---- teams -------------------------------------------------------- */
 
-static const char *const team_create_fields[] = { "id", "name", "allowed_models", "max_tokens_per_request",
-						  "rpm_limit", "rpm_mode", "queue_max_wait_ms",
-						  "monthly_budget_usd", "alert_thresholds", "auto_pause",
-						  "priority", "tpm_limit", "tpd_limit", "rpd_limit", "daily_budget_usd",
-						  "weekly_budget_usd", "replace_retired", "fallbacks", "service_tiers", "default_service_tier", NULL };
-
 static void teams_create(struct actx *c)
 {
 	json_t *j = body_object(c);
-	if (!j || only_fields(c, j, team_create_fields) < 0)
+	if (!j || only_fields(c, j, spec_team_fields_all) < 0)
 		goto out;
 	const char *id = json_string_value(json_object_get(j, "id"));
 	if (!slug_valid(id)) {
@@ -239,12 +233,6 @@ out:
 	json_decref(j);
 }
 
-static const char *const team_patch_fields[] = { "name", "allowed_models", "max_tokens_per_request", "rpm_limit",
-						 "rpm_mode", "queue_max_wait_ms", "monthly_budget_usd",
-						 "alert_thresholds", "auto_pause", "priority", "tpm_limit",
-						 "tpd_limit", "rpd_limit", "daily_budget_usd", "weekly_budget_usd",
-						 "replace_retired", "fallbacks", "service_tiers", "default_service_tier", NULL };
-
 static void team_update(struct actx *c, struct team *t, json_t *j, const char *action)
 {
 	struct team copy = team_copy(t);
@@ -276,7 +264,7 @@ static void team_update(struct actx *c, struct team *t, json_t *j, const char *a
 static void team_patch(struct actx *c, struct team *t)
 {
 	json_t *j = body_object(c);
-	if (j && only_fields(c, j, team_patch_fields) == 0 && check_if_match(c, t) == 0)
+	if (j && only_fields(c, j, SPEC_TEAM_SETTABLE) == 0 && check_if_match(c, t) == 0)
 		team_update(c, t, j, "team.update");
 	json_decref(j);
 }
@@ -1284,12 +1272,8 @@ static void rotation_r(struct actx *c) { rotation_route(c->g, c->req, c->k, c->p
 
 /* ---- the organisation as code: POST /apply ------------------------------ */
 
-/* what a file may set of a team (and the diff compares): never live
+/* a file sets (and the diff compares) SPEC_TEAM_SETTABLE: never live
  * figures, never secrets */
-static const char *const apply_fields[] = { "name", "allowed_models", "max_tokens_per_request", "rpm_limit", "rpm_mode",
-					    "queue_max_wait_ms", "monthly_budget_usd", "alert_thresholds", "auto_pause",
-					    "priority", "tpm_limit", "tpd_limit", "rpd_limit", "daily_budget_usd",
-					    "weekly_budget_usd", "replace_retired", "fallbacks", "service_tiers", "default_service_tier", NULL };
 #define APPLY_REMOVED "removed: not in the organisation's file (groqctl apply --prune)"
 
 struct change {
@@ -1310,11 +1294,11 @@ static struct team *change_team(struct change *x)
 static json_t *team_diff(json_t *before, json_t *after)
 {
 	json_t *d = json_object();
-	for (int i = 0; apply_fields[i]; i++) {
-		json_t *b = before ? json_object_get(before, apply_fields[i]) : NULL;
-		json_t *a = json_object_get(after, apply_fields[i]);
+	for (int i = 0; SPEC_TEAM_SETTABLE[i]; i++) {
+		json_t *b = before ? json_object_get(before, SPEC_TEAM_SETTABLE[i]) : NULL;
+		json_t *a = json_object_get(after, SPEC_TEAM_SETTABLE[i]);
 		if (!b || !a || !json_equal(a, b))
-			json_object_set_new(d, apply_fields[i],
+			json_object_set_new(d, SPEC_TEAM_SETTABLE[i],
 					    json_pack("{s:O,s:O}", "before", b ? b : json_null(), "after", a ? a : json_null()));
 	}
 	return d;
@@ -1370,8 +1354,8 @@ static void apply_r(struct actx *c)
 		json_t *v;
 		json_object_foreach(e, key, v) {
 			bool ok = str_eq(key, "id");
-			for (int f = 0; apply_fields[f] && !ok; f++)
-				ok = str_eq(key, apply_fields[f]);
+			for (int f = 0; SPEC_TEAM_SETTABLE[f] && !ok; f++)
+				ok = str_eq(key, SPEC_TEAM_SETTABLE[f]);
 			if (!ok) {
 				admin_error(c->req, 400, "unknown_field",
 					    "team '%s': '%s' is not a field the file sets (%s are live or secret). Nothing was applied.",

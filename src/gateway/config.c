@@ -74,6 +74,7 @@ static const struct setting {
 	{ "limits", "max_connections", T_POS, OFF(max_connections), "10000", 1 },
 	{ "limits", "header_timeout_s", T_POS, OFF(header_timeout_s), "10", 1 },
 	{ "limits", "max_files_per_team", T_POS, OFF(max_files_per_team), "1000", 1 },
+	{ "limits", "max_end_users", T_POS, OFF(max_end_users), "100000", 1 },
 	{ "groq_metrics", "key_file", T_STR, OFF(gm_key_file), NULL, 0 },
 	{ "groq_metrics", "interval_s", T_POS, OFF(gm_interval_s), "30", 1 },
 	{ "groq_metrics", "url", T_STR, OFF(gm_url), NULL, 0 },

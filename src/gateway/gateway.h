@@ -72,6 +72,7 @@ struct gw_config {
 	int64_t max_connections;          /* client connections held (the longest idle shed past it) */
 	int64_t header_timeout_s;         /* a request head whole within it */
 	int64_t max_files_per_team;       /* batch input files a team may hold */
+	int64_t max_end_users;            /* end users held in memory (enduser.c) */
 	double batch_discount;            /* billing */
 	int64_t audio_min_seconds, batch_poll_s;
 	char **cors_origins;              /* browsers' origins allowed (cors.origins) */
@@ -266,6 +267,8 @@ struct team {
 	 * what was settled in the current day and week (rebuilt at start) */
 	int64_t day_budget_nusd, week_budget_nusd;
 	int64_t day_spend_nusd, week_spend_nusd, day_start, week_start;
+	/* each end user's day and minute (enduser.c; 0: none) */
+	int64_t user_day_budget_nusd, user_rpm_limit;
 	struct teamcap *cap;
 	struct teamuse *mu;
 	int nmu;
@@ -364,6 +367,7 @@ struct registry {
 	int64_t org_spend_nusd, org_reserved_nusd, org_month_start;
 	int org_alerted;
 	struct counters *ctr;    /* given to every team added (NULL: in memory) */
+	struct endusers *users;  /* end users' days and minutes (enduser.c), or NULL */
 };
 
 void registry_init(struct registry *r);
@@ -598,6 +602,7 @@ char *audio_answer(const char *body, size_t len, const char *fmt, double *durati
 int answer_keep(buf *answer, bool (*keep)(void *arg, const char *id), void *arg);
 /* Characters (code points) of UTF-8 text: what text to speech bills. */
 int64_t utf8_chars(const char *s, size_t n);
+bool utf8_valid(const char *s, size_t n); /* well-formed UTF-8 (no overlong forms, no surrogates) */
 /* One of Groq's answer headers: true when it is an x-ratelimit-* one
  * (its value noted in hr when it parses). */
 bool headroom_header(struct headroom *hr, const char *name, const char *value);
@@ -612,7 +617,8 @@ struct jspan {
 	size_t n;      /* 0: absent */
 };
 struct reqbody {
-	struct jspan model, stream, max_tokens, max_completion_tokens, messages, max_output_tokens, n, input, service_tier;
+	struct jspan model, stream, max_tokens, max_completion_tokens, messages, max_output_tokens, n, input, service_tier,
+		user;
 	size_t nmessages; /* elements, when messages is an array */
 	size_t close;     /* offset of the object's closing '}' */
 	bool empty;       /* the object has no members */
@@ -830,10 +836,32 @@ int proxy_inflight(struct gateway *g);
 /* ---- spend.c: GET /admin/v1/spend, showback from the ledger ----------- */
 void spend_route(struct gateway *g, struct hreq *req);
 
+/* ---- enduser.c: each end user's day of spend and minute of requests,
+ * per team, in bounded memory (the least recently seen let go past max) */
+struct endusers;
+struct endusers *endusers_new(size_t max);
+void endusers_free(struct endusers *u);
+size_t endusers_count(const struct endusers *u);   /* held now */
+int64_t endusers_evicted(const struct endusers *u); /* let go since start */
+/* today's spend of team's user, from the ledger at start */
+void enduser_seed(struct endusers *u, const char *team, const char *user, int64_t spent, int64_t now);
+/* t's per-user RPM and daily budget for one request that may cost amount:
+ * 0 (amount reserved, the request counted), or -1 with v (429 or 402) */
+int enduser_admit(struct endusers *u, const struct team *t, const char *user, int replicas, int64_t now,
+		  int64_t amount, struct verdict *v);
+void enduser_settle(struct endusers *u, const struct team *t, const char *user, int64_t reserved, int64_t actual,
+		    int64_t now);
+/* the user's daily budget as GET /groqgate/v1/quota shows it (NULL: none),
+ * and what it has left (INT64_MAX: no budget) */
+json_t *enduser_json(struct endusers *u, const struct team *t, const char *user, int replicas, int64_t now);
+int64_t enduser_remaining(struct endusers *u, const struct team *t, const char *user, int replicas, int64_t now);
+
 /* ---- quota.c: GET /groqgate/v1/quota, a caller's own budgets and limits */
 void quota_handle(struct gateway *g, struct hreq *req);
 /* the least a team has left of its budgets (monthly, weekly, daily) */
 int64_t budget_remaining(const struct team *t, int replicas);
+/* the least a caller has left: its team's budgets, its key's, its end user's */
+int64_t caller_remaining(struct gateway *g, const struct team *t, const struct ukey *k, const char *user);
 
 /* ---- audit.c: audited writes (beneath admin, rotation, budget) ------- */
 void admin_error(struct hreq *req, int status, const char *code, const char *fmt, ...)
@@ -933,6 +961,9 @@ struct ledger_state ledger_state(const struct ledger *l);
 typedef bool (*spec_model_known)(void *arg, const char *model);
 /* -1 (e filled) when j has a field not in allowed (NULL-ended). */
 int spec_only_fields(json_t *j, const char *const *allowed, struct verdict *e);
+/* the team fields an operator sets: "id" first, then the rest */
+extern const char *const spec_team_fields_all[];
+#define SPEC_TEAM_SETTABLE (spec_team_fields_all + 1)
 /* Applies the settable team fields in j to t; on -1 t may be partly
  * changed (apply to a copy). t's strings stay t's to free. */
 int spec_team_fields(struct team *t, json_t *j, spec_model_known known, void *arg, struct verdict *e);

@@ -11,11 +11,14 @@
 
 #include "util.h"
 
-#define NSTR 8 /* five, and since schema 4 three more (route, unit, request id) after them */
+/* five strings, since schema 4 three more (route, unit, request id) after
+ * the quantity, since schema 9 three more (user, requested model, tier)
+ * after the cached tokens: a record of an older gateway ends before them */
+#define NSTR LEDGER_NSTR
 #define STR_MAX 0xfffe     /* longest string kept; 0xffff means NULL */
 #define FIXED (6 * 8 + 4 + 1)
 #define HEAD 8             /* length, CRC */
-#define REC_MAX (HEAD + FIXED + NSTR * (2 + STR_MAX + 1) + 8)
+#define REC_MAX (HEAD + FIXED + NSTR * (2 + STR_MAX + 1) + 16)
 #define CHUNK (1 << 20)    /* bytes read at a time; more than REC_MAX */
 
 struct journal {
@@ -138,18 +141,21 @@ void journal_encode(buf *b, int64_t seq, const struct ledger_row *r)
 	buf_add(b, &status, 4);
 	uint8_t stream = r->stream;
 	buf_add(b, &stream, 1);
-	const char *s[NSTR] = { r->team, r->key, r->key_fp, r->model, r->reason, r->route, r->unit, r->request_id };
+	struct ledger_row c = *r;
+	const char **s[NSTR] = LEDGER_STRS(&c);
 	for (int i = 0; i < NSTR; i++) {
 		if (i == 5)
 			put64(b, r->quantity);
+		if (i == 8)
+			put64(b, r->cached);
 		uint16_t n = 0xffff;
-		if (s[i]) {
-			size_t len = strlen(s[i]);
+		if (*s[i]) {
+			size_t len = strlen(*s[i]);
 			n = (uint16_t)(len > STR_MAX ? STR_MAX : len);
 		}
 		buf_add(b, &n, 2);
-		if (s[i]) {
-			buf_add(b, s[i], n);
+		if (*s[i]) {
+			buf_add(b, *s[i], n);
 			buf_add(b, "", 1);
 		}
 	}
@@ -205,16 +211,17 @@ static int decode(const unsigned char *p, size_t n, int64_t *seq, struct ledger_
 	p += 4;
 	r->status = status;
 	r->stream = *p++ != 0;
-	const char **s[NSTR] = { &r->team, &r->key, &r->key_fp, &r->model, &r->reason, &r->route, &r->unit, &r->request_id };
-	r->route = r->unit = r->request_id = NULL;
-	r->quantity = 0;
+	const char **s[NSTR] = LEDGER_STRS(r);
+	for (int i = 5; i < NSTR; i++)
+		*s[i] = NULL;
+	r->quantity = r->cached = 0;
 	for (int i = 0; i < NSTR; i++) {
-		if (i == 5) { /* a record of an older gateway ends here */
+		if (i == 5 || i == 8) { /* a record of an older gateway ends here */
 			if (p == end)
 				return 0;
 			if (end - p < 8)
 				return -1;
-			r->quantity = get64(&p);
+			*(i == 5 ? &r->quantity : &r->cached) = get64(&p);
 		}
 		uint16_t len;
 		if (end - p < 2)

@@ -73,14 +73,9 @@ struct ledger {
 
 static void row_free(struct ledger_row *r)
 {
-	free((char *)r->team);
-	free((char *)r->key);
-	free((char *)r->key_fp);
-	free((char *)r->model);
-	free((char *)r->reason);
-	free((char *)r->route);
-	free((char *)r->unit);
-	free((char *)r->request_id);
+	const char **s[LEDGER_NSTR] = LEDGER_STRS(r);
+	for (int i = 0; i < LEDGER_NSTR; i++)
+		free((char *)*s[i]);
 }
 
 static char *dup_or_null(const char *s)
@@ -91,14 +86,9 @@ static char *dup_or_null(const char *s)
 static void row_dup(struct ledger_row *c, const struct ledger_row *r)
 {
 	*c = *r;
-	c->team = dup_or_null(r->team);
-	c->key = dup_or_null(r->key);
-	c->key_fp = dup_or_null(r->key_fp);
-	c->model = dup_or_null(r->model);
-	c->reason = dup_or_null(r->reason);
-	c->route = dup_or_null(r->route);
-	c->unit = dup_or_null(r->unit);
-	c->request_id = dup_or_null(r->request_id);
+	const char **s[LEDGER_NSTR] = LEDGER_STRS(c);
+	for (int i = 0; i < LEDGER_NSTR; i++)
+		*s[i] = dup_or_null(*s[i]);
 }
 
 /* keeps a copy of a row until the journal takes rows again */
@@ -115,18 +105,20 @@ static void keep(struct ledger *l, const struct ledger_row *r)
 	row_dup(&l->rows[l->n++], r);
 }
 
-/* copies a row's strings into one allocation (the request path's copy) */
-static char *pack(const char **f, size_t n)
+/* copies a row's strings into one allocation, r's pointing into it (the
+ * request path's copy); the block is the caller's to free */
+static char *pack(struct ledger_row *r)
 {
+	const char **f[LEDGER_NSTR] = LEDGER_STRS(r);
 	size_t len = 0;
-	for (size_t i = 0; i < n; i++)
-		len += f[i] ? strlen(f[i]) + 1 : 0;
+	for (size_t i = 0; i < LEDGER_NSTR; i++)
+		len += *f[i] ? strlen(*f[i]) + 1 : 0;
 	char *block = xmalloc(len ? len : 1), *q = block;
-	for (size_t i = 0; i < n; i++)
-		if (f[i]) {
-			size_t k = strlen(f[i]) + 1;
-			memcpy(q, f[i], k);
-			f[i] = q;
+	for (size_t i = 0; i < LEDGER_NSTR; i++)
+		if (*f[i]) {
+			size_t k = strlen(*f[i]) + 1;
+			memcpy(q, *f[i], k);
+			*f[i] = q;
 			q += k;
 		}
 	return block;
@@ -501,16 +493,7 @@ void ledger_submit(struct ledger *l, const struct ledger_row *r, ledger_fn fn, v
 	}
 	struct waiting *w = &l->batch[l->nb++];
 	w->row = *r;
-	const char *f[] = { r->team, r->key, r->key_fp, r->model, r->reason, r->route, r->unit, r->request_id };
-	w->strs = pack(f, ARRAY_LEN(f));
-	w->row.team = f[0];
-	w->row.key = f[1];
-	w->row.key_fp = f[2];
-	w->row.model = f[3];
-	w->row.reason = f[4];
-	w->row.route = f[5];
-	w->row.unit = f[6];
-	w->row.request_id = f[7];
+	w->strs = pack(&w->row);
 	w->fn = fn;
 	w->arg = arg;
 	if (l->g->cluster && r->cost_nusd) { /* settled here, not yet in PostgreSQL */

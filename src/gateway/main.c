@@ -480,6 +480,7 @@ int main(int argc, char **argv)
 	}
 	g->started_ms = gw_now(g);
 	registry_init(&g->reg);
+	g->reg.users = endusers_new((size_t)g->cfg.max_end_users);
 	if (g->cfg.counters_redis &&
 	    !(g->reg.ctr = counters_redis_new(g->cfg.counters_redis, g->cfg.replica_id, g->base, &cause))) {
 		return report("groqgated", "counters.redis", cause, 1);

@@ -318,6 +318,28 @@ int answer_keep(buf *answer, bool (*keep)(void *arg, const char *id), void *arg)
 	return 0;
 }
 
+bool utf8_valid(const char *s, size_t n)
+{
+	const unsigned char *u = (const unsigned char *)s;
+	for (size_t i = 0; i < n;) {
+		unsigned c = u[i];
+		size_t k = c < 0x80 ? 0 : c >= 0xc2 && c <= 0xdf ? 1 : c >= 0xe0 && c <= 0xef ? 2 : c >= 0xf0 && c <= 0xf4 ? 3 : 9;
+		if (k == 9 || n - i <= k)
+			return false;
+		unsigned cp = k ? c & (0x3f >> k) : c;
+		for (size_t j = 1; j <= k; j++) {
+			if ((u[i + j] & 0xc0) != 0x80)
+				return false;
+			cp = cp << 6 | (u[i + j] & 0x3f);
+		}
+		/* overlong forms, surrogates, beyond U+10FFFF */
+		if ((k == 2 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) || (k == 3 && (cp < 0x10000 || cp > 0x10ffff)))
+			return false;
+		i += k + 1;
+	}
+	return true;
+}
+
 int64_t utf8_chars(const char *s, size_t n)
 {
 	int64_t c = 0;

@@ -217,6 +217,11 @@ void metrics_render(struct metrics *m, struct gateway *g, buf *out)
 	buf_addf(out, "groqgate_store_memory_bytes %lld\n", (long long)store_memory_used());
 	head(out, "groqgate_reserved_usd", "gauge", "Budget reserved by requests in flight (organisation).");
 	buf_addf(out, "groqgate_reserved_usd %.9f\n", (double)g->reg.org_reserved_nusd / NUSD_PER_USD);
+	head(out, "groqgate_end_users", "gauge", "End users held in memory (limits.max_end_users).");
+	buf_addf(out, "groqgate_end_users %zu\n", endusers_count(g->reg.users));
+	head(out, "groqgate_end_users_evicted_total", "counter",
+	     "End users let go from memory (the least recently seen, past limits.max_end_users).");
+	buf_addf(out, "groqgate_end_users_evicted_total %lld\n", (long long)endusers_evicted(g->reg.users));
 	int64_t now = gw_now(g);
 	head(out, "groqgate_team_spend_mtd_usd", "gauge", "Spend this calendar month (UTC).");
 	for (int t = 0; t < g->reg.nteams; t++) {

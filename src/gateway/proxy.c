@@ -88,6 +88,7 @@ static void preq_free(struct preq *p)
 	json_decref(p->batch_index);
 	free(p->conv);
 	free(p->client_rid);
+	free(p->user);
 	free(p->groq_rid);
 	secret_free(p->secret);
 	buf_free(&p->up_fields);
@@ -141,6 +142,10 @@ static void record(struct preq *p, int status, const char *reason, struct usage 
 		.cost_nusd = cost,
 		.latency_ms = p->lat_us / 1000,
 		.quantity = qty,
+		.cached = u ? u->cached : 0,
+		.user = p->user,
+		.requested_model = p->asked ? p->asked : p->model,
+		.service_tier = tier_name(p->tier),
 	};
 	p->then = then;
 	if (p->secret && p->k && p->model) /* what Groq counts on the key's project */
@@ -894,6 +899,16 @@ static void admitted(struct preq *p)
 	}
 	k->reserved_nusd += amount;
 	p->key_reserved = amount;
+	/* its end user's minute and day, inside the team's */
+	if (p->user && g->reg.users) {
+		if (enduser_admit(g->reg.users, p->t, p->user, replicas, gw_now(g), amount, &v) != 0) {
+			req_settle(p, 0, NULL, false);
+			reject(p, &v);
+			return;
+		}
+		p->user_held = true;
+		p->user_reserved = amount;
+	}
 	/* last, so that only what would be sent counts in the key's windows */
 	if (key_limits(p, gw_now(g), &v) != 0) {
 		req_settle(p, 0, NULL, false);
@@ -1103,16 +1118,12 @@ static int stage_who(struct preq *p, struct verdict *v)
 	return 0;
 }
 
-
-
-
-
-
 static int stage_body(struct preq *p, struct verdict *v)
 {
 	p->raw = httpd_take_body(p->req, &p->raw_len);
 	if (req_client_rid(p, v) != 0 || stage_policy(p->t, NULL, v) != 0 || req_read_body(p, v) != 0 ||
-	    req_resolve_model(p, v) != 0 || req_stage_tier(p, v) != 0 || (p->model && stage_policy(p->t, p->model, v) != 0) || req_read_caps(p, v) != 0 ||
+	    req_read_user(p, v) != 0 || req_resolve_model(p, v) != 0 || req_stage_tier(p, v) != 0 ||
+	    (p->model && stage_policy(p->t, p->model, v) != 0) || req_read_caps(p, v) != 0 ||
 	    ((p->route->kind == RK_FILE || p->route->kind == RK_BATCH) && req_own_check(p, v) != 0))
 		return -1;
 	if (p->route->unit != BU_NONE && p->route->kind != RK_BATCH_CREATE &&

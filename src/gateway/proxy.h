@@ -38,6 +38,9 @@ struct preq {
 	size_t conv_len;
 	const char *conv_ctype;
 	char *client_rid;    /* the client's X-Request-Id, forwarded */
+	char *user;          /* the end user (the body's "user", else X-Groqgate-User), or NULL */
+	int64_t user_reserved; /* what it holds of its end user's day (enduser.c) */
+	bool user_held;        /* ... while this is true */
 	char *groq_rid;      /* Groq's x-request-id */
 	bool stream, on_old, client_left;
 	enum relay relay;    /* how the answer goes to the client, once it began */
@@ -83,6 +86,8 @@ int req_read_body(struct preq *p, struct verdict *v);
 /* The output cap (after the allowlist): each cap member checked, the
  * team's written in when none is sent; chat's n. 0, or -1 with v. */
 int req_read_caps(struct preq *p, struct verdict *v);
+/* The end user (the body's "user", else X-Groqgate-User), checked. 0, or -1. */
+int req_read_user(struct preq *p, struct verdict *v);
 /* The client's X-Request-Id, checked and kept to forward. 0, or -1. */
 int req_client_rid(struct preq *p, struct verdict *v);
 /* A file or batch route: the object is the team's own. 0, or -1. */

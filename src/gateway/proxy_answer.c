@@ -20,7 +20,7 @@ void req_budget_header(struct preq *p)
 {
 	if (!p->t || !p->req)
 		return;
-	int64_t r = budget_remaining(p->t, cluster_replicas(p->g));
+	int64_t r = caller_remaining(p->g, p->t, p->k, p->user);
 	char s[40];
 	snprintf(s, sizeof s, "%lld.%09lld", (long long)(r / NUSD_PER_USD), (long long)(r % NUSD_PER_USD));
 	httpd_add_header(p->req, "x-groqgate-budget-remaining-usd", s);

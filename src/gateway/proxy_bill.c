@@ -90,6 +90,11 @@ void req_settle(struct preq *p, int64_t cost, const struct usage *u, bool billed
 		p->k->spend_nusd += cost;
 		p->key_reserved = 0;
 	}
+	if (p->user_held) { /* its end user's */
+		enduser_settle(p->g->reg.users, p->t, p->user, p->user_reserved, cost, gw_now(p->g));
+		p->user_held = false;
+		p->user_reserved = 0;
+	}
 	if (!p->capr.held)
 		return;
 	int64_t used[CL_N];

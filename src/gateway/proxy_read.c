@@ -352,6 +352,39 @@ int req_read_caps(struct preq *p, struct verdict *v)
 	return 0;
 }
 
+/* the end user: the JSON body's "user" (OpenAI's field), else the
+ * X-Groqgate-User header; 1 to USER_MAX bytes of UTF-8 without control
+ * characters. 0 (p->user set, or NULL: none named), or -1 with v. */
+#define USER_MAX 256
+int req_read_user(struct preq *p, struct verdict *v)
+{
+	char *u = NULL;
+	const char *from = "X-Groqgate-User";
+	if (jspan_given(p->body.user)) {
+		from = "'user'";
+		if (!(u = jspan_string(p->body.user)))
+			return req_bad(v, "invalid_value", xstrdup("'user' must be a string naming the end user."));
+	} else {
+		const char *h = httpd_header(p->req, "X-Groqgate-User");
+		if (!h)
+			return 0;
+		u = xstrdup(h);
+	}
+	size_t n = strlen(u);
+	bool ok = n > 0 && n <= USER_MAX && utf8_valid(u, n);
+	for (size_t i = 0; ok && i < n; i++)
+		if ((unsigned char)u[i] < 0x20 || u[i] == 0x7f)
+			ok = false;
+	if (!ok) {
+		free(u);
+		return req_bad(v, "invalid_value",
+			       xasprintf("%s must name the end user in 1 to %d bytes of UTF-8 text without control "
+					 "characters.", from, USER_MAX));
+	}
+	p->user = u;
+	return 0;
+}
+
 int req_client_rid(struct preq *p, struct verdict *v)
 {
 	const char *rid = httpd_header(p->req, "X-Request-Id");

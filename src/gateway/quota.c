@@ -7,6 +7,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "httpd.h"
 #include "groq.h"
@@ -33,6 +34,21 @@ int64_t budget_remaining(const struct team *t, int replicas)
 	}
 	if (t->day_budget_nusd > 0) {
 		int64_t l = left(share(replicas, t->day_budget_nusd), t->day_spend_nusd, t->reserved_nusd);
+		least = l < least ? l : least;
+	}
+	return least;
+}
+
+int64_t caller_remaining(struct gateway *g, const struct team *t, const struct ukey *k, const char *user)
+{
+	int replicas = cluster_replicas(g);
+	int64_t least = budget_remaining(t, replicas);
+	if (k && k->budget_nusd > 0) {
+		int64_t l = left(k->budget_nusd / replicas, k->spend_nusd, k->reserved_nusd);
+		least = l < least ? l : least;
+	}
+	if (user && g->reg.users) {
+		int64_t l = enduser_remaining(g->reg.users, t, user, replicas, gw_now(g));
 		least = l < least ? l : least;
 	}
 	return least;
@@ -85,11 +101,22 @@ void quota_handle(struct gateway *g, struct hreq *req)
 	if (t->day_budget_nusd > 0)
 		json_array_append_new(budgets, one("daily", share(e.replicas, t->day_budget_nusd), t->day_spend_nusd,
 						   t->reserved_nusd, t->day_start + 86400000));
+	struct ukey *k = registry_key(&g->reg, tok->key);
+	if (k && k->budget_nusd > 0)
+		json_array_append_new(budgets, one("key_monthly", k->budget_nusd / e.replicas, k->spend_nusd,
+						   k->reserved_nusd, month_next_ms(now)));
+	/* an end user's, for the one named by X-Groqgate-User */
+	const char *user = httpd_header(req, "X-Groqgate-User");
+	if (user && (!*user || strlen(user) > 256 || !utf8_valid(user, strlen(user))))
+		user = NULL;
+	json_t *ub = user && g->reg.users ? enduser_json(g->reg.users, t, user, e.replicas, now) : NULL;
+	if (ub)
+		json_array_append_new(budgets, ub);
 	json_t *limits = json_pack("{s:I,s:i,s:I,s:I}", "rpm_limit", (json_int_t)t->rpm_limit, "rpm",
 				   counters_count(t, now), "tpm_limit", (json_int_t)t->tpm_limit, "tpm",
 				   (json_int_t)team_tpm(t, now));
 	char rem[48];
-	snprintf(rem, sizeof rem, "%.9f", (double)budget_remaining(t, e.replicas) / NUSD_PER_USD);
+	snprintf(rem, sizeof rem, "%.9f", (double)caller_remaining(g, t, k, user) / NUSD_PER_USD);
 	httpd_set_header(req, "x-groqgate-budget-remaining-usd", rem);
 	httpd_send_json(req, 200,
 			json_pack("{s:s,s:s,s:o,s:o,s:o}", "team", t->id, "key", tok->key, "models", models, "budgets",

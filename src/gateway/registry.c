@@ -46,6 +46,8 @@ void batch_free(struct batch *b)
 
 void registry_free(struct registry *r)
 {
+	endusers_free(r->users);
+	r->users = NULL;
 	size_t at = 0;
 	const char *k;
 	void *v;
@@ -307,6 +309,8 @@ json_t *team_json(const struct team *t, int64_t now, int nkeys)
 	json_object_set_new(j, "reserved_usd", json_real((double)t->reserved_nusd / NUSD_PER_USD));
 	json_object_set_new(j, "daily_budget_usd", json_real((double)t->day_budget_nusd / NUSD_PER_USD));
 	json_object_set_new(j, "weekly_budget_usd", json_real((double)t->week_budget_nusd / NUSD_PER_USD));
+	json_object_set_new(j, "user_daily_budget_usd", json_real((double)t->user_day_budget_nusd / NUSD_PER_USD));
+	json_object_set_new(j, "user_rpm_limit", json_integer(t->user_rpm_limit));
 	json_object_set_new(j, "replace_retired", json_boolean(t->replace_retired));
 	json_object_set_new(j, "fallbacks", t->fallbacks ? json_loads(t->fallbacks, 0, NULL) : json_object());
 	json_object_set_new(j, "service_tiers", tiers_json(t->tiers ? t->tiers : (1u << TIER_N) - 1));
@@ -458,6 +462,8 @@ void team_adopt(struct team *t, struct team *c)
 	t->priority = c->priority;
 	t->day_budget_nusd = c->day_budget_nusd;
 	t->week_budget_nusd = c->week_budget_nusd;
+	t->user_day_budget_nusd = c->user_day_budget_nusd;
+	t->user_rpm_limit = c->user_rpm_limit;
 	t->replace_retired = c->replace_retired;
 	t->fallbacks = c->fallbacks;
 	t->tiers = c->tiers;

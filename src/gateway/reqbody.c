@@ -242,9 +242,9 @@ static int literal(struct scan *c)
 }
 
 static const char *const member_names[] = { "model", "stream", "max_tokens", "max_completion_tokens",
-					    "messages", "max_output_tokens", "n", "input", "service_tier" };
+					    "messages", "max_output_tokens", "n", "input", "service_tier", "user" };
 #define M_MESSAGES 4
-#define NMEMBERS 9
+#define NMEMBERS 10
 
 /* which member of interest a top-level key names (-1: none); a key that is
  * one of them but for letter case is noted in b->variant */
@@ -282,7 +282,7 @@ int reqbody_scan(const char *s, size_t len, struct reqbody *b, char *err, size_t
 	memset(b, 0, sizeof *b);
 	struct scan c = { s, s, s + len, err, errlen };
 	struct jspan *spans[] = { &b->model,	&b->stream,		&b->max_tokens, &b->max_completion_tokens,
-				  &b->messages, &b->max_output_tokens, &b->n,	       &b->input, &b->service_tier };
+				  &b->messages, &b->max_output_tokens, &b->n,	       &b->input, &b->service_tier, &b->user };
 	char *stack = xmalloc(MAX_DEPTH); /* 'o' or 'a' per open container */
 	int depth = 0, key = -1, rc = -1;
 	const char *vstart = NULL; /* where the current top-level value began */

@@ -12,7 +12,7 @@
 #include "httpd.h"
 #include "util.h"
 
-static const char *const group_names[SPEND_GROUPS] = { "day", "team", "key", "model", "route" };
+static const char *const group_names[SPEND_GROUPS] = { "day", "team", "key", "model", "route", "user" };
 static const char *const sum_names[SPEND_SUMS] = { "requests", "input_tokens", "cached_input_tokens", "output_tokens",
 						   "audio_seconds", "characters", "cost_usd" };
 
@@ -114,8 +114,8 @@ void spend_route(struct gateway *g, struct hreq *req)
 			if (strcmp(w, group_names[i]) == 0)
 				k = i;
 		if (k < 0) {
-			admin_error(req, 400, "invalid_value", "'group_by' takes day, team, key, model and route; not '%.40s'%s.",
-				    w, strcmp(w, "user") == 0 ? " (end users are not recorded yet)" : "");
+			admin_error(req, 400, "invalid_value", "'group_by' takes day, team, key, model, route and user; not '%.40s'.",
+				    w);
 			goto out;
 		}
 		groups |= 1u << k;

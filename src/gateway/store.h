@@ -34,7 +34,17 @@ struct ledger_row {
 	bool stream;
 	int64_t prompt, completion, cost_nusd, latency_ms;
 	int64_t quantity;       /* billed, in unit: tokens, seconds of audio, characters */
+	int64_t cached;         /* prompt tokens Groq served from its cache (in prompt) */
+	const char *user;            /* the end user (the request's "user", X-Groqgate-User) */
+	const char *requested_model; /* the model the client named (an alias, a retired one) */
+	const char *service_tier;    /* the tier Groq was asked for, or NULL: Groq's default */
 };
+
+/* a row's strings, in one order for everyone who copies, frees or journals
+ * them (journal.c's records keep this order) */
+#define LEDGER_NSTR 11
+#define LEDGER_STRS(r) { &(r)->team, &(r)->key, &(r)->key_fp, &(r)->model, &(r)->reason, &(r)->route, \
+			 &(r)->unit, &(r)->request_id, &(r)->user, &(r)->requested_model, &(r)->service_tier }
 
 /* a replica as its heartbeat records it (cluster mode) */
 struct replica_info {
@@ -171,8 +181,8 @@ json_t *store_usage_breakdown(struct store *s, const char *team, int64_t from, c
  * NULL column) and its SPEND_SUMS sums: requests served, input tokens,
  * cached input tokens, output tokens, audio seconds, characters, cost in
  * nano-dollars. */
-enum { SPEND_DAY = 1, SPEND_TEAM = 2, SPEND_KEY = 4, SPEND_MODEL = 8, SPEND_ROUTE = 16 };
-#define SPEND_GROUPS 5
+enum { SPEND_DAY = 1, SPEND_TEAM = 2, SPEND_KEY = 4, SPEND_MODEL = 8, SPEND_ROUTE = 16, SPEND_USER = 32 };
+#define SPEND_GROUPS 6
 #define SPEND_SUMS 7
 int store_spend(struct store *s, int64_t from, int64_t to, unsigned groups,
 		void (*fn)(void *arg, const char *const *keys, const int64_t *sums), void *arg, char **cause);
@@ -241,14 +251,16 @@ int store_copy_done(struct store *s, char **cause);
 #define BATCH_COLS 9
 #define AUDIT_COLS 9  /* id,ts_ms,actor,role,operator,action,target,before,after */
 #define ALERT_COLS 7  /* id,ts_ms,kind,team,message,acked_by,acked_at */
-#define LEDGER_COLS 17 /* ts_ms,team,key,key_fp,model,status,reason,stream,prompt_tokens,
-			* completion_tokens,cost_nusd,latency_ms,id,route,unit,quantity,request_id */
+#define LEDGER_COLS 21 /* LEDGER_COLUMNS */
+#define LEDGER_COLUMNS "ts_ms,team,key,key_fp,model,status,reason,stream,prompt_tokens,completion_tokens," \
+		       "cost_nusd,latency_ms,id,route,unit,quantity,request_id,end_user,requested_model," \
+		       "service_tier,cached_tokens"
 /* A row to write: v[i] the column's text (NULL for NULL); numbers are
  * written into num, JSON into strings rowv_free frees. */
 struct rowv {
-	const char *v[20];
+	const char *v[24];
 	int n;
-	char num[20][24];
+	char num[24][24];
 	char *own[4];
 	int nown;
 };

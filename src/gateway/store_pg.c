@@ -31,7 +31,7 @@
 
 #define RESET_MS 500
 #define RESET_MAX_MS 8000
-#define LEDGER_PARAMS 19 /* LEDGER_COLS, the replica, the month */
+#define LEDGER_PARAMS (LEDGER_COLS + 2) /* LEDGER_COLS, the replica, the month */
 #define LEDGER_CHUNK 1000 /* rows per statement (PostgreSQL takes 65,535 parameters) */
 #define QUERY_MS 2000 /* an answer takes at most this */
 
@@ -83,6 +83,12 @@ static const char *const schema =
 	" cost_nusd BIGINT NOT NULL, latency_ms BIGINT NOT NULL, route TEXT, unit TEXT,"
 	" quantity BIGINT NOT NULL DEFAULT 0, request_id TEXT, PRIMARY KEY (replica, id));"
 	"ALTER TABLE ledger ADD COLUMN IF NOT EXISTS month BIGINT;"
+	"ALTER TABLE ledger ADD COLUMN IF NOT EXISTS end_user TEXT;"
+	"ALTER TABLE ledger ADD COLUMN IF NOT EXISTS requested_model TEXT;"
+	"ALTER TABLE ledger ADD COLUMN IF NOT EXISTS service_tier TEXT;"
+	"ALTER TABLE ledger ADD COLUMN IF NOT EXISTS cached_tokens BIGINT NOT NULL DEFAULT 0;"
+	"CREATE TABLE IF NOT EXISTS aliases(alias TEXT PRIMARY KEY, model TEXT NOT NULL, version BIGINT NOT NULL,"
+	" updated_at BIGINT NOT NULL);"
 	"CREATE INDEX IF NOT EXISTS ledger_team_ts ON ledger(team, ts_ms);"
 	"CREATE TABLE IF NOT EXISTS audit("
 	" id BIGSERIAL PRIMARY KEY, ts_ms BIGINT NOT NULL, actor TEXT NOT NULL, role TEXT NOT NULL,"
@@ -115,7 +121,7 @@ static const char *const schema =
 	" BEGIN UPDATE cl_version SET v = v + 1; PERFORM pg_notify('groqgate', TG_TABLE_NAME); RETURN NULL; END $$;"
 	"CREATE OR REPLACE FUNCTION gg_json_team(t TEXT) RETURNS TEXT LANGUAGE plpgsql IMMUTABLE AS $$"
 	" BEGIN RETURN t::jsonb ->> 'team'; EXCEPTION WHEN others THEN RETURN NULL; END $$;"
-	"DO $$ DECLARE t TEXT; BEGIN FOREACH t IN ARRAY ARRAY['teams','keys','tokens','batch_files','batches'] LOOP"
+	"DO $$ DECLARE t TEXT; BEGIN FOREACH t IN ARRAY ARRAY['teams','keys','tokens','batch_files','batches','aliases'] LOOP"
 	" IF NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgname = t || '_bump') THEN"
 	" EXECUTE format('CREATE TRIGGER %I AFTER INSERT OR UPDATE OR DELETE ON %I"
 	" FOR EACH STATEMENT EXECUTE FUNCTION cl_bump()', t || '_bump', t); END IF; END LOOP; END $$;";
@@ -469,8 +475,8 @@ static int ledger_insert(struct pgstore *s, const char *replica, const struct le
 		s->month_to = month_start_ms(s->month_from + 32LL * 86400000);
 	}
 	i64_text(month, s->month_from);
-	r.v[17] = replica;
-	r.v[18] = month;
+	r.v[LEDGER_COLS] = replica;
+	r.v[LEDGER_COLS + 1] = month;
 	if (s->nlv + LEDGER_PARAMS > s->caplv) {
 		s->caplv = s->caplv ? s->caplv * 2 : 64 * LEDGER_PARAMS;
 		s->lv = xrealloc(s->lv, s->caplv * sizeof *s->lv);
@@ -529,8 +535,7 @@ static int flush_rows(struct pgstore *s, char **cause)
 		size_t n = rows - at < LEDGER_CHUNK ? rows - at : LEDGER_CHUNK;
 		buf sql;
 		buf_init(&sql);
-		buf_adds(&sql, "WITH ins AS (INSERT INTO ledger(ts_ms,team,key,key_fp,model,status,reason,stream,prompt_tokens,"
-			       "completion_tokens,cost_nusd,latency_ms,id,route,unit,quantity,request_id,replica,month) VALUES ");
+		buf_adds(&sql, "WITH ins AS (INSERT INTO ledger(" LEDGER_COLUMNS ",replica,month) VALUES ");
 		const char *vals = placeholders(s); /* (makes vals_end the first time) */
 		buf_add(&sql, vals, s->vals_end[n - 1]);
 		buf_adds(&sql, " ON CONFLICT (replica, id) DO NOTHING RETURNING team, cost_nusd, replica, month),"
@@ -851,6 +856,17 @@ static int load_figures(struct pgstore *s, struct registry *reg, int64_t now, ch
 	for (int i = 0; i < reg->nteams; i++) {
 		reg->teams[i]->day_start = ds;
 		reg->teams[i]->week_start = ws;
+	}
+	/* each end user's this day, the fleet's */
+	if (reg->users) {
+		if (!(r = q(s, "load the end users' day",
+			    "SELECT team, end_user, SUM(cost_nusd) FROM ledger WHERE team IN (SELECT id FROM teams)"
+			    " AND ts_ms >= $1 AND end_user IS NOT NULL GROUP BY team, end_user",
+			    1, dv, cause)))
+			return -1;
+		for (int i = 0; i < PQntuples(r); i++)
+			enduser_seed(reg->users, PQgetvalue(r, i, 0), PQgetvalue(r, i, 1), cell(r, i, 2), now);
+		PQclear(r);
 	}
 	/* each upstream key's this month, the fleet's */
 	if (!(r = q(s, "load the keys' spend",

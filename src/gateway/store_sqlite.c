@@ -208,6 +208,14 @@ static const char *const migrations[] = {
 	"ALTER TABLE keys ADD COLUMN version INTEGER NOT NULL DEFAULT 0;"
 	"ALTER TABLE keys ADD COLUMN policy TEXT;"
 	"ALTER TABLE batch_files ADD COLUMN line_index TEXT;",
+	/* 9: the end user, the model the client named, the tier asked for and
+	 * Groq's cached prompt tokens of each row; the aliases set by operators */
+	"ALTER TABLE ledger ADD COLUMN end_user TEXT;"
+	"ALTER TABLE ledger ADD COLUMN requested_model TEXT;"
+	"ALTER TABLE ledger ADD COLUMN service_tier TEXT;"
+	"ALTER TABLE ledger ADD COLUMN cached_tokens INTEGER NOT NULL DEFAULT 0;"
+	"CREATE TABLE aliases(alias TEXT PRIMARY KEY, model TEXT NOT NULL, version INTEGER NOT NULL,"
+	" updated_at INTEGER NOT NULL);",
 };
 
 static int sqlfail(struct sqstore *s, char **cause, const char *what)
@@ -339,9 +347,8 @@ struct store *store_open(const char *path, char **cause)
 	/* a crash right after a secret was erased left it in the WAL */
 	sqlite3_wal_checkpoint_v2(s->db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
 	if (sqlite3_prepare_v2(s->db,
-			       "INSERT INTO ledger(ts_ms,team,key,key_fp,model,status,reason,stream,"
-			       "prompt_tokens,completion_tokens,cost_nusd,latency_ms,id,route,unit,quantity,request_id) "
-			       "VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+			       "INSERT INTO ledger(" LEDGER_COLUMNS ") "
+			       "VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
 			       -1, &s->ins_ledger, NULL) != SQLITE_OK) {
 		sqlfail(s, cause, "prepare");
 		sq_close(&s->base);
@@ -915,6 +922,19 @@ static int sq_load(struct store *base_, struct registry *r, int64_t now, char **
 		r->teams[i]->day_start = ds;
 		r->teams[i]->week_start = ws;
 	}
+	/* each end user's this day */
+	if (r->users) {
+		if (sqlite3_prepare_v2(s->db,
+				       "SELECT team, end_user, SUM(cost_nusd) FROM ledger WHERE team IN (SELECT id FROM teams)"
+				       " AND ts_ms >= ?1 AND end_user IS NOT NULL GROUP BY team, end_user",
+				       -1, &st, NULL) != SQLITE_OK)
+			return sqlfail(s, cause, "load the end users' day");
+		sqlite3_bind_int64(st, 1, ds);
+		while (sqlite3_step(st) == SQLITE_ROW)
+			enduser_seed(r->users, (const char *)sqlite3_column_text(st, 0),
+				     (const char *)sqlite3_column_text(st, 1), sqlite3_column_int64(st, 2), now);
+		sqlite3_finalize(st);
+	}
 	/* each upstream key's this month */
 	if (sqlite3_prepare_v2(s->db,
 			       "SELECT key, SUM(cost_nusd) FROM ledger WHERE team IN (SELECT id FROM teams) AND ts_ms >= ?"
@@ -978,8 +998,7 @@ static const char *select_of(const char *table)
 	static const struct {
 		const char *table, *sql;
 	} t[] = {
-		{ "ledger", "SELECT ts_ms,team,key,key_fp,model,status,reason,stream,prompt_tokens,completion_tokens,"
-			    "cost_nusd,latency_ms,id,route,unit,quantity,request_id FROM ledger ORDER BY id" },
+		{ "ledger", "SELECT " LEDGER_COLUMNS " FROM ledger ORDER BY id" },
 		{ "audit", "SELECT id,ts_ms,actor,role,operator,action,target,before,after FROM audit ORDER BY id" },
 		{ "alerts", "SELECT id,ts_ms,kind,team,message,acked_by,acked_at FROM alerts ORDER BY id" },
 	};

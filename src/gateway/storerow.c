@@ -84,13 +84,14 @@ void team_row(const struct team *t, struct rowv *r)
 	put_int(r, 15, t->created_at);
 	put_int(r, 16, t->override_until);
 	/* what later rounds added, one JSON object (no column per field) */
-	put_own(r, 17, json_list(json_pack("{s:s,s:I,s:I,s:I,s:I,s:I,s:b,s:s?,s:I,s:I}", "priority", priority_name(t->priority),
+	put_own(r, 17, json_list(json_pack("{s:s,s:I,s:I,s:I,s:I,s:I,s:b,s:s?,s:I,s:I,s:I,s:I}", "priority", priority_name(t->priority),
 					   "tpm_limit", (json_int_t)t->tpm_limit, "tpd_limit",
 					   (json_int_t)t->tpd_limit, "rpd_limit", (json_int_t)t->rpd_limit,
 					   "day_budget_nusd", (json_int_t)t->day_budget_nusd, "week_budget_nusd",
 					   (json_int_t)t->week_budget_nusd, "replace_retired", t->replace_retired,
 					   "fallbacks", t->fallbacks, "tiers", (json_int_t)t->tiers, "default_tier",
-					   (json_int_t)t->default_tier)));
+					   (json_int_t)t->default_tier, "user_day_budget_nusd",
+					   (json_int_t)t->user_day_budget_nusd, "user_rpm_limit", (json_int_t)t->user_rpm_limit)));
 }
 
 struct team *team_from_row(const char *const *v)
@@ -133,6 +134,8 @@ struct team *team_from_row(const char *const *v)
 		t->rpd_limit = json_integer_value(json_object_get(pol, "rpd_limit"));
 		t->day_budget_nusd = json_integer_value(json_object_get(pol, "day_budget_nusd"));
 		t->week_budget_nusd = json_integer_value(json_object_get(pol, "week_budget_nusd"));
+		t->user_day_budget_nusd = json_integer_value(json_object_get(pol, "user_day_budget_nusd"));
+		t->user_rpm_limit = json_integer_value(json_object_get(pol, "user_rpm_limit"));
 		t->replace_retired = json_is_true(json_object_get(pol, "replace_retired"));
 		const char *fb = json_string_value(json_object_get(pol, "fallbacks"));
 		t->fallbacks = fb ? xstrdup(fb) : NULL;
@@ -302,6 +305,10 @@ void ledger_row_cols(const struct ledger_row *x, struct rowv *r)
 	put_str(r, 14, x->unit);
 	put_int(r, 15, x->quantity);
 	put_str(r, 16, x->request_id);
+	put_str(r, 17, x->user);
+	put_str(r, 18, x->requested_model);
+	put_str(r, 19, x->service_tier);
+	put_int(r, 20, x->cached);
 }
 
 void ledger_row_from(const char *const *v, struct ledger_row *x)
@@ -310,7 +317,8 @@ void ledger_row_from(const char *const *v, struct ledger_row *x)
 				  .status = (int)num(v[5]), .reason = v[6], .stream = num(v[7]) != 0,
 				  .prompt = num(v[8]), .completion = num(v[9]), .cost_nusd = num(v[10]),
 				  .latency_ms = num(v[11]), .id = num(v[12]), .route = v[13], .unit = v[14],
-				  .quantity = num(v[15]), .request_id = v[16] };
+				  .quantity = num(v[15]), .request_id = v[16], .user = v[17],
+				  .requested_model = v[18], .service_tier = v[19], .cached = num(v[20]) };
 }
 
 /* what a store's load hands the registry: the batch's reservation is held
@@ -444,7 +452,7 @@ json_t *ubuckets_json(struct ubuckets *bk, bool ok)
 
 char *spend_sql(unsigned groups, const char *day, char *(*ph)(int i))
 {
-	static const char *const col[SPEND_GROUPS] = { NULL, "team", "key", "model", "route" };
+	static const char *const col[SPEND_GROUPS] = { NULL, "team", "key", "model", "route", "end_user" };
 	buf b, g;
 	buf_init(&b);
 	buf_init(&g);
@@ -452,7 +460,7 @@ char *spend_sql(unsigned groups, const char *day, char *(*ph)(int i))
 		if (groups & (1u << i))
 			buf_addf(&g, "%s%s", g.len ? "," : "", i == 0 ? day : col[i]);
 	char *p1 = ph(1), *p2 = ph(2);
-	buf_addf(&b, "SELECT %s%s SUM(CASE WHEN status < 400 THEN 1 ELSE 0 END), SUM(prompt_tokens), 0,"
+	buf_addf(&b, "SELECT %s%s SUM(CASE WHEN status < 400 THEN 1 ELSE 0 END), SUM(prompt_tokens), SUM(cached_tokens),"
 		     " SUM(completion_tokens), SUM(CASE WHEN unit = 'audio_seconds' THEN quantity ELSE 0 END),"
 		     " SUM(CASE WHEN unit = 'characters' THEN quantity ELSE 0 END), SUM(cost_nusd) FROM ledger"
 		     " WHERE team IN (SELECT id FROM teams) AND ts_ms >= %s AND ts_ms < %s",

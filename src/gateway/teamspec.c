@@ -13,6 +13,15 @@
 
 #include "util.h"
 
+/* the team fields an operator sets, one list for create ("id" and all),
+ * change and the organisation's file (SPEC_SETTABLE: all but "id") */
+const char *const spec_team_fields_all[] = { "id", "name", "allowed_models", "max_tokens_per_request", "rpm_limit",
+					     "rpm_mode", "queue_max_wait_ms", "monthly_budget_usd", "alert_thresholds",
+					     "auto_pause", "priority", "tpm_limit", "tpd_limit", "rpd_limit",
+					     "daily_budget_usd", "weekly_budget_usd", "user_daily_budget_usd",
+					     "user_rpm_limit", "replace_retired", "fallbacks", "service_tiers",
+					     "default_service_tier", NULL };
+
 int spec_only_fields(json_t *j, const char *const *allowed, struct verdict *e)
 {
 	const char *k;
@@ -112,6 +121,8 @@ int spec_team_fields(struct team *t, json_t *j, spec_model_known known, void *ar
 	    usd_arg(j, "monthly_budget_usd", &t->budget_nusd, e) < 0 ||
 	    usd_arg(j, "daily_budget_usd", &t->day_budget_nusd, e) < 0 ||
 	    usd_arg(j, "weekly_budget_usd", &t->week_budget_nusd, e) < 0 ||
+	    usd_arg(j, "user_daily_budget_usd", &t->user_day_budget_nusd, e) < 0 ||
+	    int_arg(j, "user_rpm_limit", 0, 1000000, &t->user_rpm_limit, e) < 0 ||
 	    int_arg(j, "tpm_limit", 0, 1000000000000LL, &t->tpm_limit, e) < 0 ||
 	    int_arg(j, "tpd_limit", 0, 1000000000000LL, &t->tpd_limit, e) < 0 ||
 	    int_arg(j, "rpd_limit", 0, 1000000000000LL, &t->rpd_limit, e) < 0)

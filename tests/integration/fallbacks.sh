@@ -90,6 +90,8 @@ check_eq "none named: the team's default written in" "200|flex" "$STATUS|$(jq_bo
 fault '{"model":"'$B'","status":498,"count":1,"service_tier":"flex"}'
 chat "$ATOK" "$B"
 check_eq "flex's 498: tried once more on on_demand" "200|on_demand" "$STATUS|$(jq_body .service_tier)"
+check_eq "the ledger row keeps the tier that served" "on_demand" \
+	"$(sql "select service_tier from ledger where team = 'alpha' and status = 200 order by id desc limit 1")"
 api PATCH /admin/v1/teams/alpha '{"service_tiers":["flex"]}'
 fault '{"model":"'$B'","status":498,"count":1,"service_tier":"flex"}'
 chat "$ATOK" "$B"

@@ -32,6 +32,8 @@ check_eq "an alias, streamed" 200 "$STATUS"
 check_contains "... chunks from the model it names" '"model":"llama-3.1-8b-instant"' "$BODY"
 check_eq "the ledger records the model Groq served" "2" \
 	"$(sql "select count(*) from ledger where team = 'alpha' and model = 'llama-3.1-8b-instant' and status = 200")"
+check_eq "... and the alias the client asked for, beside it" "2" \
+	"$(sql "select count(*) from ledger where team = 'alpha' and requested_model = 'fast' and model = 'llama-3.1-8b-instant' and status = 200")"
 api GET /admin/v1/aliases
 check_eq "GET /admin/v1/aliases" "200|fast=llama-3.1-8b-instant smart=openai/gpt-oss-20b" \
 	"$STATUS|$(jq_body '[.aliases[] | "\(.alias)=\(.model)"] | join(" ")')"
@@ -53,6 +55,8 @@ api PATCH /admin/v1/teams/alpha '{"replace_retired":true}'
 check_eq "replace_retired set" "200|true" "$STATUS|$(jq_body .replace_retired)"
 chat "$ATOK" qwen/qwen3-32b
 check_eq "with replace_retired: served by the replacement" "200|llama-3.1-8b-instant" "$STATUS|$(jq_body .model)"
+check_eq "... the ledger row keeps the retired model asked for" "qwen/qwen3-32b|llama-3.1-8b-instant" \
+	"$(sql "select requested_model || '|' || model from ledger where team = 'alpha' order by id desc limit 1")"
 api PATCH /admin/v1/teams/alpha '{"allowed_models":["llama-3.3-70b-versatile","qwen/qwen3-32b"]}'
 chat "$ATOK" qwen/qwen3-32b
 check_eq "a replacement the team may not call: 403 naming it" "403|model_not_allowed" "$STATUS|$(jq_body .error.code)"
