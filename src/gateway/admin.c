@@ -3,7 +3,7 @@
  * first, then writes the change and its audit record in one transaction,
  * and only then touches the in-memory registry: a failed write changes
  * nothing. No route ever returns a secret. */
-#include "gateway.h"
+#include "admin.h"
 #include "groq.h"
 
 #include <ctype.h>
@@ -18,147 +18,37 @@
 #include "secret.h"
 #include "util.h"
 
-struct actx {
-	struct gateway *g;
-	struct hreq *req;
-	const struct admin_token *who;
-	char op[128]; /* X-Operator label, sanitised */
-	enum hmethod cmd;
-	struct team *t;    /* the route's :team */
-	struct ukey *k;    /* the route's :key */
-	const char *param; /* the route's :id or :step (points into the path's copy) */
-};
 
-/* An operator's change: written with its audit record, or answered 503. */
-static int commit_change(struct actx *c, const char *action, const char *target, json_t *before, json_t *after,
-			 store_put_fn put, const void *obj)
-{
-	char *cause = NULL;
-	int rc = audited_write(c->g, put, obj, c->who->name, role_name(c->who->role), c->op, action, target, before,
-			       after, &cause);
-	if (rc == STORE_CONFLICT) { /* another replica wrote it first: this one reads it again */
-		cluster_sync(c->g);
-		admin_error(c->req, 409, "conflict",
-			    "Nothing was saved: %s at the same moment. Reload and try again.", cause);
-		free(cause);
-		return -1;
-	}
-	if (rc != 0) {
-		ledger_store_failed(c->g->ledger, cause);
-		admin_error(c->req, 503, "store_unavailable", "The change was not saved: %s", cause ? cause : "store error");
-		gw_log(c->g, json_pack("{s:s,s:s,s:s,s:s}", "level", "error", "msg", "admin change not saved", "action",
-				       action, "error", cause ? cause : "?"));
-		free(cause);
-		return -1;
-	}
-	return 0;
-}
 
 static int put_token(struct store *s, const void *o, char **cause)
 {
 	return store_put_token(s, o, cause);
 }
 
-static int keys_of_team(struct gateway *g, const char *team)
-{
-	struct team *t = registry_team(&g->reg, team);
-	return t ? t->nkeys : 0;
-}
 
-/* ---- request helpers ---------------------------------------------- */
-
-static json_t *body_object(struct actx *c)
-{
-	size_t len;
-	char *b = httpd_body(c->req, &len);
-	json_error_t e;
-	json_t *j = len ? json_loadb(b, len, 0, &e) : json_object();
-	free(b);
-	if (!json_is_object(j)) {
-		json_decref(j);
-		admin_error(c->req, 400, "invalid_json", "The body must be a JSON object.");
-		return NULL;
-	}
-	return j;
-}
-
-/* Rejects fields not in allowed (so a typo is not silently ignored). */
-static int only_fields(struct actx *c, json_t *j, const char *const *allowed)
-{
-	struct verdict e = { 0 };
-	if (spec_only_fields(j, allowed, &e) == 0)
-		return 0;
-	admin_error(c->req, e.status, e.code, "%s", e.message ? e.message : "invalid input");
-	verdict_clear(&e);
-	return -1;
-}
-
-static bool model_known(void *arg, const char *m)
-{
-	struct gateway *g = arg;
-	if (config_price(&g->cfg, m))
-		return true;
-	size_t i;
-	json_t *v;
-	json_array_foreach(json_object_get(g->models_cache, "data"), i, v) if (str_eq(json_string_value(json_object_get(v, "id")), m)) return true;
-	return false;
-}
-
-static void free_models(char **m, int n)
-{
-	for (int i = 0; i < n; i++)
-		free(m[i]);
-	free(m);
-}
+/* ---- request helpers (and admin_common.c) -------------------------- */
 
 /* Fills the settable fields of t from j (create or PATCH). On error
  * answers and returns -1; allocations in t are t's to free. */
 static int team_fields(struct actx *c, json_t *j, struct team *t)
 {
 	struct verdict e = { 0 };
-	if (spec_team_fields(t, j, model_known, c->g, &e) == 0)
+	if (spec_team_fields(t, j, admin_model_known, c->g, &e) == 0)
 		return 0;
 	admin_error(c->req, e.status, e.code, "%s", e.message ? e.message : "invalid input");
 	verdict_clear(&e);
 	return -1;
 }
 
-/* A private copy of t's persistent fields (strings duplicated). */
-static struct team team_copy(const struct team *t)
-{
-	struct team c = *t;
-	c.id = xstrdup(t->id);
-	c.name = xstrdup(t->name);
-	c.models = xcalloc((size_t)t->nmodels + 1, sizeof *c.models);
-	for (int i = 0; i < t->nmodels; i++)
-		c.models[i] = xstrdup(t->models[i]);
-	c.paused_by = t->paused_by ? xstrdup(t->paused_by) : NULL;
-	c.paused_reason = t->paused_reason ? xstrdup(t->paused_reason) : NULL;
-	c.fallbacks = t->fallbacks ? xstrdup(t->fallbacks) : NULL;
-	return c;
-}
 
-static void team_copy_free(struct team *c)
-{
-	free(c->id);
-	free(c->name);
-	free_models(c->models, c->nmodels);
-	free(c->paused_by);
-	free(c->paused_reason);
-	free(c->fallbacks);
-}
 
-static json_t *team_out(struct actx *c, const struct team *t)
-{
-	return team_json(t, gw_now(c->g), keys_of_team(c->g, t->id));
-}
 
 static void send_team(struct actx *c, int status, const struct team *t)
 {
 	char etag[32];
 	snprintf(etag, sizeof etag, "\"%lld\"", (long long)t->version);
 	httpd_set_header(c->req, "ETag", etag);
-	httpd_send_json(c->req, status, team_out(c, t));
+	httpd_send_json(c->req, status, admin_team_out(c, t));
 }
 
 /* 0 when If-Match is absent or matches; else answers 412/400. */
@@ -189,8 +79,8 @@ static int check_if_match(struct actx *c, const struct team *t)
 
 static void teams_create(struct actx *c)
 {
-	json_t *j = body_object(c);
-	if (!j || only_fields(c, j, spec_team_fields_all) < 0)
+	json_t *j = admin_body(c);
+	if (!j || admin_only_fields(c, j, spec_team_fields_all) < 0)
 		goto out;
 	const char *id = json_string_value(json_object_get(j, "id"));
 	if (!slug_valid(id)) {
@@ -220,8 +110,8 @@ static void teams_create(struct actx *c)
 		goto out;
 	}
 	rl_resize(&t->rl, (int)t->rpm_limit);
-	json_t *after = team_out(c, t);
-	if (commit_change(c, "team.create", t->id, NULL, after, put_team, t) != 0) {
+	json_t *after = admin_team_out(c, t);
+	if (admin_commit(c, "team.create", t->id, NULL, after, put_team, t) != 0) {
 		json_decref(after);
 		team_free(t);
 		goto out;
@@ -235,17 +125,17 @@ out:
 
 static void team_update(struct actx *c, struct team *t, json_t *j, const char *action)
 {
-	struct team copy = team_copy(t);
+	struct team copy = admin_team_copy(t);
 	if (team_fields(c, j, &copy) < 0) {
-		team_copy_free(&copy);
+		admin_team_copy_free(&copy);
 		return;
 	}
 	copy.version = t->version + 1;
-	json_t *before = team_out(c, t);
+	json_t *before = admin_team_out(c, t);
 	/* the audit's "after" shows the new persistent fields */
-	json_t *after = team_json(&copy, gw_now(c->g), keys_of_team(c->g, t->id));
-	if (commit_change(c, action, t->id, before, after, put_team, &copy) != 0) {
-		team_copy_free(&copy);
+	json_t *after = team_json(&copy, gw_now(c->g), admin_keys_of_team(c->g, t->id));
+	if (admin_commit(c, action, t->id, before, after, put_team, &copy) != 0) {
+		admin_team_copy_free(&copy);
 	} else {
 		team_adopt(t, &copy);
 		/* a raised budget re-arms thresholds no longer crossed; a lowered
@@ -263,17 +153,17 @@ static void team_update(struct actx *c, struct team *t, json_t *j, const char *a
 
 static void team_patch(struct actx *c, struct team *t)
 {
-	json_t *j = body_object(c);
-	if (j && only_fields(c, j, SPEC_TEAM_SETTABLE) == 0 && check_if_match(c, t) == 0)
+	json_t *j = admin_body(c);
+	if (j && admin_only_fields(c, j, SPEC_TEAM_SETTABLE) == 0 && check_if_match(c, t) == 0)
 		team_update(c, t, j, "team.update");
 	json_decref(j);
 }
 
 static void team_models(struct actx *c, struct team *t)
 {
-	json_t *j = body_object(c);
+	json_t *j = admin_body(c);
 	static const char *const f[] = { "allowed_models", NULL };
-	if (j && only_fields(c, j, f) == 0 && check_if_match(c, t) == 0) {
+	if (j && admin_only_fields(c, j, f) == 0 && check_if_match(c, t) == 0) {
 		if (!json_object_get(j, "allowed_models"))
 			admin_error(c->req, 400, "missing_field", "'allowed_models' is required.");
 		else
@@ -284,11 +174,11 @@ static void team_models(struct actx *c, struct team *t)
 
 static void team_pause(struct actx *c, struct team *t, bool pause)
 {
-	json_t *j = body_object(c);
+	json_t *j = admin_body(c);
 	if (!j)
 		return;
 	static const char *const pf[] = { "reason", NULL }, *const rf[] = { "override", NULL };
-	if (only_fields(c, j, pause ? pf : rf) < 0)
+	if (admin_only_fields(c, j, pause ? pf : rf) < 0)
 		goto out;
 	const char *reason = json_string_value(json_object_get(j, "reason"));
 	if (pause) {
@@ -322,7 +212,7 @@ static void team_pause(struct actx *c, struct team *t, bool pause)
 			goto out;
 		}
 	}
-	struct team copy = team_copy(t);
+	struct team copy = admin_team_copy(t);
 	free(copy.paused_by);
 	free(copy.paused_reason);
 	if (pause) {
@@ -339,10 +229,10 @@ static void team_pause(struct actx *c, struct team *t, bool pause)
 		copy.paused_at = 0;
 	}
 	copy.version = t->version + 1;
-	json_t *before = team_out(c, t);
-	json_t *after = team_json(&copy, gw_now(c->g), keys_of_team(c->g, t->id));
-	if (commit_change(c, pause ? "team.pause" : "team.resume", t->id, before, after, put_team, &copy) != 0) {
-		team_copy_free(&copy);
+	json_t *before = admin_team_out(c, t);
+	json_t *after = team_json(&copy, gw_now(c->g), admin_keys_of_team(c->g, t->id));
+	if (admin_commit(c, pause ? "team.pause" : "team.resume", t->id, before, after, put_team, &copy) != 0) {
+		admin_team_copy_free(&copy);
 	} else {
 		team_adopt(t, &copy);
 		send_team(c, 200, t);
@@ -364,12 +254,12 @@ out:
 static void emergency(struct actx *c, bool stop)
 {
 	struct gateway *g = c->g;
-	json_t *j = body_object(c);
+	json_t *j = admin_body(c);
 	if (!j)
 		return;
 	static const char *const sf[] = { "reason", NULL }, *const rf[] = { NULL };
 	const char *reason = json_string_value(json_object_get(j, "reason"));
-	if (only_fields(c, j, stop ? sf : rf) < 0)
+	if (admin_only_fields(c, j, stop ? sf : rf) < 0)
 		goto out;
 	if (stop && (!reason || strspn(reason, " \t\r\n") == strlen(reason) || strlen(reason) > 400)) {
 		admin_error(c->req, 400, "reason_required",
@@ -400,7 +290,7 @@ again: /* (a team changed by another replica meanwhile: read again, done again) 
 				 : t->state == TEAM_PAUSED && t->paused_reason && str_starts(t->paused_reason, STOP_PREFIX);
 		if (!take)
 			continue;
-		struct team cp = team_copy(t);
+		struct team cp = admin_team_copy(t);
 		free(cp.paused_by);
 		free(cp.paused_reason);
 		cp.state = stop ? TEAM_PAUSED : TEAM_ACTIVE;
@@ -408,7 +298,7 @@ again: /* (a team changed by another replica meanwhile: read again, done again) 
 		cp.paused_reason = stop ? xstrdup(full) : NULL;
 		cp.paused_at = stop ? now : 0;
 		cp.version = t->version + 1;
-		json_t *before = team_out(c, t), *after = team_json(&cp, now, keys_of_team(g, t->id));
+		json_t *before = admin_team_out(c, t), *after = team_json(&cp, now, admin_keys_of_team(g, t->id));
 		rc = store_put_team(g->store, &cp, &cause);
 		if (rc == 0)
 			rc = audit(g, c->who->name, role_name(c->who->role), c->op, stop ? "team.pause" : "team.resume", t->id,
@@ -431,7 +321,7 @@ again: /* (a team changed by another replica meanwhile: read again, done again) 
 	if (rc != 0) {
 		store_rollback(g->store);
 		for (int i = 0; i < n; i++)
-			team_copy_free(&copies[i]);
+			admin_team_copy_free(&copies[i]);
 		if (rc == STORE_CONFLICT && ++attempts < 5) { /* an edit on another replica: not an outage */
 			cluster_sync(g);
 			goto again;
@@ -475,9 +365,9 @@ static void tokens_list(struct actx *c, struct team *t)
 
 static void tokens_create(struct actx *c, struct team *t)
 {
-	json_t *j = body_object(c);
+	json_t *j = admin_body(c);
 	static const char *const f[] = { "label", "key", NULL };
-	if (!j || only_fields(c, j, f) < 0)
+	if (!j || admin_only_fields(c, j, f) < 0)
 		goto out;
 	const char *label = json_string_value(json_object_get(j, "label"));
 	const char *key = json_string_value(json_object_get(j, "key"));
@@ -518,7 +408,7 @@ static void tokens_create(struct actx *c, struct team *t)
 	char *secret = random_token("ggt_", 40);
 	sha256_hex(secret, strlen(secret), tok->hash);
 	json_t *after = ctoken_json(tok);
-	if (commit_change(c, "token.create", tok->id, NULL, after, put_token, tok) != 0) {
+	if (admin_commit(c, "token.create", tok->id, NULL, after, put_token, tok) != 0) {
 		ctoken_free(tok);
 	} else {
 		registry_add_token(&c->g->reg, tok);
@@ -547,7 +437,7 @@ static void token_revoke(struct actx *c, struct team *t, const char *tid)
 	json_t *before = ctoken_json(tok);
 	tok->revoked_at = gw_now(c->g);
 	json_t *after = ctoken_json(tok);
-	if (commit_change(c, "token.revoke", tok->id, before, after, put_token, tok) != 0) {
+	if (admin_commit(c, "token.revoke", tok->id, before, after, put_token, tok) != 0) {
 		tok->revoked_at = 0;
 	} else {
 		strmap_del(c->g->reg.token_by_hash, tok->hash);
@@ -588,10 +478,10 @@ static int groq_project_field(struct actx *c, json_t *j, const char **out)
 
 static void keys_create(struct actx *c)
 {
-	json_t *j = body_object(c);
+	json_t *j = admin_body(c);
 	static const char *const f[] = { "name", "team", "secret", "groq_project", "monthly_budget_usd", "rpm_limit",
 					 "tpm_limit", NULL };
-	if (!j || only_fields(c, j, f) < 0)
+	if (!j || admin_only_fields(c, j, f) < 0)
 		goto out;
 	const char *name = json_string_value(json_object_get(j, "name"));
 	const char *team = json_string_value(json_object_get(j, "team"));
@@ -646,7 +536,7 @@ static void keys_create(struct actx *c)
 		goto out;
 	}
 	json_t *after = key_out(c, k);
-	if (commit_change(c, "key.create", k->name, NULL, after, put_key, k) != 0) {
+	if (admin_commit(c, "key.create", k->name, NULL, after, put_key, k) != 0) {
 		ukey_free(k);
 	} else {
 		registry_add_key(&c->g->reg, k);
@@ -666,10 +556,10 @@ out:
  * besides its secret (which changes by rotation only) */
 static void key_patch(struct actx *c)
 {
-	json_t *j = body_object(c);
+	json_t *j = admin_body(c);
 	static const char *const f[] = { "groq_project", "monthly_budget_usd", "rpm_limit", "tpm_limit", NULL };
 	const char *project;
-	if (!j || only_fields(c, j, f) < 0 || groq_project_field(c, j, &project) < 0)
+	if (!j || admin_only_fields(c, j, f) < 0 || groq_project_field(c, j, &project) < 0)
 		goto out;
 	if (!json_object_size(j)) {
 		admin_error(c->req, 400, "missing_field",
@@ -694,7 +584,7 @@ static void key_patch(struct actx *c)
 		k->groq_project = project ? xstrdup(project) : NULL;
 	k->version++;
 	json_t *after = key_out(c, k);
-	if (commit_change(c, "key.update", k->name, before, after, put_key, k) != 0) {
+	if (admin_commit(c, "key.update", k->name, before, after, put_key, k) != 0) {
 		if (k->groq_project != old)
 			free(k->groq_project);
 		k->groq_project = old;
@@ -989,7 +879,7 @@ static void usage_route(struct actx *c)
 		free(cause);
 		goto out;
 	}
-	json_t *t = team ? team_out(c, registry_team(&g->reg, team)) : json_null();
+	json_t *t = team ? admin_team_out(c, registry_team(&g->reg, team)) : json_null();
 	double spent = team ? json_real_value(json_object_get(t, "spend_mtd_usd"))
 			    : (double)g->reg.org_spend_nusd / NUSD_PER_USD;
 	/* projection: month-to-date spend at its average daily rate */
@@ -1040,79 +930,6 @@ static void audit_route(struct actx *c)
 	free(action);
 }
 
-static void models_route(struct actx *c)
-{
-	struct gateway *g = c->g;
-	json_t *out = json_array();
-	strmap *seen = strmap_new();
-	size_t i;
-	json_t *m;
-	json_array_foreach(json_object_get(g->models_cache, "data"), i, m) {
-		const char *id = json_string_value(json_object_get(m, "id"));
-		if (!id || strmap_get(seen, id))
-			continue;
-		strmap_put(seen, id, (void *)1);
-		const struct price *p = config_price(&g->cfg, id);
-		json_t *row = json_pack("{s:s,s:b,s:O}", "id", id, "listed_by_groq", 1, "owned_by",
-					json_object_get(m, "owned_by") ? json_object_get(m, "owned_by") : json_null());
-		json_object_set_new(row, "input_per_mtok", p ? json_real(p->in_per_mtok) : json_null());
-		json_object_set_new(row, "output_per_mtok", p ? json_real(p->out_per_mtok) : json_null());
-		json_object_set(row, "context_window", json_object_get(m, "context_window") ? json_object_get(m, "context_window") : json_null());
-		json_array_append_new(out, row);
-	}
-	for (int k = 0; k < g->cfg.nprices; k++) {
-		const struct price *p = &g->cfg.prices[k];
-		if (strmap_get(seen, p->model))
-			continue;
-		strmap_put(seen, p->model, (void *)1);
-		json_array_append_new(out, json_pack("{s:s,s:b,s:n,s:f,s:f,s:n}", "id", p->model, "listed_by_groq", 0,
-						     "owned_by", "input_per_mtok", p->in_per_mtok, "output_per_mtok",
-						     p->out_per_mtok, "context_window"));
-	}
-	for (int k = 0; k < g->cfg.ndeprecations; k++) { /* the calendar's models, listed or not */
-		const struct deprecation *d = &g->cfg.deprecations[k];
-		if (!strmap_get(seen, d->model))
-			json_array_append_new(out, json_pack("{s:s,s:b,s:n,s:n,s:n,s:n}", "id", d->model, "listed_by_groq", 0,
-							     "owned_by", "input_per_mtok", "output_per_mtok",
-							     "context_window"));
-	}
-	strmap_free(seen);
-	/* who called what in the last 7 days (the ledger's served rows) */
-	char *cause = NULL;
-	int64_t now = gw_now(g);
-	json_t *callers = models_callers_7d(g, &cause);
-	if (!callers) {
-		admin_error(c->req, 503, "store_unavailable", "The ledger could not be read: %s", cause ? cause : "?");
-		free(cause);
-		json_decref(out);
-		return;
-	}
-	json_t *row;
-	json_array_foreach(out, i, row) {
-		const char *id = json_string_value(json_object_get(row, "id"));
-		const struct deprecation *d = config_deprecation(&g->cfg, id);
-		json_object_set_new(row, "shutdown", d ? json_string(d->date) : json_null());
-		json_object_set_new(row, "replacement", d ? json_string(d->replacement) : json_null());
-		json_object_set_new(row, "retired", json_boolean(d && now >= d->shutdown_ms));
-		json_t *who = json_object_get(callers, id);
-		json_object_set_new(row, "callers_7d", who ? json_incref(who) : json_array());
-	}
-	json_decref(callers);
-	char ts[32];
-	time_iso(g->models_cached_at, ts, sizeof ts);
-	httpd_send_json(c->req, 200, json_pack("{s:o,s:s}", "models", out, "refreshed_at", ts));
-}
-
-static void aliases_route(struct actx *c)
-{
-	const struct gw_config *cfg = &c->g->cfg;
-	json_t *a = json_array();
-	for (int i = 0; i < cfg->naliases; i++)
-		json_array_append_new(a, json_pack("{s:s,s:s}", "alias", cfg->aliases[i].alias, "model",
-						   cfg->aliases[i].model));
-	httpd_send_json(c->req, 200, json_pack("{s:o}", "aliases", a));
-}
-
 /* ---- routing ---------------------------------------------------------- */
 
 /* Splits "/admin/v1/a/b/c" after the prefix into up to 5 segments. */
@@ -1155,7 +972,7 @@ static void teams_list(struct actx *c)
 	struct budget_env be = gw_budget(g);
 	for (int i = 0; i < g->reg.nteams; i++) {
 		budget_roll(&be, s[i]);
-		json_array_append_new(a, team_out(c, s[i]));
+		json_array_append_new(a, admin_team_out(c, s[i]));
 	}
 	free(s);
 	httpd_send_json(c->req, 200, json_pack("{s:o}", "teams", a));
@@ -1209,7 +1026,7 @@ static void alert_ack(struct actx *c)
 		snprintf(target, sizeof target, "alert/%lld", (long long)id);
 		json_t *after = json_deep_copy(before);
 		json_object_set_new(after, "acked_by", json_string(by));
-		int rc = commit_change(c, "alert.ack", target, before, after, put_ack, &a);
+		int rc = admin_commit(c, "alert.ack", target, before, after, put_ack, &a);
 		json_decref(after);
 		if (rc == 0)
 			alert_acked(c->g, id, by, a.at);
@@ -1270,220 +1087,6 @@ static void capacity_route(struct actx *c)
 static void key_get(struct actx *c) { httpd_send_json(c->req, 200, key_out(c, c->k)); }
 static void rotation_r(struct actx *c) { rotation_route(c->g, c->req, c->k, c->param, c->who, c->op); }
 
-/* ---- the organisation as code: POST /apply ------------------------------ */
-
-/* a file sets (and the diff compares) SPEC_TEAM_SETTABLE: never live
- * figures, never secrets */
-#define APPLY_REMOVED "removed: not in the organisation's file (groqctl apply --prune)"
-
-struct change {
-	struct team *orig;  /* the team now (NULL: one to create) */
-	struct team copy;   /* an update's or a pause's: what orig becomes (owned until adopted) */
-	struct team *fresh; /* a create's new team (owned until added) */
-	bool adopted;
-	const char *action; /* "create", "update", "delete", "unchanged" */
-	json_t *diff;       /* field -> {before, after} */
-};
-
-static struct team *change_team(struct change *x)
-{
-	return x->fresh ? x->fresh : &x->copy;
-}
-
-/* the settable fields that differ between before and after (team_json) */
-static json_t *team_diff(json_t *before, json_t *after)
-{
-	json_t *d = json_object();
-	for (int i = 0; SPEC_TEAM_SETTABLE[i]; i++) {
-		json_t *b = before ? json_object_get(before, SPEC_TEAM_SETTABLE[i]) : NULL;
-		json_t *a = json_object_get(after, SPEC_TEAM_SETTABLE[i]);
-		if (!b || !a || !json_equal(a, b))
-			json_object_set_new(d, SPEC_TEAM_SETTABLE[i],
-					    json_pack("{s:O,s:O}", "before", b ? b : json_null(), "after", a ? a : json_null()));
-	}
-	return d;
-}
-
-static void changes_free(struct change *ch, int n)
-{
-	for (int i = 0; i < n; i++) {
-		if (ch[i].orig && !ch[i].adopted)
-			team_copy_free(&ch[i].copy);
-		team_free(ch[i].fresh); /* (NULL once added) */
-		json_decref(ch[i].diff);
-	}
-	free(ch);
-}
-
-static void apply_r(struct actx *c)
-{
-	struct gateway *g = c->g;
-	json_t *j = body_object(c);
-	static const char *const top[] = { "teams", "prune", "dry_run", NULL };
-	if (!j || only_fields(c, j, top) < 0) {
-		json_decref(j);
-		return;
-	}
-	json_t *teams = json_object_get(j, "teams");
-	bool prune = json_is_true(json_object_get(j, "prune")), dry = json_is_true(json_object_get(j, "dry_run"));
-	if (!json_is_array(teams)) {
-		admin_error(c->req, 400, "missing_field", "'teams' must be an array of teams (each with its 'id').");
-		json_decref(j);
-		return;
-	}
-	size_t nt = json_array_size(teams);
-	struct change *ch = xcalloc(nt + (size_t)g->reg.nteams + 1, sizeof *ch);
-	int n = 0;
-	int64_t now = gw_now(g);
-	size_t i;
-	json_t *e;
-	/* every entry checked before anything is written: refused whole,
-	 * naming the first bad entry and its field */
-	json_array_foreach(teams, i, e) {
-		const char *id = json_string_value(json_object_get(e, "id"));
-		if (!json_is_object(e) || !slug_valid(id)) {
-			admin_error(c->req, 400, "invalid_value", "teams[%zu]: each team needs an 'id' (a slug). Nothing was applied.", i);
-			goto out;
-		}
-		for (int k = 0; k < n; k++)
-			if (str_eq(change_team(&ch[k])->id, id)) {
-				admin_error(c->req, 400, "invalid_value", "team '%s' is in the file twice. Nothing was applied.", id);
-				goto out;
-			}
-		const char *key;
-		json_t *v;
-		json_object_foreach(e, key, v) {
-			bool ok = str_eq(key, "id");
-			for (int f = 0; SPEC_TEAM_SETTABLE[f] && !ok; f++)
-				ok = str_eq(key, SPEC_TEAM_SETTABLE[f]);
-			if (!ok) {
-				admin_error(c->req, 400, "unknown_field",
-					    "team '%s': '%s' is not a field the file sets (%s are live or secret). Nothing was applied.",
-					    id, key, "spend, state and tokens");
-				goto out;
-			}
-		}
-		struct team *t = registry_team(&g->reg, id);
-		struct change *x = &ch[n];
-		if (t) {
-			x->orig = t;
-			x->copy = team_copy(t);
-		} else {
-			static const char *const required[] = { "allowed_models", "max_tokens_per_request", "rpm_limit",
-								"monthly_budget_usd" };
-			for (size_t r = 0; r < ARRAY_LEN(required); r++)
-				if (!json_object_get(e, required[r])) {
-					admin_error(c->req, 400, "missing_field",
-						    "team '%s' (new): '%s' is required to create it. Nothing was applied.", id,
-						    required[r]);
-					goto out;
-				}
-			struct team *nw = team_new();
-			nw->id = xstrdup(id);
-			nw->name = xstrdup(id);
-			nw->queue_wait_ms = g->cfg.default_queue_wait_ms;
-			nw->created_at = now;
-			nw->month_start = month_start_ms(now);
-			x->fresh = nw;
-		}
-		n++;
-		struct verdict ve = { 0 };
-		if (spec_team_fields(change_team(x), e, model_known, g, &ve) != 0) {
-			admin_error(c->req, ve.status, ve.code, "team '%s': %s Nothing was applied.", id,
-				    ve.message ? ve.message : "invalid input");
-			verdict_clear(&ve);
-			goto out;
-		}
-		json_t *before = t ? team_out(c, t) : NULL, *after = team_out(c, change_team(x));
-		x->diff = team_diff(before, after);
-		x->action = !t ? "create" : json_object_size(x->diff) ? "update" : "unchanged";
-		json_decref(before);
-		json_decref(after);
-	}
-	/* --prune: a team absent from the file is paused and marked removed
-	 * (never deleted: its ledger stays) */
-	for (int k = 0; prune && k < g->reg.nteams; k++) {
-		struct team *t = g->reg.teams[k];
-		bool listed = false;
-		for (int m = 0; m < n && !listed; m++)
-			listed = str_eq(change_team(&ch[m])->id, t->id);
-		if (listed || (t->state == TEAM_PAUSED && str_eq(t->paused_reason, APPLY_REMOVED)))
-			continue;
-		struct change *x = &ch[n++];
-		x->orig = t;
-		x->copy = team_copy(t);
-		free(x->copy.paused_by);
-		free(x->copy.paused_reason);
-		x->copy.state = TEAM_PAUSED;
-		x->copy.paused_by = xstrdup(c->who->name);
-		x->copy.paused_reason = xstrdup(APPLY_REMOVED);
-		x->copy.paused_at = now;
-		x->action = "delete";
-		x->diff = json_pack("{s:{s:s,s:s}}", "state", "before", team_state_name(t->state), "after", "paused");
-	}
-	json_t *out = json_array();
-	for (int k = 0; k < n; k++)
-		json_array_append_new(out, json_pack("{s:s,s:s,s:O}", "team", change_team(&ch[k])->id, "action", ch[k].action,
-						     "diff", ch[k].diff));
-	if (dry) {
-		httpd_send_json(c->req, 200, json_pack("{s:o,s:b}", "changes", out, "dry_run", 1));
-		goto out;
-	}
-	/* all in one transaction, each change audited as its own route would
-	 * be, or none */
-	char *cause = NULL;
-	int rc = store_begin(g->store, &cause);
-	for (int k = 0; rc == 0 && k < n; k++) {
-		struct change *x = &ch[k];
-		if (str_eq(x->action, "unchanged"))
-			continue;
-		struct team *to = change_team(x);
-		to->version = x->orig ? x->orig->version + 1 : 1;
-		json_t *before = x->orig ? team_out(c, x->orig) : NULL, *after = team_out(c, to);
-		json_object_set_new(after, "via", json_string("apply"));
-		rc = store_put_team(g->store, to, &cause);
-		if (rc == 0)
-			rc = audit(g, c->who->name, role_name(c->who->role), c->op,
-				   str_eq(x->action, "create") ? "team.create" : str_eq(x->action, "delete") ? "team.pause" : "team.update",
-				   to->id, before, after, &cause);
-		json_decref(before);
-		json_decref(after);
-	}
-	if (rc == 0)
-		rc = store_commit(g->store, &cause);
-	if (rc != 0) {
-		store_rollback(g->store);
-		json_decref(out);
-		if (rc == STORE_CONFLICT) {
-			cluster_sync(g);
-			admin_error(c->req, 409, "conflict",
-				    "Nothing was applied: %s. Run it again: the diff is computed anew.", cause ? cause : "a team changed meanwhile");
-		} else {
-			ledger_store_failed(g->ledger, cause);
-			admin_error(c->req, 503, "store_unavailable", "Nothing was applied: %s", cause ? cause : "store error");
-		}
-		free(cause);
-		goto out;
-	}
-	for (int k = 0; k < n; k++) {
-		struct change *x = &ch[k];
-		if (str_eq(x->action, "unchanged"))
-			continue;
-		if (x->orig) {
-			team_adopt(x->orig, &x->copy); /* (its strings are the team's now) */
-			x->adopted = true;
-		} else {
-			rl_resize(&x->fresh->rl, (int)x->fresh->rpm_limit);
-			registry_add_team(&g->reg, x->fresh);
-			x->fresh = NULL;
-		}
-	}
-	httpd_send_json(c->req, 200, json_pack("{s:o,s:b}", "changes", out, "dry_run", 0));
-out:
-	changes_free(ch, n);
-	json_decref(j);
-}
-
 /* Every admin route: methods, the path under /admin/v1 (":team" and
  * ":key" resolve to one, or 404; ":id" and ":step" are passed on), the
  * least role, the handler. The viewer rule, 405 with Allow, and the 404
@@ -1517,6 +1120,7 @@ static const struct admin_route {
 	{ RO, "audit", ROLE_VIEWER, audit_route },
 	{ RO, "models", ROLE_VIEWER, models_route },
 	{ RO, "aliases", ROLE_VIEWER, aliases_route },
+	{ HM_PUT | HM_DELETE, "aliases/:id", ROLE_OPERATOR, alias_change },
 	{ RO, "alerts", ROLE_VIEWER, alerts_route },
 	{ HM_POST, "alerts/:id/ack", ROLE_OPERATOR, alert_ack },
 	{ HM_POST, "emergency-stop", ROLE_OPERATOR, emergency_stop_r },

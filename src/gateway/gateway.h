@@ -368,6 +368,8 @@ struct registry {
 	int org_alerted;
 	struct counters *ctr;    /* given to every team added (NULL: in memory) */
 	struct endusers *users;  /* end users' days and minutes (enduser.c), or NULL */
+	struct model_alias *aliases; /* set by operators (PUT /admin/v1/aliases/{alias}) */
+	int naliases;
 };
 
 void registry_init(struct registry *r);
@@ -391,6 +393,9 @@ void team_shipped(struct team *t, int64_t cost);
 void registry_add_key(struct registry *r, struct ukey *k);
 void registry_del_key(struct registry *r, struct ukey *k);
 void registry_add_token(struct registry *r, struct ctoken *t);
+/* an operator's alias set (model NULL: taken away); the model it names, or NULL */
+void registry_set_alias(struct registry *r, const char *alias, const char *model);
+const char *registry_alias(const struct registry *r, const char *alias);
 struct team *registry_team(struct registry *r, const char *id);
 struct ukey *registry_key(struct registry *r, const char *name);
 void ukey_free(struct ukey *k);
@@ -668,8 +673,13 @@ int stage_policy(const struct team *t, const char *model, struct verdict *v);
  * becomes its model; a model retired at now becomes its replacement for
  * a team with replace_retired, else a 400 in Groq's model_decommissioned
  * shape naming the replacement (no round trip to Groq). 0 or -1. */
-int stage_model(const struct gw_config *c, const struct team *t, int64_t now, const char *asked, const char **send,
-		struct verdict *v);
+int stage_model(const struct gw_config *c, const struct registry *r, const struct team *t, int64_t now,
+		const char *asked, const char **send, struct verdict *v);
+/* The aliases in force: an operator's (r, may be NULL) before the
+ * configuration's of the same name. The model alias names, or NULL. */
+const char *alias_model(const struct gw_config *c, const struct registry *r, const char *alias);
+/* all of them, [{"alias","model","source":"admin"|"config"}], by alias */
+json_t *aliases_json(const struct gw_config *c, const struct registry *r);
 /* Groq's service tiers, as bits (capacity.c) */
 enum { TIER_ON_DEMAND = 1, TIER_FLEX = 2, TIER_PERFORMANCE = 4, TIER_AUTO = 8 };
 #define TIER_N 4

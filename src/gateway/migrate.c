@@ -51,6 +51,9 @@ static int copy_registry(struct store *dst, struct registry *r, char **cause)
 	while (strmap_next(r->batches, &at, &id, &v))
 		if (store_put_batch(dst, v, cause) != 0)
 			return -1;
+	for (int i = 0; i < r->naliases; i++)
+		if (store_put_alias(dst, r->aliases[i].alias, r->aliases[i].model, 0, cause) != 0)
+			return -1;
 	return 0;
 }
 

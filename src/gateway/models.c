@@ -6,14 +6,46 @@
 #include "gateway.h"
 #include "store.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "util.h"
 
-int stage_model(const struct gw_config *c, const struct team *t, int64_t now, const char *asked, const char **send,
-		struct verdict *v)
+const char *alias_model(const struct gw_config *c, const struct registry *r, const char *alias)
 {
-	const char *m = config_alias(c, asked);
+	const char *m = registry_alias(r, alias);
+	return m ? m : config_alias(c, alias);
+}
+
+static int by_alias(const void *a, const void *b)
+{
+	return strcmp(json_string_value(json_object_get(*(json_t *const *)a, "alias")),
+		      json_string_value(json_object_get(*(json_t *const *)b, "alias")));
+}
+
+json_t *aliases_json(const struct gw_config *c, const struct registry *r)
+{
+	int n = (r ? r->naliases : 0) + c->naliases, k = 0;
+	json_t **e = xcalloc((size_t)n + 1, sizeof *e);
+	for (int i = 0; r && i < r->naliases; i++)
+		e[k++] = json_pack("{s:s,s:s,s:s}", "alias", r->aliases[i].alias, "model", r->aliases[i].model, "source",
+				   "admin");
+	for (int i = 0; i < c->naliases; i++)
+		if (!registry_alias(r, c->aliases[i].alias))
+			e[k++] = json_pack("{s:s,s:s,s:s}", "alias", c->aliases[i].alias, "model", c->aliases[i].model,
+					   "source", "config");
+	qsort(e, (size_t)k, sizeof *e, by_alias);
+	json_t *out = json_array();
+	for (int i = 0; i < k; i++)
+		json_array_append_new(out, e[i]);
+	free(e);
+	return out;
+}
+
+int stage_model(const struct gw_config *c, const struct registry *r, const struct team *t, int64_t now,
+		const char *asked, const char **send, struct verdict *v)
+{
+	const char *m = alias_model(c, r, asked);
 	if (!m)
 		m = asked;
 	/* a replacement may itself retire later: followed, a bounded number

@@ -206,23 +206,28 @@ void req_filter_models(struct preq *p)
 		unfilterable(p);
 		return;
 	}
-	if (!c->naliases || p->route->kind != RK_MODELS)
+	json_t *aliases = p->route->kind == RK_MODELS ? aliases_json(c, &p->g->reg) : NULL;
+	if (!json_array_size(aliases)) {
+		json_decref(aliases);
 		return;
+	}
 	json_t *j = json_loadb(p->resp.data, p->resp.len, 0, NULL);
 	json_t *data = json_object_get(j, "data");
 	if (json_is_array(data)) {
-		for (int i = 0; i < c->naliases; i++) {
-			const struct model_alias *a = &c->aliases[i];
+		size_t i;
+		json_t *a;
+		json_array_foreach(aliases, i, a) {
+			const char *model = json_string_value(json_object_get(a, "model"));
 			json_t *of = NULL, *m;
 			size_t k;
 			json_array_foreach(data, k, m)
-				if (str_eq(json_string_value(json_object_get(m, "id")), a->model))
+				if (str_eq(json_string_value(json_object_get(m, "id")), model))
 					of = m;
 			if (!of)
 				continue;
 			json_t *e = json_deep_copy(of);
-			json_object_set_new(e, "id", json_string(a->alias));
-			json_object_set_new(e, "alias_of", json_string(a->model));
+			json_object_set(e, "id", json_object_get(a, "alias"));
+			json_object_set_new(e, "alias_of", json_string(model));
 			json_array_append_new(data, e);
 		}
 		char *out = json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER);
@@ -231,4 +236,5 @@ void req_filter_models(struct preq *p)
 		free(out);
 	}
 	json_decref(j);
+	json_decref(aliases);
 }

@@ -66,7 +66,7 @@ int req_resolve_model(struct preq *p, struct verdict *v)
 	const char *send;
 	if (!p->model || p->route->kind == RK_MODEL || p->route->kind == RK_BATCH_CREATE)
 		return 0;
-	if (stage_model(&p->g->cfg, p->t, gw_now(p->g), p->model, &send, v) != 0)
+	if (stage_model(&p->g->cfg, &p->g->reg, p->t, gw_now(p->g), p->model, &send, v) != 0)
 		return -1;
 	if (str_eq(send, p->model))
 		return 0;

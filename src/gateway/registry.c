@@ -48,6 +48,13 @@ void registry_free(struct registry *r)
 {
 	endusers_free(r->users);
 	r->users = NULL;
+	for (int i = 0; i < r->naliases; i++) {
+		free(r->aliases[i].alias);
+		free(r->aliases[i].model);
+	}
+	free(r->aliases);
+	r->aliases = NULL;
+	r->naliases = 0;
 	size_t at = 0;
 	const char *k;
 	void *v;
@@ -505,9 +512,47 @@ static void key_take(struct ukey *k, struct ukey *f)
 		k->last_used_at = f->last_used_at;
 }
 
+void registry_set_alias(struct registry *r, const char *alias, const char *model)
+{
+	for (int i = 0; i < r->naliases; i++)
+		if (str_eq(r->aliases[i].alias, alias)) {
+			free(r->aliases[i].model);
+			if (model) {
+				r->aliases[i].model = xstrdup(model);
+				return;
+			}
+			free(r->aliases[i].alias);
+			r->aliases[i] = r->aliases[--r->naliases];
+			return;
+		}
+	if (!model)
+		return;
+	r->aliases = xrealloc(r->aliases, (size_t)(r->naliases + 1) * sizeof *r->aliases);
+	r->aliases[r->naliases++] = (struct model_alias){ .alias = xstrdup(alias), .model = xstrdup(model) };
+}
+
+const char *registry_alias(const struct registry *r, const char *alias)
+{
+	for (int i = 0; r && alias && i < r->naliases; i++)
+		if (str_eq(r->aliases[i].alias, alias))
+			return r->aliases[i].model;
+	return NULL;
+}
+
 int registry_merge(struct registry *r, struct registry *f)
 {
 	int changed = 0;
+	/* the operators' aliases: the store's whole set */
+	for (int i = 0; i < r->naliases; i++)
+		changed += !str_eq(registry_alias(f, r->aliases[i].alias), r->aliases[i].model);
+	for (int i = 0; i < f->naliases; i++)
+		changed += !registry_alias(r, f->aliases[i].alias);
+	struct model_alias *a = r->aliases;
+	int na = r->naliases;
+	r->aliases = f->aliases;
+	r->naliases = f->naliases;
+	f->aliases = a;
+	f->naliases = na;
 	for (int i = 0; i < f->nteams; i++) {
 		struct team *n = f->teams[i], *t = registry_team(r, n->id);
 		if (!t) {

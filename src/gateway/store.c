@@ -75,6 +75,11 @@ int store_put_batch(struct store *s, const struct batch *b, char **cause)
 	return s->ops->put_batch(s, b, cause);
 }
 
+int store_put_alias(struct store *s, const char *alias, const char *model, int64_t at, char **cause)
+{
+	return s->ops->put_alias(s, alias, model, at, cause);
+}
+
 int store_put_token(struct store *s, const struct ctoken *t, char **cause)
 {
 	return s->ops->put_token(s, t, cause);

@@ -70,6 +70,7 @@ struct store_ops {
 	int (*put_file)(struct store *s, const struct bfile *f, char **cause);
 	int (*put_batch)(struct store *s, const struct batch *b, char **cause);
 	int (*put_token)(struct store *s, const struct ctoken *t, char **cause);
+	int (*put_alias)(struct store *s, const char *alias, const char *model, int64_t at, char **cause);
 	int (*ledger)(struct store *s, const struct ledger_row *row, char **cause);
 	int64_t (*ledger_last_id)(struct store *s, char **cause);
 	int (*scrub)(struct store *s, char **cause);
@@ -139,6 +140,9 @@ int store_put_key(struct store *s, const struct ukey *k, char **cause);
 int store_put_file(struct store *s, const struct bfile *f, char **cause);
 int store_put_batch(struct store *s, const struct batch *b, char **cause);
 int store_put_token(struct store *s, const struct ctoken *t, char **cause);
+/* an operator's alias written (model NULL: deleted); load hands the set to
+ * the registry (registry_set_alias) */
+int store_put_alias(struct store *s, const char *alias, const char *model, int64_t at, char **cause);
 /* One committed row per answered request (its own transaction unless
  * one is open). */
 int store_ledger(struct store *s, const struct ledger_row *row, char **cause);

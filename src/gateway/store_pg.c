@@ -455,6 +455,19 @@ static int pg_put_token(struct store *base, const struct ctoken *t, char **cause
 	return upsert(P(base), "tokens", token_cols, &r, cause);
 }
 
+static int pg_put_alias(struct store *base, const char *alias, const char *model, int64_t at, char **cause)
+{
+	char a[24];
+	snprintf(a, sizeof a, "%lld", (long long)at);
+	const char *v[] = { alias, model, a };
+	if (!model)
+		return q0(P(base), "aliases", "DELETE FROM aliases WHERE alias = $1", 1, v, cause);
+	return q0(P(base), "aliases",
+		  "INSERT INTO aliases(alias, model, version, updated_at) VALUES($1, $2, 1, $3)"
+		  " ON CONFLICT (alias) DO UPDATE SET model = $2, version = aliases.version + 1, updated_at = $3",
+		  3, v, cause);
+}
+
 static int ledger_insert(struct pgstore *s, const char *replica, const struct ledger_row *x, char **cause);
 
 static int pg_ledger(struct store *base, const struct ledger_row *x, char **cause)
@@ -787,6 +800,11 @@ static int load(struct pgstore *s, struct registry *reg, int64_t now, bool whole
 		row(r, i, v, TEAM_COLS);
 		registry_add_team(reg, team_from_row(v));
 	}
+	PQclear(r);
+	if (!(r = q(s, "load aliases", "SELECT alias, model FROM aliases ORDER BY alias", 0, NULL, cause)))
+		return -1;
+	for (int i = 0; i < PQntuples(r); i++)
+		registry_set_alias(reg, PQgetvalue(r, i, 0), PQgetvalue(r, i, 1));
 	PQclear(r);
 	if (!(r = q(s, "load keys", "SELECT * FROM keys ORDER BY name", 0, NULL, cause)))
 		return -1;
@@ -1194,6 +1212,7 @@ static const struct store_ops pg_ops = {
 	.put_file = pg_put_file,
 	.put_batch = pg_put_batch,
 	.put_token = pg_put_token,
+	.put_alias = pg_put_alias,
 	.ledger = pg_ledger,
 	.ledger_last_id = pg_ledger_last_id,
 	.scrub = pg_done,

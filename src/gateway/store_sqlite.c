@@ -57,6 +57,7 @@ static int sq_put_key(struct store *s, const struct ukey *k, char **cause);
 static int sq_put_file(struct store *s, const struct bfile *f, char **cause);
 static int sq_put_batch(struct store *s, const struct batch *b, char **cause);
 static int sq_put_token(struct store *s, const struct ctoken *t, char **cause);
+static int sq_put_alias(struct store *s, const char *alias, const char *model, int64_t at, char **cause);
 static int sq_ledger(struct store *s, const struct ledger_row *row, char **cause);
 static int64_t sq_ledger_last_id(struct store *s, char **cause);
 static int sq_scrub(struct store *s, char **cause);
@@ -264,6 +265,7 @@ static const struct store_ops sqlite_ops = {
 	.put_file = sq_put_file,
 	.put_batch = sq_put_batch,
 	.put_token = sq_put_token,
+	.put_alias = sq_put_alias,
 	.ledger = sq_ledger,
 	.ledger_last_id = sq_ledger_last_id,
 	.scrub = sq_scrub,
@@ -594,6 +596,24 @@ static int sq_put_token(struct store *base_, const struct ctoken *t, char **caus
 	return put_row(s, "tokens", &r, cause);
 }
 
+static int sq_put_alias(struct store *base_, const char *alias, const char *model, int64_t at, char **cause)
+{
+	struct sqstore *s = (struct sqstore *)base_;
+	sqlite3_stmt *st;
+	if (sqlite3_prepare_v2(s->db,
+			       model ? "INSERT INTO aliases(alias, model, version, updated_at) VALUES(?1, ?2, 1, ?3)"
+				       " ON CONFLICT(alias) DO UPDATE SET model = ?2, version = version + 1, updated_at = ?3"
+				     : "DELETE FROM aliases WHERE alias = ?1",
+			       -1, &st, NULL) != SQLITE_OK)
+		return sqlfail(s, cause, "aliases");
+	bind_text(st, 1, alias);
+	if (model) {
+		bind_text(st, 2, model);
+		sqlite3_bind_int64(st, 3, at);
+	}
+	return step_done(s, st, cause, "aliases");
+}
+
 static int sq_ledger(struct store *base_, const struct ledger_row *r, char **cause)
 {
 	struct sqstore *s = (struct sqstore *)base_;
@@ -859,6 +879,12 @@ static int sq_load(struct store *base_, struct registry *r, int64_t now, char **
 		col_row(st, v, TEAM_COLS);
 		registry_add_team(r, team_from_row(v));
 	}
+	sqlite3_finalize(st);
+
+	if (sqlite3_prepare_v2(s->db, "SELECT alias, model FROM aliases ORDER BY alias", -1, &st, NULL) != SQLITE_OK)
+		return sqlfail(s, cause, "load aliases");
+	while (sqlite3_step(st) == SQLITE_ROW)
+		registry_set_alias(r, (const char *)sqlite3_column_text(st, 0), (const char *)sqlite3_column_text(st, 1));
 	sqlite3_finalize(st);
 
 	if (sqlite3_prepare_v2(s->db, "SELECT * FROM keys ORDER BY name", -1, &st, NULL) != SQLITE_OK)

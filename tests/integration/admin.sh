@@ -237,7 +237,7 @@ check_eq "the store file is private (0600)" 600 "$(stat -c %a "$T/gw.db")"
 
 # ---- schema migrations: a version-2 store (with its ledger_ts index) is
 # brought to version 3 at start, its rows kept
-check_eq "healthz names schema 8" 8 "$(curl -s "http://$GW/healthz" | jq .schema)"
+check_eq "healthz names schema 9" 9 "$(curl -s "http://$GW/healthz" | jq .schema)"
 check_eq "no ledger_ts index (a WAL frame per request saved)" 0 "$(sql "select count(*) from sqlite_master where name = 'ledger_ts'")"
 stop_gateway
 rows=$(sql "select count(*) from ledger")
@@ -245,9 +245,12 @@ sql "CREATE INDEX ledger_ts ON ledger(ts_ms); ALTER TABLE ledger DROP COLUMN rou
      ALTER TABLE ledger DROP COLUMN quantity; ALTER TABLE ledger DROP COLUMN request_id;
      ALTER TABLE keys DROP COLUMN groq_project; ALTER TABLE alerts DROP COLUMN acked_by;
      ALTER TABLE alerts DROP COLUMN acked_at; DROP TABLE batch_files; DROP TABLE batches;
-     ALTER TABLE teams DROP COLUMN policy; ALTER TABLE keys DROP COLUMN version; ALTER TABLE keys DROP COLUMN policy; PRAGMA user_version = 2;"
+     ALTER TABLE teams DROP COLUMN policy; ALTER TABLE keys DROP COLUMN version; ALTER TABLE keys DROP COLUMN policy;
+     ALTER TABLE ledger DROP COLUMN end_user; ALTER TABLE ledger DROP COLUMN requested_model;
+     ALTER TABLE ledger DROP COLUMN service_tier; ALTER TABLE ledger DROP COLUMN cached_tokens; DROP TABLE aliases;
+     PRAGMA user_version = 2;"
 start_gateway
-check_eq "a version-2 store migrates at start" 8 "$(curl -s "http://$GW/healthz" | jq .schema)"
+check_eq "a version-2 store migrates at start" 9 "$(curl -s "http://$GW/healthz" | jq .schema)"
 check_eq "migration 4 adds the route, unit, quantity and Groq's request id" 4 \
 	"$(sql "select count(*) from pragma_table_info('ledger') where name in ('route','unit','quantity','request_id')")"
 check_eq "migration 5 adds a key's Groq project" 1 \
@@ -258,6 +261,8 @@ check_eq "migration 7 adds the batches' tables" 2 \
 	"$(sql "select count(*) from sqlite_master where type = 'table' and name in ('batch_files','batches')")"
 check_eq "migration 8 adds the teams' policy (capacity and later fields) and the keys' version" 2 \
 	"$(( $(sql "select count(*) from pragma_table_info('teams') where name = 'policy'") + $(sql "select count(*) from pragma_table_info('keys') where name = 'version'") ))"
+check_eq "migration 9 adds the ledger's end user, requested model, tier and cached tokens, and the aliases" 5 \
+	"$(( $(sql "select count(*) from pragma_table_info('ledger') where name in ('end_user','requested_model','service_tier','cached_tokens')") + $(sql "select count(*) from sqlite_master where name = 'aliases'") ))"
 check_eq "migration 3 drops ledger_ts" 0 "$(sql "select count(*) from sqlite_master where name = 'ledger_ts'")"
 check_eq "and keeps every ledger row" "$rows" "$(sql "select count(*) from ledger")"
 done_testing

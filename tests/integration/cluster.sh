@@ -102,6 +102,20 @@ check "... and the team it created" wait_eval "applied team at gw-3" 1 \
 "$BIN/groqctl" --gateway "http://${GWS[1]}" --token-file "$T/op.token" diff -f "$T/org.conf" > "$T/diff.out" 2>&1
 check_eq "... diff through gw-1 then finds no difference" 0 "$?"
 
+# ---- an alias set through one replica: in force at another within 1 s ----
+on 1
+api PUT /admin/v1/aliases/cheap '{"model":"llama-3.1-8b-instant"}'
+check_eq "an alias set through gw-1" 201 "$STATUS"
+on 3
+check "... listed at gw-3 within 1 s" wait_eval "alias at gw-3" 1 \
+	'api GET /admin/v1/aliases; [ "$(jq_body '"'"'.aliases[] | select(.alias == "cheap") | .model'"'"')" = llama-3.1-8b-instant ]'
+on 2
+api DELETE /admin/v1/aliases/cheap
+check_eq "... deleted through gw-2" 200 "$STATUS"
+on 3
+check "... gone at gw-3 within 1 s" wait_eval "alias gone at gw-3" 1 \
+	'api GET /admin/v1/aliases; [ -z "$(jq_body '"'"'.aliases[] | select(.alias == "cheap") | .model'"'"')" ]'
+
 # ---- an operator reads its own writes, whichever replica answers --------
 # (a script through a load balancer: each call may reach another replica;
 # one curl makes the five calls back to back, none waits for the change

@@ -44,6 +44,56 @@ check_eq "... lists the team's alias beside its model" "llama-3.1-8b-instant" \
 check_eq "... and not an alias whose model the team may not call" "" \
 	"$(jq -r '.data[] | select(.id == "smart") | .id' "$T/models")"
 
+# ---- aliases set by operators (PUT|DELETE /admin/v1/aliases/{alias})
+api PUT /admin/v1/aliases/quick '{"model":"llama-3.3-70b-versatile"}'
+check_eq "PUT an alias: 201" "201|quick|llama-3.3-70b-versatile|admin" \
+	"$STATUS|$(jq_body .alias)|$(jq_body .model)|$(jq_body .source)"
+chat "$ATOK" quick
+check_eq "... in force at once" "200|llama-3.3-70b-versatile" "$STATUS|$(jq_body .model)"
+check_eq "... the ledger keeps the alias asked for" "quick" \
+	"$(sql "select requested_model from ledger where team = 'alpha' order by id desc limit 1")"
+api PUT /admin/v1/aliases/quick '{"model":"llama-3.1-8b-instant"}'
+check_eq "PUT again: 200, changed" "200|llama-3.1-8b-instant" "$STATUS|$(jq_body .model)"
+chat "$ATOK" quick
+check_eq "... requests follow it" "200|llama-3.1-8b-instant" "$STATUS|$(jq_body .model)"
+api PUT /admin/v1/aliases/smart '{"model":"llama-3.1-8b-instant"}'
+check_eq "an operator's alias over the configuration's of the same name" 201 "$STATUS"
+chat "$ATOK" smart
+check_eq "... is the one in force" "200|llama-3.1-8b-instant" "$STATUS|$(jq_body .model)"
+api GET /admin/v1/aliases
+check_eq "GET lists each once, with its source" "fast=llama-3.1-8b-instant/config quick=llama-3.1-8b-instant/admin smart=llama-3.1-8b-instant/admin" \
+	"$(jq_body '[.aliases[] | "\(.alias)=\(.model)/\(.source)"] | join(" ")')"
+check_eq "audited" "alias.set alias.set alias.set" \
+	"$(api GET "/admin/v1/audit?limit=50"; jq_body '[.entries[] | select(.action | startswith("alias.")) | .action] | join(" ")')"
+api_as "$VIEW_TOKEN" PUT /admin/v1/aliases/nosy '{"model":"llama-3.1-8b-instant"}'
+check_eq "a viewer may not set one" 403 "$STATUS"
+api PUT /admin/v1/aliases/llama-3.1-8b-instant '{"model":"llama-3.3-70b-versatile"}'
+check_eq "an alias hiding a model's own name: 400" 400 "$STATUS"
+api PUT /admin/v1/aliases/twice '{"model":"fast"}'
+check_eq "an alias naming an alias: 400" 400 "$STATUS"
+api PUT /admin/v1/aliases/ghost '{"model":"nope-1"}'
+check_eq "an alias to an unpriced model: 400 model_not_priced" "400|model_not_priced" "$STATUS|$(jq_body .error.code)"
+api PUT /admin/v1/aliases/extra '{"model":"llama-3.1-8b-instant","colour":"red"}'
+check_eq "an unknown field: 400" "400|unknown_field" "$STATUS|$(jq_body .error.code)"
+api PUT '/admin/v1/aliases/bad%20name' '{"model":"llama-3.1-8b-instant"}'
+check_eq "a name with a space: 400" 400 "$STATUS"
+api GET /admin/v1/aliases
+check_eq "none of the refused ones was kept" 3 "$(jq_body '.aliases | length')"
+stop_gateway
+start_gateway
+chat "$ATOK" quick
+check_eq "kept across a restart (the store's)" "200|llama-3.1-8b-instant" "$STATUS|$(jq_body .model)"
+api DELETE /admin/v1/aliases/smart
+check_eq "DELETE the operator's: the configuration's is in force again" "200|true|openai/gpt-oss-20b" \
+	"$STATUS|$(jq_body .deleted)|$(jq_body .in_force.model)"
+api DELETE /admin/v1/aliases/fast
+check_eq "DELETE one the configuration sets: 409 naming the file" "409|alias_in_configuration" "$STATUS|$(jq_body .error.code)"
+api DELETE /admin/v1/aliases/never
+check_eq "DELETE one that does not exist: 404" 404 "$STATUS"
+api DELETE /admin/v1/aliases/quick
+chat "$ATOK" quick
+check_eq "a deleted alias is no model at all" 403 "$STATUS"
+
 # ---- retirements
 before=$(curl -s "http://$FAKE/_fake/stats" | jq .total.requests)
 chat "$ATOK" qwen/qwen3-32b
