@@ -661,9 +661,11 @@ static json_t *setting_json(config_setting_t *s)
 	}
 }
 
-/* the file's teams: JSON when it begins with '{', libconfig otherwise */
-static json_t *read_org(const char *file)
+/* the file's teams (and its aliases, when it lists them: *aliases, else
+ * NULL): JSON when it begins with '{', libconfig otherwise */
+static json_t *read_org(const char *file, json_t **aliases)
 {
+	*aliases = NULL;
 	char *cause = NULL;
 	size_t len;
 	char *text = file_read(file, 16 << 20, &len, &cause);
@@ -682,6 +684,7 @@ static json_t *read_org(const char *file)
 		if (!j)
 			die(EXIT_ERR, "%s:%d: %s", file, e.line, e.text);
 		teams = json_incref(json_object_get(j, "teams"));
+		*aliases = json_incref(json_object_get(j, "aliases"));
 		json_decref(j);
 	} else {
 		config_t cf;
@@ -690,6 +693,8 @@ static json_t *read_org(const char *file)
 			die(EXIT_ERR, "%s:%d: %s", file, config_error_line(&cf), config_error_text(&cf));
 		else if (config_lookup(&cf, "teams"))
 			teams = setting_json(config_lookup(&cf, "teams"));
+		if (config_lookup(&cf, "aliases"))
+			*aliases = setting_json(config_lookup(&cf, "aliases"));
 		/* fallbacks: model ids are not libconfig names, so the file
 		 * lists them as ( { model = "A"; next = [ "B", ... ]; }, ... ) */
 		size_t i;
@@ -730,10 +735,12 @@ static int print_changes(json_t *changes)
 	json_array_foreach(changes, i, ch) {
 		const char *action = json_string_value(json_object_get(ch, "action"));
 		const char *team = json_string_value(json_object_get(ch, "team"));
+		const char *alias = json_string_value(json_object_get(ch, "alias"));
 		if (strcmp(action, "unchanged") == 0)
 			continue;
 		n++;
-		printf("%s team %s\n", strcmp(action, "create") == 0 ? "+" : strcmp(action, "delete") == 0 ? "-" : "~", team);
+		printf("%s %s %s\n", strcmp(action, "create") == 0 ? "+" : strcmp(action, "delete") == 0 ? "-" : "~",
+		       team ? "team" : "alias", team ? team : alias ? alias : "?");
 		const char *f;
 		json_t *d;
 		json_object_foreach(json_object_get(ch, "diff"), f, d) {
@@ -755,10 +762,14 @@ static int cmd_apply(struct ctl *c, int argc, char **argv, bool diff_only)
 	bool dry = diff_only || flag(argc, argv, "--dry-run"), prune = flag(argc, argv, "--prune");
 	if (prune && !dry && !flag(argc, argv, "--confirm"))
 		return die(EXIT_USAGE, "apply --prune pauses every team the file does not list: add --confirm (or --dry-run)");
-	json_t *teams = read_org(file);
-	if (!teams)
+	json_t *aliases, *teams = read_org(file, &aliases);
+	if (!teams) {
+		json_decref(aliases);
 		return EXIT_ERR;
+	}
 	json_t *body = json_pack("{s:o,s:b,s:b}", "teams", teams, "prune", prune, "dry_run", dry), *out = NULL;
+	if (aliases)
+		json_object_set_new(body, "aliases", aliases);
 	int rc = send_json(c, "POST", "/admin/v1/apply", body, NULL, &out, 200);
 	json_decref(body);
 	if (rc != EXIT_OK)
@@ -830,8 +841,21 @@ static int cmd_export(struct ctl *c)
 				json_object_set(o, export_fields[f], json_object_get(t, export_fields[f]));
 		json_array_append_new(teams, o);
 	}
+	/* the operators' aliases (the configuration file's are not the organisation's file's) */
+	json_t *al, *aliases = json_array();
+	if ((rc = get_json(c, "/admin/v1/aliases", &al))) {
+		json_decref(teams);
+		json_decref(aliases);
+		json_decref(j);
+		return rc;
+	}
+	json_array_foreach(json_object_get(al, "aliases"), i, t)
+		if (str_eq(json_string_value(json_object_get(t, "source")), "admin"))
+			json_array_append_new(aliases, json_pack("{s:O,s:O}", "alias", json_object_get(t, "alias"), "model",
+								 json_object_get(t, "model")));
+	json_decref(al);
 	if (strcmp(c->out, "json") == 0) {
-		json_t *doc = json_pack("{s:o}", "teams", teams);
+		json_t *doc = json_pack("{s:o,s:o}", "teams", teams, "aliases", aliases);
 		print_json(doc);
 		json_decref(doc);
 	} else {
@@ -867,8 +891,17 @@ static int cmd_export(struct ctl *c)
 			}
 			printf("  }%s\n", i + 1 < json_array_size(teams) ? "," : "");
 		}
-		printf(");\n");
+		printf(");\n# models by role, set by operators: requests for an alias go to its model\naliases = (");
+		json_array_foreach(aliases, i, t) {
+			printf("%s\n  { alias = ", i ? "," : "");
+			conf_value(json_object_get(t, "alias"));
+			printf("; model = ");
+			conf_value(json_object_get(t, "model"));
+			printf("; }");
+		}
+		printf("%s);\n", json_array_size(aliases) ? "\n" : " ");
 		json_decref(teams);
+		json_decref(aliases);
 	}
 	json_decref(j);
 	return EXIT_OK;

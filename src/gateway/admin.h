@@ -36,6 +36,10 @@ void admin_team_copy_free(struct team *c);
 json_t *admin_team_out(struct actx *c, const struct team *t);
 int admin_keys_of_team(struct gateway *g, const char *team); /* its upstream keys */
 
+/* what is wrong with setting alias to model (an error code, *why the
+ * message, the caller's), or NULL: nothing */
+const char *alias_problem(struct gateway *g, const char *alias, const char *model, char **why);
+
 /* routes in their own files */
 void models_route(struct actx *c);  /* GET /models */
 void aliases_route(struct actx *c); /* GET /aliases */

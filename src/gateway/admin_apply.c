@@ -43,6 +43,66 @@ static json_t *team_diff(json_t *before, json_t *after)
 	return d;
 }
 
+/* an alias the file sets (or, with prune, one it no longer lists) */
+struct alias_change {
+	const char *alias, *model; /* model NULL: deleted (strings: the body's or the registry's) */
+	const char *before;
+	const char *action;
+};
+
+/* the file's aliases against the operators' now: -1 answered when one is
+ * wrong; else how many entries *out holds (the caller frees *out) */
+static int alias_changes(struct actx *c, json_t *list, bool prune, struct alias_change **out)
+{
+	struct gateway *g = c->g;
+	*out = NULL;
+	if (!list)
+		return 0;
+	if (!json_is_array(list)) {
+		admin_error(c->req, 400, "invalid_value", "'aliases' must be a list of { alias, model }. Nothing was applied.");
+		return -1;
+	}
+	struct alias_change *a = xcalloc(json_array_size(list) + (size_t)g->reg.naliases + 1, sizeof *a);
+	int n = 0;
+	size_t i;
+	json_t *e;
+	json_array_foreach(list, i, e) {
+		const char *alias = json_string_value(json_object_get(e, "alias"));
+		const char *model = json_string_value(json_object_get(e, "model"));
+		char *why = NULL;
+		const char *code = json_is_object(e) && json_object_size(e) == 2 ? alias_problem(g, alias, model, &why)
+										  : "invalid_value";
+		for (int k = 0; !code && k < n; k++)
+			if (str_eq(a[k].alias, alias)) {
+				code = "invalid_value";
+				why = xasprintf("alias '%s' is in the file twice.", alias);
+			}
+		if (code) {
+			admin_error(c->req, 400, code, "aliases[%zu]: %s Nothing was applied.", i,
+				    why ? why : "each is { alias, model } and nothing else.");
+			free(why);
+			free(a);
+			return -1;
+		}
+		const char *had = registry_alias(&g->reg, alias);
+		a[n++] = (struct alias_change){ alias, model, had, !had ? "create" : str_eq(had, model) ? "unchanged" : "update" };
+	}
+	for (int k = 0; prune && k < g->reg.naliases; k++) {
+		bool listed = false;
+		for (int m = 0; m < n && !listed; m++)
+			listed = str_eq(a[m].alias, g->reg.aliases[k].alias);
+		if (!listed)
+			a[n++] = (struct alias_change){ g->reg.aliases[k].alias, NULL, g->reg.aliases[k].model, "delete" };
+	}
+	*out = a;
+	return n;
+}
+
+static json_t *alias_side(const char *alias, const char *model)
+{
+	return model ? json_pack("{s:s,s:s,s:s}", "alias", alias, "model", model, "source", "admin") : json_null();
+}
+
 static void changes_free(struct change *ch, int n)
 {
 	for (int i = 0; i < n; i++) {
@@ -58,7 +118,7 @@ void apply_r(struct actx *c)
 {
 	struct gateway *g = c->g;
 	json_t *j = admin_body(c);
-	static const char *const top[] = { "teams", "prune", "dry_run", NULL };
+	static const char *const top[] = { "teams", "aliases", "prune", "dry_run", NULL };
 	if (!j || admin_only_fields(c, j, top) < 0) {
 		json_decref(j);
 		return;
@@ -72,7 +132,8 @@ void apply_r(struct actx *c)
 	}
 	size_t nt = json_array_size(teams);
 	struct change *ch = xcalloc(nt + (size_t)g->reg.nteams + 1, sizeof *ch);
-	int n = 0;
+	int n = 0, na = 0;
+	struct alias_change *al = NULL;
 	int64_t now = gw_now(g);
 	size_t i;
 	json_t *e;
@@ -160,10 +221,17 @@ void apply_r(struct actx *c)
 		x->action = "delete";
 		x->diff = json_pack("{s:{s:s,s:s}}", "state", "before", team_state_name(t->state), "after", "paused");
 	}
+	if ((na = alias_changes(c, json_object_get(j, "aliases"), prune, &al)) < 0)
+		goto out;
 	json_t *out = json_array();
 	for (int k = 0; k < n; k++)
 		json_array_append_new(out, json_pack("{s:s,s:s,s:O}", "team", change_team(&ch[k])->id, "action", ch[k].action,
 						     "diff", ch[k].diff));
+	for (int k = 0; k < na; k++)
+		json_array_append_new(out, json_pack("{s:s,s:s,s:o}", "alias", al[k].alias, "action", al[k].action, "diff",
+						     str_eq(al[k].action, "unchanged") ? json_object()
+						     : json_pack("{s:{s:s?,s:s?}}", "model", "before", al[k].before,
+								 "after", al[k].model)));
 	if (dry) {
 		httpd_send_json(c->req, 200, json_pack("{s:o,s:b}", "changes", out, "dry_run", 1));
 		goto out;
@@ -185,6 +253,21 @@ void apply_r(struct actx *c)
 			rc = audit(g, c->who->name, role_name(c->who->role), c->op,
 				   str_eq(x->action, "create") ? "team.create" : str_eq(x->action, "delete") ? "team.pause" : "team.update",
 				   to->id, before, after, &cause);
+		json_decref(before);
+		json_decref(after);
+	}
+	for (int k = 0; rc == 0 && k < na; k++) {
+		if (str_eq(al[k].action, "unchanged"))
+			continue;
+		json_t *before = alias_side(al[k].alias, al[k].before), *after = alias_side(al[k].alias, al[k].model);
+		if (al[k].model)
+			json_object_set_new(after, "via", json_string("apply"));
+		char target[80];
+		snprintf(target, sizeof target, "alias/%s", al[k].alias);
+		rc = store_put_alias(g->store, al[k].alias, al[k].model, now, &cause);
+		if (rc == 0)
+			rc = audit(g, c->who->name, role_name(c->who->role), c->op,
+				   al[k].model ? "alias.set" : "alias.delete", target, before, after, &cause);
 		json_decref(before);
 		json_decref(after);
 	}
@@ -217,8 +300,15 @@ void apply_r(struct actx *c)
 			x->fresh = NULL;
 		}
 	}
+	for (int k = 0; k < na; k++) { /* (a deletion's name is the registry's: copied first) */
+		char *name = xstrdup(al[k].alias);
+		if (!str_eq(al[k].action, "unchanged"))
+			registry_set_alias(&g->reg, name, al[k].model);
+		free(name);
+	}
 	httpd_send_json(c->req, 200, json_pack("{s:o,s:b}", "changes", out, "dry_run", 0));
 out:
+	free(al);
 	changes_free(ch, n);
 	json_decref(j);
 }

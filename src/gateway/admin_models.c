@@ -81,13 +81,40 @@ void aliases_route(struct actx *c)
 /* an alias's name: 1 to 64 of letters, digits and . _ : - (a path segment) */
 static bool alias_name_ok(const char *a)
 {
-	size_t n = strlen(a);
+	size_t n = a ? strlen(a) : 0;
 	if (!n || n > 64)
 		return false;
 	for (size_t i = 0; i < n; i++)
 		if (!isalnum((unsigned char)a[i]) && !strchr("._:-", a[i]))
 			return false;
 	return true;
+}
+
+const char *alias_problem(struct gateway *g, const char *alias, const char *model, char **why)
+{
+	if (!alias_name_ok(alias)) {
+		*why = xasprintf("An alias is 1 to 64 letters, digits and . _ : - (got '%.64s').", alias ? alias : "");
+		return "invalid_value";
+	}
+	if (!model || !*model) {
+		*why = xasprintf("Alias '%s': 'model' must name the model the alias stands for.", alias);
+		return "invalid_value";
+	}
+	if (config_price(&g->cfg, alias)) {
+		*why = xasprintf("'%s' is a model's own name (it has a price): an alias cannot hide a model.", alias);
+		return "invalid_value";
+	}
+	if (alias_model(&g->cfg, &g->reg, model)) {
+		*why = xasprintf("Alias '%s': '%s' is itself an alias: name the model itself.", alias, model);
+		return "invalid_value";
+	}
+	if (!config_price(&g->cfg, model)) {
+		*why = xasprintf("Alias '%s': model '%s' has no price in the gateway's price table: an alias names a "
+				 "model the gateway can meter.",
+				 alias, model);
+		return "model_not_priced";
+	}
+	return NULL;
 }
 
 struct alias_write {
@@ -138,24 +165,11 @@ void alias_change(struct actx *c)
 		if (admin_only_fields(c, j, fields) < 0)
 			goto out;
 		const char *model = json_string_value(json_object_get(j, "model"));
-		if (!model || !*model) {
-			admin_error(c->req, 400, "invalid_value", "'model' must name the model the alias stands for.");
-			goto out;
-		}
-		if (config_price(&g->cfg, alias)) {
-			admin_error(c->req, 400, "invalid_value",
-				    "'%s' is a model's own name (it has a price): an alias cannot hide a model.", alias);
-			goto out;
-		}
-		if (alias_model(&g->cfg, &g->reg, model)) {
-			admin_error(c->req, 400, "invalid_value", "'%s' is itself an alias: name the model itself.", model);
-			goto out;
-		}
-		if (!config_price(&g->cfg, model)) {
-			admin_error(c->req, 400, "model_not_priced",
-				    "Model '%s' has no price in the gateway's price table: an alias names a model the "
-				    "gateway can meter.",
-				    model);
+		char *why = NULL;
+		const char *code = alias_problem(g, alias, model, &why);
+		if (code) {
+			admin_error(c->req, 400, code, "%s", why);
+			free(why);
 			goto out;
 		}
 		w.model = model;

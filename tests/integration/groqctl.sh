@@ -113,6 +113,29 @@ check_eq "apply" "0|700" "$RC|$(api GET /admin/v1/teams/alpha; jq_body .rpm_limi
 check_contains "audited via apply" '"via":"apply"' "$(sql "select after from audit where action = 'team.update' order by id desc limit 1")"
 run diff -f "$T/org.conf"
 check_eq "after apply: diff exit 0" 0 "$RC"
+# the aliases an operator set are the file's too
+api PUT /admin/v1/aliases/quick '{"model":"llama-3.3-70b-versatile"}'
+run export
+printf '%s\n' "$OUT" > "$T/org.conf"
+check_contains "export writes the operators' aliases" 'alias = "quick"; model = "llama-3.3-70b-versatile";' "$OUT"
+run diff -f "$T/org.conf"
+check_eq "export then diff, with aliases: exit 0" 0 "$RC"
+sed -i '/alias = "quick"/s/llama-3.3-70b-versatile/llama-3.1-8b-instant/' "$T/org.conf"
+run diff -f "$T/org.conf"
+check_eq "an alias edited: diff exit 3" 3 "$RC"
+check_contains "... naming it and its model" '~ alias quick' "$OUT"
+check_contains "..." '"llama-3.3-70b-versatile" -> "llama-3.1-8b-instant"' "$OUT"
+run apply -f "$T/org.conf"
+check_eq "apply sets it" "0|llama-3.1-8b-instant" "$RC|$(api GET /admin/v1/aliases; jq_body '.aliases[] | select(.alias == "quick") | .model')"
+check_eq "audited as alias.set via apply" "alias.set" "$(sql "select action from audit where target = 'alias/quick' order by id desc limit 1")"
+printf '{"teams":[{"id":"alpha","rpm_limit":701}],"aliases":[{"alias":"quick","model":"nope-9"}]}\n' > "$T/badalias.json"
+run apply -f "$T/badalias.json"
+check_eq "a bad alias: exit 1, nothing applied" "1|700|llama-3.1-8b-instant" \
+	"$RC|$(api GET /admin/v1/teams/alpha; jq_body .rpm_limit)|$(api GET /admin/v1/aliases; jq_body '.aliases[] | select(.alias == "quick") | .model')"
+check_contains "... naming it" "quick" "$ERR"
+printf '{"teams":[],"aliases":[]}\n' > "$T/noalias.json"
+run apply -f "$T/noalias.json" --prune --dry-run
+check_contains "--prune takes away the aliases the file does not list (dry run)" "- alias quick" "$OUT"
 # a JSON file with a new team and a bad one: nothing applied
 cat > "$T/org.json" <<'JSON'
 {"teams":[{"id":"alpha","rpm_limit":800},
