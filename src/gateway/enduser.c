@@ -40,6 +40,7 @@ struct enduser {
 	int64_t day;                 /* the UTC day its spend is of (its start, ms) */
 	int64_t spent, reserved;     /* today, nano-dollars */
 	int64_t from_table;          /* of spent, what the day's table gave it back */
+	bool refused;                /* refused for its budget this day (one alert a day) */
 	struct window rpm;           /* its requests in the last minute (win_init on first use) */
 };
 
@@ -193,6 +194,7 @@ static struct enduser *get(struct endusers *u, const char *team, const char *use
 	if (e->day != day) { /* a new UTC day: from nothing (what it holds stays held) */
 		e->day = day;
 		e->spent = e->from_table = 0;
+		e->refused = false;
 	}
 	return e;
 }
@@ -235,10 +237,13 @@ int enduser_admit(struct endusers *u, const struct team *t, const char *user, in
 		usd2(b, sizeof b, t->user_day_budget_nusd);
 		usd2(c, sizeof c, amount);
 		time_iso(e->day + 86400000, r, sizeof r);
-		return deny(v, 402, "insufficient_quota", "budget_exceeded", "budget_exceeded",
-			    xasprintf("End user '%s' of team '%s' has spent or reserved %s of its %s daily budget (per "
-				      "user) and this request could cost up to %s; the user's daily budget resets at %s.",
-				      user, t->id, a, b, c, r));
+		deny(v, 402, "insufficient_quota", "budget_exceeded", "budget_exceeded",
+		     xasprintf("End user '%s' of team '%s' has spent or reserved %s of its %s daily budget (per "
+			       "user) and this request could cost up to %s; the user's daily budget resets at %s.",
+			       user, t->id, a, b, c, r));
+		bool first = !e->refused;
+		e->refused = true;
+		return first ? -2 : -1;
 	}
 	if (t->user_rpm_limit > 0)
 		win_add(&e->rpm, now, now, 1);

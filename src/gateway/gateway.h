@@ -269,6 +269,7 @@ struct team {
 	int64_t day_spend_nusd, week_spend_nusd, day_start, week_start;
 	/* each end user's day and minute (enduser.c; 0: none) */
 	int64_t user_day_budget_nusd, user_rpm_limit;
+	int64_t user_alerts_day; int user_alerts; /* alerts raised for its users this day (at most USER_ALERTS_MAX) */
 	struct teamcap *cap;
 	struct teamuse *mu;
 	int nmu;
@@ -325,6 +326,7 @@ struct ukey {
 	 * production's money; and what it spent this month, held now */
 	int64_t budget_nusd, rpm_limit, tpm_limit;
 	int64_t spend_nusd, reserved_nusd, month_start;
+	int64_t alerted_month;          /* the month a key_budget_reached alert was raised for */
 	struct ratelimit rl;            /* its RPM window (rpm_limit) */
 	struct window tpm;              /* its tokens in the last minute (tpm_limit) */
 };
@@ -856,7 +858,8 @@ int64_t endusers_evicted(const struct endusers *u); /* let go since start */
 /* today's spend of team's user, from the ledger at start */
 void enduser_seed(struct endusers *u, const char *team, const char *user, int64_t spent, int64_t now);
 /* t's per-user RPM and daily budget for one request that may cost amount:
- * 0 (amount reserved, the request counted), or -1 with v (429 or 402) */
+ * 0 (amount reserved, the request counted), or -1 with v (429 or 402);
+ * -2 for the user's first refusal for its budget this day (an alert) */
 int enduser_admit(struct endusers *u, const struct team *t, const char *user, int replicas, int64_t now,
 		  int64_t amount, struct verdict *v);
 void enduser_settle(struct endusers *u, const struct team *t, const char *user, int64_t reserved, int64_t actual,

@@ -15,6 +15,7 @@
  * zero (docs/architecture.md, "Early ends"). */
 #include "proxy.h"
 
+#include <ctype.h>
 #include <event2/event.h>
 #include <math.h>
 #include <stdlib.h>
@@ -853,6 +854,32 @@ static int key_limits(struct preq *p, int64_t now, struct verdict *v)
 	return 0;
 }
 
+/* an end user's first refusal for its day's budget: one alert per user
+ * and day, at most USER_ALERTS_MAX a team a day (users are many) */
+#define USER_ALERTS_MAX 20
+static void user_alert(struct preq *p)
+{
+	struct team *t = p->t;
+	int64_t day = day_start_ms(gw_now(p->g));
+	if (t->user_alerts_day != day) {
+		t->user_alerts_day = day;
+		t->user_alerts = 0;
+	}
+	if (t->user_alerts >= USER_ALERTS_MAX)
+		return;
+	char b[32], who[65];
+	usd2(b, sizeof b, t->user_day_budget_nusd);
+	/* the client's words go to chat webhooks: letters, digits and a few marks only */
+	size_t i = 0;
+	for (; p->user[i] && i < sizeof who - 1; i++)
+		who[i] = isalnum((unsigned char)p->user[i]) || strchr("._-@:+", p->user[i]) ? p->user[i] : '?';
+	who[i] = '\0';
+	char *m = xasprintf("End user %s of team %s reached its daily budget of %s%s", who, t->id, b,
+			    ++t->user_alerts == USER_ALERTS_MAX ? " (the last such alert for this team today)" : "");
+	alert_raise(p->g, "user_budget_reached", t->id, m);
+	free(m);
+}
+
 static void admitted(struct preq *p)
 {
 	struct gateway *g = p->g;
@@ -891,6 +918,14 @@ static void admitted(struct preq *p)
 		usd2(b, sizeof b, k->budget_nusd);
 		usd2(c, sizeof c, amount);
 		req_settle(p, 0, NULL, false); /* the team's reservation and the capacity, given back */
+		if (k->alerted_month != g->month.from) { /* one alert a month */
+			k->alerted_month = g->month.from;
+			char *m = xasprintf("Upstream key %s of team %s reached its monthly budget of %s: its requests are "
+					    "refused until the month turns or the budget is raised.",
+					    k->name, p->t->id, b);
+			alert_raise(g, "key_budget_reached", p->t->id, m);
+			free(m);
+		}
 		refuse(p, 402, "insufficient_quota", "budget_exceeded", "budget_exceeded",
 		       xasprintf("Upstream key '%s' of team '%s' has spent or reserved %s of its %s monthly budget and "
 				 "this request could cost up to %s. Use another key of the team, or ask an operator.",
@@ -901,8 +936,11 @@ static void admitted(struct preq *p)
 	p->key_reserved = amount;
 	/* its end user's minute and day, inside the team's */
 	if (p->user && g->reg.users) {
-		if (enduser_admit(g->reg.users, p->t, p->user, replicas, gw_now(g), amount, &v) != 0) {
+		int ur = enduser_admit(g->reg.users, p->t, p->user, replicas, gw_now(g), amount, &v);
+		if (ur != 0) {
 			req_settle(p, 0, NULL, false);
+			if (ur == -2)
+				user_alert(p);
 			reject(p, &v);
 			return;
 		}

@@ -123,6 +123,10 @@ for i in $(seq 1 10); do chat "$STOK" "$M" '"max_tokens":20'; codes="$codes $STA
 check_contains "the staging key is refused past its own budget" 402 "$codes"
 chat "$STOK" "$M" '"max_tokens":20'
 check_contains "402 naming the key and its monthly budget" "Upstream key 'shop-staging-api' of team 'shop' has spent or reserved" "$(jq_body .error.message)"
+api GET "/admin/v1/alerts?limit=200"
+check_eq "one key_budget_reached alert, not one per refusal" 1 "$(jq_body '[.alerts[] | select(.kind == "key_budget_reached")] | length')"
+check_contains "... naming the key" "Upstream key shop-staging-api of team shop reached its monthly budget" \
+	"$(jq_body '[.alerts[] | select(.kind == "key_budget_reached")][0].message')"
 api GET /admin/v1/keys/shop-staging-api
 kspend=$(jq_body .spend_mtd_usd)
 check "its spend_mtd_usd within its budget ($kspend)" awk -v s="$kspend" 'BEGIN { exit !(s > 0 && s <= 0.0002) }'

@@ -30,6 +30,10 @@ STATUS=$(curl -s -o "$T/b" -w '%{http_code}' -H "Authorization: Bearer $ATOK" -H
 check_eq "the body's user wins over the header: alice, refused" 402 "$STATUS"
 chat "$ATOK" "$M" '"max_tokens":20'
 check_eq "a request naming no user is the team's: served" 200 "$STATUS"
+alerts() { api GET "/admin/v1/alerts?limit=200"; jq_body "[.alerts[] | select(.kind == \"$1\")]"; }
+check_eq "one user_budget_reached alert for alice (refused twice)" 1 "$(alerts user_budget_reached | jq length)"
+check_contains "... naming her, the team and the budget" "End user alice of team alpha reached its daily budget of \$0.0001" \
+	"$(alerts user_budget_reached | jq -r '.[0].message')"
 api GET /admin/v1/teams/alpha
 check_eq "the team stays active" active "$(jq_body .state)"
 alice=$(sql "select coalesce(sum(cost_nusd), 0) from ledger where end_user = 'alice'")
