@@ -257,7 +257,7 @@ check_eq "the rest refused with 402 (not 429)" 45 "$(grep -c '^402$' "$T/codes")
 spent=$(sql "select sum(cost_nusd) from ledger where team='bud'")
 check "settled spend ($spent nusd) never exceeds the budget (760000)" test "$spent" -le 760000
 big=$(head -c 3000 /dev/zero | tr '\0' a)
-chat "$BTOK" llama-3.3-70b-versatile "\"max_tokens\":100,\"user\":\"$big\""
+chat "$BTOK" llama-3.3-70b-versatile "\"max_tokens\":100,\"stop\":\"$big\""
 check_eq "a request whose worst case does not fit: 402" 402 "$STATUS"
 check_eq "402 code budget_exceeded" budget_exceeded "$(jq_body .error.code)"
 check_contains "402 message says what to do" "raise" "$(jq_body .error.message)"
