@@ -161,7 +161,7 @@ enum keycode {
 struct app;
 /* views, as bits: where a key binding works */
 enum { V_MAIN = 1, V_DETAIL = 2, V_ALERTS = 4, V_AUDIT = 8, V_TOKENS = 16, V_USAGE = 32, V_GROQ = 64, V_WALL = 128,
-       V_HELP = 256, V_OTHER = 512, V_FLEET = 1024, V_CAPACITY = 2048 };
+       V_HELP = 256, V_OTHER = 512, V_FLEET = 1024, V_CAPACITY = 2048, V_SPEND = 4096, V_MODELS = 8192 };
 /* a view: the main loop asks it to draw, and hands it keys (after the
  * bindings of keys.c had their turn) */
 struct view {
@@ -199,13 +199,18 @@ extern const struct view *const console_views[];
 /* a becomes v's, the view it came from kept for Esc */
 void view_enter(struct app *a, const struct view *v);
 enum { VIEW_HANDLED = 1, VIEW_REDRAW = 2, VIEW_QUIT = 4 };
-#define NVIEWS 12 /* the V_* bits */
+#define NVIEWS 14 /* the V_* bits */
 /* v's state (its type known to v's file alone); freed by app_free_views */
 void *view_state(struct app *a, const struct view *v);
 void app_free_views(struct app *a);
 
 extern const struct view view_main, view_wallboard, view_help, view_alerts, view_audit, view_toosmall, view_groq,
-	view_tokens, view_usage, view_detail, view_fleet, view_capacity;
+	view_tokens, view_usage, view_detail, view_fleet, view_capacity, view_spend, view_models;
+/* :spend's keys (view_spend.c): the month by team, model or end user; the view as CSV to a file */
+void spend_by_team(struct app *a);
+void spend_by_model(struct app *a);
+void spend_by_user(struct app *a);
+void spend_export(struct app *a);
 
 /* ---- keys.c: the key bindings, as data -------------------------------- */
 struct binding {

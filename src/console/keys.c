@@ -71,6 +71,10 @@ const struct binding bindings[] = {
 	{ 'n', "n", "New token", "issue a client token for the team (shown once)", V_TOKENS, true, true, act_token_new },
 	{ 'd', "d", "Revoke", "revoke the selected token (its next request gets 401)", V_TOKENS, true, true, act_token_revoke },
 	{ 'a', "a", "Acknowledge", "acknowledge the selected alert, for everyone (audited)", V_ALERTS, true, true, k_ack },
+	{ 't', "t", "By team", "spend: the month by team", V_SPEND, false, true, spend_by_team },
+	{ 'm', "m", "By model", "spend: the month by model", V_SPEND, false, true, spend_by_model },
+	{ 'u', "u", "By user", "spend: the month by end user", V_SPEND, false, true, spend_by_user },
+	{ 'e', "e", "Export CSV", "spend: write the view as CSV to a file (asks for the path)", V_SPEND, false, true, spend_export },
 	/* views */
 	{ 't', "t", "Tokens", "the selected team's client tokens", V_TEAM, false, true, k_tokens },
 	{ 'u', "u", "Usage", "the selected team's usage by model and route (24h, 7d, month)", V_TEAM, false, true, k_usage },

@@ -36,7 +36,8 @@ static void usage(FILE *f)
 		"  --token-file FILE   admin token (mode 0600); or GROQTOP_TOKEN in the environment\n"
 		"  --wallboard         read-only wall display (a viewer token is enough)\n"
 		"  --snapshot          print one frame as text and exit (--size COLSxROWS)\n"
-		"  --view NAME         with --snapshot: teams, alerts, audit, usage, tokens, groq, fleet or capacity\n"
+		"  --view NAME         with --snapshot: teams, alerts, audit, usage, tokens, groq, fleet, capacity,\n"
+		"                      spend or models\n"
 		"  --team ID           with --view usage or tokens: the team (default: the first)\n"
 		"  --readonly          the normal console with every change refused (a viewer token is enough)\n"
 		"  --groq-key-file FILE  also read Groq's metrics directly with this key (mode 0600),\n"
@@ -345,12 +346,12 @@ int main(int argc, char **argv)
 		fprintf(stderr, "groqtop: unexpected argument '%s' (the admin token is never taken on the command line; use --token-file or GROQTOP_TOKEN)\n", argv[optind]);
 		return 2;
 	}
-	static const char *const views[] = { "teams", "alerts", "audit", "groq", "usage", "tokens", "fleet", "capacity" };
+	static const char *const views[] = { "teams", "alerts", "audit", "groq", "usage", "tokens", "fleet", "capacity", "spend", "models" };
 	bool view_ok = !o.view;
 	for (size_t i = 0; i < ARRAY_LEN(views) && !view_ok; i++)
 		view_ok = strcmp(o.view, views[i]) == 0;
 	if (!view_ok || (o.view && !o.snapshot)) {
-		fprintf(stderr, "groqtop: %s\n", !view_ok ? "--view must be teams, alerts, audit, usage, tokens, groq, fleet or capacity"
+		fprintf(stderr, "groqtop: %s\n", !view_ok ? "--view must be teams, alerts, audit, usage, tokens, groq, fleet, capacity, spend or models"
 							 : "--view goes with --snapshot (in the console, type :NAME)");
 		return 2;
 	}
