@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "httpd.h"
+#include "strmap.h"
 #include "util.h"
 
 void models_route(struct actx *c)
@@ -63,7 +64,9 @@ void models_route(struct actx *c)
 		const struct deprecation *d = config_deprecation(&g->cfg, id);
 		json_object_set_new(row, "shutdown", d ? json_string(d->date) : json_null());
 		json_object_set_new(row, "replacement", d ? json_string(d->replacement) : json_null());
-		json_object_set_new(row, "retired", json_boolean(d && now >= d->shutdown_ms));
+		const int64_t *by_groq = strmap_get(g->reg.groq_retired, id);
+		json_object_set_new(row, "retired", json_boolean((d && now >= d->shutdown_ms) || by_groq));
+		json_object_set_new(row, "retired_by_groq", json_boolean(by_groq != NULL));
 		json_t *who = json_object_get(callers, id);
 		json_object_set_new(row, "callers_7d", who ? json_incref(who) : json_array());
 	}

@@ -371,6 +371,8 @@ struct registry {
 	struct counters *ctr;    /* given to every team added (NULL: in memory) */
 	struct endusers *users;  /* end users' days and minutes (enduser.c), or NULL */
 	struct model_alias *aliases; /* set by operators (PUT /admin/v1/aliases/{alias}) */
+	strmap *groq_retired;        /* model -> int64_t* since: Groq stopped listing it, or answered
+				      * model_decommissioned (models.c) */
 	int naliases;
 };
 
@@ -699,6 +701,12 @@ int fallbacks_check(const struct team *t, json_t *fb, const struct gw_config *c,
 /* {model: [team, ...]}: the teams the ledger shows served by each model
  * in the last 7 days (caller frees), or NULL with *cause. */
 json_t *models_callers_7d(struct gateway *g, char **cause);
+/* Groq's model list (list: {"data":[...]}, taken) in place of the cached
+ * one: a model it listed before and lists no more is retired now; one
+ * listed again no longer is */
+void models_list_update(struct gateway *g, json_t *list);
+/* model retired now by Groq's own word (a 400 model_decommissioned) */
+void models_groq_retired(struct gateway *g, const char *model, const char *why);
 /* An alert model_retiring for each team that called a model in the last
  * 7 days, 30 and 7 days before its shutdown, each made once (the store's
  * alerts are the memory, across restarts and replicas): how many were

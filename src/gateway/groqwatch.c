@@ -169,9 +169,7 @@ static void poll_done(struct groqwatch *w)
 	struct gquery *mq = &w->q[GM_NSERIES];
 	json_t *models = mq->ok && mq->status == 200 ? json_loadb(mq->body.data ? mq->body.data : "", mq->body.len, 0, NULL) : NULL;
 	if (json_is_array(json_object_get(models, "data"))) {
-		json_decref(g->models_cache);
-		g->models_cache = models;
-		g->models_cached_at = gw_now(g);
+		models_list_update(g, models);
 	} else {
 		json_decref(models);
 	}

@@ -51,9 +51,7 @@ static void mr_done(void *a, int ok, const char *err)
 	if (ok && m->status == 200) {
 		json_t *j = json_loadb(m->body.data, m->body.len, 0, NULL);
 		if (json_is_array(json_object_get(j, "data"))) {
-			json_decref(m->g->models_cache);
-			m->g->models_cache = j;
-			m->g->models_cached_at = gw_now(m->g);
+			models_list_update(m->g, j);
 		} else {
 			json_decref(j);
 		}

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "strmap.h"
 #include "util.h"
 
 const char *alias_model(const struct gw_config *c, const struct registry *r, const char *alias)
@@ -52,17 +53,78 @@ int stage_model(const struct gw_config *c, const struct registry *r, const struc
 	 * of times (the configuration refuses a cycle) */
 	for (int hop = 0; hop <= c->ndeprecations; hop++) {
 		const struct deprecation *d = config_deprecation(c, m);
-		if (!d || now < d->shutdown_ms)
+		const int64_t *by_groq = r && r->groq_retired ? strmap_get(r->groq_retired, m) : NULL;
+		if (!by_groq && (!d || now < d->shutdown_ms))
 			break;
+		if (!d) { /* Groq retired it, and the calendar names no replacement */
+			char since[32];
+			time_iso(*by_groq, since, sizeof since);
+			return deny(v, 400, "invalid_request_error", "model_decommissioned", "model_decommissioned",
+				    xasprintf("The model `%s` has been decommissioned and is no longer supported (Groq "
+					      "no longer serves it, seen %s). Ask your groqgate operator which model "
+					      "to use instead.",
+					      m, since));
+		}
 		if (!t->replace_retired)
 			return deny(v, 400, "invalid_request_error", "model_decommissioned", "model_decommissioned",
 				    xasprintf("The model `%s` has been decommissioned and is no longer supported "
 					      "(since %s). Please use `%s` instead.",
-					      m, d->date, d->replacement));
+					      m, by_groq && now < d->shutdown_ms ? "now" : d->date, d->replacement));
 		m = d->replacement;
 	}
 	*send = m;
 	return 0;
+}
+
+/* ---- Groq's own list ------------------------------------------------------- */
+
+void models_groq_retired(struct gateway *g, const char *model, const char *why)
+{
+	strmap *m = g->reg.groq_retired;
+	if (!model || strmap_get(m, model))
+		return;
+	int64_t *since = xmalloc(sizeof *since);
+	*since = gw_now(g);
+	strmap_put(m, model, since);
+	gw_log(g, json_pack("{s:s,s:s,s:s,s:s}", "level", "warn", "msg", "model retired by Groq", "model", model, "why",
+			    why));
+}
+
+void models_list_update(struct gateway *g, json_t *list)
+{
+	json_t *old = g->models_cache, *now = json_object_get(list, "data");
+	strmap *listed = strmap_new();
+	size_t i;
+	json_t *e;
+	json_array_foreach(now, i, e) {
+		const char *id = json_string_value(json_object_get(e, "id"));
+		if (id)
+			strmap_put(listed, id, (void *)1);
+	}
+	/* listed again: not retired after all */
+	size_t at = 0;
+	const char *k;
+	void *v;
+	while (strmap_next(g->reg.groq_retired, &at, &k, &v))
+		if (strmap_get(listed, k)) {
+			char *id = xstrdup(k);
+			free(strmap_del(g->reg.groq_retired, id));
+			gw_log(g, json_pack("{s:s,s:s,s:s}", "level", "info", "msg", "model listed by Groq again", "model", id));
+			free(id);
+			at = 0;
+		}
+	/* listed before, not now: Groq retired it (a list that failed or came
+	 * back empty is no list, and changes nothing) */
+	if (json_array_size(now))
+		json_array_foreach(json_object_get(old, "data"), i, e) {
+			const char *id = json_string_value(json_object_get(e, "id"));
+			if (id && !strmap_get(listed, id))
+				models_groq_retired(g, id, "Groq stopped listing it");
+		}
+	strmap_free(listed);
+	json_decref(old);
+	g->models_cache = list;
+	g->models_cached_at = gw_now(g);
 }
 
 /* ---- fallbacks -------------------------------------------------------- */

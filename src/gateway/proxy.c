@@ -711,8 +711,10 @@ static void on_done(void *arg, int ok, const char *err)
 	int st = (int)p->status;
 	if (st == 429 && p->model)
 		req_groq_held(p);
-	if (st == 400 && p->t && p->model && groq_error_code(p->resp.data, p->resp.len, "model_decommissioned"))
+	if (st == 400 && p->t && p->model && groq_error_code(p->resp.data, p->resp.len, "model_decommissioned")) {
 		groqwatch_decommissioned(g, p->t->id, p->model);
+		models_groq_retired(g, p->model, "Groq answered model_decommissioned");
+	}
 	record(p, st, st >= 400 ? "upstream_error" : NULL, &u, cost, qty, send_answer);
 }
 

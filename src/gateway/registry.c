@@ -19,6 +19,7 @@ void registry_init(struct registry *r)
 	r->token_by_id = strmap_new();
 	r->files = strmap_new();
 	r->batches = strmap_new();
+	r->groq_retired = strmap_new();
 }
 
 void bfile_free(struct bfile *f)
@@ -58,6 +59,11 @@ void registry_free(struct registry *r)
 	size_t at = 0;
 	const char *k;
 	void *v;
+	while (r->groq_retired && strmap_next(r->groq_retired, &at, &k, &v))
+		free(v);
+	strmap_free(r->groq_retired);
+	r->groq_retired = NULL;
+	at = 0;
 	while (r->files && strmap_next(r->files, &at, &k, &v))
 		bfile_free(v);
 	at = 0;

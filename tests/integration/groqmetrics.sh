@@ -97,11 +97,14 @@ wait_eval "the unlisted model to show" 5 "groq | jq -e '.unlisted_models | any(.
 check_eq "flagged for each team that may call it" "alpha,beta" \
 	"$(groq | jq -r '[.unlisted_models[] | select(.model == "llama-3.3-70b-versatile" and .team != null) | .team] | sort | join(",")')"
 check_eq "and for the price table" 1 "$(groq | jq '[.unlisted_models[] | select(.model == "llama-3.3-70b-versatile" and .team == null)] | length')"
+before=$(curl -s "http://$FAKE/_fake/stats" | jq .total.requests)
 chat "$ATOK" llama-3.3-70b-versatile
-check_eq "Groq's 400 model_decommissioned passes to the client" "400|model_decommissioned" "$STATUS|$(jq_body .error.code)"
-chat "$ATOK" llama-3.3-70b-versatile
-check_eq "counted per team and model" '[{"team":"alpha","model":"llama-3.3-70b-versatile","count":2}]' "$(groq | jq -c .decommissioned)"
-check_contains "in /metrics" 'groqgate_model_decommissioned_total{team="alpha",model="llama-3.3-70b-versatile"} 2' "$(curl -s "http://$GW/metrics")"
+check_eq "a model Groq stopped listing is retired now: 400 model_decommissioned" "400|model_decommissioned" "$STATUS|$(jq_body .error.code)"
+check_contains "... saying Groq no longer serves it" "Groq no longer serves it" "$(jq_body .error.message)"
+check_eq "... answered by the gateway, without a round trip to Groq" "$before" "$(curl -s "http://$FAKE/_fake/stats" | jq .total.requests)"
+api GET /admin/v1/models
+check_eq "GET /admin/v1/models: retired, by Groq" "true|true" \
+	"$(jq_body '.models[] | select(.id == "llama-3.3-70b-versatile") | "\(.retired)|\(.retired_by_groq)"')"
 check_contains "unlisted in /metrics" 'groqgate_unlisted_model{team="alpha",model="llama-3.3-70b-versatile"} 1' "$(curl -s "http://$GW/metrics")"
 
 # ---- a metrics API that hangs: requests are not delayed; figures go stale

@@ -94,6 +94,19 @@ api DELETE /admin/v1/aliases/quick
 chat "$ATOK" quick
 check_eq "a deleted alias is no model at all" 403 "$STATUS"
 
+# ---- Groq's own word: a 400 model_decommissioned retires the model now
+curl -s -o /dev/null -X POST --data-binary '{"model":"openai/gpt-oss-20b"}' "http://$FAKE/_fake/decommission"
+api PATCH /admin/v1/teams/alpha '{"allowed_models":["llama-3.3-70b-versatile","llama-3.1-8b-instant","qwen/qwen3-32b","openai/gpt-oss-20b"]}'
+chat "$ATOK" openai/gpt-oss-20b
+check_eq "Groq answers 400 model_decommissioned: passed on" "400|model_decommissioned" "$STATUS|$(jq_body .error.code)"
+before=$(curl -s "http://$FAKE/_fake/stats" | jq .total.requests)
+chat "$ATOK" openai/gpt-oss-20b
+check_eq "the next call is refused by the gateway, in Groq's shape" "400|model_decommissioned" "$STATUS|$(jq_body .error.code)"
+check_eq "... without a round trip to Groq" "$before" "$(curl -s "http://$FAKE/_fake/stats" | jq .total.requests)"
+check_eq "GET /admin/v1/models says Groq retired it" "true|true" \
+	"$(api GET /admin/v1/models; jq_body '.models[] | select(.id == "openai/gpt-oss-20b") | "\(.retired)|\(.retired_by_groq)"')"
+api PATCH /admin/v1/teams/alpha '{"allowed_models":["llama-3.3-70b-versatile","llama-3.1-8b-instant","qwen/qwen3-32b"]}'
+
 # ---- retirements
 before=$(curl -s "http://$FAKE/_fake/stats" | jq .total.requests)
 chat "$ATOK" qwen/qwen3-32b
