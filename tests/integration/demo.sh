@@ -22,10 +22,14 @@ check_eq "a groq_drift alert names marketing" "marketing" \
 check_eq "the demo's models are all listed by Groq" 0 "$(demo_groq | jq '.unlisted_models | length')"
 models=$(curl -s -H "Authorization: Bearer $(cat "$TOKF")" "$GWURL/admin/v1/models")
 check_eq "the demo shows a model retiring in three weeks, and its replacement" \
-	"qwen/qwen3-32b $(sed -n 's/.*shutdown = "\([0-9-]*\)".*/\1/p' "$GROQGATE_DEMO_DIR/groqgated.conf") openai/gpt-oss-120b false" \
-	"$(jq -r '.models[] | select(.shutdown) | "\(.id) \(.shutdown) \(.replacement) \(.retired)"' <<< "$models")"
-check_eq "and an alias" "fast=llama-3.1-8b-instant" \
-	"$(curl -s -H "Authorization: Bearer $(cat "$TOKF")" "$GWURL/admin/v1/aliases" | jq -r '.aliases[] | "\(.alias)=\(.model)"')"
+	"qwen/qwen3-32b $(date -u -d '+21 days' +%Y-%m-%d) openai/gpt-oss-120b false" \
+	"$(jq -r '.models[] | select(.id == "qwen/qwen3-32b") | "\(.id) \(.shutdown) \(.replacement) \(.retired)"' <<< "$models")"
+check_eq "and the Llama models Groq retired on 2026-08-16" "llama-3.1-8b-instant:true llama-3.3-70b-versatile:true" \
+	"$(jq -r '[.models[] | select(.shutdown == "2026-08-16") | "\(.id):\(.retired)"] | sort | join(" ")' <<< "$models")"
+check_eq "no team of the demo calls a retired model" "" \
+	"$(jq -r '[.models[] | select(.retired and (.callers_7d | length > 0)) | .id] | join(" ")' <<< "$models")"
+check_eq "and aliases" "fast=openai/gpt-oss-20b smart=openai/gpt-oss-120b" \
+	"$(curl -s -H "Authorization: Bearer $(cat "$TOKF")" "$GWURL/admin/v1/aliases" | jq -r '[.aliases[] | "\(.alias)=\(.model)"] | join(" ")')"
 snap=$("$BIN/groqtop" --gateway "$GWURL" --token-file "$TOKF" --snapshot --size 120x40)
 check_eq "groqtop --snapshot of the demo exits 0" 0 $?
 ov=$(curl -s -H "Authorization: Bearer $(cat "$TOKF")" "$GWURL/admin/v1/overview")
