@@ -23,7 +23,7 @@ static const char *const nav_lines[] = {
 };
 static const char *const cmd_lines[] = {
 	"Commands (type : then Enter)",
-	"  :teams :keys :alerts :audit :groq :usage :tokens :fleet :capacity  views  :ctx NAME",
+	"  :teams :keys :alerts :audit :groq :usage :tokens :fleet :capacity :spend :models  views  :ctx NAME",
 	"  :help  this help   :q  quit.  The header: connection, Groq's state and headroom, UTC clock.",
 };
 

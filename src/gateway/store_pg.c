@@ -89,6 +89,14 @@ static const char *const schema =
 	"ALTER TABLE ledger ADD COLUMN IF NOT EXISTS cached_tokens BIGINT NOT NULL DEFAULT 0;"
 	"CREATE TABLE IF NOT EXISTS aliases(alias TEXT PRIMARY KEY, model TEXT NOT NULL, version BIGINT NOT NULL,"
 	" updated_at BIGINT NOT NULL);"
+	/* showback by day, kept by the statement that inserts ledger rows (its
+	 * new rows only: a row shipped twice is skipped, and not counted) */
+	"DO $$ BEGIN IF to_regclass('spend_daily') IS NULL THEN " SPEND_DAILY_TABLE " " SPEND_DAILY_ADD("ledger") "; END IF; END $$;"
+	"CREATE OR REPLACE FUNCTION gg_spend_daily() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+	SPEND_DAILY_ADD("new_rows") "; RETURN NULL; END $$;"
+	"DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgname = 'ledger_spend_daily') THEN"
+	" CREATE TRIGGER ledger_spend_daily AFTER INSERT ON ledger REFERENCING NEW TABLE AS new_rows"
+	" FOR EACH STATEMENT EXECUTE FUNCTION gg_spend_daily(); END IF; END $$;"
 	"CREATE INDEX IF NOT EXISTS ledger_team_ts ON ledger(team, ts_ms);"
 	"CREATE TABLE IF NOT EXISTS audit("
 	" id BIGSERIAL PRIMARY KEY, ts_ms BIGINT NOT NULL, actor TEXT NOT NULL, role TEXT NOT NULL,"
@@ -706,10 +714,10 @@ static int pg_spend(struct store *base, int64_t from, int64_t to, unsigned group
 		    void (*fn)(void *arg, const char *const *keys, const int64_t *sums), void *arg, char **cause)
 {
 	struct pgstore *s = P(base);
-	char *sql = spend_sql(groups, "to_char(to_timestamp(ts_ms / 1000) AT TIME ZONE 'UTC', 'YYYY-MM-DD')", pg_ph);
+	char *sql = spend_sql(groups, "to_char(to_timestamp(day * 86400) AT TIME ZONE 'UTC', 'YYYY-MM-DD')", pg_ph);
 	char f[24], t[24];
-	snprintf(f, sizeof f, "%lld", (long long)from);
-	snprintf(t, sizeof t, "%lld", (long long)to);
+	snprintf(f, sizeof f, "%lld", (long long)(from / 86400000));
+	snprintf(t, sizeof t, "%lld", (long long)(to / 86400000));
 	const char *v[] = { f, t };
 	PGresult *r = q(s, "spend", sql, 2, v, cause);
 	free(sql);

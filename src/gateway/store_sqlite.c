@@ -217,6 +217,15 @@ static const char *const migrations[] = {
 	"ALTER TABLE ledger ADD COLUMN cached_tokens INTEGER NOT NULL DEFAULT 0;"
 	"CREATE TABLE aliases(alias TEXT PRIMARY KEY, model TEXT NOT NULL, version INTEGER NOT NULL,"
 	" updated_at INTEGER NOT NULL);",
+	/* 10: showback by day (spend_daily), kept with each ledger row: a
+	 * month of a busy organisation is read from days, not 10 M rows */
+	SPEND_DAILY_TABLE SPEND_DAILY_ADD("ledger") ";"
+	"CREATE TRIGGER ledger_spend_daily AFTER INSERT ON ledger BEGIN " SPEND_DAILY_ADD("(SELECT NEW.ts_ms AS ts_ms, NEW.team AS team, NEW.key AS key,"
+						  " NEW.model AS model, NEW.route AS route, NEW.end_user AS end_user,"
+						  " NEW.status AS status, NEW.prompt_tokens AS prompt_tokens,"
+						  " NEW.cached_tokens AS cached_tokens, NEW.completion_tokens AS"
+						  " completion_tokens, NEW.unit AS unit, NEW.quantity AS quantity,"
+						  " NEW.cost_nusd AS cost_nusd)") "; END;",
 };
 
 static int sqlfail(struct sqstore *s, char **cause, const char *what)
@@ -780,14 +789,14 @@ static int sq_spend(struct store *base_, int64_t from, int64_t to, unsigned grou
 		    void (*fn)(void *arg, const char *const *keys, const int64_t *sums), void *arg, char **cause)
 {
 	struct sqstore *s = (struct sqstore *)base_;
-	char *sql = spend_sql(groups, "strftime('%Y-%m-%d', ts_ms / 1000, 'unixepoch')", sq_ph);
+	char *sql = spend_sql(groups, "strftime('%Y-%m-%d', day * 86400, 'unixepoch')", sq_ph);
 	sqlite3_stmt *st;
 	int rc = sqlite3_prepare_v2(s->db, sql, -1, &st, NULL);
 	free(sql);
 	if (rc != SQLITE_OK)
 		return sqlfail(s, cause, "spend");
-	sqlite3_bind_int64(st, 1, from);
-	sqlite3_bind_int64(st, 2, to);
+	sqlite3_bind_int64(st, 1, from / 86400000);
+	sqlite3_bind_int64(st, 2, to / 86400000);
 	int ng = 0;
 	for (int i = 0; i < SPEND_GROUPS; i++)
 		ng += (groups >> i) & 1;

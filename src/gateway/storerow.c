@@ -457,13 +457,16 @@ char *spend_sql(unsigned groups, const char *day, char *(*ph)(int i))
 	buf_init(&b);
 	buf_init(&g);
 	for (int i = 0; i < SPEND_GROUPS; i++)
-		if (groups & (1u << i))
-			buf_addf(&g, "%s%s", g.len ? "," : "", i == 0 ? day : col[i]);
+		if (groups & (1u << i)) {
+			if (i == 0)
+				buf_addf(&g, "%s%s", g.len ? "," : "", day);
+			else
+				buf_addf(&g, "%sNULLIF(%s, '')", g.len ? "," : "", col[i]);
+		}
 	char *p1 = ph(1), *p2 = ph(2);
-	buf_addf(&b, "SELECT %s%s SUM(CASE WHEN status < 400 THEN 1 ELSE 0 END), SUM(prompt_tokens), SUM(cached_tokens),"
-		     " SUM(completion_tokens), SUM(CASE WHEN unit = 'audio_seconds' THEN quantity ELSE 0 END),"
-		     " SUM(CASE WHEN unit = 'characters' THEN quantity ELSE 0 END), SUM(cost_nusd) FROM ledger"
-		     " WHERE team IN (SELECT id FROM teams) AND ts_ms >= %s AND ts_ms < %s",
+	buf_addf(&b, "SELECT %s%s SUM(requests), SUM(input_tokens), SUM(cached_tokens), SUM(output_tokens),"
+		     " SUM(audio_seconds), SUM(characters), SUM(cost_nusd) FROM spend_daily"
+		     " WHERE team IN (SELECT id FROM teams) AND day >= %s AND day < %s",
 		 g.len ? g.data : "", g.len ? "," : "", p1, p2);
 	if (g.len)
 		buf_addf(&b, " GROUP BY %s ORDER BY %s", g.data, g.data);

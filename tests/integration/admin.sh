@@ -237,11 +237,11 @@ check_eq "the store file is private (0600)" 600 "$(stat -c %a "$T/gw.db")"
 
 # ---- schema migrations: a version-2 store (with its ledger_ts index) is
 # brought to version 3 at start, its rows kept
-check_eq "healthz names schema 9" 9 "$(curl -s "http://$GW/healthz" | jq .schema)"
+check_eq "healthz names schema 10" 10 "$(curl -s "http://$GW/healthz" | jq .schema)"
 check_eq "no ledger_ts index (a WAL frame per request saved)" 0 "$(sql "select count(*) from sqlite_master where name = 'ledger_ts'")"
 stop_gateway
 rows=$(sql "select count(*) from ledger")
-sql "CREATE INDEX ledger_ts ON ledger(ts_ms); ALTER TABLE ledger DROP COLUMN route; ALTER TABLE ledger DROP COLUMN unit;
+sql "DROP TRIGGER ledger_spend_daily; DROP TABLE spend_daily; CREATE INDEX ledger_ts ON ledger(ts_ms); ALTER TABLE ledger DROP COLUMN route; ALTER TABLE ledger DROP COLUMN unit;
      ALTER TABLE ledger DROP COLUMN quantity; ALTER TABLE ledger DROP COLUMN request_id;
      ALTER TABLE keys DROP COLUMN groq_project; ALTER TABLE alerts DROP COLUMN acked_by;
      ALTER TABLE alerts DROP COLUMN acked_at; DROP TABLE batch_files; DROP TABLE batches;
@@ -250,7 +250,7 @@ sql "CREATE INDEX ledger_ts ON ledger(ts_ms); ALTER TABLE ledger DROP COLUMN rou
      ALTER TABLE ledger DROP COLUMN service_tier; ALTER TABLE ledger DROP COLUMN cached_tokens; DROP TABLE aliases;
      PRAGMA user_version = 2;"
 start_gateway
-check_eq "a version-2 store migrates at start" 9 "$(curl -s "http://$GW/healthz" | jq .schema)"
+check_eq "a version-2 store migrates at start" 10 "$(curl -s "http://$GW/healthz" | jq .schema)"
 check_eq "migration 4 adds the route, unit, quantity and Groq's request id" 4 \
 	"$(sql "select count(*) from pragma_table_info('ledger') where name in ('route','unit','quantity','request_id')")"
 check_eq "migration 5 adds a key's Groq project" 1 \
@@ -263,6 +263,9 @@ check_eq "migration 8 adds the teams' policy (capacity and later fields) and the
 	"$(( $(sql "select count(*) from pragma_table_info('teams') where name = 'policy'") + $(sql "select count(*) from pragma_table_info('keys') where name = 'version'") ))"
 check_eq "migration 9 adds the ledger's end user, requested model, tier and cached tokens, and the aliases" 5 \
 	"$(( $(sql "select count(*) from pragma_table_info('ledger') where name in ('end_user','requested_model','service_tier','cached_tokens')") + $(sql "select count(*) from sqlite_master where name = 'aliases'") ))"
+check_eq "migration 10 sums the ledger by day into spend_daily" \
+	"$(sql "select sum(cost_nusd) || '/' || sum(case when status < 400 then 1 else 0 end) from ledger")" \
+	"$(sql "select sum(cost_nusd) || '/' || sum(requests) from spend_daily")"
 check_eq "migration 3 drops ledger_ts" 0 "$(sql "select count(*) from sqlite_master where name = 'ledger_ts'")"
 check_eq "and keeps every ledger row" "$rows" "$(sql "select count(*) from ledger")"
 done_testing

@@ -290,6 +290,11 @@ check "... settled spend never above the budget ($spent <= 750000)" test "$spent
 check "... nor the fleet's spend plus every lease ($held)" test "$held" -le 750000
 check "the team's spend is the same figure on every replica" wait_eval "equal spend" 5 \
 	'a=(); for i in 1 2 3; do on $i; api GET /admin/v1/teams/beta; a+=("$(jq_body .spend_mtd_usd)"); done; [ "${a[0]}" = "${a[1]}" ] && [ "${a[1]}" = "${a[2]}" ] && [ "${a[0]}" != 0 ]'
+on 2
+api GET "/admin/v1/spend?group_by=team,user&format=json"
+check_eq "showback from PostgreSQL's days: beta's rows are the fleet's ledger to the nano-dollar" "$spent" \
+	"$(jq_body '[.rows[] | select(.team == "beta") | .cost_usd] | add * 1000000000 | round')"
+check_eq "... and every served answer counted once" "$ok200" "$(jq_body '[.rows[] | select(.team == "beta") | .requests] | add')"
 
 # ---- the ledger exactly once: kill -9 of a replica under load ------------
 on 1

@@ -60,7 +60,7 @@ check_eq "--snapshot --view groq exits 0" 0 $?
 check_contains "it shows Groq's figures" "proj_search" "$out"
 check_contains "and the drift" "DRIFT on 1 project" "$out"
 out=$("$BIN/groqtop" --gateway "http://$GW" --token-file "$TOKFILE" --snapshot --view bogus 2>&1); rc=$?
-check_eq "an unknown view is refused" "2|groqtop: --view must be teams, alerts, audit, usage, tokens, groq, fleet or capacity" "$rc|$out"
+check_eq "an unknown view is refused" "2|groqtop: --view must be teams, alerts, audit, usage, tokens, groq, fleet, capacity, spend or models" "$rc|$out"
 check_not_contains "the Groq key is never on screen" "$MKEY" "$out$(cat "$T"/*.actual 2>/dev/null)"
 
 # direct mode: the gateway down, Groq's side still on screen
