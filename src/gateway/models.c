@@ -220,7 +220,8 @@ json_t *models_callers_7d(struct gateway *g, char **cause)
 	json_t *by_model = json_object();
 	int64_t now = gw_now(g);
 	if (ledger_sync(g->ledger, cause) != 0 ||
-	    store_spend(g->store, now - 7 * 86400000LL, now + 1, SPEND_TEAM | SPEND_MODEL, caller_row, by_model, cause) != 0) {
+	    store_spend(g->store, day_start_ms(now) - 7 * 86400000LL, day_start_ms(now) + 86400000, SPEND_TEAM | SPEND_MODEL,
+			caller_row, by_model, cause) != 0) { /* (whole UTC days: the last seven and today) */
 		json_decref(by_model);
 		return NULL;
 	}

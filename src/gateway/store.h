@@ -180,7 +180,8 @@ int store_recent_sent(struct store *s, int64_t from,
 /* Spend, requests and tokens per model and per route of a team (NULL: all)
  * since from: {"models":[...],"routes":[...]} */
 json_t *store_usage_breakdown(struct store *s, const char *team, int64_t from, char **cause);
-/* Showback: the ledger's rows in [from, to) grouped by the SPEND_* bits of
+/* Showback: the ledger's rows of the whole UTC days in [from, to) (both
+ * taken to their day: from a day's start to a day's start) grouped by the SPEND_* bits of
  * groups (in that order), fn called per group with its keys (NULL for a
  * NULL column) and its SPEND_SUMS sums: requests served, input tokens,
  * cached input tokens, output tokens, audio seconds, characters, cost in
@@ -191,28 +192,31 @@ enum { SPEND_DAY = 1, SPEND_TEAM = 2, SPEND_KEY = 4, SPEND_MODEL = 8, SPEND_ROUT
 int store_spend(struct store *s, int64_t from, int64_t to, unsigned groups,
 		void (*fn)(void *arg, const char *const *keys, const int64_t *sums), void *arg, char **cause);
 /* The ledger summed by UTC day, team, key, model, route and end user
- * (spend_daily), kept by a trigger in the transaction of each ledger row:
- * showback reads days, never the ledger's rows. Keys stored '' for NULL.
- * SPEND_DAILY_TABLE makes it (both engines' SQL); SPEND_DAILY_FILL fills
- * it from the ledger once (the migration that adds it). */
+ * (spend_daily), kept in the transaction of the ledger rows it sums
+ * (SQLite: the rows of a commit summed in memory, then one write per
+ * distinct day and keys; PostgreSQL: a trigger on each insert statement's
+ * new rows): showback reads days, never the ledger's rows. Keys are
+ * stored '' for NULL. */
 #define SPEND_DAILY_TABLE                                                                                           \
 	"CREATE TABLE IF NOT EXISTS spend_daily(day BIGINT NOT NULL, team TEXT NOT NULL, key TEXT NOT NULL,"         \
 	" model TEXT NOT NULL, route TEXT NOT NULL, end_user TEXT NOT NULL, requests BIGINT NOT NULL,"              \
 	" input_tokens BIGINT NOT NULL, cached_tokens BIGINT NOT NULL, output_tokens BIGINT NOT NULL,"             \
 	" audio_seconds BIGINT NOT NULL, characters BIGINT NOT NULL, cost_nusd BIGINT NOT NULL,"                   \
 	" PRIMARY KEY (day, team, key, model, route, end_user));"
+/* a day's sums added to what spend_daily holds for its keys */
+#define SPEND_DAILY_UPSERT                                                                                          \
+	" ON CONFLICT (day, team, key, model, route, end_user) DO UPDATE SET requests = spend_daily.requests +"      \
+	" excluded.requests, input_tokens = spend_daily.input_tokens + excluded.input_tokens, cached_tokens ="      \
+	" spend_daily.cached_tokens + excluded.cached_tokens, output_tokens = spend_daily.output_tokens +"          \
+	" excluded.output_tokens, audio_seconds = spend_daily.audio_seconds + excluded.audio_seconds, characters =" \
+	" spend_daily.characters + excluded.characters, cost_nusd = spend_daily.cost_nusd + excluded.cost_nusd"
 /* rows of FROM (the ledger, or its new rows) summed into spend_daily */
 #define SPEND_DAILY_ADD(FROM)                                                                                       \
 	"INSERT INTO spend_daily SELECT ts_ms / 86400000, coalesce(team, ''), coalesce(key, ''), coalesce(model, ''),"\
 	" coalesce(route, ''), coalesce(end_user, ''), sum(CASE WHEN status < 400 THEN 1 ELSE 0 END),"             \
 	" sum(prompt_tokens), sum(cached_tokens), sum(completion_tokens), sum(CASE WHEN unit = 'audio_seconds'"     \
 	" THEN quantity ELSE 0 END), sum(CASE WHEN unit = 'characters' THEN quantity ELSE 0 END), sum(cost_nusd)"  \
-	" FROM " FROM " WHERE true GROUP BY 1, 2, 3, 4, 5, 6"                                                       \
-	" ON CONFLICT (day, team, key, model, route, end_user) DO UPDATE SET requests = spend_daily.requests +"      \
-	" excluded.requests, input_tokens = spend_daily.input_tokens + excluded.input_tokens, cached_tokens ="      \
-	" spend_daily.cached_tokens + excluded.cached_tokens, output_tokens = spend_daily.output_tokens +"          \
-	" excluded.output_tokens, audio_seconds = spend_daily.audio_seconds + excluded.audio_seconds, characters =" \
-	" spend_daily.characters + excluded.characters, cost_nusd = spend_daily.cost_nusd + excluded.cost_nusd"
+	" FROM " FROM " WHERE true GROUP BY 1, 2, 3, 4, 5, 6" SPEND_DAILY_UPSERT
 /* storerow.c: the query both engines run over spend_daily (its
  * parameters: the first day and the day after the last, as days since
  * 1970), with day the engine's expression of the column `day` as

@@ -28,6 +28,9 @@ struct sqstore {
 	struct store base; /* first: the engine's ops */
 	sqlite3 *db;
 	sqlite3_stmt *ins_ledger;
+	sqlite3_stmt *ins_daily; /* one day's sums into spend_daily */
+	struct daysum *days;     /* the open transaction's rows, by day and keys */
+	int ndays, capdays;
 	int in_tx;
 	/* the checkpointer: a thread with its own connection that moves the WAL
 	 * into the database and fsyncs it every SYNC_MS, off the event loop */
@@ -76,6 +79,9 @@ static json_t *sq_usage(struct store *s, const char *team, int64_t from, int64_t
 static int64_t sq_count(struct store *s, const char *table, char **cause);
 static int sq_copy_out(struct store *s, const char *table, int (*fn)(void *arg, const char *const *v), void *arg,
 		       char **cause);
+
+static void days_clear(struct sqstore *s);
+static int days_flush(struct sqstore *s, char **cause);
 
 #define SYNC_MS 100
 /* The WAL starts over from its beginning only when a write finds it fully
@@ -219,13 +225,7 @@ static const char *const migrations[] = {
 	" updated_at INTEGER NOT NULL);",
 	/* 10: showback by day (spend_daily), kept with each ledger row: a
 	 * month of a busy organisation is read from days, not 10 M rows */
-	SPEND_DAILY_TABLE SPEND_DAILY_ADD("ledger") ";"
-	"CREATE TRIGGER ledger_spend_daily AFTER INSERT ON ledger BEGIN " SPEND_DAILY_ADD("(SELECT NEW.ts_ms AS ts_ms, NEW.team AS team, NEW.key AS key,"
-						  " NEW.model AS model, NEW.route AS route, NEW.end_user AS end_user,"
-						  " NEW.status AS status, NEW.prompt_tokens AS prompt_tokens,"
-						  " NEW.cached_tokens AS cached_tokens, NEW.completion_tokens AS"
-						  " completion_tokens, NEW.unit AS unit, NEW.quantity AS quantity,"
-						  " NEW.cost_nusd AS cost_nusd)") "; END;",
+	SPEND_DAILY_TABLE SPEND_DAILY_ADD("ledger") ";",
 };
 
 static int sqlfail(struct sqstore *s, char **cause, const char *what)
@@ -360,7 +360,9 @@ struct store *store_open(const char *path, char **cause)
 	if (sqlite3_prepare_v2(s->db,
 			       "INSERT INTO ledger(" LEDGER_COLUMNS ") "
 			       "VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-			       -1, &s->ins_ledger, NULL) != SQLITE_OK) {
+			       -1, &s->ins_ledger, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(s->db, "INSERT INTO spend_daily VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?)" SPEND_DAILY_UPSERT, -1,
+			       &s->ins_daily, NULL) != SQLITE_OK) {
 		sqlfail(s, cause, "prepare");
 		sq_close(&s->base);
 		return NULL;
@@ -388,6 +390,9 @@ static void sq_close(struct store *base_)
 		pthread_cond_destroy(&s->cv);
 	}
 	sqlite3_finalize(s->ins_ledger);
+	sqlite3_finalize(s->ins_daily);
+	days_clear(s);
+	free(s->days);
 	if (s->db)
 		sqlite3_wal_checkpoint_v2(s->db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
 	sqlite3_close(s->db);
@@ -497,7 +502,7 @@ static int sq_try_begin(struct store *base_, char **cause)
 static int sq_commit(struct store *base_, char **cause)
 {
 	struct sqstore *s = (struct sqstore *)base_;
-	if (exec(s, "COMMIT", cause) != 0) {
+	if (days_flush(s, cause) != 0 || exec(s, "COMMIT", cause) != 0) {
 		sq_rollback(&s->base);
 		return -1;
 	}
@@ -510,6 +515,7 @@ static void sq_rollback(struct store *base_)
 	struct sqstore *s = (struct sqstore *)base_;
 	exec(s, "ROLLBACK", NULL);
 	s->in_tx = 0;
+	days_clear(s);
 }
 
 static void bind_text(sqlite3_stmt *st, int i, const char *v)
@@ -623,6 +629,79 @@ static int sq_put_alias(struct store *base_, const char *alias, const char *mode
 	return step_done(s, st, cause, "aliases");
 }
 
+/* ---- spend_daily: a commit's rows summed by day and keys, written
+ * with them (one write per distinct day and keys, not per row) */
+
+struct daysum {
+	int64_t day;
+	char *keys[5]; /* team, key, model, route, end user ('' for NULL) */
+	int64_t sums[SPEND_SUMS];
+};
+
+static bool daysum_is(const struct daysum *d, int64_t day, const char *const *k)
+{
+	if (d->day != day)
+		return false;
+	for (int i = 0; i < 5; i++)
+		if (strcmp(d->keys[i], k[i]) != 0)
+			return false;
+	return true;
+}
+
+static void days_clear(struct sqstore *s)
+{
+	for (int i = 0; i < s->ndays; i++)
+		for (int k = 0; k < 5; k++)
+			free(s->days[i].keys[k]);
+	s->ndays = 0;
+}
+
+static void days_add(struct sqstore *s, const struct ledger_row *r)
+{
+	const char *k[5] = { r->team ? r->team : "", r->key ? r->key : "", r->model ? r->model : "",
+			     r->route ? r->route : "", r->user ? r->user : "" };
+	int64_t day = r->ts_ms / 86400000;
+	struct daysum *d = NULL;
+	for (int i = s->ndays - 1; i >= 0 && !d; i--) /* (a commit's rows are few, and alike) */
+		if (daysum_is(&s->days[i], day, k))
+			d = &s->days[i];
+	if (!d) {
+		if (s->ndays == s->capdays) {
+			s->capdays = s->capdays ? s->capdays * 2 : 16;
+			s->days = xrealloc(s->days, (size_t)s->capdays * sizeof *s->days);
+		}
+		d = &s->days[s->ndays++];
+		memset(d, 0, sizeof *d);
+		d->day = day;
+		for (int i = 0; i < 5; i++)
+			d->keys[i] = xstrdup(k[i]);
+	}
+	bool audio = r->unit && strcmp(r->unit, "audio_seconds") == 0, chars = r->unit && strcmp(r->unit, "characters") == 0;
+	int64_t add[SPEND_SUMS] = { r->status < 400, r->prompt, r->cached, r->completion, audio ? r->quantity : 0,
+				    chars ? r->quantity : 0, r->cost_nusd };
+	for (int i = 0; i < SPEND_SUMS; i++)
+		d->sums[i] += add[i];
+}
+
+static int days_flush(struct sqstore *s, char **cause)
+{
+	int rc = 0;
+	for (int i = 0; i < s->ndays && rc == 0; i++) {
+		sqlite3_stmt *st = s->ins_daily;
+		sqlite3_reset(st);
+		sqlite3_bind_int64(st, 1, s->days[i].day);
+		for (int k = 0; k < 5; k++)
+			sqlite3_bind_text(st, 2 + k, s->days[i].keys[k], -1, SQLITE_STATIC);
+		for (int k = 0; k < SPEND_SUMS; k++)
+			sqlite3_bind_int64(st, 7 + k, s->days[i].sums[k]);
+		if (sqlite3_step(st) != SQLITE_DONE)
+			rc = sqlfail(s, cause, "spend_daily");
+		sqlite3_reset(st);
+	}
+	days_clear(s);
+	return rc;
+}
+
 static int sq_ledger(struct store *base_, const struct ledger_row *r, char **cause)
 {
 	struct sqstore *s = (struct sqstore *)base_;
@@ -635,7 +714,8 @@ static int sq_ledger(struct store *base_, const struct ledger_row *r, char **cau
 	sqlite3_reset(st);
 	if (rc != SQLITE_DONE)
 		return sqlfail(s, cause, "ledger insert");
-	return 0;
+	days_add(s, r);
+	return s->in_tx ? 0 : days_flush(s, cause); /* (its own transaction: at once) */
 }
 
 static int sq_audit(struct store *base_, int64_t ts, const char *actor, const char *role, const char *op,
