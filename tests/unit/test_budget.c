@@ -292,8 +292,63 @@ static void test_try_begin(void)
 	unlink(path);
 }
 
+/* end users: a day's budget and a minute's requests each, in bounded
+ * memory; one let go keeps its day (the count-min table); a new UTC day
+ * starts from nothing */
+static void test_end_users(void)
+{
+	char id[] = "shop";
+	struct team t = { .id = id, .user_day_budget_nusd = 1000 };
+	struct verdict v = { 0 };
+	int64_t now = utc(2026, 12, 7, 23, 0, 0, 0);
+	struct endusers *u = endusers_new(3);
+	CHECK_INT(enduser_admit(u, &t, "alice", 1, now, 600, &v), 0);
+	CHECK_INT(enduser_admit(u, &t, "alice", 1, now, 500, &v), -2); /* 600 held + 500 > 1000: the first refusal */
+	CHECK_INT(v.status, 402);
+	CHECK(strstr(v.message, "End user 'alice' of team 'shop'") != NULL);
+	verdict_clear(&v);
+	CHECK_INT(enduser_admit(u, &t, "alice", 1, now, 500, &v), -1); /* (no second alert) */
+	verdict_clear(&v);
+	enduser_settle(u, &t, "alice", 600, 700, now); /* settled higher than held */
+	CHECK_INT(enduser_remaining(u, &t, "alice", 1, now), 300);
+	CHECK_INT(enduser_admit(u, &t, "bob", 1, now, 900, &v), 0); /* each user apart */
+	enduser_settle(u, &t, "bob", 900, 0, now);
+	/* three held at most: carol and dan let alice go (the least recently seen) */
+	for (int i = 0; i < 2; i++) {
+		const char *who = i ? "dan" : "carol";
+		CHECK_INT(enduser_admit(u, &t, who, 1, now + 1 + i, 1, &v), 0);
+		enduser_settle(u, &t, who, 1, 1, now + 1 + i);
+	}
+	CHECK_INT(endusers_count(u), 3);
+	CHECK(endusers_evicted(u) >= 1);
+	/* alice comes back: her day's 700 is not forgotten */
+	CHECK_INT(enduser_admit(u, &t, "alice", 1, now + 5, 500, &v), -2);
+	verdict_clear(&v);
+	CHECK(enduser_remaining(u, &t, "alice", 1, now + 5) <= 300);
+	/* a replica of three holds a third of the budget */
+	CHECK_INT(enduser_admit(u, &t, "erin", 3, now + 6, 334, &v), -2);
+	verdict_clear(&v);
+	/* midnight UTC: a new day from nothing */
+	int64_t tomorrow = utc(2026, 12, 8, 0, 0, 0, 0);
+	CHECK_INT(enduser_admit(u, &t, "alice", 1, tomorrow, 900, &v), 0);
+	enduser_settle(u, &t, "alice", 900, 900, tomorrow);
+	/* requests per minute, per user */
+	t.user_day_budget_nusd = 0;
+	t.user_rpm_limit = 2;
+	CHECK_INT(enduser_admit(u, &t, "fay", 1, tomorrow, 0, &v), 0);
+	CHECK_INT(enduser_admit(u, &t, "fay", 1, tomorrow + 10, 0, &v), 0);
+	CHECK_INT(enduser_admit(u, &t, "fay", 1, tomorrow + 20, 0, &v), -1);
+	CHECK_INT(v.status, 429);
+	CHECK(v.retry_ms > 0);
+	verdict_clear(&v);
+	CHECK_INT(enduser_admit(u, &t, "gus", 1, tomorrow + 20, 0, &v), 0); /* another user: room */
+	CHECK_INT(enduser_admit(u, &t, "fay", 1, tomorrow + 70000, 0, &v), 0); /* a minute on */
+	endusers_free(u);
+}
+
 void suite_budget(void)
 {
+	RUN(test_end_users);
 	RUN(test_reserve_never_overspends);
 	RUN(test_day_and_week_windows);
 	RUN(test_thresholds_and_auto_pause);
