@@ -168,19 +168,19 @@ static int check_line(json_t *l, int line, const struct team *t, const struct gw
 	return 0;
 }
 
-int batch_lines(const char *data, size_t len, const struct team *t, const struct gw_config *cfg, buf *out,
-		int64_t *worst, int64_t *lines, json_t *index, struct verdict *v)
+int batch_lines_step(struct batch_scan *sc, const char *data, size_t len, const struct team *t,
+		     const struct gw_config *cfg, buf *out, json_t *index, size_t slice, struct verdict *v)
 {
-	*worst = *lines = 0;
-	int line = 0;
-	for (size_t at = 0; at < len;) {
+	size_t stop = slice && len - sc->at > slice ? sc->at + slice : len;
+	while (sc->at < len && sc->at < stop) {
+		size_t at = sc->at;
 		const char *nl = memchr(data + at, '\n', len - at);
 		size_t end = nl ? (size_t)(nl - data) : len, n = end - at;
-		line++;
+		sc->line++;
 		if (n && data[at + n - 1] == '\r')
 			n--;
 		if (n) {
-			if (++*lines > LINES_MAX)
+			if (++sc->lines > LINES_MAX)
 				return deny(v, 400, "invalid_request_error", "too_many_lines", "batch_line_refused",
 					    xasprintf("A batch file may hold at most %d lines.", LINES_MAX));
 			json_error_t e;
@@ -189,12 +189,12 @@ int batch_lines(const char *data, size_t len, const struct team *t, const struct
 			 * read another than the gateway checked (Go's decoder matches
 			 * keys without case) */
 			json_t *l = json_loadb(data + at, n, JSON_REJECT_DUPLICATES, &e);
-			int rc = !l ? line_refused(v, 400, "invalid_batch_line", line, NULL, "not JSON, or a key given twice (%s).",
-						   e.text)
+			int rc = !l ? line_refused(v, 400, "invalid_batch_line", sc->line, NULL,
+						   "not JSON, or a key given twice (%s).", e.text)
 				 : json_case_twin(l, twin, sizeof twin)
-				   ? line_refused(v, 400, "invalid_batch_line", line, NULL,
+				   ? line_refused(v, 400, "invalid_batch_line", sc->line, NULL,
 						  "the key '%s' appears in two letter cases; Groq could read either.", twin)
-				   : check_line(l, line, t, cfg, worst, index, v);
+				   : check_line(l, sc->line, t, cfg, &sc->worst, index, v);
 			if (rc == 0) {
 				char *s = json_dumps(l, JSON_COMPACT | JSON_PRESERVE_ORDER);
 				buf_adds(out, s);
@@ -204,15 +204,27 @@ int batch_lines(const char *data, size_t len, const struct team *t, const struct
 			json_decref(l);
 			if (rc)
 				return -1;
-			if (*worst > COST_MAX * 1000)
-				*worst = COST_MAX * 1000;
+			if (sc->worst > COST_MAX * 1000)
+				sc->worst = COST_MAX * 1000;
 		}
-		at = end + 1;
+		sc->at = end + 1;
 	}
-	if (!*lines)
+	if (sc->at < len)
+		return 1;
+	if (!sc->lines)
 		return deny(v, 400, "invalid_request_error", "invalid_batch_line", "batch_line_refused",
 			    xstrdup("The batch file has no lines."));
 	return 0;
+}
+
+int batch_lines(const char *data, size_t len, const struct team *t, const struct gw_config *cfg, buf *out,
+		int64_t *worst, int64_t *lines, json_t *index, struct verdict *v)
+{
+	struct batch_scan sc = { 0 };
+	int rc = batch_lines_step(&sc, data, len, t, cfg, out, index, 0, v);
+	*worst = sc.worst;
+	*lines = sc.lines;
+	return rc;
 }
 
 int team_files(struct registry *r, const struct team *t)

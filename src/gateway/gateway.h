@@ -798,6 +798,16 @@ json_t *unlisted_models(const struct registry *reg, const struct gw_config *cfg,
  * the line. */
 int batch_lines(const char *data, size_t len, const struct team *t, const struct gw_config *cfg, buf *out,
 		int64_t *worst, int64_t *lines, json_t *index, struct verdict *v);
+/* the same a slice at a time (slice bytes of data at most, then the line
+ * it is in; 0: all): 1 when more is left, 0 done, -1 refused (v filled).
+ * Start from a zeroed scan; its worst and lines are the file's at 0. */
+struct batch_scan {
+	size_t at;
+	int line;
+	int64_t worst, lines;
+};
+int batch_lines_step(struct batch_scan *sc, const char *data, size_t len, const struct team *t,
+		     const struct gw_config *cfg, buf *out, json_t *index, size_t slice, struct verdict *v);
 /* a key of an object in j (at any depth) that appears twice but for letter
  * case, written lower-case into out (NULL: none) */
 const char *json_case_twin(json_t *j, char *out, size_t n);

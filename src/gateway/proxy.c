@@ -68,6 +68,9 @@ static void preq_free(struct preq *p)
 		event_free(p->drain);
 	if (p->capwait)
 		event_free(p->capwait);
+	if (p->upev)
+		event_free(p->upev);
+	req_upload_free(p);
 	if (p->idle_on)
 		event_del(&p->idle);
 	if (p->k && p->secret) {
@@ -780,6 +783,8 @@ static int64_t worst_case(struct preq *p)
 
 static int recheck(struct preq *p, struct verdict *v);
 static void capacity_retry(evutil_socket_t fd, short what, void *arg);
+static void upload_slice(evutil_socket_t fd, short what, void *arg);
+static void after_body(struct preq *p);
 
 /* Groq's capacity: the request's worst case taken from its team's windows
  * and its model's (the prompt at the calibrated estimate, the cap for
@@ -1098,6 +1103,9 @@ static void on_client_close(struct hreq *req, void *arg)
 		rlq_remove(p->t, &p->wait);
 	if (p->capwait)
 		event_del(p->capwait);
+	if (p->upev) /* its upload's lines no longer checked */
+		event_del(p->upev);
+	req_upload_free(p);
 	if (p->t)
 		req_settle(p, 0, NULL, false);
 	record(p, 499, "client_closed", NULL, 0, 0, just_free);
@@ -1239,6 +1247,18 @@ void proxy_handle(struct gateway *g, struct hreq *req, const char *path)
 	}
 	httpd_on_close(req, on_client_close, p);
 	p->watched = true;
+	if (p->up) { /* a batch upload: its lines checked a slice a turn first */
+		p->upev = evtimer_new(g->base, upload_slice, p);
+		upload_slice(-1, 0, p);
+		return;
+	}
+	after_body(p);
+}
+
+/* the pipeline from the rate limit on */
+static void after_body(struct preq *p)
+{
+	struct verdict v = { 0 };
 	if (p->route->unit == BU_NONE && p->route->kind != RK_FILE_UPLOAD) { /* not metered: not rate-limited, nothing reserved */
 		forward(p);
 		return;
@@ -1248,4 +1268,26 @@ void proxy_handle(struct gateway *g, struct hreq *req, const char *path)
 		reject(p, &v);
 	else if (r == 0)
 		admitted(p); /* reserve, then forward */
+}
+
+/* a slice of an upload's lines; the next one after the loop's other
+ * work; then what may have changed meanwhile (a revoked token, a pause),
+ * and the rest of the pipeline */
+static void upload_slice(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	struct preq *p = arg;
+	struct verdict v = { 0 };
+	int r = req_upload_step(p, &v);
+	if (r == 1) {
+		static const struct timeval now = { 0, 0 };
+		evtimer_add(p->upev, &now);
+		return;
+	}
+	if (r < 0 || recheck(p, &v) != 0) {
+		reject(p, &v);
+		return;
+	}
+	after_body(p);
 }

@@ -6,12 +6,21 @@
 #define GG_PROXY_H
 
 #include "gateway.h"
+#include "mime.h"
 
 #include <event2/event_struct.h>
 
 enum relay { R_BUFFER, R_SSE, R_RAW };
 
 /* One request through the gateway, from its head to its ledger row. */
+/* an upload's lines being checked, a slice a turn (proxy_read.c) */
+struct upload {
+	struct mform f;             /* the form (its parts point into the body) */
+	const struct mpart *file;   /* its file */
+	struct batch_scan sc;       /* how far */
+	buf lines;                  /* the lines checked so far, as Groq gets them */
+};
+
 struct preq {
 	struct gateway *g;
 	struct hreq *req;    /* NULL once answered, or once its client left */
@@ -39,6 +48,8 @@ struct preq {
 	const char *conv_ctype;
 	char *client_rid;    /* the client's X-Request-Id, forwarded */
 	char *user;          /* the end user (the body's "user", else X-Groqgate-User), or NULL */
+	struct upload *up;     /* a batch upload whose lines are being checked, or NULL */
+	struct event *upev;    /* ... its next slice */
 	int64_t user_reserved; /* what it holds of its end user's day (enduser.c) */
 	bool user_held;        /* ... while this is true */
 	char *groq_rid;      /* Groq's x-request-id */
@@ -86,6 +97,10 @@ int req_read_body(struct preq *p, struct verdict *v);
 /* The output cap (after the allowlist): each cap member checked, the
  * team's written in when none is sent; chat's n. 0, or -1 with v. */
 int req_read_caps(struct preq *p, struct verdict *v);
+/* A batch upload's next slice of lines checked: 1 more to do, 0 done (the
+ * form Groq receives built), -1 refused (v filled); p->up freed at 0 and -1. */
+int req_upload_step(struct preq *p, struct verdict *v);
+void req_upload_free(struct preq *p);
 /* The end user (the body's "user", else X-Groqgate-User), checked. 0, or -1. */
 int req_read_user(struct preq *p, struct verdict *v);
 /* The client's X-Request-Id, checked and kept to forward. 0, or -1. */

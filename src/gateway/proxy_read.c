@@ -180,19 +180,27 @@ static int read_upload(struct preq *p, const struct mediatype *mt, struct verdic
 				    p->t->id, held));
 		goto out;
 	}
-	buf lines;
-	buf_init(&lines);
+	/* its lines are checked a slice at a time (req_upload_step), so that
+	 * a large file does not hold the event loop and every other team */
+	struct upload *u = p->up = xcalloc(1, sizeof *u);
+	u->f = f;
+	u->file = file;
+	buf_init(&u->lines);
 	p->batch_index = json_object();
-	if (batch_lines(file->data, file->len, p->t, &p->g->cfg, &lines, &p->batch_worst, &p->batch_lines, p->batch_index,
-			v) != 0) {
-		buf_free(&lines);
-		goto out;
-	}
+	return 0;
+out:
+	mform_free(&f);
+	return rc;
+}
+
+/* the form Groq receives, around the checked lines */
+static void upload_form(struct preq *p, const struct mpart *file, buf *lines)
+{
 	/* a boundary that the checked lines do not contain */
 	char bnd[64];
 	for (unsigned n = 0;; n++) {
 		snprintf(bnd, sizeof bnd, "groqgate-batch-%08x%u", (unsigned)p->t0_us, n);
-		if (!memmem(lines.data ? lines.data : "", lines.len, bnd, strlen(bnd)))
+		if (!memmem(lines->data ? lines->data : "", lines->len, bnd, strlen(bnd)))
 			break;
 	}
 	buf b;
@@ -203,16 +211,40 @@ static int read_upload(struct preq *p, const struct mediatype *mt, struct verdic
 		if (*c >= 0x20 && *c != '"' && *c != '\\' && *c != 0x7f) /* (a name as a quoted string) */
 			buf_add(&b, c, 1);
 	buf_adds(&b, "\"\r\nContent-Type: application/jsonl\r\n\r\n");
-	buf_add(&b, lines.data ? lines.data : "", lines.len);
+	buf_add(&b, lines->data ? lines->data : "", lines->len);
 	buf_addf(&b, "\r\n--%s--\r\n", bnd);
-	buf_free(&lines);
 	p->fwd_len = b.len;
 	p->fwd = buf_detach(&b);
 	p->fwd_ctype = xasprintf("multipart/form-data; boundary=%s", bnd);
-	rc = 0;
-out:
-	mform_free(&f);
-	return rc;
+}
+
+#define UPLOAD_SLICE (16 << 10) /* bytes of lines checked per turn of the loop */
+
+int req_upload_step(struct preq *p, struct verdict *v)
+{
+	struct upload *u = p->up;
+	int r = batch_lines_step(&u->sc, u->file->data, u->file->len, p->t, &p->g->cfg, &u->lines, p->batch_index,
+				 UPLOAD_SLICE, v);
+	if (r == 1)
+		return 1;
+	if (r == 0) {
+		p->batch_worst = u->sc.worst;
+		p->batch_lines = u->sc.lines;
+		upload_form(p, u->file, &u->lines);
+	}
+	req_upload_free(p);
+	return r;
+}
+
+void req_upload_free(struct preq *p)
+{
+	struct upload *u = p->up;
+	if (!u)
+		return;
+	buf_free(&u->lines);
+	mform_free(&u->f);
+	free(u);
+	p->up = NULL;
 }
 
 /* a batch: its input file the team's, its endpoint one the file was

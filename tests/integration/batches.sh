@@ -220,4 +220,30 @@ check_eq "one deleted: room for one more" 200 "$STATUS"
 { line same llama-3.1-8b-instant "one"; line same llama-3.1-8b-instant "two"; } > "$T/twice.jsonl"
 upload "$T/twice.jsonl"
 check_eq "a custom_id twice: 400 naming line 2" "400|Batch line 2" "$STATUS|$(jq_body .error.message | cut -c1-12)"
+
+# ---- a large file is checked a slice at a time (16 KiB a turn of the
+# loop): every line of a 3.5 MB file, one bad line at its end found by number
+api PATCH /admin/v1/teams/up '{"rpm_limit":1000}'
+for f in $(call GET /openai/v1/files "" "$UTOK"; jq_body '.data[].id'); do call DELETE "/openai/v1/files/$f" "" "$UTOK"; done
+pad=$(head -c 120 /dev/zero | tr '\0' x)
+awk -v pad="$pad" 'BEGIN { for (i = 1; i <= 12000; i++) printf "{\"custom_id\":\"big-%d\",\"method\":\"POST\",\"url\":\"/v1/chat/completions\",\"body\":{\"model\":\"llama-3.1-8b-instant\",\"max_tokens\":10,\"messages\":[{\"role\":\"user\",\"content\":\"%s %d\"}]}}\n", i, pad, i }' > "$T/big.jsonl"
+echo "# a batch file of $(wc -c < "$T/big.jsonl") bytes, $(wc -l < "$T/big.jsonl") lines"
+upload "$T/big.jsonl" "$UTOK"
+check_eq "a 3.5 MB file ($(( $(wc -c < "$T/big.jsonl") / 16384 + 1 )) slices) uploaded whole" 200 "$STATUS"
+check_eq "... every line checked and passed on" 12000 \
+	"$(curl -s -H "Authorization: Bearer $KEY3" "http://$FAKE/openai/v1/files/$(jq_body .id)/content" | grep -c '"custom_id":"big-')"
+cp "$T/big.jsonl" "$T/big-bad.jsonl"
+line last qwen/qwen3-32b "not allowed" >> "$T/big-bad.jsonl"
+upload "$T/big-bad.jsonl" "$UTOK"
+check_eq "a bad line at the end of a large file: refused naming line 12001" "403|Batch line 12001" "$STATUS|$(jq_body .error.message | cut -c1-16)"
+# clients that hang up while their lines are checked: nothing reaches Groq
+before=$(curl -s "http://$FAKE/_fake/stats" | jq .total.requests)
+for ms in 20 40 60 80; do
+	curl -s -o /dev/null --max-time "0.0$((ms / 10))" -H "Authorization: Bearer $UTOK" -F "purpose=batch" \
+		-F "file=@$T/big.jsonl;filename=b.jsonl" "http://$GW/openai/v1/files"
+done
+echo "# hang-ups recorded while checked (499): $(sql "select count(*) from ledger where team = 'up' and status = 499")"
+check_eq "clients that hung up: nothing of theirs sent to Groq" "$before" "$(curl -s "http://$FAKE/_fake/stats" | jq .total.requests)"
+upload "$T/up.jsonl" "$UTOK"
+check_eq "the gateway serves on" 200 "$STATUS"
 done_testing
