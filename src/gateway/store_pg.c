@@ -20,7 +20,7 @@
  * that accepts connections but does not answer, doubling up to
  * RESET_MAX_MS); calls fail at once meanwhile, naming
  * the cause. */
-#include "gateway.h"
+#include "store_pg.h"
 
 #include <libpq-fe.h>
 #include <poll.h>
@@ -29,35 +29,7 @@
 
 #include "util.h"
 
-#define RESET_MS 500
-#define RESET_MAX_MS 8000
-#define LEDGER_PARAMS (LEDGER_COLS + 2) /* LEDGER_COLS, the replica, the month */
-#define LEDGER_CHUNK 1000 /* rows per statement (PostgreSQL takes 65,535 parameters) */
-#define QUERY_MS 2000 /* an answer takes at most this */
 
-struct pgstore {
-	struct store base; /* first: the engine's ops */
-	PGconn *c;
-	char *url, *replica;
-	int in_tx;        /* store_begin called: a transaction is open ... */
-	bool tx_sent;     /* ... and BEGIN sent (lazily, with its first statement) */
-	/* ledger rows of the open transaction, LEDGER_PARAMS values each
-	 * (allocated): sent in one statement at commit */
-	char **lv;
-	size_t nlv, caplv;
-	char **blocks; /* each row's values, one allocation a row */
-	size_t nblocks, capblocks;
-	char *vals;    /* "($1,...,$19),($20,..." for LEDGER_CHUNK rows, made once */
-	int64_t month_from, month_to; /* the month of the last row shipped */
-	size_t *vals_end; /* where row i's group ends in vals */
-	int64_t reset_at; /* mono ms of the last reset */
-	int64_t reset_wait; /* until the next one may be tried */
-	int notified;     /* notifications read and not yet taken */
-	bool broken;      /* an answer did not come in time: connect again */
-	bool conflicted;  /* the last statement failed as a deadlock or a serialization failure */
-};
-
-static void drop_rows(struct pgstore *s);
 
 static const char *const schema =
 	"CREATE TABLE IF NOT EXISTS teams("
@@ -134,175 +106,20 @@ static const char *const schema =
 	" EXECUTE format('CREATE TRIGGER %I AFTER INSERT OR UPDATE OR DELETE ON %I"
 	" FOR EACH STATEMENT EXECUTE FUNCTION cl_bump()', t || '_bump', t); END IF; END LOOP; END $$;";
 
-static int pgfail(struct pgstore *s, char **cause, const char *what, const PGresult *r)
-{
-	const char *m = r ? PQresultErrorMessage(r) : "";
-	if (!m || !*m)
-		m = s->broken ? "no answer within 2 s (store_pg QUERY_MS); connecting again" : PQerrorMessage(s->c);
-	char *msg = xstrdup(m && *m ? m : "no answer");
-	size_t n = strlen(msg);
-	while (n && (msg[n - 1] == '\n' || msg[n - 1] == ' '))
-		msg[--n] = '\0';
-	fail(cause, "store: PostgreSQL: %s: %s", what, msg);
-	free(msg);
-	return -1;
-}
 
-/* the connection, reset when it broke (not more often than RESET_MS) */
-static bool live(struct pgstore *s)
-{
-	if (!s->broken && PQstatus(s->c) == CONNECTION_OK)
-		return true;
-	if (s->broken) { /* the server ends it with the connection */
-		s->in_tx = 0;
-		s->tx_sent = false;
-	}
-	int64_t now = mono_us() / 1000;
-	if (s->reset_wait < RESET_MS)
-		s->reset_wait = RESET_MS;
-	if (s->in_tx || now - s->reset_at < s->reset_wait)
-		return false;
-	s->reset_at = now;
-	PQreset(s->c);
-	if (PQstatus(s->c) != CONNECTION_OK) {
-		/* refused at once (a server restarting): try again soon; held
-		 * for the connect timeout (a server that does not answer): less
-		 * and less often */
-		bool held = mono_us() / 1000 - now > 200;
-		s->reset_wait = !held ? RESET_MS : s->reset_wait * 2 > RESET_MAX_MS ? RESET_MAX_MS : s->reset_wait * 2;
-		return false;
-	}
-	s->reset_wait = RESET_MS;
-	s->broken = false;
-	PQclear(PQexec(s->c, "LISTEN groqgate"));
-	s->notified++; /* what was missed while apart: read again */
-	return true;
-}
 
-/* collects notifications that arrived with an answer */
-static void take_notifies(struct pgstore *s)
-{
-	PGnotify *n;
-	while ((n = PQnotifies(s->c))) {
-		s->notified++;
-		PQfreemem(n);
-	}
-}
 
-/* A statement sent and its answer awaited for at most QUERY_MS: a server
- * that stopped answering (a partition, a stopped process) must not hold
- * the event loop. Past it the connection is dropped (and reset by the
- * next call); NULL then, the reason in the connection's message. */
-static PGresult *exec_bounded(struct pgstore *s, const char *sql, int n, const char *const *v)
-{
-	if (!PQsendQueryParams(s->c, sql, n, NULL, v, NULL, NULL, 0))
-		return NULL;
-	int64_t deadline = mono_us() / 1000 + QUERY_MS;
-	PGresult *keep = NULL, *r;
-	for (;;) {
-		while (PQisBusy(s->c)) {
-			int64_t left = deadline - mono_us() / 1000;
-			struct pollfd pfd = { PQsocket(s->c), POLLIN, 0 };
-			if (left <= 0 || poll(&pfd, 1, (int)left) == 0) {
-				PQclear(keep);
-				s->broken = true; /* the next call connects again */
-				return NULL;
-			}
-			if (!PQconsumeInput(s->c)) {
-				PQclear(keep);
-				return NULL;
-			}
-		}
-		if (!(r = PQgetResult(s->c)))
-			break;
-		/* the first error, else the last result */
-		if (keep && PQresultStatus(keep) == PGRES_FATAL_ERROR) {
-			PQclear(r);
-			continue;
-		}
-		PQclear(keep);
-		keep = r;
-	}
-	return keep;
-}
 
-/* one statement with text parameters; the result (caller PQclears) or
- * NULL with *cause */
-static PGresult *q(struct pgstore *s, const char *what, const char *sql, int n, const char *const *v, char **cause)
-{
-	if (!live(s)) {
-		pgfail(s, cause, what, NULL);
-		return NULL;
-	}
-	if (s->in_tx && !s->tx_sent) { /* the transaction begins with its first statement */
-		PGresult *b = exec_bounded(s, "BEGIN", 0, NULL);
-		bool ok = b && PQresultStatus(b) == PGRES_COMMAND_OK;
-		PQclear(b);
-		if (!ok) {
-			pgfail(s, cause, "begin", NULL);
-			return NULL;
-		}
-		s->tx_sent = true;
-	}
-	PGresult *r = exec_bounded(s, sql, n, v);
-	if (!r) {
-		pgfail(s, cause, what, NULL);
-		return NULL;
-	}
-	take_notifies(s);
-	ExecStatusType st = PQresultStatus(r);
-	s->conflicted = false;
-	if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
-		/* two writers crossing (a deadlock, a serialization failure):
-		 * a conflict to read again and retry, not an outage */
-		const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
-		s->conflicted = state && (strcmp(state, "40P01") == 0 || strcmp(state, "40001") == 0);
-		pgfail(s, cause, what, r);
-		PQclear(r);
-		return NULL;
-	}
-	return r;
-}
 
-static int q0(struct pgstore *s, const char *what, const char *sql, int n, const char *const *v, char **cause)
-{
-	PGresult *r = q(s, what, sql, n, v, cause);
-	PQclear(r);
-	return r ? 0 : -1;
-}
 
-/* row i's columns (NULL for NULL) into v */
-static void row(const PGresult *r, int i, const char **v, int n)
-{
-	for (int c = 0; c < n; c++)
-		v[c] = PQgetisnull(r, i, c) ? NULL : PQgetvalue(r, i, c);
-}
 
-static int64_t cell(const PGresult *r, int i, int c)
-{
-	return PQgetisnull(r, i, c) ? 0 : strtoll(PQgetvalue(r, i, c), NULL, 10);
-}
 
-#define P(s) (struct pgstore *)(s)
 
-static void pg_close(struct store *base)
-{
-	struct pgstore *s = P(base);
-	drop_rows(s);
-	free(s->lv);
-	free(s->blocks);
-	free(s->vals);
-	free(s->vals_end);
-	PQfinish(s->c);
-	free(s->url);
-	free(s->replica);
-	free(s);
-}
 
 static int pg_schema_version(struct store *base)
 {
-	PGresult *r = q(P(base), "schema", "SELECT count(*) FROM pg_tables WHERE tablename = 'cl_leases'", 0, NULL, NULL);
-	int v = r && cell(r, 0, 0) ? 1 : 0;
+	PGresult *r = pgq(P(base), "schema", "SELECT count(*) FROM pg_tables WHERE tablename = 'cl_leases'", 0, NULL, NULL);
+	int v = r && pgcell(r, 0, 0) ? 1 : 0;
 	PQclear(r);
 	return v;
 }
@@ -321,60 +138,13 @@ static int pg_done(struct store *base, char **cause)
 static int pg_probe(struct store *base, int64_t now, char **cause)
 {
 	(void)now;
-	return q0(P(base), "probe", "SELECT 1", 0, NULL, cause);
+	return pgq0(P(base), "probe", "SELECT 1", 0, NULL, cause);
 }
 
-/* BEGIN is sent with the transaction's first statement (q), so a
- * transaction of ledger rows only is one statement, committed by itself */
-static int pg_begin(struct store *base, char **cause)
-{
-	struct pgstore *s = P(base);
-	if (!live(s))
-		return pgfail(s, cause, "begin", NULL);
-	s->in_tx = 1;
-	s->tx_sent = false;
-	return 0;
-}
 
-static void drop_rows(struct pgstore *s)
-{
-	for (size_t i = 0; i < s->nblocks; i++)
-		free(s->blocks[i]);
-	s->nblocks = 0;
-	s->nlv = 0;
-}
 
-static void pg_rollback(struct store *base)
-{
-	struct pgstore *s = P(base);
-	drop_rows(s);
-	if (s->tx_sent && !s->broken && PQstatus(s->c) == CONNECTION_OK)
-		PQclear(exec_bounded(s, "ROLLBACK", 0, NULL));
-	s->in_tx = 0;
-	s->tx_sent = false;
-}
 
-static int flush_rows(struct pgstore *s, char **cause);
 
-static int pg_commit(struct store *base, char **cause)
-{
-	struct pgstore *s = P(base);
-	/* ledger rows only, in one statement: it commits by itself */
-	if (!s->tx_sent && s->nlv <= LEDGER_CHUNK * LEDGER_PARAMS) {
-		s->in_tx = 0;
-		int rc = flush_rows(s, cause);
-		drop_rows(s);
-		return rc;
-	}
-	if (flush_rows(s, cause) != 0 || (s->tx_sent && q0(s, "commit", "COMMIT", 0, NULL, cause) != 0)) {
-		pg_rollback(base);
-		return -1;
-	}
-	drop_rows(s);
-	s->in_tx = 0;
-	s->tx_sent = false;
-	return 0;
-}
 
 /* an upsert of a whole row keyed by its first column; with guard (a
  * condition on the stored row and excluded), a row whose guard fails is
@@ -393,7 +163,7 @@ static int upsert_if(struct pgstore *s, const char *table, const char *const *co
 	if (guard)
 		buf_addf(&sql, " WHERE %s", guard);
 	char *text = buf_detach(&sql);
-	PGresult *res = q(s, table, text, r->n, r->v, cause);
+	PGresult *res = pgq(s, table, text, r->n, r->v, cause);
 	int rc = res ? 0 : s->conflicted ? STORE_CONFLICT : -1;
 	if (res && guard && strcmp(PQcmdTuples(res), "0") == 0) {
 		*cause = xasprintf("'%s' in %s was changed meanwhile by another gateway replica", r->v[0], table);
@@ -469,119 +239,29 @@ static int pg_put_alias(struct store *base, const char *alias, const char *model
 	snprintf(a, sizeof a, "%lld", (long long)at);
 	const char *v[] = { alias, model, a };
 	if (!model)
-		return q0(P(base), "aliases", "DELETE FROM aliases WHERE alias = $1", 1, v, cause);
-	return q0(P(base), "aliases",
+		return pgq0(P(base), "aliases", "DELETE FROM aliases WHERE alias = $1", 1, v, cause);
+	return pgq0(P(base), "aliases",
 		  "INSERT INTO aliases(alias, model, version, updated_at) VALUES($1, $2, 1, $3)"
 		  " ON CONFLICT (alias) DO UPDATE SET model = $2, version = aliases.version + 1, updated_at = $3",
 		  3, v, cause);
 }
 
-static int ledger_insert(struct pgstore *s, const char *replica, const struct ledger_row *x, char **cause);
 
 static int pg_ledger(struct store *base, const struct ledger_row *x, char **cause)
 {
 	struct pgstore *s = P(base);
-	return ledger_insert(s, s->replica, x, cause);
+	return pg_ledger_insert(s, s->replica, x, cause);
 }
 
-/* A ledger row: kept for the statement at commit (in a transaction), or
- * sent at once */
-static int ledger_insert(struct pgstore *s, const char *replica, const struct ledger_row *x, char **cause)
-{
-	struct rowv r = { 0 };
-	ledger_row_cols(x, &r);
-	char month[24];
-	if (x->ts_ms < s->month_from || x->ts_ms >= s->month_to) { /* the month, once a month */
-		s->month_from = month_start_ms(x->ts_ms);
-		s->month_to = month_start_ms(s->month_from + 32LL * 86400000);
-	}
-	i64_text(month, s->month_from);
-	r.v[LEDGER_COLS] = replica;
-	r.v[LEDGER_COLS + 1] = month;
-	if (s->nlv + LEDGER_PARAMS > s->caplv) {
-		s->caplv = s->caplv ? s->caplv * 2 : 64 * LEDGER_PARAMS;
-		s->lv = xrealloc(s->lv, s->caplv * sizeof *s->lv);
-	}
-	/* the row's values in one allocation (blocks) */
-	size_t len[LEDGER_PARAMS], total = 0;
-	for (int i = 0; i < LEDGER_PARAMS; i++)
-		total += (len[i] = r.v[i] ? strlen(r.v[i]) + 1 : 0);
-	char *block = xmalloc(total + 1), *at = block;
-	for (int i = 0; i < LEDGER_PARAMS; i++) {
-		s->lv[s->nlv++] = r.v[i] ? memcpy(at, r.v[i], len[i]) : NULL;
-		at += len[i];
-	}
-	if (s->nblocks == s->capblocks) {
-		s->capblocks = s->capblocks ? s->capblocks * 2 : 64;
-		s->blocks = xrealloc(s->blocks, s->capblocks * sizeof *s->blocks);
-	}
-	s->blocks[s->nblocks++] = block;
-	rowv_free(&r);
-	if (s->in_tx)
-		return 0;
-	int rc = flush_rows(s, cause);
-	drop_rows(s);
-	return rc;
-}
 
-/* "($1,...,$19),($20,...,$38),..." for LEDGER_CHUNK rows, written once:
- * a statement of n rows takes its first vals_end[n - 1] bytes */
-static const char *placeholders(struct pgstore *s)
-{
-	if (s->vals)
-		return s->vals;
-	buf b;
-	buf_init(&b);
-	s->vals_end = xcalloc(LEDGER_CHUNK, sizeof *s->vals_end);
-	for (size_t i = 0; i < LEDGER_CHUNK; i++) {
-		buf_adds(&b, i ? ",(" : "(");
-		for (size_t k = 0; k < LEDGER_PARAMS; k++) {
-			buf_adds(&b, k ? ",$" : "$");
-			buf_addi(&b, (int64_t)(i * LEDGER_PARAMS + k + 1));
-		}
-		buf_adds(&b, ")");
-		s->vals_end[i] = b.len;
-	}
-	s->vals = buf_detach(&b);
-	return s->vals;
-}
 
-/* The kept rows, LEDGER_CHUNK per statement: each row once (a row shipped
- * before is skipped), the cost of those inserted added to their team's
- * month and taken off the replica's lease, in the same statement. */
-static int flush_rows(struct pgstore *s, char **cause)
-{
-	size_t rows = s->nlv / LEDGER_PARAMS;
-	for (size_t at = 0; at < rows; at += LEDGER_CHUNK) {
-		size_t n = rows - at < LEDGER_CHUNK ? rows - at : LEDGER_CHUNK;
-		buf sql;
-		buf_init(&sql);
-		buf_adds(&sql, "WITH ins AS (INSERT INTO ledger(" LEDGER_COLUMNS ",replica,month) VALUES ");
-		const char *vals = placeholders(s); /* (makes vals_end the first time) */
-		buf_add(&sql, vals, s->vals_end[n - 1]);
-		buf_adds(&sql, " ON CONFLICT (replica, id) DO NOTHING RETURNING team, cost_nusd, replica, month),"
-			       " agg AS (SELECT team, replica, month, sum(cost_nusd) AS c FROM ins"
-			       "  WHERE team IS NOT NULL AND cost_nusd > 0 GROUP BY 1, 2, 3),"
-			       " sp AS (INSERT INTO cl_spend SELECT team, month, c FROM agg ON CONFLICT (team, month)"
-			       "  DO UPDATE SET spent_nusd = cl_spend.spent_nusd + excluded.spent_nusd)"
-			       " UPDATE cl_leases l SET leased_nusd = greatest(0, l.leased_nusd - agg.c) FROM agg"
-			       " WHERE l.team = agg.team AND l.replica = agg.replica AND l.month = agg.month");
-		char *text = buf_detach(&sql);
-		int rc = q0(s, "ledger insert", text, (int)(n * LEDGER_PARAMS),
-			    (const char *const *)(s->lv + at * LEDGER_PARAMS), cause);
-		free(text);
-		if (rc != 0)
-			return -1;
-	}
-	return 0;
-}
 
 static int64_t pg_ledger_last_id(struct store *base, char **cause)
 {
 	struct pgstore *s = P(base);
 	const char *v[] = { s->replica };
-	PGresult *r = q(s, "ledger last id", "SELECT coalesce(max(id), 0) FROM ledger WHERE replica = $1", 1, v, cause);
-	int64_t id = r ? cell(r, 0, 0) : -1;
+	PGresult *r = pgq(s, "ledger last id", "SELECT coalesce(max(id), 0) FROM ledger WHERE replica = $1", 1, v, cause);
+	int64_t id = r ? pgcell(r, 0, 0) : -1;
 	PQclear(r);
 	return id;
 }
@@ -592,7 +272,7 @@ static int pg_audit(struct store *base, int64_t ts, const char *actor, const cha
 	char t[24];
 	snprintf(t, sizeof t, "%lld", (long long)ts);
 	const char *v[] = { t, actor, role, op, action, target, before, after };
-	return q0(P(base), "audit insert",
+	return pgq0(P(base), "audit insert",
 		  "INSERT INTO audit(ts_ms,actor,role,operator,action,target,before,after) VALUES($1,$2,$3,$4,$5,$6,$7,$8)",
 		  8, v, cause);
 }
@@ -603,12 +283,12 @@ static int pg_alert(struct store *base, int64_t ts, const char *kind, const char
 	char t[24];
 	snprintf(t, sizeof t, "%lld", (long long)ts);
 	const char *v[] = { t, kind, team, message };
-	PGresult *r = q(P(base), "alert insert",
+	PGresult *r = pgq(P(base), "alert insert",
 			"INSERT INTO alerts(ts_ms,kind,team,message) VALUES($1,$2,$3,$4) RETURNING id", 4, v, cause);
 	if (!r)
 		return -1;
 	if (id)
-		*id = cell(r, 0, 0);
+		*id = pgcell(r, 0, 0);
 	PQclear(r);
 	return 0;
 }
@@ -619,7 +299,7 @@ static int pg_alert_ack(struct store *base, int64_t id, const char *by, int64_t 
 	snprintf(a, sizeof a, "%lld", (long long)at);
 	snprintf(i, sizeof i, "%lld", (long long)id);
 	const char *v[] = { by, a, i };
-	return q0(P(base), "alert ack", "UPDATE alerts SET acked_by = $1, acked_at = $2 WHERE id = $3 AND acked_by IS NULL",
+	return pgq0(P(base), "alert ack", "UPDATE alerts SET acked_by = $1, acked_at = $2 WHERE id = $3 AND acked_by IS NULL",
 		  3, v, cause);
 }
 
@@ -630,7 +310,7 @@ static json_t *pg_audit_list(struct store *base, int limit, int64_t before_id, c
 	snprintf(b, sizeof b, "%lld", (long long)(before_id > 0 ? before_id : INT64_MAX));
 	snprintf(l, sizeof l, "%d", limit);
 	const char *v[] = { b, l, team, actor, action };
-	PGresult *r = q(P(base), "audit list",
+	PGresult *r = pgq(P(base), "audit list",
 			"SELECT id,ts_ms,actor,role,operator,action,target,before,after FROM audit WHERE id < $1"
 			" AND ($3::text IS NULL OR target = $3 OR left(target, length($3) + 1) = $3 || '-'"
 			" OR gg_json_team(coalesce(after, before)) = $3)"
@@ -642,7 +322,7 @@ static json_t *pg_audit_list(struct store *base, int limit, int64_t before_id, c
 	json_t *a = json_array();
 	for (int i = 0; i < PQntuples(r); i++) {
 		const char *c[9];
-		row(r, i, c, 9);
+		pgrow(r, i, c, 9);
 		json_array_append_new(a, audit_entry_json(c));
 	}
 	PQclear(r);
@@ -655,7 +335,7 @@ static json_t *alerts_query(struct pgstore *s, int limit, int64_t only_id, char 
 	snprintf(l, sizeof l, "%d", limit);
 	snprintf(o, sizeof o, "%lld", (long long)only_id);
 	const char *v[] = { l, o };
-	PGresult *r = q(s, "alerts list",
+	PGresult *r = pgq(s, "alerts list",
 			"SELECT id,ts_ms,kind,team,message,acked_by,acked_at FROM alerts WHERE $2::bigint = 0 OR id = $2"
 			" ORDER BY id DESC LIMIT $1",
 			2, v, cause);
@@ -664,7 +344,7 @@ static json_t *alerts_query(struct pgstore *s, int limit, int64_t only_id, char 
 	json_t *a = json_array();
 	for (int i = 0; i < PQntuples(r); i++) {
 		const char *c[7];
-		row(r, i, c, 7);
+		pgrow(r, i, c, 7);
 		json_array_insert_new(a, 0, alert_entry_json(c));
 	}
 	PQclear(r);
@@ -692,7 +372,7 @@ static int pg_recent_sent(struct store *base, int64_t from,
 	char f[24];
 	snprintf(f, sizeof f, "%lld", (long long)from);
 	const char *v[] = { f };
-	PGresult *r = q(P(base), "recent requests",
+	PGresult *r = pgq(P(base), "recent requests",
 			"SELECT key, model, ts_ms, prompt_tokens, completion_tokens FROM ledger"
 			" WHERE team IN (SELECT id FROM teams) AND ts_ms >= $1 AND key IS NOT NULL AND model IS NOT NULL"
 			" ORDER BY ts_ms",
@@ -700,7 +380,7 @@ static int pg_recent_sent(struct store *base, int64_t from,
 	if (!r)
 		return -1;
 	for (int i = 0; i < PQntuples(r); i++)
-		fn(arg, PQgetvalue(r, i, 0), PQgetvalue(r, i, 1), cell(r, i, 2), cell(r, i, 3), cell(r, i, 4));
+		fn(arg, PQgetvalue(r, i, 0), PQgetvalue(r, i, 1), pgcell(r, i, 2), pgcell(r, i, 3), pgcell(r, i, 4));
 	PQclear(r);
 	return 0;
 }
@@ -719,7 +399,7 @@ static int pg_spend(struct store *base, int64_t from, int64_t to, unsigned group
 	snprintf(f, sizeof f, "%lld", (long long)(from / 86400000));
 	snprintf(t, sizeof t, "%lld", (long long)(to / 86400000));
 	const char *v[] = { f, t };
-	PGresult *r = q(s, "spend", sql, 2, v, cause);
+	PGresult *r = pgq(s, "spend", sql, 2, v, cause);
 	free(sql);
 	if (!r)
 		return -1;
@@ -732,7 +412,7 @@ static int pg_spend(struct store *base, int64_t from, int64_t to, unsigned group
 		for (int k = 0; k < ng; k++)
 			keys[k] = PQgetisnull(r, i, k) ? NULL : PQgetvalue(r, i, k);
 		for (int k = 0; k < SPEND_SUMS; k++)
-			sums[k] = cell(r, i, ng + k);
+			sums[k] = pgcell(r, i, ng + k);
 		fn(arg, keys, sums);
 	}
 	PQclear(r);
@@ -751,7 +431,7 @@ static json_t *pg_usage_breakdown(struct store *base, const char *team, int64_t 
 				      " sum(cost_nusd) FROM ledger WHERE ($1::text IS NULL AND team IN (SELECT id FROM teams) OR team = $1)"
 				      " AND ts_ms >= $2 GROUP BY 1 ORDER BY 5 DESC, 1",
 				      by[b]);
-		PGresult *r = q(P(base), "usage breakdown", sql, 2, v, cause);
+		PGresult *r = pgq(P(base), "usage breakdown", sql, 2, v, cause);
 		free(sql);
 		if (!r) {
 			json_decref(out);
@@ -760,7 +440,7 @@ static json_t *pg_usage_breakdown(struct store *base, const char *team, int64_t 
 		json_t *a = json_array();
 		for (int i = 0; i < PQntuples(r); i++) {
 			const char *c[5];
-			row(r, i, c, 5);
+			pgrow(r, i, c, 5);
 			json_array_append_new(a, usage_by_json(by[b], c));
 		}
 		PQclear(r);
@@ -778,7 +458,7 @@ static json_t *pg_usage(struct store *base, const char *team, int64_t from, int6
 	const char *v[] = { f, st, to, team };
 	/* grouped here (PostgreSQL sorts well): one row per bucket, outcome
 	 * and reason */
-	PGresult *r = q(P(base), "usage",
+	PGresult *r = pgq(P(base), "usage",
 			"SELECT $1::bigint + ((ts_ms - $1::bigint) / $2::bigint) * $2::bigint, status < 400, reason, count(*),"
 			" sum(prompt_tokens + completion_tokens), sum(cost_nusd) FROM ledger"
 			" WHERE ts_ms >= $1 AND ts_ms < $3 AND ($4::text IS NULL AND team IN (SELECT id FROM teams) OR team = $4)"
@@ -786,8 +466,8 @@ static json_t *pg_usage(struct store *base, const char *team, int64_t from, int6
 			4, v, cause);
 	struct ubuckets *bk = ubuckets_new(from, step, n);
 	for (int i = 0; r && i < PQntuples(r); i++)
-		ubuckets_add(bk, cell(r, i, 0), str_eq(PQgetvalue(r, i, 1), "t"),
-			     PQgetisnull(r, i, 2) ? NULL : PQgetvalue(r, i, 2), cell(r, i, 3), cell(r, i, 4), cell(r, i, 5));
+		ubuckets_add(bk, pgcell(r, i, 0), str_eq(PQgetvalue(r, i, 1), "t"),
+			     PQgetisnull(r, i, 2) ? NULL : PQgetvalue(r, i, 2), pgcell(r, i, 3), pgcell(r, i, 4), pgcell(r, i, 5));
 	json_t *out = ubuckets_json(bk, r != NULL);
 	PQclear(r);
 	return out;
@@ -801,32 +481,32 @@ static int load_batches(struct pgstore *s, struct registry *reg, char **cause);
 static int load(struct pgstore *s, struct registry *reg, int64_t now, bool whole, char **cause)
 {
 	PGresult *r;
-	if (!(r = q(s, "load teams", "SELECT * FROM teams ORDER BY id", 0, NULL, cause)))
+	if (!(r = pgq(s, "load teams", "SELECT * FROM teams ORDER BY id", 0, NULL, cause)))
 		return -1;
 	for (int i = 0; i < PQntuples(r); i++) {
 		const char *v[TEAM_COLS];
-		row(r, i, v, TEAM_COLS);
+		pgrow(r, i, v, TEAM_COLS);
 		registry_add_team(reg, team_from_row(v));
 	}
 	PQclear(r);
-	if (!(r = q(s, "load aliases", "SELECT alias, model FROM aliases ORDER BY alias", 0, NULL, cause)))
+	if (!(r = pgq(s, "load aliases", "SELECT alias, model FROM aliases ORDER BY alias", 0, NULL, cause)))
 		return -1;
 	for (int i = 0; i < PQntuples(r); i++)
 		registry_set_alias(reg, PQgetvalue(r, i, 0), PQgetvalue(r, i, 1));
 	PQclear(r);
-	if (!(r = q(s, "load keys", "SELECT * FROM keys ORDER BY name", 0, NULL, cause)))
+	if (!(r = pgq(s, "load keys", "SELECT * FROM keys ORDER BY name", 0, NULL, cause)))
 		return -1;
 	for (int i = 0; i < PQntuples(r); i++) {
 		const char *v[KEY_COLS];
-		row(r, i, v, KEY_COLS);
+		pgrow(r, i, v, KEY_COLS);
 		registry_add_key(reg, ukey_from_row(v));
 	}
 	PQclear(r);
-	if (!(r = q(s, "load tokens", "SELECT * FROM tokens ORDER BY created_at, id", 0, NULL, cause)))
+	if (!(r = pgq(s, "load tokens", "SELECT * FROM tokens ORDER BY created_at, id", 0, NULL, cause)))
 		return -1;
 	for (int i = 0; i < PQntuples(r); i++) {
 		const char *v[TOKEN_COLS];
-		row(r, i, v, TOKEN_COLS);
+		pgrow(r, i, v, TOKEN_COLS);
 		registry_add_token(reg, ctoken_from_row(v));
 	}
 	PQclear(r);
@@ -847,10 +527,10 @@ static int load_figures(struct pgstore *s, struct registry *reg, int64_t now, ch
 	const char *mv[] = { m };
 	reg->org_month_start = ms;
 	reg->org_spend_nusd = 0;
-	if (!(r = q(s, "load spend", "SELECT team, spent_nusd FROM cl_spend WHERE month = $1", 1, mv, cause)))
+	if (!(r = pgq(s, "load spend", "SELECT team, spent_nusd FROM cl_spend WHERE month = $1", 1, mv, cause)))
 		return -1;
 	for (int i = 0; i < PQntuples(r); i++) {
-		int64_t v = cell(r, i, 1);
+		int64_t v = pgcell(r, i, 1);
 		struct team *t = registry_team(reg, PQgetvalue(r, i, 0));
 		if (t) {
 			t->spend_nusd = v;
@@ -866,7 +546,7 @@ static int load_figures(struct pgstore *s, struct registry *reg, int64_t now, ch
 	snprintf(d, sizeof d, "%lld", (long long)ds);
 	snprintf(w, sizeof w, "%lld", (long long)ws);
 	const char *dv[] = { d, w };
-	if (!(r = q(s, "load the day's spend",
+	if (!(r = pgq(s, "load the day's spend",
 		    "SELECT team, SUM(CASE WHEN ts_ms >= $1 THEN cost_nusd ELSE 0 END), SUM(cost_nusd) FROM ledger"
 		    " WHERE team IN (SELECT id FROM teams) AND ts_ms >= $2 GROUP BY team",
 		    2, dv, cause)))
@@ -874,8 +554,8 @@ static int load_figures(struct pgstore *s, struct registry *reg, int64_t now, ch
 	for (int i = 0; i < PQntuples(r); i++) {
 		struct team *t = registry_team(reg, PQgetvalue(r, i, 0));
 		if (t) {
-			t->day_spend_nusd = cell(r, i, 1);
-			t->week_spend_nusd = cell(r, i, 2);
+			t->day_spend_nusd = pgcell(r, i, 1);
+			t->week_spend_nusd = pgcell(r, i, 2);
 		}
 	}
 	PQclear(r);
@@ -885,17 +565,17 @@ static int load_figures(struct pgstore *s, struct registry *reg, int64_t now, ch
 	}
 	/* each end user's this day, the fleet's */
 	if (reg->users) {
-		if (!(r = q(s, "load the end users' day",
+		if (!(r = pgq(s, "load the end users' day",
 			    "SELECT team, end_user, SUM(cost_nusd) FROM ledger WHERE team IN (SELECT id FROM teams)"
 			    " AND ts_ms >= $1 AND end_user IS NOT NULL GROUP BY team, end_user",
 			    1, dv, cause)))
 			return -1;
 		for (int i = 0; i < PQntuples(r); i++)
-			enduser_seed(reg->users, PQgetvalue(r, i, 0), PQgetvalue(r, i, 1), cell(r, i, 2), now);
+			enduser_seed(reg->users, PQgetvalue(r, i, 0), PQgetvalue(r, i, 1), pgcell(r, i, 2), now);
 		PQclear(r);
 	}
 	/* each upstream key's this month, the fleet's */
-	if (!(r = q(s, "load the keys' spend",
+	if (!(r = pgq(s, "load the keys' spend",
 		    "SELECT key, SUM(cost_nusd) FROM ledger WHERE team IN (SELECT id FROM teams) AND ts_ms >= $1"
 		    " AND key IS NOT NULL GROUP BY key",
 		    1, mv, cause)))
@@ -903,7 +583,7 @@ static int load_figures(struct pgstore *s, struct registry *reg, int64_t now, ch
 	for (int i = 0; i < PQntuples(r); i++) {
 		struct ukey *k = registry_key(reg, PQgetvalue(r, i, 0));
 		if (k)
-			k->spend_nusd = cell(r, i, 1);
+			k->spend_nusd = pgcell(r, i, 1);
 	}
 	PQclear(r);
 	for (int i = 0; i < reg->nkeys; i++)
@@ -912,7 +592,7 @@ static int load_figures(struct pgstore *s, struct registry *reg, int64_t now, ch
 	char from[24];
 	snprintf(from, sizeof from, "%lld", (long long)(now - 23 * 3600000LL - now % 3600000));
 	const char *fv[] = { from };
-	if (!(r = q(s, "load key counts",
+	if (!(r = pgq(s, "load key counts",
 		    "SELECT key, ts_ms / 3600000, count(*) FROM ledger WHERE ts_ms >= $1 AND key IS NOT NULL"
 		    " GROUP BY 1, 2",
 		    1, fv, cause)))
@@ -921,8 +601,8 @@ static int load_figures(struct pgstore *s, struct registry *reg, int64_t now, ch
 		struct ukey *k = registry_key(reg, PQgetvalue(r, i, 0));
 		if (!k)
 			continue;
-		int64_t h = cell(r, i, 1);
-		k->hourly[h % 24] = cell(r, i, 2);
+		int64_t h = pgcell(r, i, 1);
+		k->hourly[h % 24] = pgcell(r, i, 2);
 		if (h > k->hour_base)
 			k->hour_base = h;
 	}
@@ -933,23 +613,23 @@ static int load_figures(struct pgstore *s, struct registry *reg, int64_t now, ch
 static int load_batches(struct pgstore *s, struct registry *reg, char **cause)
 {
 	PGresult *r;
-	if (!(r = q(s, "load files", "SELECT * FROM batch_files", 0, NULL, cause)))
+	if (!(r = pgq(s, "load files", "SELECT * FROM batch_files", 0, NULL, cause)))
 		return -1;
 	for (int i = 0; i < PQntuples(r); i++) {
 		const char *v[FILE_COLS];
-		row(r, i, v, FILE_COLS);
+		pgrow(r, i, v, FILE_COLS);
 		registry_load_file(reg, bfile_from_row(v));
 	}
 	PQclear(r);
 	const char *me[] = { s->replica };
-	if (!(r = q(s, "load batches",
+	if (!(r = pgq(s, "load batches",
 		    "SELECT id, team, key, input, status, reserved_nusd, cost_nusd, created_at, settled_at,"
 		    " coalesce(replica = $1, false), replica FROM batches",
 		    1, me, cause)))
 		return -1;
 	for (int i = 0; i < PQntuples(r); i++) {
 		const char *v[BATCH_COLS];
-		row(r, i, v, BATCH_COLS);
+		pgrow(r, i, v, BATCH_COLS);
 		struct batch *b = batch_from_row(v);
 		if (str_eq(PQgetvalue(r, i, BATCH_COLS), "t")) { /* this replica's: its reservation held again */
 			registry_load_batch(reg, b);
@@ -984,7 +664,7 @@ static int pg_cl_heartbeat(struct store *base, const struct replica_info *me, ch
 	snprintf(seen, sizeof seen, "%lld", (long long)me->now);
 	snprintf(in, sizeof in, "%d", me->inflight);
 	const char *v[] = { me->id, me->listen, me->version, st, seen, in, me->state };
-	return q0(P(base), "heartbeat",
+	return pgq0(P(base), "heartbeat",
 		  "INSERT INTO cl_replicas VALUES($1,$2,$3,$4,$5,$6,$7) ON CONFLICT (id) DO UPDATE SET"
 		  " listen = excluded.listen, version = excluded.version, started_at = excluded.started_at,"
 		  " last_seen_at = excluded.last_seen_at, inflight = excluded.inflight, state = excluded.state",
@@ -993,7 +673,7 @@ static int pg_cl_heartbeat(struct store *base, const struct replica_info *me, ch
 
 static json_t *pg_cl_replicas(struct store *base, char **cause)
 {
-	PGresult *r = q(P(base), "replicas",
+	PGresult *r = pgq(P(base), "replicas",
 			"SELECT id, listen, version, started_at, last_seen_at, inflight, state FROM cl_replicas ORDER BY id",
 			0, NULL, cause);
 	if (!r)
@@ -1002,16 +682,16 @@ static json_t *pg_cl_replicas(struct store *base, char **cause)
 	for (int i = 0; i < PQntuples(r); i++)
 		json_array_append_new(a, json_pack("{s:s,s:s,s:s,s:I,s:I,s:I,s:s}", "id", PQgetvalue(r, i, 0), "listen",
 						   PQgetvalue(r, i, 1), "version", PQgetvalue(r, i, 2), "started_at",
-						   (json_int_t)cell(r, i, 3), "last_seen_at", (json_int_t)cell(r, i, 4),
-						   "inflight", (json_int_t)cell(r, i, 5), "state", PQgetvalue(r, i, 6)));
+						   (json_int_t)pgcell(r, i, 3), "last_seen_at", (json_int_t)pgcell(r, i, 4),
+						   "inflight", (json_int_t)pgcell(r, i, 5), "state", PQgetvalue(r, i, 6)));
 	PQclear(r);
 	return a;
 }
 
 static int64_t pg_cl_version(struct store *base, char **cause)
 {
-	PGresult *r = q(P(base), "version", "SELECT v FROM cl_version", 0, NULL, cause);
-	int64_t v = r ? cell(r, 0, 0) : -1;
+	PGresult *r = pgq(P(base), "version", "SELECT v FROM cl_version", 0, NULL, cause);
+	int64_t v = r ? pgcell(r, 0, 0) : -1;
 	PQclear(r);
 	return v;
 }
@@ -1023,7 +703,7 @@ static int pg_cl_spend(struct store *base, int64_t month,
 	char m[24];
 	snprintf(m, sizeof m, "%lld", (long long)month);
 	const char *v[] = { m, s->replica };
-	PGresult *r = q(s, "spend",
+	PGresult *r = pgq(s, "spend",
 			"SELECT t.id, coalesce(sp.spent_nusd, 0), coalesce(l.leased_nusd, 0) FROM teams t"
 			" LEFT JOIN cl_spend sp ON sp.team = t.id AND sp.month = $1"
 			" LEFT JOIN cl_leases l ON l.team = t.id AND l.month = $1 AND l.replica = $2",
@@ -1031,7 +711,7 @@ static int pg_cl_spend(struct store *base, int64_t month,
 	if (!r)
 		return -1;
 	for (int i = 0; i < PQntuples(r); i++)
-		fn(arg, PQgetvalue(r, i, 0), cell(r, i, 1), cell(r, i, 2));
+		fn(arg, PQgetvalue(r, i, 0), pgcell(r, i, 1), pgcell(r, i, 2));
 	PQclear(r);
 	return 0;
 }
@@ -1044,7 +724,7 @@ static int pg_cl_batch_claim(struct store *base, const char *id, const char *fro
 	const char *v[] = { id, from, s->replica, m };
 	if (pg_begin(base, cause) != 0)
 		return -1;
-	PGresult *r = q(s, "batch claim",
+	PGresult *r = pgq(s, "batch claim",
 			"UPDATE batches SET replica = $3 WHERE id = $1 AND replica = $2 AND settled_at IS NULL"
 			" RETURNING team, reserved_nusd", 3, v, cause);
 	if (!r) {
@@ -1054,7 +734,7 @@ static int pg_cl_batch_claim(struct store *base, const char *id, const char *fro
 	int taken = PQntuples(r) == 1;
 	if (taken) {
 		const char *lv[] = { PQgetvalue(r, 0, 0), from, m, PQgetvalue(r, 0, 1) };
-		if (q0(s, "batch claim lease",
+		if (pgq0(s, "batch claim lease",
 		       "UPDATE cl_leases SET leased_nusd = greatest(0, leased_nusd - $4::bigint)"
 		       " WHERE team = $1 AND replica = $2 AND month = $3::bigint", 4, lv, cause) != 0) {
 			PQclear(r);
@@ -1074,7 +754,7 @@ static int pg_cl_batch_settling(struct store *base, const char *id, int64_t at, 
 	char a[24];
 	snprintf(a, sizeof a, "%lld", (long long)at);
 	const char *v[] = { id, s->replica, a };
-	PGresult *r = q(s, "batch settling",
+	PGresult *r = pgq(s, "batch settling",
 			"UPDATE batches SET settled_at = $3::bigint WHERE id = $1 AND replica = $2 AND settled_at IS NULL"
 			" RETURNING id",
 			3, v, cause);
@@ -1095,7 +775,7 @@ static int pg_cl_lease(struct store *base, const char *team, int64_t month, int6
 	if (!team) { /* every lease of this replica given back (shrinking needs no lock) */
 		const char *av[] = { s->replica };
 		*held = 0;
-		return q0(s, "leases", "UPDATE cl_leases SET leased_nusd = 0 WHERE replica = $1", 1, av, cause);
+		return pgq0(s, "leases", "UPDATE cl_leases SET leased_nusd = 0 WHERE replica = $1", 1, av, cause);
 	}
 	const char *v[] = { team, s->replica, m, w };
 	/* under the team row's lock, so two replicas never both take the same
@@ -1107,11 +787,11 @@ static int pg_cl_lease(struct store *base, const char *team, int64_t month, int6
 	 * (READ COMMITTED: taken when it starts) then sees every lease a
 	 * replica that held the lock before committed */
 	const char *tv[] = { team };
-	if (q0(s, "lease lock", "SELECT 1 FROM teams WHERE id = $1 FOR UPDATE", 1, tv, cause) != 0) {
+	if (pgq0(s, "lease lock", "SELECT 1 FROM teams WHERE id = $1 FOR UPDATE", 1, tv, cause) != 0) {
 		pg_rollback(base);
 		return -1;
 	}
-	PGresult *r = q(s, "lease",
+	PGresult *r = pgq(s, "lease",
 			"WITH b AS (SELECT budget_nusd FROM teams WHERE id = $1),"
 			" sp AS (SELECT coalesce((SELECT spent_nusd FROM cl_spend WHERE team = $1 AND month = $3), 0) AS v),"
 			" o AS (SELECT coalesce(sum(leased_nusd), 0) AS v FROM cl_leases WHERE team = $1 AND month = $3"
@@ -1127,7 +807,7 @@ static int pg_cl_lease(struct store *base, const char *team, int64_t month, int6
 		pg_rollback(base);
 		return -1;
 	}
-	*held = PQntuples(r) ? cell(r, 0, 0) : 0;
+	*held = PQntuples(r) ? pgcell(r, 0, 0) : 0;
 	PQclear(r);
 	return pg_commit(base, cause);
 }
@@ -1143,7 +823,7 @@ static int pg_cl_notified(struct store *base)
 	struct pgstore *s = P(base);
 	if (!s->broken && PQstatus(s->c) == CONNECTION_OK && !s->in_tx) {
 		PQconsumeInput(s->c);
-		take_notifies(s);
+		pg_take_notifies(s);
 	}
 	int n = s->notified;
 	s->notified = 0;
@@ -1167,8 +847,8 @@ static int64_t pg_count(struct store *base, const char *table, char **cause)
 		return fail(cause, "store: no table %s to count", table);
 	char sql[64];
 	snprintf(sql, sizeof sql, "SELECT count(*) FROM %s", table);
-	PGresult *r = q(P(base), table, sql, 0, NULL, cause);
-	int64_t n = r ? cell(r, 0, 0) : -1;
+	PGresult *r = pgq(P(base), table, sql, 0, NULL, cause);
+	int64_t n = r ? pgcell(r, 0, 0) : -1;
 	PQclear(r);
 	return n;
 }
@@ -1181,15 +861,15 @@ static int pg_copy_in(struct store *base, const char *table, const char *const *
 	if (str_eq(table, "ledger")) {
 		struct ledger_row x;
 		ledger_row_from(v, &x);
-		return ledger_insert(s, MIGRATED, &x, cause);
+		return pg_ledger_insert(s, MIGRATED, &x, cause);
 	}
 	if (str_eq(table, "audit"))
-		return q0(s, "audit copy",
+		return pgq0(s, "audit copy",
 			  "INSERT INTO audit(id,ts_ms,actor,role,operator,action,target,before,after)"
 			  " VALUES($1,$2,$3,$4,$5,$6,$7,$8,$9) ON CONFLICT (id) DO NOTHING",
 			  AUDIT_COLS, v, cause);
 	if (str_eq(table, "alerts"))
-		return q0(s, "alerts copy",
+		return pgq0(s, "alerts copy",
 			  "INSERT INTO alerts(id,ts_ms,kind,team,message,acked_by,acked_at) VALUES($1,$2,$3,$4,$5,$6,$7)"
 			  " ON CONFLICT (id) DO NOTHING",
 			  ALERT_COLS, v, cause);
@@ -1198,7 +878,7 @@ static int pg_copy_in(struct store *base, const char *table, const char *const *
 
 static int pg_copy_done(struct store *base, char **cause)
 {
-	return q0(P(base), "sequences",
+	return pgq0(P(base), "sequences",
 		  "SELECT setval('audit_id_seq', greatest(1, (SELECT coalesce(max(id), 1) FROM audit))),"
 		  " setval('alerts_id_seq', greatest(1, (SELECT coalesce(max(id), 1) FROM alerts)))",
 		  0, NULL, cause);
@@ -1260,7 +940,7 @@ struct store *store_open_pg(const char *url, const char *replica, char **cause)
 	const char *const val[] = { url, "1", "groqgated", NULL };
 	s->c = PQconnectdbParams(kw, val, 1);
 	if (PQstatus(s->c) != CONNECTION_OK) {
-		pgfail(s, cause, "connect", NULL);
+		pg_fail(s, cause, "connect", NULL);
 		pg_close(&s->base);
 		return NULL;
 	}
@@ -1271,10 +951,10 @@ struct store *store_open_pg(const char *url, const char *replica, char **cause)
 	r = PQexec(s->c, schema);
 	bool ok = PQresultStatus(r) == PGRES_COMMAND_OK || PQresultStatus(r) == PGRES_TUPLES_OK;
 	if (!ok)
-		pgfail(s, cause, "schema", r);
+		pg_fail(s, cause, "schema", r);
 	PQclear(r);
 	PQclear(PQexec(s->c, "SELECT pg_advisory_unlock(727274)"));
-	if (!ok || q0(s, "listen", "LISTEN groqgate", 0, NULL, cause) != 0) {
+	if (!ok || pgq0(s, "listen", "LISTEN groqgate", 0, NULL, cause) != 0) {
 		pg_close(&s->base);
 		return NULL;
 	}

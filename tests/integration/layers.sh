@@ -36,7 +36,7 @@ check_eq "budget.o is pure: no store, audit, alert, log or clock of the gateway"
 sqlusers=$(for o in *.o; do nm -u "$o" | grep -q ' sqlite3_' && echo "${o%.o}"; done | tr '\n' ' ')
 check_eq "only the store talks SQL" "store_sqlite " "$sqlusers"
 pgusers=$(for o in *.o; do nm -u "$o" | grep -qE ' PQ[a-z]' && echo "${o%.o}"; done | tr '\n' ' ')
-check_eq "only the PostgreSQL store talks to PostgreSQL" "store_pg " "$pgusers"
+check_eq "only the PostgreSQL store talks to PostgreSQL" "store_pg store_pg_conn " "$pgusers"
 redisusers=$(for o in *.o; do nm -u "$o" | grep -qE ' (redis[A-Z]|freeReplyObject)' && echo "${o%.o}"; done | tr '\n' ' ')
 check_eq "only the Redis counters talk to Redis" "counters_redis " "$redisusers"
 bad=$(for o in proxy policy budget ratelimit; do nm -u "$o.o" | awk -v o=$o '$2 ~ /^store_cl_/ { print o ":" $2 }'; done | tr '\n' ' ')
