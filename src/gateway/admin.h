@@ -1,6 +1,7 @@
 /* admin.h — what the admin API's files share (admin.c: routing, teams,
  * keys, tokens; admin_models.c: models and aliases; admin_apply.c: the
- * organisation as code; beneath them admin_common.c). Private to them. */
+ * organisation as code; admin_read.c: overview, usage, audit; beneath
+ * them admin_common.c). Private to them. */
 #ifndef GG_ADMIN_H
 #define GG_ADMIN_H
 
@@ -41,6 +42,10 @@ int admin_keys_of_team(struct gateway *g, const char *team); /* its upstream key
 const char *alias_problem(struct gateway *g, const char *alias, const char *model, char **why);
 
 /* routes in their own files */
+void overview(struct actx *c);      /* GET /overview */
+void teams_list(struct actx *c);    /* GET /teams */
+void usage_route(struct actx *c);   /* GET /usage */
+void audit_route(struct actx *c);   /* GET /audit */
 void models_route(struct actx *c);  /* GET /models */
 void aliases_route(struct actx *c); /* GET /aliases */
 void alias_change(struct actx *c);  /* PUT|DELETE /aliases/{alias} */
