@@ -116,155 +116,6 @@ int proxy_inflight(struct gateway *g)
 	"The gateway cannot write its usage ledger (disk full or store locked), so it refuses "      \
 	"requests rather than serve them unmetered. Retry shortly; operators: see /healthz."
 
-/* The ledger row of one answer, submitted for this loop iteration's
- * commit; committed() then counts it, logs it and runs `then`, which sends
- * the answer's last bytes (kept: the row is committed; not kept: the store
- * is down, and an answer the client would have received complete is
- * withheld). */
-static void committed(void *arg, bool kept, struct ledger_row *row);
-
-static void record(struct preq *p, int status, const char *reason, struct usage *u, int64_t cost, int64_t qty,
-		   void (*then)(struct preq *, bool))
-{
-	struct gateway *g = p->g;
-	p->lat_us = mono_us() - p->t0_us;
-	p->useen = u && u->seen;
-	struct ledger_row row = {
-		.ts_ms = gw_now(g),
-		.team = p->t ? p->t->id : NULL,
-		.key = p->secret && p->k ? p->k->name : NULL,
-		.key_fp = p->secret ? p->key_fp : NULL,
-		.model = p->model,
-		.reason = reason,
-		.route = p->route ? p->route->name : NULL,
-		.unit = p->route && p->route->unit != BU_NONE ? bill_unit_name(p->route->unit) : NULL,
-		.request_id = p->groq_rid,
-		.status = status,
-		.stream = p->stream,
-		.prompt = u ? u->prompt : 0,
-		.completion = u ? u->completion : 0,
-		.cost_nusd = cost,
-		.latency_ms = p->lat_us / 1000,
-		.quantity = qty,
-		.cached = u ? u->cached : 0,
-		.user = p->user,
-		.requested_model = p->asked ? p->asked : p->model,
-		.service_tier = tier_name(p->tier),
-	};
-	p->then = then;
-	if (p->secret && p->k && p->model) /* what Groq counts on the key's project */
-		sent_count(p->k, p->model, row.ts_ms, g->cfg.gm_window_s * 1000, row.prompt, row.completion);
-	if (p->t)
-		ledger_submit(g->ledger, &row, committed, p);
-	else /* no team, no row */
-		committed(p, true, &row);
-}
-
-static void committed(void *arg, bool kept, struct ledger_row *row)
-{
-	struct preq *p = arg;
-	struct gateway *g = p->g;
-	if (!kept && row->status < 400) { /* the answer is withheld (503); the row
-					   * says so, with the tokens Groq did spend */
-		row->status = 503;
-		row->reason = "store_unavailable";
-	}
-	int status = row->status;
-	const char *reason = row->reason;
-	int64_t now = gw_now(g), lat_us = p->lat_us, cost = row->cost_nusd;
-	if (p->t) {
-		p->t->requests_total++;
-		if (status >= 400)
-			p->t->rejected_total++;
-	}
-	/* a model label is one the gateway knows (priced, or allowed for the
-	 * team): any other name a client sends counts as "other", so clients
-	 * cannot grow /metrics with made-up names */
-	const char *mlabel = !p->model					   ? "-"
-			     : config_price(&g->cfg, p->model) || (p->t && team_allows(p->t, p->model)) ? p->model
-											    : "other";
-	metrics_request(g->metrics, p->t ? p->t->id : "-", mlabel, status, row->prompt,
-			row->completion, cost, lat_us);
-	if (reason)
-		metrics_reject(g->metrics, reason);
-	/* the request log line, written directly: it runs once per request */
-	if (now / 1000 != g->log_sec) { /* formatted once a second */
-		g->log_sec = now / 1000;
-		time_iso(now, g->log_ts, sizeof g->log_ts);
-	}
-	buf *l = &g->logbuf;
-	buf_adds(l, "{\"time\":\"");
-	buf_adds(l, g->log_ts);
-	buf_adds(l, "\",\"level\":\"info\",\"msg\":\"request\",\"path\":");
-	json_str(l, p->path ? p->path : "");
-	buf_adds(l, ",\"status\":");
-	buf_addi(l, status);
-	buf_adds(l, ",\"latency_us\":");
-	buf_addi(l, lat_us);
-	buf_adds(l, p->stream ? ",\"stream\":true" : ",\"stream\":false");
-	if (row->route) { /* (the route table's names need no escaping) */
-		buf_adds(l, ",\"route\":\"");
-		buf_adds(l, row->route);
-		buf_adds(l, "\"");
-	}
-	if (p->t) {
-		buf_adds(l, ",\"team\":");
-		json_str(l, p->t->id);
-	}
-	if (p->tok) {
-		buf_adds(l, ",\"token_id\":");
-		json_str(l, p->tok->id);
-	}
-	if (row->key) {
-		buf_adds(l, ",\"key\":");
-		json_str(l, row->key);
-		buf_adds(l, ",\"key_fp\":");
-		json_str(l, row->key_fp);
-	}
-	if (p->model) {
-		buf_adds(l, ",\"model\":");
-		json_str(l, p->model);
-	}
-	if (reason) {
-		buf_adds(l, ",\"reason\":");
-		json_str(l, reason);
-	}
-	if (row->request_id) {
-		buf_adds(l, ",\"groq_request_id\":");
-		json_str(l, row->request_id);
-	}
-	if (p->client_rid) {
-		buf_adds(l, ",\"client_request_id\":");
-		json_str(l, p->client_rid);
-	}
-	if (p->useen || cost) { /* integers only: no printf per request */
-		buf_adds(l, ",\"prompt_tokens\":");
-		buf_addi(l, row->prompt);
-		buf_adds(l, ",\"completion_tokens\":");
-		buf_addi(l, row->completion);
-		if (row->unit) {
-			buf_adds(l, ",\"unit\":\"");
-			buf_adds(l, row->unit);
-			buf_adds(l, "\"");
-			buf_adds(l, ",\"quantity\":");
-			buf_addi(l, row->quantity);
-		}
-		buf_adds(l, ",\"cost_usd\":");
-		buf_addi(l, cost / NUSD_PER_USD);
-		char frac[11] = ".000000000";
-		for (int64_t i = 9, f = cost % NUSD_PER_USD; i > 0 && f > 0; i--, f /= 10)
-			frac[i] = (char)('0' + f % 10);
-		buf_adds(l, frac);
-	}
-	if (!kept)
-		buf_adds(l, ",\"ledger\":\"pending\"");
-	buf_adds(l, "}\n");
-	gw_log_flush_soon(g);
-	void (*then)(struct preq *, bool) = p->then;
-	p->then = NULL;
-	then(p, kept);
-}
-
 static void reply_error(struct preq *p, struct verdict *v);
 static void send_error(struct preq *p, bool kept);
 
@@ -290,7 +141,7 @@ static void reject(struct preq *p, struct verdict *v)
 		req_budget_header(p);
 	p->err = *v;
 	memset(v, 0, sizeof *v);
-	record(p, p->err.status, p->err.reason, NULL, 0, 0, send_error);
+	req_record(p, p->err.status, p->err.reason, NULL, 0, 0, send_error);
 }
 
 static void refuse(struct preq *p, int status, const char *type, const char *code, const char *reason, char *msg)
@@ -671,7 +522,7 @@ static void on_done(void *arg, int ok, const char *err)
 			p->k->old_since_switch++;
 	}
 	if (p->client_left) { /* its client left while Groq worked: metered all the same */
-		record(p, 499, "client_closed", &u, cost, qty, just_free);
+		req_record(p, 499, "client_closed", &u, cost, qty, just_free);
 		return;
 	}
 	if (ok && !billed && try_again(p))
@@ -699,12 +550,12 @@ static void on_done(void *arg, int ok, const char *err)
 		}
 		metrics_upstream_error(g->metrics, ends[e].status);
 		p->err = (struct verdict){ .status = ends[e].status, .type = "api_error", .code = ends[e].code, .message = m };
-		record(p, ends[e].status, ends[e].reason, &u, cost, qty, send_error);
+		req_record(p, ends[e].status, ends[e].reason, &u, cost, qty, send_error);
 		return;
 	}
 	if (p->replying) {
 		p->complete = ok && (p->relay != R_SSE || p->route->kind != RK_CHAT || p->sse.done);
-		record(p, p->complete ? 200 : 502, p->complete ? NULL : p->cut ? ends[p->cut].reason : "upstream_stream_cut",
+		req_record(p, p->complete ? 200 : 502, p->complete ? NULL : p->cut ? ends[p->cut].reason : "upstream_stream_cut",
 		       &u, cost, qty, end_stream);
 		return;
 	}
@@ -718,7 +569,7 @@ static void on_done(void *arg, int ok, const char *err)
 		groqwatch_decommissioned(g, p->t->id, p->model);
 		models_groq_retired(g, p->model, "Groq answered model_decommissioned");
 	}
-	record(p, st, st >= 400 ? "upstream_error" : NULL, &u, cost, qty, send_answer);
+	req_record(p, st, st >= 400 ? "upstream_error" : NULL, &u, cost, qty, send_answer);
 }
 
 static const struct utx_cbs up_cbs = { on_head, on_data, on_done };
@@ -1066,7 +917,7 @@ static void abandoned(struct preq *p)
 	}
 	int64_t qty = 0, cost = req_cost_of(p, &u, &qty);
 	req_settle(p, cost, &u, true);
-	record(p, 499, "client_closed", &u, cost, qty, just_free);
+	req_record(p, 499, "client_closed", &u, cost, qty, just_free);
 }
 
 /* the client went before its answer was finished (httpd.c notices while
@@ -1108,7 +959,7 @@ static void on_client_close(struct hreq *req, void *arg)
 	req_upload_free(p);
 	if (p->t)
 		req_settle(p, 0, NULL, false);
-	record(p, 499, "client_closed", NULL, 0, 0, just_free);
+	req_record(p, 499, "client_closed", NULL, 0, 0, just_free);
 }
 
 static void enqueue(struct preq *p)

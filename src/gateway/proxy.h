@@ -101,6 +101,15 @@ int req_read_caps(struct preq *p, struct verdict *v);
  * form Groq receives built), -1 refused (v filled); p->up freed at 0 and -1. */
 int req_upload_step(struct preq *p, struct verdict *v);
 void req_upload_free(struct preq *p);
+/* ---- proxy_record.c: an answer's ledger row, metrics and log line ---- */
+/* The ledger row of one answer, submitted for this loop iteration's
+ * commit; once committed it is counted and logged, and then(p, kept)
+ * sends the answer's last bytes (kept: the row is committed; not kept:
+ * the store is down, and an answer the client would have received
+ * complete is withheld). */
+void req_record(struct preq *p, int status, const char *reason, struct usage *u, int64_t cost, int64_t qty,
+		void (*then)(struct preq *, bool));
+
 /* The end user (the body's "user", else X-Groqgate-User), checked. 0, or -1. */
 int req_read_user(struct preq *p, struct verdict *v);
 /* The client's X-Request-Id, checked and kept to forward. 0, or -1. */

@@ -25,7 +25,7 @@ loops=$(awk '{ e[$1] = e[$1] " " $2 } END {
 		while (top > 0) { x = stack[top--]; if (x == a) { print a; break } if (x in seen) continue; seen[x] = 1;
 			m = split(e[x], r, " "); for (j = 1; j <= m; j++) stack[++top] = r[j] } } }' "$T/edges" | sort | tr '\n' ' ')
 check_eq "no gateway module reaches itself through others" "" "$loops"
-for dp in proxy proxy_read proxy_model proxy_bill proxy_answer policy budget meter ratelimit price routes reqbody enduser; do
+for dp in proxy proxy_read proxy_model proxy_bill proxy_answer proxy_record policy budget meter ratelimit price routes reqbody enduser; do
 	bad=$(awk -v a="$dp" '$1 == a && ($2 ~ /^admin/ || $2 == "rotation") { print $2 }' "$T/edges" | tr '\n' ' ')
 	check_eq "the data plane's $dp.o calls no control-plane module" "" "$bad"
 done
