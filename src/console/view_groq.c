@@ -214,9 +214,16 @@ static int groq_body(struct app *a, struct canvas *cv)
 	int ndrift = 0;
 	size_t i;
 	json_t *p;
-	json_array_foreach(projects, i, p) ndrift += json_is_true(json_object_get(p, "drift"));
+	int nmis = 0;
+	json_array_foreach(projects, i, p) {
+		ndrift += json_is_true(json_object_get(p, "drift"));
+		nmis += json_is_true(json_object_get(p, "mismatch"));
+	}
 	if (ndrift)
 		cv_printf(cv, y++, 2, R_ALERT, w, "DRIFT on %d project%s: Groq counts more than the gateway sent (leaked key?)", ndrift, ndrift > 1 ? "s" : "");
+	if (nmis)
+		cv_printf(cv, y++, 2, R_ALERT, w, "MISMATCH on %d project%s: the gateway sent more than Groq counts there (a key in another Groq project?)",
+			  nmis, nmis > 1 ? "s" : "");
 	if (available && json_array_size(projects) > 0) {
 		int rows = cv->h - 1;
 		/* narrow screens keep the columns that decide: rates and drift */
@@ -230,7 +237,8 @@ static int groq_body(struct app *a, struct canvas *cv)
 		json_array_foreach(projects, i, p) {
 			if (y >= rows)
 				break;
-			bool d = json_is_true(json_object_get(p, "drift"));
+			bool d = json_is_true(json_object_get(p, "drift")), mis = json_is_true(json_object_get(p, "mismatch"));
+			const char *flag = d ? "DRIFT" : mis ? "MISM" : "";
 			char g[16], gw[16], tin[16], tout[16];
 			rate(g, sizeof g, p, "groq_rpm");
 			rate(gw, sizeof gw, p, "gateway_rpm");
@@ -256,11 +264,11 @@ static int groq_body(struct app *a, struct canvas *cv)
 			}
 			const char *team = str(p, "team", direct ? "?" : "(no key)");
 			if (wide)
-				cv_printf(cv, y++, 2, d ? R_ALERT : R_TITLE, w, "%-26.26s %-12.12s %8s %7s %10s %11s %8s %-5s %s",
-					  str(p, "project", "?"), team, g, gw, tin, tout, "", d ? "DRIFT" : "", keys[0] ? keys : "-");
+				cv_printf(cv, y++, 2, *flag ? R_ALERT : R_TITLE, w, "%-26.26s %-12.12s %8s %7s %10s %11s %8s %-5s %s",
+					  str(p, "project", "?"), team, g, gw, tin, tout, "", flag, keys[0] ? keys : "-");
 			else
-				cv_printf(cv, y++, 2, d ? R_ALERT : R_TITLE, w, "%-22.22s %-10.10s %8s %7s %-5s %s",
-					  str(p, "project", "?"), team, g, gw, d ? "DRIFT" : "", keys[0] ? keys : "-");
+				cv_printf(cv, y++, 2, *flag ? R_ALERT : R_TITLE, w, "%-22.22s %-10.10s %8s %7s %-5s %s",
+					  str(p, "project", "?"), team, g, gw, flag, keys[0] ? keys : "-");
 			json_array_foreach(json_object_get(p, "models"), mi, m) {
 				if (y >= rows)
 					break;

@@ -780,6 +780,10 @@ struct drift_rule {
 };
 /* Groq counts clearly more requests than the gateway sent */
 bool drift_decide(const struct drift_rule *r, double groq_rpm, double gateway_rpm);
+/* ... or clearly fewer than the gateway sent with keys it names as the
+ * project's: one of them is another project's (the key's groq_project is
+ * wrong, or a new key was made in another project) */
+bool mismatch_decide(const struct drift_rule *r, double groq_rpm, double gateway_rpm);
 /* The projects of /admin/v1/groq: every project that a key names or that
  * Groq reports (f NULL: no figures), Groq's rates beside the gateway's, per
  * minute, and whether it drifts. */

@@ -59,6 +59,7 @@ struct groqwatch {
 	int pending;             /* queries of the poll in flight */
 	int64_t polls, failures;
 	strmap *drifting;        /* project -> (void *)1 while it drifts */
+	strmap *mismatched;      /* project -> (void *)polls in a row the gateway sent more than Groq counts */
 	strmap *decom;           /* "team\tmodel" -> int64_t*: 400 model_decommissioned */
 };
 
@@ -86,6 +87,8 @@ static void set_state(struct groqwatch *w, enum gw_state st, const char *reason)
 }
 
 /* ---- reconciliation and alerts -------------------------------------- */
+
+#define MISMATCH_POLLS 2 /* polls in a row before a project mismatch is flagged */
 
 static struct drift_rule rule(const struct gateway *g)
 {
@@ -130,6 +133,25 @@ static void alert_drift(struct groqwatch *w)
 			strmap_del(w->drifting, id);
 			gw_log(g, json_pack("{s:s,s:s,s:s}", "level", "info", "msg",
 					    "Groq's and the gateway's rates agree again", "project", id));
+		}
+		/* a project mismatch: flagged once it holds MISMATCH_POLLS polls in
+		 * a row (Groq's figures lag the gateway's when traffic begins) */
+		intptr_t streak = (intptr_t)strmap_get(w->mismatched, id);
+		if (json_is_true(json_object_get(p, "mismatch"))) {
+			strmap_put(w->mismatched, id, (void *)(streak + 1));
+			if (streak + 1 == MISMATCH_POLLS) {
+				const char *team = json_string_value(json_object_get(p, "team"));
+				char *m = xasprintf("The gateway sent %.1f requests/min with keys it has as project %s's (team "
+						    "'%s') but Groq counts %.1f there: a key is in another Groq project "
+						    "(check its groq_project, or the project the key was made in).",
+						    json_real_value(json_object_get(p, "gateway_rpm")), id, team ? team : "?",
+						    json_real_value(json_object_get(p, "groq_rpm")));
+				if (cluster_leader(g))
+					alert_raise(g, "groq_project_mismatch", team, m);
+				free(m);
+			}
+		} else if (streak) {
+			strmap_del(w->mismatched, id);
 		}
 	}
 	json_decref(projects);
@@ -373,6 +395,7 @@ struct groqwatch *groqwatch_start(struct gateway *g)
 	struct groqwatch *w = xcalloc(1, sizeof *w);
 	w->g = g;
 	w->drifting = strmap_new();
+	w->mismatched = strmap_new();
 	w->decom = strmap_new();
 	w->timer = evtimer_new(g->base, poll, w);
 	w->deadline = evtimer_new(g->base, poll_overdue, w);
@@ -398,6 +421,7 @@ void groqwatch_free(struct groqwatch *w)
 	gm_free(&w->fig);
 	free(w->reason);
 	strmap_free(w->drifting);
+	strmap_free(w->mismatched);
 	size_t i = 0;
 	const char *k;
 	void *v;
@@ -456,6 +480,13 @@ json_t *groqwatch_json(struct gateway *g)
 	bool available = w->state == GS_OK || (w->state == GS_FAILING && w->have_fig);
 	const char *reason = w->state == GS_OFF ? "not configured (groq_metrics.key_file)" : w->reason;
 	json_t *projects = reconcile(w->have_fig ? &w->fig : NULL, &g->reg, now, g->cfg.gm_window_s * 1000, &r);
+	size_t pi;
+	json_t *pj;
+	json_array_foreach(projects, pi, pj) { /* (flagged once it held MISMATCH_POLLS polls) */
+		const char *id = json_string_value(json_object_get(pj, "project"));
+		json_object_set_new(pj, "mismatch",
+				    json_boolean(id && (intptr_t)strmap_get(w->mismatched, id) >= MISMATCH_POLLS));
+	}
 	json_t *j = json_pack("{s:b,s:s,s:s?,s:o,s:o?,s:b,s:I,s:I,s:I,s:I,s:o,s:o,s:o}", "available", available, "state",
 			      state_names[w->state], "reason", reason, "updated_at", time_or_null(w->updated_at),
 			      "age_s", w->updated_at ? json_integer((wall_ms() - w->updated_at) / 1000) : NULL,
@@ -495,6 +526,16 @@ void groqwatch_metrics(struct gateway *g, buf *out)
 	void *v;
 	while (strmap_next(w->drifting, &i, &k, &v)) {
 		buf_adds(out, "groqgate_groq_drift{project=\"");
+		metrics_label(out, k);
+		buf_adds(out, "\"} 1\n");
+	}
+	buf_adds(out, "# HELP groqgate_groq_project_mismatch 1 while the gateway sends more requests with keys it has "
+		      "as the project's than Groq counts on it.\n# TYPE groqgate_groq_project_mismatch gauge\n");
+	i = 0;
+	while (strmap_next(w->mismatched, &i, &k, &v)) {
+		if ((intptr_t)v < MISMATCH_POLLS)
+			continue;
+		buf_adds(out, "groqgate_groq_project_mismatch{project=\"");
 		metrics_label(out, k);
 		buf_adds(out, "\"} 1\n");
 	}

@@ -90,6 +90,12 @@ bool drift_decide(const struct drift_rule *r, double groq_rpm, double gateway_rp
 	return excess > r->min_rpm && excess > r->tolerance * gateway_rpm;
 }
 
+bool mismatch_decide(const struct drift_rule *r, double groq_rpm, double gateway_rpm)
+{
+	double shortfall = gateway_rpm - groq_rpm;
+	return shortfall > r->min_rpm && shortfall > r->tolerance * gateway_rpm;
+}
+
 /* a rate per minute, rounded to what Groq's figures can say (3 decimals) */
 static json_t *per_min(double v)
 {
@@ -203,6 +209,10 @@ json_t *reconcile(const struct gm_figures *f, const struct registry *reg, int64_
 		/* drift needs Groq's figures and a key of the gateway's in the project */
 		bool d = f && json_array_size(json_object_get(p, "keys")) > 0 && drift_decide(r, groq, gw);
 		json_object_set_new(p, "drift", json_boolean(d));
+		/* the other way: the gateway sent more with keys it says are of
+		 * this project than Groq counts on it (a key of another project) */
+		bool mm = f && json_array_size(json_object_get(p, "keys")) > 0 && mismatch_decide(r, groq, gw);
+		json_object_set_new(p, "mismatch", json_boolean(mm));
 		static const char *const prates[] = { "groq_rpm", "gateway_rpm", "groq_tokens_per_min", NULL };
 		static const char *const mrates[] = { "groq_rpm", "gateway_rpm", "groq_tokens_in_per_min",
 						      "groq_tokens_out_per_min", NULL };

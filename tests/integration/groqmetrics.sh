@@ -91,6 +91,30 @@ wait_eval "the drift to clear" $((WINDOW + 8)) "[ \"\$(proj proj_alpha .drift)\"
 check_eq "drift clears when the rates agree again" false "$(proj proj_alpha .drift)"
 check_not_contains "/metrics no longer shows it" 'groqgate_groq_drift{project="proj_alpha"}' "$(curl -s "http://$GW/metrics")"
 
+# ---- a key of another Groq project: the gateway sends with a key it has
+# as proj_gamma's, Groq counts those requests elsewhere (fakegroq: no
+# project for KEY3): flagged as a mismatch, alerted once, in /metrics
+api POST /admin/v1/teams '{"id":"gamma","name":"gamma","allowed_models":["llama-3.1-8b-instant"],"max_tokens_per_request":100,"rpm_limit":600,"monthly_budget_usd":10}'
+api POST /admin/v1/keys "{\"name\":\"gamma-prod-api\",\"team\":\"gamma\",\"secret\":\"$KEY3\",\"groq_project\":\"proj_gamma\"}"
+new_token gamma
+GTOK=$TOKEN
+for _ in 1 2 3 4 5 6; do chat "$GTOK" llama-3.1-8b-instant; done
+wait_eval "the mismatch on proj_gamma" 10 "[ \"\$(proj proj_gamma .mismatch)\" = true ]"
+check_eq "a project the gateway sends to but Groq counts nothing on: mismatch, not drift" "true|false|36|0" \
+	"$(proj proj_gamma '"\(.mismatch)|\(.drift)|\(.gateway_rpm)|\(.groq_rpm)"')"
+check_eq "... while the projects whose figures agree are not flagged" "false|false" \
+	"$(proj proj_beta '"\(.mismatch)|\(.drift)"')"
+api GET /admin/v1/alerts
+check_eq "one groq_project_mismatch alert, for gamma" "gamma" \
+	"$(jq_body '[.alerts[] | select(.kind == "groq_project_mismatch") | .team] | join(",")')"
+check_contains "... saying what to check" "a key is in another Groq project" \
+	"$(jq_body '[.alerts[] | select(.kind == "groq_project_mismatch")][0].message')"
+check_contains "in /metrics" 'groqgate_groq_project_mismatch{project="proj_gamma"} 1' "$(curl -s "http://$GW/metrics")"
+(umask 077; printf '%s\n' "$VIEW_TOKEN" > "$T/view.token")
+snap=$("$BIN/groqtop" --gateway "http://$GW" --token-file "$T/view.token" --snapshot --view groq --size 120x40 2>&1)
+check_contains "groqtop's Groq view says it" "MISMATCH on 1 project: the gateway sent more than Groq counts there" "$snap"
+check "... and marks the project's row" grep -qE 'proj_gamma +gamma .* MISM ' <<< "$snap"
+
 # ---- models Groq stops listing, and its model_decommissioned answers
 curl -s -o /dev/null -X POST --data-binary '{"model":"llama-3.3-70b-versatile"}' "http://$FAKE/_fake/decommission"
 wait_eval "the unlisted model to show" 5 "groq | jq -e '.unlisted_models | any(.model == \"llama-3.3-70b-versatile\")'"
