@@ -72,6 +72,8 @@ struct m_team {
 	int rpm;
 	int64_t rpm_limit, max_tokens, version;
 	int64_t tpm, tpm_limit;   /* tokens in the last minute, its limit (0: none) */
+	int64_t refused_pm;       /* requests it refused in the last minute ... */
+	char refused_by[96];      /* ... by class: "budget 3, rate 2" ("" none) */
 	char priority[12];
 	double spend, budget, pct;
 	int nmodels, keys;

@@ -88,6 +88,15 @@ int model_parse_overview(const char *body, size_t len, struct m_overview *o, cha
 		m->rpm_limit = inum(json_object_get(t, "rpm_limit"));
 		m->tpm = inum(json_object_get(t, "tpm"));
 		m->tpm_limit = inum(json_object_get(t, "tpm_limit"));
+		m->refused_pm = inum(json_object_get(t, "refused_pm"));
+		m->refused_by[0] = '\0';
+		const char *rk;
+		json_t *rv;
+		json_object_foreach(json_object_get(t, "refused_by"), rk, rv) {
+			size_t l = strlen(m->refused_by);
+			snprintf(m->refused_by + l, sizeof m->refused_by - l, "%s%s %lld", l ? ", " : "", rk,
+				 (long long)inum(rv));
+		}
 		cp(m->priority, sizeof m->priority, json_object_get(t, "priority"));
 		m->max_tokens = inum(json_object_get(t, "max_tokens_per_request"));
 		m->version = inum(json_object_get(t, "version"));

@@ -208,13 +208,22 @@ void draw_footer(struct app *a, struct canvas *cv, const char *hints)
 	buf_free(&hb);
 }
 
+/* the teams table: id 16, state 8, RPM gauge + 10, TPM 7, refusals 6,
+ * spend gauge + 19, % 6, and on a wide enough pane models 4 and keys 4;
+ * the two gauges share the rest */
+#define TEAMS_FIXED (16 + 8 + 10 + 7 + 6 + 19 + 6)
+#define TEAMS_WIDE (TEAMS_FIXED + 8 + 2 * 8)
+static int team_gauge_w(int w)
+{
+	int gw = (w - TEAMS_FIXED - (w >= TEAMS_WIDE ? 8 : 0)) / 2;
+	return gw < 2 ? 2 : gw;
+}
+
 static void team_row(struct canvas *cv, int y, int x, int w, struct m_team *t, bool sel, bool focus)
 {
 	int base = sel ? (focus ? R_SELECTED : R_SELECTED_DIM) : R_NORMAL;
 	cv_fill(cv, y, x, w, base, " ");
-	int gw = (w - 16 - 8 - 10 - 7 - 19 - 6 - 4 - 4) / 2; /* two gauges share the rest */
-	if (gw < 4)
-		gw = 4;
+	int gw = team_gauge_w(w);
 	int cx = x;
 	cv_printf(cv, y, cx, base, 15, "%s", t->id);
 	cx += 16;
@@ -230,6 +239,9 @@ static void team_row(struct canvas *cv, int y, int x, int w, struct m_team *t, b
 	count6(tk, sizeof tk, t->tpm);
 	cv_printf(cv, y, cx, sel || !t->tpm_limit ? base : gauge_role((double)t->tpm / (double)t->tpm_limit), 7, "%6s", tk);
 	cx += 7;
+	/* what it refused in the last minute: red when it refuses */
+	cv_printf(cv, y, cx, sel ? base : t->refused_pm ? R_ERROR : R_DIM, 6, "%5lld", (long long)t->refused_pm);
+	cx += 6;
 	double sf = t->budget > 0 ? t->spend / t->budget : 0;
 	cv_gauge(cv, y, cx, gw, sf);
 	cx += gw;
@@ -240,6 +252,8 @@ static void team_row(struct canvas *cv, int y, int x, int w, struct m_team *t, b
 	cx += 19;
 	cv_printf(cv, y, cx, sel ? base : gauge_role(sf), 6, "%5.1f%%", t->pct);
 	cx += 6;
+	if (w < TEAMS_WIDE) /* (a narrow terminal: the models and keys counts go first) */
+		return;
 	cv_printf(cv, y, cx, base, 4, "%3d", t->nmodels);
 	cx += 4;
 	cv_printf(cv, y, cx, base, 4, "%3d", t->keys);
@@ -261,13 +275,17 @@ static void draw_teams(struct app *a, struct canvas *cv, int y, int h)
 	char part[32] = "";
 	if (a->ov.nteams < a->ov.teams_total)
 		snprintf(part, sizeof part, " of %d (loading)", a->ov.teams_total);
-	snprintf(title, sizeof title, "Teams %d%s%s%s  sort: %s %s", a->nteam_idx, part, a->filter[0] ? "  filter: " : "",
-		 a->filter, sort_cols[a->sort_col].name, a->sort_desc ? (cv->utf8 ? "↓" : "v") : (cv->utf8 ? "↑" : "^"));
+	int refusing = 0;
+	for (int i = 0; i < a->ov.nteams; i++)
+		refusing += a->ov.teams[i].refused_pm > 0;
+	char ref[32] = "";
+	if (refusing)
+		snprintf(ref, sizeof ref, "  refusing: %d", refusing);
+	snprintf(title, sizeof title, "Teams %d%s%s%s  sort: %s %s%s", a->nteam_idx, part, a->filter[0] ? "  filter: " : "",
+		 a->filter, sort_cols[a->sort_col].name, a->sort_desc ? (cv->utf8 ? "↓" : "v") : (cv->utf8 ? "↑" : "^"), ref);
 	cv_box(cv, y, 0, h, cv->w, a->pane == PANE_TEAMS ? R_TITLE : R_BORDER, title);
 	int w = cv->w - 2;
-	int gw = (w - 16 - 8 - 10 - 7 - 19 - 6 - 4 - 4) / 2;
-	if (gw < 4)
-		gw = 4;
+	int gw = team_gauge_w(w);
 	cv_fill(cv, y + 1, 1, w, R_TABLE_HEAD, " ");
 	int cx = 1;
 	cv_put(cv, y + 1, cx, R_TABLE_HEAD, "TEAM", -1);
@@ -278,11 +296,14 @@ static void draw_teams(struct app *a, struct canvas *cv, int y, int h)
 	cx += gw + 10;
 	cv_put(cv, y + 1, cx, R_TABLE_HEAD, "   TPM", -1);
 	cx += 7;
+	cv_put(cv, y + 1, cx, R_TABLE_HEAD, "REF/m", -1);
+	cx += 6;
 	cv_put(cv, y + 1, cx, R_TABLE_HEAD, "SPEND month/budget", -1);
 	cx += gw + 19;
 	cv_put(cv, y + 1, cx, R_TABLE_HEAD, "    %", -1);
 	cx += 6;
-	cv_put(cv, y + 1, cx, R_TABLE_HEAD, "MOD KEY", -1);
+	if (w >= TEAMS_WIDE)
+		cv_put(cv, y + 1, cx, R_TABLE_HEAD, "MOD KEY", -1);
 	int rows = h - 3;
 	scroll_into_view(a->sel_team, rows, &a->top_team);
 	for (int i = 0; i < rows && a->top_team + i < a->nteam_idx; i++) {
@@ -375,6 +396,9 @@ void draw_detail(struct app *a, struct canvas *cv, int y, int x, int h, int w)
 		cv_printf(cv, r++, x + 2, R_DIM, iw, "priority %s, TPM %lld (limit %s)", t->priority[0] ? t->priority : "standard",
 			  (long long)t->tpm, tl);
 	}
+	if (r < y + h - 1 && t->refused_pm)
+		cv_printf(cv, r++, x + 2, R_ERROR, iw, "refused %lld in the last minute: %s", (long long)t->refused_pm,
+			  t->refused_by);
 	if (r < y + h - 1) {
 		buf b;
 		buf_init(&b);

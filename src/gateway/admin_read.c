@@ -122,6 +122,18 @@ void overview(struct actx *c)
 		buf_addi(&o, team_tpm(t, now));
 		buf_adds(&o, ",\"tpm_limit\":");
 		buf_addi(&o, t->tpm_limit);
+		/* what it refused in the last minute, by class (only those that
+		 * refused: the common case costs a few bytes) */
+		int64_t by[REF_N], refused = team_refusals(t, now, by);
+		buf_adds(&o, ",\"refused_pm\":");
+		buf_addi(&o, refused);
+		if (refused) {
+			buf_adds(&o, ",\"refused_by\":{");
+			for (int k = 0, n = 0; k < REF_N; k++)
+				if (by[k])
+					buf_addf(&o, "%s\"%s\":%lld", n++ ? "," : "", refusal_class_name[k], (long long)by[k]);
+			buf_adds(&o, "}");
+		}
 		buf_adds(&o, ",\"priority\":\"");
 		buf_adds(&o, priority_name(t->priority));
 		buf_adds(&o, "\",\"spend_mtd_usd\":");

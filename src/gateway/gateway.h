@@ -270,6 +270,7 @@ struct team {
 	/* each end user's day and minute (enduser.c; 0: none) */
 	int64_t user_day_budget_nusd, user_rpm_limit;
 	int64_t user_alerts_day; int user_alerts; /* alerts raised for its users this day (at most USER_ALERTS_MAX) */
+	struct window *refused; /* its refusals in the last minute, by REF_* class (NULL: none yet) */
 	struct teamcap *cap;
 	struct teamuse *mu;
 	int nmu;
@@ -729,6 +730,14 @@ int stage_caps(const struct team *t, enum route_kind kind, const struct reqbody 
 /* the 429 verdict of a request an RPM window (of a team, of an upstream
  * key: what) had no room for (retry_ms until it has) */
 int rpm_refusal(const char *what, const char *name, int64_t limit, int64_t retry, struct verdict *v);
+/* refusals by what a team would do about them (the console's REF/m) */
+enum { REF_BUDGET, REF_RATE, REF_MODEL, REF_CAP, REF_PAUSED, REF_OTHER, REF_N };
+extern const char *const refusal_class_name[REF_N]; /* "budget", "rate", ... */
+int refusal_class(const char *reason);              /* a verdict's reason -> REF_* */
+/* t answered with reason (a refusal) at now; what it refused in the
+ * minute before now, by class, into n (REF_N), returning the total */
+void team_refused(struct team *t, const char *reason, int64_t now);
+int64_t team_refusals(struct team *t, int64_t now, int64_t *n);
 /* the 429 verdict of a request the window had no room for (retry_ms until it has) */
 int ratelimit_refusal(const struct team *t, int64_t retry_ms, struct verdict *v);
 

@@ -123,3 +123,44 @@ int ratelimit_refusal(const struct team *t, int64_t retry, struct verdict *v)
 {
 	return rpm_refusal("team", t->id, t->rpm_limit, retry, v);
 }
+
+/* ---- refusals, by what the team would do about them ------------------ */
+
+const char *const refusal_class_name[REF_N] = { "budget", "rate", "model", "cap", "paused", "other" };
+
+int refusal_class(const char *reason)
+{
+	static const struct {
+		const char *reason;
+		int class;
+	} map[] = {
+		{ "budget_exceeded", REF_BUDGET },	    { "rate_limited", REF_RATE },
+		{ "capacity_limited", REF_RATE },	    { "user_rate_limited", REF_RATE },
+		{ "upstream_rate_limited", REF_RATE },	    { "queue_full", REF_RATE },
+		{ "model_not_allowed", REF_MODEL },	    { "model_not_priced", REF_MODEL },
+		{ "model_decommissioned", REF_MODEL },	    { "service_tier_not_allowed", REF_MODEL },
+		{ "max_tokens_exceeded", REF_CAP },	    { "team_paused", REF_PAUSED },
+	};
+	for (size_t i = 0; reason && i < sizeof map / sizeof map[0]; i++)
+		if (strcmp(map[i].reason, reason) == 0)
+			return map[i].class;
+	return REF_OTHER;
+}
+
+void team_refused(struct team *t, const char *reason, int64_t now)
+{
+	if (!t->refused) {
+		t->refused = xcalloc(REF_N, sizeof *t->refused);
+		for (int i = 0; i < REF_N; i++)
+			win_init(&t->refused[i], 60000, 5000);
+	}
+	win_add(&t->refused[refusal_class(reason)], now, now, 1);
+}
+
+int64_t team_refusals(struct team *t, int64_t now, int64_t *n)
+{
+	int64_t total = 0;
+	for (int i = 0; i < REF_N; i++)
+		total += n[i] = t->refused ? win_sum(&t->refused[i], now) : 0;
+	return total;
+}

@@ -68,8 +68,10 @@ static void committed(void *arg, bool kept, struct ledger_row *row)
 	int64_t now = gw_now(g), lat_us = p->lat_us, cost = row->cost_nusd;
 	if (p->t) {
 		p->t->requests_total++;
-		if (status >= 400)
+		if (status >= 400) {
 			p->t->rejected_total++;
+			team_refused(p->t, reason, now);
+		}
 	}
 	/* a model label is one the gateway knows (priced, or allowed for the
 	 * team): any other name a client sends counts as "other", so clients

@@ -30,7 +30,11 @@ check_contains "snapshot: the critical team" "prod (critical)" "$snap"
 tui_start 120x40
 tui_groqtop
 tui_wait "prod-prod-api"
-check "the teams pane has a TPM column" tui_has "   TPM SPEND"
+check "the teams pane has a TPM column, and the refusals" tui_has "   TPM REF/m SPEND"
+refused=$(( $(grep -o 429 <<< "$codes" | wc -l) ))
+check "etl's row counts its $refused refusals of the last minute" tui_has "$(printf ' %5d ' "$refused")"
+tui_check "the pane's title counts the teams refusing" "refusing: 1"
+check "and the detail says why (its rate: Groq's capacity share)" tui_has "refused $refused in the last minute: rate $refused"
 tui_type ":capacity"
 tui_keys Enter
 tui_check ":capacity opens the view" "Capacity: Groq's limits per model"
