@@ -169,6 +169,11 @@ static void put_line(void *arg, int i, const char *line)
 		cv_put(wp->cv, wp->y + i, wp->x, wp->role, line, wp->w);
 }
 
+static void no_line(void *arg, int i, const char *line)
+{
+	(void)arg, (void)i, (void)line;
+}
+
 /* ---- alerts ------------------------------------------------------------ */
 
 json_t *alerts_selected(struct app *a)
@@ -201,8 +206,22 @@ static void alerts_draw(struct app *a, struct canvas *cv)
 	} else if (n == 0) {
 		cv_put(cv, y, 2, R_DIM, "no alerts", -1);
 	} else {
-		/* whole alerts only: from the first one that keeps the selection on screen */
-		list_window(l, (int)n, 1);
+		/* whole alerts only: from the first one that keeps the selection
+		 * on screen, each alert its head and its wrapped message */
+		if (l->sel >= (int)n)
+			l->sel = (int)n - 1;
+		if (l->sel < 0)
+			l->sel = 0;
+		if (l->sel < l->top)
+			l->top = l->sel;
+		for (;;) {
+			int used = 0;
+			for (int i = l->top; i <= l->sel; i++)
+				used += 1 + wrap_words(js(json_array_get(arr, n - 1 - (size_t)i), "message", ""), w - 4, no_line, NULL);
+			if (used <= bottom - y || l->top >= l->sel)
+				break;
+			l->top++;
+		}
 		for (int i = l->top; i < (int)n && y < bottom; i++) {
 			json_t *e = json_array_get(arr, n - 1 - (size_t)i);
 			bool sel = i == l->sel;

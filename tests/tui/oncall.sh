@@ -315,4 +315,30 @@ done
 tui_keys q
 tui_wait_exit
 check_eq "--readonly and --wallboard sent no change (the audit log is unchanged)" "$n0" "$(audits)"
+
+# ---- the alerts list taller than the screen: moving down keeps the
+# selected alert (its head and its whole message) on screen
+# four alerts more: a team's budget set below what it spent (50, 80, 95 %
+# and the auto-pause)
+create_team etl '"rpm_limit":60,"monthly_budget_usd":1'
+create_key etl-prod-api etl "$KEY5"
+new_token etl
+chat "$TOKEN" llama-3.1-8b-instant '"max_tokens":5'
+api PATCH /admin/v1/teams/etl '{"monthly_budget_usd":0.0000001}'
+wait_eval "10 alerts" 10 '[ "$(api GET /admin/v1/alerts; jq_body ".alerts | length")" -ge 10 ]'
+tui_resize 80 24
+tui_groqtop --readonly
+tui_wait "chatbot-prod-api"
+tui_keys A
+tui_wait "(newest first)"
+check "the oldest alert is below the fold" tui_lacks "Team 'chatbot' crossed 50%"
+tui_keys Down
+tui_check "one down: the newest stays on screen above the selection" "Team 'etl' was paused"
+for _ in $(seq 1 16); do tui_keys Down; done
+tui_check "moving down to the oldest shows it" "Team 'chatbot' crossed 50% of its monthly budget"
+check "... with the end of its message" tui_has '$0.000157).'
+tui_keys g
+tui_check "g brings the newest back" "Team 'etl' was paused"
+tui_keys q
+tui_wait_exit
 done_testing
