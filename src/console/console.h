@@ -248,7 +248,7 @@ extern const struct sort_column sort_cols[SORT_NCOLS];
 
 enum pane { PANE_TEAMS, PANE_KEYS };
 enum dlg_kind { DLG_NONE, DLG_CONFIRM, DLG_INPUT, DLG_CHECKLIST, DLG_MESSAGE, DLG_WIZARD, DLG_FORM };
-#define FORM_MAX 12
+#define FORM_MAX 16
 
 struct dialog {
 	enum dlg_kind kind;

@@ -119,7 +119,7 @@ void dlg_draw(struct app *a, struct canvas *cv)
 	struct dialog *d = &a->dlg;
 	int w = cv->w > 100 ? 76 : cv->w - 6;
 	int h = d->kind == DLG_CHECKLIST ? cv->h - 4
-		: d->kind == DLG_FORM	 ? wrap(NULL, 0, 0, w - 4, 100, 0, d->text) + d->nf + 8
+		: d->kind == DLG_FORM	 ? wrap(NULL, 0, 0, w - 4, 100, 0, d->text) + d->nf + 6
 					 : wrap(NULL, 0, 0, w - 4, 100, 0, d->text) + 7;
 	if (h < 10)
 		h = 10;
@@ -131,9 +131,12 @@ void dlg_draw(struct app *a, struct canvas *cv)
 	cv_box(cv, y, x, h, w, R_DIALOG, NULL);
 	cv_printf(cv, y, x + 2, R_DIALOG_TITLE, w - 4, " %s ", d->title);
 	int row = y + 2;
+	/* a form's text keeps at least its first line: its fields fill the rest */
+	int text_rows = d->kind == DLG_FORM ? h - 5 - d->nf : h - 6;
+	if (text_rows < 1)
+		text_rows = 1;
 	if (d->kind != DLG_CHECKLIST)
-		row += wrap(cv, row, x + 2, w - 4, h - 6 - (d->kind == DLG_FORM ? d->nf + 2 : 0),
-			    d->kind == DLG_MESSAGE ? d->role : R_DIALOG, d->text) + 1;
+		row += wrap(cv, row, x + 2, w - 4, text_rows, d->kind == DLG_MESSAGE ? d->role : R_DIALOG, d->text) + 1;
 	switch (d->kind) {
 	case DLG_CONFIRM:
 		cv_put(cv, y + h - 2, x + w / 2 - 12, d->yes ? R_SELECTED : R_DIALOG, "[ Yes ]", -1);

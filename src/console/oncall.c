@@ -43,20 +43,25 @@ static bool send(struct app *a, const char *method, const char *path, const char
 
 /* ---- limits ------------------------------------------------------------- */
 
-enum { F_BUDGET, F_RPM, F_MODE, F_WAIT, F_CAP, F_THRESH, F_AUTOPAUSE, F_PRIO, F_TPM, F_TPD, F_RPD, F_N };
+enum { F_BUDGET, F_RPM, F_MODE, F_WAIT, F_CAP, F_THRESH, F_AUTOPAUSE, F_PRIO, F_TPM, F_TPD, F_RPD, F_DAY, F_WEEK,
+       F_UDAY, F_URPM, F_N };
 static const char *const f_labels[F_N] = { "Monthly budget (USD)", "RPM limit",	    "RPM mode",
 					   "Queue wait (ms)",	   "Max tokens/request", "Alert thresholds (%)",
 					   "Auto-pause at budget", "Priority",		    "TPM limit",
-					   "TPD limit",		   "RPD limit" };
+					   "TPD limit",		   "RPD limit",		    "Daily budget (USD)",
+					   "Weekly budget (USD)",  "End user daily (USD)", "End user RPM" };
 static const char *const f_help[F_N] = { "e.g. 250 or 12.5",	      "requests per 60 s",
 					 "reject or queue",	      "queue mode: longest wait",
 					 "the output cap",	      "e.g. 50,80,95",
 					 "yes or no",		      "critical, standard or batch",
 					 "tokens per 60 s (0: none)", "tokens per day (0: none)",
-					 "requests per day (0: none)" };
+					 "requests per day (0: none)", "UTC day (0: none)",
+					 "from Monday (0: none)",      "each end user's day (0: none)",
+					 "each end user, per 60 s (0: none)" };
 static const char *const f_keys[F_N] = { "monthly_budget_usd",	   "rpm_limit", "rpm_mode",  "queue_max_wait_ms",
 					 "max_tokens_per_request", "alert_thresholds", "auto_pause", "priority",
-					 "tpm_limit",		   "tpd_limit",	 "rpd_limit" };
+					 "tpm_limit",		   "tpd_limit",	 "rpd_limit", "daily_budget_usd",
+					 "weekly_budget_usd",	   "user_daily_budget_usd", "user_rpm_limit" };
 
 static void fmt_usd(char *out, size_t n, double v)
 {
@@ -87,6 +92,10 @@ static void team_values(json_t *t, char (*v)[64])
 	snprintf(v[F_TPM], 64, "%lld", (long long)json_integer_value(json_object_get(t, "tpm_limit")));
 	snprintf(v[F_TPD], 64, "%lld", (long long)json_integer_value(json_object_get(t, "tpd_limit")));
 	snprintf(v[F_RPD], 64, "%lld", (long long)json_integer_value(json_object_get(t, "rpd_limit")));
+	fmt_usd(v[F_DAY], 64, json_number_value(json_object_get(t, "daily_budget_usd")));
+	fmt_usd(v[F_WEEK], 64, json_number_value(json_object_get(t, "weekly_budget_usd")));
+	fmt_usd(v[F_UDAY], 64, json_number_value(json_object_get(t, "user_daily_budget_usd")));
+	snprintf(v[F_URPM], 64, "%lld", (long long)json_integer_value(json_object_get(t, "user_rpm_limit")));
 }
 
 /* The form's changes as a PATCH body; NULL with why when a value is not
@@ -102,6 +111,9 @@ static json_t *limits_patch(const struct dialog *d, buf *diff, char *why, size_t
 		int64_t iv;
 		char *end;
 		switch (i) {
+		case F_DAY:
+		case F_WEEK:
+		case F_UDAY:
 		case F_BUDGET: {
 			double b = strtod(v, &end);
 			if (end != v && !*end && isfinite(b) && b >= 0 && b <= 1e9)
@@ -114,6 +126,7 @@ static json_t *limits_patch(const struct dialog *d, buf *diff, char *why, size_t
 		case F_TPM:
 		case F_TPD:
 		case F_RPD:
+		case F_URPM:
 			if (parse_i64(v, &iv) && iv >= (i == F_RPM || i == F_CAP ? 1 : 0))
 				val = json_integer(iv);
 			break;

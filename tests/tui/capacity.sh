@@ -72,6 +72,24 @@ tui_keys Enter
 tui_check "a bad priority is refused in the form" "is not a valid value (critical, standard or batch)"
 tui_keys Escape
 tui_wait_gone "Edit limits"
+# the day's and week's budgets and each end user's, in the same form
+tui_keys l
+tui_wait "Edit limits"
+tui_check "the form has the day's budget" "Daily budget (USD)"
+check "and each end user's" tui_has "End user RPM"
+for i in $(seq 1 11); do tui_keys Down; done
+tui_keys BSpace
+tui_type "7.5"
+for i in 1 2 3; do tui_keys Down; done
+tui_keys BSpace
+tui_type "20"
+tui_keys Enter
+tui_wait "Review: team limits"
+check "the review shows the day's budget" tui_has "Daily budget (USD)     0  ->  7.5"
+check "and the end user's RPM" tui_has "End user RPM           0  ->  20"
+tui_keys y
+tui_wait "saved: team etl"
+check_eq "saved in the gateway" "7.5|20" "$(team_field etl '"\(.daily_budget_usd)|\(.user_rpm_limit)"')"
 
 # ---- a budget under the spend: the confirmation says the team stops
 spent=$(team_field etl .spend_mtd_usd)
