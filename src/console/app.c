@@ -16,6 +16,19 @@ int64_t app_now(struct app *a)
 	return a->fixed_now ? a->fixed_now : wall_ms();
 }
 
+void app_take_answer(struct app *a, json_t **slot, long status, const char *body, size_t len, const char *err,
+		     const char *what)
+{
+	json_t *j = status == 200 ? json_loadb(body, len, 0, NULL) : NULL;
+	if (j) {
+		json_decref(*slot);
+		*slot = j;
+	} else if (what) {
+		app_set_status(a, R_ERROR, "could not load %s: %s", what, err ? err : "HTTP error");
+	}
+	a->dirty = true;
+}
+
 void app_set_status(struct app *a, int role, const char *fmt, ...)
 {
 	va_list ap;

@@ -330,6 +330,10 @@ int64_t app_now(struct app *a);
 void app_poll(struct app *a);
 void app_rebuild(struct app *a);
 void app_set_status(struct app *a, int role, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* A view's GET answered: its JSON in *slot (the old one released), or the
+ * status line says what could not be loaded (what NULL: nothing said) */
+void app_take_answer(struct app *a, json_t **slot, long status, const char *body, size_t len, const char *err,
+		     const char *what);
 void app_draw(struct app *a, struct canvas *cv);
 int app_key(struct app *a, int key);
 void app_command(struct app *a, const char *cmd);

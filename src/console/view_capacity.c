@@ -28,14 +28,7 @@ static void cap_state_free(void *state)
 static void on_capacity(void *arg, long status, const char *body, size_t len, const char *err)
 {
 	struct app *a = arg;
-	json_t *j = status == 200 ? json_loadb(body, len, 0, NULL) : NULL;
-	if (j) {
-		json_decref(*cap(a));
-		*cap(a) = j;
-	} else {
-		app_set_status(a, R_ERROR, "could not load the capacity: %s", err ? err : "HTTP error");
-	}
-	a->dirty = true;
+	app_take_answer(a, cap(a), status, body, len, err, "the capacity");
 }
 
 static void cap_fetch(struct app *a)

@@ -32,26 +32,13 @@ static void models_state_free(void *state)
 static void on_models(void *arg, long status, const char *body, size_t len, const char *err)
 {
 	struct app *a = arg;
-	json_t *j = status == 200 ? json_loadb(body, len, 0, NULL) : NULL;
-	if (j) {
-		json_decref(st(a)->models);
-		st(a)->models = j;
-	} else {
-		app_set_status(a, R_ERROR, "could not load the models: %s", err ? err : "HTTP error");
-	}
-	a->dirty = true;
+	app_take_answer(a, &st(a)->models, status, body, len, err, "the models");
 }
 
 static void on_aliases(void *arg, long status, const char *body, size_t len, const char *err)
 {
 	struct app *a = arg;
-	(void)err;
-	json_t *j = status == 200 ? json_loadb(body, len, 0, NULL) : NULL;
-	if (j) {
-		json_decref(st(a)->aliases);
-		st(a)->aliases = j;
-	}
-	a->dirty = true;
+	app_take_answer(a, &st(a)->aliases, status, body, len, err, NULL);
 }
 
 static void models_fetch(struct app *a)

@@ -49,14 +49,7 @@ static void month_range(struct app *a, struct spend_state *s)
 static void on_spend(void *arg, long status, const char *body, size_t len, const char *err)
 {
 	struct app *a = arg;
-	json_t *j = status == 200 ? json_loadb(body, len, 0, NULL) : NULL;
-	if (j) {
-		json_decref(st(a)->j);
-		st(a)->j = j;
-	} else {
-		app_set_status(a, R_ERROR, "could not load the spend: %s", err ? err : "HTTP error");
-	}
-	a->dirty = true;
+	app_take_answer(a, &st(a)->j, status, body, len, err, "the spend");
 }
 
 /* the gateway's month so far (its clock: the console's may be another's) */
