@@ -186,6 +186,20 @@ static void on_overview(void *arg, long status, const char *body, size_t len, co
 		 * (the header says when the next try is) */
 		int64_t wait = (int64_t)a->refresh_s * 1000 << (a->fails > 4 ? 4 : a->fails - 1);
 		a->next_poll_ms = now + (wait > 10000 ? 10000 : wait);
+		/* another address of the gateway (a replica, a load balancer):
+		 * after two failures in a row, the next one, at once (a refused
+		 * token is the same everywhere: not a reason to move) */
+		if (a->ngws > 1 && a->fails >= 2 && !a->token_refused) {
+			const char *from = a->gateway;
+			a->gw_at = (a->gw_at + 1) % a->ngws;
+			a->gateway = a->gws[a->gw_at];
+			client_set_base(a->cl, a->gateway);
+			a->fails = 1;
+			a->next_poll_ms = now;
+			app_set_status(a, R_ERROR, "moved to %s: %s did not answer (%s)", a->gateway, from, a->last_err);
+			a->dirty = true;
+			return;
+		}
 		if (a->have_data) /* the figures on screen are old: say why */
 			app_set_status(a, R_ERROR, "gateway: %s (figures from %llds ago)", a->last_err,
 				       (long long)((now - a->last_ok_ms) / 1000));

@@ -105,6 +105,16 @@ void client_reset(struct client *c, const char *base, const char *token, const c
 	free(n);
 }
 
+void client_set_base(struct client *c, const char *base)
+{
+	cancel_all(c);
+	free(c->base);
+	c->base = xstrdup(base);
+	size_t l = strlen(c->base);
+	while (l && c->base[l - 1] == '/')
+		c->base[--l] = '\0';
+}
+
 void client_free(struct client *c)
 {
 	if (!c)

@@ -140,6 +140,9 @@ int client_request(struct client *c, const char *method, const char *path, const
 void client_wait(struct client *c, const int *fds, int *ready, int nfd, int timeout_ms);
 int client_pending(struct client *c);
 void client_set_operator(struct client *c, const char *label);
+/* Points c at another address of the same gateway (its token kept, its
+ * requests in flight dropped without callbacks). */
+void client_set_base(struct client *c, const char *base);
 
 /* ---- theme.c: themes/NAME.conf ---------------------------------------- */
 struct role_style {
@@ -271,6 +274,11 @@ struct dialog {
 
 struct app {
 	const char *gateway, *ctx_name;
+	/* the gateway's addresses to try in turn (a context's list, or
+	 * --gateway A,B): the console moves to the next when the one it
+	 * watches stops answering */
+	char **gws;
+	int ngws, gw_at;
 	struct client *cl;
 	bool readonly, wallboard, utf8, color, mouse;
 	int refresh_s, cycle_s;

@@ -21,6 +21,7 @@
 
 struct ctx {
 	char *name, *gateway, *token_file, *cacert;
+	char *gateways; /* every address, comma-separated (gateway: the first) */
 };
 
 static struct ctx *ctxs;
@@ -84,21 +85,68 @@ static int load_config(struct opts *o, char **cause)
 	for (int i = 0; i < conf_len(cs); i++) {
 		conf_node *e = conf_elem(cs, i);
 		const char *name = NULL, *gw = NULL, *tf = NULL, *ca = NULL;
-		if (conf_str(c, e, "name", &name, cause) < 0 || conf_str(c, e, "gateway", &gw, cause) < 0 ||
-		    conf_str(c, e, "token_file", &tf, cause) < 0 || conf_str(c, e, "cacert", &ca, cause) < 0) {
+		/* gateway: one address, or a list of them (replicas, a load
+		 * balancer and its replicas) tried in turn */
+		conf_node *gn = conf_child(e, "gateway");
+		buf all;
+		buf_init(&all);
+		if (gn && conf_is_aggregate(gn)) {
+			for (int k = 0; k < conf_len(gn); k++) {
+				const char *u = conf_elem_str(conf_elem(gn, k));
+				if (!u || !*u || strchr(u, ',')) {
+					buf_free(&all);
+					conf_fail(c, e, "gateway", cause, "must be a URL or a list of URLs");
+					conf_free(c);
+					return -1;
+				}
+				buf_addf(&all, "%s%s", all.len ? "," : "", u);
+			}
+		} else if (conf_str(c, e, "gateway", &gw, cause) < 0) {
 			conf_free(c);
 			return -1;
 		}
+		if (conf_str(c, e, "name", &name, cause) < 0 || conf_str(c, e, "token_file", &tf, cause) < 0 ||
+		    conf_str(c, e, "cacert", &ca, cause) < 0) {
+			buf_free(&all);
+			conf_free(c);
+			return -1;
+		}
+		if (all.len)
+			gw = all.data;
+		else if (gw)
+			buf_adds(&all, gw);
 		if (!name || !gw) {
+			buf_free(&all);
 			conf_fail(c, e, "name", cause, "each context needs a name and a gateway");
 			conf_free(c);
 			return -1;
 		}
 		ctxs = xrealloc(ctxs, (size_t)(nctx + 1) * sizeof *ctxs);
-		ctxs[nctx++] = (struct ctx){ xstrdup(name), xstrdup(gw), tf ? path_home(tf) : NULL, ca ? path_home(ca) : NULL };
+		ctxs[nctx++] = (struct ctx){ xstrdup(name), xstrndup(gw, strcspn(gw, ",")), tf ? path_home(tf) : NULL,
+					     ca ? path_home(ca) : NULL, buf_detach(&all) };
 	}
 	conf_free(c);
 	return 0;
+}
+
+/* a->gws from "A,B,C": the addresses to try in turn, the first watched */
+static void set_gateways(struct app *a, const char *list)
+{
+	for (int i = 0; i < a->ngws; i++)
+		free(a->gws[i]);
+	free(a->gws);
+	a->gws = NULL;
+	a->ngws = a->gw_at = 0;
+	for (const char *p = list; p && *p;) {
+		size_t n = strcspn(p, ",");
+		if (n) {
+			a->gws = xrealloc(a->gws, (size_t)(a->ngws + 1) * sizeof *a->gws);
+			a->gws[a->ngws++] = xstrndup(p, n);
+		}
+		p += n + (p[n] == ',');
+	}
+	if (a->ngws)
+		a->gateway = a->gws[0];
 }
 
 static struct ctx *ctx_find(const char *name)
@@ -137,12 +185,12 @@ int app_switch_ctx(struct app *a, const char *name)
 		free(cause);
 		return -1;
 	}
-	client_reset(a->cl, c->gateway, tok, c->cacert ? c->cacert : cli_cacert, a->readonly);
+	set_gateways(a, c->gateways);
+	client_reset(a->cl, a->gateway, tok, c->cacert ? c->cacert : cli_cacert, a->readonly);
 	char *op = operator_label();
 	client_set_operator(a->cl, op);
 	free(op);
 	secret_free(tok);
-	a->gateway = c->gateway;
 	a->ctx_name = c->name;
 	model_free(&a->ov);
 	a->have_data = false;
@@ -394,7 +442,7 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	if (c && !o.gateway) {
-		gateway = c->gateway;
+		gateway = c->gateways;
 		a->ctx_name = c->name;
 		if (!cacert)
 			cacert = c->cacert;
@@ -414,13 +462,18 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
-	if (!str_starts(gateway, "http://") && !str_starts(gateway, "https://")) {
-		fprintf(stderr, "groqtop: --gateway must start with http:// or https://\n");
+	set_gateways(a, gateway); /* (--gateway A,B: several addresses, tried in turn) */
+	for (int i = 0; i < a->ngws; i++)
+		if (!str_starts(a->gws[i], "http://") && !str_starts(a->gws[i], "https://")) {
+			fprintf(stderr, "groqtop: --gateway must start with http:// or https:// (got '%s')\n", a->gws[i]);
+			return 2;
+		}
+	if (!a->ngws) {
+		fprintf(stderr, "groqtop: --gateway needs a URL\n");
 		return 2;
 	}
 	curl_global_init(CURL_GLOBAL_DEFAULT);
-	a->gateway = gateway;
-	a->cl = client_new(gateway, token, cacert, a->readonly);
+	a->cl = client_new(a->gateway, token, cacert, a->readonly);
 	secret_free(token);
 	char *op = operator_label();
 	client_set_operator(a->cl, op);
@@ -470,6 +523,7 @@ int main(int argc, char **argv)
 	for (int i = 0; i < a->act_nmodels; i++)
 		free(a->act_models[i]);
 	free(a->act_models);
+	set_gateways(a, NULL);
 	curl_global_cleanup();
 	return rc;
 }
