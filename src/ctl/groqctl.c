@@ -87,6 +87,18 @@ static int load_context(struct ctl *c, const char *config, const char *name)
 		config_setting_lookup_string(e, "gateway", &gw);
 		config_setting_lookup_string(e, "token_file", &tf);
 		config_setting_lookup_string(e, "cacert", &ca);
+		/* a list of addresses (groqtop's too): tried in turn */
+		config_setting_t *gl = config_setting_get_member(e, "gateway");
+		if (!c->gateway && gl && (config_setting_is_list(gl) || config_setting_is_array(gl))) {
+			buf all;
+			buf_init(&all);
+			for (int k = 0; k < config_setting_length(gl); k++) {
+				const char *u = config_setting_get_string_elem(gl, k);
+				if (u)
+					buf_addf(&all, "%s%s", all.len ? "," : "", u);
+			}
+			c->gateway = buf_detach(&all);
+		}
 		if (!c->gateway && gw)
 			c->gateway = xstrdup(gw);
 		char *cause = NULL;
@@ -114,15 +126,36 @@ static size_t collect(char *p, size_t size, size_t n, void *arg)
 	return size * n;
 }
 
+static int http_one(struct ctl *c, const char *gateway, const char *method, const char *path, const char *body,
+		    const char *if_match, long *status, json_t **out, bool more);
+
 /* method path (body may be NULL): *status and the answer's JSON (NULL when
  * not JSON); -1 when the gateway could not be reached */
 static int http(struct ctl *c, const char *method, const char *path, const char *body, const char *if_match, long *status,
 		json_t **out)
 {
+	/* c->gateway may be several addresses ("A,B"): the next is tried only
+	 * when one cannot be connected to (nothing was sent to it) */
+	for (const char *g = c->gateway;;) {
+		size_t n = strcspn(g, ",");
+		char *one = xstrndup(g, n);
+		int r = http_one(c, one, method, path, body, if_match, status, out, g[n] != '\0');
+		free(one);
+		if (r != 1)
+			return r;
+		g += n + 1;
+	}
+}
+
+/* http() at one address; 1 when it could not be connected to and another
+ * is left to try (more), the error then unsaid */
+static int http_one(struct ctl *c, const char *gateway, const char *method, const char *path, const char *body,
+		    const char *if_match, long *status, json_t **out, bool more)
+{
 	CURL *h = curl_easy_init();
 	buf b;
 	buf_init(&b);
-	char *url = xconcat(c->gateway, path, NULL);
+	char *url = xconcat(gateway, path, NULL);
 	char *auth = xconcat("Authorization: Bearer ", c->token, NULL);
 	struct curl_slist *hs = curl_slist_append(NULL, auth);
 	hs = curl_slist_append(hs, "Content-Type: application/json");
@@ -145,7 +178,8 @@ static int http(struct ctl *c, const char *method, const char *path, const char 
 	*status = 0;
 	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, status);
 	*out = rc == CURLE_OK && b.len ? json_loadb(b.data, b.len, 0, NULL) : NULL;
-	if (rc != CURLE_OK)
+	bool next = more && (rc == CURLE_COULDNT_CONNECT || rc == CURLE_COULDNT_RESOLVE_HOST);
+	if (rc != CURLE_OK && !next)
 		fprintf(stderr, "groqctl: %s %s: %s\n", method, url, curl_easy_strerror(rc));
 	curl_slist_free_all(hs);
 	curl_easy_cleanup(h);
@@ -153,7 +187,7 @@ static int http(struct ctl *c, const char *method, const char *path, const char 
 	free(im);
 	free(url);
 	buf_free(&b);
-	return rc == CURLE_OK ? 0 : -1;
+	return next ? 1 : rc == CURLE_OK ? 0 : -1;
 }
 
 /* the API's error message, or the status */

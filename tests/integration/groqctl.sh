@@ -14,7 +14,8 @@ mkdir -p "$T/home/.config/groqgate"
 cat > "$T/home/.config/groqgate/groqtop.conf" <<CONF
 context = "local";
 contexts = ( { name = "local"; gateway = "http://$GW"; token_file = "$T/op.token"; },
-             { name = "ro"; gateway = "http://$GW"; token_file = "$T/viewer.token"; } );
+             { name = "ro"; gateway = "http://$GW"; token_file = "$T/viewer.token"; },
+             { name = "fleet"; gateway = [ "http://127.0.0.1:1", "http://$GW" ]; token_file = "$T/op.token"; } );
 CONF
 ctl() { HOME="$T/home" "$C" "$@"; }
 all_out=""
@@ -39,6 +40,12 @@ for w in alerts audit capacity spend; do
 done
 run --gateway "http://$GW" --token-file "$T/op.token" get teams
 check_eq "--gateway URL --token-file FILE instead of a context" 0 "$RC"
+run --gateway "http://127.0.0.1:1,http://$GW" --token-file "$T/op.token" get teams
+check_eq "several addresses: the next tried when one cannot be reached" "0|" "$RC|$ERR"
+run --context fleet set team alpha rpm_limit=600
+check_eq "a context's list of addresses (groqtop's), a write too" 0 "$RC"
+run --gateway "http://127.0.0.1:1,http://127.0.0.1:2" --token-file "$T/op.token" get teams
+check_eq "none reachable: exit 1, the last one named" "1|http://127.0.0.1:2" "$RC|$(grep -o 'http://127.0.0.1:2' <<< "$ERR" | head -1)"
 run --gateway "http://$GW" --token "$OP_TOKEN" get teams
 check_eq "a token in argv is refused (usage)" 2 "$RC"
 chmod 644 "$T/op.token"
