@@ -58,6 +58,9 @@ static void k_audit_filter(struct app *a)
 }
 
 #define V_TEAM (V_MAIN | V_DETAIL)
+/* every full-screen view (not the wallboard, not help): where the keys
+ * that open a view work, wherever one is (k9s's habit) */
+#define V_ANY (V_MAIN | V_DETAIL | V_ALERTS | V_AUDIT | V_TOKENS | V_USAGE | V_GROQ | V_FLEET | V_CAPACITY | V_SPEND | V_MODELS)
 
 
 const struct binding bindings[] = {
@@ -78,10 +81,10 @@ const struct binding bindings[] = {
 	/* views */
 	{ 't', "t", "Tokens", "the selected team's client tokens", V_TEAM, false, true, k_tokens },
 	{ 'u', "u", "Usage", "the selected team's usage by model and route (24h, 7d, month)", V_TEAM, false, true, k_usage },
-	{ 'A', "A", "Alerts", "every recent alert, whole (also :alerts)", V_MAIN | V_DETAIL, false, false, k_alerts },
-	{ 'L', "L", "Audit", "the audit log (also :audit)", V_MAIN | V_DETAIL, false, false, k_audit },
-	{ 'o', "o", "Groq", "Groq's own figures beside the gateway's (also :groq)", V_MAIN, false, false, k_groq },
-	{ 'F', "F", "Fleet", "the gateway's replicas and their state (also :fleet)", V_MAIN, false, false, k_fleet },
+	{ 'A', "A", "Alerts", "every recent alert, whole (also :alerts), from any view", V_ANY, false, false, k_alerts },
+	{ 'L', "L", "Audit", "the audit log (also :audit), from any view", V_ANY, false, false, k_audit },
+	{ 'o', "o", "Groq", "Groq's own figures beside the gateway's (also :groq), from any view", V_ANY, false, false, k_groq },
+	{ 'F', "F", "Fleet", "the gateway's replicas and their state (also :fleet), from any view", V_ANY, false, false, k_fleet },
 	{ 'f', "f", "Filter", "filter the audit log by team, actor and action", V_AUDIT, false, true, k_audit_filter },
 	{ 'w', "w", "Window", "switch the usage window: 24h, 7d, month", V_USAGE, false, true, k_window },
 };

@@ -339,6 +339,12 @@ tui_check "moving down to the oldest shows it" "Team 'chatbot' crossed 50% of it
 check "... with the end of its message" tui_has '$0.000157).'
 tui_keys g
 tui_check "g brings the newest back" "Team 'etl' was paused"
+tui_keys L
+tui_check "L opens the audit log from the alerts view (k9s: from anywhere)" "Audit log"
+tui_keys Escape
+tui_check "Esc comes back to the alerts" "(newest first)"
+tui_keys o
+tui_check "o opens Groq's view from there too" "Groq"
 tui_keys q
 tui_wait_exit
 done_testing
