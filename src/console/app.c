@@ -357,7 +357,9 @@ int app_key(struct app *a, int key)
 		a->cmdline = true;
 		a->cmd[0] = '\0';
 		return VIEW_REDRAW;
-	case '/':
+	case '/': /* the teams and keys filter: from another view, it brings them back */
+		if (a->view != &view_main && a->view != &view_wallboard)
+			a->view = &view_main;
 		a->filtering = true;
 		return VIEW_REDRAW;
 	case K_ESC:

@@ -345,6 +345,10 @@ tui_keys Escape
 tui_check "Esc comes back to the alerts" "(newest first)"
 tui_keys o
 tui_check "o opens Groq's view from there too" "Groq"
+tui_keys /
+tui_type "etl"
+tui_check "/ from another view filters the teams, back in their pane" "filter: etl"
+tui_keys Escape
 tui_keys q
 tui_wait_exit
 done_testing
