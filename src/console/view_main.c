@@ -396,9 +396,13 @@ void draw_detail(struct app *a, struct canvas *cv, int y, int x, int h, int w)
 		cv_printf(cv, r++, x + 2, R_DIM, iw, "priority %s, TPM %lld (limit %s)", t->priority[0] ? t->priority : "standard",
 			  (long long)t->tpm, tl);
 	}
-	if (r < y + h - 1 && t->refused_pm)
-		cv_printf(cv, r++, x + 2, R_ERROR, iw, "refused %lld in the last minute: %s", (long long)t->refused_pm,
-			  t->refused_by);
+	if (r < y + h - 1) { /* (always a line: the pane keeps its layout) */
+		if (t->refused_pm)
+			cv_printf(cv, r++, x + 2, R_ERROR, iw, "refused %lld in the last minute: %s", (long long)t->refused_pm,
+				  t->refused_by);
+		else
+			cv_put(cv, r++, x + 2, R_DIM, "refused 0 in the last minute", iw);
+	}
 	if (r < y + h - 1) {
 		buf b;
 		buf_init(&b);
