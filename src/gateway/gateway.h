@@ -868,6 +868,7 @@ void metrics_request(struct metrics *m, const char *team, const char *model, int
 		     int64_t prompt, int64_t completion, int64_t cost, int64_t latency_us);
 void metrics_reject(struct metrics *m, const char *reason);
 void metrics_alert(struct metrics *m, const char *kind);
+void metrics_tier(struct metrics *m, const char *tier); /* a request Groq answered (tier NULL: Groq's default) */
 void metrics_upstream_error(struct metrics *m, int status);
 void metrics_render(struct metrics *m, struct gateway *g, buf *out);
 void metrics_label(buf *out, const char *value); /* a label value, escaped */

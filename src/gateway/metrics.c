@@ -19,6 +19,7 @@ struct metrics {
 	strmap *reject; /* reason -> int64_t* */
 	strmap *uperr;  /* status -> int64_t* */
 	strmap *alerts; /* kind -> int64_t* */
+	strmap *tiers;  /* service tier -> int64_t* */
 	int64_t hist[NB + 1], count;
 	double sum;
 };
@@ -30,6 +31,7 @@ struct metrics *metrics_new(void)
 	m->reject = strmap_new();
 	m->uperr = strmap_new();
 	m->alerts = strmap_new();
+	m->tiers = strmap_new();
 	return m;
 }
 
@@ -51,6 +53,7 @@ void metrics_free(struct metrics *m)
 	free_values(m->reject);
 	free_values(m->uperr);
 	free_values(m->alerts);
+	free_values(m->tiers);
 	free(m);
 }
 
@@ -90,6 +93,11 @@ void metrics_request(struct metrics *m, const char *team, const char *model, int
 void metrics_reject(struct metrics *m, const char *reason)
 {
 	(*counter(m->reject, reason))++;
+}
+
+void metrics_tier(struct metrics *m, const char *tier)
+{
+	(*counter(m->tiers, tier ? tier : "default"))++;
 }
 
 void metrics_alert(struct metrics *m, const char *kind)
@@ -186,6 +194,8 @@ void metrics_render(struct metrics *m, struct gateway *g, buf *out)
 	by_label(out, "groqgate_upstream_errors_total", "Error answers and failures from Groq, by status.", "status",
 		 m->uperr);
 	by_label(out, "groqgate_alerts_total", "Alerts raised, by kind.", "kind", m->alerts);
+	by_label(out, "groqgate_requests_by_tier_total",
+		 "Requests Groq answered, by the service tier asked for (default: none named).", "tier", m->tiers);
 	head(out, "groqgate_inflight_requests", "gauge", "Data-plane requests in progress.");
 	buf_addf(out, "groqgate_inflight_requests %d\n", g->inflight);
 	head(out, "groqgate_connections", "gauge", "Client connections open.");

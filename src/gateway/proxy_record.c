@@ -81,6 +81,8 @@ static void committed(void *arg, bool kept, struct ledger_row *row)
 											    : "other";
 	metrics_request(g->metrics, p->t ? p->t->id : "-", mlabel, status, row->prompt,
 			row->completion, cost, lat_us);
+	if (row->key) /* (sent to Groq) */
+		metrics_tier(g->metrics, row->service_tier);
 	if (reason)
 		metrics_reject(g->metrics, reason);
 	/* the request log line, written directly: it runs once per request */

@@ -425,8 +425,8 @@ static json_t *pg_usage_breakdown(struct store *base, const char *team, int64_t 
 	snprintf(f, sizeof f, "%lld", (long long)from);
 	const char *v[] = { team, f };
 	json_t *out = json_object();
-	static const char *const by[] = { "model", "route" };
-	for (int b = 0; b < 2; b++) {
+	static const char *const by[] = USAGE_BY_COLUMNS, *const member[] = USAGE_BY_MEMBERS;
+	for (int b = 0; b < USAGE_BY_N; b++) {
 		char *sql = xasprintf("SELECT coalesce(%s, '-'), count(*), sum((status < 400)::int), sum(prompt_tokens + completion_tokens),"
 				      " sum(cost_nusd) FROM ledger WHERE ($1::text IS NULL AND team IN (SELECT id FROM teams) OR team = $1)"
 				      " AND ts_ms >= $2 GROUP BY 1 ORDER BY 5 DESC, 1",
@@ -444,7 +444,7 @@ static json_t *pg_usage_breakdown(struct store *base, const char *team, int64_t 
 			json_array_append_new(a, usage_by_json(by[b], c));
 		}
 		PQclear(r);
-		json_object_set_new(out, b ? "routes" : "models", a);
+		json_object_set_new(out, member[b], a);
 	}
 	return out;
 }

@@ -897,8 +897,8 @@ static json_t *sq_usage_breakdown(struct store *base_, const char *team, int64_t
 {
 	struct sqstore *s = (struct sqstore *)base_;
 	json_t *out = json_object();
-	static const char *const by[] = { "model", "route" };
-	for (int b = 0; b < 2; b++) {
+	static const char *const by[] = USAGE_BY_COLUMNS, *const member[] = USAGE_BY_MEMBERS;
+	for (int b = 0; b < USAGE_BY_N; b++) {
 		char *sql = xasprintf("SELECT coalesce(%s, '-'), count(*), sum(status < 400), sum(prompt_tokens + completion_tokens),"
 				      " sum(cost_nusd) FROM ledger WHERE (?1 IS NULL AND team IN (SELECT id FROM teams) OR team = ?1)"
 				      " AND ts_ms >= ?2 GROUP BY 1 ORDER BY 5 DESC, 1",
@@ -920,7 +920,7 @@ static json_t *sq_usage_breakdown(struct store *base_, const char *team, int64_t
 			json_array_append_new(a, usage_by_json(by[b], v));
 		}
 		sqlite3_finalize(st);
-		json_object_set_new(out, b ? "routes" : "models", a);
+		json_object_set_new(out, member[b], a);
 	}
 	return out;
 }

@@ -92,6 +92,11 @@ chat "$ATOK" "$B"
 check_eq "flex's 498: tried once more on on_demand" "200|on_demand" "$STATUS|$(jq_body .service_tier)"
 check_eq "the ledger row keeps the tier that served" "on_demand" \
 	"$(sql "select service_tier from ledger where team = 'alpha' and status = 200 order by id desc limit 1")"
+check_contains "/metrics counts the requests by tier" 'groqgate_requests_by_tier_total{tier="on_demand"}' "$(curl -s "http://$GW/metrics")"
+check "... and those sent as flex" test "$(metric 'groqgate_requests_by_tier_total{tier="flex"}')" -ge 1
+api GET "/admin/v1/usage?team=alpha&window=60m&step=1m"
+check_eq "GET /admin/v1/usage breaks the window down by tier too" "true" \
+	"$(jq_body '[.by_tier[].service_tier] | (index("on_demand") != null) and (index("flex") != null)')"
 api PATCH /admin/v1/teams/alpha '{"service_tiers":["flex"]}'
 fault '{"model":"'$B'","status":498,"count":1,"service_tier":"flex"}'
 chat "$ATOK" "$B"
