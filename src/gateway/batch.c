@@ -102,8 +102,8 @@ const char *json_case_twin(json_t *j, char *out, size_t n)
 	return NULL;
 }
 
-static int check_line(json_t *l, int line, const struct team *t, const struct gw_config *cfg, int64_t *worst,
-		      json_t *index, struct verdict *v)
+static int check_line(json_t *l, int line, const struct team *t, const struct gw_config *cfg,
+		      const struct batch_scan *sc, int64_t *worst, json_t *index, struct verdict *v)
 {
 	if (!json_is_object(l))
 		return line_refused(v, 400, "invalid_batch_line", line, NULL, "each line must be one JSON object.");
@@ -125,6 +125,19 @@ static int check_line(json_t *l, int line, const struct team *t, const struct gw
 	const char *model = json_string_value(json_object_get(body, "model"));
 	if (!model)
 		return line_refused(v, 400, "invalid_batch_line", line, l, "'model' must be a string.");
+	/* an alias, or a retired model: the model it names is checked and
+	 * written into the line (Groq is sent that one), as on the chat route */
+	const char *send;
+	struct verdict mv = { 0 };
+	if (stage_model(cfg, sc->reg, t, sc->now, model, &send, &mv) != 0) {
+		int rc = line_refused(v, mv.status, mv.code, line, l, "%s", mv.message ? mv.message : "model refused");
+		verdict_clear(&mv);
+		return rc;
+	}
+	if (strcmp(send, model) != 0) {
+		json_object_set_new(body, "model", json_string(send));
+		model = json_string_value(json_object_get(body, "model"));
+	}
 	if (!team_allows(t, model))
 		return line_refused(v, 403, "model_not_allowed", line, l, "model '%.80s' is not allowed for team '%s'.",
 				    model, t->id);
@@ -194,7 +207,7 @@ int batch_lines_step(struct batch_scan *sc, const char *data, size_t len, const 
 				 : json_case_twin(l, twin, sizeof twin)
 				   ? line_refused(v, 400, "invalid_batch_line", sc->line, NULL,
 						  "the key '%s' appears in two letter cases; Groq could read either.", twin)
-				   : check_line(l, sc->line, t, cfg, &sc->worst, index, v);
+				   : check_line(l, sc->line, t, cfg, sc, &sc->worst, index, v);
 			if (rc == 0) {
 				char *s = json_dumps(l, JSON_COMPACT | JSON_PRESERVE_ORDER);
 				buf_adds(out, s);

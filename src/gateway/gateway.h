@@ -818,6 +818,8 @@ struct batch_scan {
 	size_t at;
 	int line;
 	int64_t worst, lines;
+	const struct registry *reg; /* the operators' aliases (NULL: the configuration's only) */
+	int64_t now;                /* for the retirement calendar (0: none retired) */
 };
 int batch_lines_step(struct batch_scan *sc, const char *data, size_t len, const struct team *t,
 		     const struct gw_config *cfg, buf *out, json_t *index, size_t slice, struct verdict *v);

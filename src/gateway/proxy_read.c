@@ -185,6 +185,8 @@ static int read_upload(struct preq *p, const struct mediatype *mt, struct verdic
 	struct upload *u = p->up = xcalloc(1, sizeof *u);
 	u->f = f;
 	u->file = file;
+	u->sc.reg = &p->g->reg;
+	u->sc.now = gw_now(p->g);
 	buf_init(&u->lines);
 	p->batch_index = json_object();
 	return 0;

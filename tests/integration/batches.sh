@@ -6,6 +6,7 @@
 # files and batches visible only to their team.
 source "$(dirname "$0")/../lib.sh"
 GW_EXTRA='billing = { batch_discount = 0.5; batch_poll_s = 1; };
+model_aliases = ( { alias = "cheap"; model = "llama-3.1-8b-instant"; } );
 limits = { max_files_per_team = 4; };'
 setup_basic --completion-tokens 20
 ATOK=$TOKEN
@@ -225,6 +226,13 @@ check_eq "a custom_id twice: 400 naming line 2" "400|Batch line 2" "$STATUS|$(jq
 # loop): every line of a 3.5 MB file, one bad line at its end found by number
 api PATCH /admin/v1/teams/up '{"rpm_limit":1000}'
 for f in $(call GET /openai/v1/files "" "$UTOK"; jq_body '.data[].id'); do call DELETE "/openai/v1/files/$f" "" "$UTOK"; done
+# ---- an alias in a line: checked as the model it names, sent as it
+{ line al1 cheap "by role"; } > "$T/alias.jsonl"
+upload "$T/alias.jsonl" "$UTOK"
+check_eq "a line naming an alias is accepted" 200 "$STATUS"
+check_contains "... and Groq gets the model it names" '"model":"llama-3.1-8b-instant"' \
+	"$(curl -s -H "Authorization: Bearer $KEY3" "http://$FAKE/openai/v1/files/$(jq_body .id)/content")"
+call DELETE "/openai/v1/files/$(jq_body .id)" "" "$UTOK"
 pad=$(head -c 120 /dev/zero | tr '\0' x)
 awk -v pad="$pad" 'BEGIN { for (i = 1; i <= 12000; i++) printf "{\"custom_id\":\"big-%d\",\"method\":\"POST\",\"url\":\"/v1/chat/completions\",\"body\":{\"model\":\"llama-3.1-8b-instant\",\"max_tokens\":10,\"messages\":[{\"role\":\"user\",\"content\":\"%s %d\"}]}}\n", i, pad, i }' > "$T/big.jsonl"
 echo "# a batch file of $(wc -c < "$T/big.jsonl") bytes, $(wc -l < "$T/big.jsonl") lines"
