@@ -87,6 +87,7 @@ static void preq_free(struct preq *p)
 	free(p->raw);
 	free(p->fwd);
 	free(p->fwd_ctype);
+	free(p->form_bnd);
 	free(p->audio_fmt);
 	free(p->batch_input);
 	json_decref(p->batch_index);

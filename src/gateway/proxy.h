@@ -42,6 +42,8 @@ struct preq {
 	char *fwd;           /* the body Groq receives, when not raw */
 	size_t fwd_len;
 	char *fwd_ctype;     /* its Content-Type */
+	char *form_bnd;      /* an audio form's boundary ... */
+	size_t form_at;      /* ... and where its model's part begins in fwd, plus one (0: not a form) */
 	char *audio_fmt;     /* the response_format a transcription asked for */
 	char *conv;          /* a transcription in that format (conv_len bytes, conv_ctype) */
 	size_t conv_len;
@@ -110,6 +112,9 @@ void req_upload_free(struct preq *p);
 void req_record(struct preq *p, int status, const char *reason, struct usage *u, int64_t cost, int64_t qty,
 		void (*then)(struct preq *, bool));
 
+/* An audio form's model part (and the format asked of Groq) rewritten at
+ * the end of fwd: the model an alias or a retired model stands for. */
+void req_form_model(struct preq *p, const char *model);
 /* The end user (the body's "user", else X-Groqgate-User), checked. 0, or -1. */
 int req_read_user(struct preq *p, struct verdict *v);
 /* The client's X-Request-Id, checked and kept to forward. 0, or -1. */

@@ -70,12 +70,15 @@ int req_resolve_model(struct preq *p, struct verdict *v)
 		return -1;
 	if (str_eq(send, p->model))
 		return 0;
-	if (p->route->body != BK_JSON || !p->body.model.n)
+	if (p->form_at) { /* an audio form: its model part rewritten */
+		req_form_model(p, send);
+	} else if (p->route->body != BK_JSON || !p->body.model.n) {
 		return deny(v, 400, "invalid_request_error", "invalid_value", "invalid_request",
 			    xasprintf("'%s' stands for '%s', which this route cannot be sent in its place; "
 				      "name '%s' itself.", p->model, send, send));
-	if (req_body_set_string(p, "model", send, v) != 0)
+	} else if (req_body_set_string(p, "model", send, v) != 0) {
 		return -1;
+	}
 	model_now(p, send);
 	return 0;
 }

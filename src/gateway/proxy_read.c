@@ -122,17 +122,18 @@ static int read_form(struct preq *p, const struct mediatype *mt, struct verdict 
 	buf b;
 	buf_init(&b);
 	for (int i = 0, first = 1; i < f.n; i++)
-		if (&f.parts[i] != fmt) { /* (a part's range: its delimiter line to its data's end) */
+		if (&f.parts[i] != fmt && &f.parts[i] != m) { /* (a part's range: its delimiter line to its data's end) */
 			if (!first)
 				buf_add(&b, "\r\n", 2);
 			buf_add(&b, p->raw + f.parts[i].start, f.parts[i].end - f.parts[i].start);
 			first = 0;
 		}
-	buf_addf(&b, "\r\n--%s\r\nContent-Disposition: form-data; name=\"response_format\"\r\n\r\nverbose_json",
-		 mt->boundary);
-	buf_addf(&b, "\r\n--%s--\r\n", mt->boundary);
+	/* the model and the format last: an alias becomes its model there
+	 * (req_form_model) */
 	p->fwd_len = b.len;
 	p->fwd = buf_detach(&b);
+	p->form_bnd = xstrdup(mt->boundary);
+	req_form_model(p, p->model);
 	p->fwd_ctype = xasprintf("multipart/form-data; boundary=%s", mt->boundary);
 	/* the most audio the file could hold: 4 kbit/s is below any codec
 	 * Groq takes at speech quality */
@@ -144,6 +145,20 @@ static int read_form(struct preq *p, const struct mediatype *mt, struct verdict 
 out:
 	mform_free(&f);
 	return rc;
+}
+
+void req_form_model(struct preq *p, const char *model)
+{
+	buf b = { .data = p->fwd, .len = p->fwd_len, .cap = p->fwd_len };
+	if (!p->form_at) /* (the first time: where the model's part begins) */
+		p->form_at = p->fwd_len + 1;
+	b.len = p->form_at - 1;
+	buf_addf(&b, "\r\n--%s\r\nContent-Disposition: form-data; name=\"model\"\r\n\r\n%s", p->form_bnd, model);
+	buf_addf(&b, "\r\n--%s\r\nContent-Disposition: form-data; name=\"response_format\"\r\n\r\nverbose_json",
+		 p->form_bnd);
+	buf_addf(&b, "\r\n--%s--\r\n", p->form_bnd);
+	p->fwd_len = b.len;
+	p->fwd = b.data;
 }
 
 /* a batch input file (purpose=batch): every line checked against the

@@ -16,7 +16,8 @@ prices = (
 );
 upstream = { base_url = "http://FAKE"; timeout_ms = 5000; idle_timeout_ms = 700; };
 limits = { max_answer_bytes = 65536; queue_max_len = 2; };
-cors = { origins = [ "https://app.example.com" ]; };'
+cors = { origins = [ "https://app.example.com" ]; };
+model_aliases = ( { alias = "ears"; model = "whisper-large-v3-turbo"; } );'
 KEY6=gsk_testFFFFFFFFFFFFFFFFFFFFFFFFFFFF0006
 printf '%s\n' "$KEY1" "$KEY2" "$KEY3" "$KEY4" "$KEY5" "$KEY6" > "$T/fake-keys"
 start_fakegroq --completion-tokens 20000
@@ -133,6 +134,9 @@ audio "$T/a30.wav" -F model=whisper-large-v3-turbo
 check_eq "transcription: 200" 200 "$STATUS"
 check_eq "the default format (json): text, no duration" "true|null" "$(jq_body '.text | length > 0')|$(jq_body .duration)"
 check_eq "billed 30 s at \$0.04/h" "audio.transcriptions|audio_seconds|30|333334" "$(last_row "route||'|'||unit||'|'||quantity||'|'||cost_nusd")"
+audio "$T/a30.wav" -F model=ears
+check_eq "an alias in an audio form: served by the model it names" "200|whisper-large-v3-turbo|ears" \
+	"$STATUS|$(last_row "model||'|'||requested_model")"
 audio "$T/a3.wav" -F model=whisper-large-v3-turbo -F response_format=text
 check_eq "text format: plain text" "200|text/plain; charset=utf-8" "$STATUS|$CTYPE"
 check_contains "the transcript" "Fast language models" "$BODY"
