@@ -460,16 +460,21 @@ int main(int argc, char **argv)
 		fprintf(stderr, "groqtop: %s\n", !gateway ? "no gateway: use --gateway URL or a context in the config file"
 							  : "no admin token: use --token-file FILE (mode 0600) or GROQTOP_TOKEN");
 		usage(stderr);
+		secret_free(token);
 		return 2;
 	}
 	set_gateways(a, gateway); /* (--gateway A,B: several addresses, tried in turn) */
-	for (int i = 0; i < a->ngws; i++)
-		if (!str_starts(a->gws[i], "http://") && !str_starts(a->gws[i], "https://")) {
-			fprintf(stderr, "groqtop: --gateway must start with http:// or https:// (got '%s')\n", a->gws[i]);
-			return 2;
-		}
-	if (!a->ngws) {
-		fprintf(stderr, "groqtop: --gateway needs a URL\n");
+	const char *bad = a->ngws ? NULL : "";
+	for (int i = 0; i < a->ngws && !bad; i++)
+		if (!str_starts(a->gws[i], "http://") && !str_starts(a->gws[i], "https://"))
+			bad = a->gws[i];
+	if (bad) {
+		if (*bad)
+			fprintf(stderr, "groqtop: --gateway must start with http:// or https:// (got '%s')\n", bad);
+		else
+			fprintf(stderr, "groqtop: --gateway needs a URL\n");
+		secret_free(token);
+		set_gateways(a, NULL);
 		return 2;
 	}
 	curl_global_init(CURL_GLOBAL_DEFAULT);
