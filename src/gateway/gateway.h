@@ -270,7 +270,8 @@ struct team {
 	/* each end user's day and minute (enduser.c; 0: none) */
 	int64_t user_day_budget_nusd, user_rpm_limit;
 	int64_t user_alerts_day; int user_alerts; /* alerts raised for its users this day (at most USER_ALERTS_MAX) */
-	struct window *refused; /* its refusals in the last minute, by REF_* class (NULL: none yet) */
+	struct window *refused; /* its refusals in the last minute, by REF_* class, then all its answers (NULL: none yet) */
+	int64_t refusing_at;    /* the last team_refusing alert */
 	struct teamcap *cap;
 	struct teamuse *mu;
 	int nmu;
@@ -734,10 +735,17 @@ int rpm_refusal(const char *what, const char *name, int64_t limit, int64_t retry
 enum { REF_BUDGET, REF_RATE, REF_MODEL, REF_CAP, REF_PAUSED, REF_OTHER, REF_N };
 extern const char *const refusal_class_name[REF_N]; /* "budget", "rate", ... */
 int refusal_class(const char *reason);              /* a verdict's reason -> REF_* */
-/* t answered with reason (a refusal) at now; what it refused in the
- * minute before now, by class, into n (REF_N), returning the total */
-void team_refused(struct team *t, const char *reason, int64_t now);
+/* t answered a request at now (reason: its refusal's, NULL when served);
+ * what it refused in the minute before now, by class, into n (REF_N),
+ * returning the total */
+void team_answered(struct team *t, const char *reason, int64_t now);
 int64_t team_refusals(struct team *t, int64_t now, int64_t *n);
+/* true (why filled) when t refused at least REFUSING_MIN requests and half
+ * of all in the last minute, at most once every REFUSING_QUIET_MS: a
+ * team's callers failing, worth an alert */
+#define REFUSING_MIN 20
+#define REFUSING_QUIET_MS (15 * 60000)
+bool team_refusing(struct team *t, int64_t now, char *why, size_t n);
 /* the 429 verdict of a request the window had no room for (retry_ms until it has) */
 int ratelimit_refusal(const struct team *t, int64_t retry_ms, struct verdict *v);
 

@@ -4,6 +4,7 @@
  * and a message a developer can act on). Budget reservation is budget.c. */
 #include "gateway.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -147,14 +148,17 @@ int refusal_class(const char *reason)
 	return REF_OTHER;
 }
 
-void team_refused(struct team *t, const char *reason, int64_t now)
+/* t->refused: REF_N windows of refusals by class, then one of every answer */
+void team_answered(struct team *t, const char *reason, int64_t now)
 {
 	if (!t->refused) {
-		t->refused = xcalloc(REF_N, sizeof *t->refused);
-		for (int i = 0; i < REF_N; i++)
+		t->refused = xcalloc(REF_N + 1, sizeof *t->refused);
+		for (int i = 0; i <= REF_N; i++)
 			win_init(&t->refused[i], 60000, 5000);
 	}
-	win_add(&t->refused[refusal_class(reason)], now, now, 1);
+	win_add(&t->refused[REF_N], now, now, 1);
+	if (reason)
+		win_add(&t->refused[refusal_class(reason)], now, now, 1);
 }
 
 int64_t team_refusals(struct team *t, int64_t now, int64_t *n)
@@ -163,4 +167,22 @@ int64_t team_refusals(struct team *t, int64_t now, int64_t *n)
 	for (int i = 0; i < REF_N; i++)
 		total += n[i] = t->refused ? win_sum(&t->refused[i], now) : 0;
 	return total;
+}
+
+bool team_refusing(struct team *t, int64_t now, char *why, size_t n)
+{
+	int64_t by[REF_N], refused = team_refusals(t, now, by);
+	int64_t answered = t->refused ? win_sum(&t->refused[REF_N], now) : 0;
+	if (refused < REFUSING_MIN || refused * 2 < answered || (t->refusing_at && now - t->refusing_at < REFUSING_QUIET_MS))
+		return false;
+	t->refusing_at = now;
+	size_t at = (size_t)snprintf(why, n, "Team %s refused %lld of its %lld requests in the last minute (", t->id,
+				     (long long)refused, (long long)answered);
+	for (int i = 0, k = 0; i < REF_N && at < n; i++)
+		if (by[i])
+			at += (size_t)snprintf(why + at, n - at, "%s%s %lld", k++ ? ", " : "", refusal_class_name[i],
+					       (long long)by[i]);
+	if (at < n)
+		snprintf(why + at, n - at, "): its callers are failing; see groqtop's detail or GET /admin/v1/usage.");
+	return true;
 }

@@ -68,10 +68,12 @@ static void committed(void *arg, bool kept, struct ledger_row *row)
 	int64_t now = gw_now(g), lat_us = p->lat_us, cost = row->cost_nusd;
 	if (p->t) {
 		p->t->requests_total++;
-		if (status >= 400) {
+		if (status >= 400)
 			p->t->rejected_total++;
-			team_refused(p->t, reason, now);
-		}
+		team_answered(p->t, status >= 400 ? (reason ? reason : "other") : NULL, now);
+		char why[400];
+		if (status >= 400 && team_refusing(p->t, now, why, sizeof why))
+			alert_raise(g, "team_refusing", p->t->id, why);
 	}
 	/* a model label is one the gateway knows (priced, or allowed for the
 	 * team): any other name a client sends counts as "other", so clients

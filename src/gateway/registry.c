@@ -118,7 +118,7 @@ void team_free(struct team *t)
 	rl_free(&t->rl);
 	teamcap_free(t->cap);
 	team_model_free(t);
-	for (int i = 0; t->refused && i < REF_N; i++)
+	for (int i = 0; t->refused && i <= REF_N; i++)
 		win_free(&t->refused[i]);
 	free(t->refused);
 	free(t);

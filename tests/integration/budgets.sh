@@ -148,4 +148,16 @@ api PATCH /admin/v1/keys/shop-staging-api '{"tpm_limit":-3}'
 check_eq "a negative key limit: 400" "400|invalid_value" "$STATUS|$(jq_body .error.code)"
 api PATCH /admin/v1/keys/shop-staging-api '{"monthly_budget_usd":"x","rpm_limit":5}'
 check_eq "a bad key budget: 400, nothing changed" "400|2" "$STATUS|$(api GET /admin/v1/keys/shop-staging-api; jq_body .rpm_limit)"
+# ---- a team whose callers are failing: one team_refusing alert, not one
+# per refusal (20 or more refused, half or more of its minute)
+api POST /admin/v1/teams '{"id":"noisy","name":"noisy","allowed_models":["llama-3.3-70b-versatile"],"max_tokens_per_request":100,"rpm_limit":1000,"monthly_budget_usd":100,"daily_budget_usd":0.00001}'
+create_key noisy-prod-api noisy "$KEY5"
+new_token noisy
+codes=""
+for i in $(seq 1 30); do chat "$TOKEN" "$M" '"max_tokens":20'; codes="$codes $STATUS"; done
+check_eq "30 requests over a tiny day's budget: all refused" 30 "$(grep -o 402 <<< "$codes" | wc -l)"
+api GET "/admin/v1/alerts?limit=200"
+check_eq "one team_refusing alert" 1 "$(jq_body '[.alerts[] | select(.kind == "team_refusing" and .team == "noisy")] | length')"
+check_contains "... saying how many of how many, and why" "Team noisy refused 20 of its 20 requests in the last minute (budget 20)" \
+	"$(jq_body '[.alerts[] | select(.kind == "team_refusing" and .team == "noisy")][0].message')"
 done_testing
