@@ -237,6 +237,21 @@ void view_enter(struct app *a, const struct view *v)
 	a->view = v;
 }
 
+int app_show_team(struct app *a, const char *id)
+{
+	for (int i = 0; id && i < a->nteam_idx; i++)
+		if (strcmp(a->ov.teams[a->team_idx[i]].id, id) == 0) {
+			a->sel_team = i;
+			a->pane = PANE_TEAMS;
+			a->view = &view_main;
+			a->dirty = true;
+			return 0;
+		}
+	if (id)
+		app_set_status(a, R_ERROR, "team %s is not in the teams pane%s", id, a->filter[0] ? " (the filter hides it)" : "");
+	return -1;
+}
+
 static void cmd_teams(struct app *a, const char *arg)
 {
 	(void)arg;

@@ -338,6 +338,9 @@ int64_t app_now(struct app *a);
 void app_poll(struct app *a);
 void app_rebuild(struct app *a);
 void app_set_status(struct app *a, int role, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* the teams pane with team id selected (an alert's or an audit entry's:
+ * k9s's "act from where you are"); -1 (said) when it is not there */
+int app_show_team(struct app *a, const char *id);
 /* A view's GET answered: its JSON in *slot (the old one released), or the
  * status line says what could not be loaded (what NULL: nothing said) */
 void app_take_answer(struct app *a, json_t **slot, long status, const char *body, size_t len, const char *err,

@@ -118,7 +118,24 @@ static json_t *rows(const struct list_state *l)
 static int lists_key(struct app *a, int key)
 {
 	struct list_state *l = ls(a, a->view);
-	return list_key(a, l, key, (int)json_array_size(rows(l)));
+	json_t *arr = rows(l);
+	size_t n = json_array_size(arr);
+	if (key == K_ENTER && (a->view == &view_alerts || a->view == &view_audit) && l->sel >= 0 && (size_t)l->sel < n) {
+		/* Enter on an alert or an audit entry: its team (alerts are listed newest first) */
+		json_t *e = json_array_get(arr, a->view == &view_alerts ? n - 1 - (size_t)l->sel : (size_t)l->sel);
+		const char *team = json_string_value(json_object_get(e, "team"));
+		if (!team && a->view == &view_audit) { /* a team's change names it as its target */
+			const char *action = json_string_value(json_object_get(e, "action"));
+			if (action && strncmp(action, "team.", 5) == 0)
+				team = json_string_value(json_object_get(e, "target"));
+		}
+		if (team)
+			app_show_team(a, team);
+		else
+			app_set_status(a, R_DIM, "this entry names no team");
+		return VIEW_HANDLED | VIEW_REDRAW;
+	}
+	return list_key(a, l, key, (int)n);
 }
 
 /* Lines of text wrapped at spaces into w columns, never cutting a word

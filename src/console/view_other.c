@@ -15,7 +15,7 @@ static const char *const nav_lines[] = {
 	"Navigation",
 	"  Up/Down, j/k      move the selection        PgUp/PgDn  a page",
 	"  Home/End, g/G     first / last row          Tab        teams <-> keys pane",
-	"  Enter             team detail, or the rotation wizard on a key; mouse: click, wheel",
+	"  Enter             team detail, the rotation wizard on a key, an alert's or audit entry's team; mouse: click, wheel",
 	"  /                 filter teams and keys (live); Enter keeps it, Esc clears it",
 	"  s / S             sort by the next column / reverse the order",
 	"  R                 refresh now               Esc        back",

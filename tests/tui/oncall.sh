@@ -349,6 +349,12 @@ tui_keys /
 tui_type "etl"
 tui_check "/ from another view filters the teams, back in their pane" "filter: etl"
 tui_keys Escape
+tui_keys A
+tui_wait "(newest first)"
+tui_keys g
+tui_keys Enter
+tui_check "Enter on an alert opens its team (the newest: etl's auto-pause)" "─ etl ─"
+check "... in the teams pane" tui_has "Teams 4"
 tui_keys q
 tui_wait_exit
 done_testing
