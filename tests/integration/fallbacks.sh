@@ -43,6 +43,8 @@ check_contains "... its chunks from the fallback" "\"model\":\"$B\"" "$BODY"
 check_not_contains "... none from the first" "\"model\":\"$A\"" "$BODY"
 check_eq "the ledger records the model that served" 4 \
 	"$(sql "select count(*) from ledger where team = 'alpha' and model = '$B' and status = 200")"
+check_eq "... beside the model asked for: the row says it was a fallback" 4 \
+	"$(sql "select count(*) from ledger where team = 'alpha' and requested_model = '$A' and model = '$B' and status = 200")"
 # both fail: the client gets Groq's last answer
 fault '{"model":"'$A'","status":503,"count":1}'
 fault '{"model":"'$B'","status":502,"count":1}'
