@@ -49,7 +49,7 @@ check "the traffic includes refused requests (disallowed models, paused team)" t
 # the README's capture matches today's layout (figures and times masked)
 shape() { sed -E -e 's/gsk_…[A-Za-z0-9]{4}/gsk_…K/g' -e 's/[0-9]+(\.[0-9]+)?[kM]?/0/g' -e 's/[▏▎▍▌▋▊▉█·▁▂▃▄▅▆▇]+/G/g' -e 's/<?\$[0-9.]+/$/g' \
 	-e 's/ +/ /g' -e 's/ (active|paused|budget_paused|budget!|rotating|deployed|verified|secret_updated|switched|-) / S /g' \
-	-e 's/(refused 0 in the last minute)(: [a-z0-9, ]+)?/\1/'; }
+	-e 's/(refused 0 in the last minute)(: [a-z0-9, ]+…?)? */\1 /'; }
 readme=$(sed -n '/<!-- demo-snapshot:begin -->/,/<!-- demo-snapshot:end -->/p' "$ROOT/README.md" | sed '1,2d;$d' | sed '$d')
 check "the README holds a demo capture" test "$(printf '%s\n' "$readme" | wc -l)" -ge 30
 fresh=$(printf "%s\n" "$snap" | shape | cut -c1-60)
