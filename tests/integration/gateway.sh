@@ -242,8 +242,10 @@ curl -s -X DELETE "http://$FAKE/_fake/faults" > /dev/null
 api GET /admin/v1/teams/alpha
 check_eq "no reservation left behind by errors" 0 "$(jq_body '.reserved_usd * 1000000 | floor')"
 
-# ---- budget: 50 concurrent requests with room for 5
-curl -s -X POST "http://$FAKE/_fake/faults" -d '{"latency_ms":800}' > /dev/null
+# ---- budget: 50 concurrent requests with room for 5 (each held 3 s by
+# Groq, so that all 50 are in flight before the first settles, even on a
+# slow machine under the sanitizers)
+curl -s -X POST "http://$FAKE/_fake/faults" -d '{"latency_ms":3000}' > /dev/null
 create_team bud '"monthly_budget_usd":0.00076,"max_tokens_per_request":100'
 create_key bud-prod-api bud "$KEY4"
 new_token bud
