@@ -402,8 +402,6 @@ int cluster_replicas(struct gateway *g)
 	return g->cluster && g->cluster->alive > 1 ? g->cluster->alive : 1;
 }
 
-#define GONE_QUIET_MS 2000
-
 bool cluster_replica_gone(struct gateway *g, const char *id)
 {
 	struct cluster *c = g->cluster;
@@ -413,12 +411,8 @@ bool cluster_replica_gone(struct gateway *g, const char *id)
 	size_t i;
 	json_t *e;
 	json_array_foreach(c->replicas, i, e) if (str_eq(json_string_value(json_object_get(e, "id")), id)) {
-		/* "down" is also said while it drains: gone once it has been
-		 * silent GONE_QUIET_MS too (its last act, giving its leases
-		 * back, done), or silent for long */
-		int64_t quiet = now - json_integer_value(json_object_get(e, "last_seen_at"));
-		return (str_eq(json_string_value(json_object_get(e, "state")), "down") && quiet > GONE_QUIET_MS) ||
-		       quiet > 3 * g->cfg.stale_after_s * 1000;
+		return str_eq(json_string_value(json_object_get(e, "state")), "down") ||
+		       now - json_integer_value(json_object_get(e, "last_seen_at")) > 3 * g->cfg.stale_after_s * 1000;
 	}
 	return true; /* not in the fleet's list at all */
 }
