@@ -249,7 +249,7 @@ struct cluster *cluster_start(struct gateway *g, char **cause)
 	/* leases left from before a crash: this replica's journal is shipped,
 	 * so what it holds beyond what is in flight (nothing yet) goes back */
 	int64_t none;
-	if (store_cl_lease(g->store, NULL, 0, 0, &none, cause) != 0) {
+	if (store_cl_lease(g->store, NULL, month_start_ms(gw_now(g)), 0, &none, cause) != 0) {
 		free(c);
 		return NULL;
 	}
@@ -278,11 +278,13 @@ void cluster_free(struct cluster *c)
 	 * the fleet and the replica is listed down at once */
 	struct gateway *g = c->g;
 	char *cause = NULL;
-	for (int i = 0; i < g->reg.nteams && c->store_up; i++)
-		if (g->reg.teams[i]->lease_nusd && lease_set(c, g->reg.teams[i], g->reg.teams[i]->reserved_nusd, &cause) != 0) {
-			free(cause);
-			break;
-		}
+	/* (the connections were closed first: what is still reserved is the
+	 * open batches', and the store knows which are still this replica's —
+	 * one may have been taken over while it drained) */
+	int64_t none;
+	if (c->store_up && store_cl_lease(g->store, NULL, month_start_ms(gw_now(g)), 0, &none, &cause) != 0)
+		free(cause);
+	cause = NULL;
 	struct replica_info me = { .id = g->cfg.replica_id, .listen = g->addr, .version = GG_VERSION, .state = "down",
 				   .started_at = g->started_ms, .now = gw_now(g), .inflight = 0 };
 	if (c->store_up && store_cl_heartbeat(g->store, &me, &cause) != 0)

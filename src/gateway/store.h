@@ -254,7 +254,10 @@ int store_cl_spend(struct store *s, int64_t month,
 /* Sets this replica's lease of team's budget for month to want, or as much
  * of it as the budget has room for beyond the fleet's spend and the other
  * replicas' leases (never less than held before, unless want is less):
- * *held is the lease now. team NULL: every lease of this replica to 0. */
+ * *held is the lease now. team NULL: every lease of this replica given
+ * back but what its open batches reserve (month's; other months' to 0),
+ * read under the batches' locks so that a batch taken over by another
+ * replica, before or during the call, is not kept. */
 int store_cl_lease(struct store *s, const char *team, int64_t month, int64_t want, int64_t *held, char **cause);
 /* An open batch followed by replica `from` (gone) made this replica's, and
  * its reservation taken off from's lease of the month, in one transaction:

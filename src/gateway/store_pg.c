@@ -772,10 +772,26 @@ static int pg_cl_lease(struct store *base, const char *team, int64_t month, int6
 	char m[24], w[24];
 	snprintf(m, sizeof m, "%lld", (long long)month);
 	snprintf(w, sizeof w, "%lld", (long long)(want < 0 ? 0 : want));
-	if (!team) { /* every lease of this replica given back (shrinking needs no lock) */
-		const char *av[] = { s->replica };
+	if (!team) { /* every lease of this replica given back but its open batches' */
+		const char *av[] = { s->replica, m };
 		*held = 0;
-		return pgq0(s, "leases", "UPDATE cl_leases SET leased_nusd = 0 WHERE replica = $1", 1, av, cause);
+		if (pg_begin(base, cause) != 0)
+			return -1;
+		/* the batches' locks first, as a takeover takes them: one taken
+		 * over meanwhile is then seen as the other replica's, and one
+		 * being taken over waits, then takes its reservation off the
+		 * lease set here */
+		if (pgq0(s, "leases: batches", "SELECT 1 FROM batches WHERE replica = $1 AND settled_at IS NULL FOR UPDATE", 1,
+			 av, cause) != 0 ||
+		    pgq0(s, "leases",
+			 "UPDATE cl_leases l SET leased_nusd = CASE WHEN l.month = $2::bigint THEN"
+			 " coalesce((SELECT sum(b.reserved_nusd) FROM batches b WHERE b.team = l.team AND b.replica = $1"
+			 " AND b.settled_at IS NULL), 0) ELSE 0 END WHERE l.replica = $1",
+			 2, av, cause) != 0) {
+			pg_rollback(base);
+			return -1;
+		}
+		return pg_commit(base, cause);
 	}
 	const char *v[] = { team, s->replica, m, w };
 	/* under the team row's lock, so two replicas never both take the same

@@ -471,7 +471,22 @@ BID=$(curl -s -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/js
 	--data-binary "{\"input_file_id\":\"$FID\",\"endpoint\":\"/v1/chat/completions\",\"completion_window\":\"24h\"}" \
 	"http://${GWS[2]}/openai/v1/batches" | jq -r .id)
 check_eq "a batch made through gw-2" "gw-2" "$(psql_q "SELECT replica FROM batches WHERE id = '$BID'")"
+# a request held 3 s at Groq keeps gw-2 draining, listed down, while
+# another replica takes the batch over (its reservation off gw-2's lease
+# then): the lease gw-2 leaves at its stop must not put it back
+curl -s -o /dev/null -X POST "http://$FAKE/_fake/faults" -d '{"batch_ms":4000,"latency_ms":3000}'
+curl -s -o "$T/held.out" -w '%{http_code}' -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \
+	--data-binary '{"model":"llama-3.1-8b-instant","messages":[{"role":"user","content":"hold"}],"max_tokens":5}' \
+	"http://${GWS[2]}/openai/v1/chat/completions" > "$T/held.code" &
+HELD=$!
+wait_eval "the held request in flight at gw-2" 5 "curl -s 'http://${GWS[2]}/healthz' | jq -e '.inflight >= 1' > /dev/null"
+curl -s -o /dev/null -X POST "http://$FAKE/_fake/faults" -d '{"batch_ms":4000,"latency_ms":0}'
 kill -TERM "${GW_PIDS[2]}"
+wait_eval "a replica takes the batch over while gw-2 drains" 10 \
+	"[ \"\$(psql_q \"SELECT replica FROM batches WHERE id = '$BID'\")\" != gw-2 ]"
+check "... gw-2 still running then (draining its held request)" kill -0 "${GW_PIDS[2]}"
+wait "$HELD"
+check_eq "the held request was answered through the drain" 200 "$(cat "$T/held.code")"
 wait "${GW_PIDS[2]}" 2>/dev/null
 wait_eval "the batch billed by another replica" 30 "[ \"\$(psql_q \"SELECT count(*) FROM ledger WHERE request_id = '$BID'\")\" = 1 ]"
 row=$(psql_q "SELECT replica || '|' || status || '|' || (cost_nusd > 0) FROM ledger WHERE request_id = '$BID'")
