@@ -191,6 +191,7 @@ struct capacity {
 	int nm;
 	int reserve_pct, batch_pct;
 	int replicas; /* cluster mode: the replicas serving, each holding an equal share */
+	const struct capfleet *fleet; /* cluster mode with Redis: the fleet's windows, leased */
 	/* bytes of request per prompt token, learned per model (x1000) */
 	strmap *ratio;
 };
@@ -388,11 +389,16 @@ static int64_t mine(const struct capacity *c, int64_t limit)
 	return s > 0 ? s : 1;
 }
 
-/* the room of class k (0 all, 1 standard+batch, 2 batch) of limit */
+/* the fleet's limit of class k (0 all, 1 standard+batch, 2 batch) */
+static int64_t class_limit(const struct capacity *c, int64_t limit, int k)
+{
+	return k == 0 ? limit : k == 1 ? share(limit, 100 - c->reserve_pct) : share(limit, c->batch_pct);
+}
+
+/* the room of class k of limit as this replica holds it */
 static int64_t class_room(const struct capacity *c, int64_t limit, int k)
 {
-	limit = mine(c, limit);
-	return k == 0 ? limit : k == 1 ? share(limit, 100 - c->reserve_pct) : share(limit, c->batch_pct);
+	return class_limit(c, mine(c, limit), k);
 }
 
 static int top_class(enum priority p)
@@ -420,17 +426,139 @@ static void over(struct verdict *v, int status, int lim, const char *who, int64_
 	v->retry_ms = retry;
 }
 
-static int check_team(const struct capacity *c, struct team *t, struct window *w, int lim, int64_t limit,
-		      int64_t need, int64_t now, struct verdict *v)
+/* ---- the fleet's windows: room leased ---------------------------------- */
+
+/* A lease is usable for CAP_LEASE_MS of the caller's clock; the fleet
+ * dates it that far ahead, so it leaves the fleet's window no sooner than a
+ * request admitted under it at any moment of the lease would. */
+#define LEASE_AHEAD 8 /* a lease asks for room for as many requests like this one */
+
+void capacity_fleet(struct capacity *c, const struct capfleet *f)
 {
+	c->fleet = f;
+}
+
+static void scope_team(char *s, size_t n, const struct team *t, int lim)
+{
+	snprintf(s, n, "t:%s:%s", t->id, cap_lim_name[lim]);
+}
+
+static void scope_model(char *s, size_t n, const char *model, int lim, int k)
+{
+	snprintf(s, n, "m:%s:%s:%d", model, cap_lim_name[lim], k);
+}
+
+/* the unused rest of w's lease back to the fleet */
+static void lease_end(const struct capfleet *f, struct window *w, const char *scope)
+{
+	if (w->lease > 0 && w->lease_stamp)
+		f->give(f->arg, scope, w->lease_stamp, -w->lease);
+	w->lease = 0;
+	w->lease_stamp = 0;
+	w->lease_until = 0;
+}
+
+/* Whether need fits in window w under limit (the fleet's, in cluster
+ * mode): 0 now (*stamp: the fleet's bucket it is leased in, 0 this
+ * replica's share), > 0 ms until it may, -1 never. *used and *shown: the
+ * use seen and the limit it was held to. */
+static int64_t fits(const struct capacity *c, struct window *w, const char *scope, int lim, int64_t limit,
+		    int64_t need, int64_t now, int64_t *stamp, int64_t *used, int64_t *shown)
+{
+	*stamp = 0;
+	*shown = limit;
+	if (c->fleet) {
+		if (need > limit)
+			return -1;
+		if (w->lease_until > now && w->lease >= need) {
+			*stamp = w->lease_stamp;
+			return 0;
+		}
+		lease_end(c->fleet, w, scope);
+		int64_t got = 0, st = 0, retry = 0;
+		int rc = c->fleet->lease(c->fleet->arg, scope, lim_span[lim], lim_bucket[lim], limit, need,
+					 need * LEASE_AHEAD, &got, &st, &retry, used);
+		if (rc == 0) {
+			w->lease = got;
+			w->lease_stamp = st;
+			w->lease_until = now + CAP_LEASE_MS;
+			*stamp = st;
+			return 0;
+		}
+		if (rc == 1)
+			return retry > 0 ? retry : 1;
+		/* the fleet cannot be asked: this replica's share of the limit */
+	}
+	*shown = mine(c, limit);
+	*used = win_sum(w, now);
+	return win_wait(w, now, need, *shown);
+}
+
+/* need taken from w: the local window, and the lease it fitted in */
+static void take(struct window *w, int64_t stamp, int64_t need, int64_t now)
+{
+	win_add(w, now, now, need);
+	if (stamp && stamp == w->lease_stamp)
+		w->lease -= need;
+}
+
+/* a settled request's correction d (negative: given back) of what it took
+ * at `at`, leased in the fleet's bucket stamp (0: none) */
+static void correct(const struct capfleet *f, struct window *w, const char *scope, int64_t stamp, int64_t at,
+		    int64_t d, int64_t now)
+{
+	win_add(w, at, now, d);
+	if (!f || !stamp || !d)
+		return;
+	if (stamp == w->lease_stamp && w->lease_until > now && w->lease - d >= 0) {
+		w->lease -= d; /* within the lease still running */
+		return;
+	}
+	f->give(f->arg, scope, stamp, d);
+}
+
+void capacity_fleet_tick(struct capacity *c, struct registry *reg, int64_t now)
+{
+	if (!c || !c->fleet)
+		return;
+	char scope[600];
+	for (int i = 0; i < reg->nteams; i++) {
+		struct teamcap *tc = reg->teams[i]->cap;
+		if (!tc)
+			continue;
+		struct window *w[3] = { &tc->tpm, &tc->tpd, &tc->rpd };
+		static const int wl[3] = { CL_TPM, CL_TPD, CL_RPD };
+		for (int j = 0; j < 3; j++)
+			if (w[j]->lease_stamp && w[j]->lease_until <= now) {
+				scope_team(scope, sizeof scope, reg->teams[i], wl[j]);
+				lease_end(c->fleet, w[j], scope);
+			}
+	}
+	for (int i = 0; i < c->nm; i++)
+		for (int l = 0; l < CL_N; l++)
+			for (int k = 0; k < 3; k++) {
+				struct window *w = &c->m[i]->use[l][k];
+				if (w->lease_stamp && w->lease_until <= now) {
+					scope_model(scope, sizeof scope, c->m[i]->model, l, k);
+					lease_end(c->fleet, w, scope);
+				}
+			}
+}
+
+static int check_team(const struct capacity *c, struct team *t, struct window *w, int lim, int64_t limit,
+		      int64_t need, int64_t now, int64_t *stamp, struct verdict *v)
+{
+	*stamp = 0;
 	if (limit <= 0 || need <= 0)
 		return 0;
-	limit = mine(c, limit);
-	int64_t wait = win_wait(w, now, need, limit);
+	char scope[300];
+	scope_team(scope, sizeof scope, t, lim);
+	int64_t used = 0, shown = 0;
+	int64_t wait = fits(c, w, scope, lim, limit, need, now, stamp, &used, &shown);
 	if (wait == 0)
 		return 0;
 	char *who = xasprintf("team '%s'", t->id);
-	over(v, wait < 0 ? 413 : 429, lim, who, limit, win_sum(w, now), need, wait);
+	over(v, wait < 0 ? 413 : 429, lim, who, shown, used, need, wait);
 	free(who);
 	return -1;
 }
@@ -451,60 +579,65 @@ int capacity_admit(struct capacity *c, struct team *t, const char *model, const 
 		v->retry_ms = m->hold_until - now;
 		return -1;
 	}
-	if (check_team(c, t, &tc->tpm, CL_TPM, t->tpm_limit, need[CL_TPM], now, v) != 0 ||
-	    check_team(c, t, &tc->tpd, CL_TPD, t->tpd_limit, need[CL_TPD], now, v) != 0 ||
-	    check_team(c, t, &tc->rpd, CL_RPD, t->rpd_limit, need[CL_RPD], now, v) != 0)
+	if (check_team(c, t, &tc->tpm, CL_TPM, t->tpm_limit, need[CL_TPM], now, &r->tstamp[0], v) != 0 ||
+	    check_team(c, t, &tc->tpd, CL_TPD, t->tpd_limit, need[CL_TPD], now, &r->tstamp[1], v) != 0 ||
+	    check_team(c, t, &tc->rpd, CL_RPD, t->rpd_limit, need[CL_RPD], now, &r->tstamp[2], v) != 0)
 		return -1;
 	if (m) {
 		int top = top_class(t->priority);
-		int64_t worst = 0;
+		int64_t worst = 0, worst_used = 0, worst_shown = 0;
 		int wl = -1, wk = 0;
+		char scope[600];
 		for (int l = 0; l < CL_N; l++) {
 			if (m->limit[l] <= 0 || need[l] <= 0)
 				continue;
 			for (int k = 0; k <= top; k++) {
-				int64_t room = class_room(c, m->limit[l], k);
-				int64_t wait = win_wait(&m->use[l][k], now, need[l], room);
+				int64_t limit = class_limit(c, m->limit[l], k), used = 0, shown = 0;
+				scope_model(scope, sizeof scope, model, l, k);
+				int64_t wait = fits(c, &m->use[l][k], scope, l, limit, need[l], now, &r->mstamp[l][k], &used,
+						    &shown);
 				if (wait < 0) {
 					char *who = k == 0 ? xasprintf("the organisation's model '%s'", model)
 							   : xasprintf("the %s share of model '%s' (%d %%)",
 								       k == 2 ? "batch" : "standard and batch", model,
 								       k == 2 ? c->batch_pct : 100 - c->reserve_pct);
-					over(v, 413, l, who, room, 0, need[l], 0);
+					over(v, 413, l, who, shown, 0, need[l], 0);
 					free(who);
 					return -1;
 				}
 				if (wait > worst) {
 					worst = wait;
+					worst_used = used;
+					worst_shown = shown;
 					wl = l;
 					wk = k;
 				}
 			}
 		}
 		if (wl >= 0) {
-			int64_t room = class_room(c, m->limit[wl], wk);
 			char *who = wk == 0 ? xasprintf("the organisation on model '%s'", model)
 					    : xasprintf("%s teams on model '%s' (their share: %d %% of Groq's limit; "
 							"critical teams keep the rest)",
 							wk == 2 ? "batch" : "standard and batch", model,
 							wk == 2 ? c->batch_pct : 100 - c->reserve_pct);
-			over(v, 429, wl, who, room, win_sum(&m->use[wl][wk], now), need[wl], worst);
+			over(v, 429, wl, who, worst_shown, worst_used, need[wl], worst);
 			free(who);
 			return -1;
 		}
 		for (int l = 0; l < CL_N; l++)
 			if (m->limit[l] > 0)
 				for (int k = 0; k <= top; k++)
-					win_add(&m->use[l][k], now, now, need[l]);
+					take(&m->use[l][k], r->mstamp[l][k], need[l], now);
 		r->m = m;
 		r->top = top;
 	}
-	win_add(&tc->tpm, now, now, need[CL_TPM]);
+	take(&tc->tpm, r->tstamp[0], need[CL_TPM], now);
 	if (tc->tpd.n)
-		win_add(&tc->tpd, now, now, need[CL_TPD]);
+		take(&tc->tpd, r->tstamp[1], need[CL_TPD], now);
 	if (tc->rpd.n)
-		win_add(&tc->rpd, now, now, need[CL_RPD]);
+		take(&tc->rpd, r->tstamp[2], need[CL_RPD], now);
 	r->at = now;
+	r->fleet = c->fleet;
 	memcpy(r->take, need, sizeof r->take);
 	r->held = true;
 	return 0;
@@ -518,17 +651,24 @@ void capacity_settle(struct team *t, struct capres *r, const int64_t used[CL_N],
 	int64_t d[CL_N];
 	for (int l = 0; l < CL_N; l++)
 		d[l] = used[l] - r->take[l];
+	char scope[600] = "";
 	if (r->m)
 		for (int l = 0; l < CL_N; l++)
 			if (r->m->limit[l] > 0 && d[l])
-				for (int k = 0; k <= r->top; k++)
-					win_add(&r->m->use[l][k], r->at, now, d[l]);
+				for (int k = 0; k <= r->top; k++) {
+					if (r->fleet && r->mstamp[l][k])
+						scope_model(scope, sizeof scope, r->m->model, l, k);
+					correct(r->fleet, &r->m->use[l][k], scope, r->mstamp[l][k], r->at, d[l], now);
+				}
 	if (t->cap) {
-		win_add(&t->cap->tpm, r->at, now, d[CL_TPM]);
-		if (t->cap->tpd.n)
-			win_add(&t->cap->tpd, r->at, now, d[CL_TPD]);
-		if (t->cap->rpd.n)
-			win_add(&t->cap->rpd, r->at, now, d[CL_RPD]);
+		struct window *w[3] = { &t->cap->tpm, &t->cap->tpd, &t->cap->rpd };
+		static const int wl[3] = { CL_TPM, CL_TPD, CL_RPD };
+		for (int j = 0; j < 3; j++)
+			if (w[j]->n && d[wl[j]]) {
+				if (r->fleet && r->tstamp[j])
+					scope_team(scope, sizeof scope, t, wl[j]);
+				correct(r->fleet, w[j], scope, r->tstamp[j], r->at, d[wl[j]], now);
+			}
 	}
 }
 
@@ -666,8 +806,9 @@ json_t *capacity_json(struct capacity *c, const struct registry *reg, int64_t no
 					  "used_ratio", ratio, "retry_after_until",
 					  m->hold_until > now ? json_integer(m->hold_until) : json_null(), "teams", teams));
 	}
-	return json_pack("{s:o,s:{s:i,s:i,s:i}}", "models", models, "capacity", "critical_reserve_pct", c->reserve_pct,
-			 "batch_max_pct", c->batch_pct, "replicas_sharing", c->replicas);
+	return json_pack("{s:o,s:{s:i,s:i,s:i,s:s}}", "models", models, "capacity", "critical_reserve_pct", c->reserve_pct,
+			 "batch_max_pct", c->batch_pct, "replicas_sharing", c->replicas, "sharing",
+			 c->replicas <= 1 ? "single" : c->fleet ? "fleet_windows" : "equal_shares");
 }
 
 const char *capacity_model_use(struct capacity *c, int i, int64_t now, double ratio[CL_N])

@@ -171,6 +171,7 @@ static void slow(struct cluster *c, int64_t now)
 	if (g->reg.ctr != &counters_memory)
 		counters_redis_tick(g->reg.ctr, &g->reg, c->alive);
 	capacity_share(g->capacity, c->alive);
+	capacity_fleet_tick(g->capacity, &g->reg, now);
 }
 
 /* the configuration's version read; teams, keys and tokens read again

@@ -57,6 +57,48 @@ static const char script[] =
 	"local o = redis.call('ZRANGE', k, 0, 0, 'WITHSCORES')\n"
 	"return {0, tonumber(o[2]) + 60000 - now, n}\n";
 
+/* The capacity windows' (capacity.c) in the fleet: KEYS[1] a hash of
+ * bucket (ms / bucket) -> amount; ARGV: span, bucket (ms), limit, need,
+ * want, ahead (ms). Buckets wholly out of the window are dropped; when need
+ * fits, need and up to a quarter of the room left beyond it (no more than
+ * want) are granted, dated `ahead` (the lease's length) in the future:
+ * {granted, bucket, used}; else {0, ms until it fits, used}. */
+static const char cap_script[] =
+	"local t = redis.call('TIME')\n"
+	"local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"
+	"local k = KEYS[1]\n"
+	"local span, bk, lim = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])\n"
+	"local need, want, ahead = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])\n"
+	"local first = math.floor((now - span) / bk)\n"
+	"local h = redis.call('HGETALL', k)\n"
+	"local sum, bs = 0, {}\n"
+	"for i = 1, #h, 2 do\n"
+	"  local b, a = tonumber(h[i]), tonumber(h[i + 1])\n"
+	"  if b < first then redis.call('HDEL', k, h[i]) else sum = sum + a; bs[#bs + 1] = {b, a} end\n"
+	"end\n"
+	"local room = lim - sum\n"
+	"if need > room then\n"
+	"  table.sort(bs, function(x, y) return x[1] < y[1] end)\n"
+	"  local freed = 0\n"
+	"  for _, e in ipairs(bs) do\n"
+	"    freed = freed + e[2]\n"
+	"    if room + freed >= need then return {0, (e[1] + 1) * bk + span - now, sum} end\n"
+	"  end\n"
+	"  return {0, span, sum}\n"
+	"end\n"
+	"local g = need + math.floor((room - need) / 4)\n"
+	"if g > want then g = want end\n"
+	"local f = math.floor((now + ahead) / bk)\n"
+	"redis.call('HINCRBY', k, f, g)\n"
+	"redis.call('PEXPIRE', k, span + ahead + 2 * bk)\n"
+	"return {g, f, sum}\n";
+
+/* a correction to a bucket still in the window (an expired one is not
+ * made again) */
+static const char give_script[] =
+	"if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 1 then redis.call('HINCRBY', KEYS[1], ARGV[1], ARGV[2]) end\n"
+	"return 0\n";
+
 /* A lease of slots: when a team is admitted often and its window is far
  * from full, one admission asks for several slots at once, used here
  * without a round trip until LEASE_MS after they were asked for; what is
@@ -103,7 +145,8 @@ struct rcounters {
 	struct cwait *head, *tail; /* waiting, oldest first */
 	char host[256];
 	int port, db;
-	char sha[48];
+	char sha[48], cap_sha[48], give_sha[48];
+	struct capfleet fleet;  /* the capacity windows' lease and correction */
 	char *replica;        /* members' prefix: replica id and start time */
 	int64_t seq;          /* makes each admission's member unique */
 	int64_t retry_at;     /* mono ms: the next connection attempt */
@@ -192,9 +235,12 @@ static bool connect_now(struct rcounters *r)
 		return false;
 	if (r->db)
 		freeReplyObject(y);
-	if (!(y = cmd(r, "SCRIPT LOAD %s", script)))
-		return false;
-	freeReplyObject(y); /* its name is r->sha, known from the start */
+	const char *const scripts[] = { script, cap_script, give_script };
+	for (size_t i = 0; i < ARRAY_LEN(scripts); i++) {
+		if (!(y = cmd(r, "SCRIPT LOAD %s", scripts[i])))
+			return false;
+		freeReplyObject(y); /* its name is its SHA-1, known from the start */
+	}
 	free(r->cause);
 	r->cause = NULL;
 	r->fallback = false;
@@ -607,6 +653,73 @@ static int parse_url(struct rcounters *r, const char *url, char **cause)
 	return 0;
 }
 
+/* a script's name is its SHA-1, as Redis computes it */
+static void script_name(const char *text, char name[48])
+{
+	unsigned char d[SHA_DIGEST_LENGTH];
+	SHA1((const unsigned char *)text, strlen(text), d);
+	for (int i = 0; i < SHA_DIGEST_LENGTH; i++)
+		snprintf(name + 2 * i, 3, "%02x", d[i]);
+}
+
+/* ---- the capacity windows' leases (struct capfleet) ----------------------- */
+
+static int cap_lease(void *arg, const char *scope, int64_t span_ms, int64_t bucket_ms, int64_t limit, int64_t need,
+		     int64_t want, int64_t *got, int64_t *stamp, int64_t *retry_ms, int64_t *used)
+{
+	struct rcounters *r = arg;
+	if (!connect_now(r))
+		return -1;
+	char key[700];
+	snprintf(key, sizeof key, "gg:cap:{%s}", scope);
+	redisReply *y = cmd(r, "EVALSHA %s 1 %s %lld %lld %lld %lld %lld %lld", r->cap_sha, key, (long long)span_ms,
+			    (long long)bucket_ms, (long long)limit, (long long)need, (long long)want,
+			    (long long)CAP_LEASE_MS);
+	if (!y)
+		return -1;
+	int rc = -1;
+	if (y->type == REDIS_REPLY_ARRAY && y->elements == 3 && y->element[0]->type == REDIS_REPLY_INTEGER) {
+		*used = y->element[2]->integer;
+		if (y->element[0]->integer > 0) {
+			*got = y->element[0]->integer;
+			*stamp = y->element[1]->integer;
+			rc = 0;
+		} else {
+			*retry_ms = y->element[1]->integer;
+			rc = 1;
+		}
+	}
+	freeReplyObject(y);
+	return rc;
+}
+
+static void cap_give(void *arg, const char *scope, int64_t stamp, int64_t amount)
+{
+	struct rcounters *r = arg;
+	char key[700], b[24], a[24];
+	snprintf(key, sizeof key, "gg:cap:{%s}", scope);
+	snprintf(b, sizeof b, "%lld", (long long)stamp);
+	snprintf(a, sizeof a, "%lld", (long long)amount);
+	const char *argv[] = { "EVALSHA", r->give_sha, "1", key, b, a };
+	size_t lens[ARRAY_LEN(argv)];
+	for (size_t i = 0; i < ARRAY_LEN(argv); i++)
+		lens[i] = strlen(argv[i]);
+	/* on the loop's connection, no answer awaited; with Redis away, the
+	 * correction is lost: what was given back leaves with the window */
+	if (r->ac && r->ac_up)
+		redisAsyncCommandArgv(r->ac, NULL, NULL, (int)ARRAY_LEN(argv), argv, lens);
+	else if (r->c) {
+		redisReply *y = redisCommandArgv(r->c, (int)ARRAY_LEN(argv), argv, lens);
+		if (y)
+			freeReplyObject(y);
+	}
+}
+
+const struct capfleet *counters_redis_capfleet(struct counters *c)
+{
+	return &R(c)->fleet;
+}
+
 struct counters *counters_redis_new(const char *url, const char *replica, struct event_base *base, char **cause)
 {
 	struct rcounters *r = xcalloc(1, sizeof *r);
@@ -624,11 +737,10 @@ struct counters *counters_redis_new(const char *url, const char *replica, struct
 		counters_redis_free(&r->base);
 		return NULL;
 	}
-	/* the script's name is its SHA-1, as Redis computes it */
-	unsigned char d[SHA_DIGEST_LENGTH];
-	SHA1((const unsigned char *)script, strlen(script), d);
-	for (int i = 0; i < SHA_DIGEST_LENGTH; i++)
-		snprintf(r->sha + 2 * i, 3, "%02x", d[i]);
+	script_name(script, r->sha);
+	script_name(cap_script, r->cap_sha);
+	script_name(give_script, r->give_sha);
+	r->fleet = (struct capfleet){ .arg = r, .lease = cap_lease, .give = cap_give };
 	connect_now(r); /* down now is not fatal: the fallback serves */
 	ac_connect(r);
 	return &r->base;

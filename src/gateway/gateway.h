@@ -217,6 +217,8 @@ void counters_redis_watch(struct counters *c);
  * pipelined round trip). */
 void counters_redis_tick(struct counters *c, struct registry *reg, int alive);
 const char *counters_redis_down(struct counters *c); /* why, or NULL when up */
+/* the capacity windows shared by the fleet, in the same Redis */
+const struct capfleet *counters_redis_capfleet(struct counters *c);
 /* The RPM queue: w waits (until deadline_ms) for a slot in t's window;
  * ops says what to do when its turn comes. Runs the queue at once. */
 struct team;
@@ -468,7 +470,32 @@ struct capres {
 	int top;
 	int64_t at, take[CL_N];
 	bool held;
+	/* cluster mode: the fleet's buckets the take was leased in (0: this
+	 * replica's share), for the settlement's correction */
+	const struct capfleet *fleet;
+	int64_t tstamp[3], mstamp[CL_N][3];
 };
+/* The fleet's windows (cluster mode with Redis: counters_redis.c): room
+ * leased from a window every replica shares, so that the fleet never
+ * passes a limit and one replica may use all of it. A lease is used for
+ * CAP_LEASE_MS and dated that far ahead in the fleet's window. */
+#define CAP_LEASE_MS 1000
+struct capfleet {
+	void *arg;
+	/* Leases need..want of scope's window (span, bucket) under limit:
+	 * 0 with *got and its bucket *stamp; 1 it does not fit now (*retry_ms,
+	 * *used: the fleet's use); -1 the fleet cannot be asked (this
+	 * replica's share decides). Blocking, with a short timeout. */
+	int (*lease)(void *arg, const char *scope, int64_t span_ms, int64_t bucket_ms, int64_t limit, int64_t need,
+		     int64_t want, int64_t *got, int64_t *stamp, int64_t *retry_ms, int64_t *used);
+	/* amount added to (negative: given back to) scope's bucket stamp, if
+	 * it is still in the window; no answer awaited */
+	void (*give)(void *arg, const char *scope, int64_t stamp, int64_t amount);
+};
+/* the fleet asked for room (NULL: none, this replica's windows alone) */
+void capacity_fleet(struct capacity *c, const struct capfleet *f);
+/* leases that ended with room unused: back to the fleet */
+void capacity_fleet_tick(struct capacity *c, struct registry *reg, int64_t now);
 /* Takes need (requests, tokens, audio seconds per limit) from t's windows
  * and model's, by t's priority: 0, or -1 with a 429 (retry_ms: when it
  * fits) or 413 (it never can) verdict in Groq's shape. */

@@ -12,6 +12,10 @@ struct window {
 	int64_t sum;   /* of every slot */
 	int64_t head;  /* the newest bucket accounted for (-1: none yet) */
 	int64_t first; /* no bucket older than this holds anything */
+	/* cluster mode: room leased from the fleet's window (capacity.c) */
+	int64_t lease;       /* what is left of it */
+	int64_t lease_stamp; /* its bucket in the fleet's window (0: none) */
+	int64_t lease_until; /* usable until then (the caller's clock) */
 };
 void win_init(struct window *w, int64_t span_ms, int64_t bucket_ms);
 void win_free(struct window *w);

@@ -1,8 +1,10 @@
 # Groq's capacity on a 3-replica cluster (private PostgreSQL and Redis):
-# each replica holds an equal share of every limit, so the fleet never
-# sends Groq more than the organisation's 6,000 TPM on the model. A batch
-# team floods through every replica; Groq answers no 429; the critical
-# team is served in full; a standard team stops at its own limit fleet-wide.
+# the windows are the fleet's, in Redis (each replica leases room from
+# them), so the fleet never sends Groq more than the organisation's 6,000
+# TPM on the model, and a team whose traffic reaches one replica only gets
+# all of its limit. A batch team floods through every replica; Groq answers
+# no 429; the critical team is served in full; a standard team stops at its
+# own limit fleet-wide. Redis silent: each replica keeps to its share.
 source "$(dirname "$0")/../lib.sh"
 source "$(dirname "$0")/../cluster-lib.sh"
 M=llama-3.1-8b-instant
@@ -25,8 +27,10 @@ create_key web-prod-api web "$KEY3"; new_token web; WEB=$TOKEN
 for i in 1 2 3; do
 	wait_eval "replica $i to share the limits three ways" 15 \
 		"[ \"\$(curl -s -H 'Authorization: Bearer $OP_TOKEN' http://${GWS[$i]}/admin/v1/capacity | jq .capacity.replicas_sharing)\" = 3 ]"
-	check_eq "replica gw-$i holds a third of each limit" 3 \
+	check_eq "replica gw-$i counts three replicas sharing" 3 \
 		"$(curl -s -H "Authorization: Bearer $OP_TOKEN" "http://${GWS[$i]}/admin/v1/capacity" | jq .capacity.replicas_sharing)"
+	check_eq "... in the fleet's windows (Redis)" fleet_windows \
+		"$(curl -s -H "Authorization: Bearer $OP_TOKEN" "http://${GWS[$i]}/admin/v1/capacity" | jq -r .capacity.sharing)"
 done
 req() { # req TOKEN REPLICA -> status
 	curl -s --max-time 20 -o /dev/null -w '%{http_code}\n' -H "Authorization: Bearer $1" -H 'Content-Type: application/json' \
@@ -55,4 +59,43 @@ groq429=$(curl -s "http://$FAKE/_fake/stats" | jq '[.keys[].errors] | add')
 check_eq "Groq answered no 429 to the fleet" 0 "$groq429"
 used=$(curl -s "http://$FAKE/_fake/stats" | jq .org_tokens_used)
 check "Groq counted at most its limit in the minute ($used <= 6000)" test "$used" -le 6000
+
+# a team whose every request reaches one replica: its whole limit there
+# (an equal share would have served one of them: 500 TPM each), on a
+# model with no organisation limit (only the team's own window counts)
+M2=openai/gpt-oss-20b
+mk2() { # mk2 ID TPM: a standard team on M2
+	api POST /admin/v1/teams "{\"id\":\"$1\",\"name\":\"$1\",\"allowed_models\":[\"$M2\"],\"max_tokens_per_request\":300,\"rpm_limit\":1000,\"monthly_budget_usd\":100,\"tpm_limit\":$2}"
+	check_eq "team $1 created" 201 "$STATUS"
+}
+mk2 solo 1500
+create_key solo-prod-api solo "$KEY4"; new_token solo; SOLO=$TOKEN
+: > "$T/solo.codes"
+for i in 1 2 3 4 5 6 7 8 9; do M=$M2 req "$SOLO" 1 >> "$T/solo.codes"; done
+solo_ok=$(grep -c '^200$' "$T/solo.codes")
+check "a team served by one replica only gets its whole 1500 TPM there ($solo_ok served of 9, ~300 tokens each)" \
+	test "$solo_ok" -ge 4 -a "$solo_ok" -le 5
+api GET /admin/v1/teams/solo
+check "... and no more: the fleet's window holds it (its TPM $(jq_body .tpm) <= 1500)" test "$(jq_body .tpm)" -le 1500
+: > "$T/solo2.codes"
+for i in 2 3 2 3; do M=$M2 req "$SOLO" $i >> "$T/solo2.codes"; done
+check_eq "... nor on the other replicas within the minute (each would have served one of its share)" 0 \
+	"$(grep -c '^200$' "$T/solo2.codes")"
+
+# Redis stops answering (SIGSTOP): the fleet's windows cannot be asked;
+# each replica decides alone, within its share of each limit, promptly
+mk2 quiet 3000
+create_key quiet-prod-api quiet "$KEY5"; new_token quiet; QUIET=$TOKEN
+kill -STOP "$REDIS_PID"
+: > "$T/quiet.codes"
+t0=$(date +%s%N)
+for i in 1 2 3 4 5 6; do M=$M2 req "$QUIET" 2 >> "$T/quiet.codes"; done
+ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+kill -CONT "$REDIS_PID"
+quiet_ok=$(grep -c '^200$' "$T/quiet.codes")
+check "Redis silent: a replica keeps to its third of 3000 TPM ($quiet_ok served of 6, ~300 tokens each)" \
+	test "$quiet_ok" -ge 2 -a "$quiet_ok" -le 3
+check "... every request answered, 200 or 429 ($(sort "$T/quiet.codes" | uniq -c | tr '\n' ' '))" \
+	test "$(grep -cE '^(200|429)$' "$T/quiet.codes")" = 6
+echo "# Redis silent: 6 requests answered in $ms ms"
 done_testing
