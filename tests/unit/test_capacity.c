@@ -2,8 +2,9 @@
  * every boundary (its buckets, expiry, corrections lower and higher, a
  * correction after expiry), the organisation's limits shared by priority,
  * a team's own limits, 413 for what never fits, Groq's 429 holding a
- * model, a restart recounting the ledger, a cluster's shares, the
- * calibrated prompt estimate. */
+ * model, a restart recounting the ledger, a cluster's shares, the fleet's
+ * windows leased by replicas (a fleet kept here, in memory, with the
+ * arithmetic of counters_redis.c's script), the calibrated prompt estimate. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -204,6 +205,121 @@ static void test_hold_restart_share(void)
 	teardown();
 }
 
+/* the fleet's windows: what counters_redis.c keeps in Redis, here */
+struct fleet {
+	int64_t now;
+	bool down;
+	int n, asks, gives;
+	char scope[8][64];
+	struct window w[8];
+};
+
+static struct window *fleet_window(struct fleet *f, const char *scope, int64_t span, int64_t bucket)
+{
+	for (int i = 0; i < f->n; i++)
+		if (strcmp(f->scope[i], scope) == 0)
+			return &f->w[i];
+	snprintf(f->scope[f->n], sizeof f->scope[0], "%s", scope);
+	win_init(&f->w[f->n], span, bucket);
+	return &f->w[f->n++];
+}
+
+static int fleet_lease(void *arg, const char *scope, int64_t span, int64_t bucket, int64_t limit, int64_t need,
+		       int64_t want, int64_t *got, int64_t *stamp, int64_t *retry_ms, int64_t *used)
+{
+	struct fleet *f = arg;
+	if (f->down)
+		return -1;
+	f->asks++;
+	struct window *w = fleet_window(f, scope, span, bucket);
+	*used = win_sum(w, f->now);
+	int64_t room = limit - *used;
+	if (need > room) {
+		*retry_ms = win_wait(w, f->now, need, limit);
+		return 1;
+	}
+	int64_t g = need + (room - need) / 4;
+	*got = g < want ? g : want;
+	*stamp = f->now + 1; /* (0 is none) */
+	win_add(w, f->now, f->now, *got);
+	return 0;
+}
+
+static void fleet_give(void *arg, const char *scope, int64_t stamp, int64_t amount)
+{
+	struct fleet *f = arg;
+	f->gives++;
+	for (int i = 0; i < f->n; i++)
+		if (strcmp(f->scope[i], scope) == 0)
+			win_add(&f->w[i], stamp - 1, f->now, amount);
+}
+
+static void test_fleet_windows(void)
+{
+	setup(0, 0);
+	struct fleet fl = { 0 };
+	struct capfleet cf = { .arg = &fl, .lease = fleet_lease, .give = fleet_give };
+	struct capacity *a = capacity_new(&cfg), *b = capacity_new(&cfg);
+	capacity_share(a, 3);
+	capacity_share(b, 3);
+	capacity_fleet(a, &cf);
+	capacity_fleet(b, &cf);
+	/* the same team on two replicas */
+	struct team *ta = team("web", PRIO_STANDARD), *tb = team("web", PRIO_STANDARD);
+	ta->tpm_limit = tb->tpm_limit = 300;
+	struct capres r1, r2, r3;
+	struct verdict v = { 0 };
+	/* one replica may use all of the limit (a share would be 100) */
+	CHECK_INT(take(a, ta, 200, 0, &r1, &v), 0);
+	CHECK_INT(fl.asks, 1);
+	CHECK_INT(take(a, ta, 100, 0, &r2, &v), 0);
+	CHECK_INT(fl.asks, 2); /* the first lease (225) had 25 left: given back, another asked */
+	CHECK_INT(win_sum(&fl.w[0], 0), 300);
+	/* and the fleet holds it: the other replica is refused, told the fleet's figures */
+	CHECK_INT(take(b, tb, 1, 10, &r3, &v), -1);
+	CHECK_INT(v.status, 429);
+	CHECK(strstr(v.message, "Limit 300, Used 300, Requested 1") != NULL);
+	CHECK(v.retry_ms > 0 && v.retry_ms <= 61000);
+	/* what a settled request did not use goes back to its lease while it
+	 * runs, to the fleet after */
+	int64_t used[CL_N] = { 0 };
+	used[CL_RPM] = used[CL_RPD] = 1;
+	used[CL_TPM] = used[CL_TPD] = 60;
+	capacity_settle(ta, &r2, used, 500); /* lease still running: back into it */
+	CHECK_INT(win_sum(&fl.w[0], 500), 300);
+	CHECK_INT(take(b, tb, 1, 500, &r3, &v), -1);
+	fl.now = 2000;
+	capacity_settle(ta, &r1, used, 2000); /* its lease was the first: to the fleet */
+	CHECK_INT(win_sum(&fl.w[0], 2000), 160);
+	struct registry reg = { 0 };
+	struct team *teams[] = { ta };
+	reg.teams = teams;
+	reg.nteams = 1;
+	capacity_fleet_tick(a, &reg, 2000); /* the lease ended: its unused 40 back */
+	CHECK_INT(win_sum(&fl.w[0], 2000), 120);
+	CHECK_INT(take(b, tb, 180, 2000, &r3, &v), 0);
+	CHECK_INT(take(b, tb, 1, 2000, &r3, &v), -1);
+	/* more than the limit can never fit: 413 */
+	CHECK_INT(take(b, tb, 301, 2000, &r3, &v), -1);
+	CHECK_INT(v.status, 413);
+	/* the fleet cannot be asked: this replica's third, in its own window */
+	fl.down = true;
+	struct team *tc = team("api", PRIO_STANDARD);
+	tc->tpm_limit = 300;
+	CHECK_INT(take(b, tc, 100, 2000, &r3, &v), 0);
+	CHECK_INT(take(b, tc, 1, 2000, &r3, &v), -1);
+	CHECK(strstr(v.message, "Limit 100") != NULL);
+	verdict_clear(&v);
+	for (int i = 0; i < fl.n; i++)
+		win_free(&fl.w[i]);
+	team_free(ta);
+	team_free(tb);
+	team_free(tc);
+	capacity_free(a);
+	capacity_free(b);
+	teardown();
+}
+
 static void test_prompt_estimate(void)
 {
 	setup(0, 0);
@@ -227,5 +343,6 @@ void suite_capacity(void)
 	RUN(test_shared_by_priority);
 	RUN(test_team_limits);
 	RUN(test_hold_restart_share);
+	RUN(test_fleet_windows);
 	RUN(test_prompt_estimate);
 }
