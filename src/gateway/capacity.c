@@ -478,6 +478,11 @@ static int64_t fits(const struct capacity *c, struct window *w, const char *scop
 		int64_t got = 0, st = 0, retry = 0;
 		int rc = c->fleet->lease(c->fleet->arg, scope, lim_span[lim], lim_bucket[lim], limit, need,
 					 need * LEASE_AHEAD, &got, &st, &retry, used);
+		if (rc >= 0) { /* what the others hold, for when the fleet cannot be asked */
+			int64_t here = win_sum(w, now) + w->lease;
+			w->others = *used > here ? *used - here : 0;
+			w->others_at = now;
+		}
 		if (rc == 0) {
 			w->lease = got;
 			w->lease_stamp = st;
@@ -487,7 +492,18 @@ static int64_t fits(const struct capacity *c, struct window *w, const char *scop
 		}
 		if (rc == 1)
 			return retry > 0 ? retry : 1;
-		/* the fleet cannot be asked: this replica's share of the limit */
+		/* the fleet cannot be asked: this replica's share of what the
+		 * others did not hold when it last answered (until that has left
+		 * the window), so that the fleet still admits no more than the
+		 * limit's rest */
+		if (w->others_at && now - w->others_at < lim_span[lim] && w->others > 0) {
+			limit -= w->others;
+			if (limit < 1 || mine(c, limit) < need) {
+				*shown = limit > 0 ? mine(c, limit) : 0;
+				*used = win_sum(w, now);
+				return w->others_at + lim_span[lim] - now;
+			}
+		}
 	}
 	*shown = mine(c, limit);
 	*used = win_sum(w, now);

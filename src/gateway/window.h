@@ -16,6 +16,8 @@ struct window {
 	int64_t lease;       /* what is left of it */
 	int64_t lease_stamp; /* its bucket in the fleet's window (0: none) */
 	int64_t lease_until; /* usable until then (the caller's clock) */
+	int64_t others;      /* the other replicas' use when the fleet last answered */
+	int64_t others_at;   /* when (the caller's clock) */
 };
 void win_init(struct window *w, int64_t span_ms, int64_t bucket_ms);
 void win_free(struct window *w);

@@ -302,8 +302,20 @@ static void test_fleet_windows(void)
 	/* more than the limit can never fit: 413 */
 	CHECK_INT(take(b, tb, 301, 2000, &r3, &v), -1);
 	CHECK_INT(v.status, 413);
-	/* the fleet cannot be asked: this replica's third, in its own window */
+	/* what the others held when the fleet last answered stays counted
+	 * while it cannot be asked: replica a holds 262 of team x's 300 */
+	struct team *xa = team("x", PRIO_STANDARD), *xb = team("x", PRIO_STANDARD);
+	xa->tpm_limit = xb->tpm_limit = 300;
+	struct capres rx;
+	CHECK_INT(take(a, xa, 250, 3000, &rx, &v), 0); /* leased 262 */
+	CHECK_INT(take(b, xb, 10, 3000, &rx, &v), 0);
 	fl.down = true;
+	CHECK_INT(take(b, xb, 7, 4500, &rx, &v), -1); /* a third of 300 - 262: 12, 10 of them taken */
+	CHECK_INT(v.status, 429);
+	CHECK_INT(take(b, xb, 2, 4500, &rx, &v), 0);
+	team_free(xa);
+	team_free(xb);
+	/* the fleet cannot be asked: this replica's third, in its own window */
 	struct team *tc = team("api", PRIO_STANDARD);
 	tc->tpm_limit = 300;
 	CHECK_INT(take(b, tc, 100, 2000, &r3, &v), 0);
