@@ -50,7 +50,11 @@ CFLAGS_ALL = -std=c11 -D_GNU_SOURCE $(OPT) $(WARN) $(SANFLAGS) \
 LDFLAGS_ALL = $(SANFLAGS) $(LDFLAGS)
 
 COMMON_SRC  = $(wildcard src/common/*.c)
-GATEWAY_SRC = $(wildcard src/gateway/*.c)
+# the gateway's rooms, lowest first: each calls only those before it
+# (tests/integration/layers.sh); main.c above them all
+ROOMS       = core net store record cluster org data admin
+GATEWAY_SRC = src/gateway/main.c $(foreach r,$(ROOMS),$(wildcard src/gateway/$(r)/*.c))
+GATEWAY_INC = -Isrc/gateway $(addprefix -Isrc/gateway/,$(ROOMS))
 CONSOLE_SRC = $(wildcard src/console/*.c)
 GROQ_SRC    = $(wildcard src/groq/*.c)
 FAKE_SRC    = $(wildcard src/fakegroq/*.c)
@@ -64,8 +68,6 @@ CONSOLE_OBJ = $(call objs,$(CONSOLE_SRC))
 GROQ_OBJ    = $(call objs,$(GROQ_SRC))
 FAKE_OBJ    = $(call objs,$(FAKE_SRC))
 CTL_OBJ     = $(call objs,$(CTL_SRC))
-# the gateway's modules without main, for unit tests
-GATEWAY_LIB_OBJ = $(filter-out $(O)/src/gateway/main.o,$(GATEWAY_OBJ))
 # the console's pure modules (no terminal), for unit tests
 CONSOLE_LIB_OBJ = $(call objs,src/console/model.c src/console/canvas.c src/console/theme.c)
 
@@ -74,9 +76,11 @@ CONSOLE_LIB_OBJ = $(call objs,src/console/model.c src/console/canvas.c src/conso
 # key format)
 COMMON_LIB = $(O)/libcommon.a
 GROQ_LIB   = $(O)/libgroq.a
-# the gateway's modules but main, for the fuzz harnesses (each takes only
-# what its entry point reaches)
-GATEWAY_LIB = $(O)/libgateway.a
+# one archive per room, for the unit tests and the fuzz harnesses (each
+# takes only what its entry point reaches), linked highest room first
+room_lib = $(O)/libgw-$(1).a
+GATEWAY_LIBS = $(foreach r,$(call reverse,$(ROOMS)),$(call room_lib,$(r)))
+reverse = $(if $(1),$(call reverse,$(wordlist 2,$(words $(1)),$(1))) $(firstword $(1)))
 
 PROGS = $(BIN)/groqgated $(BIN)/groqtop $(BIN)/fakegroq $(BIN)/groqctl
 
@@ -90,7 +94,7 @@ $(O)/src/groq/%.o: src/groq/%.c
 	$(CC) $(CFLAGS_ALL) $(CF_COMMON) -c $< -o $@
 $(O)/src/gateway/%.o: src/gateway/%.c
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS_ALL) -Isrc/gateway $(CF_GATEWAY) -c $< -o $@
+	$(CC) $(CFLAGS_ALL) $(GATEWAY_INC) $(CF_GATEWAY) -c $< -o $@
 $(O)/src/console/%.o: src/console/%.c
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS_ALL) -Isrc/console $(CF_CONSOLE) -c $< -o $@
@@ -102,14 +106,17 @@ $(O)/src/ctl/%.o: src/ctl/%.c
 	$(CC) $(CFLAGS_ALL) $(CF_CTL) -c $< -o $@
 $(O)/tests/unit/%.o: tests/unit/%.c
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS_ALL) -Isrc/gateway -Isrc/console -Itests/unit $(CF_TESTS) -c $< -o $@
+	$(CC) $(CFLAGS_ALL) $(GATEWAY_INC) -Isrc/console -Itests/unit $(CF_TESTS) -c $< -o $@
 
 $(COMMON_LIB): $(COMMON_OBJ)
 	@rm -f $@
 	$(AR) rcs $@ $^
-$(GATEWAY_LIB): $(GATEWAY_LIB_OBJ)
-	@rm -f $@
-	$(AR) rcs $@ $^
+define room_rule
+$(call room_lib,$(1)): $(call objs,$(wildcard src/gateway/$(1)/*.c))
+	@rm -f $$@
+	$$(AR) rcs $$@ $$^
+endef
+$(foreach r,$(ROOMS),$(eval $(call room_rule,$(r))))
 $(GROQ_LIB): $(GROQ_OBJ)
 	@rm -f $@
 	$(AR) rcs $@ $^
@@ -125,7 +132,7 @@ $(BIN)/groqctl: $(CTL_OBJ) $(COMMON_LIB)
 $(BIN)/fakegroq: $(FAKE_OBJ) $(GROQ_LIB) $(COMMON_LIB)
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(LIBS_FAKE) -lm
-$(O)/unit-tests: $(call objs,$(UNIT_SRC)) $(GATEWAY_LIB_OBJ) $(GROQ_OBJ) $(CONSOLE_LIB_OBJ) $(COMMON_OBJ)
+$(O)/unit-tests: $(call objs,$(UNIT_SRC)) $(GATEWAY_LIBS) $(GROQ_LIB) $(CONSOLE_LIB_OBJ) $(COMMON_LIB)
 	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(LIBS_TESTS) -lpthread -lm
 
 # fuzz harnesses: replayed over their corpus by make check; make fuzz runs
@@ -134,8 +141,8 @@ FUZZ_HARNESSES = meter overview policy conf admin headers http httpd mime
 FUZZ_REPLAY = $(addprefix $(O)/fuzz-,$(FUZZ_HARNESSES))
 $(O)/tests/fuzz/%.o: tests/fuzz/%.c
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS_ALL) -Isrc/gateway -Isrc/console -Itests/fuzz $(CF_GATEWAY) -c $< -o $@
-$(O)/fuzz-%: $(O)/tests/fuzz/fuzz_%.o $(O)/tests/fuzz/replay.o $(CONSOLE_LIB_OBJ) $(GATEWAY_LIB) $(GROQ_LIB) $(COMMON_LIB)
+	$(CC) $(CFLAGS_ALL) $(GATEWAY_INC) -Isrc/console -Itests/fuzz $(CF_GATEWAY) -c $< -o $@
+$(O)/fuzz-%: $(O)/tests/fuzz/fuzz_%.o $(O)/tests/fuzz/replay.o $(CONSOLE_LIB_OBJ) $(GATEWAY_LIBS) $(GROQ_LIB) $(COMMON_LIB)
 	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(LIBS_GATEWAY) -lm
 
 # a gateway that answers badly, for groqtop's robustness test
@@ -154,9 +161,9 @@ fuzz:
 	@for h in $(or $(FUZZ_ONLY),$(FUZZ_HARNESSES)); do \
 		$(MAKE) --no-print-directory -s CC=clang O=build/fuzz \
 			SANFLAGS="-fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer" OPT="-O1 -g" \
-			$$(echo $(CONSOLE_LIB_OBJ) $(GATEWAY_LIB) $(GROQ_LIB) $(COMMON_LIB) | sed 's#$(O)/#build/fuzz/#g') >/dev/null || exit 1; \
+			$$(echo $(CONSOLE_LIB_OBJ) $(GATEWAY_LIBS) $(GROQ_LIB) $(COMMON_LIB) | sed 's#$(O)/#build/fuzz/#g') >/dev/null || exit 1; \
 		clang -fsanitize=fuzzer,address,undefined -o build/fuzz/fuzzer-$$h build/fuzz/tests/fuzz/fuzz_$$h.o \
-			$$(echo $(CONSOLE_LIB_OBJ) $(GATEWAY_LIB) $(GROQ_LIB) $(COMMON_LIB) | sed 's#$(O)/#build/fuzz/#g') \
+			$$(echo $(CONSOLE_LIB_OBJ) $(GATEWAY_LIBS) $(GROQ_LIB) $(COMMON_LIB) | sed 's#$(O)/#build/fuzz/#g') \
 			$(LIBS_GATEWAY) -lm || exit 1; \
 		mkdir -p build/fuzz/corpus-$$h build/fuzz/artifacts-$$h; \
 		echo "fuzz: $$h for $(FUZZ_SECONDS) s"; \

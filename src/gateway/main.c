@@ -506,7 +506,7 @@ int main(int argc, char **argv)
 	g->recent_alerts = recent ? recent : json_array();
 	g->metrics = metrics_new();
 	g->capacity = capacity_new(&g->cfg);
-	if (g->reg.ctr != &counters_memory) /* cluster mode: the fleet's capacity windows, in Redis */
+	if (g->cfg.counters_redis) /* cluster mode: the fleet's capacity windows, in Redis */
 		capacity_fleet(g->capacity, counters_redis_capfleet(g->reg.ctr));
 	capacity_restore(g);
 	g->up = upstream_new(g->base, g->cfg.upstream_ca_file);

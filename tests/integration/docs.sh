@@ -7,7 +7,7 @@ source "$(dirname "$0")/../lib.sh"
 out=$(python3 - "$ROOT" <<'PY'
 import re, sys
 root = sys.argv[1]
-conf = open(root + '/src/gateway/config.c').read()
+conf = open(root + '/src/gateway/core/config.c').read()
 doc = open(root + '/docs/configuration.md').read()
 # the settings table: { group, name, type, offset, default, min }
 table = re.findall(r'\{ (NULL|"[a-z_]+"), (NULL|"[a-z_0-9]+"), T_[A-Z]+, [^,]+, (NULL|"[^"]*"), -?\d+ \}', conf)
@@ -28,7 +28,7 @@ print("settings", len(settings), " ".join(s for s in settings if '`' + s + '`' n
 print("defaults", len(settings), " ".join(defaults))
 print("sections", len(tops), " ".join(t for t in sorted(tops) if '`' + t not in doc))
 print("prices", len(prices), " ".join(p for p in prices if p not in doc))
-admin = open(root + '/src/gateway/admin.c').read()
+admin = open(root + '/src/gateway/admin/admin.c').read()
 api = open(root + '/docs/admin-api.md').read()
 routes = re.findall(r'\{ [A-Z_| ]+, "([a-z/:-]+)", ROLE_', admin)
 def documented(p):
@@ -41,7 +41,7 @@ def documented(p):
 print("routes", len(routes), " ".join(r for r in routes if not documented(r)))
 import glob, os
 arch = open(root + '/docs/architecture.md').read()
-files = sorted(os.path.basename(f) for pat in ('/src/*/*.c', '/src/*/*.h', '/include/*.h') for f in glob.glob(root + pat))
+files = sorted(os.path.basename(f) for pat in ('/src/*/*.c', '/src/*/*.h', '/src/*/*/*.c', '/src/*/*/*.h', '/include/*.h') for f in glob.glob(root + pat))
 print("sources", len(files), " ".join(f for f in files if not re.search(r'(?<![\w.])' + re.escape(f) + r'\b', arch)))
 keys = open(root + '/src/console/keys.c').read()
 man = open(root + '/man/groqtop.1').read()

@@ -1,0 +1,440 @@
+/* cluster.c — one replica of a fleet on PostgreSQL and Redis
+ * (docs/cluster.md). Nothing here runs on a request's path but a lease
+ * top-up when this replica's lease of a team's budget runs out.
+ *
+ * Every cluster.poll_ms the replica reads the configuration's version (a
+ * change through any replica moves it in the changing transaction and
+ * NOTIFYs; the notification wakes this at once, the poll is the backstop
+ * for a lost one) and, when it moved, reads teams, keys and tokens again
+ * and merges them into the registry. A read that succeeds confirms the
+ * configuration is current; one that has not succeeded for
+ * cluster.stale_after_s makes the data plane refuse requests (503
+ * config_stale) rather than miss a pause.
+ *
+ * Every second: the heartbeat (cl_replicas), the fleet's replicas, every
+ * team's spend across the fleet and this replica's lease (so the admin
+ * API and the budget see the fleet), leases given back when idle and
+ * topped up while requests are in flight, and the Redis counters' tick.
+ *
+ * Budget: a replica reserves only within its lease of a team's budget,
+ * granted by PostgreSQL under the team row's lock so that the fleet's
+ * spend plus every lease never exceeds the budget. A crashed replica's
+ * lease stays counted until its journal is shipped when it comes back:
+ * stranded budget, never overspend. */
+#include "cluster.h"
+
+#include <event2/event.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util.h"
+
+#define SLOW_MS 1000
+
+struct cluster {
+	struct gateway *g;
+	struct event *tick, *sock;
+	int sock_fd;
+	int64_t version;
+	int64_t confirmed_at; /* gw_now ms of the last read that worked (0: none yet) */
+	int64_t slow_at;
+	bool store_up;
+	char *store_err;
+	json_t *replicas;     /* [{...}] as the store last listed them */
+	int alive;
+	int64_t reloads;
+	bool stale_said;
+};
+
+static void say(struct gateway *g, const char *level, const char *msg, const char *err)
+{
+	json_t *l = json_pack("{s:s,s:s}", "level", level, "msg", msg);
+	if (err)
+		json_object_set_new(l, "error", json_string(err));
+	gw_log(g, l);
+}
+
+static void store_trouble(struct cluster *c, char *cause)
+{
+	if (c->store_up)
+		say(c->g, "error", "cluster: PostgreSQL does not answer", cause);
+	c->store_up = false;
+	free(c->store_err);
+	c->store_err = cause ? cause : xstrdup("?");
+}
+
+static void store_fine(struct cluster *c)
+{
+	if (!c->store_up && c->confirmed_at)
+		say(c->g, "info", "cluster: PostgreSQL answers again", NULL);
+	c->store_up = true;
+	free(c->store_err);
+	c->store_err = NULL;
+}
+
+static void reload(struct cluster *c, int64_t now)
+{
+	struct gateway *g = c->g;
+	struct registry f;
+	registry_init(&f);
+	char *cause = NULL;
+	if (store_cl_reload(g->store, &f, now, &cause) != 0)
+		store_trouble(c, cause);
+	else
+		registry_merge(&g->reg, &f);
+	registry_free(&f);
+	c->reloads++;
+}
+
+static int64_t lease_chunk(const struct cluster *c, const struct team *t)
+{
+	int64_t chunk = t->budget_nusd / 20;
+	int64_t room = t->budget_nusd - t->spend_nusd;
+	int alive = c->alive > 0 ? c->alive : 1;
+	if (room / (2 * alive) < chunk) /* near the cap: smaller shares */
+		chunk = room / (2 * alive);
+	return chunk > 0 ? chunk : 0;
+}
+
+static int lease_set(struct cluster *c, struct team *t, int64_t want, char **cause)
+{
+	int64_t held;
+	if (store_cl_lease(c->g->store, t->id, month_start_ms(gw_now(c->g)), want, &held, cause) != 0)
+		return -1;
+	t->lease_nusd = held;
+	return 0;
+}
+
+static void spend_one(void *arg, const char *id, int64_t spent, int64_t lease)
+{
+	struct cluster *c = arg;
+	struct team *t = registry_team(&c->g->reg, id);
+	if (!t)
+		return;
+	t->spend_nusd = spent + t->unshipped_nusd;
+	t->lease_nusd = lease;
+	c->g->reg.org_spend_nusd += t->spend_nusd;
+	/* thresholds the fleet crossed were alerted by the replica that crossed them */
+	int crossed = money_crossed(t->thresholds, t->nthresholds, t->spend_nusd, t->budget_nusd);
+	if (t->alerted < crossed)
+		t->alerted = crossed;
+}
+
+static void slow(struct cluster *c, int64_t now)
+{
+	struct gateway *g = c->g;
+	char *cause = NULL;
+	bool stale = cluster_stale(g);
+	struct replica_info me = { .id = g->cfg.replica_id, .listen = g->addr, .version = GG_VERSION,
+				   .state = g->draining ? "down" : stale ? "stale" : "serving",
+				   .started_at = g->started_ms, .now = now, .inflight = g->inflight };
+	if (store_cl_heartbeat(g->store, &me, &cause) != 0) {
+		store_trouble(c, cause);
+		return;
+	}
+	json_t *r = store_cl_replicas(g->store, &cause);
+	if (!r) {
+		store_trouble(c, cause);
+		return;
+	}
+	json_decref(c->replicas);
+	c->replicas = r;
+	/* replicas alive, for dividing a limit while Redis is away: counted
+	 * generously (a late heartbeat still counts), since one too many only
+	 * makes each share smaller, one too few could let the fleet exceed it */
+	c->alive = 0;
+	int64_t within = 3 * g->cfg.stale_after_s * 1000;
+	if (within < 5000)
+		within = 5000;
+	size_t i;
+	json_t *e;
+	json_array_foreach(r, i, e) if (now - json_integer_value(json_object_get(e, "last_seen_at")) <= within &&
+					 !str_eq(json_string_value(json_object_get(e, "state")), "down")) c->alive++;
+	int64_t org = g->reg.org_spend_nusd;
+	g->reg.org_spend_nusd = 0;
+	if (store_cl_spend(g->store, month_start_ms(now), spend_one, c, &cause) != 0) {
+		g->reg.org_spend_nusd = org;
+		store_trouble(c, cause);
+		return;
+	}
+	/* leases: given back when idle, topped up while requests are in flight */
+	for (int k = 0; k < g->reg.nteams; k++) {
+		struct team *t = g->reg.teams[k];
+		int64_t used = t->unshipped_nusd + t->reserved_nusd, chunk = lease_chunk(c, t);
+		int64_t surplus = t->lease_nusd - used;
+		if ((surplus > 2 * chunk || (t->reserved_nusd > 0 && surplus < chunk / 2)) &&
+		    lease_set(c, t, used + chunk, &cause) != 0) {
+			store_trouble(c, cause);
+			return;
+		}
+	}
+	if (g->reg.ctr != &counters_memory)
+		counters_redis_tick(g->reg.ctr, &g->reg, c->alive);
+	capacity_share(g->capacity, c->alive);
+	capacity_fleet_tick(g->capacity, &g->reg, now);
+}
+
+/* the configuration's version read; teams, keys and tokens read again
+ * when it moved (or a notification said something changed) */
+static void confirm(struct cluster *c, int64_t now, int heard)
+{
+	char *cause = NULL;
+	int64_t v = store_cl_version(c->g->store, &cause);
+	if (v < 0) {
+		store_trouble(c, cause);
+		return;
+	}
+	store_fine(c);
+	if (v != c->version || heard)
+		reload(c, now);
+	c->version = v;
+	c->confirmed_at = now;
+	if (c->stale_said)
+		say(c->g, "info", "cluster: configuration current again; serving", NULL);
+	c->stale_said = false;
+}
+
+void cluster_sync(struct gateway *g)
+{
+	if (g->cluster)
+		confirm(g->cluster, gw_now(g), 0);
+}
+
+static void tick(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd, (void)what;
+	struct cluster *c = arg;
+	struct gateway *g = c->g;
+	int64_t now = gw_now(g);
+	if (g->reg.ctr != &counters_memory) /* first: it must not wait on PostgreSQL */
+		counters_redis_watch(g->reg.ctr);
+	confirm(c, now, store_cl_notified(g->store));
+	if (cluster_stale(g) && !c->stale_said) {
+		say(g, "error", "cluster: configuration not confirmed for cluster.stale_after_s; refusing requests",
+		    c->store_err);
+		c->stale_said = true;
+	}
+	if (now - c->slow_at >= SLOW_MS) {
+		c->slow_at = now;
+		slow(c, now);
+	}
+	/* the notification socket, watched again after a reconnection */
+	int sfd = store_cl_fd(g->store);
+	if (sfd != c->sock_fd) {
+		if (c->sock)
+			event_free(c->sock);
+		c->sock = NULL;
+		c->sock_fd = sfd;
+		if (sfd >= 0) {
+			c->sock = event_new(g->base, sfd, EV_READ | EV_PERSIST, tick, c);
+			event_add(c->sock, NULL);
+		}
+	}
+}
+
+struct cluster *cluster_start(struct gateway *g, char **cause)
+{
+	if (!store_clustered(g->store))
+		return NULL;
+	struct cluster *c = xcalloc(1, sizeof *c);
+	c->g = g;
+	c->sock_fd = -1;
+	c->store_up = true;
+	c->alive = 1;
+	c->version = store_cl_version(g->store, cause);
+	if (c->version < 0) {
+		free(c);
+		return NULL;
+	}
+	c->confirmed_at = gw_now(g);
+	/* leases left from before a crash: this replica's journal is shipped,
+	 * so what it holds beyond what is in flight (nothing yet) goes back */
+	int64_t none;
+	if (store_cl_lease(g->store, NULL, month_start_ms(gw_now(g)), 0, &none, cause) != 0) {
+		free(c);
+		return NULL;
+	}
+	for (int i = 0; i < g->reg.nteams; i++) /* open batches' reservations stay covered */
+		if (g->reg.teams[i]->reserved_nusd && lease_set(c, g->reg.teams[i], g->reg.teams[i]->reserved_nusd, cause) != 0) {
+			free(c);
+			return NULL;
+		}
+	c->tick = event_new(g->base, -1, EV_PERSIST, tick, c);
+	struct timeval tv = { (time_t)(g->cfg.cluster_poll_ms / 1000), (suseconds_t)(g->cfg.cluster_poll_ms % 1000) * 1000 };
+	event_add(c->tick, &tv);
+	return c;
+}
+
+void cluster_first_tick(struct cluster *c)
+{
+	if (c)
+		tick(-1, 0, c);
+}
+
+void cluster_free(struct cluster *c)
+{
+	if (!c)
+		return;
+	/* a clean stop (the journal shipped by now): the leases go back to
+	 * the fleet and the replica is listed down at once */
+	struct gateway *g = c->g;
+	char *cause = NULL;
+	/* (the connections were closed first: what is still reserved is the
+	 * open batches', and the store knows which are still this replica's —
+	 * one may have been taken over while it drained) */
+	int64_t none;
+	if (c->store_up && store_cl_lease(g->store, NULL, month_start_ms(gw_now(g)), 0, &none, &cause) != 0)
+		free(cause);
+	cause = NULL;
+	struct replica_info me = { .id = g->cfg.replica_id, .listen = g->addr, .version = GG_VERSION, .state = "down",
+				   .started_at = g->started_ms, .now = gw_now(g), .inflight = 0 };
+	if (c->store_up && store_cl_heartbeat(g->store, &me, &cause) != 0)
+		free(cause);
+	if (c->tick)
+		event_free(c->tick);
+	if (c->sock)
+		event_free(c->sock);
+	json_decref(c->replicas);
+	free(c->store_err);
+	free(c);
+}
+
+bool cluster_stale(struct gateway *g)
+{
+	struct cluster *c = g->cluster;
+	return c && gw_now(g) - c->confirmed_at > g->cfg.stale_after_s * 1000;
+}
+
+int cluster_lease(struct gateway *g, struct team *t, int64_t need, char **why)
+{
+	struct cluster *c = g->cluster;
+	char *cause = NULL;
+	if (lease_set(c, t, need + lease_chunk(c, t), &cause) != 0) {
+		store_trouble(c, xstrdup(cause));
+		*why = xasprintf("Team '%s' has used the share of its budget this gateway replica holds, and no more can "
+				 "be leased now: PostgreSQL does not answer (%s). Try again shortly.",
+				 t->id, cause);
+		free(cause);
+		return -1;
+	}
+	if (t->lease_nusd >= need)
+		return 0;
+	char a[32], b[32];
+	usd2(a, sizeof a, t->budget_nusd);
+	usd2(b, sizeof b, t->spend_nusd);
+	*why = xasprintf("Team '%s' has spent or reserved its %s monthly budget across the gateway fleet (%s "
+			 "settled); this request could cost more than is left. Lower max_completion_tokens, or ask an "
+			 "operator to raise the budget.",
+			 t->id, a, b);
+	return -1;
+}
+
+static json_t *iso(int64_t ms)
+{
+	char s[32];
+	time_iso(ms, s, sizeof s);
+	return json_string(s);
+}
+
+json_t *cluster_json(struct gateway *g)
+{
+	struct cluster *c = g->cluster;
+	int64_t now = gw_now(g);
+	json_t *list = json_array();
+	size_t i;
+	json_t *e;
+	json_array_foreach(c->replicas, i, e)
+	{
+		int64_t seen = json_integer_value(json_object_get(e, "last_seen_at"));
+		const char *st = json_string_value(json_object_get(e, "state"));
+		bool mine = str_eq(json_string_value(json_object_get(e, "id")), g->cfg.replica_id);
+		if (mine) /* this one knows its state now */
+			st = g->draining ? "down" : cluster_stale(g) ? "stale" : "serving";
+		else if (now - seen > g->cfg.stale_after_s * 1000)
+			st = "down";
+		json_array_append_new(list, json_pack("{s:O,s:O,s:O,s:o,s:o,s:s,s:O}", "id", json_object_get(e, "id"),
+						      "listen", json_object_get(e, "listen"), "version",
+						      json_object_get(e, "version"), "started_at",
+						      iso(json_integer_value(json_object_get(e, "started_at"))),
+						      "last_seen_at", iso(seen), "state", st, "inflight",
+						      json_object_get(e, "inflight")));
+	}
+	const char *rdown = g->reg.ctr != &counters_memory ? counters_redis_down(g->reg.ctr) : "not configured";
+	json_t *j = json_pack("{s:s,s:o,s:{s:s,s:b},s:{s:s,s:b}}", "mode", "cluster", "replicas", list, "store", "kind",
+			      "postgresql", "up", c->store_up, "counters", "kind",
+			      g->reg.ctr != &counters_memory ? "redis" : "local", "up", rdown == NULL);
+	json_object_set_new(j, "replica_id", json_string(g->cfg.replica_id));
+	json_object_set_new(j, "alive", json_integer(c->alive));
+	json_object_set_new(j, "config_version", json_integer(c->version));
+	json_object_set_new(j, "reloads", json_integer(c->reloads));
+	if (c->store_err)
+		json_object_set_new(j, "store_error", json_string(c->store_err));
+	if (rdown && g->reg.ctr != &counters_memory)
+		json_object_set_new(j, "counters_error", json_string(rdown));
+	return j;
+}
+
+const char *cluster_degraded(struct gateway *g)
+{
+	struct cluster *c = g->cluster;
+	if (!c)
+		return NULL;
+	if (!c->store_up)
+		return c->store_err ? c->store_err : "PostgreSQL does not answer";
+	if (g->reg.ctr != &counters_memory)
+		return counters_redis_down(g->reg.ctr);
+	return NULL;
+}
+
+json_t *cluster_summary(struct gateway *g)
+{
+	if (!g->cluster)
+		return json_pack("{s:s,s:i,s:i}", "mode", "single", "serving", 1, "replicas", 1);
+	json_t *j = cluster_json(g), *reps = json_object_get(j, "replicas");
+	int serving = 0;
+	size_t i;
+	json_t *e;
+	json_array_foreach(reps, i, e) serving += str_eq(json_string_value(json_object_get(e, "state")), "serving");
+	json_t *s = json_pack("{s:s,s:i,s:i}", "mode", "cluster", "serving", serving, "replicas", (int)json_array_size(reps));
+	json_decref(j);
+	return s;
+}
+
+int cluster_replicas(struct gateway *g)
+{
+	return g->cluster && g->cluster->alive > 1 ? g->cluster->alive : 1;
+}
+
+bool cluster_replica_gone(struct gateway *g, const char *id)
+{
+	struct cluster *c = g->cluster;
+	if (!c || !id || str_eq(id, g->cfg.replica_id) || !c->replicas)
+		return false;
+	int64_t now = gw_now(g);
+	size_t i;
+	json_t *e;
+	json_array_foreach(c->replicas, i, e) if (str_eq(json_string_value(json_object_get(e, "id")), id)) {
+		return str_eq(json_string_value(json_object_get(e, "state")), "down") ||
+		       now - json_integer_value(json_object_get(e, "last_seen_at")) > 3 * g->cfg.stale_after_s * 1000;
+	}
+	return true; /* not in the fleet's list at all */
+}
+
+bool cluster_leader(struct gateway *g)
+{
+	struct cluster *c = g->cluster;
+	if (!c)
+		return true;
+	int64_t now = gw_now(g);
+	size_t i;
+	json_t *e;
+	json_array_foreach(c->replicas, i, e)
+	{
+		const char *id = json_string_value(json_object_get(e, "id"));
+		bool alive = now - json_integer_value(json_object_get(e, "last_seen_at")) <= g->cfg.stale_after_s * 1000 &&
+			     str_eq(json_string_value(json_object_get(e, "state")), "serving");
+		if (alive && id && strcmp(id, g->cfg.replica_id) < 0)
+			return false; /* one with a smaller name serves */
+	}
+	return true;
+}

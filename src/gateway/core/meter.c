@@ -1,0 +1,349 @@
+/* meter.c — reading usage out of Groq's answers, and the prompt estimate
+ * used for budget reservations. Pure functions: unit-tested alone. */
+#include "core.h"
+
+#include <string.h>
+#include <strings.h>
+
+#include "gotime.h"
+#include "util.h"
+
+void sse_init(struct sse *s)
+{
+	memset(s, 0, sizeof *s);
+	buf_init(&s->pending);
+}
+
+void sse_free(struct sse *s)
+{
+	buf_free(&s->pending);
+}
+
+static json_t *either(json_t *o, const char *a, const char *b)
+{
+	json_t *v = json_object_get(o, a);
+	return v ? v : json_object_get(o, b);
+}
+
+static int64_t nonneg(json_t *v)
+{
+	int64_t n = json_is_integer(v) ? json_integer_value(v) : 0;
+	return n < 0 ? 0 : n;
+}
+
+/* a usage object of chat (prompt_/completion_tokens) or of the Responses
+ * API (input_/output_tokens), with cached tokens from either's details */
+static bool read_usage(json_t *u, struct usage *out)
+{
+	json_t *p = either(u, "prompt_tokens", "input_tokens"), *c = either(u, "completion_tokens", "output_tokens");
+	if (!json_is_integer(p) && !json_is_integer(c))
+		return false;
+	out->prompt = nonneg(p);
+	out->completion = nonneg(c);
+	out->cached = nonneg(json_object_get(either(u, "prompt_tokens_details", "input_tokens_details"), "cached_tokens"));
+	out->seen = true;
+	return true;
+}
+
+/* One event's data lines: usage from x_groq.usage (authoritative) or a
+ * top-level usage chunk, counted once whatever order they come in. */
+static void scan_event(struct sse *s, const char *ev, size_t len)
+{
+	for (const char *p = ev; p < ev + len;) {
+		const char *nl = memchr(p, '\n', (size_t)(ev + len - p));
+		size_t ll = nl ? (size_t)(nl - p) : (size_t)(ev + len - p);
+		if (ll >= 5 && memcmp(p, "data:", 5) == 0) {
+			const char *d = p + 5;
+			size_t dl = ll - 5;
+			while (dl && (*d == ' ')) {
+				d++;
+				dl--;
+			}
+			if (dl && d[dl - 1] == '\r')
+				dl--;
+			if (dl == 6 && memcmp(d, "[DONE]", 6) == 0) {
+				s->done = true;
+			} else if (memmem(d, dl, "usage", 5)) {
+				json_t *j = json_loadb(d, dl, 0, NULL);
+				json_t *xg = json_object_get(json_object_get(j, "x_groq"), "usage");
+				struct usage u = { 0 };
+				if (xg && read_usage(xg, &u)) {
+					s->usage = u;
+					s->got_xgroq = true;
+					s->usage_event = true;
+				} else if (!s->got_xgroq && (read_usage(json_object_get(j, "usage"), &u) ||
+							     read_usage(json_object_get(json_object_get(j, "response"), "usage"), &u))) {
+					s->usage = u;
+					s->usage_event = true;
+				}
+				json_decref(j);
+			}
+		}
+		p += ll + 1;
+	}
+}
+
+void sse_feed(struct sse *s, const char *data, size_t len,
+	      void (*emit)(void *arg, const char *ev, size_t len), void *arg)
+{
+	buf_add(&s->pending, data, len);
+	size_t start = 0;
+	for (;;) {
+		/* an event ends at a blank line: "\n\n" or "\r\n\r\n" */
+		const char *base = s->pending.data + start;
+		size_t left = s->pending.len - start;
+		const char *e1 = memmem(base, left, "\n\n", 2);
+		const char *e2 = memmem(base, left, "\r\n\r\n", 4);
+		size_t end;
+		if (e1 && (!e2 || e1 < e2))
+			end = (size_t)(e1 - base) + 2;
+		else if (e2)
+			end = (size_t)(e2 - base) + 4;
+		else
+			break;
+		bool was_done = s->done;
+		s->usage_event = false;
+		scan_event(s, base, end);
+		s->events++;
+		if (!(s->done && !was_done) && emit)
+			emit(arg, base, end);
+		start += end;
+	}
+	buf_consume(&s->pending, start);
+}
+
+/* Skips a JSON string starting at p (at the opening quote); returns the
+ * byte after the closing quote, or end. */
+static const char *skip_string(const char *p, const char *end)
+{
+	for (p++; p < end; p++) {
+		if (*p == '\\')
+			p++;
+		else if (*p == '"')
+			return p + 1;
+	}
+	return end;
+}
+
+static const char *skip_ws(const char *p, const char *end)
+{
+	while (p < end && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r'))
+		p++;
+	return p;
+}
+
+/* The integer members of a usage object in [p, end), at any depth, read
+ * in one pass: prompt_tokens or input_tokens, completion_tokens or
+ * output_tokens, cached_tokens (the first of each counts). Returns which
+ * were found (bits 1, 2, 4). */
+static int usage_members(const char *p, const char *end, int64_t *pt, int64_t *ct, int64_t *cached)
+{
+	static const struct {
+		const char *k;
+		size_t n;
+		int bit;
+	} keys[] = { { "prompt_tokens", 13, 1 }, { "input_tokens", 12, 1 }, { "completion_tokens", 17, 2 },
+		     { "output_tokens", 13, 2 }, { "cached_tokens", 13, 4 } };
+	int found = 0;
+	while (p < end) {
+		if (*p != '"') {
+			p++;
+			continue;
+		}
+		const char *q = skip_string(p, end);
+		size_t kl = (size_t)(q - p) - 2;
+		int which = -1;
+		for (int i = 0; i < 5 && kl >= 12; i++)
+			if (keys[i].n == kl && memcmp(p + 1, keys[i].k, kl) == 0)
+				which = i;
+		p = q;
+		if (which < 0 || (found & keys[which].bit))
+			continue;
+		q = skip_ws(q, end);
+		if (q >= end || *q != ':')
+			continue;
+		q = skip_ws(q + 1, end);
+		int64_t v = 0;
+		bool any = false;
+		while (q < end && *q >= '0' && *q <= '9' && v < INT64_MAX / 10) {
+			v = v * 10 + (*q++ - '0');
+			any = true;
+		}
+		if (!any)
+			continue;
+		*(keys[which].bit == 1 ? pt : keys[which].bit == 2 ? ct : cached) = v;
+		found |= keys[which].bit;
+		p = q;
+	}
+	return found;
+}
+
+bool usage_from_json(const char *body, size_t len, struct usage *u)
+{
+	/* A non-streamed answer can be long and its timings are floats: rather
+	 * than parse it whole, find the "usage" object (a raw "usage" cannot
+	 * occur inside a JSON string, where quotes are escaped) and read its two
+	 * integers. */
+	memset(u, 0, sizeof *u);
+	const char *end = body + len, *p = body;
+	while ((p = memmem(p, (size_t)(end - p), "\"usage\"", 7))) {
+		const char *q = skip_ws(p + 7, end);
+		p += 7;
+		if (q >= end || *q != ':')
+			continue;
+		q = skip_ws(q + 1, end);
+		if (q >= end || *q != '{')
+			continue;
+		int depth = 0;
+		const char *o = q;
+		for (; q < end; q++) {
+			if (*q == '"') {
+				q = skip_string(q, end) - 1;
+			} else if (*q == '{') {
+				depth++;
+			} else if (*q == '}' && --depth == 0) {
+				break;
+			}
+		}
+		if (q >= end)
+			return false;
+		int64_t pt = 0, ct = 0, cached = 0;
+		if (usage_members(o + 1, q, &pt, &ct, &cached) & 3) {
+			u->prompt = pt;
+			u->completion = ct;
+			u->cached = cached;
+			u->seen = true;
+			return true;
+		}
+	}
+	return false;
+}
+
+int64_t prompt_estimate(size_t body_len, size_t nmessages)
+{
+	/* Every token of the prompt is at least one byte of the request's text,
+	 * and a chat template adds a few tokens per message: the body's length
+	 * plus 8 per message bounds what Groq will count. */
+	return (int64_t)body_len + 8 + 8 * (int64_t)nmessages;
+}
+
+bool headroom_header(struct headroom *hr, const char *name, const char *val)
+{
+	if (strncasecmp(name, "x-ratelimit-", 12) != 0)
+		return false;
+	const char *f = name + 12;
+	int64_t v = 0;
+	if (strcasecmp(f, "limit-requests") == 0 && parse_i64(val, &v))
+		hr->limit_req = v;
+	else if (strcasecmp(f, "remaining-requests") == 0 && parse_i64(val, &v))
+		hr->rem_req = v;
+	else if (strcasecmp(f, "limit-tokens") == 0 && parse_i64(val, &v))
+		hr->limit_tok = v;
+	else if (strcasecmp(f, "remaining-tokens") == 0 && parse_i64(val, &v))
+		hr->rem_tok = v;
+	else if (strcasecmp(f, "reset-requests") == 0)
+		hr->reset_req_ms = gotime_parse_ms(val);
+	else if (strcasecmp(f, "reset-tokens") == 0)
+		hr->reset_tok_ms = gotime_parse_ms(val);
+	return true;
+}
+
+char *audio_answer(const char *body, size_t len, const char *fmt, double *duration, size_t *outlen,
+		   const char **ctype)
+{
+	*duration = -1;
+	json_t *j = json_loadb(body, len, 0, NULL);
+	json_t *d = json_object_get(j, "duration"), *text = json_object_get(j, "text");
+	if (!json_is_string(text)) {
+		json_decref(j);
+		return NULL;
+	}
+	if (json_is_number(d))
+		*duration = json_number_value(d);
+	char *out;
+	if (strcmp(fmt, "text") == 0) {
+		out = xconcat(json_string_value(text), "\n", NULL);
+		*ctype = "text/plain; charset=utf-8";
+	} else if (strcmp(fmt, "json") == 0) {
+		json_t *o = json_pack("{s:O}", "text", text);
+		if (json_object_get(j, "x_groq"))
+			json_object_set(o, "x_groq", json_object_get(j, "x_groq"));
+		out = json_dumps(o, JSON_COMPACT);
+		json_decref(o);
+		*ctype = "application/json";
+	} else { /* verbose_json: as Groq sent it */
+		out = xstrndup(body, len);
+		*ctype = "application/json";
+	}
+	json_decref(j);
+	*outlen = strlen(out);
+	return out;
+}
+
+int answer_keep(buf *answer, bool (*keep)(void *arg, const char *id), void *arg)
+{
+	json_t *j = json_loadb(answer->data ? answer->data : "", answer->len, 0, NULL);
+	json_t *data = json_object_get(j, "data");
+	if (!json_is_array(data)) {
+		json_decref(j);
+		return -1;
+	}
+	/* made anew from the kept entries: nothing else of Groq's list (its
+	 * first_id and last_id may be another team's) goes on */
+	json_t *kept = json_array();
+	size_t i;
+	json_t *e;
+	json_array_foreach(data, i, e) {
+		const char *id = json_string_value(json_object_get(e, "id"));
+		if (id && keep(arg, id))
+			json_array_append(kept, e);
+	}
+	size_t n = json_array_size(kept);
+	json_t *out = json_pack("{s:s,s:o}", "object", "list", "data", kept);
+	if (json_object_get(j, "first_id") || json_object_get(j, "last_id")) {
+		json_t *first = json_object_get(json_array_get(kept, 0), "id");
+		json_t *last = json_object_get(json_array_get(kept, n ? n - 1 : 0), "id");
+		json_object_set(out, "first_id", first ? first : json_null());
+		json_object_set(out, "last_id", last ? last : json_null());
+	}
+	/* whether Groq has more (a page of its list) is what paging needs */
+	if (json_is_boolean(json_object_get(j, "has_more")))
+		json_object_set(out, "has_more", json_object_get(j, "has_more"));
+	json_decref(j);
+	char *s = json_dumps(out, JSON_COMPACT);
+	json_decref(out);
+	buf_reset(answer);
+	buf_adds(answer, s);
+	free(s);
+	return 0;
+}
+
+bool utf8_valid(const char *s, size_t n)
+{
+	const unsigned char *u = (const unsigned char *)s;
+	for (size_t i = 0; i < n;) {
+		unsigned c = u[i];
+		size_t k = c < 0x80 ? 0 : c >= 0xc2 && c <= 0xdf ? 1 : c >= 0xe0 && c <= 0xef ? 2 : c >= 0xf0 && c <= 0xf4 ? 3 : 9;
+		if (k == 9 || n - i <= k)
+			return false;
+		unsigned cp = k ? c & (0x3f >> k) : c;
+		for (size_t j = 1; j <= k; j++) {
+			if ((u[i + j] & 0xc0) != 0x80)
+				return false;
+			cp = cp << 6 | (u[i + j] & 0x3f);
+		}
+		/* overlong forms, surrogates, beyond U+10FFFF */
+		if ((k == 2 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) || (k == 3 && (cp < 0x10000 || cp > 0x10ffff)))
+			return false;
+		i += k + 1;
+	}
+	return true;
+}
+
+int64_t utf8_chars(const char *s, size_t n)
+{
+	int64_t c = 0;
+	for (size_t i = 0; i < n; i++)
+		c += ((unsigned char)s[i] & 0xc0) != 0x80;
+	return c;
+}
