@@ -69,7 +69,7 @@ GROQ_OBJ    = $(call objs,$(GROQ_SRC))
 FAKE_OBJ    = $(call objs,$(FAKE_SRC))
 CTL_OBJ     = $(call objs,$(CTL_SRC))
 # the console's pure modules (no terminal), for unit tests
-CONSOLE_LIB_OBJ = $(call objs,src/console/model.c src/console/canvas.c src/console/theme.c)
+CONSOLE_LIB_OBJ = $(call objs,src/console/model.c src/console/canvas.c src/console/theme.c src/console/listw.c)
 
 # shared code as archives: each program links only the modules it uses
 # (groqtop takes no HTTP server, so no libevent; of Groq's own, only its

@@ -42,16 +42,16 @@ void app_set_status(struct app *a, int role, const char *fmt, ...)
 
 struct m_team *app_team(struct app *a)
 {
-	if (a->nteam_idx == 0 || a->sel_team < 0 || a->sel_team >= a->nteam_idx)
+	if (a->nteam_idx == 0 || a->lteam.sel < 0 || a->lteam.sel >= a->nteam_idx)
 		return NULL;
-	return &a->ov.teams[a->team_idx[a->sel_team]];
+	return &a->ov.teams[a->team_idx[a->lteam.sel]];
 }
 
 struct m_key *app_key_sel(struct app *a)
 {
-	if (a->nkey_idx == 0 || a->sel_key < 0 || a->sel_key >= a->nkey_idx)
+	if (a->nkey_idx == 0 || a->lkey.sel < 0 || a->lkey.sel >= a->nkey_idx)
 		return NULL;
-	return &a->ov.keys[a->key_idx[a->sel_key]];
+	return &a->ov.keys[a->key_idx[a->lkey.sel]];
 }
 
 /* ---- sorting and filtering ------------------------------------------ */
@@ -114,14 +114,14 @@ void app_rebuild(struct app *a)
 	/* keep the selection on the same team and key across refreshes */
 	for (int i = 0; sel_id[0] && i < a->nteam_idx; i++)
 		if (strcmp(a->ov.teams[a->team_idx[i]].id, sel_id) == 0)
-			a->sel_team = i;
+			a->lteam.sel = i;
 	for (int i = 0; sel_key[0] && i < a->nkey_idx; i++)
 		if (strcmp(a->ov.keys[a->key_idx[i]].name, sel_key) == 0)
-			a->sel_key = i;
-	if (a->sel_team >= a->nteam_idx)
-		a->sel_team = a->nteam_idx ? a->nteam_idx - 1 : 0;
-	if (a->sel_key >= a->nkey_idx)
-		a->sel_key = a->nkey_idx ? a->nkey_idx - 1 : 0;
+			a->lkey.sel = i;
+	if (a->lteam.sel >= a->nteam_idx)
+		a->lteam.sel = a->nteam_idx ? a->nteam_idx - 1 : 0;
+	if (a->lkey.sel >= a->nkey_idx)
+		a->lkey.sel = a->nkey_idx ? a->nkey_idx - 1 : 0;
 	a->dirty = true;
 }
 
@@ -241,7 +241,7 @@ int app_show_team(struct app *a, const char *id)
 {
 	for (int i = 0; id && i < a->nteam_idx; i++)
 		if (strcmp(a->ov.teams[a->team_idx[i]].id, id) == 0) {
-			a->sel_team = i;
+			a->lteam.sel = i;
 			a->pane = PANE_TEAMS;
 			a->view = &view_main;
 			a->dirty = true;
@@ -354,7 +354,7 @@ int app_key(struct app *a, int key)
 		} else {
 			edit_line(a->filter, sizeof a->filter, key);
 		}
-		a->sel_team = a->sel_key = 0;
+		a->lteam.sel = a->lkey.sel = 0;
 		app_rebuild(a);
 		return VIEW_REDRAW;
 	}

@@ -197,6 +197,23 @@ struct pager {
 void pager_draw(struct app *a, struct canvas *cv, struct pager *pg, const char *title,
 		int (*body)(struct app *a, struct canvas *tall), const char *hints);
 int pager_key(struct pager *pg, int key); /* VIEW_* flags */
+/* ---- listw.c: a list's selection and scrolling (every list on screen) */
+struct listw {
+	int sel, top; /* the selected row; the first row on screen */
+};
+#define LW_WHEEL_ROWS 3 /* a notch of the wheel */
+void lw_clamp(struct listw *l, int n);           /* the selection within n rows */
+void lw_show(struct listw *l, int n, int rows);  /* and on the rows shown */
+/* Up/Down (j/k), PgUp/PgDn (page rows), Home/End (g/G): true when it was one */
+bool lw_key(struct listw *l, int key, int n, int page);
+void lw_wheel(struct listw *l, int kind, int n); /* K_WHEEL_UP or _DOWN */
+/* a click on the row'th row shown: true when a row of the list is there */
+bool lw_click(struct listw *l, int row, int n);
+/* where the rows shown are, " 1-13 of 20 " (empty, 0, when all fit) */
+int lw_where(const struct listw *l, int n, int rows, char *out, size_t size);
+/* that, on a box's bottom border (row y) ending before column right */
+void lw_mark(struct canvas *cv, int y, int right, const struct listw *l, int n, int rows, int role);
+
 /* the reason an emergency stop gives every team it pauses (the gateway's) */
 #define STOP_PREFIX "EMERGENCY STOP: "
 /* the views a `:` command names, NULL-terminated (view_other.c) */
@@ -291,7 +308,7 @@ struct app {
 	char last_err[256];
 	const struct view *view, *prev_view;
 	enum pane pane;
-	int sel_team, sel_key, top_team, top_key;
+	struct listw lteam, lkey; /* the teams and keys panes' selection and scrolling */
 	char filter[64];
 	bool filtering, cmdline;
 	char cmd[128];

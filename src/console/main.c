@@ -230,7 +230,7 @@ static int snapshot(struct app *a, int w, int h, const char *view, const char *t
 	/* the view after the overview: usage and tokens are the selected team's */
 	for (int i = 0; team && i < a->nteam_idx; i++)
 		if (strcmp(a->ov.teams[a->team_idx[i]].id, team) == 0)
-			a->sel_team = i;
+			a->lteam.sel = i;
 	if (team && (!app_team(a) || strcmp(app_team(a)->id, team) != 0) && a->have_data) {
 		fprintf(stderr, "groqtop: no team '%s'\n", team);
 		return 1;

@@ -24,7 +24,7 @@ struct list_state {
 	struct app *a;
 	const struct view *v;
 	json_t *data; /* NULL: loading */
-	int sel, top;
+	struct listw lw; /* the selection and the first row on screen */
 };
 
 static struct list_state *ls(struct app *a, const struct view *v)
@@ -65,46 +65,17 @@ void list_open(struct app *a, const struct view *v, const char *path)
 	l->data = NULL;
 	if (a->view != v) { /* opened from elsewhere: at its first row */
 		a->prev_view = a->view;
-		l->sel = l->top = 0;
+		l->lw.sel = l->lw.top = 0;
 	}
 	a->view = v;
 	if (path)
 		list_fetch(a, v, path);
 }
 
-/* the list's rows on screen: the selection kept visible */
-static void list_window(struct list_state *l, int n, int rows)
-{
-	if (l->sel >= n)
-		l->sel = n ? n - 1 : 0;
-	if (l->sel < 0)
-		l->sel = 0;
-	if (l->sel < l->top)
-		l->top = l->sel;
-	if (l->sel >= l->top + rows)
-		l->top = l->sel - rows + 1;
-	if (l->top < 0)
-		l->top = 0;
-}
-
-/* Up/Down, PgUp/PgDn, Home/End and the mouse wheel over a list of n rows */
+/* Up/Down, PgUp/PgDn, Home/End over a list of n rows */
 static int list_key(struct app *a, struct list_state *l, int key, int n)
 {
-	int page = a->h > 8 ? a->h - 8 : 1;
-	switch (key) {
-	case K_UP: case 'k': l->sel--; break;
-	case K_DOWN: case 'j': l->sel++; break;
-	case K_PGUP: l->sel -= page; break;
-	case K_PGDN: l->sel += page; break;
-	case K_HOME: case 'g': l->sel = 0; break;
-	case K_END: case 'G': l->sel = n - 1; break;
-	default: return 0;
-	}
-	if (l->sel >= n)
-		l->sel = n - 1;
-	if (l->sel < 0)
-		l->sel = 0;
-	return VIEW_REDRAW;
+	return lw_key(&l->lw, key, n, a->h > 8 ? a->h - 8 : 1) ? VIEW_REDRAW : 0;
 }
 
 /* a list's rows: the member of its answer that holds them */
@@ -120,9 +91,9 @@ static int lists_key(struct app *a, int key)
 	struct list_state *l = ls(a, a->view);
 	json_t *arr = rows(l);
 	size_t n = json_array_size(arr);
-	if (key == K_ENTER && (a->view == &view_alerts || a->view == &view_audit) && l->sel >= 0 && (size_t)l->sel < n) {
+	if (key == K_ENTER && (a->view == &view_alerts || a->view == &view_audit) && l->lw.sel >= 0 && (size_t)l->lw.sel < n) {
 		/* Enter on an alert or an audit entry: its team (alerts are listed newest first) */
-		json_t *e = json_array_get(arr, a->view == &view_alerts ? n - 1 - (size_t)l->sel : (size_t)l->sel);
+		json_t *e = json_array_get(arr, a->view == &view_alerts ? n - 1 - (size_t)l->lw.sel : (size_t)l->lw.sel);
 		const char *team = json_string_value(json_object_get(e, "team"));
 		if (!team && a->view == &view_audit) { /* a team's change names it as its target */
 			const char *action = json_string_value(json_object_get(e, "action"));
@@ -198,13 +169,13 @@ json_t *alerts_selected(struct app *a)
 	struct list_state *l = ls(a, &view_alerts);
 	json_t *arr = rows(l);
 	size_t n = json_array_size(arr);
-	return l->sel >= 0 && (size_t)l->sel < n ? json_array_get(arr, n - 1 - (size_t)l->sel) : NULL;
+	return l->lw.sel >= 0 && (size_t)l->lw.sel < n ? json_array_get(arr, n - 1 - (size_t)l->lw.sel) : NULL;
 }
 
 json_t *tokens_selected(struct app *a)
 {
 	struct list_state *l = ls(a, &view_tokens);
-	return json_array_get(rows(l), (size_t)l->sel);
+	return json_array_get(rows(l), (size_t)l->lw.sel);
 }
 
 static void alerts_draw(struct app *a, struct canvas *cv)
@@ -225,23 +196,20 @@ static void alerts_draw(struct app *a, struct canvas *cv)
 	} else {
 		/* whole alerts only: from the first one that keeps the selection
 		 * on screen, each alert its head and its wrapped message */
-		if (l->sel >= (int)n)
-			l->sel = (int)n - 1;
-		if (l->sel < 0)
-			l->sel = 0;
-		if (l->sel < l->top)
-			l->top = l->sel;
+		lw_clamp(&l->lw, (int)n);
+		if (l->lw.sel < l->lw.top)
+			l->lw.top = l->lw.sel;
 		for (;;) {
 			int used = 0;
-			for (int i = l->top; i <= l->sel; i++)
+			for (int i = l->lw.top; i <= l->lw.sel; i++)
 				used += 1 + wrap_words(js(json_array_get(arr, n - 1 - (size_t)i), "message", ""), w - 4, no_line, NULL);
-			if (used <= bottom - y || l->top >= l->sel)
+			if (used <= bottom - y || l->lw.top >= l->lw.sel)
 				break;
-			l->top++;
+			l->lw.top++;
 		}
-		for (int i = l->top; i < (int)n && y < bottom; i++) {
+		for (int i = l->lw.top; i < (int)n && y < bottom; i++) {
 			json_t *e = json_array_get(arr, n - 1 - (size_t)i);
-			bool sel = i == l->sel;
+			bool sel = i == l->lw.sel;
 			const char *acked = json_string_value(json_object_get(e, "acked_by"));
 			const char *tm = js(e, "time", "");
 			char head[256];
@@ -270,15 +238,13 @@ const struct view view_alerts = { .open = alerts_open, .update = alerts_update, 
 static void list_mouse(struct app *a, int kind, int y, int x)
 {
 	(void)x;
-	if (kind != K_MOUSE) {
-		a->view->key(a, kind == K_WHEEL_UP ? K_UP : K_DOWN);
-		return;
-	}
-	if (y >= 3) {
-		struct list_state *l = ls(a, a->view);
-		l->sel = l->top + y - 3;
-		a->view->key(a, K_NONE);
-	}
+	struct list_state *l = ls(a, a->view);
+	int n = (int)json_array_size(rows(l));
+	if (kind != K_MOUSE)
+		lw_wheel(&l->lw, kind, n);
+	else
+		lw_click(&l->lw, y - 3, n);
+	a->dirty = true;
 }
 
 static void audit_diff(struct canvas *cv, int y, int x, int w, int rows, json_t *e)
@@ -330,22 +296,23 @@ static void audit_draw(struct app *a, struct canvas *cv)
 		cv_put(cv, 2, 2, R_DIM, a->audit_filter[0] ? "no entry matches the filter (f changes it)" : "nothing yet", -1);
 	} else {
 		int rows = lh - 3;
-		list_window(l, n, rows);
+		lw_show(&l->lw, n, rows);
+		lw_mark(cv, lh, cv->w - 1, &l->lw, n, rows, R_BORDER);
 		cv_printf(cv, 2, 2, R_TABLE_HEAD, w, "%-20s %-22s %-26s %s", "TIME", "ACTOR", "ACTION", "TARGET");
-		for (int i = 0; i < rows && l->top + i < n; i++) {
-			int k = l->top + i;
+		for (int i = 0; i < rows && l->lw.top + i < n; i++) {
+			int k = l->lw.top + i;
 			json_t *e = json_array_get(arr, (size_t)k);
 			char actor[64];
 			snprintf(actor, sizeof actor, "%s%s%s%s", js(e, "actor", ""), json_is_string(json_object_get(e, "operator")) ? " (" : "",
 				 js(e, "operator", ""), json_is_string(json_object_get(e, "operator")) ? ")" : "");
-			int role = k == l->sel ? R_SELECTED : R_NORMAL;
+			int role = k == l->lw.sel ? R_SELECTED : R_NORMAL;
 			cv_fill(cv, 3 + i, 2, w, role, " ");
 			cv_printf(cv, 3 + i, 2, role, w, "%-20.20s %-22.22s %-26.26s %s", js(e, "time", ""), actor, js(e, "action", ""),
 				  js(e, "target", ""));
 		}
 	}
 	cv_box(cv, 1 + lh, 0, dh, cv->w, R_BORDER, "Before / after");
-	json_t *sel = json_array_get(arr, (size_t)l->sel);
+	json_t *sel = json_array_get(arr, (size_t)l->lw.sel);
 	if (sel)
 		audit_diff(cv, 2 + lh, 2, w, dh - 2, sel);
 	draw_footer(a, cv, NULL);
@@ -405,7 +372,8 @@ static void tokens_draw(struct app *a, struct canvas *cv)
 		cv_put(cv, 2, 2, R_DIM, "no tokens: n issues one", -1);
 	} else {
 		int rows = cv->h - 5;
-		list_window(l, n, rows);
+		lw_show(&l->lw, n, rows);
+		lw_mark(cv, cv->h - 2, cv->w - 1, &l->lw, n, rows, R_BORDER);
 		bool wide = cv->w >= 110;
 		if (wide)
 			cv_printf(cv, 2, 2, R_TABLE_HEAD, w, "%-18s %-24s %-20s %-20s %9s  %-8s %s", "ID", "LABEL", "CREATED", "LAST USED",
@@ -413,11 +381,11 @@ static void tokens_draw(struct app *a, struct canvas *cv)
 		else
 			cv_printf(cv, 2, 2, R_TABLE_HEAD, w, "%-18s %-18s %-17s %8s  %s", "ID", "LABEL", "LAST USED", "REQUESTS", "STATE");
 		int64_t now = app_now(a);
-		for (int i = 0; i < rows && l->top + i < n; i++) {
-			int k = l->top + i;
+		for (int i = 0; i < rows && l->lw.top + i < n; i++) {
+			int k = l->lw.top + i;
 			json_t *t = json_array_get(arr, (size_t)k);
 			bool revoked = !json_is_null(json_object_get(t, "revoked_at"));
-			int role = k == l->sel ? R_SELECTED : revoked ? R_DIM : R_NORMAL;
+			int role = k == l->lw.sel ? R_SELECTED : revoked ? R_DIM : R_NORMAL;
 			const char *used = json_string_value(json_object_get(t, "last_used_at"));
 			char ago[24] = "never";
 			if (used) {

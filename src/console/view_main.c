@@ -259,16 +259,6 @@ static void team_row(struct canvas *cv, int y, int x, int w, struct m_team *t, b
 	cv_printf(cv, y, cx, base, 4, "%3d", t->keys);
 }
 
-static void scroll_into_view(int sel, int rows, int *top)
-{
-	if (sel < *top)
-		*top = sel;
-	if (sel >= *top + rows)
-		*top = sel - rows + 1;
-	if (*top < 0)
-		*top = 0;
-}
-
 static void draw_teams(struct app *a, struct canvas *cv, int y, int h)
 {
 	char title[200];
@@ -305,10 +295,11 @@ static void draw_teams(struct app *a, struct canvas *cv, int y, int h)
 	if (w >= TEAMS_WIDE)
 		cv_put(cv, y + 1, cx, R_TABLE_HEAD, "MOD KEY", -1);
 	int rows = h - 3;
-	scroll_into_view(a->sel_team, rows, &a->top_team);
-	for (int i = 0; i < rows && a->top_team + i < a->nteam_idx; i++) {
-		int k = a->top_team + i;
-		team_row(cv, y + 2 + i, 1, w, &a->ov.teams[a->team_idx[k]], k == a->sel_team, a->pane == PANE_TEAMS);
+	lw_show(&a->lteam, a->nteam_idx, rows);
+	lw_mark(cv, y + h - 1, cv->w - 1, &a->lteam, a->nteam_idx, rows, a->pane == PANE_TEAMS ? R_TITLE : R_BORDER);
+	for (int i = 0; i < rows && a->lteam.top + i < a->nteam_idx; i++) {
+		int k = a->lteam.top + i;
+		team_row(cv, y + 2 + i, 1, w, &a->ov.teams[a->team_idx[k]], k == a->lteam.sel, a->pane == PANE_TEAMS);
 	}
 	if (!a->have_data && a->fails)
 		cv_printf(cv, y + 3, 3, R_DIM, w - 4, "no data from the gateway: %s",
@@ -336,12 +327,13 @@ static void draw_keys(struct app *a, struct canvas *cv, int y, int h)
 	for (int c = 0, x = 1; c < 8 && x < cv->w - 1; x += key_cols[c++])
 		cv_put(cv, y + 1, x, R_TABLE_HEAD, heads[c], key_cols[c] - 1 < cv->w - 1 - x ? key_cols[c] - 1 : cv->w - 1 - x);
 	int rows = h - 3;
-	scroll_into_view(a->sel_key, rows, &a->top_key);
+	lw_show(&a->lkey, a->nkey_idx, rows);
+	lw_mark(cv, y + h - 1, cv->w - 1, &a->lkey, a->nkey_idx, rows, a->pane == PANE_KEYS ? R_TITLE : R_BORDER);
 	int64_t now = app_now(a);
-	for (int i = 0; i < rows && a->top_key + i < a->nkey_idx; i++) {
-		int idx = a->top_key + i;
+	for (int i = 0; i < rows && a->lkey.top + i < a->nkey_idx; i++) {
+		int idx = a->lkey.top + i;
 		struct m_key *k = &a->ov.keys[a->key_idx[idx]];
-		bool sel = idx == a->sel_key;
+		bool sel = idx == a->lkey.sel;
 		int base = sel ? (a->pane == PANE_KEYS ? R_SELECTED : R_SELECTED_DIM) : R_NORMAL;
 		char age[16] = "-", used[16] = "-", req[24];
 		if (k->created_ms)
@@ -499,34 +491,13 @@ static void main_draw(struct app *a, struct canvas *cv)
 	draw_footer(a, cv, NULL);
 }
 
-static int move_sel(int *sel, int n, int delta)
-{
-	int s = *sel + delta;
-	if (s >= n)
-		s = n - 1;
-	if (s < 0)
-		s = 0;
-	*sel = s;
-	return VIEW_REDRAW;
-}
-
-
 static int main_key(struct app *a, int key)
 {
-	int *sel = a->pane == PANE_TEAMS ? &a->sel_team : &a->sel_key;
+	struct listw *l = a->pane == PANE_TEAMS ? &a->lteam : &a->lkey;
 	int n = a->pane == PANE_TEAMS ? a->nteam_idx : a->nkey_idx;
-	int page = a->h / 3;
+	if (lw_key(l, key, n, a->h / 3))
+		return VIEW_REDRAW;
 	switch (key) {
-	case K_UP:
-	case 'k': return move_sel(sel, n, -1);
-	case K_DOWN:
-	case 'j': return move_sel(sel, n, 1);
-	case K_PGUP: return move_sel(sel, n, -page);
-	case K_PGDN: return move_sel(sel, n, page);
-	case K_HOME:
-	case 'g': return move_sel(sel, n, -n);
-	case K_END:
-	case 'G': return move_sel(sel, n, n);
 	case K_TAB:
 	case K_BTAB:
 		a->pane = a->pane == PANE_TEAMS ? PANE_KEYS : PANE_TEAMS;
@@ -563,23 +534,14 @@ static void main_mouse(struct app *a, int kind, int y, int x)
 	if (kind != K_MOUSE) {
 		if (!in_teams && !in_keys)
 			return;
-		int *sel = in_teams ? &a->sel_team : &a->sel_key, n = in_teams ? a->nteam_idx : a->nkey_idx;
-		*sel += kind == K_WHEEL_UP ? -3 : 3;
-		if (*sel >= n)
-			*sel = n - 1;
-		if (*sel < 0)
-			*sel = 0;
+		lw_wheel(in_teams ? &a->lteam : &a->lkey, kind, in_teams ? a->nteam_idx : a->nkey_idx);
 		a->pane = in_teams ? PANE_TEAMS : PANE_KEYS;
 		return;
 	}
-	int row = in_teams ? y - 3 + a->top_team : y - (1 + th) - 2 + a->top_key;
-	if (in_teams && y >= 3 && y < th && row < a->nteam_idx) {
+	if (in_teams && y >= 3 && y < th && lw_click(&a->lteam, y - 3, a->nteam_idx))
 		a->pane = PANE_TEAMS;
-		a->sel_team = row;
-	} else if (in_keys && y >= 3 + th && y < th + kh && row < a->nkey_idx) {
+	else if (in_keys && y >= 3 + th && y < th + kh && lw_click(&a->lkey, y - (1 + th) - 2, a->nkey_idx))
 		a->pane = PANE_KEYS;
-		a->sel_key = row;
-	}
 }
 
 const struct view view_main = { .name = "main", .draw = main_draw, .key = main_key, .id = V_MAIN, .mouse = main_mouse };

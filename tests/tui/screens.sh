@@ -112,6 +112,23 @@ tui_check "the wallboard cycles to the next page by itself" "page 2/2" 5
 tui_keys q
 tui_wait_exit
 
+# a list longer than its pane says where its rows are (the one list
+# widget: teams, keys, alerts, audit, tokens), and follows the selection
+for i in 01 02 03 04 05 06 07 08 09 10 11 12; do create_team "zz$i" '"rpm_limit":10,"monthly_budget_usd":1'; done
+tm resize-window -t t -x 80 -y 24
+tui_groqtop
+tui_wait "Upstream keys"
+shows() { tmux -L "$TMUX_SOCK" capture-pane -t t -p | grep -qE -- "$1"; }
+check "the teams pane says which of its 17 rows it shows" wait_for "the marker" 10 shows '─ 1-[0-9]+ of 17 ─'
+tui_keys G
+check "End: the last team selected, the rows and their marker follow" wait_for "the marker" 10 shows '─ [0-9]+-17 of 17 ─'
+check "the last team is on screen" tui_has "zz12 "
+tui_keys g
+check "Home: back to the first rows" wait_for "the marker" 10 shows '─ 1-[0-9]+ of 17 ─'
+check "the first team is on screen again" tui_has "analytics "
+tui_keys q
+tui_wait_exit
+
 # --snapshot for scripts
 out=$("$BIN/groqtop" --gateway "http://$GW" --token-file "$TOKFILE" --snapshot --size 120x40)
 check_eq "--snapshot exits 0" 0 $?

@@ -122,6 +122,55 @@ static void test_age(void)
 	CHECK_INT(iso_ms("junk"), 0);
 }
 
+/* the one list widget: keys, clamping, the rows shown, the wheel, a click,
+ * where the rows are */
+static void test_list_widget(void)
+{
+	struct listw l = { 0, 0 };
+	CHECK(lw_key(&l, K_DOWN, 50, 10));
+	CHECK_INT(l.sel, 1);
+	CHECK(lw_key(&l, K_PGDN, 50, 10));
+	CHECK_INT(l.sel, 11);
+	CHECK(lw_key(&l, 'G', 50, 10));
+	CHECK_INT(l.sel, 49);
+	CHECK(lw_key(&l, K_DOWN, 50, 10)); /* at the end it stays */
+	CHECK_INT(l.sel, 49);
+	CHECK(!lw_key(&l, 'x', 50, 10));
+	lw_show(&l, 50, 10); /* the selection on the 10 rows shown */
+	CHECK_INT(l.top, 40);
+	CHECK(lw_key(&l, K_HOME, 50, 10));
+	lw_show(&l, 50, 10);
+	CHECK_INT(l.top, 0);
+	/* the list shrank: the selection and the rows shown follow */
+	l.sel = 45, l.top = 40;
+	lw_show(&l, 12, 10);
+	CHECK_INT(l.sel, 11);
+	CHECK_INT(l.top, 2); /* no empty rows below the last */
+	lw_show(&l, 0, 10);
+	CHECK_INT(l.sel, 0);
+	CHECK_INT(l.top, 0);
+	/* the wheel: three rows a notch, clamped */
+	l.sel = 0;
+	lw_wheel(&l, K_WHEEL_DOWN, 50);
+	CHECK_INT(l.sel, LW_WHEEL_ROWS);
+	lw_wheel(&l, K_WHEEL_UP, 50);
+	lw_wheel(&l, K_WHEEL_UP, 50);
+	CHECK_INT(l.sel, 0);
+	/* a click on a shown row, not below the last */
+	l.top = 5;
+	CHECK(lw_click(&l, 2, 50));
+	CHECK_INT(l.sel, 7);
+	CHECK(!lw_click(&l, 2, 6));
+	CHECK(!lw_click(&l, -1, 50));
+	/* where the rows are: only when they do not all fit */
+	char w[48];
+	l.top = 40;
+	CHECK(lw_where(&l, 50, 10, w, sizeof w) > 0);
+	CHECK_STR(w, " 41-50 of 50 ");
+	CHECK_INT(lw_where(&l, 8, 10, w, sizeof w), 0);
+	CHECK_STR(w, "");
+}
+
 static void test_theme_files(void)
 {
 	struct theme t;
@@ -144,4 +193,5 @@ void suite_console(void)
 	RUN(test_usage_parse);
 	RUN(test_age);
 	RUN(test_theme_files);
+	RUN(test_list_widget);
 }
