@@ -612,7 +612,9 @@ static void fleet_draw(struct app *a, struct canvas *cv)
 		if (y >= cv->h - 2)
 			break;
 		const char *s = js(r, "state", "?");
-		cv_printf(cv, y++, 2, strcmp(s, "serving") == 0 ? R_NORMAL : strcmp(s, "stale") == 0 ? R_STALE : R_ERROR, w,
+		if (json_is_true(json_object_get(r, "draining"))) /* down to new requests, finishing its own */
+			s = "draining";
+		cv_printf(cv, y++, 2, strcmp(s, "serving") == 0 ? R_NORMAL : strcmp(s, "stale") == 0 || strcmp(s, "draining") == 0 ? R_STALE : R_ERROR, w,
 			  "%-20.20s %-22.22s %-8.8s %-21.21s %-21.21s %-8.8s %8lld", js(r, "id", "?"), js(r, "listen", "?"),
 			  js(r, "version", "?"), js(r, "started_at", "-"), js(r, "last_seen_at", "-"), s,
 			  (long long)json_integer_value(json_object_get(r, "inflight")));

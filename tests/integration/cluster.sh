@@ -482,6 +482,8 @@ HELD=$!
 wait_eval "the held request in flight at gw-2" 5 "curl -s 'http://${GWS[2]}/healthz' | jq -e '.inflight >= 1' > /dev/null"
 curl -s -o /dev/null -X POST "http://$FAKE/_fake/faults" -d '{"batch_ms":4000,"latency_ms":0}'
 kill -TERM "${GW_PIDS[2]}"
+check "the fleet shows gw-2 down to new requests, draining (state down, draining true)" wait_eval "gw-2 draining" 5 \
+	"curl -s -H 'Authorization: Bearer $OP_TOKEN' http://${GWS[1]}/admin/v1/cluster | jq -e '.replicas[] | select(.id == \"gw-2\") | .state == \"down\" and .draining == true' > /dev/null"
 wait_eval "a replica takes the batch over while gw-2 drains" 10 \
 	"[ \"\$(psql_q \"SELECT replica FROM batches WHERE id = '$BID'\")\" != gw-2 ]"
 check "... gw-2 still running then (draining its held request)" kill -0 "${GW_PIDS[2]}"

@@ -740,8 +740,9 @@ static void cluster_route(struct actx *c)
 	gethostname(host, sizeof host - 1);
 	struct ledger_state ls = ledger_state(g->ledger);
 	const char *state = g->draining || ls.down ? "down" : "serving";
-	json_t *r = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:i}", "id", host, "listen", g->addr, "version", GG_VERSION,
-			      "started_at", started, "last_seen_at", seen, "state", state, "inflight", g->inflight);
+	json_t *r = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:b,s:i}", "id", host, "listen", g->addr, "version", GG_VERSION,
+			      "started_at", started, "last_seen_at", seen, "state", state, "draining", g->draining,
+			      "inflight", g->inflight);
 	httpd_send_json(c->req, 200,
 			json_pack("{s:s,s:[o],s:{s:s,s:b},s:{s:s,s:b}}", "mode", "single", "replicas", r, "store", "kind",
 				  "sqlite", "up", !ls.down && !ls.lagging, "counters", "kind", "memory", "up", 1));

@@ -120,13 +120,20 @@ static void spend_one(void *arg, const char *id, int64_t spent, int64_t lease)
 		t->alerted = crossed;
 }
 
+/* a replica's heartbeat says it stopped, or is draining to stop (the
+ * API shows both as "down", a draining one with "draining": true) */
+static bool leaving(const char *state)
+{
+	return str_eq(state, "down") || str_eq(state, "draining");
+}
+
 static void slow(struct cluster *c, int64_t now)
 {
 	struct gateway *g = c->g;
 	char *cause = NULL;
 	bool stale = cluster_stale(g);
 	struct replica_info me = { .id = g->cfg.replica_id, .listen = g->addr, .version = GG_VERSION,
-				   .state = g->draining ? "down" : stale ? "stale" : "serving",
+				   .state = g->draining ? "draining" : stale ? "stale" : "serving",
 				   .started_at = g->started_ms, .now = now, .inflight = g->inflight };
 	if (store_cl_heartbeat(g->store, &me, &cause) != 0) {
 		store_trouble(c, cause);
@@ -149,7 +156,7 @@ static void slow(struct cluster *c, int64_t now)
 	size_t i;
 	json_t *e;
 	json_array_foreach(r, i, e) if (now - json_integer_value(json_object_get(e, "last_seen_at")) <= within &&
-					 !str_eq(json_string_value(json_object_get(e, "state")), "down")) c->alive++;
+					 !leaving(json_string_value(json_object_get(e, "state")))) c->alive++;
 	int64_t org = g->reg.org_spend_nusd;
 	g->reg.org_spend_nusd = 0;
 	if (store_cl_spend(g->store, month_start_ms(now), spend_one, c, &cause) != 0) {
@@ -349,15 +356,16 @@ json_t *cluster_json(struct gateway *g)
 		const char *st = json_string_value(json_object_get(e, "state"));
 		bool mine = str_eq(json_string_value(json_object_get(e, "id")), g->cfg.replica_id);
 		if (mine) /* this one knows its state now */
-			st = g->draining ? "down" : cluster_stale(g) ? "stale" : "serving";
+			st = g->draining ? "draining" : cluster_stale(g) ? "stale" : "serving";
 		else if (now - seen > g->cfg.stale_after_s * 1000)
 			st = "down";
-		json_array_append_new(list, json_pack("{s:O,s:O,s:O,s:o,s:o,s:s,s:O}", "id", json_object_get(e, "id"),
+		bool draining = str_eq(st, "draining");
+		json_array_append_new(list, json_pack("{s:O,s:O,s:O,s:o,s:o,s:s,s:b,s:O}", "id", json_object_get(e, "id"),
 						      "listen", json_object_get(e, "listen"), "version",
 						      json_object_get(e, "version"), "started_at",
 						      iso(json_integer_value(json_object_get(e, "started_at"))),
-						      "last_seen_at", iso(seen), "state", st, "inflight",
-						      json_object_get(e, "inflight")));
+						      "last_seen_at", iso(seen), "state", draining ? "down" : st, "draining",
+						      draining, "inflight", json_object_get(e, "inflight")));
 	}
 	const char *rdown = g->reg.ctr != &counters_memory ? counters_redis_down(g->reg.ctr) : "not configured";
 	json_t *j = json_pack("{s:s,s:o,s:{s:s,s:b},s:{s:s,s:b}}", "mode", "cluster", "replicas", list, "store", "kind",
@@ -414,7 +422,7 @@ bool cluster_replica_gone(struct gateway *g, const char *id)
 	size_t i;
 	json_t *e;
 	json_array_foreach(c->replicas, i, e) if (str_eq(json_string_value(json_object_get(e, "id")), id)) {
-		return str_eq(json_string_value(json_object_get(e, "state")), "down") ||
+		return leaving(json_string_value(json_object_get(e, "state"))) ||
 		       now - json_integer_value(json_object_get(e, "last_seen_at")) > 3 * g->cfg.stale_after_s * 1000;
 	}
 	return true; /* not in the fleet's list at all */
