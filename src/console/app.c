@@ -314,6 +314,45 @@ void app_command(struct app *a, const char *cmd)
 	buf_free(&b);
 }
 
+/* the commands whose name starts with the word typed (none once an
+ * argument follows it): their names into names (space-separated), the
+ * longest prefix they share into common; how many */
+int app_complete(const char *typed, buf *names, char *common, size_t n)
+{
+	while (*typed == ' ')
+		typed++;
+	size_t tl = strlen(typed);
+	int count = 0;
+	if (common && n)
+		common[0] = '\0';
+	if (strchr(typed, ' '))
+		return 0;
+	const char *all[ARRAY_LEN(commands) + 32];
+	size_t na = 0;
+	for (size_t i = 0; i < ARRAY_LEN(commands); i++)
+		all[na++] = commands[i].name;
+	for (const struct view *const *v = console_views; *v && na < ARRAY_LEN(all); v++)
+		all[na++] = (*v)->name;
+	for (size_t i = 0; i < na; i++) {
+		if (strncmp(all[i], typed, tl) != 0)
+			continue;
+		if (names)
+			buf_addf(names, "%s%s", count ? " " : "", all[i]);
+		if (common && n) {
+			if (!count) {
+				snprintf(common, n, "%s", all[i]);
+			} else { /* what the candidates so far share */
+				size_t k = 0;
+				while (common[k] && common[k] == all[i][k])
+					k++;
+				common[k] = '\0';
+			}
+		}
+		count++;
+	}
+	return count;
+}
+
 static int edit_line(char *s, size_t n, int key)
 {
 	size_t l = strlen(s);
@@ -340,6 +379,15 @@ int app_key(struct app *a, int key)
 			app_command(a, a->cmd);
 		} else if (key == K_ESC) {
 			a->cmdline = false;
+		} else if (key == K_TAB) { /* as a shell does: as far as the candidates agree */
+			char common[sizeof a->cmd];
+			int n = app_complete(a->cmd, NULL, common, sizeof common);
+			size_t cl = strlen(common);
+			if (n >= 1 && cl >= strlen(a->cmd)) {
+				memcpy(a->cmd, common, cl + 1);
+				if (n == 1 && strcmp(common, "ctx") == 0 && cl + 1 < sizeof a->cmd) /* its argument next */
+					memcpy(a->cmd + cl, " ", 2);
+			}
 		} else {
 			edit_line(a->cmd, sizeof a->cmd, key);
 		}

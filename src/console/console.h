@@ -365,6 +365,9 @@ void app_take_answer(struct app *a, json_t **slot, long status, const char *body
 void app_draw(struct app *a, struct canvas *cv);
 int app_key(struct app *a, int key);
 void app_command(struct app *a, const char *cmd);
+/* the commands the word typed could be: their names into names (may be
+ * NULL), the prefix they share into common (may be NULL); how many */
+int app_complete(const char *typed, buf *names, char *common, size_t n);
 /* a click (K_MOUSE) selects the row under it; the wheel scrolls (as htop) */
 void app_mouse(struct app *a, int kind, int y, int x);
 struct m_team *app_team(struct app *a);

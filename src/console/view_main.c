@@ -168,8 +168,16 @@ void draw_footer(struct app *a, struct canvas *cv, const char *hints)
 {
 	int y = cv->h - 1;
 	cv_fill(cv, y, 0, cv->w, R_FOOTER, " ");
-	if (a->cmdline) {
-		cv_printf(cv, y, 0, R_FOOTER, -1, ":%s_", a->cmd);
+	if (a->cmdline) { /* and the commands the word typed could be (Tab completes) */
+		int x = cv_printf(cv, y, 0, R_FOOTER, -1, ":%s_", a->cmd);
+		buf names;
+		buf_init(&names);
+		int n = a->cmd[0] ? app_complete(a->cmd, &names, NULL, 0) : 0;
+		if (n > 1 || (n == 1 && strcmp(names.data, a->cmd) != 0))
+			cv_printf(cv, y, x + 3, R_DIM, cv->w - x - 3, "%s   (Tab completes)", names.data);
+		else if (n == 0 && a->cmd[0] && !strchr(a->cmd, ' '))
+			cv_put(cv, y, x + 3, R_DIM, "no such command", cv->w - x - 3);
+		buf_free(&names);
 		return;
 	}
 	if (a->filtering) {

@@ -24,7 +24,7 @@ static const char *const nav_lines[] = {
 static const char *const cmd_lines[] = {
 	"Commands (type : then Enter)",
 	"  :teams :keys :alerts :audit :groq :usage :tokens :fleet :capacity :spend :models  views  :ctx NAME",
-	"  :help  this help   :q  quit.  The header: connection, Groq's state and headroom, UTC clock.",
+	"  :help  this help   :q  quit   Tab completes.  The header: connection, Groq's state and headroom, UTC clock.",
 };
 
 /* the help's text from row 0, wrapped to the screen's width (a line that

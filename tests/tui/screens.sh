@@ -39,6 +39,23 @@ tui_keys ':'
 tui_type "bogus"
 tui_keys Enter
 tui_check "command mode reports an unknown command" "unknown command ':bogus'"
+# ':' completes with Tab, and shows what the word typed could be
+tui_keys ':'
+tui_type "a"
+tui_check "':a' lists the commands it could be" ":a_   alerts audit   (Tab completes)"
+tui_keys Tab
+check "Tab with two candidates goes as far as they agree (':a')" tui_has ":a_ "
+tui_type "l"
+tui_keys Tab
+tui_check "Tab completes ':al' to ':alerts'" ":alerts_"
+tui_keys Enter
+tui_check "and Enter opens it" "crossed 80%"
+tui_keys Escape
+tui_wait "Upstream keys"
+tui_keys ':'
+tui_type "zz"
+tui_check "a word no command starts with says so as it is typed" ":zz_   no such command"
+tui_keys Escape
 tui_keys q
 check "q quits back to the shell" tui_wait_exit
 
