@@ -438,6 +438,7 @@ int screen_signal_fd(void);      /* readable when a signal arrived */
 void screen_drain_signals(void);
 void screen_resize(int *w, int *h); /* after SIGWINCH: re-reads the size */
 void screen_invalidate(void);       /* the next present redraws every row */
+int screen_copy(const char *text);  /* to the clipboard (OSC 52): 0, or -1 */
 extern volatile int screen_signal; /* a terminating signal arrived */
 extern volatile int screen_winch;
 

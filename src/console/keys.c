@@ -57,6 +57,26 @@ static void k_audit_filter(struct app *a)
 	buf_adds(&a->dlg.input, a->audit_filter);
 }
 
+/* the selected team's id, key's name or token's id to the clipboard */
+static void k_copy(struct app *a)
+{
+	const char *what = NULL;
+	if (a->view == &view_tokens)
+		what = json_string_value(json_object_get(tokens_selected(a), "id"));
+	else if (a->view == &view_main && a->pane == PANE_KEYS)
+		what = app_key_sel(a) ? app_key_sel(a)->name : NULL;
+	else
+		what = app_team(a) ? app_team(a)->id : NULL;
+	if (!what) {
+		app_set_status(a, R_DIM, "nothing selected to copy");
+		return;
+	}
+	if (screen_copy(what) == 0)
+		app_set_status(a, R_DIM, "copied '%s' (to the terminal's clipboard: OSC 52)", what);
+	else
+		app_set_status(a, R_ERROR, "could not copy '%s'", what);
+}
+
 #define V_TEAM (V_MAIN | V_DETAIL)
 /* every full-screen view (not the wallboard, not help): where the keys
  * that open a view work, wherever one is (k9s's habit) */
@@ -87,6 +107,7 @@ const struct binding bindings[] = {
 	{ 'F', "F", "Fleet", "the gateway's replicas and their state (also :fleet), from any view", V_ANY, false, false, k_fleet },
 	{ 'f', "f", "Filter", "filter the audit log by team, actor and action", V_AUDIT, false, true, k_audit_filter },
 	{ 'w', "w", "Window", "switch the usage window: 24h, 7d, month", V_USAGE, false, true, k_window },
+	{ 'y', "y", "Copy", "copy the selected team's id, key's name or token's id to the clipboard (OSC 52)", V_MAIN | V_DETAIL | V_TOKENS, false, false, k_copy },
 };
 const int nbindings = (int)ARRAY_LEN(bindings);
 

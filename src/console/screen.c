@@ -259,3 +259,28 @@ int screen_key(int *my, int *mx)
 	}
 	return (int)ch;
 }
+
+/* OSC 52: the terminal puts text on the clipboard (xterm, kitty, iTerm2,
+ * Windows Terminal; tmux with set-clipboard on; over SSH, the local one).
+ * Written after the frame, between curses' own writes: it moves nothing. */
+int screen_copy(const char *text)
+{
+	static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	size_t n = strlen(text);
+	if (n > 4096)
+		return -1;
+	char out[16 + 4 * (4096 / 3 + 1) + 4];
+	size_t o = (size_t)snprintf(out, sizeof out, "\033]52;c;");
+	for (size_t i = 0; i < n; i += 3) {
+		unsigned v = (unsigned char)text[i] << 16 | (i + 1 < n ? (unsigned char)text[i + 1] << 8 : 0) |
+			     (i + 2 < n ? (unsigned char)text[i + 2] : 0);
+		out[o++] = b64[v >> 18 & 63];
+		out[o++] = b64[v >> 12 & 63];
+		out[o++] = i + 1 < n ? b64[v >> 6 & 63] : '=';
+		out[o++] = i + 2 < n ? b64[v & 63] : '=';
+	}
+	out[o++] = '\a';
+	fflush(stdout);
+	return write(STDOUT_FILENO, out, o) == (ssize_t)o ? 0 : -1;
+}
+

@@ -146,6 +146,21 @@ check "the first team is on screen again" tui_has "analytics "
 tui_keys q
 tui_wait_exit
 
+# y copies what is selected to the clipboard (OSC 52; tmux keeps it as a
+# paste buffer when set-clipboard is on)
+tm set -g set-clipboard on
+tui_groqtop
+tui_wait "Upstream keys"
+tui_keys y
+tui_check "y copies the selected team's id and says so" "copied 'analytics'"
+check_eq "... onto the clipboard (tmux's buffer, from OSC 52)" analytics "$(tm show-buffer 2>&1)"
+tui_keys Tab
+tui_keys y
+tui_check "in the keys pane, the selected key's name" "copied 'chatbot-prod-api'"
+check_eq "... onto the clipboard" chatbot-prod-api "$(tm show-buffer 2>&1)"
+tui_keys q
+tui_wait_exit
+
 # --snapshot for scripts
 out=$("$BIN/groqtop" --gateway "http://$GW" --token-file "$TOKFILE" --snapshot --size 120x40)
 check_eq "--snapshot exits 0" 0 $?
