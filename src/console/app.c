@@ -272,6 +272,21 @@ static void cmd_quit(struct app *a, const char *arg)
 	a->quit = true;
 }
 
+static void cmd_local(struct app *a, const char *arg)
+{
+	(void)arg;
+	char zone[16];
+	a->local_time = true;
+	app_set_status(a, R_DIM, "times in local time (%s); :utc goes back", when_zone(true, zone, sizeof zone));
+}
+
+static void cmd_utc(struct app *a, const char *arg)
+{
+	(void)arg;
+	a->local_time = false;
+	app_set_status(a, R_DIM, "times in UTC");
+}
+
 static void cmd_ctx(struct app *a, const char *arg)
 {
 	app_switch_ctx(a, arg);
@@ -282,7 +297,8 @@ static const struct {
 	const char *name;
 	void (*fn)(struct app *a, const char *arg);
 } commands[] = {
-	{ "teams", cmd_teams }, { "keys", cmd_keys }, { "ctx", cmd_ctx }, { "q", cmd_quit }, { "quit", cmd_quit },
+	{ "teams", cmd_teams }, { "keys", cmd_keys }, { "ctx", cmd_ctx },	  { "q", cmd_quit },
+	{ "quit", cmd_quit },	{ "local", cmd_local }, { "utc", cmd_utc },
 };
 
 void app_command(struct app *a, const char *cmd)

@@ -117,6 +117,13 @@ int model_parse_usage(const char *body, size_t len, double *out, int max, double
 int64_t iso_ms(const char *s);
 /* "3m", "2h", "5d", "-" for an age in ms. */
 void fmt_age(int64_t ms, char *out, size_t n);
+/* the console's one timestamp format, in UTC (the default) or local time
+ * (--local-time, :local): WHEN_HM "06:07", WHEN_HMS "06:07:00", WHEN_FULL
+ * "2026-12-07 06:07:00"; "-" for none. _iso takes the API's ISO-8601. */
+enum { WHEN_HM, WHEN_HMS, WHEN_FULL };
+void fmt_when(int64_t ms, bool local, int style, char *out, size_t n);
+void fmt_when_iso(const char *iso, bool local, int style, char *out, size_t n);
+const char *when_zone(bool local, char *out, size_t n); /* "UTC", or the local zone's name */
 
 /* ---- client.c: the admin API over libcurl multi ---------------------- */
 struct client;
@@ -298,6 +305,7 @@ struct app {
 	int ngws, gw_at;
 	struct client *cl;
 	bool readonly, wallboard, utf8, color, mouse;
+	bool local_time; /* times in the local zone (--local-time, :local), not UTC */
 	int refresh_s, cycle_s;
 	int64_t fixed_now;       /* GROQTOP_NOW (ms), 0: real time */
 	struct m_overview ov;

@@ -50,6 +50,7 @@ static void usage(FILE *f)
 		"  --refresh SECONDS   poll interval (default 2)     --cycle SECONDS  wallboard page time\n"
 		"  --cacert FILE       CA bundle for an https gateway\n"
 		"  --no-mouse          ignore mouse clicks            --ascii  no Unicode glyphs\n"
+		"  --local-time        times in the local zone (default UTC; also :local and :utc)\n"
 		"  --help, --version\n"
 		"The admin token is never taken on the command line.\n");
 }
@@ -57,7 +58,7 @@ static void usage(FILE *f)
 
 struct opts {
 	const char *gateway, *token_file, *theme, *config, *context, *size, *view, *groq_key_file, *groq_url, *team;
-	bool wallboard, snapshot, no_mouse, ascii, readonly;
+	bool wallboard, snapshot, no_mouse, ascii, readonly, local_time;
 	int refresh, cycle;
 };
 
@@ -355,6 +356,7 @@ int main(int argc, char **argv)
 		{ "version", no_argument, 0, 'V' },       { "view", required_argument, 0, 'v' },
 		{ "groq-key-file", required_argument, 0, 'K' }, { "groq-url", required_argument, 0, 'U' },
 		{ "team", required_argument, 0, 'e' },        { "readonly", no_argument, 0, 'o' },
+		{ "local-time", no_argument, 0, 'L' },
 		{ 0, 0, 0, 0 }
 	};
 	int ch;
@@ -375,6 +377,7 @@ int main(int argc, char **argv)
 		case 'v': o.view = optarg; break;
 		case 'e': o.team = optarg; break;
 		case 'o': o.readonly = true; break;
+		case 'L': o.local_time = true; break;
 		case 'K': o.groq_key_file = optarg; break;
 		case 'U': o.groq_url = optarg; break;
 		case 'r':
@@ -419,6 +422,7 @@ int main(int argc, char **argv)
 	struct app *a = &A;
 	a->wallboard = o.wallboard;
 	a->readonly = o.wallboard || o.readonly; /* the client refuses every method but GET */
+	a->local_time = o.local_time;
 	a->refresh_s = o.refresh ? o.refresh : 2;
 	a->cycle_s = o.cycle ? o.cycle : 10;
 	a->view = o.wallboard ? &view_wallboard : &view_main;

@@ -189,6 +189,38 @@ int64_t iso_ms(const char *s)
 	return (int64_t)timegm(&tm) * 1000;
 }
 
+void fmt_when(int64_t ms, bool local, int style, char *out, size_t n)
+{
+	if (ms <= 0) {
+		snprintf(out, n, "-");
+		return;
+	}
+	time_t t = (time_t)(ms / 1000);
+	struct tm tm;
+	if (local)
+		localtime_r(&t, &tm);
+	else
+		gmtime_r(&t, &tm);
+	strftime(out, n, style == WHEN_HM ? "%H:%M" : style == WHEN_HMS ? "%H:%M:%S" : "%Y-%m-%d %H:%M:%S", &tm);
+}
+
+void fmt_when_iso(const char *iso, bool local, int style, char *out, size_t n)
+{
+	fmt_when(iso_ms(iso), local, style, out, n);
+}
+
+const char *when_zone(bool local, char *out, size_t n)
+{
+	if (!local)
+		return "UTC";
+	time_t t = time(NULL);
+	struct tm tm;
+	localtime_r(&t, &tm);
+	if (!strftime(out, n, "%Z", &tm) || !out[0])
+		snprintf(out, n, "local");
+	return out;
+}
+
 void fmt_age(int64_t ms, char *out, size_t n)
 {
 	if (ms < 0)

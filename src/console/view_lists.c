@@ -211,9 +211,10 @@ static void alerts_draw(struct app *a, struct canvas *cv)
 			json_t *e = json_array_get(arr, n - 1 - (size_t)i);
 			bool sel = i == l->lw.sel;
 			const char *acked = json_string_value(json_object_get(e, "acked_by"));
-			const char *tm = js(e, "time", "");
+			char tm[32];
+			fmt_when_iso(js(e, "time", ""), a->local_time, WHEN_FULL, tm, sizeof tm);
 			char head[256];
-			snprintf(head, sizeof head, "%.10s %.8s  %-22s %-16s %s%s", tm, strlen(tm) > 11 ? tm + 11 : "",
+			snprintf(head, sizeof head, "%s  %-22s %-16s %s%s", tm,
 				 js(e, "kind", ""), js(e, "team", "-"), acked ? "ack: " : "NEW", acked ? acked : "");
 			cv_fill(cv, y, 2, w, sel ? R_SELECTED : R_NORMAL, " ");
 			cv_put(cv, y++, 2, sel ? R_SELECTED : acked ? R_DIM : R_ALERT, head, w);
@@ -247,11 +248,13 @@ static void list_mouse(struct app *a, int kind, int y, int x)
 	a->dirty = true;
 }
 
-static void audit_diff(struct canvas *cv, int y, int x, int w, int rows, json_t *e)
+static void audit_diff(struct canvas *cv, int y, int x, int w, int rows, json_t *e, bool local)
 {
 	json_t *before = json_object_get(e, "before"), *after = json_object_get(e, "after");
 	int r = 0;
-	cv_printf(cv, y + r++, x, R_TITLE, w, "%s %s on %s by %s%s%s", js(e, "time", ""), js(e, "action", ""),
+	char when[32];
+	fmt_when_iso(js(e, "time", ""), local, WHEN_FULL, when, sizeof when);
+	cv_printf(cv, y + r++, x, R_TITLE, w, "%s %s on %s by %s%s%s", when, js(e, "action", ""),
 		  js(e, "target", ""), js(e, "actor", ""), json_is_string(json_object_get(e, "operator")) ? " / " : "",
 		  js(e, "operator", ""));
 	if (!json_is_object(before) && !json_is_object(after)) {
@@ -306,15 +309,17 @@ static void audit_draw(struct app *a, struct canvas *cv)
 			snprintf(actor, sizeof actor, "%s%s%s%s", js(e, "actor", ""), json_is_string(json_object_get(e, "operator")) ? " (" : "",
 				 js(e, "operator", ""), json_is_string(json_object_get(e, "operator")) ? ")" : "");
 			int role = k == l->lw.sel ? R_SELECTED : R_NORMAL;
+			char when[32];
+			fmt_when_iso(js(e, "time", ""), a->local_time, WHEN_FULL, when, sizeof when);
 			cv_fill(cv, 3 + i, 2, w, role, " ");
-			cv_printf(cv, 3 + i, 2, role, w, "%-20.20s %-22.22s %-26.26s %s", js(e, "time", ""), actor, js(e, "action", ""),
+			cv_printf(cv, 3 + i, 2, role, w, "%-20.20s %-22.22s %-26.26s %s", when, actor, js(e, "action", ""),
 				  js(e, "target", ""));
 		}
 	}
 	cv_box(cv, 1 + lh, 0, dh, cv->w, R_BORDER, "Before / after");
 	json_t *sel = json_array_get(arr, (size_t)l->lw.sel);
 	if (sel)
-		audit_diff(cv, 2 + lh, 2, w, dh - 2, sel);
+		audit_diff(cv, 2 + lh, 2, w, dh - 2, sel, a->local_time);
 	draw_footer(a, cv, NULL);
 }
 
@@ -393,10 +398,14 @@ static void tokens_draw(struct app *a, struct canvas *cv)
 				fmt_age(now - iso_ms(used), age, sizeof age);
 				snprintf(ago, sizeof ago, "%s ago", age);
 			}
+			char made[32], last[32] = "never";
+			fmt_when_iso(js(t, "created_at", ""), a->local_time, WHEN_FULL, made, sizeof made);
+			if (used)
+				fmt_when_iso(used, a->local_time, WHEN_FULL, last, sizeof last);
 			cv_fill(cv, 3 + i, 2, w, role, " ");
 			if (wide)
 				cv_printf(cv, 3 + i, 2, role, w, "%-18.18s %-24.24s %-20.20s %-20.20s %9lld  %-8s %s", js(t, "id", ""),
-					  js(t, "label", ""), js(t, "created_at", "-"), used ? used : "never",
+					  js(t, "label", ""), made, last,
 					  (long long)json_integer_value(json_object_get(t, "requests")), revoked ? "revoked" : "active",
 					  js(t, "created_by", "-"));
 			else

@@ -123,19 +123,16 @@ void draw_header(struct app *a, struct canvas *cv)
 			st_team = &a->ov.teams[i];
 		}
 	if (stopped) {
-		char since[8] = "";
-		if (strlen(st_team->paused_at) >= 16)
-			snprintf(since, sizeof since, "%.5s", st_team->paused_at + 11);
+		char since[16];
+		fmt_when_iso(st_team->paused_at, a->local_time, WHEN_HM, since, sizeof since);
 		int who = (int)strcspn(st_team->paused_by, " "); /* the admin token's name, without the operator label */
 		x += cv_printf(cv, 0, x, R_ALERT, cv->w - x - 14, "%s EMERGENCY STOP %d teams, %.*s %s: %s (U lifts) ", bar,
 			       stopped, who, st_team->paused_by, since, st_team->paused_reason + strlen(STOP_PREFIX));
 		gp[0] = '\0';
 	}
-	char clock[32];
-	time_t t = (time_t)(app_now(a) / 1000);
-	struct tm tm;
-	gmtime_r(&t, &tm);
-	strftime(clock, sizeof clock, "%H:%M:%S UTC", &tm);
+	char clock[48], hms[16], zone[16];
+	fmt_when(app_now(a), a->local_time, WHEN_HMS, hms, sizeof hms);
+	snprintf(clock, sizeof clock, "%s %s", hms, when_zone(a->local_time, zone, sizeof zone));
 	int right = cv->w - (int)strlen(clock) - 1;
 	char rq[24], tk[24];
 	compact(rq, sizeof rq, a->ov.rem_req);
@@ -439,7 +436,8 @@ void draw_alerts(struct app *a, struct canvas *cv, int y, int x, int h, int w)
 	const char *ell = cv->utf8 ? "…" : "...";
 	for (int i = 0; i < n && row < last; i++) {
 		struct m_alert *al = &a->ov.alerts[n - 1 - i];
-		const char *tm = strlen(al->time) >= 16 ? al->time + 11 : al->time;
+		char tm[16];
+		fmt_when_iso(al->time, a->local_time, WHEN_HM, tm, sizeof tm);
 		bool acked = al->acked_by[0] != 0;
 		cv_printf(cv, row, x + 2, acked ? R_DIM : R_ALERT, 6, "%.5s", tm);
 		struct aput p = { cv, row, x + 8, w - 10, last - row, acked ? R_DIM : R_ALERT, false };

@@ -161,6 +161,26 @@ check_eq "... onto the clipboard" chatbot-prod-api "$(tm show-buffer 2>&1)"
 tui_keys q
 tui_wait_exit
 
+# times: UTC by default, the local zone on request (--local-time, :local),
+# one format everywhere (a zone 5 h 30 ahead of UTC, no tzdata needed)
+GT_ENV="TZ=XYZ-5:30" tui_groqtop
+tui_check "UTC by default, whatever the zone" "21:04:21 UTC"
+tui_keys ':'
+tui_type "local"
+tui_keys Enter
+tui_check ":local shows the local zone's time in the header" "02:34:21 XYZ"
+tui_keys ':'
+tui_type "utc"
+tui_keys Enter
+tui_check ":utc goes back" "21:04:21 UTC"
+tui_keys q
+tui_wait_exit
+out=$(TZ=XYZ-5:30 GROQTOP_NOW=$FROZEN_NOW "$BIN/groqtop" --gateway "http://$GW" --token-file "$TOKFILE" --snapshot --size 120x40 --local-time)
+check_contains "--local-time: the header's clock in the local zone" "02:34:21 XYZ" "$out"
+first=$(curl -s -H "Authorization: Bearer $OP_TOKEN" "http://$GW/admin/v1/alerts" | jq -r '.alerts[-1].time')
+check_contains "... and the alerts pane's ($first is $(TZ=XYZ-5:30 date -d "$first" +%H:%M) there)" \
+	"│ $(TZ=XYZ-5:30 date -d "$first" +%H:%M) " "$out"
+
 # --snapshot for scripts
 out=$("$BIN/groqtop" --gateway "http://$GW" --token-file "$TOKFILE" --snapshot --size 120x40)
 check_eq "--snapshot exits 0" 0 $?

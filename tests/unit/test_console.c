@@ -1,6 +1,7 @@
 /* test_console.c — the console's pure parts: parsing what the gateway
  * answers (including garbage), the canvas, gauges and sparklines. */
 #include <stdlib.h>
+#include <time.h>
 
 #include "console.h"
 #include "t.h"
@@ -171,6 +172,37 @@ static void test_list_widget(void)
 	CHECK_STR(w, "");
 }
 
+/* the one timestamp format, in UTC and in a local zone */
+static void test_when(void)
+{
+	char s[32], z[16];
+	int64_t ms = 1796623380000; /* 2026-12-07T06:03:00Z */
+	fmt_when(ms, false, WHEN_FULL, s, sizeof s);
+	CHECK_STR(s, "2026-12-07 06:03:00");
+	fmt_when(ms, false, WHEN_HM, s, sizeof s);
+	CHECK_STR(s, "06:03");
+	fmt_when_iso("2026-12-07T06:03:00Z", false, WHEN_HMS, s, sizeof s);
+	CHECK_STR(s, "06:03:00");
+	fmt_when(0, false, WHEN_FULL, s, sizeof s);
+	CHECK_STR(s, "-");
+	fmt_when_iso("garbage", false, WHEN_HM, s, sizeof s);
+	CHECK_STR(s, "-");
+	CHECK_STR(when_zone(false, z, sizeof z), "UTC");
+	const char *tz = getenv("TZ");
+	char *saved = tz ? xstrdup(tz) : NULL;
+	setenv("TZ", "XYZ-5:30", 1); /* a zone 5 h 30 ahead of UTC, no tzdata needed */
+	tzset();
+	fmt_when(ms, true, WHEN_FULL, s, sizeof s);
+	CHECK_STR(s, "2026-12-07 11:33:00");
+	CHECK_STR(when_zone(true, z, sizeof z), "XYZ");
+	if (saved)
+		setenv("TZ", saved, 1);
+	else
+		unsetenv("TZ");
+	tzset();
+	free(saved);
+}
+
 static void test_theme_files(void)
 {
 	struct theme t;
@@ -194,4 +226,5 @@ void suite_console(void)
 	RUN(test_age);
 	RUN(test_theme_files);
 	RUN(test_list_widget);
+	RUN(test_when);
 }
