@@ -558,9 +558,14 @@ int main(int argc, char **argv)
 		event_free(wd);
 
 	/* connections first: a request still open is told its client is gone
-	 * (and records its row) while the ledger is still there */
+	 * (and records its row) while the ledger is still there; what they give
+	 * back to the fleet's capacity windows goes out at once, as the rest of
+	 * every lease after them */
+	if (g->cfg.counters_redis)
+		counters_redis_stopping(g->reg.ctr);
 	httpd_free(g->http);
 	httpd_free(g->admin_http);
+	capacity_fleet_end(g->capacity, &g->reg);
 	ledger_free(g->ledger);
 	gw_log(g, json_pack("{s:s,s:s}", "level", "info", "msg", "groqgated stopped"));
 	if (g->logflush)

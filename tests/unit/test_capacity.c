@@ -224,24 +224,48 @@ static struct window *fleet_window(struct fleet *f, const char *scope, int64_t s
 	return &f->w[f->n++];
 }
 
-static int fleet_lease(void *arg, const char *scope, int64_t span, int64_t bucket, int64_t limit, int64_t need,
-		       int64_t want, int64_t *got, int64_t *stamp, int64_t *retry_ms, int64_t *used)
+static int fleet_lease(void *arg, struct capask *q, int n, int *which)
 {
 	struct fleet *f = arg;
 	if (f->down)
 		return -1;
 	f->asks++;
-	struct window *w = fleet_window(f, scope, span, bucket);
-	*used = win_sum(w, f->now);
-	int64_t room = limit - *used;
-	if (need > room) {
-		*retry_ms = win_wait(w, f->now, need, limit);
-		return 1;
+	struct window *w[32];
+	for (int i = 0; i < n; i++) { /* the gives and adds first, whatever the answer */
+		w[i] = fleet_window(f, q[i].scope, q[i].span, q[i].bucket);
+		if (q[i].give > 0)
+			win_add(w[i], q[i].give_stamp - 1, f->now, -q[i].give);
+		if (q[i].add > 0)
+			win_add(w[i], f->now, f->now, q[i].add);
 	}
-	int64_t g = need + (room - need) / 4;
-	*got = g < want ? g : want;
-	*stamp = f->now + 1; /* (0 is none) */
-	win_add(w, f->now, f->now, *got);
+	for (int i = 0; i < n; i++) { /* all or none */
+		q[i].used = win_sum(w[i], f->now);
+		if (q[i].need > q[i].limit - q[i].used) {
+			*which = i;
+			q[i].retry = win_wait(w[i], f->now, q[i].need, q[i].limit);
+			return 1;
+		}
+	}
+	for (int i = 0; i < n; i++) {
+		int64_t g = q[i].need + (q[i].limit - q[i].used - q[i].need) / 4;
+		q[i].got = g < q[i].want ? g : q[i].want;
+		q[i].stamp = f->now + 1; /* (0 is none) */
+		win_add(w[i], f->now, f->now, q[i].got);
+	}
+	return 0;
+}
+
+static int fleet_sync(void *arg, struct capask *q, int n)
+{
+	struct fleet *f = arg;
+	if (f->down)
+		return -1;
+	for (int i = 0; i < n; i++) {
+		struct window *w = fleet_window(f, q[i].scope, q[i].span, q[i].bucket);
+		if (q[i].add > 0)
+			win_add(w, f->now, f->now, q[i].add);
+		q[i].used = win_sum(w, f->now);
+	}
 	return 0;
 }
 
@@ -258,7 +282,7 @@ static void test_fleet_windows(void)
 {
 	setup(0, 0);
 	struct fleet fl = { 0 };
-	struct capfleet cf = { .arg = &fl, .lease = fleet_lease, .give = fleet_give };
+	struct capfleet cf = { .arg = &fl, .lease = fleet_lease, .give = fleet_give, .sync = fleet_sync };
 	struct capacity *a = capacity_new(&cfg), *b = capacity_new(&cfg);
 	capacity_share(a, 3);
 	capacity_share(b, 3);
@@ -274,6 +298,7 @@ static void test_fleet_windows(void)
 	CHECK_INT(fl.asks, 1);
 	CHECK_INT(take(a, ta, 100, 0, &r2, &v), 0);
 	CHECK_INT(fl.asks, 2); /* the first lease (225) had 25 left: given back, another asked */
+	CHECK_INT(fl.gives, 0); /* (given back within the ask: one round trip) */
 	CHECK_INT(win_sum(&fl.w[0], 0), 300);
 	/* and the fleet holds it: the other replica is refused, told the fleet's figures */
 	CHECK_INT(take(b, tb, 1, 10, &r3, &v), -1);
@@ -287,7 +312,9 @@ static void test_fleet_windows(void)
 	used[CL_TPM] = used[CL_TPD] = 60;
 	capacity_settle(ta, &r2, used, 500); /* lease still running: back into it */
 	CHECK_INT(win_sum(&fl.w[0], 500), 300);
+	int asked = fl.asks;
 	CHECK_INT(take(b, tb, 1, 500, &r3, &v), -1);
+	CHECK_INT(fl.asks, asked); /* refused a moment ago: not asked again within a lease's length */
 	fl.now = 2000;
 	capacity_settle(ta, &r1, used, 2000); /* its lease was the first: to the fleet */
 	CHECK_INT(win_sum(&fl.w[0], 2000), 160);
@@ -313,6 +340,18 @@ static void test_fleet_windows(void)
 	CHECK_INT(take(b, xb, 7, 4500, &rx, &v), -1); /* a third of 300 - 262: 12, 10 of them taken */
 	CHECK_INT(v.status, 429);
 	CHECK_INT(take(b, xb, 2, 4500, &rx, &v), 0);
+	/* the fleet back: at the next tick what was admitted without it is
+	 * told (2), beside the rest of the lease that ended meanwhile (7) */
+	fl.down = false;
+	struct window *fx = fleet_window(&fl, "t:x:tpm", 60000, 1000);
+	int64_t before = win_sum(fx, fl.now);
+	struct team *xteams[] = { xb };
+	struct registry xreg = { 0 };
+	xreg.teams = xteams;
+	xreg.nteams = 1;
+	capacity_fleet_tick(b, &xreg, 4600);
+	CHECK_INT(win_sum(fx, fl.now), before - 7 + 2);
+	fl.down = true;
 	team_free(xa);
 	team_free(xb);
 	/* the fleet cannot be asked: this replica's third, in its own window */

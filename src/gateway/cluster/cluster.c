@@ -131,6 +131,7 @@ static void slow(struct cluster *c, int64_t now)
 {
 	struct gateway *g = c->g;
 	char *cause = NULL;
+	capacity_fleet_tick(g->capacity, &g->reg, now); /* Redis's: whatever PostgreSQL does */
 	bool stale = cluster_stale(g);
 	struct replica_info me = { .id = g->cfg.replica_id, .listen = g->addr, .version = GG_VERSION,
 				   .state = g->draining ? "draining" : stale ? "stale" : "serving",
@@ -178,7 +179,6 @@ static void slow(struct cluster *c, int64_t now)
 	if (g->reg.ctr != &counters_memory)
 		counters_redis_tick(g->reg.ctr, &g->reg, c->alive);
 	capacity_share(g->capacity, c->alive);
-	capacity_fleet_tick(g->capacity, &g->reg, now);
 }
 
 /* the configuration's version read; teams, keys and tokens read again

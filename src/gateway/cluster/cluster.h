@@ -21,6 +21,9 @@ void counters_redis_tick(struct counters *c, struct registry *reg, int alive);
 const char *counters_redis_down(struct counters *c); /* why, or NULL when up */
 /* the capacity windows shared by the fleet, in the same Redis */
 const struct capfleet *counters_redis_capfleet(struct counters *c);
+/* a clean stop begins: what is still told to Redis goes on the blocking
+ * connection (the loop no longer runs to send it) */
+void counters_redis_stopping(struct counters *c);
 /* ---- cluster.c: one replica of a fleet (store.url, counters.redis) --- */
 struct cluster;
 /* NULL (no error) when the store is not PostgreSQL: one node. */

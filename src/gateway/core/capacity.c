@@ -430,8 +430,13 @@ static void over(struct verdict *v, int status, int lim, const char *who, int64_
 
 /* A lease is usable for CAP_LEASE_MS of the caller's clock; the fleet
  * dates it that far ahead, so it leaves the fleet's window no sooner than a
- * request admitted under it at any moment of the lease would. */
-#define LEASE_AHEAD 8 /* a lease asks for room for as many requests like this one */
+ * request admitted under it at any moment of the lease would. Its size:
+ * room for LEASE_MIN requests like the one asking, doubled at each renewal
+ * while they keep coming, up to LEASE_MAX (the fleet grants no more than a
+ * quarter of what is free beyond the request). */
+#define LEASE_MIN 4
+#define LEASE_MAX 256
+#define SLOTS (3 + CL_N * 3) /* the windows one request can take from */
 
 void capacity_fleet(struct capacity *c, const struct capfleet *f)
 {
@@ -448,6 +453,22 @@ static void scope_model(char *s, size_t n, const char *model, int lim, int k)
 	snprintf(s, n, "m:%s:%s:%d", model, cap_lim_name[lim], k);
 }
 
+/* who a window's limit is, for a refusal: the team's own (k < 0) or the
+ * organisation's model, a class's share of it */
+static char *who_of(const struct capacity *c, const struct team *t, const char *model, int k, bool never)
+{
+	if (k < 0)
+		return xasprintf("team '%s'", t->id);
+	if (k == 0)
+		return never ? xasprintf("the organisation's model '%s'", model)
+			     : xasprintf("the organisation on model '%s'", model);
+	const char *cls = k == 2 ? "batch" : "standard and batch";
+	int pct = k == 2 ? c->batch_pct : 100 - c->reserve_pct;
+	return never ? xasprintf("the %s share of model '%s' (%d %%)", cls, model, pct)
+		     : xasprintf("%s teams on model '%s' (their share: %d %% of Groq's limit; critical teams keep the rest)",
+				 cls, model, pct);
+}
+
 /* the unused rest of w's lease back to the fleet */
 static void lease_end(const struct capfleet *f, struct window *w, const char *scope)
 {
@@ -458,64 +479,37 @@ static void lease_end(const struct capfleet *f, struct window *w, const char *sc
 	w->lease_until = 0;
 }
 
-/* Whether need fits in window w under limit (the fleet's, in cluster
- * mode): 0 now (*stamp: the fleet's bucket it is leased in, 0 this
- * replica's share), > 0 ms until it may, -1 never. *used and *shown: the
- * use seen and the limit it was held to. */
-static int64_t fits(const struct capacity *c, struct window *w, const char *scope, int lim, int64_t limit,
-		    int64_t need, int64_t now, int64_t *stamp, int64_t *used, int64_t *shown)
+/* Whether need fits in window w under limit as this replica holds it
+ * alone (one node, or the fleet cannot be asked): 0 now, > 0 ms until it
+ * may, -1 never. In a fleet, its share is of what the other replicas did
+ * not hold when the fleet last said (every second, capacity_fleet_tick),
+ * until that has left the window, so that together they still admit no
+ * more than the limit's rest. *used and *shown: the use seen and the
+ * limit it was held to. */
+static int64_t fits_here(const struct capacity *c, struct window *w, int lim, int64_t limit, int64_t need,
+			 int64_t now, int64_t *used, int64_t *shown)
 {
-	*stamp = 0;
-	*shown = limit;
-	if (c->fleet) {
-		if (need > limit)
-			return -1;
-		if (w->lease_until > now && w->lease >= need) {
-			*stamp = w->lease_stamp;
-			return 0;
-		}
-		lease_end(c->fleet, w, scope);
-		int64_t got = 0, st = 0, retry = 0;
-		int rc = c->fleet->lease(c->fleet->arg, scope, lim_span[lim], lim_bucket[lim], limit, need,
-					 need * LEASE_AHEAD, &got, &st, &retry, used);
-		if (rc >= 0) { /* what the others hold, for when the fleet cannot be asked */
-			int64_t here = win_sum(w, now) + w->lease;
-			w->others = *used > here ? *used - here : 0;
-			w->others_at = now;
-		}
-		if (rc == 0) {
-			w->lease = got;
-			w->lease_stamp = st;
-			w->lease_until = now + CAP_LEASE_MS;
-			*stamp = st;
-			return 0;
-		}
-		if (rc == 1)
-			return retry > 0 ? retry : 1;
-		/* the fleet cannot be asked: this replica's share of what the
-		 * others did not hold when it last answered (until that has left
-		 * the window), so that the fleet still admits no more than the
-		 * limit's rest */
-		if (w->others_at && now - w->others_at < lim_span[lim] && w->others > 0) {
-			limit -= w->others;
-			if (limit < 1 || mine(c, limit) < need) {
-				*shown = limit > 0 ? mine(c, limit) : 0;
-				*used = win_sum(w, now);
-				return w->others_at + lim_span[lim] - now;
-			}
+	*used = win_sum(w, now);
+	if (c->fleet && w->others_at && now - w->others_at < lim_span[lim] && w->others > 0) {
+		limit -= w->others;
+		if (limit < 1 || mine(c, limit) < need) {
+			*shown = limit > 0 ? mine(c, limit) : 0;
+			return w->others_at + lim_span[lim] - now;
 		}
 	}
 	*shown = mine(c, limit);
-	*used = win_sum(w, now);
 	return win_wait(w, now, need, *shown);
 }
 
-/* need taken from w: the local window, and the lease it fitted in */
-static void take(struct window *w, int64_t stamp, int64_t need, int64_t now)
+/* need taken from w: the local window, and the lease it fitted in (stamp
+ * 0: none; in a fleet, kept to be told to it when it answers again) */
+static void take(const struct capacity *c, struct window *w, int64_t stamp, int64_t need, int64_t now)
 {
 	win_add(w, now, now, need);
 	if (stamp && stamp == w->lease_stamp)
 		w->lease -= need;
+	else if (!stamp && c->fleet)
+		w->unrecorded += need;
 }
 
 /* a settled request's correction d (negative: given back) of what it took
@@ -524,8 +518,14 @@ static void correct(const struct capfleet *f, struct window *w, const char *scop
 		    int64_t d, int64_t now)
 {
 	win_add(w, at, now, d);
-	if (!f || !stamp || !d)
+	if (!f || !d)
 		return;
+	if (!stamp) { /* admitted while the fleet could not be asked */
+		w->unrecorded += d;
+		if (w->unrecorded < 0)
+			w->unrecorded = 0;
+		return;
+	}
 	if (stamp == w->lease_stamp && w->lease_until > now && w->lease - d >= 0) {
 		w->lease -= d; /* within the lease still running */
 		return;
@@ -533,50 +533,209 @@ static void correct(const struct capfleet *f, struct window *w, const char *scop
 	f->give(f->arg, scope, stamp, d);
 }
 
-void capacity_fleet_tick(struct capacity *c, struct registry *reg, int64_t now)
+/* one window a request takes from, as the fleet is asked about it */
+struct slot {
+	struct window *w;
+	int lim, k; /* its limit (CL_*); its class (-1: the team's own) */
+	int64_t limit, need;
+	int64_t *stamp; /* where its lease's bucket goes (the capres) */
+	char scope[300];
+};
+
+/* the fleet's figure for w: what the other replicas hold */
+static void others_seen(struct window *w, int64_t fleet_used, int64_t now)
 {
-	if (!c || !c->fleet)
-		return;
+	int64_t here = win_sum(w, now);
+	w->others = fleet_used > here ? fleet_used - here : 0;
+	w->others_at = now;
+}
+
+/* Every window of a request from the fleet at once: those whose lease
+ * lacks room are asked together, all or none (one round trip; a class's
+ * share is not held while another refuses). 0 taken, -1 refused (*bad, and
+ * its retry and use), 1 the fleet cannot be asked. */
+static int fleet_take(struct capacity *c, struct slot *s, int n, int64_t now, int *bad, int64_t *retry,
+		      int64_t *used)
+{
+	struct capask ask[SLOTS];
+	int idx[SLOTS], na = 0;
+	for (int i = 0; i < n; i++) /* refused a moment ago: not asked again before its lease's length */
+		if (s[i].w->refused_until > now) {
+			*bad = i;
+			*retry = s[i].w->refused_retry;
+			*used = s[i].w->refused_used;
+			return -1;
+		}
+	for (int i = 0; i < n; i++) {
+		struct window *w = s[i].w;
+		if (w->lease_until > now && w->lease >= s[i].need)
+			continue;
+		/* asked again within a lease's length of the last: a larger one */
+		w->lease_size = w->lease_until > now - CAP_LEASE_MS && w->lease_size ? w->lease_size * 2 : LEASE_MIN;
+		if (w->lease_size > LEASE_MAX)
+			w->lease_size = LEASE_MAX;
+		ask[na] = (struct capask){ .scope = s[i].scope,
+					   .span = lim_span[s[i].lim],
+					   .bucket = lim_bucket[s[i].lim],
+					   .limit = s[i].limit,
+					   .need = s[i].need,
+					   .want = s[i].need * w->lease_size,
+					   .give_stamp = w->lease > 0 ? w->lease_stamp : 0,
+					   .give = w->lease > 0 ? w->lease : 0,
+					   .add = w->unrecorded };
+		idx[na++] = i;
+	}
+	if (na) {
+		int which = -1;
+		int rc = c->fleet->lease(c->fleet->arg, ask, na, &which);
+		if (rc < 0)
+			return 1;
+		for (int j = 0; j < na; j++) { /* the old leases' rests were given back, what was admitted alone told */
+			struct window *w = s[idx[j]].w;
+			w->lease = w->lease_stamp = w->lease_until = 0;
+			w->unrecorded = 0;
+		}
+		if (rc == 1) {
+			int i = idx[which];
+			struct window *w = s[i].w;
+			others_seen(w, ask[which].used, now);
+			*bad = i;
+			*retry = ask[which].retry > 0 ? ask[which].retry : 1;
+			*used = ask[which].used;
+			w->refused_until = now + (*retry < CAP_LEASE_MS ? *retry : CAP_LEASE_MS);
+			w->refused_retry = *retry;
+			w->refused_used = *used;
+			return -1;
+		}
+		for (int j = 0; j < na; j++) {
+			struct window *w = s[idx[j]].w;
+			others_seen(w, ask[j].used, now);
+			w->lease = ask[j].got;
+			w->lease_stamp = ask[j].stamp;
+			w->lease_until = now + CAP_LEASE_MS;
+		}
+	}
+	for (int i = 0; i < n; i++) {
+		*s[i].stamp = s[i].w->lease_stamp;
+		take(c, s[i].w, s[i].w->lease_stamp, s[i].need, now);
+	}
+	return 0;
+}
+
+/* the windows a request takes from: its team's own, then its model's
+ * classes, the most restrictive first */
+static int slots_of(struct capacity *c, struct team *t, struct teamcap *tc, struct orgmodel *m, const char *model,
+		    const int64_t need[CL_N], struct capres *r, struct slot *s)
+{
+	int n = 0;
+	struct window *tw[3] = { &tc->tpm, &tc->tpd, &tc->rpd };
+	static const int tl[3] = { CL_TPM, CL_TPD, CL_RPD };
+	const int64_t tlim[3] = { t->tpm_limit, t->tpd_limit, t->rpd_limit };
+	for (int j = 0; j < 3; j++)
+		if (tlim[j] > 0 && need[tl[j]] > 0) {
+			s[n] = (struct slot){ tw[j], tl[j], -1, tlim[j], need[tl[j]], &r->tstamp[j], "" };
+			scope_team(s[n].scope, sizeof s[n].scope, t, tl[j]);
+			n++;
+		}
+	if (!m)
+		return n;
+	int top = top_class(t->priority);
+	for (int l = 0; l < CL_N; l++)
+		if (m->limit[l] > 0 && need[l] > 0)
+			for (int k = top; k >= 0; k--) {
+				s[n] = (struct slot){ &m->use[l][k], l, k, class_limit(c, m->limit[l], k), need[l],
+						      &r->mstamp[l][k], "" };
+				scope_model(s[n].scope, sizeof s[n].scope, model, l, k);
+				n++;
+			}
+	return n;
+}
+
+/* every window with a limit, the team's and the models', to fn */
+static void each_window(struct capacity *c, struct registry *reg, void (*fn)(void *arg, struct window *w, const char *scope, int lim, int64_t limit), void *arg)
+{
 	char scope[600];
 	for (int i = 0; i < reg->nteams; i++) {
-		struct teamcap *tc = reg->teams[i]->cap;
+		struct team *t = reg->teams[i];
+		struct teamcap *tc = t->cap;
 		if (!tc)
 			continue;
 		struct window *w[3] = { &tc->tpm, &tc->tpd, &tc->rpd };
 		static const int wl[3] = { CL_TPM, CL_TPD, CL_RPD };
+		const int64_t lim[3] = { t->tpm_limit, t->tpd_limit, t->rpd_limit };
 		for (int j = 0; j < 3; j++)
-			if (w[j]->lease_stamp && w[j]->lease_until <= now) {
-				scope_team(scope, sizeof scope, reg->teams[i], wl[j]);
-				lease_end(c->fleet, w[j], scope);
+			if (w[j]->n && (lim[j] > 0 || w[j]->lease_stamp)) {
+				scope_team(scope, sizeof scope, t, wl[j]);
+				fn(arg, w[j], scope, wl[j], lim[j]);
 			}
 	}
 	for (int i = 0; i < c->nm; i++)
 		for (int l = 0; l < CL_N; l++)
 			for (int k = 0; k < 3; k++) {
 				struct window *w = &c->m[i]->use[l][k];
-				if (w->lease_stamp && w->lease_until <= now) {
+				if (w->n && (c->m[i]->limit[l] > 0 || w->lease_stamp)) {
 					scope_model(scope, sizeof scope, c->m[i]->model, l, k);
-					lease_end(c->fleet, w, scope);
+					fn(arg, w, scope, l, class_limit(c, c->m[i]->limit[l], k));
 				}
 			}
 }
 
-static int check_team(const struct capacity *c, struct team *t, struct window *w, int lim, int64_t limit,
-		      int64_t need, int64_t now, int64_t *stamp, struct verdict *v)
+struct tick {
+	struct capacity *c;
+	int64_t now;
+	bool all; /* every lease ends (a clean stop) */
+	struct capask *asks;
+	struct window **ws;
+	char (*scopes)[300];
+	int n, cap;
+};
+
+static void tick_one(void *arg, struct window *w, const char *scope, int lim, int64_t limit)
 {
-	*stamp = 0;
-	if (limit <= 0 || need <= 0)
-		return 0;
-	char scope[300];
-	scope_team(scope, sizeof scope, t, lim);
-	int64_t used = 0, shown = 0;
-	int64_t wait = fits(c, w, scope, lim, limit, need, now, stamp, &used, &shown);
-	if (wait == 0)
-		return 0;
-	char *who = xasprintf("team '%s'", t->id);
-	over(v, wait < 0 ? 413 : 429, lim, who, shown, used, need, wait);
-	free(who);
-	return -1;
+	struct tick *k = arg;
+	if (w->lease_stamp && (k->all || w->lease_until <= k->now))
+		lease_end(k->c->fleet, w, scope);
+	if (k->all || limit <= 0)
+		return;
+	if (k->n == k->cap) {
+		k->cap = k->cap ? 2 * k->cap : 64;
+		k->asks = xrealloc(k->asks, (size_t)k->cap * sizeof *k->asks);
+		k->ws = xrealloc(k->ws, (size_t)k->cap * sizeof *k->ws);
+		k->scopes = xrealloc(k->scopes, (size_t)k->cap * sizeof *k->scopes);
+	}
+	snprintf(k->scopes[k->n], sizeof k->scopes[0], "%s", scope);
+	k->asks[k->n] = (struct capask){ .span = lim_span[lim], .bucket = lim_bucket[lim], .limit = limit,
+					 .add = w->unrecorded };
+	k->ws[k->n++] = w;
+}
+
+void capacity_fleet_tick(struct capacity *c, struct registry *reg, int64_t now)
+{
+	if (!c || !c->fleet)
+		return;
+	/* leases ended with room unused: back to the fleet; then every window
+	 * with a limit read (one round trip), what was admitted here alone
+	 * told first, for the share it falls back to if the fleet goes quiet */
+	struct tick k = { .c = c, .now = now };
+	each_window(c, reg, tick_one, &k);
+	for (int i = 0; i < k.n; i++)
+		k.asks[i].scope = k.scopes[i];
+	if (k.n && c->fleet->sync(c->fleet->arg, k.asks, k.n) == 0)
+		for (int i = 0; i < k.n; i++) {
+			k.ws[i]->unrecorded = 0;
+			others_seen(k.ws[i], k.asks[i].used, now);
+		}
+	free(k.asks);
+	free(k.ws);
+	free(k.scopes);
+}
+
+void capacity_fleet_end(struct capacity *c, struct registry *reg)
+{
+	if (!c || !c->fleet)
+		return;
+	struct tick k = { .c = c, .all = true };
+	each_window(c, reg, tick_one, &k);
 }
 
 int capacity_admit(struct capacity *c, struct team *t, const char *model, const int64_t need[CL_N], int64_t now,
@@ -595,63 +754,72 @@ int capacity_admit(struct capacity *c, struct team *t, const char *model, const 
 		v->retry_ms = m->hold_until - now;
 		return -1;
 	}
-	if (check_team(c, t, &tc->tpm, CL_TPM, t->tpm_limit, need[CL_TPM], now, &r->tstamp[0], v) != 0 ||
-	    check_team(c, t, &tc->tpd, CL_TPD, t->tpd_limit, need[CL_TPD], now, &r->tstamp[1], v) != 0 ||
-	    check_team(c, t, &tc->rpd, CL_RPD, t->rpd_limit, need[CL_RPD], now, &r->tstamp[2], v) != 0)
-		return -1;
-	if (m) {
-		int top = top_class(t->priority);
-		int64_t worst = 0, worst_used = 0, worst_shown = 0;
-		int wl = -1, wk = 0;
-		char scope[600];
-		for (int l = 0; l < CL_N; l++) {
-			if (m->limit[l] <= 0 || need[l] <= 0)
-				continue;
-			for (int k = 0; k <= top; k++) {
-				int64_t limit = class_limit(c, m->limit[l], k), used = 0, shown = 0;
-				scope_model(scope, sizeof scope, model, l, k);
-				int64_t wait = fits(c, &m->use[l][k], scope, l, limit, need[l], now, &r->mstamp[l][k], &used,
-						    &shown);
-				if (wait < 0) {
-					char *who = k == 0 ? xasprintf("the organisation's model '%s'", model)
-							   : xasprintf("the %s share of model '%s' (%d %%)",
-								       k == 2 ? "batch" : "standard and batch", model,
-								       k == 2 ? c->batch_pct : 100 - c->reserve_pct);
-					over(v, 413, l, who, shown, 0, need[l], 0);
-					free(who);
-					return -1;
-				}
-				if (wait > worst) {
-					worst = wait;
-					worst_used = used;
-					worst_shown = shown;
-					wl = l;
-					wk = k;
-				}
+	struct slot s[SLOTS];
+	int n = slots_of(c, t, tc, m, model, need, r, s);
+	bool alone = true; /* decided by this replica's windows alone */
+	if (c->fleet) {
+		for (int i = 0; i < n; i++)
+			if (s[i].need > s[i].limit) { /* it can never fit */
+				char *who = who_of(c, t, model, s[i].k, true);
+				over(v, 413, s[i].lim, who, s[i].limit, 0, s[i].need, 0);
+				free(who);
+				return -1;
 			}
-		}
-		if (wl >= 0) {
-			char *who = wk == 0 ? xasprintf("the organisation on model '%s'", model)
-					    : xasprintf("%s teams on model '%s' (their share: %d %% of Groq's limit; "
-							"critical teams keep the rest)",
-							wk == 2 ? "batch" : "standard and batch", model,
-							wk == 2 ? c->batch_pct : 100 - c->reserve_pct);
-			over(v, 429, wl, who, worst_shown, worst_used, need[wl], worst);
+		int bad = -1;
+		int64_t retry = 0, used = 0;
+		int rc = fleet_take(c, s, n, now, &bad, &retry, &used);
+		if (rc < 0) {
+			char *who = who_of(c, t, model, s[bad].k, false);
+			over(v, 429, s[bad].lim, who, s[bad].limit, used, s[bad].need, retry);
 			free(who);
 			return -1;
 		}
-		for (int l = 0; l < CL_N; l++)
-			if (m->limit[l] > 0)
-				for (int k = 0; k <= top; k++)
-					take(&m->use[l][k], r->mstamp[l][k], need[l], now);
-		r->m = m;
-		r->top = top;
+		alone = rc == 1;
 	}
-	take(&tc->tpm, r->tstamp[0], need[CL_TPM], now);
-	if (tc->tpd.n)
-		take(&tc->tpd, r->tstamp[1], need[CL_TPD], now);
-	if (tc->rpd.n)
-		take(&tc->rpd, r->tstamp[2], need[CL_RPD], now);
+	if (alone) {
+		/* the longest wait is told (every window must have room) */
+		int64_t worst = 0, worst_used = 0, worst_shown = 0;
+		int wi = -1;
+		for (int i = 0; i < n; i++) {
+			int64_t used = 0, shown = 0;
+			int64_t wait = fits_here(c, s[i].w, s[i].lim, s[i].limit, s[i].need, now, &used, &shown);
+			if (wait < 0) {
+				char *who = who_of(c, t, model, s[i].k, true);
+				over(v, 413, s[i].lim, who, shown, s[i].k < 0 ? used : 0, s[i].need, 0);
+				free(who);
+				return -1;
+			}
+			if (wait > 0 && (s[i].k < 0 || wait > worst)) {
+				if (s[i].k < 0) { /* the team's own limit is told first */
+					char *who = who_of(c, t, model, -1, false);
+					over(v, 429, s[i].lim, who, shown, used, s[i].need, wait);
+					free(who);
+					return -1;
+				}
+				worst = wait;
+				worst_used = used;
+				worst_shown = shown;
+				wi = i;
+			}
+		}
+		if (wi >= 0) {
+			char *who = who_of(c, t, model, s[wi].k, false);
+			over(v, 429, s[wi].lim, who, worst_shown, worst_used, s[wi].need, worst);
+			free(who);
+			return -1;
+		}
+		for (int i = 0; i < n; i++)
+			take(c, s[i].w, 0, s[i].need, now);
+	}
+	/* the team's windows with no limit count too (its TPM is shown) */
+	if (t->tpm_limit <= 0)
+		win_add(&tc->tpm, now, now, need[CL_TPM]);
+	if (tc->tpd.n && (t->tpd_limit <= 0 || need[CL_TPD] <= 0))
+		win_add(&tc->tpd, now, now, need[CL_TPD]);
+	if (tc->rpd.n && (t->rpd_limit <= 0 || need[CL_RPD] <= 0))
+		win_add(&tc->rpd, now, now, need[CL_RPD]);
+	r->m = m;
+	r->top = m ? top_class(t->priority) : 0;
 	r->at = now;
 	r->fleet = c->fleet;
 	memcpy(r->take, need, sizeof r->take);

@@ -457,22 +457,37 @@ struct capres {
  * passes a limit and one replica may use all of it. A lease is used for
  * CAP_LEASE_MS and dated that far ahead in the fleet's window. */
 #define CAP_LEASE_MS 1000
+struct capask {
+	const char *scope;        /* the window's name in the fleet */
+	int64_t span, bucket;     /* its length and its buckets' (ms) */
+	int64_t limit, need, want; /* lease: need..want under limit */
+	int64_t give_stamp, give; /* first given back: an old lease's rest in its bucket (0: none) */
+	int64_t add;              /* and told: what was admitted without the fleet (dated now) */
+	int64_t got, stamp;       /* out: granted, and the bucket it is dated in */
+	int64_t used, retry;      /* out: the fleet's use; when it does not fit, ms until it may */
+};
 struct capfleet {
 	void *arg;
-	/* Leases need..want of scope's window (span, bucket) under limit:
-	 * 0 with *got and its bucket *stamp; 1 it does not fit now (*retry_ms,
-	 * *used: the fleet's use); -1 the fleet cannot be asked (this
-	 * replica's share decides). Blocking, with a short timeout. */
-	int (*lease)(void *arg, const char *scope, int64_t span_ms, int64_t bucket_ms, int64_t limit, int64_t need,
-		     int64_t want, int64_t *got, int64_t *stamp, int64_t *retry_ms, int64_t *used);
+	/* Leases every window asked at once, all or none: 0 (each got >= its
+	 * need), 1 one does not fit now (*which; its retry and used), -1 the
+	 * fleet cannot be asked (this replica's share decides). Whatever the
+	 * answer but -1, the gives and adds were applied. Blocking, with a
+	 * short timeout. */
+	int (*lease)(void *arg, struct capask *asks, int n, int *which);
 	/* amount added to (negative: given back to) scope's bucket stamp, if
 	 * it is still in the window; no answer awaited */
 	void (*give)(void *arg, const char *scope, int64_t stamp, int64_t amount);
+	/* each window's use (used), after its add is told: 0, or -1 */
+	int (*sync)(void *arg, struct capask *asks, int n);
 };
 /* the fleet asked for room (NULL: none, this replica's windows alone) */
 void capacity_fleet(struct capacity *c, const struct capfleet *f);
-/* leases that ended with room unused: back to the fleet */
+/* Every second: leases that ended with room unused back to the fleet, and
+ * every window with a limit read from it (what was admitted here while it
+ * could not be asked told first), for the share this replica falls back
+ * to if it goes quiet. */
 void capacity_fleet_tick(struct capacity *c, struct registry *reg, int64_t now);
+void capacity_fleet_end(struct capacity *c, struct registry *reg); /* a clean stop: every lease given back */
 /* Takes need (requests, tokens, audio seconds per limit) from t's windows
  * and model's, by t's priority: 0, or -1 with a 429 (retry_ms: when it
  * fits) or 413 (it never can) verdict in Groq's shape. */

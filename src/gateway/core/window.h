@@ -16,8 +16,11 @@ struct window {
 	int64_t lease;       /* what is left of it */
 	int64_t lease_stamp; /* its bucket in the fleet's window (0: none) */
 	int64_t lease_until; /* usable until then (the caller's clock) */
-	int64_t others;      /* the other replicas' use when the fleet last answered */
+	int64_t lease_size;  /* requests the next lease asks room for */
+	int64_t others;      /* the other replicas' use when the fleet last said */
 	int64_t others_at;   /* when (the caller's clock) */
+	int64_t unrecorded;  /* admitted here while the fleet could not be asked, not told yet */
+	int64_t refused_until, refused_retry, refused_used; /* the fleet's last refusal, kept a moment */
 };
 void win_init(struct window *w, int64_t span_ms, int64_t bucket_ms);
 void win_free(struct window *w);
