@@ -70,6 +70,10 @@ mk2() { # mk2 ID TPM: a standard team on M2
 }
 mk2 solo 1500
 create_key solo-prod-api solo "$KEY4"; new_token solo; SOLO=$TOKEN
+lim=$(curl -s -D - -o /dev/null -H "Authorization: Bearer $SOLO" -H 'Content-Type: application/json' \
+	--data-binary "{\"model\":\"$M2\",\"max_tokens\":1,\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}" \
+	"http://${GWS[2]}/openai/v1/chat/completions" | tr -d '\r' | sed -n 's/^x-ratelimit-limit-tokens: //Ip')
+check_eq "its callers are told the team's whole limit, not a replica's share" 1500 "$lim"
 : > "$T/solo.codes"
 for i in 1 2 3 4 5 6 7 8 9; do M=$M2 req "$SOLO" 1 >> "$T/solo.codes"; done
 solo_ok=$(grep -c '^200$' "$T/solo.codes")

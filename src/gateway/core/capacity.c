@@ -395,12 +395,6 @@ static int64_t class_limit(const struct capacity *c, int64_t limit, int k)
 	return k == 0 ? limit : k == 1 ? share(limit, 100 - c->reserve_pct) : share(limit, c->batch_pct);
 }
 
-/* the room of class k of limit as this replica holds it */
-static int64_t class_room(const struct capacity *c, int64_t limit, int k)
-{
-	return class_limit(c, mine(c, limit), k);
-}
-
 static int top_class(enum priority p)
 {
 	return p == PRIO_CRITICAL ? 0 : p == PRIO_STANDARD ? 1 : 2;
@@ -431,10 +425,10 @@ static void over(struct verdict *v, int status, int lim, const char *who, int64_
 /* A lease is usable for CAP_LEASE_MS of the caller's clock; the fleet
  * dates it that far ahead, so it leaves the fleet's window no sooner than a
  * request admitted under it at any moment of the lease would. Its size:
- * room for LEASE_MIN requests like the one asking, doubled at each renewal
+ * room for the request asking (an idle replica holds nothing back), doubled at each renewal
  * while they keep coming, up to LEASE_MAX (the fleet grants no more than a
  * quarter of what is free beyond the request). */
-#define LEASE_MIN 4
+#define LEASE_MIN 1
 #define LEASE_MAX 256
 #define SLOTS (3 + CL_N * 3) /* the windows one request can take from */
 
@@ -901,9 +895,26 @@ bool capacity_hold(struct capacity *c, const char *model, int64_t until, const c
 
 /* limit, remaining and reset of one window (reset: until what it holds
  * now has left it) */
-static void figures(struct window *w, int64_t limit, int64_t now, int64_t *rem, int64_t *reset)
+/* a window's use as this replica knows it: its own, and in a fleet what
+ * the other replicas held at the last reading (until that has left it) */
+static int64_t known_use(const struct capacity *c, struct window *w, int lim, int64_t now)
 {
 	int64_t used = win_sum(w, now);
+	if (c->fleet && w->others_at && now - w->others_at < lim_span[lim])
+		used += w->others;
+	return used;
+}
+
+/* the limit a caller is told: the fleet's in a fleet, else this replica's share */
+static int64_t told_limit(const struct capacity *c, int64_t limit)
+{
+	return c->fleet ? limit : mine(c, limit);
+}
+
+static void figures(const struct capacity *c, struct window *w, int lim, int64_t limit, int64_t now, int64_t *rem,
+		    int64_t *reset)
+{
+	int64_t used = known_use(c, w, lim, now);
 	*rem = limit > used ? limit - used : 0;
 	*reset = win_drain_ms(w, now);
 }
@@ -915,18 +926,18 @@ int capacity_headroom(struct capacity *c, struct team *t, const char *model, int
 	struct orgmodel *m = model ? model_get(c, model, false) : NULL;
 	int top = top_class(t->priority);
 	if (t->rpd_limit > 0) {
-		out->limit_req = mine(c, t->rpd_limit);
-		figures(&tc->rpd, out->limit_req, now, &out->rem_req, &out->reset_req);
+		out->limit_req = told_limit(c, t->rpd_limit);
+		figures(c, &tc->rpd, CL_RPD, out->limit_req, now, &out->rem_req, &out->reset_req);
 	} else if (m && m->limit[CL_RPD] > 0) {
-		out->limit_req = class_room(c, m->limit[CL_RPD], top);
-		figures(&m->use[CL_RPD][top], out->limit_req, now, &out->rem_req, &out->reset_req);
+		out->limit_req = told_limit(c, class_limit(c, m->limit[CL_RPD], top));
+		figures(c, &m->use[CL_RPD][top], CL_RPD, out->limit_req, now, &out->rem_req, &out->reset_req);
 	}
 	if (t->tpm_limit > 0) {
-		out->limit_tok = mine(c, t->tpm_limit);
-		figures(&tc->tpm, out->limit_tok, now, &out->rem_tok, &out->reset_tok);
+		out->limit_tok = told_limit(c, t->tpm_limit);
+		figures(c, &tc->tpm, CL_TPM, out->limit_tok, now, &out->rem_tok, &out->reset_tok);
 	} else if (m && m->limit[CL_TPM] > 0) {
-		out->limit_tok = class_room(c, m->limit[CL_TPM], top);
-		figures(&m->use[CL_TPM][top], out->limit_tok, now, &out->rem_tok, &out->reset_tok);
+		out->limit_tok = told_limit(c, class_limit(c, m->limit[CL_TPM], top));
+		figures(c, &m->use[CL_TPM][top], CL_TPM, out->limit_tok, now, &out->rem_tok, &out->reset_tok);
 	}
 	return out->limit_req > 0 || out->limit_tok > 0;
 }
@@ -973,7 +984,7 @@ json_t *capacity_json(struct capacity *c, const struct registry *reg, int64_t no
 		for (int l = 0; l < CL_N; l++)
 			if (m->limit[l] > 0) {
 				any = true;
-				used[l] = win_sum(&m->use[l][0], now);
+				used[l] = known_use(c, &m->use[l][0], l, now);
 			}
 		if (!any && m->hold_until <= now)
 			continue;
@@ -1001,7 +1012,7 @@ const char *capacity_model_use(struct capacity *c, int i, int64_t now, double ra
 		return NULL;
 	struct orgmodel *m = c->m[i];
 	for (int l = 0; l < CL_N; l++)
-		ratio[l] = m->limit[l] > 0 ? (double)win_sum(&m->use[l][0], now) / (double)m->limit[l] : -1;
+		ratio[l] = m->limit[l] > 0 ? (double)known_use(c, &m->use[l][0], l, now) / (double)m->limit[l] : -1;
 	return m->model;
 }
 
