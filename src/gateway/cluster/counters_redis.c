@@ -235,12 +235,10 @@ static void down(struct rcounters *r, const char *why)
 	r->retry_at = mono_us() / 1000 + RETRY_MS;
 }
 
-static redisReply *cmd(struct rcounters *r, const char *fmt, ...)
+/* a reply of the blocking connection: y, or NULL when there was none or
+ * Redis answered an error (then the connection is dropped, made again later) */
+static redisReply *answer_of(struct rcounters *r, redisReply *y)
 {
-	va_list ap;
-	va_start(ap, fmt);
-	redisReply *y = redisvCommand(r->c, fmt, ap);
-	va_end(ap);
 	if (!y) {
 		down(r, r->c->errstr);
 		return NULL;
@@ -253,6 +251,15 @@ static redisReply *cmd(struct rcounters *r, const char *fmt, ...)
 		return NULL;
 	}
 	return y;
+}
+
+static redisReply *cmd(struct rcounters *r, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	redisReply *y = redisvCommand(r->c, fmt, ap);
+	va_end(ap);
+	return answer_of(r, y);
 }
 
 static bool connect_now(struct rcounters *r)
@@ -738,18 +745,7 @@ static redisReply *cap_run(struct rcounters *r, const char *sha, struct capask *
 	free(lens);
 	free(keys);
 	free(nums);
-	if (!y) {
-		down(r, r->c->errstr);
-		return NULL;
-	}
-	if (y->type == REDIS_REPLY_ERROR) {
-		char *m = xstrdup(y->str);
-		freeReplyObject(y);
-		down(r, m);
-		free(m);
-		return NULL;
-	}
-	return y;
+	return answer_of(r, y);
 }
 
 static void put_lease(const struct capask *q, char (*o)[24])

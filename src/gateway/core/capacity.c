@@ -919,26 +919,31 @@ static void figures(const struct capacity *c, struct window *w, int lim, int64_t
 	*reset = win_drain_ms(w, now);
 }
 
+/* one limit a caller is told of: the team's own when it has one, else its
+ * class's share of the organisation's on the model */
+static void headroom_of(const struct capacity *c, int64_t team_limit, struct window *tw, struct orgmodel *m,
+			int lim, int top, int64_t now, int64_t *limit, int64_t *rem, int64_t *reset)
+{
+	struct window *w = NULL;
+	if (team_limit > 0) {
+		*limit = told_limit(c, team_limit);
+		w = tw;
+	} else if (m && m->limit[lim] > 0) {
+		*limit = told_limit(c, class_limit(c, m->limit[lim], top));
+		w = &m->use[lim][top];
+	}
+	if (w)
+		figures(c, w, lim, *limit, now, rem, reset);
+}
+
 int capacity_headroom(struct capacity *c, struct team *t, const char *model, int64_t now, struct capview *out)
 {
 	memset(out, 0, sizeof *out);
 	struct teamcap *tc = team_cap(t);
 	struct orgmodel *m = model ? model_get(c, model, false) : NULL;
 	int top = top_class(t->priority);
-	if (t->rpd_limit > 0) {
-		out->limit_req = told_limit(c, t->rpd_limit);
-		figures(c, &tc->rpd, CL_RPD, out->limit_req, now, &out->rem_req, &out->reset_req);
-	} else if (m && m->limit[CL_RPD] > 0) {
-		out->limit_req = told_limit(c, class_limit(c, m->limit[CL_RPD], top));
-		figures(c, &m->use[CL_RPD][top], CL_RPD, out->limit_req, now, &out->rem_req, &out->reset_req);
-	}
-	if (t->tpm_limit > 0) {
-		out->limit_tok = told_limit(c, t->tpm_limit);
-		figures(c, &tc->tpm, CL_TPM, out->limit_tok, now, &out->rem_tok, &out->reset_tok);
-	} else if (m && m->limit[CL_TPM] > 0) {
-		out->limit_tok = told_limit(c, class_limit(c, m->limit[CL_TPM], top));
-		figures(c, &m->use[CL_TPM][top], CL_TPM, out->limit_tok, now, &out->rem_tok, &out->reset_tok);
-	}
+	headroom_of(c, t->rpd_limit, &tc->rpd, m, CL_RPD, top, now, &out->limit_req, &out->rem_req, &out->reset_req);
+	headroom_of(c, t->tpm_limit, &tc->tpm, m, CL_TPM, top, now, &out->limit_tok, &out->rem_tok, &out->reset_tok);
 	return out->limit_req > 0 || out->limit_tok > 0;
 }
 
