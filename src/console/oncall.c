@@ -289,13 +289,26 @@ static void limits_entered(struct app *a)
 	}
 	json_decref(p);
 	/* the form's values go with the confirmation (its on_ok reads them) */
-	/* a budget at or below what the team spent pauses it at once: said so */
-	char warn[200] = "";
+	/* a budget at or below what the team spent pauses it at once, a rate
+	 * limit below what it uses now refuses its callers at once: said so */
+	char warn[600] = "";
+	size_t wl = 0;
 	double nb = strtod(d->fval[F_BUDGET], NULL);
 	if (strcmp(d->fval[F_BUDGET], d->forig[F_BUDGET]) != 0 && nb > 0 && a->act_spend >= nb)
-		snprintf(warn, sizeof warn, "\nWARNING: the team has spent $%.2f this month: at $%s it is at %.0f %% and "
-			 "%s at once.\n", a->act_spend, d->fval[F_BUDGET], a->act_spend / nb * 100,
-			 strcmp(d->fval[F_AUTOPAUSE], "yes") == 0 ? "is PAUSED" : "is refused");
+		wl += (size_t)snprintf(warn + wl, sizeof warn - wl, "\nWARNING: the team has spent $%.2f this month: at $%s it is at %.0f %% and "
+				       "%s at once.\n", a->act_spend, d->fval[F_BUDGET], a->act_spend / nb * 100,
+				       strcmp(d->fval[F_AUTOPAUSE], "yes") == 0 ? "is PAUSED" : "is refused");
+	const struct m_team *now = NULL;
+	for (int i = 0; i < a->ov.nteams; i++)
+		if (strcmp(a->ov.teams[i].id, a->act_team) == 0)
+			now = &a->ov.teams[i];
+	long long nr = strtoll(d->fval[F_RPM], NULL, 10), nt = strtoll(d->fval[F_TPM], NULL, 10);
+	if (now && strcmp(d->fval[F_RPM], d->forig[F_RPM]) != 0 && nr > 0 && now->rpm > nr && wl < sizeof warn)
+		wl += (size_t)snprintf(warn + wl, sizeof warn - wl, "\nWARNING: the team sent %d requests in the last minute: "
+				       "at %lld a minute some of its callers get 429 at once.\n", now->rpm, nr);
+	if (now && strcmp(d->fval[F_TPM], d->forig[F_TPM]) != 0 && nt > 0 && now->tpm > nt && wl < sizeof warn)
+		snprintf(warn + wl, sizeof warn - wl, "\nWARNING: the team used %lld tokens in the last minute: at %lld a minute "
+			 "some of its callers get 429 at once.\n", (long long)now->tpm, nt);
 	char text[1400];
 	snprintf(text, sizeof text, "Save these changes to team '%s' (version %lld)?\n\n%s%s\nThey apply from the team's next request.",
 		 a->act_team, (long long)a->act_version, diff.data, warn);

@@ -34,6 +34,21 @@ check_eq "saved in the gateway" "25|90" "$(team_field chatbot '"\(.monthly_budge
 api GET '/admin/v1/audit?team=chatbot&limit=1'
 check_contains "audited as the console's operator" "alice (tester@" "$(jq_body '.entries[0].actor + " (" + .entries[0].operator + ")"')"
 
+# an RPM limit below what the team sent in the last minute: the review
+# says its callers get 429 at once
+tui_keys l
+tui_wait "Edit limits"
+tui_keys Down
+tui_keys BSpace BSpace
+tui_type "2"
+tui_keys Enter
+tui_wait "Review: team limits"
+tui_check "an RPM limit below the last minute's requests warns" "WARNING: the team sent"
+check "... that its callers get 429 at once" tui_has "get 429 at once"
+tui_keys n
+tui_wait_gone "Review: team limits"
+check_eq "No: nothing changed" 90 "$(team_field chatbot .rpm_limit)"
+
 # a value that is not one stays in the form with the reason
 tui_keys l
 tui_wait "Edit limits"
