@@ -65,6 +65,8 @@ static int state_rank(const char *s)
 static int by_id(const struct m_team *a, const struct m_team *b) { (void)a, (void)b; return 0; }
 static int by_state(const struct m_team *a, const struct m_team *b) { return state_rank(a->state) - state_rank(b->state); }
 static int by_rpm(const struct m_team *a, const struct m_team *b) { return CMP(a->rpm, b->rpm); }
+static int by_tpm(const struct m_team *a, const struct m_team *b) { return CMP(a->tpm, b->tpm); }
+static int by_refused(const struct m_team *a, const struct m_team *b) { return CMP(a->refused_pm, b->refused_pm); }
 static int by_pct(const struct m_team *a, const struct m_team *b) { return CMP(a->pct, b->pct); }
 static int by_spend(const struct m_team *a, const struct m_team *b) { return CMP(a->spend, b->spend); }
 #undef CMP
@@ -73,8 +75,10 @@ const struct sort_column sort_cols[SORT_NCOLS] = {
 	[SORT_ID] = { "id", false, by_id },
 	[SORT_STATE] = { "state", false, by_state },
 	[SORT_RPM] = { "rpm", true, by_rpm },
-	[SORT_SPEND_PCT] = { "spend%", true, by_pct },
+	[SORT_TPM] = { "tpm", true, by_tpm },
+	[SORT_REFUSED] = { "refused", true, by_refused },
 	[SORT_SPEND] = { "spend", true, by_spend },
+	[SORT_SPEND_PCT] = { "spend%", true, by_pct },
 };
 
 static int cmp_teams(const void *x, const void *y, void *arg)

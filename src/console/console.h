@@ -264,7 +264,7 @@ void open_team_view(struct app *a, const struct view *v);
 void binding_hints(const struct app *a, const struct view *v, buf *out);
 
 /* the teams table's sort columns, in the order 's' steps through them */
-enum sort_col { SORT_ID, SORT_STATE, SORT_RPM, SORT_SPEND_PCT, SORT_SPEND, SORT_NCOLS };
+enum sort_col { SORT_ID, SORT_STATE, SORT_RPM, SORT_TPM, SORT_REFUSED, SORT_SPEND, SORT_SPEND_PCT, SORT_NCOLS };
 struct m_team;
 struct sort_column {
 	const char *name; /* as the pane's title shows it */

@@ -224,6 +224,38 @@ static int team_gauge_w(int w)
 	return gw < 2 ? 2 : gw;
 }
 
+/* the teams table's columns: their header, place and the sort they are */
+#define TCOLS 8
+struct tcol {
+	const char *head;
+	int x, w;
+	int sort;   /* enum sort_col, -1 none */
+	bool right; /* a number's column: its head to the right */
+};
+
+static int team_cols(int w, struct tcol *c)
+{
+	int gw = team_gauge_w(w), n = 0, x = 1;
+	const struct tcol all[] = {
+		{ "TEAM", 0, 16, SORT_ID, false },
+		{ "STATE", 0, 8, SORT_STATE, false },
+		{ "RPM now/limit", 0, gw + 10, SORT_RPM, false },
+		{ "TPM", 0, 7, SORT_TPM, true },
+		{ "REF/m", 0, 6, SORT_REFUSED, false },
+		{ "SPEND month/budget", 0, gw + 19, SORT_SPEND, false },
+		{ "%", 0, 6, SORT_SPEND_PCT, true },
+		{ "MOD KEY", 0, 8, -1, false },
+	};
+	for (int i = 0; i < TCOLS; i++) {
+		if (all[i].sort < 0 && w < TEAMS_WIDE) /* (a narrow terminal: the counts go first) */
+			break;
+		c[n] = all[i];
+		c[n++].x = x;
+		x += all[i].w;
+	}
+	return n;
+}
+
 static void team_row(struct canvas *cv, int y, int x, int w, struct m_team *t, bool sel, bool focus)
 {
 	int base = sel ? (focus ? R_SELECTED : R_SELECTED_DIM) : R_NORMAL;
@@ -280,25 +312,19 @@ static void draw_teams(struct app *a, struct canvas *cv, int y, int h)
 		 a->filter, sort_cols[a->sort_col].name, a->sort_desc ? (cv->utf8 ? "↓" : "v") : (cv->utf8 ? "↑" : "^"), ref);
 	cv_box(cv, y, 0, h, cv->w, a->pane == PANE_TEAMS ? R_TITLE : R_BORDER, title);
 	int w = cv->w - 2;
-	int gw = team_gauge_w(w);
 	cv_fill(cv, y + 1, 1, w, R_TABLE_HEAD, " ");
-	int cx = 1;
-	cv_put(cv, y + 1, cx, R_TABLE_HEAD, "TEAM", -1);
-	cx += 16;
-	cv_put(cv, y + 1, cx, R_TABLE_HEAD, "STATE", -1);
-	cx += 8;
-	cv_put(cv, y + 1, cx, R_TABLE_HEAD, "RPM now/limit", -1);
-	cx += gw + 10;
-	cv_put(cv, y + 1, cx, R_TABLE_HEAD, "   TPM", -1);
-	cx += 7;
-	cv_put(cv, y + 1, cx, R_TABLE_HEAD, "REF/m", -1);
-	cx += 6;
-	cv_put(cv, y + 1, cx, R_TABLE_HEAD, "SPEND month/budget", -1);
-	cx += gw + 19;
-	cv_put(cv, y + 1, cx, R_TABLE_HEAD, "    %", -1);
-	cx += 6;
-	if (w >= TEAMS_WIDE)
-		cv_put(cv, y + 1, cx, R_TABLE_HEAD, "MOD KEY", -1);
+	/* the header, the sorted column marked (a click on one sorts by it) */
+	struct tcol cols[TCOLS];
+	int nc = team_cols(w, cols);
+	for (int i = 0; i < nc; i++) {
+		bool sorted = cols[i].sort == (int)a->sort_col;
+		const char *mark = !sorted ? "" : a->sort_desc ? (cv->utf8 ? "↓" : "v") : (cv->utf8 ? "↑" : "^");
+		int mw = sorted ? 1 : 0;
+		if (cols[i].right)
+			cv_printf(cv, y + 1, cols[i].x, R_TABLE_HEAD, cols[i].w - 1, "%*s%s", cols[i].w - 1 - mw, cols[i].head, mark);
+		else /* (its whole width: a narrow gauge's head may take the gap) */
+			cv_printf(cv, y + 1, cols[i].x, R_TABLE_HEAD, cols[i].w, "%s%s", cols[i].head, mark);
+	}
 	int rows = h - 3;
 	lw_show(&a->lteam, a->nteam_idx, rows);
 	lw_mark(cv, y + h - 1, cv->w - 1, &a->lteam, a->nteam_idx, rows, a->pane == PANE_TEAMS ? R_TITLE : R_BORDER);
@@ -533,7 +559,6 @@ static int main_key(struct app *a, int key)
  * pane under the pointer, 3 rows a notch */
 static void main_mouse(struct app *a, int kind, int y, int x)
 {
-	(void)x;
 	int th, kh, bh;
 	main_layout(a, a->h, &th, &kh, &bh);
 	bool in_teams = y >= 1 && y < 1 + th, in_keys = y >= 1 + th && y < 1 + th + kh;
@@ -542,6 +567,22 @@ static void main_mouse(struct app *a, int kind, int y, int x)
 			return;
 		lw_wheel(in_teams ? &a->lteam : &a->lkey, kind, in_teams ? a->nteam_idx : a->nkey_idx);
 		a->pane = in_teams ? PANE_TEAMS : PANE_KEYS;
+		return;
+	}
+	if (in_teams && y == 2) { /* the header: sorted by the column clicked, again: the other way */
+		struct tcol cols[TCOLS];
+		int nc = team_cols(a->w - 2, cols);
+		for (int i = 0; i < nc; i++)
+			if (x >= cols[i].x && x < cols[i].x + cols[i].w && cols[i].sort >= 0) {
+				if (cols[i].sort == (int)a->sort_col) {
+					a->sort_desc = !a->sort_desc;
+				} else {
+					a->sort_col = (enum sort_col)cols[i].sort;
+					a->sort_desc = sort_cols[a->sort_col].desc;
+				}
+				app_rebuild(a);
+				a->pane = PANE_TEAMS;
+			}
 		return;
 	}
 	if (in_teams && y >= 3 && y < th && lw_click(&a->lteam, y - 3, a->nteam_idx))

@@ -17,7 +17,7 @@ static const char *const nav_lines[] = {
 	"  Home/End, g/G     first / last row          Tab        teams <-> keys pane",
 	"  Enter             team detail, the rotation wizard on a key, an alert's or audit entry's team; mouse: click, wheel",
 	"  /                 filter teams and keys (live); Enter keeps it, Esc clears it",
-	"  s / S             sort by the next column / reverse the order",
+	"  s / S             sort by the next column (or click its head) / reverse the order",
 	"  R                 refresh now               Esc        back",
 	"  ?                 this help                 q          quit",
 };

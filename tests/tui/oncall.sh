@@ -252,6 +252,15 @@ click 5 5 # the third team row (search)
 tui_check "a click selects a team" "cost review INC-7"
 wheel_down 5 20
 tui_check "the wheel scrolls the pane under the pointer" "search-prod-api"
+# a click on a column's head sorts by it, a second click the other way
+click 2 72 # the SPEND column's head (row 2: the teams pane's header)
+tui_check "a click on SPEND's head sorts by spend, biggest first" "sort: spend ↓"
+check "... the sorted column marked in the header" tui_has "SPEND month/budget↓"
+click 2 72
+tui_check "a second click: the other way" "sort: spend ↑"
+click 2 3
+tui_check "a click on TEAM: by id again" "sort: id ↑"
+check "... marked" tui_has "TEAM↑"
 tui_keys q
 tui_wait_exit
 check_not_contains "the issued token never reached the terminal's scrollback" "$NEWTOK" "$(tm capture-pane -t t -p -S -3000)"

@@ -26,8 +26,8 @@ tui_keys s
 tui_wait "sort: rpm"
 tui_keys S
 tui_wait "sort: rpm ↑"
-tui_keys s s s
-check "s steps through the columns back to id" tui_wait "sort: id ↑"
+tui_keys s s s s s
+check "s steps through every column (tpm, refused, spend, spend%) back to id" tui_wait "sort: id ↑"
 tui_keys ':'
 tui_type "alerts"
 tui_keys Enter
