@@ -117,6 +117,7 @@ int model_parse_usage(const char *body, size_t len, double *out, int max, double
 int64_t iso_ms(const char *s);
 /* "3m", "2h", "5d", "-" for an age in ms. */
 void fmt_age(int64_t ms, char *out, size_t n);
+void money(char *out, size_t n, double v); /* "$1.29", "<$0.01", "$12k" */
 /* the console's one timestamp format, in UTC (the default) or local time
  * (--local-time, :local): WHEN_HM "06:07", WHEN_HMS "06:07:00", WHEN_FULL
  * "2026-12-07 06:07:00"; "-" for none. _iso takes the API's ISO-8601. */
@@ -173,7 +174,7 @@ enum keycode {
 struct app;
 /* views, as bits: where a key binding works */
 enum { V_MAIN = 1, V_DETAIL = 2, V_ALERTS = 4, V_AUDIT = 8, V_TOKENS = 16, V_USAGE = 32, V_GROQ = 64, V_WALL = 128,
-       V_HELP = 256, V_OTHER = 512, V_FLEET = 1024, V_CAPACITY = 2048, V_SPEND = 4096, V_MODELS = 8192 };
+       V_HELP = 256, V_OTHER = 512, V_FLEET = 1024, V_CAPACITY = 2048, V_SPEND = 4096, V_MODELS = 8192, V_DESCRIBE = 16384 };
 /* a view: the main loop asks it to draw, and hands it keys (after the
  * bindings of keys.c had their turn) */
 struct view {
@@ -228,13 +229,13 @@ extern const struct view *const console_views[];
 /* a becomes v's, the view it came from kept for Esc */
 void view_enter(struct app *a, const struct view *v);
 enum { VIEW_HANDLED = 1, VIEW_REDRAW = 2, VIEW_QUIT = 4 };
-#define NVIEWS 14 /* the V_* bits */
+#define NVIEWS 15 /* the V_* bits */
 /* v's state (its type known to v's file alone); freed by app_free_views */
 void *view_state(struct app *a, const struct view *v);
 void app_free_views(struct app *a);
 
 extern const struct view view_main, view_wallboard, view_help, view_alerts, view_audit, view_toosmall, view_groq,
-	view_tokens, view_usage, view_detail, view_fleet, view_capacity, view_spend, view_models;
+	view_tokens, view_usage, view_detail, view_fleet, view_capacity, view_spend, view_models, view_describe;
 /* :spend's keys (view_spend.c): the month by team, model or end user; the view as CSV to a file */
 void spend_by_team(struct app *a);
 void spend_by_model(struct app *a);

@@ -31,6 +31,7 @@ void open_team_view(struct app *a, const struct view *v)
 }
 
 static void k_tokens(struct app *a) { open_team_view(a, &view_tokens); }
+static void k_describe(struct app *a) { app_command(a, "describe"); }
 static void k_usage(struct app *a) { open_team_view(a, &view_usage); }
 static void k_alerts(struct app *a) { app_command(a, "alerts"); }
 static void k_audit(struct app *a) { app_command(a, "audit"); }
@@ -80,7 +81,7 @@ static void k_copy(struct app *a)
 #define V_TEAM (V_MAIN | V_DETAIL)
 /* every full-screen view (not the wallboard, not help): where the keys
  * that open a view work, wherever one is (k9s's habit) */
-#define V_ANY (V_MAIN | V_DETAIL | V_ALERTS | V_AUDIT | V_TOKENS | V_USAGE | V_GROQ | V_FLEET | V_CAPACITY | V_SPEND | V_MODELS)
+#define V_ANY (V_MAIN | V_DETAIL | V_ALERTS | V_AUDIT | V_TOKENS | V_USAGE | V_GROQ | V_FLEET | V_CAPACITY | V_SPEND | V_MODELS | V_DESCRIBE)
 
 
 const struct binding bindings[] = {
@@ -88,7 +89,7 @@ const struct binding bindings[] = {
 	{ 'p', "p", "Pause/Resume", "pause the selected team (a reason is required) or resume it", V_TEAM, true, true, act_pause_toggle },
 	{ 'l', "l", "Limits", "edit the team's budget, limits (RPM, TPM, daily), mode, priority, cap, thresholds", V_TEAM, true, true, act_edit_limits },
 	{ 'e', "e", "Models", "edit the team's model allowlist (shows the diff before saving)", V_TEAM, true, true, act_edit_models },
-	{ 'r', "r", "Rotate", "the selected key's rotation: the guided, resumable wizard (its steps change the gateway; read-only, it only shows)", V_MAIN, false, true, act_rotate },
+	{ 'r', "r", "Rotate", "the selected key's rotation: the guided, resumable wizard (read-only: it only shows)", V_MAIN, false, true, act_rotate },
 	{ 'X', "X", "STOP ALL", "emergency stop: pause every active team with one reason (asks twice)", V_MAIN, true, false, act_emergency_stop },
 	{ 'U', "U", "Resume all", "lift the emergency stop: resume exactly the teams it paused", V_MAIN, true, false, act_resume_all },
 	{ 'n', "n", "New token", "issue a client token for the team (shown once)", V_TOKENS, true, true, act_token_new },
@@ -101,6 +102,7 @@ const struct binding bindings[] = {
 	/* views */
 	{ 't', "t", "Tokens", "the selected team's client tokens", V_TEAM, false, true, k_tokens },
 	{ 'u', "u", "Usage", "the selected team's usage by model and route (24h, 7d, month)", V_TEAM, false, true, k_usage },
+	{ 'D', "D", "Describe", "the selected team on one page: policy, limits beside use, keys, tokens, changes (also :describe)", V_TEAM, false, false, k_describe },
 	{ 'A', "A", "Alerts", "every recent alert, whole (also :alerts), from any view", V_ANY, false, false, k_alerts },
 	{ 'L', "L", "Audit", "the audit log (also :audit), from any view", V_ANY, false, false, k_audit },
 	{ 'o', "o", "Groq", "Groq's own figures beside the gateway's (also :groq), from any view", V_ANY, false, false, k_groq },

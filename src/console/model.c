@@ -221,6 +221,18 @@ const char *when_zone(bool local, char *out, size_t n)
 	return out;
 }
 
+void money(char *out, size_t n, double v)
+{
+	if (v > 0 && v < 0.005)
+		snprintf(out, n, "<$0.01");
+	else if (v >= 100000)
+		snprintf(out, n, "$%.0fk", v / 1000);
+	else if (v >= 1000)
+		snprintf(out, n, "$%.0f", v);
+	else
+		snprintf(out, n, "$%.2f", v);
+}
+
 void fmt_age(int64_t ms, char *out, size_t n)
 {
 	if (ms < 0)

@@ -21,18 +21,6 @@ static const char *state_short(const char *s)
 	return strcmp(s, "budget_paused") == 0 ? "budget!" : s;
 }
 
-static void money(char *out, size_t n, double v)
-{
-	if (v > 0 && v < 0.005)
-		snprintf(out, n, "<$0.01");
-	else if (v >= 100000)
-		snprintf(out, n, "$%.0fk", v / 1000);
-	else if (v >= 1000)
-		snprintf(out, n, "$%.0f", v);
-	else
-		snprintf(out, n, "$%.2f", v);
-}
-
 /* a count in at most 6 columns: 9999, 123.4k, 372.5M, 1.2G */
 static void count6(char *out, size_t n, int64_t v)
 {

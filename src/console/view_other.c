@@ -71,7 +71,7 @@ const struct view view_help = { .name = "help", .draw = help_draw, .key = help_k
 				.state_size = sizeof(struct pager) };
 
 const struct view *const console_views[] = { &view_alerts, &view_audit, &view_groq, &view_usage, &view_tokens,
-					     &view_fleet, &view_capacity, &view_spend, &view_models, &view_help, NULL };
+					     &view_fleet, &view_capacity, &view_spend, &view_models, &view_describe, &view_help, NULL };
 
 /* ---- wallboard -------------------------------------------------------- */
 

@@ -49,6 +49,19 @@ tui_keys n
 tui_wait_gone "Review: team limits"
 check_eq "No: nothing changed" 90 "$(team_field chatbot .rpm_limit)"
 
+# ---- the team on one page (D): policy, limits beside use, keys, tokens,
+# recent changes with what each changed
+tui_keys D
+tui_check "D describes the selected team" "Team chatbot"
+check "its policy" tui_has "max tokens per request"
+tui_check "its RPM limit beside the last minute's use" "requests per minute        90 ("
+check "its keys" tui_has "chatbot-prod-api"
+check "its client tokens" tui_has "Client tokens"
+tui_keys G
+tui_check "its recent changes, with what the limits edit changed" "rpm_limit 60 -> 90"
+tui_keys Escape
+tui_wait "Upstream keys"
+
 # a value that is not one stays in the form with the reason
 tui_keys l
 tui_wait "Edit limits"
