@@ -149,19 +149,47 @@ static void models_reviewed(struct app *a)
 		if (!d->checked[i] && d->orig[i])
 			buf_addf(&del, "%s%s", del.len ? ", " : "", d->items[i]);
 	}
+	/* a model taken away that the team called in the last hour: said so */
+	buf warn;
+	buf_init(&warn);
+	size_t k;
+	json_t *u;
+	json_array_foreach(d->ctx, k, u) {
+		const char *m = json_string_value(json_object_get(u, "model"));
+		json_int_t n = json_integer_value(json_object_get(u, "requests"));
+		for (int i = 0; m && n > 0 && i < d->n; i++)
+			if (!d->checked[i] && d->orig[i] && strcmp(d->items[i], m) == 0)
+				buf_addf(&warn, "\nWARNING: the team called %s %lld time%s in the last hour.", m, (long long)n,
+					 n == 1 ? "" : "s");
+	}
 	if (!add.len && !del.len) {
 		dlg_close(a);
 		app_set_status(a, R_DIM, "no change to save");
 	} else {
 		char text[1000];
 		snprintf(text, sizeof text,
-			 "Save the allowlist of team '%s' (version %lld)?\n\n+ add:    %s\n- remove: %s\n\nCallers asking for a "
+			 "Save the allowlist of team '%s' (version %lld)?\n\n+ add:    %s\n- remove: %s\n%s\nCallers asking for a "
 			 "removed model get HTTP 403 model_not_allowed from their next request.",
-			 a->act_team, (long long)a->act_version, add.len ? add.data : "(nothing)", del.len ? del.data : "(nothing)");
+			 a->act_team, (long long)a->act_version, add.len ? add.data : "(nothing)", del.len ? del.data : "(nothing)",
+			 warn.len ? warn.data : "");
 		dlg_confirm(a, "Save allowlist", text, do_save_models);
 	}
 	buf_free(&add);
 	buf_free(&del);
+	buf_free(&warn);
+}
+
+/* the team's requests by model in the last hour, for the review */
+static void on_model_use(void *arg, long status, const char *body, size_t len, const char *err)
+{
+	(void)err;
+	struct app *a = arg;
+	if (status != 200 || a->dlg.kind != DLG_CHECKLIST || a->dlg.on_ok != models_reviewed)
+		return; /* (the review then says nothing of it) */
+	json_t *j = json_loadb(body, len, 0, NULL);
+	json_decref(a->dlg.ctx);
+	a->dlg.ctx = json_incref(json_object_get(j, "by_model"));
+	json_decref(j);
 }
 
 static void on_models(void *arg, long status, const char *body, size_t len, const char *err)
@@ -211,6 +239,9 @@ static void on_models(void *arg, long status, const char *body, size_t len, cons
 	snprintf(d->text, sizeof d->text, "%s", text);
 	d->on_ok = models_reviewed;
 	a->dirty = true;
+	char *path = xasprintf("/admin/v1/usage?team=%s&window=60m&step=60m", a->act_team);
+	client_request(a->cl, "GET", path, NULL, NULL, 5000, on_model_use, a);
+	free(path);
 }
 
 void act_edit_models(struct app *a)

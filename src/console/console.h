@@ -291,6 +291,7 @@ struct dialog {
 	void (*on_ok)(struct app *a);
 	void (*on_no)(struct app *a); /* DLG_CONFIRM: No (NULL: the dialog closes) */
 	int role;                /* DLG_MESSAGE: R_OK or R_ERROR */
+	json_t *ctx;             /* what its decision needs besides (freed with it) */
 	/* DLG_FORM: labelled fields, edited in place (sel: the field) */
 	const char *flabel[FORM_MAX], *fhelp[FORM_MAX];
 	char fval[FORM_MAX][64], forig[FORM_MAX][64];

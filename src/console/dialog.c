@@ -19,6 +19,7 @@ void dlg_close(struct app *a)
 	free(d->items);
 	free(d->checked);
 	free(d->orig);
+	json_decref(d->ctx);
 	memset(d, 0, sizeof *d);
 	a->dirty = true;
 }

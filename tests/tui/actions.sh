@@ -75,6 +75,19 @@ check_contains "and nothing was saved" "openai/gpt-oss-20b" "$(team_field batch-
 tui_keys Enter
 tui_wait_gone "Changed meanwhile"
 
+# a model taken away that the team called in the last hour: the review says so
+tui_keys e
+tui_wait "Edit allowlist"
+tui_wait "[x] llama-3.1-8b-instant"
+tui_keys Down
+tui_keys Space
+tui_keys Enter
+tui_wait "Save the allowlist"
+tui_check "removing a model called in the last hour warns" "WARNING: the team called llama-3.1-8b-instant 2 times"
+tui_keys n
+tui_wait_gone "Save the allowlist"
+check_contains "No: nothing changed" "llama-3.1-8b-instant" "$(team_field batch-processor '.allowed_models | join(",")')"
+
 # an API error is shown verbatim
 tui_keys q
 tui_wait_exit
