@@ -418,6 +418,8 @@ json_t *tokens_selected(struct app *a);
 void act_token_new(struct app *a);
 void act_token_revoke(struct app *a);
 void act_emergency_stop(struct app *a);
+void act_alias_set(struct app *a);    /* :models: an alias set (PUT /admin/v1/aliases/NAME) */
+void act_alias_remove(struct app *a); /* and taken away */
 void act_resume_all(struct app *a);
 void act_ack_alert(struct app *a, json_t *alert);
 /* view_groq.c */

@@ -95,6 +95,8 @@ const struct binding bindings[] = {
 	{ 'n', "n", "New token", "issue a client token for the team (shown once)", V_TOKENS, true, true, act_token_new },
 	{ 'd', "d", "Revoke", "revoke the selected token (its next request gets 401)", V_TOKENS, true, true, act_token_revoke },
 	{ 'a', "a", "Acknowledge", "acknowledge the selected alert, for everyone (audited)", V_ALERTS, true, true, k_ack },
+	{ 'a', "a", "Set alias", "models: set an alias (ALIAS=MODEL; audited, on every replica)", V_MODELS, true, true, act_alias_set },
+	{ 'd', "d", "Remove alias", "models: remove an alias (audited)", V_MODELS, true, true, act_alias_remove },
 	{ 't', "t", "By team", "spend: the month by team", V_SPEND, false, true, spend_by_team },
 	{ 'm', "m", "By model", "spend: the month by model", V_SPEND, false, true, spend_by_model },
 	{ 'u', "u", "By user", "spend: the month by end user", V_SPEND, false, true, spend_by_user },

@@ -675,3 +675,69 @@ void act_ack_alert(struct app *a, json_t *alert)
 		 jstr_or(json_object_get(alert, "message"), ""));
 	dlg_confirm(a, "Acknowledge alert", text, do_ack);
 }
+
+/* ---- aliases (:models): a name callers use for a model ------------------ */
+
+static void on_alias_done(void *arg, long status, const char *body, size_t len, const char *err)
+{
+	struct app *a = arg;
+	if (status < 200 || status >= 300) {
+		refused(a, status, body, len, err);
+		return;
+	}
+	app_set_status(a, R_OK, "done: alias %s", a->act_key);
+	app_command(a, "models"); /* the list again, with the change */
+}
+
+static void do_alias(struct app *a)
+{
+	char *eq = strchr(a->act_key, '=');
+	char *path = xasprintf("/admin/v1/aliases/%.*s", eq ? (int)(eq - a->act_key) : (int)strlen(a->act_key), a->act_key);
+	if (eq) {
+		json_t *b = json_pack("{s:s}", "model", eq + 1);
+		char *s = json_dumps(b, JSON_COMPACT);
+		json_decref(b);
+		send(a, "PUT", path, s, NULL, on_alias_done);
+		free(s);
+	} else {
+		send(a, "DELETE", path, NULL, NULL, on_alias_done);
+	}
+	free(path);
+	dlg_close(a);
+}
+
+static void alias_entered(struct app *a)
+{
+	const char *in = a->dlg.input.data ? str_trim(a->dlg.input.data) : "";
+	const char *eq = strchr(in, '=');
+	bool set = a->dlg.on_ok == alias_entered && strcmp(a->dlg.title, "Set an alias") == 0;
+	if (!*in || (set && (!eq || eq == in || !eq[1])) || (!set && eq) || strlen(in) >= sizeof a->act_key) {
+		snprintf(a->dlg.text, sizeof a->dlg.text, "%s", set ? "Type ALIAS=MODEL, e.g. fast=openai/gpt-oss-20b:"
+								      : "Type the alias to remove:");
+		return;
+	}
+	snprintf(a->act_key, sizeof a->act_key, "%s", in);
+	char text[600];
+	if (set)
+		snprintf(text, sizeof text,
+			 "Set alias '%.*s' to model '%s'?\n\nRequests naming the alias are checked against each team's "
+			 "allowlist as that model and sent as it, on every replica within a second. Audited.",
+			 (int)(eq - in), in, eq + 1);
+	else
+		snprintf(text, sizeof text,
+			 "Remove alias '%s'?\n\nRequests naming it get Groq's model_not_found from their next request "
+			 "(unless the configuration defines it too). Audited.",
+			 in);
+	dlg_confirm(a, set ? "Set alias" : "Remove alias", text, do_alias);
+}
+
+void act_alias_set(struct app *a)
+{
+	dlg_input(a, "Set an alias", "Type ALIAS=MODEL, e.g. fast=openai/gpt-oss-20b:", false, alias_entered);
+}
+
+void act_alias_remove(struct app *a)
+{
+	dlg_input(a, "Remove an alias", "Type the alias to remove:", false, alias_entered);
+}
+

@@ -69,7 +69,8 @@ tui_keys '?'
 tui_check "help at 80x24 says it scrolls" "Help  rows 1-20 of"
 tui_keys PgDn
 tui_check "PgDn: the next page" "Help  rows 20-"
-check "a long binding line is wrapped under its key, its end on screen" tui_has "│                     only shows)"
+check "a long binding line is wrapped under its key (a row that goes on under the text's column)" \
+	bash -c "tmux -L '$TMUX_SOCK' capture-pane -t t -p | grep -qE '^│ {21}[a-z(]'"
 tui_keys G
 tui_check "G goes to its end" ":help  this help"
 check "the title follows" bash -c "tmux -L '$TMUX_SOCK' capture-pane -t t -p | grep -qE 'Help  rows [0-9]+-([0-9]+) of \\1'"

@@ -78,6 +78,27 @@ tui_check "who still calls it" "chatbot called it in the last 7 days"
 tui_check "the aliases: the configuration's" "fast                 -> llama-3.1-8b-instant"
 tui_check "and the operators'" "smart                -> openai/gpt-oss-20b"
 check "with their source" tui_has "(admin)"
+# set an alias from the console: asked for, confirmed, audited, listed
+tui_keys a
+tui_wait "Set an alias"
+tui_type "quick=llama-3.1-8b-instant"
+tui_keys Enter
+tui_check "the confirmation says what the alias does" "Set alias 'quick' to model 'llama-3.1-8b-instant'?"
+tui_keys y
+tui_check "set: listed among the operators' aliases" "quick                -> llama-3.1-8b-instant"
+api GET /admin/v1/aliases
+check_contains "... in the gateway" '"alias":"quick"' "$BODY"
+api GET '/admin/v1/audit?limit=1'
+check_eq "... audited" alias.set "$(jq_body '.entries[0].action')"
+tui_keys d
+tui_wait "Remove an alias"
+tui_type "quick"
+tui_keys Enter
+tui_check "removing asks first" "Remove alias 'quick'?"
+tui_keys y
+tui_wait_gone "quick                -> llama-3.1-8b-instant"
+api GET /admin/v1/aliases
+check_not_contains "removed: gone from the gateway" '"alias":"quick"' "$BODY"
 tui_keys q
 tui_wait_exit
 
