@@ -87,7 +87,7 @@ static void k_copy(struct app *a)
 const struct binding bindings[] = {
 	/* changes (each asks first; refused in --readonly and the wallboard) */
 	{ 'p', "p", "Pause/Resume", "pause the selected team (a reason is required) or resume it", V_TEAM, true, true, act_pause_toggle },
-	{ 'l', "l", "Limits", "edit the team's budget, limits (RPM, TPM, daily), mode, priority, cap, thresholds", V_TEAM, true, true, act_edit_limits },
+	{ 'l', "l", "Limits", "edit the team's budget and limits; in the keys pane, the key's own budget, RPM and TPM", V_TEAM, true, true, act_edit_limits },
 	{ 'e', "e", "Models", "edit the team's model allowlist (shows the diff before saving)", V_TEAM, true, true, act_edit_models },
 	{ 'r', "r", "Rotate", "the selected key's rotation: the guided, resumable wizard (read-only: it only shows)", V_MAIN, false, true, act_rotate },
 	{ 'X', "X", "STOP ALL", "emergency stop: pause every active team with one reason (asks twice)", V_MAIN, true, false, act_emergency_stop },

@@ -345,8 +345,160 @@ static void on_edit_team(void *arg, long status, const char *body, size_t len, c
 	dlg_form(a, "Edit limits", text, F_N, f_labels, f_help, vals, limits_entered);
 }
 
+/* ---- a key's own limits, inside its team's (l in the keys pane) -------- */
+
+enum { KF_BUDGET, KF_RPM, KF_TPM, KF_N };
+static const char *const kf_labels[KF_N] = { "Monthly budget (USD)", "RPM limit", "TPM limit" };
+static const char *const kf_help[KF_N] = { "this key's own, inside its team's (0: none)", "requests per 60 s (0: none)",
+					   "tokens per 60 s (0: none)" };
+static const char *const kf_keys[KF_N] = { "monthly_budget_usd", "rpm_limit", "tpm_limit" };
+
+static void on_key_saved(void *arg, long status, const char *body, size_t len, const char *err)
+{
+	struct app *a = arg;
+	if (status == 412) {
+		char text[400];
+		snprintf(text, sizeof text,
+			 "Key '%s' was changed by someone else while you were editing, so nothing was saved.\n\nPress l "
+			 "on it again to edit its new values (the audit log, L, says who).",
+			 a->act_key);
+		dlg_message(a, R_ERROR, "Changed meanwhile", text);
+	} else if (status != 200) {
+		refused(a, status, body, len, err);
+	} else {
+		json_t *k = json_loadb(body, len, 0, NULL);
+		app_set_status(a, R_OK, "saved: key %s (version %lld)", a->act_key,
+			       (long long)json_integer_value(json_object_get(k, "version")));
+		json_decref(k);
+	}
+	a->next_poll_ms = 0;
+}
+
+/* the form's changes as a PATCH body (NULL with why when a value is not
+ * one); *diff gets the lines */
+static json_t *key_patch(const struct dialog *d, buf *diff, char *why, size_t n)
+{
+	json_t *p = json_object();
+	for (int i = 0; i < KF_N; i++) {
+		const char *v = d->fval[i];
+		if (strcmp(v, d->forig[i]) == 0)
+			continue;
+		json_t *val = NULL;
+		int64_t iv;
+		char *end;
+		if (i == KF_BUDGET) {
+			double b = strtod(v, &end);
+			if (end != v && !*end && isfinite(b) && b >= 0 && b <= 1e9)
+				val = json_real(b);
+		} else if (parse_i64(v, &iv) && iv >= 0) {
+			val = json_integer(iv);
+		}
+		if (!val) {
+			snprintf(why, n, "%s: '%s' is not a valid value (%s).", kf_labels[i], v, kf_help[i]);
+			json_decref(p);
+			return NULL;
+		}
+		json_object_set_new(p, kf_keys[i], val);
+		buf_addf(diff, "  %-22s %s  ->  %s\n", kf_labels[i], d->forig[i], v);
+	}
+	return p;
+}
+
+static void do_save_key(struct app *a)
+{
+	char why[200];
+	buf diff;
+	buf_init(&diff);
+	json_t *p = key_patch(&a->dlg, &diff, why, sizeof why);
+	buf_free(&diff);
+	dlg_close(a);
+	if (!p)
+		return;
+	char *s = json_dumps(p, JSON_COMPACT);
+	json_decref(p);
+	char *path = xasprintf("/admin/v1/keys/%s", a->act_key);
+	char ver[32];
+	snprintf(ver, sizeof ver, "%lld", (long long)a->act_version);
+	if (send(a, "PATCH", path, s, ver, on_key_saved))
+		app_set_status(a, R_DIM, "saving %s…", a->act_key);
+	free(path);
+	free(s);
+}
+
+static void key_entered(struct app *a)
+{
+	struct dialog *d = &a->dlg;
+	char why[200];
+	buf diff;
+	buf_init(&diff);
+	json_t *p = key_patch(d, &diff, why, sizeof why);
+	if (!p) {
+		snprintf(d->text, sizeof d->text, "%s", why);
+		buf_free(&diff);
+		return;
+	}
+	bool none = json_object_size(p) == 0;
+	json_decref(p);
+	if (none) {
+		buf_free(&diff);
+		dlg_close(a);
+		app_set_status(a, R_DIM, "nothing changed");
+		return;
+	}
+	char warn[200] = "";
+	double nb = strtod(d->fval[KF_BUDGET], NULL);
+	if (strcmp(d->fval[KF_BUDGET], d->forig[KF_BUDGET]) != 0 && nb > 0 && a->act_spend >= nb)
+		snprintf(warn, sizeof warn, "\nWARNING: the key has spent $%.2f this month: at $%s its callers get 402 at once.\n",
+			 a->act_spend, d->fval[KF_BUDGET]);
+	char text[900];
+	snprintf(text, sizeof text, "Save these changes to key '%s' (version %lld)?\n\n%s%s\nThey apply from its next request.",
+		 a->act_key, (long long)a->act_version, diff.data, warn);
+	buf_free(&diff);
+	struct dialog keep = *d;
+	dlg_confirm(a, "Review: key limits", text, do_save_key);
+	memcpy(a->dlg.fval, keep.fval, sizeof keep.fval);
+	memcpy(a->dlg.forig, keep.forig, sizeof keep.forig);
+	a->dlg.nf = keep.nf;
+}
+
+static void on_edit_key(void *arg, long status, const char *body, size_t len, const char *err)
+{
+	struct app *a = arg;
+	if (status != 200) {
+		refused(a, status, body, len, err);
+		return;
+	}
+	json_t *k = json_loadb(body, len, 0, NULL);
+	if (!json_is_object(k)) {
+		json_decref(k);
+		dlg_message(a, R_ERROR, "Unexpected answer", "The gateway's key is not the expected JSON.");
+		return;
+	}
+	a->act_version = json_integer_value(json_object_get(k, "version"));
+	a->act_spend = json_number_value(json_object_get(k, "spend_mtd_usd"));
+	char vals[KF_N][64];
+	fmt_usd(vals[KF_BUDGET], 64, json_number_value(json_object_get(k, "monthly_budget_usd")));
+	snprintf(vals[KF_RPM], 64, "%lld", (long long)json_integer_value(json_object_get(k, "rpm_limit")));
+	snprintf(vals[KF_TPM], 64, "%lld", (long long)json_integer_value(json_object_get(k, "tpm_limit")));
+	char text[300];
+	snprintf(text, sizeof text, "Key '%s' of team '%s' (version %lld): spent $%.2f this month.", a->act_key,
+		 jstr_or(json_object_get(k, "team"), "?"), (long long)a->act_version, a->act_spend);
+	json_decref(k);
+	dlg_form(a, "Edit key limits", text, KF_N, kf_labels, kf_help, vals, key_entered);
+}
+
 void act_edit_limits(struct app *a)
 {
+	if (a->view == &view_main && a->pane == PANE_KEYS) { /* the selected key's own */
+		struct m_key *k = app_key_sel(a);
+		if (!k)
+			return;
+		snprintf(a->act_key, sizeof a->act_key, "%s", k->name);
+		char *path = xasprintf("/admin/v1/keys/%s", k->name);
+		client_request(a->cl, "GET", path, NULL, NULL, 5000, on_edit_key, a);
+		free(path);
+		return;
+	}
 	struct m_team *t = app_team(a);
 	if (!t)
 		return;

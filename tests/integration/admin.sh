@@ -93,6 +93,17 @@ for f in state fingerprint created_at last_used_at requests_24h rotation; do
 done
 api GET /admin/v1/keys/nope-prod-api
 check_eq "unknown key: 404" 404 "$STATUS"
+# a key's PATCH is guarded as a team's: If-Match names the version read
+api GET /admin/v1/keys/search-prod-api
+kv=$(jq_body .version)
+api PATCH /admin/v1/keys/search-prod-api '{"rpm_limit":50}' -H "If-Match: \"$kv\""
+check_eq "key patch with its version in If-Match: 200" 200 "$STATUS"
+api PATCH /admin/v1/keys/search-prod-api '{"rpm_limit":60}' -H "If-Match: \"$kv\""
+check_eq "again with the version it had (a lost update): 412" 412 "$STATUS"
+check_contains "... naming the key" "Key 'search-prod-api' was changed meanwhile" "$BODY"
+api GET /admin/v1/keys/search-prod-api
+check_eq "... and nothing changed by it" 50 "$(jq_body .rpm_limit)"
+api PATCH /admin/v1/keys/search-prod-api '{"rpm_limit":0}'
 
 # ---- client tokens
 api POST /admin/v1/teams/chatbot/tokens '{"label":"web frontend"}'

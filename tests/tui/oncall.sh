@@ -62,6 +62,39 @@ tui_check "its recent changes, with what the limits edit changed" "rpm_limit 60 
 tui_keys Escape
 tui_wait "Upstream keys"
 
+# ---- a key's own limits: l in the keys pane, reviewed, If-Match guarded
+tui_keys Tab
+tui_keys l
+tui_wait "Edit key limits"
+tui_check "the key's form names it and its team" "Key 'chatbot-prod-api' of team 'chatbot'"
+tui_keys Down
+tui_keys BSpace
+tui_type "30"
+tui_keys Enter
+tui_wait "Review: key limits"
+check "the diff shows the key's RPM limit" tui_has "RPM limit              0  ->  30"
+tui_keys y
+tui_wait "saved: key chatbot-prod-api"
+api GET /admin/v1/keys/chatbot-prod-api
+check_eq "saved in the gateway" 30 "$(jq_body .rpm_limit)"
+# someone else changes it while the form is open: nothing saved, said so
+tui_keys l
+tui_wait "Edit key limits"
+api PATCH /admin/v1/keys/chatbot-prod-api '{"tpm_limit":5000}'
+tui_keys Down
+tui_keys BSpace BSpace
+tui_type "40"
+tui_keys Enter
+tui_wait "Review: key limits"
+tui_keys y
+tui_check "a change meanwhile: nothing saved, said so" "Changed meanwhile"
+api GET /admin/v1/keys/chatbot-prod-api
+check_eq "... the other change kept, ours not written" "30|5000" "$(jq_body '"\(.rpm_limit)|\(.tpm_limit)"')"
+tui_keys Enter
+tui_wait_gone "Changed meanwhile"
+api PATCH /admin/v1/keys/chatbot-prod-api '{"rpm_limit":0,"tpm_limit":0}'
+tui_keys Tab
+
 # a value that is not one stays in the form with the reason
 tui_keys l
 tui_wait "Edit limits"

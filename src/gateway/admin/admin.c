@@ -50,8 +50,9 @@ static void send_team(struct actx *c, int status, const struct team *t)
 	httpd_send_json(c->req, status, admin_team_out(c, t));
 }
 
-/* 0 when If-Match is absent or matches; else answers 412/400. */
-static int check_if_match(struct actx *c, const struct team *t)
+/* 0 when If-Match is absent or names version; else answers 412/400
+ * (what: "Team 'x'" or "Key 'y'", whose version it is) */
+static int if_match(struct actx *c, const char *kind, const char *name, int64_t version)
 {
 	const char *h = httpd_header(c->req, "If-Match");
 	if (!h)
@@ -61,17 +62,22 @@ static int check_if_match(struct actx *c, const struct team *t)
 	if (r == 0)
 		return 0;
 	if (r < 0) {
-		admin_error(c->req, 400, "invalid_if_match", "If-Match must be the team's version, e.g. If-Match: \"%lld\".",
-			    (long long)t->version);
+		admin_error(c->req, 400, "invalid_if_match", "If-Match must be the %s's version, e.g. If-Match: \"%lld\".",
+			    kind, (long long)version);
 		return -1;
 	}
-	if (ver != t->version) {
+	if (ver != version) {
 		admin_error(c->req, 412, "version_mismatch",
-			    "Team '%s' was changed meanwhile (your version %lld, current %lld). Reload and try again.",
-			    t->id, (long long)ver, (long long)t->version);
+			    "%c%s '%s' was changed meanwhile (your version %lld, current %lld). Reload and try again.",
+			    kind[0] - 'a' + 'A', kind + 1, name, (long long)ver, (long long)version);
 		return -1;
 	}
 	return 0;
+}
+
+static int check_if_match(struct actx *c, const struct team *t)
+{
+	return if_match(c, "team", t->id, t->version);
 }
 
 /* ---- teams -------------------------------------------------------- */
@@ -566,6 +572,8 @@ static void key_patch(struct actx *c)
 		goto out;
 	}
 	struct ukey *k = c->k;
+	if (if_match(c, "key", k->name, k->version) != 0) /* (a lost update caught by name, as a team's) */
+		goto out;
 	json_t *before = key_out(c, k);
 	char *old = k->groq_project;
 	int64_t ob = k->budget_nusd, orpm = k->rpm_limit, otpm = k->tpm_limit;
