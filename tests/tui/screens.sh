@@ -129,6 +129,18 @@ tui_golden wallboard-page1
 tui_check "the wallboard cycles to the next page by itself" "page 2/2" 5
 tui_keys q
 tui_wait_exit
+# for a room: problem teams first (the paused one, the one past 80 %), an
+# alert ticker, and at 200x60 each team's share of its budget in digits five
+# rows tall
+wb=$("$BIN/groqtop" --gateway "http://$GW" --token-file "$VTOKFILE" --wallboard --snapshot --size 200x60)
+check_contains "the wallboard counts the teams in trouble and puts them first" "2 in trouble first" "$wb"
+first=$(printf '%s\n' "$wb" | grep -E '^  [A-Z][A-Z0-9-]+  ' | head -2 | awk '{ print $1 }' | tr '\n' ' ')
+check_eq "... the paused team, then the one past 80 % of its budget" "SEARCH CHATBOT " "$first"
+check_contains "an alert ticker under the teams" "ALERT │" "$wb"
+big=$(printf '%s\n' "$wb" | grep -c '███')
+check "at 200x60 the budget shares are written in big digits ($big rows with them)" test "$big" -ge 10
+small=$("$BIN/groqtop" --gateway "http://$GW" --token-file "$VTOKFILE" --wallboard --snapshot --size 100x24 | grep -c '███')
+check "... not at 100x24 (only the gauges there: $small rows)" test "$small" -le 8
 
 # a list longer than its pane says where its rows are (the one list
 # widget: teams, keys, alerts, audit, tokens), and follows the selection
