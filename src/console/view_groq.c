@@ -24,6 +24,7 @@ struct groq_state {
 	char direct_err[160];
 	struct gm_figures *fig;  /* a direct poll in progress */
 	int pending;
+	int next_drift;          /* Enter: the drifting project whose team opens next */
 };
 
 static struct groq_state *gs(struct app *a)
@@ -319,11 +320,38 @@ static int groq_body(struct app *a, struct canvas *cv)
 
 static void groq_draw(struct app *a, struct canvas *cv)
 {
-	pager_draw(a, cv, &gs(a)->pg, "Groq's own view", groq_body, "Esc Back  j/k PgDn Scroll  R Refresh  q Quit");
+	pager_draw(a, cv, &gs(a)->pg, "Groq's own view", groq_body, "Esc Back  Enter Drifting team  j/k PgDn Scroll  R Refresh  q Quit");
+}
+
+/* Enter: the team of a project that drifts (or mismatches), in the teams
+ * pane; again: the next one */
+static int groq_enter(struct app *a)
+{
+	struct groq_state *g = gs(a);
+	json_t *projects = json_object_get(g->gw, "projects");
+	const char *teams[64];
+	int n = 0;
+	size_t i;
+	json_t *p;
+	json_array_foreach(projects, i, p) {
+		const char *t = json_string_value(json_object_get(p, "team"));
+		if (t && n < 64 && (json_is_true(json_object_get(p, "drift")) || json_is_true(json_object_get(p, "mismatch"))))
+			teams[n++] = t;
+	}
+	if (!n) {
+		app_set_status(a, R_DIM, "no project drifts: Enter opens a drifting project's team");
+		return VIEW_REDRAW;
+	}
+	const char *t = teams[g->next_drift % n];
+	g->next_drift = (g->next_drift + 1) % n;
+	app_show_team(a, t);
+	return VIEW_HANDLED | VIEW_REDRAW;
 }
 
 static int groq_key(struct app *a, int key)
 {
+	if (key == K_ENTER)
+		return groq_enter(a);
 	return pager_key(&gs(a)->pg, key);
 }
 

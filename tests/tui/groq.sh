@@ -39,8 +39,9 @@ tui_wait "llama-3.1-8b-instant"
 tui_golden groq-120x40
 tui_screen -e > "$T/colour"
 check "the drifting project is drawn in the alert colour" grep -q 'DRIFT' "$T/colour"
-tui_keys Escape
-tui_wait "Upstream keys"
+tui_keys Enter
+tui_check "Enter opens the drifting project's team in the teams pane" "─ chatbot ─"
+check "... back on the main screen" tui_has "Upstream keys"
 tui_keys q
 tui_wait_exit
 tui_resize 80 24
