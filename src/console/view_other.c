@@ -209,8 +209,10 @@ static void wb_draw(struct app *a, struct canvas *cv)
 		w->page = 0;
 	/* the teams the filter keeps, problem teams first */
 	int *order = xcalloc((size_t)a->nteam_idx + 1, sizeof *order);
-	memcpy(order, a->team_idx, (size_t)a->nteam_idx * sizeof *order);
-	qsort_r(order, (size_t)a->nteam_idx, sizeof *order, by_trouble, a);
+	if (a->nteam_idx > 0) {
+		memcpy(order, a->team_idx, (size_t)a->nteam_idx * sizeof *order);
+		qsort_r(order, (size_t)a->nteam_idx, sizeof *order, by_trouble, a);
+	}
 	int problems = 0;
 	for (int i = 0; i < a->nteam_idx; i++)
 		problems += trouble(a, &a->ov.teams[order[i]]) > 0;
