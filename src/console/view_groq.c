@@ -24,7 +24,9 @@ struct groq_state {
 	char direct_err[160];
 	struct gm_figures *fig;  /* a direct poll in progress */
 	int pending;
-	int next_drift;          /* Enter: the drifting project whose team opens next */
+	char sel[128];           /* the selected project (Enter opens its team); "" until drawn */
+	int sel_y;               /* its row in the body, as last drawn (-1: not drawn) */
+	bool follow;             /* the pager scrolls to show it (it was moved) */
 };
 
 static struct groq_state *gs(struct app *a)
@@ -177,12 +179,39 @@ static void rate(char *out, size_t n, json_t *o, const char *k)
 }
 
 /* the view's text from row 0 (the pager shows the part that fits) */
+/* the selected project's index in projects: the one named sel, else the
+ * first that drifts or mismatches, else the first (-1: none); sel updated */
+static int selected(struct groq_state *g, json_t *projects)
+{
+	size_t i;
+	json_t *p;
+	int first_flag = -1;
+	json_array_foreach(projects, i, p) {
+		const char *name = json_string_value(json_object_get(p, "project"));
+		if (g->sel[0] && str_eq(name, g->sel))
+			return (int)i;
+		if (first_flag < 0 && (json_is_true(json_object_get(p, "drift")) || json_is_true(json_object_get(p, "mismatch"))))
+			first_flag = (int)i;
+	}
+	int at = json_array_size(projects) == 0 ? -1 : first_flag >= 0 ? first_flag : 0;
+	if (at >= 0)
+		snprintf(g->sel, sizeof g->sel, "%s", str(json_array_get(projects, (size_t)at), "project", ""));
+	return at;
+}
+
+/* what the view shows: the gateway's figures while it answers, Groq's own
+ * otherwise (borrowed; NULL: none yet) */
+static json_t *shown(struct app *a)
+{
+	struct groq_state *st = gs(a);
+	bool gw_fresh = st->gw && a->have_data && a->fails == 0;
+	return gw_fresh ? st->gw : st->direct ? st->direct : st->gw;
+}
+
 static int groq_body(struct app *a, struct canvas *cv)
 {
 	struct groq_state *st = gs(a);
-	/* the gateway's figures while it answers; Groq's own otherwise */
-	bool gw_fresh = st->gw && a->have_data && a->fails == 0;
-	json_t *j = gw_fresh ? st->gw : st->direct ? st->direct : st->gw;
+	json_t *j = shown(a);
 	bool direct = j && j == st->direct;
 	int y = 0, w = cv->w - 4;
 	if (!j) {
@@ -225,6 +254,9 @@ static int groq_body(struct app *a, struct canvas *cv)
 	if (nmis)
 		cv_printf(cv, y++, 2, R_ALERT, w, "MISMATCH on %d project%s: the gateway sent more than Groq counts there (a key in another Groq project?)",
 			  nmis, nmis > 1 ? "s" : "");
+	struct groq_state *gst = gs(a);
+	int sel = selected(gst, projects);
+	gst->sel_y = -1;
 	if (available && json_array_size(projects) > 0) {
 		int rows = cv->h - 1;
 		/* narrow screens keep the columns that decide: rates and drift */
@@ -264,11 +296,24 @@ static int groq_body(struct app *a, struct canvas *cv)
 				snprintf(keys + l, sizeof keys - l, "%s%s", l ? "," : "", json_string_value(kv));
 			}
 			const char *team = str(p, "team", direct ? "?" : "(no key)");
+			int role = (int)i == sel ? R_SELECTED : *flag ? R_ALERT : R_TITLE;
+			if ((int)i == sel) {
+				gst->sel_y = y;
+				cv_fill(cv, y, 1, w + 1, R_SELECTED, " ");
+				struct pager *pg = &gst->pg;
+				if (gst->follow && pg->shown > 0) { /* moved: the pager keeps it in sight */
+					if (y < pg->top)
+						pg->top = y;
+					else if (y >= pg->top + pg->shown)
+						pg->top = y - pg->shown + 1;
+				}
+				gst->follow = false;
+			}
 			if (wide)
-				cv_printf(cv, y++, 2, *flag ? R_ALERT : R_TITLE, w, "%-26.26s %-12.12s %8s %7s %10s %11s %8s %-5s %s",
+				cv_printf(cv, y++, 2, role, w, "%-26.26s %-12.12s %8s %7s %10s %11s %8s %-5s %s",
 					  str(p, "project", "?"), team, g, gw, tin, tout, "", flag, keys[0] ? keys : "-");
 			else
-				cv_printf(cv, y++, 2, *flag ? R_ALERT : R_TITLE, w, "%-22.22s %-10.10s %8s %7s %-5s %s",
+				cv_printf(cv, y++, 2, role, w, "%-22.22s %-10.10s %8s %7s %-5s %s",
 					  str(p, "project", "?"), team, g, gw, flag, keys[0] ? keys : "-");
 			json_array_foreach(json_object_get(p, "models"), mi, m) {
 				if (y >= rows)
@@ -320,39 +365,44 @@ static int groq_body(struct app *a, struct canvas *cv)
 
 static void groq_draw(struct app *a, struct canvas *cv)
 {
-	pager_draw(a, cv, &gs(a)->pg, "Groq's own view", groq_body, "Esc Back  Enter Drifting team  j/k PgDn Scroll  R Refresh  q Quit");
+	pager_draw(a, cv, &gs(a)->pg, "Groq's own view", groq_body, "Esc Back  j/k Select  Enter Team  PgDn Scroll  R Refresh  q Quit");
 }
 
-/* Enter: the team of a project that drifts (or mismatches), in the teams
- * pane; again: the next one */
+/* Enter: the selected project's team in the teams pane */
 static int groq_enter(struct app *a)
 {
 	struct groq_state *g = gs(a);
-	json_t *projects = json_object_get(g->gw, "projects");
-	const char *teams[64];
-	int n = 0;
-	size_t i;
-	json_t *p;
-	json_array_foreach(projects, i, p) {
-		const char *t = json_string_value(json_object_get(p, "team"));
-		if (t && n < 64 && (json_is_true(json_object_get(p, "drift")) || json_is_true(json_object_get(p, "mismatch"))))
-			teams[n++] = t;
-	}
-	if (!n) {
-		app_set_status(a, R_DIM, "no project drifts: Enter opens a drifting project's team");
+	json_t *projects = json_object_get(shown(a), "projects");
+	int at = selected(g, projects);
+	const char *t = at < 0 ? NULL : json_string_value(json_object_get(json_array_get(projects, (size_t)at), "team"));
+	if (!t) {
+		app_set_status(a, R_DIM, at < 0 ? "no project to open: Groq's window has no traffic"
+					      : "this project's keys belong to no team of the gateway");
 		return VIEW_REDRAW;
 	}
-	const char *t = teams[g->next_drift % n];
-	g->next_drift = (g->next_drift + 1) % n;
 	app_show_team(a, t);
 	return VIEW_HANDLED | VIEW_REDRAW;
 }
 
+/* j/k and the arrows select a project (the pager follows); the other
+ * keys scroll as a pager does */
 static int groq_key(struct app *a, int key)
 {
+	struct groq_state *g = gs(a);
 	if (key == K_ENTER)
 		return groq_enter(a);
-	return pager_key(&gs(a)->pg, key);
+	json_t *projects = json_object_get(shown(a), "projects");
+	int n = (int)json_array_size(projects);
+	int dir = key == 'j' || key == K_DOWN ? 1 : key == 'k' || key == K_UP ? -1 : 0;
+	if (dir && n > 0) {
+		int at = selected(g, projects) + dir;
+		if (at < 0 || at >= n) /* past the first or the last project: the page scrolls */
+			return pager_key(&g->pg, key);
+		snprintf(g->sel, sizeof g->sel, "%s", str(json_array_get(projects, (size_t)at), "project", ""));
+		g->follow = true;
+		return VIEW_HANDLED | VIEW_REDRAW;
+	}
+	return pager_key(&g->pg, key);
 }
 
 const char *groq_direct_missing(struct app *a)

@@ -42,6 +42,18 @@ check "the drifting project is drawn in the alert colour" grep -q 'DRIFT' "$T/co
 tui_keys Enter
 tui_check "Enter opens the drifting project's team in the teams pane" "─ chatbot ─"
 check "... back on the main screen" tui_has "Upstream keys"
+tui_keys ':'
+tui_type groq
+tui_keys Enter
+tui_wait "proj_search"
+tui_keys j Enter
+tui_check "j selects the next project; Enter opens its team" "─ search ─"
+tui_keys ':'
+tui_type groq
+tui_keys Enter
+tui_wait "proj_search"
+tui_keys k Enter
+tui_check "k the one before" "─ chatbot ─"
 tui_keys q
 tui_wait_exit
 tui_resize 80 24
