@@ -539,6 +539,7 @@ enum route_kind {
 	RK_BATCH_CREATE, /* reserved at the batch price from its input file's worst case */
 	RK_BATCHES,    /* the list, filtered to the team's batches */
 	RK_BATCH,      /* one batch (its cancel): the team's own only */
+	RK_COUNT
 };
 enum body_kind { BK_NONE, BK_JSON, BK_FORM };
 struct route {

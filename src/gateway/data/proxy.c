@@ -1,9 +1,12 @@
 /* proxy.c — the data plane. Each request runs the pipeline
  *   route -> authenticate -> body -> policy -> rate limit (or queue)
  *   -> reserve -> forward -> meter -> settle
- * on the one event loop: the route table is routes.c, the deciding stages
- * policy.c, the money budget.c and price.c; this file glues them to
- * httpd.c (the client side) and upstream.c (Groq's side).
+ * on the one event loop: the route table is routes.c and what each kind
+ * of route does proxy_routes.c, the deciding stages policy.c, the money
+ * budget.c and price.c. This file holds the pipeline's first stages, Groq's
+ * side of a request (upstream.c) and the answer to the client (httpd.c);
+ * proxy_read.c reads the request, proxy_admit.c takes it from the rate
+ * limit to Groq, proxy_bill.c and proxy_record.c settle and record it.
  *
  * A streamed answer is relayed event by event as it arrives; its usage is
  * read from x_groq.usage, the usage chunk or (Responses) the
@@ -15,9 +18,7 @@
  * zero (docs/architecture.md, "Early ends"). */
 #include "proxy.h"
 
-#include <ctype.h>
 #include <event2/event.h>
-#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -30,7 +31,6 @@
 #include "util.h"
 
 #define OUTBUF_HIGH (256 * 1024) /* pause the upstream above this much unsent */
-
 
 /* How Groq's side of a request failed: the answer's status, its code, the
  * ledger's reason (one table instead of comparing strings to recover them) */
@@ -45,7 +45,6 @@ static const struct {
 	[END_UNREACHABLE] = { 502, "upstream_unreachable", "upstream_error" },
 };
 
-
 static void set_paused(struct preq *p, bool on)
 {
 	if (p->paused == on)
@@ -56,60 +55,10 @@ static void set_paused(struct preq *p, bool on)
 		utx_pause(p->tx, on);
 }
 
-static void preq_free(struct preq *p)
-{
-	if (p->paused)
-		p->g->paused_streams--;
-	if (p->req && p->watched)
-		httpd_on_close(p->req, NULL, NULL);
-	if (p->tx)
-		utx_cancel(p->tx);
-	if (p->drain)
-		event_free(p->drain);
-	if (p->capwait)
-		event_free(p->capwait);
-	if (p->upev)
-		event_free(p->upev);
-	req_upload_free(p);
-	if (p->idle_on)
-		event_del(&p->idle);
-	if (p->k && p->secret) {
-		p->k->inflight--;
-		if (p->on_old)
-			p->k->old_inflight--;
-	}
-	free(p->path);
-	free(p->model);
-	free(p->asked);
-	for (int i = 0; i < p->ntried; i++)
-		free(p->tried[i]);
-	free(p->param);
-	free(p->raw);
-	free(p->fwd);
-	free(p->fwd_ctype);
-	free(p->form_bnd);
-	free(p->audio_fmt);
-	free(p->batch_input);
-	json_decref(p->batch_index);
-	free(p->conv);
-	free(p->client_rid);
-	free(p->user);
-	free(p->groq_rid);
-	secret_free(p->secret);
-	buf_free(&p->up_fields);
-	sse_free(&p->sse);
-	buf_free(&p->resp);
-	buf_free(&p->held);
-	verdict_clear(&p->err);
-	p->g->inflight--;
-	free(p);
-}
-
 int proxy_inflight(struct gateway *g)
 {
 	return g->inflight;
 }
-
 
 /* ---- answering -------------------------------------------------- */
 
@@ -117,101 +66,20 @@ int proxy_inflight(struct gateway *g)
 	"The gateway cannot write its usage ledger (disk full or store locked), so it refuses "      \
 	"requests rather than serve them unmetered. Retry shortly; operators: see /healthz."
 
-static void reply_error(struct preq *p, struct verdict *v);
-static void send_error(struct preq *p, bool kept);
-
-/* refuses the request with v (its message moves to p) */
-static void reject(struct preq *p, struct verdict *v)
-{
-	if (v->status == 429 && p->t) {
-		char s[64];
-		struct team *t = p->t;
-		int64_t now = gw_now(p->g);
-		snprintf(s, sizeof s, "%lld", (long long)((v->retry_ms + 999) / 1000));
-		httpd_set_header(p->req, "Retry-After", s); /* (p->req: a queued request's
-								* client is still there) */
-		snprintf(s, sizeof s, "%lld", (long long)t->rpm_limit);
-		httpd_set_header(p->req, "x-ratelimit-limit-requests", s);
-		int64_t rem = t->rpm_limit - counters_count(t, now);
-		snprintf(s, sizeof s, "%lld", (long long)(rem < 0 ? 0 : rem));
-		httpd_set_header(p->req, "x-ratelimit-remaining-requests", s);
-		gotime_format(v->retry_ms, s, sizeof s);
-		httpd_set_header(p->req, "x-ratelimit-reset-requests", s);
-	}
-	if (p->req)
-		req_budget_header(p);
-	p->err = *v;
-	memset(v, 0, sizeof *v);
-	req_record(p, p->err.status, p->err.reason, NULL, 0, 0, send_error);
-}
-
-static void refuse(struct preq *p, int status, const char *type, const char *code, const char *reason, char *msg)
-{
-	struct verdict v = { 0 };
-	deny(&v, status, type, code, reason, msg);
-	reject(p, &v);
-}
-
-/* a request that cannot be read: v filled, -1 */
-/* the request, to be answered now: p lets go of it */
-static struct hreq *take_req(struct preq *p)
-{
-	struct hreq *req = p->req;
-	if (req && p->watched)
-		httpd_on_close(req, NULL, NULL);
-	p->req = NULL;
-	p->watched = false;
-	return req;
-}
-
-/* the error answer alone (its row is already recorded); frees p */
-static void reply_error(struct preq *p, struct verdict *v)
-{
-	struct hreq *req = take_req(p);
-	if (req)
-		httpd_send_groq_error(req, v->status, v->message, v->type, v->code);
-	verdict_clear(v);
-	preq_free(p);
-}
-
-static void send_error(struct preq *p, bool kept)
-{
-	(void)kept; /* an error answer is sent either way */
-	reply_error(p, &p->err);
-}
-
-/* for a client that has left: nothing to send */
-static void just_free(struct preq *p, bool kept)
-{
-	(void)kept;
-	preq_free(p);
-}
-
-/* ---- what an answer costs ------------------------------------------ */
-
-
-
-
-
-
 /* ---- the upstream side --------------------------------------------- */
-
-
-
 
 static void emit_event(void *arg, const char *ev, size_t len)
 {
 	struct preq *p = arg;
 	/* a Responses stream's usage event goes out once its row is kept, as
 	 * a chat stream's [DONE] does */
-	if (p->sse.usage_event && p->route->kind == RK_RESPONSES) {
+	if (p->sse.usage_event && OPS(p)->flags & RF_HOLD_USAGE) {
 		buf_add(&p->held, ev, len);
 		return;
 	}
 	if (p->req)
 		httpd_chunk(p->req, ev, len);
 }
-
 
 /* The idle timer: armed once when Groq's head arrives, not re-armed for
  * every piece of its answer (a timer operation per chunk); when it fires
@@ -295,9 +163,10 @@ static void on_head(void *arg, const struct hstatus *h)
 	/* an event stream is relayed as events whether or not "stream" was
 	 * asked for (and metered from them); a stream asked for but answered
 	 * in one piece (GET /models ignores "stream") is buffered */
-	if (sse && (p->route->kind == RK_CHAT || p->route->kind == RK_RESPONSES))
+	unsigned f = OPS(p)->flags;
+	if (sse && f & RF_EVENTS)
 		p->relay = R_SSE;
-	else if (p->route->kind == RK_SPEECH || (p->route->kind == RK_FILE && str_ends(p->param, "/content")))
+	else if (f & RF_RAW || (f & RF_CONTENT && str_ends(p->param, "/content")))
 		p->relay = R_RAW; /* audio, a file's content: relayed as they come */
 	else
 		p->relay = R_BUFFER;
@@ -365,14 +234,10 @@ static void on_data(void *arg, const char *data, size_t len)
 	}
 }
 
-
-
-
-
 /* a relayed answer's end, once its row is committed (or not) */
 static void end_stream(struct preq *p, bool kept)
 {
-	struct hreq *req = take_req(p);
+	struct hreq *req = req_take(p);
 	if (req) {
 		if (p->complete) {
 			/* the last event (chat: [DONE]; Responses: the usage event)
@@ -395,14 +260,14 @@ static void end_stream(struct preq *p, bool kept)
 			httpd_abort(req);
 		}
 	}
-	preq_free(p);
+	req_free(p);
 }
 
 /* a buffered answer, once its row is committed; withheld (503) if not */
 static void send_answer(struct preq *p, bool kept)
 {
 	if (!p->req) {
-		preq_free(p);
+		req_free(p);
 		return;
 	}
 	if (!kept) {
@@ -410,11 +275,11 @@ static void send_answer(struct preq *p, bool kept)
 		 * written when the store is back) */
 		struct verdict v = { .status = 503, .type = "api_error", .code = "store_unavailable",
 				     .message = xstrdup(STORE_DOWN_MSG) };
-		reply_error(p, &v);
+		req_reply_error(p, &v);
 		return;
 	}
 	req_pass_headers(p, p->conv != NULL);
-	struct hreq *req = take_req(p);
+	struct hreq *req = req_take(p);
 	if (p->conv) {
 		httpd_send_owned(req, (int)p->status, p->conv_ctype, p->conv, p->conv_len);
 		p->conv = NULL;
@@ -425,12 +290,8 @@ static void send_answer(struct preq *p, bool kept)
 		else
 			httpd_send(req, (int)p->status, NULL, "", 0);
 	}
-	preq_free(p);
+	req_free(p);
 }
-
-static void admitted(struct preq *p);
-
-
 
 static bool retryable(long status)
 {
@@ -477,7 +338,7 @@ static bool try_again(struct preq *p)
 	p->status = 0;
 	p->relay = 0;
 	p->cut = 0;
-	admitted(p);
+	req_admitted(p);
 	return true;
 }
 
@@ -487,30 +348,21 @@ static void on_done(void *arg, int ok, const char *err)
 	struct gateway *g = p->g;
 	p->tx = NULL;
 	idle_stop(p);
+	const struct route_ops *o = OPS(p);
 	struct usage u = { 0 };
 	if (p->relay == R_SSE)
 		u = p->sse.usage;
-	else if (ok && p->status == 200 && p->route->kind == RK_TRANSCRIBE) {
-		/* read once: its duration is the bill, the rest the client's format */
-		double d = -1;
-		p->conv = audio_answer(p->resp.data ? p->resp.data : "", p->resp.len, p->audio_fmt, &d, &p->conv_len,
-				       &p->conv_ctype);
-		if (d >= 0) {
-			u.audio_s = d;
-			u.seen = true;
-		}
-	} else if (ok && p->status == 200 && p->route->unit == BU_TOKENS)
-		usage_from_json(p->resp.data ? p->resp.data : "", p->resp.len, &u);
+	else if (ok && p->status == 200 && o->usage)
+		o->usage(p, &u);
+	if (ok && p->status == 200 && o->answered && p->relay == R_BUFFER)
+		o->answered(p);
 	/* Groq bills what it answered: an error answer costs nothing; an
 	 * answer begun, or a request Groq may be working on (no answer within
 	 * the time), is charged; a request that never reached Groq is not */
 	bool billed = p->status == 200 || (!p->status && err && (strcmp(err, "timeout") == 0 || p->cut));
-	if (p->route->kind >= RK_FILE_UPLOAD) { /* files and batches: nothing billed but a batch */
-		if (ok && p->status == 200)
-			req_batch_answer(p);
-		/* a batch Groq may have made (no answer in time) keeps its charge */
-		billed = p->route->kind == RK_BATCH_CREATE && p->reserved && !p->status && err && strcmp(err, "timeout") == 0;
-	}
+	if (o->flags & RF_OBJECTS) /* files and batches: nothing billed but a batch Groq may have made
+				    * (no answer in time), which keeps its charge */
+		billed = o->flags & RF_BATCH && p->reserved && !p->status && err && strcmp(err, "timeout") == 0;
 	int64_t qty = 0, cost = 0;
 	struct usage seen = u; /* Groq's own figures, before cost_of fills in bounds */
 	if (billed)
@@ -523,7 +375,7 @@ static void on_done(void *arg, int ok, const char *err)
 			p->k->old_since_switch++;
 	}
 	if (p->client_left) { /* its client left while Groq worked: metered all the same */
-		req_record(p, 499, "client_closed", &u, cost, qty, just_free);
+		req_record(p, 499, "client_closed", &u, cost, qty, req_just_free);
 		return;
 	}
 	if (ok && !billed && try_again(p))
@@ -551,18 +403,16 @@ static void on_done(void *arg, int ok, const char *err)
 		}
 		metrics_upstream_error(g->metrics, ends[e].status);
 		p->err = (struct verdict){ .status = ends[e].status, .type = "api_error", .code = ends[e].code, .message = m };
-		req_record(p, ends[e].status, ends[e].reason, &u, cost, qty, send_error);
+		req_record(p, ends[e].status, ends[e].reason, &u, cost, qty, req_send_error);
 		return;
 	}
 	if (p->replying) {
-		p->complete = ok && (p->relay != R_SSE || p->route->kind != RK_CHAT || p->sse.done);
+		p->complete = ok && (p->relay != R_SSE || !(o->flags & RF_DONE) || p->sse.done);
 		req_record(p, p->complete ? 200 : 502, p->complete ? NULL : p->cut ? ends[p->cut].reason : "upstream_stream_cut",
 		       &u, cost, qty, end_stream);
 		return;
 	}
-	/* a buffered answer: passed through unchanged (models filtered) */
-	if (p->route->kind == RK_MODELS && p->status == 200)
-		req_filter_models(p);
+	/* a buffered answer: passed through (lists kept to the team's own, above) */
 	int st = (int)p->status;
 	if (st == 429 && p->model)
 		req_groq_held(p);
@@ -616,278 +466,6 @@ static void forward(struct preq *p)
 	free(rid);
 }
 
-/* ---- after the rate limit: reserve, then forward ------------------- */
-
-/* the worst case Groq could bill for this request, in its unit */
-static int64_t worst_case(struct preq *p)
-{
-	const struct price *pr = p->model ? config_price(&p->g->cfg, p->model) : NULL;
-	switch (p->route->unit) {
-	case BU_TOKENS:
-		if (p->route->kind == RK_BATCH_CREATE) /* its lines' worst case at the batch price */
-			return p->batch_worst;
-		return cost_tokens(pr, p->prompt_est, 0, p->cap * p->n, 1.0);
-	case BU_AUDIO_SECONDS: return cost_audio(pr, p->audio_bound_s);
-	case BU_CHARS: return cost_chars(pr, p->chars);
-	default: return 0;
-	}
-}
-
-static int recheck(struct preq *p, struct verdict *v);
-static void capacity_retry(evutil_socket_t fd, short what, void *arg);
-static void upload_slice(evutil_socket_t fd, short what, void *arg);
-static void after_body(struct preq *p);
-
-/* Groq's capacity: the request's worst case taken from its team's windows
- * and its model's (the prompt at the calibrated estimate, the cap for
- * every choice; a transcription's audio bound). 0 taken, 1 waiting for
- * room (queue mode), -1 refused (v). */
-static int take_capacity(struct preq *p, struct verdict *v)
-{
-	struct gateway *g = p->g;
-	int64_t need[CL_N] = { 0 };
-	if (p->route->kind == RK_BATCH_CREATE || p->route->kind == RK_FILE_UPLOAD) /* Groq's batch limits are its own */
-		return 0;
-	need[CL_RPM] = need[CL_RPD] = 1;
-	if (p->route->unit == BU_TOKENS)
-		need[CL_TPM] = need[CL_TPD] =
-			capacity_prompt(g->capacity, p->model, (int64_t)p->raw_len, p->prompt_est) + p->cap * p->n;
-	else if (p->route->unit == BU_AUDIO_SECONDS)
-		need[CL_ASH] = need[CL_ASD] = p->audio_bound_s;
-	int64_t now = gw_now(g);
-	if (capacity_admit(g->capacity, p->t, p->model, need, now, &p->capr, v) == 0) {
-		team_model_count(p->t, p->model, now, now, 1, need[CL_TPM]);
-		return 0;
-	}
-	int64_t deadline = p->t0_ms + p->t->queue_wait_ms;
-	if (v->status != 429 || p->t->rpm_mode != RPM_QUEUE || now >= deadline)
-		return -1;
-	/* queue mode: it waits for room until its deadline, looked at again
-	 * within 250 ms (requests settling give back what they did not use,
-	 * sooner than the window moves) */
-	int64_t wait = v->retry_ms < 1 ? 1 : v->retry_ms > 250 ? 250 : v->retry_ms;
-	if (wait > deadline - now)
-		wait = deadline - now;
-	verdict_clear(v);
-	if (!p->capwait)
-		p->capwait = evtimer_new(g->base, capacity_retry, p);
-	struct timeval tv = { (time_t)(wait / 1000), (suseconds_t)(wait % 1000) * 1000 };
-	evtimer_add(p->capwait, &tv);
-	return 1;
-}
-
-/* the upstream key's own limits, inside its team's (an equal share per
- * replica in cluster mode): its requests and tokens per minute */
-static int key_limits(struct preq *p, int64_t now, struct verdict *v)
-{
-	struct ukey *k = p->k;
-	int replicas = cluster_replicas(p->g);
-	if (k->rpm_limit > 0) {
-		int lim = (int)(k->rpm_limit / replicas > 0 ? k->rpm_limit / replicas : 1);
-		int64_t retry = 0;
-		rl_resize(&k->rl, lim);
-		if (!rl_admit(&k->rl, now, &retry))
-			return rpm_refusal("upstream key", k->name, k->rpm_limit, retry, v);
-	}
-	if (k->tpm_limit > 0 && p->route->unit == BU_TOKENS && p->route->kind != RK_BATCH_CREATE) {
-		int64_t lim = k->tpm_limit / replicas > 0 ? k->tpm_limit / replicas : 1;
-		int64_t need = capacity_prompt(p->g->capacity, p->model, (int64_t)p->raw_len, p->prompt_est) + p->cap * p->n;
-		if (!k->tpm.n)
-			win_init(&k->tpm, 60000, 1000);
-		int64_t wait = win_wait(&k->tpm, now, need, lim);
-		if (wait != 0) {
-			char w[32];
-			gotime_format(wait > 0 ? wait : 0, w, sizeof w);
-			deny(v, wait < 0 ? 413 : 429, "tokens", "rate_limit_exceeded", "capacity_limited",
-			     xasprintf(wait < 0 ? "Request too large for upstream key '%s' on tokens per minute (TPM): Limit %lld, "
-						  "Requested %lld."
-						: "Rate limit reached for upstream key '%s' on tokens per minute (TPM): Limit %lld, "
-						  "Requested %lld. Please try again in %s.",
-				       k->name, (long long)k->tpm_limit, (long long)need, w));
-			v->retry_ms = wait > 0 ? wait : 0;
-			return -1;
-		}
-		win_add(&k->tpm, now, now, need);
-		p->key_tokens = need;
-	}
-	return 0;
-}
-
-/* an end user's first refusal for its day's budget: one alert per user
- * and day, at most USER_ALERTS_MAX a team a day (users are many) */
-#define USER_ALERTS_MAX 20
-static void user_alert(struct preq *p)
-{
-	struct team *t = p->t;
-	int64_t day = day_start_ms(gw_now(p->g));
-	if (t->user_alerts_day != day) {
-		t->user_alerts_day = day;
-		t->user_alerts = 0;
-	}
-	if (t->user_alerts >= USER_ALERTS_MAX)
-		return;
-	char b[32], who[65];
-	usd2(b, sizeof b, t->user_day_budget_nusd);
-	/* the client's words go to chat webhooks: letters, digits and a few marks only */
-	size_t i = 0;
-	for (; p->user[i] && i < sizeof who - 1; i++)
-		who[i] = isalnum((unsigned char)p->user[i]) || strchr("._-@:+", p->user[i]) ? p->user[i] : '?';
-	who[i] = '\0';
-	char *m = xasprintf("End user %s of team %s reached its daily budget of %s%s", who, t->id, b,
-			    ++t->user_alerts == USER_ALERTS_MAX ? " (the last such alert for this team today)" : "");
-	alert_raise(p->g, "user_budget_reached", t->id, m);
-	free(m);
-}
-
-static void admitted(struct preq *p)
-{
-	struct gateway *g = p->g;
-	struct verdict v = { 0 };
-	if (!p->ntried && p->model)
-		p->tried[p->ntried++] = xstrdup(p->model);
-	int r = take_capacity(p, &v);
-	/* Groq's capacity for the model is used up or held (its 429): the
-	 * next fallback, before a byte is sent */
-	while (r < 0 && v.status == 429 && req_switch_model(p)) {
-		verdict_clear(&v);
-		r = take_capacity(p, &v);
-	}
-	if (r < 0)
-		reject(p, &v);
-	if (r != 0)
-		return;
-	int64_t amount = worst_case(p);
-	char *why = NULL;
-	struct budget_env e = gw_budget(g);
-	if (budget_reserve(&e, p->t, amount, &why) != 0) {
-		req_settle(p, 0, NULL, false); /* the capacity it took, given back */
-		refuse(p, 402, "insufficient_quota", "budget_exceeded", "budget_exceeded", why);
-		return;
-	}
-	p->reserved = amount;
-	struct ukey *k = p->k;
-	int replicas = cluster_replicas(g);
-	if (k->month_start != g->month.from) { /* a new month (budget_roll has it): the key's from nothing */
-		k->month_start = g->month.from;
-		k->spend_nusd = 0;
-	}
-	if (k->budget_nusd > 0 && k->spend_nusd + k->reserved_nusd + amount > k->budget_nusd / replicas) {
-		char a[32], b[32], c[32];
-		usd2(a, sizeof a, k->spend_nusd + k->reserved_nusd);
-		usd2(b, sizeof b, k->budget_nusd);
-		usd2(c, sizeof c, amount);
-		req_settle(p, 0, NULL, false); /* the team's reservation and the capacity, given back */
-		if (k->alerted_month != g->month.from) { /* one alert a month */
-			k->alerted_month = g->month.from;
-			char *m = xasprintf("Upstream key %s of team %s reached its monthly budget of %s: its requests are "
-					    "refused until the month turns or the budget is raised.",
-					    k->name, p->t->id, b);
-			alert_raise(g, "key_budget_reached", p->t->id, m);
-			free(m);
-		}
-		refuse(p, 402, "insufficient_quota", "budget_exceeded", "budget_exceeded",
-		       xasprintf("Upstream key '%s' of team '%s' has spent or reserved %s of its %s monthly budget and "
-				 "this request could cost up to %s. Use another key of the team, or ask an operator.",
-				 k->name, p->t->id, a, b, c));
-		return;
-	}
-	k->reserved_nusd += amount;
-	p->key_reserved = amount;
-	/* its end user's minute and day, inside the team's */
-	if (p->user && g->reg.users) {
-		int ur = enduser_admit(g->reg.users, p->t, p->user, replicas, gw_now(g), amount, &v);
-		if (ur != 0) {
-			req_settle(p, 0, NULL, false);
-			if (ur == -2)
-				user_alert(p);
-			reject(p, &v);
-			return;
-		}
-		p->user_held = true;
-		p->user_reserved = amount;
-	}
-	/* last, so that only what would be sent counts in the key's windows */
-	if (key_limits(p, gw_now(g), &v) != 0) {
-		req_settle(p, 0, NULL, false);
-		reject(p, &v);
-		return;
-	}
-	forward(p);
-}
-
-/* a request that waited for Groq's capacity: what it was checked for
- * still holds, then it tries again */
-static void capacity_retry(evutil_socket_t fd, short what, void *arg)
-{
-	(void)fd;
-	(void)what;
-	struct preq *p = arg;
-	struct verdict v = { 0 };
-	if (recheck(p, &v) != 0) {
-		reject(p, &v);
-		return;
-	}
-	admitted(p);
-}
-
-/* ---- queue mode: the team's RPM queue (ratelimit.c) holds the request's
- * rlwait; these are its callbacks ------------------------------------------ */
-
-#define WAITER(w) ((struct preq *)(void *)((char *)(w) - offsetof(struct preq, wait)))
-
-/* what may have changed while a request waited: its token revoked, its
- * team paused, its model taken off the allowlist, the team's cap lowered */
-static int recheck(struct preq *p, struct verdict *v)
-{
-	if (p->tok->revoked_at)
-		return deny(v, 401, "invalid_request_error", "invalid_api_key", "unauthenticated",
-			    xstrdup("Invalid API Key: this client token was revoked while the request waited in the "
-				    "team's queue. Ask your groqgate operator for a new one."));
-	if (stage_policy(p->t, p->route->kind == RK_MODELS ? NULL : p->model, v) != 0)
-		return -1;
-	if (p->route->unit == BU_TOKENS && p->route->kind != RK_EMBEDDINGS && p->cap > p->t->max_tokens)
-		return deny(v, 400, "invalid_request_error", "max_tokens_exceeded", "max_tokens_exceeded",
-			    xasprintf("Team '%s' may now ask for at most %lld tokens per request (changed while the "
-				      "request waited); lower the cap and retry.",
-				      p->t->id, (long long)p->t->max_tokens));
-	return 0;
-}
-
-static int q_recheck(struct rlwait *w, struct verdict *v)
-{
-	return recheck(WAITER(w), v);
-}
-
-static void q_admit(struct rlwait *w)
-{
-	admitted(WAITER(w));
-}
-
-static void q_refuse(struct rlwait *w, struct verdict *v)
-{
-	reject(WAITER(w), v);
-}
-
-static void q_expired(struct rlwait *w)
-{
-	struct preq *p = WAITER(w);
-	struct team *t = p->t;
-	struct verdict v = { 0 };
-	ratelimit_refusal(t, 0, &v); /* the verdict only: no slot taken */
-	free(v.message);
-	v.message = xasprintf("Rate limit reached for team '%s' (RPM %lld): the request waited "
-			      "the maximum of %lld ms in the team's queue.",
-			      t->id, (long long)t->rpm_limit, (long long)t->queue_wait_ms);
-	reject(p, &v);
-}
-
-static int64_t q_now(struct rlwait *w)
-{
-	return gw_now(WAITER(w)->g);
-}
-
-static const struct rlqueue_ops queue_ops = { q_recheck, q_admit, q_refuse, q_expired, q_now };
-
 /* ---- the client side ----------------------------------------------- */
 
 /* the reply's last byte was written: a draining gateway may now exit */
@@ -918,7 +496,7 @@ static void abandoned(struct preq *p)
 	}
 	int64_t qty = 0, cost = req_cost_of(p, &u, &qty);
 	req_settle(p, cost, &u, true);
-	req_record(p, 499, "client_closed", &u, cost, qty, just_free);
+	req_record(p, 499, "client_closed", &u, cost, qty, req_just_free);
 }
 
 /* the client went before its answer was finished (httpd.c notices while
@@ -960,12 +538,7 @@ static void on_client_close(struct hreq *req, void *arg)
 	req_upload_free(p);
 	if (p->t)
 		req_settle(p, 0, NULL, false);
-	req_record(p, 499, "client_closed", NULL, 0, 0, just_free);
-}
-
-static void enqueue(struct preq *p)
-{
-	rlq_push(p->t, &p->wait, p->t0_ms + p->t->queue_wait_ms, p->g->base, &queue_ops, gw_now(p->g));
+	req_record(p, 499, "client_closed", NULL, 0, 0, req_just_free);
 }
 
 /* ---- the pipeline ------------------------------------------------------ */
@@ -1002,7 +575,7 @@ static int stage_who(struct preq *p, struct verdict *v)
 		return deny(v, 500, "api_error", "misconfigured", "misconfigured",
 			    xstrdup("This client token points at a team or upstream key that no longer exists; ask your "
 				    "groqgate operator."));
-	if (p->route->kind == RK_REFUSED)
+	if (p->route->refused)
 		return deny(v, 403, "permission_error", "route_not_governed", "route_refused", xstrdup(p->route->refused));
 	if (ledger_down(g->ledger))
 		return deny(v, 503, "api_error", "store_unavailable", "store_unavailable", xstrdup(STORE_DOWN_MSG));
@@ -1024,9 +597,9 @@ static int stage_body(struct preq *p, struct verdict *v)
 	if (req_client_rid(p, v) != 0 || stage_policy(p->t, NULL, v) != 0 || req_read_body(p, v) != 0 ||
 	    req_read_user(p, v) != 0 || req_resolve_model(p, v) != 0 || req_stage_tier(p, v) != 0 ||
 	    (p->model && stage_policy(p->t, p->model, v) != 0) || req_read_caps(p, v) != 0 ||
-	    ((p->route->kind == RK_FILE || p->route->kind == RK_BATCH) && req_own_check(p, v) != 0))
+	    (OPS(p)->own && OPS(p)->own(p, v) != 0))
 		return -1;
-	if (p->route->unit != BU_NONE && p->route->kind != RK_BATCH_CREATE &&
+	if (p->route->unit != BU_NONE && !(OPS(p)->flags & RF_BATCH) &&
 	    !price_bills(config_price(&p->g->cfg, p->model), p->route->unit))
 		return deny(v, 403, "permission_error", "model_not_priced", "model_not_priced",
 			    xasprintf("Model '%s' has no %s price in the gateway's price table, so its use cannot be "
@@ -1035,51 +608,7 @@ static int stage_body(struct preq *p, struct verdict *v)
 	return 0;
 }
 
-/* the window's answer: 0 admitted, 1 queued (queue mode), -1 refused */
-static int rpm_decided(struct preq *p, int ok, int64_t retry_ms, struct verdict *v)
-{
-	struct team *t = p->t;
-	if (ok)
-		return 0;
-	ratelimit_refusal(t, retry_ms, v);
-	if (t->rpm_mode != RPM_QUEUE || t->queue_wait_ms <= 0)
-		return -1;
-	if (t->qlen >= p->g->cfg.queue_max_len) {
-		free(v->message);
-		v->message = xasprintf("Rate limit reached for team '%s' (RPM %lld) and its queue is full "
-				       "(%lld requests waiting, limits.queue_max_len). Slow down.",
-				       t->id, (long long)t->rpm_limit, (long long)t->qlen);
-		return -1;
-	}
-	verdict_clear(v);
-	enqueue(p);
-	return 1;
-}
-
-/* the shared window answered (cluster mode), later on the loop */
-static void rpm_answer(void *arg, int ok, int64_t retry_ms)
-{
-	struct preq *p = arg;
-	p->cw = NULL;
-	struct verdict v = { 0 };
-	int r = rpm_decided(p, ok, retry_ms, &v);
-	if (r < 0)
-		reject(p, &v);
-	else if (r == 0)
-		admitted(p);
-}
-
-/* rate limit: 0 admitted now, 1 queued (queue mode), 2 the answer comes
- * later (rpm_answer), -1 refused */
-static int stage_rpm(struct preq *p, struct verdict *v)
-{
-	int ok;
-	int64_t retry = 0;
-	p->cw = counters_admit_async(p->t, p->t0_ms, rpm_answer, p, &ok, &retry);
-	if (p->cw)
-		return 2;
-	return rpm_decided(p, ok, retry, v);
-}
+static void upload_slice(evutil_socket_t fd, short what, void *arg);
 
 void proxy_handle(struct gateway *g, struct hreq *req, const char *path)
 {
@@ -1089,12 +618,13 @@ void proxy_handle(struct gateway *g, struct hreq *req, const char *path)
 	p->t0_us = mono_us();
 	p->t0_ms = gw_now(g);
 	p->path = xstrdup(path);
+	p->forward = forward;
 	g->inflight++;
 	g->unflushed++;
 	httpd_on_complete(req, flushed, g);
 	struct verdict v = { 0 };
 	if (stage_route(p, &v) != 0 || stage_who(p, &v) != 0 || stage_body(p, &v) != 0) {
-		reject(p, &v);
+		req_reject(p, &v);
 		return;
 	}
 	httpd_on_close(req, on_client_close, p);
@@ -1104,22 +634,7 @@ void proxy_handle(struct gateway *g, struct hreq *req, const char *path)
 		upload_slice(-1, 0, p);
 		return;
 	}
-	after_body(p);
-}
-
-/* the pipeline from the rate limit on */
-static void after_body(struct preq *p)
-{
-	struct verdict v = { 0 };
-	if (p->route->unit == BU_NONE && p->route->kind != RK_FILE_UPLOAD) { /* not metered: not rate-limited, nothing reserved */
-		forward(p);
-		return;
-	}
-	int r = stage_rpm(p, &v);
-	if (r < 0)
-		reject(p, &v);
-	else if (r == 0)
-		admitted(p); /* reserve, then forward */
+	req_admit(p);
 }
 
 /* a slice of an upload's lines; the next one after the loop's other
@@ -1137,9 +652,9 @@ static void upload_slice(evutil_socket_t fd, short what, void *arg)
 		evtimer_add(p->upev, &now);
 		return;
 	}
-	if (r < 0 || recheck(p, &v) != 0) {
-		reject(p, &v);
+	if (r < 0 || req_recheck(p, &v) != 0) {
+		req_reject(p, &v);
 		return;
 	}
-	after_body(p);
+	req_admit(p);
 }

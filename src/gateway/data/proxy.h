@@ -1,7 +1,8 @@
 /* proxy.h — what the request pipeline's files share (proxy.c: the
- * pipeline, Groq's side and the answer; proxy_read.c: the request read
- * and checked). Private to them: the rest of the gateway calls
- * proxy_handle() in data.h. */
+ * pipeline, Groq's side and the answer; proxy_routes.c: what each kind
+ * of route does; proxy_read.c: the request read and checked; the other
+ * proxy_*.c files each one part of it, named below). Private to them:
+ * the rest of the gateway calls proxy_handle() in data.h. */
 #ifndef GG_PROXY_H
 #define GG_PROXY_H
 
@@ -87,15 +88,90 @@ struct preq {
 	int64_t lat_us;
 	struct verdict err;  /* the error answer to send then */
 	void (*then)(struct preq *p, bool kept);
+	void (*forward)(struct preq *p); /* the stage after admission: sent to Groq (proxy.c) */
 };
 
+/* ---- proxy_routes.c: what each kind of route does ------------------- */
+enum {
+	RF_EVENTS = 1 << 0,     /* an event stream is relayed event by event, metered from its usage */
+	RF_DONE = 1 << 1,       /* ... complete only once [DONE] came (chat) */
+	RF_HOLD_USAGE = 1 << 2, /* ... its usage event held until its row is kept (Responses) */
+	RF_RAW = 1 << 3,        /* the answer relayed as it comes (audio) */
+	RF_CONTENT = 1 << 4,    /* ... when it is an object's /content */
+	RF_INPUT_ONLY = 1 << 5, /* tokens in only: no output cap, no output billed (embeddings) */
+	RF_TIERS = 1 << 6,      /* Groq's service tiers apply */
+	RF_AS_NAMED = 1 << 7,   /* its model is checked as named: no alias, retirement or fallback */
+	RF_OWN_LIMITS = 1 << 8, /* Groq's batch limits are its own: no capacity window, no key TPM */
+	RF_OBJECTS = 1 << 9,    /* files and batches: nothing billed but a batch */
+	RF_BATCH = 1 << 10,     /* a batch: priced per line; its reservation is the batch's once made */
+	RF_RATED = 1 << 11,     /* counted against the team's RPM though not metered (an upload) */
+	RF_EMPTY_OK = 1 << 12,  /* an empty body is taken though the route takes none (a batch's cancel) */
+};
+struct route_ops {
+	/* the body read and checked (the model it names in p->model); NULL:
+	 * the route takes none. 0, or -1 with v */
+	int (*read)(struct preq *p, const struct mediatype *mt, struct verdict *v);
+	/* the object the path names is the team's own (NULL: it names none). 0, or -1 */
+	int (*own)(struct preq *p, struct verdict *v);
+	/* what Groq could bill at worst, in nano-dollars (NULL: by the route's unit) */
+	int64_t (*worst)(const struct preq *p);
+	/* a 200 answer in one piece: its usage into u (NULL: none) */
+	void (*usage)(struct preq *p, struct usage *u);
+	/* a 200 answer: what it changes of the team's objects, a list kept to
+	 * the team's own (NULL: nothing) */
+	void (*answered)(struct preq *p);
+	unsigned flags; /* RF_* */
+};
+const struct route_ops *route_ops(const struct route *r);
+#define OPS(p) route_ops((p)->route)
+/* The body by its route's reader; the Content-Type checked first. 0, or
+ * -1 with v. */
+int req_read_body(struct preq *p, struct verdict *v);
+
+/* ---- proxy_reply.c: a request's ends ------------------------------- */
+/* The request refused with v (its message moves to p; a 429 carries
+ * Retry-After and the team's x-ratelimit-*): recorded, answered, freed. */
+void req_reject(struct preq *p, struct verdict *v);
+/* The same with a verdict made here (msg is taken). */
+void req_refuse(struct preq *p, int status, const char *type, const char *code, const char *reason, char *msg);
+/* The request, to be answered now: p lets go of its client's request. */
+struct hreq *req_take(struct preq *p);
+/* v's error answer alone (the row is already recorded); frees p. */
+void req_reply_error(struct preq *p, struct verdict *v);
+/* req_record's `then` for an error answer (p->err) and for a client that
+ * left (nothing to send); both free p. */
+void req_send_error(struct preq *p, bool kept);
+void req_just_free(struct preq *p, bool kept);
+/* Everything p holds given back, and p freed. */
+void req_free(struct preq *p);
+
+/* ---- proxy_admit.c: from the rate limit to Groq --------------------- */
+/* The pipeline from the rate limit on: an unmetered route forwarded at
+ * once; else the team's RPM window (queued, or answered later in cluster
+ * mode), then req_admitted. */
+void req_admit(struct preq *p);
+/* Past the rate limit: Groq's capacity, the reservations, the key's own
+ * limits, then p->forward; or refused. */
+void req_admitted(struct preq *p);
+/* What may have changed while the request waited (its token revoked, its
+ * team paused, its model taken off the allowlist, the cap lowered). 0, or
+ * -1 with v. */
+int req_recheck(struct preq *p, struct verdict *v);
+
 /* ---- proxy_read.c: the request read and checked -------------------- */
+/* the readers route_ops rows name: a JSON body (its governed members
+ * found, the model it names, stream), an audio form, a batch upload, a
+ * batch's creation; each 0, or -1 with v */
+int req_read_json(struct preq *p, const struct mediatype *mt, struct verdict *v);
+int req_read_form(struct preq *p, const struct mediatype *mt, struct verdict *v);
+int req_read_upload(struct preq *p, const struct mediatype *mt, struct verdict *v);
+int req_read_batch(struct preq *p, const struct mediatype *mt, struct verdict *v);
+/* a file or batch the path names is the team's own (another team's is
+ * 404, as if it did not exist). 0, or -1 */
+int req_own_file(struct preq *p, struct verdict *v);
+int req_own_batch(struct preq *p, struct verdict *v);
 /* A 400 invalid_request_error verdict with code (msg is taken): -1. */
 int req_bad(struct verdict *v, const char *code, char *msg);
-/* The body by the route's kind: a JSON body scanned (its governed
- * members found), a form parsed, an upload's lines checked, a batch's
- * input file checked; the model it names in p->model. 0, or -1 with v. */
-int req_read_body(struct preq *p, struct verdict *v);
 /* The output cap (after the allowlist): each cap member checked, the
  * team's written in when none is sent; chat's n. 0, or -1 with v. */
 int req_read_caps(struct preq *p, struct verdict *v);
@@ -119,8 +195,6 @@ void req_form_model(struct preq *p, const char *model);
 int req_read_user(struct preq *p, struct verdict *v);
 /* The client's X-Request-Id, checked and kept to forward. 0, or -1. */
 int req_client_rid(struct preq *p, struct verdict *v);
-/* A file or batch route: the object is the team's own. 0, or -1. */
-int req_own_check(struct preq *p, struct verdict *v);
 
 /* ---- proxy_bill.c: what an answer costs ------------------------------ */
 /* The request's reservations settled at cost: its team's budget, its
@@ -157,9 +231,14 @@ bool req_up_head_read(struct preq *p, const struct hstatus *h);
 void req_pass_headers(struct preq *p, bool skip_ctype);
 /* One more Groq 429 for the key; an alert past alerts.upstream_429_storm. */
 void req_storm_count(struct preq *p);
-/* A file or batch route's answer: what it changes of the team's files
- * and batches, lists filtered to the team's own (502 when they cannot be). */
-void req_batch_answer(struct preq *p);
+/* A file or batch route's 200 answer (route_ops' answered): what it
+ * changes of the team's files and batches; lists kept to the team's own
+ * (502 when they cannot be). */
+void req_uploaded(struct preq *p);
+void req_files_listed(struct preq *p);
+void req_file_answered(struct preq *p);
+void req_batch_created(struct preq *p);
+void req_batches_listed(struct preq *p);
 /* A /models answer kept to the team's models, its aliases beside them. */
 void req_filter_models(struct preq *p);
 

@@ -165,31 +165,37 @@ static void unfilterable(struct preq *p)
 	p->status = 502;
 }
 
-void req_batch_answer(struct preq *p)
+void req_uploaded(struct preq *p)
 {
-	struct gateway *g = p->g;
-	switch (p->route->kind) {
-	case RK_FILE_UPLOAD:
-		batch_uploaded(g, p->t, p->k, &p->resp, p->batch_worst, p->batch_lines, p->batch_index);
-		break;
-	case RK_FILES:
-	case RK_BATCHES:
-		if (batch_filter(g, p->t, &p->resp, p->route->kind == RK_BATCHES) != 0)
-			unfilterable(p);
-		break;
-	case RK_BATCH_CREATE:
-		if (batch_created(g, p->t, p->k, p->batch_input, &p->resp, p->reserved) == 0)
-			p->reserved = 0; /* the batch holds it now */
-		break;
-	case RK_FILE:
-		if (httpd_method(p->req) == HM_DELETE) {
-			struct bfile *f = team_file(&g->reg, p->t, p->param);
-			if (f)
-				batch_file_deleted(g, f);
-		}
-		break;
-	default: break;
-	}
+	batch_uploaded(p->g, p->t, p->k, &p->resp, p->batch_worst, p->batch_lines, p->batch_index);
+}
+
+void req_files_listed(struct preq *p)
+{
+	if (batch_filter(p->g, p->t, &p->resp, false) != 0)
+		unfilterable(p);
+}
+
+void req_batches_listed(struct preq *p)
+{
+	if (batch_filter(p->g, p->t, &p->resp, true) != 0)
+		unfilterable(p);
+}
+
+void req_batch_created(struct preq *p)
+{
+	if (batch_created(p->g, p->t, p->k, p->batch_input, &p->resp, p->reserved) == 0)
+		p->reserved = 0; /* the batch holds it now */
+}
+
+/* a file deleted: no longer the team's */
+void req_file_answered(struct preq *p)
+{
+	if (httpd_method(p->req) != HM_DELETE)
+		return;
+	struct bfile *f = team_file(&p->g->reg, p->t, p->param);
+	if (f)
+		batch_file_deleted(p->g, f);
 }
 
 static bool model_allowed(void *arg, const char *id)
@@ -206,7 +212,7 @@ void req_filter_models(struct preq *p)
 		unfilterable(p);
 		return;
 	}
-	json_t *aliases = p->route->kind == RK_MODELS ? aliases_json(c, &p->g->reg) : NULL;
+	json_t *aliases = aliases_json(c, &p->g->reg);
 	if (!json_array_size(aliases)) {
 		json_decref(aliases);
 		return;

@@ -39,7 +39,7 @@ int64_t req_cost_of(struct preq *p, struct usage *u, int64_t *qty)
 			*qty = u->prompt + u->completion;
 			return p->reserved;
 		}
-		int64_t most_out = p->route->kind == RK_EMBEDDINGS ? 0 : p->cap * p->n;
+		int64_t most_out = OPS(p)->flags & RF_INPUT_ONLY ? 0 : p->cap * p->n;
 		if (u->completion > most_out) {
 			impossible_usage(p, "output tokens", u->completion, most_out);
 			u->completion = most_out;
@@ -114,7 +114,7 @@ void req_settle(struct preq *p, int64_t cost, const struct usage *u, bool billed
 	team_model_count(p->t, p->model, p->capr.at, now, used[CL_RPM] - p->capr.take[CL_RPM],
 			 used[CL_TPM] - p->capr.take[CL_TPM]);
 	capacity_settle(p->t, &p->capr, used, now);
-	if (billed && u && u->seen && p->route->unit == BU_TOKENS && p->route->kind != RK_EMBEDDINGS)
+	if (billed && u && u->seen && p->route->unit == BU_TOKENS && !(OPS(p)->flags & RF_INPUT_ONLY))
 		capacity_calibrate(p->g->capacity, p->model, (int64_t)p->raw_len, u->prompt);
 }
 

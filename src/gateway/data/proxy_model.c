@@ -64,7 +64,7 @@ static void model_now(struct preq *p, const char *m)
 int req_resolve_model(struct preq *p, struct verdict *v)
 {
 	const char *send;
-	if (!p->model || p->route->kind == RK_MODEL || p->route->kind == RK_BATCH_CREATE)
+	if (!p->model || OPS(p)->flags & RF_AS_NAMED)
 		return 0;
 	if (stage_model(&p->g->cfg, &p->g->reg, p->t, gw_now(p->g), p->model, &send, v) != 0)
 		return -1;
@@ -88,7 +88,7 @@ int req_resolve_model(struct preq *p, struct verdict *v)
 int req_stage_tier(struct preq *p, struct verdict *v)
 {
 	const struct team *t = p->t;
-	if (p->route->kind != RK_CHAT && p->route->kind != RK_RESPONSES)
+	if (!(OPS(p)->flags & RF_TIERS))
 		return 0;
 	if (jspan_given(p->body.service_tier)) {
 		char *s = jspan_string(p->body.service_tier);
@@ -118,7 +118,7 @@ int req_stage_tier(struct preq *p, struct verdict *v)
  * team), switched to; false when none is left */
 const char *req_next_model(const struct preq *p)
 {
-	if (!p->ntried || p->ntried >= TRIES_MAX || p->route->body != BK_JSON || p->route->kind == RK_BATCH_CREATE)
+	if (!p->ntried || p->ntried >= TRIES_MAX || p->route->body != BK_JSON || OPS(p)->flags & RF_AS_NAMED)
 		return NULL;
 	return fallback_next(&p->g->cfg, p->t, (const char *const *)p->tried, p->ntried);
 }

@@ -1,5 +1,5 @@
 /* proxy_read.c — the request read and checked, before any decision is
- * made on it: its body by the route's kind (JSON scanned without a tree,
+ * made on it: its body by its route's reader (JSON scanned without a tree,
  * forms, batch uploads line by line, a batch's input file), the output
  * cap written in, the client's request id, a file's or batch's owner. */
 #include "proxy.h"
@@ -25,7 +25,7 @@ static void set_cap(struct preq *p, struct jspan at, const char *name)
 }
 
 /* a JSON body: checked, its governed members read; 0 or -1 (answered) */
-static int read_json(struct preq *p, const struct mediatype *mt, struct verdict *v)
+int req_read_json(struct preq *p, const struct mediatype *mt, struct verdict *v)
 {
 	/* whatever else the client labels it, the body is read as JSON and
 	 * Groq receives it as application/json: both read the same thing. A
@@ -63,6 +63,7 @@ static int read_json(struct preq *p, const struct mediatype *mt, struct verdict 
 		return -1;
 	}
 	p->fwd_ctype = xstrdup("application/json");
+	p->stream = jspan_kind(p->body.stream) == J_TRUE;
 	return 0;
 }
 
@@ -85,7 +86,7 @@ static int parse_form(struct preq *p, const struct mediatype *mt, struct mform *
 
 /* a multipart form (audio): the one model field Groq will read, the
  * response_format; 0 or -1 (answered) */
-static int read_form(struct preq *p, const struct mediatype *mt, struct verdict *v)
+int req_read_form(struct preq *p, const struct mediatype *mt, struct verdict *v)
 {
 	struct mform f;
 	if (parse_form(p, mt, &f, "the file and a 'model' field", v) != 0)
@@ -164,7 +165,7 @@ void req_form_model(struct preq *p, const char *model)
 /* a batch input file (purpose=batch): every line checked against the
  * team's policy, caps written in; the form Groq receives rebuilt around it.
  * 0, or -1 (answered, or v filled) */
-static int read_upload(struct preq *p, const struct mediatype *mt, struct verdict *v)
+int req_read_upload(struct preq *p, const struct mediatype *mt, struct verdict *v)
 {
 	struct mform f;
 	if (parse_form(p, mt, &f, "'purpose' and 'file'", v) != 0)
@@ -266,8 +267,9 @@ void req_upload_free(struct preq *p)
 
 /* a batch: its input file the team's, its endpoint one the file was
  * checked for; its reservation the file's worst case. 0 or -1 */
-static int read_batch_create(struct preq *p, struct verdict *v)
+int req_read_batch(struct preq *p, const struct mediatype *mt, struct verdict *v)
 {
+	(void)mt; /* read as JSON whatever its label, as every JSON route's */
 	json_error_t e;
 	char twin[64];
 	json_t *j = p->raw_len ? json_loadb(p->raw, p->raw_len, JSON_REJECT_DUPLICATES, &e) : NULL;
@@ -308,13 +310,12 @@ static int read_batch_create(struct preq *p, struct verdict *v)
 
 /* one file or batch: the team's own only (another team's is 404, as if it
  * did not exist); the parameter's shape is the route's. 0 or -1 */
-int req_own_check(struct preq *p, struct verdict *v)
+static int own_check(struct preq *p, bool file, struct verdict *v)
 {
 	const char *param = p->param, *slash = strchr(param, '/');
 	char *id = slash ? xstrndup(param, (size_t)(slash - param)) : xstrdup(param);
 	const char *sub = slash ? slash : "";
 	enum hmethod m = httpd_method(p->req);
-	bool file = p->route->kind == RK_FILE;
 	bool shape = file ? (!*sub || (strcmp(sub, "/content") == 0 && m == HM_GET)) && (!*sub || m == HM_GET)
 			  : (!*sub && m == HM_GET) || (strcmp(sub, "/cancel") == 0 && m == HM_POST);
 	if (file && !*sub && m == HM_DELETE)
@@ -330,62 +331,14 @@ int req_own_check(struct preq *p, struct verdict *v)
 	return rc;
 }
 
-/* the route's body: read, its cap and size checked, the body Groq gets
- * built; 0 or -1 (answered) */
-int req_read_body(struct preq *p, struct verdict *v)
+int req_own_file(struct preq *p, struct verdict *v)
 {
-	const struct route *r = p->route;
-	const char *ct = httpd_header(p->req, "Content-Type");
-	struct mediatype mt = { 0 };
-	char why[160];
-	if (ct && strcasecmp(ct, "application/json") == 0) /* the common case, read at once */
-		memcpy(mt.type, "application/json", 17);
-	else if (ct && mediatype_parse(ct, &mt, why, sizeof why) != 0) {
-		req_bad(v, "invalid_content_type", xasprintf("The Content-Type cannot be read: %s.", why));
-		return -1;
-	}
-	p->n = 1;
-	switch (r->body) {
-	case BK_NONE:
-		if (p->raw_len && r->kind != RK_BATCH) { /* (a batch's cancel may carry an empty object) */
-			req_bad(v, "invalid_request", xasprintf("%s takes no body.", r->name));
-			return -1;
-		}
-		if (r->kind == RK_MODEL)
-			p->model = xstrdup(p->param);
-		return 0;
-	case BK_FORM:
-		return r->kind == RK_FILE_UPLOAD ? read_upload(p, &mt, v) : read_form(p, &mt, v);
-	case BK_JSON:
-		if (r->kind == RK_BATCH_CREATE)
-			return read_batch_create(p, v);
-		if (read_json(p, &mt, v) != 0)
-			return -1;
-		break;
-	}
-	p->stream = jspan_kind(p->body.stream) == J_TRUE;
-	if (r->kind == RK_CHAT) {
-		p->prompt_est = prompt_estimate(p->raw_len, p->body.nmessages);
-	} else if (r->kind == RK_RESPONSES) {
-		/* every token of the input is at least one byte of the body; a
-		 * few more per input item for the template */
-		size_t items = 0;
-		for (size_t i = 0; i < p->body.input.n; i++)
-			items += p->body.input.p[i] == '{';
-		p->prompt_est = prompt_estimate(p->raw_len, items);
-	} else if (r->kind == RK_EMBEDDINGS) {
-		p->prompt_est = prompt_estimate(p->raw_len, 0);
-	} else if (r->kind == RK_SPEECH) {
-		char *in = jspan_string(p->body.input);
-		if (!in || !*in) {
-			free(in);
-			return deny(v, 400, "invalid_request_error", "invalid_value", "invalid_request",
-				    xstrdup("'input' must be the text to speak, as a string."));
-		}
-		p->chars = utf8_chars(in, strlen(in));
-		free(in);
-	}
-	return 0;
+	return own_check(p, true, v);
+}
+
+int req_own_batch(struct preq *p, struct verdict *v)
+{
+	return own_check(p, false, v);
 }
 
 /* the output cap (after the allowlist: a model not allowed is told so
@@ -396,8 +349,9 @@ int req_read_caps(struct preq *p, struct verdict *v)
 	const char *write;
 	if (stage_caps(p->t, p->route->kind, &p->body, &p->cap, &p->n, &write, v) != 0)
 		return -1;
-	if (write)
-		set_cap(p, p->route->kind == RK_CHAT ? p->body.max_completion_tokens : p->body.max_output_tokens, write);
+	if (write) /* the member stage_caps names, where the body would have it */
+		set_cap(p, strcmp(write, "max_output_tokens") == 0 ? p->body.max_output_tokens : p->body.max_completion_tokens,
+			write);
 	return 0;
 }
 
