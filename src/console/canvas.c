@@ -261,3 +261,37 @@ char *cv_text(const struct canvas *cv)
 	}
 	return buf_detach(&b);
 }
+
+int wrap_words(const char *text, int w, void (*put)(void *arg, int i, const char *line), void *arg)
+{
+	int n = 0;
+	const char *p = text;
+	char line[600];
+	while (*p) {
+		while (*p == ' ')
+			p++;
+		if (!*p)
+			break;
+		int cols = 0, cut = -1, i = 0;
+		for (; p[i] && p[i] != '\n'; i++) {
+			if ((p[i] & 0xC0) != 0x80) {
+				if (cols == w)
+					break;
+				cols++;
+			}
+			if (p[i] == ' ')
+				cut = i;
+		}
+		int take = i;
+		if (p[i] && p[i] != '\n' && cut > 0) /* the line is full: end it at the last space */
+			take = cut;
+		snprintf(line, sizeof line, "%.*s", take, p);
+		if (put)
+			put(arg, n, line);
+		n++;
+		p += take;
+		if (*p == '\n')
+			p++;
+	}
+	return n;
+}

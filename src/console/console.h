@@ -65,6 +65,10 @@ void cv_spark(struct canvas *cv, int y, int x, int w, const double *v, int n);
 char *cv_text(const struct canvas *cv);
 /* Display columns of a UTF-8 string (all our glyphs are one column). */
 int utf8_cols(const char *s);
+/* Lines of text wrapped at spaces into w columns, never cutting a word
+ * unless it is longer than a line; calls put for each (NULL: count only);
+ * how many. */
+int wrap_words(const char *text, int w, void (*put)(void *arg, int i, const char *line), void *arg);
 
 /* ---- model.c: the admin API's answers as plain structs --------------- */
 struct m_team {
@@ -224,7 +228,8 @@ void lw_mark(struct canvas *cv, int y, int right, const struct listw *l, int n, 
 
 /* the reason an emergency stop gives every team it pauses (the gateway's) */
 #define STOP_PREFIX "EMERGENCY STOP: "
-/* the views a `:` command names, NULL-terminated (view_other.c) */
+/* the views a `:` command names, NULL-terminated (main.c; the app's
+ * a->views) */
 extern const struct view *const console_views[];
 /* a becomes v's, the view it came from kept for Esc */
 void view_enter(struct app *a, const struct view *v);
@@ -253,16 +258,16 @@ struct binding {
 	bool footer;          /* shown in the footer */
 	void (*fn)(struct app *a);
 };
-extern const struct binding bindings[];
+extern const struct binding bindings[]; /* (the app's a->bindings) */
 extern const int nbindings;
 const struct binding *binding_find(const struct view *v, int key);
 /* Runs the view's binding for key (or refuses a mutating one in read-only
  * mode); 0 when no binding took it. */
 int binding_run(struct app *a, int key);
-/* the tokens or usage view of the selected team */
-void open_team_view(struct app *a, const struct view *v);
-/* The footer's hints for view v: "k Label" pairs, two spaces apart. */
-void binding_hints(const struct app *a, const struct view *v, buf *out);
+/* A key pressed: the dialog's, the command line's or the filter's while
+ * one is open, else the keys every view shares, the view's bindings, the
+ * view's own. VIEW_* flags. */
+int keys_handle(struct app *a, int key);
 
 /* the teams table's sort columns, in the order 's' steps through them */
 enum sort_col { SORT_ID, SORT_STATE, SORT_RPM, SORT_TPM, SORT_REFUSED, SORT_SPEND, SORT_SPEND_PCT, SORT_NCOLS };
@@ -285,14 +290,17 @@ struct dialog {
 	buf input;               /* DLG_INPUT */
 	bool hidden;             /* input not echoed */
 	bool yes;                /* the selected button; defaults to No */
-	int sel, n;              /* DLG_CHECKLIST */
+	int sel;                 /* DLG_FORM: the field */
+	int n;                   /* DLG_CHECKLIST: its items, selected and scrolled as every list (listw) */
+	struct listw list;
+	int shown;               /* ... its rows on screen, as last drawn (PgDn's page) */
 	char **items;
 	bool *checked, *orig;
 	void (*on_ok)(struct app *a);
 	void (*on_no)(struct app *a); /* DLG_CONFIRM: No (NULL: the dialog closes) */
 	int role;                /* DLG_MESSAGE: R_OK or R_ERROR */
 	json_t *ctx;             /* what its decision needs besides (freed with it) */
-	/* DLG_FORM: labelled fields, edited in place (sel: the field) */
+	/* DLG_FORM: labelled fields, edited in place */
 	const char *flabel[FORM_MAX], *fhelp[FORM_MAX];
 	char fval[FORM_MAX][64], forig[FORM_MAX][64];
 	int nf;
@@ -359,9 +367,23 @@ struct app {
 	} vstate[NVIEWS];        /* each view's own state (view_state) */
 	int w, h;
 	bool quit, dirty;
+	/* what the app is made of, given by main.c (state.c, the footer and
+	 * help name no view and no binding): the `:` views, the main screen
+	 * and the wallboard (and what a screen too small shows), the key
+	 * bindings, the context switch */
+	const struct view *const *views;
+	const struct view *v_main, *v_wall, *v_small;
+	const struct binding *bindings;
+	int nbindings;
+	int (*switch_ctx)(struct app *a, const char *name);
 };
 
+/* ---- state.c: the state every part reads and sets -------------------- */
 int64_t app_now(struct app *a);
+/* the selected team into a->view_team, for a view of one team; false
+ * (said) when none is selected */
+bool app_pick_team(struct app *a);
+/* ---- app.c: polling, the mouse, the frame ------------------------------ */
 void app_poll(struct app *a);
 void app_rebuild(struct app *a);
 void app_set_status(struct app *a, int role, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -373,17 +395,19 @@ int app_show_team(struct app *a, const char *id);
 void app_take_answer(struct app *a, json_t **slot, long status, const char *body, size_t len, const char *err,
 		     const char *what);
 void app_draw(struct app *a, struct canvas *cv);
-int app_key(struct app *a, int key);
 void app_command(struct app *a, const char *cmd);
 /* the commands the word typed could be: their names into names (may be
  * NULL), the prefix they share into common (may be NULL); how many */
-int app_complete(const char *typed, buf *names, char *common, size_t n);
+int app_complete(const struct app *a, const char *typed, buf *names, char *common, size_t n);
 /* a click (K_MOUSE) selects the row under it; the wheel scrolls (as htop) */
 void app_mouse(struct app *a, int kind, int y, int x);
 struct m_team *app_team(struct app *a);
 struct m_key *app_key_sel(struct app *a);
 /* view_main.c: pieces the other views share */
 void draw_header(struct app *a, struct canvas *cv);
+/* The footer's hints for view v: "k Label" pairs, two spaces apart (from
+ * a->bindings). */
+void binding_hints(const struct app *a, const struct view *v, buf *out);
 void main_layout(const struct app *a, int h, int *th, int *kh, int *bh); /* pane heights */
 void draw_footer(struct app *a, struct canvas *cv, const char *hints);
 void draw_detail(struct app *a, struct canvas *cv, int y, int x, int h, int w);
@@ -400,8 +424,9 @@ void dlg_form(struct app *a, const char *title, const char *text, int n, const c
 void dlg_draw(struct app *a, struct canvas *cv);
 int dlg_key(struct app *a, int key);
 /* view_lists.c */
-int wrap_words(const char *text, int w, void (*put)(void *arg, int i, const char *line), void *arg);
 json_t *alerts_selected(struct app *a);
+void tokens_fetch(struct app *a);
+json_t *tokens_selected(struct app *a);
 void usage_fetch(struct app *a);
 void usage_open(struct app *a);        /* the view_team's usage, afresh */
 void usage_next_window(struct app *a); /* 24h, 7d, month, in turn */
@@ -413,8 +438,6 @@ void list_open(struct app *a, const struct view *v, const char *path);
 void list_fetch(struct app *a, const struct view *v, const char *path);
 /* oncall.c */
 void act_edit_limits(struct app *a);
-void tokens_fetch(struct app *a);
-json_t *tokens_selected(struct app *a);
 void act_token_new(struct app *a);
 void act_token_revoke(struct app *a);
 void act_emergency_stop(struct app *a);
@@ -435,8 +458,6 @@ void act_rotate(struct app *a);
 void wizard_draw(struct app *a, struct canvas *cv);
 int wizard_key(struct app *a, int key);
 
-/* ---- main.c ------------------------------------------------------------ */
-int app_switch_ctx(struct app *a, const char *name);
 
 /* ---- screen.c: the terminal (the only curses user) --------------------- */
 int screen_init(struct app *a, const struct theme *t, bool color, bool mouse);

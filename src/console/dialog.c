@@ -153,17 +153,20 @@ void dlg_draw(struct app *a, struct canvas *cv)
 		cv_put(cv, y + h - 1, x + 2, R_DIM, " Enter continue  Esc cancel ", -1);
 		break;
 	case DLG_CHECKLIST: {
-		int rows = h - 6;
-		int top = d->sel >= rows ? d->sel - rows + 1 : 0;
+		int rows = h - 7; /* the items' rows */
+		d->shown = rows;
+		lw_show(&d->list, d->n, rows);
 		cv_put(cv, row, x + 2, R_DIALOG, d->text, w - 4);
 		row += 2;
-		for (int i = 0; i < rows - 1 && top + i < d->n; i++) {
-			int k = top + i;
+		for (int i = 0; i < rows && d->list.top + i < d->n; i++) {
+			int k = d->list.top + i;
 			const char *mark = d->checked[k] ? "[x]" : "[ ]";
 			const char *chg = d->checked[k] != d->orig[k] ? (d->checked[k] ? " +added" : " -removed") : "";
-			cv_printf(cv, row + i, x + 2, k == d->sel ? R_SELECTED : R_DIALOG, w - 4, "%s %s%s", mark, d->items[k], chg);
+			cv_printf(cv, row + i, x + 2, k == d->list.sel ? R_SELECTED : R_DIALOG, w - 4, "%s %s%s", mark, d->items[k], chg);
 		}
-		cv_put(cv, y + h - 1, x + 2, R_DIM, " Space toggle  Enter review & save  Esc cancel ", -1);
+		int hx = cv_put(cv, y + h - 1, x + 2, R_DIM, " Space toggle  Enter review & save  Esc cancel ", -1);
+		if (x + 2 + hx + 16 < x + w)
+			lw_mark(cv, y + h - 1, x + w - 1, &d->list, d->n, rows, R_DIM);
 		break;
 	}
 	case DLG_MESSAGE:
@@ -190,8 +193,6 @@ void dlg_draw(struct app *a, struct canvas *cv)
 int dlg_key(struct app *a, int key)
 {
 	struct dialog *d = &a->dlg;
-	if (d->kind == DLG_WIZARD)
-		return wizard_key(a, key);
 	switch (d->kind) {
 	case DLG_MESSAGE:
 		dlg_close(a);
@@ -268,13 +269,11 @@ int dlg_key(struct app *a, int key)
 		if (key == K_ESC || key == 'q') {
 			dlg_close(a);
 			app_set_status(a, R_DIM, "cancelled: nothing was changed");
-		} else if (key == K_UP || key == 'k') {
-			d->sel = d->sel > 0 ? d->sel - 1 : 0;
-		} else if (key == K_DOWN || key == 'j') {
-			d->sel = d->sel + 1 < d->n ? d->sel + 1 : d->sel;
+		} else if (lw_key(&d->list, key, d->n, d->shown > 1 ? d->shown - 1 : 1)) {
+			/* moved */
 		} else if (key == ' ' || key == 'x') {
 			if (d->n)
-				d->checked[d->sel] = !d->checked[d->sel];
+				d->checked[d->list.sel] = !d->checked[d->list.sel];
 		} else if (key == K_ENTER) {
 			if (d->on_ok)
 				d->on_ok(a);

@@ -13,26 +13,9 @@
 /* ---- what the keys do (the actions themselves are in actions.c and
  * oncall.c; these pick their subject from the view) ---------------------- */
 
-void open_team_view(struct app *a, const struct view *v)
-{
-	struct m_team *t = app_team(a);
-	if (!t) {
-		app_set_status(a, R_DIM, "select a team first");
-		return;
-	}
-	snprintf(a->view_team, sizeof a->view_team, "%s", t->id);
-	if (v == &view_tokens) {
-		list_open(a, v, NULL);
-		tokens_fetch(a);
-	} else {
-		view_enter(a, v);
-		usage_open(a);
-	}
-}
-
-static void k_tokens(struct app *a) { open_team_view(a, &view_tokens); }
+static void k_tokens(struct app *a) { view_tokens.open(a); }
 static void k_describe(struct app *a) { app_command(a, "describe"); }
-static void k_usage(struct app *a) { open_team_view(a, &view_usage); }
+static void k_usage(struct app *a) { view_usage.open(a); }
 static void k_alerts(struct app *a) { app_command(a, "alerts"); }
 static void k_audit(struct app *a) { app_command(a, "audit"); }
 static void k_groq(struct app *a) { app_command(a, "groq"); }
@@ -64,7 +47,7 @@ static void k_copy(struct app *a)
 	const char *what = NULL;
 	if (a->view == &view_tokens)
 		what = json_string_value(json_object_get(tokens_selected(a), "id"));
-	else if (a->view == &view_main && a->pane == PANE_KEYS)
+	else if (a->view->id == V_MAIN && a->pane == PANE_KEYS)
 		what = app_key_sel(a) ? app_key_sel(a)->name : NULL;
 	else
 		what = app_team(a) ? app_team(a)->id : NULL;
@@ -147,21 +130,98 @@ int binding_run(struct app *a, int key)
 	return VIEW_REDRAW;
 }
 
-void binding_hints(const struct app *a, const struct view *v, buf *out)
+/* ---- a key pressed ---------------------------------------------------- */
+
+static int edit_line(char *s, size_t n, int key)
 {
-	buf_adds(out, "q Quit  ? Help");
-	if (v != &view_main && v != &view_wallboard)
-		buf_adds(out, "  Esc Back");
-	if (v == &view_main)
-		buf_adds(out, "  / Filter  s Sort  Tab Pane  Enter Detail");
-	for (int i = 0; i < nbindings; i++) {
-		const struct binding *b = &bindings[i];
-		if (!(b->views & v->id) || !b->footer || (b->mutating && a->readonly))
-			continue;
-		buf_addf(out, "  %s %s", b->name, b->label);
+	size_t l = strlen(s);
+	if (key == K_BACKSPACE || key == K_DEL) {
+		if (l)
+			s[l - 1] = '\0';
+		return 1;
 	}
-	if (v == &view_main)
-		buf_adds(out, "  : Command");
-	if (a->readonly)
-		buf_adds(out, a->wallboard ? "  (read-only wallboard)" : "  (read-only)");
+	if (key >= 32 && key < 127 && l + 1 < n) {
+		s[l] = (char)key;
+		s[l + 1] = '\0';
+		return 1;
+	}
+	return 0;
+}
+
+int keys_handle(struct app *a, int key)
+{
+	if (a->dlg.kind == DLG_WIZARD)
+		return wizard_key(a, key);
+	if (a->dlg.kind != DLG_NONE)
+		return dlg_key(a, key);
+	if (a->cmdline) {
+		if (key == K_ENTER) {
+			a->cmdline = false;
+			app_command(a, a->cmd);
+		} else if (key == K_ESC) {
+			a->cmdline = false;
+		} else if (key == K_TAB) { /* as a shell does: as far as the candidates agree */
+			char common[sizeof a->cmd];
+			int n = app_complete(a, a->cmd, NULL, common, sizeof common);
+			size_t cl = strlen(common);
+			if (n >= 1 && cl >= strlen(a->cmd)) {
+				memcpy(a->cmd, common, cl + 1);
+				if (n == 1 && strcmp(common, "ctx") == 0 && cl + 1 < sizeof a->cmd) /* its argument next */
+					memcpy(a->cmd + cl, " ", 2);
+			}
+		} else {
+			edit_line(a->cmd, sizeof a->cmd, key);
+		}
+		return VIEW_REDRAW;
+	}
+	if (a->filtering) {
+		if (key == K_ENTER) {
+			a->filtering = false;
+		} else if (key == K_ESC) {
+			a->filtering = false;
+			a->filter[0] = '\0';
+		} else {
+			edit_line(a->filter, sizeof a->filter, key);
+		}
+		a->lteam.sel = a->lkey.sel = 0;
+		app_rebuild(a);
+		return VIEW_REDRAW;
+	}
+	switch (key) {
+	case 'q':
+		a->quit = true;
+		return VIEW_QUIT;
+	case '?':
+		if (a->view != &view_help) {
+			a->prev_view = a->view;
+			a->view = &view_help;
+		}
+		return VIEW_REDRAW;
+	case ':':
+		a->cmdline = true;
+		a->cmd[0] = '\0';
+		return VIEW_REDRAW;
+	case '/': /* the teams and keys filter: from another view, it brings them back */
+		if (a->view != &view_main && a->view != &view_wallboard)
+			a->view = &view_main;
+		a->filtering = true;
+		return VIEW_REDRAW;
+	case K_ESC:
+		if (a->view != &view_main && a->view != &view_wallboard) {
+			a->view = a->prev_view && a->prev_view != a->view ? a->prev_view : a->wallboard ? &view_wallboard : &view_main;
+			return VIEW_REDRAW;
+		}
+		if (a->filter[0]) {
+			a->filter[0] = '\0';
+			app_rebuild(a);
+		}
+		return VIEW_REDRAW;
+	case 'R':
+		a->next_poll_ms = 0;
+		return VIEW_REDRAW;
+	}
+	int r = binding_run(a, key);
+	if (r)
+		return r;
+	return a->view->key ? a->view->key(a, key) : 0;
 }

@@ -130,6 +130,10 @@ static int load_config(struct opts *o, char **cause)
 	return 0;
 }
 
+/* the views a `:` command names */
+const struct view *const console_views[] = { &view_alerts, &view_audit, &view_groq, &view_usage, &view_tokens,
+					     &view_fleet, &view_capacity, &view_spend, &view_models, &view_describe, &view_help, NULL };
+
 /* a->gws from "A,B,C": the addresses to try in turn, the first watched */
 static void set_gateways(struct app *a, const char *list)
 {
@@ -167,7 +171,7 @@ static char *operator_label(void)
 	return xasprintf("%s@%s", u ? u : pw ? pw->pw_name : "?", host);
 }
 
-int app_switch_ctx(struct app *a, const char *name)
+static int app_switch_ctx(struct app *a, const char *name)
 {
 	struct ctx *c = ctx_find(name);
 	if (!c) {
@@ -326,7 +330,7 @@ static int run(struct app *a, bool mouse)
 				} else if (k == K_MOUSE || k == K_WHEEL_UP || k == K_WHEEL_DOWN) {
 					app_mouse(a, k, my, mx);
 				} else {
-					app_key(a, k);
+					keys_handle(a, k);
 				}
 				a->dirty = true;
 			}
@@ -425,6 +429,13 @@ int main(int argc, char **argv)
 	a->local_time = o.local_time;
 	a->refresh_s = o.refresh ? o.refresh : 2;
 	a->cycle_s = o.cycle ? o.cycle : 10;
+	a->views = console_views;
+	a->v_main = &view_main;
+	a->v_wall = &view_wallboard;
+	a->v_small = &view_toosmall;
+	a->bindings = bindings;
+	a->nbindings = nbindings;
+	a->switch_ctx = app_switch_ctx;
 	a->view = o.wallboard ? &view_wallboard : &view_main;
 	const char *cs = nl_langinfo(CODESET);
 	a->utf8 = !o.ascii && cs && (strcmp(cs, "UTF-8") == 0 || strcmp(cs, "utf8") == 0);

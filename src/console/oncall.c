@@ -489,7 +489,7 @@ static void on_edit_key(void *arg, long status, const char *body, size_t len, co
 
 void act_edit_limits(struct app *a)
 {
-	if (a->view == &view_main && a->pane == PANE_KEYS) { /* the selected key's own */
+	if (a->view->id == V_MAIN && a->pane == PANE_KEYS) { /* the selected key's own */
 		struct m_key *k = app_key_sel(a);
 		if (!k)
 			return;
@@ -508,12 +508,6 @@ void act_edit_limits(struct app *a)
 
 /* ---- client tokens ---------------------------------------------------- */
 
-void tokens_fetch(struct app *a)
-{
-	char *path = xasprintf("/admin/v1/teams/%s/tokens", a->view_team);
-	list_fetch(a, &view_tokens, path);
-	free(path);
-}
 
 static void on_token_new(void *arg, long status, const char *body, size_t len, const char *err)
 {

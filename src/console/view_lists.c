@@ -109,41 +109,6 @@ static int lists_key(struct app *a, int key)
 	return list_key(a, l, key, (int)n);
 }
 
-/* Lines of text wrapped at spaces into w columns, never cutting a word
- * unless it is longer than a line; calls put for each (NULL: count only). */
-int wrap_words(const char *text, int w, void (*put)(void *arg, int i, const char *line), void *arg)
-{
-	int n = 0;
-	const char *p = text;
-	char line[600];
-	while (*p) {
-		while (*p == ' ')
-			p++;
-		if (!*p)
-			break;
-		int cols = 0, cut = -1, i = 0;
-		for (; p[i] && p[i] != '\n'; i++) {
-			if ((p[i] & 0xC0) != 0x80) {
-				if (cols == w)
-					break;
-				cols++;
-			}
-			if (p[i] == ' ')
-				cut = i;
-		}
-		int take = i;
-		if (p[i] && p[i] != '\n' && cut > 0) /* the line is full: end it at the last space */
-			take = cut;
-		snprintf(line, sizeof line, "%.*s", take, p);
-		if (put)
-			put(arg, n, line);
-		n++;
-		p += take;
-		if (*p == '\n')
-			p++;
-	}
-	return n;
-}
 
 struct wput {
 	struct canvas *cv;
@@ -416,7 +381,21 @@ static void tokens_draw(struct app *a, struct canvas *cv)
 	draw_footer(a, cv, NULL);
 }
 
-static void tokens_open(struct app *a) { open_team_view(a, &view_tokens); }
+/* the tokens of the team the view shows */
+void tokens_fetch(struct app *a)
+{
+	char *path = xasprintf("/admin/v1/teams/%s/tokens", a->view_team);
+	list_fetch(a, &view_tokens, path);
+	free(path);
+}
+
+static void tokens_open(struct app *a)
+{
+	if (!app_pick_team(a))
+		return;
+	list_open(a, &view_tokens, NULL);
+	tokens_fetch(a);
+}
 
 const struct view view_tokens = { .open = tokens_open, .update = tokens_fetch, .name = "tokens", .draw = tokens_draw, .key = lists_key, .id = V_TOKENS, .mouse = list_mouse,
 				   .state_size = sizeof(struct list_state), .state_free = list_state_free };
@@ -554,7 +533,13 @@ static void usage_draw(struct app *a, struct canvas *cv)
 	draw_footer(a, cv, NULL);
 }
 
-static void usage_view_open(struct app *a) { open_team_view(a, &view_usage); }
+static void usage_view_open(struct app *a)
+{
+	if (!app_pick_team(a))
+		return;
+	view_enter(a, &view_usage);
+	usage_open(a);
+}
 
 const struct view view_usage = { .open = usage_view_open, .update = usage_fetch, .name = "usage", .draw = usage_draw, .id = V_USAGE,
 				 .state_size = sizeof(struct usage_state), .state_free = usage_state_free };

@@ -149,6 +149,25 @@ void draw_header(struct app *a, struct canvas *cv)
 	cv_put(cv, 0, right, R_HEADER, clock, -1);
 }
 
+void binding_hints(const struct app *a, const struct view *v, buf *out)
+{
+	buf_adds(out, "q Quit  ? Help");
+	if (v->id != V_MAIN && v->id != V_WALL)
+		buf_adds(out, "  Esc Back");
+	if (v->id == V_MAIN)
+		buf_adds(out, "  / Filter  s Sort  Tab Pane  Enter Detail");
+	for (int i = 0; i < a->nbindings; i++) {
+		const struct binding *b = &a->bindings[i];
+		if (!(b->views & v->id) || !b->footer || (b->mutating && a->readonly))
+			continue;
+		buf_addf(out, "  %s %s", b->name, b->label);
+	}
+	if (v->id == V_MAIN)
+		buf_adds(out, "  : Command");
+	if (a->readonly)
+		buf_adds(out, a->wallboard ? "  (read-only wallboard)" : "  (read-only)");
+}
+
 void draw_footer(struct app *a, struct canvas *cv, const char *hints)
 {
 	int y = cv->h - 1;
@@ -157,7 +176,7 @@ void draw_footer(struct app *a, struct canvas *cv, const char *hints)
 		int x = cv_printf(cv, y, 0, R_FOOTER, -1, ":%s_", a->cmd);
 		buf names;
 		buf_init(&names);
-		int n = a->cmd[0] ? app_complete(a->cmd, &names, NULL, 0) : 0;
+		int n = a->cmd[0] ? app_complete(a, a->cmd, &names, NULL, 0) : 0;
 		if (n > 1 || (n == 1 && strcmp(names.data, a->cmd) != 0))
 			cv_printf(cv, y, x + 3, R_DIM, cv->w - x - 3, "%s   (Tab completes)", names.data);
 		else if (n == 0 && a->cmd[0] && !strchr(a->cmd, ' '))
@@ -173,7 +192,7 @@ void draw_footer(struct app *a, struct canvas *cv, const char *hints)
 		cv_printf(cv, y, 0, a->status_role, -1, " %s", a->status);
 		return;
 	}
-	buf hb; /* NULL: the view's bindings (keys.c) */
+	buf hb; /* NULL: the view's bindings (a->bindings) */
 	buf_init(&hb);
 	if (!hints) {
 		binding_hints(a, a->view, &hb);

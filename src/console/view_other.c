@@ -39,10 +39,10 @@ static int help_body(struct app *a, struct canvas *cv)
 		       pass ? "Views" : a->readonly ? "Changes (disabled: read-only)"
 						    : "Changes (each asks first; the default answer is No)",
 		       w);
-		for (int i = 0; i < nbindings; i++)
-			if (bindings[i].mutating == !pass) {
+		for (int i = 0; i < a->nbindings; i++)
+			if (a->bindings[i].mutating == !pass) {
 				char line[300];
-				snprintf(line, sizeof line, "  %-17s %s", bindings[i].name, bindings[i].help);
+				snprintf(line, sizeof line, "  %-17s %s", a->bindings[i].name, a->bindings[i].help);
 				y += cv_wrap(cv, y, 2, w, 20, a->readonly && !pass ? R_DIM : R_NORMAL, line);
 			}
 	}
@@ -70,8 +70,6 @@ static void help_open(struct app *a)
 const struct view view_help = { .name = "help", .draw = help_draw, .key = help_key, .id = V_HELP, .open = help_open,
 				.state_size = sizeof(struct pager) };
 
-const struct view *const console_views[] = { &view_alerts, &view_audit, &view_groq, &view_usage, &view_tokens,
-					     &view_fleet, &view_capacity, &view_spend, &view_models, &view_describe, &view_help, NULL };
 
 /* ---- wallboard -------------------------------------------------------- */
 

@@ -2,8 +2,9 @@
 # rooms (src/gateway/ROOM/, lowest first as the Makefile lists them): an
 # object calls only its own room and the rooms below it; within a room no
 # two modules call each other (in either direction through the others);
-# groqtop links no HTTP server and no libevent; only the store talks SQL,
-# and only the console's UI files curses.
+# groqtop's modules by the same rule (no two calling each other); groqtop
+# links no HTTP server and no libevent; only the store talks SQL, and only
+# the console's UI files curses.
 source "$(dirname "$0")/../lib.sh"
 O=${O:-build/default}
 case "$O" in /*) ;; *) O="$ROOT/$O" ;; esac
@@ -62,6 +63,31 @@ redisusers=$(for o in */*.o main.o; do nm -u "$o" | grep -qE ' (redis[A-Z]|freeR
 check_eq "only the Redis counters talk to Redis" "counters_redis " "$redisusers"
 bad=$(for o in proxy policy budget ratelimit; do nm -u "$(obj $o)" | awk -v o=$o '$2 ~ /^store_cl_/ { print o ":" $2 }'; done | tr '\n' ' ')
 check_eq "the data plane never reaches the cluster's store calls directly" "" "$bad"
+# groqtop's modules: the same rule as the gateway's (no two call each
+# other, none reaches itself through others); the app's state, polling and
+# frame name no view (main.c gives them theirs)
+C="$O/src/console"
+cd "$C" || exit 1
+: > "$T/cdefs"
+: > "$T/cuses"
+for o in *.o; do
+	m=${o%.o}
+	nm --defined-only -g "$o" | awk '$2 ~ /[TDBR]/ { print $3 }' | sed "s/^/$m /" >> "$T/cdefs"
+	nm -u "$o" | awk '{ print $2 }' | sed "s/^/$m /" >> "$T/cuses"
+done
+awk 'NR == FNR { def[$2] = $1; next } ($2 in def) && def[$2] != $1 { print $1, def[$2] }' "$T/cdefs" "$T/cuses" | sort -u > "$T/cedges"
+check "the console's module graph has edges ($(wc -l < "$T/cedges"))" test "$(wc -l < "$T/cedges")" -ge 40
+cycles=$(awk '{ e[$1 " " $2] = 1 } END { for (k in e) { split(k, p, " "); if ((p[2] " " p[1]) in e && p[1] < p[2]) print p[1] "<->" p[2] } }' "$T/cedges" | sort | tr '\n' ' ')
+check_eq "no two console modules call each other" "" "$cycles"
+loops=$(awk '{ e[$1] = e[$1] " " $2 } END {
+	for (a in e) { delete seen; n = split(e[a], q, " ");
+		for (i = 1; i <= n; i++) stack[i] = q[i]; top = n;
+		while (top > 0) { x = stack[top--]; if (x == a) { print a; break } if (x in seen) continue; seen[x] = 1;
+			m = split(e[x], r, " "); for (j = 1; j <= m; j++) stack[++top] = r[j] } } }' "$T/cedges" | sort | tr '\n' ' ')
+check_eq "no console module reaches itself through others" "" "$loops"
+named=$(for m in app state; do nm -u "$m.o" | awk -v m=$m '$2 ~ /^(view_|bindings|console_views)/ { print m ":" $2 }'; done | tr '\n' ' ')
+check_eq "the app's state, polling and frame name no view and no binding" "" "$named"
+cd "$G" || exit 1
 check_eq "src/common defines nothing of Groq's (its error shape is src/groq's)" 0 \
 	"$(nm --defined-only "$O"/src/common/*.o | grep -ci groq)"
 cd "$ROOT" || exit 1
