@@ -610,11 +610,18 @@ static void reply_done(struct hconn *c)
 	c->state = C_HEAD;
 	c->last_ms = now_ms();
 	want_read(c, true);
-	if (c->in.len > c->in_off || (c->ssl && SSL_pending(c->ssl)))
+	if (c->in.len > c->in_off || (c->ssl && SSL_pending(c->ssl))) {
 		event_active(c->rev, EV_READ, 1); /* a pipelined request: next pass */
-	else if (c->in.cap > READ_MAX * 2) {
+	} else {
+		/* an idle keep-alive connection holds no buffers: a few hundred
+		 * bytes each, not the last request's and answer's (many clients
+		 * keep connections open between requests) */
 		buf_free(&c->in);
 		c->in_off = c->scan = 0;
+		if (c->out.len == c->out_off) {
+			buf_free(&c->out);
+			c->out_off = 0;
+		}
 	}
 }
 

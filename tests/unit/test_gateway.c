@@ -83,6 +83,38 @@ static void test_rl_count_and_reset(void)
 	rl_free(&rl);
 }
 
+/* the ring follows the traffic, not the limit: a limit of ten million
+ * costs nothing until used, and exactly as much as the window holds */
+static void test_rl_memory_follows_traffic(void)
+{
+	struct ratelimit rl;
+	rl_init(&rl, 10000000);
+	CHECK_INT(rl.size, 0);
+	CHECK(rl.ts == NULL);
+	int64_t r;
+	CHECK_INT(rl_count(&rl, 0), 0);
+	CHECK_INT(rl_reset_ms(&rl, 0), 0);
+	for (int i = 0; i < 100; i++)
+		CHECK(rl_admit(&rl, 1000 + i, &r));
+	CHECK(rl.size >= 100 && rl.size <= 128);
+	CHECK_INT(rl_count(&rl, 2000), 100);
+	/* the order survives each growth: the oldest leaves first */
+	CHECK_INT(rl_count(&rl, 61000 + 50), 49);
+	/* a limit lowered below what the window holds keeps the newest */
+	rl_resize(&rl, 10);
+	CHECK_INT(rl.size, 10);
+	CHECK_INT(rl_count(&rl, 2000), 10);
+	CHECK_INT(rl_reset_ms(&rl, 2000), 1090 + 60000 - 2000);
+	CHECK(rl_admit(&rl, 2000, &r) == 0);
+	/* raised again: room comes as it is used */
+	rl_resize(&rl, 1000);
+	for (int i = 0; i < 990; i++)
+		CHECK(rl_admit(&rl, 3000, &r));
+	CHECK(rl_admit(&rl, 3000, &r) == 0);
+	CHECK_INT(rl.size, 1000);
+	rl_free(&rl);
+}
+
 static void feed_emit(void *arg, const char *ev, size_t len)
 {
 	buf_add(arg, ev, len);
@@ -662,6 +694,7 @@ void suite_gateway(void)
 	RUN(test_rl_no_edge_burst);
 	RUN(test_rl_sliding_any_window);
 	RUN(test_rl_count_and_reset);
+	RUN(test_rl_memory_follows_traffic);
 	RUN(test_sse_split_everywhere);
 	RUN(test_sse_usage_chunk_only);
 	RUN(test_usage_json);

@@ -159,8 +159,10 @@ struct rlqueue_ops {
  * admitted when fewer than `limit` were admitted in the last 60 s. So no
  * 60-second window, aligned or not, ever holds more than `limit`. */
 struct ratelimit {
-	int64_t *ts;
-	int cap, head, count;
+	int64_t *ts;     /* the ring: admission times, oldest first from head - count */
+	int limit;       /* admissions a minute */
+	int size;        /* the ring's room (grows to limit with the traffic) */
+	int head, count;
 };
 void rl_init(struct ratelimit *rl, int limit);
 void rl_free(struct ratelimit *rl);

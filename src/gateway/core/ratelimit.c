@@ -1,5 +1,7 @@
 /* ratelimit.c — exact sliding-window limiter (see core.h). A ring of
- * the last `cap` admission times: O(1) per request, cap*8 bytes a team.
+ * the last minute's admission times: O(1) per request, 8 bytes per
+ * admission in the window (the ring grows with the traffic, up to the
+ * limit).
  * And the team's RPM queue (queue mode): requests wait in arrival order for
  * a slot, each re-checked when its turn comes, refused when it waited its
  * longest; a timer wakes the queue when the oldest admission leaves the
@@ -14,41 +16,52 @@
 
 #define WINDOW_MS 60000
 
+/* The ring holds the admissions of the last minute and grows with them
+ * (doubling, up to the limit): a team's memory follows its traffic, not
+ * its limit (an RPM limit of ten million costs nothing until used). */
+#define RING_MIN 16
+
 void rl_init(struct ratelimit *rl, int limit)
 {
-	rl->cap = limit > 0 ? limit : 1;
-	rl->ts = xcalloc((size_t)rl->cap, sizeof *rl->ts);
-	rl->head = rl->count = 0;
+	rl->limit = limit > 0 ? limit : 1;
+	rl->ts = NULL;
+	rl->size = rl->head = rl->count = 0;
 }
 
 void rl_free(struct ratelimit *rl)
 {
 	free(rl->ts);
 	rl->ts = NULL;
+	rl->size = rl->head = rl->count = 0;
 }
 
 /* index of the oldest recorded admission */
 static int oldest(const struct ratelimit *rl)
 {
-	return (rl->head - rl->count + rl->cap) % rl->cap;
+	return (rl->head - rl->count + rl->size) % rl->size;
+}
+
+/* the ring remade with room for size, keeping the newest keep admissions
+ * (oldest first) */
+static void regrow(struct ratelimit *rl, int size, int keep)
+{
+	int64_t *ts = xcalloc((size_t)size, sizeof *ts);
+	for (int i = 0; i < keep; i++)
+		ts[i] = rl->ts[(rl->head - keep + i + rl->size) % rl->size];
+	free(rl->ts);
+	rl->ts = ts;
+	rl->size = size;
+	rl->count = keep;
+	rl->head = keep % size;
 }
 
 void rl_resize(struct ratelimit *rl, int limit)
 {
 	if (limit < 1)
 		limit = 1;
-	if (limit == rl->cap)
-		return;
-	/* keep the newest min(count, limit) admissions, oldest first */
-	int keep = rl->count < limit ? rl->count : limit;
-	int64_t *ts = xcalloc((size_t)limit, sizeof *ts);
-	for (int i = 0; i < keep; i++)
-		ts[i] = rl->ts[(rl->head - keep + i + rl->cap) % rl->cap];
-	free(rl->ts);
-	rl->ts = ts;
-	rl->cap = limit;
-	rl->count = keep;
-	rl->head = keep % limit;
+	rl->limit = limit;
+	if (rl->size > limit) /* keep the newest min(count, limit) admissions */
+		regrow(rl, limit, rl->count < limit ? rl->count : limit);
 }
 
 static void expire(struct ratelimit *rl, int64_t now)
@@ -60,13 +73,17 @@ static void expire(struct ratelimit *rl, int64_t now)
 int rl_admit(struct ratelimit *rl, int64_t now, int64_t *retry_ms)
 {
 	expire((struct ratelimit *)rl, now);
-	if (rl->count >= rl->cap) {
+	if (rl->count >= rl->limit) {
 		if (retry_ms)
 			*retry_ms = rl->ts[oldest(rl)] + WINDOW_MS - now;
 		return 0;
 	}
+	if (rl->count == rl->size) { /* full: twice the room, up to the limit */
+		int size = rl->size < RING_MIN ? RING_MIN : rl->size * 2;
+		regrow(rl, size < rl->limit ? size : rl->limit, rl->count);
+	}
 	rl->ts[rl->head] = now;
-	rl->head = (rl->head + 1) % rl->cap;
+	rl->head = (rl->head + 1) % rl->size;
 	rl->count++;
 	return 1;
 }
@@ -75,10 +92,12 @@ int rl_admit(struct ratelimit *rl, int64_t now, int64_t *retry_ms)
  * one still inside the window (O(log n): overview asks this of every team). */
 static int first_in_window(const struct ratelimit *rl, int64_t now)
 {
+	if (!rl->count)
+		return 0;
 	int lo = 0, hi = rl->count, o = oldest(rl);
 	while (lo < hi) {
 		int mid = lo + (hi - lo) / 2;
-		if (rl->ts[(o + mid) % rl->cap] > now - WINDOW_MS)
+		if (rl->ts[(o + mid) % rl->size] > now - WINDOW_MS)
 			hi = mid;
 		else
 			lo = mid + 1;
@@ -96,7 +115,7 @@ int64_t rl_reset_ms(const struct ratelimit *rl, int64_t now)
 	int i = first_in_window(rl, now);
 	if (i >= rl->count)
 		return 0;
-	return rl->ts[(oldest(rl) + i) % rl->cap] + WINDOW_MS - now;
+	return rl->ts[(oldest(rl) + i) % rl->size] + WINDOW_MS - now;
 }
 
 /* ---- the RPM queue ------------------------------------------------------ */
