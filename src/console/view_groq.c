@@ -24,8 +24,8 @@ struct groq_state {
 	char direct_err[160];
 	struct gm_figures *fig;  /* a direct poll in progress */
 	int pending;
-	char sel[128];           /* the selected project (Enter opens its team); "" until drawn */
-	int sel_y;               /* its row in the body, as last drawn (-1: not drawn) */
+	char sel[128];           /* the selected project (Enter opens its team) by name ... */
+	int sel_i;               /* ... and where it was (-1: none yet: the first drifting one) */
 	bool follow;             /* the pager scrolls to show it (it was moved) */
 };
 
@@ -180,20 +180,25 @@ static void rate(char *out, size_t n, json_t *o, const char *k)
 
 /* the view's text from row 0 (the pager shows the part that fits) */
 /* the selected project's index in projects: the one named sel, else the
- * first that drifts or mismatches, else the first (-1: none); sel updated */
+ * one at the same place (a project without a usable name), else the first
+ * that drifts or mismatches, else the first (-1: none); sel updated */
 static int selected(struct groq_state *g, json_t *projects)
 {
 	size_t i;
 	json_t *p;
-	int first_flag = -1;
+	int n = (int)json_array_size(projects), first_flag = -1, at = -1;
 	json_array_foreach(projects, i, p) {
 		const char *name = json_string_value(json_object_get(p, "project"));
-		if (g->sel[0] && str_eq(name, g->sel))
-			return (int)i;
+		if (g->sel[0] && str_eq(name, g->sel)) {
+			at = (int)i;
+			break;
+		}
 		if (first_flag < 0 && (json_is_true(json_object_get(p, "drift")) || json_is_true(json_object_get(p, "mismatch"))))
 			first_flag = (int)i;
 	}
-	int at = json_array_size(projects) == 0 ? -1 : first_flag >= 0 ? first_flag : 0;
+	if (at < 0)
+		at = n == 0 ? -1 : g->sel_i >= 0 ? (g->sel_i < n ? g->sel_i : n - 1) : first_flag >= 0 ? first_flag : 0;
+	g->sel_i = at;
 	if (at >= 0)
 		snprintf(g->sel, sizeof g->sel, "%s", str(json_array_get(projects, (size_t)at), "project", ""));
 	return at;
@@ -256,7 +261,6 @@ static int groq_body(struct app *a, struct canvas *cv)
 			  nmis, nmis > 1 ? "s" : "");
 	struct groq_state *gst = gs(a);
 	int sel = selected(gst, projects);
-	gst->sel_y = -1;
 	if (available && json_array_size(projects) > 0) {
 		int rows = cv->h - 1;
 		/* narrow screens keep the columns that decide: rates and drift */
@@ -298,7 +302,6 @@ static int groq_body(struct app *a, struct canvas *cv)
 			const char *team = str(p, "team", direct ? "?" : "(no key)");
 			int role = (int)i == sel ? R_SELECTED : *flag ? R_ALERT : R_TITLE;
 			if ((int)i == sel) {
-				gst->sel_y = y;
 				cv_fill(cv, y, 1, w + 1, R_SELECTED, " ");
 				struct pager *pg = &gst->pg;
 				if (gst->follow && pg->shown > 0) { /* moved: the pager keeps it in sight */
@@ -377,7 +380,8 @@ static int groq_enter(struct app *a)
 	const char *t = at < 0 ? NULL : json_string_value(json_object_get(json_array_get(projects, (size_t)at), "team"));
 	if (!t) {
 		app_set_status(a, R_DIM, at < 0 ? "no project to open: Groq's window has no traffic"
-					      : "this project's keys belong to no team of the gateway");
+				       : shown(a) == g->direct ? "direct from Groq: no teams to open while the gateway is down"
+							       : "this project's keys belong to no team of the gateway");
 		return VIEW_REDRAW;
 	}
 	app_show_team(a, t);
@@ -399,6 +403,7 @@ static int groq_key(struct app *a, int key)
 		if (at < 0 || at >= n) /* past the first or the last project: the page scrolls */
 			return pager_key(&g->pg, key);
 		snprintf(g->sel, sizeof g->sel, "%s", str(json_array_get(projects, (size_t)at), "project", ""));
+		g->sel_i = at;
 		g->follow = true;
 		return VIEW_HANDLED | VIEW_REDRAW;
 	}
@@ -413,6 +418,9 @@ const char *groq_direct_missing(struct app *a)
 
 static void groq_open(struct app *a)
 {
+	struct groq_state *g = gs(a);
+	g->sel[0] = '\0'; /* opened afresh: the first drifting project selected */
+	g->sel_i = -1;
 	view_enter(a, &view_groq);
 	groq_poll(a);
 }

@@ -112,7 +112,7 @@ extern struct fake G; /* the one instance (fakegroq.c) */
 /* ---- per-request state ------------------------------------------- */
 
 enum { ST_DELAY, ST_STREAM };
-enum { K_MODELS, K_CHAT, K_RESPONSES, K_EMBED, K_AUDIO, K_SPEECH };
+enum { K_MODELS, K_CHAT, K_RESPONSES, K_EMBED, K_AUDIO, K_SPEECH, K_FILES };
 
 struct freq {
 	struct hreq *req;    /* NULL once answered or once its client left */
@@ -134,6 +134,8 @@ struct freq {
 	int status;          /* the answer's, once sent */
 	bool accounted;      /* tokens counted (account_done) */
 	int64_t t0_us, first_us; /* received; first byte of the answer sent */
+	int cmd;             /* K_FILES held by latency_ms: its method ... */
+	char *sub;           /* ... and the path after /openai/v1/files */
 };
 
 /* fakegroq.c */

@@ -413,6 +413,12 @@ static void answer(struct freq *fr)
 	case K_RESPONSES: responses_answer(fr); break;
 	case K_EMBED: embed_answer(fr); break;
 	case K_AUDIO: audio_answer(fr); break;
+	case K_FILES:
+		if (fr->req)
+			handle_files(fr, (enum hmethod)fr->cmd, fr->sub);
+		else
+			freq_free(fr);
+		break;
 	case K_SPEECH: speech_answer(fr); break;
 	}
 }

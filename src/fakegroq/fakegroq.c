@@ -203,6 +203,7 @@ void freq_free(struct freq *fr)
 		event_free(fr->timer);
 	json_decref(fr->body);
 	free(fr->model);
+	free(fr->sub);
 	mform_free(&fr->form);
 	free(fr->raw);
 	free(fr->fmt);
@@ -315,7 +316,14 @@ static void handle(struct hreq *req, void *arg)
 		if (!apply_faults(fr))
 			handle_audio(fr, strstr(path, "translations") != NULL);
 	} else if (str_starts(path, "/openai/v1/files") && (path[16] == '\0' || path[16] == '/')) {
-		handle_files(fr, cmd, path + 16);
+		if (G.f.latency_ms > 0) { /* answered (and done) after the latency */
+			fr->kind = K_FILES;
+			fr->cmd = (int)cmd;
+			fr->sub = xstrdup(path + 16);
+			schedule(fr);
+		} else {
+			handle_files(fr, cmd, path + 16);
+		}
 	} else if (str_starts(path, "/openai/v1/batches") && (path[18] == '\0' || path[18] == '/')) {
 		handle_batches(fr, cmd, path + 18);
 	} else if (strcmp(path, "/openai/v1/audio/speech") == 0 && cmd == HM_POST) {

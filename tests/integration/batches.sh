@@ -217,6 +217,17 @@ call GET /openai/v1/files "" "$UTOK"
 call DELETE "/openai/v1/files/$(jq_body '.data[0].id')" "" "$UTOK"
 upload "$T/up.jsonl" "$UTOK"
 check_eq "one deleted: room for one more" 200 "$STATUS"
+# a client that hangs up while Groq deletes its file: the gateway stays up
+# and the file no longer counts against the team (Groq deleted it)
+call GET /openai/v1/files "" "$UTOK"
+gone=$(jq_body '.data[0].id')
+curl -s -o /dev/null -X POST -d '{"latency_ms":400}' "http://$FAKE/_fake/faults"
+curl -s -o /dev/null --max-time 0.1 -X DELETE -H "Authorization: Bearer $UTOK" "http://$GW/openai/v1/files/$gone"
+wait_for "Groq to delete $gone" 5 bash -c "! curl -s -H 'Authorization: Bearer $KEY3' http://$FAKE/openai/v1/files | grep -q '$gone'"
+curl -s -o /dev/null -X DELETE "http://$FAKE/_fake/faults"
+check "a client that left during its file's deletion does not take the gateway down" curl -sf --max-time 2 "http://$GW/healthz"
+upload "$T/up.jsonl" "$UTOK"
+check_eq "... and the deleted file no longer counts: room for one more" 200 "$STATUS"
 # a custom_id twice in one file: refused (its bill could not be matched)
 { line same llama-3.1-8b-instant "one"; line same llama-3.1-8b-instant "two"; } > "$T/twice.jsonl"
 upload "$T/twice.jsonl"

@@ -52,8 +52,8 @@ tui_keys ':'
 tui_type groq
 tui_keys Enter
 tui_wait "proj_search"
-tui_keys k Enter
-tui_check "k the one before" "─ chatbot ─"
+tui_keys j k Enter
+tui_check "opened afresh on the drifting project: j, then k back to it" "─ chatbot ─"
 tui_keys q
 tui_wait_exit
 tui_resize 80 24

@@ -354,6 +354,10 @@ static void on_done(void *arg, int ok, const char *err)
 		u = p->sse.usage;
 	else if (ok && p->status == 200 && o->usage)
 		o->usage(p, &u);
+	/* what a 200 answer changes (files, batches) is done even when its
+	 * client has left: Groq did it all the same; a list is kept to the
+	 * team's own here (502 when it cannot be), before anything is billed
+	 * or recorded (a list is never billed) */
 	if (ok && p->status == 200 && o->answered && p->relay == R_BUFFER)
 		o->answered(p);
 	/* Groq bills what it answered: an error answer costs nothing; an
@@ -553,7 +557,7 @@ static int stage_route(struct preq *p, struct verdict *v)
 		return deny(v, 503, "api_error", "shutting_down", "shutting_down",
 			    xstrdup("The gateway is shutting down; retry on another instance or in a moment."));
 	bool other_method;
-	p->route = route_find(httpd_method(p->req), p->path, &p->param, &other_method);
+	p->route = route_find(p->method, p->path, &p->param, &other_method);
 	if (!p->route)
 		return deny(v, 404, "invalid_request_error", "unknown_url", "unknown_url",
 			    xasprintf("Unknown request URL: %s %s. %s", httpd_method_name(p->req), p->path,
@@ -575,8 +579,9 @@ static int stage_who(struct preq *p, struct verdict *v)
 		return deny(v, 500, "api_error", "misconfigured", "misconfigured",
 			    xstrdup("This client token points at a team or upstream key that no longer exists; ask your "
 				    "groqgate operator."));
-	if (p->route->refused)
-		return deny(v, 403, "permission_error", "route_not_governed", "route_refused", xstrdup(p->route->refused));
+	if (OPS(p)->flags & RF_REFUSED)
+		return deny(v, 403, "permission_error", "route_not_governed", "route_refused",
+			    xstrdup(p->route->refused ? p->route->refused : "The gateway cannot account for this route yet."));
 	if (ledger_down(g->ledger))
 		return deny(v, 503, "api_error", "store_unavailable", "store_unavailable", xstrdup(STORE_DOWN_MSG));
 	if (cluster_stale(g))
@@ -618,6 +623,7 @@ void proxy_handle(struct gateway *g, struct hreq *req, const char *path)
 	p->t0_us = mono_us();
 	p->t0_ms = gw_now(g);
 	p->path = xstrdup(path);
+	p->method = httpd_method(req);
 	p->forward = forward;
 	g->inflight++;
 	g->unflushed++;

@@ -7,6 +7,7 @@
 #define GG_PROXY_H
 
 #include "data.h"
+#include "httpd.h"
 #include "mime.h"
 
 #include <event2/event_struct.h>
@@ -27,6 +28,7 @@ struct preq {
 	struct hreq *req;    /* NULL once answered, or once its client left */
 	bool watched;        /* on_client_close is set on req */
 	const struct route *route;
+	enum hmethod method; /* the client's (kept: req goes when its client leaves) */
 	struct team *t;
 	struct ukey *k;
 	struct ctoken *tok;
@@ -106,6 +108,7 @@ enum {
 	RF_BATCH = 1 << 10,     /* a batch: priced per line; its reservation is the batch's once made */
 	RF_RATED = 1 << 11,     /* counted against the team's RPM though not metered (an upload) */
 	RF_EMPTY_OK = 1 << 12,  /* an empty body is taken though the route takes none (a batch's cancel) */
+	RF_REFUSED = 1 << 13,   /* a Groq route the gateway cannot account for yet: refused with its reason */
 };
 struct route_ops {
 	/* the body read and checked (the model it names in p->model); NULL:

@@ -188,10 +188,11 @@ void req_batch_created(struct preq *p)
 		p->reserved = 0; /* the batch holds it now */
 }
 
-/* a file deleted: no longer the team's */
+/* a file deleted: no longer the team's (also when its client has left:
+ * Groq deleted it all the same) */
 void req_file_answered(struct preq *p)
 {
-	if (httpd_method(p->req) != HM_DELETE)
+	if (p->method != HM_DELETE)
 		return;
 	struct bfile *f = team_file(&p->g->reg, p->t, p->param);
 	if (f)

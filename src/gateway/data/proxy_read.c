@@ -315,7 +315,7 @@ static int own_check(struct preq *p, bool file, struct verdict *v)
 	const char *param = p->param, *slash = strchr(param, '/');
 	char *id = slash ? xstrndup(param, (size_t)(slash - param)) : xstrdup(param);
 	const char *sub = slash ? slash : "";
-	enum hmethod m = httpd_method(p->req);
+	enum hmethod m = p->method;
 	bool shape = file ? (!*sub || (strcmp(sub, "/content") == 0 && m == HM_GET)) && (!*sub || m == HM_GET)
 			  : (!*sub && m == HM_GET) || (strcmp(sub, "/cancel") == 0 && m == HM_POST);
 	if (file && !*sub && m == HM_DELETE)
