@@ -1,38 +1,55 @@
 /* gotime.c — see gotime.h. */
 #include "gotime.h"
 
+#include "buf.h"
+
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+/* v's digits (v >= 0) at p; past them */
+static char *digits(char *p, int64_t v)
+{
+	char t[24];
+	size_t n = i64_text(t, v);
+	memcpy(p, t, n);
+	return p + n;
+}
+
+/* without printf: every answer carries two or four of these */
 void gotime_format(int64_t ms, char *out, size_t outlen)
 {
+	char b[64], *p = b;
 	if (ms <= 0) {
-		snprintf(out, outlen, "0s");
-		return;
-	}
-	int64_t h = ms / 3600000, m = (ms / 60000) % 60, s = (ms / 1000) % 60, frac = ms % 1000;
-	char sec[24];
-	if (frac) {
-		/* centiseconds as Groq does ("59.56s"); trailing zero dropped */
-		int cs = (int)((frac + 5) / 10);
-		if (cs >= 100) {
-			cs = 99;
-		}
-		if (cs % 10 == 0)
-			snprintf(sec, sizeof sec, "%lld.%ds", (long long)s, cs / 10);
-		else
-			snprintf(sec, sizeof sec, "%lld.%02ds", (long long)s, cs);
+		*p++ = '0';
 	} else {
-		snprintf(sec, sizeof sec, "%llds", (long long)s);
+		int64_t h = ms / 3600000, m = (ms / 60000) % 60, s = (ms / 1000) % 60, frac = ms % 1000;
+		if (h) {
+			p = digits(p, h);
+			*p++ = 'h';
+		}
+		if (h || m) {
+			p = digits(p, m);
+			*p++ = 'm';
+		}
+		p = digits(p, s);
+		if (frac) { /* centiseconds as Groq does ("59.56s"); a trailing zero dropped */
+			int cs = (int)((frac + 5) / 10);
+			if (cs >= 100)
+				cs = 99;
+			*p++ = '.';
+			*p++ = (char)('0' + cs / 10);
+			if (cs % 10)
+				*p++ = (char)('0' + cs % 10);
+		}
 	}
-	if (h)
-		snprintf(out, outlen, "%lldh%lldm%s", (long long)h, (long long)m, sec);
-	else if (m)
-		snprintf(out, outlen, "%lldm%s", (long long)m, sec);
-	else
-		snprintf(out, outlen, "%s", sec);
+	*p++ = 's';
+	if (!outlen)
+		return;
+	size_t n = (size_t)(p - b) < outlen ? (size_t)(p - b) : outlen - 1;
+	memcpy(out, b, n);
+	out[n] = '\0';
 }
 
 int64_t gotime_parse_ms(const char *s)

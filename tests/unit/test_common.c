@@ -27,6 +27,16 @@ static void test_gotime_format(void)
 	CHECK_STR(b, "1h2m3s");
 	gotime_format(1500, b, sizeof b);
 	CHECK_STR(b, "1.5s");
+	gotime_format(3600000, b, sizeof b);
+	CHECK_STR(b, "1h0m0s");
+	gotime_format(50, b, sizeof b);
+	CHECK_STR(b, "0.05s");
+	gotime_format(999, b, sizeof b); /* never rounded up to the next second */
+	CHECK_STR(b, "0.99s");
+	gotime_format(-5, b, sizeof b);
+	CHECK_STR(b, "0s");
+	gotime_format(7660, b, 3); /* cut as snprintf would */
+	CHECK_STR(b, "7.");
 }
 
 static void test_gotime_parse(void)

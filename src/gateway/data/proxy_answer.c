@@ -21,8 +21,18 @@ void req_budget_header(struct preq *p)
 	if (!p->t || !p->req)
 		return;
 	int64_t r = caller_remaining(p->g, p->t, p->k, p->user);
-	char s[40];
-	snprintf(s, sizeof s, "%lld.%09lld", (long long)(r / NUSD_PER_USD), (long long)(r % NUSD_PER_USD));
+	/* dollars with nine decimals, without printf (every answer has it) */
+	char s[48], frac[24];
+	size_t n = 0;
+	if (r < 0) {
+		s[n++] = '-';
+		r = -r;
+	}
+	n += i64_text(s + n, r / NUSD_PER_USD);
+	s[n++] = '.';
+	size_t f = i64_text(frac, r % NUSD_PER_USD);
+	memset(s + n, '0', 9 - f);
+	memcpy(s + n + 9 - f, frac, f + 1);
 	httpd_add_header(p->req, "x-groqgate-budget-remaining-usd", s);
 	if (p->ntried > 1) /* served by a fallback: the model first sent */
 		httpd_add_header(p->req, "x-groqgate-fallback-from", p->tried[0]);
@@ -106,23 +116,22 @@ void req_pass_headers(struct preq *p, bool skip_ctype)
 	req_budget_header(p);
 	if (!own)
 		return;
+	static const char *const names[2][3] = {
+		{ "x-ratelimit-limit-requests", "x-ratelimit-remaining-requests", "x-ratelimit-reset-requests" },
+		{ "x-ratelimit-limit-tokens", "x-ratelimit-remaining-tokens", "x-ratelimit-reset-tokens" },
+	};
 	char s[32];
 	for (int i = 0; i < 2; i++) {
 		int64_t lim = i ? cv.limit_tok : cv.limit_req, rem = i ? cv.rem_tok : cv.rem_req,
 			reset = i ? cv.reset_tok : cv.reset_req;
 		if (!lim)
 			continue;
-		const char *unit = i ? "tokens" : "requests";
-		char name[40];
-		snprintf(name, sizeof name, "x-ratelimit-limit-%s", unit);
 		i64_text(s, lim);
-		httpd_add_header(p->req, name, s);
-		snprintf(name, sizeof name, "x-ratelimit-remaining-%s", unit);
+		httpd_add_header(p->req, names[i][0], s);
 		i64_text(s, rem);
-		httpd_add_header(p->req, name, s);
-		snprintf(name, sizeof name, "x-ratelimit-reset-%s", unit);
+		httpd_add_header(p->req, names[i][1], s);
 		gotime_format(reset, s, sizeof s);
-		httpd_add_header(p->req, name, s);
+		httpd_add_header(p->req, names[i][2], s);
 	}
 }
 
