@@ -107,7 +107,7 @@ enum {
 	RF_OBJECTS = 1 << 9,    /* files and batches: nothing billed but a batch */
 	RF_BATCH = 1 << 10,     /* a batch: priced per line; its reservation is the batch's once made */
 	RF_RATED = 1 << 11,     /* counted against the team's RPM though not metered (an upload) */
-	RF_EMPTY_OK = 1 << 12,  /* an empty body is taken though the route takes none (a batch's cancel) */
+	RF_EMPTY_OK = 1 << 12,  /* a POST's empty JSON object is taken though the route takes no body (a batch's cancel) */
 	RF_REFUSED = 1 << 13,   /* a Groq route the gateway cannot account for yet: refused with its reason */
 };
 struct route_ops {

@@ -97,6 +97,24 @@ static void usage_audio(struct preq *p, struct usage *u)
 	}
 }
 
+/* a body that is an empty JSON object (what an SDK sends with a batch's
+ * cancel), whitespace around it allowed */
+static bool empty_object(const char *b, size_t n)
+{
+	size_t i = 0;
+	while (i < n && strchr(" \t\r\n", b[i]) && b[i])
+		i++;
+	if (i >= n || b[i++] != '{')
+		return false;
+	while (i < n && strchr(" \t\r\n", b[i]) && b[i])
+		i++;
+	if (i >= n || b[i++] != '}')
+		return false;
+	while (i < n && strchr(" \t\r\n", b[i]) && b[i])
+		i++;
+	return i == n;
+}
+
 /* ---- the rows ------------------------------------------------------ */
 
 #define TOKENS_IN_EVENTS (RF_EVENTS | RF_TIERS)
@@ -142,7 +160,7 @@ int req_read_body(struct preq *p, struct verdict *v)
 		return -1;
 	}
 	p->n = 1;
-	if (r->body == BK_NONE && p->raw_len && !(o->flags & RF_EMPTY_OK)) {
+	if (r->body == BK_NONE && p->raw_len && !(o->flags & RF_EMPTY_OK && p->method == HM_POST && empty_object(p->raw, p->raw_len))) {
 		req_bad(v, "invalid_request", xasprintf("%s takes no body.", r->name));
 		return -1;
 	}
