@@ -37,6 +37,7 @@ struct cluster {
 	int sock_fd;
 	int64_t version;
 	int64_t confirmed_at; /* gw_now ms of the last read that worked (0: none yet) */
+	int64_t back_at;      /* when PostgreSQL answered again after a silence (0: never silent) */
 	int64_t slow_at;
 	bool store_up;
 	char *store_err;
@@ -195,6 +196,10 @@ static void confirm(struct cluster *c, int64_t now, int heard)
 	if (v != c->version || heard)
 		reload(c, now);
 	c->version = v;
+	/* after a silence the others could not heartbeat either: none is
+	 * judged gone until they had the time to (cluster_replica_gone) */
+	if (c->confirmed_at && now - c->confirmed_at > c->g->cfg.stale_after_s * 1000)
+		c->back_at = now;
 	c->confirmed_at = now;
 	if (c->stale_said)
 		say(c->g, "info", "cluster: configuration current again; serving", NULL);
@@ -419,11 +424,14 @@ bool cluster_replica_gone(struct gateway *g, const char *id)
 	if (!c || !id || str_eq(id, g->cfg.replica_id) || !c->replicas)
 		return false;
 	int64_t now = gw_now(g);
+	/* PostgreSQL was silent for every replica a moment ago: a late
+	 * heartbeat then is not a replica gone (one that said it is leaving is) */
+	bool grace = c->back_at && now - c->back_at <= 3 * g->cfg.stale_after_s * 1000;
 	size_t i;
 	json_t *e;
 	json_array_foreach(c->replicas, i, e) if (str_eq(json_string_value(json_object_get(e, "id")), id)) {
 		return leaving(json_string_value(json_object_get(e, "state"))) ||
-		       now - json_integer_value(json_object_get(e, "last_seen_at")) > 3 * g->cfg.stale_after_s * 1000;
+		       (!grace && now - json_integer_value(json_object_get(e, "last_seen_at")) > 3 * g->cfg.stale_after_s * 1000);
 	}
 	return true; /* not in the fleet's list at all */
 }
