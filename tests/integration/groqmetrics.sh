@@ -46,7 +46,7 @@ check_eq "requests answered" 200 "$STATUS"
 served=$(fstat 'gsk_…0001' completions)
 prompt=$(fstat 'gsk_…0001' prompt_tokens)
 out=$(fstat 'gsk_…0001' completion_tokens)
-wait_eval "Groq's figures to show alpha's 6 requests" 10 "[ \"\$(proj proj_alpha .groq_rpm)\" = 36 ]"
+wait_eval "Groq's figures to show alpha's 6 requests and beta's 3" 10 "[ \"\$(proj proj_alpha .groq_rpm)\" = 36 ] && [ \"\$(proj proj_beta .groq_rpm)\" = 18 ]"
 check_eq "available once read" "true|ok" "$(groq | jq -r '"\(.available)|\(.state)"')"
 # per minute over the window: served x 60 / window
 check_eq "groq_rpm = what fakegroq served (6 in ${WINDOW}s = 36/min)" "$((served * 60 / WINDOW))" "$(proj proj_alpha .groq_rpm)"
