@@ -16,7 +16,7 @@ tui_type "deploy freeze"
 tui_keys Enter
 tui_wait "Pause team 'batch-processor'?"
 tui_wait "gets HTTP 403"
-check "the confirmation defaults to No" tui_has "[ No ]"
+tui_check "the confirmation defaults to No" "[ No ]"
 tui_keys n
 tui_wait "cancelled: nothing was changed"
 check_eq "cancel leaves the team active" active "$(team_field batch-processor .state)"
@@ -53,8 +53,8 @@ tui_keys Space
 tui_wait "+added"
 tui_keys Enter
 tui_wait "Save the allowlist of team 'batch-processor'"
-check "the diff lists what is added" tui_has "+ add:    openai/gpt-oss-20b"
-check "and what is removed" tui_has "- remove: (nothing)"
+tui_check "the diff lists what is added" "+ add:    openai/gpt-oss-20b"
+tui_check "and what is removed" "- remove: (nothing)"
 tui_golden allowlist-diff
 tui_keys y
 tui_wait "done: batch-processor"
@@ -70,7 +70,7 @@ tui_keys Enter
 tui_wait "Save the allowlist"
 tui_keys y
 tui_wait "Changed meanwhile"
-check "the 412 is explained" tui_has "Someone else changed this team"
+tui_check "the 412 is explained" "Someone else changed this team"
 check_contains "and nothing was saved" "openai/gpt-oss-20b" "$(team_field batch-processor '.allowed_models | join(",")')"
 tui_keys Enter
 tui_wait_gone "Changed meanwhile"
@@ -103,7 +103,7 @@ tui_keys ':'; tui_type "keys"; tui_keys Enter
 tui_wait "Upstream keys"
 tui_keys Tab r
 tui_wait "Rotate key"
-check "the wizard opens read-only on a wallboard" tui_has "read-only: Esc close"
+tui_check "the wizard opens read-only on a wallboard" "read-only: Esc close"
 tui_keys Enter n a
 tui_wait "rotation steps are disabled"
 tui_keys q

@@ -20,12 +20,12 @@ while read -r mode expect; do
 	tui_keys Enter
 	tui_wait "no data from the gateway:" 15
 	tui_wait "$expect" 15
-	check "$mode: groqtop says what is wrong ($expect)" tui_has "$expect"
+	tui_check "$mode: groqtop says what is wrong ($expect)" "$expect"
 	pid=$(tui_pid)
 	check "$mode: and keeps running" kill -0 "$pid"
 	tui_keys '?'
 	tui_wait "Commands (type : then Enter)" 5
-	check "$mode: keys answer at once (help opens)" tui_has "Commands (type : then Enter)"
+	tui_check "$mode: keys answer at once (help opens)" "Commands (type : then Enter)"
 	tui_keys Escape
 	tui_wait_gone "Commands (type : then Enter)" 5
 	rss=$(rss_kb "$pid")
@@ -50,11 +50,11 @@ tui_groqtop --refresh 1
 tui_wait "● live"
 kill -STOP "$GW_PID"
 tui_wait "● stale" 10
-check "a gateway that stops answering: the data stays, marked stale" tui_has "chatbot-prod-api"
+tui_check "a gateway that stops answering: the data stays, marked stale" "chatbot-prod-api"
 tui_keys j
 tui_keys '?'
 tui_wait "Commands (type : then Enter)" 5
-check "and keys still answer at once" tui_has "Commands (type : then Enter)"
+tui_check "and keys still answer at once" "Commands (type : then Enter)"
 tui_keys Escape
 kill -CONT "$GW_PID"
 tui_check "it comes back to live when the gateway answers again" "● live" 40

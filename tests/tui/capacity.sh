@@ -30,17 +30,17 @@ check_contains "snapshot: the critical team" "prod (critical)" "$snap"
 tui_start 120x40
 tui_groqtop
 tui_wait "prod-prod-api"
-check "the teams pane has a TPM column, and the refusals" tui_has "   TPM REF/m SPEND"
+tui_check "the teams pane has a TPM column, and the refusals" "   TPM REF/m SPEND"
 refused=$(( $(grep -o 429 <<< "$codes" | wc -l) ))
 check "etl's row counts its $refused refusals of the last minute" tui_has "$(printf ' %5d ' "$refused")"
 tui_check "the pane's title counts the teams refusing" "refusing: 1"
-check "and the detail says why (its rate: Groq's capacity share)" tui_has "refused $refused in the last minute: rate $refused"
+tui_check "and the detail says why (its rate: Groq's capacity share)" "refused $refused in the last minute: rate $refused"
 tui_type ":capacity"
 tui_keys Enter
 tui_check ":capacity opens the view" "Capacity: Groq's limits per model"
 tui_check "with the model's limits" "$M  (declared)"
-check "the split gauge marks the batch class" tui_has "░"
-check "and the critical class" tui_has "█"
+tui_check "the split gauge marks the batch class" "░"
+tui_check "and the critical class" "█"
 tui_golden capacity-120x40
 tui_keys Escape
 tui_wait_gone "Capacity: Groq's"
@@ -57,8 +57,8 @@ tui_keys BSpace
 tui_type "2500"
 tui_keys Enter
 tui_wait "Review: team limits"
-check "the diff shows the priority" tui_has "Priority               batch  ->  standard"
-check "and the TPM limit" tui_has "TPM limit              0  ->  2500"
+tui_check "the diff shows the priority" "Priority               batch  ->  standard"
+tui_check "and the TPM limit" "TPM limit              0  ->  2500"
 tui_keys y
 tui_wait "saved: team etl"
 check_eq "saved in the gateway" "standard|2500" "$(team_field etl '"\(.priority)|\(.tpm_limit)"')"
@@ -76,7 +76,7 @@ tui_wait_gone "Edit limits"
 tui_keys l
 tui_wait "Edit limits"
 tui_check "the form has the day's budget" "Daily budget (USD)"
-check "and each end user's" tui_has "End user RPM"
+tui_check "and each end user's" "End user RPM"
 for i in $(seq 1 11); do tui_keys Down; done
 tui_keys BSpace
 tui_type "7.5"
@@ -85,8 +85,8 @@ tui_keys BSpace
 tui_type "20"
 tui_keys Enter
 tui_wait "Review: team limits"
-check "the review shows the day's budget" tui_has "Daily budget (USD)     0  ->  7.5"
-check "and the end user's RPM" tui_has "End user RPM           0  ->  20"
+tui_check "the review shows the day's budget" "Daily budget (USD)     0  ->  7.5"
+tui_check "and the end user's RPM" "End user RPM           0  ->  20"
 tui_keys y
 tui_wait "saved: team etl"
 check_eq "saved in the gateway" "7.5|20" "$(team_field etl '"\(.daily_budget_usd)|\(.user_rpm_limit)"')"
@@ -100,7 +100,7 @@ tui_type "0.000001"
 tui_keys Enter
 tui_wait "Review: team limits"
 tui_check "the confirmation warns the team stops at once (spent \$$spent)" "WARNING: the team has spent"
-check "naming the pause" tui_has "is PAUSED at once"
+tui_check "naming the pause" "is PAUSED at once"
 tui_keys n
 tui_wait_gone "Review: team limits"
 check_eq "No: nothing changed" 50 "$(team_field etl .monthly_budget_usd)"

@@ -41,7 +41,7 @@ tui_screen -e > "$T/colour"
 check "the drifting project is drawn in the alert colour" grep -q 'DRIFT' "$T/colour"
 tui_keys Enter
 tui_check "Enter opens the drifting project's team in the teams pane" "─ chatbot ─"
-check "... back on the main screen" tui_has "Upstream keys"
+tui_check "... back on the main screen" "Upstream keys"
 tui_keys ':'
 tui_type groq
 tui_keys Enter

@@ -24,9 +24,9 @@ tui_keys BSpace BSpace
 tui_type "90"
 tui_keys Enter
 tui_wait "Review: team limits"
-check "the diff shows the budget" tui_has "Monthly budget (USD)   0.000157  ->  25"
-check "and the RPM limit" tui_has "RPM limit              60  ->  90"
-check "the confirmation defaults to No" tui_has "[ No ]"
+tui_check "the diff shows the budget" "Monthly budget (USD)   0.000157  ->  25"
+tui_check "and the RPM limit" "RPM limit              60  ->  90"
+tui_check "the confirmation defaults to No" "[ No ]"
 tui_golden limits-diff
 tui_keys y
 tui_wait "saved: team chatbot"
@@ -44,7 +44,7 @@ tui_type "2"
 tui_keys Enter
 tui_wait "Review: team limits"
 tui_check "an RPM limit below the last minute's requests warns" "WARNING: the team sent"
-check "... that its callers get 429 at once" tui_has "get 429 at once"
+tui_check "... that its callers get 429 at once" "get 429 at once"
 tui_keys n
 tui_wait_gone "Review: team limits"
 check_eq "No: nothing changed" 90 "$(team_field chatbot .rpm_limit)"
@@ -53,10 +53,10 @@ check_eq "No: nothing changed" 90 "$(team_field chatbot .rpm_limit)"
 # recent changes with what each changed
 tui_keys D
 tui_check "D describes the selected team" "Team chatbot"
-check "its policy" tui_has "max tokens per request"
+tui_check "its policy" "max tokens per request"
 tui_check "its RPM limit beside the last minute's use" "requests per minute        90 ("
-check "its keys" tui_has "chatbot-prod-api"
-check "its client tokens" tui_has "Client tokens"
+tui_check "its keys" "chatbot-prod-api"
+tui_check "its client tokens" "Client tokens"
 tui_keys G
 tui_check "its recent changes, with what the limits edit changed" "rpm_limit 60 -> 90"
 tui_keys Escape
@@ -72,7 +72,7 @@ tui_keys BSpace
 tui_type "30"
 tui_keys Enter
 tui_wait "Review: key limits"
-check "the diff shows the key's RPM limit" tui_has "RPM limit              0  ->  30"
+tui_check "the diff shows the key's RPM limit" "RPM limit              0  ->  30"
 tui_keys y
 tui_wait "saved: key chatbot-prod-api"
 api GET /admin/v1/keys/chatbot-prod-api
@@ -117,12 +117,12 @@ tui_keys Enter
 tui_wait "Review: team limits"
 tui_keys y
 tui_wait "Changed meanwhile"
-check "it names who changed it" tui_has "changed by alice (Bob)"
+tui_check "it names who changed it" "changed by alice (Bob)"
 tui_golden limits-412
 check_eq "nothing was saved" 90 "$(team_field chatbot .rpm_limit)"
 tui_keys Enter
 tui_wait "Edit limits"
-check "the form reopens on the new values" tui_has "Max tokens/request      50"
+tui_check "the form reopens on the new values" "Max tokens/request      50"
 tui_keys Escape
 tui_wait_gone "Edit limits"
 
@@ -172,7 +172,7 @@ wait_eval "ci-bot's use on screen" 10 "tui_screen | grep 'ci-bot' | grep -qv nev
 tui_keys G
 tui_keys d
 tui_wait "Revoke token 'ci-bot'"
-check "the confirmation names its last use" tui_has "Last used:"
+tui_check "the confirmation names its last use" "Last used:"
 check "which is not never" bash -c "! tmux -L $TMUX_SOCK capture-pane -t t -p | grep -q 'Last used: never'"
 tui_keys y
 tui_wait "revoked: its next request gets 401"
@@ -226,7 +226,7 @@ tui_wait "Emergency stop: reason"
 tui_type "INC-42 key leak"
 tui_keys Enter
 tui_wait "EMERGENCY STOP (1 of 2)"
-check "it names how many teams it stops" tui_has "pauses 2 active teams"
+tui_check "it names how many teams it stops" "pauses 2 active teams"
 tui_golden stop-1
 tui_keys y
 tui_wait "EMERGENCY STOP (2 of 2)"
@@ -239,14 +239,14 @@ tui_type "STOP"
 tui_keys Enter
 tui_wait "EMERGENCY STOP: 2 teams paused"
 tui_check "a banner in the header says the stop is in force, by whom and why" "EMERGENCY STOP 2 teams, alice"
-check "with its reason and how to lift it" tui_has "INC-42 key leak (U lifts)"
+tui_check "with its reason and how to lift it" "INC-42 key leak (U lifts)"
 for t in "$CHAT" "$BATCH"; do
 	chat "$t" llama-3.1-8b-instant '"max_tokens":1'
 	check_eq "every team's next request: 403" 403 "$STATUS"
 done
 tui_keys U
 tui_wait "Resume after the emergency stop"
-check "resume names exactly the teams it paused" tui_has "exactly the 2 teams it paused"
+tui_check "resume names exactly the teams it paused" "exactly the 2 teams it paused"
 tui_keys y
 tui_wait "emergency stop lifted: 2 teams resumed"
 tui_wait_gone "(U lifts)"
@@ -280,7 +280,7 @@ tui_keys Enter
 tui_wait "filter: team=search"
 tui_wait "team.pause"
 check "only search's entries" bash -c "! tmux -L $TMUX_SOCK capture-pane -t t -p | grep -q 'chatbot-prod-api'"
-check "the selected entry's before and after" tui_has "state"
+tui_check "the selected entry's before and after" "state"
 tui_golden audit-filtered
 tui_keys Escape
 tui_wait "Upstream keys"
@@ -301,12 +301,12 @@ tui_check "the wheel scrolls the pane under the pointer" "search-prod-api"
 # a click on a column's head sorts by it, a second click the other way
 click 2 72 # the SPEND column's head (row 2: the teams pane's header)
 tui_check "a click on SPEND's head sorts by spend, biggest first" "sort: spend ↓"
-check "... the sorted column marked in the header" tui_has "SPEND month/budget↓"
+tui_check "... the sorted column marked in the header" "SPEND month/budget↓"
 click 2 72
 tui_check "a second click: the other way" "sort: spend ↑"
 click 2 3
 tui_check "a click on TEAM: by id again" "sort: id ↑"
-check "... marked" tui_has "TEAM↑"
+tui_check "... marked" "TEAM↑"
 tui_keys q
 tui_wait_exit
 check_not_contains "the issued token never reached the terminal's scrollback" "$NEWTOK" "$(tm capture-pane -t t -p -S -3000)"
@@ -406,7 +406,7 @@ tui_keys Down
 tui_check "one down: the newest stays on screen above the selection" "Team 'etl' was paused"
 for _ in $(seq 1 16); do tui_keys Down; done
 tui_check "moving down to the oldest shows it" "Team 'chatbot' crossed 50% of its monthly budget"
-check "... with the end of its message" tui_has '$0.000157).'
+tui_check "... with the end of its message" '$0.000157).'
 tui_keys g
 tui_check "g brings the newest back" "Team 'etl' was paused"
 tui_keys L
@@ -424,7 +424,7 @@ tui_wait "(newest first)"
 tui_keys g
 tui_keys Enter
 tui_check "Enter on an alert opens its team (the newest: etl's auto-pause)" "─ etl ─"
-check "... in the teams pane" tui_has "Teams 4"
+tui_check "... in the teams pane" "Teams 4"
 tui_keys q
 tui_wait_exit
 done_testing

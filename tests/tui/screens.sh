@@ -44,7 +44,7 @@ tui_keys ':'
 tui_type "a"
 tui_check "':a' lists the commands it could be" ":a_   alerts audit   (Tab completes)"
 tui_keys Tab
-check "Tab with two candidates goes as far as they agree (':a')" tui_has ":a_ "
+tui_check "Tab with two candidates goes as far as they agree (':a')" ":a_ "
 tui_type "l"
 tui_keys Tab
 tui_check "Tab completes ':al' to ':alerts'" ":alerts_"
@@ -152,10 +152,10 @@ shows() { tmux -L "$TMUX_SOCK" capture-pane -t t -p | grep -qE -- "$1"; }
 check "the teams pane says which of its 17 rows it shows" wait_for "the marker" 10 shows '─ 1-[0-9]+ of 17 ─'
 tui_keys G
 check "End: the last team selected, the rows and their marker follow" wait_for "the marker" 10 shows '─ [0-9]+-17 of 17 ─'
-check "the last team is on screen" tui_has "zz12 "
+tui_check "the last team is on screen" "zz12 "
 tui_keys g
 check "Home: back to the first rows" wait_for "the marker" 10 shows '─ 1-[0-9]+ of 17 ─'
-check "the first team is on screen again" tui_has "analytics "
+tui_check "the first team is on screen again" "analytics "
 tui_keys q
 tui_wait_exit
 

@@ -48,8 +48,8 @@ tui_check "the model served" "llama-3.1-8b-instant"
 tui_keys u
 tui_check "u: by end user" "Spend this month (UTC) by user"
 tui_check "alice, biggest first" "alice"
-check "bob too" tui_has "bob"
-check "and the requests that named none" tui_has "(none)"
+tui_check "bob too" "bob"
+tui_check "and the requests that named none" "(none)"
 tui_keys e
 tui_check "e asks where to write the CSV" "Export spend as CSV"
 tui_type "$T/users.csv"
@@ -77,7 +77,7 @@ tui_check "the calendar: the model, its date, its countdown, its replacement" \
 tui_check "who still calls it" "chatbot called it in the last 7 days"
 tui_check "the aliases: the configuration's" "fast                 -> llama-3.1-8b-instant"
 tui_check "and the operators'" "smart                -> openai/gpt-oss-20b"
-check "with their source" tui_has "(admin)"
+tui_check "with their source" "(admin)"
 # set an alias from the console: asked for, confirmed, audited, listed
 tui_keys a
 tui_wait "Set an alias"

@@ -39,7 +39,7 @@ tui_groqtop
 tui_wait "chatbot-prod-api"
 tui_keys Tab r
 tui_check "reopened, the wizard resumes at step 2" "> 2. Deploy"
-check "it shows who started it" tui_has "started by alice"
+tui_check "it shows who started it" "started by alice"
 tui_keys Enter
 tui_wait "Deploy alongside"
 tui_keys y
@@ -67,7 +67,7 @@ tui_keys y
 wait_eval "the rotation to complete" 10 '[ "$(key_step)" = none ]'
 check_eq "completed: one active key again" "gsk_…0004" "$(api GET /admin/v1/keys/chatbot-prod-api; jq_body .fingerprint)"
 tui_check "the wizard says the rotation is complete (not a silent step 1)" "Rotation complete"
-check "naming the retired key and the active one" tui_has "gsk_…0004 is its only key now"
+tui_check "naming the retired key and the active one" "gsk_…0004 is its only key now"
 check_not_contains "the new secret never appeared on screen" "$KEY4" "$(tui_screen)"
 tui_keys Escape
 tui_wait_gone "Rotation complete"
