@@ -19,31 +19,7 @@
 #include "secret.h"
 #include "util.h"
 
-struct busy {
-	int limit_us; /* 0: never wait */
-	int64_t since_us;
-};
-
-struct sqstore {
-	struct store base; /* first: the engine's ops */
-	sqlite3 *db;
-	sqlite3_stmt *ins_ledger;
-	sqlite3_stmt *ins_daily; /* one day's sums into spend_daily */
-	struct daysum *days;     /* the open transaction's rows, by day and keys */
-	int ndays, capdays;
-	int in_tx;
-	/* the checkpointer: a thread with its own connection that moves the WAL
-	 * into the database and fsyncs it every SYNC_MS, off the event loop */
-	pthread_t ckpt;
-	pthread_mutex_t mu;
-	pthread_cond_t cv;
-	bool ckpt_running, stop;
-	bool scrub;    /* an erased secret's pages wait in the WAL: TRUNCATE next */
-	int wal_limit; /* frames; beyond them the checkpointer restarts the WAL */
-	int sync_fd;   /* synced with the WAL (the ledger journal), or -1 */
-	struct busy busy; /* how long the loop's connection waits for a lock */
-	char *path;
-};
+#include "store_sqlite.h"
 
 /* the engine's functions, in store.h's order */
 static void sq_close(struct store *s);
@@ -54,7 +30,6 @@ static int sq_begin(struct store *s, char **cause);
 static int sq_try_begin(struct store *s, char **cause);
 static int sq_commit(struct store *s, char **cause);
 static void sq_rollback(struct store *s);
-static int sq_load(struct store *s, struct registry *r, int64_t now, char **cause);
 static int sq_put_team(struct store *s, const struct team *t, char **cause);
 static int sq_put_key(struct store *s, const struct ukey *k, char **cause);
 static int sq_put_file(struct store *s, const struct bfile *f, char **cause);
@@ -67,18 +42,7 @@ static int sq_scrub(struct store *s, char **cause);
 static void sq_sync_fd(struct store *s, int fd);
 static int sq_audit(struct store *s, int64_t ts, const char *actor, const char *role, const char *op, const char *action, const char *target, const char *before, const char *after, char **cause);
 static int sq_alert(struct store *s, int64_t ts, const char *kind, const char *team, const char *message, int64_t *id, char **cause);
-static json_t *sq_alert_get(struct store *s, int64_t id, char **cause);
 static int sq_alert_ack(struct store *s, int64_t id, const char *by, int64_t at, char **cause);
-static json_t *sq_audit_list(struct store *s, int limit, int64_t before_id, const char *team, const char *actor, const char *action, char **cause);
-static int sq_recent_sent(struct store *s, int64_t from, void (*fn)(void *arg, const char *key, const char *model, int64_t ts, int64_t in, int64_t out), void *arg, char **cause);
-static json_t *sq_usage_breakdown(struct store *s, const char *team, int64_t from, char **cause);
-static int sq_spend(struct store *s, int64_t from, int64_t to, unsigned groups,
-		    void (*fn)(void *arg, const char *const *keys, const int64_t *sums), void *arg, char **cause);
-static json_t *sq_alerts_list(struct store *s, int limit, char **cause);
-static json_t *sq_usage(struct store *s, const char *team, int64_t from, int64_t step, int n, char **cause);
-static int64_t sq_count(struct store *s, const char *table, char **cause);
-static int sq_copy_out(struct store *s, const char *table, int (*fn)(void *arg, const char *const *v), void *arg,
-		       char **cause);
 
 static void days_clear(struct sqstore *s);
 static int days_flush(struct sqstore *s, char **cause);
@@ -228,7 +192,7 @@ static const char *const migrations[] = {
 	SPEND_DAILY_TABLE SPEND_DAILY_ADD("ledger") ";",
 };
 
-static int sqlfail(struct sqstore *s, char **cause, const char *what)
+int sq_fail(struct sqstore *s, char **cause, const char *what)
 {
 	return fail(cause, "store: %s: %s", what, sqlite3_errmsg(s->db));
 }
@@ -318,7 +282,7 @@ struct store *store_open(const char *path, char **cause)
 	struct sqstore *s = xcalloc(1, sizeof *s);
 	s->base.ops = &sqlite_ops;
 	if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) != SQLITE_OK) {
-		sqlfail(s, cause, path);
+		sq_fail(s, cause, path);
 		sq_close(&s->base);
 		return NULL;
 	}
@@ -363,7 +327,7 @@ struct store *store_open(const char *path, char **cause)
 			       -1, &s->ins_ledger, NULL) != SQLITE_OK ||
 	    sqlite3_prepare_v2(s->db, "INSERT INTO spend_daily VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?)" SPEND_DAILY_UPSERT, -1,
 			       &s->ins_daily, NULL) != SQLITE_OK) {
-		sqlfail(s, cause, "prepare");
+		sq_fail(s, cause, "prepare");
 		sq_close(&s->base);
 		return NULL;
 	}
@@ -410,7 +374,7 @@ static int sq_scrub(struct store *base_, char **cause)
 	if (!s->ckpt_running) {
 		if (sqlite3_wal_checkpoint_v2(s->db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL) == SQLITE_OK)
 			return 0;
-		return sqlfail(s, cause, "checkpoint (scrub)");
+		return sq_fail(s, cause, "checkpoint (scrub)");
 	}
 	pthread_mutex_lock(&s->mu);
 	s->scrub = true;
@@ -434,14 +398,14 @@ static int64_t sq_ledger_last_id(struct store *base_, char **cause)
 	struct sqstore *s = (struct sqstore *)base_;
 	sqlite3_stmt *st;
 	if (sqlite3_prepare_v2(s->db, "SELECT COALESCE(MAX(id), 0) FROM ledger", -1, &st, NULL) != SQLITE_OK) {
-		sqlfail(s, cause, "ledger last id");
+		sq_fail(s, cause, "ledger last id");
 		return -1;
 	}
 	int64_t id = -1;
 	if (sqlite3_step(st) == SQLITE_ROW)
 		id = sqlite3_column_int64(st, 0);
 	else
-		sqlfail(s, cause, "ledger last id");
+		sq_fail(s, cause, "ledger last id");
 	sqlite3_finalize(st);
 	return id;
 }
@@ -518,7 +482,7 @@ static void sq_rollback(struct store *base_)
 	days_clear(s);
 }
 
-static void bind_text(sqlite3_stmt *st, int i, const char *v)
+void sq_bind_text(sqlite3_stmt *st, int i, const char *v)
 {
 	if (v)
 		sqlite3_bind_text(st, i, v, -1, SQLITE_TRANSIENT);
@@ -531,11 +495,11 @@ static int step_done(struct sqstore *s, sqlite3_stmt *st, char **cause, const ch
 static void bind_row(sqlite3_stmt *st, const struct rowv *r)
 {
 	for (int i = 0; i < r->n; i++)
-		bind_text(st, i + 1, r->v[i]);
+		sq_bind_text(st, i + 1, r->v[i]);
 }
 
 /* the row's columns as text (SQLite gives integers as their text) */
-static void col_row(sqlite3_stmt *st, const char **v, int n)
+void sq_col_row(sqlite3_stmt *st, const char **v, int n)
 {
 	for (int i = 0; i < n; i++)
 		v[i] = (const char *)sqlite3_column_text(st, i);
@@ -552,7 +516,7 @@ static int put_row(struct sqstore *s, const char *table, struct rowv *r, char **
 	snprintf(sql + n, sizeof sql - (size_t)n, ")");
 	if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK) {
 		rowv_free(r);
-		return sqlfail(s, cause, table);
+		return sq_fail(s, cause, table);
 	}
 	bind_row(st, r);
 	rowv_free(r);
@@ -563,7 +527,7 @@ static int step_done(struct sqstore *s, sqlite3_stmt *st, char **cause, const ch
 {
 	int rc = sqlite3_step(st);
 	if (rc != SQLITE_DONE) {
-		sqlfail(s, cause, what);
+		sq_fail(s, cause, what);
 		sqlite3_finalize(st);
 		return -1;
 	}
@@ -620,10 +584,10 @@ static int sq_put_alias(struct store *base_, const char *alias, const char *mode
 				       " ON CONFLICT(alias) DO UPDATE SET model = ?2, version = version + 1, updated_at = ?3"
 				     : "DELETE FROM aliases WHERE alias = ?1",
 			       -1, &st, NULL) != SQLITE_OK)
-		return sqlfail(s, cause, "aliases");
-	bind_text(st, 1, alias);
+		return sq_fail(s, cause, "aliases");
+	sq_bind_text(st, 1, alias);
 	if (model) {
-		bind_text(st, 2, model);
+		sq_bind_text(st, 2, model);
 		sqlite3_bind_int64(st, 3, at);
 	}
 	return step_done(s, st, cause, "aliases");
@@ -695,7 +659,7 @@ static int days_flush(struct sqstore *s, char **cause)
 		for (int k = 0; k < SPEND_SUMS; k++)
 			sqlite3_bind_int64(st, 7 + k, s->days[i].sums[k]);
 		if (sqlite3_step(st) != SQLITE_DONE)
-			rc = sqlfail(s, cause, "spend_daily");
+			rc = sq_fail(s, cause, "spend_daily");
 		sqlite3_reset(st);
 	}
 	days_clear(s);
@@ -713,7 +677,7 @@ static int sq_ledger(struct store *base_, const struct ledger_row *r, char **cau
 	int rc = sqlite3_step(st);
 	sqlite3_reset(st);
 	if (rc != SQLITE_DONE)
-		return sqlfail(s, cause, "ledger insert");
+		return sq_fail(s, cause, "ledger insert");
 	days_add(s, r);
 	return s->in_tx ? 0 : days_flush(s, cause); /* (its own transaction: at once) */
 }
@@ -727,15 +691,15 @@ static int sq_audit(struct store *base_, int64_t ts, const char *actor, const ch
 			       "INSERT INTO audit(ts_ms,actor,role,operator,action,target,before,after) "
 			       "VALUES(?,?,?,?,?,?,?,?)",
 			       -1, &st, NULL) != SQLITE_OK)
-		return sqlfail(s, cause, "prepare audit");
+		return sq_fail(s, cause, "prepare audit");
 	sqlite3_bind_int64(st, 1, ts);
-	bind_text(st, 2, actor);
-	bind_text(st, 3, role);
-	bind_text(st, 4, op);
-	bind_text(st, 5, action);
-	bind_text(st, 6, target);
-	bind_text(st, 7, before);
-	bind_text(st, 8, after);
+	sq_bind_text(st, 2, actor);
+	sq_bind_text(st, 3, role);
+	sq_bind_text(st, 4, op);
+	sq_bind_text(st, 5, action);
+	sq_bind_text(st, 6, target);
+	sq_bind_text(st, 7, before);
+	sq_bind_text(st, 8, after);
 	return step_done(s, st, cause, "audit insert");
 }
 
@@ -746,11 +710,11 @@ static int sq_alert(struct store *base_, int64_t ts, const char *kind, const cha
 	sqlite3_stmt *st;
 	if (sqlite3_prepare_v2(s->db, "INSERT INTO alerts(ts_ms,kind,team,message) VALUES(?,?,?,?)", -1,
 			       &st, NULL) != SQLITE_OK)
-		return sqlfail(s, cause, "prepare alert");
+		return sq_fail(s, cause, "prepare alert");
 	sqlite3_bind_int64(st, 1, ts);
-	bind_text(st, 2, kind);
-	bind_text(st, 3, team);
-	bind_text(st, 4, message);
+	sq_bind_text(st, 2, kind);
+	sq_bind_text(st, 3, team);
+	sq_bind_text(st, 4, message);
 	int rc = step_done(s, st, cause, "alert insert");
 	if (rc == 0 && id)
 		*id = sqlite3_last_insert_rowid(s->db);
@@ -763,411 +727,11 @@ static int sq_alert_ack(struct store *base_, int64_t id, const char *by, int64_t
 	sqlite3_stmt *st;
 	if (sqlite3_prepare_v2(s->db, "UPDATE alerts SET acked_by = ?, acked_at = ? WHERE id = ? AND acked_by IS NULL", -1,
 			       &st, NULL) != SQLITE_OK)
-		return sqlfail(s, cause, "prepare alert ack");
-	bind_text(st, 1, by);
+		return sq_fail(s, cause, "prepare alert ack");
+	sq_bind_text(st, 1, by);
 	sqlite3_bind_int64(st, 2, at);
 	sqlite3_bind_int64(st, 3, id);
 	return step_done(s, st, cause, "alert ack");
-}
-
-static json_t *sq_audit_list(struct store *base_, int limit, int64_t before_id, const char *team, const char *actor,
-			 const char *action, char **cause)
-{
-	struct sqstore *s = (struct sqstore *)base_;
-	sqlite3_stmt *st;
-	/* a team's entries: those on the team, its keys (named {team}-...) and
-	 * its tokens (target "team/tok_...") */
-	if (sqlite3_prepare_v2(s->db,
-			       "SELECT id,ts_ms,actor,role,operator,action,target,before,after FROM audit "
-			       "WHERE id < ?1 AND (?3 IS NULL OR target = ?3 OR substr(target, 1, length(?3) + 1) = ?3 || '-'"
-			       " OR CASE WHEN json_valid(coalesce(after, before)) THEN json_extract(coalesce(after, before), '$.team') END = ?3)"
-			       " AND (?4 IS NULL OR actor = ?4) AND (?5 IS NULL OR substr(action, 1, length(?5)) = ?5)"
-			       " ORDER BY id DESC LIMIT ?2",
-			       -1, &st, NULL) != SQLITE_OK) {
-		sqlfail(s, cause, "audit list");
-		return NULL;
-	}
-	sqlite3_bind_int64(st, 1, before_id > 0 ? before_id : INT64_MAX);
-	sqlite3_bind_int(st, 2, limit);
-	bind_text(st, 3, team);
-	bind_text(st, 4, actor);
-	bind_text(st, 5, action);
-	json_t *a = json_array();
-	while (sqlite3_step(st) == SQLITE_ROW) {
-		const char *v[9];
-		col_row(st, v, 9);
-		json_array_append_new(a, audit_entry_json(v));
-	}
-	sqlite3_finalize(st);
-	return a;
-}
-
-/* the alerts, oldest first: the latest `limit`, or the one of only_id */
-static json_t *alerts_query(struct sqstore *s, int limit, int64_t only_id, char **cause)
-{
-	sqlite3_stmt *st;
-	if (sqlite3_prepare_v2(s->db,
-			       "SELECT id,ts_ms,kind,team,message,acked_by,acked_at FROM alerts WHERE ?2 = 0 OR id = ?2 "
-			       "ORDER BY id DESC LIMIT ?1", -1, &st, NULL) != SQLITE_OK) {
-		sqlfail(s, cause, "alerts list");
-		return NULL;
-	}
-	sqlite3_bind_int(st, 1, limit);
-	sqlite3_bind_int64(st, 2, only_id);
-	json_t *a = json_array();
-	while (sqlite3_step(st) == SQLITE_ROW) {
-		const char *v[7];
-		col_row(st, v, 7);
-		json_array_insert_new(a, 0, alert_entry_json(v));
-	}
-	sqlite3_finalize(st);
-	return a;
-}
-
-static json_t *sq_alerts_list(struct store *base_, int limit, char **cause)
-{
-	struct sqstore *s = (struct sqstore *)base_;
-	return alerts_query(s, limit, 0, cause);
-}
-
-static json_t *sq_alert_get(struct store *base_, int64_t id, char **cause)
-{
-	struct sqstore *s = (struct sqstore *)base_;
-	*cause = NULL;
-	json_t *a = alerts_query(s, 1, id, cause);
-	json_t *e = json_incref(json_array_get(a, 0));
-	json_decref(a);
-	return e;
-}
-
-static int sq_recent_sent(struct store *base_, int64_t from,
-		      void (*fn)(void *arg, const char *key, const char *model, int64_t ts, int64_t in, int64_t out),
-		      void *arg, char **cause)
-{
-	struct sqstore *s = (struct sqstore *)base_;
-	sqlite3_stmt *st;
-	if (sqlite3_prepare_v2(s->db,
-			       "SELECT key, model, ts_ms, prompt_tokens, completion_tokens FROM ledger"
-			       " WHERE team IN (SELECT id FROM teams) AND ts_ms >= ? AND key IS NOT NULL AND model IS NOT NULL"
-			       " ORDER BY ts_ms",
-			       -1, &st, NULL) != SQLITE_OK)
-		return sqlfail(s, cause, "recent requests");
-	sqlite3_bind_int64(st, 1, from);
-	while (sqlite3_step(st) == SQLITE_ROW)
-		fn(arg, (const char *)sqlite3_column_text(st, 0), (const char *)sqlite3_column_text(st, 1),
-		   sqlite3_column_int64(st, 2), sqlite3_column_int64(st, 3), sqlite3_column_int64(st, 4));
-	sqlite3_finalize(st);
-	return 0;
-}
-
-static char *sq_ph(int i)
-{
-	return xasprintf("?%d", i);
-}
-
-static int sq_spend(struct store *base_, int64_t from, int64_t to, unsigned groups,
-		    void (*fn)(void *arg, const char *const *keys, const int64_t *sums), void *arg, char **cause)
-{
-	struct sqstore *s = (struct sqstore *)base_;
-	char *sql = spend_sql(groups, "strftime('%Y-%m-%d', day * 86400, 'unixepoch')", sq_ph);
-	sqlite3_stmt *st;
-	int rc = sqlite3_prepare_v2(s->db, sql, -1, &st, NULL);
-	free(sql);
-	if (rc != SQLITE_OK)
-		return sqlfail(s, cause, "spend");
-	sqlite3_bind_int64(st, 1, from / 86400000);
-	sqlite3_bind_int64(st, 2, to / 86400000);
-	int ng = 0;
-	for (int i = 0; i < SPEND_GROUPS; i++)
-		ng += (groups >> i) & 1;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		const char *keys[SPEND_GROUPS];
-		int64_t sums[SPEND_SUMS];
-		for (int i = 0; i < ng; i++)
-			keys[i] = (const char *)sqlite3_column_text(st, i);
-		for (int i = 0; i < SPEND_SUMS; i++)
-			sums[i] = sqlite3_column_int64(st, ng + i);
-		fn(arg, keys, sums);
-	}
-	sqlite3_finalize(st);
-	return rc == SQLITE_DONE ? 0 : sqlfail(s, cause, "spend");
-}
-
-static json_t *sq_usage_breakdown(struct store *base_, const char *team, int64_t from, char **cause)
-{
-	struct sqstore *s = (struct sqstore *)base_;
-	json_t *out = json_object();
-	static const char *const by[] = USAGE_BY_COLUMNS, *const member[] = USAGE_BY_MEMBERS;
-	for (int b = 0; b < USAGE_BY_N; b++) {
-		char *sql = xasprintf("SELECT coalesce(%s, '-'), count(*), sum(status < 400), sum(prompt_tokens + completion_tokens),"
-				      " sum(cost_nusd) FROM ledger WHERE (?1 IS NULL AND team IN (SELECT id FROM teams) OR team = ?1)"
-				      " AND ts_ms >= ?2 GROUP BY 1 ORDER BY 5 DESC, 1",
-				      by[b]);
-		sqlite3_stmt *st;
-		int rc = sqlite3_prepare_v2(s->db, sql, -1, &st, NULL);
-		free(sql);
-		if (rc != SQLITE_OK) {
-			sqlfail(s, cause, "usage breakdown");
-			json_decref(out);
-			return NULL;
-		}
-		bind_text(st, 1, team);
-		sqlite3_bind_int64(st, 2, from);
-		json_t *a = json_array();
-		while (sqlite3_step(st) == SQLITE_ROW) {
-			const char *v[5];
-			col_row(st, v, 5);
-			json_array_append_new(a, usage_by_json(by[b], v));
-		}
-		sqlite3_finalize(st);
-		json_object_set_new(out, member[b], a);
-	}
-	return out;
-}
-
-/* Usage per bucket, aggregated here while the rows are read in the index's
- * order: a GROUP BY over an expression of ts_ms would make SQLite sort every
- * row of the window first, in memory that grows with the ledger. This reads
- * each row once and holds only the buckets (store_rows.c). */
-static json_t *sq_usage(struct store *base_, const char *team, int64_t from, int64_t step, int n, char **cause)
-{
-	struct sqstore *s = (struct sqstore *)base_;
-	sqlite3_stmt *st;
-	const char *sql = team ? "SELECT ts_ms, status, reason, prompt_tokens + completion_tokens, cost_nusd"
-				 " FROM ledger WHERE team = ?4 AND ts_ms >= ?1 AND ts_ms < ?3"
-			       : "SELECT ts_ms, status, reason, prompt_tokens + completion_tokens, cost_nusd"
-				 " FROM ledger WHERE team IN (SELECT id FROM teams) AND ts_ms >= ?1 AND ts_ms < ?3";
-	if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK) {
-		sqlfail(s, cause, "usage");
-		return NULL;
-	}
-	sqlite3_bind_int64(st, 1, from);
-	sqlite3_bind_int64(st, 3, from + step * n);
-	if (team)
-		sqlite3_bind_text(st, 4, team, -1, SQLITE_STATIC);
-	struct ubuckets *bk = ubuckets_new(from, step, n);
-	int rc;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
-		ubuckets_add(bk, sqlite3_column_int64(st, 0), sqlite3_column_int(st, 1) < 400,
-			     (const char *)sqlite3_column_text(st, 2), 1, sqlite3_column_int64(st, 3),
-			     sqlite3_column_int64(st, 4));
-	if (rc != SQLITE_DONE)
-		sqlfail(s, cause, "usage");
-	sqlite3_finalize(st);
-	return ubuckets_json(bk, rc == SQLITE_DONE);
-}
-
-static int sq_load(struct store *base_, struct registry *r, int64_t now, char **cause)
-{
-	struct sqstore *s = (struct sqstore *)base_;
-	sqlite3_stmt *st;
-	if (sqlite3_prepare_v2(s->db, "SELECT * FROM teams ORDER BY id", -1, &st, NULL) != SQLITE_OK)
-		return sqlfail(s, cause, "load teams");
-	while (sqlite3_step(st) == SQLITE_ROW) {
-		const char *v[TEAM_COLS];
-		col_row(st, v, TEAM_COLS);
-		registry_add_team(r, team_from_row(v));
-	}
-	sqlite3_finalize(st);
-
-	if (sqlite3_prepare_v2(s->db, "SELECT alias, model FROM aliases ORDER BY alias", -1, &st, NULL) != SQLITE_OK)
-		return sqlfail(s, cause, "load aliases");
-	while (sqlite3_step(st) == SQLITE_ROW)
-		registry_set_alias(r, (const char *)sqlite3_column_text(st, 0), (const char *)sqlite3_column_text(st, 1));
-	sqlite3_finalize(st);
-
-	if (sqlite3_prepare_v2(s->db, "SELECT * FROM keys ORDER BY name", -1, &st, NULL) != SQLITE_OK)
-		return sqlfail(s, cause, "load keys");
-	while (sqlite3_step(st) == SQLITE_ROW) {
-		const char *v[KEY_COLS];
-		col_row(st, v, KEY_COLS);
-		registry_add_key(r, ukey_from_row(v));
-	}
-	sqlite3_finalize(st);
-
-	if (sqlite3_prepare_v2(s->db, "SELECT * FROM tokens ORDER BY created_at, id", -1, &st, NULL) != SQLITE_OK)
-		return sqlfail(s, cause, "load tokens");
-	while (sqlite3_step(st) == SQLITE_ROW) {
-		const char *v[TOKEN_COLS];
-		col_row(st, v, TOKEN_COLS);
-		registry_add_token(r, ctoken_from_row(v));
-	}
-	sqlite3_finalize(st);
-
-	/* this month's spend */
-	int64_t ms = month_start_ms(now);
-	r->org_month_start = ms;
-	if (sqlite3_prepare_v2(s->db,
-			       "SELECT team, SUM(cost_nusd) FROM ledger WHERE team IN (SELECT id FROM teams) AND ts_ms >= ?"
-			       " GROUP BY team", -1,
-			       &st, NULL) != SQLITE_OK)
-		return sqlfail(s, cause, "load spend");
-	sqlite3_bind_int64(st, 1, ms);
-	r->org_spend_nusd = 0;
-	while (sqlite3_step(st) == SQLITE_ROW) {
-		int64_t v = sqlite3_column_int64(st, 1);
-		r->org_spend_nusd += v;
-		const unsigned char *id = sqlite3_column_text(st, 0);
-		struct team *t = id ? registry_team(r, (const char *)id) : NULL;
-		if (t)
-			t->spend_nusd = v;
-	}
-	sqlite3_finalize(st);
-	for (int i = 0; i < r->nteams; i++)
-		r->teams[i]->month_start = ms;
-	/* this day's and this week's (UTC, from Monday) */
-	int64_t ds = day_start_ms(now), ws = week_start_ms(now);
-	if (sqlite3_prepare_v2(s->db,
-			       "SELECT team, SUM(CASE WHEN ts_ms >= ?1 THEN cost_nusd ELSE 0 END), SUM(cost_nusd) FROM ledger"
-			       " WHERE team IN (SELECT id FROM teams) AND ts_ms >= ?2 GROUP BY team",
-			       -1, &st, NULL) != SQLITE_OK)
-		return sqlfail(s, cause, "load the day's spend");
-	sqlite3_bind_int64(st, 1, ds);
-	sqlite3_bind_int64(st, 2, ws);
-	while (sqlite3_step(st) == SQLITE_ROW) {
-		const unsigned char *id = sqlite3_column_text(st, 0);
-		struct team *t = id ? registry_team(r, (const char *)id) : NULL;
-		if (t) {
-			t->day_spend_nusd = sqlite3_column_int64(st, 1);
-			t->week_spend_nusd = sqlite3_column_int64(st, 2);
-		}
-	}
-	sqlite3_finalize(st);
-	for (int i = 0; i < r->nteams; i++) {
-		r->teams[i]->day_start = ds;
-		r->teams[i]->week_start = ws;
-	}
-	/* each end user's this day */
-	if (r->users) {
-		if (sqlite3_prepare_v2(s->db,
-				       "SELECT team, end_user, SUM(cost_nusd) FROM ledger WHERE team IN (SELECT id FROM teams)"
-				       " AND ts_ms >= ?1 AND end_user IS NOT NULL GROUP BY team, end_user",
-				       -1, &st, NULL) != SQLITE_OK)
-			return sqlfail(s, cause, "load the end users' day");
-		sqlite3_bind_int64(st, 1, ds);
-		while (sqlite3_step(st) == SQLITE_ROW)
-			enduser_seed(r->users, (const char *)sqlite3_column_text(st, 0),
-				     (const char *)sqlite3_column_text(st, 1), sqlite3_column_int64(st, 2), now);
-		sqlite3_finalize(st);
-	}
-	/* each upstream key's this month */
-	if (sqlite3_prepare_v2(s->db,
-			       "SELECT key, SUM(cost_nusd) FROM ledger WHERE team IN (SELECT id FROM teams) AND ts_ms >= ?"
-			       " AND key IS NOT NULL GROUP BY key",
-			       -1, &st, NULL) != SQLITE_OK)
-		return sqlfail(s, cause, "load the keys' spend");
-	sqlite3_bind_int64(st, 1, ms);
-	while (sqlite3_step(st) == SQLITE_ROW) {
-		const unsigned char *name = sqlite3_column_text(st, 0);
-		struct ukey *k = name ? registry_key(r, (const char *)name) : NULL;
-		if (k)
-			k->spend_nusd = sqlite3_column_int64(st, 1);
-	}
-	sqlite3_finalize(st);
-	for (int i = 0; i < r->nkeys; i++)
-		r->keys[i]->month_start = ms;
-
-	/* keys' requests per hour over the last day */
-	if (sqlite3_prepare_v2(s->db,
-			       "SELECT key, ts_ms / 3600000, COUNT(*) FROM ledger WHERE team IN (SELECT id FROM teams)"
-			       " AND ts_ms >= ? AND key IS NOT NULL GROUP BY key, ts_ms / 3600000",
-			       -1, &st, NULL) != SQLITE_OK)
-		return sqlfail(s, cause, "load key counts");
-	sqlite3_bind_int64(st, 1, now - 23 * 3600000LL - now % 3600000);
-	while (sqlite3_step(st) == SQLITE_ROW) {
-		struct ukey *k = registry_key(r, (const char *)sqlite3_column_text(st, 0));
-		if (!k)
-			continue;
-		int64_t h = sqlite3_column_int64(st, 1);
-		k->hourly[h % 24] = sqlite3_column_int64(st, 2);
-		if (h > k->hour_base)
-			k->hour_base = h;
-	}
-	sqlite3_finalize(st);
-
-	/* batch files, and batches: an open one holds its reservation again */
-	if (sqlite3_prepare_v2(s->db, "SELECT * FROM batch_files", -1, &st, NULL) != SQLITE_OK)
-		return sqlfail(s, cause, "load files");
-	while (sqlite3_step(st) == SQLITE_ROW) {
-		const char *v[FILE_COLS];
-		col_row(st, v, FILE_COLS);
-		registry_load_file(r, bfile_from_row(v));
-	}
-	sqlite3_finalize(st);
-	if (sqlite3_prepare_v2(s->db, "SELECT * FROM batches", -1, &st, NULL) != SQLITE_OK)
-		return sqlfail(s, cause, "load batches");
-	while (sqlite3_step(st) == SQLITE_ROW) {
-		const char *v[BATCH_COLS];
-		col_row(st, v, BATCH_COLS);
-		registry_load_batch(r, batch_from_row(v));
-	}
-	sqlite3_finalize(st);
-	return 0;
-}
-
-/* ---- migration: rows out ---------------------------------------------- */
-
-/* the tables a migration reads, and their columns as store_rows.c names them */
-static const char *select_of(const char *table)
-{
-	static const struct {
-		const char *table, *sql;
-	} t[] = {
-		{ "ledger", "SELECT " LEDGER_COLUMNS " FROM ledger ORDER BY id" },
-		{ "audit", "SELECT id,ts_ms,actor,role,operator,action,target,before,after FROM audit ORDER BY id" },
-		{ "alerts", "SELECT id,ts_ms,kind,team,message,acked_by,acked_at FROM alerts ORDER BY id" },
-	};
-	for (size_t i = 0; i < ARRAY_LEN(t); i++)
-		if (str_eq(t[i].table, table))
-			return t[i].sql;
-	return NULL;
-}
-
-static bool counted(const char *table)
-{
-	static const char *const ok[] = { "teams", "keys", "tokens", "ledger", "audit", "alerts" };
-	for (size_t i = 0; i < ARRAY_LEN(ok); i++)
-		if (str_eq(ok[i], table))
-			return true;
-	return false;
-}
-
-static int64_t sq_count(struct store *base_, const char *table, char **cause)
-{
-	struct sqstore *s = (struct sqstore *)base_;
-	if (!counted(table))
-		return fail(cause, "store: no table %s to count", table);
-	char sql[64];
-	snprintf(sql, sizeof sql, "SELECT count(*) FROM %s", table);
-	sqlite3_stmt *st;
-	if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK)
-		return sqlfail(s, cause, table);
-	int64_t n = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : -1;
-	sqlite3_finalize(st);
-	return n;
-}
-
-static int sq_copy_out(struct store *base_, const char *table, int (*fn)(void *arg, const char *const *v), void *arg,
-		       char **cause)
-{
-	struct sqstore *s = (struct sqstore *)base_;
-	const char *sql = select_of(table);
-	if (!sql)
-		return fail(cause, "store: no table %s to copy", table);
-	sqlite3_stmt *st;
-	if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK)
-		return sqlfail(s, cause, table);
-	int n = sqlite3_column_count(st), rc;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		const char *v[LEDGER_COLS];
-		col_row(st, v, n);
-		if (fn(arg, v) != 0) {
-			sqlite3_finalize(st);
-			return -1;
-		}
-	}
-	sqlite3_finalize(st);
-	return rc == SQLITE_DONE ? 0 : sqlfail(s, cause, table);
 }
 
 int64_t store_memory_used(void)
