@@ -11,7 +11,7 @@
  * or not, holds at most what the ring holds: the limit is never passed,
  * and a request waits at most one bucket longer than a perfect window
  * would have it wait. */
-#include "core.h"
+#include "capacity_int.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -20,7 +20,7 @@
 #include "util.h"
 
 const char *const cap_lim_name[CL_N] = { "rpm", "rpd", "tpm", "tpd", "ash", "asd" };
-static const int64_t lim_span[CL_N] = { 60000, 86400000, 60000, 86400000, 3600000, 86400000 };
+const int64_t cap_lim_span[CL_N] = { 60000, 86400000, 60000, 86400000, 3600000, 86400000 };
 static const int64_t lim_bucket[CL_N] = { 1000, 60000, 1000, 60000, 60000, 60000 };
 static const char *const lim_long[CL_N] = { "requests per minute (RPM)", "requests per day (RPD)",
 					    "tokens per minute (TPM)",	 "tokens per day (TPD)",
@@ -71,130 +71,7 @@ json_t *tiers_json(unsigned bits)
 	return a;
 }
 
-/* ---- one window --------------------------------------------------------- */
-
-void win_init(struct window *w, int64_t span_ms, int64_t bucket_ms)
-{
-	w->bucket_ms = bucket_ms;
-	w->n = (int)(span_ms / bucket_ms) + 1; /* the partial bucket at each end */
-	w->amt = xcalloc((size_t)w->n, sizeof *w->amt);
-	w->sum = 0;
-	w->head = -1;
-	w->first = 0;
-}
-
-void win_free(struct window *w)
-{
-	free(w->amt);
-	memset(w, 0, sizeof *w);
-}
-
-static int64_t *slot(struct window *w, int64_t b)
-{
-	return &w->amt[((b % w->n) + w->n) % w->n];
-}
-
-/* the window moved on to now: the buckets that left it emptied, each once
- * (O(1) a request, however long the window) */
-static void win_advance(struct window *w, int64_t now)
-{
-	int64_t cur = now / w->bucket_ms;
-	if (w->head < 0) {
-		w->head = w->first = cur;
-		return;
-	}
-	if (cur <= w->head)
-		return;
-	if (cur - w->head >= w->n) {
-		memset(w->amt, 0, (size_t)w->n * sizeof *w->amt);
-		w->sum = 0;
-	} else {
-		for (int64_t b = w->head + 1; b <= cur; b++) {
-			int64_t *a = slot(w, b);
-			w->sum -= *a;
-			*a = 0;
-		}
-	}
-	w->head = cur;
-}
-
-int64_t win_sum(struct window *w, int64_t now)
-{
-	if (!w->n)
-		return 0;
-	win_advance(w, now);
-	return w->sum;
-}
-
-void win_add(struct window *w, int64_t at, int64_t now, int64_t amount)
-{
-	if (!w->n || !amount)
-		return;
-	win_advance(w, now);
-	int64_t b = at / w->bucket_ms;
-	if (b <= w->head - w->n || b > w->head) /* left the window (or not in it yet) */
-		return;
-	int64_t *a = slot(w, b);
-	if (*a + amount < 0)
-		amount = -*a;
-	*a += amount;
-	w->sum += amount;
-	if (amount > 0 && b < w->first)
-		w->first = b;
-}
-
-int64_t win_wait(struct window *w, int64_t now, int64_t need, int64_t room)
-{
-	int64_t over = win_sum(w, now) + need - room;
-	if (over <= 0)
-		return 0;
-	if (need > room)
-		return -1;
-	/* oldest bucket first: when enough have left, it fits */
-	int64_t from = w->head - w->n + 1;
-	for (int64_t b = from > w->first ? from : w->first; b <= w->head; b++) {
-		over -= *slot(w, b);
-		if (over <= 0) {
-			int64_t leaves = (b + w->n) * w->bucket_ms;
-			return leaves - now > 0 ? leaves - now : 1;
-		}
-	}
-	return w->n * w->bucket_ms;
-}
-
-int64_t win_drain_ms(struct window *w, int64_t now)
-{
-	if (!w->n || !win_sum(w, now))
-		return 0;
-	int64_t b = w->first > w->head - w->n + 1 ? w->first : w->head - w->n + 1;
-	while (b < w->head && !*slot(w, b))
-		b++;
-	w->first = b; /* (what is older is empty: the next look starts here) */
-	int64_t leaves = (b + w->n) * w->bucket_ms;
-	return leaves - now > 0 ? leaves - now : 1;
-}
-
 /* ---- the organisation's models ---------------------------------------- */
-
-struct orgmodel {
-	char *model;
-	bool declared;                /* groq_limits; else learned from Groq */
-	int64_t limit[CL_N];          /* 0: none */
-	struct window use[CL_N][3];   /* [lim][all, standard+batch, batch] */
-	int64_t hold_until;           /* Groq's retry-after for the model */
-	char *hold_why;
-	int64_t alerted_at;
-};
-
-struct capacity {
-	struct orgmodel **m; /* in the order they became known */
-	int nm;
-	int reserve_pct, batch_pct;
-	int replicas; /* cluster mode: the replicas serving, each holding an equal share */
-	const struct capfleet *fleet; /* cluster mode with Redis: the fleet's windows, leased */
-	/* bytes of request per prompt token, learned per model (x1000) */
-	strmap *ratio;
-};
 
 struct capacity *capacity_new(const struct gw_config *cfg)
 {
@@ -205,7 +82,7 @@ struct capacity *capacity_new(const struct gw_config *cfg)
 	return c;
 }
 
-static struct orgmodel *model_get(struct capacity *c, const char *model, bool make)
+struct orgmodel *cap_model_get(struct capacity *c, const char *model, bool make)
 {
 	for (int i = 0; i < c->nm; i++)
 		if (str_eq(c->m[i]->model, model))
@@ -225,7 +102,7 @@ static void model_limits(struct orgmodel *m, const int64_t *limit)
 		m->limit[l] = limit[l];
 		if (limit[l] > 0 && !m->use[l][0].n)
 			for (int k = 0; k < 3; k++)
-				win_init(&m->use[l][k], lim_span[l], lim_bucket[l]);
+				win_init(&m->use[l][k], cap_lim_span[l], lim_bucket[l]);
 	}
 }
 
@@ -243,7 +120,7 @@ void capacity_configure(struct capacity *c, const struct gw_config *cfg)
 		}
 	}
 	for (int i = 0; i < cfg->ngroq_limits; i++) {
-		struct orgmodel *m = model_get(c, cfg->groq_limits[i].model, true);
+		struct orgmodel *m = cap_model_get(c, cfg->groq_limits[i].model, true);
 		m->declared = true;
 		model_limits(m, cfg->groq_limits[i].limit);
 	}
@@ -278,13 +155,13 @@ void capacity_free(struct capacity *c)
 
 void capacity_learn(struct capacity *c, const char *model, int64_t rpd, int64_t tpm)
 {
-	struct orgmodel *m = model_get(c, model, false);
+	struct orgmodel *m = cap_model_get(c, model, false);
 	if (m && m->declared)
 		return;
 	if (rpd <= 0 && tpm <= 0)
 		return;
 	if (!m)
-		m = model_get(c, model, true);
+		m = cap_model_get(c, model, true);
 	int64_t limit[CL_N];
 	memcpy(limit, m->limit, sizeof limit);
 	if (rpd > 0)
@@ -296,11 +173,8 @@ void capacity_learn(struct capacity *c, const char *model, int64_t rpd, int64_t 
 
 /* ---- a team's own windows --------------------------------------------- */
 
-struct teamcap {
-	struct window tpm, tpd, rpd;
-};
 
-static struct teamcap *team_cap(struct team *t)
+struct teamcap *cap_team(struct team *t)
 {
 	if (!t->cap) {
 		t->cap = xcalloc(1, sizeof *t->cap);
@@ -381,7 +255,7 @@ void capacity_share(struct capacity *c, int replicas)
 
 /* a limit as this replica holds it: its equal share of the fleet's (the
  * shares add up to no more than the limit) */
-static int64_t mine(const struct capacity *c, int64_t limit)
+int64_t cap_mine(const struct capacity *c, int64_t limit)
 {
 	if (limit <= 0 || c->replicas <= 1)
 		return limit;
@@ -390,12 +264,12 @@ static int64_t mine(const struct capacity *c, int64_t limit)
 }
 
 /* the fleet's limit of class k (0 all, 1 standard+batch, 2 batch) */
-static int64_t class_limit(const struct capacity *c, int64_t limit, int k)
+int64_t cap_class_limit(const struct capacity *c, int64_t limit, int k)
 {
 	return k == 0 ? limit : k == 1 ? share(limit, 100 - c->reserve_pct) : share(limit, c->batch_pct);
 }
 
-static int top_class(enum priority p)
+int cap_top_class(enum priority p)
 {
 	return p == PRIO_CRITICAL ? 0 : p == PRIO_STANDARD ? 1 : 2;
 }
@@ -484,14 +358,14 @@ static int64_t fits_here(const struct capacity *c, struct window *w, int lim, in
 			 int64_t now, int64_t *used, int64_t *shown)
 {
 	*used = win_sum(w, now);
-	if (c->fleet && w->others_at && now - w->others_at < lim_span[lim] && w->others > 0) {
+	if (c->fleet && w->others_at && now - w->others_at < cap_lim_span[lim] && w->others > 0) {
 		limit -= w->others;
-		if (limit < 1 || mine(c, limit) < need) {
-			*shown = limit > 0 ? mine(c, limit) : 0;
-			return w->others_at + lim_span[lim] - now;
+		if (limit < 1 || cap_mine(c, limit) < need) {
+			*shown = limit > 0 ? cap_mine(c, limit) : 0;
+			return w->others_at + cap_lim_span[lim] - now;
 		}
 	}
-	*shown = mine(c, limit);
+	*shown = cap_mine(c, limit);
 	return win_wait(w, now, need, *shown);
 }
 
@@ -569,7 +443,7 @@ static int fleet_take(struct capacity *c, struct slot *s, int n, int64_t now, in
 		if (w->lease_size > LEASE_MAX)
 			w->lease_size = LEASE_MAX;
 		ask[na] = (struct capask){ .scope = s[i].scope,
-					   .span = lim_span[s[i].lim],
+					   .span = cap_lim_span[s[i].lim],
 					   .bucket = lim_bucket[s[i].lim],
 					   .limit = s[i].limit,
 					   .need = s[i].need,
@@ -633,11 +507,11 @@ static int slots_of(struct capacity *c, struct team *t, struct teamcap *tc, stru
 		}
 	if (!m)
 		return n;
-	int top = top_class(t->priority);
+	int top = cap_top_class(t->priority);
 	for (int l = 0; l < CL_N; l++)
 		if (m->limit[l] > 0 && need[l] > 0)
 			for (int k = top; k >= 0; k--) {
-				s[n] = (struct slot){ &m->use[l][k], l, k, class_limit(c, m->limit[l], k), need[l],
+				s[n] = (struct slot){ &m->use[l][k], l, k, cap_class_limit(c, m->limit[l], k), need[l],
 						      &r->mstamp[l][k], "" };
 				scope_model(s[n].scope, sizeof s[n].scope, model, l, k);
 				n++;
@@ -669,7 +543,7 @@ static void each_window(struct capacity *c, struct registry *reg, void (*fn)(voi
 				struct window *w = &c->m[i]->use[l][k];
 				if (w->n && (c->m[i]->limit[l] > 0 || w->lease_stamp)) {
 					scope_model(scope, sizeof scope, c->m[i]->model, l, k);
-					fn(arg, w, scope, l, class_limit(c, c->m[i]->limit[l], k));
+					fn(arg, w, scope, l, cap_class_limit(c, c->m[i]->limit[l], k));
 				}
 			}
 }
@@ -698,7 +572,7 @@ static void tick_one(void *arg, struct window *w, const char *scope, int lim, in
 		k->scopes = xrealloc(k->scopes, (size_t)k->cap * sizeof *k->scopes);
 	}
 	snprintf(k->scopes[k->n], sizeof k->scopes[0], "%s", scope);
-	k->asks[k->n] = (struct capask){ .span = lim_span[lim], .bucket = lim_bucket[lim], .limit = limit,
+	k->asks[k->n] = (struct capask){ .span = cap_lim_span[lim], .bucket = lim_bucket[lim], .limit = limit,
 					 .add = w->unrecorded };
 	k->ws[k->n++] = w;
 }
@@ -736,8 +610,8 @@ int capacity_admit(struct capacity *c, struct team *t, const char *model, const 
 		   struct capres *r, struct verdict *v)
 {
 	memset(r, 0, sizeof *r);
-	struct teamcap *tc = team_cap(t);
-	struct orgmodel *m = model ? model_get(c, model, false) : NULL;
+	struct teamcap *tc = cap_team(t);
+	struct orgmodel *m = model ? cap_model_get(c, model, false) : NULL;
 	if (m && m->hold_until > now) {
 		char w[32];
 		gotime_format(m->hold_until - now, w, sizeof w);
@@ -813,7 +687,7 @@ int capacity_admit(struct capacity *c, struct team *t, const char *model, const 
 	if (tc->rpd.n && (t->rpd_limit <= 0 || need[CL_RPD] <= 0))
 		win_add(&tc->rpd, now, now, need[CL_RPD]);
 	r->m = m;
-	r->top = m ? top_class(t->priority) : 0;
+	r->top = m ? cap_top_class(t->priority) : 0;
 	r->at = now;
 	r->fleet = c->fleet;
 	memcpy(r->take, need, sizeof r->take);
@@ -852,17 +726,17 @@ void capacity_settle(struct team *t, struct capres *r, const int64_t used[CL_N],
 
 void capacity_recount(struct capacity *c, struct team *t, const char *model, int64_t ts, int64_t tokens, int64_t now)
 {
-	struct teamcap *tc = team_cap(t);
+	struct teamcap *tc = cap_team(t);
 	win_add(&tc->tpm, ts, now, tokens);
 	if (tc->tpd.n)
 		win_add(&tc->tpd, ts, now, tokens);
 	if (tc->rpd.n)
 		win_add(&tc->rpd, ts, now, 1);
 	team_model_count(t, model, ts, now, 1, tokens);
-	struct orgmodel *m = model ? model_get(c, model, false) : NULL;
+	struct orgmodel *m = model ? cap_model_get(c, model, false) : NULL;
 	if (!m)
 		return;
-	int top = top_class(t->priority);
+	int top = cap_top_class(t->priority);
 	for (int l = 0; l < CL_N; l++) {
 		int64_t amount = l == CL_RPM || l == CL_RPD ? 1 : l == CL_TPM || l == CL_TPD ? tokens : 0;
 		if (m->limit[l] > 0 && amount)
@@ -877,7 +751,7 @@ bool capacity_hold(struct capacity *c, const char *model, int64_t until, const c
 {
 	if (!model)
 		return false;
-	struct orgmodel *m = model_get(c, model, true);
+	struct orgmodel *m = cap_model_get(c, model, true);
 	bool fresh = m->hold_until <= now;
 	if (until > m->hold_until) {
 		m->hold_until = until;
@@ -891,169 +765,3 @@ bool capacity_hold(struct capacity *c, const char *model, int64_t until, const c
 	return false;
 }
 
-/* ---- what callers are told ------------------------------------------------ */
-
-/* limit, remaining and reset of one window (reset: until what it holds
- * now has left it) */
-/* a window's use as this replica knows it: its own, and in a fleet what
- * the other replicas held at the last reading (until that has left it) */
-static int64_t known_use(const struct capacity *c, struct window *w, int lim, int64_t now)
-{
-	int64_t used = win_sum(w, now);
-	if (c->fleet && w->others_at && now - w->others_at < lim_span[lim])
-		used += w->others;
-	return used;
-}
-
-/* the limit a caller is told: the fleet's in a fleet, else this replica's share */
-static int64_t told_limit(const struct capacity *c, int64_t limit)
-{
-	return c->fleet ? limit : mine(c, limit);
-}
-
-static void figures(const struct capacity *c, struct window *w, int lim, int64_t limit, int64_t now, int64_t *rem,
-		    int64_t *reset)
-{
-	int64_t used = known_use(c, w, lim, now);
-	*rem = limit > used ? limit - used : 0;
-	*reset = win_drain_ms(w, now);
-}
-
-/* one limit a caller is told of: the team's own when it has one, else its
- * class's share of the organisation's on the model */
-static void headroom_of(const struct capacity *c, int64_t team_limit, struct window *tw, struct orgmodel *m,
-			int lim, int top, int64_t now, int64_t *limit, int64_t *rem, int64_t *reset)
-{
-	struct window *w = NULL;
-	if (team_limit > 0) {
-		*limit = told_limit(c, team_limit);
-		w = tw;
-	} else if (m && m->limit[lim] > 0) {
-		*limit = told_limit(c, class_limit(c, m->limit[lim], top));
-		w = &m->use[lim][top];
-	}
-	if (w)
-		figures(c, w, lim, *limit, now, rem, reset);
-}
-
-int capacity_headroom(struct capacity *c, struct team *t, const char *model, int64_t now, struct capview *out)
-{
-	memset(out, 0, sizeof *out);
-	struct teamcap *tc = team_cap(t);
-	struct orgmodel *m = model ? model_get(c, model, false) : NULL;
-	int top = top_class(t->priority);
-	headroom_of(c, t->rpd_limit, &tc->rpd, m, CL_RPD, top, now, &out->limit_req, &out->rem_req, &out->reset_req);
-	headroom_of(c, t->tpm_limit, &tc->tpm, m, CL_TPM, top, now, &out->limit_tok, &out->rem_tok, &out->reset_tok);
-	return out->limit_req > 0 || out->limit_tok > 0;
-}
-
-static json_t *lims(const int64_t *v)
-{
-	return json_pack("{s:I,s:I,s:I,s:I,s:I,s:I}", "rpm", (json_int_t)v[CL_RPM], "rpd", (json_int_t)v[CL_RPD],
-			 "tpm", (json_int_t)v[CL_TPM], "tpd", (json_int_t)v[CL_TPD], "ash", (json_int_t)v[CL_ASH],
-			 "asd", (json_int_t)v[CL_ASD]);
-}
-
-/* the requests and tokens a team took of a model in the last minute */
-static void team_model_use(const struct registry *reg, const char *model, int64_t now, json_t *teams,
-			   const struct capacity *c)
-{
-	(void)c;
-	for (int i = 0; i < reg->nteams; i++) {
-		struct team *t = reg->teams[i];
-		int64_t rq = 0, tk = 0;
-		for (int j = 0; t->mu && j < t->nmu; j++)
-			if (str_eq(t->mu[j].model, model)) {
-				rq = win_sum(&t->mu[j].req, now);
-				tk = win_sum(&t->mu[j].tok, now);
-			}
-		if (!rq && !tk)
-			continue;
-		json_array_append_new(teams, json_pack("{s:s,s:s,s:I,s:I}", "team", t->id, "priority",
-						       priority_name(t->priority), "rpm", (json_int_t)rq, "tpm",
-						       (json_int_t)tk));
-	}
-}
-
-json_t *capacity_json(struct capacity *c, const struct registry *reg, int64_t now)
-{
-	json_t *models = json_array();
-	/* the declared models first (in their order), then those learned */
-	for (int pass = 0; pass < 2; pass++)
-	for (int i = 0; i < c->nm; i++) {
-		struct orgmodel *m = c->m[i];
-		if (m->declared != (pass == 0))
-			continue;
-		bool any = false;
-		int64_t used[CL_N] = { 0 };
-		for (int l = 0; l < CL_N; l++)
-			if (m->limit[l] > 0) {
-				any = true;
-				used[l] = known_use(c, &m->use[l][0], l, now);
-			}
-		if (!any && m->hold_until <= now)
-			continue;
-		json_t *teams = json_array();
-		team_model_use(reg, m->model, now, teams, c);
-		json_t *ratio = json_object();
-		for (int l = 0; l < CL_N; l++)
-			if (m->limit[l] > 0)
-				json_object_set_new(ratio, cap_lim_name[l],
-						    json_real((double)used[l] / (double)m->limit[l]));
-		json_array_append_new(
-			models, json_pack("{s:s,s:s,s:o,s:o,s:o,s:o,s:o}", "model", m->model, "source",
-					  m->declared ? "config" : "groq", "limits", lims(m->limit), "used", lims(used),
-					  "used_ratio", ratio, "retry_after_until",
-					  m->hold_until > now ? json_integer(m->hold_until) : json_null(), "teams", teams));
-	}
-	return json_pack("{s:o,s:{s:i,s:i,s:i,s:s}}", "models", models, "capacity", "critical_reserve_pct", c->reserve_pct,
-			 "batch_max_pct", c->batch_pct, "replicas_sharing", c->replicas, "sharing",
-			 c->replicas <= 1 ? "single" : c->fleet ? "fleet_windows" : "equal_shares");
-}
-
-const char *capacity_model_use(struct capacity *c, int i, int64_t now, double ratio[CL_N])
-{
-	if (i < 0 || i >= c->nm)
-		return NULL;
-	struct orgmodel *m = c->m[i];
-	for (int l = 0; l < CL_N; l++)
-		ratio[l] = m->limit[l] > 0 ? (double)known_use(c, &m->use[l][0], l, now) / (double)m->limit[l] : -1;
-	return m->model;
-}
-
-/* ---- a team's use per model (the capacity view's split) -------------------- */
-
-void team_model_count(struct team *t, const char *model, int64_t at, int64_t now, int64_t req, int64_t tok)
-{
-	if (!model)
-		return;
-	struct teamuse *u = NULL;
-	for (int j = 0; j < t->nmu; j++)
-		if (str_eq(t->mu[j].model, model))
-			u = &t->mu[j];
-	if (!u) {
-		if (t->nmu >= 64) /* bounded: the models a team may call */
-			return;
-		t->mu = xrealloc(t->mu, (size_t)(t->nmu + 1) * sizeof *t->mu);
-		u = &t->mu[t->nmu++];
-		u->model = xstrdup(model);
-		win_init(&u->req, 60000, 1000);
-		win_init(&u->tok, 60000, 1000);
-	}
-	if (req)
-		win_add(&u->req, at, now, req);
-	if (tok)
-		win_add(&u->tok, at, now, tok);
-}
-
-void team_model_free(struct team *t)
-{
-	for (int j = 0; j < t->nmu; j++) {
-		free(t->mu[j].model);
-		win_free(&t->mu[j].req);
-		win_free(&t->mu[j].tok);
-	}
-	free(t->mu);
-	t->mu = NULL;
-	t->nmu = 0;
-}

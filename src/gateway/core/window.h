@@ -1,4 +1,4 @@
-/* window.h — a sliding window of amounts in buckets (capacity.c): the
+/* window.h — a sliding window of amounts in buckets (window.c): the
  * tokens, requests or audio seconds of the last minute, hour or day. */
 #ifndef GG_WINDOW_H
 #define GG_WINDOW_H
