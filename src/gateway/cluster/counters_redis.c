@@ -19,7 +19,7 @@
  * its own window (never above the limit across the fleet), says so in
  * /healthz, and tries Redis again every RETRY_MS. A request waiting on an
  * answer that never comes is decided by that local window. */
-#include "cluster.h"
+#include "counters_redis.h"
 
 #include <event2/event.h>
 #include <hiredis/hiredis.h>
@@ -57,148 +57,6 @@ static const char script[] =
 	"local o = redis.call('ZRANGE', k, 0, 0, 'WITHSCORES')\n"
 	"return {0, tonumber(o[2]) + 60000 - now, n}\n";
 
-/* The capacity windows (capacity.c) in the fleet: each a hash of bucket
- * (ms / bucket) -> amount. A request's windows are leased together, all
- * or none: KEYS the windows; ARGV eight per window (span, bucket, limit,
- * need, want, the bucket and amount of an old lease's rest to give back,
- * what was admitted without the fleet to add, dated now), then how far
- * ahead (ms) grants are dated. First every give and add; then each
- * window's use (buckets wholly out of it dropped); if one lacks room for
- * its need: {0, its index, ms until it may, its use}; else each is
- * granted its need and up to a quarter of the room beyond (no more than
- * want): {1, granted, bucket, use, ...}. One Redis (the keys of a request
- * span teams and models: not Redis Cluster). */
-#define CAP_LUA_PRELUDE                                                                                    \
-	"local t = redis.call('TIME')\n"                                                                    \
-	"local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"                           \
-	"local function keep(k, ttl) if redis.call('PTTL', k) < ttl then redis.call('PEXPIRE', k, ttl) end end\n" \
-	"local function use(k, span, bk)\n"                                                                 \
-	"  local first, h, sum, bs = math.floor((now - span) / bk), redis.call('HGETALL', k), 0, {}\n"     \
-	"  for j = 1, #h, 2 do\n"                                                                           \
-	"    local b, a = tonumber(h[j]), tonumber(h[j + 1])\n"                                             \
-	"    if b < first then redis.call('HDEL', k, h[j]) else sum = sum + a; bs[#bs + 1] = {b, a} end\n"  \
-	"  end\n"                                                                                           \
-	"  return sum, bs\n"                                                                                \
-	"end\n"
-static const char cap_script[] =
-	CAP_LUA_PRELUDE
-	"local n = #KEYS\n"
-	"local ahead = tonumber(ARGV[8 * n + 1])\n"
-	"local function a(i, f) return tonumber(ARGV[8 * (i - 1) + f]) end\n"
-	"for i = 1, n do\n"
-	"  local k, bk = KEYS[i], a(i, 2)\n"
-	"  if a(i, 7) > 0 and redis.call('HEXISTS', k, ARGV[8 * (i - 1) + 6]) == 1 then\n"
-	"    redis.call('HINCRBY', k, ARGV[8 * (i - 1) + 6], -a(i, 7)) end\n"
-	"  if a(i, 8) > 0 then redis.call('HINCRBY', k, math.floor(now / bk), a(i, 8)); keep(k, a(i, 1) + ahead + 2 * bk) end\n"
-	"end\n"
-	"local sums = {}\n"
-	"for i = 1, n do\n"
-	"  local span, bk, lim, need = a(i, 1), a(i, 2), a(i, 3), a(i, 4)\n"
-	"  local sum, bs = use(KEYS[i], span, bk)\n"
-	"  sums[i] = sum\n"
-	"  if need > lim - sum then\n"
-	"    table.sort(bs, function(x, y) return x[1] < y[1] end)\n"
-	"    local freed, retry = 0, span\n"
-	"    for _, e in ipairs(bs) do\n"
-	"      freed = freed + e[2]\n"
-	"      if lim - sum + freed >= need then retry = (e[1] + 1) * bk + span - now; break end\n"
-	"    end\n"
-	"    return {0, i - 1, retry, sum}\n"
-	"  end\n"
-	"end\n"
-	"local out = {1}\n"
-	"for i = 1, n do\n"
-	"  local k, span, bk, lim, need, want = KEYS[i], a(i, 1), a(i, 2), a(i, 3), a(i, 4), a(i, 5)\n"
-	"  local g = need + math.floor((lim - sums[i] - need) / 4)\n"
-	"  if g > want then g = want end\n"
-	"  local f = math.floor((now + ahead) / bk)\n"
-	"  redis.call('HINCRBY', k, f, g)\n"
-	"  keep(k, span + ahead + 2 * bk)\n"
-	"  out[#out + 1] = g; out[#out + 1] = f; out[#out + 1] = sums[i]\n"
-	"end\n"
-	"return out\n";
-
-/* Every second: each window's use, what was admitted without the fleet
- * added first (ARGV three per window: span, bucket, add; then ahead). */
-static const char sync_script[] =
-	CAP_LUA_PRELUDE
-	"local n = #KEYS\n"
-	"local ahead = tonumber(ARGV[3 * n + 1])\n"
-	"local out = {}\n"
-	"for i = 1, n do\n"
-	"  local k, span, bk, add = KEYS[i], tonumber(ARGV[3 * i - 2]), tonumber(ARGV[3 * i - 1]), tonumber(ARGV[3 * i])\n"
-	"  if add > 0 then redis.call('HINCRBY', k, math.floor(now / bk), add); keep(k, span + ahead + 2 * bk) end\n"
-	"  out[i] = use(k, span, bk)\n"
-	"end\n"
-	"return out\n";
-
-/* a correction to a bucket still in the window (an expired one is not
- * made again); sent as EVAL, so that a Redis restarted since needs no
- * script loaded first */
-static const char give_script[] =
-	"if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 1 then redis.call('HINCRBY', KEYS[1], ARGV[1], ARGV[2]) end\n"
-	"return 0\n";
-
-/* A lease of slots: when a team is admitted often and its window is far
- * from full, one admission asks for several slots at once, used here
- * without a round trip until LEASE_MS after they were asked for; what is
- * left then goes back (ZREM). */
-#define LEASE_MS 500
-#define LEASE_MAX 64
-
-/* a team's local window while Redis is away, and its last fleet count */
-struct local {
-	struct ratelimit rl;
-	int limit;
-	int fleet; /* the window's count across the fleet, as Redis last said */
-	int64_t team_limit;       /* the limit the slots were leased under */
-	int64_t slot, slot_end;   /* leased slots not used yet: sequences [slot, slot_end) */
-	int64_t slot_until;       /* mono ms: usable until then */
-	int64_t want;             /* the next lease's size: doubles while admissions come often */
-	int64_t last_ask;         /* mono ms of the last ask */
-	bool asking;              /* a lease is on its way */
-	char key[300];            /* gg:rpm:{team} */
-};
-
-/* a request waiting for Redis's answer (in the order asked) */
-struct cwait {
-	struct cwait *next;
-	struct rcounters *r;
-	struct team *t;      /* NULL once cancelled */
-	struct local *l;     /* its team's (kept when cancelled: a lease is not lost) */
-	int64_t seq, want;   /* the slots asked for: sequences [seq, seq + want) */
-	int64_t want_limit;  /* the team's limit when asked */
-	void (*cb)(void *arg, int ok, int64_t retry_ms);
-	void *arg;
-	int64_t asked_at;    /* mono ms */
-	int64_t now;         /* the caller's clock when asked (a local decision's time) */
-};
-
-struct rcounters {
-	struct counters base; /* first */
-	redisContext *c;
-	redisAsyncContext *ac;  /* the request path's connection (NULL: none) */
-	bool ac_up;             /* connected */
-	struct event_base *evb;
-	struct event *flush;    /* end of the loop pass: what was asked, written */
-	buf cmd;                /* an admission's command, made here */
-	struct cwait *head, *tail; /* waiting, oldest first */
-	char host[256];
-	int port, db;
-	char sha[48], cap_sha[48], sync_sha[48];
-	bool stopping;          /* a clean stop: corrections on the blocking connection */
-	struct capfleet fleet;  /* the capacity windows' lease and correction */
-	char *replica;        /* members' prefix: replica id and start time */
-	int64_t seq;          /* makes each admission's member unique */
-	int64_t retry_at;     /* mono ms: the next connection attempt */
-	int alive;            /* replicas serving: the fallback's divisor */
-	strmap *local;        /* team id -> struct local */
-	char *cause;          /* why Redis is down, or NULL */
-	int64_t last_now;     /* the callers' clock at the last admission */
-	bool fallback;        /* the local windows decide (seeded when Redis went away) */
-};
-
-#define R(c) ((struct rcounters *)(c))
 
 /* Redis went away: each local window starts with this replica's share of
  * what the fleet already admitted in the current window (its last count),
@@ -237,7 +95,7 @@ static void down(struct rcounters *r, const char *why)
 
 /* a reply of the blocking connection: y, or NULL when there was none or
  * Redis answered an error (then the connection is dropped, made again later) */
-static redisReply *answer_of(struct rcounters *r, redisReply *y)
+redisReply *redis_answer_of(struct rcounters *r, redisReply *y)
 {
 	if (!y) {
 		down(r, r->c->errstr);
@@ -259,10 +117,10 @@ static redisReply *cmd(struct rcounters *r, const char *fmt, ...)
 	va_start(ap, fmt);
 	redisReply *y = redisvCommand(r->c, fmt, ap);
 	va_end(ap);
-	return answer_of(r, y);
+	return redis_answer_of(r, y);
 }
 
-static bool connect_now(struct rcounters *r)
+bool redis_connect_now(struct rcounters *r)
 {
 	if (r->c)
 		return true;
@@ -283,7 +141,7 @@ static bool connect_now(struct rcounters *r)
 		return false;
 	if (r->db)
 		freeReplyObject(y);
-	const char *const scripts[] = { script, cap_script, sync_script };
+	const char *const scripts[] = { script, counters_cap_script, counters_sync_script };
 	for (size_t i = 0; i < ARRAY_LEN(scripts); i++) {
 		if (!(y = cmd(r, "SCRIPT LOAD %s", scripts[i])))
 			return false;
@@ -356,7 +214,7 @@ static struct local *local_of(struct rcounters *r, const struct team *t)
 /* the script: admit (member given) or only count; 1/0 admitted, -1 Redis failed */
 static int run(struct rcounters *r, const struct team *t, const char *member, int64_t *retry_ms, int *count)
 {
-	if (!connect_now(r))
+	if (!redis_connect_now(r))
 		return -1;
 	char key[300];
 	snprintf(key, sizeof key, "gg:rpm:{%s}", t->id);
@@ -710,137 +568,6 @@ static void script_name(const char *text, char name[48])
 		snprintf(name + 2 * i, 3, "%02x", d[i]);
 }
 
-/* ---- the capacity windows' leases (struct capfleet) ----------------------- */
-
-#define CAP_KEYS 64 /* windows asked in one script call (a request takes at most 21) */
-
-/* runs one of the capacity scripts over n windows, ARGV per window from
- * put (into args[i*per...]): its reply, or NULL (Redis down: r->c gone) */
-static redisReply *cap_run(struct rcounters *r, const char *sha, struct capask *asks, int n, int per,
-			   void (*put)(const struct capask *q, char (*out)[24]))
-{
-	if (!connect_now(r))
-		return NULL;
-	int argc = 3 + n + per * n + 1;
-	const char **argv = xcalloc((size_t)argc, sizeof *argv);
-	size_t *lens = xcalloc((size_t)argc, sizeof *lens);
-	char (*keys)[320] = xcalloc((size_t)n, sizeof *keys);
-	char (*nums)[24] = xcalloc((size_t)(per * n + 2), sizeof *nums);
-	argv[0] = "EVALSHA", argv[1] = sha;
-	snprintf(nums[per * n], sizeof nums[0], "%d", n);
-	argv[2] = nums[per * n];
-	for (int i = 0; i < n; i++) {
-		snprintf(keys[i], sizeof keys[0], "gg:cap:{%s}", asks[i].scope);
-		argv[3 + i] = keys[i];
-		put(&asks[i], &nums[per * i]);
-		for (int f = 0; f < per; f++)
-			argv[3 + n + per * i + f] = nums[per * i + f];
-	}
-	snprintf(nums[per * n + 1], sizeof nums[0], "%d", CAP_LEASE_MS);
-	argv[argc - 1] = nums[per * n + 1];
-	for (int i = 0; i < argc; i++)
-		lens[i] = strlen(argv[i]);
-	redisReply *y = redisCommandArgv(r->c, argc, argv, lens);
-	free(argv);
-	free(lens);
-	free(keys);
-	free(nums);
-	return answer_of(r, y);
-}
-
-static void put_lease(const struct capask *q, char (*o)[24])
-{
-	const int64_t v[8] = { q->span, q->bucket, q->limit, q->need, q->want, q->give_stamp, q->give, q->add };
-	for (int f = 0; f < 8; f++)
-		snprintf(o[f], sizeof o[0], "%lld", (long long)v[f]);
-}
-
-static void put_sync(const struct capask *q, char (*o)[24])
-{
-	const int64_t v[3] = { q->span, q->bucket, q->add };
-	for (int f = 0; f < 3; f++)
-		snprintf(o[f], sizeof o[0], "%lld", (long long)v[f]);
-}
-
-static int64_t elem_int(const redisReply *y, size_t i)
-{
-	return i < y->elements && y->element[i]->type == REDIS_REPLY_INTEGER ? y->element[i]->integer : 0;
-}
-
-static int cap_lease(void *arg, struct capask *asks, int n, int *which)
-{
-	struct rcounters *r = arg;
-	if (n < 1 || n > CAP_KEYS)
-		return -1;
-	redisReply *y = cap_run(r, r->cap_sha, asks, n, 8, put_lease);
-	if (!y)
-		return -1;
-	int rc = -1;
-	if (y->type == REDIS_REPLY_ARRAY && y->elements >= 1) {
-		if (elem_int(y, 0) == 0 && y->elements == 4) {
-			int i = (int)elem_int(y, 1);
-			if (i >= 0 && i < n) {
-				*which = i;
-				asks[i].retry = elem_int(y, 2);
-				asks[i].used = elem_int(y, 3);
-				rc = 1;
-			}
-		} else if (elem_int(y, 0) == 1 && y->elements == 1 + 3 * (size_t)n) {
-			for (int i = 0; i < n; i++) {
-				asks[i].got = elem_int(y, 1 + 3 * (size_t)i);
-				asks[i].stamp = elem_int(y, 2 + 3 * (size_t)i);
-				asks[i].used = elem_int(y, 3 + 3 * (size_t)i);
-			}
-			rc = 0;
-		}
-	}
-	freeReplyObject(y);
-	return rc;
-}
-
-static int cap_sync(void *arg, struct capask *asks, int n)
-{
-	struct rcounters *r = arg;
-	int rc = 0;
-	for (int at = 0; at < n && rc == 0; at += CAP_KEYS) { /* a chunk of windows a round trip */
-		int m = n - at < CAP_KEYS ? n - at : CAP_KEYS;
-		redisReply *y = cap_run(r, r->sync_sha, asks + at, m, 3, put_sync);
-		if (!y)
-			return -1;
-		if (y->type == REDIS_REPLY_ARRAY && y->elements == (size_t)m)
-			for (int i = 0; i < m; i++)
-				asks[at + i].used = elem_int(y, (size_t)i);
-		else
-			rc = -1;
-		freeReplyObject(y);
-	}
-	return rc;
-}
-
-static void cap_give(void *arg, const char *scope, int64_t stamp, int64_t amount)
-{
-	struct rcounters *r = arg;
-	char key[700], b[24], a[24];
-	snprintf(key, sizeof key, "gg:cap:{%s}", scope);
-	snprintf(b, sizeof b, "%lld", (long long)stamp);
-	snprintf(a, sizeof a, "%lld", (long long)amount);
-	const char *argv[] = { "EVAL", give_script, "1", key, b, a };
-	size_t lens[ARRAY_LEN(argv)];
-	for (size_t i = 0; i < ARRAY_LEN(argv); i++)
-		lens[i] = strlen(argv[i]);
-	/* on the loop's connection, no answer awaited (at a clean stop, on the
-	 * blocking one: the loop no longer runs); with Redis away, the
-	 * correction is lost: what it would have given back leaves with the
-	 * window, a correction upward is not told */
-	if (r->ac && r->ac_up && !r->stopping)
-		redisAsyncCommandArgv(r->ac, NULL, NULL, (int)ARRAY_LEN(argv), argv, lens);
-	else if (connect_now(r)) {
-		redisReply *y = redisCommandArgv(r->c, (int)ARRAY_LEN(argv), argv, lens);
-		if (y)
-			freeReplyObject(y);
-	}
-}
-
 void counters_redis_stopping(struct counters *c)
 {
 	if (c)
@@ -870,10 +597,10 @@ struct counters *counters_redis_new(const char *url, const char *replica, struct
 		return NULL;
 	}
 	script_name(script, r->sha);
-	script_name(cap_script, r->cap_sha);
-	script_name(sync_script, r->sync_sha);
-	r->fleet = (struct capfleet){ .arg = r, .lease = cap_lease, .give = cap_give, .sync = cap_sync };
-	connect_now(r); /* down now is not fatal: the fallback serves */
+	script_name(counters_cap_script, r->cap_sha);
+	script_name(counters_sync_script, r->sync_sha);
+	counters_redis_cap_init(r);
+	redis_connect_now(r); /* down now is not fatal: the fallback serves */
 	ac_connect(r);
 	return &r->base;
 }
@@ -939,7 +666,7 @@ void counters_redis_tick(struct counters *c, struct registry *reg, int alive)
 	}
 	/* every team's fleet count, for the admin API (one round trip each,
 	 * pipelined) */
-	if (!connect_now(r))
+	if (!redis_connect_now(r))
 		return;
 	int sent = 0;
 	for (int i = 0; i < reg->nteams; i++) {

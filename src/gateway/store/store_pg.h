@@ -5,7 +5,6 @@
 #define GG_STORE_PG_H
 
 #include "store.h"
-#include "store.h"
 
 #include <libpq-fe.h>
 
@@ -59,5 +58,17 @@ int pg_begin(struct store *base, char **cause);
 int pg_commit(struct store *base, char **cause);
 void pg_rollback(struct store *base);
 void pg_close(struct store *base);
+
+/* ---- store_pg_cluster.c: the cluster's tables (store.h's cl_* ops) ---- */
+int pg_cl_heartbeat(struct store *base, const struct replica_info *me, char **cause);
+json_t *pg_cl_replicas(struct store *base, char **cause);
+int64_t pg_cl_version(struct store *base, char **cause);
+int pg_cl_spend(struct store *base, int64_t month,
+		void (*fn)(void *arg, const char *team, int64_t spent, int64_t lease), void *arg, char **cause);
+int pg_cl_batch_claim(struct store *base, const char *id, const char *from, int64_t month, char **cause);
+int pg_cl_batch_settling(struct store *base, const char *id, int64_t at, char **cause);
+int pg_cl_lease(struct store *base, const char *team, int64_t month, int64_t want, int64_t *held, char **cause);
+int pg_cl_fd(struct store *base);
+int pg_cl_notified(struct store *base);
 
 #endif
