@@ -56,6 +56,19 @@ void spend_route(struct gateway *g, struct hreq *req);
 
 /* ---- admin.c: /admin/v1 ------------------------------------------- */
 void admin_handle(struct gateway *g, struct hreq *req, const char *path);
+
+/* 0 when If-Match is absent or names version; else answers 412/400 (kind
+ * "team" or "key", name: whose version it is) */
+int admin_if_match(struct actx *c, const char *kind, const char *name, int64_t version);
+
+/* admin_keys.c: client tokens and upstream keys */
+void tokens_list(struct actx *c, struct team *t);
+void tokens_create(struct actx *c, struct team *t);
+void token_revoke(struct actx *c, struct team *t, const char *tid);
+void keys_create(struct actx *c);
+void key_patch(struct actx *c);
+void keys_list(struct actx *c);
+json_t *admin_key_out(struct actx *c, const struct ukey *k);
 /* ---- rotation.c: the guided key rotation -------------------------- */
 void rotation_route(struct gateway *g, struct hreq *req, struct ukey *k, const char *step,
 		    const struct admin_token *who, const char *op);
