@@ -35,453 +35,14 @@
 #include "buf.h"
 #include "util.h"
 
-#define MAX_LISTEN 4
-#define MAX_FIELDS 128        /* header fields in one request */
-#define READ_MAX (64 * 1024)  /* read per call */
-#define PIPELINE_MAX (64 * 1024) /* input held while a request is handled */
-#define LINGER_MS 2000        /* reading after a refusal, before closing */
-#define CHUNK_LINE_MAX 1024   /* a chunk-size line */
-#define SSL_WRITE_MAX (16 * 1024)
-
-enum cstate { C_HEAD, C_BODY, C_HANDLER, C_LINGER };
-enum chstate { CH_SIZE, CH_DATA, CH_DATA_END, CH_TRAILER };
-
-struct hconn;
-
-struct httpd {
-	struct event_base *base;
-	httpd_cb cb;
-	void *arg;
-	size_t max_body, max_head;
-	int timeout_s;
-	const char *knob_body, *knob_head;
-	const char *prefix, *knob_prefix; /* paths under prefix take up to max_prefix */
-	httpd_error_fn error_body;        /* the body of the server's own refusals */
-	size_t max_prefix;
-	const char *default_type;
-	SSL_CTX *ssl;
-	int lfd[MAX_LISTEN];
-	struct event *lev[MAX_LISTEN];
-	int nl;
-	struct event *sweep, *resume_accept;
-	struct hconn *conns;
-	int nconns;
-	int max_conns;          /* 0: no limit */
-	int64_t head_timeout_ms; /* a request head whole within it (0: timeout_s) */
-	int64_t shed;           /* connections closed to make room */
-};
-
-struct hconn {
-	struct httpd *s;
-	int fd;
-	SSL *ssl;
-	struct event *rev, *wev;
-	bool reading, writing;  /* rev / wev added */
-	bool failed;            /* close on the next pass (wev made active) */
-	bool close_after;       /* no keep-alive: close once the reply is out */
-	bool ssl_read_wants_write;
-	size_t ssl_retry;       /* an SSL_write to repeat with this length */
-	enum cstate state;
-	buf in;
-	size_t in_off, scan;    /* parsed up to; head searched up to */
-	buf out;
-	size_t out_off;
-	char *owned;            /* a handed-over body written after out */
-	size_t owned_len, owned_off;
-	struct hreq *req;       /* the request being read or handled */
-	int64_t last_ms;        /* last progress (timeouts) */
-	int64_t head_ms;        /* when the head being read began to arrive */
-	bool served;            /* a request was read on it */
-	/* chunked request body */
-	enum chstate ch;
-	int64_t ch_left;
-	size_t trailer_bytes;
-	struct hconn *prev, *next;
-};
-
-struct hreq {
-	struct hconn *c;        /* NULL once its client is gone */
-	struct hhead h;
-	char *head;             /* the head's bytes (fields point in here) */
-	buf body;
-	buf ohdr;               /* reply headers, "Name: value\r\n" each */
-	bool has_ctype, http10, started, finished, head_only, close;
-	void (*close_cb)(struct hreq *, void *);
-	void *close_arg;
-	void (*done_cb)(struct hreq *, void *);
-	void *done_arg;
-};
+#include "httpd_int.h"
 
 static void conn_close(struct hconn *c);
-static void conn_flush(struct hconn *c);
 static void advance(struct hconn *c);
 
 static int64_t now_ms(void)
 {
 	return mono_us() / 1000;
-}
-
-/* ---- requests ---------------------------------------------------------- */
-
-static void req_free(struct hreq *r)
-{
-	free(r->head);
-	buf_free(&r->body);
-	buf_free(&r->ohdr);
-	free(r);
-}
-
-enum hmethod httpd_method(const struct hreq *r)
-{
-	return r->h.method;
-}
-
-const char *httpd_method_name(const struct hreq *r)
-{
-	return r->h.mname;
-}
-
-const char *httpd_path(const struct hreq *r)
-{
-	return r->h.path;
-}
-
-const char *httpd_query_string(const struct hreq *r)
-{
-	return r->h.query;
-}
-
-const char *httpd_header(const struct hreq *r, const char *name)
-{
-	for (int i = 0; i < r->h.nh; i++)
-		if (strcasecmp(r->h.h[i].name, name) == 0)
-			return r->h.h[i].value;
-	return NULL;
-}
-
-const char *httpd_bearer(const struct hreq *r)
-{
-	return bearer_token(httpd_header(r, "Authorization"));
-}
-
-const char *bearer_token(const char *a)
-{
-	if (!a || strncasecmp(a, "Bearer ", 7) != 0)
-		return NULL;
-	a += 7;
-	while (*a == ' ')
-		a++;
-	return *a ? a : NULL;
-}
-
-char *httpd_body(const struct hreq *r, size_t *len)
-{
-	if (len)
-		*len = r->body.len;
-	return xstrndup(r->body.data ? r->body.data : "", r->body.len);
-}
-
-char *httpd_take_body(struct hreq *r, size_t *len)
-{
-	if (len)
-		*len = r->body.len;
-	if (!r->body.data)
-		return xstrdup("");
-	return buf_detach(&r->body);
-}
-
-static int hexval(char c)
-{
-	return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
-}
-
-static char *url_decode(const char *s, size_t n)
-{
-	char *o = xmalloc(n + 1), *w = o;
-	for (size_t i = 0; i < n; i++) {
-		if (s[i] == '+') {
-			*w++ = ' ';
-		} else if (s[i] == '%' && i + 2 < n && hexval(s[i + 1]) >= 0 && hexval(s[i + 2]) >= 0) {
-			*w++ = (char)(hexval(s[i + 1]) * 16 + hexval(s[i + 2]));
-			i += 2;
-		} else {
-			*w++ = s[i];
-		}
-	}
-	*w = '\0';
-	return o;
-}
-
-char *httpd_query(const struct hreq *r, const char *name)
-{
-	const char *q = r->h.query;
-	size_t nl = strlen(name);
-	while (q && *q) {
-		size_t len = strcspn(q, "&;");
-		const char *eq = memchr(q, '=', len);
-		size_t kl = eq ? (size_t)(eq - q) : len;
-		char *k = url_decode(q, kl);
-		bool match = strlen(k) == nl && memcmp(k, name, nl) == 0;
-		free(k);
-		if (match)
-			return eq ? url_decode(eq + 1, len - kl - 1) : xstrdup("");
-		q += len;
-		if (*q)
-			q++;
-	}
-	return NULL;
-}
-
-/* ---- replies ------------------------------------------------------------ */
-
-const char *httpd_reason(int status)
-{
-	switch (status) {
-	case 100: return "Continue";
-	case 200: return "OK";
-	case 201: return "Created";
-	case 204: return "No Content";
-	case 400: return "Bad Request";
-	case 401: return "Unauthorized";
-	case 402: return "Payment Required";
-	case 403: return "Forbidden";
-	case 404: return "Not Found";
-	case 405: return "Method Not Allowed";
-	case 408: return "Request Timeout";
-	case 409: return "Conflict";
-	case 412: return "Precondition Failed";
-	case 413: return "Payload Too Large";
-	case 417: return "Expectation Failed";
-	case 422: return "Unprocessable Entity";
-	case 428: return "Precondition Required";
-	case 429: return "Too Many Requests";
-	case 431: return "Request Header Fields Too Large";
-	case 500: return "Internal Server Error";
-	case 501: return "Not Implemented";
-	case 502: return "Bad Gateway";
-	case 503: return "Service Unavailable";
-	case 504: return "Gateway Timeout";
-	case 505: return "HTTP Version Not Supported";
-	}
-	return "Status";
-}
-
-void httpd_add_header(struct hreq *r, const char *name, const char *value)
-{
-	if (strcasecmp(name, "Content-Type") == 0)
-		r->has_ctype = true;
-	buf_adds(&r->ohdr, name);
-	buf_add(&r->ohdr, ": ", 2);
-	buf_adds(&r->ohdr, value);
-	buf_add(&r->ohdr, "\r\n", 2);
-}
-
-void httpd_set_header(struct hreq *r, const char *name, const char *value)
-{
-	size_t nl = strlen(name);
-	buf *o = &r->ohdr;
-	for (size_t i = 0; i < o->len;) {
-		char *eol = strstr(o->data + i, "\r\n");
-		size_t ll = (size_t)(eol - (o->data + i)) + 2;
-		if (ll > nl + 1 && o->data[i + nl] == ':' && strncasecmp(o->data + i, name, nl) == 0) {
-			memmove(o->data + i, o->data + i + ll, o->len - i - ll + 1);
-			o->len -= ll;
-		} else {
-			i += ll;
-		}
-	}
-	httpd_add_header(r, name, value);
-}
-
-void httpd_on_close(struct hreq *r, void (*cb)(struct hreq *, void *), void *arg)
-{
-	r->close_cb = cb;
-	r->close_arg = arg;
-}
-
-void httpd_on_complete(struct hreq *r, void (*cb)(struct hreq *, void *), void *arg)
-{
-	r->done_cb = cb;
-	r->done_arg = arg;
-}
-
-size_t httpd_backlog(const struct hreq *r)
-{
-	const struct hconn *c = r->c;
-	return c ? (c->out.len - c->out_off) + (c->owned_len - c->owned_off) : 0;
-}
-
-static const char *http_date(void)
-{
-	static char s[40];
-	static time_t last;
-	time_t t = time(NULL);
-	if (t != last) {
-		struct tm tm;
-		gmtime_r(&t, &tm);
-		strftime(s, sizeof s, "%a, %d %b %Y %H:%M:%S GMT", &tm);
-		last = t;
-	}
-	return s;
-}
-
-/* the status line and headers; len < 0: no length (a stream) */
-static void put_head(struct hreq *r, int status, int64_t len)
-{
-	struct hconn *c = r->c;
-	buf *o = &c->out;
-	if (r->close)
-		c->close_after = true;
-	buf_reserve(o, r->ohdr.len + 160);
-	buf_add(o, "HTTP/1.1 ", 9);
-	buf_addi(o, status);
-	buf_add(o, " ", 1);
-	buf_adds(o, httpd_reason(status));
-	buf_add(o, "\r\nDate: ", 8);
-	buf_adds(o, http_date());
-	buf_add(o, "\r\n", 2);
-	if (!r->has_ctype && c->s->default_type && status != 204) {
-		buf_add(o, "Content-Type: ", 14);
-		buf_adds(o, c->s->default_type);
-		buf_add(o, "\r\n", 2);
-	}
-	buf_add(o, r->ohdr.data, r->ohdr.len);
-	if (len >= 0 && status != 204) {
-		buf_add(o, "Content-Length: ", 16);
-		buf_addi(o, len);
-		buf_add(o, "\r\n", 2);
-	} else if (len < 0 && !r->http10) {
-		buf_add(o, "Transfer-Encoding: chunked\r\n", 28);
-	} else if (len < 0) {
-		c->close_after = true; /* HTTP/1.0: the end of the stream is the close */
-	}
-	if (c->close_after)
-		buf_add(o, "Connection: close\r\n", 19);
-	else if (r->http10)
-		buf_add(o, "Connection: keep-alive\r\n", 24);
-	buf_add(o, "\r\n", 2);
-}
-
-/* the reply is handed over: a request whose client is gone is freed now */
-static bool detached(struct hreq *r)
-{
-	if (r->c)
-		return false;
-	if (r->done_cb)
-		r->done_cb(r, r->done_arg);
-	req_free(r);
-	return true;
-}
-
-static void send_reply(struct hreq *r, int status, const char *ctype, const char *body, size_t len, char *owned)
-{
-	if (r->finished || r->started) {
-		free(owned);
-		return;
-	}
-	if (ctype)
-		httpd_set_header(r, "Content-Type", ctype);
-	r->finished = true;
-	if (detached(r)) {
-		free(owned);
-		return;
-	}
-	struct hconn *c = r->c;
-	put_head(r, status, (int64_t)len);
-	if (r->head_only) {
-		free(owned);
-	} else if (owned && len) {
-		c->owned = owned;
-		c->owned_len = len;
-		c->owned_off = 0;
-	} else {
-		free(owned);
-		buf_add(&c->out, body, len);
-	}
-	conn_flush(c);
-}
-
-void httpd_send(struct hreq *r, int status, const char *ctype, const char *body, size_t len)
-{
-	send_reply(r, status, ctype, body, len, NULL);
-}
-
-void httpd_send_owned(struct hreq *r, int status, const char *ctype, char *body, size_t len)
-{
-	send_reply(r, status, ctype, body, len, body);
-}
-
-void httpd_send_json(struct hreq *r, int status, json_t *j)
-{
-	char *s = j ? json_dumps(j, JSON_COMPACT | JSON_REAL_PRECISION(9)) : NULL;
-	if (j)
-		json_decref(j);
-	if (!s)
-		s = xstrdup("{}");
-	size_t n = strlen(s);
-	s = xrealloc(s, n + 2);
-	s[n++] = '\n';
-	s[n] = '\0';
-	httpd_send_owned(r, status, "application/json", s, n);
-}
-
-void httpd_start(struct hreq *r, int status)
-{
-	if (r->finished || r->started || !r->c)
-		return;
-	r->started = true;
-	put_head(r, status, -1);
-	conn_flush(r->c);
-}
-
-void httpd_chunk(struct hreq *r, const char *data, size_t len)
-{
-	struct hconn *c = r->c;
-	if (!c || !r->started || r->finished || !len || r->head_only)
-		return;
-	if (!r->http10) {
-		char hex[20];
-		int n = snprintf(hex, sizeof hex, "%zx\r\n", len);
-		buf_add(&c->out, hex, (size_t)n);
-	}
-	buf_add(&c->out, data, len);
-	if (!r->http10)
-		buf_add(&c->out, "\r\n", 2);
-	conn_flush(c);
-}
-
-void httpd_end(struct hreq *r)
-{
-	if (r->finished)
-		return;
-	r->finished = true;
-	if (detached(r))
-		return;
-	struct hconn *c = r->c;
-	if (!r->started)
-		put_head(r, 200, -1);
-	if (!r->http10 && !r->head_only)
-		buf_add(&c->out, "0\r\n\r\n", 5);
-	conn_flush(c);
-}
-
-/* closes c on the next pass of the loop */
-static void conn_fail(struct hconn *c)
-{
-	if (c->failed)
-		return;
-	c->failed = true;
-	event_active(c->wev, EV_WRITE, 1);
-}
-
-void httpd_abort(struct hreq *r)
-{
-	struct hconn *c = r->c;
-	if (c) {
-		c->req = NULL;
-		conn_fail(c);
-	}
-	req_free(r);
 }
 
 /* ---- connections -------------------------------------------------------- */
@@ -586,7 +147,7 @@ static int write_some(struct hconn *c)
 static void begin_linger(struct hconn *c)
 {
 	if (c->ssl) {
-		conn_fail(c);
+		hd_conn_fail(c);
 		return;
 	}
 	shutdown(c->fd, SHUT_WR);
@@ -602,7 +163,7 @@ static void reply_done(struct hconn *c)
 	c->req = NULL;
 	if (r->done_cb)
 		r->done_cb(r, r->done_arg);
-	req_free(r);
+	hd_req_free(r);
 	if (c->close_after) {
 		begin_linger(c);
 		return;
@@ -625,12 +186,12 @@ static void reply_done(struct hconn *c)
 	}
 }
 
-static void conn_flush(struct hconn *c)
+void hd_conn_flush(struct hconn *c)
 {
 	if (c->failed)
 		return;
 	if (write_some(c) != 0) {
-		conn_fail(c);
+		hd_conn_fail(c);
 		return;
 	}
 	bool pending = c->out.len > c->out_off || c->owned;
@@ -646,7 +207,7 @@ static void conn_flush(struct hconn *c)
 static void refuse(struct hconn *c, int status, const char *code, const char *msg)
 {
 	if (c->req) {
-		req_free(c->req);
+		hd_req_free(c->req);
 		c->req = NULL;
 	}
 	struct hreq tmp = { .c = c, .close = true };
@@ -654,13 +215,13 @@ static void refuse(struct hconn *c, int status, const char *code, const char *ms
 	c->close_after = true;
 	c->state = C_HANDLER;
 	char *s = c->s->error_body(status, code, msg);
-	put_head(&tmp, status, (int64_t)strlen(s) + 1);
+	hd_put_head(&tmp, status, (int64_t)strlen(s) + 1);
 	buf_adds(&c->out, s);
 	buf_add(&c->out, "\n", 1);
 	free(s);
 	buf_free(&tmp.ohdr);
 	want_read(c, false);
-	conn_flush(c);
+	hd_conn_flush(c);
 }
 
 static void refusef(struct hconn *c, int status, const char *code, const char *fmt, ...) GG_PRINTF(4, 5);
@@ -745,7 +306,7 @@ static bool start_request(struct hconn *c, size_t n)
 	c->state = C_BODY;
 	if (r->h.expect_continue && !r->http10 && (r->h.chunked || c->ch_left > 0) && c->in.len == c->in_off) {
 		buf_adds(&c->out, "HTTP/1.1 100 Continue\r\n\r\n");
-		conn_flush(c);
+		hd_conn_flush(c);
 	}
 	return true;
 }
@@ -880,7 +441,7 @@ static void read_cb(evutil_socket_t fd, short what, void *arg)
 	if (c->failed)
 		return;
 	if (c->ssl && c->out.len > c->out_off) {
-		conn_flush(c); /* a TLS write that waited for input */
+		hd_conn_flush(c); /* a TLS write that waited for input */
 		if (c->failed)
 			return;
 	}
@@ -958,7 +519,7 @@ static void write_cb(evutil_socket_t fd, short what, void *arg)
 		if (c->failed)
 			return;
 	}
-	conn_flush(c);
+	hd_conn_flush(c);
 }
 
 static void conn_close(struct hconn *c)
@@ -971,12 +532,12 @@ static void conn_close(struct hconn *c)
 		if (r->finished) {
 			if (r->done_cb)
 				r->done_cb(r, r->done_arg);
-			req_free(r);
+			hd_req_free(r);
 		} else if (c->state != C_HANDLER) {
-			req_free(r); /* never handed on */
+			hd_req_free(r); /* never handed on */
 		} else if (r->close_cb) {
 			r->close_cb(r, r->close_arg);
-			req_free(r);
+			hd_req_free(r);
 		} /* else: the handler's, until it replies */
 	}
 	if (c->prev)
