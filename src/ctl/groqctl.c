@@ -19,16 +19,10 @@
 #include "buf.h"
 #include "secret.h"
 #include "util.h"
+#include "ctl.h"
 
-enum { EXIT_OK = 0, EXIT_ERR = 1, EXIT_USAGE = 2, EXIT_DIFF = 3, EXIT_CONFLICT = 4 };
 
-struct ctl {
-	char *gateway, *token, *cacert;
-	const char *out; /* "table", "json", "csv" */
-	int width;
-};
-
-static int usage(void)
+int usage(void)
 {
 	fputs("usage: groqctl [--context NAME | --gateway URL --token-file FILE] [--config FILE] [--cacert FILE]\n"
 	      "               [-o table|json|csv] COMMAND\n"
@@ -44,8 +38,7 @@ static int usage(void)
 	return EXIT_USAGE;
 }
 
-static int die(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static int die(int code, const char *fmt, ...)
+int die(int code, const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
@@ -199,7 +192,7 @@ static int api_failed(const char *what, long status, json_t *j)
 }
 
 /* GET path into *out (200), or an exit code */
-static int get_json(struct ctl *c, const char *path, json_t **out)
+int get_json(struct ctl *c, const char *path, json_t **out)
 {
 	long st;
 	if (http(c, "GET", path, NULL, NULL, &st, out) != 0)
@@ -214,7 +207,7 @@ static int get_json(struct ctl *c, const char *path, json_t **out)
 }
 
 /* a write: method path body; prints nothing; the answer in *out */
-static int send_json(struct ctl *c, const char *method, const char *path, json_t *body, const char *if_match,
+int send_json(struct ctl *c, const char *method, const char *path, json_t *body, const char *if_match,
 		     json_t **out, long ok)
 {
 	char *s = body ? json_dumps(body, JSON_COMPACT) : xstrdup("{}");
@@ -345,7 +338,7 @@ static void print_rows(struct ctl *c, json_t *rows, const char *const *cols, int
 	free(w);
 }
 
-static void print_json(json_t *j)
+void print_json(json_t *j)
 {
 	char *s = json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
 	puts(s);
@@ -522,7 +515,7 @@ static int cmd_set(struct ctl *c, int argc, char **argv)
 	return rc;
 }
 
-static const char *opt(int argc, char **argv, const char *name)
+const char *opt(int argc, char **argv, const char *name)
 {
 	for (int i = 0; i + 1 < argc; i++)
 		if (strcmp(argv[i], name) == 0)
@@ -530,7 +523,7 @@ static const char *opt(int argc, char **argv, const char *name)
 	return NULL;
 }
 
-static bool flag(int argc, char **argv, const char *name)
+bool flag(int argc, char **argv, const char *name)
 {
 	for (int i = 0; i < argc; i++)
 		if (strcmp(argv[i], name) == 0)
@@ -664,281 +657,6 @@ static int cmd_rotate(struct ctl *c, int argc, char **argv)
 	json_decref(out);
 	free(path);
 	return rc;
-}
-
-/* ---- the organisation as code ------------------------------------------------------------ */
-
-static json_t *setting_json(config_setting_t *s)
-{
-	switch (config_setting_type(s)) {
-	case CONFIG_TYPE_INT: return json_integer(config_setting_get_int(s));
-	case CONFIG_TYPE_INT64: return json_integer(config_setting_get_int64(s));
-	case CONFIG_TYPE_FLOAT: return json_real(config_setting_get_float(s));
-	case CONFIG_TYPE_STRING: return json_string(config_setting_get_string(s));
-	case CONFIG_TYPE_BOOL: return json_boolean(config_setting_get_bool(s));
-	case CONFIG_TYPE_GROUP: {
-		json_t *o = json_object();
-		for (int i = 0; i < config_setting_length(s); i++) {
-			config_setting_t *e = config_setting_get_elem(s, (unsigned)i);
-			json_object_set_new(o, config_setting_name(e), setting_json(e));
-		}
-		return o;
-	}
-	case CONFIG_TYPE_ARRAY:
-	case CONFIG_TYPE_LIST: {
-		json_t *a = json_array();
-		for (int i = 0; i < config_setting_length(s); i++)
-			json_array_append_new(a, setting_json(config_setting_get_elem(s, (unsigned)i)));
-		return a;
-	}
-	default: return json_null();
-	}
-}
-
-/* the file's teams (and its aliases, when it lists them: *aliases, else
- * NULL): JSON when it begins with '{', libconfig otherwise */
-static json_t *read_org(const char *file, json_t **aliases)
-{
-	*aliases = NULL;
-	char *cause = NULL;
-	size_t len;
-	char *text = file_read(file, 16 << 20, &len, &cause);
-	if (!text) {
-		die(EXIT_ERR, "%s", cause);
-		free(cause);
-		return NULL;
-	}
-	const char *p = text;
-	while (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r')
-		p++;
-	json_t *teams = NULL;
-	if (*p == '{') {
-		json_error_t e;
-		json_t *j = json_loads(text, JSON_REJECT_DUPLICATES, &e);
-		if (!j)
-			die(EXIT_ERR, "%s:%d: %s", file, e.line, e.text);
-		teams = json_incref(json_object_get(j, "teams"));
-		*aliases = json_incref(json_object_get(j, "aliases"));
-		json_decref(j);
-	} else {
-		config_t cf;
-		config_init(&cf);
-		if (config_read_string(&cf, text) != CONFIG_TRUE)
-			die(EXIT_ERR, "%s:%d: %s", file, config_error_line(&cf), config_error_text(&cf));
-		else if (config_lookup(&cf, "teams"))
-			teams = setting_json(config_lookup(&cf, "teams"));
-		if (config_lookup(&cf, "aliases"))
-			*aliases = setting_json(config_lookup(&cf, "aliases"));
-		/* fallbacks: model ids are not libconfig names, so the file
-		 * lists them as ( { model = "A"; next = [ "B", ... ]; }, ... ) */
-		size_t i;
-		json_t *t;
-		json_array_foreach(teams, i, t) {
-			json_t *fb = json_object_get(t, "fallbacks");
-			if (!json_is_array(fb))
-				continue;
-			json_t *o = json_object();
-			size_t k;
-			json_t *e;
-			json_array_foreach(fb, k, e) {
-				const char *m = json_string_value(json_object_get(e, "model"));
-				if (m)
-					json_object_set(o, m, json_object_get(e, "next"));
-			}
-			json_object_set_new(t, "fallbacks", o);
-		}
-		config_destroy(&cf);
-	}
-	free(text);
-	if (teams && !json_is_array(teams)) {
-		json_decref(teams);
-		teams = NULL;
-		die(EXIT_ERR, "%s: 'teams' must be a list of teams", file);
-	} else if (!teams) {
-		die(EXIT_ERR, "%s: no 'teams' list", file);
-	}
-	return teams;
-}
-
-/* the changes as a readable per-field diff; returns how many change */
-static int print_changes(json_t *changes)
-{
-	int n = 0;
-	size_t i;
-	json_t *ch;
-	json_array_foreach(changes, i, ch) {
-		const char *action = json_string_value(json_object_get(ch, "action"));
-		const char *team = json_string_value(json_object_get(ch, "team"));
-		const char *alias = json_string_value(json_object_get(ch, "alias"));
-		if (strcmp(action, "unchanged") == 0)
-			continue;
-		n++;
-		printf("%s %s %s\n", strcmp(action, "create") == 0 ? "+" : strcmp(action, "delete") == 0 ? "-" : "~",
-		       team ? "team" : "alias", team ? team : alias ? alias : "?");
-		const char *f;
-		json_t *d;
-		json_object_foreach(json_object_get(ch, "diff"), f, d) {
-			char *b = json_dumps(json_object_get(d, "before"), JSON_ENCODE_ANY | JSON_COMPACT);
-			char *a = json_dumps(json_object_get(d, "after"), JSON_ENCODE_ANY | JSON_COMPACT);
-			printf("    %-24s %s -> %s\n", f, b, a);
-			free(a);
-			free(b);
-		}
-	}
-	return n;
-}
-
-static int cmd_apply(struct ctl *c, int argc, char **argv, bool diff_only)
-{
-	const char *file = opt(argc, argv, "-f");
-	if (!file)
-		return usage();
-	bool dry = diff_only || flag(argc, argv, "--dry-run"), prune = flag(argc, argv, "--prune");
-	if (prune && !dry && !flag(argc, argv, "--confirm"))
-		return die(EXIT_USAGE, "apply --prune pauses every team the file does not list: add --confirm (or --dry-run)");
-	json_t *aliases, *teams = read_org(file, &aliases);
-	if (!teams) {
-		json_decref(aliases);
-		return EXIT_ERR;
-	}
-	json_t *body = json_pack("{s:o,s:b,s:b}", "teams", teams, "prune", prune, "dry_run", dry), *out = NULL;
-	if (aliases)
-		json_object_set_new(body, "aliases", aliases);
-	int rc = send_json(c, "POST", "/admin/v1/apply", body, NULL, &out, 200);
-	json_decref(body);
-	if (rc != EXIT_OK)
-		return rc;
-	if (strcmp(c->out, "json") == 0) {
-		print_json(out);
-		int n = 0;
-		size_t i;
-		json_t *ch;
-		json_array_foreach(json_object_get(out, "changes"), i, ch) n +=
-			strcmp(json_string_value(json_object_get(ch, "action")), "unchanged") != 0;
-		json_decref(out);
-		return diff_only && n ? EXIT_DIFF : EXIT_OK;
-	}
-	int n = print_changes(json_object_get(out, "changes"));
-	json_decref(out);
-	if (diff_only)
-		return n ? EXIT_DIFF : EXIT_OK;
-	printf(dry ? "%d change%s (dry run: nothing applied)\n" : "%d change%s applied\n", n, n == 1 ? "" : "s");
-	return EXIT_OK;
-}
-
-static const char *const export_fields[] = { "name", "allowed_models", "max_tokens_per_request", "rpm_limit",
-					     "rpm_mode", "queue_max_wait_ms", "monthly_budget_usd", "alert_thresholds",
-					     "auto_pause", "priority", "tpm_limit", "tpd_limit", "rpd_limit",
-					     "daily_budget_usd", "weekly_budget_usd", "user_daily_budget_usd",
-					     "user_rpm_limit", "replace_retired", "fallbacks", "service_tiers",
-					     "default_service_tier", NULL };
-
-/* a JSON value as libconfig writes it */
-static void conf_value(json_t *v)
-{
-	if (json_is_string(v)) {
-		char *s = json_dumps(v, JSON_ENCODE_ANY); /* (the same escapes) */
-		fputs(s, stdout);
-		free(s);
-	} else if (json_is_array(v)) {
-		fputs("[ ", stdout);
-		size_t i;
-		json_t *e;
-		json_array_foreach(v, i, e) {
-			if (i)
-				fputs(", ", stdout);
-			conf_value(e);
-		}
-		fputs(" ]", stdout);
-	} else if (json_is_real(v)) {
-		printf("%.9f", json_real_value(v));
-	} else if (json_is_integer(v)) {
-		printf("%lld", (long long)json_integer_value(v));
-	} else {
-		fputs(json_is_true(v) ? "true" : "false", stdout);
-	}
-}
-
-static int cmd_export(struct ctl *c)
-{
-	json_t *j;
-	int rc = get_json(c, "/admin/v1/teams", &j);
-	if (rc)
-		return rc;
-	json_t *teams = json_array();
-	size_t i;
-	json_t *t;
-	json_array_foreach(json_object_get(j, "teams"), i, t) {
-		json_t *o = json_pack("{s:O}", "id", json_object_get(t, "id"));
-		for (int f = 0; export_fields[f]; f++)
-			if (json_object_get(t, export_fields[f]) && !json_is_null(json_object_get(t, export_fields[f])))
-				json_object_set(o, export_fields[f], json_object_get(t, export_fields[f]));
-		json_array_append_new(teams, o);
-	}
-	/* the operators' aliases (the configuration file's are not the organisation's file's) */
-	json_t *al, *aliases = json_array();
-	if ((rc = get_json(c, "/admin/v1/aliases", &al))) {
-		json_decref(teams);
-		json_decref(aliases);
-		json_decref(j);
-		return rc;
-	}
-	json_array_foreach(json_object_get(al, "aliases"), i, t)
-		if (str_eq(json_string_value(json_object_get(t, "source")), "admin"))
-			json_array_append_new(aliases, json_pack("{s:O,s:O}", "alias", json_object_get(t, "alias"), "model",
-								 json_object_get(t, "model")));
-	json_decref(al);
-	if (strcmp(c->out, "json") == 0) {
-		json_t *doc = json_pack("{s:o,s:o}", "teams", teams, "aliases", aliases);
-		print_json(doc);
-		json_decref(doc);
-	} else {
-		printf("# the organisation's teams, as groqctl export wrote them: what an operator sets,\n"
-		       "# never secrets or live figures. groqctl diff -f FILE, groqctl apply -f FILE.\n"
-		       "teams = (\n");
-		json_array_foreach(teams, i, t) {
-			printf("  {\n");
-			const char *k;
-			json_t *v;
-			json_object_foreach(t, k, v) {
-				printf("    %s = ", k);
-				if (json_is_object(v)) { /* fallbacks, as read_org reads them */
-					const char *m;
-					json_t *next;
-					const char *sep = "";
-					printf("(");
-					json_object_foreach(v, m, next) {
-						json_t *ms = json_string(m);
-						printf("%s { model = ", sep);
-						sep = ",";
-						conf_value(ms);
-						printf("; next = ");
-						conf_value(next);
-						printf("; }");
-						json_decref(ms);
-					}
-					printf(" )");
-				} else {
-					conf_value(v);
-				}
-				printf(";\n");
-			}
-			printf("  }%s\n", i + 1 < json_array_size(teams) ? "," : "");
-		}
-		printf(");\n# models by role, set by operators: requests for an alias go to its model\naliases = (");
-		json_array_foreach(aliases, i, t) {
-			printf("%s\n  { alias = ", i ? "," : "");
-			conf_value(json_object_get(t, "alias"));
-			printf("; model = ");
-			conf_value(json_object_get(t, "model"));
-			printf("; }");
-		}
-		printf("%s);\n", json_array_size(aliases) ? "\n" : " ");
-		json_decref(teams);
-		json_decref(aliases);
-	}
-	json_decref(j);
-	return EXIT_OK;
 }
 
 /* ---- main ---------------------------------------------------------------------------------- */
