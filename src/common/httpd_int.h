@@ -1,6 +1,7 @@
-/* httpd_int.h — the server's insides, shared by httpd.c (connections:
- * reading, parsing, writing, timeouts; the server) and httpd_req.c (a
- * request's accessors and its reply). Private to them. */
+/* httpd_int.h — the server's insides, shared by its three files, each
+ * calling only those below it: httpd_reply.c (a reply sent) over httpd.c
+ * (connections: reading, parsing, writing, timeouts; the server) over
+ * httpd_req.c (a request's accessors, its reply's head). Private to them. */
 #ifndef GG_HTTPD_INT_H
 #define GG_HTTPD_INT_H
 
@@ -92,8 +93,15 @@ struct hreq {
 /* httpd_req.c */
 void hd_req_free(struct hreq *r);                          /* the request and what it holds */
 void hd_put_head(struct hreq *r, int status, int64_t len); /* the status line and headers into the output (len -1: chunked) */
-void hd_conn_fail(struct hconn *c);                        /* the connection broke: closed from its write event */
 /* httpd.c */
 void hd_conn_flush(struct hconn *c); /* writes what the socket takes; the rest when writable */
+/* the connection broke: closed from its write event */
+static inline void hd_conn_fail(struct hconn *c)
+{
+	if (c->failed)
+		return;
+	c->failed = true;
+	event_active(c->wev, EV_WRITE, 1);
+}
 
 #endif

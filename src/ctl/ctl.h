@@ -1,5 +1,6 @@
-/* ctl.h — what groqctl.c (contexts, HTTP, output, the commands) and
- * org.c (the organisation as code: export, diff, apply) share. */
+/* ctl.h — groqctl's three files: groqctl.c (contexts, tables, the
+ * commands, main) calls org.c (the organisation as code: export, diff,
+ * apply); both call api.c (the admin API over HTTP, errors, arguments). */
 #ifndef GG_CTL_H
 #define GG_CTL_H
 
@@ -14,6 +15,7 @@ struct ctl {
 	int width;
 };
 
+/* ---- api.c ---- */
 /* prints "groqctl: MESSAGE" on stderr; returns code */
 int die(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* GET path: 0 with *out (the caller's), or an exit code (the error said) */

@@ -56,11 +56,11 @@ check_eq "the money and policy stages call no store or SQLite function directly"
 bad=$(nm -u $(obj budget) | awk '$2 ~ /^(store_|sqlite3_|audit|alert_|gw_|ledger_|metrics_)/ { print $2 }' | tr '\n' ' ')
 check_eq "budget.o is pure: no store, audit, alert, log or clock of the gateway" "" "$bad"
 sqlusers=$(for o in */*.o main.o; do nm -u "$o" | grep -q ' sqlite3_' && basename "${o%.o}"; done | tr '\n' ' ')
-check_eq "only the store talks SQL" "store_sqlite " "$sqlusers"
+check_eq "only the store talks SQL" "store_sqlite store_sqlite_read " "$sqlusers"
 pgusers=$(for o in */*.o main.o; do nm -u "$o" | grep -qE ' PQ[a-z]' && basename "${o%.o}"; done | tr '\n' ' ')
-check_eq "only the PostgreSQL store talks to PostgreSQL" "store_pg store_pg_conn " "$pgusers"
+check_eq "only the PostgreSQL store talks to PostgreSQL" "store_pg store_pg_cluster store_pg_conn " "$pgusers"
 redisusers=$(for o in */*.o main.o; do nm -u "$o" | grep -qE ' (redis[A-Z]|freeReplyObject)' && basename "${o%.o}"; done | tr '\n' ' ')
-check_eq "only the Redis counters talk to Redis" "counters_redis " "$redisusers"
+check_eq "only the Redis counters talk to Redis" "counters_redis counters_redis_cap " "$redisusers"
 bad=$(for o in proxy policy budget ratelimit; do nm -u "$(obj $o)" | awk -v o=$o '$2 ~ /^store_cl_/ { print o ":" $2 }'; done | tr '\n' ' ')
 check_eq "the data plane never reaches the cluster's store calls directly" "" "$bad"
 # groqtop's modules: the same rule as the gateway's (no two call each

@@ -28,6 +28,9 @@ int admin_commit(struct actx *c, const char *action, const char *target, json_t 
 json_t *admin_body(struct actx *c);
 /* Rejects fields not in allowed (a typo is not silently ignored): 0, or -1 answered. */
 int admin_only_fields(struct actx *c, json_t *j, const char *const *allowed);
+/* 0 when If-Match is absent or names version; else answers 412/400 (kind
+ * "team" or "key", name: whose version it is) */
+int admin_if_match(struct actx *c, const char *kind, const char *name, int64_t version);
 /* a model the gateway knows: priced, or listed by Groq (arg: the gateway) */
 bool admin_model_known(void *arg, const char *m);
 /* A private copy of t's persistent fields (strings duplicated; free with
@@ -56,10 +59,6 @@ void spend_route(struct gateway *g, struct hreq *req);
 
 /* ---- admin.c: /admin/v1 ------------------------------------------- */
 void admin_handle(struct gateway *g, struct hreq *req, const char *path);
-
-/* 0 when If-Match is absent or names version; else answers 412/400 (kind
- * "team" or "key", name: whose version it is) */
-int admin_if_match(struct actx *c, const char *kind, const char *name, int64_t version);
 
 /* admin_keys.c: client tokens and upstream keys */
 void tokens_list(struct actx *c, struct team *t);

@@ -112,3 +112,28 @@ json_t *admin_team_out(struct actx *c, const struct team *t)
 {
 	return team_json(t, gw_now(c->g), admin_keys_of_team(c->g, t->id));
 }
+
+/* 0 when If-Match is absent or names version; else answers 412/400
+ * (what: "Team 'x'" or "Key 'y'", whose version it is) */
+int admin_if_match(struct actx *c, const char *kind, const char *name, int64_t version)
+{
+	const char *h = httpd_header(c->req, "If-Match");
+	if (!h)
+		return 0;
+	int64_t ver = 0;
+	int r = spec_if_match(h, &ver);
+	if (r == 0)
+		return 0;
+	if (r < 0) {
+		admin_error(c->req, 400, "invalid_if_match", "If-Match must be the %s's version, e.g. If-Match: \"%lld\".",
+			    kind, (long long)version);
+		return -1;
+	}
+	if (ver != version) {
+		admin_error(c->req, 412, "version_mismatch",
+			    "%c%s '%s' was changed meanwhile (your version %lld, current %lld). Reload and try again.",
+			    kind[0] - 'a' + 'A', kind + 1, name, (long long)ver, (long long)version);
+		return -1;
+	}
+	return 0;
+}

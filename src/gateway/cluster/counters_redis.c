@@ -58,6 +58,81 @@ static const char script[] =
 	"return {0, tonumber(o[2]) + 60000 - now, n}\n";
 
 
+/* The capacity windows (capacity.c) in the fleet: each a hash of bucket
+ * (ms / bucket) -> amount. A request's windows are leased together, all
+ * or none: KEYS the windows; ARGV eight per window (span, bucket, limit,
+ * need, want, the bucket and amount of an old lease's rest to give back,
+ * what was admitted without the fleet to add, dated now), then how far
+ * ahead (ms) grants are dated. First every give and add; then each
+ * window's use (buckets wholly out of it dropped); if one lacks room for
+ * its need: {0, its index, ms until it may, its use}; else each is
+ * granted its need and up to a quarter of the room beyond (no more than
+ * want): {1, granted, bucket, use, ...}. One Redis (the keys of a request
+ * span teams and models: not Redis Cluster). */
+#define CAP_LUA_PRELUDE                                                                                    \
+	"local t = redis.call('TIME')\n"                                                                    \
+	"local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"                           \
+	"local function keep(k, ttl) if redis.call('PTTL', k) < ttl then redis.call('PEXPIRE', k, ttl) end end\n" \
+	"local function use(k, span, bk)\n"                                                                 \
+	"  local first, h, sum, bs = math.floor((now - span) / bk), redis.call('HGETALL', k), 0, {}\n"     \
+	"  for j = 1, #h, 2 do\n"                                                                           \
+	"    local b, a = tonumber(h[j]), tonumber(h[j + 1])\n"                                             \
+	"    if b < first then redis.call('HDEL', k, h[j]) else sum = sum + a; bs[#bs + 1] = {b, a} end\n"  \
+	"  end\n"                                                                                           \
+	"  return sum, bs\n"                                                                                \
+	"end\n"
+static const char cap_script[] =
+	CAP_LUA_PRELUDE
+	"local n = #KEYS\n"
+	"local ahead = tonumber(ARGV[8 * n + 1])\n"
+	"local function a(i, f) return tonumber(ARGV[8 * (i - 1) + f]) end\n"
+	"for i = 1, n do\n"
+	"  local k, bk = KEYS[i], a(i, 2)\n"
+	"  if a(i, 7) > 0 and redis.call('HEXISTS', k, ARGV[8 * (i - 1) + 6]) == 1 then\n"
+	"    redis.call('HINCRBY', k, ARGV[8 * (i - 1) + 6], -a(i, 7)) end\n"
+	"  if a(i, 8) > 0 then redis.call('HINCRBY', k, math.floor(now / bk), a(i, 8)); keep(k, a(i, 1) + ahead + 2 * bk) end\n"
+	"end\n"
+	"local sums = {}\n"
+	"for i = 1, n do\n"
+	"  local span, bk, lim, need = a(i, 1), a(i, 2), a(i, 3), a(i, 4)\n"
+	"  local sum, bs = use(KEYS[i], span, bk)\n"
+	"  sums[i] = sum\n"
+	"  if need > lim - sum then\n"
+	"    table.sort(bs, function(x, y) return x[1] < y[1] end)\n"
+	"    local freed, retry = 0, span\n"
+	"    for _, e in ipairs(bs) do\n"
+	"      freed = freed + e[2]\n"
+	"      if lim - sum + freed >= need then retry = (e[1] + 1) * bk + span - now; break end\n"
+	"    end\n"
+	"    return {0, i - 1, retry, sum}\n"
+	"  end\n"
+	"end\n"
+	"local out = {1}\n"
+	"for i = 1, n do\n"
+	"  local k, span, bk, lim, need, want = KEYS[i], a(i, 1), a(i, 2), a(i, 3), a(i, 4), a(i, 5)\n"
+	"  local g = need + math.floor((lim - sums[i] - need) / 4)\n"
+	"  if g > want then g = want end\n"
+	"  local f = math.floor((now + ahead) / bk)\n"
+	"  redis.call('HINCRBY', k, f, g)\n"
+	"  keep(k, span + ahead + 2 * bk)\n"
+	"  out[#out + 1] = g; out[#out + 1] = f; out[#out + 1] = sums[i]\n"
+	"end\n"
+	"return out\n";
+
+/* Every second: each window's use, what was admitted without the fleet
+ * added first (ARGV three per window: span, bucket, add; then ahead). */
+static const char sync_script[] =
+	CAP_LUA_PRELUDE
+	"local n = #KEYS\n"
+	"local ahead = tonumber(ARGV[3 * n + 1])\n"
+	"local out = {}\n"
+	"for i = 1, n do\n"
+	"  local k, span, bk, add = KEYS[i], tonumber(ARGV[3 * i - 2]), tonumber(ARGV[3 * i - 1]), tonumber(ARGV[3 * i])\n"
+	"  if add > 0 then redis.call('HINCRBY', k, math.floor(now / bk), add); keep(k, span + ahead + 2 * bk) end\n"
+	"  out[i] = use(k, span, bk)\n"
+	"end\n"
+	"return out\n";
+
 /* Redis went away: each local window starts with this replica's share of
  * what the fleet already admitted in the current window (its last count),
  * so that the replicas together admit no more than the limit's rest. The
@@ -141,7 +216,7 @@ bool redis_connect_now(struct rcounters *r)
 		return false;
 	if (r->db)
 		freeReplyObject(y);
-	const char *const scripts[] = { script, counters_cap_script, counters_sync_script };
+	const char *const scripts[] = { script, cap_script, sync_script };
 	for (size_t i = 0; i < ARRAY_LEN(scripts); i++) {
 		if (!(y = cmd(r, "SCRIPT LOAD %s", scripts[i])))
 			return false;
@@ -574,11 +649,6 @@ void counters_redis_stopping(struct counters *c)
 		R(c)->stopping = true;
 }
 
-const struct capfleet *counters_redis_capfleet(struct counters *c)
-{
-	return &R(c)->fleet;
-}
-
 struct counters *counters_redis_new(const char *url, const char *replica, struct event_base *base, char **cause)
 {
 	struct rcounters *r = xcalloc(1, sizeof *r);
@@ -597,9 +667,8 @@ struct counters *counters_redis_new(const char *url, const char *replica, struct
 		return NULL;
 	}
 	script_name(script, r->sha);
-	script_name(counters_cap_script, r->cap_sha);
-	script_name(counters_sync_script, r->sync_sha);
-	counters_redis_cap_init(r);
+	script_name(cap_script, r->cap_sha);
+	script_name(sync_script, r->sync_sha);
 	redis_connect_now(r); /* down now is not fatal: the fallback serves */
 	ac_connect(r);
 	return &r->base;

@@ -1,6 +1,7 @@
 /* counters_redis.h — what counters_redis.c (the connections, the RPM
  * windows) and counters_redis_cap.c (capacity's windows in the fleet)
- * share. Private to cluster/. */
+ * share (the second calls the first, never the other way). Private to
+ * cluster/. */
 #ifndef GG_COUNTERS_REDIS_H
 #define GG_COUNTERS_REDIS_H
 
@@ -77,9 +78,5 @@ bool redis_connect_now(struct rcounters *r);
  * error (the connection then dropped, made again later) */
 redisReply *redis_answer_of(struct rcounters *r, redisReply *y);
 
-/* counters_redis_cap.c: the scripts (loaded with the RPM one) and the
- * capfleet's functions set in r->fleet */
-extern const char counters_cap_script[], counters_sync_script[];
-void counters_redis_cap_init(struct rcounters *r);
 
 #endif

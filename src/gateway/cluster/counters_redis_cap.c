@@ -1,8 +1,9 @@
 /* counters_redis_cap.c — capacity's windows in the fleet (struct
- * capfleet, capacity.c's leases): the Lua scripts that lease room from the
+ * capfleet, capacity.c's leases): the calls of the Lua scripts that lease room from the
  * fleet's windows all or none, sync what was admitted without the fleet,
- * and give back what a request did not use. The connection and the RPM
- * windows are counters_redis.c's. */
+ * and give back what a request did not use. The connection, the RPM
+ * windows and the scripts' text (loaded with the connection) are
+ * counters_redis.c's. */
 #include "counters_redis.h"
 
 #include <hiredis/hiredis.h>
@@ -11,81 +12,6 @@
 #include <string.h>
 
 #include "util.h"
-
-/* The capacity windows (capacity.c) in the fleet: each a hash of bucket
- * (ms / bucket) -> amount. A request's windows are leased together, all
- * or none: KEYS the windows; ARGV eight per window (span, bucket, limit,
- * need, want, the bucket and amount of an old lease's rest to give back,
- * what was admitted without the fleet to add, dated now), then how far
- * ahead (ms) grants are dated. First every give and add; then each
- * window's use (buckets wholly out of it dropped); if one lacks room for
- * its need: {0, its index, ms until it may, its use}; else each is
- * granted its need and up to a quarter of the room beyond (no more than
- * want): {1, granted, bucket, use, ...}. One Redis (the keys of a request
- * span teams and models: not Redis Cluster). */
-#define CAP_LUA_PRELUDE                                                                                    \
-	"local t = redis.call('TIME')\n"                                                                    \
-	"local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"                           \
-	"local function keep(k, ttl) if redis.call('PTTL', k) < ttl then redis.call('PEXPIRE', k, ttl) end end\n" \
-	"local function use(k, span, bk)\n"                                                                 \
-	"  local first, h, sum, bs = math.floor((now - span) / bk), redis.call('HGETALL', k), 0, {}\n"     \
-	"  for j = 1, #h, 2 do\n"                                                                           \
-	"    local b, a = tonumber(h[j]), tonumber(h[j + 1])\n"                                             \
-	"    if b < first then redis.call('HDEL', k, h[j]) else sum = sum + a; bs[#bs + 1] = {b, a} end\n"  \
-	"  end\n"                                                                                           \
-	"  return sum, bs\n"                                                                                \
-	"end\n"
-const char counters_cap_script[] =
-	CAP_LUA_PRELUDE
-	"local n = #KEYS\n"
-	"local ahead = tonumber(ARGV[8 * n + 1])\n"
-	"local function a(i, f) return tonumber(ARGV[8 * (i - 1) + f]) end\n"
-	"for i = 1, n do\n"
-	"  local k, bk = KEYS[i], a(i, 2)\n"
-	"  if a(i, 7) > 0 and redis.call('HEXISTS', k, ARGV[8 * (i - 1) + 6]) == 1 then\n"
-	"    redis.call('HINCRBY', k, ARGV[8 * (i - 1) + 6], -a(i, 7)) end\n"
-	"  if a(i, 8) > 0 then redis.call('HINCRBY', k, math.floor(now / bk), a(i, 8)); keep(k, a(i, 1) + ahead + 2 * bk) end\n"
-	"end\n"
-	"local sums = {}\n"
-	"for i = 1, n do\n"
-	"  local span, bk, lim, need = a(i, 1), a(i, 2), a(i, 3), a(i, 4)\n"
-	"  local sum, bs = use(KEYS[i], span, bk)\n"
-	"  sums[i] = sum\n"
-	"  if need > lim - sum then\n"
-	"    table.sort(bs, function(x, y) return x[1] < y[1] end)\n"
-	"    local freed, retry = 0, span\n"
-	"    for _, e in ipairs(bs) do\n"
-	"      freed = freed + e[2]\n"
-	"      if lim - sum + freed >= need then retry = (e[1] + 1) * bk + span - now; break end\n"
-	"    end\n"
-	"    return {0, i - 1, retry, sum}\n"
-	"  end\n"
-	"end\n"
-	"local out = {1}\n"
-	"for i = 1, n do\n"
-	"  local k, span, bk, lim, need, want = KEYS[i], a(i, 1), a(i, 2), a(i, 3), a(i, 4), a(i, 5)\n"
-	"  local g = need + math.floor((lim - sums[i] - need) / 4)\n"
-	"  if g > want then g = want end\n"
-	"  local f = math.floor((now + ahead) / bk)\n"
-	"  redis.call('HINCRBY', k, f, g)\n"
-	"  keep(k, span + ahead + 2 * bk)\n"
-	"  out[#out + 1] = g; out[#out + 1] = f; out[#out + 1] = sums[i]\n"
-	"end\n"
-	"return out\n";
-
-/* Every second: each window's use, what was admitted without the fleet
- * added first (ARGV three per window: span, bucket, add; then ahead). */
-const char counters_sync_script[] =
-	CAP_LUA_PRELUDE
-	"local n = #KEYS\n"
-	"local ahead = tonumber(ARGV[3 * n + 1])\n"
-	"local out = {}\n"
-	"for i = 1, n do\n"
-	"  local k, span, bk, add = KEYS[i], tonumber(ARGV[3 * i - 2]), tonumber(ARGV[3 * i - 1]), tonumber(ARGV[3 * i])\n"
-	"  if add > 0 then redis.call('HINCRBY', k, math.floor(now / bk), add); keep(k, span + ahead + 2 * bk) end\n"
-	"  out[i] = use(k, span, bk)\n"
-	"end\n"
-	"return out\n";
 
 /* a correction to a bucket still in the window (an expired one is not
  * made again); sent as EVAL, so that a Redis restarted since needs no
@@ -223,7 +149,9 @@ static void cap_give(void *arg, const char *scope, int64_t stamp, int64_t amount
 	}
 }
 
-void counters_redis_cap_init(struct rcounters *r)
+const struct capfleet *counters_redis_capfleet(struct counters *c)
 {
+	struct rcounters *r = R(c);
 	r->fleet = (struct capfleet){ .arg = r, .lease = cap_lease, .give = cap_give, .sync = cap_sync };
+	return &r->fleet;
 }

@@ -192,11 +192,6 @@ static const char *const migrations[] = {
 	SPEND_DAILY_TABLE SPEND_DAILY_ADD("ledger") ";",
 };
 
-int sq_fail(struct sqstore *s, char **cause, const char *what)
-{
-	return fail(cause, "store: %s: %s", what, sqlite3_errmsg(s->db));
-}
-
 static int exec(struct sqstore *s, const char *sql, char **cause)
 {
 	char *err = NULL;
@@ -482,14 +477,6 @@ static void sq_rollback(struct store *base_)
 	days_clear(s);
 }
 
-void sq_bind_text(sqlite3_stmt *st, int i, const char *v)
-{
-	if (v)
-		sqlite3_bind_text(st, i, v, -1, SQLITE_TRANSIENT);
-	else
-		sqlite3_bind_null(st, i);
-}
-
 static int step_done(struct sqstore *s, sqlite3_stmt *st, char **cause, const char *what);
 
 static void bind_row(sqlite3_stmt *st, const struct rowv *r)
@@ -499,12 +486,6 @@ static void bind_row(sqlite3_stmt *st, const struct rowv *r)
 }
 
 /* the row's columns as text (SQLite gives integers as their text) */
-void sq_col_row(sqlite3_stmt *st, const char **v, int n)
-{
-	for (int i = 0; i < n; i++)
-		v[i] = (const char *)sqlite3_column_text(st, i);
-}
-
 /* INSERT OR REPLACE of one whole row */
 static int put_row(struct sqstore *s, const char *table, struct rowv *r, char **cause)
 {

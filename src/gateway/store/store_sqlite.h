@@ -1,7 +1,7 @@
 /* store_sqlite.h — what store_sqlite.c (the connection, the schema,
  * transactions and writes) and store_sqlite_read.c (the queries: loading
- * the registry, lists, usage, showback, migration's rows out) share. Private
- * to the store room. */
+ * the registry, lists, usage, showback, migration's rows out) share: the
+ * first calls the second, never the other way. Private to the store room. */
 #ifndef GG_STORE_SQLITE_H
 #define GG_STORE_SQLITE_H
 
@@ -9,6 +9,7 @@
 #include <sqlite3.h>
 
 #include "store.h"
+#include "util.h"
 
 struct busy {
 	int limit_us; /* 0: never wait */
@@ -38,9 +39,24 @@ struct sqstore {
 
 /* a failure of the connection's last call, as "store: WHAT: sqlite's
  * message" in *cause; returns -1 */
-int sq_fail(struct sqstore *s, char **cause, const char *what);
-void sq_bind_text(sqlite3_stmt *st, int i, const char *v); /* NULL binds NULL */
-void sq_col_row(sqlite3_stmt *st, const char **v, int n);  /* a row's columns as text (NULL stays NULL) */
+static inline int sq_fail(struct sqstore *s, char **cause, const char *what)
+{
+	return fail(cause, "store: %s: %s", what, sqlite3_errmsg(s->db));
+}
+
+static inline void sq_bind_text(sqlite3_stmt *st, int i, const char *v) /* NULL binds NULL */
+{
+	if (v)
+		sqlite3_bind_text(st, i, v, -1, SQLITE_TRANSIENT);
+	else
+		sqlite3_bind_null(st, i);
+}
+
+static inline void sq_col_row(sqlite3_stmt *st, const char **v, int n) /* a row's columns as text (NULL stays NULL) */
+{
+	for (int i = 0; i < n; i++)
+		v[i] = (const char *)sqlite3_column_text(st, i);
+}
 
 /* the engine's queries (store.h's ops), in store_sqlite_read.c */
 int sq_load(struct store *s, struct registry *r, int64_t now, char **cause);
