@@ -172,7 +172,7 @@ static void on_edit_team(void *arg, long status, const char *body, size_t len, c
 
 static void reload_edit(struct app *a)
 {
-	char *path = xasprintf("/admin/v1/teams/%s", a->act_team);
+	char *path = xasprintf("/admin/v1/teams/%s", a->dlg.act.team);
 	client_request(a->cl, "GET", path, NULL, NULL, 5000, on_edit_team, a);
 	free(path);
 }
@@ -181,7 +181,7 @@ static void on_resumed(void *arg, long status, const char *body, size_t len, con
 {
 	struct app *a = arg;
 	if (status == 200)
-		app_set_status(a, R_OK, "team %s resumed", a->act_team);
+		app_set_status(a, R_OK, "team %s resumed", a->dlg.act.team);
 	else
 		refused(a, status, body, len, err);
 	a->next_poll_ms = 0;
@@ -189,7 +189,7 @@ static void on_resumed(void *arg, long status, const char *body, size_t len, con
 
 static void do_resume_after_raise(struct app *a)
 {
-	char *path = xasprintf("/admin/v1/teams/%s/resume", a->act_team);
+	char *path = xasprintf("/admin/v1/teams/%s/resume", a->dlg.act.team);
 	send(a, "POST", path, "{}", NULL, on_resumed);
 	free(path);
 }
@@ -209,7 +209,7 @@ static void on_who_changed(void *arg, long status, const char *body, size_t len,
 	snprintf(text, sizeof text,
 		 "Team '%s' was changed by %s%s%s%s (%s at %s) while you were editing, so nothing was saved.\n\n"
 		 "Reload? Your form opens again on the new values; make your edit once more.",
-		 a->act_team, who ? who : "someone", op ? " (" : "", op ? op : "", op ? ")" : "", what ? what : "a change",
+		 a->dlg.act.team, who ? who : "someone", op ? " (" : "", op ? op : "", op ? ")" : "", what ? what : "a change",
 		 when ? when : "?");
 	json_decref(j);
 	dlg_confirm(a, "Changed meanwhile", text, reload_edit);
@@ -221,7 +221,7 @@ static void on_limits_saved(void *arg, long status, const char *body, size_t len
 {
 	struct app *a = arg;
 	if (status == 412) {
-		char *path = xasprintf("/admin/v1/audit?team=%s&limit=1", a->act_team);
+		char *path = xasprintf("/admin/v1/audit?team=%s&limit=1", a->dlg.act.team);
 		client_request(a->cl, "GET", path, NULL, NULL, 5000, on_who_changed, a);
 		free(path);
 		return;
@@ -234,14 +234,14 @@ static void on_limits_saved(void *arg, long status, const char *body, size_t len
 	const char *state = json_string_value(json_object_get(t, "state"));
 	double spend = json_number_value(json_object_get(t, "spend_mtd_usd"));
 	double budget = json_number_value(json_object_get(t, "monthly_budget_usd"));
-	app_set_status(a, R_OK, "saved: team %s (version %lld)", a->act_team,
+	app_set_status(a, R_OK, "saved: team %s (version %lld)", a->dlg.act.team,
 		       (long long)json_integer_value(json_object_get(t, "version")));
 	if (state && strcmp(state, "budget_paused") == 0 && budget > spend) {
 		char text[600];
 		snprintf(text, sizeof text,
 			 "Team '%s' was paused at its budget. Its new budget ($%.2f) is above its spend this month "
 			 "($%.2f).\n\nResume it now? Its callers are served again from their next request.",
-			 a->act_team, budget, spend);
+			 a->dlg.act.team, budget, spend);
 		dlg_confirm(a, "Resume the team?", text, do_resume_after_raise);
 	}
 	json_decref(t);
@@ -259,11 +259,11 @@ static void do_save_limits(struct app *a)
 		return;
 	char *s = json_dumps(p, JSON_COMPACT);
 	json_decref(p);
-	char *path = xasprintf("/admin/v1/teams/%s", a->act_team);
+	char *path = xasprintf("/admin/v1/teams/%s", a->dlg.act.team);
 	char ver[32];
-	snprintf(ver, sizeof ver, "%lld", (long long)a->act_version);
+	snprintf(ver, sizeof ver, "%lld", (long long)a->dlg.act.version);
 	if (send(a, "PATCH", path, s, ver, on_limits_saved))
-		app_set_status(a, R_DIM, "saving %s…", a->act_team);
+		app_set_status(a, R_DIM, "saving %s…", a->dlg.act.team);
 	free(path);
 	free(s);
 }
@@ -294,13 +294,13 @@ static void limits_entered(struct app *a)
 	char warn[600] = "";
 	size_t wl = 0;
 	double nb = strtod(d->fval[F_BUDGET], NULL);
-	if (strcmp(d->fval[F_BUDGET], d->forig[F_BUDGET]) != 0 && nb > 0 && a->act_spend >= nb)
+	if (strcmp(d->fval[F_BUDGET], d->forig[F_BUDGET]) != 0 && nb > 0 && a->dlg.act.spend >= nb)
 		wl += (size_t)snprintf(warn + wl, sizeof warn - wl, "\nWARNING: the team has spent $%.2f this month: at $%s it is at %.0f %% and "
-				       "%s at once.\n", a->act_spend, d->fval[F_BUDGET], a->act_spend / nb * 100,
+				       "%s at once.\n", a->dlg.act.spend, d->fval[F_BUDGET], a->dlg.act.spend / nb * 100,
 				       strcmp(d->fval[F_AUTOPAUSE], "yes") == 0 ? "is PAUSED" : "is refused");
 	const struct m_team *now = NULL;
 	for (int i = 0; i < a->ov.nteams; i++)
-		if (strcmp(a->ov.teams[i].id, a->act_team) == 0)
+		if (strcmp(a->ov.teams[i].id, a->dlg.act.team) == 0)
 			now = &a->ov.teams[i];
 	long long nr = strtoll(d->fval[F_RPM], NULL, 10), nt = strtoll(d->fval[F_TPM], NULL, 10);
 	if (now && strcmp(d->fval[F_RPM], d->forig[F_RPM]) != 0 && nr > 0 && now->rpm > nr && wl < sizeof warn)
@@ -311,7 +311,7 @@ static void limits_entered(struct app *a)
 			 "some of its callers get 429 at once.\n", (long long)now->tpm, nt);
 	char text[1400];
 	snprintf(text, sizeof text, "Save these changes to team '%s' (version %lld)?\n\n%s%s\nThey apply from the team's next request.",
-		 a->act_team, (long long)a->act_version, diff.data, warn);
+		 a->dlg.act.team, (long long)a->dlg.act.version, diff.data, warn);
 	buf_free(&diff);
 	struct dialog keep = *d;
 	dlg_confirm(a, "Review: team limits", text, do_save_limits);
@@ -333,13 +333,13 @@ static void on_edit_team(void *arg, long status, const char *body, size_t len, c
 		dlg_message(a, R_ERROR, "Unexpected answer", "The gateway's team is not the expected JSON.");
 		return;
 	}
-	a->act_version = json_integer_value(json_object_get(t, "version"));
-	a->act_spend = json_number_value(json_object_get(t, "spend_mtd_usd"));
+	a->dlg.act.version = json_integer_value(json_object_get(t, "version"));
+	a->dlg.act.spend = json_number_value(json_object_get(t, "spend_mtd_usd"));
 	char vals[F_N][64];
 	team_values(t, vals);
 	char text[300];
-	snprintf(text, sizeof text, "Team '%s' (%s, version %lld): spent $%.2f this month.", a->act_team,
-		 jstr_or(json_object_get(t, "state"), "?"), (long long)a->act_version,
+	snprintf(text, sizeof text, "Team '%s' (%s, version %lld): spent $%.2f this month.", a->dlg.act.team,
+		 jstr_or(json_object_get(t, "state"), "?"), (long long)a->dlg.act.version,
 		 json_number_value(json_object_get(t, "spend_mtd_usd")));
 	json_decref(t);
 	dlg_form(a, "Edit limits", text, F_N, f_labels, f_help, vals, limits_entered);
@@ -361,13 +361,13 @@ static void on_key_saved(void *arg, long status, const char *body, size_t len, c
 		snprintf(text, sizeof text,
 			 "Key '%s' was changed by someone else while you were editing, so nothing was saved.\n\nPress l "
 			 "on it again to edit its new values (the audit log, L, says who).",
-			 a->act_key);
+			 a->dlg.act.key);
 		dlg_message(a, R_ERROR, "Changed meanwhile", text);
 	} else if (status != 200) {
 		refused(a, status, body, len, err);
 	} else {
 		json_t *k = json_loadb(body, len, 0, NULL);
-		app_set_status(a, R_OK, "saved: key %s (version %lld)", a->act_key,
+		app_set_status(a, R_OK, "saved: key %s (version %lld)", a->dlg.act.key,
 			       (long long)json_integer_value(json_object_get(k, "version")));
 		json_decref(k);
 	}
@@ -416,11 +416,11 @@ static void do_save_key(struct app *a)
 		return;
 	char *s = json_dumps(p, JSON_COMPACT);
 	json_decref(p);
-	char *path = xasprintf("/admin/v1/keys/%s", a->act_key);
+	char *path = xasprintf("/admin/v1/keys/%s", a->dlg.act.key);
 	char ver[32];
-	snprintf(ver, sizeof ver, "%lld", (long long)a->act_version);
+	snprintf(ver, sizeof ver, "%lld", (long long)a->dlg.act.version);
 	if (send(a, "PATCH", path, s, ver, on_key_saved))
-		app_set_status(a, R_DIM, "saving %s…", a->act_key);
+		app_set_status(a, R_DIM, "saving %s…", a->dlg.act.key);
 	free(path);
 	free(s);
 }
@@ -447,12 +447,12 @@ static void key_entered(struct app *a)
 	}
 	char warn[200] = "";
 	double nb = strtod(d->fval[KF_BUDGET], NULL);
-	if (strcmp(d->fval[KF_BUDGET], d->forig[KF_BUDGET]) != 0 && nb > 0 && a->act_spend >= nb)
+	if (strcmp(d->fval[KF_BUDGET], d->forig[KF_BUDGET]) != 0 && nb > 0 && a->dlg.act.spend >= nb)
 		snprintf(warn, sizeof warn, "\nWARNING: the key has spent $%.2f this month: at $%s its callers get 402 at once.\n",
-			 a->act_spend, d->fval[KF_BUDGET]);
+			 a->dlg.act.spend, d->fval[KF_BUDGET]);
 	char text[900];
 	snprintf(text, sizeof text, "Save these changes to key '%s' (version %lld)?\n\n%s%s\nThey apply from its next request.",
-		 a->act_key, (long long)a->act_version, diff.data, warn);
+		 a->dlg.act.key, (long long)a->dlg.act.version, diff.data, warn);
 	buf_free(&diff);
 	struct dialog keep = *d;
 	dlg_confirm(a, "Review: key limits", text, do_save_key);
@@ -474,15 +474,15 @@ static void on_edit_key(void *arg, long status, const char *body, size_t len, co
 		dlg_message(a, R_ERROR, "Unexpected answer", "The gateway's key is not the expected JSON.");
 		return;
 	}
-	a->act_version = json_integer_value(json_object_get(k, "version"));
-	a->act_spend = json_number_value(json_object_get(k, "spend_mtd_usd"));
+	a->dlg.act.version = json_integer_value(json_object_get(k, "version"));
+	a->dlg.act.spend = json_number_value(json_object_get(k, "spend_mtd_usd"));
 	char vals[KF_N][64];
 	fmt_usd(vals[KF_BUDGET], 64, json_number_value(json_object_get(k, "monthly_budget_usd")));
 	snprintf(vals[KF_RPM], 64, "%lld", (long long)json_integer_value(json_object_get(k, "rpm_limit")));
 	snprintf(vals[KF_TPM], 64, "%lld", (long long)json_integer_value(json_object_get(k, "tpm_limit")));
 	char text[300];
-	snprintf(text, sizeof text, "Key '%s' of team '%s' (version %lld): spent $%.2f this month.", a->act_key,
-		 jstr_or(json_object_get(k, "team"), "?"), (long long)a->act_version, a->act_spend);
+	snprintf(text, sizeof text, "Key '%s' of team '%s' (version %lld): spent $%.2f this month.", a->dlg.act.key,
+		 jstr_or(json_object_get(k, "team"), "?"), (long long)a->dlg.act.version, a->dlg.act.spend);
 	json_decref(k);
 	dlg_form(a, "Edit key limits", text, KF_N, kf_labels, kf_help, vals, key_entered);
 }
@@ -493,7 +493,7 @@ void act_edit_limits(struct app *a)
 		struct m_key *k = app_key_sel(a);
 		if (!k)
 			return;
-		snprintf(a->act_key, sizeof a->act_key, "%s", k->name);
+		snprintf(a->dlg.act.key, sizeof a->dlg.act.key, "%s", k->name);
 		char *path = xasprintf("/admin/v1/keys/%s", k->name);
 		client_request(a->cl, "GET", path, NULL, NULL, 5000, on_edit_key, a);
 		free(path);
@@ -502,7 +502,7 @@ void act_edit_limits(struct app *a)
 	struct m_team *t = app_team(a);
 	if (!t)
 		return;
-	snprintf(a->act_team, sizeof a->act_team, "%s", t->id);
+	snprintf(a->dlg.act.team, sizeof a->dlg.act.team, "%s", t->id);
 	reload_edit(a);
 }
 
@@ -534,7 +534,7 @@ static void on_token_new(void *arg, long status, const char *body, size_t len, c
 
 static void do_token_new(struct app *a)
 {
-	json_t *b = json_pack("{s:s,s:s}", "label", a->act_label, "key", a->act_key);
+	json_t *b = json_pack("{s:s,s:s}", "label", a->dlg.act.label, "key", a->dlg.act.key);
 	char *s = json_dumps(b, JSON_COMPACT);
 	json_decref(b);
 	char *path = xasprintf("/admin/v1/teams/%s/tokens", a->view_team);
@@ -569,7 +569,7 @@ static void confirm_token(struct app *a)
 	snprintf(text, sizeof text,
 		 "Issue a new client token '%s' for team '%s', calling Groq with upstream key '%s'?\n\nIt is shown "
 		 "once, in the next dialog.",
-		 a->act_label, a->view_team, a->act_key);
+		 a->dlg.act.label, a->view_team, a->dlg.act.key);
 	dlg_confirm(a, "Issue token", text, do_token_new);
 }
 
@@ -591,7 +591,7 @@ static void token_key_entered(struct app *a)
 			 keys);
 		return;
 	}
-	snprintf(a->act_key, sizeof a->act_key, "%s", name);
+	snprintf(a->dlg.act.key, sizeof a->dlg.act.key, "%s", name);
 	confirm_token(a);
 }
 
@@ -602,7 +602,7 @@ static void token_label_entered(struct app *a)
 		snprintf(a->dlg.text, sizeof a->dlg.text, "A label is required (who uses the token: a service, a person).");
 		return;
 	}
-	snprintf(a->act_label, sizeof a->act_label, "%s", label);
+	snprintf(a->dlg.act.label, sizeof a->dlg.act.label, "%s", label);
 	char keys[400];
 	const char *first;
 	int n = team_keys(a, keys, sizeof keys, &first);
@@ -612,7 +612,7 @@ static void token_label_entered(struct app *a)
 		return;
 	}
 	if (n == 1) { /* its only key: nothing to ask */
-		snprintf(a->act_key, sizeof a->act_key, "%s", first);
+		snprintf(a->dlg.act.key, sizeof a->dlg.act.key, "%s", first);
 		confirm_token(a);
 		return;
 	}
@@ -635,7 +635,7 @@ static void on_token_revoked(void *arg, long status, const char *body, size_t le
 {
 	struct app *a = arg;
 	if (status == 200)
-		app_set_status(a, R_OK, "token %s revoked: its next request gets 401", a->act_key);
+		app_set_status(a, R_OK, "token %s revoked: its next request gets 401", a->dlg.act.key);
 	else
 		refused(a, status, body, len, err);
 	tokens_fetch(a);
@@ -643,7 +643,7 @@ static void on_token_revoked(void *arg, long status, const char *body, size_t le
 
 static void do_token_revoke(struct app *a)
 {
-	char *path = xasprintf("/admin/v1/teams/%s/tokens/%s", a->view_team, a->act_key);
+	char *path = xasprintf("/admin/v1/teams/%s/tokens/%s", a->view_team, a->dlg.act.key);
 	send(a, "DELETE", path, NULL, NULL, on_token_revoked);
 	free(path);
 }
@@ -657,13 +657,13 @@ void act_token_revoke(struct app *a)
 		app_set_status(a, R_DIM, "that token is already revoked");
 		return;
 	}
-	snprintf(a->act_key, sizeof a->act_key, "%s", jstr_or(json_object_get(t, "id"), ""));
+	snprintf(a->dlg.act.key, sizeof a->dlg.act.key, "%s", jstr_or(json_object_get(t, "id"), ""));
 	const char *used = json_string_value(json_object_get(t, "last_used_at"));
 	char text[600];
 	snprintf(text, sizeof text,
 		 "Revoke token '%s' (%s) of team '%s'?\n\nLast used: %s. Its very next request gets 401; whoever "
 		 "uses it needs a new token.",
-		 jstr_or(json_object_get(t, "label"), "?"), a->act_key, a->view_team, used ? used : "never");
+		 jstr_or(json_object_get(t, "label"), "?"), a->dlg.act.key, a->view_team, used ? used : "never");
 	dlg_confirm(a, "Revoke token", text, do_token_revoke);
 }
 
@@ -687,7 +687,7 @@ static void on_stop(void *arg, long status, const char *body, size_t len, const 
 
 static void do_stop(struct app *a)
 {
-	json_t *b = json_pack("{s:s}", "reason", a->act_key);
+	json_t *b = json_pack("{s:s}", "reason", a->dlg.act.key);
 	char *s = json_dumps(b, JSON_COMPACT);
 	json_decref(b);
 	send(a, "POST", "/admin/v1/emergency-stop", s, NULL, on_stop);
@@ -730,7 +730,7 @@ static void stop_confirm2(struct app *a)
 		 "LAST CHECK. Pause all %d active teams now (%d requests per minute stop)?\n\nReason shown to every "
 		 "caller: \"" STOP_PREFIX "%s\". Teams already paused keep their own reason and stay paused "
 		 "when the stop is lifted (U).\n\nType STOP and Enter to do it.",
-		 n, rpm, a->act_key);
+		 n, rpm, a->dlg.act.key);
 	dlg_input(a, "EMERGENCY STOP (2 of 2)", text, false, stop_typed);
 }
 
@@ -741,7 +741,7 @@ static void stop_reason_entered(struct app *a)
 		snprintf(a->dlg.text, sizeof a->dlg.text, "A reason is required: every team's callers will see it.");
 		return;
 	}
-	snprintf(a->act_key, sizeof a->act_key, "%s", reason);
+	snprintf(a->dlg.act.key, sizeof a->dlg.act.key, "%s", reason);
 	int n, rpm;
 	stop_reach(a, &n, &rpm);
 	char text[600];
@@ -802,7 +802,7 @@ static void on_acked(void *arg, long status, const char *body, size_t len, const
 
 static void do_ack(struct app *a)
 {
-	char *path = xasprintf("/admin/v1/alerts/%s/ack", a->act_key);
+	char *path = xasprintf("/admin/v1/alerts/%s/ack", a->dlg.act.key);
 	send(a, "POST", path, "{}", NULL, on_acked);
 	free(path);
 }
@@ -815,7 +815,7 @@ void act_ack_alert(struct app *a, json_t *alert)
 		app_set_status(a, R_DIM, "already acknowledged by %s", json_string_value(json_object_get(alert, "acked_by")));
 		return;
 	}
-	snprintf(a->act_key, sizeof a->act_key, "%lld", (long long)json_integer_value(json_object_get(alert, "id")));
+	snprintf(a->dlg.act.key, sizeof a->dlg.act.key, "%lld", (long long)json_integer_value(json_object_get(alert, "id")));
 	char text[800];
 	snprintf(text, sizeof text, "Acknowledge this alert for everyone?\n\n%s\n\nYour name is recorded with it (audited).",
 		 jstr_or(json_object_get(alert, "message"), ""));
@@ -831,14 +831,14 @@ static void on_alias_done(void *arg, long status, const char *body, size_t len, 
 		refused(a, status, body, len, err);
 		return;
 	}
-	app_set_status(a, R_OK, "done: alias %s", a->act_key);
+	app_set_status(a, R_OK, "done: alias %s", a->dlg.act.key);
 	app_command(a, "models"); /* the list again, with the change */
 }
 
 static void do_alias(struct app *a)
 {
-	char *eq = strchr(a->act_key, '=');
-	char *path = xasprintf("/admin/v1/aliases/%.*s", eq ? (int)(eq - a->act_key) : (int)strlen(a->act_key), a->act_key);
+	char *eq = strchr(a->dlg.act.key, '=');
+	char *path = xasprintf("/admin/v1/aliases/%.*s", eq ? (int)(eq - a->dlg.act.key) : (int)strlen(a->dlg.act.key), a->dlg.act.key);
 	if (eq) {
 		json_t *b = json_pack("{s:s}", "model", eq + 1);
 		char *s = json_dumps(b, JSON_COMPACT);
@@ -857,12 +857,12 @@ static void alias_entered(struct app *a)
 	const char *in = a->dlg.input.data ? str_trim(a->dlg.input.data) : "";
 	const char *eq = strchr(in, '=');
 	bool set = a->dlg.on_ok == alias_entered && strcmp(a->dlg.title, "Set an alias") == 0;
-	if (!*in || (set && (!eq || eq == in || !eq[1])) || (!set && eq) || strlen(in) >= sizeof a->act_key) {
+	if (!*in || (set && (!eq || eq == in || !eq[1])) || (!set && eq) || strlen(in) >= sizeof a->dlg.act.key) {
 		snprintf(a->dlg.text, sizeof a->dlg.text, "%s", set ? "Type ALIAS=MODEL, e.g. fast=openai/gpt-oss-20b:"
 								      : "Type the alias to remove:");
 		return;
 	}
-	snprintf(a->act_key, sizeof a->act_key, "%s", in);
+	snprintf(a->dlg.act.key, sizeof a->dlg.act.key, "%s", in);
 	char text[600];
 	if (set)
 		snprintf(text, sizeof text,
