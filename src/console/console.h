@@ -453,8 +453,15 @@ void fleet_fetch(struct app *a);
  * list_fetch) */
 void list_open(struct app *a, const struct view *v, const char *path);
 void list_fetch(struct app *a, const struct view *v, const char *path);
-/* oncall.c */
+/* limits.c: a team's limits, or the selected key's own in the keys pane */
 void act_edit_limits(struct app *a);
+/* oncall.c */
+/* an answer that is not a success: the gateway's words in a dialog */
+void act_refused(struct app *a, long status, const char *body, size_t len, const char *err);
+/* a mutation's request (its callback gets a); the client refuses it in
+ * read-only modes, said on the status line: false */
+bool act_send(struct app *a, const char *method, const char *path, const char *body, const char *if_match,
+	      client_cb cb);
 void act_token_new(struct app *a);
 void act_token_revoke(struct app *a);
 void act_emergency_stop(struct app *a);
