@@ -136,6 +136,8 @@ static void models_reviewed(struct app *a)
 	buf add, del;
 	buf_init(&add);
 	buf_init(&del);
+	/* the list to save, in a->dlg.act (the last review's freed; dlg_free
+	 * frees the last one at exit) */
 	for (int i = 0; i < a->dlg.act.nmodels; i++)
 		free(a->dlg.act.models[i]);
 	free(a->dlg.act.models);
@@ -309,7 +311,7 @@ void act_rotate(struct app *a)
 	snprintf(a->dlg.act.key, sizeof a->dlg.act.key, "%s", k->name);
 	dlg_close(a);
 	a->dlg.kind = DLG_WIZARD;
-	json_decref(a->dlg.act.rot);
+	json_decref(a->dlg.act.rot); /* an earlier wizard's key (read after its Esc) */
 	a->dlg.act.rot = NULL;
 	char *path = xasprintf("/admin/v1/keys/%s", k->name);
 	client_request(a->cl, "GET", path, NULL, NULL, 5000, on_rot, a);
@@ -379,7 +381,7 @@ static void secret_entered(struct app *a)
 	json_t *v = json_object_get(b, "new_secret");
 	secret_wipe((char *)json_string_value(v), json_string_length(v));
 	json_decref(b);
-	dlg_close(a); /* wipes the typed secret */
+	dlg_close(a); /* wipes the typed secret; the wizard's state (a->dlg.act) stays */
 	rot_post(a, NULL, body);
 	secret_free(body);
 }
@@ -415,7 +417,7 @@ int wizard_key(struct app *a, int key)
 	const char *new_fp = json_string_value(json_object_get(r, "new_fingerprint"));
 	char text[700];
 	if (key == K_ESC || key == 'q') {
-		dlg_close(a);
+		dlg_close(a); /* keeps a->dlg.act: the wizard's key is freed here */
 		json_decref(a->dlg.act.rot);
 		a->dlg.act.rot = NULL;
 		a->dlg.act.key[0] = '\0';
