@@ -36,7 +36,7 @@ static void on_done(void *arg, long status, const char *body, size_t len, const 
 	struct app *a = arg;
 	char msg[512];
 	if (status >= 200 && status < 300) {
-		app_set_status(a, R_OK, "done: %s", a->act_team[0] ? a->act_team : "ok");
+		app_set_status(a, R_OK, "done: %s", a->dlg.act.team[0] ? a->dlg.act.team : "ok");
 	} else if (status == 412) {
 		dlg_message(a, R_ERROR, "Changed meanwhile",
 			    "Someone else changed this team while you were editing, so nothing was saved. The view "
@@ -53,12 +53,12 @@ static void on_done(void *arg, long status, const char *body, size_t len, const 
 
 static void do_pause(struct app *a)
 {
-	json_t *b = json_pack("{s:s}", "reason", a->act_key);
+	json_t *b = json_pack("{s:s}", "reason", a->dlg.act.key);
 	char *s = json_dumps(b, JSON_COMPACT);
 	json_decref(b);
-	char *path = xasprintf("/admin/v1/teams/%s/pause", a->act_team);
+	char *path = xasprintf("/admin/v1/teams/%s/pause", a->dlg.act.team);
 	if (client_request(a->cl, "POST", path, s, NULL, 5000, on_done, a) == 0)
-		app_set_status(a, R_DIM, "pausing %s…", a->act_team);
+		app_set_status(a, R_DIM, "pausing %s…", a->dlg.act.team);
 	free(path);
 	free(s);
 }
@@ -70,19 +70,19 @@ static void pause_reason_entered(struct app *a)
 		snprintf(a->dlg.text, sizeof a->dlg.text, "A reason is required: the team's callers will see it. Type one, or Esc to cancel.");
 		return;
 	}
-	snprintf(a->act_key, sizeof a->act_key, "%s", reason);
+	snprintf(a->dlg.act.key, sizeof a->dlg.act.key, "%s", reason);
 	char text[700];
 	snprintf(text, sizeof text,
 		 "Pause team '%s'?\n\nFrom its very next request, every caller of this team gets HTTP 403 team_paused "
 		 "with your reason: \"%s\". Requests already running finish. Resume with p.",
-		 a->act_team, a->act_key);
+		 a->dlg.act.team, a->dlg.act.key);
 	dlg_confirm(a, "Pause team", text, do_pause);
 }
 
 static void do_resume(struct app *a)
 {
-	char *path = xasprintf("/admin/v1/teams/%s/resume", a->act_team);
-	client_request(a->cl, "POST", path, a->act_version ? "{\"override\":true}" : "{}", NULL, 5000, on_done, a);
+	char *path = xasprintf("/admin/v1/teams/%s/resume", a->dlg.act.team);
+	client_request(a->cl, "POST", path, a->dlg.act.version ? "{\"override\":true}" : "{}", NULL, 5000, on_done, a);
 	free(path);
 }
 
@@ -91,14 +91,14 @@ void act_pause_toggle(struct app *a)
 	struct m_team *t = app_team(a);
 	if (refuse_readonly(a) || !t)
 		return;
-	snprintf(a->act_team, sizeof a->act_team, "%s", t->id);
-	a->act_version = 0;
+	snprintf(a->dlg.act.team, sizeof a->dlg.act.team, "%s", t->id);
+	a->dlg.act.version = 0;
 	char text[700];
 	if (strcmp(t->state, "active") == 0) {
 		snprintf(text, sizeof text, "Why pause team '%s'? (required; shown to its callers)", t->id);
 		dlg_input(a, "Pause team: reason", text, false, pause_reason_entered);
 	} else if (strcmp(t->state, "budget_paused") == 0 && t->spend >= t->budget) {
-		a->act_version = 1; /* means: with override */
+		a->dlg.act.version = 1; /* means: with override */
 		snprintf(text, sizeof text,
 			 "Team '%s' spent its monthly budget ($%.2f of $%.2f) and was paused.\n\nResume it anyway "
 			 "with a budget OVERRIDE? It may then spend past its budget until the month ends. (Raising "
@@ -117,14 +117,14 @@ void act_pause_toggle(struct app *a)
 static void do_save_models(struct app *a)
 {
 	json_t *arr = json_array();
-	for (int i = 0; i < a->act_nmodels; i++)
-		json_array_append_new(arr, json_string(a->act_models[i]));
+	for (int i = 0; i < a->dlg.act.nmodels; i++)
+		json_array_append_new(arr, json_string(a->dlg.act.models[i]));
 	json_t *b = json_pack("{s:o}", "allowed_models", arr);
 	char *s = json_dumps(b, JSON_COMPACT);
 	json_decref(b);
-	char *path = xasprintf("/admin/v1/teams/%s/models", a->act_team);
+	char *path = xasprintf("/admin/v1/teams/%s/models", a->dlg.act.team);
 	char ver[32];
-	snprintf(ver, sizeof ver, "%lld", (long long)a->act_version);
+	snprintf(ver, sizeof ver, "%lld", (long long)a->dlg.act.version);
 	client_request(a->cl, "PUT", path, s, ver, 5000, on_done, a);
 	free(path);
 	free(s);
@@ -136,14 +136,16 @@ static void models_reviewed(struct app *a)
 	buf add, del;
 	buf_init(&add);
 	buf_init(&del);
-	for (int i = 0; i < a->act_nmodels; i++)
-		free(a->act_models[i]);
-	free(a->act_models);
-	a->act_models = xcalloc((size_t)d->n + 1, sizeof *a->act_models);
-	a->act_nmodels = 0;
+	/* the list to save, in a->dlg.act (the last review's freed; dlg_free
+	 * frees the last one at exit) */
+	for (int i = 0; i < a->dlg.act.nmodels; i++)
+		free(a->dlg.act.models[i]);
+	free(a->dlg.act.models);
+	a->dlg.act.models = xcalloc((size_t)d->n + 1, sizeof *a->dlg.act.models);
+	a->dlg.act.nmodels = 0;
 	for (int i = 0; i < d->n; i++) {
 		if (d->checked[i])
-			a->act_models[a->act_nmodels++] = xstrdup(d->items[i]);
+			a->dlg.act.models[a->dlg.act.nmodels++] = xstrdup(d->items[i]);
 		if (d->checked[i] && !d->orig[i])
 			buf_addf(&add, "%s%s", add.len ? ", " : "", d->items[i]);
 		if (!d->checked[i] && d->orig[i])
@@ -170,7 +172,7 @@ static void models_reviewed(struct app *a)
 		snprintf(text, sizeof text,
 			 "Save the allowlist of team '%s' (version %lld)?\n\n+ add:    %s\n- remove: %s\n%s\nCallers asking for a "
 			 "removed model get HTTP 403 model_not_allowed from their next request.",
-			 a->act_team, (long long)a->act_version, add.len ? add.data : "(nothing)", del.len ? del.data : "(nothing)",
+			 a->dlg.act.team, (long long)a->dlg.act.version, add.len ? add.data : "(nothing)", del.len ? del.data : "(nothing)",
 			 warn.len ? warn.data : "");
 		dlg_confirm(a, "Save allowlist", text, do_save_models);
 	}
@@ -197,7 +199,7 @@ static void on_models(void *arg, long status, const char *body, size_t len, cons
 	struct app *a = arg;
 	struct m_team *t = NULL;
 	for (int i = 0; i < a->ov.nteams; i++)
-		if (strcmp(a->ov.teams[i].id, a->act_team) == 0)
+		if (strcmp(a->ov.teams[i].id, a->dlg.act.team) == 0)
 			t = &a->ov.teams[i];
 	if (status != 200 || !t) {
 		app_set_status(a, R_ERROR, "cannot list models: %s", err ? err : "HTTP error");
@@ -231,7 +233,7 @@ static void on_models(void *arg, long status, const char *body, size_t len, cons
 			if (strcmp(d->items[x], t->models[k]) == 0)
 				d->checked[x] = d->orig[x] = true;
 	json_decref(j);
-	a->act_version = t->version;
+	a->dlg.act.version = t->version;
 	char text[200];
 	snprintf(text, sizeof text, "Models team '%s' may call (version %lld):", t->id, (long long)t->version);
 	d->kind = DLG_CHECKLIST;
@@ -239,7 +241,7 @@ static void on_models(void *arg, long status, const char *body, size_t len, cons
 	snprintf(d->text, sizeof d->text, "%s", text);
 	d->on_ok = models_reviewed;
 	a->dirty = true;
-	char *path = xasprintf("/admin/v1/usage?team=%s&window=60m&step=60m", a->act_team);
+	char *path = xasprintf("/admin/v1/usage?team=%s&window=60m&step=60m", a->dlg.act.team);
 	client_request(a->cl, "GET", path, NULL, NULL, 5000, on_model_use, a);
 	free(path);
 }
@@ -249,7 +251,7 @@ void act_edit_models(struct app *a)
 	struct m_team *t = app_team(a);
 	if (refuse_readonly(a) || !t)
 		return;
-	snprintf(a->act_team, sizeof a->act_team, "%s", t->id);
+	snprintf(a->dlg.act.team, sizeof a->dlg.act.team, "%s", t->id);
 	app_set_status(a, R_DIM, "loading the models the gateway knows…");
 	client_request(a->cl, "GET", "/admin/v1/models", NULL, NULL, 5000, on_models, a);
 }
@@ -268,7 +270,7 @@ static const char *const step_titles[] = {
 
 static int step_index(struct app *a)
 {
-	json_t *r = json_object_get(a->rot, "rotation");
+	json_t *r = json_object_get(a->dlg.act.rot, "rotation");
 	const char *s = json_string_value(json_object_get(r, "step"));
 	for (int i = 0; s && i < 4; i++)
 		if (strcmp(s, steps[i]) == 0)
@@ -282,8 +284,8 @@ static void on_rot(void *arg, long status, const char *body, size_t len, const c
 	if (status == 200) {
 		json_t *j = json_loadb(body, len, 0, NULL);
 		if (json_is_object(j)) {
-			json_decref(a->rot);
-			a->rot = j;
+			json_decref(a->dlg.act.rot);
+			a->dlg.act.rot = j;
 		} else {
 			json_decref(j);
 		}
@@ -296,8 +298,8 @@ static void on_rot(void *arg, long status, const char *body, size_t len, const c
 void act_rotate(struct app *a)
 {
 	struct m_key *k = app_key_sel(a);
-	if (a->dlg.kind == DLG_WIZARD && a->act_key[0]) {
-		char *path = xasprintf("/admin/v1/keys/%s", a->act_key);
+	if (a->dlg.kind == DLG_WIZARD && a->dlg.act.key[0]) {
+		char *path = xasprintf("/admin/v1/keys/%s", a->dlg.act.key);
 		client_request(a->cl, "GET", path, NULL, NULL, 5000, on_rot, a);
 		free(path);
 		return;
@@ -306,11 +308,11 @@ void act_rotate(struct app *a)
 		app_set_status(a, R_ERROR, "select a key first (Tab to the keys pane)");
 		return;
 	}
-	snprintf(a->act_key, sizeof a->act_key, "%s", k->name);
+	snprintf(a->dlg.act.key, sizeof a->dlg.act.key, "%s", k->name);
 	dlg_close(a);
 	a->dlg.kind = DLG_WIZARD;
-	json_decref(a->rot);
-	a->rot = NULL;
+	json_decref(a->dlg.act.rot); /* an earlier wizard's key (read after its Esc) */
+	a->dlg.act.rot = NULL;
 	char *path = xasprintf("/admin/v1/keys/%s", k->name);
 	client_request(a->cl, "GET", path, NULL, NULL, 5000, on_rot, a);
 	free(path);
@@ -320,20 +322,20 @@ static void wiz_done(void *arg, long status, const char *body, size_t len, const
 {
 	struct app *a = arg;
 	char msg[512];
-	bool completing = a->rot_completing;
-	a->rot_completing = false;
+	bool completing = a->dlg.act.rot_completing;
+	a->dlg.act.rot_completing = false;
 	if (completing && status == 200) { /* the last step: said so, not a silent step 1 again */
 		json_t *j = json_loadb(body, len, 0, NULL);
 		char text[600];
 		snprintf(text, sizeof text,
 			 "The rotation of '%s' is complete: the old key %s was erased; %s is its only key now.\n\nNothing "
 			 "more to do here (the audit log has every step).",
-			 a->act_key, json_string_value(json_object_get(j, "retired_fingerprint")) ? json_string_value(json_object_get(j, "retired_fingerprint")) : "",
+			 a->dlg.act.key, json_string_value(json_object_get(j, "retired_fingerprint")) ? json_string_value(json_object_get(j, "retired_fingerprint")) : "",
 			 json_string_value(json_object_get(j, "fingerprint")) ? json_string_value(json_object_get(j, "fingerprint")) : "the new key");
 		json_decref(j);
-		json_decref(a->rot);
-		a->rot = NULL;
-		a->act_key[0] = '\0';
+		json_decref(a->dlg.act.rot);
+		a->dlg.act.rot = NULL;
+		a->dlg.act.key[0] = '\0';
 		dlg_message(a, R_OK, "Rotation complete", text);
 		a->next_poll_ms = 0;
 		return;
@@ -341,12 +343,12 @@ static void wiz_done(void *arg, long status, const char *body, size_t len, const
 	if (status >= 200 && status < 300) {
 		json_t *j = json_loadb(body, len, 0, NULL);
 		if (json_is_object(j) && json_object_get(j, "name")) {
-			json_decref(a->rot);
-			a->rot = j;
+			json_decref(a->dlg.act.rot);
+			a->dlg.act.rot = j;
 		} else {
 			json_decref(j);
 		}
-		app_set_status(a, R_OK, "rotation of %s: step recorded", a->act_key);
+		app_set_status(a, R_OK, "rotation of %s: step recorded", a->dlg.act.key);
 	} else {
 		app_set_status(a, R_ERROR, "refused: %s", status ? api_message(body, len, msg, sizeof msg) : err ? err : "no answer");
 	}
@@ -356,7 +358,7 @@ static void wiz_done(void *arg, long status, const char *body, size_t len, const
 
 static void rot_post(struct app *a, const char *step, const char *body)
 {
-	char *path = xasprintf("/admin/v1/keys/%s/rotation%s%s", a->act_key, step ? "/" : "", step ? step : "");
+	char *path = xasprintf("/admin/v1/keys/%s/rotation%s%s", a->dlg.act.key, step ? "/" : "", step ? step : "");
 	client_request(a->cl, "POST", path, body, NULL, 20000, wiz_done, a);
 	free(path);
 	a->dlg.kind = DLG_WIZARD;
@@ -379,7 +381,7 @@ static void secret_entered(struct app *a)
 	json_t *v = json_object_get(b, "new_secret");
 	secret_wipe((char *)json_string_value(v), json_string_length(v));
 	json_decref(b);
-	dlg_close(a); /* wipes the typed secret */
+	dlg_close(a); /* wipes the typed secret; the wizard's state (a->dlg.act) stays */
 	rot_post(a, NULL, body);
 	secret_free(body);
 }
@@ -390,7 +392,7 @@ static void go_hook(struct app *a) { rot_post(a, "secret-updated", "{}"); }
 static void go_switch(struct app *a) { rot_post(a, "switch", "{}"); }
 static void go_complete(struct app *a)
 {
-	a->rot_completing = true;
+	a->dlg.act.rot_completing = true;
 	rot_post(a, "complete", "{\"confirm\":true}");
 }
 static void go_abort(struct app *a) { rot_post(a, "abort", "{}"); }
@@ -410,33 +412,33 @@ static void confirm_then(struct app *a, const char *title, const char *text, voi
 int wizard_key(struct app *a, int key)
 {
 	int step = step_index(a);
-	json_t *r = json_object_get(a->rot, "rotation");
-	const char *old_fp = json_string_value(json_object_get(a->rot, "fingerprint"));
+	json_t *r = json_object_get(a->dlg.act.rot, "rotation");
+	const char *old_fp = json_string_value(json_object_get(a->dlg.act.rot, "fingerprint"));
 	const char *new_fp = json_string_value(json_object_get(r, "new_fingerprint"));
 	char text[700];
 	if (key == K_ESC || key == 'q') {
-		dlg_close(a);
-		json_decref(a->rot);
-		a->rot = NULL;
-		a->act_key[0] = '\0';
+		dlg_close(a); /* keeps a->dlg.act: the wizard's key is freed here */
+		json_decref(a->dlg.act.rot);
+		a->dlg.act.rot = NULL;
+		a->dlg.act.key[0] = '\0';
 		return VIEW_REDRAW;
 	}
 	if (a->readonly) {
 		app_set_status(a, R_ERROR, a->wallboard ? "read-only wallboard: rotation steps are disabled" : "read-only (--readonly): rotation steps are disabled");
 		return VIEW_REDRAW;
 	}
-	if (!a->rot)
+	if (!a->dlg.act.rot)
 		return VIEW_REDRAW;
 	if (key == 'a' && step > 0) {
 		snprintf(text, sizeof text,
 			 "Abort the rotation of '%s'?\n\nThe gateway goes back to the old key %s alone and erases the new "
 			 "key %s. Delete the new key in the Groq Console afterwards.",
-			 a->act_key, old_fp ? old_fp : "", new_fp ? new_fp : "");
+			 a->dlg.act.key, old_fp ? old_fp : "", new_fp ? new_fp : "");
 		confirm_then(a, "Abort rotation", text, go_abort);
 		return VIEW_REDRAW;
 	}
 	if (step == 2 && key == 'h') { /* the secret manager's step (deployed) */
-		snprintf(text, sizeof text, "Run the gateway's secret-manager hook for '%s' now? The new key goes to it on stdin.", a->act_key);
+		snprintf(text, sizeof text, "Run the gateway's secret-manager hook for '%s' now? The new key goes to it on stdin.", a->dlg.act.key);
 		confirm_then(a, "Run the secret-manager hook", text, go_hook);
 		return VIEW_REDRAW;
 	}
@@ -447,7 +449,7 @@ int wizard_key(struct app *a, int key)
 		snprintf(text, sizeof text,
 			 "Paste the NEW Groq key for '%s' (created in the same Groq project). It is not shown, "
 			 "not kept here after sending, and verified against Groq before it is accepted.",
-			 a->act_key);
+			 a->dlg.act.key);
 		dlg_input(a, "New Groq key", text, true, secret_entered);
 		break;
 	case 1:
@@ -466,7 +468,7 @@ int wizard_key(struct app *a, int key)
 		snprintf(text, sizeof text,
 			 "Switch '%s' to the new key %s?\n\nEvery new request uses it at once, with no restart; requests "
 			 "already running finish on the old key.",
-			 a->act_key, new_fp ? new_fp : "");
+			 a->dlg.act.key, new_fp ? new_fp : "");
 		confirm_then(a, "Switch to the new key", text, go_switch);
 		break;
 	case 4: {
@@ -483,7 +485,7 @@ int wizard_key(struct app *a, int key)
 		snprintf(text, sizeof text,
 			 "Did you DELETE the old key %s in the Groq Console?\n\nYes: the gateway erases the old secret and "
 			 "'%s' is back to a single active key.",
-			 old_fp ? old_fp : "", a->act_key);
+			 old_fp ? old_fp : "", a->dlg.act.key);
 		confirm_then(a, "Retire the old key", text, go_complete);
 		break;
 	}
@@ -498,19 +500,19 @@ void wizard_draw(struct app *a, struct canvas *cv)
 	for (int r = 0; r < h; r++)
 		cv_fill(cv, y + r, x, w, R_DIALOG, " ");
 	cv_box(cv, y, x, h, w, R_DIALOG, NULL);
-	cv_printf(cv, y, x + 2, R_DIALOG_TITLE, w - 4, " Rotate key %s ", a->act_key);
-	if (!a->rot) {
+	cv_printf(cv, y, x + 2, R_DIALOG_TITLE, w - 4, " Rotate key %s ", a->dlg.act.key);
+	if (!a->dlg.act.rot) {
 		cv_put(cv, y + 2, x + 2, R_DIALOG, "loading…", -1);
 		return;
 	}
-	json_t *r = json_object_get(a->rot, "rotation");
+	json_t *r = json_object_get(a->dlg.act.rot, "rotation");
 	int step = step_index(a);
 	/* the monitor step is the state after the switch */
 	int cur = step == 4 ? 4 : step;
-	const char *fp = json_string_value(json_object_get(a->rot, "fingerprint"));
+	const char *fp = json_string_value(json_object_get(a->dlg.act.rot, "fingerprint"));
 	const char *nfp = json_string_value(json_object_get(r, "new_fingerprint"));
 	cv_printf(cv, y + 1, x + 2, R_DIALOG, w - 4, "team %s   current key %s%s%s",
-		  json_string_value(json_object_get(a->rot, "team")) ? json_string_value(json_object_get(a->rot, "team")) : "?",
+		  json_string_value(json_object_get(a->dlg.act.rot, "team")) ? json_string_value(json_object_get(a->dlg.act.rot, "team")) : "?",
 		  fp ? fp : "?", nfp ? "   new key " : "", nfp ? nfp : "");
 	if (step > 0)
 		cv_printf(cv, y + 2, x + 2, R_DIM, w - 4, "started by %s at %s",

@@ -110,7 +110,7 @@ void app_poll(struct app *a)
 	/* the open view's data follows the refresh too */
 	if (a->view->update)
 		a->view->update(a);
-	if (a->rot && a->dlg.kind == DLG_WIZARD)
+	if (a->dlg.act.rot && a->dlg.kind == DLG_WIZARD)
 		act_rotate(a); /* refresh the wizard's figures */
 }
 

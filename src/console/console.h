@@ -283,6 +283,29 @@ enum pane { PANE_TEAMS, PANE_KEYS };
 enum dlg_kind { DLG_NONE, DLG_CONFIRM, DLG_INPUT, DLG_CHECKLIST, DLG_MESSAGE, DLG_WIZARD, DLG_FORM };
 #define FORM_MAX 16
 
+/* The action a dialog is part of (pause a team, edit its limits or its
+ * allowlist, issue or revoke a token, the emergency stop, an alias, the
+ * rotation wizard): what it has gathered so far. An action goes through
+ * several dialogs (a form, then its review; a reason, then the
+ * confirmation; the wizard, a step's confirmation, the wizard again) and
+ * the gateway's answer comes after its last one closed (the status line
+ * names its team; a 412 reopens the form): so it belongs to the dialog slot
+ * (a->dlg.act), not to one dialog, and outlives dlg_close. Each action sets
+ * what it uses as it starts. Its memory (models, rot) is freed when the
+ * action replaces it and, at exit, by dlg_free. */
+struct pending {
+	char team[64];        /* the team acted on */
+	char key[128];        /* the key, token, alert or alias acted on; a pause's or a stop's reason */
+	char label[128];      /* a new token's label, while its key is asked for */
+	int64_t version;      /* its version when the form opened (If-Match); a resume: 1 means with override */
+	double spend;         /* the team's (or key's) spend when its limits form opened */
+	char **models;        /* the allowlist to save (the review's), owned here */
+	int nmodels;
+	/* the rotation wizard (DLG_WIZARD), on key */
+	json_t *rot;          /* GET /admin/v1/keys/{name} (NULL: loading), owned here */
+	bool rot_completing;  /* the wizard's last step was sent */
+};
+
 struct dialog {
 	enum dlg_kind kind;
 	char title[96];
@@ -304,6 +327,7 @@ struct dialog {
 	const char *flabel[FORM_MAX], *fhelp[FORM_MAX];
 	char fval[FORM_MAX][64], forig[FORM_MAX][64];
 	int nf;
+	struct pending act;      /* the action it is part of (struct pending): kept by dlg_close */
 };
 
 struct app {
@@ -343,20 +367,9 @@ struct app {
 	char status[256];        /* last action's result line */
 	int status_role;
 	int64_t status_until;
-	/* pending action context */
-	char act_team[64], act_key[128];
-	char act_label[128];     /* a new token's label, while its key is asked for */
-	bool rot_completing;     /* the wizard's last step was sent */
 	bool token_refused;      /* the gateway answered 401/403 to the admin token */
-	int64_t act_version;
-	double act_spend;        /* the team's spend when its limits form opened */
-	char **act_models;
-	int act_nmodels;
-	/* rotation wizard */
-	json_t *rot;             /* GET /admin/v1/keys/{name} */
 	char view_team[64];      /* the team the tokens and usage views show */
 	char audit_filter[128];  /* "team=x actor=y action=z" */
-	json_t *edit_team;       /* the team being edited (its version: If-Match) */
 	/* Groq's metrics read directly (--groq-key-file), for when the
 	 * gateway is down: the client (the figures are view_groq's state) */
 	struct client *gcl;      /* NULL: no direct mode */
@@ -413,7 +426,11 @@ void draw_footer(struct app *a, struct canvas *cv, const char *hints);
 void draw_detail(struct app *a, struct canvas *cv, int y, int x, int h, int w);
 void draw_alerts(struct app *a, struct canvas *cv, int y, int x, int h, int w);
 /* dialog.c */
+/* closes the open dialog (its input wiped, its items and ctx freed); the
+ * action it was part of, a->dlg.act, stays */
 void dlg_close(struct app *a);
+/* at exit: dlg_close, and the action's memory freed */
+void dlg_free(struct app *a);
 void dlg_confirm(struct app *a, const char *title, const char *text, void (*on_ok)(struct app *));
 void dlg_input(struct app *a, const char *title, const char *text, bool hidden, void (*on_ok)(struct app *));
 void dlg_message(struct app *a, int role, const char *title, const char *text);
@@ -436,8 +453,15 @@ void fleet_fetch(struct app *a);
  * list_fetch) */
 void list_open(struct app *a, const struct view *v, const char *path);
 void list_fetch(struct app *a, const struct view *v, const char *path);
-/* oncall.c */
+/* limits.c: a team's limits, or the selected key's own in the keys pane */
 void act_edit_limits(struct app *a);
+/* oncall.c */
+/* an answer that is not a success: the gateway's words in a dialog */
+void act_refused(struct app *a, long status, const char *body, size_t len, const char *err);
+/* a mutation's request (its callback gets a); the client refuses it in
+ * read-only modes, said on the status line: false */
+bool act_send(struct app *a, const char *method, const char *path, const char *body, const char *if_match,
+	      client_cb cb);
 void act_token_new(struct app *a);
 void act_token_revoke(struct app *a);
 void act_emergency_stop(struct app *a);

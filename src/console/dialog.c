@@ -20,8 +20,23 @@ void dlg_close(struct app *a)
 	free(d->checked);
 	free(d->orig);
 	json_decref(d->ctx);
+	/* the action goes on: its next dialog, or the gateway's answer, reads
+	 * it (struct pending); dlg_free, or the action itself, frees its memory */
+	struct pending act = d->act;
 	memset(d, 0, sizeof *d);
+	d->act = act;
 	a->dirty = true;
+}
+
+void dlg_free(struct app *a)
+{
+	struct pending *p = &a->dlg.act;
+	dlg_close(a);
+	json_decref(p->rot);
+	for (int i = 0; i < p->nmodels; i++)
+		free(p->models[i]);
+	free(p->models);
+	memset(p, 0, sizeof *p);
 }
 
 static void open_dlg(struct app *a, enum dlg_kind k, const char *title, const char *text, void (*on_ok)(struct app *))
@@ -32,7 +47,7 @@ static void open_dlg(struct app *a, enum dlg_kind k, const char *title, const ch
 	snprintf(x, sizeof x, "%s", text ? text : "");
 	bool keep_items = k == DLG_CHECKLIST;
 	if (!keep_items)
-		dlg_close(a);
+		dlg_close(a); /* the action (a->dlg.act) carries over to the new dialog */
 	struct dialog *d = &a->dlg;
 	d->kind = k;
 	snprintf(d->title, sizeof d->title, "%s", t);

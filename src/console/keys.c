@@ -10,8 +10,8 @@
 
 #include "util.h"
 
-/* ---- what the keys do (the actions themselves are in actions.c and
- * oncall.c; these pick their subject from the view) ---------------------- */
+/* ---- what the keys do (the actions themselves are in actions.c,
+ * limits.c and oncall.c; these pick their subject from the view) --------- */
 
 static void k_tokens(struct app *a) { view_tokens.open(a); }
 static void k_describe(struct app *a) { app_command(a, "describe"); }

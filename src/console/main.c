@@ -532,17 +532,13 @@ int main(int argc, char **argv)
 		}
 		rc = run(a, !o.no_mouse); /* a terminating signal is a clean exit too */
 	}
-	dlg_close(a);
+	dlg_free(a); /* the dialog, and the pending action's memory */
 	client_free(a->gcl); /* a guest: before its host */
 	client_free(a->cl);
 	app_free_views(a);
 	model_free(&a->ov);
 	free(a->team_idx);
 	free(a->key_idx);
-	json_decref(a->rot);
-	for (int i = 0; i < a->act_nmodels; i++)
-		free(a->act_models[i]);
-	free(a->act_models);
 	set_gateways(a, NULL);
 	curl_global_cleanup();
 	return rc;

@@ -1,12 +1,11 @@
-/* oncall.c — what on-call is paged for: a team's limits (budget, RPM,
- * mode, queue wait, cap, thresholds, auto-pause) edited with a diff and the
- * lost-update guard; a team's client tokens revoked or issued (the new one
- * shown once, then wiped); the organisation's emergency stop and its exact
- * resume; alerts acknowledged. Each asks first and defaults to No; every
- * request is refused by the client itself in --readonly and --wallboard. */
+/* oncall.c — what on-call is paged for: a team's client tokens revoked or
+ * issued (the new one shown once, then wiped); the organisation's emergency
+ * stop and its exact resume; alerts acknowledged; aliases set and removed
+ * (a team's and a key's limits are in limits.c). Each asks first and
+ * defaults to No; every request is refused by the client itself in
+ * --readonly and --wallboard. */
 #include "console.h"
 
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,15 +13,13 @@
 #include "secret.h"
 #include "util.h"
 
-
 static const char *jstr_or(json_t *v, const char *dflt)
 {
 	const char *s = json_string_value(v);
 	return s ? s : dflt;
 }
 
-/* an answer that is not a success: the gateway's words in a dialog */
-static void refused(struct app *a, long status, const char *body, size_t len, const char *err)
+void act_refused(struct app *a, long status, const char *body, size_t len, const char *err)
 {
 	char msg[512];
 	dlg_message(a, R_ERROR, status ? "The gateway refused" : "The gateway cannot be reached",
@@ -30,480 +27,14 @@ static void refused(struct app *a, long status, const char *body, size_t len, co
 	a->next_poll_ms = 0;
 }
 
-/* a mutation's request; the client refuses it in read-only modes */
-static bool send(struct app *a, const char *method, const char *path, const char *body, const char *if_match,
-		 client_cb cb)
+bool act_send(struct app *a, const char *method, const char *path, const char *body, const char *if_match,
+	      client_cb cb)
 {
 	if (client_request(a->cl, method, path, body, if_match, 5000, cb, a) != 0) {
 		app_set_status(a, R_ERROR, "read-only: nothing is sent (groqtop runs with --readonly or --wallboard)");
 		return false;
 	}
 	return true;
-}
-
-/* ---- limits ------------------------------------------------------------- */
-
-enum { F_BUDGET, F_RPM, F_MODE, F_WAIT, F_CAP, F_THRESH, F_AUTOPAUSE, F_PRIO, F_TPM, F_TPD, F_RPD, F_DAY, F_WEEK,
-       F_UDAY, F_URPM, F_N };
-static const char *const f_labels[F_N] = { "Monthly budget (USD)", "RPM limit",	    "RPM mode",
-					   "Queue wait (ms)",	   "Max tokens/request", "Alert thresholds (%)",
-					   "Auto-pause at budget", "Priority",		    "TPM limit",
-					   "TPD limit",		   "RPD limit",		    "Daily budget (USD)",
-					   "Weekly budget (USD)",  "End user daily (USD)", "End user RPM" };
-static const char *const f_help[F_N] = { "e.g. 250 or 12.5",	      "requests per 60 s",
-					 "reject or queue",	      "queue mode: longest wait",
-					 "the output cap",	      "e.g. 50,80,95",
-					 "yes or no",		      "critical, standard or batch",
-					 "tokens per 60 s (0: none)", "tokens per day (0: none)",
-					 "requests per day (0: none)", "UTC day (0: none)",
-					 "from Monday (0: none)",      "each end user's day (0: none)",
-					 "each end user, per 60 s (0: none)" };
-static const char *const f_keys[F_N] = { "monthly_budget_usd",	   "rpm_limit", "rpm_mode",  "queue_max_wait_ms",
-					 "max_tokens_per_request", "alert_thresholds", "auto_pause", "priority",
-					 "tpm_limit",		   "tpd_limit",	 "rpd_limit", "daily_budget_usd",
-					 "weekly_budget_usd",	   "user_daily_budget_usd", "user_rpm_limit" };
-
-static void fmt_usd(char *out, size_t n, double v)
-{
-	snprintf(out, n, "%.6f", v);
-	char *e = out + strlen(out) - 1; /* 12.500000 -> 12.5, 250.000000 -> 250 */
-	while (e > out && *e == '0')
-		*e-- = '\0';
-	if (*e == '.')
-		*e = '\0';
-}
-
-static void team_values(json_t *t, char (*v)[64])
-{
-	fmt_usd(v[F_BUDGET], 64, json_number_value(json_object_get(t, "monthly_budget_usd")));
-	snprintf(v[F_RPM], 64, "%lld", (long long)json_integer_value(json_object_get(t, "rpm_limit")));
-	snprintf(v[F_MODE], 64, "%s", jstr_or(json_object_get(t, "rpm_mode"), "reject"));
-	snprintf(v[F_WAIT], 64, "%lld", (long long)json_integer_value(json_object_get(t, "queue_max_wait_ms")));
-	snprintf(v[F_CAP], 64, "%lld", (long long)json_integer_value(json_object_get(t, "max_tokens_per_request")));
-	v[F_THRESH][0] = '\0';
-	size_t i;
-	json_t *x;
-	json_array_foreach(json_object_get(t, "alert_thresholds"), i, x) {
-		size_t l = strlen(v[F_THRESH]);
-		snprintf(v[F_THRESH] + l, 64 - l, "%s%lld", i ? "," : "", (long long)json_number_value(x));
-	}
-	snprintf(v[F_AUTOPAUSE], 64, "%s", json_is_true(json_object_get(t, "auto_pause")) ? "yes" : "no");
-	snprintf(v[F_PRIO], 64, "%s", jstr_or(json_object_get(t, "priority"), "standard"));
-	snprintf(v[F_TPM], 64, "%lld", (long long)json_integer_value(json_object_get(t, "tpm_limit")));
-	snprintf(v[F_TPD], 64, "%lld", (long long)json_integer_value(json_object_get(t, "tpd_limit")));
-	snprintf(v[F_RPD], 64, "%lld", (long long)json_integer_value(json_object_get(t, "rpd_limit")));
-	fmt_usd(v[F_DAY], 64, json_number_value(json_object_get(t, "daily_budget_usd")));
-	fmt_usd(v[F_WEEK], 64, json_number_value(json_object_get(t, "weekly_budget_usd")));
-	fmt_usd(v[F_UDAY], 64, json_number_value(json_object_get(t, "user_daily_budget_usd")));
-	snprintf(v[F_URPM], 64, "%lld", (long long)json_integer_value(json_object_get(t, "user_rpm_limit")));
-}
-
-/* The form's changes as a PATCH body; NULL with why when a value is not
- * one. *diff gets the lines "field: old -> new". */
-static json_t *limits_patch(const struct dialog *d, buf *diff, char *why, size_t n)
-{
-	json_t *p = json_object();
-	for (int i = 0; i < F_N; i++) {
-		const char *v = d->fval[i];
-		if (strcmp(v, d->forig[i]) == 0)
-			continue;
-		json_t *val = NULL;
-		int64_t iv;
-		char *end;
-		switch (i) {
-		case F_DAY:
-		case F_WEEK:
-		case F_UDAY:
-		case F_BUDGET: {
-			double b = strtod(v, &end);
-			if (end != v && !*end && isfinite(b) && b >= 0 && b <= 1e9)
-				val = json_real(b);
-			break;
-		}
-		case F_RPM:
-		case F_WAIT:
-		case F_CAP:
-		case F_TPM:
-		case F_TPD:
-		case F_RPD:
-		case F_URPM:
-			if (parse_i64(v, &iv) && iv >= (i == F_RPM || i == F_CAP ? 1 : 0))
-				val = json_integer(iv);
-			break;
-		case F_PRIO:
-			if (strcmp(v, "critical") == 0 || strcmp(v, "standard") == 0 || strcmp(v, "batch") == 0)
-				val = json_string(v);
-			break;
-		case F_MODE:
-			if (strcmp(v, "reject") == 0 || strcmp(v, "queue") == 0)
-				val = json_string(v);
-			break;
-		case F_AUTOPAUSE:
-			if (strcmp(v, "yes") == 0 || strcmp(v, "no") == 0)
-				val = json_boolean(strcmp(v, "yes") == 0);
-			break;
-		case F_THRESH: {
-			val = json_array();
-			char tmp[64];
-			snprintf(tmp, sizeof tmp, "%s", v);
-			for (char *s = strtok(tmp, ", "); s; s = strtok(NULL, ", ")) {
-				if (!parse_i64(s, &iv) || iv < 1 || iv > 100) {
-					json_decref(val);
-					val = NULL;
-					break;
-				}
-				json_array_append_new(val, json_integer(iv));
-			}
-			break;
-		}
-		}
-		if (!val) {
-			snprintf(why, n, "%s: '%s' is not a valid value (%s).", f_labels[i], v, f_help[i]);
-			json_decref(p);
-			return NULL;
-		}
-		json_object_set_new(p, f_keys[i], val);
-		buf_addf(diff, "  %-22s %s  ->  %s\n", f_labels[i], d->forig[i], v);
-	}
-	return p;
-}
-
-static void on_edit_team(void *arg, long status, const char *body, size_t len, const char *err);
-
-static void reload_edit(struct app *a)
-{
-	char *path = xasprintf("/admin/v1/teams/%s", a->act_team);
-	client_request(a->cl, "GET", path, NULL, NULL, 5000, on_edit_team, a);
-	free(path);
-}
-
-static void on_resumed(void *arg, long status, const char *body, size_t len, const char *err)
-{
-	struct app *a = arg;
-	if (status == 200)
-		app_set_status(a, R_OK, "team %s resumed", a->act_team);
-	else
-		refused(a, status, body, len, err);
-	a->next_poll_ms = 0;
-}
-
-static void do_resume_after_raise(struct app *a)
-{
-	char *path = xasprintf("/admin/v1/teams/%s/resume", a->act_team);
-	send(a, "POST", path, "{}", NULL, on_resumed);
-	free(path);
-}
-
-/* a 412: who changed the team meanwhile (the audit's latest entry on it) */
-static void on_who_changed(void *arg, long status, const char *body, size_t len, const char *err)
-{
-	struct app *a = arg;
-	(void)err;
-	json_t *j = status == 200 ? json_loadb(body, len, 0, NULL) : NULL;
-	json_t *e = json_array_get(json_object_get(j, "entries"), 0);
-	const char *who = json_string_value(json_object_get(e, "actor"));
-	const char *op = json_string_value(json_object_get(e, "operator"));
-	const char *when = json_string_value(json_object_get(e, "time"));
-	const char *what = json_string_value(json_object_get(e, "action"));
-	char text[700];
-	snprintf(text, sizeof text,
-		 "Team '%s' was changed by %s%s%s%s (%s at %s) while you were editing, so nothing was saved.\n\n"
-		 "Reload? Your form opens again on the new values; make your edit once more.",
-		 a->act_team, who ? who : "someone", op ? " (" : "", op ? op : "", op ? ")" : "", what ? what : "a change",
-		 when ? when : "?");
-	json_decref(j);
-	dlg_confirm(a, "Changed meanwhile", text, reload_edit);
-	a->dlg.yes = true; /* reloading changes nothing: Enter does it */
-	a->next_poll_ms = 0;
-}
-
-static void on_limits_saved(void *arg, long status, const char *body, size_t len, const char *err)
-{
-	struct app *a = arg;
-	if (status == 412) {
-		char *path = xasprintf("/admin/v1/audit?team=%s&limit=1", a->act_team);
-		client_request(a->cl, "GET", path, NULL, NULL, 5000, on_who_changed, a);
-		free(path);
-		return;
-	}
-	if (status != 200) {
-		refused(a, status, body, len, err);
-		return;
-	}
-	json_t *t = json_loadb(body, len, 0, NULL);
-	const char *state = json_string_value(json_object_get(t, "state"));
-	double spend = json_number_value(json_object_get(t, "spend_mtd_usd"));
-	double budget = json_number_value(json_object_get(t, "monthly_budget_usd"));
-	app_set_status(a, R_OK, "saved: team %s (version %lld)", a->act_team,
-		       (long long)json_integer_value(json_object_get(t, "version")));
-	if (state && strcmp(state, "budget_paused") == 0 && budget > spend) {
-		char text[600];
-		snprintf(text, sizeof text,
-			 "Team '%s' was paused at its budget. Its new budget ($%.2f) is above its spend this month "
-			 "($%.2f).\n\nResume it now? Its callers are served again from their next request.",
-			 a->act_team, budget, spend);
-		dlg_confirm(a, "Resume the team?", text, do_resume_after_raise);
-	}
-	json_decref(t);
-	a->next_poll_ms = 0;
-}
-
-static void do_save_limits(struct app *a)
-{
-	char why[200];
-	buf diff;
-	buf_init(&diff);
-	json_t *p = limits_patch(&a->dlg, &diff, why, sizeof why);
-	buf_free(&diff);
-	if (!p)
-		return;
-	char *s = json_dumps(p, JSON_COMPACT);
-	json_decref(p);
-	char *path = xasprintf("/admin/v1/teams/%s", a->act_team);
-	char ver[32];
-	snprintf(ver, sizeof ver, "%lld", (long long)a->act_version);
-	if (send(a, "PATCH", path, s, ver, on_limits_saved))
-		app_set_status(a, R_DIM, "saving %s…", a->act_team);
-	free(path);
-	free(s);
-}
-
-static void limits_entered(struct app *a)
-{
-	struct dialog *d = &a->dlg;
-	char why[200];
-	buf diff;
-	buf_init(&diff);
-	json_t *p = limits_patch(d, &diff, why, sizeof why);
-	if (!p) {
-		snprintf(d->text, sizeof d->text, "%s", why);
-		buf_free(&diff);
-		return;
-	}
-	if (json_object_size(p) == 0) {
-		json_decref(p);
-		buf_free(&diff);
-		dlg_close(a);
-		app_set_status(a, R_DIM, "nothing changed");
-		return;
-	}
-	json_decref(p);
-	/* the form's values go with the confirmation (its on_ok reads them) */
-	/* a budget at or below what the team spent pauses it at once, a rate
-	 * limit below what it uses now refuses its callers at once: said so */
-	char warn[600] = "";
-	size_t wl = 0;
-	double nb = strtod(d->fval[F_BUDGET], NULL);
-	if (strcmp(d->fval[F_BUDGET], d->forig[F_BUDGET]) != 0 && nb > 0 && a->act_spend >= nb)
-		wl += (size_t)snprintf(warn + wl, sizeof warn - wl, "\nWARNING: the team has spent $%.2f this month: at $%s it is at %.0f %% and "
-				       "%s at once.\n", a->act_spend, d->fval[F_BUDGET], a->act_spend / nb * 100,
-				       strcmp(d->fval[F_AUTOPAUSE], "yes") == 0 ? "is PAUSED" : "is refused");
-	const struct m_team *now = NULL;
-	for (int i = 0; i < a->ov.nteams; i++)
-		if (strcmp(a->ov.teams[i].id, a->act_team) == 0)
-			now = &a->ov.teams[i];
-	long long nr = strtoll(d->fval[F_RPM], NULL, 10), nt = strtoll(d->fval[F_TPM], NULL, 10);
-	if (now && strcmp(d->fval[F_RPM], d->forig[F_RPM]) != 0 && nr > 0 && now->rpm > nr && wl < sizeof warn)
-		wl += (size_t)snprintf(warn + wl, sizeof warn - wl, "\nWARNING: the team sent %d requests in the last minute: "
-				       "at %lld a minute some of its callers get 429 at once.\n", now->rpm, nr);
-	if (now && strcmp(d->fval[F_TPM], d->forig[F_TPM]) != 0 && nt > 0 && now->tpm > nt && wl < sizeof warn)
-		snprintf(warn + wl, sizeof warn - wl, "\nWARNING: the team used %lld tokens in the last minute: at %lld a minute "
-			 "some of its callers get 429 at once.\n", (long long)now->tpm, nt);
-	char text[1400];
-	snprintf(text, sizeof text, "Save these changes to team '%s' (version %lld)?\n\n%s%s\nThey apply from the team's next request.",
-		 a->act_team, (long long)a->act_version, diff.data, warn);
-	buf_free(&diff);
-	struct dialog keep = *d;
-	dlg_confirm(a, "Review: team limits", text, do_save_limits);
-	memcpy(a->dlg.fval, keep.fval, sizeof keep.fval);
-	memcpy(a->dlg.forig, keep.forig, sizeof keep.forig);
-	a->dlg.nf = keep.nf;
-}
-
-static void on_edit_team(void *arg, long status, const char *body, size_t len, const char *err)
-{
-	struct app *a = arg;
-	if (status != 200) {
-		refused(a, status, body, len, err);
-		return;
-	}
-	json_t *t = json_loadb(body, len, 0, NULL);
-	if (!json_is_object(t)) {
-		json_decref(t);
-		dlg_message(a, R_ERROR, "Unexpected answer", "The gateway's team is not the expected JSON.");
-		return;
-	}
-	a->act_version = json_integer_value(json_object_get(t, "version"));
-	a->act_spend = json_number_value(json_object_get(t, "spend_mtd_usd"));
-	char vals[F_N][64];
-	team_values(t, vals);
-	char text[300];
-	snprintf(text, sizeof text, "Team '%s' (%s, version %lld): spent $%.2f this month.", a->act_team,
-		 jstr_or(json_object_get(t, "state"), "?"), (long long)a->act_version,
-		 json_number_value(json_object_get(t, "spend_mtd_usd")));
-	json_decref(t);
-	dlg_form(a, "Edit limits", text, F_N, f_labels, f_help, vals, limits_entered);
-}
-
-/* ---- a key's own limits, inside its team's (l in the keys pane) -------- */
-
-enum { KF_BUDGET, KF_RPM, KF_TPM, KF_N };
-static const char *const kf_labels[KF_N] = { "Monthly budget (USD)", "RPM limit", "TPM limit" };
-static const char *const kf_help[KF_N] = { "this key's own, inside its team's (0: none)", "requests per 60 s (0: none)",
-					   "tokens per 60 s (0: none)" };
-static const char *const kf_keys[KF_N] = { "monthly_budget_usd", "rpm_limit", "tpm_limit" };
-
-static void on_key_saved(void *arg, long status, const char *body, size_t len, const char *err)
-{
-	struct app *a = arg;
-	if (status == 412) {
-		char text[400];
-		snprintf(text, sizeof text,
-			 "Key '%s' was changed by someone else while you were editing, so nothing was saved.\n\nPress l "
-			 "on it again to edit its new values (the audit log, L, says who).",
-			 a->act_key);
-		dlg_message(a, R_ERROR, "Changed meanwhile", text);
-	} else if (status != 200) {
-		refused(a, status, body, len, err);
-	} else {
-		json_t *k = json_loadb(body, len, 0, NULL);
-		app_set_status(a, R_OK, "saved: key %s (version %lld)", a->act_key,
-			       (long long)json_integer_value(json_object_get(k, "version")));
-		json_decref(k);
-	}
-	a->next_poll_ms = 0;
-}
-
-/* the form's changes as a PATCH body (NULL with why when a value is not
- * one); *diff gets the lines */
-static json_t *key_patch(const struct dialog *d, buf *diff, char *why, size_t n)
-{
-	json_t *p = json_object();
-	for (int i = 0; i < KF_N; i++) {
-		const char *v = d->fval[i];
-		if (strcmp(v, d->forig[i]) == 0)
-			continue;
-		json_t *val = NULL;
-		int64_t iv;
-		char *end;
-		if (i == KF_BUDGET) {
-			double b = strtod(v, &end);
-			if (end != v && !*end && isfinite(b) && b >= 0 && b <= 1e9)
-				val = json_real(b);
-		} else if (parse_i64(v, &iv) && iv >= 0) {
-			val = json_integer(iv);
-		}
-		if (!val) {
-			snprintf(why, n, "%s: '%s' is not a valid value (%s).", kf_labels[i], v, kf_help[i]);
-			json_decref(p);
-			return NULL;
-		}
-		json_object_set_new(p, kf_keys[i], val);
-		buf_addf(diff, "  %-22s %s  ->  %s\n", kf_labels[i], d->forig[i], v);
-	}
-	return p;
-}
-
-static void do_save_key(struct app *a)
-{
-	char why[200];
-	buf diff;
-	buf_init(&diff);
-	json_t *p = key_patch(&a->dlg, &diff, why, sizeof why);
-	buf_free(&diff);
-	dlg_close(a);
-	if (!p)
-		return;
-	char *s = json_dumps(p, JSON_COMPACT);
-	json_decref(p);
-	char *path = xasprintf("/admin/v1/keys/%s", a->act_key);
-	char ver[32];
-	snprintf(ver, sizeof ver, "%lld", (long long)a->act_version);
-	if (send(a, "PATCH", path, s, ver, on_key_saved))
-		app_set_status(a, R_DIM, "saving %s…", a->act_key);
-	free(path);
-	free(s);
-}
-
-static void key_entered(struct app *a)
-{
-	struct dialog *d = &a->dlg;
-	char why[200];
-	buf diff;
-	buf_init(&diff);
-	json_t *p = key_patch(d, &diff, why, sizeof why);
-	if (!p) {
-		snprintf(d->text, sizeof d->text, "%s", why);
-		buf_free(&diff);
-		return;
-	}
-	bool none = json_object_size(p) == 0;
-	json_decref(p);
-	if (none) {
-		buf_free(&diff);
-		dlg_close(a);
-		app_set_status(a, R_DIM, "nothing changed");
-		return;
-	}
-	char warn[200] = "";
-	double nb = strtod(d->fval[KF_BUDGET], NULL);
-	if (strcmp(d->fval[KF_BUDGET], d->forig[KF_BUDGET]) != 0 && nb > 0 && a->act_spend >= nb)
-		snprintf(warn, sizeof warn, "\nWARNING: the key has spent $%.2f this month: at $%s its callers get 402 at once.\n",
-			 a->act_spend, d->fval[KF_BUDGET]);
-	char text[900];
-	snprintf(text, sizeof text, "Save these changes to key '%s' (version %lld)?\n\n%s%s\nThey apply from its next request.",
-		 a->act_key, (long long)a->act_version, diff.data, warn);
-	buf_free(&diff);
-	struct dialog keep = *d;
-	dlg_confirm(a, "Review: key limits", text, do_save_key);
-	memcpy(a->dlg.fval, keep.fval, sizeof keep.fval);
-	memcpy(a->dlg.forig, keep.forig, sizeof keep.forig);
-	a->dlg.nf = keep.nf;
-}
-
-static void on_edit_key(void *arg, long status, const char *body, size_t len, const char *err)
-{
-	struct app *a = arg;
-	if (status != 200) {
-		refused(a, status, body, len, err);
-		return;
-	}
-	json_t *k = json_loadb(body, len, 0, NULL);
-	if (!json_is_object(k)) {
-		json_decref(k);
-		dlg_message(a, R_ERROR, "Unexpected answer", "The gateway's key is not the expected JSON.");
-		return;
-	}
-	a->act_version = json_integer_value(json_object_get(k, "version"));
-	a->act_spend = json_number_value(json_object_get(k, "spend_mtd_usd"));
-	char vals[KF_N][64];
-	fmt_usd(vals[KF_BUDGET], 64, json_number_value(json_object_get(k, "monthly_budget_usd")));
-	snprintf(vals[KF_RPM], 64, "%lld", (long long)json_integer_value(json_object_get(k, "rpm_limit")));
-	snprintf(vals[KF_TPM], 64, "%lld", (long long)json_integer_value(json_object_get(k, "tpm_limit")));
-	char text[300];
-	snprintf(text, sizeof text, "Key '%s' of team '%s' (version %lld): spent $%.2f this month.", a->act_key,
-		 jstr_or(json_object_get(k, "team"), "?"), (long long)a->act_version, a->act_spend);
-	json_decref(k);
-	dlg_form(a, "Edit key limits", text, KF_N, kf_labels, kf_help, vals, key_entered);
-}
-
-void act_edit_limits(struct app *a)
-{
-	if (a->view->id == V_MAIN && a->pane == PANE_KEYS) { /* the selected key's own */
-		struct m_key *k = app_key_sel(a);
-		if (!k)
-			return;
-		snprintf(a->act_key, sizeof a->act_key, "%s", k->name);
-		char *path = xasprintf("/admin/v1/keys/%s", k->name);
-		client_request(a->cl, "GET", path, NULL, NULL, 5000, on_edit_key, a);
-		free(path);
-		return;
-	}
-	struct m_team *t = app_team(a);
-	if (!t)
-		return;
-	snprintf(a->act_team, sizeof a->act_team, "%s", t->id);
-	reload_edit(a);
 }
 
 /* ---- client tokens ---------------------------------------------------- */
@@ -513,7 +44,7 @@ static void on_token_new(void *arg, long status, const char *body, size_t len, c
 {
 	struct app *a = arg;
 	if (status != 201) {
-		refused(a, status, body, len, err);
+		act_refused(a, status, body, len, err);
 		return;
 	}
 	json_t *j = json_loadb(body, len, 0, NULL);
@@ -534,11 +65,11 @@ static void on_token_new(void *arg, long status, const char *body, size_t len, c
 
 static void do_token_new(struct app *a)
 {
-	json_t *b = json_pack("{s:s,s:s}", "label", a->act_label, "key", a->act_key);
+	json_t *b = json_pack("{s:s,s:s}", "label", a->dlg.act.label, "key", a->dlg.act.key);
 	char *s = json_dumps(b, JSON_COMPACT);
 	json_decref(b);
 	char *path = xasprintf("/admin/v1/teams/%s/tokens", a->view_team);
-	send(a, "POST", path, s, NULL, on_token_new);
+	act_send(a, "POST", path, s, NULL, on_token_new);
 	free(path);
 	free(s);
 }
@@ -569,7 +100,7 @@ static void confirm_token(struct app *a)
 	snprintf(text, sizeof text,
 		 "Issue a new client token '%s' for team '%s', calling Groq with upstream key '%s'?\n\nIt is shown "
 		 "once, in the next dialog.",
-		 a->act_label, a->view_team, a->act_key);
+		 a->dlg.act.label, a->view_team, a->dlg.act.key);
 	dlg_confirm(a, "Issue token", text, do_token_new);
 }
 
@@ -591,7 +122,7 @@ static void token_key_entered(struct app *a)
 			 keys);
 		return;
 	}
-	snprintf(a->act_key, sizeof a->act_key, "%s", name);
+	snprintf(a->dlg.act.key, sizeof a->dlg.act.key, "%s", name);
 	confirm_token(a);
 }
 
@@ -602,7 +133,7 @@ static void token_label_entered(struct app *a)
 		snprintf(a->dlg.text, sizeof a->dlg.text, "A label is required (who uses the token: a service, a person).");
 		return;
 	}
-	snprintf(a->act_label, sizeof a->act_label, "%s", label);
+	snprintf(a->dlg.act.label, sizeof a->dlg.act.label, "%s", label);
 	char keys[400];
 	const char *first;
 	int n = team_keys(a, keys, sizeof keys, &first);
@@ -612,7 +143,7 @@ static void token_label_entered(struct app *a)
 		return;
 	}
 	if (n == 1) { /* its only key: nothing to ask */
-		snprintf(a->act_key, sizeof a->act_key, "%s", first);
+		snprintf(a->dlg.act.key, sizeof a->dlg.act.key, "%s", first);
 		confirm_token(a);
 		return;
 	}
@@ -635,16 +166,16 @@ static void on_token_revoked(void *arg, long status, const char *body, size_t le
 {
 	struct app *a = arg;
 	if (status == 200)
-		app_set_status(a, R_OK, "token %s revoked: its next request gets 401", a->act_key);
+		app_set_status(a, R_OK, "token %s revoked: its next request gets 401", a->dlg.act.key);
 	else
-		refused(a, status, body, len, err);
+		act_refused(a, status, body, len, err);
 	tokens_fetch(a);
 }
 
 static void do_token_revoke(struct app *a)
 {
-	char *path = xasprintf("/admin/v1/teams/%s/tokens/%s", a->view_team, a->act_key);
-	send(a, "DELETE", path, NULL, NULL, on_token_revoked);
+	char *path = xasprintf("/admin/v1/teams/%s/tokens/%s", a->view_team, a->dlg.act.key);
+	act_send(a, "DELETE", path, NULL, NULL, on_token_revoked);
 	free(path);
 }
 
@@ -657,13 +188,13 @@ void act_token_revoke(struct app *a)
 		app_set_status(a, R_DIM, "that token is already revoked");
 		return;
 	}
-	snprintf(a->act_key, sizeof a->act_key, "%s", jstr_or(json_object_get(t, "id"), ""));
+	snprintf(a->dlg.act.key, sizeof a->dlg.act.key, "%s", jstr_or(json_object_get(t, "id"), ""));
 	const char *used = json_string_value(json_object_get(t, "last_used_at"));
 	char text[600];
 	snprintf(text, sizeof text,
 		 "Revoke token '%s' (%s) of team '%s'?\n\nLast used: %s. Its very next request gets 401; whoever "
 		 "uses it needs a new token.",
-		 jstr_or(json_object_get(t, "label"), "?"), a->act_key, a->view_team, used ? used : "never");
+		 jstr_or(json_object_get(t, "label"), "?"), a->dlg.act.key, a->view_team, used ? used : "never");
 	dlg_confirm(a, "Revoke token", text, do_token_revoke);
 }
 
@@ -673,7 +204,7 @@ static void on_stop(void *arg, long status, const char *body, size_t len, const 
 {
 	struct app *a = arg;
 	if (status != 200) {
-		refused(a, status, body, len, err);
+		act_refused(a, status, body, len, err);
 		return;
 	}
 	json_t *j = json_loadb(body, len, 0, NULL);
@@ -687,10 +218,10 @@ static void on_stop(void *arg, long status, const char *body, size_t len, const 
 
 static void do_stop(struct app *a)
 {
-	json_t *b = json_pack("{s:s}", "reason", a->act_key);
+	json_t *b = json_pack("{s:s}", "reason", a->dlg.act.key);
 	char *s = json_dumps(b, JSON_COMPACT);
 	json_decref(b);
-	send(a, "POST", "/admin/v1/emergency-stop", s, NULL, on_stop);
+	act_send(a, "POST", "/admin/v1/emergency-stop", s, NULL, on_stop);
 	free(s);
 }
 
@@ -718,7 +249,7 @@ static void stop_typed(struct app *a)
 		return;
 	}
 	dlg_close(a);
-	do_stop(a);
+	do_stop(a); /* its reason, a->dlg.act.key, outlives the dialog */
 }
 
 static void stop_confirm2(struct app *a)
@@ -730,7 +261,7 @@ static void stop_confirm2(struct app *a)
 		 "LAST CHECK. Pause all %d active teams now (%d requests per minute stop)?\n\nReason shown to every "
 		 "caller: \"" STOP_PREFIX "%s\". Teams already paused keep their own reason and stay paused "
 		 "when the stop is lifted (U).\n\nType STOP and Enter to do it.",
-		 n, rpm, a->act_key);
+		 n, rpm, a->dlg.act.key);
 	dlg_input(a, "EMERGENCY STOP (2 of 2)", text, false, stop_typed);
 }
 
@@ -741,7 +272,7 @@ static void stop_reason_entered(struct app *a)
 		snprintf(a->dlg.text, sizeof a->dlg.text, "A reason is required: every team's callers will see it.");
 		return;
 	}
-	snprintf(a->act_key, sizeof a->act_key, "%s", reason);
+	snprintf(a->dlg.act.key, sizeof a->dlg.act.key, "%s", reason);
 	int n, rpm;
 	stop_reach(a, &n, &rpm);
 	char text[600];
@@ -767,7 +298,7 @@ void act_emergency_stop(struct app *a)
 
 static void do_resume_all(struct app *a)
 {
-	send(a, "POST", "/admin/v1/emergency-stop/resume", "{}", NULL, on_stop);
+	act_send(a, "POST", "/admin/v1/emergency-stop/resume", "{}", NULL, on_stop);
 }
 
 void act_resume_all(struct app *a)
@@ -796,14 +327,14 @@ static void on_acked(void *arg, long status, const char *body, size_t len, const
 	if (status == 200)
 		app_set_status(a, R_OK, "alert acknowledged");
 	else
-		refused(a, status, body, len, err);
+		act_refused(a, status, body, len, err);
 	app_command(a, "alerts"); /* reload the list */
 }
 
 static void do_ack(struct app *a)
 {
-	char *path = xasprintf("/admin/v1/alerts/%s/ack", a->act_key);
-	send(a, "POST", path, "{}", NULL, on_acked);
+	char *path = xasprintf("/admin/v1/alerts/%s/ack", a->dlg.act.key);
+	act_send(a, "POST", path, "{}", NULL, on_acked);
 	free(path);
 }
 
@@ -815,7 +346,7 @@ void act_ack_alert(struct app *a, json_t *alert)
 		app_set_status(a, R_DIM, "already acknowledged by %s", json_string_value(json_object_get(alert, "acked_by")));
 		return;
 	}
-	snprintf(a->act_key, sizeof a->act_key, "%lld", (long long)json_integer_value(json_object_get(alert, "id")));
+	snprintf(a->dlg.act.key, sizeof a->dlg.act.key, "%lld", (long long)json_integer_value(json_object_get(alert, "id")));
 	char text[800];
 	snprintf(text, sizeof text, "Acknowledge this alert for everyone?\n\n%s\n\nYour name is recorded with it (audited).",
 		 jstr_or(json_object_get(alert, "message"), ""));
@@ -828,25 +359,25 @@ static void on_alias_done(void *arg, long status, const char *body, size_t len, 
 {
 	struct app *a = arg;
 	if (status < 200 || status >= 300) {
-		refused(a, status, body, len, err);
+		act_refused(a, status, body, len, err);
 		return;
 	}
-	app_set_status(a, R_OK, "done: alias %s", a->act_key);
+	app_set_status(a, R_OK, "done: alias %s", a->dlg.act.key);
 	app_command(a, "models"); /* the list again, with the change */
 }
 
 static void do_alias(struct app *a)
 {
-	char *eq = strchr(a->act_key, '=');
-	char *path = xasprintf("/admin/v1/aliases/%.*s", eq ? (int)(eq - a->act_key) : (int)strlen(a->act_key), a->act_key);
+	char *eq = strchr(a->dlg.act.key, '=');
+	char *path = xasprintf("/admin/v1/aliases/%.*s", eq ? (int)(eq - a->dlg.act.key) : (int)strlen(a->dlg.act.key), a->dlg.act.key);
 	if (eq) {
 		json_t *b = json_pack("{s:s}", "model", eq + 1);
 		char *s = json_dumps(b, JSON_COMPACT);
 		json_decref(b);
-		send(a, "PUT", path, s, NULL, on_alias_done);
+		act_send(a, "PUT", path, s, NULL, on_alias_done);
 		free(s);
 	} else {
-		send(a, "DELETE", path, NULL, NULL, on_alias_done);
+		act_send(a, "DELETE", path, NULL, NULL, on_alias_done);
 	}
 	free(path);
 	dlg_close(a);
@@ -857,12 +388,12 @@ static void alias_entered(struct app *a)
 	const char *in = a->dlg.input.data ? str_trim(a->dlg.input.data) : "";
 	const char *eq = strchr(in, '=');
 	bool set = a->dlg.on_ok == alias_entered && strcmp(a->dlg.title, "Set an alias") == 0;
-	if (!*in || (set && (!eq || eq == in || !eq[1])) || (!set && eq) || strlen(in) >= sizeof a->act_key) {
+	if (!*in || (set && (!eq || eq == in || !eq[1])) || (!set && eq) || strlen(in) >= sizeof a->dlg.act.key) {
 		snprintf(a->dlg.text, sizeof a->dlg.text, "%s", set ? "Type ALIAS=MODEL, e.g. fast=openai/gpt-oss-20b:"
 								      : "Type the alias to remove:");
 		return;
 	}
-	snprintf(a->act_key, sizeof a->act_key, "%s", in);
+	snprintf(a->dlg.act.key, sizeof a->dlg.act.key, "%s", in);
 	char text[600];
 	if (set)
 		snprintf(text, sizeof text,
