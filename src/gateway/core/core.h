@@ -822,8 +822,25 @@ struct gateway {
 };
 
 void gw_log(struct gateway *g, json_t *line); /* steals line; written at once */
+/* A request's log line: what it was, what became of it (the strings are
+ * the caller's, read during the call; NULL ones are left out). */
+struct reqline {
+	int64_t now;                 /* when it ended (the line's time) */
+	const char *path, *route;
+	int status;
+	int64_t latency_us;
+	bool stream;
+	const char *team, *token_id, *key, *key_fp, *model, *reason;
+	const char *groq_request_id, *client_request_id;
+	bool metered;                /* the figures below are written */
+	int64_t prompt_tokens, completion_tokens;
+	const char *unit;            /* a unit besides tokens, with its quantity */
+	int64_t quantity, cost_nusd;
+	bool ledger_pending;         /* its ledger row is not kept yet */
+};
 /* Request log lines gather in g->logbuf and are written every 100 ms (or at
- * 64 KiB): one write() for many requests. */
+ * 64 KiB): one write() for many requests, each formatted without printf. */
+void gw_log_request(struct gateway *g, const struct reqline *r);
 void gw_log_flush_soon(struct gateway *g);
 void gw_log_flush(struct gateway *g);
 void webhook_free(struct gateway *g);

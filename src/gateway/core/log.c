@@ -1,6 +1,7 @@
 /* log.c — the gateway's log and clock, beneath every module that needs
  * them (the request path, the admin API, rotation, alerts): JSON lines on
- * log.path or stderr, request lines batched into one write every 100 ms. */
+ * log.path or stderr, request lines (gw_log_request, formatted here without
+ * printf) batched into one write every 100 ms. */
 #include "core.h"
 
 #include <event2/event.h>
@@ -44,6 +45,67 @@ void gw_log_flush_soon(struct gateway *g)
 		struct timeval tv = { 0, 100000 };
 		evtimer_add(g->logflush, &tv);
 	}
+}
+
+static void field_str(buf *l, const char *name, const char *v)
+{
+	if (!v)
+		return;
+	buf_adds(l, name);
+	json_str(l, v);
+}
+
+void gw_log_request(struct gateway *g, const struct reqline *r)
+{
+	if (r->now / 1000 != g->log_sec) { /* the time formatted once a second */
+		g->log_sec = r->now / 1000;
+		time_iso(r->now, g->log_ts, sizeof g->log_ts);
+	}
+	buf *l = &g->logbuf;
+	buf_adds(l, "{\"time\":\"");
+	buf_adds(l, g->log_ts);
+	buf_adds(l, "\",\"level\":\"info\",\"msg\":\"request\",\"path\":");
+	json_str(l, r->path);
+	buf_adds(l, ",\"status\":");
+	buf_addi(l, r->status);
+	buf_adds(l, ",\"latency_us\":");
+	buf_addi(l, r->latency_us);
+	buf_adds(l, r->stream ? ",\"stream\":true" : ",\"stream\":false");
+	if (r->route) { /* (the route table's names need no escaping) */
+		buf_adds(l, ",\"route\":\"");
+		buf_adds(l, r->route);
+		buf_adds(l, "\"");
+	}
+	field_str(l, ",\"team\":", r->team);
+	field_str(l, ",\"token_id\":", r->token_id);
+	field_str(l, ",\"key\":", r->key);
+	field_str(l, ",\"key_fp\":", r->key_fp);
+	field_str(l, ",\"model\":", r->model);
+	field_str(l, ",\"reason\":", r->reason);
+	field_str(l, ",\"groq_request_id\":", r->groq_request_id);
+	field_str(l, ",\"client_request_id\":", r->client_request_id);
+	if (r->metered) { /* integers only: no printf per request */
+		buf_adds(l, ",\"prompt_tokens\":");
+		buf_addi(l, r->prompt_tokens);
+		buf_adds(l, ",\"completion_tokens\":");
+		buf_addi(l, r->completion_tokens);
+		if (r->unit) {
+			buf_adds(l, ",\"unit\":\"");
+			buf_adds(l, r->unit);
+			buf_adds(l, "\",\"quantity\":");
+			buf_addi(l, r->quantity);
+		}
+		buf_adds(l, ",\"cost_usd\":");
+		buf_addi(l, r->cost_nusd / NUSD_PER_USD);
+		char frac[11] = ".000000000";
+		for (int64_t i = 9, f = r->cost_nusd % NUSD_PER_USD; i > 0 && f > 0; i--, f /= 10)
+			frac[i] = (char)('0' + f % 10);
+		buf_adds(l, frac);
+	}
+	if (r->ledger_pending)
+		buf_adds(l, ",\"ledger\":\"pending\"");
+	buf_adds(l, "}\n");
+	gw_log_flush_soon(g);
 }
 
 void gw_log(struct gateway *g, json_t *line)

@@ -87,79 +87,29 @@ static void committed(void *arg, bool kept, struct ledger_row *row)
 		metrics_tier(g->metrics, row->service_tier);
 	if (reason)
 		metrics_reject(g->metrics, reason);
-	/* the request log line, written directly: it runs once per request */
-	if (now / 1000 != g->log_sec) { /* formatted once a second */
-		g->log_sec = now / 1000;
-		time_iso(now, g->log_ts, sizeof g->log_ts);
-	}
-	buf *l = &g->logbuf;
-	buf_adds(l, "{\"time\":\"");
-	buf_adds(l, g->log_ts);
-	buf_adds(l, "\",\"level\":\"info\",\"msg\":\"request\",\"path\":");
-	json_str(l, p->path ? p->path : "");
-	buf_adds(l, ",\"status\":");
-	buf_addi(l, status);
-	buf_adds(l, ",\"latency_us\":");
-	buf_addi(l, lat_us);
-	buf_adds(l, p->stream ? ",\"stream\":true" : ",\"stream\":false");
-	if (row->route) { /* (the route table's names need no escaping) */
-		buf_adds(l, ",\"route\":\"");
-		buf_adds(l, row->route);
-		buf_adds(l, "\"");
-	}
-	if (p->t) {
-		buf_adds(l, ",\"team\":");
-		json_str(l, p->t->id);
-	}
-	if (p->tok) {
-		buf_adds(l, ",\"token_id\":");
-		json_str(l, p->tok->id);
-	}
-	if (row->key) {
-		buf_adds(l, ",\"key\":");
-		json_str(l, row->key);
-		buf_adds(l, ",\"key_fp\":");
-		json_str(l, row->key_fp);
-	}
-	if (p->model) {
-		buf_adds(l, ",\"model\":");
-		json_str(l, p->model);
-	}
-	if (reason) {
-		buf_adds(l, ",\"reason\":");
-		json_str(l, reason);
-	}
-	if (row->request_id) {
-		buf_adds(l, ",\"groq_request_id\":");
-		json_str(l, row->request_id);
-	}
-	if (p->client_rid) {
-		buf_adds(l, ",\"client_request_id\":");
-		json_str(l, p->client_rid);
-	}
-	if (p->useen || cost) { /* integers only: no printf per request */
-		buf_adds(l, ",\"prompt_tokens\":");
-		buf_addi(l, row->prompt);
-		buf_adds(l, ",\"completion_tokens\":");
-		buf_addi(l, row->completion);
-		if (row->unit) {
-			buf_adds(l, ",\"unit\":\"");
-			buf_adds(l, row->unit);
-			buf_adds(l, "\"");
-			buf_adds(l, ",\"quantity\":");
-			buf_addi(l, row->quantity);
-		}
-		buf_adds(l, ",\"cost_usd\":");
-		buf_addi(l, cost / NUSD_PER_USD);
-		char frac[11] = ".000000000";
-		for (int64_t i = 9, f = cost % NUSD_PER_USD; i > 0 && f > 0; i--, f /= 10)
-			frac[i] = (char)('0' + f % 10);
-		buf_adds(l, frac);
-	}
-	if (!kept)
-		buf_adds(l, ",\"ledger\":\"pending\"");
-	buf_adds(l, "}\n");
-	gw_log_flush_soon(g);
+	gw_log_request(g, &(struct reqline){
+				  .now = now,
+				  .path = p->path ? p->path : "",
+				  .route = row->route,
+				  .status = status,
+				  .latency_us = lat_us,
+				  .stream = p->stream,
+				  .team = p->t ? p->t->id : NULL,
+				  .token_id = p->tok ? p->tok->id : NULL,
+				  .key = row->key,
+				  .key_fp = row->key ? row->key_fp : NULL,
+				  .model = p->model,
+				  .reason = reason,
+				  .groq_request_id = row->request_id,
+				  .client_request_id = p->client_rid,
+				  .metered = p->useen || cost,
+				  .prompt_tokens = row->prompt,
+				  .completion_tokens = row->completion,
+				  .unit = row->unit,
+				  .quantity = row->quantity,
+				  .cost_nusd = cost,
+				  .ledger_pending = !kept,
+			  });
 	void (*then)(struct preq *, bool) = p->then;
 	p->then = NULL;
 	then(p, kept);
