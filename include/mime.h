@@ -20,8 +20,8 @@ struct mediatype {
 /* Parses a Content-Type value: a type/subtype token pair, then
  * ";"-separated parameters (token or quoted-string values; names compared
  * without case; a parameter named twice is refused). 0, or -1 with what is
- * wrong in err. */
-int mediatype_parse(const char *value, struct mediatype *mt, char *err, size_t errlen);
+ * wrong in *why (a static string). */
+int mediatype_parse(const char *value, struct mediatype *mt, const char **why);
 
 /* One part of a form. name and filename are decoded copies (the form owns
  * them); data points into the body given to mform_parse. */
@@ -42,8 +42,8 @@ struct mform {
  * with the first delimiter (no preamble) and end with the closing one
  * (optionally followed by CRLF); every part must carry a
  * Content-Disposition of form-data with a name. At most 256 parts.
- * 0, or -1 with what is wrong in err (f is then empty). */
-int mform_parse(const char *body, size_t len, const char *boundary, struct mform *f, char *err, size_t errlen);
+ * 0, or -1 with what is wrong in *why, a static string (f is then empty). */
+int mform_parse(const char *body, size_t len, const char *boundary, struct mform *f, const char **why);
 void mform_free(struct mform *f);
 /* The one part named name (exactly), or NULL with *count set to how many
  * parts have that name (0, or more than 1: ambiguous). A part whose name

@@ -18,9 +18,9 @@
 
 #define MAX_PARTS 256
 
-static int mfail(char *err, size_t n, const char *what)
+static int mfail(const char **why, const char *what)
 {
-	snprintf(err, n, "%s", what);
+	*why = what;
 	return -1;
 }
 
@@ -39,9 +39,9 @@ static const char *ows(const char *p, const char *end)
 }
 
 /* One parameter list: calls fn for each name=value (value decoded into
- * val, at most vn-1 bytes). Returns 0 or -1 with err. */
-typedef int (*param_fn)(void *arg, const char *name, size_t nlen, const char *val, char *err, size_t errlen);
-static int params(const char *p, const char *end, param_fn fn, void *arg, char *err, size_t errlen)
+ * val, at most vn-1 bytes). Returns 0 or -1 with *why. */
+typedef int (*param_fn)(void *arg, const char *name, size_t nlen, const char *val, const char **why);
+static int params(const char *p, const char *end, param_fn fn, void *arg, const char **why)
 {
 	char seen[8][32];
 	int nseen = 0;
@@ -50,7 +50,7 @@ static int params(const char *p, const char *end, param_fn fn, void *arg, char *
 		if (p == end)
 			return 0;
 		if (*p != ';')
-			return mfail(err, errlen, "';' expected between parameters");
+			return mfail(why, "';' expected between parameters");
 		p = ows(p + 1, end);
 		if (p == end)
 			return 0; /* a trailing ';' is tolerated */
@@ -59,12 +59,12 @@ static int params(const char *p, const char *end, param_fn fn, void *arg, char *
 			p++;
 		size_t nl = (size_t)(p - n0);
 		if (!nl || p == end || *p != '=')
-			return mfail(err, errlen, "a parameter must be name=value");
+			return mfail(why, "a parameter must be name=value");
 		if (n0[nl - 1] == '*')
-			return mfail(err, errlen, "extended (name*=) parameters are not accepted");
+			return mfail(why, "extended (name*=) parameters are not accepted");
 		for (int i = 0; i < nseen; i++)
 			if (strlen(seen[i]) == nl && strncasecmp(seen[i], n0, nl) == 0)
-				return mfail(err, errlen, "a parameter is given twice");
+				return mfail(why, "a parameter is given twice");
 		if (nseen < 8 && nl < sizeof seen[0]) {
 			memcpy(seen[nseen], n0, nl);
 			seen[nseen++][nl] = '\0';
@@ -75,15 +75,15 @@ static int params(const char *p, const char *end, param_fn fn, void *arg, char *
 		if (p < end && *p == '"') {
 			for (p++; p < end && *p != '"'; p++) {
 				if (*p == '\\')
-					return mfail(err, errlen, "a backslash in a quoted parameter is not accepted");
+					return mfail(why, "a backslash in a quoted parameter is not accepted");
 				if ((unsigned char)*p < 0x20 && *p != '\t')
-					return mfail(err, errlen, "a control character in a parameter");
+					return mfail(why, "a control character in a parameter");
 				if (vl + 1 >= sizeof val)
-					return mfail(err, errlen, "a parameter value is too long");
+					return mfail(why, "a parameter value is too long");
 				val[vl++] = *p;
 			}
 			if (p == end)
-				return mfail(err, errlen, "an unterminated quoted parameter");
+				return mfail(why, "an unterminated quoted parameter");
 			p++;
 		} else {
 			const char *v0 = p;
@@ -91,54 +91,54 @@ static int params(const char *p, const char *end, param_fn fn, void *arg, char *
 				p++;
 			vl = (size_t)(p - v0);
 			if (!vl)
-				return mfail(err, errlen, "a parameter has no value");
+				return mfail(why, "a parameter has no value");
 			if (vl >= sizeof val)
-				return mfail(err, errlen, "a parameter value is too long");
+				return mfail(why, "a parameter value is too long");
 			memcpy(val, v0, vl);
 		}
 		val[vl] = '\0';
-		if (fn && fn(arg, n0, nl, val, err, errlen) != 0)
+		if (fn && fn(arg, n0, nl, val, why) != 0)
 			return -1;
 	}
 }
 
-static int mt_param(void *arg, const char *name, size_t nlen, const char *val, char *err, size_t errlen)
+static int mt_param(void *arg, const char *name, size_t nlen, const char *val, const char **why)
 {
 	struct mediatype *mt = arg;
 	if (nlen == 8 && strncasecmp(name, "boundary", 8) == 0) {
 		size_t n = strlen(val);
 		if (n < 1 || n > MIME_BOUNDARY_MAX)
-			return mfail(err, errlen, "the boundary must be 1 to 70 characters");
+			return mfail(why, "the boundary must be 1 to 70 characters");
 		memcpy(mt->boundary, val, n + 1);
 	}
 	return 0;
 }
 
-int mediatype_parse(const char *value, struct mediatype *mt, char *err, size_t errlen)
+int mediatype_parse(const char *value, struct mediatype *mt, const char **why)
 {
 	memset(mt, 0, sizeof *mt);
 	if (!value)
-		return mfail(err, errlen, "no Content-Type");
+		return mfail(why, "no Content-Type");
 	const char *end = value + strlen(value), *p = ows(value, end);
 	const char *t0 = p;
 	while (p < end && tchar(*p))
 		p++;
 	if (p == t0 || p == end || *p != '/')
-		return mfail(err, errlen, "a media type must be type/subtype");
+		return mfail(why, "a media type must be type/subtype");
 	p++;
 	const char *s0 = p;
 	while (p < end && tchar(*p))
 		p++;
 	if (p == s0)
-		return mfail(err, errlen, "a media type must be type/subtype");
+		return mfail(why, "a media type must be type/subtype");
 	size_t tl = (size_t)(p - t0);
 	if (tl >= sizeof mt->type)
-		return mfail(err, errlen, "the media type is too long");
+		return mfail(why, "the media type is too long");
 	for (size_t i = 0; i < tl; i++)
 		mt->type[i] = (char)(t0[i] >= 'A' && t0[i] <= 'Z' ? t0[i] + 32 : t0[i]);
 	mt->type[tl] = '\0';
 	/* trailing whitespace is left to params (which skips it) */
-	return params(p, end, mt_param, mt, err, errlen);
+	return params(p, end, mt_param, mt, why);
 }
 
 /* ---- multipart/form-data ------------------------------------------ */
@@ -148,10 +148,9 @@ struct disp {
 	bool has_name;
 };
 
-static int disp_param(void *arg, const char *name, size_t nlen, const char *val, char *err, size_t errlen)
+static int disp_param(void *arg, const char *name, size_t nlen, const char *val, const char **why)
 {
-	(void)err;
-	(void)errlen;
+	(void)why;
 	struct disp *d = arg;
 	if (nlen == 4 && strncasecmp(name, "name", 4) == 0) {
 		d->name = xstrdup(val);
@@ -163,7 +162,7 @@ static int disp_param(void *arg, const char *name, size_t nlen, const char *val,
 }
 
 /* the part headers in [p, end) (lines without the blank one) */
-static int part_headers(const char *p, const char *end, struct disp *d, char *err, size_t errlen)
+static int part_headers(const char *p, const char *end, struct disp *d, const char **why)
 {
 	bool got = false;
 	while (p < end) {
@@ -171,29 +170,29 @@ static int part_headers(const char *p, const char *end, struct disp *d, char *er
 		if (!eol)
 			eol = end;
 		if (*p == ' ' || *p == '\t')
-			return mfail(err, errlen, "folded part headers are not accepted");
+			return mfail(why, "folded part headers are not accepted");
 		const char *colon = memchr(p, ':', (size_t)(eol - p));
 		if (!colon || colon == p)
-			return mfail(err, errlen, "a part header without a name");
+			return mfail(why, "a part header without a name");
 		for (const char *q = p; q < colon; q++)
 			if (!tchar(*q))
-				return mfail(err, errlen, "a part header name with a character not allowed");
+				return mfail(why, "a part header name with a character not allowed");
 		if (colon - p == 19 && strncasecmp(p, "Content-Disposition", 19) == 0) {
 			if (got)
-				return mfail(err, errlen, "a part has two Content-Disposition headers");
+				return mfail(why, "a part has two Content-Disposition headers");
 			got = true;
 			const char *v = ows(colon + 1, eol), *v0 = v;
 			while (v < eol && tchar(*v))
 				v++;
 			if (v - v0 != 9 || strncasecmp(v0, "form-data", 9) != 0)
-				return mfail(err, errlen, "a part's Content-Disposition must be form-data");
-			if (params(v, eol, disp_param, d, err, errlen) != 0)
+				return mfail(why, "a part's Content-Disposition must be form-data");
+			if (params(v, eol, disp_param, d, why) != 0)
 				return -1;
 		}
 		p = eol + 2;
 	}
 	if (!got || !d->has_name)
-		return mfail(err, errlen, "a part has no Content-Disposition name");
+		return mfail(why, "a part has no Content-Disposition name");
 	return 0;
 }
 
@@ -208,18 +207,18 @@ void mform_free(struct mform *f)
 	f->n = 0;
 }
 
-int mform_parse(const char *body, size_t len, const char *boundary, struct mform *f, char *err, size_t errlen)
+int mform_parse(const char *body, size_t len, const char *boundary, struct mform *f, const char **why)
 {
 	memset(f, 0, sizeof *f);
 	size_t bl = boundary ? strlen(boundary) : 0;
 	if (!bl || bl > MIME_BOUNDARY_MAX)
-		return mfail(err, errlen, "no multipart boundary");
+		return mfail(why, "no multipart boundary");
 	char delim[MIME_BOUNDARY_MAX + 5]; /* CRLF "--" boundary */
 	int dl = snprintf(delim, sizeof delim, "\r\n--%s", boundary);
 	const char *end = body + len;
 	/* the first delimiter starts the body (no preamble) */
 	if (len < (size_t)dl - 2 || memcmp(body, delim + 2, (size_t)dl - 2) != 0)
-		return mfail(err, errlen, "the body does not begin with the boundary");
+		return mfail(why, "the body does not begin with the boundary");
 	const char *p = body + dl - 2;
 	int cap = 0;
 	for (;;) {
@@ -228,13 +227,13 @@ int mform_parse(const char *body, size_t len, const char *boundary, struct mform
 			p += 2;
 			if (p != end && !(end - p == 2 && p[0] == '\r' && p[1] == '\n')) {
 				mform_free(f);
-				return mfail(err, errlen, "data after the closing boundary");
+				return mfail(why, "data after the closing boundary");
 			}
 			return 0;
 		}
 		if (end - p < 2 || p[0] != '\r' || p[1] != '\n') {
 			mform_free(f);
-			return mfail(err, errlen, "CRLF expected after a boundary");
+			return mfail(why, "CRLF expected after a boundary");
 		}
 		const char *start = p - (dl - 2); /* the part's delimiter line */
 		p += 2;
@@ -244,12 +243,12 @@ int mform_parse(const char *body, size_t len, const char *boundary, struct mform
 			hend = p - 2;
 		if (!hend) {
 			mform_free(f);
-			return mfail(err, errlen, "a part's headers do not end");
+			return mfail(why, "a part's headers do not end");
 		}
 		struct disp d = { 0 };
-		if (hend < p || part_headers(p, hend, &d, err, errlen) != 0) {
+		if (hend < p || part_headers(p, hend, &d, why) != 0) {
 			if (hend < p)
-				mfail(err, errlen, "a part has no Content-Disposition name");
+				mfail(why, "a part has no Content-Disposition name");
 			free(d.name);
 			free(d.filename);
 			mform_free(f);
@@ -261,13 +260,13 @@ int mform_parse(const char *body, size_t len, const char *boundary, struct mform
 			free(d.name);
 			free(d.filename);
 			mform_free(f);
-			return mfail(err, errlen, "a part does not end with the boundary");
+			return mfail(why, "a part does not end with the boundary");
 		}
 		if (f->n == MAX_PARTS) {
 			free(d.name);
 			free(d.filename);
 			mform_free(f);
-			return mfail(err, errlen, "more than 256 parts");
+			return mfail(why, "more than 256 parts");
 		}
 		if (f->n == cap) {
 			cap = cap ? cap * 2 : 8;

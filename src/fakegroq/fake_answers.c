@@ -690,13 +690,13 @@ void handle_speech(struct freq *fr)
 void handle_audio(struct freq *fr, bool translate)
 {
 	struct mediatype mt;
-	char why[160] = "";
+	const char *why = "";
 	fr->translate = translate;
 	fr->raw = httpd_take_body(fr->req, &fr->raw_len); /* (binary: httpd_body stops at a NUL) */
 	int nm, nfile, nf;
-	if (mediatype_parse(httpd_header(fr->req, "Content-Type"), &mt, why, sizeof why) != 0 ||
+	if (mediatype_parse(httpd_header(fr->req, "Content-Type"), &mt, &why) != 0 ||
 	    strcmp(mt.type, "multipart/form-data") != 0 ||
-	    mform_parse(fr->raw, fr->raw_len, mt.boundary, &fr->form, why, sizeof why) != 0) {
+	    mform_parse(fr->raw, fr->raw_len, mt.boundary, &fr->form, &why) != 0) {
 		char *m = xasprintf("request Content-Type isn't multipart/form-data (%s)", why);
 		send_error(fr, 400, m, "invalid_request_error", NULL);
 		free(m);

@@ -160,12 +160,12 @@ void handle_files(struct freq *fr, enum hmethod cmd, const char *rest)
 {
 	if (!*rest && cmd == HM_POST) {
 		struct mediatype mt;
-		char why[160] = "";
+		const char *why = "";
 		fr->raw = httpd_take_body(fr->req, &fr->raw_len);
 		int np, nf;
-		if (mediatype_parse(httpd_header(fr->req, "Content-Type"), &mt, why, sizeof why) != 0 ||
+		if (mediatype_parse(httpd_header(fr->req, "Content-Type"), &mt, &why) != 0 ||
 		    strcmp(mt.type, "multipart/form-data") != 0 ||
-		    mform_parse(fr->raw, fr->raw_len, mt.boundary, &fr->form, why, sizeof why) != 0) {
+		    mform_parse(fr->raw, fr->raw_len, mt.boundary, &fr->form, &why) != 0) {
 			send_error(fr, 400, "request Content-Type isn't multipart/form-data", "invalid_request_error", NULL);
 			freq_free(fr);
 			return;

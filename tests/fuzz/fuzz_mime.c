@@ -23,13 +23,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	memcpy(ct, s, cl);
 	ct[cl] = '\0';
 	struct mediatype mt;
-	char err[160];
-	if (mediatype_parse(ct, &mt, err, sizeof err) != 0 || !mt.boundary[0])
+	const char *why = NULL;
+	if (mediatype_parse(ct, &mt, &why) != 0 || !mt.boundary[0])
 		return 0;
 	const char *body = nl + 1;
 	size_t len = size - cl - 1;
 	struct mform f;
-	if (mform_parse(body, len, mt.boundary, &f, err, sizeof err) != 0) {
+	if (mform_parse(body, len, mt.boundary, &f, &why) != 0) {
 		if (f.n || f.parts)
 			__builtin_trap(); /* a refusal leaves nothing behind */
 		return 0;
@@ -55,7 +55,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	}
 	struct mform r;
-	if (mform_parse(b.data, b.len, mt.boundary, &r, err, sizeof err) != 0 || r.n != f.n)
+	if (mform_parse(b.data, b.len, mt.boundary, &r, &why) != 0 || r.n != f.n)
 		__builtin_trap(); /* the rebuilt form reads back */
 	for (int i = 0; i < f.n; i++)
 		if (strcmp(r.parts[i].name, f.parts[i].name) != 0 || r.parts[i].len != f.parts[i].len ||

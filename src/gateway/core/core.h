@@ -654,11 +654,13 @@ struct reqbody {
 	bool empty;       /* the object has no members */
 	const char *dup;  /* a member above named twice (static), or NULL */
 	char variant[32]; /* a key that is one of them but for letter case, or "" */
+	int line, col;    /* where the scan failed (1-based) */
 };
 /* Checks that s is one JSON object, as strictly as jansson does, and notes
  * its top-level members of interest (a repeated key counts by its last
- * value). 0, or -1 with what and where in err. */
-int reqbody_scan(const char *s, size_t len, struct reqbody *b, char *err, size_t errlen);
+ * value). 0, or -1 with what is wrong in *why (a static string) and where
+ * in b->line and b->col. */
+int reqbody_scan(const char *s, size_t len, struct reqbody *b, const char **why);
 enum jkind { J_ABSENT, J_NULL, J_TRUE, J_FALSE, J_NUMBER, J_STRING, J_ARRAY, J_OBJECT };
 enum jkind jspan_kind(struct jspan v);
 bool jspan_int(struct jspan v, int64_t *out); /* an integer (no fraction or exponent) that fits */

@@ -28,8 +28,8 @@
 
 struct scan {
 	const char *s, *p, *end;
-	char *err;
-	size_t errlen;
+	const char **why;
+	struct reqbody *b; /* its line and col: where the scan failed */
 };
 
 static int bad(struct scan *c, const char *what)
@@ -43,7 +43,9 @@ static int bad(struct scan *c, const char *what)
 			col++;
 		}
 	}
-	snprintf(c->err, c->errlen, "%s at line %d, column %d", what, line, col);
+	*c->why = what;
+	c->b->line = line;
+	c->b->col = col;
 	return -1;
 }
 
@@ -277,10 +279,10 @@ static int member(struct reqbody *b, const char *k, size_t n, bool esc)
 	return -1;
 }
 
-int reqbody_scan(const char *s, size_t len, struct reqbody *b, char *err, size_t errlen)
+int reqbody_scan(const char *s, size_t len, struct reqbody *b, const char **why)
 {
 	memset(b, 0, sizeof *b);
-	struct scan c = { s, s, s + len, err, errlen };
+	struct scan c = { s, s, s + len, why, b };
 	struct jspan *spans[] = { &b->model,	&b->stream,		&b->max_tokens, &b->max_completion_tokens,
 				  &b->messages, &b->max_output_tokens, &b->n,	       &b->input, &b->service_tier, &b->user };
 	char *stack = xmalloc(MAX_DEPTH); /* 'o' or 'a' per open container */

@@ -21,8 +21,8 @@ static int body_set(struct preq *p, const char *key, const char *value, struct v
 	char **b = fwd ? &p->fwd : &p->raw;
 	size_t *len = fwd ? &p->fwd_len : &p->raw_len;
 	struct reqbody rb;
-	char why[160];
-	if (reqbody_scan(*b, *len, &rb, why, sizeof why) != 0)
+	const char *why;
+	if (reqbody_scan(*b, *len, &rb, &why) != 0)
 		return deny(v, 500, "api_error", "internal_error", "internal",
 			    xasprintf("The body could not be rewritten (%s).", why));
 	struct jspan at = str_eq(key, "model") ? rb.model : rb.service_tier;
@@ -31,7 +31,7 @@ static int body_set(struct preq *p, const char *key, const char *value, struct v
 	free(*b);
 	*b = nb;
 	*len = nl;
-	if (!fwd && reqbody_scan(p->raw, p->raw_len, &p->body, why, sizeof why) != 0)
+	if (!fwd && reqbody_scan(p->raw, p->raw_len, &p->body, &why) != 0)
 		return deny(v, 500, "api_error", "internal_error", "internal",
 			    xasprintf("The body could not be rewritten (%s).", why));
 	return 0;

@@ -36,13 +36,14 @@ int req_read_json(struct preq *p, const struct mediatype *mt, struct verdict *v)
 				      mt->type));
 		return -1;
 	}
-	char why[160];
+	const char *why;
 	if (!p->raw_len) {
 		req_bad(v, "invalid_json", xstrdup("Send a JSON body with Content-Type: application/json."));
 		return -1;
 	}
-	if (reqbody_scan(p->raw, p->raw_len, &p->body, why, sizeof why) != 0) {
-		req_bad(v, "invalid_json", xasprintf("The request body is not a JSON object (%s).", why));
+	if (reqbody_scan(p->raw, p->raw_len, &p->body, &why) != 0) {
+		req_bad(v, "invalid_json", xasprintf("The request body is not a JSON object (%s at line %d, column %d).", why,
+						     p->body.line, p->body.col));
 		return -1;
 	}
 	/* the body Groq parses must be the body the gateway checked */
@@ -76,8 +77,8 @@ static int parse_form(struct preq *p, const struct mediatype *mt, struct mform *
 			    xasprintf("This route takes a multipart/form-data body with a boundary (%s).", need));
 		return -1;
 	}
-	char why[160];
-	if (mform_parse(p->raw, p->raw_len, mt->boundary, f, why, sizeof why) != 0) {
+	const char *why;
+	if (mform_parse(p->raw, p->raw_len, mt->boundary, f, &why) != 0) {
 		req_bad(v, "invalid_form", xasprintf("The form cannot be read: %s.", why));
 		return -1;
 	}

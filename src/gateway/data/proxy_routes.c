@@ -152,10 +152,10 @@ int req_read_body(struct preq *p, struct verdict *v)
 	const struct route_ops *o = route_ops(r);
 	const char *ct = httpd_header(p->req, "Content-Type");
 	struct mediatype mt = { 0 };
-	char why[160];
+	const char *why;
 	if (ct && strcasecmp(ct, "application/json") == 0) /* the common case, read at once */
 		memcpy(mt.type, "application/json", 17);
-	else if (ct && mediatype_parse(ct, &mt, why, sizeof why) != 0) {
+	else if (ct && mediatype_parse(ct, &mt, &why) != 0) {
 		req_bad(v, "invalid_content_type", xasprintf("The Content-Type cannot be read: %s.", why));
 		return -1;
 	}
