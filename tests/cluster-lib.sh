@@ -4,10 +4,6 @@
 # both on free loopback ports and stopped with everything else; replicas
 # of groqgated on them.
 
-free_port() {
-	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
-}
-
 PGBIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
 
 # start_postgres : sets PGURL, PG_PID, PGPORT

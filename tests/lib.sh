@@ -46,32 +46,8 @@ check_not_contains() {
 }
 done_testing() { exit $((FAILED > 0)); }
 
-# wait_for "what" seconds command... : polls until the command succeeds
-wait_for() {
-	local what=$1 secs=$2; shift 2
-	local end=$(( $(date +%s%N) / 1000000 + secs * 1000 ))
-	while [ $(( $(date +%s%N) / 1000000 )) -lt $end ]; do
-		"$@" >/dev/null 2>&1 && return 0
-		sleep 0.05
-	done
-	echo "# timed out after ${secs}s waiting for $what"
-	return 1
-}
-
-# wait_eval "what" seconds 'shell condition' : re-evaluated each time
-wait_eval() {
-	local what=$1 secs=$2 cond=$3
-	local end=$(( $(date +%s%N) / 1000000 + secs * 1000 ))
-	while [ $(( $(date +%s%N) / 1000000 )) -lt $end ]; do
-		eval "$cond" >/dev/null 2>&1 && return 0
-		sleep 0.05
-	done
-	echo "# timed out after ${secs}s waiting for $what"
-	return 1
-}
-
-# first line of a file once it exists (a server's bound address)
-first_line() { wait_for "$1" 10 test -s "$1" && head -n 1 "$1"; }
+# wait_for, wait_eval, first_line, free_port, sha
+source "$ROOT/scripts/lib.sh"
 
 KEY1=gsk_testAAAAAAAAAAAAAAAAAAAAAAAAAAAA0001
 KEY2=gsk_testBBBBBBBBBBBBBBBBBBBBBBBBBBBB0002
@@ -89,7 +65,6 @@ start_fakegroq() {
 	FAKE=$(first_line "$T/fake.addr") || { fail "fakegroq did not start"; exit 1; }
 }
 
-sha() { printf %s "$1" | sha256sum | cut -d' ' -f1; }
 
 # what the scripts read of the processes they run (one copy, here):
 # a header of the last chat call's answer (HEADERS), a metric of the
