@@ -52,6 +52,36 @@ void gotime_format(int64_t ms, char *out, size_t outlen)
 	out[n] = '\0';
 }
 
+/* A plain decimal ("7", "7.66", ".5") of at most 15 digits: its value,
+ * which is then exactly what strtod gives (a mantissa below 2^53 divided
+ * by an exact power of ten is correctly rounded), without strtod's cost
+ * (Groq sends two of these with every answer). Anything else (more digits,
+ * an exponent, a sign, "inf") is left to strtod: false. */
+static bool plain_decimal(const char *p, double *v, const char **end)
+{
+	static const double pow10[] = { 1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15 };
+	int64_t m = 0;
+	int digits = 0, frac = 0;
+	bool dot = false;
+	for (;; p++) {
+		if (*p >= '0' && *p <= '9') {
+			if (++digits > 15)
+				return false;
+			m = m * 10 + (*p - '0');
+			frac += dot;
+		} else if (*p == '.' && !dot) {
+			dot = true;
+		} else {
+			break;
+		}
+	}
+	if (!digits || *p == 'e' || *p == 'E')
+		return false;
+	*v = (double)m / pow10[frac];
+	*end = p;
+	return true;
+}
+
 int64_t gotime_parse_ms(const char *s)
 {
 	if (!s || !*s)
@@ -59,10 +89,15 @@ int64_t gotime_parse_ms(const char *s)
 	double total = 0;
 	const char *p = s;
 	while (*p) {
-		char *end;
-		double v = strtod(p, &end);
-		if (end == p || !isfinite(v) || v < 0) /* strtod takes "inf" and "nan" too */
-			return -1;
+		double v;
+		const char *end;
+		if (!plain_decimal(p, &v, &end)) {
+			char *e;
+			v = strtod(p, &e);
+			end = e;
+			if (end == p || !isfinite(v) || v < 0) /* strtod takes "inf" and "nan" too */
+				return -1;
+		}
 		p = end;
 		double unit;
 		if (strncmp(p, "ms", 2) == 0) {

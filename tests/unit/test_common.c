@@ -52,6 +52,31 @@ static void test_gotime_parse(void)
 	CHECK_INT(gotime_parse_ms("abc"), -1);
 	CHECK_INT(gotime_parse_ms("5x"), -1);
 	CHECK_INT(gotime_parse_ms(""), -1);
+	CHECK_INT(gotime_parse_ms("0x10s"), -1); /* hexadecimal is no duration */
+	CHECK_INT(gotime_parse_ms("1.5e3ms"), 1500); /* an exponent: strtod's way */
+	CHECK_INT(gotime_parse_ms(".5s"), 500);
+	CHECK_INT(gotime_parse_ms("0.0005s"), 1); /* half a millisecond rounds up */
+	CHECK_INT(gotime_parse_ms("0.00049s"), 0);
+	/* plain decimals are read without strtod: the same value as strtod's,
+	 * to the last bit, for every length and position of the point */
+	unsigned x = 12345;
+	int differ = 0;
+	for (int i = 0; i < 20000; i++) {
+		char s[40];
+		int n = 1 + (int)((x = x * 1103515245u + 12345u) >> 16) % 15, dot = (int)((x = x * 1103515245u + 12345u) >> 16) % (n + 1);
+		int k = 0;
+		for (int d = 0; d < n; d++) {
+			if (d == dot && dot)
+				s[k++] = '.';
+			s[k++] = (char)('0' + ((x = x * 1103515245u + 12345u) >> 16) % 10);
+		}
+		s[k] = '\0';
+		double want = strtod(s, NULL);
+		strcat(s, "ms");
+		if (want <= 9e15 && gotime_parse_ms(s) != (int64_t)(want + 0.5))
+			differ++;
+	}
+	CHECK_INT(differ, 0);
 }
 
 static void test_fingerprint(void)

@@ -490,6 +490,18 @@ static int fleet_take(struct capacity *c, struct slot *s, int n, int64_t now, in
 	return 0;
 }
 
+/* (field by field: its scope, 300 bytes, is written only in a fleet) */
+static void slot_set(struct slot *s, struct window *w, int lim, int k, int64_t limit, int64_t need, int64_t *stamp)
+{
+	s->w = w;
+	s->lim = lim;
+	s->k = k;
+	s->limit = limit;
+	s->need = need;
+	s->stamp = stamp;
+	s->scope[0] = '\0';
+}
+
 /* the windows a request takes from: its team's own, then its model's
  * classes, the most restrictive first */
 static int slots_of(struct capacity *c, struct team *t, struct teamcap *tc, struct orgmodel *m, const char *model,
@@ -501,8 +513,9 @@ static int slots_of(struct capacity *c, struct team *t, struct teamcap *tc, stru
 	const int64_t tlim[3] = { t->tpm_limit, t->tpd_limit, t->rpd_limit };
 	for (int j = 0; j < 3; j++)
 		if (tlim[j] > 0 && need[tl[j]] > 0) {
-			s[n] = (struct slot){ tw[j], tl[j], -1, tlim[j], need[tl[j]], &r->tstamp[j], "" };
-			scope_team(s[n].scope, sizeof s[n].scope, t, tl[j]);
+			slot_set(&s[n], tw[j], tl[j], -1, tlim[j], need[tl[j]], &r->tstamp[j]);
+			if (c->fleet) /* (a scope names the window in the fleet only) */
+				scope_team(s[n].scope, sizeof s[n].scope, t, tl[j]);
 			n++;
 		}
 	if (!m)
@@ -511,9 +524,10 @@ static int slots_of(struct capacity *c, struct team *t, struct teamcap *tc, stru
 	for (int l = 0; l < CL_N; l++)
 		if (m->limit[l] > 0 && need[l] > 0)
 			for (int k = top; k >= 0; k--) {
-				s[n] = (struct slot){ &m->use[l][k], l, k, cap_class_limit(c, m->limit[l], k), need[l],
-						      &r->mstamp[l][k], "" };
-				scope_model(s[n].scope, sizeof s[n].scope, model, l, k);
+				slot_set(&s[n], &m->use[l][k], l, k, cap_class_limit(c, m->limit[l], k), need[l],
+					 &r->mstamp[l][k]);
+				if (c->fleet)
+					scope_model(s[n].scope, sizeof s[n].scope, model, l, k);
 				n++;
 			}
 	return n;

@@ -35,6 +35,7 @@
 #include <openssl/x509v3.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -84,7 +85,6 @@ struct utx {
 	enum rstate st;
 	buf head;             /* the answer's head, its fields pointing into it */
 	struct hstatus hs;
-	struct hfield fields[HEAD_FIELDS];
 	buf line;             /* a chunk's line being parsed (take_line) */
 	int64_t remaining;
 	bool close_after, head_done, paused, got_bytes, retried, no_body, in_cb, cancelled, eof;
@@ -92,6 +92,9 @@ struct utx {
 	struct event *ttfb;   /* time to first byte */
 	struct event *ctimer; /* connect timeout, or a failure reported later */
 	char *later;          /* that failure's message */
+	/* last, and not zeroed when made (4 KiB a request): the parser writes
+	 * the fields it finds, and only hs's count of them is read */
+	struct hfield fields[HEAD_FIELDS];
 };
 
 /* ---- connections ------------------------------------------------------ */
@@ -693,7 +696,8 @@ static void add_target(struct evbuffer *b, const struct origin *o, const struct 
 struct utx *upstream_start(struct upstream *u, struct origin *o, const struct ureq *r, const struct utx_cbs *cbs,
 			   void *arg)
 {
-	struct utx *t = xcalloc(1, sizeof *t);
+	struct utx *t = xmalloc(sizeof *t);
+	memset(t, 0, offsetof(struct utx, fields));
 	t->u = u;
 	t->cbs = cbs;
 	t->arg = arg;

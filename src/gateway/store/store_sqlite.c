@@ -647,14 +647,55 @@ static int days_flush(struct sqstore *s, char **cause)
 	return rc;
 }
 
+/* a ledger row bound by type, in LEDGER_COLUMNS' order (ledger_row_cols
+ * gives the same as text, for PostgreSQL and migrations): integers as
+ * integers, which SQLite would otherwise parse back from text, and strings
+ * in place (SQLITE_STATIC: the row outlives the step, and every column is
+ * bound again for the next one). The request path's rows all come here. */
+static void bind_str(sqlite3_stmt *st, int i, const char *v)
+{
+	if (v)
+		sqlite3_bind_text(st, i, v, -1, SQLITE_STATIC);
+	else
+		sqlite3_bind_null(st, i);
+}
+
+_Static_assert(LEDGER_COLS == 21, "bind_ledger binds every column of LEDGER_COLUMNS");
+
+static void bind_ledger(sqlite3_stmt *st, const struct ledger_row *x)
+{
+	sqlite3_bind_int64(st, 1, x->ts_ms);
+	bind_str(st, 2, x->team);
+	bind_str(st, 3, x->key);
+	bind_str(st, 4, x->key_fp);
+	bind_str(st, 5, x->model);
+	sqlite3_bind_int64(st, 6, x->status);
+	bind_str(st, 7, x->reason);
+	sqlite3_bind_int64(st, 8, x->stream);
+	sqlite3_bind_int64(st, 9, x->prompt);
+	sqlite3_bind_int64(st, 10, x->completion);
+	sqlite3_bind_int64(st, 11, x->cost_nusd);
+	sqlite3_bind_int64(st, 12, x->latency_ms);
+	if (x->id) /* (0: SQLite numbers the row) */
+		sqlite3_bind_int64(st, 13, x->id);
+	else
+		sqlite3_bind_null(st, 13);
+	bind_str(st, 14, x->route);
+	bind_str(st, 15, x->unit);
+	sqlite3_bind_int64(st, 16, x->quantity);
+	bind_str(st, 17, x->request_id);
+	bind_str(st, 18, x->user);
+	bind_str(st, 19, x->requested_model);
+	bind_str(st, 20, x->service_tier);
+	sqlite3_bind_int64(st, 21, x->cached);
+}
+
 static int sq_ledger(struct store *base_, const struct ledger_row *r, char **cause)
 {
 	struct sqstore *s = (struct sqstore *)base_;
 	sqlite3_stmt *st = s->ins_ledger;
 	sqlite3_reset(st);
-	struct rowv rv = { 0 };
-	ledger_row_cols(r, &rv);
-	bind_row(st, &rv);
+	bind_ledger(st, r);
 	int rc = sqlite3_step(st);
 	sqlite3_reset(st);
 	if (rc != SQLITE_DONE)
