@@ -25,8 +25,8 @@ size_t httpd_head_end(const char *p, size_t n)
 
 static bool tchar(unsigned char ch)
 {
-	return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
-	       (ch && strchr("!#$%&'*+-.^_`|~", ch));
+	return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') || ch == '-' ||
+	       (ch && strchr("!#$%&'*+.^_`|~", ch)); /* ('-' first: it is in most names) */
 }
 
 bool http_has_token(const char *list, const char *tok)
@@ -88,9 +88,8 @@ static int field_line(char *line, struct hfield *f, const char **why)
 	size_t vl = strlen(v);
 	while (vl && (v[vl - 1] == ' ' || v[vl - 1] == '\t'))
 		v[--vl] = '\0';
-	for (const char *c = v; *c; c++)
-		if (*c == '\r' || *c == 0x7f)
-			return bad(why, "a control byte in a header value", -1);
+	if (memchr(v, '\r', vl) || memchr(v, 0x7f, vl))
+		return bad(why, "a control byte in a header value", -1);
 	f->name = line;
 	f->value = v;
 	return 0;
