@@ -110,12 +110,25 @@ bool parse_i64(const char *s, int64_t *out)
 {
 	if (!s || !*s)
 		return false;
+	/* the common case without strtoll: an optional '-' and 1 to 18 digits
+	 * (no overflow possible); anything else is strtoll's */
+	const char *p = s + (*s == '-');
+	int64_t v = 0;
+	int n = 0;
+	while (*p >= '0' && *p <= '9' && n < 19) {
+		v = v * 10 + (*p++ - '0');
+		n++;
+	}
+	if (!*p && n >= 1 && n <= 18) {
+		*out = *s == '-' ? -v : v;
+		return true;
+	}
 	errno = 0;
 	char *end;
-	long long v = strtoll(s, &end, 10);
+	long long ll = strtoll(s, &end, 10);
 	if (errno || *end)
 		return false;
-	*out = v;
+	*out = ll;
 	return true;
 }
 

@@ -39,6 +39,23 @@ static void test_gotime_format(void)
 	CHECK_STR(b, "7.");
 }
 
+static void test_parse_i64(void)
+{
+	int64_t v = 7;
+	CHECK(parse_i64("0", &v) && v == 0);
+	CHECK(parse_i64("-5", &v) && v == -5);
+	CHECK(parse_i64("123456789012345678", &v) && v == 123456789012345678LL);
+	CHECK(parse_i64("9223372036854775807", &v) && v == INT64_MAX); /* 19 digits: strtoll's */
+	CHECK(parse_i64("-9223372036854775808", &v) && v == INT64_MIN);
+	CHECK(!parse_i64("9223372036854775808", &v)); /* overflow */
+	CHECK(!parse_i64("99999999999999999999", &v));
+	CHECK(parse_i64("+5", &v) && v == 5);
+	CHECK(parse_i64(" 12", &v) && v == 12);
+	v = 7;
+	CHECK(!parse_i64("", &v) && !parse_i64("-", &v) && !parse_i64("12a", &v) && !parse_i64("--5", &v) &&
+	      !parse_i64("1 ", &v) && v == 7);
+}
+
 static void test_gotime_parse(void)
 {
 	CHECK_INT(gotime_parse_ms("2m59.56s"), 179560);
@@ -297,6 +314,7 @@ static void test_mform(void)
 void suite_common(void)
 {
 	RUN(test_gotime_format);
+	RUN(test_parse_i64);
 	RUN(test_gotime_parse);
 	RUN(test_fingerprint);
 	RUN(test_groq_key_format);

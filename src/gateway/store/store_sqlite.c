@@ -81,7 +81,7 @@ static void *checkpointer(void *arg)
 {
 	struct sqstore *s = arg;
 	sqlite3 *db = NULL;
-	if (sqlite3_open_v2(s->path, &db, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK) {
+	if (sqlite3_open_v2(s->path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
 		sqlite3_close(db);
 		return NULL;
 	}
@@ -276,7 +276,9 @@ struct store *store_open(const char *path, char **cause)
 	close(fd);
 	struct sqstore *s = xcalloc(1, sizeof *s);
 	s->base.ops = &sqlite_ops;
-	if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) != SQLITE_OK) {
+	/* each connection is used by one thread only (the loop's; the
+	 * checkpointer's): no mutex around its every call */
+	if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
 		sq_fail(s, cause, path);
 		sq_close(&s->base);
 		return NULL;
