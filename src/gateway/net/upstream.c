@@ -675,21 +675,21 @@ int upstream_active(const struct upstream *u)
 }
 
 /* the request line's target: the origin's path, then the request's */
-static void add_target(struct evbuffer *b, const struct origin *o, const struct ureq *r)
+static void add_target(buf *b, const struct origin *o, const struct ureq *r)
 {
 	const char *op = o->path, *oq = strchr(op, '?');
 	size_t opl = oq ? (size_t)(oq - op) : strlen(op);
 	if (opl)
-		evbuffer_add(b, op, opl);
+		buf_add(b, op, opl);
 	if (r->path && *r->path)
-		evbuffer_add(b, r->path, strlen(r->path));
+		buf_adds(b, r->path);
 	else if (!opl)
-		evbuffer_add(b, "/", 1);
+		buf_add(b, "/", 1);
 	if (oq) /* the URL's own query (a webhook's), then the request's */
-		evbuffer_add(b, oq, strlen(oq));
+		buf_adds(b, oq);
 	if (r->query && *r->query) {
-		evbuffer_add(b, oq ? "&" : "?", 1);
-		evbuffer_add(b, r->query, strlen(r->query));
+		buf_add(b, oq ? "&" : "?", 1);
+		buf_adds(b, r->query);
 	}
 }
 
@@ -703,14 +703,14 @@ struct utx *upstream_start(struct upstream *u, struct origin *o, const struct ur
 	t->arg = arg;
 	const char *method = r->method;
 	if (u->curl) { /* libcurl takes a URL: written out again (proxy mode only) */
-		struct evbuffer *b = evbuffer_new();
-		evbuffer_add(b, o->key, strlen(o->key));
-		add_target(b, o, r);
-		evbuffer_add(b, "", 1);
-		const char *url = (const char *)evbuffer_pullup(b, -1);
-		t->c = curlup_start(u->curl, method, url, r->headers, r->body, r->len, r->timeout_ms,
+		buf b;
+		buf_init(&b);
+		buf_adds(&b, o->key);
+		add_target(&b, o, r);
+		buf_add(&b, "", 1);
+		t->c = curlup_start(u->curl, method, b.data, r->headers, r->body, r->len, r->timeout_ms,
 				    r->connect_timeout_ms, &fwd_cbs, t);
-		evbuffer_free(b);
+		buf_free(&b);
 		return t;
 	}
 	u->active++;
@@ -719,20 +719,30 @@ struct utx *upstream_start(struct upstream *u, struct origin *o, const struct ur
 	buf_init(&t->line);
 	t->connect_timeout_ms = r->connect_timeout_ms;
 	t->no_body = strcmp(method, "HEAD") == 0;
-	t->req = evbuffer_new();
-	evbuffer_add(t->req, method, strlen(method));
-	evbuffer_add(t->req, " ", 1);
-	add_target(t->req, o, r);
-	evbuffer_add(t->req, " HTTP/1.1\r\nHost: ", 17);
-	evbuffer_add(t->req, o->hostport, strlen(o->hostport));
-	evbuffer_add(t->req, "\r\n", 2);
-	for (const char *const *h = r->headers; h && *h; h++) {
-		evbuffer_add(t->req, *h, strlen(*h));
-		evbuffer_add(t->req, "\r\n", 2);
+	/* the head made in one buffer, then handed over with the body: two
+	 * evbuffer_adds, not one per piece */
+	buf h;
+	buf_init(&h);
+	buf_reserve(&h, 512);
+	buf_adds(&h, method);
+	buf_add(&h, " ", 1);
+	add_target(&h, o, r);
+	buf_add(&h, " HTTP/1.1\r\nHost: ", 17);
+	buf_adds(&h, o->hostport);
+	buf_add(&h, "\r\n", 2);
+	for (const char *const *hd = r->headers; hd && *hd; hd++) {
+		buf_adds(&h, *hd);
+		buf_add(&h, "\r\n", 2);
 	}
-	if (r->body || (strcmp(method, "GET") && strcmp(method, "HEAD")))
-		evbuffer_add_printf(t->req, "Content-Length: %zu\r\n", r->body ? r->len : 0);
-	evbuffer_add(t->req, "\r\n", 2);
+	if (r->body || (strcmp(method, "GET") && strcmp(method, "HEAD"))) {
+		buf_add(&h, "Content-Length: ", 16);
+		buf_addi(&h, r->body ? (int64_t)r->len : 0);
+		buf_add(&h, "\r\n", 2);
+	}
+	buf_add(&h, "\r\n", 2);
+	t->req = evbuffer_new();
+	evbuffer_add(t->req, h.data, h.len);
+	buf_free(&h);
 	if (r->body && r->len)
 		evbuffer_add(t->req, r->body, r->len);
 	if (r->timeout_ms > 0) {
