@@ -229,21 +229,22 @@ int64_t prompt_estimate(size_t body_len, size_t nmessages)
 
 bool headroom_header(struct headroom *hr, const char *name, const char *val)
 {
-	if (strncasecmp(name, "x-ratelimit-", 12) != 0)
+	if ((name[0] | 0x20) != 'x' || strncasecmp(name, "x-ratelimit-", 12) != 0)
 		return false;
 	const char *f = name + 12;
+	size_t fl = strlen(f); /* (each name compared only when its length matches) */
 	int64_t v = 0;
-	if (strcasecmp(f, "limit-requests") == 0 && parse_i64(val, &v))
+	if (fl == 14 && strcasecmp(f, "limit-requests") == 0 && parse_i64(val, &v))
 		hr->limit_req = v;
-	else if (strcasecmp(f, "remaining-requests") == 0 && parse_i64(val, &v))
+	else if (fl == 18 && strcasecmp(f, "remaining-requests") == 0 && parse_i64(val, &v))
 		hr->rem_req = v;
-	else if (strcasecmp(f, "limit-tokens") == 0 && parse_i64(val, &v))
+	else if (fl == 12 && strcasecmp(f, "limit-tokens") == 0 && parse_i64(val, &v))
 		hr->limit_tok = v;
-	else if (strcasecmp(f, "remaining-tokens") == 0 && parse_i64(val, &v))
+	else if (fl == 16 && strcasecmp(f, "remaining-tokens") == 0 && parse_i64(val, &v))
 		hr->rem_tok = v;
-	else if (strcasecmp(f, "reset-requests") == 0)
+	else if (fl == 14 && strcasecmp(f, "reset-requests") == 0)
 		hr->reset_req_ms = gotime_parse_ms(val);
-	else if (strcasecmp(f, "reset-tokens") == 0)
+	else if (fl == 12 && strcasecmp(f, "reset-tokens") == 0)
 		hr->reset_tok_ms = gotime_parse_ms(val);
 	return true;
 }
