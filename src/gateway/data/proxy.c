@@ -435,7 +435,10 @@ static void forward(struct preq *p)
 	struct ukey *k = p->k;
 	bool use_new = k->rot >= ROT_SWITCHED && k->new_secret;
 	p->secret = xstrdup(use_new ? k->new_secret : k->secret);
-	snprintf(p->key_fp, sizeof p->key_fp, "%s", use_new ? k->new_fp : k->fp);
+	const char *fp = use_new ? k->new_fp : k->fp;
+	size_t fl = strnlen(fp, sizeof p->key_fp - 1); /* (cut as snprintf would, without it) */
+	memcpy(p->key_fp, fp, fl);
+	p->key_fp[fl] = '\0';
 	p->on_old = k->rot != ROT_NONE && !use_new;
 	k->inflight++;
 	if (p->on_old)

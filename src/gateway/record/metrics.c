@@ -70,8 +70,17 @@ static int64_t *counter(strmap *s, const char *k)
 void metrics_request(struct metrics *m, const char *team, const char *model, int status, int64_t prompt,
 		     int64_t completion, int64_t cost, int64_t latency_us)
 {
-	char key[512];
-	snprintf(key, sizeof key, "%s\t%s\t%d", team, model, status);
+	char key[512]; /* "team\tmodel\tstatus", made without printf (once a request) */
+	size_t tl = strlen(team), ml = strlen(model);
+	if (tl + ml + 2 + 24 <= sizeof key) {
+		memcpy(key, team, tl);
+		key[tl] = '\t';
+		memcpy(key + tl + 1, model, ml);
+		key[tl + 1 + ml] = '\t';
+		i64_text(key + tl + 2 + ml, status); /* (with its NUL) */
+	} else {
+		snprintf(key, sizeof key, "%s\t%s\t%d", team, model, status);
+	}
 	struct series *s = strmap_get(m->req, key);
 	if (!s) {
 		s = xcalloc(1, sizeof *s);
