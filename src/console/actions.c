@@ -278,12 +278,29 @@ static int step_index(struct app *a)
 	return 0;
 }
 
+static void back_to_wizard(struct app *a);
+
+/* The rotation wizard is what the operator is doing: open, or one of its
+ * steps' confirmations. An answer about a key changes the wizard only when
+ * it is about the wizard's key and the wizard is still open: one that
+ * comes after Esc, with another action begun meanwhile (whose state may
+ * hold any text), is only told on the status line. */
+static bool wizard_open(const struct app *a)
+{
+	return a->dlg.kind == DLG_WIZARD || (a->dlg.kind == DLG_CONFIRM && a->dlg.on_no == back_to_wizard);
+}
+
+static bool wizard_of(const struct app *a, const char *name)
+{
+	return wizard_open(a) && name && a->dlg.act.key[0] && strcmp(name, a->dlg.act.key) == 0;
+}
+
 static void on_rot(void *arg, long status, const char *body, size_t len, const char *err)
 {
 	struct app *a = arg;
 	if (status == 200) {
 		json_t *j = json_loadb(body, len, 0, NULL);
-		if (json_is_object(j)) {
+		if (json_is_object(j) && wizard_of(a, json_string_value(json_object_get(j, "name")))) {
 			json_decref(a->dlg.act.rot);
 			a->dlg.act.rot = j;
 		} else {
@@ -322,10 +339,21 @@ static void wiz_done(void *arg, long status, const char *body, size_t len, const
 {
 	struct app *a = arg;
 	char msg[512];
+	json_t *j = status >= 200 && status < 300 ? json_loadb(body, len, 0, NULL) : NULL;
+	const char *name = json_string_value(json_object_get(j, "name"));
+	if (!wizard_open(a) || (name && !wizard_of(a, name))) { /* (Esc'd, another action since) */
+		if (status >= 200 && status < 300)
+			app_set_status(a, R_OK, "rotation of %s: step recorded", name ? name : "the key");
+		else
+			app_set_status(a, R_ERROR, "rotation refused: %s",
+				       status ? api_message(body, len, msg, sizeof msg) : err ? err : "no answer");
+		json_decref(j);
+		a->next_poll_ms = 0;
+		return;
+	}
 	bool completing = a->dlg.act.rot_completing;
 	a->dlg.act.rot_completing = false;
 	if (completing && status == 200) { /* the last step: said so, not a silent step 1 again */
-		json_t *j = json_loadb(body, len, 0, NULL);
 		char text[600];
 		snprintf(text, sizeof text,
 			 "The rotation of '%s' is complete: the old key %s was erased; %s is its only key now.\n\nNothing "
@@ -341,8 +369,7 @@ static void wiz_done(void *arg, long status, const char *body, size_t len, const
 		return;
 	}
 	if (status >= 200 && status < 300) {
-		json_t *j = json_loadb(body, len, 0, NULL);
-		if (json_is_object(j) && json_object_get(j, "name")) {
+		if (json_is_object(j) && name) {
 			json_decref(a->dlg.act.rot);
 			a->dlg.act.rot = j;
 		} else {

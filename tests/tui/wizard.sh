@@ -71,6 +71,33 @@ tui_check "naming the retired key and the active one" "gsk_…0004 is its only k
 check_not_contains "the new secret never appeared on screen" "$KEY4" "$(tui_screen)"
 tui_keys Escape
 tui_wait_gone "Rotation complete"
+
+# a step's answer that comes after Esc, with another action begun
+# meanwhile, is told on the status line and takes nothing over (it had
+# opened a wizard for a key named after the pause's reason, over the
+# pause's confirmation)
+curl -s -o /dev/null -X POST -d '{"latency_ms":3000}' "http://$FAKE/_fake/faults"
+tui_keys r
+tui_wait "> 1. Create the new key"
+tui_keys Enter
+tui_wait "New Groq key"
+tui_type "$KEY5"
+tui_keys Enter          # Groq's stand-in takes 3 s to answer the key's check
+tui_keys Escape         # ... and the operator leaves the wizard meanwhile
+tui_wait_gone "Rotate key chatbot-prod-api"
+tui_keys Tab p          # the teams pane: pause the selected team (batch-processor)
+tui_wait "reason"
+tui_type "maintenance"
+tui_keys Enter
+tui_wait "Pause team"
+wait_eval "the rotation's first step to be recorded" 15 '[ "$(key_step)" = verified ]'
+tui_check "the late answer is told on the status line" "rotation of chatbot-prod-api: step recorded"
+tui_check "... and the pause's confirmation is still open" "Pause team 'batch-processor'?"
+check "no wizard opened for another key" tui_lacks "Rotate key maintenance"
+curl -s -o /dev/null -X POST -d '{"latency_ms":0}' "http://$FAKE/_fake/faults"
+tui_keys y
+wait_eval "the team to be paused" 10 '[ "$(team_field batch-processor .state)" = paused ]'
+check_eq "the pause went through" paused "$(team_field batch-processor .state)"
 tui_keys q
 tui_wait_exit
 done_testing
