@@ -24,7 +24,7 @@ static int body_set(struct preq *p, const char *key, const char *value, struct v
 	const char *why;
 	if (reqbody_scan(*b, *len, &rb, &why) != 0)
 		return deny(v, 500, "api_error", "internal_error", "internal",
-			    xasprintf("The body could not be rewritten (%s).", why));
+			    xasprintf("The body could not be rewritten (%s at line %d, column %d).", why, rb.line, rb.col));
 	struct jspan at = str_eq(key, "model") ? rb.model : rb.service_tier;
 	size_t nl;
 	char *nb = reqbody_with_json(*b, *len, &rb, at, key, value, &nl);
@@ -33,7 +33,8 @@ static int body_set(struct preq *p, const char *key, const char *value, struct v
 	*len = nl;
 	if (!fwd && reqbody_scan(p->raw, p->raw_len, &p->body, &why) != 0)
 		return deny(v, 500, "api_error", "internal_error", "internal",
-			    xasprintf("The body could not be rewritten (%s).", why));
+			    xasprintf("The body could not be rewritten (%s at line %d, column %d).", why, p->body.line,
+				      p->body.col));
 	return 0;
 }
 
