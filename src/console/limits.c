@@ -246,6 +246,36 @@ static void do_save_limits(struct app *a)
 	free(s);
 }
 
+/* the review of a form's changes: a confirmation that keeps the form's
+ * values (its Yes saves them; No goes back to the form) */
+static void review(struct app *a, const char *title, const char *text, void (*save)(struct app *))
+{
+	struct dialog keep = a->dlg;
+	dlg_confirm(a, title, text, save);
+	memcpy(a->dlg.fval, keep.fval, sizeof keep.fval);
+	memcpy(a->dlg.forig, keep.forig, sizeof keep.forig);
+	a->dlg.nf = keep.nf;
+}
+
+/* the team or key a form opens on, as the gateway answered it (the
+ * caller's), or NULL when it was refused or unreadable (said so) */
+static json_t *form_answer(struct app *a, long status, const char *body, size_t len, const char *err, const char *what)
+{
+	if (status != 200) {
+		act_refused(a, status, body, len, err);
+		return NULL;
+	}
+	json_t *j = json_loadb(body, len, 0, NULL);
+	if (!json_is_object(j)) {
+		json_decref(j);
+		char m[80];
+		snprintf(m, sizeof m, "The gateway's %s is not the expected JSON.", what);
+		dlg_message(a, R_ERROR, "Unexpected answer", m);
+		return NULL;
+	}
+	return j;
+}
+
 static void limits_entered(struct app *a)
 {
 	struct dialog *d = &a->dlg;
@@ -291,26 +321,15 @@ static void limits_entered(struct app *a)
 	snprintf(text, sizeof text, "Save these changes to team '%s' (version %lld)?\n\n%s%s\nThey apply from the team's next request.",
 		 a->dlg.act.team, (long long)a->dlg.act.version, diff.data, warn);
 	buf_free(&diff);
-	struct dialog keep = *d;
-	dlg_confirm(a, "Review: team limits", text, do_save_limits);
-	memcpy(a->dlg.fval, keep.fval, sizeof keep.fval);
-	memcpy(a->dlg.forig, keep.forig, sizeof keep.forig);
-	a->dlg.nf = keep.nf;
+	review(a, "Review: team limits", text, do_save_limits);
 }
 
 static void on_edit_team(void *arg, long status, const char *body, size_t len, const char *err)
 {
 	struct app *a = arg;
-	if (status != 200) {
-		act_refused(a, status, body, len, err);
+	json_t *t = form_answer(a, status, body, len, err, "team");
+	if (!t)
 		return;
-	}
-	json_t *t = json_loadb(body, len, 0, NULL);
-	if (!json_is_object(t)) {
-		json_decref(t);
-		dlg_message(a, R_ERROR, "Unexpected answer", "The gateway's team is not the expected JSON.");
-		return;
-	}
 	a->dlg.act.version = json_integer_value(json_object_get(t, "version"));
 	a->dlg.act.spend = json_number_value(json_object_get(t, "spend_mtd_usd"));
 	char vals[F_N][64];
@@ -432,26 +451,15 @@ static void key_entered(struct app *a)
 	snprintf(text, sizeof text, "Save these changes to key '%s' (version %lld)?\n\n%s%s\nThey apply from its next request.",
 		 a->dlg.act.key, (long long)a->dlg.act.version, diff.data, warn);
 	buf_free(&diff);
-	struct dialog keep = *d;
-	dlg_confirm(a, "Review: key limits", text, do_save_key);
-	memcpy(a->dlg.fval, keep.fval, sizeof keep.fval);
-	memcpy(a->dlg.forig, keep.forig, sizeof keep.forig);
-	a->dlg.nf = keep.nf;
+	review(a, "Review: key limits", text, do_save_key);
 }
 
 static void on_edit_key(void *arg, long status, const char *body, size_t len, const char *err)
 {
 	struct app *a = arg;
-	if (status != 200) {
-		act_refused(a, status, body, len, err);
+	json_t *k = form_answer(a, status, body, len, err, "key");
+	if (!k)
 		return;
-	}
-	json_t *k = json_loadb(body, len, 0, NULL);
-	if (!json_is_object(k)) {
-		json_decref(k);
-		dlg_message(a, R_ERROR, "Unexpected answer", "The gateway's key is not the expected JSON.");
-		return;
-	}
 	a->dlg.act.version = json_integer_value(json_object_get(k, "version"));
 	a->dlg.act.spend = json_number_value(json_object_get(k, "spend_mtd_usd"));
 	char vals[KF_N][64];
