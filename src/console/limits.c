@@ -258,7 +258,8 @@ static void review(struct app *a, const char *title, const char *text, void (*sa
 }
 
 /* the team or key a form opens on, as the gateway answered it (the
- * caller's), or NULL when it was refused or unreadable (said so) */
+ * caller's; its version and spend noted for the save and its warnings), or
+ * NULL when it was refused or unreadable (said so) */
 static json_t *form_answer(struct app *a, long status, const char *body, size_t len, const char *err, const char *what)
 {
 	if (status != 200) {
@@ -273,6 +274,8 @@ static json_t *form_answer(struct app *a, long status, const char *body, size_t 
 		dlg_message(a, R_ERROR, "Unexpected answer", m);
 		return NULL;
 	}
+	a->dlg.act.version = json_integer_value(json_object_get(j, "version"));
+	a->dlg.act.spend = json_number_value(json_object_get(j, "spend_mtd_usd"));
 	return j;
 }
 
@@ -330,8 +333,6 @@ static void on_edit_team(void *arg, long status, const char *body, size_t len, c
 	json_t *t = form_answer(a, status, body, len, err, "team");
 	if (!t)
 		return;
-	a->dlg.act.version = json_integer_value(json_object_get(t, "version"));
-	a->dlg.act.spend = json_number_value(json_object_get(t, "spend_mtd_usd"));
 	char vals[F_N][64];
 	team_values(t, vals);
 	char text[300];
@@ -460,8 +461,6 @@ static void on_edit_key(void *arg, long status, const char *body, size_t len, co
 	json_t *k = form_answer(a, status, body, len, err, "key");
 	if (!k)
 		return;
-	a->dlg.act.version = json_integer_value(json_object_get(k, "version"));
-	a->dlg.act.spend = json_number_value(json_object_get(k, "spend_mtd_usd"));
 	char vals[KF_N][64];
 	fmt_usd(vals[KF_BUDGET], 64, json_number_value(json_object_get(k, "monthly_budget_usd")));
 	snprintf(vals[KF_RPM], 64, "%lld", (long long)json_integer_value(json_object_get(k, "rpm_limit")));
