@@ -115,11 +115,11 @@ bool parse_i64(const char *s, int64_t *out)
 	const char *p = s + (*s == '-');
 	int64_t v = 0;
 	int n = 0;
-	while (*p >= '0' && *p <= '9' && n < 19) {
+	while (*p >= '0' && *p <= '9' && n < 18) {
 		v = v * 10 + (*p++ - '0');
 		n++;
 	}
-	if (!*p && n >= 1 && n <= 18) {
+	if (!*p && n >= 1) {
 		*out = *s == '-' ? -v : v;
 		return true;
 	}

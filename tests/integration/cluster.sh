@@ -403,8 +403,17 @@ create_team eps '"rpm_limit":30'
 create_key eps-prod-api eps gsk_testepsAAAAAAAAAAAAAAAAAAAAAAA0001
 new_token eps
 EPS=$TOKEN
-admitted=0
-for j in $(seq 1 24); do on $(( j % 3 + 1 )); chat "$EPS" llama-3.1-8b-instant; [ "$STATUS" = 200 ] && admitted=$((admitted + 1)); done
+# every replica knows the team and its token, and counts through Redis
+# again (each reconnects on its own after the outage above), before the
+# window is filled
+for i in 1 2 3; do
+	wait_eval "gw-$i to know eps' token" 5 \
+		"[ \"\$(curl -s -H 'Authorization: Bearer $OP_TOKEN' http://${GWS[$i]}/admin/v1/teams/eps/tokens | jq '.tokens | length')\" = 1 ]"
+	wait_eval "gw-$i to count through Redis" 5 "curl -s http://${GWS[$i]}/healthz | grep -q '\"status\":\"ok\"'"
+done
+admitted=0 codes=""
+for j in $(seq 1 24); do on $(( j % 3 + 1 )); chat "$EPS" llama-3.1-8b-instant; codes="$codes $STATUS"; [ "$STATUS" = 200 ] && admitted=$((admitted + 1)); done
+[ "$admitted" = 24 ] || echo "# the answers:$codes"
 check_eq "24 admitted through Redis" 24 "$admitted"
 for i in 1 2 3; do
 	wait_eval "gw-$i to read the fleet's count" 5 \

@@ -7,7 +7,16 @@ GOLDEN_DIR="$ROOT/tests/tui/golden"
 TMUX_SOCK="gg-tui-$$-$RANDOM"
 FROZEN_NOW=1795727061 # 2026-11-26T21:04:21Z
 tm() { tmux -L "$TMUX_SOCK" -f /dev/null "$@"; }
-tui_cleanup() { tm kill-server 2>/dev/null; cleanup; }
+# at the end (or an interrupted run): whatever still runs in the panes is
+# killed outright before the server goes (a groqtop under ASan whose
+# terminal hangs up while LeakSanitizer stops its threads at exit can
+# spin forever: seen after interrupted runs), then the server
+tui_cleanup() {
+	local p
+	for p in $(tm list-panes -a -F '#{pane_pid}' 2>/dev/null); do pkill -KILL -s "$p" 2>/dev/null; done
+	tm kill-server 2>/dev/null
+	cleanup
+}
 trap tui_cleanup EXIT
 
 # tui_start [WxH] [env...] : a pane running a plain shell, ready for keys
