@@ -8,32 +8,23 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* v's digits (v >= 0) at p; past them */
-static char *digits(char *p, int64_t v)
-{
-	char t[24];
-	size_t n = i64_text(t, v);
-	memcpy(p, t, n);
-	return p + n;
-}
-
 /* without printf: every answer carries two or four of these */
 void gotime_format(int64_t ms, char *out, size_t outlen)
 {
-	char b[64], *p = b;
+	char b[64], *p = b; /* (each i64_text's NUL is written over next) */
 	if (ms <= 0) {
 		*p++ = '0';
 	} else {
 		int64_t h = ms / 3600000, m = (ms / 60000) % 60, s = (ms / 1000) % 60, frac = ms % 1000;
 		if (h) {
-			p = digits(p, h);
+			p += i64_text(p, h);
 			*p++ = 'h';
 		}
 		if (h || m) {
-			p = digits(p, m);
+			p += i64_text(p, m);
 			*p++ = 'm';
 		}
-		p = digits(p, s);
+		p += i64_text(p, s);
 		if (frac) { /* centiseconds as Groq does ("59.56s"); a trailing zero dropped */
 			int cs = (int)((frac + 5) / 10);
 			if (cs >= 100)

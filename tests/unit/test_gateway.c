@@ -257,6 +257,18 @@ static void test_cost(void)
 	CHECK_INT(money_crossed(th, 3, INT64_MAX, big), 3);
 	CHECK_INT(money_crossed(th, 3, INT64_MAX, 0), 0);
 	CHECK_INT(money_crossed(th, 0, big, big), 0);
+	/* amounts as text: nine decimals, exact at both ends of int64_t */
+	char u[USD_TEXT_MAX];
+	CHECK_INT(usd_text(u, 0), 11);
+	CHECK_STR(u, "0.000000000");
+	usd_text(u, 22290);
+	CHECK_STR(u, "0.000022290");
+	usd_text(u, -1250000000);
+	CHECK_STR(u, "-1.250000000");
+	usd_text(u, INT64_MAX);
+	CHECK_STR(u, "9223372036.854775807");
+	usd_text(u, INT64_MIN);
+	CHECK_STR(u, "-9223372036.854775808");
 }
 
 static struct team *mk_team(void)

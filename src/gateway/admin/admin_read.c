@@ -29,27 +29,17 @@ static json_t *headroom_json(const struct headroom *h)
 			 "reset_tokens_ms", (json_int_t)h->reset_tok_ms, "seen_at", ts);
 }
 
-/* USD from nano-dollars, exactly, without printf: "12.5", "0.000022290" */
+/* USD from nano-dollars, exactly, without printf: "12.5", "0.000022290"
+ * (usd_text's, trailing zeros dropped) */
 static void usd_json(buf *b, int64_t nusd)
 {
-	if (nusd < 0) {
-		buf_add(b, "-", 1);
-		nusd = -nusd;
-	}
-	buf_addi(b, nusd / NUSD_PER_USD);
-	int64_t frac = nusd % NUSD_PER_USD;
-	if (!frac)
-		return;
-	char d[10];
-	for (int i = 8; i >= 0; i--) {
-		d[i] = (char)('0' + frac % 10);
-		frac /= 10;
-	}
-	int n = 9;
-	while (n > 1 && d[n - 1] == '0')
+	char u[USD_TEXT_MAX];
+	size_t n = usd_text(u, nusd);
+	while (u[n - 1] == '0')
 		n--;
-	buf_add(b, ".", 1);
-	buf_add(b, d, (size_t)n);
+	if (u[n - 1] == '.')
+		n--;
+	buf_add(b, u, n);
 }
 
 /* The dashboard's one call. It is written straight into a buffer rather

@@ -26,8 +26,8 @@ struct spend_out {
 
 static void usd9(buf *b, int64_t nusd)
 {
-	buf_addf(b, "%s%lld.%09lld", nusd < 0 ? "-" : "", (long long)(llabs(nusd) / NUSD_PER_USD),
-		 (long long)(llabs(nusd) % NUSD_PER_USD));
+	char u[USD_TEXT_MAX];
+	buf_add(b, u, usd_text(u, nusd));
 }
 
 static void csv_cell(buf *b, const char *s)

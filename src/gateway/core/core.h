@@ -429,6 +429,11 @@ bool money_reached(int64_t spend, int64_t budget, int pct);
  * budget: the one rule for "already crossed" (start-up, a changed budget,
  * another replica's figures); 0 when there is no budget */
 int money_crossed(const int *pct, int n, int64_t spend, int64_t budget);
+/* nano-dollars as dollars with all nine decimals ("-1.250000000"), exact
+ * and without printf (answers, log lines, showback); out holds at least
+ * USD_TEXT_MAX bytes; returns the length */
+#define USD_TEXT_MAX 32
+size_t usd_text(char out[USD_TEXT_MAX], int64_t nusd);
 
 /* ---- capacity.c: Groq's capacity, shared fairly ----------------------- */
 enum cap_lim { CL_RPM, CL_RPD, CL_TPM, CL_TPD, CL_ASH, CL_ASD, CL_N };

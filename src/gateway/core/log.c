@@ -96,11 +96,8 @@ void gw_log_request(struct gateway *g, const struct reqline *r)
 			buf_addi(l, r->quantity);
 		}
 		buf_adds(l, ",\"cost_usd\":");
-		buf_addi(l, r->cost_nusd / NUSD_PER_USD);
-		char frac[11] = ".000000000";
-		for (int64_t i = 9, f = r->cost_nusd % NUSD_PER_USD; i > 0 && f > 0; i--, f /= 10)
-			frac[i] = (char)('0' + f % 10);
-		buf_adds(l, frac);
+		char usd[USD_TEXT_MAX];
+		buf_add(l, usd, usd_text(usd, r->cost_nusd));
 	}
 	if (r->ledger_pending)
 		buf_adds(l, ",\"ledger\":\"pending\"");

@@ -8,6 +8,7 @@
 #include "core.h"
 
 #include <math.h>
+#include <string.h>
 
 const char *bill_unit_name(enum bill_unit u)
 {
@@ -87,4 +88,21 @@ int money_crossed(const int *pct, int n, int64_t spend, int64_t budget)
 	while (budget > 0 && k < n && money_reached(spend, budget, pct[k]))
 		k++;
 	return k;
+}
+
+size_t usd_text(char out[USD_TEXT_MAX], int64_t nusd)
+{
+	size_t n = 0;
+	uint64_t u = (uint64_t)nusd;
+	if (nusd < 0) {
+		out[n++] = '-';
+		u = -u; /* (INT64_MIN too) */
+	}
+	n += i64_text(out + n, (int64_t)(u / NUSD_PER_USD));
+	char frac[24];
+	size_t f = i64_text(frac, (int64_t)(u % NUSD_PER_USD));
+	out[n++] = '.';
+	memset(out + n, '0', 9 - f);
+	memcpy(out + n + 9 - f, frac, f + 1); /* (with its NUL) */
+	return n + 9;
 }

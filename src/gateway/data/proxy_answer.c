@@ -21,18 +21,8 @@ void req_budget_header(struct preq *p)
 	if (!p->t || !p->req)
 		return;
 	int64_t r = caller_remaining(p->g, p->t, p->k, p->user);
-	/* dollars with nine decimals, without printf (every answer has it) */
-	char s[48], frac[24];
-	size_t n = 0;
-	if (r < 0) {
-		s[n++] = '-';
-		r = -r;
-	}
-	n += i64_text(s + n, r / NUSD_PER_USD);
-	s[n++] = '.';
-	size_t f = i64_text(frac, r % NUSD_PER_USD);
-	memset(s + n, '0', 9 - f);
-	memcpy(s + n + 9 - f, frac, f + 1);
+	char s[USD_TEXT_MAX];
+	usd_text(s, r);
 	httpd_add_header(p->req, "x-groqgate-budget-remaining-usd", s);
 	if (p->ntried > 1) /* served by a fallback: the model first sent */
 		httpd_add_header(p->req, "x-groqgate-fallback-from", p->tried[0]);

@@ -98,21 +98,12 @@ static void usage_audio(struct preq *p, struct usage *u)
 }
 
 /* a body that is an empty JSON object (what an SDK sends with a batch's
- * cancel), whitespace around it allowed */
+ * cancel), as strictly as any other body is read */
 static bool empty_object(const char *b, size_t n)
 {
-	size_t i = 0;
-	while (i < n && strchr(" \t\r\n", b[i]) && b[i])
-		i++;
-	if (i >= n || b[i++] != '{')
-		return false;
-	while (i < n && strchr(" \t\r\n", b[i]) && b[i])
-		i++;
-	if (i >= n || b[i++] != '}')
-		return false;
-	while (i < n && strchr(" \t\r\n", b[i]) && b[i])
-		i++;
-	return i == n;
+	struct reqbody rb;
+	const char *why;
+	return reqbody_scan(b, n, &rb, &why) == 0 && rb.empty;
 }
 
 /* ---- the rows ------------------------------------------------------ */
