@@ -20,6 +20,15 @@ all_shipped() { # every replica's journal is in PostgreSQL
 		[ "$(curl -s --max-time 2 "http://${GWS[$i]}/metrics" | awk '$1 == "groqgate_ledger_journal_rows" { print $2 }')" = 0 ] || return 1
 	done
 }
+# ... and no request still in a replica: one whose client gave up (curl's
+# --max-time) gets its 499 row when the gateway is done with it
+all_settled() {
+	local i
+	for i in 1 2 3; do
+		[ "$(curl -s --max-time 2 "http://${GWS[$i]}/metrics" | awk '$1 == "groqgate_inflight_requests" { print $2 }')" = 0 ] || return 1
+	done
+	all_shipped
+}
 
 # ---- the fleet ---------------------------------------------------------
 fleet_of() { on "$1"; api_as "$VIEW_TOKEN" GET /admin/v1/cluster; jq_body '[.replicas[] | select(.state == "serving") | .id] | join(",")'; }
@@ -359,7 +368,7 @@ for j in $(seq 1 30); do
 	[ "$j" = 10 ] && { pg_stop; pg_run; }
 done
 before=$rows
-wait_for "journals shipped after the restart" 15 all_shipped
+wait_for "every request done and shipped after the restart" 30 all_settled
 rows=$(psql_q "SELECT count(*) FROM ledger WHERE team = 'gamma'")
 served=$(grep -c '^200$' "$T/pg.codes")
 # what each client was answered, beside what the ledger says of the same
