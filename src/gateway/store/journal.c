@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -20,13 +21,30 @@
 #define HEAD 8             /* length, CRC */
 #define REC_MAX (HEAD + FIXED + NSTR * (2 + STR_MAX + 1) + 16)
 #define CHUNK (1 << 20)    /* bytes read at a time; more than REC_MAX */
+#define GROW (64 << 10)   /* the mapped file grows by this much at a time */
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23
+#endif
 
+/* Records are written into the file through a shared mapping: a copy into
+ * the page cache, what write() does, without the system call and the file
+ * system's work for every batch (a process that dies keeps what it
+ * copied, as it keeps what write() was given). The file grows GROW bytes
+ * at a time, its blocks allocated then (posix_fallocate: a full disk is
+ * an error of this append, never a SIGBUS later); records go on after the
+ * last one until the mapping is full and everything before is in the
+ * store, and then the file starts over. Past the last record the file
+ * holds zeros: a gateway that dies leaves that tail, which the next start
+ * reads as the end. */
 struct journal {
 	int fd;
 	char *path;
-	size_t size; /* where the next record goes */
-	size_t mark; /* records before it are in the store */
-	char *rbuf;  /* CHUNK bytes, allocated on the first read */
+	size_t size;  /* where the next record goes */
+	size_t mark;  /* records before it are in the store */
+	char *map;    /* the file's first cap bytes, or NULL */
+	size_t cap;   /* the file's length while mapped */
+	bool unread;  /* opened with content whose end is not known yet */
+	char *rbuf;   /* CHUNK bytes, allocated on the first read */
 };
 
 /* CRC-32 (IEEE), eight bytes a step (slicing-by-8): the same sums as the
@@ -93,13 +111,37 @@ struct journal *journal_open(const char *path, char **cause)
 	j->fd = fd;
 	j->path = xstrdup(path);
 	j->size = (size_t)st.st_size;
+	j->unread = j->size > 0;
 	return j;
+}
+
+static void unmap(struct journal *j)
+{
+	if (j->map)
+		munmap(j->map, j->cap);
+	j->map = NULL;
+	j->cap = 0;
+}
+
+/* the file emptied: true when done (if not, its records stay, and are
+ * skipped by their seq once in the store) */
+static bool start_over(struct journal *j)
+{
+	unmap(j);
+	if (ftruncate(j->fd, 0) != 0)
+		return false;
+	j->size = j->mark = 0;
+	return true;
 }
 
 void journal_close(struct journal *j)
 {
 	if (!j)
 		return;
+	if (j->map) { /* the zero tail goes: the file ends at its last record */
+		unmap(j);
+		(void)!ftruncate(j->fd, (off_t)(j->mark == j->size ? 0 : j->size));
+	}
 	close(j->fd);
 	free(j->path);
 	free(j->rbuf);
@@ -118,7 +160,7 @@ int journal_fd(const struct journal *j)
 
 size_t journal_size(const struct journal *j)
 {
-	return j->size;
+	return j->size - j->mark;
 }
 
 static void put64(buf *b, int64_t v)
@@ -164,24 +206,41 @@ void journal_encode(buf *b, int64_t seq, const struct ledger_row *r)
 	memcpy(b->data + at, head, HEAD);
 }
 
+/* room for n more bytes after the last record, mapped */
+static int grow(struct journal *j, size_t n, char **cause)
+{
+	if (j->unread)
+		return fail(cause, "ledger journal %s: appended to before its records were read", j->path);
+	size_t want = (j->size + n + GROW - 1) / GROW * GROW;
+	int e = posix_fallocate(j->fd, 0, (off_t)want);
+	if (e != 0) {
+		/* a file grown in part is cut back to what is mapped */
+		(void)!ftruncate(j->fd, (off_t)(j->map ? j->cap : j->size));
+		return fail(cause, "ledger journal %s: %s", j->path, strerror(e));
+	}
+	void *m = j->map ? mremap(j->map, j->cap, want, MREMAP_MAYMOVE)
+			 : mmap(NULL, want, PROT_READ | PROT_WRITE, MAP_SHARED, j->fd, 0);
+	if (m == MAP_FAILED) {
+		e = errno;
+		return fail(cause, "ledger journal %s: %s", j->path, strerror(e));
+	}
+	/* the new pages made writable in one call rather than a fault each
+	 * (Linux 5.14; an older kernel faults them in as they are written) */
+	(void)madvise((char *)m + j->cap, want - j->cap, MADV_POPULATE_WRITE);
+	j->map = m;
+	j->cap = want;
+	return 0;
+}
+
 int journal_append(struct journal *j, const void *p, size_t n, char **cause)
 {
-	size_t done = 0;
-	while (done < n) {
-		ssize_t w = pwrite(j->fd, (const char *)p + done, n - done, (off_t)(j->size + done));
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0) {
-			int e = w < 0 ? errno : ENOSPC;
-			/* the part written is cut off again; if even that fails, the
-			 * next append overwrites it (it writes at j->size), and a
-			 * start meeting it reads it as a torn end */
-			if (done)
-				(void)!ftruncate(j->fd, (off_t)j->size);
-			return fail(cause, "ledger journal %s: %s", j->path, strerror(e));
-		}
-		done += (size_t)w;
+	if (j->size + n > j->cap) {
+		if (j->map && j->mark == j->size) /* all of it in the store */
+			(void)start_over(j);
+		if (grow(j, n, cause) != 0)
+			return -1;
 	}
+	memcpy(j->map + j->size, p, n);
 	j->size += n;
 	return 0;
 }
@@ -240,10 +299,16 @@ static int decode(const unsigned char *p, size_t n, int64_t *seq, struct ledger_
 	return p == end ? 0 : -1;
 }
 
-/* whether the file holds only zero bytes from off on (a power loss can
- * leave the file longer than what reached the disk) */
+/* whether the file holds only zero bytes from off on (its unwritten tail,
+ * or a power loss that kept the file's length and not its bytes) */
 static bool zeros_from(struct journal *j, size_t off)
 {
+	if (j->map) {
+		for (; off < j->size; off++)
+			if (j->map[off])
+				return false;
+		return true;
+	}
 	while (off < j->size) {
 		size_t want = j->size - off < CHUNK ? j->size - off : CHUNK;
 		ssize_t got = pread(j->fd, j->rbuf, want, (off_t)off);
@@ -264,24 +329,32 @@ int journal_read(struct journal *j, size_t max, journal_fn fn, void *arg, size_t
 	*torn = false;
 	size_t off = j->mark;
 	*end = off;
-	if (!j->rbuf && off < j->size)
+	if (!j->map && !j->rbuf && off < j->size)
 		j->rbuf = xmalloc(CHUNK);
 	while (*rows < max && off < j->size) {
-		size_t want = j->size - off < CHUNK ? j->size - off : CHUNK;
-		ssize_t got = pread(j->fd, j->rbuf, want, (off_t)off);
-		if (got < 0 && errno == EINTR)
-			continue;
-		if (got < 0)
-			return fail(cause, "ledger journal %s: %s", j->path, strerror(errno));
-		if (got == 0) { /* shorter than we thought: what is missing is torn */
-			*torn = true;
-			break;
+		const unsigned char *p;
+		size_t n;
+		if (j->map) { /* what this run wrote: read in place */
+			p = (const unsigned char *)j->map + off;
+			n = j->size - off;
+		} else { /* a file found at start */
+			size_t want = j->size - off < CHUNK ? j->size - off : CHUNK;
+			ssize_t got = pread(j->fd, j->rbuf, want, (off_t)off);
+			if (got < 0 && errno == EINTR)
+				continue;
+			if (got < 0)
+				return fail(cause, "ledger journal %s: %s", j->path, strerror(errno));
+			if (got == 0) { /* shorter than we thought: what is missing is torn */
+				*torn = true;
+				break;
+			}
+			p = (const unsigned char *)j->rbuf;
+			n = (size_t)got;
 		}
-		const unsigned char *p = (const unsigned char *)j->rbuf;
-		size_t at = 0, n = (size_t)got;
+		size_t at = 0;
 		bool at_end; /* the bad record is the file's last */
+		uint32_t head[2];
 		while (*rows < max && at < n) {
-			uint32_t head[2];
 			if (n - at < HEAD) {
 				at_end = true; /* the file ends inside a header */
 				if (off + at + HEAD > j->size)
@@ -314,7 +387,19 @@ int journal_read(struct journal *j, size_t max, journal_fn fn, void *arg, size_t
 		continue;
 	bad:
 		off += at;
-		if (at_end || zeros_from(j, off)) {
+		if (zeros_from(j, off)) {
+			/* zeros from here on: the file's unwritten tail (a gateway
+			 * that died with its file grown past its last record), or
+			 * a power loss that kept the length and not the bytes;
+			 * the records end here, none cut */
+			j->size = off;
+			break;
+		}
+		if (!at_end) { /* a record written in part, zeros after it */
+			size_t len = head[0] >= FIXED && head[0] <= REC_MAX - HEAD ? head[0] : 0;
+			at_end = off + HEAD + len >= j->size || zeros_from(j, off + HEAD + len);
+		}
+		if (at_end) {
 			*torn = true;
 			break;
 		}
@@ -322,17 +407,19 @@ int journal_read(struct journal *j, size_t max, journal_fn fn, void *arg, size_t
 				   "the %zu rows before it were read. Move the file aside to start without the rest.",
 			    j->path, off, *rows);
 	}
+	if (off >= j->size || *torn)
+		j->unread = false;
 	return 0;
 }
 
 void journal_mark(struct journal *j, size_t end, bool torn)
 {
-	if (torn || end >= j->size) {
-		if (ftruncate(j->fd, 0) == 0) {
-			j->size = 0;
-			j->mark = 0;
+	/* a file read at start, or a torn one, starts over at once; a mapped
+	 * one goes on after its last record and starts over when it is full
+	 * (journal_append) */
+	if (torn || (end >= j->size && !j->map)) {
+		if (start_over(j))
 			return;
-		}
 		/* not cut: the records stay and are skipped by their seq */
 	}
 	j->mark = end;

@@ -1,11 +1,12 @@
 /* journal.h — the ledger's append-only file (DATABASE-ledger).
  *
- * Answered requests' rows are appended here, with one write() per pass of
- * the event loop, before the answers' last bytes go out; a process that
- * dies keeps what write() was given. The ledger moves them into the store
- * in batches (one transaction for many rows instead of one per request)
- * and the file starts over once all of it is there. At start the file is
- * read again: rows that had not reached the store go in then.
+ * Answered requests' rows are appended here, once per pass of the event
+ * loop, before the answers' last bytes go out: copied into the file's
+ * shared mapping, so a process that dies keeps them (journal.c). The
+ * ledger moves them into the store in batches (one transaction for many
+ * rows instead of one per request); the file starts over once all of it
+ * is there and its mapping is full. At start the file is read again: rows
+ * that had not reached the store go in then.
  *
  * Each row carries a sequence number that becomes its ledger id, so a row
  * written to the store and still in the file (a crash between the two) is
@@ -33,15 +34,16 @@ struct journal *journal_open(const char *path, char **cause);
 void journal_close(struct journal *j);
 const char *journal_path(const struct journal *j);
 int journal_fd(const struct journal *j);
-size_t journal_size(const struct journal *j); /* bytes in the file */
+size_t journal_size(const struct journal *j); /* bytes of records after the mark */
 
 /* CRC-32 (IEEE) of the records (exposed for its unit test). */
 uint32_t journal_crc32(const void *p, size_t n);
 /* Appends one row's record to b (strings longer than 65,534 bytes are
  * cut there). */
 void journal_encode(buf *b, int64_t seq, const struct ledger_row *r);
-/* Writes n bytes of records at the end of the file: all of them or, on
- * failure, none (a short write is cut off again). */
+/* Writes n bytes of records after the last one: all of them or, on
+ * failure (the file cannot grow: a full disk), none. Refused for a file
+ * found at start until journal_read has found its end. */
 int journal_append(struct journal *j, const void *p, size_t n, char **cause);
 
 /* Reads up to max records after the mark (see journal_mark), calling fn
@@ -54,9 +56,9 @@ int journal_append(struct journal *j, const void *p, size_t n, char **cause);
 typedef int (*journal_fn)(void *arg, int64_t seq, const struct ledger_row *r);
 int journal_read(struct journal *j, size_t max, journal_fn fn, void *arg, size_t *rows, size_t *end,
 		 bool *torn, char **cause);
-/* Records up to end are in the store: the mark moves there and, when that
- * is the end of the file, the file starts over (or is cut back to end,
- * dropping a torn tail, when torn). */
+/* Records up to end are in the store: the mark moves there. A file found
+ * at start, read to its end, starts over (so does a torn one, dropping its
+ * torn tail); a mapped one starts over when its mapping is full. */
 void journal_mark(struct journal *j, size_t end, bool torn);
 
 #endif

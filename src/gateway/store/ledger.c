@@ -4,20 +4,21 @@
  *
  * The rule: no request is served unmetered. Rows submitted while the event
  * loop works through one batch of ready sockets are appended to the ledger
- * journal (journal.h) with one write() at the end of that batch; each
- * row's caller is then called back and only then sends its answer's last
- * bytes. A process crash keeps what write() was given, so an answer the
- * client received in full is never lost, without a transaction per
- * request: every APPLY_MS (or sooner, once APPLY_ROWS wait) the journaled
- * rows go into the store in one transaction, and the journal starts over.
+ * journal (journal.h) at the end of that batch; each row's caller is then
+ * called back and only then sends its answer's last bytes. A process crash
+ * keeps what the journal was given, so an answer the client received in
+ * full is never lost, without a transaction per request: every APPLY_MS
+ * (or sooner, once APPLY_ROWS wait) the journaled rows go into the store
+ * in one transaction.
  * At start, rows the store has not got are moved from the journal first.
  *
  * Two ways to fail:
- *  - the journal takes no row (a full disk, or the store has not taken the
- *    journal's rows for so long that it holds store.journal_max_bytes): the row
- *    is kept in memory (bounded), its caller told, so the client gets a
- *    503 instead of the answer; the gateway is "down" and the pipeline
- *    refuses requests before forwarding them;
+ *  - the journal takes no row (a full disk when it must grow, or the store
+ *    has not taken the journal's rows for so long that it holds
+ *    store.journal_max_bytes): the row is kept in memory (bounded), its
+ *    caller told, so the client gets a 503 instead of the answer; the
+ *    gateway is "down" and the pipeline refuses requests before
+ *    forwarding them;
  *  - the store takes no row (a lock held by another process, a full disk):
  *    rows wait in the journal ("lagging") and requests are still served.
  * Either way a probe write every PROBE_MS finds out when the store is
