@@ -98,6 +98,11 @@ char *httpd_query(const struct hreq *req, const char *name);
 const char *httpd_header(const struct hreq *req, const char *name);
 /* "Bearer X" -> "X" (pointer into the header), else NULL. */
 const char *httpd_bearer(const struct hreq *req);
+/* httpd_bearer, and its SHA-256 in hex in hash (when not NULL). A client
+ * sends the same token with every request of a connection: the connection
+ * keeps the last one and its hash (wiped at close), and hashes a token
+ * only when it changes. */
+const char *httpd_bearer_hashed(const struct hreq *req, char hash[64 + 1]);
 /* the token in an Authorization value "Bearer TOKEN" (inside it), or NULL */
 const char *bearer_token(const char *authorization);
 /* The body as an allocated NUL-terminated copy (caller frees). */

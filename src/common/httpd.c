@@ -33,6 +33,7 @@
 #include <unistd.h>
 
 #include "buf.h"
+#include "secret.h"
 #include "util.h"
 
 #include "httpd_int.h"
@@ -554,6 +555,7 @@ static void conn_close(struct hconn *c)
 		SSL_free(c->ssl);
 	}
 	close(c->fd);
+	secret_free(c->bearer);
 	buf_free(&c->in);
 	buf_free(&c->out);
 	free(c->owned);

@@ -70,6 +70,9 @@ struct hconn {
 	int64_t last_ms;        /* last progress (timeouts) */
 	int64_t head_ms;        /* when the head being read began to arrive */
 	bool served;            /* a request was read on it */
+	char *bearer;           /* the last bearer token hashed on it, and its */
+	size_t bearer_len;      /* SHA-256 (httpd_bearer_hashed); wiped at */
+	char bearer_hash[65];   /* close */
 	/* chunked request body */
 	enum chstate ch;
 	int64_t ch_left;

@@ -9,6 +9,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "secret.h"
 #include "util.h"
 
 /* ---- requests ---------------------------------------------------------- */
@@ -52,6 +53,27 @@ const char *httpd_header(const struct hreq *r, const char *name)
 const char *httpd_bearer(const struct hreq *r)
 {
 	return bearer_token(httpd_header(r, "Authorization"));
+}
+
+const char *httpd_bearer_hashed(const struct hreq *r, char hash[SHA256_HEX_LEN + 1])
+{
+	const char *t = httpd_bearer(r);
+	if (!t)
+		return NULL;
+	size_t n = strlen(t);
+	struct hconn *c = r->c;
+	if (c && c->bearer && c->bearer_len == n && ct_equal(c->bearer, t, n)) {
+		memcpy(hash, c->bearer_hash, SHA256_HEX_LEN + 1);
+		return t;
+	}
+	sha256_hex(t, n, hash);
+	if (c && n <= 4096) {
+		secret_free(c->bearer);
+		c->bearer = xstrndup(t, n);
+		c->bearer_len = n;
+		memcpy(c->bearer_hash, hash, SHA256_HEX_LEN + 1);
+	}
+	return t;
 }
 
 const char *bearer_token(const char *a)

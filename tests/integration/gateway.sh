@@ -15,6 +15,21 @@ check_eq "unknown client token: 401" 401 "$STATUS"
 check_eq "401 in Groq's error shape" invalid_api_key "$(jq_body .error.code)"
 chat "$KEY1" llama-3.3-70b-versatile
 check_eq "a Groq key is not a client token: 401" 401 "$STATUS"
+# a connection hashes its token once and keeps it: a different token on
+# the same connection is its own, and the kept one still works after it
+one_conn() { # one_conn TOKEN... : a chat per token, all on one connection
+	local args=() first=1 tok
+	for tok in "$@"; do
+		[ $first = 1 ] || args+=(--next)
+		first=0
+		args+=(-s -o /dev/null -w '%{http_code}/%{num_connects} ' -H "Authorization: Bearer $tok"
+			--data-binary '{"model":"llama-3.3-70b-versatile","max_tokens":5,"messages":[{"role":"user","content":"hi"}]}'
+			"http://$GW/openai/v1/chat/completions")
+	done
+	curl "${args[@]}"
+}
+check_eq "one connection: the token, another, unknown, the first again (status/new connections)" \
+	"200/1 401/0 401/0 200/0 " "$(one_conn "$TOKEN" ggt_not_a_token "$KEY1" "$TOKEN")"
 
 # ---- policy
 chat "$TOKEN" qwen/qwen3-32b

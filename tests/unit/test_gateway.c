@@ -498,15 +498,18 @@ static void test_authenticate(void)
 	registry_add_token(&r, tok);
 	struct ctoken *got;
 	struct verdict v = { 0 };
-	CHECK(stage_authenticate(&r, "ggt_secret", &got, &v) == 0 && got == tok);
-	CHECK(stage_authenticate(&r, "ggt_other", &got, &v) == -1);
+	char hs[SHA256_HEX_LEN + 1], ho[SHA256_HEX_LEN + 1];
+	sha256_hex("ggt_secret", 10, hs);
+	sha256_hex("ggt_other", 9, ho);
+	CHECK(stage_authenticate(&r, "ggt_secret", hs, &got, &v) == 0 && got == tok);
+	CHECK(stage_authenticate(&r, "ggt_other", ho, &got, &v) == -1);
 	CHECK_INT(v.status, 401);
 	CHECK_STR(v.code, "invalid_api_key");
 	verdict_clear(&v);
-	CHECK(stage_authenticate(&r, NULL, &got, &v) == -1);
+	CHECK(stage_authenticate(&r, NULL, NULL, &got, &v) == -1);
 	verdict_clear(&v);
 	tok->revoked_at = 5;
-	CHECK(stage_authenticate(&r, "ggt_secret", &got, &v) == -1);
+	CHECK(stage_authenticate(&r, "ggt_secret", hs, &got, &v) == -1);
 	verdict_clear(&v);
 	registry_free(&r);
 }

@@ -695,8 +695,10 @@ void verdict_clear(struct verdict *v);
 int deny(struct verdict *v, int status, const char *type, const char *code, const char *reason, char *msg);
 /* An input error (invalid_request_error, reason = code): -1. */
 int refusef(struct verdict *v, int status, const char *code, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
-/* authenticate: bearer -> token; 0 or -1 with a 401 verdict. */
-int stage_authenticate(struct registry *r, const char *bearer, struct ctoken **tok, struct verdict *v);
+/* authenticate: bearer (hash: its SHA-256 in hex, httpd_bearer_hashed) ->
+ * token; 0 or -1 with a 401 verdict. */
+int stage_authenticate(struct registry *r, const char *bearer, const char *hash, struct ctoken **tok,
+		       struct verdict *v);
 /* policy: paused, budget-paused, the allowlist (model NULL: none to check) */
 int stage_policy(const struct team *t, const char *model, struct verdict *v);
 /* Groq's service tiers, as bits (capacity.c) */

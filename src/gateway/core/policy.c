@@ -12,15 +12,14 @@
 #include "secret.h"
 #include "util.h"
 
-int stage_authenticate(struct registry *r, const char *bearer, struct ctoken **tok, struct verdict *v)
+int stage_authenticate(struct registry *r, const char *bearer, const char *h, struct ctoken **tok,
+		       struct verdict *v)
 {
 	*tok = NULL;
 	if (!bearer)
 		return deny(v, 401, "invalid_request_error", "invalid_api_key", "unauthenticated",
 			    xstrdup("Invalid API Key: send 'Authorization: Bearer <client token>' with a token "
 				    "issued by your groqgate operator."));
-	char h[SHA256_HEX_LEN + 1];
-	sha256_hex(bearer, strlen(bearer), h);
 	struct ctoken *t = strmap_get(r->token_by_hash, h);
 	if (!t || t->revoked_at || !ct_equal(h, t->hash, SHA256_HEX_LEN))
 		return deny(v, 401, "invalid_request_error", "invalid_api_key", "unauthenticated",

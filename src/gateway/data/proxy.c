@@ -574,7 +574,9 @@ static int stage_route(struct preq *p, struct verdict *v)
 static int stage_who(struct preq *p, struct verdict *v)
 {
 	struct gateway *g = p->g;
-	if (stage_authenticate(&g->reg, httpd_bearer(p->req), &p->tok, v) != 0)
+	char h[SHA256_HEX_LEN + 1];
+	const char *bearer = httpd_bearer_hashed(p->req, h);
+	if (stage_authenticate(&g->reg, bearer, h, &p->tok, v) != 0)
 		return -1;
 	p->t = registry_team(&g->reg, p->tok->team);
 	p->k = registry_key(&g->reg, p->tok->key);

@@ -11,6 +11,7 @@
 
 #include "httpd.h"
 #include "groq.h"
+#include "secret.h"
 #include "util.h"
 
 /* a day's or week's budget as this replica holds it (budget.c's rule) */
@@ -76,7 +77,9 @@ void quota_handle(struct gateway *g, struct hreq *req)
 	}
 	struct verdict v = { 0 };
 	struct ctoken *tok;
-	if (stage_authenticate(&g->reg, httpd_bearer(req), &tok, &v) != 0) {
+	char h[SHA256_HEX_LEN + 1];
+	const char *bearer = httpd_bearer_hashed(req, h);
+	if (stage_authenticate(&g->reg, bearer, h, &tok, &v) != 0) {
 		httpd_send_groq_error(req, v.status, v.message, v.type, v.code);
 		verdict_clear(&v);
 		return;
