@@ -180,12 +180,17 @@ const char *httpd_reason(int status)
 
 void httpd_add_header(struct hreq *r, const char *name, const char *value)
 {
-	if (strcasecmp(name, "Content-Type") == 0)
+	size_t nl = strlen(name), vl = strlen(value);
+	if (nl == 12 && strcasecmp(name, "Content-Type") == 0)
 		r->has_ctype = true;
-	buf_adds(&r->ohdr, name);
-	buf_add(&r->ohdr, ": ", 2);
-	buf_adds(&r->ohdr, value);
-	buf_add(&r->ohdr, "\r\n", 2);
+	buf *o = &r->ohdr;
+	if (!o->cap)
+		buf_reserve(o, 1024); /* (an answer's head: one allocation) */
+	buf_reserve(o, nl + vl + 4);
+	buf_add(o, name, nl);
+	buf_add(o, ": ", 2);
+	buf_add(o, value, vl);
+	buf_add(o, "\r\n", 2);
 }
 
 void httpd_set_header(struct hreq *r, const char *name, const char *value)

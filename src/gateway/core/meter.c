@@ -132,10 +132,11 @@ static const char *skip_ws(const char *p, const char *end)
 	return p;
 }
 
-/* The integer members of a usage object in [p, end), at any depth, read
- * in one pass: prompt_tokens or input_tokens, completion_tokens or
- * output_tokens, cached_tokens (the first of each counts). Returns which
- * were found (bits 1, 2, 4). */
+/* The integer members of the usage object whose '{' is at p, at any depth,
+ * read in one pass up to its closing '}': prompt_tokens or input_tokens,
+ * completion_tokens or output_tokens, cached_tokens (the first of each
+ * counts). Returns which were found (bits 1, 2, 4), or -1 when the object
+ * does not end before end. */
 static int usage_members(const char *p, const char *end, int64_t *pt, int64_t *ct, int64_t *cached)
 {
 	static const struct {
@@ -144,9 +145,21 @@ static int usage_members(const char *p, const char *end, int64_t *pt, int64_t *c
 		int bit;
 	} keys[] = { { "prompt_tokens", 13, 1 }, { "input_tokens", 12, 1 }, { "completion_tokens", 17, 2 },
 		     { "output_tokens", 13, 2 }, { "cached_tokens", 13, 4 } };
-	int found = 0;
+	int found = 0, depth = 0;
 	while (p < end) {
-		if (*p != '"') {
+		char c = *p;
+		if (c == '{') {
+			depth++;
+			p++;
+			continue;
+		}
+		if (c == '}') {
+			if (--depth == 0)
+				return found;
+			p++;
+			continue;
+		}
+		if (c != '"') {
 			p++;
 			continue;
 		}
@@ -175,14 +188,14 @@ static int usage_members(const char *p, const char *end, int64_t *pt, int64_t *c
 		found |= keys[which].bit;
 		p = q;
 	}
-	return found;
+	return -1;
 }
 
 bool usage_from_json(const char *body, size_t len, struct usage *u)
 {
 	/* A non-streamed answer can be long and its timings are floats: rather
 	 * than parse it whole, find the "usage" object (a raw "usage" cannot
-	 * occur inside a JSON string, where quotes are escaped) and read its two
+	 * occur inside a JSON string, where quotes are escaped) and read its
 	 * integers. */
 	memset(u, 0, sizeof *u);
 	const char *end = body + len, *p = body;
@@ -194,21 +207,11 @@ bool usage_from_json(const char *body, size_t len, struct usage *u)
 		q = skip_ws(q + 1, end);
 		if (q >= end || *q != '{')
 			continue;
-		int depth = 0;
-		const char *o = q;
-		for (; q < end; q++) {
-			if (*q == '"') {
-				q = skip_string(q, end) - 1;
-			} else if (*q == '{') {
-				depth++;
-			} else if (*q == '}' && --depth == 0) {
-				break;
-			}
-		}
-		if (q >= end)
-			return false;
 		int64_t pt = 0, ct = 0, cached = 0;
-		if (usage_members(o + 1, q, &pt, &ct, &cached) & 3) {
+		int found = usage_members(q, end, &pt, &ct, &cached);
+		if (found < 0)
+			return false;
+		if (found & 3) {
 			u->prompt = pt;
 			u->completion = ct;
 			u->cached = cached;
