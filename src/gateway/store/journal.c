@@ -232,6 +232,11 @@ static int grow(struct journal *j, size_t n, char **cause)
 	return 0;
 }
 
+bool journal_full(const struct journal *j, size_t n)
+{
+	return j->size + n > j->cap;
+}
+
 int journal_append(struct journal *j, const void *p, size_t n, char **cause)
 {
 	if (j->size + n > j->cap) {

@@ -45,6 +45,9 @@ void journal_encode(buf *b, int64_t seq, const struct ledger_row *r);
  * failure (the file cannot grow: a full disk), none. Refused for a file
  * found at start until journal_read has found its end. */
 int journal_append(struct journal *j, const void *p, size_t n, char **cause);
+/* Whether n more bytes need more room than the file has: the file grows,
+ * unless everything in it is in the store by then (then it starts over). */
+bool journal_full(const struct journal *j, size_t n);
 
 /* Reads up to max records after the mark (see journal_mark), calling fn
  * for each (its strings last until fn returns; fn returning non-zero stops

@@ -125,10 +125,22 @@ static char *pack(struct ledger_row *r)
 	return block;
 }
 
+static int apply_step(struct ledger *l, bool wait, bool *more, char **cause);
+
 /* appends l->out (n rows) to the journal; 0 when written */
 static int journal_out(struct ledger *l, size_t n, char **cause)
 {
 	int rc = 0;
+	/* a full journal with rows still waiting would grow; under steady
+	 * load some always wait: they go into the store now (as the next tick
+	 * would move them), so that the file starts over instead (unless the
+	 * store's lock is held elsewhere at this moment) */
+	if (journal_full(l->j, l->out.len) && journal_size(l->j) > 0 && !l->lagging && !l->down) {
+		bool more;
+		char *why = NULL;
+		(void)apply_step(l, false, &more, &why);
+		free(why);
+	}
 	if ((int64_t)(journal_size(l->j) + l->out.len) > l->g->cfg.journal_max_bytes)
 		rc = fail(cause, "the ledger journal holds %zu rows the store has not taken (%s)", l->backlog,
 			  l->cause ? l->cause : "store error");
