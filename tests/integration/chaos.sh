@@ -173,7 +173,7 @@ reconcile "after every kind of hang-up" "$FP1"
 # time, some of it used already); a full disk shows when it must allocate
 # more: requests with long end-user names fill it while a stream is under
 # way, and the stream ends after the disk is full
-fault '{"chunk_delay_ms":400,"latency_ms":0}'
+fault '{"chunk_delay_ms":700,"latency_ms":0}'
 curl -sN -H "Authorization: Bearer $ATOK" -d '{"model":"llama-3.1-8b-instant","stream":true,"max_tokens":8,"messages":[{"role":"user","content":"x"}]}' \
 	"http://$GW/openai/v1/chat/completions" > "$T/s-full" &
 S1=$!

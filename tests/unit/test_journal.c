@@ -12,6 +12,7 @@
 #include "t.h"
 
 static char path[64];
+static bool use_map = true; /* fresh journals written through a mapping, or with pwrite */
 
 static struct journal *fresh(void)
 {
@@ -20,6 +21,8 @@ static struct journal *fresh(void)
 	char *cause = NULL;
 	struct journal *j = journal_open(path, &cause);
 	free(cause);
+	if (j)
+		journal_set_mapped(j, use_map);
 	return j;
 }
 
@@ -192,6 +195,7 @@ static void test_journal_torn_end(void)
  * after them */
 static void test_journal_zero_tail(void)
 {
+	use_map = true;
 	struct journal *j = fresh();
 	CHECK(j != NULL);
 	append_rows(j, 1, 3);
@@ -241,6 +245,7 @@ static void test_journal_zero_tail(void)
  * lags), when it grows and keeps them all */
 static void test_journal_grows_or_starts_over(void)
 {
+	use_map = true;
 	struct journal *j = fresh();
 	CHECK(j != NULL);
 	struct seen s;
@@ -414,6 +419,111 @@ static void test_crc32(void)
 		}
 }
 
+/* a batch's copy cut short leaves its first header zero (it is copied
+ * last): the records end there, the rest of that batch dropped as torn,
+ * and the start goes on */
+static void test_journal_cut_batch(void)
+{
+	use_map = true;
+	struct journal *j = fresh();
+	CHECK(j != NULL && journal_mapped(j));
+	append_rows(j, 1, 2);
+	size_t first = journal_size(j);
+	append_rows(j, 3, 2);
+	char copy[80], cmd[200];
+	snprintf(copy, sizeof copy, "%s-cut", path);
+	snprintf(cmd, sizeof cmd, "cp %s %s", path, copy);
+	CHECK(system(cmd) == 0);
+	journal_close(j);
+	int fd = open(copy, O_WRONLY);
+	CHECK(fd >= 0);
+	char zeros[8] = { 0 };
+	CHECK(pwrite(fd, zeros, 8, (off_t)first) == 8); /* the second batch's header */
+	close(fd);
+	char *cause = NULL;
+	j = journal_open(copy, &cause);
+	CHECK(j != NULL);
+	struct seen s;
+	size_t end;
+	bool torn;
+	CHECK(read_all(j, &s, &end, &torn) == 0);
+	CHECK_INT(s.n, 2);
+	CHECK(torn);
+	CHECK_INT(end, first);
+	journal_mark(j, end, torn);
+	CHECK_INT(journal_size(j), 0);
+	journal_close(j);
+	unlink(copy);
+	unlink(path);
+}
+
+/* a mapped journal that cannot grow (rows wait, the disk is full) keeps its
+ * mapping and rows, and takes rows again once there is room */
+static void test_journal_grow_fails_mapped(void)
+{
+	use_map = true;
+	struct journal *j = fresh();
+	CHECK(j != NULL);
+	append_rows(j, 1, 1);
+	size_t one = journal_size(j);
+	struct stat st;
+	CHECK(stat(path, &st) == 0);
+	off_t alloc = st.st_size;
+	int n = 1;
+	while (journal_size(j) + one <= (size_t)alloc)
+		append_rows(j, ++n, 1);
+	CHECK(stat(path, &st) == 0);
+	CHECK_INT(st.st_size, alloc); /* full, not grown */
+	struct rlimit old, lim;
+	void (*was)(int) = signal(SIGXFSZ, SIG_IGN);
+	getrlimit(RLIMIT_FSIZE, &old);
+	lim = old;
+	lim.rlim_cur = (rlim_t)alloc;
+	CHECK(setrlimit(RLIMIT_FSIZE, &lim) == 0);
+	buf b;
+	buf_init(&b);
+	journal_encode(&b, n + 1, &row);
+	char *cause = NULL;
+	int rc = journal_append(j, b.data, b.len, &cause);
+	setrlimit(RLIMIT_FSIZE, &old);
+	signal(SIGXFSZ, was);
+	CHECK(rc == -1);
+	CHECK(cause && strstr(cause, "ledger journal"));
+	free(cause);
+	cause = NULL;
+	CHECK_INT(journal_size(j), (size_t)n * one);
+	CHECK(stat(path, &st) == 0);
+	CHECK_INT(st.st_size, alloc);
+	CHECK(journal_append(j, b.data, b.len, &cause) == 0); /* room again */
+	buf_free(&b);
+	CHECK_INT(journal_grows(j), 1);
+	size_t rows = 0, end;
+	bool torn;
+	struct seen s = { 0 };
+	CHECK(journal_read(j, 100000, collect, &s, &rows, &end, &torn, &cause) == 0);
+	CHECK_INT(rows, (size_t)n + 1);
+	CHECK(!torn);
+	journal_close(j);
+	unlink(path);
+}
+
+/* the tests that hold for both ways of writing, with pwrite */
+static void test_journal_with_pwrite(void)
+{
+	use_map = false;
+	struct journal *j = fresh();
+	CHECK(j != NULL && !journal_mapped(j));
+	journal_close(j);
+	unlink(path);
+	test_journal_round_trip();
+	test_journal_mark_in_steps();
+	test_journal_torn_end();
+	test_journal_damaged_middle();
+	test_journal_failed_append();
+	test_journal_long_string();
+	use_map = true;
+}
+
 void suite_journal(void)
 {
 	RUN(test_crc32);
@@ -426,4 +536,7 @@ void suite_journal(void)
 	RUN(test_journal_failed_append);
 	RUN(test_journal_one_owner);
 	RUN(test_journal_long_string);
+	RUN(test_journal_cut_batch);
+	RUN(test_journal_grow_fails_mapped);
+	RUN(test_journal_with_pwrite);
 }

@@ -225,6 +225,12 @@ void metrics_render(struct metrics *m, struct gateway *g, buf *out)
 	head(out, "groqgate_ledger_journal_writes_total", "counter",
 	     "Journal appends (rows answered in one loop iteration share one).");
 	buf_addf(out, "groqgate_ledger_journal_writes_total %lld\n", (long long)ls.writes);
+	head(out, "groqgate_ledger_journal_mapped", "gauge",
+	     "1 when the journal is written through a mapping of its file, 0 with pwrite (a file system where a mapping could fault on a full disk).");
+	buf_addf(out, "groqgate_ledger_journal_mapped %d\n", ls.mapped);
+	head(out, "groqgate_ledger_journal_grows_total", "counter",
+	     "Times the journal's file grew past an allocation (64 KiB) because rows in it waited for the store.");
+	buf_addf(out, "groqgate_ledger_journal_grows_total %lld\n", (long long)ls.grows);
 	head(out, "groqgate_ledger_commits_total", "counter",
 	     "Transactions that moved journaled rows into the store.");
 	buf_addf(out, "groqgate_ledger_commits_total %lld\n", (long long)ls.commits);

@@ -3,11 +3,14 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/magic.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
 #include "util.h"
@@ -31,11 +34,20 @@
  * system's work for every batch (a process that dies keeps what it
  * copied, as it keeps what write() was given). The file grows GROW bytes
  * at a time, its blocks allocated then (posix_fallocate: a full disk is
- * an error of this append, never a SIGBUS later); records go on after the
+ * an error of this append, not a SIGBUS later); records go on after the
  * last one until the mapping is full and everything before is in the
  * store, and then the file starts over. Past the last record the file
  * holds zeros: a gateway that dies leaves that tail, which the next start
- * reads as the end. */
+ * reads as the end. A batch's first header is copied last, so a copy cut
+ * short (by a kill -9, or a power loss that kept later pages and not the
+ * first) leaves a zero header where the batch begins: the records end
+ * there, and what follows was never acknowledged.
+ *
+ * Only where allocated blocks stay allocated (ext4, xfs, tmpfs, and
+ * overlayfs, a container's usual root, over them): on a
+ * copy-on-write file system (btrfs, ZFS) or over the network a write into
+ * a mapping can still find the disk full, and the process would get a
+ * SIGBUS; there records are written with pwrite, as before. */
 struct journal {
 	int fd;
 	char *path;
@@ -43,6 +55,8 @@ struct journal {
 	size_t mark;  /* records before it are in the store */
 	char *map;    /* the file's first cap bytes, or NULL */
 	size_t cap;   /* the file's length while mapped */
+	bool mapped;  /* written through the mapping (else with pwrite) */
+	int64_t grows; /* times the file grew past an allocation with rows in it */
 	bool unread;  /* opened with content whose end is not known yet */
 	char *rbuf;   /* CHUNK bytes, allocated on the first read */
 };
@@ -112,6 +126,9 @@ struct journal *journal_open(const char *path, char **cause)
 	j->path = xstrdup(path);
 	j->size = (size_t)st.st_size;
 	j->unread = j->size > 0;
+	struct statfs fs;
+	j->mapped = fstatfs(fd, &fs) == 0 && (fs.f_type == EXT4_SUPER_MAGIC || fs.f_type == XFS_SUPER_MAGIC ||
+					       fs.f_type == TMPFS_MAGIC || fs.f_type == OVERLAYFS_SUPER_MAGIC);
 	return j;
 }
 
@@ -212,7 +229,9 @@ static int grow(struct journal *j, size_t n, char **cause)
 	if (j->unread)
 		return fail(cause, "ledger journal %s: appended to before its records were read", j->path);
 	size_t want = (j->size + n + GROW - 1) / GROW * GROW;
-	int e = posix_fallocate(j->fd, 0, (off_t)want);
+	int e;
+	while ((e = posix_fallocate(j->fd, 0, (off_t)want)) == EINTR)
+		;
 	if (e != 0) {
 		/* a file grown in part is cut back to what is mapped */
 		(void)!ftruncate(j->fd, (off_t)(j->map ? j->cap : j->size));
@@ -224,6 +243,8 @@ static int grow(struct journal *j, size_t n, char **cause)
 		e = errno;
 		return fail(cause, "ledger journal %s: %s", j->path, strerror(e));
 	}
+	if (j->map && j->mark < j->size)
+		j->grows++;
 	/* the new pages made writable in one call rather than a fault each
 	 * (Linux 5.14; an older kernel faults them in as they are written) */
 	(void)madvise((char *)m + j->cap, want - j->cap, MADV_POPULATE_WRITE);
@@ -234,18 +255,62 @@ static int grow(struct journal *j, size_t n, char **cause)
 
 bool journal_full(const struct journal *j, size_t n)
 {
-	return j->size + n > j->cap;
+	return j->mapped && j->size + n > j->cap;
+}
+
+int64_t journal_grows(const struct journal *j)
+{
+	return j->grows;
+}
+
+bool journal_mapped(const struct journal *j)
+{
+	return j->mapped;
+}
+
+void journal_set_mapped(struct journal *j, bool on)
+{
+	if (!j->map)
+		j->mapped = on;
+}
+
+static int append_pwrite(struct journal *j, const void *p, size_t n, char **cause)
+{
+	size_t done = 0;
+	while (done < n) {
+		ssize_t w = pwrite(j->fd, (const char *)p + done, n - done, (off_t)(j->size + done));
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0) {
+			int e = w < 0 ? errno : ENOSPC;
+			/* the part written is cut off again; if even that fails, the
+			 * next append overwrites it (it writes at j->size), and a
+			 * start meeting it reads it as a torn end */
+			if (done)
+				(void)!ftruncate(j->fd, (off_t)j->size);
+			return fail(cause, "ledger journal %s: %s", j->path, strerror(e));
+		}
+		done += (size_t)w;
+	}
+	j->size += n;
+	return 0;
 }
 
 int journal_append(struct journal *j, const void *p, size_t n, char **cause)
 {
+	if (!j->mapped)
+		return append_pwrite(j, p, n, cause);
 	if (j->size + n > j->cap) {
 		if (j->map && j->mark == j->size) /* all of it in the store */
 			(void)start_over(j);
 		if (grow(j, n, cause) != 0)
 			return -1;
 	}
-	memcpy(j->map + j->size, p, n);
+	/* the first header last (see the top of this file) */
+	if (n > HEAD)
+		memcpy(j->map + j->size + HEAD, (const char *)p + HEAD, n - HEAD);
+	atomic_thread_fence(memory_order_release);
+	memcpy(j->map + j->size, p, n < HEAD ? n : HEAD);
 	j->size += n;
 	return 0;
 }
@@ -369,6 +434,13 @@ int journal_read(struct journal *j, size_t max, journal_fn fn, void *arg, size_t
 			memcpy(head, p + at, HEAD);
 			size_t len = head[0];
 			at_end = false;
+			if (!head[0] && !head[1]) { /* a batch whose copy was cut short */
+				off += at;
+				if (!zeros_from(j, off))
+					*torn = true; /* (its bytes after the header are dropped) */
+				j->size = off;
+				goto done;
+			}
 			if (len < FIXED || len > REC_MAX - HEAD)
 				goto bad;
 			at_end = off + at + HEAD + len >= j->size;
@@ -412,6 +484,7 @@ int journal_read(struct journal *j, size_t max, journal_fn fn, void *arg, size_t
 				   "the %zu rows before it were read. Move the file aside to start without the rest.",
 			    j->path, off, *rows);
 	}
+done:
 	if (off >= j->size || *torn)
 		j->unread = false;
 	return 0;
@@ -422,6 +495,8 @@ void journal_mark(struct journal *j, size_t end, bool torn)
 	/* a file read at start, or a torn one, starts over at once; a mapped
 	 * one goes on after its last record and starts over when it is full
 	 * (journal_append) */
+	if (torn)
+		j->size = end; /* (not cut: the next records overwrite the torn bytes) */
 	if (torn || (end >= j->size && !j->map)) {
 		if (start_over(j))
 			return;

@@ -527,5 +527,6 @@ struct ledger_state ledger_state(const struct ledger *l)
 {
 	return (struct ledger_state){ .down = l->down, .lagging = l->lagging, .cause = l->cause,
 				      .backlog = l->backlog, .pending = l->n, .writes = l->writes,
+				      .grows = journal_grows(l->j), .mapped = journal_mapped(l->j),
 				      .commits = l->commits, .rows = l->committed_rows, .lost = l->dropped };
 }

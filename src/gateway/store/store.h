@@ -368,6 +368,8 @@ struct ledger_state {
 	size_t backlog;          /* rows journaled, not yet in the store */
 	size_t pending;          /* rows held in memory while down */
 	int64_t writes;          /* journal appends */
+	int64_t grows;           /* times the journal's file grew: rows waited when it was full */
+	bool mapped;             /* the journal is written through a mapping (else pwrite) */
 	int64_t commits, rows;   /* transactions that moved rows into the store, and the rows */
 	int64_t lost;            /* rows dropped: the memory queue was full */
 };
