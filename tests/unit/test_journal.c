@@ -66,6 +66,15 @@ static void append_rows(struct journal *j, int64_t first, int n)
 	buf_free(&b);
 }
 
+/* a copy of the open journal's file, as a kill -9 would leave it; 0 */
+static int copy_open_file(char *copy, size_t n)
+{
+	snprintf(copy, n, "%s-copy", path);
+	char cmd[200];
+	snprintf(cmd, sizeof cmd, "cp %s %s", path, copy);
+	return system(cmd);
+}
+
 static int read_all(struct journal *j, struct seen *s, size_t *end, bool *torn)
 {
 	size_t rows = 0;
@@ -201,10 +210,7 @@ static void test_journal_zero_tail(void)
 	append_rows(j, 1, 3);
 	size_t full = journal_size(j);
 	char copy[80];
-	snprintf(copy, sizeof copy, "%s-copy", path);
-	char cmd[200];
-	snprintf(cmd, sizeof cmd, "cp %s %s", path, copy);
-	CHECK(system(cmd) == 0); /* the file as a kill -9 leaves it */
+	CHECK(copy_open_file(copy, sizeof copy) == 0);
 	journal_close(j);
 	struct stat st;
 	CHECK(stat(copy, &st) == 0);
@@ -430,10 +436,8 @@ static void test_journal_cut_batch(void)
 	append_rows(j, 1, 2);
 	size_t first = journal_size(j);
 	append_rows(j, 3, 2);
-	char copy[80], cmd[200];
-	snprintf(copy, sizeof copy, "%s-cut", path);
-	snprintf(cmd, sizeof cmd, "cp %s %s", path, copy);
-	CHECK(system(cmd) == 0);
+	char copy[80];
+	CHECK(copy_open_file(copy, sizeof copy) == 0);
 	journal_close(j);
 	int fd = open(copy, O_WRONLY);
 	CHECK(fd >= 0);
