@@ -290,6 +290,14 @@ static void test_journal_grows_or_starts_over(void)
 	CHECK(st.st_size > grown);
 	CHECK(read_all(j, &s, &end, &torn) == 0);
 	CHECK_INT(s.n, n);
+	/* once they are in the store, the grown file starts over */
+	journal_mark(j, end, false);
+	CHECK_INT(journal_size(j), 0);
+	CHECK(stat(path, &st) == 0);
+	CHECK_INT(st.st_size, 0);
+	append_rows(j, seq++, 1);
+	CHECK(stat(path, &st) == 0);
+	CHECK_INT(st.st_size, grown);
 	journal_close(j);
 	unlink(path);
 }

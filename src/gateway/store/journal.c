@@ -494,10 +494,10 @@ void journal_mark(struct journal *j, size_t end, bool torn)
 {
 	/* a file read at start, or a torn one, starts over at once; a mapped
 	 * one goes on after its last record and starts over when it is full
-	 * (journal_append) */
+	 * (journal_append), or once all of it is in the store after it grew */
 	if (torn)
 		j->size = end; /* (not cut: the next records overwrite the torn bytes) */
-	if (torn || (end >= j->size && !j->map)) {
+	if (torn || (end >= j->size && (!j->map || j->cap > GROW))) {
 		if (start_over(j))
 			return;
 		/* not cut: the records stay and are skipped by their seq */

@@ -134,8 +134,10 @@ static int journal_out(struct ledger *l, size_t n, char **cause)
 	/* a full journal with rows still waiting would grow; under steady
 	 * load some always wait: they go into the store now (as the next tick
 	 * would move them), so that the file starts over instead (unless the
-	 * store's lock is held elsewhere at this moment) */
-	if (journal_full(l->j, l->out.len) && journal_size(l->j) > 0 && !l->lagging && !l->down) {
+	 * store's lock is held elsewhere at this moment). Not into a cluster's
+	 * PostgreSQL: that would hold this batch's answers for a round trip;
+	 * there the file grows and starts over once its rows are in. */
+	if (journal_full(l->j, l->out.len) && journal_size(l->j) > 0 && !l->lagging && !l->down && !l->g->cluster) {
 		bool more;
 		char *why = NULL;
 		(void)apply_step(l, false, &more, &why);
