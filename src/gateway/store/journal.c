@@ -39,12 +39,14 @@
  * store, and then the file starts over. Past the last record the file
  * holds zeros: a gateway that dies leaves that tail, which the next start
  * reads as the end. A batch's first header is copied last, so a copy cut
- * short (by a kill -9, or a power loss that kept later pages and not the
- * first) leaves a zero header where the batch begins: the records end
- * there, and what follows was never acknowledged.
+ * short by a kill -9 (or a power loss that lost the page holding that
+ * header and kept a later one) leaves a zero header where the batch
+ * begins: the records end there, and what follows was never acknowledged.
+ * (A power loss that loses a page inside a record, with later pages kept,
+ * still reads as a damaged record with more after it.)
  *
- * Only where allocated blocks stay allocated (ext4, xfs, tmpfs, and
- * overlayfs, a container's usual root, over them): on a
+ * Only where allocated blocks stay allocated (ext4, xfs, tmpfs; not
+ * overlayfs, whose lower file system is not known here): on a
  * copy-on-write file system (btrfs, ZFS) or over the network a write into
  * a mapping can still find the disk full, and the process would get a
  * SIGBUS; there records are written with pwrite, as before. */
@@ -128,7 +130,7 @@ struct journal *journal_open(const char *path, char **cause)
 	j->unread = j->size > 0;
 	struct statfs fs;
 	j->mapped = fstatfs(fd, &fs) == 0 && (fs.f_type == EXT4_SUPER_MAGIC || fs.f_type == XFS_SUPER_MAGIC ||
-					       fs.f_type == TMPFS_MAGIC || fs.f_type == OVERLAYFS_SUPER_MAGIC);
+					       fs.f_type == TMPFS_MAGIC);
 	return j;
 }
 
@@ -500,7 +502,12 @@ void journal_mark(struct journal *j, size_t end, bool torn)
 	if (torn || (end >= j->size && (!j->map || j->cap > GROW))) {
 		if (start_over(j))
 			return;
-		/* not cut: the records stay and are skipped by their seq */
+		/* not cut: the records stay and are skipped by their seq; a torn
+		 * tail's first header is zeroed, so that the next batch's own,
+		 * copied last, ends the records if its copy is cut short */
+		static const char zero[HEAD];
+		if (torn)
+			(void)!pwrite(j->fd, zero, HEAD, (off_t)end);
 	}
 	j->mark = end;
 }

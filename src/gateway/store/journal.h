@@ -50,8 +50,8 @@ int journal_append(struct journal *j, const void *p, size_t n, char **cause);
 bool journal_full(const struct journal *j, size_t n);
 /* Times the file grew past an allocation because rows in it waited. */
 int64_t journal_grows(const struct journal *j);
-/* Whether records are copied into a mapping of the file (ext4, xfs, tmpfs,
- * overlayfs) or written with pwrite (elsewhere: see journal.c); the unit
+/* Whether records are copied into a mapping of the file (ext4, xfs, tmpfs)
+ * or written with pwrite (elsewhere: see journal.c); the unit
  * tests choose, before the first append. */
 bool journal_mapped(const struct journal *j);
 void journal_set_mapped(struct journal *j, bool on);

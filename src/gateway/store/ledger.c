@@ -260,7 +260,7 @@ static int apply_step(struct ledger *l, bool wait, bool *more, char **cause)
 	free(a.sh);
 	if (torn)
 		gw_log(l->g, json_pack("{s:s,s:s,s:s,s:I}", "level", "warn", "msg",
-				       "ledger journal: a record cut short at its end (a power loss) was dropped", "file",
+				       "ledger journal: records cut short at its end (a batch copied in part when the gateway died, or a power loss) were dropped", "file",
 				       journal_path(l->j), "at_byte", (json_int_t)end));
 	journal_mark(l->j, end, torn);
 	if (a.written) {
