@@ -31,6 +31,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "secret.h"
+
 struct event_base;
 struct ssl_ctx_st;
 struct httpd;
@@ -102,7 +104,7 @@ const char *httpd_bearer(const struct hreq *req);
  * sends the same token with every request of a connection: the connection
  * keeps the last one and its hash (wiped at close), and hashes a token
  * only when it changes. */
-const char *httpd_bearer_hashed(const struct hreq *req, char hash[64 + 1]);
+const char *httpd_bearer_hashed(const struct hreq *req, char hash[SHA256_HEX_LEN + 1]);
 /* the token in an Authorization value "Bearer TOKEN" (inside it), or NULL */
 const char *bearer_token(const char *authorization);
 /* The body as an allocated NUL-terminated copy (caller frees). */

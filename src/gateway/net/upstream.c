@@ -734,7 +734,7 @@ struct utx *upstream_start(struct upstream *u, struct origin *o, const struct ur
 		buf_adds(&h, *hd);
 		buf_add(&h, "\r\n", 2);
 	}
-	if (r->body || (strcmp(method, "GET") && strcmp(method, "HEAD"))) {
+	if (r->body || (!t->no_body && strcmp(method, "GET"))) {
 		buf_add(&h, "Content-Length: ", 16);
 		buf_addi(&h, r->body ? (int64_t)r->len : 0);
 		buf_add(&h, "\r\n", 2);

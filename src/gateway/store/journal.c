@@ -467,10 +467,9 @@ int journal_read(struct journal *j, size_t max, journal_fn fn, void *arg, size_t
 	bad:
 		off += at;
 		if (zeros_from(j, off)) {
-			/* zeros from here on: the file's unwritten tail (a gateway
-			 * that died with its file grown past its last record), or
-			 * a power loss that kept the length and not the bytes;
-			 * the records end here, none cut */
+			/* fewer than a header's bytes left, all zeros (a zero header
+			 * with more after it is read above): the records end here,
+			 * none cut */
 			j->size = off;
 			break;
 		}

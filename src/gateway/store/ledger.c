@@ -137,7 +137,7 @@ static int journal_out(struct ledger *l, size_t n, char **cause)
 	 * store's lock is held elsewhere at this moment). Not into a cluster's
 	 * PostgreSQL: that would hold this batch's answers for a round trip;
 	 * there the file grows and starts over once its rows are in. */
-	if (journal_full(l->j, l->out.len) && journal_size(l->j) > 0 && !l->lagging && !l->down && !l->g->cluster) {
+	if (journal_full(l->j, l->out.len) && !l->lagging && !l->down && !l->g->cluster) {
 		bool more;
 		char *why = NULL;
 		(void)apply_step(l, false, &more, &why);
