@@ -2,13 +2,17 @@
  * client made for talking to one API host all day. Connections (plain or
  * TLS, verified against the system's CAs or upstream.ca_file) are kept
  * alive and reused per scheme, host and port; names resolve through evdns,
- * never blocking the loop. A request is written in one go; the answer is
- * parsed as it arrives (its head whole, by hparse.c's grammar, handed on
- * as parsed fields; then a body by length, in chunks, or until close,
- * handed on as it comes, so streams pass through event by event). Where
- * a request goes is an origin parsed when the configuration was loaded.
- * A reused connection that the server had already closed is retried once
- * on a fresh one, before any byte of an answer.
+ * never blocking the loop. A connection is a socket, two raw events and
+ * one input buffer reused from answer to answer (no bufferevent: a read is
+ * one read(2) or SSL_read, a request one send(2) or SSL_write when the
+ * socket takes it, and write interest is asked for only when it does not).
+ * A request is written in one go; the answer is parsed as it arrives (its
+ * head whole, by hparse.c's grammar, handed on as parsed fields; then a
+ * body by length, in chunks, or until close, handed on as it comes, so
+ * streams pass through event by event). Where a request goes is an origin
+ * parsed when the configuration was loaded. A reused connection that the
+ * server had already closed is retried once on a fresh one, before any
+ * byte of an answer.
  *
  * When the environment names an outgoing proxy (http_proxy, https_proxy,
  * all_proxy) every request goes through libcurl instead
@@ -16,18 +20,18 @@
  *
  * Ownership: a transfer belongs to this module from upstream_start until
  * its on_done has been called, or until utx_cancel; no callback runs from
- * inside upstream_start or utx_cancel. */
+ * inside upstream_start or utx_cancel. A connection belongs to its
+ * transfer while one runs on it, else to the idle list. */
 #include "net.h"
 #include "upstream_engine.h"
 #include "httpd.h" /* the one HTTP/1.1 grammar (hparse.c) */
 #include "origin.h"
 
 #include <errno.h>
-#include <event2/buffer.h>
-#include <event2/bufferevent.h>
-#include <event2/bufferevent_ssl.h>
 #include <event2/dns.h>
 #include <event2/event.h>
+#include <event2/event_struct.h>
+#include <event2/util.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <openssl/err.h>
@@ -40,7 +44,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
-#include <sys/uio.h>
+#include <unistd.h>
 
 #include "buf.h"
 #include "secret.h"
@@ -48,20 +52,32 @@
 
 #define IDLE_MAX 128          /* idle connections kept */
 #define IDLE_TIMEOUT_S 45     /* closed before the server would close them */
+#define SWEEP_S 5             /* how often idle connections are looked at */
 #define HEAD_MAX (64 * 1024)  /* the largest response head accepted */
 #define DELIVER_MAX (64 * 1024)
+#define READ_MIN 4096         /* room made before a read */
+#define READ_BUF 16384        /* a connection's input buffer to begin with */
 #define HEAD_FIELDS 128       /* the most fields an answer may have */
 
 enum rstate { R_HEAD, R_BODY_LEN, R_BODY_CLOSE, R_CHUNK_SIZE, R_CHUNK_DATA, R_CHUNK_END, R_TRAILERS };
+enum cstate { K_RESOLVING, K_CONNECTING, K_HANDSHAKE, K_OPEN };
 
 struct hconn {
 	struct upstream *u;
-	struct bufferevent *bev;
-	char *key;          /* "https://host:port": what it can be reused for */
-	struct utx *t;      /* the transfer on it; NULL while idle */
-	struct hconn *next; /* the idle list */
+	int fd;                 /* -1 while resolving */
+	SSL *ssl;               /* NULL: plain */
+	struct event rev, wev;  /* assigned once the socket exists */
+	bool reading, writing;  /* rev / wev added */
+	bool read_wants_write;  /* an SSL_read waits for the socket to take a write */
+	enum cstate state;
+	struct evdns_getaddrinfo_request *dns;
+	buf in;                 /* what arrived, parsed from in_off */
+	size_t in_off;
+	char *key;              /* "https://host:port": what it can be reused for */
+	struct utx *t;          /* the transfer on it; NULL while idle */
+	struct hconn *next;     /* the idle list */
+	int64_t idle_since_us;
 	int uses;
-	bool connected;
 };
 
 struct upstream {
@@ -71,7 +87,9 @@ struct upstream {
 	char *ca_file;
 	struct hconn *idle;
 	int nidle, active;
-	struct curlup *curl; /* an outgoing proxy is set: everything goes there */
+	struct event *sweep;  /* closes connections idle too long */
+	bool starting;        /* inside upstream_start: failures are told later */
+	struct curlup *curl;  /* an outgoing proxy is set: everything goes there */
 };
 
 struct utx {
@@ -80,17 +98,17 @@ struct utx {
 	const struct utx_cbs *cbs;
 	void *arg;
 	struct hconn *conn;
-	struct evbuffer *req; /* the request, kept for one retry */
+	buf req;              /* the request, kept whole for one retry */
+	size_t req_off;       /* written up to */
 	struct origin *o;     /* where it goes (a reference) */
 	enum rstate st;
 	buf head;             /* the answer's head, its fields pointing into it */
 	struct hstatus hs;
-	buf line;             /* a chunk's line being parsed (take_line) */
 	int64_t remaining;
 	bool close_after, head_done, paused, got_bytes, retried, no_body, in_cb, cancelled, eof;
 	int64_t connect_timeout_ms;
-	struct event *ttfb;   /* time to first byte */
-	struct event *ctimer; /* connect timeout, or a failure reported later */
+	struct event ttfb;    /* time to first byte (added when timeout_ms > 0) */
+	struct event ctimer;  /* connect timeout, or a failure reported later */
 	char *later;          /* that failure's message */
 	/* last, and not zeroed when made (4 KiB a request): the parser writes
 	 * the fields it finds, and only hs's count of them is read */
@@ -99,13 +117,48 @@ struct utx {
 
 /* ---- connections ------------------------------------------------------ */
 
+/* turns interest in ev on or off; *added remembers which it is */
+static void want(struct event *ev, bool *added, bool on)
+{
+	if (*added == on)
+		return;
+	*added = on;
+	if (on)
+		event_add(ev, NULL);
+	else
+		event_del(ev);
+}
+
+static void want_read(struct hconn *c, bool on)
+{
+	if (c->fd >= 0)
+		want(&c->rev, &c->reading, on);
+}
+
+static void want_write(struct hconn *c, bool on)
+{
+	if (c->fd >= 0)
+		want(&c->wev, &c->writing, on);
+}
+
 static void conn_free(struct hconn *c)
 {
 	if (!c)
 		return;
 	if (c->t)
 		c->t->conn = NULL;
-	bufferevent_free(c->bev);
+	if (c->dns) /* its callback is told EVUTIL_EAI_CANCEL, and does nothing */
+		evdns_getaddrinfo_cancel(c->dns);
+	if (c->fd >= 0) {
+		event_del(&c->rev);
+		event_del(&c->wev);
+		if (c->ssl)
+			SSL_free(c->ssl);
+		close(c->fd);
+	} else if (c->ssl) {
+		SSL_free(c->ssl);
+	}
+	buf_free(&c->in);
 	free(c->key);
 	free(c);
 }
@@ -121,9 +174,6 @@ static void idle_remove(struct upstream *u, struct hconn *c)
 	c->next = NULL;
 }
 
-static void read_cb(struct bufferevent *bev, void *arg);
-static void event_cb(struct bufferevent *bev, short what, void *arg);
-
 static void idle_put(struct hconn *c)
 {
 	struct upstream *u = c->u;
@@ -132,9 +182,9 @@ static void idle_put(struct hconn *c)
 		conn_free(c);
 		return;
 	}
-	struct timeval tv = { IDLE_TIMEOUT_S, 0 };
-	bufferevent_set_timeouts(c->bev, &tv, NULL);
-	bufferevent_enable(c->bev, EV_READ); /* to see the server close it */
+	want_read(c, true); /* to see the server close it */
+	want_write(c, false);
+	c->idle_since_us = mono_us();
 	c->next = u->idle;
 	u->idle = c;
 	u->nidle++;
@@ -145,10 +195,27 @@ static struct hconn *idle_take(struct upstream *u, const char *key)
 	for (struct hconn *c = u->idle; c; c = c->next)
 		if (strcmp(c->key, key) == 0) {
 			idle_remove(u, c);
-			bufferevent_set_timeouts(c->bev, NULL, NULL);
 			return c;
 		}
 	return NULL;
+}
+
+static void sweep_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	struct upstream *u = arg;
+	int64_t old = mono_us() - (int64_t)IDLE_TIMEOUT_S * 1000000;
+	for (struct hconn **pp = &u->idle; *pp;) {
+		struct hconn *c = *pp;
+		if (c->idle_since_us > old) {
+			pp = &c->next;
+			continue;
+		}
+		*pp = c->next;
+		u->nidle--;
+		conn_free(c);
+	}
 }
 
 static SSL_CTX *client_ctx(struct upstream *u, char **err)
@@ -162,6 +229,13 @@ static SSL_CTX *client_ctx(struct upstream *u, char **err)
 	}
 	SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
 	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
+	/* a write may be taken in part, and retried from where it stopped */
+	SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+#ifdef SSL_OP_IGNORE_UNEXPECTED_EOF
+	/* a server that closes without close_notify ends a body read until
+	 * close, as it always has over TLS */
+	SSL_CTX_set_options(ctx, SSL_OP_IGNORE_UNEXPECTED_EOF);
+#endif
 	int ok = u->ca_file ? SSL_CTX_load_verify_locations(ctx, u->ca_file, NULL)
 			    : SSL_CTX_set_default_verify_paths(ctx);
 	if (ok != 1) {
@@ -177,22 +251,20 @@ static SSL_CTX *client_ctx(struct upstream *u, char **err)
 
 static void tx_free(struct utx *t)
 {
-	if (t->ttfb)
-		event_free(t->ttfb);
-	if (t->ctimer)
-		event_free(t->ctimer);
-	if (t->req) { /* it holds the Groq key: wiped before it is freed */
-		struct evbuffer_iovec v[8];
-		int n = evbuffer_peek(t->req, -1, NULL, v, 8);
-		for (int i = 0; i < n && i < 8; i++)
-			secret_wipe(v[i].iov_base, v[i].iov_len);
-		evbuffer_free(t->req);
-	}
+	event_del(&t->ttfb);
+	event_del(&t->ctimer);
+	secret_wipe(t->req.data, t->req.len); /* it holds the Groq key */
+	buf_free(&t->req);
 	buf_free(&t->head);
-	buf_free(&t->line);
 	origin_unref(t->o);
 	free(t->later);
 	free(t);
+}
+
+static bool reusable(const struct utx *t, const struct hconn *c)
+{
+	return !t->close_after && c->state == K_OPEN && t->req_off == t->req.len && c->in.len == c->in_off &&
+	       !(c->ssl && SSL_pending(c->ssl));
 }
 
 static void finish(struct utx *t, int ok, const char *err)
@@ -207,7 +279,7 @@ static void finish(struct utx *t, int ok, const char *err)
 		struct hconn *c = t->conn;
 		t->conn = NULL;
 		c->t = NULL;
-		if (ok && !t->close_after && evbuffer_get_length(bufferevent_get_input(c->bev)) == 0)
+		if (ok && reusable(t, c))
 			idle_put(c);
 		else
 			conn_free(c);
@@ -245,11 +317,8 @@ static void fail_later(struct utx *t, const char *msg)
 {
 	free(t->later);
 	t->later = xstrdup(msg);
-	if (t->ctimer)
-		event_free(t->ctimer);
-	t->ctimer = evtimer_new(t->u->base, later_cb, t);
-	struct timeval tv = { 0, 0 };
-	evtimer_add(t->ctimer, &tv);
+	event_del(&t->ctimer);
+	event_active(&t->ctimer, EV_TIMEOUT, 1);
 }
 
 static void on_ttfb(evutil_socket_t fd, short what, void *arg)
@@ -276,64 +345,66 @@ static bool cb_head(struct utx *t)
 	return false;
 }
 
-static bool deliver(struct utx *t, struct evbuffer *in, size_t n)
+static void consume(struct hconn *c, size_t n)
+{
+	c->in_off += n;
+	if (c->in_off == c->in.len)
+		c->in_off = c->in.len = 0;
+}
+
+static bool deliver(struct utx *t, struct hconn *c, size_t n)
 {
 	while (n) {
-		struct evbuffer_iovec v;
-		if (evbuffer_peek(in, (ev_ssize_t)(n < DELIVER_MAX ? n : DELIVER_MAX), NULL, &v, 1) < 1)
-			break;
-		size_t k = v.iov_len < n ? v.iov_len : n;
+		size_t k = n < DELIVER_MAX ? n : DELIVER_MAX;
 		t->in_cb = true;
-		t->cbs->on_data(t->arg, v.iov_base, k);
+		t->cbs->on_data(t->arg, c->in.data + c->in_off, k);
 		t->in_cb = false;
-		evbuffer_drain(in, k);
-		n -= k;
 		if (t->cancelled) {
 			t->u->active--;
 			conn_free(t->conn);
 			tx_free(t);
 			return false;
 		}
+		consume(c, k);
+		n -= k;
 	}
 	return true;
+}
+
+/* The next line of what arrived (ended by CRLF or LF), ended with a NUL in
+ * place of its end and consumed, or NULL while it is incomplete. It stays
+ * valid until the next read. */
+static char *take_line(struct hconn *c)
+{
+	char *p = c->in.data + c->in_off;
+	char *nl = memchr(p, '\n', c->in.len - c->in_off);
+	if (!nl)
+		return NULL;
+	consume(c, (size_t)(nl - p) + 1);
+	if (nl > p && nl[-1] == '\r')
+		nl--;
+	*nl = '\0';
+	return p;
 }
 
 /* Parses what has arrived. Returns false when the transfer is over (done,
  * failed or cancelled from a callback: t is freed), true while it waits
  * for more. */
-/* The next line in `in` (ended by CRLF or LF), moved into t->line
- * without its end, or NULL while it is incomplete. t->line is reused from
- * line to line: no allocation per header. */
-static char *take_line(struct utx *t, struct evbuffer *in)
-{
-	size_t eol = 0;
-	struct evbuffer_ptr at = evbuffer_search_eol(in, NULL, &eol, EVBUFFER_EOL_CRLF);
-	if (at.pos < 0)
-		return NULL;
-	size_t n = (size_t)at.pos;
-	buf_reset(&t->line);
-	buf_reserve(&t->line, n + 1);
-	evbuffer_remove(in, t->line.data, n);
-	t->line.len = n;
-	t->line.data[n] = '\0';
-	evbuffer_drain(in, eol);
-	return t->line.data;
-}
-
 static bool process(struct utx *t)
 {
-	struct evbuffer *in = bufferevent_get_input(t->conn->bev);
-	if (evbuffer_get_length(in))
+	struct hconn *c = t->conn;
+	if (c->in.len > c->in_off)
 		t->got_bytes = true;
 	while (!t->paused) {
 		char *line;
+		size_t avail = c->in.len - c->in_off;
 		switch (t->st) {
 		case R_CHUNK_SIZE:
 		case R_CHUNK_END:
 		case R_TRAILERS:
-			line = take_line(t, in);
+			line = take_line(c);
 			if (!line) {
-				if (evbuffer_get_length(in) > HEAD_MAX) {
+				if (avail > HEAD_MAX) {
 					tx_fail(t, "upstream sent a line longer than %d bytes", HEAD_MAX);
 					return false;
 				}
@@ -346,9 +417,8 @@ static bool process(struct utx *t)
 		switch (t->st) {
 		case R_HEAD: {
 			/* the whole head, parsed by the one grammar (hparse.c) */
-			size_t avail = evbuffer_get_length(in), n = avail < HEAD_MAX ? avail : HEAD_MAX;
-			const char *p = n ? (const char *)evbuffer_pullup(in, (ev_ssize_t)n) : NULL;
-			size_t end = p ? httpd_head_end(p, n) : 0;
+			size_t n = avail < HEAD_MAX ? avail : HEAD_MAX;
+			size_t end = n ? httpd_head_end(c->in.data + c->in_off, n) : 0;
 			if (!end) {
 				if (avail >= HEAD_MAX) {
 					tx_fail(t, "upstream headers over %d bytes", HEAD_MAX);
@@ -357,10 +427,8 @@ static bool process(struct utx *t)
 				return true;
 			}
 			buf_reset(&t->head);
-			buf_reserve(&t->head, end + 1);
-			evbuffer_remove(in, t->head.data, end);
-			t->head.len = end;
-			t->head.data[end] = '\0';
+			buf_add(&t->head, c->in.data + c->in_off, end);
+			consume(c, end);
 			const char *why = NULL;
 			t->hs.h = t->fields;
 			if (http_parse_status_head(t->head.data, end, &t->hs, HEAD_FIELDS, &why) < 0) {
@@ -371,10 +439,7 @@ static bool process(struct utx *t)
 				break;
 			t->close_after |= t->hs.close;
 			t->head_done = true;
-			if (t->ttfb) {
-				event_free(t->ttfb);
-				t->ttfb = NULL;
-			}
+			event_del(&t->ttfb);
 			if (!cb_head(t))
 				return false;
 			int status = t->hs.status;
@@ -395,9 +460,8 @@ static bool process(struct utx *t)
 		}
 		case R_BODY_LEN:
 		case R_CHUNK_DATA: {
-			size_t avail = evbuffer_get_length(in);
 			size_t k = (int64_t)avail < t->remaining ? avail : (size_t)t->remaining;
-			if (k && !deliver(t, in, k))
+			if (k && !deliver(t, c, k))
 				return false;
 			t->remaining -= (int64_t)k;
 			if (t->remaining > 0)
@@ -409,16 +473,14 @@ static bool process(struct utx *t)
 			t->st = R_CHUNK_END;
 			break;
 		}
-		case R_BODY_CLOSE: {
-			size_t avail = evbuffer_get_length(in);
-			if (avail && !deliver(t, in, avail))
+		case R_BODY_CLOSE:
+			if (avail && !deliver(t, c, avail))
 				return false;
 			if (t->eof && !t->paused) { /* the body ended with the connection */
 				finish(t, 1, NULL);
 				return false;
 			}
 			return true;
-		}
 		case R_CHUNK_SIZE: {
 			int64_t sz = 0; /* the server's grammar (hparse.c) */
 			if (http_chunk_size(line, strlen(line), INT64_MAX / 2, &sz) != 0) {
@@ -442,67 +504,30 @@ static bool process(struct utx *t)
 	}
 	return true;
 }
-static void read_cb(struct bufferevent *bev, void *arg)
-{
-	struct hconn *c = arg;
-	if (!c->t) { /* an idle connection has nothing to say */
-		evbuffer_drain(bufferevent_get_input(bev), evbuffer_get_length(bufferevent_get_input(bev)));
-		idle_remove(c->u, c);
-		conn_free(c);
-		return;
-	}
-	process(c->t);
-}
 
-static void start_on(struct utx *t, struct hconn *c);
 static void connect_new(struct utx *t);
 
-static void event_cb(struct bufferevent *bev, short what, void *arg)
+/* The connection failed or closed (why says how). A transfer on it that
+ * is waiting for its answer is retried once on a fresh connection when the
+ * connection was a reused one that had not answered; else it fails. */
+static void conn_lost(struct hconn *c, const char *why)
 {
-	struct hconn *c = arg;
 	struct utx *t = c->t;
-	if (what & BEV_EVENT_CONNECTED) {
-		c->connected = true;
-		evutil_socket_t fd = bufferevent_getfd(bev);
-		int one = 1;
-		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-		if (t && t->ctimer) {
-			event_free(t->ctimer);
-			t->ctimer = NULL;
-		}
-		return;
-	}
-	if (!t) { /* idle: closed by the server, or timed out */
+	if (!t) { /* idle: closed by the server */
 		idle_remove(c->u, c);
 		conn_free(c);
 		return;
 	}
-	if (t->st == R_BODY_CLOSE && (what & BEV_EVENT_EOF)) {
-		t->eof = true;
-		process(t);
-		return;
-	}
-	/* a kept-alive connection the server had closed: once more, fresh */
-	if (!t->got_bytes && c->uses > 1 && !t->retried) {
+	if (c->state == K_OPEN && !t->got_bytes && c->uses > 1 && !t->retried) {
 		t->retried = true;
 		t->conn = NULL;
 		c->t = NULL;
 		conn_free(c);
+		t->req_off = 0;
 		connect_new(t);
 		return;
 	}
-	char why[200];
-	int dns = bufferevent_socket_get_dns_error(bev);
-	unsigned long ssl = bufferevent_get_openssl_error(bev);
-	if (dns)
-		snprintf(why, sizeof why, "cannot resolve %s: %s", t->o->host, evutil_gai_strerror(dns));
-	else if (ssl)
-		ERR_error_string_n(ssl, why, sizeof why);
-	else if ((what & BEV_EVENT_ERROR) && EVUTIL_SOCKET_ERROR())
-		snprintf(why, sizeof why, "%s", evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
-	else
-		snprintf(why, sizeof why, "connection closed");
-	if (!c->connected)
+	if (c->state != K_OPEN)
 		tx_fail(t, "could not connect to %s:%d: %s", t->o->host, t->o->port, why);
 	else if (!t->head_done)
 		tx_fail(t, "upstream closed without a response (%s)", why);
@@ -510,52 +535,269 @@ static void event_cb(struct bufferevent *bev, short what, void *arg)
 		tx_fail(t, "upstream closed mid-answer (%s)", why);
 }
 
-/* ---- sending the request ------------------------------------------------ */
-
-static void start_on(struct utx *t, struct hconn *c)
+/* what an SSL call's failure was, as text */
+static void ssl_why(char *why, size_t n, int err)
 {
-	t->conn = c;
-	c->t = t;
-	c->uses++;
-	bufferevent_setcb(c->bev, read_cb, NULL, event_cb, c);
-	/* write interest stays enabled from the start (a bufferevent's
-	 * default): enabling it again would arm a write event for nothing */
-	bufferevent_enable(c->bev, c->connected ? EV_READ : EV_READ | EV_WRITE);
-	struct evbuffer *out = bufferevent_get_output(c->bev);
-	size_t skip = 0;
-	if (c->connected && !t->o->tls && evbuffer_get_length(out) == 0) {
-		/* a kept-alive plain connection: write straight to the socket, which
-		 * spares two epoll_ctl calls per request (the bufferevent turning
-		 * write interest on and off); what does not fit goes the usual way */
-		struct evbuffer_iovec v[8];
-		int n = evbuffer_peek(t->req, -1, NULL, v, 8);
-		if (n > 0 && n <= 8) {
-			struct iovec io[8];
-			for (int i = 0; i < n; i++)
-				io[i] = (struct iovec){ v[i].iov_base, v[i].iov_len };
-			ssize_t w = writev(bufferevent_getfd(c->bev), io, n);
-			skip = w > 0 ? (size_t)w : 0;
+	unsigned long e = ERR_get_error();
+	if (e)
+		ERR_error_string_n(e, why, n);
+	else if (err == SSL_ERROR_SYSCALL && errno)
+		snprintf(why, n, "%s", strerror(errno));
+	else
+		snprintf(why, n, "connection closed");
+}
+
+/* Reads what the socket has. Returns 1 with bytes added, 0 when there is
+ * nothing now, -1 when the connection ended (*eof: cleanly) with why. */
+static int read_some(struct hconn *c, bool *eof, char *why, size_t whyn)
+{
+	if (c->in_off && c->in_off == c->in.len)
+		c->in_off = c->in.len = 0;
+	if (c->in.cap - c->in.len < READ_MIN + 1) {
+		if (c->in_off) { /* what was parsed makes room */
+			memmove(c->in.data, c->in.data + c->in_off, c->in.len - c->in_off);
+			c->in.len -= c->in_off;
+			c->in_off = 0;
+		}
+		if (c->in.cap - c->in.len < READ_MIN + 1)
+			buf_reserve(&c->in, c->in.cap ? c->in.cap : READ_BUF);
+	}
+	size_t room = c->in.cap - c->in.len - 1;
+	*eof = false;
+	if (!c->ssl) {
+		ssize_t n = read(c->fd, c->in.data + c->in.len, room);
+		if (n > 0) {
+			c->in.len += (size_t)n;
+			return 1;
+		}
+		if (n < 0 && (errno == EAGAIN || errno == EINTR))
+			return 0;
+		*eof = n == 0;
+		snprintf(why, whyn, "%s", n == 0 ? "connection closed" : strerror(errno));
+		return -1;
+	}
+	ERR_clear_error();
+	errno = 0;
+	int n = SSL_read(c->ssl, c->in.data + c->in.len, (int)(room < INT32_MAX ? room : INT32_MAX));
+	if (n > 0) {
+		c->in.len += (size_t)n;
+		return 1;
+	}
+	int e = SSL_get_error(c->ssl, n);
+	if (e == SSL_ERROR_WANT_READ)
+		return 0;
+	if (e == SSL_ERROR_WANT_WRITE) {
+		c->read_wants_write = true;
+		want_write(c, true);
+		return 0;
+	}
+	*eof = e == SSL_ERROR_ZERO_RETURN || (e == SSL_ERROR_SYSCALL && !errno && !ERR_peek_error());
+	if (*eof)
+		snprintf(why, whyn, "connection closed");
+	else
+		ssl_why(why, whyn, e);
+	return -1;
+}
+
+/* Writes what is left of the request. 0 when it is all out or the socket
+ * is full (write interest asked for), -1 with why on a failed socket. */
+static int flush_req(struct hconn *c, char *why, size_t whyn)
+{
+	struct utx *t = c->t;
+	while (t && t->req_off < t->req.len) {
+		size_t n = t->req.len - t->req_off;
+		ssize_t w;
+		if (!c->ssl) {
+			w = send(c->fd, t->req.data + t->req_off, n, MSG_NOSIGNAL);
+			if (w < 0 && (errno == EAGAIN || errno == EINTR))
+				break;
+			if (w < 0) {
+				snprintf(why, whyn, "%s", strerror(errno));
+				return -1;
+			}
+		} else {
+			ERR_clear_error();
+			errno = 0;
+			int r = SSL_write(c->ssl, t->req.data + t->req_off, (int)(n < INT32_MAX ? n : INT32_MAX));
+			if (r <= 0) {
+				int e = SSL_get_error(c->ssl, r);
+				if (e == SSL_ERROR_WANT_WRITE || e == SSL_ERROR_WANT_READ)
+					break; /* (read interest is on while a transfer runs) */
+				ssl_why(why, whyn, e);
+				return -1;
+			}
+			w = r;
+		}
+		t->req_off += (size_t)w;
+	}
+	want_write(c, (t && t->req_off < t->req.len) || c->read_wants_write);
+	return 0;
+}
+
+/* The connection is ready for requests: what waits is written. */
+static void opened(struct hconn *c)
+{
+	c->state = K_OPEN;
+	struct utx *t = c->t;
+	if (t)
+		event_del(&t->ctimer);
+	want_read(c, true);
+	char why[200];
+	if (flush_req(c, why, sizeof why) < 0)
+		conn_lost(c, why);
+}
+
+static void handshake(struct hconn *c)
+{
+	ERR_clear_error();
+	errno = 0;
+	int r = SSL_connect(c->ssl);
+	if (r == 1) {
+		opened(c);
+		return;
+	}
+	int e = SSL_get_error(c->ssl, r);
+	if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
+		want_read(c, true);
+		want_write(c, e == SSL_ERROR_WANT_WRITE);
+		return;
+	}
+	char why[200];
+	ssl_why(why, sizeof why, e);
+	conn_lost(c, why);
+}
+
+static void io_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct hconn *c = arg;
+	char why[200];
+	switch (c->state) {
+	case K_RESOLVING:
+		return;
+	case K_CONNECTING: {
+		int err = 0;
+		socklen_t len = sizeof err;
+		if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
+			err = errno;
+		if (err == EINPROGRESS)
+			return;
+		if (err) {
+			conn_lost(c, strerror(err));
+			return;
+		}
+		if (c->ssl) {
+			c->state = K_HANDSHAKE;
+			handshake(c);
+		} else {
+			opened(c);
+		}
+		return;
+	}
+	case K_HANDSHAKE:
+		handshake(c);
+		return;
+	case K_OPEN:
+		break;
+	}
+	if (what & EV_WRITE) {
+		bool also_read = c->read_wants_write;
+		c->read_wants_write = false;
+		if (flush_req(c, why, sizeof why) < 0) {
+			conn_lost(c, why);
+			return;
+		}
+		if (!also_read && !(what & EV_READ))
+			return;
+	}
+	struct utx *t = c->t;
+	if (t && t->paused)
+		return;
+	bool eof;
+	why[0] = '\0';
+	int r = read_some(c, &eof, why, sizeof why);
+	if (!t) { /* an idle connection has nothing to say: closed */
+		if (r != 0)
+			conn_lost(c, why);
+		return;
+	}
+	/* what arrived before (held while the transfer was paused) first */
+	if (!process(t))
+		return;
+	if (r < 0 && t->paused)
+		return; /* the end is read again when the transfer resumes */
+	if (r < 0) {
+		if (eof && t->st == R_BODY_CLOSE) {
+			t->eof = true;
+			process(t);
+		} else {
+			conn_lost(c, why);
+		}
+		return;
+	}
+	/* TLS may hold more than the socket says: read it on the next pass */
+	if (c->ssl && SSL_pending(c->ssl) && !t->paused)
+		event_active(&c->rev, EV_READ, 1);
+}
+
+/* ---- connecting --------------------------------------------------------- */
+
+static void dns_cb(int result, struct evutil_addrinfo *res, void *arg)
+{
+	if (result == EVUTIL_EAI_CANCEL) /* the connection is being freed */
+		return;
+	struct hconn *c = arg;
+	struct upstream *u = c->u;
+	struct utx *t = c->t;
+	c->dns = NULL;
+	char why[300];
+	int fd = -1;
+	if (result != 0 || !res) {
+		snprintf(why, sizeof why, "cannot resolve %s: %s", t->o->host, evutil_gai_strerror(result));
+	} else {
+		fd = socket(res->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_TCP);
+		if (fd < 0) {
+			snprintf(why, sizeof why, "%s", strerror(errno));
+		} else {
+			int one = 1;
+			setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+			if (connect(fd, res->ai_addr, res->ai_addrlen) < 0 && errno != EINPROGRESS) {
+				snprintf(why, sizeof why, "%s", strerror(errno));
+				close(fd);
+				fd = -1;
+			}
 		}
 	}
-	if (skip == 0) {
-		/* a reference, so that a retry can send it again */
-		evbuffer_add_buffer_reference(out, t->req);
-	} else if (skip < evbuffer_get_length(t->req)) { /* the rest of a partial write */
-		size_t rest = evbuffer_get_length(t->req) - skip;
-		struct evbuffer_ptr at;
-		evbuffer_ptr_set(t->req, &at, skip, EVBUFFER_PTR_SET);
-		char *tmp = xmalloc(rest);
-		evbuffer_copyout_from(t->req, &at, tmp, rest);
-		evbuffer_add(out, tmp, rest);
-		secret_wipe(tmp, rest);
-		free(tmp);
+	if (res)
+		evutil_freeaddrinfo(res);
+	if (fd < 0) {
+		char *m = xasprintf("could not connect to %s:%d: %s", t->o->host, t->o->port, why);
+		if (u->starting)
+			fail_later(t, m);
+		else
+			tx_fail(t, "%s", m);
+		free(m);
+		return;
 	}
+	c->fd = fd;
+	event_assign(&c->rev, u->base, fd, EV_READ | EV_PERSIST, io_cb, c);
+	event_assign(&c->wev, u->base, fd, EV_WRITE | EV_PERSIST, io_cb, c);
+	if (c->ssl)
+		SSL_set_fd(c->ssl, fd);
+	c->state = K_CONNECTING;
+	want_write(c, true); /* the connection made, or refused */
 }
 
 static void connect_new(struct utx *t)
 {
 	struct upstream *u = t->u;
-	struct bufferevent *bev;
+	struct hconn *c = xcalloc(1, sizeof *c);
+	c->u = u;
+	c->fd = -1;
+	c->key = xstrdup(t->o->key);
+	buf_init(&c->in);
+	t->conn = c;
+	c->t = t;
+	c->uses = 1;
 	if (t->o->tls) {
 		char *err = NULL;
 		SSL_CTX *ctx = client_ctx(u, &err);
@@ -564,34 +806,40 @@ static void connect_new(struct utx *t)
 			free(err);
 			return;
 		}
-		SSL *ssl = SSL_new(ctx);
-		SSL_set_tlsext_host_name(ssl, t->o->host);
-		X509_VERIFY_PARAM *vp = SSL_get0_param(ssl);
+		c->ssl = SSL_new(ctx);
+		SSL_set_connect_state(c->ssl);
+		SSL_set_tlsext_host_name(c->ssl, t->o->host);
+		X509_VERIFY_PARAM *vp = SSL_get0_param(c->ssl);
 		if (X509_VERIFY_PARAM_set1_ip_asc(vp, t->o->host) != 1) /* a name, not an address */
-			SSL_set1_host(ssl, t->o->host);
-		bev = bufferevent_openssl_socket_new(u->base, -1, ssl, BUFFEREVENT_SSL_CONNECTING,
-						     BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
-		bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);
-	} else {
-		/* deferred callbacks: nothing runs from inside upstream_start */
-		bev = bufferevent_socket_new(u->base, -1, BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
+			SSL_set1_host(c->ssl, t->o->host);
 	}
-	struct hconn *c = xcalloc(1, sizeof *c);
-	c->u = u;
-	c->bev = bev;
-	c->key = xstrdup(t->o->key);
-	start_on(t, c);
 	if (t->connect_timeout_ms > 0) {
-		t->ctimer = evtimer_new(u->base, later_cb, t);
 		struct timeval tv = { (time_t)(t->connect_timeout_ms / 1000),
 				      (suseconds_t)(t->connect_timeout_ms % 1000) * 1000 };
-		evtimer_add(t->ctimer, &tv);
+		evtimer_add(&t->ctimer, &tv);
 	}
-	if (bufferevent_socket_connect_hostname(bev, u->dns, AF_UNSPEC, t->o->host, t->o->port) != 0) {
-		char *m = xasprintf("could not connect to %s:%d", t->o->host, t->o->port);
-		fail_later(t, m);
-		free(m);
-	}
+	char port[8];
+	snprintf(port, sizeof port, "%d", t->o->port);
+	struct evutil_addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+					 .ai_protocol = IPPROTO_TCP };
+	bool was = u->starting;
+	u->starting = true; /* (the answer may come at once: from /etc/hosts, or an address) */
+	c->state = K_RESOLVING;
+	struct evdns_getaddrinfo_request *q = evdns_getaddrinfo(u->dns, t->o->host, port, &hints, dns_cb, c);
+	u->starting = was;
+	if (c->state == K_RESOLVING && c->fd < 0 && !t->later)
+		c->dns = q;
+}
+
+/* a transfer on a connection: a kept-alive one is written to at once */
+static void start_on(struct utx *t, struct hconn *c)
+{
+	t->conn = c;
+	c->t = t;
+	c->uses++;
+	char why[200];
+	if (flush_req(c, why, sizeof why) < 0) /* closed meanwhile: the read says so (and retries) */
+		event_active(&c->rev, EV_READ, 1);
 }
 
 /* ---- the forwarding wrapper of proxy mode ------------------------------- */
@@ -642,6 +890,9 @@ struct upstream *upstream_new(struct event_base *base, const char *ca_file)
 	u->dns = evdns_base_new(base, EVDNS_BASE_INITIALIZE_NAMESERVERS);
 	if (!u->dns) /* no resolv.conf: addresses and /etc/hosts only */
 		u->dns = evdns_base_new(base, 0);
+	u->sweep = event_new(base, -1, EV_PERSIST, sweep_cb, u);
+	struct timeval tv = { SWEEP_S, 0 };
+	event_add(u->sweep, &tv);
 	return u;
 }
 
@@ -659,6 +910,8 @@ void upstream_free(struct upstream *u)
 		idle_remove(u, c);
 		conn_free(c);
 	}
+	if (u->sweep)
+		event_free(u->sweep);
 	if (u->curl)
 		curlup_free(u->curl);
 	if (u->dns)
@@ -693,6 +946,36 @@ static void add_target(buf *b, const struct origin *o, const struct ureq *r)
 	}
 }
 
+/* The request's head and body in t->req, made in room reserved once: it
+ * holds the Groq key, and a buffer that moved would leave a copy behind. */
+static void build_request(struct utx *t, const struct origin *o, const struct ureq *r)
+{
+	size_t need = 64 + strlen(r->method) + strlen(o->path) + strlen(o->hostport) +
+		      (r->path ? strlen(r->path) : 0) + (r->query ? strlen(r->query) : 0) + (r->body ? r->len : 0);
+	for (const char *const *hd = r->headers; hd && *hd; hd++)
+		need += strlen(*hd) + 2;
+	buf *b = &t->req;
+	buf_reserve(b, need);
+	buf_adds(b, r->method);
+	buf_add(b, " ", 1);
+	add_target(b, o, r);
+	buf_add(b, " HTTP/1.1\r\nHost: ", 17);
+	buf_adds(b, o->hostport);
+	buf_add(b, "\r\n", 2);
+	for (const char *const *hd = r->headers; hd && *hd; hd++) {
+		buf_adds(b, *hd);
+		buf_add(b, "\r\n", 2);
+	}
+	if (r->body || (!t->no_body && strcmp(r->method, "GET"))) {
+		buf_add(b, "Content-Length: ", 16);
+		buf_addi(b, r->body ? (int64_t)r->len : 0);
+		buf_add(b, "\r\n", 2);
+	}
+	buf_add(b, "\r\n", 2);
+	if (r->body && r->len)
+		buf_add(b, r->body, r->len);
+}
+
 struct utx *upstream_start(struct upstream *u, struct origin *o, const struct ureq *r, const struct utx_cbs *cbs,
 			   void *arg)
 {
@@ -701,14 +984,13 @@ struct utx *upstream_start(struct upstream *u, struct origin *o, const struct ur
 	t->u = u;
 	t->cbs = cbs;
 	t->arg = arg;
-	const char *method = r->method;
 	if (u->curl) { /* libcurl takes a URL: written out again (proxy mode only) */
 		buf b;
 		buf_init(&b);
 		buf_adds(&b, o->key);
 		add_target(&b, o, r);
 		buf_add(&b, "", 1);
-		t->c = curlup_start(u->curl, method, b.data, r->headers, r->body, r->len, r->timeout_ms,
+		t->c = curlup_start(u->curl, r->method, b.data, r->headers, r->body, r->len, r->timeout_ms,
 				    r->connect_timeout_ms, &fwd_cbs, t);
 		buf_free(&b);
 		return t;
@@ -716,39 +998,15 @@ struct utx *upstream_start(struct upstream *u, struct origin *o, const struct ur
 	u->active++;
 	t->o = origin_ref(o);
 	buf_init(&t->head);
-	buf_init(&t->line);
+	buf_init(&t->req);
 	t->connect_timeout_ms = r->connect_timeout_ms;
-	t->no_body = strcmp(method, "HEAD") == 0;
-	/* the head made in one buffer, then handed over with the body: two
-	 * evbuffer_adds, not one per piece */
-	buf h;
-	buf_init(&h);
-	buf_reserve(&h, 512);
-	buf_adds(&h, method);
-	buf_add(&h, " ", 1);
-	add_target(&h, o, r);
-	buf_add(&h, " HTTP/1.1\r\nHost: ", 17);
-	buf_adds(&h, o->hostport);
-	buf_add(&h, "\r\n", 2);
-	for (const char *const *hd = r->headers; hd && *hd; hd++) {
-		buf_adds(&h, *hd);
-		buf_add(&h, "\r\n", 2);
-	}
-	if (r->body || (!t->no_body && strcmp(method, "GET"))) {
-		buf_add(&h, "Content-Length: ", 16);
-		buf_addi(&h, r->body ? (int64_t)r->len : 0);
-		buf_add(&h, "\r\n", 2);
-	}
-	buf_add(&h, "\r\n", 2);
-	t->req = evbuffer_new();
-	evbuffer_add(t->req, h.data, h.len);
-	buf_free(&h);
-	if (r->body && r->len)
-		evbuffer_add(t->req, r->body, r->len);
+	t->no_body = strcmp(r->method, "HEAD") == 0;
+	build_request(t, o, r);
+	evtimer_assign(&t->ttfb, u->base, on_ttfb, t);
+	evtimer_assign(&t->ctimer, u->base, later_cb, t);
 	if (r->timeout_ms > 0) {
-		t->ttfb = evtimer_new(u->base, on_ttfb, t);
 		struct timeval tv = { (time_t)(r->timeout_ms / 1000), (suseconds_t)(r->timeout_ms % 1000) * 1000 };
-		evtimer_add(t->ttfb, &tv);
+		evtimer_add(&t->ttfb, &tv);
 	}
 	struct hconn *c = idle_take(u, o->key);
 	if (c)
@@ -783,13 +1041,10 @@ void utx_pause(struct utx *t, bool pause)
 		return;
 	}
 	t->paused = pause;
-	if (!t->conn)
+	struct hconn *c = t->conn;
+	if (!c || c->state != K_OPEN)
 		return;
-	if (pause) {
-		bufferevent_disable(t->conn->bev, EV_READ);
-	} else {
-		bufferevent_enable(t->conn->bev, EV_READ);
-		/* what arrived meanwhile is processed from the loop, not from here */
-		bufferevent_trigger(t->conn->bev, EV_READ, BEV_TRIG_IGNORE_WATERMARKS | BEV_TRIG_DEFER_CALLBACKS);
-	}
+	want_read(c, !pause);
+	if (!pause) /* what arrived meanwhile is processed from the loop, not from here */
+		event_active(&c->rev, EV_READ, 1);
 }
