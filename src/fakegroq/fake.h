@@ -90,6 +90,7 @@ struct fake {
 	struct mfault {                   /* POST /_fake/model-fault: the next count chat */
 		char *model, tier[16];    /* requests for model (in tier, "" any) answered */
 		int64_t status, count;    /* status: 429, 498 (flex's capacity_exceeded) or 5xx */
+		int64_t delay_ms;         /* each such answer held this long */
 	} mfaults[MAX_MODELS];
 	int nmfaults;
 	int ndecom;
@@ -122,6 +123,8 @@ struct freq {
 	json_t *body;
 	char id[64], xid[40];
 	char *model;
+	char *fault_model;   /* a model fault held (delay_ms): its model, */
+	int fault;           /* and its status */
 	char tier[16];       /* the service tier answered (Groq's default: on_demand) */
 	int64_t prompt_tokens, n_tokens, sent;
 	bool stream, include_usage, length_cut, stream_started;

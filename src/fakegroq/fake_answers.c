@@ -475,6 +475,37 @@ void schedule(struct freq *fr)
 	}
 }
 
+/* a model fault's answer (POST /_fake/model-fault), fr->fault and
+ * fr->fault_model set; the request is done after it */
+static void send_fault(struct freq *fr)
+{
+	if (fr->fault == 429) {
+		httpd_set_header(fr->req, "retry-after", "12");
+		char *m = xasprintf("Rate limit reached for model `%s` in organization `org_fake` service tier "
+				    "`%s` on requests per minute (RPM): Limit 30, Used 30, Requested 1. "
+				    "Please try again in 12s.", fr->fault_model, fr->tier);
+		send_error(fr, 429, m, "requests", "rate_limit_exceeded");
+		free(m);
+	} else if (fr->fault == 498) {
+		send_error(fr, 498, "Flex tier capacity exceeded. This is a known issue and we are working on it. "
+				    "Please try again later.", "capacity_exceeded", "capacity_exceeded");
+	} else {
+		send_error(fr, (int)fr->fault, fr->fault == 503 ? "Service Unavailable" : "Internal Server Error",
+			   "internal_server_error", NULL);
+	}
+	freq_free(fr);
+}
+
+static void fault_later(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	struct freq *fr = arg;
+	event_free(fr->timer);
+	fr->timer = NULL;
+	send_fault(fr);
+}
+
 void handle_chat(struct freq *fr)
 {
 	size_t len;
@@ -536,21 +567,15 @@ void handle_chat(struct freq *fr)
 		if (!f->count || strcmp(f->model, mid) || (f->tier[0] && strcmp(f->tier, fr->tier)))
 			continue;
 		f->count--;
-		if (f->status == 429) {
-			httpd_set_header(fr->req, "retry-after", "12");
-			char *m = xasprintf("Rate limit reached for model `%s` in organization `org_fake` service tier "
-					    "`%s` on requests per minute (RPM): Limit 30, Used 30, Requested 1. "
-					    "Please try again in 12s.", mid, fr->tier);
-			send_error(fr, 429, m, "requests", "rate_limit_exceeded");
-			free(m);
-		} else if (f->status == 498) {
-			send_error(fr, 498, "Flex tier capacity exceeded. This is a known issue and we are working on it. "
-					    "Please try again later.", "capacity_exceeded", "capacity_exceeded");
-		} else {
-			send_error(fr, (int)f->status, f->status == 503 ? "Service Unavailable" : "Internal Server Error",
-				   "internal_server_error", NULL);
+		fr->fault_model = xstrdup(mid);
+		fr->fault = (int)f->status;
+		if (f->delay_ms <= 0) {
+			send_fault(fr);
+			return;
 		}
-		freq_free(fr);
+		fr->timer = evtimer_new(G.base, fault_later, fr);
+		struct timeval tv = { (time_t)(f->delay_ms / 1000), (suseconds_t)(f->delay_ms % 1000) * 1000 };
+		evtimer_add(fr->timer, &tv);
 		return;
 	}
 	fr->model = xstrdup(mid);

@@ -129,8 +129,9 @@ void handle_control(struct hreq *req, const char *path)
 		return;
 	}
 	if (strcmp(path, "/_fake/model-fault") == 0 && cmd == HM_POST) {
-		/* {"model":ID,"status":429|498|5xx,"count":N[,"service_tier":T]}:
-		 * the next N chat requests for the model (in that tier) fail so */
+		/* {"model":ID,"status":429|498|5xx,"count":N[,"service_tier":T]
+		 * [,"delay_ms":MS]}: the next N chat requests for the model (in
+		 * that tier) fail so (each answer held MS first) */
 		size_t len;
 		char *body = httpd_body(req, &len);
 		json_t *j = json_loadb(body, len, 0, NULL);
@@ -149,6 +150,7 @@ void handle_control(struct hreq *req, const char *path)
 		snprintf(f->tier, sizeof f->tier, "%s", t ? t : "");
 		f->status = st;
 		f->count = n;
+		f->delay_ms = json_integer_value(json_object_get(j, "delay_ms"));
 		json_decref(j);
 		httpd_send_json(req, 200, json_pack("{s:i}", "faults", G.nmfaults));
 		return;

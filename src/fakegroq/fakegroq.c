@@ -201,6 +201,7 @@ void freq_free(struct freq *fr)
 		httpd_on_close(fr->req, NULL, NULL);
 	if (fr->timer)
 		event_free(fr->timer);
+	free(fr->fault_model);
 	json_decref(fr->body);
 	free(fr->model);
 	free(fr->sub);

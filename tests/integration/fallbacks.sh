@@ -110,4 +110,25 @@ start_gateway
 api GET /admin/v1/teams/poor
 check_eq "fallbacks kept across a restart" "qwen/qwen3-32b" "$(jq_body '.fallbacks["openai/gpt-oss-20b"][0]')"
 
+# ---- at most as many tries as the list of the model asked for is long (a
+# fallback's own list is not followed), all within the request's deadline
+C=openai/gpt-oss-20b
+api PATCH /admin/v1/teams/alpha '{"allowed_models":["'$A'","'$B'","'$C'"],"fallbacks":{"'$A'":["'$B'"],"'$B'":["'$C'"]}}'
+check_eq "fallbacks A -> B and B -> C" 200 "$STATUS"
+fault '{"model":"'$A'","status":503,"count":1}'
+fault '{"model":"'$B'","status":503,"count":1}'
+sent=$(curl -s "http://$FAKE/_fake/stats" | jq .total.requests)
+chat "$ATOK" "$A"
+check_eq "A's list is one model long: one more try, B's own list not followed" "503|$((sent + 2))" \
+	"$STATUS|$(curl -s "http://$FAKE/_fake/stats" | jq .total.requests)"
+stop_gateway
+sed -i 's/timeout_ms = 5000;/timeout_ms = 1500;/' "$T/gw.conf"
+start_gateway
+api PATCH /admin/v1/teams/alpha '{"fallbacks":{"'$A'":["'$B'"]}}'
+fault '{"model":"'$A'","status":503,"count":1,"delay_ms":1000}'
+fault '{"model":"'$B'","status":503,"count":1,"delay_ms":1000}'
+chat "$ATOK" "$A"
+# (B's 503 would come 2 s after the request was sent: past its 1.5 s)
+check_eq "Groq's 503 after 1 s, the fallback's try ends at the request's 1.5 s deadline" "504" "$STATUS"
+
 done_testing

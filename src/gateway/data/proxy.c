@@ -306,6 +306,8 @@ static bool try_again(struct preq *p)
 {
 	if (!retryable(p->status) || !p->req || p->replying)
 		return false;
+	if (p->deadline_ms && mono_us() / 1000 >= p->deadline_ms)
+		return false; /* no time left: Groq's answer as it was */
 	struct verdict v = { 0 };
 	bool on_demand = p->status == 498 && p->tier == TIER_FLEX && !p->tier_retried &&
 			 (!p->t->tiers || (p->t->tiers & TIER_ON_DEMAND));
@@ -464,8 +466,16 @@ static void forward(struct preq *p)
 	size_t len = p->fwd ? p->fwd_len : p->raw_len;
 	sse_init(&p->sse);
 	buf_init(&p->resp);
+	/* every try of a request (fallbacks, a flex 498 on on_demand) within
+	 * the one deadline set when it was first sent */
+	int64_t now_ms = mono_us() / 1000, left = g->cfg.upstream_timeout_ms;
+	if (left > 0) {
+		if (!p->deadline_ms)
+			p->deadline_ms = now_ms + left;
+		left = p->deadline_ms - now_ms > 1 ? p->deadline_ms - now_ms : 1;
+	}
 	struct ureq r = { .method = httpd_method_name(p->req), .path = p->path, .query = httpd_query_string(p->req),
-			  .headers = hdrs, .body = body, .len = len, .timeout_ms = g->cfg.upstream_timeout_ms,
+			  .headers = hdrs, .body = body, .len = len, .timeout_ms = left,
 			  .connect_timeout_ms = g->cfg.upstream_connect_timeout_ms };
 	p->tx = upstream_start(g->up, g->cfg.up_origin, &r, &up_cbs, p);
 	secret_free(auth);

@@ -131,24 +131,25 @@ void models_list_update(struct gateway *g, json_t *list)
 
 const char *fallback_next(const struct gw_config *c, const struct team *t, const char *const *tried, int ntried)
 {
-	json_t *fb = t->fallbacks ? json_loads(t->fallbacks, 0, NULL) : NULL;
+	/* the list of the model asked for, in order: at most as many tries
+	 * as it is long (a fallback's own list is not followed) */
+	json_t *fb = t->fallbacks && ntried ? json_loads(t->fallbacks, 0, NULL) : NULL;
 	const char *next = NULL;
-	for (int i = 0; fb && i < ntried && !next; i++) {
-		size_t k;
-		json_t *m;
-		json_array_foreach(json_object_get(fb, tried[i]), k, m) {
-			const char *id = json_string_value(m);
-			bool seen = false;
-			for (int j = 0; j < ntried; j++)
-				seen = seen || str_eq(tried[j], id);
-			if (id && !seen && team_allows(t, id) && config_price(c, id)) {
-				/* a string of the team's, freed with it: found again in its models */
-				for (int j = 0; j < t->nmodels && !next; j++)
-					if (str_eq(t->models[j], id))
-						next = t->models[j];
-				break;
-			}
-		}
+	size_t k;
+	json_t *m;
+	json_array_foreach(json_object_get(fb, tried[0]), k, m) {
+		const char *id = json_string_value(m);
+		bool seen = false;
+		for (int j = 0; j < ntried; j++)
+			seen = seen || str_eq(tried[j], id);
+		if (!id || seen || !team_allows(t, id) || !config_price(c, id))
+			continue;
+		/* a string of the team's, freed with it: found again in its models */
+		for (int j = 0; j < t->nmodels && !next; j++)
+			if (str_eq(t->models[j], id))
+				next = t->models[j];
+		if (next)
+			break;
 	}
 	json_decref(fb);
 	return next;

@@ -28,8 +28,8 @@ const char *alias_model(const struct gw_config *c, const struct registry *r, con
 json_t *aliases_json(const struct gw_config *c, const struct registry *r);
 /* The next model to try after `tried` (the models sent so far, in order,
  * the asked one first) failed: the first of the fallbacks of the model
- * asked, then of each tried, the team may call, priced, not yet tried;
- * NULL when none is left. */
+ * asked the team may call, priced, not yet tried (so at most as many
+ * tries as that list is long); NULL when none is left. */
 const char *fallback_next(const struct gw_config *c, const struct team *t, const char *const *tried, int ntried);
 /* Checks a team's fallbacks (JSON): an object of model -> models the team
  * may call (allowed), priced, with no cycle; 0, or -1 with v. */
