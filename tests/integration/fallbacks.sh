@@ -45,6 +45,9 @@ check_eq "the ledger records the model that served" 4 \
 	"$(sql "select count(*) from ledger where team = 'alpha' and model = '$B' and status = 200")"
 check_eq "... beside the model asked for: the row says it was a fallback" 4 \
 	"$(sql "select count(*) from ledger where team = 'alpha' and requested_model = '$A' and model = '$B' and status = 200")"
+api GET "/admin/v1/usage?team=alpha&window=60m&step=1m"
+check_eq "GET /admin/v1/usage: by_model says what served, by_requested_model what was asked" "4|4" \
+	"$(jq_body "[.by_model[] | select(.model == \"$B\") | .ok] | add")|$(jq_body "[.by_requested_model[] | select(.requested_model == \"$A\") | .ok] | add")"
 # both fail: the client gets Groq's last answer
 fault '{"model":"'$A'","status":503,"count":1}'
 fault '{"model":"'$B'","status":502,"count":1}'

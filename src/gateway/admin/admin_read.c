@@ -283,14 +283,15 @@ void usage_route(struct actx *c)
 	int64_t ms0 = month_start_ms(now), ms1 = month_next_ms(now);
 	double elapsed = (double)(now - ms0), total = (double)(ms1 - ms0);
 	double proj = elapsed > 3600000 ? spent * total / elapsed : spent;
-	httpd_send_json(c->req, 200, json_pack("{s:o,s:I,s:I,s:I,s:o,s:f,s:f,s:I,s:o,s:o,s:o}", "team", team ? json_string(team) : json_null(),
+	httpd_send_json(c->req, 200, json_pack("{s:o,s:I,s:I,s:I,s:o,s:f,s:f,s:I,s:o,s:o,s:o,s:o}", "team", team ? json_string(team) : json_null(),
 					       "from_ms", (json_int_t)from, "step_ms", (json_int_t)stepms,
 					       "now_ms", (json_int_t)now, "points", pts, "spend_mtd_usd", spent,
 					       "projected_month_usd", proj, "ledger_backlog",
 					       (json_int_t)ledger_state(g->ledger).backlog, "by_model",
 					       json_incref(json_object_get(bd, "models")), "by_route",
 					       json_incref(json_object_get(bd, "routes")), "by_tier",
-					       json_incref(json_object_get(bd, "tiers"))));
+					       json_incref(json_object_get(bd, "tiers")), "by_requested_model",
+					       json_incref(json_object_get(bd, "requested"))));
 	json_decref(bd);
 	json_decref(t);
 out:

@@ -183,9 +183,9 @@ int store_recent_sent(struct store *s, int64_t from,
  * since from: {"models":[...],"routes":[...]} */
 /* the breakdowns of store_usage_breakdown: the ledger's column, and the
  * answer's member holding [{column, requests, ok, tokens, spend_usd}] */
-#define USAGE_BY_N 3
-#define USAGE_BY_COLUMNS { "model", "route", "service_tier" }
-#define USAGE_BY_MEMBERS { "models", "routes", "tiers" }
+#define USAGE_BY_N 4
+#define USAGE_BY_COLUMNS { "model", "route", "service_tier", "requested_model" }
+#define USAGE_BY_MEMBERS { "models", "routes", "tiers", "requested" }
 json_t *store_usage_breakdown(struct store *s, const char *team, int64_t from, char **cause);
 /* Showback: the ledger's rows of the whole UTC days in [from, to) (both
  * taken to their day: from a day's start to a day's start) grouped by the SPEND_* bits of
