@@ -162,6 +162,10 @@ void budget_check(struct budget_env *e, struct team *t)
 void budget_settle(struct budget_env *e, struct team *t, int64_t reserved, int64_t actual)
 {
 	struct registry *r = e->reg;
+	/* the windows of the settling moment (the ledger row is dated then):
+	 * a request sent at 23:59:59 and answered after midnight is the new
+	 * day's, in memory as after a restart */
+	budget_roll(e, t);
 	t->reserved_nusd -= reserved;
 	r->org_reserved_nusd -= reserved;
 	if (t->reserved_nusd < 0)
