@@ -21,9 +21,11 @@ int usage(void)
 	      "               [-o table|json|csv] COMMAND\n"
 	      "  get teams|keys|alerts|audit|capacity|spend [--from D --to D --group-by COLS]   get team ID\n"
 	      "  pause TEAM --reason TEXT        resume TEAM\n"
-	      "  set team ID FIELD=VALUE...      (e.g. rpm_limit=600 allowed_models=a,b priority=batch)\n"
+	      "  set team ID [--if-version N] FIELD=VALUE...   (e.g. rpm_limit=600 allowed_models=a,b\n"
+	      "                                  service_tiers=on_demand,flex fallbacks='MODEL=NEXT,NEXT;MODEL=NEXT')\n"
 	      "  token issue TEAM --key NAME [--label L]      token revoke TEAM ID\n"
-	      "  rotate KEY start [--secret-file F] | deploy | secret-updated | switch | status | complete | abort\n"
+	      "  rotate KEY start [--secret-file F] | deploy | secret-updated [--confirm] | switch | status\n"
+	      "             | complete --confirm | abort\n"
 	      "  emergency-stop --reason TEXT    resume-all\n"
 	      "  export [-o json]   diff -f FILE   apply -f FILE [--dry-run] [--prune --confirm]\n"
 	      "Exit: 0 done (diff: none), 1 error, 2 usage, 3 diff found differences, 4 conflict.\n",
@@ -169,6 +171,16 @@ const char *opt(int argc, char **argv, const char *name)
 		if (strcmp(argv[i], name) == 0)
 			return argv[i + 1];
 	return NULL;
+}
+
+bool money_field(const char *field)
+{
+	static const char *const usd[] = { "monthly_budget_usd", "daily_budget_usd", "weekly_budget_usd",
+					   "user_daily_budget_usd", NULL };
+	for (int i = 0; usd[i]; i++)
+		if (strcmp(field, usd[i]) == 0)
+			return true;
+	return false;
 }
 
 bool flag(int argc, char **argv, const char *name)

@@ -32,6 +32,8 @@ const char *opt(int argc, char **argv, const char *name);
 bool flag(int argc, char **argv, const char *name);
 /* the usage text on stderr; returns EXIT_USAGE */
 int usage(void);
+/* a team field in USD (the gateway keeps it in nano-dollars) */
+bool money_field(const char *field);
 
 /* org.c: export; diff (diff_only) and apply */
 int cmd_apply(struct ctl *c, int argc, char **argv, bool diff_only);

@@ -287,78 +287,130 @@ static int cmd_get(struct ctl *c, int argc, char **argv)
 
 /* ---- set, pause, resume, tokens, the emergency stop ------------------------------- */
 
-/* FIELD=VALUE typed as the admin API takes it */
+static bool is_integer(const char *s)
+{
+	char *end;
+	strtoll(s, &end, 10);
+	return *s && !*end;
+}
+
+/* a comma-separated list: strings, or integers (NULL when one is not) */
+static json_t *word_list(const char *v, bool ints)
+{
+	json_t *a = json_array();
+	char *copy = xstrdup(v), *save = NULL;
+	for (char *w = strtok_r(copy, ",", &save); a && w; w = strtok_r(NULL, ",", &save)) {
+		if (ints && !is_integer(w)) {
+			json_decref(a);
+			a = NULL;
+		} else {
+			json_array_append_new(a, ints ? json_integer(strtoll(w, NULL, 10)) : json_string(w));
+		}
+	}
+	free(copy);
+	return a;
+}
+
+/* fallbacks: "MODEL=NEXT[,NEXT...][;MODEL=...]", the API's JSON object
+ * ("{...}"), or empty for none; NULL when it is none of these */
+static json_t *fallbacks_value(const char *v)
+{
+	if (*v == '{') {
+		json_t *o = json_loads(v, JSON_REJECT_DUPLICATES, NULL);
+		if (json_is_object(o))
+			return o;
+		json_decref(o);
+		return NULL;
+	}
+	json_t *o = json_object();
+	char *copy = xstrdup(v), *save = NULL;
+	for (char *e = strtok_r(copy, ";", &save); o && e; e = strtok_r(NULL, ";", &save)) {
+		char *eq = strchr(e, '=');
+		json_t *next = eq && eq != e && eq[1] ? word_list(eq + 1, false) : NULL;
+		if (!next) {
+			json_decref(o);
+			o = NULL;
+			break;
+		}
+		*eq = '\0';
+		json_object_set_new(o, e, next);
+	}
+	free(copy);
+	return o;
+}
+
+/* FIELD=VALUE typed as the admin API takes it (NULL: not a value of it) */
 static json_t *typed(const char *field, const char *v)
 {
 	static const char *const ints[] = { "max_tokens_per_request", "rpm_limit", "queue_max_wait_ms", "tpm_limit",
 					    "tpd_limit", "rpd_limit", "user_rpm_limit", NULL };
-	static const char *const usd[] = { "monthly_budget_usd", "daily_budget_usd", "weekly_budget_usd",
-					   "user_daily_budget_usd", NULL };
 	char *end;
 	for (int i = 0; ints[i]; i++)
-		if (strcmp(field, ints[i]) == 0) {
-			long long n = strtoll(v, &end, 10);
-			return *v && !*end ? json_integer(n) : NULL;
-		}
-	for (int i = 0; usd[i]; i++)
-		if (strcmp(field, usd[i]) == 0) {
-			double d = strtod(v, &end);
-			return *v && !*end ? json_real(d) : NULL;
-		}
+		if (strcmp(field, ints[i]) == 0)
+			return is_integer(v) ? json_integer(strtoll(v, NULL, 10)) : NULL;
+	if (money_field(field)) {
+		double d = strtod(v, &end);
+		return *v && !*end ? json_real(d) : NULL; /* (NULL for nan and inf too) */
+	}
 	if (strcmp(field, "auto_pause") == 0 || strcmp(field, "replace_retired") == 0)
 		return strcmp(v, "true") == 0 ? json_true() : strcmp(v, "false") == 0 ? json_false() : NULL;
-	if (strcmp(field, "allowed_models") == 0 || strcmp(field, "alert_thresholds") == 0) {
-		json_t *a = json_array();
-		char *copy = xstrdup(v), *save = NULL;
-		for (char *w = strtok_r(copy, ",", &save); w; w = strtok_r(NULL, ",", &save)) {
-			if (strcmp(field, "alert_thresholds") == 0) {
-				long long n = strtoll(w, &end, 10);
-				if (*end) {
-					json_decref(a);
-					free(copy);
-					return NULL;
-				}
-				json_array_append_new(a, json_integer(n));
-			} else {
-				json_array_append_new(a, json_string(w));
-			}
-		}
-		free(copy);
-		return a;
-	}
-	return json_string(v); /* name, rpm_mode, priority: the gateway checks them */
+	if (strcmp(field, "allowed_models") == 0 || strcmp(field, "service_tiers") == 0)
+		return word_list(v, false);
+	if (strcmp(field, "alert_thresholds") == 0)
+		return word_list(v, true);
+	if (strcmp(field, "fallbacks") == 0)
+		return fallbacks_value(v);
+	if (strcmp(field, "default_service_tier") == 0 && !*v)
+		return json_null(); /* Groq's own default */
+	return json_string(v); /* name, rpm_mode, priority, default_service_tier: the gateway checks them */
 }
 
+/* set's arguments: FIELD=VALUE... into patch, --if-version N into *ver */
+static int set_args(int argc, char **argv, json_t *patch, const char **ver)
+{
+	for (int i = 0; i < argc; i++) {
+		if (strcmp(argv[i], "--if-version") == 0) {
+			if (i + 1 == argc || !is_integer(argv[i + 1]))
+				return die(EXIT_USAGE, "set: --if-version takes the team's version (a number, as get team shows it)");
+			*ver = argv[++i];
+			continue;
+		}
+		const char *eq = strchr(argv[i], '=');
+		if (!eq || eq == argv[i])
+			return die(EXIT_USAGE, "set: '%s' is not FIELD=VALUE", argv[i]);
+		char *field = xstrndup(argv[i], (size_t)(eq - argv[i]));
+		json_t *v = typed(field, eq + 1);
+		if (v)
+			json_object_set_new(patch, field, v);
+		int rc = v ? EXIT_OK : die(EXIT_USAGE, "set: %s: not a value of that field", argv[i]);
+		free(field);
+		if (rc)
+			return rc;
+	}
+	return json_object_size(patch) ? EXIT_OK : die(EXIT_USAGE, "set: nothing to change (FIELD=VALUE...)");
+}
+
+/* set team ID [--if-version N] FIELD=VALUE...: a PATCH guarded by the
+ * version read first, or by the one given (a script's read-modify-write),
+ * so a change made meanwhile is a conflict (exit 4), never overwritten */
 static int cmd_set(struct ctl *c, int argc, char **argv)
 {
 	if (argc < 3 || strcmp(argv[0], "team") != 0)
 		return usage();
+	json_t *t = NULL, *patch = json_object(), *out = NULL;
+	const char *given = NULL;
 	char *path = xconcat("/admin/v1/teams/", argv[1], NULL);
-	json_t *t, *patch = json_object(), *out = NULL;
-	int rc = get_json(c, path, &t);
-	for (int i = 2; rc == EXIT_OK && i < argc; i++) {
-		char *eq = strchr(argv[i], '=');
-		if (!eq || eq == argv[i]) {
-			rc = die(EXIT_USAGE, "set: '%s' is not FIELD=VALUE", argv[i]);
-			break;
-		}
-		*eq = '\0';
-		json_t *v = typed(argv[i], eq + 1);
-		if (!v) {
-			rc = die(EXIT_USAGE, "set: %s=%s: not a value of that field", argv[i], eq + 1);
-			break;
-		}
-		json_object_set_new(patch, argv[i], v);
-	}
+	int rc = set_args(argc - 2, argv + 2, patch, &given);
+	if (rc == EXIT_OK && !given)
+		rc = get_json(c, path, &t);
 	if (rc == EXIT_OK) {
-		/* guarded by the version read first: a change made meanwhile is a
-		 * conflict (exit 4), not overwritten */
 		char ver[32];
-		snprintf(ver, sizeof ver, "%lld", (long long)json_integer_value(json_object_get(t, "version")));
+		snprintf(ver, sizeof ver, "%lld",
+			 given ? strtoll(given, NULL, 10) : (long long)json_integer_value(json_object_get(t, "version")));
 		rc = send_json(c, "PATCH", path, patch, ver, &out, 200);
-		if (rc == EXIT_OK)
-			printf("team %s: version %lld\n", argv[1], (long long)json_integer_value(json_object_get(out, "version")));
 	}
+	if (rc == EXIT_OK)
+		printf("team %s: version %lld\n", argv[1], (long long)json_integer_value(json_object_get(out, "version")));
 	json_decref(t);
 	json_decref(patch);
 	json_decref(out);
@@ -462,19 +514,18 @@ static int cmd_rotate(struct ctl *c, int argc, char **argv)
 		return rc;
 	}
 	if (strcmp(step, "start") == 0) {
-		char *s = read_secret(opt(argc, argv, "--secret-file"));
-		if (!s)
-			return die(EXIT_USAGE, "rotate start: the new key comes from --secret-file FILE or stdin");
+		const char *file = opt(argc, argv, "--secret-file");
+		char *s = read_secret(file);
+		if (!s) /* (a file's problem is said already) */
+			return file ? EXIT_ERR : die(EXIT_USAGE, "rotate start: the new key comes from --secret-file FILE or stdin");
 		body = json_pack("{s:s}", "new_secret", s);
 		secret_free(s);
 		path = xasprintf("/admin/v1/keys/%s/rotation", key);
 	} else if (strcmp(step, "deploy") == 0 || strcmp(step, "switch") == 0 || strcmp(step, "abort") == 0 ||
 		   strcmp(step, "secret-updated") == 0 || strcmp(step, "complete") == 0) {
-		body = strcmp(step, "complete") == 0 || (strcmp(step, "secret-updated") == 0 && flag(argc, argv, "--confirm"))
-			       ? json_pack("{s:b}", "confirm", 1)
-			       : json_object();
 		if (strcmp(step, "complete") == 0 && !flag(argc, argv, "--confirm"))
 			return die(EXIT_USAGE, "rotate complete erases the old key: delete it in the Groq Console, then add --confirm");
+		body = flag(argc, argv, "--confirm") ? json_pack("{s:b}", "confirm", 1) : json_object();
 		path = xasprintf("/admin/v1/keys/%s/rotation/%s", key, step);
 	} else {
 		return usage();

@@ -3,6 +3,8 @@
  * changes printed per field (diff, apply --dry-run), and export, which
  * writes the file that diff then finds equal. */
 #include <libconfig.h>
+#include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -132,6 +134,51 @@ static int print_changes(json_t *changes)
 	return n;
 }
 
+/* the team with this id in a list of teams, or NULL */
+static json_t *team_by_id(json_t *teams, const char *id)
+{
+	size_t i;
+	json_t *t;
+	json_array_foreach(teams, i, t)
+		if (id && str_eq(json_string_value(json_object_get(t, "id")), id))
+			return t;
+	return NULL;
+}
+
+static long long nano_usd(json_t *v)
+{
+	return llround(json_number_value(v) * 1e9);
+}
+
+/* The admin API writes numbers to 9 significant digits, so a budget with
+ * more (123.456789012) is reported rounded (123.456789) and an exported
+ * file could never match the gateway's nano-dollars. A budget the file
+ * gives as the gateway reports it (the same nano-dollars, rounded) is
+ * taken out of the file's team: left as the gateway keeps it, neither a
+ * difference nor a change. */
+static int keep_reported_money(struct ctl *c, json_t *teams)
+{
+	json_t *j;
+	int rc = get_json(c, "/admin/v1/teams", &j);
+	if (rc)
+		return rc;
+	size_t i;
+	json_t *t;
+	json_array_foreach(teams, i, t) {
+		json_t *now = team_by_id(json_object_get(j, "teams"), json_string_value(json_object_get(t, "id")));
+		const char *f;
+		json_t *v;
+		void *tmp;
+		json_object_foreach_safe(t, tmp, f, v) {
+			json_t *had = json_object_get(now, f);
+			if (money_field(f) && json_is_number(v) && json_is_number(had) && nano_usd(v) == nano_usd(had))
+				json_object_del(t, f);
+		}
+	}
+	json_decref(j);
+	return EXIT_OK;
+}
+
 int cmd_apply(struct ctl *c, int argc, char **argv, bool diff_only)
 {
 	const char *file = opt(argc, argv, "-f");
@@ -141,14 +188,16 @@ int cmd_apply(struct ctl *c, int argc, char **argv, bool diff_only)
 	if (prune && !dry && !flag(argc, argv, "--confirm"))
 		return die(EXIT_USAGE, "apply --prune pauses every team the file does not list: add --confirm (or --dry-run)");
 	json_t *aliases, *teams = read_org(file, &aliases);
-	if (!teams) {
+	int rc = teams ? keep_reported_money(c, teams) : EXIT_ERR;
+	if (rc != EXIT_OK) {
+		json_decref(teams);
 		json_decref(aliases);
-		return EXIT_ERR;
+		return rc;
 	}
 	json_t *body = json_pack("{s:o,s:b,s:b}", "teams", teams, "prune", prune, "dry_run", dry), *out = NULL;
 	if (aliases)
 		json_object_set_new(body, "aliases", aliases);
-	int rc = send_json(c, "POST", "/admin/v1/apply", body, NULL, &out, 200);
+	rc = send_json(c, "POST", "/admin/v1/apply", body, NULL, &out, 200);
 	json_decref(body);
 	if (rc != EXIT_OK)
 		return rc;
@@ -177,13 +226,43 @@ static const char *const export_fields[] = { "name", "allowed_models", "max_toke
 					     "user_rpm_limit", "replace_retired", "fallbacks", "service_tiers",
 					     "default_service_tier", NULL };
 
-/* a JSON value as libconfig writes it */
+/* a string as libconfig reads it back: quotes and backslashes escaped,
+ * control characters as \xNN (libconfig knows no \uNNNN) */
+static void conf_string(const char *s)
+{
+	putchar('"');
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+		if (*p == '"' || *p == '\\')
+			printf("\\%c", *p);
+		else if (*p == '\n')
+			fputs("\\n", stdout);
+		else if (*p == '\t')
+			fputs("\\t", stdout);
+		else if (*p < 0x20 || *p == 0x7f)
+			printf("\\x%02x", *p);
+		else
+			putchar(*p);
+	}
+	putchar('"');
+}
+
+/* USD as the gateway keeps it, to the nano-dollar: %.9f without its
+ * trailing zeros (one decimal kept, so libconfig reads a float) */
+static void conf_usd(double usd)
+{
+	char s[64];
+	int n = snprintf(s, sizeof s, "%.9f", usd);
+	while (n > 2 && s[n - 1] == '0' && s[n - 2] != '.')
+		s[--n] = '\0';
+	fputs(s, stdout);
+}
+
+/* a JSON value as libconfig writes it: integers beyond 32 bits with its
+ * L suffix (without it libconfig reads 5000000000 as 705032704) */
 static void conf_value(json_t *v)
 {
 	if (json_is_string(v)) {
-		char *s = json_dumps(v, JSON_ENCODE_ANY); /* (the same escapes) */
-		fputs(s, stdout);
-		free(s);
+		conf_string(json_string_value(v));
 	} else if (json_is_array(v)) {
 		fputs("[ ", stdout);
 		size_t i;
@@ -195,9 +274,10 @@ static void conf_value(json_t *v)
 		}
 		fputs(" ]", stdout);
 	} else if (json_is_real(v)) {
-		printf("%.9f", json_real_value(v));
+		conf_usd(json_real_value(v));
 	} else if (json_is_integer(v)) {
-		printf("%lld", (long long)json_integer_value(v));
+		json_int_t n = json_integer_value(v);
+		printf(n < INT32_MIN || n > INT32_MAX ? "%lldL" : "%lld", (long long)n);
 	} else {
 		fputs(json_is_true(v) ? "true" : "false", stdout);
 	}

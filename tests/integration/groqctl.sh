@@ -1,12 +1,16 @@
 # groqctl against a real gateway: contexts and the token file, every get
-# as a table, JSON and CSV (parsed back), set (typed, guarded by the version
-# read first: a change meanwhile is exit 4), pause and resume, tokens
-# issued (printed once, alone) and revoked, a rotation from a secret on
-# stdin, the emergency stop; the organisation as code: export -> diff 0 ->
-# edit -> diff 3 -> apply -> diff 0, a dry run changing nothing, a file with
-# one bad team changing nothing, --prune needing --confirm; a viewer token
-# refused; exit codes; no secret in any output.
+# as a table, JSON and CSV (parsed back), set (every settable field typed;
+# guarded by the version read first or given with --if-version: a change
+# meanwhile is exit 4), pause and resume, tokens issued (printed once,
+# alone) and revoked, a rotation from a secret on stdin and a whole guided
+# rotation from a secret file, the emergency stop; the organisation as
+# code: export -> diff 0 -> apply changing nothing (integers beyond 32 bits,
+# budgets to the nano-dollar) -> edit -> diff 3 -> apply -> diff 0, a dry
+# run changing nothing, a file with one bad team changing nothing, --prune
+# needing --confirm; a viewer token refused; exit codes; bash completion;
+# no secret in any output.
 source "$(dirname "$0")/../lib.sh"
+GW_EXTRA="rotation = { drain_seconds = 1; };" # (the guided rotation below waits the drain window out)
 setup_basic
 C="$BIN/groqctl"
 (umask 077; printf '%s\n' "$OP_TOKEN" > "$T/op.token"; printf '%s\n' "$VIEW_TOKEN" > "$T/viewer.token")
@@ -60,6 +64,27 @@ run set team alpha rpm_limit=600 allowed_models=llama-3.1-8b-instant,llama-3.3-7
 check_eq "set team: typed fields" "0|600|batch|5" "$RC|$(api GET /admin/v1/teams/alpha; jq_body '"\(.rpm_limit)|\(.priority)|\(.daily_budget_usd)"')"
 run set team alpha daily_budget_usd=0
 check_eq "set team daily_budget_usd=0: no daily budget" "0|0" "$RC|$(api GET /admin/v1/teams/alpha; jq_body .daily_budget_usd)"
+# every field the admin API sets, typed as it takes it: lists, the
+# fallbacks object, the tier, booleans, the end users' limits, USD
+create_team wide
+run set team wide service_tiers=on_demand,flex default_service_tier=flex replace_retired=true \
+	'fallbacks=llama-3.3-70b-versatile=llama-3.1-8b-instant' user_daily_budget_usd=2.5 user_rpm_limit=30 weekly_budget_usd=50
+check_eq "set team: service_tiers (a list), fallbacks (model -> models), the tier, replace_retired, user_*, weekly" \
+	"0|on_demand,flex|flex|llama-3.1-8b-instant|true|2.5|30|50" \
+	"$RC|$(api GET /admin/v1/teams/wide; jq_body '"\(.service_tiers | join(","))|\(.default_service_tier)|\(.fallbacks["llama-3.3-70b-versatile"] | join(","))|\(.replace_retired)|\(.user_daily_budget_usd)|\(.user_rpm_limit)|\(.weekly_budget_usd)"')"
+run set team wide 'fallbacks={"llama-3.1-8b-instant":["llama-3.3-70b-versatile"]}' default_service_tier=
+check_eq "fallbacks as the API's JSON object; default_service_tier= is Groq's own" \
+	'0|{"llama-3.1-8b-instant":["llama-3.3-70b-versatile"]}|null' \
+	"$RC|$(api GET /admin/v1/teams/wide; jq_body '"\(.fallbacks | tojson)|\(.default_service_tier)"')"
+run set team wide fallbacks=llama-3.1-8b-instant
+check_eq "fallbacks that are not MODEL=NEXT: usage" 2 "$RC"
+run set team wide tpd_limit=5000000000 tpm_limit=3000000000 monthly_budget_usd=123.456789012 daily_budget_usd=0.000000001
+check_eq "set team: integers beyond 32 bits, budgets to the nano-dollar" "0|5000000000|3000000000|1e-09" \
+	"$RC|$(api GET /admin/v1/teams/wide; jq_body '"\(.tpd_limit)|\(.tpm_limit)|\(.daily_budget_usd)"')"
+run set team wide 'name=Wide "team" \ one'$'\t\x01'
+check_eq "... and a name with quotes, a backslash and control characters" 0 "$RC"
+exact_budget() { api GET /admin/v1/overview; jq_body ".teams[] | select(.id == \"$1\") | .monthly_budget_usd"; }
+check_eq "... kept to the nano-dollar (the overview writes USD exactly)" 123.456789012 "$(exact_budget wide)"
 run set team alpha rpm_limit=many
 check_eq "a value not of the field's type: usage" 2 "$RC"
 run set team alpha priority=urgent
@@ -99,6 +124,39 @@ check_eq "rotate status" "verified" "$(printf %s "$OUT" | jq -r .rotation.step)"
 run rotate alpha-prod-api abort
 check_eq "rotate abort" "0|none" "$RC|$(api GET /admin/v1/keys/alpha-prod-api; jq_body '.rotation.step // "none"')"
 
+# ---- a whole guided rotation, the secret from a file: each step's exit
+# code and the key's step as the admin API reads it
+key_is() { # [jq filter] (default: its step)
+	local q='.rotation.step // "none"'
+	api GET /admin/v1/keys/alpha-prod-api
+	jq_body "${1:-$q}"
+}
+(umask 077; printf '%s\n' "$KEY3" > "$T/new-groq.key")
+run rotate alpha-prod-api start --secret-file "$T/new-groq.key"
+check_eq "rotate start --secret-file FILE: verified" "0|verified" "$RC|$(key_is)"
+run rotate alpha-prod-api switch
+check_eq "a step out of order: refused (409, exit 4), the step unchanged" "4|verified" "$RC|$(key_is)"
+run rotate alpha-prod-api deploy
+check_eq "rotate deploy" "0|deployed" "$RC|$(key_is)"
+run rotate alpha-prod-api secret-updated
+check_eq "secret-updated with no hook and no --confirm: refused, still deployed" "1|deployed" "$RC|$(key_is)"
+check_contains "... saying what to do" "confirm" "$ERR"
+run rotate alpha-prod-api secret-updated --confirm
+check_eq "rotate secret-updated --confirm" "0|secret_updated" "$RC|$(key_is)"
+run rotate alpha-prod-api switch
+check_eq "rotate switch: the new key serves" "0|switched|new" "$RC|$(key_is '"\(.rotation.step)|\(.rotation.serving)"')"
+run rotate alpha-prod-api complete
+check_eq "complete without --confirm: usage, still switched" "2|switched" "$RC|$(key_is)"
+wait_eval "the drain window" 10 '[ "$(key_is .rotation.drain_remaining_seconds)" = 0 ]'
+run rotate alpha-prod-api complete --confirm
+check_eq "rotate complete --confirm: the new key alone" "0|none|gsk_…0003" "$RC|$(key_is '"\(.rotation.step // "none")|\(.fingerprint)"')"
+served=$(fstat "gsk_…0003" requests)
+chat "$TOKEN" llama-3.1-8b-instant '"max_tokens":5'
+check_eq "and it serves" "200|$((served + 1))" "$STATUS|$(fstat "gsk_…0003" requests)"
+printf '' > "$T/empty.key"; chmod 600 "$T/empty.key"
+run rotate alpha-prod-api start --secret-file "$T/empty.key"
+check_eq "an empty secret file: refused before the gateway, one line, no rotation" "1|1|none" "$RC|$(printf '%s\n' "$ERR" | wc -l)|$(key_is)"
+
 # ---- the organisation as code
 run export
 check_eq "export" 0 "$RC"
@@ -107,6 +165,23 @@ check_contains "a libconfig file of the teams" 'id = "alpha";' "$OUT"
 check_not_contains "no live figures" "spend_mtd_usd" "$OUT"
 run diff -f "$T/org.conf"
 check_eq "export then diff: exit 0" 0 "$RC"
+check_contains "integers beyond 32 bits with libconfig's L" "tpd_limit = 5000000000L;" "$(cat "$T/org.conf")"
+check_contains "budgets to the nano-dollar" "daily_budget_usd = 0.000000001;" "$(cat "$T/org.conf")"
+check_contains "strings as libconfig reads them back (\xNN: it knows no \uNNNN)" 'name = "Wide \"team\" \\ one\t\x01";' "$(cat "$T/org.conf")"
+check_contains "fallbacks as model and next" 'fallbacks = ( { model = "llama-3.1-8b-instant"; next = [ "llama-3.3-70b-versatile" ]; } );' "$(cat "$T/org.conf")"
+wide_now() { api GET /admin/v1/teams/wide; jq_body '"\(.version)|\(.tpd_limit)|\(.tpm_limit)|\(.daily_budget_usd)|\(.fallbacks | tojson)"'; }
+wide_before=$(wide_now)
+run apply -f "$T/org.conf"
+check_eq "apply of what export wrote: nothing to change" "0|0 changes applied" "$RC|$OUT"
+check_eq "... the values read back the same (and the version)" "$wide_before" "$(wide_now)"
+check_eq "... the budget still to the nano-dollar" 123.456789012 "$(exact_budget wide)"
+sed -i 's/monthly_budget_usd = 123.456789;/monthly_budget_usd = 123.456789013;/' "$T/org.conf"
+run diff -f "$T/org.conf"
+check_eq "a budget edited by a nano-dollar: diff exit 3" "3|~ team wide" "$RC|$(printf %s "$OUT" | head -1)"
+run apply -f "$T/org.conf"
+check_eq "apply sets it exactly" "0|123.456789013" "$RC|$(exact_budget wide)"
+run diff -f "$T/org.conf"
+check_eq "... and diff is exit 0 again" 0 "$RC"
 sed -i 's/rpm_limit = 600;/rpm_limit = 700;/' "$T/org.conf"
 cat >> "$T/org.conf.add" <<'CONF'
 CONF
@@ -196,12 +271,25 @@ won=$(cat "$T"/race.*.rc | awk '$1 == 0' | wc -l)
 check_eq "racing writers: each exit 0 (done) or 4 (conflict)" "" "$(cat "$T"/race.*.rc | awk '$1 != 0 && $1 != 4')"
 check_eq "the version moved once per write that was done ($won)" "$won" "$((v1 - v0))"
 check "the final value is one a successful writer set ($final)" grep -qx "0 $final" "$T"/race.*.rc
+check "at least one writer was done ($won)" test "$won" -ge 1
 silent=""
 for i in $(seq 1 12); do
 	read -r rc _ < "$T/race.$i.rc"
 	[ "$rc" = 4 ] && [ "$(wc -l < "$T/race.$i.err")" != 1 ] && silent="$silent $i"
 done
 check_eq "each conflict is one line on stderr" "" "$silent"
+# a lost update made deterministic: a script read the version, the team
+# changed meanwhile, the script's write names the version it read
+api GET /admin/v1/teams/beta; stale=$(jq_body .version)
+api PATCH /admin/v1/teams/beta '{"rpm_limit":321}'
+run set team beta --if-version "$stale" rpm_limit=999
+check_eq "set --if-version with a version changed meanwhile: exit 4, the change made meanwhile kept" \
+	"4|321" "$RC|$(api GET /admin/v1/teams/beta; jq_body .rpm_limit)"
+check_contains "... one line saying so" "HTTP 412" "$ERR"
+run set team beta --if-version "$(api GET /admin/v1/teams/beta; jq_body .version)" rpm_limit=999
+check_eq "set --if-version with the version now: done" "0|999" "$RC|$(api GET /admin/v1/teams/beta; jq_body .rpm_limit)"
+run set team beta --if-version soon rpm_limit=1
+check_eq "--if-version that is not a version: usage" 2 "$RC"
 
 # ---- the GitOps example in examples/: the gateway takes it (dry run), and it differs
 run apply -f "$ROOT/examples/gitops/organisation.conf" --dry-run
@@ -218,8 +306,15 @@ check_eq "completion: the commands" "get" "$(complete_at groqctl ge)"
 check_eq "completion: a rotation's steps" "start deploy secret-updated switch status complete abort" \
 	"$(complete_at groqctl -o json rotate k1 '')"
 check_eq "completion: -o" "table json csv" "$(complete_at groqctl -o '')"
+check_eq "completion: --group-by" "day team key model route user" "$(complete_at groqctl get spend --group-by '')"
+check_eq "completion: set's end-user fields" "user_daily_budget_usd= user_rpm_limit=" "$(complete_at groqctl set team a user_)"
+for f in replace_retired= service_tiers= default_service_tier= fallbacks=; do
+	check_eq "completion: set's $f" "$f" "$(complete_at groqctl set team a "${f:0:4}")"
+done
+check_eq "completion: set --if-version" "--if-version" "$(complete_at groqctl set team a --)"
+check_eq "completion: rotate complete --confirm" "--confirm" "$(complete_at groqctl rotate k1 complete --)"
 
-for s in "$OP_TOKEN" "$VIEW_TOKEN" "$KEY1" "$KEY2"; do
+for s in "$OP_TOKEN" "$VIEW_TOKEN" "$KEY1" "$KEY2" "$KEY3"; do
 	check_not_contains "no secret in any output" "$s" "$all_out"
 done
 done_testing
