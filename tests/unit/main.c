@@ -31,6 +31,7 @@ int main(void)
 	suite_common();
 	suite_gateway();
 	suite_budget();
+	suite_windows();
 	suite_capacity();
 	suite_journal();
 	suite_httpd();

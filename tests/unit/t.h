@@ -49,5 +49,6 @@ void suite_groq(void);
 void suite_journal(void);
 void suite_httpd(void);
 void suite_capacity(void);
+void suite_windows(void);
 
 #endif
