@@ -61,7 +61,10 @@ void httpd_send_owned(struct hreq *r, int status, const char *ctype, char *body,
 
 void httpd_send_json(struct hreq *r, int status, json_t *j)
 {
-	char *s = j ? json_dumps(j, JSON_COMPACT | JSON_REAL_PRECISION(9)) : NULL;
+	/* 15 significant digits: every amount of money to the nano-dollar
+	 * (up to $999,999.999999999) reads back as the same number, and a
+	 * double's rounding (0.1 + 0.2) does not show */
+	char *s = j ? json_dumps(j, JSON_COMPACT | JSON_REAL_PRECISION(15)) : NULL;
 	if (j)
 		json_decref(j);
 	if (!s)

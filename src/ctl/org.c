@@ -134,51 +134,6 @@ static int print_changes(json_t *changes)
 	return n;
 }
 
-/* the team with this id in a list of teams, or NULL */
-static json_t *team_by_id(json_t *teams, const char *id)
-{
-	size_t i;
-	json_t *t;
-	json_array_foreach(teams, i, t)
-		if (id && str_eq(json_string_value(json_object_get(t, "id")), id))
-			return t;
-	return NULL;
-}
-
-static long long nano_usd(json_t *v)
-{
-	return llround(json_number_value(v) * 1e9);
-}
-
-/* The admin API writes numbers to 9 significant digits, so a budget with
- * more (123.456789012) is reported rounded (123.456789) and an exported
- * file could never match the gateway's nano-dollars. A budget the file
- * gives as the gateway reports it (the same nano-dollars, rounded) is
- * taken out of the file's team: left as the gateway keeps it, neither a
- * difference nor a change. */
-static int keep_reported_money(struct ctl *c, json_t *teams)
-{
-	json_t *j;
-	int rc = get_json(c, "/admin/v1/teams", &j);
-	if (rc)
-		return rc;
-	size_t i;
-	json_t *t;
-	json_array_foreach(teams, i, t) {
-		json_t *now = team_by_id(json_object_get(j, "teams"), json_string_value(json_object_get(t, "id")));
-		const char *f;
-		json_t *v;
-		void *tmp;
-		json_object_foreach_safe(t, tmp, f, v) {
-			json_t *had = json_object_get(now, f);
-			if (money_field(f) && json_is_number(v) && json_is_number(had) && nano_usd(v) == nano_usd(had))
-				json_object_del(t, f);
-		}
-	}
-	json_decref(j);
-	return EXIT_OK;
-}
-
 int cmd_apply(struct ctl *c, int argc, char **argv, bool diff_only)
 {
 	const char *file = opt(argc, argv, "-f");
@@ -188,12 +143,9 @@ int cmd_apply(struct ctl *c, int argc, char **argv, bool diff_only)
 	if (prune && !dry && !flag(argc, argv, "--confirm"))
 		return die(EXIT_USAGE, "apply --prune pauses every team the file does not list: add --confirm (or --dry-run)");
 	json_t *aliases, *teams = read_org(file, &aliases);
-	int rc = teams ? keep_reported_money(c, teams) : EXIT_ERR;
-	if (rc != EXIT_OK) {
-		json_decref(teams);
-		json_decref(aliases);
-		return rc;
-	}
+	if (!teams)
+		return EXIT_ERR;
+	int rc;
 	json_t *body = json_pack("{s:o,s:b,s:b}", "teams", teams, "prune", prune, "dry_run", dry), *out = NULL;
 	if (aliases)
 		json_object_set_new(body, "aliases", aliases);
