@@ -98,15 +98,20 @@ check_eq "its header row" "day,team,requests,input_tokens,cached_input_tokens,ou
 check_eq "its cost column sums to the ledger" "$ledger" \
 	"$(tail -n +2 "$T/s.csv" | awk -F, '{ split($NF, p, "."); s += p[1] * 1000000000 + p[2] } END { printf "%d", s }')"
 check_eq "a day's rows are today's" "$to" "$(tail -n +2 "$T/s.csv" | cut -d, -f1 | sort -u | tr '\n' ' ' | xargs)"
-for bad in "group_by=colour" "from=2026-13-01" "from=2026-02-30" "from=2026-03-02&to=2026-03-01" \
-	"from=2024-01-01&to=2026-01-01" "format=xml"; do
-	api GET "/admin/v1/spend?$bad"
-	check_eq "spend?$bad: 400 naming the field" 400 "$STATUS"
+for bad in "group_by=colour|'group_by'" "from=2026-13-01|'from'" "from=2026-02-30|'from'" \
+	"from=2026-03-02&to=2026-03-01|'from' (2026-03-02) is after 'to'" "to=2026-02-30|'to'" \
+	"from=2024-01-01&to=2026-01-01|'from' and 'to' are over 366 days apart" "format=xml|'format'"; do
+	api GET "/admin/v1/spend?${bad%%|*}"
+	check_eq "spend?${bad%%|*}: 400 naming the field" "400|invalid_value|true" \
+		"$STATUS|$(jq_body .error.code)|$(jq_body ".error.message | contains(\"${bad#*|}\")")"
 done
 api GET "/admin/v1/spend?group_by=colour"
 check_contains "an unknown grouping names the ones there are" "day, team, key, model, route and user" "$BODY"
-api PATCH /admin/v1/teams/alpha '{"daily_budget_usd":-1}'
-check_eq "a negative budget: 400" "400|invalid_value" "$STATUS|$(jq_body .error.code)"
+for f in daily_budget_usd weekly_budget_usd monthly_budget_usd user_daily_budget_usd; do
+	api PATCH /admin/v1/teams/alpha "{\"$f\":-1}"
+	check_eq "a negative $f: 400 naming it" "400|invalid_value|true" \
+		"$STATUS|$(jq_body .error.code)|$(jq_body ".error.message | contains(\"$f\")")"
+done
 
 # ---- an upstream key's own budget and limits, inside its team's:
 # staging cannot spend production's money
@@ -146,8 +151,13 @@ check_eq "its RPM of 2: the third is 429" " 200 200 429" "$codes"
 check_contains "naming the key" "upstream key 'shop-staging-api' on requests per minute" "$(jq_body .error.message)"
 api PATCH /admin/v1/keys/shop-staging-api '{"tpm_limit":-3}'
 check_eq "a negative key limit: 400" "400|invalid_value" "$STATUS|$(jq_body .error.code)"
+check_contains "... naming it" "tpm_limit" "$(jq_body .error.message)"
 api PATCH /admin/v1/keys/shop-staging-api '{"monthly_budget_usd":"x","rpm_limit":5}'
-check_eq "a bad key budget: 400, nothing changed" "400|2" "$STATUS|$(api GET /admin/v1/keys/shop-staging-api; jq_body .rpm_limit)"
+check_eq "a bad key budget: 400 naming it, nothing changed" "400|true|2" \
+	"$STATUS|$(jq_body '.error.message | contains("monthly_budget_usd")')|$(api GET /admin/v1/keys/shop-staging-api; jq_body .rpm_limit)"
+api PATCH /admin/v1/keys/shop-nosuch-api '{"monthly_budget_usd":5}'
+check_eq "a key budget on an unknown key: 404 naming the key" "404|true" \
+	"$STATUS|$(jq_body '.error.message | contains("shop-nosuch-api")')"
 # ---- a team whose callers are failing: one team_refusing alert, not one
 # per refusal (20 or more refused, half or more of its minute)
 api POST /admin/v1/teams '{"id":"noisy","name":"noisy","allowed_models":["llama-3.3-70b-versatile"],"max_tokens_per_request":100,"rpm_limit":1000,"monthly_budget_usd":100,"daily_budget_usd":0.00001}'

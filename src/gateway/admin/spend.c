@@ -100,7 +100,7 @@ void spend_route(struct gateway *g, struct hreq *req)
 		goto out;
 	}
 	if (to - from > 365 * 86400000LL) {
-		admin_error(req, 400, "invalid_value", "The range is over 366 days: ask for a year or less at a time.");
+		admin_error(req, 400, "invalid_value", "'from' and 'to' are over 366 days apart: ask for a year or less at a time.");
 		goto out;
 	}
 	if (fmt && strcmp(fmt, "csv") && strcmp(fmt, "json")) {
