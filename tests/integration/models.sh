@@ -157,6 +157,18 @@ start_gateway
 api GET /admin/v1/overview
 check_eq "restarted" 200 "$STATUS"
 check_eq "not made again after a restart" 1 "$(retiring | jq length)"
+# five days before the date: the 7-day notice, once
+NEAR=$(date -u -d '+5 days' +%Y-%m-%d)
+stop_gateway
+sed -i "s/shutdown = \"$SOON\"/shutdown = \"$NEAR\"/" "$T/gw.conf"
+start_gateway
+wait_eval "the 7-day notice" 10 '[ "$(retiring | jq length)" -ge 2 ]'
+check_contains "alert model_retiring: the 7-day notice" \
+	"Model llama-3.3-70b-versatile retires on $NEAR (the 7-day notice): team alpha" "$(retiring | jq -r 'map(.message) | join("/")')"
+stop_gateway
+start_gateway
+api GET /admin/v1/overview
+check_eq "each notice made once: 2 after another restart" "200|2" "$STATUS|$(retiring | jq length)"
 
 # ---- bad input, refused at load naming the entry
 bad() { # NAME SNIPPET EXPECTED
