@@ -63,17 +63,29 @@ static void mr_done(void *a, int ok, const char *err)
 	free(m);
 }
 
-static void models_refresh(evutil_socket_t fd, short what, void *arg)
+static void retiring_soon(evutil_socket_t fd, short what, void *arg)
 {
 	(void)fd;
 	(void)what;
 	struct gateway *g = arg;
 	char *cause = NULL;
-	if (models_tell_retiring(g, &cause) < 0) { /* (every 10 minutes: told on the next) */
+	int n = models_tell_retiring(g, &cause);
+	if (n < 0) /* (told on the next look, in 10 minutes) */
 		gw_log(g, json_pack("{s:s,s:s,s:s}", "level", "error", "msg", "retirement notices not checked", "error",
 				    cause ? cause : "?"));
-		free(cause);
-	}
+	else if (g->cluster) /* (which replica spoke: one, the leader) */
+		gw_log(g, json_pack("{s:s,s:s,s:i,s:b}", "level", "info", "msg", "retirement notices looked at", "told", n,
+				    "leader", cluster_leader(g)));
+	free(cause);
+}
+
+static void models_refresh(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	struct gateway *g = arg;
+	if (!g->cluster || what) /* (every 10 minutes; a cluster's first look waits for the fleet, below) */
+		retiring_soon(-1, 0, g);
 	const char *secret = NULL;
 	for (int i = 0; i < g->reg.nkeys && !secret; i++)
 		if (!g->reg.keys[i]->rejected)
@@ -542,6 +554,12 @@ int main(int argc, char **argv)
 	struct timeval ten = { 600, 0 };
 	event_add(mref, &ten);
 	models_refresh(-1, 0, g);
+	/* in a cluster the retirement notices are the leader's, known once the
+	 * replicas starting together have heartbeated: the first look waits */
+	struct event *notices = g->cluster ? evtimer_new(g->base, retiring_soon, g) : NULL;
+	struct timeval three = { 3, 0 };
+	if (notices)
+		evtimer_add(notices, &three);
 	/* systemd (Type=notify): ready once the listeners are open and the
 	 * store is loaded; the watchdog is fed from the loop itself, so a
 	 * stuck loop stops feeding it */
@@ -574,6 +592,8 @@ int main(int argc, char **argv)
 	for (int i = 0; i < 3; i++)
 		event_free(sigs[i]);
 	event_free(mref);
+	if (notices)
+		event_free(notices);
 	if (g->drain)
 		event_free(g->drain);
 	webhook_free(g);

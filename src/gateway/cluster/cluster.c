@@ -12,15 +12,16 @@
  * config_stale) rather than miss a pause.
  *
  * Every second: the heartbeat (cl_replicas), the fleet's replicas, every
- * team's spend across the fleet and this replica's lease (so the admin
- * API and the budget see the fleet), leases given back when idle and
- * topped up while requests are in flight, and the Redis counters' tick.
+ * team's spend across the fleet this month, day and week and every key's
+ * this month, with this replica's leases (so the admin API, the quota and
+ * the budget see the fleet), leases given back when idle and topped up
+ * while requests are in flight, and the Redis counters' tick.
  *
- * Budget: a replica reserves only within its lease of a team's budget,
- * granted by PostgreSQL under the team row's lock so that the fleet's
- * spend plus every lease never exceeds the budget. A crashed replica's
- * lease stays counted until its journal is shipped when it comes back:
- * stranded budget, never overspend. */
+ * Budget: a replica reserves only within its lease of each of a team's
+ * budgets (its month, day and week) and of its key's month, granted by
+ * PostgreSQL under the team row's lock so that the fleet's spend plus
+ * every lease never exceeds the budget. A crashed replica's lease stays
+ * counted until it comes back: stranded budget, never overspend. */
 #include "cluster.h"
 
 #include <event2/event.h>
@@ -87,23 +88,108 @@ static void reload(struct cluster *c, int64_t now)
 	c->reloads++;
 }
 
-static int64_t lease_chunk(const struct cluster *c, const struct team *t)
+/* a lease's margin beyond what is needed now: a twentieth of the budget,
+ * less near the cap (half of what is left, divided among the replicas) */
+static int64_t chunk_of(const struct cluster *c, int64_t budget, int64_t spent)
 {
-	int64_t chunk = t->budget_nusd / 20;
-	int64_t room = t->budget_nusd - t->spend_nusd;
+	int64_t chunk = budget / 20;
+	int64_t room = budget - spent;
 	int alive = c->alive > 0 ? c->alive : 1;
 	if (room / (2 * alive) < chunk) /* near the cap: smaller shares */
 		chunk = room / (2 * alive);
 	return chunk > 0 ? chunk : 0;
 }
 
-static int lease_set(struct cluster *c, struct team *t, int64_t want, char **cause)
+/* a team's budgets by enum budget_window: its name in the store, the
+ * budget, its spend (the fleet's), the window it is in now, its lease */
+static const char *const window_kind[BW_N] = { "month", "day", "week" };
+
+static int64_t window_budget(const struct team *t, int i)
 {
-	int64_t held;
-	if (store_cl_lease(c->g->store, t->id, month_start_ms(gw_now(c->g)), want, &held, cause) != 0)
+	return i == BW_MONTH ? t->budget_nusd : i == BW_DAY ? t->day_budget_nusd : t->week_budget_nusd;
+}
+
+static int64_t window_spend(const struct team *t, int i)
+{
+	return i == BW_MONTH ? t->spend_nusd : i == BW_DAY ? t->day_spend_nusd : t->week_spend_nusd;
+}
+
+static int64_t window_start(const struct team *t, int i, int64_t now)
+{
+	return i == BW_MONTH ? month_start_ms(now) : i == BW_DAY ? t->day_start : t->week_start;
+}
+
+static int64_t *window_held(struct team *t, int i)
+{
+	return i == BW_MONTH ? &t->lease_nusd : i == BW_DAY ? &t->day_fw.granted_nusd : &t->week_fw.granted_nusd;
+}
+
+/* t's leases set to want (< 0: that one left as it is), in one
+ * transaction: 0, or -1 with *cause */
+static int lease_team(struct cluster *c, struct team *t, const int64_t want[BW_N], char **cause)
+{
+	struct cl_lease l[BW_N];
+	int which[BW_N], n = 0;
+	int64_t now = gw_now(c->g);
+	for (int i = 0; i < BW_N; i++)
+		if (want[i] >= 0) {
+			l[n] = (struct cl_lease){ .kind = window_kind[i], .owner = t->id, .start = window_start(t, i, now),
+						  .want = want[i] };
+			which[n++] = i;
+		}
+	if (n == 0)
+		return 0;
+	if (store_cl_lease(c->g->store, t->id, l, n, cause) != 0)
 		return -1;
-	t->lease_nusd = held;
+	for (int j = 0; j < n; j++)
+		*window_held(t, which[j]) = l[j].held;
 	return 0;
+}
+
+/* k's lease of its month set to want: 0, or -1 with *cause */
+static int lease_key(struct cluster *c, struct ukey *k, int64_t want, char **cause)
+{
+	struct cl_lease l = { .kind = "key", .owner = k->name, .start = k->month_start, .want = want };
+	if (store_cl_lease(c->g->store, k->team, &l, 1, cause) != 0)
+		return -1;
+	k->fw.granted_nusd = l.held;
+	return 0;
+}
+
+/* a lease given back when idle (more than two margins unused), topped up
+ * while requests are in flight (less than half a margin left) */
+static bool lease_off(int64_t held, int64_t need, int64_t chunk, bool in_flight)
+{
+	int64_t surplus = held - need;
+	return surplus > 2 * chunk || (in_flight && surplus < chunk / 2);
+}
+
+/* t's leases that are off, set to what it holds now and a margin */
+static int tend_team(struct cluster *c, struct team *t, int64_t now, char **cause)
+{
+	int64_t need[BW_N], want[BW_N];
+	bool any = false;
+	budget_needs(t, 0, false, need);
+	for (int i = 0; i < BW_N; i++) {
+		int64_t chunk = chunk_of(c, window_budget(t, i), window_spend(t, i));
+		bool current = i == BW_MONTH || (window_budget(t, i) > 0 && window_start(t, i, now) == window_start(t, i, 0) &&
+						 window_start(t, i, now) == (i == BW_DAY ? day_start_ms(now) : week_start_ms(now)));
+		want[i] = current && lease_off(*window_held(t, i), need[i], chunk, t->reserved_nusd > 0) ? need[i] + chunk : -1;
+		any = any || want[i] >= 0;
+	}
+	return any ? lease_team(c, t, want, cause) : 0;
+}
+
+/* k's lease, the same */
+static int tend_key(struct cluster *c, struct ukey *k, int64_t now, char **cause)
+{
+	if (k->budget_nusd <= 0 || k->month_start != month_start_ms(now))
+		return 0;
+	int64_t need = fleetwin_here(&k->fw, k->spend_nusd) + k->reserved_nusd;
+	int64_t chunk = chunk_of(c, k->budget_nusd, k->spend_nusd);
+	if (!lease_off(k->fw.granted_nusd, need, chunk, k->reserved_nusd > 0))
+		return 0;
+	return lease_key(c, k, need + chunk, cause);
 }
 
 static void spend_one(void *arg, const char *id, int64_t spent, int64_t lease)
@@ -441,6 +527,8 @@ bool cluster_leader(struct gateway *g)
 	struct cluster *c = g->cluster;
 	if (!c)
 		return true;
+	if (!c->replicas)
+		return false; /* the fleet not read yet: every replica would say it leads */
 	int64_t now = gw_now(g);
 	size_t i;
 	json_t *e;

@@ -240,6 +240,8 @@ static char *notice(const struct deprecation *d, const char *team, int mark)
 int models_tell_retiring(struct gateway *g, char **cause)
 {
 	const struct gw_config *c = &g->cfg;
+	if (!cluster_leader(g))
+		return 0; /* one replica tells the fleet's teams (the leader: the first by name serving) */
 	int64_t now = gw_now(g);
 	int due = 0;
 	for (int i = 0; i < c->ndeprecations; i++)
