@@ -14,7 +14,7 @@ fi
 cp "$ROOT/tests/sdk/clients.mjs" "$NODE_DIR/"
 KEY6=gsk_testFFFFFFFFFFFFFFFFFFFFFFFFFFFF0006
 printf '%s\n' "$KEY1" "$KEY2" "$KEY3" "$KEY4" "$KEY5" "$KEY6" > "$T/fake-keys"
-GW_EXTRA='model_aliases = ( { alias = "fast"; model = "llama-3.1-8b-instant"; } );'
+GW_EXTRA='model_aliases = ( { alias = "fast"; model = "llama-3.1-8b-instant"; }, { alias = "smart"; model = "llama-3.3-70b-versatile"; } );'
 setup_basic
 node "$NODE_DIR/clients.mjs" fake "http://$FAKE" "$KEY2" gsk_not_a_key_at_all "http://$FAKE"
 curl -s -X DELETE "http://$FAKE/_fake/faults" > /dev/null

@@ -103,7 +103,8 @@ try {
   if (mode === "routes") {
     await routes(url, a);
   } else if (mode === "models") {
-    // the team: alias "fast" -> llama-3.1-8b-instant; fallbacks
+    // the team: aliases "fast" -> llama-3.1-8b-instant, "smart" ->
+    // llama-3.3-70b-versatile; fallbacks
     // llama-3.3-70b-versatile -> llama-3.1-8b-instant
     const clients = [
       ["groq-sdk", new Groq({ apiKey: a, baseURL: url, maxRetries: 0 })],
@@ -120,6 +121,11 @@ try {
       let text = "", models = new Set();
       for await (const c of s) { text += c.choices[0]?.delta?.content ?? ""; models.add(c.model); }
       ok(text.split(" ").length === 3 && models.size === 1 && models.has("llama-3.1-8b-instant"), `${name} -> groqgated: a stream from the fallback (${[...models]})`);
+      // an alias whose model falls back: "smart" names llama-3.3-70b-versatile
+      await fetch(`${b}/_fake/model-fault`, { method: "POST", body: JSON.stringify({ model: "llama-3.3-70b-versatile", status: 503, count: 1 }) });
+      const af = await client.chat.completions.create({ model: "smart", messages: msgs, max_tokens: 3 });
+      ok(af.model === "llama-3.1-8b-instant" && af.usage.completion_tokens === 3 && af.choices[0].message.content.length > 0,
+        `${name} -> groqgated: an alias whose model Groq answers 503: the fallback's answer unchanged (${af.model})`);
     }
   } else if (mode === "fake") {
     const groq = new Groq({ apiKey: a, baseURL: url, maxRetries: 0 });
