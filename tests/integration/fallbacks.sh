@@ -44,7 +44,7 @@ check_not_contains "... none from the first" "\"model\":\"$A\"" "$BODY"
 check_eq "the ledger records the model that served" 4 \
 	"$(sql "select count(*) from ledger where team = 'alpha' and model = '$B' and status = 200")"
 check_eq "... beside the model asked for: the row says it was a fallback" 4 \
-	"$(sql "select count(*) from ledger where team = 'alpha' and requested_model = '$A' and model = '$B' and status = 200")"
+	"$(sql "select count(*) from ledger where team = 'alpha' and requested_model = '$A' and model = '$B' and status = 200 and reason = 'fallback'")"
 api GET "/admin/v1/usage?team=alpha&window=60m&step=1m"
 check_eq "GET /admin/v1/usage: by_model says what served, by_requested_model what was asked" "4|4" \
 	"$(jq_body "[.by_model[] | select(.model == \"$B\") | .ok] | add")|$(jq_body "[.by_requested_model[] | select(.requested_model == \"$A\") | .ok] | add")"
@@ -95,8 +95,8 @@ check_eq "none named: the team's default written in" "200|flex" "$STATUS|$(jq_bo
 fault '{"model":"'$B'","status":498,"count":1,"service_tier":"flex"}'
 chat "$ATOK" "$B"
 check_eq "flex's 498: tried once more on on_demand" "200|on_demand" "$STATUS|$(jq_body .service_tier)"
-check_eq "the ledger row keeps the tier that served" "on_demand" \
-	"$(sql "select service_tier from ledger where team = 'alpha' and status = 200 order by id desc limit 1")"
+check_eq "the ledger row keeps the tier that served, and that it was tried again" "on_demand|tier_retry" \
+	"$(sql "select service_tier || '|' || reason from ledger where team = 'alpha' and status = 200 order by id desc limit 1")"
 check_contains "/metrics counts the requests by tier" 'groqgate_requests_by_tier_total{tier="on_demand"}' "$(curl -s "http://$GW/metrics")"
 check "... and those sent as flex" test "$(metric 'groqgate_requests_by_tier_total{tier="flex"}')" -ge 1
 api GET "/admin/v1/usage?team=alpha&window=60m&step=1m"

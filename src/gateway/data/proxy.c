@@ -344,6 +344,16 @@ static bool try_again(struct preq *p)
 	return true;
 }
 
+/* a served row's reason: how it came to be served after Groq refused the
+ * first try ("fallback": another model; "tier_retry": a flex 498 sent
+ * again on on_demand), NULL when the first try served */
+static const char *tried_again(const struct preq *p)
+{
+	if (p->ntried > 1 && !str_eq(p->tried[0], p->model))
+		return "fallback";
+	return p->tier_retried ? "tier_retry" : NULL;
+}
+
 static void on_done(void *arg, int ok, const char *err)
 {
 	struct preq *p = arg;
@@ -414,8 +424,9 @@ static void on_done(void *arg, int ok, const char *err)
 	}
 	if (p->replying) {
 		p->complete = ok && (p->relay != R_SSE || !(o->flags & RF_DONE) || p->sse.done);
-		req_record(p, p->complete ? 200 : 502, p->complete ? NULL : p->cut ? ends[p->cut].reason : "upstream_stream_cut",
-		       &u, cost, qty, end_stream);
+		req_record(p, p->complete ? 200 : 502,
+			   p->complete ? tried_again(p) : p->cut ? ends[p->cut].reason : "upstream_stream_cut", &u, cost, qty,
+			   end_stream);
 		return;
 	}
 	/* a buffered answer: passed through (lists kept to the team's own, above) */
@@ -426,7 +437,7 @@ static void on_done(void *arg, int ok, const char *err)
 		groqwatch_decommissioned(g, p->t->id, p->model);
 		models_groq_retired(g, p->model, "Groq answered model_decommissioned");
 	}
-	req_record(p, st, st >= 400 ? "upstream_error" : NULL, &u, cost, qty, send_answer);
+	req_record(p, st, st >= 400 ? "upstream_error" : tried_again(p), &u, cost, qty, send_answer);
 }
 
 static const struct utx_cbs up_cbs = { on_head, on_data, on_done };

@@ -85,7 +85,7 @@ static void committed(void *arg, bool kept, struct ledger_row *row)
 			row->completion, cost, lat_us);
 	if (row->key) /* (sent to Groq) */
 		metrics_tier(g->metrics, row->service_tier);
-	if (reason)
+	if (reason && status >= 400) /* (a served row's reason says how it was served) */
 		metrics_reject(g->metrics, reason);
 	gw_log_request(g, &(struct reqline){
 				  .now = now,
