@@ -334,6 +334,94 @@ check_eq "showback from PostgreSQL's days: beta's rows are the fleet's ledger to
 	"$(jq_body '[.rows[] | select(.team == "beta") | .cost_usd] | add * 1000000000 | round')"
 check_eq "... and every served answer counted once" "$ok200" "$(jq_body '[.rows[] | select(.team == "beta") | .requests] | add')"
 
+# ---- a day's budget and a key's month across replicas: leased like the
+# month's (the fleet's spend plus every replica's lease within the budget),
+# so one replica may use all that is left, a replica restarted mid-day goes
+# on where the fleet is, and every replica shows the fleet's day. An end
+# user's day is each replica's share, against its own spend, also after a
+# restart. (A request: 11 prompt + 20 output tokens, about 22,300 nusd;
+# reserved at its worst case, about 88,000 nusd, 95,000 with a user.)
+printf '%s\n' gsk_testwinAAAAAAAAAAAAAAAAAAAAAAA0001 gsk_testwinBBBBBBBBBBBBBBBBBBBBBBB0002 \
+	gsk_testwinCCCCCCCCCCCCCCCCCCCCCCC0003 >> "$T/fake-keys"
+kill -HUP "$FAKE_PID"
+on 1
+create_team dayc '"daily_budget_usd":0.0005,"rpm_limit":10000'
+create_key dayc-prod-api dayc gsk_testwinAAAAAAAAAAAAAAAAAAAAAAA0001
+new_token dayc
+DAYC=$TOKEN
+wait_eval "dayc everywhere" 5 'on 3; api GET /admin/v1/teams/dayc; [ "$STATUS" = 200 ]'
+today_ms=$(( $(date -u -d 'today 00:00' +%s) * 1000 ))
+day_settled() { psql_q "SELECT coalesce(sum(cost_nusd), 0) FROM ledger WHERE team = 'dayc' AND ts_ms >= $today_ms"; }
+served() { # served TOKEN N [extra] : N chat requests one after the other through GW; prints how many were 200
+	local n=0 j
+	for j in $(seq 1 "$2"); do chat "$1" llama-3.3-70b-versatile "\"max_tokens\":20${3:+,$3}"; [ "$STATUS" = 200 ] && n=$((n + 1)); done
+	echo "$n"
+}
+create_team userc '"user_daily_budget_usd":0.00045,"rpm_limit":10000'
+create_key userc-prod-api userc gsk_testwinCCCCCCCCCCCCCCCCCCCCCCC0003
+new_token userc
+USERC=$TOKEN
+wait_eval "userc everywhere" 5 'on 3; api GET /admin/v1/teams/userc; [ "$STATUS" = 200 ]'
+on 2; a=$(served "$USERC" 2 '"user":"ann"'); on 3; b=$(served "$USERC" 2 '"user":"ann"')
+check_eq "an end user's day of \$0.00045 over 3 replicas: 2 served through gw-2 and 2 through gw-3 (\$0.00015 each)" "2 2" "$a $b"
+on 1; n=$(served "$DAYC" 10)
+wait_for "journals shipped" 10 all_shipped
+s1=$(day_settled)
+check_eq "a daily budget of \$0.0005 through gw-1 alone: 10 of 10 served" 10 "$n"
+check "... more than a third of the day on one replica of 3 (settled $s1 > 166666 nusd)" test "$s1" -gt 166666
+kill -TERM "${GW_PIDS[1]}"; wait "${GW_PIDS[1]}" 2>/dev/null
+start_replica 1
+on 1; n=$(served "$DAYC" 5)
+check_eq "gw-1 restarted mid-day serves on up to what is left of the day: 5 of 5" 5 "$n"
+n=$(served "$USERC" 2 '"user":"ann"')
+check_eq "... and the end user its own share of her day (what gw-1 settled for her, not the fleet): 2 of 2" 2 "$n"
+: > "$T/dayc.codes"
+for j in $(seq 1 60); do
+	curl -s -o /dev/null -w '%{http_code}\n' --max-time 20 -H "Authorization: Bearer $DAYC" -H 'Content-Type: application/json' \
+		--data-binary '{"model":"llama-3.3-70b-versatile","max_tokens":20,"messages":[{"role":"user","content":"hello gateway"}]}' \
+		"http://${GWS[$(( j % 3 + 1 ))]}/openai/v1/chat/completions" >> "$T/dayc.codes" &
+done
+wait_eval "60 answers" 30 '[ "$(wc -l < "$T/dayc.codes")" -ge 60 ]'
+wait_for "journals shipped" 10 all_settled
+settled=$(day_settled)
+ok200=$(grep -c '^200$' "$T/dayc.codes"); n402=$(grep -c '^402$' "$T/dayc.codes")
+held=$(psql_q "SELECT coalesce(sum(greatest(granted_nusd, spent_nusd)), 0) FROM cl_windows WHERE kind = 'day' AND owner = 'dayc' AND start = $today_ms")
+echo "# dayc: 15 served one by one, then 60 racing: $ok200 served, $n402 refused; the day settled $settled of 500000 nusd"
+check "60 racing over 3 replicas for the rest of the day: settled never above the day's budget ($settled <= 500000, the ledger)" \
+	test "$settled" -le 500000
+check "... some served ($ok200), the rest refused 402 ($n402)" test "$ok200" -ge 1 -a $((ok200 + n402)) -eq 60
+check "... nor the fleet's day spend plus every replica's lease ($held)" test "$held" -le 500000
+day_seen() { # the day's limit and spend (nusd) in the quota and the team's figures through replica $1
+	curl -s -H "Authorization: Bearer $DAYC" "http://${GWS[$1]}/groqgate/v1/quota" |
+		jq -r '.budgets[] | select(.period == "daily") | "\(.limit_usd) \(.spent_usd * 1000000000 | round)"'
+	curl -s -H "Authorization: Bearer $VIEW_TOKEN" "http://${GWS[$1]}/admin/v1/teams/dayc" | jq -r '.spend_today_usd * 1000000000 | round'
+}
+same_day() { local i; for i in 1 2 3; do [ "$(day_seen "$i" | tr '\n' ' ')" = "0.0005 $settled $settled " ] || return 1; done; }
+check "the quota and the team's spend_today through each replica: the fleet's day (0.0005, $settled nusd)" \
+	wait_for "the fleet's day everywhere" 5 same_day
+[ "$FAILED" = 0 ] || for i in 1 2 3; do echo "# gw-$i: $(day_seen "$i" | tr '\n' ' ')"; done
+on 2
+create_team keyc '"rpm_limit":10000'
+api POST /admin/v1/keys '{"name":"keyc-staging-api","team":"keyc","secret":"gsk_testwinBBBBBBBBBBBBBBBBBBBBBBB0002","monthly_budget_usd":0.0003}'
+new_token keyc keyc-staging-api
+KEYC=$TOKEN
+wait_eval "keyc everywhere" 5 'on 3; api GET /admin/v1/keys/keyc-staging-api; [ "$STATUS" = 200 ]'
+on 2; n=$(served "$KEYC" 8)
+check_eq "a key's monthly budget of \$0.0003 through gw-2 alone: 8 of 8 served (more than a third)" 8 "$n"
+: > "$T/keyc.codes"
+for j in $(seq 1 30); do
+	curl -s -o /dev/null -w '%{http_code}\n' --max-time 20 -H "Authorization: Bearer $KEYC" -H 'Content-Type: application/json' \
+		--data-binary '{"model":"llama-3.3-70b-versatile","max_tokens":20,"messages":[{"role":"user","content":"hello gateway"}]}' \
+		"http://${GWS[$(( j % 3 + 1 ))]}/openai/v1/chat/completions" >> "$T/keyc.codes" &
+done
+wait_eval "30 answers" 30 '[ "$(wc -l < "$T/keyc.codes")" -ge 30 ]'
+wait_for "journals shipped" 10 all_settled
+ksettled=$(psql_q "SELECT coalesce(sum(cost_nusd), 0) FROM ledger WHERE key = 'keyc-staging-api'")
+echo "# keyc: 8 served one by one, then 30 racing: $(grep -c '^200$' "$T/keyc.codes") served; the key settled $ksettled of 300000 nusd"
+check "30 racing over 3 replicas for the rest of the key's month: settled never above its budget ($ksettled <= 300000)" \
+	test "$ksettled" -le 300000
+check "... some of them served" grep -q '^200$' "$T/keyc.codes"
+
 # ---- the ledger exactly once: kill -9 of a replica under load ------------
 on 1
 create_team gamma '"rpm_limit":100000'

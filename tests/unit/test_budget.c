@@ -31,6 +31,24 @@ static void rec_state(void *arg, struct team *t, enum team_state st, const char 
 	snprintf(fx_log + n, sizeof fx_log - n, "state:%s(%s) ", team_state_name(st), reason ? reason : "");
 }
 static const struct budget_fx FX = { rec_alert, rec_state, NULL, NULL };
+/* the fleet's leases, as PostgreSQL would grant them: the day's up to
+ * fleet_room, the others whole */
+static int64_t fleet_room;
+static int rec_lease(void *arg, struct team *t, const int64_t need[BW_N], char **why)
+{
+	(void)arg;
+	if (need[BW_MONTH] > 0)
+		t->lease_nusd = need[BW_MONTH];
+	if (need[BW_WEEK] > 0)
+		t->week_fw.granted_nusd = need[BW_WEEK];
+	if (need[BW_DAY] > 0)
+		t->day_fw.granted_nusd = need[BW_DAY] < fleet_room ? need[BW_DAY] : fleet_room;
+	if (need[BW_DAY] > t->day_fw.granted_nusd) {
+		*why = xstrdup("the fleet's day is used");
+		return -1;
+	}
+	return 0;
+}
 static const int ORG_T[] = { 50, 80, 95 };
 
 static struct budget_env env(int64_t now, int64_t org_budget)
@@ -123,13 +141,36 @@ static void test_day_and_week_windows(void)
 	e = env(utc(2026, 12, 14, 0, 0, 0, 0), 0);
 	budget_roll(&e, t);
 	CHECK_INT(t->week_spend_nusd, 0);
-	/* three replicas: a third each */
+	/* cluster mode: the day is the fleet's, not a share of it. One
+	 * replica of three, the others holding 400 of the day's 900: it may
+	 * lease and use the other 500 */
+	struct budget_fx lfx = { rec_alert, rec_state, rec_lease, NULL };
 	e.replicas = 3;
+	e.fx = &lfx;
 	t->day_budget_nusd = 900;
-	CHECK_INT(budget_reserve(&e, t, 301, &why), -1);
+	fleet_room = 500;
+	CHECK_INT(budget_reserve(&e, t, 301, &why), 0); /* more than a third */
+	CHECK_INT(t->day_fw.granted_nusd, 301);
+	budget_settle(&e, t, 301, 301);
+	CHECK_INT(budget_reserve(&e, t, 200, &why), -1); /* 301 + 200: more than the 500 it can lease */
+	CHECK(why && strstr(why, "fleet's day"));
 	free(why);
 	why = NULL;
-	CHECK_INT(budget_reserve(&e, t, 300, &why), 0);
+	/* the others' spend read: the day's spend is the fleet's, this
+	 * replica's own kept apart (what its lease covers) */
+	fleetwin_read(&t->day_fw, &t->day_spend_nusd, 701, 301, 500);
+	CHECK_INT(t->day_spend_nusd, 701);
+	CHECK_INT(fleetwin_here(&t->day_fw, t->day_spend_nusd), 301);
+	CHECK_INT(budget_reserve(&e, t, 200, &why), -1); /* 701 + 200 > 900: the fleet's day, named */
+	CHECK(why && strstr(why, "daily budget resets at 2026-12-15T00:00:00Z"));
+	free(why);
+	why = NULL;
+	/* a restart: the store's figures taken whole, its own part as shipped */
+	struct fleetwin fresh = { 0 };
+	int64_t spend = 0;
+	fleetwin_read(&fresh, &spend, 701, 301, 301);
+	CHECK_INT(spend, 701);
+	CHECK_INT(fleetwin_here(&fresh, spend), 301);
 	registry_free(&R);
 }
 

@@ -124,6 +124,16 @@ static int64_t *window_held(struct team *t, int i)
 	return i == BW_MONTH ? &t->lease_nusd : i == BW_DAY ? &t->day_fw.granted_nusd : &t->week_fw.granted_nusd;
 }
 
+/* a budget of t leased now: the month, a day or week with a budget and
+ * which t is in (a team without requests since it turned is not yet) */
+static bool window_tended(const struct team *t, int i, int64_t now)
+{
+	if (i == BW_MONTH)
+		return true;
+	int64_t cur = i == BW_DAY ? day_start_ms(now) : week_start_ms(now);
+	return window_budget(t, i) > 0 && window_start(t, i, now) == cur;
+}
+
 /* t's leases set to want (< 0: that one left as it is), in one
  * transaction: 0, or -1 with *cause */
 static int lease_team(struct cluster *c, struct team *t, const int64_t want[BW_N], char **cause)
@@ -172,9 +182,9 @@ static int tend_team(struct cluster *c, struct team *t, int64_t now, char **caus
 	budget_needs(t, 0, false, need);
 	for (int i = 0; i < BW_N; i++) {
 		int64_t chunk = chunk_of(c, window_budget(t, i), window_spend(t, i));
-		bool current = i == BW_MONTH || (window_budget(t, i) > 0 && window_start(t, i, now) == window_start(t, i, 0) &&
-						 window_start(t, i, now) == (i == BW_DAY ? day_start_ms(now) : week_start_ms(now)));
-		want[i] = current && lease_off(*window_held(t, i), need[i], chunk, t->reserved_nusd > 0) ? need[i] + chunk : -1;
+		want[i] = window_tended(t, i, now) && lease_off(*window_held(t, i), need[i], chunk, t->reserved_nusd > 0)
+				  ? need[i] + chunk
+				  : -1;
 		any = any || want[i] >= 0;
 	}
 	return any ? lease_team(c, t, want, cause) : 0;
@@ -205,6 +215,13 @@ static void spend_one(void *arg, const char *id, int64_t spent, int64_t lease)
 	int crossed = money_crossed(t->thresholds, t->nthresholds, t->spend_nusd, t->budget_nusd);
 	if (t->alerted < crossed)
 		t->alerted = crossed;
+}
+
+static void window_one(void *arg, const char *kind, const char *owner, int64_t start, int64_t spent, int64_t mine,
+		       int64_t held)
+{
+	struct cluster *c = arg;
+	fleet_window_read(&c->g->reg, kind, owner, start, spent, mine, held);
 }
 
 /* a replica's heartbeat says it stopped, or is draining to stop (the
@@ -252,17 +269,22 @@ static void slow(struct cluster *c, int64_t now)
 		store_trouble(c, cause);
 		return;
 	}
+	if (store_cl_windows(g->store, day_start_ms(now), week_start_ms(now), month_start_ms(now), window_one, c,
+			     &cause) != 0) {
+		store_trouble(c, cause);
+		return;
+	}
 	/* leases: given back when idle, topped up while requests are in flight */
-	for (int k = 0; k < g->reg.nteams; k++) {
-		struct team *t = g->reg.teams[k];
-		int64_t used = t->unshipped_nusd + t->reserved_nusd, chunk = lease_chunk(c, t);
-		int64_t surplus = t->lease_nusd - used;
-		if ((surplus > 2 * chunk || (t->reserved_nusd > 0 && surplus < chunk / 2)) &&
-		    lease_set(c, t, used + chunk, &cause) != 0) {
+	for (int k = 0; k < g->reg.nteams; k++)
+		if (tend_team(c, g->reg.teams[k], now, &cause) != 0) {
 			store_trouble(c, cause);
 			return;
 		}
-	}
+	for (int k = 0; k < g->reg.nkeys; k++)
+		if (tend_key(c, g->reg.keys[k], now, &cause) != 0) {
+			store_trouble(c, cause);
+			return;
+		}
 	if (g->reg.ctr != &counters_memory)
 		counters_redis_tick(g->reg.ctr, &g->reg, c->alive);
 	capacity_share(g->capacity, c->alive);
@@ -347,16 +369,21 @@ struct cluster *cluster_start(struct gateway *g, char **cause)
 	c->confirmed_at = gw_now(g);
 	/* leases left from before a crash: this replica's journal is shipped,
 	 * so what it holds beyond what is in flight (nothing yet) goes back */
-	int64_t none;
-	if (store_cl_lease(g->store, NULL, month_start_ms(gw_now(g)), 0, &none, cause) != 0) {
+	if (store_cl_give_back(g->store, month_start_ms(gw_now(g)), cause) != 0) {
 		free(c);
 		return NULL;
 	}
-	for (int i = 0; i < g->reg.nteams; i++) /* open batches' reservations stay covered */
-		if (g->reg.teams[i]->reserved_nusd && lease_set(c, g->reg.teams[i], g->reg.teams[i]->reserved_nusd, cause) != 0) {
+	for (int i = 0; i < g->reg.nteams; i++) { /* open batches' reservations stay covered */
+		struct team *t = g->reg.teams[i];
+		int64_t need[BW_N];
+		budget_needs(t, 0, false, need);
+		for (int w = 0; w < BW_N; w++)
+			need[w] = need[w] > 0 ? need[w] : -1; /* (a window without a budget: not leased) */
+		if (t->reserved_nusd && lease_team(c, t, need, cause) != 0) {
 			free(c);
 			return NULL;
 		}
+	}
 	c->tick = event_new(g->base, -1, EV_PERSIST, tick, c);
 	struct timeval tv = { (time_t)(g->cfg.cluster_poll_ms / 1000), (suseconds_t)(g->cfg.cluster_poll_ms % 1000) * 1000 };
 	event_add(c->tick, &tv);
@@ -380,8 +407,7 @@ void cluster_free(struct cluster *c)
 	/* (the connections were closed first: what is still reserved is the
 	 * open batches', and the store knows which are still this replica's —
 	 * one may have been taken over while it drained) */
-	int64_t none;
-	if (c->store_up && store_cl_lease(g->store, NULL, month_start_ms(gw_now(g)), 0, &none, &cause) != 0)
+	if (c->store_up && store_cl_give_back(g->store, month_start_ms(gw_now(g)), &cause) != 0)
 		free(cause);
 	cause = NULL;
 	struct replica_info me = { .id = g->cfg.replica_id, .listen = g->addr, .version = GG_VERSION, .state = "down",
@@ -403,11 +429,34 @@ bool cluster_stale(struct gateway *g)
 	return c && gw_now(g) - c->confirmed_at > g->cfg.stale_after_s * 1000;
 }
 
-int cluster_lease(struct gateway *g, struct team *t, int64_t need, char **why)
+/* why t cannot have its lease of window i grown to what it needs: the
+ * fleet spent or leased the rest of the budget (allocated) */
+static char *fleet_refusal(const struct team *t, int i)
+{
+	static const char *const period[BW_N] = { "monthly", "daily", "weekly" };
+	char a[32], b[32], r[32];
+	usd2(a, sizeof a, window_budget(t, i));
+	usd2(b, sizeof b, window_spend(t, i));
+	if (i == BW_MONTH)
+		return xasprintf("Team '%s' has spent or reserved its %s monthly budget across the gateway fleet (%s "
+				 "settled); this request could cost more than is left. Lower max_completion_tokens, or "
+				 "ask an operator to raise the budget.",
+				 t->id, a, b);
+	time_iso(i == BW_DAY ? t->day_start + 86400000 : t->week_start + 7 * 86400000LL, r, sizeof r);
+	return xasprintf("Team '%s' has spent or reserved its %s %s budget across the gateway fleet (%s settled); "
+			 "this request could cost more than is left; the %s budget resets at %s. Lower "
+			 "max_completion_tokens, or ask an operator.",
+			 t->id, a, period[i], b, period[i], r);
+}
+
+int cluster_lease(struct gateway *g, struct team *t, const int64_t need[BW_N], char **why)
 {
 	struct cluster *c = g->cluster;
 	char *cause = NULL;
-	if (lease_set(c, t, need + lease_chunk(c, t), &cause) != 0) {
+	int64_t want[BW_N];
+	for (int i = 0; i < BW_N; i++)
+		want[i] = need[i] > 0 ? need[i] + chunk_of(c, window_budget(t, i), window_spend(t, i)) : -1;
+	if (lease_team(c, t, want, &cause) != 0) {
 		store_trouble(c, xstrdup(cause));
 		*why = xasprintf("Team '%s' has used the share of its budget this gateway replica holds, and no more can "
 				 "be leased now: PostgreSQL does not answer (%s). Try again shortly.",
@@ -415,15 +464,35 @@ int cluster_lease(struct gateway *g, struct team *t, int64_t need, char **why)
 		free(cause);
 		return -1;
 	}
-	if (t->lease_nusd >= need)
+	for (int i = 0; i < BW_N; i++)
+		if (need[i] > 0 && *window_held(t, i) < need[i]) {
+			*why = fleet_refusal(t, i);
+			return -1;
+		}
+	return 0;
+}
+
+int cluster_key_lease(struct gateway *g, struct ukey *k, int64_t need, char **why)
+{
+	struct cluster *c = g->cluster;
+	char *cause = NULL;
+	if (lease_key(c, k, need + chunk_of(c, k->budget_nusd, k->spend_nusd), &cause) != 0) {
+		store_trouble(c, xstrdup(cause));
+		*why = xasprintf("Upstream key '%s' has used the share of its budget this gateway replica holds, and no "
+				 "more can be leased now: PostgreSQL does not answer (%s). Try again shortly.",
+				 k->name, cause);
+		free(cause);
+		return -2;
+	}
+	if (k->fw.granted_nusd >= need)
 		return 0;
 	char a[32], b[32];
-	usd2(a, sizeof a, t->budget_nusd);
-	usd2(b, sizeof b, t->spend_nusd);
-	*why = xasprintf("Team '%s' has spent or reserved its %s monthly budget across the gateway fleet (%s "
-			 "settled); this request could cost more than is left. Lower max_completion_tokens, or ask an "
-			 "operator to raise the budget.",
-			 t->id, a, b);
+	usd2(a, sizeof a, k->budget_nusd);
+	usd2(b, sizeof b, k->spend_nusd);
+	*why = xasprintf("Upstream key '%s' of team '%s' has spent or reserved its %s monthly budget across the gateway "
+			 "fleet (%s settled); this request could cost more than is left. Use another key of the team, or "
+			 "ask an operator.",
+			 k->name, k->team, a, b);
 	return -1;
 }
 

@@ -5,7 +5,13 @@
  * however many requests run at once. Thresholds raise alerts once a
  * month; at 100 % a team with auto_pause becomes budget_paused. Those
  * consequences go through env->fx, which the gateway points at its alerts
- * and its audited writes (budget_effects.c) and a unit test at a recorder. */
+ * and its audited writes (budget_effects.c) and a unit test at a recorder.
+ *
+ * In cluster mode the team's month, day and week are the fleet's: each is
+ * checked against the fleet's spend as last read, and a request is
+ * reserved only within this replica's lease of each (env->fx->lease, which
+ * PostgreSQL grants so that the fleet's spend plus every lease stays
+ * within the budget). */
 #include "core.h"
 
 #include <stdlib.h>
@@ -40,26 +46,75 @@ void budget_roll(struct budget_env *e, struct team *t)
 	if (t && (now < t->day_start || now >= t->day_start + 86400000)) {
 		t->day_start = day_start_ms(now);
 		t->day_spend_nusd = 0;
+		t->day_fw = (struct fleetwin){ 0 }; /* a new window: nothing leased in it yet */
 	}
 	if (t && (now < t->week_start || now >= t->week_start + 7 * 86400000LL)) {
 		t->week_start = week_start_ms(now);
 		t->week_spend_nusd = 0;
+		t->week_fw = (struct fleetwin){ 0 };
 	}
 }
 
-/* a day's or week's budget as this replica holds it (cluster mode: an
- * equal share, so the fleet never passes it) */
-static int64_t share_of(const struct budget_env *e, int64_t budget)
+int64_t fleetwin_here(const struct fleetwin *w, int64_t spend)
 {
-	return e->replicas > 1 ? budget / e->replicas : budget;
+	return spend - w->others_nusd;
 }
 
-/* -1 with *why when amount does not fit a day's or week's budget */
-static int window_refuse(struct budget_env *e, struct team *t, const char *period, int64_t budget, int64_t spent,
-			 int64_t resets, int64_t amount, char **why)
+void fleetwin_read(struct fleetwin *w, int64_t *spend, int64_t spent, int64_t mine, int64_t held)
 {
-	int64_t room = share_of(e, budget);
-	if (budget <= 0 || spent + t->reserved_nusd + amount <= room)
+	int64_t here = fleetwin_here(w, *spend);
+	if (here < mine) /* (what it shipped it settled: at start, and a batch's bill) */
+		here = mine;
+	w->others_nusd = spent - mine;
+	w->granted_nusd = held;
+	*spend = w->others_nusd + here;
+}
+
+void fleet_window_read(struct registry *reg, const char *kind, const char *owner, int64_t start, int64_t spent,
+		       int64_t mine, int64_t held)
+{
+	struct team *t = str_eq(kind, "key") ? NULL : registry_team(reg, owner);
+	struct ukey *k = str_eq(kind, "key") ? registry_key(reg, owner) : NULL;
+	if (t && str_eq(kind, "day") && t->day_start == start)
+		fleetwin_read(&t->day_fw, &t->day_spend_nusd, spent, mine, held);
+	else if (t && str_eq(kind, "week") && t->week_start == start)
+		fleetwin_read(&t->week_fw, &t->week_spend_nusd, spent, mine, held);
+	else if (k && k->month_start == start)
+		fleetwin_read(&k->fw, &k->spend_nusd, spent, mine, held);
+}
+
+void budget_needs(const struct team *t, int64_t amount, bool override, int64_t need[BW_N])
+{
+	int64_t held = t->reserved_nusd + amount;
+	need[BW_MONTH] = override ? 0 : t->unshipped_nusd + held;
+	need[BW_DAY] = t->day_budget_nusd > 0 ? fleetwin_here(&t->day_fw, t->day_spend_nusd) + held : 0;
+	need[BW_WEEK] = t->week_budget_nusd > 0 ? fleetwin_here(&t->week_fw, t->week_spend_nusd) + held : 0;
+}
+
+/* cluster mode: each of t's leases that falls short of what amount more
+ * needs grown (one round trip for all), or -1 with *why */
+static int lease_short(struct budget_env *e, struct team *t, int64_t amount, bool override, char **why)
+{
+	if (!e->fx || !e->fx->lease)
+		return 0;
+	int64_t need[BW_N];
+	const int64_t held[BW_N] = { t->lease_nusd, t->day_fw.granted_nusd, t->week_fw.granted_nusd };
+	bool asked = false;
+	budget_needs(t, amount, override, need);
+	for (int i = 0; i < BW_N; i++) {
+		if (need[i] <= held[i])
+			need[i] = 0; /* enough held: not asked */
+		asked = asked || need[i] > 0;
+	}
+	return asked ? e->fx->lease(e->fx->arg, t, need, why) : 0;
+}
+
+/* -1 with *why when amount does not fit a day's or week's budget (the
+ * fleet's spend in cluster mode; the leases then decide) */
+static int window_refuse(struct team *t, const char *period, int64_t budget, int64_t spent, int64_t resets,
+			 int64_t amount, char **why)
+{
+	if (budget <= 0 || spent + t->reserved_nusd + amount <= budget)
 		return 0;
 	char a[32], b[32], c[32], r[32];
 	usd2(a, sizeof a, spent + t->reserved_nusd);
@@ -93,15 +148,14 @@ int budget_reserve(struct budget_env *e, struct team *t, int64_t amount, char **
 				 t->id, a, b, c);
 		return -1;
 	}
-	if (window_refuse(e, t, "daily", t->day_budget_nusd, t->day_spend_nusd, t->day_start + 86400000, amount, why) ||
-	    window_refuse(e, t, "weekly", t->week_budget_nusd, t->week_spend_nusd, t->week_start + 7 * 86400000LL, amount,
+	if (window_refuse(t, "daily", t->day_budget_nusd, t->day_spend_nusd, t->day_start + 86400000, amount, why) ||
+	    window_refuse(t, "weekly", t->week_budget_nusd, t->week_spend_nusd, t->week_start + 7 * 86400000LL, amount,
 			  why))
 		return -1;
-	/* cluster mode: within this replica's lease of the budget (grown when
+	/* cluster mode: within this replica's lease of each budget (grown when
 	 * it falls short; the fleet's spend plus every lease never exceeds the
 	 * budget) */
-	int64_t need = t->unshipped_nusd + t->reserved_nusd + amount;
-	if (!override && e->fx && e->fx->lease && need > t->lease_nusd && e->fx->lease(e->fx->arg, t, need, why) != 0)
+	if (lease_short(e, t, amount, override, why) != 0)
 		return -1;
 	if (e->org_budget_nusd > 0 && r->org_spend_nusd + r->org_reserved_nusd + amount > e->org_budget_nusd) {
 		usd2(a, sizeof a, r->org_spend_nusd + r->org_reserved_nusd);

@@ -217,6 +217,15 @@ enum priority { PRIO_STANDARD, PRIO_CRITICAL, PRIO_BATCH };
 #include "window.h"
 enum rpm_mode { RPM_REJECT, RPM_QUEUE };
 enum rot_step { ROT_NONE, ROT_VERIFIED, ROT_DEPLOYED, ROT_SECRET_UPDATED, ROT_SWITCHED };
+/* Cluster mode: a budget window leased from the fleet like the month's (a
+ * team's day or week, an upstream key's month). Its spend figure counts
+ * this replica's settlements as they happen and the other replicas' as
+ * they reach PostgreSQL; what the others had shipped at the last reading
+ * is kept here, so that the rest is this replica's own. */
+struct fleetwin {
+	int64_t others_nusd;  /* the other replicas' spend in the window, as last read */
+	int64_t granted_nusd; /* this replica's lease: what it may settle in the window, in all */
+};
 
 
 struct team {
@@ -251,9 +260,11 @@ struct team {
 	int64_t tpm_limit, tpd_limit, rpd_limit;
 	enum priority priority;
 	/* a day's and a week's budget (UTC; weeks from Monday; 0: none), and
-	 * what was settled in the current day and week (rebuilt at start) */
+	 * what was settled in the current day and week (rebuilt at start; in
+	 * cluster mode the fleet's, each window leased as the month is) */
 	int64_t day_budget_nusd, week_budget_nusd;
 	int64_t day_spend_nusd, week_spend_nusd, day_start, week_start;
+	struct fleetwin day_fw, week_fw;
 	/* each end user's day and minute (enduser.c; 0: none) */
 	int64_t user_day_budget_nusd, user_rpm_limit;
 	int64_t user_alerts_day; int user_alerts; /* alerts raised for its users this day (at most USER_ALERTS_MAX) */
@@ -314,7 +325,8 @@ struct ukey {
 	/* its own limits inside its team's (0: none): staging cannot spend
 	 * production's money; and what it spent this month, held now */
 	int64_t budget_nusd, rpm_limit, tpm_limit;
-	int64_t spend_nusd, reserved_nusd, month_start;
+	int64_t spend_nusd, reserved_nusd, month_start; /* spend: the fleet's in cluster mode */
+	struct fleetwin fw;             /* cluster mode: its month leased from the fleet */
 	int64_t alerted_month;          /* the month a key_budget_reached alert was raised for */
 	struct ratelimit rl;            /* its RPM window (rpm_limit) */
 	struct window tpm;              /* its tokens in the last minute (tpm_limit) */
@@ -566,14 +578,17 @@ const struct route *route_find(int method, const char *path, char **param, bool 
 
 /* ---- budget.c: reservations, settlement, thresholds (pure) ---------- */
 struct gateway;
+/* a team's budgets a replica leases from the fleet in cluster mode */
+enum budget_window { BW_MONTH, BW_DAY, BW_WEEK, BW_N };
 /* what the budget makes happen, applied by whoever runs it */
 struct budget_fx {
 	void (*alert)(void *arg, const char *kind, const char *team, const char *message);
 	/* a team paused at its budget (TEAM_BUDGET_PAUSED) or resumed by a new month */
 	void (*set_state)(void *arg, struct team *t, enum team_state st, const char *reason);
-	/* cluster mode (else NULL): this replica's lease of t's budget grown
-	 * to at least need; 0, or -1 with *why */
-	int (*lease)(void *arg, struct team *t, int64_t need, char **why);
+	/* cluster mode (else NULL): this replica's leases of t's budgets
+	 * grown to at least need (budget_needs; 0: that one not asked); 0, or
+	 * -1 with *why */
+	int (*lease)(void *arg, struct team *t, const int64_t need[BW_N], char **why);
 	void *arg;
 };
 struct month_cache {
@@ -581,7 +596,7 @@ struct month_cache {
 };
 struct budget_env {
 	struct registry *reg;     /* the organisation's spend and reservations */
-	int replicas;             /* cluster mode: the replicas serving (a day's and a week's budget each's share) */
+	int replicas;             /* cluster mode: the replicas serving (an end user's day: each one's share) */
 	int64_t org_budget_nusd;  /* 0: none */
 	const int *org_thresholds;
 	int n_org_thresholds;
@@ -598,6 +613,24 @@ int budget_reserve(struct budget_env *e, struct team *t, int64_t amount, char **
 void budget_settle(struct budget_env *e, struct team *t, int64_t reserved, int64_t actual);
 /* Re-evaluates thresholds and auto-pause after spend or budget changes. */
 void budget_check(struct budget_env *e, struct team *t);
+/* Cluster mode: what t must be able to settle in each window it leases
+ * for amount more to be reserved: the month's lease covers what is not
+ * shipped yet and what is reserved (cl_leases holds what is not shipped),
+ * a day's or week's what this replica settled in it and what is reserved
+ * (cl_windows holds each replica's spend beside its lease); 0 for a window
+ * without a budget, and for the month under an override. */
+void budget_needs(const struct team *t, int64_t amount, bool override, int64_t need[BW_N]);
+/* what this replica settled in a leased window whose spend is spend */
+int64_t fleetwin_here(const struct fleetwin *w, int64_t spend);
+/* A window's figures as PostgreSQL holds them: spent by the fleet, mine by
+ * this replica (both shipped), held its lease. *spend then counts the
+ * other replicas' as read and this replica's own as it settles them (never
+ * less than it shipped). */
+void fleetwin_read(struct fleetwin *w, int64_t *spend, int64_t spent, int64_t mine, int64_t held);
+/* the same for the team's day or week, or the key's month, that kind and
+ * owner name (store_cl_windows's), if start is the window it is in now */
+void fleet_window_read(struct registry *reg, const char *kind, const char *owner, int64_t start, int64_t spent,
+		       int64_t mine, int64_t held);
 
 /* ---- meter.c: usage from Groq responses ---------------------------- */
 struct usage {

@@ -689,7 +689,9 @@ static void take_over(struct gateway *g, struct batch *b)
 		t->reserved_nusd += b->reserved_nusd;
 		g->reg.org_reserved_nusd += b->reserved_nusd;
 		char *why = NULL;
-		if (cluster_lease(g, t, t->unshipped_nusd + t->reserved_nusd, &why) != 0)
+		int64_t need[BW_N];
+		budget_needs(t, 0, false, need);
+		if (cluster_lease(g, t, need, &why) != 0)
 			free(why); /* its bill settles it whatever the lease (the spend is the fleet's) */
 	}
 }

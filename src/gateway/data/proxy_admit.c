@@ -134,6 +134,63 @@ static void user_alert(struct preq *p)
 	free(m);
 }
 
+/* the upstream key's monthly budget, inside its team's (the fleet's in
+ * cluster mode, where this replica reserves within its lease of it): 0,
+ * -1 with *why when amount does not fit, -2 with *why when the fleet
+ * cannot be asked */
+static int key_room(struct gateway *g, struct ukey *k, const char *team, int64_t amount, char **why)
+{
+	if (k->budget_nusd <= 0)
+		return 0;
+	if (k->spend_nusd + k->reserved_nusd + amount > k->budget_nusd) {
+		char a[32], b[32], c[32];
+		usd2(a, sizeof a, k->spend_nusd + k->reserved_nusd);
+		usd2(b, sizeof b, k->budget_nusd);
+		usd2(c, sizeof c, amount);
+		*why = xasprintf("Upstream key '%s' of team '%s' has spent or reserved %s of its %s monthly budget and "
+				 "this request could cost up to %s. Use another key of the team, or ask an operator.",
+				 k->name, team, a, b, c);
+		return -1;
+	}
+	int64_t need = fleetwin_here(&k->fw, k->spend_nusd) + k->reserved_nusd + amount;
+	if (g->cluster && need > k->fw.granted_nusd)
+		return cluster_key_lease(g, k, need, why);
+	return 0;
+}
+
+/* the request's key's budget reserved: 0, or -1 (the request refused,
+ * what it had taken given back) */
+static int reserve_key(struct preq *p, int64_t amount)
+{
+	struct gateway *g = p->g;
+	struct ukey *k = p->k;
+	if (k->month_start != g->month.from) { /* a new month (budget_roll has it): the key's from nothing */
+		k->month_start = g->month.from;
+		k->spend_nusd = 0;
+		k->fw = (struct fleetwin){ 0 };
+	}
+	char *why = NULL;
+	int r = key_room(g, k, p->t->id, amount, &why);
+	if (r == 0) {
+		k->reserved_nusd += amount;
+		p->key_reserved = amount;
+		return 0;
+	}
+	req_settle(p, 0, NULL, false); /* the team's reservation and the capacity, given back */
+	if (r == -1 && k->alerted_month != g->month.from) { /* one alert a month */
+		char b[32];
+		usd2(b, sizeof b, k->budget_nusd);
+		k->alerted_month = g->month.from;
+		char *m = xasprintf("Upstream key %s of team %s reached its monthly budget of %s: its requests are "
+				    "refused until the month turns or the budget is raised.",
+				    k->name, p->t->id, b);
+		alert_raise(g, "key_budget_reached", p->t->id, m);
+		free(m);
+	}
+	req_refuse(p, 402, "insufficient_quota", "budget_exceeded", "budget_exceeded", why);
+	return -1;
+}
+
 void req_admitted(struct preq *p)
 {
 	struct gateway *g = p->g;
@@ -160,35 +217,11 @@ void req_admitted(struct preq *p)
 		return;
 	}
 	p->reserved = amount;
-	struct ukey *k = p->k;
-	int replicas = cluster_replicas(g);
-	if (k->month_start != g->month.from) { /* a new month (budget_roll has it): the key's from nothing */
-		k->month_start = g->month.from;
-		k->spend_nusd = 0;
-	}
-	if (k->budget_nusd > 0 && k->spend_nusd + k->reserved_nusd + amount > k->budget_nusd / replicas) {
-		char a[32], b[32], c[32];
-		usd2(a, sizeof a, k->spend_nusd + k->reserved_nusd);
-		usd2(b, sizeof b, k->budget_nusd);
-		usd2(c, sizeof c, amount);
-		req_settle(p, 0, NULL, false); /* the team's reservation and the capacity, given back */
-		if (k->alerted_month != g->month.from) { /* one alert a month */
-			k->alerted_month = g->month.from;
-			char *m = xasprintf("Upstream key %s of team %s reached its monthly budget of %s: its requests are "
-					    "refused until the month turns or the budget is raised.",
-					    k->name, p->t->id, b);
-			alert_raise(g, "key_budget_reached", p->t->id, m);
-			free(m);
-		}
-		req_refuse(p, 402, "insufficient_quota", "budget_exceeded", "budget_exceeded",
-		       xasprintf("Upstream key '%s' of team '%s' has spent or reserved %s of its %s monthly budget and "
-				 "this request could cost up to %s. Use another key of the team, or ask an operator.",
-				 k->name, p->t->id, a, b, c));
+	if (reserve_key(p, amount) != 0)
 		return;
-	}
-	k->reserved_nusd += amount;
-	p->key_reserved = amount;
-	/* its end user's minute and day, inside the team's */
+	/* its end user's minute and day, inside the team's (each replica
+	 * holds an equal share of a user's day) */
+	int replicas = cluster_replicas(g);
 	if (p->user && g->reg.users) {
 		int ur = enduser_admit(g->reg.users, p->t, p->user, replicas, gw_now(g), amount, &v);
 		if (ur != 0) {

@@ -14,27 +14,24 @@
 #include "secret.h"
 #include "util.h"
 
-/* a day's or week's budget as this replica holds it (budget.c's rule) */
-static int64_t share(int replicas, int64_t budget)
-{
-	return replicas > 1 ? budget / replicas : budget;
-}
-
 static int64_t left(int64_t budget, int64_t spent, int64_t reserved)
 {
 	int64_t l = budget - spent - reserved;
 	return l > 0 ? l : 0;
 }
 
+/* the team's budgets are the fleet's in cluster mode, as their spend
+ * figures are (replicas: an end user's budget is each replica's share) */
 int64_t budget_remaining(const struct team *t, int replicas)
 {
+	(void)replicas;
 	int64_t least = left(t->budget_nusd, t->spend_nusd, t->reserved_nusd);
 	if (t->week_budget_nusd > 0) {
-		int64_t l = left(share(replicas, t->week_budget_nusd), t->week_spend_nusd, t->reserved_nusd);
+		int64_t l = left(t->week_budget_nusd, t->week_spend_nusd, t->reserved_nusd);
 		least = l < least ? l : least;
 	}
 	if (t->day_budget_nusd > 0) {
-		int64_t l = left(share(replicas, t->day_budget_nusd), t->day_spend_nusd, t->reserved_nusd);
+		int64_t l = left(t->day_budget_nusd, t->day_spend_nusd, t->reserved_nusd);
 		least = l < least ? l : least;
 	}
 	return least;
@@ -45,10 +42,10 @@ int64_t caller_remaining(struct gateway *g, const struct team *t, const struct u
 	int replicas = cluster_replicas(g);
 	int64_t least = budget_remaining(t, replicas);
 	if (k && k->budget_nusd > 0) {
-		int64_t l = left(k->budget_nusd / replicas, k->spend_nusd, k->reserved_nusd);
+		int64_t l = left(k->budget_nusd, k->spend_nusd, k->reserved_nusd);
 		least = l < least ? l : least;
 	}
-	if (user && g->reg.users) {
+	if (user && g->reg.users) { /* (this replica's share of the user's day) */
 		int64_t l = enduser_remaining(g->reg.users, t, user, replicas, gw_now(g));
 		least = l < least ? l : least;
 	}
@@ -99,14 +96,14 @@ void quota_handle(struct gateway *g, struct hreq *req)
 	json_t *budgets = json_array();
 	json_array_append_new(budgets, one("monthly", t->budget_nusd, t->spend_nusd, t->reserved_nusd, month_next_ms(now)));
 	if (t->week_budget_nusd > 0)
-		json_array_append_new(budgets, one("weekly", share(e.replicas, t->week_budget_nusd), t->week_spend_nusd,
+		json_array_append_new(budgets, one("weekly", t->week_budget_nusd, t->week_spend_nusd,
 						   t->reserved_nusd, t->week_start + 7 * 86400000LL));
 	if (t->day_budget_nusd > 0)
-		json_array_append_new(budgets, one("daily", share(e.replicas, t->day_budget_nusd), t->day_spend_nusd,
+		json_array_append_new(budgets, one("daily", t->day_budget_nusd, t->day_spend_nusd,
 						   t->reserved_nusd, t->day_start + 86400000));
 	struct ukey *k = registry_key(&g->reg, tok->key);
 	if (k && k->budget_nusd > 0)
-		json_array_append_new(budgets, one("key_monthly", k->budget_nusd / e.replicas, k->spend_nusd,
+		json_array_append_new(budgets, one("key_monthly", k->budget_nusd, k->spend_nusd,
 						   k->reserved_nusd, month_next_ms(now)));
 	/* an end user's, for the one named by X-Groqgate-User */
 	const char *user = httpd_header(req, "X-Groqgate-User");

@@ -196,9 +196,22 @@ int store_cl_spend(struct store *s, int64_t month,
 	return s->ops->cl_spend ? s->ops->cl_spend(s, month, fn, arg, cause) : single(cause);
 }
 
-int store_cl_lease(struct store *s, const char *team, int64_t month, int64_t want, int64_t *held, char **cause)
+int store_cl_windows(struct store *s, int64_t day, int64_t week, int64_t month,
+		     void (*fn)(void *arg, const char *kind, const char *owner, int64_t start, int64_t spent,
+				int64_t mine, int64_t held),
+		     void *arg, char **cause)
 {
-	return s->ops->cl_lease ? s->ops->cl_lease(s, team, month, want, held, cause) : single(cause);
+	return s->ops->cl_windows ? s->ops->cl_windows(s, day, week, month, fn, arg, cause) : single(cause);
+}
+
+int store_cl_lease(struct store *s, const char *team, struct cl_lease *l, int n, char **cause)
+{
+	return s->ops->cl_lease ? s->ops->cl_lease(s, team, l, n, cause) : single(cause);
+}
+
+int store_cl_give_back(struct store *s, int64_t month, char **cause)
+{
+	return s->ops->cl_give_back ? s->ops->cl_give_back(s, month, cause) : single(cause);
 }
 
 int store_cl_batch_claim(struct store *s, const char *id, const char *from, int64_t month, char **cause)

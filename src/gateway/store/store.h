@@ -54,6 +54,7 @@ struct replica_info {
 	int64_t started_at, now;
 	int inflight;
 };
+struct cl_lease; /* a budget leased from the fleet (below) */
 
 /* An engine: what each function below does, for its database. */
 struct store_ops {
@@ -95,7 +96,12 @@ struct store_ops {
 	int (*cl_reload)(struct store *s, struct registry *r, int64_t now, char **cause);
 	int (*cl_spend)(struct store *s, int64_t month,
 			void (*fn)(void *arg, const char *team, int64_t spent, int64_t lease), void *arg, char **cause);
-	int (*cl_lease)(struct store *s, const char *team, int64_t month, int64_t want, int64_t *held, char **cause);
+	int (*cl_windows)(struct store *s, int64_t day, int64_t week, int64_t month,
+			  void (*fn)(void *arg, const char *kind, const char *owner, int64_t start, int64_t spent,
+				     int64_t mine, int64_t held),
+			  void *arg, char **cause);
+	int (*cl_lease)(struct store *s, const char *team, struct cl_lease *l, int n, char **cause);
+	int (*cl_give_back)(struct store *s, int64_t month, char **cause);
 	int (*cl_batch_claim)(struct store *s, const char *id, const char *from, int64_t month, char **cause);
 	int (*cl_batch_settling)(struct store *s, const char *id, int64_t at, char **cause);
 	int (*cl_fd)(struct store *s);
@@ -253,14 +259,39 @@ int store_cl_reload(struct store *s, struct registry *r, int64_t now, char **cau
  * shipped ledger rows cost) and this replica's lease. */
 int store_cl_spend(struct store *s, int64_t month,
 		   void (*fn)(void *arg, const char *team, int64_t spent, int64_t lease), void *arg, char **cause);
-/* Sets this replica's lease of team's budget for month to want, or as much
- * of it as the budget has room for beyond the fleet's spend and the other
- * replicas' leases (never less than held before, unless want is less):
- * *held is the lease now. team NULL: every lease of this replica given
- * back but what its open batches reserve (month's; other months' to 0),
- * read under the batches' locks so that a batch taken over by another
- * replica, before or during the call, is not kept. */
-int store_cl_lease(struct store *s, const char *team, int64_t month, int64_t want, int64_t *held, char **cause);
+/* For each budget window of the current day, week and month that the fleet
+ * spent in or leased (cl_windows: a team's "day" and "week", owner the
+ * team; an upstream key's month, "key", owner the key's name): what every
+ * replica's shipped rows cost in it, what this replica's did, and this
+ * replica's lease of it. */
+int store_cl_windows(struct store *s, int64_t day, int64_t week, int64_t month,
+		     void (*fn)(void *arg, const char *kind, const char *owner, int64_t start, int64_t spent,
+				int64_t mine, int64_t held),
+		     void *arg, char **cause);
+/* One of a team's budgets as leased from the fleet: its month (cl_leases:
+ * the lease is what this replica may still ship, its shipping takes its
+ * cost off), a day or week of it, or a month of one of its upstream keys
+ * (cl_windows: the lease is what this replica may settle in the window in
+ * all, beside what it shipped there). */
+struct cl_lease {
+	const char *kind;  /* "month", "day", "week" (owner: the team) or "key" */
+	const char *owner; /* the team's id, or the key's name */
+	int64_t start;     /* the window's start (ms, UTC) */
+	int64_t want;      /* in: the lease wanted */
+	int64_t held;      /* out: the lease now */
+};
+/* Sets this replica's leases l[0..n) of team's budgets, in one transaction
+ * under the team row's lock: each to its want, or as much of it as the
+ * budget (as PostgreSQL holds it) has room for beyond the fleet's spend
+ * and the other replicas' leases; never less than held before, unless
+ * want is less. A window whose budget is none is granted its want. */
+int store_cl_lease(struct store *s, const char *team, struct cl_lease *l, int n, char **cause);
+/* Every lease of this replica given back (at start and at a clean stop):
+ * of the month's, all but what its open batches reserve (other months'
+ * to 0), read under the batches' locks so that a batch taken over by
+ * another replica, before or during the call, is not kept; of the other
+ * windows, all it did not ship. Windows long over are forgotten. */
+int store_cl_give_back(struct store *s, int64_t month, char **cause);
 /* An open batch followed by replica `from` (gone) made this replica's, and
  * its reservation taken off from's lease of the month, in one transaction:
  * 1 taken, 0 not (another replica took it, or it was settled), -1 error. */

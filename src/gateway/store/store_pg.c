@@ -29,7 +29,17 @@
 
 #include "util.h"
 
-
+/* A statement's ledger rows (FROM, with the ledger's columns) added to the
+ * budget windows they fall in, under the replica that shipped them: each
+ * team's UTC day and week (from Monday: 1970-01-01 was a Thursday, as
+ * week_start_ms counts) and each upstream key's month (the row's). */
+#define CL_WINDOWS_ADD(FROM)                                                                                        \
+	"INSERT INTO cl_windows(kind, owner, start, replica, spent_nusd) SELECT w.kind, w.owner, w.start, r.replica,"\
+	" sum(r.cost_nusd) FROM " FROM " r, LATERAL (VALUES ('day', r.team, r.ts_ms / 86400000 * 86400000),"       \
+	" ('week', r.team, (r.ts_ms / 86400000 - (r.ts_ms / 86400000 + 3) % 7) * 86400000), ('key', r.key, r.month))"\
+	" AS w(kind, owner, start) WHERE r.cost_nusd <> 0 AND w.owner IS NOT NULL AND w.start IS NOT NULL"          \
+	" GROUP BY 1, 2, 3, 4 ON CONFLICT (kind, owner, start, replica) DO UPDATE SET spent_nusd ="                 \
+	" cl_windows.spent_nusd + excluded.spent_nusd"
 
 static const char *const schema =
 	"CREATE TABLE IF NOT EXISTS teams("
@@ -104,7 +114,24 @@ static const char *const schema =
 	"DO $$ DECLARE t TEXT; BEGIN FOREACH t IN ARRAY ARRAY['teams','keys','tokens','batch_files','batches','aliases'] LOOP"
 	" IF NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgname = t || '_bump') THEN"
 	" EXECUTE format('CREATE TRIGGER %I AFTER INSERT OR UPDATE OR DELETE ON %I"
-	" FOR EACH STATEMENT EXECUTE FUNCTION cl_bump()', t || '_bump', t); END IF; END LOOP; END $$;";
+	" FOR EACH STATEMENT EXECUTE FUNCTION cl_bump()', t || '_bump', t); END IF; END LOOP; END $$;"
+	/* a team's day and week and a key's month, leased like the month
+	 * (docs/cluster.md): per window and replica, what it shipped there
+	 * (kept by the statement that ships its rows, so the lease, granted
+	 * minus spent, shrinks as the spend grows) and what it was granted.
+	 * Made once, filled from the ledger of the last 32 days, the trigger
+	 * first: it waits for the rows being shipped, and holds back the next
+	 * until this commits, so that each row is counted once. */
+	"CREATE OR REPLACE FUNCTION gg_cl_windows() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+	CL_WINDOWS_ADD("new_rows") "; RETURN NULL; END $$;"
+	"DO $$ BEGIN IF to_regclass('cl_windows') IS NULL THEN"
+	" CREATE TABLE cl_windows(kind TEXT NOT NULL, owner TEXT NOT NULL, start BIGINT NOT NULL, replica TEXT NOT NULL,"
+	" granted_nusd BIGINT NOT NULL DEFAULT 0, spent_nusd BIGINT NOT NULL DEFAULT 0,"
+	" PRIMARY KEY (kind, owner, start, replica));"
+	" CREATE TRIGGER ledger_cl_windows AFTER INSERT ON ledger REFERENCING NEW TABLE AS new_rows"
+	" FOR EACH STATEMENT EXECUTE FUNCTION gg_cl_windows(); "
+	CL_WINDOWS_ADD("(SELECT * FROM ledger WHERE ts_ms >= (extract(epoch FROM now()) * 1000)::bigint - 32 * 86400000::bigint)")
+	"; END IF; END $$;";
 
 
 
@@ -516,8 +543,14 @@ static int load(struct pgstore *s, struct registry *reg, int64_t now, bool whole
 	return load_batches(s, reg, cause);
 }
 
-/* this month's spend (the fleet's, from cl_spend) and the keys' requests
- * per hour over the last day */
+static void window_loaded(void *arg, const char *kind, const char *owner, int64_t start, int64_t spent,
+			  int64_t mine, int64_t held)
+{
+	fleet_window_read(arg, kind, owner, start, spent, mine, held);
+}
+
+/* this month's, day's and week's spend (the fleet's, from cl_spend and
+ * cl_windows) and the keys' requests per hour over the last day */
 static int load_figures(struct pgstore *s, struct registry *reg, int64_t now, char **cause)
 {
 	PGresult *r;
@@ -540,54 +573,32 @@ static int load_figures(struct pgstore *s, struct registry *reg, int64_t now, ch
 	PQclear(r);
 	for (int i = 0; i < reg->nteams; i++)
 		reg->teams[i]->month_start = ms;
-	/* this day's and this week's, the fleet's (the ledger every replica ships) */
+	/* each team's day and week and each key's month, the fleet's, and
+	 * what this replica shipped in them (its journal was shipped first) */
 	int64_t ds = day_start_ms(now), ws = week_start_ms(now);
-	char d[24], w[24];
-	snprintf(d, sizeof d, "%lld", (long long)ds);
-	snprintf(w, sizeof w, "%lld", (long long)ws);
-	const char *dv[] = { d, w };
-	if (!(r = pgq(s, "load the day's spend",
-		    "SELECT team, SUM(CASE WHEN ts_ms >= $1 THEN cost_nusd ELSE 0 END), SUM(cost_nusd) FROM ledger"
-		    " WHERE team IN (SELECT id FROM teams) AND ts_ms >= $2 GROUP BY team",
-		    2, dv, cause)))
-		return -1;
-	for (int i = 0; i < PQntuples(r); i++) {
-		struct team *t = registry_team(reg, PQgetvalue(r, i, 0));
-		if (t) {
-			t->day_spend_nusd = pgcell(r, i, 1);
-			t->week_spend_nusd = pgcell(r, i, 2);
-		}
-	}
-	PQclear(r);
 	for (int i = 0; i < reg->nteams; i++) {
 		reg->teams[i]->day_start = ds;
 		reg->teams[i]->week_start = ws;
 	}
-	/* each end user's this day, the fleet's */
+	for (int i = 0; i < reg->nkeys; i++)
+		reg->keys[i]->month_start = ms;
+	if (pg_cl_windows(&s->base, ds, ws, ms, window_loaded, reg, cause) != 0)
+		return -1;
+	/* each end user's this day: what this replica settled (it holds a
+	 * share of the user's budget, against its own spend) */
 	if (reg->users) {
+		char d[24];
+		snprintf(d, sizeof d, "%lld", (long long)ds);
+		const char *dv[] = { d, s->replica };
 		if (!(r = pgq(s, "load the end users' day",
 			    "SELECT team, end_user, SUM(cost_nusd) FROM ledger WHERE team IN (SELECT id FROM teams)"
-			    " AND ts_ms >= $1 AND end_user IS NOT NULL GROUP BY team, end_user",
-			    1, dv, cause)))
+			    " AND ts_ms >= $1 AND replica = $2 AND end_user IS NOT NULL GROUP BY team, end_user",
+			    2, dv, cause)))
 			return -1;
 		for (int i = 0; i < PQntuples(r); i++)
 			enduser_seed(reg->users, PQgetvalue(r, i, 0), PQgetvalue(r, i, 1), pgcell(r, i, 2), now);
 		PQclear(r);
 	}
-	/* each upstream key's this month, the fleet's */
-	if (!(r = pgq(s, "load the keys' spend",
-		    "SELECT key, SUM(cost_nusd) FROM ledger WHERE team IN (SELECT id FROM teams) AND ts_ms >= $1"
-		    " AND key IS NOT NULL GROUP BY key",
-		    1, mv, cause)))
-		return -1;
-	for (int i = 0; i < PQntuples(r); i++) {
-		struct ukey *k = registry_key(reg, PQgetvalue(r, i, 0));
-		if (k)
-			k->spend_nusd = pgcell(r, i, 1);
-	}
-	PQclear(r);
-	for (int i = 0; i < reg->nkeys; i++)
-		reg->keys[i]->month_start = ms;
 
 	char from[24];
 	snprintf(from, sizeof from, "%lld", (long long)(now - 23 * 3600000LL - now % 3600000));
@@ -745,7 +756,9 @@ static const struct store_ops pg_ops = {
 	.cl_version = pg_cl_version,
 	.cl_reload = pg_cl_reload,
 	.cl_spend = pg_cl_spend,
+	.cl_windows = pg_cl_windows,
 	.cl_lease = pg_cl_lease,
+	.cl_give_back = pg_cl_give_back,
 	.cl_batch_claim = pg_cl_batch_claim,
 	.cl_batch_settling = pg_cl_batch_settling,
 	.cl_fd = pg_cl_fd,

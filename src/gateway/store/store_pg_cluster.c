@@ -1,7 +1,9 @@
 /* store_pg_cluster.c — the cluster's own tables on PostgreSQL: heartbeats
  * and the replicas' list, the configuration's version, the fleet's spend,
- * budget leases and batches taken over (store.h's cl_* ops). The engine's
- * other ops are in store_pg.c; its connection in store_pg_conn.c. */
+ * budget leases (the month's in cl_spend and cl_leases; a team's day and
+ * week and a key's month in cl_windows) and batches taken over (store.h's
+ * cl_* ops). The engine's other ops are in store_pg.c; its connection in
+ * store_pg_conn.c. */
 #include "store_pg.h"
 
 #include <stdlib.h>
@@ -117,48 +119,41 @@ int pg_cl_batch_settling(struct store *base, const char *id, int64_t at, char **
 	return mine;
 }
 
-int pg_cl_lease(struct store *base, const char *team, int64_t month, int64_t want, int64_t *held,
-		       char **cause)
+int pg_cl_windows(struct store *base, int64_t day, int64_t week, int64_t month,
+		  void (*fn)(void *arg, const char *kind, const char *owner, int64_t start, int64_t spent, int64_t mine,
+			     int64_t held),
+		  void *arg, char **cause)
 {
 	struct pgstore *s = P(base);
-	char m[24], w[24];
+	char d[24], w[24], m[24];
+	snprintf(d, sizeof d, "%lld", (long long)day);
+	snprintf(w, sizeof w, "%lld", (long long)week);
 	snprintf(m, sizeof m, "%lld", (long long)month);
-	snprintf(w, sizeof w, "%lld", (long long)(want < 0 ? 0 : want));
-	if (!team) { /* every lease of this replica given back but its open batches' */
-		const char *av[] = { s->replica, m };
-		*held = 0;
-		if (pg_begin(base, cause) != 0)
-			return -1;
-		/* the batches' locks first, as a takeover takes them: one taken
-		 * over meanwhile is then seen as the other replica's, and one
-		 * being taken over waits, then takes its reservation off the
-		 * lease set here */
-		if (pgq0(s, "leases: batches", "SELECT 1 FROM batches WHERE replica = $1 AND settled_at IS NULL FOR UPDATE", 1,
-			 av, cause) != 0 ||
-		    pgq0(s, "leases",
-			 "UPDATE cl_leases l SET leased_nusd = CASE WHEN l.month = $2::bigint THEN"
-			 " coalesce((SELECT sum(b.reserved_nusd) FROM batches b WHERE b.team = l.team AND b.replica = $1"
-			 " AND b.settled_at IS NULL), 0) ELSE 0 END WHERE l.replica = $1",
-			 2, av, cause) != 0) {
-			pg_rollback(base);
-			return -1;
-		}
-		return pg_commit(base, cause);
-	}
+	const char *v[] = { d, w, m, s->replica };
+	PGresult *r = pgq(s, "budget windows",
+			"SELECT kind, owner, start, sum(spent_nusd), coalesce(sum(spent_nusd) FILTER (WHERE replica = $4), 0),"
+			" coalesce(sum(granted_nusd) FILTER (WHERE replica = $4), 0) FROM cl_windows"
+			" WHERE (kind = 'day' AND start = $1) OR (kind = 'week' AND start = $2) OR (kind = 'key' AND start = $3)"
+			" GROUP BY kind, owner, start",
+			4, v, cause);
+	if (!r)
+		return -1;
+	for (int i = 0; i < PQntuples(r); i++)
+		fn(arg, PQgetvalue(r, i, 0), PQgetvalue(r, i, 1), pgcell(r, i, 2), pgcell(r, i, 3), pgcell(r, i, 4),
+		   pgcell(r, i, 5));
+	PQclear(r);
+	return 0;
+}
+
+/* the team's month lease set (its row locked): as much of want as its
+ * budget has room for beyond the fleet's spend and the other replicas'
+ * leases (never less than held, unless want is less) */
+static int lease_month(struct pgstore *s, const char *team, struct cl_lease *l, char **cause)
+{
+	char m[24], w[24];
+	snprintf(m, sizeof m, "%lld", (long long)l->start);
+	snprintf(w, sizeof w, "%lld", (long long)(l->want < 0 ? 0 : l->want));
 	const char *v[] = { team, s->replica, m, w };
-	/* under the team row's lock, so two replicas never both take the same
-	 * room: spent + every lease <= budget (a lease never grows past it;
-	 * shrinking always succeeds) */
-	if (pg_begin(base, cause) != 0)
-		return -1;
-	/* the lock first, in a statement of its own: the next one's snapshot
-	 * (READ COMMITTED: taken when it starts) then sees every lease a
-	 * replica that held the lock before committed */
-	const char *tv[] = { team };
-	if (pgq0(s, "lease lock", "SELECT 1 FROM teams WHERE id = $1 FOR UPDATE", 1, tv, cause) != 0) {
-		pg_rollback(base);
-		return -1;
-	}
 	PGresult *r = pgq(s, "lease",
 			"WITH b AS (SELECT budget_nusd FROM teams WHERE id = $1),"
 			" sp AS (SELECT coalesce((SELECT spent_nusd FROM cl_spend WHERE team = $1 AND month = $3), 0) AS v),"
@@ -171,12 +166,135 @@ int pg_cl_lease(struct store *base, const char *team, int64_t month, int64_t wan
 			" INSERT INTO cl_leases SELECT $1, $2, $3, g.v FROM g ON CONFLICT (team, replica, month)"
 			" DO UPDATE SET leased_nusd = excluded.leased_nusd RETURNING leased_nusd",
 			4, v, cause);
-	if (!r) {
+	if (!r)
+		return -1;
+	l->held = PQntuples(r) ? pgcell(r, 0, 0) : 0;
+	PQclear(r);
+	return 0;
+}
+
+/* The windows' leases set (the team's row locked), in one statement: as
+ * much of each want as the budget (the team's day_budget_nusd or
+ * week_budget_nusd, the key's budget_nusd) has room for beyond what the
+ * other replicas hold in the window (their lease or their spend, the
+ * larger: a replica that crashed keeps its lease counted). */
+static int lease_windows(struct pgstore *s, struct cl_lease **w, int n, char **cause)
+{
+	buf sql;
+	buf_init(&sql);
+	buf_adds(&sql, "WITH a(kind, owner, start, want) AS (VALUES ");
+	char **num = xcalloc((size_t)n * 2, sizeof *num);
+	const char **v = xcalloc((size_t)n * 4 + 1, sizeof *v);
+	v[0] = s->replica;
+	for (int i = 0; i < n; i++) {
+		num[2 * i] = xasprintf("%lld", (long long)w[i]->start);
+		num[2 * i + 1] = xasprintf("%lld", (long long)(w[i]->want < 0 ? 0 : w[i]->want));
+		v[1 + 4 * i] = w[i]->kind;
+		v[2 + 4 * i] = w[i]->owner;
+		v[3 + 4 * i] = num[2 * i];
+		v[4 + 4 * i] = num[2 * i + 1];
+		buf_addf(&sql, "%s($%d::text, $%d::text, $%d::bigint, $%d::bigint)", i ? ", " : "", 2 + 4 * i, 3 + 4 * i,
+			 4 + 4 * i, 5 + 4 * i);
+	}
+	buf_adds(&sql,
+		 "), b AS (SELECT a.*, CASE a.kind WHEN 'key' THEN (SELECT (k.policy::jsonb ->> 'budget_nusd')::bigint"
+		 "  FROM keys k WHERE k.name = a.owner) ELSE (SELECT (t.policy::jsonb ->> (a.kind || '_budget_nusd'))::bigint"
+		 "  FROM teams t WHERE t.id = a.owner) END AS budget FROM a),"
+		 " g AS (SELECT b.kind, b.owner, b.start, CASE WHEN coalesce(b.budget, 0) <= 0"
+		 "  OR b.want <= coalesce(m.granted_nusd, 0) THEN b.want"
+		 "  ELSE greatest(coalesce(m.granted_nusd, 0), least(b.want, b.budget - (SELECT"
+		 "  coalesce(sum(greatest(o.granted_nusd, o.spent_nusd)), 0) FROM cl_windows o WHERE o.kind = b.kind"
+		 "  AND o.owner = b.owner AND o.start = b.start AND o.replica <> $1))) END AS v FROM b"
+		 "  LEFT JOIN cl_windows m ON m.kind = b.kind AND m.owner = b.owner AND m.start = b.start AND m.replica = $1)"
+		 " INSERT INTO cl_windows(kind, owner, start, replica, granted_nusd)"
+		 " SELECT kind, owner, start, $1, greatest(v, 0) FROM g ON CONFLICT (kind, owner, start, replica)"
+		 " DO UPDATE SET granted_nusd = excluded.granted_nusd RETURNING kind, owner, granted_nusd");
+	char *text = buf_detach(&sql);
+	PGresult *r = pgq(s, "window leases", text, 1 + 4 * n, v, cause);
+	free(text);
+	for (int i = 0; i < 2 * n; i++)
+		free(num[i]);
+	free(num);
+	free(v);
+	if (!r)
+		return -1;
+	for (int i = 0; i < PQntuples(r); i++)
+		for (int j = 0; j < n; j++)
+			if (str_eq(w[j]->kind, PQgetvalue(r, i, 0)) && str_eq(w[j]->owner, PQgetvalue(r, i, 1)))
+				w[j]->held = pgcell(r, i, 2);
+	PQclear(r);
+	return 0;
+}
+
+/* the leases l[0..n) set, the team's row locked (rolled back on error) */
+static int lease_locked(struct pgstore *s, const char *team, struct cl_lease *l, int n, char **cause)
+{
+	/* the lock first, in a statement of its own: the next one's snapshot
+	 * (READ COMMITTED: taken when it starts) then sees every lease a
+	 * replica that held the lock before committed */
+	const char *tv[] = { team };
+	if (pgq0(s, "lease lock", "SELECT 1 FROM teams WHERE id = $1 FOR UPDATE", 1, tv, cause) != 0)
+		return -1;
+	struct cl_lease **w = xcalloc((size_t)n, sizeof *w);
+	int nw = 0, rc = 0;
+	for (int i = 0; i < n && rc == 0; i++) {
+		l[i].held = 0;
+		if (str_eq(l[i].kind, "month"))
+			rc = lease_month(s, team, &l[i], cause);
+		else
+			w[nw++] = &l[i];
+	}
+	if (rc == 0 && nw)
+		rc = lease_windows(s, w, nw, cause);
+	free(w);
+	return rc;
+}
+
+int pg_cl_lease(struct store *base, const char *team, struct cl_lease *l, int n, char **cause)
+{
+	/* under the team row's lock, so two replicas never both take the same
+	 * room: spent + every lease <= budget (a lease never grows past it;
+	 * shrinking always succeeds) */
+	if (n <= 0)
+		return 0;
+	if (pg_begin(base, cause) != 0)
+		return -1;
+	if (lease_locked(P(base), team, l, n, cause) != 0) {
 		pg_rollback(base);
 		return -1;
 	}
-	*held = PQntuples(r) ? pgcell(r, 0, 0) : 0;
-	PQclear(r);
+	return pg_commit(base, cause);
+}
+
+int pg_cl_give_back(struct store *base, int64_t month, char **cause)
+{
+	struct pgstore *s = P(base);
+	char m[24];
+	snprintf(m, sizeof m, "%lld", (long long)month);
+	const char *v[] = { s->replica, m };
+	if (pg_begin(base, cause) != 0)
+		return -1;
+	/* the batches' locks first, as a takeover takes them: one taken over
+	 * meanwhile is then seen as the other replica's, and one being taken
+	 * over waits, then takes its reservation off the lease set here */
+	if (pgq0(s, "leases: batches", "SELECT 1 FROM batches WHERE replica = $1 AND settled_at IS NULL FOR UPDATE", 1, v,
+		 cause) != 0 ||
+	    pgq0(s, "leases",
+		 "UPDATE cl_leases l SET leased_nusd = CASE WHEN l.month = $2::bigint THEN"
+		 " coalesce((SELECT sum(b.reserved_nusd) FROM batches b WHERE b.team = l.team AND b.replica = $1"
+		 " AND b.settled_at IS NULL), 0) ELSE 0 END WHERE l.replica = $1",
+		 2, v, cause) != 0 ||
+	    pgq0(s, "window leases", "UPDATE cl_windows SET granted_nusd = spent_nusd WHERE replica = $1"
+		 " AND granted_nusd <> spent_nusd", 1, v, cause) != 0 ||
+	    /* every window that began a week before this month did is over
+	     * (rows another replica holds now are left for another time) */
+	    pgq0(s, "old windows",
+		 "DELETE FROM cl_windows WHERE ctid IN (SELECT ctid FROM cl_windows"
+		 " WHERE start < $1::bigint - 7 * 86400000::bigint FOR UPDATE SKIP LOCKED)",
+		 1, v + 1, cause) != 0) {
+		pg_rollback(base);
+		return -1;
+	}
 	return pg_commit(base, cause);
 }
 
