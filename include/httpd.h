@@ -33,6 +33,7 @@
 
 #include "secret.h"
 
+struct event;
 struct event_base;
 struct ssl_ctx_st;
 struct httpd;
@@ -85,6 +86,10 @@ int httpd_connections(const struct httpd *s);
  * within head_timeout_s. */
 void httpd_set_conn_limits(struct httpd *s, int max_conns, int head_timeout_s);
 int64_t httpd_shed(const struct httpd *s);
+/* Turns interest in a socket's event on or off; *added remembers which it
+ * is, so asking twice costs nothing (the server's connections and the
+ * gateway's to Groq). */
+void ev_want(struct event *ev, bool *added, bool on);
 
 /* ---- a request ------------------------------------------------------- */
 

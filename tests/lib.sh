@@ -157,6 +157,21 @@ chat() {
 # the ledger as the store holds it: a running gateway journals each
 # answer's row and moves rows into the store within milliseconds; wait for
 # its journal to be empty first (the gateway's own metric says so)
+# race N TOKEN BODY OUT GATEWAY... : N chat requests at once, round-robin
+# over the gateways (host:port), each answer's status a line of OUT;
+# returns once all N answered (or after 30 s)
+race() {
+	local n=$1 tok=$2 body=$3 out=$4 j
+	shift 4
+	local gws=("$@")
+	: > "$out"
+	for j in $(seq 1 "$n"); do
+		curl -s -o /dev/null -w '%{http_code}\n' --max-time 20 -H "Authorization: Bearer $tok" \
+			-H 'Content-Type: application/json' --data-binary "$body" \
+			"http://${gws[$(( j % ${#gws[@]} ))]}/openai/v1/chat/completions" >> "$out" &
+	done
+	wait_eval "$n answers" 30 "[ \"\$(wc -l < '$out')\" -ge $n ]"
+}
 journal_rows() { curl -s --max-time 2 "http://$GW/metrics" | awk '$1 == "groqgate_ledger_journal_rows" { print $2 }'; }
 sql() {
 	if [ -n "${GW:-}" ] && [ -n "${GW_PID:-}" ] && kill -0 "$GW_PID" 2>/dev/null; then

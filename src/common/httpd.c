@@ -48,8 +48,7 @@ static int64_t now_ms(void)
 
 /* ---- connections -------------------------------------------------------- */
 
-/* turns interest in ev on or off; *added remembers which it is */
-static void want(struct event *ev, bool *added, bool on)
+void ev_want(struct event *ev, bool *added, bool on)
 {
 	if (*added == on)
 		return;
@@ -62,12 +61,12 @@ static void want(struct event *ev, bool *added, bool on)
 
 static void want_write(struct hconn *c, bool on)
 {
-	want(c->wev, &c->writing, on);
+	ev_want(c->wev, &c->writing, on);
 }
 
 static void want_read(struct hconn *c, bool on)
 {
-	want(c->rev, &c->reading, on);
+	ev_want(c->rev, &c->reading, on);
 }
 
 /* SSL_read/SSL_write results as read/write's: -1 with EAGAIN to wait */

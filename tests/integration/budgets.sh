@@ -46,13 +46,7 @@ create_team race '"daily_budget_usd":0.001,"max_tokens_per_request":20'
 create_key race-prod-api race "$KEY2"
 new_token race
 RTOK=$TOKEN
-: > "$T/race.codes"
-for i in $(seq 1 60); do
-	curl -s -o /dev/null -w '%{http_code}\n' --max-time 20 -H "Authorization: Bearer $RTOK" -H 'Content-Type: application/json' \
-		--data-binary "{\"model\":\"$M\",\"max_tokens\":20,\"messages\":[{\"role\":\"user\",\"content\":\"race\"}]}" \
-		"http://$GW/openai/v1/chat/completions" >> "$T/race.codes" &
-done
-wait_eval "the 60 racers answered" 30 '[ "$(wc -l < "$T/race.codes")" = 60 ]'
+race 60 "$RTOK" "{\"model\":\"$M\",\"max_tokens\":20,\"messages\":[{\"role\":\"user\",\"content\":\"race\"}]}" "$T/race.codes" "$GW"
 served=$(grep -c '^200$' "$T/race.codes")
 settled=$(sql "select coalesce(sum(cost_nusd), 0) from ledger where team = 'race'")
 echo "# 60 racing for \$0.001 a day: $served served, settled $settled nusd"

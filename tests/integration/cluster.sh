@@ -310,13 +310,8 @@ create_key beta-prod-api beta "$KEY2"
 new_token beta
 BETA=$TOKEN
 wait_eval "beta everywhere" 5 'on 3; api GET /admin/v1/teams/beta; [ "$STATUS" = 200 ]'
-for j in $(seq 1 60); do
-	i=$(( j % 3 + 1 ))
-	curl -s -o /dev/null -w '%{http_code}\n' -H "Authorization: Bearer $BETA" -H 'Content-Type: application/json' \
-		--data-binary '{"model":"llama-3.3-70b-versatile","messages":[{"role":"user","content":"hello gateway"}]}' \
-		"http://${GWS[$i]}/openai/v1/chat/completions" >> "$T/beta.codes" &
-done
-wait_eval "60 answers" 30 '[ "$(wc -l < "$T/beta.codes")" -ge 60 ]'
+race 60 "$BETA" '{"model":"llama-3.3-70b-versatile","messages":[{"role":"user","content":"hello gateway"}]}' "$T/beta.codes" \
+	"${GWS[1]}" "${GWS[2]}" "${GWS[3]}"
 wait_for "journals shipped" 10 all_shipped
 ok200=$(grep -c '^200$' "$T/beta.codes"); n402=$(grep -c '^402$' "$T/beta.codes")
 spent=$(psql_q "SELECT coalesce(sum(cost_nusd),0) FROM ledger WHERE team = 'beta'")
@@ -375,13 +370,8 @@ on 1; n=$(served "$DAYC" 5)
 check_eq "gw-1 restarted mid-day serves on up to what is left of the day: 5 of 5" 5 "$n"
 n=$(served "$USERC" 2 '"user":"ann"')
 check_eq "... and the end user its own share of her day (what gw-1 settled for her, not the fleet): 2 of 2" 2 "$n"
-: > "$T/dayc.codes"
-for j in $(seq 1 60); do
-	curl -s -o /dev/null -w '%{http_code}\n' --max-time 20 -H "Authorization: Bearer $DAYC" -H 'Content-Type: application/json' \
-		--data-binary '{"model":"llama-3.3-70b-versatile","max_tokens":20,"messages":[{"role":"user","content":"hello gateway"}]}' \
-		"http://${GWS[$(( j % 3 + 1 ))]}/openai/v1/chat/completions" >> "$T/dayc.codes" &
-done
-wait_eval "60 answers" 30 '[ "$(wc -l < "$T/dayc.codes")" -ge 60 ]'
+HELLO='{"model":"llama-3.3-70b-versatile","max_tokens":20,"messages":[{"role":"user","content":"hello gateway"}]}'
+race 60 "$DAYC" "$HELLO" "$T/dayc.codes" "${GWS[1]}" "${GWS[2]}" "${GWS[3]}"
 wait_for "journals shipped" 10 all_settled
 settled=$(day_settled)
 ok200=$(grep -c '^200$' "$T/dayc.codes"); n402=$(grep -c '^402$' "$T/dayc.codes")
@@ -408,13 +398,7 @@ KEYC=$TOKEN
 wait_eval "keyc everywhere" 5 'on 3; api GET /admin/v1/keys/keyc-staging-api; [ "$STATUS" = 200 ]'
 on 2; n=$(served "$KEYC" 8)
 check_eq "a key's monthly budget of \$0.0003 through gw-2 alone: 8 of 8 served (more than a third)" 8 "$n"
-: > "$T/keyc.codes"
-for j in $(seq 1 30); do
-	curl -s -o /dev/null -w '%{http_code}\n' --max-time 20 -H "Authorization: Bearer $KEYC" -H 'Content-Type: application/json' \
-		--data-binary '{"model":"llama-3.3-70b-versatile","max_tokens":20,"messages":[{"role":"user","content":"hello gateway"}]}' \
-		"http://${GWS[$(( j % 3 + 1 ))]}/openai/v1/chat/completions" >> "$T/keyc.codes" &
-done
-wait_eval "30 answers" 30 '[ "$(wc -l < "$T/keyc.codes")" -ge 30 ]'
+race 30 "$KEYC" "$HELLO" "$T/keyc.codes" "${GWS[1]}" "${GWS[2]}" "${GWS[3]}"
 wait_for "journals shipped" 10 all_settled
 ksettled=$(psql_q "SELECT coalesce(sum(cost_nusd), 0) FROM ledger WHERE key = 'keyc-staging-api'")
 echo "# keyc: 8 served one by one, then 30 racing: $(grep -c '^200$' "$T/keyc.codes") served; the key settled $ksettled of 300000 nusd"

@@ -117,28 +117,16 @@ struct utx {
 
 /* ---- connections ------------------------------------------------------ */
 
-/* turns interest in ev on or off; *added remembers which it is */
-static void want(struct event *ev, bool *added, bool on)
-{
-	if (*added == on)
-		return;
-	*added = on;
-	if (on)
-		event_add(ev, NULL);
-	else
-		event_del(ev);
-}
-
 static void want_read(struct hconn *c, bool on)
 {
 	if (c->fd >= 0)
-		want(&c->rev, &c->reading, on);
+		ev_want(&c->rev, &c->reading, on);
 }
 
 static void want_write(struct hconn *c, bool on)
 {
 	if (c->fd >= 0)
-		want(&c->wev, &c->writing, on);
+		ev_want(&c->wev, &c->writing, on);
 }
 
 static void conn_free(struct hconn *c)
