@@ -34,9 +34,13 @@ static const struct budget_fx FX = { rec_alert, rec_state, NULL, NULL };
 /* the fleet's leases, as PostgreSQL would grant them: the day's up to
  * fleet_room, the others whole */
 static int64_t fleet_room;
-static int rec_lease(void *arg, struct team *t, const int64_t need[BW_N], char **why)
+static int rec_lease(void *arg, struct team *t, const int64_t need[BW_ALL], char **why)
 {
 	(void)arg;
+	if (need[BW_NEXT_DAY] > 0)
+		t->day_fw.next_nusd = need[BW_NEXT_DAY];
+	if (need[BW_NEXT_WEEK] > 0)
+		t->week_fw.next_nusd = need[BW_NEXT_WEEK];
 	if (need[BW_MONTH] > 0)
 		t->lease_nusd = need[BW_MONTH];
 	if (need[BW_WEEK] > 0)
@@ -171,6 +175,19 @@ static void test_day_and_week_windows(void)
 	fleetwin_read(&fresh, &spend, 701, 301, 301);
 	CHECK_INT(spend, 701);
 	CHECK_INT(fleetwin_here(&fresh, spend), 301);
+	/* a reservation held over midnight: its room in the next day leased
+	 * with it, and that lease the new day's when the day turns */
+	t->day_fw = (struct fleetwin){ 0 };
+	t->day_spend_nusd = 0;
+	fleet_room = 900;
+	CHECK_INT(budget_reserve(&e, t, 250, &why), 0);
+	CHECK_INT(t->day_fw.next_nusd, 250);
+	budget_roll_windows(t, utc(2026, 12, 15, 0, 0, 0, 1));
+	CHECK_INT(t->day_start, utc(2026, 12, 15, 0, 0, 0, 0));
+	CHECK_INT(t->day_fw.granted_nusd, 250);
+	CHECK_INT(t->day_fw.next_nusd, 0);
+	budget_roll_windows(t, utc(2026, 12, 17, 0, 0, 0, 0)); /* a day skipped: nothing held */
+	CHECK_INT(t->day_fw.granted_nusd, 0);
 	registry_free(&R);
 }
 

@@ -100,48 +100,65 @@ static int64_t chunk_of(const struct cluster *c, int64_t budget, int64_t spent)
 	return chunk > 0 ? chunk : 0;
 }
 
-/* a team's budgets by enum budget_window: its name in the store, the
- * budget, its spend (the fleet's), the window it is in now, its lease */
-static const char *const window_kind[BW_N] = { "month", "day", "week" };
+/* a team's budgets by enum budget_window (and the next day and week,
+ * leased ahead): its name in the store, the budget, its spend (the
+ * fleet's), the window it is in now, its lease */
+static const char *const window_kind[BW_ALL] = { "month", "day", "week", "day", "week" };
 
 static int64_t window_budget(const struct team *t, int i)
 {
-	return i == BW_MONTH ? t->budget_nusd : i == BW_DAY ? t->day_budget_nusd : t->week_budget_nusd;
+	return i == BW_MONTH ? t->budget_nusd
+	       : i == BW_DAY || i == BW_NEXT_DAY ? t->day_budget_nusd
+						  : t->week_budget_nusd;
 }
 
 static int64_t window_spend(const struct team *t, int i)
 {
-	return i == BW_MONTH ? t->spend_nusd : i == BW_DAY ? t->day_spend_nusd : t->week_spend_nusd;
+	return i == BW_MONTH ? t->spend_nusd : i == BW_DAY ? t->day_spend_nusd : i == BW_WEEK ? t->week_spend_nusd : 0;
 }
 
 static int64_t window_start(const struct team *t, int i, int64_t now)
 {
-	return i == BW_MONTH ? month_start_ms(now) : i == BW_DAY ? t->day_start : t->week_start;
+	switch (i) {
+	case BW_MONTH: return month_start_ms(now);
+	case BW_DAY: return t->day_start;
+	case BW_WEEK: return t->week_start;
+	case BW_NEXT_DAY: return t->day_start + 86400000;
+	default: return t->week_start + 7 * 86400000LL;
+	}
 }
 
 static int64_t *window_held(struct team *t, int i)
 {
-	return i == BW_MONTH ? &t->lease_nusd : i == BW_DAY ? &t->day_fw.granted_nusd : &t->week_fw.granted_nusd;
+	switch (i) {
+	case BW_MONTH: return &t->lease_nusd;
+	case BW_DAY: return &t->day_fw.granted_nusd;
+	case BW_WEEK: return &t->week_fw.granted_nusd;
+	case BW_NEXT_DAY: return &t->day_fw.next_nusd;
+	default: return &t->week_fw.next_nusd;
+	}
 }
 
 /* a budget of t leased now: the month, a day or week with a budget and
- * which t is in (a team without requests since it turned is not yet) */
+ * which t is in (a team without requests since it turned is not yet, and
+ * holds nothing there: tend_team rolls one that holds reservations) */
 static bool window_tended(const struct team *t, int i, int64_t now)
 {
 	if (i == BW_MONTH)
 		return true;
-	int64_t cur = i == BW_DAY ? day_start_ms(now) : week_start_ms(now);
-	return window_budget(t, i) > 0 && window_start(t, i, now) == cur;
+	bool day = i == BW_DAY || i == BW_NEXT_DAY;
+	int64_t cur = day ? day_start_ms(now) : week_start_ms(now);
+	return window_budget(t, i) > 0 && (day ? t->day_start : t->week_start) == cur;
 }
 
 /* t's leases set to want (< 0: that one left as it is), in one
  * transaction: 0, or -1 with *cause */
-static int lease_team(struct cluster *c, struct team *t, const int64_t want[BW_N], char **cause)
+static int lease_team(struct cluster *c, struct team *t, const int64_t want[BW_ALL], char **cause)
 {
-	struct cl_lease l[BW_N];
-	int which[BW_N], n = 0;
+	struct cl_lease l[BW_ALL];
+	int which[BW_ALL], n = 0;
 	int64_t now = gw_now(c->g);
-	for (int i = 0; i < BW_N; i++)
+	for (int i = 0; i < BW_ALL; i++)
 		if (want[i] >= 0) {
 			l[n] = (struct cl_lease){ .kind = window_kind[i], .owner = t->id, .start = window_start(t, i, now),
 						  .want = want[i] };
@@ -156,13 +173,23 @@ static int lease_team(struct cluster *c, struct team *t, const int64_t want[BW_N
 	return 0;
 }
 
-/* k's lease of its month set to want: 0, or -1 with *cause */
-static int lease_key(struct cluster *c, struct ukey *k, int64_t want, char **cause)
+/* k's lease of its month set to want and of the next month to
+ * want_next (< 0: that one left as it is): 0, or -1 with *cause */
+static int lease_key(struct cluster *c, struct ukey *k, int64_t want, int64_t want_next, char **cause)
 {
-	struct cl_lease l = { .kind = "key", .owner = k->name, .start = k->month_start, .want = want };
-	if (store_cl_lease(c->g->store, k->team, &l, 1, cause) != 0)
+	struct cl_lease l[2];
+	int n = 0;
+	if (want >= 0)
+		l[n++] = (struct cl_lease){ .kind = "key", .owner = k->name, .start = k->month_start, .want = want };
+	if (want_next >= 0)
+		l[n++] = (struct cl_lease){ .kind = "key", .owner = k->name, .start = month_next_ms(k->month_start),
+					    .want = want_next };
+	if (n == 0)
+		return 0;
+	if (store_cl_lease(c->g->store, k->team, l, n, cause) != 0)
 		return -1;
-	k->fw.granted_nusd = l.held;
+	for (int j = 0; j < n; j++)
+		*(l[j].start == k->month_start ? &k->fw.granted_nusd : &k->fw.next_nusd) = l[j].held;
 	return 0;
 }
 
@@ -177,10 +204,12 @@ static bool lease_off(int64_t held, int64_t need, int64_t chunk, bool in_flight)
 /* t's leases that are off, set to what it holds now and a margin */
 static int tend_team(struct cluster *c, struct team *t, int64_t now, char **cause)
 {
-	int64_t need[BW_N], want[BW_N];
+	int64_t need[BW_ALL], want[BW_ALL];
 	bool any = false;
+	if (t->reserved_nusd > 0) /* its day or week turned: what was leased ahead held in the new one */
+		budget_roll_windows(t, now);
 	budget_needs(t, 0, false, need);
-	for (int i = 0; i < BW_N; i++) {
+	for (int i = 0; i < BW_ALL; i++) {
 		int64_t chunk = chunk_of(c, window_budget(t, i), window_spend(t, i));
 		want[i] = window_tended(t, i, now) && lease_off(*window_held(t, i), need[i], chunk, t->reserved_nusd > 0)
 				  ? need[i] + chunk
@@ -193,13 +222,22 @@ static int tend_team(struct cluster *c, struct team *t, int64_t now, char **caus
 /* k's lease, the same */
 static int tend_key(struct cluster *c, struct ukey *k, int64_t now, char **cause)
 {
-	if (k->budget_nusd <= 0 || k->month_start != month_start_ms(now))
+	if (k->budget_nusd <= 0)
+		return 0;
+	int64_t ms = month_start_ms(now);
+	if (k->month_start != ms && k->reserved_nusd > 0) { /* (as reserve_key rolls it) */
+		fleetwin_turn(&k->fw, ms == month_next_ms(k->month_start));
+		k->month_start = ms;
+		k->spend_nusd = 0;
+	}
+	if (k->month_start != ms)
 		return 0;
 	int64_t need = fleetwin_here(&k->fw, k->spend_nusd) + k->reserved_nusd;
-	int64_t chunk = chunk_of(c, k->budget_nusd, k->spend_nusd);
-	if (!lease_off(k->fw.granted_nusd, need, chunk, k->reserved_nusd > 0))
-		return 0;
-	return lease_key(c, k, need + chunk, cause);
+	int64_t chunk = chunk_of(c, k->budget_nusd, k->spend_nusd), chunk_next = chunk_of(c, k->budget_nusd, 0);
+	bool cur = lease_off(k->fw.granted_nusd, need, chunk, k->reserved_nusd > 0);
+	bool next = lease_off(k->fw.next_nusd, k->reserved_nusd, chunk_next, k->reserved_nusd > 0);
+	return cur || next ? lease_key(c, k, cur ? need + chunk : -1, next ? k->reserved_nusd + chunk_next : -1, cause)
+			   : 0;
 }
 
 static void spend_one(void *arg, const char *id, int64_t spent, int64_t lease)
@@ -375,9 +413,9 @@ struct cluster *cluster_start(struct gateway *g, char **cause)
 	}
 	for (int i = 0; i < g->reg.nteams; i++) { /* open batches' reservations stay covered */
 		struct team *t = g->reg.teams[i];
-		int64_t need[BW_N];
+		int64_t need[BW_ALL];
 		budget_needs(t, 0, false, need);
-		for (int w = 0; w < BW_N; w++)
+		for (int w = 0; w < BW_ALL; w++)
 			need[w] = need[w] > 0 ? need[w] : -1; /* (a window without a budget: not leased) */
 		if (t->reserved_nusd && lease_team(c, t, need, cause) != 0) {
 			free(c);
@@ -433,7 +471,7 @@ bool cluster_stale(struct gateway *g)
  * fleet spent or leased the rest of the budget (allocated) */
 static char *fleet_refusal(const struct team *t, int i)
 {
-	static const char *const period[BW_N] = { "monthly", "daily", "weekly" };
+	static const char *const period[BW_ALL] = { "monthly", "daily", "weekly", "daily", "weekly" };
 	char a[32], b[32], r[32];
 	usd2(a, sizeof a, window_budget(t, i));
 	usd2(b, sizeof b, window_spend(t, i));
@@ -442,6 +480,11 @@ static char *fleet_refusal(const struct team *t, int i)
 				 "settled); this request could cost more than is left. Lower max_completion_tokens, or "
 				 "ask an operator to raise the budget.",
 				 t->id, a, b);
+	if (i >= BW_N) /* the next window's room for what is reserved: leased ahead */
+		return xasprintf("Team '%s' has reserved what the gateway fleet can cover of its %s %s budget in the "
+				 "next %s (requests in flight may settle there). Try again shortly, or lower "
+				 "max_completion_tokens.",
+				 t->id, a, period[i], i == BW_NEXT_DAY ? "day" : "week");
 	time_iso(i == BW_DAY ? t->day_start + 86400000 : t->week_start + 7 * 86400000LL, r, sizeof r);
 	return xasprintf("Team '%s' has spent or reserved its %s %s budget across the gateway fleet (%s settled); "
 			 "this request could cost more than is left; the %s budget resets at %s. Lower "
@@ -449,12 +492,12 @@ static char *fleet_refusal(const struct team *t, int i)
 			 t->id, a, period[i], b, period[i], r);
 }
 
-int cluster_lease(struct gateway *g, struct team *t, const int64_t need[BW_N], char **why)
+int cluster_lease(struct gateway *g, struct team *t, const int64_t need[BW_ALL], char **why)
 {
 	struct cluster *c = g->cluster;
 	char *cause = NULL;
-	int64_t want[BW_N];
-	for (int i = 0; i < BW_N; i++)
+	int64_t want[BW_ALL];
+	for (int i = 0; i < BW_ALL; i++)
 		want[i] = need[i] > 0 ? need[i] + chunk_of(c, window_budget(t, i), window_spend(t, i)) : -1;
 	if (lease_team(c, t, want, &cause) != 0) {
 		store_trouble(c, xstrdup(cause));
@@ -464,7 +507,7 @@ int cluster_lease(struct gateway *g, struct team *t, const int64_t need[BW_N], c
 		free(cause);
 		return -1;
 	}
-	for (int i = 0; i < BW_N; i++)
+	for (int i = 0; i < BW_ALL; i++)
 		if (need[i] > 0 && *window_held(t, i) < need[i]) {
 			*why = fleet_refusal(t, i);
 			return -1;
@@ -472,11 +515,12 @@ int cluster_lease(struct gateway *g, struct team *t, const int64_t need[BW_N], c
 	return 0;
 }
 
-int cluster_key_lease(struct gateway *g, struct ukey *k, int64_t need, char **why)
+int cluster_key_lease(struct gateway *g, struct ukey *k, int64_t need, int64_t need_next, char **why)
 {
 	struct cluster *c = g->cluster;
 	char *cause = NULL;
-	if (lease_key(c, k, need + chunk_of(c, k->budget_nusd, k->spend_nusd), &cause) != 0) {
+	if (lease_key(c, k, need + chunk_of(c, k->budget_nusd, k->spend_nusd), need_next + chunk_of(c, k->budget_nusd, 0),
+		      &cause) != 0) {
 		store_trouble(c, xstrdup(cause));
 		*why = xasprintf("Upstream key '%s' has used the share of its budget this gateway replica holds, and no "
 				 "more can be leased now: PostgreSQL does not answer (%s). Try again shortly.",
@@ -484,7 +528,7 @@ int cluster_key_lease(struct gateway *g, struct ukey *k, int64_t need, char **wh
 		free(cause);
 		return -2;
 	}
-	if (k->fw.granted_nusd >= need)
+	if (k->fw.granted_nusd >= need && k->fw.next_nusd >= need_next)
 		return 0;
 	char a[32], b[32];
 	usd2(a, sizeof a, k->budget_nusd);

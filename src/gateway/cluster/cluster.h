@@ -40,12 +40,13 @@ void cluster_sync(struct gateway *g);
 /* This replica's leases of t's budgets grown to cover need (budget_needs;
  * 0: that one not asked), in one round trip: 0, or -1 with *why (the
  * fleet's budget is used, or PostgreSQL does not answer). */
-int cluster_lease(struct gateway *g, struct team *t, const int64_t need[BW_N], char **why);
+int cluster_lease(struct gateway *g, struct team *t, const int64_t need[BW_ALL], char **why);
 /* The same for k's monthly budget (need: what this replica settled this
- * month with k and what k has reserved, and the new request): 0, -1 with
+ * month with k and what k has reserved, and the new request; need_next:
+ * what is reserved with the request, leased ahead in the next month): 0, -1 with
  * *why (the fleet's budget is used) or -2 with *why (PostgreSQL does not
  * answer). */
-int cluster_key_lease(struct gateway *g, struct ukey *k, int64_t need, char **why);
+int cluster_key_lease(struct gateway *g, struct ukey *k, int64_t need, int64_t need_next, char **why);
 json_t *cluster_json(struct gateway *g);     /* GET /admin/v1/cluster */
 /* a replica that is down, stale past 3 x stale_after_s, or unknown to the
  * fleet: its open batches are taken over */

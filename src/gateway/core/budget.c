@@ -41,18 +41,33 @@ void budget_roll(struct budget_env *e, struct team *t)
 		if (t->state == TEAM_BUDGET_PAUSED && e->fx)
 			e->fx->set_state(e->fx->arg, t, TEAM_ACTIVE, NULL);
 	}
+	if (t)
+		budget_roll_windows(t, now);
+}
+
+void budget_roll_windows(struct team *t, int64_t now)
+{
 	/* a new day, a new week: their spend starts from nothing, exactly at
 	 * the boundary (a team's budgets may change; its spend stays) */
-	if (t && (now < t->day_start || now >= t->day_start + 86400000)) {
-		t->day_start = day_start_ms(now);
+	if (now < t->day_start || now >= t->day_start + 86400000) {
+		int64_t ds = day_start_ms(now);
+		/* a new window: what was leased ahead in it for the reservations
+		 * still held is its lease (cluster mode) */
+		fleetwin_turn(&t->day_fw, ds == t->day_start + 86400000);
+		t->day_start = ds;
 		t->day_spend_nusd = 0;
-		t->day_fw = (struct fleetwin){ 0 }; /* a new window: nothing leased in it yet */
 	}
-	if (t && (now < t->week_start || now >= t->week_start + 7 * 86400000LL)) {
-		t->week_start = week_start_ms(now);
+	if (now < t->week_start || now >= t->week_start + 7 * 86400000LL) {
+		int64_t ws = week_start_ms(now);
+		fleetwin_turn(&t->week_fw, ws == t->week_start + 7 * 86400000LL);
+		t->week_start = ws;
 		t->week_spend_nusd = 0;
-		t->week_fw = (struct fleetwin){ 0 };
 	}
+}
+
+void fleetwin_turn(struct fleetwin *w, bool adjacent)
+{
+	*w = (struct fleetwin){ .granted_nusd = adjacent ? w->next_nusd : 0 };
 }
 
 int64_t fleetwin_here(const struct fleetwin *w, int64_t spend)
@@ -83,12 +98,16 @@ void fleet_window_read(struct registry *reg, const char *kind, const char *owner
 		fleetwin_read(&k->fw, &k->spend_nusd, spent, mine, held);
 }
 
-void budget_needs(const struct team *t, int64_t amount, bool override, int64_t need[BW_N])
+void budget_needs(const struct team *t, int64_t amount, bool override, int64_t need[BW_ALL])
 {
 	int64_t held = t->reserved_nusd + amount;
 	need[BW_MONTH] = override ? 0 : t->unshipped_nusd + held;
 	need[BW_DAY] = t->day_budget_nusd > 0 ? fleetwin_here(&t->day_fw, t->day_spend_nusd) + held : 0;
 	need[BW_WEEK] = t->week_budget_nusd > 0 ? fleetwin_here(&t->week_fw, t->week_spend_nusd) + held : 0;
+	/* what is reserved may settle after the window turns: its room in
+	 * the next one is leased ahead, before another replica can take it */
+	need[BW_NEXT_DAY] = t->day_budget_nusd > 0 ? held : 0;
+	need[BW_NEXT_WEEK] = t->week_budget_nusd > 0 ? held : 0;
 }
 
 /* cluster mode: each of t's leases that falls short of what amount more
@@ -97,11 +116,12 @@ static int lease_short(struct budget_env *e, struct team *t, int64_t amount, boo
 {
 	if (!e->fx || !e->fx->lease)
 		return 0;
-	int64_t need[BW_N];
-	const int64_t held[BW_N] = { t->lease_nusd, t->day_fw.granted_nusd, t->week_fw.granted_nusd };
+	int64_t need[BW_ALL];
+	const int64_t held[BW_ALL] = { t->lease_nusd, t->day_fw.granted_nusd, t->week_fw.granted_nusd,
+				       t->day_fw.next_nusd, t->week_fw.next_nusd };
 	bool asked = false;
 	budget_needs(t, amount, override, need);
-	for (int i = 0; i < BW_N; i++) {
+	for (int i = 0; i < BW_ALL; i++) {
 		if (need[i] <= held[i])
 			need[i] = 0; /* enough held: not asked */
 		asked = asked || need[i] > 0;

@@ -225,6 +225,11 @@ enum rot_step { ROT_NONE, ROT_VERIFIED, ROT_DEPLOYED, ROT_SECRET_UPDATED, ROT_SW
 struct fleetwin {
 	int64_t others_nusd;  /* the other replicas' spend in the window, as last read */
 	int64_t granted_nusd; /* this replica's lease: what it may settle in the window, in all */
+	/* its lease of the next window, taken ahead for what it has reserved:
+	 * a reservation may settle after the window turns (a stream at
+	 * 23:59:59, a batch's bill hours later), and its room in the next
+	 * window is then already its own (the lease becomes granted_nusd) */
+	int64_t next_nusd;
 };
 
 
@@ -580,6 +585,9 @@ const struct route *route_find(int method, const char *path, char **param, bool 
 struct gateway;
 /* a team's budgets a replica leases from the fleet in cluster mode */
 enum budget_window { BW_MONTH, BW_DAY, BW_WEEK, BW_N };
+/* with the next day and week, leased ahead for what is reserved (struct
+ * fleetwin's next_nusd): the arrays of needs and leases */
+enum { BW_NEXT_DAY = BW_N, BW_NEXT_WEEK, BW_ALL };
 /* what the budget makes happen, applied by whoever runs it */
 struct budget_fx {
 	void (*alert)(void *arg, const char *kind, const char *team, const char *message);
@@ -588,7 +596,7 @@ struct budget_fx {
 	/* cluster mode (else NULL): this replica's leases of t's budgets
 	 * grown to at least need (budget_needs; 0: that one not asked); 0, or
 	 * -1 with *why */
-	int (*lease)(void *arg, struct team *t, const int64_t need[BW_N], char **why);
+	int (*lease)(void *arg, struct team *t, const int64_t need[BW_ALL], char **why);
 	void *arg;
 };
 struct month_cache {
@@ -607,6 +615,8 @@ struct budget_env {
 void usd2(char *out, size_t n, int64_t nusd); /* "$1.25" ($0.000125 below a cent) */
 /* Month roll-over: resets spend, alerts and a budget pause. */
 void budget_roll(struct budget_env *e, struct team *t);
+/* Its day and week only, rolled to now's (no consequences). */
+void budget_roll_windows(struct team *t, int64_t now);
 /* 0 and the amount reserved, or -1 with *why (allocated) when it does not fit. */
 int budget_reserve(struct budget_env *e, struct team *t, int64_t amount, char **why);
 /* Releases reserved and adds actual; raises alerts, may auto-pause. */
@@ -618,8 +628,12 @@ void budget_check(struct budget_env *e, struct team *t);
  * shipped yet and what is reserved (cl_leases holds what is not shipped),
  * a day's or week's what this replica settled in it and what is reserved
  * (cl_windows holds each replica's spend beside its lease); 0 for a window
- * without a budget, and for the month under an override. */
-void budget_needs(const struct team *t, int64_t amount, bool override, int64_t need[BW_N]);
+ * without a budget, and for the month under an override; the next day's
+ * and week's (leased ahead) what is reserved, which may settle there. */
+void budget_needs(const struct team *t, int64_t amount, bool override, int64_t need[BW_ALL]);
+/* a leased window turned: its lease ahead becomes the lease of the new
+ * window when that is the next one (adjacent), else nothing is held */
+void fleetwin_turn(struct fleetwin *w, bool adjacent);
 /* what this replica settled in a leased window whose spend is spend */
 int64_t fleetwin_here(const struct fleetwin *w, int64_t spend);
 /* A window's figures as PostgreSQL holds them: spent by the fleet, mine by

@@ -689,7 +689,8 @@ static void take_over(struct gateway *g, struct batch *b)
 		t->reserved_nusd += b->reserved_nusd;
 		g->reg.org_reserved_nusd += b->reserved_nusd;
 		char *why = NULL;
-		int64_t need[BW_N];
+		int64_t need[BW_ALL];
+		budget_roll_windows(t, gw_now(g)); /* (the day and week leased are now's) */
 		budget_needs(t, 0, false, need);
 		if (cluster_lease(g, t, need, &why) != 0)
 			free(why); /* its bill settles it whatever the lease (the spend is the fleet's) */

@@ -153,8 +153,10 @@ static int key_room(struct gateway *g, struct ukey *k, const char *team, int64_t
 		return -1;
 	}
 	int64_t need = fleetwin_here(&k->fw, k->spend_nusd) + k->reserved_nusd + amount;
-	if (g->cluster && need > k->fw.granted_nusd)
-		return cluster_key_lease(g, k, need, why);
+	/* (and the next month's, leased ahead for what is reserved: it may
+	 * settle after the month turns) */
+	if (g->cluster && (need > k->fw.granted_nusd || k->reserved_nusd + amount > k->fw.next_nusd))
+		return cluster_key_lease(g, k, need, k->reserved_nusd + amount, why);
 	return 0;
 }
 
@@ -165,9 +167,9 @@ static int reserve_key(struct preq *p, int64_t amount)
 	struct gateway *g = p->g;
 	struct ukey *k = p->k;
 	if (k->month_start != g->month.from) { /* a new month (budget_roll has it): the key's from nothing */
+		fleetwin_turn(&k->fw, g->month.from == month_next_ms(k->month_start)); /* (its lease ahead kept) */
 		k->month_start = g->month.from;
 		k->spend_nusd = 0;
-		k->fw = (struct fleetwin){ 0 };
 	}
 	char *why = NULL;
 	int r = key_room(g, k, p->t->id, amount, &why);

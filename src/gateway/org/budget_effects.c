@@ -39,7 +39,7 @@ static void fx_set_state(void *arg, struct team *t, enum team_state st, const ch
 	json_decref(after);
 }
 
-static int fx_lease(void *arg, struct team *t, const int64_t need[BW_N], char **why)
+static int fx_lease(void *arg, struct team *t, const int64_t need[BW_ALL], char **why)
 {
 	return cluster_lease(arg, t, need, why);
 }

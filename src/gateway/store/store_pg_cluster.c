@@ -208,7 +208,7 @@ static int lease_windows(struct pgstore *s, struct cl_lease **w, int n, char **c
 		 "  LEFT JOIN cl_windows m ON m.kind = b.kind AND m.owner = b.owner AND m.start = b.start AND m.replica = $1)"
 		 " INSERT INTO cl_windows(kind, owner, start, replica, granted_nusd)"
 		 " SELECT kind, owner, start, $1, greatest(v, 0) FROM g ON CONFLICT (kind, owner, start, replica)"
-		 " DO UPDATE SET granted_nusd = excluded.granted_nusd RETURNING kind, owner, granted_nusd");
+		 " DO UPDATE SET granted_nusd = excluded.granted_nusd RETURNING kind, owner, start, granted_nusd");
 	char *text = buf_detach(&sql);
 	PGresult *r = pgq(s, "window leases", text, 1 + 4 * n, v, cause);
 	free(text);
@@ -220,8 +220,9 @@ static int lease_windows(struct pgstore *s, struct cl_lease **w, int n, char **c
 		return -1;
 	for (int i = 0; i < PQntuples(r); i++)
 		for (int j = 0; j < n; j++)
-			if (str_eq(w[j]->kind, PQgetvalue(r, i, 0)) && str_eq(w[j]->owner, PQgetvalue(r, i, 1)))
-				w[j]->held = pgcell(r, i, 2);
+			if (str_eq(w[j]->kind, PQgetvalue(r, i, 0)) && str_eq(w[j]->owner, PQgetvalue(r, i, 1)) &&
+			    w[j]->start == pgcell(r, i, 2))
+				w[j]->held = pgcell(r, i, 3);
 	PQclear(r);
 	return 0;
 }
