@@ -13,6 +13,11 @@ typedef struct clock_src {
 
 extern const clock_src clock_real;
 
+/* Tests only: clock_real shifted by GROQGATE_TEST_CLOCK_OFFSET_MS (whole
+ * milliseconds, may be negative) when it is set, read once at start; 0,
+ * or -1 with *cause (allocated) when it is not a whole number. */
+int clock_offset_from_env(char **cause);
+
 static inline int64_t clock_now(const clock_src *c)
 {
 	return c->now_ms(c->arg);

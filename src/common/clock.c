@@ -2,16 +2,38 @@
 #define _DEFAULT_SOURCE /* timegm */
 #include "clock.h"
 
+#include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "util.h"
 
+static int64_t offset_ms; /* GROQGATE_TEST_CLOCK_OFFSET_MS: tests only */
+
 static int64_t real_now(void *arg)
 {
 	(void)arg;
-	return wall_ms();
+	return wall_ms() + offset_ms;
+}
+
+int clock_offset_from_env(char **cause)
+{
+	const char *v = getenv("GROQGATE_TEST_CLOCK_OFFSET_MS");
+	if (!v || !*v)
+		return 0;
+	char *end;
+	errno = 0;
+	long long n = strtoll(v, &end, 10);
+	if (errno || *end || end == v) {
+		*cause = xasprintf("GROQGATE_TEST_CLOCK_OFFSET_MS must be a whole number of milliseconds (tests only), "
+				   "not '%s'",
+				   v);
+		return -1;
+	}
+	offset_ms = n;
+	return 0;
 }
 
 const clock_src clock_real = { real_now, NULL };

@@ -426,6 +426,8 @@ int main(int argc, char **argv)
 	struct gateway *g = &G;
 	g->clock = clock_real;
 	char *cause = NULL;
+	if (clock_offset_from_env(&cause) != 0) /* (tests only: docs/hacking.md) */
+		return report("groqgated", NULL, cause, 2);
 	umask(077); /* every file the gateway makes is its own: store, journal, log */
 	if (config_load(config, &g->cfg, &cause) != 0) {
 		return report("groqgated", NULL, cause, 1);
