@@ -2,7 +2,7 @@
 # answers every way HTTP allows and some ways it does not: chunked with
 # extensions and trailers, a body ended by close, HTTP/1.0, 100 Continue, a
 # head split across writes, a kept-alive connection the server closed
-# (retried once, fresh), garbage, huge headers, broken chunks, a refused
+# (retried once, fresh, unless Groq had the whole POST: never sent twice), garbage, huge headers, broken chunks, a refused
 # port, a name that does not resolve; then TLS to a second gateway,
 # verified against upstream.ca_file, and refused without it.
 source "$(dirname "$0")/../lib.sh"
@@ -78,6 +78,10 @@ function answer(sock, mode, acceptEncoding) {
     sock.write(z);
     break;
   }
+  case "swallow": /* the request read whole, then the connection dropped: no answer */
+    require("fs").appendFileSync(process.env.SWALLOWED, "swallow\n");
+    setTimeout(() => sock.destroy(), 100);
+    break;
   case "cut":
     sock.end(`HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: ${b.length + 100}\r\n\r\n` + b);
     break;
@@ -87,7 +91,7 @@ function answer(sock, mode, acceptEncoding) {
 }
 srv.listen(0, "127.0.0.1", () => console.log(srv.address().port));
 JS
-node "$T/odd.js" > "$T/odd.port" 2> "$T/odd.log" &
+SWALLOWED="$T/swallowed" node "$T/odd.js" > "$T/odd.port" 2> "$T/odd.log" &
 PIDS="$PIDS $!"
 ODD=127.0.0.1:$(first_line "$T/odd.port")
 
@@ -112,6 +116,10 @@ check_eq "every answer metered (7 tokens each)" 42 "$(sql "select sum(completion
 : > "$T/codes"
 for i in $(seq 1 10); do say oneshot; echo "$STATUS" >> "$T/codes"; done
 check_eq "a kept-alive connection the server closed: retried fresh, 10 of 10 served" 10 "$(grep -c '^200$' "$T/codes")"
+say plain
+say swallow
+check_eq "a POST read whole on a kept-alive connection, then no answer: 502, not sent again" "502|1" \
+	"$STATUS|$(grep -c swallow "$T/swallowed")"
 # a compressed answer reaches the client as it came, with its
 # Content-Encoding (it once lost the header while the gzip bytes went on)
 STATUS=$(curl -s -m 10 --compressed -o "$T/resp" -D "$T/resp.h" -w '%{http_code}' -H "Authorization: Bearer $TOKEN" \

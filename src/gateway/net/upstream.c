@@ -69,6 +69,7 @@ struct hconn {
 	struct event rev, wev;  /* assigned once the socket exists */
 	bool reading, writing;  /* rev / wev added */
 	bool read_wants_write;  /* an SSL_read waits for the socket to take a write */
+	bool dead, dead_eof;    /* its end was read (cleanly): never reused */
 	enum cstate state;
 	struct evdns_getaddrinfo_request *dns;
 	buf in;                 /* what arrived, parsed from in_off */
@@ -106,6 +107,7 @@ struct utx {
 	struct hstatus hs;
 	int64_t remaining;
 	bool close_after, head_done, paused, got_bytes, retried, no_body, in_cb, cancelled, eof;
+	bool idempotent;      /* GET or HEAD: may be sent again whatever Groq saw */
 	int64_t connect_timeout_ms;
 	struct event ttfb;    /* time to first byte (added when timeout_ms > 0) */
 	struct event ctimer;  /* connect timeout, or a failure reported later */
@@ -219,6 +221,8 @@ static SSL_CTX *client_ctx(struct upstream *u, char **err)
 	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
 	/* a write may be taken in part, and retried from where it stopped */
 	SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+	/* no TLS 1.2 renegotiation: a write waiting on a read could spin */
+	SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION);
 #ifdef SSL_OP_IGNORE_UNEXPECTED_EOF
 	/* a server that closes without close_notify ends a body read until
 	 * close, as it always has over TLS */
@@ -251,7 +255,7 @@ static void tx_free(struct utx *t)
 
 static bool reusable(const struct utx *t, const struct hconn *c)
 {
-	return !t->close_after && c->state == K_OPEN && t->req_off == t->req.len && c->in.len == c->in_off &&
+	return !t->close_after && !c->dead && c->state == K_OPEN && t->req_off == t->req.len && c->in.len == c->in_off &&
 	       !(c->ssl && SSL_pending(c->ssl));
 }
 
@@ -497,7 +501,10 @@ static void connect_new(struct utx *t);
 
 /* The connection failed or closed (why says how). A transfer on it that
  * is waiting for its answer is retried once on a fresh connection when the
- * connection was a reused one that had not answered; else it fails. */
+ * connection was a reused one that had not answered, and Groq cannot have
+ * acted on the request: it was not all written, or it is a GET or HEAD (a
+ * POST Groq had whole is never sent twice: it may have run, and be billed);
+ * else it fails. */
 static void conn_lost(struct hconn *c, const char *why)
 {
 	struct utx *t = c->t;
@@ -506,7 +513,8 @@ static void conn_lost(struct hconn *c, const char *why)
 		conn_free(c);
 		return;
 	}
-	if (c->state == K_OPEN && !t->got_bytes && c->uses > 1 && !t->retried) {
+	if (c->state == K_OPEN && !t->got_bytes && c->uses > 1 && !t->retried &&
+	    (t->req_off < t->req.len || t->idempotent)) {
 		t->retried = true;
 		t->conn = NULL;
 		c->t = NULL;
@@ -552,6 +560,11 @@ static int read_some(struct hconn *c, bool *eof, char *why, size_t whyn)
 	}
 	size_t room = c->in.cap - c->in.len - 1;
 	*eof = false;
+	if (c->dead) { /* (read again after its end: the end again) */
+		*eof = c->dead_eof;
+		snprintf(why, whyn, "%s", c->dead_eof ? "connection closed" : "connection failed");
+		return -1;
+	}
 	if (!c->ssl) {
 		ssize_t n = read(c->fd, c->in.data + c->in.len, room);
 		if (n > 0) {
@@ -560,7 +573,8 @@ static int read_some(struct hconn *c, bool *eof, char *why, size_t whyn)
 		}
 		if (n < 0 && (errno == EAGAIN || errno == EINTR))
 			return 0;
-		*eof = n == 0;
+		c->dead = true;
+		*eof = c->dead_eof = n == 0;
 		snprintf(why, whyn, "%s", n == 0 ? "connection closed" : strerror(errno));
 		return -1;
 	}
@@ -579,7 +593,8 @@ static int read_some(struct hconn *c, bool *eof, char *why, size_t whyn)
 		want_write(c, true);
 		return 0;
 	}
-	*eof = e == SSL_ERROR_ZERO_RETURN || (e == SSL_ERROR_SYSCALL && !errno && !ERR_peek_error());
+	c->dead = true;
+	*eof = c->dead_eof = e == SSL_ERROR_ZERO_RETURN || (e == SSL_ERROR_SYSCALL && !errno && !ERR_peek_error());
 	if (*eof)
 		snprintf(why, whyn, "connection closed");
 	else
@@ -629,7 +644,7 @@ static void opened(struct hconn *c)
 	struct utx *t = c->t;
 	if (t)
 		event_del(&t->ctimer);
-	want_read(c, true);
+	want_read(c, !(t && t->paused)); /* (paused before it opened: read when resumed) */
 	char why[200];
 	if (flush_req(c, why, sizeof why) < 0)
 		conn_lost(c, why);
@@ -687,24 +702,28 @@ static void io_cb(evutil_socket_t fd, short what, void *arg)
 	case K_OPEN:
 		break;
 	}
+	/* a failed write is told after what arrived is read: Groq may have
+	 * answered (413, 401) before it stopped reading the request */
+	bool wfail = false;
+	char wwhy[200];
 	if (what & EV_WRITE) {
 		bool also_read = c->read_wants_write;
 		c->read_wants_write = false;
-		if (flush_req(c, why, sizeof why) < 0) {
-			conn_lost(c, why);
-			return;
-		}
-		if (!also_read && !(what & EV_READ))
+		wfail = flush_req(c, wwhy, sizeof wwhy) < 0;
+		if (!wfail && !also_read && !(what & EV_READ))
 			return;
 	}
 	struct utx *t = c->t;
-	if (t && t->paused)
+	if (t && t->paused) {
+		if (wfail)
+			conn_lost(c, wwhy);
 		return;
+	}
 	bool eof;
 	why[0] = '\0';
 	int r = read_some(c, &eof, why, sizeof why);
 	if (!t) { /* an idle connection has nothing to say: closed */
-		if (r != 0)
+		if (r != 0 || wfail)
 			conn_lost(c, why);
 		return;
 	}
@@ -720,6 +739,10 @@ static void io_cb(evutil_socket_t fd, short what, void *arg)
 		} else {
 			conn_lost(c, why);
 		}
+		return;
+	}
+	if (wfail) {
+		conn_lost(c, wwhy);
 		return;
 	}
 	/* TLS may hold more than the socket says: read it on the next pass */
@@ -989,6 +1012,7 @@ struct utx *upstream_start(struct upstream *u, struct origin *o, const struct ur
 	buf_init(&t->req);
 	t->connect_timeout_ms = r->connect_timeout_ms;
 	t->no_body = strcmp(r->method, "HEAD") == 0;
+	t->idempotent = t->no_body || strcmp(r->method, "GET") == 0;
 	build_request(t, o, r);
 	evtimer_assign(&t->ttfb, u->base, on_ttfb, t);
 	evtimer_assign(&t->ctimer, u->base, later_cb, t);
