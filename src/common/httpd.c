@@ -177,10 +177,10 @@ static void reply_done(struct hconn *c)
 		/* an idle keep-alive connection holds no buffers: a few hundred
 		 * bytes each, not the last request's and answer's (many clients
 		 * keep connections open between requests) */
-		buf_free(&c->in);
+		hd_buf_park(c->s, &c->in);
 		c->in_off = c->scan = 0;
 		if (c->out.len == c->out_off) {
-			buf_free(&c->out);
+			hd_buf_park(c->s, &c->out);
 			c->out_off = 0;
 		}
 	}
@@ -464,8 +464,10 @@ static void read_cb(evutil_socket_t fd, short what, void *arg)
 		buf *into = &c->in;
 		if (c->state == C_BODY && !c->req->h.chunked && c->in.len == c->in_off && c->ch_left > 0)
 			into = &c->req->body;
-		else
+		else {
+			hd_buf_take(c->s, &c->in);
 			buf_reserve(&c->in, 4096);
+		}
 		size_t room = into->cap - into->len - 1;
 		if (into != &c->in && room > (size_t)c->ch_left)
 			room = (size_t)c->ch_left;
@@ -555,10 +557,30 @@ static void conn_close(struct hconn *c)
 	}
 	close(c->fd);
 	secret_free(c->bearer);
-	buf_free(&c->in);
-	buf_free(&c->out);
+	hd_buf_park(s, &c->in);
+	hd_buf_park(s, &c->out);
 	free(c->owned);
 	free(c);
+}
+
+#define SPARE_CAP (16 * 1024)
+
+void hd_buf_take(struct httpd *s, buf *b)
+{
+	if (b->data || !s->nspare)
+		return;
+	*b = s->spare[--s->nspare];
+	buf_reset(b);
+}
+
+void hd_buf_park(struct httpd *s, buf *b)
+{
+	if (b->data && b->cap <= SPARE_CAP && s->nspare < (int)ARRAY_LEN(s->spare)) {
+		s->spare[s->nspare++] = *b;
+		buf_init(b);
+		return;
+	}
+	buf_free(b);
 }
 
 /* At max_conns, the connection idle longest with no request in progress
@@ -788,6 +810,8 @@ void httpd_free(struct httpd *s)
 		conn_close(s->conns);
 	event_free(s->sweep);
 	event_free(s->resume_accept);
+	while (s->nspare)
+		buf_free(&s->spare[--s->nspare]);
 	free(s);
 }
 

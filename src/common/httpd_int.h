@@ -47,7 +47,18 @@ struct httpd {
 	int max_conns;          /* 0: no limit */
 	int64_t head_timeout_ms; /* a request head whole within it (0: timeout_s) */
 	int64_t shed;           /* connections closed to make room */
+	/* buffers given back by requests and idle connections, taken by the
+	 * next ones instead of allocated: none held by an idle connection,
+	 * no allocation for them in the steady state (at most SPARE_MAX of at
+	 * most SPARE_CAP bytes kept) */
+	buf spare[32];
+	int nspare;
 };
+
+/* a spare buffer into b when it has none (else b is left as it is); b
+ * given back to the spares (or freed when they are full, or it is large) */
+void hd_buf_take(struct httpd *s, buf *b);
+void hd_buf_park(struct httpd *s, buf *b);
 
 struct hconn {
 	struct httpd *s;

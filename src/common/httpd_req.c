@@ -18,7 +18,10 @@ void hd_req_free(struct hreq *r)
 {
 	free(r->head);
 	buf_free(&r->body);
-	buf_free(&r->ohdr);
+	if (r->c) /* (a request whose connection is gone frees its own) */
+		hd_buf_park(r->c->s, &r->ohdr);
+	else
+		buf_free(&r->ohdr);
 	free(r);
 }
 
@@ -184,6 +187,8 @@ void httpd_add_header(struct hreq *r, const char *name, const char *value)
 	if (nl == 12 && strcasecmp(name, "Content-Type") == 0)
 		r->has_ctype = true;
 	buf *o = &r->ohdr;
+	if (!o->cap && r->c)
+		hd_buf_take(r->c->s, o);
 	if (!o->cap)
 		buf_reserve(o, 1024); /* (an answer's head: one allocation) */
 	buf_reserve(o, nl + vl + 4);
@@ -249,6 +254,7 @@ void hd_put_head(struct hreq *r, int status, int64_t len)
 	buf *o = &c->out;
 	if (r->close)
 		c->close_after = true;
+	hd_buf_take(c->s, o);
 	buf_reserve(o, r->ohdr.len + 160);
 	buf_add(o, "HTTP/1.1 ", 9);
 	buf_addi(o, status);
