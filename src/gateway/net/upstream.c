@@ -12,7 +12,8 @@
  * streams pass through event by event). Where a request goes is an origin
  * parsed when the configuration was loaded. A reused connection that the
  * server had already closed is retried once on a fresh one, before any
- * byte of an answer.
+ * byte of an answer, when the server cannot have acted on the request (not
+ * all of it written, or a GET or HEAD): a POST is never sent twice.
  *
  * When the environment names an outgoing proxy (http_proxy, https_proxy,
  * all_proxy) every request goes through libcurl instead
