@@ -137,6 +137,9 @@ api GET /admin/v1/keys/shop-staging-api
 check_eq "the key's spend after a restart" "$kspend" "$(jq_body .spend_mtd_usd)"
 chat "$STOK" "$M" '"max_tokens":20'
 check_eq "and still refused" 402 "$STATUS"
+api GET "/admin/v1/alerts?limit=200"
+check_eq "... still one key_budget_reached alert this month (not one more a restart)" 1 \
+	"$(jq_body '[.alerts[] | select(.kind == "key_budget_reached")] | length')"
 api PATCH /admin/v1/keys/shop-staging-api '{"monthly_budget_usd":0,"rpm_limit":2,"tpm_limit":100000}'
 check_eq "a key's limits changed (budget off, RPM 2)" "200|0|2|100000" "$STATUS|$(jq_body .monthly_budget_usd)|$(jq_body .rpm_limit)|$(jq_body .tpm_limit)"
 codes=""

@@ -64,6 +64,7 @@ stop_gateway
 start_gateway
 chat "$ATOK" "$M" '"max_tokens":20,"user":"alice"'
 check_eq "after a restart alice is still refused" 402 "$STATUS"
+check_eq "... still one user_budget_reached alert for her today (not one more a restart)" 1 "$(alerts user_budget_reached | jq length)"
 bob=$(sql "select sum(cost_nusd) from ledger where end_user = 'bob'")
 check_eq "bob's day's spend rebuilt from the ledger ($bob nusd)" "$bob" \
 	"$(curl -s -H "Authorization: Bearer $ATOK" -H 'X-Groqgate-User: bob' "http://$GW/groqgate/v1/quota" |

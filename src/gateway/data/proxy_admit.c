@@ -129,8 +129,11 @@ static void user_alert(struct preq *p)
 		who[i] = isalnum((unsigned char)p->user[i]) || strchr("._-@:+", p->user[i]) ? p->user[i] : '?';
 	who[i] = '\0';
 	char *m = xasprintf("End user %s of team %s reached its daily budget of %s%s", who, t->id, b,
-			    ++t->user_alerts == USER_ALERTS_MAX ? " (the last such alert for this team today)" : "");
-	alert_raise(p->g, "user_budget_reached", t->id, m);
+			    t->user_alerts + 1 == USER_ALERTS_MAX ? " (the last such alert for this team today)" : "");
+	char *needle = xasprintf("End user %s of team %s reached", who, t->id);
+	if (alert_raise_once(p->g, "user_budget_reached", t->id, needle, day, m)) /* (once a day, also across restarts) */
+		t->user_alerts++;
+	free(needle);
 	free(m);
 }
 
@@ -186,7 +189,9 @@ static int reserve_key(struct preq *p, int64_t amount)
 		char *m = xasprintf("Upstream key %s of team %s reached its monthly budget of %s: its requests are "
 				    "refused until the month turns or the budget is raised.",
 				    k->name, p->t->id, b);
-		alert_raise(g, "key_budget_reached", p->t->id, m);
+		char *needle = xasprintf("Upstream key %s of team %s reached", k->name, p->t->id);
+		alert_raise_once(g, "key_budget_reached", p->t->id, needle, g->month.from, m); /* (also across restarts, replicas) */
+		free(needle);
 		free(m);
 	}
 	req_refuse(p, 402, "insufficient_quota", "budget_exceeded", "budget_exceeded", why);

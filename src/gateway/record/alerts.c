@@ -171,6 +171,29 @@ void alert_raise(struct gateway *g, const char *kind, const char *team, const ch
 	json_decref(a);
 }
 
+bool alert_raise_once(struct gateway *g, const char *kind, const char *team, const char *needle, int64_t since,
+		      const char *message)
+{
+	/* the store's alerts are the memory (across restarts and replicas);
+	 * one that cannot be read says nothing was made: the alert is raised */
+	char *cause = NULL;
+	json_t *a = store_alerts_list(g->store, 1000, &cause);
+	free(cause);
+	size_t i;
+	json_t *e;
+	bool made = false;
+	json_array_foreach(a, i, e) {
+		const char *m = json_string_value(json_object_get(e, "message"));
+		made = made || (json_integer_value(json_object_get(e, "ts_ms")) >= since &&
+				str_eq(json_string_value(json_object_get(e, "kind")), kind) &&
+				str_eq(json_string_value(json_object_get(e, "team")), team) && m && strstr(m, needle));
+	}
+	json_decref(a);
+	if (!made)
+		alert_raise(g, kind, team, message);
+	return !made;
+}
+
 void alert_acked(struct gateway *g, int64_t id, const char *by, int64_t at)
 {
 	size_t i;

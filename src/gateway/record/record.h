@@ -7,6 +7,11 @@
 
 /* ---- alerts.c: alert records and the webhook ---------------------- */
 void alert_raise(struct gateway *g, const char *kind, const char *team, const char *message);
+/* alert_raise unless an alert of this kind and team whose message holds
+ * needle was made since `since` (by this replica or another, before a
+ * restart): true when raised. For alerts made once a window. */
+bool alert_raise_once(struct gateway *g, const char *kind, const char *team, const char *needle, int64_t since,
+		      const char *message);
 json_t *alerts_recent(struct gateway *g, int limit);
 /* an alert acknowledged: the recent list (the overview's) says so too */
 void alert_acked(struct gateway *g, int64_t id, const char *by, int64_t at);
