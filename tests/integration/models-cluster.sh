@@ -2,7 +2,8 @@
 # one replica tells the fleet's teams (the leader, the first by name
 # serving, once the fleet has been read), so a team that called a retiring
 # model gets its notice once, however many replicas start together and
-# however often they restart.
+# however often they restart. An alias set through one replica serves
+# through another within a second.
 source "$(dirname "$0")/../lib.sh"
 source "$(dirname "$0")/../cluster-lib.sh"
 SOON=$(date -u -d '+20 days' +%Y-%m-%d)
@@ -35,6 +36,14 @@ for round in 1 2; do
 	check_eq "round $round: one model_retiring notice for alpha in the fleet" "1|alpha" \
 		"$(retiring | jq -r 'length')|$(retiring | jq -r 'map(.team) | join(",")')"
 done
+# an alias set through gw-1 serves through gw-3 within a second
+on 1
+api PUT /admin/v1/aliases/quick '{"model":"llama-3.1-8b-instant"}'
+check_eq "alias quick set through gw-1" 201 "$STATUS"
+on 3
+wait_eval "the alias served by gw-3" 1 'chat "$TOKEN" quick; [ "$STATUS" = 200 ]'
+check_eq "... a request for it through gw-3 within 1 s: sent as the model it names" "200|llama-3.1-8b-instant" \
+	"$STATUS|$(jq_body .model)"
 check_eq "told by the leader (gw-1) only" "1|0|0" \
 	"$(grep -c '"told":1' "$T/replica1.log")|$(grep -c '"told":1' "$T/replica2.log")|$(grep -c '"told":1' "$T/replica3.log")"
 done_testing
