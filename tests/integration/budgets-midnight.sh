@@ -65,4 +65,43 @@ check_eq "gw-2 refused with 402 in the new day" 402 "$refused"
 check "the new day's settled spend within its budget although gw-1's request held over midnight settled there ($new_day <= 400000 nusd, the ledger)" \
 	test "$new_day" -le 400000
 check "... and gw-1's request is the new day's (its bill dated after midnight: $held > 0)" test "$held" -gt 0
+
+# ---- a clean stop and start of gw-3 while its batch is open: the batch's
+# reservation keeps its room in the day (the give-back keeps it, as the
+# month's), so gw-2 cannot take it while gw-3 is away, and the batch's bill
+# lands within the day's budget. (billing.batch_poll_s is its default, 60 s:
+# no replica looks at the batch before gw-3 is back, 1 s after its start.)
+on 3
+create_team bat '"daily_budget_usd":0.0004,"rpm_limit":100000'
+create_key bat-prod-api bat "$KEY2"
+new_token bat
+BAT=$TOKEN
+wait_eval "bat on gw-2" 5 'on 2; api GET /admin/v1/teams/bat; [ "$STATUS" = 200 ]'
+for c in r1 r2; do
+	printf '{"custom_id":"%s","method":"POST","url":"/v1/chat/completions","body":{"model":"%s","messages":[{"role":"user","content":"hello gateway"}],"max_tokens":100}}\n' "$c" "$M"
+done > "$T/bat.jsonl"
+curl -s -o /dev/null -X POST -d '{"batch_ms":1000}' "http://$FAKE/_fake/faults"
+FID=$(curl -s -H "Authorization: Bearer $BAT" -F purpose=batch -F "file=@$T/bat.jsonl;filename=b.jsonl" "http://${GWS[3]}/openai/v1/files" | jq -r .id)
+BID=$(curl -s -H "Authorization: Bearer $BAT" -H 'Content-Type: application/json' \
+	--data-binary "{\"input_file_id\":\"$FID\",\"endpoint\":\"/v1/chat/completions\",\"completion_window\":\"24h\"}" \
+	"http://${GWS[3]}/openai/v1/batches" | jq -r .id)
+check_eq "a batch made through gw-3, open" "gw-3|true" "$(psql_q "SELECT replica || '|' || (settled_at IS NULL) FROM batches WHERE id = '$BID'")"
+kill -TERM "${GW_PIDS[3]}"; wait "${GW_PIDS[3]}" 2>/dev/null
+kept=$(psql_q "SELECT coalesce(sum(granted_nusd - spent_nusd), 0) FROM cl_windows WHERE kind = 'day' AND owner = 'bat' AND replica = 'gw-3' AND start = $MIDNIGHT")
+breserved=$(psql_q "SELECT reserved_nusd FROM batches WHERE id = '$BID'")
+served=0
+for j in $(seq 1 120); do
+	on 2; chat "$BAT" "$M" '"max_tokens":2'
+	[ "$STATUS" = 200 ] || break
+	served=$((served + 1))
+done
+start_replica 3
+wait_eval "the batch billed by gw-3 after its start" 10 "[ \"\$(psql_q \"SELECT count(*) FROM ledger WHERE request_id = '$BID'\")\" = 1 ]"
+wait_for "the journals shipped" 10 shipped
+bday=$(psql_q "SELECT coalesce(sum(cost_nusd), 0) FROM ledger WHERE team = 'bat' AND ts_ms >= $MIDNIGHT")
+bbill=$(psql_q "SELECT coalesce(sum(cost_nusd), 0) FROM ledger WHERE request_id = '$BID'")
+echo "# bat: the batch reserved $breserved nusd, gw-3 stopped keeping $kept of its day; gw-2 then served $served; the batch billed $bbill; the day $bday"
+check "a clean stop of gw-3 keeps its open batch's room in the day ($kept >= $breserved nusd)" test "$kept" -ge "$breserved"
+check "the day's settled spend within its budget with the batch billed after gw-3's restart ($bday <= 400000 nusd, the ledger)" \
+	test "$bday" -le 400000
 done_testing

@@ -31,6 +31,7 @@
 #include "util.h"
 
 #define SLOW_MS 1000
+#define FORGET_MS 3600000 /* the budget windows that are over forgotten about once an hour */
 
 struct cluster {
 	struct gateway *g;
@@ -40,6 +41,7 @@ struct cluster {
 	int64_t confirmed_at; /* gw_now ms of the last read that worked (0: none yet) */
 	int64_t back_at;      /* when PostgreSQL answered again after a silence (0: never silent) */
 	int64_t slow_at;
+	int64_t forgot_at; /* gw_now ms the windows over were last forgotten */
 	bool store_up;
 	char *store_err;
 	json_t *replicas;     /* [{...}] as the store last listed them */
@@ -326,6 +328,12 @@ static void slow(struct cluster *c, int64_t now)
 	if (g->reg.ctr != &counters_memory)
 		counters_redis_tick(g->reg.ctr, &g->reg, c->alive);
 	capacity_share(g->capacity, c->alive);
+	/* cl_windows kept small: what is read every second is now's */
+	if (now - c->forgot_at >= FORGET_MS) {
+		c->forgot_at = now;
+		if (store_cl_forget(g->store, now, &cause) != 0)
+			store_trouble(c, cause);
+	}
 }
 
 /* the configuration's version read; teams, keys and tokens read again
@@ -407,11 +415,23 @@ struct cluster *cluster_start(struct gateway *g, char **cause)
 	c->confirmed_at = gw_now(g);
 	/* leases left from before a crash: this replica's journal is shipped,
 	 * so what it holds beyond what is in flight (nothing yet) goes back */
-	if (store_cl_give_back(g->store, month_start_ms(gw_now(g)), cause) != 0) {
+	if (store_cl_give_back(g->store, gw_now(g), cause) != 0) {
 		free(c);
 		return NULL;
 	}
-	for (int i = 0; i < g->reg.nteams; i++) { /* open batches' reservations stay covered */
+	/* what the figures loaded before it said this replica held is gone
+	 * with it (the next reading, or the lease below, says what it holds) */
+	for (int i = 0; i < g->reg.nteams; i++) {
+		struct team *t = g->reg.teams[i];
+		t->lease_nusd = 0;
+		t->day_fw.granted_nusd = t->day_fw.next_nusd = 0;
+		t->week_fw.granted_nusd = t->week_fw.next_nusd = 0;
+	}
+	for (int i = 0; i < g->reg.nkeys; i++)
+		g->reg.keys[i]->fw.granted_nusd = g->reg.keys[i]->fw.next_nusd = 0;
+	/* open batches' reservations stay covered (the give-back kept them:
+	 * this confirms it, and takes what another replica gave back since) */
+	for (int i = 0; i < g->reg.nteams; i++) {
 		struct team *t = g->reg.teams[i];
 		int64_t need[BW_ALL];
 		budget_needs(t, 0, false, need);
@@ -445,7 +465,7 @@ void cluster_free(struct cluster *c)
 	/* (the connections were closed first: what is still reserved is the
 	 * open batches', and the store knows which are still this replica's —
 	 * one may have been taken over while it drained) */
-	if (c->store_up && store_cl_give_back(g->store, month_start_ms(gw_now(g)), &cause) != 0)
+	if (c->store_up && store_cl_give_back(g->store, gw_now(g), &cause) != 0)
 		free(cause);
 	cause = NULL;
 	struct replica_info me = { .id = g->cfg.replica_id, .listen = g->addr, .version = GG_VERSION, .state = "down",

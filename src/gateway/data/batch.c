@@ -669,8 +669,7 @@ static void bp_done(void *arg, int ok, const char *err)
 static void take_over(struct gateway *g, struct batch *b)
 {
 	char *cause = NULL;
-	int64_t month = month_start_ms(gw_now(g));
-	int rc = store_cl_batch_claim(g->store, b->id, b->owner, month, &cause);
+	int rc = store_cl_batch_claim(g->store, b->id, b->owner, gw_now(g), &cause);
 	if (rc != 1) {
 		if (rc < 0) {
 			gw_log(g, json_pack("{s:s,s:s,s:s,s:s}", "level", "warn", "msg", "batch not taken over", "batch", b->id,

@@ -209,14 +209,19 @@ int store_cl_lease(struct store *s, const char *team, struct cl_lease *l, int n,
 	return s->ops->cl_lease ? s->ops->cl_lease(s, team, l, n, cause) : single(cause);
 }
 
-int store_cl_give_back(struct store *s, int64_t month, char **cause)
+int store_cl_give_back(struct store *s, int64_t now, char **cause)
 {
-	return s->ops->cl_give_back ? s->ops->cl_give_back(s, month, cause) : single(cause);
+	return s->ops->cl_give_back ? s->ops->cl_give_back(s, now, cause) : single(cause);
 }
 
-int store_cl_batch_claim(struct store *s, const char *id, const char *from, int64_t month, char **cause)
+int store_cl_forget(struct store *s, int64_t now, char **cause)
 {
-	return s->ops->cl_batch_claim ? s->ops->cl_batch_claim(s, id, from, month, cause) : single(cause);
+	return s->ops->cl_forget ? s->ops->cl_forget(s, now, cause) : single(cause);
+}
+
+int store_cl_batch_claim(struct store *s, const char *id, const char *from, int64_t now, char **cause)
+{
+	return s->ops->cl_batch_claim ? s->ops->cl_batch_claim(s, id, from, now, cause) : single(cause);
 }
 
 int store_cl_batch_settling(struct store *s, const char *id, int64_t at, char **cause)

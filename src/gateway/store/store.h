@@ -101,8 +101,9 @@ struct store_ops {
 				     int64_t mine, int64_t held),
 			  void *arg, char **cause);
 	int (*cl_lease)(struct store *s, const char *team, struct cl_lease *l, int n, char **cause);
-	int (*cl_give_back)(struct store *s, int64_t month, char **cause);
-	int (*cl_batch_claim)(struct store *s, const char *id, const char *from, int64_t month, char **cause);
+	int (*cl_give_back)(struct store *s, int64_t now, char **cause);
+	int (*cl_forget)(struct store *s, int64_t now, char **cause);
+	int (*cl_batch_claim)(struct store *s, const char *id, const char *from, int64_t now, char **cause);
 	int (*cl_batch_settling)(struct store *s, const char *id, int64_t at, char **cause);
 	int (*cl_fd)(struct store *s);
 	int (*cl_notified)(struct store *s);
@@ -289,13 +290,20 @@ int store_cl_lease(struct store *s, const char *team, struct cl_lease *l, int n,
 /* Every lease of this replica given back (at start and at a clean stop):
  * of the month's, all but what its open batches reserve (other months'
  * to 0), read under the batches' locks so that a batch taken over by
- * another replica, before or during the call, is not kept; of the other
- * windows, all it did not ship. Windows long over are forgotten. */
-int store_cl_give_back(struct store *s, int64_t month, char **cause);
+ * another replica, before or during the call, is not kept; of a team's
+ * day and week (now's and the next, leased ahead) all it did not ship but
+ * what its open batches reserve; of the other windows, all it did not
+ * ship. Windows long over are forgotten. */
+int store_cl_give_back(struct store *s, int64_t now, char **cause);
+/* The budget windows that are over forgotten (a team's days and weeks
+ * before now's week, the keys' months before now's), those another
+ * transaction holds left for the next time: 0, or -1 with *cause. */
+int store_cl_forget(struct store *s, int64_t now, char **cause);
 /* An open batch followed by replica `from` (gone) made this replica's, and
- * its reservation taken off from's lease of the month, in one transaction:
- * 1 taken, 0 not (another replica took it, or it was settled), -1 error. */
-int store_cl_batch_claim(struct store *s, const char *id, const char *from, int64_t month, char **cause);
+ * its reservation taken off from's lease of the month and of the team's
+ * day and week (now's and the next), in one transaction: 1 taken, 0 not
+ * (another replica took it, or it was settled), -1 error. */
+int store_cl_batch_claim(struct store *s, const char *id, const char *from, int64_t now, char **cause);
 /* The batch marked settled at `at` by this replica, if it is still this
  * replica's and not settled: 1 (it is this one's to bill), 0 (another
  * replica took it over or billed it: not billed here), -1 error. Single

@@ -131,7 +131,9 @@ static const char *const schema =
 	" CREATE TRIGGER ledger_cl_windows AFTER INSERT ON ledger REFERENCING NEW TABLE AS new_rows"
 	" FOR EACH STATEMENT EXECUTE FUNCTION gg_cl_windows(); "
 	CL_WINDOWS_ADD("(SELECT * FROM ledger WHERE ts_ms >= (extract(epoch FROM now()) * 1000)::bigint - 32 * 86400000::bigint)")
-	"; END IF; END $$;";
+	"; END IF; END $$;"
+	/* the windows read every second by their kind and start */
+	"CREATE INDEX IF NOT EXISTS cl_windows_kind_start ON cl_windows(kind, start);";
 
 
 
@@ -759,6 +761,7 @@ static const struct store_ops pg_ops = {
 	.cl_windows = pg_cl_windows,
 	.cl_lease = pg_cl_lease,
 	.cl_give_back = pg_cl_give_back,
+	.cl_forget = pg_cl_forget,
 	.cl_batch_claim = pg_cl_batch_claim,
 	.cl_batch_settling = pg_cl_batch_settling,
 	.cl_fd = pg_cl_fd,

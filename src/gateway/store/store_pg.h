@@ -65,14 +65,15 @@ json_t *pg_cl_replicas(struct store *base, char **cause);
 int64_t pg_cl_version(struct store *base, char **cause);
 int pg_cl_spend(struct store *base, int64_t month,
 		void (*fn)(void *arg, const char *team, int64_t spent, int64_t lease), void *arg, char **cause);
-int pg_cl_batch_claim(struct store *base, const char *id, const char *from, int64_t month, char **cause);
+int pg_cl_batch_claim(struct store *base, const char *id, const char *from, int64_t now, char **cause);
 int pg_cl_batch_settling(struct store *base, const char *id, int64_t at, char **cause);
 int pg_cl_windows(struct store *base, int64_t day, int64_t week, int64_t month,
 		  void (*fn)(void *arg, const char *kind, const char *owner, int64_t start, int64_t spent, int64_t mine,
 			     int64_t held),
 		  void *arg, char **cause);
 int pg_cl_lease(struct store *base, const char *team, struct cl_lease *l, int n, char **cause);
-int pg_cl_give_back(struct store *base, int64_t month, char **cause);
+int pg_cl_give_back(struct store *base, int64_t now, char **cause);
+int pg_cl_forget(struct store *base, int64_t now, char **cause);
 int pg_cl_fd(struct store *base);
 int pg_cl_notified(struct store *base);
 

@@ -70,11 +70,19 @@ int pg_cl_spend(struct store *base, int64_t month,
 	return 0;
 }
 
-int pg_cl_batch_claim(struct store *base, const char *id, const char *from, int64_t month, char **cause)
+/* a team's day and week now and the next ones ($D, $D + 1 day, $W,
+ * $W + 1 week): the windows a batch's reservation is leased in */
+#define CL_BATCH_WINDOWS(D, W)                                                                                  \
+	"((kind = 'day' AND start IN (" D "::bigint, " D "::bigint + 86400000)) OR (kind = 'week' AND start IN (" W \
+	"::bigint, " W "::bigint + 7 * 86400000::bigint)))"
+
+int pg_cl_batch_claim(struct store *base, const char *id, const char *from, int64_t now, char **cause)
 {
 	struct pgstore *s = P(base);
-	char m[24];
-	snprintf(m, sizeof m, "%lld", (long long)month);
+	char m[24], d[24], w[24];
+	snprintf(m, sizeof m, "%lld", (long long)month_start_ms(now));
+	snprintf(d, sizeof d, "%lld", (long long)day_start_ms(now));
+	snprintf(w, sizeof w, "%lld", (long long)week_start_ms(now));
 	const char *v[] = { id, from, s->replica, m };
 	if (pg_begin(base, cause) != 0)
 		return -1;
@@ -88,9 +96,22 @@ int pg_cl_batch_claim(struct store *base, const char *id, const char *from, int6
 	int taken = PQntuples(r) == 1;
 	if (taken) {
 		const char *lv[] = { PQgetvalue(r, 0, 0), from, m, PQgetvalue(r, 0, 1) };
+		const char *wv[] = { PQgetvalue(r, 0, 0), from, d, w, PQgetvalue(r, 0, 1), s->replica };
 		if (pgq0(s, "batch claim lease",
 		       "UPDATE cl_leases SET leased_nusd = greatest(0, leased_nusd - $4::bigint)"
-		       " WHERE team = $1 AND replica = $2 AND month = $3::bigint", 4, lv, cause) != 0) {
+		       " WHERE team = $1 AND replica = $2 AND month = $3::bigint", 4, lv, cause) != 0 ||
+		    /* the day's and week's moved to this replica (as far as from's
+		     * lease covered them), in this transaction: no other replica
+		     * can take that room between the two */
+		    pgq0(s, "batch claim window leases",
+			 "WITH o AS (SELECT kind, owner, start, least($5::bigint, greatest(0, granted_nusd - spent_nusd)) AS v"
+			 " FROM cl_windows WHERE owner = $1 AND replica = $2 AND " CL_BATCH_WINDOWS("$3", "$4") " FOR UPDATE),"
+			 " u AS (UPDATE cl_windows w SET granted_nusd = w.granted_nusd - o.v FROM o WHERE w.kind = o.kind"
+			 " AND w.owner = o.owner AND w.start = o.start AND w.replica = $2)"
+			 " INSERT INTO cl_windows(kind, owner, start, replica, granted_nusd) SELECT kind, owner, start, $6, v"
+			 " FROM o WHERE v > 0 ON CONFLICT (kind, owner, start, replica) DO UPDATE SET granted_nusd ="
+			 " cl_windows.granted_nusd + excluded.granted_nusd",
+			 6, wv, cause) != 0) {
 			PQclear(r);
 			pg_rollback(base);
 			return -1;
@@ -267,12 +288,14 @@ int pg_cl_lease(struct store *base, const char *team, struct cl_lease *l, int n,
 	return pg_commit(base, cause);
 }
 
-int pg_cl_give_back(struct store *base, int64_t month, char **cause)
+int pg_cl_give_back(struct store *base, int64_t now, char **cause)
 {
 	struct pgstore *s = P(base);
-	char m[24];
-	snprintf(m, sizeof m, "%lld", (long long)month);
-	const char *v[] = { s->replica, m };
+	char m[24], d[24], w[24];
+	snprintf(m, sizeof m, "%lld", (long long)month_start_ms(now));
+	snprintf(d, sizeof d, "%lld", (long long)day_start_ms(now));
+	snprintf(w, sizeof w, "%lld", (long long)week_start_ms(now));
+	const char *v[] = { s->replica, m, d, w };
 	if (pg_begin(base, cause) != 0)
 		return -1;
 	/* the batches' locks first, as a takeover takes them: one taken over
@@ -285,8 +308,14 @@ int pg_cl_give_back(struct store *base, int64_t month, char **cause)
 		 " coalesce((SELECT sum(b.reserved_nusd) FROM batches b WHERE b.team = l.team AND b.replica = $1"
 		 " AND b.settled_at IS NULL), 0) ELSE 0 END WHERE l.replica = $1",
 		 2, v, cause) != 0 ||
-	    pgq0(s, "window leases", "UPDATE cl_windows SET granted_nusd = spent_nusd WHERE replica = $1"
-		 " AND granted_nusd <> spent_nusd", 1, v, cause) != 0 ||
+	    /* a team's day and week (now's and the next) keep the open
+	     * batches' reservations, as the month does: their bills may land
+	     * in either, and a restart must not hand their room to another */
+	    pgq0(s, "window leases",
+		 "UPDATE cl_windows SET granted_nusd = spent_nusd + CASE WHEN " CL_BATCH_WINDOWS("$2", "$3") " THEN"
+		 " coalesce((SELECT sum(b.reserved_nusd) FROM batches b WHERE b.team = cl_windows.owner"
+		 " AND b.replica = $1 AND b.settled_at IS NULL), 0) ELSE 0 END WHERE replica = $1",
+		 3, (const char *[]){ s->replica, d, w }, cause) != 0 ||
 	    /* every window that began a week before this month did is over
 	     * (rows another replica holds now are left for another time) */
 	    pgq0(s, "old windows",
@@ -297,6 +326,18 @@ int pg_cl_give_back(struct store *base, int64_t month, char **cause)
 		return -1;
 	}
 	return pg_commit(base, cause);
+}
+
+int pg_cl_forget(struct store *base, int64_t now, char **cause)
+{
+	char w[24], m[24];
+	snprintf(w, sizeof w, "%lld", (long long)week_start_ms(now));
+	snprintf(m, sizeof m, "%lld", (long long)month_start_ms(now));
+	const char *v[] = { w, m };
+	return pgq0(P(base), "windows over",
+		    "DELETE FROM cl_windows WHERE ctid IN (SELECT ctid FROM cl_windows WHERE (kind IN ('day', 'week')"
+		    " AND start < $1::bigint) OR (kind = 'key' AND start < $2::bigint) FOR UPDATE SKIP LOCKED)",
+		    2, v, cause);
 }
 
 int pg_cl_fd(struct store *base)
