@@ -104,4 +104,26 @@ echo "# bat: the batch reserved $breserved nusd, gw-3 stopped keeping $kept of i
 check "a clean stop of gw-3 keeps its open batch's room in the day ($kept >= $breserved nusd)" test "$kept" -ge "$breserved"
 check "the day's settled spend within its budget with the batch billed after gw-3's restart ($bday <= 400000 nusd, the ledger)" \
 	test "$bday" -le 400000
+
+# ---- a day's budget lowered while a request is in flight: the replica's
+# lease of the day shrinks to what the new budget has room for
+on 2
+create_team low '"daily_budget_usd":0.0004,"rpm_limit":100000'
+create_key low-prod-api low "$KEY3"
+new_token low
+LOW=$TOKEN
+wait_eval "low served on gw-2" 5 'chat "$LOW" "$M" "\"max_tokens\":2"; [ "$STATUS" = 200 ]'
+curl -s -o /dev/null -X POST -d '{"latency_ms":4000}' "http://$FAKE/_fake/faults"
+curl -s -o /dev/null --max-time 30 -H "Authorization: Bearer $LOW" -H 'Content-Type: application/json' \
+	--data-binary "{\"model\":\"$M\",\"max_tokens\":100,\"messages\":[{\"role\":\"user\",\"content\":\"hello gateway\"}]}" \
+	"http://${GWS[2]}/openai/v1/chat/completions" &
+LHELD=$!
+wait_eval "gw-2's request in flight" 5 '[ "$(curl -s "http://${GWS[2]}/metrics" | awk "\$1 == \"groqgate_inflight_requests\" { print \$2 }")" = 1 ]'
+curl -s -o /dev/null -X POST -d '{"latency_ms":0}' "http://$FAKE/_fake/faults"
+api PATCH /admin/v1/teams/low '{"daily_budget_usd":0.00005}'
+check_eq "low's day lowered to \$0.00005 while a request of up to \$0.00015 is in flight" 200 "$STATUS"
+low_held() { psql_q "SELECT coalesce(sum(greatest(granted_nusd, spent_nusd)), 0) FROM cl_windows WHERE kind = 'day' AND owner = 'low' AND start = $MIDNIGHT"; }
+wait_eval "the day's leases within the new budget" 3 '[ "$(low_held)" -le 50000 ]'
+check "the fleet's day spend plus every lease within the lowered budget ($(low_held) <= 50000 nusd)" test "$(low_held)" -le 50000
+wait "$LHELD"
 done_testing

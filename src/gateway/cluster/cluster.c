@@ -76,6 +76,28 @@ static void store_fine(struct cluster *c)
 	c->store_err = NULL;
 }
 
+/* a budget may have been lowered: each window's lease in memory no more
+ * than what is needed now, so that the next reservation beyond it asks
+ * PostgreSQL, which grants no more than the new budget has room for */
+static void shrink_grants(struct gateway *g)
+{
+	for (int i = 0; i < g->reg.nteams; i++) {
+		struct team *t = g->reg.teams[i];
+		int64_t need[BW_ALL];
+		budget_needs(t, 0, false, need);
+		if (t->day_fw.granted_nusd > need[BW_DAY])
+			t->day_fw.granted_nusd = need[BW_DAY];
+		if (t->week_fw.granted_nusd > need[BW_WEEK])
+			t->week_fw.granted_nusd = need[BW_WEEK];
+	}
+	for (int i = 0; i < g->reg.nkeys; i++) {
+		struct ukey *k = g->reg.keys[i];
+		int64_t need = fleetwin_here(&k->fw, k->spend_nusd) + k->reserved_nusd;
+		if (k->fw.granted_nusd > need)
+			k->fw.granted_nusd = need;
+	}
+}
+
 static void reload(struct cluster *c, int64_t now)
 {
 	struct gateway *g = c->g;
@@ -84,8 +106,10 @@ static void reload(struct cluster *c, int64_t now)
 	char *cause = NULL;
 	if (store_cl_reload(g->store, &f, now, &cause) != 0)
 		store_trouble(c, cause);
-	else
+	else {
 		registry_merge(&g->reg, &f);
+		shrink_grants(g);
+	}
 	registry_free(&f);
 	c->reloads++;
 }

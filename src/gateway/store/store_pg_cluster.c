@@ -198,7 +198,9 @@ static int lease_month(struct pgstore *s, const char *team, struct cl_lease *l, 
  * much of each want as the budget (the team's day_budget_nusd or
  * week_budget_nusd, the key's budget_nusd) has room for beyond what the
  * other replicas hold in the window (their lease or their spend, the
- * larger: a replica that crashed keeps its lease counted). */
+ * larger: a replica that crashed keeps its lease counted), never less
+ * than it shipped there. A grant the room no longer has (the budget was
+ * lowered) shrinks to it. */
 static int lease_windows(struct pgstore *s, struct cl_lease **w, int n, char **cause)
 {
 	buf sql;
@@ -221,9 +223,8 @@ static int lease_windows(struct pgstore *s, struct cl_lease **w, int n, char **c
 		 "), b AS (SELECT a.*, CASE a.kind WHEN 'key' THEN (SELECT (k.policy::jsonb ->> 'budget_nusd')::bigint"
 		 "  FROM keys k WHERE k.name = a.owner) ELSE (SELECT (t.policy::jsonb ->> (a.kind || '_budget_nusd'))::bigint"
 		 "  FROM teams t WHERE t.id = a.owner) END AS budget FROM a),"
-		 " g AS (SELECT b.kind, b.owner, b.start, CASE WHEN coalesce(b.budget, 0) <= 0"
-		 "  OR b.want <= coalesce(m.granted_nusd, 0) THEN b.want"
-		 "  ELSE greatest(coalesce(m.granted_nusd, 0), least(b.want, b.budget - (SELECT"
+		 " g AS (SELECT b.kind, b.owner, b.start, CASE WHEN coalesce(b.budget, 0) <= 0 THEN b.want"
+		 "  ELSE greatest(coalesce(m.spent_nusd, 0), least(b.want, b.budget - (SELECT"
 		 "  coalesce(sum(greatest(o.granted_nusd, o.spent_nusd)), 0) FROM cl_windows o WHERE o.kind = b.kind"
 		 "  AND o.owner = b.owner AND o.start = b.start AND o.replica <> $1))) END AS v FROM b"
 		 "  LEFT JOIN cl_windows m ON m.kind = b.kind AND m.owner = b.owner AND m.start = b.start AND m.replica = $1)"
