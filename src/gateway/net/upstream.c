@@ -56,8 +56,8 @@
 #define SWEEP_S 5             /* how often idle connections are looked at */
 #define HEAD_MAX (64 * 1024)  /* the largest response head accepted */
 #define DELIVER_MAX (64 * 1024)
-#define READ_MIN 4096         /* room made before a read */
-#define READ_BUF 16384        /* a connection's input buffer to begin with */
+#define READ_MIN 1024         /* room made before a read */
+#define READ_BUF 4095         /* a connection's input buffer to begin with (4 KiB) */
 #define HEAD_FIELDS 128       /* the most fields an answer may have */
 
 enum rstate { R_HEAD, R_BODY_LEN, R_BODY_CLOSE, R_CHUNK_SIZE, R_CHUNK_DATA, R_CHUNK_END, R_TRAILERS };
