@@ -85,19 +85,6 @@ void fleetwin_read(struct fleetwin *w, int64_t *spend, int64_t spent, int64_t mi
 	*spend = w->others_nusd + here;
 }
 
-void fleet_window_read(struct registry *reg, const char *kind, const char *owner, int64_t start, int64_t spent,
-		       int64_t mine, int64_t held)
-{
-	struct team *t = str_eq(kind, "key") ? NULL : registry_team(reg, owner);
-	struct ukey *k = str_eq(kind, "key") ? registry_key(reg, owner) : NULL;
-	if (t && str_eq(kind, "day") && t->day_start == start)
-		fleetwin_read(&t->day_fw, &t->day_spend_nusd, spent, mine, held);
-	else if (t && str_eq(kind, "week") && t->week_start == start)
-		fleetwin_read(&t->week_fw, &t->week_spend_nusd, spent, mine, held);
-	else if (k && k->month_start == start)
-		fleetwin_read(&k->fw, &k->spend_nusd, spent, mine, held);
-}
-
 void budget_needs(const struct team *t, int64_t amount, bool override, int64_t need[BW_ALL])
 {
 	int64_t held = t->reserved_nusd + amount;

@@ -642,7 +642,8 @@ int64_t fleetwin_here(const struct fleetwin *w, int64_t spend);
  * less than it shipped). */
 void fleetwin_read(struct fleetwin *w, int64_t *spend, int64_t spent, int64_t mine, int64_t held);
 /* the same for the team's day or week, or the key's month, that kind and
- * owner name (store_cl_windows's), if start is the window it is in now */
+ * owner name (store_cl_windows's), if start is the window it is in now
+ * (registry.c: it looks the team or key up) */
 void fleet_window_read(struct registry *reg, const char *kind, const char *owner, int64_t start, int64_t spent,
 		       int64_t mine, int64_t held);
 

@@ -640,3 +640,18 @@ int registry_merge(struct registry *r, struct registry *f)
 	f->ntokens = nc;
 	return changed;
 }
+
+/* (here, not in budget.c: the team or key found by its id, its window read
+ * in by fleetwin_read) */
+void fleet_window_read(struct registry *reg, const char *kind, const char *owner, int64_t start, int64_t spent,
+		       int64_t mine, int64_t held)
+{
+	struct team *t = str_eq(kind, "key") ? NULL : registry_team(reg, owner);
+	struct ukey *k = str_eq(kind, "key") ? registry_key(reg, owner) : NULL;
+	if (t && str_eq(kind, "day") && t->day_start == start)
+		fleetwin_read(&t->day_fw, &t->day_spend_nusd, spent, mine, held);
+	else if (t && str_eq(kind, "week") && t->week_start == start)
+		fleetwin_read(&t->week_fw, &t->week_spend_nusd, spent, mine, held);
+	else if (k && k->month_start == start)
+		fleetwin_read(&k->fw, &k->spend_nusd, spent, mine, held);
+}
