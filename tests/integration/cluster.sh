@@ -405,6 +405,7 @@ echo "# keyc: 8 served one by one, then 30 racing: $(grep -c '^200$' "$T/keyc.co
 check "30 racing over 3 replicas for the rest of the key's month: settled never above its budget ($ksettled <= 300000)" \
 	test "$ksettled" -le 300000
 check "... some of them served" grep -q '^200$' "$T/keyc.codes"
+[ "$FAILED" = 0 ] || echo "# keyc codes: $(sort "$T/keyc.codes" | uniq -c | tr "\n" " ")"
 
 # ---- the ledger exactly once: kill -9 of a replica under load ------------
 on 1

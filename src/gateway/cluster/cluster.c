@@ -177,9 +177,10 @@ static bool window_tended(const struct team *t, int i, int64_t now)
 	return window_budget(t, i) > 0 && (day ? t->day_start : t->week_start) == cur;
 }
 
-/* t's leases set to want (< 0: that one left as it is), in one
- * transaction: 0, or -1 with *cause */
-static int lease_team(struct cluster *c, struct team *t, const int64_t want[BW_ALL], char **cause)
+/* t's leases set to want (< 0: that one left as it is), each grown only
+ * when it can reach need (NULL: any growth), in one transaction: 0, or -1
+ * with *cause */
+static int lease_team(struct cluster *c, struct team *t, const int64_t want[BW_ALL], const int64_t *need, char **cause)
 {
 	struct cl_lease l[BW_ALL];
 	int which[BW_ALL], n = 0;
@@ -187,7 +188,7 @@ static int lease_team(struct cluster *c, struct team *t, const int64_t want[BW_A
 	for (int i = 0; i < BW_ALL; i++)
 		if (want[i] >= 0) {
 			l[n] = (struct cl_lease){ .kind = window_kind[i], .owner = t->id, .start = window_start(t, i, now),
-						  .want = want[i] };
+						  .want = want[i], .need = need && need[i] > 0 ? need[i] : 0 };
 			which[n++] = i;
 		}
 	if (n == 0)
@@ -200,16 +201,19 @@ static int lease_team(struct cluster *c, struct team *t, const int64_t want[BW_A
 }
 
 /* k's lease of its month set to want and of the next month to
- * want_next (< 0: that one left as it is): 0, or -1 with *cause */
-static int lease_key(struct cluster *c, struct ukey *k, int64_t want, int64_t want_next, char **cause)
+ * want_next (< 0: that one left as it is), each grown only when it can
+ * reach need, need_next: 0, or -1 with *cause */
+static int lease_key(struct cluster *c, struct ukey *k, int64_t want, int64_t want_next, int64_t need, int64_t need_next,
+		     char **cause)
 {
 	struct cl_lease l[2];
 	int n = 0;
 	if (want >= 0)
-		l[n++] = (struct cl_lease){ .kind = "key", .owner = k->name, .start = k->month_start, .want = want };
+		l[n++] = (struct cl_lease){ .kind = "key", .owner = k->name, .start = k->month_start, .want = want,
+					    .need = need };
 	if (want_next >= 0)
 		l[n++] = (struct cl_lease){ .kind = "key", .owner = k->name, .start = month_next_ms(k->month_start),
-					    .want = want_next };
+					    .want = want_next, .need = need_next };
 	if (n == 0)
 		return 0;
 	if (store_cl_lease(c->g->store, k->team, l, n, cause) != 0)
@@ -242,7 +246,7 @@ static int tend_team(struct cluster *c, struct team *t, int64_t now, char **caus
 				  : -1;
 		any = any || want[i] >= 0;
 	}
-	return any ? lease_team(c, t, want, cause) : 0;
+	return any ? lease_team(c, t, want, need, cause) : 0;
 }
 
 /* k's lease, the same */
@@ -262,7 +266,8 @@ static int tend_key(struct cluster *c, struct ukey *k, int64_t now, char **cause
 	int64_t chunk = chunk_of(c, k->budget_nusd, k->spend_nusd), chunk_next = chunk_of(c, k->budget_nusd, 0);
 	bool cur = lease_off(k->fw.granted_nusd, need, chunk, k->reserved_nusd > 0);
 	bool next = lease_off(k->fw.next_nusd, k->reserved_nusd, chunk_next, k->reserved_nusd > 0);
-	return cur || next ? lease_key(c, k, cur ? need + chunk : -1, next ? k->reserved_nusd + chunk_next : -1, cause)
+	return cur || next ? lease_key(c, k, cur ? need + chunk : -1, next ? k->reserved_nusd + chunk_next : -1, need,
+				       k->reserved_nusd, cause)
 			   : 0;
 }
 
@@ -461,7 +466,7 @@ struct cluster *cluster_start(struct gateway *g, char **cause)
 		budget_needs(t, 0, false, need);
 		for (int w = 0; w < BW_ALL; w++)
 			need[w] = need[w] > 0 ? need[w] : -1; /* (a window without a budget: not leased) */
-		if (t->reserved_nusd && lease_team(c, t, need, cause) != 0) {
+		if (t->reserved_nusd && lease_team(c, t, need, need, cause) != 0) {
 			free(c);
 			return NULL;
 		}
@@ -543,7 +548,7 @@ int cluster_lease(struct gateway *g, struct team *t, const int64_t need[BW_ALL],
 	int64_t want[BW_ALL];
 	for (int i = 0; i < BW_ALL; i++)
 		want[i] = need[i] > 0 ? need[i] + chunk_of(c, window_budget(t, i), window_spend(t, i)) : -1;
-	if (lease_team(c, t, want, &cause) != 0) {
+	if (lease_team(c, t, want, need, &cause) != 0) {
 		store_trouble(c, xstrdup(cause));
 		*why = xasprintf("Team '%s' has used the share of its budget this gateway replica holds, and no more can "
 				 "be leased now: PostgreSQL does not answer (%s). Try again shortly.",
@@ -564,7 +569,7 @@ int cluster_key_lease(struct gateway *g, struct ukey *k, int64_t need, int64_t n
 	struct cluster *c = g->cluster;
 	char *cause = NULL;
 	if (lease_key(c, k, need + chunk_of(c, k->budget_nusd, k->spend_nusd), need_next + chunk_of(c, k->budget_nusd, 0),
-		      &cause) != 0) {
+		      need, need_next, &cause) != 0) {
 		store_trouble(c, xstrdup(cause));
 		*why = xasprintf("Upstream key '%s' has used the share of its budget this gateway replica holds, and no "
 				 "more can be leased now: PostgreSQL does not answer (%s). Try again shortly.",

@@ -279,6 +279,7 @@ struct cl_lease {
 	const char *owner; /* the team's id, or the key's name */
 	int64_t start;     /* the window's start (ms, UTC) */
 	int64_t want;      /* in: the lease wanted */
+	int64_t need;      /* in: what it must reach to be grown at all (a day, week or key: 0 any) */
 	int64_t held;      /* out: the lease now */
 };
 /* Sets this replica's leases l[0..n) of team's budgets, in one transaction

@@ -200,41 +200,48 @@ static int lease_month(struct pgstore *s, const char *team, struct cl_lease *l, 
  * other replicas hold in the window (their lease or their spend, the
  * larger: a replica that crashed keeps its lease counted), never less
  * than it shipped there. A grant the room no longer has (the budget was
- * lowered) shrinks to it. */
+ * lowered) shrinks to it. A lease the room cannot grow to its need is not
+ * grown at all: a replica that cannot admit the request holds no part of
+ * the rest, which another replica could use. */
 static int lease_windows(struct pgstore *s, struct cl_lease **w, int n, char **cause)
 {
 	buf sql;
 	buf_init(&sql);
-	buf_adds(&sql, "WITH a(kind, owner, start, want) AS (VALUES ");
-	char **num = xcalloc((size_t)n * 2, sizeof *num);
-	const char **v = xcalloc((size_t)n * 4 + 1, sizeof *v);
+	buf_adds(&sql, "WITH a(kind, owner, start, want, need) AS (VALUES ");
+	char **num = xcalloc((size_t)n * 3, sizeof *num);
+	const char **v = xcalloc((size_t)n * 5 + 1, sizeof *v);
 	v[0] = s->replica;
 	for (int i = 0; i < n; i++) {
-		num[2 * i] = xasprintf("%lld", (long long)w[i]->start);
-		num[2 * i + 1] = xasprintf("%lld", (long long)(w[i]->want < 0 ? 0 : w[i]->want));
-		v[1 + 4 * i] = w[i]->kind;
-		v[2 + 4 * i] = w[i]->owner;
-		v[3 + 4 * i] = num[2 * i];
-		v[4 + 4 * i] = num[2 * i + 1];
-		buf_addf(&sql, "%s($%d::text, $%d::text, $%d::bigint, $%d::bigint)", i ? ", " : "", 2 + 4 * i, 3 + 4 * i,
-			 4 + 4 * i, 5 + 4 * i);
+		int64_t want = w[i]->want < 0 ? 0 : w[i]->want, need = w[i]->need < 0 ? 0 : w[i]->need;
+		num[3 * i] = xasprintf("%lld", (long long)w[i]->start);
+		num[3 * i + 1] = xasprintf("%lld", (long long)want);
+		num[3 * i + 2] = xasprintf("%lld", (long long)(need < want ? need : want));
+		v[1 + 5 * i] = w[i]->kind;
+		v[2 + 5 * i] = w[i]->owner;
+		v[3 + 5 * i] = num[3 * i];
+		v[4 + 5 * i] = num[3 * i + 1];
+		v[5 + 5 * i] = num[3 * i + 2];
+		buf_addf(&sql, "%s($%d::text, $%d::text, $%d::bigint, $%d::bigint, $%d::bigint)", i ? ", " : "", 2 + 5 * i,
+			 3 + 5 * i, 4 + 5 * i, 5 + 5 * i, 6 + 5 * i);
 	}
 	buf_adds(&sql,
 		 "), b AS (SELECT a.*, CASE a.kind WHEN 'key' THEN (SELECT (k.policy::jsonb ->> 'budget_nusd')::bigint"
 		 "  FROM keys k WHERE k.name = a.owner) ELSE (SELECT (t.policy::jsonb ->> (a.kind || '_budget_nusd'))::bigint"
 		 "  FROM teams t WHERE t.id = a.owner) END AS budget FROM a),"
-		 " g AS (SELECT b.kind, b.owner, b.start, CASE WHEN coalesce(b.budget, 0) <= 0 THEN b.want"
-		 "  ELSE greatest(coalesce(m.spent_nusd, 0), least(b.want, b.budget - (SELECT"
-		 "  coalesce(sum(greatest(o.granted_nusd, o.spent_nusd)), 0) FROM cl_windows o WHERE o.kind = b.kind"
-		 "  AND o.owner = b.owner AND o.start = b.start AND o.replica <> $1))) END AS v FROM b"
-		 "  LEFT JOIN cl_windows m ON m.kind = b.kind AND m.owner = b.owner AND m.start = b.start AND m.replica = $1)"
+		 " r AS (SELECT b.*, b.budget - (SELECT coalesce(sum(greatest(o.granted_nusd, o.spent_nusd)), 0)"
+		 "  FROM cl_windows o WHERE o.kind = b.kind AND o.owner = b.owner AND o.start = b.start"
+		 "  AND o.replica <> $1) AS room FROM b),"
+		 " g AS (SELECT r.kind, r.owner, r.start, CASE WHEN coalesce(r.budget, 0) <= 0 THEN r.want"
+		 "  ELSE greatest(coalesce(m.spent_nusd, 0), CASE WHEN r.room >= r.need THEN least(r.want, r.room)"
+		 "  ELSE least(coalesce(m.granted_nusd, 0), r.room) END) END AS v FROM r"
+		 "  LEFT JOIN cl_windows m ON m.kind = r.kind AND m.owner = r.owner AND m.start = r.start AND m.replica = $1)"
 		 " INSERT INTO cl_windows(kind, owner, start, replica, granted_nusd)"
 		 " SELECT kind, owner, start, $1, greatest(v, 0) FROM g ON CONFLICT (kind, owner, start, replica)"
 		 " DO UPDATE SET granted_nusd = excluded.granted_nusd RETURNING kind, owner, start, granted_nusd");
 	char *text = buf_detach(&sql);
-	PGresult *r = pgq(s, "window leases", text, 1 + 4 * n, v, cause);
+	PGresult *r = pgq(s, "window leases", text, 1 + 5 * n, v, cause);
 	free(text);
-	for (int i = 0; i < 2 * n; i++)
+	for (int i = 0; i < 3 * n; i++)
 		free(num[i]);
 	free(num);
 	free(v);
