@@ -42,14 +42,19 @@ HELD=$!
 wait_eval "gw-1's request in flight" 5 '[ "$(curl -s "http://${GWS[1]}/metrics" | awk "\$1 == \"groqgate_inflight_requests\" { print \$2 }")" = 1 ]'
 curl -s -o /dev/null -X POST -d '{"latency_ms":0}' "http://$FAKE/_fake/faults"
 check "gw-1's request reserved before midnight" test "$(gw_ms)" -lt "$MIDNIGHT"
+# until_refused TOKEN : small requests through gw-2 until one is not
+# served (at most 120); sets served and STATUS
+until_refused() {
+	served=0
+	for _ in $(seq 1 120); do
+		on 2; chat "$1" "$M" '"max_tokens":2'
+		[ "$STATUS" = 200 ] || return 0
+		served=$((served + 1))
+	done
+}
 # after midnight: the new day's traffic through gw-2 until it is refused
 until_gw $(( MIDNIGHT + 300 ))
-served=0
-for j in $(seq 1 120); do
-	on 2; chat "$NIGHT" "$M" '"max_tokens":2'
-	[ "$STATUS" = 200 ] || break
-	served=$((served + 1))
-done
+until_refused "$NIGHT"
 refused=$STATUS
 check "gw-2 was refused in the new day before gw-1's answer came ($(gw_ms) < $((MIDNIGHT + 4000)))" \
 	test "$(gw_ms)" -lt $(( MIDNIGHT + 4000 ))
@@ -89,12 +94,7 @@ check_eq "a batch made through gw-3, open" "gw-3|true" "$(psql_q "SELECT replica
 kill -TERM "${GW_PIDS[3]}"; wait "${GW_PIDS[3]}" 2>/dev/null
 kept=$(psql_q "SELECT coalesce(sum(granted_nusd - spent_nusd), 0) FROM cl_windows WHERE kind = 'day' AND owner = 'bat' AND replica = 'gw-3' AND start = $MIDNIGHT")
 breserved=$(psql_q "SELECT reserved_nusd FROM batches WHERE id = '$BID'")
-served=0
-for j in $(seq 1 120); do
-	on 2; chat "$BAT" "$M" '"max_tokens":2'
-	[ "$STATUS" = 200 ] || break
-	served=$((served + 1))
-done
+until_refused "$BAT"
 start_replica 3
 wait_eval "the batch billed by gw-3 after its start" 10 "[ \"\$(psql_q \"SELECT count(*) FROM ledger WHERE request_id = '$BID'\")\" = 1 ]"
 wait_for "the journals shipped" 10 shipped
