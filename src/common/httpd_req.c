@@ -47,9 +47,13 @@ const char *httpd_query_string(const struct hreq *r)
 
 const char *httpd_header(const struct hreq *r, const char *name)
 {
-	for (int i = 0; i < r->h.nh; i++)
-		if (strcasecmp(r->h.h[i].name, name) == 0)
+	/* the first byte, folded, before the whole name: most fields differ there */
+	int c0 = *name | 0x20;
+	for (int i = 0; i < r->h.nh; i++) {
+		const char *n = r->h.h[i].name;
+		if ((*n | 0x20) == c0 && strcasecmp(n, name) == 0)
 			return r->h.h[i].value;
+	}
 	return NULL;
 }
 
