@@ -156,6 +156,9 @@ void req_admit(struct preq *p);
 /* Past the rate limit: Groq's capacity, the reservations, the key's own
  * limits, then p->forward; or refused. */
 void req_admitted(struct preq *p);
+/* A new month (budget_roll has it in g->month): the key's spend from
+ * nothing, its lease of the month ahead made its lease (proxy_admit.c). */
+void req_key_roll(struct gateway *g, struct ukey *k);
 /* What may have changed while the request waited (its token revoked, its
  * team paused, its model taken off the allowlist, the cap lowered). 0, or
  * -1 with v. */

@@ -83,7 +83,8 @@ void req_settle(struct preq *p, int64_t cost, const struct usage *u, bool billed
 	struct budget_env e = gw_budget(p->g);
 	budget_settle(&e, p->t, p->reserved, cost);
 	p->reserved = 0;
-	if (p->k && p->key_reserved) { /* the key's share of it */
+	if (p->k && p->key_reserved) { /* the key's share of it, in the month of the settling moment */
+		req_key_roll(p->g, p->k);
 		p->k->reserved_nusd -= p->key_reserved;
 		if (p->k->reserved_nusd < 0)
 			p->k->reserved_nusd = 0;
