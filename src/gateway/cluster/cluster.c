@@ -166,8 +166,9 @@ static int64_t *window_held(struct team *t, int i)
 }
 
 /* a budget of t leased now: the month, a day or week with a budget and
- * which t is in (a team without requests since it turned is not yet, and
- * holds nothing there: tend_team rolls one that holds reservations) */
+ * which t is in (tend_team rolls every team to now first, so that what it
+ * leased ahead in a window that turned is its lease there, given back when
+ * idle) */
 static bool window_tended(const struct team *t, int i, int64_t now)
 {
 	if (i == BW_MONTH)
@@ -236,8 +237,9 @@ static int tend_team(struct cluster *c, struct team *t, int64_t now, char **caus
 {
 	int64_t need[BW_ALL], want[BW_ALL];
 	bool any = false;
-	if (t->reserved_nusd > 0) /* its day or week turned: what was leased ahead held in the new one */
-		budget_roll_windows(t, now);
+	/* its day or week turned: what was leased ahead is its lease in the new
+	 * one (held for its reservations, or given back below when idle) */
+	budget_roll_windows(t, now);
 	budget_needs(t, 0, false, need);
 	for (int i = 0; i < BW_ALL; i++) {
 		int64_t chunk = chunk_of(c, window_budget(t, i), window_spend(t, i));
@@ -255,13 +257,11 @@ static int tend_key(struct cluster *c, struct ukey *k, int64_t now, char **cause
 	if (k->budget_nusd <= 0)
 		return 0;
 	int64_t ms = month_start_ms(now);
-	if (k->month_start != ms && k->reserved_nusd > 0) { /* (as reserve_key rolls it) */
+	if (k->month_start != ms) { /* (as reserve_key rolls it: what was leased ahead, held or given back) */
 		fleetwin_turn(&k->fw, ms == month_next_ms(k->month_start));
 		k->month_start = ms;
 		k->spend_nusd = 0;
 	}
-	if (k->month_start != ms)
-		return 0;
 	int64_t need = fleetwin_here(&k->fw, k->spend_nusd) + k->reserved_nusd;
 	int64_t chunk = chunk_of(c, k->budget_nusd, k->spend_nusd), chunk_next = chunk_of(c, k->budget_nusd, 0);
 	bool cur = lease_off(k->fw.granted_nusd, need, chunk, k->reserved_nusd > 0);
