@@ -125,13 +125,18 @@ chat "$ATOK" "$A"
 check_eq "A's list is one model long: one more try, B's own list not followed" "503|$((sent + 2))" \
 	"$STATUS|$(curl -s "http://$FAKE/_fake/stats" | jq .total.requests)"
 stop_gateway
-sed -i 's/timeout_ms = 5000;/timeout_ms = 1500;/' "$T/gw.conf"
+sed -i 's/timeout_ms = 5000;/timeout_ms = 2500;/' "$T/gw.conf"
 start_gateway
 api PATCH /admin/v1/teams/alpha '{"fallbacks":{"'$A'":["'$B'"]}}'
 fault '{"model":"'$A'","status":503,"count":1,"delay_ms":1000}'
-fault '{"model":"'$B'","status":503,"count":1,"delay_ms":1000}'
+fault '{"model":"'$B'","status":503,"count":1,"delay_ms":2000}'
 chat "$ATOK" "$A"
-# (B's 503 would come 2 s after the request was sent: past its 1.5 s)
-check_eq "Groq's 503 after 1 s, the fallback's try ends at the request's 1.5 s deadline" "504" "$STATUS"
+# (B's 503 would come 3 s after the request was sent: past its 2.5 s)
+check_eq "Groq's 503 after 1 s, the fallback's try ends at the request's 2.5 s deadline" "504" "$STATUS"
+fault '{"model":"'$A'","status":503,"count":1,"delay_ms":2000}'
+sent=$(curl -s "http://$FAKE/_fake/stats" | jq .total.requests)
+chat "$ATOK" "$A"
+check_eq "Groq's 503 with half a second left: no try bound to time out, Groq's answer as it was" "503|$((sent + 1))" \
+	"$STATUS|$(curl -s "http://$FAKE/_fake/stats" | jq .total.requests)"
 
 done_testing

@@ -293,6 +293,8 @@ static void send_answer(struct preq *p, bool kept)
 	req_free(p);
 }
 
+#define TRY_MIN_MS 1000 /* the least time left for another try */
+
 static bool retryable(long status)
 {
 	return status == 429 || status == 498 || (status >= 500 && status <= 599);
@@ -306,8 +308,8 @@ static bool try_again(struct preq *p)
 {
 	if (!retryable(p->status) || !p->req || p->replying)
 		return false;
-	if (p->deadline_ms && mono_us() / 1000 >= p->deadline_ms)
-		return false; /* no time left: Groq's answer as it was */
+	if (p->deadline_ms && mono_us() / 1000 + TRY_MIN_MS > p->deadline_ms)
+		return false; /* (less than a second left: Groq's answer as it was, not a try bound to time out and be charged) */
 	struct verdict v = { 0 };
 	bool on_demand = p->status == 498 && p->tier == TIER_FLEX && !p->tier_retried &&
 			 (!p->t->tiers || (p->t->tiers & TIER_ON_DEMAND));
