@@ -49,7 +49,7 @@ struct httpd {
 	int64_t shed;           /* connections closed to make room */
 	/* buffers given back by requests and idle connections, taken by the
 	 * next ones instead of allocated: none held by an idle connection,
-	 * no allocation for them in the steady state (at most SPARE_MAX of at
+	 * no allocation for them in the steady state (at most 32 of at
 	 * most SPARE_CAP bytes kept) */
 	buf spare[32];
 	int nspare;

@@ -453,9 +453,10 @@ int journal_read(struct journal *j, size_t max, journal_fn fn, void *arg, size_t
 			}
 			int64_t seq;
 			struct ledger_row r;
-			/* (a mapped journal holds only what this run wrote, each batch's
-			 * first header copied last: its checksums guard the file read
-			 * at the next start, not these reads) */
+			/* (what a mapped journal holds after its mark this run wrote,
+			 * each batch's first header copied last, or a start read and
+			 * checked already: its checksums guard the file read at the
+			 * next start, not these reads) */
 			if ((!j->map && crc32_ieee(p + at + HEAD, len) != head[1]) || decode(p + at + HEAD, len, &seq, &r) != 0)
 				goto bad;
 			int rc = fn(arg, seq, &r);

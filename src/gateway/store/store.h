@@ -285,8 +285,11 @@ struct cl_lease {
 /* Sets this replica's leases l[0..n) of team's budgets, in one transaction
  * under the team row's lock: each to its want, or as much of it as the
  * budget (as PostgreSQL holds it) has room for beyond the fleet's spend
- * and the other replicas' leases; never less than held before, unless
- * want is less. A window whose budget is none is granted its want. */
+ * and the other replicas' leases. The month's is never less than held
+ * before, unless want is less; a day's, week's or key month's is not
+ * grown when the room cannot reach its need, and shrinks to the room when
+ * the budget was lowered. A window whose budget is none is granted its
+ * want. */
 int store_cl_lease(struct store *s, const char *team, struct cl_lease *l, int n, char **cause);
 /* Every lease of this replica given back (at start and at a clean stop):
  * of the month's, all but what its open batches reserve (other months'
