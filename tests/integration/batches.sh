@@ -151,18 +151,20 @@ check_eq "a batch whose worst case passes the budget: 402" "402|budget_exceeded"
 check_eq "not sent to Groq" "$nb" "$(curl -s -H "Authorization: Bearer $KEY1" "http://$FAKE/openai/v1/batches" | jq '.data | length')"
 api PATCH /admin/v1/teams/alpha '{"monthly_budget_usd":100}'
 
+# a body on a route that takes none is refused, not passed on: only a
+# cancel's empty object (as SDKs send it) is taken (asked of the settled
+# batch while none is open: no poll of the gateway's reaches Groq meanwhile)
+n0=$(curl -s "http://$FAKE/_fake/stats" | jq .total.requests)
+call GET "/openai/v1/batches/$BATCH" '{"model":"openai/gpt-oss-120b","max_tokens":99999}'
+check_eq "a batch read with a body: 400, takes no body" "400|invalid_request" "$STATUS|$(jq_body .error.code)"
+call POST "/openai/v1/batches/$BATCH/cancel" '{"model":"openai/gpt-oss-120b"}'
+check_eq "a cancel with a body other than {}: 400" "400|invalid_request" "$STATUS|$(jq_body .error.code)"
+check_eq "neither reached Groq" "$n0" "$(curl -s "http://$FAKE/_fake/stats" | jq .total.requests)"
+
 # ---- cancelled: everything released
 curl -s -o /dev/null -X POST --data-binary '{"batch_ms":1500}' "http://$FAKE/_fake/faults"
 call POST /openai/v1/batches "{\"input_file_id\":\"$FILE\",\"endpoint\":\"/v1/chat/completions\",\"completion_window\":\"24h\"}"
 B2=$(jq_body .id)
-# a body on a route that takes none is refused, not passed on: only a
-# cancel's empty object (as SDKs send it) is taken
-n0=$(curl -s "http://$FAKE/_fake/stats" | jq .total.requests)
-call GET "/openai/v1/batches/$B2" '{"model":"openai/gpt-oss-120b","max_tokens":99999}'
-check_eq "a batch read with a body: 400, takes no body" "400|invalid_request" "$STATUS|$(jq_body .error.code)"
-call POST "/openai/v1/batches/$B2/cancel" '{"model":"openai/gpt-oss-120b"}'
-check_eq "a cancel with a body other than {}: 400" "400|invalid_request" "$STATUS|$(jq_body .error.code)"
-check_eq "neither reached Groq" "$n0" "$(curl -s "http://$FAKE/_fake/stats" | jq .total.requests)"
 call POST "/openai/v1/batches/$B2/cancel" ' { } '
 check_eq "cancel passes for the team's batch (an empty object for a body)" "200|cancelling" "$STATUS|$(jq_body .status)"
 wait_eval "the cancelled batch settled" 15 '[ "$(sql "select count(*) from ledger where request_id = '"'"'$B2'"'"'")" = 1 ]'

@@ -156,9 +156,6 @@ void req_admit(struct preq *p);
 /* Past the rate limit: Groq's capacity, the reservations, the key's own
  * limits, then p->forward; or refused. */
 void req_admitted(struct preq *p);
-/* A new month (budget_roll has it in g->month): the key's spend from
- * nothing, its lease of the month ahead made its lease (proxy_admit.c). */
-void req_key_roll(struct gateway *g, struct ukey *k);
 /* What may have changed while the request waited (its token revoked, its
  * team paused, its model taken off the allowlist, the cap lowered). 0, or
  * -1 with v. */
@@ -206,6 +203,9 @@ int req_client_rid(struct preq *p, struct verdict *v);
 /* The request's reservations settled at cost: its team's budget, its
  * key's, Groq's capacity (billed: Groq counted it; u its usage, or NULL). */
 void req_settle(struct preq *p, int64_t cost, const struct usage *u, bool billed);
+/* A new month (budget_roll has it in g->month): the key's spend from
+ * nothing, its lease of the month ahead made its lease. */
+void req_key_roll(struct gateway *g, struct ukey *k);
 /* The cost of Groq's answer in nano-dollars from u (bounded by what the
  * request can produce, with an alert past it); *qty its billed units. */
 int64_t req_cost_of(struct preq *p, struct usage *u, int64_t *qty);

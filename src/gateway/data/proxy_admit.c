@@ -163,15 +163,6 @@ static int key_room(struct gateway *g, struct ukey *k, const char *team, int64_t
 	return 0;
 }
 
-void req_key_roll(struct gateway *g, struct ukey *k)
-{
-	if (k->month_start == g->month.from)
-		return;
-	fleetwin_turn(&k->fw, g->month.from == month_next_ms(k->month_start)); /* (its lease ahead kept) */
-	k->month_start = g->month.from;
-	k->spend_nusd = 0;
-}
-
 /* the request's key's budget reserved: 0, or -1 (the request refused,
  * what it had taken given back) */
 static int reserve_key(struct preq *p, int64_t amount)

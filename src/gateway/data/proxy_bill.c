@@ -73,6 +73,15 @@ int64_t req_cost_of(struct preq *p, struct usage *u, int64_t *qty)
 	}
 }
 
+void req_key_roll(struct gateway *g, struct ukey *k)
+{
+	if (k->month_start == g->month.from)
+		return;
+	fleetwin_turn(&k->fw, g->month.from == month_next_ms(k->month_start)); /* (its lease ahead kept) */
+	k->month_start = g->month.from;
+	k->spend_nusd = 0;
+}
+
 /* The money reserved settled at cost, and the capacity taken at what Groq
  * counted: u's tokens (cached prompt tokens are not counted, as Groq does
  * not), or all that was taken when Groq's usage is unknown and it billed
