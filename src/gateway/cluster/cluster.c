@@ -256,12 +256,7 @@ static int tend_key(struct cluster *c, struct ukey *k, int64_t now, char **cause
 {
 	if (k->budget_nusd <= 0)
 		return 0;
-	int64_t ms = month_start_ms(now);
-	if (k->month_start != ms) { /* (as reserve_key rolls it: what was leased ahead, held or given back) */
-		fleetwin_turn(&k->fw, ms == month_next_ms(k->month_start));
-		k->month_start = ms;
-		k->spend_nusd = 0;
-	}
+	budget_roll_key(k, month_start_ms(now)); /* (what was leased ahead: held, or given back below) */
 	int64_t need = fleetwin_here(&k->fw, k->spend_nusd) + k->reserved_nusd;
 	int64_t chunk = chunk_of(c, k->budget_nusd, k->spend_nusd), chunk_next = chunk_of(c, k->budget_nusd, 0);
 	bool cur = lease_off(k->fw.granted_nusd, need, chunk, k->reserved_nusd > 0);

@@ -65,6 +65,15 @@ void budget_roll_windows(struct team *t, int64_t now)
 	}
 }
 
+void budget_roll_key(struct ukey *k, int64_t ms)
+{
+	if (k->month_start == ms)
+		return;
+	fleetwin_turn(&k->fw, ms == month_next_ms(k->month_start));
+	k->month_start = ms;
+	k->spend_nusd = 0;
+}
+
 void fleetwin_turn(struct fleetwin *w, bool adjacent)
 {
 	*w = (struct fleetwin){ .granted_nusd = adjacent ? w->next_nusd : 0 };

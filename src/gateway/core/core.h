@@ -617,6 +617,9 @@ void usd2(char *out, size_t n, int64_t nusd); /* "$1.25" ($0.000125 below a cent
 void budget_roll(struct budget_env *e, struct team *t);
 /* Its day and week only, rolled to now's (no consequences). */
 void budget_roll_windows(struct team *t, int64_t now);
+/* k's month made the one starting at ms (a new month: its spend from
+ * nothing, what it leased ahead its lease in cluster mode) */
+void budget_roll_key(struct ukey *k, int64_t ms);
 /* 0 and the amount reserved, or -1 with *why (allocated) when it does not fit. */
 int budget_reserve(struct budget_env *e, struct team *t, int64_t amount, char **why);
 /* Releases reserved and adds actual; raises alerts, may auto-pause. */

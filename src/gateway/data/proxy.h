@@ -203,9 +203,6 @@ int req_client_rid(struct preq *p, struct verdict *v);
 /* The request's reservations settled at cost: its team's budget, its
  * key's, Groq's capacity (billed: Groq counted it; u its usage, or NULL). */
 void req_settle(struct preq *p, int64_t cost, const struct usage *u, bool billed);
-/* A new month (budget_roll has it in g->month): the key's spend from
- * nothing, its lease of the month ahead made its lease. */
-void req_key_roll(struct gateway *g, struct ukey *k);
 /* The cost of Groq's answer in nano-dollars from u (bounded by what the
  * request can produce, with an alert past it); *qty its billed units. */
 int64_t req_cost_of(struct preq *p, struct usage *u, int64_t *qty);

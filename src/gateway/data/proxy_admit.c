@@ -169,7 +169,7 @@ static int reserve_key(struct preq *p, int64_t amount)
 {
 	struct gateway *g = p->g;
 	struct ukey *k = p->k;
-	req_key_roll(g, k);
+	budget_roll_key(k, g->month.from); /* (budget_roll has the month) */
 	char *why = NULL;
 	int r = key_room(g, k, p->t->id, amount, &why);
 	if (r == 0) {

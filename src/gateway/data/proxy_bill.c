@@ -73,15 +73,6 @@ int64_t req_cost_of(struct preq *p, struct usage *u, int64_t *qty)
 	}
 }
 
-void req_key_roll(struct gateway *g, struct ukey *k)
-{
-	if (k->month_start == g->month.from)
-		return;
-	fleetwin_turn(&k->fw, g->month.from == month_next_ms(k->month_start)); /* (its lease ahead kept) */
-	k->month_start = g->month.from;
-	k->spend_nusd = 0;
-}
-
 /* The money reserved settled at cost, and the capacity taken at what Groq
  * counted: u's tokens (cached prompt tokens are not counted, as Groq does
  * not), or all that was taken when Groq's usage is unknown and it billed
@@ -93,7 +84,7 @@ void req_settle(struct preq *p, int64_t cost, const struct usage *u, bool billed
 	budget_settle(&e, p->t, p->reserved, cost);
 	p->reserved = 0;
 	if (p->k && p->key_reserved) { /* the key's share of it, in the month of the settling moment */
-		req_key_roll(p->g, p->k);
+		budget_roll_key(p->k, p->g->month.from);
 		p->k->reserved_nusd -= p->key_reserved;
 		if (p->k->reserved_nusd < 0)
 			p->k->reserved_nusd = 0;
