@@ -323,7 +323,9 @@ struct store *store_open(const char *path, char **cause)
 			       "VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
 			       -1, &s->ins_ledger, NULL) != SQLITE_OK ||
 	    sqlite3_prepare_v2(s->db, "INSERT INTO spend_daily VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?)" SPEND_DAILY_UPSERT, -1,
-			       &s->ins_daily, NULL) != SQLITE_OK) {
+			       &s->ins_daily, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(s->db, "BEGIN IMMEDIATE", -1, &s->begin, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(s->db, "COMMIT", -1, &s->commit, NULL) != SQLITE_OK) {
 		sq_fail(s, cause, "prepare");
 		sq_close(&s->base);
 		return NULL;
@@ -351,6 +353,8 @@ static void sq_close(struct store *base_)
 		pthread_cond_destroy(&s->cv);
 	}
 	sqlite3_finalize(s->ins_ledger);
+	sqlite3_finalize(s->begin);
+	sqlite3_finalize(s->commit);
 	sqlite3_finalize(s->ins_daily);
 	days_clear(s);
 	free(s->days);
@@ -434,10 +438,23 @@ static int sq_probe(struct store *base_, int64_t now, char **cause)
 	return rc;
 }
 
+/* a statement prepared at open, run once: 0, or -1 with *cause (and its
+ * SQLite result code in *code) */
+static int run_once(struct sqstore *s, sqlite3_stmt *st, int *code, char **cause)
+{
+	int rc = sqlite3_step(st);
+	if (code)
+		*code = rc;
+	if (rc != SQLITE_DONE)
+		fail(cause, "store: %s", sqlite3_errmsg(s->db));
+	sqlite3_reset(st);
+	return rc == SQLITE_DONE ? 0 : -1;
+}
+
 static int sq_begin(struct store *base_, char **cause)
 {
 	struct sqstore *s = (struct sqstore *)base_;
-	if (exec(s, "BEGIN IMMEDIATE", cause) != 0)
+	if (run_once(s, s->begin, NULL, cause) != 0)
 		return -1;
 	s->in_tx = 1;
 	return 0;
@@ -448,11 +465,15 @@ static int sq_try_begin(struct store *base_, char **cause)
 {
 	struct sqstore *s = (struct sqstore *)base_;
 	char *why = NULL;
-	if (exec_nowait(s, "BEGIN IMMEDIATE", &why) == 0) {
+	int code;
+	s->busy.limit_us = 0;
+	int rc = run_once(s, s->begin, &code, &why);
+	s->busy.limit_us = BUSY_MS * 1000;
+	if (rc == 0) {
 		s->in_tx = 1;
 		return 0;
 	}
-	if ((sqlite3_errcode(s->db) & 0xff) == SQLITE_BUSY) {
+	if ((code & 0xff) == SQLITE_BUSY) {
 		free(why);
 		return 1;
 	}
@@ -463,7 +484,7 @@ static int sq_try_begin(struct store *base_, char **cause)
 static int sq_commit(struct store *base_, char **cause)
 {
 	struct sqstore *s = (struct sqstore *)base_;
-	if (days_flush(s, cause) != 0 || exec(s, "COMMIT", cause) != 0) {
+	if (days_flush(s, cause) != 0 || run_once(s, s->commit, NULL, cause) != 0) {
 		sq_rollback(&s->base);
 		return -1;
 	}

@@ -21,6 +21,7 @@ struct sqstore {
 	sqlite3 *db;
 	sqlite3_stmt *ins_ledger;
 	sqlite3_stmt *ins_daily; /* one day's sums into spend_daily */
+	sqlite3_stmt *begin, *commit; /* (parsed once: 6,000 instructions each) */
 	struct daysum *days;     /* the open transaction's rows, by day and keys */
 	int ndays, capdays;
 	int in_tx;
