@@ -157,7 +157,7 @@ fuzz:
 	@$(MAKE) --no-print-directory CC=clang O=build/fuzz \
 		SANFLAGS="-fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer" OPT="-O1 -g" \
 		$(addprefix build/fuzz/tests/fuzz/fuzz_,$(addsuffix .o,$(FUZZ_HARNESSES))) \
-		$(call objs,src/gateway/meter.c) $(GROQ_OBJ) >/dev/null
+		$(call objs,src/gateway/core/meter.c) $(GROQ_OBJ) >/dev/null
 	@for h in $(or $(FUZZ_ONLY),$(FUZZ_HARNESSES)); do \
 		$(MAKE) --no-print-directory -s CC=clang O=build/fuzz \
 			SANFLAGS="-fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer" OPT="-O1 -g" \

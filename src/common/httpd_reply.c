@@ -90,10 +90,16 @@ void httpd_chunk(struct hreq *r, const char *data, size_t len)
 	struct hconn *c = r->c;
 	if (!c || !r->started || r->finished || !len || r->head_only)
 		return;
-	if (!r->http10) {
+	if (!r->http10) { /* the chunk's size in hex, then CRLF (not snprintf: a stream's every event) */
 		char hex[20];
-		int n = snprintf(hex, sizeof hex, "%zx\r\n", len);
-		buf_add(&c->out, hex, (size_t)n);
+		int n = sizeof hex;
+		hex[--n] = '\n';
+		hex[--n] = '\r';
+		size_t v = len;
+		do
+			hex[--n] = "0123456789abcdef"[v & 15];
+		while (v >>= 4);
+		buf_add(&c->out, hex + n, sizeof hex - (size_t)n);
 	}
 	buf_add(&c->out, data, len);
 	if (!r->http10)

@@ -168,6 +168,70 @@ static void test_sse_usage_chunk_only(void)
 	sse_free(&s);
 }
 
+/* one event fed alone: the usage it leaves in a fresh stream */
+static struct usage one_event(const char *ev, bool *xgroq)
+{
+	struct sse s;
+	sse_init(&s);
+	sse_feed(&s, ev, strlen(ev), NULL, NULL);
+	struct usage u = s.usage;
+	*xgroq = s.got_xgroq;
+	sse_free(&s);
+	return u;
+}
+
+static void test_sse_usage_shapes(void)
+{
+	bool xg;
+	/* Groq's last chunk: x_groq.usage, floats around the integers */
+	struct usage u = one_event("data: {\"choices\":[{\"delta\":{},\"finish_reason\":\"stop\"}],\"x_groq\":{\"id\":\"r\","
+				   "\"usage\":{\"queue_time\":0.018,\"prompt_tokens\":18,\"prompt_time\":0.0007,"
+				   "\"completion_tokens\":2,\"prompt_tokens_details\":{\"cached_tokens\":6}}}}\n\n",
+				   &xg);
+	CHECK(u.seen && xg);
+	CHECK_INT(u.prompt, 18);
+	CHECK_INT(u.completion, 2);
+	CHECK_INT(u.cached, 6);
+	/* the Responses API: response.usage with input_/output_tokens */
+	u = one_event("event: response.completed\ndata: {\"type\":\"response.completed\",\"response\":{\"id\":\"resp_1\","
+		      "\"output\":[{\"content\":[{\"text\":\"the usage is {\\\"usage\\\":1}\"}]}],\"usage\":{\"input_tokens\":9,"
+		      "\"input_tokens_details\":{\"cached_tokens\":4},\"output_tokens\":3}}}\n\n",
+		      &xg);
+	CHECK(u.seen && !xg);
+	CHECK_INT(u.prompt, 9);
+	CHECK_INT(u.completion, 3);
+	CHECK_INT(u.cached, 4);
+	/* "usage" only inside the model's text, or nested where it is not
+	 * read (a choice's own object): nothing counted */
+	u = one_event("data: {\"choices\":[{\"delta\":{\"content\":\"\\\"usage\\\":{\\\"prompt_tokens\\\":99}\"}}]}\n\n", &xg);
+	CHECK(!u.seen);
+	u = one_event("data: {\"choices\":[{\"usage\":{\"prompt_tokens\":99,\"completion_tokens\":1}}]}\n\n", &xg);
+	CHECK(!u.seen);
+	/* an object broken off before the usage ends: nothing */
+	u = one_event("data: {\"x_groq\":{\"usage\":{\"prompt_tokens\":18,\"completion_t\n\n", &xg);
+	CHECK(!u.seen);
+	/* a top-level usage chunk, then x_groq's: x_groq's figures win */
+	struct sse s;
+	sse_init(&s);
+	const char *two = "data: {\"choices\":[],\"usage\":{\"prompt_tokens\":1,\"completion_tokens\":1}}\n\n"
+			  "data: {\"choices\":[],\"x_groq\":{\"usage\":{\"prompt_tokens\":18,\"completion_tokens\":2}}}\n\n"
+			  "data: {\"choices\":[],\"usage\":{\"prompt_tokens\":5,\"completion_tokens\":5}}\n\n";
+	sse_feed(&s, two, strlen(two), NULL, NULL);
+	CHECK(s.usage.seen && s.usage.prompt == 18 && s.usage.completion == 2 && s.events == 3);
+	sse_free(&s);
+	/* events end at "\n\n" or "\r\n\r\n", mixed in one stream; a lone
+	 * "\n\r\n" is not a blank line */
+	sse_init(&s);
+	const char *mixed = "data: a\r\n\r\ndata: b\n\ndata: c\n\r\ndata: d\r\n\r\n";
+	buf out;
+	buf_init(&out);
+	sse_feed(&s, mixed, strlen(mixed), feed_emit, &out);
+	CHECK_INT(s.events, 3);
+	CHECK(out.len == strlen(mixed) && memcmp(out.data, mixed, out.len) == 0);
+	buf_free(&out);
+	sse_free(&s);
+}
+
 static void test_usage_json(void)
 {
 	const char *b = "{\"usage\":{\"prompt_tokens\":18,\"completion_tokens\":556,\"total_tokens\":574}}";
@@ -713,6 +777,7 @@ void suite_gateway(void)
 	RUN(test_rl_memory_follows_traffic);
 	RUN(test_sse_split_everywhere);
 	RUN(test_sse_usage_chunk_only);
+	RUN(test_sse_usage_shapes);
 	RUN(test_usage_json);
 	RUN(test_prompt_estimate_is_upper_bound);
 	RUN(test_reqbody_agrees_with_jansson);
