@@ -117,17 +117,17 @@ static bool usage_at(const char *v, const char *end, struct usage *out)
 	return true;
 }
 
-/* "usage" in h (n bytes): glibc's memmem sets up a table for every call,
- * ~900 instructions against an event's 300 bytes */
-static bool has_usage(const char *h, size_t n)
+/* The first "usage" in [h, end), or NULL: glibc's memmem sets up a table
+ * on every call (~900 instructions against an event's 300 bytes); this
+ * looks for its 'u' */
+static const char *find_usage(const char *h, const char *end)
 {
-	const char *end = h + n;
 	while (end - h >= 5 && (h = memchr(h, 'u', (size_t)(end - h) - 4))) {
 		if (memcmp(h, "usage", 5) == 0)
-			return true;
+			return h;
 		h++;
 	}
-	return false;
+	return NULL;
 }
 
 /* One event's data lines: usage from x_groq.usage (authoritative) or a
@@ -150,7 +150,7 @@ static void scan_event(struct sse *s, const char *ev, size_t len)
 				dl--;
 			if (dl == 6 && memcmp(d, "[DONE]", 6) == 0) {
 				s->done = true;
-			} else if (has_usage(d, dl)) {
+			} else if (find_usage(d, d + dl)) {
 				const char *e = d + dl, *o = skip_ws(d, e);
 				struct usage u = { 0 };
 				if (usage_at(member(member(o, e, "x_groq", 6), e, "usage", 5), e, &u)) {
@@ -270,9 +270,11 @@ bool usage_from_json(const char *body, size_t len, struct usage *u)
 	 * integers. */
 	memset(u, 0, sizeof *u);
 	const char *end = body + len, *p = body;
-	while ((p = memmem(p, (size_t)(end - p), "\"usage\"", 7))) {
-		const char *q = skip_ws(p + 7, end);
-		p += 7;
+	while ((p = find_usage(p, end))) {
+		p += 5; /* a member's name: "usage" with its quotes */
+		if (p - body < 6 || p[-6] != '"' || p >= end || *p != '"')
+			continue;
+		const char *q = skip_ws(p + 1, end);
 		if (q >= end || *q != ':')
 			continue;
 		q = skip_ws(q + 1, end);
