@@ -76,6 +76,9 @@ struct preq {
 	struct utx *tx;
 	long status;
 	buf up_fields;       /* Groq's answer fields for the client (up_head_read) */
+#define UF_RL_REQ 1          /* (up_fields: x-ratelimit-*-requests, */
+#define UF_RL_TOK 2          /* x-ratelimit-*-tokens, */
+#define UF_CTYPE 3           /* Content-Type or Content-Encoding) */
 	struct sse sse;
 	buf resp;
 	buf held;            /* the usage event of a Responses stream, sent once kept */

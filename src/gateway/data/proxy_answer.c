@@ -46,8 +46,9 @@ static bool hop_by_hop(const char *name, size_t n)
 
 /* Groq's answer head, read once, as it arrives: the rate-limit fields
  * noted, its request id and whether it is an event stream taken, and the
- * fields the client gets kept ("name\0value\0"..., hop-by-hop ones
- * dropped) until the answer goes out. */
+ * fields the client gets kept ("Kname\0value\0"..., K a byte of UF_*
+ * telling what the field is, so that passing them on compares no names;
+ * hop-by-hop ones dropped) until the answer goes out. */
 bool req_up_head_read(struct preq *p, const struct hstatus *h)
 {
 	struct headroom *hr = &p->k->hr;
@@ -56,18 +57,27 @@ bool req_up_head_read(struct preq *p, const struct hstatus *h)
 	for (int i = 0; i < h->nh; i++) {
 		const char *name = h->h[i].name, *val = h->h[i].value;
 		size_t nl = strlen(name);
-		char f = (char)(*name | 0x20);
+		char f = (char)(*name | 0x20), kind = 0;
 		if (f == 'x') {
-			any |= headroom_header(hr, name, val);
-			if (strcasecmp(name, "x-request-id") == 0) {
+			if (headroom_header(hr, name, val)) { /* an x-ratelimit-* field */
+				any = true;
+				if (nl > 12 && strcasecmp(name + nl - 9, "-requests") == 0)
+					kind = UF_RL_REQ;
+				else if (nl > 12 && strcasecmp(name + nl - 7, "-tokens") == 0)
+					kind = UF_RL_TOK;
+			} else if (nl == 12 && strcasecmp(name, "x-request-id") == 0) {
 				free(p->groq_rid);
 				p->groq_rid = xstrdup(val);
 			}
-		} else if (f == 'c' && strcasecmp(name, "content-type") == 0) {
+		} else if (f == 'c' && nl == 12 && strcasecmp(name, "content-type") == 0) {
 			sse = strncasecmp(val, "text/event-stream", 17) == 0;
+			kind = UF_CTYPE;
+		} else if (f == 'c' && nl == 16 && strcasecmp(name, "content-encoding") == 0) {
+			kind = UF_CTYPE;
 		}
 		if (hop_by_hop(name, nl))
 			continue;
+		buf_add(&p->up_fields, &kind, 1);
 		buf_add(&p->up_fields, name, nl + 1);
 		buf_add(&p->up_fields, val, strlen(val) + 1);
 	}
@@ -94,12 +104,10 @@ void req_pass_headers(struct preq *p, bool skip_ctype)
 		   capacity_headroom(p->g->capacity, p->t, p->model, gw_now(p->g), &cv);
 	const char *f = p->up_fields.data, *end = f + p->up_fields.len;
 	while (f < end) {
+		char kind = *f++; /* (what req_up_head_read found the field to be) */
 		const char *v = f + strlen(f) + 1, *next = v + strlen(v) + 1;
-		size_t fl = strlen(f);
-		bool ours = own && fl > 12 && strncasecmp(f, "x-ratelimit-", 12) == 0 &&
-			    ((cv.limit_req && fl > 9 && strcasecmp(f + fl - 9, "-requests") == 0) ||
-			     (cv.limit_tok && fl > 7 && strcasecmp(f + fl - 7, "-tokens") == 0));
-		if (!ours && (!skip_ctype || (strcasecmp(f, "content-type") != 0 && strcasecmp(f, "content-encoding") != 0)))
+		bool ours = own && ((kind == UF_RL_REQ && cv.limit_req) || (kind == UF_RL_TOK && cv.limit_tok));
+		if (!ours && !(skip_ctype && kind == UF_CTYPE))
 			httpd_add_header(p->req, f, v);
 		f = next;
 	}

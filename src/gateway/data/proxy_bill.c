@@ -124,6 +124,7 @@ const char *req_up_field(const struct preq *p, const char *name)
 {
 	const char *f = p->up_fields.data, *end = f + p->up_fields.len;
 	while (f && f < end) {
+		f++; /* (its UF_* byte) */
 		const char *v = f + strlen(f) + 1;
 		if (strcasecmp(f, name) == 0)
 			return v;
