@@ -210,6 +210,18 @@ static void test_sse_usage_shapes(void)
 	/* an object broken off before the usage ends: nothing */
 	u = one_event("data: {\"x_groq\":{\"usage\":{\"prompt_tokens\":18,\"completion_t\n\n", &xg);
 	CHECK(!u.seen);
+	/* token counts of a nested breakdown are not the usage's; cached
+	 * tokens count only inside the prompt's (or input's) details */
+	u = one_event("data: {\"x_groq\":{\"usage\":{\"breakdown\":[{\"prompt_tokens\":5,\"completion_tokens\":1}],"
+		      "\"completion_tokens_details\":{\"cached_tokens\":9},\"cached_tokens\":7,\"prompt_tokens\":18,"
+		      "\"completion_tokens\":2}}}\n\n",
+		      &xg);
+	CHECK(u.seen && u.prompt == 18 && u.completion == 2 && u.cached == 0);
+	/* a string value named like a member is not one */
+	u = one_event("data: {\"usage\":{\"note\":\"prompt_tokens\",\"prompt_tokens\":4,\"completion_tokens\":3,"
+		      "\"prompt_tokens_details\":{\"x\":{\"cached_tokens\":8},\"cached_tokens\":2}}}\n\n",
+		      &xg);
+	CHECK(u.seen && u.prompt == 4 && u.completion == 3 && u.cached == 2);
 	/* a top-level usage chunk, then x_groq's: x_groq's figures win */
 	struct sse s;
 	sse_init(&s);

@@ -203,28 +203,37 @@ void sse_feed(struct sse *s, const char *data, size_t len,
 	buf_consume(&s->pending, start);
 }
 
-/* The integer members of the usage object whose '{' is at p, at any depth,
- * read in one pass up to its closing '}': prompt_tokens or input_tokens,
- * completion_tokens or output_tokens, cached_tokens (the first of each
- * counts). Returns which were found (bits 1, 2, 4), or -1 when the object
- * does not end before end. */
+/* The integer members of the usage object whose '{' is at p, read in one
+ * pass up to its closing '}': prompt_tokens or input_tokens and
+ * completion_tokens or output_tokens at the object's own level (not in a
+ * nested breakdown), cached_tokens inside its prompt_tokens_details or
+ * input_tokens_details (the first of each counts). Returns which were
+ * found (bits 1, 2, 4), or -1 when the object does not end before end. */
 static int usage_members(const char *p, const char *end, int64_t *pt, int64_t *ct, int64_t *cached)
 {
 	static const struct {
 		const char *k;
 		size_t n;
-		int bit;
-	} keys[] = { { "prompt_tokens", 13, 1 }, { "input_tokens", 12, 1 }, { "completion_tokens", 17, 2 },
-		     { "output_tokens", 13, 2 }, { "cached_tokens", 13, 4 } };
+		int bit; /* 8: a details object follows */
+	} keys[] = { { "prompt_tokens", 13, 1 },	 { "input_tokens", 12, 1 },	     { "completion_tokens", 17, 2 },
+		     { "output_tokens", 13, 2 },	 { "cached_tokens", 13, 4 },	     { "prompt_tokens_details", 21, 8 },
+		     { "input_tokens_details", 20, 8 } };
 	int found = 0, depth = 0;
+	int details = 0; /* the depth of the details object we are in, or 0 */
+	bool details_next = false;
 	while (p < end) {
 		char c = *p;
 		if (c == '{') {
 			depth++;
+			if (details_next && depth == 2)
+				details = 2;
+			details_next = false;
 			p++;
 			continue;
 		}
 		if (c == '}') {
+			if (depth == details)
+				details = 0;
 			if (--depth == 0)
 				return found;
 			p++;
@@ -237,16 +246,26 @@ static int usage_members(const char *p, const char *end, int64_t *pt, int64_t *c
 		const char *q = skip_string(p, end);
 		size_t kl = (size_t)(q - p) - 2;
 		int which = -1;
-		for (int i = 0; i < 5 && kl >= 12; i++)
+		for (int i = 0; i < (int)(sizeof keys / sizeof *keys) && kl >= 12; i++)
 			if (keys[i].n == kl && memcmp(p + 1, keys[i].k, kl) == 0)
 				which = i;
 		p = q;
-		if (which < 0 || (found & keys[which].bit))
+		if (which < 0)
 			continue;
+		int bit = keys[which].bit;
+		if (bit == 4 ? depth != 2 || details != 2 : depth != 1)
+			continue; /* (a name at another level, or a string value) */
 		q = skip_ws(q, end);
 		if (q >= end || *q != ':')
 			continue;
 		q = skip_ws(q + 1, end);
+		if (bit == 8) {
+			details_next = q < end && *q == '{';
+			p = q;
+			continue;
+		}
+		if (found & bit)
+			continue;
 		int64_t v = 0;
 		bool any = false;
 		while (q < end && *q >= '0' && *q <= '9' && v < INT64_MAX / 10) {
@@ -255,8 +274,8 @@ static int usage_members(const char *p, const char *end, int64_t *pt, int64_t *c
 		}
 		if (!any)
 			continue;
-		*(keys[which].bit == 1 ? pt : keys[which].bit == 2 ? ct : cached) = v;
-		found |= keys[which].bit;
+		*(bit == 1 ? pt : bit == 2 ? ct : cached) = v;
+		found |= bit;
 		p = q;
 	}
 	return -1;
