@@ -75,6 +75,9 @@ metric() { curl -s --max-time 5 "http://$GW/metrics" | awk -v m="$1" '$1 == m { 
 fstat() { curl -s --max-time 5 "http://$FAKE/_fake/stats" | jq -r --arg k "$1" ".keys[\$k].$2 // 0"; }
 rss_kb() { awk '/^VmRSS/ { print $2 }' "/proc/$1/status" 2>/dev/null; }
 cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+# a process's CPU time in nanoseconds, all its threads (the scheduler's
+# own count: a tick of cpu_ticks is 10 ms, too coarse for an idle program)
+cpu_ns() { cat /proc/"$1"/task/*/schedstat 2>/dev/null | awk '{ n += $1 } END { printf "%d\n", n }'; }
 
 # write_gateway_config [extra libconfig text] : $T/gw.conf and tokens
 write_gateway_config() {
