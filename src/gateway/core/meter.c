@@ -219,21 +219,20 @@ static int usage_members(const char *p, const char *end, int64_t *pt, int64_t *c
 		     { "output_tokens", 13, 2 },	 { "cached_tokens", 13, 4 },	     { "prompt_tokens_details", 21, 8 },
 		     { "input_tokens_details", 20, 8 } };
 	int found = 0, depth = 0;
-	int details = 0; /* the depth of the details object we are in, or 0 */
-	bool details_next = false;
+	bool details = false, details_next = false; /* in (or at) a *_tokens_details object */
 	while (p < end) {
 		char c = *p;
 		if (c == '{') {
 			depth++;
 			if (details_next && depth == 2)
-				details = 2;
+				details = true;
 			details_next = false;
 			p++;
 			continue;
 		}
 		if (c == '}') {
-			if (depth == details)
-				details = 0;
+			if (depth == 2)
+				details = false;
 			if (--depth == 0)
 				return found;
 			p++;
@@ -253,7 +252,7 @@ static int usage_members(const char *p, const char *end, int64_t *pt, int64_t *c
 		if (which < 0)
 			continue;
 		int bit = keys[which].bit;
-		if (bit == 4 ? depth != 2 || details != 2 : depth != 1)
+		if (bit == 4 ? depth != 2 || !details : depth != 1)
 			continue; /* (a name at another level, or a string value) */
 		q = skip_ws(q, end);
 		if (q >= end || *q != ':')

@@ -419,13 +419,20 @@ static void sq_set_wal_limit(struct store *base_, int frames)
 	pthread_mutex_unlock(&s->mu);
 }
 
+/* how long the loop's connection waits for a lock another holds: BUSY_MS,
+ * or not at all (a try: SQLITE_BUSY at once) */
+static void lock_wait(struct sqstore *s, bool wait)
+{
+	s->busy.limit_us = wait ? BUSY_MS * 1000 : 0;
+}
+
 /* exec that fails at once, rather than wait, when another connection
  * holds the lock (sqlite3_errcode then says SQLITE_BUSY) */
 static int exec_nowait(struct sqstore *s, const char *sql, char **cause)
 {
-	s->busy.limit_us = 0;
+	lock_wait(s, false);
 	int rc = exec(s, sql, cause);
-	s->busy.limit_us = BUSY_MS * 1000;
+	lock_wait(s, true);
 	return rc;
 }
 
@@ -466,9 +473,9 @@ static int sq_try_begin(struct store *base_, char **cause)
 	struct sqstore *s = (struct sqstore *)base_;
 	char *why = NULL;
 	int code;
-	s->busy.limit_us = 0;
+	lock_wait(s, false);
 	int rc = run_once(s, s->begin, &code, &why);
-	s->busy.limit_us = BUSY_MS * 1000;
+	lock_wait(s, true);
 	if (rc == 0) {
 		s->in_tx = 1;
 		return 0;
